@@ -1,0 +1,26 @@
+//! livetree-core: the byte-level work of livetree, with no Node.js in sight.
+//!
+//! One flat module per domain. Parsers take bytes (`&[u8]`) and never touch the disk;
+//! the functions that read files take a root (`proc_root`, a sysroot path) so tests can
+//! run on captured inputs as well as on the live system.
+pub mod attribute;
+pub mod bootentry;
+pub mod catalog;
+pub mod cgroup;
+pub mod checksum;
+pub mod error;
+pub mod escape;
+pub mod gvariant;
+pub mod keyfile;
+pub mod maps;
+pub mod mountinfo;
+pub mod procfs;
+pub mod repo;
+pub mod scan;
+pub mod sysroot;
+
+pub use error::{Error, ParseError, Result};
+
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
