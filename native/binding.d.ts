@@ -10,3 +10,102 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare function coreVersion(): string
+
+export interface DeploymentOut {
+  id: string
+  osname: string
+  checksum: string
+  serial: number
+  version?: string
+  refspec?: string
+  booted: boolean
+  pending: boolean
+  rollback: boolean
+  staged: boolean
+  pinned: boolean
+  unlocked: string
+  path: string
+  processCount: number
+}
+
+export interface FileOut {
+  /** Lossy UTF-8 (U+FFFD for bad bytes); `pathBase64` then holds the exact bytes. */
+  path: string
+  pathBase64?: string
+  /** MAJOR:MINOR in decimal. */
+  dev: string
+  ino: number
+  deleted: boolean
+  superseded: boolean
+  origin: OriginOut
+}
+
+export interface OriginOut {
+  /** deployment | overlay | catalog | untracked */
+  kind: string
+  deployment?: string
+  commit?: string
+  version?: string
+  objectChecksum?: string
+  treePath?: string
+}
+
+export interface OverlayFileOut {
+  path: string
+  objectChecksum?: string
+  commits: Array<string>
+}
+
+export interface OverlayOut {
+  mountPoint: string
+  device: string
+  lowerDeployment?: string
+  upperDir?: string
+  sourceCommits: Array<string>
+  files: Array<OverlayFileOut>
+}
+
+export interface ProcessOut {
+  pid: number
+  comm: string
+  exe?: string
+  /** deployment | host | foreign | unknown */
+  rootKind: string
+  rootDeployment?: string
+  cgroupUnit?: string
+  /** current | overlay | stale | foreign | unknown */
+  state: string
+  files: Array<FileOut>
+}
+
+/** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
+export declare function scan(options: ScanOptions): Promise<ScanResult>
+
+export interface ScanOptions {
+  sysroot?: string
+  procRoot?: string
+  runDir?: string
+  hostRoot?: string
+  /** Path of the catalog database; absent keeps the catalog in memory. */
+  catalogPath?: string
+  pids?: Array<number>
+}
+
+export interface ScanResult {
+  sysrootPath: string
+  repoMode?: string
+  ostreeBooted: boolean
+  deployments: Array<DeploymentOut>
+  overlays: Array<OverlayOut>
+  processes: Array<ProcessOut>
+  warnings: Array<WarningOut>
+}
+
+/** Scan synchronously (the CLI's one-shot commands use this). */
+export declare function scanSync(options: ScanOptions): ScanResult
+
+export interface WarningOut {
+  code: string
+  message: string
+  pid?: number
+}

@@ -1,7 +1,48 @@
-//! napi glue: every function here converts types and calls into `livetree_core`.
+//! napi glue: converts types and calls into `livetree_core`; no logic lives here.
+//!
+//! Numbers: inode numbers cross as JavaScript numbers (f64). Linux inode numbers on the
+//! filesystems livetree sees fit in 2^53; a larger one would lose precision, which is
+//! why `dev`+`ino` are also given as a string key (`devIno`).
+#![deny(clippy::all)]
+
+mod convert;
+
+use napi::bindgen_prelude::*;
 use napi_derive::napi;
+
+pub use convert::*;
 
 #[napi]
 pub fn core_version() -> String {
     livetree_core::version().to_string()
+}
+
+/// Scan synchronously (the CLI's one-shot commands use this).
+#[napi]
+pub fn scan_sync(options: ScanOptions) -> Result<ScanResult> {
+    let cfg = convert::config(&options);
+    livetree_core::scan::run(&cfg)
+        .map(convert::report)
+        .map_err(convert::error)
+}
+
+pub struct ScanTask(livetree_core::scan::ScanConfig);
+
+impl Task for ScanTask {
+    type Output = livetree_core::scan::ScanReport;
+    type JsValue = ScanResult;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        livetree_core::scan::run(&self.0).map_err(convert::error)
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        Ok(convert::report(output))
+    }
+}
+
+/// Scan on the libuv thread pool, so the exporter's event loop keeps serving.
+#[napi(ts_return_type = "Promise<ScanResult>")]
+pub fn scan(options: ScanOptions) -> AsyncTask<ScanTask> {
+    AsyncTask::new(ScanTask(convert::config(&options)))
 }

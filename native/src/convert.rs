@@ -1,0 +1,257 @@
+//! Plain `#[napi(object)]` shapes and the conversions from core types.
+use base64::Engine;
+use livetree_core::scan as core;
+use napi_derive::napi;
+use std::path::PathBuf;
+
+#[napi(object)]
+pub struct ScanOptions {
+    pub sysroot: Option<String>,
+    pub proc_root: Option<String>,
+    pub run_dir: Option<String>,
+    pub host_root: Option<String>,
+    /// Path of the catalog database; absent keeps the catalog in memory.
+    pub catalog_path: Option<String>,
+    pub pids: Option<Vec<u32>>,
+}
+
+#[napi(object)]
+pub struct WarningOut {
+    pub code: String,
+    pub message: String,
+    pub pid: Option<u32>,
+}
+
+#[napi(object)]
+pub struct OriginOut {
+    /// deployment | overlay | catalog | untracked
+    pub kind: String,
+    pub deployment: Option<String>,
+    pub commit: Option<String>,
+    pub version: Option<String>,
+    pub object_checksum: Option<String>,
+    pub tree_path: Option<String>,
+}
+
+#[napi(object)]
+pub struct FileOut {
+    /// Lossy UTF-8 (U+FFFD for bad bytes); `pathBase64` then holds the exact bytes.
+    pub path: String,
+    pub path_base64: Option<String>,
+    /// MAJOR:MINOR in decimal.
+    pub dev: String,
+    pub ino: f64,
+    pub deleted: bool,
+    pub superseded: bool,
+    pub origin: OriginOut,
+}
+
+#[napi(object)]
+pub struct ProcessOut {
+    pub pid: u32,
+    pub comm: String,
+    pub exe: Option<String>,
+    /// deployment | host | foreign | unknown
+    pub root_kind: String,
+    pub root_deployment: Option<String>,
+    pub cgroup_unit: Option<String>,
+    /// current | overlay | stale | foreign | unknown
+    pub state: String,
+    pub files: Vec<FileOut>,
+}
+
+#[napi(object)]
+pub struct DeploymentOut {
+    pub id: String,
+    pub osname: String,
+    pub checksum: String,
+    pub serial: u32,
+    pub version: Option<String>,
+    pub refspec: Option<String>,
+    pub booted: bool,
+    pub pending: bool,
+    pub rollback: bool,
+    pub staged: bool,
+    pub pinned: bool,
+    pub unlocked: String,
+    pub path: String,
+    pub process_count: u32,
+}
+
+#[napi(object)]
+pub struct OverlayFileOut {
+    pub path: String,
+    pub object_checksum: Option<String>,
+    pub commits: Vec<String>,
+}
+
+#[napi(object)]
+pub struct OverlayOut {
+    pub mount_point: String,
+    pub device: String,
+    pub lower_deployment: Option<String>,
+    pub upper_dir: Option<String>,
+    pub source_commits: Vec<String>,
+    pub files: Vec<OverlayFileOut>,
+}
+
+#[napi(object)]
+pub struct ScanResult {
+    pub sysroot_path: String,
+    pub repo_mode: Option<String>,
+    pub ostree_booted: bool,
+    pub deployments: Vec<DeploymentOut>,
+    pub overlays: Vec<OverlayOut>,
+    pub processes: Vec<ProcessOut>,
+    pub warnings: Vec<WarningOut>,
+}
+
+pub fn config(o: &ScanOptions) -> core::ScanConfig {
+    let p = |v: &Option<String>, d: &str| PathBuf::from(v.as_deref().unwrap_or(d));
+    core::ScanConfig {
+        sysroot: p(&o.sysroot, "/"),
+        proc_root: p(&o.proc_root, "/proc"),
+        run_dir: p(&o.run_dir, "/run"),
+        host_root: p(&o.host_root, "/"),
+        catalog_path: o.catalog_path.as_ref().map(PathBuf::from),
+        pids: o.pids.clone(),
+    }
+}
+
+/// Errors cross as `[CODE] message` so the TypeScript side can recover the code.
+pub fn error(e: livetree_core::Error) -> napi::Error {
+    napi::Error::from_reason(format!("[{}] {}", e.code(), e))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn text_b64(bytes: &[u8]) -> (String, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), None),
+        Err(_) => (
+            text(bytes),
+            Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        ),
+    }
+}
+
+fn origin_kind(k: core::OriginKind) -> &'static str {
+    match k {
+        core::OriginKind::Deployment => "deployment",
+        core::OriginKind::Overlay => "overlay",
+        core::OriginKind::Catalog => "catalog",
+        core::OriginKind::Untracked => "untracked",
+    }
+}
+
+fn root_kind(k: core::RootKind) -> &'static str {
+    match k {
+        core::RootKind::Deployment => "deployment",
+        core::RootKind::Host => "host",
+        core::RootKind::Foreign => "foreign",
+        core::RootKind::Unknown => "unknown",
+    }
+}
+
+fn state(s: core::ProcessState) -> &'static str {
+    match s {
+        core::ProcessState::Current => "current",
+        core::ProcessState::Overlay => "overlay",
+        core::ProcessState::Stale => "stale",
+        core::ProcessState::Foreign => "foreign",
+        core::ProcessState::Unknown => "unknown",
+    }
+}
+
+fn file(f: core::FileReport) -> FileOut {
+    let (path, path_base64) = text_b64(&f.path);
+    FileOut {
+        path,
+        path_base64,
+        dev: format!("{}:{}", f.major, f.minor),
+        ino: f.ino as f64,
+        deleted: f.deleted,
+        superseded: f.superseded,
+        origin: OriginOut {
+            kind: origin_kind(f.origin.kind).to_string(),
+            deployment: f.origin.deployment,
+            commit: f.origin.commit,
+            version: f.origin.version,
+            object_checksum: f.origin.object,
+            tree_path: f.origin.tree_path.as_deref().map(text),
+        },
+    }
+}
+
+pub fn report(r: core::ScanReport) -> ScanResult {
+    ScanResult {
+        sysroot_path: r.sysroot_path.to_string_lossy().into_owned(),
+        repo_mode: r.repo_mode,
+        ostree_booted: r.ostree_booted,
+        deployments: r
+            .deployments
+            .into_iter()
+            .map(|d| DeploymentOut {
+                id: d.id,
+                osname: d.osname,
+                checksum: d.checksum,
+                serial: d.serial,
+                version: d.version,
+                refspec: d.refspec,
+                booted: d.booted,
+                pending: d.pending,
+                rollback: d.rollback,
+                staged: d.staged,
+                pinned: d.pinned,
+                unlocked: d.unlocked,
+                path: d.path.to_string_lossy().into_owned(),
+                process_count: d.process_count,
+            })
+            .collect(),
+        overlays: r
+            .overlays
+            .into_iter()
+            .map(|o| OverlayOut {
+                mount_point: text(&o.mount_point),
+                device: format!("{}:{}", o.major, o.minor),
+                lower_deployment: o.lower_deployment,
+                upper_dir: o.upper_dir.as_deref().map(text),
+                source_commits: o.source_commits,
+                files: o
+                    .files
+                    .into_iter()
+                    .map(|f| OverlayFileOut {
+                        path: text(&f.path),
+                        object_checksum: f.object,
+                        commits: f.commits,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        processes: r
+            .processes
+            .into_iter()
+            .map(|p| ProcessOut {
+                pid: p.pid,
+                comm: text(&p.comm),
+                exe: p.exe.as_deref().map(text),
+                root_kind: root_kind(p.root_kind).to_string(),
+                root_deployment: p.root_deployment,
+                cgroup_unit: p.cgroup_unit,
+                state: state(p.state).to_string(),
+                files: p.files.into_iter().map(file).collect(),
+            })
+            .collect(),
+        warnings: r
+            .warnings
+            .into_iter()
+            .map(|w| WarningOut {
+                code: w.code,
+                message: w.message,
+                pid: w.pid,
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,46 @@
+// One status collection: native scan, then systemd units, then the v1 document.
+import {access, constants} from 'node:fs/promises';
+import {ScanError} from './errors/scan-error.js';
+import {hostFacts} from './host.js';
+import {buildDocument} from './model/build.js';
+import type {StatusDocument, Unit, Warning} from './model/document.js';
+import {native, type ScanResult} from './native.js';
+import {catalogPath, type CommonOptions} from './options.js';
+import {unitsForScan} from './systemd/status-units.js';
+
+export interface CollectOptions {
+	pids?: number[];
+}
+
+export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}): Promise<ScanResult> {
+	await access(options.sysroot, constants.R_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+		throw new ScanError(`${options.sysroot}: cannot read sysroot (${error.code ?? error.message})`, error.code ?? 'EIO', options.sysroot);
+	});
+	try {
+		return await native.scan({
+			sysroot: options.sysroot,
+			procRoot: options.procRoot,
+			runDir: options.runDir,
+			hostRoot: '/',
+			catalogPath: catalogPath(options),
+			...(extra.pids ? {pids: extra.pids} : {}),
+		});
+	} catch (error) {
+		throw ScanError.fromNative(error);
+	}
+}
+
+export async function collect(options: CommonOptions, extra: CollectOptions = {}): Promise<StatusDocument> {
+	const started = process.hrtime.bigint();
+	const [scan, host] = await Promise.all([scanOnly(options, extra), hostFacts()]);
+	let units: Unit[] = [];
+	const warnings: Warning[] = [];
+	if (options.bus) {
+		const result = await unitsForScan(scan, options.bus);
+		units = result.units;
+		warnings.push(...result.warnings);
+	}
+
+	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+	return buildDocument({scan, host, units, warnings, scanDurationSeconds: seconds});
+}

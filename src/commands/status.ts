@@ -1,0 +1,89 @@
+// `livetree status` (also `livetree admin status`): what is running, per deployment.
+import {parseArgs} from 'node:util';
+import {collect} from '../collect.js';
+import {UsageError} from '../errors/usage-error.js';
+import type {StatusDocument} from '../model/document.js';
+import {commonOptions, readCommon} from '../options.js';
+import {renderJson} from '../render/json.js';
+import {renderPrometheus} from '../render/prometheus.js';
+import {makeStyle} from '../render/style.js';
+import {renderText} from '../render/text.js';
+import {writeAtomic} from '../write-atomic.js';
+
+export const statusHelp = `Usage: livetree status [options]
+
+Show every deployment and what its processes actually run: which need a restart,
+which run live-applied (overlay) code, and why.
+
+Options:
+  --sysroot PATH         the OSTree sysroot to read (default /)
+  --json                 print the v1 JSON document (schema/status.schema.json)
+  --format FORMAT        text (default), json or prometheus
+  --output FILE          write the report to FILE atomically instead of stdout
+  --textfile FILE        also write Prometheus metrics to FILE atomically
+                         (for node_exporter's textfile collector)
+  --state-dir DIR        where the catalog lives (default /var/lib/livetree)
+  --user                 ask the user's systemd manager instead of the system's
+  --bus-address ADDR     ask the systemd manager on this D-Bus address
+  --no-systemd           do not ask systemd at all
+  --color WHEN           always, never or auto (default; honours NO_COLOR)
+  -v, --verbose          list everything; do not summarise long lists
+  -h, --help             show this help
+
+Exit codes: 0 nothing needs a restart, 1 something does, 2 the scan failed.
+`;
+
+export async function statusCommand(argv: string[]): Promise<number> {
+	const {values} = parseArgs({
+		args: argv,
+		options: {
+			...commonOptions,
+			format: {type: 'string'},
+			output: {type: 'string'},
+			textfile: {type: 'string'},
+		},
+		allowPositionals: false,
+		strict: true,
+	});
+	if (values.help) {
+		process.stdout.write(statusHelp);
+		return 0;
+	}
+
+	const options = readCommon(values);
+	const format = values.format ?? (options.json ? 'json' : 'text');
+	if (!['text', 'json', 'prometheus'].includes(format)) {
+		throw new UsageError(`--format must be text, json or prometheus, not "${format}"`);
+	}
+
+	const doc = await collect(options);
+	const output = render(doc, format, options.color, options.verbose, values.output !== undefined);
+	if (values.output === undefined) {
+		process.stdout.write(output);
+	} else {
+		await writeAtomic(values.output, output);
+	}
+
+	if (values.textfile !== undefined) {
+		await writeAtomic(values.textfile, renderPrometheus(doc));
+	}
+
+	return exitCode(doc);
+}
+
+export function exitCode(doc: StatusDocument): number {
+	return doc.summary.processesNeedingRestart > 0 || doc.summary.unitsNeedingRestart > 0 ? 1 : 0;
+}
+
+function render(doc: StatusDocument, format: string, color: 'always' | 'never' | 'auto', verbose: boolean, toFile: boolean): string {
+	if (format === 'json') {
+		return renderJson(doc);
+	}
+
+	if (format === 'prometheus') {
+		return renderPrometheus(doc);
+	}
+
+	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
+	return renderText(doc, {style, verbose, width: process.stdout.columns ?? 80});
+}

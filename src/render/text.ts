@@ -1,0 +1,175 @@
+// The terminal report: deployments in `ostree admin status` style, each followed by its
+// overlays and the processes that need a restart, then a one-line summary.
+import Table from 'cli-table3';
+import type {ChalkInstance} from 'chalk';
+import type {Deployment, Process, StatusDocument} from '../model/document.js';
+import {short} from './style.js';
+import {reason} from './reason.js';
+
+export interface TextOptions {
+	style: ChalkInstance;
+	verbose: boolean;
+	width?: number;
+}
+
+// Past this many rows a list is cut, with a hint to --verbose.
+const LIST_LIMIT = 10;
+
+export function renderText(doc: StatusDocument, options: TextOptions): string {
+	const {style} = options;
+	const lines: string[] = [];
+	if (!doc.sysroot.ostreeBooted && doc.sysroot.path === '/' && doc.deployments.length === 0) {
+		lines.push(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'));
+	} else if (doc.deployments.length === 0) {
+		lines.push(style.dim(`No OSTree deployments under ${doc.sysroot.path}.`));
+	}
+
+	for (const d of doc.deployments) {
+		lines.push(...deploymentLines(doc, d, options));
+	}
+
+	const elsewhere = doc.processes.filter(p => p.root.kind !== 'deployment' || !p.root.deployment
+		|| !doc.deployments.some(d => d.id === p.root.deployment));
+	const undeployed = elsewhere.filter(p => p.root.kind === 'deployment');
+	const others = elsewhere.filter(p => p.root.kind !== 'deployment');
+	if (undeployed.length > 0) {
+		lines.push('', style.bold(`Processes in deployments that no longer exist: ${undeployed.length}`));
+		lines.push(...restartTable(undeployed, options, '  '));
+	}
+
+	if (others.length > 0) {
+		const needing = others.filter(p => p.needsRestart);
+		lines.push('', `Other processes (host, foreign roots): ${others.length}${needing.length > 0 ? style.red(`, ${needing.length} need a restart`) : ''}`);
+		lines.push(...restartTable(needing, options, '  '));
+	}
+
+	const unitsNeeding = doc.units.filter(u => u.needsRestart);
+	if (unitsNeeding.length > 0) {
+		lines.push('', style.bold('Units that need a restart:'));
+		for (const u of cut(unitsNeeding, options.verbose)) {
+			lines.push(`  ${style.yellow(u.name)} (${u.activeState}/${u.subState}, PIDs ${u.pids.join(' ')})`);
+		}
+
+		if (!options.verbose && unitsNeeding.length > LIST_LIMIT) {
+			lines.push(style.dim(`  … and ${unitsNeeding.length - LIST_LIMIT} more (--verbose lists all)`));
+		}
+	}
+
+	if (doc.warnings.length > 0) {
+		lines.push('', style.yellow(`Warnings: ${doc.warnings.length}`));
+		for (const w of cut(doc.warnings, options.verbose)) {
+			lines.push(`  ${w.code}: ${oneLine(w.message)}`);
+		}
+
+		if (!options.verbose && doc.warnings.length > LIST_LIMIT) {
+			lines.push(style.dim(`  … and ${doc.warnings.length - LIST_LIMIT} more (--verbose lists all)`));
+		}
+	}
+
+	lines.push('', summaryLine(doc, style));
+	return `${lines.join('\n')}\n`;
+}
+
+export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
+	const s = doc.summary;
+	const restart = s.processesNeedingRestart === 0
+		? style.green('none needs a restart')
+		: style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`);
+	return `Summary: ${s.processes} processes, ${restart}; ${s.unitsNeedingRestart} units need a restart; `
+		+ `${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.`;
+}
+
+function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOptions): string[] {
+	const {style} = options;
+	const flags = [d.staged && 'staged', d.pending && 'pending', d.rollback && 'rollback']
+		.filter(Boolean).map(f => ` (${String(f)})`).join('');
+	const marker = d.booted ? style.green('*') : ' ';
+	const lines = [`${marker} ${style.bold(d.osname)} ${d.checksum}.${d.serial}${flags}`];
+	lines.push(`    Version: ${d.version ?? '(none)'}`);
+	if (d.unlocked !== 'none') {
+		lines.push(`    Unlocked: ${style.yellow(d.unlocked)}`);
+	}
+
+	if (d.pinned) {
+		lines.push('    Pinned: yes');
+	}
+
+	lines.push(`    origin refspec: ${d.refspec ?? '(none)'}`);
+	const overlays = doc.overlays.filter(o => o.lowerDeployment === d.id);
+	if (overlays.length > 0) {
+		lines.push('  Dynamic overlays:');
+		for (const o of overlays) {
+			const byCommit = new Map<string, string[]>();
+			for (const f of o.files) {
+				const key = f.commits[0] ?? '';
+				byCommit.set(key, [...(byCommit.get(key) ?? []), f.path]);
+			}
+
+			lines.push(`    ${o.mountPoint} (${o.device})`);
+			for (const [commit, paths] of byCommit) {
+				const label = commit ? `${short(commit)}${versionOf(doc, commit)}` : style.yellow('hotfix (no known commit)');
+				lines.push(`      ${label}: ${paths.join(', ')}`);
+			}
+		}
+	}
+
+	const procs = doc.processes.filter(p => p.root.kind === 'deployment' && p.root.deployment === d.id);
+	const needing = procs.filter(p => p.needsRestart);
+	const onOverlay = procs.filter(p => p.state === 'overlay');
+	let count = `    Processes: ${procs.length}`;
+	if (needing.length > 0) {
+		count += style.red(`, ${needing.length} need${needing.length === 1 ? 's' : ''} a restart`);
+	}
+
+	if (onOverlay.length > 0) {
+		count += `, ${onOverlay.length} run live-applied code`;
+	}
+
+	lines.push(count);
+	lines.push(...restartTable(needing, options, '    '));
+	return lines;
+}
+
+function versionOf(doc: StatusDocument, commit: string): string {
+	const version = doc.deployments.find(d => d.checksum === commit)?.version
+		?? doc.processes.flatMap(p => p.files).find(f => f.origin.commit === commit)?.origin.version;
+	return version ? ` (${version})` : '';
+}
+
+function restartTable(procs: Process[], options: TextOptions, indent: string): string[] {
+	const needing = procs.filter(p => p.needsRestart);
+	if (needing.length === 0) {
+		return [];
+	}
+
+	const width = Math.max(options.width ?? 80, 60) - indent.length;
+	const table = new Table({
+		head: ['PID', 'COMMAND', 'UNIT', 'WHY'],
+		style: {head: [], border: [], compact: true},
+		colWidths: [8, 12, 18, width - 8 - 12 - 18 - 5],
+		wordWrap: true,
+		wrapOnWordBoundary: false,
+		chars: {
+			top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
+			'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ',
+		},
+	});
+	for (const p of cut(needing, options.verbose)) {
+		table.push([String(p.pid), p.comm, p.unit ?? '-', reason(p) ?? '']);
+	}
+
+	const rows = table.toString().split('\n').map(l => `${indent}${l.trimEnd()}`);
+	if (!options.verbose && needing.length > LIST_LIMIT) {
+		rows.push(options.style.dim(`${indent}… and ${needing.length - LIST_LIMIT} more (--verbose lists all)`));
+	}
+
+	return rows;
+}
+
+function cut<T>(list: T[], verbose: boolean): T[] {
+	return verbose ? list : list.slice(0, LIST_LIMIT);
+}
+
+function oneLine(s: string): string {
+	return s.replaceAll('\n', '\\n');
+}
