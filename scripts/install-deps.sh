@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what livetree's tests need on a fresh Debian machine; a no-op when all is there.
+# The tests use real components (ostree CLI, systemd --user on dbus-daemon, promtool,
+# needrestart, hyperfine), so they must be installed, never skipped.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ostree || need+=(ostree)
+have jq || need+=(jq)
+have needrestart || [ -x /usr/sbin/needrestart ] || need+=(needrestart)
+have promtool || need+=(prometheus)
+have hyperfine || need+=(hyperfine)
+have dbus-daemon || need+=(dbus-daemon dbus)
+[ -x /lib/systemd/systemd ] || need+=(systemd)
+have systemd-run || need+=(systemd)
+have chattr || need+=(e2fsprogs)
+have unshare || need+=(util-linux)
+have setfattr || need+=(attr)
+have gcc || need+=(gcc)
+
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing ${need[*]}; run as root or install them" >&2
+		exit 2
+	fi
+	echo "install-deps: apt-get install ${need[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# The prometheus package would start a server on :9090 from its postinst on a
+	# systemd host; tests start their own on loopback, so keep services down.
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	rm -f /usr/sbin/policy-rc.d
+fi

@@ -1,0 +1,30 @@
+// Run the real CLI as a user would: a child process of bin/livetree.js.
+import {spawn} from 'node:child_process';
+import {fileURLToPath} from 'node:url';
+
+export const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = `${projectRoot}bin/livetree.js`;
+
+export interface CliResult {
+	code: number;
+	stdout: string;
+	stderr: string;
+}
+
+export async function livetree(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+	return new Promise((resolve, reject) => {
+		const child = spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.setEncoding('utf8').on('data', (d: string) => {
+			stdout += d;
+		});
+		child.stderr.setEncoding('utf8').on('data', (d: string) => {
+			stderr += d;
+		});
+		child.on('error', reject);
+		child.on('close', code => {
+			resolve({code: code ?? -1, stdout, stderr});
+		});
+	});
+}
