@@ -3,12 +3,14 @@
 import {readFileSync} from 'node:fs';
 import {ScanError} from './errors/scan-error.js';
 import {UsageError} from './errors/usage-error.js';
+import {explainCommand} from './commands/explain.js';
 import {statusCommand} from './commands/status.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, Command> = {
 	status: statusCommand,
+	explain: explainCommand,
 };
 
 const help = `Usage: livetree <command> [options]
@@ -18,6 +20,7 @@ to the OSTree commit it came from, and which processes and units need a restart.
 
 Commands:
   status            what runs, per deployment (also: livetree admin status)
+  explain PID       which tree PID runs, file by file, and why it needs a restart
 
 Run 'livetree <command> --help' for a command's options.
 Options: --help, --version
