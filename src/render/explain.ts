@@ -1,7 +1,8 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
-import {fileReason, printable, short} from './reason.js';
+import {fileReason, printable} from './reason.js';
+import {short} from './style.js';
 
 export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
 	const lines: string[] = [];
