@@ -30,7 +30,11 @@ pub fn deployment_id_from_path(path: &[u8]) -> Option<(String, String, u32)> {
     if checksum.len() != 64 || !checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    Some((osname.to_string(), checksum.to_string(), serial.parse().ok()?))
+    Some((
+        osname.to_string(),
+        checksum.to_string(),
+        serial.parse().ok()?,
+    ))
 }
 
 /// What a process's root directory is. Deployments are matched by (dev, ino) of the
@@ -174,7 +178,14 @@ mod tests {
             RootKind::Host
         );
         assert_eq!(
-            classify_root(Some((1, 3)), Some(b"/srv/chroot"), Some((1, 2)), &deps, &none).0,
+            classify_root(
+                Some((1, 3)),
+                Some(b"/srv/chroot"),
+                Some((1, 2)),
+                &deps,
+                &none
+            )
+            .0,
             RootKind::Foreign
         );
         assert_eq!(
