@@ -1,1 +1,703 @@
-//! (stub: filled in by its owner)
+//! An OSTree sysroot's deployments and their flags, read the way `ostree admin status`
+//! reads them (libostree's ostree-sysroot.c): the boot loader entries of the current
+//! `boot/loader.N` are the source of truth, sorted by their `version` key, highest first;
+//! a staged deployment (recorded in `/run/ostree/staged-deployment`) goes first.
+//!
+//! The pure part (`parse_origin`, `parse_staged`, `assign_roles`) takes bytes or values;
+//! `read_sysroot` does the I/O and takes every root as a parameter, so tests can point it at
+//! a sysroot built with the real `ostree` CLI and a fake `/run`.
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::bootentry::{self, BootEntry, BootLink};
+use crate::error::{Error, ParseError, Result};
+use crate::keyfile;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// Position in the list, as `ostree admin` numbers deployments (pin, undeploy).
+    pub index: usize,
+    pub osname: String,
+    pub checksum: String,
+    pub serial: u32,
+    pub bootcsum: Option<String>,
+    /// The tree boot serial from the `ostree=` argument; a staged deployment has none yet.
+    pub bootserial: Option<u32>,
+    /// The commit's `version` metadata, from the caller's repo reader.
+    pub version: Option<String>,
+    /// `[origin] refspec=`, else `container-image-reference=` or `baserefspec=`.
+    pub refspec: Option<String>,
+    /// "none", "development", "hotfix" or "transient".
+    pub unlocked: String,
+    pub booted: bool,
+    pub pending: bool,
+    pub rollback: bool,
+    pub staged: bool,
+    pub pinned: bool,
+    /// SYSROOT/ostree/deploy/OSNAME/deploy/CHECKSUM.SERIAL
+    pub path: PathBuf,
+    /// `st_dev` of the deployment directory, as the kernel encodes it (the value stat(2)
+    /// returns; split with the glibc major/minor macros to compare with /proc maps).
+    pub dir_dev: u64,
+    pub dir_ino: u64,
+}
+
+impl Deployment {
+    /// `OSNAME/CHECKSUM.SERIAL`, the id the status document uses.
+    pub fn id(&self) -> String {
+        format!("{}/{}.{}", self.osname, self.checksum, self.serial)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysrootStatus {
+    pub path: PathBuf,
+    /// SYSROOT/ostree/repo when it exists.
+    pub repo_path: Option<PathBuf>,
+    /// RUN/ostree-booted exists: the host was booted by ostree-prepare-root.
+    pub ostree_booted: bool,
+    pub deployments: Vec<Deployment>,
+    pub warnings: Vec<Warning>,
+}
+
+/// What a deployment's `.origin` key file says that status needs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub refspec: Option<String>,
+    pub pinned: bool,
+    /// The raw `[origin] unlocked=` value; only "hotfix" survives a reboot.
+    pub unlocked: Option<String>,
+}
+
+pub fn parse_origin(bytes: &[u8]) -> std::result::Result<Origin, ParseError> {
+    let kf = keyfile::parse(bytes)?;
+    let refspec = ["refspec", "container-image-reference", "baserefspec"]
+        .iter()
+        .find_map(|k| kf.get("origin", k))
+        .map(str::to_string);
+    // GKeyFile booleans are "true"/"false" or "1"/"0".
+    let pinned = matches!(kf.get("libostree-transient", "pinned"), Some("true" | "1"));
+    Ok(Origin {
+        refspec,
+        pinned,
+        unlocked: kf.get("origin", "unlocked").map(str::to_string),
+    })
+}
+
+/// The staged deployment as recorded in `/run/ostree/staged-deployment`: a GVariant
+/// `a{sv}` whose `target` is an `a{sv}` with `osname`, `bootcsum` and `name`
+/// (`CHECKSUM.SERIAL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staged {
+    pub osname: String,
+    pub checksum: String,
+    pub serial: u32,
+    pub bootcsum: String,
+}
+
+pub fn parse_staged(bytes: &[u8]) -> std::result::Result<Option<Staged>, ParseError> {
+    let Some(target) = vardict_lookup(bytes, "target")? else {
+        // ostree accepts a staged file without a target and stages nothing.
+        return Ok(None);
+    };
+    let target = variant_of_type(target, "a{sv}")?;
+    let get = |key: &str| -> std::result::Result<String, ParseError> {
+        let v = vardict_lookup(target, key)?
+            .ok_or_else(|| ParseError(format!("staged target lacks {key}")))?;
+        gv_string(variant_of_type(v, "s")?)
+    };
+    let name = get("name")?;
+    let (checksum, serial) = parse_deploy_name(&name)?;
+    Ok(Some(Staged {
+        osname: get("osname")?,
+        checksum,
+        serial,
+        bootcsum: get("bootcsum")?,
+    }))
+}
+
+/// `CHECKSUM.SERIAL`, the basename of a deployment directory.
+pub fn parse_deploy_name(name: &str) -> std::result::Result<(String, u32), ParseError> {
+    let bad = || {
+        ParseError(format!(
+            "invalid deploy name '{name}', expected CHECKSUM.SERIAL"
+        ))
+    };
+    let (csum, serial) = name.split_once('.').ok_or_else(bad)?;
+    let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    if csum.is_empty() || !csum.bytes().all(hex) {
+        return Err(bad());
+    }
+    if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    Ok((csum.to_string(), serial.parse().map_err(|_| bad())?))
+}
+
+/// Set booted/pending/rollback as `ostree_sysroot_query_deployments_for` does: only when a
+/// deployment is booted, and only among deployments of the booted osname; pending is the
+/// first one listed before the booted one, rollback the first one after it.
+pub fn assign_roles(deployments: &mut [Deployment], booted: Option<usize>) {
+    for d in deployments.iter_mut() {
+        d.booted = false;
+        d.pending = false;
+        d.rollback = false;
+    }
+    let Some(b) = booted else { return };
+    let Some(osname) = deployments.get(b).map(|d| d.osname.clone()) else {
+        return;
+    };
+    deployments[b].booted = true;
+    if let Some(p) = deployments[..b].iter_mut().find(|d| d.osname == osname) {
+        p.pending = true;
+    }
+    if let Some(r) = deployments[b + 1..].iter_mut().find(|d| d.osname == osname) {
+        r.rollback = true;
+    }
+}
+
+/// Read a sysroot's deployments.
+///
+/// - `sysroot`: the physical root holding `ostree/` and `boot/` (`/sysroot` on a booted
+///   host, or a test directory).
+/// - `run_dir`: normally `/run`; `ostree-booted`, `ostree/staged-deployment` and
+///   `ostree/deployment-state/CSUM.SERIAL/unlocked-*` are looked up under it.
+/// - `host_root`: normally `/`; when `run_dir/ostree-booted` exists, the deployment whose
+///   directory has the same (dev, ino) as `host_root` is the booted one.
+/// - `version_of`: commit checksum → `version` metadata, from the repo reader.
+///
+/// A sysroot without `ostree/` is no OSTree sysroot: no deployments, no repo. Damaged
+/// entries or origins become warnings and the rest is still read.
+pub fn read_sysroot(
+    sysroot: &Path,
+    run_dir: &Path,
+    host_root: &Path,
+    version_of: &dyn Fn(&str) -> Option<String>,
+) -> Result<SysrootStatus> {
+    let meta = fs::metadata(sysroot).map_err(|e| Error::from_io(sysroot, e))?;
+    if !meta.is_dir() {
+        return Err(Error::corrupt(sysroot, "not a directory"));
+    }
+    let ostree_booted = run_dir.join("ostree-booted").exists();
+    let mut status = SysrootStatus {
+        path: sysroot.to_path_buf(),
+        repo_path: None,
+        ostree_booted,
+        deployments: Vec::new(),
+        warnings: Vec::new(),
+    };
+    if !sysroot.join("ostree").is_dir() {
+        return Ok(status);
+    }
+    let repo = sysroot.join("ostree/repo");
+    if repo.is_dir() {
+        status.repo_path = Some(repo);
+    }
+    let warn = |w: &mut Vec<Warning>, code: &str, message: String| {
+        w.push(Warning {
+            code: code.to_string(),
+            message,
+        })
+    };
+
+    let mut entries = match read_boot_entries(sysroot, &mut status.warnings) {
+        Ok(e) => e,
+        Err(e) => {
+            warn(&mut status.warnings, "bootloader-corrupt", e.to_string());
+            Vec::new()
+        }
+    };
+    // Stable sort, like GLib's: entries with equal keys keep directory order.
+    entries.sort_by(|a, b| bootentry::compare_entries(&a.1, &b.1));
+
+    let mut deployments = Vec::new();
+    for (file, entry) in &entries {
+        let link = match entry.boot_link() {
+            Ok(l) => l,
+            Err(e) => {
+                warn(
+                    &mut status.warnings,
+                    "bootentry-corrupt",
+                    format!("{}: {}", file.display(), e),
+                );
+                continue;
+            }
+        };
+        match deployment_from_link(sysroot, &link) {
+            Ok(d) => deployments.push(d),
+            Err(e) => warn(
+                &mut status.warnings,
+                "deployment-missing",
+                format!("{}: {}", file.display(), e),
+            ),
+        }
+    }
+
+    // The booted deployment: ostree-prepare-root left RUN/ostree-booted and made one
+    // deployment directory the root; ostree matches it by (dev, ino).
+    let mut booted = None;
+    if ostree_booted {
+        match fs::metadata(host_root) {
+            Ok(root) => {
+                booted = deployments
+                    .iter()
+                    .position(|d| d.dir_dev == root.dev() && d.dir_ino == root.ino());
+                if booted.is_none() {
+                    warn(
+                        &mut status.warnings,
+                        "booted-not-found",
+                        format!(
+                            "{} exists but no deployment of {} is the root {}",
+                            run_dir.join("ostree-booted").display(),
+                            sysroot.display(),
+                            host_root.display()
+                        ),
+                    );
+                }
+            }
+            Err(e) => warn(
+                &mut status.warnings,
+                "host-root-unreadable",
+                Error::from_io(host_root, e).to_string(),
+            ),
+        }
+    }
+
+    // ostree only honours a staged deployment on a booted host.
+    if booted.is_some() {
+        let staged_path = run_dir.join("ostree/staged-deployment");
+        match fs::read(&staged_path) {
+            Ok(bytes) => match parse_staged(&bytes) {
+                Ok(Some(s)) => match staged_deployment(sysroot, &s) {
+                    Ok(d) => {
+                        deployments.insert(0, d);
+                        booted = booted.map(|b| b + 1);
+                    }
+                    Err(e) => warn(&mut status.warnings, "staged-missing", e.to_string()),
+                },
+                Ok(None) => {}
+                Err(e) => warn(
+                    &mut status.warnings,
+                    "staged-corrupt",
+                    format!("{}: {}", staged_path.display(), e),
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn(
+                &mut status.warnings,
+                "staged-unreadable",
+                Error::from_io(&staged_path, e).to_string(),
+            ),
+        }
+    }
+
+    for (i, d) in deployments.iter_mut().enumerate() {
+        d.index = i;
+        d.version = version_of(&d.checksum);
+        // The origin sits beside the directory: CSUM.SERIAL.origin.
+        let mut origin_path = d.path.clone().into_os_string();
+        origin_path.push(".origin");
+        let origin_path = PathBuf::from(origin_path);
+        let origin = match fs::read(&origin_path) {
+            Ok(bytes) => match parse_origin(&bytes) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    warn(
+                        &mut status.warnings,
+                        "origin-corrupt",
+                        format!("{}: {}", origin_path.display(), e),
+                    );
+                    None
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                warn(
+                    &mut status.warnings,
+                    "origin-unreadable",
+                    Error::from_io(&origin_path, e).to_string(),
+                );
+                None
+            }
+        };
+        let origin = origin.unwrap_or_default();
+        d.refspec = origin.refspec;
+        d.pinned = origin.pinned;
+        // Same precedence as ostree: the runtime flags first, then a persistent hotfix.
+        let state = run_dir.join(format!(
+            "ostree/deployment-state/{}.{}",
+            d.checksum, d.serial
+        ));
+        d.unlocked = if state
+            .join("unlocked-development")
+            .symlink_metadata()
+            .is_ok()
+        {
+            "development"
+        } else if state.join("unlocked-transient").symlink_metadata().is_ok() {
+            "transient"
+        } else if origin.unlocked.as_deref() == Some("hotfix") {
+            "hotfix"
+        } else {
+            "none"
+        }
+        .to_string();
+    }
+
+    assign_roles(&mut deployments, booted);
+    status.deployments = deployments;
+    Ok(status)
+}
+
+/// The entries of the current boot version: `boot/loader` links to `loader.0` or
+/// `loader.1` (missing means 0); only regular `ostree-*.conf` files count. A file that does
+/// not parse is a warning.
+fn read_boot_entries(
+    sysroot: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<(PathBuf, BootEntry)>> {
+    let loader = sysroot.join("boot/loader");
+    let bootversion = match fs::symlink_metadata(&loader) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(Error::from_io(&loader, e)),
+        Ok(m) if !m.file_type().is_symlink() => {
+            return Err(Error::corrupt(&loader, "not a symbolic link"))
+        }
+        Ok(_) => {
+            let target = fs::read_link(&loader).map_err(|e| Error::from_io(&loader, e))?;
+            match target.to_str() {
+                Some("loader.0") => 0,
+                Some("loader.1") => 1,
+                _ => {
+                    return Err(Error::corrupt(
+                        &loader,
+                        format!("invalid target '{}'", target.display()),
+                    ))
+                }
+            }
+        }
+    };
+    let dir = sysroot.join(format!("boot/loader.{bootversion}/entries"));
+    let rd = match fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::from_io(&dir, e)),
+    };
+    let mut out = Vec::new();
+    for dent in rd {
+        let dent = dent.map_err(|e| Error::from_io(&dir, e))?;
+        let name = dent.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with("ostree-") && name.ends_with(".conf")) {
+            continue;
+        }
+        let path = dent.path();
+        // Follows symlinks, as ostree's fstatat does.
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() => {}
+            _ => continue,
+        }
+        match fs::read(&path) {
+            Ok(bytes) => match bootentry::parse(&bytes) {
+                Ok(e) => out.push((path, e)),
+                Err(e) => warnings.push(Warning {
+                    code: "bootentry-corrupt".into(),
+                    message: format!("{}: {}", path.display(), e),
+                }),
+            },
+            Err(e) => warnings.push(Warning {
+                code: "bootentry-unreadable".into(),
+                message: Error::from_io(&path, e).to_string(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Follow `ostree=`'s boot link (`ostree/boot.N/OSNAME/BOOTCSUM/SERIAL` →
+/// `../../../deploy/OSNAME/deploy/CSUM.SERIAL`) to the deployment directory.
+fn deployment_from_link(sysroot: &Path, link: &BootLink) -> Result<Deployment> {
+    let rel = link.path.trim_start_matches('/');
+    let link_path = sysroot.join(rel);
+    let target = fs::read_link(&link_path).map_err(|e| Error::from_io(&link_path, e))?;
+    let base = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::corrupt(&link_path, "boot link has no target name"))?;
+    let (checksum, serial) =
+        parse_deploy_name(base).map_err(|e| Error::corrupt(&link_path, e.0))?;
+    // Stat through the link itself, as ostree does, so (dev, ino) is the directory the
+    // boot entry really points at.
+    let meta = fs::metadata(&link_path).map_err(|e| Error::from_io(&link_path, e))?;
+    if !meta.is_dir() {
+        return Err(Error::corrupt(&link_path, "boot link is not a directory"));
+    }
+    Ok(new_deployment(
+        sysroot,
+        &link.osname,
+        checksum,
+        serial,
+        Some(link.bootcsum.clone()),
+        Some(link.treebootserial),
+        &meta,
+    ))
+}
+
+fn staged_deployment(sysroot: &Path, s: &Staged) -> Result<Deployment> {
+    let path = deploy_dir(sysroot, &s.osname, &s.checksum, s.serial);
+    let meta = fs::metadata(&path).map_err(|e| Error::from_io(&path, e))?;
+    let mut d = new_deployment(
+        sysroot,
+        &s.osname,
+        s.checksum.clone(),
+        s.serial,
+        Some(s.bootcsum.clone()),
+        None,
+        &meta,
+    );
+    d.staged = true;
+    Ok(d)
+}
+
+fn deploy_dir(sysroot: &Path, osname: &str, checksum: &str, serial: u32) -> PathBuf {
+    sysroot.join(format!("ostree/deploy/{osname}/deploy/{checksum}.{serial}"))
+}
+
+fn new_deployment(
+    sysroot: &Path,
+    osname: &str,
+    checksum: String,
+    serial: u32,
+    bootcsum: Option<String>,
+    bootserial: Option<u32>,
+    meta: &fs::Metadata,
+) -> Deployment {
+    Deployment {
+        index: 0,
+        osname: osname.to_string(),
+        path: deploy_dir(sysroot, osname, &checksum, serial),
+        checksum,
+        serial,
+        bootcsum,
+        bootserial,
+        version: None,
+        refspec: None,
+        unlocked: "none".to_string(),
+        booted: false,
+        pending: false,
+        rollback: false,
+        staged: false,
+        pinned: false,
+        dir_dev: meta.dev(),
+        dir_ino: meta.ino(),
+    }
+}
+
+// --- Just enough GVariant to read the staged-deployment record. ---
+// (The repo reader has the full decoder; this file only needs `a{sv}` with strings.)
+
+fn offset_size(container_len: usize) -> usize {
+    match container_len {
+        0 => 0,
+        1..=0xff => 1,
+        0x100..=0xffff => 2,
+        0x1_0000..=0xffff_ffff => 4,
+        _ => 8,
+    }
+}
+
+fn read_offset(bytes: &[u8], at: usize, size: usize) -> std::result::Result<usize, ParseError> {
+    let b = bytes
+        .get(at..at + size)
+        .ok_or_else(|| ParseError("framing offset out of range".into()))?;
+    let mut v: u64 = 0;
+    for (i, byte) in b.iter().enumerate() {
+        v |= u64::from(*byte) << (8 * i);
+    }
+    usize::try_from(v).map_err(|_| ParseError("framing offset too large".into()))
+}
+
+fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// Find `key` in a serialized `a{sv}`; returns the serialized variant (`v`) value.
+fn vardict_lookup<'a>(
+    bytes: &'a [u8],
+    key: &str,
+) -> std::result::Result<Option<&'a [u8]>, ParseError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let osz = offset_size(bytes.len());
+    let last = read_offset(bytes, bytes.len() - osz, osz)?;
+    if last > bytes.len() - osz {
+        return Err(ParseError("bad array framing".into()));
+    }
+    let table = bytes.len() - last;
+    if !table.is_multiple_of(osz) {
+        return Err(ParseError("bad array framing".into()));
+    }
+    let n = table / osz;
+    let mut start = 0;
+    for i in 0..n {
+        let end = read_offset(bytes, last + i * osz, osz)?;
+        if start > end || end > last {
+            return Err(ParseError("bad array element bounds".into()));
+        }
+        let entry = &bytes[start..end];
+        // {sv}: key string, framing offset of the key's end at the entry's tail.
+        let esz = offset_size(entry.len());
+        if entry.len() < esz {
+            return Err(ParseError("dict entry too short".into()));
+        }
+        let key_end = read_offset(entry, entry.len() - esz, esz)?;
+        let val_start = align8(key_end);
+        if key_end == 0 || val_start > entry.len() - esz {
+            return Err(ParseError("bad dict entry".into()));
+        }
+        if &entry[..key_end - 1] == key.as_bytes() && entry[key_end - 1] == 0 {
+            return Ok(Some(&entry[val_start..entry.len() - esz]));
+        }
+        start = align8(end);
+    }
+    Ok(None)
+}
+
+/// Unwrap a variant (`data NUL type`) whose type must be `ty`.
+fn variant_of_type<'a>(v: &'a [u8], ty: &str) -> std::result::Result<&'a [u8], ParseError> {
+    let nul = v
+        .iter()
+        .rposition(|b| *b == 0)
+        .ok_or_else(|| ParseError("variant without type".into()))?;
+    if &v[nul + 1..] != ty.as_bytes() {
+        return Err(ParseError(format!(
+            "variant type '{}', expected '{ty}'",
+            String::from_utf8_lossy(&v[nul + 1..])
+        )));
+    }
+    Ok(&v[..nul])
+}
+
+fn gv_string(b: &[u8]) -> std::result::Result<String, ParseError> {
+    let s = b
+        .strip_suffix(&[0])
+        .ok_or_else(|| ParseError("string not NUL-terminated".into()))?;
+    String::from_utf8(s.to_vec()).map_err(|_| ParseError("string not UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_fields() {
+        let o = parse_origin(
+            b"[origin]\nrefspec=demo/stable\nunlocked=hotfix\n\n[libostree-transient]\npinned=true\n",
+        )
+        .unwrap();
+        assert_eq!(o.refspec.as_deref(), Some("demo/stable"));
+        assert!(o.pinned);
+        assert_eq!(o.unlocked.as_deref(), Some("hotfix"));
+        let c = parse_origin(
+            b"[origin]\ncontainer-image-reference=ostree-unverified-registry:quay.io/x/y:1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.refspec.as_deref(),
+            Some("ostree-unverified-registry:quay.io/x/y:1")
+        );
+        assert!(!c.pinned);
+        assert!(parse_origin(b"refspec=x\n").is_err());
+    }
+
+    #[test]
+    fn deploy_names() {
+        assert_eq!(parse_deploy_name("ab12.3").unwrap(), ("ab12".into(), 3));
+        for bad in ["ab12", "ab12.", "AB12.0", ".0", "ab12.x", "ab12.0.origin"] {
+            assert!(parse_deploy_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn dep(osname: &str) -> Deployment {
+        Deployment {
+            index: 0,
+            osname: osname.into(),
+            checksum: "00".into(),
+            serial: 0,
+            bootcsum: None,
+            bootserial: None,
+            version: None,
+            refspec: None,
+            unlocked: "none".into(),
+            booted: false,
+            pending: false,
+            rollback: false,
+            staged: false,
+            pinned: false,
+            path: PathBuf::new(),
+            dir_dev: 0,
+            dir_ino: 0,
+        }
+    }
+
+    #[test]
+    fn roles_follow_the_booted_osname() {
+        let mut v = vec![dep("a"), dep("b"), dep("a"), dep("a"), dep("a")];
+        assign_roles(&mut v, Some(2));
+        let flags: Vec<_> = v
+            .iter()
+            .map(|d| (d.booted, d.pending, d.rollback))
+            .collect();
+        assert_eq!(
+            flags,
+            vec![
+                (false, true, false),
+                (false, false, false),
+                (true, false, false),
+                (false, false, true),
+                (false, false, false)
+            ]
+        );
+        assign_roles(&mut v, None);
+        assert!(v.iter().all(|d| !d.booted && !d.pending && !d.rollback));
+    }
+
+    #[test]
+    fn staged_record_written_by_ostree() {
+        // Written by `ostree admin deploy --stage` in fixtures/sysroot.sh's fake boot.
+        let bytes = include_bytes!("../../../fixtures/captured/sysroot/staged-deployment");
+        let s = parse_staged(bytes).unwrap().unwrap();
+        assert_eq!(s.osname, "demo");
+        assert_eq!(
+            s.checksum,
+            "54c2bcdf6549290579f5a68837199383edcf7b48fb0676d2f279a39f7b456bb4"
+        );
+        assert_eq!(s.serial, 1);
+        assert!(s.bootcsum.starts_with("bbd43f0e"));
+        // Every truncation is an error or no record, never a panic.
+        for n in 0..bytes.len() {
+            let _ = parse_staged(&bytes[..n]);
+        }
+    }
+
+    #[test]
+    fn staged_garbage_is_an_error_not_a_panic() {
+        for bytes in [
+            &b"\xff"[..],
+            b"\x00\x00\x00",
+            b"target\x00\x00\x00\x00\x00\x00\x00\x01\x09",
+            b"\x07\x07\x07\x07\x07\x07\x07",
+        ] {
+            let _ = parse_staged(bytes);
+        }
+        assert_eq!(parse_staged(b"").unwrap(), None);
+    }
+}
