@@ -145,6 +145,13 @@ export class SysrootHandle {
 export class Fixtures {
   private readonly undo: Array<() => Promise<void>> = [];
 
+  /** A fresh temporary directory (e.g. a --state-dir), removed by cleanup(). */
+  async tempDir(prefix = 'livetree-tmp-'): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    this.undo.push(async () => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
   /** A fresh sysroot holding one OS (init only). */
   async initSysroot(osname = 'demo'): Promise<SysrootHandle> {
     const base = await mkdtemp(join(tmpdir(), 'livetree-fx-'));

@@ -16,6 +16,7 @@ pub mod maps;
 pub mod mountinfo;
 pub mod procfs;
 pub mod repo;
+pub mod report;
 pub mod scan;
 pub mod sysroot;
 

@@ -1,164 +1,44 @@
 //! One scan: the stages of design.md joined into a single report.
-//! (Types first; the driver is filled in as the stages land.)
-use std::path::PathBuf;
+pub use crate::report::*;
+use crate::sysroot;
 
-/// Where to look. Every path is configurable so tests can scan fixtures and captured trees.
-#[derive(Debug, Clone)]
-pub struct ScanConfig {
-    pub sysroot: PathBuf,
-    pub proc_root: PathBuf,
-    pub run_dir: PathBuf,
-    pub host_root: PathBuf,
-    /// The catalog database; None keeps it in memory for this scan only.
-    pub catalog_path: Option<PathBuf>,
-    /// Only these PIDs (explain, restart verification); None scans every process.
-    pub pids: Option<Vec<u32>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RootKind {
-    Deployment,
-    Host,
-    Foreign,
-    Unknown,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ProcessState {
-    Current,
-    Overlay,
-    Stale,
-    Foreign,
-    Unknown,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OriginKind {
-    Deployment,
-    Overlay,
-    Catalog,
-    Untracked,
-}
-
-#[derive(Debug, Clone)]
-pub struct Origin {
-    pub kind: OriginKind,
-    pub deployment: Option<String>,
-    pub commit: Option<String>,
-    pub version: Option<String>,
-    pub object: Option<String>,
-    pub tree_path: Option<Vec<u8>>,
-}
-
-impl Origin {
-    pub fn untracked() -> Origin {
-        Origin {
-            kind: OriginKind::Untracked,
-            deployment: None,
-            commit: None,
-            version: None,
-            object: None,
-            tree_path: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct FileReport {
-    pub path: Vec<u8>,
-    pub major: u32,
-    pub minor: u32,
-    pub ino: u64,
-    pub deleted: bool,
-    pub superseded: bool,
-    pub origin: Origin,
-}
-
-#[derive(Debug, Clone)]
-pub struct ProcessReport {
-    pub pid: u32,
-    pub comm: Vec<u8>,
-    pub exe: Option<Vec<u8>>,
-    pub root_kind: RootKind,
-    pub root_deployment: Option<String>,
-    pub cgroup_unit: Option<String>,
-    pub state: ProcessState,
-    pub files: Vec<FileReport>,
-}
-
-#[derive(Debug, Clone)]
-pub struct DeploymentReport {
-    pub id: String,
-    pub osname: String,
-    pub checksum: String,
-    pub serial: u32,
-    pub version: Option<String>,
-    pub refspec: Option<String>,
-    pub booted: bool,
-    pub pending: bool,
-    pub rollback: bool,
-    pub staged: bool,
-    pub pinned: bool,
-    pub unlocked: String,
-    pub path: PathBuf,
-    pub process_count: u32,
-}
-
-#[derive(Debug, Clone)]
-pub struct OverlayFileReport {
-    pub path: Vec<u8>,
-    pub object: Option<String>,
-    pub commits: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct OverlayReport {
-    pub mount_point: Vec<u8>,
-    pub major: u32,
-    pub minor: u32,
-    pub lower_deployment: Option<String>,
-    pub upper_dir: Option<Vec<u8>>,
-    pub source_commits: Vec<String>,
-    pub files: Vec<OverlayFileReport>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub code: String,
-    pub message: String,
-    pub pid: Option<u32>,
-}
-
-impl Warning {
-    pub fn new(code: &str, message: impl Into<String>, pid: Option<u32>) -> Warning {
-        Warning {
-            code: code.to_string(),
-            message: message.into(),
-            pid,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct ScanReport {
-    pub sysroot_path: PathBuf,
-    pub repo_mode: Option<String>,
-    pub ostree_booted: bool,
-    pub deployments: Vec<DeploymentReport>,
-    pub overlays: Vec<OverlayReport>,
-    pub processes: Vec<ProcessReport>,
-    pub warnings: Vec<Warning>,
-}
-
-/// Run one scan. (Interim: the stages are wired in as their modules land.)
+/// Run one scan.
 pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
+    let version_of = |_: &str| None;
+    let status = sysroot::read_sysroot(&cfg.sysroot, &cfg.run_dir, &cfg.host_root, &version_of)?;
+    let mut warnings: Vec<Warning> = status
+        .warnings
+        .iter()
+        .map(|w| Warning::new(&w.code, w.message.clone(), None))
+        .collect();
+    let deployments = status
+        .deployments
+        .iter()
+        .map(|d| DeploymentReport {
+            id: d.id(),
+            osname: d.osname.clone(),
+            checksum: d.checksum.clone(),
+            serial: d.serial,
+            version: d.version.clone(),
+            refspec: d.refspec.clone(),
+            booted: d.booted,
+            pending: d.pending,
+            rollback: d.rollback,
+            staged: d.staged,
+            pinned: d.pinned,
+            unlocked: d.unlocked.clone(),
+            path: d.path.clone(),
+            process_count: 0,
+        })
+        .collect();
+    warnings.sort_by(|a, b| a.code.cmp(&b.code));
     Ok(ScanReport {
-        sysroot_path: cfg.sysroot.clone(),
+        sysroot_path: status.path,
         repo_mode: None,
-        ostree_booted: false,
-        deployments: Vec::new(),
+        ostree_booted: status.ostree_booted,
+        deployments,
         overlays: Vec::new(),
         processes: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
     })
 }

@@ -1,0 +1,66 @@
+// livetree's deployment list, field by field, against what `ostree admin status` prints
+// (fixtures/sysroot.sh parses the real CLI's text) for real sysroots.
+import test from 'ava';
+import {Fixtures, type Scenario, type SysrootState} from './helpers/fixture.js';
+import {livetree} from './helpers/cli.js';
+import {schemaErrors} from './helpers/schema.js';
+import type {StatusDocument} from '../src/model/document.js';
+
+async function status(sysroot: string, stateDir: string): Promise<StatusDocument> {
+	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', stateDir]);
+	if (r.code === 2) {
+		throw new Error(r.stderr);
+	}
+
+	return JSON.parse(r.stdout) as StatusDocument;
+}
+
+function compare(t: import('ava').ExecutionContext, doc: StatusDocument, expected: SysrootState): void {
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(doc.sysroot.repoMode, 'bare');
+	t.deepEqual(
+		doc.deployments.map(d => ({
+			osname: d.osname, checksum: d.checksum, serial: d.serial, version: d.version, refspec: d.refspec,
+			booted: d.booted, pending: d.pending, rollback: d.rollback, staged: d.staged, pinned: d.pinned, path: d.path,
+		})),
+		expected.deployments.map(d => ({
+			osname: d.osname, checksum: d.checksum, serial: d.serial, version: d.version, refspec: d.refspec,
+			booted: d.booted, pending: d.pending, rollback: d.rollback, staged: d.staged, pinned: d.pinned, path: d.path,
+		})),
+	);
+	for (const d of doc.deployments) {
+		t.is(d.id, `${d.osname}/${d.checksum}.${d.serial}`);
+		t.is(d.unlocked, 'none');
+	}
+}
+
+for (const scenario of ['one', 'two', 'three', 'undeployed', 'reserial'] as Scenario[]) {
+	test(`deployments match ostree admin status: ${scenario}`, async t => {
+		const fx = new Fixtures();
+		t.teardown(async () => fx.cleanup());
+		const built = await fx.buildSysroot(scenario);
+		const state = await fx.tempDir();
+		const doc = await status(built.sysroot, state);
+		t.true(doc.deployments.length > 0);
+		compare(t, doc, built);
+		if (scenario === 'three') {
+			t.true(doc.deployments.some(d => d.pinned));
+		}
+	});
+}
+
+test('a corrupt .origin file is a warning; the rest is still reported', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const built = await fx.buildSysroot('two');
+	const victim = built.deployments[1]!;
+	const {writeFile} = await import('node:fs/promises');
+	const {execFileSync} = await import('node:child_process');
+	const originFile = `${victim.path}.origin`;
+	execFileSync('chattr', ['-i', originFile], {stdio: 'ignore'});
+	await writeFile(originFile, Buffer.from([0x5b, 0xff, 0x0a, 0x6b]));
+	const doc = await status(built.sysroot, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(doc.deployments.length, 2);
+	t.true(doc.warnings.some(w => w.code === 'origin-corrupt' && w.message.includes(originFile)), JSON.stringify(doc.warnings));
+});
