@@ -57,8 +57,8 @@ pub fn parse_maps(bytes: &[u8]) -> Result<Vec<MapEntry>, ParseError> {
         if line.is_empty() {
             continue;
         }
-        let entry = parse_line(line)
-            .map_err(|e| ParseError(format!("maps line {}: {}", n + 1, e.0)))?;
+        let entry =
+            parse_line(line).map_err(|e| ParseError(format!("maps line {}: {}", n + 1, e.0)))?;
         out.push(entry);
     }
     Ok(out)
@@ -70,9 +70,12 @@ pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
     let start = cur.hex_until(b'-', "start address")?;
     let end = cur.hex_until(b' ', "end address")?;
     let perms_field = cur.field(b' ', "permissions")?;
-    let perms: [u8; 4] = perms_field
-        .try_into()
-        .map_err(|_| ParseError(format!("permissions {:?} are not 4 bytes", lossy(perms_field))))?;
+    let perms: [u8; 4] = perms_field.try_into().map_err(|_| {
+        ParseError(format!(
+            "permissions {:?} are not 4 bytes",
+            lossy(perms_field)
+        ))
+    })?;
     let offset = cur.hex_until(b' ', "offset")?;
     let major = cur.hex_until(b':', "device major")?;
     let minor = cur.hex_until(b' ', "device minor")?;
@@ -84,7 +87,10 @@ pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
         None => (cur.rest, &b""[..]),
     };
     let inode = parse_dec(inode_text).ok_or_else(|| {
-        ParseError(format!("inode {:?} is not a decimal number", lossy(inode_text)))
+        ParseError(format!(
+            "inode {:?} is not a decimal number",
+            lossy(inode_text)
+        ))
     })?;
     // The kernel pads to a fixed column with spaces; no name it prints starts with a space
     // (paths start with '/', made-up names with a letter or '['), so all leading spaces
@@ -187,8 +193,7 @@ impl<'a> Cursor<'a> {
 
     fn hex_until(&mut self, sep: u8, what: &str) -> Result<u64, ParseError> {
         let f = self.field(sep, what)?;
-        parse_hex(f)
-            .ok_or_else(|| ParseError(format!("{what} {:?} is not a hex number", lossy(f))))
+        parse_hex(f).ok_or_else(|| ParseError(format!("{what} {:?} is not a hex number", lossy(f))))
     }
 }
 
@@ -245,7 +250,10 @@ mod tests {
     fn captured_cat_maps() {
         let bytes = include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt");
         let entries = parse_maps(bytes).unwrap();
-        let lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+        let lines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
         assert_eq!(entries.len(), lines);
         let first = &entries[0];
         assert_eq!(first.perms, *b"r--p");
@@ -313,8 +321,9 @@ mod tests {
 
     #[test]
     fn map_files_name_is_unpadded() {
-        let e = parse_line(b"00400000-00452000 r-xp 00000000 08:02 173521      /usr/bin/dbus-daemon")
-            .unwrap();
+        let e =
+            parse_line(b"00400000-00452000 r-xp 00000000 08:02 173521      /usr/bin/dbus-daemon")
+                .unwrap();
         assert_eq!(e.map_files_name(), "400000-452000");
         assert_eq!((e.major, e.minor), (8, 2));
     }
@@ -347,7 +356,11 @@ mod tests {
             b"-",
             b"\xff",
         ] {
-            assert!(parse_maps(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_maps(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         // Every prefix of a valid line either parses or fails cleanly.
         let good = b"7f0000001000-7f0000002000 r-xp 00001000 fd:01 1234   /tmp/a";
