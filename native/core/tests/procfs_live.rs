@@ -417,3 +417,59 @@ fn chrooted_process_paths_and_stat_in_its_root() {
         None
     );
 }
+
+/// Runs only inside the unprivileged re-execution below (env var set); a no-op otherwise.
+#[test]
+fn unprivileged_child_probe() {
+    let Some(pid) = std::env::var_os("LIVETREE_PROBE_PID") else {
+        return;
+    };
+    let pid: u32 = pid.to_str().unwrap().parse().unwrap();
+    let range = std::env::var("LIVETREE_PROBE_RANGE").unwrap();
+    assert!(matches!(
+        read_process(proc_root(), pid),
+        Err(Error::PermissionDenied(_))
+    ));
+    assert!(matches!(
+        map_file_info(proc_root(), pid, &range),
+        Err(Error::PermissionDenied(_))
+    ));
+    assert!(matches!(
+        open_map_file(proc_root(), pid, &range),
+        Err(Error::PermissionDenied(_))
+    ));
+    // Still visible, though: listing works without privileges.
+    assert!(list_pids(proc_root()).unwrap().contains(&pid));
+    println!("probe ran for pid {pid}");
+}
+
+#[test]
+fn maps_of_another_user_are_permission_denied() {
+    use std::os::unix::process::CommandExt;
+    let dir = Scratch::new("unpriv");
+    let path = dir.0.join("root-sleep");
+    copy_sleep(&path);
+    let target = Proc::spawn(Command::new(&path).arg("60"));
+    wait_exec(target.pid(), &path);
+    let p = read_process(proc_root(), target.pid()).unwrap();
+    let range = p.maps[0].map_files_name();
+    // Re-run this test binary as nobody, on the probe test only.
+    let exe = std::env::current_exe().unwrap();
+    let out = locked(|| {
+        Command::new(&exe)
+            .args(["--exact", "unprivileged_child_probe", "--nocapture"])
+            .env("LIVETREE_PROBE_PID", target.pid().to_string())
+            .env("LIVETREE_PROBE_RANGE", &range)
+            .uid(65534)
+            .gid(65534)
+            .output()
+    })
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("probe ran for pid"), "{text}");
+}
