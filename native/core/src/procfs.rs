@@ -8,9 +8,10 @@
 //!
 //! Speed matters (thousands of processes per scan): a [`ProcReader`] reads each file into
 //! one reused buffer, and small single-record files are read with a single `read`.
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -142,51 +143,47 @@ impl ProcReader {
     /// Errors: `NotFound` when the process is gone (before or during the read, or a
     /// zombie, which runs no code any more); `PermissionDenied` when maps may not be read.
     /// Everything but maps is best effort and becomes None (or empty) on failure.
+    ///
+    /// All files are opened relative to one descriptor of `/proc/PID`, so the kernel looks
+    /// the process up once rather than once per file.
     pub fn read_process(&mut self, proc_root: &Path, pid: u32) -> Result<ProcessRaw> {
-        let mut dir = proc_root.join(pid.to_string());
+        let dir = PidDir::new(proc_root, pid)?;
 
         // comm first: cheap, and a missing process shows up here before any real work.
-        dir.push("comm");
-        let comm = match self.read_small(&dir) {
+        let comm = match dir
+            .open(c"comm")
+            .and_then(|f| self.read_small(f, &dir, "comm"))
+        {
             Ok(n) => Some(trim_newline(&self.buf[..n]).to_vec()),
             Err(e @ Error::NotFound(_)) => return Err(e),
             Err(_) => None,
         };
-        dir.pop();
 
-        dir.push("maps");
-        let n = self.read_all(&dir)?;
-        let maps = parse_maps(&self.buf[..n]).map_err(|e| Error::corrupt(&dir, e.0))?;
-        dir.pop();
+        let n = dir
+            .open(c"maps")
+            .and_then(|f| self.read_all(f, &dir, "maps"))?;
+        let maps =
+            parse_maps(&self.buf[..n]).map_err(|e| Error::corrupt(&dir.path("maps"), e.0))?;
 
-        dir.push("exe");
-        let exe = match read_link_bytes(&dir) {
+        let exe = match dir.readlink(c"exe") {
             Ok(raw) => Some(LinkTarget::from_bytes(raw)),
             // exe vanishes with the address space: maps that were read are a half-dead
             // process's, so report it gone. (Kernel threads have neither.)
-            Err(Error::NotFound(_)) if !maps.is_empty() => {
-                return Err(Error::NotFound(dir));
-            }
+            Err(e @ Error::NotFound(_)) if !maps.is_empty() => return Err(e),
             Err(_) => None,
         };
-        dir.pop();
 
-        if maps.is_empty() && self.is_zombie_or_gone(&mut dir) {
-            return Err(Error::NotFound(dir));
+        if maps.is_empty() && self.is_zombie_or_gone(&dir) {
+            return Err(Error::NotFound(dir.base.clone()));
         }
 
-        dir.push("root");
-        let root = read_link_bytes(&dir).ok();
-        let root_dev_ino = fs::metadata(&dir).ok().map(|m| (m.dev(), m.ino()));
-        dir.pop();
-
-        dir.push("ns/mnt");
-        let mnt_ns = read_link_bytes(&dir).ok().and_then(|l| parse_ns_link(&l));
-        dir.pop();
-        dir.pop();
-
-        dir.push("cgroup");
-        let cgroup = match self.read_small(&dir) {
+        let root = dir.readlink(c"root").ok();
+        let root_dev_ino = dir.stat(c"root").ok();
+        let mnt_ns = dir.readlink(c"ns/mnt").ok().and_then(|l| parse_ns_link(&l));
+        let cgroup = match dir
+            .open(c"cgroup")
+            .and_then(|f| self.read_small(f, &dir, "cgroup"))
+        {
             Ok(n) => parse_cgroup(&self.buf[..n]).unwrap_or_default(),
             Err(_) => Vec::new(),
         };
@@ -204,49 +201,39 @@ impl ProcReader {
     }
 
     pub fn read_mountinfo(&mut self, proc_root: &Path, pid: u32) -> Result<Vec<Mount>> {
-        let path = proc_root.join(pid.to_string()).join("mountinfo");
-        let n = self.read_all(&path)?;
-        parse_mountinfo(&self.buf[..n]).map_err(|e| Error::corrupt(&path, e.0))
+        let dir = PidDir::new(proc_root, pid)?;
+        let n = dir
+            .open(c"mountinfo")
+            .and_then(|f| self.read_all(f, &dir, "mountinfo"))?;
+        parse_mountinfo(&self.buf[..n]).map_err(|e| Error::corrupt(&dir.path("mountinfo"), e.0))
     }
 
     /// A process whose maps came back empty is a kernel thread, a zombie, or one that
-    /// exited while we read. Only the first is still running code. `dir` is /proc/PID.
-    fn is_zombie_or_gone(&mut self, dir: &mut PathBuf) -> bool {
-        dir.push("stat");
-        let state = match self.read_small(dir) {
-            Ok(n) => stat_state(&self.buf[..n]),
-            Err(Error::NotFound(_)) => {
-                dir.pop();
-                return true;
-            }
-            Err(_) => None,
-        };
-        dir.pop();
-        matches!(state, Some(b'Z') | Some(b'X') | Some(b'x'))
+    /// exited while we read. Only the first is still running code.
+    fn is_zombie_or_gone(&mut self, dir: &PidDir) -> bool {
+        match dir
+            .open(c"stat")
+            .and_then(|f| self.read_small(f, dir, "stat"))
+        {
+            Ok(n) => matches!(stat_state(&self.buf[..n]), Some(b'Z' | b'X' | b'x')),
+            Err(Error::NotFound(_)) => true,
+            Err(_) => false,
+        }
     }
 
     /// Read a whole seq_file (maps, mountinfo), which the kernel hands out about a page
     /// per `read`, into the reused buffer. Returns the length.
-    fn read_all(&mut self, path: &Path) -> Result<usize> {
-        let mut f = File::open(path).map_err(|e| Error::from_io(path, e))?;
-        let mut n = 0;
-        loop {
-            if n == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            match f.read(&mut self.buf[n..]) {
-                Ok(0) => return Ok(n),
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::from_io(path, e)),
-            }
-        }
+    fn read_all(&mut self, f: File, dir: &PidDir, name: &str) -> Result<usize> {
+        self.read_into(f, dir, name, false)
     }
 
     /// Read a file the kernel renders as one record (comm, stat, cgroup): a `read` that
     /// does not fill the buffer already holds all of it, which saves the final empty read.
-    fn read_small(&mut self, path: &Path) -> Result<usize> {
-        let mut f = File::open(path).map_err(|e| Error::from_io(path, e))?;
+    fn read_small(&mut self, f: File, dir: &PidDir, name: &str) -> Result<usize> {
+        self.read_into(f, dir, name, true)
+    }
+
+    fn read_into(&mut self, mut f: File, dir: &PidDir, name: &str, one: bool) -> Result<usize> {
         let mut n = 0;
         loop {
             if n == self.buf.len() {
@@ -256,14 +243,94 @@ impl ProcReader {
                 Ok(0) => return Ok(n),
                 Ok(k) => {
                     n += k;
-                    if n < self.buf.len() {
+                    if one && n < self.buf.len() {
                         return Ok(n);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::from_io(path, e)),
+                Err(e) => return Err(Error::from_io(&dir.path(name), e)),
             }
         }
+    }
+}
+
+/// An `O_PATH` descriptor of `/proc/PID`; files below it are reached with the *at calls.
+/// Paths are only built for error messages.
+struct PidDir {
+    fd: File,
+    base: PathBuf,
+}
+
+impl PidDir {
+    fn new(proc_root: &Path, pid: u32) -> Result<PidDir> {
+        let base = proc_root.join(pid.to_string());
+        let fd = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(&base)
+            .map_err(|e| Error::from_io(&base, e))?;
+        Ok(PidDir { fd, base })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.base.join(name)
+    }
+
+    fn err(&self, name: &CStr, e: io::Error) -> Error {
+        Error::from_io(&self.base.join(OsStr::from_bytes(name.to_bytes())), e)
+    }
+
+    fn open(&self, name: &CStr) -> Result<File> {
+        // SAFETY: openat reads the NUL-terminated `name`; it returns a new fd we own, or -1.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(self.err(name, io::Error::last_os_error()));
+        }
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    fn readlink(&self, name: &CStr) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; 256];
+        loop {
+            // SAFETY: readlinkat writes at most buf.len() bytes into buf.
+            let n = unsafe {
+                libc::readlinkat(
+                    self.fd.as_raw_fd(),
+                    name.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(self.err(name, io::Error::last_os_error()));
+            }
+            let n = n as usize;
+            // A full buffer may mean a truncated target: retry with more room.
+            if n < buf.len() {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            buf.resize(buf.len() * 4, 0);
+        }
+    }
+
+    /// (st_dev, st_ino) of `name`, following the link.
+    fn stat(&self, name: &CStr) -> Result<(u64, u64)> {
+        // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: name is NUL-terminated and st is a valid, writable stat.
+        let r = unsafe { libc::fstatat(self.fd.as_raw_fd(), name.as_ptr(), &mut st, 0) };
+        if r < 0 {
+            return Err(self.err(name, io::Error::last_os_error()));
+        }
+        Ok((st.st_dev, st.st_ino))
     }
 }
 
@@ -415,7 +482,6 @@ fn is_absent(e: &io::Error) -> bool {
 }
 
 fn openat2_in_root(root: &File, rel: &CString) -> io::Result<File> {
-    use std::os::fd::{AsRawFd, FromRawFd};
     // SAFETY: open_how is plain integers; all-zero is its documented default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
@@ -486,5 +552,45 @@ mod tests {
         assert!(t.deleted_suffix);
         let t = LinkTarget::from_bytes(b"/a\nb".to_vec());
         assert!(!t.deleted_suffix);
+    }
+
+    fn tree() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captured/procfs/tree")
+    }
+
+    #[test]
+    fn reads_a_built_proc_tree() {
+        // proc_root can point at any tree: files and plain symlinks stand in for /proc's.
+        let root = tree();
+        assert_eq!(list_pids(&root).unwrap(), vec![4242, 4343]);
+        let p = read_process(&root, 4242).unwrap();
+        assert_eq!(p.comm.as_deref(), Some(&b"my prog"[..]));
+        let exe = p.exe.unwrap();
+        assert_eq!(
+            (exe.path.as_slice(), exe.deleted_suffix),
+            (&b"/tmp/ovt/m/sl"[..], true)
+        );
+        assert_eq!(p.root.as_deref(), Some(&b"/"[..]));
+        let slash = fs::metadata("/").unwrap();
+        assert_eq!(p.root_dev_ino, Some((slash.dev(), slash.ino())));
+        assert_eq!(p.mnt_ns, Some(4026531841));
+        assert_eq!(p.maps.len(), 4);
+        let files = crate::maps::group_file_mappings(&p.maps);
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[1].path, b"/usr/lib/new\nline.so");
+        assert!(files[1].deleted_suffix);
+        assert_eq!(
+            crate::cgroup::systemd_cgroup_path(&p.cgroup),
+            Some("/init.scope")
+        );
+        assert_eq!(read_mountinfo(&root, 4242).unwrap().len(), 3);
+        // An empty maps with state Z is a zombie: gone.
+        assert!(matches!(read_process(&root, 4343), Err(Error::NotFound(_))));
+        assert!(matches!(read_process(&root, 1), Err(Error::NotFound(_))));
+        // Errors carry the path they concern.
+        match read_mountinfo(&root, 4343) {
+            Err(Error::NotFound(path)) => assert!(path.ends_with("4343/mountinfo")),
+            other => panic!("{other:?}"),
+        }
     }
 }
