@@ -473,3 +473,63 @@ fn maps_of_another_user_are_permission_denied() {
     );
     assert!(text.contains("probe ran for pid"), "{text}");
 }
+
+/// An overlay mount undone on drop.
+struct Mounted(PathBuf);
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn overlay_mapping_resolves_to_its_layer() {
+    let dir = Scratch::new("overlay");
+    let lower = dir.0.join("low er:1");
+    let (upper, work, merged) = (dir.0.join("up"), dir.0.join("work"), dir.0.join("m"));
+    for d in [&lower, &upper, &work, &merged] {
+        fs::create_dir_all(d).unwrap();
+    }
+    copy_sleep(&lower.join("sl"));
+    let lower_opt = lower.to_str().unwrap().replace(':', "\\:");
+    let status = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o"])
+        .arg(format!(
+            "lowerdir={lower_opt},upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        ))
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _mounted = Mounted(merged.clone());
+
+    let child = Proc::spawn(Command::new(merged.join("sl")).arg("60"));
+    let pid = child.pid();
+    wait_exec(pid, &merged.join("sl"));
+    let p = read_process(proc_root(), pid).unwrap();
+    let lower_st = fs::metadata(lower.join("sl")).unwrap();
+    let g = group_file_mappings(&p.maps)
+        .into_iter()
+        .find(|g| g.path == merged.join("sl").as_os_str().as_bytes())
+        .unwrap();
+    // The overlay's own device with the lower file's inode number...
+    assert_eq!(g.inode, lower_st.ino());
+    assert_ne!((g.major, g.minor), dev_split(lower_st.dev()));
+    // ...and that device is the overlay mount in the process's mountinfo, whose options
+    // name the lower layer, ':' and space included.
+    let mounts = read_mountinfo(proc_root(), pid).unwrap();
+    let m = livetree_core::mountinfo::mounts_with_dev(&mounts, g.major, g.minor)
+        .next()
+        .unwrap();
+    assert_eq!(m.fstype, "overlay");
+    assert_eq!(m.mount_point, merged.as_os_str().as_bytes());
+    let o = livetree_core::mountinfo::parse_overlay_options(&m.super_options);
+    assert_eq!(o.lowerdirs, vec![lower.as_os_str().as_bytes().to_vec()]);
+    assert_eq!(o.upperdir.as_deref(), Some(upper.as_os_str().as_bytes()));
+    // map_files agrees with maps on this kernel (overlay device, lower inode).
+    let info = map_file_info(proc_root(), pid, &g.range).unwrap();
+    assert_eq!((info.dev, info.ino), ((g.major, g.minor), g.inode));
+    drop(child);
+}
