@@ -1,1 +1,227 @@
-//! (stub: filled in by its owner)
+//! `/proc/PID/cgroup` and the systemd unit a cgroup path belongs to.
+//!
+//! Each line is `HIERARCHY-ID:CONTROLLERS:PATH`. The unified (v2) hierarchy is `0::PATH`;
+//! v1 hierarchies list their controllers, and systemd's own v1 tracking hierarchy is
+//! `N:name=systemd:PATH`. The path is taken as everything after the second colon, since
+//! a cgroup directory name may itself hold a colon.
+use crate::error::ParseError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupEntry {
+    pub hierarchy_id: u32,
+    /// Empty for the unified hierarchy; `["cpu", "cpuacct"]`, `["name=systemd"]` for v1.
+    pub controllers: Vec<String>,
+    /// Cgroup paths are directory names; bytes that are not UTF-8 become U+FFFD.
+    pub path: String,
+}
+
+impl CgroupEntry {
+    pub fn is_unified(&self) -> bool {
+        self.hierarchy_id == 0 && self.controllers.is_empty()
+    }
+}
+
+pub fn parse_cgroup(bytes: &[u8]) -> Result<Vec<CgroupEntry>, ParseError> {
+    let mut out = Vec::new();
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.splitn(3, |b| *b == b':');
+        let (Some(id), Some(ctl), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(ParseError(format!(
+                "cgroup line {}: expected ID:CONTROLLERS:PATH",
+                n + 1
+            )));
+        };
+        let hierarchy_id = crate::maps::parse_dec(id)
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| ParseError(format!("cgroup line {}: bad hierarchy id", n + 1)))?;
+        let controllers = if ctl.is_empty() {
+            Vec::new()
+        } else {
+            ctl.split(|b| *b == b',')
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect()
+        };
+        out.push(CgroupEntry {
+            hierarchy_id,
+            controllers,
+            path: String::from_utf8_lossy(path).into_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// The cgroup path systemd uses to track the process.
+///
+/// The unified hierarchy when it places the process somewhere, else the v1 `name=systemd`
+/// hierarchy. Why not simply "v2 if present": the kernel prints a `0::/` line even on pure
+/// v1 (legacy) hosts, where only `name=systemd` is meaningful; on hybrid hosts both agree.
+pub fn systemd_cgroup_path(entries: &[CgroupEntry]) -> Option<&str> {
+    let unified = entries.iter().find(|e| e.is_unified());
+    if let Some(u) = unified {
+        if u.path != "/" {
+            return Some(&u.path);
+        }
+    }
+    entries
+        .iter()
+        .find(|e| e.controllers.iter().any(|c| c == "name=systemd"))
+        .map(|e| e.path.as_str())
+        .or(unified.map(|u| u.path.as_str()))
+}
+
+/// Unit types whose cgroup holds processes. Slices only group other units.
+const UNIT_SUFFIXES: [&str; 5] = [".service", ".scope", ".socket", ".mount", ".swap"];
+
+fn is_unit(component: &str) -> bool {
+    UNIT_SUFFIXES
+        .iter()
+        .any(|s| component.len() > s.len() && component.ends_with(s))
+}
+
+/// The systemd unit that owns the cgroup at `path`, kept raw (`\x2d` escapes untouched).
+///
+/// Like systemd's own lookup: skip the slices, the first unit below them owns the cgroup;
+/// anything deeper is the unit's own (delegated) subtree, so a container runtime's
+/// `x.scope` inside `docker.service` does not count. The exception is a user manager
+/// (`user@UID.service`): its subtree holds the user's units, so the search continues
+/// there and falls back to `user@UID.service` itself.
+///
+/// `/system.slice/sshd.service` → `sshd.service`;
+/// `/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service` → `foo.service`;
+/// `/init.scope` → `init.scope`; `/` and `/user.slice` → None.
+pub fn unit_from_cgroup_path(path: &str) -> Option<String> {
+    let mut components = path.split('/').filter(|c| !c.is_empty());
+    let unit = first_unit_below_slices(&mut components)?;
+    if unit.starts_with("user@") && unit.ends_with(".service") {
+        if let Some(inner) = first_unit_below_slices(&mut components) {
+            return Some(inner.to_string());
+        }
+    }
+    Some(unit.to_string())
+}
+
+fn first_unit_below_slices<'a>(components: &mut impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    for c in components {
+        if c.ends_with(".slice") {
+            continue;
+        }
+        // A non-slice, non-unit component (a plain directory) means no unit owns it.
+        return if is_unit(c) { Some(c) } else { None };
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_hybrid_host() {
+        // Seen on this machine: v1 controllers plus name=systemd plus the unified line.
+        let bytes =
+            include_bytes!("../../../fixtures/captured/procfs/cgroup-v1-hybrid-init-scope.txt");
+        let e = parse_cgroup(bytes).unwrap();
+        assert_eq!(e.len(), bytes.iter().filter(|b| **b == b'\n').count());
+        assert!(e.iter().any(|x| x.is_unified()));
+        let sd = e
+            .iter()
+            .find(|x| x.controllers == vec!["name=systemd".to_string()])
+            .unwrap();
+        assert_eq!(systemd_cgroup_path(&e), Some(sd.path.as_str()));
+        assert_eq!(
+            unit_from_cgroup_path(systemd_cgroup_path(&e).unwrap()).as_deref(),
+            Some("init.scope")
+        );
+    }
+
+    #[test]
+    fn captured_outside_any_unit() {
+        // A process in the root cgroup (a container's view): no unit owns it.
+        let bytes = include_bytes!("../../../fixtures/captured/procfs/cgroup-v1-hybrid.txt");
+        let e = parse_cgroup(bytes).unwrap();
+        assert_eq!(e.len(), 10);
+        assert_eq!(e[5].controllers, vec!["memory"]);
+        assert!(e[5].path.starts_with("/process_api/"));
+        assert_eq!(systemd_cgroup_path(&e), Some("/"));
+        assert_eq!(unit_from_cgroup_path("/"), None);
+    }
+
+    #[test]
+    fn v2_only_and_v1_only() {
+        let v2 = parse_cgroup(b"0::/system.slice/sshd.service\n").unwrap();
+        assert_eq!(systemd_cgroup_path(&v2), Some("/system.slice/sshd.service"));
+        let legacy = parse_cgroup(
+            b"12:cpu,cpuacct:/system.slice/a.service\n1:name=systemd:/system.slice/b.service\n0::/\n",
+        )
+        .unwrap();
+        assert_eq!(legacy[0].controllers, vec!["cpu", "cpuacct"]);
+        assert_eq!(
+            systemd_cgroup_path(&legacy),
+            Some("/system.slice/b.service")
+        );
+        let none = parse_cgroup(b"3:cpu:/x\n").unwrap();
+        assert_eq!(systemd_cgroup_path(&none), None);
+    }
+
+    #[test]
+    fn path_may_hold_colons() {
+        let e = parse_cgroup(b"0::/system.slice/a:b.service\n").unwrap();
+        assert_eq!(e[0].path, "/system.slice/a:b.service");
+    }
+
+    #[test]
+    fn units() {
+        let cases = [
+            ("/system.slice/sshd.service", Some("sshd.service")),
+            (
+                "/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service",
+                Some("foo.service"),
+            ),
+            (
+                "/user.slice/user-1000.slice/user@1000.service/init.scope",
+                Some("init.scope"),
+            ),
+            (
+                "/user.slice/user-1000.slice/user@1000.service",
+                Some("user@1000.service"),
+            ),
+            (
+                "/user.slice/user-1000.slice/session-3.scope",
+                Some("session-3.scope"),
+            ),
+            ("/init.scope", Some("init.scope")),
+            (
+                "/system.slice/docker.service/x/y.scope",
+                Some("docker.service"),
+            ),
+            (
+                "/system.slice/system-getty.slice/getty@tty1.service",
+                Some("getty@tty1.service"),
+            ),
+            (
+                "/system.slice/dev-disk-by\\x2duuid-1.swap",
+                Some("dev-disk-by\\x2duuid-1.swap"),
+            ),
+            ("/system.slice/sshd.socket", Some("sshd.socket")),
+            ("/system.slice/", None),
+            ("/", None),
+            ("/user.slice", None),
+            ("/lxc/container1", None),
+            ("", None),
+            ("/.service", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(unit_from_cgroup_path(path).as_deref(), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn garbage() {
+        assert!(parse_cgroup(b"nocolons\n").is_err());
+        assert!(parse_cgroup(b"x::/\n").is_err());
+        assert!(parse_cgroup(b"").unwrap().is_empty());
+    }
+}

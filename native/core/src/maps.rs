@@ -1,1 +1,371 @@
-//! (stub: filled in by its owner)
+//! `/proc/PID/maps`, parsed from bytes.
+//!
+//! A line is `START-END PERMS OFFSET MAJ:MIN INODE` then, for named mappings, padding
+//! spaces and the name. The name is everything after the padding: it may hold spaces, and
+//! bytes that are not UTF-8 pass through untouched. The kernel escapes only `\n` (as
+//! `\012`) in it and leaves backslashes alone, so the text is ambiguous: a file literally
+//! named `a\012b` prints like one whose name holds a newline. The exact name of a mapped
+//! file comes from readlink of `/proc/PID/map_files/START-END`; the text here is the best
+//! reading of what maps says.
+use std::collections::HashSet;
+
+use crate::error::ParseError;
+use crate::escape::unescape_octal_set;
+
+/// What the kernel appends to the path of a file that was unlinked.
+const DELETED_SUFFIX: &[u8] = b" (deleted)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntry {
+    pub start: u64,
+    pub end: u64,
+    /// `rwxp` / `r--s` as the kernel prints them.
+    pub perms: [u8; 4],
+    pub offset: u64,
+    pub major: u32,
+    pub minor: u32,
+    pub inode: u64,
+    pub pathname: Pathname,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pathname {
+    /// No name at all: anonymous memory.
+    Anonymous,
+    /// A name the kernel made up rather than a path: `[heap]`, `[vdso]`, `[anon:NAME]`,
+    /// `anon_inode:[perf_event]`. Kept verbatim.
+    Special(Vec<u8>),
+    /// A path (it starts with `/`), with `\012` decoded to a newline. `deleted_suffix` says
+    /// the text ended in ` (deleted)`, which was removed; a file may really be named
+    /// `x (deleted)`, so only the link count from map_files proves a deletion.
+    File { path: Vec<u8>, deleted_suffix: bool },
+}
+
+impl MapEntry {
+    /// The name of this mapping's entry in `/proc/PID/map_files`: unpadded lowercase hex,
+    /// unlike maps itself, which pads addresses to eight digits.
+    pub fn map_files_name(&self) -> String {
+        format!("{:x}-{:x}", self.start, self.end)
+    }
+}
+
+/// Parse a whole maps file. An empty file (a kernel thread, a zombie) gives no entries.
+pub fn parse_maps(bytes: &[u8]) -> Result<Vec<MapEntry>, ParseError> {
+    // A typical line is ~100 bytes; reserving avoids regrowing the vector for big processes.
+    let mut out = Vec::with_capacity(bytes.len() / 96 + 1);
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let entry =
+            parse_line(line).map_err(|e| ParseError(format!("maps line {}: {}", n + 1, e.0)))?;
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Parse one maps line (without its newline).
+pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
+    let mut cur = Cursor { rest: line };
+    let start = cur.hex_until(b'-', "start address")?;
+    let end = cur.hex_until(b' ', "end address")?;
+    let perms_field = cur.field(b' ', "permissions")?;
+    let perms: [u8; 4] = perms_field.try_into().map_err(|_| {
+        ParseError(format!(
+            "permissions {:?} are not 4 bytes",
+            lossy(perms_field)
+        ))
+    })?;
+    let offset = cur.hex_until(b' ', "offset")?;
+    let major = cur.hex_until(b':', "device major")?;
+    let minor = cur.hex_until(b' ', "device minor")?;
+    let major = u32::try_from(major).map_err(|_| ParseError("device major too big".into()))?;
+    let minor = u32::try_from(minor).map_err(|_| ParseError("device minor too big".into()))?;
+    // The inode is the last fixed column; an anonymous mapping may end right after it.
+    let (inode_text, name) = match cur.rest.iter().position(|b| *b == b' ') {
+        Some(i) => (&cur.rest[..i], &cur.rest[i + 1..]),
+        None => (cur.rest, &b""[..]),
+    };
+    let inode = parse_dec(inode_text).ok_or_else(|| {
+        ParseError(format!(
+            "inode {:?} is not a decimal number",
+            lossy(inode_text)
+        ))
+    })?;
+    // The kernel pads to a fixed column with spaces; no name it prints starts with a space
+    // (paths start with '/', made-up names with a letter or '['), so all leading spaces
+    // are padding.
+    let name_start = name.iter().position(|b| *b != b' ').unwrap_or(name.len());
+    let pathname = classify(&name[name_start..]);
+    Ok(MapEntry {
+        start,
+        end,
+        perms,
+        offset,
+        major,
+        minor,
+        inode,
+        pathname,
+    })
+}
+
+fn classify(name: &[u8]) -> Pathname {
+    if name.is_empty() {
+        return Pathname::Anonymous;
+    }
+    if name[0] != b'/' {
+        return Pathname::Special(name.to_vec());
+    }
+    let (text, deleted_suffix) = match name.strip_suffix(DELETED_SUFFIX) {
+        Some(t) => (t, true),
+        None => (name, false),
+    };
+    Pathname::File {
+        path: unescape_octal_set(text, b"\n"),
+        deleted_suffix,
+    }
+}
+
+/// One distinct mapped file of a process: the first address range that maps it (to reach
+/// it through map_files) and the path maps gives for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMapping {
+    pub major: u32,
+    pub minor: u32,
+    pub inode: u64,
+    /// `start-end` as named in `/proc/PID/map_files` (unpadded hex).
+    pub range: String,
+    pub path: Vec<u8>,
+    pub deleted_suffix: bool,
+}
+
+/// Distinct file-backed mappings keyed by (major, minor, inode), in order of first
+/// appearance, each keeping its first range and path. A library is usually mapped four or
+/// five times (text, rodata, data...); the caller needs it once.
+pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
+    let mut out: Vec<FileMapping> = Vec::new();
+    let mut seen: HashSet<(u32, u32, u64)> = HashSet::new();
+    for e in entries {
+        let Pathname::File {
+            path,
+            deleted_suffix,
+        } = &e.pathname
+        else {
+            continue;
+        };
+        let key = (e.major, e.minor, e.inode);
+        // Ranges of one file are nearly always adjacent: check the last one before hashing.
+        if let Some(last) = out.last() {
+            if (last.major, last.minor, last.inode) == key {
+                continue;
+            }
+        }
+        if !seen.insert(key) {
+            continue;
+        }
+        out.push(FileMapping {
+            major: e.major,
+            minor: e.minor,
+            inode: e.inode,
+            range: e.map_files_name(),
+            path: path.clone(),
+            deleted_suffix: *deleted_suffix,
+        });
+    }
+    out
+}
+
+struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn field(&mut self, sep: u8, what: &str) -> Result<&'a [u8], ParseError> {
+        match self.rest.iter().position(|b| *b == sep) {
+            Some(i) => {
+                let f = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                Ok(f)
+            }
+            None => Err(ParseError(format!("{what}: line ends early"))),
+        }
+    }
+
+    fn hex_until(&mut self, sep: u8, what: &str) -> Result<u64, ParseError> {
+        let f = self.field(sep, what)?;
+        parse_hex(f).ok_or_else(|| ParseError(format!("{what} {:?} is not a hex number", lossy(f))))
+    }
+}
+
+pub(crate) fn parse_hex(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 16 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in s {
+        let d = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u64::from(d);
+    }
+    Some(v)
+}
+
+pub(crate) fn parse_dec(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(v)
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(e: &MapEntry) -> (&[u8], bool) {
+        match &e.pathname {
+            Pathname::File {
+                path,
+                deleted_suffix,
+            } => (path, *deleted_suffix),
+            other => panic!("expected a file, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn captured_cat_maps() {
+        let bytes = include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt");
+        let entries = parse_maps(bytes).unwrap();
+        let lines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+        assert_eq!(entries.len(), lines);
+        let first = &entries[0];
+        assert_eq!(first.perms, *b"r--p");
+        assert_eq!((first.major, first.minor), (0xfe, 0));
+        assert_eq!(file(first).0, b"/usr/bin/cat");
+        assert!(entries
+            .iter()
+            .any(|e| e.pathname == Pathname::Special(b"[heap]".to_vec())));
+        assert!(entries.iter().any(|e| e.pathname == Pathname::Anonymous));
+        assert!(entries.iter().all(|e| e.start < e.end));
+        // Grouping keeps one row per file, and every file row appears.
+        let groups = group_file_mappings(&entries);
+        let libc: Vec<_> = groups
+            .iter()
+            .filter(|g| g.path.ends_with(b"/libc.so.6"))
+            .collect();
+        assert_eq!(libc.len(), 1);
+        let libc_first = entries
+            .iter()
+            .find(|e| matches!(&e.pathname, Pathname::File { path, .. } if path.ends_with(b"/libc.so.6")))
+            .unwrap();
+        assert_eq!(libc[0].range, libc_first.map_files_name());
+        assert_eq!(libc[0].inode, libc_first.inode);
+    }
+
+    #[test]
+    fn hostile_names() {
+        let mut text = Vec::new();
+        text.extend_from_slice(
+            b"7f0000001000-7f0000002000 r-xp 00001000 fd:01 1234                       /tmp/a b  c\n",
+        );
+        text.extend_from_slice(
+            b"7f0000002000-7f0000003000 r--p 00000000 fd:01 1235                       /tmp/new\\012line\n",
+        );
+        text.extend_from_slice(
+            b"7f0000003000-7f0000004000 r--p 00000000 fd:01 1236                       /tmp/x (deleted) (deleted)\n",
+        );
+        text.extend_from_slice(
+            b"7f0000004000-7f0000005000 r--p 00000000 fd:01 1237                       /tmp/tab\there\\back\\101\n",
+        );
+        text.extend_from_slice(
+            b"7f0000005000-7f0000006000 r--p 00000000 fd:01 1238                       /tmp/\xff\xfe-latin\xe9\n",
+        );
+        text.extend_from_slice(b"7f0000006000-7f0000007000 rw-p 00000000 00:00 0 \n");
+        text.extend_from_slice(
+            b"7f0000007000-7f0000008000 rw-p 00000000 00:00 0                          [anon:my name]\n",
+        );
+        text.extend_from_slice(
+            b"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]",
+        );
+        let e = parse_maps(&text).unwrap();
+        assert_eq!(e.len(), 8);
+        assert_eq!(file(&e[0]), (&b"/tmp/a b  c"[..], false));
+        assert_eq!(file(&e[1]), (&b"/tmp/new\nline"[..], false));
+        assert_eq!(file(&e[2]), (&b"/tmp/x (deleted)"[..], true));
+        // Backslashes are not escaped in maps: "\101" is four literal bytes.
+        assert_eq!(file(&e[3]), (&b"/tmp/tab\there\\back\\101"[..], false));
+        assert_eq!(file(&e[4]), (&b"/tmp/\xff\xfe-latin\xe9"[..], false));
+        assert_eq!(e[5].pathname, Pathname::Anonymous);
+        assert_eq!(e[6].pathname, Pathname::Special(b"[anon:my name]".to_vec()));
+        assert_eq!(e[7].start, 0xffff_ffff_ff60_0000);
+        assert_eq!(e[0].offset, 0x1000);
+        assert_eq!((e[0].major, e[0].minor, e[0].inode), (0xfd, 1, 1234));
+    }
+
+    #[test]
+    fn map_files_name_is_unpadded() {
+        let e =
+            parse_line(b"00400000-00452000 r-xp 00000000 08:02 173521      /usr/bin/dbus-daemon")
+                .unwrap();
+        assert_eq!(e.map_files_name(), "400000-452000");
+        assert_eq!((e.major, e.minor), (8, 2));
+    }
+
+    #[test]
+    fn grouping_keys_on_device_and_inode() {
+        let text = b"1000-2000 r--p 00000000 fd:01 7 /lib/a.so\n\
+2000-3000 r-xp 00001000 fd:01 7 /lib/a.so\n\
+3000-4000 r--p 00000000 fd:02 7 /other/a.so\n\
+4000-5000 rw-p 00000000 00:00 0 \n\
+5000-6000 rw-p 00002000 fd:01 7 /lib/a.so\n\
+6000-7000 r--p 00000000 fd:01 9 /lib/b.so (deleted)\n";
+        let g = group_file_mappings(&parse_maps(text).unwrap());
+        assert_eq!(g.len(), 3);
+        assert_eq!(g[0].range, "1000-2000");
+        assert_eq!((g[1].minor, g[1].path.as_slice()), (2, &b"/other/a.so"[..]));
+        assert_eq!(g[2].path, b"/lib/b.so");
+        assert!(g[2].deleted_suffix);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [
+            &b"zzzz-2000 r--p 0 fd:01 7 /x"[..],
+            b"1000-2000 r--p",
+            b"1000-2000 r--p 0 fd01 7 /x",
+            b"1000-2000 rp 0 fd:01 7 /x",
+            b"1000-2000 r--p 0 fd:01 x7 /x",
+            b"1000-2000 r--p 0 fffffffff:01 7 /x",
+            b"-",
+            b"\xff",
+        ] {
+            assert!(
+                parse_maps(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Every prefix of a valid line either parses or fails cleanly.
+        let good = b"7f0000001000-7f0000002000 r-xp 00001000 fd:01 1234   /tmp/a";
+        for i in 0..good.len() {
+            let _ = parse_line(&good[..i]);
+        }
+    }
+}

@@ -1,1 +1,596 @@
-//! (stub: filled in by its owner)
+//! Reading `/proc`: the I/O side of the process scan.
+//!
+//! Every function takes `proc_root` (normally `/proc`) so tests can aim it at a captured
+//! tree. Parsing is left to `maps`, `mountinfo` and `cgroup`; this module only fetches
+//! bytes, links and stats, and turns the races of a live system into typed errors: a
+//! process that exits during a scan is `Error::NotFound`, one whose maps we may not read
+//! is `Error::PermissionDenied`.
+//!
+//! Speed matters (thousands of processes per scan): a [`ProcReader`] reads each file into
+//! one reused buffer, and small single-record files are read with a single `read`.
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::cgroup::{parse_cgroup, CgroupEntry};
+use crate::error::{Error, Result};
+use crate::maps::{parse_maps, MapEntry};
+use crate::mountinfo::{parse_mountinfo, Mount};
+
+const DELETED_SUFFIX: &[u8] = b" (deleted)";
+
+/// What one process looks like from /proc, before any attribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRaw {
+    pub pid: u32,
+    /// `comm` without its newline; None if it could not be read.
+    pub comm: Option<Vec<u8>>,
+    /// Target of `exe`; None for kernel threads or when not readable.
+    pub exe: Option<LinkTarget>,
+    /// Target of `root` as the kernel prints it from the reader's root
+    /// (`/` for most processes, the chroot directory for a chrooted one).
+    pub root: Option<Vec<u8>>,
+    /// (st_dev, st_ino) of the process's root directory.
+    pub root_dev_ino: Option<(u64, u64)>,
+    /// Inode of the process's mount namespace (`ns/mnt` is `mnt:[INODE]`).
+    pub mnt_ns: Option<u64>,
+    /// Empty if `cgroup` could not be read.
+    pub cgroup: Vec<CgroupEntry>,
+    pub maps: Vec<MapEntry>,
+}
+
+/// A symlink target from /proc with the kernel's ` (deleted)` marker split off.
+/// The marker alone proves nothing: a file may be named `x (deleted)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkTarget {
+    pub path: Vec<u8>,
+    pub deleted_suffix: bool,
+}
+
+impl LinkTarget {
+    fn from_bytes(mut raw: Vec<u8>) -> LinkTarget {
+        let deleted_suffix = raw.ends_with(DELETED_SUFFIX);
+        if deleted_suffix {
+            raw.truncate(raw.len() - DELETED_SUFFIX.len());
+        }
+        LinkTarget {
+            path: raw,
+            deleted_suffix,
+        }
+    }
+}
+
+/// The mapped file itself, reached through `/proc/PID/map_files/START-END`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapFileInfo {
+    /// The link target: exact bytes (no escaping at all), ` (deleted)` removed when the
+    /// kernel appended it.
+    pub exact_path: Vec<u8>,
+    /// True when the kernel marked the name deleted (the dentry was unlinked). With
+    /// `nlink > 0` the inode lives on under another name (another hard link).
+    pub deleted: bool,
+    /// 0 means the file is gone from every directory: only map_files can still read it.
+    pub nlink: u64,
+    pub dev: (u32, u32),
+    pub ino: u64,
+}
+
+/// Split a `st_dev` into (major, minor) with glibc's encoding (`gnu_dev_major/minor`).
+pub fn dev_split(st_dev: u64) -> (u32, u32) {
+    let major = ((st_dev >> 32) & 0xffff_f000) | ((st_dev >> 8) & 0x0000_0fff);
+    let minor = ((st_dev >> 12) & 0xffff_ff00) | (st_dev & 0x0000_00ff);
+    (major as u32, minor as u32)
+}
+
+/// Numeric entries of `proc_root`, in ascending order. Other entries (`self`, `sys`...)
+/// are skipped.
+pub fn list_pids(proc_root: &Path) -> Result<Vec<u32>> {
+    let dir = fs::read_dir(proc_root).map_err(|e| Error::from_io(proc_root, e))?;
+    let mut pids = Vec::with_capacity(512);
+    for entry in dir {
+        let entry = entry.map_err(|e| Error::from_io(proc_root, e))?;
+        let name = entry.file_name();
+        if let Some(pid) = parse_pid(name.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+fn parse_pid(name: &[u8]) -> Option<u32> {
+    if name.is_empty() || name[0] == b'0' {
+        return None;
+    }
+    crate::maps::parse_dec(name).and_then(|v| u32::try_from(v).ok())
+}
+
+/// Read one process. See [`ProcReader::read_process`].
+pub fn read_process(proc_root: &Path, pid: u32) -> Result<ProcessRaw> {
+    ProcReader::new().read_process(proc_root, pid)
+}
+
+/// Read the mount table as process `pid` sees it (its mount namespace).
+pub fn read_mountinfo(proc_root: &Path, pid: u32) -> Result<Vec<Mount>> {
+    ProcReader::new().read_mountinfo(proc_root, pid)
+}
+
+/// Reads /proc files into one buffer that is reused from process to process.
+pub struct ProcReader {
+    buf: Vec<u8>,
+}
+
+impl Default for ProcReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProcReader {
+    pub fn new() -> ProcReader {
+        // Large enough for the maps of most processes in a few reads; grows when needed.
+        ProcReader {
+            buf: vec![0; 256 * 1024],
+        }
+    }
+
+    /// Read comm, maps, exe, root, mount namespace and cgroup of `pid`.
+    ///
+    /// Errors: `NotFound` when the process is gone (before or during the read, or a
+    /// zombie, which runs no code any more); `PermissionDenied` when maps may not be read.
+    /// Everything but maps is best effort and becomes None (or empty) on failure.
+    ///
+    /// All files are opened relative to one descriptor of `/proc/PID`, so the kernel looks
+    /// the process up once rather than once per file.
+    pub fn read_process(&mut self, proc_root: &Path, pid: u32) -> Result<ProcessRaw> {
+        let dir = PidDir::new(proc_root, pid)?;
+
+        // comm first: cheap, and a missing process shows up here before any real work.
+        let comm = match dir
+            .open(c"comm")
+            .and_then(|f| self.read_small(f, &dir, "comm"))
+        {
+            Ok(n) => Some(trim_newline(&self.buf[..n]).to_vec()),
+            Err(e @ Error::NotFound(_)) => return Err(e),
+            Err(_) => None,
+        };
+
+        let n = dir
+            .open(c"maps")
+            .and_then(|f| self.read_all(f, &dir, "maps"))?;
+        let maps =
+            parse_maps(&self.buf[..n]).map_err(|e| Error::corrupt(&dir.path("maps"), e.0))?;
+
+        let exe = match dir.readlink(c"exe") {
+            Ok(raw) => Some(LinkTarget::from_bytes(raw)),
+            // exe vanishes with the address space: maps that were read are a half-dead
+            // process's, so report it gone. (Kernel threads have neither.)
+            Err(e @ Error::NotFound(_)) if !maps.is_empty() => return Err(e),
+            Err(_) => None,
+        };
+
+        if maps.is_empty() && self.is_zombie_or_gone(&dir) {
+            return Err(Error::NotFound(dir.base.clone()));
+        }
+
+        let root = dir.readlink(c"root").ok();
+        let root_dev_ino = dir.stat(c"root").ok();
+        let mnt_ns = dir.readlink(c"ns/mnt").ok().and_then(|l| parse_ns_link(&l));
+        let cgroup = match dir
+            .open(c"cgroup")
+            .and_then(|f| self.read_small(f, &dir, "cgroup"))
+        {
+            Ok(n) => parse_cgroup(&self.buf[..n]).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+
+        Ok(ProcessRaw {
+            pid,
+            comm,
+            exe,
+            root,
+            root_dev_ino,
+            mnt_ns,
+            cgroup,
+            maps,
+        })
+    }
+
+    pub fn read_mountinfo(&mut self, proc_root: &Path, pid: u32) -> Result<Vec<Mount>> {
+        let dir = PidDir::new(proc_root, pid)?;
+        let n = dir
+            .open(c"mountinfo")
+            .and_then(|f| self.read_all(f, &dir, "mountinfo"))?;
+        parse_mountinfo(&self.buf[..n]).map_err(|e| Error::corrupt(&dir.path("mountinfo"), e.0))
+    }
+
+    /// A process whose maps came back empty is a kernel thread, a zombie, or one that
+    /// exited while we read. Only the first is still running code.
+    fn is_zombie_or_gone(&mut self, dir: &PidDir) -> bool {
+        match dir
+            .open(c"stat")
+            .and_then(|f| self.read_small(f, dir, "stat"))
+        {
+            Ok(n) => matches!(stat_state(&self.buf[..n]), Some(b'Z' | b'X' | b'x')),
+            Err(Error::NotFound(_)) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Read a whole seq_file (maps, mountinfo), which the kernel hands out about a page
+    /// per `read`, into the reused buffer. Returns the length.
+    fn read_all(&mut self, f: File, dir: &PidDir, name: &str) -> Result<usize> {
+        self.read_into(f, dir, name, false)
+    }
+
+    /// Read a file the kernel renders as one record (comm, stat, cgroup): a `read` that
+    /// does not fill the buffer already holds all of it, which saves the final empty read.
+    fn read_small(&mut self, f: File, dir: &PidDir, name: &str) -> Result<usize> {
+        self.read_into(f, dir, name, true)
+    }
+
+    fn read_into(&mut self, mut f: File, dir: &PidDir, name: &str, one: bool) -> Result<usize> {
+        let mut n = 0;
+        loop {
+            if n == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            match f.read(&mut self.buf[n..]) {
+                Ok(0) => return Ok(n),
+                Ok(k) => {
+                    n += k;
+                    if one && n < self.buf.len() {
+                        return Ok(n);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from_io(&dir.path(name), e)),
+            }
+        }
+    }
+}
+
+/// An `O_PATH` descriptor of `/proc/PID`; files below it are reached with the *at calls.
+/// Paths are only built for error messages.
+struct PidDir {
+    fd: File,
+    base: PathBuf,
+}
+
+impl PidDir {
+    fn new(proc_root: &Path, pid: u32) -> Result<PidDir> {
+        let base = proc_root.join(pid.to_string());
+        let fd = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(&base)
+            .map_err(|e| Error::from_io(&base, e))?;
+        Ok(PidDir { fd, base })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.base.join(name)
+    }
+
+    fn err(&self, name: &CStr, e: io::Error) -> Error {
+        Error::from_io(&self.base.join(OsStr::from_bytes(name.to_bytes())), e)
+    }
+
+    fn open(&self, name: &CStr) -> Result<File> {
+        // SAFETY: openat reads the NUL-terminated `name`; it returns a new fd we own, or -1.
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(self.err(name, io::Error::last_os_error()));
+        }
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    fn readlink(&self, name: &CStr) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; 256];
+        loop {
+            // SAFETY: readlinkat writes at most buf.len() bytes into buf.
+            let n = unsafe {
+                libc::readlinkat(
+                    self.fd.as_raw_fd(),
+                    name.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(self.err(name, io::Error::last_os_error()));
+            }
+            let n = n as usize;
+            // A full buffer may mean a truncated target: retry with more room.
+            if n < buf.len() {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            buf.resize(buf.len() * 4, 0);
+        }
+    }
+
+    /// (st_dev, st_ino) of `name`, following the link.
+    fn stat(&self, name: &CStr) -> Result<(u64, u64)> {
+        // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: name is NUL-terminated and st is a valid, writable stat.
+        let r = unsafe { libc::fstatat(self.fd.as_raw_fd(), name.as_ptr(), &mut st, 0) };
+        if r < 0 {
+            return Err(self.err(name, io::Error::last_os_error()));
+        }
+        Ok((st.st_dev, st.st_ino))
+    }
+}
+
+fn trim_newline(b: &[u8]) -> &[u8] {
+    b.strip_suffix(b"\n").unwrap_or(b)
+}
+
+/// The state letter of `/proc/PID/stat`: after the last `)`, since comm may hold `)`.
+fn stat_state(stat: &[u8]) -> Option<u8> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    stat.get(close + 2).copied()
+}
+
+/// `mnt:[4026531841]` → 4026531841.
+fn parse_ns_link(link: &[u8]) -> Option<u64> {
+    let open = link.iter().position(|b| *b == b'[')?;
+    let inner = link.get(open + 1..link.len().checked_sub(1)?)?;
+    if link.last() != Some(&b']') {
+        return None;
+    }
+    crate::maps::parse_dec(inner)
+}
+
+fn read_link_bytes(path: &Path) -> Result<Vec<u8>> {
+    fs::read_link(path)
+        .map(|p| p.into_os_string().into_vec())
+        .map_err(|e| Error::from_io(path, e))
+}
+
+fn map_files_path(proc_root: &Path, pid: u32, range: &str) -> PathBuf {
+    let mut p = proc_root.join(pid.to_string());
+    p.push("map_files");
+    p.push(range);
+    p
+}
+
+/// readlink and stat of `/proc/PID/map_files/START-END` (`range` as
+/// [`crate::maps::MapEntry::map_files_name`] gives it). Needs CAP_SYS_ADMIN; without it
+/// the kernel refuses and this returns `PermissionDenied`.
+pub fn map_file_info(proc_root: &Path, pid: u32, range: &str) -> Result<MapFileInfo> {
+    let path = map_files_path(proc_root, pid, range);
+    let raw = read_link_bytes(&path)?;
+    // stat follows the magic link to the mapped inode itself, even when it is deleted.
+    let meta = fs::metadata(&path).map_err(|e| Error::from_io(&path, e))?;
+    let (nlink, dev, ino) = (meta.nlink(), meta.dev(), meta.ino());
+    let mut target = LinkTarget::from_bytes(raw);
+    if target.deleted_suffix && nlink > 0 && names_this_inode(proc_root, pid, &target, dev, ino) {
+        // The name really ends in " (deleted)" and is still linked: the kernel added nothing.
+        target.path.extend_from_slice(DELETED_SUFFIX);
+        target.deleted_suffix = false;
+    }
+    Ok(MapFileInfo {
+        exact_path: target.path,
+        deleted: target.deleted_suffix,
+        nlink,
+        dev: dev_split(dev),
+        ino,
+    })
+}
+
+/// Whether the full link text (suffix included) is a live name of (dev, ino) in the
+/// process's root: the one case where " (deleted)" is part of the name.
+fn names_this_inode(proc_root: &Path, pid: u32, t: &LinkTarget, dev: u64, ino: u64) -> bool {
+    let mut full = t.path.clone();
+    full.extend_from_slice(DELETED_SUFFIX);
+    let root = read_link_bytes(&proc_root.join(pid.to_string()).join("root")).unwrap_or_default();
+    let Some(inside) = path_in_root(&root, &full) else {
+        return false;
+    };
+    matches!(stat_in_root_raw(proc_root, pid, inside), Ok(Some((d, i))) if d == dev && i == ino)
+}
+
+/// Open the mapped file read-only through map_files (it works for deleted files too).
+pub fn open_map_file(proc_root: &Path, pid: u32, range: &str) -> Result<File> {
+    let path = map_files_path(proc_root, pid, range);
+    File::open(&path).map_err(|e| Error::from_io(&path, e))
+}
+
+/// A path as maps or `root` print it (from the reader's root) made relative to the
+/// process's root link target: `/srv/chroot` + `/srv/chroot/usr/bin/x` → `/usr/bin/x`.
+/// With root `/` the path is returned as is; None if the path lies outside the root.
+pub fn path_in_root<'a>(root: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    let root = root.strip_suffix(b"/").unwrap_or(root);
+    if root.is_empty() {
+        return Some(path);
+    }
+    let rest = path.strip_prefix(root)?;
+    if rest.is_empty() {
+        Some(b"/")
+    } else if rest[0] == b'/' {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+/// (major, minor, inode) of `path` resolved inside process `pid`'s own root and mount
+/// namespace, following symlinks as the process would; None if nothing is there now.
+/// `path` is relative to the process's root (see [`path_in_root`]).
+///
+/// The resolution uses openat2(RESOLVE_IN_ROOT) on `/proc/PID/root`, so an absolute
+/// symlink inside a container or chroot resolves in that root and not in ours, which a
+/// plain stat of `/proc/PID/root/PATH` would get wrong. Kernels before 5.6 lack openat2;
+/// there the plain stat is used.
+pub fn stat_in_root(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u32, u32, u64)>> {
+    Ok(stat_in_root_raw(proc_root, pid, path)?.map(|(dev, ino)| {
+        let (ma, mi) = dev_split(dev);
+        (ma, mi, ino)
+    }))
+}
+
+fn stat_in_root_raw(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u64, u64)>> {
+    let root_path = proc_root.join(pid.to_string()).join("root");
+    let root = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(&root_path)
+        .map_err(|e| Error::from_io(&root_path, e))?;
+    let rel: &[u8] = {
+        let t = path.strip_prefix(b"/").unwrap_or(path);
+        if t.is_empty() {
+            b"."
+        } else {
+            t
+        }
+    };
+    // A NUL byte cannot be in a file name, so nothing can exist there.
+    let Ok(c_rel) = CString::new(rel) else {
+        return Ok(None);
+    };
+    let display = || root_path.join(OsStr::from_bytes(rel));
+    match openat2_in_root(&root, &c_rel) {
+        Ok(file) => {
+            let m = file.metadata().map_err(|e| Error::from_io(&display(), e))?;
+            Ok(Some((m.dev(), m.ino())))
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => match fs::metadata(display()) {
+            Ok(m) => Ok(Some((m.dev(), m.ino()))),
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(Error::from_io(&display(), e)),
+        },
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(Error::from_io(&display(), e)),
+    }
+}
+
+fn is_absent(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+fn openat2_in_root(root: &File, rel: &CString) -> io::Result<File> {
+    // SAFETY: open_how is plain integers; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    // IN_ROOT: ".." and absolute symlinks stay inside the process's root.
+    // NO_MAGICLINKS: a /proc-style link inside that tree must not lead back out.
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: openat2 reads `rel` (NUL-terminated, alive for the call) and `how` (a valid
+    // open_how of the size we pass); it returns a new fd that we then own, or -1.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root.as_raw_fd(),
+            rel.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd as i32) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_split_matches_glibc() {
+        // makedev(253, 1) and a large one: makedev(0x12345, 0xabcdef).
+        assert_eq!(dev_split(0xfd01), (253, 1));
+        let (ma, mi) = (0x12345u64, 0xab_cdefu64);
+        let dev = ((ma & 0xfff) << 8) | ((ma & !0xfff) << 32) | (mi & 0xff) | ((mi & !0xff) << 12);
+        assert_eq!(dev_split(dev), (0x12345, 0xab_cdef));
+    }
+
+    #[test]
+    fn ns_link_and_stat_state() {
+        assert_eq!(parse_ns_link(b"mnt:[4026531841]"), Some(4026531841));
+        assert_eq!(parse_ns_link(b"mnt:[]"), None);
+        assert_eq!(parse_ns_link(b"mnt:[12"), None);
+        assert_eq!(parse_ns_link(b""), None);
+        assert_eq!(stat_state(b"42 (a) b) c) Z 1 2"), Some(b'Z'));
+        assert_eq!(stat_state(b"42 (x"), None);
+    }
+
+    #[test]
+    fn pids_and_roots() {
+        assert_eq!(parse_pid(b"123"), Some(123));
+        assert_eq!(parse_pid(b"self"), None);
+        assert_eq!(parse_pid(b"0"), None);
+        assert_eq!(parse_pid(b"99999999999"), None);
+        assert_eq!(path_in_root(b"/", b"/usr/lib/x"), Some(&b"/usr/lib/x"[..]));
+        assert_eq!(
+            path_in_root(b"/srv/r", b"/srv/r/usr/x"),
+            Some(&b"/usr/x"[..])
+        );
+        assert_eq!(path_in_root(b"/srv/r", b"/srv/r"), Some(&b"/"[..]));
+        assert_eq!(path_in_root(b"/srv/r", b"/srv/rx/usr"), None);
+        assert_eq!(path_in_root(b"/srv/r", b"/usr/x"), None);
+    }
+
+    #[test]
+    fn link_target_suffix() {
+        let t = LinkTarget::from_bytes(b"/a (deleted) (deleted)".to_vec());
+        assert_eq!(t.path, b"/a (deleted)");
+        assert!(t.deleted_suffix);
+        let t = LinkTarget::from_bytes(b"/a\nb".to_vec());
+        assert!(!t.deleted_suffix);
+    }
+
+    fn tree() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captured/procfs/tree")
+    }
+
+    #[test]
+    fn reads_a_built_proc_tree() {
+        // proc_root can point at any tree: files and plain symlinks stand in for /proc's.
+        let root = tree();
+        assert_eq!(list_pids(&root).unwrap(), vec![4242, 4343]);
+        let p = read_process(&root, 4242).unwrap();
+        assert_eq!(p.comm.as_deref(), Some(&b"my prog"[..]));
+        let exe = p.exe.unwrap();
+        assert_eq!(
+            (exe.path.as_slice(), exe.deleted_suffix),
+            (&b"/tmp/ovt/m/sl"[..], true)
+        );
+        assert_eq!(p.root.as_deref(), Some(&b"/"[..]));
+        let slash = fs::metadata("/").unwrap();
+        assert_eq!(p.root_dev_ino, Some((slash.dev(), slash.ino())));
+        assert_eq!(p.mnt_ns, Some(4026531841));
+        assert_eq!(p.maps.len(), 4);
+        let files = crate::maps::group_file_mappings(&p.maps);
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[1].path, b"/usr/lib/new\nline.so");
+        assert!(files[1].deleted_suffix);
+        assert_eq!(
+            crate::cgroup::systemd_cgroup_path(&p.cgroup),
+            Some("/init.scope")
+        );
+        assert_eq!(read_mountinfo(&root, 4242).unwrap().len(), 3);
+        // An empty maps with state Z is a zombie: gone.
+        assert!(matches!(read_process(&root, 4343), Err(Error::NotFound(_))));
+        assert!(matches!(read_process(&root, 1), Err(Error::NotFound(_))));
+        // Errors carry the path they concern.
+        match read_mountinfo(&root, 4343) {
+            Err(Error::NotFound(path)) => assert!(path.ends_with("4343/mountinfo")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
