@@ -97,12 +97,18 @@ impl Catalog {
     /// commit is either there with every file or not there at all. A commit that is already
     /// recorded is only touched (its `last_seen` moves, unknown osname/refspec are filled in).
     pub fn record_commit(&mut self, commit: &CommitRecord) -> Result<()> {
-        let objects = self.validate(commit)?;
-        // The cheap path for every scan after the first: no write lock for the file list.
+        if !is_checksum(&commit.checksum) {
+            return Err(catalog_error(
+                &self.path,
+                format!("not a commit checksum: {:?}", commit.checksum),
+            ));
+        }
+        // The cheap path for every scan after the first: the file list is not even looked at.
         if self.has_commit(&commit.checksum)? {
             self.refresh_commit(commit)?;
             return Ok(());
         }
+        let objects = self.validate(commit)?;
         let path = self.path.clone();
         let err = |e| super::db_error(&path, e);
         // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
@@ -128,12 +134,6 @@ impl Catalog {
 
     /// Check every checksum before the transaction, so bad input never half-writes anything.
     fn validate(&self, commit: &CommitRecord) -> Result<Vec<[u8; 32]>> {
-        if !is_checksum(&commit.checksum) {
-            return Err(catalog_error(
-                &self.path,
-                format!("not a commit checksum: {:?}", commit.checksum),
-            ));
-        }
         if i64::try_from(commit.timestamp).is_err() {
             return Err(catalog_error(
                 &self.path,
