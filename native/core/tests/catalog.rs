@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use catalog_support::{commit, sha, sorted_files, TempDir};
 use livetree_core::catalog::{
-    Catalog, CatalogFile, DeploymentRecord, RestartEnd, RestartStart, RestartState,
-    SCHEMA_VERSION,
+    Catalog, CatalogFile, DeploymentRecord, RestartEnd, RestartStart, RestartState, SCHEMA_VERSION,
 };
 use livetree_core::Error;
 
@@ -96,7 +95,10 @@ fn object_and_path_lookups_list_newest_commit_first() {
     assert_eq!(report.commits, Some(2));
     assert_eq!(report.files, Some(30));
 
-    let listed = Catalog::open(&dir.catalog()).unwrap().list_commits().unwrap();
+    let listed = Catalog::open(&dir.catalog())
+        .unwrap()
+        .list_commits()
+        .unwrap();
     assert_eq!(listed[0].checksum, newer.checksum);
     assert_eq!(listed[1].checksum, older.checksum);
 }
@@ -126,7 +128,11 @@ fn recording_the_same_commit_again_changes_nothing_but_last_seen() {
     assert_eq!(again.osname.as_deref(), Some("lateros"));
     assert_eq!(catalog.list_commits().unwrap().len(), 1);
     assert_eq!(
-        catalog.commit_files(&record.checksum).unwrap().unwrap().len(),
+        catalog
+            .commit_files(&record.checksum)
+            .unwrap()
+            .unwrap()
+            .len(),
         100
     );
 
@@ -172,7 +178,10 @@ fn a_100k_file_commit_is_recorded_in_one_fast_transaction() {
     let info = catalog.commit_info(&record.checksum).unwrap().unwrap();
     assert_eq!(info.n_files, 100_000);
     let last = record.files.last().unwrap();
-    assert_eq!(catalog.find_object(&last.object).unwrap()[0].path, last.path);
+    assert_eq!(
+        catalog.find_object(&last.object).unwrap()[0].path,
+        last.path
+    );
 }
 
 #[test]
@@ -359,7 +368,9 @@ fn a_catalog_from_a_newer_livetree_is_refused_untouched() {
         conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
             .unwrap();
     }
-    let err = Catalog::open(&dir.catalog()).err().expect("newer schema refused");
+    let err = Catalog::open(&dir.catalog())
+        .err()
+        .expect("newer schema refused");
     assert!(matches!(err, Error::Catalog { .. }));
     assert!(err.to_string().contains("newer livetree"), "{err}");
     let report = Catalog::check(&dir.catalog()).unwrap();
@@ -376,7 +387,9 @@ fn another_programs_database_is_refused_untouched() {
         conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (42);")
             .unwrap();
     }
-    let err = Catalog::open(&path).err().expect("foreign database refused");
+    let err = Catalog::open(&path)
+        .err()
+        .expect("foreign database refused");
     assert!(err.to_string().contains("not a livetree catalog"), "{err}");
     let conn = rusqlite::Connection::open(&path).unwrap();
     let tables: i64 = conn
