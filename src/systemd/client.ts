@@ -5,7 +5,15 @@ import { sessionBus } from 'dbus-next';
 import type { MessageBus, Variant } from 'dbus-next';
 import { SystemdError } from './errors/systemd-error.js';
 import { toSystemdError } from './errors/to-systemd-error.js';
-import { MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME } from './introspection/manager.js';
+import {
+  DBUS_NAME,
+  DBUS_PATH,
+  DBUS_XML,
+  MANAGER_INTERFACE,
+  MANAGER_PATH,
+  MANAGER_XML,
+  SYSTEMD_BUS_NAME,
+} from './introspection/manager.js';
 import { SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE, UNIT_XML } from './introspection/unit.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
@@ -105,6 +113,9 @@ export async function connectSystemd(opts: SystemdClientOptions = {}): Promise<S
   const client = new SystemdClient(bus, address, opts.timeoutMs ?? 10_000);
   try {
     await client.waitConnected(opts.connectTimeoutMs ?? 5_000);
+    if (!(await client.systemdOnBus())) {
+      throw new SystemdError('systemd-unavailable', `no systemd manager on ${address} (${SYSTEMD_BUS_NAME} has no owner)`);
+    }
     await client.managerVersion();
     return client;
   } catch (err) {
@@ -150,6 +161,13 @@ export class SystemdClient {
       else this.bus.once('connect', () => resolve());
     });
     return this.race(connected, timeoutMs, `connecting to ${this.busAddress}`);
+  }
+
+  /** Whether org.freedesktop.systemd1 has an owner on this bus (asks the bus, never activates). */
+  async systemdOnBus(): Promise<boolean> {
+    const obj = await this.bus.getProxyObject(DBUS_NAME, DBUS_PATH, DBUS_XML);
+    const dbus = obj.getInterface(DBUS_NAME) as unknown as { NameHasOwner(name: string): Promise<boolean> };
+    return Boolean(await this.call('NameHasOwner', () => dbus.NameHasOwner(SYSTEMD_BUS_NAME)));
   }
 
   async managerVersion(): Promise<string> {

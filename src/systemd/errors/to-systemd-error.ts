@@ -45,7 +45,8 @@ export function toSystemdError(err: unknown, context: string): SystemdError {
   if (err instanceof SystemdError) return err;
   const e = err as { type?: unknown; text?: unknown; code?: unknown; message?: unknown } | null;
   if (e && typeof e.type === 'string') {
-    const code = BY_DBUS_NAME[e.type] ?? 'dbus-error';
+    // Spawn.* comes from a bus that tried to activate a missing service: there is none.
+    const code = BY_DBUS_NAME[e.type] ?? (e.type.startsWith('org.freedesktop.DBus.Error.Spawn.') ? 'systemd-unavailable' : 'dbus-error');
     const text = typeof e.text === 'string' && e.text !== '' ? e.text : e.type;
     return new SystemdError(code, `${context}: ${text} (${e.type})`, { dbusName: e.type, cause: err });
   }

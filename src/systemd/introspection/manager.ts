@@ -50,3 +50,17 @@ export const MANAGER_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Obj
   </method>
  </interface>
 </node>`;
+
+// The bus daemon's own interface, for NameHasOwner: livetree checks that systemd owns its name
+// before calling it, because a call to an unowned name makes a session bus try to *activate*
+// it (Debian ships an org.freedesktop.systemd1 activation file that just fails).
+export const DBUS_NAME = 'org.freedesktop.DBus';
+export const DBUS_PATH = '/org/freedesktop/DBus';
+export const DBUS_XML = `<node>
+ <interface name="org.freedesktop.DBus">
+  <method name="NameHasOwner">
+   <arg direction="in" type="s"/>
+   <arg direction="out" type="b"/>
+  </method>
+ </interface>
+</node>`;
