@@ -1,5 +1,6 @@
 // collectUnits against a real systemd --user: what it reports must agree with systemctl.
 import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { connectSystemd } from '../../src/systemd/client.js';
 import { readCgroupUnit, systemdCgroupPath } from '../../src/systemd/cgroup.js';
@@ -82,6 +83,19 @@ test('a unit with a helper process outside the main PID lists both PIDs', async 
   t.is(res.units.length, 1);
   t.is(res.units[0]?.mainPid, main);
   t.deepEqual(res.units[0]?.pids, [main, helper as number].sort((x, y) => x - y));
+
+  // Without cgroup access (an empty cgroup fs root) the helper is confirmed by GetUnitByPID instead.
+  const empty = mkdtempSync('/tmp/livetree-nocg-');
+  t.teardown(() => rmSync(empty, { recursive: true, force: true }));
+  const blind = await collectUnits(
+    client,
+    [
+      { pid: main, cgroupUnit: 'lt-helper.service' },
+      { pid: helper as number, cgroupUnit: 'lt-helper.service' },
+    ],
+    { cgroupFsRoot: empty },
+  );
+  t.deepEqual(blind.units, res.units);
 });
 
 async function childOf(ppid: number): Promise<number | null> {
