@@ -1,0 +1,41 @@
+// Properties livetree reads from a unit object (/org/freedesktop/systemd1/unit/...), as systemd 252
+// declares them. Values are fetched with org.freedesktop.DBus.Properties.GetAll per interface;
+// the Unit/Service/Scope declarations document which fields are used and their D-Bus types.
+export const UNIT_INTERFACE = 'org.freedesktop.systemd1.Unit';
+export const SERVICE_INTERFACE = 'org.freedesktop.systemd1.Service';
+export const SCOPE_INTERFACE = 'org.freedesktop.systemd1.Scope';
+
+export const UNIT_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">
+<node>
+ <interface name="org.freedesktop.systemd1.Unit">
+  <property name="Id" type="s" access="read"/>
+  <property name="LoadState" type="s" access="read"/>
+  <property name="ActiveState" type="s" access="read"/>
+  <property name="SubState" type="s" access="read"/>
+  <property name="ActiveEnterTimestamp" type="t" access="read"/>
+ </interface>
+ <interface name="org.freedesktop.systemd1.Service">
+  <property name="MainPID" type="u" access="read"/>
+  <property name="ControlPID" type="u" access="read"/>
+  <property name="Result" type="s" access="read"/>
+  <property name="NRestarts" type="u" access="read"/>
+  <property name="ExecMainStatus" type="i" access="read"/>
+  <property name="ControlGroup" type="s" access="read"/>
+ </interface>
+ <interface name="org.freedesktop.systemd1.Scope">
+  <property name="Result" type="s" access="read"/>
+  <property name="ControlGroup" type="s" access="read"/>
+ </interface>
+ <interface name="org.freedesktop.DBus.Properties">
+  <method name="Get">
+   <arg name="interface_name" direction="in" type="s"/>
+   <arg name="property_name" direction="in" type="s"/>
+   <arg name="value" direction="out" type="v"/>
+  </method>
+  <method name="GetAll">
+   <arg name="interface_name" direction="in" type="s"/>
+   <arg name="props" direction="out" type="a{sv}"/>
+  </method>
+ </interface>
+</node>`;
