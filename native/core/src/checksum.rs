@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::gvariant::{self, types, Type, Value};
+use crate::gvariant::{self, types, Type, Value, Xattrs};
 
 const S_IFMT: u32 = 0o170000;
 const S_IFREG: u32 = 0o100000;
@@ -41,7 +41,7 @@ pub struct FileMeta {
     pub symlink_target: Option<Vec<u8>>,
     /// (name, value); names without a trailing NUL. Order does not matter: they are sorted
     /// before hashing.
-    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    pub xattrs: Xattrs,
 }
 
 impl FileMeta {
@@ -177,6 +177,45 @@ pub fn checksum_file(f: &File) -> Result<String> {
         .map_err(|e| Error::from_io(&fd_path(f), e))
 }
 
+/// Checksum an open bare-user repo object, or a hard link of one (a file of a bare-user
+/// deployment): there the object's own owner, mode and xattrs are the repo user's, and the
+/// committed uid/gid/mode/xattrs live in its `user.ostreemeta` xattr. Files without that
+/// xattr are checksummed as `checksum_file` does.
+pub fn checksum_bare_user_file(f: &File) -> Result<String> {
+    let path = || fd_path(f);
+    let raw = match get_value(
+        &XattrTarget::Fd(f.as_raw_fd()),
+        &CString::new("user.ostreemeta").unwrap_or_default(),
+    ) {
+        Ok(v) => v,
+        Err(e) if is_no_xattr(&e) => return checksum_file(f),
+        Err(e) => return Err(Error::from_io(&path(), e)),
+    };
+    let m = crate::repo::parse_dirmeta(&raw).map_err(|e| Error::corrupt(&path(), e.0))?;
+    let mut meta = FileMeta {
+        uid: m.uid,
+        gid: m.gid,
+        mode: m.mode,
+        rdev: 0,
+        symlink_target: None,
+        xattrs: m.xattrs,
+    };
+    if meta.is_symlink() {
+        // A bare-user symlink is a regular file holding the NUL-terminated target.
+        let mut t = Vec::new();
+        PositionalReader { file: f, pos: 0 }
+            .take(libc::PATH_MAX as u64 + 1)
+            .read_to_end(&mut t)
+            .map_err(|e| Error::from_io(&path(), e))?;
+        if let Some(nul) = t.iter().position(|b| *b == 0) {
+            t.truncate(nul);
+        }
+        meta.symlink_target = Some(t);
+    }
+    file_checksum(&meta, PositionalReader { file: f, pos: 0 })
+        .map_err(|e| Error::from_io(&path(), e))
+}
+
 /// Checksum a path without following a final symlink: a regular file or symlink gives its
 /// content-object checksum, a directory its dirmeta checksum (as `ostree checksum` does).
 pub fn checksum_path(path: &Path) -> Result<String> {
@@ -212,7 +251,10 @@ pub fn checksum_path(path: &Path) -> Result<String> {
         }
         _ => Err(Error::Io {
             path: path.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "ostree stores no such file type"),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "ostree stores no such file type",
+            ),
         }),
     }
 }
@@ -231,12 +273,12 @@ fn cpath(path: &Path) -> io::Result<CString> {
 
 /// Extended attributes of an open file, unsorted. A filesystem without xattr support
 /// yields none.
-pub fn fd_xattrs(f: &File) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn fd_xattrs(f: &File) -> io::Result<Xattrs> {
     read_xattrs(XattrTarget::Fd(f.as_raw_fd()))
 }
 
 /// Extended attributes of a path (not following a final symlink), unsorted.
-pub fn path_xattrs(path: &Path) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn path_xattrs(path: &Path) -> io::Result<Xattrs> {
     let c = cpath(path)?;
     read_xattrs(XattrTarget::Path(&c))
 }
@@ -254,10 +296,7 @@ pub fn path_xattr(path: &Path, name: &str) -> io::Result<Option<Vec<u8>>> {
 }
 
 fn is_no_xattr(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::ENODATA) | Some(libc::ENOTSUP)
-    )
+    matches!(e.raw_os_error(), Some(libc::ENODATA) | Some(libc::ENOTSUP))
 }
 
 fn list_names(t: &XattrTarget) -> io::Result<Vec<u8>> {
@@ -305,9 +344,7 @@ fn xattr_call(
     let r = unsafe {
         match (t, name) {
             (XattrTarget::Fd(fd), None) => libc::flistxattr(*fd, buf.cast(), len),
-            (XattrTarget::Fd(fd), Some(n)) => {
-                libc::fgetxattr(*fd, n.as_ptr(), buf.cast(), len)
-            }
+            (XattrTarget::Fd(fd), Some(n)) => libc::fgetxattr(*fd, n.as_ptr(), buf.cast(), len),
             (XattrTarget::Path(p), None) => libc::llistxattr(p.as_ptr(), buf.cast(), len),
             (XattrTarget::Path(p), Some(n)) => {
                 libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.cast(), len)
@@ -321,7 +358,7 @@ fn xattr_call(
     }
 }
 
-fn read_xattrs(t: XattrTarget) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+fn read_xattrs(t: XattrTarget) -> io::Result<Xattrs> {
     let names = match list_names(&t) {
         Ok(n) => n,
         Err(e) if is_no_xattr(&e) => return Ok(Vec::new()),
@@ -357,7 +394,10 @@ mod tests {
             mode: 0o100644,
             rdev: 0,
             symlink_target: None,
-            xattrs: vec![(b"user.b".to_vec(), b"1".to_vec()), (b"user.a".to_vec(), b"2".to_vec())],
+            xattrs: vec![
+                (b"user.b".to_vec(), b"1".to_vec()),
+                (b"user.a".to_vec(), b"2".to_vec()),
+            ],
         };
         let h = file_header(&meta);
         // mode big-endian at offset 8.

@@ -39,6 +39,9 @@ pub mod types {
     pub const DIRTREE_DIR: &str = "(sayay)";
 }
 
+/// Extended attributes as (name without trailing NUL, value) pairs.
+pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Nested containers deeper than this are refused: it bounds recursion on hostile input.
 const MAX_DEPTH: usize = 64;
 
@@ -72,7 +75,9 @@ impl Type {
         let mut pos = 0;
         let t = Self::parse_at(b, &mut pos, 0)?;
         if pos != b.len() {
-            return Err(ParseError(format!("trailing characters in type string {s:?}")));
+            return Err(ParseError(format!(
+                "trailing characters in type string {s:?}"
+            )));
         }
         Ok(t)
     }
@@ -244,7 +249,8 @@ fn tuple_fixed_size<'a>(members: impl Iterator<Item = &'a Type> + Clone) -> Opti
 
 fn align_up(n: usize, a: usize) -> usize {
     // Alignments are 1, 2, 4 or 8; saturate rather than overflow on absurd sizes.
-    n.checked_add(a - 1).map_or(usize::MAX & !(a - 1), |v| v & !(a - 1))
+    n.checked_add(a - 1)
+        .map_or(usize::MAX & !(a - 1), |v| v & !(a - 1))
 }
 
 /// Width of framing offsets in a container of `size` bytes (reading side).
@@ -283,7 +289,7 @@ fn slice(data: &[u8], start: usize, end: usize) -> Result<&[u8], ParseError> {
 /// Split a serialized array into the byte slices of its elements.
 pub fn split_array<'a>(elem: &Type, data: &'a [u8]) -> Result<Vec<&'a [u8]>, ParseError> {
     if let Some(size) = elem.fixed_size() {
-        if data.len() % size != 0 {
+        if !data.len().is_multiple_of(size) {
             return Err(ParseError(format!(
                 "array of {}-byte elements has {} bytes",
                 size,
@@ -301,7 +307,7 @@ pub fn split_array<'a>(elem: &Type, data: &'a [u8]) -> Result<Vec<&'a [u8]>, Par
         return Err(ParseError("array offsets start beyond its end".into()));
     }
     let table = data.len() - last;
-    if table % width != 0 {
+    if !table.is_multiple_of(width) {
         return Err(ParseError("array offset table has a partial entry".into()));
     }
     let n = table / width;
@@ -312,7 +318,9 @@ pub fn split_array<'a>(elem: &Type, data: &'a [u8]) -> Result<Vec<&'a [u8]>, Par
         let end = read_offset(data, last + i * width, width)?;
         let start = align_up(pos, align);
         if end > last {
-            return Err(ParseError("array element runs into the offset table".into()));
+            return Err(ParseError(
+                "array element runs into the offset table".into(),
+            ));
         }
         out.push(slice(data, start, end)?);
         pos = end;
@@ -724,7 +732,7 @@ pub fn parse_metadata(data: &[u8]) -> Result<Vec<(String, MetaValue)>, ParseErro
 }
 
 /// Decode `a(ayay)` extended attributes into (name without its trailing NUL, value).
-pub fn parse_xattrs(v: &Value) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ParseError> {
+pub fn parse_xattrs(v: &Value) -> Result<Xattrs, ParseError> {
     let items = match v {
         Value::Array(items) => items,
         _ => return Err(ParseError("xattrs are not an array".into())),
@@ -826,7 +834,11 @@ mod tests {
         }
         // A large array needs 2-byte offsets; check both directions agree.
         let ty = t("as");
-        let v = Value::Array((0..100).map(|i| Value::Str(format!("s{i}").into())).collect());
+        let v = Value::Array(
+            (0..100)
+                .map(|i| Value::Str(format!("s{i}").into()))
+                .collect(),
+        );
         let bytes = serialize(&ty, &v).unwrap();
         assert!(bytes.len() > 255);
         assert_eq!(parse(&ty, &bytes).unwrap(), v);

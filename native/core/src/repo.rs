@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use crate::checksum::{self, FileMeta};
 use crate::error::{Error, ParseError, Result};
-use crate::gvariant::{self, types, MetaValue, Type, Value};
+use crate::gvariant::{self, types, MetaValue, Type, Value, Xattrs};
 use crate::keyfile;
 
 /// Ostree refuses metadata objects larger than this (OSTREE_MAX_METADATA_SIZE); so do we,
@@ -130,7 +130,7 @@ pub struct DirMeta {
     pub uid: u32,
     pub gid: u32,
     pub mode: u32,
-    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    pub xattrs: Xattrs,
 }
 
 /// A file of a commit's tree.
@@ -184,7 +184,9 @@ impl InodeIndex {
 
 /// An ostree checksum is 64 lowercase hex digits.
 pub fn is_checksum(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn checksum_from_bytes(b: &[u8], what: &str) -> std::result::Result<String, ParseError> {
@@ -288,7 +290,10 @@ pub fn parse_dirtree(bytes: &[u8]) -> std::result::Result<DirTree, ParseError> {
         let d = gvariant::split_tuple(&dir_ty, e)?;
         let name = gvariant::read_str(d[0])?;
         if !valid_name(name) {
-            return Err(ParseError(format!("invalid directory name {:?}", lossy(name))));
+            return Err(ParseError(format!(
+                "invalid directory name {:?}",
+                lossy(name)
+            )));
         }
         tree.dirs.push((
             name.to_vec(),
@@ -321,9 +326,7 @@ pub fn parse_dirmeta(bytes: &[u8]) -> std::result::Result<DirMeta, ParseError> {
 /// Decode the header of an archive `.filez` object: the length-prefixed
 /// `(tuuuusa(ayay))`. Returns the metadata, the uncompressed size and where the
 /// compressed data starts.
-pub fn parse_filez_header(
-    bytes: &[u8],
-) -> std::result::Result<(FileMeta, u64, usize), ParseError> {
+pub fn parse_filez_header(bytes: &[u8]) -> std::result::Result<(FileMeta, u64, usize), ParseError> {
     let len_bytes: [u8; 4] = bytes
         .get(..4)
         .and_then(|b| b.try_into().ok())

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use livetree_core::checksum::{checksum_file, checksum_path};
+use livetree_core::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use livetree_core::gvariant::MetaValue;
 use livetree_core::repo::{self, ObjectKind, Repo, RepoMode};
 use livetree_core::Error;
@@ -73,7 +73,11 @@ fn make_tree(root: &Path, generation: u32, with_xattrs: bool) {
     fs::create_dir_all(&lib).unwrap();
     fs::create_dir_all(root.join("usr/bin")).unwrap();
     fs::create_dir_all(root.join("var/empty")).unwrap();
-    fs::write(lib.join("libc.so.6"), format!("libc generation {generation}\n")).unwrap();
+    fs::write(
+        lib.join("libc.so.6"),
+        format!("libc generation {generation}\n"),
+    )
+    .unwrap();
     fs::write(lib.join("with space.so"), b"space\n").unwrap();
     fs::write(lib.join("new\nline"), b"newline\n").unwrap();
     fs::write(lib.join("empty"), b"").unwrap();
@@ -131,7 +135,11 @@ fn build(mode: &str) -> Built {
     fs::write(root.join("usr/lib/libc.so.6"), b"libc generation 2\n").unwrap();
     if xattrs {
         setxattr(&root.join("usr/lib/libc.so.6"), "user.zeta", b"z");
-        setxattr(&root.join("usr/lib/libc.so.6"), "user.alpha", b"\x00\x01binary");
+        setxattr(
+            &root.join("usr/lib/libc.so.6"),
+            "user.alpha",
+            b"\x00\x01binary",
+        );
     }
     let mut args = vec![
         "commit",
@@ -188,13 +196,22 @@ fn commits_match_ostree_show() {
         assert_eq!(c2.parent.as_deref(), Some(parent.trim()));
         for c in [&c1, &c2] {
             let show = ostree(&b.repo, &["show", &c.checksum]);
-            assert!(show.contains(&format!("Date:  {}", utc(c.timestamp))), "{show}");
+            assert!(
+                show.contains(&format!("Date:  {}", utc(c.timestamp))),
+                "{show}"
+            );
             assert!(show.contains(&c.subject));
-            let v = ostree(&b.repo, &["show", "--print-metadata-key=version", &c.checksum]);
+            let v = ostree(
+                &b.repo,
+                &["show", "--print-metadata-key=version", &c.checksum],
+            );
             assert_eq!(v.trim(), format!("'{}'", c.version.as_deref().unwrap()));
             // The root tree checksums, as `ostree ls -d -C` prints them for `/`.
             let ls = ostree(&b.repo, &["ls", "-d", "-C", &c.checksum, "/"]);
-            assert!(ls.contains(&c.root_tree) && ls.contains(&c.root_meta), "{ls}");
+            assert!(
+                ls.contains(&c.root_tree) && ls.contains(&c.root_meta),
+                "{ls}"
+            );
         }
         let meta = |k: &str| c2.metadata.iter().find(|(n, _)| n == k).map(|(_, v)| v);
         assert_eq!(meta("answer"), Some(&MetaValue::U64(42)));
@@ -322,6 +339,12 @@ fn walk_and_checksums_match_ostree() {
         // Every content object recomputes to its own name.
         for c in r.list_objects(ObjectKind::File).unwrap() {
             assert_eq!(r.file_object_checksum(&c).unwrap(), c, "{mode}");
+            if mode == "bare-user" {
+                // Through an open descriptor, as for a deleted file of a bare-user deployment.
+                let fd = fs::File::open(r.object_path(&c, ObjectKind::File)).unwrap();
+                assert_eq!(checksum_bare_user_file(&fd).unwrap(), c);
+                assert_ne!(checksum_file(&fd).unwrap(), c, "ostreemeta must matter");
+            }
         }
         ostree(&b.repo, &["fsck"]);
     }
@@ -341,7 +364,10 @@ fn xattrs_are_sorted_like_ostree() {
     assert_eq!(checksum_path(&libc).unwrap(), theirs.trim());
     let r = Repo::open(&b.repo).unwrap();
     let files = r.walk_commit(&b.second).unwrap();
-    let f = files.iter().find(|f| f.path == b"/usr/lib/libc.so.6").unwrap();
+    let f = files
+        .iter()
+        .find(|f| f.path == b"/usr/lib/libc.so.6")
+        .unwrap();
     assert_eq!(checksum_path(&libc).unwrap(), f.checksum);
 }
 
@@ -350,7 +376,10 @@ fn inode_index_finds_hardlinked_checkout_files() {
     let b = build("bare");
     let r = Repo::open(&b.repo).unwrap();
     let co = b.repo.parent().unwrap().join("hardlinked");
-    ostree(&b.repo, &["checkout", "-H", &b.second, co.to_str().unwrap()]);
+    ostree(
+        &b.repo,
+        &["checkout", "-H", &b.second, co.to_str().unwrap()],
+    );
     let idx = r.inode_index().unwrap();
     assert_eq!(idx.len(), r.list_objects(ObjectKind::File).unwrap().len());
     let files = r.walk_commit(&b.second).unwrap();
@@ -459,8 +488,14 @@ fn corrupt_objects_are_reported_with_their_path() {
 
     // A missing object is NotFound, not Corrupt.
     let missing = "0".repeat(64);
-    assert!(matches!(good.read_commit(&missing), Err(Error::NotFound(_))));
-    assert!(matches!(good.read_commit("../../etc"), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        good.read_commit(&missing),
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        good.read_commit("../../etc"),
+        Err(Error::Corrupt { .. })
+    ));
     // Reading never changed the original.
     ostree(&b.repo, &["fsck"]);
 }
@@ -476,9 +511,15 @@ fn parsers_survive_truncation_and_bit_flips_of_real_objects() {
         0,
     )];
     for d in &tree.dirs {
-        objects.push((fs::read(r.object_path(&d.dirtree, ObjectKind::DirTree)).unwrap(), 1));
+        objects.push((
+            fs::read(r.object_path(&d.dirtree, ObjectKind::DirTree)).unwrap(),
+            1,
+        ));
     }
-    objects.push((fs::read(r.object_path(&c.root_meta, ObjectKind::DirMeta)).unwrap(), 2));
+    objects.push((
+        fs::read(r.object_path(&c.root_meta, ObjectKind::DirMeta)).unwrap(),
+        2,
+    ));
     let parse = |bytes: &[u8], kind: u8| -> bool {
         match kind {
             0 => repo::parse_commit("x", bytes).is_ok(),
