@@ -84,8 +84,7 @@ mod tests {
 
     #[test]
     fn parses_origin() {
-        let kf =
-            parse(b"[origin]\nrefspec=demo:demo/stable\n\n[origin]\nunlocked=hotfix\n").unwrap();
+        let kf = parse(b"[origin]\nrefspec=demo:demo/stable\n\n[origin]\nunlocked=hotfix\n").unwrap();
         assert_eq!(kf.get("origin", "refspec"), Some("demo:demo/stable"));
         assert_eq!(kf.get("origin", "unlocked"), Some("hotfix"));
         assert_eq!(kf.get("core", "mode"), None);
