@@ -546,3 +546,54 @@ fn parsers_survive_truncation_and_bit_flips_of_real_objects() {
         }
     }
 }
+
+#[test]
+fn deleted_mapped_object_checksums_through_map_files() {
+    use std::os::unix::io::AsRawFd;
+    let b = build("bare");
+    let r = Repo::open(&b.repo).unwrap();
+    let co = b.repo.parent().unwrap().join("deployed");
+    ostree(
+        &b.repo,
+        &["checkout", "-H", &b.second, co.to_str().unwrap()],
+    );
+    let files = r.walk_commit(&b.second).unwrap();
+    let want = &files
+        .iter()
+        .find(|f| f.path == b"/usr/lib/big.bin")
+        .unwrap()
+        .checksum;
+    let lib = co.join("usr/lib/big.bin");
+    let f = fs::File::open(&lib).unwrap();
+    let len = f.metadata().unwrap().len() as usize;
+    // Map it as the loader would, then delete both the deployed file and the object,
+    // as `ostree admin cleanup` does after an update.
+    // SAFETY: a fresh read-only private mapping of an open file; unmapped below.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    assert_ne!(addr, libc::MAP_FAILED);
+    drop(f);
+    fs::remove_file(&lib).unwrap();
+    fs::remove_file(r.object_path(want, ObjectKind::File)).unwrap();
+    let start = addr as usize;
+    let maps = fs::read_to_string("/proc/self/maps").unwrap();
+    let line = maps
+        .lines()
+        .find(|l| l.starts_with(&format!("{start:x}-")))
+        .unwrap();
+    assert!(line.ends_with("(deleted)"), "{line}");
+    let range = line.split_whitespace().next().unwrap();
+    let fd = fs::File::open(format!("/proc/self/map_files/{range}")).unwrap();
+    let got = checksum_file(&fd);
+    // SAFETY: unmapping exactly the mapping created above.
+    unsafe { libc::munmap(addr, len) };
+    assert_eq!(&got.unwrap(), want);
+}
