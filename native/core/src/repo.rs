@@ -637,7 +637,8 @@ impl Repo {
     /// Map (dev, ino) → checksum for every `.file` object, from directory entries alone:
     /// d_ino from readdir and one stat of `objects/` for the device, no stat per object.
     /// In a bare repo a deployment's file is a hard link of its object, so this answers
-    /// "which object is this mapped inode".
+    /// "which object is this mapped inode". (Empty files are the exception: ostree
+    /// checkouts copy them rather than hard-link them, and nothing can map them anyway.)
     pub fn inode_index(&self) -> Result<InodeIndex> {
         let objects = self.path.join("objects");
         let dev = fs::metadata(&objects)
