@@ -6,12 +6,15 @@ export function fileReason(pid: number, f: MappedFile): string | undefined {
 	const from = f.origin.commit
 		? ` from commit ${short(f.origin.commit)}${f.origin.version ? ` (${f.origin.version})` : ''}`
 		: '';
+	// Inside a tree, the tree path is what a person recognises ("/usr/lib/libc.so.6");
+	// the host path of a deployment file is 100 characters of checksum.
+	const where = printable(f.origin.treePath ?? f.path);
 	if (f.deleted) {
-		return `PID ${pid} maps ${printable(f.path)} (deleted)${from}`;
+		return `PID ${pid} maps ${where} (deleted)${from}`;
 	}
 
 	if (f.superseded) {
-		return `PID ${pid} maps ${printable(f.path)}${from}, since replaced on disk`;
+		return `PID ${pid} maps ${where}${from}, since replaced on disk`;
 	}
 
 	return undefined;

@@ -148,7 +148,7 @@ function restartTable(procs: Process[], options: TextOptions, indent: string): s
 		style: {head: [], border: [], compact: true},
 		colWidths: [8, 12, 18, width - 8 - 12 - 18 - 5],
 		wordWrap: true,
-		wrapOnWordBoundary: false,
+		wrapOnWordBoundary: true,
 		chars: {
 			top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
 			'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ',

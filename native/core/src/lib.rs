@@ -12,6 +12,7 @@ pub mod error;
 pub mod escape;
 pub mod gvariant;
 pub mod keyfile;
+pub mod knowledge;
 pub mod maps;
 pub mod mountinfo;
 pub mod procfs;

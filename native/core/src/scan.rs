@@ -1,44 +1,325 @@
 //! One scan: the stages of design.md joined into a single report.
+//!
+//! Work is shared across processes wherever the answer cannot differ: an origin is looked
+//! up once per (dev, ino), a "does this path still name this file" check once per
+//! (mount namespace, root, path), a deleted file is checksummed once per inode. That is
+//! what keeps a scan of thousands of processes close to the cost of reading their maps.
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+
+use crate::attribute::{classify_root, process_state};
+use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
+use crate::checksum::{checksum_bare_user_file, checksum_file};
+use crate::knowledge::Knowledge;
+use crate::maps::{group_file_mappings, FileMapping};
+use crate::procfs::{self, path_in_root, ProcReader, ProcessRaw};
 pub use crate::report::*;
-use crate::sysroot;
+use crate::Error;
+
+/// Per-scan caches and the warnings said once per scan.
+struct Scan<'a> {
+    cfg: &'a ScanConfig,
+    k: Knowledge,
+    host: Option<(u64, u64)>,
+    /// Devices mounted in each mount namespace: a mapping on a device no namespace
+    /// mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any tree.
+    ns_devices: HashMap<u64, HashSet<(u32, u32)>>,
+    resolves: HashMap<(u64, Vec<u8>, Vec<u8>), Option<(u32, u32, u64)>>,
+    origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
+    deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
+    warned: HashSet<&'static str>,
+    warnings: Vec<Warning>,
+}
 
 /// Run one scan.
 pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
-    let version_of = |_: &str| None;
-    let status = sysroot::read_sysroot(&cfg.sysroot, &cfg.run_dir, &cfg.host_root, &version_of)?;
-    let mut warnings: Vec<Warning> = status
-        .warnings
-        .iter()
-        .map(|w| Warning::new(&w.code, w.message.clone(), None))
-        .collect();
-    let deployments = status
-        .deployments
-        .iter()
-        .map(|d| DeploymentReport {
-            id: d.id(),
-            osname: d.osname.clone(),
-            checksum: d.checksum.clone(),
-            serial: d.serial,
-            version: d.version.clone(),
-            refspec: d.refspec.clone(),
-            booted: d.booted,
-            pending: d.pending,
-            rollback: d.rollback,
-            staged: d.staged,
-            pinned: d.pinned,
-            unlocked: d.unlocked.clone(),
-            path: d.path.clone(),
-            process_count: 0,
-        })
-        .collect();
-    warnings.sort_by(|a, b| a.code.cmp(&b.code));
-    Ok(ScanReport {
-        sysroot_path: status.path,
-        repo_mode: None,
-        ostree_booted: status.ostree_booted,
-        deployments,
-        overlays: Vec::new(),
-        processes: Vec::new(),
+    let mut warnings = Vec::new();
+    let k = Knowledge::load(
+        &cfg.sysroot,
+        &cfg.run_dir,
+        &cfg.host_root,
+        cfg.catalog_path.as_deref(),
+        &mut warnings,
+    )?;
+    let host = std::fs::metadata(&cfg.host_root)
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    let mut scan = Scan {
+        cfg,
+        k,
+        host,
+        ns_devices: HashMap::new(),
+        resolves: HashMap::new(),
+        origins: HashMap::new(),
+        deleted_objects: HashMap::new(),
+        warned: HashSet::new(),
         warnings,
-    })
+    };
+    let pids = match &cfg.pids {
+        Some(p) => p.clone(),
+        None => procfs::list_pids(&cfg.proc_root)?,
+    };
+    let own = std::process::id();
+    let mut reader = ProcReader::new();
+    let mut processes = Vec::with_capacity(pids.len());
+    for pid in pids {
+        // Our own maps would list the addon itself; it is not what the user asked about.
+        if pid == own && cfg.pids.is_none() {
+            continue;
+        }
+        if let Some(p) = scan.process(&mut reader, pid) {
+            processes.push(p);
+        }
+    }
+    Ok(scan.finish(processes))
+}
+
+impl Scan<'_> {
+    fn warn_once(&mut self, code: &'static str, message: String, pid: Option<u32>) {
+        if self.warned.insert(code) {
+            self.warnings.push(Warning::new(code, message, pid));
+        }
+    }
+
+    fn process(&mut self, reader: &mut ProcReader, pid: u32) -> Option<ProcessReport> {
+        match reader.read_process(&self.cfg.proc_root, pid) {
+            Ok(raw) => Some(self.attribute(reader, raw)),
+            // Exited during the scan: it is not running, so it is not reported.
+            Err(Error::NotFound(_)) => None,
+            Err(e) => {
+                self.warnings.push(Warning::new(
+                    "process-unreadable",
+                    format!("PID {pid}: {e}"),
+                    Some(pid),
+                ));
+                Some(ProcessReport {
+                    pid,
+                    comm: procfs_comm(&self.cfg.proc_root, pid),
+                    exe: None,
+                    root_kind: RootKind::Unknown,
+                    root_deployment: None,
+                    cgroup_unit: None,
+                    state: ProcessState::Unknown,
+                    files: Vec::new(),
+                })
+            }
+        }
+    }
+
+    fn attribute(&mut self, reader: &mut ProcReader, raw: ProcessRaw) -> ProcessReport {
+        let pid = raw.pid;
+        let k = &self.k;
+        let (root_kind, root_deployment) = classify_root(
+            raw.root_dev_ino,
+            raw.root.as_deref(),
+            self.host,
+            &k.deployments,
+            &|dev, ino| k.deployment_by_dir(dev, ino),
+        );
+        let ns = raw.mnt_ns.unwrap_or(0);
+        if !self.ns_devices.contains_key(&ns) {
+            let devices = match reader.read_mountinfo(&self.cfg.proc_root, pid) {
+                Ok(mounts) => mounts.iter().map(|m| (m.major, m.minor)).collect(),
+                Err(_) => HashSet::new(),
+            };
+            self.ns_devices.insert(ns, devices);
+        }
+        let mut files = Vec::new();
+        for m in group_file_mappings(&raw.maps) {
+            let internal = self
+                .ns_devices
+                .get(&ns)
+                .is_some_and(|d| !d.is_empty() && !d.contains(&(m.major, m.minor)));
+            if internal {
+                continue;
+            }
+            files.push(self.file(&raw, &m, root_deployment.as_deref()));
+        }
+        let state = process_state(true, root_kind, root_deployment.as_deref(), &files);
+        let cgroup_unit = systemd_cgroup_path(&raw.cgroup).and_then(unit_from_cgroup_path);
+        ProcessReport {
+            pid,
+            comm: raw.comm.unwrap_or_default(),
+            exe: raw.exe.map(|l| l.path),
+            root_kind,
+            root_deployment,
+            cgroup_unit,
+            state,
+            files,
+        }
+    }
+
+    fn file(&mut self, raw: &ProcessRaw, m: &FileMapping, root_dep: Option<&str>) -> FileReport {
+        let pid = raw.pid;
+        let mut path = m.path.clone();
+        let mut deleted = false;
+        let mut gone = false;
+        if m.deleted_suffix {
+            // The suffix alone proves nothing (a file may be named "x (deleted)"); the
+            // mapped file itself, through map_files, says whether its name was unlinked.
+            match procfs::map_file_info(&self.cfg.proc_root, pid, &m.range) {
+                Ok(info) => {
+                    deleted = info.deleted;
+                    gone = info.nlink == 0;
+                    path = info.exact_path;
+                }
+                Err(Error::PermissionDenied(p)) => {
+                    self.warn_once(
+                        "map-files-unreadable",
+                        format!("{}: permission denied; deleted files are judged by the kernel's \" (deleted)\" suffix alone and cannot be traced by checksum (run as root)", p.display()),
+                        Some(pid),
+                    );
+                    // Without map_files, the name with its suffix still resolving to
+                    // this very inode means the suffix is part of the name.
+                    let mut literal = m.path.clone();
+                    literal.extend_from_slice(b" (deleted)");
+                    deleted = self.resolve(raw, &literal) != Some((m.major, m.minor, m.inode));
+                    gone = deleted;
+                    if !deleted {
+                        path = literal;
+                    }
+                }
+                Err(_) => deleted = true,
+            }
+        }
+        let superseded = !deleted && {
+            let now = self.resolve(raw, &path);
+            now.is_some() && now != Some((m.major, m.minor, m.inode))
+        };
+        let origin = self.origin(raw, m, &path, gone, root_dep);
+        FileReport {
+            path,
+            major: m.major,
+            minor: m.minor,
+            ino: m.inode,
+            deleted,
+            superseded,
+            origin,
+        }
+    }
+
+    /// What `path` names now, inside the process's own root and mount namespace.
+    fn resolve(&mut self, raw: &ProcessRaw, path: &[u8]) -> Option<(u32, u32, u64)> {
+        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
+        let key = (raw.mnt_ns.unwrap_or(0), root.clone(), path.to_vec());
+        if let Some(hit) = self.resolves.get(&key) {
+            return *hit;
+        }
+        let inner = path_in_root(&root, path).unwrap_or(path);
+        let now = procfs::stat_in_root(&self.cfg.proc_root, raw.pid, inner)
+            .ok()
+            .flatten();
+        self.resolves.insert(key, now);
+        now
+    }
+
+    fn origin(
+        &mut self,
+        raw: &ProcessRaw,
+        m: &FileMapping,
+        path: &[u8],
+        gone: bool,
+        root_dep: Option<&str>,
+    ) -> Origin {
+        let key = (m.major, m.minor, m.inode, root_dep.map(str::to_string));
+        if let Some(o) = self.origins.get(&key) {
+            return o.clone();
+        }
+        let object = match self.k.object_of(m.major, m.minor, m.inode) {
+            Some(o) => Some(o),
+            None if gone => self.deleted_object(raw, m),
+            None => None,
+        };
+        let origin = match object {
+            Some(obj) => match self.k.origin_of(&obj, path, root_dep) {
+                Ok(o) => o,
+                Err(e) => {
+                    self.warn_once("catalog-read", e.to_string(), None);
+                    Origin::untracked()
+                }
+            },
+            None => Origin::untracked(),
+        };
+        self.origins.insert(key, origin.clone());
+        origin
+    }
+
+    /// The ostree checksum of a mapped file whose every name is gone, computed from its
+    /// bytes through map_files. Never executed, never loaded: read with pread only.
+    fn deleted_object(&mut self, raw: &ProcessRaw, m: &FileMapping) -> Option<String> {
+        let key = (m.major, m.minor, m.inode);
+        if let Some(c) = self.deleted_objects.get(&key) {
+            return c.clone();
+        }
+        let sum = procfs::open_map_file(&self.cfg.proc_root, raw.pid, &m.range).and_then(|f| {
+            if self.k.bare_user() {
+                checksum_bare_user_file(&f)
+            } else {
+                checksum_file(&f)
+            }
+        });
+        let sum = match sum {
+            Ok(s) => Some(s),
+            Err(Error::NotFound(_)) => None,
+            Err(e) => {
+                self.warn_once(
+                    "checksum-failed",
+                    format!("PID {}: {}", raw.pid, e),
+                    Some(raw.pid),
+                );
+                None
+            }
+        };
+        self.deleted_objects.insert(key, sum.clone());
+        sum
+    }
+
+    fn finish(mut self, processes: Vec<ProcessReport>) -> ScanReport {
+        let deployments = self
+            .k
+            .status
+            .deployments
+            .iter()
+            .map(|d| {
+                let id = d.id();
+                DeploymentReport {
+                    process_count: processes
+                        .iter()
+                        .filter(|p| p.root_deployment.as_deref() == Some(id.as_str()))
+                        .count() as u32,
+                    id,
+                    osname: d.osname.clone(),
+                    checksum: d.checksum.clone(),
+                    serial: d.serial,
+                    version: d.version.clone(),
+                    refspec: d.refspec.clone(),
+                    booted: d.booted,
+                    pending: d.pending,
+                    rollback: d.rollback,
+                    staged: d.staged,
+                    pinned: d.pinned,
+                    unlocked: d.unlocked.clone(),
+                    path: d.path.clone(),
+                }
+            })
+            .collect();
+        self.warnings.sort_by_key(|w| w.pid.is_some());
+        ScanReport {
+            sysroot_path: self.k.status.path.clone(),
+            repo_mode: self.k.repo_mode(),
+            ostree_booted: self.k.status.ostree_booted,
+            deployments,
+            overlays: Vec::new(),
+            processes,
+            warnings: self.warnings,
+        }
+    }
+}
+
+fn procfs_comm(proc_root: &std::path::Path, pid: u32) -> Vec<u8> {
+    let mut c = std::fs::read(proc_root.join(pid.to_string()).join("comm")).unwrap_or_default();
+    if c.last() == Some(&b'\n') {
+        c.pop();
+    }
+    c
 }

@@ -1,0 +1,289 @@
+//! What a scan knows about trees before it looks at any process: the sysroot's
+//! deployments, the repo (its mode and the inode index of its objects) and the catalog
+//! of every commit ever seen. Origins are resolved here, once per (dev, ino).
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::attribute::{commit_of_id, DeploymentRef};
+use crate::catalog::{Catalog, CatalogFile, CommitRecord, DeploymentRecord, ObjectHit};
+use crate::procfs::dev_split;
+use crate::repo::{InodeIndex, Repo, RepoMode};
+use crate::report::{Origin, OriginKind, Warning};
+use crate::sysroot::{self, SysrootStatus};
+use crate::Result;
+
+pub struct Knowledge {
+    pub status: SysrootStatus,
+    pub repo: Option<Repo>,
+    pub catalog: Catalog,
+    pub deployments: Vec<DeploymentRef>,
+    index: Option<InodeIndex>,
+    /// (major, minor) of the repo's objects directory, for matching maps entries.
+    index_dev: Option<(u32, u32)>,
+    hits: RefCell<HashMap<String, Vec<ObjectHit>>>,
+}
+
+impl Knowledge {
+    /// Read the sysroot, open the repo, record every deployed commit in the catalog and
+    /// index the repo's objects. Damage anywhere below the sysroot becomes a warning.
+    pub fn load(
+        sysroot_path: &Path,
+        run_dir: &Path,
+        host_root: &Path,
+        catalog_path: Option<&Path>,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Knowledge> {
+        let repo_dir = sysroot_path.join("ostree/repo");
+        let repo = if repo_dir.is_dir() {
+            match Repo::open(&repo_dir) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    warnings.push(Warning::new("repo-unreadable", e.to_string(), None));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let versions: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+        let version_of = |c: &str| -> Option<String> {
+            let repo = repo.as_ref()?;
+            versions
+                .borrow_mut()
+                .entry(c.to_string())
+                .or_insert_with(|| repo.read_commit(c).ok().and_then(|ci| ci.version))
+                .clone()
+        };
+        let status = sysroot::read_sysroot(sysroot_path, run_dir, host_root, &version_of)?;
+        warnings.extend(
+            status
+                .warnings
+                .iter()
+                .map(|w| Warning::new(&w.code, w.message.clone(), None)),
+        );
+
+        let catalog = open_catalog(catalog_path, warnings)?;
+        let mut k = Knowledge {
+            deployments: status
+                .deployments
+                .iter()
+                .map(|d| DeploymentRef {
+                    id: d.id(),
+                    commit: d.checksum.clone(),
+                    dir_dev: d.dir_dev,
+                    dir_ino: d.dir_ino,
+                })
+                .collect(),
+            status,
+            repo,
+            catalog,
+            index: None,
+            index_dev: None,
+            hits: RefCell::new(HashMap::new()),
+        };
+        k.record(warnings);
+        k.build_index(warnings);
+        Ok(k)
+    }
+
+    /// Record each deployed commit (with its whole file table) and each deployment.
+    fn record(&mut self, warnings: &mut Vec<Warning>) {
+        let Some(repo) = &self.repo else { return };
+        for d in &self.status.deployments {
+            let known = self.catalog.has_commit(&d.checksum).unwrap_or(false);
+            if !known {
+                match commit_record(repo, &d.checksum, &d.osname, d.refspec.as_deref()) {
+                    Ok(rec) => {
+                        if let Err(e) = self.catalog.record_commit(&rec) {
+                            warnings.push(Warning::new("catalog-write", e.to_string(), None));
+                        }
+                    }
+                    Err(e) => warnings.push(Warning::new("commit-unreadable", e.to_string(), None)),
+                }
+            } else {
+                let _ = self.catalog.touch_commit(&d.checksum);
+            }
+            let rec = DeploymentRecord {
+                id: d.id(),
+                osname: d.osname.clone(),
+                commit: d.checksum.clone(),
+                dir_dev: d.dir_dev,
+                dir_ino: d.dir_ino,
+                path: d.path.clone(),
+            };
+            if let Err(e) = self.catalog.record_deployment(&rec) {
+                warnings.push(Warning::new("catalog-write", e.to_string(), None));
+            }
+        }
+    }
+
+    fn build_index(&mut self, warnings: &mut Vec<Warning>) {
+        let Some(repo) = &self.repo else { return };
+        // Only bare modes keep deployment files as hard links of objects; an archive repo's
+        // objects are compressed and never mapped, so attribution there goes by checksum.
+        if matches!(repo.mode(), RepoMode::Archive) {
+            return;
+        }
+        match repo.inode_index() {
+            Ok(index) => {
+                self.index_dev = Some(dev_split(index.dev));
+                self.index = Some(index);
+            }
+            Err(e) => warnings.push(Warning::new("repo-index", e.to_string(), None)),
+        }
+    }
+
+    pub fn repo_mode(&self) -> Option<String> {
+        self.repo.as_ref().map(|r| r.mode().as_str().to_string())
+    }
+
+    pub fn bare_user(&self) -> bool {
+        matches!(
+            self.repo.as_ref().map(|r| r.mode()),
+            Some(RepoMode::BareUser) | Some(RepoMode::BareUserOnly)
+        )
+    }
+
+    /// The repo object a mapped inode is, when the repo holds it (bare modes).
+    pub fn object_of(&self, major: u32, minor: u32, ino: u64) -> Option<String> {
+        let index = self.index.as_ref()?;
+        if self.index_dev != Some((major, minor)) {
+            return None;
+        }
+        index.get(index.dev, ino).map(str::to_string)
+    }
+
+    /// A deployment id recorded by an earlier scan for this root directory.
+    pub fn deployment_by_dir(&self, dev: u64, ino: u64) -> Option<String> {
+        self.catalog
+            .find_deployment_by_dir(dev, ino)
+            .ok()
+            .flatten()
+            .map(|d| d.id)
+    }
+
+    /// Where an object came from, preferring the process's own deployment, then any
+    /// current deployment, then any commit the catalog remembers. `mapped` is the path the
+    /// kernel shows (used to pick the tree path when a commit holds the object twice).
+    pub fn origin_of(
+        &self,
+        object: &str,
+        mapped: &[u8],
+        root_deployment: Option<&str>,
+    ) -> Result<Origin> {
+        let mut cache = self.hits.borrow_mut();
+        if !cache.contains_key(object) {
+            let hits = self.catalog.find_object(object)?;
+            cache.insert(object.to_string(), hits);
+        }
+        let hits = &cache[object];
+        let own = root_deployment.and_then(commit_of_id);
+        let deployed = |c: &str| self.deployments.iter().find(|d| d.commit == c);
+        let pick = hits
+            .iter()
+            .filter(|h| Some(h.commit.as_str()) == own)
+            .chain(hits.iter().filter(|h| deployed(&h.commit).is_some()))
+            .chain(hits.iter())
+            .next();
+        let Some(first) = pick else {
+            return Ok(Origin {
+                object: Some(object.to_string()),
+                ..Origin::untracked()
+            });
+        };
+        // Among the chosen commit's paths for this object, prefer the one the mapped
+        // path ends with (a library may be installed under two names).
+        let same: Vec<&ObjectHit> = hits.iter().filter(|h| h.commit == first.commit).collect();
+        let best = same
+            .iter()
+            .find(|h| mapped.ends_with(&h.path))
+            .copied()
+            .unwrap_or(first);
+        // `deployment` names a deployment that exists now: the process's own when it holds
+        // this commit, else any current one. A commit only the catalog remembers (its
+        // deployment undeployed and pruned) is origin `catalog`.
+        let own_current = root_deployment.filter(|id| self.deployments.iter().any(|d| d.id == *id));
+        let deployment = if Some(best.commit.as_str()) == own && own_current.is_some() {
+            own_current.map(str::to_string)
+        } else {
+            deployed(&best.commit).map(|d| d.id.clone())
+        };
+        Ok(Origin {
+            kind: if deployment.is_some() {
+                OriginKind::Deployment
+            } else {
+                OriginKind::Catalog
+            },
+            deployment,
+            commit: Some(best.commit.clone()),
+            version: best.version.clone(),
+            object: Some(object.to_string()),
+            tree_path: Some(best.path.clone()),
+        })
+    }
+}
+
+/// Read a commit and its file table from the repo, in the catalog's shape.
+pub fn commit_record(
+    repo: &Repo,
+    checksum: &str,
+    osname: &str,
+    refspec: Option<&str>,
+) -> Result<CommitRecord> {
+    let info = repo.read_commit(checksum)?;
+    let tree = repo.walk_tree(checksum)?;
+    let files = tree
+        .files
+        .into_iter()
+        .map(|f| CatalogFile {
+            path: f.path,
+            object: f.checksum,
+            is_symlink: false,
+        })
+        .collect();
+    Ok(CommitRecord {
+        checksum: checksum.to_string(),
+        version: info.version,
+        subject: Some(info.subject),
+        timestamp: info.timestamp,
+        parent: info.parent,
+        osname: Some(osname.to_string()),
+        refspec: refspec.map(str::to_string),
+        files,
+    })
+}
+
+/// The catalog at `path`, or an in-memory one for this scan when the file cannot be
+/// opened for a reason the user may not control (not root, read-only /var). A damaged
+/// catalog is an error: scanning on without it would silently forget history.
+fn open_catalog(path: Option<&Path>, warnings: &mut Vec<Warning>) -> Result<Catalog> {
+    let memory = Path::new(":memory:");
+    let Some(path) = path else {
+        return Catalog::open(memory);
+    };
+    match Catalog::open(path) {
+        Ok(c) => Ok(c),
+        Err(crate::Error::PermissionDenied(_)) | Err(crate::Error::Io { .. }) => {
+            warnings.push(Warning::new(
+                "catalog-unavailable",
+                format!(
+                    "{}: cannot open the catalog; using a temporary one, so files of deleted trees cannot be traced",
+                    path.display()
+                ),
+                None,
+            ));
+            Catalog::open(memory)
+        }
+        Err(e @ crate::Error::Catalog { .. }) if is_permission(&e) => {
+            warnings.push(Warning::new("catalog-unavailable", e.to_string(), None));
+            Catalog::open(memory)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn is_permission(e: &crate::Error) -> bool {
+    let text = e.to_string();
+    text.contains("readonly") || text.contains("unable to open") || text.contains("permission")
+}
