@@ -6,7 +6,7 @@ import {buildDocument} from './model/build.js';
 import type {StatusDocument, Unit, Warning} from './model/document.js';
 import {native, type ScanResult} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
-import {unitsForScan} from './systemd/status-units.js';
+import {unitsForProcesses} from './systemd/status-units.js';
 
 export interface CollectOptions {
 	pids?: number[];
@@ -36,7 +36,9 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	let units: Unit[] = [];
 	const warnings: Warning[] = [];
 	if (options.bus) {
-		const result = await unitsForScan(scan, options.bus);
+		// Units need the processes' states, so the document is built once without them.
+		const bare = buildDocument({scan, host, units: []});
+		const result = await unitsForProcesses(bare.processes, options.bus);
 		units = result.units;
 		warnings.push(...result.warnings);
 	}

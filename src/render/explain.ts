@@ -1,7 +1,7 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
-import {fileReason, printable} from './reason.js';
+import {printable, reasons} from './reason.js';
 import {short} from './style.js';
 
 export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
@@ -16,11 +16,8 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	switch (p.state) {
 		case 'stale': {
 			lines.push(style.red('It needs a restart:'));
-			for (const f of p.files) {
-				const why = fileReason(p.pid, f) ?? otherCommit(p, f);
-				if (why) {
-					lines.push(`  - ${why.replace(`PID ${p.pid} maps `, '')}`);
-				}
+			for (const why of reasons(p)) {
+				lines.push(`  - ${why.replace(`PID ${p.pid} maps `, '')}`);
 			}
 
 			break;
@@ -104,12 +101,4 @@ function describeOrigin(f: MappedFile): string {
 			return `not from any known tree (device ${f.dev}, inode ${f.ino})`;
 		}
 	}
-}
-
-function otherCommit(p: Process, f: MappedFile): string | undefined {
-	if (f.origin.commit && p.root.deployment && !p.root.deployment.includes(f.origin.commit) && f.origin.kind !== 'overlay') {
-		return `${printable(f.path)} comes from commit ${short(f.origin.commit)}${f.origin.version ? ` (${f.origin.version})` : ''}, not from its own deployment's`;
-	}
-
-	return undefined;
 }

@@ -1,44 +1,46 @@
-// Why a process needs a restart, as one human sentence per file.
+// Why a process needs a restart, as one human sentence per file:
+// "PID 812 maps /usr/lib/libc.so.6 (deleted) from commit 47b67f0e9a… (1.0)".
 import type {MappedFile, Process} from '../model/document.js';
 import {short} from './style.js';
 
-export function fileReason(pid: number, f: MappedFile): string | undefined {
-	const from = f.origin.commit
+function from(f: MappedFile): string {
+	return f.origin.commit
 		? ` from commit ${short(f.origin.commit)}${f.origin.version ? ` (${f.origin.version})` : ''}`
 		: '';
+}
+
+// A file of another tree than the process's own deployment (and not live-applied).
+function fromOtherCommit(p: Process, f: MappedFile): boolean {
+	return p.root.kind === 'deployment' && f.origin.kind !== 'overlay' && Boolean(f.origin.commit)
+		&& Boolean(p.root.deployment) && !p.root.deployment!.includes(`/${f.origin.commit!}.`);
+}
+
+export function fileReason(p: Process, f: MappedFile): string | undefined {
 	// Inside a tree, the tree path is what a person recognises ("/usr/lib/libc.so.6");
 	// the host path of a deployment file is 100 characters of checksum.
 	const where = printable(f.origin.treePath ?? f.path);
 	if (f.deleted) {
-		return `PID ${pid} maps ${where} (deleted)${from}`;
+		return `PID ${p.pid} maps ${where} (deleted)${from(f)}`;
 	}
 
 	if (f.superseded) {
-		return `PID ${pid} maps ${where}${from}, since replaced on disk`;
+		return `PID ${p.pid} maps ${where}${from(f)}, since replaced on disk`;
 	}
 
-	return undefined;
-}
-
-// The first reason only: tables have room for one line of why.
-export function reason(p: Process): string | undefined {
-	for (const f of p.files) {
-		const why = fileReason(p.pid, f);
-		if (why) {
-			return why.replace(`PID ${p.pid} maps `, '');
-		}
-	}
-
-	const foreign = p.files.find(f => f.origin.commit && p.root.deployment && !p.root.deployment.includes(f.origin.commit));
-	if (foreign) {
-		return `${printable(foreign.path)} comes from commit ${short(foreign.origin.commit)}, not its deployment's`;
+	if (fromOtherCommit(p, f)) {
+		return `PID ${p.pid} maps ${where}${from(f)}, not from its own deployment`;
 	}
 
 	return undefined;
 }
 
 export function reasons(p: Process): string[] {
-	return p.files.map(f => fileReason(p.pid, f)).filter((r): r is string => r !== undefined);
+	return [...new Set(p.files.map(f => fileReason(p, f)).filter((r): r is string => r !== undefined))];
+}
+
+// The first reason only, without the PID: tables have room for one line of why.
+export function reason(p: Process): string | undefined {
+	return reasons(p)[0]?.replace(`PID ${p.pid} maps `, '');
 }
 
 // Control characters in file names would corrupt a terminal; show them escaped.

@@ -18,6 +18,6 @@ export type {
   RestartVerdict,
   VerifyResult,
 } from './restart.js';
-export { staleFileReason, unitRestartInfo } from './reasons.js';
+export { staleFiles, unitRestartInfo } from './reasons.js';
 export type { StaleFile, UnitRestartInfo } from './reasons.js';
 export { cgroupHierarchies, readCgroupPids, readCgroupUnit, systemdCgroupPath, unitFromCgroupPath } from './cgroup.js';

@@ -1,8 +1,10 @@
-// Why a unit needs a restart, in sentences a person reads in `livetree status`:
-// "PID 812 maps /usr/lib/libc.so.6 (deleted) from commit 47b67f… (1.0)".
-import type { UnitStatus } from './units.js';
+// Which units need a restart and why: a unit needs one when any of its processes does,
+// and its reasons are those processes' sentences (src/render/reason.ts).
+import type {Process} from '../model/document.js';
+import {reasons} from '../render/reason.js';
+import type {UnitStatus} from './units.js';
 
-/** A mapped file of one process that makes the process stale (from the attribution stage). */
+/** A mapped file of one process that makes the process stale, as restart records keep it. */
 export interface StaleFile {
   pid: number;
   path: string;
@@ -19,17 +21,24 @@ export interface UnitRestartInfo {
   reasons: string[];
 }
 
-export function staleFileReason(f: StaleFile): string {
-  const how = f.deleted ? ' (deleted)' : f.superseded ? ' (superseded)' : '';
-  const from = f.commit ? ` from commit ${f.commit.slice(0, 6)}…` : '';
-  const version = f.commit && f.version ? ` (${f.version})` : '';
-  return `PID ${f.pid} maps ${f.path}${how}${from}${version}`;
+/** The files that make a stale process stale, for restart records. */
+export function staleFiles(p: Process): StaleFile[] {
+  if (!p.needsRestart) return [];
+  return p.files
+    .filter((f) => f.deleted || f.superseded || (f.origin.commit && p.root.deployment && !p.root.deployment.includes(f.origin.commit)))
+    .map((f) => ({
+      pid: p.pid,
+      path: f.origin.treePath ?? f.path,
+      deleted: f.deleted,
+      superseded: f.superseded,
+      commit: f.origin.commit ?? null,
+      version: f.origin.version ?? null,
+    }));
 }
 
-/** needsRestart and reasons for a unit, from the stale files of all scanned processes. */
-export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, staleFiles: readonly StaleFile[]): UnitRestartInfo {
+/** needsRestart and reasons for a unit, from the scanned processes. */
+export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: readonly Process[]): UnitRestartInfo {
   const pids = new Set(unit.pids);
-  const mine = staleFiles.filter((f) => pids.has(f.pid));
-  const reasons = [...new Set(mine.map(staleFileReason))];
-  return { needsRestart: mine.length > 0, reasons };
+  const mine = processes.filter((p) => pids.has(p.pid) && p.needsRestart);
+  return { needsRestart: mine.length > 0, reasons: [...new Set(mine.flatMap((p) => reasons(p)))] };
 }

@@ -1,8 +1,51 @@
-// Units for a status report. (Interim until the D-Bus client lands: reports systemd as unavailable.)
-import type {Unit, Warning} from '../model/document.js';
-import type {ScanResult} from '../native.js';
+// The units of a status report: ask the manager which unit holds each scanned process,
+// and mark the units whose processes need a restart. No bus is not an error: the report
+// goes on without units and says so in a `systemd-unavailable` warning.
+import type {Process, Unit, Warning} from '../model/document.js';
 import type {BusChoice} from '../options.js';
+import {connectSystemd, type SystemdClient, type SystemdClientOptions} from './client.js';
+import {SystemdError} from './errors/systemd-error.js';
+import {unitRestartInfo} from './reasons.js';
+import {collectUnits} from './units.js';
 
-export async function unitsForScan(_scan: ScanResult, _bus: BusChoice): Promise<{units: Unit[]; warnings: Warning[]}> {
-	return {units: [], warnings: [{code: 'systemd-unavailable', message: 'systemd client not wired yet', pid: null}]};
+export function clientOptions(bus: BusChoice): SystemdClientOptions {
+	switch (bus.kind) {
+		case 'user': {
+			return {user: true};
+		}
+
+		case 'address': {
+			return {busAddress: bus.address};
+		}
+
+		default: {
+			return {};
+		}
+	}
+}
+
+export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient) => Promise<T>): Promise<T> {
+	const client = await connectSystemd(clientOptions(bus));
+	try {
+		return await use(client);
+	} finally {
+		client.close();
+	}
+}
+
+export async function unitsForProcesses(
+	processes: readonly (Process & {cgroupUnit?: string | null})[],
+	bus: BusChoice,
+): Promise<{units: Unit[]; warnings: Warning[]}> {
+	try {
+		return await withSystemd(bus, async client => {
+			const collected = await collectUnits(client, processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})));
+			const units = collected.units.map(u => ({...u, ...unitRestartInfo(u, processes)}));
+			return {units, warnings: collected.warnings};
+		});
+	} catch (error) {
+		const code = error instanceof SystemdError ? error.code : 'systemd-unavailable';
+		const message = error instanceof Error ? error.message : String(error);
+		return {units: [], warnings: [{code: code === 'systemd-unavailable' ? code : `systemd-${code}`, message, pid: null}]};
+	}
 }

@@ -3,7 +3,9 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCgroupUnit, systemdCgroupPath, unitFromCgroupPath } from '../../src/systemd/cgroup.js';
-import { staleFileReason, unitRestartInfo } from '../../src/systemd/reasons.js';
+import type { MappedFile, Process } from '../../src/model/document.js';
+import { reasons } from '../../src/render/reason.js';
+import { staleFiles, unitRestartInfo } from '../../src/systemd/reasons.js';
 import { nameFromPath, usecToRfc3339 } from '../../src/systemd/units.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../../fixtures/captured/systemd/${name}`, import.meta.url));
@@ -51,12 +53,24 @@ test('unit object paths and timestamps', (t) => {
 
 test('reasons name the PID, the file, how it is stale, and its commit', (t) => {
   const commit = '47b67f0e9a3c1d2b4e5f60718293a4b5c6d7e8f90123456789abcdef01234567';
-  const deleted = { pid: 812, path: '/usr/lib/libc.so.6', deleted: true, superseded: false, commit, version: '1.0' };
-  t.is(staleFileReason(deleted), 'PID 812 maps /usr/lib/libc.so.6 (deleted) from commit 47b67f… (1.0)');
-  const superseded = { pid: 9, path: '/usr/bin/x', deleted: false, superseded: true, commit: null, version: null };
-  t.is(staleFileReason(superseded), 'PID 9 maps /usr/bin/x (superseded)');
-  const info = unitRestartInfo({ pids: [812, 813] }, [deleted, deleted, superseded]);
+  const file = (path: string, deleted: boolean, superseded: boolean, c: string | null, version: string | null): MappedFile => ({
+    path: `/sysroot/ostree/deploy/demo/deploy/${commit}.0${path}`, dev: '8:1', ino: 7, deleted, superseded,
+    origin: { kind: c ? 'catalog' : 'untracked', commit: c, version, treePath: c ? path : null },
+  });
+  const proc = (pid: number, files: MappedFile[]): Process => ({
+    pid, comm: 'd', root: { kind: 'deployment', deployment: `demo/${commit}.0` }, unit: 'd.service',
+    state: files.some((f) => f.deleted || f.superseded) ? 'stale' : 'current',
+    needsRestart: files.some((f) => f.deleted || f.superseded), files,
+  });
+  const p812 = proc(812, [file('/usr/lib/libc.so.6', true, false, commit, '1.0')]);
+  t.deepEqual(reasons(p812), ['PID 812 maps /usr/lib/libc.so.6 (deleted) from commit 47b67f0e9a… (1.0)']);
+  const p9 = proc(9, [file('/usr/bin/x', false, true, null, null)]);
+  t.regex(reasons(p9)[0] ?? '', /^PID 9 maps \/sysroot\/.*\/usr\/bin\/x, since replaced on disk$/);
+  const p813 = proc(813, [file('/usr/lib/ok.so', false, false, commit, '1.0')]);
+  const info = unitRestartInfo({ pids: [812, 813] }, [p812, p813, p9]);
   t.true(info.needsRestart);
-  t.deepEqual(info.reasons, [staleFileReason(deleted)]);
-  t.deepEqual(unitRestartInfo({ pids: [1] }, [deleted]), { needsRestart: false, reasons: [] });
+  t.deepEqual(info.reasons, reasons(p812));
+  t.deepEqual(unitRestartInfo({ pids: [813] }, [p812, p813]), { needsRestart: false, reasons: [] });
+  t.deepEqual(staleFiles(p812).map((f) => f.path), ['/usr/lib/libc.so.6']);
+  t.deepEqual(staleFiles(p813), []);
 });
