@@ -9,6 +9,37 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare function catalogBeginRestart(path: string, start: RestartStartIn): number
+
+export declare function catalogCheck(path: string): CatalogCheckOut
+
+export interface CatalogCheckOut {
+  path: string
+  ok: boolean
+  problems: Array<string>
+  schemaVersion?: number
+  commits?: number
+  files?: number
+  deployments?: number
+  restarts?: number
+  restartsInProgress?: number
+}
+
+export declare function catalogFinishRestart(path: string, id: number, end: RestartEndIn): void
+
+export declare function catalogListRestarts(path: string): Array<RestartRecordOut>
+
+export declare function catalogRebuild(path: string): CatalogRebuildOut
+
+export interface CatalogRebuildOut {
+  path: string
+  movedTo?: string
+  commitsSalvaged: number
+  deploymentsSalvaged: number
+  restartsSalvaged: number
+  lost: Array<string>
+}
+
 export declare function coreVersion(): string
 
 export interface DeploymentOut {
@@ -78,6 +109,35 @@ export interface ProcessOut {
   files: Array<FileOut>
 }
 
+export interface RestartEndIn {
+  jobResult: string
+  newPids: Array<number>
+  verdict: string
+  detailsJson: string
+}
+
+export interface RestartRecordOut {
+  id: number
+  unit: string
+  /** Epoch seconds. */
+  startedAt: number
+  oldPids: Array<number>
+  staleFilesJson: string
+  jobResult?: string
+  newPids?: Array<number>
+  verdict?: string
+  detailsJson?: string
+  finishedAt?: number
+  /** in-progress | done */
+  state: string
+}
+
+export interface RestartStartIn {
+  unit: string
+  oldPids: Array<number>
+  staleFilesJson: string
+}
+
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
 export declare function scan(options: ScanOptions): Promise<ScanResult>
 
@@ -109,3 +169,28 @@ export interface WarningOut {
   message: string
   pid?: number
 }
+
+export interface WhichHitOut {
+  commit: string
+  version?: string
+  treePath: string
+  objectChecksum: string
+  deployments: Array<string>
+}
+
+export interface WhichOptions {
+  sysroot?: string
+  runDir?: string
+  catalogPath?: string
+  /** MAJOR:MINOR:INODE (decimal) or a path; a path that is not UTF-8 comes as base64. */
+  query: string
+  queryBase64?: boolean
+}
+
+export interface WhichOut {
+  objectChecksum?: string
+  hits: Array<WhichHitOut>
+  warnings: Array<WarningOut>
+}
+
+export declare function whichSync(options: WhichOptions): WhichOut

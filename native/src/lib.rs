@@ -5,11 +5,13 @@
 //! why `dev`+`ino` are also given as a string key (`devIno`).
 #![deny(clippy::all)]
 
+mod catalog_glue;
 mod convert;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+pub use catalog_glue::*;
 pub use convert::*;
 
 #[napi]

@@ -20,6 +20,7 @@ pub mod repo;
 pub mod report;
 pub mod scan;
 pub mod sysroot;
+pub mod which;
 
 pub use error::{Error, ParseError, Result};
 

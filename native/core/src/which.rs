@@ -1,0 +1,103 @@
+//! `livetree which DEV:INO|PATH`: which commits hold an object, and at which paths.
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use crate::checksum::checksum_path;
+use crate::knowledge::Knowledge;
+use crate::procfs::dev_split;
+use crate::report::Warning;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// A (major, minor, inode) triple, as /proc/PID/maps shows it.
+    Inode(u32, u32, u64),
+    /// A path: a file on disk (hashed, or found in the repo's inode index), else a path
+    /// inside trees (`/usr/lib/libc.so.6`) looked up in the catalog.
+    Path(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub struct WhichHit {
+    pub commit: String,
+    pub version: Option<String>,
+    pub tree_path: Vec<u8>,
+    pub object: String,
+    /// Current deployments of that commit.
+    pub deployments: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WhichReport {
+    pub object: Option<String>,
+    pub hits: Vec<WhichHit>,
+    pub warnings: Vec<Warning>,
+}
+
+pub fn which(
+    sysroot: &Path,
+    run_dir: &Path,
+    host_root: &Path,
+    catalog: Option<&Path>,
+    query: &Query,
+) -> Result<WhichReport> {
+    let mut warnings = Vec::new();
+    let k = Knowledge::load(sysroot, run_dir, host_root, catalog, &mut warnings)?;
+    let deployments_of = |commit: &str| -> Vec<String> {
+        k.deployments
+            .iter()
+            .filter(|d| d.commit == commit)
+            .map(|d| d.id.clone())
+            .collect()
+    };
+    let object = match query {
+        Query::Inode(maj, min, ino) => k.object_of(*maj, *min, *ino),
+        Query::Path(p) => {
+            let path = Path::new(OsStr::from_bytes(p));
+            match std::fs::symlink_metadata(path) {
+                Ok(md) => {
+                    let (maj, min) = dev_split(md.dev());
+                    match k.object_of(maj, min, md.ino()) {
+                        Some(o) => Some(o),
+                        None if md.is_file() || md.file_type().is_symlink() => {
+                            Some(checksum_path(path)?)
+                        }
+                        None => None,
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(Error::from_io(path, e)),
+            }
+        }
+    };
+    let mut hits = Vec::new();
+    if let Some(obj) = &object {
+        for h in k.catalog.find_object(obj)? {
+            hits.push(WhichHit {
+                deployments: deployments_of(&h.commit),
+                commit: h.commit,
+                version: h.version,
+                tree_path: h.path,
+                object: obj.clone(),
+            });
+        }
+    } else if let Query::Path(p) = query {
+        // Not a file here: a path inside trees, answered from the catalog.
+        for h in k.catalog.find_path(p)? {
+            hits.push(WhichHit {
+                deployments: deployments_of(&h.commit),
+                commit: h.commit,
+                version: h.version,
+                tree_path: p.clone(),
+                object: h.object,
+            });
+        }
+    }
+    Ok(WhichReport {
+        object,
+        hits,
+        warnings,
+    })
+}
