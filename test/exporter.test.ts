@@ -127,7 +127,7 @@ test('1,000 concurrent scrapes share one scan, even with no minimum interval', a
 	// The scan cannot finish before the server has seen every request, so all
 	// 1,000 really overlap it; with minIntervalSeconds 0 only sharing can keep it to one.
 	const {state, collect} = counting(async () => {
-		await Promise.race([barrier, sleep(60_000)]);
+		await Promise.race([barrier, sleep(60_000, undefined, {ref: false})]);
 		return makeDocument();
 	});
 	const exporter = await start(t, {collect, minIntervalSeconds: 0});
