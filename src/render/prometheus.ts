@@ -1,12 +1,130 @@
-// Prometheus exposition format. (Interim: the full metric set lands with the exporter.)
-import type {StatusDocument} from '../model/document.js';
+// Prometheus metrics for one status document. Pure and synchronous: the status
+// command writes it as a textfile, the exporter serves it.
+//
+// Naming follows Prometheus practice: a livetree_ prefix, base units (seconds),
+// _total only on counters, _info for metadata carried in labels with value 1.
+// Labels are bounded: per state, deployment, unit or warning code, never per PID
+// or per file, so a host with many processes does not explode the series count.
+import type {ProcessState, StatusDocument} from '../model/document.js';
+import {formatExposition, type Family} from './exposition.js';
 
-export function renderPrometheus(doc: StatusDocument): string {
-	return [
-		'# HELP livetree_processes Processes scanned, by state.',
-		'# TYPE livetree_processes gauge',
-		...['current', 'overlay', 'stale', 'foreign', 'unknown'].map(state =>
-			`livetree_processes{state="${state}"} ${doc.processes.filter(p => p.state === state).length}`),
-		'',
-	].join('\n');
+export interface ExporterFacts {
+	// Scans that failed since the exporter started (a counter, exporter only).
+	scanErrorsTotal?: number;
+	// Scans attempted since the exporter started (a counter, exporter only).
+	scansTotal?: number;
+	// Whether the last scan succeeded; the metrics are then fresh (exporter only).
+	up?: boolean;
+}
+
+const states: readonly ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
+
+export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {}): string {
+	return formatExposition([...documentFamilies(doc), ...exporterFamilies(extra)]);
+}
+
+// The exporter's own metrics, for when it has no document yet (every scan so far failed).
+export function renderExporterOnly(extra: ExporterFacts): string {
+	return formatExposition(exporterFamilies(extra));
+}
+
+function gauge(name: string, help: string, value: number): Family {
+	return {name, help, type: 'gauge', samples: [{value}]};
+}
+
+function documentFamilies(doc: StatusDocument): Family[] {
+	const byState = new Map<string, number>(states.map(state => [state, 0]));
+	for (const process of doc.processes) {
+		byState.set(process.state, (byState.get(process.state) ?? 0) + 1);
+	}
+
+	// A unit name could in principle repeat (two managers); one series per name.
+	const unitNeeds = new Map<string, boolean>();
+	for (const unit of doc.units) {
+		unitNeeds.set(unit.name, (unitNeeds.get(unit.name) ?? false) || unit.needsRestart);
+	}
+
+	const warningsByCode = new Map<string, number>();
+	for (const warning of doc.warnings) {
+		warningsByCode.set(warning.code, (warningsByCode.get(warning.code) ?? 0) + 1);
+	}
+
+	const families: Family[] = [
+		{
+			name: 'livetree_processes',
+			help: 'Processes scanned, by state (current, overlay, stale, foreign, unknown).',
+			type: 'gauge',
+			samples: [...byState].map(([state, value]) => ({labels: {state}, value})),
+		},
+		gauge('livetree_processes_needing_restart', 'Processes that map stale code and need a restart.', doc.summary.processesNeedingRestart),
+		gauge('livetree_units_needing_restart', 'systemd units holding a process that needs a restart.', doc.summary.unitsNeedingRestart),
+		{
+			name: 'livetree_unit_needs_restart',
+			help: 'Whether a systemd unit holding scanned processes needs a restart (1) or not (0).',
+			type: 'gauge',
+			samples: [...unitNeeds].map(([unit, needs]) => ({labels: {unit}, value: needs ? 1 : 0})),
+		},
+		gauge('livetree_stale_files', 'Mapped files that are deleted or superseded on disk.', doc.summary.staleFiles),
+		gauge('livetree_overlay_files', 'Distinct files served by the upper layer of a dynamic overlay.', doc.summary.overlayFiles),
+		gauge('livetree_untracked_files', 'Mapped files that no deployment, overlay or catalog entry explains.', doc.summary.untrackedFiles),
+		{
+			name: 'livetree_deployment_processes',
+			help: 'Processes whose root directory is this deployment.',
+			type: 'gauge',
+			samples: doc.deployments.map(d => ({labels: {deployment: d.id, osname: d.osname}, value: d.processCount})),
+		},
+		{
+			name: 'livetree_deployment_info',
+			help: 'Deployments of the sysroot; the value is always 1 and the facts are labels.',
+			type: 'gauge',
+			samples: doc.deployments.map(d => ({
+				labels: {
+					deployment: d.id,
+					osname: d.osname,
+					checksum: d.checksum,
+					version: d.version ?? '',
+					booted: String(d.booted),
+					pinned: String(d.pinned),
+					staged: String(d.staged),
+					unlocked: d.unlocked,
+				},
+				value: 1,
+			})),
+		},
+		gauge('livetree_overlays', 'Dynamic overlays (overlayfs over a deployment tree) seen in any scanned mount namespace.', doc.overlays.length),
+		{
+			name: 'livetree_scan_warnings',
+			help: 'Warnings of the last scan, by code.',
+			type: 'gauge',
+			samples: [...warningsByCode].map(([code, value]) => ({labels: {code}, value})),
+		},
+	];
+
+	if (doc.scanDurationSeconds !== undefined) {
+		families.push(gauge('livetree_scan_duration_seconds', 'How long the last scan took.', doc.scanDurationSeconds));
+	}
+
+	const generatedAt = Date.parse(doc.generatedAt);
+	if (Number.isFinite(generatedAt)) {
+		families.push(gauge('livetree_last_scan_timestamp_seconds', 'When the last successful scan ran, in seconds since the Unix epoch.', generatedAt / 1000));
+	}
+
+	return families;
+}
+
+function exporterFamilies(extra: ExporterFacts): Family[] {
+	const families: Family[] = [];
+	if (extra.up !== undefined) {
+		families.push(gauge('livetree_up', 'Whether the last scan succeeded (1) or failed (0); on failure the other metrics are from the last good scan.', extra.up ? 1 : 0));
+	}
+
+	if (extra.scansTotal !== undefined) {
+		families.push({name: 'livetree_scans_total', help: 'Scans attempted since the exporter started.', type: 'counter', samples: [{value: extra.scansTotal}]});
+	}
+
+	if (extra.scanErrorsTotal !== undefined) {
+		families.push({name: 'livetree_scan_errors_total', help: 'Scans that failed since the exporter started.', type: 'counter', samples: [{value: extra.scanErrorsTotal}]});
+	}
+
+	return families;
 }
