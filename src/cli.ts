@@ -3,7 +3,12 @@
 import {readFileSync} from 'node:fs';
 import {ScanError} from './errors/scan-error.js';
 import {UsageError} from './errors/usage-error.js';
+import {catalogCommand} from './commands/catalog.js';
 import {explainCommand} from './commands/explain.js';
+import {exporterCommand} from './commands/exporter.js';
+import {historyCommand} from './commands/history.js';
+import {restartCommand} from './commands/restart.js';
+import {whichCommand} from './commands/which.js';
 import {statusCommand} from './commands/status.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -11,6 +16,11 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
 	status: statusCommand,
 	explain: explainCommand,
+	which: whichCommand,
+	restart: restartCommand,
+	history: historyCommand,
+	exporter: exporterCommand,
+	catalog: catalogCommand,
 };
 
 const help = `Usage: livetree <command> [options]
@@ -21,6 +31,11 @@ to the OSTree commit it came from, and which processes and units need a restart.
 Commands:
   status            what runs, per deployment (also: livetree admin status)
   explain PID       which tree PID runs, file by file, and why it needs a restart
+  which DEV:INO|PATH  which commits hold that file, at which paths
+  restart           restart units that need it (--needed or UNIT...), verify each
+  history           restart attempts recorded in the catalog
+  exporter          serve Prometheus metrics on 127.0.0.1:9947
+  catalog check|rebuild  inspect or repair the catalog database
 
 Run 'livetree <command> --help' for a command's options.
 Options: --help, --version

@@ -1,0 +1,52 @@
+// `livetree which DEV:INO|PATH`: which commits hold that object, at which paths.
+import {parseArgs} from 'node:util';
+import {ScanError} from '../errors/scan-error.js';
+import {UsageError} from '../errors/usage-error.js';
+import {native} from '../native.js';
+import {catalogPath, commonOptions, readCommon} from '../options.js';
+import {short} from '../render/style.js';
+
+export const whichHelp = `Usage: livetree which (MAJOR:MINOR:INODE | PATH) [options]
+
+Which commits hold a file, and at which paths. MAJOR:MINOR:INODE is what
+/proc/PID/maps shows (device in decimal); PATH is a file on disk (found by inode in
+the repo, or by its ostree checksum in the catalog) or a path inside trees such as
+/usr/lib/libc.so.6.
+
+Options: --sysroot, --state-dir, --json (see livetree status --help)
+Exit codes: 0 found, 1 not in any known commit, 2 error.
+`;
+
+export async function whichCommand(argv: string[]): Promise<number> {
+	const {values, positionals} = parseArgs({args: argv, options: commonOptions, allowPositionals: true, strict: true});
+	if (values.help) {
+		process.stdout.write(whichHelp);
+		return 0;
+	}
+
+	if (positionals.length !== 1) {
+		throw new UsageError('which takes one MAJOR:MINOR:INODE or PATH');
+	}
+
+	const options = readCommon(values);
+	let result;
+	try {
+		result = native.whichSync({sysroot: options.sysroot, runDir: options.runDir, catalogPath: catalogPath(options), query: positionals[0]!});
+	} catch (error) {
+		throw ScanError.fromNative(error);
+	}
+
+	if (options.json) {
+		process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+	} else if (result.hits.length === 0) {
+		process.stdout.write(`${positionals[0]!}: in no known commit${result.objectChecksum ? ` (object ${result.objectChecksum})` : ''}\n`);
+	} else {
+		process.stdout.write(`${positionals[0]!}${result.objectChecksum ? ` is object ${result.objectChecksum}` : ''}:\n`);
+		for (const h of result.hits) {
+			const deployed = h.deployments.length > 0 ? `, deployed as ${h.deployments.join(', ')}` : '';
+			process.stdout.write(`  commit ${short(h.commit)}${h.version ? ` (${h.version})` : ''} at ${h.treePath}${deployed}\n`);
+		}
+	}
+
+	return result.hits.length > 0 ? 0 : 1;
+}
