@@ -104,12 +104,21 @@ pub fn unit_from_cgroup_path(path: &str) -> Option<String> {
 }
 
 fn first_unit_below_slices<'a>(components: &mut impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let mut below_slice = false;
     for c in components {
         if c.ends_with(".slice") {
+            below_slice = true;
             continue;
         }
-        // A non-slice, non-unit component (a plain directory) means no unit owns it.
-        return if is_unit(c) { Some(c) } else { None };
+        if is_unit(c) {
+            return Some(c);
+        }
+        // Plain directories above the first slice are where a manager was started (a
+        // delegated subtree: a container, a test's private root); below a slice, a plain
+        // directory means no unit owns the cgroup.
+        if below_slice {
+            return None;
+        }
     }
     None
 }
@@ -117,6 +126,20 @@ fn first_unit_below_slices<'a>(components: &mut impl Iterator<Item = &'a str>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manager_in_a_delegated_subtree() {
+        assert_eq!(
+            unit_from_cgroup_path("/livetree-test-1-ab/app.slice/lt-app.service").as_deref(),
+            Some("lt-app.service")
+        );
+        assert_eq!(
+            unit_from_cgroup_path("/lxc/c1/system.slice/sshd.service").as_deref(),
+            Some("sshd.service")
+        );
+        assert_eq!(unit_from_cgroup_path("/docker/abc123"), None);
+        assert_eq!(unit_from_cgroup_path("/system.slice/plain/x"), None);
+    }
 
     #[test]
     fn captured_hybrid_host() {
