@@ -16,6 +16,11 @@ use crate::procfs::{self, path_in_root, ProcReader, ProcessRaw};
 pub use crate::report::*;
 use crate::Error;
 
+/// (major, minor, inode) of a file, as maps shows it.
+type DevIno = (u32, u32, u64);
+/// (mount namespace, process root, path): resolves the same for every process sharing them.
+type ResolveKey = (u64, Vec<u8>, Vec<u8>);
+
 /// Per-scan caches and the warnings said once per scan.
 struct Scan<'a> {
     cfg: &'a ScanConfig,
@@ -24,7 +29,7 @@ struct Scan<'a> {
     /// Devices mounted in each mount namespace: a mapping on a device no namespace
     /// mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any tree.
     ns_devices: HashMap<u64, HashSet<(u32, u32)>>,
-    resolves: HashMap<(u64, Vec<u8>, Vec<u8>), Option<(u32, u32, u64)>>,
+    resolves: HashMap<ResolveKey, Option<DevIno>>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
     warned: HashSet<&'static str>,
