@@ -75,8 +75,9 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
 	const restart = s.processesNeedingRestart === 0
 		? style.green('none needs a restart')
 		: style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`);
-	return `Summary: ${s.processes} processes, ${restart}; ${s.unitsNeedingRestart} units need a restart; `
-		+ `${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.`;
+	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
+	return `Summary: ${s.processes} processes, ${restart}; ${units};\n`
+		+ `         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.`;
 }
 
 function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOptions): string[] {
@@ -84,7 +85,11 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 	const flags = [d.staged && 'staged', d.pending && 'pending', d.rollback && 'rollback']
 		.filter(Boolean).map(f => ` (${String(f)})`).join('');
 	const marker = d.booted ? style.green('*') : ' ';
-	const lines = [`${marker} ${style.bold(d.osname)} ${d.checksum}.${d.serial}${flags}`];
+	// ostree prints the whole checksum; where that would overflow the terminal, the first
+	// ten digits (what people compare by eye) do, unless --verbose asks for all of it.
+	const plain = `${marker} ${d.osname} ${d.checksum}.${d.serial}${flags}`;
+	const checksum = options.verbose || plain.length <= (options.width ?? 80) ? d.checksum : short(d.checksum);
+	const lines = [`${marker} ${style.bold(d.osname)} ${checksum}.${d.serial}${flags}`];
 	lines.push(`    Version: ${d.version ?? '(none)'}`);
 	if (d.unlocked !== 'none') {
 		lines.push(`    Unlocked: ${style.yellow(d.unlocked)}`);
@@ -143,19 +148,19 @@ function restartTable(procs: Process[], options: TextOptions, indent: string): s
 	}
 
 	const width = Math.max(options.width ?? 80, 60) - indent.length;
+	const whyWidth = width - 8 - 12 - 18 - 5;
 	const table = new Table({
 		head: ['PID', 'COMMAND', 'UNIT', 'WHY'],
 		style: {head: [], border: [], compact: true},
-		colWidths: [8, 12, 18, width - 8 - 12 - 18 - 5],
-		wordWrap: true,
-		wrapOnWordBoundary: true,
+		colWidths: [8, 12, 18, whyWidth],
+		wordWrap: false,
 		chars: {
 			top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
 			'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ',
 		},
 	});
 	for (const p of cut(needing, options.verbose)) {
-		table.push([String(p.pid), p.comm, p.unit ?? '-', reason(p) ?? '']);
+		table.push([String(p.pid), p.comm, p.unit ?? '-', wrap(reason(p) ?? '', whyWidth - 2)]);
 	}
 
 	const rows = table.toString().split('\n').map(l => `${indent}${l.trimEnd()}`);
@@ -172,4 +177,35 @@ function cut<T>(list: T[], verbose: boolean): T[] {
 
 function oneLine(s: string): string {
 	return s.replaceAll('\n', '\\n');
+}
+
+// Wrap at spaces; a word longer than the column (a path) is cut into pieces that fit.
+export function wrap(text: string, width: number): string {
+	const lines: string[] = [];
+	let line = '';
+	for (const word of text.split(' ')) {
+		let rest = word;
+		while (rest.length > width) {
+			if (line) {
+				lines.push(line);
+				line = '';
+			}
+
+			lines.push(rest.slice(0, width));
+			rest = rest.slice(width);
+		}
+
+		if (line && line.length + 1 + rest.length > width) {
+			lines.push(line);
+			line = rest;
+		} else {
+			line = line ? `${line} ${rest}` : rest;
+		}
+	}
+
+	if (line) {
+		lines.push(line);
+	}
+
+	return lines.join('\n');
 }
