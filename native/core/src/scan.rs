@@ -23,9 +23,11 @@ struct Scan<'a> {
     cfg: &'a ScanConfig,
     k: Knowledge,
     host: Option<(u64, u64)>,
-    /// Devices mounted in each mount namespace: a mapping on a device no namespace
-    /// mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any tree.
-    ns_devices: HashMap<u64, HashSet<(u32, u32)>>,
+    /// Devices mounted in each (mount namespace, root): a mapping on a device no
+    /// namespace mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any
+    /// tree. Keyed by root too, because mountinfo lists only the mounts below the
+    /// reading process's root: a chrooted process does not see the mount its root is on.
+    ns_devices: HashMap<(u64, Vec<u8>), HashSet<(u32, u32)>>,
     /// Overlay mounts per (mount namespace, root): mount points in mountinfo are shown
     /// relative to the reading process's root, so two roots see different lists.
     ns_overlays: HashMap<(u64, Vec<u8>), Vec<OverlayMount>>,
@@ -146,13 +148,18 @@ impl Scan<'_> {
         );
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
-        if !self.ns_devices.contains_key(&ns) || !self.ns_overlays.contains_key(&view) {
+        if !self.ns_overlays.contains_key(&view) {
             let mounts = reader
                 .read_mountinfo(&self.cfg.proc_root, pid)
                 .unwrap_or_default();
-            self.ns_devices
-                .entry(ns)
-                .or_insert_with(|| mounts.iter().map(|m| (m.major, m.minor)).collect());
+            let mut devices: HashSet<(u32, u32)> =
+                mounts.iter().map(|m| (m.major, m.minor)).collect();
+            if !devices.is_empty() {
+                if let Some((dev, _)) = raw.root_dev_ino {
+                    devices.insert(procfs::dev_split(dev));
+                }
+            }
+            self.ns_devices.insert(view.clone(), devices);
             let proc_root = self.cfg.proc_root.clone();
             let host = |p: &[u8]| {
                 std::fs::metadata(std::ffi::OsStr::from_bytes(p))
@@ -181,13 +188,13 @@ impl Scan<'_> {
                     self.overlays.push(shown);
                 }
             }
-            self.ns_overlays.insert(view, found);
+            self.ns_overlays.insert(view.clone(), found);
         }
         let mut files = Vec::new();
         for m in group_file_mappings(&raw.maps) {
             let internal = self
                 .ns_devices
-                .get(&ns)
+                .get(&view)
                 .is_some_and(|d| !d.is_empty() && !d.contains(&(m.major, m.minor)));
             if internal {
                 continue;
