@@ -20,6 +20,9 @@ use crate::catalog::ObjectHit;
 use crate::mountinfo::{parse_overlay_options, Mount};
 use crate::procfs::dev_split;
 
+/// (major, minor, inode) of a resolved path.
+pub type DevIno = (u32, u32, u64);
+
 /// A deployment as overlay detection needs it: its id, directory path and (dev, ino).
 #[derive(Debug, Clone)]
 pub struct DeploymentDir {
@@ -169,8 +172,8 @@ pub fn suffix_below_matching(
 pub fn find_overlays(
     mounts: &[Mount],
     deployments: &[DeploymentDir],
-    stat: &mut dyn FnMut(&[u8]) -> Option<(u32, u32, u64)>,
-    host_stat: &dyn Fn(&[u8]) -> Option<(u32, u32, u64)>,
+    stat: &mut dyn FnMut(&[u8]) -> Option<DevIno>,
+    host_stat: &dyn Fn(&[u8]) -> Option<DevIno>,
 ) -> Vec<OverlayMount> {
     let mut out = Vec::new();
     for m in mounts.iter().filter(|m| m.fstype == "overlay") {

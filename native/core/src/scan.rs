@@ -13,7 +13,10 @@ use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::knowledge::Knowledge;
 use crate::maps::{group_file_mappings, FileMapping};
-use crate::overlay::{self, DeploymentDir, LayerFile, OverlayMount};
+use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
+
+/// A mount namespace (inode of ns/mnt) and a process root as the scanner names it.
+type View = (u64, Vec<u8>);
 use crate::procfs::{self, path_in_root, ProcReader, ProcessRaw};
 pub use crate::report::*;
 use crate::Error;
@@ -27,15 +30,15 @@ struct Scan<'a> {
     /// namespace mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any
     /// tree. Keyed by root too, because mountinfo lists only the mounts below the
     /// reading process's root: a chrooted process does not see the mount its root is on.
-    ns_devices: HashMap<(u64, Vec<u8>), HashSet<(u32, u32)>>,
+    ns_devices: HashMap<View, HashSet<(u32, u32)>>,
     /// Overlay mounts per (mount namespace, root): mount points in mountinfo are shown
     /// relative to the reading process's root, so two roots see different lists.
-    ns_overlays: HashMap<(u64, Vec<u8>), Vec<OverlayMount>>,
+    ns_overlays: HashMap<View, Vec<OverlayMount>>,
     /// Dynamic overlays for the report, by device (one overlay seen from two namespaces
     /// through propagation is one overlay).
     overlays: Vec<OverlayMount>,
     deployment_dirs: Vec<DeploymentDir>,
-    resolves: HashMap<(u64, Vec<u8>, Vec<u8>), Option<(u32, u32, u64)>>,
+    resolves: HashMap<(View, Vec<u8>), Option<DevIno>>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
     warned: HashSet<&'static str>,
@@ -396,7 +399,7 @@ impl Scan<'_> {
     /// What `path` names now, inside the process's own root and mount namespace.
     fn resolve(&mut self, raw: &ProcessRaw, path: &[u8]) -> Option<(u32, u32, u64)> {
         let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
-        let key = (raw.mnt_ns.unwrap_or(0), root.clone(), path.to_vec());
+        let key = ((raw.mnt_ns.unwrap_or(0), root.clone()), path.to_vec());
         if let Some(hit) = self.resolves.get(&key) {
             return *hit;
         }
