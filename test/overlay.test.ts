@@ -189,7 +189,7 @@ test('processes before and after a live overlay: stale vs overlay, with the sour
 	t.deepEqual(ov[0]!.sourceCommits, [next.checksum]);
 
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
-	t.regex(text.stdout, /Dynamic overlays:/);
+	t.regex(text.stdout, /Dynamic overlays:\n\s+\/usr \(overlay \d+:\d+, upper /);
 	t.true(text.stdout.includes(`${next.checksum.slice(0, 6)}`), text.stdout);
 	t.true(text.stdout.includes(LIB), text.stdout);
 });
