@@ -110,7 +110,13 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 				byCommit.set(key, [...(byCommit.get(key) ?? []), f.path]);
 			}
 
-			lines.push(`    ${o.mountPoint} (${o.device})`);
+			// A mount inside the deployment is named as the deployment's own path (`/usr`).
+			const inside = d.path && o.mountPoint.startsWith(`${d.path}/`) ? o.mountPoint.slice(d.path.length) : o.mountPoint;
+			lines.push(`    ${inside} (overlay ${o.device}${o.upperDir ? `, upper ${o.upperDir}` : ''})`);
+			if (o.files.length === 0) {
+				lines.push('      (no files in the upper layer)');
+			}
+
 			for (const [commit, paths] of byCommit) {
 				const label = commit ? `${short(commit)}${versionOf(doc, commit)}` : style.yellow('hotfix (no known commit)');
 				lines.push(`      ${label}: ${paths.join(', ')}`);

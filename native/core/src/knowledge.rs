@@ -116,6 +116,31 @@ impl Knowledge {
                 warnings.push(Warning::new("catalog-write", e.to_string(), None));
             }
         }
+        // Commits the repo's refs name but no deployment holds yet: a live update applies
+        // files of such a newer commit through an overlay, and only a recorded commit can
+        // be named as the source of an overlaid file.
+        let refs = repo.list_refs().unwrap_or_default();
+        for (refspec, checksum) in refs {
+            if self.catalog.has_commit(&checksum).unwrap_or(true) {
+                continue;
+            }
+            let osname = self
+                .status
+                .deployments
+                .iter()
+                .find(|d| d.refspec.as_deref() == Some(refspec.as_str()))
+                .map(|d| d.osname.clone())
+                .unwrap_or_default();
+            match commit_record(repo, &checksum, &osname, Some(&refspec)) {
+                Ok(rec) => {
+                    if let Err(e) = self.catalog.record_commit(&rec) {
+                        warnings.push(Warning::new("catalog-write", e.to_string(), None));
+                    }
+                }
+                // A ref to a commit whose tree is partial (a commit-only pull) is not damage.
+                Err(_) => continue,
+            }
+        }
     }
 
     fn build_index(&mut self, warnings: &mut Vec<Warning>) {
@@ -161,6 +186,41 @@ impl Knowledge {
             .ok()
             .flatten()
             .map(|d| d.id)
+    }
+
+    /// Every recorded (commit, path) holding this object, newest first; cached per scan.
+    pub fn object_hits(&self, object: &str) -> Result<Vec<ObjectHit>> {
+        let mut cache = self.hits.borrow_mut();
+        if !cache.contains_key(object) {
+            let hits = self.catalog.find_object(object)?;
+            cache.insert(object.to_string(), hits);
+        }
+        Ok(cache[object].clone())
+    }
+
+    /// The origin of a file served by an overlay's upper (or a non-deployment lower)
+    /// layer: the commit that holds this very object at this very tree path, else one
+    /// that holds it elsewhere, else none (a hand-made hotfix). `deployment` names a
+    /// current deployment of that commit, such as the pending one a live update applied.
+    pub fn overlay_origin(&self, object: &str, tree_path: &[u8]) -> Result<Origin> {
+        let hits = self.object_hits(object)?;
+        let pick = hits
+            .iter()
+            .find(|h| h.path == tree_path)
+            .or_else(|| hits.first());
+        Ok(Origin {
+            kind: OriginKind::Overlay,
+            deployment: pick.and_then(|h| {
+                self.deployments
+                    .iter()
+                    .find(|d| d.commit == h.commit)
+                    .map(|d| d.id.clone())
+            }),
+            commit: pick.map(|h| h.commit.clone()),
+            version: pick.and_then(|h| h.version.clone()),
+            object: Some(object.to_string()),
+            tree_path: Some(tree_path.to_vec()),
+        })
     }
 
     /// Where an object came from, preferring the process's own deployment, then any

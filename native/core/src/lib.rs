@@ -15,6 +15,7 @@ pub mod keyfile;
 pub mod knowledge;
 pub mod maps;
 pub mod mountinfo;
+pub mod overlay;
 pub mod procfs;
 pub mod repo;
 pub mod report;

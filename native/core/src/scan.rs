@@ -5,31 +5,40 @@
 //! (mount namespace, root, path), a deleted file is checksummed once per inode. That is
 //! what keeps a scan of thousands of processes close to the cost of reading their maps.
 use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 use crate::attribute::{classify_root, process_state};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
-use crate::checksum::{checksum_bare_user_file, checksum_file};
+use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::knowledge::Knowledge;
 use crate::maps::{group_file_mappings, FileMapping};
+use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
+
+/// A mount namespace (inode of ns/mnt) and a process root as the scanner names it.
+type View = (u64, Vec<u8>);
 use crate::procfs::{self, path_in_root, ProcReader, ProcessRaw};
 pub use crate::report::*;
 use crate::Error;
-
-/// (major, minor, inode) of a file, as maps shows it.
-type DevIno = (u32, u32, u64);
-/// (mount namespace, process root, path): resolves the same for every process sharing them.
-type ResolveKey = (u64, Vec<u8>, Vec<u8>);
 
 /// Per-scan caches and the warnings said once per scan.
 struct Scan<'a> {
     cfg: &'a ScanConfig,
     k: Knowledge,
     host: Option<(u64, u64)>,
-    /// Devices mounted in each mount namespace: a mapping on a device no namespace
-    /// mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any tree.
-    ns_devices: HashMap<u64, HashSet<(u32, u32)>>,
-    resolves: HashMap<ResolveKey, Option<DevIno>>,
+    /// Devices mounted in each (mount namespace, root): a mapping on a device no
+    /// namespace mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any
+    /// tree. Keyed by root too, because mountinfo lists only the mounts below the
+    /// reading process's root: a chrooted process does not see the mount its root is on.
+    ns_devices: HashMap<View, HashSet<(u32, u32)>>,
+    /// Overlay mounts per (mount namespace, root): mount points in mountinfo are shown
+    /// relative to the reading process's root, so two roots see different lists.
+    ns_overlays: HashMap<View, Vec<OverlayMount>>,
+    /// Dynamic overlays for the report, by device (one overlay seen from two namespaces
+    /// through propagation is one overlay).
+    overlays: Vec<OverlayMount>,
+    deployment_dirs: Vec<DeploymentDir>,
+    resolves: HashMap<(View, Vec<u8>), Option<DevIno>>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
     warned: HashSet<&'static str>,
@@ -54,12 +63,31 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         k,
         host,
         ns_devices: HashMap::new(),
+        ns_overlays: HashMap::new(),
+        overlays: Vec::new(),
+        deployment_dirs: Vec::new(),
         resolves: HashMap::new(),
         origins: HashMap::new(),
         deleted_objects: HashMap::new(),
         warned: HashSet::new(),
         warnings,
     };
+    scan.deployment_dirs = scan
+        .k
+        .status
+        .deployments
+        .iter()
+        .map(|d| {
+            let (major, minor) = procfs::dev_split(d.dir_dev);
+            DeploymentDir {
+                id: d.id(),
+                path: d.path.as_os_str().as_encoded_bytes().to_vec(),
+                major,
+                minor,
+                ino: d.dir_ino,
+            }
+        })
+        .collect();
     let pids = match &cfg.pids {
         Some(p) => p.clone(),
         None => procfs::list_pids(&cfg.proc_root)?,
@@ -122,18 +150,54 @@ impl Scan<'_> {
             &|dev, ino| k.deployment_by_dir(dev, ino),
         );
         let ns = raw.mnt_ns.unwrap_or(0);
-        if !self.ns_devices.contains_key(&ns) {
-            let devices = match reader.read_mountinfo(&self.cfg.proc_root, pid) {
-                Ok(mounts) => mounts.iter().map(|m| (m.major, m.minor)).collect(),
-                Err(_) => HashSet::new(),
+        let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
+        if !self.ns_overlays.contains_key(&view) {
+            let mounts = reader
+                .read_mountinfo(&self.cfg.proc_root, pid)
+                .unwrap_or_default();
+            let mut devices: HashSet<(u32, u32)> =
+                mounts.iter().map(|m| (m.major, m.minor)).collect();
+            if !devices.is_empty() {
+                if let Some((dev, _)) = raw.root_dev_ino {
+                    devices.insert(procfs::dev_split(dev));
+                }
+            }
+            self.ns_devices.insert(view.clone(), devices);
+            let proc_root = self.cfg.proc_root.clone();
+            let host = |p: &[u8]| {
+                std::fs::metadata(std::ffi::OsStr::from_bytes(p))
+                    .ok()
+                    .map(|m| {
+                        let (ma, mi) = procfs::dev_split(m.dev());
+                        (ma, mi, m.ino())
+                    })
             };
-            self.ns_devices.insert(ns, devices);
+            let found = overlay::find_overlays(
+                &mounts,
+                &self.deployment_dirs,
+                &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
+                &host,
+            );
+            for o in &found {
+                let known = self
+                    .overlays
+                    .iter()
+                    .any(|k| (k.major, k.minor) == (o.major, o.minor));
+                if o.lower_deployment.is_some() && !known {
+                    let mut shown = o.clone();
+                    // Report the mount point as the scanner would name it: below the
+                    // process's root, as maps paths are.
+                    shown.mount_point = overlay::join(root_prefix(&view.1), &o.mount_point);
+                    self.overlays.push(shown);
+                }
+            }
+            self.ns_overlays.insert(view.clone(), found);
         }
         let mut files = Vec::new();
         for m in group_file_mappings(&raw.maps) {
             let internal = self
                 .ns_devices
-                .get(&ns)
+                .get(&view)
                 .is_some_and(|d| !d.is_empty() && !d.contains(&(m.major, m.minor)));
             if internal {
                 continue;
@@ -189,9 +253,14 @@ impl Scan<'_> {
         }
         let superseded = !deleted && {
             let now = self.resolve(raw, &path);
-            now.is_some() && now != Some((m.major, m.minor, m.inode))
+            now.is_some()
+                && now != Some((m.major, m.minor, m.inode))
+                && !self.same_through_overlay(raw, &path, now, m)
         };
-        let origin = self.origin(raw, m, &path, gone, root_dep);
+        let origin = match self.overlay_of(raw, m.major, m.minor) {
+            Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
+            None => self.origin(raw, m, &path, gone, root_dep),
+        };
         FileReport {
             path,
             major: m.major,
@@ -203,10 +272,134 @@ impl Scan<'_> {
         }
     }
 
+    /// The dynamic overlay (lower layer a deployment's) with this device, as this
+    /// process sees it.
+    fn overlay_of(&self, raw: &ProcessRaw, major: u32, minor: u32) -> Option<OverlayMount> {
+        let view = (
+            raw.mnt_ns.unwrap_or(0),
+            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
+        );
+        self.ns_overlays
+            .get(&view)?
+            .iter()
+            .find(|o| (o.major, o.minor) == (major, minor) && o.lower_deployment.is_some())
+            .cloned()
+    }
+
+    /// The real file serving `path` (as maps shows it) through overlay `o`.
+    fn serving(&self, raw: &ProcessRaw, o: &OverlayMount, path: &[u8]) -> Option<LayerFile> {
+        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
+        let inner = path_in_root(&root, path)?;
+        let rel = o.below(inner)?;
+        let proc_root = &self.cfg.proc_root;
+        overlay::serving_file(o, rel, &|p| {
+            let mut full = proc_root.join(raw.pid.to_string()).join("root");
+            full.push(std::ffi::OsStr::from_bytes(
+                p.strip_prefix(b"/").unwrap_or(p),
+            ));
+            Some(full)
+        })
+    }
+
+    /// A process that mapped a deployment file before an overlay was mounted over it
+    /// sees its path now on the overlay's device; when the overlay still serves that very
+    /// file from the lower layer, nothing replaced it.
+    fn same_through_overlay(
+        &self,
+        raw: &ProcessRaw,
+        path: &[u8],
+        now: Option<(u32, u32, u64)>,
+        m: &FileMapping,
+    ) -> bool {
+        let Some((ma, mi, _)) = now else { return false };
+        let Some(o) = self.overlay_of(raw, ma, mi) else {
+            return false;
+        };
+        self.serving(raw, &o, path)
+            .is_some_and(|f| (f.major, f.minor, f.ino) == (m.major, m.minor, m.inode))
+    }
+
+    /// Origin of a file mapped through a dynamic overlay: a deployment-layer file is a
+    /// repo object and is attributed as any other; a file of the upper (or another lower)
+    /// layer is checksummed and looked up by content at its tree path.
+    fn overlay_file_origin(
+        &mut self,
+        raw: &ProcessRaw,
+        m: &FileMapping,
+        o: &OverlayMount,
+        path: &[u8],
+        gone: bool,
+        root_dep: Option<&str>,
+    ) -> Origin {
+        let key = (m.major, m.minor, m.inode, root_dep.map(str::to_string));
+        if let Some(hit) = self.origins.get(&key) {
+            return hit.clone();
+        }
+        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
+        let tree_path = path_in_root(&root, path)
+            .and_then(|p| o.below(p))
+            .map(|rel| o.tree_path(rel));
+        let serving = if gone {
+            None
+        } else {
+            self.serving(raw, o, path)
+                .filter(|f| f.ino == m.inode || !o.is_deployment_layer(&f.layer))
+        };
+        let object = match &serving {
+            Some(f) if o.is_deployment_layer(&f.layer) => {
+                let real = FileMapping {
+                    major: f.major,
+                    minor: f.minor,
+                    inode: f.ino,
+                    ..m.clone()
+                };
+                let origin = self.origin(raw, &real, path, false, root_dep);
+                self.origins.insert(key, origin.clone());
+                return origin;
+            }
+            Some(f) => match checksum_path(&f.path) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    self.warn_once("checksum-failed", e.to_string(), Some(raw.pid));
+                    None
+                }
+            },
+            // Deleted from the overlay while mapped: only map_files can still read it.
+            None => self.deleted_object(raw, m),
+        };
+        let origin = match (object, tree_path) {
+            (Some(obj), Some(tp)) => {
+                // A deleted file may have been the deployment's own (the lower file):
+                // then it is attributed as that, not as an overlay file.
+                let own = root_dep.and_then(crate::attribute::commit_of_id);
+                let hits = self.k.object_hits(&obj).unwrap_or_default();
+                let is_lower = serving.is_none()
+                    && hits
+                        .iter()
+                        .any(|h| Some(h.commit.as_str()) == own && h.path == tp);
+                let r = if is_lower {
+                    self.k.origin_of(&obj, path, root_dep)
+                } else {
+                    self.k.overlay_origin(&obj, &tp)
+                };
+                r.unwrap_or_else(|e| {
+                    self.warn_once("catalog-read", e.to_string(), None);
+                    Origin::untracked()
+                })
+            }
+            (obj, _) => Origin {
+                object: obj,
+                ..Origin::untracked()
+            },
+        };
+        self.origins.insert(key, origin.clone());
+        origin
+    }
+
     /// What `path` names now, inside the process's own root and mount namespace.
     fn resolve(&mut self, raw: &ProcessRaw, path: &[u8]) -> Option<(u32, u32, u64)> {
         let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
-        let key = (raw.mnt_ns.unwrap_or(0), root.clone(), path.to_vec());
+        let key = ((raw.mnt_ns.unwrap_or(0), root.clone()), path.to_vec());
         if let Some(hit) = self.resolves.get(&key) {
             return *hit;
         }
@@ -308,16 +501,84 @@ impl Scan<'_> {
                 }
             })
             .collect();
+        let overlays = std::mem::take(&mut self.overlays)
+            .iter()
+            .map(|o| self.overlay_report(o))
+            .collect();
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
             sysroot_path: self.k.status.path.clone(),
             repo_mode: self.k.repo_mode(),
             ostree_booted: self.k.status.ostree_booted,
             deployments,
-            overlays: Vec::new(),
+            overlays,
             processes,
             warnings: self.warnings,
         }
+    }
+}
+
+impl Scan<'_> {
+    /// One overlay for the report: each regular file of its upper directory with its
+    /// object checksum and the commits holding that object at that tree path.
+    fn overlay_report(&mut self, o: &OverlayMount) -> OverlayReport {
+        let upper = o
+            .upperdir
+            .as_deref()
+            .filter(|u| u.starts_with(b"/"))
+            .map(|u| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(u)));
+        let mut files = Vec::new();
+        let mut source_commits: Vec<String> = Vec::new();
+        if let Some(upper) = upper {
+            for (rel, full) in overlay::upper_files(&upper) {
+                let tree_path = o.tree_path(&rel);
+                let object = match checksum_path(&full) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.warn_once("checksum-failed", e.to_string(), None);
+                        None
+                    }
+                };
+                let commits = match &object {
+                    Some(obj) => match self.k.object_hits(obj) {
+                        Ok(hits) => overlay::commits_at(&hits, &tree_path),
+                        Err(e) => {
+                            self.warn_once("catalog-read", e.to_string(), None);
+                            Vec::new()
+                        }
+                    },
+                    None => Vec::new(),
+                };
+                for c in &commits {
+                    if !source_commits.contains(c) {
+                        source_commits.push(c.clone());
+                    }
+                }
+                files.push(OverlayFileReport {
+                    path: tree_path,
+                    object,
+                    commits,
+                });
+            }
+        }
+        OverlayReport {
+            mount_point: o.mount_point.clone(),
+            major: o.major,
+            minor: o.minor,
+            lower_deployment: o.lower_deployment.clone(),
+            upper_dir: o.upperdir.clone(),
+            source_commits,
+            files,
+        }
+    }
+}
+
+/// The process's root as a prefix for its mount points: empty for `/`.
+fn root_prefix(root: &[u8]) -> &[u8] {
+    if root == b"/" {
+        b""
+    } else {
+        root
     }
 }
 

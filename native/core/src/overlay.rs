@@ -1,0 +1,466 @@
+//! Dynamic overlays: overlayfs mounts whose lower layer is (a directory of) a deployment.
+//!
+//! A live update (`ostree admin unlock`, `rpm-ostree apply-live`, or a hand-made hotfix)
+//! mounts an overlay on a deployment's `/usr`: files written to the upper directory shadow
+//! the deployment's own. In /proc/PID/maps a file read through the overlay carries the
+//! overlay's device with the inode number of the real file below, so the scan has to ask
+//! the layers which one serves a path: the upper directory first, then the lower layers
+//! top-most first, as overlayfs itself looks them up.
+//!
+//! Layer paths are the ones the mounter passed (the super options show them as given).
+//! They are looked up in the scanner's own mount namespace first and then inside the
+//! process's root; a relative path (ostree's unlock mounts `lowerdir=usr` after a chdir)
+//! cannot be resolved that way, so its deployment is found through the mount point.
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::ObjectHit;
+use crate::mountinfo::{parse_overlay_options, Mount};
+use crate::procfs::dev_split;
+
+/// (major, minor, inode) of a resolved path.
+pub type DevIno = (u32, u32, u64);
+
+/// A deployment as overlay detection needs it: its id, directory path and (dev, ino).
+#[derive(Debug, Clone)]
+pub struct DeploymentDir {
+    pub id: String,
+    pub path: Vec<u8>,
+    pub major: u32,
+    pub minor: u32,
+    pub ino: u64,
+}
+
+/// One overlay mount as one process sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayMount {
+    /// Relative to the root of the process whose mountinfo listed it.
+    pub mount_point: Vec<u8>,
+    pub major: u32,
+    pub minor: u32,
+    /// Top-most first.
+    pub lowerdirs: Vec<Vec<u8>>,
+    pub upperdir: Option<Vec<u8>>,
+    pub workdir: Option<Vec<u8>>,
+    /// The deployment the lower layer belongs to, when one does.
+    pub lower_deployment: Option<String>,
+    /// Which of `lowerdirs` is the deployment's tree.
+    pub deployment_layer: Option<usize>,
+    /// Where that layer sits inside the deployment (`/usr`; empty for the whole tree):
+    /// the prefix that turns a path below the mount point into a tree path.
+    pub tree_prefix: Vec<u8>,
+    /// The deployment layer as the scanner reaches it (deployment path + prefix), which
+    /// works even when the lowerdir was given relative to the mounter's directory.
+    pub deployment_lower: Option<Vec<u8>>,
+}
+
+/// Which layer serves a path, and the real file there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    Upper,
+    /// Index into `lowerdirs`.
+    Lower(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerFile {
+    pub layer: Layer,
+    /// The file's path in the scanner's view (or through /proc/PID/root).
+    pub path: PathBuf,
+    pub major: u32,
+    pub minor: u32,
+    pub ino: u64,
+}
+
+impl OverlayMount {
+    /// Whether the file in `layer` is the deployment's own (and so a repo object).
+    pub fn is_deployment_layer(&self, layer: &Layer) -> bool {
+        matches!(layer, Layer::Lower(i) if Some(*i) == self.deployment_layer)
+    }
+
+    /// A path the process sees (relative to its root) made relative to the mount point:
+    /// `/usr/lib/x.so` under `/usr` is `/lib/x.so`.
+    pub fn below<'a>(&self, path: &'a [u8]) -> Option<&'a [u8]> {
+        below(&self.mount_point, path)
+    }
+
+    /// The deployment tree path of a path relative to the mount point.
+    pub fn tree_path(&self, rel: &[u8]) -> Vec<u8> {
+        join(&self.tree_prefix, rel)
+    }
+}
+
+/// `path` relative to `dir` (`/lib/x.so`), `/` for `dir` itself, None outside it.
+pub fn below<'a>(dir: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    let dir = dir.strip_suffix(b"/").unwrap_or(dir);
+    let rest = path.strip_prefix(dir)?;
+    if rest.is_empty() {
+        Some(b"/")
+    } else if rest[0] == b'/' {
+        Some(rest)
+    } else {
+        None
+    }
+}
+
+/// `prefix` + `rel`, with exactly one slash between them and no trailing `/` for the root.
+pub fn join(prefix: &[u8], rel: &[u8]) -> Vec<u8> {
+    let prefix = prefix.strip_suffix(b"/").unwrap_or(prefix);
+    let rel = rel.strip_prefix(b"/").unwrap_or(rel);
+    let mut out = prefix.to_vec();
+    if !rel.is_empty() || out.is_empty() {
+        out.push(b'/');
+    }
+    out.extend_from_slice(rel);
+    out
+}
+
+/// Where `dir` lies inside the deployment at `deployment`: `Some("")` for the deployment
+/// itself, `Some("/usr")` for its /usr, None when it lies elsewhere. Compared on whole
+/// path components, so `CSUM.1` is not inside `CSUM.10`.
+pub fn subpath_in(deployment: &[u8], dir: &[u8]) -> Option<Vec<u8>> {
+    let dep = deployment.strip_suffix(b"/").unwrap_or(deployment);
+    let dir = dir.strip_suffix(b"/").unwrap_or(dir);
+    let rest = dir.strip_prefix(dep)?;
+    if rest.is_empty() || rest[0] == b'/' {
+        Some(rest.to_vec())
+    } else {
+        None
+    }
+}
+
+/// The suffix of an absolute `path` below its deepest ancestor for which `is_target`
+/// holds (the path itself included): with `/a/b/c` and `/a` the target, `/b/c`.
+/// `is_target` gets each ancestor, longest first. Pure, so the walk is unit-tested with
+/// a closure standing in for stat.
+pub fn suffix_below_matching(
+    path: &[u8],
+    is_target: &mut dyn FnMut(&[u8]) -> bool,
+) -> Option<Vec<u8>> {
+    if !path.starts_with(b"/") {
+        return None;
+    }
+    let mut cut = path.strip_suffix(b"/").unwrap_or(path).len();
+    loop {
+        let ancestor: &[u8] = if cut == 0 { b"/" } else { &path[..cut] };
+        if is_target(ancestor) {
+            return Some(
+                path[cut..]
+                    .strip_suffix(b"/")
+                    .unwrap_or(&path[cut..])
+                    .to_vec(),
+            );
+        }
+        if cut == 0 {
+            return None;
+        }
+        cut = path[..cut].iter().rposition(|b| *b == b'/').unwrap_or(0);
+    }
+}
+
+/// The overlay mounts of one mount table, each with the deployment its lower layer
+/// belongs to (None when no lower layer is a deployment's: a container's overlay).
+/// `stat` resolves a path as the process that owns the mount table sees it, `host_stat`
+/// as the scanner sees it.
+///
+/// Walking up to an ancestor that is a deployment directory is not enough on its own: on
+/// a booted system `/` is the deployment, so every path has it as an ancestor. The
+/// lowerdir must also be the very directory at the same place in the deployment as the
+/// scanner sees it (for a relative lowerdir, at least a directory there).
+pub fn find_overlays(
+    mounts: &[Mount],
+    deployments: &[DeploymentDir],
+    stat: &mut dyn FnMut(&[u8]) -> Option<DevIno>,
+    host_stat: &dyn Fn(&[u8]) -> Option<DevIno>,
+) -> Vec<OverlayMount> {
+    let mut out = Vec::new();
+    for m in mounts.iter().filter(|m| m.fstype == "overlay") {
+        let opts = parse_overlay_options(&m.super_options);
+        let mut o = OverlayMount {
+            mount_point: m.mount_point.clone(),
+            major: m.major,
+            minor: m.minor,
+            lowerdirs: opts.lowerdirs,
+            upperdir: opts.upperdir,
+            workdir: opts.workdir,
+            lower_deployment: None,
+            deployment_layer: None,
+            tree_prefix: Vec::new(),
+            deployment_lower: None,
+        };
+        'layers: for (i, dir) in o.lowerdirs.iter().enumerate() {
+            // By path: the lowerdir as given names a deployment directory or one below it.
+            for d in deployments {
+                if let Some(sub) = subpath_in(&d.path, dir) {
+                    (o.lower_deployment, o.deployment_layer, o.tree_prefix) =
+                        (Some(d.id.clone()), Some(i), sub);
+                    break 'layers;
+                }
+            }
+            // By identity: an ancestor of the lowerdir is a deployment directory (bind
+            // mounts, symlinked sysroot paths, a process in another root).
+            let mut found = None;
+            let sub = suffix_below_matching(dir, &mut |anc| {
+                let Some((ma, mi, ino)) = stat(anc) else {
+                    return false;
+                };
+                found = deployments
+                    .iter()
+                    .find(|d| (d.major, d.minor, d.ino) == (ma, mi, ino));
+                found.is_some()
+            });
+            if let (Some(d), Some(sub)) = (found, sub) {
+                let same = stat(dir).is_some() && stat(dir) == host_stat(&join(&d.path, &sub));
+                if same {
+                    (o.lower_deployment, o.deployment_layer, o.tree_prefix) =
+                        (Some(d.id.clone()), Some(i), sub);
+                    break 'layers;
+                }
+            }
+        }
+        if o.lower_deployment.is_none() {
+            // A relative lowerdir (ostree's `lowerdir=usr`) says nothing by itself; when it
+            // ends like the mount point and an ancestor of the mount point is a
+            // deployment, that deployment's directory is what was overlaid.
+            if let Some(i) = o.lowerdirs.iter().position(|l| !l.starts_with(b"/")) {
+                let rel = o.lowerdirs[i].clone();
+                let mut found = None;
+                let sub = suffix_below_matching(&o.mount_point, &mut |anc| {
+                    let Some((ma, mi, ino)) = stat(anc) else {
+                        return false;
+                    };
+                    found = deployments
+                        .iter()
+                        .find(|d| (d.major, d.minor, d.ino) == (ma, mi, ino));
+                    found.is_some()
+                });
+                if let (Some(d), Some(sub)) = (found, sub) {
+                    let want = join(b"", &rel);
+                    let exists = host_stat(&join(&d.path, &sub)).is_some();
+                    if exists && !sub.is_empty() && sub.ends_with(&want) {
+                        (o.lower_deployment, o.deployment_layer, o.tree_prefix) =
+                            (Some(d.id.clone()), Some(i), sub);
+                    }
+                }
+            }
+        }
+        if let Some(d) = deployments
+            .iter()
+            .find(|d| Some(&d.id) == o.lower_deployment.as_ref())
+        {
+            o.deployment_lower = Some(join(&d.path, &o.tree_prefix));
+        }
+        out.push(o);
+    }
+    out
+}
+
+/// The real file that serves `rel` (relative to the mount point) in `o`, looked up layer
+/// by layer as overlayfs does: upper first, then each lower layer top-most first; the
+/// first layer with an entry there wins. A whiteout hides the lower layers: None.
+/// `in_root` maps a layer path to one the scanner can open (the process's root), tried
+/// when the path does not resolve in the scanner's own view.
+pub fn serving_file(
+    o: &OverlayMount,
+    rel: &[u8],
+    in_root: &dyn Fn(&[u8]) -> Option<PathBuf>,
+) -> Option<LayerFile> {
+    let layers = o.upperdir.iter().map(|u| (Layer::Upper, u)).chain(
+        o.lowerdirs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (Layer::Lower(i), l)),
+    );
+    let as_path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    for (layer, dir) in layers {
+        let own = join(dir, rel);
+        let candidates = match &o.deployment_lower {
+            Some(d) if o.is_deployment_layer(&layer) => [Some(as_path(&join(d, rel))), None],
+            // A relative layer path is relative to a directory we do not know.
+            _ if !dir.starts_with(b"/") => [None, None],
+            _ => [Some(as_path(&own)), in_root(&own)],
+        };
+        for path in candidates.into_iter().flatten() {
+            let Ok(md) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if md.file_type().is_char_device() && md.rdev() == 0 {
+                return None;
+            }
+            let (major, minor) = dev_split(md.dev());
+            return Some(LayerFile {
+                layer,
+                path,
+                major,
+                minor,
+                ino: md.ino(),
+            });
+        }
+    }
+    None
+}
+
+/// The regular files of an upper directory, as (path relative to it, full path), sorted.
+/// Whiteouts, directories and symlinks are skipped; unreadable directories too.
+pub fn upper_files(upper: &Path) -> Vec<(Vec<u8>, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(Vec::new(), upper.to_path_buf())];
+    while let Some((rel, dir)) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            let mut r = rel.clone();
+            r.push(b'/');
+            r.extend_from_slice(e.file_name().as_bytes());
+            if ft.is_dir() {
+                stack.push((r, e.path()));
+            } else if ft.is_file() {
+                out.push((r, e.path()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The distinct commits whose tree holds the object exactly at `tree_path`, in the
+/// catalog's order (newest first).
+pub fn commits_at(hits: &[ObjectHit], tree_path: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for h in hits.iter().filter(|h| h.path == tree_path) {
+        if !out.contains(&h.commit) {
+            out.push(h.commit.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mountinfo::parse_mountinfo;
+
+    #[test]
+    fn paths_below_and_joined() {
+        assert_eq!(below(b"/usr", b"/usr/lib/x.so"), Some(&b"/lib/x.so"[..]));
+        assert_eq!(below(b"/usr/", b"/usr/lib/x.so"), Some(&b"/lib/x.so"[..]));
+        assert_eq!(below(b"/usr", b"/usrx/lib"), None);
+        assert_eq!(below(b"/", b"/usr/lib"), Some(&b"/usr/lib"[..]));
+        assert_eq!(below(b"/usr", b"/usr"), Some(&b"/"[..]));
+        assert_eq!(join(b"/usr", b"/lib/x.so"), b"/usr/lib/x.so");
+        assert_eq!(join(b"", b"/lib/x.so"), b"/lib/x.so");
+        assert_eq!(join(b"/usr", b"/"), b"/usr");
+        assert_eq!(join(b"", b"/"), b"/");
+    }
+
+    #[test]
+    fn subpaths_on_component_boundaries() {
+        let d = b"/s/ostree/deploy/demo/deploy/abc.1";
+        assert_eq!(
+            subpath_in(d, b"/s/ostree/deploy/demo/deploy/abc.1/usr"),
+            Some(b"/usr".to_vec())
+        );
+        assert_eq!(
+            subpath_in(d, b"/s/ostree/deploy/demo/deploy/abc.1/"),
+            Some(Vec::new())
+        );
+        assert_eq!(
+            subpath_in(d, b"/s/ostree/deploy/demo/deploy/abc.10/usr"),
+            None
+        );
+        assert_eq!(subpath_in(d, b"usr"), None);
+    }
+
+    #[test]
+    fn ancestor_walk() {
+        let mut seen = Vec::new();
+        let r = suffix_below_matching(b"/a/b/c", &mut |p| {
+            seen.push(p.to_vec());
+            p == b"/a"
+        });
+        assert_eq!(r, Some(b"/b/c".to_vec()));
+        assert_eq!(
+            seen,
+            vec![b"/a/b/c".to_vec(), b"/a/b".to_vec(), b"/a".to_vec()]
+        );
+        assert_eq!(
+            suffix_below_matching(b"/usr", &mut |p| p == b"/"),
+            Some(b"/usr".to_vec())
+        );
+        assert_eq!(
+            suffix_below_matching(b"/a/b", &mut |p| p == b"/a/b"),
+            Some(Vec::new())
+        );
+        assert_eq!(suffix_below_matching(b"/a/b", &mut |_| false), None);
+        assert_eq!(suffix_below_matching(b"a/b", &mut |_| true), None);
+    }
+
+    fn dep(id: &str, path: &str, ino: u64) -> DeploymentDir {
+        DeploymentDir {
+            id: id.into(),
+            path: path.as_bytes().to_vec(),
+            major: 254,
+            minor: 0,
+            ino,
+        }
+    }
+
+    #[test]
+    fn overlays_matched_to_deployments() {
+        let text = b"1 0 254:0 / / rw - ext4 /dev/vda rw\n\
+            60 1 0:39 / /s/d/A.0/usr rw - overlay overlay rw,lowerdir=/hot:/s/d/A.0/usr,upperdir=/up,workdir=/wk\n\
+            61 1 0:40 / /usr rw - overlay overlay rw,lowerdir=usr,upperdir=.usr-ovl-upper,workdir=.usr-ovl-work\n\
+            62 1 0:41 / /var/lib/c rw - overlay overlay rw,lowerdir=/c/l,upperdir=/c/u,workdir=/c/w\n";
+        let mounts = parse_mountinfo(text).unwrap();
+        let deps = vec![
+            dep("demo/A.0", "/s/d/A.0", 10),
+            dep("demo/B.0", "/s/d/B.0", 11),
+        ];
+        // `/` is deployment B's directory (a booted deployment).
+        let mut stat = |p: &[u8]| match p {
+            b"/" => Some((254, 0, 11)),
+            b"/hot" => Some((254, 0, 50)),
+            b"/c/l" => Some((254, 0, 51)),
+            _ => None,
+        };
+        // The scanner sees B's /usr, but no `hot` or `c` directory in B.
+        let host = |p: &[u8]| (p == b"/s/d/B.0/usr").then_some((254, 0, 60));
+        let o = find_overlays(&mounts, &deps, &mut stat, &host);
+        assert_eq!(o.len(), 3);
+        assert_eq!(o[0].lower_deployment.as_deref(), Some("demo/A.0"));
+        assert_eq!(o[0].deployment_layer, Some(1));
+        assert_eq!(o[0].tree_prefix, b"/usr");
+        assert_eq!(o[0].upperdir.as_deref(), Some(&b"/up"[..]));
+        assert_eq!((o[0].major, o[0].minor), (0, 39));
+        assert_eq!(o[1].lower_deployment.as_deref(), Some("demo/B.0"));
+        assert_eq!(o[1].tree_prefix, b"/usr");
+        assert_eq!(o[2].lower_deployment, None);
+        assert_eq!(o[0].tree_path(b"/lib/x.so"), b"/usr/lib/x.so");
+    }
+
+    #[test]
+    fn commits_at_exact_path() {
+        let hit = |c: &str, p: &str| ObjectHit {
+            commit: c.into(),
+            version: None,
+            path: p.as_bytes().to_vec(),
+            timestamp: 0,
+            is_symlink: false,
+        };
+        let hits = vec![
+            hit("b", "/usr/lib/x"),
+            hit("a", "/usr/lib/y"),
+            hit("a", "/usr/lib/x"),
+            hit("b", "/usr/lib/x"),
+        ];
+        assert_eq!(
+            commits_at(&hits, b"/usr/lib/x"),
+            vec!["b".to_string(), "a".to_string()]
+        );
+        assert!(commits_at(&hits, b"/usr/bin/z").is_empty());
+    }
+}

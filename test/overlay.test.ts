@@ -1,0 +1,307 @@
+// Dynamic overlays, for real: overlayfs mounted on a deployment's /usr inside a private
+// mount namespace (fixtures/overlay-ns.sh), with processes chrooted into that deployment
+// started before and after the mount. The upper layers hold files checked out with the real
+// `ostree checkout` from the same repo, or hand-made hotfix bytes.
+import test, {type ExecutionContext} from 'ava';
+import {spawn, execFileSync} from 'node:child_process';
+import {existsSync} from 'node:fs';
+import {appendFile, copyFile, mkdir, readFile, readlink, stat} from 'node:fs/promises';
+import {join} from 'node:path';
+import {Fixtures, FIXTURES, devMajorMinor, type BuiltSysroot} from './helpers/fixture.js';
+import {livetree} from './helpers/cli.js';
+import {schemaErrors} from './helpers/schema.js';
+import type {Process, StatusDocument} from '../src/model/document.js';
+
+const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
+
+interface OverlayNs {
+	before: number;
+	after: number;
+	upper: string;
+	/** MAJOR:MINOR of the overlay, as the processes in the namespace see /usr. */
+	device: string;
+	stop(): Promise<void>;
+}
+
+async function alive(pid: number): Promise<boolean> {
+	return existsSync(`/proc/${pid}`) && !(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).includes(') Z');
+}
+
+async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
+	const deadline = Date.now() + 15_000;
+	while (!(await ok().catch(() => false))) {
+		if (Date.now() > deadline) {
+			throw new Error(`timed out waiting for ${what}`);
+		}
+
+		await new Promise(r => setTimeout(r, 25));
+	}
+}
+
+/** Start fixtures/overlay-ns.sh in a private mount namespace; undone by fx.cleanup(). */
+async function overlayNs(t: ExecutionContext, fx: Fixtures, deploy: string, lowers: string[], fill: (upper: string) => Promise<void>): Promise<OverlayNs> {
+	const dir = await fx.tempDir('livetree-ovl-');
+	const upper = join(dir, 'upper');
+	const work = join(dir, 'work');
+	await mkdir(upper);
+	await mkdir(work);
+	await fill(upper);
+	const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', join(FIXTURES, 'overlay-ns.sh'), deploy, lowers.join(':'), upper, work, dir], {
+		detached: true,
+		stdio: 'ignore',
+	});
+	const after = child.pid!;
+	let exited = false;
+	const gone = new Promise<void>(resolve => child.once('exit', () => {
+		exited = true;
+		resolve();
+	}));
+	child.unref();
+	let before = 0;
+	const stop = async () => {
+		if (before > 0) {
+			try {
+				process.kill(before, 'SIGKILL');
+			} catch {}
+
+			await until(`PID ${before} to exit`, async () => !(await alive(before)));
+		}
+
+		if (!exited) {
+			child.ref();
+			try {
+				process.kill(after, 'SIGKILL');
+			} catch {}
+
+			await gone;
+		}
+	};
+
+	// ava runs teardowns last-registered first: this one before fx.cleanup() removes the
+	// directories and the sysroot the namespace uses.
+	t.teardown(stop);
+	await until('the overlay to be mounted', async () => existsSync(join(dir, 'mounted')));
+	before = Number(await readFile(join(dir, 'before.pid'), 'utf8'));
+	await until('the process after the overlay to settle', async () => {
+		if (exited) {
+			throw new Error('overlay-ns.sh exited early');
+		}
+
+		const exe = await readlink(`/proc/${after}/exe`);
+		const maps = await readFile(`/proc/${after}/maps`, 'utf8');
+		return exe.endsWith('/usr/bin/sleep') && maps.includes('libdemo');
+	});
+	const st = await stat(`/proc/${after}/root/usr`, {bigint: true});
+	const [major, minor] = devMajorMinor(st.dev);
+	return {before, after, upper, device: `${major}:${minor}`, stop};
+}
+
+async function status(built: BuiltSysroot, stateDir: string, extra: string[] = []): Promise<StatusDocument> {
+	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', built.sysroot, '--state-dir', stateDir, ...extra]);
+	if (r.code === 2) {
+		throw new Error(r.stderr);
+	}
+
+	const doc = JSON.parse(r.stdout) as StatusDocument;
+	// livetree never writes to the repo: it must still pass fsck after every scan.
+	execFileSync('ostree', ['fsck', `--repo=${built.repo}`], {stdio: 'ignore'});
+	return doc;
+}
+
+function proc(doc: StatusDocument, pid: number): Process {
+	const p = doc.processes.find(p => p.pid === pid);
+	if (!p) {
+		throw new Error(`PID ${pid} not in the scan`);
+	}
+
+	return p;
+}
+
+function lib(p: Process) {
+	const f = p.files.find(f => f.path.endsWith(LIB));
+	if (!f) {
+		throw new Error(`PID ${p.pid} maps no ${LIB}: ${p.files.map(f => f.path).join(', ')}`);
+	}
+
+	return f;
+}
+
+/** Check out PATH of COMMIT (a file or directory) as real copies into DEST. */
+function checkout(built: BuiltSysroot, commit: string, path: string, dest: string): void {
+	execFileSync('ostree', ['checkout', `--repo=${built.repo}`, '--force-copy', `--subpath=${path}`, commit, dest]);
+}
+
+// One sysroot for the file: 1.0 and 2.0 deployed, processes run in 1.0 (deployments[1]),
+// 2.0 is what a live update applies; 3.0 is committed to the ref but never deployed.
+async function setup(fx: Fixtures) {
+	const built = await fx.buildSysroot('two');
+	const old = built.deployments.find(d => d.version === '1.0')!;
+	const next = built.deployments.find(d => d.version === '2.0')!;
+	return {built, old, next};
+}
+
+test('processes before and after a live overlay: stale vs overlay, with the source commit', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old, next} = await setup(fx);
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
+		await mkdir(join(upper, 'lib'), {recursive: true});
+		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
+	});
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const want = await built.handle.objectChecksum(next.checksum, LIB);
+
+	const after = proc(doc, ns.after);
+	t.is(after.root.deployment, `demo/${old.checksum}.${old.serial}`);
+	t.is(after.state, 'overlay');
+	t.false(after.needsRestart);
+	const a = lib(after);
+	t.is(a.dev, ns.device);
+	t.is(a.origin.kind, 'overlay');
+	t.is(a.origin.commit, next.checksum);
+	t.is(a.origin.objectChecksum, want);
+	t.is(a.origin.treePath, LIB);
+	t.false(a.superseded);
+	// What the overlay passes through from the deployment is still the deployment's own.
+	const libc = after.files.find(f => /libc\.so/.test(f.path))!;
+	t.is(libc.dev, ns.device);
+	t.is(libc.origin.kind, 'deployment');
+	t.is(libc.origin.commit, old.checksum);
+
+	const before = proc(doc, ns.before);
+	t.is(before.state, 'stale');
+	t.true(before.needsRestart);
+	const b = lib(before);
+	t.true(b.superseded);
+	t.is(b.origin.kind, 'deployment');
+	t.is(b.origin.commit, old.checksum);
+	t.not(b.dev, ns.device);
+	// Files the overlay does not replace are not superseded for the earlier process.
+	t.deepEqual(before.files.filter(f => f.superseded).map(f => f.path), [b.path]);
+
+	const ov = doc.overlays.filter(o => o.device === ns.device);
+	t.is(ov.length, 1);
+	t.is(ov[0]!.mountPoint, `${old.path}/usr`);
+	t.is(ov[0]!.lowerDeployment, `demo/${old.checksum}.${old.serial}`);
+	t.is(ov[0]!.upperDir, ns.upper);
+	t.deepEqual(ov[0]!.files, [{path: LIB, objectChecksum: want, commits: [next.checksum]}]);
+	t.deepEqual(ov[0]!.sourceCommits, [next.checksum]);
+
+	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
+	t.regex(text.stdout, /Dynamic overlays:\n\s+\/usr \(overlay \d+:\d+, upper /);
+	t.true(text.stdout.includes(`${next.checksum.slice(0, 6)}`), text.stdout);
+	t.true(text.stdout.includes(LIB), text.stdout);
+});
+
+test('a hand-made hotfix in the upper layer: origin overlay with no commit', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old} = await setup(fx);
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
+		await mkdir(join(upper, 'lib/livetree-demo'), {recursive: true});
+		const f = join(upper, 'lib/livetree-demo/libdemo.so.1');
+		await copyFile(`${old.path}${LIB}`, f);
+		await appendFile(f, '\nHOTFIX by hand\n');
+	});
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const after = proc(doc, ns.after);
+	t.is(after.state, 'overlay');
+	const a = lib(after);
+	t.is(a.origin.kind, 'overlay');
+	t.is(a.origin.commit ?? null, null);
+	t.regex(a.origin.objectChecksum ?? '', /^[0-9a-f]{64}$/);
+	const ov = doc.overlays.find(o => o.device === ns.device)!;
+	t.deepEqual(ov.files.map(f => [f.path, f.commits]), [[LIB, []]]);
+	t.deepEqual(ov.sourceCommits, []);
+	t.is(ov.files[0]!.objectChecksum, a.origin.objectChecksum ?? null);
+	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
+	t.regex(text.stdout, /hotfix/);
+});
+
+test('overlays in two mount namespaces at once, one from a commit no deployment holds', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old, next} = await setup(fx);
+	const third = await built.handle.commit('3.0');
+	const one = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
+		await mkdir(join(upper, 'lib'), {recursive: true});
+		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
+	});
+	const two = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
+		await mkdir(join(upper, 'lib'), {recursive: true});
+		checkout(built, third, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
+	});
+	t.not(one.device, two.device);
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(lib(proc(doc, one.after)).origin.commit, next.checksum);
+	t.is(lib(proc(doc, two.after)).origin.commit, third);
+	t.is(lib(proc(doc, two.after)).origin.version, '3.0');
+	t.is(proc(doc, two.after).state, 'overlay');
+	for (const ns of [one, two]) {
+		t.is(proc(doc, ns.before).state, 'stale');
+	}
+
+	const seen = doc.overlays.filter(o => o.device === one.device || o.device === two.device);
+	t.is(seen.length, 2);
+	t.deepEqual(seen.find(o => o.device === two.device)!.sourceCommits, [third]);
+});
+
+test('several lower layers: a file from a layer above the deployment', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old, next} = await setup(fx);
+	const hot = await fx.tempDir('livetree-ovl-lower-');
+	await mkdir(join(hot, 'lib'), {recursive: true});
+	checkout(built, next.checksum, '/usr/lib/livetree-demo', join(hot, 'lib/livetree-demo'));
+	const ns = await overlayNs(t, fx, old.path, [hot, `${old.path}/usr`], async () => {});
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const after = proc(doc, ns.after);
+	t.is(after.state, 'overlay');
+	t.is(lib(after).origin.kind, 'overlay');
+	t.is(lib(after).origin.commit, next.checksum);
+	t.true(lib(proc(doc, ns.before)).superseded);
+	const ov = doc.overlays.find(o => o.device === ns.device)!;
+	t.is(ov.lowerDeployment, `demo/${old.checksum}.${old.serial}`);
+	t.deepEqual(ov.files, []);
+});
+
+test('an upper file deleted while mapped is stale but still traced to its commit', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old, next} = await setup(fx);
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
+		await mkdir(join(upper, 'lib'), {recursive: true});
+		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
+	});
+	// Delete it through the overlay, inside its namespace: the upper layer gets a whiteout.
+	execFileSync('nsenter', ['-t', String(ns.after), '-m', 'rm', `${old.path}${LIB}`]);
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const after = proc(doc, ns.after);
+	const a = lib(after);
+	t.true(a.deleted);
+	t.is(a.origin.kind, 'overlay');
+	t.is(a.origin.commit, next.checksum);
+	t.is(after.state, 'stale');
+	const ov = doc.overlays.find(o => o.device === ns.device)!;
+	t.false(ov.files.some(f => f.path === LIB));
+});
+
+test('the unlock state of a deployment is reported', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old} = await setup(fx);
+	const run = await fx.tempDir('livetree-run-');
+	const state = join(run, `ostree/deployment-state/${old.checksum}.${old.serial}`);
+	await mkdir(state, {recursive: true});
+	await appendFile(join(state, 'unlocked-development'), '');
+	const doc = await status(built, await fx.tempDir(), ['--run-dir', run]);
+	t.deepEqual(schemaErrors(doc), []);
+	const ids = Object.fromEntries(doc.deployments.map(d => [d.checksum, d.unlocked]));
+	t.is(ids[old.checksum], 'development');
+	t.is(Object.values(ids).filter(u => u === 'none').length, 1);
+});
