@@ -18,7 +18,7 @@ function fromOtherCommit(p: Process, f: MappedFile): boolean {
 export function fileReason(p: Process, f: MappedFile): string | undefined {
 	// Inside a tree, the tree path is what a person recognises ("/usr/lib/libc.so.6");
 	// the host path of a deployment file is 100 characters of checksum.
-	const where = printable(f.origin.treePath ?? f.path);
+	const where = printable(f.origin.treePath ?? treePathOf(f.path));
 	if (f.deleted) {
 		return `PID ${p.pid} maps ${where} (deleted)${from(f)}`;
 	}
@@ -32,6 +32,13 @@ export function fileReason(p: Process, f: MappedFile): string | undefined {
 	}
 
 	return undefined;
+}
+
+// A deployment file's host path is …/ostree/deploy/OS/deploy/CHECKSUM.SERIAL/usr/…;
+// the part after the deployment directory is the path inside the tree.
+export function treePathOf(path: string): string {
+	const match = /\/ostree\/deploy\/[^/]+\/deploy\/[\da-f]{64}\.\d+(\/.*)$/.exec(path);
+	return match ? match[1]! : path;
 }
 
 export function reasons(p: Process): string[] {

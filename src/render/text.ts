@@ -34,7 +34,18 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 	const others = elsewhere.filter(p => p.root.kind !== 'deployment');
 	if (undeployed.length > 0) {
 		lines.push('', style.bold(`Processes in deployments that no longer exist: ${undeployed.length}`));
-		lines.push(...restartTable(undeployed, options, '  '));
+		const gone = [...new Set(undeployed.map(p => p.root.deployment!))];
+		for (const id of cut(gone, options.verbose)) {
+			const procs = undeployed.filter(p => p.root.deployment === id);
+			const version = procs.flatMap(p => p.files).find(f => f.origin.commit && id.includes(f.origin.commit))?.origin.version;
+			const [os, leaf] = id.split('/');
+			lines.push(`  ${os ?? ''} ${short(leaf)}${leaf?.slice(leaf.indexOf('.')) ?? ''}${version ? ` (${version})` : ''}: ${procs.length} process${procs.length === 1 ? '' : 'es'}`);
+			lines.push(...restartTable(procs, options, '    '));
+		}
+
+		if (!options.verbose && gone.length > LIST_LIMIT) {
+			lines.push(style.dim(`  … and ${gone.length - LIST_LIMIT} more deployments (--verbose lists all)`));
+		}
 	}
 
 	if (others.length > 0) {
