@@ -46,6 +46,7 @@ fi
 # Under /tmp on purpose: needrestart's stock config ignores mappings below /tmp, which is
 # why the benchmark runs it with a copy of that config without those entries.
 work=$(mktemp -d /tmp/livetree-bench.XXXXXX)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 s=$work/sysroot
 big=$work/big
 state=$work/state
@@ -238,8 +239,10 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --argjson runs "$runs" --argjson objects "$objects" --argjson repoObjects "$repo_objects" \
   --argjson catalogBytes "$catalog_bytes" \
+  --arg loadStart "$load_start" --arg loadEnd "$(cut -d' ' -f1-3 /proc/loadavg)" \
   --argjson commitSeconds "$commit_s" --argjson deploySeconds "$deploy_s" \
-  '{date: $date, machine: {nproc: $nproc, kernel: $kernel, cpu: $cpu, memMb: $memMb},
+  '{date: $date, machine: {nproc: $nproc, kernel: $kernel, cpu: $cpu, memMb: $memMb,
+    loadAverageAtStart: $loadStart, loadAverageAtEnd: $loadEnd},
     versions: {node: $node, hyperfine: $hyperfine, needrestart: $needrestart, ostree: $ostree, livetree: $commit},
     runs: $runs, index: {files: $objects, repoObjects: $repoObjects, coldCatalogBytes: $catalogBytes,
     ostreeCommitSeconds: $commitSeconds, ostreeDeploySeconds: $deploySeconds}}' >"$res/meta.json"
