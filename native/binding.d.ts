@@ -60,15 +60,15 @@ export interface DeploymentOut {
 }
 
 export interface FileOut {
-  /** Lossy UTF-8 (U+FFFD for bad bytes); `pathBase64` then holds the exact bytes. */
-  path: string
-  pathBase64?: string
+  /** Index into `ScanResult.paths`. */
+  path: number
   /** MAJOR:MINOR in decimal. */
   dev: string
   ino: number
   deleted: boolean
   superseded: boolean
-  origin: OriginOut
+  /** Index into `ScanResult.origins`. */
+  origin: number
 }
 
 export interface OriginOut {
@@ -94,6 +94,13 @@ export interface OverlayOut {
   upperDir?: string
   sourceCommits: Array<string>
   files: Array<OverlayFileOut>
+}
+
+/** A path as JavaScript sees it. */
+export interface PathOut {
+  /** Lossy UTF-8 (U+FFFD for bad bytes); `base64` then holds the exact bytes. */
+  text: string
+  base64?: string
 }
 
 export interface ProcessOut {
@@ -152,6 +159,13 @@ export interface ScanOptions {
 }
 
 export interface ScanResult {
+  /**
+   * Thousands of processes map the same few files from the same few commits: paths and
+   * origins cross once each, and files refer to them by index. This keeps the result
+   * (and the JavaScript heap) small, and makes equal origins the same object.
+   */
+  paths: Array<PathOut>
+  origins: Array<OriginOut>
   sysrootPath: string
   repoMode?: string
   ostreeBooted: boolean

@@ -2,8 +2,8 @@
 import {access, constants} from 'node:fs/promises';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
-import {buildDocument} from './model/build.js';
-import type {StatusDocument, Unit, Warning} from './model/document.js';
+import {buildDocument, withUnits} from './model/build.js';
+import type {StatusDocument} from './model/document.js';
 import {native, type ScanResult} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
 import {unitsForProcesses} from './systemd/status-units.js';
@@ -33,16 +33,13 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 export async function collect(options: CommonOptions, extra: CollectOptions = {}): Promise<StatusDocument> {
 	const started = process.hrtime.bigint();
 	const [scan, host] = await Promise.all([scanOnly(options, extra), hostFacts()]);
-	let units: Unit[] = [];
-	const warnings: Warning[] = [];
+	const doc = buildDocument({scan, host, units: []});
 	if (options.bus) {
-		// Units need the processes' states, so the document is built once without them.
-		const bare = buildDocument({scan, host, units: []});
-		const result = await unitsForProcesses(bare.processes, options.bus);
-		units = result.units;
-		warnings.push(...result.warnings);
+		// Units need the processes' states, so they are added to the built document.
+		const {units, warnings} = await unitsForProcesses(doc.processes, options.bus);
+		withUnits(doc, units, warnings);
 	}
 
-	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-	return buildDocument({scan, host, units, warnings, scanDurationSeconds: seconds});
+	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+	return doc;
 }

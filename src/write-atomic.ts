@@ -3,11 +3,17 @@
 import {open, rename, rm} from 'node:fs/promises';
 import path from 'node:path';
 
-export async function writeAtomic(file: string, content: string): Promise<void> {
+export async function writeAtomic(file: string, content: string | Iterable<string>): Promise<void> {
 	const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
 	const handle = await open(temporary, 'w', 0o644);
 	try {
-		await handle.writeFile(content);
+		if (typeof content === 'string') {
+			await handle.writeFile(content);
+		} else {
+			for (const chunk of content) {
+				await handle.write(chunk);
+			}
+		}
 		await handle.sync();
 	} finally {
 		await handle.close();

@@ -2,6 +2,7 @@
 use base64::Engine;
 use livetree_core::scan as core;
 use napi_derive::napi;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 #[napi(object)]
@@ -35,15 +36,23 @@ pub struct OriginOut {
 
 #[napi(object)]
 pub struct FileOut {
-    /// Lossy UTF-8 (U+FFFD for bad bytes); `pathBase64` then holds the exact bytes.
-    pub path: String,
-    pub path_base64: Option<String>,
+    /// Index into `ScanResult.paths`.
+    pub path: u32,
     /// MAJOR:MINOR in decimal.
     pub dev: String,
     pub ino: f64,
     pub deleted: bool,
     pub superseded: bool,
-    pub origin: OriginOut,
+    /// Index into `ScanResult.origins`.
+    pub origin: u32,
+}
+
+/// A path as JavaScript sees it.
+#[napi(object)]
+pub struct PathOut {
+    /// Lossy UTF-8 (U+FFFD for bad bytes); `base64` then holds the exact bytes.
+    pub text: String,
+    pub base64: Option<String>,
 }
 
 #[napi(object)]
@@ -97,6 +106,11 @@ pub struct OverlayOut {
 
 #[napi(object)]
 pub struct ScanResult {
+    /// Thousands of processes map the same few files from the same few commits: paths and
+    /// origins cross once each, and files refer to them by index. This keeps the result
+    /// (and the JavaScript heap) small, and makes equal origins the same object.
+    pub paths: Vec<PathOut>,
+    pub origins: Vec<OriginOut>,
     pub sysroot_path: String,
     pub repo_mode: Option<String>,
     pub ostree_booted: bool,
@@ -165,28 +179,92 @@ fn state(s: core::ProcessState) -> &'static str {
     }
 }
 
-fn file(f: core::FileReport) -> FileOut {
-    let (path, path_base64) = text_b64(&f.path);
-    FileOut {
-        path,
-        path_base64,
-        dev: format!("{}:{}", f.major, f.minor),
-        ino: f.ino as f64,
-        deleted: f.deleted,
-        superseded: f.superseded,
-        origin: OriginOut {
-            kind: origin_kind(f.origin.kind).to_string(),
-            deployment: f.origin.deployment,
-            commit: f.origin.commit,
-            version: f.origin.version,
-            object_checksum: f.origin.object,
-            tree_path: f.origin.tree_path.as_deref().map(text),
-        },
+/// Interns paths and origins while files are converted.
+#[derive(Default)]
+struct Tables {
+    paths: Vec<PathOut>,
+    path_index: HashMap<Vec<u8>, u32>,
+    origins: Vec<OriginOut>,
+    origin_index: HashMap<OriginKey, u32>,
+}
+
+type OriginKey = (
+    &'static str,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
+
+impl Tables {
+    fn path(&mut self, bytes: Vec<u8>) -> u32 {
+        if let Some(i) = self.path_index.get(&bytes) {
+            return *i;
+        }
+        let (text, base64) = text_b64(&bytes);
+        let i = self.paths.len() as u32;
+        self.paths.push(PathOut { text, base64 });
+        self.path_index.insert(bytes, i);
+        i
+    }
+
+    fn origin(&mut self, o: core::Origin) -> u32 {
+        let key: OriginKey = (
+            origin_kind(o.kind),
+            o.deployment,
+            o.commit,
+            o.version,
+            o.object,
+            o.tree_path,
+        );
+        if let Some(i) = self.origin_index.get(&key) {
+            return *i;
+        }
+        let i = self.origins.len() as u32;
+        self.origins.push(OriginOut {
+            kind: key.0.to_string(),
+            deployment: key.1.clone(),
+            commit: key.2.clone(),
+            version: key.3.clone(),
+            object_checksum: key.4.clone(),
+            tree_path: key.5.as_deref().map(text),
+        });
+        self.origin_index.insert(key, i);
+        i
+    }
+
+    fn file(&mut self, f: core::FileReport) -> FileOut {
+        FileOut {
+            path: self.path(f.path),
+            dev: format!("{}:{}", f.major, f.minor),
+            ino: f.ino as f64,
+            deleted: f.deleted,
+            superseded: f.superseded,
+            origin: self.origin(f.origin),
+        }
     }
 }
 
 pub fn report(r: core::ScanReport) -> ScanResult {
+    let mut t = Tables::default();
+    let processes = r
+        .processes
+        .into_iter()
+        .map(|p| ProcessOut {
+            pid: p.pid,
+            comm: text(&p.comm),
+            exe: p.exe.as_deref().map(text),
+            root_kind: root_kind(p.root_kind).to_string(),
+            root_deployment: p.root_deployment,
+            cgroup_unit: p.cgroup_unit,
+            state: state(p.state).to_string(),
+            files: p.files.into_iter().map(|f| t.file(f)).collect(),
+        })
+        .collect();
     ScanResult {
+        paths: t.paths,
+        origins: t.origins,
         sysroot_path: r.sysroot_path.to_string_lossy().into_owned(),
         repo_mode: r.repo_mode,
         ostree_booted: r.ostree_booted,
@@ -230,20 +308,7 @@ pub fn report(r: core::ScanReport) -> ScanResult {
                     .collect(),
             })
             .collect(),
-        processes: r
-            .processes
-            .into_iter()
-            .map(|p| ProcessOut {
-                pid: p.pid,
-                comm: text(&p.comm),
-                exe: p.exe.as_deref().map(text),
-                root_kind: root_kind(p.root_kind).to_string(),
-                root_deployment: p.root_deployment,
-                cgroup_unit: p.cgroup_unit,
-                state: state(p.state).to_string(),
-                files: p.files.into_iter().map(file).collect(),
-            })
-            .collect(),
+        processes,
         warnings: r
             .warnings
             .into_iter()

@@ -4,7 +4,7 @@ import {collect} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
 import {commonOptions, readCommon} from '../options.js';
-import {renderJson} from '../render/json.js';
+import {jsonChunks, renderJson} from '../render/json.js';
 import {renderPrometheus} from '../render/prometheus.js';
 import {makeStyle} from '../render/style.js';
 import {renderText} from '../render/text.js';
@@ -57,9 +57,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	const doc = await collect(options);
-	const output = render(doc, format, options.color, options.verbose, values.output !== undefined);
+	const output = format === 'json' ? jsonChunks(doc) : render(doc, format, options.color, options.verbose, values.output !== undefined);
 	if (values.output === undefined) {
-		process.stdout.write(output);
+		await writeOut(output);
 	} else {
 		await writeAtomic(values.output, output);
 	}
@@ -86,4 +86,13 @@ function render(doc: StatusDocument, format: string, color: 'always' | 'never' |
 
 	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
 	return renderText(doc, {style, verbose, width: process.stdout.columns ?? 80});
+}
+
+// stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.
+async function writeOut(output: string | Iterable<string>): Promise<void> {
+	for (const chunk of typeof output === 'string' ? [output] : output) {
+		if (!process.stdout.write(chunk)) {
+			await new Promise(resolve => process.stdout.once('drain', resolve));
+		}
+	}
 }

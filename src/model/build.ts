@@ -1,6 +1,6 @@
 // Build the v1 status document from a native scan, host facts and systemd units.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
-import type {ScanResult, FileOut, ProcessOut} from '../native.js';
+import type {FileOut, OriginOut, PathOut, ProcessOut, ScanResult} from '../native.js';
 import type {
 	Deployment, Host, MappedFile, Origin, OriginKind, Process, ProcessState, RootKind,
 	StatusDocument, Unit, Unlocked, Warning,
@@ -17,7 +17,9 @@ export interface BuildInput {
 
 export function buildDocument(input: BuildInput): StatusDocument {
 	const {scan} = input;
-	const processes = scan.processes.map(p => toProcess(p, input.units));
+	// One Origin object per distinct origin, shared by every file that has it.
+	const origins = scan.origins.map(toOrigin);
+	const processes = scan.processes.map(p => toProcess(p, input.units, scan.paths, origins));
 	const files = processes.flatMap(p => p.files);
 	const overlayFiles = new Set(scan.overlays.flatMap(o => o.files.map(f => `${o.mountPoint}\0${f.path}`)));
 	return {
@@ -67,7 +69,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	};
 }
 
-function toProcess(p: ProcessOut, units: Unit[]): Process {
+function toProcess(p: ProcessOut, units: Unit[], paths: PathOut[], origins: Origin[]): Process {
 	const state = p.state as ProcessState;
 	const unit = units.find(u => u.pids.includes(p.pid))?.name ?? p.cgroupUnit ?? null;
 	return {
@@ -78,26 +80,43 @@ function toProcess(p: ProcessOut, units: Unit[]): Process {
 		unit,
 		state,
 		needsRestart: state === 'stale',
-		files: p.files.map(toFile),
+		files: p.files.map(f => toFile(f, paths, origins)),
 	};
 }
 
-function toFile(f: FileOut): MappedFile {
-	const origin: Origin = {
-		kind: f.origin.kind as OriginKind,
-		deployment: f.origin.deployment ?? null,
-		commit: f.origin.commit ?? null,
-		objectChecksum: f.origin.objectChecksum ?? null,
-		treePath: f.origin.treePath ?? null,
-		version: f.origin.version ?? null,
-	};
+function toOrigin(o: OriginOut): Origin {
 	return {
-		path: f.path,
+		kind: o.kind as OriginKind,
+		deployment: o.deployment ?? null,
+		commit: o.commit ?? null,
+		objectChecksum: o.objectChecksum ?? null,
+		treePath: o.treePath ?? null,
+		version: o.version ?? null,
+	};
+}
+
+function toFile(f: FileOut, paths: PathOut[], origins: Origin[]): MappedFile {
+	const path = paths[f.path]!;
+	return {
+		path: path.text,
 		dev: f.dev,
 		ino: f.ino,
 		deleted: f.deleted,
 		superseded: f.superseded,
-		origin,
-		...(f.pathBase64 ? {pathBase64: f.pathBase64} : {}),
+		origin: origins[f.origin]!,
+		...(path.base64 ? {pathBase64: path.base64} : {}),
 	};
+}
+
+/** The same document with systemd's units: each process's unit, and the unit summary. */
+export function withUnits(doc: StatusDocument, units: Unit[], warnings: Warning[]): StatusDocument {
+	const unitOf = new Map(units.flatMap(u => u.pids.map(pid => [pid, u.name] as const)));
+	for (const p of doc.processes) {
+		p.unit = unitOf.get(p.pid) ?? p.unit;
+	}
+
+	doc.units = units;
+	doc.summary.unitsNeedingRestart = units.filter(u => u.needsRestart).length;
+	doc.warnings.push(...warnings);
+	return doc;
 }

@@ -39,6 +39,7 @@ struct Scan<'a> {
     overlays: Vec<OverlayMount>,
     deployment_dirs: Vec<DeploymentDir>,
     resolves: HashMap<(View, Vec<u8>), Option<DevIno>>,
+    map_files: HashMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
     warned: HashSet<&'static str>,
@@ -67,6 +68,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         overlays: Vec::new(),
         deployment_dirs: Vec::new(),
         resolves: HashMap::new(),
+        map_files: HashMap::new(),
         origins: HashMap::new(),
         deleted_objects: HashMap::new(),
         warned: HashSet::new(),
@@ -218,6 +220,18 @@ impl Scan<'_> {
         }
     }
 
+    /// map_files of one mapping, shared by every process that maps the same file under
+    /// the same name: thousands of processes on one deleted library cost one readlink+stat.
+    fn map_file_info(&mut self, pid: u32, m: &FileMapping) -> crate::Result<procfs::MapFileInfo> {
+        let key = (m.major, m.minor, m.inode, m.path.clone());
+        if let Some(info) = self.map_files.get(&key) {
+            return Ok(info.clone());
+        }
+        let info = procfs::map_file_info(&self.cfg.proc_root, pid, &m.range)?;
+        self.map_files.insert(key, info.clone());
+        Ok(info)
+    }
+
     fn file(&mut self, raw: &ProcessRaw, m: &FileMapping, root_dep: Option<&str>) -> FileReport {
         let pid = raw.pid;
         let mut path = m.path.clone();
@@ -226,7 +240,7 @@ impl Scan<'_> {
         if m.deleted_suffix {
             // The suffix alone proves nothing (a file may be named "x (deleted)"); the
             // mapped file itself, through map_files, says whether its name was unlinked.
-            match procfs::map_file_info(&self.cfg.proc_root, pid, &m.range) {
+            match self.map_file_info(pid, m) {
                 Ok(info) => {
                     deleted = info.deleted;
                     gone = info.nlink == 0;
