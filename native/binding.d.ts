@@ -59,18 +59,6 @@ export interface DeploymentOut {
   processCount: number
 }
 
-export interface FileOut {
-  /** Index into `ScanResult.paths`. */
-  path: number
-  /** MAJOR:MINOR in decimal. */
-  dev: string
-  ino: number
-  deleted: boolean
-  superseded: boolean
-  /** Index into `ScanResult.origins`. */
-  origin: number
-}
-
 export interface OriginOut {
   /** deployment | overlay | catalog | untracked */
   kind: string
@@ -113,7 +101,12 @@ export interface ProcessOut {
   cgroupUnit?: string
   /** current | overlay | stale | foreign | unknown */
   state: string
-  files: Array<FileOut>
+  /**
+   * This process's files are `files_start .. files_start + files_count` of the
+   * result's `file*` columns.
+   */
+  filesStart: number
+  filesCount: number
 }
 
 export interface RestartEndIn {
@@ -166,6 +159,18 @@ export interface ScanResult {
    */
   paths: Array<PathOut>
   origins: Array<OriginOut>
+  /** MAJOR:MINOR in decimal. */
+  devs: Array<string>
+  /**
+   * Files as columns (one entry per distinct dev+ino per process), not as tens of
+   * thousands of objects: indexes into `paths`, `origins`, `devs`; inode numbers
+   * (exact below 2^53); flags bit 0 deleted, bit 1 superseded.
+   */
+  filePath: Uint32Array
+  fileOrigin: Uint32Array
+  fileDev: Uint32Array
+  fileIno: Float64Array
+  fileFlags: Uint8Array
   sysrootPath: string
   repoMode?: string
   ostreeBooted: boolean

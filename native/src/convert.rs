@@ -1,6 +1,7 @@
 //! Plain `#[napi(object)]` shapes and the conversions from core types.
 use base64::Engine;
 use livetree_core::scan as core;
+use napi::bindgen_prelude::{Float64Array, Uint32Array, Uint8Array};
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,19 +35,6 @@ pub struct OriginOut {
     pub tree_path: Option<String>,
 }
 
-#[napi(object)]
-pub struct FileOut {
-    /// Index into `ScanResult.paths`.
-    pub path: u32,
-    /// MAJOR:MINOR in decimal.
-    pub dev: String,
-    pub ino: f64,
-    pub deleted: bool,
-    pub superseded: bool,
-    /// Index into `ScanResult.origins`.
-    pub origin: u32,
-}
-
 /// A path as JavaScript sees it.
 #[napi(object)]
 pub struct PathOut {
@@ -66,7 +54,10 @@ pub struct ProcessOut {
     pub cgroup_unit: Option<String>,
     /// current | overlay | stale | foreign | unknown
     pub state: String,
-    pub files: Vec<FileOut>,
+    /// This process's files are `files_start .. files_start + files_count` of the
+    /// result's `file*` columns.
+    pub files_start: u32,
+    pub files_count: u32,
 }
 
 #[napi(object)]
@@ -111,6 +102,16 @@ pub struct ScanResult {
     /// (and the JavaScript heap) small, and makes equal origins the same object.
     pub paths: Vec<PathOut>,
     pub origins: Vec<OriginOut>,
+    /// MAJOR:MINOR in decimal.
+    pub devs: Vec<String>,
+    /// Files as columns (one entry per distinct dev+ino per process), not as tens of
+    /// thousands of objects: indexes into `paths`, `origins`, `devs`; inode numbers
+    /// (exact below 2^53); flags bit 0 deleted, bit 1 superseded.
+    pub file_path: Uint32Array,
+    pub file_origin: Uint32Array,
+    pub file_dev: Uint32Array,
+    pub file_ino: Float64Array,
+    pub file_flags: Uint8Array,
     pub sysroot_path: String,
     pub repo_mode: Option<String>,
     pub ostree_booted: bool,
@@ -186,6 +187,13 @@ struct Tables {
     path_index: HashMap<Vec<u8>, u32>,
     origins: Vec<OriginOut>,
     origin_index: HashMap<OriginKey, u32>,
+    devs: Vec<String>,
+    dev_index: HashMap<(u32, u32), u32>,
+    file_path: Vec<u32>,
+    file_origin: Vec<u32>,
+    file_dev: Vec<u32>,
+    file_ino: Vec<f64>,
+    file_flags: Vec<u8>,
 }
 
 type OriginKey = (
@@ -234,15 +242,31 @@ impl Tables {
         i
     }
 
-    fn file(&mut self, f: core::FileReport) -> FileOut {
-        FileOut {
-            path: self.path(f.path),
-            dev: format!("{}:{}", f.major, f.minor),
-            ino: f.ino as f64,
-            deleted: f.deleted,
-            superseded: f.superseded,
-            origin: self.origin(f.origin),
+    fn dev(&mut self, major: u32, minor: u32) -> u32 {
+        let next = self.devs.len() as u32;
+        let i = *self.dev_index.entry((major, minor)).or_insert(next);
+        if i == next {
+            self.devs.push(format!("{major}:{minor}"));
         }
+        i
+    }
+
+    /// Append a process's files to the columns; returns (start, count).
+    fn files(&mut self, files: Vec<core::FileReport>) -> (u32, u32) {
+        let start = self.file_path.len() as u32;
+        let count = files.len() as u32;
+        for f in files {
+            let path = self.path(f.path);
+            self.file_path.push(path);
+            let dev = self.dev(f.major, f.minor);
+            self.file_dev.push(dev);
+            self.file_ino.push(f.ino as f64);
+            self.file_flags
+                .push(u8::from(f.deleted) | (u8::from(f.superseded) << 1));
+            let origin = self.origin(f.origin);
+            self.file_origin.push(origin);
+        }
+        (start, count)
     }
 }
 
@@ -251,20 +275,30 @@ pub fn report(r: core::ScanReport) -> ScanResult {
     let processes = r
         .processes
         .into_iter()
-        .map(|p| ProcessOut {
-            pid: p.pid,
-            comm: text(&p.comm),
-            exe: p.exe.as_deref().map(text),
-            root_kind: root_kind(p.root_kind).to_string(),
-            root_deployment: p.root_deployment,
-            cgroup_unit: p.cgroup_unit,
-            state: state(p.state).to_string(),
-            files: p.files.into_iter().map(|f| t.file(f)).collect(),
+        .map(|p| {
+            let (files_start, files_count) = t.files(p.files);
+            ProcessOut {
+                pid: p.pid,
+                comm: text(&p.comm),
+                exe: p.exe.as_deref().map(text),
+                root_kind: root_kind(p.root_kind).to_string(),
+                root_deployment: p.root_deployment,
+                cgroup_unit: p.cgroup_unit,
+                state: state(p.state).to_string(),
+                files_start,
+                files_count,
+            }
         })
-        .collect();
+        .collect::<Vec<_>>();
     ScanResult {
         paths: t.paths,
         origins: t.origins,
+        devs: t.devs,
+        file_path: t.file_path.into(),
+        file_origin: t.file_origin.into(),
+        file_dev: t.file_dev.into(),
+        file_ino: t.file_ino.into(),
+        file_flags: t.file_flags.into(),
         sysroot_path: r.sysroot_path.to_string_lossy().into_owned(),
         repo_mode: r.repo_mode,
         ostree_booted: r.ostree_booted,

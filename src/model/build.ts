@@ -1,6 +1,6 @@
 // Build the v1 status document from a native scan, host facts and systemd units.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
-import type {FileOut, OriginOut, PathOut, ProcessOut, ScanResult} from '../native.js';
+import type {OriginOut, ProcessOut, ScanResult} from '../native.js';
 import type {
 	Deployment, Host, MappedFile, Origin, OriginKind, Process, ProcessState, RootKind,
 	StatusDocument, Unit, Unlocked, Warning,
@@ -19,7 +19,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	const {scan} = input;
 	// One Origin object per distinct origin, shared by every file that has it.
 	const origins = scan.origins.map(toOrigin);
-	const processes = scan.processes.map(p => toProcess(p, input.units, scan.paths, origins));
+	const processes = scan.processes.map(p => toProcess(p, input.units, scan, origins));
 	const files = processes.flatMap(p => p.files);
 	const overlayFiles = new Set(scan.overlays.flatMap(o => o.files.map(f => `${o.mountPoint}\0${f.path}`)));
 	return {
@@ -69,9 +69,14 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	};
 }
 
-function toProcess(p: ProcessOut, units: Unit[], paths: PathOut[], origins: Origin[]): Process {
+function toProcess(p: ProcessOut, units: Unit[], scan: ScanResult, origins: Origin[]): Process {
 	const state = p.state as ProcessState;
 	const unit = units.find(u => u.pids.includes(p.pid))?.name ?? p.cgroupUnit ?? null;
+	const files: MappedFile[] = [];
+	for (let i = p.filesStart; i < p.filesStart + p.filesCount; i++) {
+		files.push(toFile(scan, i, origins));
+	}
+
 	return {
 		pid: p.pid,
 		comm: p.comm,
@@ -80,7 +85,7 @@ function toProcess(p: ProcessOut, units: Unit[], paths: PathOut[], origins: Orig
 		unit,
 		state,
 		needsRestart: state === 'stale',
-		files: p.files.map(f => toFile(f, paths, origins)),
+		files,
 	};
 }
 
@@ -95,15 +100,17 @@ function toOrigin(o: OriginOut): Origin {
 	};
 }
 
-function toFile(f: FileOut, paths: PathOut[], origins: Origin[]): MappedFile {
-	const path = paths[f.path]!;
+// File i of the scan's columns (see ScanResult in native/binding.d.ts).
+function toFile(scan: ScanResult, i: number, origins: Origin[]): MappedFile {
+	const path = scan.paths[scan.filePath[i]!]!;
+	const flags = scan.fileFlags[i]!;
 	return {
 		path: path.text,
-		dev: f.dev,
-		ino: f.ino,
-		deleted: f.deleted,
-		superseded: f.superseded,
-		origin: origins[f.origin]!,
+		dev: scan.devs[scan.fileDev[i]!]!,
+		ino: scan.fileIno[i]!,
+		deleted: (flags & 1) !== 0,
+		superseded: (flags & 2) !== 0,
+		origin: origins[scan.fileOrigin[i]!]!,
 		...(path.base64 ? {pathBase64: path.base64} : {}),
 	};
 }
