@@ -172,7 +172,7 @@ test('names with newlines, tabs, backslashes and non-UTF-8 bytes are reported ex
 // The kernel escapes only '\n' in maps, so a name holding a literal backslash-0-1-2 prints
 // exactly like a newline. /proc/PID/map_files/RANGE (readlink) has the exact name; livetree
 // consults it only for " (deleted)" names today, and so reports a path that does not exist.
-test.failing('KNOWN BUG: a name with a literal "\\012" is not turned into a newline', async t => {
+test('a name with a literal "\\012" is not turned into a newline', async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const dir = await fx.tempDir('livetree-hostile-');

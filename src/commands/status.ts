@@ -1,6 +1,7 @@
 // `livetree status` (also `livetree admin status`): what is running, per deployment.
 import {parseArgs} from 'node:util';
 import {collect} from '../collect.js';
+import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
 import {commonOptions, readCommon} from '../options.js';
@@ -57,6 +58,11 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	const doc = await collect(options);
+	if (doc.processes.length > 0 && doc.processes.every(p => p.state === 'unknown')) {
+		// Partial results are reported; none at all is a failed scan.
+		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'permission denied'})`, 'EACCES');
+	}
+
 	const output = format === 'json' ? jsonChunks(doc) : render(doc, format, options.color, options.verbose, values.output !== undefined);
 	if (values.output === undefined) {
 		await writeOut(output);

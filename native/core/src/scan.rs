@@ -237,6 +237,22 @@ impl Scan<'_> {
         let mut path = m.path.clone();
         let mut deleted = false;
         let mut gone = false;
+        // maps escapes a newline as \012 but leaves a backslash alone, so a name holding the
+        // four characters "\012" reads as a newline too. map_files gives the exact bytes.
+        let ambiguous = m.path.contains(&b'\n');
+        if ambiguous && !m.deleted_suffix {
+            match self.map_file_info(pid, m) {
+                Ok(info) => path = info.exact_path,
+                Err(_) => {
+                    // Without map_files: the kernel's own text, if it names this very file.
+                    let text = crate::escape::escape_octal(&m.path, b"\n");
+                    let here = Some((m.major, m.minor, m.inode));
+                    if self.resolve(raw, &path) != here && self.resolve(raw, &text) == here {
+                        path = text;
+                    }
+                }
+            }
+        }
         if m.deleted_suffix {
             // The suffix alone proves nothing (a file may be named "x (deleted)"); the
             // mapped file itself, through map_files, says whether its name was unlinked.
