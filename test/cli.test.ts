@@ -53,3 +53,30 @@ test('status on a plain host (no OSTree) is a valid document with no deployments
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--state-dir', state]);
 	t.regex(text.stdout, /not booted from OSTree/);
 });
+
+test('exit 2 only when nothing could be scanned', async t => {
+	const {mkdir, writeFile} = await import('node:fs/promises');
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'livetree-proc-'));
+	t.teardown(async () => rm(dir, {recursive: true, force: true}));
+	// A proc tree whose only process has a maps that cannot be read (a directory).
+	await mkdir(path.join(dir, 'proc/4242/maps'), {recursive: true});
+	await writeFile(path.join(dir, 'proc/4242/comm'), 'ghost\n');
+	const r = await livetree(['status', '--json', '--no-systemd', '--proc-root', path.join(dir, 'proc'), '--state-dir', path.join(dir, 'state')]);
+	t.is(r.code, 2, r.stdout);
+	t.regex(r.stderr, /no process could be scanned/);
+	// One readable process beside it: a partial result, not a failure.
+	const self = await import('node:fs/promises').then(async fs => fs.readFile(`/proc/${process.pid}/maps`));
+	await mkdir(path.join(dir, 'proc/4243'), {recursive: true});
+	await writeFile(path.join(dir, 'proc/4243/maps'), self);
+	await writeFile(path.join(dir, 'proc/4243/comm'), 'node\n');
+	const {symlink} = await import('node:fs/promises');
+	await symlink(process.execPath, path.join(dir, 'proc/4243/exe'));
+	await symlink('/', path.join(dir, 'proc/4243/root'));
+	const partial = await livetree(['status', '--json', '--no-systemd', '--proc-root', path.join(dir, 'proc'), '--state-dir', path.join(dir, 'state')]);
+	t.not(partial.code, 2, partial.stderr);
+	const doc = JSON.parse(partial.stdout) as {processes: Array<{pid: number; state: string}>; warnings: Array<{code: string; pid: number}>};
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(doc.processes.find(p => p.pid === 4242)?.state, 'unknown');
+	t.true(doc.warnings.some(w => w.code === 'process-unreadable' && w.pid === 4242));
+	t.not(doc.processes.find(p => p.pid === 4243)?.state, 'unknown');
+});
