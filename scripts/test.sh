@@ -20,4 +20,15 @@ echo "== cargo test"
 cargo test --manifest-path native/Cargo.toml --workspace --quiet
 
 echo "== ava"
-npx ava
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+npx ava 2>&1 | tee "$log" || status=$?
+# One plain closing line with the counts, whatever ava's reporter prints.
+passed=$(grep -oE '[0-9]+ tests? passed' "$log" | tail -1 | grep -oE '^[0-9]+' || true)
+failed=$(grep -oE '[0-9]+ (tests? failed|known failures?|uncaught exceptions?)' "$log" | awk '{s+=$1} END {print s+0}' || true)
+echo "ava: ${passed:-0} passed, ${failed:-0} failed"
+[ "$status" -eq 0 ] || exit "$status"
+
+echo "== fuzz (bounded: 10 targets x ${LIVETREE_FUZZ_SECONDS:-10} s)"
+bash scripts/fuzz.sh "${LIVETREE_FUZZ_SECONDS:-10}"
