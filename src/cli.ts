@@ -3,24 +3,19 @@
 import {readFileSync} from 'node:fs';
 import {ScanError} from './errors/scan-error.js';
 import {UsageError} from './errors/usage-error.js';
-import {catalogCommand} from './commands/catalog.js';
-import {explainCommand} from './commands/explain.js';
-import {exporterCommand} from './commands/exporter.js';
-import {historyCommand} from './commands/history.js';
-import {restartCommand} from './commands/restart.js';
-import {whichCommand} from './commands/which.js';
-import {statusCommand} from './commands/status.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const commands: Record<string, Command> = {
-	status: statusCommand,
-	explain: explainCommand,
-	which: whichCommand,
-	restart: restartCommand,
-	history: historyCommand,
-	exporter: exporterCommand,
-	catalog: catalogCommand,
+// Commands load on demand: `status --json` from cron need not load the D-Bus client,
+// the exporter's HTTP server or the terminal tables (Node's start-up is most of a small scan).
+const commands: Record<string, () => Promise<Command>> = {
+	status: async () => (await import('./commands/status.js')).statusCommand,
+	explain: async () => (await import('./commands/explain.js')).explainCommand,
+	which: async () => (await import('./commands/which.js')).whichCommand,
+	restart: async () => (await import('./commands/restart.js')).restartCommand,
+	history: async () => (await import('./commands/history.js')).historyCommand,
+	exporter: async () => (await import('./commands/exporter.js')).exporterCommand,
+	catalog: async () => (await import('./commands/catalog.js')).catalogCommand,
 };
 
 const help = `Usage: livetree <command> [options]
@@ -62,13 +57,14 @@ export async function main(argv: string[]): Promise<number> {
 		return 0;
 	}
 
-	const command = commands[name];
-	if (!command) {
+	const load = commands[name];
+	if (!load) {
 		process.stderr.write(`livetree: unknown command "${name}" (try --help)\n`);
 		return 2;
 	}
 
 	try {
+		const command = await load();
 		return await command(rest);
 	} catch (error) {
 		return reportError(error);

@@ -6,7 +6,6 @@ import {buildDocument, withUnits} from './model/build.js';
 import type {StatusDocument} from './model/document.js';
 import {native, type ScanResult} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
-import {unitsForProcesses} from './systemd/status-units.js';
 
 export interface CollectOptions {
 	pids?: number[];
@@ -36,6 +35,7 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	const doc = buildDocument({scan, host, units: []});
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
+		const {unitsForProcesses} = await import('./systemd/status-units.js');
 		const {units, warnings} = await unitsForProcesses(doc.processes, options.bus);
 		withUnits(doc, units, warnings);
 	}

@@ -7,8 +7,6 @@ import type {StatusDocument} from '../model/document.js';
 import {commonOptions, readCommon} from '../options.js';
 import {jsonChunks, renderJson} from '../render/json.js';
 import {renderPrometheus} from '../render/prometheus.js';
-import {makeStyle} from '../render/style.js';
-import {renderText} from '../render/text.js';
 import {writeAtomic} from '../write-atomic.js';
 
 export const statusHelp = `Usage: livetree status [options]
@@ -63,7 +61,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'permission denied'})`, 'EACCES');
 	}
 
-	const output = format === 'json' ? jsonChunks(doc) : render(doc, format, options.color, options.verbose, values.output !== undefined);
+	const output = format === 'json' ? jsonChunks(doc) : await render(doc, format, options.color, options.verbose, values.output !== undefined);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
@@ -81,7 +79,7 @@ export function exitCode(doc: StatusDocument): number {
 	return doc.summary.processesNeedingRestart > 0 || doc.summary.unitsNeedingRestart > 0 ? 1 : 0;
 }
 
-function render(doc: StatusDocument, format: string, color: 'always' | 'never' | 'auto', verbose: boolean, toFile: boolean): string {
+async function render(doc: StatusDocument, format: string, color: 'always' | 'never' | 'auto', verbose: boolean, toFile: boolean): Promise<string> {
 	if (format === 'json') {
 		return renderJson(doc);
 	}
@@ -90,6 +88,7 @@ function render(doc: StatusDocument, format: string, color: 'always' | 'never' |
 		return renderPrometheus(doc);
 	}
 
+	const [{makeStyle}, {renderText}] = await Promise.all([import('../render/style.js'), import('../render/text.js')]);
 	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
 	return renderText(doc, {style, verbose, width: process.stdout.columns ?? 80});
 }
