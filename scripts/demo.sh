@@ -72,7 +72,8 @@ lt status --no-systemd --sysroot "$S" --state-dir "$state" --color "${LIVETREE_C
 if [ -n "$reports" ]; then
 	mkdir -p "$reports"
 	lt status --no-systemd --sysroot "$S" --state-dir "$state" --color never --verbose --output "$reports/demo-status.txt" || true
-	lt status --no-systemd --sysroot "$S" --state-dir "$state" --json --output "$reports/demo-status.json" || true
+	lt status --no-systemd --sysroot "$S" --state-dir "$state" --json --output "$base/status.json" || true
+	jq . "$base/status.json" > "$reports/demo-status.json"   # indented, for readers of the repo
 	lt status --no-systemd --sysroot "$S" --state-dir "$state" --format prometheus --output "$reports/demo-metrics.prom" || true
 	lt explain "${pids[0]}" --no-systemd --sysroot "$S" --state-dir "$state" --color never > "$reports/demo-explain.txt" || true
 	echo "reports written to $reports"

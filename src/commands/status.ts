@@ -5,7 +5,7 @@ import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
 import {commonOptions, readCommon} from '../options.js';
-import {jsonChunks, renderJson} from '../render/json.js';
+import {jsonChunks} from '../render/json.js';
 import {renderPrometheus} from '../render/prometheus.js';
 import {writeAtomic} from '../write-atomic.js';
 
@@ -61,7 +61,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'permission denied'})`, 'EACCES');
 	}
 
-	const output = format === 'json' ? jsonChunks(doc) : await render(doc, format, options.color, options.verbose, values.output !== undefined);
+	// Indented for a person at a terminal; compact for programs and files.
+	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
+	const output = format === 'json' ? jsonChunks(doc, pretty) : await render(doc, format, options.color, options.verbose, values.output !== undefined);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
@@ -79,11 +81,8 @@ export function exitCode(doc: StatusDocument): number {
 	return doc.summary.processesNeedingRestart > 0 || doc.summary.unitsNeedingRestart > 0 ? 1 : 0;
 }
 
+// Text or Prometheus; JSON is streamed by the caller.
 async function render(doc: StatusDocument, format: string, color: 'always' | 'never' | 'auto', verbose: boolean, toFile: boolean): Promise<string> {
-	if (format === 'json') {
-		return renderJson(doc);
-	}
-
 	if (format === 'prometheus') {
 		return renderPrometheus(doc);
 	}

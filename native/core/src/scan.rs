@@ -48,14 +48,58 @@ struct Scan<'a> {
 
 /// Run one scan.
 pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
-    let mut warnings = Vec::new();
-    let k = Knowledge::load(
-        &cfg.sysroot,
-        &cfg.run_dir,
-        &cfg.host_root,
-        cfg.catalog_path.as_deref(),
-        &mut warnings,
-    )?;
+    let pids = match &cfg.pids {
+        Some(p) => p.clone(),
+        None => procfs::list_pids(&cfg.proc_root)?,
+    };
+    // Our own maps would list the addon itself; it is not what the user asked about.
+    let own = std::process::id();
+    let pids: Vec<u32> = pids
+        .into_iter()
+        .filter(|&p| p != own || cfg.pids.is_some())
+        .collect();
+    // Reading /proc is kernel time spent one process at a time, and loading what we know
+    // (sysroot, repo index, catalog) does not depend on it: both run at once, the /proc
+    // reads split across the machine's cores. Attribution then runs on one thread, where
+    // its caches make each answer once.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let chunk = pids.len().div_ceil(threads).max(1);
+    let (loaded, raws) = std::thread::scope(|s| {
+        let knowledge = s.spawn(|| {
+            let mut warnings = Vec::new();
+            Knowledge::load(
+                &cfg.sysroot,
+                &cfg.run_dir,
+                &cfg.host_root,
+                cfg.catalog_path.as_deref(),
+                &mut warnings,
+            )
+            .map(|k| (k, warnings))
+        });
+        let readers: Vec<_> = pids
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut reader = ProcReader::new();
+                    part.iter()
+                        .map(|&pid| (pid, reader.read_process(&cfg.proc_root, pid)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let raws: Vec<_> = readers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect();
+        (knowledge.join(), raws)
+    });
+    let (k, warnings) = loaded.map_err(|_| Error::Io {
+        path: cfg.sysroot.clone(),
+        source: std::io::Error::other("the sysroot reader failed"),
+    })??;
     let host = std::fs::metadata(&cfg.host_root)
         .ok()
         .map(|m| (m.dev(), m.ino()));
@@ -90,19 +134,10 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
             }
         })
         .collect();
-    let pids = match &cfg.pids {
-        Some(p) => p.clone(),
-        None => procfs::list_pids(&cfg.proc_root)?,
-    };
-    let own = std::process::id();
     let mut reader = ProcReader::new();
-    let mut processes = Vec::with_capacity(pids.len());
-    for pid in pids {
-        // Our own maps would list the addon itself; it is not what the user asked about.
-        if pid == own && cfg.pids.is_none() {
-            continue;
-        }
-        if let Some(p) = scan.process(&mut reader, pid) {
+    let mut processes = Vec::with_capacity(raws.len());
+    for (pid, raw) in raws {
+        if let Some(p) = scan.process(&mut reader, pid, raw) {
             processes.push(p);
         }
     }
@@ -116,8 +151,13 @@ impl Scan<'_> {
         }
     }
 
-    fn process(&mut self, reader: &mut ProcReader, pid: u32) -> Option<ProcessReport> {
-        match reader.read_process(&self.cfg.proc_root, pid) {
+    fn process(
+        &mut self,
+        reader: &mut ProcReader,
+        pid: u32,
+        raw: crate::Result<ProcessRaw>,
+    ) -> Option<ProcessReport> {
+        match raw {
             Ok(raw) => Some(self.attribute(reader, raw)),
             // Exited during the scan: it is not running, so it is not reported.
             Err(Error::NotFound(_)) => None,
