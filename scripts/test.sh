@@ -5,9 +5,11 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
-# npm ci runs our install script, which compiles the native addon from crates.
+# npm install runs our install script, which compiles the native addon from crates.
+# (Not npm ci: npm 11 leaves other platforms' optional packages of @napi-rs/cli out of
+# the lock file and then refuses it as out of sync.)
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 fi
 npm run build:native
 npx tsc -p tsconfig.json

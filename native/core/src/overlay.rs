@@ -92,18 +92,7 @@ impl OverlayMount {
     }
 }
 
-/// `path` relative to `dir` (`/lib/x.so`), `/` for `dir` itself, None outside it.
-pub fn below<'a>(dir: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
-    let dir = dir.strip_suffix(b"/").unwrap_or(dir);
-    let rest = path.strip_prefix(dir)?;
-    if rest.is_empty() {
-        Some(b"/")
-    } else if rest[0] == b'/' {
-        Some(rest)
-    } else {
-        None
-    }
-}
+pub use crate::procfs::below;
 
 /// `prefix` + `rel`, with exactly one slash between them and no trailing `/` for the root.
 pub fn join(prefix: &[u8], rel: &[u8]) -> Vec<u8> {
@@ -160,6 +149,26 @@ pub fn suffix_below_matching(
     }
 }
 
+/// The nearest ancestor of `path` (itself included) that is a deployment directory, by
+/// (dev, ino), with the rest of the path below it.
+fn deployment_ancestor<'d>(
+    path: &[u8],
+    deployments: &'d [DeploymentDir],
+    stat: &mut dyn FnMut(&[u8]) -> Option<DevIno>,
+) -> Option<(&'d DeploymentDir, Vec<u8>)> {
+    let mut found = None;
+    let sub = suffix_below_matching(path, &mut |anc| {
+        let Some((ma, mi, ino)) = stat(anc) else {
+            return false;
+        };
+        found = deployments
+            .iter()
+            .find(|d| (d.major, d.minor, d.ino) == (ma, mi, ino));
+        found.is_some()
+    })?;
+    Some((found?, sub))
+}
+
 /// The overlay mounts of one mount table, each with the deployment its lower layer
 /// belongs to (None when no lower layer is a deployment's: a container's overlay).
 /// `stat` resolves a path as the process that owns the mount table sees it, `host_stat`
@@ -201,17 +210,7 @@ pub fn find_overlays(
             }
             // By identity: an ancestor of the lowerdir is a deployment directory (bind
             // mounts, symlinked sysroot paths, a process in another root).
-            let mut found = None;
-            let sub = suffix_below_matching(dir, &mut |anc| {
-                let Some((ma, mi, ino)) = stat(anc) else {
-                    return false;
-                };
-                found = deployments
-                    .iter()
-                    .find(|d| (d.major, d.minor, d.ino) == (ma, mi, ino));
-                found.is_some()
-            });
-            if let (Some(d), Some(sub)) = (found, sub) {
+            if let Some((d, sub)) = deployment_ancestor(dir, deployments, stat) {
                 let same = stat(dir).is_some() && stat(dir) == host_stat(&join(&d.path, &sub));
                 if same {
                     (o.lower_deployment, o.deployment_layer, o.tree_prefix) =
@@ -226,17 +225,7 @@ pub fn find_overlays(
             // deployment, that deployment's directory is what was overlaid.
             if let Some(i) = o.lowerdirs.iter().position(|l| !l.starts_with(b"/")) {
                 let rel = o.lowerdirs[i].clone();
-                let mut found = None;
-                let sub = suffix_below_matching(&o.mount_point, &mut |anc| {
-                    let Some((ma, mi, ino)) = stat(anc) else {
-                        return false;
-                    };
-                    found = deployments
-                        .iter()
-                        .find(|d| (d.major, d.minor, d.ino) == (ma, mi, ino));
-                    found.is_some()
-                });
-                if let (Some(d), Some(sub)) = (found, sub) {
+                if let Some((d, sub)) = deployment_ancestor(&o.mount_point, deployments, stat) {
                     let want = join(b"", &rel);
                     let exists = host_stat(&join(&d.path, &sub)).is_some();
                     if exists && !sub.is_empty() && sub.ends_with(&want) {

@@ -413,11 +413,16 @@ pub fn open_map_file(proc_root: &Path, pid: u32, range: &str) -> Result<File> {
 /// process's root link target: `/srv/chroot` + `/srv/chroot/usr/bin/x` → `/usr/bin/x`.
 /// With root `/` the path is returned as is; None if the path lies outside the root.
 pub fn path_in_root<'a>(root: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
-    let root = root.strip_suffix(b"/").unwrap_or(root);
-    if root.is_empty() {
+    if root.strip_suffix(b"/").unwrap_or(root).is_empty() {
         return Some(path);
     }
-    let rest = path.strip_prefix(root)?;
+    below(root, path)
+}
+
+/// `path` relative to `dir` (`/lib/x.so`), `/` for `dir` itself, None outside it.
+pub fn below<'a>(dir: &[u8], path: &'a [u8]) -> Option<&'a [u8]> {
+    let dir = dir.strip_suffix(b"/").unwrap_or(dir);
+    let rest = path.strip_prefix(dir)?;
     if rest.is_empty() {
         Some(b"/")
     } else if rest[0] == b'/' {
