@@ -149,6 +149,8 @@ export interface ScanOptions {
   /** Path of the catalog database; absent keeps the catalog in memory. */
   catalogPath?: string
   pids?: Array<number>
+  /** Progress of long work on stderr; the caller sets it when stderr is a terminal. */
+  progress?: boolean
 }
 
 export interface ScanResult {

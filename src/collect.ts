@@ -23,6 +23,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 			hostRoot: '/',
 			catalogPath: catalogPath(options),
 			...(extra.pids ? {pids: extra.pids} : {}),
+			progress: Boolean(process.stderr.isTTY),
 		});
 	} catch (error) {
 		throw ScanError.fromNative(error);

@@ -15,6 +15,8 @@ pub struct ScanOptions {
     /// Path of the catalog database; absent keeps the catalog in memory.
     pub catalog_path: Option<String>,
     pub pids: Option<Vec<u32>>,
+    /// Progress of long work on stderr; the caller sets it when stderr is a terminal.
+    pub progress: Option<bool>,
 }
 
 #[napi(object)]
@@ -130,6 +132,7 @@ pub fn config(o: &ScanOptions) -> core::ScanConfig {
         host_root: p(&o.host_root, "/"),
         catalog_path: o.catalog_path.as_ref().map(PathBuf::from),
         pids: o.pids.clone(),
+        progress: o.progress.unwrap_or(false),
     }
 }
 

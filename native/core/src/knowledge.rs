@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::attribute::{commit_of_id, DeploymentRef};
 use crate::catalog::{Catalog, CatalogFile, CommitRecord, DeploymentRecord, ObjectHit};
 use crate::procfs::dev_split;
+use crate::progress::Progress;
 use crate::repo::{InodeIndex, Repo, RepoMode};
 use crate::report::{Origin, OriginKind, Warning};
 use crate::sysroot::{self, SysrootStatus};
@@ -32,6 +33,7 @@ impl Knowledge {
         run_dir: &Path,
         host_root: &Path,
         catalog_path: Option<&Path>,
+        progress: Progress,
         warnings: &mut Vec<Warning>,
     ) -> Result<Knowledge> {
         let repo_dir = sysroot_path.join("ostree/repo");
@@ -82,27 +84,28 @@ impl Knowledge {
             index_dev: None,
             hits: RefCell::new(HashMap::new()),
         };
-        k.record(warnings);
-        k.build_index(warnings);
+        k.record(progress, warnings);
+        k.build_index(progress, warnings);
+        progress.done();
         Ok(k)
     }
 
     /// Record each deployed commit (with its whole file table) and each deployment.
-    fn record(&mut self, warnings: &mut Vec<Warning>) {
+    fn record(&mut self, progress: Progress, warnings: &mut Vec<Warning>) {
         let Some(repo) = &self.repo else { return };
         for d in &self.status.deployments {
-            let known = self.catalog.has_commit(&d.checksum).unwrap_or(false);
-            if !known {
-                match commit_record(repo, &d.checksum, &d.osname, d.refspec.as_deref()) {
-                    Ok(rec) => {
-                        if let Err(e) = self.catalog.record_commit(&rec) {
-                            warnings.push(Warning::new("catalog-write", e.to_string(), None));
-                        }
-                    }
-                    Err(e) => warnings.push(Warning::new("commit-unreadable", e.to_string(), None)),
-                }
-            } else {
+            if self.catalog.has_commit(&d.checksum).unwrap_or(false) {
                 let _ = self.catalog.touch_commit(&d.checksum);
+            } else if let Err(e) = record_commit(
+                &mut self.catalog,
+                repo,
+                &d.checksum,
+                &d.osname,
+                d.refspec.as_deref(),
+                progress,
+                warnings,
+            ) {
+                warnings.push(Warning::new("commit-unreadable", e.to_string(), None));
             }
             let rec = DeploymentRecord {
                 id: d.id(),
@@ -131,25 +134,30 @@ impl Knowledge {
                 .find(|d| d.refspec.as_deref() == Some(refspec.as_str()))
                 .map(|d| d.osname.clone())
                 .unwrap_or_default();
-            match commit_record(repo, &checksum, &osname, Some(&refspec)) {
-                Ok(rec) => {
-                    if let Err(e) = self.catalog.record_commit(&rec) {
-                        warnings.push(Warning::new("catalog-write", e.to_string(), None));
-                    }
-                }
-                // A ref to a commit whose tree is partial (a commit-only pull) is not damage.
-                Err(_) => continue,
-            }
+            // A ref to a commit whose tree is partial (a commit-only pull) is not damage.
+            let _ = record_commit(
+                &mut self.catalog,
+                repo,
+                &checksum,
+                &osname,
+                Some(&refspec),
+                progress,
+                warnings,
+            );
         }
     }
 
-    fn build_index(&mut self, warnings: &mut Vec<Warning>) {
+    fn build_index(&mut self, progress: Progress, warnings: &mut Vec<Warning>) {
         let Some(repo) = &self.repo else { return };
         // Only bare modes keep deployment files as hard links of objects; an archive repo's
         // objects are compressed and never mapped, so attribution there goes by checksum.
         if matches!(repo.mode(), RepoMode::Archive) {
             return;
         }
+        progress.say(&format!(
+            "indexing the objects of {}",
+            repo.path().display()
+        ));
         match repo.inode_index() {
             Ok(index) => {
                 self.index_dev = Some(dev_split(index.dev));
@@ -282,6 +290,35 @@ impl Knowledge {
             tree_path: Some(best.path.clone()),
         })
     }
+}
+
+/// Read a commit's file table from the repo and record it in the catalog. A commit that
+/// cannot be read is the caller's to judge (damage, or a partial pull); a catalog that
+/// refuses the write is a warning.
+fn record_commit(
+    catalog: &mut Catalog,
+    repo: &Repo,
+    checksum: &str,
+    osname: &str,
+    refspec: Option<&str>,
+    progress: Progress,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    progress.say(&format!(
+        "reading commit {}…",
+        &checksum[..checksum.len().min(10)]
+    ));
+    let rec = commit_record(repo, checksum, osname, refspec)?;
+    progress.say(&format!(
+        "recording commit {}… ({}): {} files",
+        &checksum[..checksum.len().min(10)],
+        rec.version.as_deref().unwrap_or("no version"),
+        rec.files.len()
+    ));
+    if let Err(e) = catalog.record_commit(&rec) {
+        warnings.push(Warning::new("catalog-write", e.to_string(), None));
+    }
+    Ok(())
 }
 
 /// Read a commit and its file table from the repo, in the catalog's shape.

@@ -17,6 +17,7 @@ pub mod maps;
 pub mod mountinfo;
 pub mod overlay;
 pub mod procfs;
+pub mod progress;
 pub mod repo;
 pub mod report;
 pub mod scan;

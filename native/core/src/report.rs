@@ -12,6 +12,8 @@ pub struct ScanConfig {
     pub catalog_path: Option<PathBuf>,
     /// Only these PIDs (explain, restart verification); None scans every process.
     pub pids: Option<Vec<u32>>,
+    /// Say what long work is doing on stderr (only when it is a terminal).
+    pub progress: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

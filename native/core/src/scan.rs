@@ -75,6 +75,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
                 &cfg.run_dir,
                 &cfg.host_root,
                 cfg.catalog_path.as_deref(),
+                crate::progress::Progress::new(cfg.progress),
                 &mut warnings,
             )
             .map(|k| (k, warnings))

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::checksum::checksum_path;
 use crate::knowledge::Knowledge;
 use crate::procfs::dev_split;
+use crate::progress::Progress;
 use crate::report::Warning;
 use crate::{Error, Result};
 
@@ -44,7 +45,14 @@ pub fn which(
     query: &Query,
 ) -> Result<WhichReport> {
     let mut warnings = Vec::new();
-    let k = Knowledge::load(sysroot, run_dir, host_root, catalog, &mut warnings)?;
+    let k = Knowledge::load(
+        sysroot,
+        run_dir,
+        host_root,
+        catalog,
+        Progress::off(),
+        &mut warnings,
+    )?;
     let deployments_of = |commit: &str| -> Vec<String> {
         k.deployments
             .iter()
