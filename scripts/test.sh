@@ -34,3 +34,6 @@ echo "ava: ${passed:-0} passed, ${failed:-0} failed"
 
 echo "== fuzz (bounded: 10 targets x ${LIVETREE_FUZZ_SECONDS:-10} s)"
 bash scripts/fuzz.sh "${LIVETREE_FUZZ_SECONDS:-10}"
+
+# The closing line again, last, for whoever reads only the end.
+echo "ava: ${passed:-0} passed, ${failed:-0} failed"
