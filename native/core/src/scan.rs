@@ -86,7 +86,16 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
                 s.spawn(move || {
                     let mut reader = ProcReader::new();
                     part.iter()
-                        .map(|&pid| (pid, reader.read_process(&cfg.proc_root, pid)))
+                        .map(|&pid| {
+                            let raw = reader.read_process(&cfg.proc_root, pid).map(|mut raw| {
+                                // Keep what attribution reads: one entry per file, not every
+                                // mapping (thousands of processes wait here at once).
+                                let files = group_file_mappings(&raw.maps);
+                                raw.maps = Vec::new();
+                                (raw, files)
+                            });
+                            (pid, raw)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -156,10 +165,10 @@ impl Scan<'_> {
         &mut self,
         reader: &mut ProcReader,
         pid: u32,
-        raw: crate::Result<ProcessRaw>,
+        raw: crate::Result<(ProcessRaw, Vec<FileMapping>)>,
     ) -> Option<ProcessReport> {
         match raw {
-            Ok(raw) => Some(self.attribute(reader, raw)),
+            Ok((raw, mappings)) => Some(self.attribute(reader, raw, mappings)),
             // Exited during the scan: it is not running, so it is not reported.
             Err(Error::NotFound(_)) => None,
             Err(e) => {
@@ -182,7 +191,12 @@ impl Scan<'_> {
         }
     }
 
-    fn attribute(&mut self, reader: &mut ProcReader, raw: ProcessRaw) -> ProcessReport {
+    fn attribute(
+        &mut self,
+        reader: &mut ProcReader,
+        raw: ProcessRaw,
+        mappings: Vec<FileMapping>,
+    ) -> ProcessReport {
         let pid = raw.pid;
         let k = &self.k;
         let (root_kind, root_deployment) = classify_root(
@@ -237,7 +251,7 @@ impl Scan<'_> {
             self.ns_overlays.insert(view.clone(), found);
         }
         let mut files = Vec::new();
-        for m in group_file_mappings(&raw.maps) {
+        for m in mappings {
             let internal = self
                 .ns_devices
                 .get(&view)
