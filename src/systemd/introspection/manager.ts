@@ -2,6 +2,7 @@
 // (`busctl introspect org.freedesktop.systemd1 /org/freedesktop/systemd1`). Kept in the repo so
 // proxies are built without a run-time Introspect round trip, and so a reader sees exactly
 // which calls livetree can make: it only reads, plus RestartUnit when asked to restart.
+import {PROPERTIES_XML} from './properties.js';
 export const MANAGER_PATH = '/org/freedesktop/systemd1';
 export const SYSTEMD_BUS_NAME = 'org.freedesktop.systemd1';
 export const MANAGER_INTERFACE = 'org.freedesktop.systemd1.Manager';
@@ -38,18 +39,7 @@ export const MANAGER_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Obj
   </signal>
   <property name="Version" type="s" access="read"/>
  </interface>
- <interface name="org.freedesktop.DBus.Properties">
-  <method name="Get">
-   <arg name="interface_name" direction="in" type="s"/>
-   <arg name="property_name" direction="in" type="s"/>
-   <arg name="value" direction="out" type="v"/>
-  </method>
-  <method name="GetAll">
-   <arg name="interface_name" direction="in" type="s"/>
-   <arg name="props" direction="out" type="a{sv}"/>
-  </method>
- </interface>
-</node>`;
+${PROPERTIES_XML}</node>`;
 
 // The bus daemon's own interface, for NameHasOwner: livetree checks that systemd owns its name
 // before calling it, because a call to an unowned name makes a session bus try to *activate*

@@ -1,6 +1,7 @@
 // Properties livetree reads from a unit object (/org/freedesktop/systemd1/unit/...), as systemd 252
 // declares them. Values are fetched with org.freedesktop.DBus.Properties.GetAll per interface;
 // the Unit/Service/Scope declarations document which fields are used and their D-Bus types.
+import {PROPERTIES_XML} from './properties.js';
 export const UNIT_INTERFACE = 'org.freedesktop.systemd1.Unit';
 export const SERVICE_INTERFACE = 'org.freedesktop.systemd1.Service';
 export const SCOPE_INTERFACE = 'org.freedesktop.systemd1.Scope';
@@ -27,15 +28,4 @@ export const UNIT_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object
   <property name="Result" type="s" access="read"/>
   <property name="ControlGroup" type="s" access="read"/>
  </interface>
- <interface name="org.freedesktop.DBus.Properties">
-  <method name="Get">
-   <arg name="interface_name" direction="in" type="s"/>
-   <arg name="property_name" direction="in" type="s"/>
-   <arg name="value" direction="out" type="v"/>
-  </method>
-  <method name="GetAll">
-   <arg name="interface_name" direction="in" type="s"/>
-   <arg name="props" direction="out" type="a{sv}"/>
-  </method>
- </interface>
-</node>`;
+${PROPERTIES_XML}</node>`;
