@@ -57,6 +57,12 @@ export interface DeploymentOut {
   unlocked: string
   path: string
   processCount: number
+  liveApply?: LiveApplyOut
+}
+
+export interface LiveApplyOut {
+  commit?: string
+  inprogress?: string
 }
 
 export interface OriginOut {

@@ -305,3 +305,23 @@ test('the unlock state of a deployment is reported', async t => {
 	t.is(ids[old.checksum], 'development');
 	t.is(Object.values(ids).filter(u => u === 'none').length, 1);
 });
+
+test('rpm-ostree apply-live state: the stamp and the rpmostree/live-apply ref are reported', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old, next} = await setup(fx);
+	// What rpm-ostree's apply-live leaves: a stamp in the deployment's run state, and a ref
+	// to the commit it applied (here 2.0 onto 1.0).
+	const run = await fx.tempDir('livetree-run-');
+	const state = join(run, `ostree/deployment-state/${old.checksum}.${old.serial}`);
+	await mkdir(state, {recursive: true});
+	await appendFile(join(state, 'rpmostree-is-live.stamp'), '');
+	execFileSync('ostree', [`--repo=${built.repo}`, 'refs', `--create=rpmostree/live-apply`, next.checksum]);
+	const doc = await status(built, await fx.tempDir(), ['--run-dir', run]);
+	t.deepEqual(schemaErrors(doc), []);
+	const byCsum = Object.fromEntries(doc.deployments.map(d => [d.checksum, d.liveApply]));
+	t.deepEqual(byCsum[old.checksum], {commit: next.checksum, inprogress: null});
+	t.is(byCsum[next.checksum], null);
+	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--run-dir', run, '--state-dir', await fx.tempDir()]);
+	t.regex(text.stdout, new RegExp(`Live-applied: ${next.checksum.slice(0, 10)}… \\(2\\.0\\)`));
+});

@@ -78,6 +78,13 @@ pub struct DeploymentOut {
     pub unlocked: String,
     pub path: String,
     pub process_count: u32,
+    pub live_apply: Option<LiveApplyOut>,
+}
+
+#[napi(object)]
+pub struct LiveApplyOut {
+    pub commit: Option<String>,
+    pub inprogress: Option<String>,
 }
 
 #[napi(object)]
@@ -323,6 +330,10 @@ pub fn report(r: core::ScanReport) -> ScanResult {
                 unlocked: d.unlocked,
                 path: d.path.to_string_lossy().into_owned(),
                 process_count: d.process_count,
+                live_apply: d.live_apply.map(|l| LiveApplyOut {
+                    commit: l.commit,
+                    inprogress: l.inprogress,
+                }),
             })
             .collect(),
         overlays: r

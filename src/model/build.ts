@@ -42,6 +42,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			unlocked: d.unlocked as Unlocked,
 			processCount: d.processCount,
 			path: d.path,
+			liveApply: d.liveApply ? {commit: d.liveApply.commit ?? null, inprogress: d.liveApply.inprogress ?? null} : null,
 		} satisfies Deployment)),
 		overlays: scan.overlays.map(o => ({
 			mountPoint: o.mountPoint,

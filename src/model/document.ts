@@ -40,6 +40,8 @@ export interface Deployment {
 	processCount: number;
 	// Added by livetree beyond v1's required set: where the deployment lives.
 	path?: string;
+	// Added: rpm-ostree apply-live state, null when the deployment was not live-applied.
+	liveApply?: {commit: string | null; inprogress: string | null} | null;
 }
 
 export interface OverlayFile {

@@ -106,6 +106,12 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 		lines.push(`    Unlocked: ${style.yellow(d.unlocked)}`);
 	}
 
+	if (d.liveApply) {
+		const live = d.liveApply.commit ? `${short(d.liveApply.commit)}${versionOf(doc, d.liveApply.commit)}` : '(none yet)';
+		const inprogress = d.liveApply.inprogress ? `, in progress: ${short(d.liveApply.inprogress)}` : '';
+		lines.push(`    Live-applied: ${style.yellow(live)}${inprogress}`);
+	}
+
 	if (d.pinned) {
 		lines.push('    Pinned: yes');
 	}

@@ -103,6 +103,15 @@ pub struct DeploymentReport {
     pub unlocked: String,
     pub path: PathBuf,
     pub process_count: u32,
+    /// rpm-ostree apply-live: the commit live-applied onto this deployment (and one an
+    /// interrupted apply-live was moving to), when its stamp is in the run directory.
+    pub live_apply: Option<LiveApply>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveApply {
+    pub commit: Option<String>,
+    pub inprogress: Option<String>,
 }
 
 #[derive(Debug, Clone)]

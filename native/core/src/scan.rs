@@ -583,6 +583,7 @@ impl Scan<'_> {
                     pinned: d.pinned,
                     unlocked: d.unlocked.clone(),
                     path: d.path.clone(),
+                    live_apply: live_apply(&self.cfg.run_dir, self.k.repo.as_ref(), d),
                 }
             })
             .collect();
@@ -673,4 +674,25 @@ fn procfs_comm(proc_root: &std::path::Path, pid: u32) -> Vec<u8> {
         c.pop();
     }
     c
+}
+
+/// rpm-ostree's apply-live leaves a stamp in ostree's per-deployment run state and keeps
+/// the applied commit in the `rpmostree/live-apply` ref (`…-inprogress` while it works).
+fn live_apply(
+    run_dir: &std::path::Path,
+    repo: Option<&crate::repo::Repo>,
+    d: &crate::sysroot::Deployment,
+) -> Option<LiveApply> {
+    let stamp = run_dir
+        .join("ostree/deployment-state")
+        .join(format!("{}.{}", d.checksum, d.serial))
+        .join("rpmostree-is-live.stamp");
+    if !stamp.exists() {
+        return None;
+    }
+    let resolve = |name: &str| repo.and_then(|r| r.resolve_ref(name).ok());
+    Some(LiveApply {
+        commit: resolve("rpmostree/live-apply"),
+        inprogress: resolve("rpmostree/live-apply-inprogress"),
+    })
 }
