@@ -9,6 +9,12 @@ function from(f: MappedFile): string {
 		: '';
 }
 
+// Whether this file is why the process needs a restart: the same rule as the core's
+// attribute::file_is_stale, for the files the document reports.
+export function makesStale(p: Process, f: MappedFile): boolean {
+	return f.deleted || f.superseded || fromOtherCommit(p, f);
+}
+
 // A file of another tree than the process's own deployment (and not live-applied).
 function fromOtherCommit(p: Process, f: MappedFile): boolean {
 	return p.root.kind === 'deployment' && f.origin.kind !== 'overlay' && Boolean(f.origin.commit)

@@ -1,7 +1,7 @@
 // Which units need a restart and why: a unit needs one when any of its processes does,
 // and its reasons are those processes' sentences (src/render/reason.ts).
 import type {Process} from '../model/document.js';
-import {reasons} from '../render/reason.js';
+import {makesStale, reasons} from '../render/reason.js';
 import type {UnitStatus} from './units.js';
 
 /** A mapped file of one process that makes the process stale, as restart records keep it. */
@@ -25,7 +25,7 @@ export interface UnitRestartInfo {
 export function staleFiles(p: Process): StaleFile[] {
   if (!p.needsRestart) return [];
   return p.files
-    .filter((f) => f.deleted || f.superseded || (f.origin.commit && p.root.deployment && !p.root.deployment.includes(f.origin.commit)))
+    .filter((f) => makesStale(p, f))
     .map((f) => ({
       pid: p.pid,
       path: f.origin.treePath ?? f.path,
