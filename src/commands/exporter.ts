@@ -6,6 +6,7 @@ import {parseDuration} from '../exporter/duration.js';
 import {startExporter} from '../exporter/exporter.js';
 import {defaultListen} from '../exporter/listen.js';
 import {commonOptions, readCommon} from '../options.js';
+import {readRestartHistory} from '../restart-history.js';
 
 export const exporterHelp = `Usage: livetree exporter [options]
 
@@ -55,6 +56,7 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 			allowRemote: values['allow-remote'],
 			minIntervalSeconds: parseDuration(values['min-interval'], '--min-interval'),
 			collect: async () => collect(options),
+			restartHistory: () => readRestartHistory(options, log),
 			log,
 		});
 	} catch (error) {

@@ -6,7 +6,8 @@ import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
 import {commonOptions, readCommon} from '../options.js';
 import {jsonChunks} from '../render/json.js';
-import {renderPrometheus} from '../render/prometheus.js';
+import {renderPrometheus, type ExporterFacts} from '../render/prometheus.js';
+import {readRestartHistory} from '../restart-history.js';
 import {writeAtomic} from '../write-atomic.js';
 
 export const statusHelp = `Usage: livetree status [options]
@@ -63,7 +64,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
 
 	// Indented for a person at a terminal; compact for programs and files.
 	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
-	const output = format === 'json' ? jsonChunks(doc, pretty) : await render(doc, format, options.color, options.verbose, values.output !== undefined);
+	// The restart history feeds only the metrics; read it once, and only for them.
+	const facts = format === 'prometheus' || values.textfile !== undefined ? {restarts: readRestartHistory(options, warn)} : {};
+	const output = format === 'json' ? jsonChunks(doc, pretty) : await render(doc, format, facts, options.color, options.verbose, values.output !== undefined);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
@@ -71,10 +74,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	if (values.textfile !== undefined) {
-		await writeAtomic(values.textfile, renderPrometheus(doc));
+		await writeAtomic(values.textfile, renderPrometheus(doc, facts));
 	}
 
 	return exitCode(doc);
+}
+
+function warn(message: string): void {
+	process.stderr.write(`livetree status: ${message}\n`);
 }
 
 export function exitCode(doc: StatusDocument): number {
@@ -82,9 +89,9 @@ export function exitCode(doc: StatusDocument): number {
 }
 
 // Text or Prometheus; JSON is streamed by the caller.
-async function render(doc: StatusDocument, format: string, color: 'always' | 'never' | 'auto', verbose: boolean, toFile: boolean): Promise<string> {
+async function render(doc: StatusDocument, format: string, facts: ExporterFacts, color: 'always' | 'never' | 'auto', verbose: boolean, toFile: boolean): Promise<string> {
 	if (format === 'prometheus') {
-		return renderPrometheus(doc);
+		return renderPrometheus(doc, facts);
 	}
 
 	const [{makeStyle}, {renderText}] = await Promise.all([import('../render/style.js'), import('../render/text.js')]);

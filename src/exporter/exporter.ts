@@ -4,6 +4,7 @@ import type {AddressInfo} from 'node:net';
 import {ListenError} from '../errors/listen-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
+import type {RestartRecordFacts} from '../render/prometheus-fleet.js';
 import {formatUrl, isLoopback, parseListen} from './listen.js';
 import {ScanCache} from './scan-cache.js';
 
@@ -12,6 +13,7 @@ export interface ExporterOptions {
 	listen: string;
 	minIntervalSeconds: number;
 	collect: () => Promise<StatusDocument>;
+	restartHistory?: () => RestartRecordFacts[] | undefined;
 	// Metrics name what runs on the host; serving them beyond loopback must be asked for.
 	allowRemote?: boolean;
 	log?: (message: string) => void;
@@ -35,7 +37,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
 		throw new UsageError(`the minimum interval must be zero or more seconds, not ${options.minIntervalSeconds}`);
 	}
 
-	const cache = new ScanCache({collect: options.collect, minIntervalSeconds: options.minIntervalSeconds, log: options.log});
+	const cache = new ScanCache({collect: options.collect, restartHistory: options.restartHistory, minIntervalSeconds: options.minIntervalSeconds, log: options.log});
 	const server = http.createServer((request, response) => {
 		handle(cache, request, response, options.log);
 	});

@@ -4,10 +4,13 @@
 // expensive part, so a busy or misconfigured Prometheus cannot multiply it.
 import {performance} from 'node:perf_hooks';
 import type {StatusDocument} from '../model/document.js';
+import type {RestartRecordFacts} from '../render/prometheus-fleet.js';
 import {renderExporterOnly, renderPrometheus, type ExporterFacts} from '../render/prometheus.js';
 
 export interface ScanCacheOptions {
 	collect: () => Promise<StatusDocument>;
+	// Read after each good scan, so restart verdicts reach the metrics (see prometheus-fleet.ts).
+	restartHistory?: () => RestartRecordFacts[] | undefined;
 	minIntervalSeconds: number;
 	// Monotonic milliseconds; injectable so the interval logic can be tested without sleeping.
 	now?: () => number;
@@ -20,7 +23,7 @@ export class ScanCache {
 	private inFlight: Promise<void> | undefined;
 	private lastGood: StatusDocument | undefined;
 	private text = '';
-	private readonly facts: Required<ExporterFacts> = {scansTotal: 0, scanErrorsTotal: 0, up: false};
+	private readonly facts: ExporterFacts & Required<Pick<ExporterFacts, 'scansTotal' | 'scanErrorsTotal' | 'up'>> = {scansTotal: 0, scanErrorsTotal: 0, up: false};
 
 	constructor(private readonly options: ScanCacheOptions) {
 		this.now = options.now ?? (() => performance.now());
@@ -57,6 +60,7 @@ export class ScanCache {
 				doc => {
 					this.lastGood = doc;
 					this.facts.up = true;
+					this.facts.restarts = this.options.restartHistory?.();
 				},
 				(error: unknown) => {
 					this.facts.scanErrorsTotal += 1;

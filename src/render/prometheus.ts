@@ -7,6 +7,7 @@
 // or per file, so a host with many processes does not explode the series count.
 import type {ProcessState, StatusDocument} from '../model/document.js';
 import {formatExposition, type Family} from './exposition.js';
+import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
 
 export interface ExporterFacts {
 	// Scans that failed since the exporter started (a counter, exporter only).
@@ -15,12 +16,14 @@ export interface ExporterFacts {
 	scansTotal?: number;
 	// Whether the last scan succeeded; the metrics are then fresh (exporter only).
 	up?: boolean;
+	// The catalog's restart history (status and exporter alike); absent when unreadable.
+	restarts?: readonly RestartRecordFacts[];
 }
 
 const states: readonly ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
 
 export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {}): string {
-	return formatExposition([...documentFamilies(doc), ...exporterFamilies(extra)]);
+	return formatExposition([...documentFamilies(doc), ...unitProcessFamilies(doc), ...restartFamilies(extra.restarts), ...exporterFamilies(extra)]);
 }
 
 // The exporter's own metrics, for when it has no document yet (every scan so far failed).
