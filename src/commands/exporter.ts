@@ -2,6 +2,7 @@
 import {parseArgs} from 'node:util';
 import {collect} from '../collect.js';
 import {ListenError} from '../errors/listen-error.js';
+import {WebConfigError} from '../errors/web-config-error.js';
 import {parseDuration} from '../exporter/duration.js';
 import {startExporter} from '../exporter/exporter.js';
 import {defaultListen} from '../exporter/listen.js';
@@ -16,6 +17,9 @@ a scan at most --min-interval old; scrapes never start two scans at once.
 Options:
   --listen HOST:PORT     where to listen (default ${defaultListen}, loopback only)
   --allow-remote         allow a --listen address that is not loopback
+  --web.config.file FILE TLS and basic auth, in the format of Prometheus's
+                         exporter-toolkit (the file node_exporter reads);
+                         read again on SIGHUP (see docs/fleet.md)
   --min-interval TIME    scan at most once per TIME (default 10s; e.g. 30s, 2m)
   --sysroot PATH         the OSTree sysroot to read (default /)
   --state-dir DIR        where the catalog lives (default /var/lib/livetree)
@@ -24,7 +28,8 @@ Options:
   --no-systemd           do not ask systemd at all
   -h, --help             show this help
 
-Runs until SIGINT or SIGTERM. Exit codes: 0 stopped by a signal, 2 could not start.
+Runs until SIGINT or SIGTERM; SIGHUP reloads the web configuration file.
+Exit codes: 0 stopped by a signal, 2 could not start.
 `;
 
 export async function exporterCommand(argv: string[]): Promise<number> {
@@ -35,6 +40,7 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 			listen: {type: 'string', default: defaultListen},
 			'allow-remote': {type: 'boolean', default: false},
 			'min-interval': {type: 'string', default: '10s'},
+			'web.config.file': {type: 'string'},
 		},
 		allowPositionals: false,
 		strict: true,
@@ -57,10 +63,11 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 			minIntervalSeconds: parseDuration(values['min-interval'], '--min-interval'),
 			collect: async () => collect(options),
 			restartHistory: () => readRestartHistory(options, log),
+			webConfigFile: values['web.config.file'],
 			log,
 		});
 	} catch (error) {
-		if (error instanceof ListenError) {
+		if (error instanceof ListenError || error instanceof WebConfigError) {
 			log(error.message);
 			return 2;
 		}
@@ -69,6 +76,18 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 	}
 
 	log(`serving ${exporter.url}/metrics`);
+	const reload = () => {
+		exporter.reload().then(
+			() => {
+				log('SIGHUP: web configuration reloaded');
+			},
+			(error: unknown) => {
+				log(`SIGHUP: ${error instanceof Error ? error.message : String(error)}`);
+			},
+		);
+	};
+
+	process.on('SIGHUP', reload);
 	const signal = await new Promise<NodeJS.Signals>(resolve => {
 		const stop = (name: NodeJS.Signals) => {
 			process.off('SIGINT', stop);
@@ -78,6 +97,7 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 		process.on('SIGINT', stop);
 		process.on('SIGTERM', stop);
 	});
+	process.off('SIGHUP', reload);
 	log(`${signal}: closing`);
 	await exporter.close();
 	return 0;

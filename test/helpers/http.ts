@@ -11,9 +11,9 @@ export interface Reply {
 
 const agent = new http.Agent({keepAlive: false, maxSockets: Number.POSITIVE_INFINITY});
 
-export async function request(url: string, method = 'GET'): Promise<Reply> {
+export async function request(url: string, method = 'GET', headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
 	return new Promise((resolve, reject) => {
-		const req = http.request(url, {method, agent}, response => {
+		const req = http.request(url, {method, agent, headers}, response => {
 			let body = '';
 			response.setEncoding('utf8');
 			response.on('data', (chunk: string) => {

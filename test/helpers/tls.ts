@@ -1,0 +1,51 @@
+// Test TLS material made with the real openssl CLI, and HTTPS/basic-auth requests.
+import {execFile} from 'node:child_process';
+import {readFile} from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import {promisify} from 'node:util';
+import type {Reply} from './http.js';
+
+const run = promisify(execFile);
+
+export interface SelfSigned {
+	cert: string;
+	key: string;
+	certPem: Buffer;
+}
+
+// A self-signed certificate for 127.0.0.1 (and localhost), valid one day.
+export async function selfSigned(dir: string, name = 'server'): Promise<SelfSigned> {
+	const cert = path.join(dir, `${name}.crt`);
+	const key = path.join(dir, `${name}.key`);
+	await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+		'-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+	return {cert, key, certPem: await readFile(cert)};
+}
+
+export function basic(user: string, password: string): string {
+	return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+export async function requestTls(url: string, options: {ca?: Buffer; authorization?: string; rejectUnauthorized?: boolean} = {}): Promise<Reply> {
+	return new Promise((resolve, reject) => {
+		const req = https.request(url, {
+			method: 'GET',
+			agent: false,
+			...(options.ca ? {ca: options.ca} : {}),
+			rejectUnauthorized: options.rejectUnauthorized ?? true,
+			headers: options.authorization ? {authorization: options.authorization} : {},
+		}, response => {
+			let body = '';
+			response.setEncoding('utf8');
+			response.on('data', (chunk: string) => {
+				body += chunk;
+			});
+			response.on('end', () => {
+				resolve({status: response.statusCode ?? 0, headers: response.headers, body});
+			});
+		});
+		req.on('error', reject);
+		req.end();
+	});
+}
