@@ -10,12 +10,16 @@ have ostree || need+=(ostree)
 have jq || need+=(jq)
 have needrestart || [ -x /usr/sbin/needrestart ] || need+=(needrestart)
 have promtool || need+=(prometheus)
+# The fleet test serves `livetree status --textfile` through the real node_exporter.
+have prometheus-node-exporter || need+=(prometheus-node-exporter)
+have openssl || need+=(openssl)
 have hyperfine || need+=(hyperfine)
 have dbus-daemon || need+=(dbus-daemon dbus)
 [ -x /lib/systemd/systemd ] || need+=(systemd)
 have systemd-run || need+=(systemd)
 have chattr || need+=(e2fsprogs)
 have unshare || need+=(util-linux)
+have nsenter || need+=(util-linux)
 have setfattr || need+=(attr)
 have gcc || need+=(gcc)
 
@@ -27,8 +31,9 @@ if [ ${#need[@]} -gt 0 ]; then
 	echo "install-deps: apt-get install ${need[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	# The prometheus package would start a server on :9090 from its postinst on a
-	# systemd host; tests start their own on loopback, so keep services down.
+	# The prometheus and node_exporter packages would start servers on :9090 and :9100
+	# from their postinst on a systemd host; tests start their own on loopback, so keep
+	# services down.
 	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 	rm -f /usr/sbin/policy-rc.d
