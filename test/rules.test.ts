@@ -69,3 +69,13 @@ test('the unit tests can fail: a rule with a longer for: breaks them (control)',
 	t.not(result.status, 0, result.output);
 	t.regex(result.output, /LivetreeStaleCode/);
 });
+
+test('the rules file ships in the npm package', t => {
+	// --ignore-scripts: listing what would be packed must not build anything.
+	const result = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {cwd: projectRoot, encoding: 'utf8'});
+	t.is(result.status, 0, result.stderr);
+	const packed = JSON.parse(result.stdout) as Array<{files: Array<{path: string}>}>;
+	const files = packed[0]!.files.map(f => f.path);
+	t.true(files.includes('prometheus/livetree.rules.yml'), files.join('\n'));
+	t.true(files.includes('docs/fleet.md'), 'and the page that explains it');
+});
