@@ -2,7 +2,7 @@
 // certificate made by openssl, basic auth against bcrypt hashes, 401 before any scan,
 // reload on SIGHUP, and clear errors naming the file for anything it cannot use.
 import {spawn} from 'node:child_process';
-import {mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -130,6 +130,29 @@ test('TLS with a self-signed certificate: verified by its CA, refused without it
 	const reply = await requestTls(url, {ca: certPem, authorization: basic('prom', 's3cret')});
 	t.is(reply.status, 200);
 	t.is(valueOf(parseExposition(reply.body), 'livetree_scans_total'), 1);
+});
+
+test('mutual TLS (RequireAndVerifyClientCert): no client certificate or an unknown one is refused in the handshake', async t => {
+	const dir = await tempDir(t);
+	const server = await selfSigned(dir);
+	const client = await selfSigned(dir, 'client');
+	const stranger = await selfSigned(dir, 'stranger');
+	const file = path.join(dir, 'web.yml');
+	// The client's self-signed certificate is its own CA.
+	await writeFile(file, 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client.crt\n');
+	const {state, collect} = counting();
+	const exporter = await start(t, file, collect);
+	const url = `${exporter.url}/metrics`;
+	await t.throwsAsync(requestTls(url, {ca: server.certPem}), undefined, 'no client certificate');
+	await t.throwsAsync(requestTls(url, {ca: server.certPem, cert: stranger.certPem, key: await readFile(stranger.key)}), undefined, 'a certificate from another CA');
+	t.is(state.calls, 0);
+	const reply = await requestTls(url, {ca: server.certPem, cert: client.certPem, key: await readFile(client.key)});
+	t.is(reply.status, 200);
+	t.is(state.calls, 1);
+
+	await writeFile(file, 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n');
+	await t.throwsAsync(exporter.reload(), {instanceOf: WebConfigError, message: /needs a restart/}, 'client certificates cannot be switched off by a reload');
+	await t.throwsAsync(requestTls(url, {ca: server.certPem}), undefined, 'the old configuration stays');
 });
 
 test('the exporter command reloads the web configuration on SIGHUP, and keeps the old one if the new is bad', async t => {

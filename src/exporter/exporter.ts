@@ -1,4 +1,5 @@
-// The metrics endpoint: GET /metrics on node:http, bound only where told.
+// The metrics endpoint: GET /metrics on node:http (node:https with a web configuration
+// that has TLS), bound only where told, behind basic auth when the configuration says so.
 import http from 'node:http';
 import https from 'node:https';
 import type {AddressInfo} from 'node:net';
@@ -71,6 +72,10 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
 	const file = options.webConfigFile;
 	const initial = file === undefined ? {users: new Map<string, string>(), headers: {}} : await loadWebConfig(file);
 	let guard = guardOf(initial);
+	if (initial.users.size > 0 && !initial.tls && !isLoopback(address.host)) {
+		options.log?.(`${file}: basic auth without tls_server_config sends passwords in clear text beyond loopback`);
+	}
+
 	const cache = new ScanCache({collect: options.collect, restartHistory: options.restartHistory, minIntervalSeconds: options.minIntervalSeconds, log: options.log});
 	const listener = (request: http.IncomingMessage, response: http.ServerResponse) => {
 		guarded(guard, cache, request, response, options.log).catch((error: unknown) => {

@@ -27,12 +27,22 @@ export function basic(user: string, password: string): string {
 	return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
 
-export async function requestTls(url: string, options: {ca?: Buffer; authorization?: string; rejectUnauthorized?: boolean} = {}): Promise<Reply> {
+export interface TlsRequestOptions {
+	ca?: Buffer;
+	authorization?: string;
+	rejectUnauthorized?: boolean;
+	// A client certificate and key, for mutual TLS.
+	cert?: Buffer;
+	key?: Buffer;
+}
+
+export async function requestTls(url: string, options: TlsRequestOptions = {}): Promise<Reply> {
 	return new Promise((resolve, reject) => {
 		const req = https.request(url, {
 			method: 'GET',
 			agent: false,
 			...(options.ca ? {ca: options.ca} : {}),
+			...(options.cert && options.key ? {cert: options.cert, key: options.key} : {}),
 			rejectUnauthorized: options.rejectUnauthorized ?? true,
 			headers: options.authorization ? {authorization: options.authorization} : {},
 		}, response => {
