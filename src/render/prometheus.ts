@@ -7,6 +7,7 @@
 // or per file, so a host with many processes does not explode the series count.
 import type {ProcessState, StatusDocument} from '../model/document.js';
 import {formatExposition, type Family} from './exposition.js';
+import {kernelFamilies} from './prometheus-kernel.js';
 
 export interface ExporterFacts {
 	// Scans that failed since the exporter started (a counter, exporter only).
@@ -20,7 +21,7 @@ export interface ExporterFacts {
 const states: readonly ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
 
 export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {}): string {
-	return formatExposition([...documentFamilies(doc), ...exporterFamilies(extra)]);
+	return formatExposition([...documentFamilies(doc), ...kernelFamilies(doc.kernel), ...exporterFamilies(extra)]);
 }
 
 // The exporter's own metrics, for when it has no document yet (every scan so far failed).
