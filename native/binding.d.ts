@@ -60,9 +60,52 @@ export interface DeploymentOut {
   liveApply?: LiveApplyOut
 }
 
+export interface InstalledKernelOut {
+  release: string
+  path: string
+  deployment?: string
+  versionString?: string
+}
+
+export interface KernelOut {
+  /** `uname -r` */
+  runningRelease: string
+  /** `uname -v` */
+  runningVersion: string
+  bootId?: string
+  installed: Array<InstalledKernelOut>
+  expected?: string
+  modulesAvailable?: boolean
+  livepatches: Array<LivepatchOut>
+  rebootNeeded: boolean
+  softRebootPossible?: boolean
+  reasons: Array<KernelReasonOut>
+  /** The deployment the kernel was booted with, when OSTree-booted. */
+  bootedDeployment?: string
+}
+
+/** A reason code and what its words need; the words are made in TypeScript. */
+export interface KernelReasonOut {
+  /**
+   * newer-kernel | kernel-rebuilt | pending-deployment | staged-deployment |
+   * modules-missing | livepatch-transition
+   */
+  code: string
+  release?: string
+  deployment?: string
+  name?: string
+}
+
 export interface LiveApplyOut {
   commit?: string
   inprogress?: string
+}
+
+export interface LivepatchOut {
+  name: string
+  enabled: boolean
+  transition: boolean
+  objects: Array<string>
 }
 
 export interface OriginOut {
@@ -150,6 +193,8 @@ export declare function scan(options: ScanOptions): Promise<ScanResult>
 export interface ScanOptions {
   sysroot?: string
   procRoot?: string
+  /** `/sys` by default: live patches. */
+  sysRoot?: string
   runDir?: string
   hostRoot?: string
   /** Path of the catalog database; absent keeps the catalog in memory. */
@@ -157,6 +202,8 @@ export interface ScanOptions {
   pids?: Array<number>
   /** Progress of long work on stderr; the caller sets it when stderr is a terminal. */
   progress?: boolean
+  /** Also report the kernel (`status` does; a scan of a few PIDs need not). */
+  kernel?: boolean
 }
 
 export interface ScanResult {
@@ -186,6 +233,8 @@ export interface ScanResult {
   overlays: Array<OverlayOut>
   processes: Array<ProcessOut>
   warnings: Array<WarningOut>
+  /** Present when the options asked for it and the running kernel could be read. */
+  kernel?: KernelOut
 }
 
 /** Scan synchronously (the CLI's one-shot commands use this). */

@@ -22,6 +22,7 @@ have unshare || need+=(util-linux)
 have nsenter || need+=(util-linux)
 have setfattr || need+=(attr)
 have gcc || need+=(gcc)
+have file || need+=(file)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
@@ -38,3 +39,7 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 	rm -f /usr/sbin/policy-rc.d
 fi
+
+# The kernel tests read a real bzImage from Debian's linux-image package: fetch it once
+# (cached in /var/cache/livetree-test, outside the repository).
+"$(dirname "${BASH_SOURCE[0]}")/kernel-image.sh" >/dev/null

@@ -19,11 +19,14 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 		return await native.scan({
 			sysroot: options.sysroot,
 			procRoot: options.procRoot,
+			sysRoot: options.sysRoot,
 			runDir: options.runDir,
 			hostRoot: '/',
 			catalogPath: catalogPath(options),
 			...(extra.pids ? {pids: extra.pids} : {}),
 			progress: Boolean(process.stderr.isTTY),
+			// A whole-host report includes the kernel; a look at a few PIDs does not.
+			kernel: !extra.pids,
 		});
 	} catch (error) {
 		throw ScanError.fromNative(error);

@@ -8,6 +8,7 @@ export const commonOptions = {
 	sysroot: {type: 'string', default: '/'},
 	'state-dir': {type: 'string', default: '/var/lib/livetree'},
 	'proc-root': {type: 'string', default: '/proc'},
+	'sys-root': {type: 'string', default: '/sys'},
 	'run-dir': {type: 'string', default: '/run'},
 	user: {type: 'boolean', default: false},
 	'bus-address': {type: 'string'},
@@ -22,6 +23,7 @@ export interface CommonOptions {
 	sysroot: string;
 	stateDir: string;
 	procRoot: string;
+	sysRoot: string;
 	runDir: string;
 	bus: BusChoice | undefined;
 	json: boolean;
@@ -52,6 +54,7 @@ export function readCommon(values: Values): CommonOptions {
 		sysroot: path.resolve(String(values.sysroot ?? '/')),
 		stateDir: path.resolve(String(values['state-dir'] ?? '/var/lib/livetree')),
 		procRoot: path.resolve(String(values['proc-root'] ?? '/proc')),
+		sysRoot: path.resolve(String(values['sys-root'] ?? '/sys')),
 		runDir: path.resolve(String(values['run-dir'] ?? '/run')),
 		bus,
 		json: Boolean(values.json),

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 pub struct ScanOptions {
     pub sysroot: Option<String>,
     pub proc_root: Option<String>,
+    /// `/sys` by default: live patches.
+    pub sys_root: Option<String>,
     pub run_dir: Option<String>,
     pub host_root: Option<String>,
     /// Path of the catalog database; absent keeps the catalog in memory.
@@ -17,6 +19,8 @@ pub struct ScanOptions {
     pub pids: Option<Vec<u32>>,
     /// Progress of long work on stderr; the caller sets it when stderr is a terminal.
     pub progress: Option<bool>,
+    /// Also report the kernel (`status` does; a scan of a few PIDs need not).
+    pub kernel: Option<bool>,
 }
 
 #[napi(object)]
@@ -128,6 +132,8 @@ pub struct ScanResult {
     pub overlays: Vec<OverlayOut>,
     pub processes: Vec<ProcessOut>,
     pub warnings: Vec<WarningOut>,
+    /// Present when the options asked for it and the running kernel could be read.
+    pub kernel: Option<crate::kernel_out::KernelOut>,
 }
 
 pub fn config(o: &ScanOptions) -> core::ScanConfig {
@@ -135,11 +141,13 @@ pub fn config(o: &ScanOptions) -> core::ScanConfig {
     core::ScanConfig {
         sysroot: p(&o.sysroot, "/"),
         proc_root: p(&o.proc_root, "/proc"),
+        sys_root: p(&o.sys_root, "/sys"),
         run_dir: p(&o.run_dir, "/run"),
         host_root: p(&o.host_root, "/"),
         catalog_path: o.catalog_path.as_ref().map(PathBuf::from),
         pids: o.pids.clone(),
         progress: o.progress.unwrap_or(false),
+        kernel: o.kernel.unwrap_or(false),
     }
 }
 
@@ -357,6 +365,7 @@ pub fn report(r: core::ScanReport) -> ScanResult {
             })
             .collect(),
         processes,
+        kernel: r.kernel.map(crate::kernel_out::kernel),
         warnings: r
             .warnings
             .into_iter()

@@ -7,12 +7,14 @@
 
 mod catalog_glue;
 mod convert;
+mod kernel_out;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 pub use catalog_glue::*;
 pub use convert::*;
+pub use kernel_out::*;
 
 #[napi]
 pub fn core_version() -> String {

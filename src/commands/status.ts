@@ -23,6 +23,8 @@ Options:
   --textfile FILE        also write Prometheus metrics to FILE atomically
                          (for node_exporter's textfile collector)
   --state-dir DIR        where the catalog lives (default /var/lib/livetree)
+  --proc-root DIR        read processes and the running kernel from DIR (default /proc)
+  --sys-root DIR         read live patches from DIR/kernel/livepatch (default /sys)
   --user                 ask the user's systemd manager instead of the system's
   --bus-address ADDR     ask the systemd manager on this D-Bus address
   --no-systemd           do not ask systemd at all
@@ -30,7 +32,8 @@ Options:
   -v, --verbose          list everything; do not summarise long lists
   -h, --help             show this help
 
-Exit codes: 0 nothing needs a restart, 1 something does, 2 the scan failed.
+Exit codes: 0 nothing needs a restart, 1 something needs a restart or the kernel
+a reboot, 2 the scan failed.
 `;
 
 export async function statusCommand(argv: string[]): Promise<number> {
@@ -85,7 +88,8 @@ function warn(message: string): void {
 }
 
 export function exitCode(doc: StatusDocument): number {
-	return doc.summary.processesNeedingRestart > 0 || doc.summary.unitsNeedingRestart > 0 ? 1 : 0;
+	const s = doc.summary;
+	return s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true ? 1 : 0;
 }
 
 // Text or Prometheus; JSON is streamed by the caller.

@@ -5,6 +5,7 @@ import type {
 	Deployment, Host, MappedFile, Origin, OriginKind, Process, ProcessState, RootKind,
 	StatusDocument, Unit, Unlocked, Warning,
 } from './document.js';
+import {toKernel} from './kernel.js';
 
 export interface BuildInput {
 	scan: ScanResult;
@@ -21,11 +22,16 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	const origins = scan.origins.map(toOrigin);
 	const processes = scan.processes.map(p => toProcess(p, input.units, scan, origins));
 	const files = processes.flatMap(p => p.files);
+	const kernel = scan.kernel ? toKernel(scan.kernel) : undefined;
 	const overlayFiles = new Set(scan.overlays.flatMap(o => o.files.map(f => `${o.mountPoint}\0${f.path}`)));
 	return {
 		schemaVersion: 1,
 		generatedAt: (input.generatedAt ?? new Date()).toISOString(),
-		host: input.host,
+		// The kernel report reads the same /proc the scan did (--proc-root), so its release
+		// and boot id win over the CLI process's own.
+		host: scan.kernel
+			? {...input.host, kernelRelease: scan.kernel.runningRelease, bootId: scan.kernel.bootId ?? input.host.bootId ?? null}
+			: input.host,
 		sysroot: {path: scan.sysrootPath, repoMode: scan.repoMode ?? null, ostreeBooted: scan.ostreeBooted},
 		deployments: scan.deployments.map(d => ({
 			id: d.id,
@@ -61,11 +67,13 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			staleFiles: files.filter(f => f.deleted || f.superseded).length,
 			overlayFiles: overlayFiles.size,
 			untrackedFiles: files.filter(f => f.origin.kind === 'untracked').length,
+			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
 		},
 		warnings: [
 			...scan.warnings.map(w => ({code: w.code, message: w.message, pid: w.pid ?? null})),
 			...(input.warnings ?? []),
 		],
+		...(kernel ? {kernel} : {}),
 		...(input.scanDurationSeconds === undefined ? {} : {scanDurationSeconds: input.scanDurationSeconds}),
 	};
 }

@@ -1,6 +1,8 @@
 // The v1 status document: the JSON contract of `livetree status --json`
 // (schema/status.schema.json). Field names here are the contract; never rename one.
 
+import type {Kernel} from './kernel-document.js';
+
 export type RootKind = 'deployment' | 'host' | 'foreign' | 'unknown';
 export type ProcessState = 'current' | 'overlay' | 'stale' | 'foreign' | 'unknown';
 export type OriginKind = 'deployment' | 'overlay' | 'catalog' | 'untracked';
@@ -116,7 +118,11 @@ export interface Summary {
 	staleFiles: number;
 	overlayFiles: number;
 	untrackedFiles: number;
+	// kernel.rebootNeeded, when the kernel was inspected (status, exporter; not explain).
+	rebootNeeded?: boolean;
 }
+
+export type {Kernel, KernelReason, InstalledKernel, Livepatch} from './kernel-document.js';
 
 export interface StatusDocument {
 	schemaVersion: 1;
@@ -129,6 +135,8 @@ export interface StatusDocument {
 	units: Unit[];
 	summary: Summary;
 	warnings: Warning[];
+	// The kernel: running, installed, expected after a reboot, live patches, the verdict.
+	kernel?: Kernel;
 	// Added: how long the scan took, for the exporter and the benchmark.
 	scanDurationSeconds?: number;
 }

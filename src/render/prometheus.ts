@@ -8,6 +8,7 @@
 import type {ProcessState, StatusDocument} from '../model/document.js';
 import {formatExposition, type Family} from './exposition.js';
 import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
+import {kernelFamilies} from './prometheus-kernel.js';
 
 export interface ExporterFacts {
 	// Scans that failed since the exporter started (a counter, exporter only).
@@ -23,7 +24,7 @@ export interface ExporterFacts {
 const states: readonly ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
 
 export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {}): string {
-	return formatExposition([...documentFamilies(doc), ...unitProcessFamilies(doc), ...restartFamilies(extra.restarts), ...exporterFamilies(extra)]);
+	return formatExposition([...documentFamilies(doc), ...kernelFamilies(doc.kernel), ...unitProcessFamilies(doc), ...restartFamilies(extra.restarts), ...exporterFamilies(extra)]);
 }
 
 // The exporter's own metrics, for when it has no document yet (every scan so far failed).

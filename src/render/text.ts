@@ -3,6 +3,7 @@
 import Table from 'cli-table3';
 import type {ChalkInstance} from 'chalk';
 import type {Deployment, Process, StatusDocument} from '../model/document.js';
+import {kernelLines} from './kernel.js';
 import {short} from './style.js';
 import {reason} from './reason.js';
 
@@ -17,7 +18,7 @@ const LIST_LIMIT = 10;
 
 export function renderText(doc: StatusDocument, options: TextOptions): string {
 	const {style} = options;
-	const lines: string[] = [];
+	const lines: string[] = kernelLines(doc.kernel, style, options.verbose);
 	if (!doc.sysroot.ostreeBooted && doc.sysroot.path === '/' && doc.deployments.length === 0) {
 		lines.push(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'));
 	} else if (doc.deployments.length === 0) {

@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod error;
 pub mod escape;
 pub mod gvariant;
+pub mod kernel;
 pub mod keyfile;
 pub mod knowledge;
 pub mod maps;

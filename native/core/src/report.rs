@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub struct ScanConfig {
     pub sysroot: PathBuf,
     pub proc_root: PathBuf,
+    /// `/sys` (live patches), for the kernel report.
+    pub sys_root: PathBuf,
     pub run_dir: PathBuf,
     pub host_root: PathBuf,
     /// The catalog database; None keeps it in memory for this scan only.
@@ -14,6 +16,9 @@ pub struct ScanConfig {
     pub pids: Option<Vec<u32>>,
     /// Say what long work is doing on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Also report the kernel (running, installed, reboot verdict). `status` asks for it;
+    /// `explain` and restart verification, which look at a few PIDs, do not.
+    pub kernel: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,4 +163,5 @@ pub struct ScanReport {
     pub overlays: Vec<OverlayReport>,
     pub processes: Vec<ProcessReport>,
     pub warnings: Vec<Warning>,
+    pub kernel: Option<crate::kernel::KernelReport>,
 }

@@ -110,6 +110,17 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         path: cfg.sysroot.clone(),
         source: std::io::Error::other("the sysroot reader failed"),
     })??;
+    let mut warnings = warnings;
+    let kernel = if cfg.kernel {
+        let roots = crate::kernel::KernelRoots {
+            proc_root: &cfg.proc_root,
+            sys_root: &cfg.sys_root,
+            host_root: &cfg.host_root,
+        };
+        crate::kernel::inspect(&roots, &k.status, &mut warnings)
+    } else {
+        None
+    };
     let host = std::fs::metadata(&cfg.host_root)
         .ok()
         .map(|m| (m.dev(), m.ino()));
@@ -151,7 +162,9 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
             processes.push(p);
         }
     }
-    Ok(scan.finish(processes))
+    let mut report = scan.finish(processes);
+    report.kernel = kernel;
+    Ok(report)
 }
 
 impl Scan<'_> {
@@ -600,6 +613,7 @@ impl Scan<'_> {
             overlays,
             processes,
             warnings: self.warnings,
+            kernel: None,
         }
     }
 }

@@ -1,0 +1,55 @@
+// The kernel part of the status document, from the native scan's KernelOut. Rust decides
+// (codes); here the codes become sentences.
+import type {KernelOut, KernelReasonOut} from '../native.js';
+import type {Kernel} from './kernel-document.js';
+
+export function toKernel(k: KernelOut): Kernel {
+	return {
+		running: {release: k.runningRelease, version: k.runningVersion},
+		installed: k.installed.map(i => ({
+			release: i.release,
+			path: i.path,
+			deployment: i.deployment ?? null,
+			versionString: i.versionString ?? null,
+		})),
+		expected: k.expected ?? null,
+		modulesAvailable: k.modulesAvailable ?? null,
+		livepatches: k.livepatches.map(p => ({name: p.name, enabled: p.enabled, transition: p.transition, objects: p.objects})),
+		rebootNeeded: k.rebootNeeded,
+		softRebootPossible: k.softRebootPossible ?? null,
+		reasons: k.reasons.map(r => ({code: r.code, message: reasonMessage(r, k.runningRelease)})),
+	};
+}
+
+export function reasonMessage(r: KernelReasonOut, running: string): string {
+	const kernel = r.release ? ` (kernel ${r.release})` : '';
+	switch (r.code) {
+		case 'newer-kernel': {
+			return `kernel ${r.release ?? '?'} is installed, newer than the running ${running}`;
+		}
+
+		case 'kernel-rebuilt': {
+			return `kernel ${r.release ?? running} on disk is another build than the running one (same release, different version string)`;
+		}
+
+		case 'pending-deployment': {
+			return `the next boot runs deployment ${r.deployment ?? '?'}${kernel}, not the booted one`;
+		}
+
+		case 'staged-deployment': {
+			return `deployment ${r.deployment ?? '?'}${kernel} is staged for the next boot`;
+		}
+
+		case 'modules-missing': {
+			return `the modules of the running kernel ${r.release ?? running} are gone from /usr/lib/modules: it cannot load a module`;
+		}
+
+		case 'livepatch-transition': {
+			return `live patch ${r.name ?? '?'} is still in transition: some tasks run unpatched code`;
+		}
+
+		default: {
+			return r.code;
+		}
+	}
+}
