@@ -43,11 +43,11 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 	}
 
-	const byOrigin = p.files.filter(f => verbose || f.origin.kind !== 'untracked' || f.deleted || f.superseded);
+	const byOrigin = p.files.filter(f => verbose || f.origin.kind !== 'untracked' || f.staleReason !== null);
 	if (byOrigin.length > 0) {
 		lines.push('', 'Mapped files:');
 		for (const f of byOrigin) {
-			lines.push(`  ${printable(f.path)}${f.deleted ? ' (deleted)' : ''}${f.superseded ? ' (replaced)' : ''}`);
+			lines.push(`  ${printable(f.path)}${fileMarks(f)}`);
 			lines.push(style.dim(`      ${describeOrigin(f)}`));
 		}
 	}
@@ -80,6 +80,18 @@ function describeRoot(p: Process, version: string | undefined): string {
 	}
 }
 
+// The path gone is not the bytes gone: a removed deployment's file may live on as a
+// newer deployment's identical one (another hard link).
+function fileMarks(f: MappedFile): string {
+	const marks = [
+		f.deleted && 'deleted',
+		!f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
+		f.superseded && 'replaced',
+		f.identicalIn && `identical in deployment ${f.identicalIn}`,
+	].filter(Boolean);
+	return marks.length > 0 ? ` (${marks.join('; ')})` : '';
+}
+
 function describeOrigin(f: MappedFile): string {
 	const o = f.origin;
 	const commit = o.commit ? `commit ${short(o.commit)}${o.version ? ` (${o.version})` : ''}` : undefined;
@@ -90,7 +102,9 @@ function describeOrigin(f: MappedFile): string {
 		}
 
 		case 'catalog': {
-			return `from ${commit ?? 'a recorded commit'}${at}, found by content checksum in the catalog`;
+			// Either the file of a tree only the catalog remembers, or a file elsewhere (a
+			// chroot's, the host's) whose bytes some recorded commit holds.
+			return `the same bytes as ${commit ?? 'a recorded commit'}${at} (recorded in the catalog; no current deployment of this process holds this file)`;
 		}
 
 		case 'overlay': {

@@ -234,20 +234,31 @@ impl Knowledge {
     /// Where an object came from, preferring the process's own deployment, then any
     /// current deployment, then any commit the catalog remembers. `mapped` is the path the
     /// kernel shows (used to pick the tree path when a commit holds the object twice).
+    ///
+    /// `by_inode` says how the object was found. The mapped inode itself being the repo
+    /// object (a bare repo's hard link) is identity: the file *is* that tree's file. A
+    /// checksum of the bytes (a deleted file read through map_files) is only equality: the
+    /// file is a tree's own only when the process's own deployment holds that object at
+    /// the very path the process maps (`inner`, inside its root). Anything else — a
+    /// chroot's or the host's copy with the same bytes — is origin `catalog` with the
+    /// commit and tree path that hold those bytes, never a deployment it does not belong to.
     pub fn origin_of(
         &self,
         object: &str,
         mapped: &[u8],
+        inner: Option<&[u8]>,
         root_deployment: Option<&str>,
+        by_inode: bool,
     ) -> Result<Origin> {
-        let mut cache = self.hits.borrow_mut();
-        if !cache.contains_key(object) {
-            let hits = self.catalog.find_object(object)?;
-            cache.insert(object.to_string(), hits);
-        }
-        let hits = &cache[object];
+        let hits = self.object_hits(object)?;
         let own = root_deployment.and_then(commit_of_id);
         let deployed = |c: &str| self.deployments.iter().find(|d| d.commit == c);
+        let own_here = |h: &&ObjectHit| Some(h.commit.as_str()) == own && Some(&h.path[..]) == inner;
+        if !by_inode {
+            if let Some(h) = hits.iter().find(own_here) {
+                return Ok(self.deployment_origin(object, h, root_deployment));
+            }
+        }
         let pick = hits
             .iter()
             .filter(|h| Some(h.commit.as_str()) == own)
@@ -262,33 +273,74 @@ impl Knowledge {
         };
         // Among the chosen commit's paths for this object, prefer the one the mapped
         // path ends with (a library may be installed under two names).
-        let same: Vec<&ObjectHit> = hits.iter().filter(|h| h.commit == first.commit).collect();
-        let best = same
+        let best = hits
             .iter()
+            .filter(|h| h.commit == first.commit)
             .find(|h| mapped.ends_with(&h.path))
-            .copied()
             .unwrap_or(first);
-        // `deployment` names a deployment that exists now: the process's own when it holds
-        // this commit, else any current one. A commit only the catalog remembers (its
-        // deployment undeployed and pruned) is origin `catalog`.
+        if !by_inode {
+            return Ok(Origin {
+                kind: OriginKind::Catalog,
+                deployment: None,
+                commit: Some(best.commit.clone()),
+                version: best.version.clone(),
+                object: Some(object.to_string()),
+                tree_path: Some(best.path.clone()),
+            });
+        }
+        Ok(self.deployment_origin(object, best, root_deployment))
+    }
+
+    /// The origin of a file that is `hit`'s: `deployment` names a deployment that exists
+    /// now, the process's own when it holds this commit, else any current one. A commit
+    /// only the catalog remembers (its deployment undeployed and pruned) is `catalog`.
+    fn deployment_origin(
+        &self,
+        object: &str,
+        hit: &ObjectHit,
+        root_deployment: Option<&str>,
+    ) -> Origin {
+        let own = root_deployment.and_then(commit_of_id);
         let own_current = root_deployment.filter(|id| self.deployments.iter().any(|d| d.id == *id));
-        let deployment = if Some(best.commit.as_str()) == own && own_current.is_some() {
+        let deployment = if Some(hit.commit.as_str()) == own && own_current.is_some() {
             own_current.map(str::to_string)
         } else {
-            deployed(&best.commit).map(|d| d.id.clone())
+            self.deployments
+                .iter()
+                .find(|d| d.commit == hit.commit)
+                .map(|d| d.id.clone())
         };
-        Ok(Origin {
+        Origin {
             kind: if deployment.is_some() {
                 OriginKind::Deployment
             } else {
                 OriginKind::Catalog
             },
             deployment,
-            commit: Some(best.commit.clone()),
-            version: best.version.clone(),
+            commit: Some(hit.commit.clone()),
+            version: hit.version.clone(),
             object: Some(object.to_string()),
-            tree_path: Some(best.path.clone()),
-        })
+            tree_path: Some(hit.path.clone()),
+        }
+    }
+
+    /// For a stale file: a current deployment whose tree holds this very object at the
+    /// same tree path (the process's own first, then the booted one, then the first in
+    /// `ostree admin status` order): restarting would load identical bytes from there.
+    pub fn identical_in(
+        &self,
+        object: &str,
+        tree_path: &[u8],
+        root_deployment: Option<&str>,
+    ) -> Option<String> {
+        let hits = self.object_hits(object).ok()?;
+        let holds = |commit: &str| hits.iter().any(|h| h.commit == commit && h.path == tree_path);
+        let mut order: Vec<&crate::sysroot::Deployment> = self.status.deployments.iter().collect();
+        order.sort_by_key(|d| (Some(d.id()).as_deref() != root_deployment, !d.booted));
+        order
+            .into_iter()
+            .find(|d| holds(&d.checksum))
+            .map(|d| d.id())
     }
 }
 
