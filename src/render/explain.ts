@@ -104,7 +104,7 @@ function describeOrigin(f: MappedFile): string {
 		case 'catalog': {
 			// Either the file of a tree only the catalog remembers, or a file elsewhere (a
 			// chroot's, the host's) whose bytes some recorded commit holds.
-			return `the same bytes as ${commit ?? 'a recorded commit'}${at} (recorded in the catalog; no current deployment of this process holds this file)`;
+			return `the same bytes as ${commit ?? 'a recorded commit'}${at} (a commit recorded in the catalog)`;
 		}
 
 		case 'overlay': {

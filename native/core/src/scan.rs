@@ -296,11 +296,12 @@ impl Scan<'_> {
         Ok(info)
     }
 
-    /// For a file whose path or bytes are gone: the current deployment that holds the
-    /// very same object at the same tree path, once per (dev, ino, root deployment).
+    /// For a deployment process's file whose path or bytes are gone: the current
+    /// deployment that holds the very same object at the same tree path, once per (dev,
+    /// ino, root deployment). A foreign or host process has no deployment to compare with.
     fn identical_in(&mut self, f: &FileReport, root_dep: Option<&str>) -> Option<String> {
         use crate::report::StaleReason::{Deleted, RemovedDeployment, Unlinked};
-        if !matches!(
+        if root_dep.is_none() || !matches!(
             f.stale_reason,
             Some(Deleted) | Some(RemovedDeployment) | Some(Unlinked)
         ) {
