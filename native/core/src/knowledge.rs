@@ -65,6 +65,16 @@ impl Knowledge {
                 .map(|w| Warning::new(&w.code, w.message.clone(), None)),
         );
 
+        if repo.is_none() && !repo_dir.is_dir() && !status.deployments.is_empty() {
+            warnings.push(Warning::new(
+                "repo-unreadable",
+                format!(
+                    "{}: no repository, so deployments cannot be traced to their commits' files",
+                    repo_dir.display()
+                ),
+                None,
+            ));
+        }
         let catalog = open_catalog(catalog_path, warnings)?;
         let mut k = Knowledge {
             deployments: status
@@ -96,6 +106,12 @@ impl Knowledge {
         for d in &self.status.deployments {
             if self.catalog.has_commit(&d.checksum).unwrap_or(false) {
                 let _ = self.catalog.touch_commit(&d.checksum);
+                // Recorded once, so its file table is known; but a deployment whose commit
+                // has since vanished from the repo (or been damaged) is damage to report,
+                // whatever the catalog remembers.
+                if let Err(e) = repo.read_commit(&d.checksum) {
+                    warnings.push(Warning::new("commit-unreadable", e.to_string(), None));
+                }
             } else if let Err(e) = record_commit(
                 &mut self.catalog,
                 repo,
