@@ -231,12 +231,16 @@ impl Scan<'_> {
                         (ma, mi, m.ino())
                     })
             };
-            let found = overlay::find_overlays(
+            let mut found = overlay::find_overlays(
                 &mounts,
                 &self.deployment_dirs,
                 &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
                 &host,
             );
+            let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
+            for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
+                o.upper_path = overlay::reach_upper(o, &in_root);
+            }
             for o in &found {
                 let known = self
                     .overlays
@@ -421,13 +425,7 @@ impl Scan<'_> {
         let inner = path_in_root(&root, path)?;
         let rel = o.below(inner)?;
         let proc_root = &self.cfg.proc_root;
-        overlay::serving_file(o, rel, &|p| {
-            let mut full = proc_root.join(raw.pid.to_string()).join("root");
-            full.push(std::ffi::OsStr::from_bytes(
-                p.strip_prefix(b"/").unwrap_or(p),
-            ));
-            Some(full)
-        })
+        overlay::serving_file(o, rel, &|p| Some(in_proc_root(proc_root, raw.pid, p)))
     }
 
     /// A process that mapped a deployment file before an overlay was mounted over it
@@ -656,11 +654,9 @@ impl Scan<'_> {
     /// One overlay for the report: each regular file of its upper directory with its
     /// object checksum and the commits holding that object at that tree path.
     fn overlay_report(&mut self, o: &OverlayMount) -> OverlayReport {
-        let upper = o
-            .upperdir
-            .as_deref()
-            .filter(|u| u.starts_with(b"/"))
-            .map(|u| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(u)));
+        // Reached when the overlay was found: relative to the mounter's directory (ostree's
+        // unlock) or through the process's root (a mount made inside another root).
+        let upper = o.upper_path.clone();
         let mut files = Vec::new();
         let mut source_commits: Vec<String> = Vec::new();
         if let Some(upper) = upper {
@@ -700,7 +696,14 @@ impl Scan<'_> {
             major: o.major,
             minor: o.minor,
             lower_deployment: o.lower_deployment.clone(),
-            upper_dir: o.upperdir.clone(),
+            // A relative upper (ostree's `.usr-ovl-upper`) means nothing to a reader:
+            // say where it is.
+            upper_dir: match (&o.upperdir, &o.upper_path) {
+                (Some(u), Some(p)) if !u.starts_with(b"/") => {
+                    Some(p.as_os_str().as_bytes().to_vec())
+                }
+                (u, _) => u.clone(),
+            },
             source_commits,
             files,
         }
@@ -712,6 +715,15 @@ impl Scan<'_> {
 fn live_root(raw: &ProcessRaw) -> &[u8] {
     let root = raw.root.as_deref().unwrap_or(b"/");
     root.strip_suffix(b" (deleted)").unwrap_or(root)
+}
+
+/// `path` (absolute, as the process sees it) through `/proc/PID/root`.
+fn in_proc_root(proc_root: &std::path::Path, pid: u32, path: &[u8]) -> std::path::PathBuf {
+    let mut full = proc_root.join(pid.to_string()).join("root");
+    full.push(std::ffi::OsStr::from_bytes(
+        path.strip_prefix(b"/").unwrap_or(path),
+    ));
+    full
 }
 
 /// The process's root as a prefix for its mount points: empty for `/`.
