@@ -425,3 +425,28 @@ test('an overlay mounted the way ostree admin unlock --hotfix does: its upper fi
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
 	t.true(text.stdout.includes(`${next.checksum.slice(0, 10)}… (2.0): ${LIB}`), text.stdout);
 });
+
+test('an upper file with the bytes of a commit\'s file at another path is not claimed at this path', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old} = await setup(fx);
+	const attr = '/usr/lib/x86_64-linux-gnu/libattr.so.1.1.2501';
+	// The hotfix's libdemo is byte for byte the trees' libattr: every commit holds these
+	// bytes, but at the libattr path, never at libdemo's.
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
+		await mkdir(join(upper, 'lib/livetree-demo'), {recursive: true});
+		await copyFile(`${old.path}${attr}`, join(upper, 'lib/livetree-demo/libdemo.so.1'));
+	});
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const a = lib(proc(doc, ns.after));
+	t.is(a.origin.kind, 'overlay');
+	t.is(a.origin.objectChecksum, await built.handle.objectChecksum(old.checksum, attr));
+	t.is(a.origin.treePath, attr);
+	const ov = doc.overlays.find(o => o.device === ns.device)!;
+	t.deepEqual(ov.files.map(f => [f.path, f.commits]), [[LIB, []]]);
+	t.deepEqual(ov.sourceCommits, []);
+	const ex = await livetree(['explain', String(ns.after), '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
+	t.true(ex.stdout.includes(`live-applied; the same bytes as commit `), ex.stdout);
+	t.true(ex.stdout.includes(` at ${attr}`), ex.stdout);
+});

@@ -1,13 +1,13 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
-import {printable, reasons} from './reason.js';
+import {printable, reasons, treePathOf} from './reason.js';
 import {short} from './style.js';
 
 export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
-	const where = describeRoot(p, deployment?.version ?? undefined);
+	const where = describeRoot(p, deployment?.version ?? undefined, Boolean(deployment));
 	lines.push(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`);
 	if (p.unit) {
 		lines.push(`It belongs to unit ${p.unit}.`);
@@ -60,10 +60,11 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	return `${lines.join('\n')}\n`;
 }
 
-function describeRoot(p: Process, version: string | undefined): string {
+function describeRoot(p: Process, version: string | undefined, current: boolean): string {
 	switch (p.root.kind) {
 		case 'deployment': {
-			return `runs from deployment ${p.root.deployment ?? '?'}${version ? ` (version ${version})` : ''}`;
+			const gone = current ? '' : ', which no longer exists';
+			return `runs from deployment ${p.root.deployment ?? '?'}${version ? ` (version ${version})` : ''}${gone}`;
 		}
 
 		case 'host': {
@@ -108,7 +109,14 @@ function describeOrigin(f: MappedFile): string {
 		}
 
 		case 'overlay': {
-			return commit ? `live-applied from ${commit}${at}` : 'live-applied hotfix matching no known commit';
+			if (!commit) {
+				return 'live-applied hotfix matching no known commit';
+			}
+
+			// A commit holding these bytes at another path did not supply this file.
+			return o.treePath && o.treePath !== treePathOf(f.path)
+				? `live-applied; the same bytes as ${commit}${at}`
+				: `live-applied from ${commit}${at}`;
 		}
 
 		default: {

@@ -226,6 +226,9 @@ impl Knowledge {
     /// layer: the commit that holds this very object at this very tree path, else one
     /// that holds it elsewhere, else none (a hand-made hotfix). `deployment` names a
     /// current deployment of that commit, such as the pending one a live update applied.
+    /// `treePath` is where the named commit holds these bytes (a commit holding them
+    /// elsewhere never claims them at the overlay's path); with no commit, where the file
+    /// sits in the tree.
     pub fn overlay_origin(&self, object: &str, tree_path: &[u8]) -> Result<Origin> {
         let hits = self.object_hits(object)?;
         let pick = hits
@@ -243,7 +246,7 @@ impl Knowledge {
             commit: pick.map(|h| h.commit.clone()),
             version: pick.and_then(|h| h.version.clone()),
             object: Some(object.to_string()),
-            tree_path: Some(tree_path.to_vec()),
+            tree_path: Some(pick.map_or_else(|| tree_path.to_vec(), |h| h.path.clone())),
         })
     }
 
