@@ -102,8 +102,7 @@ pub fn stale_reason(
     if f.path_gone {
         // A deployment process's file is gone with its tree when that deployment no longer
         // exists, or when the file's commit is one only the catalog remembers.
-        let tree_gone =
-            in_deployment && (!root_current || f.origin.kind == OriginKind::Catalog);
+        let tree_gone = in_deployment && (!root_current || f.origin.kind == OriginKind::Catalog);
         return Some(if tree_gone {
             StaleReason::RemovedDeployment
         } else {
@@ -124,7 +123,11 @@ pub fn stale_reason(
 
 /// The contract's state: the first rule that applies, in the contract's order. Files
 /// carry their `stale_reason` already.
-pub fn process_state(maps_readable: bool, root_kind: RootKind, files: &[FileReport]) -> ProcessState {
+pub fn process_state(
+    maps_readable: bool,
+    root_kind: RootKind,
+    files: &[FileReport],
+) -> ProcessState {
     if !maps_readable {
         return ProcessState::Unknown;
     }
@@ -271,7 +274,10 @@ mod tests {
         let overlay = vec![file(OriginKind::Overlay, Some(B))];
         assert_eq!(st(overlay, RootKind::Deployment), ProcessState::Overlay);
         let untracked = vec![file(OriginKind::Untracked, None)];
-        assert_eq!(st(untracked.clone(), RootKind::Foreign), ProcessState::Foreign);
+        assert_eq!(
+            st(untracked.clone(), RootKind::Foreign),
+            ProcessState::Foreign
+        );
         assert_eq!(st(untracked, RootKind::Host), ProcessState::Current);
     }
 

@@ -272,7 +272,8 @@ impl Knowledge {
         let hits = self.object_hits(object)?;
         let own = root_deployment.and_then(commit_of_id);
         let deployed = |c: &str| self.deployments.iter().find(|d| d.commit == c);
-        let own_here = |h: &&ObjectHit| Some(h.commit.as_str()) == own && Some(&h.path[..]) == inner;
+        let own_here =
+            |h: &&ObjectHit| Some(h.commit.as_str()) == own && Some(&h.path[..]) == inner;
         if !by_inode {
             if let Some(h) = hits.iter().find(own_here) {
                 return Ok(self.deployment_origin(object, h, root_deployment));
@@ -353,7 +354,10 @@ impl Knowledge {
         root_deployment: Option<&str>,
     ) -> Option<String> {
         let hits = self.object_hits(object).ok()?;
-        let holds = |commit: &str| hits.iter().any(|h| h.commit == commit && h.path == tree_path);
+        let holds = |commit: &str| {
+            hits.iter()
+                .any(|h| h.commit == commit && h.path == tree_path)
+        };
         let mut order: Vec<&crate::sysroot::Deployment> = self.status.deployments.iter().collect();
         order.sort_by_key(|d| (Some(d.id()).as_deref() != root_deployment, !d.booted));
         order

@@ -229,8 +229,7 @@ pub fn find_overlays(
                 // A chrooted process's table leaves out the mount its root is on: a parent
                 // not listed is that one.
                 let covered = is_mount_point(dir, m)
-                    && parent_device(mounts, m)
-                        .or_else(|| stat(b"/").map(|(ma, mi, _)| (ma, mi)))
+                    && parent_device(mounts, m).or_else(|| stat(b"/").map(|(ma, mi, _)| (ma, mi)))
                         == Some((d.major, d.minor))
                     && host_stat(&join(&d.path, &sub)).is_some();
                 if same || covered {
@@ -294,7 +293,10 @@ fn parent_device(mounts: &[Mount], m: &Mount) -> Option<(u32, u32)> {
 /// mounter's directory (`relative_base`). An absolute one is as the mounter saw it: tried in
 /// the scanner's own view first (a hotfix mounted from the host), then through the
 /// process's root (`in_root`; a system booted in a container, audited from the host).
-pub fn reach_upper(o: &OverlayMount, in_root: &dyn Fn(&[u8]) -> Option<PathBuf>) -> Option<PathBuf> {
+pub fn reach_upper(
+    o: &OverlayMount,
+    in_root: &dyn Fn(&[u8]) -> Option<PathBuf>,
+) -> Option<PathBuf> {
     let upper = o.upperdir.as_deref()?;
     let as_path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
     let is_dir = |p: &Path| fs::metadata(p).is_ok_and(|m| m.is_dir());

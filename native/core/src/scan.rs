@@ -305,10 +305,12 @@ impl Scan<'_> {
     /// ino, root deployment). A foreign or host process has no deployment to compare with.
     fn identical_in(&mut self, f: &FileReport, root_dep: Option<&str>) -> Option<String> {
         use crate::report::StaleReason::{Deleted, RemovedDeployment, Unlinked};
-        if root_dep.is_none() || !matches!(
-            f.stale_reason,
-            Some(Deleted) | Some(RemovedDeployment) | Some(Unlinked)
-        ) {
+        if root_dep.is_none()
+            || !matches!(
+                f.stale_reason,
+                Some(Deleted) | Some(RemovedDeployment) | Some(Unlinked)
+            )
+        {
             return None;
         }
         let (Some(object), Some(tree_path)) = (&f.origin.object, &f.origin.tree_path) else {
