@@ -106,3 +106,28 @@ test('a sysroot whose repository is gone says so', async t => {
 	t.is(doc.deployments.length, 1);
 	t.true(doc.warnings.some(w => w.code === 'repo-unreadable' && w.message.includes(built.repo)), JSON.stringify(doc.warnings));
 });
+
+test('a recorded deployment commit whose root tree vanished, and a ref to a missing commit, are warnings', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const built = await fx.buildSysroot('one');
+	const state = await fx.tempDir();
+	await status(built.sysroot, state);
+	const {rm} = await import('node:fs/promises');
+	const {execFileSync} = await import('node:child_process');
+	const d = built.deployments[0]!;
+	const listing = execFileSync('ostree', [`--repo=${built.repo}`, 'ls', '-C', '-d', d.checksum, '/'], {encoding: 'utf8'});
+	const tree = listing.trim().split(/\s+/)[4]!;
+	t.regex(tree, /^[0-9a-f]{64}$/);
+	const treeFile = `${built.repo}/objects/${tree.slice(0, 2)}/${tree.slice(2)}.dirtree`;
+	await rm(treeFile);
+	// A ref naming a commit the repo does not have.
+	const missing = 'f'.repeat(64);
+	const {writeFile} = await import('node:fs/promises');
+	await writeFile(`${built.repo}/refs/heads/demo/broken`, `${missing}\n`);
+	const doc = await status(built.sysroot, state);
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(doc.deployments.length, 1);
+	t.true(doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes(treeFile)), JSON.stringify(doc.warnings));
+	t.true(doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes('demo/broken') && w.message.includes(missing)), JSON.stringify(doc.warnings));
+});

@@ -107,10 +107,18 @@ impl Knowledge {
             if self.catalog.has_commit(&d.checksum).unwrap_or(false) {
                 let _ = self.catalog.touch_commit(&d.checksum);
                 // Recorded once, so its file table is known; but a deployment whose commit
-                // has since vanished from the repo (or been damaged) is damage to report,
-                // whatever the catalog remembers.
-                if let Err(e) = repo.read_commit(&d.checksum) {
-                    warnings.push(Warning::new("commit-unreadable", e.to_string(), None));
+                // (or its root tree) has since vanished from the repo or been damaged is
+                // damage to report, whatever the catalog remembers. Two small objects, each
+                // verified against its checksum; the whole tree is walked only when recorded.
+                let root = repo
+                    .read_commit(&d.checksum)
+                    .and_then(|c| repo.read_dirtree(&c.root_tree));
+                if let Err(e) = root {
+                    warnings.push(Warning::new(
+                        "commit-unreadable",
+                        format!("commit {} of deployment {}: {e}", d.checksum, d.id()),
+                        None,
+                    ));
                 }
             } else if let Err(e) = record_commit(
                 &mut self.catalog,
@@ -150,7 +158,16 @@ impl Knowledge {
                 .find(|d| d.refspec.as_deref() == Some(refspec.as_str()))
                 .map(|d| d.osname.clone())
                 .unwrap_or_default();
-            // A ref to a commit whose tree is partial (a commit-only pull) is not damage.
+            // A ref to a commit whose tree is partial (a commit-only pull) is not damage; a
+            // ref to a commit object that is missing or damaged is.
+            if let Err(e) = repo.read_commit(&checksum) {
+                warnings.push(Warning::new(
+                    "commit-unreadable",
+                    format!("ref {refspec} names commit {checksum}: {e}"),
+                    None,
+                ));
+                continue;
+            }
             let _ = record_commit(
                 &mut self.catalog,
                 repo,
