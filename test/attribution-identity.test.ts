@@ -176,3 +176,25 @@ test('a file unlinked in a live deployment while another link keeps it is stale 
 	t.is(q.state, 'stale');
 	await run('ostree', ['fsck', `--repo=${join(s.path, 'ostree/repo')}`]);
 });
+
+test('a process in another sysroot\'s removed deployment is foreign to this sysroot', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const ours = await fx.initSysroot();
+	await ours.commit('1.0');
+	await ours.deploy();
+	const theirs = await fx.initSysroot();
+	const v1 = await theirs.commit('1.0', 'theirs');
+	const d1 = (await theirs.deploy()).deployments[0]!;
+	const p = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
+	await theirs.commit('2.0', 'theirs');
+	await theirs.deploy();
+	await theirs.undeploy(1);
+	await theirs.cleanup();
+	// Named like a deployment and marked deleted, but in the other sysroot's deploy directory.
+	const here = await status(ours.path, await fx.tempDir());
+	t.deepEqual(schemaErrors(here.doc), []);
+	t.deepEqual(proc(here.doc, p.pid).root, {kind: 'foreign', deployment: null});
+	const there = await status(theirs.path, await fx.tempDir());
+	t.deepEqual(proc(there.doc, p.pid).root, {kind: 'deployment', deployment: `demo/${v1}.0`});
+});

@@ -41,14 +41,16 @@ pub fn deployment_id_from_path(path: &[u8]) -> Option<(String, String, u32)> {
 /// directory, which is exact even through bind mounts. A root that matches no current
 /// deployment is one only when the kernel marks it deleted (the deployment directory was
 /// removed while the process kept it as its root) and the catalog knows its (dev, ino)
-/// or its path names a deployment: a live directory is never a removed deployment, even
-/// when it reuses a removed one's inode number or is a copy named like one (a chroot).
+/// or its path names a deployment of this sysroot (`ours` gets the path without the marker):
+/// a live directory is never a removed deployment, even when it reuses a removed one's inode
+/// number or is a copy named like one (a chroot), and another sysroot's is not this one's.
 pub fn classify_root(
     root: Option<(u64, u64)>,
     root_link: Option<&[u8]>,
     host: Option<(u64, u64)>,
     deployments: &[DeploymentRef],
     known_dir: &dyn Fn(u64, u64) -> Option<String>,
+    ours: &dyn Fn(&[u8]) -> bool,
 ) -> (RootKind, Option<String>) {
     let Some((dev, ino)) = root else {
         return (RootKind::Unknown, None);
@@ -67,7 +69,9 @@ pub fn classify_root(
         if let Some(id) = known_dir(dev, ino) {
             return (RootKind::Deployment, Some(id));
         }
-        if let Some((os, csum, serial)) = root_link.and_then(deployment_id_from_path) {
+        let link = root_link.unwrap_or_default();
+        let path = link.strip_suffix(b" (deleted)").unwrap_or(link);
+        if let Some((os, csum, serial)) = deployment_id_from_path(path).filter(|_| ours(path)) {
             return (RootKind::Deployment, Some(format!("{os}/{csum}.{serial}")));
         }
     }
@@ -199,12 +203,13 @@ mod tests {
             dir_ino: 100,
         }];
         let none = |_: u64, _: u64| None;
+        let yes = |_: &[u8]| true;
         assert_eq!(
-            classify_root(Some((1, 100)), None, Some((1, 2)), &deps, &none).0,
+            classify_root(Some((1, 100)), None, Some((1, 2)), &deps, &none, &yes).0,
             RootKind::Deployment
         );
         assert_eq!(
-            classify_root(Some((1, 2)), None, Some((1, 2)), &deps, &none).0,
+            classify_root(Some((1, 2)), None, Some((1, 2)), &deps, &none, &yes).0,
             RootKind::Host
         );
         assert_eq!(
@@ -213,33 +218,69 @@ mod tests {
                 Some(b"/srv/chroot"),
                 Some((1, 2)),
                 &deps,
-                &none
+                &none,
+                &yes
             )
             .0,
             RootKind::Foreign
         );
         assert_eq!(
-            classify_root(None, None, Some((1, 2)), &deps, &none).0,
+            classify_root(None, None, Some((1, 2)), &deps, &none, &yes).0,
             RootKind::Unknown
         );
         let gone = format!("/s/ostree/deploy/demo/deploy/{B}.0 (deleted)");
-        let r = classify_root(Some((1, 9)), Some(gone.as_bytes()), None, &deps, &none);
+        let r = classify_root(
+            Some((1, 9)),
+            Some(gone.as_bytes()),
+            None,
+            &deps,
+            &none,
+            &yes,
+        );
         assert_eq!(r, (RootKind::Deployment, Some(format!("demo/{B}.0"))));
         let known = |d: u64, i: u64| (d == 1 && i == 7).then(|| "old/x.0".to_string());
         let removed = b"/s/ostree/deploy/old/deploy/x.0 (deleted)";
         assert_eq!(
-            classify_root(Some((1, 7)), Some(removed), None, &deps, &known).1,
+            classify_root(Some((1, 7)), Some(removed), None, &deps, &known, &yes).1,
             Some("old/x.0".into())
         );
         // A live directory reusing a removed deployment's inode number is not that
         // deployment; nor is a live copy named like a deployment directory.
         assert_eq!(
-            classify_root(Some((1, 7)), Some(b"/srv/chroot"), None, &deps, &known),
+            classify_root(
+                Some((1, 7)),
+                Some(b"/srv/chroot"),
+                None,
+                &deps,
+                &known,
+                &yes
+            ),
+            (RootKind::Foreign, None)
+        );
+        // Another sysroot's removed deployment is not this sysroot's.
+        let theirs = |_: &[u8]| false;
+        assert_eq!(
+            classify_root(
+                Some((1, 9)),
+                Some(gone.as_bytes()),
+                None,
+                &deps,
+                &none,
+                &theirs
+            ),
             (RootKind::Foreign, None)
         );
         let copy = format!("/backup/ostree/deploy/demo/deploy/{B}.0");
         assert_eq!(
-            classify_root(Some((1, 8)), Some(copy.as_bytes()), None, &deps, &none).0,
+            classify_root(
+                Some((1, 8)),
+                Some(copy.as_bytes()),
+                None,
+                &deps,
+                &none,
+                &yes
+            )
+            .0,
             RootKind::Foreign
         );
     }

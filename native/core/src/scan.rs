@@ -207,6 +207,7 @@ impl Scan<'_> {
             self.host,
             &k.deployments,
             &|dev, ino| k.deployment_by_dir(dev, ino),
+            &|path| in_this_sysroot(&self.cfg.sysroot, path),
         );
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
@@ -717,6 +718,22 @@ impl Scan<'_> {
 fn live_root(raw: &ProcessRaw) -> &[u8] {
     let root = raw.root.as_deref().unwrap_or(b"/");
     root.strip_suffix(b" (deleted)").unwrap_or(root)
+}
+
+/// Whether a (removed) deployment directory path lies in this sysroot: its parent is this
+/// sysroot's `ostree/deploy/OS/deploy` directory (by dev and ino, so the path by which the
+/// kernel names it does not matter), not another sysroot's with the same layout.
+fn in_this_sysroot(sysroot: &std::path::Path, path: &[u8]) -> bool {
+    let Some((os, _, _)) = crate::attribute::deployment_id_from_path(path) else {
+        return false;
+    };
+    let Some(cut) = path.iter().rposition(|b| *b == b'/') else {
+        return false;
+    };
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let parent = std::path::Path::new(std::ffi::OsStr::from_bytes(&path[..cut]));
+    let ours = sysroot.join("ostree/deploy").join(os).join("deploy");
+    id(parent).is_some() && id(parent) == id(&ours)
 }
 
 /// `path` (absolute, as the process sees it) through `/proc/PID/root`.
