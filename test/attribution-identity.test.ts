@@ -149,8 +149,9 @@ test('a path removed with its deployment while a newer deployment links the same
 
 	// The words say it too.
 	const ex = await livetree(['explain', String(a.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
-	t.true(ex.stdout.includes(`/usr/bin/sleep from commit ${v1.slice(0, 10)}… (1.0), whose deployment was removed; deployment ${d2} has identical bytes there`), ex.stdout);
+	t.true(ex.stdout.includes(`/usr/bin/sleep from commit ${v1.slice(0, 10)}… (1.0), whose deployment was removed; deployment demo/${v2.slice(0, 10)}….0 has identical bytes there`), ex.stdout);
 	t.regex(ex.stdout, /\/usr\/bin\/sleep \(path gone, bytes still linked elsewhere; identical in deployment demo\//);
+	t.true(ex.stdout.includes(`from commit ${v1.slice(0, 10)}… (1.0) at /usr/bin/sleep, a commit no longer deployed`), ex.stdout);
 	t.regex(ex.stdout, new RegExp(`runs from deployment demo/${v1}\\.0, which no longer exists`));
 });
 

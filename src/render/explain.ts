@@ -2,7 +2,7 @@
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
 import {printable, reasons, treePathOf} from './reason.js';
-import {short} from './style.js';
+import {short, shortId} from './style.js';
 
 export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
 	const lines: string[] = [];
@@ -88,7 +88,7 @@ function fileMarks(f: MappedFile): string {
 		f.deleted && 'deleted',
 		!f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
 		f.superseded && 'replaced',
-		f.identicalIn && `identical in deployment ${f.identicalIn}`,
+		f.identicalIn && `identical in deployment ${shortId(f.identicalIn)}`,
 	].filter(Boolean);
 	return marks.length > 0 ? ` (${marks.join('; ')})` : '';
 }
@@ -103,9 +103,11 @@ function describeOrigin(f: MappedFile): string {
 		}
 
 		case 'catalog': {
-			// Either the file of a tree only the catalog remembers, or a file elsewhere (a
-			// chroot's, the host's) whose bytes some recorded commit holds.
-			return `the same bytes as ${commit ?? 'a recorded commit'}${at} (a commit recorded in the catalog)`;
+			// Either the file of a tree only the catalog remembers (no longer deployed), or a
+			// file elsewhere (a chroot's, the host's) whose bytes a recorded commit holds.
+			return o.treePath && o.treePath === treePathOf(f.path)
+				? `from ${commit ?? 'a recorded commit'}${at}, a commit no longer deployed (recorded in the catalog)`
+				: `the same bytes as ${commit ?? 'a recorded commit'}${at} (a commit recorded in the catalog)`;
 		}
 
 		case 'overlay': {

@@ -3,7 +3,7 @@
 // The core decides which files make a process stale and why (files[].staleReason); this
 // module only words its codes.
 import type {MappedFile, Process} from '../model/document.js';
-import {short} from './style.js';
+import {short, shortId} from './style.js';
 
 // Where the bytes came from. A file that lies in a tree at its tree path is "from" that
 // commit; one elsewhere (a chroot's or the host's copy) only has the same bytes.
@@ -20,7 +20,7 @@ function from(f: MappedFile, where: string): string {
 }
 
 function identical(f: MappedFile): string {
-	return f.identicalIn ? `; deployment ${f.identicalIn} has identical bytes there` : '';
+	return f.identicalIn ? `; deployment ${shortId(f.identicalIn)} has identical bytes there` : '';
 }
 
 export function fileReason(p: Process, f: MappedFile): string | undefined {
