@@ -64,16 +64,19 @@ pub fn classify_root(
     if host == Some((dev, ino)) {
         return (RootKind::Host, None);
     }
-    let removed = root_link.is_some_and(|l| l.ends_with(b" (deleted)"));
-    if removed {
-        if let Some(id) = known_dir(dev, ino) {
-            return (RootKind::Deployment, Some(id));
-        }
-        let link = root_link.unwrap_or_default();
-        let path = link.strip_suffix(b" (deleted)").unwrap_or(link);
-        if let Some((os, csum, serial)) = deployment_id_from_path(path).filter(|_| ours(path)) {
-            return (RootKind::Deployment, Some(format!("{os}/{csum}.{serial}")));
-        }
+    // Only a removed directory (the kernel's marker) that lay in this sysroot's deploy
+    // directory: a catalog shared by several sysroots knows their directories too.
+    let Some(path) = root_link.and_then(|l| l.strip_suffix(b" (deleted)")) else {
+        return (RootKind::Foreign, None);
+    };
+    if !ours(path) {
+        return (RootKind::Foreign, None);
+    }
+    if let Some(id) = known_dir(dev, ino) {
+        return (RootKind::Deployment, Some(id));
+    }
+    if let Some((os, csum, serial)) = deployment_id_from_path(path) {
+        return (RootKind::Deployment, Some(format!("{os}/{csum}.{serial}")));
     }
     (RootKind::Foreign, None)
 }
