@@ -3,6 +3,8 @@
 //! of every commit ever seen. Origins are resolved here, once per (dev, ino).
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::attribute::{commit_of_id, DeploymentRef};
@@ -364,6 +366,8 @@ impl Knowledge {
     /// For a stale file: a current deployment whose tree holds this very object at the
     /// same tree path (the process's own first, then the booted one, then the first in
     /// `ostree admin status` order): restarting would load identical bytes from there.
+    /// The catalog says what the commit held; the deployment's file on disk must still be
+    /// that object (a path unlinked by hand is not "identical bytes there").
     pub fn identical_in(
         &self,
         object: &str,
@@ -379,8 +383,23 @@ impl Knowledge {
         order.sort_by_key(|d| (Some(d.id()).as_deref() != root_deployment, !d.booted));
         order
             .into_iter()
-            .find(|d| holds(&d.checksum))
+            .find(|d| holds(&d.checksum) && self.on_disk(&d.path, tree_path, object))
             .map(|d| d.id())
+    }
+
+    /// Whether the file at `tree_path` in the deployment at `dir` is `object` now: by its
+    /// inode where the repo hard-links deployments to objects, else by its checksum.
+    fn on_disk(&self, dir: &Path, tree_path: &[u8], object: &str) -> bool {
+        let rel = tree_path.strip_prefix(b"/").unwrap_or(tree_path);
+        let file = dir.join(std::ffi::OsStr::from_bytes(rel));
+        let Ok(md) = std::fs::symlink_metadata(&file) else {
+            return false;
+        };
+        if self.index.is_some() {
+            let (major, minor) = dev_split(md.dev());
+            return self.object_of(major, minor, md.ino()).as_deref() == Some(object);
+        }
+        crate::checksum::checksum_path(&file).is_ok_and(|c| c == object)
     }
 }
 
