@@ -219,13 +219,27 @@ export interface ScanResult {
   /**
    * Files as columns (one entry per distinct dev+ino per process), not as tens of
    * thousands of objects: indexes into `paths`, `origins`, `devs`; inode numbers
-   * (exact below 2^53); flags bit 0 deleted, bit 1 superseded.
+   * (exact below 2^53); flags bit 0 deleted (the bytes are gone), bit 1 superseded,
+   * bit 2 path gone (the mapped name was unlinked).
    */
   filePath: Uint32Array
   fileOrigin: Uint32Array
   fileDev: Uint32Array
   fileIno: Float64Array
   fileFlags: Uint8Array
+  /**
+   * Why each file makes its process stale (the core's one rule): 0 for none, else
+   * 1 + an index into `stale_codes`.
+   */
+  fileStale: Uint8Array
+  /** The contract's `staleReason` codes, in the core's order. */
+  staleCodes: Array<string>
+  /**
+   * 0 for none, else 1 + an index into `identical_deployments`: a current deployment
+   * holding the very same bytes at the same tree path (`identicalIn`).
+   */
+  fileIdentical: Uint32Array
+  identicalDeployments: Array<string>
   sysrootPath: string
   repoMode?: string
   ostreeBooted: boolean

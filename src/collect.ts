@@ -39,8 +39,8 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	const doc = buildDocument({scan, host, units: []});
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
-		const {unitsForProcesses} = await import('./systemd/status-units.js');
-		const {units, warnings} = await unitsForProcesses(doc.processes, options.bus);
+		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);
+		const {units, warnings} = await unitsForProcesses(doc.processes, options.bus, reasons);
 		withUnits(doc, units, warnings);
 	}
 

@@ -46,7 +46,29 @@ async function overlayNs(t: ExecutionContext, fx: Fixtures, deploy: string, lowe
 	await mkdir(upper);
 	await mkdir(work);
 	await fill(upper);
-	const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', join(FIXTURES, 'overlay-ns.sh'), deploy, lowers.join(':'), upper, work, dir], {
+	return inNamespace(t, dir, upper, ['overlay-ns.sh', deploy, lowers.join(':'), upper, work, dir]);
+}
+
+/**
+ * Start fixtures/overlay-root-ns.sh: the overlay mounted from inside the deployment's root,
+ * as a booted system mounts it (MODE self: `lowerdir=/usr` on `/usr`; unlock: ostree's
+ * `lowerdir=usr,upperdir=.usr-ovl-upper` from the deployment directory). `upper` is the
+ * upper layer as the host reaches it, filled by `fill` before the mount.
+ */
+async function rootOverlayNs(t: ExecutionContext, fx: Fixtures, deploy: string, mode: 'self' | 'unlock', fill: (upper: string) => Promise<void>): Promise<OverlayNs> {
+	const dir = await fx.tempDir('livetree-ovl-');
+	const upper = mode === 'self' ? join(dir, 'upper') : join(deploy, '.usr-ovl-upper');
+	if (mode === 'self') {
+		await mkdir(upper);
+		await mkdir(join(dir, 'work'));
+	}
+
+	await fill(upper);
+	return inNamespace(t, dir, upper, ['overlay-root-ns.sh', deploy, mode, dir]);
+}
+
+async function inNamespace(t: ExecutionContext, dir: string, upper: string, [script, ...args]: string[]): Promise<OverlayNs> {
+	const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', join(FIXTURES, script!), ...args], {
 		detached: true,
 		stdio: 'ignore',
 	});
@@ -324,4 +346,107 @@ test('rpm-ostree apply-live state: the stamp and the rpmostree/live-apply ref ar
 	t.is(byCsum[next.checksum], null);
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--run-dir', run, '--state-dir', await fx.tempDir()]);
 	t.regex(text.stdout, new RegExp(`Live-applied: ${next.checksum.slice(0, 10)}… \\(2\\.0\\)`));
+});
+
+// Issue 11: overlays mounted from inside the deployment's root, the way a booted system
+// has them. The layer paths in the overlay's options are the mounter's, not the host's.
+
+test('a hotfix overlay mounted as lowerdir=/usr on /usr from inside the root is found', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old, next} = await setup(fx);
+	const ns = await rootOverlayNs(t, fx, old.path, 'self', async upper => {
+		await mkdir(join(upper, 'lib'), {recursive: true});
+		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
+	});
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const want = await built.handle.objectChecksum(next.checksum, LIB);
+	const ov = doc.overlays.filter(o => o.device === ns.device);
+	t.is(ov.length, 1, JSON.stringify(doc.overlays));
+	t.is(ov[0]!.mountPoint, `${old.path}/usr`);
+	t.is(ov[0]!.lowerDeployment, `demo/${old.checksum}.${old.serial}`);
+	// As the mounter gave it: inside the root.
+	t.is(ov[0]!.upperDir, '/tmp/upper');
+	t.deepEqual(ov[0]!.files, [{path: LIB, objectChecksum: want, commits: [next.checksum]}]);
+	t.deepEqual(ov[0]!.sourceCommits, [next.checksum]);
+
+	const after = proc(doc, ns.after);
+	t.is(after.state, 'overlay');
+	t.is(lib(after).origin.kind, 'overlay');
+	t.is(lib(after).origin.commit, next.checksum);
+	t.is(lib(after).origin.treePath, LIB);
+	// Files the overlay passes through are the deployment's own.
+	const libc = after.files.find(f => /libc\.so/.test(f.path))!;
+	t.is(libc.dev, ns.device);
+	t.is(libc.origin.kind, 'deployment');
+	t.is(libc.origin.commit, old.checksum);
+	t.is(libc.staleReason, null);
+
+	const before = proc(doc, ns.before);
+	t.is(before.state, 'stale');
+	t.true(lib(before).superseded);
+	t.is(lib(before).staleReason, 'superseded');
+	t.deepEqual(before.files.filter(f => f.superseded).map(f => f.path), [lib(before).path]);
+});
+
+test('an overlay mounted the way ostree admin unlock --hotfix does: its upper files and source commits', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old, next} = await setup(fx);
+	// The real ostree makes the hotfix layout (.usr-ovl-upper beside the deployment's usr,
+	// origin unlocked=hotfix) in a fake boot of the old deployment.
+	const index = built.deployments.findIndex(d => d.checksum === old.checksum && d.serial === old.serial);
+	await built.handle.bootedRun(index, 'ostree', 'admin', 'unlock', '--hotfix');
+	t.true(existsSync(join(old.path, '.usr-ovl-upper')));
+	const ns = await rootOverlayNs(t, fx, old.path, 'unlock', async upper => {
+		await mkdir(join(upper, 'lib'), {recursive: true});
+		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
+	});
+	const mountinfo = await readFile(`/proc/${ns.after}/mountinfo`, 'utf8');
+	t.regex(mountinfo, /lowerdir=usr,upperdir=\.usr-ovl-upper,workdir=\.usr-ovl-work/);
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const want = await built.handle.objectChecksum(next.checksum, LIB);
+	const id = `demo/${old.checksum}.${old.serial}`;
+	t.is(doc.deployments.find(d => d.id === id)?.unlocked, 'hotfix');
+	const ov = doc.overlays.filter(o => o.device === ns.device);
+	t.is(ov.length, 1, JSON.stringify(doc.overlays));
+	t.is(ov[0]!.lowerDeployment, id);
+	// A relative upper is shown where it is.
+	t.is(ov[0]!.upperDir, join(old.path, '.usr-ovl-upper'));
+	t.deepEqual(ov[0]!.files, [{path: LIB, objectChecksum: want, commits: [next.checksum]}]);
+	t.deepEqual(ov[0]!.sourceCommits, [next.checksum]);
+	const after = proc(doc, ns.after);
+	t.is(after.state, 'overlay');
+	t.is(lib(after).origin.kind, 'overlay');
+	t.is(lib(after).origin.commit, next.checksum);
+	t.is(proc(doc, ns.before).state, 'stale');
+	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
+	t.true(text.stdout.includes(`${next.checksum.slice(0, 10)}… (2.0): ${LIB}`), text.stdout);
+});
+
+test('an upper file with the bytes of a commit\'s file at another path is not claimed at this path', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {built, old} = await setup(fx);
+	const attr = '/usr/lib/x86_64-linux-gnu/libattr.so.1.1.2501';
+	// The hotfix's libdemo is byte for byte the trees' libattr: every commit holds these
+	// bytes, but at the libattr path, never at libdemo's.
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
+		await mkdir(join(upper, 'lib/livetree-demo'), {recursive: true});
+		await copyFile(`${old.path}${attr}`, join(upper, 'lib/livetree-demo/libdemo.so.1'));
+	});
+	const doc = await status(built, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	const a = lib(proc(doc, ns.after));
+	t.is(a.origin.kind, 'overlay');
+	t.is(a.origin.objectChecksum, await built.handle.objectChecksum(old.checksum, attr));
+	t.is(a.origin.treePath, attr);
+	const ov = doc.overlays.find(o => o.device === ns.device)!;
+	t.deepEqual(ov.files.map(f => [f.path, f.commits]), [[LIB, []]]);
+	t.deepEqual(ov.sourceCommits, []);
+	const ex = await livetree(['explain', String(ns.after), '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
+	t.true(ex.stdout.includes(`live-applied; the same bytes as commit `), ex.stdout);
+	t.true(ex.stdout.includes(` at ${attr}`), ex.stdout);
 });

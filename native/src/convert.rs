@@ -119,12 +119,22 @@ pub struct ScanResult {
     pub devs: Vec<String>,
     /// Files as columns (one entry per distinct dev+ino per process), not as tens of
     /// thousands of objects: indexes into `paths`, `origins`, `devs`; inode numbers
-    /// (exact below 2^53); flags bit 0 deleted, bit 1 superseded.
+    /// (exact below 2^53); flags bit 0 deleted (the bytes are gone), bit 1 superseded,
+    /// bit 2 path gone (the mapped name was unlinked).
     pub file_path: Uint32Array,
     pub file_origin: Uint32Array,
     pub file_dev: Uint32Array,
     pub file_ino: Float64Array,
     pub file_flags: Uint8Array,
+    /// Why each file makes its process stale (the core's one rule): 0 for none, else
+    /// 1 + an index into `stale_codes`.
+    pub file_stale: Uint8Array,
+    /// The contract's `staleReason` codes, in the core's order.
+    pub stale_codes: Vec<String>,
+    /// 0 for none, else 1 + an index into `identical_deployments`: a current deployment
+    /// holding the very same bytes at the same tree path (`identicalIn`).
+    pub file_identical: Uint32Array,
+    pub identical_deployments: Vec<String>,
     pub sysroot_path: String,
     pub repo_mode: Option<String>,
     pub ostree_booted: bool,
@@ -198,6 +208,15 @@ fn state(s: core::ProcessState) -> &'static str {
     }
 }
 
+/// Every stale reason the core decides, in the order `file_stale` indexes them.
+const STALE_REASONS: [core::StaleReason; 5] = [
+    core::StaleReason::Deleted,
+    core::StaleReason::Superseded,
+    core::StaleReason::RemovedDeployment,
+    core::StaleReason::Unlinked,
+    core::StaleReason::OtherCommit,
+];
+
 /// Interns paths and origins while files are converted.
 #[derive(Default)]
 struct Tables {
@@ -212,6 +231,9 @@ struct Tables {
     file_dev: Vec<u32>,
     file_ino: Vec<f64>,
     file_flags: Vec<u8>,
+    file_stale: Vec<u8>,
+    file_identical: Vec<u32>,
+    identical: Vec<String>,
 }
 
 type OriginKey = (
@@ -279,8 +301,25 @@ impl Tables {
             let dev = self.dev(f.major, f.minor);
             self.file_dev.push(dev);
             self.file_ino.push(f.ino as f64);
-            self.file_flags
-                .push(u8::from(f.deleted) | (u8::from(f.superseded) << 1));
+            self.file_flags.push(
+                u8::from(f.deleted) | (u8::from(f.superseded) << 1) | (u8::from(f.path_gone) << 2),
+            );
+            let stale = f
+                .stale_reason
+                .and_then(|r| STALE_REASONS.iter().position(|c| *c == r))
+                .map_or(0, |i| i as u8 + 1);
+            self.file_stale.push(stale);
+            let identical = match f.identical_in {
+                Some(id) => match self.identical.iter().position(|d| *d == id) {
+                    Some(i) => i as u32 + 1,
+                    None => {
+                        self.identical.push(id);
+                        self.identical.len() as u32
+                    }
+                },
+                None => 0,
+            };
+            self.file_identical.push(identical);
             let origin = self.origin(f.origin);
             self.file_origin.push(origin);
         }
@@ -317,6 +356,10 @@ pub fn report(r: core::ScanReport) -> ScanResult {
         file_dev: t.file_dev.into(),
         file_ino: t.file_ino.into(),
         file_flags: t.file_flags.into(),
+        file_stale: t.file_stale.into(),
+        stale_codes: STALE_REASONS.iter().map(|r| r.code().to_string()).collect(),
+        file_identical: t.file_identical.into(),
+        identical_deployments: t.identical,
         sysroot_path: r.sysroot_path.to_string_lossy().into_owned(),
         repo_mode: r.repo_mode,
         ostree_booted: r.ostree_booted,

@@ -21,8 +21,9 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	// One Origin object per distinct origin, shared by every file that has it.
 	const origins = scan.origins.map(toOrigin);
 	const processes = scan.processes.map(p => toProcess(p, input.units, scan, origins));
-	const files = processes.flatMap(p => p.files);
 	const kernel = scan.kernel ? toKernel(scan.kernel) : undefined;
+	// Counted by (device, inode): one libc mapped by 3000 processes is one stale file.
+	const distinct = (keep: (f: MappedFile) => boolean) => new Set(processes.flatMap(p => p.files.filter(keep).map(f => `${f.dev}\0${f.ino}`))).size;
 	const overlayFiles = new Set(scan.overlays.flatMap(o => o.files.map(f => `${o.mountPoint}\0${f.path}`)));
 	return {
 		schemaVersion: 1,
@@ -64,9 +65,9 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			processes: processes.length,
 			processesNeedingRestart: processes.filter(p => p.needsRestart).length,
 			unitsNeedingRestart: input.units.filter(u => u.needsRestart).length,
-			staleFiles: files.filter(f => f.deleted || f.superseded).length,
+			staleFiles: distinct(f => f.staleReason !== null),
 			overlayFiles: overlayFiles.size,
-			untrackedFiles: files.filter(f => f.origin.kind === 'untracked').length,
+			untrackedFiles: distinct(f => f.origin.kind === 'untracked'),
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
 		},
 		warnings: [
@@ -113,6 +114,8 @@ function toOrigin(o: OriginOut): Origin {
 function toFile(scan: ScanResult, i: number, origins: Origin[]): MappedFile {
 	const path = scan.paths[scan.filePath[i]!]!;
 	const flags = scan.fileFlags[i]!;
+	const stale = scan.fileStale[i]!;
+	const identical = scan.fileIdentical[i]!;
 	return {
 		path: path.text,
 		dev: scan.devs[scan.fileDev[i]!]!,
@@ -121,6 +124,9 @@ function toFile(scan: ScanResult, i: number, origins: Origin[]): MappedFile {
 		superseded: (flags & 2) !== 0,
 		origin: origins[scan.fileOrigin[i]!]!,
 		...(path.base64 ? {pathBase64: path.base64} : {}),
+		staleReason: stale === 0 ? null : scan.staleCodes[stale - 1]!,
+		pathGone: (flags & 4) !== 0,
+		identicalIn: identical === 0 ? null : scan.identicalDeployments[identical - 1]!,
 	};
 }
 

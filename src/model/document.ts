@@ -71,14 +71,25 @@ export interface Origin {
 	version?: string | null;
 }
 
+// Why a file makes its process stale, decided by the core (attribute::stale_reason).
+// Known codes; consumers must accept codes added later.
+export type StaleReason = 'deleted' | 'superseded' | 'removed-deployment' | 'unlinked' | 'other-commit' | (string & {});
+
 export interface MappedFile {
 	path: string;
 	dev: string;
 	ino: number;
+	// The bytes are gone: no link left anywhere (link count 0 through map_files).
 	deleted: boolean;
 	superseded: boolean;
 	origin: Origin;
 	pathBase64?: string;
+	// The core's verdict for this file: null when it does not make the process stale.
+	staleReason: StaleReason | null;
+	// Added: the mapped name was unlinked, whether or not another link keeps the bytes.
+	pathGone: boolean;
+	// Added: a current deployment holding these very bytes at the same tree path.
+	identicalIn: string | null;
 }
 
 export interface ProcessRoot {
@@ -115,6 +126,7 @@ export interface Summary {
 	processes: number;
 	processesNeedingRestart: number;
 	unitsNeedingRestart: number;
+	// Distinct files (device and inode), not (process, file) pairs.
 	staleFiles: number;
 	overlayFiles: number;
 	untrackedFiles: number;

@@ -1,13 +1,13 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
-import {printable, reasons} from './reason.js';
-import {short} from './style.js';
+import {printable, reasons, treePathOf} from './reason.js';
+import {short, shortId} from './style.js';
 
 export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
-	const where = describeRoot(p, deployment?.version ?? undefined);
+	const where = describeRoot(p, deployment?.version ?? undefined, Boolean(deployment));
 	lines.push(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`);
 	if (p.unit) {
 		lines.push(`It belongs to unit ${p.unit}.`);
@@ -43,11 +43,11 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 	}
 
-	const byOrigin = p.files.filter(f => verbose || f.origin.kind !== 'untracked' || f.deleted || f.superseded);
+	const byOrigin = p.files.filter(f => verbose || f.origin.kind !== 'untracked' || f.staleReason !== null);
 	if (byOrigin.length > 0) {
 		lines.push('', 'Mapped files:');
 		for (const f of byOrigin) {
-			lines.push(`  ${printable(f.path)}${f.deleted ? ' (deleted)' : ''}${f.superseded ? ' (replaced)' : ''}`);
+			lines.push(`  ${printable(f.path)}${fileMarks(f)}`);
 			lines.push(style.dim(`      ${describeOrigin(f)}`));
 		}
 	}
@@ -60,10 +60,11 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	return `${lines.join('\n')}\n`;
 }
 
-function describeRoot(p: Process, version: string | undefined): string {
+function describeRoot(p: Process, version: string | undefined, current: boolean): string {
 	switch (p.root.kind) {
 		case 'deployment': {
-			return `runs from deployment ${p.root.deployment ?? '?'}${version ? ` (version ${version})` : ''}`;
+			const gone = current ? '' : ', which no longer exists';
+			return `runs from deployment ${p.root.deployment ?? '?'}${version ? ` (version ${version})` : ''}${gone}`;
 		}
 
 		case 'host': {
@@ -80,6 +81,18 @@ function describeRoot(p: Process, version: string | undefined): string {
 	}
 }
 
+// The path gone is not the bytes gone: a removed deployment's file may live on as a
+// newer deployment's identical one (another hard link).
+function fileMarks(f: MappedFile): string {
+	const marks = [
+		f.deleted && 'deleted',
+		!f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
+		f.superseded && 'replaced',
+		f.identicalIn && `identical in deployment ${shortId(f.identicalIn)}`,
+	].filter(Boolean);
+	return marks.length > 0 ? ` (${marks.join('; ')})` : '';
+}
+
 function describeOrigin(f: MappedFile): string {
 	const o = f.origin;
 	const commit = o.commit ? `commit ${short(o.commit)}${o.version ? ` (${o.version})` : ''}` : undefined;
@@ -90,11 +103,22 @@ function describeOrigin(f: MappedFile): string {
 		}
 
 		case 'catalog': {
-			return `from ${commit ?? 'a recorded commit'}${at}, found by content checksum in the catalog`;
+			// Either the file of a tree only the catalog remembers (no longer deployed), or a
+			// file elsewhere (a chroot's, the host's) whose bytes a recorded commit holds.
+			return o.treePath && o.treePath === treePathOf(f.path)
+				? `from ${commit ?? 'a recorded commit'}${at}, a commit no longer deployed (recorded in the catalog)`
+				: `the same bytes as ${commit ?? 'a recorded commit'}${at} (a commit recorded in the catalog)`;
 		}
 
 		case 'overlay': {
-			return commit ? `live-applied from ${commit}${at}` : 'live-applied hotfix matching no known commit';
+			if (!commit) {
+				return 'live-applied hotfix matching no known commit';
+			}
+
+			// A commit holding these bytes at another path did not supply this file.
+			return o.treePath && o.treePath !== treePathOf(f.path)
+				? `live-applied; the same bytes as ${commit}${at}`
+				: `live-applied from ${commit}${at}`;
 		}
 
 		default: {

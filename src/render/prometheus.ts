@@ -68,9 +68,9 @@ function documentFamilies(doc: StatusDocument): Family[] {
 			type: 'gauge',
 			samples: [...unitNeeds].map(([unit, needs]) => ({labels: {unit}, value: needs ? 1 : 0})),
 		},
-		gauge('livetree_stale_files', 'Mapped files that are deleted or superseded on disk.', doc.summary.staleFiles),
+		gauge('livetree_stale_files', 'Distinct mapped files (by device and inode) that make at least one process stale: deleted, superseded, gone with a removed deployment, or from another commit.', doc.summary.staleFiles),
 		gauge('livetree_overlay_files', 'Distinct files served by the upper layer of a dynamic overlay.', doc.summary.overlayFiles),
-		gauge('livetree_untracked_files', 'Mapped files that no deployment, overlay or catalog entry explains.', doc.summary.untrackedFiles),
+		gauge('livetree_untracked_files', 'Distinct mapped files (by device and inode) that no deployment, overlay or catalog entry explains.', doc.summary.untrackedFiles),
 		{
 			name: 'livetree_deployment_processes',
 			help: 'Processes whose root directory is this deployment.',

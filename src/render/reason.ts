@@ -1,43 +1,63 @@
 // Why a process needs a restart, as one human sentence per file:
 // "PID 812 maps /usr/lib/libc.so.6 (deleted) from commit 47b67f0e9a… (1.0)".
+// The core decides which files make a process stale and why (files[].staleReason); this
+// module only words its codes.
 import type {MappedFile, Process} from '../model/document.js';
-import {short} from './style.js';
+import {short, shortId} from './style.js';
 
-function from(f: MappedFile): string {
-	return f.origin.commit
-		? ` from commit ${short(f.origin.commit)}${f.origin.version ? ` (${f.origin.version})` : ''}`
-		: '';
+// Where the bytes came from. A file that lies in a tree at its tree path is "from" that
+// commit; one elsewhere (a chroot's or the host's copy) only has the same bytes.
+function from(f: MappedFile, where: string): string {
+	const o = f.origin;
+	if (!o.commit) {
+		return '';
+	}
+
+	const commit = `commit ${short(o.commit)}${o.version ? ` (${o.version})` : ''}`;
+	return o.treePath && printable(o.treePath) !== where
+		? `, the same bytes as ${printable(o.treePath)} of ${commit}`
+		: ` from ${commit}`;
 }
 
-// Whether this file is why the process needs a restart: the same rule as the core's
-// attribute::file_is_stale, for the files the document reports.
-export function makesStale(p: Process, f: MappedFile): boolean {
-	return f.deleted || f.superseded || fromOtherCommit(p, f);
-}
-
-// A file of another tree than the process's own deployment (and not live-applied).
-function fromOtherCommit(p: Process, f: MappedFile): boolean {
-	return p.root.kind === 'deployment' && f.origin.kind !== 'overlay' && Boolean(f.origin.commit)
-		&& Boolean(p.root.deployment) && !p.root.deployment!.includes(`/${f.origin.commit!}.`);
+function identical(f: MappedFile): string {
+	return f.identicalIn ? `; deployment ${shortId(f.identicalIn)} has identical bytes there` : '';
 }
 
 export function fileReason(p: Process, f: MappedFile): string | undefined {
+	if (f.staleReason === null || f.staleReason === undefined) {
+		return undefined;
+	}
+
 	// Inside a tree, the tree path is what a person recognises ("/usr/lib/libc.so.6");
-	// the host path of a deployment file is 100 characters of checksum.
-	const where = printable(f.origin.treePath ?? treePathOf(f.path));
-	if (f.deleted) {
-		return `PID ${p.pid} maps ${where} (deleted)${from(f)}`;
-	}
+	// the host path of a deployment file is 100 characters of checksum. Any other file is
+	// named by its real path.
+	const where = printable(treePathOf(f.path));
+	const head = `PID ${p.pid} maps ${where}`;
+	switch (f.staleReason) {
+		case 'deleted': {
+			return `${head} (deleted)${from(f, where)}${identical(f)}`;
+		}
 
-	if (f.superseded) {
-		return `PID ${p.pid} maps ${where}${from(f)}, since replaced on disk`;
-	}
+		case 'superseded': {
+			return `${head}${from(f, where)}, since replaced on disk`;
+		}
 
-	if (fromOtherCommit(p, f)) {
-		return `PID ${p.pid} maps ${where}${from(f)}, not from its own deployment`;
-	}
+		case 'removed-deployment': {
+			return `${head}${from(f, where)}, whose deployment was removed${identical(f)}`;
+		}
 
-	return undefined;
+		case 'unlinked': {
+			return `${head} (unlinked; another link keeps its bytes)${from(f, where)}${identical(f)}`;
+		}
+
+		case 'other-commit': {
+			return `${head}${from(f, where)}, not from its own deployment`;
+		}
+
+		default: {
+			return `${head}${from(f, where)} (${f.staleReason})`;
+		}
+	}
 }
 
 // A deployment file's host path is …/ostree/deploy/OS/deploy/CHECKSUM.SERIAL/usr/…;

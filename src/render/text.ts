@@ -38,8 +38,10 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		const gone = [...new Set(undeployed.map(p => p.root.deployment!))];
 		for (const id of cut(gone, options.verbose)) {
 			const procs = undeployed.filter(p => p.root.deployment === id);
-			const version = procs.flatMap(p => p.files).find(f => f.origin.commit && id.includes(f.origin.commit))?.origin.version;
 			const [os, leaf] = id.split('/');
+			// The removed deployment's version is its commit's, which its own files carry.
+			const commit = leaf?.slice(0, leaf.indexOf('.'));
+			const version = procs.flatMap(p => p.files).find(f => f.origin.commit === commit)?.origin.version;
 			lines.push(`  ${os ?? ''} ${short(leaf)}${leaf?.slice(leaf.indexOf('.')) ?? ''}${version ? ` (${version})` : ''}: ${procs.length} process${procs.length === 1 ? '' : 'es'}`);
 			lines.push(...restartTable(procs, options, '    '));
 		}

@@ -19,5 +19,5 @@ export type {
   VerifyResult,
 } from './restart.js';
 export { staleFiles, unitRestartInfo } from './reasons.js';
-export type { StaleFile, UnitRestartInfo } from './reasons.js';
+export type { DescribeProcess, StaleFile, UnitRestartInfo } from './reasons.js';
 export { cgroupHierarchies, readCgroupPids, readCgroupUnit, systemdCgroupPath, unitFromCgroupPath } from './cgroup.js';

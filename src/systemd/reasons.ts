@@ -1,8 +1,12 @@
 // Which units need a restart and why: a unit needs one when any of its processes does,
-// and its reasons are those processes' sentences (src/render/reason.ts).
-import type {Process} from '../model/document.js';
-import {makesStale, reasons} from '../render/reason.js';
+// and its reasons are those processes' sentences, worded by the caller (the domain does
+// not word things: src/render/reason.ts does). Which file makes a process stale is the
+// core's decision, carried as files[].staleReason.
+import type {Process, StaleReason} from '../model/document.js';
 import type {UnitStatus} from './units.js';
+
+/** Sentences saying why a process needs a restart (src/render/reason.ts `reasons`). */
+export type DescribeProcess = (p: Process) => string[];
 
 /** A mapped file of one process that makes the process stale, as restart records keep it. */
 export interface StaleFile {
@@ -10,6 +14,8 @@ export interface StaleFile {
   path: string;
   deleted: boolean;
   superseded: boolean;
+  /** The core's code for why this file makes the process stale. */
+  staleReason: StaleReason;
   /** Commit the file came from, when known. */
   commit: string | null;
   /** That commit's `version` metadata, when known. */
@@ -25,20 +31,25 @@ export interface UnitRestartInfo {
 export function staleFiles(p: Process): StaleFile[] {
   if (!p.needsRestart) return [];
   return p.files
-    .filter((f) => makesStale(p, f))
+    .filter((f) => f.staleReason !== null)
     .map((f) => ({
       pid: p.pid,
       path: f.origin.treePath ?? f.path,
       deleted: f.deleted,
       superseded: f.superseded,
+      staleReason: f.staleReason!,
       commit: f.origin.commit ?? null,
       version: f.origin.version ?? null,
     }));
 }
 
 /** needsRestart and reasons for a unit, from the scanned processes. */
-export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: readonly Process[]): UnitRestartInfo {
+export function unitRestartInfo(
+  unit: Pick<UnitStatus, 'pids'>,
+  processes: readonly Process[],
+  describe: DescribeProcess,
+): UnitRestartInfo {
   const pids = new Set(unit.pids);
   const mine = processes.filter((p) => pids.has(p.pid) && p.needsRestart);
-  return { needsRestart: mine.length > 0, reasons: [...new Set(mine.flatMap((p) => reasons(p)))] };
+  return { needsRestart: mine.length > 0, reasons: [...new Set(mine.flatMap((p) => describe(p)))] };
 }

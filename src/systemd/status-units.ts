@@ -5,7 +5,7 @@ import type {Process, Unit, Warning} from '../model/document.js';
 import type {BusChoice} from '../options.js';
 import {connectSystemd, type SystemdClient, type SystemdClientOptions} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
-import {unitRestartInfo} from './reasons.js';
+import {unitRestartInfo, type DescribeProcess} from './reasons.js';
 import {collectUnits} from './units.js';
 
 export function clientOptions(bus: BusChoice): SystemdClientOptions {
@@ -36,11 +36,12 @@ export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient
 export async function unitsForProcesses(
 	processes: readonly (Process & {cgroupUnit?: string | null})[],
 	bus: BusChoice,
+	describe: DescribeProcess,
 ): Promise<{units: Unit[]; warnings: Warning[]}> {
 	try {
 		return await withSystemd(bus, async client => {
 			const collected = await collectUnits(client, processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})));
-			const units = collected.units.map(u => ({...u, ...unitRestartInfo(u, processes)}));
+			const units = collected.units.map(u => ({...u, ...unitRestartInfo(u, processes, describe)}));
 			return {units, warnings: collected.warnings};
 		});
 	} catch (error) {

@@ -122,6 +122,10 @@ export class SysrootHandle {
   stage(bootedIndex: number): Promise<SysrootState> {
     return this.step('stage', this.osname, String(bootedIndex), this.run);
   }
+  /** Run CMD (e.g. `ostree admin unlock --hotfix`) in a fake boot of deployment `index`; its stdout. */
+  bootedRun(index: number, ...cmd: string[]): Promise<string> {
+    return script('sysroot.sh', ['booted-run', this.path, String(index), this.run, ...cmd]);
+  }
   /** `ostree admin status` as seen when booted into deployment `index`. */
   bootedStatus(index: number): Promise<SysrootState> {
     return this.step('booted-status', String(index), this.run);

@@ -11,7 +11,8 @@ function load(path: string): object {
 }
 
 export const schemaPaths = {
-	shared: `${root}../shared/contract/status.schema.json`,
+	// A worktree checked out elsewhere names the contract in LIVETREE_SHARED_CONTRACT.
+	shared: process.env.LIVETREE_SHARED_CONTRACT ?? `${root}../shared/contract/status.schema.json`,
 	shipped: `${root}schema/status.schema.json`,
 };
 

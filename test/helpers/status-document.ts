@@ -32,6 +32,9 @@ function file(path: string, ino: number, kind: MappedFile['origin']['kind'], sta
 		deleted: stale,
 		superseded: false,
 		origin: kind === 'untracked' ? {kind} : {kind, deployment: `debian/${checksumA}.0`, commit: checksumA},
+		staleReason: stale ? 'deleted' : null,
+		pathGone: stale,
+		identicalIn: null,
 	};
 }
 

@@ -56,6 +56,7 @@ test('reasons name the PID, the file, how it is stale, and its commit', (t) => {
   const file = (path: string, deleted: boolean, superseded: boolean, c: string | null, version: string | null): MappedFile => ({
     path: `/sysroot/ostree/deploy/demo/deploy/${commit}.0${path}`, dev: '8:1', ino: 7, deleted, superseded,
     origin: { kind: c ? 'catalog' : 'untracked', commit: c, version, treePath: c ? path : null },
+    staleReason: deleted ? 'deleted' : superseded ? 'superseded' : null, pathGone: deleted, identicalIn: null,
   });
   const proc = (pid: number, files: MappedFile[]): Process => ({
     pid, comm: 'd', root: { kind: 'deployment', deployment: `demo/${commit}.0` }, unit: 'd.service',
@@ -68,10 +69,10 @@ test('reasons name the PID, the file, how it is stale, and its commit', (t) => {
   // A deployment file is named by its path inside the tree, not its 100-character host path.
   t.is(reasons(p9)[0], 'PID 9 maps /usr/bin/x, since replaced on disk');
   const p813 = proc(813, [file('/usr/lib/ok.so', false, false, commit, '1.0')]);
-  const info = unitRestartInfo({ pids: [812, 813] }, [p812, p813, p9]);
+  const info = unitRestartInfo({ pids: [812, 813] }, [p812, p813, p9], reasons);
   t.true(info.needsRestart);
   t.deepEqual(info.reasons, reasons(p812));
-  t.deepEqual(unitRestartInfo({ pids: [813] }, [p812, p813]), { needsRestart: false, reasons: [] });
+  t.deepEqual(unitRestartInfo({ pids: [813] }, [p812, p813], reasons), { needsRestart: false, reasons: [] });
   t.deepEqual(staleFiles(p812).map((f) => f.path), ['/usr/lib/libc.so.6']);
   t.deepEqual(staleFiles(p813), []);
 });

@@ -36,7 +36,7 @@ function verifyNotOld(oldPids: number[]) {
     calls.push({ unit, newPids });
     const stale = newPids
       .filter((p) => oldPids.includes(p) || !existsSync(`/proc/${p}`))
-      .map((pid) => ({ pid, path: `/proc/${pid}`, deleted: false, superseded: true, commit: null, version: null }));
+      .map((pid) => ({ pid, path: `/proc/${pid}`, deleted: false, superseded: true, staleReason: 'superseded', commit: null, version: null }));
     return { allCurrent: stale.length === 0, stale };
   };
   return { verify, calls };

@@ -1,6 +1,6 @@
 //! Attribution decisions: pure functions that turn what the scan observed into the
 //! contract's root kinds and process states. No I/O here, so every rule has a unit test.
-use crate::scan::{FileReport, OriginKind, ProcessState, RootKind};
+use crate::scan::{FileReport, OriginKind, ProcessState, RootKind, StaleReason};
 
 /// A deployment as attribution needs it.
 #[derive(Debug, Clone)]
@@ -38,14 +38,19 @@ pub fn deployment_id_from_path(path: &[u8]) -> Option<(String, String, u32)> {
 }
 
 /// What a process's root directory is. Deployments are matched by (dev, ino) of the
-/// directory, which is exact even through bind mounts; a root that no longer matches any
-/// deployment is still recognised as one by the catalog (by dev+ino) or by its path.
+/// directory, which is exact even through bind mounts. A root that matches no current
+/// deployment is one only when the kernel marks it deleted (the deployment directory was
+/// removed while the process kept it as its root) and the catalog knows its (dev, ino)
+/// or its path names a deployment of this sysroot (`ours` gets the path without the marker):
+/// a live directory is never a removed deployment, even when it reuses a removed one's inode
+/// number or is a copy named like one (a chroot), and another sysroot's is not this one's.
 pub fn classify_root(
     root: Option<(u64, u64)>,
     root_link: Option<&[u8]>,
     host: Option<(u64, u64)>,
     deployments: &[DeploymentRef],
     known_dir: &dyn Fn(u64, u64) -> Option<String>,
+    ours: &dyn Fn(&[u8]) -> bool,
 ) -> (RootKind, Option<String>) {
     let Some((dev, ino)) = root else {
         return (RootKind::Unknown, None);
@@ -59,10 +64,18 @@ pub fn classify_root(
     if host == Some((dev, ino)) {
         return (RootKind::Host, None);
     }
+    // Only a removed directory (the kernel's marker) that lay in this sysroot's deploy
+    // directory: a catalog shared by several sysroots knows their directories too.
+    let Some(path) = root_link.and_then(|l| l.strip_suffix(b" (deleted)")) else {
+        return (RootKind::Foreign, None);
+    };
+    if !ours(path) {
+        return (RootKind::Foreign, None);
+    }
     if let Some(id) = known_dir(dev, ino) {
         return (RootKind::Deployment, Some(id));
     }
-    if let Some((os, csum, serial)) = root_link.and_then(deployment_id_from_path) {
+    if let Some((os, csum, serial)) = deployment_id_from_path(path) {
         return (RootKind::Deployment, Some(format!("{os}/{csum}.{serial}")));
     }
     (RootKind::Foreign, None)
@@ -74,37 +87,58 @@ pub fn commit_of_id(id: &str) -> Option<&str> {
     Some(leaf.split_once('.')?.0)
 }
 
-/// Whether this file makes the process stale: deleted, replaced on disk, or from a tree
-/// other than the process's own deployment. Overlay files are live-applied on purpose
-/// and say `overlay`, not `stale`.
-pub fn file_is_stale(f: &FileReport, root_kind: RootKind, root_commit: Option<&str>) -> bool {
-    if f.deleted || f.superseded {
-        return true;
+/// Why this file makes its process stale, or None: the one rule (renderers only word it).
+/// In order: the bytes are gone; the path names another file now; the path is gone with a
+/// deployment that no longer exists; the path is gone while another link keeps the
+/// bytes; the file comes from a commit other than the process's own deployment's.
+/// Overlay files are live-applied on purpose and make a process `overlay`, not `stale`.
+/// `root_current`: the process's root deployment still exists.
+pub fn stale_reason(
+    f: &FileReport,
+    root_kind: RootKind,
+    root_deployment: Option<&str>,
+    root_current: bool,
+) -> Option<StaleReason> {
+    if f.deleted {
+        return Some(StaleReason::Deleted);
     }
-    if root_kind != RootKind::Deployment || f.origin.kind == OriginKind::Overlay {
-        return false;
+    if f.superseded {
+        return Some(StaleReason::Superseded);
     }
-    match (f.origin.commit.as_deref(), root_commit) {
-        (Some(c), Some(r)) => c != r,
-        _ => false,
+    let in_deployment = root_kind == RootKind::Deployment;
+    if f.path_gone {
+        // A deployment process's file is gone with its tree when that deployment no longer
+        // exists, or when the file's commit is one only the catalog remembers.
+        let tree_gone = in_deployment && (!root_current || f.origin.kind == OriginKind::Catalog);
+        return Some(if tree_gone {
+            StaleReason::RemovedDeployment
+        } else {
+            StaleReason::Unlinked
+        });
+    }
+    if !in_deployment || f.origin.kind == OriginKind::Overlay {
+        return None;
+    }
+    match (
+        f.origin.commit.as_deref(),
+        root_deployment.and_then(commit_of_id),
+    ) {
+        (Some(c), Some(r)) if c != r => Some(StaleReason::OtherCommit),
+        _ => None,
     }
 }
 
-/// The contract's state: the first rule that applies, in the contract's order.
+/// The contract's state: the first rule that applies, in the contract's order. Files
+/// carry their `stale_reason` already.
 pub fn process_state(
     maps_readable: bool,
     root_kind: RootKind,
-    root_deployment: Option<&str>,
     files: &[FileReport],
 ) -> ProcessState {
     if !maps_readable {
         return ProcessState::Unknown;
     }
-    let root_commit = root_deployment.and_then(commit_of_id);
-    if files
-        .iter()
-        .any(|f| file_is_stale(f, root_kind, root_commit))
-    {
+    if files.iter().any(|f| f.stale_reason.is_some()) {
         return ProcessState::Stale;
     }
     if files.iter().any(|f| f.origin.kind == OriginKind::Overlay) {
@@ -131,12 +165,15 @@ mod tests {
             minor: 1,
             ino: 42,
             deleted: false,
+            path_gone: false,
             superseded: false,
             origin: Origin {
                 kind,
                 commit: commit.map(str::to_string),
                 ..Origin::untracked()
             },
+            stale_reason: None,
+            identical_in: None,
         }
     }
 
@@ -169,12 +206,13 @@ mod tests {
             dir_ino: 100,
         }];
         let none = |_: u64, _: u64| None;
+        let yes = |_: &[u8]| true;
         assert_eq!(
-            classify_root(Some((1, 100)), None, Some((1, 2)), &deps, &none).0,
+            classify_root(Some((1, 100)), None, Some((1, 2)), &deps, &none, &yes).0,
             RootKind::Deployment
         );
         assert_eq!(
-            classify_root(Some((1, 2)), None, Some((1, 2)), &deps, &none).0,
+            classify_root(Some((1, 2)), None, Some((1, 2)), &deps, &none, &yes).0,
             RootKind::Host
         );
         assert_eq!(
@@ -183,53 +221,151 @@ mod tests {
                 Some(b"/srv/chroot"),
                 Some((1, 2)),
                 &deps,
-                &none
+                &none,
+                &yes
             )
             .0,
             RootKind::Foreign
         );
         assert_eq!(
-            classify_root(None, None, Some((1, 2)), &deps, &none).0,
+            classify_root(None, None, Some((1, 2)), &deps, &none, &yes).0,
             RootKind::Unknown
         );
         let gone = format!("/s/ostree/deploy/demo/deploy/{B}.0 (deleted)");
-        let r = classify_root(Some((1, 9)), Some(gone.as_bytes()), None, &deps, &none);
+        let r = classify_root(
+            Some((1, 9)),
+            Some(gone.as_bytes()),
+            None,
+            &deps,
+            &none,
+            &yes,
+        );
         assert_eq!(r, (RootKind::Deployment, Some(format!("demo/{B}.0"))));
         let known = |d: u64, i: u64| (d == 1 && i == 7).then(|| "old/x.0".to_string());
+        let removed = b"/s/ostree/deploy/old/deploy/x.0 (deleted)";
         assert_eq!(
-            classify_root(Some((1, 7)), None, None, &deps, &known).1,
+            classify_root(Some((1, 7)), Some(removed), None, &deps, &known, &yes).1,
             Some("old/x.0".into())
         );
+        // A live directory reusing a removed deployment's inode number is not that
+        // deployment; nor is a live copy named like a deployment directory.
+        assert_eq!(
+            classify_root(
+                Some((1, 7)),
+                Some(b"/srv/chroot"),
+                None,
+                &deps,
+                &known,
+                &yes
+            ),
+            (RootKind::Foreign, None)
+        );
+        // Another sysroot's removed deployment is not this sysroot's.
+        let theirs = |_: &[u8]| false;
+        assert_eq!(
+            classify_root(
+                Some((1, 9)),
+                Some(gone.as_bytes()),
+                None,
+                &deps,
+                &none,
+                &theirs
+            ),
+            (RootKind::Foreign, None)
+        );
+        let copy = format!("/backup/ostree/deploy/demo/deploy/{B}.0");
+        assert_eq!(
+            classify_root(
+                Some((1, 8)),
+                Some(copy.as_bytes()),
+                None,
+                &deps,
+                &none,
+                &yes
+            )
+            .0,
+            RootKind::Foreign
+        );
+    }
+
+    fn reasoned(mut files: Vec<FileReport>, kind: RootKind, own: Option<&str>) -> Vec<FileReport> {
+        for f in &mut files {
+            f.stale_reason = stale_reason(f, kind, own, true);
+        }
+        files
     }
 
     #[test]
     fn states_in_contract_order() {
         let own = format!("demo/{A}.0");
+        let st = |files: Vec<FileReport>, kind| {
+            process_state(true, kind, &reasoned(files, kind, Some(&own)))
+        };
         let cur = vec![file(OriginKind::Deployment, Some(A))];
-        let st = |files: &[FileReport], kind| process_state(true, kind, Some(&own), files);
-        assert_eq!(st(&cur, RootKind::Deployment), ProcessState::Current);
+        assert_eq!(st(cur.clone(), RootKind::Deployment), ProcessState::Current);
         assert_eq!(
-            process_state(false, RootKind::Deployment, Some(&own), &cur),
+            process_state(false, RootKind::Deployment, &cur),
             ProcessState::Unknown
         );
         let other = vec![file(OriginKind::Deployment, Some(B))];
-        assert_eq!(st(&other, RootKind::Deployment), ProcessState::Stale);
+        assert_eq!(st(other, RootKind::Deployment), ProcessState::Stale);
         let mut deleted = cur.clone();
         deleted[0].deleted = true;
-        assert_eq!(st(&deleted, RootKind::Host), ProcessState::Stale);
+        assert_eq!(st(deleted, RootKind::Host), ProcessState::Stale);
         let mut replaced = cur.clone();
         replaced[0].superseded = true;
-        assert_eq!(st(&replaced, RootKind::Foreign), ProcessState::Stale);
+        assert_eq!(st(replaced, RootKind::Foreign), ProcessState::Stale);
         let overlay = vec![file(OriginKind::Overlay, Some(B))];
-        assert_eq!(st(&overlay, RootKind::Deployment), ProcessState::Overlay);
+        assert_eq!(st(overlay, RootKind::Deployment), ProcessState::Overlay);
         let untracked = vec![file(OriginKind::Untracked, None)];
         assert_eq!(
-            process_state(true, RootKind::Foreign, None, &untracked),
+            st(untracked.clone(), RootKind::Foreign),
             ProcessState::Foreign
         );
+        assert_eq!(st(untracked, RootKind::Host), ProcessState::Current);
+    }
+
+    #[test]
+    fn stale_reasons() {
+        let own = format!("demo/{A}.0");
+        let why = |f: &FileReport, kind, current| stale_reason(f, kind, Some(&own), current);
+        let mut f = file(OriginKind::Deployment, Some(A));
+        assert_eq!(why(&f, RootKind::Deployment, true), None);
+        // The path is gone but another link keeps the bytes: with the deployment gone it
+        // is the removed deployment, not a deletion.
+        f.path_gone = true;
         assert_eq!(
-            process_state(true, RootKind::Host, None, &untracked),
-            ProcessState::Current
+            why(&f, RootKind::Deployment, false),
+            Some(StaleReason::RemovedDeployment)
         );
+        assert_eq!(
+            why(&f, RootKind::Deployment, true),
+            Some(StaleReason::Unlinked)
+        );
+        let mut c = file(OriginKind::Catalog, Some(A));
+        c.path_gone = true;
+        assert_eq!(
+            why(&c, RootKind::Deployment, true),
+            Some(StaleReason::RemovedDeployment)
+        );
+        assert_eq!(why(&c, RootKind::Host, true), Some(StaleReason::Unlinked));
+        f.deleted = true;
+        assert_eq!(
+            why(&f, RootKind::Deployment, false),
+            Some(StaleReason::Deleted)
+        );
+        let mut s = file(OriginKind::Deployment, Some(B));
+        assert_eq!(
+            why(&s, RootKind::Deployment, true),
+            Some(StaleReason::OtherCommit)
+        );
+        assert_eq!(why(&s, RootKind::Foreign, true), None);
+        s.superseded = true;
+        assert_eq!(
+            why(&s, RootKind::Deployment, true),
+            Some(StaleReason::Superseded)
+        );
+        let o = file(OriginKind::Overlay, Some(B));
+        assert_eq!(why(&o, RootKind::Deployment, true), None);
     }
 }

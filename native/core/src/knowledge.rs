@@ -3,6 +3,8 @@
 //! of every commit ever seen. Origins are resolved here, once per (dev, ino).
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::attribute::{commit_of_id, DeploymentRef};
@@ -65,6 +67,16 @@ impl Knowledge {
                 .map(|w| Warning::new(&w.code, w.message.clone(), None)),
         );
 
+        if repo.is_none() && !repo_dir.is_dir() && !status.deployments.is_empty() {
+            warnings.push(Warning::new(
+                "repo-unreadable",
+                format!(
+                    "{}: no repository, so deployments cannot be traced to their commits' files",
+                    repo_dir.display()
+                ),
+                None,
+            ));
+        }
         let catalog = open_catalog(catalog_path, warnings)?;
         let mut k = Knowledge {
             deployments: status
@@ -96,6 +108,20 @@ impl Knowledge {
         for d in &self.status.deployments {
             if self.catalog.has_commit(&d.checksum).unwrap_or(false) {
                 let _ = self.catalog.touch_commit(&d.checksum);
+                // Recorded once, so its file table is known; but a deployment whose commit
+                // (or its root tree) has since vanished from the repo or been damaged is
+                // damage to report, whatever the catalog remembers. Two small objects, each
+                // verified against its checksum; the whole tree is walked only when recorded.
+                let root = repo
+                    .read_commit(&d.checksum)
+                    .and_then(|c| repo.read_dirtree(&c.root_tree));
+                if let Err(e) = root {
+                    warnings.push(Warning::new(
+                        "commit-unreadable",
+                        format!("commit {} of deployment {}: {e}", d.checksum, d.id()),
+                        None,
+                    ));
+                }
             } else if let Err(e) = record_commit(
                 &mut self.catalog,
                 repo,
@@ -134,7 +160,16 @@ impl Knowledge {
                 .find(|d| d.refspec.as_deref() == Some(refspec.as_str()))
                 .map(|d| d.osname.clone())
                 .unwrap_or_default();
-            // A ref to a commit whose tree is partial (a commit-only pull) is not damage.
+            // A ref to a commit whose tree is partial (a commit-only pull) is not damage; a
+            // ref to a commit object that is missing or damaged is.
+            if let Err(e) = repo.read_commit(&checksum) {
+                warnings.push(Warning::new(
+                    "commit-unreadable",
+                    format!("ref {refspec} names commit {checksum}: {e}"),
+                    None,
+                ));
+                continue;
+            }
             let _ = record_commit(
                 &mut self.catalog,
                 repo,
@@ -210,6 +245,9 @@ impl Knowledge {
     /// layer: the commit that holds this very object at this very tree path, else one
     /// that holds it elsewhere, else none (a hand-made hotfix). `deployment` names a
     /// current deployment of that commit, such as the pending one a live update applied.
+    /// `treePath` is where the named commit holds these bytes (a commit holding them
+    /// elsewhere never claims them at the overlay's path); with no commit, where the file
+    /// sits in the tree.
     pub fn overlay_origin(&self, object: &str, tree_path: &[u8]) -> Result<Origin> {
         let hits = self.object_hits(object)?;
         let pick = hits
@@ -227,27 +265,39 @@ impl Knowledge {
             commit: pick.map(|h| h.commit.clone()),
             version: pick.and_then(|h| h.version.clone()),
             object: Some(object.to_string()),
-            tree_path: Some(tree_path.to_vec()),
+            tree_path: Some(pick.map_or_else(|| tree_path.to_vec(), |h| h.path.clone())),
         })
     }
 
     /// Where an object came from, preferring the process's own deployment, then any
     /// current deployment, then any commit the catalog remembers. `mapped` is the path the
     /// kernel shows (used to pick the tree path when a commit holds the object twice).
+    ///
+    /// `by_inode` says how the object was found. The mapped inode itself being the repo
+    /// object (a bare repo's hard link) is identity: the file *is* that tree's file. A
+    /// checksum of the bytes (a deleted file read through map_files) is only equality: the
+    /// file is a tree's own only when the process's own deployment holds that object at
+    /// the very path the process maps (`inner`, inside its root). Anything else — a
+    /// chroot's or the host's copy with the same bytes — is origin `catalog` with the
+    /// commit and tree path that hold those bytes, never a deployment it does not belong to.
     pub fn origin_of(
         &self,
         object: &str,
         mapped: &[u8],
+        inner: Option<&[u8]>,
         root_deployment: Option<&str>,
+        by_inode: bool,
     ) -> Result<Origin> {
-        let mut cache = self.hits.borrow_mut();
-        if !cache.contains_key(object) {
-            let hits = self.catalog.find_object(object)?;
-            cache.insert(object.to_string(), hits);
-        }
-        let hits = &cache[object];
+        let hits = self.object_hits(object)?;
         let own = root_deployment.and_then(commit_of_id);
         let deployed = |c: &str| self.deployments.iter().find(|d| d.commit == c);
+        let own_here =
+            |h: &&ObjectHit| Some(h.commit.as_str()) == own && Some(&h.path[..]) == inner;
+        if !by_inode {
+            if let Some(h) = hits.iter().find(own_here) {
+                return Ok(self.deployment_origin(object, h, root_deployment));
+            }
+        }
         let pick = hits
             .iter()
             .filter(|h| Some(h.commit.as_str()) == own)
@@ -262,33 +312,94 @@ impl Knowledge {
         };
         // Among the chosen commit's paths for this object, prefer the one the mapped
         // path ends with (a library may be installed under two names).
-        let same: Vec<&ObjectHit> = hits.iter().filter(|h| h.commit == first.commit).collect();
-        let best = same
+        let best = hits
             .iter()
+            .filter(|h| h.commit == first.commit)
             .find(|h| mapped.ends_with(&h.path))
-            .copied()
             .unwrap_or(first);
-        // `deployment` names a deployment that exists now: the process's own when it holds
-        // this commit, else any current one. A commit only the catalog remembers (its
-        // deployment undeployed and pruned) is origin `catalog`.
+        if !by_inode {
+            return Ok(Origin {
+                kind: OriginKind::Catalog,
+                deployment: None,
+                commit: Some(best.commit.clone()),
+                version: best.version.clone(),
+                object: Some(object.to_string()),
+                tree_path: Some(best.path.clone()),
+            });
+        }
+        Ok(self.deployment_origin(object, best, root_deployment))
+    }
+
+    /// The origin of a file that is `hit`'s: `deployment` names a deployment that exists
+    /// now, the process's own when it holds this commit, else any current one. A commit
+    /// only the catalog remembers (its deployment undeployed and pruned) is `catalog`.
+    fn deployment_origin(
+        &self,
+        object: &str,
+        hit: &ObjectHit,
+        root_deployment: Option<&str>,
+    ) -> Origin {
+        let own = root_deployment.and_then(commit_of_id);
         let own_current = root_deployment.filter(|id| self.deployments.iter().any(|d| d.id == *id));
-        let deployment = if Some(best.commit.as_str()) == own && own_current.is_some() {
+        let deployment = if Some(hit.commit.as_str()) == own && own_current.is_some() {
             own_current.map(str::to_string)
         } else {
-            deployed(&best.commit).map(|d| d.id.clone())
+            self.deployments
+                .iter()
+                .find(|d| d.commit == hit.commit)
+                .map(|d| d.id.clone())
         };
-        Ok(Origin {
+        Origin {
             kind: if deployment.is_some() {
                 OriginKind::Deployment
             } else {
                 OriginKind::Catalog
             },
             deployment,
-            commit: Some(best.commit.clone()),
-            version: best.version.clone(),
+            commit: Some(hit.commit.clone()),
+            version: hit.version.clone(),
             object: Some(object.to_string()),
-            tree_path: Some(best.path.clone()),
-        })
+            tree_path: Some(hit.path.clone()),
+        }
+    }
+
+    /// For a stale file: a current deployment whose tree holds this very object at the
+    /// same tree path (the process's own first, then the booted one, then the first in
+    /// `ostree admin status` order): restarting would load identical bytes from there.
+    /// The catalog says what the commit held; the deployment's file on disk must still be
+    /// that object (a path unlinked by hand is not "identical bytes there").
+    pub fn identical_in(
+        &self,
+        object: &str,
+        tree_path: &[u8],
+        root_deployment: Option<&str>,
+    ) -> Option<String> {
+        let hits = self.object_hits(object).ok()?;
+        let holds = |commit: &str| {
+            hits.iter()
+                .any(|h| h.commit == commit && h.path == tree_path)
+        };
+        let mut order: Vec<&crate::sysroot::Deployment> = self.status.deployments.iter().collect();
+        order.sort_by_key(|d| (Some(d.id()).as_deref() != root_deployment, !d.booted));
+        order
+            .into_iter()
+            .find(|d| holds(&d.checksum) && self.on_disk(&d.path, tree_path, object))
+            .map(|d| d.id())
+    }
+
+    /// Whether the file at `tree_path` in the deployment at `dir` is `object` now: by its
+    /// inode where the repo hard-links deployments to objects, else by its checksum.
+    fn on_disk(&self, dir: &Path, tree_path: &[u8], object: &str) -> bool {
+        let rel = tree_path.strip_prefix(b"/").unwrap_or(tree_path);
+        let file = dir.join(std::ffi::OsStr::from_bytes(rel));
+        let Ok(md) = std::fs::symlink_metadata(&file) else {
+            return false;
+        };
+        if self.index.is_some() {
+            let (major, minor) = dev_split(md.dev());
+            return self.object_of(major, minor, md.ino()).as_deref() == Some(object);
+        }
+        crate::checksum::checksum_path(&file).is_ok_and(|c| c == object)
     }
 }
 

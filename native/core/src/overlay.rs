@@ -10,7 +10,11 @@
 //! Layer paths are the ones the mounter passed (the super options show them as given).
 //! They are looked up in the scanner's own mount namespace first and then inside the
 //! process's root; a relative path (ostree's unlock mounts `lowerdir=usr` after a chdir)
-//! cannot be resolved that way, so its deployment is found through the mount point.
+//! cannot be resolved that way, so its deployment is found through the mount point, and the
+//! other relative layers (`upperdir=.usr-ovl-upper`) are relative to the same directory.
+//! A lower layer that is the mount point itself (`lowerdir=/usr` on `/usr`, a hotfix made
+//! from inside a booted system) names what the mount now covers: the deployment's own
+//! directory there, when the mount sits on the deployment.
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -54,6 +58,12 @@ pub struct OverlayMount {
     /// The deployment layer as the scanner reaches it (deployment path + prefix), which
     /// works even when the lowerdir was given relative to the mounter's directory.
     pub deployment_lower: Option<Vec<u8>>,
+    /// The directory relative layer paths are relative to, as the scanner reaches it
+    /// (the deployment directory for ostree's `lowerdir=usr` mounted from inside it).
+    pub relative_base: Option<Vec<u8>>,
+    /// The upper layer as the scanner reaches it: through its own view, the process's
+    /// root, or `relative_base`; None when it cannot be reached (see `reach_upper`).
+    pub upper_path: Option<PathBuf>,
 }
 
 /// Which layer serves a path, and the real file there.
@@ -198,6 +208,8 @@ pub fn find_overlays(
             deployment_layer: None,
             tree_prefix: Vec::new(),
             deployment_lower: None,
+            relative_base: None,
+            upper_path: None,
         };
         'layers: for (i, dir) in o.lowerdirs.iter().enumerate() {
             // By path: the lowerdir as given names a deployment directory or one below it.
@@ -212,7 +224,15 @@ pub fn find_overlays(
             // mounts, symlinked sysroot paths, a process in another root).
             if let Some((d, sub)) = deployment_ancestor(dir, deployments, stat) {
                 let same = stat(dir).is_some() && stat(dir) == host_stat(&join(&d.path, &sub));
-                if same {
+                // `lowerdir=/usr` on `/usr`: the path now resolves to the overlay itself;
+                // what it names is the directory below the mount, on the mount it sits on.
+                // A chrooted process's table leaves out the mount its root is on: a parent
+                // not listed is that one.
+                let covered = is_mount_point(dir, m)
+                    && parent_device(mounts, m).or_else(|| stat(b"/").map(|(ma, mi, _)| (ma, mi)))
+                        == Some((d.major, d.minor))
+                    && host_stat(&join(&d.path, &sub)).is_some();
+                if same || covered {
                     (o.lower_deployment, o.deployment_layer, o.tree_prefix) =
                         (Some(d.id.clone()), Some(i), sub);
                     break 'layers;
@@ -229,6 +249,8 @@ pub fn find_overlays(
                     let want = join(b"", &rel);
                     let exists = host_stat(&join(&d.path, &sub)).is_some();
                     if exists && !sub.is_empty() && sub.ends_with(&want) {
+                        let base = &sub[..sub.len() - want.len()];
+                        o.relative_base = Some(join(&d.path, base));
                         (o.lower_deployment, o.deployment_layer, o.tree_prefix) =
                             (Some(d.id.clone()), Some(i), sub);
                     }
@@ -244,6 +266,49 @@ pub fn find_overlays(
         out.push(o);
     }
     out
+}
+
+/// Whether `path` is the mount point of `m` (the overlay covers the very directory).
+fn is_mount_point(path: &[u8], m: &Mount) -> bool {
+    let trim = |p: &[u8]| -> Vec<u8> {
+        let t = p.strip_suffix(b"/").unwrap_or(p);
+        if t.is_empty() {
+            b"/".to_vec()
+        } else {
+            t.to_vec()
+        }
+    };
+    path.starts_with(b"/") && trim(path) == trim(&m.mount_point)
+}
+
+/// The device of the mount `m` sits on, from the same table.
+fn parent_device(mounts: &[Mount], m: &Mount) -> Option<(u32, u32)> {
+    mounts
+        .iter()
+        .find(|p| p.mount_id == m.parent_id)
+        .map(|p| (p.major, p.minor))
+}
+
+/// The upper layer of `o` as the scanner can open it. A relative path is relative to the
+/// mounter's directory (`relative_base`). An absolute one is as the mounter saw it: tried in
+/// the scanner's own view first (a hotfix mounted from the host), then through the
+/// process's root (`in_root`; a system booted in a container, audited from the host).
+pub fn reach_upper(
+    o: &OverlayMount,
+    in_root: &dyn Fn(&[u8]) -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    let upper = o.upperdir.as_deref()?;
+    let as_path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
+    let is_dir = |p: &Path| fs::metadata(p).is_ok_and(|m| m.is_dir());
+    if !upper.starts_with(b"/") {
+        let base = o.relative_base.as_deref()?;
+        return Some(as_path(&join(base, upper))).filter(|p| is_dir(p));
+    }
+    let own = as_path(upper);
+    if is_dir(&own) {
+        return Some(own);
+    }
+    in_root(upper).filter(|p| is_dir(p))
 }
 
 /// The real file that serves `rel` (relative to the mount point) in `o`, looked up layer
@@ -267,8 +332,18 @@ pub fn serving_file(
         let own = join(dir, rel);
         let candidates = match &o.deployment_lower {
             Some(d) if o.is_deployment_layer(&layer) => [Some(as_path(&join(d, rel))), None],
-            // A relative layer path is relative to a directory we do not know.
-            _ if !dir.starts_with(b"/") => [None, None],
+            // The upper layer where the report found it (relative, or in the process's root).
+            _ if layer == Layer::Upper && o.upper_path.is_some() => {
+                let up = o.upper_path.as_deref().map(|p| p.as_os_str().as_bytes());
+                [up.map(|u| as_path(&join(u, rel))), None]
+            }
+            // A relative layer path is relative to the mounter's directory, when known.
+            _ if !dir.starts_with(b"/") => [
+                o.relative_base
+                    .as_deref()
+                    .map(|b| as_path(&join(&join(b, dir), rel))),
+                None,
+            ],
             _ => [Some(as_path(&own)), in_root(&own)],
         };
         for path in candidates.into_iter().flatten() {
@@ -332,6 +407,7 @@ pub fn commits_at(hits: &[ObjectHit], tree_path: &[u8]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::mountinfo::parse_mountinfo;
+    use std::os::unix::ffi::OsStringExt;
 
     #[test]
     fn paths_below_and_joined() {
@@ -427,8 +503,80 @@ mod tests {
         assert_eq!((o[0].major, o[0].minor), (0, 39));
         assert_eq!(o[1].lower_deployment.as_deref(), Some("demo/B.0"));
         assert_eq!(o[1].tree_prefix, b"/usr");
+        // ostree's unlock: upperdir=.usr-ovl-upper is relative to the deployment too.
+        assert_eq!(o[1].relative_base.as_deref(), Some(&b"/s/d/B.0"[..]));
+        assert_eq!(o[0].relative_base, None);
         assert_eq!(o[2].lower_deployment, None);
         assert_eq!(o[0].tree_path(b"/lib/x.so"), b"/usr/lib/x.so");
+    }
+
+    #[test]
+    fn a_lower_layer_that_is_the_mount_point_is_what_the_mount_covers() {
+        // Inside a booted deployment B: `mount -t overlay -o lowerdir=/usr,… overlay /usr`.
+        let text = b"1 0 254:0 / / rw - ext4 /dev/vda rw\n\
+            70 1 0:50 / /usr rw - overlay overlay rw,lowerdir=/usr,upperdir=/var/hot/u,workdir=/var/hot/w\n\
+            80 1 0:60 / /opt rw - tmpfs tmpfs rw\n\
+            81 80 0:61 / /opt rw - overlay overlay rw,lowerdir=/opt,upperdir=/o/u,workdir=/o/w\n";
+        let mounts = parse_mountinfo(text).unwrap();
+        let deps = vec![dep("demo/B.0", "/s/d/B.0", 11)];
+        let mut stat = |p: &[u8]| match p {
+            b"/" => Some((254, 0, 11)),
+            b"/usr" => Some((0, 50, 1)),
+            b"/opt" => Some((0, 61, 1)),
+            _ => None,
+        };
+        let host = |p: &[u8]| match p {
+            b"/s/d/B.0/usr" => Some((254, 0, 60)),
+            b"/s/d/B.0/opt" => Some((254, 0, 61)),
+            _ => None,
+        };
+        let o = find_overlays(&mounts, &deps, &mut stat, &host);
+        assert_eq!(o[0].lower_deployment.as_deref(), Some("demo/B.0"));
+        assert_eq!(o[0].deployment_layer, Some(0));
+        assert_eq!(o[0].tree_prefix, b"/usr");
+        assert_eq!(o[0].deployment_lower.as_deref(), Some(&b"/s/d/B.0/usr"[..]));
+        // Stacked on another mount (a tmpfs on /opt): the lower layer is that tmpfs.
+        assert_eq!(o[1].lower_deployment, None);
+        // A chrooted process's table does not list the mount its root is on.
+        let chrooted = parse_mountinfo(
+            b"70 1 0:50 / /usr rw - overlay overlay rw,lowerdir=/usr,upperdir=/tmp/u,workdir=/tmp/w\n",
+        )
+        .unwrap();
+        let o = find_overlays(&chrooted, &deps, &mut stat, &host);
+        assert_eq!(o[0].lower_deployment.as_deref(), Some("demo/B.0"));
+    }
+
+    #[test]
+    fn relative_and_in_root_upper_layers_are_reached() {
+        let dir = std::env::temp_dir().join(format!("livetree-upper-{}", std::process::id()));
+        fs::create_dir_all(dir.join("dep/.usr-ovl-upper")).unwrap();
+        fs::create_dir_all(dir.join("root/var/hot/u")).unwrap();
+        let base = dir.join("dep").into_os_string().into_vec();
+        let mut o = OverlayMount {
+            mount_point: b"/usr".to_vec(),
+            major: 0,
+            minor: 50,
+            lowerdirs: vec![b"usr".to_vec()],
+            upperdir: Some(b".usr-ovl-upper".to_vec()),
+            workdir: None,
+            lower_deployment: Some("demo/B.0".into()),
+            deployment_layer: Some(0),
+            tree_prefix: b"/usr".to_vec(),
+            deployment_lower: None,
+            relative_base: Some(base),
+            upper_path: None,
+        };
+        let root = dir.join("root");
+        let in_root = |p: &[u8]| Some(root.join(std::ffi::OsStr::from_bytes(&p[1..])));
+        assert_eq!(
+            reach_upper(&o, &in_root),
+            Some(dir.join("dep/.usr-ovl-upper"))
+        );
+        o.upperdir = Some(b"/var/hot/u".to_vec());
+        assert_eq!(reach_upper(&o, &in_root), Some(dir.join("root/var/hot/u")));
+        o.upperdir = Some(b"/nowhere/u".to_vec());
+        assert_eq!(reach_upper(&o, &in_root), None);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -69,15 +69,56 @@ impl Origin {
     }
 }
 
+/// Why a file makes its process stale: the one rule, decided in `attribute::stale_reason`
+/// and carried to the document as `files[].staleReason`; renderers turn it into words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleReason {
+    /// The bytes are gone: the mapped inode has no name left anywhere.
+    Deleted,
+    /// The path now names another file in the process's own root and mount namespace.
+    Superseded,
+    /// The path is gone with a deployment that no longer exists (the bytes may live on
+    /// under another name, such as a newer deployment's identical file).
+    RemovedDeployment,
+    /// The path was unlinked, but another hard link keeps the bytes: whatever is
+    /// restarted will not find this file where it was.
+    Unlinked,
+    /// A file of a commit other than the process's own deployment's.
+    OtherCommit,
+}
+
+impl StaleReason {
+    /// The contract's code.
+    pub fn code(self) -> &'static str {
+        match self {
+            StaleReason::Deleted => "deleted",
+            StaleReason::Superseded => "superseded",
+            StaleReason::RemovedDeployment => "removed-deployment",
+            StaleReason::Unlinked => "unlinked",
+            StaleReason::OtherCommit => "other-commit",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FileReport {
     pub path: Vec<u8>,
     pub major: u32,
     pub minor: u32,
     pub ino: u64,
+    /// The bytes are gone: map_files shows the inode with no link left (link count 0).
+    /// Without map_files (not root) the kernel's marker is all there is, and this is
+    /// the same as `path_gone`.
     pub deleted: bool,
+    /// The mapped name was unlinked (the kernel's marker, confirmed through map_files),
+    /// whether or not another hard link keeps the bytes.
+    pub path_gone: bool,
     pub superseded: bool,
     pub origin: Origin,
+    pub stale_reason: Option<StaleReason>,
+    /// For a stale file, a current deployment whose file at the same tree path is this
+    /// very object: restarting the process would load identical bytes.
+    pub identical_in: Option<String>,
 }
 
 #[derive(Debug, Clone)]

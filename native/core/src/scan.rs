@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
-use crate::attribute::{classify_root, process_state};
+use crate::attribute::{classify_root, process_state, stale_reason};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::knowledge::Knowledge;
@@ -41,6 +41,7 @@ struct Scan<'a> {
     resolves: HashMap<(View, Vec<u8>), Option<DevIno>>,
     map_files: HashMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
+    identical: HashMap<(u32, u32, u64, Option<String>), Option<String>>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
@@ -135,6 +136,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         resolves: HashMap::new(),
         map_files: HashMap::new(),
         origins: HashMap::new(),
+        identical: HashMap::new(),
         deleted_objects: HashMap::new(),
         warned: HashSet::new(),
         warnings,
@@ -218,6 +220,7 @@ impl Scan<'_> {
             self.host,
             &k.deployments,
             &|dev, ino| k.deployment_by_dir(dev, ino),
+            &|path| in_this_sysroot(&self.cfg.sysroot, path),
         );
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
@@ -242,12 +245,16 @@ impl Scan<'_> {
                         (ma, mi, m.ino())
                     })
             };
-            let found = overlay::find_overlays(
+            let mut found = overlay::find_overlays(
                 &mounts,
                 &self.deployment_dirs,
                 &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
                 &host,
             );
+            let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
+            for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
+                o.upper_path = overlay::reach_upper(o, &in_root);
+            }
             for o in &found {
                 let known = self
                     .overlays
@@ -274,7 +281,14 @@ impl Scan<'_> {
             }
             files.push(self.file(&raw, &m, root_deployment.as_deref()));
         }
-        let state = process_state(true, root_kind, root_deployment.as_deref(), &files);
+        let root_current = root_deployment
+            .as_deref()
+            .is_some_and(|id| self.k.deployments.iter().any(|d| d.id == id));
+        for f in &mut files {
+            f.stale_reason = stale_reason(f, root_kind, root_deployment.as_deref(), root_current);
+            f.identical_in = self.identical_in(f, root_deployment.as_deref());
+        }
+        let state = process_state(true, root_kind, &files);
         let cgroup_unit = systemd_cgroup_path(&raw.cgroup).and_then(unit_from_cgroup_path);
         ProcessReport {
             pid,
@@ -300,10 +314,39 @@ impl Scan<'_> {
         Ok(info)
     }
 
+    /// For a deployment process's file whose path or bytes are gone: the current
+    /// deployment that holds the very same object at the same tree path, once per (dev,
+    /// ino, root deployment). A foreign or host process has no deployment to compare with.
+    fn identical_in(&mut self, f: &FileReport, root_dep: Option<&str>) -> Option<String> {
+        use crate::report::StaleReason::{Deleted, RemovedDeployment, Unlinked};
+        if root_dep.is_none()
+            || !matches!(
+                f.stale_reason,
+                Some(Deleted) | Some(RemovedDeployment) | Some(Unlinked)
+            )
+        {
+            return None;
+        }
+        let (Some(object), Some(tree_path)) = (&f.origin.object, &f.origin.tree_path) else {
+            return None;
+        };
+        let key = (f.major, f.minor, f.ino, root_dep.map(str::to_string));
+        if let Some(hit) = self.identical.get(&key) {
+            return hit.clone();
+        }
+        let found = self.k.identical_in(object, tree_path, root_dep);
+        self.identical.insert(key, found.clone());
+        found
+    }
+
     fn file(&mut self, raw: &ProcessRaw, m: &FileMapping, root_dep: Option<&str>) -> FileReport {
         let pid = raw.pid;
         let mut path = m.path.clone();
+        // Three facts, kept apart: the mapped name was unlinked (`path_gone`), no link at
+        // all is left so the bytes live only in memory (`deleted`, link count 0), and for
+        // the checksum below, whether the repo index can no longer find the inode (`gone`).
         let mut deleted = false;
+        let mut path_gone = false;
         let mut gone = false;
         // maps escapes a newline as \012 but leaves a backslash alone, so a name holding the
         // four characters "\012" reads as a newline too. map_files gives the exact bytes.
@@ -326,7 +369,8 @@ impl Scan<'_> {
             // mapped file itself, through map_files, says whether its name was unlinked.
             match self.map_file_info(pid, m) {
                 Ok(info) => {
-                    deleted = info.deleted;
+                    path_gone = info.deleted;
+                    deleted = info.deleted && info.nlink == 0;
                     gone = info.nlink == 0;
                     path = info.exact_path;
                 }
@@ -341,12 +385,16 @@ impl Scan<'_> {
                     let mut literal = m.path.clone();
                     literal.extend_from_slice(b" (deleted)");
                     deleted = self.resolve(raw, &literal) != Some((m.major, m.minor, m.inode));
+                    path_gone = deleted;
                     gone = deleted;
                     if !deleted {
                         path = literal;
                     }
                 }
-                Err(_) => deleted = true,
+                Err(_) => {
+                    deleted = true;
+                    path_gone = true;
+                }
             }
         }
         let superseded = !deleted && {
@@ -365,8 +413,11 @@ impl Scan<'_> {
             minor: m.minor,
             ino: m.inode,
             deleted,
+            path_gone,
             superseded,
             origin,
+            stale_reason: None,
+            identical_in: None,
         }
     }
 
@@ -390,13 +441,7 @@ impl Scan<'_> {
         let inner = path_in_root(&root, path)?;
         let rel = o.below(inner)?;
         let proc_root = &self.cfg.proc_root;
-        overlay::serving_file(o, rel, &|p| {
-            let mut full = proc_root.join(raw.pid.to_string()).join("root");
-            full.push(std::ffi::OsStr::from_bytes(
-                p.strip_prefix(b"/").unwrap_or(p),
-            ));
-            Some(full)
-        })
+        overlay::serving_file(o, rel, &|p| Some(in_proc_root(proc_root, raw.pid, p)))
     }
 
     /// A process that mapped a deployment file before an overlay was mounted over it
@@ -476,7 +521,7 @@ impl Scan<'_> {
                         .iter()
                         .any(|h| Some(h.commit.as_str()) == own && h.path == tp);
                 let r = if is_lower {
-                    self.k.origin_of(&obj, path, root_dep)
+                    self.k.origin_of(&obj, path, Some(&tp), root_dep, false)
                 } else {
                     self.k.overlay_origin(&obj, &tp)
                 };
@@ -521,13 +566,17 @@ impl Scan<'_> {
         if let Some(o) = self.origins.get(&key) {
             return o.clone();
         }
-        let object = match self.k.object_of(m.major, m.minor, m.inode) {
-            Some(o) => Some(o),
-            None if gone => self.deleted_object(raw, m),
-            None => None,
+        // The inode itself being a repo object is identity; a checksum of a deleted
+        // file's bytes is only equality (see Knowledge::origin_of).
+        let (object, by_inode) = match self.k.object_of(m.major, m.minor, m.inode) {
+            Some(o) => (Some(o), true),
+            None if gone => (self.deleted_object(raw, m), false),
+            None => (None, false),
         };
+        let root = live_root(raw);
+        let inner = path_in_root(root, path);
         let origin = match object {
-            Some(obj) => match self.k.origin_of(&obj, path, root_dep) {
+            Some(obj) => match self.k.origin_of(&obj, path, inner, root_dep, by_inode) {
                 Ok(o) => o,
                 Err(e) => {
                     self.warn_once("catalog-read", e.to_string(), None);
@@ -622,11 +671,9 @@ impl Scan<'_> {
     /// One overlay for the report: each regular file of its upper directory with its
     /// object checksum and the commits holding that object at that tree path.
     fn overlay_report(&mut self, o: &OverlayMount) -> OverlayReport {
-        let upper = o
-            .upperdir
-            .as_deref()
-            .filter(|u| u.starts_with(b"/"))
-            .map(|u| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(u)));
+        // Reached when the overlay was found: relative to the mounter's directory (ostree's
+        // unlock) or through the process's root (a mount made inside another root).
+        let upper = o.upper_path.clone();
         let mut files = Vec::new();
         let mut source_commits: Vec<String> = Vec::new();
         if let Some(upper) = upper {
@@ -666,11 +713,50 @@ impl Scan<'_> {
             major: o.major,
             minor: o.minor,
             lower_deployment: o.lower_deployment.clone(),
-            upper_dir: o.upperdir.clone(),
+            // A relative upper (ostree's `.usr-ovl-upper`) means nothing to a reader:
+            // say where it is.
+            upper_dir: match (&o.upperdir, &o.upper_path) {
+                (Some(u), Some(p)) if !u.starts_with(b"/") => {
+                    Some(p.as_os_str().as_bytes().to_vec())
+                }
+                (u, _) => u.clone(),
+            },
             source_commits,
             files,
         }
     }
+}
+
+/// The process's root as the scanner names it, without the kernel's ` (deleted)` marker
+/// (a removed deployment directory): maps paths below it carry no marker of their own.
+fn live_root(raw: &ProcessRaw) -> &[u8] {
+    let root = raw.root.as_deref().unwrap_or(b"/");
+    root.strip_suffix(b" (deleted)").unwrap_or(root)
+}
+
+/// Whether a (removed) deployment directory path lies in this sysroot: its parent is this
+/// sysroot's `ostree/deploy/OS/deploy` directory (by dev and ino, so the path by which the
+/// kernel names it does not matter), not another sysroot's with the same layout.
+fn in_this_sysroot(sysroot: &std::path::Path, path: &[u8]) -> bool {
+    let Some((os, _, _)) = crate::attribute::deployment_id_from_path(path) else {
+        return false;
+    };
+    let Some(cut) = path.iter().rposition(|b| *b == b'/') else {
+        return false;
+    };
+    let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let parent = std::path::Path::new(std::ffi::OsStr::from_bytes(&path[..cut]));
+    let ours = sysroot.join("ostree/deploy").join(os).join("deploy");
+    id(parent).is_some() && id(parent) == id(&ours)
+}
+
+/// `path` (absolute, as the process sees it) through `/proc/PID/root`.
+fn in_proc_root(proc_root: &std::path::Path, pid: u32, path: &[u8]) -> std::path::PathBuf {
+    let mut full = proc_root.join(pid.to_string()).join("root");
+    full.push(std::ffi::OsStr::from_bytes(
+        path.strip_prefix(b"/").unwrap_or(path),
+    ));
+    full
 }
 
 /// The process's root as a prefix for its mount points: empty for `/`.

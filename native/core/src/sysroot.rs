@@ -317,7 +317,19 @@ pub fn read_sysroot(
                     None
                 }
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            // ostree writes an origin with every deployment: without it the refspec,
+            // pin and unlock state are unknown, which the report must say.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                warn(
+                    &mut status.warnings,
+                    "origin-missing",
+                    format!(
+                        "{}: no origin file; the deployment's refspec, pin and unlock state are unknown",
+                        origin_path.display()
+                    ),
+                );
+                None
+            }
             Err(e) => {
                 warn(
                     &mut status.warnings,
