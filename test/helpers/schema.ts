@@ -11,7 +11,8 @@ function load(path: string): object {
 }
 
 export const schemaPaths = {
-	shared: `${root}../shared/contract/status.schema.json`,
+	// LIVETREE_SHARED: where ../shared is for a checkout elsewhere (a git worktree).
+	shared: `${process.env.LIVETREE_SHARED ?? `${root}../shared`}/contract/status.schema.json`,
 	shipped: `${root}schema/status.schema.json`,
 };
 
