@@ -103,7 +103,7 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
 			outside > 0 && `${count(outside, 'process', 'processes')} in no unit`,
 		].filter(Boolean).join(' and ');
 		parts.push(style.red.bold(`Restart needed: ${what || count(needing.length, 'process', 'processes')}`)
-			+ (what ? `, ${count(needing.length, 'process', 'processes')} in all` : ''));
+			+ (units.length > 0 ? `, ${count(needing.length, 'process', 'processes')} in all` : ''));
 	}
 
 	const staged = doc.deployments.find(d => d.staged || d.pending);
@@ -126,7 +126,9 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
 
 // The commands to run next, when there is something to do.
 function nextLines(doc: StatusDocument, style: ChalkInstance): string[] {
-	const first = doc.processes.find(p => p.needsRestart);
+	// A process of a deployment first: that is the report's subject; then any.
+	const first = doc.processes.find(p => p.needsRestart && p.root.kind === 'deployment')
+		?? doc.processes.find(p => p.needsRestart);
 	if (!first) {
 		return [];
 	}
