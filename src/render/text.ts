@@ -155,7 +155,11 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 	const flag = d.staged ? ' (staged)' : d.pending ? ' (pending)' : d.rollback ? ' (rollback)' : '';
 	const marker = d.booted ? style.green('*') : ' ';
 	const lines = [`${marker} ${style.bold(d.osname)} ${d.checksum}.${d.serial}${flag}`];
-	lines.push(`    Version: ${d.version ?? '(none)'}`);
+	if (d.version) {
+		// ostree prints no Version line for a commit without one.
+		lines.push(`    Version: ${d.version}`);
+	}
+
 	if (d.unlocked !== 'none') {
 		lines.push(`    Unlocked: ${style.yellow(d.unlocked)}`);
 	}
