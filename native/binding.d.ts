@@ -49,6 +49,8 @@ export interface DeploymentOut {
   serial: number
   version?: string
   refspec?: string
+  /** Whether the deployment has a readable `.origin` file. */
+  hasOrigin: boolean
   booted: boolean
   pending: boolean
   rollback: boolean

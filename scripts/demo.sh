@@ -2,14 +2,14 @@
 # npm run demo: livetree on this host, then on a demo OSTree sysroot built with the real
 # ostree CLI, with processes from an old tree, an undeploy + cleanup, and a live overlay.
 #   scripts/demo.sh [--reports DIR]   also write the text, JSON and Prometheus reports to DIR
+# Needs root: re-runs itself with sudo when not root and sudo is there (scripts/lib/as-root.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib/as-root.sh"
 cd "$(dirname "$0")/.."
 reports=""
 if [ "${1:-}" = "--reports" ]; then reports=$2; fi
 
-bash scripts/install-deps.sh
-[ -f native/binding.cjs ] || npm run build:native
-[ -f dist/src/cli.js ] || npx tsc -p tsconfig.json
+bash scripts/setup.sh >&2
 lt() { node bin/livetree.js "$@"; }
 
 base=$(mktemp -d /tmp/livetree-demo.XXXXXX)

@@ -6,6 +6,12 @@
 # Uses cargo-fuzz (libFuzzer) on the nightly toolchain, installing either when missing:
 # `rustup toolchain install nightly` and `cargo install cargo-fuzz` (crates.io). The fuzz
 # crate is native/fuzz, outside the native workspace, so normal builds never need nightly.
+#
+# What costs time is kept in a cache outside the repo, LIVETREE_CACHE (default
+# ${XDG_CACHE_HOME:-~/.cache}/livetree), so a fresh clone or a CI job that restores it
+# does not pay again: cargo-fuzz installed under $LIVETREE_CACHE/cargo-fuzz (compiling it
+# takes minutes) and the fuzz targets' build under $LIVETREE_CACHE/fuzz-target
+# (sanitizer-instrumented builds of livetree-core and its dependencies, once per target).
 # Each run starts from seeds copied out of fixtures/captured into a scratch corpus, so the
 # corpus that libFuzzer grows never lands in git. A crash leaves its input under
 # native/fuzz/artifacts/TARGET/; reproduce with `cargo +nightly fuzz run TARGET FILE`
@@ -21,9 +27,14 @@ cap=$root/fixtures/captured
 if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal
 fi
+cache=${LIVETREE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/livetree}
+mkdir -p "$cache"
+export PATH=$cache/cargo-fuzz/bin:$PATH
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-  cargo install cargo-fuzz --locked
+  echo "fuzz: cargo install cargo-fuzz into $cache/cargo-fuzz (once; a few minutes)" >&2
+  cargo install cargo-fuzz --locked --root "$cache/cargo-fuzz"
 fi
+target_dir=$cache/fuzz-target
 
 scratch=$(mktemp -d /tmp/livetree-fuzz.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
@@ -66,12 +77,12 @@ seed_gv 5 "$cap/sysroot/staged-deployment"
 
 cd "$fuzz"
 targets=$(cargo +nightly fuzz list)
-cargo +nightly fuzz build >/dev/null
+cargo +nightly fuzz build --target-dir "$target_dir" >/dev/null
 failed=()
 for t in $targets; do
   mkdir -p "$scratch/$t"
   echo "fuzz: $t for ${secs}s" >&2
-  if ! cargo +nightly fuzz run "$t" "$scratch/$t" -- \
+  if ! cargo +nightly fuzz run --target-dir "$target_dir" "$t" "$scratch/$t" -- \
       -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
       -print_final_stats=1 >"$scratch/$t.log" 2>&1; then
     echo "fuzz: $t FAILED; last lines of its log:" >&2

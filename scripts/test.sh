@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
 # The one test command (npm test): installs what the tests need, builds, lints, tests.
+# Needs root: re-runs itself with sudo when not root and sudo is there (scripts/lib/as-root.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib/as-root.sh"
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
-
-# npm install runs our install script, which compiles the native addon from crates.
-# (Not npm ci: npm 11 leaves other platforms' optional packages of @napi-rs/cli out of
-# the lock file and then refuses it as out of sync.)
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-	npm install --no-audit --no-fund
-fi
-npm run build:native
-npx tsc -p tsconfig.json
+# Debian packages, npm ci (the lock file stays as it is), native addon and dist/.
+bash scripts/setup.sh
 
 echo "== lint"
 cargo fmt --manifest-path native/Cargo.toml --all -- --check

@@ -86,13 +86,15 @@ test('a process current in its deployment, then traced through the catalog after
 	// The text report names the process under deployments that no longer exist.
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
 	t.is(text.code, 1);
-	t.regex(text.stdout, /Processes in deployments that no longer exist: \d+/);
-	t.regex(text.stdout, new RegExp(`${proc.pid}\\s+sleep`));
+	t.regex(text.stdout, /Processes in deployments since removed: \d+/);
+	// Grouped by reason: "N × sleep (no unit): /usr/…", then the PIDs, ours among them.
+	t.regex(text.stdout, /\d+ × sleep \(no unit\): \/usr\/\S+ \(deleted\) from commit/);
+	t.regex(text.stdout, new RegExp(`PIDs? [\\d ]*\\b${proc.pid}\\b`));
 
 	// explain answers in sentences.
 	const ex = await livetree(['explain', String(proc.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
 	t.is(ex.code, 1);
-	t.regex(ex.stdout, new RegExp(`PID ${proc.pid} \\(sleep\\) runs from deployment demo/${v1}\\.0`));
+	t.regex(ex.stdout, new RegExp(`PID ${proc.pid} \\(sleep\\) runs from deployment demo/${v1}\\.0 \\(version 1\\.0\\), which has since been removed`));
 	t.regex(ex.stdout, /It needs a restart:/);
 	t.regex(ex.stdout, new RegExp(`/usr/lib/livetree-demo/libdemo\\.so\\.1 \\(deleted\\) from commit ${v1.slice(0, 10)}… \\(1\\.0\\)`));
 });

@@ -4,10 +4,12 @@ import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import test from 'ava';
 import {Chalk} from 'chalk';
+import type {StatusDocument} from '../src/model/document.js';
 import {renderExplain} from '../src/render/explain.js';
+import {renderHistory, renderRestarts} from '../src/render/restarts.js';
 import {makeStyle} from '../src/render/style.js';
 import {renderText} from '../src/render/text.js';
-import {makeDocument} from './helpers/status-document.js';
+import {makeDocument, validateDocument} from './helpers/status-document.js';
 
 const golden = (name: string) => fileURLToPath(new URL(`../../test/golden/${name}`, import.meta.url));
 
@@ -27,10 +29,17 @@ function check(t: import('ava').ExecutionContext, name: string, actual: string):
 
 const doc = makeDocument({generatedAt: new Date('2026-11-22T00:00:00Z')});
 
+// Deployment lines carry the whole checksum, as `ostree admin status` prints it, and a
+// unit name is never cut, so a line of one word may overflow; every other line fits.
+function fits(out: string, width: number): string[] {
+	return out.split('\n').filter(line => line.length > width && !/^[* ] \S+ [\da-f]{64}\.\d+/.test(line)
+		&& line.trim().includes(' '));
+}
+
 test('status text, colour off', t => {
 	const out = renderText(doc, {style: new Chalk({level: 0}), verbose: false, width: 80});
 	t.false(out.includes('\u001B['));
-	t.true(out.split('\n').every(line => line.length <= 80), 'fits 80 columns');
+	t.deepEqual(fits(out, 80), [], 'fits 80 columns');
 	check(t, 'status.txt', out);
 });
 
@@ -38,6 +47,92 @@ test('status text, colour on', t => {
 	const out = renderText(doc, {style: new Chalk({level: 1}), verbose: false, width: 80});
 	t.true(out.includes('\u001B['));
 	check(t, 'status-color.txt', out);
+});
+
+// 3000 processes of one command in one unit on one deleted library, plus two singles: the
+// fleet is one line, not 3000 rows.
+const longUnit = 'a-very-long-unit-name-that-must-never-be-cut@instance-42.service';
+
+function fleet(): StatusDocument {
+	const base = makeDocument({
+		states: Array.from({length: 3002}, () => 'stale' as const),
+		units: [{name: 'init.scope'}, {name: longUnit}],
+		warnings: [],
+		overlays: 0,
+	});
+	const processes = base.processes.map((p, i) => i < 3000 ? {...p, comm: 'sleep', unit: 'init.scope'}
+		: {...p, comm: 'backup-agent', unit: i === 3000 ? null : longUnit});
+	const units = base.units.map(u => ({...u, pids: processes.filter(p => p.unit === u.name).map(p => p.pid), needsRestart: true}));
+	return {...base, processes, units, summary: {...base.summary, unitsNeedingRestart: 2}};
+}
+
+test('a fleet on a terminal: one line per group, paths shortened in the middle, never broken', t => {
+	const doc = fleet();
+	t.deepEqual(validateDocument(doc), []);
+	const out = renderText(doc, {style: new Chalk({level: 1}), verbose: false, width: 60});
+	t.true(out.includes('\u001B['));
+	const plain = out.replace(/\u001B\[[\d;]*m/g, '');
+	// The verdict wraps at spaces; read as one sentence it names both units, whole.
+	t.regex(plain.split('\n\n')[0]!.replace(/\n\s*/g, ' '), /^Restart needed: 2 units \(init\.scope, a-very-long-unit-name-that-must-never-be-cut@instance-42\.service\) and 1 process in no unit, 3002/);
+	t.regex(plain, /3000 × sleep \(init\.scope\): \/usr\/lib\/…\/libc\.so\.6\s+\(deleted\)/);
+	t.regex(plain, /PIDs 1000 1001 1002 1003 1004 1005 1006 1007 1008\s+1009 … and 2990 more/);
+	t.deepEqual(fits(plain, 60), []);
+	check(t, 'fleet-terminal.txt', out);
+});
+
+test('a fleet in a pipe: no colour, no wrapping, every path whole for grep', t => {
+	const out = renderText(fleet(), {style: new Chalk({level: 0}), verbose: false});
+	t.false(out.includes('\u001B['));
+	const lines = out.split('\n');
+	t.true(lines[0]!.startsWith('Restart needed:'), 'the verdict comes first');
+	t.is(lines.filter(l => l.includes('/usr/lib/x86_64-linux-gnu/libc.so.6 (deleted)')).length, 3);
+	t.true(lines.some(l => l.includes('3000 × sleep (init.scope): /usr/lib/x86_64-linux-gnu/libc.so.6 (deleted)')));
+	t.true(lines.some(l => l.includes(`1 × backup-agent (${longUnit}): /usr/lib/x86_64-linux-gnu/libc.so.6 (deleted)`)));
+	t.false(out.includes('…/'), 'no path is shortened');
+	t.regex(out, /Next:\n {2}livetree explain 1000 +why/);
+	t.regex(out, /livetree restart --needed --dry-run/);
+	check(t, 'fleet-pipe.txt', out);
+});
+
+test('deployment lines as ostree admin status: (staged) alone, origin none or unknown', t => {
+	const d = makeDocument({deployments: [
+		{osname: 'debian', checksum: 'c'.repeat(64), version: '1', booted: true, refspec: null, hasOrigin: false},
+		{osname: 'debian', checksum: 'd'.repeat(64), version: '2', staged: true, pending: true, refspec: null, hasOrigin: true},
+	]});
+	t.deepEqual(validateDocument(d), []);
+	const out = renderText(d, {style: new Chalk({level: 0}), verbose: false});
+	t.regex(out, new RegExp(`^\\* debian ${'c'.repeat(64)}\\.0\\n {4}Version: 1\\n {4}origin: none$`, 'm'));
+	t.regex(out, new RegExp(`^ {2}debian ${'d'.repeat(64)}\\.0 \\(staged\\)\\n {4}Version: 2\\n {4}origin: <unknown origin type>$`, 'm'));
+	t.notRegex(out, /\(pending\)/);
+});
+
+test('explain on a deployment since removed says so', t => {
+	const d = makeDocument({deployments: [{osname: 'debian', checksum: 'b'.repeat(63) + '2', version: '12.2', booted: true}]});
+	const p = d.processes.find(q => q.needsRestart)!;
+	const out = renderExplain(d, p, new Chalk({level: 0}), false);
+	t.regex(out, /which has since been removed from the sysroot/);
+	t.regex(out, /Next: livetree restart --dry-run cron\.service/);
+	const text = renderText(d, {style: new Chalk({level: 0}), verbose: false});
+	t.regex(text, /Processes in deployments since removed: 7/);
+	t.regex(text, /, removed: 7 processes/);
+});
+
+test('history: a header, and no dangling PIDs', t => {
+	const out = renderHistory([
+		{startedAt: '2026-11-22T00:00:00.000Z', unit: 'cron.service', state: 'finished', verdict: 'verified', jobResult: 'done', oldPids: [10], newPids: [11]},
+		{startedAt: '2026-11-22T00:01:00.000Z', unit: 'gone.service', state: 'finished', verdict: 'failed', jobResult: 'failed', oldPids: [], newPids: []},
+		{startedAt: '2026-11-22T00:02:00.000Z', unit: 'sshd.service', state: 'in-progress', verdict: null, jobResult: null, oldPids: [12], newPids: null},
+	], new Chalk({level: 0}));
+	const lines = out.trimEnd().split('\n');
+	t.regex(lines[0]!, /^STARTED \(UTC\) +UNIT +VERDICT +JOB +PROCESSES$/);
+	t.regex(lines[1]!, /cron\.service +verified +done +PIDs 10 -> 11$/);
+	t.regex(lines[2]!, /gone\.service +failed +failed +no process before, no process after$/);
+	t.regex(lines[3]!, /sshd\.service +in progress \(interrupted\?\) +- +PIDs 12$/);
+	t.notRegex(out, /- ->|-> -|-> *$/m);
+	check(t, 'history.txt', out);
+	const restarts = renderRestarts([{unit: 'x.service', verdict: 'failed', dryRun: false, oldPids: [], newPids: [], jobResult: 'failed',
+		details: {result: 'exit-code', execMainStatus: 1, stale: []}} as never], new Chalk({level: 0}));
+	t.notRegex(restarts, /- ->|-> -/);
 });
 
 test('explain reads like an answer', t => {
@@ -67,7 +162,7 @@ test('colour policy: always, never, auto on a TTY, NO_COLOR', t => {
 test('long lists are cut with a hint to --verbose', t => {
 	const many = makeDocument({states: Array.from({length: 30}, () => 'stale' as const)});
 	const out = renderText(many, {style: new Chalk({level: 0}), verbose: false, width: 80});
-	t.regex(out, /… and \d+ more \(--verbose lists all\)/);
+	t.regex(out, /… and \d+ more groups \(--verbose lists all\)/);
 	const all = renderText(many, {style: new Chalk({level: 0}), verbose: true, width: 80});
 	t.notRegex(all, /--verbose lists all/);
 });

@@ -74,6 +74,8 @@ pub struct DeploymentOut {
     pub serial: u32,
     pub version: Option<String>,
     pub refspec: Option<String>,
+    /// Whether the deployment has a readable `.origin` file.
+    pub has_origin: bool,
     pub booted: bool,
     pub pending: bool,
     pub rollback: bool,
@@ -373,6 +375,7 @@ pub fn report(r: core::ScanReport) -> ScanResult {
                 serial: d.serial,
                 version: d.version,
                 refspec: d.refspec,
+                has_origin: d.has_origin,
                 booted: d.booted,
                 pending: d.pending,
                 rollback: d.rollback,

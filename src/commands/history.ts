@@ -3,6 +3,7 @@ import {parseArgs} from 'node:util';
 import {ScanError} from '../errors/scan-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
+import {renderHistory} from '../render/restarts.js';
 import {makeStyle} from '../render/style.js';
 
 export const historyHelp = `Usage: livetree history [--json] [--state-dir DIR]
@@ -44,17 +45,6 @@ export async function historyCommand(argv: string[]): Promise<number> {
 		return 0;
 	}
 
-	const style = makeStyle(options.color);
-	if (entries.length === 0) {
-		process.stdout.write('No restarts recorded.\n');
-		return 0;
-	}
-
-	for (const e of entries) {
-		const verdict = e.state === 'in-progress' ? style.yellow('in progress (interrupted?)')
-			: e.verdict === 'verified' ? style.green(e.verdict) : style.red(e.verdict ?? '?');
-		process.stdout.write(`${e.startedAt}  ${e.unit}  ${verdict}  job ${e.jobResult ?? '-'}  PIDs ${e.oldPids.join(' ') || '-'} -> ${e.newPids?.join(' ') ?? '-'}\n`);
-	}
-
+	process.stdout.write(renderHistory(entries, makeStyle(options.color)));
 	return 0;
 }

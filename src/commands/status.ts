@@ -100,7 +100,9 @@ async function render(doc: StatusDocument, format: string, facts: ExporterFacts,
 
 	const [{makeStyle}, {renderText}] = await Promise.all([import('../render/style.js'), import('../render/text.js')]);
 	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
-	return renderText(doc, {style, verbose, width: process.stdout.columns ?? 80});
+	// A terminal's width wraps long lines; a pipe or a file gets them whole (no width).
+	const width = !toFile && process.stdout.isTTY ? process.stdout.columns ?? 80 : undefined;
+	return renderText(doc, {style, verbose, width});
 }
 
 // stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.

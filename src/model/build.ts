@@ -41,6 +41,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			serial: d.serial,
 			version: d.version ?? null,
 			refspec: d.refspec ?? null,
+			hasOrigin: d.hasOrigin,
 			booted: d.booted,
 			pending: d.pending,
 			rollback: d.rollback,

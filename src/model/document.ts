@@ -42,6 +42,9 @@ export interface Deployment {
 	processCount: number;
 	// Added by livetree beyond v1's required set: where the deployment lives.
 	path?: string;
+	// Added: whether the deployment has an .origin file (ostree admin status prints
+	// "origin: none" without one, "origin: <unknown origin type>" without a refspec in it).
+	hasOrigin?: boolean;
 	// Added: rpm-ostree apply-live state, null when the deployment was not live-applied.
 	liveApply?: {commit: string | null; inprogress: string | null} | null;
 }

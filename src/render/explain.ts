@@ -1,13 +1,19 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
-import {printable, reasons, treePathOf} from './reason.js';
+import {fileReason, printable, treePathOf} from './reason.js';
+import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
 
 export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
-	const where = describeRoot(p, deployment?.version ?? undefined, Boolean(deployment));
+	// A deployment the sysroot no longer lists was undeployed (and maybe pruned) while
+	// the process kept running; its version is still known from the files' commits.
+	const removed = p.root.kind === 'deployment' && !deployment;
+	const version = deployment?.version
+		?? (removed && p.root.deployment ? removedDeploymentVersion(p.root.deployment, p.files) : undefined);
+	const where = describeRoot(p, version ?? undefined, removed);
 	lines.push(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`);
 	if (p.unit) {
 		lines.push(`It belongs to unit ${p.unit}.`);
@@ -16,8 +22,15 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	switch (p.state) {
 		case 'stale': {
 			lines.push(style.red('It needs a restart:'));
-			for (const why of reasons(p)) {
-				lines.push(`  - ${why.replace(`PID ${p.pid} maps `, '')}`);
+			const seen = new Set<string>();
+			for (const f of p.files) {
+				const why = fileReason(p, f)?.replace(`PID ${p.pid} maps `, '');
+				const now = replacedBy(doc, p, f);
+				const line = why && `${why}${now ? ` (${now})` : ''}`;
+				if (line && !seen.has(line)) {
+					seen.add(line);
+					lines.push(`  - ${line}`);
+				}
 			}
 
 			break;
@@ -57,13 +70,17 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		lines.push(style.dim(`  … and ${hidden} untracked files outside any tree (--verbose lists them)`));
 	}
 
+	if (p.needsRestart) {
+		lines.push('', `Next: ${p.unit ? `livetree restart --dry-run ${p.unit}` : `restart PID ${p.pid} by hand (it belongs to no unit)`}`);
+	}
+
 	return `${lines.join('\n')}\n`;
 }
 
-function describeRoot(p: Process, version: string | undefined, current: boolean): string {
+function describeRoot(p: Process, version: string | undefined, removed: boolean): string {
 	switch (p.root.kind) {
 		case 'deployment': {
-			const gone = current ? '' : ', which no longer exists';
+			const gone = removed ? ', which has since been removed from the sysroot' : '';
 			return `runs from deployment ${p.root.deployment ?? '?'}${version ? ` (version ${version})` : ''}${gone}`;
 		}
 

@@ -2,6 +2,16 @@
 import type {ChalkInstance} from 'chalk';
 import type {RestartOutcome} from '../systemd/restart.js';
 
+// "PIDs 1 2 -> 3 4"; a side with no process is said in words, never a dangling "-".
+export function pidChange(oldPids: readonly number[], newPids: readonly number[] | null, dryRun = false): string {
+	const before = oldPids.length > 0 ? `PIDs ${oldPids.join(' ')}` : 'no process before';
+	if (dryRun || newPids === null) {
+		return before;
+	}
+
+	return newPids.length > 0 ? `${before} -> ${newPids.join(' ')}` : `${before}, no process after`;
+}
+
 export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, unknown>>, style: ChalkInstance): string {
 	if (outcomes.length === 0) {
 		return 'Nothing to restart.\n';
@@ -14,8 +24,46 @@ export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, u
 		const extra = o.verdict === 'failed'
 			? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}, exit status ${d.execMainStatus ?? '?'}${d.error ? `, ${d.error.message}` : ''})`
 			: o.verdict === 'still-stale' ? ` (${d.stale.length} stale files remain)` : '';
-		const pids = o.dryRun ? `PIDs ${o.oldPids.join(' ') || '-'}` : `PIDs ${o.oldPids.join(' ') || '-'} -> ${o.newPids.join(' ') || '-'}`;
-		return `${o.unit}: ${verdict}${extra}; ${pids}`;
+		return `${o.unit}: ${verdict}${extra}; ${pidChange(o.oldPids, o.newPids, o.dryRun)}`;
 	});
 	return `${lines.join('\n')}\n`;
+}
+
+export interface HistoryRow {
+	startedAt: string;
+	unit: string;
+	state: string;
+	verdict: string | null;
+	jobResult: string | null;
+	oldPids: number[];
+	newPids: number[] | null;
+}
+
+// `livetree history`: a header, then one aligned row per attempt.
+export function renderHistory(rows: readonly HistoryRow[], style: ChalkInstance): string {
+	if (rows.length === 0) {
+		return 'No restarts recorded.\n';
+	}
+
+	const cells = rows.map(r => [
+		r.startedAt,
+		r.unit,
+		r.state === 'in-progress' ? 'in progress (interrupted?)' : r.verdict ?? '?',
+		r.jobResult ?? '-',
+		pidChange(r.oldPids, r.state === 'in-progress' ? null : r.newPids),
+	]);
+	const head = ['STARTED (UTC)', 'UNIT', 'VERDICT', 'JOB', 'PROCESSES'];
+	const widths = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)));
+	const line = (c: string[], color: (s: string) => string = s => s) => c.map((v, i) => {
+		const padded = i === c.length - 1 ? v : v.padEnd(widths[i]!);
+		return i === 2 ? color(padded) : padded;
+	}).join('  ');
+	const out = [style.bold(line(head))];
+	for (const [i, c] of cells.entries()) {
+		const r = rows[i]!;
+		const color = r.state === 'in-progress' ? style.yellow : r.verdict === 'verified' ? style.green : style.red;
+		out.push(line(c, s => color(s)));
+	}
+
+	return `${out.join('\n')}\n`;
 }

@@ -1,11 +1,18 @@
-// The terminal report: deployments in `ostree admin status` style, each followed by its
-// overlays and the processes that need a restart, then a one-line summary.
-import Table from 'cli-table3';
+// The terminal report, read at a glance: one verdict line first (what needs a restart or a
+// reboot, how many units), then deployments in `ostree admin status` style, each with its
+// overlays and its processes grouped by reason, then units, warnings, the summary and the
+// next command to run.
+//
+// width: the terminal's columns; undefined in a pipe or a file, where no line is wrapped
+// or shortened (grep finds every path whole).
 import type {ChalkInstance} from 'chalk';
 import type {Deployment, Process, StatusDocument} from '../model/document.js';
 import {kernelLines} from './kernel.js';
+import {groupProcesses, type ProcessGroup} from './groups.js';
+import {fileReason, reason, reasons} from './reason.js';
+import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
 import {short} from './style.js';
-import {reason} from './reason.js';
+import {layout} from './wrap.js';
 
 export interface TextOptions {
 	style: ChalkInstance;
@@ -18,7 +25,7 @@ const LIST_LIMIT = 10;
 
 export function renderText(doc: StatusDocument, options: TextOptions): string {
 	const {style} = options;
-	const lines: string[] = kernelLines(doc.kernel, style, options.verbose);
+	const lines: string[] = [...layout(verdictLine(doc, style), '', options.width, 2), '', ...kernelLines(doc.kernel, style, options.verbose)];
 	if (!doc.sysroot.ostreeBooted && doc.sysroot.path === '/' && doc.deployments.length === 0) {
 		lines.push(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'));
 	} else if (doc.deployments.length === 0) {
@@ -34,54 +41,81 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 	const undeployed = elsewhere.filter(p => p.root.kind === 'deployment');
 	const others = elsewhere.filter(p => p.root.kind !== 'deployment');
 	if (undeployed.length > 0) {
-		lines.push('', style.bold(`Processes in deployments that no longer exist: ${undeployed.length}`));
+		lines.push('', style.bold(`Processes in deployments since removed: ${undeployed.length}`));
 		const gone = [...new Set(undeployed.map(p => p.root.deployment!))];
 		for (const id of cut(gone, options.verbose)) {
 			const procs = undeployed.filter(p => p.root.deployment === id);
 			const [os, leaf] = id.split('/');
-			// The removed deployment's version is its commit's, which its own files carry.
-			const commit = leaf?.slice(0, leaf.indexOf('.'));
-			const version = procs.flatMap(p => p.files).find(f => f.origin.commit === commit)?.origin.version;
-			lines.push(`  ${os ?? ''} ${short(leaf)}${leaf?.slice(leaf.indexOf('.')) ?? ''}${version ? ` (${version})` : ''}: ${procs.length} process${procs.length === 1 ? '' : 'es'}`);
-			lines.push(...restartTable(procs, options, '    '));
+			const version = removedDeploymentVersion(id, procs.flatMap(p => p.files));
+			lines.push(`  ${os ?? ''} ${short(leaf)}${leaf?.slice(leaf.indexOf('.')) ?? ''}${version ? ` (${version})` : ''}, removed: ${count(procs.length, 'process', 'processes')}`);
+			lines.push(...groupLines(doc, procs.filter(p => p.needsRestart), options, '    '));
 		}
 
-		if (!options.verbose && gone.length > LIST_LIMIT) {
-			lines.push(style.dim(`  … and ${gone.length - LIST_LIMIT} more deployments (--verbose lists all)`));
-		}
+		lines.push(...more(gone.length, 'deployments', options, '  '));
 	}
 
 	if (others.length > 0) {
 		const needing = others.filter(p => p.needsRestart);
-		lines.push('', `Other processes (host, foreign roots): ${others.length}${needing.length > 0 ? style.red(`, ${needing.length} need a restart`) : ''}`);
-		lines.push(...restartTable(needing, options, '  '));
+		lines.push('', `Other processes (host, foreign roots): ${others.length}${needing.length > 0 ? style.red(`, ${needing.length} need${needing.length === 1 ? 's' : ''} a restart`) : ''}`);
+		lines.push(...groupLines(doc, needing, options, '  '));
 	}
 
 	const unitsNeeding = doc.units.filter(u => u.needsRestart);
 	if (unitsNeeding.length > 0) {
-		lines.push('', style.bold('Units that need a restart:'));
+		lines.push('', style.bold(`Units that need a restart: ${unitsNeeding.length}`));
 		for (const u of cut(unitsNeeding, options.verbose)) {
-			lines.push(`  ${style.yellow(u.name)} (${u.activeState}/${u.subState}, PIDs ${u.pids.join(' ')})`);
+			const stale = doc.processes.filter(p => p.unit === u.name && p.needsRestart).length;
+			lines.push(...layout(`${style.yellow(u.name)} (${u.activeState}/${u.subState}): ${count(stale, 'process', 'processes')} of ${u.pids.length}`, '  ', options.width, 4));
 		}
 
-		if (!options.verbose && unitsNeeding.length > LIST_LIMIT) {
-			lines.push(style.dim(`  … and ${unitsNeeding.length - LIST_LIMIT} more (--verbose lists all)`));
-		}
+		lines.push(...more(unitsNeeding.length, 'units', options, '  '));
 	}
 
 	if (doc.warnings.length > 0) {
 		lines.push('', style.yellow(`Warnings: ${doc.warnings.length}`));
 		for (const w of cut(doc.warnings, options.verbose)) {
-			lines.push(`  ${w.code}: ${oneLine(w.message)}`);
+			lines.push(...layout(`${w.code}: ${oneLine(w.message)}`, '  ', options.width, 4));
 		}
 
-		if (!options.verbose && doc.warnings.length > LIST_LIMIT) {
-			lines.push(style.dim(`  … and ${doc.warnings.length - LIST_LIMIT} more (--verbose lists all)`));
-		}
+		lines.push(...more(doc.warnings.length, 'warnings', options, '  '));
 	}
 
-	lines.push('', summaryLine(doc, style));
+	lines.push('', ...summaryLine(doc, style).split('\n').flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '         ' : '', options.width, l.startsWith(' ') ? 0 : 9)));
+	lines.push(...nextLines(doc, style).flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '  ' : '', options.width, 4)));
 	return `${lines.join('\n')}\n`;
+}
+
+// The first line: what needs doing, in one sentence.
+export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
+	const needing = doc.processes.filter(p => p.needsRestart);
+	const parts: string[] = [];
+	const init = needing.find(p => p.pid === 1);
+	if (init) {
+		parts.push(style.red.bold(`Reboot needed: PID 1 (${init.comm}) runs replaced code`));
+	} else if (doc.kernel?.rebootNeeded) {
+		// The Kernel block below says why in words; the verdict names the codes.
+		parts.push(style.red.bold(`Reboot needed (${doc.kernel.reasons.map(r => r.code).join(', ')})`));
+	}
+
+	if (needing.length === 0) {
+		parts.push(style.green.bold(`Nothing needs a restart (${count(doc.processes.length, 'process', 'processes')} checked)`));
+	} else {
+		const units = doc.units.filter(u => u.needsRestart).map(u => u.name);
+		const outside = needing.filter(p => !p.unit).length;
+		const what = [
+			units.length > 0 && `${count(units.length, 'unit', 'units')} (${units.slice(0, 3).join(', ')}${units.length > 3 ? ', …' : ''})`,
+			outside > 0 && `${count(outside, 'process', 'processes')} in no unit`,
+		].filter(Boolean).join(' and ');
+		parts.push(style.red.bold(`Restart needed: ${what || count(needing.length, 'process', 'processes')}`)
+			+ (units.length > 0 ? `, ${count(needing.length, 'process', 'processes')} in all` : ''));
+	}
+
+	const staged = doc.deployments.find(d => d.staged || d.pending);
+	if (staged) {
+		parts.push(`a reboot boots ${staged.osname} ${short(staged.checksum)}.${staged.serial}${staged.version ? ` (${staged.version})` : ''}`);
+	}
+
+	return `${parts.join('; ')}.`;
 }
 
 export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
@@ -94,17 +128,42 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
 		+ `         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.`;
 }
 
+// The commands to run next, when there is something to do.
+function nextLines(doc: StatusDocument, style: ChalkInstance): string[] {
+	// A process of a deployment first: that is the report's subject; then any.
+	const first = doc.processes.find(p => p.needsRestart && p.root.kind === 'deployment')
+		?? doc.processes.find(p => p.needsRestart);
+	if (!first) {
+		return [];
+	}
+
+	const commands: Array<[string, string]> = [[`livetree explain ${first.pid}`, 'why this process needs a restart']];
+	if (doc.units.some(u => u.needsRestart)) {
+		commands.push(['livetree restart --needed --dry-run', 'which units a restart would touch']);
+	}
+
+	const pad = Math.max(...commands.map(([c]) => c.length)) + 3;
+	const lines = ['', 'Next:', ...commands.map(([c, what]) => `  ${c.padEnd(pad)}${style.dim(what)}`)];
+
+	if (doc.processes.some(p => p.needsRestart && !p.unit)) {
+		lines.push(style.dim('  (processes in no unit are restarted by whoever started them)'));
+	}
+
+	return lines;
+}
+
 function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOptions): string[] {
 	const {style} = options;
-	const flags = [d.staged && 'staged', d.pending && 'pending', d.rollback && 'rollback']
-		.filter(Boolean).map(f => ` (${String(f)})`).join('');
+	// As `ostree admin status` prints them: the whole checksum, and one flag: a staged
+	// deployment is also pending, and ostree says only "(staged)".
+	const flag = d.staged ? ' (staged)' : d.pending ? ' (pending)' : d.rollback ? ' (rollback)' : '';
 	const marker = d.booted ? style.green('*') : ' ';
-	// ostree prints the whole checksum; where that would overflow the terminal, the first
-	// ten digits (what people compare by eye) do, unless --verbose asks for all of it.
-	const plain = `${marker} ${d.osname} ${d.checksum}.${d.serial}${flags}`;
-	const checksum = options.verbose || plain.length <= (options.width ?? 80) ? d.checksum : short(d.checksum);
-	const lines = [`${marker} ${style.bold(d.osname)} ${checksum}.${d.serial}${flags}`];
-	lines.push(`    Version: ${d.version ?? '(none)'}`);
+	const lines = [`${marker} ${style.bold(d.osname)} ${d.checksum}.${d.serial}${flag}`];
+	if (d.version) {
+		// ostree prints no Version line for a commit without one.
+		lines.push(`    Version: ${d.version}`);
+	}
+
 	if (d.unlocked !== 'none') {
 		lines.push(`    Unlocked: ${style.yellow(d.unlocked)}`);
 	}
@@ -119,7 +178,8 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 		lines.push('    Pinned: yes');
 	}
 
-	lines.push(`    origin refspec: ${d.refspec ?? '(none)'}`);
+	lines.push(d.refspec ? `    origin refspec: ${d.refspec}`
+		: d.hasOrigin === false ? '    origin: none' : '    origin: <unknown origin type>');
 	const overlays = doc.overlays.filter(o => o.lowerDeployment === d.id);
 	if (overlays.length > 0) {
 		lines.push('  Dynamic overlays:');
@@ -132,14 +192,14 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 
 			// A mount inside the deployment is named as the deployment's own path (`/usr`).
 			const inside = d.path && o.mountPoint.startsWith(`${d.path}/`) ? o.mountPoint.slice(d.path.length) : o.mountPoint;
-			lines.push(`    ${inside} (overlay ${o.device}${o.upperDir ? `, upper ${o.upperDir}` : ''})`);
+			lines.push(...layout(`${inside} (overlay ${o.device}${o.upperDir ? `, upper ${o.upperDir}` : ''})`, '    ', options.width, 4));
 			if (o.files.length === 0) {
 				lines.push('      (no files in the upper layer)');
 			}
 
 			for (const [commit, paths] of byCommit) {
 				const label = commit ? `${short(commit)}${versionOf(doc, commit)}` : style.yellow('hotfix (no known commit)');
-				lines.push(`      ${label}: ${paths.join(', ')}`);
+				lines.push(...layout(`${label}: ${paths.join(', ')}`, '      ', options.width, 4));
 			}
 		}
 	}
@@ -147,91 +207,86 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 	const procs = doc.processes.filter(p => p.root.kind === 'deployment' && p.root.deployment === d.id);
 	const needing = procs.filter(p => p.needsRestart);
 	const onOverlay = procs.filter(p => p.state === 'overlay');
-	let count = `    Processes: ${procs.length}`;
+	let line = `    Processes: ${procs.length}`;
 	if (needing.length > 0) {
-		count += style.red(`, ${needing.length} need${needing.length === 1 ? 's' : ''} a restart`);
+		line += style.red(`, ${needing.length} need${needing.length === 1 ? 's' : ''} a restart`);
 	}
 
 	if (onOverlay.length > 0) {
-		count += `, ${onOverlay.length} run live-applied code`;
+		line += `, ${onOverlay.length} run${onOverlay.length === 1 ? 's' : ''} live-applied code`;
 	}
 
-	lines.push(count);
-	lines.push(...restartTable(needing, options, '    '));
+	lines.push(line);
+	if (needing.length > 0 && onOverlay.length > 0) {
+		lines.push(style.red('      Need a restart:'));
+		lines.push(...groupLines(doc, needing, options, '        '));
+	} else {
+		lines.push(...groupLines(doc, needing, options, '      '));
+	}
+
+	if (onOverlay.length > 0) {
+		lines.push(style.yellow('      Run live-applied code (no restart needed):'));
+		lines.push(...groupLines(doc, onOverlay, options, '        ', liveWhy));
+	}
+
 	return lines;
 }
 
-function versionOf(doc: StatusDocument, commit: string): string {
-	const version = doc.deployments.find(d => d.checksum === commit)?.version
-		?? doc.processes.flatMap(p => p.files).find(f => f.origin.commit === commit)?.origin.version;
-	return version ? ` (${version})` : '';
+// Why a process needs a restart, for a group line: the first stale file's reason, what
+// replaced that file, and how many more files are stale.
+function staleWhy(doc: StatusDocument, p: Process): string {
+	const first = reason(p) ?? 'needs a restart';
+	const file = p.files.find(f => fileReason(p, f) !== undefined);
+	const now = file ? replacedBy(doc, p, file) : undefined;
+	const others = reasons(p).length - 1;
+	return `${first}${now ? ` (${now})` : ''}${others > 0 ? `, and ${count(others, 'more file', 'more files')}` : ''}`;
 }
 
-function restartTable(procs: Process[], options: TextOptions, indent: string): string[] {
-	const needing = procs.filter(p => p.needsRestart);
-	if (needing.length === 0) {
-		return [];
+// What live-applied code a process runs: its first file from an overlay.
+function liveWhy(doc: StatusDocument, p: Process): string {
+	const f = p.files.find(x => x.origin.kind === 'overlay');
+	if (!f) {
+		return 'live-applied code';
 	}
 
-	const width = Math.max(options.width ?? 80, 60) - indent.length;
-	const whyWidth = width - 8 - 12 - 18 - 5;
-	const table = new Table({
-		head: ['PID', 'COMMAND', 'UNIT', 'WHY'],
-		style: {head: [], border: [], compact: true},
-		colWidths: [8, 12, 18, whyWidth],
-		wordWrap: false,
-		chars: {
-			top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
-			'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ' ',
-		},
-	});
-	for (const p of cut(needing, options.verbose)) {
-		table.push([String(p.pid), p.comm, p.unit ?? '-', wrap(reason(p) ?? '', whyWidth - 2)]);
+	const commit = f.origin.commit ? `commit ${short(f.origin.commit)}${versionOf(doc, f.origin.commit)}` : 'a hotfix of no known commit';
+	return `${f.origin.treePath ?? f.path} from ${commit}`;
+}
+
+// "3 × sleep (cron.service): WHY", then the PIDs.
+function groupLines(doc: StatusDocument, procs: Process[], options: TextOptions, indent: string,
+	why: (doc: StatusDocument, p: Process) => string = staleWhy): string[] {
+	const groups = groupProcesses(procs, p => why(doc, p));
+	const lines: string[] = [];
+	for (const g of cut(groups, options.verbose)) {
+		lines.push(...layout(groupHead(g, options.style), indent, options.width, 4));
+		const pids = options.verbose || g.pids.length <= LIST_LIMIT ? g.pids.join(' ')
+			: `${g.pids.slice(0, LIST_LIMIT).join(' ')} … and ${g.pids.length - LIST_LIMIT} more`;
+		lines.push(...layout(options.style.dim(`${g.pids.length === 1 ? 'PID' : 'PIDs'} ${pids}`), `${indent}  `, options.width, 5));
 	}
 
-	const rows = table.toString().split('\n').map(l => `${indent}${l.trimEnd()}`);
-	if (!options.verbose && needing.length > LIST_LIMIT) {
-		rows.push(options.style.dim(`${indent}… and ${needing.length - LIST_LIMIT} more (--verbose lists all)`));
-	}
+	lines.push(...more(groups.length, 'groups', options, indent));
+	return lines;
+}
 
-	return rows;
+function groupHead(g: ProcessGroup, style: ChalkInstance): string {
+	return `${g.pids.length} × ${g.comm} (${g.unit ? style.yellow(g.unit) : 'no unit'}): ${g.why}`;
+}
+
+function count(n: number, one: string, many: string): string {
+	return `${n} ${n === 1 ? one : many}`;
 }
 
 function cut<T>(list: T[], verbose: boolean): T[] {
 	return verbose ? list : list.slice(0, LIST_LIMIT);
 }
 
-function oneLine(s: string): string {
-	return s.replaceAll('\n', '\\n');
+function more(total: number, what: string, options: TextOptions, indent: string): string[] {
+	return !options.verbose && total > LIST_LIMIT
+		? [options.style.dim(`${indent}… and ${total - LIST_LIMIT} more ${what} (--verbose lists all)`)]
+		: [];
 }
 
-// Wrap at spaces; a word longer than the column (a path) is cut into pieces that fit.
-export function wrap(text: string, width: number): string {
-	const lines: string[] = [];
-	let line = '';
-	for (const word of text.split(' ')) {
-		let rest = word;
-		while (rest.length > width) {
-			if (line) {
-				lines.push(line);
-				line = '';
-			}
-
-			lines.push(rest.slice(0, width));
-			rest = rest.slice(width);
-		}
-
-		if (line && line.length + 1 + rest.length > width) {
-			lines.push(line);
-			line = rest;
-		} else {
-			line = line ? `${line} ${rest}` : rest;
-		}
-	}
-
-	if (line) {
-		lines.push(line);
-	}
-
-	return lines.join('\n');
+function oneLine(s: string): string {
+	return s.replaceAll('\n', '\\n');
 }

@@ -11,8 +11,8 @@ function load(path: string): object {
 }
 
 export const schemaPaths = {
-	// A worktree checked out elsewhere names the contract in LIVETREE_SHARED_CONTRACT.
-	shared: process.env.LIVETREE_SHARED_CONTRACT ?? `${root}../shared/contract/status.schema.json`,
+	// LIVETREE_SHARED: where ../shared is for a checkout elsewhere (a git worktree).
+	shared: `${process.env.LIVETREE_SHARED ?? `${root}../shared`}/contract/status.schema.json`,
 	shipped: `${root}schema/status.schema.json`,
 };
 

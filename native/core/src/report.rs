@@ -141,6 +141,8 @@ pub struct DeploymentReport {
     pub serial: u32,
     pub version: Option<String>,
     pub refspec: Option<String>,
+    /// See sysroot::Deployment::has_origin.
+    pub has_origin: bool,
     pub booted: bool,
     pub pending: bool,
     pub rollback: bool,

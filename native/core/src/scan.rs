@@ -638,6 +638,7 @@ impl Scan<'_> {
                     serial: d.serial,
                     version: d.version.clone(),
                     refspec: d.refspec.clone(),
+                    has_origin: d.has_origin,
                     booted: d.booted,
                     pending: d.pending,
                     rollback: d.rollback,

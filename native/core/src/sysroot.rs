@@ -28,6 +28,9 @@ pub struct Deployment {
     pub version: Option<String>,
     /// `[origin] refspec=`, else `container-image-reference=` or `baserefspec=`.
     pub refspec: Option<String>,
+    /// The `.origin` file exists and parses: `ostree admin status` prints "origin: none"
+    /// without one, "origin: <unknown origin type>" for one without a refspec.
+    pub has_origin: bool,
     /// "none", "development", "hotfix" or "transient".
     pub unlocked: String,
     pub booted: bool,
@@ -339,6 +342,7 @@ pub fn read_sysroot(
                 None
             }
         };
+        d.has_origin = origin.is_some();
         let origin = origin.unwrap_or_default();
         d.refspec = origin.refspec;
         d.pinned = origin.pinned;
@@ -501,6 +505,7 @@ fn new_deployment(
         bootserial,
         version: None,
         refspec: None,
+        has_origin: false,
         unlocked: "none".to_string(),
         booted: false,
         pending: false,
@@ -648,6 +653,7 @@ mod tests {
             bootserial: None,
             version: None,
             refspec: None,
+            has_origin: false,
             unlocked: "none".into(),
             booted: false,
             pending: false,

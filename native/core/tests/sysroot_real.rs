@@ -125,6 +125,8 @@ struct Printed {
     unlocked: Option<String>,
     pinned: bool,
     refspec: Option<String>,
+    /// ostree prints "origin: none" for a deployment without an origin file.
+    has_origin: bool,
 }
 
 fn parse_status(text: &str) -> Vec<Printed> {
@@ -140,6 +142,9 @@ fn parse_status(text: &str) -> Vec<Printed> {
                 cur.pinned = true;
             } else if let Some(v) = rest.strip_prefix("origin refspec: ") {
                 cur.refspec = Some(v.to_string());
+                cur.has_origin = true;
+            } else if rest == "origin: <unknown origin type>" {
+                cur.has_origin = true;
             }
             continue;
         }
@@ -179,6 +184,7 @@ fn assert_matches(ours: &SysrootStatus, printed: &[Printed]) {
         assert_eq!(d.serial, p.serial, "serial of {i}");
         assert_eq!(d.version, p.version, "version of {i}");
         assert_eq!(d.refspec, p.refspec, "refspec of {i}");
+        assert_eq!(d.has_origin, p.has_origin, "origin file of {i}");
         assert_eq!(d.pinned, p.pinned, "pinned of {i}");
         assert_eq!(d.booted, p.booted, "booted of {i}");
         assert_eq!(
@@ -323,6 +329,27 @@ fn unlocked_states() {
     assert_matches(&ours, &printed);
     assert_eq!(ours.deployments[0].unlocked, "development");
     assert_eq!(ours.deployments[1].unlocked, "hotfix");
+}
+
+#[test]
+fn missing_and_empty_origin_files_as_ostree_prints_them() {
+    let s = Sysroot::build("two");
+    let st = not_booted(&s);
+    let origin = |i: usize| PathBuf::from(format!("{}.origin", st.deployments[i].path.display()));
+    // "origin: none" without the file, "origin: <unknown origin type>" with no refspec.
+    fs::remove_file(origin(0)).unwrap();
+    fs::write(origin(1), b"").unwrap();
+    let text = s.ostree_status(None);
+    assert!(text.contains("    origin: none\n"), "{text}");
+    assert!(
+        text.contains("    origin: <unknown origin type>\n"),
+        "{text}"
+    );
+    let ours = not_booted(&s);
+    assert_matches(&ours, &parse_status(&text));
+    assert!(!ours.deployments[0].has_origin);
+    assert!(ours.deployments[1].has_origin);
+    assert_eq!(ours.deployments[1].refspec, None);
 }
 
 #[test]
