@@ -18,6 +18,8 @@ have chattr || need+=(e2fsprogs)
 have unshare || need+=(util-linux)
 have setfattr || need+=(attr)
 have gcc || need+=(gcc)
+# The booted-system test builds a Debian userland (scripts/debian-userland.sh).
+have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
