@@ -3,10 +3,14 @@ import path from 'node:path';
 import type {ParseArgsConfig} from 'node:util';
 import {UsageError} from './errors/usage-error.js';
 import type {ColorMode} from './render/style.js';
+import {checkBusAddress} from './systemd/bus-address.js';
+
+export const defaultStateDir = '/var/lib/livetree';
 
 export const commonOptions = {
 	sysroot: {type: 'string', default: '/'},
-	'state-dir': {type: 'string', default: '/var/lib/livetree'},
+	// No parseArgs default: whether the user named a state directory matters (see state-dir.ts).
+	'state-dir': {type: 'string'},
 	'proc-root': {type: 'string', default: '/proc'},
 	'run-dir': {type: 'string', default: '/run'},
 	user: {type: 'boolean', default: false},
@@ -21,6 +25,8 @@ export const commonOptions = {
 export interface CommonOptions {
 	sysroot: string;
 	stateDir: string;
+	/** --state-dir was given: it must exist, since a typo must not create directories. */
+	stateDirGiven: boolean;
 	procRoot: string;
 	runDir: string;
 	bus: BusChoice | undefined;
@@ -34,6 +40,12 @@ export type BusChoice = {kind: 'system'} | {kind: 'user'} | {kind: 'address'; ad
 type Values = {[K in keyof typeof commonOptions]?: string | boolean | undefined};
 
 export function readCommon(values: Values): CommonOptions {
+	for (const name of ['sysroot', 'state-dir', 'proc-root', 'run-dir', 'bus-address'] as const) {
+		if (values[name] === '') {
+			throw new UsageError(`--${name} needs a value, not an empty string`);
+		}
+	}
+
 	const color = String(values.color ?? 'auto');
 	if (!['always', 'never', 'auto'].includes(color)) {
 		throw new UsageError(`--color must be always, never or auto, not "${color}"`);
@@ -43,6 +55,11 @@ export function readCommon(values: Values): CommonOptions {
 	if (values['no-systemd']) {
 		bus = undefined;
 	} else if (typeof values['bus-address'] === 'string') {
+		const problem = checkBusAddress(values['bus-address']);
+		if (problem) {
+			throw new UsageError(`--bus-address "${values['bus-address']}": ${problem}`);
+		}
+
 		bus = {kind: 'address', address: values['bus-address']};
 	} else if (values.user) {
 		bus = {kind: 'user'};
@@ -50,7 +67,8 @@ export function readCommon(values: Values): CommonOptions {
 
 	return {
 		sysroot: path.resolve(String(values.sysroot ?? '/')),
-		stateDir: path.resolve(String(values['state-dir'] ?? '/var/lib/livetree')),
+		stateDir: path.resolve(String(values['state-dir'] ?? defaultStateDir)),
+		stateDirGiven: typeof values['state-dir'] === 'string',
 		procRoot: path.resolve(String(values['proc-root'] ?? '/proc')),
 		runDir: path.resolve(String(values['run-dir'] ?? '/run')),
 		bus,

@@ -7,7 +7,7 @@ import type {StatusDocument} from '../model/document.js';
 import {commonOptions, readCommon} from '../options.js';
 import {jsonChunks} from '../render/json.js';
 import {renderPrometheus} from '../render/prometheus.js';
-import {writeAtomic} from '../write-atomic.js';
+import {checkWritable, writeOutputFile} from '../output-file.js';
 
 export const statusHelp = `Usage: livetree status [options]
 
@@ -55,6 +55,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		throw new UsageError(`--format must be text, json or prometheus, not "${format}"`);
 	}
 
+	if (values.output !== undefined) {
+		await checkWritable('--output', values.output);
+	}
+
+	if (values.textfile !== undefined) {
+		await checkWritable('--textfile', values.textfile);
+	}
+
 	const doc = await collect(options);
 	if (doc.processes.length > 0 && doc.processes.every(p => p.state === 'unknown')) {
 		// Partial results are reported; none at all is a failed scan.
@@ -67,11 +75,11 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
-		await writeAtomic(values.output, output);
+		await writeOutputFile('--output', values.output, output);
 	}
 
 	if (values.textfile !== undefined) {
-		await writeAtomic(values.textfile, renderPrometheus(doc));
+		await writeOutputFile('--textfile', values.textfile, renderPrometheus(doc));
 	}
 
 	return exitCode(doc);

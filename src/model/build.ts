@@ -61,6 +61,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			staleFiles: files.filter(f => f.deleted || f.superseded).length,
 			overlayFiles: overlayFiles.size,
 			untrackedFiles: files.filter(f => f.origin.kind === 'untracked').length,
+			processesUnreadable: processes.filter(p => p.state === 'unknown').length,
 		},
 		warnings: [
 			...scan.warnings.map(w => ({code: w.code, message: w.message, pid: w.pid ?? null})),

@@ -116,6 +116,8 @@ export interface Summary {
 	staleFiles: number;
 	overlayFiles: number;
 	untrackedFiles: number;
+	/** Processes whose maps could not be read (not root, exited mid-scan): state unknown. */
+	processesUnreadable: number;
 }
 
 export interface StatusDocument {

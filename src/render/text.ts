@@ -83,9 +83,12 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 
 export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
 	const s = doc.summary;
-	const restart = s.processesNeedingRestart === 0
-		? style.green('none needs a restart')
-		: style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`);
+	// Unread processes may need a restart too: never say "none" over them.
+	const unread = s.processesUnreadable ?? 0;
+	const restart = (s.processesNeedingRestart === 0
+		? (unread > 0 ? style.yellow(`none of the ${s.processes - unread} read needs a restart`) : style.green('none needs a restart'))
+		: style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`))
+		+ (unread > 0 ? style.yellow(`, ${unread} could not be read`) : '');
 	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
 	return `Summary: ${s.processes} processes, ${restart}; ${units};\n`
 		+ `         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.`;

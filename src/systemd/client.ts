@@ -3,6 +3,7 @@
 // Every call has a timeout: dbus-next has none of its own, and a silent bus must not hang a scan.
 import { sessionBus } from 'dbus-next';
 import type { MessageBus, Variant } from 'dbus-next';
+import { checkBusAddress } from './bus-address.js';
 import { SystemdError } from './errors/systemd-error.js';
 import { toSystemdError } from './errors/to-systemd-error.js';
 import {
@@ -109,6 +110,10 @@ export function resolveBusAddress(opts: SystemdClientOptions = {}): string {
 /** Connects to the bus and checks that a systemd manager answers on it. Always `close()` the client. */
 export async function connectSystemd(opts: SystemdClientOptions = {}): Promise<SystemdClient> {
   const address = resolveBusAddress(opts);
+  // An address from the environment is checked here too: the D-Bus library fails on a
+  // malformed one with a TypeError that says nothing about the address.
+  const problem = checkBusAddress(address);
+  if (problem) throw new SystemdError('systemd-unavailable', `bus address "${address}": ${problem}`);
   const bus = sessionBus({ busAddress: address });
   const client = new SystemdClient(bus, address, opts.timeoutMs ?? 10_000);
   try {
