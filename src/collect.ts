@@ -38,8 +38,8 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const {unitsForProcesses} = await import('./systemd/status-units.js');
-		const {units, warnings} = await unitsForProcesses(doc.processes, options.bus);
-		withUnits(doc, units, warnings);
+		const {units, warnings, answered} = await unitsForProcesses(doc.processes, options.bus);
+		withUnits(doc, units, warnings, answered);
 	}
 
 	if (options.sysroot !== '/' && !(await isDirectory(path.join(options.sysroot, 'ostree')))) {
