@@ -99,6 +99,9 @@ function reboot(ctx: PolicyContext): string {
 
 /** What the manager itself says: applies to named units too. */
 export function managerRefusal(f: RestartFacts, ctx: PolicyContext): Skip | null {
+  if (f.id === 'init.scope') {
+    return { code: 'manager', reason: 'it is the service manager itself (the manager cannot restart it)', instead: `systemctl${ctx.system ? '' : ' --user'} daemon-reexec (loads the manager's new code in place), or ${reboot(ctx)}` };
+  }
   if (f.refuseManualStart || f.refuseManualStop) {
     const which = [f.refuseManualStart && 'RefuseManualStart', f.refuseManualStop && 'RefuseManualStop'].filter(Boolean).join(' and ');
     return { code: 'refused-by-manager', reason: `the manager refuses to restart it by hand (${which}=yes)`, instead: reboot(ctx) };
@@ -114,9 +117,6 @@ export function managerRefusal(f: RestartFacts, ctx: PolicyContext): Skip | null
 export function skipForNeeded(f: RestartFacts, ctx: PolicyContext): Skip | null {
   const refused = managerRefusal(f, ctx);
   if (refused) return refused;
-  if (f.id === 'init.scope') {
-    return { code: 'manager', reason: 'it is the service manager itself', instead: `systemctl${ctx.system ? '' : ' --user'} daemon-reexec (loads the manager's new code in place), or ${reboot(ctx)}` };
-  }
   if (anyName(f, MESSAGE_BUS)) {
     return { code: 'message-bus', reason: 'it is the message bus: every D-Bus client, systemd and logind among them, would lose its connection', instead: reboot(ctx) };
   }
