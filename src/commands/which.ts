@@ -1,4 +1,4 @@
-// `livetree which DEV:INO|PATH`: which commits hold that object, at which paths.
+// `livetree which MAJOR:MINOR:INODE|PATH`: which commits hold that object, at which paths.
 import {parseArgs} from 'node:util';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
