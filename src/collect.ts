@@ -14,7 +14,9 @@ export interface CollectOptions {
 }
 
 export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}): Promise<ScanResult> {
-	await checkSysroot(options.sysroot);
+	await checkDirectory('sysroot', options.sysroot);
+	await checkDirectory('--proc-root', options.procRoot);
+	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'record');
 	try {
 		return await native.scan({
@@ -51,11 +53,11 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	return doc;
 }
 
-// The sysroot must be a directory we may read; say which of those it is not, with the errno
-// the system gave (ENOTDIR for a file, not a generic permission error).
-async function checkSysroot(sysroot: string): Promise<void> {
-	const fail = (why: string, code: string) => new ScanError(`${sysroot}: cannot read sysroot: ${why} (${code})`, code, sysroot);
-	const info = await stat(sysroot).catch((error: NodeJS.ErrnoException) => {
+// The sysroot, proc root and run directory must be directories we may read; say which of
+// those one is not, with the errno the system gave (ENOTDIR for a file, not EACCES).
+async function checkDirectory(what: string, dir: string): Promise<void> {
+	const fail = (why: string, code: string) => new ScanError(`${dir}: cannot read ${what}: ${why} (${code})`, code, dir);
+	const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
 		const code = error.code ?? 'EIO';
 		throw fail(code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : 'cannot stat it', code);
 	});
@@ -63,7 +65,7 @@ async function checkSysroot(sysroot: string): Promise<void> {
 		throw fail('not a directory', 'ENOTDIR');
 	}
 
-	await access(sysroot, constants.R_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+	await access(dir, constants.R_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
 		throw fail('permission denied', error.code ?? 'EACCES');
 	});
 }

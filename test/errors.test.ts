@@ -105,6 +105,15 @@ test('a file given as --sysroot or --state-dir: ENOTDIR, not EACCES or a catalog
 	t.is(sysroot.code, 2);
 	oneLine(t, sysroot.stderr, new RegExp(`${file}: cannot read sysroot: not a directory \\(ENOTDIR\\)`));
 	t.notRegex(sysroot.stderr, /EACCES/);
+	for (const option of ['--proc-root', '--run-dir']) {
+		const r = await livetree(['status', '--no-systemd', option, file, '--state-dir', dir]);
+		t.is(r.code, 2, option);
+		oneLine(t, r.stderr, new RegExp(`${file}: cannot read ${option}: not a directory \\(ENOTDIR\\)`));
+		const missing = await livetree(['status', '--no-systemd', option, path.join(dir, 'nope'), '--state-dir', dir]);
+		t.is(missing.code, 2, option);
+		oneLine(t, missing.stderr, new RegExp(`${dir}/nope: cannot read ${option}: no such directory \\(ENOENT\\)`));
+	}
+
 	for (const command of [['status', '--no-systemd'], ['history'], ['which', '/bin/sh'], ['catalog', 'check'], ['explain', String(process.pid), '--no-systemd']]) {
 		const r = await livetree([...command, '--state-dir', file]);
 		t.is(r.code, 2, command.join(' '));
