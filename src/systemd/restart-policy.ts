@@ -124,13 +124,13 @@ export function skipForNeeded(f: RestartFacts, ctx: PolicyContext): Skip | null 
     return { code: 'login-manager', reason: 'it is the login manager: restarting it can end users\' sessions', instead: reboot(ctx) };
   }
   if (anyName(f, DISPLAY_MANAGER)) {
-    return { code: 'display-manager', reason: 'it is a display manager: restarting it ends the graphical sessions it runs', instead: `users logging out and back in, or ${reboot(ctx)}` };
+    return { code: 'display-manager', reason: 'it is a display manager: restarting it ends the graphical sessions it runs', instead: ctx.system ? `users logging out and back in, or ${reboot(ctx)}` : reboot(ctx) };
   }
   if (anyName(f, GETTY)) {
-    return { code: 'getty', reason: 'it is a getty: restarting it kills the login session on that terminal', instead: `the user on that terminal logging out and back in, or ${reboot(ctx)}` };
+    return { code: 'getty', reason: 'it is a getty: restarting it kills the login session on that terminal', instead: ctx.system ? `the user on that terminal logging out and back in, or ${reboot(ctx)}` : reboot(ctx) };
   }
   if (anyName(f, USER_SESSION)) {
-    return { code: 'user-session', reason: 'it is a user\'s session: restarting it ends that user\'s processes', instead: `that user logging out and back in, or ${reboot(ctx)}` };
+    return { code: 'user-session', reason: 'it is a user\'s session: restarting it ends that user\'s processes', instead: ctx.system ? `that user logging out and back in, or ${reboot(ctx)}` : reboot(ctx) };
   }
   if (ctx.selfUnit !== null && f.names.concat(f.id).includes(ctx.selfUnit)) {
     return { code: 'self', reason: 'livetree runs in it: the restart would stop livetree half-way', instead: 'running livetree restart from outside that unit, or naming the unit explicitly' };
@@ -153,8 +153,9 @@ export function skipForNeeded(f: RestartFacts, ctx: PolicyContext): Skip | null 
   const last = mine[0];
   const startedSinceUs = f.activeEnterTimestampUsec;
   if (last && (last.verdict === 'failed' || last.state === 'in-progress')) {
-    // Started again since (by hand, after a fix): the failure is history, not a loop.
-    const since = last.finishedAt ?? last.startedAt;
+    // Started again since (by hand, after a fix): the failure is history, not a loop. The
+    // record keeps whole seconds, and the failed attempt's own start falls in its last one.
+    const since = (last.finishedAt ?? last.startedAt) + 1;
     if (startedSinceUs <= BigInt(since) * 1_000_000n) {
       const when = new Date(last.startedAt * 1000).toISOString();
       return { code: 'failed-before', reason: `livetree's restart of it at ${when} ${last.state === 'in-progress' ? 'never finished' : 'failed'}, and it was not started since; livetree does not retry in a loop`, instead: `looking at why (journalctl -u ${f.id}), then naming it explicitly` };
