@@ -44,7 +44,8 @@ function hierarchies(): string[] {
 }
 
 test.serial('a booted OSTree system audited from the host over its own system bus', async t => {
-	t.timeout(300_000);
+	// A cold cache runs debootstrap first (npm test warms it before ava); warm, about a minute.
+	t.timeout(1_500_000);
 	const {stdout: tarball} = await run(join(projectRoot, 'scripts/debian-userland.sh'), [], {timeout: 1_200_000});
 	const base = await mkdtemp(join(os.tmpdir(), 'livetree-booted-'));
 	const sysroot = join(base, 'sysroot');
@@ -74,7 +75,9 @@ test.serial('a booted OSTree system audited from the host over its own system bu
 	started.push(leader);
 	t.true(Number.isInteger(leader) && leader > 1, leaderOut);
 	const state0 = await inside(leader, ['systemctl', 'is-system-running', '--wait']).catch((error: {stdout?: string}) => error.stdout ?? 'failed');
-	t.is(state0, 'running', await inside(leader, ['systemctl', '--failed', '--no-pager']).catch(() => ''));
+	// running, or degraded if some unit of the minimal userland fails on this kernel: either way
+	// the manager, the bus and the units this test asks about are up (checked below).
+	t.true(['running', 'degraded'].includes(state0), `${state0}: ${await inside(leader, ['systemctl', '--failed', '--no-pager']).catch(() => '')}`);
 	const bus = ['--bus-address', `unix:path=/proc/${leader}/root/run/dbus/system_bus_socket`, '--sysroot', sysroot, '--state-dir', state];
 
 	// A host process whose PID number is, inside the container, lt-app's new main PID: asking
