@@ -109,3 +109,15 @@ test('the text verdict never says "none needs a restart" over processes it could
 	const doc = JSON.parse(asRoot.stdout) as StatusDocument;
 	t.is(doc.summary.processesUnreadable, doc.processes.filter(p => p.state === 'unknown').length);
 });
+
+test('history and catalog check write nothing, even as root: no -wal or -shm beside the catalog', async t => {
+	const state = await rootOwnedDir(t);
+	t.not((await livetree(['status', '--json', '--no-systemd', '--state-dir', state])).code, 2);
+	const before = await snapshot(state);
+	t.deepEqual(before.map(l => l.split(' ')[0]), ['catalog.sqlite']);
+	for (const args of [['history'], ['history', '--json'], ['catalog', 'check'], ['catalog', 'check', '--json']]) {
+		const r = await livetree([...args, '--state-dir', state]);
+		t.is(r.code, 0, r.stderr);
+		t.deepEqual(await snapshot(state), before, args.join(' '));
+	}
+});

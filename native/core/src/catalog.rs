@@ -133,10 +133,13 @@ impl Catalog {
 
 const MEMORY: &str = ":memory:";
 
-/// A read-only connection to an existing catalog file. A reader of a WAL database needs its
-/// `-shm` index, which it cannot create in a directory it may not write; then the file is
-/// opened `immutable` (no locks, no `-shm`, the `-wal` ignored): it may miss the last
-/// writes not yet checkpointed, but it never writes.
+/// A read-only connection to an existing catalog file that creates nothing beside it. A reader
+/// of a WAL database needs its `-wal` and `-shm` files and creates them when they are missing
+/// (they stay behind), or fails where it may not. When there is no `-wal` (every write is in
+/// the file itself: the last writer closed cleanly) the file is opened `immutable`: no locks,
+/// no companion files, nothing missed. When there is one, the normal read-only open uses it;
+/// only if that fails (an ordinary user who may not open the `-shm`) is the file opened
+/// `immutable` anyway, which may miss the last writes not yet checkpointed but never writes.
 pub(crate) fn read_only_connection(path: &Path) -> Result<Connection> {
     std::fs::File::open(path).map_err(|e| Error::from_io(path, e))?;
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -146,20 +149,29 @@ pub(crate) fn read_only_connection(path: &Path) -> Result<Connection> {
         schema::user_version(&conn)?;
         Ok(conn)
     };
-    match Connection::open_with_flags(path, flags).and_then(probe) {
+    let immutable = || {
+        let uri = format!("file:{}?immutable=1", uri_escape(path));
+        Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+    };
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let has_wal = std::fs::metadata(&wal)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    let first = if has_wal {
+        Connection::open_with_flags(path, flags)
+    } else {
+        immutable()
+    };
+    match first.and_then(probe) {
         Ok(conn) => Ok(conn),
-        // Damage is for the caller's integrity check to describe, not a reason to go immutable.
+        // Damage is for the caller's integrity check to describe, not a reason to retry.
         Err(e) if is_damage(&e) => {
-            let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(path, e))?;
+            let conn = immutable().map_err(|e| db_error(path, e))?;
             let _ = conn.execute_batch("PRAGMA cell_size_check = ON");
             Ok(conn)
         }
-        Err(_) => {
-            let uri = format!("file:{}?immutable=1", uri_escape(path));
-            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
-                .and_then(probe)
-                .map_err(|e| db_error(path, e))
-        }
+        Err(_) => immutable().and_then(probe).map_err(|e| db_error(path, e)),
     }
 }
 

@@ -440,6 +440,12 @@ fn a_read_only_open_finds_what_was_recorded_and_writes_nothing() {
     assert!(catalog.touch_commit(&record.checksum).is_err());
     drop(catalog);
     assert_eq!(std::fs::read(dir.catalog()).unwrap(), before);
+    // Nothing beside it either: no -wal or -shm left behind by the reader.
+    let names: Vec<String> = std::fs::read_dir(dir.catalog().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["catalog.sqlite".to_string()]);
 }
 
 #[test]
