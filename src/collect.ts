@@ -55,7 +55,7 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 
 // The sysroot, proc root and run directory must be directories we may read; say which of
 // those one is not, with the errno the system gave (ENOTDIR for a file, not EACCES).
-async function checkDirectory(what: string, dir: string): Promise<void> {
+export async function checkDirectory(what: string, dir: string): Promise<void> {
 	const fail = (why: string, code: string) => new ScanError(`${dir}: cannot read ${what}: ${why} (${code})`, code, dir);
 	const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
 		const code = error.code ?? 'EIO';

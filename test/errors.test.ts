@@ -105,6 +105,9 @@ test('a file given as --sysroot or --state-dir: ENOTDIR, not EACCES or a catalog
 	t.is(sysroot.code, 2);
 	oneLine(t, sysroot.stderr, new RegExp(`${file}: cannot read sysroot: not a directory \\(ENOTDIR\\)`));
 	t.notRegex(sysroot.stderr, /EACCES/);
+	const which = await livetree(['which', '/bin/sh', '--sysroot', file, '--state-dir', dir]);
+	t.is(which.code, 2);
+	oneLine(t, which.stderr, new RegExp(`${file}: cannot read sysroot: not a directory \\(ENOTDIR\\)`));
 	for (const option of ['--proc-root', '--run-dir']) {
 		const r = await livetree(['status', '--no-systemd', option, file, '--state-dir', dir]);
 		t.is(r.code, 2, option);

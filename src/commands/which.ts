@@ -1,5 +1,6 @@
 // `livetree which MAJOR:MINOR:INODE|PATH`: which commits hold that object, at which paths.
 import {parseArgs} from 'node:util';
+import {checkDirectory} from '../collect.js';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import {native} from '../native.js';
@@ -41,6 +42,8 @@ export async function whichCommand(argv: string[]): Promise<number> {
 	}
 
 	const options = readCommon(values);
+	await checkDirectory('sysroot', options.sysroot);
+	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'read');
 	let result;
 	try {
