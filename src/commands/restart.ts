@@ -91,7 +91,18 @@ export async function restartCommand(argv: string[]): Promise<number> {
 		const targets: Array<RestartTarget<StaleFile>> = [];
 		const skipped = new Map<string, Skip>();
 		for (const name of names) {
-			const facts = await unitFacts(client, name, !values.needed);
+			const facts = await unitFacts(client, name, !values.needed).catch((error: unknown) => {
+				// A unit found by the scan that is gone since has nothing left to restart.
+				if (values.needed) {
+					return null;
+				}
+
+				throw error;
+			});
+			if (!facts) {
+				continue;
+			}
+
 			const skip = values.needed ? skipForNeeded(facts, context) : managerRefusal(facts, context);
 			if (skip) {
 				skipped.set(name, skip);
@@ -110,7 +121,11 @@ export async function restartCommand(argv: string[]): Promise<number> {
 			pidView,
 		});
 		// In the order asked: restarted and skipped together.
-		return names.map(name => done.find(o => o.unit === name) ?? skippedOutcome(name, skipped.get(name)!, doc.units.find(u => u.name === name)?.pids ?? [], values['dry-run']));
+		return names.flatMap(name => {
+			const outcome = done.find(o => o.unit === name);
+			const skip = skipped.get(name);
+			return outcome ? [outcome] : skip ? [skippedOutcome(name, skip, doc.units.find(u => u.name === name)?.pids ?? [], values['dry-run'])] : [];
+		});
 	});
 	const style = makeStyle(options.color);
 	process.stdout.write(options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : renderRestarts(outcomes, style));
