@@ -132,6 +132,7 @@ test('a mistyped --state-dir is never created, by any command', async t => {
 		['status', '--no-systemd'], ['status', '--json', '--no-systemd'], ['explain', String(process.pid), '--no-systemd'],
 		['which', '/bin/sh'], ['history'], ['history', '--json'], ['catalog', 'check'], ['catalog', 'rebuild'],
 		['restart', '--needed', '--dry-run', '--bus-address', `unix:path=${dir}/no-bus`],
+		['exporter', '--no-systemd', '--listen', '127.0.0.1:0'],
 	];
 	for (const command of commands) {
 		const r = await livetree([...command, '--state-dir', typo]);
