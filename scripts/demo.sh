@@ -25,6 +25,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 echo "== livetree status on this host"
+mkdir -p "$state/host"
 lt status --no-systemd --state-dir "$state/host" || true
 
 echo

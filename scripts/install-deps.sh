@@ -23,6 +23,8 @@ have nsenter || need+=(util-linux)
 have setfattr || need+=(attr)
 have gcc || need+=(gcc)
 have file || need+=(file)
+# The booted-system test builds a Debian userland (scripts/debian-userland.sh).
+have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -15,6 +15,8 @@ cargo clippy --manifest-path native/Cargo.toml --workspace --all-targets --quiet
 echo "== cargo test"
 cargo test --manifest-path native/Cargo.toml --workspace --quiet
 
+echo "== Debian userland for the booted-system test (cached: $(bash scripts/debian-userland.sh))"
+
 echo "== ava"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

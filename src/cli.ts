@@ -26,7 +26,7 @@ to the OSTree commit it came from, and which processes and units need a restart.
 Commands:
   status            what runs, per deployment (also: livetree admin status)
   explain PID       which tree PID runs, file by file, and why it needs a restart
-  which DEV:INO|PATH  which commits hold that file, at which paths
+  which MAJOR:MINOR:INODE|PATH  which commits hold that file, at which paths
   restart           restart units that need it (--needed or UNIT...), verify each
   history           restart attempts recorded in the catalog
   exporter          serve Prometheus metrics on 127.0.0.1:9947
@@ -41,7 +41,18 @@ function version(): string {
 	return pkg.version;
 }
 
+// The reader of stdout went away (`livetree status --json | head -c 100`): stop quietly with
+// 2, "the report was not delivered" — never 0 or 1, which would be a verdict on the host.
+function onStdoutError(error: NodeJS.ErrnoException): void {
+	if (error.code !== 'EPIPE') {
+		process.stderr.write(`livetree: cannot write to standard output (${error.code ?? error.message})\n`);
+	}
+
+	process.exit(2);
+}
+
 export async function main(argv: string[]): Promise<number> {
+	process.stdout.on('error', onStdoutError);
 	let [name, ...rest] = argv;
 	if (name === 'admin' && rest[0] === 'status') {
 		[name, ...rest] = rest;

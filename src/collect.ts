@@ -1,20 +1,23 @@
 // One status collection: native scan, then systemd units, then the v1 document.
-import {access, constants} from 'node:fs/promises';
+import {access, constants, stat} from 'node:fs/promises';
+import path from 'node:path';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
 import {buildDocument, withUnits} from './model/build.js';
 import type {StatusDocument} from './model/document.js';
 import {native, type ScanResult} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
+import {prepareStateDir} from './state-dir.js';
 
 export interface CollectOptions {
 	pids?: number[];
 }
 
 export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}): Promise<ScanResult> {
-	await access(options.sysroot, constants.R_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
-		throw new ScanError(`${options.sysroot}: cannot read sysroot (${error.code ?? error.message})`, error.code ?? 'EIO', options.sysroot);
-	});
+	await checkDirectory('sysroot', options.sysroot);
+	await checkDirectory('--proc-root', options.procRoot);
+	await checkDirectory('--run-dir', options.runDir);
+	await prepareStateDir(options, 'record');
 	try {
 		return await native.scan({
 			sysroot: options.sysroot,
@@ -40,10 +43,36 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);
-		const {units, warnings} = await unitsForProcesses(doc.processes, options.bus, reasons);
-		withUnits(doc, units, warnings);
+		const {units, warnings, answered} = await unitsForProcesses(doc.processes, options.bus, reasons);
+		withUnits(doc, units, warnings, answered);
+	}
+
+	if (options.sysroot !== '/' && !(await isDirectory(path.join(options.sysroot, 'ostree')))) {
+		// `/` without OSTree is a plain host; a directory named with --sysroot is meant to be one.
+		doc.warnings.push({code: 'not-a-sysroot', message: `${options.sysroot}: no ostree/ directory here, so this is not an OSTree sysroot; no deployments were read`, pid: null});
 	}
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
 	return doc;
+}
+
+// The sysroot, proc root and run directory must be directories we may read; say which of
+// those one is not, with the errno the system gave (ENOTDIR for a file, not EACCES).
+export async function checkDirectory(what: string, dir: string): Promise<void> {
+	const fail = (why: string, code: string) => new ScanError(`${dir}: cannot read ${what}: ${why} (${code})`, code, dir);
+	const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
+		const code = error.code ?? 'EIO';
+		throw fail(code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : 'cannot stat it', code);
+	});
+	if (!info.isDirectory()) {
+		throw fail('not a directory', 'ENOTDIR');
+	}
+
+	await access(dir, constants.R_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+		throw fail('permission denied', error.code ?? 'EACCES');
+	});
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+	return stat(dir).then(s => s.isDirectory(), () => false);
 }

@@ -3,10 +3,14 @@ import path from 'node:path';
 import type {ParseArgsConfig} from 'node:util';
 import {UsageError} from './errors/usage-error.js';
 import type {ColorMode} from './render/style.js';
+import {checkBusAddress} from './systemd/bus-address.js';
+
+export const defaultStateDir = '/var/lib/livetree';
 
 export const commonOptions = {
 	sysroot: {type: 'string', default: '/'},
-	'state-dir': {type: 'string', default: '/var/lib/livetree'},
+	// No parseArgs default: whether the user named a state directory matters (see state-dir.ts).
+	'state-dir': {type: 'string'},
 	'proc-root': {type: 'string', default: '/proc'},
 	'sys-root': {type: 'string', default: '/sys'},
 	'run-dir': {type: 'string', default: '/run'},
@@ -22,6 +26,8 @@ export const commonOptions = {
 export interface CommonOptions {
 	sysroot: string;
 	stateDir: string;
+	/** --state-dir was given: it must exist, since a typo must not create directories. */
+	stateDirGiven: boolean;
 	procRoot: string;
 	sysRoot: string;
 	runDir: string;
@@ -36,6 +42,12 @@ export type BusChoice = {kind: 'system'} | {kind: 'user'} | {kind: 'address'; ad
 type Values = {[K in keyof typeof commonOptions]?: string | boolean | undefined};
 
 export function readCommon(values: Values): CommonOptions {
+	for (const name of ['sysroot', 'state-dir', 'proc-root', 'run-dir', 'bus-address'] as const) {
+		if (values[name] === '') {
+			throw new UsageError(`--${name} needs a value, not an empty string`);
+		}
+	}
+
 	const color = String(values.color ?? 'auto');
 	if (!['always', 'never', 'auto'].includes(color)) {
 		throw new UsageError(`--color must be always, never or auto, not "${color}"`);
@@ -45,6 +57,11 @@ export function readCommon(values: Values): CommonOptions {
 	if (values['no-systemd']) {
 		bus = undefined;
 	} else if (typeof values['bus-address'] === 'string') {
+		const problem = checkBusAddress(values['bus-address']);
+		if (problem) {
+			throw new UsageError(`--bus-address "${values['bus-address']}": ${problem}`);
+		}
+
 		bus = {kind: 'address', address: values['bus-address']};
 	} else if (values.user) {
 		bus = {kind: 'user'};
@@ -52,7 +69,8 @@ export function readCommon(values: Values): CommonOptions {
 
 	return {
 		sysroot: path.resolve(String(values.sysroot ?? '/')),
-		stateDir: path.resolve(String(values['state-dir'] ?? '/var/lib/livetree')),
+		stateDir: path.resolve(String(values['state-dir'] ?? defaultStateDir)),
+		stateDirGiven: typeof values['state-dir'] === 'string',
 		procRoot: path.resolve(String(values['proc-root'] ?? '/proc')),
 		sysRoot: path.resolve(String(values['sys-root'] ?? '/sys')),
 		runDir: path.resolve(String(values['run-dir'] ?? '/run')),

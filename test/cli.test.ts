@@ -60,6 +60,7 @@ test('exit 2 only when nothing could be scanned', async t => {
 	t.teardown(async () => rm(dir, {recursive: true, force: true}));
 	// A proc tree whose only process has a maps that cannot be read (a directory).
 	await mkdir(path.join(dir, 'proc/4242/maps'), {recursive: true});
+	await mkdir(path.join(dir, 'state'));
 	await writeFile(path.join(dir, 'proc/4242/comm'), 'ghost\n');
 	const r = await livetree(['status', '--json', '--no-systemd', '--proc-root', path.join(dir, 'proc'), '--state-dir', path.join(dir, 'state')]);
 	t.is(r.code, 2, r.stdout);

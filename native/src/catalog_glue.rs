@@ -95,7 +95,9 @@ pub fn catalog_finish_restart(path: String, id: i64, end: RestartEndIn) -> Resul
 
 #[napi]
 pub fn catalog_list_restarts(path: String) -> Result<Vec<RestartRecordOut>> {
-    Ok(open(&path)?
+    // Reading the history never writes, whoever runs it.
+    Ok(Catalog::open_read_only(Path::new(&path))
+        .map_err(error)?
         .list_restarts()
         .map_err(error)?
         .into_iter()

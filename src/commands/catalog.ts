@@ -5,6 +5,7 @@ import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
+import {prepareStateDir} from '../state-dir.js';
 
 export const catalogHelp = `Usage: livetree catalog (check | rebuild) [--state-dir DIR] [--json]
 
@@ -23,6 +24,8 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 	}
 
 	const options = readCommon(values);
+	// check only reads; rebuild writes, but into a state directory that must already exist.
+	await prepareStateDir(options, 'read');
 	const path = catalogPath(options);
 	try {
 		if (positionals[0] === 'check' && positionals.length === 1) {

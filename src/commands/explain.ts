@@ -3,6 +3,8 @@ import {parseArgs} from 'node:util';
 import {collect} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
 import {commonOptions, readCommon} from '../options.js';
+import {isKernelThread} from '../proc-stat.js';
+import {printable} from '../render/reason.js';
 import {renderExplain} from '../render/explain.js';
 import {makeStyle} from '../render/style.js';
 
@@ -34,6 +36,18 @@ export async function explainCommand(argv: string[]): Promise<number> {
 	const p = doc.processes.find(q => q.pid === pid);
 	if (!p) {
 		throw new UsageError(`no process ${pid} (it may have exited)`);
+	}
+
+	if (await isKernelThread(options.procRoot, pid)) {
+		// It maps no files: there is no userland code to be current or stale, and no restart
+		// applies. What kernel runs is the kernel block's answer (a new one takes a reboot).
+		if (options.json) {
+			process.stdout.write(`${JSON.stringify({...p, kernelThread: true, deployment: null, warnings: doc.warnings}, null, 2)}\n`);
+		} else {
+			process.stdout.write(`PID ${pid} (${printable(p.comm)}) is a kernel thread: it runs the kernel's own code and maps no files, so no restart applies to it; new kernel code takes a reboot.\n`);
+		}
+
+		return 0;
 	}
 
 	if (options.json) {

@@ -1,6 +1,6 @@
 // `livetree exporter`: serve Prometheus metrics of fresh scans until SIGINT/SIGTERM.
 import {parseArgs} from 'node:util';
-import {collect} from '../collect.js';
+import {checkDirectory, collect} from '../collect.js';
 import {ListenError} from '../errors/listen-error.js';
 import {WebConfigError} from '../errors/web-config-error.js';
 import {parseDuration} from '../exporter/duration.js';
@@ -8,6 +8,7 @@ import {startExporter} from '../exporter/exporter.js';
 import {defaultListen} from '../exporter/listen.js';
 import {commonOptions, readCommon} from '../options.js';
 import {readRestartHistory} from '../restart-history.js';
+import {prepareStateDir} from '../state-dir.js';
 
 export const exporterHelp = `Usage: livetree exporter [options]
 
@@ -51,6 +52,9 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 	}
 
 	const options = readCommon(values);
+	// A bad --sysroot or --state-dir is an error at start, not a failed scrape forever after.
+	await checkDirectory('sysroot', options.sysroot);
+	await prepareStateDir(options, 'record');
 	const log = (message: string) => {
 		process.stderr.write(`livetree exporter: ${message}\n`);
 	};

@@ -1,10 +1,12 @@
 // `livetree history`: every restart attempt the catalog recorded, newest first.
+import {existsSync} from 'node:fs';
 import {parseArgs} from 'node:util';
 import {ScanError} from '../errors/scan-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
 import {renderHistory} from '../render/restarts.js';
 import {makeStyle} from '../render/style.js';
+import {prepareStateDir} from '../state-dir.js';
 
 export const historyHelp = `Usage: livetree history [--json] [--state-dir DIR]
 
@@ -20,9 +22,17 @@ export async function historyCommand(argv: string[]): Promise<number> {
 	}
 
 	const options = readCommon(values);
+	// Reading the history creates nothing: no state directory, no catalog file.
+	const file = catalogPath(options);
+	if (!(await prepareStateDir(options, 'read')) || !existsSync(file)) {
+		process.stderr.write(`livetree: ${file}: no catalog here yet, so no restart was recorded (a scan or restart creates it)\n`);
+		process.stdout.write(options.json ? '[]\n' : 'No restarts recorded.\n');
+		return 0;
+	}
+
 	let records;
 	try {
-		records = native.catalogListRestarts(catalogPath(options));
+		records = native.catalogListRestarts(file);
 	} catch (error) {
 		throw ScanError.fromNative(error);
 	}

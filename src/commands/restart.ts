@@ -1,5 +1,6 @@
 // `livetree restart`: restart units that run stale code, then prove it worked by scanning
 // the new processes. Every attempt is recorded in the catalog before the job is queued.
+import {existsSync} from 'node:fs';
 import {parseArgs} from 'node:util';
 import {collect, scanOnly} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
@@ -9,8 +10,14 @@ import {catalogPath, commonOptions, readCommon, type CommonOptions} from '../opt
 import {makeStyle} from '../render/style.js';
 import {renderRestarts} from '../render/restarts.js';
 import {staleFiles, type StaleFile} from '../systemd/reasons.js';
-import {restartUnits, type RestartRecorder, type RestartTarget, type VerifyResult} from '../systemd/restart.js';
+import {restartUnits, type RestartOutcome, type RestartRecorder, type RestartTarget, type VerifyResult} from '../systemd/restart.js';
 import {withSystemd} from '../systemd/status-units.js';
+import type {RestartFacts, SystemdClient} from '../systemd/client.js';
+import {toSystemdError} from '../systemd/errors/to-systemd-error.js';
+import {managerPidView, type PidView} from '../systemd/pid-view.js';
+import {managerRefusal, skipForNeeded, type PastRestart, type PolicyContext, type Skip} from '../systemd/restart-policy.js';
+import {nameFromPath} from '../systemd/units.js';
+import {loadRestartConfig} from '../restart-config.js';
 
 export const restartHelp = `Usage: livetree restart (--needed | UNIT...) [options]
 
@@ -20,18 +27,36 @@ Restart units through systemd, wait for each job, then scan the unit's new proce
   failed       the job or the unit failed (its Result and ExecMainStatus are shown)
 Every attempt is recorded in the catalog (see livetree history).
 
+--needed leaves out units that cannot be restarted safely, and lists each with the
+reason and what applies the new code instead (a reboot, a soft reboot, logging out):
+units the manager refuses to restart by hand (RefuseManualStart/Stop, CanStart/Stop),
+the manager itself, the message bus, logind, display managers, gettys, user sessions,
+the unit livetree runs in, the site's exclusions, a unit at its start limit, and one
+whose last restart by livetree failed (never retried in a loop). Units named on the
+command line are restarted unless the manager itself refuses.
+
 Options:
-  --needed               restart every unit that needs a restart
+  --needed               restart every unit that needs a restart (and is safe to)
   --dry-run              say what would be restarted; change nothing
+  --exclude UNIT         never restart UNIT with --needed (repeatable; globs: 'postgresql@*')
+  --restart-config FILE  site policy file (default /etc/livetree/restart.conf):
+                         lines "exclude UNIT-PATTERN…", # comments
   --user, --bus-address ADDR, --sysroot, --state-dir, --json, --color (as for status)
 
-Exit codes: 0 every requested restart is verified (or a dry run), 1 one is not, 2 error.
+Exit codes: 0 every requested restart is verified (or a dry run), 1 one is not or a
+unit needing a restart was skipped, 2 error (such as a unit that does not exist).
 `;
 
 export async function restartCommand(argv: string[]): Promise<number> {
 	const {values, positionals} = parseArgs({
 		args: argv,
-		options: {...commonOptions, needed: {type: 'boolean', default: false}, 'dry-run': {type: 'boolean', default: false}},
+		options: {
+			...commonOptions,
+			needed: {type: 'boolean', default: false},
+			'dry-run': {type: 'boolean', default: false},
+			exclude: {type: 'string', multiple: true},
+			'restart-config': {type: 'string'},
+		},
 		allowPositionals: true,
 		strict: true,
 	});
@@ -49,23 +74,59 @@ export async function restartCommand(argv: string[]): Promise<number> {
 		throw new UsageError('give either --needed or unit names');
 	}
 
+	const exclude = [
+		...(values.exclude ?? []).map(pattern => ({pattern, source: '--exclude'})),
+		...await loadRestartConfig(values['restart-config']),
+	];
 	const doc = await collect(options);
 	if (doc.warnings.some(w => w.code === 'systemd-unavailable')) {
 		throw new UsageError(`systemd is unavailable: ${doc.warnings.find(w => w.code === 'systemd-unavailable')!.message}`);
 	}
 
-	const names = values.needed ? doc.units.filter(u => u.needsRestart).map(u => u.name) : positionals;
-	const targets: Array<RestartTarget<StaleFile>> = names.map(name => {
-		const unit = doc.units.find(u => u.name === name);
-		const pids = unit?.pids ?? [];
-		return {name, oldPids: pids, staleFiles: doc.processes.filter(p => pids.includes(p.pid)).flatMap(p => staleFiles(p))};
-	});
+	const names = values.needed ? doc.units.filter(u => u.needsRestart).map(u => u.name) : positionals.map(unitName);
 	const bus = options.bus;
-	const outcomes = await withSystemd(bus, async client => restartUnits(client, targets, {
-		dryRun: values['dry-run'],
-		verify: async (_unit, pids) => verify(options, pids),
-		recorder: recorder(catalogPath(options)),
-	}));
+	const outcomes = await withSystemd(bus, async client => {
+		const pidView = await managerPidView(client);
+		const context = await policyContext(client, options, bus.kind, exclude, pidView);
+		const targets: Array<RestartTarget<StaleFile>> = [];
+		const skipped = new Map<string, Skip>();
+		for (const name of names) {
+			const facts = await unitFacts(client, name, !values.needed).catch((error: unknown) => {
+				// A unit found by the scan that is gone since has nothing left to restart.
+				if (values.needed) {
+					return null;
+				}
+
+				throw error;
+			});
+			if (!facts) {
+				continue;
+			}
+
+			const skip = values.needed ? skipForNeeded(facts, context) : managerRefusal(facts, context);
+			if (skip) {
+				skipped.set(name, skip);
+				continue;
+			}
+
+			const unit = doc.units.find(u => u.name === name);
+			const pids = unit?.pids ?? [];
+			targets.push({name, oldPids: pids, staleFiles: doc.processes.filter(p => pids.includes(p.pid)).flatMap(p => staleFiles(p))});
+		}
+
+		const done = await restartUnits(client, targets, {
+			dryRun: values['dry-run'],
+			verify: async (_unit, pids) => verify(options, pids),
+			recorder: recorder(catalogPath(options)),
+			pidView,
+		});
+		// In the order asked: restarted and skipped together.
+		return names.flatMap(name => {
+			const outcome = done.find(o => o.unit === name);
+			const skip = skipped.get(name);
+			return outcome ? [outcome] : skip ? [skippedOutcome(name, skip, doc.units.find(u => u.name === name)?.pids ?? [], values['dry-run'])] : [];
+		});
+	});
 	const style = makeStyle(options.color);
 	process.stdout.write(options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : renderRestarts(outcomes, style));
 	if (values['dry-run']) {
@@ -73,6 +134,57 @@ export async function restartCommand(argv: string[]): Promise<number> {
 	}
 
 	return outcomes.every(o => o.verdict === 'verified') ? 0 : 1;
+}
+
+// `systemctl restart foo` means foo.service; so does livetree.
+function unitName(name: string): string {
+	return /\.(service|socket|target|device|mount|automount|swap|timer|path|slice|scope)$/.test(name) ? name : `${name}.service`;
+}
+
+// A unit named on the command line must exist: restarting nothing must not read as success.
+async function unitFacts(client: SystemdClient, name: string, named: boolean): Promise<RestartFacts> {
+	let path: string;
+	try {
+		path = named ? await client.loadUnit(name) : await client.getUnit(name);
+	} catch (error) {
+		const e = toSystemdError(error, name);
+		throw new UsageError(`${name}: ${e.message}`);
+	}
+
+	const facts = await client.getRestartFacts(path);
+	if (named && ['not-found', 'masked', 'bad-setting', 'error'].includes(facts.loadState)) {
+		const why = facts.loadState === 'not-found' ? 'no such unit' : facts.loadState === 'masked' ? 'the unit is masked' : 'the unit file is broken';
+		throw new UsageError(`${name}: ${why} (LoadState ${facts.loadState}) on ${client.busAddress}; nothing was restarted`);
+	}
+
+	return facts;
+}
+
+async function policyContext(client: SystemdClient, options: CommonOptions, busKind: string, exclude: PolicyContext['exclude'], view: PidView): Promise<PolicyContext> {
+	// Only a system manager has sysinit.target; a user manager's answers call for logging out.
+	const system = busKind === 'user' ? false : await client.getUnit('sysinit.target').then(() => true, () => false);
+	const version = Number.parseInt(await client.managerVersion().catch(() => ''), 10);
+	// The unit we run in, as that manager says: only if it can see us at all.
+	const own = await view.toManager(process.pid);
+	const selfUnit = own === null ? null : await client.getUnitByPid(own).then(p => nameFromPath(p), () => null);
+	let history: PastRestart[] = [];
+	const file = catalogPath(options);
+	if (existsSync(file)) {
+		try {
+			history = native.catalogListRestarts(file).map(r => ({unit: r.unit, startedAt: r.startedAt, finishedAt: r.finishedAt ?? null, verdict: r.verdict ?? null, state: r.state}));
+		} catch {
+			// An unreadable history only loses the start-limit and no-retry guards' memory.
+		}
+	}
+
+	return {system, managerVersion: Number.isFinite(version) ? version : null, selfUnit, exclude, history, now: Date.now() / 1000};
+}
+
+function skippedOutcome(unit: string, skip: Skip, oldPids: number[], dryRun: boolean): RestartOutcome<StaleFile, number> {
+	return {
+		unit, dryRun, oldPids, jobResult: null, newPids: [], verdict: 'skipped', skip, recordId: null,
+		details: {result: null, execMainStatus: null, activeState: null, subState: null, mainPid: null, nRestarts: null, stale: [], error: null},
+	};
 }
 
 async function verify(options: CommonOptions, pids: number[]): Promise<VerifyResult<StaleFile>> {

@@ -8,7 +8,7 @@ import {commonOptions, readCommon} from '../options.js';
 import {jsonChunks} from '../render/json.js';
 import {renderPrometheus, type ExporterFacts} from '../render/prometheus.js';
 import {readRestartHistory} from '../restart-history.js';
-import {writeAtomic} from '../write-atomic.js';
+import {checkWritable, writeOutputFile} from '../output-file.js';
 
 export const statusHelp = `Usage: livetree status [options]
 
@@ -59,6 +59,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		throw new UsageError(`--format must be text, json or prometheus, not "${format}"`);
 	}
 
+	if (values.output !== undefined) {
+		await checkWritable('--output', values.output);
+	}
+
+	if (values.textfile !== undefined) {
+		await checkWritable('--textfile', values.textfile);
+	}
+
 	const doc = await collect(options);
 	if (doc.processes.length > 0 && doc.processes.every(p => p.state === 'unknown')) {
 		// Partial results are reported; none at all is a failed scan.
@@ -73,11 +81,11 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
-		await writeAtomic(values.output, output);
+		await writeOutputFile('--output', values.output, output);
 	}
 
 	if (values.textfile !== undefined) {
-		await writeAtomic(values.textfile, renderPrometheus(doc, facts));
+		await writeOutputFile('--textfile', values.textfile, renderPrometheus(doc, facts));
 	}
 
 	return exitCode(doc);

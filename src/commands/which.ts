@@ -1,10 +1,12 @@
-// `livetree which DEV:INO|PATH`: which commits hold that object, at which paths.
+// `livetree which MAJOR:MINOR:INODE|PATH`: which commits hold that object, at which paths.
 import {parseArgs} from 'node:util';
+import {checkDirectory} from '../collect.js';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
 import {short} from '../render/style.js';
+import {prepareStateDir} from '../state-dir.js';
 
 export const whichHelp = `Usage: livetree which (MAJOR:MINOR:INODE | PATH) [options]
 
@@ -28,12 +30,30 @@ export async function whichCommand(argv: string[]): Promise<number> {
 		throw new UsageError('which takes one MAJOR:MINOR:INODE or PATH');
 	}
 
+	const query = positionals[0]!;
+	if (query.trim() === '') {
+		throw new UsageError('which takes a MAJOR:MINOR:INODE or a PATH, not an empty string');
+	}
+
+	// Anything shaped like numbers and colons is meant as a device and inode, never a file name
+	// to look up: `254:246999` lacks the minor number.
+	if (/^[\da-fA-F]+(:[\da-fA-F]+)*( \d+)?$/.test(query) && /[:\s]/.test(query) && !/^\d+:\d+[: ]\d+$/.test(query)) {
+		throw new UsageError(`"${query}" is not MAJOR:MINOR:INODE (three decimal numbers, e.g. 254:1:246999, as stat -c '%Hd:%Ld:%i' prints them)`);
+	}
+
 	const options = readCommon(values);
+	await checkDirectory('sysroot', options.sysroot);
+	await checkDirectory('--run-dir', options.runDir);
+	await prepareStateDir(options, 'read');
 	let result;
 	try {
-		result = native.whichSync({sysroot: options.sysroot, runDir: options.runDir, catalogPath: catalogPath(options), query: positionals[0]!});
+		result = native.whichSync({sysroot: options.sysroot, runDir: options.runDir, catalogPath: catalogPath(options), query});
 	} catch (error) {
 		throw ScanError.fromNative(error);
+	}
+
+	for (const w of options.json ? [] : result.warnings) {
+		process.stderr.write(`livetree: warning: ${w.code}: ${w.message}\n`);
 	}
 
 	if (options.json) {

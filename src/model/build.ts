@@ -70,6 +70,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			overlayFiles: overlayFiles.size,
 			untrackedFiles: distinct(f => f.origin.kind === 'untracked'),
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
+			processesUnreadable: processes.filter(p => p.state === 'unknown').length,
 		},
 		warnings: [
 			...scan.warnings.map(w => ({code: w.code, message: w.message, pid: w.pid ?? null})),
@@ -131,11 +132,16 @@ function toFile(scan: ScanResult, i: number, origins: Origin[]): MappedFile {
 	};
 }
 
-/** The same document with systemd's units: each process's unit, and the unit summary. */
-export function withUnits(doc: StatusDocument, units: Unit[], warnings: Warning[]): StatusDocument {
+/**
+ * The same document with systemd's units: each process's unit, and the unit summary. When the
+ * manager `answered`, its word is the answer: a unit read from a process's own cgroup path was
+ * only a hint (it may name another manager's unit), so a process the manager places in no unit
+ * has none. Without an answer (no systemd) the hint stays.
+ */
+export function withUnits(doc: StatusDocument, units: Unit[], warnings: Warning[], answered = true): StatusDocument {
 	const unitOf = new Map(units.flatMap(u => u.pids.map(pid => [pid, u.name] as const)));
 	for (const p of doc.processes) {
-		p.unit = unitOf.get(p.pid) ?? p.unit;
+		p.unit = unitOf.get(p.pid) ?? (answered ? null : p.unit);
 	}
 
 	doc.units = units;

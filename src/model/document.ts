@@ -135,6 +135,8 @@ export interface Summary {
 	untrackedFiles: number;
 	// kernel.rebootNeeded, when the kernel was inspected (status, exporter; not explain).
 	rebootNeeded?: boolean;
+	/** Processes whose maps could not be read (not root, exited mid-scan): state unknown. */
+	processesUnreadable: number;
 }
 
 export type {Kernel, KernelReason, InstalledKernel, Livepatch} from './kernel-document.js';

@@ -18,6 +18,10 @@ export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, u
 	}
 
 	const lines = outcomes.map(o => {
+		if (o.verdict === 'skipped' && o.skip) {
+			return `${o.unit}: ${style.yellow('skipped')}: ${o.skip.reason}; instead: ${o.skip.instead}; PIDs ${o.oldPids.join(' ') || '-'}`;
+		}
+
 		const verdict = o.verdict === 'verified' ? style.green(o.verdict)
 			: o.verdict === 'would-restart' ? style.yellow(o.verdict) : style.red(o.verdict);
 		const d = o.details;

@@ -120,12 +120,17 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
 
 export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
 	const s = doc.summary;
-	const restart = s.processesNeedingRestart === 0
-		? style.green('none needs a restart')
-		: style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`);
+	// Unread processes may need a restart too: never say "none" over them.
+	const unread = s.processesUnreadable ?? 0;
+	const restart = s.processesNeedingRestart > 0
+		? style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`)
+		: unread > 0 ? style.yellow(`none of ${s.processes - unread} read needs one`) : style.green('none needs a restart');
 	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
+	const unreadLine = unread > 0
+		? `\n         ${style.yellow(`${unread} process${unread === 1 ? '' : 'es'} could not be read`)}: what ${unread === 1 ? 'it runs' : 'they run'} is unknown (not root?).`
+		: '';
 	return `Summary: ${s.processes} processes, ${restart}; ${units};\n`
-		+ `         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.`;
+		+ `         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${unreadLine}`;
 }
 
 // The commands to run next, when there is something to do.

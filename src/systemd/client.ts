@@ -3,6 +3,7 @@
 // Every call has a timeout: dbus-next has none of its own, and a silent bus must not hang a scan.
 import { sessionBus } from 'dbus-next';
 import type { MessageBus, Variant } from 'dbus-next';
+import { checkBusAddress } from './bus-address.js';
 import { SystemdError } from './errors/systemd-error.js';
 import { toSystemdError } from './errors/to-systemd-error.js';
 import {
@@ -61,6 +62,23 @@ export interface UnitProperties {
   controlGroup: string | null;
 }
 
+/** What the manager says about restarting a unit (see restart-policy.ts). */
+export interface RestartFacts {
+  id: string;
+  /** Id and aliases (display-manager.service is an alias of gdm.service, …). */
+  names: string[];
+  loadState: string;
+  activeState: string;
+  result: string | null;
+  canStart: boolean;
+  canStop: boolean;
+  refuseManualStart: boolean;
+  refuseManualStop: boolean;
+  startLimitIntervalUsec: bigint;
+  startLimitBurst: number;
+  activeEnterTimestampUsec: bigint;
+}
+
 /** The JobRemoved signal: `result` is done, canceled, timeout, failed, dependency, skipped (or newer values). */
 export interface JobRemovedEvent {
   id: number;
@@ -72,6 +90,7 @@ export interface JobRemovedEvent {
 /** The manager methods of MANAGER_XML, as dbus-next's proxy exposes them. */
 interface ManagerProxy {
   GetUnit(name: string): Promise<string>;
+  LoadUnit(name: string): Promise<string>;
   GetUnitByPID(pid: number): Promise<string>;
   ListUnits(): Promise<unknown[][]>;
   RestartUnit(name: string, mode: string): Promise<string>;
@@ -109,6 +128,10 @@ export function resolveBusAddress(opts: SystemdClientOptions = {}): string {
 /** Connects to the bus and checks that a systemd manager answers on it. Always `close()` the client. */
 export async function connectSystemd(opts: SystemdClientOptions = {}): Promise<SystemdClient> {
   const address = resolveBusAddress(opts);
+  // An address from the environment is checked here too: the D-Bus library fails on a
+  // malformed one with a TypeError that says nothing about the address.
+  const problem = checkBusAddress(address);
+  if (problem) throw new SystemdError('systemd-unavailable', `bus address "${address}": ${problem}`);
   const bus = sessionBus({ busAddress: address });
   const client = new SystemdClient(bus, address, opts.timeoutMs ?? 10_000);
   try {
@@ -259,6 +282,37 @@ export class SystemdClient {
       nRestarts: num(typed.NRestarts),
       execMainStatus: num(typed.ExecMainStatus),
       controlGroup: cg === null || cg === '' ? null : cg,
+    };
+  }
+
+  /** Object path of a unit, loading its definition when it is not loaded (starts nothing). */
+  async loadUnit(name: string): Promise<string> {
+    const m = await this.managerInterface();
+    return (await this.call(`LoadUnit ${name}`, () => m.LoadUnit(name))) as string;
+  }
+
+  /** The properties that decide whether a restart is allowed and safe. */
+  async getRestartFacts(unitPath: string): Promise<RestartFacts> {
+    const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, unitPath, UNIT_XML);
+    const props = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
+    const unit = await this.getAll(props, UNIT_INTERFACE, unitPath);
+    const id = str(unit.Id) ?? '';
+    const typeInterface = TYPE_INTERFACE[id.slice(id.lastIndexOf('.') + 1)];
+    const typed = typeInterface ? await this.getAll(props, typeInterface, unitPath) : {};
+    const names = Array.isArray(unit.Names?.value) ? (unit.Names.value as unknown[]).map(String) : [id];
+    return {
+      id,
+      names,
+      loadState: str(unit.LoadState) ?? '',
+      activeState: str(unit.ActiveState) ?? '',
+      result: str(typed.Result),
+      canStart: unit.CanStart?.value !== false,
+      canStop: unit.CanStop?.value !== false,
+      refuseManualStart: unit.RefuseManualStart?.value === true,
+      refuseManualStop: unit.RefuseManualStop?.value === true,
+      startLimitIntervalUsec: big(unit.StartLimitIntervalUSec),
+      startLimitBurst: num(unit.StartLimitBurst) ?? 0,
+      activeEnterTimestampUsec: big(unit.ActiveEnterTimestamp),
     };
   }
 

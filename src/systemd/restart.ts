@@ -5,6 +5,8 @@
 import { readCgroupPids } from './cgroup.js';
 import type { JobRemovedEvent, SystemdClient, UnitProperties } from './client.js';
 import { toSystemdError } from './errors/to-systemd-error.js';
+import { samePidView, type PidView } from './pid-view.js';
+import type { Skip } from './restart-policy.js';
 import type { StaleFile } from './reasons.js';
 
 /** JobRemoved results systemd documents; newer systemd may add others. */
@@ -65,6 +67,8 @@ export interface RestartOptions<S = StaleFile, Id = unknown> {
   /** Job mode for RestartUnit (default "replace"). */
   mode?: string;
   cgroupFsRoot?: string;
+  /** How the manager numbers our processes (its MainPID may be in another PID namespace). */
+  pidView?: PidView;
 }
 
 export interface RestartOutcome<S = StaleFile, Id = unknown> {
@@ -74,8 +78,9 @@ export interface RestartOutcome<S = StaleFile, Id = unknown> {
   /** null in a dry run, or when no job result arrived. */
   jobResult: JobResult | null;
   newPids: number[];
-  /** `would-restart` only in a dry run. */
-  verdict: RestartVerdict | 'would-restart';
+  /** `would-restart` only in a dry run; `skipped`: left out, `skip` says why (restart-policy.ts). */
+  verdict: RestartVerdict | 'would-restart' | 'skipped';
+  skip?: Skip;
   details: RestartDetails<S>;
   recordId: Id | null;
 }
@@ -146,7 +151,7 @@ async function attempt<S, Id>(
   }
 
   const { props, restarts } = await settle(client, u.name, opts.settleMs ?? 1_000);
-  const newPids = await unitPids(props, opts.cgroupFsRoot);
+  const newPids = await unitPids(props, opts.cgroupFsRoot, opts.pidView);
   if (jobResult !== 'done' || isDown(props) || restarts > 0) {
     const details = detailsOf<S>(props, []);
     if (restarts > 0) {
@@ -188,11 +193,12 @@ function isDown(p: UnitProperties): boolean {
 }
 
 /** The unit's processes now: its control group (with MainPID), or MainPID alone without cgroup access. */
-export async function unitPids(props: UnitProperties, cgroupFsRoot?: string): Promise<number[]> {
+export async function unitPids(props: UnitProperties, cgroupFsRoot?: string, view: PidView = samePidView): Promise<number[]> {
   const pids = new Set<number>();
   const fromCgroup = props.controlGroup === null ? null : await readCgroupPids(props.controlGroup, cgroupFsRoot);
   for (const pid of fromCgroup ?? []) pids.add(pid);
-  if (props.mainPid !== null) pids.add(props.mainPid);
+  const main = props.mainPid === null || view.sameNamespace ? props.mainPid : await view.fromManager(props.mainPid, fromCgroup ?? []);
+  if (main !== null) pids.add(main);
   return [...pids].sort((a, b) => a - b);
 }
 

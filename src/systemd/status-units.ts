@@ -5,6 +5,7 @@ import type {Process, Unit, Warning} from '../model/document.js';
 import type {BusChoice} from '../options.js';
 import {connectSystemd, type SystemdClient, type SystemdClientOptions} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
+import {managerPidView} from './pid-view.js';
 import {unitRestartInfo, type DescribeProcess} from './reasons.js';
 import {collectUnits} from './units.js';
 
@@ -37,16 +38,17 @@ export async function unitsForProcesses(
 	processes: readonly (Process & {cgroupUnit?: string | null})[],
 	bus: BusChoice,
 	describe: DescribeProcess,
-): Promise<{units: Unit[]; warnings: Warning[]}> {
+): Promise<{units: Unit[]; warnings: Warning[]; answered: boolean}> {
 	try {
 		return await withSystemd(bus, async client => {
-			const collected = await collectUnits(client, processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})));
+			const pidView = await managerPidView(client);
+			const collected = await collectUnits(client, processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})), {pidView});
 			const units = collected.units.map(u => ({...u, ...unitRestartInfo(u, processes, describe)}));
-			return {units, warnings: collected.warnings};
+			return {units, warnings: collected.warnings, answered: true};
 		});
 	} catch (error) {
 		const code = error instanceof SystemdError ? error.code : 'systemd-unavailable';
 		const message = error instanceof Error ? error.message : String(error);
-		return {units: [], warnings: [{code: code === 'systemd-unavailable' ? code : `systemd-${code}`, message, pid: null}]};
+		return {units: [], warnings: [{code: code === 'systemd-unavailable' ? code : `systemd-${code}`, message, pid: null}], answered: false};
 	}
 }

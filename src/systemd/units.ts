@@ -6,6 +6,7 @@ import { readCgroupPids, readCgroupUnit } from './cgroup.js';
 import type { SystemdClient, UnitProperties } from './client.js';
 import type { SystemdError } from './errors/systemd-error.js';
 import { toSystemdError } from './errors/to-systemd-error.js';
+import { samePidView, type PidView } from './pid-view.js';
 
 export interface ProcessUnitHint {
   pid: number;
@@ -38,6 +39,8 @@ export interface CollectUnitsOptions {
   readProcFallback?: boolean;
   procRoot?: string;
   cgroupFsRoot?: string;
+  /** How the manager numbers our processes (managerPidView); default: as we do. */
+  pidView?: PidView;
 }
 
 export interface CollectedUnits {
@@ -78,6 +81,7 @@ export async function collectUnits(
   opts: CollectUnitsOptions = {},
 ): Promise<CollectedUnits> {
   const warnings: UnitWarning[] = [];
+  const view = opts.pidView ?? samePidView;
   const byHint = new Map<string, number[]>();
   for (const p of processes) {
     let hint = p.cgroupUnit;
@@ -110,7 +114,10 @@ export async function collectUnits(
       unconfirmed = [];
       for (const pid of pids) {
         // Without cgroup access the MainPID is the only membership the manager tells us directly.
-        if (members ? members.has(pid) : p.mainPid === pid) unitByPid.set(pid, p.id);
+        // A process outside the manager's PID namespace is never its member, whatever a cgroup
+        // of the same name holds.
+        const own = view.sameNamespace || (await view.toManager(pid)) !== null;
+        if (own && (members ? members.has(pid) : p.mainPid === (await view.toManager(pid)))) unitByPid.set(pid, p.id);
         else unconfirmed.push(pid);
       }
     } catch (err) {
@@ -119,8 +126,12 @@ export async function collectUnits(
       if (e.code !== 'no-such-unit') warnings.push(warning(e, null));
     }
     for (const pid of unconfirmed) {
+      // Ask the manager about its own number for this process; one it cannot see has no unit
+      // there (its cgroup path was only a hint, and the number would name another process).
+      const managerPid = await view.toManager(pid);
+      if (managerPid === null) continue;
       try {
-        const path = await client.getUnitByPid(pid);
+        const path = await client.getUnitByPid(managerPid);
         const p = await load(nameFromPath(path) ?? path, path);
         unitByPid.set(pid, p.id);
       } catch (err) {
@@ -134,9 +145,16 @@ export async function collectUnits(
 
   const pidsByUnit = new Map<string, number[]>();
   for (const [pid, name] of unitByPid) pidsByUnit.set(name, [...(pidsByUnit.get(name) ?? []), pid]);
-  const units = [...pidsByUnit]
-    .map(([name, pids]) => toUnitStatus(props.get(name) as UnitProperties, pids))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  const units: UnitStatus[] = [];
+  for (const [name, pids] of pidsByUnit) {
+    const p = props.get(name) as UnitProperties;
+    // MainPID is in the manager's namespace: report the PID of that process as we see it.
+    const mainPid = p.mainPid === null || view.sameNamespace
+      ? p.mainPid
+      : await view.fromManager(p.mainPid, new Set([...pids, ...(cgroupPids.get(name) ?? [])]));
+    units.push(toUnitStatus({ ...p, mainPid }, pids));
+  }
+  units.sort((a, b) => a.name.localeCompare(b.name));
   return { units, unitByPid, warnings };
 }
 

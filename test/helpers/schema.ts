@@ -1,6 +1,6 @@
 // Validate a status document against both schemas: the shared contract (CI always has
 // ../shared) and the copy livetree ships (which may only add fields).
-import {readFileSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 
@@ -11,8 +11,9 @@ function load(path: string): object {
 }
 
 export const schemaPaths = {
-	// LIVETREE_SHARED: where ../shared is for a checkout elsewhere (a git worktree).
-	shared: `${process.env.LIVETREE_SHARED ?? `${root}../shared`}/contract/status.schema.json`,
+	// LIVETREE_SHARED names ../shared for a checkout elsewhere; a git worktree (wt/NAME) sits one
+	// level deeper than the main checkout.
+	shared: `${process.env.LIVETREE_SHARED ?? [`${root}../shared`, `${root}../../shared`].find(d => existsSync(d))}/contract/status.schema.json`,
 	shipped: `${root}schema/status.schema.json`,
 };
 

@@ -122,6 +122,7 @@ export function makeDocument(input: DocumentInput = {}): StatusDocument {
 			staleFiles: files.filter(f => f.deleted || f.superseded).length,
 			overlayFiles: overlays.reduce((n, o) => n + o.files.length, 0),
 			untrackedFiles: files.filter(f => f.origin.kind === 'untracked').length,
+			processesUnreadable: processes.filter(p => p.state === 'unknown').length,
 		},
 		warnings: input.warnings ?? [
 			{code: 'EACCES', message: 'cannot read maps', pid: 1006},

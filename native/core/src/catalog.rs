@@ -22,7 +22,7 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, DatabaseName, OpenFlags};
 
 use crate::error::{Error, Result};
 
@@ -40,6 +40,7 @@ const DAMAGED_HINT: &str = "run `livetree catalog check` to inspect it, then \
 pub struct Catalog {
     conn: Connection,
     path: PathBuf,
+    read_only: bool,
 }
 
 impl Catalog {
@@ -53,13 +54,57 @@ impl Catalog {
             }
         }
         let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        // SQLite quietly opens a file it may not write read-only; say so before any write
+        // (switching to WAL, migrating) fails halfway with "attempt to write a readonly
+        // database", so that callers can fall back to `open_read_only`.
+        if path != Path::new(MEMORY) && conn.is_readonly(DatabaseName::Main).unwrap_or(true) {
+            return Err(Error::PermissionDenied(path.to_path_buf()));
+        }
         schema::configure(&conn, path)?;
         schema::quick_check(&conn, path)?;
         schema::migrate(&conn, path)?;
         Ok(Catalog {
             conn,
             path: path.to_path_buf(),
+            read_only: false,
         })
+    }
+
+    /// A catalog that lives in memory for one scan: lookups find nothing older than the
+    /// scan, and nothing outlives it. Used when no catalog file can be opened.
+    pub fn memory() -> Result<Catalog> {
+        Catalog::open(Path::new(MEMORY))
+    }
+
+    /// Open an existing catalog file without ever writing to it or next to it when that is
+    /// not allowed (an ordinary user, a read-only `/var`): for lookups and `history`.
+    /// Writes through it fail; `is_read_only` tells callers not to try. A missing file is
+    /// `Error::NotFound`, a damaged one `Error::Catalog`, one with another schema version
+    /// `Error::Catalog` (a read-only catalog cannot be migrated).
+    pub fn open_read_only(path: &Path) -> Result<Catalog> {
+        let conn = read_only_connection(path)?;
+        schema::quick_check(&conn, path)?;
+        let version = schema::user_version(&conn).map_err(|e| db_error(path, e))?;
+        if version != SCHEMA_VERSION {
+            return Err(catalog_error(
+                path,
+                format!(
+                    "the catalog has schema version {version} and this livetree reads version \
+                     {SCHEMA_VERSION}; it cannot be migrated read-only (run a scan as a user \
+                     who may write it)"
+                ),
+            ));
+        }
+        Ok(Catalog {
+            conn,
+            path: path.to_path_buf(),
+            read_only: true,
+        })
+    }
+
+    /// Whether this catalog was opened read-only (nothing a scan sees gets recorded).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The file this catalog lives in.
@@ -84,6 +129,64 @@ impl Catalog {
     fn err(&self, e: rusqlite::Error) -> Error {
         db_error(&self.path, e)
     }
+}
+
+const MEMORY: &str = ":memory:";
+
+/// A read-only connection to an existing catalog file that creates nothing beside it. A reader
+/// of a WAL database needs its `-wal` and `-shm` files and creates them when they are missing
+/// (they stay behind), or fails where it may not. When there is no `-wal` (every write is in
+/// the file itself: the last writer closed cleanly) the file is opened `immutable`: no locks,
+/// no companion files, nothing missed. When there is one, the normal read-only open uses it;
+/// only if that fails (an ordinary user who may not open the `-shm`) is the file opened
+/// `immutable` anyway, which may miss the last writes not yet checkpointed but never writes.
+pub(crate) fn read_only_connection(path: &Path) -> Result<Connection> {
+    std::fs::File::open(path).map_err(|e| Error::from_io(path, e))?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let probe = |conn: Connection| -> rusqlite::Result<Connection> {
+        // Reject malformed cells as corruption instead of reading past them.
+        conn.execute_batch("PRAGMA cell_size_check = ON")?;
+        schema::user_version(&conn)?;
+        Ok(conn)
+    };
+    let immutable = || {
+        let uri = format!("file:{}?immutable=1", uri_escape(path));
+        Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+    };
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let has_wal = std::fs::metadata(&wal)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
+    let first = if has_wal {
+        Connection::open_with_flags(path, flags)
+    } else {
+        immutable()
+    };
+    match first.and_then(probe) {
+        Ok(conn) => Ok(conn),
+        // Damage is for the caller's integrity check to describe, not a reason to retry.
+        Err(e) if is_damage(&e) => {
+            let conn = immutable().map_err(|e| db_error(path, e))?;
+            let _ = conn.execute_batch("PRAGMA cell_size_check = ON");
+            Ok(conn)
+        }
+        Err(_) => immutable().and_then(probe).map_err(|e| db_error(path, e)),
+    }
+}
+
+/// Percent-encode what a SQLite URI path may not hold literally.
+fn uri_escape(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Turn a SQLite error into `Error::Catalog` with the path; damage gets the user hint.

@@ -105,6 +105,9 @@ impl Knowledge {
     /// Record each deployed commit (with its whole file table) and each deployment.
     fn record(&mut self, progress: Progress, warnings: &mut Vec<Warning>) {
         let Some(repo) = &self.repo else { return };
+        if self.catalog.is_read_only() {
+            return;
+        }
         for d in &self.status.deployments {
             if self.catalog.has_commit(&d.checksum).unwrap_or(false) {
                 let _ = self.catalog.touch_commit(&d.checksum);
@@ -462,36 +465,71 @@ pub fn commit_record(
     })
 }
 
-/// The catalog at `path`, or an in-memory one for this scan when the file cannot be
-/// opened for a reason the user may not control (not root, read-only /var). A damaged
+/// The catalog at `path`; read-only when it may not be written (an ordinary user, a
+/// read-only `/var`), so that lookups still work and nothing is written; else an in-memory
+/// one for this scan. Both fallbacks are warnings. A scan never creates the state
+/// directory (the CLI creates the default one; a mistyped one must not appear). A damaged
 /// catalog is an error: scanning on without it would silently forget history.
 fn open_catalog(path: Option<&Path>, warnings: &mut Vec<Warning>) -> Result<Catalog> {
-    let memory = Path::new(":memory:");
     let Some(path) = path else {
-        return Catalog::open(memory);
+        return Catalog::memory();
     };
+    let unavailable = |warnings: &mut Vec<Warning>, why: String| {
+        warnings.push(Warning::new(
+            "catalog-unavailable",
+            format!(
+                "{why}; scanning without the catalog, so files of deleted trees cannot be traced \
+                 and nothing seen now is recorded"
+            ),
+            None,
+        ));
+        Catalog::memory()
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        match std::fs::metadata(dir) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => return unavailable(warnings, format!("{}: not a directory", dir.display())),
+            Err(e) => return unavailable(warnings, crate::Error::from_io(dir, e).to_string()),
+        }
+    }
     match Catalog::open(path) {
         Ok(c) => Ok(c),
-        Err(crate::Error::PermissionDenied(_)) | Err(crate::Error::Io { .. }) => {
-            warnings.push(Warning::new(
-                "catalog-unavailable",
-                format!(
-                    "{}: cannot open the catalog; using a temporary one, so files of deleted trees cannot be traced",
-                    path.display()
-                ),
-                None,
-            ));
-            Catalog::open(memory)
-        }
-        Err(e @ crate::Error::Catalog { .. }) if is_permission(&e) => {
-            warnings.push(Warning::new("catalog-unavailable", e.to_string(), None));
-            Catalog::open(memory)
-        }
+        Err(e) if is_unwritable(&e) => match Catalog::open_read_only(path) {
+            Ok(c) => {
+                warnings.push(Warning::new(
+                    "catalog-read-only",
+                    format!(
+                        "{}: the catalog is read-only to this user; it is used for lookups, \
+                         and what this scan sees is not recorded",
+                        path.display()
+                    ),
+                    None,
+                ));
+                Ok(c)
+            }
+            // A damaged file is refused, as when it is writable; anything else (another
+            // schema version it may not migrate, a file it may not read) is a warning.
+            Err(e) if e.to_string().contains("damaged") => Err(e),
+            Err(e) => unavailable(warnings, e.to_string()),
+        },
         Err(e) => Err(e),
     }
 }
 
-fn is_permission(e: &crate::Error) -> bool {
-    let text = e.to_string();
-    text.contains("readonly") || text.contains("unable to open") || text.contains("permission")
+/// Whether opening the catalog for writing failed for want of permission (as opposed to
+/// damage, which must not be papered over).
+fn is_unwritable(e: &crate::Error) -> bool {
+    match e {
+        crate::Error::PermissionDenied(_) | crate::Error::NotFound(_) | crate::Error::Io { .. } => {
+            true
+        }
+        crate::Error::Catalog { .. } => {
+            let text = e.to_string();
+            text.contains("readonly")
+                || text.contains("unable to open")
+                || text.contains("permission")
+                || text.contains("cannot switch the catalog to WAL")
+        }
+        crate::Error::Corrupt { .. } => false,
+    }
 }

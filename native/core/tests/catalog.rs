@@ -405,3 +405,57 @@ fn check_of_a_missing_file_is_not_found() {
     assert!(matches!(err, Error::NotFound(_)), "{err}");
     assert!(!dir.catalog().exists(), "check must not create the catalog");
 }
+
+#[test]
+fn the_in_memory_fallback_opens() {
+    // The fallback of a scan that may not open its catalog file; it once failed to switch
+    // to WAL mode, which made every scan by an ordinary user fail.
+    let mut catalog = Catalog::memory().unwrap();
+    assert!(!catalog.is_read_only());
+    catalog.record_commit(&commit(7, 3)).unwrap();
+    assert!(catalog.has_commit(&commit(7, 3).checksum).unwrap());
+}
+
+#[test]
+fn a_read_only_open_finds_what_was_recorded_and_writes_nothing() {
+    let dir = TempDir::new("readonly");
+    let record = commit(3, 10);
+    let id = {
+        let mut catalog = Catalog::open(&dir.catalog()).unwrap();
+        catalog.record_commit(&record).unwrap();
+        catalog
+            .begin_restart(&RestartStart {
+                unit: "a.service".into(),
+                old_pids: vec![1],
+                stale_files_json: "[]".into(),
+            })
+            .unwrap()
+    };
+    let before = std::fs::read(dir.catalog()).unwrap();
+    let catalog = Catalog::open_read_only(&dir.catalog()).unwrap();
+    assert!(catalog.is_read_only());
+    assert!(catalog.has_commit(&record.checksum).unwrap());
+    assert_eq!(catalog.list_restarts().unwrap()[0].id, id);
+    // A write through it is refused by SQLite itself.
+    assert!(catalog.touch_commit(&record.checksum).is_err());
+    drop(catalog);
+    assert_eq!(std::fs::read(dir.catalog()).unwrap(), before);
+    // Nothing beside it either: no -wal or -shm left behind by the reader.
+    let names: Vec<String> = std::fs::read_dir(dir.catalog().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["catalog.sqlite".to_string()]);
+}
+
+#[test]
+fn a_read_only_open_of_a_missing_file_creates_nothing() {
+    let dir = TempDir::new("readonly-missing");
+    let path = dir.catalog();
+    match Catalog::open_read_only(&path) {
+        Err(Error::NotFound(p)) => assert_eq!(p, path),
+        other => panic!("expected NotFound, got {:?}", other.map(|_| ())),
+    }
+    assert!(!path.exists());
+    assert!(!path.with_extension("sqlite-wal").exists());
+}

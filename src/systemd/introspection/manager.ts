@@ -2,6 +2,8 @@
 // (`busctl introspect org.freedesktop.systemd1 /org/freedesktop/systemd1`). Kept in the repo so
 // proxies are built without a run-time Introspect round trip, and so a reader sees exactly
 // which calls livetree can make: it only reads, plus RestartUnit when asked to restart.
+// LoadUnit reads a unit's definition to answer about a unit named on the command line that is
+// not loaded (as `systemctl show` does); it starts nothing.
 import {PROPERTIES_XML} from './properties.js';
 export const MANAGER_PATH = '/org/freedesktop/systemd1';
 export const SYSTEMD_BUS_NAME = 'org.freedesktop.systemd1';
@@ -17,6 +19,10 @@ export const MANAGER_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Obj
   </method>
   <method name="GetUnitByPID">
    <arg type="u" name="pid" direction="in"/>
+   <arg type="o" name="unit" direction="out"/>
+  </method>
+  <method name="LoadUnit">
+   <arg type="s" name="name" direction="in"/>
    <arg type="o" name="unit" direction="out"/>
   </method>
   <method name="ListUnits">

@@ -15,6 +15,13 @@ export const UNIT_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object
   <property name="ActiveState" type="s" access="read"/>
   <property name="SubState" type="s" access="read"/>
   <property name="ActiveEnterTimestamp" type="t" access="read"/>
+  <property name="Names" type="as" access="read"/>
+  <property name="CanStart" type="b" access="read"/>
+  <property name="CanStop" type="b" access="read"/>
+  <property name="RefuseManualStart" type="b" access="read"/>
+  <property name="RefuseManualStop" type="b" access="read"/>
+  <property name="StartLimitIntervalUSec" type="t" access="read"/>
+  <property name="StartLimitBurst" type="u" access="read"/>
  </interface>
  <interface name="org.freedesktop.systemd1.Service">
   <property name="MainPID" type="u" access="read"/>

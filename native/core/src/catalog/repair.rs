@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::commits::{insert_commit, read_commit_files, CommitRecord};
 use super::encode::{checksum_bytes, now, utc_stamp};
@@ -44,15 +44,7 @@ pub struct RebuildReport {
 
 /// Open an existing catalog file without ever writing to it.
 fn open_read_only(path: &Path) -> Result<Connection> {
-    std::fs::symlink_metadata(path).map_err(|e| Error::from_io(path, e))?;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| db_error(path, e))?;
-    // Reject malformed cells as corruption instead of reading past them.
-    let _ = conn.execute_batch("PRAGMA cell_size_check = ON");
-    Ok(conn)
+    super::read_only_connection(path)
 }
 
 pub(super) fn check(path: &Path) -> Result<CheckReport> {

@@ -98,7 +98,9 @@ pub(super) fn configure(conn: &Connection, path: &Path) -> Result<()> {
             Err(e) => return Err(db_error(path, e)),
         }
     };
-    if !mode.eq_ignore_ascii_case("wal") {
+    // An in-memory catalog (the fallback for one scan) has no file to journal: "memory".
+    let memory_ok = path == Path::new(":memory:") && mode.eq_ignore_ascii_case("memory");
+    if !mode.eq_ignore_ascii_case("wal") && !memory_ok {
         return Err(catalog_error(
             path,
             format!("cannot switch the catalog to WAL mode (it stays in {mode} mode)"),

@@ -1,0 +1,228 @@
+// Issue 11, errors: every ordinary failure is one line on stderr naming the path and the real
+// cause, exit 2, and nothing is created. Run as a user meets them: real missing directories,
+// a real pipe closed early, a real file where a directory belongs.
+import {spawn} from 'node:child_process';
+import {existsSync} from 'node:fs';
+import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import {livetree, projectRoot} from './helpers/cli.js';
+import {schemaErrors} from './helpers/schema.js';
+
+async function tempDir(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'livetree-errors-'));
+	t.teardown(async () => rm(dir, {recursive: true, force: true}));
+	return dir;
+}
+
+function oneLine(t: {is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void; notRegex(s: string, r: RegExp, m?: string): void}, stderr: string, ...patterns: RegExp[]): void {
+	t.is(stderr.trim().split('\n').length, 1, stderr);
+	t.notRegex(stderr, /\n\s+at |internal error|TypeError|Cannot read properties/, stderr);
+	for (const p of patterns) {
+		t.regex(stderr, p, stderr);
+	}
+}
+
+test('--output and --textfile into a missing directory: one line, exit 2, nothing created', async t => {
+	const dir = await tempDir(t);
+	const state = path.join(dir, 'state');
+	await mkdir(state);
+	for (const option of ['--output', '--textfile']) {
+		const target = path.join(dir, 'missing', 'report');
+		const r = await livetree(['status', '--no-systemd', '--state-dir', state, option, target]);
+		t.is(r.code, 2, option);
+		t.is(r.stdout, '');
+		oneLine(t, r.stderr, new RegExp(`${option} .*${path.join(dir, 'missing')}.*no such directory.*ENOENT`));
+		t.false(existsSync(path.join(dir, 'missing')));
+	}
+});
+
+test('--output into a read-only directory (as an ordinary user): one line, exit 2, nothing created', async t => {
+	const dir = await tempDir(t);
+	await chmod(dir, 0o755);
+	const readOnly = path.join(dir, 'ro');
+	await mkdir(readOnly, {mode: 0o755}); // root's; nobody may not write it
+	const state = path.join(dir, 'state');
+	await mkdir(state, {mode: 0o777});
+	await chmod(state, 0o777);
+	const r = await runAs('nobody', ['status', '--no-systemd', '--state-dir', state, '--output', path.join(readOnly, 'status.json'), '--json']);
+	t.is(r.code, 2, r.stderr);
+	oneLine(t, r.stderr, /--output .*\/ro: not writable \(EACCES\)/);
+	t.deepEqual(await readdir(readOnly), []);
+});
+
+test('status --json | head -c 100: quiet, exit 2 (never 0 or 1, which are verdicts)', async t => {
+	const dir = await tempDir(t);
+	const state = path.join(dir, 'state');
+	await mkdir(state);
+	const errFile = path.join(dir, 'stderr');
+	const bin = path.join(projectRoot, 'bin/livetree.js');
+	// A real pipe: head exits after 100 bytes, the rest of the report meets EPIPE.
+	// --verbose text of every process is far over the 64 KiB a pipe buffers.
+	const script = `"${process.execPath}" "${bin}" status --json --no-systemd --state-dir "${state}" 2>"${errFile}" | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+	const size = (await livetree(['status', '--json', '--no-systemd', '--state-dir', state])).stdout.length;
+	t.true(size > 65_536, `the report must outgrow the pipe buffer to meet EPIPE (${size} bytes)`);
+	const out = await new Promise<string>((resolve, reject) => {
+		const child = spawn('bash', ['-c', script], {stdio: ['ignore', 'pipe', 'inherit']});
+		let text = '';
+		child.stdout.setEncoding('utf8').on('data', (d: string) => {
+			text += d;
+		});
+		child.on('error', reject);
+		child.on('close', () => {
+			resolve(text);
+		});
+	});
+	t.is(out.trim(), '2');
+	const {readFile} = await import('node:fs/promises');
+	t.is(await readFile(errFile, 'utf8'), '');
+});
+
+test('--bus-address garbage: a usage error naming it', async t => {
+	const dir = await tempDir(t);
+	for (const command of [['status'], ['restart', '--needed', '--dry-run'], ['explain', String(process.pid)]]) {
+		const r = await livetree([...command, '--bus-address', 'garbage', '--state-dir', dir]);
+		t.is(r.code, 2, command.join(' '));
+		oneLine(t, r.stderr, /--bus-address "garbage": not a D-Bus address/);
+	}
+
+	const transport = await livetree(['status', '--bus-address', 'nosuch:path=/x', '--state-dir', dir]);
+	t.is(transport.code, 2);
+	oneLine(t, transport.stderr, /unknown D-Bus transport "nosuch"/);
+	// A well-formed address with nothing listening is no usage error: a warning, as before.
+	const absent = await livetree(['status', '--json', '--bus-address', `unix:path=${dir}/no-bus`, '--state-dir', dir]);
+	t.not(absent.code, 2, absent.stderr);
+	const doc = JSON.parse(absent.stdout) as {warnings: Array<{code: string}>};
+	t.true(doc.warnings.some(w => w.code === 'systemd-unavailable'));
+});
+
+test('a file given as --sysroot or --state-dir: ENOTDIR, not EACCES or a catalog error', async t => {
+	const dir = await tempDir(t);
+	const file = path.join(dir, 'file');
+	await writeFile(file, 'x');
+	const sysroot = await livetree(['status', '--no-systemd', '--sysroot', file, '--state-dir', dir]);
+	t.is(sysroot.code, 2);
+	oneLine(t, sysroot.stderr, new RegExp(`${file}: cannot read sysroot: not a directory \\(ENOTDIR\\)`));
+	t.notRegex(sysroot.stderr, /EACCES/);
+	const which = await livetree(['which', '/bin/sh', '--sysroot', file, '--state-dir', dir]);
+	t.is(which.code, 2);
+	oneLine(t, which.stderr, new RegExp(`${file}: cannot read sysroot: not a directory \\(ENOTDIR\\)`));
+	for (const option of ['--proc-root', '--run-dir']) {
+		const r = await livetree(['status', '--no-systemd', option, file, '--state-dir', dir]);
+		t.is(r.code, 2, option);
+		oneLine(t, r.stderr, new RegExp(`${file}: cannot read ${option}: not a directory \\(ENOTDIR\\)`));
+		const missing = await livetree(['status', '--no-systemd', option, path.join(dir, 'nope'), '--state-dir', dir]);
+		t.is(missing.code, 2, option);
+		oneLine(t, missing.stderr, new RegExp(`${dir}/nope: cannot read ${option}: no such directory \\(ENOENT\\)`));
+	}
+
+	for (const command of [['status', '--no-systemd'], ['history'], ['which', '/bin/sh'], ['catalog', 'check'], ['explain', String(process.pid), '--no-systemd']]) {
+		const r = await livetree([...command, '--state-dir', file]);
+		t.is(r.code, 2, command.join(' '));
+		oneLine(t, r.stderr, new RegExp(`${file}: not a directory \\(ENOTDIR\\)`));
+		t.notRegex(r.stderr, /:memory:|catalog error/);
+	}
+});
+
+test('a mistyped --state-dir is never created, by any command', async t => {
+	const dir = await tempDir(t);
+	const typo = path.join(dir, 'var', 'lib', 'livetre');
+	const commands = [
+		['status', '--no-systemd'], ['status', '--json', '--no-systemd'], ['explain', String(process.pid), '--no-systemd'],
+		['which', '/bin/sh'], ['history'], ['history', '--json'], ['catalog', 'check'], ['catalog', 'rebuild'],
+		['restart', '--needed', '--dry-run', '--bus-address', `unix:path=${dir}/no-bus`],
+		['exporter', '--no-systemd', '--listen', '127.0.0.1:0'],
+	];
+	for (const command of commands) {
+		const r = await livetree([...command, '--state-dir', typo]);
+		t.is(r.code, 2, command.join(' '));
+		oneLine(t, r.stderr, new RegExp(`${typo}: no such directory \\(ENOENT\\)`));
+		t.false(existsSync(path.join(dir, 'var')), command.join(' '));
+	}
+});
+
+test('history where no scan recorded anything says so, creates nothing', async t => {
+	const dir = await tempDir(t);
+	const r = await livetree(['history', '--state-dir', dir]);
+	t.is(r.code, 0);
+	t.is(r.stdout, 'No restarts recorded.\n');
+	oneLine(t, r.stderr, new RegExp(`${dir}/catalog.sqlite: no catalog here yet`));
+	t.deepEqual(await readdir(dir), []);
+});
+
+test('a directory that is no sysroot says so in a warning', async t => {
+	const dir = await tempDir(t);
+	const state = path.join(dir, 'state');
+	await mkdir(state);
+	const notSysroot = path.join(dir, 'etc');
+	await mkdir(notSysroot);
+	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', notSysroot, '--state-dir', state]);
+	t.not(r.code, 2, r.stderr);
+	const doc = JSON.parse(r.stdout) as {deployments: unknown[]; warnings: Array<{code: string; message: string}>};
+	t.deepEqual(schemaErrors(doc), []);
+	t.deepEqual(doc.deployments, []);
+	t.true(doc.warnings.some(w => w.code === 'not-a-sysroot' && w.message.includes(notSysroot)), JSON.stringify(doc.warnings));
+	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', notSysroot, '--state-dir', state]);
+	t.regex(text.stdout, /not-a-sysroot: .*not an OSTree sysroot/);
+});
+
+test('an empty option value is a usage error, not the current directory', async t => {
+	for (const option of ['--sysroot', '--state-dir', '--bus-address']) {
+		const r = await livetree(['status', '--no-systemd', option, '']);
+		t.is(r.code, 2, option);
+		oneLine(t, r.stderr, new RegExp(`${option} needs a value`));
+	}
+});
+
+test('explain of a kernel thread does not say it runs current code', async t => {
+	const dir = await tempDir(t);
+	const r = await livetree(['explain', '2', '--no-systemd', '--color', 'never', '--state-dir', dir]);
+	t.is(r.code, 0, r.stderr);
+	t.notRegex(r.stdout, /runs current code/);
+	t.regex(r.stdout, /^PID 2 \(kthreadd\) is a kernel thread/);
+	const json = await livetree(['explain', '2', '--json', '--no-systemd', '--state-dir', dir]);
+	t.is((JSON.parse(json.stdout) as {kernelThread: boolean}).kernelThread, true);
+	// An ordinary process still gets the ordinary answer.
+	const self = await livetree(['explain', String(process.pid), '--no-systemd', '--color', 'never', '--state-dir', dir]);
+	t.notRegex(self.stdout, /kernel thread/);
+});
+
+test('which refuses DEV:INO and an empty query instead of looking them up as paths', async t => {
+	const dir = await tempDir(t);
+	for (const query of ['254:246999', 'fe:01 246999', '8:1']) {
+		const r = await livetree(['which', query, '--state-dir', dir]);
+		t.is(r.code, 2, query);
+		oneLine(t, r.stderr, /is not MAJOR:MINOR:INODE/);
+		t.is(r.stdout, '');
+	}
+
+	const empty = await livetree(['which', '', '--state-dir', dir]);
+	t.is(empty.code, 2);
+	oneLine(t, empty.stderr, /not an empty string/);
+	// A real triple is still a query (in no known commit here: exit 1).
+	const triple = await livetree(['which', '254:1:246999', '--state-dir', dir]);
+	t.is(triple.code, 1, triple.stderr);
+	for (const help of [await livetree(['--help']), await livetree(['which', '--help'])]) {
+		t.regex(help.stdout, /MAJOR:MINOR:INODE/);
+		t.notRegex(help.stdout, /DEV:INO\b/);
+	}
+});
+
+async function runAs(user: string, args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
+	return new Promise((resolve, reject) => {
+		const child = spawn('runuser', ['-u', user, '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.setEncoding('utf8').on('data', (d: string) => {
+			stdout += d;
+		});
+		child.stderr.setEncoding('utf8').on('data', (d: string) => {
+			stderr += d;
+		});
+		child.on('error', reject);
+		child.on('close', code => {
+			resolve({code: code ?? -1, stdout, stderr});
+		});
+	});
+}

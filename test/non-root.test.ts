@@ -1,0 +1,123 @@
+// Issue 11, non-root: `status`, `explain`, `which`, `history` and `catalog check` run by an
+// ordinary user (runuser -u nobody), against a catalog that user may read but not write and
+// against none at all. Nothing may be written; the summary counts what could not be read.
+import {spawn} from 'node:child_process';
+import {chmod, mkdir, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import type {StatusDocument} from '../src/model/document.js';
+import {livetree, projectRoot} from './helpers/cli.js';
+import {schemaErrors} from './helpers/schema.js';
+
+interface Run {
+	code: number;
+	stdout: string;
+	stderr: string;
+}
+
+async function asNobody(args: string[]): Promise<Run> {
+	return new Promise((resolve, reject) => {
+		const child = spawn('runuser', ['-u', 'nobody', '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'});
+		let stdout = '';
+		let stderr = '';
+		child.stdout.setEncoding('utf8').on('data', (d: string) => {
+			stdout += d;
+		});
+		child.stderr.setEncoding('utf8').on('data', (d: string) => {
+			stderr += d;
+		});
+		child.on('error', reject);
+		child.on('close', code => {
+			resolve({code: code ?? -1, stdout, stderr});
+		});
+	});
+}
+
+// Everything in a directory, with sizes and modification times: what "nothing written" means.
+async function snapshot(dir: string): Promise<string[]> {
+	const names = (await readdir(dir)).sort();
+	return Promise.all(names.map(async n => {
+		const s = await stat(path.join(dir, n));
+		return `${n} ${s.size} ${s.mtimeMs} ${s.mode}`;
+	}));
+}
+
+async function rootOwnedDir(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
+	const base = await mkdtemp(path.join(os.tmpdir(), 'livetree-nonroot-'));
+	t.teardown(async () => rm(base, {recursive: true, force: true}));
+	await chmod(base, 0o755);
+	const state = path.join(base, 'state');
+	await mkdir(state, {mode: 0o755});
+	return state;
+}
+
+test('status as nobody with a catalog it may only read: runs, uses it read-only, writes nothing', async t => {
+	const state = await rootOwnedDir(t);
+	// root's scan creates the catalog, as livetree-scan.timer would.
+	const root = await livetree(['status', '--json', '--no-systemd', '--state-dir', state]);
+	t.not(root.code, 2, root.stderr);
+	const before = await snapshot(state);
+	const catalogBytes = await readFile(path.join(state, 'catalog.sqlite'));
+
+	const r = await asNobody(['status', '--json', '--no-systemd', '--state-dir', state]);
+	t.true(r.code === 0 || r.code === 1, r.stderr);
+	const doc = JSON.parse(r.stdout) as StatusDocument;
+	t.deepEqual(schemaErrors(doc), []);
+	t.true(doc.warnings.some(w => w.code === 'catalog-read-only' && w.message.includes(state)), JSON.stringify(doc.warnings.map(w => w.code)));
+	t.false(doc.warnings.some(w => w.code === 'catalog-unavailable'));
+	// This test's own worker runs as root: nobody cannot read its maps.
+	const self = doc.processes.find(p => p.pid === process.pid);
+	t.is(self?.state, 'unknown');
+	const unknown = doc.processes.filter(p => p.state === 'unknown').length;
+	t.true(unknown > 0);
+	t.is(doc.summary.processesUnreadable, unknown);
+
+	for (const args of [['explain', String(process.pid), '--no-systemd'], ['which', '/bin/sh'], ['history'], ['history', '--json'], ['catalog', 'check']]) {
+		const other = await asNobody([...args, '--state-dir', state]);
+		t.not(other.code, 2, `${args.join(' ')}: ${other.stderr}`);
+	}
+
+	t.deepEqual(await snapshot(state), before);
+	t.deepEqual(await readFile(path.join(state, 'catalog.sqlite')), catalogBytes);
+});
+
+test('status as nobody without any catalog: runs, warns catalog-unavailable, creates nothing', async t => {
+	const state = await rootOwnedDir(t);
+	const r = await asNobody(['status', '--json', '--no-systemd', '--state-dir', state]);
+	t.true(r.code === 0 || r.code === 1, r.stderr);
+	t.notRegex(r.stderr, /:memory:|WAL/);
+	const doc = JSON.parse(r.stdout) as StatusDocument;
+	t.deepEqual(schemaErrors(doc), []);
+	t.true(doc.warnings.some(w => w.code === 'catalog-unavailable' && w.message.includes(state)), JSON.stringify(doc.warnings));
+	t.deepEqual(await readdir(state), []);
+	const history = await asNobody(['history', '--state-dir', state]);
+	t.is(history.code, 0, history.stderr);
+	t.regex(history.stderr, /no catalog here yet/);
+	t.deepEqual(await readdir(state), []);
+});
+
+test('the text verdict never says "none needs a restart" over processes it could not read', async t => {
+	const state = await rootOwnedDir(t);
+	const r = await asNobody(['status', '--no-systemd', '--color', 'never', '--state-dir', state]);
+	t.true(r.code === 0 || r.code === 1, r.stderr);
+	t.notRegex(r.stdout, /none needs a restart/);
+	t.regex(r.stdout, /Summary: \d+ processes, none of \d+ read needs one;/);
+	t.regex(r.stdout, /^ +\d+ processes could not be read: what they run is unknown/m);
+	// As root every process is read, and the verdict is the plain one.
+	const asRoot = await livetree(['status', '--json', '--no-systemd', '--state-dir', state]);
+	const doc = JSON.parse(asRoot.stdout) as StatusDocument;
+	t.is(doc.summary.processesUnreadable, doc.processes.filter(p => p.state === 'unknown').length);
+});
+
+test('history and catalog check write nothing, even as root: no -wal or -shm beside the catalog', async t => {
+	const state = await rootOwnedDir(t);
+	t.not((await livetree(['status', '--json', '--no-systemd', '--state-dir', state])).code, 2);
+	const before = await snapshot(state);
+	t.deepEqual(before.map(l => l.split(' ')[0]), ['catalog.sqlite']);
+	for (const args of [['history'], ['history', '--json'], ['catalog', 'check'], ['catalog', 'check', '--json']]) {
+		const r = await livetree([...args, '--state-dir', state]);
+		t.is(r.code, 0, r.stderr);
+		t.deepEqual(await snapshot(state), before, args.join(' '));
+	}
+});
