@@ -152,7 +152,7 @@ test('a path removed with its deployment while a newer deployment links the same
 	t.true(ex.stdout.includes(`/usr/bin/sleep from commit ${v1.slice(0, 10)}… (1.0), whose deployment was removed; deployment demo/${v2.slice(0, 10)}….0 has identical bytes there`), ex.stdout);
 	t.regex(ex.stdout, /\/usr\/bin\/sleep \(path gone, bytes still linked elsewhere; identical in deployment demo\//);
 	t.true(ex.stdout.includes(`from commit ${v1.slice(0, 10)}… (1.0) at /usr/bin/sleep, a commit no longer deployed`), ex.stdout);
-	t.regex(ex.stdout, new RegExp(`runs from deployment demo/${v1}\\.0, which no longer exists`));
+	t.regex(ex.stdout, new RegExp(`runs from deployment demo/${v1}\\.0 \\(version 1\\.0\\), which has since been removed from the sysroot`));
 });
 
 test('a file unlinked in a live deployment while another link keeps it is stale as unlinked', async t => {

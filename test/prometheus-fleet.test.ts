@@ -1,7 +1,7 @@
 // The metrics the fleet rules need: stale processes per unit, and restart verdicts
 // from the catalog's history (a real catalog, written through the native API the
 // restart command uses, read back by `livetree status --textfile`).
-import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -55,6 +55,8 @@ test('livetree status --textfile carries the verdicts of a real catalog', async 
 	t.teardown(async () => rm(dir, {recursive: true, force: true}));
 	const state = path.join(dir, 'state');
 	const textfile = path.join(dir, 'livetree.prom');
+	// --state-dir must exist (a mistyped one is an error, never created).
+	await mkdir(state);
 	// A first scan creates the catalog; then two restarts are recorded as `livetree restart` does.
 	const first = await livetree(['status', '--no-systemd', '--json', '--state-dir', state]);
 	t.not(first.code, 2, first.stderr);
