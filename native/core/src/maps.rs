@@ -66,6 +66,34 @@ pub fn parse_maps(bytes: &[u8]) -> Result<Vec<MapEntry>, ParseError> {
 
 /// Parse one maps line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
+    let l = parse_line_ref(line)?;
+    Ok(MapEntry {
+        start: l.start,
+        end: l.end,
+        perms: l.perms,
+        offset: l.offset,
+        major: l.major,
+        minor: l.minor,
+        inode: l.inode,
+        pathname: classify(l.name),
+    })
+}
+
+/// One maps line with its name still borrowed from the buffer: parsing it allocates
+/// nothing, so lines the caller does not keep cost no allocation.
+struct LineRef<'a> {
+    start: u64,
+    end: u64,
+    perms: [u8; 4],
+    offset: u64,
+    major: u32,
+    minor: u32,
+    inode: u64,
+    /// The name after the padding, still escaped, ` (deleted)` still on.
+    name: &'a [u8],
+}
+
+fn parse_line_ref(line: &[u8]) -> Result<LineRef<'_>, ParseError> {
     let mut cur = Cursor { rest: line };
     let start = cur.hex_until(b'-', "start address")?;
     let end = cur.hex_until(b' ', "end address")?;
@@ -96,8 +124,7 @@ pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
     // (paths start with '/', made-up names with a letter or '['), so all leading spaces
     // are padding.
     let name_start = name.iter().position(|b| *b != b' ').unwrap_or(name.len());
-    let pathname = classify(&name[name_start..]);
-    Ok(MapEntry {
+    Ok(LineRef {
         start,
         end,
         perms,
@@ -105,7 +132,7 @@ pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
         major,
         minor,
         inode,
-        pathname,
+        name: &name[name_start..],
     })
 }
 
@@ -173,6 +200,66 @@ pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
         });
     }
     out
+}
+
+/// What [`group_file_mappings`]`(&`[`parse_maps`]`(bytes)?)` gives, without building an
+/// entry per mapping: each line is checked as strictly, but only the first line of each
+/// distinct file allocates (its path and range). Also returns how many mappings there
+/// were: none at all means a kernel thread, a zombie or a process that just exited.
+///
+/// The scan reads thousands of maps files; most of their lines are further mappings of a
+/// library already seen or anonymous memory, which here cost no allocation.
+pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), ParseError> {
+    let mut out: Vec<FileMapping> = Vec::new();
+    // Few processes map more than a few dozen files: a linear look-up beats hashing until
+    // then, and the set is only built for the big ones.
+    const LINEAR: usize = 32;
+    let mut seen: HashSet<(u32, u32, u64)> = HashSet::new();
+    let mut count = 0;
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let l = parse_line_ref(line)
+            .map_err(|e| ParseError(format!("maps line {}: {}", n + 1, e.0)))?;
+        count += 1;
+        if l.name.first() != Some(&b'/') {
+            continue;
+        }
+        let key = (l.major, l.minor, l.inode);
+        if let Some(last) = out.last() {
+            if (last.major, last.minor, last.inode) == key {
+                continue;
+            }
+        }
+        let known = if out.len() < LINEAR {
+            out.iter().any(|f| (f.major, f.minor, f.inode) == key)
+        } else {
+            if seen.is_empty() {
+                seen.extend(out.iter().map(|f| (f.major, f.minor, f.inode)));
+            }
+            !seen.insert(key)
+        };
+        if known {
+            continue;
+        }
+        let Pathname::File {
+            path,
+            deleted_suffix,
+        } = classify(l.name)
+        else {
+            continue;
+        };
+        out.push(FileMapping {
+            major: l.major,
+            minor: l.minor,
+            inode: l.inode,
+            range: format!("{:x}-{:x}", l.start, l.end),
+            path,
+            deleted_suffix,
+        });
+    }
+    Ok((out, count))
 }
 
 struct Cursor<'a> {
@@ -342,6 +429,44 @@ mod tests {
         assert_eq!((g[1].minor, g[1].path.as_slice()), (2, &b"/other/a.so"[..]));
         assert_eq!(g[2].path, b"/lib/b.so");
         assert!(g[2].deleted_suffix);
+    }
+
+    #[test]
+    fn file_mappings_parser_matches_parse_then_group() {
+        let cat = include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt");
+        let mut many = Vec::new();
+        // More distinct files than the linear look-up handles, each mapped twice apart.
+        for round in 0..2 {
+            for i in 0..100u64 {
+                many.extend_from_slice(
+                    format!(
+                        "{:x}-{:x} r--p 00000000 fd:01 {} /lib/l{i}.so{}\n",
+                        0x1000 * (2 * i + round * 1000 + 1),
+                        0x1000 * (2 * i + round * 1000 + 2),
+                        100 + i,
+                        if i % 7 == 0 { " (deleted)" } else { "" }
+                    )
+                    .as_bytes(),
+                );
+                many.extend_from_slice(b"0-1000 rw-p 00000000 00:00 0 \n");
+            }
+        }
+        let hostile = b"1000-2000 r--p 00000000 fd:01 7 /lib/a\\012b.so\n\
+2000-3000 rw-p 00000000 00:00 0                [heap]\n\
+3000-4000 r--p 00000000 fd:01 7 /lib/a\\012b.so\n";
+        for bytes in [&cat[..], &many, &hostile[..], b"", b"\n\n"] {
+            let entries = parse_maps(bytes).unwrap();
+            let (files, count) = parse_file_mappings(bytes).unwrap();
+            assert_eq!(files, group_file_mappings(&entries));
+            assert_eq!(count, entries.len());
+        }
+        assert_eq!(parse_file_mappings(&many).unwrap().0.len(), 100);
+        for bad in [&b"1000-2000 r--p 0 fd01 7 /x"[..], b"\xff", b"-"] {
+            assert_eq!(
+                parse_file_mappings(bad).unwrap_err(),
+                parse_maps(bad).unwrap_err()
+            );
+        }
     }
 
     #[test]

@@ -12,11 +12,12 @@ use crate::attribute::{classify_root, process_state};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::knowledge::Knowledge;
-use crate::maps::{group_file_mappings, FileMapping};
+use crate::maps::FileMapping;
 use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
 
 /// A mount namespace (inode of ns/mnt) and a process root as the scanner names it.
 type View = (u64, Vec<u8>);
+type RootKey = (Option<(u64, u64)>, Option<Vec<u8>>);
 use crate::procfs::{self, path_in_root, ProcReader, ProcessRaw};
 pub use crate::report::*;
 use crate::Error;
@@ -42,6 +43,9 @@ struct Scan<'a> {
     map_files: HashMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
+    /// Root classification per (root dev+ino, root link): thousands of processes share a
+    /// few roots, and classifying one may ask the catalog.
+    roots: HashMap<RootKey, (RootKind, Option<String>)>,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
 }
@@ -87,14 +91,9 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
                     let mut reader = ProcReader::new();
                     part.iter()
                         .map(|&pid| {
-                            let raw = reader.read_process(&cfg.proc_root, pid).map(|mut raw| {
-                                // Keep what attribution reads: one entry per file, not every
-                                // mapping (thousands of processes wait here at once).
-                                let files = group_file_mappings(&raw.maps);
-                                raw.maps = Vec::new();
-                                (raw, files)
-                            });
-                            (pid, raw)
+                            // Keep what attribution reads: one entry per file, not every
+                            // mapping (thousands of processes wait here at once).
+                            (pid, reader.read_process_files(&cfg.proc_root, pid))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -125,6 +124,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         map_files: HashMap::new(),
         origins: HashMap::new(),
         deleted_objects: HashMap::new(),
+        roots: HashMap::new(),
         warned: HashSet::new(),
         warnings,
     };
@@ -199,13 +199,21 @@ impl Scan<'_> {
     ) -> ProcessReport {
         let pid = raw.pid;
         let k = &self.k;
-        let (root_kind, root_deployment) = classify_root(
-            raw.root_dev_ino,
-            raw.root.as_deref(),
-            self.host,
-            &k.deployments,
-            &|dev, ino| k.deployment_by_dir(dev, ino),
-        );
+        let root_key = (raw.root_dev_ino, raw.root.clone());
+        let (root_kind, root_deployment) = match self.roots.get(&root_key) {
+            Some(hit) => hit.clone(),
+            None => {
+                let c = classify_root(
+                    raw.root_dev_ino,
+                    raw.root.as_deref(),
+                    self.host,
+                    &k.deployments,
+                    &|dev, ino| k.deployment_by_dir(dev, ino),
+                );
+                self.roots.insert(root_key, c.clone());
+                c
+            }
+        };
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
         if !self.ns_overlays.contains_key(&view) {
