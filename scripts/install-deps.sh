@@ -22,6 +22,8 @@ have unshare || need+=(util-linux)
 have nsenter || need+=(util-linux)
 have setfattr || need+=(attr)
 have gcc || need+=(gcc)
+# The benchmark scrapes the exporter with curl.
+have curl || need+=(curl)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
