@@ -53,7 +53,7 @@ impl MapEntry {
 pub fn parse_maps(bytes: &[u8]) -> Result<Vec<MapEntry>, ParseError> {
     // A typical line is ~100 bytes; reserving avoids regrowing the vector for big processes.
     let mut out = Vec::with_capacity(bytes.len() / 96 + 1);
-    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+    for (n, line) in Lines::new(bytes).enumerate() {
         if line.is_empty() {
             continue;
         }
@@ -216,7 +216,7 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
     const LINEAR: usize = 32;
     let mut seen: HashSet<(u32, u32, u64)> = HashSet::new();
     let mut count = 0;
-    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+    for (n, line) in Lines::new(bytes).enumerate() {
         if line.is_empty() {
             continue;
         }
@@ -262,6 +262,59 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
     Ok((out, count))
 }
 
+/// The lines of a buffer, as `split(|b| *b == b'\n')` gives them, with the newline
+/// found eight bytes at a time: most of a maps line is its name and padding, which a
+/// byte-by-byte split would step through one compare at a time.
+struct Lines<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Lines<'a> {
+        Lines { rest: Some(bytes) }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match find_newline(rest) {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+/// Index of the first `\n`: a word at a time (the classic "has a zero byte" test on the
+/// word XOR a word of newlines), then byte by byte for the tail.
+fn find_newline(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&s[i..i + 8]);
+        let w = u64::from_le_bytes(word) ^ NL;
+        // The lowest flagged byte is the first zero byte exactly; a borrow can only flag
+        // bytes above it.
+        let z = w.wrapping_sub(LO) & !w & HI;
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|b| *b == b'\n').map(|p| i + p)
+}
+
 struct Cursor<'a> {
     rest: &'a [u8],
 }
@@ -278,7 +331,26 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The hex number up to `sep`, in one pass over the bytes (every maps line has four);
+    /// anything odd is handed to the two-pass reading, which words the error.
     fn hex_until(&mut self, sep: u8, what: &str) -> Result<u64, ParseError> {
+        let mut v: u64 = 0;
+        for (i, &c) in self.rest.iter().enumerate() {
+            let d = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                _ if c == sep && (1..=16).contains(&i) => {
+                    self.rest = &self.rest[i + 1..];
+                    return Ok(v);
+                }
+                _ => break,
+            };
+            v = (v << 4) | u64::from(d);
+        }
+        self.hex_until_checked(sep, what)
+    }
+
+    fn hex_until_checked(&mut self, sep: u8, what: &str) -> Result<u64, ParseError> {
         let f = self.field(sep, what)?;
         parse_hex(f).ok_or_else(|| ParseError(format!("{what} {:?} is not a hex number", lossy(f))))
     }
@@ -467,6 +539,32 @@ mod tests {
                 parse_maps(bad).unwrap_err()
             );
         }
+    }
+
+    #[test]
+    fn lines_split_like_split() {
+        let mut cases: Vec<Vec<u8>> = vec![b"".to_vec(), b"\n".to_vec(), b"a\n\nb".to_vec()];
+        // Newlines at every offset of a word, and bytes that trip naive zero-byte tests.
+        for at in 0..20 {
+            let mut v = vec![0x8bu8; 24];
+            v[at] = b'\n';
+            v[(at + 5) % 24] = 0x0b;
+            cases.push(v);
+        }
+        cases.push(include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt").to_vec());
+        for c in cases {
+            let ours: Vec<&[u8]> = Lines::new(&c).collect();
+            let std: Vec<&[u8]> = c.split(|b| *b == b'\n').collect();
+            assert_eq!(ours, std);
+        }
+    }
+
+    #[test]
+    fn hex_fields_uppercase_and_long_are_read_as_before() {
+        let e = parse_line(b"7F0000001000-7f0000002000 r-xp 0000ABCD FD:01 5 /x").unwrap();
+        assert_eq!((e.start, e.offset, e.major), (0x7f00_0000_1000, 0xabcd, 0xfd));
+        assert!(parse_line(b"11112222333344445-2 r--p 0 fd:01 7 /x").is_err());
+        assert!(parse_line(b"-2000 r--p 0 fd:01 7 /x").is_err());
     }
 
     #[test]
