@@ -9,8 +9,13 @@ use livetree_core::scan::{run, ProcessState, ScanConfig};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let pidfile = args.next().expect("usage: scan_pids PIDFILE CATALOG [SYSROOT]");
-    let catalog = PathBuf::from(args.next().expect("usage: scan_pids PIDFILE CATALOG [SYSROOT]"));
+    let pidfile = args
+        .next()
+        .expect("usage: scan_pids PIDFILE CATALOG [SYSROOT]");
+    let catalog = PathBuf::from(
+        args.next()
+            .expect("usage: scan_pids PIDFILE CATALOG [SYSROOT]"),
+    );
     let sysroot = PathBuf::from(args.next().unwrap_or_else(|| "/".into()));
     let pids: Vec<u32> = std::fs::read_to_string(&pidfile)
         .expect("read the PID file")

@@ -562,7 +562,10 @@ mod tests {
     #[test]
     fn hex_fields_uppercase_and_long_are_read_as_before() {
         let e = parse_line(b"7F0000001000-7f0000002000 r-xp 0000ABCD FD:01 5 /x").unwrap();
-        assert_eq!((e.start, e.offset, e.major), (0x7f00_0000_1000, 0xabcd, 0xfd));
+        assert_eq!(
+            (e.start, e.offset, e.major),
+            (0x7f00_0000_1000, 0xabcd, 0xfd)
+        );
         assert!(parse_line(b"11112222333344445-2 r--p 0 fd:01 7 /x").is_err());
         assert!(parse_line(b"-2000 r--p 0 fd:01 7 /x").is_err());
     }

@@ -217,7 +217,10 @@ impl ProcReader {
             return Err(Error::NotFound(self.path.base()));
         }
 
-        let root = self.readlink(b"root\0").ok().map(|n| self.link[..n].to_vec());
+        let root = self
+            .readlink(b"root\0")
+            .ok()
+            .map(|n| self.link[..n].to_vec());
         let root_dev_ino = self.stat(b"root\0").ok();
         let mnt_ns = self
             .readlink(b"ns/mnt\0")
