@@ -44,6 +44,16 @@ runs=${BENCH_RUNS:-5}
 sleep_seconds=3600
 
 section() { [[ $sections == *" $1 "* ]]; }
+# How many paths match a glob. Not `ls | wc -l`: a process that exits while ls lists
+# /proc makes ls fail, and with pipefail that would end the run.
+count_glob() {
+  local matches
+  shopt -s nullglob
+  # shellcheck disable=SC2206 # the glob is meant to expand
+  matches=($1)
+  shopt -u nullglob
+  echo "${#matches[@]}"
+}
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -119,7 +129,8 @@ start_procs() {
 
 mapping_count() { # how many of the first $1 PIDs of PIDFILE ($3) map PATTERN ($2)
   local n=$1 pattern=$2 f=${3:-$pidfile}
-  head -n "$n" "$f" | sed 's|.*|/proc/&/maps|' | xargs grep -l -F -- "$pattern" 2>/dev/null | wc -l
+  # grep fails when none match yet or a process exited: a count, not an error.
+  head -n "$n" "$f" | sed 's|.*|/proc/&/maps|' | { xargs grep -l -F -- "$pattern" 2>/dev/null || true; } | wc -l
 }
 
 cleanup() {
@@ -200,7 +211,7 @@ for n in $ns; do
   done
   alive=$(mapping_count "$n" "libdemo.so.1 (deleted)")
   ((alive == n)) || die "N=$n: $alive processes map the deleted libdemo"
-  total=$(ls -d /proc/[0-9]* | wc -l)
+  total=$(count_glob "/proc/[0-9]*")
   log "N=$n ($total processes on the host): hyperfine"
   hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/procs-$n.json" \
     -n floor "$floor_cmd" -n livetree "$lt_cmd" -n needrestart "$nr_cmd" >&2
@@ -248,7 +259,7 @@ fi
 # Sets room and limit_by.
 pid_room() {
   local total lim cur dir rel
-  total=$(ls -d /proc/[0-9]*/task/[0-9]* 2>/dev/null | wc -l)
+  total=$(count_glob "/proc/[0-9]*/task/[0-9]*")
   room=$(($(cat /proc/sys/kernel/pid_max) - total))
   limit_by="kernel.pid_max"
   lim=$(($(cat /proc/sys/kernel/threads-max) - total))
@@ -358,7 +369,7 @@ C
     done
     alive=$(mapping_count "$n" "$proot$libc (deleted)" "$plain_pidfile")
     ((alive == n)) || die "plain N=$n: $alive processes map the deleted libc"
-    total=$(ls -d /proc/[0-9]* | wc -l)
+    total=$(count_glob "/proc/[0-9]*")
     log "plain N=$n ($total processes on the host): hyperfine"
     extra=()
     [[ $n == "$plain_at" ]] && extra=(-n needrestart "$nr_cmd")
