@@ -1,6 +1,6 @@
 // `livetree history`: every restart attempt the catalog recorded, newest first.
 import {parseArgs} from 'node:util';
-import {ScanError} from '../errors/scan-error.js';
+import {CatalogError} from '../errors/catalog-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
 import {makeStyle} from '../render/style.js';
@@ -23,7 +23,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
 	try {
 		records = native.catalogListRestarts(catalogPath(options));
 	} catch (error) {
-		throw ScanError.fromNative(error);
+		throw CatalogError.fromNative(error);
 	}
 
 	const entries = records.map(r => ({

@@ -1,7 +1,7 @@
 // `livetree which DEV:INO|PATH`: which commits hold that object, at which paths.
 import {parseArgs} from 'node:util';
-import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
+import {WhichError} from '../errors/which-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
 import {short} from '../render/style.js';
@@ -33,7 +33,7 @@ export async function whichCommand(argv: string[]): Promise<number> {
 	try {
 		result = native.whichSync({sysroot: options.sysroot, runDir: options.runDir, catalogPath: catalogPath(options), query: positionals[0]!});
 	} catch (error) {
-		throw ScanError.fromNative(error);
+		throw WhichError.fromNative(error);
 	}
 
 	if (options.json) {
