@@ -123,7 +123,7 @@ fn parse_line_ref(line: &[u8]) -> Result<LineRef<'_>, ParseError> {
     // The kernel pads to a fixed column with spaces; no name it prints starts with a space
     // (paths start with '/', made-up names with a letter or '['), so all leading spaces
     // are padding.
-    let name_start = name.iter().position(|b| *b != b' ').unwrap_or(name.len());
+    let name_start = skip_spaces(name);
     Ok(LineRef {
         start,
         end,
@@ -293,6 +293,26 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
+/// Index of the first byte that is not a space (the padding before a name is up to
+/// ~25 spaces): a word at a time, then byte by byte; `s.len()` if all are spaces.
+fn skip_spaces(s: &[u8]) -> usize {
+    const SPACES: u64 = 0x0101_0101_0101_0101 * b' ' as u64;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&s[i..i + 8]);
+        let other = u64::from_le_bytes(word) ^ SPACES;
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + s[i..]
+        .iter()
+        .position(|b| *b != b' ')
+        .unwrap_or(s.len() - i)
+}
+
 /// Index of the first `\n`: a word at a time (the classic "has a zero byte" test on the
 /// word XOR a word of newlines), then byte by byte for the tail.
 fn find_newline(s: &[u8]) -> Option<usize> {
@@ -331,21 +351,24 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The hex number up to `sep`, in one pass over the bytes (every maps line has four);
-    /// anything odd is handed to the two-pass reading, which words the error.
+    /// The hex number up to `sep`, in one pass over the bytes with a digit table (every
+    /// maps line has five such fields); anything odd is handed to the two-pass reading,
+    /// which words the error.
     fn hex_until(&mut self, sep: u8, what: &str) -> Result<u64, ParseError> {
+        let rest = self.rest;
         let mut v: u64 = 0;
-        for (i, &c) in self.rest.iter().enumerate() {
-            let d = match c {
-                b'0'..=b'9' => c - b'0',
-                b'a'..=b'f' => c - b'a' + 10,
-                _ if c == sep && (1..=16).contains(&i) => {
-                    self.rest = &self.rest[i + 1..];
-                    return Ok(v);
-                }
-                _ => break,
-            };
+        let mut i = 0;
+        while i < rest.len() && i <= 16 {
+            let d = HEX_DIGIT[usize::from(rest[i])];
+            if d == NOT_HEX {
+                break;
+            }
             v = (v << 4) | u64::from(d);
+            i += 1;
+        }
+        if (1..=16).contains(&i) && rest.get(i) == Some(&sep) {
+            self.rest = &rest[i + 1..];
+            return Ok(v);
         }
         self.hex_until_checked(sep, what)
     }
@@ -355,6 +378,26 @@ impl<'a> Cursor<'a> {
         parse_hex(f).ok_or_else(|| ParseError(format!("{what} {:?} is not a hex number", lossy(f))))
     }
 }
+
+const NOT_HEX: u8 = 0xff;
+
+/// The value of each byte as a hex digit (either case, as [`parse_hex`] reads them), or
+/// [`NOT_HEX`].
+static HEX_DIGIT: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 pub(crate) fn parse_hex(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 16 {
@@ -556,6 +599,19 @@ mod tests {
             let ours: Vec<&[u8]> = Lines::new(&c).collect();
             let std: Vec<&[u8]> = c.split(|b| *b == b'\n').collect();
             assert_eq!(ours, std);
+        }
+    }
+
+    #[test]
+    fn skip_spaces_finds_the_first_other_byte() {
+        for len in 0..20 {
+            for other in 0..=len {
+                let mut v = vec![b' '; len];
+                if other < len {
+                    v[other] = b'/';
+                }
+                assert_eq!(skip_spaces(&v), other, "{len} {other}");
+            }
         }
     }
 
