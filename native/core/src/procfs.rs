@@ -365,7 +365,8 @@ impl PidPath {
         }
         self.bytes.clear();
         self.bytes.extend_from_slice(root);
-        if !self.bytes.ends_with(b"/") {
+        // As Path::join: "" + "42" is "42", "/proc/" + "42" is "/proc/42".
+        if !self.bytes.is_empty() && !self.bytes.ends_with(b"/") {
             self.bytes.push(b'/');
         }
         let mut digits = [0u8; 10];
@@ -647,6 +648,52 @@ mod tests {
 
     fn tree() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captured/procfs/tree")
+    }
+
+    #[test]
+    fn pid_paths_are_built_like_path_join() {
+        let mut p = PidPath::default();
+        for (root, want) in [
+            ("/proc", "/proc/42/maps"),
+            ("/proc/", "/proc/42/maps"),
+            ("", "42/maps"),
+            ("rel/tree", "rel/tree/42/maps"),
+        ] {
+            p.set(Path::new(root), 42).unwrap();
+            assert_eq!(p.c(b"maps\0").to_bytes(), want.as_bytes());
+            assert_eq!(
+                p.display(b"maps\0"),
+                Path::new(root).join("42").join("maps")
+            );
+            assert_eq!(p.base(), Path::new(root).join("42"));
+        }
+        p.set(Path::new("/proc"), 4_294_967_295).unwrap();
+        assert_eq!(p.c(b"ns/mnt\0").to_bytes(), b"/proc/4294967295/ns/mnt");
+        p.set(Path::new("/proc"), 0).unwrap();
+        assert_eq!(p.c(b"stat\0").to_bytes(), b"/proc/0/stat");
+    }
+
+    #[test]
+    fn the_scan_read_agrees_with_the_full_read() {
+        let root = tree();
+        let full = read_process(&root, 4242).unwrap();
+        let (raw, files) = ProcReader::new().read_process_files(&root, 4242).unwrap();
+        assert!(raw.maps.is_empty());
+        assert_eq!(files, crate::maps::group_file_mappings(&full.maps));
+        assert_eq!(
+            crate::cgroup::systemd_cgroup_path(&raw.cgroup),
+            crate::cgroup::systemd_cgroup_path(&full.cgroup)
+        );
+        let strip = |p: ProcessRaw| ProcessRaw {
+            maps: Vec::new(),
+            cgroup: Vec::new(),
+            ..p
+        };
+        assert_eq!(strip(raw), strip(full));
+        assert!(matches!(
+            ProcReader::new().read_process_files(&root, 4343),
+            Err(Error::NotFound(_))
+        ));
     }
 
     #[test]
