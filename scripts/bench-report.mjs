@@ -104,9 +104,21 @@ const plain = !ran('plain') ? undefined : (() => {
 	const hfExp = read('plain-exporter.json');
 	const exporter = {cFloor: timing(hfExp, 'c-floor'), scrape: timing(hfExp, 'exporter-scrape')};
 	exporter.scrapeOverCFloor = ratio(exporter.scrape.median, exporter.cFloor.median);
+	// strace -f -c: "% time seconds usecs/call calls [errors] syscall" rows.
+	const straceText = readFileSync(path.join(resDir, `plain-strace-${plainAt}.txt`), 'utf8');
+	const scanned = Number(readFileSync(path.join(resDir, `plain-strace-${plainAt}.count`), 'utf8'));
+	const calls = Object.fromEntries(straceText.split('\n')
+		.map(l => l.trim().split(/\s+/))
+		.filter(f => f.length >= 5 && /^\d+$/.test(f[3] ?? ""))
+		.map(f => [f.at(-1), Number(f[3])]));
+	const syscalls = {
+		processesScanned: scanned,
+		perProcess: Object.fromEntries(['openat', 'read', 'close', 'readlinkat', 'newfstatat', 'total']
+			.map(name => [name, Math.round(((calls[name] ?? 0) / scanned) * 100) / 100])),
+	};
 	const per = rows.map(r => r.perProcessMs);
 	return {
-		rows, at: rows.find(r => r.n === plainAt), exporter,
+		rows, at: rows.find(r => r.n === plainAt), exporter, syscalls,
 		rssKb: rssOf(`plain-time-${plainAt}.txt`),
 		perProcessSpread: ratio(Math.max(...per), Math.min(...per)),
 		pidsLimit: meta.plain.pidsLimit,
@@ -247,7 +259,7 @@ if (plain) {
 			? `A pids limit (${plain.pidsLimit.limitedBy}) allowed ${plain.pidsLimit.allowed} processes of the ${plain.pidsLimit.asked} asked for; the largest N is that.`
 			: `No pids limit stopped the run short: the largest N is ${plainNs.at(-1)} as asked.`,
 		'',
-		'How /proc is read per process, with syscall and instruction counts before and after: docs/proc-reading.md.',
+		`System calls of one whole \`livetree status --json\` at N = ${plainAt} (\`strace -f -c\`, node's own start-up included), per process scanned (${plain.syscalls.processesScanned}): ${Object.entries(plain.syscalls.perProcess).map(([k, v]) => `${k} ${v}`).join(', ')}. What each is for, and counts before and after the reading loop was trimmed: docs/proc-reading.md.`,
 		'',
 	);
 }

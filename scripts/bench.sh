@@ -15,7 +15,8 @@
 #    file, a C program that reads every maps file once (built here with gcc) and
 #    `livetree status --json`, plus needrestart at N = 3000; at 3000 also the peak RSS of
 #    status and `livetree exporter`'s warm scrape (curl, --min-interval 0) against the C
-#    floor in one hyperfine run. Per-process cost = livetree's median / N at each N. A
+#    floor in one hyperfine run, and status's system calls per process (strace -f -c).
+#    Per-process cost = livetree's median / N at each N. A
 #    pids limit (cgroup pids.max, kernel pid_max or threads-max) lowers the largest N to
 #    what it allows; the report says so.
 # 3. index: a repo with 100,000 distinct small objects in one deployed commit; one
@@ -398,6 +399,12 @@ C
       /usr/bin/time -v node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$psys" \
         --state-dir "$pstate" >/dev/null 2>"$res/plain-time-$n.txt" || true
       grep -q 'Maximum resident set size' "$res/plain-time-$n.txt" || die "no RSS from /usr/bin/time"
+
+      # System calls per process: deterministic, unlike times on a shared machine.
+      log "plain N=$n: system calls of livetree status (strace -f -c)"
+      strace -f -c -o "$res/plain-strace-$n.txt" node "$root/bin/livetree.js" status --json --no-systemd \
+        --sysroot "$psys" --state-dir "$pstate" >"$res/plain-strace-$n.json" 2>/dev/null || true
+      jq '.processes | length' "$res/plain-strace-$n.json" >"$res/plain-strace-$n.count"
 
       log "plain N=$n: livetree exporter, warm scrapes against the C floor"
       node "$root/bin/livetree.js" exporter --listen 127.0.0.1:0 --min-interval 0 --no-systemd \

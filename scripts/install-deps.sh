@@ -24,6 +24,8 @@ have setfattr || need+=(attr)
 have gcc || need+=(gcc)
 # The benchmark scrapes the exporter with curl.
 have curl || need+=(curl)
+# ... and counts livetree's system calls per process with strace.
+have strace || need+=(strace)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
