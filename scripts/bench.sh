@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# `npm run bench`: the benchmark of issue 3, on real components. Needs root.
+# `npm run bench`: the benchmarks of issues 3 and 13, on real components. Needs root.
 #
-# 1. Processes: a sysroot built with the real ostree CLI; N processes chrooted into
+# 1. ostree: a sysroot built with the real ostree CLI; N processes chrooted into
 #    deployment 1.0 run /usr/bin/demo-sleep (which maps usr/lib/livetree-demo/libdemo.so.1);
 #    then 2.0 is deployed, 1.0 undeployed and pruned, so every one of the N maps deleted
 #    files. For N = 3000, 1000, 200 (processes are killed down between steps), one
 #    hyperfine run times the floor (cat every /proc/PID/maps), `livetree status --json`
 #    and `needrestart -b -r l -l`. Detection counts come from livetree's JSON and from
 #    needrestart's verbose log; peak RSS of livetree from /usr/bin/time -v at N = 3000.
-# 2. Index: a repo with 100,000 distinct small objects in one deployed commit; one
+# 2. plain (issue 13's table, no OSTree at all): N processes chrooted into a copy of the
+#    host's libraries (sleep, libc.so.6, the dynamic loader) whose libc.so.6 is then
+#    replaced the way a package upgrade does (new file renamed over it), so each maps a
+#    deleted libc. For N = 10000, 3000, 1000 one hyperfine run times cat of every maps
+#    file, a C program that reads every maps file once (built here with gcc) and
+#    `livetree status --json`, plus needrestart at N = 3000; at 3000 also the peak RSS of
+#    status and `livetree exporter`'s warm scrape (curl, --min-interval 0) against the C
+#    floor in one hyperfine run, and status's system calls per process (strace -f -c).
+#    Per-process cost = livetree's median / N at each N. A
+#    pids limit (cgroup pids.max, kernel pid_max or threads-max) lowers the largest N to
+#    what it allows; the report says so.
+# 3. index: a repo with 100,000 distinct small objects in one deployed commit; one
 #    hyperfine run times `find objects -type f`, `ostree ls -R`, and a native scan with no
 #    processes, cold (empty catalog: records every file) and warm.
 # Writes reports/bench.json (raw numbers) and reports/bench.md (ratios, targets).
 #
-# Environment: BENCH_NS="3000 1000 200" (descending), BENCH_OBJECTS=100000,
-# BENCH_RUNS=5, BENCH_KEEP=1 keeps the work directory.
+# Environment: BENCH_SECTIONS="ostree plain index" (a subset runs only those; the report
+# then marks the others' targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
+# BENCH_PLAIN_NS="10000 3000 1000" (plain, descending), BENCH_PLAIN_AT=3000 (the plain N
+# where needrestart, RSS and the exporter are measured; one of BENCH_PLAIN_NS),
+# BENCH_OBJECTS=100000, BENCH_RUNS=5, BENCH_KEEP=1 keeps the work directory, BENCH_OUT=DIR
+# writes the reports there instead of reports/.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,10 +37,24 @@ root=$(cd "$here/.." && pwd)
 cd "$root"
 
 ns=${BENCH_NS:-"3000 1000 200"}
+plain_ns=${BENCH_PLAIN_NS:-"10000 3000 1000"}
+plain_at=${BENCH_PLAIN_AT:-3000}
+sections=" ${BENCH_SECTIONS:-ostree plain index} "
 objects=${BENCH_OBJECTS:-100000}
 runs=${BENCH_RUNS:-5}
 sleep_seconds=3600
 
+section() { [[ $sections == *" $1 "* ]]; }
+# How many paths match a glob. Not `ls | wc -l`: a process that exits while ls lists
+# /proc makes ls fail, and with pipefail that would end the run.
+count_glob() {
+  local matches
+  shopt -s nullglob
+  # shellcheck disable=SC2206 # the glob is meant to expand
+  matches=($1)
+  shopt -u nullglob
+  echo "${#matches[@]}"
+}
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -54,29 +83,65 @@ res=$work/results
 pidfile=$work/pids
 mkdir -p "$state" "$res"
 helper=""
+plain_helper=""
+plain_pidfile=$work/plain-pids
+exporter=""
 
 # Kill exactly the processes this script started: the PIDs in $pidfile that are still
 # children of our helper shell (a PID reused by someone else has another parent).
+# kill_own KEEP [HELPER PIDFILE] (default: the ostree section's).
 kill_own() {
-  local keep=${1:-0} p ppid rest
-  [[ -n $helper && -s $pidfile ]] || return 0
+  local keep=${1:-0} h=${2:-$helper} f=${3:-$pidfile} p ppid rest
+  [[ -n $h && -s $f ]] || return 0
   while read -r p; do
     [[ -r /proc/$p/stat ]] || continue
     read -r _ _ _ ppid rest <"/proc/$p/stat" 2>/dev/null || continue
-    [[ $ppid == "$helper" ]] && kill -KILL "$p" 2>/dev/null || true
-  done < <(tail -n +"$((keep + 1))" "$pidfile")
+    [[ $ppid == "$h" ]] && kill -KILL "$p" 2>/dev/null || true
+  done < <(tail -n +"$((keep + 1))" "$f")
+}
+
+# Stop a helper shell whose children were killed: it reaps them and returns from `wait`.
+stop_helper() {
+  local h=$1
+  [[ -n $h ]] || return 0
+  for _ in $(seq 50); do [[ -e /proc/$h ]] || break; sleep 0.1; done
+  kill -KILL "$h" 2>/dev/null || true
+  wait "$h" 2>/dev/null || true
+}
+
+# start_procs DIR N PIDFILE COMMAND...: one helper shell starts N processes chrooted into
+# DIR and stays their parent, so killed ones are reaped (PID 1 on some machines does not
+# reap orphans); its PID is left in $started. setsid: an interrupt of the terminal
+# reaches this script, whose trap kills them by PID.
+start_procs() {
+  local d=$1 n=$2 out=$3
+  shift 3
+  setsid bash -c '
+    d=$1 n=$2 out=$3
+    shift 3
+    for ((i = 0; i < n; i++)); do
+      chroot "$d" "$@" </dev/null >/dev/null 2>&1 &
+      echo $!
+    done >"$out.tmp"
+    mv "$out.tmp" "$out"
+    wait' bench-helper "$d" "$n" "$out" "$@" </dev/null 2>/dev/null &
+  started=$!
+}
+
+mapping_count() { # how many of the first $1 PIDs of PIDFILE ($3) map PATTERN ($2)
+  local n=$1 pattern=$2 f=${3:-$pidfile}
+  # grep fails when none match yet or a process exited: a count, not an error.
+  head -n "$n" "$f" | sed 's|.*|/proc/&/maps|' | { xargs grep -l -F -- "$pattern" 2>/dev/null || true; } | wc -l
 }
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  [[ -n $exporter ]] && { kill -TERM "$exporter" 2>/dev/null; wait "$exporter" 2>/dev/null; } || true
   kill_own 0
-  if [[ -n $helper ]]; then
-    # The helper reaps its killed children and then returns from `wait` by itself.
-    for _ in $(seq 50); do [[ -e /proc/$helper ]] || break; sleep 0.1; done
-    kill -KILL "$helper" 2>/dev/null || true
-    wait "$helper" 2>/dev/null || true
-  fi
+  kill_own 0 "$plain_helper" "$plain_pidfile"
+  stop_helper "$helper"
+  stop_helper "$plain_helper"
   "$root/fixtures/sysroot.sh" destroy "$s" 2>/dev/null || true
   "$root/fixtures/sysroot.sh" destroy "$big" 2>/dev/null || true
   if [[ ${BENCH_KEEP:-0} == 1 ]]; then
@@ -90,10 +155,20 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# needrestart: a copy of the stock config without the entries that ignore /tmp.
+nrconf=$work/needrestart.conf
+sed -e '/^[[:space:]]*qr(^\/tmp\/),/d' -e '/^[[:space:]]*qr#^(\/var)?\/tmp\/#,/d' \
+  /etc/needrestart/needrestart.conf >"$nrconf"
+grep -q '/tmp/' "$nrconf" && die "could not remove the /tmp entries from the needrestart config"
+# -l: library checks only (no kernel or microcode hints), the same question livetree answers.
+nr=(needrestart -c "$nrconf" -b -r l -l)
+
 lt() { node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$s" --state-dir "$state" "$@"; }
 
-# --- fixture: deployment 1.0 with processes ---------------------------------------
 step() { "$root/fixtures/sysroot.sh" "$@"; }
+
+# --- ostree: deployment 1.0 with processes ----------------------------------------
+if section ostree; then
 log "fixture: commit and deploy 1.0"
 step init "$s" bench >/dev/null
 c1=$(step commit "$s" bench 1.0 | jq -r .commit)
@@ -105,23 +180,9 @@ lt >/dev/null || true
 max=0
 for n in $ns; do ((n > max)) && max=$n; done
 log "starting $max processes in $d1"
-# One helper shell starts them all and stays their parent, so killed ones are reaped
-# (PID 1 on some machines does not reap orphans). setsid: an interrupt of the terminal
-# reaches this script, whose trap kills them by PID.
-setsid bash -c '
-  d=$1 n=$2 out=$3 secs=$4
-  for ((i = 0; i < n; i++)); do
-    chroot "$d" /usr/bin/demo-sleep "$secs" </dev/null >/dev/null 2>&1 &
-    echo $!
-  done >"$out.tmp"
-  mv "$out.tmp" "$out"
-  wait' bench-helper "$d1" "$max" "$pidfile" "$sleep_seconds" </dev/null 2>/dev/null &
-helper=$!
+start_procs "$d1" "$max" "$pidfile" /usr/bin/demo-sleep "$sleep_seconds"
+helper=$started
 
-mapping_count() { # how many of the first $1 PIDs map libdemo (optionally: deleted)
-  local n=$1 pattern=$2
-  head -n "$n" "$pidfile" | sed 's|.*|/proc/&/maps|' | xargs grep -l -F -- "$pattern" 2>/dev/null | wc -l
-}
 for _ in $(seq 600); do [[ -s $pidfile ]] && break; sleep 0.2; done
 [[ -s $pidfile ]] || die "helper did not start the processes"
 for _ in $(seq 300); do
@@ -139,14 +200,6 @@ step cleanup "$s" >/dev/null
 deleted=$(mapping_count "$max" "libdemo.so.1 (deleted)")
 ((deleted == max)) || die "only $deleted of $max processes map a deleted libdemo.so.1"
 
-# needrestart: a copy of the stock config without the entries that ignore /tmp.
-nrconf=$work/needrestart.conf
-sed -e '/^[[:space:]]*qr(^\/tmp\/),/d' -e '/^[[:space:]]*qr#^(\/var)?\/tmp\/#,/d' \
-  /etc/needrestart/needrestart.conf >"$nrconf"
-grep -q '/tmp/' "$nrconf" && die "could not remove the /tmp entries from the needrestart config"
-# -l: library checks only (no kernel or microcode hints), the same question livetree answers.
-nr=(needrestart -c "$nrconf" -b -r l -l)
-
 # --- processes: one hyperfine run per N --------------------------------------------
 floor_cmd="bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1'"
 lt_cmd="node $root/bin/livetree.js status --json --no-systemd --sysroot $s --state-dir $state > /dev/null"
@@ -159,7 +212,7 @@ for n in $ns; do
   done
   alive=$(mapping_count "$n" "libdemo.so.1 (deleted)")
   ((alive == n)) || die "N=$n: $alive processes map the deleted libdemo"
-  total=$(ls -d /proc/[0-9]* | wc -l)
+  total=$(count_glob "/proc/[0-9]*")
   log "N=$n ($total processes on the host): hyperfine"
   hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/procs-$n.json" \
     -n floor "$floor_cmd" -n livetree "$lt_cmd" -n needrestart "$nr_cmd" >&2
@@ -198,8 +251,188 @@ for n in $ns; do
   fi
 done
 kill_own 0
+fi
+
+# --- plain: no OSTree, N processes on a copy of the host's libc, then replaced ------------
+# The most processes the limits let us start: the kernel's pid_max and threads-max, and
+# cgroup pids.max (v2, or v1's pids controller) of our cgroup and its ancestors, minus
+# what runs already and a margin for the tools themselves (node's threads, needrestart).
+# Sets room and limit_by.
+pid_room() {
+  local total lim cur dir rel
+  total=$(count_glob "/proc/[0-9]*/task/[0-9]*")
+  room=$(($(cat /proc/sys/kernel/pid_max) - total))
+  limit_by="kernel.pid_max"
+  lim=$(($(cat /proc/sys/kernel/threads-max) - total))
+  ((lim < room)) && room=$lim && limit_by="kernel.threads-max"
+  while IFS=: read -r _ ctl rel; do
+    if [[ -z $ctl ]]; then dir=/sys/fs/cgroup$rel
+    elif [[ ,$ctl, == *,pids,* ]]; then dir=/sys/fs/cgroup/pids$rel
+    else continue; fi
+    while [[ $dir == /sys/fs/cgroup* ]]; do
+      if [[ -r $dir/pids.max && $(cat "$dir/pids.max") != max ]]; then
+        cur=$(cat "$dir/pids.current" 2>/dev/null || echo 0)
+        lim=$(($(cat "$dir/pids.max") - cur))
+        ((lim < room)) && room=$lim && limit_by="pids.max of ${dir#/sys/fs/cgroup} ($(cat "$dir/pids.max"))"
+      fi
+      [[ $dir == /sys/fs/cgroup || $dir == /sys/fs/cgroup/pids ]] && break
+      dir=${dir%/*}
+    done
+  done </proc/self/cgroup
+  room=$((room - 300))
+}
+
+plain_limit=null
+if section plain; then
+  [[ " $plain_ns " == *" $plain_at "* ]] || die "BENCH_PLAIN_AT=$plain_at is not one of BENCH_PLAIN_NS ($plain_ns)"
+  pid_room
+  pmax=0
+  for n in $plain_ns; do ((n > pmax)) && pmax=$n; done
+  if ((pmax > room)); then
+    log "plain: a pids limit ($limit_by) allows $room processes, not $pmax"
+    plain_limit=$(jq -n --argjson asked "$pmax" --argjson allowed "$room" --arg by "$limit_by" \
+      '{asked: $asked, allowed: $allowed, limitedBy: $by}')
+    capped=""
+    for n in $plain_ns; do ((n > room)) && n=$room; capped+="$n "; done
+    plain_ns=$capped
+    pmax=$room
+    ((plain_at <= room)) || die "the pids limit does not allow BENCH_PLAIN_AT=$plain_at processes"
+  fi
+
+  # The chroot: the host's sleep, libc and dynamic loader, at the paths the host has them.
+  proot=$work/plain
+  psys=$work/plain-sysroot # an empty directory: no OSTree here
+  pstate=$work/plain-state
+  mkdir -p "$proot" "$psys" "$pstate"
+  sleep_bin=$(command -v sleep)
+  for f in "$sleep_bin" $(ldd "$sleep_bin" | grep -oE '/[^ ]+'); do
+    cp -L --parents "$f" "$proot/"
+  done
+  libc=$(ldd "$sleep_bin" | awk '$1 == "libc.so.6" {print $3}')
+  [[ -f $proot$libc ]] || die "plain: no libc.so.6 in the chroot"
+
+  # The C floor: every /proc/PID/maps read once, nothing parsed.
+  cat >"$work/maps-floor.c" <<'C'
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <stdio.h>
+
+int main(void) {
+    static char buf[1 << 16];
+    char path[64];
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    if (!d) return 1;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/maps", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        while (read(fd, buf, sizeof buf) > 0) {}
+        close(fd);
+    }
+    closedir(d);
+    return 0;
+}
+C
+  gcc -O2 -o "$work/maps-floor" "$work/maps-floor.c" || die "gcc could not build the C floor"
+
+  plt() { node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$psys" --state-dir "$pstate" "$@"; }
+  log "plain: starting $pmax processes in a copy of the host's libraries"
+  start_procs "$proot" "$pmax" "$plain_pidfile" "$sleep_bin" "$sleep_seconds"
+  plain_helper=$started
+  for _ in $(seq 1500); do [[ -s $plain_pidfile ]] && break; sleep 0.2; done
+  [[ -s $plain_pidfile ]] || die "plain: the helper did not start the processes"
+  for _ in $(seq 600); do
+    ready=$(mapping_count "$pmax" "$proot$libc" "$plain_pidfile")
+    ((ready == pmax)) && break
+    sleep 0.2
+  done
+  ((ready == pmax)) || die "plain: only $ready of $pmax processes map $proot$libc"
+  # An upgrade: the new libc is written beside the old and renamed over it, so the old
+  # inode, still mapped by every process, has no name left.
+  cp "$proot$libc" "$proot$libc.new"
+  printf 'livetree-bench' >>"$proot$libc.new"
+  mv -f "$proot$libc.new" "$proot$libc"
+  deleted=$(mapping_count "$pmax" "$proot$libc (deleted)" "$plain_pidfile")
+  ((deleted == pmax)) || die "plain: only $deleted of $pmax processes map a deleted libc"
+
+  floor_cmd="bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1'"
+  cfloor_cmd="$work/maps-floor"
+  plt_cmd="node $root/bin/livetree.js status --json --no-systemd --sysroot $psys --state-dir $pstate > /dev/null"
+  nr_cmd="${nr[*]} > /dev/null 2>&1"
+  for n in $plain_ns; do
+    kill_own "$n" "$plain_helper" "$plain_pidfile"
+    for _ in $(seq 200); do
+      [[ $(mapping_count "$pmax" "$proot$libc" "$plain_pidfile") -le $n ]] && break
+      sleep 0.1
+    done
+    alive=$(mapping_count "$n" "$proot$libc (deleted)" "$plain_pidfile")
+    ((alive == n)) || die "plain N=$n: $alive processes map the deleted libc"
+    total=$(count_glob "/proc/[0-9]*")
+    log "plain N=$n ($total processes on the host): hyperfine"
+    extra=()
+    [[ $n == "$plain_at" ]] && extra=(-n needrestart "$nr_cmd")
+    hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/plain-$n.json" \
+      -n floor "$floor_cmd" -n c-floor "$cfloor_cmd" -n livetree "$plt_cmd" "${extra[@]}" >&2
+
+    plt >"$res/plain-livetree-$n.json" || true
+    head -n "$n" "$plain_pidfile" | jq -s . >"$res/plain-pids-$n.json"
+    jq --slurpfile p "$res/plain-pids-$n.json" --arg libc "$proot$libc" --argjson total "$total" '
+        ($p[0] | map({(tostring): true}) | add) as $ours
+        | [.processes[] | select($ours[.pid | tostring])] as $mine
+        | {processesSeen: ($mine | length),
+           stale: ([$mine[] | select(.state == "stale")] | length),
+           libcDeleted: ([$mine[] | select(any(.files[]; .deleted and .path == $libc))] | length),
+           hostProcesses: $total,
+           hostProcessesScanned: (.processes | length),
+           warnings: [.warnings[].code] | unique}' "$res/plain-livetree-$n.json" >"$res/plain-lt-detect-$n.json"
+
+    if [[ $n == "$plain_at" ]]; then
+      "${nr[@]}" -v >"$res/plain-nr-$n.out" 2>"$res/plain-nr-$n.err" || true
+      nr_verbose=$(grep -oE '#[0-9]+ uses (deleted|obsolete|non-existing)' "$res/plain-nr-$n.err" |
+        grep -oE '[0-9]+' | sort -u | grep -cxF -f <(head -n "$n" "$plain_pidfile") || true)
+      jq -n --argjson v "${nr_verbose:-0}" '{verboseOutdated: $v}' >"$res/plain-nr-detect-$n.json"
+
+      log "plain N=$n: peak RSS of livetree status"
+      /usr/bin/time -v node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$psys" \
+        --state-dir "$pstate" >/dev/null 2>"$res/plain-time-$n.txt" || true
+      grep -q 'Maximum resident set size' "$res/plain-time-$n.txt" || die "no RSS from /usr/bin/time"
+
+      # System calls per process: deterministic, unlike times on a shared machine.
+      log "plain N=$n: system calls of livetree status (strace -f -c)"
+      strace -f -c -o "$res/plain-strace-$n.txt" node "$root/bin/livetree.js" status --json --no-systemd \
+        --sysroot "$psys" --state-dir "$pstate" >"$res/plain-strace-$n.json" 2>/dev/null || true
+      jq '.processes | length' "$res/plain-strace-$n.json" >"$res/plain-strace-$n.count"
+
+      log "plain N=$n: livetree exporter, warm scrapes against the C floor"
+      node "$root/bin/livetree.js" exporter --listen 127.0.0.1:0 --min-interval 0 --no-systemd \
+        --sysroot "$psys" --state-dir "$pstate" 2>"$res/exporter.log" &
+      exporter=$!
+      url=""
+      for _ in $(seq 300); do
+        url=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$res/exporter.log" | head -n 1 || true)
+        [[ -n $url ]] && break
+        sleep 0.1
+      done
+      [[ -n $url ]] || die "the exporter did not start: $(cat "$res/exporter.log")"
+      # The first scrape loads the addon and JIT-compiles; hyperfine's warm-ups add two more.
+      curl -sf -o /dev/null "$url/metrics" || die "the exporter's first scrape failed"
+      hyperfine -i --style basic --warmup 2 --runs "$runs" --export-json "$res/plain-exporter.json" \
+        -n c-floor "$cfloor_cmd" -n exporter-scrape "curl -sf -o /dev/null $url/metrics" >&2
+      curl -sf "$url/metrics" | grep -c '^livetree_' >"$res/plain-exporter-lines.txt" || true
+      kill -TERM "$exporter" 2>/dev/null || true
+      wait "$exporter" 2>/dev/null || true
+      exporter=""
+    fi
+  done
+  kill_own 0 "$plain_helper" "$plain_pidfile"
+fi
 
 # --- index: 100,000 objects -----------------------------------------------------------
+repo_objects=0 commit_s=0 deploy_s=0 catalog_bytes=0
+if section index; then
 log "index: building a commit of $objects files"
 step init "$big" big >/dev/null
 tree=$work/bigtree
@@ -228,6 +461,7 @@ hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/index.j
   -p true -n livetree-warm "node $here/bench-index.mjs scan $big $warm" \
   -p "rm -f $cold $cold-journal $cold-wal $cold-shm" -n livetree-cold "node $here/bench-index.mjs scan $big $cold" >&2
 catalog_bytes=$(stat -c %s "$cold")
+fi
 
 # --- reports --------------------------------------------------------------------------
 jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
@@ -241,10 +475,15 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
   --argjson catalogBytes "$catalog_bytes" \
   --arg loadStart "$load_start" --arg loadEnd "$(cut -d' ' -f1-3 /proc/loadavg)" \
   --argjson commitSeconds "$commit_s" --argjson deploySeconds "$deploy_s" \
+  --arg sections "$sections" --arg plainNs "$plain_ns" --argjson plainAt "$plain_at" \
+  --argjson plainLimit "$plain_limit" \
   '{date: $date, machine: {nproc: $nproc, kernel: $kernel, cpu: $cpu, memMb: $memMb,
     loadAverageAtStart: $loadStart, loadAverageAtEnd: $loadEnd},
     versions: {node: $node, hyperfine: $hyperfine, needrestart: $needrestart, ostree: $ostree, livetree: $commit},
     runs: $runs, index: {files: $objects, repoObjects: $repoObjects, coldCatalogBytes: $catalogBytes,
-    ostreeCommitSeconds: $commitSeconds, ostreeDeploySeconds: $deploySeconds}}' >"$res/meta.json"
-node "$here/bench-report.mjs" "$res" "$ns" "$root/reports"
-log "wrote reports/bench.md and reports/bench.json"
+    ostreeCommitSeconds: $commitSeconds, ostreeDeploySeconds: $deploySeconds},
+    sections: ($sections | split(" ") | map(select(. != ""))),
+    plain: {ns: ($plainNs | split(" ") | map(select(. != "") | tonumber)), at: $plainAt, pidsLimit: $plainLimit}}' >"$res/meta.json"
+out=${BENCH_OUT:-$root/reports}
+node "$here/bench-report.mjs" "$res" "$ns" "$out"
+log "wrote $out/bench.md and $out/bench.json"

@@ -25,6 +25,10 @@ have gcc || need+=(gcc)
 have file || need+=(file)
 # The booted-system test builds a Debian userland (scripts/debian-userland.sh).
 have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+# The benchmark scrapes the exporter with curl.
+have curl || need+=(curl)
+# ... and counts livetree's system calls per process with strace.
+have strace || need+=(strace)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

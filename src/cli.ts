@@ -1,7 +1,7 @@
 // The command line: dispatch to a command, map errors to ripgrep-style exit codes
 // (0 all good, 1 something needs attention, 2 the command itself failed).
 import {readFileSync} from 'node:fs';
-import {ScanError} from './errors/scan-error.js';
+import {NativeError} from './errors/native-error.js';
 import {UsageError} from './errors/usage-error.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function reportError(error: unknown): number {
-	if (error instanceof UsageError || error instanceof ScanError) {
+	if (error instanceof UsageError || error instanceof NativeError) {
 		process.stderr.write(`livetree: ${error.message}\n`);
 		return 2;
 	}

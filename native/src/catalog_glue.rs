@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::path::{Path, PathBuf};
 
-use crate::convert::error;
+use crate::convert::{coded_error, error};
 
 #[napi(object)]
 pub struct RestartStartIn {
@@ -63,24 +63,24 @@ pub struct CatalogRebuildOut {
     pub lost: Vec<String>,
 }
 
-fn open(path: &str) -> Result<Catalog> {
-    Catalog::open(Path::new(path)).map_err(error)
+fn open(env: &Env, path: &str) -> Result<Catalog> {
+    Catalog::open(Path::new(path)).map_err(|e| error(env, &e))
 }
 
 #[napi]
-pub fn catalog_begin_restart(path: String, start: RestartStartIn) -> Result<i64> {
-    open(&path)?
+pub fn catalog_begin_restart(env: Env, path: String, start: RestartStartIn) -> Result<i64> {
+    open(&env, &path)?
         .begin_restart(&RestartStart {
             unit: start.unit,
             old_pids: start.old_pids,
             stale_files_json: start.stale_files_json,
         })
-        .map_err(error)
+        .map_err(|e| error(&env, &e))
 }
 
 #[napi]
-pub fn catalog_finish_restart(path: String, id: i64, end: RestartEndIn) -> Result<()> {
-    open(&path)?
+pub fn catalog_finish_restart(env: Env, path: String, id: i64, end: RestartEndIn) -> Result<()> {
+    open(&env, &path)?
         .finish_restart(
             id,
             &RestartEnd {
@@ -90,16 +90,16 @@ pub fn catalog_finish_restart(path: String, id: i64, end: RestartEndIn) -> Resul
                 details_json: end.details_json,
             },
         )
-        .map_err(error)
+        .map_err(|e| error(&env, &e))
 }
 
 #[napi]
-pub fn catalog_list_restarts(path: String) -> Result<Vec<RestartRecordOut>> {
+pub fn catalog_list_restarts(env: Env, path: String) -> Result<Vec<RestartRecordOut>> {
     // Reading the history never writes, whoever runs it.
     Ok(Catalog::open_read_only(Path::new(&path))
-        .map_err(error)?
+        .map_err(|e| error(&env, &e))?
         .list_restarts()
-        .map_err(error)?
+        .map_err(|e| error(&env, &e))?
         .into_iter()
         .map(|r| RestartRecordOut {
             id: r.id,
@@ -122,8 +122,8 @@ fn count(v: Option<u64>) -> Option<i64> {
 }
 
 #[napi]
-pub fn catalog_check(path: String) -> Result<CatalogCheckOut> {
-    let r = Catalog::check(Path::new(&path)).map_err(error)?;
+pub fn catalog_check(env: Env, path: String) -> Result<CatalogCheckOut> {
+    let r = Catalog::check(Path::new(&path)).map_err(|e| error(&env, &e))?;
     Ok(CatalogCheckOut {
         path: r.path.to_string_lossy().into_owned(),
         ok: r.ok,
@@ -138,8 +138,8 @@ pub fn catalog_check(path: String) -> Result<CatalogCheckOut> {
 }
 
 #[napi]
-pub fn catalog_rebuild(path: String) -> Result<CatalogRebuildOut> {
-    let r = Catalog::rebuild(Path::new(&path)).map_err(error)?;
+pub fn catalog_rebuild(env: Env, path: String) -> Result<CatalogRebuildOut> {
+    let r = Catalog::rebuild(Path::new(&path)).map_err(|e| error(&env, &e))?;
     Ok(CatalogRebuildOut {
         path: r.path.to_string_lossy().into_owned(),
         moved_to: r.moved_to.map(|p| p.to_string_lossy().into_owned()),
@@ -177,11 +177,11 @@ pub struct WhichOut {
 }
 
 #[napi]
-pub fn which_sync(options: WhichOptions) -> Result<WhichOut> {
+pub fn which_sync(env: Env, options: WhichOptions) -> Result<WhichOut> {
     let query = if options.query_base64.unwrap_or(false) {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&options.query)
-            .map_err(|e| Error::from_reason(format!("[EINVAL] bad base64 query: {e}")))?;
+            .map_err(|e| coded_error(&env, "EINVAL", &format!("bad base64 query: {e}"), None))?;
         Query::Path(bytes)
     } else if let Some(q) = parse_inode(&options.query) {
         q
@@ -197,7 +197,7 @@ pub fn which_sync(options: WhichOptions) -> Result<WhichOut> {
         options.catalog_path.as_deref().map(Path::new),
         &query,
     )
-    .map_err(error)?;
+    .map_err(|e| error(&env, &e))?;
     Ok(WhichOut {
         object_checksum: r.object,
         hits: r

@@ -163,9 +163,30 @@ pub fn config(o: &ScanOptions) -> core::ScanConfig {
     }
 }
 
-/// Errors cross as `[CODE] message` so the TypeScript side can recover the code.
-pub fn error(e: livetree_core::Error) -> napi::Error {
-    napi::Error::from_reason(format!("[{}] {}", e.code(), e))
+/// A core error as a JavaScript `Error` with the message, and the code (`ENOENT`,
+/// `EACCES`, `ECORRUPT`, `EIO`, `ECATALOG`) and path as properties, as Node's own
+/// file-system errors carry them: the TypeScript side reads `error.code`, it does not
+/// parse the message.
+pub fn error(env: &napi::Env, e: &livetree_core::Error) -> napi::Error {
+    let path = e.path().to_string_lossy();
+    coded_error(env, e.code(), &e.to_string(), Some(&path))
+}
+
+/// A JavaScript `Error` with `code` (and `path`) properties, wrapped so that napi throws
+/// or rejects with that very object.
+pub fn coded_error(env: &napi::Env, code: &str, message: &str, path: Option<&str>) -> napi::Error {
+    use napi::bindgen_prelude::{JsObjectValue, JsValue};
+    let build = || -> napi::Result<napi::Error> {
+        let mut js = env.create_error(napi::Error::from_reason(message))?;
+        js.set_named_property("code", code)?;
+        if let Some(path) = path {
+            js.set_named_property("path", path)?;
+        }
+        Ok(napi::Error::from(js.to_unknown()))
+    };
+    // Only an environment that is shutting down refuses to build an object; the message
+    // still crosses then.
+    build().unwrap_or_else(|_| napi::Error::from_reason(format!("{code}: {message}")))
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -23,11 +23,11 @@ pub fn core_version() -> String {
 
 /// Scan synchronously (the CLI's one-shot commands use this).
 #[napi]
-pub fn scan_sync(options: ScanOptions) -> Result<ScanResult> {
+pub fn scan_sync(env: Env, options: ScanOptions) -> Result<ScanResult> {
     let cfg = convert::config(&options);
     let result = livetree_core::scan::run(&cfg)
         .map(convert::report)
-        .map_err(convert::error);
+        .map_err(|e| convert::error(&env, &e));
     give_back_memory();
     result
 }
@@ -42,14 +42,23 @@ fn give_back_memory() {
     }
 }
 
-pub struct ScanTask(livetree_core::scan::ScanConfig);
+/// The scan's configuration, and its error kept for the JavaScript thread: `compute`
+/// runs on the thread pool, where no JavaScript error can be built.
+pub struct ScanTask(
+    livetree_core::scan::ScanConfig,
+    Option<livetree_core::Error>,
+);
 
 impl Task for ScanTask {
     type Output = livetree_core::scan::ScanReport;
     type JsValue = ScanResult;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        livetree_core::scan::run(&self.0).map_err(convert::error)
+        livetree_core::scan::run(&self.0).map_err(|e| {
+            let reason = e.to_string();
+            self.1 = Some(e);
+            Error::from_reason(reason)
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -57,10 +66,17 @@ impl Task for ScanTask {
         give_back_memory();
         Ok(result)
     }
+
+    fn reject(&mut self, env: Env, err: Error) -> Result<Self::JsValue> {
+        Err(match self.1.take() {
+            Some(e) => convert::error(&env, &e),
+            None => err,
+        })
+    }
 }
 
 /// Scan on the libuv thread pool, so the exporter's event loop keeps serving.
 #[napi(ts_return_type = "Promise<ScanResult>")]
 pub fn scan(options: ScanOptions) -> AsyncTask<ScanTask> {
-    AsyncTask::new(ScanTask(convert::config(&options)))
+    AsyncTask::new(ScanTask(convert::config(&options), None))
 }

@@ -1,7 +1,7 @@
 // `livetree catalog check|rebuild`: inspect the catalog, or move a damaged one aside and
 // salvage what can be read. Nothing recorded is deleted.
 import {parseArgs} from 'node:util';
-import {ScanError} from '../errors/scan-error.js';
+import {CatalogError} from '../errors/catalog-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
@@ -42,7 +42,7 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 			return 0;
 		}
 	} catch (error) {
-		throw ScanError.fromNative(error);
+		throw CatalogError.fromNative(error);
 	}
 
 	throw new UsageError('catalog takes check or rebuild');

@@ -1,7 +1,7 @@
 // `livetree history`: every restart attempt the catalog recorded, newest first.
 import {existsSync} from 'node:fs';
 import {parseArgs} from 'node:util';
-import {ScanError} from '../errors/scan-error.js';
+import {CatalogError} from '../errors/catalog-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
 import {renderHistory} from '../render/restarts.js';
@@ -34,7 +34,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
 	try {
 		records = native.catalogListRestarts(file);
 	} catch (error) {
-		throw ScanError.fromNative(error);
+		throw CatalogError.fromNative(error);
 	}
 
 	const entries = records.map(r => ({

@@ -1,8 +1,8 @@
 // `livetree which MAJOR:MINOR:INODE|PATH`: which commits hold that object, at which paths.
 import {parseArgs} from 'node:util';
 import {checkDirectory} from '../collect.js';
-import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
+import {WhichError} from '../errors/which-error.js';
 import {native} from '../native.js';
 import {catalogPath, commonOptions, readCommon} from '../options.js';
 import {short} from '../render/style.js';
@@ -49,7 +49,7 @@ export async function whichCommand(argv: string[]): Promise<number> {
 	try {
 		result = native.whichSync({sysroot: options.sysroot, runDir: options.runDir, catalogPath: catalogPath(options), query});
 	} catch (error) {
-		throw ScanError.fromNative(error);
+		throw WhichError.fromNative(error);
 	}
 
 	for (const w of options.json ? [] : result.warnings) {

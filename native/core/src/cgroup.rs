@@ -22,6 +22,22 @@ impl CgroupEntry {
 }
 
 pub fn parse_cgroup(bytes: &[u8]) -> Result<Vec<CgroupEntry>, ParseError> {
+    parse_lines(bytes, |_, _| true)
+}
+
+/// [`parse_cgroup`] keeping only the entries [`systemd_cgroup_path`] looks at (the
+/// unified hierarchy and v1 `name=systemd`), so that the same answer comes without
+/// building the other hierarchies' entries. Every line is still checked.
+pub fn parse_systemd_cgroup(bytes: &[u8]) -> Result<Vec<CgroupEntry>, ParseError> {
+    parse_lines(bytes, |id, ctl| {
+        (id == 0 && ctl.is_empty()) || ctl.split(|b| *b == b',').any(|c| c == b"name=systemd")
+    })
+}
+
+fn parse_lines(
+    bytes: &[u8],
+    keep: impl Fn(u32, &[u8]) -> bool,
+) -> Result<Vec<CgroupEntry>, ParseError> {
     let mut out = Vec::new();
     for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
         if line.is_empty() {
@@ -37,6 +53,9 @@ pub fn parse_cgroup(bytes: &[u8]) -> Result<Vec<CgroupEntry>, ParseError> {
         let hierarchy_id = crate::maps::parse_dec(id)
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| ParseError(format!("cgroup line {}: bad hierarchy id", n + 1)))?;
+        if !keep(hierarchy_id, ctl) {
+            continue;
+        }
         let controllers = if ctl.is_empty() {
             Vec::new()
         } else {
@@ -170,6 +189,25 @@ mod tests {
         assert!(e[5].path.starts_with("/process_api/"));
         assert_eq!(systemd_cgroup_path(&e), Some("/"));
         assert_eq!(unit_from_cgroup_path("/"), None);
+    }
+
+    #[test]
+    fn systemd_only_parse_gives_the_same_unit() {
+        let inputs: [&[u8]; 5] = [
+            include_bytes!("../../../fixtures/captured/procfs/cgroup-v1-hybrid.txt"),
+            b"0::/system.slice/sshd.service\n",
+            b"12:cpu,cpuacct:/system.slice/a.service\n1:name=systemd:/system.slice/b.service\n0::/\n",
+            b"3:cpu,name=systemd:/x.scope\n0::/\n",
+            b"",
+        ];
+        for bytes in inputs {
+            let all = parse_cgroup(bytes).unwrap();
+            let few = parse_systemd_cgroup(bytes).unwrap();
+            assert!(few.len() <= 2 && few.iter().all(|e| all.contains(e)));
+            assert_eq!(systemd_cgroup_path(&few), systemd_cgroup_path(&all));
+        }
+        assert!(parse_systemd_cgroup(b"x:cpu:/\n").is_err());
+        assert!(parse_systemd_cgroup(b"1:cpu\n").is_err());
     }
 
     #[test]

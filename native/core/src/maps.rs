@@ -53,7 +53,7 @@ impl MapEntry {
 pub fn parse_maps(bytes: &[u8]) -> Result<Vec<MapEntry>, ParseError> {
     // A typical line is ~100 bytes; reserving avoids regrowing the vector for big processes.
     let mut out = Vec::with_capacity(bytes.len() / 96 + 1);
-    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+    for (n, line) in Lines::new(bytes).enumerate() {
         if line.is_empty() {
             continue;
         }
@@ -66,6 +66,34 @@ pub fn parse_maps(bytes: &[u8]) -> Result<Vec<MapEntry>, ParseError> {
 
 /// Parse one maps line (without its newline).
 pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
+    let l = parse_line_ref(line)?;
+    Ok(MapEntry {
+        start: l.start,
+        end: l.end,
+        perms: l.perms,
+        offset: l.offset,
+        major: l.major,
+        minor: l.minor,
+        inode: l.inode,
+        pathname: classify(l.name),
+    })
+}
+
+/// One maps line with its name still borrowed from the buffer: parsing it allocates
+/// nothing, so lines the caller does not keep cost no allocation.
+struct LineRef<'a> {
+    start: u64,
+    end: u64,
+    perms: [u8; 4],
+    offset: u64,
+    major: u32,
+    minor: u32,
+    inode: u64,
+    /// The name after the padding, still escaped, ` (deleted)` still on.
+    name: &'a [u8],
+}
+
+fn parse_line_ref(line: &[u8]) -> Result<LineRef<'_>, ParseError> {
     let mut cur = Cursor { rest: line };
     let start = cur.hex_until(b'-', "start address")?;
     let end = cur.hex_until(b' ', "end address")?;
@@ -95,9 +123,8 @@ pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
     // The kernel pads to a fixed column with spaces; no name it prints starts with a space
     // (paths start with '/', made-up names with a letter or '['), so all leading spaces
     // are padding.
-    let name_start = name.iter().position(|b| *b != b' ').unwrap_or(name.len());
-    let pathname = classify(&name[name_start..]);
-    Ok(MapEntry {
+    let name_start = skip_spaces(name);
+    Ok(LineRef {
         start,
         end,
         perms,
@@ -105,7 +132,7 @@ pub fn parse_line(line: &[u8]) -> Result<MapEntry, ParseError> {
         major,
         minor,
         inode,
-        pathname,
+        name: &name[name_start..],
     })
 }
 
@@ -175,6 +202,139 @@ pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
     out
 }
 
+/// What [`group_file_mappings`]`(&`[`parse_maps`]`(bytes)?)` gives, without building an
+/// entry per mapping: each line is checked as strictly, but only the first line of each
+/// distinct file allocates (its path and range). Also returns how many mappings there
+/// were: none at all means a kernel thread, a zombie or a process that just exited.
+///
+/// The scan reads thousands of maps files; most of their lines are further mappings of a
+/// library already seen or anonymous memory, which here cost no allocation.
+pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), ParseError> {
+    let mut out: Vec<FileMapping> = Vec::new();
+    // Few processes map more than a few dozen files: a linear look-up beats hashing until
+    // then, and the set is only built for the big ones.
+    const LINEAR: usize = 32;
+    let mut seen: HashSet<(u32, u32, u64)> = HashSet::new();
+    let mut count = 0;
+    for (n, line) in Lines::new(bytes).enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let l = parse_line_ref(line)
+            .map_err(|e| ParseError(format!("maps line {}: {}", n + 1, e.0)))?;
+        count += 1;
+        if l.name.first() != Some(&b'/') {
+            continue;
+        }
+        let key = (l.major, l.minor, l.inode);
+        if let Some(last) = out.last() {
+            if (last.major, last.minor, last.inode) == key {
+                continue;
+            }
+        }
+        let known = if out.len() < LINEAR {
+            out.iter().any(|f| (f.major, f.minor, f.inode) == key)
+        } else {
+            if seen.is_empty() {
+                seen.extend(out.iter().map(|f| (f.major, f.minor, f.inode)));
+            }
+            !seen.insert(key)
+        };
+        if known {
+            continue;
+        }
+        let Pathname::File {
+            path,
+            deleted_suffix,
+        } = classify(l.name)
+        else {
+            continue;
+        };
+        out.push(FileMapping {
+            major: l.major,
+            minor: l.minor,
+            inode: l.inode,
+            range: format!("{:x}-{:x}", l.start, l.end),
+            path,
+            deleted_suffix,
+        });
+    }
+    Ok((out, count))
+}
+
+/// The lines of a buffer, as `split(|b| *b == b'\n')` gives them, with the newline
+/// found eight bytes at a time: most of a maps line is its name and padding, which a
+/// byte-by-byte split would step through one compare at a time.
+struct Lines<'a> {
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Lines<'a> {
+        Lines { rest: Some(bytes) }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.rest?;
+        match find_newline(rest) {
+            Some(i) => {
+                self.rest = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(rest)
+            }
+        }
+    }
+}
+
+/// Index of the first byte that is not a space (the padding before a name is up to
+/// ~25 spaces): a word at a time, then byte by byte; `s.len()` if all are spaces.
+fn skip_spaces(s: &[u8]) -> usize {
+    const SPACES: u64 = 0x0101_0101_0101_0101 * b' ' as u64;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&s[i..i + 8]);
+        let other = u64::from_le_bytes(word) ^ SPACES;
+        if other != 0 {
+            return i + (other.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + s[i..]
+        .iter()
+        .position(|b| *b != b' ')
+        .unwrap_or(s.len() - i)
+}
+
+/// Index of the first `\n`: a word at a time (the classic "has a zero byte" test on the
+/// word XOR a word of newlines), then byte by byte for the tail.
+fn find_newline(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut i = 0;
+    while i + 8 <= s.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&s[i..i + 8]);
+        let w = u64::from_le_bytes(word) ^ NL;
+        // The lowest flagged byte is the first zero byte exactly; a borrow can only flag
+        // bytes above it.
+        let z = w.wrapping_sub(LO) & !w & HI;
+        if z != 0 {
+            return Some(i + (z.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    s[i..].iter().position(|b| *b == b'\n').map(|p| i + p)
+}
+
 struct Cursor<'a> {
     rest: &'a [u8],
 }
@@ -191,11 +351,53 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The hex number up to `sep`, in one pass over the bytes with a digit table (every
+    /// maps line has five such fields); anything odd is handed to the two-pass reading,
+    /// which words the error.
     fn hex_until(&mut self, sep: u8, what: &str) -> Result<u64, ParseError> {
+        let rest = self.rest;
+        let mut v: u64 = 0;
+        let mut i = 0;
+        while i < rest.len() && i <= 16 {
+            let d = HEX_DIGIT[usize::from(rest[i])];
+            if d == NOT_HEX {
+                break;
+            }
+            v = (v << 4) | u64::from(d);
+            i += 1;
+        }
+        if (1..=16).contains(&i) && rest.get(i) == Some(&sep) {
+            self.rest = &rest[i + 1..];
+            return Ok(v);
+        }
+        self.hex_until_checked(sep, what)
+    }
+
+    fn hex_until_checked(&mut self, sep: u8, what: &str) -> Result<u64, ParseError> {
         let f = self.field(sep, what)?;
         parse_hex(f).ok_or_else(|| ParseError(format!("{what} {:?} is not a hex number", lossy(f))))
     }
 }
+
+const NOT_HEX: u8 = 0xff;
+
+/// The value of each byte as a hex digit (either case, as [`parse_hex`] reads them), or
+/// [`NOT_HEX`].
+static HEX_DIGIT: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 pub(crate) fn parse_hex(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 16 {
@@ -342,6 +544,86 @@ mod tests {
         assert_eq!((g[1].minor, g[1].path.as_slice()), (2, &b"/other/a.so"[..]));
         assert_eq!(g[2].path, b"/lib/b.so");
         assert!(g[2].deleted_suffix);
+    }
+
+    #[test]
+    fn file_mappings_parser_matches_parse_then_group() {
+        let cat = include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt");
+        let mut many = Vec::new();
+        // More distinct files than the linear look-up handles, each mapped twice apart.
+        for round in 0..2 {
+            for i in 0..100u64 {
+                many.extend_from_slice(
+                    format!(
+                        "{:x}-{:x} r--p 00000000 fd:01 {} /lib/l{i}.so{}\n",
+                        0x1000 * (2 * i + round * 1000 + 1),
+                        0x1000 * (2 * i + round * 1000 + 2),
+                        100 + i,
+                        if i % 7 == 0 { " (deleted)" } else { "" }
+                    )
+                    .as_bytes(),
+                );
+                many.extend_from_slice(b"0-1000 rw-p 00000000 00:00 0 \n");
+            }
+        }
+        let hostile = b"1000-2000 r--p 00000000 fd:01 7 /lib/a\\012b.so\n\
+2000-3000 rw-p 00000000 00:00 0                [heap]\n\
+3000-4000 r--p 00000000 fd:01 7 /lib/a\\012b.so\n";
+        for bytes in [&cat[..], &many, &hostile[..], b"", b"\n\n"] {
+            let entries = parse_maps(bytes).unwrap();
+            let (files, count) = parse_file_mappings(bytes).unwrap();
+            assert_eq!(files, group_file_mappings(&entries));
+            assert_eq!(count, entries.len());
+        }
+        assert_eq!(parse_file_mappings(&many).unwrap().0.len(), 100);
+        for bad in [&b"1000-2000 r--p 0 fd01 7 /x"[..], b"\xff", b"-"] {
+            assert_eq!(
+                parse_file_mappings(bad).unwrap_err(),
+                parse_maps(bad).unwrap_err()
+            );
+        }
+    }
+
+    #[test]
+    fn lines_split_like_split() {
+        let mut cases: Vec<Vec<u8>> = vec![b"".to_vec(), b"\n".to_vec(), b"a\n\nb".to_vec()];
+        // Newlines at every offset of a word, and bytes that trip naive zero-byte tests.
+        for at in 0..20 {
+            let mut v = vec![0x8bu8; 24];
+            v[at] = b'\n';
+            v[(at + 5) % 24] = 0x0b;
+            cases.push(v);
+        }
+        cases.push(include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt").to_vec());
+        for c in cases {
+            let ours: Vec<&[u8]> = Lines::new(&c).collect();
+            let std: Vec<&[u8]> = c.split(|b| *b == b'\n').collect();
+            assert_eq!(ours, std);
+        }
+    }
+
+    #[test]
+    fn skip_spaces_finds_the_first_other_byte() {
+        for len in 0..20 {
+            for other in 0..=len {
+                let mut v = vec![b' '; len];
+                if other < len {
+                    v[other] = b'/';
+                }
+                assert_eq!(skip_spaces(&v), other, "{len} {other}");
+            }
+        }
+    }
+
+    #[test]
+    fn hex_fields_uppercase_and_long_are_read_as_before() {
+        let e = parse_line(b"7F0000001000-7f0000002000 r-xp 0000ABCD FD:01 5 /x").unwrap();
+        assert_eq!(
+            (e.start, e.offset, e.major),
+            (0x7f00_0000_1000, 0xabcd, 0xfd)
+        );
+        assert!(parse_line(b"11112222333344445-2 r--p 0 fd:01 7 /x").is_err());
+        assert!(parse_line(b"-2000 r--p 0 fd:01 7 /x").is_err());
     }
 
     #[test]

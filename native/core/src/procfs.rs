@@ -7,7 +7,8 @@
 //! is `Error::PermissionDenied`.
 //!
 //! Speed matters (thousands of processes per scan): a [`ProcReader`] reads each file into
-//! one reused buffer, and small single-record files are read with a single `read`.
+//! one reused buffer, builds each path in another, and small single-record files are read
+//! with a single `read`. docs/proc-reading.md has the syscall and instruction counts.
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::{self, File};
 use std::io::{self, Read};
@@ -16,9 +17,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::cgroup::{parse_cgroup, CgroupEntry};
+use crate::cgroup::{parse_cgroup, parse_systemd_cgroup, CgroupEntry};
 use crate::error::{Error, Result};
-use crate::maps::{parse_maps, MapEntry};
+use crate::maps::{parse_file_mappings, parse_maps, FileMapping, MapEntry};
 use crate::mountinfo::{parse_mountinfo, Mount};
 
 const DELETED_SUFFIX: &[u8] = b" (deleted)";
@@ -119,9 +120,13 @@ pub fn read_mountinfo(proc_root: &Path, pid: u32) -> Result<Vec<Mount>> {
     ProcReader::new().read_mountinfo(proc_root, pid)
 }
 
-/// Reads /proc files into one buffer that is reused from process to process.
+/// Reads /proc files into buffers that are reused from process to process: the file
+/// contents, link targets and the `PROC_ROOT/PID/NAME` path itself. A scan reads a few
+/// files of each of thousands of processes, so per-file allocations add up.
 pub struct ProcReader {
     buf: Vec<u8>,
+    link: Vec<u8>,
+    path: PidPath,
 }
 
 impl Default for ProcReader {
@@ -135,60 +140,101 @@ impl ProcReader {
         // Large enough for the maps of most processes in a few reads; grows when needed.
         ProcReader {
             buf: vec![0; 256 * 1024],
+            link: vec![0; 256],
+            path: PidPath::default(),
         }
     }
 
-    /// Read comm, maps, exe, root, mount namespace and cgroup of `pid`.
+    /// Read comm, maps, exe, root, mount namespace and cgroup of `pid`, with every mapping
+    /// of maps parsed ([`ProcessRaw::maps`]).
     ///
     /// Errors: `NotFound` when the process is gone (before or during the read, or a
     /// zombie, which runs no code any more); `PermissionDenied` when maps may not be read.
     /// Everything but maps is best effort and becomes None (or empty) on failure.
-    ///
-    /// All files are opened relative to one descriptor of `/proc/PID`, so the kernel looks
-    /// the process up once rather than once per file.
     pub fn read_process(&mut self, proc_root: &Path, pid: u32) -> Result<ProcessRaw> {
-        let dir = PidDir::new(proc_root, pid)?;
+        self.read(proc_root, pid, Maps::Entries).map(|(raw, _)| raw)
+    }
+
+    /// As [`ProcReader::read_process`], but maps is reduced to one [`FileMapping`] per
+    /// distinct mapped file while it is parsed (`ProcessRaw::maps` stays empty): what the
+    /// scan needs, without an allocation per mapping. The cgroup list keeps only the
+    /// entries [`crate::cgroup::systemd_cgroup_path`] looks at.
+    pub fn read_process_files(
+        &mut self,
+        proc_root: &Path,
+        pid: u32,
+    ) -> Result<(ProcessRaw, Vec<FileMapping>)> {
+        self.read(proc_root, pid, Maps::Files)
+    }
+
+    /// The reads per process are what the verdict needs and no more: comm, maps and
+    /// cgroup opened by path (three `openat`), exe, root and ns/mnt (three `readlinkat`)
+    /// and one `newfstatat` of root; `stat` only for a process without mappings. Opening
+    /// by path rather than below an `O_PATH` descriptor of `/proc/PID` saves an `openat`
+    /// and a `close` per process; a process that exits between two reads is caught as
+    /// before (the next open fails with ENOENT, or exe does).
+    fn read(
+        &mut self,
+        proc_root: &Path,
+        pid: u32,
+        mode: Maps,
+    ) -> Result<(ProcessRaw, Vec<FileMapping>)> {
+        self.path.set(proc_root, pid)?;
 
         // comm first: cheap, and a missing process shows up here before any real work.
-        let comm = match dir
-            .open(c"comm")
-            .and_then(|f| self.read_small(f, &dir, "comm"))
-        {
+        let comm = match self.read_file(b"comm\0", true) {
             Ok(n) => Some(trim_newline(&self.buf[..n]).to_vec()),
             Err(e @ Error::NotFound(_)) => return Err(e),
             Err(_) => None,
         };
 
-        let n = dir
-            .open(c"maps")
-            .and_then(|f| self.read_all(f, &dir, "maps"))?;
-        let maps =
-            parse_maps(&self.buf[..n]).map_err(|e| Error::corrupt(&dir.path("maps"), e.0))?;
+        let n = self.read_file(b"maps\0", false)?;
+        let corrupt = |path: &PidPath, e: crate::error::ParseError| {
+            Error::corrupt(&path.display(b"maps\0"), e.0)
+        };
+        let (maps, files, mapped) = match mode {
+            Maps::Entries => {
+                let maps = parse_maps(&self.buf[..n]).map_err(|e| corrupt(&self.path, e))?;
+                let mapped = maps.len();
+                (maps, Vec::new(), mapped)
+            }
+            Maps::Files => {
+                let (files, mapped) =
+                    parse_file_mappings(&self.buf[..n]).map_err(|e| corrupt(&self.path, e))?;
+                (Vec::new(), files, mapped)
+            }
+        };
 
-        let exe = match dir.readlink(c"exe") {
-            Ok(raw) => Some(LinkTarget::from_bytes(raw)),
+        let exe = match self.readlink(b"exe\0") {
+            Ok(n) => Some(LinkTarget::from_bytes(self.link[..n].to_vec())),
             // exe vanishes with the address space: maps that were read are a half-dead
             // process's, so report it gone. (Kernel threads have neither.)
-            Err(e @ Error::NotFound(_)) if !maps.is_empty() => return Err(e),
+            Err(e @ Error::NotFound(_)) if mapped > 0 => return Err(e),
             Err(_) => None,
         };
 
-        if maps.is_empty() && self.is_zombie_or_gone(&dir) {
-            return Err(Error::NotFound(dir.base.clone()));
+        if mapped == 0 && self.is_zombie_or_gone() {
+            return Err(Error::NotFound(self.path.base()));
         }
 
-        let root = dir.readlink(c"root").ok();
-        let root_dev_ino = dir.stat(c"root").ok();
-        let mnt_ns = dir.readlink(c"ns/mnt").ok().and_then(|l| parse_ns_link(&l));
-        let cgroup = match dir
-            .open(c"cgroup")
-            .and_then(|f| self.read_small(f, &dir, "cgroup"))
-        {
-            Ok(n) => parse_cgroup(&self.buf[..n]).unwrap_or_default(),
+        let root = self
+            .readlink(b"root\0")
+            .ok()
+            .map(|n| self.link[..n].to_vec());
+        let root_dev_ino = self.stat(b"root\0").ok();
+        let mnt_ns = self
+            .readlink(b"ns/mnt\0")
+            .ok()
+            .and_then(|n| parse_ns_link(&self.link[..n]));
+        let cgroup = match self.read_file(b"cgroup\0", true) {
+            Ok(n) => match mode {
+                Maps::Entries => parse_cgroup(&self.buf[..n]).unwrap_or_default(),
+                Maps::Files => parse_systemd_cgroup(&self.buf[..n]).unwrap_or_default(),
+            },
             Err(_) => Vec::new(),
         };
 
-        Ok(ProcessRaw {
+        let raw = ProcessRaw {
             pid,
             comm,
             exe,
@@ -197,43 +243,34 @@ impl ProcReader {
             mnt_ns,
             cgroup,
             maps,
-        })
+        };
+        Ok((raw, files))
     }
 
     pub fn read_mountinfo(&mut self, proc_root: &Path, pid: u32) -> Result<Vec<Mount>> {
-        let dir = PidDir::new(proc_root, pid)?;
-        let n = dir
-            .open(c"mountinfo")
-            .and_then(|f| self.read_all(f, &dir, "mountinfo"))?;
-        parse_mountinfo(&self.buf[..n]).map_err(|e| Error::corrupt(&dir.path("mountinfo"), e.0))
+        self.path.set(proc_root, pid)?;
+        let n = self.read_file(b"mountinfo\0", false)?;
+        parse_mountinfo(&self.buf[..n])
+            .map_err(|e| Error::corrupt(&self.path.display(b"mountinfo\0"), e.0))
     }
 
     /// A process whose maps came back empty is a kernel thread, a zombie, or one that
     /// exited while we read. Only the first is still running code.
-    fn is_zombie_or_gone(&mut self, dir: &PidDir) -> bool {
-        match dir
-            .open(c"stat")
-            .and_then(|f| self.read_small(f, dir, "stat"))
-        {
+    fn is_zombie_or_gone(&mut self) -> bool {
+        match self.read_file(b"stat\0", true) {
             Ok(n) => matches!(stat_state(&self.buf[..n]), Some(b'Z' | b'X' | b'x')),
             Err(Error::NotFound(_)) => true,
             Err(_) => false,
         }
     }
 
-    /// Read a whole seq_file (maps, mountinfo), which the kernel hands out about a page
-    /// per `read`, into the reused buffer. Returns the length.
-    fn read_all(&mut self, f: File, dir: &PidDir, name: &str) -> Result<usize> {
-        self.read_into(f, dir, name, false)
-    }
-
-    /// Read a file the kernel renders as one record (comm, stat, cgroup): a `read` that
-    /// does not fill the buffer already holds all of it, which saves the final empty read.
-    fn read_small(&mut self, f: File, dir: &PidDir, name: &str) -> Result<usize> {
-        self.read_into(f, dir, name, true)
-    }
-
-    fn read_into(&mut self, mut f: File, dir: &PidDir, name: &str, one: bool) -> Result<usize> {
+    /// Read `PROC_ROOT/PID/NAME` into the reused buffer; returns the length. `one`: the
+    /// kernel renders the file as one record (comm, stat, cgroup), so a `read` that does
+    /// not fill the buffer already holds all of it, which saves the final empty read. A
+    /// seq_file (maps, mountinfo) comes about a page per `read` and is read to the end.
+    fn read_file(&mut self, name: &[u8], one: bool) -> Result<usize> {
+        let err = |path: &PidPath, e: io::Error| Error::from_io(&path.display(name), e);
+        let mut f = open_c(self.path.c(name)).map_err(|e| err(&self.path, e))?;
         let mut n = 0;
         loop {
             if n == self.buf.len() {
@@ -248,90 +285,140 @@ impl ProcReader {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::from_io(&dir.path(name), e)),
+                Err(e) => return Err(err(&self.path, e)),
             }
         }
     }
-}
 
-/// An `O_PATH` descriptor of `/proc/PID`; files below it are reached with the *at calls.
-/// Paths are only built for error messages.
-struct PidDir {
-    fd: File,
-    base: PathBuf,
-}
-
-impl PidDir {
-    fn new(proc_root: &Path, pid: u32) -> Result<PidDir> {
-        let base = proc_root.join(pid.to_string());
-        let fd = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-            .open(&base)
-            .map_err(|e| Error::from_io(&base, e))?;
-        Ok(PidDir { fd, base })
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.base.join(name)
-    }
-
-    fn err(&self, name: &CStr, e: io::Error) -> Error {
-        Error::from_io(&self.base.join(OsStr::from_bytes(name.to_bytes())), e)
-    }
-
-    fn open(&self, name: &CStr) -> Result<File> {
-        // SAFETY: openat reads the NUL-terminated `name`; it returns a new fd we own, or -1.
-        let fd = unsafe {
-            libc::openat(
-                self.fd.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(self.err(name, io::Error::last_os_error()));
-        }
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        Ok(unsafe { File::from_raw_fd(fd) })
-    }
-
-    fn readlink(&self, name: &CStr) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; 256];
+    /// readlink of `PROC_ROOT/PID/NAME` into the reused link buffer; returns the length.
+    fn readlink(&mut self, name: &[u8]) -> Result<usize> {
         loop {
-            // SAFETY: readlinkat writes at most buf.len() bytes into buf.
+            let c = self.path.c(name);
+            // SAFETY: readlinkat reads the NUL-terminated `c` and writes at most
+            // link.len() bytes into link.
             let n = unsafe {
                 libc::readlinkat(
-                    self.fd.as_raw_fd(),
-                    name.as_ptr(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
+                    libc::AT_FDCWD,
+                    c.as_ptr(),
+                    self.link.as_mut_ptr().cast(),
+                    self.link.len(),
                 )
             };
             if n < 0 {
-                return Err(self.err(name, io::Error::last_os_error()));
+                return Err(Error::from_io(
+                    &self.path.display(name),
+                    io::Error::last_os_error(),
+                ));
             }
             let n = n as usize;
             // A full buffer may mean a truncated target: retry with more room.
-            if n < buf.len() {
-                buf.truncate(n);
-                return Ok(buf);
+            if n < self.link.len() {
+                return Ok(n);
             }
-            buf.resize(buf.len() * 4, 0);
+            let grown = self.link.len() * 4;
+            self.link.resize(grown, 0);
         }
     }
 
-    /// (st_dev, st_ino) of `name`, following the link.
-    fn stat(&self, name: &CStr) -> Result<(u64, u64)> {
+    /// (st_dev, st_ino) of `PROC_ROOT/PID/NAME`, following the link.
+    fn stat(&mut self, name: &[u8]) -> Result<(u64, u64)> {
+        let c = self.path.c(name);
         // SAFETY: an all-zero stat is valid; fstatat fills it on success.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: name is NUL-terminated and st is a valid, writable stat.
-        let r = unsafe { libc::fstatat(self.fd.as_raw_fd(), name.as_ptr(), &mut st, 0) };
+        // SAFETY: c is NUL-terminated and st is a valid, writable stat.
+        let r = unsafe { libc::fstatat(libc::AT_FDCWD, c.as_ptr(), &mut st, 0) };
         if r < 0 {
-            return Err(self.err(name, io::Error::last_os_error()));
+            return Err(Error::from_io(
+                &self.path.display(name),
+                io::Error::last_os_error(),
+            ));
         }
         Ok((st.st_dev, st.st_ino))
     }
+}
+
+/// How much of maps a read keeps.
+#[derive(Clone, Copy)]
+enum Maps {
+    /// Every mapping, parsed ([`ProcessRaw::maps`]).
+    Entries,
+    /// One entry per distinct file, nothing per mapping.
+    Files,
+}
+
+/// `PROC_ROOT/PID/` in a reused buffer, with a file name and NUL appended per call.
+/// Paths for error messages are built only when an error happens.
+#[derive(Default)]
+struct PidPath {
+    bytes: Vec<u8>,
+    prefix: usize,
+}
+
+impl PidPath {
+    fn set(&mut self, proc_root: &Path, pid: u32) -> Result<()> {
+        let root = proc_root.as_os_str().as_bytes();
+        if root.contains(&0) {
+            return Err(Error::from_io(
+                proc_root,
+                io::Error::from(io::ErrorKind::InvalidInput),
+            ));
+        }
+        self.bytes.clear();
+        self.bytes.extend_from_slice(root);
+        // As Path::join: "" + "42" is "42", "/proc/" + "42" is "/proc/42".
+        if !self.bytes.is_empty() && !self.bytes.ends_with(b"/") {
+            self.bytes.push(b'/');
+        }
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        let mut v = pid;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.bytes.extend_from_slice(&digits[i..]);
+        self.bytes.push(b'/');
+        self.prefix = self.bytes.len();
+        Ok(())
+    }
+
+    /// `name` must end in a NUL and hold no other.
+    fn c(&mut self, name: &[u8]) -> &CStr {
+        self.bytes.truncate(self.prefix);
+        self.bytes.extend_from_slice(name);
+        CStr::from_bytes_with_nul(&self.bytes).expect("one NUL, at the end")
+    }
+
+    /// `PROC_ROOT/PID` for messages.
+    fn base(&self) -> PathBuf {
+        PathBuf::from(OsStr::from_bytes(&self.bytes[..self.prefix - 1]))
+    }
+
+    /// `PROC_ROOT/PID/NAME` for messages (`name` with its NUL).
+    fn display(&self, name: &[u8]) -> PathBuf {
+        let name = name.strip_suffix(b"\0").unwrap_or(name);
+        self.base().join(OsStr::from_bytes(name))
+    }
+}
+
+fn open_c(path: &CStr) -> io::Result<File> {
+    // SAFETY: openat reads the NUL-terminated path; it returns a new fd we own, or -1.
+    let fd = unsafe {
+        libc::openat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 fn trim_newline(b: &[u8]) -> &[u8] {
@@ -561,6 +648,52 @@ mod tests {
 
     fn tree() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/captured/procfs/tree")
+    }
+
+    #[test]
+    fn pid_paths_are_built_like_path_join() {
+        let mut p = PidPath::default();
+        for (root, want) in [
+            ("/proc", "/proc/42/maps"),
+            ("/proc/", "/proc/42/maps"),
+            ("", "42/maps"),
+            ("rel/tree", "rel/tree/42/maps"),
+        ] {
+            p.set(Path::new(root), 42).unwrap();
+            assert_eq!(p.c(b"maps\0").to_bytes(), want.as_bytes());
+            assert_eq!(
+                p.display(b"maps\0"),
+                Path::new(root).join("42").join("maps")
+            );
+            assert_eq!(p.base(), Path::new(root).join("42"));
+        }
+        p.set(Path::new("/proc"), 4_294_967_295).unwrap();
+        assert_eq!(p.c(b"ns/mnt\0").to_bytes(), b"/proc/4294967295/ns/mnt");
+        p.set(Path::new("/proc"), 0).unwrap();
+        assert_eq!(p.c(b"stat\0").to_bytes(), b"/proc/0/stat");
+    }
+
+    #[test]
+    fn the_scan_read_agrees_with_the_full_read() {
+        let root = tree();
+        let full = read_process(&root, 4242).unwrap();
+        let (raw, files) = ProcReader::new().read_process_files(&root, 4242).unwrap();
+        assert!(raw.maps.is_empty());
+        assert_eq!(files, crate::maps::group_file_mappings(&full.maps));
+        assert_eq!(
+            crate::cgroup::systemd_cgroup_path(&raw.cgroup),
+            crate::cgroup::systemd_cgroup_path(&full.cgroup)
+        );
+        let strip = |p: ProcessRaw| ProcessRaw {
+            maps: Vec::new(),
+            cgroup: Vec::new(),
+            ..p
+        };
+        assert_eq!(strip(raw), strip(full));
+        assert!(matches!(
+            ProcReader::new().read_process_files(&root, 4343),
+            Err(Error::NotFound(_))
+        ));
     }
 
     #[test]

@@ -12,11 +12,12 @@ use crate::attribute::{classify_root, process_state, stale_reason};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::knowledge::Knowledge;
-use crate::maps::{group_file_mappings, FileMapping};
+use crate::maps::FileMapping;
 use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
 
 /// A mount namespace (inode of ns/mnt) and a process root as the scanner names it.
 type View = (u64, Vec<u8>);
+type RootKey = (Option<(u64, u64)>, Option<Vec<u8>>);
 use crate::procfs::{self, path_in_root, ProcReader, ProcessRaw};
 pub use crate::report::*;
 use crate::Error;
@@ -43,6 +44,9 @@ struct Scan<'a> {
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     identical: HashMap<(u32, u32, u64, Option<String>), Option<String>>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
+    /// Root classification per (root dev+ino, root link): thousands of processes share a
+    /// few roots, and classifying one may ask the catalog.
+    roots: HashMap<RootKey, (RootKind, Option<String>)>,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
 }
@@ -88,14 +92,9 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
                     let mut reader = ProcReader::new();
                     part.iter()
                         .map(|&pid| {
-                            let raw = reader.read_process(&cfg.proc_root, pid).map(|mut raw| {
-                                // Keep what attribution reads: one entry per file, not every
-                                // mapping (thousands of processes wait here at once).
-                                let files = group_file_mappings(&raw.maps);
-                                raw.maps = Vec::new();
-                                (raw, files)
-                            });
-                            (pid, raw)
+                            // Keep what attribution reads: one entry per file, not every
+                            // mapping (thousands of processes wait here at once).
+                            (pid, reader.read_process_files(&cfg.proc_root, pid))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -138,6 +137,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         origins: HashMap::new(),
         identical: HashMap::new(),
         deleted_objects: HashMap::new(),
+        roots: HashMap::new(),
         warned: HashSet::new(),
         warnings,
     };
@@ -214,14 +214,22 @@ impl Scan<'_> {
     ) -> ProcessReport {
         let pid = raw.pid;
         let k = &self.k;
-        let (root_kind, root_deployment) = classify_root(
-            raw.root_dev_ino,
-            raw.root.as_deref(),
-            self.host,
-            &k.deployments,
-            &|dev, ino| k.deployment_by_dir(dev, ino),
-            &|path| in_this_sysroot(&self.cfg.sysroot, path),
-        );
+        let root_key = (raw.root_dev_ino, raw.root.clone());
+        let (root_kind, root_deployment) = match self.roots.get(&root_key) {
+            Some(hit) => hit.clone(),
+            None => {
+                let c = classify_root(
+                    raw.root_dev_ino,
+                    raw.root.as_deref(),
+                    self.host,
+                    &k.deployments,
+                    &|dev, ino| k.deployment_by_dir(dev, ino),
+                    &|path| in_this_sysroot(&self.cfg.sysroot, path),
+                );
+                self.roots.insert(root_key, c.clone());
+                c
+            }
+        };
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
         if !self.ns_overlays.contains_key(&view) {
