@@ -30,6 +30,9 @@ fn main() {
         catalog_path: Some(catalog),
         pids: Some(pids),
         progress: false,
+        sys_root: "/sys".into(),
+        // The kernel is no part of what this example measures (the /proc reading loop).
+        kernel: false,
     };
     let report = run(&cfg).expect("scan");
     let stale = report
