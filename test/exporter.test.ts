@@ -152,16 +152,20 @@ test('1,000 concurrent scrapes share one scan, even with no minimum interval', a
 test('the minimum interval is respected on a real clock', async t => {
 	const {state, collect} = counting();
 	const exporter = await start(t, {collect, minIntervalSeconds: 2});
-	await request(`${exporter.url}/metrics`);
-	// The scan began before its reply arrived, so the interval ends before started + 2s.
+	// The scan begins after this instant, so its interval ends after started + 2s: a burst
+	// that ends before then must not scan again (measured from here, not from the reply,
+	// which a loaded machine may deliver long after the scan began).
 	const started = Date.now();
+	await request(`${exporter.url}/metrics`);
+	const replied = Date.now();
 	for (let i = 0; i < 20; i++) {
 		await request(`${exporter.url}/metrics`);
 	}
 
 	t.true(Date.now() - started < 2000, 'the burst fitted in the interval');
 	t.is(state.calls, 1);
-	await sleep(2050 - (Date.now() - started));
+	// The scan began before its reply arrived: 2s after the reply, the interval is over.
+	await sleep(2050 - (Date.now() - replied));
 	const reply = await request(`${exporter.url}/metrics`);
 	t.is(state.calls, 2);
 	t.is(valueOf(parseExposition(reply.body), 'livetree_scans_total'), 2);

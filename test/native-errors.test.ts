@@ -69,7 +69,8 @@ test('the CLI prints the native message as is and exits 2', async t => {
 	const missing = join(dir, 'missing');
 	const r = await livetree(['which', '--sysroot', missing, '--state-dir', dir, '1:2:3']);
 	t.is(r.code, 2, r.stderr);
-	t.is(r.stderr, `livetree: ${missing}: not found\n`);
+	// The CLI checks the sysroot before the core is called: one line with the errno.
+	t.is(r.stderr, `livetree: ${missing}: cannot read sysroot: no such directory (ENOENT)\n`);
 	// A directory where the catalog file should be: a CatalogError, not an internal error.
 	const state = join(dir, 'state');
 	await mkdir(join(state, 'catalog.sqlite'), {recursive: true});
