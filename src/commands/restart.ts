@@ -193,7 +193,7 @@ async function verify(options: CommonOptions, pids: number[]): Promise<VerifyRes
 	}
 
 	const scan = await scanOnly(options, {pids});
-	const doc = buildDocument({scan, host: {hostname: '', kernelRelease: ''}, units: []});
+	const doc = buildDocument({scan, host: {hostname: '', kernelRelease: ''}});
 	const stale = doc.processes.flatMap(p => staleFiles(p));
 	return {allCurrent: doc.processes.every(p => !p.needsRestart), stale};
 }
