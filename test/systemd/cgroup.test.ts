@@ -1,14 +1,10 @@
 // Unit names and timestamps, and the reasons sentences. (Which unit a /proc/PID/cgroup names is
 // parsed in Rust: native/core/src/cgroup.rs tests the captured files.)
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { MappedFile, Process } from '../../src/model/document.js';
 import { reasons } from '../../src/render/reason.js';
 import { staleFiles, unitRestartInfo } from '../../src/systemd/reasons.js';
 import { nameFromPath, usecToRfc3339 } from '../../src/systemd/units.js';
-
-const fixture = (name: string): Buffer => readFileSync(new URL(`../../../fixtures/captured/systemd/${name}`, import.meta.url));
 
 test('unit object paths and timestamps', (t) => {
   t.is(nameFromPath('/org/freedesktop/systemd1/unit/lt_2da_2eservice'), 'lt-a.service');
