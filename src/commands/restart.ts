@@ -33,7 +33,8 @@ export async function restartCommand(argv: string[]): Promise<number> {
 		throw new UsageError('restart needs systemd; drop --no-systemd');
 	}
 
-	if (values.needed === (positionals.length > 0)) {
+	const named = positionals.length > 0;
+	if (values.needed === named) {
 		throw new UsageError('give either --needed or unit names');
 	}
 
