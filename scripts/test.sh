@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "== lint"
+# Biome: the TypeScript's formatting and lint rules (biome.jsonc); writes nothing.
+npx biome ci src test
 cargo fmt --manifest-path native/Cargo.toml --all -- --check
 cargo clippy --manifest-path native/Cargo.toml --workspace --all-targets --quiet -- -D warnings
 

@@ -3,12 +3,14 @@
 import {readFileSync} from 'node:fs';
 import {NativeError} from './errors/native-error.js';
 import {UsageError} from './errors/usage-error.js';
+import {toolHelp} from './commands/help.js';
+import {isCommandName, type CommandName} from './commands/table.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 // Commands load on demand: `status --json` from cron need not load the D-Bus client,
 // the exporter's HTTP server or the terminal tables (Node's start-up is most of a small scan).
-const commands: Record<string, () => Promise<Command>> = {
+const commands: Record<CommandName, () => Promise<Command>> = {
 	status: async () => (await import('./commands/status.js')).statusCommand,
 	explain: async () => (await import('./commands/explain.js')).explainCommand,
 	which: async () => (await import('./commands/which.js')).whichCommand,
@@ -17,24 +19,6 @@ const commands: Record<string, () => Promise<Command>> = {
 	exporter: async () => (await import('./commands/exporter.js')).exporterCommand,
 	catalog: async () => (await import('./commands/catalog.js')).catalogCommand,
 };
-
-const help = `Usage: livetree <command> [options]
-
-Tells what is running on this host: every mapped file of every process traced
-to the OSTree commit it came from, and which processes and units need a restart.
-
-Commands:
-  status            what runs, per deployment (also: livetree admin status)
-  explain PID       which tree PID runs, file by file, and why it needs a restart
-  which MAJOR:MINOR:INODE|PATH  which commits hold that file, at which paths
-  restart           restart units that need it (--needed or UNIT...), verify each
-  history           restart attempts recorded in the catalog
-  exporter          serve Prometheus metrics on 127.0.0.1:9947
-  catalog check|rebuild  inspect or repair the catalog database
-
-Run 'livetree <command> --help' for a command's options.
-Options: --help, --version
-`;
 
 function version(): string {
 	const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string};
@@ -59,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
 	}
 
 	if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-		process.stdout.write(help);
+		process.stdout.write(toolHelp());
 		return name === undefined ? 2 : 0;
 	}
 
@@ -68,14 +52,13 @@ export async function main(argv: string[]): Promise<number> {
 		return 0;
 	}
 
-	const load = commands[name];
-	if (!load) {
+	if (!isCommandName(name)) {
 		process.stderr.write(`livetree: unknown command "${name}" (try --help)\n`);
 		return 2;
 	}
 
 	try {
-		const command = await load();
+		const command = await commands[name]();
 		return await command(rest);
 	} catch (error) {
 		return reportError(error);

@@ -39,7 +39,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 export async function collect(options: CommonOptions, extra: CollectOptions = {}): Promise<StatusDocument> {
 	const started = process.hrtime.bigint();
 	const [scan, host] = await Promise.all([scanOnly(options, extra), hostFacts()]);
-	const doc = buildDocument({scan, host, units: []});
+	const doc = buildDocument({scan, host});
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);

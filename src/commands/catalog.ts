@@ -1,25 +1,18 @@
 // `livetree catalog check|rebuild`: inspect the catalog, or move a damaged one aside and
 // salvage what can be read. Nothing recorded is deleted.
-import {parseArgs} from 'node:util';
 import {CatalogError} from '../errors/catalog-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import {native} from '../native.js';
-import {catalogPath, commonOptions, readCommon} from '../options.js';
+import {catalogPath, readCommon} from '../options.js';
 import {prepareStateDir} from '../state-dir.js';
-
-export const catalogHelp = `Usage: livetree catalog (check | rebuild) [--state-dir DIR] [--json]
-
-  check     integrity check, schema version and row counts; changes nothing
-  rebuild   move the catalog aside (catalog.sqlite.corrupt-TIME), create a fresh one,
-            and copy into it everything still readable; lists what was lost
-
-Exit codes: 0 healthy / rebuilt, 1 check found damage, 2 error.
-`;
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
 
 export async function catalogCommand(argv: string[]): Promise<number> {
-	const {values, positionals} = parseArgs({args: argv, options: commonOptions, allowPositionals: true, strict: true});
+	const {values, positionals} = parseCommand('catalog', commandTable.catalog, argv);
 	if (values.help) {
-		process.stdout.write(catalogHelp);
+		process.stdout.write(commandHelp('catalog'));
 		return 0;
 	}
 

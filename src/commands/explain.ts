@@ -1,28 +1,19 @@
 // `livetree explain PID`: which tree, commit, version and path each file came from, and why.
-import {parseArgs} from 'node:util';
 import {collect} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
-import {commonOptions, readCommon} from '../options.js';
+import {readCommon} from '../options.js';
 import {isKernelThread} from '../proc-stat.js';
 import {printable} from '../render/reason.js';
 import {renderExplain} from '../render/explain.js';
 import {makeStyle} from '../render/style.js';
-
-export const explainHelp = `Usage: livetree explain PID [options]
-
-Say which tree PID runs: the deployment, commit, version and path of every file it
-maps, and why it needs a restart or not.
-
-Options: --sysroot, --state-dir, --user, --bus-address, --no-systemd, --json,
-         --color, -v/--verbose (see livetree status --help)
-
-Exit codes: 0 it runs current code, 1 it needs a restart, 2 no such process or scan failed.
-`;
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
 
 export async function explainCommand(argv: string[]): Promise<number> {
-	const {values, positionals} = parseArgs({args: argv, options: commonOptions, allowPositionals: true, strict: true});
+	const {values, positionals} = parseCommand('explain', commandTable.explain, argv);
 	if (values.help) {
-		process.stdout.write(explainHelp);
+		process.stdout.write(commandHelp('explain'));
 		return 0;
 	}
 

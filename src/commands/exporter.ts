@@ -1,53 +1,20 @@
 // `livetree exporter`: serve Prometheus metrics of fresh scans until SIGINT/SIGTERM.
-import {parseArgs} from 'node:util';
 import {checkDirectory, collect} from '../collect.js';
 import {ListenError} from '../errors/listen-error.js';
 import {WebConfigError} from '../errors/web-config-error.js';
 import {parseDuration} from '../exporter/duration.js';
 import {startExporter} from '../exporter/exporter.js';
-import {defaultListen} from '../exporter/listen.js';
-import {commonOptions, readCommon} from '../options.js';
+import {readCommon} from '../options.js';
 import {readRestartHistory} from '../restart-history.js';
 import {prepareStateDir} from '../state-dir.js';
-
-export const exporterHelp = `Usage: livetree exporter [options]
-
-Serve Prometheus metrics at http://LISTEN/metrics. Each scrape gets the metrics of
-a scan at most --min-interval old; scrapes never start two scans at once.
-
-Options:
-  --listen HOST:PORT     where to listen (default ${defaultListen}, loopback only)
-  --allow-remote         allow a --listen address that is not loopback
-  --web.config.file FILE TLS and basic auth, in the format of Prometheus's
-                         exporter-toolkit (the file node_exporter reads);
-                         read again on SIGHUP (see docs/fleet.md)
-  --min-interval TIME    scan at most once per TIME (default 10s; e.g. 30s, 2m)
-  --sysroot PATH         the OSTree sysroot to read (default /)
-  --state-dir DIR        where the catalog lives (default /var/lib/livetree)
-  --user                 ask the user's systemd manager instead of the system's
-  --bus-address ADDR     ask the systemd manager on this D-Bus address
-  --no-systemd           do not ask systemd at all
-  -h, --help             show this help
-
-Runs until SIGINT or SIGTERM; SIGHUP reloads the web configuration file.
-Exit codes: 0 stopped by a signal, 2 could not start.
-`;
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
 
 export async function exporterCommand(argv: string[]): Promise<number> {
-	const {values} = parseArgs({
-		args: argv,
-		options: {
-			...commonOptions,
-			listen: {type: 'string', default: defaultListen},
-			'allow-remote': {type: 'boolean', default: false},
-			'min-interval': {type: 'string', default: '10s'},
-			'web.config.file': {type: 'string'},
-		},
-		allowPositionals: false,
-		strict: true,
-	});
+	const {values} = parseCommand('exporter', commandTable.exporter, argv);
 	if (values.help) {
-		process.stdout.write(exporterHelp);
+		process.stdout.write(commandHelp('exporter'));
 		return 0;
 	}
 

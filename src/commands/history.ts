@@ -1,23 +1,19 @@
 // `livetree history`: every restart attempt the catalog recorded, newest first.
 import {existsSync} from 'node:fs';
-import {parseArgs} from 'node:util';
 import {CatalogError} from '../errors/catalog-error.js';
 import {native} from '../native.js';
-import {catalogPath, commonOptions, readCommon} from '../options.js';
+import {catalogPath, readCommon} from '../options.js';
 import {renderHistory} from '../render/restarts.js';
 import {makeStyle} from '../render/style.js';
 import {prepareStateDir} from '../state-dir.js';
-
-export const historyHelp = `Usage: livetree history [--json] [--state-dir DIR]
-
-List every restart attempt livetree recorded: unit, time, old and new PIDs, the job's
-result and the verdict. An attempt interrupted by a crash shows as in-progress.
-`;
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
 
 export async function historyCommand(argv: string[]): Promise<number> {
-	const {values} = parseArgs({args: argv, options: commonOptions, allowPositionals: false, strict: true});
+	const {values} = parseCommand('history', commandTable.history, argv);
 	if (values.help) {
-		process.stdout.write(historyHelp);
+		process.stdout.write(commandHelp('history'));
 		return 0;
 	}
 

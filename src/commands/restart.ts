@@ -1,12 +1,11 @@
 // `livetree restart`: restart units that run stale code, then prove it worked by scanning
 // the new processes. Every attempt is recorded in the catalog before the job is queued.
 import {existsSync} from 'node:fs';
-import {parseArgs} from 'node:util';
 import {collect, scanOnly} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
 import {buildDocument} from '../model/build.js';
 import {native} from '../native.js';
-import {catalogPath, commonOptions, readCommon, type CommonOptions} from '../options.js';
+import {catalogPath, readCommon, type CommonOptions} from '../options.js';
 import {makeStyle} from '../render/style.js';
 import {renderRestarts} from '../render/restarts.js';
 import {staleFiles, type StaleFile} from '../systemd/reasons.js';
@@ -18,50 +17,14 @@ import {managerPidView, type PidView} from '../systemd/pid-view.js';
 import {managerRefusal, skipForNeeded, type PastRestart, type PolicyContext, type Skip} from '../systemd/restart-policy.js';
 import {nameFromPath} from '../systemd/units.js';
 import {loadRestartConfig} from '../restart-config.js';
-
-export const restartHelp = `Usage: livetree restart (--needed | UNIT...) [options]
-
-Restart units through systemd, wait for each job, then scan the unit's new processes:
-  verified     new processes, all running current code
-  still-stale  restarted, but something in the unit still maps stale code
-  failed       the job or the unit failed (its Result and ExecMainStatus are shown)
-Every attempt is recorded in the catalog (see livetree history).
-
---needed leaves out units that cannot be restarted safely, and lists each with the
-reason and what applies the new code instead (a reboot, a soft reboot, logging out):
-units the manager refuses to restart by hand (RefuseManualStart/Stop, CanStart/Stop),
-the manager itself, the message bus, logind, display managers, gettys, user sessions,
-the unit livetree runs in, the site's exclusions, a unit at its start limit, and one
-whose last restart by livetree failed (never retried in a loop). Units named on the
-command line are restarted unless the manager itself refuses.
-
-Options:
-  --needed               restart every unit that needs a restart (and is safe to)
-  --dry-run              say what would be restarted; change nothing
-  --exclude UNIT         never restart UNIT with --needed (repeatable; globs: 'postgresql@*')
-  --restart-config FILE  site policy file (default /etc/livetree/restart.conf):
-                         lines "exclude UNIT-PATTERN…", # comments
-  --user, --bus-address ADDR, --sysroot, --state-dir, --json, --color (as for status)
-
-Exit codes: 0 every requested restart is verified (or a dry run), 1 one is not or a
-unit needing a restart was skipped, 2 error (such as a unit that does not exist).
-`;
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
 
 export async function restartCommand(argv: string[]): Promise<number> {
-	const {values, positionals} = parseArgs({
-		args: argv,
-		options: {
-			...commonOptions,
-			needed: {type: 'boolean', default: false},
-			'dry-run': {type: 'boolean', default: false},
-			exclude: {type: 'string', multiple: true},
-			'restart-config': {type: 'string'},
-		},
-		allowPositionals: true,
-		strict: true,
-	});
+	const {values, positionals} = parseCommand('restart', commandTable.restart, argv);
 	if (values.help) {
-		process.stdout.write(restartHelp);
+		process.stdout.write(commandHelp('restart'));
 		return 0;
 	}
 
@@ -70,7 +33,8 @@ export async function restartCommand(argv: string[]): Promise<number> {
 		throw new UsageError('restart needs systemd; drop --no-systemd');
 	}
 
-	if (values.needed === (positionals.length > 0)) {
+	const named = positionals.length > 0;
+	if (values.needed === named) {
 		throw new UsageError('give either --needed or unit names');
 	}
 
@@ -193,7 +157,7 @@ async function verify(options: CommonOptions, pids: number[]): Promise<VerifyRes
 	}
 
 	const scan = await scanOnly(options, {pids});
-	const doc = buildDocument({scan, host: {hostname: '', kernelRelease: ''}, units: []});
+	const doc = buildDocument({scan, host: {hostname: '', kernelRelease: ''}});
 	const stale = doc.processes.flatMap(p => staleFiles(p));
 	return {allCurrent: doc.processes.every(p => !p.needsRestart), stale};
 }

@@ -1,55 +1,21 @@
 // `livetree status` (also `livetree admin status`): what is running, per deployment.
-import {parseArgs} from 'node:util';
 import {collect} from '../collect.js';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
-import {commonOptions, readCommon} from '../options.js';
+import {readCommon} from '../options.js';
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
 import {jsonChunks} from '../render/json.js';
 import {renderPrometheus, type ExporterFacts} from '../render/prometheus.js';
 import {readRestartHistory} from '../restart-history.js';
 import {checkWritable, writeOutputFile} from '../output-file.js';
 
-export const statusHelp = `Usage: livetree status [options]
-
-Show every deployment and what its processes actually run: which need a restart,
-which run live-applied (overlay) code, and why.
-
-Options:
-  --sysroot PATH         the OSTree sysroot to read (default /)
-  --json                 print the v1 JSON document (schema/status.schema.json)
-  --format FORMAT        text (default), json or prometheus
-  --output FILE          write the report to FILE atomically instead of stdout
-  --textfile FILE        also write Prometheus metrics to FILE atomically
-                         (for node_exporter's textfile collector)
-  --state-dir DIR        where the catalog lives (default /var/lib/livetree)
-  --proc-root DIR        read processes and the running kernel from DIR (default /proc)
-  --sys-root DIR         read live patches from DIR/kernel/livepatch (default /sys)
-  --user                 ask the user's systemd manager instead of the system's
-  --bus-address ADDR     ask the systemd manager on this D-Bus address
-  --no-systemd           do not ask systemd at all
-  --color WHEN           always, never or auto (default; honours NO_COLOR)
-  -v, --verbose          list everything; do not summarise long lists
-  -h, --help             show this help
-
-Exit codes: 0 nothing needs a restart, 1 something needs a restart or the kernel
-a reboot, 2 the scan failed.
-`;
-
 export async function statusCommand(argv: string[]): Promise<number> {
-	const {values} = parseArgs({
-		args: argv,
-		options: {
-			...commonOptions,
-			format: {type: 'string'},
-			output: {type: 'string'},
-			textfile: {type: 'string'},
-		},
-		allowPositionals: false,
-		strict: true,
-	});
+	const {values} = parseCommand('status', commandTable.status, argv);
 	if (values.help) {
-		process.stdout.write(statusHelp);
+		process.stdout.write(commandHelp('status'));
 		return 0;
 	}
 

@@ -1,28 +1,19 @@
 // `livetree which MAJOR:MINOR:INODE|PATH`: which commits hold that object, at which paths.
-import {parseArgs} from 'node:util';
 import {checkDirectory} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
 import {WhichError} from '../errors/which-error.js';
 import {native} from '../native.js';
-import {catalogPath, commonOptions, readCommon} from '../options.js';
+import {catalogPath, readCommon} from '../options.js';
 import {short} from '../render/style.js';
 import {prepareStateDir} from '../state-dir.js';
-
-export const whichHelp = `Usage: livetree which (MAJOR:MINOR:INODE | PATH) [options]
-
-Which commits hold a file, and at which paths. MAJOR:MINOR:INODE is what
-/proc/PID/maps shows (device in decimal); PATH is a file on disk (found by inode in
-the repo, or by its ostree checksum in the catalog) or a path inside trees such as
-/usr/lib/libc.so.6.
-
-Options: --sysroot, --state-dir, --json (see livetree status --help)
-Exit codes: 0 found, 1 not in any known commit, 2 error.
-`;
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
 
 export async function whichCommand(argv: string[]): Promise<number> {
-	const {values, positionals} = parseArgs({args: argv, options: commonOptions, allowPositionals: true, strict: true});
+	const {values, positionals} = parseCommand('which', commandTable.which, argv);
 	if (values.help) {
-		process.stdout.write(whichHelp);
+		process.stdout.write(commandHelp('which'));
 		return 0;
 	}
 

@@ -1,4 +1,4 @@
-// Build the v1 status document from a native scan, host facts and systemd units.
+// Build the v1 status document from a native scan and host facts; withUnits adds systemd's units.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
 import type {OriginOut, ProcessOut, ScanResult} from '../native.js';
 import type {
@@ -10,7 +10,6 @@ import {toKernel} from './kernel.js';
 export interface BuildInput {
 	scan: ScanResult;
 	host: Host;
-	units: Unit[];
 	warnings?: Warning[];
 	generatedAt?: Date;
 	scanDurationSeconds?: number;
@@ -20,7 +19,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	const {scan} = input;
 	// One Origin object per distinct origin, shared by every file that has it.
 	const origins = scan.origins.map(toOrigin);
-	const processes = scan.processes.map(p => toProcess(p, input.units, scan, origins));
+	const processes = scan.processes.map(p => toProcess(p, scan, origins));
 	const kernel = scan.kernel ? toKernel(scan.kernel) : undefined;
 	// Counted by (device, inode): one libc mapped by 3000 processes is one stale file.
 	const distinct = (keep: (f: MappedFile) => boolean) => new Set(processes.flatMap(p => p.files.filter(keep).map(f => `${f.dev}\0${f.ino}`))).size;
@@ -61,11 +60,11 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			files: o.files.map(f => ({path: f.path, objectChecksum: f.objectChecksum ?? null, commits: f.commits})),
 		})),
 		processes,
-		units: input.units,
+		units: [],
 		summary: {
 			processes: processes.length,
 			processesNeedingRestart: processes.filter(p => p.needsRestart).length,
-			unitsNeedingRestart: input.units.filter(u => u.needsRestart).length,
+			unitsNeedingRestart: 0,
 			staleFiles: distinct(f => f.staleReason !== null),
 			overlayFiles: overlayFiles.size,
 			untrackedFiles: distinct(f => f.origin.kind === 'untracked'),
@@ -81,9 +80,9 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	};
 }
 
-function toProcess(p: ProcessOut, units: Unit[], scan: ScanResult, origins: Origin[]): Process {
+function toProcess(p: ProcessOut, scan: ScanResult, origins: Origin[]): Process {
 	const state = p.state as ProcessState;
-	const unit = units.find(u => u.pids.includes(p.pid))?.name ?? p.cgroupUnit ?? null;
+	const unit = p.cgroupUnit ?? null;
 	const files: MappedFile[] = [];
 	for (let i = p.filesStart; i < p.filesStart + p.filesCount; i++) {
 		files.push(toFile(scan, i, origins));

@@ -33,20 +33,6 @@ export interface SystemdClientOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** One row of Manager.ListUnits. */
-export interface ListedUnit {
-  name: string;
-  description: string;
-  loadState: string;
-  activeState: string;
-  subState: string;
-  following: string;
-  path: string;
-  jobId: number;
-  jobType: string;
-  jobPath: string;
-}
-
 /** The unit properties livetree uses; fields a unit type lacks are null. */
 export interface UnitProperties {
   id: string;
@@ -92,7 +78,6 @@ interface ManagerProxy {
   GetUnit(name: string): Promise<string>;
   LoadUnit(name: string): Promise<string>;
   GetUnitByPID(pid: number): Promise<string>;
-  ListUnits(): Promise<unknown[][]>;
   RestartUnit(name: string, mode: string): Promise<string>;
   Subscribe(): Promise<void>;
   on(signal: 'JobRemoved', listener: (id: number, job: string, unit: string, result: string) => void): unknown;
@@ -209,23 +194,6 @@ export class SystemdClient {
   async getUnitByPid(pid: number): Promise<string> {
     const m = await this.managerInterface();
     return (await this.call(`GetUnitByPID ${pid}`, () => m.GetUnitByPID(pid))) as string;
-  }
-
-  async listUnits(): Promise<ListedUnit[]> {
-    const m = await this.managerInterface();
-    const rows = (await this.call('ListUnits', () => m.ListUnits())) as unknown[][];
-    return rows.map((r) => ({
-      name: String(r[0]),
-      description: String(r[1]),
-      loadState: String(r[2]),
-      activeState: String(r[3]),
-      subState: String(r[4]),
-      following: String(r[5]),
-      path: String(r[6]),
-      jobId: Number(r[7]),
-      jobType: String(r[8]),
-      jobPath: String(r[9]),
-    }));
   }
 
   /** Queues a restart job and returns its object path (match it against JobRemoved.job). */

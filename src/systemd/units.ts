@@ -2,7 +2,7 @@
 // the manager confirms it (the PID is in the unit's ControlGroup, or GetUnitByPID names the unit),
 // because a name read from a cgroup path can belong to another manager (a user manager's unit
 // seen on the system bus is really part of user@UID.service).
-import { readCgroupPids, readCgroupUnit } from './cgroup.js';
+import { readCgroupPids } from './cgroup.js';
 import type { SystemdClient, UnitProperties } from './client.js';
 import type { SystemdError } from './errors/systemd-error.js';
 import { toSystemdError } from './errors/to-systemd-error.js';
@@ -35,9 +35,6 @@ export interface UnitWarning {
 }
 
 export interface CollectUnitsOptions {
-  /** Read /proc/PID/cgroup for processes whose hint is null (default false: trust the scan). */
-  readProcFallback?: boolean;
-  procRoot?: string;
   cgroupFsRoot?: string;
   /** How the manager numbers our processes (managerPidView); default: as we do. */
   pidView?: PidView;
@@ -45,8 +42,6 @@ export interface CollectUnitsOptions {
 
 export interface CollectedUnits {
   units: UnitStatus[];
-  /** pid → unit name, for filling processes[].unit. */
-  unitByPid: Map<number, string>;
   warnings: UnitWarning[];
 }
 
@@ -84,8 +79,7 @@ export async function collectUnits(
   const view = opts.pidView ?? samePidView;
   const byHint = new Map<string, number[]>();
   for (const p of processes) {
-    let hint = p.cgroupUnit;
-    if (hint === null && opts.readProcFallback) hint = await readCgroupUnit(p.pid, opts.procRoot);
+    const hint = p.cgroupUnit;
     if (hint === null) continue; // kernel threads, the root cgroup: no unit to ask about
     const list = byHint.get(hint) ?? [];
     list.push(p.pid);
@@ -155,7 +149,7 @@ export async function collectUnits(
     units.push(toUnitStatus({ ...p, mainPid }, pids));
   }
   units.sort((a, b) => a.name.localeCompare(b.name));
-  return { units, unitByPid, warnings };
+  return { units, warnings };
 }
 
 function isFatal(e: SystemdError): boolean {

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connectSystemd, resolveBusAddress } from '../../src/systemd/client.js';
 import { SystemdError } from '../../src/systemd/errors/systemd-error.js';
+import { nameFromPath } from '../../src/systemd/units.js';
 import { startUserManager } from '../helpers/systemd-user.js';
 
 test('no bus socket → SystemdError systemd-unavailable', async (t) => {
@@ -39,19 +40,18 @@ test('user bus with no address in the environment → systemd-unavailable', (t) 
   t.is(resolveBusAddress({ env: {} }), 'unix:path=/run/dbus/system_bus_socket');
 });
 
-test('manager calls on a real systemd --user: ListUnits, GetUnit, errors with codes', async (t) => {
+test('manager calls on a real systemd --user: GetUnit, GetUnitByPID, errors with codes', async (t) => {
   const m = await startUserManager();
   t.teardown(() => m.stop());
   await m.startUnit('lt-c.service', ['/bin/sleep', '600']);
   const client = await connectSystemd({ user: true, env: m.env });
   t.teardown(() => client.close());
 
-  const listed = await client.listUnits();
-  const row = listed.find((u) => u.name === 'lt-c.service');
-  t.is(row?.activeState, 'active');
-  t.is(row?.path, await client.getUnit('lt-c.service'));
+  const unitPath = await client.getUnit('lt-c.service');
+  t.is(nameFromPath(unitPath), 'lt-c.service');
+  t.is((await client.getUnitProperties(unitPath)).activeState, 'active');
   const main = Number((await m.show('lt-c.service', ['MainPID'])).MainPID);
-  t.is(await client.getUnitByPid(main), row?.path ?? "");
+  t.is(await client.getUnitByPid(main), unitPath);
 
   const noUnit = await t.throwsAsync(client.getUnit('lt-missing.service'), { instanceOf: SystemdError });
   t.is(noUnit?.code, 'no-such-unit');

@@ -228,6 +228,26 @@ mod tests {
     }
 
     #[test]
+    fn captured_user_manager_unit() {
+        // A unit of a systemd --user manager running in a delegated subtree of this hybrid
+        // host: the path systemd reports as the unit's ControlGroup, and the unit it names.
+        let bytes = include_bytes!("../../../fixtures/captured/systemd/hybrid-user-unit.cgroup");
+        let control_group =
+            include_str!("../../../fixtures/captured/systemd/hybrid-user-unit.ControlGroup");
+        let e = parse_cgroup(bytes).unwrap();
+        assert_eq!(systemd_cgroup_path(&e), Some(control_group.trim()));
+        assert_eq!(
+            unit_from_cgroup_path(control_group.trim()).as_deref(),
+            Some("capture.service")
+        );
+        let harness = include_bytes!("../../../fixtures/captured/systemd/harness-self.cgroup");
+        assert_eq!(
+            systemd_cgroup_path(&parse_cgroup(harness).unwrap()),
+            Some("/")
+        );
+    }
+
+    #[test]
     fn path_may_hold_colons() {
         let e = parse_cgroup(b"0::/system.slice/a:b.service\n").unwrap();
         assert_eq!(e[0].path, "/system.slice/a:b.service");

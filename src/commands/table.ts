@@ -1,0 +1,105 @@
+// Every command, with the options it takes: the one table that `livetree --help`, each
+// command's --help and the check that rejects an option a command does not take are made from.
+// It holds only words and option specs, so the CLI can print help without loading a command.
+import {pick, scanOptionNames} from '../options.js';
+
+export const commandTable = {
+	status: {
+		usage: 'status [options]',
+		summary: 'what runs, per deployment (also: livetree admin status)',
+		description: `Show every deployment and what its processes actually run: which need a restart,
+which run live-applied (overlay) code, and why.`,
+		positionals: false,
+		options: pick('sysroot', 'json', 'format', 'output', 'textfile', 'state-dir', 'proc-root', 'sys-root', 'run-dir', 'user', 'bus-address', 'no-systemd', 'color', 'verbose', 'help'),
+		optionHelp: {json: 'print the v1 JSON document (schema/status.schema.json)'},
+		footer: `Exit codes: 0 nothing needs a restart, 1 something needs a restart or the kernel
+a reboot, 2 the scan failed.`,
+	},
+	explain: {
+		usage: 'explain PID [options]',
+		summary: 'which tree PID runs, file by file, and why it needs a restart',
+		synopsis: 'explain PID',
+		description: `Say which tree PID runs: the deployment, commit, version and path of every file it
+maps, and why it needs a restart or not.`,
+		positionals: true,
+		options: pick(...scanOptionNames, 'json', 'color', 'verbose', 'help'),
+		optionHelp: {json: 'print the process, its deployment and the warnings as JSON'},
+		footer: 'Exit codes: 0 it runs current code, 1 it needs a restart, 2 no such process or scan failed.',
+	},
+	which: {
+		usage: 'which (MAJOR:MINOR:INODE | PATH) [options]',
+		summary: 'which commits hold that file, at which paths',
+		synopsis: 'which MAJOR:MINOR:INODE|PATH',
+		description: `Which commits hold a file, and at which paths. MAJOR:MINOR:INODE is what
+/proc/PID/maps shows (device in decimal); PATH is a file on disk (found by inode in
+the repo, or by its ostree checksum in the catalog) or a path inside trees such as
+/usr/lib/libc.so.6.`,
+		positionals: true,
+		options: pick('sysroot', 'state-dir', 'run-dir', 'json', 'help'),
+		optionHelp: {json: 'print the hits as JSON'},
+		footer: 'Exit codes: 0 found, 1 not in any known commit, 2 error.',
+	},
+	restart: {
+		usage: 'restart (--needed | UNIT...) [options]',
+		summary: 'restart units that need it (--needed or UNIT...), verify each',
+		synopsis: 'restart',
+		description: `Restart units through systemd, wait for each job, then scan the unit's new processes:
+  verified     new processes, all running current code
+  still-stale  restarted, but something in the unit still maps stale code
+  failed       the job or the unit failed (its Result and ExecMainStatus are shown)
+Every attempt is recorded in the catalog (see livetree history).
+
+--needed leaves out units that cannot be restarted safely, and lists each with the
+reason and what applies the new code instead (a reboot, a soft reboot, logging out):
+units the manager refuses to restart by hand (RefuseManualStart/Stop, CanStart/Stop),
+the manager itself, the message bus, logind, display managers, gettys, user sessions,
+the unit livetree runs in, the site's exclusions, a unit at its start limit, and one
+whose last restart by livetree failed (never retried in a loop). Units named on the
+command line are restarted unless the manager itself refuses.`,
+		positionals: true,
+		// No --no-systemd: restarting is asking systemd. No --verbose: the outcomes are never cut.
+		options: pick('needed', 'dry-run', 'exclude', 'restart-config', 'sysroot', 'state-dir', 'proc-root', 'sys-root', 'run-dir', 'user', 'bus-address', 'json', 'color', 'help'),
+		optionHelp: {json: 'print the outcomes as JSON'},
+		footer: `Exit codes: 0 every requested restart is verified (or a dry run), 1 one is not or a
+unit needing a restart was skipped, 2 error (such as a unit that does not exist).`,
+	},
+	history: {
+		usage: 'history [options]',
+		summary: 'restart attempts recorded in the catalog',
+		description: `List every restart attempt livetree recorded: unit, time, old and new PIDs, the job's
+result and the verdict. An attempt interrupted by a crash shows as in-progress.`,
+		positionals: false,
+		options: pick('state-dir', 'json', 'color', 'help'),
+		optionHelp: {json: 'print the records as JSON'},
+		footer: 'Exit codes: 0 listed (also when none is recorded), 2 error.',
+	},
+	exporter: {
+		usage: 'exporter [options]',
+		summary: 'serve Prometheus metrics on 127.0.0.1:9947',
+		description: `Serve Prometheus metrics at http://LISTEN/metrics. Each scrape gets the metrics of
+a scan at most --min-interval old; scrapes never start two scans at once.`,
+		positionals: false,
+		options: pick('listen', 'allow-remote', 'web.config.file', 'min-interval', ...scanOptionNames, 'help'),
+		optionHelp: {},
+		footer: `Runs until SIGINT or SIGTERM; SIGHUP reloads the web configuration file.
+Exit codes: 0 stopped by a signal, 2 could not start.`,
+	},
+	catalog: {
+		usage: 'catalog (check | rebuild) [options]',
+		summary: 'inspect or repair the catalog database',
+		synopsis: 'catalog check|rebuild',
+		description: `  check     integrity check, schema version and row counts; changes nothing
+  rebuild   move the catalog aside (catalog.sqlite.corrupt-TIME), create a fresh one,
+            and copy into it everything still readable; lists what was lost`,
+		positionals: true,
+		options: pick('state-dir', 'json', 'help'),
+		optionHelp: {json: 'print the result as JSON'},
+		footer: 'Exit codes: 0 healthy / rebuilt, 1 check found damage, 2 error.',
+	},
+} as const;
+
+export type CommandName = keyof typeof commandTable;
+
+export function isCommandName(name: string): name is CommandName {
+	return Object.hasOwn(commandTable, name);
+}
