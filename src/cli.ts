@@ -78,6 +78,6 @@ function reportError(error: unknown): number {
 		return 2;
 	}
 
-	process.stderr.write(`livetree: internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+	process.stderr.write(`livetree: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 	return 2;
 }

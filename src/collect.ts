@@ -49,7 +49,11 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 
 	if (options.sysroot !== '/' && !(await isDirectory(path.join(options.sysroot, 'ostree')))) {
 		// `/` without OSTree is a plain host; a directory named with --sysroot is meant to be one.
-		doc.warnings.push({code: 'not-a-sysroot', message: `${options.sysroot}: no ostree/ directory here, so this is not an OSTree sysroot; no deployments were read`, pid: null});
+		doc.warnings.push({
+			code: 'not-a-sysroot',
+			message: `${options.sysroot}: no ostree/ directory here, so this is not an OSTree sysroot; no deployments were read`,
+			pid: null,
+		});
 	}
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -74,5 +78,8 @@ export async function checkDirectory(what: string, dir: string): Promise<void> {
 }
 
 async function isDirectory(dir: string): Promise<boolean> {
-	return stat(dir).then(s => s.isDirectory(), () => false);
+	return stat(dir).then(
+		s => s.isDirectory(),
+		() => false,
+	);
 }

@@ -3,7 +3,16 @@ import {createRequire} from 'node:module';
 import type * as Binding from '../native/binding.js';
 
 export type {
-	DeploymentOut, KernelOut, KernelReasonOut, OriginOut, OverlayOut, PathOut, ProcessOut, ScanOptions, ScanResult, WarningOut,
+	DeploymentOut,
+	KernelOut,
+	KernelReasonOut,
+	OriginOut,
+	OverlayOut,
+	PathOut,
+	ProcessOut,
+	ScanOptions,
+	ScanResult,
+	WarningOut,
 } from '../native/binding.js';
 
 const require = createRequire(import.meta.url);

@@ -33,7 +33,11 @@ export async function prepareStateDir(options: CommonOptions, use: StateDirUse):
 		}
 
 		if (options.stateDirGiven && code === 'ENOENT') {
-			throw new ScanError(`${dir}: no such directory (ENOENT); --state-dir must name an existing directory (only the default ${defaultStateDir} is created)`, code, dir);
+			throw new ScanError(
+				`${dir}: no such directory (ENOENT); --state-dir must name an existing directory (only the default ${defaultStateDir} is created)`,
+				code,
+				dir,
+			);
 		}
 
 		if (options.stateDirGiven) {

@@ -43,7 +43,7 @@ function mapped(p: Process, suffix: string): MappedFile {
 	return f;
 }
 
-test('a chroot\'s deleted library with a commit\'s bytes keeps its own path and names no deployment', async t => {
+test("a chroot's deleted library with a commit's bytes keeps its own path and names no deployment", async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const s = await fx.initSysroot();
@@ -77,7 +77,10 @@ test('a chroot\'s deleted library with a commit\'s bytes keeps its own path and 
 	t.is(lib.origin.objectChecksum, await s.objectChecksum(v1, LIB));
 	// A foreign process has no deployment whose copy it could be compared with.
 	t.is(lib.identicalIn, null);
-	t.false(q.files.some(f => f.origin.deployment), 'no file of a foreign process is a deployment\'s');
+	t.false(
+		q.files.some(f => f.origin.deployment),
+		"no file of a foreign process is a deployment's",
+	);
 
 	// explain agrees with status: a foreign root, the chroot's own path, no deployment.
 	const ex = await livetree(['explain', String(p.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
@@ -149,7 +152,12 @@ test('a path removed with its deployment while a newer deployment links the same
 
 	// The words say it too.
 	const ex = await livetree(['explain', String(a.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
-	t.true(ex.stdout.includes(`/usr/bin/sleep from commit ${v1.slice(0, 10)}… (1.0), whose deployment was removed; deployment demo/${v2.slice(0, 10)}….0 has identical bytes there`), ex.stdout);
+	t.true(
+		ex.stdout.includes(
+			`/usr/bin/sleep from commit ${v1.slice(0, 10)}… (1.0), whose deployment was removed; deployment demo/${v2.slice(0, 10)}….0 has identical bytes there`,
+		),
+		ex.stdout,
+	);
 	t.regex(ex.stdout, /\/usr\/bin\/sleep \(path gone, bytes still linked elsewhere; identical in deployment demo\//);
 	t.true(ex.stdout.includes(`from commit ${v1.slice(0, 10)}… (1.0) at /usr/bin/sleep, a commit no longer deployed`), ex.stdout);
 	t.regex(ex.stdout, new RegExp(`runs from deployment demo/${v1}\\.0 \\(version 1\\.0\\), which has since been removed from the sysroot`));
@@ -179,7 +187,7 @@ test('a file unlinked in a live deployment while another link keeps it is stale 
 	await run('ostree', ['fsck', `--repo=${join(s.path, 'ostree/repo')}`]);
 });
 
-test('a process in another sysroot\'s removed deployment is foreign to this sysroot', async t => {
+test("a process in another sysroot's removed deployment is foreign to this sysroot", async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const ours = await fx.initSysroot();

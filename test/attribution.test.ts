@@ -110,8 +110,18 @@ test('a process in a deployment whose file comes from another commit is stale', 
 	// In a private mount namespace, 2.0's libdemo is bind-mounted over 1.0's (a hand-made
 	// hotfix), then a process starts in 1.0: its root is 1.0, its libdemo is 2.0's object.
 	const lib = 'usr/lib/livetree-demo/libdemo.so.1';
-	const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
-		`mount --bind ${join(d2.path, lib)} ${join(d1.path, lib)} && exec chroot ${d1.path} /usr/bin/demo-sleep 600`], {stdio: 'ignore'});
+	const child = spawn(
+		'unshare',
+		[
+			'-m',
+			'--propagation',
+			'private',
+			'sh',
+			'-c',
+			`mount --bind ${join(d2.path, lib)} ${join(d1.path, lib)} && exec chroot ${d1.path} /usr/bin/demo-sleep 600`,
+		],
+		{stdio: 'ignore'},
+	);
 	t.teardown(() => {
 		child.kill('SIGKILL');
 	});
@@ -205,7 +215,18 @@ test('a bind mount over a mapped library makes it superseded, not deleted', asyn
 	await copyFile('/usr/bin/sleep', join(dir, 'app'));
 	await copyFile('/usr/bin/true', join(dir, 'other'));
 	// A private mount namespace, so the bind mount vanishes with the process.
-	const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `${join(dir, 'app')} 600 & pid=$!; sleep 0.3; mount --bind ${join(dir, 'other')} ${join(dir, 'app')}; echo $pid; wait`], {stdio: ['ignore', 'pipe', 'ignore']});
+	const child = spawn(
+		'unshare',
+		[
+			'-m',
+			'--propagation',
+			'private',
+			'sh',
+			'-c',
+			`${join(dir, 'app')} 600 & pid=$!; sleep 0.3; mount --bind ${join(dir, 'other')} ${join(dir, 'app')}; echo $pid; wait`,
+		],
+		{stdio: ['ignore', 'pipe', 'ignore']},
+	);
 	t.teardown(() => {
 		child.kill('SIGKILL');
 	});

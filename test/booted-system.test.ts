@@ -32,7 +32,13 @@ interface Outcome {
 
 async function nsPid(pid: number): Promise<number[]> {
 	const status = await readFile(`/proc/${pid}/status`, 'utf8');
-	return status.split('\n').find(l => l.startsWith('NSpid:'))!.slice(6).trim().split(/\s+/).map(Number);
+	return status
+		.split('\n')
+		.find(l => l.startsWith('NSpid:'))!
+		.slice(6)
+		.trim()
+		.split(/\s+/)
+		.map(Number);
 }
 
 async function inside(leader: number, args: string[]): Promise<string> {
@@ -91,8 +97,8 @@ test.serial('a booted OSTree system audited from the host over its own system bu
 	}
 
 	await inside(leader, ['sh', '-c', `echo ${host.pid! - 1} > /proc/sys/kernel/ns_last_pid; exec systemctl restart lt-app.service`]);
-	const appMain = Number((await inside(leader, ['systemctl', 'show', '-p', 'MainPID', '--value', 'lt-app.service'])));
-	t.is(appMain, host.pid!, 'the container gave lt-app the host process\'s PID number');
+	const appMain = Number(await inside(leader, ['systemctl', 'show', '-p', 'MainPID', '--value', 'lt-app.service']));
+	t.is(appMain, host.pid!, "the container gave lt-app the host process's PID number");
 
 	const status = await livetree(['status', '--json', ...bus]);
 	t.not(status.code, 2, status.stderr);
@@ -121,7 +127,10 @@ test.serial('a booted OSTree system audited from the host over its own system bu
 	await copyFile(bin, `${bin}.new`);
 	await rename(`${bin}.new`, bin);
 	const plan = JSON.parse((await livetree(['restart', '--needed', '--dry-run', '--json', ...bus])).stdout) as Outcome[];
-	t.deepEqual(plan.map(o => [o.unit, o.verdict]), [['lt-app.service', 'would-restart']]);
+	t.deepEqual(
+		plan.map(o => [o.unit, o.verdict]),
+		[['lt-app.service', 'would-restart']],
+	);
 	const restarted = await livetree(['restart', '--needed', '--json', ...bus]);
 	t.is(restarted.code, 0, restarted.stdout + restarted.stderr);
 	const [outcome] = JSON.parse(restarted.stdout) as Outcome[];
@@ -130,17 +139,24 @@ test.serial('a booted OSTree system audited from the host over its own system bu
 	t.is(outcome!.newPids.length, 1);
 	t.is((await nsPid(outcome!.newPids[0]!)).at(-1), newMain, 'newPids are host PIDs');
 	const history = JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout) as Array<{unit: string; verdict: string}>;
-	t.deepEqual(history.map(h => [h.unit, h.verdict]), [['lt-app.service', 'verified']]);
+	t.deepEqual(
+		history.map(h => [h.unit, h.verdict]),
+		[['lt-app.service', 'verified']],
+	);
 
 	// A live update: a new libc on an overlay over /usr. Every running daemon now maps a
 	// replaced libc; dbus, logind and the manager itself are not restarted for it.
-	await inside(leader, ['sh', '-c', [
-		'set -e',
-		'mkdir -p /run/lt-up/upper/lib/x86_64-linux-gnu /run/lt-up/work',
-		'cp /usr/lib/x86_64-linux-gnu/libc.so.6 /run/lt-up/upper/lib/x86_64-linux-gnu/libc.so.6',
-		'echo hotfix >> /run/lt-up/upper/lib/x86_64-linux-gnu/libc.so.6',
-		'mount -t overlay overlay -o lowerdir=/usr,upperdir=/run/lt-up/upper,workdir=/run/lt-up/work /usr',
-	].join('\n')]);
+	await inside(leader, [
+		'sh',
+		'-c',
+		[
+			'set -e',
+			'mkdir -p /run/lt-up/upper/lib/x86_64-linux-gnu /run/lt-up/work',
+			'cp /usr/lib/x86_64-linux-gnu/libc.so.6 /run/lt-up/upper/lib/x86_64-linux-gnu/libc.so.6',
+			'echo hotfix >> /run/lt-up/upper/lib/x86_64-linux-gnu/libc.so.6',
+			'mount -t overlay overlay -o lowerdir=/usr,upperdir=/run/lt-up/upper,workdir=/run/lt-up/work /usr',
+		].join('\n'),
+	]);
 	const dbusBefore = await inside(leader, ['systemctl', 'show', '-p', 'MainPID', '--value', 'dbus.service']);
 	const dry = await livetree(['restart', '--needed', '--dry-run', '--json', ...bus]);
 	t.is(dry.code, 0, dry.stderr);

@@ -32,7 +32,7 @@ function golden(t: import('ava').ExecutionContext, name: string, actual: string)
 	t.is(actual, readFileSync(file, 'utf8'), name);
 }
 
-test('livetree --help and every command\'s --help, as the CLI prints them, match their golden files', async t => {
+test("livetree --help and every command's --help, as the CLI prints them, match their golden files", async t => {
 	const top = await livetree(['--help']);
 	t.is(top.code, 0);
 	t.is(top.stdout, toolHelp());
@@ -65,7 +65,10 @@ test('every option a command takes is in its --help, with its value and short fo
 
 test('every option is taken by some command, and every command takes --help', t => {
 	for (const option of allOptions) {
-		t.true(commands.some(command => takes(command, option)), `--${option} is taken by no command`);
+		t.true(
+			commands.some(command => takes(command, option)),
+			`--${option} is taken by no command`,
+		);
 	}
 
 	for (const command of commands) {
@@ -100,8 +103,12 @@ test('every command refuses every option it does not take, naming it, before doi
 test('through the CLI: an option the command does not take is one line on stderr, exit 2, nothing on stdout', async t => {
 	// [command, arguments it takes, the option it refuses]
 	const cases: Array<[CommandName, string[], string]> = [
-		['history', [], '--user'], ['status', [], '--listen'], ['explain', [String(process.pid)], '--needed'],
-		['which', ['/bin/sh'], '--no-systemd'], ['restart', ['--needed'], '--no-systemd'], ['exporter', [], '--json'],
+		['history', [], '--user'],
+		['status', [], '--listen'],
+		['explain', [String(process.pid)], '--needed'],
+		['which', ['/bin/sh'], '--no-systemd'],
+		['restart', ['--needed'], '--no-systemd'],
+		['exporter', [], '--json'],
 		['catalog', ['check'], '--sysroot'],
 	];
 	t.deepEqual(cases.map(c => c[0]).sort(), [...commands].sort());

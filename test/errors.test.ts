@@ -16,7 +16,11 @@ async function tempDir(t: {teardown(fn: () => Promise<void>): void}): Promise<st
 	return dir;
 }
 
-function oneLine(t: {is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void; notRegex(s: string, r: RegExp, m?: string): void}, stderr: string, ...patterns: RegExp[]): void {
+function oneLine(
+	t: {is(a: unknown, b: unknown, m?: string): void; regex(s: string, r: RegExp, m?: string): void; notRegex(s: string, r: RegExp, m?: string): void},
+	stderr: string,
+	...patterns: RegExp[]
+): void {
 	t.is(stderr.trim().split('\n').length, 1, stderr);
 	t.notRegex(stderr, /\n\s+at |internal error|TypeError|Cannot read properties/, stderr);
 	for (const p of patterns) {
@@ -117,7 +121,13 @@ test('a file given as --sysroot or --state-dir: ENOTDIR, not EACCES or a catalog
 		oneLine(t, missing.stderr, new RegExp(`${dir}/nope: cannot read ${option}: no such directory \\(ENOENT\\)`));
 	}
 
-	for (const command of [['status', '--no-systemd'], ['history'], ['which', '/bin/sh'], ['catalog', 'check'], ['explain', String(process.pid), '--no-systemd']]) {
+	for (const command of [
+		['status', '--no-systemd'],
+		['history'],
+		['which', '/bin/sh'],
+		['catalog', 'check'],
+		['explain', String(process.pid), '--no-systemd'],
+	]) {
 		const r = await livetree([...command, '--state-dir', file]);
 		t.is(r.code, 2, command.join(' '));
 		oneLine(t, r.stderr, new RegExp(`${file}: not a directory \\(ENOTDIR\\)`));
@@ -129,8 +139,14 @@ test('a mistyped --state-dir is never created, by any command', async t => {
 	const dir = await tempDir(t);
 	const typo = path.join(dir, 'var', 'lib', 'livetre');
 	const commands = [
-		['status', '--no-systemd'], ['status', '--json', '--no-systemd'], ['explain', String(process.pid), '--no-systemd'],
-		['which', '/bin/sh'], ['history'], ['history', '--json'], ['catalog', 'check'], ['catalog', 'rebuild'],
+		['status', '--no-systemd'],
+		['status', '--json', '--no-systemd'],
+		['explain', String(process.pid), '--no-systemd'],
+		['which', '/bin/sh'],
+		['history'],
+		['history', '--json'],
+		['catalog', 'check'],
+		['catalog', 'rebuild'],
 		['restart', '--needed', '--dry-run', '--bus-address', `unix:path=${dir}/no-bus`],
 		['exporter', '--no-systemd', '--listen', '127.0.0.1:0'],
 	];
@@ -162,7 +178,10 @@ test('a directory that is no sysroot says so in a warning', async t => {
 	const doc = JSON.parse(r.stdout) as {deployments: unknown[]; warnings: Array<{code: string; message: string}>};
 	t.deepEqual(schemaErrors(doc), []);
 	t.deepEqual(doc.deployments, []);
-	t.true(doc.warnings.some(w => w.code === 'not-a-sysroot' && w.message.includes(notSysroot)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.code === 'not-a-sysroot' && w.message.includes(notSysroot)),
+		JSON.stringify(doc.warnings),
+	);
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', notSysroot, '--state-dir', state]);
 	t.regex(text.stdout, /not-a-sysroot: .*not an OSTree sysroot/);
 });
@@ -211,7 +230,10 @@ test('which refuses DEV:INO and an empty query instead of looking them up as pat
 
 async function runAs(user: string, args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
 	return new Promise((resolve, reject) => {
-		const child = spawn('runuser', ['-u', user, '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'});
+		const child = spawn('runuser', ['-u', user, '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {
+			stdio: ['ignore', 'pipe', 'pipe'],
+			cwd: '/',
+		});
 		let stdout = '';
 		let stderr = '';
 		child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -51,12 +51,17 @@ test('Authorization headers are parsed; anything else is no credentials', t => {
 });
 
 test('BasicAuth accepts exactly the right user and password, cached or not', async t => {
-	const auth = new BasicAuth(new Map([['prom', hash], ['other', bcrypt.hashSync('x', 4)]]));
+	const auth = new BasicAuth(
+		new Map([
+			['prom', hash],
+			['other', bcrypt.hashSync('x', 4)],
+		]),
+	);
 	t.true(await auth.check({user: 'prom', password: 's3cret'}));
 	t.true(await auth.check({user: 'prom', password: 's3cret'}), 'again, from the cache');
 	t.false(await auth.check({user: 'prom', password: 's3cret '}));
 	t.false(await auth.check({user: 'prom', password: 'x'}));
-	t.false(await auth.check({user: 'other', password: 's3cret'}), 'another user\'s password');
+	t.false(await auth.check({user: 'other', password: 's3cret'}), "another user's password");
 	t.true(await auth.check({user: 'other', password: 'x'}));
 	t.false(await auth.check({user: 'nobody', password: 's3cret'}));
 	t.false(await auth.check({user: '', password: ''}));
@@ -84,7 +89,10 @@ test('bad web configurations are WebConfigErrors naming the file and the setting
 		t.true(error?.message.startsWith(`${file}: `), error?.message);
 	}
 
-	await t.throwsAsync(loadWebConfig(path.join(dir, 'absent.yml')), {instanceOf: WebConfigError, message: /absent\.yml: cannot read the web configuration \(ENOENT\)/});
+	await t.throwsAsync(loadWebConfig(path.join(dir, 'absent.yml')), {
+		instanceOf: WebConfigError,
+		message: /absent\.yml: cannot read the web configuration \(ENOENT\)/,
+	});
 	await writeFile(file, '');
 	t.deepEqual(await loadWebConfig(file), {users: new Map(), headers: {}}, 'an empty file is plain HTTP without auth, as in exporter-toolkit');
 });
@@ -139,12 +147,19 @@ test('mutual TLS (RequireAndVerifyClientCert): no client certificate or an unkno
 	const stranger = await selfSigned(dir, 'stranger');
 	const file = path.join(dir, 'web.yml');
 	// The client's self-signed certificate is its own CA.
-	await writeFile(file, 'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client.crt\n');
+	await writeFile(
+		file,
+		'tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client.crt\n',
+	);
 	const {state, collect} = counting();
 	const exporter = await start(t, file, collect);
 	const url = `${exporter.url}/metrics`;
 	await t.throwsAsync(requestTls(url, {ca: server.certPem}), undefined, 'no client certificate');
-	await t.throwsAsync(requestTls(url, {ca: server.certPem, cert: stranger.certPem, key: await readFile(stranger.key)}), undefined, 'a certificate from another CA');
+	await t.throwsAsync(
+		requestTls(url, {ca: server.certPem, cert: stranger.certPem, key: await readFile(stranger.key)}),
+		undefined,
+		'a certificate from another CA',
+	);
 	t.is(state.calls, 0);
 	const reply = await requestTls(url, {ca: server.certPem, cert: client.certPem, key: await readFile(client.key)});
 	t.is(reply.status, 200);
@@ -164,8 +179,25 @@ test('the exporter command reloads the web configuration on SIGHUP, and keeps th
 	const port = await freePort();
 	const module = new URL('../src/commands/exporter.js', import.meta.url).href;
 	const script = `import {exporterCommand} from ${JSON.stringify(module)}; process.exitCode = await exporterCommand(process.argv.slice(1));`;
-	const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', '--no-systemd', '--listen', `127.0.0.1:${port}`,
-		'--min-interval', '1s', '--state-dir', path.join(dir, 'state'), '--web.config.file', file], {stdio: ['ignore', 'ignore', 'pipe']});
+	const child = spawn(
+		process.execPath,
+		[
+			'--input-type=module',
+			'-e',
+			script,
+			'--',
+			'--no-systemd',
+			'--listen',
+			`127.0.0.1:${port}`,
+			'--min-interval',
+			'1s',
+			'--state-dir',
+			path.join(dir, 'state'),
+			'--web.config.file',
+			file,
+		],
+		{stdio: ['ignore', 'ignore', 'pipe']},
+	);
 	let stderr = '';
 	child.stderr.on('data', (chunk: Buffer) => {
 		stderr += chunk.toString();

@@ -26,7 +26,10 @@ function counting(make: (call: number) => StatusDocument | Promise<StatusDocumen
 	return {state, collect};
 }
 
-async function start(t: {teardown(fn: () => Promise<void>): void}, options: Partial<Parameters<typeof startExporter>[0]> & {collect: () => Promise<StatusDocument>}): Promise<Exporter> {
+async function start(
+	t: {teardown(fn: () => Promise<void>): void},
+	options: Partial<Parameters<typeof startExporter>[0]> & {collect: () => Promise<StatusDocument>},
+): Promise<Exporter> {
 	const exporter = await startExporter({listen: '127.0.0.1:0', minIntervalSeconds: 60, ...options});
 	t.teardown(async () => exporter.close());
 	return exporter;
@@ -42,7 +45,7 @@ test('listen addresses: parsing and the loopback rule', t => {
 	t.false(isLoopback('0.0.0.0') || isLoopback('::') || isLoopback('192.0.2.1') || isLoopback('example.org'));
 });
 
-test('binds to loopback only: reachable on 127.0.0.1, refused on the host\'s other addresses', async t => {
+test("binds to loopback only: reachable on 127.0.0.1, refused on the host's other addresses", async t => {
 	const {collect} = counting();
 	const exporter = await start(t, {collect});
 	const address = exporter.server.address();
@@ -50,7 +53,9 @@ test('binds to loopback only: reachable on 127.0.0.1, refused on the host\'s oth
 	t.true(exporter.url.startsWith('http://127.0.0.1:'));
 	const port = Number(new URL(exporter.url).port);
 	t.is(await tryConnect('127.0.0.1', port), 'connected');
-	const external = Object.values(os.networkInterfaces()).flat().filter(i => i && !i.internal && i.family === 'IPv4');
+	const external = Object.values(os.networkInterfaces())
+		.flat()
+		.filter(i => i && !i.internal && i.family === 'IPv4');
 	for (const nic of external) {
 		t.is(await tryConnect(nic!.address, port), 'ECONNREFUSED', nic!.address);
 	}
@@ -102,7 +107,7 @@ test('404 off /metrics, 405 for other methods, and neither scans', async t => {
 	t.is(state.calls, 0);
 });
 
-test('GET /metrics serves the document\'s metrics in exposition format', async t => {
+test("GET /metrics serves the document's metrics in exposition format", async t => {
 	const doc = makeDocument();
 	t.deepEqual(validateDocument(doc), []);
 	const exporter = await start(t, {collect: async () => doc});
@@ -257,8 +262,11 @@ test('the exporter command serves a real scan and exits 0 on SIGTERM', async t =
 	const port = await freePort();
 	const module = new URL('../src/commands/exporter.js', import.meta.url).href;
 	const script = `import {exporterCommand} from ${JSON.stringify(module)}; process.exitCode = await exporterCommand(process.argv.slice(1));`;
-	const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--',
-		'--no-systemd', '--listen', `127.0.0.1:${port}`, '--min-interval', '1s', '--state-dir', dir], {stdio: ['ignore', 'ignore', 'pipe']});
+	const child = spawn(
+		process.execPath,
+		['--input-type=module', '-e', script, '--', '--no-systemd', '--listen', `127.0.0.1:${port}`, '--min-interval', '1s', '--state-dir', dir],
+		{stdio: ['ignore', 'ignore', 'pipe']},
+	);
 	let stderr = '';
 	child.stderr.on('data', (chunk: Buffer) => {
 		stderr += chunk.toString();
@@ -293,7 +301,7 @@ interface PromResult {
 async function query(base: string, expr: string): Promise<PromResult[]> {
 	const reply = await request(`${base}/api/v1/query?query=${encodeURIComponent(expr)}`);
 	const body = JSON.parse(reply.body) as {status: string; data?: {result: PromResult[]}};
-	return body.status === 'success' ? body.data?.result ?? [] : [];
+	return body.status === 'success' ? (body.data?.result ?? []) : [];
 }
 
 test('a real Prometheus server scrapes the exporter and returns the livetree_ series', async t => {
@@ -307,21 +315,24 @@ test('a real Prometheus server scrapes the exporter and returns the livetree_ se
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'livetree-prom-'));
 	const promPort = await freePort();
 	const config = path.join(dir, 'prometheus.yml');
-	await writeFile(config, [
-		'global:',
-		'  scrape_interval: 1s',
-		'  scrape_timeout: 1s',
-		'scrape_configs:',
-		'  - job_name: livetree',
-		'    static_configs:',
-		`      - targets: ['${target}']`,
-		'',
-	].join('\n'));
-	const prometheus = spawn('/usr/bin/prometheus', [
-		`--config.file=${config}`,
-		`--storage.tsdb.path=${path.join(dir, 'data')}`,
-		`--web.listen-address=127.0.0.1:${promPort}`,
-	], {stdio: ['ignore', 'ignore', 'pipe']});
+	await writeFile(
+		config,
+		[
+			'global:',
+			'  scrape_interval: 1s',
+			'  scrape_timeout: 1s',
+			'scrape_configs:',
+			'  - job_name: livetree',
+			'    static_configs:',
+			`      - targets: ['${target}']`,
+			'',
+		].join('\n'),
+	);
+	const prometheus = spawn(
+		'/usr/bin/prometheus',
+		[`--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`],
+		{stdio: ['ignore', 'ignore', 'pipe']},
+	);
 	let log = '';
 	prometheus.stderr.on('data', (chunk: Buffer) => {
 		log += chunk.toString();

@@ -44,7 +44,7 @@ function track(t: {teardown(fn: () => Promise<void>): void}, child: ChildProcess
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, seconds = 30): Promise<void> {
 	const deadline = Date.now() + seconds * 1000;
-	while (!await check()) {
+	while (!(await check())) {
 		if (Date.now() > deadline) {
 			throw new Error(`timed out waiting for ${what}`);
 		}
@@ -73,7 +73,12 @@ async function upgrade(sysroot: SysrootHandle): Promise<void> {
 function recordRestart(stateDir: string, unit: string, verdict: string): void {
 	const catalog = path.join(stateDir, 'catalog.sqlite');
 	const id = native.catalogBeginRestart(catalog, {unit, oldPids: [4242], staleFilesJson: '[]'});
-	native.catalogFinishRestart(catalog, id, {jobResult: verdict === 'failed' ? 'failed' : 'done', newPids: verdict === 'failed' ? [] : [4243], verdict, detailsJson: '{}'});
+	native.catalogFinishRestart(catalog, id, {
+		jobResult: verdict === 'failed' ? 'failed' : 'done',
+		newPids: verdict === 'failed' ? [] : [4243],
+		verdict,
+		detailsJson: '{}',
+	});
 }
 
 test('a real Prometheus over a fleet: recording rules count the right hosts and ALERTS fire for exactly the right ones', async t => {
@@ -91,7 +96,10 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	// One web configuration for livetree and node_exporter alike.
 	const {cert, certPem} = await selfSigned(dir);
 	const webConfig = path.join(dir, 'web.yml');
-	await writeFile(webConfig, `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync('fleet-secret', 10)}\n`);
+	await writeFile(
+		webConfig,
+		`tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync('fleet-secret', 10)}\n`,
+	);
 
 	const [clean, stale, textHost] = await Promise.all([hostOn(fx), hostOn(fx), hostOn(fx)]);
 	hosts.push(clean.host, stale.host, textHost.host);
@@ -102,23 +110,93 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	recordRestart(state.stale, 'web.service', 'verified');
 	recordRestart(state.stale, 'db.service', 'failed');
 
-	const [cleanPort, stalePort, brokenPort, nodePort, deadPort, promPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+	const [cleanPort, stalePort, brokenPort, nodePort, deadPort, promPort] = await Promise.all([
+		freePort(),
+		freePort(),
+		freePort(),
+		freePort(),
+		freePort(),
+		freePort(),
+	]);
 	const common = ['--no-systemd', '--min-interval', '1s'];
-	const cleanExporter = track(t, clean.host.livetree(['exporter', ...common, '--listen', `127.0.0.1:${cleanPort}`, '--sysroot', clean.sysroot.path, '--state-dir', state.clean]), 'clean exporter');
-	const staleExporter = track(t, stale.host.livetree(['exporter', ...common, '--listen', `127.0.0.1:${stalePort}`, '--sysroot', stale.sysroot.path, '--state-dir', state.stale, '--web.config.file', webConfig]), 'stale exporter');
+	const cleanExporter = track(
+		t,
+		clean.host.livetree(['exporter', ...common, '--listen', `127.0.0.1:${cleanPort}`, '--sysroot', clean.sysroot.path, '--state-dir', state.clean]),
+		'clean exporter',
+	);
+	const staleExporter = track(
+		t,
+		stale.host.livetree([
+			'exporter',
+			...common,
+			'--listen',
+			`127.0.0.1:${stalePort}`,
+			'--sysroot',
+			stale.sysroot.path,
+			'--state-dir',
+			state.stale,
+			'--web.config.file',
+			webConfig,
+		]),
+		'stale exporter',
+	);
 	// Its sysroot does not exist: every scan fails.
-	const brokenExporter = track(t, spawn(process.execPath, [path.join(projectRoot, 'bin/livetree.js'), 'exporter', ...common, '--listen', `127.0.0.1:${brokenPort}`,
-		'--sysroot', path.join(dir, 'no-such-sysroot'), '--state-dir', state.broken], {stdio: ['ignore', 'pipe', 'pipe']}), 'broken exporter');
+	const brokenExporter = track(
+		t,
+		spawn(
+			process.execPath,
+			[
+				path.join(projectRoot, 'bin/livetree.js'),
+				'exporter',
+				...common,
+				'--listen',
+				`127.0.0.1:${brokenPort}`,
+				'--sysroot',
+				path.join(dir, 'no-such-sysroot'),
+				'--state-dir',
+				state.broken,
+			],
+			{stdio: ['ignore', 'pipe', 'pipe']},
+		),
+		'broken exporter',
+	);
 
 	// The textfile route: `livetree status --textfile` on the host, node_exporter serving the directory.
 	const textDir = path.join(dir, 'textfile');
 	await mkdir(textDir);
-	const status = track(t, textHost.host.livetree(['status', '--no-systemd', '--sysroot', textHost.sysroot.path, '--state-dir', state.text,
-		'--textfile', path.join(textDir, 'livetree.prom'), '--output', path.join(dir, 'status.txt')]), 'livetree status');
+	const status = track(
+		t,
+		textHost.host.livetree([
+			'status',
+			'--no-systemd',
+			'--sysroot',
+			textHost.sysroot.path,
+			'--state-dir',
+			state.text,
+			'--textfile',
+			path.join(textDir, 'livetree.prom'),
+			'--output',
+			path.join(dir, 'status.txt'),
+		]),
+		'livetree status',
+	);
 	const statusCode = await new Promise<number | null>(resolve => status.child.once('exit', resolve));
 	t.is(statusCode, 1, `status says a restart is needed; ${status.output()}`);
-	const nodeExporter = track(t, spawn('prometheus-node-exporter', ['--collector.disable-defaults', '--collector.textfile', `--collector.textfile.directory=${textDir}`,
-		`--web.listen-address=127.0.0.1:${nodePort}`, `--web.config.file=${webConfig}`], {stdio: ['ignore', 'pipe', 'pipe']}), 'node_exporter');
+	const nodeExporter = track(
+		t,
+		spawn(
+			'prometheus-node-exporter',
+			[
+				'--collector.disable-defaults',
+				'--collector.textfile',
+				`--collector.textfile.directory=${textDir}`,
+				`--web.listen-address=127.0.0.1:${nodePort}`,
+				`--web.config.file=${webConfig}`,
+			],
+			{stdio: ['ignore', 'pipe', 'pipe']},
+		),
+		'node_exporter',
+	);
 
 	for (const exporter of [cleanExporter, staleExporter, brokenExporter]) {
 		await waitFor(exporter.output(), () => /serving https?:\/\/127\.0\.0\.1:\d+\/metrics/.test(exporter.output()));
@@ -136,51 +214,62 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	const rules = (await readFile(path.join(projectRoot, 'prometheus/livetree.rules.yml'), 'utf8')).replace(/^(\s+)for: \S+$/gm, '$1for: 3s');
 	await writeFile(path.join(dir, 'rules.yml'), rules);
 	const tls = ['    scheme: https', '    tls_config:', `      ca_file: ${cert}`, '    basic_auth:', '      username: prometheus'];
-	await writeFile(path.join(dir, 'prometheus.yml'), [
-		'global:',
-		'  scrape_interval: 2s',
-		'  scrape_timeout: 2s',
-		'  evaluation_interval: 1s',
-		'rule_files: [rules.yml]',
-		'scrape_configs:',
-		'  - job_name: livetree',
-		'    static_configs:',
-		// deadPort: nothing listens there, an exporter that is down.
-		`      - targets: ['127.0.0.1:${cleanPort}', '127.0.0.1:${brokenPort}', '127.0.0.1:${deadPort}']`,
-		// The TLS exporter is its own scrape pool, relabelled into job "livetree".
-		'  - job_name: livetree-tls',
-		...tls,
-		'      password: fleet-secret',
-		'    static_configs:',
-		`      - targets: ['127.0.0.1:${stalePort}']`,
-		'    relabel_configs:',
-		'      - target_label: job',
-		'        replacement: livetree',
-		'  - job_name: livetree-wrong-password',
-		...tls,
-		'      password: not-the-secret',
-		'    static_configs:',
-		`      - targets: ['127.0.0.1:${stalePort}']`,
-		'  - job_name: node',
-		...tls,
-		'      password: fleet-secret',
-		'    static_configs:',
-		`      - targets: ['127.0.0.1:${nodePort}']`,
-		'',
-	].join('\n'));
-	const prometheus = track(t, spawn('/usr/bin/prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`,
-		`--web.listen-address=127.0.0.1:${promPort}`], {stdio: ['ignore', 'ignore', 'pipe']}), 'prometheus');
+	await writeFile(
+		path.join(dir, 'prometheus.yml'),
+		[
+			'global:',
+			'  scrape_interval: 2s',
+			'  scrape_timeout: 2s',
+			'  evaluation_interval: 1s',
+			'rule_files: [rules.yml]',
+			'scrape_configs:',
+			'  - job_name: livetree',
+			'    static_configs:',
+			// deadPort: nothing listens there, an exporter that is down.
+			`      - targets: ['127.0.0.1:${cleanPort}', '127.0.0.1:${brokenPort}', '127.0.0.1:${deadPort}']`,
+			// The TLS exporter is its own scrape pool, relabelled into job "livetree".
+			'  - job_name: livetree-tls',
+			...tls,
+			'      password: fleet-secret',
+			'    static_configs:',
+			`      - targets: ['127.0.0.1:${stalePort}']`,
+			'    relabel_configs:',
+			'      - target_label: job',
+			'        replacement: livetree',
+			'  - job_name: livetree-wrong-password',
+			...tls,
+			'      password: not-the-secret',
+			'    static_configs:',
+			`      - targets: ['127.0.0.1:${stalePort}']`,
+			'  - job_name: node',
+			...tls,
+			'      password: fleet-secret',
+			'    static_configs:',
+			`      - targets: ['127.0.0.1:${nodePort}']`,
+			'',
+		].join('\n'),
+	);
+	const prometheus = track(
+		t,
+		spawn(
+			'/usr/bin/prometheus',
+			[`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`],
+			{stdio: ['ignore', 'ignore', 'pipe']},
+		),
+		'prometheus',
+	);
 
 	const base = `http://127.0.0.1:${promPort}/api/v1`;
 	const query = async (expr: string): Promise<PromSample[]> => {
 		const reply = await request(`${base}/query?query=${encodeURIComponent(expr)}`).catch(() => undefined);
 		const body = JSON.parse(reply?.body ?? '{}') as {status?: string; data?: {result: PromSample[]}};
-		return body.status === 'success' ? body.data?.result ?? [] : [];
+		return body.status === 'success' ? (body.data?.result ?? []) : [];
 	};
 
 	const scalar = async (expr: string) => Number((await query(expr))[0]?.value[1]);
 	const instance = (port: number) => `127.0.0.1:${port}`;
-	const firing = async () => (await query('ALERTS{alertstate="firing"}')).map(s => `${s.metric.alertname} ${s.metric.instance}${s.metric.unit ? ` ${s.metric.unit}` : ''}`).sort();
+	const firing = async () =>
+		(await query('ALERTS{alertstate="firing"}')).map(s => `${s.metric.alertname} ${s.metric.instance}${s.metric.unit ? ` ${s.metric.unit}` : ''}`).sort();
 	const expected = [
 		`LivetreeExporterDown ${instance(deadPort)}`,
 		`LivetreeRestartFailed ${instance(stalePort)} db.service`,
@@ -188,7 +277,9 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 		`LivetreeStaleCode ${instance(nodePort)}`,
 		`LivetreeStaleCode ${instance(stalePort)}`,
 	].sort();
-	await waitFor(`ALERTS ${JSON.stringify(expected)}; ${prometheus.output()}`, async () => (await firing()).length >= expected.length, 90).catch(() => undefined);
+	await waitFor(`ALERTS ${JSON.stringify(expected)}; ${prometheus.output()}`, async () => (await firing()).length >= expected.length, 90).catch(
+		() => undefined,
+	);
 
 	t.deepEqual(await firing(), expected, prometheus.output());
 	t.deepEqual((await query('ALERTS')).map(s => s.metric.alertname).sort(), expected.map(e => e.split(' ')[0]).sort(), 'nothing else even pending');
@@ -202,18 +293,23 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	t.is(await scalar('livetree:hosts_reboot_required:count'), 0);
 	const ages = await query('instance:livetree_scan_age_seconds');
 	t.deepEqual(ages.map(s => s.metric.instance).sort(), [instance(cleanPort), instance(stalePort), instance(nodePort)].sort());
-	t.true(ages.every(s => Number(s.value[1]) < 120), JSON.stringify(ages));
+	t.true(
+		ages.every(s => Number(s.value[1]) < 120),
+		JSON.stringify(ages),
+	);
 
 	// Each route reached Prometheus: the textfile through node_exporter over TLS and auth.
 	t.is(await scalar(`livetree_processes_needing_restart{job="node",instance="${instance(nodePort)}"}`), 1);
 	t.is(await scalar(`node_textfile_scrape_error{instance="${instance(nodePort)}"}`), 0);
 	t.is(await scalar(`livetree_processes_needing_restart{job="livetree",instance="${instance(cleanPort)}"}`), 0);
 	t.is(await scalar(`livetree_up{instance="${instance(brokenPort)}"}`), 0);
-	t.true(await scalar(`livetree_scan_errors_total{instance="${instance(brokenPort)}"}`) >= 1);
+	t.true((await scalar(`livetree_scan_errors_total{instance="${instance(brokenPort)}"}`)) >= 1);
 	t.is(await scalar(`livetree_unit_last_restart_verdict{instance="${instance(cleanPort)}",unit="web.service",verdict="verified"}`), 1);
 
 	// The wrong password is refused with 401: its target is down, the right one up.
-	const targets = JSON.parse((await request(`${base}/targets?state=active`)).body) as {data: {activeTargets: Array<{scrapePool: string; health: string; lastError: string}>}};
+	const targets = JSON.parse((await request(`${base}/targets?state=active`)).body) as {
+		data: {activeTargets: Array<{scrapePool: string; health: string; lastError: string}>};
+	};
 	const byPool = new Map(targets.data.activeTargets.map(target => [target.scrapePool, target]));
 	t.is(byPool.get('livetree-wrong-password')?.health, 'down');
 	t.regex(byPool.get('livetree-wrong-password')?.lastError ?? '', /401 Unauthorized/);
@@ -221,7 +317,9 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	t.is(byPool.get('node')?.health, 'up');
 
 	// Annotations name the host and what to run there.
-	const alerts = JSON.parse((await request(`${base}/alerts`)).body) as {data: {alerts: Array<{labels: Record<string, string>; annotations: Record<string, string>}>}};
+	const alerts = JSON.parse((await request(`${base}/alerts`)).body) as {
+		data: {alerts: Array<{labels: Record<string, string>; annotations: Record<string, string>}>};
+	};
 	const staleAlert = alerts.data.alerts.find(a => a.labels.alertname === 'LivetreeStaleCode' && a.labels.instance === instance(stalePort));
 	t.regex(staleAlert?.annotations.summary ?? '', new RegExp(`^127\\.0\\.0\\.1:${stalePort}: 1 processes have run stale code`));
 	t.regex(staleAlert?.annotations.description ?? '', /livetree restart --needed --dry-run/);

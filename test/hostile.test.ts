@@ -18,11 +18,14 @@ const NOBODY = 65534;
 const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 
 /** `status --json`, checked against both schemas; the exit code is returned alongside. */
-async function status(t: ExecutionContext, state: string, extra: string[] = [], prefix: string[] = []): Promise<{doc: StatusDocument; code: number; stderr: string}> {
+async function status(
+	t: ExecutionContext,
+	state: string,
+	extra: string[] = [],
+	prefix: string[] = [],
+): Promise<{doc: StatusDocument; code: number; stderr: string}> {
 	const args = ['status', '--json', '--no-systemd', '--state-dir', state, ...extra];
-	const r = prefix.length === 0
-		? await livetree(args)
-		: await run(prefix[0]!, [...prefix.slice(1), process.execPath, join(ROOT, 'bin/livetree.js'), ...args]);
+	const r = prefix.length === 0 ? await livetree(args) : await run(prefix[0]!, [...prefix.slice(1), process.execPath, join(ROOT, 'bin/livetree.js'), ...args]);
 	t.not(r.code, 2, r.stderr);
 	t.notRegex(r.stderr, /panick|RangeError|TypeError|at .*\.js:\d+/, 'no crash trace on stderr');
 	const doc = JSON.parse(r.stdout) as StatusDocument;
@@ -70,10 +73,12 @@ async function startMapper(t: ExecutionContext, paths: Buffer[], opts: {make?: [
 	const argv = [...prefix, '/usr/bin/python3', join(FIXTURES, 'map-files.py'), ...args];
 	const child = spawn(argv[0]!, argv.slice(1), {stdio: ['pipe', 'pipe', 'pipe']});
 	let exited = false;
-	const gone = new Promise<void>(resolve => child.once('exit', () => {
-		exited = true;
-		resolve();
-	}));
+	const gone = new Promise<void>(resolve =>
+		child.once('exit', () => {
+			exited = true;
+			resolve();
+		}),
+	);
 	const stop = async () => {
 		if (exited) {
 			return;
@@ -131,7 +136,7 @@ test('a library named "libx (deleted).so" that is mapped and not deleted is not 
 	t.false(p?.needsRestart);
 	const q = processOf(doc, del.pid);
 	const g = q?.files.find(f => f.path.startsWith(dir));
-	t.is(g?.path, gone, 'the kernel\'s suffix is removed once, not twice');
+	t.is(g?.path, gone, "the kernel's suffix is removed once, not twice");
 	t.true(g?.deleted);
 	t.is(q?.state, 'stale');
 });
@@ -147,7 +152,7 @@ test('names with newlines, tabs, backslashes and non-UTF-8 bytes are reported ex
 		Buffer.from('trailing space .so'),
 		Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('.so')]),
 	];
-	const paths = names.map(n => Buffer.concat([Buffer.from(dir + '/'), n]));
+	const paths = names.map(n => Buffer.concat([Buffer.from(`${dir}/`), n]));
 	for (const p of paths) {
 		await writeFile(p, PAGE);
 	}
@@ -155,7 +160,13 @@ test('names with newlines, tabs, backslashes and non-UTF-8 bytes are reported ex
 	const m = await startMapper(t, paths);
 	const {doc} = await status(t, await fx.tempDir());
 	const files = processOf(doc, m.pid)?.files.filter(f => f.path.startsWith(dir)) ?? [];
-	t.deepEqual(files.map(pathBytes).map(b => b.toString('hex')).sort(), paths.map(b => b.toString('hex')).sort());
+	t.deepEqual(
+		files
+			.map(pathBytes)
+			.map(b => b.toString('hex'))
+			.sort(),
+		paths.map(b => b.toString('hex')).sort(),
+	);
 	for (const f of files) {
 		const bytes = pathBytes(f);
 		const valid = Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
@@ -181,7 +192,10 @@ test('a name with a literal "\\012" is not turned into a newline', async t => {
 	const m = await startMapper(t, [Buffer.from(path)]);
 	const {doc} = await status(t, await fx.tempDir());
 	const files = processOf(doc, m.pid)?.files.filter(f => f.path.startsWith(dir)) ?? [];
-	t.deepEqual(files.map(f => f.path), [path]);
+	t.deepEqual(
+		files.map(f => f.path),
+		[path],
+	);
 });
 
 test('a process mapping 20,000 files: the scan finishes and lists all of them', async t => {
@@ -192,7 +206,7 @@ test('a process mapping 20,000 files: the scan finishes and lists all of them', 
 	const {doc} = await status(t, await fx.tempDir());
 	const p = processOf(doc, m.pid);
 	t.truthy(p);
-	const ours = p?.files.filter(f => f.path.startsWith(dir + '/')) ?? [];
+	const ours = p?.files.filter(f => f.path.startsWith(`${dir}/`)) ?? [];
 	t.is(ours.length, 20_000);
 	t.is(new Set(ours.map(f => f.ino)).size, 20_000, 'one entry per file');
 	t.not(p?.state, 'unknown');
@@ -208,10 +222,12 @@ test('5,000 short-lived processes during scans: no crash, no duplicate, no phant
 	await chmod(prog, 0o755);
 	const churn = spawn('bash', ['-c', `for i in $(seq 5000); do "${prog}" & if (( i % 200 == 0 )); then wait; fi; done; wait`], {stdio: 'ignore'});
 	let running = true;
-	const done = new Promise<number>(resolve => churn.once('exit', code => {
-		running = false;
-		resolve(code ?? -1);
-	}));
+	const done = new Promise<number>(resolve =>
+		churn.once('exit', code => {
+			running = false;
+			resolve(code ?? -1);
+		}),
+	);
 	t.teardown(async () => {
 		if (running) {
 			churn.kill('SIGKILL');
@@ -234,12 +250,18 @@ test('5,000 short-lived processes during scans: no crash, no duplicate, no phant
 			if (p.comm === 'ltshort' && p.files.length > 0) {
 				// comm is set after the new program's maps are in place: a process named
 				// ltshort whose files do not include ltshort would mix two processes.
-				t.true(p.files.some(f => f.path === prog), `PID ${p.pid}: ltshort maps ${prog}`);
+				t.true(
+					p.files.some(f => f.path === prog),
+					`PID ${p.pid}: ltshort maps ${prog}`,
+				);
 			}
 		}
 
 		// Root reads every process; one that vanishes mid-read is simply not reported.
-		t.deepEqual(doc.warnings.filter(w => w.code === 'process-unreadable' && w.pid !== 1), []);
+		t.deepEqual(
+			doc.warnings.filter(w => w.code === 'process-unreadable' && w.pid !== 1),
+			[],
+		);
 		if (!running && overlapping === 0) {
 			break;
 		}
@@ -292,11 +314,17 @@ for (const damage of ['truncated commit', 'bit-flipped commit', 'truncated dirtr
 
 		const {doc} = await status(t, await fx.tempDir(), ['--sysroot', s.sysroot]);
 		t.is(doc.deployments.length, 2);
-		t.deepEqual(doc.deployments.map(d => d.checksum), [intact.checksum, victim.checksum]);
+		t.deepEqual(
+			doc.deployments.map(d => d.checksum),
+			[intact.checksum, victim.checksum],
+		);
 		t.is(doc.deployments[0]?.version, '2.0');
 		// Objects are named by their file: objects/XX/REST.KIND.
 		const file = objectPath(s.repo, object, damage.endsWith('commit') ? 'commit' : 'dirtree');
-		t.true(doc.warnings.some(w => w.message.includes(file)), JSON.stringify(doc.warnings));
+		t.true(
+			doc.warnings.some(w => w.message.includes(file)),
+			JSON.stringify(doc.warnings),
+		);
 	});
 }
 
@@ -307,7 +335,10 @@ test('a repo whose config is garbage: a warning, deployments still listed', asyn
 	await writeFile(join(s.repo, 'config'), Buffer.from([0x5b, 0x00, 0xff, 0x0a, 0x3d, 0x3d, 0x0a]));
 	const {doc} = await status(t, await fx.tempDir(), ['--sysroot', s.sysroot]);
 	t.is(doc.deployments.length, 1);
-	t.true(doc.warnings.some(w => w.message.includes(join(s.repo, 'config')) || w.message.includes(s.repo)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.message.includes(join(s.repo, 'config')) || w.message.includes(s.repo)),
+		JSON.stringify(doc.warnings),
+	);
 });
 
 test('symlink loops in the sysroot and repo: no hang, the rest is reported', async t => {
@@ -326,7 +357,10 @@ test('symlink loops in the sysroot and repo: no hang, the rest is reported', asy
 	const started = Date.now();
 	const {doc} = await status(t, await fx.tempDir(), ['--sysroot', s.sysroot]);
 	t.true(Date.now() - started < 60_000);
-	t.deepEqual(doc.deployments.map(x => x.checksum), s.deployments.map(x => x.checksum));
+	t.deepEqual(
+		doc.deployments.map(x => x.checksum),
+		s.deployments.map(x => x.checksum),
+	);
 });
 
 test('ostree/deploy/OS/deploy is a symlink to itself: no hang, a warning says why', async t => {
@@ -337,7 +371,11 @@ test('ostree/deploy/OS/deploy is a symlink to itself: no hang, a warning says wh
 	const moved = join(s.sysroot, 'ostree/deploy/demo/deploy.moved');
 	await execFileP('mv', [deploy, moved]);
 	await symlink('deploy', deploy);
-	const r = await run(process.execPath, [join(ROOT, 'bin/livetree.js'), 'status', '--json', '--no-systemd', '--sysroot', s.sysroot, '--state-dir', await fx.tempDir()], 60_000);
+	const r = await run(
+		process.execPath,
+		[join(ROOT, 'bin/livetree.js'), 'status', '--json', '--no-systemd', '--sysroot', s.sysroot, '--state-dir', await fx.tempDir()],
+		60_000,
+	);
 	await execFileP('rm', [deploy]);
 	await execFileP('mv', [moved, deploy]);
 	t.notRegex(r.stderr, /panick|at .*\.js:\d+/);
@@ -346,10 +384,13 @@ test('ostree/deploy/OS/deploy is a symlink to itself: no hang, a warning says wh
 	t.deepEqual(schemaErrors(doc), []);
 	t.deepEqual(doc.deployments, []);
 	// The boot entry still names the deployment; reaching it loops, and the warning says so.
-	t.true(doc.warnings.some(w => w.code === 'deployment-missing' && /symbolic links/.test(w.message)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.code === 'deployment-missing' && /symbolic links/.test(w.message)),
+		JSON.stringify(doc.warnings),
+	);
 });
 
-test('unprivileged: map_files unreadable, others\' processes unknown, warnings say why', async t => {
+test("unprivileged: map_files unreadable, others' processes unknown, warnings say why", async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const dir = await fx.tempDir('livetree-nobody-');
@@ -377,7 +418,10 @@ test('unprivileged: map_files unreadable, others\' processes unknown, warnings s
 	const g = q?.files.find(f => f.path.startsWith(dir));
 	t.is(g?.path, gone);
 	t.true(g?.deleted);
-	t.true(doc.warnings.some(w => w.code === 'map-files-unreadable'), JSON.stringify(doc.warnings.slice(0, 5)));
+	t.true(
+		doc.warnings.some(w => w.code === 'map-files-unreadable'),
+		JSON.stringify(doc.warnings.slice(0, 5)),
+	);
 	const r = processOf(doc, roots.pid);
 	t.is(r?.state, 'unknown');
 	t.deepEqual(r?.files, []);

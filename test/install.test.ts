@@ -55,13 +55,18 @@ async function npmPack(checkout: string, dir: string, destination: string): Prom
 
 async function tarList(tarball: string): Promise<string[]> {
 	const {stdout} = await run('tar', ['tzf', tarball], big);
-	return stdout.trim().split('\n').map(line => line.replace(/^package\//, ''));
+	return stdout
+		.trim()
+		.split('\n')
+		.map(line => line.replace(/^package\//, ''));
 }
 
 async function installGlobal(prefix: string, tarballs: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
-	const {stdout, stderr} = await run('npm', [
-		'install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', ...tarballs,
-	], {cwd: join(prefix, '..'), env: {...process.env, ...env}, ...big});
+	const {stdout, stderr} = await run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', ...tarballs], {
+		cwd: join(prefix, '..'),
+		env: {...process.env, ...env},
+		...big,
+	});
 	return stdout + stderr;
 }
 
@@ -140,7 +145,12 @@ test('npm pack, npm install -g into a prefix: the installed livetree runs from t
 	t.true(files.includes('dist/src/cli.js'));
 	t.true(files.includes('native/binding.cjs'));
 	t.true(files.includes('bin/livetree.js'));
-	t.deepEqual(files.filter(f => /^(test|fixtures|dist\/test|src|reports|native\/core\/tests)\//.test(f) || f.endsWith('.node') || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
+	t.deepEqual(
+		files.filter(
+			f => /^(test|fixtures|dist\/test|src|reports|native\/core\/tests)\//.test(f) || f.endsWith('.node') || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+		),
+		[],
+	);
 	const manifest = JSON.parse((await run('tar', ['xzf', main, '-O', 'package/package.json'])).stdout) as {optionalDependencies?: Record<string, string>};
 	t.deepEqual(manifest.optionalDependencies, {'livetree-linux-x64-gnu': pkg.version});
 	t.deepEqual((await tarList(platform)).sort(), ['README.md', 'livetree.linux-x64-gnu.node', 'package.json']);

@@ -91,8 +91,7 @@ async function modules(h: Host, release: string): Promise<void> {
 
 // livetree on this host with /usr/lib/modules and /boot replaced, in a private mount namespace.
 async function onHost(h: Host, ...args: string[]): Promise<Run> {
-	return exec([join(FIXTURES, 'kernel-host-ns.sh'), h.layer, h.boot, process.execPath, cli,
-		'status', '--no-systemd', '--state-dir', h.state, ...args]);
+	return exec([join(FIXTURES, 'kernel-host-ns.sh'), h.layer, h.boot, process.execPath, cli, 'status', '--no-systemd', '--state-dir', h.state, ...args]);
 }
 
 function json(t: ExecutionContext, r: Run): StatusDocument {
@@ -158,10 +157,13 @@ test('a newer kernel of the same kind in /boot: newer-kernel, exit 1, in text, J
 	t.true(k.rebootNeeded);
 	t.is(k.softRebootPossible, null);
 	t.is(k.modulesAvailable, true);
-	t.deepEqual(k.installed.map(i => [i.release, i.path, i.deployment, i.versionString]).sort(), [
-		[newer, `/boot/vmlinuz-${newer}`, null, imageVersion],
-		[older(running), `/boot/vmlinuz-${older(running)}`, null, imageVersion],
-	].sort());
+	t.deepEqual(
+		k.installed.map(i => [i.release, i.path, i.deployment, i.versionString]).sort(),
+		[
+			[newer, `/boot/vmlinuz-${newer}`, null, imageVersion],
+			[older(running), `/boot/vmlinuz-${older(running)}`, null, imageVersion],
+		].sort(),
+	);
 
 	const text = await onHost(h, '--color', 'never');
 	t.is(text.code, 1);
@@ -213,7 +215,7 @@ test('the running release rebuilt on disk: kernel-rebuilt', async t => {
 	t.is(doc.kernel!.installed[0]!.versionString, imageVersion);
 });
 
-test('the running kernel\'s modules gone from /usr/lib/modules: modules-missing', async t => {
+test("the running kernel's modules gone from /usr/lib/modules: modules-missing", async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const h = await host(fx);
@@ -307,9 +309,25 @@ async function booted(t: ExecutionContext, fx: Fixtures, s: SysrootHandle, index
 	// A staged deployment has no boot entry yet: boot the one at INDEX among the others.
 	await cmdlineFor(s, state.deployments[index]!.path, cmdline);
 	t.true(process.execPath.startsWith('/usr/'), 'node comes from the host /usr inside the fake boot');
-	return exec([join(FIXTURES, 'kernel-boot.sh'), s.path, String(index), s.run, cmdline, projectRoot,
-		process.execPath, '/mnt/bin/livetree.js', 'status', '--sysroot', '/sysroot', '--run-dir', '/run',
-		'--state-dir', '/tmp/state', '--no-systemd', ...args]);
+	return exec([
+		join(FIXTURES, 'kernel-boot.sh'),
+		s.path,
+		String(index),
+		s.run,
+		cmdline,
+		projectRoot,
+		process.execPath,
+		'/mnt/bin/livetree.js',
+		'status',
+		'--sysroot',
+		'/sysroot',
+		'--run-dir',
+		'/run',
+		'--state-dir',
+		'/tmp/state',
+		'--no-systemd',
+		...args,
+	]);
 }
 
 test('OSTree, booted from ostree=: pending deployment (soft reboot would do), staged with another kernel, default booted', async t => {
@@ -326,13 +344,25 @@ test('OSTree, booted from ostree=: pending deployment (soft reboot would do), st
 	const pending = await booted(t, fx, s, 1, '--json');
 	const doc = json(t, pending);
 	t.is(pending.code, 1);
-	t.deepEqual(doc.deployments.map(d => [d.id, d.booted, d.pending]), [[d2, false, true], [d1, true, false]]);
+	t.deepEqual(
+		doc.deployments.map(d => [d.id, d.booted, d.pending]),
+		[
+			[d2, false, true],
+			[d1, true, false],
+		],
+	);
 	t.deepEqual(codes(doc), ['pending-deployment']);
 	t.true(doc.kernel!.reasons[0]!.message.includes(d2!));
 	t.is(doc.kernel!.expected, running);
 	t.is(doc.kernel!.softRebootPossible, true);
-	t.is(doc.kernel!.modulesAvailable, true, 'the booted tree has its kernel\'s modules');
-	t.deepEqual(doc.kernel!.installed.map(i => [i.release, i.deployment]), [[running, d2], [running, d1]]);
+	t.is(doc.kernel!.modulesAvailable, true, "the booted tree has its kernel's modules");
+	t.deepEqual(
+		doc.kernel!.installed.map(i => [i.release, i.deployment]),
+		[
+			[running, d2],
+			[running, d1],
+		],
+	);
 	t.is(doc.kernel!.installed[0]!.path, `/sysroot/ostree/deploy/demo/deploy/${d2!.split('/')[1]}/usr/lib/modules/${running}/vmlinuz`);
 	const text = await booted(t, fx, s, 1, '--color', 'never');
 	t.regex(text.stdout, /a soft reboot \(userspace only\) would apply it/);

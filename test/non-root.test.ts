@@ -18,7 +18,10 @@ interface Run {
 
 async function asNobody(args: string[]): Promise<Run> {
 	return new Promise((resolve, reject) => {
-		const child = spawn('runuser', ['-u', 'nobody', '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'});
+		const child = spawn('runuser', ['-u', 'nobody', '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {
+			stdio: ['ignore', 'pipe', 'pipe'],
+			cwd: '/',
+		});
 		let stdout = '';
 		let stderr = '';
 		child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -37,10 +40,12 @@ async function asNobody(args: string[]): Promise<Run> {
 // Everything in a directory, with sizes and modification times: what "nothing written" means.
 async function snapshot(dir: string): Promise<string[]> {
 	const names = (await readdir(dir)).sort();
-	return Promise.all(names.map(async n => {
-		const s = await stat(path.join(dir, n));
-		return `${n} ${s.size} ${s.mtimeMs} ${s.mode}`;
-	}));
+	return Promise.all(
+		names.map(async n => {
+			const s = await stat(path.join(dir, n));
+			return `${n} ${s.size} ${s.mtimeMs} ${s.mode}`;
+		}),
+	);
 }
 
 async function rootOwnedDir(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
@@ -64,7 +69,10 @@ test('status as nobody with a catalog it may only read: runs, uses it read-only,
 	t.true(r.code === 0 || r.code === 1, r.stderr);
 	const doc = JSON.parse(r.stdout) as StatusDocument;
 	t.deepEqual(schemaErrors(doc), []);
-	t.true(doc.warnings.some(w => w.code === 'catalog-read-only' && w.message.includes(state)), JSON.stringify(doc.warnings.map(w => w.code)));
+	t.true(
+		doc.warnings.some(w => w.code === 'catalog-read-only' && w.message.includes(state)),
+		JSON.stringify(doc.warnings.map(w => w.code)),
+	);
 	t.false(doc.warnings.some(w => w.code === 'catalog-unavailable'));
 	// This test's own worker runs as root: nobody cannot read its maps.
 	const self = doc.processes.find(p => p.pid === process.pid);
@@ -89,7 +97,10 @@ test('status as nobody without any catalog: runs, warns catalog-unavailable, cre
 	t.notRegex(r.stderr, /:memory:|WAL/);
 	const doc = JSON.parse(r.stdout) as StatusDocument;
 	t.deepEqual(schemaErrors(doc), []);
-	t.true(doc.warnings.some(w => w.code === 'catalog-unavailable' && w.message.includes(state)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.code === 'catalog-unavailable' && w.message.includes(state)),
+		JSON.stringify(doc.warnings),
+	);
 	t.deepEqual(await readdir(state), []);
 	const history = await asNobody(['history', '--state-dir', state]);
 	t.is(history.code, 0, history.stderr);
@@ -114,7 +125,10 @@ test('history and catalog check write nothing, even as root: no -wal or -shm bes
 	const state = await rootOwnedDir(t);
 	t.not((await livetree(['status', '--json', '--no-systemd', '--state-dir', state])).code, 2);
 	const before = await snapshot(state);
-	t.deepEqual(before.map(l => l.split(' ')[0]), ['catalog.sqlite']);
+	t.deepEqual(
+		before.map(l => l.split(' ')[0]),
+		['catalog.sqlite'],
+	);
 	for (const args of [['history'], ['history', '--json'], ['catalog', 'check'], ['catalog', 'check', '--json']]) {
 		const r = await livetree([...args, '--state-dir', state]);
 		t.is(r.code, 0, r.stderr);

@@ -55,7 +55,13 @@ async function overlayNs(t: ExecutionContext, fx: Fixtures, deploy: string, lowe
  * `lowerdir=usr,upperdir=.usr-ovl-upper` from the deployment directory). `upper` is the
  * upper layer as the host reaches it, filled by `fill` before the mount.
  */
-async function rootOverlayNs(t: ExecutionContext, fx: Fixtures, deploy: string, mode: 'self' | 'unlock', fill: (upper: string) => Promise<void>): Promise<OverlayNs> {
+async function rootOverlayNs(
+	t: ExecutionContext,
+	fx: Fixtures,
+	deploy: string,
+	mode: 'self' | 'unlock',
+	fill: (upper: string) => Promise<void>,
+): Promise<OverlayNs> {
 	const dir = await fx.tempDir('livetree-ovl-');
 	const upper = mode === 'self' ? join(dir, 'upper') : join(deploy, '.usr-ovl-upper');
 	if (mode === 'self') {
@@ -74,10 +80,12 @@ async function inNamespace(t: ExecutionContext, dir: string, upper: string, [scr
 	});
 	const after = child.pid!;
 	let exited = false;
-	const gone = new Promise<void>(resolve => child.once('exit', () => {
-		exited = true;
-		resolve();
-	}));
+	const gone = new Promise<void>(resolve =>
+		child.once('exit', () => {
+			exited = true;
+			resolve();
+		}),
+	);
 	child.unref();
 	let before = 0;
 	const stop = async () => {
@@ -200,7 +208,10 @@ test('processes before and after a live overlay: stale vs overlay, with the sour
 	t.is(b.origin.commit, old.checksum);
 	t.not(b.dev, ns.device);
 	// Files the overlay does not replace are not superseded for the earlier process.
-	t.deepEqual(before.files.filter(f => f.superseded).map(f => f.path), [b.path]);
+	t.deepEqual(
+		before.files.filter(f => f.superseded).map(f => f.path),
+		[b.path],
+	);
 
 	const ov = doc.overlays.filter(o => o.device === ns.device);
 	t.is(ov.length, 1);
@@ -235,7 +246,10 @@ test('a hand-made hotfix in the upper layer: origin overlay with no commit', asy
 	t.is(a.origin.commit ?? null, null);
 	t.regex(a.origin.objectChecksum ?? '', /^[0-9a-f]{64}$/);
 	const ov = doc.overlays.find(o => o.device === ns.device)!;
-	t.deepEqual(ov.files.map(f => [f.path, f.commits]), [[LIB, []]]);
+	t.deepEqual(
+		ov.files.map(f => [f.path, f.commits]),
+		[[LIB, []]],
+	);
 	t.deepEqual(ov.sourceCommits, []);
 	t.is(ov.files[0]!.objectChecksum, a.origin.objectChecksum ?? null);
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
@@ -387,7 +401,10 @@ test('a hotfix overlay mounted as lowerdir=/usr on /usr from inside the root is 
 	t.is(before.state, 'stale');
 	t.true(lib(before).superseded);
 	t.is(lib(before).staleReason, 'superseded');
-	t.deepEqual(before.files.filter(f => f.superseded).map(f => f.path), [lib(before).path]);
+	t.deepEqual(
+		before.files.filter(f => f.superseded).map(f => f.path),
+		[lib(before).path],
+	);
 });
 
 test('an overlay mounted the way ostree admin unlock --hotfix does: its upper files and source commits', async t => {
@@ -426,7 +443,7 @@ test('an overlay mounted the way ostree admin unlock --hotfix does: its upper fi
 	t.true(text.stdout.includes(`${next.checksum.slice(0, 10)}… (2.0): ${LIB}`), text.stdout);
 });
 
-test('an upper file with the bytes of a commit\'s file at another path is not claimed at this path', async t => {
+test("an upper file with the bytes of a commit's file at another path is not claimed at this path", async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const {built, old} = await setup(fx);
@@ -444,7 +461,10 @@ test('an upper file with the bytes of a commit\'s file at another path is not cl
 	t.is(a.origin.objectChecksum, await built.handle.objectChecksum(old.checksum, attr));
 	t.is(a.origin.treePath, attr);
 	const ov = doc.overlays.find(o => o.device === ns.device)!;
-	t.deepEqual(ov.files.map(f => [f.path, f.commits]), [[LIB, []]]);
+	t.deepEqual(
+		ov.files.map(f => [f.path, f.commits]),
+		[[LIB, []]],
+	);
 	t.deepEqual(ov.sourceCommits, []);
 	const ex = await livetree(['explain', String(ns.after), '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
 	t.true(ex.stdout.includes(`live-applied; the same bytes as commit `), ex.stdout);

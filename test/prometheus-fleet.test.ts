@@ -12,7 +12,7 @@ import {livetree} from './helpers/cli.js';
 import {parseExposition, promtoolCheck, valueOf} from './helpers/exposition.js';
 import {makeDocument} from './helpers/status-document.js';
 
-test('livetree_unit_processes_needing_restart counts each unit\'s stale processes', t => {
+test("livetree_unit_processes_needing_restart counts each unit's stale processes", t => {
 	const doc = makeDocument();
 	const text = renderPrometheus(doc);
 	t.is(promtoolCheck(text).status, 0, promtoolCheck(text).output);
@@ -22,7 +22,10 @@ test('livetree_unit_processes_needing_restart counts each unit\'s stale processe
 		t.is(valueOf(parsed, 'livetree_unit_processes_needing_restart', {unit: unit.name}), expected, unit.name);
 	}
 
-	t.true(doc.units.some(u => doc.processes.some(p => p.unit === u.name && p.needsRestart)), 'the fixture has a unit with stale processes');
+	t.true(
+		doc.units.some(u => doc.processes.some(p => p.unit === u.name && p.needsRestart)),
+		'the fixture has a unit with stale processes',
+	);
 });
 
 test('restart verdicts: the newest finished attempt per unit decides; in-progress ones and unknown verdicts are left out', t => {
@@ -34,9 +37,7 @@ test('restart verdicts: the newest finished attempt per unit decides; in-progres
 		{id: 5, unit: 'web.service', state: 'in-progress'},
 		{id: 6, unit: 'odd.service', state: 'done', verdict: 'something-new'},
 	]);
-	const text = renderPrometheus(makeDocument(), {restarts: [
-		{id: 1, unit: 'db.service', state: 'done', verdict: 'failed'},
-	]});
+	const text = renderPrometheus(makeDocument(), {restarts: [{id: 1, unit: 'db.service', state: 'done', verdict: 'failed'}]});
 	t.is(promtoolCheck(text).status, 0, promtoolCheck(text).output);
 	const byKey = new Map(families.flatMap(f => f.samples.map(s => [`${f.name}${JSON.stringify(s.labels)}`, s.value])));
 	t.is(byKey.get('livetree_restarts_total{"verdict":"failed"}'), 1);

@@ -60,10 +60,19 @@ test('summary gauges, per-unit and per-deployment series carry the document valu
 	t.true(doc.units.some(u => u.needsRestart) && doc.units.some(u => !u.needsRestart), 'the fixture has both kinds of unit');
 	for (const d of doc.deployments) {
 		t.is(valueOf(parsed, 'livetree_deployment_processes', {deployment: d.id, osname: d.osname}), d.processCount);
-		t.is(valueOf(parsed, 'livetree_deployment_info', {
-			deployment: d.id, osname: d.osname, checksum: d.checksum, version: d.version ?? '',
-			booted: String(d.booted), pinned: String(d.pinned), staged: String(d.staged), unlocked: d.unlocked,
-		}), 1);
+		t.is(
+			valueOf(parsed, 'livetree_deployment_info', {
+				deployment: d.id,
+				osname: d.osname,
+				checksum: d.checksum,
+				version: d.version ?? '',
+				booted: String(d.booted),
+				pinned: String(d.pinned),
+				staged: String(d.staged),
+				unlocked: d.unlocked,
+			}),
+			1,
+		);
 	}
 
 	t.is(valueOf(parsed, 'livetree_scan_warnings', {code: 'EACCES'}), 2);

@@ -34,12 +34,15 @@ test('no kernel report, no block and no metrics', t => {
 test('a staged deployment with another kernel: reasons, then that a full reboot is needed', t => {
 	const message = reasonMessage({code: 'staged-deployment', deployment: 'os/abc.0', release: '6.1.0-58-amd64'}, '6.1.0-57-amd64');
 	t.is(message, 'deployment os/abc.0 (kernel 6.1.0-58-amd64) is staged for the next boot');
-	const lines = kernelLines(kernel({
-		expected: '6.1.0-58-amd64',
-		rebootNeeded: true,
-		softRebootPossible: false,
-		reasons: [{code: 'staged-deployment', message}],
-	}), plain);
+	const lines = kernelLines(
+		kernel({
+			expected: '6.1.0-58-amd64',
+			rebootNeeded: true,
+			softRebootPossible: false,
+			reasons: [{code: 'staged-deployment', message}],
+		}),
+		plain,
+	);
 	t.deepEqual(lines, [
 		'Kernel: 6.1.0-57-amd64 running, next boot 6.1.0-58-amd64: reboot needed',
 		`  ${message}`,
@@ -50,8 +53,11 @@ test('a staged deployment with another kernel: reasons, then that a full reboot 
 
 test('a code added later has its code as message and its own series', t => {
 	t.is(reasonMessage({code: 'firmware-updated'}, '6.1.0'), 'firmware-updated');
-	const k = kernel({rebootNeeded: true, reasons: [{code: 'firmware-updated', message: 'firmware-updated'}],
-		livepatches: [{name: 'kpatch "q"\\x', enabled: true, transition: false, objects: ['vmlinux']}]});
+	const k = kernel({
+		rebootNeeded: true,
+		reasons: [{code: 'firmware-updated', message: 'firmware-updated'}],
+		livepatches: [{name: 'kpatch "q"\\x', enabled: true, transition: false, objects: ['vmlinux']}],
+	});
 	const text = formatExposition(kernelFamilies(k));
 	const check = promtoolCheck(text);
 	t.is(check.status, 0, check.output);
@@ -63,7 +69,11 @@ test('a code added later has its code as message and its own series', t => {
 });
 
 test('verbose lists the build and every installed image, still one verdict line', t => {
-	const lines = kernelLines(kernel({installed: [{release: '6.1.0-57-amd64', path: '/boot/vmlinuz-6.1.0-57-amd64', deployment: null, versionString: null}]}), plain, true);
+	const lines = kernelLines(
+		kernel({installed: [{release: '6.1.0-57-amd64', path: '/boot/vmlinuz-6.1.0-57-amd64', deployment: null, versionString: null}]}),
+		plain,
+		true,
+	);
 	t.is(lines[0], 'Kernel: 6.1.0-57-amd64, no reboot needed');
 	t.true(lines.includes('  Installed: 6.1.0-57-amd64 /boot/vmlinuz-6.1.0-57-amd64'));
 	t.is(lines.at(-1), '');

@@ -32,8 +32,7 @@ const doc = makeDocument({generatedAt: new Date('2026-11-22T00:00:00Z')});
 // Deployment lines carry the whole checksum, as `ostree admin status` prints it, and a
 // unit name is never cut, so a line of one word may overflow; every other line fits.
 function fits(out: string, width: number): string[] {
-	return out.split('\n').filter(line => line.length > width && !/^[* ] \S+ [\da-f]{64}\.\d+/.test(line)
-		&& line.trim().includes(' '));
+	return out.split('\n').filter(line => line.length > width && !/^[* ] \S+ [\da-f]{64}\.\d+/.test(line) && line.trim().includes(' '));
 }
 
 test('status text, colour off', t => {
@@ -60,8 +59,9 @@ function fleet(): StatusDocument {
 		warnings: [],
 		overlays: 0,
 	});
-	const processes = base.processes.map((p, i) => i < 3000 ? {...p, comm: 'sleep', unit: 'init.scope'}
-		: {...p, comm: 'backup-agent', unit: i === 3000 ? null : longUnit});
+	const processes = base.processes.map((p, i) =>
+		i < 3000 ? {...p, comm: 'sleep', unit: 'init.scope'} : {...p, comm: 'backup-agent', unit: i === 3000 ? null : longUnit},
+	);
 	const units = base.units.map(u => ({...u, pids: processes.filter(p => p.unit === u.name).map(p => p.pid), needsRestart: true}));
 	return {...base, processes, units, summary: {...base.summary, unitsNeedingRestart: 2}};
 }
@@ -73,7 +73,10 @@ test('a fleet on a terminal: one line per group, paths shortened in the middle, 
 	t.true(out.includes('\u001B['));
 	const plain = out.replace(/\u001B\[[\d;]*m/g, '');
 	// The verdict wraps at spaces; read as one sentence it names both units, whole.
-	t.regex(plain.split('\n\n')[0]!.replace(/\n\s*/g, ' '), /^Restart needed: 2 units \(init\.scope, a-very-long-unit-name-that-must-never-be-cut@instance-42\.service\) and 1 process in no unit, 3002/);
+	t.regex(
+		plain.split('\n\n')[0]!.replace(/\n\s*/g, ' '),
+		/^Restart needed: 2 units \(init\.scope, a-very-long-unit-name-that-must-never-be-cut@instance-42\.service\) and 1 process in no unit, 3002/,
+	);
 	t.regex(plain, /3000 × sleep \(init\.scope\): \/usr\/lib\/…\/libc\.so\.6\s+\(deleted\)/);
 	t.regex(plain, /PIDs 1000 1001 1002 1003 1004 1005 1006 1007 1008\s+1009 … and 2990 more/);
 	t.deepEqual(fits(plain, 60), []);
@@ -95,10 +98,12 @@ test('a fleet in a pipe: no colour, no wrapping, every path whole for grep', t =
 });
 
 test('deployment lines as ostree admin status: (staged) alone, origin none or unknown', t => {
-	const d = makeDocument({deployments: [
-		{osname: 'debian', checksum: 'c'.repeat(64), version: '1', booted: true, refspec: null, hasOrigin: false},
-		{osname: 'debian', checksum: 'd'.repeat(64), version: '2', staged: true, pending: true, refspec: null, hasOrigin: true},
-	]});
+	const d = makeDocument({
+		deployments: [
+			{osname: 'debian', checksum: 'c'.repeat(64), version: '1', booted: true, refspec: null, hasOrigin: false},
+			{osname: 'debian', checksum: 'd'.repeat(64), version: '2', staged: true, pending: true, refspec: null, hasOrigin: true},
+		],
+	});
 	t.deepEqual(validateDocument(d), []);
 	const out = renderText(d, {style: new Chalk({level: 0}), verbose: false});
 	t.regex(out, new RegExp(`^\\* debian ${'c'.repeat(64)}\\.0\\n {4}Version: 1\\n {4}origin: none$`, 'm'));
@@ -107,7 +112,7 @@ test('deployment lines as ostree admin status: (staged) alone, origin none or un
 });
 
 test('explain on a deployment since removed says so', t => {
-	const d = makeDocument({deployments: [{osname: 'debian', checksum: 'b'.repeat(63) + '2', version: '12.2', booted: true}]});
+	const d = makeDocument({deployments: [{osname: 'debian', checksum: `${'b'.repeat(63)}2`, version: '12.2', booted: true}]});
 	const p = d.processes.find(q => q.needsRestart)!;
 	const out = renderExplain(d, p, new Chalk({level: 0}), false);
 	t.regex(out, /which has since been removed from the sysroot/);
@@ -118,11 +123,14 @@ test('explain on a deployment since removed says so', t => {
 });
 
 test('history: a header, and no dangling PIDs', t => {
-	const out = renderHistory([
-		{startedAt: '2026-11-22T00:00:00.000Z', unit: 'cron.service', state: 'finished', verdict: 'verified', jobResult: 'done', oldPids: [10], newPids: [11]},
-		{startedAt: '2026-11-22T00:01:00.000Z', unit: 'gone.service', state: 'finished', verdict: 'failed', jobResult: 'failed', oldPids: [], newPids: []},
-		{startedAt: '2026-11-22T00:02:00.000Z', unit: 'sshd.service', state: 'in-progress', verdict: null, jobResult: null, oldPids: [12], newPids: null},
-	], new Chalk({level: 0}));
+	const out = renderHistory(
+		[
+			{startedAt: '2026-11-22T00:00:00.000Z', unit: 'cron.service', state: 'finished', verdict: 'verified', jobResult: 'done', oldPids: [10], newPids: [11]},
+			{startedAt: '2026-11-22T00:01:00.000Z', unit: 'gone.service', state: 'finished', verdict: 'failed', jobResult: 'failed', oldPids: [], newPids: []},
+			{startedAt: '2026-11-22T00:02:00.000Z', unit: 'sshd.service', state: 'in-progress', verdict: null, jobResult: null, oldPids: [12], newPids: null},
+		],
+		new Chalk({level: 0}),
+	);
 	const lines = out.trimEnd().split('\n');
 	t.regex(lines[0]!, /^STARTED \(UTC\) +UNIT +VERDICT +JOB +PROCESSES$/);
 	t.regex(lines[1]!, /cron\.service +verified +done +PIDs 10 -> 11$/);
@@ -130,8 +138,20 @@ test('history: a header, and no dangling PIDs', t => {
 	t.regex(lines[3]!, /sshd\.service +in progress \(interrupted\?\) +- +PIDs 12$/);
 	t.notRegex(out, /- ->|-> -|-> *$/m);
 	check(t, 'history.txt', out);
-	const restarts = renderRestarts([{unit: 'x.service', verdict: 'failed', dryRun: false, oldPids: [], newPids: [], jobResult: 'failed',
-		details: {result: 'exit-code', execMainStatus: 1, stale: []}} as never], new Chalk({level: 0}));
+	const restarts = renderRestarts(
+		[
+			{
+				unit: 'x.service',
+				verdict: 'failed',
+				dryRun: false,
+				oldPids: [],
+				newPids: [],
+				jobResult: 'failed',
+				details: {result: 'exit-code', execMainStatus: 1, stale: []},
+			} as never,
+		],
+		new Chalk({level: 0}),
+	);
 	t.notRegex(restarts, /- ->|-> -/);
 });
 

@@ -27,8 +27,14 @@ test.serial('units that map an undeployed tree need a restart; restart verifies,
 	const marker = join(base, 'fail');
 	const state = await fx.tempDir();
 	await m.startUnit('lt-app.service', ['/usr/sbin/chroot', current, '/usr/bin/demo-sleep', '600'], {properties: ['Restart=no']});
-	await m.startUnit('lt-helper.service', ['/bin/sh', '-c', `/usr/sbin/chroot ${current} /usr/bin/demo-sleep 601 & exec /usr/sbin/chroot ${current} /usr/bin/demo-sleep 602`], {properties: ['Restart=no']});
-	await m.startUnit('lt-flaky.service', ['/bin/sh', '-c', `test -e ${marker} && exit 1; exec /usr/sbin/chroot ${current} /usr/bin/demo-sleep 603`], {properties: ['Restart=no']});
+	await m.startUnit(
+		'lt-helper.service',
+		['/bin/sh', '-c', `/usr/sbin/chroot ${current} /usr/bin/demo-sleep 601 & exec /usr/sbin/chroot ${current} /usr/bin/demo-sleep 602`],
+		{properties: ['Restart=no']},
+	);
+	await m.startUnit('lt-flaky.service', ['/bin/sh', '-c', `test -e ${marker} && exit 1; exec /usr/sbin/chroot ${current} /usr/bin/demo-sleep 603`], {
+		properties: ['Restart=no'],
+	});
 
 	// A scan before the upgrade (as livetree-scan.timer does) records 1.0 in the catalog,
 	// so its files can be traced after the tree is gone.
@@ -52,7 +58,10 @@ test.serial('units that map an undeployed tree need a restart; restart verifies,
 	const app = doc.units.find(u => u.name === 'lt-app.service');
 	t.truthy(app, JSON.stringify(doc.units.map(u => u.name)));
 	t.true(app!.needsRestart);
-	t.true(app!.reasons!.some(r => r.includes('/usr/lib/livetree-demo/libdemo.so.1 (deleted)') && r.includes(`${v1.slice(0, 10)}… (1.0)`)), JSON.stringify(app!.reasons));
+	t.true(
+		app!.reasons!.some(r => r.includes('/usr/lib/livetree-demo/libdemo.so.1 (deleted)') && r.includes(`${v1.slice(0, 10)}… (1.0)`)),
+		JSON.stringify(app!.reasons),
+	);
 	// The unit's properties agree with systemctl show.
 	const shown = await m.show('lt-app.service', ['MainPID', 'ActiveState', 'SubState', 'Result', 'NRestarts', 'ExecMainStatus']);
 	t.is(app!.mainPid, Number(shown['MainPID']));
@@ -97,8 +106,20 @@ test.serial('units that map an undeployed tree need a restart; restart verifies,
 	t.is(bad!.details.execMainStatus, 1);
 
 	// History, read by a fresh process: both attempts, with verdicts and results.
-	const history = JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout) as Array<{unit: string; verdict: string; state: string; jobResult: string; details: {result: string}}>;
-	t.deepEqual(history.map(h => [h.unit, h.verdict, h.state]), [['lt-flaky.service', 'failed', 'done'], ['lt-app.service', 'verified', 'done']]);
+	const history = JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout) as Array<{
+		unit: string;
+		verdict: string;
+		state: string;
+		jobResult: string;
+		details: {result: string};
+	}>;
+	t.deepEqual(
+		history.map(h => [h.unit, h.verdict, h.state]),
+		[
+			['lt-flaky.service', 'failed', 'done'],
+			['lt-app.service', 'verified', 'done'],
+		],
+	);
 	t.is(history[0]!.details.result, 'exit-code');
 	t.true(existsSync(join(state, 'catalog.sqlite')));
 

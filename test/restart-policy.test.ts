@@ -9,12 +9,28 @@ import {parseNsPid} from '../src/systemd/pid-view.js';
 import {globMatches, skipForNeeded, type PolicyContext} from '../src/systemd/restart-policy.js';
 
 const facts = (id: string, extra: Partial<RestartFacts> = {}): RestartFacts => ({
-	id, names: [id], loadState: 'loaded', activeState: 'active', result: 'success', canStart: true, canStop: true,
-	refuseManualStart: false, refuseManualStop: false, startLimitIntervalUsec: 10_000_000n, startLimitBurst: 5,
-	activeEnterTimestampUsec: 1_000n * 1_000_000n, ...extra,
+	id,
+	names: [id],
+	loadState: 'loaded',
+	activeState: 'active',
+	result: 'success',
+	canStart: true,
+	canStop: true,
+	refuseManualStart: false,
+	refuseManualStop: false,
+	startLimitIntervalUsec: 10_000_000n,
+	startLimitBurst: 5,
+	activeEnterTimestampUsec: 1_000n * 1_000_000n,
+	...extra,
 });
 const context = (extra: Partial<PolicyContext> = {}): PolicyContext => ({
-	system: true, managerVersion: 252, selfUnit: null, exclude: [], history: [], now: 2_000, ...extra,
+	system: true,
+	managerVersion: 252,
+	selfUnit: null,
+	exclude: [],
+	history: [],
+	now: 2_000,
+	...extra,
 });
 
 test('unit globs as systemctl takes them', t => {
@@ -28,7 +44,8 @@ test('unit globs as systemctl takes them', t => {
 
 test('restart.conf: exclude lines and comments; anything else names FILE:LINE', t => {
 	t.deepEqual(parseRestartConfig('# c\n\nexclude a.service  b@*.service # why\n', 'F'), [
-		{pattern: 'a.service', source: 'F:3'}, {pattern: 'b@*.service', source: 'F:3'},
+		{pattern: 'a.service', source: 'F:3'},
+		{pattern: 'b@*.service', source: 'F:3'},
 	]);
 	t.throws(() => parseRestartConfig('exclude\n', 'F'), {message: /^F:1: expected/});
 	t.throws(() => parseRestartConfig('exclude a\nnever b\n', 'F'), {message: /^F:2: expected/});

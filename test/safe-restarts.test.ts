@@ -52,7 +52,16 @@ test.serial('restart --needed leaves out what must not be restarted; named units
 	// where a naive tool restarts it again on every run until the start limit stops it for good.
 	await writeFile(join(units, 'lt-fail.service'), `${service('', `/bin/sh -c 'test -e ${marker} && exit 1; ${bin} 601 & exec ${bin} 600'`)}KillMode=process\n`);
 	await m.systemctl(['daemon-reload']);
-	const all = ['lt-plain.service', 'lt-refuse.service', 'lt-excluded.service', 'lt-conf.service', 'sddm.service', 'getty@lt.service', 'lt-limit.service', 'lt-fail.service'];
+	const all = [
+		'lt-plain.service',
+		'lt-refuse.service',
+		'lt-excluded.service',
+		'lt-conf.service',
+		'sddm.service',
+		'getty@lt.service',
+		'lt-limit.service',
+		'lt-fail.service',
+	];
 	await m.systemctl(['start', ...all]);
 	// A start job is done once the process is forked; wait until each has exec'd the binary.
 	const execd = async (units: string[]) => {
@@ -75,7 +84,13 @@ test.serial('restart --needed leaves out what must not be restarted; named units
 	const status = await livetree(['status', '--json', ...bus]);
 	t.is(status.code, 1, status.stderr);
 	const doc = JSON.parse(status.stdout) as StatusDocument;
-	t.deepEqual(doc.units.filter(u => u.needsRestart).map(u => u.name).sort(), [...all].sort());
+	t.deepEqual(
+		doc.units
+			.filter(u => u.needsRestart)
+			.map(u => u.name)
+			.sort(),
+		[...all].sort(),
+	);
 
 	// A unit that does not exist: an error naming it, nothing restarted, never would-restart.
 	for (const args of [['nonexistent.service', '--dry-run'], ['nonexistent'], ['lt-plain.service', 'nonexistent.service']]) {
@@ -127,7 +142,11 @@ test.serial('restart --needed leaves out what must not be restarted; named units
 	t.is(done.get('lt-limit.service')?.skip?.code, 'start-limit');
 	t.regex(done.get('lt-limit.service')!.skip!.reason, /StartLimitBurst=2/);
 	// lt-fail's helper still runs the old binary, but its last restart failed: not retried.
-	t.is(done.get('lt-fail.service')?.skip?.code, 'failed-before', JSON.stringify([...done.values()].map(o => [o.unit, o.verdict, o.skip?.code])) + failed.stdout);
+	t.is(
+		done.get('lt-fail.service')?.skip?.code,
+		'failed-before',
+		JSON.stringify([...done.values()].map(o => [o.unit, o.verdict, o.skip?.code])) + failed.stdout,
+	);
 	t.regex(done.get('lt-fail.service')!.skip!.reason, /failed, and it was not started since/);
 	const after = await Promise.all(all.map(async u => (await m.show(u, ['MainPID']))['MainPID']));
 	for (const [i, u] of all.entries()) {
@@ -168,7 +187,7 @@ test.serial('restart --needed never restarts the unit livetree runs in', async t
 	const script = `while ! test -e ${go}; do sleep 0.1; done; ${process.execPath} ${join(projectRoot, 'bin/livetree.js')} restart --needed --dry-run --json --bus-address ${m.busAddress} --state-dir ${state} > ${out} 2>&1; echo exit $? >> ${out}`;
 	await m.startUnit('lt-self.service', [sh, '-c', script], {properties: ['Restart=no']});
 	const mainPid = (await m.show('lt-self.service', ['MainPID']))['MainPID'];
-	for (let i = 0; i < 100 && await readlink(`/proc/${mainPid}/exe`).catch(() => '') !== sh; i++) {
+	for (let i = 0; i < 100 && (await readlink(`/proc/${mainPid}/exe`).catch(() => '')) !== sh; i++) {
 		await new Promise(r => setTimeout(r, 50));
 	}
 

@@ -20,12 +20,30 @@ function compare(t: import('ava').ExecutionContext, doc: StatusDocument, expecte
 	t.is(doc.sysroot.repoMode, 'bare');
 	t.deepEqual(
 		doc.deployments.map(d => ({
-			osname: d.osname, checksum: d.checksum, serial: d.serial, version: d.version, refspec: d.refspec,
-			booted: d.booted, pending: d.pending, rollback: d.rollback, staged: d.staged, pinned: d.pinned, path: d.path,
+			osname: d.osname,
+			checksum: d.checksum,
+			serial: d.serial,
+			version: d.version,
+			refspec: d.refspec,
+			booted: d.booted,
+			pending: d.pending,
+			rollback: d.rollback,
+			staged: d.staged,
+			pinned: d.pinned,
+			path: d.path,
 		})),
 		expected.deployments.map(d => ({
-			osname: d.osname, checksum: d.checksum, serial: d.serial, version: d.version, refspec: d.refspec,
-			booted: d.booted, pending: d.pending, rollback: d.rollback, staged: d.staged, pinned: d.pinned, path: d.path,
+			osname: d.osname,
+			checksum: d.checksum,
+			serial: d.serial,
+			version: d.version,
+			refspec: d.refspec,
+			booted: d.booted,
+			pending: d.pending,
+			rollback: d.rollback,
+			staged: d.staged,
+			pinned: d.pinned,
+			path: d.path,
 		})),
 	);
 	for (const d of doc.deployments) {
@@ -62,7 +80,10 @@ test('a corrupt .origin file is a warning; the rest is still reported', async t 
 	const doc = await status(built.sysroot, await fx.tempDir());
 	t.deepEqual(schemaErrors(doc), []);
 	t.is(doc.deployments.length, 2);
-	t.true(doc.warnings.some(w => w.code === 'origin-corrupt' && w.message.includes(originFile)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.code === 'origin-corrupt' && w.message.includes(originFile)),
+		JSON.stringify(doc.warnings),
+	);
 });
 
 // Damage the catalog cannot hide: what an earlier scan recorded is no evidence that the
@@ -74,7 +95,10 @@ test('a missing .origin and a vanished commit already in the catalog are warning
 	const state = await fx.tempDir();
 	// The first scan records both commits in the catalog.
 	const first = await status(built.sysroot, state);
-	t.deepEqual(first.warnings.filter(w => w.pid === null), []);
+	t.deepEqual(
+		first.warnings.filter(w => w.pid === null),
+		[],
+	);
 	const {rm} = await import('node:fs/promises');
 	const {execFileSync} = await import('node:child_process');
 	const victim = built.deployments[1]!;
@@ -86,11 +110,20 @@ test('a missing .origin and a vanished commit already in the catalog are warning
 	const doc = await status(built.sysroot, state);
 	t.deepEqual(schemaErrors(doc), []);
 	t.is(doc.deployments.length, 2);
-	t.true(doc.warnings.some(w => w.code === 'origin-missing' && w.message.includes(originFile)), JSON.stringify(doc.warnings));
-	t.true(doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes(commitFile)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.code === 'origin-missing' && w.message.includes(originFile)),
+		JSON.stringify(doc.warnings),
+	);
+	t.true(
+		doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes(commitFile)),
+		JSON.stringify(doc.warnings),
+	);
 	// The other deployment is whole: nothing is said about it.
 	const whole = built.deployments[0]!;
-	t.false(doc.warnings.some(w => w.message.includes(whole.checksum)), JSON.stringify(doc.warnings));
+	t.false(
+		doc.warnings.some(w => w.message.includes(whole.checksum)),
+		JSON.stringify(doc.warnings),
+	);
 	t.is(doc.deployments.find(d => d.checksum === victim.checksum)!.refspec, null);
 });
 
@@ -104,7 +137,10 @@ test('a sysroot whose repository is gone says so', async t => {
 	const doc = await status(built.sysroot, await fx.tempDir());
 	t.deepEqual(schemaErrors(doc), []);
 	t.is(doc.deployments.length, 1);
-	t.true(doc.warnings.some(w => w.code === 'repo-unreadable' && w.message.includes(built.repo)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.code === 'repo-unreadable' && w.message.includes(built.repo)),
+		JSON.stringify(doc.warnings),
+	);
 });
 
 test('a recorded deployment commit whose root tree vanished, and a ref to a missing commit, are warnings', async t => {
@@ -128,6 +164,12 @@ test('a recorded deployment commit whose root tree vanished, and a ref to a miss
 	const doc = await status(built.sysroot, state);
 	t.deepEqual(schemaErrors(doc), []);
 	t.is(doc.deployments.length, 1);
-	t.true(doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes(treeFile)), JSON.stringify(doc.warnings));
-	t.true(doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes('demo/broken') && w.message.includes(missing)), JSON.stringify(doc.warnings));
+	t.true(
+		doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes(treeFile)),
+		JSON.stringify(doc.warnings),
+	);
+	t.true(
+		doc.warnings.some(w => w.code === 'commit-unreadable' && w.message.includes('demo/broken') && w.message.includes(missing)),
+		JSON.stringify(doc.warnings),
+	);
 });

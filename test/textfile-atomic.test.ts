@@ -13,7 +13,7 @@ import {makeDocument} from './helpers/status-document.js';
 // every read that is neither (empty, truncated, or a mix).
 function contents(): [string, string] {
 	const base = renderPrometheus(makeDocument());
-	return [base + `# ${'a'.repeat(2_000_000)}\n`, base + `# ${'b'.repeat(3_000_000)}\n`];
+	return [`${base}# ${'a'.repeat(2_000_000)}\n`, `${base}# ${'b'.repeat(3_000_000)}\n`];
 }
 
 const readerScript = `

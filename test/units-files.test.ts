@@ -66,7 +66,9 @@ test('the scan service: oneshot, exit 1 is success, writes JSON and the textfile
 	const text = await unit('livetree-scan.service');
 	t.deepEqual(values(text, 'Type'), ['oneshot']);
 	t.deepEqual(values(text, 'SuccessExitStatus'), ['1']);
-	t.deepEqual(values(text, 'ExecStart'), ['/usr/bin/livetree status --json --output /var/lib/livetree/status.json --textfile /var/lib/node-exporter/livetree.prom']);
+	t.deepEqual(values(text, 'ExecStart'), [
+		'/usr/bin/livetree status --json --output /var/lib/livetree/status.json --textfile /var/lib/node-exporter/livetree.prom',
+	]);
 	// Both directories it writes must be writable under ProtectSystem=strict.
 	t.deepEqual(values(text, 'ProtectSystem'), ['strict']);
 	t.deepEqual(values(text, 'StateDirectory'), ['livetree node-exporter']);
@@ -110,14 +112,19 @@ test('systemd-analyze security rates both services well hardened', async t => {
 	}
 });
 
-test('the ExecStart command lines are accepted by the real commands\' option parsers', async t => {
+test("the ExecStart command lines are accepted by the real commands' option parsers", async t => {
 	// --help makes a command return after parsing, without scanning; parseArgs is
 	// strict, so an option the command does not know throws here.
 	const write = process.stdout.write.bind(process.stdout);
 	process.stdout.write = () => true;
 	try {
-		for (const [name, command] of [['livetree-scan.service', statusCommand], ['livetree-exporter.service', exporterCommand]] as const) {
-			const args = values(await unit(name), 'ExecStart')[0]!.split(' ').slice(2);
+		for (const [name, command] of [
+			['livetree-scan.service', statusCommand],
+			['livetree-exporter.service', exporterCommand],
+		] as const) {
+			const args = values(await unit(name), 'ExecStart')[0]!
+				.split(' ')
+				.slice(2);
 			t.is(await command([...args, '--help']), 0, name);
 		}
 

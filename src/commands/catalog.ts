@@ -23,15 +23,21 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 	try {
 		if (positionals[0] === 'check' && positionals.length === 1) {
 			const r = native.catalogCheck(path);
-			process.stdout.write(options.json ? `${JSON.stringify(r, null, 2)}\n`
-				: `${r.path}: ${r.ok ? 'ok' : 'DAMAGED'}; schema ${r.schemaVersion ?? '?'}; ${r.commits ?? '?'} commits, ${r.files ?? '?'} files, ${r.deployments ?? '?'} deployments, ${r.restarts ?? '?'} restarts (${r.restartsInProgress ?? 0} in progress)\n${r.problems.map(p => `  ${p}\n`).join('')}`);
+			process.stdout.write(
+				options.json
+					? `${JSON.stringify(r, null, 2)}\n`
+					: `${r.path}: ${r.ok ? 'ok' : 'DAMAGED'}; schema ${r.schemaVersion ?? '?'}; ${r.commits ?? '?'} commits, ${r.files ?? '?'} files, ${r.deployments ?? '?'} deployments, ${r.restarts ?? '?'} restarts (${r.restartsInProgress ?? 0} in progress)\n${r.problems.map(p => `  ${p}\n`).join('')}`,
+			);
 			return r.ok ? 0 : 1;
 		}
 
 		if (positionals[0] === 'rebuild' && positionals.length === 1) {
 			const r = native.catalogRebuild(path);
-			process.stdout.write(options.json ? `${JSON.stringify(r, null, 2)}\n`
-				: `${r.path}: rebuilt${r.movedTo ? `; the old file is kept as ${r.movedTo}` : ''}; salvaged ${r.commitsSalvaged} commits, ${r.deploymentsSalvaged} deployments, ${r.restartsSalvaged} restarts\n${r.lost.map(l => `  lost: ${l}\n`).join('')}`);
+			process.stdout.write(
+				options.json
+					? `${JSON.stringify(r, null, 2)}\n`
+					: `${r.path}: rebuilt${r.movedTo ? `; the old file is kept as ${r.movedTo}` : ''}; salvaged ${r.commitsSalvaged} commits, ${r.deploymentsSalvaged} deployments, ${r.restartsSalvaged} restarts\n${r.lost.map(l => `  lost: ${l}\n`).join('')}`,
+			);
 			return 0;
 		}
 	} catch (error) {

@@ -35,14 +35,18 @@ export async function explainCommand(argv: string[]): Promise<number> {
 		if (options.json) {
 			process.stdout.write(`${JSON.stringify({...p, kernelThread: true, deployment: null, warnings: doc.warnings}, null, 2)}\n`);
 		} else {
-			process.stdout.write(`PID ${pid} (${printable(p.comm)}) is a kernel thread: it runs the kernel's own code and maps no files, so no restart applies to it; new kernel code takes a reboot.\n`);
+			process.stdout.write(
+				`PID ${pid} (${printable(p.comm)}) is a kernel thread: it runs the kernel's own code and maps no files, so no restart applies to it; new kernel code takes a reboot.\n`,
+			);
 		}
 
 		return 0;
 	}
 
 	if (options.json) {
-		process.stdout.write(`${JSON.stringify({...p, deployment: doc.deployments.find(d => d.id === p.root.deployment) ?? null, warnings: doc.warnings}, null, 2)}\n`);
+		process.stdout.write(
+			`${JSON.stringify({...p, deployment: doc.deployments.find(d => d.id === p.root.deployment) ?? null, warnings: doc.warnings}, null, 2)}\n`,
+		);
 	} else {
 		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose));
 	}

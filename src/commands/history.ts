@@ -44,7 +44,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
 		jobResult: r.jobResult ?? null,
 		verdict: r.verdict ?? null,
 		staleFiles: JSON.parse(r.staleFilesJson) as unknown,
-		details: r.detailsJson ? JSON.parse(r.detailsJson) as unknown : null,
+		details: r.detailsJson ? (JSON.parse(r.detailsJson) as unknown) : null,
 	}));
 	if (options.json) {
 		process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);

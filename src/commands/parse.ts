@@ -17,9 +17,7 @@ export function parseCommand<const O extends Options>(name: string, spec: Spec<O
 	const hint = `(see livetree ${name} --help)`;
 	for (const token of tokens) {
 		if (token.kind === 'option' && !Object.hasOwn(spec.options, token.name)) {
-			throw new UsageError(known(token.rawName)
-				? `${name} does not take ${token.rawName} ${hint}`
-				: `${name}: unknown option ${token.rawName} ${hint}`);
+			throw new UsageError(known(token.rawName) ? `${name} does not take ${token.rawName} ${hint}` : `${name}: unknown option ${token.rawName} ${hint}`);
 		}
 
 		if (token.kind === 'positional' && !spec.positionals) {

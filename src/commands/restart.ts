@@ -38,10 +38,7 @@ export async function restartCommand(argv: string[]): Promise<number> {
 		throw new UsageError('give either --needed or unit names');
 	}
 
-	const exclude = [
-		...(values.exclude ?? []).map(pattern => ({pattern, source: '--exclude'})),
-		...await loadRestartConfig(values['restart-config']),
-	];
+	const exclude = [...(values.exclude ?? []).map(pattern => ({pattern, source: '--exclude'})), ...(await loadRestartConfig(values['restart-config']))];
 	const doc = await collect(options);
 	if (doc.warnings.some(w => w.code === 'systemd-unavailable')) {
 		throw new UsageError(`systemd is unavailable: ${doc.warnings.find(w => w.code === 'systemd-unavailable')!.message}`);
@@ -124,18 +121,38 @@ async function unitFacts(client: SystemdClient, name: string, named: boolean): P
 	return facts;
 }
 
-async function policyContext(client: SystemdClient, options: CommonOptions, busKind: string, exclude: PolicyContext['exclude'], view: PidView): Promise<PolicyContext> {
+async function policyContext(
+	client: SystemdClient,
+	options: CommonOptions,
+	busKind: string,
+	exclude: PolicyContext['exclude'],
+	view: PidView,
+): Promise<PolicyContext> {
 	// Only a system manager has sysinit.target; a user manager's answers call for logging out.
-	const system = busKind === 'user' ? false : await client.getUnit('sysinit.target').then(() => true, () => false);
+	const system =
+		busKind === 'user'
+			? false
+			: await client.getUnit('sysinit.target').then(
+					() => true,
+					() => false,
+				);
 	const version = Number.parseInt(await client.managerVersion().catch(() => ''), 10);
 	// The unit we run in, as that manager says: only if it can see us at all.
 	const own = await view.toManager(process.pid);
-	const selfUnit = own === null ? null : await client.getUnitByPid(own).then(p => nameFromPath(p), () => null);
+	const selfUnit =
+		own === null
+			? null
+			: await client.getUnitByPid(own).then(
+					p => nameFromPath(p),
+					() => null,
+				);
 	let history: PastRestart[] = [];
 	const file = catalogPath(options);
 	if (existsSync(file)) {
 		try {
-			history = native.catalogListRestarts(file).map(r => ({unit: r.unit, startedAt: r.startedAt, finishedAt: r.finishedAt ?? null, verdict: r.verdict ?? null, state: r.state}));
+			history = native
+				.catalogListRestarts(file)
+				.map(r => ({unit: r.unit, startedAt: r.startedAt, finishedAt: r.finishedAt ?? null, verdict: r.verdict ?? null, state: r.state}));
 		} catch {
 			// An unreadable history only loses the start-limit and no-retry guards' memory.
 		}
@@ -146,7 +163,14 @@ async function policyContext(client: SystemdClient, options: CommonOptions, busK
 
 function skippedOutcome(unit: string, skip: Skip, oldPids: number[], dryRun: boolean): RestartOutcome<StaleFile, number> {
 	return {
-		unit, dryRun, oldPids, jobResult: null, newPids: [], verdict: 'skipped', skip, recordId: null,
+		unit,
+		dryRun,
+		oldPids,
+		jobResult: null,
+		newPids: [],
+		verdict: 'skipped',
+		skip,
+		recordId: null,
 		details: {result: null, execMainStatus: null, activeState: null, subState: null, mainPid: null, nRestarts: null, stale: [], error: null},
 	};
 }

@@ -67,7 +67,14 @@ export function exitCode(doc: StatusDocument): number {
 }
 
 // Text or Prometheus; JSON is streamed by the caller.
-async function render(doc: StatusDocument, format: string, facts: ExporterFacts, color: 'always' | 'never' | 'auto', verbose: boolean, toFile: boolean): Promise<string> {
+async function render(
+	doc: StatusDocument,
+	format: string,
+	facts: ExporterFacts,
+	color: 'always' | 'never' | 'auto',
+	verbose: boolean,
+	toFile: boolean,
+): Promise<string> {
 	if (format === 'prometheus') {
 		return renderPrometheus(doc, facts);
 	}
@@ -75,7 +82,7 @@ async function render(doc: StatusDocument, format: string, facts: ExporterFacts,
 	const [{makeStyle}, {renderText}] = await Promise.all([import('../render/style.js'), import('../render/text.js')]);
 	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
 	// A terminal's width wraps long lines; a pipe or a file gets them whole (no width).
-	const width = !toFile && process.stdout.isTTY ? process.stdout.columns ?? 80 : undefined;
+	const width = !toFile && process.stdout.isTTY ? (process.stdout.columns ?? 80) : undefined;
 	return renderText(doc, {style, verbose, width});
 }
 

@@ -4,7 +4,11 @@ export class ListenError extends Error {
 	override name = 'ListenError';
 	readonly exitCode = 2;
 
-	constructor(message: string, readonly code: string, readonly address: string) {
+	constructor(
+		message: string,
+		readonly code: string,
+		readonly address: string,
+	) {
 		super(message);
 	}
 }

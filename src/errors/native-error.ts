@@ -5,24 +5,21 @@ export class NativeError extends Error {
 	override name = 'NativeError';
 	readonly exitCode = 2;
 
-	constructor(message: string, readonly code: string, readonly path?: string) {
+	constructor(
+		message: string,
+		readonly code: string,
+		readonly path?: string,
+	) {
 		super(message);
 	}
 
 	// Wrap what the addon threw as this class (ScanError.fromNative(e), CatalogError…).
-	static fromNative<T extends NativeError>(
-		this: new (message: string, code: string, path?: string) => T,
-		error: unknown,
-	): T {
+	static fromNative<T extends NativeError>(this: new (message: string, code: string, path?: string) => T, error: unknown): T {
 		if (!(error instanceof Error)) {
 			return new this(String(error), 'EUNKNOWN');
 		}
 
 		const {code, path} = error as Error & {code?: unknown; path?: unknown};
-		return new this(
-			error.message,
-			typeof code === 'string' && code !== '' ? code : 'EUNKNOWN',
-			typeof path === 'string' ? path : undefined,
-		);
+		return new this(error.message, typeof code === 'string' && code !== '' ? code : 'EUNKNOWN', typeof path === 'string' ? path : undefined);
 	}
 }

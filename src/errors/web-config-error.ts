@@ -4,7 +4,10 @@ export class WebConfigError extends Error {
 	override name = 'WebConfigError';
 	readonly exitCode = 2;
 
-	constructor(message: string, readonly file: string) {
+	constructor(
+		message: string,
+		readonly file: string,
+	) {
 		super(`${file}: ${message}`);
 	}
 }

@@ -76,7 +76,12 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
 		options.log?.(`${file}: basic auth without tls_server_config sends passwords in clear text beyond loopback`);
 	}
 
-	const cache = new ScanCache({collect: options.collect, restartHistory: options.restartHistory, minIntervalSeconds: options.minIntervalSeconds, log: options.log});
+	const cache = new ScanCache({
+		collect: options.collect,
+		restartHistory: options.restartHistory,
+		minIntervalSeconds: options.minIntervalSeconds,
+		log: options.log,
+	});
 	const listener = (request: http.IncomingMessage, response: http.ServerResponse) => {
 		guarded(guard, cache, request, response, options.log).catch((error: unknown) => {
 			options.log?.(`checking credentials failed: ${error instanceof Error ? error.message : String(error)}`);
@@ -140,12 +145,18 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
 }
 
 // Authentication comes before anything else, the path included, and before any scan.
-async function guarded(guard: Guard, cache: ScanCache, request: http.IncomingMessage, response: http.ServerResponse, log?: (message: string) => void): Promise<void> {
+async function guarded(
+	guard: Guard,
+	cache: ScanCache,
+	request: http.IncomingMessage,
+	response: http.ServerResponse,
+	log?: (message: string) => void,
+): Promise<void> {
 	for (const [name, value] of Object.entries(guard.config.headers)) {
 		response.setHeader(name, value);
 	}
 
-	if (guard.auth && !await guard.auth.check(parseBasic(request.headers.authorization))) {
+	if (guard.auth && !(await guard.auth.check(parseBasic(request.headers.authorization)))) {
 		response.setHeader('WWW-Authenticate', 'Basic');
 		send(response, 401, 'Unauthorized\n');
 		return;
@@ -174,7 +185,7 @@ function handle(cache: ScanCache, request: http.IncomingMessage, response: http.
 		},
 		(error: unknown) => {
 			// ScanCache turns scan failures into metrics; reaching here is a bug, so say so.
-			log?.(`serving /metrics failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+			log?.(`serving /metrics failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 			send(response, 500, 'internal error\n');
 		},
 	);

@@ -23,7 +23,11 @@ export class ScanCache {
 	private inFlight: Promise<void> | undefined;
 	private lastGood: StatusDocument | undefined;
 	private text = '';
-	private readonly facts: ExporterFacts & Required<Pick<ExporterFacts, 'scansTotal' | 'scanErrorsTotal' | 'up'>> = {scansTotal: 0, scanErrorsTotal: 0, up: false};
+	private readonly facts: ExporterFacts & Required<Pick<ExporterFacts, 'scansTotal' | 'scanErrorsTotal' | 'up'>> = {
+		scansTotal: 0,
+		scanErrorsTotal: 0,
+		up: false,
+	};
 
 	constructor(private readonly options: ScanCacheOptions) {
 		this.now = options.now ?? (() => performance.now());

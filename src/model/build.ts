@@ -1,10 +1,7 @@
 // Build the v1 status document from a native scan and host facts; withUnits adds systemd's units.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
 import type {OriginOut, ProcessOut, ScanResult} from '../native.js';
-import type {
-	Deployment, Host, MappedFile, Origin, OriginKind, Process, ProcessState, RootKind,
-	StatusDocument, Unit, Unlocked, Warning,
-} from './document.js';
+import type {Deployment, Host, MappedFile, Origin, OriginKind, Process, ProcessState, RootKind, StatusDocument, Unit, Unlocked, Warning} from './document.js';
 import {toKernel} from './kernel.js';
 
 export interface BuildInput {
@@ -29,28 +26,29 @@ export function buildDocument(input: BuildInput): StatusDocument {
 		generatedAt: (input.generatedAt ?? new Date()).toISOString(),
 		// The kernel report reads the same /proc the scan did (--proc-root), so its release
 		// and boot id win over the CLI process's own.
-		host: scan.kernel
-			? {...input.host, kernelRelease: scan.kernel.runningRelease, bootId: scan.kernel.bootId ?? input.host.bootId ?? null}
-			: input.host,
+		host: scan.kernel ? {...input.host, kernelRelease: scan.kernel.runningRelease, bootId: scan.kernel.bootId ?? input.host.bootId ?? null} : input.host,
 		sysroot: {path: scan.sysrootPath, repoMode: scan.repoMode ?? null, ostreeBooted: scan.ostreeBooted},
-		deployments: scan.deployments.map(d => ({
-			id: d.id,
-			osname: d.osname,
-			checksum: d.checksum,
-			serial: d.serial,
-			version: d.version ?? null,
-			refspec: d.refspec ?? null,
-			hasOrigin: d.hasOrigin,
-			booted: d.booted,
-			pending: d.pending,
-			rollback: d.rollback,
-			staged: d.staged,
-			pinned: d.pinned,
-			unlocked: d.unlocked as Unlocked,
-			processCount: d.processCount,
-			path: d.path,
-			liveApply: d.liveApply ? {commit: d.liveApply.commit ?? null, inprogress: d.liveApply.inprogress ?? null} : null,
-		} satisfies Deployment)),
+		deployments: scan.deployments.map(
+			d =>
+				({
+					id: d.id,
+					osname: d.osname,
+					checksum: d.checksum,
+					serial: d.serial,
+					version: d.version ?? null,
+					refspec: d.refspec ?? null,
+					hasOrigin: d.hasOrigin,
+					booted: d.booted,
+					pending: d.pending,
+					rollback: d.rollback,
+					staged: d.staged,
+					pinned: d.pinned,
+					unlocked: d.unlocked as Unlocked,
+					processCount: d.processCount,
+					path: d.path,
+					liveApply: d.liveApply ? {commit: d.liveApply.commit ?? null, inprogress: d.liveApply.inprogress ?? null} : null,
+				}) satisfies Deployment,
+		),
 		overlays: scan.overlays.map(o => ({
 			mountPoint: o.mountPoint,
 			device: o.device,
@@ -71,10 +69,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
 			processesUnreadable: processes.filter(p => p.state === 'unknown').length,
 		},
-		warnings: [
-			...scan.warnings.map(w => ({code: w.code, message: w.message, pid: w.pid ?? null})),
-			...(input.warnings ?? []),
-		],
+		warnings: [...scan.warnings.map(w => ({code: w.code, message: w.message, pid: w.pid ?? null})), ...(input.warnings ?? [])],
 		...(kernel ? {kernel} : {}),
 		...(input.scanDurationSeconds === undefined ? {} : {scanDurationSeconds: input.scanDurationSeconds}),
 	};

@@ -11,8 +11,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	// A deployment the sysroot no longer lists was undeployed (and maybe pruned) while
 	// the process kept running; its version is still known from the files' commits.
 	const removed = p.root.kind === 'deployment' && !deployment;
-	const version = deployment?.version
-		?? (removed && p.root.deployment ? removedDeploymentVersion(p.root.deployment, p.files) : undefined);
+	const version = deployment?.version ?? (removed && p.root.deployment ? removedDeploymentVersion(p.root.deployment, p.files) : undefined);
 	const where = describeRoot(p, version ?? undefined, removed);
 	lines.push(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`);
 	if (p.unit) {
@@ -85,7 +84,7 @@ function describeRoot(p: Process, version: string | undefined, removed: boolean)
 		}
 
 		case 'host': {
-			return 'runs in the host\'s own root';
+			return "runs in the host's own root";
 		}
 
 		case 'foreign': {
@@ -133,9 +132,7 @@ function describeOrigin(f: MappedFile): string {
 			}
 
 			// A commit holding these bytes at another path did not supply this file.
-			return o.treePath && o.treePath !== treePathOf(f.path)
-				? `live-applied; the same bytes as ${commit}${at}`
-				: `live-applied from ${commit}${at}`;
+			return o.treePath && o.treePath !== treePathOf(f.path) ? `live-applied; the same bytes as ${commit}${at}` : `live-applied from ${commit}${at}`;
 		}
 
 		default: {

@@ -10,7 +10,7 @@ export function renderJson(doc: StatusDocument, pretty = true): string {
 	return [...jsonChunks(doc, pretty)].join('');
 }
 
-export function * jsonChunks(doc: StatusDocument, pretty = true): Generator<string> {
+export function* jsonChunks(doc: StatusDocument, pretty = true): Generator<string> {
 	// The document with a marker in place of its processes (key order kept), then the
 	// processes one at a time where the marker was.
 	const indent = pretty ? 2 : undefined;
@@ -22,9 +22,7 @@ export function * jsonChunks(doc: StatusDocument, pretty = true): Generator<stri
 	} else {
 		yield '[';
 		for (const [i, p] of doc.processes.entries()) {
-			yield pretty
-				? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}`
-				: `${i === 0 ? '' : ','}${JSON.stringify(p)}`;
+			yield pretty ? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}` : `${i === 0 ? '' : ','}${JSON.stringify(p)}`;
 		}
 
 		yield pretty ? '\n  ]' : ']';

@@ -26,12 +26,14 @@ export function unitProcessFamilies(doc: StatusDocument): Family[] {
 		byUnit.set(unit.name, (byUnit.get(unit.name) ?? 0) + unit.pids.filter(pid => needing.has(pid)).length);
 	}
 
-	return [{
-		name: 'livetree_unit_processes_needing_restart',
-		help: 'Processes of a systemd unit that map stale code and need a restart.',
-		type: 'gauge',
-		samples: [...byUnit].map(([unit, value]) => ({labels: {unit}, value})),
-	}];
+	return [
+		{
+			name: 'livetree_unit_processes_needing_restart',
+			help: 'Processes of a systemd unit that map stale code and need a restart.',
+			type: 'gauge',
+			samples: [...byUnit].map(([unit, value]) => ({labels: {unit}, value})),
+		},
+	];
 }
 
 // Absent history (catalog unreadable) gives no families: an empty state set would
@@ -59,7 +61,7 @@ export function restartFamilies(records: readonly RestartRecordFacts[] | undefin
 	return [
 		{
 			name: 'livetree_restarts_total',
-			help: 'Restarts livetree finished, by verdict (verified, still-stale, failed), from the catalog\'s history.',
+			help: "Restarts livetree finished, by verdict (verified, still-stale, failed), from the catalog's history.",
 			type: 'counter',
 			samples: [...totals].map(([verdict, value]) => ({labels: {verdict}, value})),
 		},

@@ -24,7 +24,13 @@ export interface ExporterFacts {
 const states: readonly ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
 
 export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {}): string {
-	return formatExposition([...documentFamilies(doc), ...kernelFamilies(doc.kernel), ...unitProcessFamilies(doc), ...restartFamilies(extra.restarts), ...exporterFamilies(extra)]);
+	return formatExposition([
+		...documentFamilies(doc),
+		...kernelFamilies(doc.kernel),
+		...unitProcessFamilies(doc),
+		...restartFamilies(extra.restarts),
+		...exporterFamilies(extra),
+	]);
 }
 
 // The exporter's own metrics, for when it has no document yet (every scan so far failed).
@@ -68,9 +74,17 @@ function documentFamilies(doc: StatusDocument): Family[] {
 			type: 'gauge',
 			samples: [...unitNeeds].map(([unit, needs]) => ({labels: {unit}, value: needs ? 1 : 0})),
 		},
-		gauge('livetree_stale_files', 'Distinct mapped files (by device and inode) that make at least one process stale: deleted, superseded, gone with a removed deployment, or from another commit.', doc.summary.staleFiles),
+		gauge(
+			'livetree_stale_files',
+			'Distinct mapped files (by device and inode) that make at least one process stale: deleted, superseded, gone with a removed deployment, or from another commit.',
+			doc.summary.staleFiles,
+		),
 		gauge('livetree_overlay_files', 'Distinct files served by the upper layer of a dynamic overlay.', doc.summary.overlayFiles),
-		gauge('livetree_untracked_files', 'Distinct mapped files (by device and inode) that no deployment, overlay or catalog entry explains.', doc.summary.untrackedFiles),
+		gauge(
+			'livetree_untracked_files',
+			'Distinct mapped files (by device and inode) that no deployment, overlay or catalog entry explains.',
+			doc.summary.untrackedFiles,
+		),
 		{
 			name: 'livetree_deployment_processes',
 			help: 'Processes whose root directory is this deployment.',
@@ -119,7 +133,9 @@ function documentFamilies(doc: StatusDocument): Family[] {
 function exporterFamilies(extra: ExporterFacts): Family[] {
 	const families: Family[] = [];
 	if (extra.up !== undefined) {
-		families.push(gauge('livetree_up', 'Whether the last scan succeeded (1) or failed (0); on failure the other metrics are from the last good scan.', extra.up ? 1 : 0));
+		families.push(
+			gauge('livetree_up', 'Whether the last scan succeeded (1) or failed (0); on failure the other metrics are from the last good scan.', extra.up ? 1 : 0),
+		);
 	}
 
 	if (extra.scansTotal !== undefined) {
@@ -127,7 +143,12 @@ function exporterFamilies(extra: ExporterFacts): Family[] {
 	}
 
 	if (extra.scanErrorsTotal !== undefined) {
-		families.push({name: 'livetree_scan_errors_total', help: 'Scans that failed since the exporter started.', type: 'counter', samples: [{value: extra.scanErrorsTotal}]});
+		families.push({
+			name: 'livetree_scan_errors_total',
+			help: 'Scans that failed since the exporter started.',
+			type: 'counter',
+			samples: [{value: extra.scanErrorsTotal}],
+		});
 	}
 
 	return families;

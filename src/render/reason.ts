@@ -14,9 +14,7 @@ function from(f: MappedFile, where: string): string {
 	}
 
 	const commit = `commit ${short(o.commit)}${o.version ? ` (${o.version})` : ''}`;
-	return o.treePath && printable(o.treePath) !== where
-		? `, the same bytes as ${printable(o.treePath)} of ${commit}`
-		: ` from ${commit}`;
+	return o.treePath && printable(o.treePath) !== where ? `, the same bytes as ${printable(o.treePath)} of ${commit}` : ` from ${commit}`;
 }
 
 function identical(f: MappedFile): string {

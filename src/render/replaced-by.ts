@@ -15,8 +15,7 @@ export function replacedBy(doc: StatusDocument, p: Process, f: MappedFile): stri
 	for (const o of doc.overlays) {
 		const layer = o.lowerDeployment === p.root.deployment ? o.files.find(x => x.path === tree) : undefined;
 		if (layer) {
-			const mount = deployment?.path && o.mountPoint.startsWith(`${deployment.path}/`)
-				? o.mountPoint.slice(deployment.path.length) : o.mountPoint;
+			const mount = deployment?.path && o.mountPoint.startsWith(`${deployment.path}/`) ? o.mountPoint.slice(deployment.path.length) : o.mountPoint;
 			const commit = layer.commits[0];
 			return commit
 				? `now the overlay on ${mount} with commit ${short(commit)}${versionOf(doc, commit)}`
@@ -32,8 +31,8 @@ export function replacedBy(doc: StatusDocument, p: Process, f: MappedFile): stri
 }
 
 export function versionOf(doc: StatusDocument, commit: string): string {
-	const version = doc.deployments.find(d => d.checksum === commit)?.version
-		?? doc.processes.flatMap(p => p.files).find(f => f.origin.commit === commit)?.origin.version;
+	const version =
+		doc.deployments.find(d => d.checksum === commit)?.version ?? doc.processes.flatMap(p => p.files).find(f => f.origin.commit === commit)?.origin.version;
 	return version ? ` (${version})` : '';
 }
 

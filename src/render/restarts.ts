@@ -22,12 +22,14 @@ export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, u
 			return `${o.unit}: ${style.yellow('skipped')}: ${o.skip.reason}; instead: ${o.skip.instead}; PIDs ${o.oldPids.join(' ') || '-'}`;
 		}
 
-		const verdict = o.verdict === 'verified' ? style.green(o.verdict)
-			: o.verdict === 'would-restart' ? style.yellow(o.verdict) : style.red(o.verdict);
+		const verdict = o.verdict === 'verified' ? style.green(o.verdict) : o.verdict === 'would-restart' ? style.yellow(o.verdict) : style.red(o.verdict);
 		const d = o.details;
-		const extra = o.verdict === 'failed'
-			? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}, exit status ${d.execMainStatus ?? '?'}${d.error ? `, ${d.error.message}` : ''})`
-			: o.verdict === 'still-stale' ? ` (${d.stale.length} stale files remain)` : '';
+		const extra =
+			o.verdict === 'failed'
+				? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}, exit status ${d.execMainStatus ?? '?'}${d.error ? `, ${d.error.message}` : ''})`
+				: o.verdict === 'still-stale'
+					? ` (${d.stale.length} stale files remain)`
+					: '';
 		return `${o.unit}: ${verdict}${extra}; ${pidChange(o.oldPids, o.newPids, o.dryRun)}`;
 	});
 	return `${lines.join('\n')}\n`;
@@ -52,16 +54,19 @@ export function renderHistory(rows: readonly HistoryRow[], style: ChalkInstance)
 	const cells = rows.map(r => [
 		r.startedAt,
 		r.unit,
-		r.state === 'in-progress' ? 'in progress (interrupted?)' : r.verdict ?? '?',
+		r.state === 'in-progress' ? 'in progress (interrupted?)' : (r.verdict ?? '?'),
 		r.jobResult ?? '-',
 		pidChange(r.oldPids, r.state === 'in-progress' ? null : r.newPids),
 	]);
 	const head = ['STARTED (UTC)', 'UNIT', 'VERDICT', 'JOB', 'PROCESSES'];
 	const widths = head.map((h, i) => Math.max(h.length, ...cells.map(c => c[i]!.length)));
-	const line = (c: string[], color: (s: string) => string = s => s) => c.map((v, i) => {
-		const padded = i === c.length - 1 ? v : v.padEnd(widths[i]!);
-		return i === 2 ? color(padded) : padded;
-	}).join('  ');
+	const line = (c: string[], color: (s: string) => string = s => s) =>
+		c
+			.map((v, i) => {
+				const padded = i === c.length - 1 ? v : v.padEnd(widths[i]!);
+				return i === 2 ? color(padded) : padded;
+			})
+			.join('  ');
 	const out = [style.bold(line(head))];
 	for (const [i, c] of cells.entries()) {
 		const r = rows[i]!;

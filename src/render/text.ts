@@ -36,8 +36,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		lines.push(...deploymentLines(doc, d, options));
 	}
 
-	const elsewhere = doc.processes.filter(p => p.root.kind !== 'deployment' || !p.root.deployment
-		|| !doc.deployments.some(d => d.id === p.root.deployment));
+	const elsewhere = doc.processes.filter(p => p.root.kind !== 'deployment' || !p.root.deployment || !doc.deployments.some(d => d.id === p.root.deployment));
 	const undeployed = elsewhere.filter(p => p.root.kind === 'deployment');
 	const others = elsewhere.filter(p => p.root.kind !== 'deployment');
 	if (undeployed.length > 0) {
@@ -46,9 +45,21 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		for (const id of cut(gone, options.verbose)) {
 			const procs = undeployed.filter(p => p.root.deployment === id);
 			const [os, leaf] = id.split('/');
-			const version = removedDeploymentVersion(id, procs.flatMap(p => p.files));
-			lines.push(`  ${os ?? ''} ${short(leaf)}${leaf?.slice(leaf.indexOf('.')) ?? ''}${version ? ` (${version})` : ''}, removed: ${count(procs.length, 'process', 'processes')}`);
-			lines.push(...groupLines(doc, procs.filter(p => p.needsRestart), options, '    '));
+			const version = removedDeploymentVersion(
+				id,
+				procs.flatMap(p => p.files),
+			);
+			lines.push(
+				`  ${os ?? ''} ${short(leaf)}${leaf?.slice(leaf.indexOf('.')) ?? ''}${version ? ` (${version})` : ''}, removed: ${count(procs.length, 'process', 'processes')}`,
+			);
+			lines.push(
+				...groupLines(
+					doc,
+					procs.filter(p => p.needsRestart),
+					options,
+					'    ',
+				),
+			);
 		}
 
 		lines.push(...more(gone.length, 'deployments', options, '  '));
@@ -56,7 +67,10 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 
 	if (others.length > 0) {
 		const needing = others.filter(p => p.needsRestart);
-		lines.push('', `Other processes (host, foreign roots): ${others.length}${needing.length > 0 ? style.red(`, ${needing.length} need${needing.length === 1 ? 's' : ''} a restart`) : ''}`);
+		lines.push(
+			'',
+			`Other processes (host, foreign roots): ${others.length}${needing.length > 0 ? style.red(`, ${needing.length} need${needing.length === 1 ? 's' : ''} a restart`) : ''}`,
+		);
 		lines.push(...groupLines(doc, needing, options, '  '));
 	}
 
@@ -65,7 +79,14 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		lines.push('', style.bold(`Units that need a restart: ${unitsNeeding.length}`));
 		for (const u of cut(unitsNeeding, options.verbose)) {
 			const stale = doc.processes.filter(p => p.unit === u.name && p.needsRestart).length;
-			lines.push(...layout(`${style.yellow(u.name)} (${u.activeState}/${u.subState}): ${count(stale, 'process', 'processes')} of ${u.pids.length}`, '  ', options.width, 4));
+			lines.push(
+				...layout(
+					`${style.yellow(u.name)} (${u.activeState}/${u.subState}): ${count(stale, 'process', 'processes')} of ${u.pids.length}`,
+					'  ',
+					options.width,
+					4,
+				),
+			);
 		}
 
 		lines.push(...more(unitsNeeding.length, 'units', options, '  '));
@@ -80,7 +101,12 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		lines.push(...more(doc.warnings.length, 'warnings', options, '  '));
 	}
 
-	lines.push('', ...summaryLine(doc, style).split('\n').flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '         ' : '', options.width, l.startsWith(' ') ? 0 : 9)));
+	lines.push(
+		'',
+		...summaryLine(doc, style)
+			.split('\n')
+			.flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '         ' : '', options.width, l.startsWith(' ') ? 0 : 9)),
+	);
 	lines.push(...nextLines(doc, style).flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '  ' : '', options.width, 4)));
 	return `${lines.join('\n')}\n`;
 }
@@ -105,9 +131,13 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
 		const what = [
 			units.length > 0 && `${count(units.length, 'unit', 'units')} (${units.slice(0, 3).join(', ')}${units.length > 3 ? ', …' : ''})`,
 			outside > 0 && `${count(outside, 'process', 'processes')} in no unit`,
-		].filter(Boolean).join(' and ');
-		parts.push(style.red.bold(`Restart needed: ${what || count(needing.length, 'process', 'processes')}`)
-			+ (units.length > 0 ? `, ${count(needing.length, 'process', 'processes')} in all` : ''));
+		]
+			.filter(Boolean)
+			.join(' and ');
+		parts.push(
+			style.red.bold(`Restart needed: ${what || count(needing.length, 'process', 'processes')}`) +
+				(units.length > 0 ? `, ${count(needing.length, 'process', 'processes')} in all` : ''),
+		);
 	}
 
 	const staged = doc.deployments.find(d => d.staged || d.pending);
@@ -122,22 +152,27 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
 	const s = doc.summary;
 	// Unread processes may need a restart too: never say "none" over them.
 	const unread = s.processesUnreadable ?? 0;
-	const restart = s.processesNeedingRestart > 0
-		? style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`)
-		: unread > 0 ? style.yellow(`none of ${s.processes - unread} read needs one`) : style.green('none needs a restart');
+	const restart =
+		s.processesNeedingRestart > 0
+			? style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`)
+			: unread > 0
+				? style.yellow(`none of ${s.processes - unread} read needs one`)
+				: style.green('none needs a restart');
 	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
-	const unreadLine = unread > 0
-		? `\n         ${style.yellow(`${unread} process${unread === 1 ? '' : 'es'} could not be read`)}: what ${unread === 1 ? 'it runs' : 'they run'} is unknown (not root?).`
-		: '';
-	return `Summary: ${s.processes} processes, ${restart}; ${units};\n`
-		+ `         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${unreadLine}`;
+	const unreadLine =
+		unread > 0
+			? `\n         ${style.yellow(`${unread} process${unread === 1 ? '' : 'es'} could not be read`)}: what ${unread === 1 ? 'it runs' : 'they run'} is unknown (not root?).`
+			: '';
+	return (
+		`Summary: ${s.processes} processes, ${restart}; ${units};\n` +
+		`         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${unreadLine}`
+	);
 }
 
 // The commands to run next, when there is something to do.
 function nextLines(doc: StatusDocument, style: ChalkInstance): string[] {
 	// A process of a deployment first: that is the report's subject; then any.
-	const first = doc.processes.find(p => p.needsRestart && p.root.kind === 'deployment')
-		?? doc.processes.find(p => p.needsRestart);
+	const first = doc.processes.find(p => p.needsRestart && p.root.kind === 'deployment') ?? doc.processes.find(p => p.needsRestart);
 	if (!first) {
 		return [];
 	}
@@ -183,8 +218,7 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 		lines.push('    Pinned: yes');
 	}
 
-	lines.push(d.refspec ? `    origin refspec: ${d.refspec}`
-		: d.hasOrigin === false ? '    origin: none' : '    origin: <unknown origin type>');
+	lines.push(d.refspec ? `    origin refspec: ${d.refspec}` : d.hasOrigin === false ? '    origin: none' : '    origin: <unknown origin type>');
 	const overlays = doc.overlays.filter(o => o.lowerDeployment === d.id);
 	if (overlays.length > 0) {
 		lines.push('  Dynamic overlays:');
@@ -259,14 +293,19 @@ function liveWhy(doc: StatusDocument, p: Process): string {
 }
 
 // "3 × sleep (cron.service): WHY", then the PIDs.
-function groupLines(doc: StatusDocument, procs: Process[], options: TextOptions, indent: string,
-	why: (doc: StatusDocument, p: Process) => string = staleWhy): string[] {
+function groupLines(
+	doc: StatusDocument,
+	procs: Process[],
+	options: TextOptions,
+	indent: string,
+	why: (doc: StatusDocument, p: Process) => string = staleWhy,
+): string[] {
 	const groups = groupProcesses(procs, p => why(doc, p));
 	const lines: string[] = [];
 	for (const g of cut(groups, options.verbose)) {
 		lines.push(...layout(groupHead(g, options.style), indent, options.width, 4));
-		const pids = options.verbose || g.pids.length <= LIST_LIMIT ? g.pids.join(' ')
-			: `${g.pids.slice(0, LIST_LIMIT).join(' ')} … and ${g.pids.length - LIST_LIMIT} more`;
+		const pids =
+			options.verbose || g.pids.length <= LIST_LIMIT ? g.pids.join(' ') : `${g.pids.slice(0, LIST_LIMIT).join(' ')} … and ${g.pids.length - LIST_LIMIT} more`;
 		lines.push(...layout(options.style.dim(`${g.pids.length === 1 ? 'PID' : 'PIDs'} ${pids}`), `${indent}  `, options.width, 5));
 	}
 
@@ -287,9 +326,7 @@ function cut<T>(list: T[], verbose: boolean): T[] {
 }
 
 function more(total: number, what: string, options: TextOptions, indent: string): string[] {
-	return !options.verbose && total > LIST_LIMIT
-		? [options.style.dim(`${indent}… and ${total - LIST_LIMIT} more ${what} (--verbose lists all)`)]
-		: [];
+	return !options.verbose && total > LIST_LIMIT ? [options.style.dim(`${indent}… and ${total - LIST_LIMIT} more ${what} (--verbose lists all)`)] : [];
 }
 
 function oneLine(s: string): string {

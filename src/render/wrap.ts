@@ -39,8 +39,7 @@ export function layout(text: string, indent: string, width: number | undefined, 
 		// A path that does not fit what is left of the line is shortened to fit there
 		// ("/usr/lib/…/libc.so.6") while its file name fits; the full path is in the pipe
 		// output and in `livetree explain`.
-		if (line && raw.startsWith('/') && raw.length > left && elide(raw, left).length <= left
-			&& !elide(raw, left).startsWith('…')) {
+		if (line && raw.startsWith('/') && raw.length > left && elide(raw, left).length <= left && !elide(raw, left).startsWith('…')) {
 			raw = elide(raw, left);
 		}
 

@@ -20,7 +20,10 @@ export function checkBusAddress(address: string): string | null {
 			return `unknown D-Bus transport "${transport}" (expected unix:, tcp:, …)`;
 		}
 
-		const pairs = entry.slice(colon + 1).split(',').filter(p => p !== '');
+		const pairs = entry
+			.slice(colon + 1)
+			.split(',')
+			.filter(p => p !== '');
 		if (pairs.some(p => !/^[A-Za-z][\w-]*=./.test(p))) {
 			return `malformed "${entry}" (expected KEY=VALUE pairs after "${transport}:")`;
 		}

@@ -1,17 +1,17 @@
 // The processes a systemd unit's ControlGroup holds, read from the cgroup filesystem (the root
 // is a parameter so it can be pointed at a captured tree). Which unit a process's
 // /proc/PID/cgroup names is decided once, in Rust (native/core/src/cgroup.rs), during the scan.
-import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import {existsSync} from 'node:fs';
+import {readdir, readFile} from 'node:fs/promises';
+import {join} from 'node:path';
 
 /**
  * The directories a systemd ControlGroup path can live under, best first: the cgroup2 root on
  * a unified host, else the hybrid layout's `unified` and the v1 `systemd` hierarchies.
  */
 export function cgroupHierarchies(cgroupFsRoot = '/sys/fs/cgroup'): string[] {
-  if (existsSync(join(cgroupFsRoot, 'cgroup.controllers'))) return [cgroupFsRoot];
-  return [join(cgroupFsRoot, 'unified'), join(cgroupFsRoot, 'systemd')].filter((d) => existsSync(d));
+	if (existsSync(join(cgroupFsRoot, 'cgroup.controllers'))) return [cgroupFsRoot];
+	return [join(cgroupFsRoot, 'unified'), join(cgroupFsRoot, 'systemd')].filter(d => existsSync(d));
 }
 
 /**
@@ -19,32 +19,32 @@ export function cgroupHierarchies(cgroupFsRoot = '/sys/fs/cgroup'): string[] {
  * Returns null when no hierarchy holds that cgroup (no cgroup access): callers fall back to MainPID.
  */
 export async function readCgroupPids(controlGroup: string, cgroupFsRoot = '/sys/fs/cgroup'): Promise<number[] | null> {
-  for (const base of cgroupHierarchies(cgroupFsRoot)) {
-    const dir = join(base, controlGroup);
-    if (!existsSync(join(dir, 'cgroup.procs'))) continue;
-    const pids = new Set<number>();
-    await collectPids(dir, pids);
-    return [...pids].sort((a, b) => a - b);
-  }
-  return null;
+	for (const base of cgroupHierarchies(cgroupFsRoot)) {
+		const dir = join(base, controlGroup);
+		if (!existsSync(join(dir, 'cgroup.procs'))) continue;
+		const pids = new Set<number>();
+		await collectPids(dir, pids);
+		return [...pids].sort((a, b) => a - b);
+	}
+	return null;
 }
 
 async function collectPids(dir: string, into: Set<number>): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(join(dir, 'cgroup.procs'), 'utf8');
-  } catch {
-    return; // removed while we walked it: its processes are gone too
-  }
-  for (const line of text.split('\n')) {
-    const pid = Number.parseInt(line, 10);
-    if (Number.isInteger(pid) && pid > 0) into.add(pid);
-  }
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) if (e.isDirectory()) await collectPids(join(dir, e.name), into);
+	let text: string;
+	try {
+		text = await readFile(join(dir, 'cgroup.procs'), 'utf8');
+	} catch {
+		return; // removed while we walked it: its processes are gone too
+	}
+	for (const line of text.split('\n')) {
+		const pid = Number.parseInt(line, 10);
+		if (Number.isInteger(pid) && pid > 0) into.add(pid);
+	}
+	let entries;
+	try {
+		entries = await readdir(dir, {withFileTypes: true});
+	} catch {
+		return;
+	}
+	for (const e of entries) if (e.isDirectory()) await collectPids(join(dir, e.name), into);
 }

@@ -1,361 +1,350 @@
 // A typed client for the systemd manager over D-Bus (dbus-next). Proxies are built from the
 // introspection XML kept in ./introspection, so no call depends on run-time Introspect.
 // Every call has a timeout: dbus-next has none of its own, and a silent bus must not hang a scan.
-import { sessionBus } from 'dbus-next';
-import type { MessageBus, Variant } from 'dbus-next';
-import { checkBusAddress } from './bus-address.js';
-import { SystemdError } from './errors/systemd-error.js';
-import { toSystemdError } from './errors/to-systemd-error.js';
-import {
-  DBUS_NAME,
-  DBUS_PATH,
-  DBUS_XML,
-  MANAGER_INTERFACE,
-  MANAGER_PATH,
-  MANAGER_XML,
-  SYSTEMD_BUS_NAME,
-} from './introspection/manager.js';
-import { SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE, UNIT_XML } from './introspection/unit.js';
+import {sessionBus} from 'dbus-next';
+import type {MessageBus, Variant} from 'dbus-next';
+import {checkBusAddress} from './bus-address.js';
+import {SystemdError} from './errors/systemd-error.js';
+import {toSystemdError} from './errors/to-systemd-error.js';
+import {DBUS_NAME, DBUS_PATH, DBUS_XML, MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME} from './introspection/manager.js';
+import {SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE, UNIT_XML} from './introspection/unit.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
 
 export interface SystemdClientOptions {
-  /** Talk to the per-user manager on the session bus (DBUS_SESSION_BUS_ADDRESS) instead of the system bus. */
-  user?: boolean;
-  /** Any other bus address, e.g. `unix:path=/tmp/x/bus`; wins over `user`. */
-  busAddress?: string;
-  /** Timeout of each method call, in milliseconds (default 10 000). */
-  timeoutMs?: number;
-  /** Timeout of connecting and authenticating, in milliseconds (default 5 000). */
-  connectTimeoutMs?: number;
-  /** Environment used to find the bus address (default process.env). */
-  env?: NodeJS.ProcessEnv;
+	/** Talk to the per-user manager on the session bus (DBUS_SESSION_BUS_ADDRESS) instead of the system bus. */
+	user?: boolean;
+	/** Any other bus address, e.g. `unix:path=/tmp/x/bus`; wins over `user`. */
+	busAddress?: string;
+	/** Timeout of each method call, in milliseconds (default 10 000). */
+	timeoutMs?: number;
+	/** Timeout of connecting and authenticating, in milliseconds (default 5 000). */
+	connectTimeoutMs?: number;
+	/** Environment used to find the bus address (default process.env). */
+	env?: NodeJS.ProcessEnv;
 }
 
 /** The unit properties livetree uses; fields a unit type lacks are null. */
 export interface UnitProperties {
-  id: string;
-  loadState: string;
-  activeState: string;
-  subState: string;
-  /** Microseconds since the epoch; 0 when the unit never entered the active state. */
-  activeEnterTimestampUsec: bigint;
-  mainPid: number | null;
-  result: string | null;
-  nRestarts: number | null;
-  execMainStatus: number | null;
-  controlGroup: string | null;
+	id: string;
+	loadState: string;
+	activeState: string;
+	subState: string;
+	/** Microseconds since the epoch; 0 when the unit never entered the active state. */
+	activeEnterTimestampUsec: bigint;
+	mainPid: number | null;
+	result: string | null;
+	nRestarts: number | null;
+	execMainStatus: number | null;
+	controlGroup: string | null;
 }
 
 /** What the manager says about restarting a unit (see restart-policy.ts). */
 export interface RestartFacts {
-  id: string;
-  /** Id and aliases (display-manager.service is an alias of gdm.service, …). */
-  names: string[];
-  loadState: string;
-  activeState: string;
-  result: string | null;
-  canStart: boolean;
-  canStop: boolean;
-  refuseManualStart: boolean;
-  refuseManualStop: boolean;
-  startLimitIntervalUsec: bigint;
-  startLimitBurst: number;
-  activeEnterTimestampUsec: bigint;
+	id: string;
+	/** Id and aliases (display-manager.service is an alias of gdm.service, …). */
+	names: string[];
+	loadState: string;
+	activeState: string;
+	result: string | null;
+	canStart: boolean;
+	canStop: boolean;
+	refuseManualStart: boolean;
+	refuseManualStop: boolean;
+	startLimitIntervalUsec: bigint;
+	startLimitBurst: number;
+	activeEnterTimestampUsec: bigint;
 }
 
 /** The JobRemoved signal: `result` is done, canceled, timeout, failed, dependency, skipped (or newer values). */
 export interface JobRemovedEvent {
-  id: number;
-  job: string;
-  unit: string;
-  result: string;
+	id: number;
+	job: string;
+	unit: string;
+	result: string;
 }
 
 /** The manager methods of MANAGER_XML, as dbus-next's proxy exposes them. */
 interface ManagerProxy {
-  GetUnit(name: string): Promise<string>;
-  LoadUnit(name: string): Promise<string>;
-  GetUnitByPID(pid: number): Promise<string>;
-  RestartUnit(name: string, mode: string): Promise<string>;
-  Subscribe(): Promise<void>;
-  on(signal: 'JobRemoved', listener: (id: number, job: string, unit: string, result: string) => void): unknown;
+	GetUnit(name: string): Promise<string>;
+	LoadUnit(name: string): Promise<string>;
+	GetUnitByPID(pid: number): Promise<string>;
+	RestartUnit(name: string, mode: string): Promise<string>;
+	Subscribe(): Promise<void>;
+	on(signal: 'JobRemoved', listener: (id: number, job: string, unit: string, result: string) => void): unknown;
 }
 
 interface PropertiesProxy {
-  Get(iface: string, name: string): Promise<Variant>;
-  GetAll(iface: string): Promise<Record<string, Variant>>;
+	Get(iface: string, name: string): Promise<Variant>;
+	GetAll(iface: string): Promise<Record<string, Variant>>;
 }
 
 /** Interfaces that carry ControlGroup (and Result, except Slice) for each unit type. */
 const TYPE_INTERFACE: Record<string, string> = {
-  service: SERVICE_INTERFACE,
-  scope: SCOPE_INTERFACE,
-  socket: 'org.freedesktop.systemd1.Socket',
-  mount: 'org.freedesktop.systemd1.Mount',
-  swap: 'org.freedesktop.systemd1.Swap',
-  slice: 'org.freedesktop.systemd1.Slice',
+	service: SERVICE_INTERFACE,
+	scope: SCOPE_INTERFACE,
+	socket: 'org.freedesktop.systemd1.Socket',
+	mount: 'org.freedesktop.systemd1.Mount',
+	swap: 'org.freedesktop.systemd1.Swap',
+	slice: 'org.freedesktop.systemd1.Slice',
 };
 
 /** Which bus address the options select, following the D-Bus specification's defaults. */
 export function resolveBusAddress(opts: SystemdClientOptions = {}): string {
-  const env = opts.env ?? process.env;
-  if (opts.busAddress) return opts.busAddress;
-  if (opts.user) {
-    if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
-    if (env.XDG_RUNTIME_DIR) return `unix:path=${env.XDG_RUNTIME_DIR}/bus`;
-    throw new SystemdError('systemd-unavailable', 'no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set');
-  }
-  return env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
+	const env = opts.env ?? process.env;
+	if (opts.busAddress) return opts.busAddress;
+	if (opts.user) {
+		if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
+		if (env.XDG_RUNTIME_DIR) return `unix:path=${env.XDG_RUNTIME_DIR}/bus`;
+		throw new SystemdError('systemd-unavailable', 'no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set');
+	}
+	return env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
 }
 
 /** Connects to the bus and checks that a systemd manager answers on it. Always `close()` the client. */
 export async function connectSystemd(opts: SystemdClientOptions = {}): Promise<SystemdClient> {
-  const address = resolveBusAddress(opts);
-  // An address from the environment is checked here too: the D-Bus library fails on a
-  // malformed one with a TypeError that says nothing about the address.
-  const problem = checkBusAddress(address);
-  if (problem) throw new SystemdError('systemd-unavailable', `bus address "${address}": ${problem}`);
-  const bus = sessionBus({ busAddress: address });
-  const client = new SystemdClient(bus, address, opts.timeoutMs ?? 10_000);
-  try {
-    await client.waitConnected(opts.connectTimeoutMs ?? 5_000);
-    if (!(await client.systemdOnBus())) {
-      throw new SystemdError('systemd-unavailable', `no systemd manager on ${address} (${SYSTEMD_BUS_NAME} has no owner)`);
-    }
-    await client.managerVersion();
-    return client;
-  } catch (err) {
-    client.close();
-    const e = toSystemdError(err, `connecting to systemd on ${address}`);
-    // A bus without systemd on it is, for livetree, the same as no systemd at all.
-    if (e.code === 'dbus-error' && e.dbusName === null) {
-      throw new SystemdError('systemd-unavailable', e.message, { cause: err });
-    }
-    throw e;
-  }
+	const address = resolveBusAddress(opts);
+	// An address from the environment is checked here too: the D-Bus library fails on a
+	// malformed one with a TypeError that says nothing about the address.
+	const problem = checkBusAddress(address);
+	if (problem) throw new SystemdError('systemd-unavailable', `bus address "${address}": ${problem}`);
+	const bus = sessionBus({busAddress: address});
+	const client = new SystemdClient(bus, address, opts.timeoutMs ?? 10_000);
+	try {
+		await client.waitConnected(opts.connectTimeoutMs ?? 5_000);
+		if (!(await client.systemdOnBus())) {
+			throw new SystemdError('systemd-unavailable', `no systemd manager on ${address} (${SYSTEMD_BUS_NAME} has no owner)`);
+		}
+		await client.managerVersion();
+		return client;
+	} catch (err) {
+		client.close();
+		const e = toSystemdError(err, `connecting to systemd on ${address}`);
+		// A bus without systemd on it is, for livetree, the same as no systemd at all.
+		if (e.code === 'dbus-error' && e.dbusName === null) {
+			throw new SystemdError('systemd-unavailable', e.message, {cause: err});
+		}
+		throw e;
+	}
 }
 
 export class SystemdClient {
-  readonly busAddress: string;
-  private readonly bus: MessageBus;
-  private readonly timeoutMs: number;
-  private manager: ManagerProxy | null = null;
-  private managerProps: PropertiesProxy | null = null;
-  private closed = false;
-  /** Rejects as soon as the connection breaks, so pending calls fail fast instead of timing out. */
-  private readonly broken: Promise<never>;
-  private breakWith: (err: unknown) => void = () => {};
-  private readonly jobListeners = new Set<(ev: JobRemovedEvent) => void>();
-  private jobSignalAttached = false;
+	readonly busAddress: string;
+	private readonly bus: MessageBus;
+	private readonly timeoutMs: number;
+	private manager: ManagerProxy | null = null;
+	private managerProps: PropertiesProxy | null = null;
+	private closed = false;
+	/** Rejects as soon as the connection breaks, so pending calls fail fast instead of timing out. */
+	private readonly broken: Promise<never>;
+	private breakWith: (err: unknown) => void = () => {};
+	private readonly jobListeners = new Set<(ev: JobRemovedEvent) => void>();
+	private jobSignalAttached = false;
 
-  constructor(bus: MessageBus, busAddress: string, timeoutMs: number) {
-    this.bus = bus;
-    this.busAddress = busAddress;
-    this.timeoutMs = timeoutMs;
-    this.broken = new Promise<never>((_, reject) => {
-      this.breakWith = reject;
-    });
-    this.broken.catch(() => {}); // observed through races only
-    // dbus-next emits 'error' for socket failures; without a listener Node would throw.
-    this.bus.on('error', (err: unknown) => this.breakWith(err));
-  }
+	constructor(bus: MessageBus, busAddress: string, timeoutMs: number) {
+		this.bus = bus;
+		this.busAddress = busAddress;
+		this.timeoutMs = timeoutMs;
+		this.broken = new Promise<never>((_, reject) => {
+			this.breakWith = reject;
+		});
+		this.broken.catch(() => {}); // observed through races only
+		// dbus-next emits 'error' for socket failures; without a listener Node would throw.
+		this.bus.on('error', (err: unknown) => this.breakWith(err));
+	}
 
-  /** Resolves once the Hello handshake is done. */
-  waitConnected(timeoutMs: number): Promise<void> {
-    const connected = new Promise<void>((resolve) => {
-      if ((this.bus as unknown as { name: string | null }).name) resolve();
-      else this.bus.once('connect', () => resolve());
-    });
-    return this.race(connected, timeoutMs, `connecting to ${this.busAddress}`);
-  }
+	/** Resolves once the Hello handshake is done. */
+	waitConnected(timeoutMs: number): Promise<void> {
+		const connected = new Promise<void>(resolve => {
+			if ((this.bus as unknown as {name: string | null}).name) resolve();
+			else this.bus.once('connect', () => resolve());
+		});
+		return this.race(connected, timeoutMs, `connecting to ${this.busAddress}`);
+	}
 
-  /** Whether org.freedesktop.systemd1 has an owner on this bus (asks the bus, never activates). */
-  async systemdOnBus(): Promise<boolean> {
-    const obj = await this.bus.getProxyObject(DBUS_NAME, DBUS_PATH, DBUS_XML);
-    const dbus = obj.getInterface(DBUS_NAME) as unknown as { NameHasOwner(name: string): Promise<boolean> };
-    return Boolean(await this.call('NameHasOwner', () => dbus.NameHasOwner(SYSTEMD_BUS_NAME)));
-  }
+	/** Whether org.freedesktop.systemd1 has an owner on this bus (asks the bus, never activates). */
+	async systemdOnBus(): Promise<boolean> {
+		const obj = await this.bus.getProxyObject(DBUS_NAME, DBUS_PATH, DBUS_XML);
+		const dbus = obj.getInterface(DBUS_NAME) as unknown as {NameHasOwner(name: string): Promise<boolean>};
+		return Boolean(await this.call('NameHasOwner', () => dbus.NameHasOwner(SYSTEMD_BUS_NAME)));
+	}
 
-  async managerVersion(): Promise<string> {
-    const props = await this.managerProperties();
-    const v = (await this.call('Get Version', () => props.Get(MANAGER_INTERFACE, 'Version'))) as Variant;
-    return String(v.value);
-  }
+	async managerVersion(): Promise<string> {
+		const props = await this.managerProperties();
+		const v = (await this.call('Get Version', () => props.Get(MANAGER_INTERFACE, 'Version'))) as Variant;
+		return String(v.value);
+	}
 
-  /** Object path of a loaded unit (Manager.GetUnit; never loads a unit). */
-  async getUnit(name: string): Promise<string> {
-    const m = await this.managerInterface();
-    return (await this.call(`GetUnit ${name}`, () => m.GetUnit(name))) as string;
-  }
+	/** Object path of a loaded unit (Manager.GetUnit; never loads a unit). */
+	async getUnit(name: string): Promise<string> {
+		const m = await this.managerInterface();
+		return (await this.call(`GetUnit ${name}`, () => m.GetUnit(name))) as string;
+	}
 
-  /** Object path of the unit whose cgroup holds `pid`. */
-  async getUnitByPid(pid: number): Promise<string> {
-    const m = await this.managerInterface();
-    return (await this.call(`GetUnitByPID ${pid}`, () => m.GetUnitByPID(pid))) as string;
-  }
+	/** Object path of the unit whose cgroup holds `pid`. */
+	async getUnitByPid(pid: number): Promise<string> {
+		const m = await this.managerInterface();
+		return (await this.call(`GetUnitByPID ${pid}`, () => m.GetUnitByPID(pid))) as string;
+	}
 
-  /** Queues a restart job and returns its object path (match it against JobRemoved.job). */
-  async restartUnit(name: string, mode = 'replace'): Promise<string> {
-    const m = await this.managerInterface();
-    return (await this.call(`RestartUnit ${name}`, () => m.RestartUnit(name, mode))) as string;
-  }
+	/** Queues a restart job and returns its object path (match it against JobRemoved.job). */
+	async restartUnit(name: string, mode = 'replace'): Promise<string> {
+		const m = await this.managerInterface();
+		return (await this.call(`RestartUnit ${name}`, () => m.RestartUnit(name, mode))) as string;
+	}
 
-  /** Asks the manager to emit job and unit signals to this client. */
-  async subscribe(): Promise<void> {
-    const m = await this.managerInterface();
-    await this.call('Subscribe', () => m.Subscribe());
-  }
+	/** Asks the manager to emit job and unit signals to this client. */
+	async subscribe(): Promise<void> {
+		const m = await this.managerInterface();
+		await this.call('Subscribe', () => m.Subscribe());
+	}
 
-  /**
-   * Calls `listener` for every JobRemoved signal until the returned function is called.
-   * The match rule is sent before any later call on this connection, so listening and then
-   * calling `subscribe()` and `restartUnit()` cannot miss the job's signal.
-   */
-  async onJobRemoved(listener: (ev: JobRemovedEvent) => void): Promise<() => void> {
-    const m = await this.managerInterface();
-    if (!this.jobSignalAttached) {
-      this.jobSignalAttached = true;
-      m.on('JobRemoved', (id: number, job: string, unit: string, result: string) => {
-        const ev = { id: Number(id), job, unit, result };
-        for (const l of [...this.jobListeners]) l(ev);
-      });
-    }
-    this.jobListeners.add(listener);
-    return () => {
-      this.jobListeners.delete(listener);
-    };
-  }
+	/**
+	 * Calls `listener` for every JobRemoved signal until the returned function is called.
+	 * The match rule is sent before any later call on this connection, so listening and then
+	 * calling `subscribe()` and `restartUnit()` cannot miss the job's signal.
+	 */
+	async onJobRemoved(listener: (ev: JobRemovedEvent) => void): Promise<() => void> {
+		const m = await this.managerInterface();
+		if (!this.jobSignalAttached) {
+			this.jobSignalAttached = true;
+			m.on('JobRemoved', (id: number, job: string, unit: string, result: string) => {
+				const ev = {id: Number(id), job, unit, result};
+				for (const l of [...this.jobListeners]) l(ev);
+			});
+		}
+		this.jobListeners.add(listener);
+		return () => {
+			this.jobListeners.delete(listener);
+		};
+	}
 
-  /** Reads the unit's properties from its object path (from getUnit / getUnitByPid). */
-  async getUnitProperties(unitPath: string): Promise<UnitProperties> {
-    const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, unitPath, UNIT_XML);
-    const props = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
-    const unit = await this.getAll(props, UNIT_INTERFACE, unitPath);
-    const id = str(unit.Id) ?? '';
-    const suffix = id.slice(id.lastIndexOf('.') + 1);
-    const typeInterface = TYPE_INTERFACE[suffix];
-    const typed = typeInterface ? await this.getAll(props, typeInterface, unitPath) : {};
-    const mainPid = num(typed.MainPID);
-    const cg = str(typed.ControlGroup);
-    return {
-      id,
-      loadState: str(unit.LoadState) ?? '',
-      activeState: str(unit.ActiveState) ?? '',
-      subState: str(unit.SubState) ?? '',
-      activeEnterTimestampUsec: big(unit.ActiveEnterTimestamp),
-      mainPid: mainPid === null || mainPid === 0 ? null : mainPid,
-      result: str(typed.Result),
-      nRestarts: num(typed.NRestarts),
-      execMainStatus: num(typed.ExecMainStatus),
-      controlGroup: cg === null || cg === '' ? null : cg,
-    };
-  }
+	/** Reads the unit's properties from its object path (from getUnit / getUnitByPid). */
+	async getUnitProperties(unitPath: string): Promise<UnitProperties> {
+		const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, unitPath, UNIT_XML);
+		const props = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
+		const unit = await this.getAll(props, UNIT_INTERFACE, unitPath);
+		const id = str(unit.Id) ?? '';
+		const suffix = id.slice(id.lastIndexOf('.') + 1);
+		const typeInterface = TYPE_INTERFACE[suffix];
+		const typed = typeInterface ? await this.getAll(props, typeInterface, unitPath) : {};
+		const mainPid = num(typed.MainPID);
+		const cg = str(typed.ControlGroup);
+		return {
+			id,
+			loadState: str(unit.LoadState) ?? '',
+			activeState: str(unit.ActiveState) ?? '',
+			subState: str(unit.SubState) ?? '',
+			activeEnterTimestampUsec: big(unit.ActiveEnterTimestamp),
+			mainPid: mainPid === null || mainPid === 0 ? null : mainPid,
+			result: str(typed.Result),
+			nRestarts: num(typed.NRestarts),
+			execMainStatus: num(typed.ExecMainStatus),
+			controlGroup: cg === null || cg === '' ? null : cg,
+		};
+	}
 
-  /** Object path of a unit, loading its definition when it is not loaded (starts nothing). */
-  async loadUnit(name: string): Promise<string> {
-    const m = await this.managerInterface();
-    return (await this.call(`LoadUnit ${name}`, () => m.LoadUnit(name))) as string;
-  }
+	/** Object path of a unit, loading its definition when it is not loaded (starts nothing). */
+	async loadUnit(name: string): Promise<string> {
+		const m = await this.managerInterface();
+		return (await this.call(`LoadUnit ${name}`, () => m.LoadUnit(name))) as string;
+	}
 
-  /** The properties that decide whether a restart is allowed and safe. */
-  async getRestartFacts(unitPath: string): Promise<RestartFacts> {
-    const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, unitPath, UNIT_XML);
-    const props = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
-    const unit = await this.getAll(props, UNIT_INTERFACE, unitPath);
-    const id = str(unit.Id) ?? '';
-    const typeInterface = TYPE_INTERFACE[id.slice(id.lastIndexOf('.') + 1)];
-    const typed = typeInterface ? await this.getAll(props, typeInterface, unitPath) : {};
-    const names = Array.isArray(unit.Names?.value) ? (unit.Names.value as unknown[]).map(String) : [id];
-    return {
-      id,
-      names,
-      loadState: str(unit.LoadState) ?? '',
-      activeState: str(unit.ActiveState) ?? '',
-      result: str(typed.Result),
-      canStart: unit.CanStart?.value !== false,
-      canStop: unit.CanStop?.value !== false,
-      refuseManualStart: unit.RefuseManualStart?.value === true,
-      refuseManualStop: unit.RefuseManualStop?.value === true,
-      startLimitIntervalUsec: big(unit.StartLimitIntervalUSec),
-      startLimitBurst: num(unit.StartLimitBurst) ?? 0,
-      activeEnterTimestampUsec: big(unit.ActiveEnterTimestamp),
-    };
-  }
+	/** The properties that decide whether a restart is allowed and safe. */
+	async getRestartFacts(unitPath: string): Promise<RestartFacts> {
+		const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, unitPath, UNIT_XML);
+		const props = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
+		const unit = await this.getAll(props, UNIT_INTERFACE, unitPath);
+		const id = str(unit.Id) ?? '';
+		const typeInterface = TYPE_INTERFACE[id.slice(id.lastIndexOf('.') + 1)];
+		const typed = typeInterface ? await this.getAll(props, typeInterface, unitPath) : {};
+		const names = Array.isArray(unit.Names?.value) ? (unit.Names.value as unknown[]).map(String) : [id];
+		return {
+			id,
+			names,
+			loadState: str(unit.LoadState) ?? '',
+			activeState: str(unit.ActiveState) ?? '',
+			result: str(typed.Result),
+			canStart: unit.CanStart?.value !== false,
+			canStop: unit.CanStop?.value !== false,
+			refuseManualStart: unit.RefuseManualStart?.value === true,
+			refuseManualStop: unit.RefuseManualStop?.value === true,
+			startLimitIntervalUsec: big(unit.StartLimitIntervalUSec),
+			startLimitBurst: num(unit.StartLimitBurst) ?? 0,
+			activeEnterTimestampUsec: big(unit.ActiveEnterTimestamp),
+		};
+	}
 
-  /** getUnit + getUnitProperties. */
-  async getUnitPropertiesByName(name: string): Promise<UnitProperties> {
-    return this.getUnitProperties(await this.getUnit(name));
-  }
+	/** getUnit + getUnitProperties. */
+	async getUnitPropertiesByName(name: string): Promise<UnitProperties> {
+		return this.getUnitProperties(await this.getUnit(name));
+	}
 
-  /** Closes the connection; dbus-next keeps the event loop alive until this is called. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.jobListeners.clear();
-    this.breakWith(new SystemdError('systemd-unavailable', 'client closed'));
-    try {
-      this.bus.disconnect();
-    } catch {
-      // A connection that never opened has nothing to close.
-    }
-  }
+	/** Closes the connection; dbus-next keeps the event loop alive until this is called. */
+	close(): void {
+		if (this.closed) return;
+		this.closed = true;
+		this.jobListeners.clear();
+		this.breakWith(new SystemdError('systemd-unavailable', 'client closed'));
+		try {
+			this.bus.disconnect();
+		} catch {
+			// A connection that never opened has nothing to close.
+		}
+	}
 
-  private async getAll(props: PropertiesProxy, iface: string, path: string): Promise<Record<string, Variant>> {
-    return (await this.call(`GetAll ${iface} on ${path}`, () => props.GetAll(iface))) as Record<string, Variant>;
-  }
+	private async getAll(props: PropertiesProxy, iface: string, path: string): Promise<Record<string, Variant>> {
+		return (await this.call(`GetAll ${iface} on ${path}`, () => props.GetAll(iface))) as Record<string, Variant>;
+	}
 
-  private async managerInterface(): Promise<ManagerProxy> {
-    if (!this.manager) await this.loadManager();
-    return this.manager as ManagerProxy;
-  }
+	private async managerInterface(): Promise<ManagerProxy> {
+		if (!this.manager) await this.loadManager();
+		return this.manager as ManagerProxy;
+	}
 
-  private async managerProperties(): Promise<PropertiesProxy> {
-    if (!this.managerProps) await this.loadManager();
-    return this.managerProps as PropertiesProxy;
-  }
+	private async managerProperties(): Promise<PropertiesProxy> {
+		if (!this.managerProps) await this.loadManager();
+		return this.managerProps as PropertiesProxy;
+	}
 
-  private async loadManager(): Promise<void> {
-    const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, MANAGER_PATH, MANAGER_XML);
-    this.manager = obj.getInterface(MANAGER_INTERFACE) as unknown as ManagerProxy;
-    this.managerProps = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
-  }
+	private async loadManager(): Promise<void> {
+		const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, MANAGER_PATH, MANAGER_XML);
+		this.manager = obj.getInterface(MANAGER_INTERFACE) as unknown as ManagerProxy;
+		this.managerProps = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
+	}
 
-  private async call(what: string, fn: () => Promise<unknown>): Promise<unknown> {
-    if (this.closed) throw new SystemdError('systemd-unavailable', `${what}: client closed`);
-    return this.race(fn(), this.timeoutMs, what);
-  }
+	private async call(what: string, fn: () => Promise<unknown>): Promise<unknown> {
+		if (this.closed) throw new SystemdError('systemd-unavailable', `${what}: client closed`);
+		return this.race(fn(), this.timeoutMs, what);
+	}
 
-  private async race<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new SystemdError('timeout', `${what}: no answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([p, timeout, this.broken]);
-    } catch (err) {
-      throw toSystemdError(err, what);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+	private async race<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+		let timer: NodeJS.Timeout | undefined;
+		const timeout = new Promise<never>((_, reject) => {
+			timer = setTimeout(() => reject(new SystemdError('timeout', `${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+		});
+		try {
+			return await Promise.race([p, timeout, this.broken]);
+		} catch (err) {
+			throw toSystemdError(err, what);
+		} finally {
+			clearTimeout(timer);
+		}
+	}
 }
 
 function str(v: Variant | undefined): string | null {
-  return v === undefined || v.value === undefined || v.value === null ? null : String(v.value);
+	return v === undefined || v.value === undefined || v.value === null ? null : String(v.value);
 }
 
 function num(v: Variant | undefined): number | null {
-  if (v === undefined || v.value === undefined || v.value === null) return null;
-  const n = Number(v.value);
-  return Number.isFinite(n) ? n : null;
+	if (v === undefined || v.value === undefined || v.value === null) return null;
+	const n = Number(v.value);
+	return Number.isFinite(n) ? n : null;
 }
 
 function big(v: Variant | undefined): bigint {
-  if (v === undefined || v.value === undefined || v.value === null) return 0n;
-  return typeof v.value === 'bigint' ? v.value : BigInt(v.value as number);
+	if (v === undefined || v.value === undefined || v.value === null) return 0n;
+	return typeof v.value === 'bigint' ? v.value : BigInt(v.value as number);
 }

@@ -4,40 +4,40 @@
 // /proc/PID/status `NSpid` keeps the two apart: a host PID is never handed to a container's
 // manager (where the same number is another process), and a container's MainPID is reported as
 // the host PID of that very process.
-import { readFile, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { SystemdClient } from './client.js';
-import { readCgroupPids } from './cgroup.js';
+import {readFile, readlink} from 'node:fs/promises';
+import {join} from 'node:path';
+import type {SystemdClient} from './client.js';
+import {readCgroupPids} from './cgroup.js';
 
 export interface PidView {
-  /** The manager sees our PIDs as they are (the usual case, and the fallback when unsure). */
-  readonly sameNamespace: boolean;
-  /** The PID the manager knows `pid` by, or null when the process is not in its namespace. */
-  toManager(pid: number): Promise<number | null>;
-  /** Which of `candidates` (our PIDs) the manager calls `managerPid`; null when none is. */
-  fromManager(managerPid: number, candidates: Iterable<number>): Promise<number | null>;
+	/** The manager sees our PIDs as they are (the usual case, and the fallback when unsure). */
+	readonly sameNamespace: boolean;
+	/** The PID the manager knows `pid` by, or null when the process is not in its namespace. */
+	toManager(pid: number): Promise<number | null>;
+	/** Which of `candidates` (our PIDs) the manager calls `managerPid`; null when none is. */
+	fromManager(managerPid: number, candidates: Iterable<number>): Promise<number | null>;
 }
 
 export const samePidView: PidView = {
-  sameNamespace: true,
-  toManager: async (pid) => pid,
-  fromManager: async (pid) => pid,
+	sameNamespace: true,
+	toManager: async pid => pid,
+	fromManager: async pid => pid,
 };
 
 /** `NSpid` of /proc/PID/status: the PID in each namespace from ours inwards; null if unreadable. */
 export function parseNsPid(status: string): number[] | null {
-  const line = status.split('\n').find((l) => l.startsWith('NSpid:'));
-  if (!line) return null;
-  const pids = line.slice('NSpid:'.length).trim().split(/\s+/).map(Number);
-  return pids.length > 0 && pids.every((n) => Number.isInteger(n) && n > 0) ? pids : null;
+	const line = status.split('\n').find(l => l.startsWith('NSpid:'));
+	if (!line) return null;
+	const pids = line.slice('NSpid:'.length).trim().split(/\s+/).map(Number);
+	return pids.length > 0 && pids.every(n => Number.isInteger(n) && n > 0) ? pids : null;
 }
 
 async function nsPid(procRoot: string, pid: number): Promise<number[] | null> {
-  return readFile(join(procRoot, String(pid), 'status'), 'utf8').then(parseNsPid, () => null);
+	return readFile(join(procRoot, String(pid), 'status'), 'utf8').then(parseNsPid, () => null);
 }
 
 async function pidNamespace(procRoot: string, pid: number | 'self'): Promise<string | null> {
-  return readlink(join(procRoot, String(pid), 'ns/pid')).catch(() => null);
+	return readlink(join(procRoot, String(pid), 'ns/pid')).catch(() => null);
 }
 
 /**
@@ -46,41 +46,38 @@ async function pidNamespace(procRoot: string, pid: number | 'self'): Promise<str
  * compare their PID namespace with ours. When any of this cannot be read (no cgroup access,
  * not root), the manager is taken to share our namespace, as before.
  */
-export async function managerPidView(
-  client: SystemdClient,
-  opts: { procRoot?: string; cgroupFsRoot?: string } = {},
-): Promise<PidView> {
-  const procRoot = opts.procRoot ?? '/proc';
-  let members: number[] | null = null;
-  try {
-    const init = await client.getUnitPropertiesByName('init.scope');
-    members = init.controlGroup === null ? null : await readCgroupPids(init.controlGroup, opts.cgroupFsRoot);
-  } catch {
-    return samePidView;
-  }
-  const ours = await pidNamespace(procRoot, 'self');
-  if (!members || members.length === 0 || ours === null) return samePidView;
-  let theirs: string | null = null;
-  for (const pid of members) {
-    const ns = await pidNamespace(procRoot, pid);
-    if (ns === ours) return samePidView;
-    const chain = await nsPid(procRoot, pid);
-    // The manager's own process: PID 1 inside its namespace (a system manager).
-    if (ns !== null && chain !== null && chain[chain.length - 1] === 1) theirs = ns;
-  }
-  if (theirs === null) return samePidView;
-  const managerNs = theirs;
-  const inside = async (pid: number): Promise<number | null> => {
-    if ((await pidNamespace(procRoot, pid)) !== managerNs) return null;
-    const chain = await nsPid(procRoot, pid);
-    return chain === null ? null : (chain[chain.length - 1] as number);
-  };
-  return {
-    sameNamespace: false,
-    toManager: inside,
-    async fromManager(managerPid, candidates) {
-      for (const pid of candidates) if ((await inside(pid)) === managerPid) return pid;
-      return null;
-    },
-  };
+export async function managerPidView(client: SystemdClient, opts: {procRoot?: string; cgroupFsRoot?: string} = {}): Promise<PidView> {
+	const procRoot = opts.procRoot ?? '/proc';
+	let members: number[] | null = null;
+	try {
+		const init = await client.getUnitPropertiesByName('init.scope');
+		members = init.controlGroup === null ? null : await readCgroupPids(init.controlGroup, opts.cgroupFsRoot);
+	} catch {
+		return samePidView;
+	}
+	const ours = await pidNamespace(procRoot, 'self');
+	if (!members || members.length === 0 || ours === null) return samePidView;
+	let theirs: string | null = null;
+	for (const pid of members) {
+		const ns = await pidNamespace(procRoot, pid);
+		if (ns === ours) return samePidView;
+		const chain = await nsPid(procRoot, pid);
+		// The manager's own process: PID 1 inside its namespace (a system manager).
+		if (ns !== null && chain !== null && chain[chain.length - 1] === 1) theirs = ns;
+	}
+	if (theirs === null) return samePidView;
+	const managerNs = theirs;
+	const inside = async (pid: number): Promise<number | null> => {
+		if ((await pidNamespace(procRoot, pid)) !== managerNs) return null;
+		const chain = await nsPid(procRoot, pid);
+		return chain === null ? null : (chain[chain.length - 1] as number);
+	};
+	return {
+		sameNamespace: false,
+		toManager: inside,
+		async fromManager(managerPid, candidates) {
+			for (const pid of candidates) if ((await inside(pid)) === managerPid) return pid;
+			return null;
+		},
+	};
 }

@@ -10,46 +10,42 @@ export type DescribeProcess = (p: Process) => string[];
 
 /** A mapped file of one process that makes the process stale, as restart records keep it. */
 export interface StaleFile {
-  pid: number;
-  path: string;
-  deleted: boolean;
-  superseded: boolean;
-  /** The core's code for why this file makes the process stale. */
-  staleReason: StaleReason;
-  /** Commit the file came from, when known. */
-  commit: string | null;
-  /** That commit's `version` metadata, when known. */
-  version: string | null;
+	pid: number;
+	path: string;
+	deleted: boolean;
+	superseded: boolean;
+	/** The core's code for why this file makes the process stale. */
+	staleReason: StaleReason;
+	/** Commit the file came from, when known. */
+	commit: string | null;
+	/** That commit's `version` metadata, when known. */
+	version: string | null;
 }
 
 export interface UnitRestartInfo {
-  needsRestart: boolean;
-  reasons: string[];
+	needsRestart: boolean;
+	reasons: string[];
 }
 
 /** The files that make a stale process stale, for restart records. */
 export function staleFiles(p: Process): StaleFile[] {
-  if (!p.needsRestart) return [];
-  return p.files
-    .filter((f) => f.staleReason !== null)
-    .map((f) => ({
-      pid: p.pid,
-      path: f.origin.treePath ?? f.path,
-      deleted: f.deleted,
-      superseded: f.superseded,
-      staleReason: f.staleReason!,
-      commit: f.origin.commit ?? null,
-      version: f.origin.version ?? null,
-    }));
+	if (!p.needsRestart) return [];
+	return p.files
+		.filter(f => f.staleReason !== null)
+		.map(f => ({
+			pid: p.pid,
+			path: f.origin.treePath ?? f.path,
+			deleted: f.deleted,
+			superseded: f.superseded,
+			staleReason: f.staleReason!,
+			commit: f.origin.commit ?? null,
+			version: f.origin.version ?? null,
+		}));
 }
 
 /** needsRestart and reasons for a unit, from the scanned processes. */
-export function unitRestartInfo(
-  unit: Pick<UnitStatus, 'pids'>,
-  processes: readonly Process[],
-  describe: DescribeProcess,
-): UnitRestartInfo {
-  const pids = new Set(unit.pids);
-  const mine = processes.filter((p) => pids.has(p.pid) && p.needsRestart);
-  return { needsRestart: mine.length > 0, reasons: [...new Set(mine.flatMap((p) => describe(p)))] };
+export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: readonly Process[], describe: DescribeProcess): UnitRestartInfo {
+	const pids = new Set(unit.pids);
+	const mine = processes.filter(p => pids.has(p.pid) && p.needsRestart);
+	return {needsRestart: mine.length > 0, reasons: [...new Set(mine.flatMap(p => describe(p)))]};
 }

@@ -42,7 +42,11 @@ export async function unitsForProcesses(
 	try {
 		return await withSystemd(bus, async client => {
 			const pidView = await managerPidView(client);
-			const collected = await collectUnits(client, processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})), {pidView});
+			const collected = await collectUnits(
+				client,
+				processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})),
+				{pidView},
+			);
 			const units = collected.units.map(u => ({...u, ...unitRestartInfo(u, processes, describe)}));
 			return {units, warnings: collected.warnings, answered: true};
 		});

@@ -1,9 +1,7 @@
 // A small handwritten status document for renderer and exporter tests, checked
 // against the v1 JSON schema so the tests never run on a shape the CLI cannot emit.
 // The summary is derived from the processes, not typed in, so it stays consistent.
-import type {
-	Deployment, MappedFile, Process, ProcessState, StatusDocument, Unit, Warning,
-} from '../../src/model/document.js';
+import type {Deployment, MappedFile, Process, ProcessState, StatusDocument, Unit, Warning} from '../../src/model/document.js';
 import {schemaErrors} from './schema.js';
 
 // Both schemas: the shared contract and the copy livetree ships.
@@ -11,8 +9,8 @@ export function validateDocument(doc: StatusDocument): string[] {
 	return schemaErrors(doc);
 }
 
-const checksumA = 'a'.repeat(63) + '1';
-const checksumB = 'b'.repeat(63) + '2';
+const checksumA = `${'a'.repeat(63)}1`;
+const checksumB = `${'b'.repeat(63)}2`;
 
 export interface DocumentInput {
 	states?: ProcessState[];
@@ -44,10 +42,13 @@ export function makeDocument(input: DocumentInput = {}): StatusDocument {
 	const processes: Process[] = states.map((state, index) => {
 		const pid = 1000 + index;
 		const unit = unitInputs.length > 0 ? unitInputs[index % unitInputs.length]!.name : null;
-		const files = state === 'unknown' ? [] : [
-			file('/usr/lib/x86_64-linux-gnu/libc.so.6', 100 + index, 'deployment', state === 'stale'),
-			file(`/opt/tool-${index}`, 500 + index, state === 'overlay' ? 'overlay' : 'untracked', false),
-		];
+		const files =
+			state === 'unknown'
+				? []
+				: [
+						file('/usr/lib/x86_64-linux-gnu/libc.so.6', 100 + index, 'deployment', state === 'stale'),
+						file(`/opt/tool-${index}`, 500 + index, state === 'overlay' ? 'overlay' : 'untracked', false),
+					];
 		return {
 			pid,
 			comm: `proc${index}`,
@@ -144,9 +145,7 @@ export const hostile = {
 
 export function hostileDocument(): StatusDocument {
 	return makeDocument({
-		deployments: [
-			{osname: 'de"b\\ian', checksum: checksumA, version: hostile.version, booted: true},
-		],
+		deployments: [{osname: 'de"b\\ian', checksum: checksumA, version: hostile.version, booted: true}],
 		units: [{name: hostile.unit}, {name: hostile.unitQuote}],
 		warnings: [{code: hostile.warningCode, message: 'x'}],
 	});

@@ -18,8 +18,23 @@ export interface SelfSigned {
 export async function selfSigned(dir: string, name = 'server'): Promise<SelfSigned> {
 	const cert = path.join(dir, `${name}.crt`);
 	const key = path.join(dir, `${name}.key`);
-	await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-		'-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+	await run('openssl', [
+		'req',
+		'-x509',
+		'-newkey',
+		'rsa:2048',
+		'-nodes',
+		'-keyout',
+		key,
+		'-out',
+		cert,
+		'-days',
+		'1',
+		'-subj',
+		'/CN=127.0.0.1',
+		'-addext',
+		'subjectAltName=IP:127.0.0.1,DNS:localhost',
+	]);
 	return {cert, key, certPem: await readFile(cert)};
 }
 
@@ -38,23 +53,27 @@ export interface TlsRequestOptions {
 
 export async function requestTls(url: string, options: TlsRequestOptions = {}): Promise<Reply> {
 	return new Promise((resolve, reject) => {
-		const req = https.request(url, {
-			method: 'GET',
-			agent: false,
-			...(options.ca ? {ca: options.ca} : {}),
-			...(options.cert && options.key ? {cert: options.cert, key: options.key} : {}),
-			rejectUnauthorized: options.rejectUnauthorized ?? true,
-			headers: options.authorization ? {authorization: options.authorization} : {},
-		}, response => {
-			let body = '';
-			response.setEncoding('utf8');
-			response.on('data', (chunk: string) => {
-				body += chunk;
-			});
-			response.on('end', () => {
-				resolve({status: response.statusCode ?? 0, headers: response.headers, body});
-			});
-		});
+		const req = https.request(
+			url,
+			{
+				method: 'GET',
+				agent: false,
+				...(options.ca ? {ca: options.ca} : {}),
+				...(options.cert && options.key ? {cert: options.cert, key: options.key} : {}),
+				rejectUnauthorized: options.rejectUnauthorized ?? true,
+				headers: options.authorization ? {authorization: options.authorization} : {},
+			},
+			response => {
+				let body = '';
+				response.setEncoding('utf8');
+				response.on('data', (chunk: string) => {
+					body += chunk;
+				});
+				response.on('end', () => {
+					resolve({status: response.statusCode ?? 0, headers: response.headers, body});
+				});
+			},
+		);
 		req.on('error', reject);
 		req.end();
 	});
