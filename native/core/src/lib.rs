@@ -7,6 +7,7 @@ pub mod attribute;
 pub mod bootentry;
 pub mod catalog;
 pub mod cgroup;
+pub mod composefs;
 pub mod checksum;
 pub mod error;
 pub mod escape;

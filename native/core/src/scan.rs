@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::attribute::{classify_root, process_state};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
+use crate::composefs::{CfsMount, Composefs, ProcProbe};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::knowledge::Knowledge;
 use crate::maps::{group_file_mappings, FileMapping};
@@ -42,6 +43,9 @@ struct Scan<'a> {
     map_files: HashMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
+    /// composefs images and the composefs mounts of each (mount namespace, root).
+    cfs: Composefs,
+    cfs_views: HashMap<View, Vec<CfsMount>>,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
 }
@@ -106,10 +110,17 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
             .collect();
         (knowledge.join(), raws)
     });
-    let (k, warnings) = loaded.map_err(|_| Error::Io {
+    let (mut k, mut warnings) = loaded.map_err(|_| Error::Io {
         path: cfg.sysroot.clone(),
         source: std::io::Error::other("the sysroot reader failed"),
     })??;
+    let cfs = Composefs::load(
+        &k.status,
+        k.repo.as_ref(),
+        &mut k.catalog,
+        std::path::Path::new("/sys"),
+        &mut warnings,
+    );
     let host = std::fs::metadata(&cfg.host_root)
         .ok()
         .map(|m| (m.dev(), m.ino()));
@@ -125,6 +136,8 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         map_files: HashMap::new(),
         origins: HashMap::new(),
         deleted_objects: HashMap::new(),
+        cfs,
+        cfs_views: HashMap::new(),
         warned: HashSet::new(),
         warnings,
     };
@@ -199,7 +212,7 @@ impl Scan<'_> {
     ) -> ProcessReport {
         let pid = raw.pid;
         let k = &self.k;
-        let (root_kind, root_deployment) = classify_root(
+        let (mut root_kind, mut root_deployment) = classify_root(
             raw.root_dev_ino,
             raw.root.as_deref(),
             self.host,
@@ -249,6 +262,26 @@ impl Scan<'_> {
                 }
             }
             self.ns_overlays.insert(view.clone(), found);
+            let probe = ProcProbe {
+                proc_root: &self.cfg.proc_root,
+                pid,
+            };
+            let host_dev_ino = |p: &[u8]| {
+                std::fs::metadata(std::ffi::OsStr::from_bytes(p))
+                    .ok()
+                    .map(|m| (m.dev(), m.ino()))
+            };
+            let cfs = self
+                .cfs
+                .find_mounts(&mounts, &host_dev_ino, &probe, &mut self.warnings);
+            self.cfs_views.insert(view.clone(), cfs);
+        }
+        // A composefs root is its deployment's (before `host`: on a composefs-booted host
+        // the scanner's own root is one).
+        if root_kind != RootKind::Deployment {
+            if let Some(id) = raw.root_dev_ino.and_then(|r| self.cfs.root_deployment(r)) {
+                (root_kind, root_deployment) = (RootKind::Deployment, Some(id));
+            }
         }
         let mut files = Vec::new();
         for m in mappings {
@@ -511,7 +544,7 @@ impl Scan<'_> {
         let object = match self.k.object_of(m.major, m.minor, m.inode) {
             Some(o) => Some(o),
             None if gone => self.deleted_object(raw, m),
-            None => None,
+            None => self.composefs_object(raw, m, path),
         };
         let origin = match object {
             Some(obj) => match self.k.origin_of(&obj, path, root_dep) {
@@ -525,6 +558,23 @@ impl Scan<'_> {
         };
         self.origins.insert(key, origin.clone());
         origin
+    }
+
+    /// The object of a file mapped through a composefs mount of this process's view: the
+    /// image entry at its path, which must carry the inode number maps shows.
+    fn composefs_object(&self, raw: &ProcessRaw, m: &FileMapping, path: &[u8]) -> Option<String> {
+        let view = (
+            raw.mnt_ns.unwrap_or(0),
+            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
+        );
+        let mount = self
+            .cfs_views
+            .get(&view)?
+            .iter()
+            .find(|c| (c.major, c.minor) == (m.major, m.minor))?;
+        let root = raw.root.as_deref().unwrap_or(b"/");
+        let rel = overlay::below(&mount.mount_point, path_in_root(root, path)?)?;
+        self.cfs.object_at(mount, rel, m.inode).map(|(o, _)| o)
     }
 
     /// The ostree checksum of a mapped file whose every name is gone, computed from its
@@ -584,6 +634,11 @@ impl Scan<'_> {
                     unlocked: d.unlocked.clone(),
                     path: d.path.clone(),
                     live_apply: live_apply(&self.cfg.run_dir, self.k.repo.as_ref(), d),
+                    composefs: self.cfs.image_for(&d.id()).map(|i| ComposefsReport {
+                        image: i.image.exists().then(|| i.image.clone()),
+                        digest: i.digest.clone(),
+                        mounted: self.cfs.mounted(&i.deployment_id),
+                    }),
                 }
             })
             .collect();

@@ -1,0 +1,452 @@
+//! composefs roots (Fedora CoreOS ≥ 41, bootc): `/` is an overlayfs whose lower layer is
+//! the deployment's EROFS image (`.ostree.cfs`, loop-mounted and detached) and whose
+//! data-only lower layer is the repo's `objects/`. /proc/PID/maps shows the overlay's device
+//! and the image's inode numbers, so a file is tied to its object through the image: the
+//! entry at the file's path must carry the very inode number maps shows, and its redirect
+//! names the object.
+//!
+//! Which image a mount serves is never taken from its lowerdir string (the EROFS mount is
+//! detached; the string names a path that is gone). The candidates are the deployments'
+//! images (and, from the catalog, the images of deployments since pruned) that a loop
+//! device is backed by; their root inode must be the mount's; and where two images give the
+//! same inode numbers, files whose objects differ between them are compared, through the
+//! mount, with the objects themselves.
+pub mod erofs;
+pub mod image;
+pub mod loops;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, ComposefsImageInfo};
+use crate::gvariant::MetaValue;
+use crate::mountinfo::{parse_overlay_options, Mount};
+use crate::report::Warning;
+use crate::repo::Repo;
+use crate::sysroot::SysrootStatus;
+use image::{same_ino, ImageIndex};
+use loops::LoopDevice;
+
+/// The image file ostree writes into each deployment directory.
+pub const IMAGE_NAME: &str = ".ostree.cfs";
+/// The commit metadata key holding the image's expected fs-verity digest.
+pub const DIGEST_KEY: &str = "ostree.composefs.digest.v0";
+
+/// A deployment's image as the scan knows it.
+#[derive(Debug, Clone)]
+pub struct KnownImage {
+    pub deployment_id: String,
+    pub commit: String,
+    pub image: PathBuf,
+    /// The deployment is in the sysroot now (else only the catalog remembers it).
+    pub deployed: bool,
+    pub digest: Option<String>,
+    /// None when the image could not be read (warned).
+    pub index: Option<Arc<ImageIndex>>,
+}
+
+/// A composefs overlay as one process sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CfsMount {
+    /// Relative to the process's root.
+    pub mount_point: Vec<u8>,
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// What the scan knows about composefs: the images and which mount serves which.
+#[derive(Default)]
+pub struct Composefs {
+    pub images: Vec<KnownImage>,
+    loops: Vec<LoopDevice>,
+    objects: Option<(u64, u64)>,
+    objects_dir: PathBuf,
+    /// Identified mounts by device: the index into `images`, None when none fits.
+    by_device: HashMap<(u32, u32), Option<usize>>,
+}
+
+/// How a probe inside the process's root answers: (ino, size) of a path, and whether
+/// its bytes equal a file's (None when unreadable).
+pub trait Probe {
+    fn stat(&self, path: &[u8]) -> Option<(u64, u64)>;
+    fn same_bytes(&self, path: &[u8], other: &Path) -> Option<bool>;
+}
+
+impl Composefs {
+    /// Read each deployment's image, record new ones in the catalog (with their entries,
+    /// which outlive a prune), and list the loop devices. Damage is a warning naming the
+    /// image; other deployments are unaffected.
+    pub fn load(
+        status: &SysrootStatus,
+        repo: Option<&Repo>,
+        catalog: &mut Catalog,
+        sys_root: &Path,
+        warnings: &mut Vec<Warning>,
+    ) -> Composefs {
+        let mut cfs = Composefs {
+            loops: loops::loop_devices(sys_root),
+            ..Composefs::default()
+        };
+        if let Some(repo) = repo {
+            cfs.objects_dir = repo.path().join("objects");
+            cfs.objects = std::fs::metadata(&cfs.objects_dir)
+                .ok()
+                .map(|m| (m.dev(), m.ino()));
+        }
+        for d in &status.deployments {
+            let path = d.path.join(IMAGE_NAME);
+            if !path.exists() {
+                continue;
+            }
+            let id = d.id();
+            let digest = repo.and_then(|r| commit_digest(r, &d.checksum));
+            let index = match ImageIndex::read(&path) {
+                Ok(i) => {
+                    warn_redirects(&path, &i, warnings);
+                    Some(Arc::new(i))
+                }
+                Err(e) => {
+                    warnings.push(Warning::new(
+                        "composefs-image-unreadable",
+                        format!("{e}; processes running from it cannot be attributed"),
+                        None,
+                    ));
+                    None
+                }
+            };
+            let info = ComposefsImageInfo {
+                deployment_id: id.clone(),
+                commit: d.checksum.clone(),
+                image: path.clone(),
+                root_ino: index.as_ref().map(|i| i.root_ino).unwrap_or(0),
+            };
+            if let Some(i) = &index {
+                if !catalog.has_composefs_image(&id).unwrap_or(true) {
+                    if let Err(e) = catalog.record_composefs_image(&info, i) {
+                        warnings.push(Warning::new("catalog-write", e.to_string(), None));
+                    }
+                }
+            }
+            cfs.images.push(KnownImage {
+                deployment_id: id,
+                commit: d.checksum.clone(),
+                image: path,
+                deployed: true,
+                digest,
+                index,
+            });
+        }
+        // Images of deployments since undeployed: only those a loop device still holds can
+        // be mounted, so only those are loaded.
+        let recorded = catalog.composefs_images().unwrap_or_default();
+        for r in recorded {
+            if cfs.images.iter().any(|i| i.deployment_id == r.deployment_id) {
+                continue;
+            }
+            let image = r.image.as_os_str().as_bytes();
+            if !cfs.loops.iter().any(|l| l.backing == image) {
+                continue;
+            }
+            let index = catalog.composefs_entries(&r.deployment_id).ok();
+            cfs.images.push(KnownImage {
+                deployment_id: r.deployment_id,
+                commit: r.commit,
+                image: r.image,
+                deployed: false,
+                digest: None,
+                index: index.filter(|i| !i.files.is_empty()).map(Arc::new),
+            });
+        }
+        cfs
+    }
+
+    /// Whether a loop device is backed by this image (as present, or deleted).
+    fn attached(&self, img: &KnownImage) -> bool {
+        let p = img.image.as_os_str().as_bytes();
+        self.loops
+            .iter()
+            .any(|l| l.backing == p && (l.deleted || img.deployed))
+    }
+
+    /// The composefs mounts of one mount table, each identified (once per device) as the
+    /// mount of one known image where the evidence allows. `host_stat` stats a path as the
+    /// scanner sees it; `probe` looks inside the process's root.
+    pub fn find_mounts(
+        &mut self,
+        mounts: &[Mount],
+        host_stat: &dyn Fn(&[u8]) -> Option<(u64, u64)>,
+        probe: &dyn Probe,
+        warnings: &mut Vec<Warning>,
+    ) -> Vec<CfsMount> {
+        let mut out = Vec::new();
+        for m in mounts.iter().filter(|m| m.fstype == "overlay") {
+            let opts = parse_overlay_options(&m.super_options);
+            if !opts.datadirs.iter().any(|d| self.is_objects(d, host_stat)) {
+                continue;
+            }
+            let key = (m.major, m.minor);
+            if !self.by_device.contains_key(&key) {
+                let found = self.identify(&m.mount_point, probe);
+                if found.is_none() {
+                    warnings.push(Warning::new(
+                        "composefs-unidentified",
+                        format!(
+                            "composefs mount {}:{} on {}: no deployment image fits it; its processes are not attributed",
+                            m.major,
+                            m.minor,
+                            String::from_utf8_lossy(&m.mount_point)
+                        ),
+                        None,
+                    ));
+                }
+                self.by_device.insert(key, found);
+            }
+            out.push(CfsMount {
+                mount_point: m.mount_point.clone(),
+                major: m.major,
+                minor: m.minor,
+            });
+        }
+        out
+    }
+
+    /// A data-only layer is the repo's objects directory: the same directory by (dev, ino);
+    /// a path the scanner cannot stat (another mount namespace) counts when it ends like
+    /// one, since the image's redirects are checked to be object paths anyway.
+    fn is_objects(&self, dir: &[u8], host_stat: &dyn Fn(&[u8]) -> Option<(u64, u64)>) -> bool {
+        match (host_stat(dir), self.objects) {
+            (Some(a), Some(b)) => a == b,
+            (Some(_), None) => false,
+            (None, _) => dir
+                .strip_suffix(b"/")
+                .unwrap_or(dir)
+                .ends_with(b"/ostree/repo/objects"),
+        }
+    }
+
+    fn identify(&self, mount_point: &[u8], probe: &dyn Probe) -> Option<usize> {
+        let with_index: Vec<usize> = (0..self.images.len())
+            .filter(|&i| self.images[i].index.is_some())
+            .collect();
+        let attached: Vec<usize> = with_index
+            .iter()
+            .copied()
+            .filter(|&i| self.attached(&self.images[i]))
+            .collect();
+        let mut cands = if attached.is_empty() {
+            with_index
+        } else {
+            attached
+        };
+        let root = probe.stat(mount_point);
+        cands.retain(|&i| {
+            let idx = self.images[i].index.as_ref().map(|x| x.root_ino);
+            matches!((root, idx), (Some((ino, _)), Some(r)) if same_ino(ino, r))
+        });
+        // Two images may number their inodes alike: compare files whose objects differ.
+        let mut probes = 0;
+        while cands.len() > 1 && probes < 32 {
+            let Some((path, objs)) = self.distinguishing(&cands, probes) else {
+                break;
+            };
+            probes += 1;
+            let full = crate::overlay::join(mount_point, &path);
+            let seen = probe.stat(&full);
+            let before = cands.clone();
+            cands.retain(|&i| {
+                let f = self.images[i].index.as_ref().and_then(|x| x.get(&path));
+                match (f, seen) {
+                    (None, None) => true,
+                    (None, Some(_)) | (Some(_), None) => false,
+                    (Some(f), Some((ino, size))) => same_ino(ino, f.ino) && size == f.size,
+                }
+            });
+            if cands.len() > 1 {
+                cands.retain(|&i| match objs.get(&i).cloned().flatten() {
+                    Some(obj) => {
+                        let object = self.objects_dir.join(format!("{}/{}.file", &obj[..2], &obj[2..]));
+                        probe.same_bytes(&full, &object).unwrap_or(true)
+                    }
+                    None => true,
+                });
+            }
+            if cands.is_empty() {
+                // The probe contradicted every candidate: none fits.
+                let _ = before;
+                break;
+            }
+        }
+        (cands.len() == 1).then(|| cands[0])
+    }
+
+    /// The `skip`-th path (in sorted order) of the candidates' regular files whose object
+    /// is not the same in all of them, with each candidate's object there.
+    #[allow(clippy::type_complexity)]
+    fn distinguishing(
+        &self,
+        cands: &[usize],
+        skip: usize,
+    ) -> Option<(Vec<u8>, HashMap<usize, Option<String>>)> {
+        let first = self.images[cands[0]].index.as_ref()?;
+        let mut paths: Vec<&Vec<u8>> = first
+            .files
+            .iter()
+            .filter(|(_, f)| !f.is_dir)
+            .filter(|(p, f)| {
+                cands[1..].iter().any(|&j| {
+                    self.images[j].index.as_ref().and_then(|x| x.get(p)).map(|g| &g.object)
+                        != Some(&f.object)
+                })
+            })
+            .map(|(p, _)| p)
+            .collect();
+        paths.sort();
+        let path = (*paths.get(skip)?).clone();
+        let objs = cands
+            .iter()
+            .map(|&i| {
+                let o = self.images[i]
+                    .index
+                    .as_ref()
+                    .and_then(|x| x.get(&path))
+                    .and_then(|f| f.object.clone());
+                (i, o)
+            })
+            .collect();
+        Some((path, objs))
+    }
+
+    /// The image a composefs mount device serves, once identified.
+    pub fn image_of(&self, major: u32, minor: u32) -> Option<&KnownImage> {
+        let i = (*self.by_device.get(&(major, minor))?)?;
+        self.images.get(i)
+    }
+
+    /// The deployment whose image is mounted as this process root: the root's device is an
+    /// identified composefs mount and its inode the image's root.
+    pub fn root_deployment(&self, root: (u64, u64)) -> Option<String> {
+        let (ma, mi) = crate::procfs::dev_split(root.0);
+        let img = self.image_of(ma, mi)?;
+        let idx = img.index.as_ref()?;
+        same_ino(root.1, idx.root_ino).then(|| img.deployment_id.clone())
+    }
+
+    /// The object of a file a process maps through composefs mount `m`: the entry at its
+    /// path (relative to the mount) must have the inode number maps shows.
+    pub fn object_at(&self, m: &CfsMount, rel: &[u8], ino: u64) -> Option<(String, String)> {
+        let img = self.image_of(m.major, m.minor)?;
+        let f = img.index.as_ref()?.get(rel)?;
+        if !same_ino(ino, f.ino) {
+            return None;
+        }
+        Some((f.object.clone()?, img.deployment_id.clone()))
+    }
+
+    /// Deployment ids whose image was found mounted.
+    pub fn mounted(&self, deployment_id: &str) -> bool {
+        self.by_device
+            .values()
+            .flatten()
+            .any(|&i| self.images[i].deployment_id == deployment_id)
+    }
+
+    pub fn image_for(&self, deployment_id: &str) -> Option<&KnownImage> {
+        self.images
+            .iter()
+            .find(|i| i.deployment_id == deployment_id)
+    }
+}
+
+fn warn_redirects(path: &Path, index: &ImageIndex, warnings: &mut Vec<Warning>) {
+    if let Some((p, r)) = index.bad_redirects.first() {
+        warnings.push(Warning::new(
+            "composefs-bad-redirect",
+            format!(
+                "{}: {} file(s) redirect outside the objects directory (first: {} -> {}); ignored",
+                path.display(),
+                index.bad_redirects.len(),
+                String::from_utf8_lossy(p),
+                String::from_utf8_lossy(r)
+            ),
+            None,
+        ));
+    }
+}
+
+/// `ostree.composefs.digest.v0` of a commit, as hex.
+fn commit_digest(repo: &Repo, commit: &str) -> Option<String> {
+    let info = repo.read_commit(commit).ok()?;
+    info.metadata.iter().find_map(|(k, v)| match (k.as_str(), v) {
+        (DIGEST_KEY, MetaValue::Bytes(b)) => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
+        _ => None,
+    })
+}
+
+/// A probe through `/proc/PID/root`, resolving inside the process's root.
+pub struct ProcProbe<'a> {
+    pub proc_root: &'a Path,
+    pub pid: u32,
+}
+
+impl ProcProbe<'_> {
+    fn full(&self, path: &[u8]) -> PathBuf {
+        let mut p = self.proc_root.join(self.pid.to_string()).join("root");
+        p.push(std::ffi::OsStr::from_bytes(
+            path.strip_prefix(b"/").unwrap_or(path),
+        ));
+        p
+    }
+}
+
+impl Probe for ProcProbe<'_> {
+    fn stat(&self, path: &[u8]) -> Option<(u64, u64)> {
+        // No symlinks are followed here: every probed path is one of the image's own.
+        std::fs::symlink_metadata(self.full(path))
+            .ok()
+            .map(|m| (m.ino(), m.size()))
+    }
+
+    fn same_bytes(&self, path: &[u8], other: &Path) -> Option<bool> {
+        let a = File::open(self.full(path)).ok()?;
+        let b = File::open(other).ok()?;
+        Some(same_stream(a, b))
+    }
+}
+
+fn same_stream(mut a: File, mut b: File) -> bool {
+    let mut ba = vec![0u8; 64 * 1024];
+    let mut bb = vec![0u8; 64 * 1024];
+    loop {
+        let na = match read_full(&mut a, &mut ba) {
+            Some(n) => n,
+            None => return false,
+        };
+        let nb = match read_full(&mut b, &mut bb) {
+            Some(n) => n,
+            None => return false,
+        };
+        if na != nb || ba[..na] != bb[..nb] {
+            return false;
+        }
+        if na == 0 {
+            return true;
+        }
+    }
+}
+
+fn read_full(f: &mut File, buf: &mut [u8]) -> Option<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    Some(n)
+}
