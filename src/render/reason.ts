@@ -12,7 +12,13 @@ function from(f: MappedFile): string {
 // Whether this file is why the process needs a restart: the same rule as the core's
 // attribute::file_is_stale, for the files the document reports.
 export function makesStale(p: Process, f: MappedFile): boolean {
-	return f.deleted || f.superseded || fromOtherCommit(p, f);
+	return f.deleted || f.superseded || fromOtherCommit(p, f) || fromPrunedTree(p, f);
+}
+
+// A file whose commit only the catalog remembers: its deployment was undeployed (a process
+// still running from a composefs image after a prune keeps every path).
+function fromPrunedTree(p: Process, f: MappedFile): boolean {
+	return p.root.kind === 'deployment' && f.origin.kind === 'catalog';
 }
 
 // A file of another tree than the process's own deployment (and not live-applied).
@@ -35,6 +41,10 @@ export function fileReason(p: Process, f: MappedFile): string | undefined {
 
 	if (fromOtherCommit(p, f)) {
 		return `PID ${p.pid} maps ${where}${from(f)}, not from its own deployment`;
+	}
+
+	if (fromPrunedTree(p, f)) {
+		return `PID ${p.pid} maps ${where}${from(f)}, a tree no longer deployed`;
 	}
 
 	return undefined;

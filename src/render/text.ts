@@ -112,6 +112,12 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 		lines.push(`    Live-applied: ${style.yellow(live)}${inprogress}`);
 	}
 
+	if (d.composefs) {
+		const how = d.composefs.mounted ? 'runs through composefs' : 'has a composefs image, not mounted';
+		const image = d.composefs.image ?? '(image gone)';
+		lines.push(`    Composefs: ${how} (${image})`);
+	}
+
 	if (d.pinned) {
 		lines.push('    Pinned: yes');
 	}

@@ -84,6 +84,12 @@ pub fn file_is_stale(f: &FileReport, root_kind: RootKind, root_commit: Option<&s
     if root_kind != RootKind::Deployment || f.origin.kind == OriginKind::Overlay {
         return false;
     }
+    // Only the catalog still knows its commit: that tree is no longer deployed. A process
+    // running from a composefs image keeps every path after an undeploy and prune (nothing
+    // is unlinked in the detached image), so this is what makes it stale.
+    if f.origin.kind == OriginKind::Catalog {
+        return true;
+    }
     match (f.origin.commit.as_deref(), root_commit) {
         (Some(c), Some(r)) => c != r,
         _ => false,
@@ -220,6 +226,12 @@ mod tests {
         let mut replaced = cur.clone();
         replaced[0].superseded = true;
         assert_eq!(st(&replaced, RootKind::Foreign), ProcessState::Stale);
+        let pruned = vec![file(OriginKind::Catalog, Some(A))];
+        assert_eq!(st(&pruned, RootKind::Deployment), ProcessState::Stale);
+        assert_eq!(
+            process_state(true, RootKind::Host, None, &pruned),
+            ProcessState::Current
+        );
         let overlay = vec![file(OriginKind::Overlay, Some(B))];
         assert_eq!(st(&overlay, RootKind::Deployment), ProcessState::Overlay);
         let untracked = vec![file(OriginKind::Untracked, None)];
