@@ -544,7 +544,9 @@ impl Scan<'_> {
         let object = match self.k.object_of(m.major, m.minor, m.inode) {
             Some(o) => Some(o),
             None if gone => self.deleted_object(raw, m),
-            None => self.composefs_object(raw, m, path),
+            None => self
+                .composefs_object(raw, m, path)
+                .or_else(|| self.copied_object(raw, m, path, root_dep)),
         };
         let origin = match object {
             Some(obj) => match self.k.origin_of(&obj, path, root_dep) {
@@ -575,6 +577,28 @@ impl Scan<'_> {
         let root = raw.root.as_deref().unwrap_or(b"/");
         let rel = overlay::below(&mount.mount_point, path_in_root(root, path)?)?;
         self.cfs.object_at(mount, rel, m.inode).map(|(o, _)| o)
+    }
+
+    /// A deployment file that is a copy, not its object (checked out from a `bare-user` or
+    /// `archive` repo): its path inside the root must be a file of the root deployment's
+    /// commit, and then its content checksum (through map_files, once per (dev, ino)) is
+    /// what it is looked up by. Never by path alone: a file edited in place checksums to
+    /// something else and is attributed (or not) as that.
+    fn copied_object(
+        &mut self,
+        raw: &ProcessRaw,
+        m: &FileMapping,
+        path: &[u8],
+        root_dep: Option<&str>,
+    ) -> Option<String> {
+        let commit = root_dep.and_then(crate::attribute::commit_of_id)?;
+        let root = raw.root.as_deref().unwrap_or(b"/");
+        let tree_path = path_in_root(root, path)?;
+        let hits = self.k.catalog.find_path(tree_path).ok()?;
+        if !hits.iter().any(|h| h.commit == commit && !h.is_symlink) {
+            return None;
+        }
+        self.deleted_object(raw, m)
     }
 
     /// The ostree checksum of a mapped file whose every name is gone, computed from its
