@@ -1,6 +1,6 @@
 // Validate a status document against both schemas: the shared contract (CI always has
 // ../shared) and the copy livetree ships (which may only add fields).
-import {readFileSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
 
@@ -11,7 +11,9 @@ function load(path: string): object {
 }
 
 export const schemaPaths = {
-	shared: `${root}../shared/contract/status.schema.json`,
+	// ../shared beside the checkout; a worktree one level deeper finds it one level up.
+	shared: [`${root}../shared/contract/status.schema.json`, `${root}../../shared/contract/status.schema.json`]
+		.find(p => existsSync(p)) ?? `${root}../shared/contract/status.schema.json`,
 	shipped: `${root}schema/status.schema.json`,
 };
 
