@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fuzz every parser of livetree-core for a bounded time and fail on the first crash.
 #
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 10 targets)
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 11 targets)
 #
 # Uses cargo-fuzz (libFuzzer) on the nightly toolchain, installing either when missing:
 # `rustup toolchain install nightly` and `cargo install cargo-fuzz` (crates.io). The fuzz
@@ -51,6 +51,7 @@ seed dirmeta "$cap"/repo/dirmeta.bin "$cap"/repo/filez.bin
 seed keyfile "$cap"/hostile/*.origin
 seed bootentry "$cap"/hostile/*.conf
 seed escape_roundtrip "$cap"/procfs/mountinfo-overlay.txt
+mkdir -p "$scratch/erofs" && gunzip -c "$cap"/composefs/small.cfs.gz >"$scratch/erofs/small.cfs"
 # Indexes into TYPES in fuzz_targets/gvariant_roundtrip.rs: 0 commit, 1 dirtree, 2 dirmeta,
 # 5 a{sv}.
 seed_gv 0 "$cap/repo/commit.bin"
