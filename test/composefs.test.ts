@@ -19,6 +19,8 @@ const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
 
 interface CfsNs {
 	pid: number;
+	/** With an unlocked /usr: the process started before that overlay was mounted. */
+	before?: number;
 	/** The composefs mount point, as the scanner's maps paths show it. */
 	mnt: string;
 	/** MAJOR:MINOR of the composefs overlay. */
@@ -89,7 +91,17 @@ async function cfsNs(t: ExecutionContext, fx: Fixtures, built: {sysroot: string}
 	});
 	const st = await stat(`/proc/${pid}/root/`, {bigint: true});
 	const [major, minor] = devMajorMinor(st.dev);
-	return {pid, mnt, device: `${major}:${minor}`, stop};
+	let before: number | undefined;
+	if (upper) {
+		before = Number(await readFile(join(dir, 'before.pid'), 'utf8'));
+		t.teardown(async () => {
+			try {
+				process.kill(before!, 'SIGKILL');
+			} catch {}
+		});
+	}
+
+	return {pid, before, mnt, device: `${major}:${minor}`, stop};
 }
 
 async function scan(sysroot: string, repo: string, stateDir: string): Promise<{doc: StatusDocument; code: number | null}> {
@@ -287,6 +299,57 @@ test('a redirect outside the objects directory is ignored and warned', async t =
 	t.is(w.length, 1);
 	t.true(w[0]!.message.includes(image) && w[0]!.message.includes(LIB), w[0]!.message);
 	t.is(doc.deployments.find(x => x.id === idOf(d))!.composefs?.image, image);
+});
+
+test('an unlocked /usr over composefs: upper files are overlay, composefs files are not superseded', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const built = await fx.buildSysroot('two');
+	const old = built.deployments.find(d => d.version === '1.0')!;
+	const next = built.deployments.find(d => d.version === '2.0')!;
+	const image = install(built.sysroot, old.index);
+	const dir = await fx.tempDir('livetree-unlock-');
+	const upper = join(dir, 'upper');
+	const work = join(dir, 'work');
+	await mkdir(join(upper, 'lib'), {recursive: true});
+	await mkdir(work);
+	// The newer commit's library, checked out with the real ostree into the upper layer.
+	execFileSync('ostree', ['checkout', `--repo=${built.repo}`, '--force-copy', '--subpath=/usr/lib/livetree-demo', next.checksum, join(upper, 'lib/livetree-demo')]);
+	const ns = await cfsNs(t, fx, built, image, {upper, work});
+	const {doc, code} = await scan(built.sysroot, built.repo, await fx.tempDir());
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(code, 1);
+
+	const after = proc(doc, ns.pid);
+	t.is(after.root.deployment, idOf(old));
+	t.is(after.state, 'overlay');
+	t.false(after.needsRestart);
+	const lib = file(after, LIB);
+	t.is(lib.origin.kind, 'overlay');
+	t.is(lib.origin.commit, next.checksum);
+	t.is(lib.origin.objectChecksum, await built.handle.objectChecksum(next.checksum, LIB));
+	t.is(lib.origin.treePath, LIB);
+	t.false(lib.superseded);
+	// Served from the composefs layer through the unlocked /usr: the deployment's own.
+	const libc = file(after, LIBC);
+	t.is(libc.path, `${ns.mnt}${LIBC}`);
+	t.is(libc.origin.kind, 'deployment');
+	t.is(libc.origin.commit, old.checksum);
+	t.false(libc.superseded);
+	t.is(after.files.filter(f => f.superseded || f.origin.kind === 'untracked').length, 0);
+
+	const before = proc(doc, ns.before!);
+	t.is(before.state, 'stale');
+	t.true(before.needsRestart);
+	const b = file(before, LIB);
+	t.true(b.superseded);
+	t.is(b.origin.commit, old.checksum);
+	t.deepEqual(before.files.filter(f => f.superseded).map(f => f.path), [b.path]);
+
+	const ov = doc.overlays.filter(o => o.lowerDeployment === idOf(old));
+	t.is(ov.length, 1);
+	t.is(ov[0]!.upperDir, upper);
+	t.deepEqual(ov[0]!.files, [{path: LIB, objectChecksum: await built.handle.objectChecksum(next.checksum, LIB), commits: [next.checksum]}]);
 });
 
 for (const mode of ['bare-user', 'archive'] as const) {

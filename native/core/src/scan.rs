@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::attribute::{classify_root, process_state};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
+use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, Composefs, ProcProbe};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::knowledge::Knowledge;
@@ -46,6 +47,7 @@ struct Scan<'a> {
     /// composefs images and the composefs mounts of each (mount namespace, root).
     cfs: Composefs,
     cfs_views: HashMap<View, Vec<CfsMount>>,
+    cfs_stacked: HashMap<View, Vec<Stacked>>,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
 }
@@ -138,6 +140,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         deleted_objects: HashMap::new(),
         cfs,
         cfs_views: HashMap::new(),
+        cfs_stacked: HashMap::new(),
         warned: HashSet::new(),
         warnings,
     };
@@ -242,12 +245,27 @@ impl Scan<'_> {
                         (ma, mi, m.ino())
                     })
             };
-            let found = overlay::find_overlays(
+            let probe = ProcProbe {
+                proc_root: &self.cfg.proc_root,
+                pid,
+            };
+            let host_dev_ino = |p: &[u8]| {
+                std::fs::metadata(std::ffi::OsStr::from_bytes(p))
+                    .ok()
+                    .map(|m| (m.dev(), m.ino()))
+            };
+            let cfs = self
+                .cfs
+                .find_mounts(&mounts, &host_dev_ino, &probe, &mut self.warnings);
+            let mut found = overlay::find_overlays(
                 &mounts,
                 &self.deployment_dirs,
                 &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
                 &host,
             );
+            let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
+            self.cfs_views.insert(view.clone(), cfs);
+            self.cfs_stacked.insert(view.clone(), stacked);
             for o in &found {
                 let known = self
                     .overlays
@@ -262,19 +280,6 @@ impl Scan<'_> {
                 }
             }
             self.ns_overlays.insert(view.clone(), found);
-            let probe = ProcProbe {
-                proc_root: &self.cfg.proc_root,
-                pid,
-            };
-            let host_dev_ino = |p: &[u8]| {
-                std::fs::metadata(std::ffi::OsStr::from_bytes(p))
-                    .ok()
-                    .map(|m| (m.dev(), m.ino()))
-            };
-            let cfs = self
-                .cfs
-                .find_mounts(&mounts, &host_dev_ino, &probe, &mut self.warnings);
-            self.cfs_views.insert(view.clone(), cfs);
         }
         // A composefs root is its deployment's (before `host`: on a composefs-booted host
         // the scanner's own root is one).
@@ -369,12 +374,21 @@ impl Scan<'_> {
                 Err(_) => deleted = true,
             }
         }
-        let superseded = !deleted && {
-            let now = self.resolve(raw, &path);
-            now.is_some()
-                && now != Some((m.major, m.minor, m.inode))
-                && !self.same_through_overlay(raw, &path, now, m)
-        };
+        if !deleted {
+            if let Some(p) = self.stacked_lower_path(raw, m, &path) {
+                path = p;
+            }
+        }
+        let superseded = !deleted
+            && match self.stacked_same(raw, m, &path) {
+                Some(same) => !same,
+                None => {
+                    let now = self.resolve(raw, &path);
+                    now.is_some()
+                        && now != Some((m.major, m.minor, m.inode))
+                        && !self.same_through_overlay(raw, &path, now, m)
+                }
+            };
         let origin = match self.overlay_of(raw, m.major, m.minor) {
             Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
             None => self.origin(raw, m, &path, gone, root_dep),
@@ -404,12 +418,66 @@ impl Scan<'_> {
             .cloned()
     }
 
+    /// The overlay stacked on a composefs mount with this device, as this process sees it.
+    fn stacked_of(&self, raw: &ProcessRaw, major: u32, minor: u32) -> Option<&Stacked> {
+        let view = (
+            raw.mnt_ns.unwrap_or(0),
+            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
+        );
+        self.cfs_stacked
+            .get(&view)?
+            .iter()
+            .find(|s| (s.major, s.minor) == (major, minor) || (s.cfs.major, s.cfs.minor) == (major, minor))
+    }
+
+    /// A file a stacked overlay serves from its composefs layer shows in maps with a path
+    /// relative to that layer (`/lib/x.so` for `/usr/lib/x.so`): name it as the process
+    /// sees it, when the image's entry there is the mapped inode.
+    fn stacked_lower_path(&self, raw: &ProcessRaw, m: &FileMapping, path: &[u8]) -> Option<Vec<u8>> {
+        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
+        let s = self.stacked_of(raw, m.major, m.minor)?;
+        if (s.cfs.major, s.cfs.minor) != (m.major, m.minor) {
+            return None;
+        }
+        // Already a path below the stacked mount: as the process sees it.
+        if path_in_root(&root, path).and_then(|p| overlay::below(&s.mount_point, p)).is_some() {
+            return None;
+        }
+        let img = self.cfs.image_of(m.major, m.minor)?;
+        let f = img.index.as_ref()?.get(&overlay::join(&s.prefix, path))?;
+        if !crate::composefs::image::same_ino(m.inode, f.ino) {
+            return None;
+        }
+        let inner = overlay::join(&s.mount_point, path);
+        Some(overlay::join(root_prefix(&root), &inner))
+    }
+
+    /// Same-file check for mappings on an overlay stacked on composefs or on its composefs
+    /// mount (see composefs::stacked); None for every other mapping.
+    fn stacked_same(&self, raw: &ProcessRaw, m: &FileMapping, path: &[u8]) -> Option<bool> {
+        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
+        let s = self.stacked_of(raw, m.major, m.minor)?;
+        let rel = overlay::below(&s.mount_point, path_in_root(&root, path)?)?;
+        let proc_root = &self.cfg.proc_root;
+        let pid = raw.pid;
+        self.cfs
+            .stacked_same(s, rel, (m.major, m.minor, m.inode), &|p| {
+                Some(in_proc_root(proc_root, pid, p))
+            })
+    }
+
     /// The real file serving `path` (as maps shows it) through overlay `o`.
     fn serving(&self, raw: &ProcessRaw, o: &OverlayMount, path: &[u8]) -> Option<LayerFile> {
         let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
         let inner = path_in_root(&root, path)?;
         let rel = o.below(inner)?;
         let proc_root = &self.cfg.proc_root;
+        if let Some(s) = self.stacked_of(raw, o.major, o.minor) {
+            let pid = raw.pid;
+            return self
+                .cfs
+                .stacked_serving(s, rel, &|p| Some(in_proc_root(proc_root, pid, p)));
+        }
         overlay::serving_file(o, rel, &|p| {
             let mut full = proc_root.join(raw.pid.to_string()).join("root");
             full.push(std::ffi::OsStr::from_bytes(
@@ -736,6 +804,13 @@ impl Scan<'_> {
             files,
         }
     }
+}
+
+/// `path` (as the process sees it) through /proc/PID/root.
+fn in_proc_root(proc_root: &std::path::Path, pid: u32, p: &[u8]) -> std::path::PathBuf {
+    let mut full = proc_root.join(pid.to_string()).join("root");
+    full.push(std::ffi::OsStr::from_bytes(p.strip_prefix(b"/").unwrap_or(p)));
+    full
 }
 
 /// The process's root as a prefix for its mount points: empty for `/`.

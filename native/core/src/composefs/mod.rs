@@ -14,6 +14,7 @@
 pub mod erofs;
 pub mod image;
 pub mod loops;
+pub mod stacked;
 
 use std::collections::HashMap;
 use std::fs::File;
