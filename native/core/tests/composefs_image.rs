@@ -57,6 +57,16 @@ fn reads_paths_inodes_sizes_and_redirects() {
 }
 
 #[test]
+fn fsverity_digest_of_the_image() {
+    // `fsverity digest --compact` (fsverity-utils 1.5) of the gunzipped image: 45 blocks,
+    // so two Merkle levels.
+    assert_eq!(
+        livetree_core::composefs::verity::fsverity_digest(&image()),
+        "31751ef9ce5b9144a9cefca22b8ed9a58402353dc4b17e8afc0a3ea22125fae7"
+    );
+}
+
+#[test]
 fn truncated_and_flipped_images_are_errors_not_panics() {
     let img = image();
     for len in [0, 100, 1024, 1100, 4096, 8192, img.len() / 2, img.len() - 1] {

@@ -15,6 +15,7 @@ pub mod erofs;
 pub mod image;
 pub mod loops;
 pub mod stacked;
+pub mod verity;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -106,7 +107,26 @@ impl Composefs {
             }
             let id = d.id();
             let digest = repo.and_then(|r| commit_digest(r, &d.checksum));
-            let index = match ImageIndex::read(&path) {
+            let read = std::fs::read(&path)
+                .map_err(|e| crate::Error::from_io(&path, e))
+                .and_then(|bytes| {
+                    if let Some(want) = &digest {
+                        let have = verity::fsverity_digest(&bytes);
+                        if &have != want {
+                            warnings.push(Warning::new(
+                                "composefs-digest-mismatch",
+                                format!(
+                                    "{}: fs-verity digest {have}, but commit {} expects {want} ({DIGEST_KEY}); ostree would refuse to mount it",
+                                    path.display(),
+                                    d.checksum
+                                ),
+                                None,
+                            ));
+                        }
+                    }
+                    ImageIndex::from_bytes(&bytes).map_err(|e| crate::Error::corrupt(&path, e.0))
+                });
+            let index = match read {
                 Ok(i) => {
                     warn_redirects(&path, &i, warnings);
                     Some(Arc::new(i))
