@@ -17,6 +17,8 @@ have systemd-run || need+=(systemd)
 have chattr || need+=(e2fsprogs)
 have unshare || need+=(util-linux)
 have setfattr || need+=(attr)
+have mkfs.erofs || need+=(erofs-utils)
+have fsverity || need+=(fsverity)
 have gcc || need+=(gcc)
 
 if [ ${#need[@]} -gt 0 ]; then
