@@ -10,12 +10,15 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::attribute::{classify_root, process_state};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
+use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, Composefs, ProcProbe};
-use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
+
+mod cfs;
 use crate::knowledge::Knowledge;
 use crate::maps::{group_file_mappings, FileMapping};
 use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
+use cfs::in_proc_root;
 
 /// A mount namespace (inode of ns/mnt) and a process root as the scanner names it.
 type View = (u64, Vec<u8>);
@@ -214,14 +217,6 @@ impl Scan<'_> {
         mappings: Vec<FileMapping>,
     ) -> ProcessReport {
         let pid = raw.pid;
-        let k = &self.k;
-        let (mut root_kind, mut root_deployment) = classify_root(
-            raw.root_dev_ino,
-            raw.root.as_deref(),
-            self.host,
-            &k.deployments,
-            &|dev, ino| k.deployment_by_dir(dev, ino),
-        );
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
         if !self.ns_overlays.contains_key(&view) {
@@ -282,12 +277,19 @@ impl Scan<'_> {
             self.ns_overlays.insert(view.clone(), found);
         }
         // A composefs root is its deployment's (before `host`: on a composefs-booted host
-        // the scanner's own root is one).
-        if root_kind != RootKind::Deployment {
-            if let Some(id) = raw.root_dev_ino.and_then(|r| self.cfs.root_deployment(r)) {
-                (root_kind, root_deployment) = (RootKind::Deployment, Some(id));
-            }
-        }
+        // the scanner's own root is one). Known once this view's mounts are read.
+        let k = &self.k;
+        let (root_kind, root_deployment) =
+            match raw.root_dev_ino.and_then(|r| self.cfs.root_deployment(r)) {
+                Some(id) => (RootKind::Deployment, Some(id)),
+                None => classify_root(
+                    raw.root_dev_ino,
+                    raw.root.as_deref(),
+                    self.host,
+                    &k.deployments,
+                    &|dev, ino| k.deployment_by_dir(dev, ino),
+                ),
+            };
         let mut files = Vec::new();
         for m in mappings {
             let internal = self
@@ -416,54 +418,6 @@ impl Scan<'_> {
             .iter()
             .find(|o| (o.major, o.minor) == (major, minor) && o.lower_deployment.is_some())
             .cloned()
-    }
-
-    /// The overlay stacked on a composefs mount with this device, as this process sees it.
-    fn stacked_of(&self, raw: &ProcessRaw, major: u32, minor: u32) -> Option<&Stacked> {
-        let view = (
-            raw.mnt_ns.unwrap_or(0),
-            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
-        );
-        self.cfs_stacked
-            .get(&view)?
-            .iter()
-            .find(|s| (s.major, s.minor) == (major, minor) || (s.cfs.major, s.cfs.minor) == (major, minor))
-    }
-
-    /// A file a stacked overlay serves from its composefs layer shows in maps with a path
-    /// relative to that layer (`/lib/x.so` for `/usr/lib/x.so`): name it as the process
-    /// sees it, when the image's entry there is the mapped inode.
-    fn stacked_lower_path(&self, raw: &ProcessRaw, m: &FileMapping, path: &[u8]) -> Option<Vec<u8>> {
-        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
-        let s = self.stacked_of(raw, m.major, m.minor)?;
-        if (s.cfs.major, s.cfs.minor) != (m.major, m.minor) {
-            return None;
-        }
-        // Already a path below the stacked mount: as the process sees it.
-        if path_in_root(&root, path).and_then(|p| overlay::below(&s.mount_point, p)).is_some() {
-            return None;
-        }
-        let img = self.cfs.image_of(m.major, m.minor)?;
-        let f = img.index.as_ref()?.get(&overlay::join(&s.prefix, path))?;
-        if !crate::composefs::image::same_ino(m.inode, f.ino) {
-            return None;
-        }
-        let inner = overlay::join(&s.mount_point, path);
-        Some(overlay::join(root_prefix(&root), &inner))
-    }
-
-    /// Same-file check for mappings on an overlay stacked on composefs or on its composefs
-    /// mount (see composefs::stacked); None for every other mapping.
-    fn stacked_same(&self, raw: &ProcessRaw, m: &FileMapping, path: &[u8]) -> Option<bool> {
-        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
-        let s = self.stacked_of(raw, m.major, m.minor)?;
-        let rel = overlay::below(&s.mount_point, path_in_root(&root, path)?)?;
-        let proc_root = &self.cfg.proc_root;
-        let pid = raw.pid;
-        self.cfs
-            .stacked_same(s, rel, (m.major, m.minor, m.inode), &|p| {
-                Some(in_proc_root(proc_root, pid, p))
-            })
     }
 
     /// The real file serving `path` (as maps shows it) through overlay `o`.
@@ -630,45 +584,6 @@ impl Scan<'_> {
         origin
     }
 
-    /// The object of a file mapped through a composefs mount of this process's view: the
-    /// image entry at its path, which must carry the inode number maps shows.
-    fn composefs_object(&self, raw: &ProcessRaw, m: &FileMapping, path: &[u8]) -> Option<String> {
-        let view = (
-            raw.mnt_ns.unwrap_or(0),
-            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
-        );
-        let mount = self
-            .cfs_views
-            .get(&view)?
-            .iter()
-            .find(|c| (c.major, c.minor) == (m.major, m.minor))?;
-        let root = raw.root.as_deref().unwrap_or(b"/");
-        let rel = overlay::below(&mount.mount_point, path_in_root(root, path)?)?;
-        self.cfs.object_at(mount, rel, m.inode).map(|(o, _)| o)
-    }
-
-    /// A deployment file that is a copy, not its object (checked out from a `bare-user` or
-    /// `archive` repo): its path inside the root must be a file of the root deployment's
-    /// commit, and then its content checksum (through map_files, once per (dev, ino)) is
-    /// what it is looked up by. Never by path alone: a file edited in place checksums to
-    /// something else and is attributed (or not) as that.
-    fn copied_object(
-        &mut self,
-        raw: &ProcessRaw,
-        m: &FileMapping,
-        path: &[u8],
-        root_dep: Option<&str>,
-    ) -> Option<String> {
-        let commit = root_dep.and_then(crate::attribute::commit_of_id)?;
-        let root = raw.root.as_deref().unwrap_or(b"/");
-        let tree_path = path_in_root(root, path)?;
-        let hits = self.k.catalog.find_path(tree_path).ok()?;
-        if !hits.iter().any(|h| h.commit == commit && !h.is_symlink) {
-            return None;
-        }
-        self.deleted_object(raw, m)
-    }
-
     /// The ostree checksum of a mapped file whose every name is gone, computed from its
     /// bytes through map_files. Never executed, never loaded: read with pread only.
     fn deleted_object(&mut self, raw: &ProcessRaw, m: &FileMapping) -> Option<String> {
@@ -804,13 +719,6 @@ impl Scan<'_> {
             files,
         }
     }
-}
-
-/// `path` (as the process sees it) through /proc/PID/root.
-fn in_proc_root(proc_root: &std::path::Path, pid: u32, p: &[u8]) -> std::path::PathBuf {
-    let mut full = proc_root.join(pid.to_string()).join("root");
-    full.push(std::ffi::OsStr::from_bytes(p.strip_prefix(b"/").unwrap_or(p)));
-    full
 }
 
 /// The process's root as a prefix for its mount points: empty for `/`.

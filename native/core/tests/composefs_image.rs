@@ -49,7 +49,10 @@ fn reads_paths_inodes_sizes_and_redirects() {
         Some(4014)
     );
     // A redirect that is not an object path is kept out of attribution, and listed.
-    assert_eq!(idx.get(b"/usr/lib/evil").and_then(|f| f.object.clone()), None);
+    assert_eq!(
+        idx.get(b"/usr/lib/evil").and_then(|f| f.object.clone()),
+        None
+    );
     assert_eq!(
         idx.bad_redirects,
         vec![(b"/usr/lib/evil".to_vec(), b"/../../../etc/passwd".to_vec())]

@@ -58,9 +58,7 @@ fn le64(b: &[u8], at: usize) -> Result<u64, ParseError> {
 }
 
 fn slice(b: &[u8], at: u64, len: u64) -> Result<&[u8], ParseError> {
-    let end = at
-        .checked_add(len)
-        .ok_or_else(|| err("offset overflow"))?;
+    let end = at.checked_add(len).ok_or_else(|| err("offset overflow"))?;
     let (at, end) = (
         usize::try_from(at).map_err(|_| err("offset overflow"))?,
         usize::try_from(end).map_err(|_| err("offset overflow"))?,
@@ -157,7 +155,11 @@ impl<'a> Image<'a> {
             _ => Kind::Other,
         };
         // The xattr area: a 12-byte header, then 4 bytes per further count unit.
-        let xattr_len = if icount == 0 { 0 } else { 12 + (icount - 1) * 4 };
+        let xattr_len = if icount == 0 {
+            0
+        } else {
+            12 + (icount - 1) * 4
+        };
         Ok(Inode {
             nid,
             kind,
@@ -179,9 +181,7 @@ impl<'a> Image<'a> {
         let bs = self.sb.block_size;
         let size = ino.size;
         match ino.layout {
-            FLAT_PLAIN => {
-                Ok(slice(self.bytes, u64::from(ino.raw_blkaddr) * bs, size)?.to_vec())
-            }
+            FLAT_PLAIN => Ok(slice(self.bytes, u64::from(ino.raw_blkaddr) * bs, size)?.to_vec()),
             FLAT_INLINE => {
                 // Whole blocks at raw_blkaddr, the last (partial) block inline right after
                 // the inode and its xattrs.
@@ -239,12 +239,21 @@ impl<'a> Image<'a> {
     }
 
     /// The value of the xattr entry at `off` (its 4-byte head given) if it is `trusted.NAME`.
-    fn match_entry(&self, head: &[u8], off: u64, name: &[u8]) -> Result<Option<Vec<u8>>, ParseError> {
+    fn match_entry(
+        &self,
+        head: &[u8],
+        off: u64,
+        name: &[u8],
+    ) -> Result<Option<Vec<u8>>, ParseError> {
         let (name_len, index, value_len) = (head[0], head[1], le16(head, 2)?);
         if index != XATTR_TRUSTED || usize::from(name_len) != name.len() {
             return Ok(None);
         }
-        let body = slice(self.bytes, off + 4, u64::from(name_len) + u64::from(value_len))?;
+        let body = slice(
+            self.bytes,
+            off + 4,
+            u64::from(name_len) + u64::from(value_len),
+        )?;
         if &body[..name.len()] != name {
             return Ok(None);
         }

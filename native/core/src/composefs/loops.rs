@@ -62,7 +62,10 @@ mod tests {
     fn backing_files() {
         assert_eq!(
             parse_backing_file(b"/s/ostree/deploy/os/deploy/x.0/.ostree.cfs\n"),
-            Some((b"/s/ostree/deploy/os/deploy/x.0/.ostree.cfs".to_vec(), false))
+            Some((
+                b"/s/ostree/deploy/os/deploy/x.0/.ostree.cfs".to_vec(),
+                false
+            ))
         );
         assert_eq!(
             parse_backing_file(b"/a/.ostree.cfs (deleted)\n"),

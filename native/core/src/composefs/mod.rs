@@ -28,8 +28,8 @@ use std::sync::Arc;
 use crate::catalog::{Catalog, ComposefsImageInfo};
 use crate::gvariant::MetaValue;
 use crate::mountinfo::{parse_overlay_options, Mount};
-use crate::report::Warning;
 use crate::repo::Repo;
+use crate::report::Warning;
 use crate::sysroot::SysrootStatus;
 use image::{same_ino, ImageIndex};
 use loops::LoopDevice;
@@ -166,7 +166,11 @@ impl Composefs {
         // be mounted, so only those are loaded.
         let recorded = catalog.composefs_images().unwrap_or_default();
         for r in recorded {
-            if cfs.images.iter().any(|i| i.deployment_id == r.deployment_id) {
+            if cfs
+                .images
+                .iter()
+                .any(|i| i.deployment_id == r.deployment_id)
+            {
                 continue;
             }
             let image = r.image.as_os_str().as_bytes();
@@ -290,7 +294,9 @@ impl Composefs {
             if cands.len() > 1 {
                 cands.retain(|&i| match objs.get(&i).cloned().flatten() {
                     Some(obj) => {
-                        let object = self.objects_dir.join(format!("{}/{}.file", &obj[..2], &obj[2..]));
+                        let object =
+                            self.objects_dir
+                                .join(format!("{}/{}.file", &obj[..2], &obj[2..]));
                         probe.same_bytes(&full, &object).unwrap_or(true)
                     }
                     None => true,
@@ -320,7 +326,11 @@ impl Composefs {
             .filter(|(_, f)| !f.is_dir)
             .filter(|(p, f)| {
                 cands[1..].iter().any(|&j| {
-                    self.images[j].index.as_ref().and_then(|x| x.get(p)).map(|g| &g.object)
+                    self.images[j]
+                        .index
+                        .as_ref()
+                        .and_then(|x| x.get(p))
+                        .map(|g| &g.object)
                         != Some(&f.object)
                 })
             })
@@ -402,10 +412,14 @@ fn warn_redirects(path: &Path, index: &ImageIndex, warnings: &mut Vec<Warning>) 
 /// `ostree.composefs.digest.v0` of a commit, as hex.
 fn commit_digest(repo: &Repo, commit: &str) -> Option<String> {
     let info = repo.read_commit(commit).ok()?;
-    info.metadata.iter().find_map(|(k, v)| match (k.as_str(), v) {
-        (DIGEST_KEY, MetaValue::Bytes(b)) => Some(b.iter().map(|x| format!("{x:02x}")).collect()),
-        _ => None,
-    })
+    info.metadata
+        .iter()
+        .find_map(|(k, v)| match (k.as_str(), v) {
+            (DIGEST_KEY, MetaValue::Bytes(b)) => {
+                Some(b.iter().map(|x| format!("{x:02x}")).collect())
+            }
+            _ => None,
+        })
 }
 
 /// A probe through `/proc/PID/root`, resolving inside the process's root.

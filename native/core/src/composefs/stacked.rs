@@ -52,19 +52,18 @@ impl Composefs {
     ) -> Vec<Stacked> {
         let mut out = Vec::new();
         for o in found.iter_mut().filter(|o| o.lower_deployment.is_none()) {
-            let Some(m) = mounts
-                .iter()
-                .find(|m| (m.major, m.minor) == (o.major, o.minor) && m.mount_point == o.mount_point)
-            else {
+            let Some(m) = mounts.iter().find(|m| {
+                (m.major, m.minor) == (o.major, o.minor) && m.mount_point == o.mount_point
+            }) else {
                 continue;
             };
             for c in cfs {
                 let Some(img) = self.image_of(c.major, c.minor) else {
                     continue;
                 };
-                let parent_is_cfs = mounts.iter().any(|p| {
-                    p.mount_id == m.parent_id && (p.major, p.minor) == (c.major, c.minor)
-                });
+                let parent_is_cfs = mounts
+                    .iter()
+                    .any(|p| p.mount_id == m.parent_id && (p.major, p.minor) == (c.major, c.minor));
                 let Some(prefix) = overlay::below(&c.mount_point, &o.mount_point) else {
                     continue;
                 };
@@ -95,7 +94,11 @@ impl Composefs {
         out
     }
 
-    fn upper_at(s: &Stacked, rel: &[u8], in_root: &dyn Fn(&[u8]) -> Option<PathBuf>) -> (Upper, Option<PathBuf>) {
+    fn upper_at(
+        s: &Stacked,
+        rel: &[u8],
+        in_root: &dyn Fn(&[u8]) -> Option<PathBuf>,
+    ) -> (Upper, Option<PathBuf>) {
         let Some(upper) = s.upperdir.as_deref().filter(|u| u.starts_with(b"/")) else {
             return (Upper::Absent, None);
         };
