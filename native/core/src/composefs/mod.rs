@@ -72,6 +72,9 @@ pub struct Composefs {
     by_device: HashMap<(u32, u32), Option<usize>>,
 }
 
+/// (dev, ino) of a path as the scanner sees it.
+pub type HostStat = dyn Fn(&[u8]) -> Option<(u64, u64)>;
+
 /// How a probe inside the process's root answers: (ino, size) of a path, and whether
 /// its bytes equal a file's (None when unreadable).
 pub trait Probe {
@@ -204,7 +207,7 @@ impl Composefs {
     pub fn find_mounts(
         &mut self,
         mounts: &[Mount],
-        host_stat: &dyn Fn(&[u8]) -> Option<(u64, u64)>,
+        host_stat: &HostStat,
         probe: &dyn Probe,
         warnings: &mut Vec<Warning>,
     ) -> Vec<CfsMount> {
@@ -243,7 +246,7 @@ impl Composefs {
     /// A data-only layer is the repo's objects directory: the same directory by (dev, ino);
     /// a path the scanner cannot stat (another mount namespace) counts when it ends like
     /// one, since the image's redirects are checked to be object paths anyway.
-    fn is_objects(&self, dir: &[u8], host_stat: &dyn Fn(&[u8]) -> Option<(u64, u64)>) -> bool {
+    fn is_objects(&self, dir: &[u8], host_stat: &HostStat) -> bool {
         match (host_stat(dir), self.objects) {
             (Some(a), Some(b)) => a == b,
             (Some(_), None) => false,
