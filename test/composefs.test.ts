@@ -414,10 +414,8 @@ for (const mode of ['bare-user', 'archive'] as const) {
 
 		// Never by path alone: the same path edited in place is not the commit's file.
 		await p0.stop();
-		await inDeployment(dirname(join(d.path, LIB)), async () => {
-			execFileSync('chattr', ['-i', join(d.path, LIB)]);
-			await appendFile(join(d.path, LIB), 'edited in place\n');
-		});
+		// (ostree makes only the deployment directory itself immutable.)
+		await appendFile(join(d.path, LIB), 'edited in place\n');
 		const p1 = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
 		await until('libdemo mapped', async () => (await readFile(`/proc/${p1.pid}/maps`, 'utf8')).includes('libdemo'));
 		const after = await scan(h.path, repo, await fx.tempDir());
@@ -425,5 +423,24 @@ for (const mode of ['bare-user', 'archive'] as const) {
 		t.is(edited.origin.kind, 'untracked');
 		t.not(edited.origin.objectChecksum, await h.objectChecksum(commit, LIB));
 		t.is(file(proc(after.doc, p1.pid), LIBC).origin.commit, commit);
+
+		// Undeployed and pruned: the copies are deleted; their bytes (through map_files) still
+		// trace to 1.0 in the catalog, and the process is stale.
+		const state = await fx.tempDir();
+		await scan(h.path, repo, state);
+		await h.commit('2.0');
+		await h.deploy();
+		await h.undeploy(1);
+		await h.cleanup();
+		const pruned = await scan(h.path, repo, state);
+		t.deepEqual(schemaErrors(pruned.doc), []);
+		const gone = proc(pruned.doc, p1.pid);
+		t.is(gone.state, 'stale');
+		t.true(gone.needsRestart);
+		const libc = file(gone, LIBC);
+		t.true(libc.deleted);
+		t.is(libc.origin.kind, 'catalog');
+		t.is(libc.origin.commit, commit);
+		t.is(libc.origin.treePath, LIBC);
 	});
 }

@@ -83,3 +83,30 @@ fn truncated_and_flipped_images_are_errors_not_panics() {
         let _ = erofs::walk(&bad);
     }
 }
+
+#[test]
+fn catalog_keeps_an_images_entries() {
+    use livetree_core::catalog::{Catalog, ComposefsImageInfo};
+    let idx = ImageIndex::from_bytes(&image()).expect("valid image");
+    let dir = std::env::temp_dir().join(format!("livetree-cfs-cat-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cat = Catalog::open(&dir.join("catalog.sqlite")).expect("catalog");
+    let info = ComposefsImageInfo {
+        deployment_id: format!("os/{}.0", "e".repeat(64)),
+        commit: "e".repeat(64),
+        image: "/s/ostree/deploy/os/deploy/x.0/.ostree.cfs".into(),
+        root_ino: idx.root_ino,
+    };
+    assert!(!cat.has_composefs_image(&info.deployment_id).unwrap());
+    cat.record_composefs_image(&info, &idx).unwrap();
+    // Recording again keeps the first record (a deployment's image never changes).
+    cat.record_composefs_image(&info, &ImageIndex::default())
+        .unwrap();
+    assert!(cat.has_composefs_image(&info.deployment_id).unwrap());
+    assert_eq!(cat.composefs_images().unwrap(), vec![info.clone()]);
+    let back = cat.composefs_entries(&info.deployment_id).unwrap();
+    assert_eq!(back.root_ino, idx.root_ino);
+    assert_eq!(back.files, idx.files);
+    drop(cat);
+    let _ = std::fs::remove_dir_all(&dir);
+}
