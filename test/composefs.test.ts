@@ -301,10 +301,14 @@ test('the commit\'s composefs digest is reported; an image that does not match i
 	const d = st.deployments[0]!;
 	t.is(d.checksum, commit);
 	const repo = join(h.path, 'ostree/repo');
-	const image = install(h.path, 0);
-	const want = execFileSync('fsverity', ['digest', '--compact', image], {encoding: 'utf8'}).trim();
 	const meta = execFileSync('ostree', [`--repo=${repo}`, 'show', '--print-metadata-key=ostree.composefs.digest.v0', commit], {encoding: 'utf8'});
-	t.is(meta.match(/0x([\da-f]{2})/g)!.map(b => b.slice(2)).join(''), want);
+	const want = meta.match(/0x([\da-f]{2})/g)!.map(b => b.slice(2)).join('');
+
+	// Before its image is written, the commit still says it is made for composefs.
+	const noImage = await scan(h.path, repo, await fx.tempDir());
+	t.deepEqual(noImage.doc.deployments[0]!.composefs, {image: null, digest: want, mounted: false});
+	const image = install(h.path, 0);
+	t.is(execFileSync('fsverity', ['digest', '--compact', image], {encoding: 'utf8'}).trim(), want);
 
 	const ok = await scan(h.path, repo, await fx.tempDir());
 	t.deepEqual(schemaErrors(ok.doc), []);

@@ -113,9 +113,9 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 	}
 
 	if (d.composefs) {
-		const how = d.composefs.mounted ? 'runs through composefs' : 'has a composefs image, not mounted';
-		const image = d.composefs.image ?? '(image gone)';
-		lines.push(`    Composefs: ${how} (${image})`);
+		const {mounted, image} = d.composefs;
+		const how = mounted ? 'runs through composefs' : (image ? 'has a composefs image, not mounted' : 'made for composefs, no image');
+		lines.push(`    Composefs: ${how}${image ? ` (${image})` : ''}`);
 	}
 
 	if (d.pinned) {

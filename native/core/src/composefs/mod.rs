@@ -105,11 +105,22 @@ impl Composefs {
         }
         for d in &status.deployments {
             let path = d.path.join(IMAGE_NAME);
-            if !path.exists() {
-                continue;
-            }
             let id = d.id();
             let digest = repo.and_then(|r| commit_digest(r, &d.checksum));
+            if !path.exists() {
+                // A commit made for composefs whose image is missing: reported, image null.
+                if digest.is_some() {
+                    cfs.images.push(KnownImage {
+                        deployment_id: id,
+                        commit: d.checksum.clone(),
+                        image: path,
+                        deployed: true,
+                        digest,
+                        index: None,
+                    });
+                }
+                continue;
+            }
             let read = std::fs::read(&path)
                 .map_err(|e| crate::Error::from_io(&path, e))
                 .and_then(|bytes| {
