@@ -296,7 +296,6 @@ impl Composefs {
             probes += 1;
             let full = crate::overlay::join(mount_point, &path);
             let seen = probe.stat(&full);
-            let before = cands.clone();
             cands.retain(|&i| {
                 let f = self.images[i].index.as_ref().and_then(|x| x.get(&path));
                 match (f, seen) {
@@ -318,7 +317,6 @@ impl Composefs {
             }
             if cands.is_empty() {
                 // The probe contradicted every candidate: none fits.
-                let _ = before;
                 break;
             }
         }
@@ -498,4 +496,110 @@ fn read_full(f: &mut File, buf: &mut [u8]) -> Option<usize> {
         }
     }
     Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image::ImageFile;
+    use super::*;
+    use std::cell::RefCell;
+
+    fn image(id: &str, lib_object: char) -> KnownImage {
+        let mut index = ImageIndex {
+            root_ino: 37,
+            ..ImageIndex::default()
+        };
+        let file = |ino, object: Option<String>| ImageFile {
+            ino,
+            size: 10,
+            is_dir: false,
+            object,
+        };
+        index.files.insert(
+            b"/".to_vec(),
+            ImageFile {
+                is_dir: true,
+                ..file(37, None)
+            },
+        );
+        index
+            .files
+            .insert(b"/usr/lib/a.so".to_vec(), file(50, Some("a".repeat(64))));
+        index.files.insert(
+            b"/usr/lib/b.so".to_vec(),
+            file(51, Some(lib_object.to_string().repeat(64))),
+        );
+        KnownImage {
+            deployment_id: id.into(),
+            commit: id.into(),
+            image: format!("/s/{id}/.ostree.cfs").into(),
+            deployed: true,
+            digest: None,
+            index: Some(Arc::new(index)),
+        }
+    }
+
+    /// Answers as a mount of the image whose b.so object is `serves` would.
+    struct Fake {
+        serves: char,
+        asked: RefCell<Vec<PathBuf>>,
+    }
+
+    impl Probe for Fake {
+        fn stat(&self, path: &[u8]) -> Option<(u64, u64)> {
+            match path {
+                b"/" => Some((37, 0)),
+                b"/usr/lib/a.so" => Some((50, 10)),
+                b"/usr/lib/b.so" => Some((51 | (1 << 63), 10)),
+                _ => None,
+            }
+        }
+        fn same_bytes(&self, _path: &[u8], other: &Path) -> Option<bool> {
+            self.asked.borrow_mut().push(other.to_path_buf());
+            let name = other.file_name()?.to_string_lossy().into_owned();
+            Some(name.starts_with(self.serves))
+        }
+    }
+
+    #[test]
+    fn images_with_the_same_inode_numbers_are_told_apart_by_content() {
+        let cfs = Composefs {
+            images: vec![image("one", 'b'), image("two", 'c')],
+            objects_dir: "/s/ostree/repo/objects".into(),
+            ..Composefs::default()
+        };
+        for (serves, want) in [('b', 0), ('c', 1)] {
+            let probe = Fake {
+                serves,
+                asked: RefCell::new(Vec::new()),
+            };
+            assert_eq!(cfs.identify(b"/", &probe), Some(want));
+            // Only the file whose objects differ was read, against the repo's objects.
+            let asked = probe.asked.borrow();
+            assert!(!asked.is_empty());
+            assert!(asked.iter().all(|p| p.starts_with("/s/ostree/repo/objects")
+                && p.to_string_lossy().ends_with(".file")));
+        }
+        // Content matching neither: no image fits, rather than a guess.
+        let probe = Fake {
+            serves: 'x',
+            asked: RefCell::new(Vec::new()),
+        };
+        assert_eq!(cfs.identify(b"/", &probe), None);
+        // Another root inode: not this image.
+        let one = Composefs {
+            images: vec![image("one", 'b')],
+            ..Composefs::default()
+        };
+        struct Elsewhere;
+        impl Probe for Elsewhere {
+            fn stat(&self, _: &[u8]) -> Option<(u64, u64)> {
+                Some((99, 0))
+            }
+            fn same_bytes(&self, _: &[u8], _: &Path) -> Option<bool> {
+                Some(true)
+            }
+        }
+        assert_eq!(one.identify(b"/", &Elsewhere), None);
+    }
 }
