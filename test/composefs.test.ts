@@ -265,6 +265,19 @@ test('after undeploy and prune, a process on the detached image is stale and its
 
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', state]);
 	t.regex(text.stdout, /a tree no\s+longer\s+deployed/);
+
+	// A catalog that never saw 1.0 (deployed and pruned between two scans): the mount is not
+	// mistaken for 2.0's, whose image has the same root inode. The image is read from its
+	// loop device and named by the deleted backing file's deployment directory.
+	const fresh = await scan(built.sysroot, built.repo, await fx.tempDir());
+	t.deepEqual(schemaErrors(fresh.doc), []);
+	const q = proc(fresh.doc, ns.pid);
+	t.is(q.root.deployment, idOf(old));
+	t.is(q.state, 'stale');
+	const l = file(q, LIB);
+	t.not(l.origin.commit, doc.deployments[0]!.checksum);
+	t.is(l.origin.objectChecksum, lib.origin.objectChecksum);
+	t.false(q.files.some(f => f.origin.deployment === doc.deployments[0]!.id && f.origin.treePath === LIB));
 });
 
 test('a truncated or garbage image is a warning naming it; other deployments are unaffected', async t => {

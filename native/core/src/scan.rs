@@ -124,6 +124,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         k.repo.as_ref(),
         &mut k.catalog,
         std::path::Path::new("/sys"),
+        std::path::Path::new("/dev"),
         &mut warnings,
     );
     let host = std::fs::metadata(&cfg.host_root)

@@ -70,6 +70,9 @@ pub struct Composefs {
     objects_dir: PathBuf,
     /// Identified mounts by device: the index into `images`, None when none fits.
     by_device: HashMap<(u32, u32), Option<usize>>,
+    /// A loop device holds an ostree image that could not be read: no mount may then be
+    /// identified by elimination, since that image could be the one it serves.
+    unknown_attached: bool,
 }
 
 /// (dev, ino) of a path as the scanner sees it.
@@ -91,6 +94,7 @@ impl Composefs {
         repo: Option<&Repo>,
         catalog: &mut Catalog,
         sys_root: &Path,
+        dev_root: &Path,
         warnings: &mut Vec<Warning>,
     ) -> Composefs {
         let mut cfs = Composefs {
@@ -201,15 +205,67 @@ impl Composefs {
                 index: index.filter(|i| !i.files.is_empty()).map(Arc::new),
             });
         }
+        cfs.load_unknown_loops(&status.path.join("ostree/deploy"), dev_root, warnings);
         cfs
     }
 
-    /// Whether a loop device is backed by this image (as present, or deleted).
+    /// Images a loop device holds that neither the sysroot nor the catalog knows (a
+    /// deployment deployed and pruned between two scans): read from the loop device itself,
+    /// which still serves the bytes of a deleted backing file. Named by the deployment
+    /// directory in the backing file's path. One that cannot be read blocks identification
+    /// by elimination (see `unknown_attached`).
+    fn load_unknown_loops(&mut self, deploy: &Path, dev_root: &Path, warnings: &mut Vec<Warning>) {
+        let deploy = deploy.as_os_str().as_bytes();
+        let unknown: Vec<LoopDevice> = self
+            .loops
+            .iter()
+            .filter(|l| l.backing.ends_with(format!("/{IMAGE_NAME}").as_bytes()))
+            // Images of this sysroot only: another sysroot's cannot serve a mount whose
+            // data-only layer is this repo's objects.
+            .filter(|l| crate::procfs::below(deploy, &l.backing).is_some())
+            .filter(|l| {
+                !self
+                    .images
+                    .iter()
+                    .any(|i| i.image.as_os_str().as_bytes() == l.backing.as_slice())
+            })
+            .cloned()
+            .collect();
+        for l in unknown {
+            let dir = &l.backing[..l.backing.len() - IMAGE_NAME.len() - 1];
+            let id = crate::attribute::deployment_id_from_path(dir);
+            let index = ImageIndex::read(&dev_root.join(&l.name));
+            match (id, index) {
+                (Some((os, commit, serial)), Ok(index)) => self.images.push(KnownImage {
+                    deployment_id: format!("{os}/{commit}.{serial}"),
+                    commit,
+                    image: PathBuf::from(std::ffi::OsStr::from_bytes(&l.backing)),
+                    deployed: false,
+                    digest: None,
+                    index: Some(Arc::new(index)),
+                }),
+                (_, Err(e)) => {
+                    self.unknown_attached = true;
+                    warnings.push(Warning::new(
+                        "composefs-image-unreadable",
+                        format!(
+                            "{} (loop device {} backed by {}): {e}; composefs mounts are identified only where this image is ruled out",
+                            dev_root.join(&l.name).display(),
+                            l.name,
+                            String::from_utf8_lossy(&l.backing)
+                        ),
+                        None,
+                    ));
+                }
+                (None, Ok(_)) => self.unknown_attached = true,
+            }
+        }
+    }
+
+    /// Whether a loop device is backed by this image (present, or deleted since).
     fn attached(&self, img: &KnownImage) -> bool {
         let p = img.image.as_os_str().as_bytes();
-        self.loops
-            .iter()
-            .any(|l| l.backing == p && (l.deleted || img.deployed))
+        self.loops.iter().any(|l| l.backing == p)
     }
 
     /// The composefs mounts of one mount table, each identified (once per device) as the
@@ -319,6 +375,11 @@ impl Composefs {
                 // The probe contradicted every candidate: none fits.
                 break;
             }
+        }
+        // While an image of this sysroot that could not be read is mounted somewhere, no
+        // answer here is proof: the mount may be that one.
+        if self.unknown_attached {
+            return None;
         }
         (cands.len() == 1).then(|| cands[0])
     }
