@@ -333,6 +333,15 @@ impl Composefs {
             .copied()
             .filter(|&i| self.attached(&self.images[i]))
             .collect();
+        // An image that could not be read may be the one mounted here: where it could be
+        // (a loop device holds it, or no loop device says which images are mounted), no
+        // answer is proof.
+        let blind = self.images.iter().any(|i| {
+            i.index.is_none() && (self.attached(i) || (attached.is_empty() && i.image.exists()))
+        });
+        if blind {
+            return None;
+        }
         let mut cands = if attached.is_empty() {
             with_index
         } else {
@@ -662,5 +671,25 @@ mod tests {
             }
         }
         assert_eq!(one.identify(b"/", &Elsewhere), None);
+
+        // An unreadable image on a loop device could be what a mount serves: no answer, not
+        // the one readable image by elimination.
+        let mut unreadable = image("two", 'c');
+        unreadable.index = None;
+        let loop_of = |i: &KnownImage| LoopDevice {
+            name: "loop7".into(),
+            backing: i.image.as_os_str().as_bytes().to_vec(),
+            deleted: false,
+        };
+        let blind = Composefs {
+            loops: vec![loop_of(&unreadable)],
+            images: vec![image("one", 'b'), unreadable],
+            ..Composefs::default()
+        };
+        let probe = Fake {
+            serves: 'b',
+            asked: RefCell::new(Vec::new()),
+        };
+        assert_eq!(blind.identify(b"/", &probe), None);
     }
 }
