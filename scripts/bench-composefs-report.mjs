@@ -9,6 +9,7 @@ const ms = s => `${(s * 1000).toFixed(s < 0.1 ? 1 : 0)} ms`;
 const ok = d => d.processesSeen === n && d.inDeployment === n && d.libdemoTraced === n && d.untrackedFiles === 0;
 const row = (label, p) => `| ${label} | ${ms(p.floor.median)} (±${ms(p.floor.stddev)}) | ${ms(p.livetree.median)} (±${ms(p.livetree.stddev)}) | ${p.ratio.toFixed(2)}x | ${ms(p.floor.cpu)} | ${ms(p.livetree.cpu)} | ${p.cpuRatio.toFixed(2)}x |`;
 const pass = b => (b ? 'PASS' : 'FAIL');
+const mb = kb => (kb === undefined ? 'not measured' : `${(kb / 1024).toFixed(1)} MB`);
 // The issue's target: the same ratio to the floor as hard-link roots. Measured back to back
 // on one machine, on CPU time (which load disturbs least), with 10% slack. On a loaded
 // machine the floor's own CPU time moves between the two phases, so livetree's CPU time in
@@ -39,6 +40,7 @@ ${row('hard links', hardLink)}
 | livetree's CPU time with composefs roots within 10% of hard-link roots | ${ms(cfs.livetree.cpu)} vs ${ms(hardLink.livetree.cpu)} | ${pass(sameCpu)} |
 | every one of the ${n} composefs processes in deployment 1.0, libdemo traced through the image, no untracked file | ${cfs.detection.libdemoTraced} / ${n}, ${cfs.detection.untrackedFiles} untracked | ${pass(ok(cfs.detection))} |
 | the same for the hard-link processes | ${hardLink.detection.libdemoTraced} / ${n} | ${pass(ok(hardLink.detection))} |
+| resident memory under 100 MB (peak RSS of \`livetree status\`, composefs roots) | ${mb(cfs.peakRssKb)} (hard links: ${mb(hardLink.peakRssKb)}) | ${cfs.peakRssKb === undefined ? 'not measured' : pass(cfs.peakRssKb < 100 * 1024)} |
 
 Detection (composefs): ${JSON.stringify(cfs.detection)}
 

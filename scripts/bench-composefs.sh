@@ -29,6 +29,10 @@ die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (mount, chroot, ostree admin)"
 bash "$here/install-deps.sh"
+if [[ ! -x /usr/bin/time ]]; then
+  log "apt-get install time"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null
+fi
 if [[ ! -f dist/src/cli.js ]] || ! ls native/livetree.*.node >/dev/null 2>&1; then
   log "building livetree"
   npm run build >&2
@@ -135,6 +139,10 @@ measure() {
     -n floor "bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1'" \
     -n livetree "$lt_cmd > /dev/null" >&2
   eval "$lt_cmd" >"$res/livetree-$name.json" || true
+  /usr/bin/time -v node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$s" \
+    --state-dir "$state" >/dev/null 2>"$res/time-$name.txt" || true
+  awk -F': ' '/Maximum resident set size/ {print $2}' "$res/time-$name.txt" >"$res/rss-$name.txt"
+  [[ -s $res/rss-$name.txt ]] || die "no RSS from /usr/bin/time"
   jq -R 'tonumber' "$pidfile" | jq -s . >"$res/pids-$name.json"
   jq --slurpfile p "$res/pids-$name.json" --arg c1 "$c1" '
       ($p[0] | map({(tostring): true}) | add) as $ours
@@ -167,7 +175,8 @@ const phase = name => {
 	const hf = read(`hyperfine-${name}.json`).results;
 	const floor = stat(hf.find(r => r.command === 'floor'));
 	const livetree = stat(hf.find(r => r.command === 'livetree'));
-	return {floor, livetree, ratio: livetree.median / floor.median, cpuRatio: livetree.cpu / floor.cpu, detection: read(`detect-${name}.json`)};
+	const peakRssKb = Number(fs.readFileSync(`${res}/rss-${name}.txt`, 'utf8').trim());
+	return {floor, livetree, ratio: livetree.median / floor.median, cpuRatio: livetree.cpu / floor.cpu, peakRssKb, detection: read(`detect-${name}.json`)};
 };
 const doc = {date: new Date().toISOString(), n: Number(nText), loadStart, loadEnd, composefs: phase('cfs'), hardLink: phase('hardlink')};
 fs.writeFileSync(`${out}/bench-composefs.json`, JSON.stringify(doc, null, 2) + '\n');

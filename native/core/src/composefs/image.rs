@@ -82,15 +82,41 @@ impl ImageIndex {
         Ok(out)
     }
 
-    /// Read and index the image file at `path`. Damage is `Error::Corrupt` naming it.
+    /// Read and index the image file (or loop device) at `path`. Damage is `Error::Corrupt`
+    /// naming it.
     pub fn read(path: &Path) -> Result<ImageIndex> {
-        let bytes = std::fs::read(path).map_err(|e| Error::from_io(path, e))?;
+        let bytes = read_image_bytes(path)?;
         ImageIndex::from_bytes(&bytes).map_err(|e| Error::corrupt(path, e.0))
     }
 
     pub fn get(&self, path: &[u8]) -> Option<&ImageFile> {
         self.files.get(path)
     }
+}
+
+/// Images are metadata only (file bytes live in the repo): ostree's for a whole Fedora
+/// CoreOS tree are a few MiB. Anything past this is refused rather than read into memory.
+pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
+
+/// The bytes of an image file or of the block device holding one, at most
+/// `MAX_IMAGE_BYTES`.
+pub fn read_image_bytes(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::from_io(path, e))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_IMAGE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::from_io(path, e))?;
+    if bytes.len() as u64 > MAX_IMAGE_BYTES {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "larger than {} MiB: not a composefs image",
+                MAX_IMAGE_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// overlayfs with `xino` puts the layer's number in the high bits of inode numbers; the

@@ -125,9 +125,7 @@ impl Composefs {
                 }
                 continue;
             }
-            let read = std::fs::read(&path)
-                .map_err(|e| crate::Error::from_io(&path, e))
-                .and_then(|bytes| {
+            let read = image::read_image_bytes(&path).and_then(|bytes| {
                     if let Some(want) = &digest {
                         let have = verity::fsverity_digest(&bytes);
                         if &have != want {
