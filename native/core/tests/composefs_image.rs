@@ -110,3 +110,18 @@ fn catalog_keeps_an_images_entries() {
     drop(cat);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_fifo_or_symlink_in_place_of_an_image_is_refused_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("livetree-cfs-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join(".ostree.cfs");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert!(ImageIndex::read(&fifo).is_err());
+    let link = dir.join("link.cfs");
+    std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+    assert!(ImageIndex::read(&link).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

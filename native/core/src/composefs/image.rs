@@ -102,7 +102,21 @@ pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
 /// `MAX_IMAGE_BYTES`.
 pub fn read_image_bytes(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| Error::from_io(path, e))?;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    // Not through a symlink, and never blocking on a FIFO planted in its place: only a
+    // regular file or a block device (a loop device) is read.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::from_io(path, e))?;
+    let ft = f
+        .metadata()
+        .map_err(|e| Error::from_io(path, e))?
+        .file_type();
+    if !ft.is_file() && !ft.is_block_device() {
+        return Err(Error::corrupt(path, "not a regular file"));
+    }
     let mut bytes = Vec::new();
     f.take(MAX_IMAGE_BYTES + 1)
         .read_to_end(&mut bytes)

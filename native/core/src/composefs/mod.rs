@@ -527,10 +527,22 @@ impl Probe for ProcProbe<'_> {
     }
 
     fn same_bytes(&self, path: &[u8], other: &Path) -> Option<bool> {
-        let a = File::open(self.full(path)).ok()?;
-        let b = File::open(other).ok()?;
+        let a = open_regular(&self.full(path))?;
+        let b = open_regular(other)?;
         Some(same_stream(a, b))
     }
+}
+
+/// A regular file opened for reading: never through a final symlink, never blocking on a
+/// FIFO that stands where a file was expected.
+fn open_regular(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    f.metadata().ok()?.is_file().then_some(f)
 }
 
 fn same_stream(mut a: File, mut b: File) -> bool {
