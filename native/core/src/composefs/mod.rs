@@ -48,8 +48,11 @@ pub struct KnownImage {
     /// The deployment is in the sysroot now (else only the catalog remembers it).
     pub deployed: bool,
     pub digest: Option<String>,
-    /// None when the image could not be read (warned).
+    /// Its entries; None when not needed (no loop device holds it while others hold
+    /// images) or when it could not be read.
     pub index: Option<Arc<ImageIndex>>,
+    /// It could not be read (warned): it may be mounted, and nothing rules it out.
+    pub unreadable: bool,
 }
 
 /// A composefs overlay as one process sees it.
@@ -107,6 +110,11 @@ impl Composefs {
                 .ok()
                 .map(|m| (m.dev(), m.ino()));
         }
+        let deploy_root = status.path.join("ostree/deploy");
+        let loop_mode = cfs
+            .loops
+            .iter()
+            .any(|l| is_sysroot_image(&deploy_root, &l.backing));
         for d in &status.deployments {
             let path = d.path.join(IMAGE_NAME);
             let id = d.id();
@@ -121,52 +129,50 @@ impl Composefs {
                         deployed: true,
                         digest,
                         index: None,
+                        unreadable: false,
                     });
                 }
                 continue;
             }
-            let read = image::read_image_bytes(&path).and_then(|bytes| {
-                    if let Some(want) = &digest {
-                        let have = verity::fsverity_digest(&bytes);
-                        if &have != want {
-                            warnings.push(Warning::new(
-                                "composefs-digest-mismatch",
-                                format!(
-                                    "{}: fs-verity digest {have}, but commit {} expects {want} ({DIGEST_KEY}); ostree would refuse to mount it",
-                                    path.display(),
-                                    d.checksum
-                                ),
-                                None,
-                            ));
-                        }
+            // With loop devices in use, an image no loop device holds is not mounted: its
+            // entries are read only to be recorded (once) and are not kept in memory.
+            let attached = cfs
+                .loops
+                .iter()
+                .any(|l| l.backing == path.as_os_str().as_bytes());
+            let keep = !loop_mode || attached;
+            let record = !catalog.has_composefs_image(&id).unwrap_or(true);
+            let (index, unreadable) = if keep || record || digest.is_some() {
+                match read_checked(
+                    &path,
+                    &d.checksum,
+                    digest.as_deref(),
+                    keep || record,
+                    warnings,
+                ) {
+                    Ok(Some(i)) => (Some(Arc::new(i)), false),
+                    Ok(None) => (None, false),
+                    Err(e) => {
+                        warnings.push(Warning::new(
+                            "composefs-image-unreadable",
+                            format!("{e}; processes running from it cannot be attributed"),
+                            None,
+                        ));
+                        (None, true)
                     }
-                    ImageIndex::from_bytes(&bytes).map_err(|e| crate::Error::corrupt(&path, e.0))
-                });
-            let index = match read {
-                Ok(i) => {
-                    warn_redirects(&path, &i, warnings);
-                    Some(Arc::new(i))
                 }
-                Err(e) => {
-                    warnings.push(Warning::new(
-                        "composefs-image-unreadable",
-                        format!("{e}; processes running from it cannot be attributed"),
-                        None,
-                    ));
-                    None
-                }
+            } else {
+                (None, false)
             };
-            let info = ComposefsImageInfo {
-                deployment_id: id.clone(),
-                commit: d.checksum.clone(),
-                image: path.clone(),
-                root_ino: index.as_ref().map(|i| i.root_ino).unwrap_or(0),
-            };
-            if let Some(i) = &index {
-                if !catalog.has_composefs_image(&id).unwrap_or(true) {
-                    if let Err(e) = catalog.record_composefs_image(&info, i) {
-                        warnings.push(Warning::new("catalog-write", e.to_string(), None));
-                    }
+            if let (Some(i), true) = (&index, record) {
+                let info = ComposefsImageInfo {
+                    deployment_id: id.clone(),
+                    commit: d.checksum.clone(),
+                    image: path.clone(),
+                    root_ino: i.root_ino,
+                };
+                if let Err(e) = catalog.record_composefs_image(&info, i) {
+                    warnings.push(Warning::new("catalog-write", e.to_string(), None));
                 }
             }
             cfs.images.push(KnownImage {
@@ -175,7 +181,8 @@ impl Composefs {
                 image: path,
                 deployed: true,
                 digest,
-                index,
+                index: index.filter(|_| keep),
+                unreadable,
             });
         }
         // Images of deployments since undeployed: only those a loop device still holds can
@@ -201,9 +208,10 @@ impl Composefs {
                 deployed: false,
                 digest: None,
                 index: index.filter(|i| !i.files.is_empty()).map(Arc::new),
+                unreadable: false,
             });
         }
-        cfs.load_unknown_loops(&status.path.join("ostree/deploy"), dev_root, warnings);
+        cfs.load_unknown_loops(&deploy_root, dev_root, warnings);
         cfs
     }
 
@@ -213,14 +221,12 @@ impl Composefs {
     /// directory in the backing file's path. One that cannot be read blocks identification
     /// by elimination (see `unknown_attached`).
     fn load_unknown_loops(&mut self, deploy: &Path, dev_root: &Path, warnings: &mut Vec<Warning>) {
-        let deploy = deploy.as_os_str().as_bytes();
         let unknown: Vec<LoopDevice> = self
             .loops
             .iter()
-            .filter(|l| l.backing.ends_with(format!("/{IMAGE_NAME}").as_bytes()))
             // Images of this sysroot only: another sysroot's cannot serve a mount whose
             // data-only layer is this repo's objects.
-            .filter(|l| crate::procfs::below(deploy, &l.backing).is_some())
+            .filter(|l| is_sysroot_image(deploy, &l.backing))
             .filter(|l| {
                 !self
                     .images
@@ -241,6 +247,7 @@ impl Composefs {
                     deployed: false,
                     digest: None,
                     index: Some(Arc::new(index)),
+                    unreadable: false,
                 }),
                 (_, Err(e)) => {
                     self.unknown_attached = true;
@@ -334,9 +341,10 @@ impl Composefs {
         // An image that could not be read may be the one mounted here: where it could be
         // (a loop device holds it, or no loop device says which images are mounted), no
         // answer is proof.
-        let blind = self.images.iter().any(|i| {
-            i.index.is_none() && (self.attached(i) || (attached.is_empty() && i.image.exists()))
-        });
+        let blind = self
+            .images
+            .iter()
+            .any(|i| i.unreadable && (self.attached(i) || attached.is_empty()));
         if blind {
             return None;
         }
@@ -471,6 +479,43 @@ impl Composefs {
             .iter()
             .find(|i| i.deployment_id == deployment_id)
     }
+}
+
+/// A `.ostree.cfs` inside this sysroot's `ostree/deploy`.
+fn is_sysroot_image(deploy_root: &Path, backing: &[u8]) -> bool {
+    backing.ends_with(format!("/{IMAGE_NAME}").as_bytes())
+        && crate::procfs::below(deploy_root.as_os_str().as_bytes(), backing).is_some()
+}
+
+/// Read an image, check it against the commit's digest (a warning when they differ) and,
+/// when `walk`, index it.
+fn read_checked(
+    path: &Path,
+    commit: &str,
+    digest: Option<&str>,
+    walk: bool,
+    warnings: &mut Vec<Warning>,
+) -> crate::Result<Option<ImageIndex>> {
+    let bytes = image::read_image_bytes(path)?;
+    if let Some(want) = digest {
+        let have = verity::fsverity_digest(&bytes);
+        if have != want {
+            warnings.push(Warning::new(
+                "composefs-digest-mismatch",
+                format!(
+                    "{}: fs-verity digest {have}, but commit {commit} expects {want} ({DIGEST_KEY}); ostree would refuse to mount it",
+                    path.display()
+                ),
+                None,
+            ));
+        }
+    }
+    if !walk {
+        return Ok(None);
+    }
+    let index = ImageIndex::from_bytes(&bytes).map_err(|e| crate::Error::corrupt(path, e.0))?;
+    warn_redirects(path, &index, warnings);
+    Ok(Some(index))
 }
 
 fn warn_redirects(path: &Path, index: &ImageIndex, warnings: &mut Vec<Warning>) {
@@ -616,6 +661,7 @@ mod tests {
             deployed: true,
             digest: None,
             index: Some(Arc::new(index)),
+            unreadable: false,
         }
     }
 
@@ -686,6 +732,7 @@ mod tests {
         // the one readable image by elimination.
         let mut unreadable = image("two", 'c');
         unreadable.index = None;
+        unreadable.unreadable = true;
         let loop_of = |i: &KnownImage| LoopDevice {
             name: "loop7".into(),
             backing: i.image.as_os_str().as_bytes().to_vec(),
