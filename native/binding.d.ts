@@ -40,6 +40,12 @@ export interface CatalogRebuildOut {
   lost: Array<string>
 }
 
+export interface ComposefsOut {
+  image?: string
+  digest?: string
+  mounted: boolean
+}
+
 export declare function coreVersion(): string
 
 export interface DeploymentOut {
@@ -60,6 +66,7 @@ export interface DeploymentOut {
   path: string
   processCount: number
   liveApply?: LiveApplyOut
+  composefs?: ComposefsOut
 }
 
 export interface InstalledKernelOut {

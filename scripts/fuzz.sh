@@ -68,6 +68,7 @@ kimage=$("$root/scripts/kernel-image.sh")
 mkdir -p "$scratch/kernel"
 head -c 32768 "$kimage" >"$scratch/kernel/bzimage-head"
 seed escape_roundtrip "$cap"/procfs/mountinfo-overlay.txt
+mkdir -p "$scratch/erofs" && gunzip -c "$cap"/composefs/small.cfs.gz >"$scratch/erofs/small.cfs"
 # Indexes into TYPES in fuzz_targets/gvariant_roundtrip.rs: 0 commit, 1 dirtree, 2 dirmeta,
 # 5 a{sv}.
 seed_gv 0 "$cap/repo/commit.bin"

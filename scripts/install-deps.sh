@@ -21,6 +21,8 @@ have chattr || need+=(e2fsprogs)
 have unshare || need+=(util-linux)
 have nsenter || need+=(util-linux)
 have setfattr || need+=(attr)
+have mkfs.erofs || need+=(erofs-utils)
+have fsverity || need+=(fsverity)
 have gcc || need+=(gcc)
 have file || need+=(file)
 # The booted-system test builds a Debian userland (scripts/debian-userland.sh).

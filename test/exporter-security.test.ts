@@ -2,7 +2,7 @@
 // certificate made by openssl, basic auth against bcrypt hashes, 401 before any scan,
 // reload on SIGHUP, and clear errors naming the file for anything it cannot use.
 import {spawn} from 'node:child_process';
-import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -179,6 +179,8 @@ test('the exporter command reloads the web configuration on SIGHUP, and keeps th
 	const port = await freePort();
 	const module = new URL('../src/commands/exporter.js', import.meta.url).href;
 	const script = `import {exporterCommand} from ${JSON.stringify(module)}; process.exitCode = await exporterCommand(process.argv.slice(1));`;
+	// A --state-dir must exist (a mistyped one is an error, never created).
+	await mkdir(path.join(dir, 'state'), {recursive: true});
 	const child = spawn(
 		process.execPath,
 		[

@@ -105,6 +105,8 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	hosts.push(clean.host, stale.host, textHost.host);
 	await Promise.all([upgrade(stale.sysroot), upgrade(textHost.sysroot)]);
 	const state = {clean: path.join(dir, 'clean'), stale: path.join(dir, 'stale'), broken: path.join(dir, 'broken'), text: path.join(dir, 'text')};
+	// A --state-dir must exist (a mistyped one is an error, never created).
+	await Promise.all(Object.values(state).map(async d => mkdir(d, {recursive: true})));
 	// Restart history as `livetree restart` records it: verified on clean, failed on stale.
 	recordRestart(state.clean, 'web.service', 'verified');
 	recordRestart(state.stale, 'web.service', 'verified');

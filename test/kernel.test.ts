@@ -78,7 +78,15 @@ async function host(fx: Fixtures): Promise<Host> {
 	const h = {layer: join(dir, 'layer'), boot: join(dir, 'boot'), state: join(dir, 'state')};
 	await mkdir(join(h.layer, 'modules'), {recursive: true});
 	await mkdir(h.boot);
+	// A --state-dir must exist (a mistyped one is an error, never created).
+	await mkdir(h.state);
 	return h;
+}
+
+// The report opens with its verdict line and a blank line; the Kernel block follows.
+function kernelBlock(stdout: string): string[] {
+	const lines = stdout.split('\n');
+	return lines.slice(lines.findIndex(l => l.startsWith('Kernel:')));
 }
 
 async function install(h: Host, release: string): Promise<void> {
@@ -127,7 +135,7 @@ test('the running kernel of this machine, as uname and /proc tell it', async t =
 	const needs = doc.summary.processesNeedingRestart > 0 || doc.kernel!.rebootNeeded;
 	t.is(r.code, needs ? 1 : 0);
 	const text = await exec([process.execPath, cli, 'status', '--no-systemd', '--color', 'never', '--state-dir', state]);
-	const lines = text.stdout.split('\n');
+	const lines = kernelBlock(text.stdout);
 	t.true(lines[0]!.startsWith(`Kernel: ${running}`), lines[0]);
 	if (!doc.kernel!.rebootNeeded) {
 		t.regex(lines[0]!, /no reboot needed/);
@@ -167,7 +175,8 @@ test('a newer kernel of the same kind in /boot: newer-kernel, exit 1, in text, J
 
 	const text = await onHost(h, '--color', 'never');
 	t.is(text.code, 1);
-	const [first, second] = text.stdout.split('\n');
+	t.regex(text.stdout.split('\n')[0]!, /^Reboot needed \(newer-kernel\)/, 'the verdict line says so first');
+	const [first, second] = kernelBlock(text.stdout);
 	t.is(first, `Kernel: ${running} running, next boot ${newer}: reboot needed`);
 	t.is(second, `  ${k.reasons[0]!.message}`);
 
@@ -195,7 +204,7 @@ test('other flavours, a local + build, a rescue image and an older kernel are no
 	t.deepEqual(doc.kernel!.reasons, []);
 	t.is(doc.kernel!.installed.length, others.length);
 	const text = await onHost(h, '--color', 'never');
-	const lines = text.stdout.split('\n');
+	const lines = kernelBlock(text.stdout);
 	t.regex(lines[0]!, new RegExp(`^Kernel: ${running.replaceAll('.', '\\.')}, no reboot needed`));
 	t.is(lines[1], '');
 });
@@ -263,7 +272,7 @@ test('live patches through --sys-root: listed, no reboot pretended; one in trans
 	]);
 	t.false(doc.kernel!.rebootNeeded);
 	const text = await onHost(h, '--color', 'never', '--sys-root', sys);
-	const lines = text.stdout.split('\n');
+	const lines = kernelBlock(text.stdout);
 	t.is(lines[0], `Kernel: ${running}, live-patched (livepatch_cve_2026_1), no reboot needed`);
 	t.is(lines[1], '');
 	const m = prometheus(t, await onHost(h, '--format', 'prometheus', '--sys-root', sys));
@@ -323,8 +332,9 @@ async function booted(t: ExecutionContext, fx: Fixtures, s: SysrootHandle, index
 		'/sysroot',
 		'--run-dir',
 		'/run',
+		// The fake boot's /tmp is a fresh tmpfs: the state directory must exist, and /tmp does.
 		'--state-dir',
-		'/tmp/state',
+		'/tmp',
 		'--no-systemd',
 		...args,
 	]);

@@ -85,6 +85,14 @@ pub struct DeploymentOut {
     pub path: String,
     pub process_count: u32,
     pub live_apply: Option<LiveApplyOut>,
+    pub composefs: Option<ComposefsOut>,
+}
+
+#[napi(object)]
+pub struct ComposefsOut {
+    pub image: Option<String>,
+    pub digest: Option<String>,
+    pub mounted: bool,
 }
 
 #[napi(object)]
@@ -408,6 +416,11 @@ pub fn report(r: core::ScanReport) -> ScanResult {
                 live_apply: d.live_apply.map(|l| LiveApplyOut {
                     commit: l.commit,
                     inprogress: l.inprogress,
+                }),
+                composefs: d.composefs.map(|c| ComposefsOut {
+                    image: c.image.map(|p| p.to_string_lossy().into_owned()),
+                    digest: c.digest,
+                    mounted: c.mounted,
                 }),
             })
             .collect(),

@@ -47,6 +47,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 					processCount: d.processCount,
 					path: d.path,
 					liveApply: d.liveApply ? {commit: d.liveApply.commit ?? null, inprogress: d.liveApply.inprogress ?? null} : null,
+					composefs: d.composefs ? {image: d.composefs.image ?? null, digest: d.composefs.digest ?? null, mounted: d.composefs.mounted} : null,
 				}) satisfies Deployment,
 		),
 		overlays: scan.overlays.map(o => ({

@@ -47,6 +47,15 @@ export interface Deployment {
 	hasOrigin?: boolean;
 	// Added: rpm-ostree apply-live state, null when the deployment was not live-applied.
 	liveApply?: {commit: string | null; inprogress: string | null} | null;
+	// The contract's composefs state: the EROFS image (null once gone), the expected digest
+	// from the commit metadata, and whether a live mount of it was found; null without one.
+	composefs?: Composefs | null;
+}
+
+export interface Composefs {
+	image: string | null;
+	digest: string | null;
+	mounted: boolean;
 }
 
 export interface OverlayFile {

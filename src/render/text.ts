@@ -214,6 +214,12 @@ function deploymentLines(doc: StatusDocument, d: Deployment, options: TextOption
 		lines.push(`    Live-applied: ${style.yellow(live)}${inprogress}`);
 	}
 
+	if (d.composefs) {
+		const {mounted, image} = d.composefs;
+		const how = mounted ? 'runs through composefs' : image ? 'has a composefs image, not mounted' : 'made for composefs, no image';
+		lines.push(`    Composefs: ${how}${image ? ` (${image})` : ''}`);
+	}
+
 	if (d.pinned) {
 		lines.push('    Pinned: yes');
 	}

@@ -151,14 +151,14 @@ export class Fixtures {
 	}
 
 	/** A fresh sysroot holding one OS (init only). */
-	async initSysroot(osname = 'demo'): Promise<SysrootHandle> {
+	async initSysroot(osname = 'demo', repoMode?: 'bare-user' | 'archive'): Promise<SysrootHandle> {
 		const base = await mkdtemp(join(tmpdir(), 'livetree-fx-'));
 		const h = new SysrootHandle(join(base, 'sysroot'), osname, join(base, 'run'));
 		this.undo.push(async () => {
 			await script('sysroot.sh', ['destroy', h.path]);
 			await rm(base, {recursive: true, force: true});
 		});
-		await script('sysroot.sh', ['init', h.path, osname]);
+		await script('sysroot.sh', ['init', h.path, osname, ...(repoMode ? [repoMode] : [])]);
 		return h;
 	}
 

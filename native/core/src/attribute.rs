@@ -119,6 +119,16 @@ pub fn stale_reason(
     if !in_deployment || f.origin.kind == OriginKind::Overlay {
         return None;
     }
+    // Only the catalog still knows its commit: that tree is no longer deployed. A process
+    // running from a composefs image keeps every path after an undeploy and prune (nothing
+    // is unlinked in the detached image), so this is what makes it stale.
+    if f.origin.kind == OriginKind::Catalog {
+        return Some(if root_current {
+            StaleReason::OtherCommit
+        } else {
+            StaleReason::RemovedDeployment
+        });
+    }
     match (
         f.origin.commit.as_deref(),
         root_deployment.and_then(commit_of_id),
@@ -315,6 +325,15 @@ mod tests {
         let mut replaced = cur.clone();
         replaced[0].superseded = true;
         assert_eq!(st(replaced, RootKind::Foreign), ProcessState::Stale);
+        let pruned = vec![file(OriginKind::Catalog, Some(A))];
+        let mut gone = pruned.clone();
+        gone[0].stale_reason = stale_reason(&gone[0], RootKind::Deployment, Some(&own), false);
+        assert_eq!(gone[0].stale_reason, Some(StaleReason::RemovedDeployment));
+        assert_eq!(
+            process_state(true, RootKind::Deployment, &gone),
+            ProcessState::Stale
+        );
+        assert_eq!(st(pruned, RootKind::Host), ProcessState::Current);
         let overlay = vec![file(OriginKind::Overlay, Some(B))];
         assert_eq!(st(overlay, RootKind::Deployment), ProcessState::Overlay);
         let untracked = vec![file(OriginKind::Untracked, None)];

@@ -14,6 +14,7 @@
 //! with `Error::Catalog` and tells the user to run `livetree catalog check` or
 //! `livetree catalog rebuild`; `rebuild` moves it aside and salvages what it can.
 mod commits;
+mod composefs;
 mod deployments;
 mod encode;
 mod repair;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, DatabaseName, OpenFlags};
 use crate::error::{Error, Result};
 
 pub use commits::{CatalogFile, CommitInfo, CommitRecord, ObjectHit, PathHit};
+pub use composefs::ComposefsImageInfo;
 pub use deployments::{DeploymentInfo, DeploymentRecord};
 pub use repair::{CheckReport, RebuildReport};
 pub use restarts::{RestartEnd, RestartRecord, RestartStart, RestartState};

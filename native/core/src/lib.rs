@@ -8,6 +8,7 @@ pub mod bootentry;
 pub mod catalog;
 pub mod cgroup;
 pub mod checksum;
+pub mod composefs;
 pub mod error;
 pub mod escape;
 pub mod gvariant;

@@ -154,6 +154,16 @@ pub struct DeploymentReport {
     /// rpm-ostree apply-live: the commit live-applied onto this deployment (and one an
     /// interrupted apply-live was moving to), when its stamp is in the run directory.
     pub live_apply: Option<LiveApply>,
+    /// The deployment's composefs image, when it has one.
+    pub composefs: Option<ComposefsReport>,
+}
+
+/// `deployments[].composefs` of the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposefsReport {
+    pub image: Option<PathBuf>,
+    pub digest: Option<String>,
+    pub mounted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

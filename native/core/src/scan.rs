@@ -11,6 +11,10 @@ use std::os::unix::fs::MetadataExt;
 use crate::attribute::{classify_root, process_state, stale_reason};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
+use crate::composefs::stacked::Stacked;
+use crate::composefs::{CfsMount, Composefs, ProcProbe};
+
+mod cfs;
 use crate::knowledge::Knowledge;
 use crate::maps::FileMapping;
 use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
@@ -47,6 +51,10 @@ struct Scan<'a> {
     /// Root classification per (root dev+ino, root link): thousands of processes share a
     /// few roots, and classifying one may ask the catalog.
     roots: HashMap<RootKey, (RootKind, Option<String>)>,
+    /// composefs images and the composefs mounts of each (mount namespace, root).
+    cfs: Composefs,
+    cfs_views: HashMap<View, Vec<CfsMount>>,
+    cfs_stacked: HashMap<View, Vec<Stacked>>,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
 }
@@ -106,11 +114,10 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
             .collect();
         (knowledge.join(), raws)
     });
-    let (k, warnings) = loaded.map_err(|_| Error::Io {
+    let (mut k, mut warnings) = loaded.map_err(|_| Error::Io {
         path: cfg.sysroot.clone(),
         source: std::io::Error::other("the sysroot reader failed"),
     })??;
-    let mut warnings = warnings;
     let kernel = if cfg.kernel {
         let roots = crate::kernel::KernelRoots {
             proc_root: &cfg.proc_root,
@@ -121,6 +128,14 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
     } else {
         None
     };
+    let cfs = Composefs::load(
+        &k.status,
+        k.repo.as_ref(),
+        &mut k.catalog,
+        &cfg.sys_root,
+        std::path::Path::new("/dev"),
+        &mut warnings,
+    );
     let host = std::fs::metadata(&cfg.host_root)
         .ok()
         .map(|m| (m.dev(), m.ino()));
@@ -138,6 +153,9 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         identical: HashMap::new(),
         deleted_objects: HashMap::new(),
         roots: HashMap::new(),
+        cfs,
+        cfs_views: HashMap::new(),
+        cfs_stacked: HashMap::new(),
         warned: HashSet::new(),
         warnings,
     };
@@ -213,23 +231,6 @@ impl Scan<'_> {
         mappings: Vec<FileMapping>,
     ) -> ProcessReport {
         let pid = raw.pid;
-        let k = &self.k;
-        let root_key = (raw.root_dev_ino, raw.root.clone());
-        let (root_kind, root_deployment) = match self.roots.get(&root_key) {
-            Some(hit) => hit.clone(),
-            None => {
-                let c = classify_root(
-                    raw.root_dev_ino,
-                    raw.root.as_deref(),
-                    self.host,
-                    &k.deployments,
-                    &|dev, ino| k.deployment_by_dir(dev, ino),
-                    &|path| in_this_sysroot(&self.cfg.sysroot, path),
-                );
-                self.roots.insert(root_key, c.clone());
-                c
-            }
-        };
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
         if !self.ns_overlays.contains_key(&view) {
@@ -253,6 +254,18 @@ impl Scan<'_> {
                         (ma, mi, m.ino())
                     })
             };
+            let probe = ProcProbe {
+                proc_root: &self.cfg.proc_root,
+                pid,
+            };
+            let host_dev_ino = |p: &[u8]| {
+                std::fs::metadata(std::ffi::OsStr::from_bytes(p))
+                    .ok()
+                    .map(|m| (m.dev(), m.ino()))
+            };
+            let cfs = self
+                .cfs
+                .find_mounts(&mounts, &host_dev_ino, &probe, &mut self.warnings);
             let mut found = overlay::find_overlays(
                 &mounts,
                 &self.deployment_dirs,
@@ -263,6 +276,9 @@ impl Scan<'_> {
             for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
                 o.upper_path = overlay::reach_upper(o, &in_root);
             }
+            let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
+            self.cfs_views.insert(view.clone(), cfs);
+            self.cfs_stacked.insert(view.clone(), stacked);
             for o in &found {
                 let known = self
                     .overlays
@@ -278,6 +294,30 @@ impl Scan<'_> {
             }
             self.ns_overlays.insert(view.clone(), found);
         }
+        // A composefs root is its deployment's (before `host`: on a composefs-booted host
+        // the scanner's own root is one). Known once this view's mounts are read.
+        // Thousands of processes share a few roots, and classifying one may ask the
+        // catalog: once per (root dev+ino, root link).
+        let root_key = (raw.root_dev_ino, raw.root.clone());
+        let (root_kind, root_deployment) = match self.roots.get(&root_key) {
+            Some(hit) => hit.clone(),
+            None => {
+                let k = &self.k;
+                let c = match raw.root_dev_ino.and_then(|r| self.cfs.root_deployment(r)) {
+                    Some(id) => (RootKind::Deployment, Some(id)),
+                    None => classify_root(
+                        raw.root_dev_ino,
+                        raw.root.as_deref(),
+                        self.host,
+                        &k.deployments,
+                        &|dev, ino| k.deployment_by_dir(dev, ino),
+                        &|path| in_this_sysroot(&self.cfg.sysroot, path),
+                    ),
+                };
+                self.roots.insert(root_key, c.clone());
+                c
+            }
+        };
         let mut files = Vec::new();
         for m in mappings {
             let internal = self
@@ -405,12 +445,21 @@ impl Scan<'_> {
                 }
             }
         }
-        let superseded = !deleted && {
-            let now = self.resolve(raw, &path);
-            now.is_some()
-                && now != Some((m.major, m.minor, m.inode))
-                && !self.same_through_overlay(raw, &path, now, m)
-        };
+        if !path_gone {
+            if let Some(p) = self.stacked_lower_path(raw, m, &path) {
+                path = p;
+            }
+        }
+        let superseded = !deleted
+            && match self.stacked_same(raw, m, &path) {
+                Some(same) => !same,
+                None => {
+                    let now = self.resolve(raw, &path);
+                    now.is_some()
+                        && now != Some((m.major, m.minor, m.inode))
+                        && !self.same_through_overlay(raw, &path, now, m)
+                }
+            };
         let origin = match self.overlay_of(raw, m.major, m.minor) {
             Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
             None => self.origin(raw, m, &path, gone, root_dep),
@@ -449,6 +498,12 @@ impl Scan<'_> {
         let inner = path_in_root(&root, path)?;
         let rel = o.below(inner)?;
         let proc_root = &self.cfg.proc_root;
+        if let Some(s) = self.stacked_of(raw, o.major, o.minor) {
+            let pid = raw.pid;
+            return self
+                .cfs
+                .stacked_serving(s, rel, &|p| Some(in_proc_root(proc_root, pid, p)));
+        }
         overlay::serving_file(o, rel, &|p| Some(in_proc_root(proc_root, raw.pid, p)))
     }
 
@@ -574,12 +629,19 @@ impl Scan<'_> {
         if let Some(o) = self.origins.get(&key) {
             return o.clone();
         }
-        // The inode itself being a repo object is identity; a checksum of a deleted
+        // The inode itself being a repo object is identity; so is a composefs image's
+        // redirect, or a copy's tree path confirmed by its checksum. A checksum of a deleted
         // file's bytes is only equality (see Knowledge::origin_of).
         let (object, by_inode) = match self.k.object_of(m.major, m.minor, m.inode) {
             Some(o) => (Some(o), true),
             None if gone => (self.deleted_object(raw, m), false),
-            None => (None, false),
+            None => {
+                let found = self
+                    .composefs_object(raw, m, path)
+                    .or_else(|| self.copied_object(raw, m, path, root_dep));
+                let by_path = found.is_some();
+                (found, by_path)
+            }
         };
         let root = live_root(raw);
         let inner = path_in_root(root, path);
@@ -655,6 +717,11 @@ impl Scan<'_> {
                     unlocked: d.unlocked.clone(),
                     path: d.path.clone(),
                     live_apply: live_apply(&self.cfg.run_dir, self.k.repo.as_ref(), d),
+                    composefs: self.cfs.image_for(&d.id()).map(|i| ComposefsReport {
+                        image: i.image.exists().then(|| i.image.clone()),
+                        digest: i.digest.clone(),
+                        mounted: self.cfs.mounted(&i.deployment_id),
+                    }),
                 }
             })
             .collect();

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// The schema version this livetree writes. `MIGRATIONS[n]` takes a catalog from version `n`
 /// to `n + 1`, so an old catalog is brought up to date step by step and never rebuilt.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first schema.
@@ -72,6 +72,28 @@ const MIGRATIONS: &[&str] = &[
         finished_at INTEGER,
         state       TEXT NOT NULL CHECK (state IN ('in-progress', 'done'))
     );
+    ",
+    // 1 -> 2: composefs images. A deployment booted through composefs runs from its EROFS
+    // image, which stays mounted (detached) after the deployment is undeployed and pruned;
+    // its entries (path, inode number, object) are what still ties such a process's files
+    // to their commit, so they are kept from the first scan that sees the deployment.
+    "
+    CREATE TABLE composefs_images (
+        deployment_id   TEXT PRIMARY KEY,
+        commit_checksum TEXT NOT NULL,
+        image           BLOB NOT NULL,
+        root_ino        INTEGER NOT NULL,
+        first_seen      INTEGER NOT NULL
+    );
+    CREATE TABLE composefs_entries (
+        deployment_id   TEXT NOT NULL REFERENCES composefs_images (deployment_id) ON DELETE CASCADE,
+        path            BLOB NOT NULL,
+        ino             INTEGER NOT NULL,
+        size            INTEGER NOT NULL,
+        is_dir          INTEGER NOT NULL CHECK (is_dir IN (0, 1)),
+        object          BLOB CHECK (object IS NULL OR length(object) = 32),
+        PRIMARY KEY (deployment_id, path)
+    ) WITHOUT ROWID;
     ",
 ];
 

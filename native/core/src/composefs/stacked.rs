@@ -1,0 +1,171 @@
+//! Dynamic overlays stacked on a composefs root (`ostree admin unlock`, `usroverlay`,
+//! apply-live on a composefs host): an overlay on `/usr` whose lower layer is the composefs
+//! mount's `/usr`.
+//!
+//! The layers sit on different filesystems, which changes what the kernel shows: a file
+//! served from the lower layer appears in maps with the composefs mount's device, the
+//! image's inode number and a path relative to the lower layer's root (overlayfs reads it
+//! through a private clone of that mount); `stat` through the overlay gives per-layer
+//! pseudo devices. So "is this still the file at that path" is answered from the layers
+//! themselves: the upper directory's entry, else the image's entry at that tree path.
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::PathBuf;
+
+use super::image::same_ino;
+use super::{CfsMount, Composefs};
+use crate::mountinfo::Mount;
+use crate::overlay::{self, join, Layer, LayerFile, OverlayMount};
+
+/// One overlay stacked on a composefs mount, as one process sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stacked {
+    pub major: u32,
+    pub minor: u32,
+    /// Its mount point relative to the process's root.
+    pub mount_point: Vec<u8>,
+    pub cfs: CfsMount,
+    /// Where its lower layer lies in the image (`/usr`).
+    pub prefix: Vec<u8>,
+    pub layer: usize,
+    pub upperdir: Option<Vec<u8>>,
+}
+
+/// What the upper directory holds at `rel`: its (dev, ino), or a whiteout/absence.
+enum Upper {
+    File(u64),
+    Whiteout,
+    Absent,
+}
+
+impl Composefs {
+    /// Mark the overlays of one mount table that are mounted on an identified composefs
+    /// mount with a lower layer naming the directory they cover: their lower layer is that
+    /// deployment's tree (`lower_deployment`, `tree_prefix` set as for hard-link roots).
+    /// Both must hold: the overlay's parent mount is the composefs mount, and a lowerdir
+    /// ends with the covered path (the layer path itself lives in the mounter's view).
+    pub fn stack_overlays(
+        &self,
+        mounts: &[Mount],
+        cfs: &[CfsMount],
+        found: &mut [OverlayMount],
+    ) -> Vec<Stacked> {
+        let mut out = Vec::new();
+        for o in found.iter_mut().filter(|o| o.lower_deployment.is_none()) {
+            let Some(m) = mounts.iter().find(|m| {
+                (m.major, m.minor) == (o.major, o.minor) && m.mount_point == o.mount_point
+            }) else {
+                continue;
+            };
+            for c in cfs {
+                let Some(img) = self.image_of(c.major, c.minor) else {
+                    continue;
+                };
+                let parent_is_cfs = mounts
+                    .iter()
+                    .any(|p| p.mount_id == m.parent_id && (p.major, p.minor) == (c.major, c.minor));
+                let Some(prefix) = overlay::below(&c.mount_point, &o.mount_point) else {
+                    continue;
+                };
+                if !parent_is_cfs || prefix == b"/" {
+                    continue;
+                }
+                let want = &prefix[1..];
+                let layer = o.lowerdirs.iter().position(|l| {
+                    let l = l.strip_suffix(b"/").unwrap_or(l);
+                    l == want || l.ends_with(prefix)
+                });
+                let Some(layer) = layer else { continue };
+                o.lower_deployment = Some(img.deployment_id.clone());
+                o.deployment_layer = Some(layer);
+                o.tree_prefix = prefix.to_vec();
+                out.push(Stacked {
+                    major: o.major,
+                    minor: o.minor,
+                    mount_point: o.mount_point.clone(),
+                    cfs: c.clone(),
+                    prefix: prefix.to_vec(),
+                    layer,
+                    upperdir: o.upperdir.clone(),
+                });
+                break;
+            }
+        }
+        out
+    }
+
+    fn upper_at(
+        s: &Stacked,
+        rel: &[u8],
+        in_root: &dyn Fn(&[u8]) -> Option<PathBuf>,
+    ) -> (Upper, Option<PathBuf>) {
+        let Some(upper) = s.upperdir.as_deref().filter(|u| u.starts_with(b"/")) else {
+            return (Upper::Absent, None);
+        };
+        let own = join(upper, rel);
+        let as_path = PathBuf::from(std::ffi::OsStr::from_bytes(&own));
+        for p in [Some(as_path), in_root(&own)].into_iter().flatten() {
+            if let Ok(md) = std::fs::symlink_metadata(&p) {
+                if md.file_type().is_char_device() && md.rdev() == 0 {
+                    return (Upper::Whiteout, Some(p));
+                }
+                return (Upper::File(md.ino()), Some(p));
+            }
+        }
+        (Upper::Absent, None)
+    }
+
+    /// The real file serving `rel` (relative to the stacked overlay's mount point): the
+    /// upper directory's, else the image's entry (with the composefs mount's device).
+    pub fn stacked_serving(
+        &self,
+        s: &Stacked,
+        rel: &[u8],
+        in_root: &dyn Fn(&[u8]) -> Option<PathBuf>,
+    ) -> Option<LayerFile> {
+        match Self::upper_at(s, rel, in_root) {
+            (Upper::File(ino), Some(path)) => {
+                return Some(LayerFile {
+                    layer: Layer::Upper,
+                    path,
+                    major: s.major,
+                    minor: s.minor,
+                    ino,
+                })
+            }
+            (Upper::Whiteout, _) => return None,
+            _ => {}
+        }
+        let img = self.image_of(s.cfs.major, s.cfs.minor)?;
+        let f = img.index.as_ref()?.get(&join(&s.prefix, rel))?;
+        Some(LayerFile {
+            layer: Layer::Lower(s.layer),
+            path: PathBuf::new(),
+            major: s.cfs.major,
+            minor: s.cfs.minor,
+            ino: f.ino,
+        })
+    }
+
+    /// Whether the file a process maps (`major:minor`, `ino`) is still what `rel` below the
+    /// stacked overlay serves. None when the mapping is on neither of its devices.
+    pub fn stacked_same(
+        &self,
+        s: &Stacked,
+        rel: &[u8],
+        mapped: (u32, u32, u64),
+        in_root: &dyn Fn(&[u8]) -> Option<PathBuf>,
+    ) -> Option<bool> {
+        let (ma, mi, ino) = mapped;
+        let on_upper = (ma, mi) == (s.major, s.minor);
+        let on_cfs = (ma, mi) == (s.cfs.major, s.cfs.minor);
+        if !on_upper && !on_cfs {
+            return None;
+        }
+        let now = self.stacked_serving(s, rel, in_root)?;
+        Some(match now.layer {
+            Layer::Upper => on_upper && now.ino == ino,
+            Layer::Lower(_) => on_cfs && same_ino(ino, now.ino),
+        })
+    }
+}
