@@ -178,10 +178,12 @@ fn refresh(
     stats.knowledge_loads += 1;
     stats.catalog_opens += u64::from(opens_catalog);
     stats.index_builds += u64::from(!index_kept && k.repo.is_some());
-    // The commit stamps follow the deployments just read, and the catalog's change stamp
-    // is the one after this load's own writes (which never bump its data_version).
+    // The commit stamps follow the deployments just read; the catalog's stamps are those
+    // after this load opened (perhaps created) it and wrote to it, which never bumps its
+    // own connection's data_version.
     let mut fp = now;
     fp.objects = objects_part(cfg, &commits(Some(&k)));
+    fp.catalog = catalog_part(cfg, k.catalog.is_read_only());
     fp.catalog_change = k.catalog.change_stamp();
     Ok(Held {
         k,
