@@ -13,21 +13,32 @@ export interface CollectOptions {
 	pids?: number[];
 }
 
-export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}): Promise<ScanResult> {
+export type Scanner = InstanceType<typeof native.Scanner>;
+
+// A native scanner for these options' places. It keeps what it knows (deployments, the
+// repo's index, the open catalog) between scans and reloads only what changed on disk
+// (the rule is in native/core/src/scanner.rs): the exporter and `restart` keep one.
+export function openScanner(options: CommonOptions): Scanner {
+	return new native.Scanner({
+		sysroot: options.sysroot,
+		procRoot: options.procRoot,
+		sysRoot: options.sysRoot,
+		runDir: options.runDir,
+		hostRoot: '/',
+		catalogPath: catalogPath(options),
+		progress: Boolean(process.stderr.isTTY),
+		kernel: true,
+	});
+}
+
+export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}, scanner: Scanner = openScanner(options)): Promise<ScanResult> {
 	await checkDirectory('sysroot', options.sysroot);
 	await checkDirectory('--proc-root', options.procRoot);
 	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'record');
 	try {
-		return await native.scan({
-			sysroot: options.sysroot,
-			procRoot: options.procRoot,
-			sysRoot: options.sysRoot,
-			runDir: options.runDir,
-			hostRoot: '/',
-			catalogPath: catalogPath(options),
+		return await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
-			progress: Boolean(process.stderr.isTTY),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
@@ -36,9 +47,9 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 	}
 }
 
-export async function collect(options: CommonOptions, extra: CollectOptions = {}): Promise<StatusDocument> {
+export async function collect(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<StatusDocument> {
 	const started = process.hrtime.bigint();
-	const [scan, host] = await Promise.all([scanOnly(options, extra), hostFacts()]);
+	const [scan, host] = await Promise.all([scanOnly(options, extra, scanner), hostFacts()]);
 	const doc = buildDocument({scan, host, units: []});
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.

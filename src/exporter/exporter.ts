@@ -19,6 +19,8 @@ export interface ExporterOptions {
 	minIntervalSeconds: number;
 	collect: () => Promise<StatusDocument>;
 	restartHistory?: () => RestartRecordFacts[] | undefined;
+	// How many times the scanner has loaded its knowledge (livetree_knowledge_loads_total).
+	knowledgeLoads?: () => number;
 	// Metrics name what runs on the host; serving them beyond loopback must be asked for.
 	allowRemote?: boolean;
 	// exporter-toolkit's web configuration (TLS, basic auth); see web-config.ts.
@@ -76,7 +78,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
 		options.log?.(`${file}: basic auth without tls_server_config sends passwords in clear text beyond loopback`);
 	}
 
-	const cache = new ScanCache({collect: options.collect, restartHistory: options.restartHistory, minIntervalSeconds: options.minIntervalSeconds, log: options.log});
+	const cache = new ScanCache({collect: options.collect, restartHistory: options.restartHistory, knowledgeLoads: options.knowledgeLoads, minIntervalSeconds: options.minIntervalSeconds, log: options.log});
 	const listener = (request: http.IncomingMessage, response: http.ServerResponse) => {
 		guarded(guard, cache, request, response, options.log).catch((error: unknown) => {
 			options.log?.(`checking credentials failed: ${error instanceof Error ? error.message : String(error)}`);
