@@ -37,14 +37,28 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'record');
 	try {
-		return await scanner.scan({
+		const scan = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
+		debugScan(scanner, extra.pids);
+		return scan;
 	} catch (error) {
 		throw ScanError.fromNative(error);
 	}
+}
+
+// LIVETREE_DEBUG_SCANNER=1: one stderr line per scan saying which processes it read and
+// how often the scanner has loaded what it knows (docs/scanner.md; the tests read it).
+function debugScan(scanner: Scanner, pids: number[] | undefined): void {
+	if (!process.env['LIVETREE_DEBUG_SCANNER']) {
+		return;
+	}
+
+	const s = scanner.stats();
+	const which = pids ? `PIDs ${pids.join(',')}` : 'every process';
+	process.stderr.write(`livetree: scanned ${which}; knowledge loads ${s.knowledgeLoads}, index builds ${s.indexBuilds}, catalog opens ${s.catalogOpens}\n`);
 }
 
 export async function collect(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<StatusDocument> {
