@@ -45,7 +45,11 @@ pub struct Scanner {
     kernel: bool,
 }
 
-fn run(inner: &Mutex<CoreScanner>, pids: Option<Vec<u32>>, kernel: bool) -> Result<livetree_core::scan::ScanReport> {
+fn run(
+    inner: &Mutex<CoreScanner>,
+    pids: Option<Vec<u32>>,
+    kernel: bool,
+) -> Result<livetree_core::scan::ScanReport> {
     // A scan that panicked leaves nothing half-changed that matters: the knowledge it held
     // was taken out first, so the next scan loads afresh.
     let mut scanner = inner.lock().unwrap_or_else(|p| p.into_inner());

@@ -141,7 +141,11 @@ impl Knowledge {
         k.record(progress, warnings);
         // An index is only worth keeping for the same repo in a bare mode (see build_index).
         match reused.index {
-            Some(index) if k.repo.as_ref().is_some_and(|r| r.mode() != RepoMode::Archive) => {
+            Some(index)
+                if k.repo
+                    .as_ref()
+                    .is_some_and(|r| r.mode() != RepoMode::Archive) =>
+            {
                 k.index_dev = Some(dev_split(index.dev));
                 k.index = Some(index);
             }

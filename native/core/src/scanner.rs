@@ -127,17 +127,17 @@ impl Scanner {
 }
 
 /// Keep, refresh or load the knowledge, as the fingerprint says.
-fn refresh(
-    cfg: &ScanConfig,
-    held: Option<Held>,
-    stats: &mut ScannerStats,
-) -> crate::Result<Held> {
+fn refresh(cfg: &ScanConfig, held: Option<Held>, stats: &mut ScannerStats) -> crate::Result<Held> {
     let progress = Progress::new(cfg.progress);
     let commits = |k: Option<&Knowledge>| -> Vec<String> {
         k.map(|k| k.deployments.iter().map(|d| d.commit.clone()).collect())
             .unwrap_or_default()
     };
-    let now = fingerprint(cfg, held.as_ref().map(|h| &h.k), &commits(held.as_ref().map(|h| &h.k)));
+    let now = fingerprint(
+        cfg,
+        held.as_ref().map(|h| &h.k),
+        &commits(held.as_ref().map(|h| &h.k)),
+    );
     let (reused, index_kept) = match held {
         Some(h) => {
             let was = &h.fingerprint;
@@ -302,7 +302,9 @@ fn objects_part(cfg: &ScanConfig, commits: &[String]) -> Vec<Stamp> {
     out.extend(children(&objects).into_iter().map(stamp));
     for c in commits {
         if c.len() > 2 && c.is_ascii() {
-            out.push(stamp(objects.join(&c[..2]).join(format!("{}.commit", &c[2..]))));
+            out.push(stamp(
+                objects.join(&c[..2]).join(format!("{}.commit", &c[2..])),
+            ));
         }
     }
     out
@@ -325,4 +327,72 @@ fn catalog_part(cfg: &ScanConfig, read_only: bool) -> Vec<Stamp> {
         out.push(identity(path.clone()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn config(root: &Path) -> ScanConfig {
+        ScanConfig {
+            sysroot: root.join("sysroot"),
+            proc_root: PathBuf::from("/proc"),
+            sys_root: PathBuf::from("/sys"),
+            run_dir: root.join("run"),
+            host_root: PathBuf::from("/"),
+            catalog_path: None,
+            pids: None,
+            progress: false,
+            kernel: false,
+        }
+    }
+
+    #[test]
+    fn each_change_lands_in_its_own_part() {
+        let dir = std::env::temp_dir().join(format!("livetree-fp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let cfg = config(&dir);
+        let deploy = cfg.sysroot.join("ostree/deploy/os/deploy");
+        fs::create_dir_all(deploy.join("c.0/usr")).unwrap();
+        fs::create_dir_all(cfg.sysroot.join("ostree/repo/refs/heads")).unwrap();
+        fs::create_dir_all(cfg.sysroot.join("ostree/repo/objects/ab")).unwrap();
+        fs::write(deploy.join("c.0.origin"), "[origin]\n").unwrap();
+        let base = fingerprint(&cfg, None, &[]);
+        assert_eq!(base, fingerprint(&cfg, None, &[]), "nothing changed");
+
+        // A file inside a deployment's root is not the sysroot's business.
+        fs::write(deploy.join("c.0/usr/x"), "x").unwrap();
+        assert_eq!(base, fingerprint(&cfg, None, &[]));
+
+        // An origin rewritten in place: sysroot only.
+        fs::write(deploy.join("c.0.origin"), "[origin]\nrefspec=os:x\n").unwrap();
+        let origin = fingerprint(&cfg, None, &[]);
+        assert_ne!(base.sysroot, origin.sysroot);
+        assert_eq!((&base.refs, &base.objects), (&origin.refs, &origin.objects));
+
+        // A new ref: refs only.
+        fs::write(cfg.sysroot.join("ostree/repo/refs/heads/os"), "ab").unwrap();
+        let refs = fingerprint(&cfg, None, &[]);
+        assert_ne!(origin.refs, refs.refs);
+        assert_eq!(
+            (&origin.sysroot, &origin.objects),
+            (&refs.sysroot, &refs.objects)
+        );
+
+        // A new object: objects only.
+        fs::write(cfg.sysroot.join("ostree/repo/objects/ab/cd.file"), "").unwrap();
+        let objects = fingerprint(&cfg, None, &[]);
+        assert_ne!(refs.objects, objects.objects);
+        assert_eq!(
+            (&refs.sysroot, &refs.refs),
+            (&objects.sysroot, &objects.refs)
+        );
+
+        // A staged deployment under the run directory: sysroot.
+        fs::create_dir_all(cfg.run_dir.join("ostree")).unwrap();
+        fs::write(cfg.run_dir.join("ostree/staged-deployment"), "").unwrap();
+        assert_ne!(objects.sysroot, fingerprint(&cfg, None, &[]).sysroot);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
