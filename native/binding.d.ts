@@ -23,7 +23,7 @@ export declare class Scanner {
    * scans of one scanner run one after the other.
    */
   scan(request?: ScanRequest | undefined | null): Promise<ScanResult>
-  /** Counters of the work done so far. */
+  /** Counters of the work done by the scans finished so far. */
   stats(): ScannerStatsOut
 }
 

@@ -42,18 +42,24 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
 #[napi]
 pub struct Scanner {
     inner: Arc<Mutex<CoreScanner>>,
+    /// The counters as of the last scan, apart from `inner` so that reading them never
+    /// waits for a scan running on the thread pool (the event loop must not block).
+    stats: Arc<Mutex<ScannerStats>>,
     kernel: bool,
 }
 
 fn run(
     inner: &Mutex<CoreScanner>,
+    stats: &Mutex<ScannerStats>,
     pids: Option<Vec<u32>>,
     kernel: bool,
 ) -> Result<livetree_core::scan::ScanReport> {
     // A scan that panicked leaves nothing half-changed that matters: the knowledge it held
     // was taken out first, so the next scan loads afresh.
     let mut scanner = inner.lock().unwrap_or_else(|p| p.into_inner());
-    scanner.scan(pids, kernel).map_err(convert::error)
+    let result = scanner.scan(pids, kernel).map_err(convert::error);
+    *stats.lock().unwrap_or_else(|p| p.into_inner()) = scanner.stats();
+    result
 }
 
 #[napi]
@@ -66,6 +72,7 @@ impl Scanner {
         Scanner {
             kernel: base.kernel,
             inner: Arc::new(Mutex::new(CoreScanner::new(base))),
+            stats: Arc::new(Mutex::new(ScannerStats::default())),
         }
     }
 
@@ -73,7 +80,7 @@ impl Scanner {
     #[napi]
     pub fn scan_sync(&self, request: Option<ScanRequest>) -> Result<ScanResult> {
         let (pids, kernel) = self.request(request);
-        let result = run(&self.inner, pids, kernel).map(convert::report);
+        let result = run(&self.inner, &self.stats, pids, kernel).map(convert::report);
         crate::give_back_memory();
         result
     }
@@ -85,15 +92,16 @@ impl Scanner {
         let (pids, kernel) = self.request(request);
         AsyncTask::new(ScannerTask {
             inner: Arc::clone(&self.inner),
+            stats: Arc::clone(&self.stats),
             pids,
             kernel,
         })
     }
 
-    /// Counters of the work done so far.
+    /// Counters of the work done by the scans finished so far.
     #[napi]
     pub fn stats(&self) -> ScannerStatsOut {
-        stats_out(self.inner.lock().unwrap_or_else(|p| p.into_inner()).stats())
+        stats_out(*self.stats.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
@@ -108,6 +116,7 @@ impl Scanner {
 
 pub struct ScannerTask {
     inner: Arc<Mutex<CoreScanner>>,
+    stats: Arc<Mutex<ScannerStats>>,
     pids: Option<Vec<u32>>,
     kernel: bool,
 }
@@ -117,7 +126,7 @@ impl Task for ScannerTask {
     type JsValue = ScanResult;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        run(&self.inner, self.pids.take(), self.kernel)
+        run(&self.inner, &self.stats, self.pids.take(), self.kernel)
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
