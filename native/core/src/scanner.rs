@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 
 use crate::knowledge::{Knowledge, Reused};
 use crate::progress::Progress;
+use crate::repo::RepoMode;
 use crate::report::{ScanConfig, ScanReport, Warning};
 use crate::scan;
 use crate::Error;
@@ -160,7 +161,9 @@ fn refresh(cfg: &ScanConfig, held: Option<Held>, stats: &mut ScannerStats) -> cr
             }
             let keep_index = was.objects == now.objects;
             let keep_catalog = catalog_same && !in_memory;
-            (h.k.into_reused(keep_catalog, keep_index), keep_index)
+            let reused = h.k.into_reused(keep_catalog, keep_index);
+            let kept = reused.index.is_some();
+            (reused, kept)
         }
         None => (Reused::default(), false),
     };
@@ -177,7 +180,12 @@ fn refresh(cfg: &ScanConfig, held: Option<Held>, stats: &mut ScannerStats) -> cr
     )?;
     stats.knowledge_loads += 1;
     stats.catalog_opens += u64::from(opens_catalog);
-    stats.index_builds += u64::from(!index_kept && k.repo.is_some());
+    // Only a bare repo has an index (an archive repo's objects are never mapped).
+    let indexed = k
+        .repo
+        .as_ref()
+        .is_some_and(|r| r.mode() != RepoMode::Archive);
+    stats.index_builds += u64::from(!index_kept && indexed);
     // The commit stamps follow the deployments just read; the catalog's stamps are those
     // after this load opened (perhaps created) it and wrote to it, which never bumps its
     // own connection's data_version.
