@@ -9,6 +9,24 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * A scanner for one sysroot, run directory and catalog that keeps what it knows between
+ * scans and reloads only what changed (the rule is in `livetree_core::scanner`).
+ */
+export declare class Scanner {
+  /** `options` name the places (and the default `kernel`); `pids` there is ignored. */
+  constructor(options: ScanOptions)
+  /** Scan on the calling thread (the CLI's one-shot commands). */
+  scanSync(request?: ScanRequest | undefined | null): ScanResult
+  /**
+   * Scan on the libuv thread pool, so the exporter's event loop keeps serving. Two
+   * scans of one scanner run one after the other.
+   */
+  scan(request?: ScanRequest | undefined | null): Promise<ScanResult>
+  /** Counters of the work done by the scans finished so far. */
+  stats(): ScannerStatsOut
+}
+
 export declare function catalogBeginRestart(path: string, start: RestartStartIn): number
 
 export declare function catalogCheck(path: string): CatalogCheckOut
@@ -199,6 +217,15 @@ export interface RestartStartIn {
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
 export declare function scan(options: ScanOptions): Promise<ScanResult>
 
+/** The work a scanner did (see `livetree_core::scanner::ScannerStats`). */
+export interface ScannerStatsOut {
+  scans: number
+  knowledgeLoads: number
+  indexBuilds: number
+  catalogOpens: number
+  catalogRefreshes: number
+}
+
 export interface ScanOptions {
   sysroot?: string
   procRoot?: string
@@ -212,6 +239,14 @@ export interface ScanOptions {
   /** Progress of long work on stderr; the caller sets it when stderr is a terminal. */
   progress?: boolean
   /** Also report the kernel (`status` does; a scan of a few PIDs need not). */
+  kernel?: boolean
+}
+
+/** Which processes one scan looks at; the places come from the scanner. */
+export interface ScanRequest {
+  /** Only these PIDs (restart verification, explain); absent: every process. */
+  pids?: Array<number>
+  /** Also report the kernel; absent: what the scanner's options said. */
   kernel?: boolean
 }
 

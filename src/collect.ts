@@ -13,32 +13,57 @@ export interface CollectOptions {
 	pids?: number[];
 }
 
-export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}): Promise<ScanResult> {
+export type Scanner = InstanceType<typeof native.Scanner>;
+
+// A native scanner for these options' places. It keeps what it knows (deployments, the
+// repo's index, the open catalog) between scans and reloads only what changed on disk
+// (the rule is in native/core/src/scanner.rs): the exporter and `restart` keep one.
+export function openScanner(options: CommonOptions): Scanner {
+	return new native.Scanner({
+		sysroot: options.sysroot,
+		procRoot: options.procRoot,
+		sysRoot: options.sysRoot,
+		runDir: options.runDir,
+		hostRoot: '/',
+		catalogPath: catalogPath(options),
+		progress: Boolean(process.stderr.isTTY),
+		kernel: true,
+	});
+}
+
+export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}, scanner: Scanner = openScanner(options)): Promise<ScanResult> {
 	await checkDirectory('sysroot', options.sysroot);
 	await checkDirectory('--proc-root', options.procRoot);
 	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'record');
 	try {
-		return await native.scan({
-			sysroot: options.sysroot,
-			procRoot: options.procRoot,
-			sysRoot: options.sysRoot,
-			runDir: options.runDir,
-			hostRoot: '/',
-			catalogPath: catalogPath(options),
+		const scan = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
-			progress: Boolean(process.stderr.isTTY),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
+		debugScan(scanner, extra.pids);
+		return scan;
 	} catch (error) {
 		throw ScanError.fromNative(error);
 	}
 }
 
-export async function collect(options: CommonOptions, extra: CollectOptions = {}): Promise<StatusDocument> {
+// LIVETREE_DEBUG_SCANNER=1: one stderr line per scan saying which processes it read and
+// how often the scanner has loaded what it knows (docs/scanner.md; the tests read it).
+function debugScan(scanner: Scanner, pids: number[] | undefined): void {
+	if (!process.env['LIVETREE_DEBUG_SCANNER']) {
+		return;
+	}
+
+	const s = scanner.stats();
+	const which = pids ? `PIDs ${pids.join(',')}` : 'every process';
+	process.stderr.write(`livetree: scanned ${which}; knowledge loads ${s.knowledgeLoads}, index builds ${s.indexBuilds}, catalog opens ${s.catalogOpens}\n`);
+}
+
+export async function collect(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<StatusDocument> {
 	const started = process.hrtime.bigint();
-	const [scan, host] = await Promise.all([scanOnly(options, extra), hostFacts()]);
+	const [scan, host] = await Promise.all([scanOnly(options, extra, scanner), hostFacts()]);
 	const doc = buildDocument({scan, host});
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.

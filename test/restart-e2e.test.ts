@@ -89,12 +89,18 @@ test.serial('units that map an undeployed tree need a restart; restart verifies,
 	t.deepEqual(JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout), []);
 
 	// A real restart of the app: verified (its new process runs 2.0).
-	const restart = await livetree(['restart', 'lt-app.service', '--json', ...bus]);
+	const restart = await livetree(['restart', 'lt-app.service', '--json', ...bus], {LIVETREE_DEBUG_SCANNER: '1'});
 	t.is(restart.code, 0, restart.stdout + restart.stderr);
 	const [outcome] = JSON.parse(restart.stdout) as Array<{verdict: string; newPids: number[]; jobResult: string}>;
 	t.is(outcome!.verdict, 'verified');
 	t.is(outcome!.jobResult, 'done');
 	t.false(outcome!.newPids.includes(oldMain));
+	// The verification scanned the unit's new PIDs only, with what the first scan loaded.
+	const scans = restart.stderr.split('\n').filter(line => line.startsWith('livetree: scanned'));
+	t.deepEqual(scans, [
+		'livetree: scanned every process; knowledge loads 1, index builds 1, catalog opens 1',
+		`livetree: scanned PIDs ${outcome!.newPids.join(',')}; knowledge loads 1, index builds 1, catalog opens 1`,
+	]);
 
 	// A restart whose new ExecStart exits 1: failed, with the unit's Result.
 	await writeFile(marker, '');

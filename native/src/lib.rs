@@ -8,6 +8,7 @@
 mod catalog_glue;
 mod convert;
 mod kernel_out;
+mod scanner_glue;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -15,6 +16,7 @@ use napi_derive::napi;
 pub use catalog_glue::*;
 pub use convert::*;
 pub use kernel_out::*;
+pub use scanner_glue::*;
 
 #[napi]
 pub fn core_version() -> String {

@@ -1,5 +1,5 @@
 // `livetree exporter`: serve Prometheus metrics of fresh scans until SIGINT/SIGTERM.
-import {checkDirectory, collect} from '../collect.js';
+import {checkDirectory, collect, openScanner} from '../collect.js';
 import {ListenError} from '../errors/listen-error.js';
 import {WebConfigError} from '../errors/web-config-error.js';
 import {parseDuration} from '../exporter/duration.js';
@@ -26,13 +26,16 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 		process.stderr.write(`livetree exporter: ${message}\n`);
 	};
 
+	// One scanner for the exporter's life: a scrape reloads only what changed on disk.
+	const scanner = openScanner(options);
 	let exporter;
 	try {
 		exporter = await startExporter({
 			listen: values.listen,
 			allowRemote: values['allow-remote'],
 			minIntervalSeconds: parseDuration(values['min-interval'], '--min-interval'),
-			collect: async () => collect(options),
+			collect: async () => collect(options, {}, scanner),
+			knowledgeLoads: () => scanner.stats().knowledgeLoads,
 			restartHistory: () => readRestartHistory(options, log),
 			webConfigFile: values['web.config.file'],
 			log,

@@ -1,7 +1,7 @@
 // `livetree restart`: restart units that run stale code, then prove it worked by scanning
 // the new processes. Every attempt is recorded in the catalog before the job is queued.
 import {existsSync} from 'node:fs';
-import {collect, scanOnly} from '../collect.js';
+import {collect, openScanner, scanOnly, type Scanner} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
 import {buildDocument} from '../model/build.js';
 import {native} from '../native.js';
@@ -39,7 +39,10 @@ export async function restartCommand(argv: string[]): Promise<number> {
 	}
 
 	const exclude = [...(values.exclude ?? []).map(pattern => ({pattern, source: '--exclude'})), ...(await loadRestartConfig(values['restart-config']))];
-	const doc = await collect(options);
+	// One scanner for the scan and every verification after it: verifying a unit scans only
+	// its new PIDs, with what the first scan loaded (reloaded only if the sysroot changed).
+	const scanner = openScanner(options);
+	const doc = await collect(options, {}, scanner);
 	if (doc.warnings.some(w => w.code === 'systemd-unavailable')) {
 		throw new UsageError(`systemd is unavailable: ${doc.warnings.find(w => w.code === 'systemd-unavailable')!.message}`);
 	}
@@ -77,7 +80,7 @@ export async function restartCommand(argv: string[]): Promise<number> {
 
 		const done = await restartUnits(client, targets, {
 			dryRun: values['dry-run'],
-			verify: async (_unit, pids) => verify(options, pids),
+			verify: async (_unit, pids) => verify(options, pids, scanner),
 			recorder: recorder(catalogPath(options)),
 			pidView,
 		});
@@ -175,12 +178,12 @@ function skippedOutcome(unit: string, skip: Skip, oldPids: number[], dryRun: boo
 	};
 }
 
-async function verify(options: CommonOptions, pids: number[]): Promise<VerifyResult<StaleFile>> {
+async function verify(options: CommonOptions, pids: number[], scanner: Scanner): Promise<VerifyResult<StaleFile>> {
 	if (pids.length === 0) {
 		return {allCurrent: true, stale: []};
 	}
 
-	const scan = await scanOnly(options, {pids});
+	const scan = await scanOnly(options, {pids}, scanner);
 	const doc = buildDocument({scan, host: {hostname: '', kernelRelease: ''}});
 	const stale = doc.processes.flatMap(p => staleFiles(p));
 	return {allCurrent: doc.processes.every(p => !p.needsRestart), stale};

@@ -19,6 +19,8 @@ export interface ExporterOptions {
 	minIntervalSeconds: number;
 	collect: () => Promise<StatusDocument>;
 	restartHistory?: () => RestartRecordFacts[] | undefined;
+	// How many times the scanner has loaded its knowledge (livetree_knowledge_loads_total).
+	knowledgeLoads?: () => number;
 	// Metrics name what runs on the host; serving them beyond loopback must be asked for.
 	allowRemote?: boolean;
 	// exporter-toolkit's web configuration (TLS, basic auth); see web-config.ts.
@@ -79,6 +81,7 @@ export async function startExporter(options: ExporterOptions): Promise<Exporter>
 	const cache = new ScanCache({
 		collect: options.collect,
 		restartHistory: options.restartHistory,
+		knowledgeLoads: options.knowledgeLoads,
 		minIntervalSeconds: options.minIntervalSeconds,
 		log: options.log,
 	});

@@ -11,6 +11,8 @@ export interface ScanCacheOptions {
 	collect: () => Promise<StatusDocument>;
 	// Read after each good scan, so restart verdicts reach the metrics (see prometheus-fleet.ts).
 	restartHistory?: () => RestartRecordFacts[] | undefined;
+	// Knowledge loads of the scanner so far, read after every scan (good or failed).
+	knowledgeLoads?: () => number;
 	minIntervalSeconds: number;
 	// Monotonic milliseconds; injectable so the interval logic can be tested without sleeping.
 	now?: () => number;
@@ -73,6 +75,10 @@ export class ScanCache {
 				},
 			)
 			.finally(() => {
+				if (this.options.knowledgeLoads) {
+					this.facts.knowledgeLoadsTotal = this.options.knowledgeLoads();
+				}
+
 				// Rendered once per scan, not per scrape: counters only change here.
 				this.text = this.lastGood ? renderPrometheus(this.lastGood, this.facts) : renderExporterOnly(this.facts);
 				this.inFlight = undefined;

@@ -15,6 +15,9 @@ export interface ExporterFacts {
 	scanErrorsTotal?: number;
 	// Scans attempted since the exporter started (a counter, exporter only).
 	scansTotal?: number;
+	// Times the exporter's scanner loaded what it knows (sysroot, repo index, catalog),
+	// wholly or in part; it stays put while nothing it was read from changed (exporter only).
+	knowledgeLoadsTotal?: number;
 	// Whether the last scan succeeded; the metrics are then fresh (exporter only).
 	up?: boolean;
 	// The catalog's restart history (status and exporter alike); absent when unreadable.
@@ -140,6 +143,15 @@ function exporterFamilies(extra: ExporterFacts): Family[] {
 
 	if (extra.scansTotal !== undefined) {
 		families.push({name: 'livetree_scans_total', help: 'Scans attempted since the exporter started.', type: 'counter', samples: [{value: extra.scansTotal}]});
+	}
+
+	if (extra.knowledgeLoadsTotal !== undefined) {
+		families.push({
+			name: 'livetree_knowledge_loads_total',
+			help: 'Times the scanner loaded the sysroot, repo index and catalog, wholly or in part, since the exporter started; a scrape that changes nothing on disk loads nothing.',
+			type: 'counter',
+			samples: [{value: extra.knowledgeLoadsTotal}],
+		});
 	}
 
 	if (extra.scanErrorsTotal !== undefined) {

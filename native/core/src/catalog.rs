@@ -109,6 +109,17 @@ impl Catalog {
         self.read_only
     }
 
+    /// What says whether another connection changed the catalog since the last call:
+    /// `PRAGMA data_version` (bumped by other connections' commits, never by this one's)
+    /// and the schema version. None when the file can no longer be read.
+    pub fn change_stamp(&self) -> Option<(i64, i64)> {
+        let data: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .ok()?;
+        Some((data, schema::user_version(&self.conn).ok()?))
+    }
+
     /// The file this catalog lives in.
     pub fn path(&self) -> &Path {
         &self.path

@@ -25,6 +25,19 @@ pub struct Knowledge {
     /// (major, minor) of the repo's objects directory, for matching maps entries.
     index_dev: Option<(u32, u32)>,
     hits: RefCell<HashMap<String, Vec<ObjectHit>>>,
+    /// What opening the catalog said (read-only, unavailable): said again by every scan
+    /// that reuses this catalog (see `scanner.rs`).
+    catalog_warnings: Vec<Warning>,
+}
+
+/// Parts of an earlier `Knowledge` that a reload may keep because nothing they were built
+/// from changed (`scanner.rs` decides that). Empty: load everything.
+#[derive(Default)]
+pub struct Reused {
+    /// An open catalog and the warnings opening it gave.
+    pub catalog: Option<(Catalog, Vec<Warning>)>,
+    /// The repo's inode index.
+    pub index: Option<InodeIndex>,
 }
 
 impl Knowledge {
@@ -35,6 +48,27 @@ impl Knowledge {
         run_dir: &Path,
         host_root: &Path,
         catalog_path: Option<&Path>,
+        progress: Progress,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Knowledge> {
+        Knowledge::load_reusing(
+            sysroot_path,
+            run_dir,
+            host_root,
+            catalog_path,
+            Reused::default(),
+            progress,
+            warnings,
+        )
+    }
+
+    /// `load`, keeping the parts of an earlier load that `reused` carries.
+    pub fn load_reusing(
+        sysroot_path: &Path,
+        run_dir: &Path,
+        host_root: &Path,
+        catalog_path: Option<&Path>,
+        reused: Reused,
         progress: Progress,
         warnings: &mut Vec<Warning>,
     ) -> Result<Knowledge> {
@@ -77,7 +111,14 @@ impl Knowledge {
                 None,
             ));
         }
-        let catalog = open_catalog(catalog_path, warnings)?;
+        let (catalog, catalog_warnings) = match reused.catalog {
+            Some(c) => c,
+            None => {
+                let mut said = Vec::new();
+                (open_catalog(catalog_path, &mut said)?, said)
+            }
+        };
+        warnings.extend(catalog_warnings.iter().cloned());
         let mut k = Knowledge {
             deployments: status
                 .deployments
@@ -95,9 +136,21 @@ impl Knowledge {
             index: None,
             index_dev: None,
             hits: RefCell::new(HashMap::new()),
+            catalog_warnings,
         };
         k.record(progress, warnings);
-        k.build_index(progress, warnings);
+        // An index is only worth keeping for the same repo in a bare mode (see build_index).
+        match reused.index {
+            Some(index)
+                if k.repo
+                    .as_ref()
+                    .is_some_and(|r| r.mode() != RepoMode::Archive) =>
+            {
+                k.index_dev = Some(dev_split(index.dev));
+                k.index = Some(index);
+            }
+            _ => k.build_index(progress, warnings),
+        }
         progress.done();
         Ok(k)
     }
@@ -203,6 +256,19 @@ impl Knowledge {
             }
             Err(e) => warnings.push(Warning::new("repo-index", e.to_string(), None)),
         }
+    }
+
+    /// Give back the catalog and/or the index for a reload that keeps them.
+    pub fn into_reused(self, keep_catalog: bool, keep_index: bool) -> Reused {
+        Reused {
+            catalog: keep_catalog.then_some((self.catalog, self.catalog_warnings)),
+            index: if keep_index { self.index } else { None },
+        }
+    }
+
+    /// Forget the catalog lookups cached so far: the catalog changed under them.
+    pub fn forget_lookups(&self) {
+        self.hits.borrow_mut().clear();
     }
 
     pub fn repo_mode(&self) -> Option<String> {

@@ -23,6 +23,7 @@ pub mod progress;
 pub mod repo;
 pub mod report;
 pub mod scan;
+pub mod scanner;
 pub mod sysroot;
 pub mod which;
 

@@ -29,7 +29,7 @@ use crate::Error;
 /// Per-scan caches and the warnings said once per scan.
 struct Scan<'a> {
     cfg: &'a ScanConfig,
-    k: Knowledge,
+    k: &'a Knowledge,
     host: Option<(u64, u64)>,
     /// Devices mounted in each (mount namespace, root): a mapping on a device no
     /// namespace mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any
@@ -59,8 +59,40 @@ struct Scan<'a> {
     warnings: Vec<Warning>,
 }
 
-/// Run one scan.
+/// What reading one process gave: its raw facts and one entry per mapped file.
+pub type RawProcess = (u32, crate::Result<(ProcessRaw, Vec<FileMapping>)>);
+
+/// Run one scan, loading what we know (sysroot, repo index, catalog) afresh.
 pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
+    let (loaded, raws) = read_alongside(cfg, || {
+        let mut warnings = Vec::new();
+        Knowledge::load(
+            &cfg.sysroot,
+            &cfg.run_dir,
+            &cfg.host_root,
+            cfg.catalog_path.as_deref(),
+            crate::progress::Progress::new(cfg.progress),
+            &mut warnings,
+        )
+        .map(|k| (k, warnings))
+    })?;
+    let (mut k, warnings) = loaded.map_err(|_| Error::Io {
+        path: cfg.sysroot.clone(),
+        source: std::io::Error::other("the sysroot reader failed"),
+    })??;
+    Ok(report_with(cfg, &mut k, warnings, raws))
+}
+
+/// Read the processes `cfg` names from /proc while `work` runs on its own thread.
+///
+/// Reading /proc is kernel time spent one process at a time, and loading what we know
+/// (sysroot, repo index, catalog) does not depend on it: both run at once, the /proc
+/// reads split across the machine's cores. Attribution then runs on one thread, where
+/// its caches make each answer once.
+pub fn read_alongside<T: Send>(
+    cfg: &ScanConfig,
+    work: impl FnOnce() -> T + Send,
+) -> crate::Result<(std::thread::Result<T>, Vec<RawProcess>)> {
     let pids = match &cfg.pids {
         Some(p) => p.clone(),
         None => procfs::list_pids(&cfg.proc_root)?,
@@ -71,28 +103,13 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         .into_iter()
         .filter(|&p| p != own || cfg.pids.is_some())
         .collect();
-    // Reading /proc is kernel time spent one process at a time, and loading what we know
-    // (sysroot, repo index, catalog) does not depend on it: both run at once, the /proc
-    // reads split across the machine's cores. Attribution then runs on one thread, where
-    // its caches make each answer once.
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4);
     let chunk = pids.len().div_ceil(threads).max(1);
-    let (loaded, raws) = std::thread::scope(|s| {
-        let knowledge = s.spawn(|| {
-            let mut warnings = Vec::new();
-            Knowledge::load(
-                &cfg.sysroot,
-                &cfg.run_dir,
-                &cfg.host_root,
-                cfg.catalog_path.as_deref(),
-                crate::progress::Progress::new(cfg.progress),
-                &mut warnings,
-            )
-            .map(|k| (k, warnings))
-        });
+    Ok(std::thread::scope(|s| {
+        let knowledge = s.spawn(work);
         let readers: Vec<_> = pids
             .chunks(chunk)
             .map(|part| {
@@ -113,11 +130,19 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect();
         (knowledge.join(), raws)
-    });
-    let (mut k, mut warnings) = loaded.map_err(|_| Error::Io {
-        path: cfg.sysroot.clone(),
-        source: std::io::Error::other("the sysroot reader failed"),
-    })??;
+    }))
+}
+
+/// Attribute the processes read by `read_alongside` with `k`, which the caller keeps.
+/// `warnings` are those said while loading `k`; the report's come after them. `k` is
+/// mutable only for its catalog: composefs images seen for the first time are recorded.
+pub fn report_with(
+    cfg: &ScanConfig,
+    k: &mut Knowledge,
+    warnings: Vec<Warning>,
+    raws: Vec<RawProcess>,
+) -> ScanReport {
+    let mut warnings = warnings;
     let kernel = if cfg.kernel {
         let roots = crate::kernel::KernelRoots {
             proc_root: &cfg.proc_root,
@@ -184,7 +209,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
     }
     let mut report = scan.finish(processes);
     report.kernel = kernel;
-    Ok(report)
+    report
 }
 
 impl Scan<'_> {

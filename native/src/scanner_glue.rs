@@ -1,0 +1,154 @@
+//! napi glue for `livetree_core::scanner`: a scanner object JavaScript keeps between scans.
+use std::sync::{Arc, Mutex};
+
+use livetree_core::scanner::{Scanner as CoreScanner, ScannerStats};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::convert::{self, ScanOptions, ScanResult};
+
+/// Which processes one scan looks at; the places come from the scanner.
+#[napi(object)]
+pub struct ScanRequest {
+    /// Only these PIDs (restart verification, explain); absent: every process.
+    pub pids: Option<Vec<u32>>,
+    /// Also report the kernel; absent: what the scanner's options said.
+    pub kernel: Option<bool>,
+}
+
+/// The work a scanner did (see `livetree_core::scanner::ScannerStats`).
+#[napi(object)]
+pub struct ScannerStatsOut {
+    pub scans: i64,
+    pub knowledge_loads: i64,
+    pub index_builds: i64,
+    pub catalog_opens: i64,
+    pub catalog_refreshes: i64,
+}
+
+fn stats_out(s: ScannerStats) -> ScannerStatsOut {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    ScannerStatsOut {
+        scans: n(s.scans),
+        knowledge_loads: n(s.knowledge_loads),
+        index_builds: n(s.index_builds),
+        catalog_opens: n(s.catalog_opens),
+        catalog_refreshes: n(s.catalog_refreshes),
+    }
+}
+
+/// A scanner for one sysroot, run directory and catalog that keeps what it knows between
+/// scans and reloads only what changed (the rule is in `livetree_core::scanner`).
+#[napi]
+pub struct Scanner {
+    inner: Arc<Mutex<CoreScanner>>,
+    /// The counters as of the last scan, apart from `inner` so that reading them never
+    /// waits for a scan running on the thread pool (the event loop must not block).
+    stats: Arc<Mutex<ScannerStats>>,
+    kernel: bool,
+}
+
+fn run(
+    inner: &Mutex<CoreScanner>,
+    stats: &Mutex<ScannerStats>,
+    pids: Option<Vec<u32>>,
+    kernel: bool,
+) -> livetree_core::Result<livetree_core::scan::ScanReport> {
+    // A scan that panicked leaves nothing half-changed that matters: the knowledge it held
+    // was taken out first, so the next scan loads afresh.
+    let mut scanner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    let result = scanner.scan(pids, kernel);
+    *stats.lock().unwrap_or_else(|p| p.into_inner()) = scanner.stats();
+    result
+}
+
+#[napi]
+impl Scanner {
+    /// `options` name the places (and the default `kernel`); `pids` there is ignored.
+    #[napi(constructor)]
+    pub fn new(options: ScanOptions) -> Scanner {
+        let mut base = convert::config(&options);
+        base.pids = None;
+        Scanner {
+            kernel: base.kernel,
+            inner: Arc::new(Mutex::new(CoreScanner::new(base))),
+            stats: Arc::new(Mutex::new(ScannerStats::default())),
+        }
+    }
+
+    /// Scan on the calling thread (the CLI's one-shot commands).
+    #[napi]
+    pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<ScanResult> {
+        let (pids, kernel) = self.request(request);
+        let result = run(&self.inner, &self.stats, pids, kernel)
+            .map(convert::report)
+            .map_err(|e| convert::error(&env, &e));
+        crate::give_back_memory();
+        result
+    }
+
+    /// Scan on the libuv thread pool, so the exporter's event loop keeps serving. Two
+    /// scans of one scanner run one after the other.
+    #[napi(ts_return_type = "Promise<ScanResult>")]
+    pub fn scan(&self, request: Option<ScanRequest>) -> AsyncTask<ScannerTask> {
+        let (pids, kernel) = self.request(request);
+        AsyncTask::new(ScannerTask {
+            inner: Arc::clone(&self.inner),
+            stats: Arc::clone(&self.stats),
+            pids,
+            kernel,
+            error: None,
+        })
+    }
+
+    /// Counters of the work done by the scans finished so far.
+    #[napi]
+    pub fn stats(&self) -> ScannerStatsOut {
+        stats_out(*self.stats.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Scanner {
+    fn request(&self, r: Option<ScanRequest>) -> (Option<Vec<u32>>, bool) {
+        match r {
+            Some(r) => (r.pids, r.kernel.unwrap_or(self.kernel)),
+            None => (None, self.kernel),
+        }
+    }
+}
+
+pub struct ScannerTask {
+    inner: Arc<Mutex<CoreScanner>>,
+    stats: Arc<Mutex<ScannerStats>>,
+    pids: Option<Vec<u32>>,
+    kernel: bool,
+    /// The core's error of a failed scan, turned into a JavaScript error (with its
+    /// `code` and `path`) on the JavaScript thread, where an Env is at hand.
+    error: Option<livetree_core::Error>,
+}
+
+impl Task for ScannerTask {
+    type Output = livetree_core::scan::ScanReport;
+    type JsValue = ScanResult;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        run(&self.inner, &self.stats, self.pids.take(), self.kernel).map_err(|e| {
+            let reason = e.to_string();
+            self.error = Some(e);
+            Error::from_reason(reason)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        let result = convert::report(output);
+        crate::give_back_memory();
+        Ok(result)
+    }
+
+    fn reject(&mut self, env: Env, err: Error) -> Result<Self::JsValue> {
+        Err(match self.error.take() {
+            Some(e) => convert::error(&env, &e),
+            None => err,
+        })
+    }
+}
