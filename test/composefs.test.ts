@@ -274,7 +274,7 @@ test('after undeploy and prune, a process on the detached image is stale and its
 	t.is(doc.deployments[0]!.composefs?.mounted, false);
 
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', state]);
-	t.regex(text.stdout, /a tree no\s+longer\s+deployed/);
+	t.regex(text.stdout, /\/usr\/\S+ from commit [\da-f]{10}… \(1\.0\), whose deployment was removed/);
 
 	// A catalog that never saw 1.0 (deployed and pruned between two scans): the mount is not
 	// mistaken for 2.0's, whose image has the same root inode. The image is read from its

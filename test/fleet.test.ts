@@ -6,7 +6,7 @@
 // evaluates a copy of the shipped rules with short `for:` durations, and its HTTP API
 // must give the right fleet counts and fire ALERTS for exactly the right hosts.
 import {spawn, type ChildProcess} from 'node:child_process';
-import {mkdir, readFile, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
@@ -142,7 +142,10 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 		]),
 		'stale exporter',
 	);
-	// Its sysroot does not exist: every scan fails.
+	// Its sysroot vanishes once it has started (the exporter refuses to start on a missing
+	// one, a configuration error): every scan fails, while the exporter keeps serving.
+	const brokenSysroot = path.join(dir, 'vanishing-sysroot');
+	await mkdir(path.join(brokenSysroot, 'ostree'), {recursive: true});
 	const brokenExporter = track(
 		t,
 		spawn(
@@ -154,7 +157,7 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 				'--listen',
 				`127.0.0.1:${brokenPort}`,
 				'--sysroot',
-				path.join(dir, 'no-such-sysroot'),
+				brokenSysroot,
 				'--state-dir',
 				state.broken,
 			],
@@ -203,6 +206,7 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	for (const exporter of [cleanExporter, staleExporter, brokenExporter]) {
 		await waitFor(exporter.output(), () => /serving https?:\/\/127\.0\.0\.1:\d+\/metrics/.test(exporter.output()));
 	}
+	await rm(brokenSysroot, {recursive: true, force: true});
 
 	// A first scan each before Prometheus comes: it fills the catalog, the slow part on a
 	// loaded machine, so no first scrape times out and reads as an exporter that is down.

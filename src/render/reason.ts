@@ -29,7 +29,7 @@ export function fileReason(p: Process, f: MappedFile): string | undefined {
 	// Inside a tree, the tree path is what a person recognises ("/usr/lib/libc.so.6");
 	// the host path of a deployment file is 100 characters of checksum. Any other file is
 	// named by its real path.
-	const where = printable(treePathOf(f.path));
+	const where = printable(pathInTree(p, f));
 	const head = `PID ${p.pid} maps ${where}`;
 	switch (f.staleReason) {
 		case 'deleted': {
@@ -56,6 +56,13 @@ export function fileReason(p: Process, f: MappedFile): string | undefined {
 			return `${head}${from(f, where)} (${f.staleReason})`;
 		}
 	}
+}
+
+// A deployment process's file at its commit's path, wherever its tree is mounted (a
+// deployment directory, a composefs mount): the mapped path ends with that tree path.
+function pathInTree(p: Process, f: MappedFile): string {
+	const tree = f.origin.treePath;
+	return p.root.kind === 'deployment' && tree && f.path.endsWith(tree) ? tree : treePathOf(f.path);
 }
 
 // A deployment file's host path is …/ostree/deploy/OS/deploy/CHECKSUM.SERIAL/usr/…;

@@ -297,11 +297,13 @@ impl Scan<'_> {
                 &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
                 &host,
             );
+            // Overlays stacked on a composefs root learn their lower deployment here, so
+            // their upper layer is reached after, like every other dynamic overlay's.
+            let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
             let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
             for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
                 o.upper_path = overlay::reach_upper(o, &in_root);
             }
-            let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
             self.cfs_views.insert(view.clone(), cfs);
             self.cfs_stacked.insert(view.clone(), stacked);
             for o in &found {
