@@ -73,6 +73,7 @@ export interface OriginOut {
   version?: string
   objectChecksum?: string
   treePath?: string
+  package?: PackageOut
 }
 
 export interface OverlayFileOut {
@@ -88,6 +89,17 @@ export interface OverlayOut {
   upperDir?: string
   sourceCommits: Array<string>
   files: Array<OverlayFileOut>
+}
+
+/** The contract's `origin.package`. */
+export interface PackageOut {
+  name: string
+  version: string
+  arch?: string
+  /** dpkg | rpm */
+  manager: string
+  source?: string
+  sourceVersion?: string
 }
 
 /** A path as JavaScript sees it. */
@@ -186,6 +198,9 @@ export interface ScanResult {
   overlays: Array<OverlayOut>
   processes: Array<ProcessOut>
   warnings: Array<WarningOut>
+  /** Installed versions of the packages in memory, and the tree they were read from. */
+  installedPackages: Array<PackageOut>
+  installedTree?: string
 }
 
 /** Scan synchronously (the CLI's one-shot commands use this). */

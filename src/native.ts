@@ -3,7 +3,7 @@ import {createRequire} from 'node:module';
 import type * as Binding from '../native/binding.js';
 
 export type {
-	DeploymentOut, OriginOut, OverlayOut, PathOut, ProcessOut, ScanOptions, ScanResult, WarningOut,
+	DeploymentOut, OriginOut, OverlayOut, PackageOut, PathOut, ProcessOut, ScanOptions, ScanResult, WarningOut,
 } from '../native/binding.js';
 
 const require = createRequire(import.meta.url);

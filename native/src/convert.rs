@@ -35,6 +35,31 @@ pub struct OriginOut {
     pub version: Option<String>,
     pub object_checksum: Option<String>,
     pub tree_path: Option<String>,
+    pub package: Option<PackageOut>,
+}
+
+/// The contract's `origin.package`.
+#[napi(object)]
+#[derive(Clone)]
+pub struct PackageOut {
+    pub name: String,
+    pub version: String,
+    pub arch: Option<String>,
+    /// dpkg | rpm
+    pub manager: String,
+    pub source: Option<String>,
+    pub source_version: Option<String>,
+}
+
+fn package(p: core::PackageInfo) -> PackageOut {
+    PackageOut {
+        name: p.name,
+        version: p.version,
+        arch: p.arch,
+        manager: p.manager.as_str().to_string(),
+        source: p.source,
+        source_version: p.source_version,
+    }
 }
 
 /// A path as JavaScript sees it.
@@ -128,6 +153,9 @@ pub struct ScanResult {
     pub overlays: Vec<OverlayOut>,
     pub processes: Vec<ProcessOut>,
     pub warnings: Vec<WarningOut>,
+    /// Installed versions of the packages in memory, and the tree they were read from.
+    pub installed_packages: Vec<PackageOut>,
+    pub installed_tree: Option<String>,
 }
 
 pub fn config(o: &ScanOptions) -> core::ScanConfig {
@@ -213,6 +241,7 @@ type OriginKey = (
     Option<String>,
     Option<String>,
     Option<Vec<u8>>,
+    Option<core::PackageInfo>,
 );
 
 impl Tables {
@@ -235,6 +264,7 @@ impl Tables {
             o.version,
             o.object,
             o.tree_path,
+            o.package,
         );
         if let Some(i) = self.origin_index.get(&key) {
             return *i;
@@ -247,6 +277,7 @@ impl Tables {
             version: key.3.clone(),
             object_checksum: key.4.clone(),
             tree_path: key.5.as_deref().map(text),
+            package: key.6.clone().map(package),
         });
         self.origin_index.insert(key, i);
         i
@@ -357,6 +388,8 @@ pub fn report(r: core::ScanReport) -> ScanResult {
             })
             .collect(),
         processes,
+        installed_packages: r.installed_packages.into_iter().map(package).collect(),
+        installed_tree: r.installed_tree,
         warnings: r
             .warnings
             .into_iter()

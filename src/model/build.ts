@@ -1,8 +1,8 @@
 // Build the v1 status document from a native scan, host facts and systemd units.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
-import type {OriginOut, ProcessOut, ScanResult} from '../native.js';
+import type {OriginOut, PackageOut, ProcessOut, ScanResult} from '../native.js';
 import type {
-	Deployment, Host, MappedFile, Origin, OriginKind, Process, ProcessState, RootKind,
+	Deployment, Host, MappedFile, Origin, OriginKind, Package, Process, ProcessState, RootKind,
 	StatusDocument, Unit, Unlocked, Warning,
 } from './document.js';
 
@@ -98,6 +98,18 @@ function toOrigin(o: OriginOut): Origin {
 		objectChecksum: o.objectChecksum ?? null,
 		treePath: o.treePath ?? null,
 		version: o.version ?? null,
+		package: o.package ? toPackage(o.package) : null,
+	};
+}
+
+export function toPackage(p: PackageOut): Package {
+	return {
+		name: p.name,
+		version: p.version,
+		arch: p.arch ?? null,
+		manager: p.manager as Package['manager'],
+		source: p.source ?? null,
+		sourceVersion: p.sourceVersion ?? null,
 	};
 }
 

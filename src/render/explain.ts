@@ -1,6 +1,7 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
+import {packageLabel} from './package-label.js';
 import {printable, reasons} from './reason.js';
 import {short} from './style.js';
 
@@ -81,6 +82,12 @@ function describeRoot(p: Process, version: string | undefined): string {
 }
 
 function describeOrigin(f: MappedFile): string {
+	const where = describeTree(f);
+	const p = f.origin.package;
+	return p ? `${where}; package ${packageLabel(p)}` : where;
+}
+
+function describeTree(f: MappedFile): string {
 	const o = f.origin;
 	const commit = o.commit ? `commit ${short(o.commit)}${o.version ? ` (${o.version})` : ''}` : undefined;
 	const at = o.treePath ? ` at ${printable(o.treePath)}` : '';

@@ -16,6 +16,7 @@
 mod commits;
 mod deployments;
 mod encode;
+mod packages;
 mod repair;
 mod restarts;
 mod schema;

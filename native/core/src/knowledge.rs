@@ -1,12 +1,13 @@
 //! What a scan knows about trees before it looks at any process: the sysroot's
 //! deployments, the repo (its mode and the inode index of its objects) and the catalog
 //! of every commit ever seen. Origins are resolved here, once per (dev, ino).
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::attribute::{commit_of_id, DeploymentRef};
 use crate::catalog::{Catalog, CatalogFile, CommitRecord, DeploymentRecord, ObjectHit};
+use crate::packages::{self, CommitTree, PackageInfo, PackageTable, RootTree};
 use crate::procfs::dev_split;
 use crate::progress::Progress;
 use crate::repo::{InodeIndex, Repo, RepoMode};
@@ -23,6 +24,11 @@ pub struct Knowledge {
     /// (major, minor) of the repo's objects directory, for matching maps entries.
     index_dev: Option<(u32, u32)>,
     hits: RefCell<HashMap<String, Vec<ObjectHit>>>,
+    /// Packages by commit and tree path, as the catalog answered (once per file).
+    packages: RefCell<HashMap<String, HashMap<Vec<u8>, Option<PackageInfo>>>>,
+    /// The host root's package database, parsed on first need (once per scan).
+    host_root: PathBuf,
+    host_packages: OnceCell<PackageTable>,
 }
 
 impl Knowledge {
@@ -83,6 +89,9 @@ impl Knowledge {
             index: None,
             index_dev: None,
             hits: RefCell::new(HashMap::new()),
+            packages: RefCell::new(HashMap::new()),
+            host_root: host_root.to_path_buf(),
+            host_packages: OnceCell::new(),
         };
         k.record(progress, warnings);
         k.build_index(progress, warnings);
@@ -96,6 +105,24 @@ impl Knowledge {
         for d in &self.status.deployments {
             if self.catalog.has_commit(&d.checksum).unwrap_or(false) {
                 let _ = self.catalog.touch_commit(&d.checksum);
+                // A commit recorded by a livetree that did not read package databases yet.
+                if !self.catalog.has_packages(&d.checksum).unwrap_or(true) {
+                    match repo.walk_tree(&d.checksum) {
+                        Ok(tree) => {
+                            let files: Vec<CatalogFile> = tree
+                                .files
+                                .into_iter()
+                                .map(|f| CatalogFile {
+                                    path: f.path,
+                                    object: f.checksum,
+                                    is_symlink: false,
+                                })
+                                .collect();
+                            record_packages(&mut self.catalog, repo, &d.checksum, &files, warnings);
+                        }
+                        Err(e) => warnings.push(Warning::new("commit-unreadable", e.to_string(), None)),
+                    }
+                }
             } else if let Err(e) = record_commit(
                 &mut self.catalog,
                 repo,
@@ -187,6 +214,40 @@ impl Knowledge {
         index.get(index.dev, ino).map(str::to_string)
     }
 
+    /// The package that installed `tree_path` in `commit`, from the catalog's table of
+    /// that commit (recorded when a scan first saw it, so it outlives the commit).
+    pub fn package_at(&self, commit: &str, tree_path: &[u8]) -> Result<Option<PackageInfo>> {
+        if let Some(hit) = self.packages.borrow().get(commit).and_then(|m| m.get(tree_path)) {
+            return Ok(hit.clone());
+        }
+        let found = self.catalog.package_at(commit, tree_path)?;
+        self.packages
+            .borrow_mut()
+            .entry(commit.to_string())
+            .or_default()
+            .insert(tree_path.to_vec(), found.clone());
+        Ok(found)
+    }
+
+    /// The host root's package database, read on first use.
+    pub fn host_packages(&self) -> &PackageTable {
+        self.host_packages.get_or_init(|| {
+            packages::read_table(&RootTree {
+                root: self.host_root.clone(),
+            })
+        })
+    }
+
+    /// Whether the host's table was read (its warnings are then the scan's).
+    pub fn host_packages_read(&self) -> Option<&PackageTable> {
+        self.host_packages.get()
+    }
+
+    /// Versions of `name` installed in a commit, from the catalog.
+    pub fn commit_package(&self, commit: &str, name: &str) -> Result<Vec<PackageInfo>> {
+        self.catalog.commit_package(commit, name)
+    }
+
     /// A deployment id recorded by an earlier scan for this root directory.
     pub fn deployment_by_dir(&self, dev: u64, ino: u64) -> Option<String> {
         self.catalog
@@ -228,6 +289,7 @@ impl Knowledge {
             version: pick.and_then(|h| h.version.clone()),
             object: Some(object.to_string()),
             tree_path: Some(tree_path.to_vec()),
+            package: None,
         })
     }
 
@@ -288,6 +350,7 @@ impl Knowledge {
             version: best.version.clone(),
             object: Some(object.to_string()),
             tree_path: Some(best.path.clone()),
+            package: None,
         })
     }
 }
@@ -317,8 +380,33 @@ fn record_commit(
     ));
     if let Err(e) = catalog.record_commit(&rec) {
         warnings.push(Warning::new("catalog-write", e.to_string(), None));
+        return Ok(());
     }
+    record_packages(catalog, repo, checksum, &rec.files, warnings);
     Ok(())
+}
+
+/// Read a commit's package database from its repo objects and record its path → package
+/// table, once per commit: later scans, and scans after the commit is pruned, ask the
+/// catalog. A damaged database is recorded as far as it reads, with warnings.
+fn record_packages(
+    catalog: &mut Catalog,
+    repo: &Repo,
+    checksum: &str,
+    files: &[CatalogFile],
+    warnings: &mut Vec<Warning>,
+) {
+    let tree = CommitTree::new(repo, checksum, files);
+    let table = packages::read_table(&tree);
+    warnings.extend(
+        table
+            .warnings
+            .iter()
+            .map(|w| Warning::new("package-db", w.clone(), None)),
+    );
+    if let Err(e) = catalog.record_packages(checksum, &table) {
+        warnings.push(Warning::new("catalog-write", e.to_string(), None));
+    }
 }
 
 /// Read a commit and its file table from the repo, in the catalog's shape.

@@ -1,6 +1,8 @@
 //! What one scan reports: plain data, converted to JavaScript objects by the napi glue.
 use std::path::PathBuf;
 
+pub use crate::packages::PackageInfo;
+
 /// Where to look. Every path is configurable so tests can scan fixtures and captured trees.
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
@@ -49,6 +51,9 @@ pub struct Origin {
     pub version: Option<String>,
     pub object: Option<String>,
     pub tree_path: Option<Vec<u8>>,
+    /// The package that installed this file, from the package database of the tree it
+    /// came from (`packages`); None when that tree has none or does not list the path.
+    pub package: Option<PackageInfo>,
 }
 
 impl Origin {
@@ -60,6 +65,7 @@ impl Origin {
             version: None,
             object: None,
             tree_path: None,
+            package: None,
         }
     }
 }
@@ -158,4 +164,9 @@ pub struct ScanReport {
     pub overlays: Vec<OverlayReport>,
     pub processes: Vec<ProcessReport>,
     pub warnings: Vec<Warning>,
+    /// For the packages whose files are in memory: the versions installed in the tree
+    /// that counts as installed (the booted deployment, else the default one, else the
+    /// host root), and that tree's name (a deployment id, or `host`).
+    pub installed_packages: Vec<PackageInfo>,
+    pub installed_tree: Option<String>,
 }

@@ -342,10 +342,11 @@ impl Scan<'_> {
                 && now != Some((m.major, m.minor, m.inode))
                 && !self.same_through_overlay(raw, &path, now, m)
         };
-        let origin = match self.overlay_of(raw, m.major, m.minor) {
+        let mut origin = match self.overlay_of(raw, m.major, m.minor) {
             Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
             None => self.origin(raw, m, &path, gone, root_dep),
         };
+        origin.package = self.package(raw, &origin, &path, deleted || superseded);
         FileReport {
             path,
             major: m.major,
@@ -355,6 +356,33 @@ impl Scan<'_> {
             superseded,
             origin,
         }
+    }
+
+    /// The package that installed this file, from the database of the tree it came from:
+    /// the commit's table in the catalog for a file of a known commit, else the host's own
+    /// database for a file that a host-rooted process maps at a path the host still holds
+    /// (a deleted or replaced host file's version is not the installed one, and no host
+    /// record tells which it was, so it names no package rather than a wrong one).
+    fn package(
+        &mut self,
+        raw: &ProcessRaw,
+        origin: &Origin,
+        path: &[u8],
+        replaced: bool,
+    ) -> Option<PackageInfo> {
+        if let (Some(commit), Some(tree_path)) = (&origin.commit, &origin.tree_path) {
+            return match self.k.package_at(commit, tree_path) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.warn_once("catalog-read", e.to_string(), None);
+                    None
+                }
+            };
+        }
+        if origin.kind != OriginKind::Untracked || replaced || raw.root_dev_ino != self.host {
+            return None;
+        }
+        self.k.host_packages().lookup(path).cloned()
     }
 
     /// The dynamic overlay (lower layer a deployment's) with this device, as this
@@ -591,8 +619,18 @@ impl Scan<'_> {
             .iter()
             .map(|o| self.overlay_report(o))
             .collect();
+        let (installed_tree, installed_packages) = self.installed(&processes);
+        if let Some(t) = self.k.host_packages_read() {
+            self.warnings.extend(
+                t.warnings
+                    .iter()
+                    .map(|w| Warning::new("package-db", w.clone(), None)),
+            );
+        }
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
+            installed_packages,
+            installed_tree,
             sysroot_path: self.k.status.path.clone(),
             repo_mode: self.k.repo_mode(),
             ostree_booted: self.k.status.ostree_booted,
@@ -605,6 +643,50 @@ impl Scan<'_> {
 }
 
 impl Scan<'_> {
+    /// The installed versions of the packages whose files are in memory, from the tree
+    /// that counts as installed: the booted deployment, else the default (first) one, else
+    /// the host root when the host is not an OSTree system.
+    fn installed(&mut self, processes: &[ProcessReport]) -> (Option<String>, Vec<PackageInfo>) {
+        let mut names: Vec<&str> = processes
+            .iter()
+            .flat_map(|p| p.files.iter())
+            .filter_map(|f| f.origin.package.as_ref().map(|p| p.name.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let deployments = &self.k.status.deployments;
+        let tree = deployments
+            .iter()
+            .find(|d| d.booted)
+            .or_else(|| deployments.first())
+            .map(|d| (d.checksum.clone(), d.id()));
+        let mut out = Vec::new();
+        if names.is_empty() {
+            return (tree.map(|t| t.1), out);
+        }
+        match tree {
+            Some((checksum, id)) => {
+                for name in names {
+                    match self.k.commit_package(&checksum, name) {
+                        Ok(found) => out.extend(found),
+                        Err(e) => {
+                            self.warn_once("catalog-read", e.to_string(), None);
+                            break;
+                        }
+                    }
+                }
+                (Some(id), out)
+            }
+            None => {
+                let table = self.k.host_packages();
+                for name in names {
+                    out.extend(table.by_name(name).cloned());
+                }
+                (Some("host".to_string()), out)
+            }
+        }
+    }
+
     /// One overlay for the report: each regular file of its upper directory with its
     /// object checksum and the commits holding that object at that tree path.
     fn overlay_report(&mut self, o: &OverlayMount) -> OverlayReport {

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// The schema version this livetree writes. `MIGRATIONS[n]` takes a catalog from version `n`
 /// to `n + 1`, so an old catalog is brought up to date step by step and never rebuilt.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first schema.
@@ -73,6 +73,8 @@ const MIGRATIONS: &[&str] = &[
         state       TEXT NOT NULL CHECK (state IN ('in-progress', 'done'))
     );
     ",
+    // 1 -> 2: each commit's path -> package table (catalog/packages.rs).
+    super::packages::MIGRATION,
 ];
 
 /// How long a writer waits for another one (another scan, another process) before giving up.
