@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<Command>> = {
 	history: async () => (await import('./commands/history.js')).historyCommand,
 	exporter: async () => (await import('./commands/exporter.js')).exporterCommand,
 	catalog: async () => (await import('./commands/catalog.js')).catalogCommand,
+	packages: async () => (await import('./commands/packages.js')).packagesCommand,
 };
 
 const help = `Usage: livetree <command> [options]
@@ -27,6 +28,7 @@ Commands:
   status            what runs, per deployment (also: livetree admin status)
   explain PID       which tree PID runs, file by file, and why it needs a restart
   which DEV:INO|PATH  which commits hold that file, at which paths
+  packages [NAME...]  package versions in memory against the installed ones
   restart           restart units that need it (--needed or UNIT...), verify each
   history           restart attempts recorded in the catalog
   exporter          serve Prometheus metrics on 127.0.0.1:9947

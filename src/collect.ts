@@ -31,6 +31,11 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 }
 
 export async function collect(options: CommonOptions, extra: CollectOptions = {}): Promise<StatusDocument> {
+	return (await collectWithScan(options, extra)).doc;
+}
+
+/** The document and the scan it was built from (for what the document does not carry). */
+export async function collectWithScan(options: CommonOptions, extra: CollectOptions = {}): Promise<{doc: StatusDocument; scan: ScanResult}> {
 	const started = process.hrtime.bigint();
 	const [scan, host] = await Promise.all([scanOnly(options, extra), hostFacts()]);
 	const doc = buildDocument({scan, host, units: []});
@@ -42,5 +47,5 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	}
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-	return doc;
+	return {doc, scan};
 }
