@@ -60,6 +60,12 @@ export interface DeploymentOut {
   liveApply?: LiveApplyOut
 }
 
+/** A package version installed in a tree (a deployment id, or `host`). */
+export interface InstalledOut {
+  tree: string
+  package: PackageOut
+}
+
 export interface LiveApplyOut {
   commit?: string
   inprogress?: string
@@ -198,9 +204,8 @@ export interface ScanResult {
   overlays: Array<OverlayOut>
   processes: Array<ProcessOut>
   warnings: Array<WarningOut>
-  /** Installed versions of the packages in memory, and the tree they were read from. */
-  installedPackages: Array<PackageOut>
-  installedTree?: string
+  /** Installed versions of the packages in memory, each with the tree it was read from. */
+  installedPackages: Array<InstalledOut>
 }
 
 /** Scan synchronously (the CLI's one-shot commands use this). */

@@ -51,6 +51,13 @@ pub struct PackageOut {
     pub source_version: Option<String>,
 }
 
+/// A package version installed in a tree (a deployment id, or `host`).
+#[napi(object)]
+pub struct InstalledOut {
+    pub tree: String,
+    pub package: PackageOut,
+}
+
 fn package(p: core::PackageInfo) -> PackageOut {
     PackageOut {
         name: p.name,
@@ -153,9 +160,8 @@ pub struct ScanResult {
     pub overlays: Vec<OverlayOut>,
     pub processes: Vec<ProcessOut>,
     pub warnings: Vec<WarningOut>,
-    /// Installed versions of the packages in memory, and the tree they were read from.
-    pub installed_packages: Vec<PackageOut>,
-    pub installed_tree: Option<String>,
+    /// Installed versions of the packages in memory, each with the tree it was read from.
+    pub installed_packages: Vec<InstalledOut>,
 }
 
 pub fn config(o: &ScanOptions) -> core::ScanConfig {
@@ -388,8 +394,14 @@ pub fn report(r: core::ScanReport) -> ScanResult {
             })
             .collect(),
         processes,
-        installed_packages: r.installed_packages.into_iter().map(package).collect(),
-        installed_tree: r.installed_tree,
+        installed_packages: r
+            .installed_packages
+            .into_iter()
+            .map(|(tree, p)| InstalledOut {
+                tree,
+                package: package(p),
+            })
+            .collect(),
         warnings: r
             .warnings
             .into_iter()

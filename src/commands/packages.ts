@@ -47,8 +47,7 @@ export async function packagesCommand(argv: string[]): Promise<number> {
 	const {doc, scan} = await collectWithScan(options);
 	const report = buildPackages({
 		doc,
-		installed: scan.installedPackages.map(toPackage),
-		installedTree: scan.installedTree ?? null,
+		installed: scan.installedPackages.map(i => ({tree: i.tree, package: toPackage(i.package)})),
 		names: positionals,
 	});
 	const {renderPackagesPrometheus} = await import('../render/packages-prometheus.js');

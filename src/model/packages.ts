@@ -11,6 +11,8 @@ export interface PackageProcess {
 
 export interface RunningVersion {
 	version: string;
+	/** The tree its processes count as installed from: a deployment id, `host`, or null for foreign roots. */
+	tree: string | null;
 	arch: string | null;
 	sourceVersion: string | null;
 	/** Whether this version differs from the installed one (or the package is no longer installed). */
@@ -27,14 +29,14 @@ export interface PackageEntry {
 	manager: Package['manager'];
 	source: string | null;
 	running: RunningVersion[];
-	installed: Array<{version: string; arch: string | null}>;
+	installed: Array<{version: string; arch: string | null; tree: string}>;
 	mismatch: boolean;
 }
 
 export interface PackagesDocument {
 	schemaVersion: 1;
 	generatedAt: string;
-	/** The tree whose versions count as installed: a deployment id, `host`, or null. */
+	/** The deployment whose versions count as installed for processes in deployments (the booted, else the default one); null without deployments. Processes in the host root count against `host`. */
 	installedTree: string | null;
 	packages: PackageEntry[];
 	summary: {packages: number; mismatched: number; processes: number};
@@ -43,14 +45,14 @@ export interface PackagesDocument {
 
 export interface PackagesInput {
 	doc: StatusDocument;
-	installed: Package[];
-	installedTree: string | null;
+	installed: Array<{tree: string; package: Package}>;
 	/** Only these packages (by binary or source package name). */
 	names?: string[];
 }
 
 export function buildPackages(input: PackagesInput): PackagesDocument {
 	const {doc} = input;
+	const installedTree = (doc.deployments.find(d => d.booted) ?? doc.deployments[0])?.id ?? null;
 	const entries = new Map<string, PackageEntry>();
 	const versions = new Map<string, {v: RunningVersion; pids: Set<number>}>();
 	const wanted = (p: Package) => !input.names?.length || input.names.includes(p.name) || (p.source !== null && input.names.includes(p.source));
@@ -68,10 +70,11 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 				entries.set(key, entry);
 			}
 
-			const vkey = `${key}\0${p.version}\0${p.arch ?? ''}`;
+			const tree = proc.root.kind === 'host' ? 'host' : (proc.root.kind === 'deployment' ? installedTree : null);
+			const vkey = `${key}\0${p.version}\0${p.arch ?? ''}\0${tree ?? ''}`;
 			let seen = versions.get(vkey);
 			if (!seen) {
-				seen = {v: {version: p.version, arch: p.arch, sourceVersion: p.sourceVersion, mismatch: false, processes: [], units: [], files: 0, staleFiles: 0}, pids: new Set()};
+				seen = {v: {version: p.version, tree, arch: p.arch, sourceVersion: p.sourceVersion, mismatch: false, processes: [], units: [], files: 0, staleFiles: 0}, pids: new Set()};
 				versions.set(vkey, seen);
 				entry.running.push(seen.v);
 			}
@@ -95,12 +98,14 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 
 	for (const entry of entries.values()) {
 		entry.installed = input.installed
-			.filter(i => i.name === entry.name && i.manager === entry.manager)
-			.map(i => ({version: i.version, arch: i.arch}));
+			.filter(i => i.package.name === entry.name && i.package.manager === entry.manager)
+			.map(i => ({version: i.package.version, arch: i.package.arch, tree: i.tree}));
 		for (const v of entry.running) {
-			// Compared per architecture: libc6:amd64 and libc6:i386 are installed separately.
-			const same = entry.installed.filter(i => i.arch === v.arch || i.arch === null || v.arch === null);
-			v.mismatch = !same.some(i => i.version === v.version);
+			// Compared within the tree the processes count against, per architecture
+			// (libc6:amd64 and libc6:i386 are installed separately). A foreign root
+			// (a container) has no installed tree here: never a mismatch.
+			const same = entry.installed.filter(i => i.tree === v.tree && (i.arch === v.arch || i.arch === null || v.arch === null));
+			v.mismatch = v.tree !== null && !same.some(i => i.version === v.version);
 			v.units.sort();
 		}
 
@@ -112,7 +117,7 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 	return {
 		schemaVersion: 1,
 		generatedAt: doc.generatedAt,
-		installedTree: input.installedTree,
+		installedTree,
 		packages,
 		summary: {
 			packages: packages.length,

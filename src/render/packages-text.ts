@@ -14,10 +14,11 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 	}
 
 	for (const p of doc.packages) {
-		const installed = p.installed.length > 0
-			? `${[...new Set(p.installed.map(i => i.version))].join(', ')} installed`
-			: 'not installed';
 		for (const v of p.running) {
+			const versions = [...new Set(p.installed.filter(i => i.tree === v.tree).map(i => i.version))];
+			const installed = v.tree === null
+				? 'in a foreign root'
+				: (versions.length > 0 ? `${versions.join(', ')} installed` : 'not installed');
 			const arch = v.arch && p.running.some(o => o.arch !== v.arch) ? `:${v.arch}` : '';
 			const where = `in memory in ${count(v.processes.length, 'process', 'processes')} of ${count(v.units.length, 'unit')}`;
 			const line = `${p.name}${arch} ${v.version} ${where}; ${installed}`;
@@ -28,7 +29,7 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 		}
 	}
 
-	lines.push('', `${count(doc.summary.packages, 'package')} in memory, ${doc.summary.mismatched} running a version other than the installed one${doc.installedTree ? ` (installed: ${doc.installedTree})` : ''}.`);
+	lines.push('', `${count(doc.summary.packages, 'package')} in memory, ${doc.summary.mismatched} running a version other than the installed one${doc.installedTree ? ` (installed: deployment ${doc.installedTree})` : ''}.`);
 	for (const w of doc.warnings) {
 		lines.push(style.dim(`warning: ${w.message}`));
 	}

@@ -11,7 +11,8 @@ function load(path: string): object {
 }
 
 export const schemaPaths = {
-	shared: `${root}../shared/contract/status.schema.json`,
+	// ../shared next to the checkout; LIVETREE_SHARED where it lives elsewhere (a worktree).
+	shared: `${process.env['LIVETREE_SHARED'] ?? `${root}../shared`}/contract/status.schema.json`,
 	shipped: `${root}schema/status.schema.json`,
 };
 

@@ -165,8 +165,8 @@ pub struct ScanReport {
     pub processes: Vec<ProcessReport>,
     pub warnings: Vec<Warning>,
     /// For the packages whose files are in memory: the versions installed in the tree
-    /// that counts as installed (the booted deployment, else the default one, else the
-    /// host root), and that tree's name (a deployment id, or `host`).
-    pub installed_packages: Vec<PackageInfo>,
-    pub installed_tree: Option<String>,
+    /// that counts as installed for the processes mapping them (the booted, else default,
+    /// deployment for processes in deployments; the host root's database for processes
+    /// in the host root), with that tree's name (a deployment id, or `host`).
+    pub installed_packages: Vec<(String, PackageInfo)>,
 }

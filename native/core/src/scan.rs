@@ -619,7 +619,7 @@ impl Scan<'_> {
             .iter()
             .map(|o| self.overlay_report(o))
             .collect();
-        let (installed_tree, installed_packages) = self.installed(&processes);
+        let installed_packages = self.installed(&processes);
         if let Some(t) = self.k.host_packages_read() {
             self.warnings.extend(
                 t.warnings
@@ -630,7 +630,6 @@ impl Scan<'_> {
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
             installed_packages,
-            installed_tree,
             sysroot_path: self.k.status.path.clone(),
             repo_mode: self.k.repo_mode(),
             ostree_booted: self.k.status.ostree_booted,
@@ -643,48 +642,48 @@ impl Scan<'_> {
 }
 
 impl Scan<'_> {
-    /// The installed versions of the packages whose files are in memory, from the tree
-    /// that counts as installed: the booted deployment, else the default (first) one, else
-    /// the host root when the host is not an OSTree system.
-    fn installed(&mut self, processes: &[ProcessReport]) -> (Option<String>, Vec<PackageInfo>) {
-        let mut names: Vec<&str> = processes
-            .iter()
-            .flat_map(|p| p.files.iter())
-            .filter_map(|f| f.origin.package.as_ref().map(|p| p.name.as_str()))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
+    /// The installed versions of the packages whose files are in memory, per tree that
+    /// counts as installed: for processes rooted in a deployment, the booted deployment
+    /// (else the default, first one); for processes in the host's own root, the host's
+    /// database. Each entry names its tree (a deployment id, or `host`).
+    fn installed(&mut self, processes: &[ProcessReport]) -> Vec<(String, PackageInfo)> {
+        let names = |kind: RootKind| {
+            let mut n: Vec<&str> = processes
+                .iter()
+                .filter(|p| p.root_kind == kind)
+                .flat_map(|p| p.files.iter())
+                .filter_map(|f| f.origin.package.as_ref().map(|p| p.name.as_str()))
+                .collect();
+            n.sort_unstable();
+            n.dedup();
+            n
+        };
+        let mut out = Vec::new();
         let deployments = &self.k.status.deployments;
         let tree = deployments
             .iter()
             .find(|d| d.booted)
             .or_else(|| deployments.first())
             .map(|d| (d.checksum.clone(), d.id()));
-        let mut out = Vec::new();
-        if names.is_empty() {
-            return (tree.map(|t| t.1), out);
-        }
-        match tree {
-            Some((checksum, id)) => {
-                for name in names {
-                    match self.k.commit_package(&checksum, name) {
-                        Ok(found) => out.extend(found),
-                        Err(e) => {
-                            self.warn_once("catalog-read", e.to_string(), None);
-                            break;
-                        }
+        if let Some((checksum, id)) = tree {
+            for name in names(RootKind::Deployment) {
+                match self.k.commit_package(&checksum, name) {
+                    Ok(found) => out.extend(found.into_iter().map(|p| (id.clone(), p))),
+                    Err(e) => {
+                        self.warn_once("catalog-read", e.to_string(), None);
+                        break;
                     }
                 }
-                (Some(id), out)
-            }
-            None => {
-                let table = self.k.host_packages();
-                for name in names {
-                    out.extend(table.by_name(name).cloned());
-                }
-                (Some("host".to_string()), out)
             }
         }
+        let host = names(RootKind::Host);
+        if !host.is_empty() {
+            let table = self.k.host_packages();
+            for name in host {
+                out.extend(table.by_name(name).map(|p| ("host".to_string(), p.clone())));
+            }
+        }
+        out
     }
 
     /// One overlay for the report: each regular file of its upper directory with its

@@ -1,0 +1,147 @@
+// Issue 15 end to end: OSTree trees carrying a real dpkg database (installed with the real
+// dpkg --root, moved into /usr as Debian-derived OSTree builders do), a process mapping a
+// packaged library, the library upgraded in a new commit, the old deployment undeployed
+// and pruned: the old process is still named with the old package version, through the
+// catalog, and `livetree packages` reports the mismatch.
+import {execFile} from 'node:child_process';
+import {readFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {promisify} from 'node:util';
+import test from 'ava';
+import Ajv2020 from 'ajv/dist/2020.js';
+import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
+import type {PackagesDocument} from '../src/model/packages.js';
+import {livetree, projectRoot} from './helpers/cli.js';
+import {FIXTURES, Fixtures, type SysrootHandle} from './helpers/fixture.js';
+import {schemaErrors} from './helpers/schema.js';
+
+const run = promisify(execFile);
+const ajv = new Ajv2020.default({allErrors: true, strict: false});
+const validatePackages = ajv.compile(JSON.parse(readFileSync(join(projectRoot, 'schema/packages.schema.json'), 'utf8')) as object);
+
+/** make-tree.sh + dpkg-tree.sh + ostree commit, like sysroot.sh's commit step. */
+async function commitWithDpkg(fx: Fixtures, s: SysrootHandle, version: string): Promise<string> {
+	const tree = await fx.tempDir('livetree-dpkg-tree-');
+	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', version]);
+	await run(join(FIXTURES, 'dpkg-tree.sh'), [tree, version]);
+	const {stdout} = await run('ostree', [
+		`--repo=${join(s.path, 'ostree/repo')}`, 'commit', '-b', `${s.osname}/stable`,
+		'-s', `livetree test ${version}`, `--add-metadata-string=version=${version}`, tree,
+	]);
+	return stdout.trim();
+}
+
+async function status(sysroot: string, state: string): Promise<StatusDocument> {
+	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state]);
+	if (r.code === 2) {
+		throw new Error(r.stderr);
+	}
+
+	return JSON.parse(r.stdout) as StatusDocument;
+}
+
+function file(p: Process, treePath: string): MappedFile {
+	const f = p.files.find(x => x.origin.treePath === treePath);
+	if (!f) {
+		throw new Error(`${treePath} not mapped by ${p.pid}: ${p.files.map(x => x.path).join(', ')}`);
+	}
+
+	return f;
+}
+
+async function hostPackage(name: string): Promise<{version: string; arch: string; source: string; sourceVersion: string}> {
+	const {stdout} = await run('dpkg-query', ['-W', '-f', '${Version}\t${Architecture}\t${source:Package}\t${source:Version}', name]);
+	const [version, arch, source, sourceVersion] = stdout.trim().split('\t') as [string, string, string, string];
+	return {version, arch, source, sourceVersion};
+}
+
+test('package versions of a deployment, and of its pruned commit through the catalog', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	const v1 = await commitWithDpkg(fx, s, '1.0');
+	const d1 = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+
+	const first = await status(s.path, state);
+	t.deepEqual(schemaErrors(first), []);
+	const p1 = first.processes.find(p => p.pid === proc.pid)!;
+	const lib = file(p1, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(lib.origin.commit, v1);
+	t.deepEqual(lib.origin.package, {
+		name: 'livetree-demo', version: '1.0-1', arch: 'amd64', manager: 'dpkg', source: 'livetree-demo-src', sourceVersion: '1.0',
+	});
+	// libc in the tree is the host's libc6 (make-tree.sh copied it, dpkg-tree.sh its record):
+	// dpkg lists it under /lib, the commit holds it under /usr/lib.
+	const libc = p1.files.find(f => f.origin.treePath?.endsWith('/libc.so.6'))!;
+	t.truthy(libc);
+	t.is(libc.origin.treePath!.startsWith('/usr/lib/'), true);
+	const host = await hostPackage('libc6');
+	t.like(libc.origin.package, {name: 'libc6', manager: 'dpkg', ...host});
+	const sleep = file(p1, '/usr/bin/sleep');
+	t.like(sleep.origin.package, {name: 'coreutils', ...await hostPackage('coreutils')});
+
+	// Nothing mismatches yet.
+	const same = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo']);
+	t.is(same.code, 0, same.stderr);
+	const sameDoc = JSON.parse(same.stdout) as PackagesDocument;
+	t.true(validatePackages(sameDoc), JSON.stringify(validatePackages.errors));
+	t.is(sameDoc.installedTree, `demo/${v1}.0`);
+	t.deepEqual(sameDoc.packages.map(p => p.name), ['livetree-demo']);
+
+	// Upgrade: 2.0 in a new commit, the old deployment undeployed and its commit pruned.
+	const v2 = await commitWithDpkg(fx, s, '2.0');
+	await s.deploy();
+	await s.undeploy(1);
+	await s.cleanup();
+	await t.throwsAsync(run('ostree', [`--repo=${join(s.path, 'ostree/repo')}`, 'show', v1]));
+
+	const after = await status(s.path, state);
+	t.deepEqual(schemaErrors(after), []);
+	const p2 = after.processes.find(p => p.pid === proc.pid)!;
+	const gone = file(p2, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.true(gone.deleted);
+	t.is(gone.origin.kind, 'catalog');
+	t.is(gone.origin.commit, v1);
+	t.like(gone.origin.package, {name: 'livetree-demo', version: '1.0-1', sourceVersion: '1.0'});
+
+	const r = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state]);
+	t.is(r.code, 1, r.stderr);
+	const doc = JSON.parse(r.stdout) as PackagesDocument;
+	t.true(validatePackages(doc), JSON.stringify(validatePackages.errors));
+	t.is(doc.installedTree, `demo/${v2}.0`);
+	const demo = doc.packages.find(p => p.name === 'livetree-demo')!;
+	t.true(demo.mismatch);
+	t.deepEqual(demo.installed, [{version: '2.0-1', arch: 'amd64', tree: `demo/${v2}.0`}]);
+	t.is(demo.running.length, 1);
+	t.like(demo.running[0], {version: '1.0-1', tree: `demo/${v2}.0`, mismatch: true, staleFiles: 1});
+	t.deepEqual(demo.running[0]!.processes.map(p => p.pid), [proc.pid]);
+	// libc did not change between the commits: same version, no mismatch (in the
+	// deployment, nor in host processes, which count against the host's own database).
+	t.false(doc.packages.find(p => p.name === 'libc6')!.mismatch);
+	t.deepEqual(doc.packages.filter(p => p.mismatch).map(p => p.name), ['livetree-demo']);
+
+	// The filter, by source package name: the demo alone, mismatched (exit 1) ...
+	const bySource = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo-src']);
+	t.is(bySource.code, 1);
+	t.deepEqual((JSON.parse(bySource.stdout) as PackagesDocument).packages.map(p => p.name), ['livetree-demo']);
+	// ... and by binary package name: libc6 alone, which runs its installed version (exit 0).
+	const only = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'libc6']);
+	t.is(only.code, 0);
+	const onlyDoc = JSON.parse(only.stdout) as PackagesDocument;
+	t.deepEqual(onlyDoc.packages.map(p => p.name), ['libc6']);
+	t.true(onlyDoc.packages[0]!.running.some(v => v.tree === `demo/${v2}.0` && v.processes.some(q => q.pid === proc.pid)));
+
+	const text = await livetree(['packages', '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
+	t.is(text.code, 1);
+	t.regex(text.stdout, /^livetree-demo 1\.0-1 in memory in 1 process of 0 units; 2\.0-1 installed$/m);
+
+	const prom = await livetree(['packages', '--format', 'prometheus', '--no-systemd', '--sysroot', s.path, '--state-dir', state]);
+	t.regex(prom.stdout, /^livetree_package_version_mismatch\{package="livetree-demo",running="1\.0-1",installed="2\.0-1"\} 1$/m);
+	t.regex(prom.stdout, /^livetree_packages_version_mismatched 1$/m);
+	t.notRegex(prom.stdout, /mismatch\{package="libc6"/);
+
+	const ex = await livetree(['explain', String(proc.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
+	t.regex(ex.stdout, /libdemo\.so\.1 \(deleted\).*package livetree-demo 1\.0-1 \(amd64, source livetree-demo-src 1\.0\)/s);
+});
