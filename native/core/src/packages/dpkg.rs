@@ -161,6 +161,22 @@ pub fn parse_diversions(bytes: &[u8]) -> (Vec<Diversion>, Option<String>) {
         _ => &lines[..],
     };
     let mut out = Vec::new();
+    if bytes.last().is_some_and(|b| *b != b'\n') {
+        // dpkg ends every line with a newline: the last record's package name may be cut.
+        let whole = lines.len() / 3 * 3;
+        let keep = if lines.len() % 3 == 0 { whole - 3 } else { whole };
+        for rec in lines[..keep].chunks(3) {
+            out.push(Diversion {
+                from: rec[0].to_vec(),
+                to: rec[1].to_vec(),
+                by: (rec[2] != b":").then(|| String::from_utf8_lossy(rec[2]).into_owned()),
+            });
+        }
+        return (
+            out,
+            Some("diversions: the file does not end with a newline: it may be truncated".into()),
+        );
+    }
     for rec in lines.chunks(3) {
         if rec.len() < 3 {
             return (
