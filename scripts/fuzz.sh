@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fuzz every parser of livetree-core for a bounded time and fail on the first crash.
 #
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 10 targets)
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 12 targets)
 #
 # Uses cargo-fuzz (libFuzzer) on the nightly toolchain, installing either when missing:
 # `rustup toolchain install nightly` and `cargo install cargo-fuzz` (crates.io). The fuzz
@@ -50,6 +50,8 @@ seed dirtree "$cap"/repo/dirtree.bin
 seed dirmeta "$cap"/repo/dirmeta.bin "$cap"/repo/filez.bin
 seed keyfile "$cap"/hostile/*.origin
 seed bootentry "$cap"/hostile/*.conf
+seed rpm_header "$cap"/packages/rpm-header.bin
+seed dpkg_db "$cap"/packages/dpkg-status.txt
 seed escape_roundtrip "$cap"/procfs/mountinfo-overlay.txt
 # Indexes into TYPES in fuzz_targets/gvariant_roundtrip.rs: 0 commit, 1 dirtree, 2 dirmeta,
 # 5 a{sv}.

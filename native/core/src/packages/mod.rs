@@ -141,6 +141,20 @@ pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
             return rpm::rpm_table(tree, &db);
         }
     }
+    for dir in RPM_DIRS {
+        for old in ["Packages", "Packages.db"] {
+            let db = format!("{dir}/{old}");
+            if tree.exists(&db) {
+                return PackageTable {
+                    warnings: vec![format!(
+                        "{}/{db}: a Berkeley DB or ndb rpm database; only the sqlite backend (rpmdb.sqlite) is read, so files of this tree name no package",
+                        tree.describe()
+                    )],
+                    ..PackageTable::default()
+                };
+            }
+        }
+    }
     PackageTable::default()
 }
 
