@@ -2,7 +2,8 @@
 import {access, constants} from 'node:fs/promises';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
-import {buildDocument, withUnits} from './model/build.js';
+import {buildDocument, toPackage, withUnits} from './model/build.js';
+import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
 import {native, type ScanResult} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
@@ -31,14 +32,10 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 }
 
 export async function collect(options: CommonOptions, extra: CollectOptions = {}): Promise<StatusDocument> {
-	return (await collectWithScan(options, extra)).doc;
-}
-
-/** The document and the scan it was built from (for what the document does not carry). */
-export async function collectWithScan(options: CommonOptions, extra: CollectOptions = {}): Promise<{doc: StatusDocument; scan: ScanResult}> {
 	const started = process.hrtime.bigint();
 	const [scan, host] = await Promise.all([scanOnly(options, extra), hostFacts()]);
 	const doc = buildDocument({scan, host, units: []});
+	rememberInstalled(doc, scan.installedPackages.map(i => ({tree: i.tree, package: toPackage(i.package)})));
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const {unitsForProcesses} = await import('./systemd/status-units.js');
@@ -47,5 +44,5 @@ export async function collectWithScan(options: CommonOptions, extra: CollectOpti
 	}
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-	return {doc, scan};
+	return doc;
 }

@@ -49,6 +49,20 @@ function file(p: Process, treePath: string): MappedFile {
 	return f;
 }
 
+/** `promtool check metrics` on TEXT; throws with promtool's complaint. */
+async function promtoolCheck(text: string): Promise<void> {
+	await new Promise<void>((resolve, reject) => {
+		const child = execFile('promtool', ['check', 'metrics'], (error, _stdout, stderr) => {
+			if (error) {
+				reject(new Error(`promtool: ${stderr}`));
+			} else {
+				resolve();
+			}
+		});
+		child.stdin!.end(text);
+	});
+}
+
 async function hostPackage(name: string): Promise<{version: string; arch: string; source: string; sourceVersion: string}> {
 	const {stdout} = await run('dpkg-query', ['-W', '-f', '${Version}\t${Architecture}\t${source:Package}\t${source:Version}', name]);
 	const [version, arch, source, sourceVersion] = stdout.trim().split('\t') as [string, string, string, string];
@@ -141,6 +155,12 @@ test('package versions of a deployment, and of its pruned commit through the cat
 	t.regex(prom.stdout, /^livetree_package_version_mismatch\{package="livetree-demo",running="1\.0-1",installed="2\.0-1"\} 1$/m);
 	t.regex(prom.stdout, /^livetree_packages_version_mismatched 1$/m);
 	t.notRegex(prom.stdout, /mismatch\{package="libc6"/);
+	await promtoolCheck(prom.stdout);
+	// The same series in the status metrics (what the exporter and --textfile serve).
+	const statusProm = await livetree(['status', '--format', 'prometheus', '--no-systemd', '--sysroot', s.path, '--state-dir', state]);
+	t.regex(statusProm.stdout, /^livetree_package_version_mismatch\{package="livetree-demo",running="1\.0-1",installed="2\.0-1"\} 1$/m);
+	t.regex(statusProm.stdout, /^livetree_processes\{/m);
+	await promtoolCheck(statusProm.stdout);
 
 	const ex = await livetree(['explain', String(proc.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
 	t.regex(ex.stdout, /libdemo\.so\.1 \(deleted\).*package livetree-demo 1\.0-1 \(amd64, source livetree-demo-src 1\.0\)/s);

@@ -1,9 +1,9 @@
 // `livetree packages [NAME...]`: which versions of which packages are in memory, in which
 // processes and units, and the version installed.
 import {parseArgs} from 'node:util';
-import {collectWithScan} from '../collect.js';
+import {collect} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
-import {toPackage} from '../model/build.js';
+import {installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
 import {commonOptions, readCommon} from '../options.js';
 import {writeAtomic} from '../write-atomic.js';
@@ -44,10 +44,10 @@ export async function packagesCommand(argv: string[]): Promise<number> {
 		throw new UsageError(`--format must be text, json or prometheus, not "${format}"`);
 	}
 
-	const {doc, scan} = await collectWithScan(options);
+	const doc = await collect(options);
 	const report = buildPackages({
 		doc,
-		installed: scan.installedPackages.map(i => ({tree: i.tree, package: toPackage(i.package)})),
+		installed: installedOf(doc) ?? [],
 		names: positionals,
 	});
 	const {renderPackagesPrometheus} = await import('../render/packages-prometheus.js');

@@ -6,7 +6,10 @@
 // Labels are bounded: per state, deployment, unit or warning code, never per PID
 // or per file, so a host with many processes does not explode the series count.
 import type {ProcessState, StatusDocument} from '../model/document.js';
+import {installedOf} from '../model/installed.js';
+import {buildPackages} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
+import {packageFamilies} from './packages-prometheus.js';
 
 export interface ExporterFacts {
 	// Scans that failed since the exporter started (a counter, exporter only).
@@ -20,7 +23,13 @@ export interface ExporterFacts {
 const states: readonly ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
 
 export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {}): string {
-	return formatExposition([...documentFamilies(doc), ...exporterFamilies(extra)]);
+	return formatExposition([...documentFamilies(doc), ...packageMetrics(doc), ...exporterFamilies(extra)]);
+}
+
+// Package version mismatches, when the scan that built the document read package databases.
+function packageMetrics(doc: StatusDocument): Family[] {
+	const installed = installedOf(doc);
+	return installed ? packageFamilies(buildPackages({doc, installed})) : [];
 }
 
 // The exporter's own metrics, for when it has no document yet (every scan so far failed).
