@@ -204,7 +204,14 @@ pub fn rpm_table(tree: &dyn TreeReader, db: &str) -> PackageTable {
         .local_path(&format!("{db}-wal"))
         .and_then(|p| std::fs::metadata(p).ok())
         .is_some_and(|m| m.len() > 0);
-    let blobs = match read_blobs(&path, !wal) {
+    if wal && !tree.is_directory() {
+        // In a commit the WAL is another object, which SQLite cannot find; the builder
+        // should have checkpointed it. Read what the main file holds, immutable, and say so.
+        table.warnings.push(format!(
+            "{name}: the commit holds a WAL that was not checkpointed; packages installed last may be missing"
+        ));
+    }
+    let blobs = match read_blobs(&path, !(wal && tree.is_directory())) {
         Ok(b) => b,
         Err(e) => {
             table.warnings.push(format!("{name}: {e}"));

@@ -25,6 +25,11 @@ pub trait TreeReader {
     /// A path on disk holding exactly this file's bytes, for readers (SQLite) that need
     /// one; `None` when the file is only stored compressed.
     fn local_path(&self, path: &str) -> Option<PathBuf>;
+    /// Whether files sit beside each other as in the tree (a directory on disk), so that
+    /// SQLite finds a database's `-wal` next to it. Repo objects are stored by checksum.
+    fn is_directory(&self) -> bool {
+        false
+    }
 }
 
 /// A directory tree on disk, such as the host's `/`.
@@ -73,6 +78,10 @@ impl TreeReader for RootTree {
     fn local_path(&self, path: &str) -> Option<PathBuf> {
         let p = self.root.join(path);
         p.is_file().then_some(p)
+    }
+
+    fn is_directory(&self) -> bool {
+        true
     }
 }
 
