@@ -22,7 +22,9 @@ const validatePackages = ajv.compile(JSON.parse(readFileSync(join(projectRoot, '
 /** make-tree.sh + dpkg-tree.sh + ostree commit, like sysroot.sh's commit step. */
 async function commitWithDpkg(fx: Fixtures, s: SysrootHandle, version: string): Promise<string> {
 	const tree = await fx.tempDir('livetree-dpkg-tree-');
-	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', version]);
+	// A marker of our own: other tests' trees of the same version would otherwise hold the
+	// very same libdemo object, and their processes would count here too.
+	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `packages-${version}-${process.pid}`]);
 	await run(join(FIXTURES, 'dpkg-tree.sh'), [tree, version]);
 	const {stdout} = await run('ostree', [
 		`--repo=${join(s.path, 'ostree/repo')}`, 'commit', '-b', `${s.osname}/stable`,

@@ -229,12 +229,16 @@ impl Knowledge {
         Ok(found)
     }
 
-    /// The host root's package database, read on first use.
-    pub fn host_packages(&self) -> &PackageTable {
+    /// The host root's package database, read once per scan, keeping the owners of
+    /// `wanted` paths only (see `packages::read_table_for`).
+    pub fn host_packages(&self, wanted: &std::collections::HashSet<Vec<u8>>) -> &PackageTable {
         self.host_packages.get_or_init(|| {
-            packages::read_table(&RootTree {
-                root: self.host_root.clone(),
-            })
+            packages::read_table_for(
+                &RootTree {
+                    root: self.host_root.clone(),
+                },
+                Some(wanted),
+            )
         })
     }
 

@@ -151,6 +151,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
             processes.push(p);
         }
     }
+    scan.host_packages(&mut processes);
     Ok(scan.finish(processes))
 }
 
@@ -346,7 +347,7 @@ impl Scan<'_> {
             Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
             None => self.origin(raw, m, &path, gone, root_dep),
         };
-        origin.package = self.package(raw, &origin, &path, deleted || superseded);
+        origin.package = self.package(&origin);
         FileReport {
             path,
             major: m.major,
@@ -358,31 +359,51 @@ impl Scan<'_> {
         }
     }
 
-    /// The package that installed this file, from the database of the tree it came from:
-    /// the commit's table in the catalog for a file of a known commit, else the host's own
-    /// database for a file that a host-rooted process maps at a path the host still holds
-    /// (a deleted or replaced host file's version is not the installed one, and no host
-    /// record tells which it was, so it names no package rather than a wrong one).
-    fn package(
-        &mut self,
-        raw: &ProcessRaw,
-        origin: &Origin,
-        path: &[u8],
-        replaced: bool,
-    ) -> Option<PackageInfo> {
-        if let (Some(commit), Some(tree_path)) = (&origin.commit, &origin.tree_path) {
-            return match self.k.package_at(commit, tree_path) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.warn_once("catalog-read", e.to_string(), None);
-                    None
-                }
-            };
-        }
-        if origin.kind != OriginKind::Untracked || replaced || raw.root_dev_ino != self.host {
+    /// The package that installed a file of a known commit, from that commit's table in
+    /// the catalog. Files of the host root are named after all processes (`host_packages`).
+    fn package(&mut self, origin: &Origin) -> Option<PackageInfo> {
+        let (Some(commit), Some(tree_path)) = (&origin.commit, &origin.tree_path) else {
             return None;
+        };
+        match self.k.package_at(commit, tree_path) {
+            Ok(p) => p,
+            Err(e) => {
+                self.warn_once("catalog-read", e.to_string(), None);
+                None
+            }
         }
-        self.k.host_packages().lookup(path).cloned()
+    }
+
+    /// Name the package of each file that a process in the host's own root maps from the
+    /// host's database, reading it once for all of them. A deleted or replaced host file
+    /// names none: its version is not the installed one and no host record tells which
+    /// it was, so no package is better than a wrong version.
+    fn host_packages(&mut self, processes: &mut [ProcessReport]) {
+        let is_candidate = |p: &ProcessReport, f: &FileReport| {
+            p.root_kind == RootKind::Host
+                && f.origin.kind == OriginKind::Untracked
+                && !f.deleted
+                && !f.superseded
+        };
+        let wanted: HashSet<Vec<u8>> = processes
+            .iter()
+            .flat_map(|p| p.files.iter().filter(move |f| is_candidate(p, f)))
+            .map(|f| crate::packages::canonical_path(&f.path).into_owned())
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let table = self.k.host_packages(&wanted);
+        for p in processes.iter_mut() {
+            if p.root_kind != RootKind::Host {
+                continue;
+            }
+            for f in p.files.iter_mut() {
+                if f.origin.kind == OriginKind::Untracked && !f.deleted && !f.superseded {
+                    f.origin.package = table.lookup(&f.path).cloned();
+                }
+            }
+        }
     }
 
     /// The dynamic overlay (lower layer a deployment's) with this device, as this
@@ -677,8 +698,7 @@ impl Scan<'_> {
             }
         }
         let host = names(RootKind::Host);
-        if !host.is_empty() {
-            let table = self.k.host_packages();
+        if let Some(table) = self.k.host_packages_read().filter(|_| !host.is_empty()) {
             for name in host {
                 out.extend(table.by_name(name).map(|p| ("host".to_string(), p.clone())));
             }

@@ -11,7 +11,7 @@ pub mod rpm;
 pub mod tree;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 pub use tree::{CommitTree, RootTree, TreeReader};
 
@@ -122,10 +122,17 @@ impl PackageTable {
 /// gives an empty table (not a warning: a minimal image may carry none); a damaged one
 /// gives what could be read and warnings naming the file.
 pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
+    read_table_for(tree, None)
+}
+
+/// `read_table`, keeping only the paths in `wanted` (canonical spellings) when given: a
+/// scan of the host needs the owners of the few thousand paths processes map, not a map
+/// of every path of every package.
+pub fn read_table_for(tree: &dyn TreeReader, wanted: Option<&HashSet<Vec<u8>>>) -> PackageTable {
     for dir in DPKG_DIRS {
         let status = format!("{dir}/status");
         match tree.read(&status) {
-            Ok(Some(bytes)) => return dpkg_table(tree, dir, &bytes),
+            Ok(Some(bytes)) => return dpkg_table(tree, dir, &bytes, wanted),
             Ok(None) => {}
             Err(e) => {
                 return PackageTable {
@@ -158,7 +165,12 @@ pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
     PackageTable::default()
 }
 
-fn dpkg_table(tree: &dyn TreeReader, dir: &str, status: &[u8]) -> PackageTable {
+fn dpkg_table(
+    tree: &dyn TreeReader,
+    dir: &str,
+    status: &[u8],
+    wanted: Option<&HashSet<Vec<u8>>>,
+) -> PackageTable {
     let mut table = PackageTable {
         source: Some(format!("{}/{dir}", tree.describe())),
         ..PackageTable::default()
@@ -185,11 +197,20 @@ fn dpkg_table(tree: &dyn TreeReader, dir: &str, status: &[u8]) -> PackageTable {
         }
     };
     let mut bad_names = 0usize;
+    let mut by_name: HashMap<&[u8], Vec<&dpkg::StatusEntry>> = HashMap::new();
+    for e in &parsed.entries {
+        by_name.entry(e.info.name.as_bytes()).or_default().push(e);
+    }
+    let diverted: HashMap<&[u8], &dpkg::Diversion> =
+        diversions.iter().map(|d| (&d.from[..], d)).collect();
     for file in names {
         let Some((name, arch)) = dpkg::list_name(&file) else {
             continue;
         };
-        let Some(entry) = dpkg::entry_for_list(&parsed.entries, name, arch) else {
+        let Some(entry) = by_name.get(name).and_then(|v| {
+            v.iter()
+                .find(|e| arch.is_none() || e.info.arch.as_deref().map(str::as_bytes) == arch)
+        }) else {
             continue;
         };
         let path = format!("{info}/{}", String::from_utf8_lossy(&file));
@@ -204,8 +225,25 @@ fn dpkg_table(tree: &dyn TreeReader, dir: &str, status: &[u8]) -> PackageTable {
         if std::str::from_utf8(&bytes).is_err() {
             bad_names += 1;
         }
-        let paths = dpkg::owned_paths(&bytes, &entry.info.name, &diversions);
-        table.add(entry.info.clone(), paths);
+        // One pass over the list's lines without a copy per line: a host lists ~100k paths
+        // and this runs once per scan. Directories stay in (no package's file is ever a
+        // directory mapped by a process, and telling them apart costs a sort).
+        let index = table.packages.len() as u32;
+        table.packages.push(entry.info.clone());
+        let own = entry.info.name.as_str();
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let line = match diverted.get(line) {
+                Some(d) if d.by.as_deref() != Some(own) => &d.to[..],
+                _ => line,
+            };
+            let canon = canonical_path(line);
+            if wanted.is_some_and(|w| !w.contains(canon.as_ref())) {
+                continue;
+            }
+            if !table.paths.contains_key(canon.as_ref()) {
+                table.paths.insert(canon.into_owned(), index);
+            }
+        }
     }
     if bad_names > 0 {
         // Not damage in itself (dpkg stores names as bytes), but worth saying: such a path
