@@ -189,8 +189,13 @@ fn dpkg_table(
         _ => Vec::new(),
     };
     let info = format!("{dir}/info");
+    // Sorted: when two lists name one path (a directory, or a file moved between packages
+    // in a way dpkg did not clean up), the owner must not depend on readdir order.
     let names = match tree.list(&info) {
-        Ok(n) => n,
+        Ok(mut n) => {
+            n.sort();
+            n
+        }
         Err(e) => {
             table.warnings.push(e.to_string());
             Vec::new()
