@@ -15,6 +15,9 @@ use crate::report::{Origin, OriginKind, Warning};
 use crate::sysroot::{self, SysrootStatus};
 use crate::Result;
 
+/// One commit's answers: tree path → package (None: the commit's table does not list it).
+type PathPackages = HashMap<Vec<u8>, Option<PackageInfo>>;
+
 pub struct Knowledge {
     pub status: SysrootStatus,
     pub repo: Option<Repo>,
@@ -25,7 +28,7 @@ pub struct Knowledge {
     index_dev: Option<(u32, u32)>,
     hits: RefCell<HashMap<String, Vec<ObjectHit>>>,
     /// Packages by commit and tree path, as the catalog answered (once per file).
-    packages: RefCell<HashMap<String, HashMap<Vec<u8>, Option<PackageInfo>>>>,
+    packages: RefCell<HashMap<String, PathPackages>>,
     /// The host root's package database, parsed on first need (once per scan).
     host_root: PathBuf,
     host_packages: OnceCell<PackageTable>,

@@ -157,7 +157,7 @@ pub fn parse_diversions(bytes: &[u8]) -> (Vec<Diversion>, Option<String>) {
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     // A file ending in a newline has an empty last element.
     let lines = match lines.last() {
-        Some(l) if l.is_empty() => &lines[..lines.len() - 1],
+        Some(&b"") => &lines[..lines.len() - 1],
         _ => &lines[..],
     };
     let mut out = Vec::new();
