@@ -17,11 +17,13 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 		for (const v of p.running) {
 			const versions = [...new Set(p.installed.filter(i => i.tree === v.tree).map(i => i.version))];
 			const installed = v.tree === null
-				? 'in a foreign root'
+				? 'installed version unknown there'
 				: (versions.length > 0 ? `${versions.join(', ')} installed` : 'not installed');
 			const arch = v.arch && p.running.some(o => o.arch !== v.arch) ? `:${v.arch}` : '';
-			const where = `in memory in ${count(v.processes.length, 'process', 'processes')} of ${count(v.units.length, 'unit')}`;
-			const line = `${p.name}${arch} ${v.version} ${where}; ${installed}`;
+			const units = v.units.length > 0 ? ` of ${count(v.units.length, 'unit')}` : '';
+			// One package may run in deployments, in the host root and in containers: say which.
+			const scope = new Set(p.running.map(o => o.tree)).size > 1 ? ` ${treeLabel(v.tree)}` : '';
+			const line = `${p.name}${arch} ${v.version} in memory in ${count(v.processes.length, 'process', 'processes')}${units}${scope}; ${installed}`;
 			lines.push(v.mismatch ? style.red(line) : line);
 			if (verbose || v.mismatch) {
 				lines.push(...details(v, verbose));
@@ -35,6 +37,14 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 	}
 
 	return `${lines.join('\n')}\n`;
+}
+
+function treeLabel(tree: string | null): string {
+	if (tree === null) {
+		return 'in foreign roots';
+	}
+
+	return tree === 'host' ? 'in the host root' : 'in deployments';
 }
 
 function details(v: RunningVersion, verbose: boolean): string[] {
