@@ -18,6 +18,10 @@ have chattr || need+=(e2fsprogs)
 have unshare || need+=(util-linux)
 have setfattr || need+=(attr)
 have gcc || need+=(gcc)
+# Package databases (issue 15): rpmbuild and rpm --root make real rpmdb.sqlite files;
+# dpkg-deb and dpkg --root come with dpkg itself; sqlite3 captures fixtures.
+have rpmbuild || need+=(rpm)
+have sqlite3 || need+=(sqlite3)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
