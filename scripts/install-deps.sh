@@ -19,9 +19,8 @@ have unshare || need+=(util-linux)
 have setfattr || need+=(attr)
 have gcc || need+=(gcc)
 # Package databases (issue 15): rpmbuild and rpm --root make real rpmdb.sqlite files;
-# dpkg-deb and dpkg --root come with dpkg itself; sqlite3 captures fixtures.
+# dpkg-deb and dpkg --root come with dpkg itself.
 have rpmbuild || need+=(rpm)
-have sqlite3 || need+=(sqlite3)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
