@@ -5,6 +5,7 @@
 // catalog, and `livetree packages` reports the mismatch.
 import {execFile} from 'node:child_process';
 import {readFileSync} from 'node:fs';
+import {appendFile, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
@@ -20,12 +21,13 @@ const ajv = new Ajv2020.default({allErrors: true, strict: false});
 const validatePackages = ajv.compile(JSON.parse(readFileSync(join(projectRoot, 'schema/packages.schema.json'), 'utf8')) as object);
 
 /** make-tree.sh + dpkg-tree.sh + ostree commit, like sysroot.sh's commit step. */
-async function commitWithDpkg(fx: Fixtures, s: SysrootHandle, version: string): Promise<string> {
+async function commitWithDpkg(fx: Fixtures, s: SysrootHandle, version: string, damage?: (db: string) => Promise<void>): Promise<string> {
 	const tree = await fx.tempDir('livetree-dpkg-tree-');
 	// A marker of our own: other tests' trees of the same version would otherwise hold the
 	// very same libdemo object, and their processes would count here too.
 	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `packages-${version}-${process.pid}`]);
 	await run(join(FIXTURES, 'dpkg-tree.sh'), [tree, version]);
+	await damage?.(join(tree, 'usr/share/dpkg/database'));
 	const {stdout} = await run('ostree', [
 		`--repo=${join(s.path, 'ostree/repo')}`, 'commit', '-b', `${s.osname}/stable`,
 		'-s', `livetree test ${version}`, `--add-metadata-string=version=${version}`, tree,
@@ -169,4 +171,28 @@ test('package versions of a deployment, and of its pruned commit through the cat
 
 	const ex = await livetree(['explain', String(proc.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
 	t.regex(ex.stdout, /libdemo\.so\.1 \(deleted\).*package livetree-demo 1\.0-1 \(amd64, source livetree-demo-src 1\.0\)/s);
+});
+
+test('a damaged dpkg database in a commit gives warnings, never a failed scan', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	await commitWithDpkg(fx, s, '1.0', async db => {
+		// status cut inside the last stanza (libdemo's), a .list with a name that is not UTF-8.
+		const status = await readFile(join(db, 'status'));
+		await writeFile(join(db, 'status'), status.subarray(0, status.lastIndexOf('Version: ') + 4));
+		await appendFile(join(db, 'info/dash.list'), Buffer.from([0x2f, 0x75, 0x73, 0x72, 0x2f, 0xff, 0xfe, 0x0a]));
+	});
+	const d = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+	const doc = await status(s.path, state);
+	t.deepEqual(schemaErrors(doc), []);
+	const warnings = doc.warnings.filter(w => w.code === 'package-db').map(w => w.message);
+	t.true(warnings.some(m => m.includes('usr/share/dpkg/database/status') && m.includes('truncated')), warnings.join('\n'));
+	t.true(warnings.some(m => m.includes('not UTF-8')), warnings.join('\n'));
+	const p = doc.processes.find(q => q.pid === proc.pid)!;
+	// The cut stanza names no package; the others still do.
+	t.is(file(p, '/usr/lib/livetree-demo/libdemo.so.1').origin.package, null);
+	t.is(file(p, '/usr/bin/sleep').origin.package?.name, 'coreutils');
 });
