@@ -17,6 +17,8 @@ export interface RunningVersion {
 	sourceVersion: string | null;
 	/** Whether this version differs from the installed one (or the package is no longer installed). */
 	mismatch: boolean;
+	/** The versions it is compared with: installed in its tree, for its architecture. */
+	installedVersions: string[];
 	processes: PackageProcess[];
 	units: string[];
 	/** Mapped files of this version, and how many of them are deleted or replaced on disk. */
@@ -74,7 +76,7 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 			const vkey = `${key}\0${p.version}\0${p.arch ?? ''}\0${tree ?? ''}`;
 			let seen = versions.get(vkey);
 			if (!seen) {
-				seen = {v: {version: p.version, tree, arch: p.arch, sourceVersion: p.sourceVersion, mismatch: false, processes: [], units: [], files: 0, staleFiles: 0}, pids: new Set()};
+				seen = {v: {version: p.version, tree, arch: p.arch, sourceVersion: p.sourceVersion, mismatch: false, installedVersions: [], processes: [], units: [], files: 0, staleFiles: 0}, pids: new Set()};
 				versions.set(vkey, seen);
 				entry.running.push(seen.v);
 			}
@@ -105,7 +107,8 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 			// (libc6:amd64 and libc6:i386 are installed separately). A foreign root
 			// (a container) has no installed tree here: never a mismatch.
 			const same = entry.installed.filter(i => i.tree === v.tree && (i.arch === v.arch || i.arch === null || v.arch === null));
-			v.mismatch = v.tree !== null && !same.some(i => i.version === v.version);
+			v.installedVersions = [...new Set(same.map(i => i.version))];
+			v.mismatch = v.tree !== null && !v.installedVersions.includes(v.version);
 			v.units.sort();
 		}
 

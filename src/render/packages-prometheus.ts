@@ -10,7 +10,7 @@ export function packageFamilies(doc: PackagesDocument): Family[] {
 			labels: {
 				package: p.name,
 				running: v.version,
-				installed: [...new Set(p.installed.filter(i => i.tree === v.tree).map(i => i.version))].join(','),
+				installed: v.installedVersions.join(','),
 			},
 			value: 1,
 		})));

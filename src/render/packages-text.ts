@@ -15,7 +15,7 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 
 	for (const p of doc.packages) {
 		for (const v of p.running) {
-			const versions = [...new Set(p.installed.filter(i => i.tree === v.tree).map(i => i.version))];
+			const versions = v.installedVersions;
 			const installed = v.tree === null
 				? 'installed version unknown there'
 				: (versions.length > 0 ? `${versions.join(', ')} installed` : 'not installed');
