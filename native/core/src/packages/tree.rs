@@ -93,12 +93,20 @@ pub struct CommitTree<'a> {
 }
 
 impl<'a> CommitTree<'a> {
+    /// Only the files below the package database directories are kept: a commit has
+    /// 100k files and this runs once per commit, for a few hundred of them.
     pub fn new(repo: &'a Repo, checksum: &str, files: &[CatalogFile]) -> CommitTree<'a> {
+        let dirs: Vec<Vec<u8>> = super::DPKG_DIRS
+            .iter()
+            .chain(super::RPM_DIRS)
+            .map(|d| format!("/{d}/").into_bytes())
+            .collect();
         CommitTree {
             repo,
             checksum: checksum.to_string(),
             files: files
                 .iter()
+                .filter(|f| dirs.iter().any(|d| f.path.starts_with(d)))
                 .map(|f| (f.path.clone(), f.object.clone()))
                 .collect(),
         }
