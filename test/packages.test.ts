@@ -191,6 +191,9 @@ test('a damaged dpkg database in a commit gives warnings, never a failed scan', 
 	const warnings = doc.warnings.filter(w => w.code === 'package-db').map(w => w.message);
 	t.true(warnings.some(m => m.includes('usr/share/dpkg/database/status') && m.includes('truncated')), warnings.join('\n'));
 	t.true(warnings.some(m => m.includes('not UTF-8')), warnings.join('\n'));
+	// A second scan reads the table from the catalog, and still says it is partial.
+	const again = await status(s.path, state);
+	t.deepEqual(again.warnings.filter(w => w.code === 'package-db').map(w => w.message), warnings);
 	const p = doc.processes.find(q => q.pid === proc.pid)!;
 	// The cut stanza names no package; the others still do.
 	t.is(file(p, '/usr/lib/livetree-demo/libdemo.so.1').origin.package, null);

@@ -109,7 +109,14 @@ impl Knowledge {
             if self.catalog.has_commit(&d.checksum).unwrap_or(false) {
                 let _ = self.catalog.touch_commit(&d.checksum);
                 // A commit recorded by a livetree that did not read package databases yet.
-                if !self.catalog.has_packages(&d.checksum).unwrap_or(true) {
+                if self.catalog.has_packages(&d.checksum).unwrap_or(true) {
+                    // Damage seen when its table was recorded still makes it partial.
+                    let said = self.catalog.package_warnings(&d.checksum).unwrap_or_default();
+                    warnings.extend(
+                        said.into_iter()
+                            .map(|w| Warning::new("package-db", w, None)),
+                    );
+                } else {
                     match repo.walk_tree(&d.checksum) {
                         Ok(tree) => {
                             let files: Vec<CatalogFile> = tree

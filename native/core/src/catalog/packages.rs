@@ -13,7 +13,9 @@ use crate::packages::{canonical_path, Manager, PackageInfo, PackageTable};
 /// them); optional fields are '' rather than NULL so that UNIQUE sees equal rows as equal.
 /// `commit_packages` is the per-commit path table; `commit_package_list` answers "which
 /// version of X does this commit hold" without reading every path; `package_scans` says a
-/// commit's table was read (even an empty one), so it is read once.
+/// commit's table was read (even an empty one), so it is read once, and keeps what was
+/// wrong with the database then (a JSON array of messages), so every later scan of a
+/// deployment of that commit still says its packages are partial.
 pub(super) const MIGRATION: &str = "
     CREATE TABLE packages (
         id              INTEGER PRIMARY KEY,
@@ -40,6 +42,7 @@ pub(super) const MIGRATION: &str = "
         commit_id   INTEGER PRIMARY KEY REFERENCES commits (id) ON DELETE CASCADE,
         n_paths     INTEGER NOT NULL,
         source      TEXT,
+        warnings    TEXT NOT NULL CHECK (json_valid(warnings)),
         scanned_at  INTEGER NOT NULL
     );
 ";
@@ -153,13 +156,43 @@ impl Catalog {
                 }
             }
             tx.execute(
-                "INSERT INTO package_scans (commit_id, n_paths, source, scanned_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![commit_id, table.paths.len() as i64, table.source, now()],
+                "INSERT INTO package_scans (commit_id, n_paths, source, warnings, scanned_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    commit_id,
+                    table.paths.len() as i64,
+                    table.source,
+                    json_strings(&table.warnings),
+                    now()
+                ],
             )
             .map_err(err)?;
         }
         tx.commit().map_err(err)
+    }
+
+    /// What was wrong with this commit's package database when its table was recorded.
+    pub fn package_warnings(&self, checksum: &str) -> Result<Vec<String>> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT s.warnings FROM package_scans s JOIN commits c ON c.id = s.commit_id \
+                 WHERE c.checksum = ?1",
+            )
+            .and_then(|mut stmt| stmt.query_row([checksum], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))?;
+        let Some(text) = text else {
+            return Ok(Vec::new());
+        };
+        // Stored by json_strings below; read with SQLite's own JSON functions.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM json_each(?1)")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([text], |r| r.get::<_, String>(0))
+            .and_then(|r| r.collect());
+        rows.map_err(|e| self.err(e))
     }
 
     /// The package that installed `path` (any spelling) in this commit.
@@ -195,4 +228,26 @@ impl Catalog {
             .and_then(|rows| rows.collect());
         rows.map_err(|e| self.err(e))
     }
+}
+
+/// A JSON array of strings (the messages are ours, but paths in them may hold anything).
+fn json_strings(items: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
 }
