@@ -385,10 +385,14 @@ impl Scan<'_> {
                 && !f.deleted
                 && !f.superseded
         };
+        // Paths as the scanner sees them, below the host root (`/` on a real host).
+        let root = self.cfg.host_root.as_os_str().as_bytes().to_vec();
+        let in_root = |path: &[u8]| path_in_root(&root, path).map(<[u8]>::to_vec);
         let wanted: HashSet<Vec<u8>> = processes
             .iter()
             .flat_map(|p| p.files.iter().filter(move |f| is_candidate(p, f)))
-            .map(|f| crate::packages::canonical_path(&f.path).into_owned())
+            .filter_map(|f| in_root(&f.path))
+            .map(|p| crate::packages::canonical_path(&p).into_owned())
             .collect();
         if wanted.is_empty() {
             return;
@@ -400,7 +404,7 @@ impl Scan<'_> {
             }
             for f in p.files.iter_mut() {
                 if f.origin.kind == OriginKind::Untracked && !f.deleted && !f.superseded {
-                    f.origin.package = table.lookup(&f.path).cloned();
+                    f.origin.package = in_root(&f.path).and_then(|p| table.lookup(&p).cloned());
                 }
             }
         }
