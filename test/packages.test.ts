@@ -20,13 +20,13 @@ const run = promisify(execFile);
 const ajv = new Ajv2020.default({allErrors: true, strict: false});
 const validatePackages = ajv.compile(JSON.parse(readFileSync(join(projectRoot, 'schema/packages.schema.json'), 'utf8')) as object);
 
-/** make-tree.sh + dpkg-tree.sh + ostree commit, like sysroot.sh's commit step. */
-async function commitWithDpkg(fx: Fixtures, s: SysrootHandle, version: string, damage?: (db: string) => Promise<void>): Promise<string> {
+/** make-tree.sh + dpkg-tree.sh (or rpm-tree.sh) + ostree commit, like sysroot.sh's commit step. */
+async function commitWithDb(fx: Fixtures, s: SysrootHandle, version: string, damage?: (db: string) => Promise<void>, script = 'dpkg-tree.sh'): Promise<string> {
 	const tree = await fx.tempDir('livetree-dpkg-tree-');
 	// A marker of our own: other tests' trees of the same version would otherwise hold the
 	// very same libdemo object, and their processes would count here too.
 	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `packages-${version}-${process.pid}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [tree, version]);
+	await run(join(FIXTURES, script), [tree, version]);
 	await damage?.(join(tree, 'usr/share/dpkg/database'));
 	const {stdout} = await run('ostree', [
 		`--repo=${join(s.path, 'ostree/repo')}`, 'commit', '-b', `${s.osname}/stable`,
@@ -77,7 +77,7 @@ test('package versions of a deployment, and of its pruned commit through the cat
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const s = await fx.initSysroot();
-	const v1 = await commitWithDpkg(fx, s, '1.0');
+	const v1 = await commitWithDb(fx, s, '1.0');
 	const d1 = (await s.deploy()).deployments[0]!;
 	const proc = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
 	const state = await fx.tempDir();
@@ -109,7 +109,7 @@ test('package versions of a deployment, and of its pruned commit through the cat
 	t.deepEqual(sameDoc.packages.map(p => p.name), ['livetree-demo']);
 
 	// Upgrade: 2.0 in a new commit, the old deployment undeployed and its commit pruned.
-	const v2 = await commitWithDpkg(fx, s, '2.0');
+	const v2 = await commitWithDb(fx, s, '2.0');
 	await s.deploy();
 	await s.undeploy(1);
 	await s.cleanup();
@@ -177,7 +177,7 @@ test('a damaged dpkg database in a commit gives warnings, never a failed scan', 
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const s = await fx.initSysroot();
-	await commitWithDpkg(fx, s, '1.0', async db => {
+	await commitWithDb(fx, s, '1.0', async db => {
 		// status cut inside the last stanza (libdemo's), a .list with a name that is not UTF-8.
 		const status = await readFile(join(db, 'status'));
 		await writeFile(join(db, 'status'), status.subarray(0, status.lastIndexOf('Version: ') + 4));
@@ -198,4 +198,41 @@ test('a damaged dpkg database in a commit gives warnings, never a failed scan', 
 	// The cut stanza names no package; the others still do.
 	t.is(file(p, '/usr/lib/livetree-demo/libdemo.so.1').origin.package, null);
 	t.is(file(p, '/usr/bin/sleep').origin.package?.name, 'coreutils');
+});
+
+test('an rpm database in the commits: the old version named through the catalog, checked against rpm -qf', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	const rpmCommit = async (version: string) => commitWithDb(fx, s, version, undefined, 'rpm-tree.sh');
+	const v1 = await rpmCommit('1.0');
+	const d1 = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+	const qf = async (deployment: string) => (await run('rpm', [`--root=${deployment}`, '--dbpath=/usr/lib/sysimage/rpm', '-qf', '/usr/lib/livetree-demo/libdemo.so.1', '--qf', '%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE} %{ARCH} %{SOURCERPM}'])).stdout.trim();
+
+	const first = await status(s.path, state);
+	const lib = file(first.processes.find(p => p.pid === proc.pid)!, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(lib.origin.commit, v1);
+	const want = (await qf(d1.path)).split(' ');
+	t.deepEqual(lib.origin.package, {
+		name: want[0], version: want[1], arch: want[2], manager: 'rpm', source: 'livetree-demo', sourceVersion: '1.0-1',
+	});
+	t.is(want[3], 'livetree-demo-1.0-1.src.rpm');
+
+	await rpmCommit('2.0');
+	const d2 = (await s.deploy()).deployments[0]!;
+	await s.undeploy(1);
+	await s.cleanup();
+	const after = await status(s.path, state);
+	t.deepEqual(schemaErrors(after), []);
+	const gone = file(after.processes.find(p => p.pid === proc.pid)!, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(gone.origin.kind, 'catalog');
+	t.like(gone.origin.package, {name: 'livetree-demo', version: '1:1.0-1', manager: 'rpm'});
+
+	const r = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo']);
+	t.is(r.code, 1, r.stderr);
+	const demo = (JSON.parse(r.stdout) as PackagesDocument).packages[0]!;
+	t.is(demo.manager, 'rpm');
+	t.like(demo.running[0], {version: '1:1.0-1', mismatch: true, installedVersions: [(await qf(d2.path)).split(' ')[1]!]});
 });
