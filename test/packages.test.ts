@@ -236,3 +236,23 @@ test('an rpm database in the commits: the old version named through the catalog,
 	t.is(demo.manager, 'rpm');
 	t.like(demo.running[0], {version: '1:1.0-1', mismatch: true, installedVersions: [(await qf(d2.path)).split(' ')[1]!]});
 });
+
+test('a commit recorded before package tables existed gets its table at the next scan', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	const v1 = await commitWithDb(fx, s, '1.0');
+	const d = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+	await status(s.path, state);
+	// What a catalog written by a livetree without package tables holds for that commit.
+	await run('python3', ['-c', `import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("DELETE FROM commit_packages"); c.execute("DELETE FROM commit_package_list"); c.execute("DELETE FROM package_scans")
+c.commit()`, join(state, 'catalog.sqlite')]);
+	const doc = await status(s.path, state);
+	const lib = file(doc.processes.find(p => p.pid === proc.pid)!, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(lib.origin.commit, v1);
+	t.like(lib.origin.package, {name: 'livetree-demo', version: '1.0-1'});
+});

@@ -61,3 +61,35 @@ fn tables_round_trip_once_per_commit() {
     );
     assert!(cat.package_warnings(&c2.checksum).unwrap().is_empty());
 }
+
+#[test]
+fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
+    let dir = TempDir::new("pkgs-migrate");
+    let c1 = commit(7, 2);
+    {
+        let mut cat = Catalog::open(&dir.catalog()).unwrap();
+        cat.record_commit(&c1).unwrap();
+    }
+    // Make it what livetree wrote before package tables existed.
+    {
+        let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
+        conn.execute_batch(
+            "DROP TABLE package_scans; DROP TABLE commit_package_list; \
+             DROP TABLE commit_packages; DROP TABLE packages; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let mut cat = Catalog::open(&dir.catalog()).unwrap();
+    assert!(cat.has_commit(&c1.checksum).unwrap());
+    assert!(!cat.has_packages(&c1.checksum).unwrap());
+    let table = PackageTable {
+        packages: vec![info("bash", "5.2", None)],
+        paths: HashMap::from([(b"/usr/bin/bash".to_vec(), 0)]),
+        ..PackageTable::default()
+    };
+    cat.record_packages(&c1.checksum, &table).unwrap();
+    assert_eq!(
+        cat.package_at(&c1.checksum, b"/bin/bash").unwrap().map(|p| p.name),
+        Some("bash".into())
+    );
+}
