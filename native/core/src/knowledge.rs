@@ -111,7 +111,10 @@ impl Knowledge {
                 // A commit recorded by a livetree that did not read package databases yet.
                 if self.catalog.has_packages(&d.checksum).unwrap_or(true) {
                     // Damage seen when its table was recorded still makes it partial.
-                    let said = self.catalog.package_warnings(&d.checksum).unwrap_or_default();
+                    let said = self
+                        .catalog
+                        .package_warnings(&d.checksum)
+                        .unwrap_or_default();
                     warnings.extend(
                         said.into_iter()
                             .map(|w| Warning::new("package-db", w, None)),
@@ -130,7 +133,9 @@ impl Knowledge {
                                 .collect();
                             record_packages(&mut self.catalog, repo, &d.checksum, &files, warnings);
                         }
-                        Err(e) => warnings.push(Warning::new("commit-unreadable", e.to_string(), None)),
+                        Err(e) => {
+                            warnings.push(Warning::new("commit-unreadable", e.to_string(), None))
+                        }
                     }
                 }
             } else if let Err(e) = record_commit(
@@ -227,7 +232,12 @@ impl Knowledge {
     /// The package that installed `tree_path` in `commit`, from the catalog's table of
     /// that commit (recorded when a scan first saw it, so it outlives the commit).
     pub fn package_at(&self, commit: &str, tree_path: &[u8]) -> Result<Option<PackageInfo>> {
-        if let Some(hit) = self.packages.borrow().get(commit).and_then(|m| m.get(tree_path)) {
+        if let Some(hit) = self
+            .packages
+            .borrow()
+            .get(commit)
+            .and_then(|m| m.get(tree_path))
+        {
             return Ok(hit.clone());
         }
         let found = self.catalog.package_at(commit, tree_path)?;

@@ -30,7 +30,10 @@ fn tables_round_trip_once_per_commit() {
         cat.record_commit(&c2).unwrap();
         assert!(!cat.has_packages(&c1.checksum).unwrap());
         let table = PackageTable {
-            packages: vec![info("libc6", "2.36-1", Some("amd64")), info("libc6", "2.36-1", Some("i386"))],
+            packages: vec![
+                info("libc6", "2.36-1", Some("amd64")),
+                info("libc6", "2.36-1", Some("i386")),
+            ],
             paths: HashMap::from([
                 (b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(), 0),
                 (b"/usr/lib/i386-linux-gnu/libc.so.6".to_vec(), 1),
@@ -40,18 +43,26 @@ fn tables_round_trip_once_per_commit() {
         };
         cat.record_packages(&c1.checksum, &table).unwrap();
         // Once: a second table for the same commit is ignored.
-        cat.record_packages(&c1.checksum, &PackageTable::default()).unwrap();
+        cat.record_packages(&c1.checksum, &PackageTable::default())
+            .unwrap();
         // A commit whose tree has no database is recorded as read, with nothing in it.
-        cat.record_packages(&c2.checksum, &PackageTable::default()).unwrap();
+        cat.record_packages(&c2.checksum, &PackageTable::default())
+            .unwrap();
         // A commit the catalog does not know is left alone.
         cat.record_packages(&"f".repeat(64), &table).unwrap();
         assert!(!cat.has_packages(&"f".repeat(64)).unwrap());
     }
     let cat = Catalog::open(&dir.catalog()).unwrap();
     assert!(cat.has_packages(&c1.checksum).unwrap() && cat.has_packages(&c2.checksum).unwrap());
-    let got = cat.package_at(&c1.checksum, b"/lib/x86_64-linux-gnu/libc.so.6").unwrap();
+    let got = cat
+        .package_at(&c1.checksum, b"/lib/x86_64-linux-gnu/libc.so.6")
+        .unwrap();
     assert_eq!(got, Some(info("libc6", "2.36-1", Some("amd64"))));
-    assert_eq!(cat.package_at(&c2.checksum, b"/usr/lib/x86_64-linux-gnu/libc.so.6").unwrap(), None);
+    assert_eq!(
+        cat.package_at(&c2.checksum, b"/usr/lib/x86_64-linux-gnu/libc.so.6")
+            .unwrap(),
+        None
+    );
     let both = cat.commit_package(&c1.checksum, "libc6").unwrap();
     assert_eq!(both.len(), 2);
     assert_eq!(cat.commit_package(&c2.checksum, "libc6").unwrap(), vec![]);
@@ -89,7 +100,9 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
     };
     cat.record_packages(&c1.checksum, &table).unwrap();
     assert_eq!(
-        cat.package_at(&c1.checksum, b"/bin/bash").unwrap().map(|p| p.name),
+        cat.package_at(&c1.checksum, b"/bin/bash")
+            .unwrap()
+            .map(|p| p.name),
         Some("bash".into())
     );
 }

@@ -19,7 +19,12 @@ impl Drop for Scratch {
 
 fn run(cmd: &Path, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap();
-    assert!(out.status.success(), "{} {args:?}: {}", cmd.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        cmd.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -29,11 +34,26 @@ fn fixtures() -> PathBuf {
 
 fn commit(repo: &Path, mode: &str, tree: &Path) -> (Repo, String) {
     if !repo.join("config").exists() {
-        run(Path::new("ostree"), &["init", &format!("--repo={}", repo.display()), &format!("--mode={mode}")]);
+        run(
+            Path::new("ostree"),
+            &[
+                "init",
+                &format!("--repo={}", repo.display()),
+                &format!("--mode={mode}"),
+            ],
+        );
     }
     let csum = run(
         Path::new("ostree"),
-        &[&format!("--repo={}", repo.display()), "commit", "-b", "t/stable", "-s", "t", &tree.display().to_string()],
+        &[
+            &format!("--repo={}", repo.display()),
+            "commit",
+            "-b",
+            "t/stable",
+            "-s",
+            "t",
+            &tree.display().to_string(),
+        ],
     );
     (Repo::open(repo).unwrap(), csum)
 }
@@ -43,7 +63,11 @@ fn commit_table(repo: &Repo, csum: &str) -> PackageTable {
         .walk_commit(csum)
         .unwrap()
         .into_iter()
-        .map(|f| CatalogFile { path: f.path, object: f.checksum, is_symlink: false })
+        .map(|f| CatalogFile {
+            path: f.path,
+            object: f.checksum,
+            is_symlink: false,
+        })
         .collect();
     read_table(&CommitTree::new(repo, csum, &files))
 }
@@ -65,13 +89,32 @@ fn dpkg_and_rpm_databases_in_bare_and_archive_commits() {
 
     // dpkg: make-tree.sh + dpkg-tree.sh (the Endless layout, /var/lib/dpkg a symlink).
     let deb_tree = base.join("deb");
-    run(&fixtures().join("make-tree.sh"), &[&deb_tree.display().to_string(), "--version", "3.1"]);
-    run(&fixtures().join("dpkg-tree.sh"), &[&deb_tree.display().to_string(), "3.1"]);
-    let on_disk = read_table(&RootTree { root: deb_tree.clone() });
+    run(
+        &fixtures().join("make-tree.sh"),
+        &[&deb_tree.display().to_string(), "--version", "3.1"],
+    );
+    run(
+        &fixtures().join("dpkg-tree.sh"),
+        &[&deb_tree.display().to_string(), "3.1"],
+    );
+    let on_disk = read_table(&RootTree {
+        root: deb_tree.clone(),
+    });
     assert!(on_disk.warnings.is_empty(), "{:?}", on_disk.warnings);
-    let demo = on_disk.lookup(b"/usr/lib/livetree-demo/libdemo.so.1").unwrap();
-    assert_eq!((demo.name.as_str(), demo.version.as_str()), ("livetree-demo", "3.1-1"));
-    assert_eq!(on_disk.source.as_deref().map(|s| s.ends_with("usr/share/dpkg/database")), Some(true));
+    let demo = on_disk
+        .lookup(b"/usr/lib/livetree-demo/libdemo.so.1")
+        .unwrap();
+    assert_eq!(
+        (demo.name.as_str(), demo.version.as_str()),
+        ("livetree-demo", "3.1-1")
+    );
+    assert_eq!(
+        on_disk
+            .source
+            .as_deref()
+            .map(|s| s.ends_with("usr/share/dpkg/database")),
+        Some(true)
+    );
 
     // rpm: a package built by rpmbuild, installed with rpm --root into usr/lib/sysimage/rpm.
     let rpm_tree = base.join("rpm");
@@ -88,7 +131,17 @@ fn dpkg_and_rpm_databases_in_bare_and_archive_commits() {
     let topdef = format!("_topdir {}", top.display());
     run(
         Path::new("rpmbuild"),
-        &["-bb", "--quiet", "--define", &topdef, "--define", "__os_install_post %{nil}", "--define", "debug_package %{nil}", &top.join("c.spec").display().to_string()],
+        &[
+            "-bb",
+            "--quiet",
+            "--define",
+            &topdef,
+            "--define",
+            "__os_install_post %{nil}",
+            "--define",
+            "debug_package %{nil}",
+            &top.join("c.spec").display().to_string(),
+        ],
     );
     run(
         Path::new("rpm"),
@@ -98,17 +151,30 @@ fn dpkg_and_rpm_databases_in_bare_and_archive_commits() {
             "-i",
             "--nodeps",
             "--noscripts",
-            &top.join("RPMS/x86_64/lt-commit-4.2-7.x86_64.rpm").display().to_string(),
+            &top.join("RPMS/x86_64/lt-commit-4.2-7.x86_64.rpm")
+                .display()
+                .to_string(),
         ],
     );
-    let rpm_disk = read_table(&RootTree { root: rpm_tree.clone() });
-    assert_eq!(rpm_disk.lookup(b"/usr/lib64/libc-commit.so.4").map(|p| p.version.as_str()), Some("4.2-7"));
+    let rpm_disk = read_table(&RootTree {
+        root: rpm_tree.clone(),
+    });
+    assert_eq!(
+        rpm_disk
+            .lookup(b"/usr/lib64/libc-commit.so.4")
+            .map(|p| p.version.as_str()),
+        Some("4.2-7")
+    );
 
     for mode in ["bare", "archive"] {
         let repo_dir = base.join(format!("repo-{mode}"));
         let (repo, deb_commit) = commit(&repo_dir, mode, &deb_tree);
         let from_commit = commit_table(&repo, &deb_commit);
-        assert!(from_commit.warnings.is_empty(), "{mode}: {:?}", from_commit.warnings);
+        assert!(
+            from_commit.warnings.is_empty(),
+            "{mode}: {:?}",
+            from_commit.warnings
+        );
         same(&on_disk, &from_commit);
 
         let (repo, rpm_commit) = commit(&repo_dir, mode, &rpm_tree);
@@ -116,13 +182,30 @@ fn dpkg_and_rpm_databases_in_bare_and_archive_commits() {
         if mode == "bare" {
             // Read straight from the object file, read-only: the repo gains no file.
             same(&rpm_disk, &t);
-            let stray = run(Path::new("find"), &[&repo_dir.display().to_string(), "-name", "*-shm", "-o", "-name", "*-journal"]);
+            let stray = run(
+                Path::new("find"),
+                &[
+                    &repo_dir.display().to_string(),
+                    "-name",
+                    "*-shm",
+                    "-o",
+                    "-name",
+                    "*-journal",
+                ],
+            );
             assert_eq!(stray, "", "SQLite wrote beside a repo object");
         } else {
             // Archive objects are compressed: SQLite cannot open them; said, not guessed.
             assert!(t.packages.is_empty());
-            assert!(t.warnings.iter().any(|w| w.contains("archive")), "{:?}", t.warnings);
+            assert!(
+                t.warnings.iter().any(|w| w.contains("archive")),
+                "{:?}",
+                t.warnings
+            );
         }
-        run(Path::new("ostree"), &["fsck", &format!("--repo={}", repo_dir.display())]);
+        run(
+            Path::new("ostree"),
+            &["fsck", &format!("--repo={}", repo_dir.display())],
+        );
     }
 }

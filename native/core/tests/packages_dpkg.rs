@@ -24,7 +24,11 @@ fn scratch(tag: &str) -> Scratch {
 
 fn sh(cmd: &str, args: &[&std::ffi::OsStr]) {
     let out = Command::new(cmd).args(args).output().unwrap();
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Build NAME_VERSION.deb holding FILES (relative paths, bytes) and install it with dpkg --root.
@@ -39,9 +43,25 @@ fn install(work: &Path, root: &Path, control: &str, files: &[&[u8]]) {
         fs::write(&p, b"\x7fELF not really\n").unwrap();
     }
     let deb = work.join("p.deb");
-    sh("dpkg-deb", &["--root-owner-group".as_ref(), "--build".as_ref(), pkg.as_os_str(), deb.as_os_str()]);
+    sh(
+        "dpkg-deb",
+        &[
+            "--root-owner-group".as_ref(),
+            "--build".as_ref(),
+            pkg.as_os_str(),
+            deb.as_os_str(),
+        ],
+    );
     let root_arg = format!("--root={}", root.display());
-    sh("dpkg", &[root_arg.as_ref(), "--force-unsafe-io".as_ref(), "-i".as_ref(), deb.as_os_str()]);
+    sh(
+        "dpkg",
+        &[
+            root_arg.as_ref(),
+            "--force-unsafe-io".as_ref(),
+            "-i".as_ref(),
+            deb.as_os_str(),
+        ],
+    );
 }
 
 #[test]
@@ -81,22 +101,42 @@ fn real_dpkg_root_database() {
     assert!(root.join("usr/bin/foo.real").exists());
 
     let table = read_table(&RootTree { root: root.clone() });
-    let foo = table.lookup(b"/usr/lib/x86_64-linux-gnu/libfoo.so.1").unwrap();
+    let foo = table
+        .lookup(b"/usr/lib/x86_64-linux-gnu/libfoo.so.1")
+        .unwrap();
     assert_eq!(foo.name, "libfoo1");
     assert_eq!(foo.version, "1:2.0-3+b1");
     assert_eq!(foo.arch.as_deref(), Some("amd64"));
     assert_eq!(foo.source.as_deref(), Some("foo"));
     assert_eq!(foo.source_version.as_deref(), Some("2.0-3"));
     // The same file through the merged-/usr alias.
-    assert_eq!(table.lookup(b"/lib/x86_64-linux-gnu/libfoo.so.1"), Some(foo));
+    assert_eq!(
+        table.lookup(b"/lib/x86_64-linux-gnu/libfoo.so.1"),
+        Some(foo)
+    );
     // A name that is not UTF-8, matched byte for byte, with a warning saying so.
-    assert_eq!(table.lookup(b"/usr/share/foo/caf\xe9.dat").map(|p| p.name.as_str()), Some("libfoo1"));
-    assert!(table.warnings.iter().any(|w| w.contains("not UTF-8")), "{:?}", table.warnings);
+    assert_eq!(
+        table
+            .lookup(b"/usr/share/foo/caf\xe9.dat")
+            .map(|p| p.name.as_str()),
+        Some("libfoo1")
+    );
+    assert!(
+        table.warnings.iter().any(|w| w.contains("not UTF-8")),
+        "{:?}",
+        table.warnings
+    );
     // The diverted file lives at foo.real; /usr/bin/foo is nobody's file now.
-    assert_eq!(table.lookup(b"/usr/bin/foo.real").map(|p| p.name.as_str()), Some("libfoo1"));
+    assert_eq!(
+        table.lookup(b"/usr/bin/foo.real").map(|p| p.name.as_str()),
+        Some("libfoo1")
+    );
     assert_eq!(table.lookup(b"/usr/bin/foo"), None);
     let w = table.lookup(b"/usr/share/foo-wrapper/readme").unwrap();
-    assert_eq!((w.source.as_deref(), w.source_version.as_deref()), (Some("foo-wrapper"), Some("0.1")));
+    assert_eq!(
+        (w.source.as_deref(), w.source_version.as_deref()),
+        (Some("foo-wrapper"), Some("0.1"))
+    );
 
     // Damage: status cut in the middle of a stanza, diversions cut mid-record.
     let db = root.join("var/lib/dpkg");
@@ -106,12 +146,27 @@ fn real_dpkg_root_database() {
     let div = fs::read(db.join("diversions")).unwrap();
     fs::write(db.join("diversions"), &div[..div.len() - 5]).unwrap();
     let damaged = read_table(&RootTree { root: root.clone() });
-    assert!(damaged.warnings.iter().any(|w| w.contains("status") && w.contains("truncated")), "{:?}", damaged.warnings);
-    assert!(damaged.warnings.iter().any(|w| w.contains("diversions")), "{:?}", damaged.warnings);
+    assert!(
+        damaged
+            .warnings
+            .iter()
+            .any(|w| w.contains("status") && w.contains("truncated")),
+        "{:?}",
+        damaged.warnings
+    );
+    assert!(
+        damaged.warnings.iter().any(|w| w.contains("diversions")),
+        "{:?}",
+        damaged.warnings
+    );
     assert!(damaged.packages.len() < table.packages.len());
 
     // Garbage everywhere: still a table (empty), warnings, no panic.
-    fs::write(db.join("status"), [0xffu8, 0, b'\n', b':', b'\n', b'\n', b'P']).unwrap();
+    fs::write(
+        db.join("status"),
+        [0xffu8, 0, b'\n', b':', b'\n', b'\n', b'P'],
+    )
+    .unwrap();
     fs::write(db.join("info/libfoo1:amd64.list"), [0xfe, 0xff, 0]).unwrap();
     let garbage = read_table(&RootTree { root });
     assert!(garbage.packages.is_empty());

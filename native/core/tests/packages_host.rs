@@ -21,7 +21,11 @@ fn host_processes_match_dpkg_query() {
         root: PathBuf::from("/"),
     });
     assert!(table.warnings.is_empty(), "{:?}", table.warnings);
-    assert!(table.packages.len() > 50, "{} packages", table.packages.len());
+    assert!(
+        table.packages.len() > 50,
+        "{} packages",
+        table.packages.len()
+    );
     // Real processes of real packages: coreutils' sleep, dash, and this test itself.
     let mut children: Vec<_> = [("sleep", vec!["30"]), ("sh", vec!["-c", "sleep 30"])]
         .iter()
@@ -58,14 +62,24 @@ fn host_processes_match_dpkg_query() {
         let alt = text.strip_prefix("/usr").unwrap_or(&text).to_string();
         let theirs = dpkg_query(&["-S", &text]).or_else(|| dpkg_query(&["-S", &alt]));
         let Some(theirs) = theirs else {
-            assert!(ours.is_none(), "{text}: we say {ours:?}, dpkg-query owns none");
+            assert!(
+                ours.is_none(),
+                "{text}: we say {ours:?}, dpkg-query owns none"
+            );
             continue;
         };
         // "pkg:arch: /path" (or "pkg1, pkg2: /path" for a shared path).
         let owner = theirs.rsplit_once(": ").unwrap().0;
-        let owners: Vec<&str> = owner.split(", ").map(|o| o.split(':').next().unwrap()).collect();
+        let owners: Vec<&str> = owner
+            .split(", ")
+            .map(|o| o.split(':').next().unwrap())
+            .collect();
         let ours = ours.unwrap_or_else(|| panic!("{text}: dpkg-query says {owner}, we say none"));
-        assert!(owners.contains(&ours.name.as_str()), "{text}: {owner} vs {}", ours.name);
+        assert!(
+            owners.contains(&ours.name.as_str()),
+            "{text}: {owner} vs {}",
+            ours.name
+        );
         let w = dpkg_query(&[
             "-W",
             "-f",

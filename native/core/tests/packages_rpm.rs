@@ -24,7 +24,11 @@ fn scratch(tag: &str) -> Scratch {
 
 fn run(cmd: &str, args: &[String]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap();
-    assert!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -32,7 +36,9 @@ fn run(cmd: &str, args: &[String]) -> String {
 fn build(top: &Path, name: &str, epoch: Option<u32>, version: &str, files: &[&str]) -> PathBuf {
     let install: String = files
         .iter()
-        .map(|f| format!("mkdir -p %{{buildroot}}$(dirname {f}); echo {name} > %{{buildroot}}{f}\n"))
+        .map(|f| {
+            format!("mkdir -p %{{buildroot}}$(dirname {f}); echo {name} > %{{buildroot}}{f}\n")
+        })
         .collect();
     let list: String = files.iter().map(|f| format!("{f}\n")).collect();
     let spec = format!(
@@ -62,7 +68,10 @@ fn build(top: &Path, name: &str, epoch: Option<u32>, version: &str, files: &[&st
 const DBPATH: &str = "/usr/lib/sysimage/rpm";
 
 fn rpm_root(root: &Path, args: &[&str]) -> String {
-    let mut a = vec![format!("--root={}", root.display()), format!("--dbpath={DBPATH}")];
+    let mut a = vec![
+        format!("--root={}", root.display()),
+        format!("--dbpath={DBPATH}"),
+    ];
     a.extend(args.iter().map(|s| s.to_string()));
     run("rpm", &a)
 }
@@ -73,10 +82,25 @@ fn rpmbuild_packages_read_and_cross_checked_with_rpm_qf() {
     let (top, root) = (s.0.join("top"), s.0.join("root"));
     fs::create_dir_all(&top).unwrap();
     fs::create_dir_all(&root).unwrap();
-    let a = build(&top, "lt-demo-libs", Some(2), "3.0.7", &["/usr/lib64/libltdemo.so.3", "/usr/share/lt-demo/a.txt"]);
-    let b = build(&top, "lt-tool", None, "1.2", &["/usr/bin/lt-tool", "/usr/lib/lt-tool/plugin.so"]);
+    let a = build(
+        &top,
+        "lt-demo-libs",
+        Some(2),
+        "3.0.7",
+        &["/usr/lib64/libltdemo.so.3", "/usr/share/lt-demo/a.txt"],
+    );
+    let b = build(
+        &top,
+        "lt-tool",
+        None,
+        "1.2",
+        &["/usr/bin/lt-tool", "/usr/lib/lt-tool/plugin.so"],
+    );
     for p in [&a, &b] {
-        rpm_root(&root, &["-i", "--nodeps", "--noscripts", &p.display().to_string()]);
+        rpm_root(
+            &root,
+            &["-i", "--nodeps", "--noscripts", &p.display().to_string()],
+        );
     }
     assert!(root.join("usr/lib/sysimage/rpm/rpmdb.sqlite").is_file());
 
@@ -85,7 +109,12 @@ fn rpmbuild_packages_read_and_cross_checked_with_rpm_qf() {
         let mut v: Vec<(String, u64)> = fs::read_dir(&dbdir)
             .unwrap()
             .map(|e| e.unwrap())
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().unwrap().len(),
+                )
+            })
             .collect();
         v.sort();
         v
@@ -102,22 +131,36 @@ fn rpmbuild_packages_read_and_cross_checked_with_rpm_qf() {
         "/usr/bin/lt-tool",
         "/usr/lib/lt-tool/plugin.so",
     ] {
-        let ours = table.lookup(f.as_bytes()).unwrap_or_else(|| panic!("{f}: no package"));
+        let ours = table
+            .lookup(f.as_bytes())
+            .unwrap_or_else(|| panic!("{f}: no package"));
         let theirs = rpm_root(
             &root,
-            &["-qf", f, "--qf", "%{NAME}|%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}|%{ARCH}|%{SOURCERPM}"],
+            &[
+                "-qf",
+                f,
+                "--qf",
+                "%{NAME}|%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}|%{ARCH}|%{SOURCERPM}",
+            ],
         );
         let t: Vec<&str> = theirs.trim().split('|').collect();
         assert_eq!(ours.name, t[0], "{f}");
         assert_eq!(ours.version, t[1], "{f}");
         assert_eq!(ours.arch.as_deref(), Some(t[2]), "{f}");
         let (src, src_ver) = livetree_core::packages::rpm::split_sourcerpm(t[3]);
-        assert_eq!((ours.source.clone(), ours.source_version.clone()), (src, src_ver), "{f}");
+        assert_eq!(
+            (ours.source.clone(), ours.source_version.clone()),
+            (src, src_ver),
+            "{f}"
+        );
         assert_eq!(ours.manager.as_str(), "rpm");
         checked += 1;
     }
     assert_eq!(checked, 4);
-    assert_eq!(table.lookup(b"/usr/lib64/libltdemo.so.3").unwrap().version, "2:3.0.7-1.lt");
+    assert_eq!(
+        table.lookup(b"/usr/lib64/libltdemo.so.3").unwrap().version,
+        "2:3.0.7-1.lt"
+    );
     // The usr-merged spelling of a /usr/lib file.
     assert!(table.lookup(b"/lib/lt-tool/plugin.so").is_some());
 
@@ -125,7 +168,9 @@ fn rpmbuild_packages_read_and_cross_checked_with_rpm_qf() {
     let db = root.join("usr/lib/sysimage/rpm/rpmdb.sqlite");
     let conn = rusqlite_open(&db);
     let blob: Vec<u8> = conn
-        .query_row("SELECT blob FROM Packages ORDER BY hnum LIMIT 1", [], |r| r.get(0))
+        .query_row("SELECT blob FROM Packages ORDER BY hnum LIMIT 1", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     let parsed = livetree_core::packages::rpm::parse_header(&blob).unwrap();
     assert_eq!(parsed.info.name, "lt-demo-libs");
@@ -138,11 +183,21 @@ fn rpmbuild_packages_read_and_cross_checked_with_rpm_qf() {
         let at = 8 + i * 16 + 8;
         bad[at..at + 4].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
     }
-    conn.execute("UPDATE Packages SET blob = ?1 WHERE hnum = (SELECT min(hnum) FROM Packages)", [&bad])
-        .unwrap();
+    conn.execute(
+        "UPDATE Packages SET blob = ?1 WHERE hnum = (SELECT min(hnum) FROM Packages)",
+        [&bad],
+    )
+    .unwrap();
     drop(conn);
     let damaged = read_table(&RootTree { root: root.clone() });
-    assert!(damaged.warnings.iter().any(|w| w.contains("unreadable package header")), "{:?}", damaged.warnings);
+    assert!(
+        damaged
+            .warnings
+            .iter()
+            .any(|w| w.contains("unreadable package header")),
+        "{:?}",
+        damaged.warnings
+    );
     assert!(damaged.lookup(b"/usr/bin/lt-tool").is_some());
     assert!(damaged.lookup(b"/usr/lib64/libltdemo.so.3").is_none());
 
@@ -160,7 +215,11 @@ fn berkeley_db_only_is_a_documented_warning() {
     fs::write(s.0.join("var/lib/rpm/Packages"), b"\0\0\0\0bdb").unwrap();
     let t = read_table(&RootTree { root: s.0.clone() });
     assert!(t.packages.is_empty());
-    assert!(t.warnings.iter().any(|w| w.contains("Berkeley DB")), "{:?}", t.warnings);
+    assert!(
+        t.warnings.iter().any(|w| w.contains("Berkeley DB")),
+        "{:?}",
+        t.warnings
+    );
 }
 
 fn rusqlite_open(p: &Path) -> rusqlite::Connection {

@@ -39,10 +39,15 @@ fn scan_pid(base: &Path, root: &Path, pid: u32) -> ProcessReport {
 }
 
 fn package_of(p: &ProcessReport, path: &[u8]) -> Option<(String, String)> {
-    let f = p.files.iter().find(|f| f.path == path).unwrap_or_else(|| {
-        panic!("{} not mapped", String::from_utf8_lossy(path))
-    });
-    f.origin.package.as_ref().map(|p| (p.name.clone(), p.version.clone()))
+    let f = p
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("{} not mapped", String::from_utf8_lossy(path)));
+    f.origin
+        .package
+        .as_ref()
+        .map(|p| (p.name.clone(), p.version.clone()))
 }
 
 #[test]
@@ -61,7 +66,11 @@ fn host_root_files_name_their_packages_until_replaced() {
         .args([root.as_os_str(), "5.0".as_ref(), "var/lib/dpkg".as_ref()])
         .stdout(Stdio::null()));
     let child = Command::new("chroot")
-        .args([root.as_os_str(), "/usr/bin/demo-sleep".as_ref(), "60".as_ref()])
+        .args([
+            root.as_os_str(),
+            "/usr/bin/demo-sleep".as_ref(),
+            "60".as_ref(),
+        ])
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -80,7 +89,10 @@ fn host_root_files_name_their_packages_until_replaced() {
     let lib = full("usr/lib/livetree-demo/libdemo.so.1");
     let p = scan_pid(&base, &root, pid);
     assert_eq!(p.root_kind, RootKind::Host);
-    assert_eq!(package_of(&p, &lib), Some(("livetree-demo".into(), "5.0-1".into())));
+    assert_eq!(
+        package_of(&p, &lib),
+        Some(("livetree-demo".into(), "5.0-1".into()))
+    );
     let sleep = package_of(&p, &full("usr/bin/sleep")).unwrap();
     assert_eq!(sleep.0, "coreutils");
 
@@ -93,5 +105,8 @@ fn host_root_files_name_their_packages_until_replaced() {
     // Its only name now names the new file: the mapped one is deleted.
     assert!(f.deleted || f.superseded);
     assert_eq!(package_of(&p, &lib), None);
-    assert_eq!(package_of(&p, &full("usr/bin/sleep")).map(|s| s.0), Some("coreutils".into()));
+    assert_eq!(
+        package_of(&p, &full("usr/bin/sleep")).map(|s| s.0),
+        Some("coreutils".into())
+    );
 }

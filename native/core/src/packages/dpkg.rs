@@ -51,7 +51,11 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
         if fields.is_empty() {
             return;
         }
-        let get = |k: &[u8]| fields.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
+        let get = |k: &[u8]| {
+            fields
+                .get(k)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
         match (get(b"Package"), get(b"Version")) {
             (Some(name), Some(version)) if !name.is_empty() && !version.is_empty() => {
                 if fields.get(&b"Status"[..]).is_some_and(|s| owns_files(s)) {
@@ -110,8 +114,14 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
-    let end = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &v[start..end.max(start)]
 }
 
@@ -164,7 +174,11 @@ pub fn parse_diversions(bytes: &[u8]) -> (Vec<Diversion>, Option<String>) {
     if bytes.last().is_some_and(|b| *b != b'\n') {
         // dpkg ends every line with a newline: the last record's package name may be cut.
         let whole = lines.len() / 3 * 3;
-        let keep = if lines.len() % 3 == 0 { whole - 3 } else { whole };
+        let keep = if lines.len() % 3 == 0 {
+            whole - 3
+        } else {
+            whole
+        };
         for rec in lines[..keep].chunks(3) {
             out.push(Diversion {
                 from: rec[0].to_vec(),
@@ -302,7 +316,10 @@ Version: 1:1.2.13.dfsg-1
         assert_eq!(bash.source.as_deref(), Some("bash"));
         assert_eq!(bash.source_version.as_deref(), Some("5.2.15-2"));
         let z = &s.entries[2].info;
-        assert_eq!((z.source.as_deref(), z.version.as_str()), (Some("zlib1g"), "1:1.2.13.dfsg-1"));
+        assert_eq!(
+            (z.source.as_deref(), z.version.as_str()),
+            (Some("zlib1g"), "1:1.2.13.dfsg-1")
+        );
     }
 
     #[test]
@@ -310,7 +327,11 @@ Version: 1:1.2.13.dfsg-1
         let cut = &STATUS[..STATUS.len() - 30];
         let s = parse_status(cut);
         assert_eq!(s.entries.len(), 2);
-        assert!(s.warnings.iter().any(|w| w.contains("truncated")), "{:?}", s.warnings);
+        assert!(
+            s.warnings.iter().any(|w| w.contains("truncated")),
+            "{:?}",
+            s.warnings
+        );
         let s = parse_status(b"Package: x\nStatus: install ok installed\n\nnonsense\n\x00\xff");
         assert!(s.entries.is_empty());
         assert!(!s.warnings.is_empty());
@@ -341,7 +362,10 @@ Version: 1:1.2.13.dfsg-1
 
     #[test]
     fn list_names() {
-        assert_eq!(list_name(b"libc6:amd64.list"), Some((&b"libc6"[..], Some(&b"amd64"[..]))));
+        assert_eq!(
+            list_name(b"libc6:amd64.list"),
+            Some((&b"libc6"[..], Some(&b"amd64"[..])))
+        );
         assert_eq!(list_name(b"bash.list"), Some((&b"bash"[..], None)));
         assert_eq!(list_name(b"bash.md5sums"), None);
         assert_eq!(list_name(b".list"), None);

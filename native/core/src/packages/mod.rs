@@ -177,12 +177,16 @@ fn dpkg_table(
     };
     let parsed = dpkg::parse_status(status);
     let where_ = |w: &str| format!("{}/{dir}/status: {w}", tree.describe());
-    table.warnings.extend(parsed.warnings.iter().map(|w| where_(w)));
+    table
+        .warnings
+        .extend(parsed.warnings.iter().map(|w| where_(w)));
     let diversions = match tree.read(&format!("{dir}/diversions")) {
         Ok(Some(bytes)) => {
             let (d, w) = dpkg::parse_diversions(&bytes);
             if let Some(w) = w {
-                table.warnings.push(format!("{}/{dir}/{w}", tree.describe()));
+                table
+                    .warnings
+                    .push(format!("{}/{dir}/{w}", tree.describe()));
             }
             d
         }
@@ -267,8 +271,14 @@ mod tests {
 
     #[test]
     fn merged_usr() {
-        assert_eq!(canonical_path(b"/lib/x/libc.so.6").as_ref(), b"/usr/lib/x/libc.so.6");
-        assert_eq!(canonical_path(b"/lib64/ld.so").as_ref(), b"/usr/lib64/ld.so");
+        assert_eq!(
+            canonical_path(b"/lib/x/libc.so.6").as_ref(),
+            b"/usr/lib/x/libc.so.6"
+        );
+        assert_eq!(
+            canonical_path(b"/lib64/ld.so").as_ref(),
+            b"/usr/lib64/ld.so"
+        );
         assert_eq!(canonical_path(b"/bin/sh").as_ref(), b"/usr/bin/sh");
         assert_eq!(canonical_path(b"/library/x").as_ref(), b"/library/x");
         assert_eq!(canonical_path(b"/usr/lib/x").as_ref(), b"/usr/lib/x");

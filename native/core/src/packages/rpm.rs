@@ -59,7 +59,9 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
     let il = be32(blob, 0).ok_or_else(|| err("header shorter than its counts"))? as usize;
     let dl = be32(blob, 4).ok_or_else(|| err("header shorter than its counts"))? as usize;
     if il == 0 || il > MAX_ENTRIES || dl > MAX_DATA {
-        return Err(err(format!("implausible header: {il} entries, {dl} data bytes")));
+        return Err(err(format!(
+            "implausible header: {il} entries, {dl} data bytes"
+        )));
     }
     let data_start = 8 + il * 16;
     let data = blob
@@ -75,9 +77,15 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
             be32(blob, at + 12).unwrap_or(0) as usize,
         );
         if offset > dl {
-            return Err(err(format!("tag {tag}: offset {offset} past the data ({dl} bytes)")));
+            return Err(err(format!(
+                "tag {tag}: offset {offset} past the data ({dl} bytes)"
+            )));
         }
-        entries.entry(tag).or_insert(Entry { kind, offset, count });
+        entries.entry(tag).or_insert(Entry {
+            kind,
+            offset,
+            count,
+        });
     }
     let strings = |tag: u32| -> Result<Option<Vec<&[u8]>>, ParseError> {
         let Some(e) = entries.get(&tag) else {
@@ -88,12 +96,16 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
         }
         let n = if e.kind == TYPE_STRING { 1 } else { e.count };
         if n > dl {
-            return Err(err(format!("tag {tag}: {n} strings cannot fit in {dl} bytes")));
+            return Err(err(format!(
+                "tag {tag}: {n} strings cannot fit in {dl} bytes"
+            )));
         }
         let mut out = Vec::with_capacity(n);
         let mut at = e.offset;
         for _ in 0..n {
-            let rest = data.get(at..).ok_or_else(|| err(format!("tag {tag}: runs past the data")))?;
+            let rest = data
+                .get(at..)
+                .ok_or_else(|| err(format!("tag {tag}: runs past the data")))?;
             let len = rest
                 .iter()
                 .position(|b| *b == 0)
@@ -120,7 +132,9 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
             .checked_mul(4)
             .and_then(|n| data.get(e.offset..e.offset.checked_add(n)?))
             .ok_or_else(|| err(format!("tag {tag}: {} int32 run past the data", e.count)))?;
-        Ok(Some(bytes.chunks(4).map(|c| be32(c, 0).unwrap_or(0)).collect()))
+        Ok(Some(
+            bytes.chunks(4).map(|c| be32(c, 0).unwrap_or(0)).collect(),
+        ))
     };
 
     let name = string(TAG_NAME)?.ok_or_else(|| err("no NAME"))?;
@@ -137,15 +151,24 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
     };
     let mut files = Vec::new();
     if let Some(base) = strings(TAG_BASENAMES)? {
-        let dirs = strings(TAG_DIRNAMES)?.ok_or_else(|| err(format!("{name}: BASENAMES without DIRNAMES")))?;
-        let idx = ints(TAG_DIRINDEXES)?.ok_or_else(|| err(format!("{name}: BASENAMES without DIRINDEXES")))?;
+        let dirs = strings(TAG_DIRNAMES)?
+            .ok_or_else(|| err(format!("{name}: BASENAMES without DIRNAMES")))?;
+        let idx = ints(TAG_DIRINDEXES)?
+            .ok_or_else(|| err(format!("{name}: BASENAMES without DIRINDEXES")))?;
         if idx.len() != base.len() {
-            return Err(err(format!("{name}: {} basenames but {} dir indexes", base.len(), idx.len())));
+            return Err(err(format!(
+                "{name}: {} basenames but {} dir indexes",
+                base.len(),
+                idx.len()
+            )));
         }
         for (b, i) in base.iter().zip(idx) {
-            let d = dirs
-                .get(i as usize)
-                .ok_or_else(|| err(format!("{name}: dir index {i} out of {} dirnames", dirs.len())))?;
+            let d = dirs.get(i as usize).ok_or_else(|| {
+                err(format!(
+                    "{name}: dir index {i} out of {} dirnames",
+                    dirs.len()
+                ))
+            })?;
             let mut p = d.to_vec();
             p.extend_from_slice(b);
             files.push(p);
@@ -246,19 +269,27 @@ fn read_blobs(path: &std::path::Path, immutable: bool) -> Result<Vec<(i64, Vec<u
     use rusqlite::{Connection, OpenFlags};
     let uri = format!(
         "file:{}{}",
-        path.display().to_string().replace('%', "%25").replace('?', "%3f").replace('#', "%23"),
+        path.display()
+            .to_string()
+            .replace('%', "%25")
+            .replace('?', "%3f")
+            .replace('#', "%23"),
         if immutable { "?immutable=1" } else { "" }
     );
     let conn = Connection::open_with_flags(
         uri,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| e.to_string())?;
     let mut stmt = conn
         .prepare("SELECT hnum, blob FROM Packages")
         .map_err(|e| format!("not an rpm sqlite database ({e})"))?;
     let rows = stmt
-        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))
+        .query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+        })
         .and_then(|r| r.collect::<Result<Vec<_>, _>>())
         .map_err(|e| e.to_string());
     rows
@@ -303,10 +334,30 @@ mod tests {
             (TAG_RELEASE, TYPE_STRING, 1, s("2.fc38")),
             (TAG_EPOCH, TYPE_INT32, 1, 1u32.to_be_bytes().to_vec()),
             (TAG_ARCH, TYPE_STRING, 1, s("x86_64")),
-            (TAG_SOURCERPM, TYPE_STRING, 1, s("openssl-3.0.7-2.fc38.src.rpm")),
-            (TAG_BASENAMES, TYPE_STRING_ARRAY, 2, [s("libssl.so.3"), s("openssl.cnf")].concat()),
-            (TAG_DIRNAMES, TYPE_STRING_ARRAY, 2, [s("/usr/lib64/"), s("/etc/pki/tls/")].concat()),
-            (TAG_DIRINDEXES, TYPE_INT32, 2, [0u32.to_be_bytes(), 1u32.to_be_bytes()].concat()),
+            (
+                TAG_SOURCERPM,
+                TYPE_STRING,
+                1,
+                s("openssl-3.0.7-2.fc38.src.rpm"),
+            ),
+            (
+                TAG_BASENAMES,
+                TYPE_STRING_ARRAY,
+                2,
+                [s("libssl.so.3"), s("openssl.cnf")].concat(),
+            ),
+            (
+                TAG_DIRNAMES,
+                TYPE_STRING_ARRAY,
+                2,
+                [s("/usr/lib64/"), s("/etc/pki/tls/")].concat(),
+            ),
+            (
+                TAG_DIRINDEXES,
+                TYPE_INT32,
+                2,
+                [0u32.to_be_bytes(), 1u32.to_be_bytes()].concat(),
+            ),
         ])
     }
 
@@ -318,7 +369,13 @@ mod tests {
         assert_eq!(h.info.arch.as_deref(), Some("x86_64"));
         assert_eq!(h.info.source.as_deref(), Some("openssl"));
         assert_eq!(h.info.source_version.as_deref(), Some("3.0.7-2.fc38"));
-        assert_eq!(h.files, vec![b"/usr/lib64/libssl.so.3".to_vec(), b"/etc/pki/tls/openssl.cnf".to_vec()]);
+        assert_eq!(
+            h.files,
+            vec![
+                b"/usr/lib64/libssl.so.3".to_vec(),
+                b"/etc/pki/tls/openssl.cnf".to_vec()
+            ]
+        );
     }
 
     #[test]
@@ -348,7 +405,10 @@ mod tests {
     fn captured_real_header() {
         // Written by rpm 4.18 (`rpm --root T --dbpath /usr/lib/sysimage/rpm -i`), taken from
         // rpmdb.sqlite's Packages table.
-        let h = parse_header(include_bytes!("../../../../fixtures/captured/packages/rpm-header.bin")).unwrap();
+        let h = parse_header(include_bytes!(
+            "../../../../fixtures/captured/packages/rpm-header.bin"
+        ))
+        .unwrap();
         assert_eq!(h.info.name, "lt-seed");
         assert_eq!(h.info.version, "1:1.0-1");
         assert_eq!(h.info.arch.as_deref(), Some("x86_64"));

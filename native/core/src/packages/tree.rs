@@ -39,7 +39,11 @@ pub struct RootTree {
 
 impl TreeReader for RootTree {
     fn describe(&self) -> String {
-        self.root.display().to_string().trim_end_matches('/').to_string()
+        self.root
+            .display()
+            .to_string()
+            .trim_end_matches('/')
+            .to_string()
     }
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
@@ -132,7 +136,10 @@ impl TreeReader for CommitTree<'_> {
         let file = self.repo.object_path(object, ObjectKind::File);
         let md = std::fs::symlink_metadata(&file).map_err(|e| Error::from_io(&file, e))?;
         if md.len() > MAX_DB_FILE {
-            return Err(Error::corrupt(&file, "too large for a package database file"));
+            return Err(Error::corrupt(
+                &file,
+                "too large for a package database file",
+            ));
         }
         if md.file_type().is_symlink() {
             return Ok(None);
@@ -174,8 +181,7 @@ impl TreeReader for CommitTree<'_> {
 
 /// The content of an archive-mode `.filez` object.
 fn inflate_filez(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
-    let (meta, size, start) =
-        parse_filez_header(bytes).map_err(|e| Error::corrupt(path, e.0))?;
+    let (meta, size, start) = parse_filez_header(bytes).map_err(|e| Error::corrupt(path, e.0))?;
     if meta.symlink_target.is_some() || size > MAX_DB_FILE {
         return Err(Error::corrupt(path, "not a package database file"));
     }
