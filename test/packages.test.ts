@@ -4,6 +4,7 @@
 // and pruned: the old process is still named with the old package version, through the
 // catalog, and `livetree packages` reports the mismatch.
 import {execFile} from 'node:child_process';
+import {randomUUID} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 import {appendFile, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
@@ -23,9 +24,10 @@ const validatePackages = ajv.compile(JSON.parse(readFileSync(join(projectRoot, '
 /** make-tree.sh + dpkg-tree.sh (or rpm-tree.sh) + ostree commit, like sysroot.sh's commit step. */
 async function commitWithDb(fx: Fixtures, s: SysrootHandle, version: string, damage?: (db: string) => Promise<void>, script = 'dpkg-tree.sh'): Promise<string> {
 	const tree = await fx.tempDir('livetree-dpkg-tree-');
-	// A marker of our own: other tests' trees of the same version would otherwise hold the
-	// very same libdemo object, and their processes would count here too.
-	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `packages-${version}-${process.pid}`]);
+	// A marker of our own: other tests' trees of the same version (in this file too, run
+	// concurrently) would otherwise hold the very same libdemo object, and their processes
+	// would count here too.
+	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `packages-${version}-${randomUUID()}`]);
 	await run(join(FIXTURES, script), [tree, version]);
 	await damage?.(join(tree, 'usr/share/dpkg/database'));
 	const {stdout} = await run('ostree', [

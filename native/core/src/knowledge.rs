@@ -421,7 +421,14 @@ fn record_packages(
     warnings: &mut Vec<Warning>,
 ) {
     let tree = CommitTree::new(repo, checksum, files);
-    let table = packages::read_table(&tree);
+    // Only paths that are files of this commit: not the directories every list names, nor
+    // files a package listed but the image builder removed. A commit's table is then no
+    // bigger than its file list.
+    let in_commit: std::collections::HashSet<Vec<u8>> = files
+        .iter()
+        .map(|f| packages::canonical_path(&f.path).into_owned())
+        .collect();
+    let table = packages::read_table_for(&tree, Some(&in_commit));
     warnings.extend(
         table
             .warnings

@@ -86,7 +86,8 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
             "DROP TABLE package_scans; DROP TABLE commit_package_list; \
-             DROP TABLE commit_packages; DROP TABLE packages; PRAGMA user_version = 1;",
+             DROP TABLE commit_packages; DROP TABLE package_paths; DROP TABLE packages; \
+             PRAGMA user_version = 1;",
         )
         .unwrap();
     }

@@ -11,7 +11,8 @@ use crate::packages::{canonical_path, Manager, PackageInfo, PackageTable};
 
 /// Schema 1 -> 2. `packages` holds each distinct package (successive commits share most of
 /// them); optional fields are '' rather than NULL so that UNIQUE sees equal rows as equal.
-/// `commit_packages` is the per-commit path table; `commit_package_list` answers "which
+/// `commit_packages` is the per-commit path table, its paths stored once in
+/// `package_paths` (successive commits list the same 100k paths); `commit_package_list` answers "which
 /// version of X does this commit hold" without reading every path; `package_scans` says a
 /// commit's table was read (even an empty one), so it is read once, and keeps what was
 /// wrong with the database then (a JSON array of messages), so every later scan of a
@@ -27,11 +28,15 @@ pub(super) const MIGRATION: &str = "
         source_version  TEXT NOT NULL,
         UNIQUE (manager, name, version, arch, source, source_version)
     );
+    CREATE TABLE package_paths (
+        id          INTEGER PRIMARY KEY,
+        path        BLOB NOT NULL UNIQUE
+    );
     CREATE TABLE commit_packages (
         commit_id   INTEGER NOT NULL REFERENCES commits (id) ON DELETE CASCADE,
-        path        BLOB NOT NULL,
+        path_id     INTEGER NOT NULL REFERENCES package_paths (id),
         package_id  INTEGER NOT NULL REFERENCES packages (id),
-        PRIMARY KEY (commit_id, path)
+        PRIMARY KEY (commit_id, path_id)
     ) WITHOUT ROWID;
     CREATE TABLE commit_package_list (
         commit_id   INTEGER NOT NULL REFERENCES commits (id) ON DELETE CASCADE,
@@ -144,16 +149,34 @@ impl Catalog {
                 list.execute(params![commit_id, id]).map_err(err)?;
                 ids.push(id);
             }
+            let mut find_path = tx
+                .prepare_cached("SELECT id FROM package_paths WHERE path = ?1")
+                .map_err(err)?;
+            let mut add_path = tx
+                .prepare_cached("INSERT INTO package_paths (path) VALUES (?1)")
+                .map_err(err)?;
             let mut row = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO commit_packages (commit_id, path, package_id) \
+                    "INSERT OR IGNORE INTO commit_packages (commit_id, path_id, package_id) \
                      VALUES (?1, ?2, ?3)",
                 )
                 .map_err(err)?;
             for (p, i) in &table.paths {
-                if let Some(id) = ids.get(*i as usize) {
-                    row.execute(params![commit_id, p, id]).map_err(err)?;
-                }
+                let Some(id) = ids.get(*i as usize) else {
+                    continue;
+                };
+                let path_id = match find_path
+                    .query_row([p], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(err)?
+                {
+                    Some(id) => id,
+                    None => {
+                        add_path.execute([p]).map_err(err)?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                row.execute(params![commit_id, path_id, id]).map_err(err)?;
             }
             tx.execute(
                 "INSERT INTO package_scans (commit_id, n_paths, source, warnings, scanned_at) \
@@ -200,10 +223,11 @@ impl Catalog {
         let path = canonical_path(path);
         self.conn
             .prepare_cached(&format!(
-                "SELECT {PACKAGE_COLUMNS} FROM commit_packages cp \
+                "SELECT {PACKAGE_COLUMNS} FROM package_paths pp \
+                 JOIN commit_packages cp ON cp.path_id = pp.id \
                  JOIN commits c ON c.id = cp.commit_id \
                  JOIN packages p ON p.id = cp.package_id \
-                 WHERE c.checksum = ?1 AND cp.path = ?2"
+                 WHERE c.checksum = ?1 AND pp.path = ?2"
             ))
             .and_then(|mut stmt| {
                 stmt.query_row(params![checksum, path.as_ref()], package_from_row)

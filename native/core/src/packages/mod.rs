@@ -145,7 +145,7 @@ pub fn read_table_for(tree: &dyn TreeReader, wanted: Option<&HashSet<Vec<u8>>>) 
     for dir in RPM_DIRS {
         let db = format!("{dir}/rpmdb.sqlite");
         if tree.exists(&db) {
-            return rpm::rpm_table(tree, &db);
+            return rpm::rpm_table(tree, &db, wanted);
         }
     }
     for dir in RPM_DIRS {

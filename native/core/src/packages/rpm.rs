@@ -207,7 +207,11 @@ pub fn split_sourcerpm(s: &str) -> (Option<String>, Option<String>) {
 
 /// Read `rpmdb.sqlite` of a tree into a table. Opened read-only and immutable, so nothing
 /// (not even a `-shm` file) is written next to it.
-pub fn rpm_table(tree: &dyn TreeReader, db: &str) -> PackageTable {
+pub fn rpm_table(
+    tree: &dyn TreeReader,
+    db: &str,
+    wanted: Option<&std::collections::HashSet<Vec<u8>>>,
+) -> PackageTable {
     let mut table = PackageTable {
         source: Some(format!("{}/{db}", tree.describe())),
         ..PackageTable::default()
@@ -249,6 +253,7 @@ pub fn rpm_table(tree: &dyn TreeReader, db: &str) -> PackageTable {
                     .files
                     .iter()
                     .map(|p| canonical_path(p).into_owned())
+                    .filter(|p| wanted.is_none_or(|w| w.contains(p)))
                     .collect();
                 table.add(h.info, paths);
             }
