@@ -94,6 +94,12 @@ export interface InstalledKernelOut {
   versionString?: string
 }
 
+/** A package version installed in a tree (a deployment id, or `host`). */
+export interface InstalledOut {
+  tree: string
+  package: PackageOut
+}
+
 export interface KernelOut {
   /** `uname -r` */
   runningRelease: string
@@ -143,6 +149,7 @@ export interface OriginOut {
   version?: string
   objectChecksum?: string
   treePath?: string
+  package?: PackageOut
 }
 
 export interface OverlayFileOut {
@@ -158,6 +165,17 @@ export interface OverlayOut {
   upperDir?: string
   sourceCommits: Array<string>
   files: Array<OverlayFileOut>
+}
+
+/** The contract's `origin.package`. */
+export interface PackageOut {
+  name: string
+  version: string
+  arch?: string
+  /** dpkg | rpm */
+  manager: string
+  source?: string
+  sourceVersion?: string
 }
 
 /** A path as JavaScript sees it. */
@@ -293,6 +311,8 @@ export interface ScanResult {
   warnings: Array<WarningOut>
   /** Present when the options asked for it and the running kernel could be read. */
   kernel?: KernelOut
+  /** Installed versions of the packages in memory, each with the tree it was read from. */
+  installedPackages: Array<InstalledOut>
 }
 
 /** Scan synchronously (the CLI's one-shot commands use this). */

@@ -31,6 +31,9 @@ have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 have curl || need+=(curl)
 # ... and counts livetree's system calls per process with strace.
 have strace || need+=(strace)
+# Package databases (issue 15): rpmbuild and rpm --root make real rpmdb.sqlite files;
+# dpkg-deb and dpkg --root come with dpkg itself.
+have rpmbuild || need+=(rpm)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -18,6 +18,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
 	history: async () => (await import('./commands/history.js')).historyCommand,
 	exporter: async () => (await import('./commands/exporter.js')).exporterCommand,
 	catalog: async () => (await import('./commands/catalog.js')).catalogCommand,
+	packages: async () => (await import('./commands/packages.js')).packagesCommand,
 };
 
 function version(): string {

@@ -3,7 +3,8 @@ import {access, constants, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
-import {buildDocument, withUnits} from './model/build.js';
+import {buildDocument, toPackage, withUnits} from './model/build.js';
+import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
 import {native, type ScanResult} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
@@ -65,6 +66,10 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	const started = process.hrtime.bigint();
 	const [scan, host] = await Promise.all([scanOnly(options, extra, scanner), hostFacts()]);
 	const doc = buildDocument({scan, host});
+	rememberInstalled(
+		doc,
+		scan.installedPackages.map(i => ({tree: i.tree, package: toPackage(i.package)})),
+	);
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);

@@ -8,6 +8,7 @@ export type {
 	KernelReasonOut,
 	OriginOut,
 	OverlayOut,
+	PackageOut,
 	PathOut,
 	ProcessOut,
 	ScanOptions,

@@ -39,6 +39,38 @@ pub struct OriginOut {
     pub version: Option<String>,
     pub object_checksum: Option<String>,
     pub tree_path: Option<String>,
+    pub package: Option<PackageOut>,
+}
+
+/// The contract's `origin.package`.
+#[napi(object)]
+#[derive(Clone)]
+pub struct PackageOut {
+    pub name: String,
+    pub version: String,
+    pub arch: Option<String>,
+    /// dpkg | rpm
+    pub manager: String,
+    pub source: Option<String>,
+    pub source_version: Option<String>,
+}
+
+/// A package version installed in a tree (a deployment id, or `host`).
+#[napi(object)]
+pub struct InstalledOut {
+    pub tree: String,
+    pub package: PackageOut,
+}
+
+fn package(p: core::PackageInfo) -> PackageOut {
+    PackageOut {
+        name: p.name,
+        version: p.version,
+        arch: p.arch,
+        manager: p.manager.as_str().to_string(),
+        source: p.source,
+        source_version: p.source_version,
+    }
 }
 
 /// A path as JavaScript sees it.
@@ -154,6 +186,8 @@ pub struct ScanResult {
     pub warnings: Vec<WarningOut>,
     /// Present when the options asked for it and the running kernel could be read.
     pub kernel: Option<crate::kernel_out::KernelOut>,
+    /// Installed versions of the packages in memory, each with the tree it was read from.
+    pub installed_packages: Vec<InstalledOut>,
 }
 
 pub fn config(o: &ScanOptions) -> core::ScanConfig {
@@ -274,6 +308,7 @@ type OriginKey = (
     Option<String>,
     Option<String>,
     Option<Vec<u8>>,
+    Option<core::PackageInfo>,
 );
 
 impl Tables {
@@ -296,6 +331,7 @@ impl Tables {
             o.version,
             o.object,
             o.tree_path,
+            o.package,
         );
         if let Some(i) = self.origin_index.get(&key) {
             return *i;
@@ -308,6 +344,7 @@ impl Tables {
             version: key.3.clone(),
             object_checksum: key.4.clone(),
             tree_path: key.5.as_deref().map(text),
+            package: key.6.clone().map(package),
         });
         self.origin_index.insert(key, i);
         i
@@ -446,6 +483,14 @@ pub fn report(r: core::ScanReport) -> ScanResult {
             .collect(),
         processes,
         kernel: r.kernel.map(crate::kernel_out::kernel),
+        installed_packages: r
+            .installed_packages
+            .into_iter()
+            .map(|(tree, p)| InstalledOut {
+                tree,
+                package: package(p),
+            })
+            .collect(),
         warnings: r
             .warnings
             .into_iter()

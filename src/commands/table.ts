@@ -55,6 +55,34 @@ the repo, or by its ostree checksum in the catalog) or a path inside trees such 
 		optionHelp: {json: 'print the hits as JSON'},
 		footer: 'Exit codes: 0 found, 1 not in any known commit, 2 error.',
 	},
+	packages: {
+		usage: 'packages [NAME...] [options]',
+		summary: 'package versions in memory against the installed ones',
+		synopsis: 'packages [NAME...]',
+		description: `List the packages whose code is in memory: each version running, the processes and
+units running it, and the version installed in the booted (else default) deployment,
+or on a host without OSTree in the host's own package database. NAME filters by
+binary or source package name.`,
+		positionals: true,
+		options: pick(
+			'sysroot',
+			'json',
+			'format',
+			'textfile',
+			'state-dir',
+			'proc-root',
+			'run-dir',
+			'user',
+			'bus-address',
+			'no-systemd',
+			'color',
+			'verbose',
+			'help',
+		),
+		optionHelp: {json: 'print the packages document (schema/packages.schema.json)'},
+		footer: `Exit codes: 0 every package runs its installed version, 1 some package runs another
+version, 2 the scan failed.`,
+	},
 	restart: {
 		usage: 'restart (--needed | UNIT...) [options]',
 		summary: 'restart units that need it (--needed or UNIT...), verify each',

@@ -1,7 +1,21 @@
 // Build the v1 status document from a native scan and host facts; withUnits adds systemd's units.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
-import type {OriginOut, ProcessOut, ScanResult} from '../native.js';
-import type {Deployment, Host, MappedFile, Origin, OriginKind, Process, ProcessState, RootKind, StatusDocument, Unit, Unlocked, Warning} from './document.js';
+import type {OriginOut, PackageOut, ProcessOut, ScanResult} from '../native.js';
+import type {
+	Deployment,
+	Host,
+	MappedFile,
+	Origin,
+	OriginKind,
+	Package,
+	Process,
+	ProcessState,
+	RootKind,
+	StatusDocument,
+	Unit,
+	Unlocked,
+	Warning,
+} from './document.js';
 import {toKernel} from './kernel.js';
 
 export interface BuildInput {
@@ -104,6 +118,18 @@ function toOrigin(o: OriginOut): Origin {
 		objectChecksum: o.objectChecksum ?? null,
 		treePath: o.treePath ?? null,
 		version: o.version ?? null,
+		package: o.package ? toPackage(o.package) : null,
+	};
+}
+
+export function toPackage(p: PackageOut): Package {
+	return {
+		name: p.name,
+		version: p.version,
+		arch: p.arch ?? null,
+		manager: p.manager as Package['manager'],
+		source: p.source ?? null,
+		sourceVersion: p.sourceVersion ?? null,
 	};
 }
 

@@ -81,6 +81,17 @@ export interface Origin {
 	treePath?: string | null;
 	// Added: the commit's version, so a reader need not look it up.
 	version?: string | null;
+	package?: Package | null;
+}
+
+/** The contract's origin.package: who installed the file in the tree it came from. */
+export interface Package {
+	name: string;
+	version: string;
+	arch: string | null;
+	manager: 'dpkg' | 'rpm';
+	source: string | null;
+	sourceVersion: string | null;
 }
 
 // Why a file makes its process stale, decided by the core (attribute::stale_reason).

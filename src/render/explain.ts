@@ -1,6 +1,7 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
+import {packageLabel} from './package-label.js';
 import {fileReason, printable, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
@@ -110,6 +111,12 @@ function fileMarks(f: MappedFile): string {
 }
 
 function describeOrigin(f: MappedFile): string {
+	const where = describeTree(f);
+	const p = f.origin.package;
+	return p ? `${where}; package ${packageLabel(p)}` : where;
+}
+
+function describeTree(f: MappedFile): string {
 	const o = f.origin;
 	const commit = o.commit ? `commit ${short(o.commit)}${o.version ? ` (${o.version})` : ''}` : undefined;
 	const at = o.treePath ? ` at ${printable(o.treePath)}` : '';

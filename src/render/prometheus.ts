@@ -6,9 +6,12 @@
 // Labels are bounded: per state, deployment, unit or warning code, never per PID
 // or per file, so a host with many processes does not explode the series count.
 import type {ProcessState, StatusDocument} from '../model/document.js';
+import {installedOf} from '../model/installed.js';
+import {buildPackages} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
 import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
 import {kernelFamilies} from './prometheus-kernel.js';
+import {packageFamilies} from './packages-prometheus.js';
 
 export interface ExporterFacts {
 	// Scans that failed since the exporter started (a counter, exporter only).
@@ -30,10 +33,17 @@ export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {})
 	return formatExposition([
 		...documentFamilies(doc),
 		...kernelFamilies(doc.kernel),
+		...packageMetrics(doc),
 		...unitProcessFamilies(doc),
 		...restartFamilies(extra.restarts),
 		...exporterFamilies(extra),
 	]);
+}
+
+// Package version mismatches, when the scan that built the document read package databases.
+function packageMetrics(doc: StatusDocument): Family[] {
+	const installed = installedOf(doc);
+	return installed ? packageFamilies(buildPackages({doc, installed})) : [];
 }
 
 // The exporter's own metrics, for when it has no document yet (every scan so far failed).

@@ -17,6 +17,7 @@ mod commits;
 mod composefs;
 mod deployments;
 mod encode;
+mod packages;
 mod repair;
 mod restarts;
 mod schema;

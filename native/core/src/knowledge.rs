@@ -1,20 +1,24 @@
 //! What a scan knows about trees before it looks at any process: the sysroot's
 //! deployments, the repo (its mode and the inode index of its objects) and the catalog
 //! of every commit ever seen. Origins are resolved here, once per (dev, ino).
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::attribute::{commit_of_id, DeploymentRef};
 use crate::catalog::{Catalog, CatalogFile, CommitRecord, DeploymentRecord, ObjectHit};
+use crate::packages::{self, CommitTree, PackageInfo, PackageTable, RootTree};
 use crate::procfs::dev_split;
 use crate::progress::Progress;
 use crate::repo::{InodeIndex, Repo, RepoMode};
 use crate::report::{Origin, OriginKind, Warning};
 use crate::sysroot::{self, SysrootStatus};
 use crate::Result;
+
+/// One commit's answers: tree path → package (None: the commit's table does not list it).
+type PathPackages = HashMap<Vec<u8>, Option<PackageInfo>>;
 
 pub struct Knowledge {
     pub status: SysrootStatus,
@@ -28,6 +32,11 @@ pub struct Knowledge {
     /// What opening the catalog said (read-only, unavailable): said again by every scan
     /// that reuses this catalog (see `scanner.rs`).
     catalog_warnings: Vec<Warning>,
+    /// Packages by commit and tree path, as the catalog answered (once per file).
+    packages: RefCell<HashMap<String, PathPackages>>,
+    /// The host root's package database, parsed on first need (once per scan).
+    host_root: PathBuf,
+    host_packages: OnceCell<PackageTable>,
 }
 
 /// Parts of an earlier `Knowledge` that a reload may keep because nothing they were built
@@ -137,6 +146,9 @@ impl Knowledge {
             index_dev: None,
             hits: RefCell::new(HashMap::new()),
             catalog_warnings,
+            packages: RefCell::new(HashMap::new()),
+            host_root: host_root.to_path_buf(),
+            host_packages: OnceCell::new(),
         };
         k.record(progress, warnings);
         // An index is only worth keeping for the same repo in a bare mode (see build_index).
@@ -177,6 +189,36 @@ impl Knowledge {
                         format!("commit {} of deployment {}: {e}", d.checksum, d.id()),
                         None,
                     ));
+                } else if self.catalog.has_packages(&d.checksum).unwrap_or(true) {
+                    // Damage seen when its table was recorded still makes it partial.
+                    let said = self
+                        .catalog
+                        .package_warnings(&d.checksum)
+                        .unwrap_or_default();
+                    warnings.extend(
+                        said.into_iter()
+                            .map(|w| Warning::new("package-db", w, None)),
+                    );
+                } else {
+                    // A commit recorded by a livetree that did not read package databases
+                    // yet: its table is read now.
+                    match repo.walk_tree(&d.checksum) {
+                        Ok(tree) => {
+                            let files: Vec<CatalogFile> = tree
+                                .files
+                                .into_iter()
+                                .map(|f| CatalogFile {
+                                    path: f.path,
+                                    object: f.checksum,
+                                    is_symlink: false,
+                                })
+                                .collect();
+                            record_packages(&mut self.catalog, repo, &d.checksum, &files, warnings);
+                        }
+                        Err(e) => {
+                            warnings.push(Warning::new("commit-unreadable", e.to_string(), None))
+                        }
+                    }
                 }
             } else if let Err(e) = record_commit(
                 &mut self.catalog,
@@ -291,6 +333,55 @@ impl Knowledge {
         index.get(index.dev, ino).map(str::to_string)
     }
 
+    /// The package that installed `tree_path` in `commit`, from the catalog's table of
+    /// that commit (recorded when a scan first saw it, so it outlives the commit).
+    pub fn package_at(&self, commit: &str, tree_path: &[u8]) -> Result<Option<PackageInfo>> {
+        if let Some(hit) = self
+            .packages
+            .borrow()
+            .get(commit)
+            .and_then(|m| m.get(tree_path))
+        {
+            return Ok(hit.clone());
+        }
+        let found = self.catalog.package_at(commit, tree_path)?;
+        self.packages
+            .borrow_mut()
+            .entry(commit.to_string())
+            .or_default()
+            .insert(tree_path.to_vec(), found.clone());
+        Ok(found)
+    }
+
+    /// The host root's package database, read once per scan, keeping the owners of
+    /// `wanted` paths only (see `packages::read_table_for`).
+    pub fn host_packages(&self, wanted: &std::collections::HashSet<Vec<u8>>) -> &PackageTable {
+        self.host_packages.get_or_init(|| {
+            packages::read_table_for(
+                &RootTree {
+                    root: self.host_root.clone(),
+                },
+                Some(wanted),
+            )
+        })
+    }
+
+    /// Forget the host's table: it holds only the paths one scan wanted, and the host's
+    /// packages may change between two scans of a kept knowledge (`scanner.rs`).
+    pub fn forget_host_packages(&mut self) {
+        self.host_packages = OnceCell::new();
+    }
+
+    /// Whether the host's table was read (its warnings are then the scan's).
+    pub fn host_packages_read(&self) -> Option<&PackageTable> {
+        self.host_packages.get()
+    }
+
+    /// Versions of `name` installed in a commit, from the catalog.
+    pub fn commit_package(&self, commit: &str, name: &str) -> Result<Vec<PackageInfo>> {
+        self.catalog.commit_package(commit, name)
+    }
+
     /// A deployment id recorded by an earlier scan for this root directory.
     pub fn deployment_by_dir(&self, dev: u64, ino: u64) -> Option<String> {
         self.catalog
@@ -335,6 +426,7 @@ impl Knowledge {
             version: pick.and_then(|h| h.version.clone()),
             object: Some(object.to_string()),
             tree_path: Some(pick.map_or_else(|| tree_path.to_vec(), |h| h.path.clone())),
+            package: None,
         })
     }
 
@@ -394,6 +486,7 @@ impl Knowledge {
                 version: best.version.clone(),
                 object: Some(object.to_string()),
                 tree_path: Some(best.path.clone()),
+                package: None,
             });
         }
         Ok(self.deployment_origin(object, best, root_deployment))
@@ -429,6 +522,7 @@ impl Knowledge {
             version: hit.version.clone(),
             object: Some(object.to_string()),
             tree_path: Some(hit.path.clone()),
+            package: None,
         }
     }
 
@@ -497,8 +591,40 @@ fn record_commit(
     ));
     if let Err(e) = catalog.record_commit(&rec) {
         warnings.push(Warning::new("catalog-write", e.to_string(), None));
+        return Ok(());
     }
+    record_packages(catalog, repo, checksum, &rec.files, warnings);
     Ok(())
+}
+
+/// Read a commit's package database from its repo objects and record its path → package
+/// table, once per commit: later scans, and scans after the commit is pruned, ask the
+/// catalog. A damaged database is recorded as far as it reads, with warnings.
+fn record_packages(
+    catalog: &mut Catalog,
+    repo: &Repo,
+    checksum: &str,
+    files: &[CatalogFile],
+    warnings: &mut Vec<Warning>,
+) {
+    let tree = CommitTree::new(repo, checksum, files);
+    // Only paths that are files of this commit: not the directories every list names, nor
+    // files a package listed but the image builder removed. A commit's table is then no
+    // bigger than its file list.
+    let in_commit: std::collections::HashSet<Vec<u8>> = files
+        .iter()
+        .map(|f| packages::canonical_path(&f.path).into_owned())
+        .collect();
+    let table = packages::read_table_for(&tree, Some(&in_commit));
+    warnings.extend(
+        table
+            .warnings
+            .iter()
+            .map(|w| Warning::new("package-db", w.clone(), None)),
+    );
+    if let Err(e) = catalog.record_packages(checksum, &table) {
+        warnings.push(Warning::new("catalog-write", e.to_string(), None));
+    }
 }
 
 /// Read a commit and its file table from the repo, in the catalog's shape.

@@ -18,6 +18,7 @@ pub mod knowledge;
 pub mod maps;
 pub mod mountinfo;
 pub mod overlay;
+pub mod packages;
 pub mod procfs;
 pub mod progress;
 pub mod repo;

@@ -1,6 +1,8 @@
 //! What one scan reports: plain data, converted to JavaScript objects by the napi glue.
 use std::path::PathBuf;
 
+pub use crate::packages::PackageInfo;
+
 /// Where to look. Every path is configurable so tests can scan fixtures and captured trees.
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
@@ -54,6 +56,9 @@ pub struct Origin {
     pub version: Option<String>,
     pub object: Option<String>,
     pub tree_path: Option<Vec<u8>>,
+    /// The package that installed this file, from the package database of the tree it
+    /// came from (`packages`); None when that tree has none or does not list the path.
+    pub package: Option<PackageInfo>,
 }
 
 impl Origin {
@@ -65,6 +70,7 @@ impl Origin {
             version: None,
             object: None,
             tree_path: None,
+            package: None,
         }
     }
 }
@@ -217,4 +223,9 @@ pub struct ScanReport {
     pub processes: Vec<ProcessReport>,
     pub warnings: Vec<Warning>,
     pub kernel: Option<crate::kernel::KernelReport>,
+    /// For the packages whose files are in memory: the versions installed in the tree
+    /// that counts as installed for the processes mapping them (the booted, else default,
+    /// deployment for processes in deployments; the host root's database for processes
+    /// in the host root), with that tree's name (a deployment id, or `host`).
+    pub installed_packages: Vec<(String, PackageInfo)>,
 }

@@ -142,6 +142,7 @@ pub fn report_with(
     warnings: Vec<Warning>,
     raws: Vec<RawProcess>,
 ) -> ScanReport {
+    k.forget_host_packages();
     let mut warnings = warnings;
     let kernel = if cfg.kernel {
         let roots = crate::kernel::KernelRoots {
@@ -207,6 +208,7 @@ pub fn report_with(
             processes.push(p);
         }
     }
+    scan.host_packages(&mut processes);
     let mut report = scan.finish(processes);
     report.kernel = kernel;
     report
@@ -487,10 +489,11 @@ impl Scan<'_> {
                         && !self.same_through_overlay(raw, &path, now, m)
                 }
             };
-        let origin = match self.overlay_of(raw, m.major, m.minor) {
+        let mut origin = match self.overlay_of(raw, m.major, m.minor) {
             Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
             None => self.origin(raw, m, &path, gone, root_dep),
         };
+        origin.package = self.package(&origin);
         FileReport {
             path,
             major: m.major,
@@ -502,6 +505,57 @@ impl Scan<'_> {
             origin,
             stale_reason: None,
             identical_in: None,
+        }
+    }
+
+    /// The package that installed a file of a known commit, from that commit's table in
+    /// the catalog. Files of the host root are named after all processes (`host_packages`).
+    fn package(&mut self, origin: &Origin) -> Option<PackageInfo> {
+        let (Some(commit), Some(tree_path)) = (&origin.commit, &origin.tree_path) else {
+            return None;
+        };
+        match self.k.package_at(commit, tree_path) {
+            Ok(p) => p,
+            Err(e) => {
+                self.warn_once("catalog-read", e.to_string(), None);
+                None
+            }
+        }
+    }
+
+    /// Name the package of each file that a process in the host's own root maps from the
+    /// host's database, reading it once for all of them. A deleted or replaced host file
+    /// names none: its version is not the installed one and no host record tells which
+    /// it was, so no package is better than a wrong version.
+    fn host_packages(&mut self, processes: &mut [ProcessReport]) {
+        let is_candidate = |p: &ProcessReport, f: &FileReport| {
+            p.root_kind == RootKind::Host
+                && f.origin.kind == OriginKind::Untracked
+                && !f.deleted
+                && !f.superseded
+        };
+        // Paths as the scanner sees them, below the host root (`/` on a real host).
+        let root = self.cfg.host_root.as_os_str().as_bytes().to_vec();
+        let in_root = |path: &[u8]| path_in_root(&root, path).map(<[u8]>::to_vec);
+        let wanted: HashSet<Vec<u8>> = processes
+            .iter()
+            .flat_map(|p| p.files.iter().filter(move |f| is_candidate(p, f)))
+            .filter_map(|f| in_root(&f.path))
+            .map(|p| crate::packages::canonical_path(&p).into_owned())
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let table = self.k.host_packages(&wanted);
+        for p in processes.iter_mut() {
+            if p.root_kind != RootKind::Host {
+                continue;
+            }
+            for f in p.files.iter_mut() {
+                if f.origin.kind == OriginKind::Untracked && !f.deleted && !f.superseded {
+                    f.origin.package = in_root(&f.path).and_then(|p| table.lookup(&p).cloned());
+                }
+            }
         }
     }
 
@@ -756,8 +810,17 @@ impl Scan<'_> {
             .iter()
             .map(|o| self.overlay_report(o))
             .collect();
+        let installed_packages = self.installed(&processes);
+        if let Some(t) = self.k.host_packages_read() {
+            self.warnings.extend(
+                t.warnings
+                    .iter()
+                    .map(|w| Warning::new("package-db", w.clone(), None)),
+            );
+        }
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
+            installed_packages,
             sysroot_path: self.k.status.path.clone(),
             repo_mode: self.k.repo_mode(),
             ostree_booted: self.k.status.ostree_booted,
@@ -771,6 +834,49 @@ impl Scan<'_> {
 }
 
 impl Scan<'_> {
+    /// The installed versions of the packages whose files are in memory, per tree that
+    /// counts as installed: for processes rooted in a deployment, the booted deployment
+    /// (else the default, first one); for processes in the host's own root, the host's
+    /// database. Each entry names its tree (a deployment id, or `host`).
+    fn installed(&mut self, processes: &[ProcessReport]) -> Vec<(String, PackageInfo)> {
+        let names = |kind: RootKind| {
+            let mut n: Vec<&str> = processes
+                .iter()
+                .filter(|p| p.root_kind == kind)
+                .flat_map(|p| p.files.iter())
+                .filter_map(|f| f.origin.package.as_ref().map(|p| p.name.as_str()))
+                .collect();
+            n.sort_unstable();
+            n.dedup();
+            n
+        };
+        let mut out = Vec::new();
+        let deployments = &self.k.status.deployments;
+        let tree = deployments
+            .iter()
+            .find(|d| d.booted)
+            .or_else(|| deployments.first())
+            .map(|d| (d.checksum.clone(), d.id()));
+        if let Some((checksum, id)) = tree {
+            for name in names(RootKind::Deployment) {
+                match self.k.commit_package(&checksum, name) {
+                    Ok(found) => out.extend(found.into_iter().map(|p| (id.clone(), p))),
+                    Err(e) => {
+                        self.warn_once("catalog-read", e.to_string(), None);
+                        break;
+                    }
+                }
+            }
+        }
+        let host = names(RootKind::Host);
+        if let Some(table) = self.k.host_packages_read().filter(|_| !host.is_empty()) {
+            for name in host {
+                out.extend(table.by_name(name).map(|p| ("host".to_string(), p.clone())));
+            }
+        }
+        out
+    }
+
     /// One overlay for the report: each regular file of its upper directory with its
     /// object checksum and the commits holding that object at that tree path.
     fn overlay_report(&mut self, o: &OverlayMount) -> OverlayReport {

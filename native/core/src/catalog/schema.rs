@@ -95,6 +95,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (deployment_id, path)
     ) WITHOUT ROWID;
     ",
+    // 2 -> 3: each commit's path -> package table (catalog/packages.rs).
+    super::packages::MIGRATION,
 ];
 
 /// How long a writer waits for another one (another scan, another process) before giving up.

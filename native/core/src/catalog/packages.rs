@@ -1,0 +1,277 @@
+//! Each commit's path → package table, recorded once when a scan first sees the commit,
+//! so that a file of a tree that was undeployed and pruned still names the package and
+//! version that installed it. Paths are stored in their merged-/usr spelling
+//! (`packages::canonical_path`), as the tables are built.
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::encode::now;
+use super::Catalog;
+use crate::error::Result;
+use crate::packages::{canonical_path, Manager, PackageInfo, PackageTable};
+
+/// Schema 1 -> 2. `packages` holds each distinct package (successive commits share most of
+/// them); optional fields are '' rather than NULL so that UNIQUE sees equal rows as equal.
+/// `commit_packages` is the per-commit path table, its paths stored once in
+/// `package_paths` (successive commits list the same 100k paths); `commit_package_list` answers "which
+/// version of X does this commit hold" without reading every path; `package_scans` says a
+/// commit's table was read (even an empty one), so it is read once, and keeps what was
+/// wrong with the database then (a JSON array of messages), so every later scan of a
+/// deployment of that commit still says its packages are partial.
+pub(super) const MIGRATION: &str = "
+    CREATE TABLE packages (
+        id              INTEGER PRIMARY KEY,
+        manager         TEXT NOT NULL CHECK (manager IN ('dpkg', 'rpm')),
+        name            TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        arch            TEXT NOT NULL,
+        source          TEXT NOT NULL,
+        source_version  TEXT NOT NULL,
+        UNIQUE (manager, name, version, arch, source, source_version)
+    );
+    CREATE TABLE package_paths (
+        id          INTEGER PRIMARY KEY,
+        path        BLOB NOT NULL UNIQUE
+    );
+    CREATE TABLE commit_packages (
+        commit_id   INTEGER NOT NULL REFERENCES commits (id) ON DELETE CASCADE,
+        path_id     INTEGER NOT NULL REFERENCES package_paths (id),
+        package_id  INTEGER NOT NULL REFERENCES packages (id),
+        PRIMARY KEY (commit_id, path_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE commit_package_list (
+        commit_id   INTEGER NOT NULL REFERENCES commits (id) ON DELETE CASCADE,
+        package_id  INTEGER NOT NULL REFERENCES packages (id),
+        PRIMARY KEY (commit_id, package_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE package_scans (
+        commit_id   INTEGER PRIMARY KEY REFERENCES commits (id) ON DELETE CASCADE,
+        n_paths     INTEGER NOT NULL,
+        source      TEXT,
+        warnings    TEXT NOT NULL CHECK (json_valid(warnings)),
+        scanned_at  INTEGER NOT NULL
+    );
+";
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("")
+}
+
+fn some(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn package_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageInfo> {
+    let manager: String = row.get(0)?;
+    Ok(PackageInfo {
+        manager: Manager::from_name(&manager).unwrap_or(Manager::Dpkg),
+        name: row.get(1)?,
+        version: row.get(2)?,
+        arch: some(row.get(3)?),
+        source: some(row.get(4)?),
+        source_version: some(row.get(5)?),
+    })
+}
+
+const PACKAGE_COLUMNS: &str = "p.manager, p.name, p.version, p.arch, p.source, p.source_version";
+
+impl Catalog {
+    /// Whether this commit's package table was recorded (it may be empty).
+    pub fn has_packages(&self, checksum: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT 1 FROM package_scans s JOIN commits c ON c.id = s.commit_id \
+                 WHERE c.checksum = ?1",
+            )
+            .and_then(|mut stmt| stmt.exists([checksum]))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Record a recorded commit's package table in one transaction. A commit that is not
+    /// recorded, or whose table already is, is left alone.
+    pub fn record_packages(&mut self, checksum: &str, table: &PackageTable) -> Result<()> {
+        let path = self.path.clone();
+        let err = |e| super::db_error(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let commit_id: Option<i64> = tx
+            .query_row(
+                "SELECT c.id FROM commits c WHERE c.checksum = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM package_scans s WHERE s.commit_id = c.id)",
+                [checksum],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some(commit_id) = commit_id else {
+            return Ok(());
+        };
+        {
+            let mut find = tx
+                .prepare_cached(
+                    "SELECT id FROM packages WHERE manager = ?1 AND name = ?2 AND version = ?3 \
+                     AND arch = ?4 AND source = ?5 AND source_version = ?6",
+                )
+                .map_err(err)?;
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO packages (manager, name, version, arch, source, source_version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(err)?;
+            let mut list = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO commit_package_list (commit_id, package_id) VALUES (?1, ?2)",
+                )
+                .map_err(err)?;
+            let mut ids = Vec::with_capacity(table.packages.len());
+            for p in &table.packages {
+                let key = params![
+                    p.manager.as_str(),
+                    p.name,
+                    p.version,
+                    opt(&p.arch),
+                    opt(&p.source),
+                    opt(&p.source_version)
+                ];
+                let id = match find
+                    .query_row(key, |row| row.get::<_, i64>(0))
+                    .optional()
+                    .map_err(err)?
+                {
+                    Some(id) => id,
+                    None => {
+                        add.execute(key).map_err(err)?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                list.execute(params![commit_id, id]).map_err(err)?;
+                ids.push(id);
+            }
+            let mut find_path = tx
+                .prepare_cached("SELECT id FROM package_paths WHERE path = ?1")
+                .map_err(err)?;
+            let mut add_path = tx
+                .prepare_cached("INSERT INTO package_paths (path) VALUES (?1)")
+                .map_err(err)?;
+            let mut row = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO commit_packages (commit_id, path_id, package_id) \
+                     VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (p, i) in &table.paths {
+                let Some(id) = ids.get(*i as usize) else {
+                    continue;
+                };
+                let path_id = match find_path
+                    .query_row([p], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(err)?
+                {
+                    Some(id) => id,
+                    None => {
+                        add_path.execute([p]).map_err(err)?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                row.execute(params![commit_id, path_id, id]).map_err(err)?;
+            }
+            tx.execute(
+                "INSERT INTO package_scans (commit_id, n_paths, source, warnings, scanned_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    commit_id,
+                    table.paths.len() as i64,
+                    table.source,
+                    json_strings(&table.warnings),
+                    now()
+                ],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// What was wrong with this commit's package database when its table was recorded.
+    pub fn package_warnings(&self, checksum: &str) -> Result<Vec<String>> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT s.warnings FROM package_scans s JOIN commits c ON c.id = s.commit_id \
+                 WHERE c.checksum = ?1",
+            )
+            .and_then(|mut stmt| stmt.query_row([checksum], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))?;
+        let Some(text) = text else {
+            return Ok(Vec::new());
+        };
+        // Stored by json_strings below; read with SQLite's own JSON functions.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM json_each(?1)")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([text], |r| r.get::<_, String>(0))
+            .and_then(|r| r.collect());
+        rows.map_err(|e| self.err(e))
+    }
+
+    /// The package that installed `path` (any spelling) in this commit.
+    pub fn package_at(&self, checksum: &str, path: &[u8]) -> Result<Option<PackageInfo>> {
+        let path = canonical_path(path);
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {PACKAGE_COLUMNS} FROM package_paths pp \
+                 JOIN commit_packages cp ON cp.path_id = pp.id \
+                 JOIN commits c ON c.id = cp.commit_id \
+                 JOIN packages p ON p.id = cp.package_id \
+                 WHERE c.checksum = ?1 AND pp.path = ?2"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![checksum, path.as_ref()], package_from_row)
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every package of this commit named `name` (several architectures may be installed).
+    pub fn commit_package(&self, checksum: &str, name: &str) -> Result<Vec<PackageInfo>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PACKAGE_COLUMNS} FROM commit_package_list cl \
+                 JOIN commits c ON c.id = cl.commit_id \
+                 JOIN packages p ON p.id = cl.package_id \
+                 WHERE c.checksum = ?1 AND p.name = ?2 ORDER BY p.arch"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![checksum, name], package_from_row)
+            .and_then(|rows| rows.collect());
+        rows.map_err(|e| self.err(e))
+    }
+}
+
+/// A JSON array of strings (the messages are ours, but paths in them may hold anything).
+fn json_strings(items: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}

@@ -1,0 +1,373 @@
+//! dpkg's database, read over bytes: `status` (which packages are installed, with their
+//! version, architecture and source package), `info/*.list` (which paths each package
+//! installed) and `diversions` (paths a package's file was moved to by another one).
+//!
+//! Parsers here never touch the disk; `packages::tree` hands them the files of a host
+//! root or of an OSTree commit. Damage (a truncated stanza, a `.list` with names that are
+//! not UTF-8, a diversions file cut short) is reported as warnings next to what could be
+//! read: a package database is a witness, never a reason to stop a scan.
+use std::collections::HashMap;
+
+use super::{canonical_path, Manager, PackageInfo};
+
+/// One stanza of `status` that dpkg considers installed enough to own files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    pub info: PackageInfo,
+    /// `Multi-Arch: same` packages keep their list as `name:arch.list`.
+    pub multi_arch_same: bool,
+}
+
+/// What `parse_status` found: the entries and what it had to skip.
+#[derive(Debug, Default)]
+pub struct StatusFile {
+    pub entries: Vec<StatusEntry>,
+    pub warnings: Vec<String>,
+}
+
+/// The states whose file lists dpkg keeps (see dpkg-query(1), "Package states"): files of
+/// a package that is only `config-files` or `not-installed` are gone.
+fn owns_files(status: &[u8]) -> bool {
+    let state = status.split(|b| *b == b' ').nth(2).unwrap_or(b"");
+    matches!(
+        state,
+        b"installed"
+            | b"unpacked"
+            | b"half-configured"
+            | b"half-installed"
+            | b"triggers-awaited"
+            | b"triggers-pending"
+    )
+}
+
+/// Parse dpkg's `status` file (deb822 stanzas separated by blank lines). A stanza
+/// without Package or Version is skipped with a warning; continuation lines (a leading
+/// space) belong to the field before them and are not needed here.
+pub fn parse_status(bytes: &[u8]) -> StatusFile {
+    let mut out = StatusFile::default();
+    let mut fields: HashMap<&[u8], &[u8]> = HashMap::new();
+    let mut stanza = 0usize;
+    let finish = |fields: &mut HashMap<&[u8], &[u8]>, out: &mut StatusFile, stanza: usize| {
+        if fields.is_empty() {
+            return;
+        }
+        let get = |k: &[u8]| {
+            fields
+                .get(k)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        match (get(b"Package"), get(b"Version")) {
+            (Some(name), Some(version)) if !name.is_empty() && !version.is_empty() => {
+                if fields.get(&b"Status"[..]).is_some_and(|s| owns_files(s)) {
+                    let (source, source_version) = match get(b"Source") {
+                        Some(s) => split_source(&s),
+                        None => (None, None),
+                    };
+                    out.entries.push(StatusEntry {
+                        multi_arch_same: fields.get(&b"Multi-Arch"[..]) == Some(&&b"same"[..]),
+                        info: PackageInfo {
+                            manager: Manager::Dpkg,
+                            // dpkg's binary-to-source rule: no Source field means the
+                            // source package has the binary's name and version.
+                            source: Some(source.unwrap_or_else(|| name.clone())),
+                            source_version: Some(source_version.unwrap_or_else(|| version.clone())),
+                            arch: get(b"Architecture"),
+                            name,
+                            version,
+                        },
+                    });
+                }
+            }
+            (name, _) => out.warnings.push(format!(
+                "status stanza {stanza} ({}) has no Package or Version; skipped",
+                name.unwrap_or_else(|| "no name".into())
+            )),
+        }
+        fields.clear();
+    };
+    for line in bytes.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            finish(&mut fields, &mut out, stanza);
+            stanza += 1;
+            continue;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            out.warnings.push(format!(
+                "status stanza {stanza}: a line without a field name: {:?}",
+                String::from_utf8_lossy(&line[..line.len().min(60)])
+            ));
+            continue;
+        };
+        let value = trim(&line[colon + 1..]);
+        fields.insert(&line[..colon], value);
+    }
+    if bytes.last().is_some_and(|b| *b != b'\n') && !fields.is_empty() {
+        out.warnings
+            .push("status does not end with a newline: the file may be truncated".into());
+    }
+    finish(&mut fields, &mut out, stanza);
+    out
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &v[start..end.max(start)]
+}
+
+/// `Source: name` or `Source: name (version)`: a binary built from a differently
+/// versioned source (binNMUs, packages built from one source at several versions).
+pub fn split_source(s: &str) -> (Option<String>, Option<String>) {
+    let s = s.trim();
+    match s.split_once('(') {
+        Some((name, rest)) => {
+            let version = rest.trim_end().trim_end_matches(')').trim();
+            let name = name.trim();
+            (
+                (!name.is_empty()).then(|| name.to_string()),
+                (!version.is_empty()).then(|| version.to_string()),
+            )
+        }
+        None => ((!s.is_empty()).then(|| s.to_string()), None),
+    }
+}
+
+/// One path per line, as bytes (dpkg writes names as they are in the .deb, not
+/// necessarily UTF-8). Empty lines are skipped.
+pub fn parse_list(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// One `diversions` record: `from` of packages other than `by` is installed at `to`.
+/// `by` is None for a local diversion (dpkg writes `:`), which diverts every package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diversion {
+    pub from: Vec<u8>,
+    pub to: Vec<u8>,
+    pub by: Option<String>,
+}
+
+/// The `diversions` file: three lines per record (from, to, diverting package). A record
+/// cut short is left out and reported.
+pub fn parse_diversions(bytes: &[u8]) -> (Vec<Diversion>, Option<String>) {
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // A file ending in a newline has an empty last element.
+    let lines = match lines.last() {
+        Some(&b"") => &lines[..lines.len() - 1],
+        _ => &lines[..],
+    };
+    let mut out = Vec::new();
+    if bytes.last().is_some_and(|b| *b != b'\n') {
+        // dpkg ends every line with a newline: the last record's package name may be cut.
+        let whole = lines.len() / 3 * 3;
+        let keep = if lines.len() % 3 == 0 {
+            whole - 3
+        } else {
+            whole
+        };
+        for rec in lines[..keep].chunks(3) {
+            out.push(Diversion {
+                from: rec[0].to_vec(),
+                to: rec[1].to_vec(),
+                by: (rec[2] != b":").then(|| String::from_utf8_lossy(rec[2]).into_owned()),
+            });
+        }
+        return (
+            out,
+            Some("diversions: the file does not end with a newline: it may be truncated".into()),
+        );
+    }
+    for rec in lines.chunks(3) {
+        if rec.len() < 3 {
+            return (
+                out,
+                Some(format!(
+                    "diversions: the last record has {} of 3 lines: the file may be truncated",
+                    rec.len()
+                )),
+            );
+        }
+        out.push(Diversion {
+            from: rec[0].to_vec(),
+            to: rec[1].to_vec(),
+            by: (rec[2] != b":").then(|| String::from_utf8_lossy(rec[2]).into_owned()),
+        });
+    }
+    (out, None)
+}
+
+/// Where the file a package's list names really is, after diversions.
+pub fn divert<'a>(path: &'a [u8], package: &str, diversions: &'a [Diversion]) -> &'a [u8] {
+    diversions
+        .iter()
+        .find(|d| d.from == path && d.by.as_deref() != Some(package))
+        .map_or(path, |d| &d.to[..])
+}
+
+/// The package name a `.list` file is for: `name.list` or `name:arch.list`.
+pub fn list_name(file: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
+    let stem = file.strip_suffix(b".list")?;
+    if stem.is_empty() {
+        return None;
+    }
+    Some(match stem.iter().position(|b| *b == b':') {
+        Some(i) => (&stem[..i], Some(&stem[i + 1..])),
+        None => (stem, None),
+    })
+}
+
+/// The status entry a `.list` file belongs to.
+pub fn entry_for_list<'a>(
+    entries: &'a [StatusEntry],
+    name: &[u8],
+    arch: Option<&[u8]>,
+) -> Option<&'a StatusEntry> {
+    entries.iter().find(|e| {
+        e.info.name.as_bytes() == name
+            && match arch {
+                Some(a) => e.info.arch.as_deref().map(str::as_bytes) == Some(a),
+                None => true,
+            }
+    })
+}
+
+/// Drop the directories a list names: every package lists `/usr`, `/usr/lib`…, and
+/// only files are ever mapped. A listed path is a directory when another listed path
+/// is below it (dpkg lists a directory before its contents).
+pub fn files_only(mut paths: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    paths.sort();
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(paths.len());
+    for (i, p) in paths.iter().enumerate() {
+        let is_dir = paths.get(i + 1).is_some_and(|n| {
+            n.len() > p.len() && n.starts_with(p) && (p == b"/" || n[p.len()] == b'/')
+        });
+        if !is_dir && p != b"/." && p != b"/" {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// A list's paths, diverted and in their usr-merged spelling, without directories.
+pub fn owned_paths(list: &[u8], package: &str, diversions: &[Diversion]) -> Vec<Vec<u8>> {
+    files_only(parse_list(list))
+        .into_iter()
+        .map(|p| canonical_path(divert(&p, package, diversions)).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &[u8] = b"Package: libc6
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Multi-Arch: same
+Source: glibc
+Version: 2.36-9+deb12u10
+Description: GNU C Library
+ continuation: not a field
+
+Package: bash
+Status: install ok installed
+Architecture: amd64
+Source: bash (5.2.15-2)
+Version: 5.2.15-2+b7
+
+Package: gone
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1.0
+
+Package: zlib1g
+Status: install ok installed
+Architecture: amd64
+Version: 1:1.2.13.dfsg-1
+";
+
+    #[test]
+    fn status_fields_and_source_forms() {
+        let s = parse_status(STATUS);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        let names: Vec<&str> = s.entries.iter().map(|e| e.info.name.as_str()).collect();
+        assert_eq!(names, ["libc6", "bash", "zlib1g"]);
+        let libc = &s.entries[0];
+        assert!(libc.multi_arch_same);
+        assert_eq!(libc.info.source.as_deref(), Some("glibc"));
+        assert_eq!(libc.info.source_version.as_deref(), Some("2.36-9+deb12u10"));
+        let bash = &s.entries[1].info;
+        assert_eq!(bash.version, "5.2.15-2+b7");
+        assert_eq!(bash.source.as_deref(), Some("bash"));
+        assert_eq!(bash.source_version.as_deref(), Some("5.2.15-2"));
+        let z = &s.entries[2].info;
+        assert_eq!(
+            (z.source.as_deref(), z.version.as_str()),
+            (Some("zlib1g"), "1:1.2.13.dfsg-1")
+        );
+    }
+
+    #[test]
+    fn truncated_status_warns_and_keeps_what_it_read() {
+        let cut = &STATUS[..STATUS.len() - 30];
+        let s = parse_status(cut);
+        assert_eq!(s.entries.len(), 2);
+        assert!(
+            s.warnings.iter().any(|w| w.contains("truncated")),
+            "{:?}",
+            s.warnings
+        );
+        let s = parse_status(b"Package: x\nStatus: install ok installed\n\nnonsense\n\x00\xff");
+        assert!(s.entries.is_empty());
+        assert!(!s.warnings.is_empty());
+    }
+
+    #[test]
+    fn lists_diversions_and_merged_usr() {
+        let list = b"/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n/usr\n/usr/bin\n/usr/bin/ldd\n/usr/share/caf\xe9\n";
+        let div = b"/usr/bin/ldd\n/usr/bin/ldd.real\nwrapper\n/usr/bin/x\n/usr/bin/x.local\n:\n";
+        let (d, w) = parse_diversions(div);
+        assert!(w.is_none());
+        assert_eq!(d[1].by, None);
+        let paths = owned_paths(list, "libc-bin", &d);
+        assert_eq!(
+            paths,
+            vec![
+                b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(),
+                b"/usr/bin/ldd.real".to_vec(),
+                b"/usr/share/caf\xe9".to_vec(),
+            ]
+        );
+        // The diverting package's own file stays where its list says.
+        assert_eq!(divert(b"/usr/bin/ldd", "wrapper", &d), b"/usr/bin/ldd");
+        let (d, w) = parse_diversions(b"/a\n/b\npkg\n/c\n");
+        assert_eq!(d.len(), 1);
+        assert!(w.unwrap().contains("truncated"));
+    }
+
+    #[test]
+    fn list_names() {
+        assert_eq!(
+            list_name(b"libc6:amd64.list"),
+            Some((&b"libc6"[..], Some(&b"amd64"[..])))
+        );
+        assert_eq!(list_name(b"bash.list"), Some((&b"bash"[..], None)));
+        assert_eq!(list_name(b"bash.md5sums"), None);
+        assert_eq!(list_name(b".list"), None);
+    }
+}

@@ -1,0 +1,287 @@
+//! Which package installed each file of a tree, and at which version.
+//!
+//! A tree (the host root, or an OSTree commit) carries its package manager's database;
+//! `read_table` finds it, parses it and turns it into one `PackageTable`: path → package,
+//! with paths in their usr-merged spelling so that `/lib/x86_64-linux-gnu/libc.so.6` (what
+//! dpkg lists) and `/usr/lib/x86_64-linux-gnu/libc.so.6` (what an OSTree commit and the
+//! kernel show) are one path. The catalog keeps each commit's table (`catalog/packages.rs`)
+//! so that a file of a pruned tree still names its package and version.
+pub mod dpkg;
+pub mod rpm;
+pub mod tree;
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+pub use tree::{CommitTree, RootTree, TreeReader};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Manager {
+    Dpkg,
+    Rpm,
+}
+
+impl Manager {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Manager::Dpkg => "dpkg",
+            Manager::Rpm => "rpm",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Manager> {
+        match s {
+            "dpkg" => Some(Manager::Dpkg),
+            "rpm" => Some(Manager::Rpm),
+            _ => None,
+        }
+    }
+}
+
+/// A package as the contract's `origin.package` names it. `version` is written the way
+/// the package manager writes it: dpkg `[epoch:]upstream-revision`, rpm
+/// `[epoch:]version-release`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PackageInfo {
+    pub manager: Manager,
+    pub name: String,
+    pub version: String,
+    pub arch: Option<String>,
+    pub source: Option<String>,
+    pub source_version: Option<String>,
+}
+
+/// Where Debian-derived OSTree builders keep the dpkg database inside `/usr`, since `/var`
+/// is not part of a commit. `usr/share/dpkg/database` is the convention of Endless OS's
+/// deb-ostree-builder (dbnicholson/deb-ostree-builder: "Move dpkg database to /usr so it's
+/// accessible after the OS /var is mounted", with `/var/lib/dpkg` a symlink to it), which
+/// apertis and elementary's ostree builders copy; `usr/lib/dpkg` is what bootc-style
+/// Debian images use (their checks read `/usr/lib/dpkg/status`); `usr/lib/sysimage/dpkg`
+/// follows rpm's `usr/lib/sysimage/rpm`. `var/lib/dpkg` is a host's own database.
+pub const DPKG_DIRS: &[&str] = &[
+    "usr/share/dpkg/database",
+    "usr/lib/dpkg",
+    "usr/lib/sysimage/dpkg",
+    "var/lib/dpkg",
+];
+
+/// rpm's database directories: `usr/lib/sysimage/rpm` since rpm 4.16 (and what
+/// rpm-ostree commits carry), `usr/share/rpm` in older rpm-ostree commits, `var/lib/rpm`
+/// on a host.
+pub const RPM_DIRS: &[&str] = &["usr/lib/sysimage/rpm", "usr/share/rpm", "var/lib/rpm"];
+
+/// The top-level directories that a merged-/usr system makes symlinks into `/usr`.
+const MERGED: &[&[u8]] = &[b"/bin", b"/sbin", b"/lib", b"/lib32", b"/lib64", b"/libx32"];
+
+/// A path in its merged-/usr spelling: `/lib/x` → `/usr/lib/x`. Debian (12 and later)
+/// and every OSTree system are merged, and the two spellings then name one file; on an
+/// unmerged tree no package ships both, so folding them never confuses two files.
+pub fn canonical_path(path: &[u8]) -> Cow<'_, [u8]> {
+    for top in MERGED {
+        if path.starts_with(top) && path.get(top.len()) == Some(&b'/') {
+            let mut p = b"/usr".to_vec();
+            p.extend_from_slice(path);
+            return Cow::Owned(p);
+        }
+    }
+    Cow::Borrowed(path)
+}
+
+/// A tree's path → package table.
+#[derive(Debug, Default, Clone)]
+pub struct PackageTable {
+    pub packages: Vec<PackageInfo>,
+    /// Canonical path → index into `packages`.
+    pub paths: HashMap<Vec<u8>, u32>,
+    /// Where the database was found (for messages), when there is one.
+    pub source: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl PackageTable {
+    pub fn lookup(&self, path: &[u8]) -> Option<&PackageInfo> {
+        let i = *self.paths.get(canonical_path(path).as_ref())?;
+        self.packages.get(i as usize)
+    }
+
+    pub fn by_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a PackageInfo> + 'a {
+        self.packages.iter().filter(move |p| p.name == name)
+    }
+
+    fn add(&mut self, info: PackageInfo, paths: Vec<Vec<u8>>) {
+        let i = self.packages.len() as u32;
+        self.packages.push(info);
+        for p in paths {
+            // The first owner wins: dpkg moves a path to the package that took it over.
+            self.paths.entry(p).or_insert(i);
+        }
+    }
+}
+
+/// Read the package database of a tree, whichever manager it has. A tree without one
+/// gives an empty table (not a warning: a minimal image may carry none); a damaged one
+/// gives what could be read and warnings naming the file.
+pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
+    read_table_for(tree, None)
+}
+
+/// `read_table`, keeping only the paths in `wanted` (canonical spellings) when given: a
+/// scan of the host needs the owners of the few thousand paths processes map, not a map
+/// of every path of every package.
+pub fn read_table_for(tree: &dyn TreeReader, wanted: Option<&HashSet<Vec<u8>>>) -> PackageTable {
+    for dir in DPKG_DIRS {
+        let status = format!("{dir}/status");
+        match tree.read(&status) {
+            Ok(Some(bytes)) => return dpkg_table(tree, dir, &bytes, wanted),
+            Ok(None) => {}
+            Err(e) => {
+                return PackageTable {
+                    warnings: vec![e.to_string()],
+                    ..PackageTable::default()
+                }
+            }
+        }
+    }
+    for dir in RPM_DIRS {
+        let db = format!("{dir}/rpmdb.sqlite");
+        if tree.exists(&db) {
+            return rpm::rpm_table(tree, &db, wanted);
+        }
+    }
+    for dir in RPM_DIRS {
+        for old in ["Packages", "Packages.db"] {
+            let db = format!("{dir}/{old}");
+            if tree.exists(&db) {
+                return PackageTable {
+                    warnings: vec![format!(
+                        "{}/{db}: a Berkeley DB or ndb rpm database; only the sqlite backend (rpmdb.sqlite) is read, so files of this tree name no package",
+                        tree.describe()
+                    )],
+                    ..PackageTable::default()
+                };
+            }
+        }
+    }
+    PackageTable::default()
+}
+
+fn dpkg_table(
+    tree: &dyn TreeReader,
+    dir: &str,
+    status: &[u8],
+    wanted: Option<&HashSet<Vec<u8>>>,
+) -> PackageTable {
+    let mut table = PackageTable {
+        source: Some(format!("{}/{dir}", tree.describe())),
+        ..PackageTable::default()
+    };
+    let parsed = dpkg::parse_status(status);
+    let where_ = |w: &str| format!("{}/{dir}/status: {w}", tree.describe());
+    table
+        .warnings
+        .extend(parsed.warnings.iter().map(|w| where_(w)));
+    let diversions = match tree.read(&format!("{dir}/diversions")) {
+        Ok(Some(bytes)) => {
+            let (d, w) = dpkg::parse_diversions(&bytes);
+            if let Some(w) = w {
+                table
+                    .warnings
+                    .push(format!("{}/{dir}/{w}", tree.describe()));
+            }
+            d
+        }
+        _ => Vec::new(),
+    };
+    let info = format!("{dir}/info");
+    // Sorted: when two lists name one path (a directory, or a file moved between packages
+    // in a way dpkg did not clean up), the owner must not depend on readdir order.
+    let names = match tree.list(&info) {
+        Ok(mut n) => {
+            n.sort();
+            n
+        }
+        Err(e) => {
+            table.warnings.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let mut bad_names = 0usize;
+    let mut by_name: HashMap<&[u8], Vec<&dpkg::StatusEntry>> = HashMap::new();
+    for e in &parsed.entries {
+        by_name.entry(e.info.name.as_bytes()).or_default().push(e);
+    }
+    let diverted: HashMap<&[u8], &dpkg::Diversion> =
+        diversions.iter().map(|d| (&d.from[..], d)).collect();
+    for file in names {
+        let Some((name, arch)) = dpkg::list_name(&file) else {
+            continue;
+        };
+        let Some(entry) = by_name.get(name).and_then(|v| {
+            v.iter()
+                .find(|e| arch.is_none() || e.info.arch.as_deref().map(str::as_bytes) == arch)
+        }) else {
+            continue;
+        };
+        let path = format!("{info}/{}", String::from_utf8_lossy(&file));
+        let bytes = match tree.read(&path) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(e) => {
+                table.warnings.push(e.to_string());
+                continue;
+            }
+        };
+        if std::str::from_utf8(&bytes).is_err() {
+            bad_names += 1;
+        }
+        // One pass over the list's lines without a copy per line: a host lists ~100k paths
+        // and this runs once per scan. Directories stay in (no package's file is ever a
+        // directory mapped by a process, and telling them apart costs a sort).
+        let index = table.packages.len() as u32;
+        table.packages.push(entry.info.clone());
+        let own = entry.info.name.as_str();
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let line = match diverted.get(line) {
+                Some(d) if d.by.as_deref() != Some(own) => &d.to[..],
+                _ => line,
+            };
+            let canon = canonical_path(line);
+            if wanted.is_some_and(|w| !w.contains(canon.as_ref())) {
+                continue;
+            }
+            if !table.paths.contains_key(canon.as_ref()) {
+                table.paths.insert(canon.into_owned(), index);
+            }
+        }
+    }
+    if bad_names > 0 {
+        // Not damage in itself (dpkg stores names as bytes), but worth saying: such a path
+        // is matched byte for byte, and shown with U+FFFD.
+        table.warnings.push(format!(
+            "{}/{info}: {bad_names} file list(s) hold names that are not UTF-8; they are matched as bytes",
+            tree.describe()
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_usr() {
+        assert_eq!(
+            canonical_path(b"/lib/x/libc.so.6").as_ref(),
+            b"/usr/lib/x/libc.so.6"
+        );
+        assert_eq!(
+            canonical_path(b"/lib64/ld.so").as_ref(),
+            b"/usr/lib64/ld.so"
+        );
+        assert_eq!(canonical_path(b"/bin/sh").as_ref(), b"/usr/bin/sh");
+        assert_eq!(canonical_path(b"/library/x").as_ref(), b"/library/x");
+        assert_eq!(canonical_path(b"/usr/lib/x").as_ref(), b"/usr/lib/x");
+        assert_eq!(canonical_path(b"/lib").as_ref(), b"/lib");
+    }
+}

@@ -1,0 +1,51 @@
+// `livetree packages [NAME...]`: which versions of which packages are in memory, in which
+// processes and units, and the version installed.
+import {collect} from '../collect.js';
+import {UsageError} from '../errors/usage-error.js';
+import {installedOf} from '../model/installed.js';
+import {buildPackages} from '../model/packages.js';
+import {readCommon} from '../options.js';
+import {writeOutputFile, checkWritable} from '../output-file.js';
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
+
+export async function packagesCommand(argv: string[]): Promise<number> {
+	const {values, positionals} = parseCommand('packages', commandTable.packages, argv);
+	if (values.help) {
+		process.stdout.write(commandHelp('packages'));
+		return 0;
+	}
+
+	const options = readCommon(values);
+	const format = values.format ?? (options.json ? 'json' : 'text');
+	if (!['text', 'json', 'prometheus'].includes(format)) {
+		throw new UsageError(`--format must be text, json or prometheus, not "${format}"`);
+	}
+
+	if (values.textfile !== undefined) {
+		await checkWritable('--textfile', values.textfile);
+	}
+
+	const doc = await collect(options);
+	const report = buildPackages({
+		doc,
+		installed: installedOf(doc) ?? [],
+		names: positionals,
+	});
+	const {renderPackagesPrometheus} = await import('../render/packages-prometheus.js');
+	if (format === 'json') {
+		process.stdout.write(`${JSON.stringify(report, null, process.stdout.isTTY ? 2 : undefined)}\n`);
+	} else if (format === 'prometheus') {
+		process.stdout.write(renderPackagesPrometheus(report));
+	} else {
+		const [{makeStyle}, {renderPackagesText}] = await Promise.all([import('../render/style.js'), import('../render/packages-text.js')]);
+		process.stdout.write(renderPackagesText(report, makeStyle(options.color), options.verbose));
+	}
+
+	if (values.textfile !== undefined) {
+		await writeOutputFile('--textfile', values.textfile, renderPackagesPrometheus(report));
+	}
+
+	return report.summary.mismatched > 0 ? 1 : 0;
+}

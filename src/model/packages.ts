@@ -1,0 +1,146 @@
+// The packages report: which versions of which packages are in memory, in which
+// processes and units, against the version installed in the tree that counts as installed
+// (the booted deployment, else the default one, else the host root). Pure.
+import type {Package, StatusDocument, Warning} from './document.js';
+
+export interface PackageProcess {
+	pid: number;
+	comm: string;
+	unit: string | null;
+}
+
+export interface RunningVersion {
+	version: string;
+	/** The tree its processes count as installed from: a deployment id, `host`, or null for foreign roots. */
+	tree: string | null;
+	arch: string | null;
+	sourceVersion: string | null;
+	/** Whether this version differs from the installed one (or the package is no longer installed). */
+	mismatch: boolean;
+	/** The versions it is compared with: installed in its tree, for its architecture. */
+	installedVersions: string[];
+	processes: PackageProcess[];
+	units: string[];
+	/** Mapped files of this version, and how many of them are deleted or replaced on disk. */
+	files: number;
+	staleFiles: number;
+}
+
+export interface PackageEntry {
+	name: string;
+	manager: Package['manager'];
+	source: string | null;
+	running: RunningVersion[];
+	installed: Array<{version: string; arch: string | null; tree: string}>;
+	mismatch: boolean;
+}
+
+export interface PackagesDocument {
+	schemaVersion: 1;
+	generatedAt: string;
+	/** The deployment whose versions count as installed for processes in deployments (the booted, else the default one); null without deployments. Processes in the host root count against `host`. */
+	installedTree: string | null;
+	packages: PackageEntry[];
+	summary: {packages: number; mismatched: number; processes: number};
+	warnings: Warning[];
+}
+
+export interface PackagesInput {
+	doc: StatusDocument;
+	installed: Array<{tree: string; package: Package}>;
+	/** Only these packages (by binary or source package name). */
+	names?: string[];
+}
+
+export function buildPackages(input: PackagesInput): PackagesDocument {
+	const {doc} = input;
+	const installedTree = (doc.deployments.find(d => d.booted) ?? doc.deployments[0])?.id ?? null;
+	const entries = new Map<string, PackageEntry>();
+	const versions = new Map<string, {v: RunningVersion; pids: Set<number>}>();
+	const wanted = (p: Package) => !input.names?.length || input.names.includes(p.name) || (p.source !== null && input.names.includes(p.source));
+	for (const proc of doc.processes) {
+		for (const f of proc.files) {
+			const p = f.origin.package;
+			if (!p || !wanted(p)) {
+				continue;
+			}
+
+			const key = `${p.manager}\0${p.name}`;
+			let entry = entries.get(key);
+			if (!entry) {
+				entry = {name: p.name, manager: p.manager, source: p.source, running: [], installed: [], mismatch: false};
+				entries.set(key, entry);
+			}
+
+			const tree = proc.root.kind === 'host' ? 'host' : proc.root.kind === 'deployment' ? installedTree : null;
+			const vkey = `${key}\0${p.version}\0${p.arch ?? ''}\0${tree ?? ''}`;
+			let seen = versions.get(vkey);
+			if (!seen) {
+				seen = {
+					v: {
+						version: p.version,
+						tree,
+						arch: p.arch,
+						sourceVersion: p.sourceVersion,
+						mismatch: false,
+						installedVersions: [],
+						processes: [],
+						units: [],
+						files: 0,
+						staleFiles: 0,
+					},
+					pids: new Set(),
+				};
+				versions.set(vkey, seen);
+				entry.running.push(seen.v);
+			}
+
+			const {v, pids} = seen;
+
+			v.files++;
+			if (f.deleted || f.superseded) {
+				v.staleFiles++;
+			}
+
+			if (!pids.has(proc.pid)) {
+				pids.add(proc.pid);
+				v.processes.push({pid: proc.pid, comm: proc.comm, unit: proc.unit});
+				if (proc.unit && !v.units.includes(proc.unit)) {
+					v.units.push(proc.unit);
+				}
+			}
+		}
+	}
+
+	for (const entry of entries.values()) {
+		entry.installed = input.installed
+			.filter(i => i.package.name === entry.name && i.package.manager === entry.manager)
+			.map(i => ({version: i.package.version, arch: i.package.arch, tree: i.tree}));
+		for (const v of entry.running) {
+			// Compared within the tree the processes count against, per architecture
+			// (libc6:amd64 and libc6:i386 are installed separately). A foreign root
+			// (a container) has no installed tree here: never a mismatch.
+			const same = entry.installed.filter(i => i.tree === v.tree && (i.arch === v.arch || i.arch === null || v.arch === null));
+			v.installedVersions = [...new Set(same.map(i => i.version))];
+			v.mismatch = v.tree !== null && !v.installedVersions.includes(v.version);
+			v.units.sort();
+		}
+
+		entry.running.sort((a, b) => a.version.localeCompare(b.version) || (a.arch ?? '').localeCompare(b.arch ?? ''));
+		entry.mismatch = entry.running.some(v => v.mismatch);
+	}
+
+	const packages = [...entries.values()].sort((a, b) => a.name.localeCompare(b.name) || a.manager.localeCompare(b.manager));
+	return {
+		schemaVersion: 1,
+		generatedAt: doc.generatedAt,
+		installedTree,
+		packages,
+		summary: {
+			packages: packages.length,
+			mismatched: packages.filter(p => p.mismatch).length,
+			processes: new Set(packages.flatMap(p => p.running.flatMap(v => v.processes.map(q => q.pid)))).size,
+		},
+		warnings: doc.warnings,
+	};
+}

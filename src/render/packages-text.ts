@@ -1,0 +1,62 @@
+// The packages report for a person: one line per running version, so that "openssl
+// 3.0.11 in memory in 12 processes of 3 units; 3.0.15 installed" is one line.
+import type {PackagesDocument, RunningVersion} from '../model/packages.js';
+import type {ChalkInstance} from 'chalk';
+
+function count(n: number, one: string, many = `${one}s`): string {
+	return `${n} ${n === 1 ? one : many}`;
+}
+
+export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, verbose: boolean): string {
+	const lines: string[] = [];
+	if (doc.packages.length === 0) {
+		lines.push("No package's files are in memory (no package database names any mapped file).");
+	}
+
+	for (const p of doc.packages) {
+		for (const v of p.running) {
+			const versions = v.installedVersions;
+			const installed = v.tree === null ? 'installed version unknown there' : versions.length > 0 ? `${versions.join(', ')} installed` : 'not installed';
+			const arch = v.arch && p.running.some(o => o.arch !== v.arch) ? `:${v.arch}` : '';
+			const units = v.units.length > 0 ? ` of ${count(v.units.length, 'unit')}` : '';
+			// One package may run in deployments, in the host root and in containers: say which.
+			const scope = new Set(p.running.map(o => o.tree)).size > 1 ? ` ${treeLabel(v.tree)}` : '';
+			const line = `${p.name}${arch} ${v.version} in memory in ${count(v.processes.length, 'process', 'processes')}${units}${scope}; ${installed}`;
+			lines.push(v.mismatch ? style.red(line) : line);
+			if (verbose || v.mismatch) {
+				lines.push(...details(v, verbose));
+			}
+		}
+	}
+
+	lines.push(
+		'',
+		`${count(doc.summary.packages, 'package')} in memory, ${doc.summary.mismatched} running a version other than the installed one${doc.installedTree ? ` (installed: deployment ${doc.installedTree})` : ''}.`,
+	);
+	for (const w of doc.warnings) {
+		lines.push(style.dim(`warning: ${w.message}`));
+	}
+
+	return `${lines.join('\n')}\n`;
+}
+
+function treeLabel(tree: string | null): string {
+	if (tree === null) {
+		return 'in foreign roots';
+	}
+
+	return tree === 'host' ? 'in the host root' : 'in deployments';
+}
+
+function details(v: RunningVersion, verbose: boolean): string[] {
+	const out: string[] = [];
+	if (v.units.length > 0) {
+		out.push(`    units: ${v.units.join(', ')}`);
+	}
+
+	const shown = verbose ? v.processes : v.processes.slice(0, 10);
+	out.push(
+		`    processes: ${shown.map(p => `${p.pid} (${p.comm})`).join(', ')}${shown.length < v.processes.length ? `, … ${v.processes.length - shown.length} more` : ''}`,
+	);
+	return out;
+}

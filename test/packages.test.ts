@@ -1,0 +1,314 @@
+// Issue 15 end to end: OSTree trees carrying a real dpkg database (installed with the real
+// dpkg --root, moved into /usr as Debian-derived OSTree builders do), a process mapping a
+// packaged library, the library upgraded in a new commit, the old deployment undeployed
+// and pruned: the old process is still named with the old package version, through the
+// catalog, and `livetree packages` reports the mismatch.
+import {execFile} from 'node:child_process';
+import {randomUUID} from 'node:crypto';
+import {readFileSync} from 'node:fs';
+import {appendFile, readFile, writeFile} from 'node:fs/promises';
+import {join} from 'node:path';
+import {promisify} from 'node:util';
+import test from 'ava';
+import Ajv2020 from 'ajv/dist/2020.js';
+import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
+import type {PackagesDocument} from '../src/model/packages.js';
+import {livetree, projectRoot} from './helpers/cli.js';
+import {FIXTURES, Fixtures, type SysrootHandle} from './helpers/fixture.js';
+import {schemaErrors} from './helpers/schema.js';
+
+const run = promisify(execFile);
+const ajv = new Ajv2020.default({allErrors: true, strict: false});
+const validatePackages = ajv.compile(JSON.parse(readFileSync(join(projectRoot, 'schema/packages.schema.json'), 'utf8')) as object);
+
+/** make-tree.sh + dpkg-tree.sh (or rpm-tree.sh) + ostree commit, like sysroot.sh's commit step. */
+async function commitWithDb(fx: Fixtures, s: SysrootHandle, version: string, damage?: (db: string) => Promise<void>, script = 'dpkg-tree.sh'): Promise<string> {
+	const tree = await fx.tempDir('livetree-dpkg-tree-');
+	// A marker of our own: other tests' trees of the same version (in this file too, run
+	// concurrently) would otherwise hold the very same libdemo object, and their processes
+	// would count here too.
+	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `packages-${version}-${randomUUID()}`]);
+	await run(join(FIXTURES, script), [tree, version]);
+	await damage?.(join(tree, 'usr/share/dpkg/database'));
+	const {stdout} = await run('ostree', [
+		`--repo=${join(s.path, 'ostree/repo')}`,
+		'commit',
+		'-b',
+		`${s.osname}/stable`,
+		'-s',
+		`livetree test ${version}`,
+		`--add-metadata-string=version=${version}`,
+		tree,
+	]);
+	return stdout.trim();
+}
+
+async function status(sysroot: string, state: string): Promise<StatusDocument> {
+	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state]);
+	if (r.code === 2) {
+		throw new Error(r.stderr);
+	}
+
+	return JSON.parse(r.stdout) as StatusDocument;
+}
+
+function file(p: Process, treePath: string): MappedFile {
+	const f = p.files.find(x => x.origin.treePath === treePath);
+	if (!f) {
+		throw new Error(`${treePath} not mapped by ${p.pid}: ${p.files.map(x => x.path).join(', ')}`);
+	}
+
+	return f;
+}
+
+/** `promtool check metrics` on TEXT; throws with promtool's complaint. */
+async function promtoolCheck(text: string): Promise<void> {
+	await new Promise<void>((resolve, reject) => {
+		const child = execFile('promtool', ['check', 'metrics'], (error, _stdout, stderr) => {
+			if (error) {
+				reject(new Error(`promtool: ${stderr}`));
+			} else {
+				resolve();
+			}
+		});
+		child.stdin!.end(text);
+	});
+}
+
+async function hostPackage(name: string): Promise<{version: string; arch: string; source: string; sourceVersion: string}> {
+	const {stdout} = await run('dpkg-query', ['-W', '-f', '${Version}\t${Architecture}\t${source:Package}\t${source:Version}', name]);
+	const [version, arch, source, sourceVersion] = stdout.trim().split('\t') as [string, string, string, string];
+	return {version, arch, source, sourceVersion};
+}
+
+test('package versions of a deployment, and of its pruned commit through the catalog', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	const v1 = await commitWithDb(fx, s, '1.0');
+	const d1 = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+
+	const first = await status(s.path, state);
+	t.deepEqual(schemaErrors(first), []);
+	const p1 = first.processes.find(p => p.pid === proc.pid)!;
+	const lib = file(p1, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(lib.origin.commit, v1);
+	t.deepEqual(lib.origin.package, {
+		name: 'livetree-demo',
+		version: '1.0-1',
+		arch: 'amd64',
+		manager: 'dpkg',
+		source: 'livetree-demo-src',
+		sourceVersion: '1.0',
+	});
+	// libc in the tree is the host's libc6 (make-tree.sh copied it, dpkg-tree.sh its record):
+	// dpkg lists it under /lib, the commit holds it under /usr/lib.
+	const libc = p1.files.find(f => f.origin.treePath?.endsWith('/libc.so.6'))!;
+	t.truthy(libc);
+	t.is(libc.origin.treePath!.startsWith('/usr/lib/'), true);
+	const host = await hostPackage('libc6');
+	t.like(libc.origin.package, {name: 'libc6', manager: 'dpkg', ...host});
+	const sleep = file(p1, '/usr/bin/sleep');
+	t.like(sleep.origin.package, {name: 'coreutils', ...(await hostPackage('coreutils'))});
+
+	// Nothing mismatches yet.
+	const same = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo']);
+	t.is(same.code, 0, same.stderr);
+	const sameDoc = JSON.parse(same.stdout) as PackagesDocument;
+	t.true(validatePackages(sameDoc), JSON.stringify(validatePackages.errors));
+	t.is(sameDoc.installedTree, `demo/${v1}.0`);
+	t.deepEqual(
+		sameDoc.packages.map(p => p.name),
+		['livetree-demo'],
+	);
+
+	// Upgrade: 2.0 in a new commit, the old deployment undeployed and its commit pruned.
+	const v2 = await commitWithDb(fx, s, '2.0');
+	await s.deploy();
+	await s.undeploy(1);
+	await s.cleanup();
+	await t.throwsAsync(run('ostree', [`--repo=${join(s.path, 'ostree/repo')}`, 'show', v1]));
+
+	const after = await status(s.path, state);
+	t.deepEqual(schemaErrors(after), []);
+	const p2 = after.processes.find(p => p.pid === proc.pid)!;
+	const gone = file(p2, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.true(gone.deleted);
+	t.is(gone.origin.kind, 'catalog');
+	t.is(gone.origin.commit, v1);
+	t.like(gone.origin.package, {name: 'livetree-demo', version: '1.0-1', sourceVersion: '1.0'});
+
+	const r = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state]);
+	t.is(r.code, 1, r.stderr);
+	const doc = JSON.parse(r.stdout) as PackagesDocument;
+	t.true(validatePackages(doc), JSON.stringify(validatePackages.errors));
+	t.is(doc.installedTree, `demo/${v2}.0`);
+	const demo = doc.packages.find(p => p.name === 'livetree-demo')!;
+	t.true(demo.mismatch);
+	t.deepEqual(demo.installed, [{version: '2.0-1', arch: 'amd64', tree: `demo/${v2}.0`}]);
+	t.is(demo.running.length, 1);
+	t.like(demo.running[0], {version: '1.0-1', tree: `demo/${v2}.0`, mismatch: true, staleFiles: 1});
+	t.deepEqual(
+		demo.running[0]!.processes.map(p => p.pid),
+		[proc.pid],
+	);
+	// libc did not change between the commits: same version, no mismatch (in the
+	// deployment, nor in host processes, which count against the host's own database).
+	t.false(doc.packages.find(p => p.name === 'libc6')!.mismatch);
+	t.deepEqual(
+		doc.packages.filter(p => p.mismatch).map(p => p.name),
+		['livetree-demo'],
+	);
+
+	// The filter, by source package name: the demo alone, mismatched (exit 1) ...
+	const bySource = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo-src']);
+	t.is(bySource.code, 1);
+	t.deepEqual(
+		(JSON.parse(bySource.stdout) as PackagesDocument).packages.map(p => p.name),
+		['livetree-demo'],
+	);
+	// ... and by binary package name: libc6 alone, which runs its installed version (exit 0).
+	const only = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'libc6']);
+	t.is(only.code, 0);
+	const onlyDoc = JSON.parse(only.stdout) as PackagesDocument;
+	t.deepEqual(
+		onlyDoc.packages.map(p => p.name),
+		['libc6'],
+	);
+	t.true(onlyDoc.packages[0]!.running.some(v => v.tree === `demo/${v2}.0` && v.processes.some(q => q.pid === proc.pid)));
+
+	const text = await livetree(['packages', '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
+	t.is(text.code, 1);
+	t.regex(text.stdout, /^livetree-demo 1\.0-1 in memory in 1 process; 2\.0-1 installed$/m);
+	// Host processes run in cgroups of units even without systemd's answers: "of N units" then.
+	t.regex(text.stdout, /^libc6 \S+ in memory in \d+ process(es)?( of \d+ units?)? in deployments; \S+ installed$/m);
+	t.regex(text.stdout, /^libc6 \S+ in memory in \d+ process(es)?( of \d+ units?)? in the host root; \S+ installed$/m);
+
+	const prom = await livetree(['packages', '--format', 'prometheus', '--no-systemd', '--sysroot', s.path, '--state-dir', state]);
+	t.regex(prom.stdout, /^livetree_package_version_mismatch\{package="livetree-demo",running="1\.0-1",installed="2\.0-1"\} 1$/m);
+	t.regex(prom.stdout, /^livetree_packages_version_mismatched 1$/m);
+	t.notRegex(prom.stdout, /mismatch\{package="libc6"/);
+	await promtoolCheck(prom.stdout);
+	// The same series in the status metrics (what the exporter and --textfile serve).
+	const statusProm = await livetree(['status', '--format', 'prometheus', '--no-systemd', '--sysroot', s.path, '--state-dir', state]);
+	t.regex(statusProm.stdout, /^livetree_package_version_mismatch\{package="livetree-demo",running="1\.0-1",installed="2\.0-1"\} 1$/m);
+	t.regex(statusProm.stdout, /^livetree_processes\{/m);
+	await promtoolCheck(statusProm.stdout);
+
+	const ex = await livetree(['explain', String(proc.pid), '--no-systemd', '--color', 'never', '--sysroot', s.path, '--state-dir', state]);
+	t.regex(ex.stdout, /libdemo\.so\.1 \(deleted\).*package livetree-demo 1\.0-1 \(amd64, source livetree-demo-src 1\.0\)/s);
+});
+
+test('a damaged dpkg database in a commit gives warnings, never a failed scan', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	await commitWithDb(fx, s, '1.0', async db => {
+		// status cut inside the last stanza (libdemo's), a .list with a name that is not UTF-8.
+		const status = await readFile(join(db, 'status'));
+		await writeFile(join(db, 'status'), status.subarray(0, status.lastIndexOf('Version: ') + 4));
+		await appendFile(join(db, 'info/dash.list'), Buffer.from([0x2f, 0x75, 0x73, 0x72, 0x2f, 0xff, 0xfe, 0x0a]));
+	});
+	const d = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+	const doc = await status(s.path, state);
+	t.deepEqual(schemaErrors(doc), []);
+	const warnings = doc.warnings.filter(w => w.code === 'package-db').map(w => w.message);
+	t.true(
+		warnings.some(m => m.includes('usr/share/dpkg/database/status') && m.includes('truncated')),
+		warnings.join('\n'),
+	);
+	t.true(
+		warnings.some(m => m.includes('not UTF-8')),
+		warnings.join('\n'),
+	);
+	// A second scan reads the table from the catalog, and still says it is partial.
+	const again = await status(s.path, state);
+	t.deepEqual(
+		again.warnings.filter(w => w.code === 'package-db').map(w => w.message),
+		warnings,
+	);
+	const p = doc.processes.find(q => q.pid === proc.pid)!;
+	// The cut stanza names no package; the others still do.
+	t.is(file(p, '/usr/lib/livetree-demo/libdemo.so.1').origin.package, null);
+	t.is(file(p, '/usr/bin/sleep').origin.package?.name, 'coreutils');
+});
+
+test('an rpm database in the commits: the old version named through the catalog, checked against rpm -qf', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	const rpmCommit = async (version: string) => commitWithDb(fx, s, version, undefined, 'rpm-tree.sh');
+	const v1 = await rpmCommit('1.0');
+	const d1 = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+	const qf = async (deployment: string) =>
+		(
+			await run('rpm', [
+				`--root=${deployment}`,
+				'--dbpath=/usr/lib/sysimage/rpm',
+				'-qf',
+				'/usr/lib/livetree-demo/libdemo.so.1',
+				'--qf',
+				'%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE} %{ARCH} %{SOURCERPM}',
+			])
+		).stdout.trim();
+
+	const first = await status(s.path, state);
+	const lib = file(first.processes.find(p => p.pid === proc.pid)!, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(lib.origin.commit, v1);
+	const want = (await qf(d1.path)).split(' ');
+	t.deepEqual(lib.origin.package, {
+		name: want[0],
+		version: want[1],
+		arch: want[2],
+		manager: 'rpm',
+		source: 'livetree-demo',
+		sourceVersion: '1.0-1',
+	});
+	t.is(want[3], 'livetree-demo-1.0-1.src.rpm');
+
+	await rpmCommit('2.0');
+	const d2 = (await s.deploy()).deployments[0]!;
+	await s.undeploy(1);
+	await s.cleanup();
+	const after = await status(s.path, state);
+	t.deepEqual(schemaErrors(after), []);
+	const gone = file(after.processes.find(p => p.pid === proc.pid)!, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(gone.origin.kind, 'catalog');
+	t.like(gone.origin.package, {name: 'livetree-demo', version: '1:1.0-1', manager: 'rpm'});
+
+	const r = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo']);
+	t.is(r.code, 1, r.stderr);
+	const demo = (JSON.parse(r.stdout) as PackagesDocument).packages[0]!;
+	t.is(demo.manager, 'rpm');
+	t.like(demo.running[0], {version: '1:1.0-1', mismatch: true, installedVersions: [(await qf(d2.path)).split(' ')[1]!]});
+});
+
+test('a commit recorded before package tables existed gets its table at the next scan', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const s = await fx.initSysroot();
+	const v1 = await commitWithDb(fx, s, '1.0');
+	const d = (await s.deploy()).deployments[0]!;
+	const proc = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
+	const state = await fx.tempDir();
+	await status(s.path, state);
+	// What a catalog written by a livetree without package tables holds for that commit.
+	await run('python3', [
+		'-c',
+		`import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("DELETE FROM commit_packages"); c.execute("DELETE FROM commit_package_list"); c.execute("DELETE FROM package_scans")
+c.commit()`,
+		join(state, 'catalog.sqlite'),
+	]);
+	const doc = await status(s.path, state);
+	const lib = file(doc.processes.find(p => p.pid === proc.pid)!, '/usr/lib/livetree-demo/libdemo.so.1');
+	t.is(lib.origin.commit, v1);
+	t.like(lib.origin.package, {name: 'livetree-demo', version: '1.0-1'});
+});
