@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fuzz every parser of livetree-core for a bounded time and fail on the first crash.
 #
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 13 targets)
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 14 targets)
 #
 # Uses cargo-fuzz (libFuzzer) on the nightly toolchain, installing either when missing:
 # `rustup toolchain install nightly` and `cargo install cargo-fuzz` (crates.io). The fuzz

@@ -110,6 +110,7 @@ test('through the CLI: an option the command does not take is one line on stderr
 		['restart', ['--needed'], '--no-systemd'],
 		['exporter', [], '--json'],
 		['catalog', ['check'], '--sysroot'],
+		['packages', [], '--needed'],
 	];
 	t.deepEqual(cases.map(c => c[0]).sort(), [...commands].sort());
 	for (const [command, args, refused] of cases) {

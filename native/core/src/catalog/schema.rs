@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// The schema version this livetree writes. `MIGRATIONS[n]` takes a catalog from version `n`
 /// to `n + 1`, so an old catalog is brought up to date step by step and never rebuilt.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first schema.
