@@ -81,12 +81,14 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
         let mut cat = Catalog::open(&dir.catalog()).unwrap();
         cat.record_commit(&c1).unwrap();
     }
-    // Make it what livetree wrote before package tables existed.
+    // Make it what livetree wrote at schema 1, before composefs images (2) and package
+    // tables (3) existed: opening it runs both migrations.
     {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
             "DROP TABLE package_scans; DROP TABLE commit_package_list; \
              DROP TABLE commit_packages; DROP TABLE package_paths; DROP TABLE packages; \
+             DROP TABLE composefs_entries; DROP TABLE composefs_images; \
              PRAGMA user_version = 1;",
         )
         .unwrap();
