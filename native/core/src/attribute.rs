@@ -1,6 +1,6 @@
 //! Attribution decisions: pure functions that turn what the scan observed into the
 //! contract's root kinds and process states. No I/O here, so every rule has a unit test.
-use crate::scan::{FileReport, OriginKind, ProcessState, RootKind, StaleReason};
+use crate::report::{FileReport, OriginKind, ProcessState, RootKind, StaleReason};
 
 /// A deployment as attribution needs it.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ pub fn process_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::Origin;
+    use crate::report::Origin;
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";

@@ -95,3 +95,24 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// Something a scan could not do, or did only in part: it does not stop the scan, and the
+/// report carries it. `code` is the stable name the TypeScript side turns into words; `pid`
+/// names the process it concerns, if one. It lives here, beside `Error`, because every layer
+/// (the kernel, composefs, the catalog's callers) reports them, and the report only carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub code: String,
+    pub message: String,
+    pub pid: Option<u32>,
+}
+
+impl Warning {
+    pub fn new(code: &str, message: impl Into<String>, pid: Option<u32>) -> Warning {
+        Warning {
+            code: code.to_string(),
+            message: message.into(),
+            pid,
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub mod keyfile;
 pub mod knowledge;
 pub mod maps;
 pub mod mountinfo;
+pub mod object;
 pub mod overlay;
 pub mod packages;
 pub mod procfs;

@@ -20,8 +20,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::catalog::ObjectHit;
 use crate::mountinfo::{parse_overlay_options, Mount};
+use crate::object::ObjectHit;
 use crate::procfs::dev_split;
 
 /// (major, minor, inode) of a resolved path.

@@ -13,10 +13,12 @@ use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::checksum::{self, FileMeta};
+use crate::checksum;
 use crate::error::{Error, ParseError, Result};
-use crate::gvariant::{self, types, MetaValue, Type, Value, Xattrs};
+use crate::gvariant::{self, types, MetaValue, Type};
 use crate::keyfile;
+use crate::object::{field, known_type};
+pub use crate::object::{parse_dirmeta, DirMeta, FileMeta};
 
 /// Ostree refuses metadata objects larger than this (OSTREE_MAX_METADATA_SIZE); so do we,
 /// rather than reading an arbitrarily large file into memory.
@@ -124,15 +126,6 @@ pub struct DirTree {
     pub dirs: Vec<(Vec<u8>, String, String)>,
 }
 
-/// A dirmeta object (uid, gid, mode big-endian on disk; decoded here).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DirMeta {
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-    pub xattrs: Xattrs,
-}
-
 /// A file of a commit's tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeFile {
@@ -197,15 +190,6 @@ fn checksum_from_bytes(b: &[u8], what: &str) -> std::result::Result<String, Pars
         )));
     }
     Ok(checksum::to_hex(b))
-}
-
-fn known_type(s: &str) -> std::result::Result<Type, ParseError> {
-    Type::parse(s)
-}
-
-fn field<'a>(v: &'a [Value], i: usize, what: &str) -> std::result::Result<&'a Value, ParseError> {
-    v.get(i)
-        .ok_or_else(|| ParseError(format!("missing field {i} ({what})")))
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -302,25 +286,6 @@ pub fn parse_dirtree(bytes: &[u8]) -> std::result::Result<DirTree, ParseError> {
         ));
     }
     Ok(tree)
-}
-
-/// Decode `(uuua(ayay))`: a dirmeta object, or a bare-user `user.ostreemeta` xattr.
-pub fn parse_dirmeta(bytes: &[u8]) -> std::result::Result<DirMeta, ParseError> {
-    let v = gvariant::parse(&known_type(types::DIRMETA)?, bytes)?;
-    let c = v
-        .children()
-        .ok_or_else(|| ParseError("dirmeta is not a tuple".into()))?;
-    let u = |i: usize, what: &str| -> std::result::Result<u32, ParseError> {
-        field(c, i, what)?
-            .as_u32_be()
-            .ok_or_else(|| ParseError(format!("{what} is not a u32")))
-    };
-    Ok(DirMeta {
-        uid: u(0, "uid")?,
-        gid: u(1, "gid")?,
-        mode: u(2, "mode")?,
-        xattrs: gvariant::parse_xattrs(field(c, 3, "xattrs")?)?,
-    })
 }
 
 /// Decode the header of an archive `.filez` object: the length-prefixed

@@ -1,6 +1,7 @@
 //! What one scan reports: plain data, converted to JavaScript objects by the napi glue.
 use std::path::PathBuf;
 
+pub use crate::error::Warning;
 pub use crate::packages::PackageInfo;
 
 /// Where to look. Every path is configurable so tests can scan fixtures and captured trees.
@@ -194,23 +195,6 @@ pub struct OverlayReport {
     pub upper_dir: Option<Vec<u8>>,
     pub source_commits: Vec<String>,
     pub files: Vec<OverlayFileReport>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub code: String,
-    pub message: String,
-    pub pid: Option<u32>,
-}
-
-impl Warning {
-    pub fn new(code: &str, message: impl Into<String>, pid: Option<u32>) -> Warning {
-        Warning {
-            code: code.to_string(),
-            message: message.into(),
-            pid,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

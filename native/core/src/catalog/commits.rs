@@ -4,16 +4,7 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use super::encode::{checksum_bytes, hex, is_checksum, now};
 use super::{catalog_error, Catalog};
 use crate::error::Result;
-
-/// One file of a commit's tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogFile {
-    /// The path inside the tree, as bytes (it need not be UTF-8), e.g. `/usr/bin/bash`.
-    pub path: Vec<u8>,
-    /// The ostree content checksum of the file object (64 lowercase hex digits).
-    pub object: String,
-    pub is_symlink: bool,
-}
+pub use crate::object::{CatalogFile, ObjectHit};
 
 /// A commit as a scan read it from the repo, with its whole tree.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -28,16 +19,6 @@ pub struct CommitRecord {
     pub osname: Option<String>,
     pub refspec: Option<String>,
     pub files: Vec<CatalogFile>,
-}
-
-/// Where a file object was found: one (commit, path) pair per hit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectHit {
-    pub commit: String,
-    pub version: Option<String>,
-    pub path: Vec<u8>,
-    pub timestamp: u64,
-    pub is_symlink: bool,
 }
 
 /// What a tree path held in one commit.

@@ -6,7 +6,7 @@
 //! any other shape would make overlayfs read some other file: it is not an object, so it is
 //! never attributed, and the image is reported.
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::erofs::{self, Kind};
 use crate::{Error, Result};
@@ -30,6 +30,32 @@ pub struct ImageIndex {
     pub root_ino: u64,
     /// (path, redirect) of files whose redirect is not an object path: ignored.
     pub bad_redirects: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A recorded image, without its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposefsImageInfo {
+    pub deployment_id: String,
+    pub commit: String,
+    pub image: PathBuf,
+    pub root_ino: u64,
+}
+
+/// Where images seen by earlier scans are kept (the catalog): so that a process still
+/// running from an image whose deployment was pruned traces to its commit.
+pub trait ImageStore {
+    /// Whether the deployment's image is already recorded (then it is not read again).
+    fn has_composefs_image(&self, deployment_id: &str) -> Result<bool>;
+    /// Record a deployment's image with all its entries; an image already recorded is kept.
+    fn record_composefs_image(
+        &mut self,
+        info: &ComposefsImageInfo,
+        index: &ImageIndex,
+    ) -> Result<()>;
+    /// Every recorded image, newest first.
+    fn composefs_images(&self) -> Result<Vec<ComposefsImageInfo>>;
+    /// The recorded entries of a deployment's image.
+    fn composefs_entries(&self, deployment_id: &str) -> Result<ImageIndex>;
 }
 
 /// The object checksum a redirect names, if it has exactly the shape ostree writes:

@@ -25,13 +25,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, ComposefsImageInfo};
+use crate::error::Warning;
 use crate::gvariant::MetaValue;
 use crate::mountinfo::{parse_overlay_options, Mount};
 use crate::repo::Repo;
-use crate::report::Warning;
 use crate::sysroot::SysrootStatus;
-use image::{same_ino, ImageIndex};
+use image::{same_ino, ComposefsImageInfo, ImageIndex, ImageStore};
 use loops::LoopDevice;
 
 /// The image file ostree writes into each deployment directory.
@@ -95,7 +94,7 @@ impl Composefs {
     pub fn load(
         status: &SysrootStatus,
         repo: Option<&Repo>,
-        catalog: &mut Catalog,
+        catalog: &mut impl ImageStore,
         sys_root: &Path,
         dev_root: &Path,
         warnings: &mut Vec<Warning>,

@@ -20,8 +20,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::bootentry::parse_bootlink;
-use crate::error::Error;
-use crate::report::Warning;
+use crate::error::{Error, Warning};
 use crate::sysroot::{parse_deploy_name, SysrootStatus};
 
 pub use livepatch::Livepatch;

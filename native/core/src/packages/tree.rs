@@ -6,7 +6,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::CatalogFile;
+use crate::object::CatalogFile;
 use crate::repo::{parse_filez_header, ObjectKind, Repo, RepoMode};
 use crate::{Error, Result};
 
