@@ -5,9 +5,13 @@ use crate::report::{FileReport, OriginKind, ProcessState, RootKind, StaleReason}
 /// A deployment as attribution needs it.
 #[derive(Debug, Clone)]
 pub struct DeploymentRef {
+    /// OSNAME/CHECKSUM.SERIAL, as roots and files name it.
     pub id: String,
+    /// The commit the deployment was checked out from.
     pub commit: String,
+    /// `st_dev` of the deployment directory, to recognise a process root that is this deployment.
     pub dir_dev: u64,
+    /// `st_ino` of the deployment directory.
     pub dir_ino: u64,
 }
 

@@ -20,7 +20,9 @@ pub(crate) const S_IFDIR: u32 = 0o040000;
 /// The metadata ostree hashes for a content object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileMeta {
+    /// The owner's user id as committed (not the repo user's on a bare-user repo).
     pub uid: u32,
+    /// The owner's group id as committed.
     pub gid: u32,
     /// Full `st_mode`, file type bits included.
     pub mode: u32,
@@ -34,9 +36,11 @@ pub struct FileMeta {
 }
 
 impl FileMeta {
+    /// Whether the object is a symlink (its content is then the target, not bytes).
     pub fn is_symlink(&self) -> bool {
         self.mode & S_IFMT == S_IFLNK
     }
+    /// Whether the object is a regular file, whose bytes are hashed after the header.
     pub fn is_regular(&self) -> bool {
         self.mode & S_IFMT == S_IFREG
     }
@@ -45,9 +49,13 @@ impl FileMeta {
 /// A dirmeta object (uid, gid, mode big-endian on disk; decoded here).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DirMeta {
+    /// The directory owner's user id.
     pub uid: u32,
+    /// The directory owner's group id.
     pub gid: u32,
+    /// Full `st_mode` of the directory, type bits included.
     pub mode: u32,
+    /// The directory's xattrs, (name, value).
     pub xattrs: Xattrs,
 }
 
@@ -58,16 +66,22 @@ pub struct CatalogFile {
     pub path: Vec<u8>,
     /// The ostree content checksum of the file object (64 lowercase hex digits).
     pub object: String,
+    /// The entry is a symlink, not a regular file: its object is the link target.
     pub is_symlink: bool,
 }
 
 /// Where a file object was found: one (commit, path) pair per hit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectHit {
+    /// The commit whose tree holds the object.
     pub commit: String,
+    /// That commit's `version` metadata, when it has one.
     pub version: Option<String>,
+    /// The path of the object in that commit's tree.
     pub path: Vec<u8>,
+    /// The commit's own timestamp (seconds since the epoch), to prefer the newest hit.
     pub timestamp: u64,
+    /// The entry is a symlink in that commit.
     pub is_symlink: bool,
 }
 

@@ -14,13 +14,20 @@ use crate::bootentry::{self, BootEntry, BootLink};
 use crate::error::{Error, ParseError, Result};
 use crate::keyfile;
 
+/// One deployment as `ostree admin status` lists it, with the flags and the directory identity
+/// attribution needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
     /// Position in the list, as `ostree admin` numbers deployments (pin, undeploy).
     pub index: usize,
+    /// The stateroot it belongs to.
     pub osname: String,
+    /// The commit it was checked out from.
     pub checksum: String,
+    /// The serial that tells apart deployments of one commit.
     pub serial: u32,
+    /// The checksum of its kernel and initramfs (`/boot/ostree/OSNAME-BOOTCSUM`), from its
+    /// boot entry or the staged file.
     pub bootcsum: Option<String>,
     /// The tree boot serial from the `ostree=` argument; a staged deployment has none yet.
     pub bootserial: Option<u32>,
@@ -33,16 +40,23 @@ pub struct Deployment {
     pub has_origin: bool,
     /// "none", "development", "hotfix" or "transient".
     pub unlocked: String,
+    /// The host runs from this deployment.
     pub booted: bool,
+    /// The next boot will run it (listed before the booted one, same stateroot).
     pub pending: bool,
+    /// A rollback would boot it (listed after the booted one, same stateroot).
     pub rollback: bool,
+    /// It was staged (`ostree admin deploy --stage`) and is finalised at shutdown.
     pub staged: bool,
+    /// `ostree admin prune` keeps it (`[origin] pinned=true`).
     pub pinned: bool,
     /// SYSROOT/ostree/deploy/OSNAME/deploy/CHECKSUM.SERIAL
     pub path: PathBuf,
     /// `st_dev` of the deployment directory, as the kernel encodes it (the value stat(2)
     /// returns; split with the glibc major/minor macros to compare with /proc maps).
     pub dir_dev: u64,
+    /// `st_ino` of the deployment directory: with `dir_dev`, how the booted one and a process's
+    /// root are recognised.
     pub dir_ino: u64,
 }
 
@@ -53,32 +67,42 @@ impl Deployment {
     }
 }
 
+/// A damaged or missing piece of the sysroot; the rest is still read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// A stable code (`origin-corrupt`, `staged-missing`...) the TypeScript side turns into words.
     pub code: String,
+    /// What was wrong, naming the file.
     pub message: String,
 }
 
+/// A sysroot as read: its repo, its deployments, and what could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SysrootStatus {
+    /// The physical sysroot that was read.
     pub path: PathBuf,
     /// SYSROOT/ostree/repo when it exists.
     pub repo_path: Option<PathBuf>,
     /// RUN/ostree-booted exists: the host was booted by ostree-prepare-root.
     pub ostree_booted: bool,
+    /// Every deployment, staged first, in the order `ostree admin status` lists them.
     pub deployments: Vec<Deployment>,
+    /// Damaged or missing entries, origins and staged files.
     pub warnings: Vec<Warning>,
 }
 
 /// What a deployment's `.origin` key file says that status needs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// `[origin] refspec=`, else `container-image-reference=` or `baserefspec=`.
     pub refspec: Option<String>,
+    /// `[origin] pinned=true`: prune keeps the deployment.
     pub pinned: bool,
     /// The raw `[origin] unlocked=` value; only "hotfix" survives a reboot.
     pub unlocked: Option<String>,
 }
 
+/// Decode a deployment's `.origin` key file.
 pub fn parse_origin(bytes: &[u8]) -> std::result::Result<Origin, ParseError> {
     let kf = keyfile::parse(bytes)?;
     let refspec = ["refspec", "container-image-reference", "baserefspec"]
@@ -99,12 +123,18 @@ pub fn parse_origin(bytes: &[u8]) -> std::result::Result<Origin, ParseError> {
 /// (`CHECKSUM.SERIAL`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Staged {
+    /// The stateroot to deploy into.
     pub osname: String,
+    /// The commit that is staged.
     pub checksum: String,
+    /// The serial its directory will have.
     pub serial: u32,
+    /// The checksum of its kernel and initramfs.
     pub bootcsum: String,
 }
 
+/// Decode `RUN/ostree/staged-deployment` (an `a{sv}` whose `target` names the deployment); None
+/// when it stages nothing.
 pub fn parse_staged(bytes: &[u8]) -> std::result::Result<Option<Staged>, ParseError> {
     let Some(target) = vardict_lookup(bytes, "target")? else {
         // ostree accepts a staged file without a target and stages nothing.

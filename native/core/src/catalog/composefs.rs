@@ -13,6 +13,8 @@ use crate::composefs::image::{ImageFile, ImageIndex, ImageStore};
 use crate::error::Result;
 
 impl Catalog {
+    /// Whether the deployment's image is already recorded, so that it is not read again to be
+    /// recorded.
     pub fn has_composefs_image(&self, deployment_id: &str) -> Result<bool> {
         self.conn
             .prepare_cached("SELECT 1 FROM composefs_images WHERE deployment_id = ?1")
