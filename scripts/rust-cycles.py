@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """List `crate::X` edges between the top-level modules of a Rust crate and print its import cycles.
 
-Usage: scripts/rust-cycles.py [native/core/src]
+Usage: scripts/rust-cycles.py [-q] [native/core/src]   (-q: print only the cycles)
 
 A file's module is its first path component under src (scan/cfs.rs belongs to `scan`).
 `crate::Error`, `crate::Result` and `crate::ParseError` count as edges to `error` (lib.rs
@@ -86,15 +86,17 @@ def cycles(mods, found):
 
 
 def main():
-    src = sys.argv[1] if len(sys.argv) > 1 else "native/core/src"
+    args = [a for a in sys.argv[1:] if a != "-q"]
+    quiet = len(args) < len(sys.argv) - 1
+    src = args[0] if args else "native/core/src"
     mods, found = edges(src)
-    for m in sorted(mods):
+    for m in [] if quiet else sorted(mods):
         print(f"{m:12} -> {', '.join(sorted(found.get(m, ()))) or '-'}")
     comps = cycles(mods, found)
     for comp in comps:
         pairs = [f"{a}->{b}" for a in comp for b in sorted(found.get(a, ())) if b in comp]
         print(f"cycle: {' '.join(comp)}  ({', '.join(pairs)})")
-    if not comps:
+    if not comps and not quiet:
         print("no cycles")
     sys.exit(1 if comps else 0)
 
