@@ -34,6 +34,8 @@ have strace || need+=(strace)
 # Package databases (issue 15): rpmbuild and rpm --root make real rpmdb.sqlite files;
 # dpkg-deb and dpkg --root come with dpkg itself.
 have rpmbuild || need+=(rpm)
+# scripts/rust-cycles.py checks the core's module graph.
+have python3 || need+=(python3)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

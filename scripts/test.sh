@@ -13,6 +13,8 @@ echo "== lint"
 npx biome ci src test
 cargo fmt --manifest-path native/Cargo.toml --all -- --check
 cargo clippy --manifest-path native/Cargo.toml --workspace --all-targets --quiet -- -D warnings
+# The core's modules import each other in no circle (issue 13): prints any cycle, fails.
+python3 scripts/rust-cycles.py -q native/core/src
 
 echo "== cargo test"
 cargo test --manifest-path native/Cargo.toml --workspace --quiet

@@ -1,13 +1,17 @@
 //! Attribution decisions: pure functions that turn what the scan observed into the
 //! contract's root kinds and process states. No I/O here, so every rule has a unit test.
-use crate::scan::{FileReport, OriginKind, ProcessState, RootKind, StaleReason};
+use crate::report::{FileReport, OriginKind, ProcessState, RootKind, StaleReason};
 
 /// A deployment as attribution needs it.
 #[derive(Debug, Clone)]
 pub struct DeploymentRef {
+    /// OSNAME/CHECKSUM.SERIAL, as roots and files name it.
     pub id: String,
+    /// The commit the deployment was checked out from.
     pub commit: String,
+    /// `st_dev` of the deployment directory, to recognise a process root that is this deployment.
     pub dir_dev: u64,
+    /// `st_ino` of the deployment directory.
     pub dir_ino: u64,
 }
 
@@ -163,7 +167,7 @@ pub fn process_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::Origin;
+    use crate::report::Origin;
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";

@@ -8,24 +8,32 @@ use crate::error::ParseError;
 /// One BLS entry. Keys ostree does not use are kept in `other`, in file order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BootEntry {
+    /// The entry's title, as the boot menu shows it.
     pub title: Option<String>,
     /// The entry's sort key: ostree writes "1" for the oldest entry up to N for the newest.
     pub version: Option<String>,
     /// The kernel command line, including `ostree=/ostree/boot.N/OSNAME/BOOTCSUM/SERIAL`.
     pub options: Option<String>,
+    /// The kernel image, relative to `/boot` (`/ostree/OSNAME-BOOTCSUM/vmlinuz-RELEASE`).
     pub linux: Option<String>,
     /// The first `initrd` line. ostree treats any further `initrd` lines as overlay initrds.
     pub initrd: Option<String>,
+    /// `initrd` lines after the first, in file order.
     pub overlay_initrds: Vec<String>,
+    /// Every other key and value, in file order, kept so nothing is lost.
     pub other: Vec<(String, String)>,
 }
 
 /// The parts of `ostree=/ostree/boot.BOOTVERSION/OSNAME/BOOTCSUM/TREESERIAL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootLink {
+    /// N of `boot.N`: which of the two boot versions the entry belongs to.
     pub bootversion: u32,
+    /// The stateroot of the deployment.
     pub osname: String,
+    /// The checksum of the kernel and initramfs the entry boots.
     pub bootcsum: String,
+    /// The deployment's boot serial among deployments sharing that bootcsum.
     pub treebootserial: u32,
     /// The argument as written, e.g. `/ostree/boot.1/demo/ab12…/0`.
     pub path: String,

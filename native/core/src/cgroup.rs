@@ -6,8 +6,10 @@
 //! a cgroup directory name may itself hold a colon.
 use crate::error::ParseError;
 
+/// One line of `/proc/PID/cgroup`: a hierarchy and the process's cgroup path in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgroupEntry {
+    /// The hierarchy's number; 0 for the unified (v2) hierarchy.
     pub hierarchy_id: u32,
     /// Empty for the unified hierarchy; `["cpu", "cpuacct"]`, `["name=systemd"]` for v1.
     pub controllers: Vec<String>,
@@ -16,11 +18,13 @@ pub struct CgroupEntry {
 }
 
 impl CgroupEntry {
+    /// Whether this is the unified (cgroup v2) hierarchy's line, `0::PATH`.
     pub fn is_unified(&self) -> bool {
         self.hierarchy_id == 0 && self.controllers.is_empty()
     }
 }
 
+/// Parse `/proc/PID/cgroup`, every line.
 pub fn parse_cgroup(bytes: &[u8]) -> Result<Vec<CgroupEntry>, ParseError> {
     parse_lines(bytes, |_, _| true)
 }

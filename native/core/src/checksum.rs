@@ -22,36 +22,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::gvariant::{self, types, Type, Value, Xattrs};
-
-const S_IFMT: u32 = 0o170000;
-const S_IFREG: u32 = 0o100000;
-const S_IFLNK: u32 = 0o120000;
-const S_IFDIR: u32 = 0o040000;
-
-/// The metadata ostree hashes for a content object.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileMeta {
-    pub uid: u32,
-    pub gid: u32,
-    /// Full `st_mode`, file type bits included.
-    pub mode: u32,
-    /// Ostree always writes 0 here (it does not store device nodes); kept for completeness.
-    pub rdev: u32,
-    /// The target for symlinks, `None` for regular files.
-    pub symlink_target: Option<Vec<u8>>,
-    /// (name, value); names without a trailing NUL. Order does not matter: they are sorted
-    /// before hashing.
-    pub xattrs: Xattrs,
-}
-
-impl FileMeta {
-    pub fn is_symlink(&self) -> bool {
-        self.mode & S_IFMT == S_IFLNK
-    }
-    pub fn is_regular(&self) -> bool {
-        self.mode & S_IFMT == S_IFREG
-    }
-}
+pub use crate::object::FileMeta;
+use crate::object::{parse_dirmeta, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// Lowercase hex of a byte string (ostree's checksum notation).
 pub fn to_hex(bytes: &[u8]) -> String {
@@ -191,7 +163,7 @@ pub fn checksum_bare_user_file(f: &File) -> Result<String> {
         Err(e) if is_no_xattr(&e) => return checksum_file(f),
         Err(e) => return Err(Error::from_io(&path(), e)),
     };
-    let m = crate::repo::parse_dirmeta(&raw).map_err(|e| Error::corrupt(&path(), e.0))?;
+    let m = parse_dirmeta(&raw).map_err(|e| Error::corrupt(&path(), e.0))?;
     let mut meta = FileMeta {
         uid: m.uid,
         gid: m.gid,

@@ -3,6 +3,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Why a core operation failed; each variant carries the path it concerns, so a user can act on it.
 #[derive(Debug)]
 pub enum Error {
     /// The file or process does not exist (a process that exited mid-scan lands here).
@@ -10,13 +11,29 @@ pub enum Error {
     /// We may not read it (not root, or a hardened /proc).
     PermissionDenied(PathBuf),
     /// The bytes are there but do not parse: a truncated object, a garbage keyfile.
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The file whose bytes are wrong.
+        path: PathBuf,
+        /// What is wrong with them, for the message.
+        reason: String,
+    },
     /// Any other I/O failure, with the path it happened on.
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory the operation was on.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
     /// The catalog database refused an operation.
-    Catalog { path: PathBuf, reason: String },
+    Catalog {
+        /// The catalog database file (`:memory:` for the in-memory fallback).
+        path: PathBuf,
+        /// SQLite's message, or what the catalog found wrong.
+        reason: String,
+    },
 }
 
+/// The core's result: every fallible operation returns an `Error` naming a path.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
@@ -39,6 +56,7 @@ impl Error {
         }
     }
 
+    /// A `Corrupt` error: the file at `path` is there but its bytes do not parse.
     pub fn corrupt(path: &Path, reason: impl Into<String>) -> Error {
         Error::Corrupt {
             path: path.to_path_buf(),
@@ -57,6 +75,7 @@ impl Error {
         }
     }
 
+    /// The path the error concerns, to name it in a message or to group warnings.
     pub fn path(&self) -> &Path {
         match self {
             Error::NotFound(p) | Error::PermissionDenied(p) => p,
@@ -95,3 +114,29 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// Something a scan could not do, or did only in part: it does not stop the scan, and the
+/// report carries it. `code` is the stable name the TypeScript side turns into words; `pid`
+/// names the process it concerns, if one. It lives here, beside `Error`, because every layer
+/// (the kernel, composefs, the catalog's callers) reports them, and the report only carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// A stable code (`catalog-write`, `origin-corrupt`, ...) that the TypeScript side turns
+    /// into words.
+    pub code: String,
+    /// What happened, naming the path or process concerned.
+    pub message: String,
+    /// The process the warning is about, when it concerns one.
+    pub pid: Option<u32>,
+}
+
+impl Warning {
+    /// A warning with its code, message and, when it concerns one, the process.
+    pub fn new(code: &str, message: impl Into<String>, pid: Option<u32>) -> Warning {
+        Warning {
+            code: code.to_string(),
+            message: message.into(),
+            pid,
+        }
+    }
+}

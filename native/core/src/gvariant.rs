@@ -48,23 +48,41 @@ const MAX_DEPTH: usize = 64;
 /// A parsed GVariant type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Type {
+    /// `b`: a boolean, one byte.
     Bool,
+    /// `y`: an unsigned byte.
     Byte,
+    /// `n`: a signed 16-bit integer.
     Int16,
+    /// `q`: an unsigned 16-bit integer.
     Uint16,
+    /// `i`: a signed 32-bit integer.
     Int32,
+    /// `u`: an unsigned 32-bit integer (ostree stores uid, gid and mode big-endian in these).
     Uint32,
+    /// `h`: an index into a list of file descriptors sent beside the message.
     Handle,
+    /// `x`: a signed 64-bit integer.
     Int64,
+    /// `t`: an unsigned 64-bit integer (a commit's timestamp, big-endian).
     Uint64,
+    /// `d`: an IEEE 754 double.
     Double,
+    /// `s`: a NUL-terminated UTF-8 string.
     String,
+    /// `o`: a D-Bus object path, serialized as a string.
     ObjectPath,
+    /// `g`: a D-Bus type signature, serialized as a string.
     Signature,
+    /// `v`: a value carrying its own type string.
     Variant,
+    /// `mT`: an optional value of type T.
     Maybe(Box<Type>),
+    /// `aT`: an array of T.
     Array(Box<Type>),
+    /// `(T...)`: a tuple of the listed types.
     Tuple(Vec<Type>),
+    /// `{KV}`: a dictionary entry, found inside arrays.
     DictEntry(Box<Type>, Box<Type>),
 }
 
@@ -403,28 +421,44 @@ pub fn read_str(data: &[u8]) -> Result<&[u8], ParseError> {
 /// A deserialized value. Strings keep their bytes; `ay` is kept as one byte vector.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A `b` value.
     Bool(bool),
+    /// A `y` value.
     Byte(u8),
+    /// A `n` value.
     Int16(i16),
+    /// A `q` value.
     Uint16(u16),
+    /// An `i` value.
     Int32(i32),
+    /// A `u` value, as read (little-endian); see `as_u32_be` for ostree's big-endian fields.
     Uint32(u32),
+    /// An `h` value: the index of a file descriptor.
     Handle(i32),
+    /// An `x` value.
     Int64(i64),
+    /// A `t` value, as read (little-endian).
     Uint64(u64),
+    /// A `d` value.
     Double(f64),
     /// `s`, `o` or `g`, without the trailing NUL.
     Str(Vec<u8>),
     /// `ay`.
     Bytes(Vec<u8>),
+    /// A `v` value: the contained value's type and the value.
     Variant(Type, Box<Value>),
+    /// An `mT` value: None when absent.
     Maybe(Option<Box<Value>>),
+    /// An `aT` value, its elements in order.
     Array(Vec<Value>),
+    /// A `(T...)` value, its members in order.
     Tuple(Vec<Value>),
+    /// A `{KV}` value: key and value.
     DictEntry(Box<Value>, Box<Value>),
 }
 
 impl Value {
+    /// The number in a `u` value, as GVariant stores it (little-endian).
     pub fn as_u32(&self) -> Option<u32> {
         match self {
             Value::Uint32(v) => Some(*v),
@@ -435,6 +469,7 @@ impl Value {
     pub fn as_u32_be(&self) -> Option<u32> {
         self.as_u32().map(u32::swap_bytes)
     }
+    /// The number in a `t` value, as GVariant stores it (little-endian).
     pub fn as_u64(&self) -> Option<u64> {
         match self {
             Value::Uint64(v) => Some(*v),
@@ -445,12 +480,14 @@ impl Value {
     pub fn as_u64_be(&self) -> Option<u64> {
         self.as_u64().map(u64::swap_bytes)
     }
+    /// The bytes of an `ay` value (an array of `y`), such as a checksum or an xattr value.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Value::Bytes(b) => Some(b),
             _ => None,
         }
     }
+    /// The bytes of a string-like value (`s`, `o`, `g`) or of an `ay`, without the trailing NUL.
     pub fn as_str_bytes(&self) -> Option<&[u8]> {
         match self {
             Value::Str(b) => Some(b),
@@ -677,16 +714,22 @@ fn write_value(ty: &Type, v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<
 /// A commit metadata value (`a{sv}`), decoded for the common types and kept opaque otherwise.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetaValue {
+    /// An `s` value, such as `version`.
     Str(String),
+    /// An `as` value, such as `ostree.ref-binding`.
     StrList(Vec<String>),
     /// A `t`, read little-endian: metadata values are written in host order by
     /// whoever adds them (`ostree commit --add-metadata=KEY='uint64 5'`).
     U64(u64),
+    /// A `b` value.
     Bool(bool),
+    /// An `ay` value, such as `ostree.composefs.digest.v0`.
     Bytes(Vec<u8>),
     /// Any other type: its type string and its serialized bytes.
     Other {
+        /// The value's GVariant type string.
         type_string: String,
+        /// The value's serialized bytes, for a caller that knows the type.
         bytes: Vec<u8>,
     },
 }

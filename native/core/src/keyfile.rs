@@ -2,6 +2,7 @@
 //! The parser takes bytes; reading the file is the caller's business.
 use crate::error::ParseError;
 
+/// A parsed GLib key file, kept in file order so a lookup takes the last value as GLib does.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct KeyFile {
     /// Groups in file order; each holds its keys in file order.
@@ -9,6 +10,7 @@ pub struct KeyFile {
 }
 
 impl KeyFile {
+    /// The value of `key` in `[group]`, if set.
     pub fn get(&self, group: &str, key: &str) -> Option<&str> {
         self.groups
             .iter()

@@ -20,10 +20,16 @@ use crate::Result;
 /// One commit's answers: tree path → package (None: the commit's table does not list it).
 type PathPackages = HashMap<Vec<u8>, Option<PackageInfo>>;
 
+/// What attribution draws on, read once per scan (or kept by a `Scanner`): the sysroot, the
+/// repo, the catalog and the deployments.
 pub struct Knowledge {
+    /// The sysroot's deployments and what could not be read of it.
     pub status: SysrootStatus,
+    /// The sysroot's repo, when it has one.
     pub repo: Option<Repo>,
+    /// The catalog, where commits seen by earlier scans are kept.
     pub catalog: Catalog,
+    /// The current deployments, as attribution needs them.
     pub deployments: Vec<DeploymentRef>,
     index: Option<InodeIndex>,
     /// (major, minor) of the repo's objects directory, for matching maps entries.
@@ -313,10 +319,12 @@ impl Knowledge {
         self.hits.borrow_mut().clear();
     }
 
+    /// The repo's mode, for the report (None without a repo).
     pub fn repo_mode(&self) -> Option<String> {
         self.repo.as_ref().map(|r| r.mode().as_str().to_string())
     }
 
+    /// Whether the repo is bare-user: files are then checksummed with their `user.ostreemeta`.
     pub fn bare_user(&self) -> bool {
         matches!(
             self.repo.as_ref().map(|r| r.mode()),

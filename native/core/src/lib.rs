@@ -3,6 +3,7 @@
 //! One flat module per domain. Parsers take bytes (`&[u8]`) and never touch the disk;
 //! the functions that read files take a root (`proc_root`, a sysroot path) so tests can
 //! run on captured inputs as well as on the live system.
+#![warn(missing_docs)]
 pub mod attribute;
 pub mod bootentry;
 pub mod catalog;
@@ -17,6 +18,7 @@ pub mod keyfile;
 pub mod knowledge;
 pub mod maps;
 pub mod mountinfo;
+pub mod object;
 pub mod overlay;
 pub mod packages;
 pub mod procfs;
@@ -30,6 +32,8 @@ pub mod which;
 
 pub use error::{Error, ParseError, Result};
 
+/// The core crate's version, which the napi glue exports (`coreVersion`) so that the
+/// JavaScript side can tell which core it loaded.
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }

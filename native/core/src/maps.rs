@@ -15,19 +15,28 @@ use crate::escape::unescape_octal_set;
 /// What the kernel appends to the path of a file that was unlinked.
 const DELETED_SUFFIX: &[u8] = b" (deleted)";
 
+/// One line of `/proc/PID/maps`: an address range and what it maps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapEntry {
+    /// The first address of the range.
     pub start: u64,
+    /// The address just past the range.
     pub end: u64,
     /// `rwxp` / `r--s` as the kernel prints them.
     pub perms: [u8; 4],
+    /// The offset in the file where the range starts.
     pub offset: u64,
+    /// The device major number of the mapped file (0 for anonymous memory).
     pub major: u32,
+    /// The device minor number of the mapped file.
     pub minor: u32,
+    /// The mapped inode number (0 for anonymous memory).
     pub inode: u64,
+    /// What the kernel names the mapping.
     pub pathname: Pathname,
 }
 
+/// The name column of a maps line, which tells files from anonymous and special mappings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pathname {
     /// No name at all: anonymous memory.
@@ -38,7 +47,12 @@ pub enum Pathname {
     /// A path (it starts with `/`), with `\012` decoded to a newline. `deleted_suffix` says
     /// the text ended in ` (deleted)`, which was removed; a file may really be named
     /// `x (deleted)`, so only the link count from map_files proves a deletion.
-    File { path: Vec<u8>, deleted_suffix: bool },
+    File {
+        /// The path, with the kernel's octal escapes decoded.
+        path: Vec<u8>,
+        /// The kernel's ` (deleted)` marker was there (and was removed from `path`).
+        deleted_suffix: bool,
+    },
 }
 
 impl MapEntry {
@@ -157,12 +171,18 @@ fn classify(name: &[u8]) -> Pathname {
 /// it through map_files) and the path maps gives for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMapping {
+    /// The device major number of the mapped file.
     pub major: u32,
+    /// The device minor number of the mapped file.
     pub minor: u32,
+    /// The mapped inode number.
     pub inode: u64,
     /// `start-end` as named in `/proc/PID/map_files` (unpadded hex).
     pub range: String,
+    /// The path maps gives (escapes decoded, ` (deleted)` removed).
     pub path: Vec<u8>,
+    /// The path ended in ` (deleted)`: the kernel says the name was unlinked (map_files
+    /// confirms it).
     pub deleted_suffix: bool,
 }
 

@@ -8,25 +8,34 @@
 use crate::error::ParseError;
 use crate::escape::unescape_octal;
 
+/// One line of `/proc/PID/mountinfo`: a mount as one mount namespace sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
+    /// The mount's unique id.
     pub mount_id: u32,
+    /// The id of the mount it sits on.
     pub parent_id: u32,
     /// st_dev of files on this mount, as decimal `MAJ:MIN` in the file.
     pub major: u32,
+    /// The device minor number of files on this mount.
     pub minor: u32,
     /// The directory of the filesystem that is mounted here (not `/` for bind mounts).
     pub root: Vec<u8>,
+    /// Where it is mounted, relative to the reading process's root.
     pub mount_point: Vec<u8>,
+    /// Per-mount options (`rw,relatime`).
     pub mount_options: String,
     /// `shared:N`, `master:N`, `propagate_from:N`, `unbindable`.
     pub optional_fields: Vec<String>,
+    /// The filesystem type (`overlay`, `erofs`, `ext4`).
     pub fstype: String,
+    /// The mount source (a device, or the filesystem's name).
     pub source: Vec<u8>,
     /// Raw, still escaped: split on `,` first, then decode each value.
     pub super_options: Vec<u8>,
 }
 
+/// Parse a whole mountinfo file; a bad line fails it, naming the line.
 pub fn parse_mountinfo(bytes: &[u8]) -> Result<Vec<Mount>, ParseError> {
     let mut out = Vec::new();
     for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -40,6 +49,7 @@ pub fn parse_mountinfo(bytes: &[u8]) -> Result<Vec<Mount>, ParseError> {
     Ok(out)
 }
 
+/// Parse one mountinfo line, decoding the octal escapes of its path fields.
 pub fn parse_line(line: &[u8]) -> Result<Mount, ParseError> {
     let mut fields = line.split(|b| *b == b' ');
     let mut next = |what: &str| {
@@ -103,7 +113,9 @@ pub struct OverlayOptions {
     /// Data-only lower layers (`lowerdir=a::b` or `datadir+=`), reached only through
     /// metacopy redirects.
     pub datadirs: Vec<Vec<u8>>,
+    /// The upper (writable) directory, if any.
     pub upperdir: Option<Vec<u8>>,
+    /// The work directory, if any.
     pub workdir: Option<Vec<u8>>,
 }
 

@@ -20,8 +20,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::catalog::ObjectHit;
 use crate::mountinfo::{parse_overlay_options, Mount};
+use crate::object::ObjectHit;
 use crate::procfs::dev_split;
 
 /// (major, minor, inode) of a resolved path.
@@ -30,10 +30,16 @@ pub type DevIno = (u32, u32, u64);
 /// A deployment as overlay detection needs it: its id, directory path and (dev, ino).
 #[derive(Debug, Clone)]
 pub struct DeploymentDir {
+    /// The deployment's id (OSNAME/CHECKSUM.SERIAL).
     pub id: String,
+    /// The deployment directory's path.
     pub path: Vec<u8>,
+    /// The device major number of the deployment directory.
     pub major: u32,
+    /// The device minor number of the deployment directory.
     pub minor: u32,
+    /// The inode number of the deployment directory, which a lowerdir that is the deployment's
+    /// has too.
     pub ino: u64,
 }
 
@@ -42,11 +48,15 @@ pub struct DeploymentDir {
 pub struct OverlayMount {
     /// Relative to the root of the process whose mountinfo listed it.
     pub mount_point: Vec<u8>,
+    /// The overlay's device major number, which its files' maps entries show.
     pub major: u32,
+    /// The overlay's device minor number.
     pub minor: u32,
     /// Top-most first.
     pub lowerdirs: Vec<Vec<u8>>,
+    /// The upper directory as mountinfo gives it (relative to the mounter's view), if any.
     pub upperdir: Option<Vec<u8>>,
+    /// The work directory as mountinfo gives it, if any.
     pub workdir: Option<Vec<u8>>,
     /// The deployment the lower layer belongs to, when one does.
     pub lower_deployment: Option<String>,
@@ -69,18 +79,24 @@ pub struct OverlayMount {
 /// Which layer serves a path, and the real file there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layer {
+    /// The upper (writable) layer: a file changed or added over the deployment.
     Upper,
     /// Index into `lowerdirs`.
     Lower(usize),
 }
 
+/// The real file behind a path of an overlay: which layer holds it and its device and inode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerFile {
+    /// Which layer serves the path.
     pub layer: Layer,
     /// The file's path in the scanner's view (or through /proc/PID/root).
     pub path: PathBuf,
+    /// The device major number of the real file.
     pub major: u32,
+    /// The device minor number of the real file.
     pub minor: u32,
+    /// The inode number of the real file.
     pub ino: u64,
 }
 

@@ -27,6 +27,7 @@ const DELETED_SUFFIX: &[u8] = b" (deleted)";
 /// What one process looks like from /proc, before any attribution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRaw {
+    /// The process id.
     pub pid: u32,
     /// `comm` without its newline; None if it could not be read.
     pub comm: Option<Vec<u8>>,
@@ -41,6 +42,7 @@ pub struct ProcessRaw {
     pub mnt_ns: Option<u64>,
     /// Empty if `cgroup` could not be read.
     pub cgroup: Vec<CgroupEntry>,
+    /// Every line of `maps`.
     pub maps: Vec<MapEntry>,
 }
 
@@ -48,7 +50,9 @@ pub struct ProcessRaw {
 /// The marker alone proves nothing: a file may be named `x (deleted)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkTarget {
+    /// The target path.
     pub path: Vec<u8>,
+    /// The kernel appended ` (deleted)` (removed from `path`).
     pub deleted_suffix: bool,
 }
 
@@ -76,7 +80,9 @@ pub struct MapFileInfo {
     pub deleted: bool,
     /// 0 means the file is gone from every directory: only map_files can still read it.
     pub nlink: u64,
+    /// (major, minor) of the file's device.
     pub dev: (u32, u32),
+    /// The file's inode number.
     pub ino: u64,
 }
 
@@ -136,6 +142,7 @@ impl Default for ProcReader {
 }
 
 impl ProcReader {
+    /// A reader with a buffer for one process's files, reused across processes.
     pub fn new() -> ProcReader {
         // Large enough for the maps of most processes in a few reads; grows when needed.
         ProcReader {
@@ -247,6 +254,7 @@ impl ProcReader {
         Ok((raw, files))
     }
 
+    /// Read `/proc/PID/mountinfo` through the reused buffer.
     pub fn read_mountinfo(&mut self, proc_root: &Path, pid: u32) -> Result<Vec<Mount>> {
         self.path.set(proc_root, pid)?;
         let n = self.read_file(b"mountinfo\0", false)?;

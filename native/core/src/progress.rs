@@ -2,16 +2,19 @@
 //! person at a terminal. The caller decides whether stderr is one; a cron job sees nothing.
 use std::io::Write;
 
+/// Where long work reports itself: a line on stderr, or nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Progress {
     enabled: bool,
 }
 
 impl Progress {
+    /// Progress on stderr when `enabled` (the caller knows whether stderr is a terminal).
     pub fn new(enabled: bool) -> Progress {
         Progress { enabled }
     }
 
+    /// No progress at all (tests, the exporter).
     pub fn off() -> Progress {
         Progress { enabled: false }
     }

@@ -13,10 +13,12 @@ use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::checksum::{self, FileMeta};
+use crate::checksum;
 use crate::error::{Error, ParseError, Result};
-use crate::gvariant::{self, types, MetaValue, Type, Value, Xattrs};
+use crate::gvariant::{self, types, MetaValue, Type};
 use crate::keyfile;
+use crate::object::{field, known_type};
+pub use crate::object::{parse_dirmeta, DirMeta, FileMeta};
 
 /// Ostree refuses metadata objects larger than this (OSTREE_MAX_METADATA_SIZE); so do we,
 /// rather than reading an arbitrarily large file into memory.
@@ -40,6 +42,7 @@ pub enum RepoMode {
 }
 
 impl RepoMode {
+    /// The name ostree's `config` and the status document use for this mode.
     pub fn as_str(&self) -> &'static str {
         match self {
             RepoMode::Bare => "bare",
@@ -66,17 +69,26 @@ impl RepoMode {
 /// Object types, named by their file extension in `objects/XX/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ObjectKind {
+    /// A content object (`.file`, or `.filez` in an archive repo).
     File,
+    /// A directory listing (`.dirtree`).
     DirTree,
+    /// A directory's owner, mode and xattrs (`.dirmeta`).
     DirMeta,
+    /// A commit (`.commit`).
     Commit,
+    /// A commit's detached metadata, such as signatures (`.commitmeta`).
     CommitMeta,
+    /// The marker left for a commit that was deleted (`.commit-tombstone`).
     TombstoneCommit,
+    /// The xattrs of a bare-split-xattrs content object (`.file-xattrs`).
     FileXattrs,
+    /// The link from a bare-split-xattrs object to its xattrs (`.file-xattrs-link`).
     FileXattrsLink,
 }
 
 impl ObjectKind {
+    /// The file name extension the object has in `objects/XX/`.
     pub fn extension(&self) -> &'static str {
         match self {
             ObjectKind::File => "file",
@@ -101,11 +113,15 @@ impl ObjectKind {
 /// A commit object, decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommitInfo {
+    /// The commit's own checksum (its object name).
     pub checksum: String,
+    /// The one-line subject given at `ostree commit -s`.
     pub subject: String,
+    /// The commit message's body, often empty.
     pub body: String,
     /// Seconds since the epoch (stored big-endian by ostree).
     pub timestamp: u64,
+    /// The parent commit, when the commit has one.
     pub parent: Option<String>,
     /// The `version` metadata string, if any.
     pub version: Option<String>,
@@ -113,6 +129,7 @@ pub struct CommitInfo {
     pub root_tree: String,
     /// Checksum of the root dirmeta.
     pub root_meta: String,
+    /// Every metadata entry (`a{sv}`), decoded where the type is common.
     pub metadata: Vec<(String, MetaValue)>,
 }
 
@@ -120,17 +137,10 @@ pub struct CommitInfo {
 /// (name, dirtree checksum, dirmeta checksum), each sorted by name as ostree writes them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DirTree {
+    /// (name, content checksum) of each file, sorted by name.
     pub files: Vec<(Vec<u8>, String)>,
+    /// (name, dirtree checksum, dirmeta checksum) of each subdirectory, sorted by name.
     pub dirs: Vec<(Vec<u8>, String, String)>,
-}
-
-/// A dirmeta object (uid, gid, mode big-endian on disk; decoded here).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DirMeta {
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u32,
-    pub xattrs: Xattrs,
 }
 
 /// A file of a commit's tree.
@@ -147,15 +157,20 @@ pub struct TreeFile {
 pub struct TreeDir {
     /// Absolute inside the tree; the root is `/`.
     pub path: Vec<u8>,
+    /// The checksum of the directory's dirtree object.
     pub dirtree: String,
+    /// The checksum of the directory's dirmeta object.
     pub dirmeta: String,
+    /// The directory's owner, mode and xattrs.
     pub meta: DirMeta,
 }
 
 /// Everything a commit's tree holds.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tree {
+    /// Every non-directory entry (files and symlinks).
     pub files: Vec<TreeFile>,
+    /// Every directory, the root included.
     pub dirs: Vec<TreeDir>,
 }
 
@@ -168,15 +183,19 @@ pub struct InodeIndex {
 }
 
 impl InodeIndex {
+    /// The checksum of the object at (st_dev, st_ino), if one is there.
     pub fn get(&self, dev: u64, ino: u64) -> Option<&str> {
         self.map.get(&(dev, ino)).map(String::as_str)
     }
+    /// How many objects are indexed.
     pub fn len(&self) -> usize {
         self.map.len()
     }
+    /// Whether no object is indexed (an empty repo, or not a bare one).
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+    /// Every (st_dev, st_ino, checksum) indexed, in no order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, u64, &str)> {
         self.map.iter().map(|((d, i), c)| (*d, *i, c.as_str()))
     }
@@ -197,15 +216,6 @@ fn checksum_from_bytes(b: &[u8], what: &str) -> std::result::Result<String, Pars
         )));
     }
     Ok(checksum::to_hex(b))
-}
-
-fn known_type(s: &str) -> std::result::Result<Type, ParseError> {
-    Type::parse(s)
-}
-
-fn field<'a>(v: &'a [Value], i: usize, what: &str) -> std::result::Result<&'a Value, ParseError> {
-    v.get(i)
-        .ok_or_else(|| ParseError(format!("missing field {i} ({what})")))
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -304,25 +314,6 @@ pub fn parse_dirtree(bytes: &[u8]) -> std::result::Result<DirTree, ParseError> {
     Ok(tree)
 }
 
-/// Decode `(uuua(ayay))`: a dirmeta object, or a bare-user `user.ostreemeta` xattr.
-pub fn parse_dirmeta(bytes: &[u8]) -> std::result::Result<DirMeta, ParseError> {
-    let v = gvariant::parse(&known_type(types::DIRMETA)?, bytes)?;
-    let c = v
-        .children()
-        .ok_or_else(|| ParseError("dirmeta is not a tuple".into()))?;
-    let u = |i: usize, what: &str| -> std::result::Result<u32, ParseError> {
-        field(c, i, what)?
-            .as_u32_be()
-            .ok_or_else(|| ParseError(format!("{what} is not a u32")))
-    };
-    Ok(DirMeta {
-        uid: u(0, "uid")?,
-        gid: u(1, "gid")?,
-        mode: u(2, "mode")?,
-        xattrs: gvariant::parse_xattrs(field(c, 3, "xattrs")?)?,
-    })
-}
-
 /// Decode the header of an archive `.filez` object: the length-prefixed
 /// `(tuuuusa(ayay))`. Returns the metadata, the uncompressed size and where the
 /// compressed data starts.
@@ -396,10 +387,12 @@ impl Repo {
         })
     }
 
+    /// The repo's directory (`SYSROOT/ostree/repo`).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The repo's mode, from its `config`: it decides how deployment files relate to objects.
     pub fn mode(&self) -> RepoMode {
         self.mode
     }
@@ -464,16 +457,19 @@ impl Repo {
         Ok((path, bytes))
     }
 
+    /// Read and decode a commit object, checking its checksum.
     pub fn read_commit(&self, checksum: &str) -> Result<CommitInfo> {
         let (path, bytes) = self.read_metadata_object(checksum, ObjectKind::Commit)?;
         parse_commit(checksum, &bytes).map_err(|e| Error::corrupt(&path, e.0))
     }
 
+    /// Read and decode a dirtree object, checking its checksum.
     pub fn read_dirtree(&self, checksum: &str) -> Result<DirTree> {
         let (path, bytes) = self.read_metadata_object(checksum, ObjectKind::DirTree)?;
         parse_dirtree(&bytes).map_err(|e| Error::corrupt(&path, e.0))
     }
 
+    /// Read and decode a dirmeta object, checking its checksum.
     pub fn read_dirmeta(&self, checksum: &str) -> Result<DirMeta> {
         let (path, bytes) = self.read_metadata_object(checksum, ObjectKind::DirMeta)?;
         parse_dirmeta(&bytes).map_err(|e| Error::corrupt(&path, e.0))

@@ -1,16 +1,23 @@
 //! What one scan reports: plain data, converted to JavaScript objects by the napi glue.
 use std::path::PathBuf;
 
+pub use crate::error::Warning;
 pub use crate::packages::PackageInfo;
 
 /// Where to look. Every path is configurable so tests can scan fixtures and captured trees.
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
+    /// The physical sysroot holding `ostree/` and `boot/` (`/sysroot` on a booted host, or a
+    /// test tree).
     pub sysroot: PathBuf,
+    /// Where `/proc` is read from, so that a test can scan a captured copy.
     pub proc_root: PathBuf,
     /// `/sys` (live patches), for the kernel report.
     pub sys_root: PathBuf,
+    /// Where `ostree-booted`, the staged deployment and the unlock flags are looked for
+    /// (normally `/run`).
     pub run_dir: PathBuf,
+    /// The root whose (dev, ino) names the booted deployment (normally `/`).
     pub host_root: PathBuf,
     /// The catalog database; None keeps it in memory for this scan only.
     pub catalog_path: Option<PathBuf>,
@@ -23,38 +30,66 @@ pub struct ScanConfig {
     pub kernel: bool,
 }
 
+/// What a process's root directory is, which decides which commit its files are judged against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RootKind {
+    /// The root is a deployment's directory, current or since undeployed (`root_deployment`
+    /// names it).
     Deployment,
+    /// The root is the host's own root, which is not a deployment.
     Host,
+    /// The root is neither a deployment nor the host's root: a container's or a chroot's tree.
     Foreign,
+    /// The root could not be read or classified (the process exited, or no permission).
     Unknown,
 }
 
+/// The contract's `processes[].state`, decided by `attribute::process_state`: unknown, else
+/// stale, else overlay, else foreign, else current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ProcessState {
+    /// Nothing it maps is stale or served by an overlay, and its root is a deployment or the
+    /// host's.
     Current,
+    /// It maps a file served by the upper layer of a dynamic overlay on a deployment.
     Overlay,
+    /// A mapped file is deleted, superseded or from another commit: a restart would load other
+    /// bytes.
     Stale,
+    /// Its root is no deployment and not the host's root, and nothing it maps is stale.
     Foreign,
+    /// Its maps could not be read (permissions, or it exited during the scan).
     Unknown,
 }
 
+/// Where a mapped file's bytes were traced to (the contract's `origin.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OriginKind {
+    /// A file of a current deployment's tree.
     Deployment,
+    /// A file of a dynamic overlay's upper layer.
     Overlay,
+    /// An object only the catalog still knows: from a commit an earlier scan saw, no longer
+    /// deployed.
     Catalog,
+    /// Nothing known explains the file: no deployment, overlay or catalog entry holds it.
     Untracked,
 }
 
+/// The commit, deployment and tree path a mapped file came from, as far as the scan could tell.
 #[derive(Debug, Clone)]
 pub struct Origin {
+    /// What kind of source explains the file; the other fields are filled as far as it allows.
     pub kind: OriginKind,
+    /// The deployment (OSNAME/CHECKSUM.SERIAL) whose tree holds the file, when one does.
     pub deployment: Option<String>,
+    /// The commit checksum whose tree holds the file.
     pub commit: Option<String>,
+    /// That commit's `version` metadata, when it has one.
     pub version: Option<String>,
+    /// The ostree content object (checksum) the file's bytes are.
     pub object: Option<String>,
+    /// The file's path inside the commit's tree, e.g. `/usr/lib/libc.so.6`.
     pub tree_path: Option<Vec<u8>>,
     /// The package that installed this file, from the package database of the tree it
     /// came from (`packages`); None when that tree has none or does not list the path.
@@ -62,6 +97,7 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The origin of a file nothing explains: every field empty.
     pub fn untracked() -> Origin {
         Origin {
             kind: OriginKind::Untracked,
@@ -106,11 +142,16 @@ impl StaleReason {
     }
 }
 
+/// One distinct file-backed mapping of a process (one per dev+ino, not per address range).
 #[derive(Debug, Clone)]
 pub struct FileReport {
+    /// The path as the kernel's maps show it (escapes decoded, no ` (deleted)` suffix), as bytes.
     pub path: Vec<u8>,
+    /// The device major number of the mapped inode, as maps show it.
     pub major: u32,
+    /// The device minor number of the mapped inode, as maps show it.
     pub minor: u32,
+    /// The mapped inode number (on an overlay: the lower or upper inode's number).
     pub ino: u64,
     /// The bytes are gone: map_files shows the inode with no link left (link count 0).
     /// Without map_files (not root) the kernel's marker is all there is, and this is
@@ -119,43 +160,71 @@ pub struct FileReport {
     /// The mapped name was unlinked (the kernel's marker, confirmed through map_files),
     /// whether or not another hard link keeps the bytes.
     pub path_gone: bool,
+    /// The path now resolves, in the process's own root and mount namespace, to a different file.
     pub superseded: bool,
+    /// Where the file's bytes come from.
     pub origin: Origin,
+    /// Why the file makes its process stale, or None when it does not.
     pub stale_reason: Option<StaleReason>,
     /// For a stale file, a current deployment whose file at the same tree path is this
     /// very object: restarting the process would load identical bytes.
     pub identical_in: Option<String>,
 }
 
+/// One process as the scan saw it: its root, its unit, its files and the verdict on them.
 #[derive(Debug, Clone)]
 pub struct ProcessReport {
+    /// The process id, in the PID namespace of `proc_root`.
     pub pid: u32,
+    /// `/proc/PID/comm`, as bytes (the kernel allows any byte but NUL).
     pub comm: Vec<u8>,
+    /// The target of `/proc/PID/exe`, when readable.
     pub exe: Option<Vec<u8>>,
+    /// What the process's root directory is.
     pub root_kind: RootKind,
+    /// The deployment (OSNAME/CHECKSUM.SERIAL) that is the process's root, when `root_kind` is
+    /// `Deployment`.
     pub root_deployment: Option<String>,
+    /// The systemd unit whose cgroup holds the process, so a restart can be proposed per unit.
     pub cgroup_unit: Option<String>,
+    /// The verdict over all its files, the contract's `state`.
     pub state: ProcessState,
+    /// Its distinct file-backed mappings.
     pub files: Vec<FileReport>,
 }
 
+/// One deployment of the sysroot, in the order `ostree admin status` lists them.
 #[derive(Debug, Clone)]
 pub struct DeploymentReport {
+    /// OSNAME/CHECKSUM.SERIAL, the id processes and files refer to it by.
     pub id: String,
+    /// The stateroot the deployment belongs to.
     pub osname: String,
+    /// The commit the deployment was checked out from.
     pub checksum: String,
+    /// The serial that tells apart deployments of the same commit.
     pub serial: u32,
+    /// The commit's `version` metadata, when it has one.
     pub version: Option<String>,
+    /// The refspec (or container image reference) of its origin file, when it has one.
     pub refspec: Option<String>,
     /// See sysroot::Deployment::has_origin.
     pub has_origin: bool,
+    /// The host runs from this deployment.
     pub booted: bool,
+    /// The deployment the next boot will run (listed before the booted one).
     pub pending: bool,
+    /// The deployment a rollback would boot (listed after the booted one).
     pub rollback: bool,
+    /// Staged: written by `ostree admin deploy --stage`, finalised at shutdown.
     pub staged: bool,
+    /// Pinned: `ostree admin prune` keeps it.
     pub pinned: bool,
+    /// `none`, `development`, `transient` or `hotfix`, as `ostree admin unlock` left it.
     pub unlocked: String,
+    /// The deployment's directory.
     pub path: PathBuf,
+    /// How many scanned processes have this deployment as their root.
     pub process_count: u32,
     /// rpm-ostree apply-live: the commit live-applied onto this deployment (and one an
     /// interrupted apply-live was moving to), when its stamp is in the run directory.
@@ -167,61 +236,71 @@ pub struct DeploymentReport {
 /// `deployments[].composefs` of the contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComposefsReport {
+    /// The deployment's EROFS image (`.ostree.cfs`), None when it is gone.
     pub image: Option<PathBuf>,
+    /// The composefs digest the commit metadata expects (`ostree.composefs.digest.v0`), hex.
     pub digest: Option<String>,
+    /// A live composefs mount of this image was found in some scanned mount namespace.
     pub mounted: bool,
 }
 
+/// rpm-ostree apply-live state read from `rpmostree-is-live.stamp` in the run directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveApply {
+    /// The commit live-applied onto the deployment.
     pub commit: Option<String>,
+    /// The commit an interrupted apply-live was moving to.
     pub inprogress: Option<String>,
 }
 
+/// One file of an overlay's upper layer, and the commits known to hold the same object there.
 #[derive(Debug, Clone)]
 pub struct OverlayFileReport {
+    /// The file's path inside the tree, e.g. `/usr/lib/libc.so.6`.
     pub path: Vec<u8>,
+    /// The content object its bytes are, when they match a known object.
     pub object: Option<String>,
+    /// Known commits whose tree holds this exact object at this path; empty for a hand-made hotfix.
     pub commits: Vec<String>,
 }
 
+/// A dynamic overlay: an overlayfs mount whose lower layer is a deployment's tree.
 #[derive(Debug, Clone)]
 pub struct OverlayReport {
+    /// Where it is mounted, named as the scanner sees it (below the process's root).
     pub mount_point: Vec<u8>,
+    /// The overlay's device major number, which its files' maps entries show.
     pub major: u32,
+    /// The overlay's device minor number.
     pub minor: u32,
+    /// The deployment its lower layer is, when recognised.
     pub lower_deployment: Option<String>,
+    /// Its upper directory, when reachable from the scanner.
     pub upper_dir: Option<Vec<u8>>,
+    /// Commits that supply the upper layer's content.
     pub source_commits: Vec<String>,
+    /// The upper layer's files that processes map.
     pub files: Vec<OverlayFileReport>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub code: String,
-    pub message: String,
-    pub pid: Option<u32>,
-}
-
-impl Warning {
-    pub fn new(code: &str, message: impl Into<String>, pid: Option<u32>) -> Warning {
-        Warning {
-            code: code.to_string(),
-            message: message.into(),
-            pid,
-        }
-    }
-}
-
+/// Everything one scan found: deployments, overlays, processes, the kernel, and what went wrong.
 #[derive(Debug, Clone)]
 pub struct ScanReport {
+    /// The sysroot that was scanned.
     pub sysroot_path: PathBuf,
+    /// The repo's mode (`bare`, `bare-user`, `bare-user-only`, `archive`), None without a repo.
     pub repo_mode: Option<String>,
+    /// The host itself is booted from an OSTree deployment (`ostree-booted` exists).
     pub ostree_booted: bool,
+    /// Every deployment of the sysroot.
     pub deployments: Vec<DeploymentReport>,
+    /// Every dynamic overlay on a deployment seen from any scanned mount namespace.
     pub overlays: Vec<OverlayReport>,
+    /// The scanned processes (those that exited during the scan are left out).
     pub processes: Vec<ProcessReport>,
+    /// What the scan could not do, or did only in part.
     pub warnings: Vec<Warning>,
+    /// The running and installed kernels and the reboot verdict, when the config asked for it.
     pub kernel: Option<crate::kernel::KernelReport>,
     /// For the packages whose files are in memory: the versions installed in the tree
     /// that counts as installed for the processes mapping them (the booted, else default,

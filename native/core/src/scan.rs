@@ -261,92 +261,9 @@ impl Scan<'_> {
         let ns = raw.mnt_ns.unwrap_or(0);
         let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
         if !self.ns_overlays.contains_key(&view) {
-            let mounts = reader
-                .read_mountinfo(&self.cfg.proc_root, pid)
-                .unwrap_or_default();
-            let mut devices: HashSet<(u32, u32)> =
-                mounts.iter().map(|m| (m.major, m.minor)).collect();
-            if !devices.is_empty() {
-                if let Some((dev, _)) = raw.root_dev_ino {
-                    devices.insert(procfs::dev_split(dev));
-                }
-            }
-            self.ns_devices.insert(view.clone(), devices);
-            let proc_root = self.cfg.proc_root.clone();
-            let host = |p: &[u8]| {
-                std::fs::metadata(std::ffi::OsStr::from_bytes(p))
-                    .ok()
-                    .map(|m| {
-                        let (ma, mi) = procfs::dev_split(m.dev());
-                        (ma, mi, m.ino())
-                    })
-            };
-            let probe = ProcProbe {
-                proc_root: &self.cfg.proc_root,
-                pid,
-            };
-            let host_dev_ino = |p: &[u8]| {
-                std::fs::metadata(std::ffi::OsStr::from_bytes(p))
-                    .ok()
-                    .map(|m| (m.dev(), m.ino()))
-            };
-            let cfs = self
-                .cfs
-                .find_mounts(&mounts, &host_dev_ino, &probe, &mut self.warnings);
-            let mut found = overlay::find_overlays(
-                &mounts,
-                &self.deployment_dirs,
-                &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
-                &host,
-            );
-            // Overlays stacked on a composefs root learn their lower deployment here, so
-            // their upper layer is reached after, like every other dynamic overlay's.
-            let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
-            let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
-            for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
-                o.upper_path = overlay::reach_upper(o, &in_root);
-            }
-            self.cfs_views.insert(view.clone(), cfs);
-            self.cfs_stacked.insert(view.clone(), stacked);
-            for o in &found {
-                let known = self
-                    .overlays
-                    .iter()
-                    .any(|k| (k.major, k.minor) == (o.major, o.minor));
-                if o.lower_deployment.is_some() && !known {
-                    let mut shown = o.clone();
-                    // Report the mount point as the scanner would name it: below the
-                    // process's root, as maps paths are.
-                    shown.mount_point = overlay::join(root_prefix(&view.1), &o.mount_point);
-                    self.overlays.push(shown);
-                }
-            }
-            self.ns_overlays.insert(view.clone(), found);
+            self.read_view(reader, &raw, &view);
         }
-        // A composefs root is its deployment's (before `host`: on a composefs-booted host
-        // the scanner's own root is one). Known once this view's mounts are read.
-        // Thousands of processes share a few roots, and classifying one may ask the
-        // catalog: once per (root dev+ino, root link).
-        let root_key = (raw.root_dev_ino, raw.root.clone());
-        let (root_kind, root_deployment) = match self.roots.get(&root_key) {
-            Some(hit) => hit.clone(),
-            None => {
-                let k = &self.k;
-                let c = match raw.root_dev_ino.and_then(|r| self.cfs.root_deployment(r)) {
-                    Some(id) => (RootKind::Deployment, Some(id)),
-                    None => classify_root(
-                        raw.root_dev_ino,
-                        raw.root.as_deref(),
-                        self.host,
-                        &k.deployments,
-                        &|dev, ino| k.deployment_by_dir(dev, ino),
-                        &|path| in_this_sysroot(&self.cfg.sysroot, path),
-                    ),
-                };
-                self.roots.insert(root_key, c.clone());
-                c
-            }
-        };
+        let (root_kind, root_deployment) = self.root_of(&raw);
         let mut files = Vec::new();
         for m in mappings {
             let internal = self
@@ -376,6 +293,101 @@ impl Scan<'_> {
             cgroup_unit,
             state,
             files,
+        }
+    }
+
+    /// Read what one (mount namespace, root) view shows, once per view: its mounts' devices
+    /// (a mapping on none of them is internal), its composefs mounts, and the overlays on
+    /// deployments, which join the report's overlays the first time they are seen.
+    fn read_view(&mut self, reader: &mut ProcReader, raw: &ProcessRaw, view: &View) {
+        let pid = raw.pid;
+        let mounts = reader
+            .read_mountinfo(&self.cfg.proc_root, pid)
+            .unwrap_or_default();
+        let mut devices: HashSet<(u32, u32)> = mounts.iter().map(|m| (m.major, m.minor)).collect();
+        if !devices.is_empty() {
+            if let Some((dev, _)) = raw.root_dev_ino {
+                devices.insert(procfs::dev_split(dev));
+            }
+        }
+        self.ns_devices.insert(view.clone(), devices);
+        let proc_root = self.cfg.proc_root.clone();
+        let host = |p: &[u8]| {
+            std::fs::metadata(std::ffi::OsStr::from_bytes(p))
+                .ok()
+                .map(|m| {
+                    let (ma, mi) = procfs::dev_split(m.dev());
+                    (ma, mi, m.ino())
+                })
+        };
+        let probe = ProcProbe {
+            proc_root: &self.cfg.proc_root,
+            pid,
+        };
+        let host_dev_ino = |p: &[u8]| {
+            std::fs::metadata(std::ffi::OsStr::from_bytes(p))
+                .ok()
+                .map(|m| (m.dev(), m.ino()))
+        };
+        let cfs = self
+            .cfs
+            .find_mounts(&mounts, &host_dev_ino, &probe, &mut self.warnings);
+        let mut found = overlay::find_overlays(
+            &mounts,
+            &self.deployment_dirs,
+            &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
+            &host,
+        );
+        // Overlays stacked on a composefs root learn their lower deployment here, so
+        // their upper layer is reached after, like every other dynamic overlay's.
+        let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
+        let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
+        for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
+            o.upper_path = overlay::reach_upper(o, &in_root);
+        }
+        self.cfs_views.insert(view.clone(), cfs);
+        self.cfs_stacked.insert(view.clone(), stacked);
+        for o in &found {
+            let known = self
+                .overlays
+                .iter()
+                .any(|k| (k.major, k.minor) == (o.major, o.minor));
+            if o.lower_deployment.is_some() && !known {
+                let mut shown = o.clone();
+                // Report the mount point as the scanner would name it: below the
+                // process's root, as maps paths are.
+                shown.mount_point = overlay::join(root_prefix(&view.1), &o.mount_point);
+                self.overlays.push(shown);
+            }
+        }
+        self.ns_overlays.insert(view.clone(), found);
+    }
+
+    /// What the process's root is: a deployment's (and which), the host's, or foreign.
+    fn root_of(&mut self, raw: &ProcessRaw) -> (RootKind, Option<String>) {
+        // A composefs root is its deployment's (before `host`: on a composefs-booted host
+        // the scanner's own root is one). Known once this view's mounts are read.
+        // Thousands of processes share a few roots, and classifying one may ask the
+        // catalog: once per (root dev+ino, root link).
+        let root_key = (raw.root_dev_ino, raw.root.clone());
+        match self.roots.get(&root_key) {
+            Some(hit) => hit.clone(),
+            None => {
+                let k = &self.k;
+                let c = match raw.root_dev_ino.and_then(|r| self.cfs.root_deployment(r)) {
+                    Some(id) => (RootKind::Deployment, Some(id)),
+                    None => classify_root(
+                        raw.root_dev_ino,
+                        raw.root.as_deref(),
+                        self.host,
+                        &k.deployments,
+                        &|dev, ino| k.deployment_by_dir(dev, ino),
+                        &|path| in_this_sysroot(&self.cfg.sysroot, path),
+                    ),
+                };
+                self.roots.insert(root_key, c.clone());
+                c
+            }
         }
     }
 

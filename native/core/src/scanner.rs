@@ -47,9 +47,14 @@ pub type Stamp = (PathBuf, Option<[i64; 7]>);
 /// What the knowledge was read from, part by part (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fingerprint {
+    /// Stamps of the sysroot, its boot entries and links, its deployment directories and
+    /// origins, and the run directory's ostree files.
     pub sysroot: Vec<Stamp>,
+    /// Stamps of the repo's `config` and everything under `refs/`.
     pub refs: Vec<Stamp>,
+    /// Stamps of the repo's `objects/XX/` directories and of every deployed `.commit` object.
     pub objects: Vec<Stamp>,
+    /// Stamps of the catalog file and its directory (and, read-only, its `-wal`).
     pub catalog: Vec<Stamp>,
     /// `PRAGMA data_version` and schema version of the scanner's own connection.
     pub catalog_change: Option<(i64, i64)>,
@@ -96,6 +101,7 @@ impl Scanner {
         }
     }
 
+    /// How often the kept knowledge was reused or reread, for tests and benchmarks.
     pub fn stats(&self) -> ScannerStats {
         self.stats
     }

@@ -14,13 +14,20 @@ use crate::bootentry::{self, BootEntry, BootLink};
 use crate::error::{Error, ParseError, Result};
 use crate::keyfile;
 
+/// One deployment as `ostree admin status` lists it, with the flags and the directory identity
+/// attribution needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
     /// Position in the list, as `ostree admin` numbers deployments (pin, undeploy).
     pub index: usize,
+    /// The stateroot it belongs to.
     pub osname: String,
+    /// The commit it was checked out from.
     pub checksum: String,
+    /// The serial that tells apart deployments of one commit.
     pub serial: u32,
+    /// The checksum of its kernel and initramfs (`/boot/ostree/OSNAME-BOOTCSUM`), from its
+    /// boot entry or the staged file.
     pub bootcsum: Option<String>,
     /// The tree boot serial from the `ostree=` argument; a staged deployment has none yet.
     pub bootserial: Option<u32>,
@@ -33,16 +40,23 @@ pub struct Deployment {
     pub has_origin: bool,
     /// "none", "development", "hotfix" or "transient".
     pub unlocked: String,
+    /// The host runs from this deployment.
     pub booted: bool,
+    /// The next boot will run it (listed before the booted one, same stateroot).
     pub pending: bool,
+    /// A rollback would boot it (listed after the booted one, same stateroot).
     pub rollback: bool,
+    /// It was staged (`ostree admin deploy --stage`) and is finalised at shutdown.
     pub staged: bool,
+    /// `ostree admin prune` keeps it (`[origin] pinned=true`).
     pub pinned: bool,
     /// SYSROOT/ostree/deploy/OSNAME/deploy/CHECKSUM.SERIAL
     pub path: PathBuf,
     /// `st_dev` of the deployment directory, as the kernel encodes it (the value stat(2)
     /// returns; split with the glibc major/minor macros to compare with /proc maps).
     pub dir_dev: u64,
+    /// `st_ino` of the deployment directory: with `dir_dev`, how the booted one and a process's
+    /// root are recognised.
     pub dir_ino: u64,
 }
 
@@ -53,32 +67,42 @@ impl Deployment {
     }
 }
 
+/// A damaged or missing piece of the sysroot; the rest is still read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// A stable code (`origin-corrupt`, `staged-missing`...) the TypeScript side turns into words.
     pub code: String,
+    /// What was wrong, naming the file.
     pub message: String,
 }
 
+/// A sysroot as read: its repo, its deployments, and what could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SysrootStatus {
+    /// The physical sysroot that was read.
     pub path: PathBuf,
     /// SYSROOT/ostree/repo when it exists.
     pub repo_path: Option<PathBuf>,
     /// RUN/ostree-booted exists: the host was booted by ostree-prepare-root.
     pub ostree_booted: bool,
+    /// Every deployment, staged first, in the order `ostree admin status` lists them.
     pub deployments: Vec<Deployment>,
+    /// Damaged or missing entries, origins and staged files.
     pub warnings: Vec<Warning>,
 }
 
 /// What a deployment's `.origin` key file says that status needs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// `[origin] refspec=`, else `container-image-reference=` or `baserefspec=`.
     pub refspec: Option<String>,
+    /// `[origin] pinned=true`: prune keeps the deployment.
     pub pinned: bool,
     /// The raw `[origin] unlocked=` value; only "hotfix" survives a reboot.
     pub unlocked: Option<String>,
 }
 
+/// Decode a deployment's `.origin` key file.
 pub fn parse_origin(bytes: &[u8]) -> std::result::Result<Origin, ParseError> {
     let kf = keyfile::parse(bytes)?;
     let refspec = ["refspec", "container-image-reference", "baserefspec"]
@@ -99,12 +123,18 @@ pub fn parse_origin(bytes: &[u8]) -> std::result::Result<Origin, ParseError> {
 /// (`CHECKSUM.SERIAL`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Staged {
+    /// The stateroot to deploy into.
     pub osname: String,
+    /// The commit that is staged.
     pub checksum: String,
+    /// The serial its directory will have.
     pub serial: u32,
+    /// The checksum of its kernel and initramfs.
     pub bootcsum: String,
 }
 
+/// Decode `RUN/ostree/staged-deployment` (an `a{sv}` whose `target` names the deployment); None
+/// when it stages nothing.
 pub fn parse_staged(bytes: &[u8]) -> std::result::Result<Option<Staged>, ParseError> {
     let Some(target) = vardict_lookup(bytes, "target")? else {
         // ostree accepts a staged file without a target and stages nothing.
@@ -203,17 +233,43 @@ pub fn read_sysroot(
     if repo.is_dir() {
         status.repo_path = Some(repo);
     }
-    let warn = |w: &mut Vec<Warning>, code: &str, message: String| {
-        w.push(Warning {
-            code: code.to_string(),
-            message,
-        })
-    };
+    let warnings = &mut status.warnings;
+    let mut deployments = listed_deployments(sysroot, warnings);
+    let mut booted = None;
+    if ostree_booted {
+        booted = find_booted(sysroot, run_dir, host_root, &deployments, warnings);
+    }
+    // ostree only honours a staged deployment on a booted host.
+    if let Some(b) = booted {
+        if let Some(d) = read_staged(sysroot, run_dir, warnings) {
+            deployments.insert(0, d);
+            booted = Some(b + 1);
+        }
+    }
+    for (i, d) in deployments.iter_mut().enumerate() {
+        d.index = i;
+        d.version = version_of(&d.checksum);
+        apply_origin(d, run_dir, warnings);
+    }
+    assign_roles(&mut deployments, booted);
+    status.deployments = deployments;
+    Ok(status)
+}
 
-    let mut entries = match read_boot_entries(sysroot, &mut status.warnings) {
+fn warn(warnings: &mut Vec<Warning>, code: &str, message: String) {
+    warnings.push(Warning {
+        code: code.to_string(),
+        message,
+    })
+}
+
+/// The deployments the current boot version's entries link to, in the bootloader's order.
+/// An entry that does not parse, or links to no deployment, is a warning naming its file.
+fn listed_deployments(sysroot: &Path, warnings: &mut Vec<Warning>) -> Vec<Deployment> {
+    let mut entries = match read_boot_entries(sysroot, warnings) {
         Ok(e) => e,
         Err(e) => {
-            warn(&mut status.warnings, "bootloader-corrupt", e.to_string());
+            warn(warnings, "bootloader-corrupt", e.to_string());
             Vec::new()
         }
     };
@@ -226,7 +282,7 @@ pub fn read_sysroot(
             Ok(l) => l,
             Err(e) => {
                 warn(
-                    &mut status.warnings,
+                    warnings,
                     "bootentry-corrupt",
                     format!("{}: {}", file.display(), e),
                 );
@@ -236,140 +292,150 @@ pub fn read_sysroot(
         match deployment_from_link(sysroot, &link) {
             Ok(d) => deployments.push(d),
             Err(e) => warn(
-                &mut status.warnings,
+                warnings,
                 "deployment-missing",
                 format!("{}: {}", file.display(), e),
             ),
         }
     }
+    deployments
+}
 
-    // The booted deployment: ostree-prepare-root left RUN/ostree-booted and made one
-    // deployment directory the root; ostree matches it by (dev, ino).
-    let mut booted = None;
-    if ostree_booted {
-        match fs::metadata(host_root) {
-            Ok(root) => {
-                booted = deployments
-                    .iter()
-                    .position(|d| d.dir_dev == root.dev() && d.dir_ino == root.ino());
-                if booted.is_none() {
-                    warn(
-                        &mut status.warnings,
-                        "booted-not-found",
-                        format!(
-                            "{} exists but no deployment of {} is the root {}",
-                            run_dir.join("ostree-booted").display(),
-                            sysroot.display(),
-                            host_root.display()
-                        ),
-                    );
-                }
-            }
-            Err(e) => warn(
-                &mut status.warnings,
+/// The booted deployment: ostree-prepare-root left RUN/ostree-booted and made one
+/// deployment directory the root; ostree matches it by (dev, ino).
+fn find_booted(
+    sysroot: &Path,
+    run_dir: &Path,
+    host_root: &Path,
+    deployments: &[Deployment],
+    warnings: &mut Vec<Warning>,
+) -> Option<usize> {
+    let root = match fs::metadata(host_root) {
+        Ok(root) => root,
+        Err(e) => {
+            warn(
+                warnings,
                 "host-root-unreadable",
                 Error::from_io(host_root, e).to_string(),
-            ),
+            );
+            return None;
         }
+    };
+    let booted = deployments
+        .iter()
+        .position(|d| d.dir_dev == root.dev() && d.dir_ino == root.ino());
+    if booted.is_none() {
+        warn(
+            warnings,
+            "booted-not-found",
+            format!(
+                "{} exists but no deployment of {} is the root {}",
+                run_dir.join("ostree-booted").display(),
+                sysroot.display(),
+                host_root.display()
+            ),
+        );
     }
+    booted
+}
 
-    // ostree only honours a staged deployment on a booted host.
-    if booted.is_some() {
-        let staged_path = run_dir.join("ostree/staged-deployment");
-        match fs::read(&staged_path) {
-            Ok(bytes) => match parse_staged(&bytes) {
-                Ok(Some(s)) => match staged_deployment(sysroot, &s) {
-                    Ok(d) => {
-                        deployments.insert(0, d);
-                        booted = booted.map(|b| b + 1);
-                    }
-                    Err(e) => warn(&mut status.warnings, "staged-missing", e.to_string()),
-                },
-                Ok(None) => {}
-                Err(e) => warn(
-                    &mut status.warnings,
-                    "staged-corrupt",
-                    format!("{}: {}", staged_path.display(), e),
-                ),
+/// The deployment `RUN/ostree/staged-deployment` stages, if there is one and its directory
+/// exists. A file that does not parse or cannot be read is a warning.
+fn read_staged(sysroot: &Path, run_dir: &Path, warnings: &mut Vec<Warning>) -> Option<Deployment> {
+    let staged_path = run_dir.join("ostree/staged-deployment");
+    match fs::read(&staged_path) {
+        Ok(bytes) => match parse_staged(&bytes) {
+            Ok(Some(s)) => match staged_deployment(sysroot, &s) {
+                Ok(d) => return Some(d),
+                Err(e) => warn(warnings, "staged-missing", e.to_string()),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(None) => {}
             Err(e) => warn(
-                &mut status.warnings,
-                "staged-unreadable",
-                Error::from_io(&staged_path, e).to_string(),
+                warnings,
+                "staged-corrupt",
+                format!("{}: {}", staged_path.display(), e),
             ),
-        }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => warn(
+            warnings,
+            "staged-unreadable",
+            Error::from_io(&staged_path, e).to_string(),
+        ),
     }
+    None
+}
 
-    for (i, d) in deployments.iter_mut().enumerate() {
-        d.index = i;
-        d.version = version_of(&d.checksum);
-        // The origin sits beside the directory: CSUM.SERIAL.origin.
-        let mut origin_path = d.path.clone().into_os_string();
-        origin_path.push(".origin");
-        let origin_path = PathBuf::from(origin_path);
-        let origin = match fs::read(&origin_path) {
-            Ok(bytes) => match parse_origin(&bytes) {
-                Ok(o) => Some(o),
-                Err(e) => {
-                    warn(
-                        &mut status.warnings,
-                        "origin-corrupt",
-                        format!("{}: {}", origin_path.display(), e),
-                    );
-                    None
-                }
-            },
-            // ostree writes an origin with every deployment: without it the refspec,
-            // pin and unlock state are unknown, which the report must say.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                warn(
-                    &mut status.warnings,
-                    "origin-missing",
-                    format!(
-                        "{}: no origin file; the deployment's refspec, pin and unlock state are unknown",
-                        origin_path.display()
-                    ),
-                );
-                None
-            }
+/// Fill in what a deployment's origin file and runtime state say: refspec, pin, unlock.
+fn apply_origin(d: &mut Deployment, run_dir: &Path, warnings: &mut Vec<Warning>) {
+    // The origin sits beside the directory: CSUM.SERIAL.origin.
+    let mut origin_path = d.path.clone().into_os_string();
+    origin_path.push(".origin");
+    let origin = read_origin(&PathBuf::from(origin_path), warnings);
+    d.has_origin = origin.is_some();
+    let origin = origin.unwrap_or_default();
+    d.refspec = origin.refspec;
+    d.pinned = origin.pinned;
+    d.unlocked = unlock_state(run_dir, d, origin.unlocked.as_deref()).to_string();
+}
+
+/// A deployment's origin, or `None` with a warning saying why it is missing or unusable.
+fn read_origin(origin_path: &Path, warnings: &mut Vec<Warning>) -> Option<Origin> {
+    match fs::read(origin_path) {
+        Ok(bytes) => match parse_origin(&bytes) {
+            Ok(o) => Some(o),
             Err(e) => {
                 warn(
-                    &mut status.warnings,
-                    "origin-unreadable",
-                    Error::from_io(&origin_path, e).to_string(),
+                    warnings,
+                    "origin-corrupt",
+                    format!("{}: {}", origin_path.display(), e),
                 );
                 None
             }
-        };
-        d.has_origin = origin.is_some();
-        let origin = origin.unwrap_or_default();
-        d.refspec = origin.refspec;
-        d.pinned = origin.pinned;
-        // Same precedence as ostree: the runtime flags first, then a persistent hotfix.
-        let state = run_dir.join(format!(
-            "ostree/deployment-state/{}.{}",
-            d.checksum, d.serial
-        ));
-        d.unlocked = if state
-            .join("unlocked-development")
-            .symlink_metadata()
-            .is_ok()
-        {
-            "development"
-        } else if state.join("unlocked-transient").symlink_metadata().is_ok() {
-            "transient"
-        } else if origin.unlocked.as_deref() == Some("hotfix") {
-            "hotfix"
-        } else {
-            "none"
+        },
+        // ostree writes an origin with every deployment: without it the refspec,
+        // pin and unlock state are unknown, which the report must say.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            warn(
+                warnings,
+                "origin-missing",
+                format!(
+                    "{}: no origin file; the deployment's refspec, pin and unlock state are unknown",
+                    origin_path.display()
+                ),
+            );
+            None
         }
-        .to_string();
+        Err(e) => {
+            warn(
+                warnings,
+                "origin-unreadable",
+                Error::from_io(origin_path, e).to_string(),
+            );
+            None
+        }
     }
+}
 
-    assign_roles(&mut deployments, booted);
-    status.deployments = deployments;
-    Ok(status)
+/// Same precedence as ostree: the runtime flags first, then a persistent hotfix.
+fn unlock_state(run_dir: &Path, d: &Deployment, origin_unlocked: Option<&str>) -> &'static str {
+    let state = run_dir.join(format!(
+        "ostree/deployment-state/{}.{}",
+        d.checksum, d.serial
+    ));
+    if state
+        .join("unlocked-development")
+        .symlink_metadata()
+        .is_ok()
+    {
+        "development"
+    } else if state.join("unlocked-transient").symlink_metadata().is_ok() {
+        "transient"
+    } else if origin_unlocked == Some("hotfix") {
+        "hotfix"
+    } else {
+        "none"
+    }
 }
 
 /// The entries of the current boot version: `boot/loader` links to `loader.0` or

@@ -11,6 +11,7 @@ use crate::progress::Progress;
 use crate::report::Warning;
 use crate::{Error, Result};
 
+/// What `livetree which` looks up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
     /// A (major, minor, inode) triple, as /proc/PID/maps shows it.
@@ -20,23 +21,34 @@ pub enum Query {
     Path(Vec<u8>),
 }
 
+/// One commit whose tree holds the object.
 #[derive(Debug, Clone)]
 pub struct WhichHit {
+    /// The commit's checksum.
     pub commit: String,
+    /// The commit's `version` metadata, when it has one.
     pub version: Option<String>,
+    /// Where the object sits in that commit's tree.
     pub tree_path: Vec<u8>,
+    /// The content object's checksum.
     pub object: String,
     /// Current deployments of that commit.
     pub deployments: Vec<String>,
 }
 
+/// What `livetree which` found for one query.
 #[derive(Debug, Clone)]
 pub struct WhichReport {
+    /// The content object the query resolved to, when it resolved to one.
     pub object: Option<String>,
+    /// Every known commit holding that object.
     pub hits: Vec<WhichHit>,
+    /// What could not be read or resolved.
     pub warnings: Vec<Warning>,
 }
 
+/// Find which known commits hold the file a query names: through the repo's inode index or a
+/// checksum of the file, else by tree path in the catalog.
 pub fn which(
     sysroot: &Path,
     run_dir: &Path,

@@ -4,64 +4,67 @@ use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 use super::encode::{checksum_bytes, hex, is_checksum, now};
 use super::{catalog_error, Catalog};
 use crate::error::Result;
-
-/// One file of a commit's tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogFile {
-    /// The path inside the tree, as bytes (it need not be UTF-8), e.g. `/usr/bin/bash`.
-    pub path: Vec<u8>,
-    /// The ostree content checksum of the file object (64 lowercase hex digits).
-    pub object: String,
-    pub is_symlink: bool,
-}
+pub use crate::object::{CatalogFile, ObjectHit};
 
 /// A commit as a scan read it from the repo, with its whole tree.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CommitRecord {
+    /// The commit's checksum, the key every other table refers to.
     pub checksum: String,
+    /// The commit's `version` metadata, when it has one.
     pub version: Option<String>,
+    /// The one-line subject given at `ostree commit -s`, when there is one.
     pub subject: Option<String>,
     /// The commit's own timestamp (seconds since the epoch), not when we saw it.
     pub timestamp: u64,
+    /// The parent commit, when the commit has one.
     pub parent: Option<String>,
     /// The stateroot and refspec it was deployed from, when the scan knows them.
     pub osname: Option<String>,
+    /// The refspec the deployment came from, when the scan knows it.
     pub refspec: Option<String>,
+    /// Every file of the commit's tree, recorded once so that a pruned commit still explains
+    /// its files.
     pub files: Vec<CatalogFile>,
-}
-
-/// Where a file object was found: one (commit, path) pair per hit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectHit {
-    pub commit: String,
-    pub version: Option<String>,
-    pub path: Vec<u8>,
-    pub timestamp: u64,
-    pub is_symlink: bool,
 }
 
 /// What a tree path held in one commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathHit {
+    /// The commit whose tree held the path.
     pub commit: String,
+    /// That commit's `version` metadata, when it has one.
     pub version: Option<String>,
+    /// The content object the path held in that commit.
     pub object: String,
+    /// The commit's own timestamp (seconds since the epoch), to prefer the newest.
     pub timestamp: u64,
+    /// The path was a symlink in that commit.
     pub is_symlink: bool,
 }
 
 /// A recorded commit's metadata. `first_seen`/`last_seen` are our scan times (epoch seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {
+    /// The commit's checksum.
     pub checksum: String,
+    /// The commit's `version` metadata, when it has one.
     pub version: Option<String>,
+    /// The commit's one-line subject, when there is one.
     pub subject: Option<String>,
+    /// The commit's own timestamp (seconds since the epoch).
     pub timestamp: u64,
+    /// The parent commit, when the commit has one.
     pub parent: Option<String>,
+    /// The stateroot it was deployed to, when a scan knew it.
     pub osname: Option<String>,
+    /// The refspec it was deployed from, when a scan knew it.
     pub refspec: Option<String>,
+    /// How many files its recorded tree holds.
     pub n_files: u64,
+    /// When a scan first recorded it (epoch seconds).
     pub first_seen: i64,
+    /// When a scan last saw it deployed (epoch seconds).
     pub last_seen: i64,
 }
 

@@ -8,19 +8,13 @@ use rusqlite::{params, TransactionBehavior};
 
 use super::encode::{checksum_bytes, hex, now};
 use super::Catalog;
-use crate::composefs::image::{ImageFile, ImageIndex};
+pub use crate::composefs::image::ComposefsImageInfo;
+use crate::composefs::image::{ImageFile, ImageIndex, ImageStore};
 use crate::error::Result;
 
-/// A recorded image, without its entries.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComposefsImageInfo {
-    pub deployment_id: String,
-    pub commit: String,
-    pub image: PathBuf,
-    pub root_ino: u64,
-}
-
 impl Catalog {
+    /// Whether the deployment's image is already recorded, so that it is not read again to be
+    /// recorded.
     pub fn has_composefs_image(&self, deployment_id: &str) -> Result<bool> {
         self.conn
             .prepare_cached("SELECT 1 FROM composefs_images WHERE deployment_id = ?1")
@@ -131,5 +125,29 @@ impl Catalog {
             index.files.insert(p, f);
         }
         Ok(index)
+    }
+}
+
+/// The composefs loader reaches the catalog through `ImageStore`, so that `composefs` need
+/// not import `catalog` (which imports `composefs::image` for the entries it stores).
+impl ImageStore for Catalog {
+    fn has_composefs_image(&self, deployment_id: &str) -> Result<bool> {
+        Catalog::has_composefs_image(self, deployment_id)
+    }
+
+    fn record_composefs_image(
+        &mut self,
+        info: &ComposefsImageInfo,
+        index: &ImageIndex,
+    ) -> Result<()> {
+        Catalog::record_composefs_image(self, info, index)
+    }
+
+    fn composefs_images(&self) -> Result<Vec<ComposefsImageInfo>> {
+        Catalog::composefs_images(self)
+    }
+
+    fn composefs_entries(&self, deployment_id: &str) -> Result<ImageIndex> {
+        Catalog::composefs_entries(self, deployment_id)
     }
 }

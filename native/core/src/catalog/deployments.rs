@@ -15,10 +15,13 @@ use crate::error::Result;
 pub struct DeploymentRecord {
     /// `OSNAME/CHECKSUM.SERIAL`, the name livetree shows.
     pub id: String,
+    /// The stateroot it belongs to.
     pub osname: String,
+    /// The commit it was checked out from.
     pub commit: String,
     /// (dev, ino) of the deployment's root directory, as `stat` reports them on the host.
     pub dir_dev: u64,
+    /// `st_ino` of the deployment's root directory on the host.
     pub dir_ino: u64,
     /// The deployment directory, e.g. `/sysroot/ostree/deploy/OSNAME/deploy/CHECKSUM.SERIAL`.
     pub path: PathBuf,
@@ -27,13 +30,22 @@ pub struct DeploymentRecord {
 /// A recorded deployment with when scans first and last saw it (epoch seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentInfo {
+    /// `OSNAME/CHECKSUM.SERIAL`, the name livetree shows.
     pub id: String,
+    /// The stateroot it belonged to.
     pub osname: String,
+    /// The commit it was checked out from.
     pub commit: String,
+    /// `st_dev` of its root directory, by which a process whose root it is is recognised after
+    /// an undeploy.
     pub dir_dev: u64,
+    /// `st_ino` of its root directory.
     pub dir_ino: u64,
+    /// Its directory when it was seen.
     pub path: PathBuf,
+    /// When a scan first saw it.
     pub first_seen: i64,
+    /// When a scan last saw it.
     pub last_seen: i64,
 }
 

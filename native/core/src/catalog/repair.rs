@@ -17,14 +17,23 @@ use crate::error::{Error, Result};
 /// when it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckReport {
+    /// The catalog file checked.
     pub path: PathBuf,
+    /// Nothing is wrong: `problems` is empty.
     pub ok: bool,
+    /// Each problem found, in words a user can read.
     pub problems: Vec<String>,
+    /// The schema version the file claims, when readable.
     pub schema_version: Option<i64>,
+    /// How many commits are recorded, when countable.
     pub commits: Option<u64>,
+    /// How many commit files are recorded, when countable.
     pub files: Option<u64>,
+    /// How many deployments are recorded, when countable.
     pub deployments: Option<u64>,
+    /// How many restarts are recorded, when countable.
     pub restarts: Option<u64>,
+    /// How many restarts never finished, when countable.
     pub restarts_in_progress: Option<u64>,
 }
 
@@ -32,13 +41,18 @@ pub struct CheckReport {
 /// `lost`, in words a user can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RebuildReport {
+    /// The catalog file rebuilt.
     pub path: PathBuf,
     /// Where the old file now is (`None` if there was no old file). Its `-wal` and `-shm`
     /// companions, if any, were moved along under the matching names.
     pub moved_to: Option<PathBuf>,
+    /// How many commits were copied to the new file.
     pub commits_salvaged: u64,
+    /// How many deployments were copied to the new file.
     pub deployments_salvaged: u64,
+    /// How many restarts were copied to the new file.
     pub restarts_salvaged: u64,
+    /// What could not be copied, in words a user can read.
     pub lost: Vec<String>,
 }
 

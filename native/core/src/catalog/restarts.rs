@@ -10,7 +10,9 @@ use crate::error::Result;
 /// What is known when a restart begins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestartStart {
+    /// The systemd unit being restarted.
     pub unit: String,
+    /// The PIDs of the unit's processes before the restart.
     pub old_pids: Vec<u32>,
     /// The stale files of the old processes, as JSON text (SQLite checks it is valid JSON).
     pub stale_files_json: String,
@@ -21,6 +23,7 @@ pub struct RestartStart {
 pub struct RestartEnd {
     /// systemd's job result: `done`, `failed`, `timeout`, ...
     pub job_result: String,
+    /// The PIDs of the unit's processes after the restart.
     pub new_pids: Vec<u32>,
     /// livetree's verdict on the new processes, e.g. `verified` or `still-stale`.
     pub verdict: String,
@@ -28,9 +31,12 @@ pub struct RestartEnd {
     pub details_json: String,
 }
 
+/// Whether a recorded restart has finished (a crash can leave one in progress for ever).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RestartState {
+    /// Begun and not finished: no result or verdict yet.
     InProgress,
+    /// Finished: the job result and verdict are recorded.
     Done,
 }
 
@@ -48,16 +54,27 @@ impl RestartState {
 /// livetree crashed before finishing it). Times are epoch seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestartRecord {
+    /// The row id, which `finish_restart` takes.
     pub id: i64,
+    /// The systemd unit restarted.
     pub unit: String,
+    /// When it began (epoch seconds).
     pub started_at: i64,
+    /// The PIDs of the unit's processes before the restart.
     pub old_pids: Vec<u32>,
+    /// Their stale files, as JSON text.
     pub stale_files_json: String,
+    /// systemd's job result, once finished.
     pub job_result: Option<String>,
+    /// The PIDs of the unit's processes after the restart, once finished.
     pub new_pids: Option<Vec<u32>>,
+    /// livetree's verdict on the new processes, once finished.
     pub verdict: Option<String>,
+    /// Anything else recorded at the end, as JSON text.
     pub details_json: Option<String>,
+    /// When it finished (epoch seconds).
     pub finished_at: Option<i64>,
+    /// Whether it has finished.
     pub state: RestartState,
 }
 

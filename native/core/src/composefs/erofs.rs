@@ -70,12 +70,18 @@ fn slice(b: &[u8], at: u64, len: u64) -> Result<&[u8], ParseError> {
 /// The superblock fields the reader uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Super {
+    /// Bytes per block (2^blkszbits, 512 to 64 KiB).
     pub block_size: u64,
+    /// The root directory's nid.
     pub root_nid: u64,
+    /// Where nids count from: byte offset of the metadata area.
     pub meta_start: u64,
+    /// Byte offset of the shared xattr area, which inodes' shared xattrs index into.
     pub xattr_start: u64,
 }
 
+/// Read the superblock at 1024 bytes, refusing an image that is not EROFS or whose block size
+/// is out of range.
 pub fn parse_super(b: &[u8]) -> Result<Super, ParseError> {
     let s = SUPER_OFFSET;
     if le32(b, s)? != MAGIC {
@@ -97,18 +103,26 @@ pub fn parse_super(b: &[u8]) -> Result<Super, ParseError> {
 /// The kind of an inode, from its mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A directory, whose entries are walked.
     Dir,
+    /// A regular file: what processes map.
     File,
+    /// A symbolic link.
     Symlink,
+    /// A device, FIFO or socket: listed, never attributed.
     Other,
 }
 
 /// One inode as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inode {
+    /// The inode's nid, which the kernel shows as its inode number through the mount.
     pub nid: u64,
+    /// What the inode is, from its mode.
     pub kind: Kind,
+    /// The inode's `st_mode`, type bits included.
     pub mode: u16,
+    /// The file's size as the inode records it.
     pub size: u64,
     layout: u16,
     raw_blkaddr: u32,
@@ -120,10 +134,12 @@ pub struct Inode {
 /// An image over its bytes.
 pub struct Image<'a> {
     bytes: &'a [u8],
+    /// The superblock, read once when the image is opened.
     pub sb: Super,
 }
 
 impl<'a> Image<'a> {
+    /// Open an image over its bytes, reading the superblock.
     pub fn new(bytes: &'a [u8]) -> Result<Image<'a>, ParseError> {
         Ok(Image {
             sb: parse_super(bytes)?,
@@ -131,6 +147,7 @@ impl<'a> Image<'a> {
         })
     }
 
+    /// Read the inode at `nid`, checking it lies inside the image.
     pub fn inode(&self, nid: u64) -> Result<Inode, ParseError> {
         let at = nid
             .checked_mul(SLOT)
@@ -304,7 +321,9 @@ pub struct Entry {
     pub path: Vec<u8>,
     /// The nid: the inode number the kernel shows for it.
     pub ino: u64,
+    /// What the entry is.
     pub kind: Kind,
+    /// The file size the image records.
     pub size: u64,
     /// `trusted.overlay.redirect` as stored (regular files only).
     pub redirect: Option<Vec<u8>>,

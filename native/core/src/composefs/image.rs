@@ -6,7 +6,7 @@
 //! any other shape would make overlayfs read some other file: it is not an object, so it is
 //! never attributed, and the image is reported.
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::erofs::{self, Kind};
 use crate::{Error, Result};
@@ -17,7 +17,9 @@ pub struct ImageFile {
     /// The EROFS nid: what `st_ino` and /proc/PID/maps show through the mount (below any
     /// xino bits overlayfs adds).
     pub ino: u64,
+    /// The file's size as the image records it.
     pub size: u64,
+    /// The path is a directory.
     pub is_dir: bool,
     /// The object the redirect names (regular files with content).
     pub object: Option<String>,
@@ -26,10 +28,42 @@ pub struct ImageFile {
 /// Every path of one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageIndex {
+    /// Every path of the image (absolute, `/` included) and what it is.
     pub files: HashMap<Vec<u8>, ImageFile>,
+    /// The root directory's nid, which a process whose root is the mount shows.
     pub root_ino: u64,
     /// (path, redirect) of files whose redirect is not an object path: ignored.
     pub bad_redirects: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A recorded image, without its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposefsImageInfo {
+    /// The deployment (OSNAME/CHECKSUM.SERIAL) whose image it is.
+    pub deployment_id: String,
+    /// The commit the deployment was checked out from.
+    pub commit: String,
+    /// Where the image was (`DEPLOYMENT.ostree.cfs` beside the deployment directory).
+    pub image: PathBuf,
+    /// The image root's nid, to recognise a process root served by it.
+    pub root_ino: u64,
+}
+
+/// Where images seen by earlier scans are kept (the catalog): so that a process still
+/// running from an image whose deployment was pruned traces to its commit.
+pub trait ImageStore {
+    /// Whether the deployment's image is already recorded (then it is not read again).
+    fn has_composefs_image(&self, deployment_id: &str) -> Result<bool>;
+    /// Record a deployment's image with all its entries; an image already recorded is kept.
+    fn record_composefs_image(
+        &mut self,
+        info: &ComposefsImageInfo,
+        index: &ImageIndex,
+    ) -> Result<()>;
+    /// Every recorded image, newest first.
+    fn composefs_images(&self) -> Result<Vec<ComposefsImageInfo>>;
+    /// The recorded entries of a deployment's image.
+    fn composefs_entries(&self, deployment_id: &str) -> Result<ImageIndex>;
 }
 
 /// The object checksum a redirect names, if it has exactly the shape ostree writes:
@@ -89,6 +123,7 @@ impl ImageIndex {
         ImageIndex::from_bytes(&bytes).map_err(|e| Error::corrupt(path, e.0))
     }
 
+    /// What the image holds at `path` (absolute), if anything.
     pub fn get(&self, path: &[u8]) -> Option<&ImageFile> {
         self.files.get(path)
     }
@@ -137,6 +172,7 @@ pub fn read_image_bytes(path: &Path) -> Result<Vec<u8>> {
 /// image's nids are far below them. 32 bits hold any nid of an image below 128 GiB.
 pub const INO_MASK: u64 = (1 << 32) - 1;
 
+/// Whether an inode number shown through an overlay is the image's `nid` (xino bits aside).
 pub fn same_ino(shown: u64, nid: u64) -> bool {
     shown & INO_MASK == nid & INO_MASK
 }

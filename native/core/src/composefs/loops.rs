@@ -8,6 +8,7 @@ use std::path::Path;
 /// One attached loop device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoopDevice {
+    /// The device's name, e.g. `loop3`.
     pub name: String,
     /// The backing file's path as the kernel shows it, without the ` (deleted)` suffix.
     pub backing: Vec<u8>,

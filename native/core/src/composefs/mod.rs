@@ -25,13 +25,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::catalog::{Catalog, ComposefsImageInfo};
+use crate::error::Warning;
 use crate::gvariant::MetaValue;
 use crate::mountinfo::{parse_overlay_options, Mount};
 use crate::repo::Repo;
-use crate::report::Warning;
 use crate::sysroot::SysrootStatus;
-use image::{same_ino, ImageIndex};
+use image::{same_ino, ComposefsImageInfo, ImageIndex, ImageStore};
 use loops::LoopDevice;
 
 /// The image file ostree writes into each deployment directory.
@@ -42,11 +41,16 @@ pub const DIGEST_KEY: &str = "ostree.composefs.digest.v0";
 /// A deployment's image as the scan knows it.
 #[derive(Debug, Clone)]
 pub struct KnownImage {
+    /// The deployment (OSNAME/CHECKSUM.SERIAL) whose image it is.
     pub deployment_id: String,
+    /// The commit the deployment was checked out from.
     pub commit: String,
+    /// Where the image is (or was).
     pub image: PathBuf,
     /// The deployment is in the sysroot now (else only the catalog remembers it).
     pub deployed: bool,
+    /// The fs-verity digest the commit metadata expects, hex, when the commit was made for
+    /// composefs.
     pub digest: Option<String>,
     /// Its entries; None when not needed (no loop device holds it while others hold
     /// images) or when it could not be read.
@@ -60,13 +64,17 @@ pub struct KnownImage {
 pub struct CfsMount {
     /// Relative to the process's root.
     pub mount_point: Vec<u8>,
+    /// The overlay's device major number, which mapped files on it show.
     pub major: u32,
+    /// The overlay's device minor number.
     pub minor: u32,
 }
 
 /// What the scan knows about composefs: the images and which mount serves which.
 #[derive(Default)]
 pub struct Composefs {
+    /// Every image the scan knows: those of current deployments, then those only the catalog
+    /// remembers.
     pub images: Vec<KnownImage>,
     loops: Vec<LoopDevice>,
     objects: Option<(u64, u64)>,
@@ -84,7 +92,9 @@ pub type HostStat = dyn Fn(&[u8]) -> Option<(u64, u64)>;
 /// How a probe inside the process's root answers: (ino, size) of a path, and whether
 /// its bytes equal a file's (None when unreadable).
 pub trait Probe {
+    /// (ino, size) of a path inside the process's root, None when it is missing or unreadable.
     fn stat(&self, path: &[u8]) -> Option<(u64, u64)>;
+    /// Whether the file at `path` inside the process's root has the same bytes as `other`.
     fn same_bytes(&self, path: &[u8], other: &Path) -> Option<bool>;
 }
 
@@ -95,7 +105,7 @@ impl Composefs {
     pub fn load(
         status: &SysrootStatus,
         repo: Option<&Repo>,
-        catalog: &mut Catalog,
+        catalog: &mut impl ImageStore,
         sys_root: &Path,
         dev_root: &Path,
         warnings: &mut Vec<Warning>,
@@ -474,6 +484,7 @@ impl Composefs {
             .any(|&i| self.images[i].deployment_id == deployment_id)
     }
 
+    /// The image of a deployment, if the scan knows it.
     pub fn image_for(&self, deployment_id: &str) -> Option<&KnownImage> {
         self.images
             .iter()
@@ -549,7 +560,9 @@ fn commit_digest(repo: &Repo, commit: &str) -> Option<String> {
 
 /// A probe through `/proc/PID/root`, resolving inside the process's root.
 pub struct ProcProbe<'a> {
+    /// Where `/proc` is read from.
     pub proc_root: &'a Path,
+    /// The process whose root paths resolve in.
     pub pid: u32,
 }
 

@@ -20,14 +20,19 @@ use crate::overlay::{self, join, Layer, LayerFile, OverlayMount};
 /// One overlay stacked on a composefs mount, as one process sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stacked {
+    /// The stacked overlay's device major number, which files mapped through it show.
     pub major: u32,
+    /// The stacked overlay's device minor number.
     pub minor: u32,
     /// Its mount point relative to the process's root.
     pub mount_point: Vec<u8>,
+    /// The composefs mount its lower layer lies on.
     pub cfs: CfsMount,
     /// Where its lower layer lies in the image (`/usr`).
     pub prefix: Vec<u8>,
+    /// Which of its lowerdirs is the composefs tree.
     pub layer: usize,
+    /// Its upper directory as mountinfo gives it, if any.
     pub upperdir: Option<Vec<u8>>,
 }
 

@@ -13,10 +13,14 @@ use std::path::Path;
 
 use crate::error::{Error, ParseError};
 
+/// A live patch loaded into the running kernel (`/sys/kernel/livepatch/NAME`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Livepatch {
+    /// The patch module's name.
     pub name: String,
+    /// The patch is applied (`enabled` reads 1).
     pub enabled: bool,
+    /// Some tasks still run unpatched code (`transition` reads 1).
     pub transition: bool,
     /// Patched objects (`vmlinux`, module names), sorted.
     pub objects: Vec<String>,

@@ -20,8 +20,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::bootentry::parse_bootlink;
-use crate::error::Error;
-use crate::report::Warning;
+use crate::error::{Error, Warning};
 use crate::sysroot::{parse_deploy_name, SysrootStatus};
 
 pub use livepatch::Livepatch;
@@ -38,16 +37,27 @@ pub struct KernelRoots<'a> {
     pub host_root: &'a Path,
 }
 
+/// The kernel part of a scan: what runs, what is installed, and whether a reboot is needed.
 #[derive(Debug, Clone)]
 pub struct KernelReport {
+    /// The running kernel, from /proc.
     pub running: Running,
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`).
     pub boot_id: Option<String>,
+    /// Every kernel image found on disk.
     pub installed: Vec<Installed>,
+    /// The release the next boot would run.
     pub expected: Option<String>,
+    /// Whether the running release's modules directory exists in the running root (None: no
+    /// module tree at all).
     pub modules_available: Option<bool>,
+    /// Live patches loaded into the running kernel.
     pub livepatches: Vec<Livepatch>,
+    /// A reboot would change the running kernel or is needed to finish a change.
     pub reboot_needed: bool,
+    /// Whether a userspace-only (soft) reboot would be enough, on OSTree with a pending deployment.
     pub soft_reboot_possible: Option<bool>,
+    /// Why a reboot is needed (empty when it is not).
     pub reasons: Vec<Reason>,
     /// The deployment the kernel was booted with (from `ostree=`), when OSTree-booted.
     pub booted_deployment: Option<String>,

@@ -5,9 +5,11 @@ use crate::error::ParseError;
 /// compiler part holds nested parentheses (`(gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld …)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcVersion {
+    /// `uname -r`.
     pub release: String,
     /// `user@host` that built it.
     pub builder: String,
+    /// The compiler and linker that built it, nested parentheses included.
     pub compiler: String,
     /// `uname -v`: `#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)`.
     pub uts_version: String,
@@ -21,6 +23,7 @@ impl ProcVersion {
     }
 }
 
+/// Parse `/proc/version`.
 pub fn parse_version(bytes: &[u8]) -> Result<ProcVersion, ParseError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| ParseError(format!("not UTF-8 at byte {}", e.valid_up_to())))?;

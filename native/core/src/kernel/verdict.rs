@@ -23,6 +23,7 @@ pub struct Installed {
     /// From the path (`/usr/lib/modules/RELEASE/vmlinuz`, `/boot/vmlinuz-RELEASE`): the
     /// name the boot loader and the module loader use.
     pub release: String,
+    /// Where the image is.
     pub path: std::path::PathBuf,
     /// The deployment id when the image is a deployment's.
     pub deployment: Option<String>,
@@ -36,7 +37,9 @@ pub struct Installed {
 /// A deployment as far as the next boot is concerned, in boot order (default first).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentKernel {
+    /// The deployment's id (OSNAME/CHECKSUM.SERIAL).
     pub id: String,
+    /// It is staged: it becomes the default at shutdown.
     pub staged: bool,
     /// ostree's checksum of kernel + initramfs: equal means the same boot files.
     pub bootcsum: Option<String>,
@@ -47,6 +50,7 @@ pub struct DeploymentKernel {
 /// The host booted from an OSTree deployment.
 #[derive(Debug, Clone, Copy)]
 pub struct OstreeBoot<'a> {
+    /// The deployments in boot order, the default first.
     pub deployments: &'a [DeploymentKernel],
     /// Index of the booted deployment.
     pub booted: usize,
@@ -60,6 +64,7 @@ pub struct Reason {
     pub code: &'static str,
     /// The kernel release concerned (the expected one, or the running one).
     pub release: Option<String>,
+    /// The deployment concerned, for reasons about a pending or staged one.
     pub deployment: Option<String>,
     /// The live patch concerned.
     pub name: Option<String>,
@@ -76,10 +81,14 @@ impl Reason {
     }
 }
 
+/// What `decide` concludes about the next boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// The release the next boot would run.
     pub expected: Option<String>,
+    /// Why a reboot is needed (empty when it is not).
     pub reasons: Vec<Reason>,
+    /// A reboot is needed.
     pub reboot_needed: bool,
     /// OSTree with a pending or staged default deployment: whether its kernel is the
     /// running one, so a userspace-only (soft) reboot would apply it. None otherwise.

@@ -13,6 +13,7 @@ use super::{canonical_path, Manager, PackageInfo};
 /// One stanza of `status` that dpkg considers installed enough to own files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusEntry {
+    /// The package's name, version, architecture and source.
     pub info: PackageInfo,
     /// `Multi-Arch: same` packages keep their list as `name:arch.list`.
     pub multi_arch_same: bool,
@@ -21,7 +22,9 @@ pub struct StatusEntry {
 /// What `parse_status` found: the entries and what it had to skip.
 #[derive(Debug, Default)]
 pub struct StatusFile {
+    /// The packages dpkg considers installed.
     pub entries: Vec<StatusEntry>,
+    /// Stanzas that were skipped, and why.
     pub warnings: Vec<String>,
 }
 
@@ -156,8 +159,11 @@ pub fn parse_list(bytes: &[u8]) -> Vec<Vec<u8>> {
 /// `by` is None for a local diversion (dpkg writes `:`), which diverts every package.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diversion {
+    /// The diverted path, as packages ship it.
     pub from: Vec<u8>,
+    /// Where the diverted file is installed instead.
     pub to: Vec<u8>,
+    /// The package that made the diversion; None for a local one.
     pub by: Option<String>,
 }
 

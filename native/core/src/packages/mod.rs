@@ -15,13 +15,17 @@ use std::collections::{HashMap, HashSet};
 
 pub use tree::{CommitTree, RootTree, TreeReader};
 
+/// The package manager whose database names a file's package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Manager {
+    /// Debian's dpkg (`/var/lib/dpkg/status` and `info/*.list`).
     Dpkg,
+    /// rpm (its `rpmdb.sqlite`).
     Rpm,
 }
 
 impl Manager {
+    /// The name the contract's `origin.package.manager` uses.
     pub fn as_str(&self) -> &'static str {
         match self {
             Manager::Dpkg => "dpkg",
@@ -29,6 +33,7 @@ impl Manager {
         }
     }
 
+    /// The manager called `s` in the contract and the catalog, if any.
     pub fn from_name(s: &str) -> Option<Manager> {
         match s {
             "dpkg" => Some(Manager::Dpkg),
@@ -43,11 +48,17 @@ impl Manager {
 /// `[epoch:]version-release`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PackageInfo {
+    /// Which package manager installed it.
     pub manager: Manager,
+    /// The binary package name.
     pub name: String,
+    /// The version as the package manager writes it.
     pub version: String,
+    /// The architecture (`amd64`, `x86_64`, `noarch`), when the database gives one.
     pub arch: Option<String>,
+    /// The source package name (dpkg `Source:`, rpm `SOURCERPM` name), when it differs or is known.
     pub source: Option<String>,
+    /// The source package's version, when it differs from `version`.
     pub source_version: Option<String>,
 }
 
@@ -90,20 +101,24 @@ pub fn canonical_path(path: &[u8]) -> Cow<'_, [u8]> {
 /// A tree's path → package table.
 #[derive(Debug, Default, Clone)]
 pub struct PackageTable {
+    /// Every package of the tree; `paths` holds indexes into this list.
     pub packages: Vec<PackageInfo>,
     /// Canonical path → index into `packages`.
     pub paths: HashMap<Vec<u8>, u32>,
     /// Where the database was found (for messages), when there is one.
     pub source: Option<String>,
+    /// What was wrong with the database (unreadable entries, a missing list file), for the report.
     pub warnings: Vec<String>,
 }
 
 impl PackageTable {
+    /// The package that installed `path` (in either merged-/usr spelling), if any.
     pub fn lookup(&self, path: &[u8]) -> Option<&PackageInfo> {
         let i = *self.paths.get(canonical_path(path).as_ref())?;
         self.packages.get(i as usize)
     }
 
+    /// Every installed package called `name` (rpm can hold several versions, e.g. kernels).
     pub fn by_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a PackageInfo> + 'a {
         self.packages.iter().filter(move |p| p.name == name)
     }

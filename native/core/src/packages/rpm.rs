@@ -35,6 +35,7 @@ const MAX_ENTRIES: usize = 0x10000;
 /// What a header says about a package and its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpmHeader {
+    /// The package's name, version, architecture and source.
     pub info: PackageInfo,
     /// Absolute paths (dirname + basename), as rpm lists them.
     pub files: Vec<Vec<u8>>,

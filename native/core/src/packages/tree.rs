@@ -6,7 +6,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::CatalogFile;
+use crate::object::CatalogFile;
 use crate::repo::{parse_filez_header, ObjectKind, Repo, RepoMode};
 use crate::{Error, Result};
 
@@ -19,6 +19,7 @@ pub trait TreeReader {
     fn describe(&self) -> String;
     /// A regular file's bytes; `None` when there is no such file.
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>>;
+    /// Whether a file or directory exists at `path`.
     fn exists(&self, path: &str) -> bool;
     /// The names in a directory (empty when it does not exist).
     fn list(&self, dir: &str) -> Result<Vec<Vec<u8>>>;
@@ -34,6 +35,7 @@ pub trait TreeReader {
 
 /// A directory tree on disk, such as the host's `/`.
 pub struct RootTree {
+    /// The tree's root directory.
     pub root: PathBuf,
 }
 
