@@ -9,7 +9,7 @@ import {spawn, execFileSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {appendFile, mkdir, readFile, readlink, stat, truncate, writeFile} from 'node:fs/promises';
 import {dirname, join} from 'node:path';
-import {Fixtures, FIXTURES, devMajorMinor, type BuiltSysroot, type FixtureDeployment} from './helpers/fixture.js';
+import {Fixtures, FIXTURES, devMajorMinor, type FixtureDeployment} from './helpers/fixture.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import type {Process, StatusDocument} from '../src/model/document.js';

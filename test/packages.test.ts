@@ -76,6 +76,7 @@ async function promtoolCheck(text: string): Promise<void> {
 }
 
 async function hostPackage(name: string): Promise<{version: string; arch: string; source: string; sourceVersion: string}> {
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format, not a JavaScript template
 	const {stdout} = await run('dpkg-query', ['-W', '-f', '${Version}\t${Architecture}\t${source:Package}\t${source:Version}', name]);
 	const [version, arch, source, sourceVersion] = stdout.trim().split('\t') as [string, string, string, string];
 	return {version, arch, source, sourceVersion};

@@ -2,7 +2,7 @@
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
 import {packageLabel} from './package-label.js';
-import {fileReason, printable, treePathOf} from './reason.js';
+import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
 
@@ -23,7 +23,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		case 'stale': {
 			lines.push(style.red('It needs a restart:'));
 			const seen = new Set<string>();
-			for (const f of p.files) {
+			for (const f of staleFiles(p)) {
 				const why = fileReason(p, f)?.replace(`PID ${p.pid} maps `, '');
 				const now = replacedBy(doc, p, f);
 				const line = why && `${why}${now ? ` (${now})` : ''}`;

@@ -76,12 +76,22 @@ export function treePathOf(path: string): string {
 // deployment while its bytes live on. The one-line reason of a table is the first.
 const severity: Record<string, number> = {deleted: 0, superseded: 1, 'other-commit': 2, unlinked: 3, 'removed-deployment': 4};
 
-export function reasons(p: Process): string[] {
+// The files that make `p` stale, most telling first.
+export function staleFiles(p: Process): MappedFile[] {
 	const stale = p.files.filter(f => f.staleReason !== null && f.staleReason !== undefined);
 	const rank = (f: MappedFile) => severity[f.staleReason!] ?? 5;
 	// Array.prototype.sort is stable: files of one rank keep the order of the maps.
-	const ordered = [...stale].sort((a, b) => rank(a) - rank(b));
-	return [...new Set(ordered.map(f => fileReason(p, f)).filter((r): r is string => r !== undefined))];
+	return stale.sort((a, b) => rank(a) - rank(b));
+}
+
+export function reasons(p: Process): string[] {
+	return [
+		...new Set(
+			staleFiles(p)
+				.map(f => fileReason(p, f))
+				.filter((r): r is string => r !== undefined),
+		),
+	];
 }
 
 // The first reason only, without the PID: tables have room for one line of why.
