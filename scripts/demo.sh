@@ -40,6 +40,10 @@ for i in 1 2; do
 	pids+=($!)
 done
 sleep 0.5
+# A demo whose daemons did not start would show an empty deployment and prove nothing.
+for p in "${pids[@]}"; do
+	kill -0 "$p" 2>/dev/null || { echo "demo: a daemon chrooted into $d1 did not start (is chroot on PATH?)" >&2; exit 1; }
+done
 # ... a scan records 1.0 in the catalog (livetree-scan.timer does this on a real host) ...
 lt status --no-systemd --sysroot "$S" --state-dir "$state" >/dev/null || true
 # ... then the upgrade: 2.0 deployed, 1.0 undeployed and pruned.

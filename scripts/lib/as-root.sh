@@ -14,7 +14,9 @@ if [ "$(id -u)" != 0 ]; then
 		rustup_home=${RUSTUP_HOME:-}
 		if [ -z "$rustup_home" ] && [ -d "$HOME/.rustup" ]; then rustup_home=$HOME/.rustup; fi
 		echo "$(basename "$0"): needs root; running it with sudo" >&2
-		exec sudo env "PATH=$PATH" ${rustup_home:+"RUSTUP_HOME=$rustup_home"} bash "$0" "$@"
+		# A user's PATH lacks the sbin directories (chroot, mkfs.erofs, losetup, …):
+		# root's tools are added after the user's own node and cargo.
+		exec sudo env "PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin" ${rustup_home:+"RUSTUP_HOME=$rustup_home"} bash "$0" "$@"
 	fi
 	echo "$(basename "$0"): needs root (chroot, mounts, apt-get, /proc of every process), and there is no sudo: run it as root" >&2
 	exit 2
