@@ -210,15 +210,8 @@ impl Knowledge {
                     // yet: its table is read now.
                     match repo.walk_tree(&d.checksum) {
                         Ok(tree) => {
-                            let files: Vec<CatalogFile> = tree
-                                .files
-                                .into_iter()
-                                .map(|f| CatalogFile {
-                                    path: f.path,
-                                    object: f.checksum,
-                                    is_symlink: false,
-                                })
-                                .collect();
+                            let files: Vec<CatalogFile> =
+                                tree.files.into_iter().map(CatalogFile::from).collect();
                             record_packages(&mut self.catalog, repo, &d.checksum, &files, warnings);
                         }
                         Err(e) => {
@@ -644,15 +637,7 @@ pub fn commit_record(
 ) -> Result<CommitRecord> {
     let info = repo.read_commit(checksum)?;
     let tree = repo.walk_tree(checksum)?;
-    let files = tree
-        .files
-        .into_iter()
-        .map(|f| CatalogFile {
-            path: f.path,
-            object: f.checksum,
-            is_symlink: false,
-        })
-        .collect();
+    let files = tree.files.into_iter().map(CatalogFile::from).collect();
     Ok(CommitRecord {
         checksum: checksum.to_string(),
         version: info.version,

@@ -152,6 +152,18 @@ pub struct TreeFile {
     pub checksum: String,
 }
 
+/// A tree file as the catalog records it: the walk lists regular files (symlinks are
+/// dirtree entries of their own), so none is a symlink.
+impl From<TreeFile> for crate::object::CatalogFile {
+    fn from(f: TreeFile) -> Self {
+        crate::object::CatalogFile {
+            path: f.path,
+            object: f.checksum,
+            is_symlink: false,
+        }
+    }
+}
+
 /// A directory of a commit's tree, with its metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeDir {

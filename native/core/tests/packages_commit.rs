@@ -63,11 +63,7 @@ fn commit_table(repo: &Repo, csum: &str) -> PackageTable {
         .walk_commit(csum)
         .unwrap()
         .into_iter()
-        .map(|f| CatalogFile {
-            path: f.path,
-            object: f.checksum,
-            is_symlink: false,
-        })
+        .map(CatalogFile::from)
         .collect();
     read_table(&CommitTree::new(repo, csum, &files))
 }
