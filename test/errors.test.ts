@@ -7,7 +7,7 @@ import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import {livetree, projectRoot} from './helpers/cli.js';
+import {livetree, livetreeAs, projectRoot} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 
 async function tempDir(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
@@ -50,7 +50,7 @@ test('--output into a read-only directory (as an ordinary user): one line, exit 
 	const state = path.join(dir, 'state');
 	await mkdir(state, {mode: 0o777});
 	await chmod(state, 0o777);
-	const r = await runAs('nobody', ['status', '--no-systemd', '--state-dir', state, '--output', path.join(readOnly, 'status.json'), '--json']);
+	const r = await livetreeAs('nobody', ['status', '--no-systemd', '--state-dir', state, '--output', path.join(readOnly, 'status.json'), '--json']);
 	t.is(r.code, 2, r.stderr);
 	oneLine(t, r.stderr, /--output .*\/ro: not writable \(EACCES\)/);
 	t.deepEqual(await readdir(readOnly), []);
@@ -227,24 +227,3 @@ test('which refuses DEV:INO and an empty query instead of looking them up as pat
 		t.notRegex(help.stdout, /DEV:INO\b/);
 	}
 });
-
-async function runAs(user: string, args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-	return new Promise((resolve, reject) => {
-		const child = spawn('runuser', ['-u', user, '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {
-			stdio: ['ignore', 'pipe', 'pipe'],
-			cwd: '/',
-		});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (d: string) => {
-			stdout += d;
-		});
-		child.stderr.setEncoding('utf8').on('data', (d: string) => {
-			stderr += d;
-		});
-		child.on('error', reject);
-		child.on('close', code => {
-			resolve({code: code ?? -1, stdout, stderr});
-		});
-	});
-}

@@ -1,13 +1,12 @@
 // Issue 11, non-root: `status`, `explain`, `which`, `history` and `catalog check` run by an
 // ordinary user (runuser -u nobody), against a catalog that user may read but not write and
 // against none at all. Nothing may be written; the summary counts what could not be read.
-import {spawn} from 'node:child_process';
 import {chmod, mkdir, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import type {StatusDocument} from '../src/model/document.js';
-import {livetree, projectRoot} from './helpers/cli.js';
+import {livetree, livetreeAs} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 
 interface Run {
@@ -17,24 +16,7 @@ interface Run {
 }
 
 async function asNobody(args: string[]): Promise<Run> {
-	return new Promise((resolve, reject) => {
-		const child = spawn('runuser', ['-u', 'nobody', '--', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {
-			stdio: ['ignore', 'pipe', 'pipe'],
-			cwd: '/',
-		});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (d: string) => {
-			stdout += d;
-		});
-		child.stderr.setEncoding('utf8').on('data', (d: string) => {
-			stderr += d;
-		});
-		child.on('error', reject);
-		child.on('close', code => {
-			resolve({code: code ?? -1, stdout, stderr});
-		});
-	});
+	return livetreeAs('nobody', args);
 }
 
 // Everything in a directory, with sizes and modification times: what "nothing written" means.

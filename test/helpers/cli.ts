@@ -1,5 +1,6 @@
 // Run the real CLI as a user would: a child process of bin/livetree.js.
-import {spawn} from 'node:child_process';
+import {spawn, type ChildProcessByStdio} from 'node:child_process';
+import type {Readable} from 'node:stream';
 import {fileURLToPath} from 'node:url';
 
 export const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -12,8 +13,17 @@ export interface CliResult {
 }
 
 export async function livetree(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+	return outcome(spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}));
+}
+
+// The CLI as an ordinary user (runuser drops root), from `/` so that no directory of
+// root's is the working directory.
+export async function livetreeAs(user: string, args: string[]): Promise<CliResult> {
+	return outcome(spawn('runuser', ['-u', user, '--', process.execPath, bin, ...args], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
+}
+
+async function outcome(child: ChildProcessByStdio<null, Readable, Readable>): Promise<CliResult> {
 	return new Promise((resolve, reject) => {
-		const child = spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
 		let stdout = '';
 		let stderr = '';
 		child.stdout.setEncoding('utf8').on('data', (d: string) => {
