@@ -2,9 +2,9 @@
 // does not load the sysroot, repo index or catalog again (livetree_knowledge_loads_total
 // stays put), and a deployment made between scrapes is loaded and shown. A real exporter
 // process, a real sysroot built with the ostree CLI.
-import {spawn} from 'node:child_process';
 import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
+import {startExporterProcess} from './helpers/exporter-process.js';
 import {parseExposition, promtoolCheck, valueOf} from './helpers/exposition.js';
 import {Fixtures} from './helpers/fixture.js';
 import {freePort, request} from './helpers/http.js';
@@ -17,37 +17,17 @@ test("the exporter's second scrape does not reload knowledge; a new deployment d
 	await s.deploy();
 	const state = await fx.tempDir();
 	const port = await freePort();
-	const module = new URL('../src/commands/exporter.js', import.meta.url).href;
-	const script = `import {exporterCommand} from ${JSON.stringify(module)}; process.exitCode = await exporterCommand(process.argv.slice(1));`;
-	const child = spawn(
-		process.execPath,
-		[
-			'--input-type=module',
-			'-e',
-			script,
-			'--',
-			'--no-systemd',
-			'--listen',
-			`127.0.0.1:${port}`,
-			'--min-interval',
-			'1s',
-			'--sysroot',
-			s.path,
-			'--state-dir',
-			state,
-		],
-		{stdio: ['ignore', 'ignore', 'pipe']},
-	);
-	let stderr = '';
-	child.stderr.on('data', (chunk: Buffer) => {
-		stderr += chunk.toString();
-	});
-	const exited = new Promise<number | null>(resolve => child.once('exit', resolve));
-	t.teardown(() => {
-		if (child.exitCode === null && child.pid !== undefined) {
-			process.kill(child.pid, 'SIGKILL');
-		}
-	});
+	const exporter = startExporterProcess(t, [
+		'--no-systemd',
+		'--listen',
+		`127.0.0.1:${port}`,
+		'--min-interval',
+		'1s',
+		'--sysroot',
+		s.path,
+		'--state-dir',
+		state,
+	]);
 
 	const scrape = async () => {
 		let reply;
@@ -55,7 +35,7 @@ test("the exporter's second scrape does not reload knowledge; a new deployment d
 			reply = await request(`http://127.0.0.1:${port}/metrics`).catch(async () => sleep(100).then(() => undefined));
 		}
 
-		t.is(reply?.status, 200, stderr);
+		t.is(reply?.status, 200, exporter.stderr());
 		t.is(promtoolCheck(reply?.body ?? '').status, 0);
 		const parsed = parseExposition(reply?.body ?? '');
 		t.is(parsed.types.get('livetree_knowledge_loads_total'), 'counter');
@@ -75,6 +55,6 @@ test("the exporter's second scrape does not reload knowledge; a new deployment d
 	t.deepEqual(await scrape(), {scans: 3, loads: 2, deployments: 2}, 'a new deployment is loaded once');
 	await sleep(1100);
 	t.deepEqual(await scrape(), {scans: 4, loads: 2, deployments: 2});
-	process.kill(child.pid!, 'SIGTERM');
-	t.is(await exited, 0, stderr);
+	process.kill(exporter.pid, 'SIGTERM');
+	t.is(await exporter.exited, 0, exporter.stderr());
 });

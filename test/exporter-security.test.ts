@@ -1,7 +1,6 @@
 // The exporter's web configuration (exporter-toolkit's --web.config.file): TLS with a
 // certificate made by openssl, basic auth against bcrypt hashes, 401 before any scan,
 // reload on SIGHUP, and clear errors naming the file for anything it cannot use.
-import {spawn} from 'node:child_process';
 import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import {BasicAuth, parseBasic} from '../src/exporter/basic-auth.js';
 import {startExporter, type Exporter} from '../src/exporter/exporter.js';
 import {loadWebConfig} from '../src/exporter/web-config.js';
 import type {StatusDocument} from '../src/model/document.js';
+import {startExporterProcess} from './helpers/exporter-process.js';
 import {parseExposition, valueOf} from './helpers/exposition.js';
 import {freePort, request} from './helpers/http.js';
 import {makeDocument} from './helpers/status-document.js';
@@ -177,65 +177,45 @@ test('the exporter command reloads the web configuration on SIGHUP, and keeps th
 	const config = (h: string) => `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prom: ${h}\n`;
 	await writeFile(file, config(hash));
 	const port = await freePort();
-	const module = new URL('../src/commands/exporter.js', import.meta.url).href;
-	const script = `import {exporterCommand} from ${JSON.stringify(module)}; process.exitCode = await exporterCommand(process.argv.slice(1));`;
 	// A --state-dir must exist (a mistyped one is an error, never created).
 	await mkdir(path.join(dir, 'state'), {recursive: true});
-	const child = spawn(
-		process.execPath,
-		[
-			'--input-type=module',
-			'-e',
-			script,
-			'--',
-			'--no-systemd',
-			'--listen',
-			`127.0.0.1:${port}`,
-			'--min-interval',
-			'1s',
-			'--state-dir',
-			path.join(dir, 'state'),
-			'--web.config.file',
-			file,
-		],
-		{stdio: ['ignore', 'ignore', 'pipe']},
-	);
-	let stderr = '';
-	child.stderr.on('data', (chunk: Buffer) => {
-		stderr += chunk.toString();
-	});
-	const exited = new Promise<number | null>(resolve => child.once('exit', resolve));
-	t.teardown(() => {
-		if (child.exitCode === null && child.pid !== undefined) {
-			process.kill(child.pid, 'SIGKILL');
-		}
-	});
+	const exporter = startExporterProcess(t, [
+		'--no-systemd',
+		'--listen',
+		`127.0.0.1:${port}`,
+		'--min-interval',
+		'1s',
+		'--state-dir',
+		path.join(dir, 'state'),
+		'--web.config.file',
+		file,
+	]);
 	const url = `https://127.0.0.1:${port}/metrics`;
 	const get = async (password: string) => requestTls(url, {ca: certPem, authorization: basic('prom', password)}).then(r => r.status);
 	const waitFor = async (pattern: RegExp) => {
-		for (let i = 0; i < 150 && !pattern.test(stderr); i++) {
+		for (let i = 0; i < 150 && !pattern.test(exporter.stderr()); i++) {
 			await sleep(100);
 		}
 
-		t.regex(stderr, pattern);
+		t.regex(exporter.stderr(), pattern);
 	};
 
 	await waitFor(/serving https:\/\/127\.0\.0\.1:\d+\/metrics/);
-	t.is(await get('s3cret'), 200, stderr);
+	t.is(await get('s3cret'), 200, exporter.stderr());
 
 	await writeFile(file, config(bcrypt.hashSync('rotated', 10)));
-	process.kill(child.pid!, 'SIGHUP');
+	process.kill(exporter.pid, 'SIGHUP');
 	await waitFor(/SIGHUP: web configuration reloaded/);
 	t.is(await get('s3cret'), 401, 'the old password no longer works');
 	t.is(await get('rotated'), 200);
 
 	await writeFile(file, 'basic_auth_users:\n  prom: not-a-hash\n');
-	process.kill(child.pid!, 'SIGHUP');
+	process.kill(exporter.pid, 'SIGHUP');
 	await waitFor(/SIGHUP: .*web\.yml: basic_auth_users\.prom: not a bcrypt hash/);
 	t.is(await get('rotated'), 200, 'a bad file leaves the last good configuration in force');
 
-	process.kill(child.pid!, 'SIGTERM');
-	t.is(await exited, 0, stderr);
+	process.kill(exporter.pid, 'SIGTERM');
+	t.is(await exporter.exited, 0, exporter.stderr());
 });
 
 test('the exporter command refuses to start on a bad web configuration (exit 2, message names the file)', async t => {
