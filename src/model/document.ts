@@ -1,5 +1,7 @@
 // The v1 status document: the JSON contract of `livetree status --json`
 // (schema/status.schema.json). Field names here are the contract; never rename one.
+// tsc checks these types against the ones generated from the schema
+// (status-document.generated.ts, `npm run gen:types`) in document.check.ts.
 
 import type {Kernel} from './kernel-document.js';
 

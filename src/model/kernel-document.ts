@@ -1,5 +1,5 @@
 // The `kernel` object of the v1 status document (contract: status.schema.json#/properties/kernel).
-// Field names are the contract; never rename one.
+// Field names are the contract; never rename one. Checked against the schema in document.check.ts.
 
 export interface InstalledKernel {
 	release: string;
