@@ -15,7 +15,7 @@ use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, Composefs, ProcProbe};
 
 mod cfs;
-use crate::catalog::HostFileRecord;
+use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::knowledge::Knowledge;
 use crate::maps::FileMapping;
 use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
@@ -228,7 +228,7 @@ pub fn report_with(
 /// was read).
 fn host_file_record(
     path: &[u8],
-    key: &(u32, u32, u64, Vec<u8>),
+    key: &HostFileKey,
     package: &PackageInfo,
 ) -> Option<HostFileRecord> {
     let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(path)).ok()?;
@@ -599,8 +599,8 @@ impl Scan<'_> {
         }
         // Read even when only replaced files are mapped: the installed version is compared.
         self.k.host_packages(&wanted);
-        let mut recorded: HashMap<(u32, u32, u64, Vec<u8>), Option<PackageInfo>> = HashMap::new();
-        let mut to_record: HashMap<(u32, u32, u64, Vec<u8>), HostFileRecord> = HashMap::new();
+        let mut recorded: HashMap<HostFileKey, Option<PackageInfo>> = HashMap::new();
+        let mut to_record: HashMap<HostFileKey, HostFileRecord> = HashMap::new();
         for p in processes.iter_mut() {
             if p.root_kind != RootKind::Host {
                 continue;
@@ -617,7 +617,9 @@ impl Scan<'_> {
                     let table = self.k.host_packages_read();
                     f.origin.package = table.and_then(|t| t.lookup(&key.3).cloned());
                     if let Some(package) = &f.origin.package {
-                        if !to_record.contains_key(&key) {
+                        if !to_record.contains_key(&key)
+                            && !self.k.catalog.host_file_known(&key, package)
+                        {
                             if let Some(r) = host_file_record(&f.path, &key, package) {
                                 to_record.insert(key, r);
                             }

@@ -138,6 +138,12 @@ fn host_files_are_found_by_device_inode_and_path_only() {
     }
     let mut cat = Catalog::open(&dir.catalog()).unwrap();
     let path = b"/usr/lib/x86_64-linux-gnu/libssl.so.3";
+    // A new connection has checked nothing yet: the scan asks SQLite once.
+    let key = (8, 1, 42, path.to_vec());
+    assert!(!cat.host_file_known(&key, &old));
+    cat.record_host_files(&[host_file(42, 1000, old.clone())])
+        .unwrap();
+    assert!(cat.host_file_known(&key, &old));
     assert_eq!(cat.host_file_package(8, 1, 42, path).unwrap(), Some(old));
     // Another inode, device or path is another file: nothing recorded, nothing guessed.
     assert_eq!(cat.host_file_package(8, 1, 43, path).unwrap(), None);

@@ -30,6 +30,9 @@ pub(super) const MIGRATION: &str = "
     ) WITHOUT ROWID;
 ";
 
+/// (major, minor, inode, path below the host root): a host file's identity.
+pub type HostFileKey = (u32, u32, u64, Vec<u8>);
+
 /// A current host-root file and the package the host's database named for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostFileRecord {
@@ -50,6 +53,12 @@ pub struct HostFileRecord {
 }
 
 impl Catalog {
+    /// Whether this connection already recorded (or found recorded) the host file `key`
+    /// with `package`: the scan then neither stats it nor asks SQLite again.
+    pub fn host_file_known(&self, key: &HostFileKey, package: &PackageInfo) -> bool {
+        self.host_files_seen.get(key) == Some(package)
+    }
+
     /// Record host files in one transaction; a file already recorded with the same size,
     /// mtime and package is left alone (nothing is written when nothing changed).
     pub fn record_host_files(&mut self, files: &[HostFileRecord]) -> Result<()> {
@@ -58,6 +67,7 @@ impl Catalog {
         }
         let path = self.path.clone();
         let err = |e| super::db_error(&path, e);
+        let mut seen_now = Vec::with_capacity(files.len());
         // Deferred: a scan that finds every file already recorded only reads.
         let tx = self
             .conn
@@ -91,6 +101,7 @@ impl Catalog {
                 if old.as_ref().is_some_and(|(size, mtime, pkg)| {
                     *size == f.size as i64 && *mtime == f.mtime_ns && *pkg == f.package
                 }) {
+                    seen_now.push(f);
                     continue;
                 }
                 let id = package_id(&tx, &mut find, &mut add, &f.package).map_err(err)?;
@@ -105,9 +116,15 @@ impl Catalog {
                     now()
                 ])
                 .map_err(err)?;
+                seen_now.push(f);
             }
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        for f in seen_now {
+            let key = (f.major, f.minor, f.ino, f.path.clone());
+            self.host_files_seen.insert(key, f.package.clone());
+        }
+        Ok(())
     }
 
     /// The package recorded for the host file (major, minor, inode, path), if a scan saw it.
