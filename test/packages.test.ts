@@ -11,8 +11,14 @@ import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
 import Ajv2020 from 'ajv/dist/2020.js';
+import {collect} from '../src/collect.js';
 import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
-import type {PackagesDocument} from '../src/model/packages.js';
+import {installedOf} from '../src/model/installed.js';
+import {buildPackages, type PackagesDocument} from '../src/model/packages.js';
+import {native} from '../src/native.js';
+import {catalogPath, readCommon} from '../src/options.js';
+import {renderPackagesText} from '../src/render/packages-text.js';
+import {makeStyle} from '../src/render/style.js';
 import {livetree, projectRoot} from './helpers/cli.js';
 import {FIXTURES, Fixtures, type SysrootHandle} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
@@ -312,4 +318,100 @@ c.commit()`,
 	const lib = file(doc.processes.find(p => p.pid === proc.pid)!, '/usr/lib/livetree-demo/libdemo.so.1');
 	t.is(lib.origin.commit, v1);
 	t.like(lib.origin.package, {name: 'livetree-demo', version: '1.0-1'});
+});
+
+/**
+ * Upgrade livetree-demo in ROOT to VERSION-1 with the real `dpkg --root -i` of a package
+ * built by `dpkg-deb --build`: dpkg unpacks the new libdemo.so.1 (other bytes) beside the old
+ * one and renames it over, as `apt upgrade` does on a host.
+ */
+async function dpkgUpgrade(fx: Fixtures, root: string, version: string): Promise<void> {
+	const work = await fx.tempDir('livetree-deb-');
+	const pkg = join(work, 'pkg');
+	await run('mkdir', ['-p', join(pkg, 'DEBIAN'), join(pkg, 'usr/lib/livetree-demo'), join(pkg, 'usr/share/livetree-demo')]);
+	const lib = await readFile(join(root, 'usr/lib/livetree-demo/libdemo.so.1'));
+	await writeFile(join(pkg, 'usr/lib/livetree-demo/libdemo.so.1'), Buffer.concat([lib, Buffer.from(`livetree-demo ${version}`)]));
+	await writeFile(join(pkg, 'usr/share/livetree-demo/version'), version);
+	await writeFile(
+		join(pkg, 'DEBIAN/control'),
+		`Package: livetree-demo\nVersion: ${version}-1\nArchitecture: amd64\nSource: livetree-demo-src (${version})\nMaintainer: livetree tests <root@localhost>\nDescription: livetree demo library\n an upgrade for livetree's tests.\n`,
+	);
+	await run('dpkg-deb', ['--root-owner-group', '--build', pkg, join(work, 'demo.deb')]);
+	await run('dpkg', [`--root=${root}`, '--force-unsafe-io', '-i', join(work, 'demo.deb')]);
+}
+
+test('a host file replaced by a dpkg upgrade names the version a scan recorded, and `packages` reports the mismatch', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	// A host root without OSTree: a real dpkg database in var/lib/dpkg, livetree-demo 5.0-1
+	// installed by dpkg --root, a process chrooted in it mapping its library.
+	const root = join(await fx.tempDir('livetree-host-root-'), 'root');
+	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '5.0', '--marker', `host-pkg-${randomUUID()}`]);
+	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '5.0', 'var/lib/dpkg']);
+	const proc = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
+	const sysroot = await fx.tempDir('livetree-no-sysroot-');
+	const lib = join(root, 'usr/lib/livetree-demo/libdemo.so.1');
+	// The CLI always scans with host root `/`; these are its own steps (collect, then the
+	// packages model and renderer of `livetree packages`) with the test's root as host root.
+	const scanWith = async (state: string): Promise<StatusDocument> => {
+		const options = readCommon({sysroot, 'state-dir': state, 'no-systemd': true});
+		const scanner = new native.Scanner({
+			sysroot,
+			procRoot: '/proc',
+			sysRoot: '/sys',
+			runDir: options.runDir,
+			hostRoot: root,
+			catalogPath: catalogPath(options),
+			progress: false,
+			kernel: false,
+		});
+		return collect(options, {pids: [proc.pid]}, scanner);
+	};
+	const libOf = (doc: StatusDocument): MappedFile => {
+		const p = doc.processes.find(x => x.pid === proc.pid)!;
+		const f = p.files.find(x => x.path === lib);
+		if (!f) throw new Error(`${lib} not mapped: ${p.files.map(x => x.path).join(', ')}`);
+		return f;
+	};
+	const state = await fx.tempDir();
+
+	const first = await scanWith(state);
+	t.deepEqual(schemaErrors(first), []);
+	t.like(libOf(first), {deleted: false, superseded: false});
+	t.like(libOf(first).origin.package, {name: 'livetree-demo', version: '5.0-1'});
+
+	await dpkgUpgrade(fx, root, '6.0');
+	// biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${field} format, not a JavaScript template
+	const {stdout: installed} = await run('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Version}', 'livetree-demo']);
+	t.is(installed, '6.0-1');
+
+	const second = await scanWith(state);
+	t.deepEqual(schemaErrors(second), []);
+	const old = libOf(second);
+	t.true(old.deleted || old.superseded);
+	t.is(old.ino, libOf(first).ino);
+	t.deepEqual(old.origin.package, {
+		name: 'livetree-demo',
+		version: '5.0-1',
+		arch: 'amd64',
+		manager: 'dpkg',
+		source: 'livetree-demo-src',
+		sourceVersion: '5.0',
+	});
+	const report = buildPackages({doc: second, installed: installedOf(second) ?? [], names: ['livetree-demo']});
+	t.true(validatePackages(report), JSON.stringify(validatePackages.errors));
+	// `livetree packages` exits 1 exactly when this count is not 0.
+	t.is(report.summary.mismatched, 1);
+	const demo = report.packages.find(p => p.name === 'livetree-demo')!;
+	t.deepEqual(
+		demo.running.map(r => [r.version, r.tree, r.mismatch, r.installedVersions, r.processes.map(p => p.pid)]),
+		[['5.0-1', 'host', true, ['6.0-1'], [proc.pid]]],
+	);
+	const text = renderPackagesText(report, makeStyle('never'), false);
+	t.regex(text, /livetree-demo 5\.0-1 in memory in 1 process.*6\.0-1 installed/);
+
+	// A catalog that never saw the 5.0 file: no package, rather than a guess.
+	const fresh = await scanWith(await fx.tempDir());
+	t.is(libOf(fresh).origin.package, null);
+	t.is(buildPackages({doc: fresh, installed: installedOf(fresh) ?? [], names: ['livetree-demo']}).summary.mismatched, 0);
 });

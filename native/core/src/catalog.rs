@@ -17,6 +17,7 @@ mod commits;
 mod composefs;
 mod deployments;
 mod encode;
+mod host_files;
 mod packages;
 mod repair;
 mod restarts;
@@ -31,6 +32,7 @@ use crate::error::{Error, Result};
 pub use commits::{CatalogFile, CommitInfo, CommitRecord, ObjectHit, PathHit};
 pub use composefs::ComposefsImageInfo;
 pub use deployments::{DeploymentInfo, DeploymentRecord};
+pub use host_files::{HostFileKey, HostFileRecord};
 pub use repair::{CheckReport, RebuildReport};
 pub use restarts::{RestartEnd, RestartRecord, RestartStart, RestartState};
 pub use schema::SCHEMA_VERSION;
@@ -44,6 +46,9 @@ pub struct Catalog {
     conn: Connection,
     path: PathBuf,
     read_only: bool,
+    /// Host files this connection recorded or found recorded (`host_files.rs`), so a
+    /// scanner that keeps the catalog checks each file once, not at every scan.
+    host_files_seen: std::collections::HashMap<HostFileKey, crate::packages::PackageInfo>,
 }
 
 impl Catalog {
@@ -70,6 +75,7 @@ impl Catalog {
             conn,
             path: path.to_path_buf(),
             read_only: false,
+            host_files_seen: Default::default(),
         })
     }
 
@@ -102,6 +108,7 @@ impl Catalog {
             conn,
             path: path.to_path_buf(),
             read_only: true,
+            host_files_seen: Default::default(),
         })
     }
 

@@ -15,6 +15,7 @@ use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, Composefs, ProcProbe};
 
 mod cfs;
+use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::knowledge::Knowledge;
 use crate::maps::FileMapping;
 use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
@@ -208,10 +209,41 @@ pub fn report_with(
             processes.push(p);
         }
     }
-    scan.host_packages(&mut processes);
+    let host_files = scan.host_packages(&mut processes);
     let mut report = scan.finish(processes);
+    // Once per (device, inode, path), not per process; a read-only catalog records nothing.
+    if !k.catalog.is_read_only() {
+        if let Err(e) = k.catalog.record_host_files(&host_files) {
+            report
+                .warnings
+                .push(Warning::new("catalog-write", e.to_string(), None));
+        }
+    }
     report.kernel = kernel;
     report
+}
+
+/// The record of a current host file: its size and mtime from the file at `path` (as the
+/// scanner sees it), only when that is still the mapped inode (not replaced since maps
+/// was read).
+fn host_file_record(
+    path: &[u8],
+    key: &HostFileKey,
+    package: &PackageInfo,
+) -> Option<HostFileRecord> {
+    let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(path)).ok()?;
+    if procfs::dev_split(meta.dev()) != (key.0, key.1) || meta.ino() != key.2 {
+        return None;
+    }
+    Some(HostFileRecord {
+        major: key.0,
+        minor: key.1,
+        ino: key.2,
+        path: key.3.clone(),
+        size: meta.size(),
+        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        package: package.clone(),
+    })
 }
 
 impl Scan<'_> {
@@ -536,39 +568,87 @@ impl Scan<'_> {
     }
 
     /// Name the package of each file that a process in the host's own root maps from the
-    /// host's database, reading it once for all of them. A deleted or replaced host file
-    /// names none: its version is not the installed one and no host record tells which
-    /// it was, so no package is better than a wrong version.
-    fn host_packages(&mut self, processes: &mut [ProcessReport]) {
-        let is_candidate = |p: &ProcessReport, f: &FileReport| {
-            p.root_kind == RootKind::Host
-                && f.origin.kind == OriginKind::Untracked
-                && !f.deleted
-                && !f.superseded
+    /// host's database, reading it once for all of them, and record each current file's
+    /// package in the catalog (`catalog/host_files.rs`). A deleted or replaced host file is
+    /// not what the database describes: it names the package recorded when a scan saw that
+    /// very file (same device, inode and path) current, or none, never a guess.
+    /// Returns the records to write (the scan holds the knowledge read-only).
+    fn host_packages(&mut self, processes: &mut [ProcessReport]) -> Vec<HostFileRecord> {
+        let is_host_file = |p: &ProcessReport, f: &FileReport| {
+            p.root_kind == RootKind::Host && f.origin.kind == OriginKind::Untracked
         };
+        let current = |f: &FileReport| !f.deleted && !f.superseded;
         // Paths as the scanner sees them, below the host root (`/` on a real host).
         let root = self.cfg.host_root.as_os_str().as_bytes().to_vec();
         let in_root = |path: &[u8]| path_in_root(&root, path).map(<[u8]>::to_vec);
         let wanted: HashSet<Vec<u8>> = processes
             .iter()
-            .flat_map(|p| p.files.iter().filter(move |f| is_candidate(p, f)))
+            .flat_map(|p| {
+                p.files
+                    .iter()
+                    .filter(move |f| is_host_file(p, f) && current(f))
+            })
             .filter_map(|f| in_root(&f.path))
             .map(|p| crate::packages::canonical_path(&p).into_owned())
             .collect();
-        if wanted.is_empty() {
-            return;
+        let any_replaced = processes
+            .iter()
+            .any(|p| p.files.iter().any(|f| is_host_file(p, f) && !current(f)));
+        if wanted.is_empty() && !any_replaced {
+            return Vec::new();
         }
-        let table = self.k.host_packages(&wanted);
+        // Read even when only replaced files are mapped: the installed version is compared.
+        self.k.host_packages(&wanted);
+        let mut recorded: HashMap<HostFileKey, Option<PackageInfo>> = HashMap::new();
+        let mut to_record: HashMap<HostFileKey, HostFileRecord> = HashMap::new();
         for p in processes.iter_mut() {
             if p.root_kind != RootKind::Host {
                 continue;
             }
             for f in p.files.iter_mut() {
-                if f.origin.kind == OriginKind::Untracked && !f.deleted && !f.superseded {
-                    f.origin.package = in_root(&f.path).and_then(|p| table.lookup(&p).cloned());
+                if f.origin.kind != OriginKind::Untracked {
+                    continue;
+                }
+                let Some(rel) = in_root(&f.path) else {
+                    continue;
+                };
+                let key = (f.major, f.minor, f.ino, rel);
+                if current(f) {
+                    let table = self.k.host_packages_read();
+                    f.origin.package = table.and_then(|t| t.lookup(&key.3).cloned());
+                    if let Some(package) = &f.origin.package {
+                        if !to_record.contains_key(&key)
+                            && !self.k.catalog.host_file_known(&key, package)
+                        {
+                            if let Some(r) = host_file_record(&f.path, &key, package) {
+                                to_record.insert(key, r);
+                            }
+                        }
+                    }
+                } else {
+                    let found = match recorded.get(&key) {
+                        Some(hit) => hit.clone(),
+                        None => {
+                            let hit = match self
+                                .k
+                                .catalog
+                                .host_file_package(key.0, key.1, key.2, &key.3)
+                            {
+                                Ok(hit) => hit,
+                                Err(e) => {
+                                    self.warn_once("catalog-read", e.to_string(), None);
+                                    None
+                                }
+                            };
+                            recorded.insert(key, hit.clone());
+                            hit
+                        }
+                    };
+                    f.origin.package = found;
                 }
             }
         }
+        to_record.into_values().collect()
     }
 
     /// The dynamic overlay (lower layer a deployment's) with this device, as this

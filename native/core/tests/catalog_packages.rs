@@ -1,11 +1,12 @@
 //! Each commit's path → package table in the catalog: recorded once, found by either
-//! spelling of a merged-/usr path, kept (with the damage seen then) across reopen.
+//! spelling of a merged-/usr path, kept (with the damage seen then) across reopen; and
+//! host-root files with the package they had when a scan saw them current.
 mod catalog_support;
 
 use std::collections::HashMap;
 
 use catalog_support::{commit, TempDir};
-use livetree_core::catalog::Catalog;
+use livetree_core::catalog::{Catalog, HostFileRecord, SCHEMA_VERSION};
 use livetree_core::packages::{Manager, PackageInfo, PackageTable};
 
 fn info(name: &str, version: &str, arch: Option<&str>) -> PackageInfo {
@@ -86,7 +87,8 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
     {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
-            "DROP TABLE package_scans; DROP TABLE commit_package_list; \
+            "DROP TABLE host_files; \
+             DROP TABLE package_scans; DROP TABLE commit_package_list; \
              DROP TABLE commit_packages; DROP TABLE package_paths; DROP TABLE packages; \
              DROP TABLE composefs_entries; DROP TABLE composefs_images; \
              PRAGMA user_version = 1;",
@@ -108,4 +110,107 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
             .map(|p| p.name),
         Some("bash".into())
     );
+}
+
+fn host_file(ino: u64, size: u64, package: PackageInfo) -> HostFileRecord {
+    HostFileRecord {
+        major: 8,
+        minor: 1,
+        ino,
+        path: b"/usr/lib/x86_64-linux-gnu/libssl.so.3".to_vec(),
+        size,
+        mtime_ns: 1_700_000_000_000_000_123,
+        package,
+    }
+}
+
+#[test]
+fn host_files_are_found_by_device_inode_and_path_only() {
+    let dir = TempDir::new("pkgs-host");
+    let old = info("libssl3", "3.0.11-1", Some("amd64"));
+    {
+        let mut cat = Catalog::open(&dir.catalog()).unwrap();
+        cat.record_host_files(&[host_file(42, 1000, old.clone())])
+            .unwrap();
+        // Seen again by a later scan: nothing changes.
+        cat.record_host_files(&[host_file(42, 1000, old.clone())])
+            .unwrap();
+    }
+    let mut cat = Catalog::open(&dir.catalog()).unwrap();
+    let path = b"/usr/lib/x86_64-linux-gnu/libssl.so.3";
+    // A new connection has checked nothing yet: the scan asks SQLite once.
+    let key = (8, 1, 42, path.to_vec());
+    assert!(!cat.host_file_known(&key, &old));
+    cat.record_host_files(&[host_file(42, 1000, old.clone())])
+        .unwrap();
+    assert!(cat.host_file_known(&key, &old));
+    assert_eq!(cat.host_file_package(8, 1, 42, path).unwrap(), Some(old));
+    // Another inode, device or path is another file: nothing recorded, nothing guessed.
+    assert_eq!(cat.host_file_package(8, 1, 43, path).unwrap(), None);
+    assert_eq!(cat.host_file_package(8, 2, 42, path).unwrap(), None);
+    assert_eq!(
+        cat.host_file_package(8, 1, 42, b"/usr/lib/x86_64-linux-gnu/libssl.so.3.new")
+            .unwrap(),
+        None
+    );
+    // The inode number reused for another file at that path, seen current: it replaces
+    // the record, so a later deleted sighting names the new file's package.
+    let new = info("libssl3", "3.0.15-1", Some("amd64"));
+    cat.record_host_files(&[host_file(42, 2000, new.clone())])
+        .unwrap();
+    assert_eq!(cat.host_file_package(8, 1, 42, path).unwrap(), Some(new));
+}
+
+#[test]
+fn a_version_3_catalog_is_migrated_and_records_host_files() {
+    let dir = TempDir::new("pkgs-migrate3");
+    let c1 = commit(9, 2);
+    let bash = PackageTable {
+        packages: vec![info("bash", "5.2", None)],
+        paths: HashMap::from([(b"/usr/bin/bash".to_vec(), 0)]),
+        ..PackageTable::default()
+    };
+    {
+        let mut cat = Catalog::open(&dir.catalog()).unwrap();
+        cat.record_commit(&c1).unwrap();
+        cat.record_packages(&c1.checksum, &bash).unwrap();
+    }
+    // What livetree wrote before host files were recorded (version 3).
+    {
+        let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
+        conn.execute_batch("DROP TABLE host_files; PRAGMA user_version = 3;")
+            .unwrap();
+    }
+    let mut cat = Catalog::open(&dir.catalog()).unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 4);
+    }
+    assert!(cat.has_packages(&c1.checksum).unwrap());
+    assert_eq!(
+        cat.package_at(&c1.checksum, b"/bin/bash")
+            .unwrap()
+            .map(|p| p.name),
+        Some("bash".into())
+    );
+    // The package already in the table is shared, not added twice.
+    let bash_info = info("bash", "5.2", None);
+    cat.record_host_files(&[host_file(7, 10, bash_info.clone())])
+        .unwrap();
+    assert_eq!(
+        cat.host_file_package(8, 1, 7, b"/usr/lib/x86_64-linux-gnu/libssl.so.3")
+            .unwrap(),
+        Some(bash_info)
+    );
+    let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM packages WHERE name = 'bash'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(n, 1);
 }

@@ -2,12 +2,13 @@
 //! /var/lib/dpkg (fixtures/dpkg-tree.sh) serves as the host root, a process runs chrooted
 //! in it; its files name their packages. Once its library is replaced on disk, that file
 //! names none (the database describes the new file, not the one in memory), while the
-//! untouched files still do.
+//! untouched files still do — unless a scan saw that very file (device, inode, path)
+//! before it was replaced: then the catalog names the version it had.
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use livetree_core::scan::{self, ProcessReport, RootKind, ScanConfig};
+use livetree_core::scan::{self, ProcessReport, RootKind, ScanConfig, ScanReport};
 
 struct Cleanup(PathBuf, Option<Child>);
 impl Drop for Cleanup {
@@ -25,19 +26,22 @@ fn fixtures() -> PathBuf {
 }
 
 fn scan_pid(base: &Path, root: &Path, pid: u32) -> ProcessReport {
+    scan_with(base, root, pid, "catalog.sqlite").processes.remove(0)
+}
+
+fn scan_with(base: &Path, root: &Path, pid: u32, catalog: &str) -> ScanReport {
     let cfg = ScanConfig {
         sysroot: base.join("no-sysroot"),
         proc_root: "/proc".into(),
         run_dir: base.join("run"),
         host_root: root.to_path_buf(),
-        catalog_path: Some(base.join("catalog.sqlite")),
+        catalog_path: Some(base.join(catalog)),
         pids: Some(vec![pid]),
         progress: false,
         sys_root: "/sys".into(),
         kernel: false,
     };
-    let mut r = scan::run(&cfg).unwrap();
-    r.processes.remove(0)
+    scan::run(&cfg).unwrap()
 }
 
 fn package_of(p: &ProcessReport, path: &[u8]) -> Option<(String, String)> {
@@ -52,15 +56,20 @@ fn package_of(p: &ProcessReport, path: &[u8]) -> Option<(String, String)> {
         .map(|p| (p.name.clone(), p.version.clone()))
 }
 
-#[test]
-fn host_root_files_name_their_packages_until_replaced() {
-    let base = std::env::temp_dir().join(format!("livetree-pkgscan-{}", std::process::id()));
+fn ok(c: &mut Command) {
+    assert!(c.status().unwrap().success(), "{c:?} failed");
+}
+
+/// A host root made by make-tree.sh whose livetree-demo 5.0-1 is installed by the real
+/// `dpkg --root` (database at var/lib/dpkg, as on a host), and a process chrooted in it
+/// that maps libdemo.so.1.
+fn host_root_with_process(name: &str) -> (PathBuf, PathBuf, u32, Cleanup) {
+    let base = std::env::temp_dir().join(format!("livetree-{name}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&base);
     fs::create_dir_all(base.join("no-sysroot")).unwrap();
     fs::create_dir_all(base.join("run")).unwrap();
     let mut guard = Cleanup(base.clone(), None);
     let root = base.join("root");
-    let ok = |c: &mut Command| assert!(c.status().unwrap().success());
     ok(Command::new(fixtures().join("make-tree.sh"))
         .args([root.as_os_str(), "--version".as_ref(), "5.0".as_ref()])
         .stdout(Stdio::null()));
@@ -85,6 +94,108 @@ fn host_root_files_name_their_packages_until_replaced() {
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
+    (base, root, pid, guard)
+}
+
+/// Upgrade livetree-demo in `root` to `version`-1 with the real `dpkg --root`: a package
+/// built by `dpkg-deb --build` whose libdemo.so.1 (different bytes) dpkg unpacks beside the
+/// old one and renames over it, as `apt upgrade` does on a host.
+fn dpkg_upgrade(base: &Path, root: &Path, version: &str) {
+    let pkg = base.join(format!("pkg-{version}"));
+    fs::create_dir_all(pkg.join("DEBIAN")).unwrap();
+    fs::create_dir_all(pkg.join("usr/lib/livetree-demo")).unwrap();
+    fs::create_dir_all(pkg.join("usr/share/livetree-demo")).unwrap();
+    let mut lib = fs::read(root.join("usr/lib/livetree-demo/libdemo.so.1")).unwrap();
+    lib.extend_from_slice(format!("livetree-demo {version}").as_bytes());
+    fs::write(pkg.join("usr/lib/livetree-demo/libdemo.so.1"), lib).unwrap();
+    fs::write(pkg.join("usr/share/livetree-demo/version"), version).unwrap();
+    fs::write(
+        pkg.join("DEBIAN/control"),
+        format!(
+            "Package: livetree-demo\nVersion: {version}-1\nArchitecture: amd64\n\
+             Source: livetree-demo-src ({version})\nMaintainer: livetree tests <root@localhost>\n\
+             Description: livetree demo library\n an upgrade for livetree's tests.\n"
+        ),
+    )
+    .unwrap();
+    let deb = base.join(format!("demo-{version}.deb"));
+    ok(Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .args([pkg.as_os_str(), deb.as_os_str()])
+        .stdout(Stdio::null()));
+    ok(Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args(["--force-unsafe-io", "-i"])
+        .arg(&deb)
+        .stdout(Stdio::null()));
+}
+
+fn name_version(p: &livetree_core::packages::PackageInfo) -> (String, String) {
+    (p.name.clone(), p.version.clone())
+}
+
+#[test]
+fn host_file_replaced_by_dpkg_names_the_version_a_scan_recorded() {
+    let (base, root, pid, _guard) = host_root_with_process("pkgrec");
+    let lib = root
+        .join("usr/lib/livetree-demo/libdemo.so.1")
+        .as_os_str()
+        .as_encoded_bytes()
+        .to_vec();
+    // The first scan sees libdemo current: 5.0-1, recorded in the catalog.
+    let r = scan_with(&base, &root, pid, "catalog.sqlite");
+    assert_eq!(
+        package_of(&r.processes[0], &lib),
+        Some(("livetree-demo".into(), "5.0-1".into()))
+    );
+    let before = r.processes[0].files.iter().find(|f| f.path == lib).unwrap();
+    let identity = (before.major, before.minor, before.ino);
+
+    dpkg_upgrade(&base, &root, "6.0");
+    let status = fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap();
+    assert!(status.contains("Package: livetree-demo\nStatus: install ok installed"));
+    assert!(status.contains("Version: 6.0-1"));
+
+    // The process still maps the 5.0 inode, now deleted; dpkg's database names 6.0-1.
+    let r = scan_with(&base, &root, pid, "catalog.sqlite");
+    let p = &r.processes[0];
+    let f = p.files.iter().find(|f| f.path == lib).unwrap();
+    assert!(f.deleted || f.superseded, "dpkg replaced libdemo: {f:?}");
+    assert_eq!((f.major, f.minor, f.ino), identity);
+    let running = f.origin.package.as_ref().expect("recorded package");
+    assert_eq!(
+        name_version(running),
+        ("livetree-demo".into(), "5.0-1".into())
+    );
+    assert_eq!(running.source.as_deref(), Some("livetree-demo-src"));
+    assert_eq!(running.source_version.as_deref(), Some("5.0"));
+    assert_eq!(running.arch.as_deref(), Some("amd64"));
+    // What `livetree packages` compares it with: the host's installed version, 6.0-1.
+    let installed: Vec<(String, String)> = r
+        .installed_packages
+        .iter()
+        .filter(|(tree, p)| tree == "host" && p.name == "livetree-demo")
+        .map(|(_, p)| name_version(p))
+        .collect();
+    assert_eq!(
+        installed,
+        vec![("livetree-demo".to_string(), "6.0-1".to_string())]
+    );
+
+    // A catalog that never saw the 5.0 file has no record of it: no package, no guess.
+    let r = scan_with(&base, &root, pid, "other-catalog.sqlite");
+    assert_eq!(package_of(&r.processes[0], &lib), None);
+    // The untouched files still name the host's packages.
+    let sleep = root.join("usr/bin/sleep").as_os_str().as_encoded_bytes().to_vec();
+    assert_eq!(
+        package_of(&r.processes[0], &sleep).map(|s| s.0),
+        Some("coreutils".into())
+    );
+}
+
+#[test]
+fn host_root_files_name_their_packages_and_replaced_ones_only_if_recorded() {
+    let (base, root, pid, _guard) = host_root_with_process("pkgscan");
 
     // maps shows the chrooted process's files as the scanner sees them: below the root.
     let full = |p: &str| root.join(p).as_os_str().as_encoded_bytes().to_vec();
@@ -102,11 +213,18 @@ fn host_root_files_name_their_packages_until_replaced() {
     let new = root.join("usr/lib/livetree-demo/libdemo.so.1.new");
     fs::copy(root.join("usr/lib/livetree-demo/libdemo.so.1"), &new).unwrap();
     fs::rename(&new, root.join("usr/lib/livetree-demo/libdemo.so.1")).unwrap();
-    let p = scan_pid(&base, &root, pid);
+    // Its only name now names the new file: the mapped one is deleted. Scanned with a
+    // catalog that never saw it current, it names no package (the database describes the
+    // new file); with the catalog of the first scan, the package it had then.
+    let p = scan_with(&base, &root, pid, "fresh.sqlite").processes.remove(0);
     let f = p.files.iter().find(|f| f.path == lib).unwrap();
-    // Its only name now names the new file: the mapped one is deleted.
     assert!(f.deleted || f.superseded);
     assert_eq!(package_of(&p, &lib), None);
+    let p = scan_pid(&base, &root, pid);
+    assert_eq!(
+        package_of(&p, &lib),
+        Some(("livetree-demo".into(), "5.0-1".into()))
+    );
     assert_eq!(
         package_of(&p, &full("usr/bin/sleep")).map(|s| s.0),
         Some("coreutils".into())

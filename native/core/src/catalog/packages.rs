@@ -60,7 +60,7 @@ fn some(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-fn package_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageInfo> {
+pub(super) fn package_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageInfo> {
     let manager: String = row.get(0)?;
     Ok(PackageInfo {
         manager: Manager::from_name(&manager).unwrap_or(Manager::Dpkg),
@@ -72,7 +72,47 @@ fn package_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PackageInfo> {
     })
 }
 
-const PACKAGE_COLUMNS: &str = "p.manager, p.name, p.version, p.arch, p.source, p.source_version";
+/// The statements `package_id` runs: find a package row, add one.
+pub(super) fn package_statements(
+    conn: &rusqlite::Connection,
+) -> rusqlite::Result<(rusqlite::CachedStatement<'_>, rusqlite::CachedStatement<'_>)> {
+    let find = conn.prepare_cached(
+        "SELECT id FROM packages WHERE manager = ?1 AND name = ?2 AND version = ?3 \
+         AND arch = ?4 AND source = ?5 AND source_version = ?6",
+    )?;
+    let add = conn.prepare_cached(
+        "INSERT INTO packages (manager, name, version, arch, source, source_version) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    Ok((find, add))
+}
+
+/// The id of package `p` in `packages`, adding it when it is not there yet (each distinct
+/// package is stored once, whether a commit's table or a host file names it).
+pub(super) fn package_id(
+    conn: &rusqlite::Connection,
+    find: &mut rusqlite::Statement<'_>,
+    add: &mut rusqlite::Statement<'_>,
+    p: &PackageInfo,
+) -> rusqlite::Result<i64> {
+    let key = params![
+        p.manager.as_str(),
+        p.name,
+        p.version,
+        opt(&p.arch),
+        opt(&p.source),
+        opt(&p.source_version)
+    ];
+    match find.query_row(key, |row| row.get::<_, i64>(0)).optional()? {
+        Some(id) => Ok(id),
+        None => {
+            add.execute(key)?;
+            Ok(conn.last_insert_rowid())
+        }
+    }
+}
+
+pub(super) const PACKAGE_COLUMNS: &str = "p.manager, p.name, p.version, p.arch, p.source, p.source_version";
 
 impl Catalog {
     /// Whether this commit's package table was recorded (it may be empty).
@@ -108,18 +148,7 @@ impl Catalog {
             return Ok(());
         };
         {
-            let mut find = tx
-                .prepare_cached(
-                    "SELECT id FROM packages WHERE manager = ?1 AND name = ?2 AND version = ?3 \
-                     AND arch = ?4 AND source = ?5 AND source_version = ?6",
-                )
-                .map_err(err)?;
-            let mut add = tx
-                .prepare_cached(
-                    "INSERT INTO packages (manager, name, version, arch, source, source_version) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .map_err(err)?;
+            let (mut find, mut add) = package_statements(&tx).map_err(err)?;
             let mut list = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO commit_package_list (commit_id, package_id) VALUES (?1, ?2)",
@@ -127,25 +156,7 @@ impl Catalog {
                 .map_err(err)?;
             let mut ids = Vec::with_capacity(table.packages.len());
             for p in &table.packages {
-                let key = params![
-                    p.manager.as_str(),
-                    p.name,
-                    p.version,
-                    opt(&p.arch),
-                    opt(&p.source),
-                    opt(&p.source_version)
-                ];
-                let id = match find
-                    .query_row(key, |row| row.get::<_, i64>(0))
-                    .optional()
-                    .map_err(err)?
-                {
-                    Some(id) => id,
-                    None => {
-                        add.execute(key).map_err(err)?;
-                        tx.last_insert_rowid()
-                    }
-                };
+                let id = package_id(&tx, &mut find, &mut add, p).map_err(err)?;
                 list.execute(params![commit_id, id]).map_err(err)?;
                 ids.push(id);
             }

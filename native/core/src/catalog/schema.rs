@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// The schema version this livetree writes. `MIGRATIONS[n]` takes a catalog from version `n`
 /// to `n + 1`, so an old catalog is brought up to date step by step and never rebuilt.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first schema.
@@ -97,6 +97,9 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 2 -> 3: each commit's path -> package table (catalog/packages.rs).
     super::packages::MIGRATION,
+    // 3 -> 4: host-root files with the package they had when a scan saw them current
+    // (catalog/host_files.rs), so a file an upgrade replaced still names its version.
+    super::host_files::MIGRATION,
 ];
 
 /// How long a writer waits for another one (another scan, another process) before giving up.
