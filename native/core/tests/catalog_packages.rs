@@ -208,9 +208,11 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
     );
     let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
     let n: i64 = conn
-        .query_row("SELECT count(*) FROM packages WHERE name = 'bash'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT count(*) FROM packages WHERE name = 'bash'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(n, 1);
 }

@@ -26,7 +26,9 @@ fn fixtures() -> PathBuf {
 }
 
 fn scan_pid(base: &Path, root: &Path, pid: u32) -> ProcessReport {
-    scan_with(base, root, pid, "catalog.sqlite").processes.remove(0)
+    scan_with(base, root, pid, "catalog.sqlite")
+        .processes
+        .remove(0)
 }
 
 fn scan_with(base: &Path, root: &Path, pid: u32, catalog: &str) -> ScanReport {
@@ -186,7 +188,11 @@ fn host_file_replaced_by_dpkg_names_the_version_a_scan_recorded() {
     let r = scan_with(&base, &root, pid, "other-catalog.sqlite");
     assert_eq!(package_of(&r.processes[0], &lib), None);
     // The untouched files still name the host's packages.
-    let sleep = root.join("usr/bin/sleep").as_os_str().as_encoded_bytes().to_vec();
+    let sleep = root
+        .join("usr/bin/sleep")
+        .as_os_str()
+        .as_encoded_bytes()
+        .to_vec();
     assert_eq!(
         package_of(&r.processes[0], &sleep).map(|s| s.0),
         Some("coreutils".into())
@@ -216,7 +222,9 @@ fn host_root_files_name_their_packages_and_replaced_ones_only_if_recorded() {
     // Its only name now names the new file: the mapped one is deleted. Scanned with a
     // catalog that never saw it current, it names no package (the database describes the
     // new file); with the catalog of the first scan, the package it had then.
-    let p = scan_with(&base, &root, pid, "fresh.sqlite").processes.remove(0);
+    let p = scan_with(&base, &root, pid, "fresh.sqlite")
+        .processes
+        .remove(0);
     let f = p.files.iter().find(|f| f.path == lib).unwrap();
     assert!(f.deleted || f.superseded);
     assert_eq!(package_of(&p, &lib), None);

@@ -112,7 +112,8 @@ pub(super) fn package_id(
     }
 }
 
-pub(super) const PACKAGE_COLUMNS: &str = "p.manager, p.name, p.version, p.arch, p.source, p.source_version";
+pub(super) const PACKAGE_COLUMNS: &str =
+    "p.manager, p.name, p.version, p.arch, p.source, p.source_version";
 
 impl Catalog {
     /// Whether this commit's package table was recorded (it may be empty).
