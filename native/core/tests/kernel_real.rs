@@ -6,11 +6,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use livetree_core::kernel::{image, inspect, KernelReport, KernelRoots};
 use livetree_core::report::Warning;
 use livetree_core::sysroot::SysrootStatus;
+
+mod scratch;
+use scratch::Scratch;
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("spawn");
@@ -41,26 +43,6 @@ fn file_says(path: &Path) -> String {
     rest.split(", R").next().unwrap().to_string()
 }
 
-struct Scratch(PathBuf);
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "livetree-kernel-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-}
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
 fn no_sysroot() -> SysrootStatus {
     SysrootStatus {
         path: PathBuf::from("/nonexistent-sysroot"),
@@ -88,7 +70,7 @@ fn codes(k: &KernelReport) -> Vec<&'static str> {
 
 #[test]
 fn the_running_kernel_is_what_uname_says() {
-    let empty = Scratch::new("empty-root");
+    let empty = Scratch::new("kernel-empty-root");
     let (k, w) = inspect_at(Path::new("/proc"), Path::new("/sys"), &empty.0);
     assert_eq!(k.running.release, run(Command::new("uname").arg("-r")));
     assert_eq!(k.running.version, run(Command::new("uname").arg("-v")));
@@ -152,7 +134,7 @@ fn captured() -> Captured {
     let image = debian_image();
     let version_string = file_says(&image);
     let release = version_string.split(' ').next().unwrap().to_string();
-    let dir = Scratch::new("captured");
+    let dir = Scratch::new("kernel-captured");
     let proc_root = dir.0.join("proc");
     fs::create_dir_all(proc_root.join("sys/kernel/random")).unwrap();
     // /proc/version is the image string with the compiler inserted after the builder.
@@ -403,7 +385,7 @@ fn live_patches_through_a_sys_root() {
 
 #[test]
 fn an_unreadable_proc_is_no_report_and_a_warning() {
-    let empty = Scratch::new("no-proc");
+    let empty = Scratch::new("kernel-no-proc");
     let mut w = Vec::new();
     let roots = KernelRoots {
         proc_root: &empty.0,

@@ -10,12 +10,8 @@ use livetree_core::catalog::CatalogFile;
 use livetree_core::packages::{read_table, CommitTree, PackageTable, RootTree};
 use livetree_core::repo::Repo;
 
-struct Scratch(PathBuf);
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+mod scratch;
+use scratch::Scratch;
 
 fn run(cmd: &Path, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap();
@@ -78,10 +74,8 @@ fn same(a: &PackageTable, b: &PackageTable) {
 
 #[test]
 fn dpkg_and_rpm_databases_in_bare_and_archive_commits() {
-    let base = std::env::temp_dir().join(format!("livetree-pkgcommit-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&base);
-    fs::create_dir_all(&base).unwrap();
-    let _s = Scratch(base.clone());
+    let s = Scratch::new("pkgcommit");
+    let base = s.0.clone();
 
     // dpkg: make-tree.sh + dpkg-tree.sh (the Endless layout, /var/lib/dpkg a symlink).
     let deb_tree = base.join("deb");

@@ -3,24 +3,13 @@
 //! then the same database damaged (truncated status, cut diversions): warnings, no crash.
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use livetree_core::packages::{read_table, RootTree};
 
-struct Scratch(PathBuf);
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn scratch(tag: &str) -> Scratch {
-    let p = std::env::temp_dir().join(format!("livetree-dpkg-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&p);
-    fs::create_dir_all(&p).unwrap();
-    Scratch(p)
-}
+mod scratch;
+use scratch::Scratch;
 
 fn sh(cmd: &str, args: &[&std::ffi::OsStr]) {
     let out = Command::new(cmd).args(args).output().unwrap();
@@ -66,7 +55,7 @@ fn install(work: &Path, root: &Path, control: &str, files: &[&[u8]]) {
 
 #[test]
 fn real_dpkg_root_database() {
-    let s = scratch("real");
+    let s = Scratch::new("dpkg-real");
     let (work, root) = (s.0.join("work"), s.0.join("root"));
     fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
     fs::create_dir_all(root.join("var/lib/dpkg/updates")).unwrap();
@@ -175,7 +164,7 @@ fn real_dpkg_root_database() {
 
 #[test]
 fn no_database_is_an_empty_table_without_warnings() {
-    let s = scratch("none");
+    let s = Scratch::new("dpkg-none");
     let t = read_table(&RootTree { root: s.0.clone() });
     assert!(t.packages.is_empty() && t.warnings.is_empty());
 }

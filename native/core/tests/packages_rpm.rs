@@ -8,19 +8,8 @@ use std::process::Command;
 
 use livetree_core::packages::{read_table, RootTree};
 
-struct Scratch(PathBuf);
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn scratch(tag: &str) -> Scratch {
-    let p = std::env::temp_dir().join(format!("livetree-rpm-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&p);
-    fs::create_dir_all(&p).unwrap();
-    Scratch(p)
-}
+mod scratch;
+use scratch::Scratch;
 
 fn run(cmd: &str, args: &[String]) -> String {
     let out = Command::new(cmd).args(args).output().unwrap();
@@ -78,7 +67,7 @@ fn rpm_root(root: &Path, args: &[&str]) -> String {
 
 #[test]
 fn rpmbuild_packages_read_and_cross_checked_with_rpm_qf() {
-    let s = scratch("real");
+    let s = Scratch::new("rpm-real");
     let (top, root) = (s.0.join("top"), s.0.join("root"));
     fs::create_dir_all(&top).unwrap();
     fs::create_dir_all(&root).unwrap();
@@ -210,7 +199,7 @@ fn rpmbuild_packages_read_and_cross_checked_with_rpm_qf() {
 
 #[test]
 fn berkeley_db_only_is_a_documented_warning() {
-    let s = scratch("bdb");
+    let s = Scratch::new("rpm-bdb");
     fs::create_dir_all(s.0.join("var/lib/rpm")).unwrap();
     fs::write(s.0.join("var/lib/rpm/Packages"), b"\0\0\0\0bdb").unwrap();
     let t = read_table(&RootTree { root: s.0.clone() });

@@ -7,7 +7,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -19,33 +18,11 @@ use livetree_core::procfs::{
 };
 use livetree_core::Error;
 
+mod scratch;
+use scratch::Scratch;
+
 fn proc_root() -> &'static Path {
     Path::new("/proc")
-}
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "livetree-procfs-{}-{}-{}",
-            tag,
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&p);
-        fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-    fn join_bytes(&self, name: &[u8]) -> PathBuf {
-        self.0.join(OsStr::from_bytes(name))
-    }
-}
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Tests run in parallel threads: a child forked by one test inherits, until its exec, the
@@ -143,7 +120,7 @@ fn lists_own_pid_and_reads_self() {
 
 #[test]
 fn hostile_executable_names() {
-    let dir = Scratch::new("hostile");
+    let dir = Scratch::new("procfs-hostile");
     // Each name is something maps prints ambiguously or escapes.
     let names: [&[u8]; 4] = [
         b"lib x (deleted)",
@@ -152,7 +129,7 @@ fn hostile_executable_names() {
         b"latin\xe9\xff",
     ];
     for name in names {
-        let path = dir.join_bytes(name);
+        let path = dir.0.join(OsStr::from_bytes(name));
         copy_sleep(&path);
         let child = Proc::spawn(Command::new(&path).arg("60"));
         let pid = child.pid();
@@ -203,7 +180,7 @@ fn hostile_executable_names() {
 
 #[test]
 fn deleted_file_is_readable_through_map_files() {
-    let dir = Scratch::new("deleted");
+    let dir = Scratch::new("procfs-deleted");
     let path = dir.0.join("doomed-sleep");
     copy_sleep(&path);
     let original = fs::read(&path).unwrap();
@@ -252,7 +229,7 @@ fn deleted_file_is_readable_through_map_files() {
 #[test]
 fn unlinked_name_with_another_hard_link() {
     // Like a deployment file removed while its repo object (a hard link) stays.
-    let dir = Scratch::new("hardlink");
+    let dir = Scratch::new("procfs-hardlink");
     let object = dir.0.join("object");
     let deployed = dir.0.join("deployed-sleep");
     copy_sleep(&object);
@@ -373,7 +350,7 @@ fn build_chroot(dir: &Path) {
 
 #[test]
 fn chrooted_process_paths_and_stat_in_its_root() {
-    let dir = Scratch::new("chroot");
+    let dir = Scratch::new("procfs-chroot");
     build_chroot(&dir.0);
     let child = Proc::spawn(
         Command::new("chroot")
@@ -446,7 +423,7 @@ fn unprivileged_child_probe() {
 #[test]
 fn maps_of_another_user_are_permission_denied() {
     use std::os::unix::process::CommandExt;
-    let dir = Scratch::new("unpriv");
+    let dir = Scratch::new("procfs-unpriv");
     let path = dir.0.join("root-sleep");
     copy_sleep(&path);
     let target = Proc::spawn(Command::new(&path).arg("60"));
@@ -484,7 +461,7 @@ impl Drop for Mounted {
 
 #[test]
 fn overlay_mapping_resolves_to_its_layer() {
-    let dir = Scratch::new("overlay");
+    let dir = Scratch::new("procfs-overlay");
     let lower = dir.0.join("low er:1");
     let (upper, work, merged) = (dir.0.join("up"), dir.0.join("work"), dir.0.join("m"));
     for d in [&lower, &upper, &work, &merged] {
