@@ -29,10 +29,6 @@ die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (mount, chroot, ostree admin)"
 bash "$here/install-deps.sh"
-if [[ ! -x /usr/bin/time ]]; then
-  log "apt-get install time"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null
-fi
 if [[ ! -f dist/src/cli.js ]] || ! ls native/livetree.*.node >/dev/null 2>&1; then
   log "building livetree"
   npm run build >&2

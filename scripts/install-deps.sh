@@ -27,6 +27,8 @@ have gcc || need+=(gcc)
 have file || need+=(file)
 # The booted-system test builds a Debian userland (scripts/debian-userland.sh).
 have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
+# The benchmarks measure peak memory with GNU time (/usr/bin/time -v).
+[ -x /usr/bin/time ] || need+=(time)
 # The benchmark scrapes the exporter with curl.
 have curl || need+=(curl)
 # ... and counts livetree's system calls per process with strace.
