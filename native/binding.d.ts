@@ -16,13 +16,16 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Scanner {
   /** `options` name the places (and the default `kernel`); `pids` there is ignored. */
   constructor(options: ScanOptions)
-  /** Scan on the calling thread (the CLI's one-shot commands). */
-  scanSync(request?: ScanRequest | undefined | null): ScanResult
+  /**
+   * Scan on the calling thread (the CLI's one-shot commands). Returns the scan's part of
+   * the status document as JSON text, as `scan` does.
+   */
+  scanSync(request?: ScanRequest | undefined | null): string
   /**
    * Scan on the libuv thread pool, so the exporter's event loop keeps serving. Two
    * scans of one scanner run one after the other.
    */
-  scan(request?: ScanRequest | undefined | null): Promise<ScanResult>
+  scan(request?: ScanRequest | undefined | null): Promise<string>
   /** Counters of the work done by the scans finished so far. */
   stats(): ScannerStatsOut
 }
@@ -58,150 +61,7 @@ export interface CatalogRebuildOut {
   lost: Array<string>
 }
 
-export interface ComposefsOut {
-  image?: string
-  digest?: string
-  mounted: boolean
-}
-
 export declare function coreVersion(): string
-
-export interface DeploymentOut {
-  id: string
-  osname: string
-  checksum: string
-  serial: number
-  version?: string
-  refspec?: string
-  /** Whether the deployment has a readable `.origin` file. */
-  hasOrigin: boolean
-  booted: boolean
-  pending: boolean
-  rollback: boolean
-  staged: boolean
-  pinned: boolean
-  unlocked: string
-  path: string
-  processCount: number
-  liveApply?: LiveApplyOut
-  composefs?: ComposefsOut
-}
-
-export interface InstalledKernelOut {
-  release: string
-  path: string
-  deployment?: string
-  versionString?: string
-}
-
-/** A package version installed in a tree (a deployment id, or `host`). */
-export interface InstalledOut {
-  tree: string
-  package: PackageOut
-}
-
-export interface KernelOut {
-  /** `uname -r` */
-  runningRelease: string
-  /** `uname -v` */
-  runningVersion: string
-  bootId?: string
-  installed: Array<InstalledKernelOut>
-  expected?: string
-  modulesAvailable?: boolean
-  livepatches: Array<LivepatchOut>
-  rebootNeeded: boolean
-  softRebootPossible?: boolean
-  reasons: Array<KernelReasonOut>
-  /** The deployment the kernel was booted with, when OSTree-booted. */
-  bootedDeployment?: string
-}
-
-/** A reason code and what its words need; the words are made in TypeScript. */
-export interface KernelReasonOut {
-  /**
-   * newer-kernel | kernel-rebuilt | pending-deployment | staged-deployment |
-   * modules-missing | livepatch-transition
-   */
-  code: string
-  release?: string
-  deployment?: string
-  name?: string
-}
-
-export interface LiveApplyOut {
-  commit?: string
-  inprogress?: string
-}
-
-export interface LivepatchOut {
-  name: string
-  enabled: boolean
-  transition: boolean
-  objects: Array<string>
-}
-
-export interface OriginOut {
-  /** deployment | overlay | catalog | untracked */
-  kind: string
-  deployment?: string
-  commit?: string
-  version?: string
-  objectChecksum?: string
-  treePath?: string
-  package?: PackageOut
-}
-
-export interface OverlayFileOut {
-  path: string
-  objectChecksum?: string
-  commits: Array<string>
-}
-
-export interface OverlayOut {
-  mountPoint: string
-  device: string
-  lowerDeployment?: string
-  upperDir?: string
-  sourceCommits: Array<string>
-  files: Array<OverlayFileOut>
-}
-
-/** The contract's `origin.package`. */
-export interface PackageOut {
-  name: string
-  version: string
-  arch?: string
-  /** dpkg | rpm */
-  manager: string
-  source?: string
-  sourceVersion?: string
-}
-
-/** A path as JavaScript sees it. */
-export interface PathOut {
-  /** Lossy UTF-8 (U+FFFD for bad bytes); `base64` then holds the exact bytes. */
-  text: string
-  base64?: string
-}
-
-export interface ProcessOut {
-  pid: number
-  comm: string
-  exe?: string
-  /** deployment | host | foreign | unknown */
-  rootKind: string
-  rootDeployment?: string
-  cgroupUnit?: string
-  /** current | overlay | stale | foreign | unknown */
-  state: string
-  /**
-   * This process's files are `files_start .. files_start + files_count` of the
-   * result's `file*` columns.
-   */
-  filesStart: number
-  filesCount: number
-}
 
 export interface RestartEndIn {
   jobResult: string
@@ -233,7 +93,7 @@ export interface RestartStartIn {
 }
 
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
-export declare function scan(options: ScanOptions): Promise<ScanResult>
+export declare function scan(options: ScanOptions): Promise<string>
 
 /** The work a scanner did (see `livetree_core::scanner::ScannerStats`). */
 export interface ScannerStatsOut {
@@ -268,56 +128,13 @@ export interface ScanRequest {
   kernel?: boolean
 }
 
-export interface ScanResult {
-  /**
-   * Thousands of processes map the same few files from the same few commits: paths and
-   * origins cross once each, and files refer to them by index. This keeps the result
-   * (and the JavaScript heap) small, and makes equal origins the same object.
-   */
-  paths: Array<PathOut>
-  origins: Array<OriginOut>
-  /** MAJOR:MINOR in decimal. */
-  devs: Array<string>
-  /**
-   * Files as columns (one entry per distinct dev+ino per process), not as tens of
-   * thousands of objects: indexes into `paths`, `origins`, `devs`; inode numbers
-   * (exact below 2^53); flags bit 0 deleted (the bytes are gone), bit 1 superseded,
-   * bit 2 path gone (the mapped name was unlinked).
-   */
-  filePath: Uint32Array
-  fileOrigin: Uint32Array
-  fileDev: Uint32Array
-  fileIno: Float64Array
-  fileFlags: Uint8Array
-  /**
-   * Why each file makes its process stale (the core's one rule): 0 for none, else
-   * 1 + an index into `stale_codes`.
-   */
-  fileStale: Uint8Array
-  /** The contract's `staleReason` codes, in the core's order. */
-  staleCodes: Array<string>
-  /**
-   * 0 for none, else 1 + an index into `identical_deployments`: a current deployment
-   * holding the very same bytes at the same tree path (`identicalIn`).
-   */
-  fileIdentical: Uint32Array
-  identicalDeployments: Array<string>
-  sysrootPath: string
-  repoMode?: string
-  ostreeBooted: boolean
-  deployments: Array<DeploymentOut>
-  overlays: Array<OverlayOut>
-  processes: Array<ProcessOut>
-  warnings: Array<WarningOut>
-  /** Present when the options asked for it and the running kernel could be read. */
-  kernel?: KernelOut
-  /** Installed versions of the packages in memory, each with the tree it was read from. */
-  installedPackages: Array<InstalledOut>
-}
+/**
+ * Scan synchronously (the CLI's one-shot commands use this). Returns the scan's part of
+ * the status document as JSON text (`src/model/scan-parts.ts` types it).
+ */
+export declare function scanSync(options: ScanOptions): string
 
-/** Scan synchronously (the CLI's one-shot commands use this). */
-export declare function scanSync(options: ScanOptions): ScanResult
-
+/** A warning as `which` reports it. */
 export interface WarningOut {
   code: string
   message: string

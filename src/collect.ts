@@ -3,10 +3,11 @@ import {access, constants, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
-import {buildDocument, toPackage, withUnits} from './model/build.js';
+import {buildDocument, withUnits} from './model/build.js';
 import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
-import {native, type ScanResult} from './native.js';
+import {parseScan, type ScanParts} from './model/scan-parts.js';
+import {native} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
 import {prepareStateDir} from './state-dir.js';
 
@@ -32,19 +33,19 @@ export function openScanner(options: CommonOptions): Scanner {
 	});
 }
 
-export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}, scanner: Scanner = openScanner(options)): Promise<ScanResult> {
+export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}, scanner: Scanner = openScanner(options)): Promise<ScanParts> {
 	await checkDirectory('sysroot', options.sysroot);
 	await checkDirectory('--proc-root', options.procRoot);
 	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'record');
 	try {
-		const scan = await scanner.scan({
+		const json = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
 		debugScan(scanner, extra.pids);
-		return scan;
+		return parseScan(json);
 	} catch (error) {
 		throw ScanError.fromNative(error);
 	}
@@ -66,10 +67,7 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	const started = process.hrtime.bigint();
 	const [scan, host] = await Promise.all([scanOnly(options, extra, scanner), hostFacts()]);
 	const doc = buildDocument({scan, host});
-	rememberInstalled(
-		doc,
-		scan.installedPackages.map(i => ({tree: i.tree, package: toPackage(i.package)})),
-	);
+	rememberInstalled(doc, scan.installedPackages);
 	if (options.bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);

@@ -2,19 +2,7 @@
 import {createRequire} from 'node:module';
 import type * as Binding from '../native/binding.js';
 
-export type {
-	DeploymentOut,
-	KernelOut,
-	KernelReasonOut,
-	OriginOut,
-	OverlayOut,
-	PackageOut,
-	PathOut,
-	ProcessOut,
-	ScanOptions,
-	ScanResult,
-	WarningOut,
-} from '../native/binding.js';
+export type {ScanOptions} from '../native/binding.js';
 
 const require = createRequire(import.meta.url);
 

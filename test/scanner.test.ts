@@ -10,7 +10,8 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import {buildDocument} from '../src/model/build.js';
 import type {StatusDocument} from '../src/model/document.js';
-import {native, type ScanOptions, type ScanResult} from '../src/native.js';
+import {parseScan} from '../src/model/scan-parts.js';
+import {native, type ScanOptions} from '../src/native.js';
 import {livetree} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
@@ -19,8 +20,8 @@ const run = promisify(execFile);
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 
 // The document minus what differs between any two scans (when it was made).
-function documentOf(scan: ScanResult): Omit<StatusDocument, 'generatedAt' | 'scanDurationSeconds'> {
-	const {generatedAt: _g, scanDurationSeconds: _s, ...rest} = buildDocument({scan, host: {hostname: 'h', kernelRelease: 'k'}, generatedAt: new Date(0)});
+function documentOf(json: string): Omit<StatusDocument, 'generatedAt' | 'scanDurationSeconds'> {
+	const {generatedAt: _g, scanDurationSeconds: _s, ...rest} = buildDocument({scan: parseScan(json), host: {hostname: 'h', kernelRelease: 'k'}, generatedAt: new Date(0)});
 	return rest;
 }
 
@@ -147,6 +148,6 @@ test('a scan of a sysroot that cannot be read fails with the code a fresh scan g
 	t.not(kept, 'resolved');
 	// Once the directory exists (a plain directory, not a sysroot), the same scanner scans.
 	await mkdir(missing);
-	t.is((await scanner.scan({pids: [process.pid]})).processes.length, 1);
+	t.is(parseScan(await scanner.scan({pids: [process.pid]})).processes.length, 1);
 	t.is(scanner.stats().knowledgeLoads, 1);
 });

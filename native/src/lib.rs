@@ -7,7 +7,6 @@
 
 mod catalog_glue;
 mod convert;
-mod kernel_out;
 mod scanner_glue;
 
 use napi::bindgen_prelude::*;
@@ -15,7 +14,6 @@ use napi_derive::napi;
 
 pub use catalog_glue::*;
 pub use convert::*;
-pub use kernel_out::*;
 pub use scanner_glue::*;
 
 #[napi]
@@ -23,13 +21,14 @@ pub fn core_version() -> String {
     livetree_core::version().to_string()
 }
 
-/// Scan synchronously (the CLI's one-shot commands use this).
+/// Scan synchronously (the CLI's one-shot commands use this). Returns the scan's part of
+/// the status document as JSON text (`src/model/scan-parts.ts` types it).
 #[napi]
-pub fn scan_sync(env: Env, options: ScanOptions) -> Result<ScanResult> {
+pub fn scan_sync(env: Env, options: ScanOptions) -> Result<String> {
     let cfg = convert::config(&options);
     let result = livetree_core::scan::run(&cfg)
-        .map(convert::report)
-        .map_err(|e| convert::error(&env, &e));
+        .map_err(|e| convert::error(&env, &e))
+        .and_then(|r| convert::document(&r));
     give_back_memory();
     result
 }
@@ -52,21 +51,22 @@ pub struct ScanTask(
 );
 
 impl Task for ScanTask {
-    type Output = livetree_core::scan::ScanReport;
-    type JsValue = ScanResult;
+    type Output = String;
+    type JsValue = String;
 
+    /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
-        livetree_core::scan::run(&self.0).map_err(|e| {
+        let report = livetree_core::scan::run(&self.0).map_err(|e| {
             let reason = e.to_string();
             self.1 = Some(e);
             Error::from_reason(reason)
-        })
+        })?;
+        convert::document(&report)
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        let result = convert::report(output);
         give_back_memory();
-        Ok(result)
+        Ok(output)
     }
 
     fn reject(&mut self, env: Env, err: Error) -> Result<Self::JsValue> {
@@ -78,7 +78,7 @@ impl Task for ScanTask {
 }
 
 /// Scan on the libuv thread pool, so the exporter's event loop keeps serving.
-#[napi(ts_return_type = "Promise<ScanResult>")]
+#[napi(ts_return_type = "Promise<string>")]
 pub fn scan(options: ScanOptions) -> AsyncTask<ScanTask> {
     AsyncTask::new(ScanTask(convert::config(&options), None))
 }

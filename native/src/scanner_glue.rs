@@ -5,7 +5,7 @@ use livetree_core::scanner::{Scanner as CoreScanner, ScannerStats};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{self, ScanOptions, ScanResult};
+use crate::convert::{self, ScanOptions};
 
 /// Which processes one scan looks at; the places come from the scanner.
 #[napi(object)]
@@ -76,20 +76,21 @@ impl Scanner {
         }
     }
 
-    /// Scan on the calling thread (the CLI's one-shot commands).
+    /// Scan on the calling thread (the CLI's one-shot commands). Returns the scan's part of
+    /// the status document as JSON text, as `scan` does.
     #[napi]
-    pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<ScanResult> {
+    pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<String> {
         let (pids, kernel) = self.request(request);
         let result = run(&self.inner, &self.stats, pids, kernel)
-            .map(convert::report)
-            .map_err(|e| convert::error(&env, &e));
+            .map_err(|e| convert::error(&env, &e))
+            .and_then(|r| convert::document(&r));
         crate::give_back_memory();
         result
     }
 
     /// Scan on the libuv thread pool, so the exporter's event loop keeps serving. Two
     /// scans of one scanner run one after the other.
-    #[napi(ts_return_type = "Promise<ScanResult>")]
+    #[napi(ts_return_type = "Promise<string>")]
     pub fn scan(&self, request: Option<ScanRequest>) -> AsyncTask<ScannerTask> {
         let (pids, kernel) = self.request(request);
         AsyncTask::new(ScannerTask {
@@ -128,21 +129,22 @@ pub struct ScannerTask {
 }
 
 impl Task for ScannerTask {
-    type Output = livetree_core::scan::ScanReport;
-    type JsValue = ScanResult;
+    type Output = String;
+    type JsValue = String;
 
+    /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
-        run(&self.inner, &self.stats, self.pids.take(), self.kernel).map_err(|e| {
+        let report = run(&self.inner, &self.stats, self.pids.take(), self.kernel).map_err(|e| {
             let reason = e.to_string();
             self.error = Some(e);
             Error::from_reason(reason)
-        })
+        })?;
+        convert::document(&report)
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        let result = convert::report(output);
         crate::give_back_memory();
-        Ok(result)
+        Ok(output)
     }
 
     fn reject(&mut self, env: Env, err: Error) -> Result<Self::JsValue> {

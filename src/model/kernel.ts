@@ -1,27 +1,14 @@
-// The kernel part of the status document, from the native scan's KernelOut. Rust decides
+// The kernel part of the status document, from the native scan's kernel report. Rust decides
 // (codes); here the codes become sentences.
-import type {KernelOut, KernelReasonOut} from '../native.js';
 import type {Kernel} from './kernel-document.js';
+import type {KernelReasonCode, ScanKernel} from './scan-parts.js';
 
-export function toKernel(k: KernelOut): Kernel {
-	return {
-		running: {release: k.runningRelease, version: k.runningVersion},
-		installed: k.installed.map(i => ({
-			release: i.release,
-			path: i.path,
-			deployment: i.deployment ?? null,
-			versionString: i.versionString ?? null,
-		})),
-		expected: k.expected ?? null,
-		modulesAvailable: k.modulesAvailable ?? null,
-		livepatches: k.livepatches.map(p => ({name: p.name, enabled: p.enabled, transition: p.transition, objects: p.objects})),
-		rebootNeeded: k.rebootNeeded,
-		softRebootPossible: k.softRebootPossible ?? null,
-		reasons: k.reasons.map(r => ({code: r.code, message: reasonMessage(r, k.runningRelease)})),
-	};
+export function toKernel(k: ScanKernel): Kernel {
+	const {bootId: _bootId, reasons, ...rest} = k;
+	return {...rest, reasons: reasons.map(r => ({code: r.code, message: reasonMessage(r, k.running.release)}))};
 }
 
-export function reasonMessage(r: KernelReasonOut, running: string): string {
+export function reasonMessage(r: KernelReasonCode, running: string): string {
 	const kernel = r.release ? ` (kernel ${r.release})` : '';
 	switch (r.code) {
 		case 'newer-kernel': {

@@ -119,7 +119,7 @@ impl std::error::Error for ParseError {}
 /// report carries it. `code` is the stable name the TypeScript side turns into words; `pid`
 /// names the process it concerns, if one. It lives here, beside `Error`, because every layer
 /// (the kernel, composefs, the catalog's callers) reports them, and the report only carries them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     /// A stable code (`catalog-write`, `origin-corrupt`, ...) that the TypeScript side turns
     /// into words.

@@ -4,12 +4,14 @@
 //! the functions that read files take a root (`proc_root`, a sysroot path) so tests can
 //! run on captured inputs as well as on the live system.
 #![warn(missing_docs)]
+pub mod as_text;
 pub mod attribute;
 pub mod bootentry;
 pub mod catalog;
 pub mod cgroup;
 pub mod checksum;
 pub mod composefs;
+pub mod contract;
 pub mod error;
 pub mod escape;
 pub mod gvariant;

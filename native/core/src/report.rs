@@ -1,5 +1,12 @@
-//! What one scan reports: plain data, converted to JavaScript objects by the napi glue.
+//! What one scan reports: plain data. These types are also the status document's parts as
+//! the scan decides them: they serialize (serde) to exactly the contract's JSON shapes
+//! (`schema/status.schema.json`), which the napi glue hands to TypeScript as one JSON text.
+//! The shapes that are not a plain field-for-field derive are written out in `contract`.
 use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::as_text::{lossy_path, lossy_path_opt, lossy_text_opt};
 
 pub use crate::error::Warning;
 pub use crate::packages::PackageInfo;
@@ -31,7 +38,8 @@ pub struct ScanConfig {
 }
 
 /// What a process's root directory is, which decides which commit its files are judged against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RootKind {
     /// The root is a deployment's directory, current or since undeployed (`root_deployment`
     /// names it).
@@ -46,7 +54,8 @@ pub enum RootKind {
 
 /// The contract's `processes[].state`, decided by `attribute::process_state`: unknown, else
 /// stale, else overlay, else foreign, else current.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ProcessState {
     /// Nothing it maps is stale or served by an overlay, and its root is a deployment or the
     /// host's.
@@ -63,7 +72,8 @@ pub enum ProcessState {
 }
 
 /// Where a mapped file's bytes were traced to (the contract's `origin.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OriginKind {
     /// A file of a current deployment's tree.
     Deployment,
@@ -76,8 +86,10 @@ pub enum OriginKind {
     Untracked,
 }
 
-/// The commit, deployment and tree path a mapped file came from, as far as the scan could tell.
-#[derive(Debug, Clone)]
+/// The commit, deployment and tree path a mapped file came from, as far as the scan could tell
+/// (the contract's `files[].origin`, fields in its order).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Origin {
     /// What kind of source explains the file; the other fields are filled as far as it allows.
     pub kind: OriginKind,
@@ -85,12 +97,14 @@ pub struct Origin {
     pub deployment: Option<String>,
     /// The commit checksum whose tree holds the file.
     pub commit: Option<String>,
+    /// The ostree content object (checksum) the file's bytes are.
+    #[serde(rename = "objectChecksum")]
+    pub object: Option<String>,
+    /// The file's path inside the commit's tree, e.g. `/usr/lib/libc.so.6` (as text, lossy).
+    #[serde(serialize_with = "lossy_text_opt")]
+    pub tree_path: Option<Vec<u8>>,
     /// That commit's `version` metadata, when it has one.
     pub version: Option<String>,
-    /// The ostree content object (checksum) the file's bytes are.
-    pub object: Option<String>,
-    /// The file's path inside the commit's tree, e.g. `/usr/lib/libc.so.6`.
-    pub tree_path: Option<Vec<u8>>,
     /// The package that installed this file, from the package database of the tree it
     /// came from (`packages`); None when that tree has none or does not list the path.
     pub package: Option<PackageInfo>,
@@ -103,9 +117,9 @@ impl Origin {
             kind: OriginKind::Untracked,
             deployment: None,
             commit: None,
-            version: None,
             object: None,
             tree_path: None,
+            version: None,
             package: None,
         }
     }
@@ -113,7 +127,8 @@ impl Origin {
 
 /// Why a file makes its process stale: the one rule, decided in `attribute::stale_reason`
 /// and carried to the document as `files[].staleReason`; renderers turn it into words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum StaleReason {
     /// The bytes are gone: the mapped inode has no name left anywhere.
     Deleted,
@@ -143,6 +158,7 @@ impl StaleReason {
 }
 
 /// One distinct file-backed mapping of a process (one per dev+ino, not per address range).
+/// Serialized as the contract's `processes[].files[]` in `contract`.
 #[derive(Debug, Clone)]
 pub struct FileReport {
     /// The path as the kernel's maps show it (escapes decoded, no ` (deleted)` suffix), as bytes.
@@ -172,6 +188,7 @@ pub struct FileReport {
 }
 
 /// One process as the scan saw it: its root, its unit, its files and the verdict on them.
+/// Serialized as the contract's `processes[]` in `contract`.
 #[derive(Debug, Clone)]
 pub struct ProcessReport {
     /// The process id, in the PID namespace of `proc_root`.
@@ -193,37 +210,15 @@ pub struct ProcessReport {
     pub files: Vec<FileReport>,
 }
 
-/// One deployment of the sysroot, in the order `ostree admin status` lists them.
+/// One deployment of the sysroot, in the order `ostree admin status` lists them: the
+/// sysroot's own record of it and what the scan adds. Serialized as the contract's
+/// `deployments[]` in `contract`.
 #[derive(Debug, Clone)]
 pub struct DeploymentReport {
     /// OSNAME/CHECKSUM.SERIAL, the id processes and files refer to it by.
     pub id: String,
-    /// The stateroot the deployment belongs to.
-    pub osname: String,
-    /// The commit the deployment was checked out from.
-    pub checksum: String,
-    /// The serial that tells apart deployments of the same commit.
-    pub serial: u32,
-    /// The commit's `version` metadata, when it has one.
-    pub version: Option<String>,
-    /// The refspec (or container image reference) of its origin file, when it has one.
-    pub refspec: Option<String>,
-    /// See sysroot::Deployment::has_origin.
-    pub has_origin: bool,
-    /// The host runs from this deployment.
-    pub booted: bool,
-    /// The deployment the next boot will run (listed before the booted one).
-    pub pending: bool,
-    /// The deployment a rollback would boot (listed after the booted one).
-    pub rollback: bool,
-    /// Staged: written by `ostree admin deploy --stage`, finalised at shutdown.
-    pub staged: bool,
-    /// Pinned: `ostree admin prune` keeps it.
-    pub pinned: bool,
-    /// `none`, `development`, `transient` or `hotfix`, as `ostree admin unlock` left it.
-    pub unlocked: String,
-    /// The deployment's directory.
-    pub path: PathBuf,
+    /// The deployment as the sysroot lists it (commit, version, flags, directory).
+    pub deployment: crate::sysroot::Deployment,
     /// How many scanned processes have this deployment as their root.
     pub process_count: u32,
     /// rpm-ostree apply-live: the commit live-applied onto this deployment (and one an
@@ -234,9 +229,10 @@ pub struct DeploymentReport {
 }
 
 /// `deployments[].composefs` of the contract.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComposefsReport {
     /// The deployment's EROFS image (`.ostree.cfs`), None when it is gone.
+    #[serde(serialize_with = "lossy_path_opt")]
     pub image: Option<PathBuf>,
     /// The composefs digest the commit metadata expects (`ostree.composefs.digest.v0`), hex.
     pub digest: Option<String>,
@@ -245,7 +241,7 @@ pub struct ComposefsReport {
 }
 
 /// rpm-ostree apply-live state read from `rpmostree-is-live.stamp` in the run directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LiveApply {
     /// The commit live-applied onto the deployment.
     pub commit: Option<String>,
@@ -254,17 +250,20 @@ pub struct LiveApply {
 }
 
 /// One file of an overlay's upper layer, and the commits known to hold the same object there.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct OverlayFileReport {
-    /// The file's path inside the tree, e.g. `/usr/lib/libc.so.6`.
+    /// The file's path inside the tree, e.g. `/usr/lib/libc.so.6` (as text, lossy).
+    #[serde(serialize_with = "crate::as_text::lossy_text")]
     pub path: Vec<u8>,
     /// The content object its bytes are, when they match a known object.
+    #[serde(rename = "objectChecksum")]
     pub object: Option<String>,
     /// Known commits whose tree holds this exact object at this path; empty for a hand-made hotfix.
     pub commits: Vec<String>,
 }
 
 /// A dynamic overlay: an overlayfs mount whose lower layer is a deployment's tree.
+/// Serialized as the contract's `overlays[]` in `contract`.
 #[derive(Debug, Clone)]
 pub struct OverlayReport {
     /// Where it is mounted, named as the scanner sees it (below the process's root).
@@ -283,15 +282,27 @@ pub struct OverlayReport {
     pub files: Vec<OverlayFileReport>,
 }
 
-/// Everything one scan found: deployments, overlays, processes, the kernel, and what went wrong.
-#[derive(Debug, Clone)]
-pub struct ScanReport {
+/// The contract's `sysroot`: which sysroot was scanned and what it is.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SysrootReport {
     /// The sysroot that was scanned.
-    pub sysroot_path: PathBuf,
+    #[serde(serialize_with = "lossy_path")]
+    pub path: PathBuf,
     /// The repo's mode (`bare`, `bare-user`, `bare-user-only`, `archive`), None without a repo.
     pub repo_mode: Option<String>,
     /// The host itself is booted from an OSTree deployment (`ostree-booted` exists).
     pub ostree_booted: bool,
+}
+
+/// Everything one scan found: deployments, overlays, processes, the kernel, and what went
+/// wrong. Serialized, it is the part of the status document the scan decides (TypeScript
+/// adds the host, the time, systemd's units and the summary).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanReport {
+    /// The sysroot that was scanned.
+    pub sysroot: SysrootReport,
     /// Every deployment of the sysroot.
     pub deployments: Vec<DeploymentReport>,
     /// Every dynamic overlay on a deployment seen from any scanned mount namespace.
@@ -305,6 +316,8 @@ pub struct ScanReport {
     /// For the packages whose files are in memory: the versions installed in the tree
     /// that counts as installed for the processes mapping them (the booted, else default,
     /// deployment for processes in deployments; the host root's database for processes
-    /// in the host root), with that tree's name (a deployment id, or `host`).
+    /// in the host root), with that tree's name (a deployment id, or `host`); serialized
+    /// as `[{tree, package}]`.
+    #[serde(serialize_with = "crate::as_text::installed")]
     pub installed_packages: Vec<(String, PackageInfo)>,
 }

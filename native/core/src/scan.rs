@@ -876,19 +876,7 @@ impl Scan<'_> {
                         .filter(|p| p.root_deployment.as_deref() == Some(id.as_str()))
                         .count() as u32,
                     id,
-                    osname: d.osname.clone(),
-                    checksum: d.checksum.clone(),
-                    serial: d.serial,
-                    version: d.version.clone(),
-                    refspec: d.refspec.clone(),
-                    has_origin: d.has_origin,
-                    booted: d.booted,
-                    pending: d.pending,
-                    rollback: d.rollback,
-                    staged: d.staged,
-                    pinned: d.pinned,
-                    unlocked: d.unlocked.clone(),
-                    path: d.path.clone(),
+                    deployment: d.clone(),
                     live_apply: live_apply(&self.cfg.run_dir, self.k.repo.as_ref(), d),
                     composefs: self.cfs.image_for(&d.id()).map(|i| ComposefsReport {
                         image: i.image.exists().then(|| i.image.clone()),
@@ -913,9 +901,11 @@ impl Scan<'_> {
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
             installed_packages,
-            sysroot_path: self.k.status.path.clone(),
-            repo_mode: self.k.repo_mode(),
-            ostree_booted: self.k.status.ostree_booted,
+            sysroot: SysrootReport {
+                path: self.k.status.path.clone(),
+                repo_mode: self.k.repo_mode(),
+                ostree_booted: self.k.status.ostree_booted,
+            },
             deployments,
             overlays,
             processes,

@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::error::{Error, ParseError};
 
 /// A live patch loaded into the running kernel (`/sys/kernel/livepatch/NAME`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Livepatch {
     /// The patch module's name.
     pub name: String,

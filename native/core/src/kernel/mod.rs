@@ -38,7 +38,10 @@ pub struct KernelRoots<'a> {
 }
 
 /// The kernel part of a scan: what runs, what is installed, and whether a reboot is needed.
-#[derive(Debug, Clone)]
+/// Serialized, it is the contract's `kernel` but for the reasons' words, which TypeScript
+/// makes from the codes, and with `bootId`, which goes to the document's `host`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KernelReport {
     /// The running kernel, from /proc.
     pub running: Running,
@@ -60,6 +63,7 @@ pub struct KernelReport {
     /// Why a reboot is needed (empty when it is not).
     pub reasons: Vec<Reason>,
     /// The deployment the kernel was booted with (from `ostree=`), when OSTree-booted.
+    #[serde(skip)]
     pub booted_deployment: Option<String>,
 }
 

@@ -7,23 +7,26 @@ use super::procfile::ProcVersion;
 use super::release;
 
 /// The kernel in memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Running {
     /// `uname -r`
     pub release: String,
     /// `uname -v`
     pub version: String,
     /// `/proc/version`, when it parsed: what its image's version string must equal.
+    #[serde(skip)]
     pub build: Option<ProcVersion>,
 }
 
 /// One kernel image found on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Installed {
     /// From the path (`/usr/lib/modules/RELEASE/vmlinuz`, `/boot/vmlinuz-RELEASE`): the
     /// name the boot loader and the module loader use.
     pub release: String,
     /// Where the image is.
+    #[serde(serialize_with = "crate::as_text::lossy_path")]
     pub path: std::path::PathBuf,
     /// The deployment id when the image is a deployment's.
     pub deployment: Option<String>,
@@ -31,6 +34,7 @@ pub struct Installed {
     pub version_string: Option<String>,
     /// In `/boot`, where the boot loader takes it from (preferred over the copy in
     /// `/usr/lib/modules` when both exist).
+    #[serde(skip)]
     pub in_boot: bool,
 }
 
@@ -57,7 +61,7 @@ pub struct OstreeBoot<'a> {
 }
 
 /// Why a reboot is needed. The parameters name what the words will need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reason {
     /// newer-kernel, kernel-rebuilt, pending-deployment, staged-deployment,
     /// modules-missing, livepatch-transition

@@ -16,7 +16,8 @@ use std::collections::{HashMap, HashSet};
 pub use tree::{CommitTree, RootTree, TreeReader};
 
 /// The package manager whose database names a file's package.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Manager {
     /// Debian's dpkg (`/var/lib/dpkg/status` and `info/*.list`).
     Dpkg,
@@ -46,16 +47,18 @@ impl Manager {
 /// A package as the contract's `origin.package` names it. `version` is written the way
 /// the package manager writes it: dpkg `[epoch:]upstream-revision`, rpm
 /// `[epoch:]version-release`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Serialized as the contract's `origin.package`, fields in its order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PackageInfo {
-    /// Which package manager installed it.
-    pub manager: Manager,
     /// The binary package name.
     pub name: String,
     /// The version as the package manager writes it.
     pub version: String,
     /// The architecture (`amd64`, `x86_64`, `noarch`), when the database gives one.
     pub arch: Option<String>,
+    /// Which package manager installed it.
+    pub manager: Manager,
     /// The source package name (dpkg `Source:`, rpm `SOURCERPM` name), when it differs or is known.
     pub source: Option<String>,
     /// The source package's version, when it differs from `version`.

@@ -1,0 +1,35 @@
+// The part of the status document the native scan decides, as the Rust core writes it:
+// one JSON text (the report types' serde shapes, native/core/src/contract.rs), parsed here
+// in one go. build.ts adds only what TypeScript owns (host, time, units, summary).
+import type {Deployment, Overlay, Package, Process, Sysroot, Warning} from './document.js';
+import type {Kernel} from './kernel-document.js';
+
+// A reason code and what its words need; model/kernel.ts makes the words.
+export interface KernelReasonCode {
+	code: string;
+	release?: string | null;
+	deployment?: string | null;
+	name?: string | null;
+}
+
+// The document's kernel, but with codes for reasons, and this boot's id (for `host`).
+export interface ScanKernel extends Omit<Kernel, 'reasons'> {
+	bootId: string | null;
+	reasons: KernelReasonCode[];
+}
+
+export interface ScanParts {
+	sysroot: Sysroot;
+	deployments: Deployment[];
+	overlays: Overlay[];
+	processes: Process[];
+	warnings: Warning[];
+	// Present when the scan was asked for it and the running kernel could be read.
+	kernel: ScanKernel | null;
+	// Installed versions of the packages in memory, each with the tree it was read from.
+	installedPackages: Array<{tree: string; package: Package}>;
+}
+
+export function parseScan(json: string): ScanParts {
+	return JSON.parse(json) as ScanParts;
+}
