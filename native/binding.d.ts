@@ -10,6 +10,150 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * What `check` found. `ok` is true exactly when `problems` is empty. A count is `None`
+ * when it could not be read. Counts are `i64`, SQLite's own integer (and a JavaScript
+ * number, where napi would make a `u64` a BigInt).
+ */
+export interface CheckReport {
+  /** The catalog file checked. */
+  path: string
+  /** Nothing is wrong: `problems` is empty. */
+  ok: boolean
+  /** Each problem found, in words a user can read. */
+  problems: Array<string>
+  /** The schema version the file claims, when readable. */
+  schemaVersion?: number
+  /** How many commits are recorded, when countable. */
+  commits?: number
+  /** How many commit files are recorded, when countable. */
+  files?: number
+  /** How many deployments are recorded, when countable. */
+  deployments?: number
+  /** How many restarts are recorded, when countable. */
+  restarts?: number
+  /** How many restarts never finished, when countable. */
+  restartsInProgress?: number
+}
+
+/**
+ * What `rebuild` did. Every row of the old file that was not copied is accounted for in
+ * `lost`, in words a user can read.
+ */
+export interface RebuildReport {
+  /** The catalog file rebuilt. */
+  path: string
+  /**
+   * Where the old file now is (`None` if there was no old file). Its `-wal` and `-shm`
+   * companions, if any, were moved along under the matching names.
+   */
+  movedTo?: string
+  /** How many commits were copied to the new file. */
+  commitsSalvaged: number
+  /** How many deployments were copied to the new file. */
+  deploymentsSalvaged: number
+  /** How many restarts were copied to the new file. */
+  restartsSalvaged: number
+  /** What could not be copied, in words a user can read. */
+  lost: Array<string>
+}
+
+/** What is known when the restart and its verification are over. */
+export interface RestartEnd {
+  /** systemd's job result: `done`, `failed`, `timeout`, ... */
+  jobResult: string
+  /** The PIDs of the unit's processes after the restart. */
+  newPids: Array<number>
+  /** livetree's verdict on the new processes, e.g. `verified` or `still-stale`. */
+  verdict: string
+  /** Anything else worth keeping, as JSON text. */
+  detailsJson: string
+}
+
+/**
+ * One restart as recorded. The `Option` fields are `None` while it is in progress (or if
+ * livetree crashed before finishing it). Times are epoch seconds.
+ */
+export interface RestartRecord {
+  /** The row id, which `finish_restart` takes. */
+  id: number
+  /** The systemd unit restarted. */
+  unit: string
+  /** When it began (epoch seconds). */
+  startedAt: number
+  /** The PIDs of the unit's processes before the restart. */
+  oldPids: Array<number>
+  /** Their stale files, as JSON text. */
+  staleFilesJson: string
+  /** systemd's job result, once finished. */
+  jobResult?: string
+  /** The PIDs of the unit's processes after the restart, once finished. */
+  newPids?: Array<number>
+  /** livetree's verdict on the new processes, once finished. */
+  verdict?: string
+  /** Anything else recorded at the end, as JSON text. */
+  detailsJson?: string
+  /** When it finished (epoch seconds). */
+  finishedAt?: number
+  /** Whether it has finished. */
+  state: 'in-progress' | 'done'
+}
+
+/** What is known when a restart begins. */
+export interface RestartStart {
+  /** The systemd unit being restarted. */
+  unit: string
+  /** The PIDs of the unit's processes before the restart. */
+  oldPids: Array<number>
+  /** The stale files of the old processes, as JSON text (SQLite checks it is valid JSON). */
+  staleFilesJson: string
+}
+
+/**
+ * Something a scan could not do, or did only in part: it does not stop the scan, and the
+ * report carries it. `code` is the stable name the TypeScript side turns into words; `pid`
+ * names the process it concerns, if one. It lives here, beside `Error`, because every layer
+ * (the kernel, composefs, the catalog's callers) reports them, and the report only carries them.
+ */
+export interface Warning {
+  /**
+   * A stable code (`catalog-write`, `origin-corrupt`, ...) that the TypeScript side turns
+   * into words.
+   */
+  code: string
+  /** What happened, naming the path or process concerned. */
+  message: string
+  /** The process the warning is about, when it concerns one. */
+  pid?: number
+}
+
+/** One commit whose tree holds the object. */
+export interface WhichHit {
+  /** The commit's checksum. */
+  commit: string
+  /** The commit's `version` metadata, when it has one. */
+  version?: string
+  /**
+   * Where the object sits in that commit's tree, as text (a byte that is not UTF-8
+   * shows as U+FFFD): this is a report for people.
+   */
+  treePath: string
+  /** The content object's checksum. */
+  objectChecksum: string
+  /** Current deployments of that commit. */
+  deployments: Array<string>
+}
+
+/** What `livetree which` found for one query. */
+export interface WhichReport {
+  /** The content object the query resolved to, when it resolved to one. */
+  objectChecksum?: string
+  /** Every known commit holding that object. */
+  hits: Array<WhichHit>
+  /** What could not be read or resolved. */
+  warnings: Array<Warning>
+}
+
+/**
  * A scanner for one sysroot, run directory and catalog that keeps what it knows between
  * scans and reloads only what changed (the rule is in `livetree_core::scanner`).
  */
@@ -30,67 +174,17 @@ export declare class Scanner {
   stats(): ScannerStatsOut
 }
 
-export declare function catalogBeginRestart(path: string, start: RestartStartIn): number
+export declare function catalogBeginRestart(path: string, start: RestartStart): number
 
-export declare function catalogCheck(path: string): CatalogCheckOut
+export declare function catalogCheck(path: string): CheckReport
 
-export interface CatalogCheckOut {
-  path: string
-  ok: boolean
-  problems: Array<string>
-  schemaVersion?: number
-  commits?: number
-  files?: number
-  deployments?: number
-  restarts?: number
-  restartsInProgress?: number
-}
+export declare function catalogFinishRestart(path: string, id: number, end: RestartEnd): void
 
-export declare function catalogFinishRestart(path: string, id: number, end: RestartEndIn): void
+export declare function catalogListRestarts(path: string): Array<RestartRecord>
 
-export declare function catalogListRestarts(path: string): Array<RestartRecordOut>
-
-export declare function catalogRebuild(path: string): CatalogRebuildOut
-
-export interface CatalogRebuildOut {
-  path: string
-  movedTo?: string
-  commitsSalvaged: number
-  deploymentsSalvaged: number
-  restartsSalvaged: number
-  lost: Array<string>
-}
+export declare function catalogRebuild(path: string): RebuildReport
 
 export declare function coreVersion(): string
-
-export interface RestartEndIn {
-  jobResult: string
-  newPids: Array<number>
-  verdict: string
-  detailsJson: string
-}
-
-export interface RestartRecordOut {
-  id: number
-  unit: string
-  /** Epoch seconds. */
-  startedAt: number
-  oldPids: Array<number>
-  staleFilesJson: string
-  jobResult?: string
-  newPids?: Array<number>
-  verdict?: string
-  detailsJson?: string
-  finishedAt?: number
-  /** in-progress | done */
-  state: string
-}
-
-export interface RestartStartIn {
-  unit: string
-  oldPids: Array<number>
-  staleFilesJson: string
-}
 
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
 export declare function scan(options: ScanOptions): Promise<string>
@@ -134,21 +228,6 @@ export interface ScanRequest {
  */
 export declare function scanSync(options: ScanOptions): string
 
-/** A warning as `which` reports it. */
-export interface WarningOut {
-  code: string
-  message: string
-  pid?: number
-}
-
-export interface WhichHitOut {
-  commit: string
-  version?: string
-  treePath: string
-  objectChecksum: string
-  deployments: Array<string>
-}
-
 export interface WhichOptions {
   sysroot?: string
   runDir?: string
@@ -158,10 +237,4 @@ export interface WhichOptions {
   queryBase64?: boolean
 }
 
-export interface WhichOut {
-  objectChecksum?: string
-  hits: Array<WhichHitOut>
-  warnings: Array<WarningOut>
-}
-
-export declare function whichSync(options: WhichOptions): WhichOut
+export declare function whichSync(options: WhichOptions): WhichReport

@@ -21,14 +21,6 @@ pub struct ScanOptions {
     pub kernel: Option<bool>,
 }
 
-/// A warning as `which` reports it.
-#[napi(object)]
-pub struct WarningOut {
-    pub code: String,
-    pub message: String,
-    pub pid: Option<u32>,
-}
-
 pub fn config(o: &ScanOptions) -> core::ScanConfig {
     let p = |v: &Option<String>, d: &str| PathBuf::from(v.as_deref().unwrap_or(d));
     core::ScanConfig {

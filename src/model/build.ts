@@ -3,7 +3,7 @@
 // come from Rust already in the contract's shape (scan-parts.ts); this adds what
 // TypeScript owns: host, time, units, summary, the kernel reasons' words.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
-import type {Host, MappedFile, StatusDocument, Unit, Warning} from './document.js';
+import type {Host, Process, StatusDocument, Unit, Warning} from './document.js';
 import {toKernel} from './kernel.js';
 import type {ScanParts} from './scan-parts.js';
 
@@ -19,8 +19,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 	const {scan} = input;
 	const {processes} = scan;
 	const kernel = scan.kernel ? toKernel(scan.kernel) : undefined;
-	// Counted by (device, inode): one libc mapped by 3000 processes is one stale file.
-	const distinct = (keep: (f: MappedFile) => boolean) => new Set(processes.flatMap(p => p.files.filter(keep).map(f => `${f.dev}\0${f.ino}`))).size;
+	const files = fileCounts(processes);
 	const overlayFiles = new Set(scan.overlays.flatMap(o => o.files.map(f => `${o.mountPoint}\0${f.path}`)));
 	return {
 		schemaVersion: 1,
@@ -37,9 +36,9 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			processes: processes.length,
 			processesNeedingRestart: processes.filter(p => p.needsRestart).length,
 			unitsNeedingRestart: 0,
-			staleFiles: distinct(f => f.staleReason !== null),
+			staleFiles: files.stale,
 			overlayFiles: overlayFiles.size,
-			untrackedFiles: distinct(f => f.origin.kind === 'untracked'),
+			untrackedFiles: files.untracked,
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
 			processesUnreadable: processes.filter(p => p.state === 'unknown').length,
 		},
@@ -47,6 +46,26 @@ export function buildDocument(input: BuildInput): StatusDocument {
 		...(kernel ? {kernel} : {}),
 		...(input.scanDurationSeconds === undefined ? {} : {scanDurationSeconds: input.scanDurationSeconds}),
 	};
+}
+
+// Stale and untracked files, counted by (device, inode): one libc mapped by 3000 processes
+// is one stale file. One pass over every file of every process.
+function fileCounts(processes: Process[]): {stale: number; untracked: number} {
+	const stale = new Set<string>();
+	const untracked = new Set<string>();
+	for (const p of processes) {
+		for (const f of p.files) {
+			if (f.staleReason !== null) {
+				stale.add(`${f.dev}\0${f.ino}`);
+			}
+
+			if (f.origin.kind === 'untracked') {
+				untracked.add(`${f.dev}\0${f.ino}`);
+			}
+		}
+	}
+
+	return {stale: stale.size, untracked: untracked.size};
 }
 
 /**

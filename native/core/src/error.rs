@@ -120,6 +120,7 @@ impl std::error::Error for ParseError {}
 /// names the process it concerns, if one. It lives here, beside `Error`, because every layer
 /// (the kernel, composefs, the catalog's callers) reports them, and the report only carries them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_from_js = false))]
 pub struct Warning {
     /// A stable code (`catalog-write`, `origin-corrupt`, ...) that the TypeScript side turns
     /// into words.

@@ -23,14 +23,17 @@ pub enum Query {
 
 /// One commit whose tree holds the object.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_from_js = false))]
 pub struct WhichHit {
     /// The commit's checksum.
     pub commit: String,
     /// The commit's `version` metadata, when it has one.
     pub version: Option<String>,
-    /// Where the object sits in that commit's tree.
-    pub tree_path: Vec<u8>,
+    /// Where the object sits in that commit's tree, as text (a byte that is not UTF-8
+    /// shows as U+FFFD): this is a report for people.
+    pub tree_path: String,
     /// The content object's checksum.
+    #[cfg_attr(feature = "napi", napi(js_name = "objectChecksum"))]
     pub object: String,
     /// Current deployments of that commit.
     pub deployments: Vec<String>,
@@ -38,8 +41,10 @@ pub struct WhichHit {
 
 /// What `livetree which` found for one query.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_from_js = false))]
 pub struct WhichReport {
     /// The content object the query resolved to, when it resolved to one.
+    #[cfg_attr(feature = "napi", napi(js_name = "objectChecksum"))]
     pub object: Option<String>,
     /// Every known commit holding that object.
     pub hits: Vec<WhichHit>,
@@ -99,7 +104,7 @@ pub fn which(
                 deployments: deployments_of(&h.commit),
                 commit: h.commit,
                 version: h.version,
-                tree_path: h.path,
+                tree_path: String::from_utf8_lossy(&h.path).into_owned(),
                 object: obj.clone(),
             });
         }
@@ -110,7 +115,7 @@ pub fn which(
                 deployments: deployments_of(&h.commit),
                 commit: h.commit,
                 version: h.version,
-                tree_path: p.clone(),
+                tree_path: String::from_utf8_lossy(p).into_owned(),
                 object: h.object,
             });
         }

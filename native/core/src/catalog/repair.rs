@@ -14,8 +14,10 @@ use super::{db_error, Catalog};
 use crate::error::{Error, Result};
 
 /// What `check` found. `ok` is true exactly when `problems` is empty. A count is `None`
-/// when it could not be read.
+/// when it could not be read. Counts are `i64`, SQLite's own integer (and a JavaScript
+/// number, where napi would make a `u64` a BigInt).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_from_js = false))]
 pub struct CheckReport {
     /// The catalog file checked.
     pub path: PathBuf,
@@ -26,20 +28,21 @@ pub struct CheckReport {
     /// The schema version the file claims, when readable.
     pub schema_version: Option<i64>,
     /// How many commits are recorded, when countable.
-    pub commits: Option<u64>,
+    pub commits: Option<i64>,
     /// How many commit files are recorded, when countable.
-    pub files: Option<u64>,
+    pub files: Option<i64>,
     /// How many deployments are recorded, when countable.
-    pub deployments: Option<u64>,
+    pub deployments: Option<i64>,
     /// How many restarts are recorded, when countable.
-    pub restarts: Option<u64>,
+    pub restarts: Option<i64>,
     /// How many restarts never finished, when countable.
-    pub restarts_in_progress: Option<u64>,
+    pub restarts_in_progress: Option<i64>,
 }
 
 /// What `rebuild` did. Every row of the old file that was not copied is accounted for in
 /// `lost`, in words a user can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_from_js = false))]
 pub struct RebuildReport {
     /// The catalog file rebuilt.
     pub path: PathBuf,
@@ -47,11 +50,11 @@ pub struct RebuildReport {
     /// companions, if any, were moved along under the matching names.
     pub moved_to: Option<PathBuf>,
     /// How many commits were copied to the new file.
-    pub commits_salvaged: u64,
+    pub commits_salvaged: i64,
     /// How many deployments were copied to the new file.
-    pub deployments_salvaged: u64,
+    pub deployments_salvaged: i64,
     /// How many restarts were copied to the new file.
-    pub restarts_salvaged: u64,
+    pub restarts_salvaged: i64,
     /// What could not be copied, in words a user can read.
     pub lost: Vec<String>,
 }
@@ -96,9 +99,9 @@ pub(super) fn check(path: &Path) -> Result<CheckReport> {
             None
         }
     };
-    let mut count = |sql: &str, what: &str| -> Option<u64> {
+    let mut count = |sql: &str, what: &str| -> Option<i64> {
         match conn.query_row(sql, [], |row| row.get::<_, i64>(0)) {
-            Ok(n) => Some(n.max(0) as u64),
+            Ok(n) => Some(n.max(0)),
             Err(e) => {
                 damaged(&mut problems, what, e);
                 None
@@ -296,7 +299,7 @@ fn salvage(old: &Connection, fresh: &mut Catalog, report: &mut RebuildReport) {
 
 /// Copy every readable row of a small table as it is (ids included), one row at a time so
 /// one bad row costs only itself.
-fn copy_rows(old: &Connection, fresh: &Catalog, table: &str, lost: &mut Vec<String>) -> u64 {
+fn copy_rows(old: &Connection, fresh: &Catalog, table: &str, lost: &mut Vec<String>) -> i64 {
     let mut copied = 0;
     for rowid in readable_rowids(old, table, lost) {
         let row = old
@@ -332,7 +335,7 @@ fn copy_rows(old: &Connection, fresh: &Catalog, table: &str, lost: &mut Vec<Stri
 
 /// Copy every commit whose files can all be read; a commit is copied whole or not at all,
 /// as when it was recorded. A lost commit is recorded again by the next scan that sees it.
-fn copy_commits(old: &Connection, fresh: &mut Catalog, lost: &mut Vec<String>) -> u64 {
+fn copy_commits(old: &Connection, fresh: &mut Catalog, lost: &mut Vec<String>) -> i64 {
     let mut copied = 0;
     for rowid in readable_rowids(old, "commits", lost) {
         let read = old.query_row(

@@ -9,6 +9,7 @@ use crate::error::Result;
 
 /// What is known when a restart begins.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_to_js = false))]
 pub struct RestartStart {
     /// The systemd unit being restarted.
     pub unit: String,
@@ -20,6 +21,7 @@ pub struct RestartStart {
 
 /// What is known when the restart and its verification are over.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_to_js = false))]
 pub struct RestartEnd {
     /// systemd's job result: `done`, `failed`, `timeout`, ...
     pub job_result: String,
@@ -50,9 +52,22 @@ impl RestartState {
     }
 }
 
+/// JavaScript sees the state as its spelling (`as_str`).
+#[cfg(feature = "napi")]
+impl napi::bindgen_prelude::ToNapiValue for RestartState {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        // SAFETY: as for any napi value, `env` is the live environment napi passed in.
+        unsafe { napi::bindgen_prelude::ToNapiValue::to_napi_value(env, val.as_str()) }
+    }
+}
+
 /// One restart as recorded. The `Option` fields are `None` while it is in progress (or if
 /// livetree crashed before finishing it). Times are epoch seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_from_js = false))]
 pub struct RestartRecord {
     /// The row id, which `finish_restart` takes.
     pub id: i64,
@@ -75,6 +90,7 @@ pub struct RestartRecord {
     /// When it finished (epoch seconds).
     pub finished_at: Option<i64>,
     /// Whether it has finished.
+    #[cfg_attr(feature = "napi", napi(ts_type = "'in-progress' | 'done'"))]
     pub state: RestartState,
 }
 
