@@ -162,7 +162,7 @@ fn a_damaged_page_is_refused_and_rebuild_salvages_the_rest() {
     }
     assert_eq!(salvaged, rebuilt.commits_salvaged);
     assert!(
-        salvaged < u64::from(COMMITS),
+        salvaged < i64::from(COMMITS),
         "the damage should cost a commit"
     );
     assert!(salvaged > 0, "undamaged commits should survive");
@@ -234,7 +234,7 @@ fn rebuild_of_a_healthy_catalog_loses_nothing() {
     populated(&path);
     let rebuilt = Catalog::rebuild(&path).unwrap();
     assert!(rebuilt.lost.is_empty(), "{:?}", rebuilt.lost);
-    assert_eq!(rebuilt.commits_salvaged, u64::from(COMMITS));
+    assert_eq!(rebuilt.commits_salvaged, i64::from(COMMITS));
     let catalog = Catalog::open(&path).unwrap();
     for n in 0..COMMITS {
         let record = commit(n, FILES);
@@ -290,7 +290,7 @@ fn rebuild_skips_a_damaged_page_of_commits_and_reads_on_after_it() {
     let rebuilt = Catalog::rebuild(&path).unwrap();
     eprintln!("rebuild report: {rebuilt:#?}");
     assert!(rebuilt.commits_salvaged > 0);
-    assert!(rebuilt.commits_salvaged < u64::from(total));
+    assert!(rebuilt.commits_salvaged < i64::from(total));
     assert!(
         rebuilt
             .lost
@@ -310,7 +310,7 @@ fn rebuild_skips_a_damaged_page_of_commits_and_reads_on_after_it() {
         );
     }
     assert_eq!(
-        catalog.list_commits().unwrap().len() as u64,
+        catalog.list_commits().unwrap().len() as i64,
         rebuilt.commits_salvaged
     );
 }
