@@ -1,0 +1,217 @@
+//! The scan report serializes to the status document's shapes (schema/status.schema.json):
+//! the contract's names, codes and key order, `null` for what is absent, `MAJ:MIN` devices,
+//! a nested `root`, and `pathBase64` only for a path that is not UTF-8. TypeScript parses
+//! this text as the document's parts, so what is checked here is what `status --json` says.
+use std::path::PathBuf;
+
+use livetree_core::packages::{Manager, PackageInfo};
+use livetree_core::report::*;
+use livetree_core::sysroot::Deployment;
+
+fn deployment() -> DeploymentReport {
+    let d = Deployment {
+        index: 0,
+        osname: "os".into(),
+        checksum: "c0ffee".into(),
+        serial: 1,
+        bootcsum: Some("b00t".into()),
+        bootserial: Some(0),
+        version: Some("2.0".into()),
+        refspec: None,
+        has_origin: true,
+        unlocked: "none".into(),
+        booted: true,
+        pending: false,
+        rollback: false,
+        staged: false,
+        pinned: true,
+        path: PathBuf::from("/sysroot/ostree/deploy/os/deploy/c0ffee.1"),
+        dir_dev: 2049,
+        dir_ino: 77,
+    };
+    DeploymentReport {
+        id: d.id(),
+        deployment: d,
+        process_count: 3,
+        live_apply: None,
+        composefs: Some(ComposefsReport {
+            image: None,
+            digest: Some("d1".into()),
+            mounted: false,
+        }),
+    }
+}
+
+fn package() -> PackageInfo {
+    PackageInfo {
+        manager: Manager::Dpkg,
+        name: "libc6".into(),
+        version: "2.36-9".into(),
+        arch: Some("amd64".into()),
+        source: Some("glibc".into()),
+        source_version: None,
+    }
+}
+
+fn file(path: &[u8], stale: Option<StaleReason>) -> FileReport {
+    FileReport {
+        path: path.to_vec(),
+        major: 254,
+        minor: 1,
+        ino: 1 << 40,
+        deleted: stale.is_some(),
+        path_gone: stale.is_some(),
+        superseded: false,
+        origin: Origin {
+            kind: OriginKind::Deployment,
+            deployment: Some("os/c0ffee.1".into()),
+            commit: Some("c0ffee".into()),
+            object: Some("0b1ec7".into()),
+            tree_path: Some(b"/usr/lib/libc.so.6".to_vec()),
+            version: Some("2.0".into()),
+            package: Some(package()),
+        },
+        stale_reason: stale,
+        identical_in: None,
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap()
+}
+
+#[test]
+fn a_deployment_is_the_sysroot_record_with_what_the_scan_adds_in_the_contract_order() {
+    assert_eq!(
+        json(&deployment()),
+        concat!(
+            r#"{"id":"os/c0ffee.1","osname":"os","checksum":"c0ffee","serial":1,"version":"2.0","#,
+            r#""refspec":null,"hasOrigin":true,"booted":true,"pending":false,"rollback":false,"#,
+            r#""staged":false,"pinned":true,"unlocked":"none","processCount":3,"#,
+            r#""path":"/sysroot/ostree/deploy/os/deploy/c0ffee.1","liveApply":null,"#,
+            r#""composefs":{"image":null,"digest":"d1","mounted":false}}"#
+        )
+    );
+}
+
+#[test]
+fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
+    let p = ProcessReport {
+        pid: 42,
+        comm: b"d\xffmon".to_vec(),
+        exe: None,
+        root_kind: RootKind::Deployment,
+        root_deployment: Some("os/c0ffee.1".into()),
+        cgroup_unit: Some("d.service".into()),
+        state: ProcessState::Stale,
+        files: vec![],
+    };
+    assert_eq!(
+        json(&p),
+        concat!(
+            "{\"pid\":42,\"comm\":\"d\u{fffd}mon\",\"exe\":null,",
+            r#""root":{"kind":"deployment","deployment":"os/c0ffee.1"},"unit":"d.service","#,
+            r#""state":"stale","needsRestart":true,"files":[]}"#
+        )
+    );
+    let current = ProcessReport {
+        state: ProcessState::Current,
+        ..p
+    };
+    assert!(json(&current).contains(r#""state":"current","needsRestart":false"#));
+}
+
+#[test]
+fn a_file_carries_its_exact_bytes_only_when_its_path_is_not_utf8() {
+    let text = json(&file(b"/usr/lib/libc.so.6", None));
+    assert_eq!(
+        text,
+        concat!(
+            r#"{"path":"/usr/lib/libc.so.6","dev":"254:1","ino":1099511627776,"deleted":false,"#,
+            r#""superseded":false,"origin":{"kind":"deployment","deployment":"os/c0ffee.1","#,
+            r#""commit":"c0ffee","objectChecksum":"0b1ec7","treePath":"/usr/lib/libc.so.6","#,
+            r#""version":"2.0","package":{"name":"libc6","version":"2.36-9","arch":"amd64","#,
+            r#""manager":"dpkg","source":"glibc","sourceVersion":null}},"staleReason":null,"#,
+            r#""pathGone":false,"identicalIn":null}"#
+        )
+    );
+    let odd = json(&file(
+        b"/opt/caf\xe9.so",
+        Some(StaleReason::RemovedDeployment),
+    ));
+    assert!(
+        odd.starts_with("{\"path\":\"/opt/caf\u{fffd}.so\","),
+        "{odd}"
+    );
+    // base64 of the exact bytes, after the origin, before the verdict (the contract's order).
+    assert!(
+        odd.contains(r#"},"pathBase64":"L29wdC9jYWbpLnNv","staleReason":"removed-deployment","pathGone":true,"#),
+        "{odd}"
+    );
+}
+
+#[test]
+fn an_overlay_names_its_device_and_upper_layer_as_text() {
+    let o = OverlayReport {
+        mount_point: b"/usr".to_vec(),
+        major: 0,
+        minor: 52,
+        lower_deployment: Some("os/c0ffee.1".into()),
+        upper_dir: None,
+        source_commits: vec!["c0ffee".into()],
+        files: vec![OverlayFileReport {
+            path: b"/usr/bin/x".to_vec(),
+            object: None,
+            commits: vec![],
+        }],
+    };
+    assert_eq!(
+        json(&o),
+        concat!(
+            r#"{"mountPoint":"/usr","device":"0:52","lowerDeployment":"os/c0ffee.1","upperDir":null,"#,
+            r#""sourceCommits":["c0ffee"],"files":[{"path":"/usr/bin/x","objectChecksum":null,"commits":[]}]}"#
+        )
+    );
+}
+
+#[test]
+fn the_scan_report_is_the_documents_parts() {
+    let r = ScanReport {
+        sysroot: SysrootReport {
+            path: PathBuf::from("/sysroot"),
+            repo_mode: Some("bare".into()),
+            ostree_booted: false,
+        },
+        deployments: vec![deployment()],
+        overlays: vec![],
+        processes: vec![],
+        warnings: vec![Warning::new("origin-corrupt", "x.origin: bad", None)],
+        kernel: None,
+        installed_packages: vec![("host".into(), package())],
+    };
+    let v: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "deployments",
+            "installedPackages",
+            "kernel",
+            "overlays",
+            "processes",
+            "sysroot",
+            "warnings"
+        ]
+    );
+    assert_eq!(
+        v["sysroot"],
+        serde_json::json!({"path": "/sysroot", "repoMode": "bare", "ostreeBooted": false})
+    );
+    assert_eq!(
+        v["warnings"],
+        serde_json::json!([{"code": "origin-corrupt", "message": "x.origin: bad", "pid": null}])
+    );
+    assert_eq!(v["installedPackages"][0]["tree"], "host");
+    assert_eq!(v["installedPackages"][0]["package"]["manager"], "dpkg");
+    assert!(v["kernel"].is_null());
+}
