@@ -21,7 +21,11 @@ const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 
 // The document minus what differs between any two scans (when it was made).
 function documentOf(json: string): Omit<StatusDocument, 'generatedAt' | 'scanDurationSeconds'> {
-	const {generatedAt: _g, scanDurationSeconds: _s, ...rest} = buildDocument({scan: parseScan(json), host: {hostname: 'h', kernelRelease: 'k'}, generatedAt: new Date(0)});
+	const {
+		generatedAt: _g,
+		scanDurationSeconds: _s,
+		...rest
+	} = buildDocument({scan: parseScan(json), host: {hostname: 'h', kernelRelease: 'k'}, generatedAt: new Date(0)});
 	return rest;
 }
 
