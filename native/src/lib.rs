@@ -1,8 +1,9 @@
-//! napi glue: converts types and calls into `livetree_core`; no logic lives here.
+//! napi glue: calls into `livetree_core`; no logic and no record types live here. A scan
+//! returns the status document's parts as one JSON text (the core's serde shapes,
+//! `livetree_core::contract`); the catalog's records are the core's own `#[napi(object)]`s.
 //!
-//! Numbers: inode numbers cross as JavaScript numbers (f64). Linux inode numbers on the
-//! filesystems livetree sees fit in 2^53; a larger one would lose precision, which is
-//! why `dev`+`ino` are also given as a string key (`devIno`).
+//! Numbers: inode numbers cross as JSON numbers, which JavaScript reads as f64. Linux inode
+//! numbers on the filesystems livetree sees fit in 2^53; a larger one would lose precision.
 #![deny(clippy::all)]
 
 mod catalog_glue;

@@ -7,7 +7,7 @@
 import type {StatusDocument} from '../model/document.js';
 import type {Family} from './exposition.js';
 
-// What the rules need of one catalog restart record (native RestartRecordOut fits).
+// What the rules need of one catalog restart record (the native RestartRecord fits).
 export interface RestartRecordFacts {
 	id: number;
 	unit: string;
