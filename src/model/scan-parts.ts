@@ -1,7 +1,7 @@
 // The part of the status document the native scan decides, as the Rust core writes it:
 // one JSON text (the report types' serde shapes, native/core/src/contract.rs), parsed here
 // in one go. build.ts adds only what TypeScript owns (host, time, units, summary).
-import type {Deployment, Overlay, Package, Process, Sysroot, Warning} from './document.js';
+import type {Deployment, Origin, Overlay, Package, Process, Sysroot, Warning} from './document.js';
 import type {Kernel} from './kernel-document.js';
 
 // A reason code and what its words need; model/kernel.ts makes the words.
@@ -30,6 +30,22 @@ export interface ScanParts {
 	installedPackages: Array<{tree: string; package: Package}>;
 }
 
+// The text as written: each distinct origin once, in `origins`, and files naming theirs by
+// index there (thousands of processes map the same few files from the same few commits).
+interface ScanText extends Omit<ScanParts, 'processes'> {
+	origins: Origin[];
+	processes: Array<Omit<Process, 'files'> & {files: Array<{origin: number | Origin}>}>;
+}
+
 export function parseScan(json: string): ScanParts {
-	return JSON.parse(json) as ScanParts;
+	const {origins, ...parts} = JSON.parse(json) as ScanText;
+	// Each file gets its origin object back, in the place of the index (key order kept);
+	// files with equal origins share one object.
+	for (const p of parts.processes) {
+		for (const f of p.files) {
+			f.origin = origins[f.origin as number]!;
+		}
+	}
+
+	return parts as ScanParts;
 }

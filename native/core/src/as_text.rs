@@ -4,10 +4,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
-
-use crate::packages::PackageInfo;
+use serde::Serializer;
 
 /// Bytes as text: the contract's paths and names are strings; a byte that is not UTF-8
 /// becomes U+FFFD (the exact bytes go in `pathBase64` where the contract has one).
@@ -39,18 +36,4 @@ pub fn lossy_path_opt<S: Serializer>(path: &Option<PathBuf>, s: S) -> Result<S::
         Some(p) => lossy_path(p, s),
         None => s.serialize_none(),
     }
-}
-
-/// `installedPackages`: each package with the tree it is installed in, `{tree, package}`.
-pub fn installed<S: Serializer>(v: &[(String, PackageInfo)], s: S) -> Result<S::Ok, S::Error> {
-    struct Entry<'a>(&'a str, &'a PackageInfo);
-    impl Serialize for Entry<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut m = s.serialize_map(Some(2))?;
-            m.serialize_entry("tree", self.0)?;
-            m.serialize_entry("package", self.1)?;
-            m.end()
-        }
-    }
-    s.collect_seq(v.iter().map(|(tree, p)| Entry(tree, p)))
 }

@@ -4,12 +4,95 @@
 //! `MAJ:MIN` device, a `pathBase64` only for a path that is not UTF-8, the sysroot's
 //! deployment record with what the scan adds) are written out here, each in the contract's
 //! key order, which the document keeps.
+//!
+//! The whole report (`ScanReport`) is written with each distinct origin once, in `origins`,
+//! and each file naming its origin by index there: thousands of processes map the same few
+//! files from the same few commits, so this keeps the text small and lets the reader make
+//! equal origins one object (`src/model/scan-parts.ts` puts them back in place). A file or
+//! process written alone carries its origin inline, as the document shows it.
+use std::collections::HashMap;
+
 use base64::Engine;
-use serde::ser::SerializeStruct;
+use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use crate::as_text::text;
-use crate::report::{DeploymentReport, FileReport, OverlayReport, ProcessReport, ProcessState};
+use crate::packages::PackageInfo;
+use crate::report::{
+    DeploymentReport, FileReport, Origin, OverlayReport, ProcessReport, ProcessState, ScanReport,
+};
+
+/// The distinct origins of a report's files, in the order first met.
+struct Origins<'a> {
+    list: Vec<&'a Origin>,
+    index: HashMap<&'a Origin, u32>,
+}
+
+impl<'a> Origins<'a> {
+    fn of(processes: &'a [ProcessReport]) -> Origins<'a> {
+        let mut o = Origins {
+            list: Vec::new(),
+            index: HashMap::new(),
+        };
+        for f in processes.iter().flat_map(|p| &p.files) {
+            let next = o.list.len() as u32;
+            o.index.entry(&f.origin).or_insert_with(|| {
+                o.list.push(&f.origin);
+                next
+            });
+        }
+        o
+    }
+}
+
+/// The scan's document parts: `sysroot`, `deployments`, `overlays`, `origins` (see the
+/// module's comment), `processes`, `warnings`, `kernel`, `installedPackages`.
+impl Serialize for ScanReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let origins = Origins::of(&self.processes);
+        let mut r = s.serialize_struct("ScanReport", 8)?;
+        r.serialize_field("sysroot", &self.sysroot)?;
+        r.serialize_field("deployments", &self.deployments)?;
+        r.serialize_field("overlays", &self.overlays)?;
+        r.serialize_field("origins", &origins.list)?;
+        let processes = self.processes.iter().map(|p| Process(p, Some(&origins)));
+        r.serialize_field("processes", &Seq(processes))?;
+        r.serialize_field("warnings", &self.warnings)?;
+        r.serialize_field("kernel", &self.kernel)?;
+        r.serialize_field("installedPackages", &Installed(&self.installed_packages))?;
+        r.end()
+    }
+}
+
+/// A sequence written from an iterator that can be cloned (serde takes `&self`).
+struct Seq<I>(I);
+
+impl<I: Iterator + Clone> Serialize for Seq<I>
+where
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.clone())
+    }
+}
+
+/// `installedPackages`: each package with the tree it is installed in, `{tree, package}`.
+struct Installed<'a>(&'a [(String, PackageInfo)]);
+
+impl Serialize for Installed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Entry<'a>(&'a str, &'a PackageInfo);
+        impl Serialize for Entry<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("tree", self.0)?;
+                m.serialize_entry("package", self.1)?;
+                m.end()
+            }
+        }
+        s.collect_seq(self.0.iter().map(|(tree, p)| Entry(tree, p)))
+    }
+}
 
 /// A device as maps and the contract show it: `MAJOR:MINOR` in decimal.
 struct Device(u32, u32);
@@ -31,20 +114,7 @@ struct Root<'a> {
 /// (TypeScript replaces it with systemd's answer when it has one).
 impl Serialize for ProcessReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut p = s.serialize_struct("Process", 8)?;
-        p.serialize_field("pid", &self.pid)?;
-        p.serialize_field("comm", &text(&self.comm))?;
-        p.serialize_field("exe", &self.exe.as_deref().map(text))?;
-        let root = Root {
-            kind: self.root_kind,
-            deployment: &self.root_deployment,
-        };
-        p.serialize_field("root", &root)?;
-        p.serialize_field("unit", &self.cgroup_unit)?;
-        p.serialize_field("state", &self.state)?;
-        p.serialize_field("needsRestart", &(self.state == ProcessState::Stale))?;
-        p.serialize_field("files", &self.files)?;
-        p.end()
+        Process(self, None).serialize(s)
     }
 }
 
@@ -52,24 +122,60 @@ impl Serialize for ProcessReport {
 /// they are not UTF-8.
 impl Serialize for FileReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let exact = std::str::from_utf8(&self.path).ok();
+        File(self, None).serialize(s)
+    }
+}
+
+/// A process, its files' origins inline or (with the report's table) by index.
+struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
+
+impl Serialize for Process<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Process(p, origins) = *self;
+        let mut m = s.serialize_struct("Process", 8)?;
+        m.serialize_field("pid", &p.pid)?;
+        m.serialize_field("comm", &text(&p.comm))?;
+        m.serialize_field("exe", &p.exe.as_deref().map(text))?;
+        let root = Root {
+            kind: p.root_kind,
+            deployment: &p.root_deployment,
+        };
+        m.serialize_field("root", &root)?;
+        m.serialize_field("unit", &p.cgroup_unit)?;
+        m.serialize_field("state", &p.state)?;
+        m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
+        let files = p.files.iter().map(|f| File(f, origins));
+        m.serialize_field("files", &Seq(files))?;
+        m.end()
+    }
+}
+
+/// A file, its origin inline or (with the report's table) by index.
+struct File<'a>(&'a FileReport, Option<&'a Origins<'a>>);
+
+impl Serialize for File<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let File(file, origins) = *self;
         let mut f = s.serialize_struct("MappedFile", 11)?;
-        f.serialize_field("path", &text(&self.path))?;
-        f.serialize_field("dev", &Device(self.major, self.minor))?;
-        f.serialize_field("ino", &self.ino)?;
-        f.serialize_field("deleted", &self.deleted)?;
-        f.serialize_field("superseded", &self.superseded)?;
-        f.serialize_field("origin", &self.origin)?;
-        match exact {
-            Some(_) => f.skip_field("pathBase64")?,
-            None => f.serialize_field(
+        f.serialize_field("path", &text(&file.path))?;
+        f.serialize_field("dev", &Device(file.major, file.minor))?;
+        f.serialize_field("ino", &file.ino)?;
+        f.serialize_field("deleted", &file.deleted)?;
+        f.serialize_field("superseded", &file.superseded)?;
+        match origins.and_then(|o| o.index.get(&file.origin)) {
+            Some(i) => f.serialize_field("origin", i)?,
+            None => f.serialize_field("origin", &file.origin)?,
+        }
+        match std::str::from_utf8(&file.path) {
+            Ok(_) => f.skip_field("pathBase64")?,
+            Err(_) => f.serialize_field(
                 "pathBase64",
-                &base64::engine::general_purpose::STANDARD.encode(&self.path),
+                &base64::engine::general_purpose::STANDARD.encode(&file.path),
             )?,
         }
-        f.serialize_field("staleReason", &self.stale_reason)?;
-        f.serialize_field("pathGone", &self.path_gone)?;
-        f.serialize_field("identicalIn", &self.identical_in)?;
+        f.serialize_field("staleReason", &file.stale_reason)?;
+        f.serialize_field("pathGone", &file.path_gone)?;
+        f.serialize_field("identicalIn", &file.identical_in)?;
         f.end()
     }
 }

@@ -72,7 +72,7 @@ pub enum ProcessState {
 }
 
 /// Where a mapped file's bytes were traced to (the contract's `origin.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OriginKind {
     /// A file of a current deployment's tree.
@@ -88,7 +88,7 @@ pub enum OriginKind {
 
 /// The commit, deployment and tree path a mapped file came from, as far as the scan could tell
 /// (the contract's `files[].origin`, fields in its order).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Origin {
     /// What kind of source explains the file; the other fields are filled as far as it allows.
@@ -296,10 +296,9 @@ pub struct SysrootReport {
 }
 
 /// Everything one scan found: deployments, overlays, processes, the kernel, and what went
-/// wrong. Serialized, it is the part of the status document the scan decides (TypeScript
-/// adds the host, the time, systemd's units and the summary).
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// wrong. Serialized (in `contract`), it is the part of the status document the scan
+/// decides (TypeScript adds the host, the time, systemd's units and the summary).
+#[derive(Debug, Clone)]
 pub struct ScanReport {
     /// The sysroot that was scanned.
     pub sysroot: SysrootReport,
@@ -318,6 +317,5 @@ pub struct ScanReport {
     /// deployment for processes in deployments; the host root's database for processes
     /// in the host root), with that tree's name (a deployment id, or `host`); serialized
     /// as `[{tree, package}]`.
-    #[serde(serialize_with = "crate::as_text::installed")]
     pub installed_packages: Vec<(String, PackageInfo)>,
 }

@@ -175,7 +175,19 @@ fn an_overlay_names_its_device_and_upper_layer_as_text() {
 }
 
 #[test]
-fn the_scan_report_is_the_documents_parts() {
+fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
+    let process = |pid: u32, files: Vec<FileReport>| ProcessReport {
+        pid,
+        comm: b"d".to_vec(),
+        exe: None,
+        root_kind: RootKind::Host,
+        root_deployment: None,
+        cgroup_unit: None,
+        state: ProcessState::Current,
+        files,
+    };
+    let mut other = file(b"/usr/bin/d", None);
+    other.origin = Origin::untracked();
     let r = ScanReport {
         sysroot: SysrootReport {
             path: PathBuf::from("/sysroot"),
@@ -184,7 +196,10 @@ fn the_scan_report_is_the_documents_parts() {
         },
         deployments: vec![deployment()],
         overlays: vec![],
-        processes: vec![],
+        processes: vec![
+            process(1, vec![file(b"/usr/lib/libc.so.6", None), other.clone()]),
+            process(2, vec![other, file(b"/usr/lib/libc.so.6", None)]),
+        ],
         warnings: vec![Warning::new("origin-corrupt", "x.origin: bad", None)],
         kernel: None,
         installed_packages: vec![("host".into(), package())],
@@ -197,6 +212,7 @@ fn the_scan_report_is_the_documents_parts() {
             "deployments",
             "installedPackages",
             "kernel",
+            "origins",
             "overlays",
             "processes",
             "sysroot",
@@ -214,4 +230,17 @@ fn the_scan_report_is_the_documents_parts() {
     assert_eq!(v["installedPackages"][0]["tree"], "host");
     assert_eq!(v["installedPackages"][0]["package"]["manager"], "dpkg");
     assert!(v["kernel"].is_null());
+    // Two distinct origins among four files: each written once, files name them by index,
+    // and an origin read back from the table is the one a file alone carries inline.
+    let origins = v["origins"].as_array().unwrap();
+    assert_eq!(origins.len(), 2);
+    let index = |p: usize, f: usize| v["processes"][p]["files"][f]["origin"].as_u64().unwrap();
+    assert_eq!(
+        (index(0, 0), index(0, 1), index(1, 0), index(1, 1)),
+        (0, 1, 1, 0)
+    );
+    let alone: serde_json::Value =
+        serde_json::from_str(&json(&file(b"/usr/lib/libc.so.6", None))).unwrap();
+    assert_eq!(origins[0], alone["origin"]);
+    assert_eq!(origins[1]["kind"], "untracked");
 }
