@@ -143,7 +143,7 @@ pub fn report_with(
     warnings: Vec<Warning>,
     raws: Vec<RawProcess>,
 ) -> ScanReport {
-    k.forget_host_packages();
+    k.begin_scan();
     let mut warnings = warnings;
     let kernel = if cfg.kernel {
         let roots = crate::kernel::KernelRoots {

@@ -74,6 +74,9 @@ pub struct ScannerStats {
     /// Scans that kept the knowledge but forgot cached catalog lookups (another process
     /// wrote the catalog).
     pub catalog_refreshes: u64,
+    /// Scans that read the host's package database; the others kept the table an earlier
+    /// scan read from the same database files (`Knowledge::host_packages`).
+    pub host_database_reads: u64,
 }
 
 struct Held {
@@ -128,6 +131,7 @@ impl Scanner {
             source: std::io::Error::other("the sysroot reader failed"),
         })??;
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
+        self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.held = Some(held);
         Ok(report)
     }
