@@ -57,6 +57,8 @@ struct HostPackages {
     fingerprint: Vec<u8>,
     wanted: std::collections::HashSet<Vec<u8>>,
     table: PackageTable,
+    /// Read from the database itself and not yet recorded in the catalog.
+    unrecorded: bool,
 }
 
 /// Parts of an earlier `Knowledge` that a reload may keep because nothing they were built
@@ -387,6 +389,17 @@ impl Knowledge {
                 // Only the owners of the wanted paths and the package list: a small copy.
                 return h.table.clone();
             }
+            // What an earlier scan (this process's or another's) recorded, if it holds. A
+            // catalog that cannot answer is no reason to fail: the database is read.
+            if let Ok(Some(table)) = self.catalog.host_database(&fingerprint, wanted) {
+                *kept = Some(HostPackages {
+                    fingerprint,
+                    wanted: wanted.clone(),
+                    table: table.clone(),
+                    unrecorded: false,
+                });
+                return table;
+            }
             let table = packages::read_table_for(
                 &RootTree {
                     root: self.host_root.clone(),
@@ -398,9 +411,26 @@ impl Knowledge {
                 fingerprint,
                 wanted: wanted.clone(),
                 table: table.clone(),
+                unrecorded: true,
             });
             table
         })
+    }
+
+    /// Record in the catalog what this scan read from the host's package database, so the
+    /// next scan (of any process) can answer from there while the database is unchanged.
+    pub fn record_host_database(&mut self) -> Result<()> {
+        let mut kept = self.host_kept.borrow_mut();
+        let Some(h) = kept.as_mut().filter(|h| h.unrecorded) else {
+            return Ok(());
+        };
+        if self.catalog.is_read_only() {
+            return Ok(());
+        }
+        self.catalog
+            .record_host_database(&h.fingerprint, &h.table, &h.wanted)?;
+        h.unrecorded = false;
+        Ok(())
     }
 
     /// A new scan begins: it has not asked for the host's table yet. The table read by an

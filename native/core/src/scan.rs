@@ -213,7 +213,11 @@ pub fn report_with(
     let mut report = scan.finish(processes);
     // Once per (device, inode, path), not per process; a read-only catalog records nothing.
     if !k.catalog.is_read_only() {
-        if let Err(e) = k.catalog.record_host_files(&host_files) {
+        let recorded = k
+            .catalog
+            .record_host_files(&host_files)
+            .and_then(|()| k.record_host_database());
+        if let Err(e) = recorded {
             report
                 .warnings
                 .push(Warning::new("catalog-write", e.to_string(), None));

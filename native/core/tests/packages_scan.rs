@@ -240,10 +240,11 @@ fn host_root_files_name_their_packages_and_replaced_ones_only_if_recorded() {
 }
 
 /// A kept scanner (the exporter's) reads the host's dpkg database once and keeps the
-/// table while the database files are unchanged; the real `dpkg --root` upgrade changes
-/// them, and the next scan reads the database again and names the new installed version.
+/// table while the database files are unchanged; so does the catalog for the next process
+/// (another `livetree status`). The real `dpkg --root` upgrade changes the files, and the
+/// next scan reads the database again and names the new installed version.
 #[test]
-fn kept_scanner_rereads_the_host_database_only_when_dpkg_changed_it() {
+fn the_host_database_is_read_again_only_when_dpkg_changed_it() {
     use livetree_core::scanner::Scanner;
     let (base, root, pid, _guard) = host_root_with_process("pkgkeep");
     let sleep = root
@@ -251,17 +252,20 @@ fn kept_scanner_rereads_the_host_database_only_when_dpkg_changed_it() {
         .as_os_str()
         .as_encoded_bytes()
         .to_vec();
-    let mut scanner = Scanner::new(ScanConfig {
-        sysroot: base.join("no-sysroot"),
-        proc_root: "/proc".into(),
-        run_dir: base.join("run"),
-        host_root: root.clone(),
-        catalog_path: Some(base.join("catalog.sqlite")),
-        pids: Some(vec![pid]),
-        progress: false,
-        sys_root: "/sys".into(),
-        kernel: false,
-    });
+    let new_scanner = || {
+        Scanner::new(ScanConfig {
+            sysroot: base.join("no-sysroot"),
+            proc_root: "/proc".into(),
+            run_dir: base.join("run"),
+            host_root: root.clone(),
+            catalog_path: Some(base.join("catalog.sqlite")),
+            pids: Some(vec![pid]),
+            progress: false,
+            sys_root: "/sys".into(),
+            kernel: false,
+        })
+    };
+    let mut scanner = new_scanner();
     let installed = |r: &ScanReport| -> Vec<(String, String)> {
         r.installed_packages
             .iter()

@@ -149,7 +149,10 @@ pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
 /// when it differs (`knowledge.rs`).
 pub fn database_fingerprint(root: &std::path::Path) -> Vec<u8> {
     use std::os::unix::fs::MetadataExt;
-    let mut out = Vec::new();
+    // The root too: one catalog may serve scans of several roots (tests do), and two
+    // roots' databases are two databases.
+    let mut out = root.as_os_str().as_encoded_bytes().to_vec();
+    out.push(0);
     let dpkg = DPKG_DIRS
         .iter()
         .flat_map(|d| ["status", "diversions", "info"].map(|f| format!("{d}/{f}")));
