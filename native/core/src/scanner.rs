@@ -109,6 +109,25 @@ impl Scanner {
         self.stats
     }
 
+    /// The catalog's restart history through the catalog this scanner keeps open, so a
+    /// kept scanner (the exporter, after each scrape's scan) does not open the file and
+    /// run `quick_check` over it again each time; other processes' restarts are seen, as
+    /// every query reads the latest committed state. Before the first scan, or when the
+    /// scanner fell back to an in-memory catalog, the file is opened read-only (and its
+    /// error, if any, is the answer).
+    pub fn list_restarts(&self) -> crate::Result<Vec<crate::catalog::RestartRecord>> {
+        let kept = self
+            .held
+            .as_ref()
+            .map(|h| &h.k.catalog)
+            .filter(|c| Some(c.path()) == self.base.catalog_path.as_deref());
+        match (kept, &self.base.catalog_path) {
+            (Some(catalog), _) => catalog.list_restarts(),
+            (None, Some(path)) => crate::catalog::Catalog::open_read_only(path)?.list_restarts(),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
     /// The configuration a scan of `pids` (None: every process) runs with.
     pub fn config(&self, pids: Option<Vec<u32>>, kernel: bool) -> ScanConfig {
         ScanConfig {
