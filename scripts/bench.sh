@@ -16,7 +16,8 @@
 #    `livetree status --json`, plus needrestart at N = 3000; at 3000 also the peak RSS of
 #    status and `livetree exporter`'s warm scrape (curl, --min-interval 0) against the C
 #    floor in one hyperfine run, and status's system calls per process (strace -f -c).
-#    Per-process cost = livetree's median / N at each N. A
+#    Per-process cost = livetree's median / N at each N; `node -e 0` is timed in the same
+#    run, so the cost beyond Node's own start-up is reported beside it. A
 #    pids limit (cgroup pids.max, kernel pid_max or threads-max) lowers the largest N to
 #    what it allows; the report says so.
 # 3. index: a repo with 100,000 distinct small objects in one deployed commit; one
@@ -371,7 +372,8 @@ C
     extra=()
     [[ $n == "$plain_at" ]] && extra=(-n needrestart "$nr_cmd")
     hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/plain-$n.json" \
-      -n floor "$floor_cmd" -n c-floor "$cfloor_cmd" -n livetree "$plt_cmd" "${extra[@]}" >&2
+      -n floor "$floor_cmd" -n c-floor "$cfloor_cmd" -n livetree "$plt_cmd" \
+      -n node-start "node -e 0" "${extra[@]}" >&2
 
     plt >"$res/plain-livetree-$n.json" || true
     head -n "$n" "$plain_pidfile" | jq -s . >"$res/plain-pids-$n.json"

@@ -17,6 +17,7 @@ mod commits;
 mod composefs;
 mod deployments;
 mod encode;
+mod host_database;
 mod host_files;
 mod packages;
 mod repair;

@@ -40,9 +40,25 @@ pub struct Knowledge {
     catalog_warnings: Vec<Warning>,
     /// Packages by commit and tree path, as the catalog answered (once per file).
     packages: RefCell<HashMap<String, PathPackages>>,
-    /// The host root's package database, parsed on first need (once per scan).
+    /// The host root's package database, parsed on first need and kept while it is
+    /// unchanged (see `host_packages`).
     host_root: PathBuf,
+    /// This scan's copy of the host's table, once asked for.
     host_packages: OnceCell<PackageTable>,
+    /// The table as the last read left it, for later scans of this knowledge.
+    host_kept: RefCell<Option<HostPackages>>,
+    /// This scan read the host's database (rather than keeping the table).
+    host_read: std::cell::Cell<bool>,
+}
+
+/// The host's package table as one read left it: the owners of the paths wanted then,
+/// and the fingerprint of the database files it was read from.
+struct HostPackages {
+    fingerprint: Vec<u8>,
+    wanted: std::collections::HashSet<Vec<u8>>,
+    table: PackageTable,
+    /// Read from the database itself and not yet recorded in the catalog.
+    unrecorded: bool,
 }
 
 /// Parts of an earlier `Knowledge` that a reload may keep because nothing they were built
@@ -155,6 +171,8 @@ impl Knowledge {
             packages: RefCell::new(HashMap::new()),
             host_root: host_root.to_path_buf(),
             host_packages: OnceCell::new(),
+            host_kept: RefCell::new(None),
+            host_read: std::cell::Cell::new(false),
         };
         k.record(progress, warnings);
         // An index is only worth keeping for the same repo in a bare mode (see build_index).
@@ -354,26 +372,80 @@ impl Knowledge {
         Ok(found)
     }
 
-    /// The host root's package database, read once per scan, keeping the owners of
-    /// `wanted` paths only (see `packages::read_table_for`).
+    /// The host root's package database, keeping the owners of `wanted` paths only (see
+    /// `packages::read_table_for`). Read once per scan at most, and not at all when the
+    /// table kept from an earlier scan of this knowledge came from the same database files
+    /// (`packages::database_fingerprint`) and holds every path wanted now: a host's
+    /// database is 100k paths in hundreds of files, and reading it was most of a warm
+    /// scan's time on a host without OSTree.
     pub fn host_packages(&self, wanted: &std::collections::HashSet<Vec<u8>>) -> &PackageTable {
         self.host_packages.get_or_init(|| {
-            packages::read_table_for(
+            let fingerprint = packages::database_fingerprint(&self.host_root);
+            let mut kept = self.host_kept.borrow_mut();
+            if let Some(h) = kept
+                .as_ref()
+                .filter(|h| h.fingerprint == fingerprint && wanted.is_subset(&h.wanted))
+            {
+                // Only the owners of the wanted paths and the package list: a small copy.
+                return h.table.clone();
+            }
+            // What an earlier scan (this process's or another's) recorded, if it holds. A
+            // catalog that cannot answer is no reason to fail: the database is read.
+            if let Ok(Some(table)) = self.catalog.host_database(&fingerprint, wanted) {
+                *kept = Some(HostPackages {
+                    fingerprint,
+                    wanted: wanted.clone(),
+                    table: table.clone(),
+                    unrecorded: false,
+                });
+                return table;
+            }
+            let table = packages::read_table_for(
                 &RootTree {
                     root: self.host_root.clone(),
                 },
                 Some(wanted),
-            )
+            );
+            self.host_read.set(true);
+            *kept = Some(HostPackages {
+                fingerprint,
+                wanted: wanted.clone(),
+                table: table.clone(),
+                unrecorded: true,
+            });
+            table
         })
     }
 
-    /// Forget the host's table: it holds only the paths one scan wanted, and the host's
-    /// packages may change between two scans of a kept knowledge (`scanner.rs`).
-    pub fn forget_host_packages(&mut self) {
-        self.host_packages = OnceCell::new();
+    /// Record in the catalog what this scan read from the host's package database, so the
+    /// next scan (of any process) can answer from there while the database is unchanged.
+    pub fn record_host_database(&mut self) -> Result<()> {
+        let mut kept = self.host_kept.borrow_mut();
+        let Some(h) = kept.as_mut().filter(|h| h.unrecorded) else {
+            return Ok(());
+        };
+        if self.catalog.is_read_only() {
+            return Ok(());
+        }
+        self.catalog
+            .record_host_database(&h.fingerprint, &h.table, &h.wanted)?;
+        h.unrecorded = false;
+        Ok(())
     }
 
-    /// Whether the host's table was read (its warnings are then the scan's).
+    /// A new scan begins: it has not asked for the host's table yet. The table read by an
+    /// earlier scan is kept; `host_packages` decides whether it still holds.
+    pub fn begin_scan(&mut self) {
+        self.host_packages = OnceCell::new();
+        self.host_read.set(false);
+    }
+
+    /// Whether this scan read the host's package database (for the scanner's counters).
+    pub fn host_database_read(&self) -> bool {
+        self.host_read.get()
+    }
+
+    /// The host's table, when this scan asked for it (its warnings are then the scan's).
     pub fn host_packages_read(&self) -> Option<&PackageTable> {
         self.host_packages.get()
     }

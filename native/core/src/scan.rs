@@ -108,28 +108,46 @@ pub fn read_alongside<T: Send>(
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4);
-    let chunk = pids.len().div_ceil(threads).max(1);
+    // Work is handed out in small batches from a shared counter, not split in equal
+    // halves up front: a host's own daemons map hundreds of files each while thousands of
+    // small processes map a few, and with fixed halves one reader would finish long before
+    // the other.
+    const BATCH: usize = 32;
+    let batches = pids.len().div_ceil(BATCH);
+    let next = std::sync::atomic::AtomicUsize::new(0);
     Ok(std::thread::scope(|s| {
         let knowledge = s.spawn(work);
-        let readers: Vec<_> = pids
-            .chunks(chunk)
-            .map(|part| {
+        let readers: Vec<_> = (0..threads.min(batches.max(1)))
+            .map(|_| {
+                let (pids, next) = (&pids, &next);
                 s.spawn(move || {
                     let mut reader = ProcReader::new();
-                    part.iter()
-                        .map(|&pid| {
-                            // Keep what attribution reads: one entry per file, not every
-                            // mapping (thousands of processes wait here at once).
-                            (pid, reader.read_process_files(&cfg.proc_root, pid))
-                        })
-                        .collect::<Vec<_>>()
+                    let mut done = Vec::new();
+                    loop {
+                        let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if b >= batches {
+                            break;
+                        }
+                        let part = &pids[b * BATCH..((b + 1) * BATCH).min(pids.len())];
+                        // Keep what attribution reads: one entry per file, not every
+                        // mapping (thousands of processes wait here at once).
+                        let read: Vec<RawProcess> = part
+                            .iter()
+                            .map(|&pid| (pid, reader.read_process_files(&cfg.proc_root, pid)))
+                            .collect();
+                        done.push((b, read));
+                    }
+                    done
                 })
             })
             .collect();
-        let raws: Vec<_> = readers
+        let mut done: Vec<(usize, Vec<RawProcess>)> = readers
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
             .collect();
+        // Back in /proc's order, whichever reader took which batch.
+        done.sort_unstable_by_key(|(b, _)| *b);
+        let raws: Vec<RawProcess> = done.into_iter().flat_map(|(_, r)| r).collect();
         (knowledge.join(), raws)
     }))
 }
@@ -143,7 +161,7 @@ pub fn report_with(
     warnings: Vec<Warning>,
     raws: Vec<RawProcess>,
 ) -> ScanReport {
-    k.forget_host_packages();
+    k.begin_scan();
     let mut warnings = warnings;
     let kernel = if cfg.kernel {
         let roots = crate::kernel::KernelRoots {
@@ -213,7 +231,11 @@ pub fn report_with(
     let mut report = scan.finish(processes);
     // Once per (device, inode, path), not per process; a read-only catalog records nothing.
     if !k.catalog.is_read_only() {
-        if let Err(e) = k.catalog.record_host_files(&host_files) {
+        let recorded = k
+            .catalog
+            .record_host_files(&host_files)
+            .and_then(|()| k.record_host_database());
+        if let Err(e) = recorded {
             report
                 .warnings
                 .push(Warning::new("catalog-write", e.to_string(), None));

@@ -74,6 +74,9 @@ pub struct ScannerStats {
     /// Scans that kept the knowledge but forgot cached catalog lookups (another process
     /// wrote the catalog).
     pub catalog_refreshes: u64,
+    /// Scans that read the host's package database; the others kept the table an earlier
+    /// scan read from the same database files (`Knowledge::host_packages`).
+    pub host_database_reads: u64,
 }
 
 struct Held {
@@ -106,6 +109,25 @@ impl Scanner {
         self.stats
     }
 
+    /// The catalog's restart history through the catalog this scanner keeps open, so a
+    /// kept scanner (the exporter, after each scrape's scan) does not open the file and
+    /// run `quick_check` over it again each time; other processes' restarts are seen, as
+    /// every query reads the latest committed state. Before the first scan, or when the
+    /// scanner fell back to an in-memory catalog, the file is opened read-only (and its
+    /// error, if any, is the answer).
+    pub fn list_restarts(&self) -> crate::Result<Vec<crate::catalog::RestartRecord>> {
+        let kept = self
+            .held
+            .as_ref()
+            .map(|h| &h.k.catalog)
+            .filter(|c| Some(c.path()) == self.base.catalog_path.as_deref());
+        match (kept, &self.base.catalog_path) {
+            (Some(catalog), _) => catalog.list_restarts(),
+            (None, Some(path)) => crate::catalog::Catalog::open_read_only(path)?.list_restarts(),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
     /// The configuration a scan of `pids` (None: every process) runs with.
     pub fn config(&self, pids: Option<Vec<u32>>, kernel: bool) -> ScanConfig {
         ScanConfig {
@@ -128,6 +150,7 @@ impl Scanner {
             source: std::io::Error::other("the sysroot reader failed"),
         })??;
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
+        self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.held = Some(held);
         Ok(report)
     }

@@ -87,7 +87,8 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
     {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
-            "DROP TABLE host_files; \
+            "DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
+             DROP TABLE host_files; \
              DROP TABLE package_scans; DROP TABLE commit_package_list; \
              DROP TABLE commit_packages; DROP TABLE package_paths; DROP TABLE packages; \
              DROP TABLE composefs_entries; DROP TABLE composefs_images; \
@@ -178,8 +179,11 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
     // What livetree wrote before host files were recorded (version 3).
     {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
-        conn.execute_batch("DROP TABLE host_files; PRAGMA user_version = 3;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
+             DROP TABLE host_files; PRAGMA user_version = 3;",
+        )
+        .unwrap();
     }
     let mut cat = Catalog::open(&dir.catalog()).unwrap();
     {
@@ -188,7 +192,7 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
     }
     assert!(cat.has_packages(&c1.checksum).unwrap());
     assert_eq!(
@@ -215,4 +219,77 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
         )
         .unwrap();
     assert_eq!(n, 1);
+}
+
+/// What the host's package database said, under the stamp of its files: answered from the
+/// catalog only for the same stamp and only when every wanted path was asked before (an
+/// unowned path is an answer too); a new stamp replaces the record whole.
+#[test]
+fn host_database_answers_for_its_stamp_and_the_paths_asked() {
+    use std::collections::HashSet;
+    let dir = TempDir::new("hostdb");
+    let libc = b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec();
+    let node = b"/usr/local/bin/node".to_vec();
+    let table = PackageTable {
+        packages: vec![
+            info("coreutils", "9.1-1", Some("amd64")),
+            info("libc6", "2.36-9", Some("amd64")),
+        ],
+        paths: HashMap::from([(libc.clone(), 1)]),
+        source: Some("/var/lib/dpkg".into()),
+        warnings: vec!["a \"damaged\" entry".into()],
+    };
+    let wanted: HashSet<Vec<u8>> = [libc.clone(), node.clone()].into();
+    {
+        let mut cat = Catalog::open(&dir.catalog()).unwrap();
+        assert!(cat.host_database(b"stamp-1", &wanted).unwrap().is_none());
+        cat.record_host_database(b"stamp-1", &table, &wanted)
+            .unwrap();
+        // The same stamp again adds the paths not asked about before.
+        let more: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+        cat.record_host_database(b"stamp-1", &table, &more).unwrap();
+    }
+    let cat = Catalog::open(&dir.catalog()).unwrap();
+    let got = cat
+        .host_database(b"stamp-1", &wanted)
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(got.packages, table.packages);
+    assert_eq!(got.lookup(&libc).map(|p| p.name.as_str()), Some("libc6"));
+    assert_eq!(
+        got.lookup(&node),
+        None,
+        "no package lists node: an answer, not a miss"
+    );
+    assert_eq!(got.source, table.source);
+    assert_eq!(got.warnings, table.warnings);
+    let ls: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+    assert!(cat.host_database(b"stamp-1", &ls).unwrap().is_some());
+    // A path never asked about, or another stamp: read the database.
+    let other: HashSet<Vec<u8>> = [b"/usr/bin/cat".to_vec()].into();
+    assert!(cat.host_database(b"stamp-1", &other).unwrap().is_none());
+    assert!(cat.host_database(b"stamp-2", &wanted).unwrap().is_none());
+    drop(cat);
+    // A new stamp replaces the record: the old paths are no longer answered.
+    let mut cat = Catalog::open(&dir.catalog()).unwrap();
+    let newer = PackageTable {
+        packages: vec![info("libc6", "2.36-10", Some("amd64"))],
+        paths: HashMap::from([(libc.clone(), 0)]),
+        source: Some("/var/lib/dpkg".into()),
+        warnings: vec![],
+    };
+    let only_libc: HashSet<Vec<u8>> = [libc.clone()].into();
+    cat.record_host_database(b"stamp-2", &newer, &only_libc)
+        .unwrap();
+    assert!(cat.host_database(b"stamp-1", &only_libc).unwrap().is_none());
+    assert!(
+        cat.host_database(b"stamp-2", &wanted).unwrap().is_none(),
+        "node was asked under stamp-1 only"
+    );
+    let got = cat.host_database(b"stamp-2", &only_libc).unwrap().unwrap();
+    assert_eq!(
+        got.lookup(&libc).map(|p| p.version.as_str()),
+        Some("2.36-10")
+    );
+    assert!(got.warnings.is_empty());
 }

@@ -238,3 +238,74 @@ fn host_root_files_name_their_packages_and_replaced_ones_only_if_recorded() {
         Some("coreutils".into())
     );
 }
+
+/// A kept scanner (the exporter's) reads the host's dpkg database once and keeps the
+/// table while the database files are unchanged; so does the catalog for the next process
+/// (another `livetree status`). The real `dpkg --root` upgrade changes the files, and the
+/// next scan reads the database again and names the new installed version.
+#[test]
+fn the_host_database_is_read_again_only_when_dpkg_changed_it() {
+    use livetree_core::scanner::Scanner;
+    let (base, root, pid, _guard) = host_root_with_process("pkgkeep");
+    let sleep = root
+        .join("usr/bin/sleep")
+        .as_os_str()
+        .as_encoded_bytes()
+        .to_vec();
+    let new_scanner = || {
+        Scanner::new(ScanConfig {
+            sysroot: base.join("no-sysroot"),
+            proc_root: "/proc".into(),
+            run_dir: base.join("run"),
+            host_root: root.clone(),
+            catalog_path: Some(base.join("catalog.sqlite")),
+            pids: Some(vec![pid]),
+            progress: false,
+            sys_root: "/sys".into(),
+            kernel: false,
+        })
+    };
+    let mut scanner = new_scanner();
+    let installed = |r: &ScanReport| -> Vec<(String, String)> {
+        r.installed_packages
+            .iter()
+            .filter(|(tree, p)| tree == "host" && p.name == "livetree-demo")
+            .map(|(_, p)| name_version(p))
+            .collect()
+    };
+    let first = scanner.scan(Some(vec![pid]), false).unwrap();
+    let second = scanner.scan(Some(vec![pid]), false).unwrap();
+    assert_eq!(
+        scanner.stats().host_database_reads,
+        1,
+        "{:?}",
+        scanner.stats()
+    );
+    for r in [&first, &second] {
+        assert_eq!(
+            package_of(&r.processes[0], &sleep).map(|s| s.0),
+            Some("coreutils".into())
+        );
+        assert_eq!(installed(r), vec![("livetree-demo".into(), "5.0-1".into())]);
+    }
+
+    dpkg_upgrade(&base, &root, "6.0");
+    let third = scanner.scan(Some(vec![pid]), false).unwrap();
+    assert_eq!(
+        scanner.stats().host_database_reads,
+        2,
+        "{:?}",
+        scanner.stats()
+    );
+    assert_eq!(
+        installed(&third),
+        vec![("livetree-demo".into(), "6.0-1".into())]
+    );
+    // And a fresh scan agrees with the kept one.
+    let fresh = scan_with(&base, &root, pid, "catalog.sqlite");
+    assert_eq!(installed(&fresh), installed(&third));
+    assert_eq!(
+        package_of(&fresh.processes[0], &sleep),
+        package_of(&third.processes[0], &sleep)
+    );
+}

@@ -4,7 +4,7 @@
 //! (`packages::canonical_path`), as the tables are built.
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::encode::now;
+use super::encode::{json_strings, now, strings_of_json};
 use super::Catalog;
 use crate::error::Result;
 use crate::packages::{canonical_path, Manager, PackageInfo, PackageTable};
@@ -219,15 +219,7 @@ impl Catalog {
         let Some(text) = text else {
             return Ok(Vec::new());
         };
-        // Stored by json_strings below; read with SQLite's own JSON functions.
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT value FROM json_each(?1)")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([text], |r| r.get::<_, String>(0))
-            .and_then(|r| r.collect());
-        rows.map_err(|e| self.err(e))
+        strings_of_json(&self.conn, &text).map_err(|e| self.err(e))
     }
 
     /// The package that installed `path` (any spelling) in this commit.
@@ -264,26 +256,4 @@ impl Catalog {
             .and_then(|rows| rows.collect());
         rows.map_err(|e| self.err(e))
     }
-}
-
-/// A JSON array of strings (the messages are ours, but paths in them may hold anything).
-fn json_strings(items: &[String]) -> String {
-    let mut out = String::from("[");
-    for (i, s) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
-    out.push(']');
-    out
 }

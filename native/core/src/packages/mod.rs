@@ -143,6 +143,50 @@ pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
     read_table_for(tree, None)
 }
 
+/// What the package database of a directory tree (the host's root) is made of, as the
+/// kernel describes the files: every database file and the dpkg `info` directory that
+/// exists, with its device, inode, size, modification and change times. dpkg and rpm
+/// replace or rewrite these files whenever a package comes or goes (dpkg renames a new
+/// `status` and new `info/*.list` files into place), so an equal fingerprint means the
+/// table read from it would be the same: a kept scanner reads the database again only
+/// when it differs (`knowledge.rs`).
+pub fn database_fingerprint(root: &std::path::Path) -> Vec<u8> {
+    use std::os::unix::fs::MetadataExt;
+    // The root too: one catalog may serve scans of several roots (tests do), and two
+    // roots' databases are two databases.
+    let mut out = root.as_os_str().as_encoded_bytes().to_vec();
+    out.push(0);
+    let dpkg = DPKG_DIRS
+        .iter()
+        .flat_map(|d| ["status", "diversions", "info"].map(|f| format!("{d}/{f}")));
+    let rpm = RPM_DIRS.iter().flat_map(|d| {
+        [
+            "rpmdb.sqlite",
+            "rpmdb.sqlite-wal",
+            "Packages",
+            "Packages.db",
+        ]
+        .map(|f| format!("{d}/{f}"))
+    });
+    for rel in dpkg.chain(rpm) {
+        if let Ok(m) = std::fs::metadata(root.join(&rel)) {
+            out.extend_from_slice(rel.as_bytes());
+            for v in [
+                m.dev(),
+                m.ino(),
+                m.size(),
+                m.mtime() as u64,
+                m.mtime_nsec() as u64,
+                m.ctime() as u64,
+                m.ctime_nsec() as u64,
+            ] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
 /// `read_table`, keeping only the paths in `wanted` (canonical spellings) when given: a
 /// scan of the host needs the owners of the few thousand paths processes map, not a map
 /// of every path of every package.

@@ -1,0 +1,186 @@
+//! The host root's package database as the last scan that read it answered: its stamp
+//! (`packages::database_fingerprint`), the owner of every path a scan asked about (none
+//! being an answer too), and its package list. A later scan — another `livetree status`
+//! from cron, not only a kept scanner — answers from here while the stamp is unchanged and
+//! every path it wants was asked before, instead of reading `status` and hundreds of
+//! `info/*.list` files again (most of a scan's time outside /proc on a host without
+//! OSTree). It is a cache of what the database says now: the stamp of a new database
+//! replaces it whole. What a replaced file *had* is `host_files.rs`'s record.
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::encode::{json_strings, now, strings_of_json};
+use super::packages::{package_from_row, package_id, package_statements, PACKAGE_COLUMNS};
+use super::Catalog;
+use crate::error::Result;
+use crate::packages::PackageTable;
+
+/// Schema 4 -> 5. One row in `host_database`; `host_owners.package_id` NULL says that no
+/// package lists the path.
+pub(super) const MIGRATION: &str = "
+    CREATE TABLE host_database (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        fingerprint BLOB NOT NULL,
+        source      TEXT,
+        warnings    TEXT NOT NULL CHECK (json_valid(warnings)),
+        read_at     INTEGER NOT NULL
+    );
+    CREATE TABLE host_owners (
+        path        BLOB PRIMARY KEY,
+        package_id  INTEGER REFERENCES packages (id)
+    ) WITHOUT ROWID;
+    CREATE TABLE host_database_packages (
+        package_id  INTEGER PRIMARY KEY REFERENCES packages (id)
+    );
+";
+
+impl Catalog {
+    /// The host's table for `wanted` (canonical paths), when the recorded database has this
+    /// `fingerprint` and owners of all of them were recorded; None means: read the database.
+    pub fn host_database(
+        &self,
+        fingerprint: &[u8],
+        wanted: &HashSet<Vec<u8>>,
+    ) -> Result<Option<PackageTable>> {
+        let err = |e| self.err(e);
+        let head: Option<(Option<String>, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT source, warnings FROM host_database WHERE id = 1 AND fingerprint = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([fingerprint], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(err)?;
+        let Some((source, warnings)) = head else {
+            return Ok(None);
+        };
+        let mut table = PackageTable {
+            source,
+            warnings: strings_of_json(&self.conn, &warnings).map_err(err)?,
+            ..PackageTable::default()
+        };
+        let mut index: HashMap<i64, u32> = HashMap::new();
+        {
+            let mut list = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {PACKAGE_COLUMNS}, p.id FROM host_database_packages h \
+                     JOIN packages p ON p.id = h.package_id ORDER BY p.id"
+                ))
+                .map_err(err)?;
+            let rows = list
+                .query_map([], |r| Ok((package_from_row(r)?, r.get::<_, i64>(6)?)))
+                .map_err(err)?;
+            for row in rows {
+                let (p, id) = row.map_err(err)?;
+                index.insert(id, table.packages.len() as u32);
+                table.packages.push(p);
+            }
+        }
+        let mut owner = self
+            .conn
+            .prepare_cached("SELECT package_id FROM host_owners WHERE path = ?1")
+            .map_err(err)?;
+        for path in wanted {
+            let found: Option<Option<i64>> = owner
+                .query_row([path], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            match found {
+                None => return Ok(None),
+                Some(None) => {}
+                Some(Some(id)) => match index.get(&id) {
+                    Some(&i) => {
+                        table.paths.insert(path.clone(), i);
+                    }
+                    // An owner outside the list: not what this module writes. Read again.
+                    None => return Ok(None),
+                },
+            }
+        }
+        Ok(Some(table))
+    }
+
+    /// Record what the host's database (stamp `fingerprint`) said about `wanted`: `table`
+    /// was read for them. A different stamp replaces the record whole; the same one adds
+    /// the paths not asked about before.
+    pub fn record_host_database(
+        &mut self,
+        fingerprint: &[u8],
+        table: &PackageTable,
+        wanted: &HashSet<Vec<u8>>,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let err = |e| super::db_error(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        {
+            let same: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM host_database WHERE id = 1 AND fingerprint = ?1)",
+                    [fingerprint],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            let (mut find, mut add) = package_statements(&tx).map_err(err)?;
+            let mut ids = Vec::with_capacity(table.packages.len());
+            if same {
+                let mut get = tx
+                    .prepare_cached(
+                        "SELECT package_id FROM host_database_packages ORDER BY package_id",
+                    )
+                    .map_err(err)?;
+                let recorded: Vec<i64> = get
+                    .query_map([], |r| r.get(0))
+                    .map_err(err)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(err)?;
+                // The same database read twice lists the same packages in the same order.
+                if recorded.len() != table.packages.len() {
+                    return Err(super::catalog_error(
+                        &path,
+                        "the host database record does not match its stamp".to_string(),
+                    ));
+                }
+                for p in &table.packages {
+                    ids.push(package_id(&tx, &mut find, &mut add, p).map_err(err)?);
+                }
+            } else {
+                tx.execute_batch("DELETE FROM host_owners; DELETE FROM host_database_packages;")
+                    .map_err(err)?;
+                let warnings = json_strings(&table.warnings);
+                tx.execute(
+                    "INSERT OR REPLACE INTO host_database (id, fingerprint, source, warnings, read_at) \
+                     VALUES (1, ?1, ?2, ?3, ?4)",
+                    params![fingerprint, table.source, warnings, now()],
+                )
+                .map_err(err)?;
+                let mut list = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO host_database_packages (package_id) VALUES (?1)",
+                    )
+                    .map_err(err)?;
+                for p in &table.packages {
+                    let id = package_id(&tx, &mut find, &mut add, p).map_err(err)?;
+                    list.execute([id]).map_err(err)?;
+                    ids.push(id);
+                }
+            }
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO host_owners (path, package_id) VALUES (?1, ?2)",
+                )
+                .map_err(err)?;
+            for path in wanted {
+                let id = table.paths.get(path).map(|&i| ids[i as usize]);
+                put.execute(params![path, id]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+}
