@@ -170,6 +170,13 @@ export declare class Scanner {
    * scans of one scanner run one after the other.
    */
   scan(request?: ScanRequest | undefined | null): Promise<string>
+  /**
+   * The catalog's restart history, through the catalog this scanner keeps open (no
+   * open and `quick_check` of the file per call: the exporter reads it after every
+   * scrape's scan). While a scan holds the scanner the file is opened read-only
+   * instead: the event loop never waits for a scan.
+   */
+  listRestarts(): Array<RestartRecord>
   /** Counters of the work done by the scans finished so far. */
   stats(): ScannerStatsOut
 }
@@ -220,6 +227,12 @@ export interface ScanRequest {
   pids?: Array<number>
   /** Also report the kernel; absent: what the scanner's options said. */
   kernel?: boolean
+  /**
+   * Write the processes apart, as the contract's array on a second line after the
+   * parts (`livetree_core::contract::write_apart`), for a caller that prints them as
+   * they are; absent: one JSON text, processes included with their origins by index.
+   */
+  processesApart?: boolean
 }
 
 /**

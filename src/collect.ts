@@ -13,6 +13,17 @@ import {prepareStateDir} from './state-dir.js';
 
 export interface CollectOptions {
 	pids?: number[];
+	// Have the core write the processes apart, as the contract's JSON text, for a caller
+	// that prints them unchanged (`status --json` without systemd's units): the document's
+	// `processes` is then empty and `processesText` holds them. Ignored when units are to
+	// be added to the processes.
+	processesApart?: boolean;
+}
+
+// A document whose processes may be JSON text (see CollectOptions.processesApart).
+export interface Collected {
+	doc: StatusDocument;
+	processesText?: string;
 }
 
 export type Scanner = InstanceType<typeof native.Scanner>;
@@ -41,6 +52,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 	try {
 		const json = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
+			...(extra.processesApart && !options.bus ? {processesApart: true} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
@@ -64,6 +76,10 @@ function debugScan(scanner: Scanner, pids: number[] | undefined): void {
 }
 
 export async function collect(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<StatusDocument> {
+	return (await collectPrintable(options, {...extra, processesApart: false}, scanner)).doc;
+}
+
+export async function collectPrintable(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<Collected> {
 	const started = process.hrtime.bigint();
 	const [scan, host] = await Promise.all([scanOnly(options, extra, scanner), hostFacts()]);
 	const doc = buildDocument({scan, host});
@@ -85,7 +101,7 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 	}
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-	return doc;
+	return scan.processesText === undefined ? {doc} : {doc, processesText: scan.processesText};
 }
 
 // The sysroot, proc root and run directory must be directories we may read; say which of

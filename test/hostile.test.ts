@@ -12,6 +12,10 @@ import {FIXTURES, Fixtures, ROOT} from './helpers/fixture.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import type {StatusDocument} from '../src/model/document.js';
+import {buildDocument} from '../src/model/build.js';
+import {parseScan} from '../src/model/scan-parts.js';
+import {native} from '../src/native.js';
+import {jsonChunks, renderJson} from '../src/render/json.js';
 
 const execFileP = promisify(execFile);
 const NOBODY = 65534;
@@ -178,6 +182,54 @@ test('names with newlines, tabs, backslashes and non-UTF-8 bytes are reported ex
 		t.false(f.deleted);
 		t.false(f.superseded);
 	}
+});
+
+// `status --json` (compact, no systemd) prints the processes as the core wrote them, never
+// parsed (collect.ts processesApart); every other output goes through the parsed objects.
+// Both must be the same bytes, hostile names and a deleted file's checksum included.
+test('processes printed as the core wrote them equal the parsed document, byte for byte', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-apart-');
+	const names = [
+		Buffer.from('new\nline "quoted".so'),
+		Buffer.from('tab\there\\.so'),
+		Buffer.from('ctl-\u0001-\u2028-é.so'),
+		Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('.so')]),
+	];
+	const paths = names.map(n => Buffer.concat([Buffer.from(`${dir}/`), n]));
+	for (const p of paths) {
+		await writeFile(p, PAGE);
+	}
+
+	const kept = await startMapper(t, paths);
+	await writeFile(join(dir, 'unlinked.so'), PAGE);
+	const gone = await startMapper(t, [Buffer.from(join(dir, 'unlinked.so'))], {unlink: true});
+	const catalogPath = join(await fx.tempDir(), 'catalog.sqlite');
+	const scanner = new native.Scanner({sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
+	const pids = [kept.pid, gone.pid];
+	const host = {hostname: 'h', kernelRelease: 'k'};
+	const generatedAt = new Date(0);
+	const apart = parseScan(scanner.scanSync({pids, processesApart: true}));
+	const whole = parseScan(scanner.scanSync({pids}));
+	t.is(apart.processes.length, 0);
+	t.truthy(apart.processesText);
+	t.is(whole.processesText, undefined);
+	const fast = [...jsonChunks(buildDocument({scan: apart, host, generatedAt}), false, apart.processesText)].join('');
+	const slow = renderJson(buildDocument({scan: whole, host, generatedAt}), false);
+	t.is(fast, slow);
+	const doc = JSON.parse(fast) as StatusDocument;
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(doc.processes.length, 2);
+	t.true(
+		doc.processes.some(p => p.files.some(f => f.pathBase64 !== undefined)),
+		'a non-UTF-8 name is in the comparison',
+	);
+	t.true(
+		doc.processes.some(p => p.files.some(f => f.deleted && f.origin.objectChecksum !== null)),
+		"a deleted file's checksum is in it",
+	);
+	t.throws(() => [...jsonChunks(buildDocument({scan: apart, host, generatedAt}), true, apart.processesText)], {instanceOf: TypeError});
 });
 
 // The kernel escapes only '\n' in maps, so a name holding a literal backslash-0-1-2 prints

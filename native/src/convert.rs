@@ -65,7 +65,13 @@ pub fn coded_error(env: &napi::Env, code: &str, message: &str, path: Option<&str
 /// The scan's part of the status document, as one JSON text (the shapes are the core's:
 /// `livetree_core::contract`). JavaScript parses it at once, which is far cheaper than
 /// building its objects here one property at a time.
-pub fn document(r: &core::ScanReport) -> napi::Result<String> {
-    serde_json::to_string(r)
-        .map_err(|e| napi::Error::from_reason(format!("cannot write the scan as JSON: {e}")))
+/// With `apart`, the processes come as a second JSON text on a line of their own
+/// (`livetree_core::contract::write_apart`).
+pub fn document(r: &core::ScanReport, apart: bool) -> napi::Result<String> {
+    let text = if apart {
+        livetree_core::contract::write_apart(r)
+    } else {
+        serde_json::to_string(r)
+    };
+    text.map_err(|e| napi::Error::from_reason(format!("cannot write the scan as JSON: {e}")))
 }

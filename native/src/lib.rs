@@ -29,7 +29,7 @@ pub fn scan_sync(env: Env, options: ScanOptions) -> Result<String> {
     let cfg = convert::config(&options);
     let result = livetree_core::scan::run(&cfg)
         .map_err(|e| convert::error(&env, &e))
-        .and_then(|r| convert::document(&r));
+        .and_then(|r| convert::document(&r, false));
     give_back_memory();
     result
 }
@@ -62,7 +62,7 @@ impl Task for ScanTask {
             self.1 = Some(e);
             Error::from_reason(reason)
         })?;
-        convert::document(&report)
+        convert::document(&report, false)
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {

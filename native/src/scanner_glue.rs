@@ -14,6 +14,10 @@ pub struct ScanRequest {
     pub pids: Option<Vec<u32>>,
     /// Also report the kernel; absent: what the scanner's options said.
     pub kernel: Option<bool>,
+    /// Write the processes apart, as the contract's array on a second line after the
+    /// parts (`livetree_core::contract::write_apart`), for a caller that prints them as
+    /// they are; absent: one JSON text, processes included with their origins by index.
+    pub processes_apart: Option<bool>,
 }
 
 /// The work a scanner did (see `livetree_core::scanner::ScannerStats`).
@@ -46,6 +50,8 @@ pub struct Scanner {
     /// waits for a scan running on the thread pool (the event loop must not block).
     stats: Arc<Mutex<ScannerStats>>,
     kernel: bool,
+    /// The catalog file, for a history read while a scan holds `inner`.
+    catalog_path: Option<std::path::PathBuf>,
 }
 
 fn run(
@@ -71,6 +77,7 @@ impl Scanner {
         base.pids = None;
         Scanner {
             kernel: base.kernel,
+            catalog_path: base.catalog_path.clone(),
             inner: Arc::new(Mutex::new(CoreScanner::new(base))),
             stats: Arc::new(Mutex::new(ScannerStats::default())),
         }
@@ -80,10 +87,10 @@ impl Scanner {
     /// the status document as JSON text, as `scan` does.
     #[napi]
     pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<String> {
-        let (pids, kernel) = self.request(request);
+        let (pids, kernel, apart) = self.request(request);
         let result = run(&self.inner, &self.stats, pids, kernel)
             .map_err(|e| convert::error(&env, &e))
-            .and_then(|r| convert::document(&r));
+            .and_then(|r| convert::document(&r, apart));
         crate::give_back_memory();
         result
     }
@@ -92,14 +99,34 @@ impl Scanner {
     /// scans of one scanner run one after the other.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn scan(&self, request: Option<ScanRequest>) -> AsyncTask<ScannerTask> {
-        let (pids, kernel) = self.request(request);
+        let (pids, kernel, apart) = self.request(request);
         AsyncTask::new(ScannerTask {
             inner: Arc::clone(&self.inner),
             stats: Arc::clone(&self.stats),
             pids,
             kernel,
+            apart,
             error: None,
         })
+    }
+
+    /// The catalog's restart history, through the catalog this scanner keeps open (no
+    /// open and `quick_check` of the file per call: the exporter reads it after every
+    /// scrape's scan). While a scan holds the scanner the file is opened read-only
+    /// instead: the event loop never waits for a scan.
+    #[napi]
+    pub fn list_restarts(&self, env: Env) -> Result<Vec<livetree_core::catalog::RestartRecord>> {
+        use std::sync::TryLockError;
+        let result = match self.inner.try_lock() {
+            Ok(scanner) => scanner.list_restarts(),
+            Err(TryLockError::Poisoned(p)) => p.into_inner().list_restarts(),
+            Err(TryLockError::WouldBlock) => match &self.catalog_path {
+                Some(path) => livetree_core::catalog::Catalog::open_read_only(path)
+                    .and_then(|c| c.list_restarts()),
+                None => Ok(Vec::new()),
+            },
+        };
+        result.map_err(|e| convert::error(&env, &e))
     }
 
     /// Counters of the work done by the scans finished so far.
@@ -110,10 +137,14 @@ impl Scanner {
 }
 
 impl Scanner {
-    fn request(&self, r: Option<ScanRequest>) -> (Option<Vec<u32>>, bool) {
+    fn request(&self, r: Option<ScanRequest>) -> (Option<Vec<u32>>, bool, bool) {
         match r {
-            Some(r) => (r.pids, r.kernel.unwrap_or(self.kernel)),
-            None => (None, self.kernel),
+            Some(r) => (
+                r.pids,
+                r.kernel.unwrap_or(self.kernel),
+                r.processes_apart.unwrap_or(false),
+            ),
+            None => (None, self.kernel, false),
         }
     }
 }
@@ -123,6 +154,7 @@ pub struct ScannerTask {
     stats: Arc<Mutex<ScannerStats>>,
     pids: Option<Vec<u32>>,
     kernel: bool,
+    apart: bool,
     /// The core's error of a failed scan, turned into a JavaScript error (with its
     /// `code` and `path`) on the JavaScript thread, where an Env is at hand.
     error: Option<livetree_core::Error>,
@@ -139,7 +171,7 @@ impl Task for ScannerTask {
             self.error = Some(e);
             Error::from_reason(reason)
         })?;
-        convert::document(&report)
+        convert::document(&report, self.apart)
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {

@@ -36,7 +36,7 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 			minIntervalSeconds: parseDuration(values['min-interval'], '--min-interval'),
 			collect: async () => collect(options, {}, scanner),
 			knowledgeLoads: () => scanner.stats().knowledgeLoads,
-			restartHistory: () => readRestartHistory(options, log),
+			restartHistory: () => readRestartHistory(options, log, scanner),
 			webConfigFile: values['web.config.file'],
 			log,
 		});

@@ -1,5 +1,5 @@
 // `livetree status` (also `livetree admin status`): what is running, per deployment.
-import {collect} from '../collect.js';
+import {collectPrintable} from '../collect.js';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
@@ -33,17 +33,20 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		await checkWritable('--textfile', values.textfile);
 	}
 
-	const doc = await collect(options);
-	if (doc.processes.length > 0 && doc.processes.every(p => p.state === 'unknown')) {
+	// Indented for a person at a terminal; compact for programs and files.
+	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
+	// Compact JSON with nothing to add to the processes prints them as the core wrote them.
+	const asText = format === 'json' && !pretty && values.textfile === undefined;
+	const {doc, processesText} = await collectPrintable(options, {processesApart: asText});
+	if (doc.summary.processes > 0 && doc.summary.processesUnreadable === doc.summary.processes) {
 		// Partial results are reported; none at all is a failed scan.
 		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'permission denied'})`, 'EACCES');
 	}
 
-	// Indented for a person at a terminal; compact for programs and files.
-	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const facts = format === 'prometheus' || values.textfile !== undefined ? {restarts: readRestartHistory(options, warn)} : {};
-	const output = format === 'json' ? jsonChunks(doc, pretty) : await render(doc, format, facts, options.color, options.verbose, values.output !== undefined);
+	const output =
+		format === 'json' ? jsonChunks(doc, pretty, processesText) : await render(doc, format, facts, options.color, options.verbose, values.output !== undefined);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {

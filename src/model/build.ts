@@ -3,7 +3,7 @@
 // come from Rust already in the contract's shape (scan-parts.ts); this adds what
 // TypeScript owns: host, time, units, summary, the kernel reasons' words.
 // Pure: everything it needs is passed in, so tests can build documents from fixtures.
-import type {Host, Process, StatusDocument, Unit, Warning} from './document.js';
+import type {Host, StatusDocument, Unit, Warning} from './document.js';
 import {toKernel} from './kernel.js';
 import type {ScanParts} from './scan-parts.js';
 
@@ -17,9 +17,8 @@ export interface BuildInput {
 
 export function buildDocument(input: BuildInput): StatusDocument {
 	const {scan} = input;
-	const {processes} = scan;
+	const {processes, counts} = scan;
 	const kernel = scan.kernel ? toKernel(scan.kernel) : undefined;
-	const files = fileCounts(processes);
 	const overlayFiles = new Set(scan.overlays.flatMap(o => o.files.map(f => `${o.mountPoint}\0${f.path}`)));
 	return {
 		schemaVersion: 1,
@@ -32,40 +31,21 @@ export function buildDocument(input: BuildInput): StatusDocument {
 		overlays: scan.overlays,
 		processes,
 		units: [],
+		// The counts the processes decide come from the core (one rule, one place).
 		summary: {
-			processes: processes.length,
-			processesNeedingRestart: processes.filter(p => p.needsRestart).length,
+			processes: counts.processes,
+			processesNeedingRestart: counts.processesNeedingRestart,
 			unitsNeedingRestart: 0,
-			staleFiles: files.stale,
+			staleFiles: counts.staleFiles,
 			overlayFiles: overlayFiles.size,
-			untrackedFiles: files.untracked,
+			untrackedFiles: counts.untrackedFiles,
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
-			processesUnreadable: processes.filter(p => p.state === 'unknown').length,
+			processesUnreadable: counts.processesUnreadable,
 		},
 		warnings: [...scan.warnings, ...(input.warnings ?? [])],
 		...(kernel ? {kernel} : {}),
 		...(input.scanDurationSeconds === undefined ? {} : {scanDurationSeconds: input.scanDurationSeconds}),
 	};
-}
-
-// Stale and untracked files, counted by (device, inode): one libc mapped by 3000 processes
-// is one stale file. One pass over every file of every process.
-function fileCounts(processes: Process[]): {stale: number; untracked: number} {
-	const stale = new Set<string>();
-	const untracked = new Set<string>();
-	for (const p of processes) {
-		for (const f of p.files) {
-			if (f.staleReason !== null) {
-				stale.add(`${f.dev}\0${f.ino}`);
-			}
-
-			if (f.origin.kind === 'untracked') {
-				untracked.add(`${f.dev}\0${f.ino}`);
-			}
-		}
-	}
-
-	return {stale: stale.size, untracked: untracked.size};
 }
 
 /**

@@ -18,11 +18,25 @@ export interface ScanKernel extends Omit<Kernel, 'reasons'> {
 	reasons: KernelReasonCode[];
 }
 
+// The summary counts the processes decide, decided by the core (contract.rs ProcessCounts).
+export interface ProcessCounts {
+	processes: number;
+	processesNeedingRestart: number;
+	staleFiles: number;
+	untrackedFiles: number;
+	processesUnreadable: number;
+}
+
 export interface ScanParts {
 	sysroot: Sysroot;
 	deployments: Deployment[];
 	overlays: Overlay[];
+	// Empty when the scan wrote them apart (see processesText).
 	processes: Process[];
+	// The contract's `processes` array as the core wrote it, when the scan was asked to
+	// write the processes apart (`processesApart`): for a caller that prints them unchanged.
+	processesText?: string;
+	counts: ProcessCounts;
 	warnings: Warning[];
 	// Present when the scan was asked for it and the running kernel could be read.
 	kernel: ScanKernel | null;
@@ -38,6 +52,14 @@ interface ScanText extends Omit<ScanParts, 'processes'> {
 }
 
 export function parseScan(json: string): ScanParts {
+	// Written apart: the parts on the first line, the processes' array on the second (a
+	// compact JSON text holds no raw newline). Only the small first text is parsed.
+	const cut = json.indexOf('\n');
+	if (cut !== -1) {
+		const parts = JSON.parse(json.slice(0, cut)) as Omit<ScanParts, 'processes'>;
+		return {...parts, processes: [], processesText: json.slice(cut + 1)};
+	}
+
 	const {origins, ...parts} = JSON.parse(json) as ScanText;
 	// Each file gets its origin object back, in the place of the index (key order kept);
 	// files with equal origins share one object.

@@ -12,14 +12,23 @@ export function renderJson(doc: StatusDocument, pretty = true): string {
 	return [...jsonChunks(doc, pretty)].join('');
 }
 
-export function* jsonChunks(doc: StatusDocument, pretty = true): Generator<string> {
+// `processesText`: the processes as the core wrote them (compact JSON, the contract's array),
+// printed in place of `doc.processes` when given; only for compact output.
+export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: string): Generator<string> {
 	// The document with a marker in place of its processes (key order kept), then the
 	// processes one at a time where the marker was.
 	const indent = pretty ? 2 : undefined;
 	const shell = JSON.stringify(Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, k === 'processes' ? mark : v])), null, indent);
 	const [head, tail] = shell.split(JSON.stringify(mark)) as [string, string];
 	yield head;
-	if (doc.processes.length === 0) {
+	if (processesText !== undefined) {
+		if (pretty) {
+			// The text is compact; indenting it would mean parsing it after all.
+			throw new TypeError('jsonChunks: processes given as text print compact only');
+		}
+
+		yield processesText;
+	} else if (doc.processes.length === 0) {
 		yield '[]';
 	} else {
 		let chunk = '[';

@@ -46,21 +46,91 @@ impl<'a> Origins<'a> {
 }
 
 /// The scan's document parts: `sysroot`, `deployments`, `overlays`, `origins` (see the
-/// module's comment), `processes`, `warnings`, `kernel`, `installedPackages`.
+/// module's comment), `processes`, `counts`, `warnings`, `kernel`, `installedPackages`.
 impl Serialize for ScanReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let origins = Origins::of(&self.processes);
-        let mut r = s.serialize_struct("ScanReport", 8)?;
-        r.serialize_field("sysroot", &self.sysroot)?;
-        r.serialize_field("deployments", &self.deployments)?;
-        r.serialize_field("overlays", &self.overlays)?;
-        r.serialize_field("origins", &origins.list)?;
-        let processes = self.processes.iter().map(|p| Process(p, Some(&origins)));
-        r.serialize_field("processes", &Seq(processes))?;
-        r.serialize_field("warnings", &self.warnings)?;
-        r.serialize_field("kernel", &self.kernel)?;
-        r.serialize_field("installedPackages", &Installed(&self.installed_packages))?;
+        Parts(self, true).serialize(s)
+    }
+}
+
+/// The report's parts, with the processes (and their origin table) or without them.
+struct Parts<'a>(&'a ScanReport, bool);
+
+impl Serialize for Parts<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Parts(report, with_processes) = *self;
+        let mut r = s.serialize_struct("ScanReport", 9)?;
+        r.serialize_field("sysroot", &report.sysroot)?;
+        r.serialize_field("deployments", &report.deployments)?;
+        r.serialize_field("overlays", &report.overlays)?;
+        if with_processes {
+            let origins = Origins::of(&report.processes);
+            r.serialize_field("origins", &origins.list)?;
+            let processes = report.processes.iter().map(|p| Process(p, Some(&origins)));
+            r.serialize_field("processes", &Seq(processes))?;
+        }
+        r.serialize_field("counts", &report.counts())?;
+        r.serialize_field("warnings", &report.warnings)?;
+        r.serialize_field("kernel", &report.kernel)?;
+        r.serialize_field("installedPackages", &Installed(&report.installed_packages))?;
         r.end()
+    }
+}
+
+/// The report as two JSON texts on two lines: its parts without the processes, then the
+/// contract's `processes` array itself (origins inline, as the document shows them). A
+/// caller with nothing to add to the processes (`status --json` without systemd's units)
+/// writes the second text as it is, and parses only the first, small one.
+pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
+    // serde_json writes no raw newline (one inside a string is escaped): the first line
+    // ends exactly where the parts end.
+    let mut out = serde_json::to_vec(&Parts(report, false))?;
+    out.push(b'\n');
+    serde_json::to_writer(&mut out, &report.processes)?;
+    // Only serde_json wrote these bytes, and it writes UTF-8.
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
+/// The counts of the document's `summary` that the processes decide, decided here once:
+/// processes, those needing a restart (stale), those unreadable (unknown), and distinct
+/// stale and untracked files by (device, inode) — one libc mapped by 3000 processes is
+/// one stale file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessCounts {
+    /// Every process scanned.
+    pub processes: usize,
+    /// Processes whose state is stale.
+    pub processes_needing_restart: usize,
+    /// Distinct files (device, inode) with a stale reason.
+    pub stale_files: usize,
+    /// Distinct files (device, inode) whose origin is untracked.
+    pub untracked_files: usize,
+    /// Processes whose state is unknown (not readable).
+    pub processes_unreadable: usize,
+}
+
+impl ScanReport {
+    /// See `ProcessCounts`.
+    pub fn counts(&self) -> ProcessCounts {
+        let mut stale = std::collections::HashSet::new();
+        let mut untracked = std::collections::HashSet::new();
+        for f in self.processes.iter().flat_map(|p| &p.files) {
+            if f.stale_reason.is_some() {
+                stale.insert((f.major, f.minor, f.ino));
+            }
+            if f.origin.kind == crate::report::OriginKind::Untracked {
+                untracked.insert((f.major, f.minor, f.ino));
+            }
+        }
+        let state = |s: ProcessState| self.processes.iter().filter(|p| p.state == s).count();
+        ProcessCounts {
+            processes: self.processes.len(),
+            processes_needing_restart: state(ProcessState::Stale),
+            stale_files: stale.len(),
+            untracked_files: untracked.len(),
+            processes_unreadable: state(ProcessState::Unknown),
+        }
     }
 }
 

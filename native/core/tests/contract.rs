@@ -209,6 +209,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     assert_eq!(
         keys,
         [
+            "counts",
             "deployments",
             "installedPackages",
             "kernel",
@@ -243,4 +244,69 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
         serde_json::from_str(&json(&file(b"/usr/lib/libc.so.6", None))).unwrap();
     assert_eq!(origins[0], alone["origin"]);
     assert_eq!(origins[1]["kind"], "untracked");
+}
+
+/// Counted once in the core: distinct files by (device, inode), processes by state.
+/// Written apart: the parts without processes on one line, then the contract's array.
+#[test]
+fn counts_and_the_processes_written_apart() {
+    let process = |pid: u32, state: ProcessState, files: Vec<FileReport>| ProcessReport {
+        pid,
+        comm: b"d".to_vec(),
+        exe: None,
+        root_kind: RootKind::Host,
+        root_deployment: None,
+        cgroup_unit: None,
+        state,
+        files,
+    };
+    let mut untracked = file(b"/usr/bin/d", None);
+    untracked.origin = Origin::untracked();
+    untracked.ino = 7;
+    let stale = file(b"/usr/lib/libc.so.6 \"x\"\n", Some(StaleReason::Deleted));
+    let r = ScanReport {
+        sysroot: SysrootReport {
+            path: PathBuf::from("/"),
+            repo_mode: None,
+            ostree_booted: false,
+        },
+        deployments: vec![],
+        overlays: vec![],
+        processes: vec![
+            process(
+                1,
+                ProcessState::Stale,
+                vec![stale.clone(), untracked.clone()],
+            ),
+            process(2, ProcessState::Stale, vec![stale, untracked]),
+            process(3, ProcessState::Unknown, vec![]),
+            process(4, ProcessState::Current, vec![file(b"/usr/lib/x", None)]),
+        ],
+        warnings: vec![],
+        kernel: None,
+        installed_packages: vec![],
+    };
+    assert_eq!(
+        r.counts(),
+        livetree_core::contract::ProcessCounts {
+            processes: 4,
+            processes_needing_restart: 2,
+            stale_files: 1,
+            untracked_files: 1,
+            processes_unreadable: 1,
+        }
+    );
+    let text = livetree_core::contract::write_apart(&r).unwrap();
+    let (parts, processes) = text.split_once('\n').unwrap();
+    assert!(!processes.contains('\n'), "one line each");
+    let parts: serde_json::Value = serde_json::from_str(parts).unwrap();
+    assert!(parts.get("processes").is_none() && parts.get("origins").is_none());
+    assert_eq!(
+        parts["counts"],
+        serde_json::json!({"processes": 4, "processesNeedingRestart": 2, "staleFiles": 1,
+            "untrackedFiles": 1, "processesUnreadable": 1})
+    );
+    assert_eq!(processes, json(&r.processes));
+    let whole: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
+    assert_eq!(whole["counts"], parts["counts"]);
 }
