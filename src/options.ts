@@ -3,9 +3,12 @@
 import path from 'node:path';
 import type {ParseArgsConfig} from 'node:util';
 import {UsageError} from './errors/usage-error.js';
-import {defaultListen} from './exporter/listen.js';
 import type {ColorMode} from './render/style.js';
 import {checkBusAddress} from './systemd/bus-address.js';
+
+// The exporter's address unless --listen says otherwise (parsed by exporter/listen.ts, which
+// loads node:net: kept out of every other command's start-up).
+const defaultListen = '127.0.0.1:9947';
 
 export const defaultStateDir = '/var/lib/livetree';
 

@@ -8,9 +8,12 @@ import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {commandTable} from './table.js';
 import {jsonChunks} from '../render/json.js';
-import {renderPrometheus, type ExporterFacts} from '../render/prometheus.js';
-import {readRestartHistory} from '../restart-history.js';
+import type {ExporterFacts} from '../render/prometheus.js';
 import {checkWritable, writeOutputFile} from '../output-file.js';
+
+// The metrics' renderer and the restart history load only for the outputs that need them:
+// `status --json` from cron is mostly Node's start-up and the scan.
+const prometheus = async () => import('../render/prometheus.js');
 
 export async function statusCommand(argv: string[]): Promise<number> {
 	const {values} = parseCommand('status', commandTable.status, argv);
@@ -44,7 +47,8 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	// The restart history feeds only the metrics; read it once, and only for them.
-	const facts = format === 'prometheus' || values.textfile !== undefined ? {restarts: readRestartHistory(options, warn)} : {};
+	const metrics = format === 'prometheus' || values.textfile !== undefined;
+	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};
 	const output =
 		format === 'json' ? jsonChunks(doc, pretty, processesText) : await render(doc, format, facts, options.color, options.verbose, values.output !== undefined);
 	if (values.output === undefined) {
@@ -54,7 +58,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	if (values.textfile !== undefined) {
-		await writeOutputFile('--textfile', values.textfile, renderPrometheus(doc, facts));
+		await writeOutputFile('--textfile', values.textfile, (await prometheus()).renderPrometheus(doc, facts));
 	}
 
 	return exitCode(doc);
@@ -79,7 +83,7 @@ async function render(
 	toFile: boolean,
 ): Promise<string> {
 	if (format === 'prometheus') {
-		return renderPrometheus(doc, facts);
+		return (await prometheus()).renderPrometheus(doc, facts);
 	}
 
 	const [{makeStyle}, {renderText}] = await Promise.all([import('../render/style.js'), import('../render/text.js')]);

@@ -7,8 +7,6 @@ export interface ListenAddress {
 	port: number;
 }
 
-export const defaultListen = '127.0.0.1:9947';
-
 export function parseListen(text: string): ListenAddress {
 	const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
 	const port = Number(match?.[3]);
