@@ -11,6 +11,7 @@
 //                                                  the fixed cost inside every `scan` figure)
 import {mkdirSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
+import {parseScan} from '../dist/src/model/scan-parts.js';
 import {native} from '../dist/src/native.js';
 
 const [mode, ...args] = process.argv.slice(2);
@@ -38,7 +39,7 @@ if (mode === 'files') {
 	}
 
 	const started = process.hrtime.bigint();
-	const result = native.scanSync({sysroot, catalogPath, pids: []});
+	const result = parseScan(native.scanSync({sysroot, catalogPath, pids: []}));
 	const ms = Number(process.hrtime.bigint() - started) / 1e6;
 	// A scan that could not read the repo would be fast and wrong: fail loudly instead.
 	const bad = result.warnings.filter(w => ['repo-unreadable', 'repo-index', 'commit-unreadable', 'catalog-write'].includes(w.code));
