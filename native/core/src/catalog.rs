@@ -151,6 +151,19 @@ impl Catalog {
     fn err(&self, e: rusqlite::Error) -> Error {
         db_error(&self.path, e)
     }
+
+    /// A write transaction holding the write lock from its start, and the catalog's path
+    /// for the errors of what runs in it. IMMEDIATE: a deferred transaction that reads and
+    /// then writes can fail with SQLITE_BUSY at once, without waiting, when another writer
+    /// committed in between.
+    fn write_transaction(&mut self) -> Result<(rusqlite::Transaction<'_>, PathBuf)> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, e))?;
+        Ok((tx, path))
+    }
 }
 
 const MEMORY: &str = ":memory:";

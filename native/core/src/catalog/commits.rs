@@ -1,5 +1,5 @@
 //! Commits and their files: recording what a scan saw, and finding a file by content or path.
-use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Row};
 
 use super::encode::{checksum_bytes, hex, is_checksum, now};
 use super::{catalog_error, Catalog};
@@ -112,15 +112,8 @@ impl Catalog {
             return Ok(());
         }
         let objects = self.validate(commit)?;
-        let path = self.path.clone();
+        let (tx, path) = self.write_transaction()?;
         let err = |e| super::db_error(&path, e);
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
-        // writes can fail with SQLITE_BUSY at once, without waiting, when another writer
-        // committed in between.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
         // Another scan may have recorded it while we waited for the lock.
         let exists = tx
             .prepare_cached("SELECT 1 FROM commits WHERE checksum = ?1")

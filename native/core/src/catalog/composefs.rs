@@ -4,7 +4,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::params;
 
 use super::encode::{checksum_bytes, hex, now};
 use super::Catalog;
@@ -29,12 +29,8 @@ impl Catalog {
         info: &ComposefsImageInfo,
         index: &ImageIndex,
     ) -> Result<()> {
-        let path = self.path.clone();
+        let (tx, path) = self.write_transaction()?;
         let err = |e| super::db_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
         let inserted = tx
             .execute(
                 "INSERT OR IGNORE INTO composefs_images (deployment_id, commit_checksum, image, \

@@ -8,7 +8,7 @@
 //! replaces it whole. What a replaced file *had* is `host_files.rs`'s record.
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
 use super::encode::{json_strings, now, strings_of_json};
 use super::packages::{package_from_row, package_id, package_statements, PACKAGE_COLUMNS};
@@ -113,12 +113,8 @@ impl Catalog {
         table: &PackageTable,
         wanted: &HashSet<Vec<u8>>,
     ) -> Result<()> {
-        let path = self.path.clone();
+        let (tx, path) = self.write_transaction()?;
         let err = |e| super::db_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
         {
             let same: bool = tx
                 .query_row(

@@ -2,7 +2,7 @@
 //! so that a file of a tree that was undeployed and pruned still names the package and
 //! version that installed it. Paths are stored in their merged-/usr spelling
 //! (`packages::canonical_path`), as the tables are built.
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
 use super::encode::{json_strings, now, strings_of_json};
 use super::Catalog;
@@ -130,12 +130,8 @@ impl Catalog {
     /// Record a recorded commit's package table in one transaction. A commit that is not
     /// recorded, or whose table already is, is left alone.
     pub fn record_packages(&mut self, checksum: &str, table: &PackageTable) -> Result<()> {
-        let path = self.path.clone();
+        let (tx, path) = self.write_transaction()?;
         let err = |e| super::db_error(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
         let commit_id: Option<i64> = tx
             .query_row(
                 "SELECT c.id FROM commits c WHERE c.checksum = ?1 \
