@@ -203,6 +203,7 @@ export interface ScannerStatsOut {
   indexBuilds: number
   catalogOpens: number
   catalogRefreshes: number
+  composefsImageReads: number
 }
 
 export interface ScanOptions {

@@ -13,6 +13,8 @@ import {Fixtures, FIXTURES, devMajorMinor, type FixtureDeployment} from './helpe
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import type {Process, StatusDocument} from '../src/model/document.js';
+import {parseScan} from '../src/model/scan-parts.js';
+import {native} from '../src/native.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
@@ -330,6 +332,12 @@ test("the commit's composefs digest is reported; an image that does not match it
 		.map(b => b.slice(2))
 		.join('');
 
+	// A kept scanner (the exporter's) reads each image once while its file is unchanged,
+	// and says the image's warnings on every scan.
+	const kept = new native.Scanner({sysroot: h.path, procRoot: '/proc', runDir: h.run, hostRoot: '/', catalogPath: join(await fx.tempDir(), 'c.sqlite'), kernel: false});
+	const keptScan = () => parseScan(kept.scanSync({pids: []}));
+	const mismatches = (warnings: Array<{code: string}>) => warnings.filter(w => w.code === 'composefs-digest-mismatch').length;
+
 	// Before its image is written, the commit still says it is made for composefs.
 	const noImage = await scan(h.path, repo, await fx.tempDir());
 	t.deepEqual(noImage.doc.deployments[0]!.composefs, {image: null, digest: want, mounted: false});
@@ -344,6 +352,11 @@ test("the commit's composefs digest is reported; an image that does not match it
 		[],
 	);
 
+	const first = keptScan();
+	t.deepEqual(keptScan().deployments, first.deployments);
+	t.is(kept.stats().composefsImageReads, 1, 'an unchanged image is read once');
+	t.is(mismatches(first.warnings), 0);
+
 	// Another image in its place (one redirect changed): not what the commit names.
 	install(h.path, 0, '--redirect', `${LIB}=/ab/${'c'.repeat(62)}.file`);
 	const bad = await scan(h.path, repo, await fx.tempDir());
@@ -351,6 +364,10 @@ test("the commit's composefs digest is reported; an image that does not match it
 	const w = bad.doc.warnings.filter(w => w.code === 'composefs-digest-mismatch');
 	t.is(w.length, 1);
 	t.true(w[0]!.message.includes(image) && w[0]!.message.includes(want), w[0]!.message);
+	// The kept scanner sees the new file, reads it once, and warns on every scan.
+	t.is(mismatches(keptScan().warnings), 1);
+	t.is(mismatches(keptScan().warnings), 1);
+	t.is(kept.stats().composefsImageReads, 2);
 });
 
 test('a redirect outside the objects directory is ignored and warned', async t => {

@@ -28,6 +28,7 @@ pub struct ScannerStatsOut {
     pub index_builds: i64,
     pub catalog_opens: i64,
     pub catalog_refreshes: i64,
+    pub composefs_image_reads: i64,
 }
 
 fn stats_out(s: ScannerStats) -> ScannerStatsOut {
@@ -38,6 +39,7 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
         index_builds: n(s.index_builds),
         catalog_opens: n(s.catalog_opens),
         catalog_refreshes: n(s.catalog_refreshes),
+        composefs_image_reads: n(s.composefs_image_reads),
     }
 }
 

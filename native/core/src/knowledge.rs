@@ -47,6 +47,8 @@ pub struct Knowledge {
     host_packages: OnceCell<PackageTable>,
     /// The table as the last read left it, for later scans of this knowledge.
     host_kept: RefCell<Option<HostPackages>>,
+    /// Composefs images read by earlier scans (`composefs/cache.rs`).
+    pub images: crate::composefs::cache::ImageCache,
     /// This scan read the host's database (rather than keeping the table).
     host_read: std::cell::Cell<bool>,
 }
@@ -69,6 +71,8 @@ pub struct Reused {
     pub catalog: Option<(Catalog, Vec<Warning>)>,
     /// The repo's inode index.
     pub index: Option<InodeIndex>,
+    /// Composefs images read so far (each entry holds while its file is unchanged).
+    pub images: crate::composefs::cache::ImageCache,
 }
 
 impl Knowledge {
@@ -172,6 +176,7 @@ impl Knowledge {
             host_root: host_root.to_path_buf(),
             host_packages: OnceCell::new(),
             host_kept: RefCell::new(None),
+            images: reused.images,
             host_read: std::cell::Cell::new(false),
         };
         k.record(progress, warnings);
@@ -322,6 +327,8 @@ impl Knowledge {
         Reused {
             catalog: keep_catalog.then_some((self.catalog, self.catalog_warnings)),
             index: if keep_index { self.index } else { None },
+            // Keyed by each image file's stamp: valid whatever else changed.
+            images: self.images,
         }
     }
 

@@ -177,6 +177,7 @@ pub fn report_with(
         &k.status,
         k.repo.as_ref(),
         &mut k.catalog,
+        &mut k.images,
         &cfg.sys_root,
         std::path::Path::new("/dev"),
         &mut warnings,

@@ -77,6 +77,9 @@ pub struct ScannerStats {
     /// Scans that read the host's package database; the others kept the table an earlier
     /// scan read from the same database files (`Knowledge::host_packages`).
     pub host_database_reads: u64,
+    /// Composefs images read (fs-verity digest and walk); the others were answered by
+    /// the images kept from earlier scans (`composefs/cache.rs`).
+    pub composefs_image_reads: u64,
 }
 
 struct Held {
@@ -151,6 +154,7 @@ impl Scanner {
         })??;
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
+        self.stats.composefs_image_reads = held.k.images.reads();
         self.held = Some(held);
         Ok(report)
     }

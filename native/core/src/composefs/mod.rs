@@ -11,6 +11,7 @@
 //! device is backed by; their root inode must be the mount's; and where two images give the
 //! same inode numbers, files whose objects differ between them are compared, through the
 //! mount, with the objects themselves.
+pub mod cache;
 pub mod erofs;
 pub mod image;
 pub mod loops;
@@ -106,6 +107,7 @@ impl Composefs {
         status: &SysrootStatus,
         repo: Option<&Repo>,
         catalog: &mut impl ImageStore,
+        images: &mut cache::ImageCache,
         sys_root: &Path,
         dev_root: &Path,
         warnings: &mut Vec<Warning>,
@@ -153,14 +155,14 @@ impl Composefs {
             let keep = !loop_mode || attached;
             let record = !catalog.has_composefs_image(&id).unwrap_or(true);
             let (index, unreadable) = if keep || record || digest.is_some() {
-                match read_checked(
-                    &path,
-                    &d.checksum,
-                    digest.as_deref(),
-                    keep || record,
-                    warnings,
-                ) {
-                    Ok(Some(i)) => (Some(Arc::new(i)), false),
+                let walk = keep || record;
+                let read = |w: &mut Vec<Warning>| {
+                    read_checked(&path, &d.checksum, digest.as_deref(), walk, w)
+                        .map(|i| i.map(Arc::new))
+                        .map_err(|e| e.to_string())
+                };
+                match images.get(&path, &d.checksum, digest.as_deref(), walk, warnings, read) {
+                    Ok(Some(i)) => (Some(i), false),
                     Ok(None) => (None, false),
                     Err(e) => {
                         warnings.push(Warning::new(
@@ -222,6 +224,7 @@ impl Composefs {
             });
         }
         cfs.load_unknown_loops(&deploy_root, dev_root, warnings);
+        images.sweep();
         cfs
     }
 

@@ -1,0 +1,177 @@
+//! Images read by earlier scans of a kept knowledge (the exporter's scanner), so that a
+//! scrape does not read, checksum (fs-verity digest) and walk every deployment's EROFS
+//! image again while the files are unchanged. An image is a few megabytes; a host keeps two
+//! or three. An entry holds while the image file's stamp (device, inode, size, mtime and
+//! ctime to the nanosecond) is the same and the question is (the same commit and expected
+//! digest; a walk wanted only if the entry walked); the warnings its read gave are said
+//! again by every scan that uses it. ostree writes an image once, into a new deployment
+//! directory, and never rewrites it in place.
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::image::ImageIndex;
+use crate::error::Warning;
+
+/// What a read of an image gave: its index (when walked), or why it could not be read.
+pub type ImageRead = Result<Option<Arc<ImageIndex>>, String>;
+
+/// See the module's comment.
+#[derive(Default)]
+pub struct ImageCache {
+    entries: HashMap<PathBuf, Entry>,
+    reads: u64,
+}
+
+struct Entry {
+    stamp: [i64; 7],
+    commit: String,
+    digest: Option<String>,
+    walked: bool,
+    result: ImageRead,
+    warnings: Vec<Warning>,
+    used: bool,
+}
+
+fn stamp(path: &Path) -> Option<[i64; 7]> {
+    let m = std::fs::metadata(path).ok()?;
+    Some([
+        m.dev() as i64,
+        m.ino() as i64,
+        m.size() as i64,
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ])
+}
+
+impl ImageCache {
+    /// The image at `path` as `read` gives it (`read` pushes its warnings), from the cache
+    /// when the entry for `path` still holds for this question.
+    pub fn get(
+        &mut self,
+        path: &Path,
+        commit: &str,
+        digest: Option<&str>,
+        walk: bool,
+        warnings: &mut Vec<Warning>,
+        read: impl FnOnce(&mut Vec<Warning>) -> ImageRead,
+    ) -> ImageRead {
+        let now = stamp(path);
+        if let (Some(now), Some(e)) = (now, self.entries.get_mut(path)) {
+            if e.stamp == now
+                && e.commit == commit
+                && e.digest.as_deref() == digest
+                && (e.walked || !walk)
+            {
+                e.used = true;
+                warnings.extend(e.warnings.iter().cloned());
+                return e.result.clone();
+            }
+        }
+        self.reads += 1;
+        let mut said = Vec::new();
+        let result = read(&mut said);
+        warnings.extend(said.iter().cloned());
+        if let Some(stamp) = now {
+            self.entries.insert(
+                path.to_path_buf(),
+                Entry {
+                    stamp,
+                    commit: commit.to_string(),
+                    digest: digest.map(str::to_string),
+                    walked: walk,
+                    result: result.clone(),
+                    warnings: said,
+                    used: true,
+                },
+            );
+        }
+        result
+    }
+
+    /// Forget the images no scan asked for since the last call (undeployed, pruned), so the
+    /// cache holds no more than the sysroot does; mark the rest unused for the next round.
+    pub fn sweep(&mut self) {
+        self.entries.retain(|_, e| std::mem::take(&mut e.used));
+    }
+
+    /// How many images were read (not answered from the cache), for the scanner's counters.
+    pub fn reads(&self) -> u64 {
+        self.reads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("livetree-imgcache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn an_unchanged_image_is_read_once_and_its_warnings_said_every_time() {
+        let dir = scratch("once");
+        let path = dir.join(".ostree.cfs");
+        std::fs::write(&path, b"image one").unwrap();
+        let mut cache = ImageCache::default();
+        let read = |w: &mut Vec<Warning>| -> ImageRead {
+            w.push(Warning::new("composefs-digest-mismatch", "x", None));
+            Err("bad".into())
+        };
+        for round in 0..3 {
+            let mut warnings = Vec::new();
+            let r = cache.get(&path, "c", Some("d"), true, &mut warnings, read);
+            assert_eq!(r, Err("bad".to_string()));
+            assert_eq!(
+                warnings.len(),
+                1,
+                "round {round}: the warning is said again"
+            );
+            cache.sweep();
+        }
+        assert_eq!(cache.reads(), 1);
+        // Another question (another expected digest, or a walk the entry did not do): read.
+        let mut w = Vec::new();
+        let _ = cache.get(&path, "c", Some("e"), true, &mut w, |_| Ok(None));
+        assert_eq!(cache.reads(), 2);
+        let _ = cache.get(&path, "c", Some("e"), false, &mut w, |_| {
+            panic!("walked covers unwalked")
+        });
+        let _ = cache.get(&path, "c", None, false, &mut w, |_| Ok(None));
+        assert_eq!(cache.reads(), 3);
+        // The file replaced (a new inode, as a rename does) or rewritten: read again.
+        std::fs::write(dir.join("new"), b"image two, longer").unwrap();
+        std::fs::rename(dir.join("new"), &path).unwrap();
+        let _ = cache.get(&path, "c", None, false, &mut w, |_| Ok(None));
+        assert_eq!(cache.reads(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn images_no_scan_asks_for_are_forgotten() {
+        let dir = scratch("sweep");
+        let (a, b) = (dir.join("a.cfs"), dir.join("b.cfs"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        let mut cache = ImageCache::default();
+        let mut w = Vec::new();
+        let _ = cache.get(&a, "c", None, false, &mut w, |_| Ok(None));
+        let _ = cache.get(&b, "c", None, false, &mut w, |_| Ok(None));
+        cache.sweep();
+        // Only `a` is asked for in the next scan: `b` (undeployed) goes.
+        let _ = cache.get(&a, "c", None, false, &mut w, |_| panic!("kept"));
+        cache.sweep();
+        assert_eq!(cache.entries.len(), 1);
+        let _ = cache.get(&b, "c", None, false, &mut w, |_| Ok(None));
+        assert_eq!(cache.reads(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
