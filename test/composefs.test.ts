@@ -334,7 +334,14 @@ test("the commit's composefs digest is reported; an image that does not match it
 
 	// A kept scanner (the exporter's) reads each image once while its file is unchanged,
 	// and says the image's warnings on every scan.
-	const kept = new native.Scanner({sysroot: h.path, procRoot: '/proc', runDir: h.run, hostRoot: '/', catalogPath: join(await fx.tempDir(), 'c.sqlite'), kernel: false});
+	const kept = new native.Scanner({
+		sysroot: h.path,
+		procRoot: '/proc',
+		runDir: h.run,
+		hostRoot: '/',
+		catalogPath: join(await fx.tempDir(), 'c.sqlite'),
+		kernel: false,
+	});
 	const keptScan = () => parseScan(kept.scanSync({pids: []}));
 	const mismatches = (warnings: Array<{code: string}>) => warnings.filter(w => w.code === 'composefs-digest-mismatch').length;
 
