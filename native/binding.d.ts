@@ -53,6 +53,12 @@ export interface RebuildReport {
   deploymentsSalvaged: number
   /** How many restarts were copied to the new file. */
   restartsSalvaged: number
+  /** How many host files (with the package each had) were copied to the new file. */
+  hostFilesSalvaged: number
+  /** How many commits' package tables were copied to the new file. */
+  packageTablesSalvaged: number
+  /** How many composefs images' entries were copied to the new file. */
+  composefsImagesSalvaged: number
   /** What could not be copied, in words a user can read. */
   lost: Array<string>
 }

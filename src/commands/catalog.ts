@@ -36,7 +36,7 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 			process.stdout.write(
 				options.json
 					? `${JSON.stringify(r, null, 2)}\n`
-					: `${r.path}: rebuilt${r.movedTo ? `; the old file is kept as ${r.movedTo}` : ''}; salvaged ${r.commitsSalvaged} commits, ${r.deploymentsSalvaged} deployments, ${r.restartsSalvaged} restarts\n${r.lost.map(l => `  lost: ${l}\n`).join('')}`,
+					: `${r.path}: rebuilt${r.movedTo ? `; the old file is kept as ${r.movedTo}` : ''}; salvaged ${r.commitsSalvaged} commits, ${r.deploymentsSalvaged} deployments, ${r.restartsSalvaged} restarts, ${r.hostFilesSalvaged} host files, ${r.packageTablesSalvaged} package tables, ${r.composefsImagesSalvaged} composefs images\n${r.lost.map(l => `  lost: ${l}\n`).join('')}`,
 			);
 			return 0;
 		}

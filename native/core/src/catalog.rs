@@ -22,6 +22,7 @@ mod host_files;
 mod packages;
 mod repair;
 mod restarts;
+mod salvage_records;
 mod schema;
 
 use std::path::{Path, PathBuf};

@@ -6,7 +6,9 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use catalog_support::{commit, sorted_files, TempDir};
-use livetree_core::catalog::{Catalog, DeploymentRecord, RestartEnd, RestartStart};
+use livetree_core::catalog::{Catalog, DeploymentRecord, HostFileRecord, RestartEnd, RestartStart};
+use livetree_core::composefs::image::{ComposefsImageInfo, ImageIndex};
+use livetree_core::packages::{Manager, PackageInfo, PackageTable};
 use livetree_core::Error;
 
 const COMMITS: u32 = 12;
@@ -227,15 +229,106 @@ fn a_garbage_file_is_refused_and_rebuild_keeps_it_aside() {
     assert!(second.lost.is_empty(), "{:?}", second.lost);
 }
 
+/// The records no scan can make again: a host file with the package it had, a commit's
+/// package table, a composefs image's entries (from a real image, captured).
+fn add_records(path: &Path) -> (HostFileRecord, ImageIndex) {
+    use std::io::Read;
+    let mut catalog = Catalog::open(path).unwrap();
+    let pkg = |name: &str, version: &str| PackageInfo {
+        manager: Manager::Dpkg,
+        name: name.into(),
+        version: version.into(),
+        arch: Some("amd64".into()),
+        source: None,
+        source_version: None,
+    };
+    let host = HostFileRecord {
+        major: 254,
+        minor: 1,
+        ino: 4242,
+        path: b"/usr/lib/x86_64-linux-gnu/libssl.so.3".to_vec(),
+        size: 700_000,
+        mtime_ns: 1_700_000_000_000_000_000,
+        package: pkg("libssl3", "3.0.11-1~deb12u2"),
+    };
+    catalog
+        .record_host_files(std::slice::from_ref(&host))
+        .unwrap();
+    let table = PackageTable {
+        packages: vec![pkg("libc6", "2.36-9"), pkg("bash", "5.2.15-2")],
+        paths: [
+            (b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(), 0),
+            (b"/usr/bin/bash".to_vec(), 1),
+        ]
+        .into(),
+        source: Some("commit x/usr/share/dpkg/database".into()),
+        warnings: vec!["one \"damaged\" entry".into()],
+    };
+    catalog
+        .record_packages(&commit(3, 0).checksum, &table)
+        .unwrap();
+    let gz = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/captured/composefs/small.cfs.gz"
+    ))
+    .unwrap();
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let index = ImageIndex::from_bytes(&bytes).unwrap();
+    let info = ComposefsImageInfo {
+        deployment_id: "testos/abc.0".into(),
+        commit: commit(3, 0).checksum,
+        image: PathBuf::from("/sysroot/ostree/deploy/testos/deploy/abc.0.ostree.cfs"),
+        root_ino: index.root_ino,
+    };
+    catalog.record_composefs_image(&info, &index).unwrap();
+    (host, index)
+}
+
 #[test]
 fn rebuild_of_a_healthy_catalog_loses_nothing() {
     let dir = TempDir::new("healthy-rebuild");
     let path = dir.catalog();
     populated(&path);
+    let (host, index) = add_records(&path);
     let rebuilt = Catalog::rebuild(&path).unwrap();
     assert!(rebuilt.lost.is_empty(), "{:?}", rebuilt.lost);
     assert_eq!(rebuilt.commits_salvaged, i64::from(COMMITS));
+    assert_eq!(
+        (
+            rebuilt.host_files_salvaged,
+            rebuilt.package_tables_salvaged,
+            rebuilt.composefs_images_salvaged
+        ),
+        (1, 1, 1)
+    );
     let catalog = Catalog::open(&path).unwrap();
+    assert_eq!(
+        catalog
+            .host_file_package(host.major, host.minor, host.ino, &host.path)
+            .unwrap(),
+        Some(host.package.clone())
+    );
+    let c3 = commit(3, 0).checksum;
+    assert_eq!(
+        catalog
+            .package_at(&c3, b"/lib/x86_64-linux-gnu/libc.so.6")
+            .unwrap()
+            .map(|p| p.version),
+        Some("2.36-9".to_string())
+    );
+    assert_eq!(
+        catalog.package_warnings(&c3).unwrap(),
+        ["one \"damaged\" entry"]
+    );
+    let entries = catalog.composefs_entries("testos/abc.0").unwrap();
+    assert_eq!(entries.files.len(), index.files.len());
+    assert_eq!(
+        entries.get(b"/usr/bin/x").map(|f| f.ino),
+        index.get(b"/usr/bin/x").map(|f| f.ino)
+    );
     for n in 0..COMMITS {
         let record = commit(n, FILES);
         let info = catalog.commit_info(&record.checksum).unwrap().unwrap();

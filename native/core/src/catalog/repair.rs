@@ -55,6 +55,12 @@ pub struct RebuildReport {
     pub deployments_salvaged: i64,
     /// How many restarts were copied to the new file.
     pub restarts_salvaged: i64,
+    /// How many host files (with the package each had) were copied to the new file.
+    pub host_files_salvaged: i64,
+    /// How many commits' package tables were copied to the new file.
+    pub package_tables_salvaged: i64,
+    /// How many composefs images' entries were copied to the new file.
+    pub composefs_images_salvaged: i64,
     /// What could not be copied, in words a user can read.
     pub lost: Vec<String>,
 }
@@ -172,6 +178,9 @@ pub(super) fn rebuild(path: &Path) -> Result<RebuildReport> {
         commits_salvaged: 0,
         deployments_salvaged: 0,
         restarts_salvaged: 0,
+        host_files_salvaged: 0,
+        package_tables_salvaged: 0,
+        composefs_images_salvaged: 0,
         lost: Vec::new(),
     };
     if !exists {
@@ -196,7 +205,7 @@ pub(super) fn rebuild(path: &Path) -> Result<RebuildReport> {
             .map_err(|e| db_error(&aside, e))
             .map(|_| old)
     }) {
-        Ok(old) => salvage(&old, &mut fresh, &mut report),
+        Ok(old) => salvage(old, &aside, &mut fresh, &mut report),
         Err(e) => report.lost.push(format!(
             "nothing could be read from the old file, so all it held is lost: {e}"
         )),
@@ -289,11 +298,22 @@ fn readable_rowids(conn: &Connection, table: &str, lost: &mut Vec<String>) -> Ve
     out
 }
 
-fn salvage(old: &Connection, fresh: &mut Catalog, report: &mut RebuildReport) {
+fn salvage(old: Connection, aside: &Path, fresh: &mut Catalog, report: &mut RebuildReport) {
     let mut lost = Vec::new();
-    report.restarts_salvaged = copy_rows(old, fresh, "restarts", &mut lost);
-    report.deployments_salvaged = copy_rows(old, fresh, "deployments", &mut lost);
-    report.commits_salvaged = copy_commits(old, fresh, &mut lost);
+    report.restarts_salvaged = copy_rows(&old, fresh, "restarts", &mut lost);
+    report.deployments_salvaged = copy_rows(&old, fresh, "deployments", &mut lost);
+    report.commits_salvaged = copy_commits(&old, fresh, &mut lost);
+    // The records after the commits they belong to, read through the catalog's own readers.
+    let old = Catalog {
+        conn: old,
+        path: aside.to_path_buf(),
+        read_only: true,
+        host_files_seen: Default::default(),
+    };
+    let records = super::salvage_records::salvage_records(&old, fresh, &mut lost);
+    report.host_files_salvaged = records.host_files;
+    report.package_tables_salvaged = records.package_tables;
+    report.composefs_images_salvaged = records.composefs_images;
     report.lost.extend(lost);
 }
 
