@@ -356,7 +356,7 @@ impl Knowledge {
         if self.index_dev != Some((major, minor)) {
             return None;
         }
-        index.get(index.dev, ino).map(str::to_string)
+        index.get(index.dev, ino)
     }
 
     /// The package that installed `tree_path` in `commit`, from the catalog's table of

@@ -7,6 +7,7 @@
 //! a truncated or bit-flipped object is reported as `Error::Corrupt` naming its path.
 use std::collections::HashMap;
 use std::fs;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
@@ -187,17 +188,47 @@ pub struct Tree {
 }
 
 /// Maps (st_dev, st_ino) of content objects to their checksums.
+///
+/// Built for every scan that loads the knowledge (a one-shot `status` on an OSTree host
+/// indexes every object of the repo), so it is kept lean: one device for all, the inode
+/// as the key hashed by a multiply-shift (inode numbers are not chosen by an adversary and
+/// SipHash was most of the cost), the checksum as its 32 bytes (hex only when asked).
 #[derive(Debug, Clone, Default)]
 pub struct InodeIndex {
     /// st_dev of the objects directory (the kernel's encoding, as in `stat`).
     pub dev: u64,
-    map: HashMap<(u64, u64), String>,
+    map: HashMap<u64, [u8; 32], BuildHasherDefault<InoHasher>>,
+}
+
+/// The index's hasher: a 64-bit finalizer (MurmurHash3's) over the inode number.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InoHasher(u64);
+
+impl Hasher for InoHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        let mut h = x ^ (x >> 33);
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        self.0 = h ^ (h >> 33);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl InodeIndex {
     /// The checksum of the object at (st_dev, st_ino), if one is there.
-    pub fn get(&self, dev: u64, ino: u64) -> Option<&str> {
-        self.map.get(&(dev, ino)).map(String::as_str)
+    pub fn get(&self, dev: u64, ino: u64) -> Option<String> {
+        if dev != self.dev {
+            return None;
+        }
+        self.map.get(&ino).map(|c| checksum::to_hex(c))
     }
     /// How many objects are indexed.
     pub fn len(&self) -> usize {
@@ -208,8 +239,10 @@ impl InodeIndex {
         self.map.is_empty()
     }
     /// Every (st_dev, st_ino, checksum) indexed, in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, u64, &str)> {
-        self.map.iter().map(|((d, i), c)| (*d, *i, c.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u64, String)> + '_ {
+        self.map
+            .iter()
+            .map(|(i, c)| (self.dev, *i, checksum::to_hex(c)))
     }
 }
 
@@ -547,6 +580,23 @@ impl Repo {
 
     /// Visit `objects/XX/REST<suffix>` entries with their full checksum and d_ino.
     fn for_each_object(&self, suffix: &str, mut f: impl FnMut(String, u64)) -> Result<()> {
+        self.for_each_object_name(suffix, |head, rest, ino| {
+            let mut checksum = String::with_capacity(64);
+            checksum.push_str(&String::from_utf8_lossy(head));
+            checksum.push_str(&String::from_utf8_lossy(rest));
+            if is_checksum(&checksum) {
+                f(checksum, ino);
+            }
+        })
+    }
+
+    /// Every object whose name ends in `suffix`: the two-character directory, the other 62
+    /// characters of the name (not yet checked to be hex) and the entry's inode number.
+    fn for_each_object_name(
+        &self,
+        suffix: &str,
+        mut f: impl FnMut(&[u8], &[u8], u64),
+    ) -> Result<()> {
         let objects = self.path.join("objects");
         let rd = fs::read_dir(&objects).map_err(|e| Error::from_io(&objects, e))?;
         for sub in rd {
@@ -572,12 +622,7 @@ impl Repo {
                 if rest.len() != 62 {
                     continue;
                 }
-                let mut checksum = String::with_capacity(64);
-                checksum.push_str(&String::from_utf8_lossy(head));
-                checksum.push_str(&String::from_utf8_lossy(rest));
-                if is_checksum(&checksum) {
-                    f(checksum, e.ino());
-                }
+                f(head, rest, e.ino());
             }
         }
         Ok(())
@@ -652,9 +697,11 @@ impl Repo {
         let dev = fs::metadata(&objects)
             .map_err(|e| Error::from_io(&objects, e))?
             .dev();
-        let mut map = HashMap::new();
-        self.for_each_object(".file", |checksum, ino| {
-            map.insert((dev, ino), checksum);
+        let mut map = HashMap::default();
+        self.for_each_object_name(".file", |head, rest, ino| {
+            if let Some(sum) = parse_hex_checksum(head, rest) {
+                map.insert(ino, sum);
+            }
         })?;
         Ok(InodeIndex { dev, map })
     }
@@ -804,11 +851,62 @@ fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> Re
     Ok(())
 }
 
+/// The 32 bytes of a checksum spelled as a two-character directory and 62 more lowercase
+/// hex characters (as ostree names objects); None for anything else.
+fn parse_hex_checksum(head: &[u8], rest: &[u8]) -> Option<[u8; 32]> {
+    // 0xff marks a byte that is not a lowercase hex digit.
+    const fn table() -> [u8; 256] {
+        let mut t = [0xffu8; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t
+    }
+    const DIGIT: [u8; 256] = table();
+    if head.len() != 2 || rest.len() != 62 {
+        return None;
+    }
+    let mut name = [0u8; 64];
+    name[..2].copy_from_slice(head);
+    name[2..].copy_from_slice(rest);
+    let mut out = [0u8; 32];
+    let mut bad = 0u8;
+    for (i, byte) in out.iter_mut().enumerate() {
+        let (hi, lo) = (DIGIT[name[2 * i] as usize], DIGIT[name[2 * i + 1] as usize]);
+        bad |= (hi | lo) & 0xf0;
+        *byte = (hi << 4) | (lo & 0x0f);
+    }
+    (bad == 0).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     //! Pure-parser tests on objects captured from a real repo by
     //! `fixtures/captured/repo/capture.sh`.
     use super::*;
+
+    #[test]
+    fn object_names_parse_to_their_checksum_bytes_and_nothing_else_does() {
+        let sum = "0123456789abcdef".repeat(4);
+        let got = parse_hex_checksum(&sum.as_bytes()[..2], &sum.as_bytes()[2..]).unwrap();
+        assert_eq!(crate::checksum::to_hex(&got), sum);
+        for bad in ["0123456789ABCDEF", "0123456789abcdeg", "0123456789abcde/"] {
+            let name = bad.repeat(4);
+            assert_eq!(
+                parse_hex_checksum(&name.as_bytes()[..2], &name.as_bytes()[2..]),
+                None,
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_hex_checksum(b"01", b"23"), None);
+    }
 
     const COMMIT: &[u8] = include_bytes!("../../../fixtures/captured/repo/commit.bin");
     const COMMIT_SUM: &str = include_str!("../../../fixtures/captured/repo/commit.checksum");

@@ -373,7 +373,7 @@ fn inode_index_finds_hardlinked_checkout_files() {
         }
         assert_eq!(
             idx.get(md.dev(), md.ino()),
-            Some(f.checksum.as_str()),
+            Some(f.checksum.clone()),
             "{}",
             String::from_utf8_lossy(&f.path)
         );
