@@ -236,7 +236,7 @@ function boundsText() {
 		`Where the time of \`status --json\` goes at N = ${plainAt} (${hostProcesses} processes on the host), from this run: Node's own start-up (\`node -e 0\`) ${ms(at.nodeStart.median)}; ` +
 			`the marginal cost per process ${us(slope.ms)} (N = ${slope.from} → ${slope.to}), ${ms((slope.ms / 1000) * hostProcesses)} for all of them; everything else (loading the CLI and the addon, the catalog, the kernel report, the output) ${ms(fixed)}. ` +
 			`With that last part at zero, a status would take ${ms(best)}: needrestart's ${ms(at.needrestart.median)} is ${ratio(at.needrestart.median, best)}× that, short of 8× — ` +
-			'the per-process part is the kernel producing `maps`, `comm`, `cgroup`, `exe`, `root` and `ns/mnt` for every process, all of which the contract reports (docs/proc-reading.md). ' +
+			'the per-process part is mostly the kernel producing `maps`, `comm`, `cgroup`, `exe`, `root` and `ns/mnt` for every process, all of which the contract reports (docs/proc-reading.md). ' +
 			`For the same reason the per-process figure that includes Node's start-up cannot be flat: at N = ${plain.rows[0].n} the start-up alone is ${us((plain.rows[0].nodeStart?.median ?? 0) * 1000 / plain.rows[0].livetree.detection.hostProcesses)} per process; the marginal cost is what stays flat.`,
 		'',
 	];
