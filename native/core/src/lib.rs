@@ -15,6 +15,7 @@ pub mod contract;
 pub mod error;
 pub mod escape;
 pub mod gvariant;
+pub mod hex;
 pub mod kernel;
 pub mod keyfile;
 pub mod knowledge;
@@ -29,6 +30,7 @@ pub mod repo;
 pub mod report;
 pub mod scan;
 pub mod scanner;
+pub mod stamp;
 pub mod sysroot;
 pub mod which;
 

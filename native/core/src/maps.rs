@@ -399,25 +399,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// What `HEX_DIGIT` holds for a byte that is not a hex digit.
 const NOT_HEX: u8 = 0xff;
 
 /// The value of each byte as a hex digit (either case, as [`parse_hex`] reads them), or
 /// [`NOT_HEX`].
-static HEX_DIGIT: [u8; 256] = {
-    let mut t = [NOT_HEX; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
+static HEX_DIGIT: [u8; 256] = crate::hex::digit_table(true);
 
 pub(crate) fn parse_hex(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 16 {

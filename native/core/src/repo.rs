@@ -854,22 +854,8 @@ fn collect_refs(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) -> Re
 /// The 32 bytes of a checksum spelled as a two-character directory and 62 more lowercase
 /// hex characters (as ostree names objects); None for anything else.
 fn parse_hex_checksum(head: &[u8], rest: &[u8]) -> Option<[u8; 32]> {
-    // 0xff marks a byte that is not a lowercase hex digit.
-    const fn table() -> [u8; 256] {
-        let mut t = [0xffu8; 256];
-        let mut i = 0;
-        while i < 10 {
-            t[b'0' as usize + i] = i as u8;
-            i += 1;
-        }
-        let mut i = 0;
-        while i < 6 {
-            t[b'a' as usize + i] = 10 + i as u8;
-            i += 1;
-        }
-        t
-    }
-    const DIGIT: [u8; 256] = table();
+    // Lowercase only: ostree names objects so. 0xff marks any other byte.
+    const DIGIT: [u8; 256] = crate::hex::digit_table(false);
     if head.len() != 2 || rest.len() != 62 {
         return None;
     }

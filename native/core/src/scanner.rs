@@ -42,7 +42,7 @@ use crate::scan;
 use crate::Error;
 
 /// One path's `lstat`, or None when it is missing or unreadable.
-pub type Stamp = (PathBuf, Option<[i64; 7]>);
+pub type Stamp = (PathBuf, Option<crate::stamp::FileStamp>);
 
 /// What the knowledge was read from, part by part (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -246,17 +246,9 @@ pub fn fingerprint(cfg: &ScanConfig, k: Option<&Knowledge>, commits: &[String]) 
 }
 
 fn stamp(path: PathBuf) -> Stamp {
-    let md = std::fs::symlink_metadata(&path).ok().map(|m| {
-        [
-            m.dev() as i64,
-            m.ino() as i64,
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ctime(),
-            m.ctime_nsec(),
-            m.size() as i64,
-        ]
-    });
+    let md = std::fs::symlink_metadata(&path)
+        .ok()
+        .map(|m| crate::stamp::of(&m));
     (path, md)
 }
 

@@ -7,7 +7,6 @@
 //! again by every scan that uses it. ostree writes an image once, into a new deployment
 //! directory, and never rewrites it in place.
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,26 +24,13 @@ pub struct ImageCache {
 }
 
 struct Entry {
-    stamp: [i64; 7],
+    stamp: crate::stamp::FileStamp,
     commit: String,
     digest: Option<String>,
     walked: bool,
     result: ImageRead,
     warnings: Vec<Warning>,
     used: bool,
-}
-
-fn stamp(path: &Path) -> Option<[i64; 7]> {
-    let m = std::fs::metadata(path).ok()?;
-    Some([
-        m.dev() as i64,
-        m.ino() as i64,
-        m.size() as i64,
-        m.mtime(),
-        m.mtime_nsec(),
-        m.ctime(),
-        m.ctime_nsec(),
-    ])
 }
 
 impl ImageCache {
@@ -59,7 +45,7 @@ impl ImageCache {
         warnings: &mut Vec<Warning>,
         read: impl FnOnce(&mut Vec<Warning>) -> ImageRead,
     ) -> ImageRead {
-        let now = stamp(path);
+        let now = crate::stamp::of_path(path);
         if let (Some(now), Some(e)) = (now, self.entries.get_mut(path)) {
             if e.stamp == now
                 && e.commit == commit

@@ -151,7 +151,6 @@ pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
 /// table read from it would be the same: a kept scanner reads the database again only
 /// when it differs (`knowledge.rs`).
 pub fn database_fingerprint(root: &std::path::Path) -> Vec<u8> {
-    use std::os::unix::fs::MetadataExt;
     // The root too: one catalog may serve scans of several roots (tests do), and two
     // roots' databases are two databases.
     let mut out = root.as_os_str().as_encoded_bytes().to_vec();
@@ -169,17 +168,9 @@ pub fn database_fingerprint(root: &std::path::Path) -> Vec<u8> {
         .map(|f| format!("{d}/{f}"))
     });
     for rel in dpkg.chain(rpm) {
-        if let Ok(m) = std::fs::metadata(root.join(&rel)) {
+        if let Some(stamp) = crate::stamp::of_path(&root.join(&rel)) {
             out.extend_from_slice(rel.as_bytes());
-            for v in [
-                m.dev(),
-                m.ino(),
-                m.size(),
-                m.mtime() as u64,
-                m.mtime_nsec() as u64,
-                m.ctime() as u64,
-                m.ctime_nsec() as u64,
-            ] {
+            for v in stamp {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
