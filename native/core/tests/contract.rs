@@ -76,6 +76,20 @@ fn file(path: &[u8], stale: Option<StaleReason>) -> FileReport {
     }
 }
 
+/// A process `d` in the host's root.
+fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> ProcessReport {
+    ProcessReport {
+        pid,
+        comm: b"d".to_vec(),
+        exe: None,
+        root_kind: RootKind::Host,
+        root_deployment: None,
+        cgroup_unit: None,
+        state,
+        files,
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap()
 }
@@ -176,16 +190,8 @@ fn an_overlay_names_its_device_and_upper_layer_as_text() {
 
 #[test]
 fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
-    let process = |pid: u32, files: Vec<FileReport>| ProcessReport {
-        pid,
-        comm: b"d".to_vec(),
-        exe: None,
-        root_kind: RootKind::Host,
-        root_deployment: None,
-        cgroup_unit: None,
-        state: ProcessState::Current,
-        files,
-    };
+    let process =
+        |pid: u32, files: Vec<FileReport>| host_process(pid, ProcessState::Current, files);
     let mut other = file(b"/usr/bin/d", None);
     other.origin = Origin::untracked();
     let r = ScanReport {
@@ -250,16 +256,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
 /// Written apart: the parts without processes on one line, then the contract's array.
 #[test]
 fn counts_and_the_processes_written_apart() {
-    let process = |pid: u32, state: ProcessState, files: Vec<FileReport>| ProcessReport {
-        pid,
-        comm: b"d".to_vec(),
-        exe: None,
-        root_kind: RootKind::Host,
-        root_deployment: None,
-        cgroup_unit: None,
-        state,
-        files,
-    };
+    let process = host_process;
     let mut untracked = file(b"/usr/bin/d", None);
     untracked.origin = Origin::untracked();
     untracked.ino = 7;
