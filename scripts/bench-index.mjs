@@ -3,7 +3,7 @@
 //   node scripts/bench-index.mjs files DIR COUNT   write COUNT small files with distinct
 //                                                  bytes under DIR (1,000 per subdirectory)
 //   node scripts/bench-index.mjs scan SYSROOT CATALOG
-//                                                  one native scan with no processes: the
+//                                                  one native scan of this process only: the
 //                                                  repo's inode index, plus the commit walk
 //                                                  and catalog recording when CATALOG does
 //                                                  not know the deployed commit yet
@@ -38,9 +38,17 @@ if (mode === 'files') {
 		throw new Error('usage: scan SYSROOT CATALOG');
 	}
 
+	// This process alone: its own files (node, libc) are on the repo's device when the
+	// sysroot is on the root filesystem, and a mapping on that device is what makes a scan
+	// build the repo's inode index (it is built on first need). Checked below.
+	const scanner = new native.Scanner({sysroot, catalogPath, kernel: false});
 	const started = process.hrtime.bigint();
-	const result = parseScan(native.scanSync({sysroot, catalogPath, pids: []}));
+	const result = parseScan(scanner.scanSync({pids: [process.pid]}));
 	const ms = Number(process.hrtime.bigint() - started) / 1e6;
+	if (scanner.stats().indexBuilds !== 1) {
+		process.stderr.write('bench-index: the scan did not build the inode index (is the sysroot on the root filesystem?)\n');
+		process.exitCode = 1;
+	}
 	// A scan that could not read the repo would be fast and wrong: fail loudly instead.
 	const bad = result.warnings.filter(w => ['repo-unreadable', 'repo-index', 'commit-unreadable', 'catalog-write'].includes(w.code));
 	if (bad.length > 0 || result.deployments.length === 0) {

@@ -211,6 +211,21 @@ test("two composefs deployments whose images share inode numbers: each process i
 
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--sysroot', built.sysroot, '--state-dir', await fx.tempDir()]);
 	t.is(text.stdout.match(/Composefs: runs through composefs/g)?.length, 2, text.stdout);
+
+	// Their files come from overlay devices, none from the repo's: the repo's inode index
+	// (every objects/XX directory read) is never built for them.
+	const lazy = new native.Scanner({
+		sysroot: built.sysroot,
+		procRoot: '/proc',
+		runDir: await fx.tempDir(),
+		hostRoot: '/',
+		catalogPath: join(await fx.tempDir(), 'c.sqlite'),
+		kernel: false,
+	});
+	const parts = parseScan(lazy.scanSync({pids: [a.pid, b.pid]}));
+	t.is(parts.processes.find(p => p.pid === a.pid)?.root.deployment, idOf(old));
+	t.is(parts.processes.find(p => p.pid === b.pid)?.root.deployment, idOf(next));
+	t.is(lazy.stats().indexBuilds, 0);
 });
 
 test("this kernel's maps show the composefs overlay's device and the image's inode, not the object's", async t => {

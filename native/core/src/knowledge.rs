@@ -31,9 +31,18 @@ pub struct Knowledge {
     pub catalog: Catalog,
     /// The current deployments, as attribution needs them.
     pub deployments: Vec<DeploymentRef>,
-    index: Option<InodeIndex>,
-    /// (major, minor) of the repo's objects directory, for matching maps entries.
+    /// The repo's inode index, built on the first question about an inode on the repo's
+    /// device (`object_of`): a host whose processes map nothing there (composefs serves its
+    /// files from an overlay device; a plain host has no repo) never pays for reading every
+    /// `objects/XX` directory. None inside: it could not be built (`index_error`).
+    index: OnceCell<Option<InodeIndex>>,
+    /// (major, minor) of the repo's objects directory, for matching maps entries; None
+    /// without a repo whose objects can be mapped (no repo, or an archive one).
     index_dev: Option<(u32, u32)>,
+    /// Why the index could not be built, said once by the scan that tried.
+    index_error: RefCell<Option<String>>,
+    /// This scan built the index (for the scanner's counters).
+    index_built: std::cell::Cell<bool>,
     hits: RefCell<HashMap<String, Vec<ObjectHit>>>,
     /// What opening the catalog said (read-only, unavailable): said again by every scan
     /// that reuses this catalog (see `scanner.rs`).
@@ -168,8 +177,10 @@ impl Knowledge {
             status,
             repo,
             catalog,
-            index: None,
+            index: OnceCell::new(),
             index_dev: None,
+            index_error: RefCell::new(None),
+            index_built: std::cell::Cell::new(false),
             hits: RefCell::new(HashMap::new()),
             catalog_warnings,
             packages: RefCell::new(HashMap::new()),
@@ -180,17 +191,13 @@ impl Knowledge {
             host_read: std::cell::Cell::new(false),
         };
         k.record(progress, warnings);
-        // An index is only worth keeping for the same repo in a bare mode (see build_index).
-        match reused.index {
-            Some(index)
-                if k.repo
-                    .as_ref()
-                    .is_some_and(|r| r.mode() != RepoMode::Archive) =>
-            {
-                k.index_dev = Some(dev_split(index.dev));
-                k.index = Some(index);
-            }
-            _ => k.build_index(progress, warnings),
+        // An index is only worth keeping for the same repo in a bare mode (see index_device).
+        k.index_dev = k.index_device(warnings);
+        if let Some(index) = reused
+            .index
+            .filter(|i| Some(dev_split(i.dev)) == k.index_dev)
+        {
+            let _ = k.index.set(Some(index));
         }
         progress.done();
         Ok(k)
@@ -302,31 +309,64 @@ impl Knowledge {
         }
     }
 
-    fn build_index(&mut self, progress: Progress, warnings: &mut Vec<Warning>) {
-        let Some(repo) = &self.repo else { return };
-        // Only bare modes keep deployment files as hard links of objects; an archive repo's
-        // objects are compressed and never mapped, so attribution there goes by checksum.
+    /// The device of the repo's objects directory, when its objects can be mapped: only
+    /// bare modes keep deployment files as hard links of objects; an archive repo's objects
+    /// are compressed and never mapped, so attribution there goes by checksum.
+    fn index_device(&self, warnings: &mut Vec<Warning>) -> Option<(u32, u32)> {
+        let repo = self.repo.as_ref()?;
         if matches!(repo.mode(), RepoMode::Archive) {
-            return;
+            return None;
         }
-        progress.say(&format!(
-            "indexing the objects of {}",
-            repo.path().display()
-        ));
-        match repo.inode_index() {
-            Ok(index) => {
-                self.index_dev = Some(dev_split(index.dev));
-                self.index = Some(index);
+        let objects = repo.path().join("objects");
+        match std::fs::metadata(&objects) {
+            Ok(m) => Some(dev_split(m.dev())),
+            Err(e) => {
+                warnings.push(Warning::new(
+                    "repo-index",
+                    crate::Error::from_io(&objects, e).to_string(),
+                    None,
+                ));
+                None
             }
-            Err(e) => warnings.push(Warning::new("repo-index", e.to_string(), None)),
         }
+    }
+
+    /// The index, built now if this is the first question about it.
+    fn index(&self) -> Option<&InodeIndex> {
+        self.index
+            .get_or_init(|| {
+                let repo = self.repo.as_ref()?;
+                self.index_built.set(true);
+                match repo.inode_index() {
+                    Ok(index) => Some(index),
+                    Err(e) => {
+                        *self.index_error.borrow_mut() = Some(e.to_string());
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    /// Why building the index failed, once (the scan says it as a `repo-index` warning).
+    pub fn take_index_error(&self) -> Option<String> {
+        self.index_error.borrow_mut().take()
+    }
+
+    /// Whether the index was built since the last call (for the scanner's counters).
+    pub fn take_index_built(&self) -> bool {
+        self.index_built.replace(false)
     }
 
     /// Give back the catalog and/or the index for a reload that keeps them.
     pub fn into_reused(self, keep_catalog: bool, keep_index: bool) -> Reused {
         Reused {
             catalog: keep_catalog.then_some((self.catalog, self.catalog_warnings)),
-            index: if keep_index { self.index } else { None },
+            index: if keep_index {
+                self.index.into_inner().flatten()
+            } else {
+                None
+            },
             // Keyed by each image file's stamp: valid whatever else changed.
             images: self.images,
         }
@@ -352,10 +392,11 @@ impl Knowledge {
 
     /// The repo object a mapped inode is, when the repo holds it (bare modes).
     pub fn object_of(&self, major: u32, minor: u32, ino: u64) -> Option<String> {
-        let index = self.index.as_ref()?;
+        // The device first: an inode elsewhere never builds the index.
         if self.index_dev != Some((major, minor)) {
             return None;
         }
+        let index = self.index()?;
         index.get(index.dev, ino)
     }
 
@@ -638,7 +679,7 @@ impl Knowledge {
         let Ok(md) = std::fs::symlink_metadata(&file) else {
             return false;
         };
-        if self.index.is_some() {
+        if self.index_dev.is_some() && self.index().is_some() {
             let (major, minor) = dev_split(md.dev());
             return self.object_of(major, minor, md.ino()).as_deref() == Some(object);
         }

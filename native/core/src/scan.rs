@@ -242,6 +242,10 @@ pub fn report_with(
                 .push(Warning::new("catalog-write", e.to_string(), None));
         }
     }
+    // The index is built on first need, by this scan or never; a failure is said once.
+    if let Some(e) = k.take_index_error() {
+        report.warnings.push(Warning::new("repo-index", e, None));
+    }
     report.kernel = kernel;
     report
 }

@@ -36,7 +36,6 @@ use std::path::{Path, PathBuf};
 
 use crate::knowledge::{Knowledge, Reused};
 use crate::progress::Progress;
-use crate::repo::RepoMode;
 use crate::report::{ScanConfig, ScanReport, Warning};
 use crate::scan;
 use crate::Error;
@@ -155,6 +154,8 @@ impl Scanner {
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.stats.composefs_image_reads = held.k.images.reads();
+        // Built on first need (`Knowledge::object_of`), so counted after the scan.
+        self.stats.index_builds += u64::from(held.k.take_index_built());
         self.held = Some(held);
         Ok(report)
     }
@@ -172,7 +173,7 @@ fn refresh(cfg: &ScanConfig, held: Option<Held>, stats: &mut ScannerStats) -> cr
         held.as_ref().map(|h| &h.k),
         &commits(held.as_ref().map(|h| &h.k)),
     );
-    let (reused, index_kept) = match held {
+    let reused = match held {
         Some(h) => {
             let was = &h.fingerprint;
             let catalog_same = was.catalog == now.catalog
@@ -194,11 +195,9 @@ fn refresh(cfg: &ScanConfig, held: Option<Held>, stats: &mut ScannerStats) -> cr
             }
             let keep_index = was.objects == now.objects;
             let keep_catalog = catalog_same && !in_memory;
-            let reused = h.k.into_reused(keep_catalog, keep_index);
-            let kept = reused.index.is_some();
-            (reused, kept)
+            h.k.into_reused(keep_catalog, keep_index)
         }
-        None => (Reused::default(), false),
+        None => Reused::default(),
     };
     let opens_catalog = reused.catalog.is_none();
     let mut warnings = Vec::new();
@@ -213,12 +212,6 @@ fn refresh(cfg: &ScanConfig, held: Option<Held>, stats: &mut ScannerStats) -> cr
     )?;
     stats.knowledge_loads += 1;
     stats.catalog_opens += u64::from(opens_catalog);
-    // Only a bare repo has an index (an archive repo's objects are never mapped).
-    let indexed = k
-        .repo
-        .as_ref()
-        .is_some_and(|r| r.mode() != RepoMode::Archive);
-    stats.index_builds += u64::from(!index_kept && indexed);
     // The commit stamps follow the deployments just read; the catalog's stamps are those
     // after this load opened (perhaps created) it and wrote to it, which never bumps its
     // own connection's data_version.
