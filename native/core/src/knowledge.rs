@@ -43,6 +43,8 @@ pub struct Knowledge {
     index_error: RefCell<Option<String>>,
     /// This scan built the index (for the scanner's counters).
     index_built: std::cell::Cell<bool>,
+    /// Where building the index says so (a person at a terminal waits for it).
+    progress: Progress,
     hits: RefCell<HashMap<String, Vec<ObjectHit>>>,
     /// What opening the catalog said (read-only, unavailable): said again by every scan
     /// that reuses this catalog (see `scanner.rs`).
@@ -181,6 +183,7 @@ impl Knowledge {
             index_dev: None,
             index_error: RefCell::new(None),
             index_built: std::cell::Cell::new(false),
+            progress,
             hits: RefCell::new(HashMap::new()),
             catalog_warnings,
             packages: RefCell::new(HashMap::new()),
@@ -337,7 +340,13 @@ impl Knowledge {
             .get_or_init(|| {
                 let repo = self.repo.as_ref()?;
                 self.index_built.set(true);
-                match repo.inode_index() {
+                self.progress.say(&format!(
+                    "indexing the objects of {}",
+                    repo.path().display()
+                ));
+                let built = repo.inode_index();
+                self.progress.done();
+                match built {
                     Ok(index) => Some(index),
                     Err(e) => {
                         *self.index_error.borrow_mut() = Some(e.to_string());
