@@ -28,6 +28,8 @@ status=0
 npx ava 2>&1 | tee "$log" || status=$?
 # One plain closing line with the counts, whatever ava's reporter prints.
 passed=$(grep -oE '[0-9]+ tests? passed' "$log" | tail -1 | grep -oE '^[0-9]+' || true)
+# With a failure ava prints no "N tests passed" line: count the passing tests' marks instead.
+[ -n "$passed" ] || passed=$(grep -cE '^\s*✔' "$log" || true)
 failed=$(grep -oE '[0-9]+ (tests? failed|known failures?|uncaught exceptions?)' "$log" | awk '{s+=$1} END {print s+0}' || true)
 echo "ava: ${passed:-0} passed, ${failed:-0} failed"
 [ "$status" -eq 0 ] || exit "$status"
