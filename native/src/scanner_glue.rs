@@ -122,11 +122,9 @@ impl Scanner {
         let result = match self.inner.try_lock() {
             Ok(scanner) => scanner.list_restarts(),
             Err(TryLockError::Poisoned(p)) => p.into_inner().list_restarts(),
-            Err(TryLockError::WouldBlock) => match &self.catalog_path {
-                Some(path) => livetree_core::catalog::Catalog::open_read_only(path)
-                    .and_then(|c| c.list_restarts()),
-                None => Ok(Vec::new()),
-            },
+            Err(TryLockError::WouldBlock) => {
+                livetree_core::scanner::restarts_in_file(self.catalog_path.as_deref())
+            }
         };
         result.map_err(|e| convert::error(&env, &e))
     }

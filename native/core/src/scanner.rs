@@ -123,10 +123,9 @@ impl Scanner {
             .as_ref()
             .map(|h| &h.k.catalog)
             .filter(|c| Some(c.path()) == self.base.catalog_path.as_deref());
-        match (kept, &self.base.catalog_path) {
-            (Some(catalog), _) => catalog.list_restarts(),
-            (None, Some(path)) => crate::catalog::Catalog::open_read_only(path)?.list_restarts(),
-            (None, None) => Ok(Vec::new()),
+        match kept {
+            Some(catalog) => catalog.list_restarts(),
+            None => restarts_in_file(self.base.catalog_path.as_deref()),
         }
     }
 
@@ -158,6 +157,16 @@ impl Scanner {
         self.stats.index_builds += u64::from(held.k.take_index_built());
         self.held = Some(held);
         Ok(report)
+    }
+}
+
+/// The restart history of the catalog file at `path`, opened read-only (none without a
+/// file): what a scanner answers before its first scan, and what its JavaScript twin reads
+/// while a scan holds the scanner.
+pub fn restarts_in_file(path: Option<&Path>) -> crate::Result<Vec<crate::catalog::RestartRecord>> {
+    match path {
+        Some(path) => crate::catalog::Catalog::open_read_only(path)?.list_restarts(),
+        None => Ok(Vec::new()),
     }
 }
 
