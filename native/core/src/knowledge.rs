@@ -39,7 +39,7 @@ pub struct Knowledge {
     /// (major, minor) of the repo's objects directory, for matching maps entries; None
     /// without a repo whose objects can be mapped (no repo, or an archive one).
     index_dev: Option<(u32, u32)>,
-    /// Why the index could not be built, said once by the scan that tried.
+    /// Why the index could not be built, said by every scan that goes without it.
     index_error: RefCell<Option<String>>,
     /// This scan built the index (for the scanner's counters).
     index_built: std::cell::Cell<bool>,
@@ -357,9 +357,10 @@ impl Knowledge {
             .as_ref()
     }
 
-    /// Why building the index failed, once (the scan says it as a `repo-index` warning).
-    pub fn take_index_error(&self) -> Option<String> {
-        self.index_error.borrow_mut().take()
+    /// Why building the index failed, if it did: every later scan of this knowledge goes
+    /// without the index, so each says so (a `repo-index` warning), as a load warning is.
+    pub fn index_error(&self) -> Option<String> {
+        self.index_error.borrow().clone()
     }
 
     /// Whether the index was built since the last call (for the scanner's counters).

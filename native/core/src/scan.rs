@@ -242,8 +242,8 @@ pub fn report_with(
                 .push(Warning::new("catalog-write", e.to_string(), None));
         }
     }
-    // The index is built on first need, by this scan or never; a failure is said once.
-    if let Some(e) = k.take_index_error() {
+    // The index is built on first need; once it failed, every scan goes without it.
+    if let Some(e) = k.index_error() {
         report.warnings.push(Warning::new("repo-index", e, None));
     }
     report.kernel = kernel;
