@@ -5,9 +5,9 @@
 
 import type {Kernel} from './kernel-document.js';
 
-export type RootKind = 'deployment' | 'host' | 'foreign' | 'unknown';
+export type RootKind = 'deployment' | 'host' | 'container' | 'foreign' | 'unknown';
 export type ProcessState = 'current' | 'overlay' | 'stale' | 'foreign' | 'unknown';
-export type OriginKind = 'deployment' | 'overlay' | 'catalog' | 'untracked';
+export type OriginKind = 'deployment' | 'overlay' | 'catalog' | 'layer' | 'untracked';
 export type Unlocked = 'none' | 'development' | 'hotfix' | 'transient';
 
 export interface Warning {
@@ -52,6 +52,15 @@ export interface Deployment {
 	// The contract's composefs state: the EROFS image (null once gone), the expected digest
 	// from the commit metadata, and whether a live mount of it was found; null without one.
 	composefs?: Composefs | null;
+	// The deployment's /etc against its commit's /usr/etc, as `ostree admin config-diff`
+	// counts them; null when not readable.
+	etc?: EtcCounts | null;
+}
+
+export interface EtcCounts {
+	modified: number;
+	added: number;
+	removed: number;
 }
 
 export interface Composefs {
@@ -84,6 +93,15 @@ export interface Origin {
 	// Added: the commit's version, so a reader need not look it up.
 	version?: string | null;
 	package?: Package | null;
+	// For kind layer: the container image layer that provides the file.
+	layer?: Layer | null;
+}
+
+/** The contract's origin.layer: the top-most container image layer holding the path. */
+export interface Layer {
+	id: string;
+	diffDigest: string | null;
+	inCurrentImage: boolean | null;
 }
 
 /** The contract's origin.package: who installed the file in the tree it came from. */
@@ -98,7 +116,7 @@ export interface Package {
 
 // Why a file makes its process stale, decided by the core (attribute::stale_reason).
 // Known codes; consumers must accept codes added later.
-export type StaleReason = 'deleted' | 'superseded' | 'removed-deployment' | 'unlinked' | 'other-commit' | (string & {});
+export type StaleReason = 'deleted' | 'superseded' | 'removed-deployment' | 'unlinked' | 'other-commit' | 'image-outdated' | (string & {});
 
 export interface MappedFile {
 	path: string;
@@ -131,6 +149,37 @@ export interface Process {
 	state: ProcessState;
 	needsRestart: boolean;
 	files: MappedFile[];
+	// For root.kind container: the container it runs in; null otherwise.
+	container?: Container | null;
+	// When it started (UTC), from /proc/PID/stat and the boot time.
+	startedAt?: string | null;
+	// Configuration it depends on that changed after it started.
+	configChanges?: ConfigChange[];
+	needsReload?: boolean;
+}
+
+export interface ContainerImage {
+	id: string | null;
+	digest: string | null;
+	name: string | null;
+	nameNowResolvesTo?: string | null;
+}
+
+export interface Container {
+	engine: string;
+	id: string;
+	name: string | null;
+	image: ContainerImage | null;
+	imageOutdated: boolean | null;
+	storageRoot?: string | null;
+}
+
+export interface ConfigChange {
+	path: string;
+	changedAt: string;
+	// conffile, open-file, unit-file; consumers must accept sources added later.
+	source: string;
+	package?: Package | null;
 }
 
 export interface Unit {
@@ -159,6 +208,14 @@ export interface Summary {
 	rebootNeeded?: boolean;
 	/** Processes whose maps could not be read (not root, exited mid-scan): state unknown. */
 	processesUnreadable: number;
+	// False when some user-space process could not be read: no verdict may then say that
+	// nothing needs a restart.
+	complete?: boolean;
+	// Kernel threads seen and left out of processes[] and every count.
+	kernelThreads?: number;
+	containers?: number;
+	containersOutdated?: number;
+	processesNeedingReload?: number;
 }
 
 export type {Kernel, KernelReason, InstalledKernel, Livepatch} from './kernel-document.js';

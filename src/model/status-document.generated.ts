@@ -2,13 +2,6 @@
 // Change the schema and regenerate; test/doc-types.test.ts fails when this file is stale.
 
 /**
- * added: rpm-ostree apply-live state (stamp rpmostree-is-live.stamp in the run directory): the live-applied commit and one an interrupted apply-live was moving to
- */
-export type LiveApply = {
-	commit?: string | null;
-	inprogress?: string | null;
-} | null;
-/**
  * How the deployment is mounted through composefs, or null when it has no composefs image.
  */
 export type Composefs = {
@@ -24,6 +17,13 @@ export type Composefs = {
 	 * a live composefs mount of this image was found in some scanned mount namespace
 	 */
 	mounted: boolean;
+} | null;
+/**
+ * added: rpm-ostree apply-live state (stamp rpmostree-is-live.stamp in the run directory): the live-applied commit and one an interrupted apply-live was moving to
+ */
+export type LiveApply = {
+	commit?: string | null;
+	inprogress?: string | null;
 } | null;
 /**
  * the package that installed this file in the tree it came from (dpkg or rpm database of that tree, or of the host), null when none is known
@@ -62,15 +62,18 @@ export interface StatusDocument {
 	 * Dynamic overlays: overlayfs mounts whose lower layer is a deployment's tree, seen from any scanned mount namespace.
 	 */
 	overlays: Overlay[];
+	/**
+	 * User-space processes only (kernel threads are counted in summary.kernelThreads).
+	 */
 	processes: Process[];
 	units: Unit[];
 	summary: Summary;
 	warnings: Warning[];
+	kernel?: Kernel;
 	/**
 	 * added: wall-clock seconds the scan took
 	 */
 	scanDurationSeconds?: number;
-	kernel?: Kernel;
 }
 export interface Host {
 	hostname: string;
@@ -98,10 +101,6 @@ export interface Deployment {
 	serial: number;
 	version?: string | null;
 	refspec?: string | null;
-	/**
-	 * Added by livetree: whether the deployment has a readable .origin file (ostree admin status prints 'origin: none' without one).
-	 */
-	hasOrigin?: boolean;
 	booted: boolean;
 	pending: boolean;
 	rollback: boolean;
@@ -112,12 +111,24 @@ export interface Deployment {
 	 * processes whose root directory is this deployment
 	 */
 	processCount: number;
+	composefs?: Composefs;
+	/**
+	 * the deployment's /etc against its commit's /usr/etc, as `ostree admin config-diff` counts them; null when not readable
+	 */
+	etc?: {
+		modified: number;
+		added: number;
+		removed: number;
+	} | null;
+	/**
+	 * Added by livetree: whether the deployment has a readable .origin file (ostree admin status prints 'origin: none' without one).
+	 */
+	hasOrigin?: boolean;
 	/**
 	 * added: the deployment's directory
 	 */
 	path?: string;
 	liveApply?: LiveApply;
-	composefs?: Composefs;
 }
 export interface Overlay {
 	mountPoint: string;
@@ -154,7 +165,7 @@ export interface Process {
 	 */
 	unit: string | null;
 	/**
-	 * First that applies: 'unknown' (its maps could not be read), 'stale' (a mapped file is deleted or superseded, or comes from a commit other than its root deployment's), 'overlay' (it maps a file served by a dynamic overlay's upper layer), 'foreign' (its root is no deployment and not the host's root), else 'current'.
+	 * First that applies: 'unknown' (its maps could not be read), 'stale' (a mapped file has a staleReason: deleted, superseded, from a commit other than its root deployment's, from a removed deployment, or from an image layer its container's image name no longer includes), 'overlay' (it maps a file served by a dynamic overlay's upper layer), 'foreign' (its root is no deployment, no container and not the host's root), else 'current' (also for a container process whose files are all explained and none stale).
 	 */
 	state: 'current' | 'overlay' | 'stale' | 'foreign' | 'unknown';
 	/**
@@ -165,12 +176,94 @@ export interface Process {
 	 * Each distinct file-backed mapping (one entry per dev+ino, not per address range).
 	 */
 	files: MappedFile[];
+	/**
+	 * for root.kind container: the container this process runs in; null otherwise
+	 */
+	container?: {
+		/**
+		 * podman, cri-o, docker, containerd, systemd-nspawn, lxc, ... (consumers must accept engines added later)
+		 */
+		engine: string;
+		/**
+		 * the engine's container ID
+		 */
+		id: string;
+		name: string | null;
+		/**
+		 * the image the container was created from, as the engine recorded it; null when the engine records none (a bare root directory)
+		 */
+		image: {
+			/**
+			 * the engine's image ID (for OCI images the config digest, hex)
+			 */
+			id: string | null;
+			/**
+			 * the image manifest digest, sha256:HEX
+			 */
+			digest: string | null;
+			/**
+			 * the reference the container was created with (registry/name:tag), as the engine recorded it
+			 */
+			name: string | null;
+			/**
+			 * the image ID that name resolves to in the engine's store now; null when the name resolves to nothing
+			 */
+			nameNowResolvesTo?: string | null;
+		} | null;
+		/**
+		 * true when image.name now resolves to an image other than image.id (the tag moved, or the name no longer resolves); null when it cannot be known
+		 */
+		imageOutdated: boolean | null;
+		/**
+		 * the engine's storage root on the host that holds this container's records (graph root, e.g. the default rootful store, a rootless user's store, or the store named by the engine's configuration); null when the engine keeps none
+		 */
+		storageRoot?: string | null;
+	} | null;
+	/**
+	 * when the process started (from its start time in /proc/PID/stat and the boot time), UTC
+	 */
+	startedAt?: string | null;
+	/**
+	 * a configuration file the process depends on changed after it started (configChanges); a reload or restart applies it. Independent of needsRestart.
+	 */
+	needsReload?: boolean;
+	/**
+	 * configuration this process depends on that changed after it started; empty when none
+	 */
+	configChanges?: {
+		path: string;
+		/**
+		 * the file's change time (ctime), UTC
+		 */
+		changedAt: string;
+		/**
+		 * why the process depends on it: conffile (a configuration file of the package that installed the process's executable: dpkg Conffiles, rpm %config), open-file (the process holds it open, or held a file at that path that has since been replaced), unit-file (its unit's fragment or drop-in; systemd NeedDaemonReload). Consumers must accept sources added later.
+		 */
+		source: string;
+		/**
+		 * the package owning the file, same shape as files[].origin.package
+		 */
+		package?: {
+			name: string;
+			/**
+			 * as the package manager writes it: dpkg [epoch:]upstream-revision, rpm [epoch:]version-release
+			 */
+			version: string;
+			arch: string | null;
+			manager: 'dpkg' | 'rpm';
+			/**
+			 * source package name (dpkg Source:, rpm SOURCERPM name)
+			 */
+			source?: string | null;
+			sourceVersion?: string | null;
+		} | null;
+	}[];
 }
 /**
- * The process's root directory. kind 'deployment' also covers a deployment that has since been undeployed (recognised from the catalog or from the deleted root's path), and then 'deployment' names it.
+ * The process's root directory. kind 'deployment' also covers a deployment that has since been undeployed (recognised from the catalog or from the deleted root's path), and then 'deployment' names it. kind 'container' is a root that a container engine set up (podman, CRI-O, docker, containerd, systemd-nspawn, LXC); 'container' says which. Consumers must accept kinds added later.
  */
 export interface ProcessRoot {
-	kind: 'deployment' | 'host' | 'foreign' | 'unknown';
+	kind: 'deployment' | 'host' | 'container' | 'foreign' | 'unknown';
 	deployment: string | null;
 }
 export interface MappedFile {
@@ -185,7 +278,7 @@ export interface MappedFile {
 	 */
 	deleted: boolean;
 	/**
-	 * the path now resolves, in the process's own root and mount namespace, to a different file
+	 * the path now resolves, in the process's own root and mount namespace, to a different file than the one mapped (also when the mapped one was unlinked: a package upgrade unlinks the old file and renames the new one into place, which makes it both deleted and superseded)
 	 */
 	superseded: boolean;
 	origin: Origin;
@@ -194,7 +287,7 @@ export interface MappedFile {
 	 */
 	pathBase64?: string;
 	/**
-	 * why this file makes its process stale, decided by the core; null when it does not. Known codes: deleted, superseded, other-commit (from a commit other than the process's own deployment's), removed-deployment (the file's tree is no longer deployed). Consumers must accept codes added later. Added here: unlinked (the mapped name was unlinked while another hard link keeps the bytes, and its deployment still exists).
+	 * why this file makes its process stale, decided by the core; null when it does not. Known codes: superseded (the path now names another file: replaced on disk, e.g. by a package upgrade or a live update), deleted (the path names nothing now), other-commit (from a commit other than the process's own deployment's), removed-deployment (the file's tree is no longer deployed), image-outdated (from an image layer the container's image name no longer includes). Consumers must accept codes added later. Added here: unlinked (the mapped name was unlinked while another hard link keeps the bytes, and its deployment still exists).
 	 */
 	staleReason?: string | null;
 	/**
@@ -206,17 +299,37 @@ export interface MappedFile {
 	 */
 	identicalIn?: string | null;
 }
+/**
+ * where the mapped file came from. kind 'layer': a layer of the container image the process runs from (origin.layer says which). Consumers must accept kinds added later.
+ */
 export interface Origin {
-	kind: 'deployment' | 'overlay' | 'catalog' | 'untracked';
+	kind: 'deployment' | 'overlay' | 'catalog' | 'layer' | 'untracked';
 	deployment?: string | null;
 	commit?: string | null;
 	objectChecksum?: string | null;
 	treePath?: string | null;
+	package?: Package;
+	/**
+	 * for kind layer: the layer that provides the file — the top-most layer holding the path, the container's own writable layer included (then diffDigest is null and inCurrentImage null); null for other kinds
+	 */
+	layer?: {
+		/**
+		 * the engine's layer ID
+		 */
+		id: string;
+		/**
+		 * the layer's uncompressed diff digest (OCI rootfs.diff_ids entry), sha256:HEX; null for the container's own writable layer
+		 */
+		diffDigest: string | null;
+		/**
+		 * whether the image the container's image.name resolves to now still contains this layer; null when unknown
+		 */
+		inCurrentImage: boolean | null;
+	} | null;
 	/**
 	 * added: the origin commit's version
 	 */
 	version?: string | null;
-	package?: Package;
 }
 export interface Unit {
 	name: string;
@@ -232,6 +345,9 @@ export interface Unit {
 	reasons?: string[];
 }
 export interface Summary {
+	/**
+	 * user-space processes scanned (kernel threads are not processes here: they map no files; see kernelThreads)
+	 */
 	processes: number;
 	processesNeedingRestart: number;
 	unitsNeedingRestart: number;
@@ -255,6 +371,26 @@ export interface Summary {
 	 * processes whose maps could not be read (permissions, exit during the scan); their state is unknown
 	 */
 	processesUnreadable?: number;
+	/**
+	 * kernel threads seen and left out of processes[] and every count
+	 */
+	kernelThreads?: number;
+	/**
+	 * false when some user-space process could not be read (processesUnreadable > 0): then no verdict may say that nothing needs a restart
+	 */
+	complete?: boolean;
+	/**
+	 * distinct containers with at least one process
+	 */
+	containers?: number;
+	/**
+	 * containers whose image name now resolves to another image
+	 */
+	containersOutdated?: number;
+	/**
+	 * processes with needsReload
+	 */
+	processesNeedingReload?: number;
 }
 export interface Warning {
 	code: string;
