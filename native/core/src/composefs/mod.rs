@@ -495,6 +495,10 @@ pub struct ProcProbe<'a> {
     pub pid: u32,
     /// The mount point, relative to that process's root.
     pub mount_point: &'a [u8],
+    /// Mount points (relative to the same root) of other mounts below it: a path under one
+    /// of them is not the composefs mount's (an unlocked `/usr`, ostree's `/etc`), so it is
+    /// never read as evidence.
+    pub covered: Vec<Vec<u8>>,
 }
 
 impl ProcProbe<'_> {
@@ -517,6 +521,14 @@ impl MountProbe for ProcProbe<'_> {
     }
 
     fn probe(&self, path: &[u8]) -> Probed {
+        let shown = crate::overlay::join(self.mount_point, path);
+        if self
+            .covered
+            .iter()
+            .any(|c| crate::procfs::below(c, &shown).is_some())
+        {
+            return Probed::Unreadable;
+        }
         let full = self.full(path);
         // Missing only when the name itself is not there as a regular file: after a prune
         // a metacopy file whose object is gone still has its name but cannot be opened.

@@ -81,10 +81,26 @@ impl Scan<'_> {
         }
         let proc_root = self.cfg.proc_root.clone();
         for w in work {
+            // Other mounts below it in the view probed through cover parts of it.
+            let covered = self
+                .pending_views
+                .iter()
+                .find(|v| v.pid == w.pid)
+                .map(|v| {
+                    v.mounts
+                        .iter()
+                        .filter(|m| (m.major, m.minor) != (w.mount.major, w.mount.minor))
+                        .filter(|m| m.mount_point != w.mount.mount_point)
+                        .filter(|m| procfs::below(&w.mount.mount_point, &m.mount_point).is_some())
+                        .map(|m| m.mount_point.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
             let probe = ProcProbe {
                 proc_root: &proc_root,
                 pid: w.pid,
                 mount_point: &w.mount.mount_point,
+                covered,
             };
             let (major, minor) = (w.mount.major, w.mount.minor);
             let sums = &mut self.cfs_sums;
