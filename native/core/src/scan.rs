@@ -443,7 +443,19 @@ impl Scan<'_> {
         } in std::mem::take(&mut self.pending_views)
         {
             let cfs = self.cfs_views.get(&view).cloned().unwrap_or_default();
-            let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
+            let stat_in = |p: &[u8]| {
+                std::fs::symlink_metadata(in_proc_root(&proc_root, pid, p))
+                    .ok()
+                    .map(|m| m.ino())
+            };
+            let host_ino = |p: &[u8]| {
+                std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(p))
+                    .ok()
+                    .map(|m| m.ino())
+            };
+            let stacked = self
+                .cfs
+                .stack_overlays(&mounts, &cfs, &mut found, &stat_in, &host_ino);
             let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
             for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
                 o.upper_path = overlay::reach_upper(o, &in_root);
@@ -605,6 +617,7 @@ impl Scan<'_> {
                     now.is_some()
                         && now != Some((m.major, m.minor, m.inode))
                         && !self.same_through_overlay(raw, &path, now, m)
+                        && !self.same_object_now(raw, m, &path, now)
                 }
             };
         let mut origin = match self.overlay_of(raw, m.major, m.minor) {

@@ -219,6 +219,35 @@ impl Scan<'_> {
         self.cfs.object_at(mount, rel, m.inode).map(|(o, _)| o)
     }
 
+    /// A composefs file a process mapped before an overlay whose lower layer is the physical
+    /// deployment directory (`ostree admin unlock`: `lowerdir=usr` from that directory) was
+    /// mounted over it: the path now names the deployment's hard link of the very object the
+    /// image's entry redirects to. The same bytes from the same tree: not a replacement.
+    pub(super) fn same_object_now(
+        &mut self,
+        raw: &ProcessRaw,
+        m: &FileMapping,
+        path: &[u8],
+        now: Option<(u32, u32, u64)>,
+    ) -> bool {
+        let Some((ma, mi, _)) = now else {
+            return false;
+        };
+        let Some(o) = self.overlay_of(raw, ma, mi) else {
+            return false;
+        };
+        let Some(f) = self.serving(raw, &o, path) else {
+            return false;
+        };
+        if !o.is_deployment_layer(&f.layer) {
+            return false;
+        }
+        let Some(was) = self.composefs_object(raw, m, path) else {
+            return false;
+        };
+        self.k.object_of(f.major, f.minor, f.ino).as_deref() == Some(was.as_str())
+    }
+
     /// A deployment file that is a copy, not its object (checked out from a `bare-user` or
     /// `archive` repo): its path inside the root must be a file of the root deployment's
     /// commit, and then its content checksum (through map_files, once per (dev, ino)) is
