@@ -987,6 +987,7 @@ impl Scan<'_> {
         }
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
+            composefs_proof: self.cfs.cost,
             installed_packages,
             sysroot: SysrootReport {
                 path: self.k.status.path.clone(),
