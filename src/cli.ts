@@ -17,6 +17,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
 	restart: async () => (await import('./commands/restart.js')).restartCommand,
 	history: async () => (await import('./commands/history.js')).historyCommand,
 	diff: async () => (await import('./commands/diff.js')).diffCommand,
+	timeline: async () => (await import('./commands/timeline.js')).timelineCommand,
 	exporter: async () => (await import('./commands/exporter.js')).exporterCommand,
 	catalog: async () => (await import('./commands/catalog.js')).catalogCommand,
 	packages: async () => (await import('./commands/packages.js')).packagesCommand,

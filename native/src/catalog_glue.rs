@@ -1,7 +1,8 @@
 //! napi glue for the catalog (restart history, check, rebuild) and `which`.
 use base64::Engine;
 use livetree_core::catalog::{
-    Catalog, CheckReport, RebuildReport, RestartEnd, RestartRecord, RestartStart,
+    Catalog, CheckReport, RebuildReport, RestartEnd, RestartRecord, RestartStart, TimelineAnswer,
+    TimelineFilter, TimelineRecorded, TimelineScan,
 };
 use livetree_core::which::{which, Query, WhichReport};
 use napi::bindgen_prelude::*;
@@ -92,4 +93,42 @@ fn parse_inode(q: &str) -> Option<Query> {
         parts[1].parse().ok()?,
         parts[2].parse().ok()?,
     ))
+}
+
+/// Record a whole scan in the timeline of the catalog file at `path`. The file must exist
+/// (the scan made or opened it): without one, or when it may not be written (not root, a
+/// read-only /var), nothing is recorded and the outcome says why.
+#[napi]
+pub fn catalog_record_timeline(
+    env: Env,
+    path: String,
+    scan: TimelineScan,
+) -> Result<TimelineRecorded> {
+    let file = Path::new(&path);
+    let skipped = |why: &str| TimelineRecorded {
+        outcome: why.into(),
+        changes: 0,
+        clock_back: false,
+    };
+    if !file.exists() {
+        return Ok(skipped("no-catalog"));
+    }
+    match Catalog::open(file) {
+        Ok(mut catalog) => catalog.record_timeline(&scan).map_err(|e| error(&env, &e)),
+        Err(livetree_core::Error::PermissionDenied(_)) => Ok(skipped("read-only")),
+        Err(e) => Err(error(&env, &e)),
+    }
+}
+
+/// The timeline's intervals for `filter`, read-only.
+#[napi]
+pub fn catalog_query_timeline(
+    env: Env,
+    path: String,
+    filter: TimelineFilter,
+) -> Result<TimelineAnswer> {
+    Catalog::open_read_only(Path::new(&path))
+        .map_err(|e| error(&env, &e))?
+        .query_timeline(&filter)
+        .map_err(|e| error(&env, &e))
 }

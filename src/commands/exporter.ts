@@ -34,7 +34,12 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 			listen: values.listen,
 			allowRemote: values['allow-remote'],
 			minIntervalSeconds: parseDuration(values['min-interval'], '--min-interval'),
-			collect: async () => collect(options, {}, scanner),
+			collect: async () => {
+				const doc = await collect(options, {}, scanner);
+				// At most one scan a minute goes into the catalog's timeline (docs/timeline.md).
+				(await import('../timeline/record.js')).recordTimeline(options, doc, doc.processes, 'exporter', log);
+				return doc;
+			},
 			knowledgeLoads: () => scanner.stats().knowledgeLoads,
 			restartHistory: () => readRestartHistory(options, log, scanner),
 			webConfigFile: values['web.config.file'],

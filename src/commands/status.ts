@@ -46,6 +46,10 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'permission denied'})`, 'EACCES');
 	}
 
+	// Every whole scan is recorded in the catalog's timeline (docs/timeline.md).
+	const {recordTimeline} = await import('../timeline/record.js');
+	recordTimeline(options, doc, processesText === undefined ? doc.processes : (JSON.parse(processesText) as StatusDocument['processes']), 'status', warn);
+
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const metrics = format === 'prometheus' || values.textfile !== undefined;
 	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};

@@ -147,6 +147,22 @@ deployments added, gone or changed (booted, pending, pinned, live-applied commit
 		optionHelp: {json: 'print the differences as JSON (schema/diff.schema.json)'},
 		footer: 'Exit codes: 0 no difference, 1 they differ, 2 error (unreadable file, not a status document).',
 	},
+	timeline: {
+		usage: 'timeline [options]',
+		summary: 'what ran when: versions in memory over time, from the catalog',
+		description: `Show what the recorded scans saw in memory over time (every \`livetree status\` and
+the exporter at most once a minute record into the catalog, as root): per unit, each
+process with the commits, packages, images and overlays its code came from, from the
+first scan that saw it to the last, and what ended it (a restart by livetree, or a
+scan that no longer saw it). --package NAME shows each version of NAME: from when to
+when, in which units. --at TIME shows what was in memory then. A range no scan saw is
+said ("no scan between ..."), never taken for "nothing ran". Times are local in text,
+UTC in JSON (schema/timeline.schema.json).`,
+		positionals: false,
+		options: pick('since', 'until', 'at', 'unit', 'package', 'commit', 'container', 'state-dir', 'json', 'color', 'help'),
+		optionHelp: {json: 'print the intervals and the coverage as JSON'},
+		footer: 'Exit codes: 0 answered (also when nothing matched), 2 error (no catalog, bad time).',
+	},
 	exporter: {
 		usage: 'exporter [options]',
 		summary: 'serve Prometheus metrics on 127.0.0.1:9947',

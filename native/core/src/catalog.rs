@@ -24,6 +24,8 @@ mod repair;
 mod restarts;
 mod salvage_records;
 mod schema;
+mod timeline;
+mod timeline_query;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +40,11 @@ pub use host_files::{HostFileKey, HostFileRecord};
 pub use repair::{CheckReport, RebuildReport};
 pub use restarts::{RestartEnd, RestartRecord, RestartStart, RestartState};
 pub use schema::SCHEMA_VERSION;
+pub use timeline::{
+    TimelineCounts, TimelineOrigin, TimelineProcessSeen, TimelinePruned, TimelineRecorded,
+    TimelineScan,
+};
+pub use timeline_query::{TimelineAnswer, TimelineFilter, TimelineGap, TimelineRow, GAP_SECONDS};
 
 /// What the user should do when the catalog file is damaged; appended to such errors.
 const DAMAGED_HINT: &str = "run `livetree catalog check` to inspect it, then \

@@ -37,6 +37,8 @@ pub struct CheckReport {
     pub restarts: Option<i64>,
     /// How many restarts never finished, when countable.
     pub restarts_in_progress: Option<i64>,
+    /// The timeline's scans, intervals and prunings (schema 6 on), when readable.
+    pub timeline: Option<super::TimelineCounts>,
 }
 
 /// What `rebuild` did. Every row of the old file that was not copied is accounted for in
@@ -122,6 +124,16 @@ pub(super) fn check(path: &Path) -> Result<CheckReport> {
         "SELECT count(*) FROM restarts WHERE state = 'in-progress'",
         "counting restarts in progress",
     );
+    let timeline = match schema_version {
+        Some(v) if v >= 6 => match super::timeline::counts(&conn) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                damaged(&mut problems, "reading the timeline", e);
+                None
+            }
+        },
+        _ => None,
+    };
     Ok(CheckReport {
         path: path.to_path_buf(),
         ok: problems.is_empty(),
@@ -132,6 +144,7 @@ pub(super) fn check(path: &Path) -> Result<CheckReport> {
         deployments,
         restarts,
         restarts_in_progress,
+        timeline,
     })
 }
 

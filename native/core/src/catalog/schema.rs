@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// The schema version this livetree writes. `MIGRATIONS[n]` takes a catalog from version `n`
 /// to `n + 1`, so an old catalog is brought up to date step by step and never rebuilt.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first schema.
@@ -103,6 +103,8 @@ const MIGRATIONS: &[&str] = &[
     // 4 -> 5: what the host's package database said, under the stamp of its files
     // (catalog/host_database.rs), so a scan need not read it again while it is unchanged.
     super::host_database::MIGRATION,
+    // 5 -> 6: the timeline of what ran when (catalog/timeline.rs).
+    super::timeline::MIGRATION,
 ];
 
 /// How long a writer waits for another one (another scan, another process) before giving up.

@@ -1,0 +1,70 @@
+// `livetree timeline`: what ran when, from the catalog's timeline (docs/timeline.md).
+import {existsSync} from 'node:fs';
+import type {TimelineFilter} from '../../native/binding.js';
+import {CatalogError} from '../errors/catalog-error.js';
+import {UsageError} from '../errors/usage-error.js';
+import {native} from '../native.js';
+import {catalogPath, readCommon} from '../options.js';
+import {renderTimelineText} from '../render/timeline-text.js';
+import {makeStyle} from '../render/style.js';
+import {timelineDocument} from '../timeline/answer.js';
+import {parseTime} from '../timeline/time.js';
+import {commandHelp} from './help.js';
+import {parseCommand} from './parse.js';
+import {commandTable} from './table.js';
+
+export async function timelineCommand(argv: string[]): Promise<number> {
+	const {values} = parseCommand('timeline', commandTable.timeline, argv);
+	if (values.help) {
+		process.stdout.write(commandHelp('timeline'));
+		return 0;
+	}
+
+	const options = readCommon(values);
+	if (values.at !== undefined && (values.since !== undefined || values.until !== undefined)) {
+		throw new UsageError('timeline: --at asks about one moment; leave out --since and --until with it');
+	}
+
+	const at = values.at === undefined ? undefined : parseTime(values.at, '--at');
+	const filter: TimelineFilter = {};
+	if (at !== undefined) {
+		filter.since = at;
+		filter.until = at;
+	} else {
+		if (values.since !== undefined) filter.since = parseTime(values.since, '--since');
+		if (values.until !== undefined) filter.until = parseTime(values.until, '--until');
+		if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) {
+			throw new UsageError('timeline: --since is after --until');
+		}
+	}
+
+	if (values.unit !== undefined) filter.unit = values.unit;
+	if (values.container !== undefined) filter.container = values.container;
+	if (values.package !== undefined) {
+		const [name, ...version] = values.package.split('=');
+		if (!name) throw new UsageError('timeline: --package takes NAME or NAME=VERSION');
+		filter.package = name;
+		if (version.length > 0) filter.packageVersion = version.join('=');
+	}
+
+	if (values.commit !== undefined) {
+		if (!/^[\da-f]{4,64}$/.test(values.commit)) throw new UsageError('timeline: --commit takes a commit checksum or a prefix of 4 or more hex digits');
+		filter.commit = values.commit;
+	}
+
+	const file = catalogPath(options);
+	if (!existsSync(file)) {
+		throw new CatalogError(`${file}: no catalog here, so no scan was recorded (livetree status, as root, records one)`, 'ENOENT', file);
+	}
+
+	let answer;
+	try {
+		answer = native.catalogQueryTimeline(file, filter);
+	} catch (error) {
+		throw CatalogError.fromNative(error);
+	}
+
+	const doc = timelineDocument(answer, filter, at);
+	process.stdout.write(options.json ? `${JSON.stringify(doc, null, 2)}\n` : renderTimelineText(doc, makeStyle(options.color)));
+	return 0;
+}
