@@ -2,42 +2,22 @@
 // real dpkg database) with a real unit restarted by a real systemd --user manager, and two
 // "hosts" (two sysroots, two managers). Assertions are about this test's own units only: the
 // documents also hold every other process on the machine.
-import {execFile} from 'node:child_process';
 import {randomUUID} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 import {rm, symlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import {promisify} from 'node:util';
 import test from 'ava';
 import Ajv2020 from 'ajv/dist/2020.js';
 import type {DiffDocument} from '../src/model/diff.js';
 import type {StatusDocument} from '../src/model/document.js';
 import {livetree, projectRoot} from './helpers/cli.js';
-import {FIXTURES, Fixtures, type SysrootHandle} from './helpers/fixture.js';
+import {commitWithDb} from './helpers/dpkg-commit.js';
+import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
 import {startUserManager, type UserManager} from './helpers/systemd-user.js';
 
-const run = promisify(execFile);
 const ajv = new Ajv2020.default({allErrors: true, strict: false});
 const validateDiff = ajv.compile(JSON.parse(readFileSync(join(projectRoot, 'schema/diff.schema.json'), 'utf8')) as object);
-
-/** make-tree.sh + dpkg-tree.sh + ostree commit: a tree whose libdemo belongs to livetree-demo VERSION-1. */
-async function commitWithDb(fx: Fixtures, s: SysrootHandle, version: string): Promise<string> {
-	const tree = await fx.tempDir('livetree-diff-tree-');
-	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `diff-${version}-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [tree, version]);
-	const {stdout} = await run('ostree', [
-		`--repo=${join(s.path, 'ostree/repo')}`,
-		'commit',
-		'-b',
-		`${s.osname}/stable`,
-		'-s',
-		`livetree test ${version}`,
-		`--add-metadata-string=version=${version}`,
-		tree,
-	]);
-	return stdout.trim();
-}
 
 /** `livetree status --json` against SYSROOT and manager M, saved to a file; the file and its document. */
 async function scanTo(fx: Fixtures, m: UserManager, sysroot: string, state: string): Promise<{file: string; doc: StatusDocument}> {

@@ -1,5 +1,6 @@
 // `livetree catalog check|rebuild`: inspect the catalog, or move a damaged one aside and
 // salvage what can be read. Nothing recorded is deleted.
+import type {CheckReport} from '../../native/binding.js';
 import {CatalogError} from '../errors/catalog-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import {native} from '../native.js';
@@ -26,7 +27,7 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 			process.stdout.write(
 				options.json
 					? `${JSON.stringify(r, null, 2)}\n`
-					: `${r.path}: ${r.ok ? 'ok' : 'DAMAGED'}; schema ${r.schemaVersion ?? '?'}; ${r.commits ?? '?'} commits, ${r.files ?? '?'} files, ${r.deployments ?? '?'} deployments, ${r.restarts ?? '?'} restarts (${r.restartsInProgress ?? 0} in progress)\n${r.problems.map(p => `  ${p}\n`).join('')}`,
+					: `${r.path}: ${r.ok ? 'ok' : 'DAMAGED'}; schema ${r.schemaVersion ?? '?'}; ${r.commits ?? '?'} commits, ${r.files ?? '?'} files, ${r.deployments ?? '?'} deployments, ${r.restarts ?? '?'} restarts (${r.restartsInProgress ?? 0} in progress)\n${timelineLine(r.timeline)}${r.problems.map(p => `  ${p}\n`).join('')}`,
 			);
 			return r.ok ? 0 : 1;
 		}
@@ -45,4 +46,19 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 	}
 
 	throw new UsageError('catalog takes check or rebuild');
+}
+
+/** What `catalog check` says of the timeline (docs/timeline.md): its range, size and prunings. */
+function timelineLine(t: CheckReport['timeline']): string {
+	if (!t) return '';
+	const when = (s: number | null | undefined) => (s === null || s === undefined ? '?' : new Date(s * 1000).toISOString());
+	const range = t.scans === 0 ? 'no scan recorded yet' : `${t.scans} scans from ${when(t.firstScan)} to ${when(t.lastScan)}`;
+	const clock = t.clockBackScans > 0 ? `; ${t.clockBackScans} with the clock behind the previous scan` : '';
+	const pruned =
+		t.pruned.length === 0
+			? 'nothing pruned'
+			: t.pruned
+					.map(p => `pruned at ${when(p.at)} (${p.reason}): ${p.scans} scans and ${p.processes} processes that ended before ${when(p.before)}`)
+					.join('; ');
+	return `timeline: ${range}, ${t.processes} processes, ${t.uses} intervals${clock}; ${pruned}\n`;
 }

@@ -88,7 +88,8 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
             "DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
-             DROP TABLE host_files; \
+             DROP TABLE host_files; DROP TABLE timeline_uses; DROP TABLE timeline_processes; \
+             DROP TABLE timeline_origins; DROP TABLE timeline_scans; DROP TABLE timeline_pruned; \
              DROP TABLE package_scans; DROP TABLE commit_package_list; \
              DROP TABLE commit_packages; DROP TABLE package_paths; DROP TABLE packages; \
              DROP TABLE composefs_entries; DROP TABLE composefs_images; \
@@ -181,7 +182,9 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
             "DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
-             DROP TABLE host_files; PRAGMA user_version = 3;",
+             DROP TABLE host_files; DROP TABLE timeline_uses; DROP TABLE timeline_processes; \
+             DROP TABLE timeline_origins; DROP TABLE timeline_scans; DROP TABLE timeline_pruned; \
+             PRAGMA user_version = 3;",
         )
         .unwrap();
     }
@@ -192,7 +195,7 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 5);
+        assert_eq!(SCHEMA_VERSION, 6);
     }
     assert!(cat.has_packages(&c1.checksum).unwrap());
     assert_eq!(

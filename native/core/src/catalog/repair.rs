@@ -316,6 +316,16 @@ fn salvage(old: Connection, aside: &Path, fresh: &mut Catalog, report: &mut Rebu
     report.restarts_salvaged = copy_rows(&old, fresh, "restarts", &mut lost);
     report.deployments_salvaged = copy_rows(&old, fresh, "deployments", &mut lost);
     report.commits_salvaged = copy_commits(&old, fresh, &mut lost);
+    // The timeline is history, not knowledge a scan needs: it starts again, and says so.
+    if let Ok(n) = old.query_row("SELECT count(*) FROM timeline_scans", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        if n > 0 {
+            lost.push(format!(
+                "the timeline ({n} scans and their intervals) is not salvaged; it starts again with the next scan"
+            ));
+        }
+    }
     // The records after the commits they belong to, read through the catalog's own readers.
     let old = Catalog {
         conn: old,
