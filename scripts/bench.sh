@@ -25,7 +25,9 @@
 #    processes, cold (empty catalog: records every file) and warm.
 # Writes reports/bench.json (raw numbers) and reports/bench.md (ratios, targets).
 #
-# Environment: BENCH_SECTIONS="ostree plain index" (a subset runs only those; the report
+# 4. timeline: scripts/bench-timeline.sh (a simulated month of scans, `timeline --package`
+#    over it, the scan cost of recording), reported in reports/bench-timeline.md.
+# Environment: BENCH_SECTIONS="ostree plain index timeline" (a subset runs only those; the report
 # then marks the others' targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
 # BENCH_PLAIN_NS="10000 3000 1000" (plain, descending), BENCH_PLAIN_AT=3000 (the plain N
 # where needrestart, RSS and the exporter are measured; one of BENCH_PLAIN_NS),
@@ -40,7 +42,7 @@ cd "$root"
 ns=${BENCH_NS:-"3000 1000 200"}
 plain_ns=${BENCH_PLAIN_NS:-"10000 3000 1000"}
 plain_at=${BENCH_PLAIN_AT:-3000}
-sections=" ${BENCH_SECTIONS:-ostree plain index} "
+sections=" ${BENCH_SECTIONS:-ostree plain index timeline} "
 objects=${BENCH_OBJECTS:-100000}
 runs=${BENCH_RUNS:-5}
 sleep_seconds=3600
@@ -485,3 +487,8 @@ jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg kernel "$(uname -r)" \
 out=${BENCH_OUT:-$root/reports}
 node "$here/bench-report.mjs" "$res" "$ns" "$out"
 log "wrote $out/bench.md and $out/bench.json"
+# The timeline's rows (a simulated month, timeline --package, the cost of recording): their
+# own report, reports/bench-timeline.md (scripts/bench-timeline.sh).
+if section timeline; then
+  BENCH_OUT=$out BENCH_RUNS=$runs bash "$here/bench-timeline.sh"
+fi

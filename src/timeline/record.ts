@@ -32,7 +32,8 @@ export function recordTimeline(
 	source: 'status' | 'exporter',
 	warn: (message: string) => void,
 ): void {
-	if (process.geteuid?.() !== 0) return;
+	// LIVETREE_TEST_NO_TIMELINE=1: test-only, the benchmark's baseline scan without recording.
+	if (process.geteuid?.() !== 0 || process.env['LIVETREE_TEST_NO_TIMELINE']) return;
 	try {
 		native.catalogRecordTimeline(catalogPath(options), {
 			at: scanTime(doc),

@@ -17,7 +17,6 @@
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{params, OptionalExtension, Transaction};
-use sha2::{Digest, Sha256};
 
 use super::{db_error, Catalog};
 use crate::error::Result;
@@ -53,7 +52,8 @@ pub(super) const MIGRATION: &str = "
         last_seen   INTEGER,
         ended_at    INTEGER,
         end_reason  TEXT,
-        restart_id  INTEGER
+        restart_id  INTEGER,
+        origins_digest INTEGER
     );
     CREATE INDEX timeline_processes_open ON timeline_processes (id) WHERE ended_at IS NULL;
     CREATE INDEX timeline_processes_unit ON timeline_processes (unit, first_seen);
@@ -192,46 +192,65 @@ fn key_of(p: &TimelineProcessSeen) -> ProcessKey {
     )
 }
 
-/// The digest of what a scan saw, independent of the order it listed things in.
+/// The digest of what a scan saw, independent of the order it listed things in: SipHash
+/// (std's, fixed keys) of every field, with the counts of processes and origins beside it.
+/// It runs at every scan, changed or not, so it is streamed, never built as strings; two
+/// different scans agreeing on all of it is a 2^-64 chance. A livetree whose std hashes
+/// otherwise only records one scan in full instead of as a heartbeat.
 fn digest(scan: &TimelineScan) -> Vec<u8> {
-    let mut rows: Vec<String> = scan
-        .processes
-        .iter()
-        .map(|p| {
-            let mut origins: Vec<String> = p
-                .origins
-                .iter()
-                .map(|o| format!("{}\u{1}{}", o.kind, o.key))
-                .collect();
-            origins.sort();
-            format!(
-                "{}\u{2}{:?}\u{2}{}\u{2}{:?}\u{2}{:?}\u{2}{}\u{2}{}",
-                p.pid,
-                p.started_at,
-                p.comm,
-                p.unit,
-                p.container,
-                p.readable,
-                origins.join("\u{3}")
-            )
-        })
-        .collect();
-    rows.sort();
-    let mut h = Sha256::new();
-    if let Some(b) = &scan.boot_id {
-        h.update(b.as_bytes());
+    use std::hash::{Hash, Hasher};
+    let mut order: Vec<&TimelineProcessSeen> = scan.processes.iter().collect();
+    order.sort_by(|a, b| {
+        (a.pid, a.started_at, &a.comm, &a.unit).cmp(&(b.pid, b.started_at, &b.comm, &b.unit))
+    });
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    scan.boot_id.hash(&mut h);
+    let mut origins: Vec<(&str, &str)> = Vec::new();
+    let mut n_origins = 0u64;
+    for p in order {
+        (
+            p.pid,
+            p.started_at,
+            &p.comm,
+            &p.unit,
+            &p.container,
+            p.readable,
+        )
+            .hash(&mut h);
+        origins.clear();
+        origins.extend(p.origins.iter().map(|o| (o.kind.as_str(), o.key.as_str())));
+        origins.sort_unstable();
+        origins.dedup();
+        n_origins += origins.len() as u64;
+        origins.hash(&mut h);
     }
-    for r in rows {
-        h.update(r.as_bytes());
-        h.update(b"\n");
-    }
-    h.finalize().to_vec()
+    let mut out = h.finish().to_le_bytes().to_vec();
+    out.extend((scan.processes.len() as u64).to_le_bytes());
+    out.extend(n_origins.to_le_bytes());
+    out
 }
 
 struct OpenProcess {
     id: i64,
     unit: Option<String>,
-    uses: HashMap<i64, i64>,
+    /// `origins_digest` of the origins last recorded for it.
+    digest: Option<i64>,
+}
+
+/// The digest of a process's origins (and whether they were readable), kept in its row so
+/// that a changed scan reads the open origins only of processes whose origins changed.
+fn origins_digest(p: &TimelineProcessSeen) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut origins: Vec<(&str, &str)> = p
+        .origins
+        .iter()
+        .map(|o| (o.kind.as_str(), o.key.as_str()))
+        .collect();
+    origins.sort_unstable();
+    origins.dedup();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    origins.hash(&mut h);
+    h.finish() as i64
 }
 
 impl Catalog {
@@ -321,9 +340,9 @@ fn origin_id(
 
 fn load_open(tx: &Transaction<'_>) -> rusqlite::Result<HashMap<ProcessKey, OpenProcess>> {
     let mut open = HashMap::new();
-    let mut by_id = HashMap::new();
     let mut stmt = tx.prepare(
-        "SELECT id, pid, started_at, comm, unit FROM timeline_processes WHERE ended_at IS NULL",
+        "SELECT id, pid, started_at, comm, unit, origins_digest FROM timeline_processes
+         WHERE ended_at IS NULL",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -332,10 +351,11 @@ fn load_open(tx: &Transaction<'_>) -> rusqlite::Result<HashMap<ProcessKey, OpenP
             r.get::<_, Option<i64>>(2)?,
             r.get::<_, String>(3)?,
             r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<i64>>(5)?,
         ))
     })?;
     for row in rows {
-        let (id, pid, started_at, comm, unit) = row?;
+        let (id, pid, started_at, comm, unit, digest) = row?;
         let key = (
             pid,
             started_at,
@@ -345,35 +365,18 @@ fn load_open(tx: &Transaction<'_>) -> rusqlite::Result<HashMap<ProcessKey, OpenP
                 comm
             },
         );
-        by_id.insert(id, key.clone());
-        open.insert(
-            key,
-            OpenProcess {
-                id,
-                unit,
-                uses: HashMap::new(),
-            },
-        );
-    }
-    let mut stmt = tx.prepare(
-        "SELECT u.process_id, u.origin_id, u.first_seen FROM timeline_uses u
-         JOIN timeline_processes p ON p.id = u.process_id
-         WHERE p.ended_at IS NULL AND u.ended_at IS NULL",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (pid, origin, first) = row?;
-        if let Some(p) = by_id.get(&pid).and_then(|k| open.get_mut(k)) {
-            p.uses.insert(origin, first);
-        }
+        open.insert(key, OpenProcess { id, unit, digest });
     }
     Ok(open)
+}
+
+/// The open origin intervals of one process: origin id -> first seen.
+fn open_uses(tx: &Transaction<'_>, process: i64) -> rusqlite::Result<HashMap<i64, i64>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT origin_id, first_seen FROM timeline_uses WHERE process_id = ?1 AND ended_at IS NULL",
+    )?;
+    let rows = stmt.query_map([process], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
 }
 
 /// Close process `p` (and its open origins): last seen at `last`, ended at `at`.
@@ -436,56 +439,66 @@ fn apply_changes(
         if !seen.insert(key.clone()) {
             continue;
         }
-        let wanted: Vec<i64> = p
+        let digest = origins_digest(p);
+        let known = open.get(&key);
+        if let Some(o) = known {
+            if o.unit.is_none() && p.unit.is_some() {
+                tx.execute(
+                    "UPDATE timeline_processes SET unit = ?2 WHERE id = ?1",
+                    params![o.id, p.unit],
+                )?;
+            }
+            // Unknown is not gone: an unreadable process's origins stay open.
+            if !p.readable || o.digest == Some(digest) {
+                continue;
+            }
+        }
+        let wanted: HashSet<i64> = p
             .origins
             .iter()
             .map(|o| origin_id(tx, &mut origins, o))
             .collect::<rusqlite::Result<_>>()?;
-        match open.get(&key) {
+        let (id, uses) = match known {
+            Some(o) => {
+                tx.execute(
+                    "UPDATE timeline_processes SET origins_digest = ?2 WHERE id = ?1",
+                    params![o.id, digest],
+                )?;
+                (o.id, open_uses(tx, o.id)?)
+            }
             None => {
                 tx.execute(
-                    "INSERT INTO timeline_processes (pid, started_at, comm, unit, container, first_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![p.pid, p.started_at, p.comm, p.unit, p.container, scan.at],
+                    "INSERT INTO timeline_processes
+                       (pid, started_at, comm, unit, container, first_seen, origins_digest)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        p.pid,
+                        p.started_at,
+                        p.comm,
+                        p.unit,
+                        p.container,
+                        scan.at,
+                        if p.readable { Some(digest) } else { None }
+                    ],
                 )?;
-                let id = tx.last_insert_rowid();
                 changes += 1;
-                for o in wanted.iter().collect::<HashSet<_>>() {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO timeline_uses (process_id, origin_id, first_seen) VALUES (?1, ?2, ?3)",
-                        params![id, o, scan.at],
-                    )?;
-                    changes += 1;
-                }
+                (tx.last_insert_rowid(), HashMap::new())
             }
-            Some(o) => {
-                if o.unit.is_none() && p.unit.is_some() {
-                    tx.execute(
-                        "UPDATE timeline_processes SET unit = ?2 WHERE id = ?1",
-                        params![o.id, p.unit],
-                    )?;
-                }
-                if !p.readable {
-                    // Unknown is not gone: its origins stay open.
-                    continue;
-                }
-                let wanted: HashSet<i64> = wanted.into_iter().collect();
-                for origin in wanted.iter().filter(|w| !o.uses.contains_key(w)) {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO timeline_uses (process_id, origin_id, first_seen) VALUES (?1, ?2, ?3)",
-                        params![o.id, origin, scan.at],
-                    )?;
-                    changes += 1;
-                }
-                for (origin, first) in o.uses.iter().filter(|(u, _)| !wanted.contains(u)) {
-                    tx.execute(
-                        "UPDATE timeline_uses SET last_seen = ?4, ended_at = ?5
-                         WHERE process_id = ?1 AND origin_id = ?2 AND first_seen = ?3",
-                        params![o.id, origin, first, prev, scan.at],
-                    )?;
-                    changes += 1;
-                }
-            }
+        };
+        for origin in wanted.iter().filter(|w| !uses.contains_key(w)) {
+            tx.execute(
+                "INSERT OR IGNORE INTO timeline_uses (process_id, origin_id, first_seen) VALUES (?1, ?2, ?3)",
+                params![id, origin, scan.at],
+            )?;
+            changes += 1;
+        }
+        for (origin, first) in uses.iter().filter(|(u, _)| !wanted.contains(u)) {
+            tx.execute(
+                "UPDATE timeline_uses SET last_seen = ?4, ended_at = ?5
+                 WHERE process_id = ?1 AND origin_id = ?2 AND first_seen = ?3",
+                params![id, origin, first, prev, scan.at],
+            )?;
+            changes += 1;
         }
     }
     for (key, p) in open.iter().filter(|(k, _)| !seen.contains(*k)) {
