@@ -10,6 +10,7 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import Ajv2020 from 'ajv/dist/2020.js';
 import {collect} from '../src/collect.js';
+import type {DiffDocument} from '../src/model/diff.js';
 import type {StatusDocument} from '../src/model/document.js';
 import {native} from '../src/native.js';
 import {catalogPath, readCommon} from '../src/options.js';
@@ -22,6 +23,7 @@ import {startUserManager} from './helpers/systemd-user.js';
 
 const run = promisify(execFile);
 const ajv = new Ajv2020.default({allErrors: true, strict: false});
+const validateDiff = ajv.compile(JSON.parse(await readFile(join(projectRoot, 'schema/diff.schema.json'), 'utf8')) as object);
 const validate = ajv.compile(JSON.parse(await readFile(join(projectRoot, 'schema/timeline.schema.json'), 'utf8')) as object);
 
 async function timeline(state: string, args: string[]): Promise<TimelineDocument> {
@@ -123,6 +125,30 @@ test.serial('an OSTree upgrade and an audited restart: which version ran when, a
 			`livetree-demo 2\\.0-1: in memory .* → the latest scan \\(still in memory\\)\\n  ${unit.replace('.', '\\.')}: 1 process \\(PID ${newPid}\\), .* → now; still running at the latest scan`,
 		),
 	);
+
+	// diff against the timeline: the document after the upgrade against the first scan's moment.
+	const afterFile = join(await fx.tempDir(), 'after.json');
+	await writeFile(afterFile, second.stdout);
+	const firstEpoch = Date.parse(firstAt) / 1000;
+	const d = await livetree(['diff', afterFile, `@${firstEpoch}`, '--state-dir', state, '--json']);
+	t.is(d.code, 1, d.stderr);
+	const diff = JSON.parse(d.stdout) as DiffDocument;
+	t.true(validateDiff(diff), JSON.stringify(validateDiff.errors));
+	const app = diff.groups.changed.find(g => g.name === unit)!;
+	t.deepEqual(app.commits, {onlyA: [v2], onlyB: [v1]});
+	t.deepEqual(app.packages, {onlyA: ['livetree-demo=2.0-1'], onlyB: ['livetree-demo=1.0-1']});
+	t.deepEqual(app.needsRestart, {a: false, b: null});
+	t.deepEqual(diff.deployments, {added: [], gone: [], changed: []});
+	t.deepEqual(diff.notes, ['deployments are not compared: the timeline records what processes ran, not the list of deployments']);
+	t.is(diff.b.source, `@${firstEpoch}`);
+	// Against the second scan's moment: the unit runs the same code.
+	const same = await livetree(['diff', afterFile, `@${Date.parse(secondAt) / 1000}`, '--state-dir', state, '--json']);
+	t.not(same.code, 2, same.stderr);
+	t.false((JSON.parse(same.stdout) as DiffDocument).groups.changed.some(g => g.name === unit));
+	// A moment no scan saw: exit 2, said.
+	const unseen = await livetree(['diff', afterFile, '@2020-01-01', '--state-dir', state]);
+	t.is(unseen.code, 2);
+	t.regex(unseen.stderr, /diff: no scan before \S+ \S+: the timeline does not know what ran at 2020-01-01 00:00:00/);
 
 	// catalog check counts the scans.
 	const check = JSON.parse((await livetree(['catalog', 'check', '--json', '--state-dir', state])).stdout) as {timeline: {scans: number; pruned: unknown[]}};

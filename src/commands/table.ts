@@ -133,17 +133,19 @@ result and the verdict. An attempt interrupted by a crash shows as in-progress.`
 		footer: 'Exit codes: 0 listed (also when none is recorded), 2 error.',
 	},
 	diff: {
-		usage: 'diff A B [options]',
+		usage: 'diff A (B | @TIME) [options]',
 		summary: 'what runs differently between two status --json documents',
-		synopsis: 'diff A B',
+		synopsis: 'diff A B|@TIME',
 		description: `Compare two documents written by \`livetree status --json\` (two hosts, or one host
 before and after a change; - reads one from standard input). Processes are grouped
 by unit, else container, else command name; for each group present in both, the
 commits, package versions (NAME=VERSION), container images and layers, and
 live-applied overlay files that only one side runs; units added and gone; and
-deployments added, gone or changed (booted, pending, pinned, live-applied commit...).`,
+deployments added, gone or changed (booted, pending, pinned, live-applied commit...).
+@TIME instead of a file is what the catalog's timeline saw in memory at TIME (see
+livetree timeline; TIME as its --at takes); deployments are then not compared.`,
 		positionals: true,
-		options: pick('json', 'color', 'help'),
+		options: pick('state-dir', 'json', 'color', 'help'),
 		optionHelp: {json: 'print the differences as JSON (schema/diff.schema.json)'},
 		footer: 'Exit codes: 0 no difference, 1 they differ, 2 error (unreadable file, not a status document).',
 	},

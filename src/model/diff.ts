@@ -17,7 +17,8 @@ export interface GroupSummary {
 	kind: GroupKind;
 	name: string;
 	processes: number;
-	needsRestart: boolean;
+	/** Null when the side does not know (the timeline records code, not verdicts). */
+	needsRestart: boolean | null;
 	commits: string[];
 	packages: string[];
 	images: string[];
@@ -28,7 +29,7 @@ export interface GroupChange {
 	kind: GroupKind;
 	name: string;
 	processes: {a: number; b: number};
-	needsRestart: {a: boolean; b: boolean};
+	needsRestart: {a: boolean | null; b: boolean | null};
 	commits?: SetChange;
 	packages?: SetChange;
 	images?: SetChange;
@@ -55,6 +56,17 @@ export interface DiffDocument {
 	groups: {added: GroupSummary[]; gone: GroupSummary[]; changed: GroupChange[]};
 	/** Commit checksum → version, from either document, for readers of `commits`. */
 	commitVersions: Record<string, string | null>;
+	/** What was not compared, and why (a side from the timeline has no deployment list). */
+	notes: string[];
+}
+
+/** One side of a diff: a status document, or the timeline at a time. */
+export interface Side {
+	info: DiffSide;
+	/** Null: not known on this side (not compared). */
+	deployments: Deployment[] | null;
+	groups: Map<string, GroupSummary>;
+	commitVersions: Map<string, string | null>;
 }
 
 const dimensions = ['commits', 'packages', 'images', 'overlayFiles'] as const;
@@ -96,11 +108,15 @@ function summarise(kind: GroupKind, name: string, processes: Process[]): GroupSu
 	};
 }
 
+export function groupKey(g: {kind: GroupKind; name: string}): string {
+	return `${g.kind}\u0000${g.name}`;
+}
+
 export function groups(doc: StatusDocument): Map<string, GroupSummary> {
 	const members = new Map<string, {kind: GroupKind; name: string; processes: Process[]}>();
 	for (const p of doc.processes) {
 		const g = groupOf(p);
-		const key = `${g.kind}\u0000${g.name}`;
+		const key = groupKey(g);
 		const entry = members.get(key) ?? {...g, processes: []};
 		entry.processes.push(p);
 		members.set(key, entry);
@@ -137,20 +153,41 @@ function byName(x: {kind: string; name: string}, y: {kind: string; name: string}
 	return x.kind === y.kind ? (x.name < y.name ? -1 : x.name > y.name ? 1 : 0) : x.kind < y.kind ? 1 : -1;
 }
 
+export function documentSide(doc: StatusDocument, source: string): Side {
+	const commitVersions = new Map<string, string | null>();
+	for (const d of doc.deployments) commitVersions.set(d.checksum, d.version ?? null);
+	for (const p of doc.processes) {
+		for (const f of p.files) {
+			if (f.origin.commit && !commitVersions.get(f.origin.commit)) commitVersions.set(f.origin.commit, f.origin.version ?? null);
+		}
+	}
+
+	return {info: side(doc, source), deployments: doc.deployments, groups: groups(doc), commitVersions};
+}
+
 export function diffDocuments(a: StatusDocument, b: StatusDocument, sources: {a: string; b: string}): DiffDocument {
-	const depA = new Map(a.deployments.map(d => [d.id, d]));
-	const depB = new Map(b.deployments.map(d => [d.id, d]));
-	const deployments: DiffDocument['deployments'] = {
-		added: b.deployments.filter(d => !depA.has(d.id)),
-		gone: a.deployments.filter(d => !depB.has(d.id)),
-		changed: a.deployments.flatMap(d => {
+	return diffSides(documentSide(a, sources.a), documentSide(b, sources.b));
+}
+
+export function diffSides(a: Side, b: Side): DiffDocument {
+	const notes: string[] = [];
+	const deployments: DiffDocument['deployments'] = {added: [], gone: [], changed: []};
+	if (a.deployments && b.deployments) {
+		const depA = new Map(a.deployments.map(d => [d.id, d]));
+		const depB = new Map(b.deployments.map(d => [d.id, d]));
+		deployments.added = b.deployments.filter(d => !depA.has(d.id));
+		deployments.gone = a.deployments.filter(d => !depB.has(d.id));
+		deployments.changed = a.deployments.flatMap(d => {
 			const other = depB.get(d.id);
 			const change = other ? deploymentChange(d, other) : undefined;
 			return change ? [change] : [];
-		}),
-	};
-	const ga = groups(a);
-	const gb = groups(b);
+		});
+	} else {
+		notes.push('deployments are not compared: the timeline records what processes ran, not the list of deployments');
+	}
+
+	const ga = a.groups;
+	const gb = b.groups;
 	const changed: GroupChange[] = [];
 	for (const [key, x] of ga) {
 		const y = gb.get(key);
@@ -161,7 +198,8 @@ export function diffDocuments(a: StatusDocument, b: StatusDocument, sources: {a:
 			processes: {a: x.processes, b: y.processes},
 			needsRestart: {a: x.needsRestart, b: y.needsRestart},
 		};
-		let differs = x.needsRestart !== y.needsRestart;
+		// A side that does not know (null) is no difference.
+		let differs = x.needsRestart !== null && y.needsRestart !== null && x.needsRestart !== y.needsRestart;
 		for (const dimension of dimensions) {
 			const c = setChange(x[dimension], y[dimension]);
 			if (c) {
@@ -180,28 +218,15 @@ export function diffDocuments(a: StatusDocument, b: StatusDocument, sources: {a:
 	};
 	for (const list of [groupsDiff.added, groupsDiff.gone, groupsDiff.changed]) list.sort(byName);
 	const commitVersions: Record<string, string | null> = {};
-	for (const doc of [a, b]) {
-		for (const d of doc.deployments) commitVersions[d.checksum] = d.version ?? null;
-		for (const p of doc.processes) {
-			for (const f of p.files) {
-				if (f.origin.commit && !(f.origin.commit in commitVersions && commitVersions[f.origin.commit] !== null)) {
-					commitVersions[f.origin.commit] = f.origin.version ?? null;
-				}
-			}
+	for (const side of [a, b]) {
+		for (const [commit, version] of side.commitVersions) {
+			if (!commitVersions[commit]) commitVersions[commit] = version;
 		}
 	}
 
 	const differ =
 		deployments.added.length + deployments.gone.length + deployments.changed.length + groupsDiff.added.length + groupsDiff.gone.length + changed.length > 0;
-	return {
-		schemaVersion: 1,
-		a: side(a, sources.a),
-		b: side(b, sources.b),
-		differ,
-		deployments,
-		groups: groupsDiff,
-		commitVersions,
-	};
+	return {schemaVersion: 1, a: a.info, b: b.info, differ, deployments, groups: groupsDiff, commitVersions, notes};
 }
 
 /**

@@ -46,7 +46,7 @@ function setLines(doc: DiffDocument, dimension: keyof typeof dimensionNames, cha
 function changeLines(doc: DiffDocument, g: GroupChange, style: ChalkInstance): string[] {
 	const lines = [`  ~ ${groupName(g)}`];
 	for (const dimension of ['commits', 'packages', 'images', 'overlayFiles'] as const) lines.push(...setLines(doc, dimension, g[dimension], style));
-	if (g.needsRestart.a !== g.needsRestart.b) {
+	if (g.needsRestart.a !== null && g.needsRestart.b !== null && g.needsRestart.a !== g.needsRestart.b) {
 		lines.push(`      ${'needs restart'.padEnd(13)}${g.needsRestart.a ? 'yes' : 'no'} → ${g.needsRestart.b ? 'yes' : 'no'}`);
 	}
 
@@ -55,8 +55,9 @@ function changeLines(doc: DiffDocument, g: GroupChange, style: ChalkInstance): s
 
 export function renderDiffText(doc: DiffDocument, style: ChalkInstance): string {
 	const out = [`A: ${doc.a.source} (${doc.a.hostname}, ${when(doc.a.generatedAt)})`, `B: ${doc.b.source} (${doc.b.hostname}, ${when(doc.b.generatedAt)})`];
+	const notes = doc.notes.map(n => style.yellow(`note: ${n}`));
 	if (!doc.differ) {
-		out.push('', 'No difference in deployments or in what units, containers and processes run.');
+		out.push('', `No difference in ${doc.notes.length > 0 ? '' : 'deployments or in '}what units, containers and processes run.`, ...notes);
 		return `${out.join('\n')}\n`;
 	}
 
@@ -77,5 +78,6 @@ export function renderDiffText(doc: DiffDocument, style: ChalkInstance): string 
 		for (const g of groups.changed) out.push(...changeLines(doc, g, style));
 	}
 
+	if (notes.length > 0) out.push('', ...notes);
 	return `${out.join('\n')}\n`;
 }

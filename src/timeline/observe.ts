@@ -44,11 +44,9 @@ export function observeProcess(p: Process, versions: Map<string, string | null>)
 
 	for (const f of p.files) {
 		const o = f.origin;
-		if (o.kind === 'overlay') {
-			add({kind: 'overlay', key: o.commit ?? `${f.path}@${o.objectChecksum ?? '?'}`, ...label(o.version)});
-		} else if (o.commit) {
-			add({kind: 'commit', key: o.commit, ...label(o.version)});
-		}
+		// An overlay file as `diff` names it (PATH@OBJECT); its source commit, when known, as a commit.
+		if (o.kind === 'overlay') add({kind: 'overlay', key: o.objectChecksum ? `${f.path}@${o.objectChecksum}` : f.path, ...label(o.version)});
+		if (o.commit) add({kind: 'commit', key: o.commit, ...label(o.version)});
 
 		if (o.package) add({kind: 'package', key: `${o.package.name}=${o.package.version}`, ...label(o.package.manager)});
 		if (o.layer) add({kind: 'layer', key: o.layer.diffDigest ?? o.layer.id});

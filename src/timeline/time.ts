@@ -7,7 +7,7 @@ const units: Record<string, number> = {s: 1, m: 60, h: 3600, d: 86_400, w: 7 * 8
 export function parseTime(text: string, option: string, now = Date.now()): number {
 	const t = text.trim();
 	if (t === 'now') return Math.floor(now / 1000);
-	const epoch = /^@(\d+)$/.exec(t);
+	const epoch = /^@?(\d{9,})$/.exec(t);
 	if (epoch) return Number(epoch[1]);
 	const ago = /^(\d+)\s*([smhdw])(?:\s+ago)?$/.exec(t);
 	if (ago) return Math.floor(now / 1000) - Number(ago[1]) * units[ago[2]!]!;
