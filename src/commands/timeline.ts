@@ -65,6 +65,8 @@ export async function timelineCommand(argv: string[]): Promise<number> {
 	}
 
 	const doc = timelineDocument(answer, filter, at);
-	process.stdout.write(options.json ? `${JSON.stringify(doc, null, 2)}\n` : renderTimelineText(doc, makeStyle(options.color)));
+	// Indented for a person at a terminal; compact for programs (as status --json).
+	const indent = process.stdout.isTTY ? 2 : undefined;
+	process.stdout.write(options.json ? `${JSON.stringify(doc, null, indent)}\n` : renderTimelineText(doc, makeStyle(options.color)));
 	return 0;
 }

@@ -21,8 +21,18 @@ export function parseTime(text: string, option: string, now = Date.now()): numbe
 	return Math.floor(ms / 1000);
 }
 
+// Scans share their times: thousands of intervals start at the same scan.
+const isoCache = new Map<number, string>();
+
 export function iso(seconds: number | null | undefined): string | null {
-	return seconds === null || seconds === undefined ? null : new Date(seconds * 1000).toISOString();
+	if (seconds === null || seconds === undefined) return null;
+	let s = isoCache.get(seconds);
+	if (s === undefined) {
+		s = new Date(seconds * 1000).toISOString();
+		isoCache.set(seconds, s);
+	}
+
+	return s;
 }
 
 /** Local time for text: date and time to the second. */
