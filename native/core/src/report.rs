@@ -320,5 +320,15 @@ pub struct ScanReport {
     pub installed_packages: Vec<(String, PackageInfo)>,
     /// What proving which image each composefs mount serves cost (files checksummed); not
     /// part of the document, counted by the scanner for the benchmark.
-    pub composefs_proof: crate::composefs::identify::ProofCost,
+    pub composefs_proof: ProofCost,
+}
+
+/// How much proving which image composefs mounts serve took (`composefs/identify.rs`), for
+/// the scanner's counters and the benchmark.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ProofCost {
+    /// Mapped files whose bytes were checksummed (each distinct inode once).
+    pub mapped_hashed: usize,
+    /// Files checksummed through the mount.
+    pub probed: usize,
 }

@@ -990,7 +990,7 @@ impl Scan<'_> {
         }
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
-            composefs_proof: crate::composefs::identify::ProofCost {
+            composefs_proof: ProofCost {
                 mapped_hashed: self.cfs_hashed,
                 probed: self.cfs.cost.probed,
             },
