@@ -6,7 +6,9 @@ import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
 
-export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
+// asRoot: the scan ran as root, so a process it could not read is not a matter of
+// permissions a root run would have (see text.ts).
+export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, asRoot = false): string {
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
 	// A deployment the sysroot no longer lists was undeployed (and maybe pruned) while
@@ -42,7 +44,11 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 
 		case 'unknown': {
-			lines.push(style.yellow('Its memory map could not be read, so what it runs is unknown (see warnings).'));
+			lines.push(
+				style.yellow(
+					`Its memory map could not be read, so what it runs is unknown${asRoot ? ', even as root (see the warnings below)' : ' (run as root to read it)'}.`,
+				),
+			);
 			break;
 		}
 
@@ -68,6 +74,17 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	const hidden = p.files.length - byOrigin.length;
 	if (hidden > 0) {
 		lines.push(style.dim(`  … and ${hidden} untracked files outside any tree (--verbose lists them)`));
+	}
+
+	// What the scan could not do about this process, or at all (a read-only catalog): the
+	// "why" of an unknown answer, and what qualifies any other. Others' warnings are not
+	// this process's business.
+	const warnings = doc.warnings.filter(w => w.pid === p.pid || w.pid === null || w.pid === undefined);
+	if (warnings.length > 0) {
+		lines.push('', style.yellow(`Warnings: ${warnings.length}`));
+		for (const w of warnings) {
+			lines.push(`  ${w.code}: ${printable(w.message)}`);
+		}
 	}
 
 	if (p.needsRestart) {
@@ -100,11 +117,13 @@ function describeRoot(p: Process, version: string | undefined, removed: boolean)
 
 // The path gone is not the bytes gone: a removed deployment's file may live on as a
 // newer deployment's identical one (another hard link).
+// A file replaced on disk (its path names another file) is said to be replaced, even when
+// the upgrade's rename also unlinked it: "deleted" is for a path that names nothing.
 function fileMarks(f: MappedFile): string {
 	const marks = [
-		f.deleted && 'deleted',
-		!f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
-		f.superseded && 'replaced',
+		f.superseded && 'replaced by a newer file',
+		!f.superseded && f.deleted && 'deleted',
+		!f.superseded && !f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
 		f.identicalIn && `identical in deployment ${shortId(f.identicalIn)}`,
 	].filter(Boolean);
 	return marks.length > 0 ? ` (${marks.join('; ')})` : '';

@@ -223,13 +223,23 @@ pub fn report_with(
         .collect();
     let mut reader = ProcReader::new();
     let mut processes = Vec::with_capacity(raws.len());
+    // Kernel threads run the kernel's code and map nothing: no process of the report.
+    let mut kernel_threads = Vec::new();
     for (pid, raw) in raws {
+        if let Ok((r, _)) = &raw {
+            if r.kernel_thread {
+                let comm = r.comm.clone().unwrap_or_default();
+                kernel_threads.push(KernelThread { pid, comm });
+                continue;
+            }
+        }
         if let Some(p) = scan.process(&mut reader, pid, raw) {
             processes.push(p);
         }
     }
     let host_files = scan.host_packages(&mut processes);
     let mut report = scan.finish(processes);
+    report.kernel_threads = kernel_threads;
     // Once per (device, inode, path), not per process; a read-only catalog records nothing.
     if !k.catalog.is_read_only() {
         let recorded = k
@@ -305,6 +315,7 @@ impl Scan<'_> {
                     cgroup_unit: None,
                     state: ProcessState::Unknown,
                     files: Vec::new(),
+                    unreadable: Some(e.code()),
                 })
             }
         }
@@ -352,6 +363,7 @@ impl Scan<'_> {
             cgroup_unit,
             state,
             files,
+            unreadable: None,
         }
     }
 
@@ -550,16 +562,19 @@ impl Scan<'_> {
                 path = p;
             }
         }
-        let superseded = !deleted
-            && match self.stacked_same(raw, m, &path) {
-                Some(same) => !same,
-                None => {
-                    let now = self.resolve(raw, &path);
-                    now.is_some()
-                        && now != Some((m.major, m.minor, m.inode))
-                        && !self.same_through_overlay(raw, &path, now, m)
-                }
-            };
+        // The path names another file now: replaced on disk. Also when the mapped file
+        // was unlinked: dpkg, rpm and most installers upgrade by renaming the new file over
+        // the old one, which unlinks the old one (deleted) and leaves its path naming the
+        // new one (superseded). Only a path that names nothing at all is merely deleted.
+        let superseded = match self.stacked_same(raw, m, &path) {
+            Some(same) => !same,
+            None => {
+                let now = self.resolve(raw, &path);
+                now.is_some()
+                    && now != Some((m.major, m.minor, m.inode))
+                    && !self.same_through_overlay(raw, &path, now, m)
+            }
+        };
         let mut origin = match self.overlay_of(raw, m.major, m.minor) {
             Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
             None => self.origin(raw, m, &path, gone, root_dep),
@@ -936,6 +951,7 @@ impl Scan<'_> {
             deployments,
             overlays,
             processes,
+            kernel_threads: Vec::new(),
             warnings: self.warnings,
             kernel: None,
         }
