@@ -77,10 +77,9 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         )
         .map(|k| (k, warnings))
     })?;
-    let (mut k, warnings) = loaded.map_err(|_| Error::Io {
-        path: cfg.sysroot.clone(),
-        source: std::io::Error::other("the sysroot reader failed"),
-    })??;
+    // A panic in the loading thread is a bug: it goes on as the panic it was (the napi
+    // glue turns it into an EPANIC error), not as an I/O error it was not.
+    let (mut k, warnings) = loaded.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
     Ok(report_with(cfg, &mut k, warnings, raws))
 }
 
@@ -121,6 +120,7 @@ pub fn read_alongside<T: Send>(
             .map(|_| {
                 let (pids, next) = (&pids, &next);
                 s.spawn(move || {
+                    crate::test_panic("reader");
                     let mut reader = ProcReader::new();
                     let mut done = Vec::new();
                     loop {
@@ -141,9 +141,11 @@ pub fn read_alongside<T: Send>(
                 })
             })
             .collect();
+        // A reader that panicked would leave its batches out: a scan that silently misses
+        // processes. The panic goes on instead (the napi glue makes it an EPANIC error).
         let mut done: Vec<(usize, Vec<RawProcess>)> = readers
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect();
         // Back in /proc's order, whichever reader took which batch.
         done.sort_unstable_by_key(|(b, _)| *b);
@@ -161,6 +163,7 @@ pub fn report_with(
     warnings: Vec<Warning>,
     raws: Vec<RawProcess>,
 ) -> ScanReport {
+    crate::test_panic("attribute");
     k.begin_scan();
     let mut warnings = warnings;
     let kernel = if cfg.kernel {
