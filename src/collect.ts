@@ -27,8 +27,10 @@ export interface Collected {
 	processesText?: string;
 	// The kernel threads the scan saw and left out of the processes.
 	kernelThreads: KernelThread[];
-	// Of the unreadable processes, those we were not permitted to read (see ProcessCounts).
-	processesDenied: number;
+	// Of the unknown processes, those whose maps we were not permitted to read, and those
+	// whose maps could not be read for another reason (see ProcessCounts); the rest of the
+	// unknown ones were read (an unproven composefs image, say).
+	unread: {denied: number; failed: number};
 }
 
 export type Scanner = InstanceType<typeof native.Scanner>;
@@ -106,7 +108,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	}
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-	const beside = {kernelThreads: scan.kernelThreads, processesDenied: scan.counts.processesDenied};
+	const beside = {kernelThreads: scan.kernelThreads, unread: {denied: scan.counts.processesDenied, failed: scan.counts.processesReadFailed}};
 	return scan.processesText === undefined ? {doc, ...beside} : {doc, processesText: scan.processesText, ...beside};
 }
 

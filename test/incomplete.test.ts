@@ -139,27 +139,67 @@ test('explain of a process nobody may not read: the warning, the advice, exit 3,
 	t.true(out.warnings.some(w => w.code === 'process-unreadable' && w.pid === 1));
 });
 
-test('as root, a process unreadable even to root is not put down to "not root?"', async t => {
-	const dir = await scratch(t);
+// A proc tree with one process root may read (a copy of ours) and one it may not: 4242.
+async function procTree(dir: string, unreadable: 'directory' | 'mode 000'): Promise<string> {
 	const proc = path.join(dir, 'proc');
-	// One process root cannot read (its maps is a directory), one it can (a copy of ours).
-	await mkdir(path.join(proc, '4242/maps'), {recursive: true});
+	await mkdir(path.join(proc, '4242'), {recursive: true});
 	await writeFile(path.join(proc, '4242/comm'), 'ghost\n');
+	await writeFile(path.join(proc, '4242/stat'), '4242 (ghost) S 1 4242 4242 0 -1 4194560 0 0\n');
+	if (unreadable === 'directory') {
+		await mkdir(path.join(proc, '4242/maps'));
+	} else {
+		await writeFile(path.join(proc, '4242/maps'), '');
+		await chmod(path.join(proc, '4242/maps'), 0o000);
+	}
+
 	await mkdir(path.join(proc, '4243'));
 	await writeFile(path.join(proc, '4243/maps'), await readFile(`/proc/${process.pid}/maps`));
 	await writeFile(path.join(proc, '4243/comm'), 'node\n');
 	await symlink(process.execPath, path.join(proc, '4243/exe'));
 	await symlink('/', path.join(proc, '4243/root'));
-	const args = ['--no-systemd', '--proc-root', proc, '--state-dir', path.join(dir, 'state')];
-	const r = await livetree(['status', '--color', 'never', ...args]);
+	return proc;
+}
+
+test('as root, a process unreadable even to root is not put down to "not root?"', async t => {
+	const dir = await scratch(t);
+	const args = ['--no-systemd', '--proc-root', await procTree(dir, 'mode 000'), '--state-dir', path.join(dir, 'state')];
+	// Root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: as a hardened /proc or another
+	// user namespace does, this refuses root itself (EACCES).
+	const asRoot = async (more: string[]) =>
+		new Promise<CliResult>((resolve, reject) => {
+			const child = spawn('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', '--', process.execPath, bin, ...more, ...args], {
+				stdio: ['ignore', 'pipe', 'pipe'],
+			});
+			let stdout = '';
+			let stderr = '';
+			child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+			child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+			child.on('error', reject);
+			child.on('close', code => resolve({code: code ?? -1, stdout, stderr}));
+		});
+	const r = await asRoot(['status', '--color', 'never']);
 	t.is(r.code, 3, r.stderr);
 	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes: it could not be read (even as root; see warnings); none of the other 1 needs a restart.');
 	t.regex(r.stdout, /what it runs is unknown \(even as root; see warnings\)\./);
+	t.regex(r.stdout, /process-unreadable: PID 4242: .*\/4242\/maps: permission denied/);
 	t.notRegex(r.stdout, /not root\?|run as root/);
+	const explain = await asRoot(['explain', '4242', '--color', 'never']);
+	t.is(explain.code, 3, explain.stderr);
+	t.regex(explain.stdout, /Its memory map could not be read, so what it runs is unknown, even as root \(see the warnings below\)\./);
+	t.regex(explain.stdout, /^ {2}process-unreadable: PID 4242: /m);
+});
+
+test('a process unreadable for another reason than permission: unknown, pointed to the warnings', async t => {
+	const dir = await scratch(t);
+	const args = ['--no-systemd', '--proc-root', await procTree(dir, 'directory'), '--state-dir', path.join(dir, 'state')];
+	const r = await livetree(['status', '--color', 'never', ...args]);
+	t.is(r.code, 3, r.stderr);
+	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes (see warnings); none of the other 1 needs a restart.');
+	t.regex(r.stdout, /^ {9}1 process unknown: what it runs could not be told \(see warnings\)\.$/m);
+	t.notRegex(r.stdout, /run as root|not root\?/);
 	const explain = await livetree(['explain', '4242', '--color', 'never', ...args]);
 	t.is(explain.code, 3, explain.stderr);
-	t.regex(explain.stdout, /what it runs is unknown, even as root \(see the warnings below\)\./);
-	t.regex(explain.stdout, /^ {2}process-unreadable: PID 4242: /m);
+	t.regex(explain.stdout, /Its memory map could not be read, so what it runs is unknown \(see the warnings below\)\./);
 });
 
 test('kernel threads are no processes: left out of processes[] and every count, counted apart', async t => {

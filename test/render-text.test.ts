@@ -224,7 +224,7 @@ test('explain of an unreadable process prints why, and what to do', t => {
 	t.regex(out, /^Warnings: 2\n {2}process-unreadable: PID 1002: \/proc\/1002\/maps: permission denied\n {2}catalog-read-only: /m);
 	t.notRegex(out, /PID 1003/);
 	check(t, 'explain-unknown.txt', out);
-	const asRoot = renderExplain(d, p, new Chalk({level: 0}), false, true);
+	const asRoot = renderExplain(d, p, new Chalk({level: 0}), false, {asRoot: true});
 	t.regex(asRoot, /what it runs is unknown, even as root \(see the warnings below\)\./);
 });
 

@@ -24,7 +24,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
 
 	const pid = Number(positionals[0]);
 	const options = readCommon(values);
-	const {doc, kernelThreads} = await collectPrintable(options, {pids: [pid]});
+	const {doc, kernelThreads, unread} = await collectPrintable(options, {pids: [pid]});
 	const thread = kernelThreads.find(k => k.pid === pid);
 	if (thread) {
 		// The core found PF_KTHREAD: it maps no files, so there is no userland code to be
@@ -51,7 +51,8 @@ export async function explainCommand(argv: string[]): Promise<number> {
 			`${JSON.stringify({...p, deployment: doc.deployments.find(d => d.id === p.root.deployment) ?? null, warnings: doc.warnings}, null, 2)}\n`,
 		);
 	} else {
-		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose, runningAsRoot()));
+		// The scan read only this PID: the core's count of refused maps is about it alone.
+		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose, {asRoot: runningAsRoot(), denied: unread.denied > 0}));
 	}
 
 	// What an unreadable process runs is unknown: neither "current" (0) nor "stale" (1).

@@ -43,9 +43,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
 	// Compact JSON with nothing to add to the processes prints them as the core wrote them.
 	const asText = format === 'json' && !pretty && values.textfile === undefined;
-	const {doc, processesText, processesDenied} = await collectPrintable(options, {processesApart: asText});
-	const {processes, processesUnreadable} = doc.summary;
-	if (processes > 0 && processesUnreadable === processes && processesDenied < processesUnreadable) {
+	const {doc, processesText, unread} = await collectPrintable(options, {processesApart: asText});
+	const {processes} = doc.summary;
+	if (processes > 0 && unread.denied + unread.failed === processes && unread.failed > 0) {
 		// Partial results are reported, and processes we may not read are an answer
 		// (unknown, exit 3: run as root); none read at all, and not merely for want of
 		// permission, is a failed scan.
@@ -56,7 +56,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	const metrics = format === 'prometheus' || values.textfile !== undefined;
 	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};
 	const output =
-		format === 'json' ? jsonChunks(doc, pretty, processesText) : await render(doc, format, facts, options.color, options.verbose, values.output !== undefined);
+		format === 'json'
+			? jsonChunks(doc, pretty, processesText)
+			: await render(doc, format, facts, options.color, options.verbose, values.output !== undefined, unread.denied);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
@@ -93,6 +95,7 @@ async function render(
 	color: 'always' | 'never' | 'auto',
 	verbose: boolean,
 	toFile: boolean,
+	denied: number,
 ): Promise<string> {
 	if (format === 'prometheus') {
 		return (await prometheus()).renderPrometheus(doc, facts);
@@ -102,7 +105,7 @@ async function render(
 	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
 	// A terminal's width wraps long lines; a pipe or a file gets them whole (no width).
 	const width = !toFile && process.stdout.isTTY ? (process.stdout.columns ?? 80) : undefined;
-	return renderText(doc, {style, verbose, width, asRoot: runningAsRoot()});
+	return renderText(doc, {style, verbose, width, asRoot: runningAsRoot(), denied});
 }
 
 // stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.

@@ -29,6 +29,8 @@ export interface ProcessCounts {
 	// Of the unreadable, those whose maps we were not permitted to read (EACCES): what
 	// running as root reads. Not in the document.
 	processesDenied: number;
+	// Of the unreadable, those whose maps could not be read for another reason (EIO, …).
+	processesReadFailed: number;
 	kernelThreads: number;
 	// No process is unknown: only then may a verdict say that nothing needs a restart.
 	complete: boolean;

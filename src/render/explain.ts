@@ -6,9 +6,16 @@ import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
 
-// asRoot: the scan ran as root, so a process it could not read is not a matter of
-// permissions a root run would have (see text.ts).
-export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, asRoot = false): string {
+// How an unknown process is worded: `asRoot`, the scan ran as root (then running as root
+// is no advice); `denied`, its maps were refused (the core's count; by default, when a
+// process-unreadable warning names it). An unknown process whose maps were read (an
+// unproven composefs image) is pointed to the warnings.
+export interface ExplainAccess {
+	asRoot?: boolean;
+	denied?: boolean;
+}
+
+export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, access: ExplainAccess = {}): string {
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
 	// A deployment the sysroot no longer lists was undeployed (and maybe pruned) while
@@ -44,11 +51,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 
 		case 'unknown': {
-			lines.push(
-				style.yellow(
-					`Its memory map could not be read, so what it runs is unknown${asRoot ? ', even as root (see the warnings below)' : ' (run as root to read it)'}.`,
-				),
-			);
+			lines.push(style.yellow(unknownLine(doc, p, access)));
 			break;
 		}
 
@@ -92,6 +95,19 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	}
 
 	return `${lines.join('\n')}\n`;
+}
+
+function unknownLine(doc: StatusDocument, p: Process, access: ExplainAccess): string {
+	const unreadable = doc.warnings.some(w => w.code === 'process-unreadable' && w.pid === p.pid);
+	if (!unreadable) {
+		return 'What it runs is unknown (see the warnings below).';
+	}
+
+	if (!(access.denied ?? true)) {
+		return 'Its memory map could not be read, so what it runs is unknown (see the warnings below).';
+	}
+
+	return `Its memory map could not be read, so what it runs is unknown${access.asRoot ? ', even as root (see the warnings below)' : ' (run as root to read it)'}.`;
 }
 
 function describeRoot(p: Process, version: string | undefined, removed: boolean): string {

@@ -109,11 +109,17 @@ pub struct ProcessCounts {
     pub stale_files: usize,
     /// Distinct files (device, inode) whose origin is untracked.
     pub untracked_files: usize,
-    /// Processes whose state is unknown (not readable).
+    /// Processes whose state is unknown: not readable, or (read, but) on a composefs mount
+    /// whose image could not be proven.
     pub processes_unreadable: usize,
     /// Of those, the ones whose maps we were not permitted to read (`EACCES`): what
     /// running as root reads. Not in the document (see `ProcessReport::unreadable`).
     pub processes_denied: usize,
+    /// Of those, the ones whose maps could not be read for another reason (`EIO`,
+    /// `ECORRUPT`, …): when every process is denied or failed and some failed, nothing was
+    /// read and not merely for want of permission, which is a failed scan. Not in the
+    /// document.
+    pub processes_read_failed: usize,
     /// Kernel threads seen and left out of the processes and every other count.
     pub kernel_threads: usize,
     /// Whether every process was read: false when any is unknown, and then no verdict
@@ -146,6 +152,11 @@ impl ScanReport {
                 .processes
                 .iter()
                 .filter(|p| p.unreadable == Some("EACCES"))
+                .count(),
+            processes_read_failed: self
+                .processes
+                .iter()
+                .filter(|p| p.unreadable.is_some_and(|c| c != "EACCES"))
                 .count(),
             kernel_threads: self.kernel_threads.len(),
             complete: unreadable == 0,

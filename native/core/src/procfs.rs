@@ -207,10 +207,12 @@ impl ProcReader {
             Ok(n) => n,
             // A kernel thread has no memory map to refuse; should a kernel refuse its maps
             // all the same, it is still a kernel thread, not a process we could not read.
+            // One that exited since (its stat gone, or a zombie) is gone, not unreadable.
             Err(e @ Error::PermissionDenied(_)) => {
                 return match self.mapless() {
                     Mapless::KernelThread => Ok((ProcessRaw::kernel_thread(pid, comm), Vec::new())),
-                    _ => Err(e),
+                    Mapless::Gone => Err(Error::NotFound(self.path.base())),
+                    Mapless::Running => Err(e),
                 };
             }
             Err(e) => return Err(e),

@@ -214,9 +214,10 @@ pub struct ProcessReport {
     /// Its distinct file-backed mappings.
     pub files: Vec<FileReport>,
     /// Why its maps could not be read, as the core error's code (`EACCES` when permission
-    /// was refused, `EIO`, `ECORRUPT`, …); None for a process that was read. Not part of the
-    /// document: it decides only whether an unreadable scan is a failure (nothing readable
-    /// for another reason) or an answer (`unknown`, which reading as root may turn into one).
+    /// was refused, `EIO`, `ECORRUPT`, …); None for a process that was read (also one that
+    /// is `unknown` for another reason, such as an unproven composefs image). Not part of
+    /// the document: it decides whether an unreadable scan is a failure (nothing read, and
+    /// not only for want of permission) or an answer (`unknown`), and how that is worded.
     pub unreadable: Option<&'static str>,
 }
 
@@ -343,4 +344,7 @@ pub struct ScanReport {
     /// in the host root), with that tree's name (a deployment id, or `host`); serialized
     /// as `[{tree, package}]`.
     pub installed_packages: Vec<(String, PackageInfo)>,
+    /// What proving which image each composefs mount serves cost (files checksummed); not
+    /// part of the document, counted by the scanner for the benchmark.
+    pub composefs_proof: crate::composefs::identify::ProofCost,
 }

@@ -197,6 +197,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     let mut other = file(b"/usr/bin/d", None);
     other.origin = Origin::untracked();
     let r = ScanReport {
+        composefs_proof: Default::default(),
         sysroot: SysrootReport {
             path: PathBuf::from("/sysroot"),
             repo_mode: Some("bare".into()),
@@ -281,6 +282,7 @@ fn counts_and_the_processes_written_apart() {
     untracked.ino = 7;
     let stale = file(b"/usr/lib/libc.so.6 \"x\"\n", Some(StaleReason::Deleted));
     let r = ScanReport {
+        composefs_proof: Default::default(),
         sysroot: SysrootReport {
             path: PathBuf::from("/"),
             repo_mode: None,
@@ -315,6 +317,7 @@ fn counts_and_the_processes_written_apart() {
             untracked_files: 1,
             processes_unreadable: 1,
             processes_denied: 1,
+            processes_read_failed: 0,
             kernel_threads: 1,
             complete: false,
         }
@@ -327,7 +330,7 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(
         parts["counts"],
         serde_json::json!({"processes": 4, "processesNeedingRestart": 2, "staleFiles": 1,
-            "untrackedFiles": 1, "processesUnreadable": 1, "processesDenied": 1,
+            "untrackedFiles": 1, "processesUnreadable": 1, "processesDenied": 1, "processesReadFailed": 0,
             "kernelThreads": 1, "complete": false})
     );
     assert_eq!(processes, json(&r.processes));

@@ -20,6 +20,9 @@ pub type ImageRead = Result<Option<Arc<ImageIndex>>, String>;
 #[derive(Default)]
 pub struct ImageCache {
     entries: HashMap<PathBuf, Entry>,
+    /// Entries the catalog kept of pruned deployments' images, by deployment id: recorded
+    /// once and never rewritten, so they hold as long as a scan asks for them.
+    stored: HashMap<String, (Arc<ImageIndex>, bool)>,
     reads: u64,
 }
 
@@ -78,10 +81,28 @@ impl ImageCache {
         result
     }
 
+    /// The catalog's entries of a pruned deployment's image, read through `load` once.
+    pub fn stored(
+        &mut self,
+        deployment_id: &str,
+        load: impl FnOnce() -> crate::Result<ImageIndex>,
+    ) -> crate::Result<Arc<ImageIndex>> {
+        if let Some((index, used)) = self.stored.get_mut(deployment_id) {
+            *used = true;
+            return Ok(index.clone());
+        }
+        let index = Arc::new(load()?);
+        self.stored
+            .insert(deployment_id.to_string(), (index.clone(), true));
+        Ok(index)
+    }
+
     /// Forget the images no scan asked for since the last call (undeployed, pruned), so the
     /// cache holds no more than the sysroot does; mark the rest unused for the next round.
+    /// Catalog entries are swept by the same rule, one round later than they were asked.
     pub fn sweep(&mut self) {
         self.entries.retain(|_, e| std::mem::take(&mut e.used));
+        self.stored.retain(|_, (_, used)| std::mem::take(used));
     }
 
     /// How many images were read (not answered from the cache), for the scanner's counters.
