@@ -48,11 +48,12 @@ test('status on a plain host (no OSTree) is a valid document with no deployments
 	const doc = JSON.parse(r.stdout) as {
 		deployments: unknown[];
 		sysroot: {repoMode: unknown; path: string};
-		summary: {processesNeedingRestart: number; complete: boolean};
+		summary: {processesNeedingRestart: number; complete: boolean; rebootNeeded?: boolean};
 	};
 	// What else runs on the host decides: 1 something needs a restart, 3 some process could
 	// not be read (a PID 1 that even root may not read), else 0.
-	t.is(r.code, doc.summary.processesNeedingRestart > 0 ? 1 : doc.summary.complete ? 0 : 3, r.stderr);
+	const s = doc.summary;
+	t.is(r.code, s.processesNeedingRestart > 0 || s.rebootNeeded === true ? 1 : s.complete ? 0 : 3, r.stderr);
 	t.deepEqual(schemaErrors(doc), []);
 	t.deepEqual(doc.deployments, []);
 	t.is(doc.sysroot.repoMode, null);
