@@ -186,18 +186,18 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 	const s = doc.summary;
 	// Unread processes may need a restart too: never say "none" over them.
 	const unread = s.processesUnreadable ?? 0;
+	const refused = (options.denied ?? unread) >= unread;
 	const restart =
 		s.processesNeedingRestart > 0
 			? style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`)
 			: unread > 0 && unread === s.processes
-				? style.yellow('none could be read')
+				? style.yellow(refused ? 'none could be read' : 'none is known')
 				: unread > 0
 					? style.yellow(`none of ${s.processes - unread} read needs one`)
 					: style.green('none needs a restart');
 	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
 	const processes = `${unread} process${unread === 1 ? '' : 'es'}`;
 	const runs = unread === 1 ? 'it runs' : 'they run';
-	const refused = (options.denied ?? unread) >= unread;
 	const unreadLine =
 		unread === 0
 			? ''
