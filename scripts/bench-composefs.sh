@@ -133,7 +133,7 @@ measure() {
   log "$name: N=$n ($total processes on the host): hyperfine"
   # Exit 1 (something on the host needs a restart) is a result; 2 (an error) fails the bench.
   hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/hyperfine-$name.json" \
-    -n floor "bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1'" \
+    -n floor "bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1; true'" \
     -n livetree "bash -c '$lt_cmd > /dev/null; [ \$? -le 1 ]'" >&2
   # What proving the composefs mounts costs: distinct files checksummed by one scan.
   node --input-type=module -e "

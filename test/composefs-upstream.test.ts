@@ -16,6 +16,8 @@ import {FIXTURES, devMajorMinor} from './helpers/fixture.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import type {Process, StatusDocument} from '../src/model/document.js';
+import {parseScan} from '../src/model/scan-parts.js';
+import {native} from '../src/native.js';
 
 const execFileP = promisify(execFile);
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
@@ -52,11 +54,11 @@ async function run(...args: string[]): Promise<State> {
 	return JSON.parse(stdout) as State;
 }
 
-async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
-	const deadline = Date.now() + 30_000;
+async function until(what: string, ok: () => Promise<boolean>, why: () => Promise<string> = async () => ''): Promise<void> {
+	const deadline = Date.now() + 90_000;
 	while (!(await ok().catch(() => false))) {
 		if (Date.now() > deadline) {
-			throw new Error(`timed out waiting for ${what}`);
+			throw new Error(`timed out waiting for ${what}: ${await why()}`);
 		}
 
 		await new Promise(r => setTimeout(r, 25));
@@ -103,14 +105,22 @@ async function mountAndRun(t: ExecutionContext, base: string, mode: Mode, s: str
 			await gone;
 		}
 	});
-	await until(`the ${mode} mount`, async () => {
-		if (exited) {
-			const logs = await Promise.all(['prepare-root.log', 'mount.log'].map(async f => readFile(join(out, f), 'utf8').catch(() => '')));
-			throw new Error(`upstream-cfs.sh run ${mode} exited early: ${logs.join('')}`);
-		}
+	const logs = async () => (await Promise.all(['prepare-root.log', 'mount.log'].map(async f => readFile(join(out, f), 'utf8').catch(() => '')))).join('');
+	await until(
+		`the ${mode} mount`,
+		async () => exited || existsSync(join(out, 'mounted')),
+		async () => {
+			const ps = await execFileP('ps', ['-o', 'pid,stat,wchan:32,args', '--ppid', String(pid), '-p', String(pid)]).then(
+				r => r.stdout,
+				() => '',
+			);
+			return `${await logs()} ${ps}`;
+		},
+	);
+	if (exited) {
+		throw new Error(`upstream-cfs.sh run ${mode} exited early: ${await logs()}`);
+	}
 
-		return existsSync(join(out, 'mounted'));
-	});
 	await until('demo-sleep to settle', async () => {
 		const exe = await readlink(`/proc/${pid}/exe`);
 		const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
@@ -315,6 +325,39 @@ for (const mode of ['prepare-root', 'mount-composefs', 'loop'] as const) {
 	});
 }
 
+test('upstream ostree, prepare-root: a kept scanner checksums each mapped file once for the life of the mount', async t => {
+	const {s, repo, base} = await sysroot(t);
+	await run('commit', s, 'demo', '1.0');
+	const st = await run('deploy', s, 'demo');
+	const p = await mountAndRun(t, base, 'prepare-root', s, 0);
+	const kept = new native.Scanner({
+		sysroot: s,
+		procRoot: '/proc',
+		runDir: join(base, 'run'),
+		hostRoot: '/',
+		catalogPath: join(base, 'kept.sqlite'),
+		kernel: false,
+	});
+	const once = parseScan(kept.scanSync({pids: [p.pid]}));
+	const first = kept.stats().composefsFilesHashed;
+	t.is(once.processes[0]!.root.deployment, idOf(st.deployments[0]!));
+	const maps = await readFile(`/proc/${p.pid}/maps`, 'utf8');
+	const [ma, mi] = p.device.split(':').map(Number);
+	const inodes = new Set(
+		maps
+			.split('\n')
+			.map(l => /^\S+ \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)/.exec(l))
+			.filter(m => m && Number.parseInt(m[1]!, 16) === ma && Number.parseInt(m[2]!, 16) === mi && m[3] !== '0')
+			.map(m => m![3]),
+	);
+	t.true(inodes.size >= 3);
+	const again = parseScan(kept.scanSync({pids: [p.pid]}));
+	t.is(again.processes[0]!.state, 'current');
+	// The second scan reads only what it checks through the mount itself.
+	t.is(first - kept.stats().composefsFilesHashed, inodes.size);
+	execFileSync(join(FIXTURES, 'upstream/ostree'), ['fsck', `--repo=${repo}`], {stdio: 'ignore'});
+});
+
 test('upstream ostree: a composefs digest the deployed image does not match is said truthfully, and prepare-root mounted it', async t => {
 	const {s, repo, base} = await sysroot(t);
 	const {commit} = await run('commit', s, 'demo', '1.0', '--digest');
@@ -337,6 +380,7 @@ test('upstream ostree: a composefs digest the deployed image does not match is s
 	t.is(q.root.deployment, idOf(d));
 	t.is(q.state, 'current');
 	t.true(cfs.mounted);
+	t.true((await bytesAgree(t, doc, join(repo, 'objects'), [p.pid])) >= 3);
 });
 
 test("upstream ostree, prepare-root with /usr unlocked: lower files are the deployment's, upper ones overlay, the earlier process superseded", async t => {
@@ -378,4 +422,5 @@ test("upstream ostree, prepare-root with /usr unlocked: lower files are the depl
 		before.files.filter(f => f.superseded).map(f => f.path),
 		[file(before, LIB).path],
 	);
+	t.true((await bytesAgree(t, doc, join(repo, 'objects'), [p.pid, p.before!])) >= 6);
 });

@@ -61,6 +61,8 @@ struct Scan<'a> {
     pending_views: Vec<PendingView>,
     /// Content checksums of files mapped from composefs mounts, by (dev, ino).
     cfs_sums: HashMap<(u32, u32, u64), Option<String>>,
+    /// Mapped files checksummed by this scan (the others were kept from earlier scans).
+    cfs_hashed: usize,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
 }
@@ -220,6 +222,7 @@ pub fn report_with(
         cfs_stacked: HashMap::new(),
         pending_views: Vec::new(),
         cfs_sums: HashMap::new(),
+        cfs_hashed: 0,
         warned: HashSet::new(),
         warnings,
     };
@@ -1005,7 +1008,10 @@ impl Scan<'_> {
         }
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
-            composefs_proof: self.cfs.cost,
+            composefs_proof: crate::composefs::identify::ProofCost {
+                mapped_hashed: self.cfs_hashed,
+                probed: self.cfs.cost.probed,
+            },
             installed_packages,
             sysroot: SysrootReport {
                 path: self.k.status.path.clone(),

@@ -268,23 +268,15 @@ impl Composefs {
         self.by_device.contains_key(&(major, minor))
     }
 
-    /// Identify the image mount `m` serves from the inode numbers processes map from it
-    /// (`hash_mapped` checksums one's bytes; each comes with its path in the mount) and from
-    /// files read through `probe`; `tree` answers for unreadable images of known commits. Catalog
-    /// images whose root nid fits are loaded first. Says what it could not prove.
-    #[allow(clippy::too_many_arguments)]
-    pub fn identify_mount(
+    /// Load the entries of the catalog's images whose root nid fits a mount's (`root`, when
+    /// known): they are candidates for it.
+    pub fn load_stored(
         &mut self,
-        m: &CfsMount,
-        mapped: &BTreeMap<u64, Vec<u8>>,
-        hash_mapped: &mut dyn FnMut(u64) -> Option<String>,
-        probe: &dyn MountProbe,
-        tree: identify::TreeObjects,
+        root: Option<u64>,
         catalog: &impl ImageStore,
         cache: &mut cache::ImageCache,
         warnings: &mut Vec<Warning>,
     ) {
-        let root = probe.root_ino();
         for img in self.images.iter_mut().filter(|i| i.index.is_none()) {
             let Some(stored) = img.stored_root else {
                 continue;
@@ -307,6 +299,21 @@ impl Composefs {
             }
             img.stored_root = None;
         }
+    }
+
+    /// Identify the image mount `m` serves from the inode numbers processes map from it
+    /// (`hash_mapped` checksums one's bytes; each comes with its path in the mount) and from
+    /// files read through `probe`; `tree` answers for unreadable images of known commits.
+    /// Candidates are the images known (`load_stored` first). Says what it could not prove.
+    pub fn identify_mount(
+        &mut self,
+        m: &CfsMount,
+        mapped: &BTreeMap<u64, Vec<u8>>,
+        hash_mapped: &mut dyn FnMut(u64) -> Option<String>,
+        probe: &dyn MountProbe,
+        tree: identify::TreeObjects,
+        warnings: &mut Vec<Warning>,
+    ) {
         let (identity, cost) = identify::identify(&self.images, mapped, hash_mapped, probe, tree);
         self.cost.mapped_hashed += cost.mapped_hashed;
         self.cost.probed += cost.probed;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 
 use super::{in_proc_root, root_prefix, view_of, RawProcess, Scan};
+use crate::composefs::identify::MountProbe;
 use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, ProcProbe};
 use crate::maps::FileMapping;
@@ -103,12 +104,28 @@ impl Scan<'_> {
                 covered,
             };
             let (major, minor) = (w.mount.major, w.mount.minor);
+            self.cfs.load_stored(
+                probe.root_ino(),
+                &self.k.catalog,
+                &mut self.k.images,
+                &mut self.warnings,
+            );
+            // Kept across scans by the mount's unique id, where the kernel gives one.
+            let unique = mount_unique_id(&in_proc_root(&proc_root, w.pid, &w.mount.mount_point));
             let sums = &mut self.cfs_sums;
+            let images = &mut self.k.images;
+            let hashed = &mut self.cfs_hashed;
             let mut hash = |ino: u64| {
                 sums.entry((major, minor, ino))
                     .or_insert_with(|| {
                         let at = w.at.get(&ino)?;
-                        mapped_checksum(&proc_root, at, (major, minor, ino))
+                        let compute = || mapped_checksum(&proc_root, at, (major, minor, ino));
+                        let (sum, computed) = match unique {
+                            Some(u) => images.mapped_sum(u, ino, compute),
+                            None => (compute(), true),
+                        };
+                        *hashed += usize::from(computed);
+                        sum
                     })
                     .clone()
             };
@@ -130,8 +147,6 @@ impl Scan<'_> {
                 &mut hash,
                 &probe,
                 &tree,
-                &self.k.catalog,
-                &mut self.k.images,
                 &mut self.warnings,
             );
         }
@@ -290,4 +305,23 @@ fn mapped_checksum(
         return None;
     }
     crate::checksum::checksum_file(&f).ok()
+}
+
+/// The kernel's unique id of the mount `path` is the root of (statx STATX_MNT_ID_UNIQUE,
+/// Linux >= 6.8; never reused, unlike mountinfo's ids). None on older kernels.
+fn mount_unique_id(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `stx` a writable statx buffer.
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_STATX_DONT_SYNC,
+            libc::STATX_MNT_ID_UNIQUE,
+            &mut stx,
+        )
+    };
+    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID_UNIQUE != 0).then_some(stx.stx_mnt_id)
 }
