@@ -33,6 +33,8 @@ export interface CheckReport {
   restarts?: number
   /** How many restarts never finished, when countable. */
   restartsInProgress?: number
+  /** The timeline's scans, intervals and prunings (schema 6 on), when readable. */
+  timeline?: TimelineCounts
 }
 
 /**
@@ -112,6 +114,185 @@ export interface RestartStart {
   oldPids: Array<number>
   /** The stale files of the old processes, as JSON text (SQLite checks it is valid JSON). */
   staleFilesJson: string
+}
+
+/** What `query_timeline` found, with what the scans cover. */
+export interface TimelineAnswer {
+  /** The intervals, by unit, kind, key and time. */
+  rows: Array<TimelineRow>
+  /** Scans recorded in the asked range. */
+  scans: number
+  /** The first and latest scans recorded at all. */
+  firstScan?: number
+  /** The latest scan recorded. */
+  latestScan?: number
+  /** The scan at or before `since` (else the first in range) and the one at or after `until`. */
+  scanBefore?: number
+  /** scan after. */
+  scanAfter?: number
+  /** Stretches of the range no scan saw. */
+  gaps: Array<TimelineGap>
+  /** Scans in range whose clock was behind the previous one. */
+  clockBack: Array<number>
+}
+
+/** Counts for `catalog check`. */
+export interface TimelineCounts {
+  /** Scans recorded. */
+  scans: number
+  /** The first scan kept (epoch seconds). */
+  firstScan?: number
+  /** The latest scan (epoch seconds). */
+  lastScan?: number
+  /** Scans whose clock was behind the previous one. */
+  clockBackScans: number
+  /** Every process the scan saw. */
+  processes: number
+  /** Origin intervals kept. */
+  uses: number
+  /** Every pruning: "N scans and M processes before TIME (reason) at TIME". */
+  pruned: Array<TimelinePruned>
+}
+
+/** What to read. Times are epoch seconds; `at` is since = until. */
+export interface TimelineFilter {
+  /** From this time (epoch seconds). */
+  since?: number
+  /** Up to this time (epoch seconds). */
+  until?: number
+  /** Its systemd unit, when known. */
+  unit?: string
+  /** Its container (name, else id), when it runs in one. */
+  container?: string
+  /** A package name: only its intervals. */
+  package?: string
+  /** With `package`: only this version. */
+  packageVersion?: string
+  /** A commit checksum or a prefix of one (at least 4 hex digits): only its intervals. */
+  commit?: string
+  /** Leave out origins of these kinds (the caller's choice of detail). */
+  kinds?: Array<string>
+}
+
+/** A stretch of the asked range that no scan saw. */
+export interface TimelineGap {
+  /** The last scan before the gap; None: no scan before it at all. */
+  from?: number
+  /** The first scan after it; None: no scan after it yet. */
+  to?: number
+}
+
+/**
+ * One origin of a process's code, as the caller names it: kind `deployment`, `commit`,
+ * `overlay`, `package` (key NAME=VERSION), `image` or `layer`; label a version or name.
+ */
+export interface TimelineOrigin {
+  /** What the origin is: deployment, commit, overlay, package, image or layer. */
+  kind: string
+  /** Its identity within the kind (a checksum, NAME=VERSION, a digest, a deployment id). */
+  key: string
+  /** A version or name to show with it, when known. */
+  label?: string
+}
+
+/** One process as a scan saw it. */
+export interface TimelineProcessSeen {
+  /** The process ID. */
+  pid: number
+  /** Epoch seconds; None when unknown. */
+  startedAt?: number
+  /** Its command name. */
+  comm: string
+  /** Its systemd unit, when known. */
+  unit?: string
+  /** Its container (name, else id), when it runs in one. */
+  container?: string
+  /** False when its maps could not be read: its origins are then unknown, not gone. */
+  readable: boolean
+  /** The distinct origins of the code it maps. */
+  origins: Array<TimelineOrigin>
+}
+
+/** One pruning of the timeline. */
+export interface TimelinePruned {
+  /** When (epoch seconds). */
+  at: number
+  /** `retention` or `size-cap`. */
+  reason: string
+  /** Everything that ended before this time was dropped. */
+  before: number
+  /** Scans recorded. */
+  scans: number
+  /** Every process the scan saw. */
+  processes: number
+}
+
+/** What recording did. */
+export interface TimelineRecorded {
+  /** `skipped` (too soon after the last), `heartbeat` (nothing changed) or `changes`. */
+  outcome: string
+  /** Intervals opened or closed. */
+  changes: number
+  /** The scan clock was behind the previous scan. */
+  clockBack: boolean
+}
+
+/** One origin interval of one process. */
+export interface TimelineRow {
+  /** The process row (one per PID and start time). */
+  processId: number
+  /** The process ID. */
+  pid: number
+  /** When the process started (epoch seconds), when known. */
+  startedAt?: number
+  /** Its command name. */
+  comm: string
+  /** Its systemd unit, when known. */
+  unit?: string
+  /** Its container (name, else id), when it runs in one. */
+  container?: string
+  /** The first scan that saw the process. */
+  processFirstSeen: number
+  /** The last scan that saw it, once ended. */
+  processLastSeen?: number
+  /** The first scan that no longer saw it. */
+  processEndedAt?: number
+  /** `gone` (a scan no longer saw it) or `clock-back`. */
+  endReason?: string
+  /** The livetree restart that ended it. */
+  restartId?: number
+  /** That restart's verdict. */
+  restartVerdict?: string
+  /** What the origin is: deployment, commit, overlay, package, image or layer. */
+  kind: string
+  /** Its identity within the kind (a checksum, NAME=VERSION, a digest, a deployment id). */
+  key: string
+  /** A version or name to show with it, when known. */
+  label?: string
+  /** The first scan that saw this origin in this process. */
+  firstSeen: number
+  /** None while open (seen by the latest scan). */
+  lastSeen?: number
+  /** The first scan that no longer saw it. */
+  endedAt?: number
+}
+
+/** A whole scan, to record. */
+export interface TimelineScan {
+  /** Epoch seconds of the scan. */
+  at: number
+  /** `status` or `exporter`. */
+  source: string
+  /** The boot the scan ran in. */
+  bootId?: string
+  /** Every process the scan saw. */
+  processes: Array<TimelineProcessSeen>
+  /** Skip the scan when the last recorded one is less than this many seconds old. */
+  minInterval: number
+  /** Keep this many days (pruned oldest first). */
+  retentionDays: number
+  /** Keep at most this many process and origin intervals together. */
+  maxRows: number
 }
 
 /**
@@ -195,7 +376,17 @@ export declare function catalogFinishRestart(path: string, id: number, end: Rest
 
 export declare function catalogListRestarts(path: string): Array<RestartRecord>
 
+/** The timeline's intervals for `filter`, read-only. */
+export declare function catalogQueryTimeline(path: string, filter: TimelineFilter): TimelineAnswer
+
 export declare function catalogRebuild(path: string): RebuildReport
+
+/**
+ * Record a whole scan in the timeline of the catalog file at `path`. The file must exist
+ * (the scan made or opened it): without one, or when it may not be written (not root, a
+ * read-only /var), nothing is recorded and the outcome says why.
+ */
+export declare function catalogRecordTimeline(path: string, scan: TimelineScan): TimelineRecorded
 
 export declare function coreVersion(): string
 

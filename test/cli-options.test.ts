@@ -111,6 +111,8 @@ test('through the CLI: an option the command does not take is one line on stderr
 		['exporter', [], '--json'],
 		['catalog', ['check'], '--sysroot'],
 		['packages', [], '--needed'],
+		['diff', ['a.json', 'b.json'], '--sysroot'],
+		['timeline', [], '--sysroot'],
 	];
 	t.deepEqual(cases.map(c => c[0]).sort(), [...commands].sort());
 	for (const [command, args, refused] of cases) {

@@ -129,7 +129,7 @@ pub fn catalog_record_timeline(
     if !file.exists() {
         return Ok(skipped("no-catalog"));
     }
-    match Catalog::open(file) {
+    match Catalog::open_after_scan(file) {
         Ok(mut catalog) => catalog.record_timeline(&scan).map_err(|e| error(&env, &e)),
         Err(livetree_core::Error::PermissionDenied(_)) => Ok(skipped("read-only")),
         Err(e) => Err(error(&env, &e)),

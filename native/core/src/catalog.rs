@@ -88,6 +88,30 @@ impl Catalog {
         })
     }
 
+    /// Open an existing catalog file to record a scan's timeline right after that scan, in
+    /// the same process, opened it (with `quick_check` and migrations): like `open`, minus
+    /// the `quick_check` the scan just ran (on a large catalog it is most of the cost of
+    /// recording). A missing file is `Error::NotFound`: nothing is created here.
+    pub fn open_after_scan(path: &Path) -> Result<Catalog> {
+        std::fs::metadata(path).map_err(|e| Error::from_io(path, e))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| db_error(path, e))?;
+        if conn.is_readonly(DatabaseName::Main).unwrap_or(true) {
+            return Err(Error::PermissionDenied(path.to_path_buf()));
+        }
+        schema::configure(&conn, path)?;
+        schema::migrate(&conn, path)?;
+        Ok(Catalog {
+            conn,
+            path: path.to_path_buf(),
+            read_only: false,
+            host_files_seen: Default::default(),
+        })
+    }
+
     /// A catalog that lives in memory for one scan: lookups find nothing older than the
     /// scan, and nothing outlives it. Used when no catalog file can be opened.
     pub fn memory() -> Result<Catalog> {
