@@ -108,6 +108,10 @@ pub struct ProcessCounts {
     pub untracked_files: usize,
     /// Processes whose state is unknown (not readable).
     pub processes_unreadable: usize,
+    /// Distinct containers (by engine and ID) with at least one scanned process.
+    pub containers: usize,
+    /// Those whose image name now resolves to another image, or to none.
+    pub containers_outdated: usize,
 }
 
 impl ScanReport {
@@ -124,12 +128,18 @@ impl ScanReport {
             }
         }
         let state = |s: ProcessState| self.processes.iter().filter(|p| p.state == s).count();
+        let mut containers = std::collections::HashMap::new();
+        for c in self.processes.iter().filter_map(|p| p.container.as_deref()) {
+            containers.insert((&c.engine, &c.id), c.image_outdated == Some(true));
+        }
         ProcessCounts {
             processes: self.processes.len(),
             processes_needing_restart: state(ProcessState::Stale),
             stale_files: stale.len(),
             untracked_files: untracked.len(),
             processes_unreadable: state(ProcessState::Unknown),
+            containers: containers.len(),
+            containers_outdated: containers.values().filter(|o| **o).count(),
         }
     }
 }
@@ -202,7 +212,7 @@ struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Process(p, origins) = *self;
-        let mut m = s.serialize_struct("Process", 8)?;
+        let mut m = s.serialize_struct("Process", 9)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
         m.serialize_field("exe", &p.exe.as_deref().map(text))?;
@@ -216,6 +226,12 @@ impl Serialize for Process<'_> {
         m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
         let files = p.files.iter().map(|f| File(f, origins));
         m.serialize_field("files", &Seq(files))?;
+        // Only for a process in a container: the field is optional, and thousands of host
+        // processes need no `null` each.
+        match &p.container {
+            Some(c) => m.serialize_field("container", c.as_ref())?,
+            None => m.skip_field("container")?,
+        }
         m.end()
     }
 }

@@ -15,6 +15,7 @@ use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, Composefs, ProcProbe};
 
 mod cfs;
+mod container;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::knowledge::Knowledge;
 use crate::maps::FileMapping;
@@ -56,6 +57,7 @@ struct Scan<'a> {
     cfs: Composefs,
     cfs_views: HashMap<View, Vec<CfsMount>>,
     cfs_stacked: HashMap<View, Vec<Stacked>>,
+    containers: container::Containers,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
 }
@@ -202,6 +204,7 @@ pub fn report_with(
         cfs,
         cfs_views: HashMap::new(),
         cfs_stacked: HashMap::new(),
+        containers: container::Containers::default(),
         warned: HashSet::new(),
         warnings,
     };
@@ -303,6 +306,7 @@ impl Scan<'_> {
                     root_kind: RootKind::Unknown,
                     root_deployment: None,
                     cgroup_unit: None,
+                    container: None,
                     state: ProcessState::Unknown,
                     files: Vec::new(),
                 })
@@ -323,6 +327,7 @@ impl Scan<'_> {
             self.read_view(reader, &raw, &view);
         }
         let (root_kind, root_deployment) = self.root_of(&raw);
+        let (root_kind, container) = self.container_root(&raw, &view, root_kind);
         let mut files = Vec::new();
         for m in mappings {
             let internal = self
@@ -350,6 +355,7 @@ impl Scan<'_> {
             root_kind,
             root_deployment,
             cgroup_unit,
+            container,
             state,
             files,
         }
@@ -560,11 +566,14 @@ impl Scan<'_> {
                         && !self.same_through_overlay(raw, &path, now, m)
                 }
             };
-        let mut origin = match self.overlay_of(raw, m.major, m.minor) {
-            Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
-            None => self.origin(raw, m, &path, gone, root_dep),
+        let overlay = self.overlay_of(raw, m.major, m.minor);
+        let mut origin = match (self.container_origin(raw, m, &path), overlay) {
+            (Some(layer), _) => layer,
+            (None, Some(o)) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
+            (None, None) => self.origin(raw, m, &path, gone, root_dep),
         };
-        origin.package = self.package(&origin);
+        let own = origin.package.take();
+        origin.package = own.or_else(|| self.package(&origin));
         FileReport {
             path,
             major: m.major,

@@ -1,0 +1,437 @@
+//! Reading a container's layer directories as the overlay stacks them: which layer
+//! supplies a mapped file, and a layer stack as a tree for the package database reader.
+//!
+//! A path is looked for in each layer from the top down, as overlayfs does: a whiteout (a
+//! character device 0:0, or a `.wh.NAME` file as fuse-overlayfs and image tarballs write
+//! it) hides the path in every layer below; an opaque directory (xattr
+//! `trusted.overlay.opaque` or `user.overlay.opaque` = `y`, or a `.wh..wh..opq` file in it)
+//! hides what lower layers hold below it. Every directory on the way is opened with
+//! `O_NOFOLLOW`, one component at a time: a symbolic link in a layer (a container may
+//! write any) is never followed out of the layer.
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::packages::TreeReader;
+use crate::{Error, Result};
+
+/// A package database file larger than this is not one.
+const MAX_DB_FILE: u64 = 512 << 20;
+
+/// What one layer holds at a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Probe {
+    /// The (device, inode, file type bits) of what the layer holds there; None when
+    /// nothing (or a whiteout).
+    pub entry: Option<(u64, u64, u32)>,
+    /// A whiteout or a non-directory on the way: nothing below this layer shows at the path.
+    pub hidden: bool,
+    /// An opaque directory on the way (or the path itself): lower layers add nothing here.
+    pub opaque: bool,
+}
+
+impl Probe {
+    /// Layers below this one cannot contribute to the path.
+    pub fn stops(&self) -> bool {
+        (self.entry.is_some() && !self.is_dir()) || self.hidden || self.opaque
+    }
+
+    /// What the layer holds there is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.entry
+            .is_some_and(|(_, _, mode)| mode & libc::S_IFMT == libc::S_IFDIR)
+    }
+
+    /// What the layer holds there is a regular file.
+    pub fn is_file(&self) -> bool {
+        self.entry
+            .is_some_and(|(_, _, mode)| mode & libc::S_IFMT == libc::S_IFREG)
+    }
+}
+
+fn cstr(b: &[u8]) -> Option<CString> {
+    CString::new(b).ok()
+}
+
+fn open_dir_at(dir: libc::c_int, name: &[u8]) -> std::io::Result<OwnedFd> {
+    let c = cstr(name).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: a valid NUL-terminated name and a directory descriptor (or AT_FDCWD).
+    let fd = unsafe {
+        libc::openat(
+            dir,
+            c.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: openat returned a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn stat_at(dir: libc::c_int, name: &[u8]) -> std::io::Result<libc::stat> {
+    let c = cstr(name).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: zeroed stat is a valid out-parameter; the name is NUL-terminated.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+fn is_whiteout(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == 0
+}
+
+fn xattr_is_y(fd: &OwnedFd, name: &[u8]) -> bool {
+    let mut buf = [0u8; 2];
+    // SAFETY: a NUL-terminated attribute name, a buffer of the length passed.
+    let n = unsafe {
+        libc::fgetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr().cast(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    n == 1 && buf[0] == b'y'
+}
+
+fn is_opaque(fd: &OwnedFd) -> bool {
+    xattr_is_y(fd, b"trusted.overlay.opaque\0")
+        || xattr_is_y(fd, b"user.overlay.opaque\0")
+        || stat_at(fd.as_raw_fd(), b".wh..wh..opq").is_ok()
+}
+
+/// The components of an absolute path inside a tree; `.` and empty ones dropped.
+fn components(rel: &[u8]) -> Vec<&[u8]> {
+    rel.split(|b| *b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect()
+}
+
+/// Open the directory `rel` below `layer` one component at a time, following no link;
+/// also whether a directory on the way (or `rel` itself) is opaque, or the way is hidden.
+fn walk(layer: &Path, dirs: &[&[u8]]) -> std::result::Result<(OwnedFd, bool), Probe> {
+    let mut opaque = false;
+    let mut fd =
+        open_dir_at(libc::AT_FDCWD, layer.as_os_str().as_bytes()).map_err(|_| Probe::default())?;
+    for c in dirs {
+        if *c == b".." {
+            return Err(Probe::default());
+        }
+        match open_dir_at(fd.as_raw_fd(), c) {
+            Ok(next) => {
+                opaque |= is_opaque(&next);
+                fd = next;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                let wh = [b".wh.", *c].concat();
+                let hidden = stat_at(fd.as_raw_fd(), &wh).is_ok();
+                return Err(Probe {
+                    hidden,
+                    opaque,
+                    ..Probe::default()
+                });
+            }
+            // Not a directory (a file, a link, a whiteout device): it hides the path.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR) | Some(libc::ELOOP)) => {
+                return Err(Probe {
+                    hidden: true,
+                    opaque,
+                    ..Probe::default()
+                });
+            }
+            Err(_) => return Err(Probe::default()),
+        }
+    }
+    Ok((fd, opaque))
+}
+
+/// What `layer` holds at `rel` (an absolute path inside the container).
+pub fn probe(layer: &Path, rel: &[u8]) -> Probe {
+    let parts = components(rel);
+    let Some((last, dirs)) = parts.split_last() else {
+        return Probe::default();
+    };
+    if *last == b".." {
+        return Probe::default();
+    }
+    let (fd, opaque) = match walk(layer, dirs) {
+        Ok(x) => x,
+        Err(p) => return p,
+    };
+    match stat_at(fd.as_raw_fd(), last) {
+        Ok(st) if is_whiteout(&st) => Probe {
+            hidden: true,
+            opaque,
+            ..Probe::default()
+        },
+        Ok(st) => {
+            let mut opaque = opaque;
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                if let Ok(d) = open_dir_at(fd.as_raw_fd(), last) {
+                    opaque |= is_opaque(&d);
+                }
+            }
+            Probe {
+                entry: Some((st.st_dev, st.st_ino, st.st_mode)),
+                hidden: false,
+                opaque,
+            }
+        }
+        Err(_) => {
+            let wh = [b".wh.", *last].concat();
+            Probe {
+                hidden: stat_at(fd.as_raw_fd(), &wh).is_ok(),
+                opaque,
+                ..Probe::default()
+            }
+        }
+    }
+}
+
+/// Which layer of a stack (top-most first) supplies inode `ino` at `rel`: from the top
+/// down, the first layer whose entry there has that inode number, as long as no layer
+/// above hides the lower ones. A higher layer holding another file there does not stop
+/// the search (the mapped file was replaced since, and still comes from the lower layer);
+/// its whiteout or an opaque directory does. `probe(i, rel)` says what layer `i` holds.
+pub fn layer_of(
+    count: usize,
+    rel: &[u8],
+    ino: u64,
+    probe: &mut dyn FnMut(usize, &[u8]) -> Probe,
+) -> Option<usize> {
+    for i in 0..count {
+        let p = probe(i, rel);
+        if p.entry.is_some_and(|(_, file_ino, _)| file_ino == ino) && !p.is_dir() {
+            return Some(i);
+        }
+        if p.hidden || p.opaque {
+            return None;
+        }
+    }
+    None
+}
+
+/// A stack of layer directories (top-most first) read as the one tree the overlay makes of
+/// them, for the package database reader: the image's own dpkg or rpm database as of a
+/// layer is this tree from that layer down.
+pub struct LayerTree<'a> {
+    /// The layer directories, top-most first.
+    pub layers: &'a [PathBuf],
+    /// How warnings name the tree (`image layer ID`).
+    pub name: String,
+}
+
+impl LayerTree<'_> {
+    /// The layer directory that supplies `path` as a regular file, if any.
+    fn find_file(&self, path: &str) -> Option<PathBuf> {
+        let rel = path.as_bytes();
+        for layer in self.layers {
+            let p = probe(layer, rel);
+            if p.is_file() {
+                return Some(layer.join(path.trim_start_matches('/')));
+            }
+            if p.stops() {
+                return None;
+            }
+        }
+        None
+    }
+
+    fn open_file(&self, layer_file: &Path, layer: &Path) -> Result<Option<File>> {
+        let rel = layer_file
+            .strip_prefix(layer)
+            .map_err(|_| Error::NotFound(layer_file.to_path_buf()))?;
+        let parts = components(rel.as_os_str().as_bytes());
+        let Some((last, dirs)) = parts.split_last() else {
+            return Ok(None);
+        };
+        let Ok((fd, _)) = walk(layer, dirs) else {
+            return Ok(None);
+        };
+        let c = cstr(last).ok_or_else(|| Error::NotFound(layer_file.to_path_buf()))?;
+        // SAFETY: a directory descriptor and a NUL-terminated name.
+        let f = unsafe {
+            libc::openat(
+                fd.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            )
+        };
+        if f < 0 {
+            return Err(Error::from_io(layer_file, std::io::Error::last_os_error()));
+        }
+        // SAFETY: openat returned a new descriptor we own.
+        Ok(Some(unsafe { File::from_raw_fd(f) }))
+    }
+}
+
+impl TreeReader for LayerTree<'_> {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        for layer in self.layers {
+            let p = probe(layer, path.as_bytes());
+            if p.is_file() {
+                let full = layer.join(path.trim_start_matches('/'));
+                let Some(f) = self.open_file(&full, layer)? else {
+                    return Ok(None);
+                };
+                let meta = f.metadata().map_err(|e| Error::from_io(&full, e))?;
+                if !meta.is_file() {
+                    return Ok(None);
+                }
+                let mut bytes = Vec::new();
+                f.take(MAX_DB_FILE)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::from_io(&full, e))?;
+                return Ok(Some(bytes));
+            }
+            if p.stops() {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        self.find_file(path).is_some()
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        for layer in self.layers {
+            let p = probe(layer, dir.as_bytes());
+            if p.hidden || (p.entry.is_some() && !p.is_dir()) {
+                break;
+            }
+            if p.is_dir() {
+                let full = layer.join(dir.trim_start_matches('/'));
+                let rd = match std::fs::read_dir(&full) {
+                    Ok(rd) => rd,
+                    Err(e) => return Err(Error::from_io(&full, e)),
+                };
+                for e in rd.filter_map(|e| e.ok()) {
+                    let name = e.file_name().as_bytes().to_vec();
+                    if let Some(hidden) = name.strip_prefix(b".wh.") {
+                        seen.insert(hidden.to_vec());
+                        continue;
+                    }
+                    let whiteout = e.file_type().is_ok_and(|t| {
+                        use std::os::unix::fs::FileTypeExt;
+                        t.is_char_device()
+                    }) && e
+                        .metadata()
+                        .is_ok_and(|m| std::os::unix::fs::MetadataExt::rdev(&m) == 0);
+                    if seen.insert(name.clone()) && !whiteout {
+                        out.push(name);
+                    }
+                }
+            }
+            if p.opaque {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn local_path(&self, path: &str) -> Option<PathBuf> {
+        self.find_file(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("livetree-layers-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn ino(p: &Path) -> u64 {
+        std::os::unix::fs::MetadataExt::ino(&std::fs::symlink_metadata(p).unwrap())
+    }
+
+    #[test]
+    fn stack_lookup_and_tree() {
+        let d = tmp("stack");
+        let (top, mid, base) = (d.join("top"), d.join("mid"), d.join("base"));
+        write(&base, "usr/lib/a.so", "a1");
+        write(&base, "usr/lib/b.so", "b1");
+        write(&base, "var/lib/dpkg/status", "base");
+        write(&base, "var/lib/dpkg/info/x.list", "/usr/lib/a.so\n");
+        write(&mid, "usr/lib/a.so", "a2");
+        write(&mid, "var/lib/dpkg/status", "mid");
+        write(&mid, "var/lib/dpkg/info/.wh.x.list", "");
+        write(&mid, "var/lib/dpkg/info/y.list", "/usr/lib/a.so\n");
+        write(&top, "usr/lib/.wh.b.so", "");
+        // A link in a layer is never followed out of it.
+        std::fs::create_dir_all(top.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc", top.join("etc/up")).unwrap();
+        let layers = vec![top.clone(), mid.clone(), base.clone()];
+        let mut probe_at = |i: usize, rel: &[u8]| probe(&layers[i], rel);
+        let a2 = ino(&mid.join("usr/lib/a.so"));
+        let a1 = ino(&base.join("usr/lib/a.so"));
+        assert_eq!(layer_of(3, b"/usr/lib/a.so", a2, &mut probe_at), Some(1));
+        // The replaced lower file is still found in its layer, below the one that replaced it.
+        assert_eq!(layer_of(3, b"/usr/lib/a.so", a1, &mut probe_at), Some(2));
+        // Whited out above: not served by the base layer any more.
+        let b1 = ino(&base.join("usr/lib/b.so"));
+        assert_eq!(layer_of(3, b"/usr/lib/b.so", b1, &mut probe_at), None);
+        assert_eq!(layer_of(3, b"/etc/up/passwd", 1, &mut probe_at), None);
+        assert!(probe(&top, b"/etc/up/passwd").hidden);
+        assert_eq!(probe(&top, b"/usr/../etc").entry, None);
+        let tree = LayerTree {
+            layers: &layers,
+            name: "test".into(),
+        };
+        assert_eq!(
+            tree.read("var/lib/dpkg/status").unwrap(),
+            Some(b"mid".to_vec())
+        );
+        let mut names = tree.list("var/lib/dpkg/info").unwrap();
+        names.sort();
+        assert_eq!(names, vec![b"y.list".to_vec()]);
+        assert!(tree.exists("usr/lib/a.so"));
+        assert!(!tree.exists("usr/lib/b.so"));
+        assert_eq!(tree.read("etc/up/passwd").unwrap(), None);
+        // The stack from the base layer down is the database as the base layer left it.
+        let below = LayerTree {
+            layers: &layers[2..],
+            name: "base".into(),
+        };
+        assert_eq!(
+            below.read("var/lib/dpkg/status").unwrap(),
+            Some(b"base".to_vec())
+        );
+        assert_eq!(
+            below.list("var/lib/dpkg/info").unwrap(),
+            vec![b"x.list".to_vec()]
+        );
+        // An opaque directory hides what lies below it.
+        write(&top, "var/lib/dpkg/.wh..wh..opq", "");
+        assert_eq!(tree.read("var/lib/dpkg/status").unwrap(), None);
+        assert!(tree.list("var/lib/dpkg/info").unwrap().is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
