@@ -25,6 +25,8 @@ export interface ProcessCounts {
 	staleFiles: number;
 	untrackedFiles: number;
 	processesUnreadable: number;
+	containers: number;
+	containersOutdated: number;
 }
 
 export interface ScanParts {
