@@ -210,6 +210,8 @@ export interface ScannerStatsOut {
   catalogOpens: number
   catalogRefreshes: number
   composefsImageReads: number
+  containerStoreReads: number
+  containerTableReads: number
 }
 
 export interface ScanOptions {

@@ -9,10 +9,12 @@
 // container (`podman exec … dpkg -i`); then a rebuild that moves the tag, which makes the
 // old containers' files of the rebuilt layer stale and leaves the shared base layer current.
 import {randomBytes} from 'node:crypto';
-import {mkdir, readdir, readFile} from 'node:fs/promises';
+import {mkdir, readdir, readFile, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 import test from 'ava';
 import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
+import {parseScan} from '../src/model/scan-parts.js';
+import {native} from '../src/native.js';
 import {livetree} from './helpers/cli.js';
 import {buildDemoDeb, PodmanStore} from './helpers/podman.js';
 import {validateDocument} from './helpers/status-document.js';
@@ -155,6 +157,31 @@ test.serial('a container process names its container, image, layers and packages
 		p.files.every(f => f.staleReason === null && f.origin.kind === 'layer'),
 		JSON.stringify(p.files),
 	);
+});
+
+test.serial('a kept scanner reads the store records and image package databases again only when their files change', async t => {
+	const {store, web, state} = w();
+	const scanner = new native.Scanner({sysroot: state, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false});
+	const scanWeb = async () => parseScan(await scanner.scan({pids: [web.pid]})).processes.find(p => p.pid === web.pid)!;
+	const first = await scanWeb();
+	t.is(fileOf(first, LIB).origin.package?.version, '1.0-1');
+	// The three records files; two image databases (as of the RUN layer, and of the base
+	// layer under libc).
+	t.like(scanner.stats(), {containerStoreReads: 3, containerTableReads: 2});
+	const again = await scanWeb();
+	t.deepEqual(again.container, first.container);
+	t.like(scanner.stats(), {containerStoreReads: 3, containerTableReads: 2});
+	// Another container: podman rewrites the records it changes; only those are read again.
+	const stamp = async (f: string) => stat(join(store.root, f)).then(s => `${s.ino}:${s.mtimeMs}:${s.size}`);
+	const files = ['overlay-containers/containers.json', 'overlay-images/images.json', 'overlay-layers/layers.json'];
+	const before = await Promise.all(files.map(stamp));
+	await store.podman(['create', '--network', 'none', '--name', `lt-extra-${tag}`, image, 'true']);
+	const changed = (await Promise.all(files.map(stamp))).filter((s, i) => s !== before[i]).length;
+	t.true(changed >= 1, 'podman create rewrote a records file');
+	const third = await scanWeb();
+	t.deepEqual(third.container, first.container);
+	t.like(scanner.stats(), {containerStoreReads: 3 + changed, containerTableReads: 2});
+	await store.podman(['rm', `lt-extra-${tag}`]);
 });
 
 test.serial('an upgrade inside the container makes its process stale, naming the package version of the layer it still maps', async t => {

@@ -29,6 +29,8 @@ pub struct ScannerStatsOut {
     pub catalog_opens: i64,
     pub catalog_refreshes: i64,
     pub composefs_image_reads: i64,
+    pub container_store_reads: i64,
+    pub container_table_reads: i64,
 }
 
 fn stats_out(s: ScannerStats) -> ScannerStatsOut {
@@ -40,6 +42,8 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
         catalog_opens: n(s.catalog_opens),
         catalog_refreshes: n(s.catalog_refreshes),
         composefs_image_reads: n(s.composefs_image_reads),
+        container_store_reads: n(s.container_store_reads),
+        container_table_reads: n(s.container_table_reads),
     }
 }
 

@@ -79,6 +79,12 @@ pub struct ScannerStats {
     /// Composefs images read (fs-verity digest and walk); the others were answered by
     /// the images kept from earlier scans (`composefs/cache.rs`).
     pub composefs_image_reads: u64,
+    /// Container records files (`containers.json`, `images.json`, `layers.json`) read; the
+    /// others were kept from earlier scans while their stamps held (`containers/store.rs`).
+    pub container_store_reads: u64,
+    /// Image package databases read (a layer stack's dpkg or rpm database); the others
+    /// were kept while their files' stamps held.
+    pub container_table_reads: u64,
 }
 
 struct Held {
@@ -153,6 +159,10 @@ impl Scanner {
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.stats.composefs_image_reads = held.k.images.reads();
+        (
+            self.stats.container_store_reads,
+            self.stats.container_table_reads,
+        ) = held.k.containers.reads();
         // Built on first need (`Knowledge::object_of`), so counted after the scan.
         self.stats.index_builds += u64::from(held.k.take_index_built());
         self.held = Some(held);
