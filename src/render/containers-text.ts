@@ -2,11 +2,17 @@
 // (which container, which image, whether its name moved on, which layer and package),
 // and the command that restarts a container, which livetree names and never runs.
 import type {Container, Process} from '../model/document.js';
+import {printable} from './reason.js';
 import {short} from './style.js';
 
-// "web", or the container's short ID when it has no name.
+// "web", or the container's short ID when it has no name (raw: for labels).
 export function containerName(c: Container): string {
 	return c.name ?? c.id.slice(0, 12);
+}
+
+// The same for a terminal: control characters escaped.
+function shownName(c: Container): string {
+	return printable(containerName(c));
 }
 
 // "image localhost/web:latest, tag now points to 675cd2ad06…" — what a reader needs to
@@ -17,7 +23,7 @@ export function imageNote(c: Container): string {
 		return `${c.engine}, image unknown`;
 	}
 
-	const name = image.name ?? (image.id ? `image ${short(image.id)}` : 'an image');
+	const name = image.name ? printable(image.name) : image.id ? `image ${short(image.id)}` : 'an image';
 	const label = image.name ? `image ${name}` : name;
 	if (c.imageOutdated === true) {
 		return image.nameNowResolvesTo ? `${label}, tag now points to ${short(image.nameNowResolvesTo)}` : `${label}, a name that resolves to no image now`;
@@ -28,7 +34,7 @@ export function imageNote(c: Container): string {
 
 // "in container web (image localhost/web:latest, tag now points to 675cd2ad06…)".
 export function inContainer(c: Container): string {
-	return `in container ${containerName(c)} (${imageNote(c)})`;
+	return `in container ${shownName(c)} (${imageNote(c)})`;
 }
 
 // How to restart a container, as a person would: its unit when one runs it; else the
@@ -39,12 +45,12 @@ export function restartAdvice(c: Container, procs: readonly Process[]): string {
 		return `restart unit ${c.unit} (livetree restart ${c.unit})`;
 	}
 
-	const name = containerName(c);
+	const name = shownName(c);
 	const outdated = procs.some(p => p.files.some(f => f.staleReason === 'image-outdated'));
 	switch (c.engine) {
 		case 'podman': {
 			return outdated && c.image?.name
-				? `create it again from ${c.image.name} (podman restart ${name} would keep its old image); it runs in no unit`
+				? `create it again from ${printable(c.image.name)} (podman restart ${name} would keep its old image); it runs in no unit`
 				: `podman restart ${name} (it runs in no unit; livetree does not restart containers by itself)`;
 		}
 

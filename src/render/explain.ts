@@ -109,7 +109,7 @@ function describeRoot(p: Process, version: string | undefined, removed: boolean)
 
 		case 'container': {
 			const c = p.container;
-			return c ? `runs in container ${containerName(c)} (${c.engine} ${c.id.slice(0, 12)})` : 'runs in a container';
+			return c ? `runs in container ${printable(containerName(c))} (${printable(c.engine)} ${c.id.slice(0, 12)})` : 'runs in a container';
 		}
 
 		case 'foreign': {
