@@ -74,21 +74,23 @@ export class PodmanStore {
 	private constructor(
 		readonly dir: string,
 		conf: string,
+		private readonly storageOptions: string[],
 	) {
 		this.root = join(dir, 'root');
 		this.runroot = join(dir, 'runroot');
 		this.env = {CONTAINERS_CONF: conf};
 	}
 
-	static async create(): Promise<PodmanStore> {
+	/** A store of its own; `fuse`: mounted by fuse-overlayfs (mountinfo then lists no layers). */
+	static async create(options: {fuse?: boolean} = {}): Promise<PodmanStore> {
 		const dir = await mkdtemp(join(tmpdir(), 'livetree-podman-'));
 		const conf = join(dir, 'containers.conf');
 		await writeFile(conf, containersConf);
-		return new PodmanStore(dir, conf);
+		return new PodmanStore(dir, conf, options.fuse ? ['--storage-opt', 'overlay.mount_program=/usr/bin/fuse-overlayfs'] : []);
 	}
 
 	async podman(args: string[]): Promise<string> {
-		return run('podman', ['--root', this.root, '--runroot', this.runroot, '--storage-driver', 'overlay', ...args], this.env);
+		return run('podman', ['--root', this.root, '--runroot', this.runroot, '--storage-driver', 'overlay', ...this.storageOptions, ...args], this.env);
 	}
 
 	/** `podman container inspect NAME`, the fields the tests compare with. */

@@ -33,4 +33,7 @@ fuzz_target!(|data: &[u8]| {
         "u",
     );
     let _ = config::passwd_entry(data, 1000);
+    if let Some((root, id)) = engine::conmon_bundle(data) {
+        assert!(root.starts_with(b"/") && id.len() == 64);
+    }
 });

@@ -101,6 +101,32 @@ pub fn from_cgroup_path(path: &str) -> Option<CgroupHint> {
     None
 }
 
+/// The store a container's conmon names: its `-b`/`--bundle` argument is
+/// `GRAPHROOT/overlay-containers/ID/userdata` for podman (CRI-O's bundle lies in its run
+/// root, where no records are, so it names nothing that matches). `cmdline` is
+/// `/proc/PID/cmdline`: NUL-separated arguments. The graph root and the container ID.
+pub fn conmon_bundle(cmdline: &[u8]) -> Option<(Vec<u8>, String)> {
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let prog = args.first()?;
+    if !prog.ends_with(b"conmon") {
+        return None;
+    }
+    let bundle = args.iter().enumerate().find_map(|(i, a)| {
+        if *a == b"-b" || *a == b"--bundle" {
+            args.get(i + 1).copied()
+        } else {
+            a.strip_prefix(b"--bundle=")
+        }
+    })?;
+    let rest = bundle.strip_suffix(b"/userdata")?;
+    let cut = rest.iter().rposition(|b| *b == b'/')?;
+    let id = std::str::from_utf8(&rest[cut + 1..])
+        .ok()
+        .filter(|id| is_id(id))?;
+    let store = rest[..cut].strip_suffix(b"/overlay-containers")?;
+    (store.starts_with(b"/") && !store.is_empty()).then(|| (store.to_vec(), id.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +185,29 @@ mod tests {
             of("/lxc.payload.c1/init.scope"),
             Some(("lxc", "c1".to_string()))
         );
+    }
+
+    #[test]
+    fn conmon() {
+        let cmd = format!(
+            "/usr/bin/conmon\0--api-version\x001\0-c\0{ID}\0-b\0/tmp/ctf/root/overlay-containers/{ID}/userdata\0-p\0/x"
+        );
+        assert_eq!(
+            conmon_bundle(cmd.as_bytes()),
+            Some((b"/tmp/ctf/root".to_vec(), ID.to_string()))
+        );
+        let eq = format!("conmon\0--bundle=/s/overlay-containers/{ID}/userdata");
+        assert_eq!(conmon_bundle(eq.as_bytes()).unwrap().0, b"/s");
+        assert_eq!(
+            conmon_bundle(b"/usr/bin/sleep\0-b\0/s/overlay-containers/x/userdata"),
+            None
+        );
+        assert_eq!(conmon_bundle(b"conmon\0-b"), None);
+        assert_eq!(
+            conmon_bundle(format!("conmon\0-b\0overlay-containers/{ID}/userdata").as_bytes()),
+            None
+        );
+        assert_eq!(conmon_bundle(b""), None);
     }
 
     #[test]

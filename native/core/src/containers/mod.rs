@@ -46,6 +46,9 @@ pub struct Evidence<'a> {
     pub root_mount: Option<&'a Mount>,
     /// The user owning the process (a rootless store is that user's).
     pub owner_uid: Option<u32>,
+    /// The graph root the container's conmon names (`-b GRAPHROOT/overlay-containers/ID/
+    /// userdata`): the store of a container whose mount names none (fuse-overlayfs).
+    pub conmon_root: Option<PathBuf>,
     /// The host's root, where `etc/containers/storage.conf` and `etc/passwd` are read.
     pub host_root: &'a Path,
 }
@@ -76,8 +79,8 @@ pub struct Identified {
 }
 
 /// The stores that may hold the container's records, main candidates first: the graph
-/// roots its mount names, the configured (or default) rootful one, the owning user's
-/// rootless one; and the additional image stores configured.
+/// roots its mount names, the one its conmon names, the configured (or default) rootful
+/// one, the owning user's rootless one; and the additional image stores configured.
 fn candidate_roots(
     ev: &Evidence,
     mount: Option<&mount::ContainerMount>,
@@ -92,6 +95,9 @@ fn candidate_roots(
     };
     for g in mount.map(|m| m.graphroots()).unwrap_or_default() {
         push(PathBuf::from(std::ffi::OsStr::from_bytes(&g)), &mut roots);
+    }
+    if let Some(r) = &ev.conmon_root {
+        push(r.clone(), &mut roots);
     }
     let rooted = |p: &str| ev.host_root.join(p.trim_start_matches('/'));
     push(

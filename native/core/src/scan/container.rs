@@ -3,6 +3,7 @@
 //! supplies it and the package that installed it there (see docs/containers.md). Kept
 //! apart from the scan driver, like the composefs hooks in `cfs.rs`.
 use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,14 +85,26 @@ impl Scan<'_> {
         let owner_uid = std::fs::metadata(self.cfg.proc_root.join(raw.pid.to_string()))
             .ok()
             .map(|m| m.uid());
+        let keeper = self.keeper(raw, hint.as_ref());
+        let conmon = keeper
+            .as_ref()
+            .and_then(|k| engine::conmon_bundle(&k.cmdline))
+            .filter(|(_, id)| hint.as_ref().is_none_or(|h| h.id == *id));
         let ev = Evidence {
             hint,
             root_mount: root_mount(&mounts, root_dev),
             owner_uid,
+            conmon_root: conmon.map(|(g, _)| PathBuf::from(std::ffi::OsStr::from_bytes(&g))),
             host_root: &self.cfg.host_root,
         };
         let mut facts = containers::identify(&ev, &self.k.containers)?;
-        facts.report.unit = self.container_unit(raw, cgroup, &facts.report);
+        // The service that runs the container: the process's own, when its cgroup lies in
+        // one (a Quadlet unit runs its container in `NAME.service/libpod-payload-ID`), else
+        // its keeper's (conmon, which a generated `container-NAME.service` runs). A scope
+        // (`libpod-ID.scope`) is no unit to restart.
+        facts.report.unit = cgroup
+            .and_then(service_of)
+            .or_else(|| keeper.and_then(|k| k.unit));
         for p in std::mem::take(&mut facts.problems) {
             if self.containers.said.insert(p.clone()) {
                 self.warnings
@@ -104,36 +117,30 @@ impl Scan<'_> {
         }))
     }
 
-    /// The systemd service that runs the container: the process's own, when its cgroup
-    /// lies in one (a Quadlet unit runs its container in `NAME.service/libpod-payload-ID`),
-    /// else that of the nearest ancestor outside the container's cgroup (conmon, which a
-    /// generated `container-NAME.service` runs). A scope (`libpod-ID.scope`) is no unit to
-    /// restart: None then.
-    fn container_unit(
-        &self,
-        raw: &ProcessRaw,
-        cgroup: Option<&str>,
-        c: &ContainerReport,
-    ) -> Option<String> {
-        let service = |path: &str| unit_from_cgroup_path(path).filter(|u| u.ends_with(".service"));
-        if let Some(u) = cgroup.and_then(service) {
-            return Some(u);
-        }
+    /// The nearest ancestor of the process outside its container's cgroup (conmon for
+    /// podman and CRI-O): its command line and the service its cgroup lies in.
+    fn keeper(&self, raw: &ProcessRaw, hint: Option<&engine::CgroupHint>) -> Option<Keeper> {
+        let proc_root = &self.cfg.proc_root;
         let mut pid = raw.pid;
         for _ in 0..8 {
-            let stat = std::fs::read(self.cfg.proc_root.join(pid.to_string()).join("stat")).ok()?;
+            let stat = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
             pid = ppid_of(&stat)?;
             if pid <= 1 {
                 return None;
             }
-            let bytes =
-                std::fs::read(self.cfg.proc_root.join(pid.to_string()).join("cgroup")).ok()?;
+            let dir = proc_root.join(pid.to_string());
+            let bytes = std::fs::read(dir.join("cgroup")).ok()?;
             let entries = crate::cgroup::parse_systemd_cgroup(&bytes).ok()?;
             let path = systemd_cgroup_path(&entries)?;
-            if engine::from_cgroup_path(path).is_some_and(|h| h.id == c.id) {
+            let inside =
+                engine::from_cgroup_path(path).is_some_and(|h| hint.is_some_and(|c| c.id == h.id));
+            if inside {
                 continue;
             }
-            return service(path);
+            return Some(Keeper {
+                cmdline: read_limited(&dir.join("cmdline")),
+                unit: service_of(path),
+            });
         }
         None
     }
@@ -224,6 +231,27 @@ impl Scan<'_> {
         };
         table.lookup(rel).cloned()
     }
+}
+
+/// A container's keeper process (conmon), as far as livetree needs it.
+struct Keeper {
+    cmdline: Vec<u8>,
+    unit: Option<String>,
+}
+
+/// The systemd service a cgroup path lies in (a scope is no unit to restart).
+fn service_of(path: &str) -> Option<String> {
+    unit_from_cgroup_path(path).filter(|u| u.ends_with(".service"))
+}
+
+/// The first 64 KiB of a /proc file (a command line is far shorter), empty when unreadable.
+fn read_limited(path: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(64 << 10).read_to_end(&mut out);
+    }
+    out
 }
 
 /// The parent PID in `/proc/PID/stat` (the field after the `)` that ends comm, and the state).
