@@ -89,6 +89,23 @@ export class PodmanStore {
 		return new PodmanStore(dir, conf, options.fuse ? ['--storage-opt', 'overlay.mount_program=/usr/bin/fuse-overlayfs'] : []);
 	}
 
+	/** The command line of `podman ARGS` on this store, for a unit's ExecStart. */
+	argv(args: string[]): string[] {
+		return [
+			'env',
+			`CONTAINERS_CONF=${this.env['CONTAINERS_CONF']!}`,
+			'podman',
+			'--root',
+			this.root,
+			'--runroot',
+			this.runroot,
+			'--storage-driver',
+			'overlay',
+			...this.storageOptions,
+			...args,
+		];
+	}
+
 	async podman(args: string[]): Promise<string> {
 		return run('podman', ['--root', this.root, '--runroot', this.runroot, '--storage-driver', 'overlay', ...this.storageOptions, ...args], this.env);
 	}
