@@ -81,12 +81,20 @@ export class PodmanStore {
 		this.env = {CONTAINERS_CONF: conf};
 	}
 
-	/** A store of its own; `fuse`: mounted by fuse-overlayfs (mountinfo then lists no layers). */
-	static async create(options: {fuse?: boolean} = {}): Promise<PodmanStore> {
+	/**
+	 * A store of its own; `fuse`: mounted by fuse-overlayfs (mountinfo then lists no layers);
+	 * `imageStore`: another store's graph root read as an additional (read-only) image store,
+	 * as bootc hosts read /usr/lib/bootc/storage.
+	 */
+	static async create(options: {fuse?: boolean; imageStore?: string} = {}): Promise<PodmanStore> {
 		const dir = await mkdtemp(join(tmpdir(), 'livetree-podman-'));
 		const conf = join(dir, 'containers.conf');
 		await writeFile(conf, containersConf);
-		return new PodmanStore(dir, conf, options.fuse ? ['--storage-opt', 'overlay.mount_program=/usr/bin/fuse-overlayfs'] : []);
+		const opts = [
+			...(options.fuse ? ['--storage-opt', 'overlay.mount_program=/usr/bin/fuse-overlayfs'] : []),
+			...(options.imageStore ? ['--storage-opt', `additionalimagestore=${options.imageStore}`] : []),
+		];
+		return new PodmanStore(dir, conf, opts);
 	}
 
 	/** The command line of `podman ARGS` on this store, for a unit's ExecStart. */
