@@ -7,7 +7,7 @@
 // (shared/notes/real-environment.md, "Containers"). `cleanup()` removes every container
 // (podman stops its own processes), every image and the scratch directory.
 import {execFile} from 'node:child_process';
-import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {chmod, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
@@ -75,10 +75,12 @@ export class PodmanStore {
 		readonly dir: string,
 		conf: string,
 		private readonly storageOptions: string[],
+		private readonly user?: string,
 	) {
-		this.root = join(dir, 'root');
-		this.runroot = join(dir, 'runroot');
-		this.env = {CONTAINERS_CONF: conf};
+		// A rootless user's store lies in its home, its run root in its runtime directory.
+		this.root = user ? join(dir, 'home/store') : join(dir, 'root');
+		this.runroot = user ? join(dir, 'rt/run') : join(dir, 'runroot');
+		this.env = user ? {CONTAINERS_CONF: conf, HOME: join(dir, 'home'), XDG_RUNTIME_DIR: join(dir, 'rt')} : {CONTAINERS_CONF: conf};
 	}
 
 	/**
@@ -86,36 +88,39 @@ export class PodmanStore {
 	 * `imageStore`: another store's graph root read as an additional (read-only) image store,
 	 * as bootc hosts read /usr/lib/bootc/storage.
 	 */
-	static async create(options: {fuse?: boolean; imageStore?: string} = {}): Promise<PodmanStore> {
+	static async create(options: {fuse?: boolean; imageStore?: string; rootless?: string} = {}): Promise<PodmanStore> {
 		const dir = await mkdtemp(join(tmpdir(), 'livetree-podman-'));
 		const conf = join(dir, 'containers.conf');
 		await writeFile(conf, containersConf);
 		const opts = [
 			...(options.fuse ? ['--storage-opt', 'overlay.mount_program=/usr/bin/fuse-overlayfs'] : []),
 			...(options.imageStore ? ['--storage-opt', `additionalimagestore=${options.imageStore}`] : []),
+			// A user with no subordinate IDs maps one ID only: files of other owners in the
+			// image are extracted as that user's.
+			...(options.rootless ? ['--storage-opt', 'overlay.ignore_chown_errors=true'] : []),
 		];
-		return new PodmanStore(dir, conf, opts);
+		if (options.rootless) {
+			// The user must reach its home and runtime directory; the runtime one is its alone.
+			await chmod(dir, 0o755);
+			await chmod(conf, 0o644);
+			await mkdir(join(dir, 'home'));
+			await mkdir(join(dir, 'rt'), {mode: 0o700});
+			await run('chown', [options.rootless, join(dir, 'home'), join(dir, 'rt')]);
+		}
+
+		return new PodmanStore(dir, conf, opts, options.rootless);
 	}
 
-	/** The command line of `podman ARGS` on this store, for a unit's ExecStart. */
+	/** The command line of `podman ARGS` on this store (as its user, when rootless). */
 	argv(args: string[]): string[] {
-		return [
-			'env',
-			`CONTAINERS_CONF=${this.env['CONTAINERS_CONF']!}`,
-			'podman',
-			'--root',
-			this.root,
-			'--runroot',
-			this.runroot,
-			'--storage-driver',
-			'overlay',
-			...this.storageOptions,
-			...args,
-		];
+		const env = Object.entries(this.env).map(([k, v]) => `${k}=${v ?? ''}`);
+		const podman = ['env', ...env, 'podman', '--root', this.root, '--runroot', this.runroot, '--storage-driver', 'overlay', ...this.storageOptions, ...args];
+		return this.user ? ['runuser', '-u', this.user, '--', ...podman] : podman;
 	}
 
 	async podman(args: string[]): Promise<string> {
-		return run('podman', ['--root', this.root, '--runroot', this.runroot, '--storage-driver', 'overlay', ...this.storageOptions, ...args], this.env);
+		const [cmd, ...rest] = this.argv(args);
+		return run(cmd!, rest);
 	}
 
 	/** `podman container inspect NAME`, the fields the tests compare with. */
@@ -153,6 +158,14 @@ export class PodmanStore {
 			await this.podman(['rm', '--all', '--force', '--time', '0']);
 			await this.podman(['rmi', '--all', '--force']);
 		} finally {
+			// Rootless podman leaves a pause process holding its user namespace: end it by PID.
+			const pause = await readFile(join(this.dir, 'rt/libpod/tmp/pause.pid'), 'utf8').catch(() => '');
+			if (this.user && /^\d+$/.test(pause.trim())) {
+				try {
+					process.kill(Number(pause.trim()), 'SIGKILL');
+				} catch {}
+			}
+
 			await rm(this.dir, {recursive: true, force: true});
 		}
 	}
