@@ -16,6 +16,7 @@ use crate::composefs::{CfsMount, Composefs, ProcProbe};
 
 mod cfs;
 mod container;
+mod roots;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::knowledge::Knowledge;
 use crate::maps::FileMapping;
@@ -231,7 +232,8 @@ pub fn report_with(
             processes.push(p);
         }
     }
-    let host_files = scan.host_packages(&mut processes);
+    let mut host_files = scan.host_packages(&mut processes);
+    host_files.extend(scan.root_packages(&mut processes));
     let mut report = scan.finish(processes);
     // Once per (device, inode, path), not per process; a read-only catalog records nothing.
     if !k.catalog.is_read_only() {

@@ -1,6 +1,9 @@
 //! Reading a container's layer directories as the overlay stacks them: which layer
 //! supplies a mapped file, and a layer stack as a tree for the package database reader.
 //!
+//! The same reader serves a single directory tree that must not be left through a link
+//! (a chroot's root, read through `/proc/PID/root`).
+//!
 //! A path is looked for in each layer from the top down, as overlayfs does: a whiteout (a
 //! character device 0:0, or a `.wh.NAME` file as fuse-overlayfs and image tarballs write
 //! it) hides the path in every layer below; an opaque directory (xattr
@@ -58,13 +61,17 @@ fn cstr(b: &[u8]) -> Option<CString> {
 }
 
 fn open_dir_at(dir: libc::c_int, name: &[u8]) -> std::io::Result<OwnedFd> {
+    open_dir_flags(dir, name, libc::O_NOFOLLOW)
+}
+
+fn open_dir_flags(dir: libc::c_int, name: &[u8], extra: libc::c_int) -> std::io::Result<OwnedFd> {
     let c = cstr(name).ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: a valid NUL-terminated name and a directory descriptor (or AT_FDCWD).
     let fd = unsafe {
         libc::openat(
             dir,
             c.as_ptr(),
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | extra,
         )
     };
     if fd < 0 {
@@ -120,8 +127,10 @@ fn components(rel: &[u8]) -> Vec<&[u8]> {
 /// also whether a directory on the way (or `rel` itself) is opaque, or the way is hidden.
 fn walk(layer: &Path, dirs: &[&[u8]]) -> std::result::Result<(OwnedFd, bool), Probe> {
     let mut opaque = false;
-    let mut fd =
-        open_dir_at(libc::AT_FDCWD, layer.as_os_str().as_bytes()).map_err(|_| Probe::default())?;
+    // The layer directory itself is ours (a store's, or /proc/PID/root, a magic link):
+    // followed. Below it nothing is.
+    let mut fd = open_dir_flags(libc::AT_FDCWD, layer.as_os_str().as_bytes(), 0)
+        .map_err(|_| Probe::default())?;
     for c in dirs {
         if *c == b".." {
             return Err(Probe::default());

@@ -186,7 +186,7 @@ pub struct StoreCache {
     checked: RefCell<HashSet<PathBuf>>,
     conf: RefCell<HashMap<PathBuf, Kept<StorageConf>>>,
     passwd: RefCell<HashMap<PathBuf, Kept<Arc<Vec<u8>>>>>,
-    /// Package tables of image layer stacks, by the stack's database fingerprint.
+    /// Package tables of image layer stacks and of other roots, by database fingerprint.
     tables: RefCell<HashMap<Vec<u8>, Arc<PackageTable>>>,
     tables_used: RefCell<HashSet<Vec<u8>>>,
     /// Records files read (not kept), for the scanner's counters and tests.
@@ -268,15 +268,26 @@ impl StoreCache {
             key.extend(crate::packages::database_fingerprint(l));
             key.push(0xff);
         }
+        self.kept_table(key, || {
+            crate::packages::read_table(&super::layers::LayerTree {
+                layers,
+                name: name.to_string(),
+            })
+        })
+    }
+
+    /// A package table kept by `key` (the fingerprint of the database files it is read
+    /// from): `read` runs only when no scan kept one for that key.
+    pub fn kept_table(
+        &self,
+        key: Vec<u8>,
+        read: impl FnOnce() -> PackageTable,
+    ) -> Arc<PackageTable> {
         self.tables_used.borrow_mut().insert(key.clone());
         if let Some(t) = self.tables.borrow().get(&key) {
             return t.clone();
         }
-        let tree = super::layers::LayerTree {
-            layers,
-            name: name.to_string(),
-        };
-        let table = Arc::new(crate::packages::read_table(&tree));
+        let table = Arc::new(read());
         self.table_reads.set(self.table_reads.get() + 1);
         self.tables.borrow_mut().insert(key, table.clone());
         table

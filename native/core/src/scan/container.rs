@@ -34,7 +34,13 @@ pub(super) struct Containers {
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
     /// Problems already said (each once per scan).
     said: std::collections::HashSet<String>,
+    /// Processes whose root is foreign (no deployment, container or the host's): their
+    /// root's identity and path, for that root's own package database (`roots.rs`).
+    pub(super) foreign: HashMap<u32, ForeignRoot>,
 }
+
+/// A foreign root as `roots.rs` reads it: its (dev, ino) and its path as the scanner sees it.
+pub(super) type ForeignRoot = (Option<(u64, u64)>, Vec<u8>);
 
 /// The mount at a process's root in its own mountinfo: mounted on `/` with the root's device.
 fn root_mount(
@@ -73,7 +79,13 @@ impl Scan<'_> {
                 self.containers.current = Some(c.clone());
                 (RootKind::Container, Some(c.report.clone()))
             }
-            None => (kind, None),
+            None => {
+                let root = live_root(raw).to_vec();
+                self.containers
+                    .foreign
+                    .insert(raw.pid, (raw.root_dev_ino, root));
+                (kind, None)
+            }
         }
     }
 
