@@ -34,8 +34,9 @@ pub(super) struct Containers {
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
     /// Problems already said (each once per scan).
     said: std::collections::HashSet<String>,
-    /// Processes whose root is foreign (no deployment, container or the host's): their
-    /// root's identity and path, for that root's own package database (`roots.rs`).
+    /// Processes whose root is foreign (no deployment, container or the host's), or a
+    /// container's whose layers are not resolved: their root's identity and path, for that
+    /// root's own package database (`roots.rs`).
     pub(super) foreign: HashMap<u32, ForeignRoot>,
 }
 
@@ -76,6 +77,14 @@ impl Scan<'_> {
         };
         match ctx {
             Some(c) => {
+                if c.facts.layers.is_empty() {
+                    // No layers to trace its files to: its root's own package database
+                    // still names what it runs (`roots.rs`).
+                    let root = live_root(raw).to_vec();
+                    self.containers
+                        .foreign
+                        .insert(raw.pid, (raw.root_dev_ino, root));
+                }
                 self.containers.current = Some(c.clone());
                 (RootKind::Container, Some(c.report.clone()))
             }

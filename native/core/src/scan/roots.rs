@@ -1,6 +1,7 @@
 //! Roots with a package database of their own: a chroot, a debootstrapped tree, a machine
-//! systemd-nspawn runs without registering it. A process whose root is none of a
-//! deployment, a container or the host's names each file's package from that root's own
+//! systemd-nspawn runs without registering it, a container whose layers livetree does not
+//! resolve (docker's, known by its cgroup). A process whose root is none of a deployment,
+//! a resolved container or the host's names each file's package from that root's own
 //! dpkg or rpm database, read through `/proc/PID/root` without following a link out of it
 //! (`containers::layers::LayerTree` over that one directory), and kept while its database
 //! files are unchanged. As for the host root (`host_packages`), each current file's package
@@ -28,7 +29,7 @@ impl Scan<'_> {
         let mut to_record: HashMap<HostFileKey, HostFileRecord> = HashMap::new();
         for p in processes
             .iter_mut()
-            .filter(|p| p.root_kind == RootKind::Foreign)
+            .filter(|p| matches!(p.root_kind, RootKind::Foreign | RootKind::Container))
         {
             let Some((Some(id), root)) = foreign.get(&p.pid) else {
                 continue;
