@@ -11,13 +11,15 @@
 //! hides what lower layers hold below it. Every directory on the way is opened with
 //! `O_NOFOLLOW`, one component at a time: a symbolic link in a layer (a container may
 //! write any) is never followed out of the layer.
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use crate::packages::TreeReader;
 use crate::{Error, Result};
@@ -172,10 +174,14 @@ pub fn probe(layer: &Path, rel: &[u8]) -> Probe {
     if *last == b".." {
         return Probe::default();
     }
-    let (fd, opaque) = match walk(layer, dirs) {
-        Ok(x) => x,
-        Err(p) => return p,
-    };
+    match walk(layer, dirs) {
+        Ok((fd, opaque)) => probe_last(&fd, opaque, last),
+        Err(p) => p,
+    }
+}
+
+/// What the directory `fd` (opaque or not) holds under `last`.
+fn probe_last(fd: &OwnedFd, opaque: bool, last: &[u8]) -> Probe {
     match stat_at(fd.as_raw_fd(), last) {
         Ok(st) if is_whiteout(&st) => Probe {
             hidden: true,
@@ -196,7 +202,7 @@ pub fn probe(layer: &Path, rel: &[u8]) -> Probe {
             }
         }
         Err(_) => {
-            let wh = [b".wh.", *last].concat();
+            let wh = [b".wh.", last].concat();
             Probe {
                 hidden: stat_at(fd.as_raw_fd(), &wh).is_ok(),
                 opaque,
@@ -229,57 +235,71 @@ pub fn layer_of(
     None
 }
 
+/// A directory of one layer as a walk found it: open (and whether opaque), or what stopped
+/// the walk.
+type WalkedDir = std::result::Result<(Rc<OwnedFd>, bool), Probe>;
+
+/// A name in an open directory.
+type InDir<'p> = (Rc<OwnedFd>, &'p [u8]);
+
 /// A stack of layer directories (top-most first) read as the one tree the overlay makes of
 /// them, for the package database reader: the image's own dpkg or rpm database as of a
-/// layer is this tree from that layer down.
+/// layer is this tree from that layer down. Each directory walked is kept open while the
+/// tree is read: a database is a hundred list files in one directory.
 pub struct LayerTree<'a> {
-    /// The layer directories, top-most first.
-    pub layers: &'a [PathBuf],
-    /// How warnings name the tree (`image layer ID`).
-    pub name: String,
+    layers: &'a [PathBuf],
+    name: String,
+    dirs: RefCell<HashMap<(usize, Vec<u8>), WalkedDir>>,
 }
 
-impl LayerTree<'_> {
-    /// The layer directory that supplies `path` as a regular file, if any.
-    fn find_file(&self, path: &str) -> Option<PathBuf> {
-        let rel = path.as_bytes();
-        for layer in self.layers {
-            let p = probe(layer, rel);
+impl<'a> LayerTree<'a> {
+    /// The tree of `layers` (top-most first), named `name` in warnings.
+    pub fn new(layers: &'a [PathBuf], name: String) -> LayerTree<'a> {
+        LayerTree {
+            layers,
+            name,
+            dirs: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Layer `i`'s directory `dir` (components), walked once.
+    fn dir(&self, i: usize, dirs: &[&[u8]]) -> WalkedDir {
+        let key = (i, dirs.join(&b'/'));
+        if let Some(hit) = self.dirs.borrow().get(&key) {
+            return hit.clone();
+        }
+        let walked = walk(&self.layers[i], dirs).map(|(fd, opaque)| (Rc::new(fd), opaque));
+        self.dirs.borrow_mut().insert(key, walked.clone());
+        walked
+    }
+
+    /// What layer `i` holds at `path`, and the directory holding it with the last name.
+    fn probe_at<'p>(&self, i: usize, path: &'p str) -> (Probe, Option<InDir<'p>>) {
+        let parts = components(path.as_bytes());
+        let Some((last, dirs)) = parts.split_last() else {
+            return (Probe::default(), None);
+        };
+        if *last == b".." {
+            return (Probe::default(), None);
+        }
+        match self.dir(i, dirs) {
+            Ok((fd, opaque)) => (probe_last(&fd, opaque, last), Some((fd, *last))),
+            Err(p) => (p, None),
+        }
+    }
+
+    /// The layer that supplies `path` as a regular file, and its directory and name there.
+    fn find_file<'p>(&self, path: &'p str) -> Option<(usize, Rc<OwnedFd>, &'p [u8])> {
+        for i in 0..self.layers.len() {
+            let (p, at) = self.probe_at(i, path);
             if p.is_file() {
-                return Some(layer.join(path.trim_start_matches('/')));
+                return at.map(|(fd, name)| (i, fd, name));
             }
             if p.stops() {
                 return None;
             }
         }
         None
-    }
-
-    fn open_file(&self, layer_file: &Path, layer: &Path) -> Result<Option<File>> {
-        let rel = layer_file
-            .strip_prefix(layer)
-            .map_err(|_| Error::NotFound(layer_file.to_path_buf()))?;
-        let parts = components(rel.as_os_str().as_bytes());
-        let Some((last, dirs)) = parts.split_last() else {
-            return Ok(None);
-        };
-        let Ok((fd, _)) = walk(layer, dirs) else {
-            return Ok(None);
-        };
-        let c = cstr(last).ok_or_else(|| Error::NotFound(layer_file.to_path_buf()))?;
-        // SAFETY: a directory descriptor and a NUL-terminated name.
-        let f = unsafe {
-            libc::openat(
-                fd.as_raw_fd(),
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
-            )
-        };
-        if f < 0 {
-            return Err(Error::from_io(layer_file, std::io::Error::last_os_error()));
-        }
-        // SAFETY: openat returned a new descriptor we own.
-        Ok(Some(unsafe { File::from_raw_fd(f) }))
     }
 }
 
@@ -289,28 +309,33 @@ impl TreeReader for LayerTree<'_> {
     }
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        for layer in self.layers {
-            let p = probe(layer, path.as_bytes());
-            if p.is_file() {
-                let full = layer.join(path.trim_start_matches('/'));
-                let Some(f) = self.open_file(&full, layer)? else {
-                    return Ok(None);
-                };
-                let meta = f.metadata().map_err(|e| Error::from_io(&full, e))?;
-                if !meta.is_file() {
-                    return Ok(None);
-                }
-                let mut bytes = Vec::new();
-                f.take(MAX_DB_FILE)
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Error::from_io(&full, e))?;
-                return Ok(Some(bytes));
-            }
-            if p.stops() {
-                return Ok(None);
-            }
+        let Some((i, dir, name)) = self.find_file(path) else {
+            return Ok(None);
+        };
+        let full = self.layers[i].join(path.trim_start_matches('/'));
+        let c = cstr(name).ok_or_else(|| Error::NotFound(full.clone()))?;
+        // SAFETY: a directory descriptor and a NUL-terminated name.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+            )
+        };
+        if fd < 0 {
+            return Err(Error::from_io(&full, std::io::Error::last_os_error()));
         }
-        Ok(None)
+        // SAFETY: openat returned a new descriptor we own.
+        let f = unsafe { File::from_raw_fd(fd) };
+        let meta = f.metadata().map_err(|e| Error::from_io(&full, e))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        f.take(MAX_DB_FILE)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::from_io(&full, e))?;
+        Ok(Some(bytes))
     }
 
     fn exists(&self, path: &str) -> bool {
@@ -320,17 +345,18 @@ impl TreeReader for LayerTree<'_> {
     fn list(&self, dir: &str) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        for layer in self.layers {
-            let p = probe(layer, dir.as_bytes());
+        for i in 0..self.layers.len() {
+            let (p, at) = self.probe_at(i, dir);
             if p.hidden || (p.entry.is_some() && !p.is_dir()) {
                 break;
             }
-            if p.is_dir() {
-                let full = layer.join(dir.trim_start_matches('/'));
-                let rd = match std::fs::read_dir(&full) {
-                    Ok(rd) => rd,
-                    Err(e) => return Err(Error::from_io(&full, e)),
-                };
+            if let (true, Some((parent, name))) = (p.is_dir(), at) {
+                let full = self.layers[i].join(dir.trim_start_matches('/'));
+                let d =
+                    open_dir_at(parent.as_raw_fd(), name).map_err(|e| Error::from_io(&full, e))?;
+                // Listed through the open directory: no path walked again.
+                let via = PathBuf::from(format!("/proc/self/fd/{}", d.as_raw_fd()));
+                let rd = std::fs::read_dir(&via).map_err(|e| Error::from_io(&full, e))?;
                 for e in rd.filter_map(|e| e.ok()) {
                     let name = e.file_name().as_bytes().to_vec();
                     if let Some(hidden) = name.strip_prefix(b".wh.") {
@@ -340,9 +366,8 @@ impl TreeReader for LayerTree<'_> {
                     let whiteout = e.file_type().is_ok_and(|t| {
                         use std::os::unix::fs::FileTypeExt;
                         t.is_char_device()
-                    }) && e
-                        .metadata()
-                        .is_ok_and(|m| std::os::unix::fs::MetadataExt::rdev(&m) == 0);
+                    }) && stat_at(d.as_raw_fd(), &name)
+                        .is_ok_and(|st| is_whiteout(&st));
                     if seen.insert(name.clone()) && !whiteout {
                         out.push(name);
                     }
@@ -357,6 +382,7 @@ impl TreeReader for LayerTree<'_> {
 
     fn local_path(&self, path: &str) -> Option<PathBuf> {
         self.find_file(path)
+            .map(|(i, _, _)| self.layers[i].join(path.trim_start_matches('/')))
     }
 }
 
@@ -410,10 +436,7 @@ mod tests {
         assert_eq!(layer_of(3, b"/etc/up/passwd", 1, &mut probe_at), None);
         assert!(probe(&top, b"/etc/up/passwd").hidden);
         assert_eq!(probe(&top, b"/usr/../etc").entry, None);
-        let tree = LayerTree {
-            layers: &layers,
-            name: "test".into(),
-        };
+        let tree = LayerTree::new(&layers, "test".into());
         assert_eq!(
             tree.read("var/lib/dpkg/status").unwrap(),
             Some(b"mid".to_vec())
@@ -425,10 +448,7 @@ mod tests {
         assert!(!tree.exists("usr/lib/b.so"));
         assert_eq!(tree.read("etc/up/passwd").unwrap(), None);
         // The stack from the base layer down is the database as the base layer left it.
-        let below = LayerTree {
-            layers: &layers[2..],
-            name: "base".into(),
-        };
+        let below = LayerTree::new(&layers[2..], "base".into());
         assert_eq!(
             below.read("var/lib/dpkg/status").unwrap(),
             Some(b"base".to_vec())
@@ -437,8 +457,10 @@ mod tests {
             below.list("var/lib/dpkg/info").unwrap(),
             vec![b"x.list".to_vec()]
         );
-        // An opaque directory hides what lies below it.
+        // An opaque directory hides what lies below it (a new tree: this one keeps the
+        // directories it walked).
         write(&top, "var/lib/dpkg/.wh..wh..opq", "");
+        let tree = LayerTree::new(&layers, "test".into());
         assert_eq!(tree.read("var/lib/dpkg/status").unwrap(), None);
         assert!(tree.list("var/lib/dpkg/info").unwrap().is_empty());
         std::fs::remove_dir_all(&d).unwrap();

@@ -269,10 +269,7 @@ impl StoreCache {
             key.push(0xff);
         }
         self.kept_table(key, || {
-            crate::packages::read_table(&super::layers::LayerTree {
-                layers,
-                name: name.to_string(),
-            })
+            crate::packages::read_table(&super::layers::LayerTree::new(layers, name.to_string()))
         })
     }
 

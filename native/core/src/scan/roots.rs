@@ -110,10 +110,7 @@ impl Scan<'_> {
         let layers = [dir];
         let name = format!("the root of PID {pid}");
         let table = self.k.containers.kept_table(key, || {
-            crate::packages::read_table(&LayerTree {
-                layers: &layers,
-                name,
-            })
+            crate::packages::read_table(&LayerTree::new(&layers, name))
         });
         for w in &table.warnings {
             self.warnings
