@@ -210,6 +210,7 @@ export interface ScannerStatsOut {
   catalogOpens: number
   catalogRefreshes: number
   composefsImageReads: number
+  composefsFilesHashed: number
   containerStoreReads: number
   containerTableReads: number
 }

@@ -38,7 +38,6 @@ use crate::knowledge::{Knowledge, Reused};
 use crate::progress::Progress;
 use crate::report::{ScanConfig, ScanReport, Warning};
 use crate::scan;
-use crate::Error;
 
 /// One path's `lstat`, or None when it is missing or unreadable.
 pub type Stamp = (PathBuf, Option<crate::stamp::FileStamp>);
@@ -79,6 +78,9 @@ pub struct ScannerStats {
     /// Composefs images read (fs-verity digest and walk); the others were answered by
     /// the images kept from earlier scans (`composefs/cache.rs`).
     pub composefs_image_reads: u64,
+    /// Distinct files checksummed to prove which image composefs mounts serve, in the last
+    /// scan: mapped files (once per device and inode) and files read through the mounts.
+    pub composefs_files_hashed: u64,
     /// Container records files (`containers.json`, `images.json`, `layers.json`) read; the
     /// others were kept from earlier scans while their stamps held (`containers/store.rs`).
     pub container_store_reads: u64,
@@ -152,13 +154,14 @@ impl Scanner {
         let held = self.held.take();
         let stats = &mut self.stats;
         let (refreshed, raws) = scan::read_alongside(&cfg, || refresh(&cfg, held, stats))?;
-        let mut held = refreshed.map_err(|_| Error::Io {
-            path: cfg.sysroot.clone(),
-            source: std::io::Error::other("the sysroot reader failed"),
-        })??;
+        // A panic while refreshing goes on as a panic (see `scan::run`); the knowledge was
+        // taken out of `held` first, so the next scan loads afresh.
+        let mut held = refreshed.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.stats.composefs_image_reads = held.k.images.reads();
+        self.stats.composefs_files_hashed =
+            (report.composefs_proof.mapped_hashed + report.composefs_proof.probed) as u64;
         (
             self.stats.container_store_reads,
             self.stats.container_table_reads,

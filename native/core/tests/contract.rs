@@ -89,6 +89,7 @@ fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> Proces
         container: None,
         state,
         files,
+        unreadable: (state == ProcessState::Unknown).then_some("EACCES"),
     }
 }
 
@@ -122,6 +123,7 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
         container: None,
         state: ProcessState::Stale,
         files: vec![],
+        unreadable: None,
     };
     assert_eq!(
         json(&p),
@@ -198,6 +200,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     let mut other = file(b"/usr/bin/d", None);
     other.origin = Origin::untracked();
     let r = ScanReport {
+        composefs_proof: Default::default(),
         sysroot: SysrootReport {
             path: PathBuf::from("/sysroot"),
             repo_mode: Some("bare".into()),
@@ -208,6 +211,16 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
         processes: vec![
             process(1, vec![file(b"/usr/lib/libc.so.6", None), other.clone()]),
             process(2, vec![other, file(b"/usr/lib/libc.so.6", None)]),
+        ],
+        kernel_threads: vec![
+            KernelThread {
+                pid: 2,
+                comm: b"kthreadd".to_vec(),
+            },
+            KernelThread {
+                pid: 3,
+                comm: b"pool_workqueue_release".to_vec(),
+            },
         ],
         warnings: vec![Warning::new("origin-corrupt", "x.origin: bad", None)],
         kernel: None,
@@ -222,6 +235,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
             "deployments",
             "installedPackages",
             "kernel",
+            "kernelThreads",
             "origins",
             "overlays",
             "processes",
@@ -240,6 +254,12 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     assert_eq!(v["installedPackages"][0]["tree"], "host");
     assert_eq!(v["installedPackages"][0]["package"]["manager"], "dpkg");
     assert!(v["kernel"].is_null());
+    assert_eq!(
+        v["kernelThreads"],
+        serde_json::json!([{"pid": 2, "comm": "kthreadd"}, {"pid": 3, "comm": "pool_workqueue_release"}])
+    );
+    assert_eq!(v["counts"]["kernelThreads"], 2);
+    assert_eq!(v["counts"]["complete"], true);
     // Two distinct origins among four files: each written once, files name them by index,
     // and an origin read back from the table is the one a file alone carries inline.
     let origins = v["origins"].as_array().unwrap();
@@ -265,6 +285,7 @@ fn counts_and_the_processes_written_apart() {
     untracked.ino = 7;
     let stale = file(b"/usr/lib/libc.so.6 \"x\"\n", Some(StaleReason::Deleted));
     let r = ScanReport {
+        composefs_proof: Default::default(),
         sysroot: SysrootReport {
             path: PathBuf::from("/"),
             repo_mode: None,
@@ -282,6 +303,10 @@ fn counts_and_the_processes_written_apart() {
             process(3, ProcessState::Unknown, vec![]),
             process(4, ProcessState::Current, vec![file(b"/usr/lib/x", None)]),
         ],
+        kernel_threads: vec![KernelThread {
+            pid: 2,
+            comm: b"kthreadd".to_vec(),
+        }],
         warnings: vec![],
         kernel: None,
         installed_packages: vec![],
@@ -294,6 +319,10 @@ fn counts_and_the_processes_written_apart() {
             stale_files: 1,
             untracked_files: 1,
             processes_unreadable: 1,
+            processes_denied: 1,
+            processes_read_failed: 0,
+            kernel_threads: 1,
+            complete: false,
             containers: 0,
             containers_outdated: 0,
         }
@@ -306,8 +335,8 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(
         parts["counts"],
         serde_json::json!({"processes": 4, "processesNeedingRestart": 2, "staleFiles": 1,
-            "untrackedFiles": 1, "processesUnreadable": 1, "containers": 0,
-            "containersOutdated": 0})
+            "untrackedFiles": 1, "processesUnreadable": 1, "processesDenied": 1, "processesReadFailed": 0,
+            "kernelThreads": 1, "complete": false, "containers": 0, "containersOutdated": 0})
     );
     assert_eq!(processes, json(&r.processes));
     let whole: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
@@ -373,7 +402,9 @@ fn container_process() {
         },
         deployments: vec![],
         overlays: vec![],
+        composefs_proof: Default::default(),
         processes: vec![p, q, host_process(9, ProcessState::Current, vec![])],
+        kernel_threads: vec![],
         warnings: vec![],
         kernel: None,
         installed_packages: vec![],
