@@ -195,8 +195,11 @@ test.serial('an upgrade inside the container makes its process stale, naming the
 	t.is(code, 1);
 	t.is(p.state, 'stale');
 	const lib = fileOf(p, LIB);
+	// dpkg renamed the new file over it: the old one has no link left, and the path names
+	// the container's new copy (the core's rule: replaced, not merely removed).
 	t.true(lib.deleted);
-	t.is(lib.staleReason, 'deleted');
+	t.true(lib.superseded);
+	t.is(lib.staleReason, 'superseded');
 	// Still the image layer's file, and its package as that layer installed it.
 	t.is(lib.origin.layer?.id, lowers[0]);
 	t.is(lib.origin.package?.version, await dpkgVersion({image: firstImage}, 'livetree-demo'));
