@@ -160,7 +160,10 @@ test.serial('an OSTree upgrade and an audited restart: which version ran when, a
 	// An ordinary user's scan reads the catalog but records nothing.
 	await chmod(state, 0o755);
 	// A process of its own, so that the scan reads something (it may not read root's).
-	const own = spawn('runuser', ['-u', 'nobody', '--', '/bin/sleep', '600'], {stdio: 'ignore'});
+	// Spawned as nobody directly (not through runuser, whose child a kill would leave behind).
+	const nobody = Number((await run('id', ['-u', 'nobody'])).stdout.trim());
+	const nogroup = Number((await run('id', ['-g', 'nobody'])).stdout.trim());
+	const own = spawn('/bin/sleep', ['600'], {stdio: 'ignore', uid: nobody, gid: nogroup});
 	t.teardown(() => {
 		own.kill('SIGKILL');
 	});
