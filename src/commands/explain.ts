@@ -6,8 +6,10 @@ import {isKernelThread} from '../proc-stat.js';
 import {printable} from '../render/reason.js';
 import {renderExplain} from '../render/explain.js';
 import {makeStyle} from '../render/style.js';
+import {terminalWidth} from '../render/wrap.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
+import {suggestFor} from './rerun.js';
 import {commandTable} from './table.js';
 
 export async function explainCommand(argv: string[]): Promise<number> {
@@ -48,7 +50,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
 			`${JSON.stringify({...p, deployment: doc.deployments.find(d => d.id === p.root.deployment) ?? null, warnings: doc.warnings}, null, 2)}\n`,
 		);
 	} else {
-		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose));
+		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose, {width: terminalWidth(), suggest: suggestFor(options)}));
 	}
 
 	return p.needsRestart ? 1 : 0;

@@ -1,12 +1,26 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
+import type {Suggest} from '../commands/rerun.js';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
 import {packageLabel} from './package-label.js';
 import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
+import {layout} from './wrap.js';
 
-export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
+export interface ExplainOptions {
+	/** The terminal's columns; undefined in a pipe or a file (nothing is wrapped). */
+	width?: number;
+	/** Writes the suggested next command with the options that chose what was read. */
+	suggest?: Suggest;
+}
+
+// At a terminal, sentences wrap at its width; a path is never shortened here (explain is
+// where the whole path is read), so one wider than the terminal overflows its line.
+export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, options: ExplainOptions = {}): string {
+	const {width} = options;
+	const wrap = (text: string, indent = '', hang = 2) => layout(text, indent, width, hang, false);
+	const suggest: Suggest = options.suggest ?? ((command, ...args) => ['livetree', command, ...args].join(' '));
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
 	// A deployment the sysroot no longer lists was undeployed (and maybe pruned) while
@@ -14,9 +28,9 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	const removed = p.root.kind === 'deployment' && !deployment;
 	const version = deployment?.version ?? (removed && p.root.deployment ? removedDeploymentVersion(p.root.deployment, p.files) : undefined);
 	const where = describeRoot(p, version ?? undefined, removed);
-	lines.push(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`);
+	lines.push(...wrap(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`));
 	if (p.unit) {
-		lines.push(`It belongs to unit ${p.unit}.`);
+		lines.push(...wrap(`It belongs to unit ${p.unit}.`));
 	}
 
 	switch (p.state) {
@@ -29,7 +43,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 				const line = why && `${why}${now ? ` (${now})` : ''}`;
 				if (line && !seen.has(line)) {
 					seen.add(line);
-					lines.push(`  - ${line}`);
+					lines.push(...wrap(`- ${line}`, '  '));
 				}
 			}
 
@@ -37,22 +51,22 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 
 		case 'overlay': {
-			lines.push(style.yellow('It runs live-applied code from a dynamic overlay; no restart is needed for that.'));
+			lines.push(...wrap(style.yellow('It runs live-applied code from a dynamic overlay; no restart is needed for that.')));
 			break;
 		}
 
 		case 'unknown': {
-			lines.push(style.yellow('Its memory map could not be read, so what it runs is unknown (see warnings).'));
+			lines.push(...wrap(style.yellow('Its memory map could not be read, so what it runs is unknown (see warnings).')));
 			break;
 		}
 
 		case 'foreign': {
-			lines.push('Its root is not a deployment of this sysroot, and none of its files is deleted or replaced.');
+			lines.push(...wrap('Its root is not a deployment of this sysroot, and none of its files is deleted or replaced.'));
 			break;
 		}
 
 		default: {
-			lines.push(style.green('It runs current code: no mapped file is deleted, replaced, or from another tree.'));
+			lines.push(...wrap(style.green('It runs current code: no mapped file is deleted, replaced, or from another tree.')));
 		}
 	}
 
@@ -60,18 +74,19 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	if (byOrigin.length > 0) {
 		lines.push('', 'Mapped files:');
 		for (const f of byOrigin) {
-			lines.push(`  ${printable(f.path)}${fileMarks(f)}`);
-			lines.push(style.dim(`      ${describeOrigin(f)}`));
+			lines.push(...wrap(`${printable(f.path)}${fileMarks(f)}`, '  ', 4));
+			lines.push(...wrap(style.dim(describeOrigin(f)), '      '));
 		}
 	}
 
 	const hidden = p.files.length - byOrigin.length;
 	if (hidden > 0) {
-		lines.push(style.dim(`  … and ${hidden} untracked files outside any tree (--verbose lists them)`));
+		lines.push(...wrap(style.dim(`… and ${hidden} untracked files outside any tree (--verbose lists them)`), '  '));
 	}
 
 	if (p.needsRestart) {
-		lines.push('', `Next: ${p.unit ? `livetree restart --dry-run ${p.unit}` : `restart PID ${p.pid} by hand (it belongs to no unit)`}`);
+		// A command is printed whole (it is meant to be copied), never wrapped.
+		lines.push('', p.unit ? `Next: ${suggest('restart', '--dry-run', p.unit)}` : `Next: restart PID ${p.pid} by hand (it belongs to no unit)`);
 	}
 
 	return `${lines.join('\n')}\n`;
