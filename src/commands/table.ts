@@ -49,11 +49,14 @@ maps, and why it needs a restart or not.`,
 		description: `Which commits hold a file, and at which paths. MAJOR:MINOR:INODE is what
 /proc/PID/maps shows (device in decimal); PATH is a file on disk (found by inode in
 the repo, or by its ostree checksum in the catalog) or a path inside trees such as
-/usr/lib/libc.so.6.`,
+/usr/lib/libc.so.6. For a file on disk it also names the package that installed
+that path, as the host's package database (dpkg or rpm) says.`,
 		positionals: true,
 		options: pick('sysroot', 'state-dir', 'run-dir', 'json', 'help'),
 		optionHelp: {json: 'print the hits as JSON'},
-		footer: 'Exit codes: 0 found, 1 not in any known commit, 2 error.',
+		footer: `Exit codes: 0 found (in a known commit, or installed by a package of the
+host), 1 neither, 2 error (also a PATH that is no file here and no tree path of a
+known commit).`,
 	},
 	packages: {
 		usage: 'packages [NAME...] [options]',
