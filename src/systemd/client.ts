@@ -3,14 +3,13 @@
 // Every call has a timeout: dbus-next has none of its own, and a silent bus must not hang a scan.
 import {sessionBus} from 'dbus-next';
 import type {MessageBus, Variant} from 'dbus-next';
-import {checkBusAddress} from './bus-address.js';
+import {checkBusAddress, resolveBusAddress} from './bus-address.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, DBUS_XML, MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import {SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE, UNIT_XML} from './introspection/unit.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
-const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
 
 export interface SystemdClientOptions {
 	/** Talk to the per-user manager on the session bus (DBUS_SESSION_BUS_ADDRESS) instead of the system bus. */
@@ -90,17 +89,9 @@ const TYPE_INTERFACE: Record<string, string> = {
 	slice: 'org.freedesktop.systemd1.Slice',
 };
 
-/** Which bus address the options select, following the D-Bus specification's defaults. */
-export function resolveBusAddress(opts: SystemdClientOptions = {}): string {
-	const env = opts.env ?? process.env;
-	if (opts.busAddress) return opts.busAddress;
-	if (opts.user) {
-		if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
-		if (env.XDG_RUNTIME_DIR) return `unix:path=${env.XDG_RUNTIME_DIR}/bus`;
-		throw new SystemdError('systemd-unavailable', 'no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set');
-	}
-	return env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
-}
+// Which bus address the options select: in bus-address.ts, which the status path reads
+// before it decides to load the D-Bus library at all.
+export {resolveBusAddress} from './bus-address.js';
 
 /** Connects to the bus and checks that a systemd manager answers on it. Always `close()` the client. */
 export async function connectSystemd(opts: SystemdClientOptions = {}): Promise<SystemdClient> {
