@@ -41,7 +41,16 @@ export async function unitsForProcesses(
 				processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})),
 				{pidView},
 			);
-			const units = collected.units.map(u => ({...u, ...unitRestartInfo(u, processes, describe)}));
+			// Each unit's own processes, found by PID (not every process for every unit).
+			const byPid = new Map(processes.map(p => [p.pid, p] as const));
+			const units = collected.units.map(u => ({
+				...u,
+				...unitRestartInfo(
+					u,
+					u.pids.flatMap(pid => byPid.get(pid) ?? []),
+					describe,
+				),
+			}));
 			return {units, warnings: collected.warnings, answered: true};
 		});
 	} catch (error) {
