@@ -163,6 +163,8 @@ const bus = !ran('bus') ? undefined : (() => {
 	return {
 		none, noSocket, dead, warnings: read('bus-warnings.json'),
 		noSocketCostMs: (noSocket.median - none.median) * 1000,
+		// What this run can resolve: the standard error of the difference of two means.
+		noSocketSeMs: Math.sqrt(noSocket.stddev ** 2 / noSocket.runs + none.stddev ** 2 / none.runs) * 1000,
 		noSocketCpuMs: (noSocket.cpu - none.cpu) * 1000,
 		deadCostMs: (dead.median - none.median) * 1000,
 		deadCpuMs: (dead.cpu - none.cpu) * 1000,
@@ -187,8 +189,17 @@ const signedMs = v => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} ms`;
 const sdProcesses = systemd ? systemd.units * systemd.perUnit : Number(process.env.BENCH_UNITS ?? 300) * Number(process.env.BENCH_PER_UNIT ?? 10);
 const issue22 = [
 	{
-		target: 'a host without a bus: `status --json` with no socket at the bus address costs under 5 ms more than `--no-systemd` (medians of all rounds' runs, pooled)',
-		...(bus ? {measured: `${signedMs(bus.noSocketCostMs)} (${ms(bus.noSocket.median)} / ${ms(bus.none.median)}); CPU ${signedMs(bus.noSocketCpuMs)}`, pass: bus.noSocketCostMs < 5} : notRun('bus')),
+		target: 'a host without a bus: `status --json` with no socket at the bus address costs under 5 ms more than `--no-systemd` (median of the runs of every round, pooled)',
+		// Judged only where the run resolves it: the difference ± two standard errors on one side of 5 ms.
+		...(bus
+			? {
+					measured: `${signedMs(bus.noSocketCostMs)} ± ${(2 * bus.noSocketSeMs).toFixed(1)} ms (two standard errors; ${ms(bus.noSocket.median)} / ${ms(bus.none.median)}); CPU ${signedMs(bus.noSocketCpuMs)}`,
+					pass: bus.noSocketCostMs + 2 * bus.noSocketSeMs < 5,
+					...(bus.noSocketCostMs + 2 * bus.noSocketSeMs >= 5 && bus.noSocketCostMs - 2 * bus.noSocketSeMs <= 5
+						? {verdict: 'NOT RESOLVED', note: 'the load on this machine made the runs too noisy to tell 5 ms apart; see the section below'}
+						: {}),
+				}
+			: notRun('bus')),
 	},
 	{
 		target: `a reachable \`systemd --user\` manager with ${systemd?.units ?? 300} units, ${sdProcesses} processes in them: the unit query costs at most 20% of the scan ((\`status --json --bus-address\` − \`--no-systemd\`) / \`--no-systemd\`, medians, same run)`,
@@ -269,7 +280,7 @@ const report = {...meta, processes, livetreePeakRssKb: rssKb, index, targets, pl
 mkdirSync(outDir, {recursive: true});
 writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-const result = t => t.measured.startsWith('NOT RUN') ? 'NOT RUN' : (t.pass ? 'PASS' : 'FAIL');
+const result = t => t.verdict ?? (t.measured.startsWith('NOT RUN') ? 'NOT RUN' : (t.pass ? 'PASS' : 'FAIL'));
 const targetRows = list => list.map(t => `| ${t.target} | ${t.measured} | ${result(t)}${t.note ? ` (${t.note})` : ''} |`);
 // What the same run says about the two rows no engineering of ours can meet: the time a
 // status takes is Node's start-up plus a cost per process on the host (the marginal cost,
@@ -412,6 +423,17 @@ if (systemd) {
 		'',
 		`The unit query: ${ms(systemd.queryMs / 1000)}, ${Math.round(systemd.queryOverScan * 100)}% of the scan (CPU: ${Math.round(systemd.cpuQueryOverScan * 100)}%).`,
 		`What the manager answered, among the ${d.processes} unit processes seen: ${d.inUnits} tied to their \`lt-bench-*\` unit, ${d.stale} stale; ${d.units} units, ${d.unitsNeedingRestart} needing a restart.`,
+		'',
+		'What the query asks: one `ListUnits` (every unit\'s id, states and object path), then for each',
+		'unit that holds scanned processes the six properties the report carries that the list lacks',
+		'(`ActiveEnterTimestamp`; a service\'s `MainPID`, `ControlGroup`, `Result`, `NRestarts`,',
+		'`ExecMainStatus`), each a `Properties.Get`, up to 64 in flight on the connection; the members',
+		'of each unit\'s control group are read from the cgroup file system. Before issue 22 it was a',
+		'`GetUnit` and two `GetAll` per unit (some 300 properties), one unit at a time: in this same',
+		'setup that measured 3432 ms against 586 ms for the scan (485%). What is left is mostly the',
+		'D-Bus client\'s own work in JavaScript (dbus-next marshals each message; about 0.2 ms of CPU per',
+		'call in a fresh process, before its code is optimised): 1,800 calls for 300 units. A `GetAll`',
+		'per unit instead costs more (its 200 properties are all unmarshalled).',
 		'',
 	);
 }
