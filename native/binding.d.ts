@@ -245,6 +245,7 @@ export interface ScannerStatsOut {
   catalogOpens: number
   catalogRefreshes: number
   composefsImageReads: number
+  composefsFilesHashed: number
 }
 
 export interface ScanOptions {

@@ -36,6 +36,7 @@ ${row('hard links', hardLink)}
 
 | Target | Measured | Result |
 |---|---|---|
+| files checksummed per scan to prove which image the mount serves (issue 20: bounded by the distinct files mapped, not by processes) | ${cfs.filesHashed ?? 'not measured'} for ${n} processes (hard links: ${hardLink.filesHashed ?? 'not measured'}) | ${pass(cfs.filesHashed !== undefined && cfs.filesHashed <= 32)} |
 | composefs within the hard-link case's ratio to the floor (CPU ratio, +10%) | ${cfs.cpuRatio.toFixed(2)}x vs ${hardLink.cpuRatio.toFixed(2)}x | ${pass(sameRatio)} |
 | livetree's CPU time with composefs roots within 10% of hard-link roots | ${ms(cfs.livetree.cpu)} vs ${ms(hardLink.livetree.cpu)} | ${pass(sameCpu)} |
 | every one of the ${n} composefs processes in deployment 1.0, libdemo traced through the image, no untracked file | ${cfs.detection.libdemoTraced} / ${n}, ${cfs.detection.untrackedFiles} untracked | ${pass(ok(cfs.detection))} |

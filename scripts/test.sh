@@ -20,6 +20,7 @@ echo "== cargo test"
 cargo test --manifest-path native/Cargo.toml --workspace --quiet
 
 echo "== Debian userland for the booted-system test (cached: $(bash scripts/debian-userland.sh))"
+echo "== Debian unstable root with upstream ostree + composefs (cached: $(bash scripts/ostree-sid.sh))"
 
 echo "== ava"
 log=$(mktemp)

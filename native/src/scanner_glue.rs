@@ -29,6 +29,7 @@ pub struct ScannerStatsOut {
     pub catalog_opens: i64,
     pub catalog_refreshes: i64,
     pub composefs_image_reads: i64,
+    pub composefs_files_hashed: i64,
 }
 
 fn stats_out(s: ScannerStats) -> ScannerStatsOut {
@@ -40,6 +41,7 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
         catalog_opens: n(s.catalog_opens),
         catalog_refreshes: n(s.catalog_refreshes),
         composefs_image_reads: n(s.composefs_image_reads),
+        composefs_files_hashed: n(s.composefs_files_hashed),
     }
 }
 

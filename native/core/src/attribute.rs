@@ -155,10 +155,15 @@ pub fn process_state(
     if files.iter().any(|f| f.stale_reason.is_some()) {
         return ProcessState::Stale;
     }
+    // Its root could not be told (unreadable, or a composefs mount whose image could not be
+    // proven): what it runs is unknown, never "foreign" or "current".
+    if root_kind == RootKind::Unknown {
+        return ProcessState::Unknown;
+    }
     if files.iter().any(|f| f.origin.kind == OriginKind::Overlay) {
         return ProcessState::Overlay;
     }
-    if matches!(root_kind, RootKind::Foreign | RootKind::Unknown) {
+    if root_kind == RootKind::Foreign {
         return ProcessState::Foreign;
     }
     ProcessState::Current

@@ -318,4 +318,7 @@ pub struct ScanReport {
     /// in the host root), with that tree's name (a deployment id, or `host`); serialized
     /// as `[{tree, package}]`.
     pub installed_packages: Vec<(String, PackageInfo)>,
+    /// What proving which image each composefs mount serves cost (files checksummed); not
+    /// part of the document, counted by the scanner for the benchmark.
+    pub composefs_proof: crate::composefs::identify::ProofCost,
 }

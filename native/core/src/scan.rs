@@ -12,7 +12,8 @@ use crate::attribute::{classify_root, process_state, stale_reason};
 use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::composefs::stacked::Stacked;
-use crate::composefs::{CfsMount, Composefs, ProcProbe};
+use crate::composefs::{CfsMount, Composefs};
+use crate::mountinfo::Mount;
 
 mod cfs;
 use crate::catalog::{HostFileKey, HostFileRecord};
@@ -30,7 +31,7 @@ use crate::Error;
 /// Per-scan caches and the warnings said once per scan.
 struct Scan<'a> {
     cfg: &'a ScanConfig,
-    k: &'a Knowledge,
+    k: &'a mut Knowledge,
     host: Option<(u64, u64)>,
     /// Devices mounted in each (mount namespace, root): a mapping on a device no
     /// namespace mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any
@@ -56,8 +57,22 @@ struct Scan<'a> {
     cfs: Composefs,
     cfs_views: HashMap<View, Vec<CfsMount>>,
     cfs_stacked: HashMap<View, Vec<Stacked>>,
+    /// Views read but not yet finished (their overlays wait for composefs identification).
+    pending_views: Vec<PendingView>,
+    /// Content checksums of files mapped from composefs mounts, by (dev, ino).
+    cfs_sums: HashMap<(u32, u32, u64), Option<String>>,
+    /// Mapped files checksummed by this scan (the others were kept from earlier scans).
+    cfs_hashed: usize,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
+}
+
+/// A view whose mounts are read, kept until composefs mounts are identified.
+struct PendingView {
+    view: View,
+    mounts: Vec<Mount>,
+    found: Vec<OverlayMount>,
+    pid: u32,
 }
 
 /// What reading one process gave: its raw facts and one entry per mapped file.
@@ -202,6 +217,9 @@ pub fn report_with(
         cfs,
         cfs_views: HashMap::new(),
         cfs_stacked: HashMap::new(),
+        pending_views: Vec::new(),
+        cfs_sums: HashMap::new(),
+        cfs_hashed: 0,
         warned: HashSet::new(),
         warnings,
     };
@@ -222,6 +240,18 @@ pub fn report_with(
         })
         .collect();
     let mut reader = ProcReader::new();
+    // Every view first: a composefs mount is identified from the files all its processes
+    // map (scan/cfs.rs), before any process is attributed.
+    for (_, raw) in &raws {
+        if let Ok((raw, _)) = raw {
+            let view = view_of(raw);
+            if !scan.cfs_views.contains_key(&view) {
+                scan.read_view(&mut reader, raw, &view);
+            }
+        }
+    }
+    scan.identify_composefs(&raws);
+    scan.finish_views();
     let mut processes = Vec::with_capacity(raws.len());
     for (pid, raw) in raws {
         if let Some(p) = scan.process(&mut reader, pid, raw) {
@@ -317,10 +347,12 @@ impl Scan<'_> {
         mappings: Vec<FileMapping>,
     ) -> ProcessReport {
         let pid = raw.pid;
-        let ns = raw.mnt_ns.unwrap_or(0);
-        let view = (ns, raw.root.clone().unwrap_or_else(|| b"/".to_vec()));
-        if !self.ns_overlays.contains_key(&view) {
+        let view = view_of(&raw);
+        if !self.cfs_views.contains_key(&view) {
+            // Read before attribution began (report_with); a process read later still gets
+            // its view, with its composefs mounts unidentified.
             self.read_view(reader, &raw, &view);
+            self.finish_views();
         }
         let (root_kind, root_deployment) = self.root_of(&raw);
         let mut files = Vec::new();
@@ -356,8 +388,9 @@ impl Scan<'_> {
     }
 
     /// Read what one (mount namespace, root) view shows, once per view: its mounts' devices
-    /// (a mapping on none of them is internal), its composefs mounts, and the overlays on
-    /// deployments, which join the report's overlays the first time they are seen.
+    /// (a mapping on none of them is internal), its composefs mounts and its overlays on
+    /// deployments. Overlays stacked on composefs wait for `finish_views`, once the
+    /// composefs mounts are identified.
     fn read_view(&mut self, reader: &mut ProcReader, raw: &ProcessRaw, view: &View) {
         let pid = raw.pid;
         let mounts = reader
@@ -379,47 +412,73 @@ impl Scan<'_> {
                     (ma, mi, m.ino())
                 })
         };
-        let probe = ProcProbe {
-            proc_root: &self.cfg.proc_root,
-            pid,
-        };
         let host_dev_ino = |p: &[u8]| {
             std::fs::metadata(std::ffi::OsStr::from_bytes(p))
                 .ok()
                 .map(|m| (m.dev(), m.ino()))
         };
-        let cfs = self
-            .cfs
-            .find_mounts(&mounts, &host_dev_ino, &probe, &mut self.warnings);
-        let mut found = overlay::find_overlays(
+        let cfs = self.cfs.find_mounts(&mounts, &host_dev_ino);
+        let found = overlay::find_overlays(
             &mounts,
             &self.deployment_dirs,
             &mut |p| procfs::stat_in_root(&proc_root, pid, p).ok().flatten(),
             &host,
         );
-        // Overlays stacked on a composefs root learn their lower deployment here, so
-        // their upper layer is reached after, like every other dynamic overlay's.
-        let stacked = self.cfs.stack_overlays(&mounts, &cfs, &mut found);
-        let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
-        for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
-            o.upper_path = overlay::reach_upper(o, &in_root);
-        }
         self.cfs_views.insert(view.clone(), cfs);
-        self.cfs_stacked.insert(view.clone(), stacked);
-        for o in &found {
-            let known = self
-                .overlays
-                .iter()
-                .any(|k| (k.major, k.minor) == (o.major, o.minor));
-            if o.lower_deployment.is_some() && !known {
-                let mut shown = o.clone();
-                // Report the mount point as the scanner would name it: below the
-                // process's root, as maps paths are.
-                shown.mount_point = overlay::join(root_prefix(&view.1), &o.mount_point);
-                self.overlays.push(shown);
+        self.pending_views.push(PendingView {
+            view: view.clone(),
+            mounts,
+            found,
+            pid,
+        });
+    }
+
+    /// Finish the views read so far: overlays stacked on a composefs root learn their lower
+    /// deployment (now that the mount is identified), upper layers are reached, and
+    /// overlays on deployments join the report's the first time they are seen.
+    fn finish_views(&mut self) {
+        let proc_root = self.cfg.proc_root.clone();
+        for PendingView {
+            view,
+            mounts,
+            mut found,
+            pid,
+        } in std::mem::take(&mut self.pending_views)
+        {
+            let cfs = self.cfs_views.get(&view).cloned().unwrap_or_default();
+            let stat_in = |p: &[u8]| {
+                std::fs::symlink_metadata(in_proc_root(&proc_root, pid, p))
+                    .ok()
+                    .map(|m| m.ino())
+            };
+            let host_ino = |p: &[u8]| {
+                std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(p))
+                    .ok()
+                    .map(|m| m.ino())
+            };
+            let stacked = self
+                .cfs
+                .stack_overlays(&mounts, &cfs, &mut found, &stat_in, &host_ino);
+            let in_root = |p: &[u8]| Some(in_proc_root(&proc_root, pid, p));
+            for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
+                o.upper_path = overlay::reach_upper(o, &in_root);
             }
+            self.cfs_stacked.insert(view.clone(), stacked);
+            for o in &found {
+                let known = self
+                    .overlays
+                    .iter()
+                    .any(|k| (k.major, k.minor) == (o.major, o.minor));
+                if o.lower_deployment.is_some() && !known {
+                    let mut shown = o.clone();
+                    // Report the mount point as the scanner would name it: below the
+                    // process's root, as maps paths are.
+                    shown.mount_point = overlay::join(root_prefix(&view.1), &o.mount_point);
+                    self.overlays.push(shown);
+                }
+            }
+            self.ns_overlays.insert(view, found);
         }
-        self.ns_overlays.insert(view.clone(), found);
     }
 
     /// What the process's root is: a deployment's (and which), the host's, or foreign.
@@ -433,9 +492,12 @@ impl Scan<'_> {
             Some(hit) => hit.clone(),
             None => {
                 let k = &self.k;
-                let c = match raw.root_dev_ino.and_then(|r| self.cfs.root_deployment(r)) {
-                    Some(id) => (RootKind::Deployment, Some(id)),
-                    None => classify_root(
+                let on_cfs = raw.root_dev_ino.map(|r| self.cfs.root_deployment(r));
+                let c = match on_cfs {
+                    Some(Ok(Some(id))) => (RootKind::Deployment, Some(id)),
+                    // On a composefs mount whose image could not be proven: unknown.
+                    Some(Err(())) => (RootKind::Unknown, None),
+                    _ => classify_root(
                         raw.root_dev_ino,
                         raw.root.as_deref(),
                         self.host,
@@ -558,6 +620,7 @@ impl Scan<'_> {
                     now.is_some()
                         && now != Some((m.major, m.minor, m.inode))
                         && !self.same_through_overlay(raw, &path, now, m)
+                        && !self.same_object_now(raw, m, &path, now)
                 }
             };
         let mut origin = match self.overlay_of(raw, m.major, m.minor) {
@@ -927,6 +990,10 @@ impl Scan<'_> {
         }
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
+            composefs_proof: crate::composefs::identify::ProofCost {
+                mapped_hashed: self.cfs_hashed,
+                probed: self.cfs.cost.probed,
+            },
             installed_packages,
             sysroot: SysrootReport {
                 path: self.k.status.path.clone(),
@@ -1043,6 +1110,14 @@ impl Scan<'_> {
             files,
         }
     }
+}
+
+/// The (mount namespace, root) a process sees its files in.
+fn view_of(raw: &ProcessRaw) -> View {
+    (
+        raw.mnt_ns.unwrap_or(0),
+        raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
+    )
 }
 
 /// The process's root as the scanner names it, without the kernel's ` (deleted)` marker

@@ -79,6 +79,9 @@ pub struct ScannerStats {
     /// Composefs images read (fs-verity digest and walk); the others were answered by
     /// the images kept from earlier scans (`composefs/cache.rs`).
     pub composefs_image_reads: u64,
+    /// Distinct files checksummed to prove which image composefs mounts serve, in the last
+    /// scan: mapped files (once per device and inode) and files read through the mounts.
+    pub composefs_files_hashed: u64,
 }
 
 struct Held {
@@ -153,6 +156,8 @@ impl Scanner {
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.stats.composefs_image_reads = held.k.images.reads();
+        self.stats.composefs_files_hashed =
+            (report.composefs_proof.mapped_hashed + report.composefs_proof.probed) as u64;
         // Built on first need (`Knowledge::object_of`), so counted after the scan.
         self.stats.index_builds += u64::from(held.k.take_index_built());
         self.held = Some(held);

@@ -195,6 +195,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     let mut other = file(b"/usr/bin/d", None);
     other.origin = Origin::untracked();
     let r = ScanReport {
+        composefs_proof: Default::default(),
         sysroot: SysrootReport {
             path: PathBuf::from("/sysroot"),
             repo_mode: Some("bare".into()),
@@ -262,6 +263,7 @@ fn counts_and_the_processes_written_apart() {
     untracked.ino = 7;
     let stale = file(b"/usr/lib/libc.so.6 \"x\"\n", Some(StaleReason::Deleted));
     let r = ScanReport {
+        composefs_proof: Default::default(),
         sysroot: SysrootReport {
             path: PathBuf::from("/"),
             repo_mode: None,

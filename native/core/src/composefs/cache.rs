@@ -20,6 +20,13 @@ pub type ImageRead = Result<Option<Arc<ImageIndex>>, String>;
 #[derive(Default)]
 pub struct ImageCache {
     entries: HashMap<PathBuf, Entry>,
+    /// Entries the catalog kept of pruned deployments' images, by deployment id: recorded
+    /// once and never rewritten, so they hold as long as a scan asks for them.
+    stored: HashMap<String, (Arc<ImageIndex>, bool)>,
+    /// Content checksums of files mapped from composefs mounts, by (the mount's unique id,
+    /// inode): a mount serves one image for its whole life and the kernel never reuses a
+    /// unique mount id, so what one scan proved holds for the next (the exporter's scrapes).
+    sums: HashMap<(u64, u64), (String, bool)>,
     reads: u64,
 }
 
@@ -78,10 +85,49 @@ impl ImageCache {
         result
     }
 
+    /// The catalog's entries of a pruned deployment's image, read through `load` once.
+    pub fn stored(
+        &mut self,
+        deployment_id: &str,
+        load: impl FnOnce() -> crate::Result<ImageIndex>,
+    ) -> crate::Result<Arc<ImageIndex>> {
+        if let Some((index, used)) = self.stored.get_mut(deployment_id) {
+            *used = true;
+            return Ok(index.clone());
+        }
+        let index = Arc::new(load()?);
+        self.stored
+            .insert(deployment_id.to_string(), (index.clone(), true));
+        Ok(index)
+    }
+
+    /// The checksum of inode `ino` on the mount with unique id `mount`, computed by `sum`
+    /// unless an earlier scan did (only answers are kept: a file unreadable now may be read
+    /// by the next scan). Returns the checksum and whether it was computed now.
+    pub fn mapped_sum(
+        &mut self,
+        mount: u64,
+        ino: u64,
+        sum: impl FnOnce() -> Option<String>,
+    ) -> (Option<String>, bool) {
+        if let Some((s, used)) = self.sums.get_mut(&(mount, ino)) {
+            *used = true;
+            return (Some(s.clone()), false);
+        }
+        let s = sum();
+        if let Some(s) = &s {
+            self.sums.insert((mount, ino), (s.clone(), true));
+        }
+        (s, true)
+    }
+
     /// Forget the images no scan asked for since the last call (undeployed, pruned), so the
     /// cache holds no more than the sysroot does; mark the rest unused for the next round.
+    /// Catalog entries are swept by the same rule, one round later than they were asked.
     pub fn sweep(&mut self) {
         self.entries.retain(|_, e| std::mem::take(&mut e.used));
+        self.stored.retain(|_, (_, used)| std::mem::take(used));
+        self.sums.retain(|_, (_, used)| std::mem::take(used));
     }
 
     /// How many images were read (not answered from the cache), for the scanner's counters.

@@ -1,26 +1,23 @@
 //! composefs roots (Fedora CoreOS ≥ 41, bootc): `/` is an overlayfs whose lower layer is
-//! the deployment's EROFS image (`.ostree.cfs`, loop-mounted and detached) and whose
-//! data-only lower layer is the repo's `objects/`. /proc/PID/maps shows the overlay's device
-//! and the image's inode numbers, so a file is tied to its object through the image: the
-//! entry at the file's path must carry the very inode number maps shows, and its redirect
-//! names the object.
+//! the deployment's EROFS image (`.ostree.cfs`, mounted straight from the file or through a
+//! loop device, then detached) and whose data-only lower layer is the repo's `objects/`.
+//! /proc/PID/maps shows the overlay's device and the image's inode numbers, so a file is
+//! tied to its object through the image: the entry at the file's path must carry the very
+//! inode number maps shows, and its redirect names the object.
 //!
 //! Which image a mount serves is never taken from its lowerdir string (the EROFS mount is
-//! detached; the string names a path that is gone). The candidates are the deployments'
-//! images (and, from the catalog, the images of deployments since pruned) that a loop
-//! device is backed by; their root inode must be the mount's; and where two images give the
-//! same inode numbers, files whose objects differ between them are compared, through the
-//! mount, with the objects themselves.
+//! detached; the string names a path that is gone), nor from inode numbers (similar trees
+//! number their files alike): it is proven by the bytes processes map (`identify.rs`).
 pub mod cache;
 pub mod erofs;
+pub mod identify;
 pub mod image;
 pub mod loops;
 pub mod stacked;
 pub mod verity;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -31,6 +28,7 @@ use crate::gvariant::MetaValue;
 use crate::mountinfo::{parse_overlay_options, Mount};
 use crate::repo::Repo;
 use crate::sysroot::SysrootStatus;
+use identify::{Identity, MountProbe, Probed, ProofCost};
 use image::{same_ino, ComposefsImageInfo, ImageIndex, ImageStore};
 use loops::LoopDevice;
 
@@ -53,11 +51,13 @@ pub struct KnownImage {
     /// The fs-verity digest the commit metadata expects, hex, when the commit was made for
     /// composefs.
     pub digest: Option<String>,
-    /// Its entries; None when not needed (no loop device holds it while others hold
-    /// images) or when it could not be read.
+    /// Its entries; None until loaded (`stored_root`) or when it could not be read.
     pub index: Option<Arc<ImageIndex>>,
     /// It could not be read (warned): it may be mounted, and nothing rules it out.
     pub unreadable: bool,
+    /// Recorded in the catalog with this root nid; its entries are read from there when a
+    /// mount with that root nid is to be identified.
+    pub stored_root: Option<u64>,
 }
 
 /// A composefs overlay as one process sees it.
@@ -75,33 +75,23 @@ pub struct CfsMount {
 #[derive(Default)]
 pub struct Composefs {
     /// Every image the scan knows: those of current deployments, then those only the catalog
-    /// remembers.
+    /// remembers, then those only a loop device holds.
     pub images: Vec<KnownImage>,
     loops: Vec<LoopDevice>,
     objects: Option<(u64, u64)>,
-    objects_dir: PathBuf,
-    /// Identified mounts by device: the index into `images`, None when none fits.
-    by_device: HashMap<(u32, u32), Option<usize>>,
-    /// A loop device holds an ostree image that could not be read: no mount may then be
-    /// identified by elimination, since that image could be the one it serves.
-    unknown_attached: bool,
+    /// What identification concluded per overlay device.
+    by_device: HashMap<(u32, u32), Identity>,
+    /// What proving the mounts cost in this scan.
+    pub cost: ProofCost,
 }
 
 /// (dev, ino) of a path as the scanner sees it.
 pub type HostStat = dyn Fn(&[u8]) -> Option<(u64, u64)>;
 
-/// How a probe inside the process's root answers: (ino, size) of a path, and whether
-/// its bytes equal a file's (None when unreadable).
-pub trait Probe {
-    /// (ino, size) of a path inside the process's root, None when it is missing or unreadable.
-    fn stat(&self, path: &[u8]) -> Option<(u64, u64)>;
-    /// Whether the file at `path` inside the process's root has the same bytes as `other`.
-    fn same_bytes(&self, path: &[u8], other: &Path) -> Option<bool>;
-}
-
 impl Composefs {
     /// Read each deployment's image, record new ones in the catalog (with their entries,
-    /// which outlive a prune), and list the loop devices. Damage is a warning naming the
+    /// which outlive a prune), note the images the catalog kept of deployments since pruned,
+    /// and read images loop devices hold that neither knows. Damage is a warning naming the
     /// image; other deployments are unaffected.
     pub fn load(
         status: &SysrootStatus,
@@ -117,53 +107,41 @@ impl Composefs {
             ..Composefs::default()
         };
         if let Some(repo) = repo {
-            cfs.objects_dir = repo.path().join("objects");
-            cfs.objects = std::fs::metadata(&cfs.objects_dir)
+            cfs.objects = std::fs::metadata(repo.path().join("objects"))
                 .ok()
                 .map(|m| (m.dev(), m.ino()));
         }
         let deploy_root = status.path.join("ostree/deploy");
-        let loop_mode = cfs
-            .loops
-            .iter()
-            .any(|l| is_sysroot_image(&deploy_root, &l.backing));
         for d in &status.deployments {
             let path = d.path.join(IMAGE_NAME);
             let id = d.id();
             let digest = repo.and_then(|r| commit_digest(r, &d.checksum));
+            let known = |index, unreadable| KnownImage {
+                deployment_id: id.clone(),
+                commit: d.checksum.clone(),
+                image: path.clone(),
+                deployed: true,
+                digest: digest.clone(),
+                index,
+                unreadable,
+                stored_root: None,
+            };
             if !path.exists() {
                 // A commit made for composefs whose image is missing: reported, image null.
                 if digest.is_some() {
-                    cfs.images.push(KnownImage {
-                        deployment_id: id,
-                        commit: d.checksum.clone(),
-                        image: path,
-                        deployed: true,
-                        digest,
-                        index: None,
-                        unreadable: false,
-                    });
+                    cfs.images.push(known(None, false));
                 }
                 continue;
             }
-            // With loop devices in use, an image no loop device holds is not mounted: its
-            // entries are read only to be recorded (once) and are not kept in memory.
-            let attached = cfs
-                .loops
-                .iter()
-                .any(|l| l.backing == path.as_os_str().as_bytes());
-            let keep = !loop_mode || attached;
             let record = !catalog.has_composefs_image(&id).unwrap_or(true);
-            let (index, unreadable) = if keep || record || digest.is_some() {
-                let walk = keep || record;
-                let read = |w: &mut Vec<Warning>| {
-                    read_checked(&path, &d.checksum, digest.as_deref(), walk, w)
-                        .map(|i| i.map(Arc::new))
-                        .map_err(|e| e.to_string())
-                };
-                match images.get(&path, &d.checksum, digest.as_deref(), walk, warnings, read) {
-                    Ok(Some(i)) => (Some(i), false),
-                    Ok(None) => (None, false),
+            let read = |w: &mut Vec<Warning>| {
+                read_checked(&path, &d.checksum, digest.as_deref(), true, w)
+                    .map(|i| i.map(Arc::new))
+                    .map_err(|e| e.to_string())
+            };
+            let (index, unreadable) =
+                match images.get(&path, &d.checksum, digest.as_deref(), true, warnings, read) {
+                    Ok(i) => (i, false),
                     Err(e) => {
                         warnings.push(Warning::new(
                             "composefs-image-unreadable",
@@ -172,10 +150,7 @@ impl Composefs {
                         ));
                         (None, true)
                     }
-                }
-            } else {
-                (None, false)
-            };
+                };
             if let (Some(i), true) = (&index, record) {
                 let info = ComposefsImageInfo {
                     deployment_id: id.clone(),
@@ -187,18 +162,10 @@ impl Composefs {
                     warnings.push(Warning::new("catalog-write", e.to_string(), None));
                 }
             }
-            cfs.images.push(KnownImage {
-                deployment_id: id,
-                commit: d.checksum.clone(),
-                image: path,
-                deployed: true,
-                digest,
-                index: index.filter(|_| keep),
-                unreadable,
-            });
+            cfs.images.push(known(index, unreadable));
         }
-        // Images of deployments since undeployed: only those a loop device still holds can
-        // be mounted, so only those are loaded.
+        // Images of deployments since undeployed: every one the catalog kept is a candidate
+        // (a file-backed mount names no image anywhere); entries are read on demand.
         let recorded = catalog.composefs_images().unwrap_or_default();
         for r in recorded {
             if cfs
@@ -208,19 +175,15 @@ impl Composefs {
             {
                 continue;
             }
-            let image = r.image.as_os_str().as_bytes();
-            if !cfs.loops.iter().any(|l| l.backing == image) {
-                continue;
-            }
-            let index = catalog.composefs_entries(&r.deployment_id).ok();
             cfs.images.push(KnownImage {
                 deployment_id: r.deployment_id,
                 commit: r.commit,
                 image: r.image,
                 deployed: false,
                 digest: None,
-                index: index.filter(|i| !i.files.is_empty()).map(Arc::new),
+                index: None,
                 unreadable: false,
+                stored_root: Some(r.root_ino),
             });
         }
         cfs.load_unknown_loops(&deploy_root, dev_root, warnings);
@@ -231,8 +194,8 @@ impl Composefs {
     /// Images a loop device holds that neither the sysroot nor the catalog knows (a
     /// deployment deployed and pruned between two scans): read from the loop device itself,
     /// which still serves the bytes of a deleted backing file. Named by the deployment
-    /// directory in the backing file's path. One that cannot be read blocks identification
-    /// by elimination (see `unknown_attached`).
+    /// directory in the backing file's path. One that cannot be read stays a candidate that
+    /// nothing rules out: no mount is then identified by elimination.
     fn load_unknown_loops(&mut self, deploy: &Path, dev_root: &Path, warnings: &mut Vec<Warning>) {
         let unknown: Vec<LoopDevice> = self
             .loops
@@ -252,80 +215,150 @@ impl Composefs {
             let dir = &l.backing[..l.backing.len() - IMAGE_NAME.len() - 1];
             let id = crate::attribute::deployment_id_from_path(dir);
             let index = ImageIndex::read(&dev_root.join(&l.name));
-            match (id, index) {
-                (Some((os, commit, serial)), Ok(index)) => self.images.push(KnownImage {
-                    deployment_id: format!("{os}/{commit}.{serial}"),
-                    commit,
-                    image: PathBuf::from(std::ffi::OsStr::from_bytes(&l.backing)),
-                    deployed: false,
-                    digest: None,
-                    index: Some(Arc::new(index)),
-                    unreadable: false,
-                }),
-                (_, Err(e)) => {
-                    self.unknown_attached = true;
-                    warnings.push(Warning::new(
-                        "composefs-image-unreadable",
-                        format!(
-                            "{} (loop device {} backed by {}): {e}; composefs mounts are identified only where this image is ruled out",
-                            dev_root.join(&l.name).display(),
-                            l.name,
-                            String::from_utf8_lossy(&l.backing)
-                        ),
-                        None,
-                    ));
-                }
-                (None, Ok(_)) => self.unknown_attached = true,
+            let deployment_id = match &id {
+                Some((os, commit, serial)) => format!("{os}/{commit}.{serial}"),
+                None => format!("image on {}", l.name),
+            };
+            if let Err(e) = &index {
+                warnings.push(Warning::new(
+                    "composefs-image-unreadable",
+                    format!(
+                        "{} (loop device {} backed by {}): {e}; a composefs mount is identified only where this image is ruled out",
+                        dev_root.join(&l.name).display(),
+                        l.name,
+                        String::from_utf8_lossy(&l.backing)
+                    ),
+                    None,
+                ));
             }
+            self.images.push(KnownImage {
+                deployment_id,
+                commit: id.map(|(_, c, _)| c).unwrap_or_default(),
+                image: PathBuf::from(std::ffi::OsStr::from_bytes(&l.backing)),
+                deployed: false,
+                digest: None,
+                unreadable: index.is_err(),
+                index: index.ok().map(Arc::new),
+                stored_root: None,
+            });
         }
     }
 
-    /// Whether a loop device is backed by this image (present, or deleted since).
-    fn attached(&self, img: &KnownImage) -> bool {
-        let p = img.image.as_os_str().as_bytes();
-        self.loops.iter().any(|l| l.backing == p)
-    }
-
-    /// The composefs mounts of one mount table, each identified (once per device) as the
-    /// mount of one known image where the evidence allows. `host_stat` stats a path as the
-    /// scanner sees it; `probe` looks inside the process's root.
-    pub fn find_mounts(
-        &mut self,
-        mounts: &[Mount],
-        host_stat: &HostStat,
-        probe: &dyn Probe,
-        warnings: &mut Vec<Warning>,
-    ) -> Vec<CfsMount> {
-        let mut out = Vec::new();
-        for m in mounts.iter().filter(|m| m.fstype == "overlay") {
-            let opts = parse_overlay_options(&m.super_options);
-            if !opts.datadirs.iter().any(|d| self.is_objects(d, host_stat)) {
-                continue;
-            }
-            let key = (m.major, m.minor);
-            if !self.by_device.contains_key(&key) {
-                let found = self.identify(&m.mount_point, probe);
-                if found.is_none() {
-                    warnings.push(Warning::new(
-                        "composefs-unidentified",
-                        format!(
-                            "composefs mount {}:{} on {}: no deployment image fits it; its processes are not attributed",
-                            m.major,
-                            m.minor,
-                            String::from_utf8_lossy(&m.mount_point)
-                        ),
-                        None,
-                    ));
-                }
-                self.by_device.insert(key, found);
-            }
-            out.push(CfsMount {
+    /// The composefs mounts of one mount table: overlays whose data-only layer is this
+    /// sysroot's repo objects. They are identified later (`identify_mount`), once every
+    /// process's mapped files are known.
+    pub fn find_mounts(&self, mounts: &[Mount], host_stat: &HostStat) -> Vec<CfsMount> {
+        mounts
+            .iter()
+            .filter(|m| m.fstype == "overlay")
+            .filter(|m| {
+                let opts = parse_overlay_options(&m.super_options);
+                opts.datadirs.iter().any(|d| self.is_objects(d, host_stat))
+            })
+            .map(|m| CfsMount {
                 mount_point: m.mount_point.clone(),
                 major: m.major,
                 minor: m.minor,
-            });
+            })
+            .collect()
+    }
+
+    /// Whether this overlay device was identified already (once per device per scan).
+    pub fn decided(&self, major: u32, minor: u32) -> bool {
+        self.by_device.contains_key(&(major, minor))
+    }
+
+    /// Load the entries of the catalog's images whose root nid fits a mount's (`root`, when
+    /// known): they are candidates for it.
+    pub fn load_stored(
+        &mut self,
+        root: Option<u64>,
+        catalog: &impl ImageStore,
+        cache: &mut cache::ImageCache,
+        warnings: &mut Vec<Warning>,
+    ) {
+        for img in self.images.iter_mut().filter(|i| i.index.is_none()) {
+            let Some(stored) = img.stored_root else {
+                continue;
+            };
+            if root.is_some_and(|r| !same_ino(r, stored)) {
+                continue;
+            }
+            let id = img.deployment_id.clone();
+            match cache.stored(&id, || catalog.composefs_entries(&id)) {
+                Ok(index) if !index.files.is_empty() => img.index = Some(index),
+                Ok(_) => {}
+                Err(e) => {
+                    img.unreadable = true;
+                    warnings.push(Warning::new(
+                        "catalog-read",
+                        format!("composefs image of {id} kept in the catalog: {e}"),
+                        None,
+                    ));
+                }
+            }
+            img.stored_root = None;
         }
-        out
+    }
+
+    /// Identify the image mount `m` serves from the inode numbers processes map from it
+    /// (`hash_mapped` checksums one's bytes; each comes with its path in the mount) and from
+    /// files read through `probe`; `tree` answers for unreadable images of known commits.
+    /// Candidates are the images known (`load_stored` first). Says what it could not prove.
+    pub fn identify_mount(
+        &mut self,
+        m: &CfsMount,
+        mapped: &BTreeMap<u64, Vec<u8>>,
+        hash_mapped: &mut dyn FnMut(u64) -> Option<String>,
+        probe: &dyn MountProbe,
+        tree: identify::TreeObjects,
+        warnings: &mut Vec<Warning>,
+    ) {
+        let (identity, cost) = identify::identify(&self.images, mapped, hash_mapped, probe, tree);
+        self.cost.mapped_hashed += cost.mapped_hashed;
+        self.cost.probed += cost.probed;
+        let place = format!(
+            "composefs mount {}:{} on {}",
+            m.major,
+            m.minor,
+            String::from_utf8_lossy(&m.mount_point)
+        );
+        let names = |is: &[usize]| {
+            is.iter()
+                .map(|&i| self.images[i].deployment_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let said = match &identity {
+            Identity::One(_) => None,
+            Identity::None => Some((
+                "composefs-unidentified",
+                format!(
+                    "{place}: no known image fits the files its processes map ({} images known, {} files checksummed); what its processes run is unknown",
+                    self.images.len(),
+                    cost.mapped_hashed + cost.probed
+                ),
+            )),
+            Identity::Several(is) => Some((
+                "composefs-ambiguous",
+                format!(
+                    "{place}: {} images fit the files its processes map ({}); what its processes run is unknown",
+                    is.len(),
+                    names(is)
+                ),
+            )),
+            Identity::Unproven(i) => Some((
+                "composefs-unproven",
+                format!(
+                    "{place}: only the image of {} fits, but none of its files could be read to prove it (run as root); what its processes run is unknown",
+                    self.images[*i].deployment_id
+                ),
+            )),
+        };
+        if let Some((code, message)) = said {
+            warnings.push(Warning::new(code, message, None));
+        }
+        self.by_device.insert((m.major, m.minor), identity);
     }
 
     /// A data-only layer is the repo's objects directory: the same directory by (dev, ino);
@@ -342,130 +375,30 @@ impl Composefs {
         }
     }
 
-    fn identify(&self, mount_point: &[u8], probe: &dyn Probe) -> Option<usize> {
-        let with_index: Vec<usize> = (0..self.images.len())
-            .filter(|&i| self.images[i].index.is_some())
-            .collect();
-        let attached: Vec<usize> = with_index
-            .iter()
-            .copied()
-            .filter(|&i| self.attached(&self.images[i]))
-            .collect();
-        // An image that could not be read may be the one mounted here: where it could be
-        // (a loop device holds it, or no loop device says which images are mounted), no
-        // answer is proof.
-        let blind = self
-            .images
-            .iter()
-            .any(|i| i.unreadable && (self.attached(i) || attached.is_empty()));
-        if blind {
-            return None;
-        }
-        let mut cands = if attached.is_empty() {
-            with_index
-        } else {
-            attached
-        };
-        let root = probe.stat(mount_point);
-        cands.retain(|&i| {
-            let idx = self.images[i].index.as_ref().map(|x| x.root_ino);
-            matches!((root, idx), (Some((ino, _)), Some(r)) if same_ino(ino, r))
-        });
-        // Two images may number their inodes alike: compare files whose objects differ.
-        let mut probes = 0;
-        while cands.len() > 1 && probes < 32 {
-            let Some((path, objs)) = self.distinguishing(&cands, probes) else {
-                break;
-            };
-            probes += 1;
-            let full = crate::overlay::join(mount_point, &path);
-            let seen = probe.stat(&full);
-            cands.retain(|&i| {
-                let f = self.images[i].index.as_ref().and_then(|x| x.get(&path));
-                match (f, seen) {
-                    (None, None) => true,
-                    (None, Some(_)) | (Some(_), None) => false,
-                    (Some(f), Some((ino, size))) => same_ino(ino, f.ino) && size == f.size,
-                }
-            });
-            if cands.len() > 1 {
-                cands.retain(|&i| match objs.get(&i).cloned().flatten() {
-                    Some(obj) => {
-                        let object =
-                            self.objects_dir
-                                .join(format!("{}/{}.file", &obj[..2], &obj[2..]));
-                        probe.same_bytes(&full, &object).unwrap_or(true)
-                    }
-                    None => true,
-                });
-            }
-            if cands.is_empty() {
-                // The probe contradicted every candidate: none fits.
-                break;
-            }
-        }
-        // While an image of this sysroot that could not be read is mounted somewhere, no
-        // answer here is proof: the mount may be that one.
-        if self.unknown_attached {
-            return None;
-        }
-        (cands.len() == 1).then(|| cands[0])
-    }
-
-    /// The `skip`-th path (in sorted order) of the candidates' regular files whose object
-    /// is not the same in all of them, with each candidate's object there.
-    #[allow(clippy::type_complexity)]
-    fn distinguishing(
-        &self,
-        cands: &[usize],
-        skip: usize,
-    ) -> Option<(Vec<u8>, HashMap<usize, Option<String>>)> {
-        let first = self.images[cands[0]].index.as_ref()?;
-        let mut paths: Vec<&Vec<u8>> = first
-            .files
-            .iter()
-            .filter(|(_, f)| !f.is_dir)
-            .filter(|(p, f)| {
-                cands[1..].iter().any(|&j| {
-                    self.images[j]
-                        .index
-                        .as_ref()
-                        .and_then(|x| x.get(p))
-                        .map(|g| &g.object)
-                        != Some(&f.object)
-                })
-            })
-            .map(|(p, _)| p)
-            .collect();
-        paths.sort();
-        let path = (*paths.get(skip)?).clone();
-        let objs = cands
-            .iter()
-            .map(|&i| {
-                let o = self.images[i]
-                    .index
-                    .as_ref()
-                    .and_then(|x| x.get(&path))
-                    .and_then(|f| f.object.clone());
-                (i, o)
-            })
-            .collect();
-        Some((path, objs))
-    }
-
-    /// The image a composefs mount device serves, once identified.
+    /// The image a composefs mount device serves, once proven.
     pub fn image_of(&self, major: u32, minor: u32) -> Option<&KnownImage> {
-        let i = (*self.by_device.get(&(major, minor))?)?;
-        self.images.get(i)
+        match self.by_device.get(&(major, minor))? {
+            Identity::One(i) => self.images.get(*i),
+            _ => None,
+        }
     }
 
     /// The deployment whose image is mounted as this process root: the root's device is an
-    /// identified composefs mount and its inode the image's root.
-    pub fn root_deployment(&self, root: (u64, u64)) -> Option<String> {
+    /// identified composefs mount and its inode the image's root. `Err(())` when the root is
+    /// on a composefs mount whose image could not be proven: what the process runs is
+    /// unknown.
+    #[allow(clippy::result_unit_err)]
+    pub fn root_deployment(&self, root: (u64, u64)) -> Result<Option<String>, ()> {
         let (ma, mi) = crate::procfs::dev_split(root.0);
-        let img = self.image_of(ma, mi)?;
-        let idx = img.index.as_ref()?;
-        same_ino(root.1, idx.root_ino).then(|| img.deployment_id.clone())
+        match self.by_device.get(&(ma, mi)) {
+            None => Ok(None),
+            Some(Identity::One(i)) => {
+                let img = &self.images[*i];
+                let idx = img.index.as_ref().ok_or(())?;
+                Ok(same_ino(root.1, idx.root_ino).then(|| img.deployment_id.clone()))
+            }
+            Some(_) => Err(()),
+        }
     }
 
     /// The object of a file a process maps through composefs mount `m`: the entry at its
@@ -479,12 +412,12 @@ impl Composefs {
         Some((f.object.clone()?, img.deployment_id.clone()))
     }
 
-    /// Deployment ids whose image was found mounted.
+    /// Whether the deployment's image was proven mounted.
     pub fn mounted(&self, deployment_id: &str) -> bool {
-        self.by_device
-            .values()
-            .flatten()
-            .any(|&i| self.images[i].deployment_id == deployment_id)
+        self.by_device.values().any(|id| match id {
+            Identity::One(i) => self.images[*i].deployment_id == deployment_id,
+            _ => false,
+        })
     }
 
     /// The image of a deployment, if the scan knows it.
@@ -517,7 +450,7 @@ fn read_checked(
             warnings.push(Warning::new(
                 "composefs-digest-mismatch",
                 format!(
-                    "{}: fs-verity digest {have}, but commit {commit} expects {want} ({DIGEST_KEY}); ostree would refuse to mount it",
+                    "{}: fs-verity digest {have}, but commit {commit} records {want} ({DIGEST_KEY}); the image differs from what the commit was made with (e.g. its objects lack fs-verity). ostree-prepare-root mounts it all the same unless prepare-root.conf sets `[composefs] enabled = signed`, which checks the commit's signature and this digest",
                     path.display()
                 ),
                 None,
@@ -561,208 +494,79 @@ fn commit_digest(repo: &Repo, commit: &str) -> Option<String> {
         })
 }
 
-/// A probe through `/proc/PID/root`, resolving inside the process's root.
+/// The mount seen through `/proc/PID/root` of a process whose view holds it.
 pub struct ProcProbe<'a> {
     /// Where `/proc` is read from.
     pub proc_root: &'a Path,
     /// The process whose root paths resolve in.
     pub pid: u32,
+    /// The mount point, relative to that process's root.
+    pub mount_point: &'a [u8],
+    /// Mount points (relative to the same root) of other mounts below it: a path under one
+    /// of them is not the composefs mount's (an unlocked `/usr`, ostree's `/etc`), so it is
+    /// never read as evidence.
+    pub covered: Vec<Vec<u8>>,
 }
 
 impl ProcProbe<'_> {
     fn full(&self, path: &[u8]) -> PathBuf {
         let mut p = self.proc_root.join(self.pid.to_string()).join("root");
-        p.push(std::ffi::OsStr::from_bytes(
-            path.strip_prefix(b"/").unwrap_or(path),
-        ));
+        for part in [self.mount_point, path] {
+            p.push(std::ffi::OsStr::from_bytes(
+                part.strip_prefix(b"/").unwrap_or(part),
+            ));
+        }
         p
     }
 }
 
-impl Probe for ProcProbe<'_> {
-    fn stat(&self, path: &[u8]) -> Option<(u64, u64)> {
-        // No symlinks are followed here: every probed path is one of the image's own.
-        std::fs::symlink_metadata(self.full(path))
+impl MountProbe for ProcProbe<'_> {
+    fn root_ino(&self) -> Option<u64> {
+        std::fs::symlink_metadata(self.full(b""))
             .ok()
-            .map(|m| (m.ino(), m.size()))
+            .map(|m| m.ino())
     }
 
-    fn same_bytes(&self, path: &[u8], other: &Path) -> Option<bool> {
-        let a = open_regular(&self.full(path))?;
-        let b = open_regular(other)?;
-        Some(same_stream(a, b))
+    fn probe(&self, path: &[u8]) -> Probed {
+        let shown = crate::overlay::join(self.mount_point, path);
+        if self
+            .covered
+            .iter()
+            .any(|c| crate::procfs::below(c, &shown).is_some())
+        {
+            return Probed::Unreadable;
+        }
+        let full = self.full(path);
+        // Missing only when the name itself is not there as a regular file: after a prune
+        // a metacopy file whose object is gone still has its name but cannot be opened.
+        match std::fs::symlink_metadata(&full) {
+            Ok(m) if !m.is_file() => return Probed::Missing,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Probed::Missing,
+            Err(_) => return Probed::Unreadable,
+        }
+        match open_regular(&full) {
+            Ok(Some(f)) => match crate::checksum::checksum_file(&f) {
+                Ok(sum) => Probed::Sum(sum),
+                Err(_) => Probed::Unreadable,
+            },
+            Ok(None) | Err(_) => Probed::Unreadable,
+        }
     }
 }
 
 /// A regular file opened for reading: never through a final symlink, never blocking on a
-/// FIFO that stands where a file was expected.
-fn open_regular(path: &Path) -> Option<File> {
+/// FIFO that stands where a file was expected. Ok(None): nothing, or not a regular file.
+fn open_regular(path: &Path) -> std::io::Result<Option<File>> {
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    f.metadata().ok()?.is_file().then_some(f)
-}
-
-fn same_stream(mut a: File, mut b: File) -> bool {
-    let mut ba = vec![0u8; 64 * 1024];
-    let mut bb = vec![0u8; 64 * 1024];
-    loop {
-        let na = match read_full(&mut a, &mut ba) {
-            Some(n) => n,
-            None => return false,
-        };
-        let nb = match read_full(&mut b, &mut bb) {
-            Some(n) => n,
-            None => return false,
-        };
-        if na != nb || ba[..na] != bb[..nb] {
-            return false;
-        }
-        if na == 0 {
-            return true;
-        }
-    }
-}
-
-fn read_full(f: &mut File, buf: &mut [u8]) -> Option<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(_) => return None,
-        }
-    }
-    Some(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::image::ImageFile;
-    use super::*;
-    use std::cell::RefCell;
-
-    fn image(id: &str, lib_object: char) -> KnownImage {
-        let mut index = ImageIndex {
-            root_ino: 37,
-            ..ImageIndex::default()
-        };
-        let file = |ino, object: Option<String>| ImageFile {
-            ino,
-            size: 10,
-            is_dir: false,
-            object,
-        };
-        index.files.insert(
-            b"/".to_vec(),
-            ImageFile {
-                is_dir: true,
-                ..file(37, None)
-            },
-        );
-        index
-            .files
-            .insert(b"/usr/lib/a.so".to_vec(), file(50, Some("a".repeat(64))));
-        index.files.insert(
-            b"/usr/lib/b.so".to_vec(),
-            file(51, Some(lib_object.to_string().repeat(64))),
-        );
-        KnownImage {
-            deployment_id: id.into(),
-            commit: id.into(),
-            image: format!("/s/{id}/.ostree.cfs").into(),
-            deployed: true,
-            digest: None,
-            index: Some(Arc::new(index)),
-            unreadable: false,
-        }
-    }
-
-    /// Answers as a mount of the image whose b.so object is `serves` would.
-    struct Fake {
-        serves: char,
-        asked: RefCell<Vec<PathBuf>>,
-    }
-
-    impl Probe for Fake {
-        fn stat(&self, path: &[u8]) -> Option<(u64, u64)> {
-            match path {
-                b"/" => Some((37, 0)),
-                b"/usr/lib/a.so" => Some((50, 10)),
-                b"/usr/lib/b.so" => Some((51 | (1 << 63), 10)),
-                _ => None,
-            }
-        }
-        fn same_bytes(&self, _path: &[u8], other: &Path) -> Option<bool> {
-            self.asked.borrow_mut().push(other.to_path_buf());
-            let name = other.file_name()?.to_string_lossy().into_owned();
-            Some(name.starts_with(self.serves))
-        }
-    }
-
-    #[test]
-    fn images_with_the_same_inode_numbers_are_told_apart_by_content() {
-        let cfs = Composefs {
-            images: vec![image("one", 'b'), image("two", 'c')],
-            objects_dir: "/s/ostree/repo/objects".into(),
-            ..Composefs::default()
-        };
-        for (serves, want) in [('b', 0), ('c', 1)] {
-            let probe = Fake {
-                serves,
-                asked: RefCell::new(Vec::new()),
-            };
-            assert_eq!(cfs.identify(b"/", &probe), Some(want));
-            // Only the file whose objects differ was read, against the repo's objects.
-            let asked = probe.asked.borrow();
-            assert!(!asked.is_empty());
-            assert!(asked.iter().all(|p| p.starts_with("/s/ostree/repo/objects")
-                && p.to_string_lossy().ends_with(".file")));
-        }
-        // Content matching neither: no image fits, rather than a guess.
-        let probe = Fake {
-            serves: 'x',
-            asked: RefCell::new(Vec::new()),
-        };
-        assert_eq!(cfs.identify(b"/", &probe), None);
-        // Another root inode: not this image.
-        let one = Composefs {
-            images: vec![image("one", 'b')],
-            ..Composefs::default()
-        };
-        struct Elsewhere;
-        impl Probe for Elsewhere {
-            fn stat(&self, _: &[u8]) -> Option<(u64, u64)> {
-                Some((99, 0))
-            }
-            fn same_bytes(&self, _: &[u8], _: &Path) -> Option<bool> {
-                Some(true)
-            }
-        }
-        assert_eq!(one.identify(b"/", &Elsewhere), None);
-
-        // An unreadable image on a loop device could be what a mount serves: no answer, not
-        // the one readable image by elimination.
-        let mut unreadable = image("two", 'c');
-        unreadable.index = None;
-        unreadable.unreadable = true;
-        let loop_of = |i: &KnownImage| LoopDevice {
-            name: "loop7".into(),
-            backing: i.image.as_os_str().as_bytes().to_vec(),
-            deleted: false,
-        };
-        let blind = Composefs {
-            loops: vec![loop_of(&unreadable)],
-            images: vec![image("one", 'b'), unreadable],
-            ..Composefs::default()
-        };
-        let probe = Fake {
-            serves: 'b',
-            asked: RefCell::new(Vec::new()),
-        };
-        assert_eq!(blind.identify(b"/", &probe), None);
+        .open(path);
+    match f {
+        Ok(f) => Ok(f.metadata()?.is_file().then_some(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Ok(None),
+        Err(e) => Err(e),
     }
 }

@@ -49,11 +49,22 @@ impl Composefs {
     /// deployment's tree (`lower_deployment`, `tree_prefix` set as for hard-link roots).
     /// Both must hold: the overlay's parent mount is the composefs mount, and a lowerdir
     /// ends with the covered path (the layer path itself lives in the mounter's view).
+    ///
+    /// A relative lowerdir is relative to the mounter's directory, which mountinfo does not
+    /// say: `ostree admin unlock` mounts `lowerdir=usr` from the *physical* deployment
+    /// directory (its hard-link tree), not from the composefs mount. Which one it is, the
+    /// inode numbers of files served from the lower layer tell: the image's nids, or the
+    /// physical files' inodes. A physical lower layer makes the overlay an ordinary overlay
+    /// on that deployment (`relative_base` the deployment directory), not a stacked one.
+    /// `stat_in` gives the inode number of a path inside the process's root (no final
+    /// symlink followed), `host_ino` that of a path as the scanner sees it.
     pub fn stack_overlays(
         &self,
         mounts: &[Mount],
         cfs: &[CfsMount],
         found: &mut [OverlayMount],
+        stat_in: &dyn Fn(&[u8]) -> Option<u64>,
+        host_ino: &dyn Fn(&[u8]) -> Option<u64>,
     ) -> Vec<Stacked> {
         let mut out = Vec::new();
         for o in found.iter_mut().filter(|o| o.lower_deployment.is_none()) {
@@ -81,6 +92,21 @@ impl Composefs {
                     l == want || l.ends_with(prefix)
                 });
                 let Some(layer) = layer else { continue };
+                let dir = img
+                    .image
+                    .parent()
+                    .map(|d| d.as_os_str().as_bytes().to_vec());
+                let relative = !o.lowerdirs[layer].starts_with(b"/");
+                if let (true, Some(dir), Some(index)) = (relative, dir, img.index.as_ref()) {
+                    if physical_lower(index, prefix, &o.mount_point, &dir, stat_in, host_ino) {
+                        o.lower_deployment = Some(img.deployment_id.clone());
+                        o.deployment_layer = Some(layer);
+                        o.tree_prefix = prefix.to_vec();
+                        o.relative_base = Some(dir.clone());
+                        o.deployment_lower = Some(join(&dir, prefix));
+                        break;
+                    }
+                }
                 o.lower_deployment = Some(img.deployment_id.clone());
                 o.deployment_layer = Some(layer);
                 o.tree_prefix = prefix.to_vec();
@@ -173,4 +199,40 @@ impl Composefs {
             Layer::Lower(_) => on_cfs && same_ino(ino, now.ino),
         })
     }
+}
+
+/// Whether the lower layer of an overlay on `mount_point` (covering `prefix` of the image)
+/// is the physical deployment directory `dir` rather than the composefs tree: the first of
+/// a few image files below `prefix` whose inode through the overlay is either the image's
+/// nid or the physical file's decides. None decisive: not physical.
+fn physical_lower(
+    index: &super::image::ImageIndex,
+    prefix: &[u8],
+    mount_point: &[u8],
+    dir: &[u8],
+    stat_in: &dyn Fn(&[u8]) -> Option<u64>,
+    host_ino: &dyn Fn(&[u8]) -> Option<u64>,
+) -> bool {
+    let mut files: Vec<(&Vec<u8>, u64)> = index
+        .files
+        .iter()
+        .filter(|(_, f)| !f.is_dir && f.object.is_some())
+        .filter_map(|(p, f)| Some((p, f.ino)).filter(|_| overlay::below(prefix, p).is_some()))
+        .collect();
+    files.sort();
+    for (path, nid) in files.into_iter().take(16) {
+        let Some(rel) = overlay::below(prefix, path) else {
+            continue;
+        };
+        let Some(shown) = stat_in(&join(mount_point, rel)) else {
+            continue;
+        };
+        if same_ino(shown, nid) {
+            return false;
+        }
+        if host_ino(&join(dir, path)).is_some_and(|i| same_ino(shown, i)) {
+            return true;
+        }
+    }
+    false
 }
