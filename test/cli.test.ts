@@ -76,10 +76,15 @@ test('exit 2 only when nothing could be scanned', async t => {
 	await symlink(process.execPath, path.join(dir, 'proc/4243/exe'));
 	await symlink('/', path.join(dir, 'proc/4243/root'));
 	const partial = await livetree(['status', '--json', '--no-systemd', '--proc-root', path.join(dir, 'proc'), '--state-dir', path.join(dir, 'state')]);
-	// Nothing it could read needs a restart: exit 0.
-	t.is(partial.code, 0, partial.stderr);
-	const doc = JSON.parse(partial.stdout) as {processes: Array<{pid: number; state: string}>; warnings: Array<{code: string; pid: number}>};
+	// Nothing it could read needs a restart, but one process is unknown: not clean, exit 3.
+	t.is(partial.code, 3, partial.stderr);
+	const doc = JSON.parse(partial.stdout) as {
+		processes: Array<{pid: number; state: string}>;
+		warnings: Array<{code: string; pid: number}>;
+		summary: {complete: boolean; processesUnreadable: number};
+	};
 	t.deepEqual(schemaErrors(doc), []);
+	t.deepEqual([doc.summary.complete, doc.summary.processesUnreadable], [false, 1]);
 	t.is(doc.processes.find(p => p.pid === 4242)?.state, 'unknown');
 	t.true(doc.warnings.some(w => w.code === 'process-unreadable' && w.pid === 4242));
 	t.not(doc.processes.find(p => p.pid === 4243)?.state, 'unknown');

@@ -3,7 +3,10 @@ import {collectPrintable} from '../collect.js';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
+import {exitCodes} from '../exit-codes.js';
+import {runningAsRoot} from '../host.js';
 import {readCommon, type CommonOptions} from '../options.js';
+import {complete} from '../model/complete.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {suggestFor} from './rerun.js';
@@ -41,16 +44,20 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
 	// Compact JSON with nothing to add to the processes prints them as the core wrote them.
 	const asText = format === 'json' && !pretty && values.textfile === undefined;
-	const {doc, processesText} = await collectPrintable(options, {processesApart: asText});
-	if (doc.summary.processes > 0 && doc.summary.processesUnreadable === doc.summary.processes) {
-		// Partial results are reported; none at all is a failed scan.
-		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'permission denied'})`, 'EACCES');
+	const {doc, processesText, unread} = await collectPrintable(options, {processesApart: asText});
+	const {processes} = doc.summary;
+	if (processes > 0 && unread.denied + unread.failed === processes && unread.failed > 0) {
+		// Partial results are reported, and processes we may not read are an answer
+		// (unknown, exit 3: run as root); none read at all, and not merely for want of
+		// permission, is a failed scan.
+		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'unreadable'})`, 'EIO');
 	}
 
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const metrics = format === 'prometheus' || values.textfile !== undefined;
 	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};
-	const output = format === 'json' ? jsonChunks(doc, pretty, processesText) : await render(doc, format, facts, options, values.output !== undefined);
+	const output =
+		format === 'json' ? jsonChunks(doc, pretty, processesText) : await render(doc, format, facts, options, values.output !== undefined, unread.denied);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
@@ -68,13 +75,19 @@ function warn(message: string): void {
 	process.stderr.write(`livetree status: ${message}\n`);
 }
 
+// 1 when something needs a restart (or a reboot), whatever could not be read; else 3 when
+// some process could not be read (unknown is not clean), else 0.
 export function exitCode(doc: StatusDocument): number {
 	const s = doc.summary;
-	return s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true ? 1 : 0;
+	if (s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true) {
+		return exitCodes.needed;
+	}
+
+	return complete(doc) ? exitCodes.clean : exitCodes.unknown;
 }
 
 // Text or Prometheus; JSON is streamed by the caller.
-async function render(doc: StatusDocument, format: string, facts: ExporterFacts, options: CommonOptions, toFile: boolean): Promise<string> {
+async function render(doc: StatusDocument, format: string, facts: ExporterFacts, options: CommonOptions, toFile: boolean, denied: number): Promise<string> {
 	if (format === 'prometheus') {
 		return (await prometheus()).renderPrometheus(doc, facts);
 	}
@@ -90,7 +103,7 @@ async function render(doc: StatusDocument, format: string, facts: ExporterFacts,
 	// A terminal's width wraps long lines; a pipe or a file gets them whole (no width).
 	const width = toFile ? undefined : terminalWidth();
 	// The commands under "Next:" read what this run read (its sysroot, catalog, bus, …).
-	return renderText(doc, {style, verbose, width, suggest: suggestFor(options)});
+	return renderText(doc, {style, verbose, width, asRoot: runningAsRoot(), denied, suggest: suggestFor(options)});
 }
 
 // stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.

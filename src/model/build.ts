@@ -41,6 +41,8 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			untrackedFiles: counts.untrackedFiles,
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
 			processesUnreadable: counts.processesUnreadable,
+			complete: counts.complete,
+			kernelThreads: counts.kernelThreads,
 		},
 		warnings: [...scan.warnings, ...(input.warnings ?? [])],
 		...(kernel ? {kernel} : {}),

@@ -8,7 +8,16 @@ import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
 import {layout} from './wrap.js';
 
-export interface ExplainOptions {
+// How an unknown process is worded: `asRoot`, the scan ran as root (then running as root
+// is no advice); `denied`, its maps were refused (the core's count; by default, when a
+// process-unreadable warning names it). An unknown process whose maps were read (an
+// unproven composefs image) is pointed to the warnings.
+export interface ExplainAccess {
+	asRoot?: boolean;
+	denied?: boolean;
+}
+
+export interface ExplainOptions extends ExplainAccess {
 	/** The terminal's columns; undefined in a pipe or a file (nothing is wrapped). */
 	width?: number;
 	/** Writes the suggested next command with the options that chose what was read. */
@@ -19,6 +28,7 @@ export interface ExplainOptions {
 // where the whole path is read), so one wider than the terminal overflows its line.
 export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, options: ExplainOptions = {}): string {
 	const {width} = options;
+	const access: ExplainAccess = options;
 	const wrap = (text: string, indent = '', hang = 2) => layout(text, indent, width, hang, false);
 	const suggest: Suggest = options.suggest ?? ((command, ...args) => ['livetree', command, ...args].join(' '));
 	const lines: string[] = [];
@@ -56,7 +66,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 
 		case 'unknown': {
-			lines.push(...wrap(style.yellow('Its memory map could not be read, so what it runs is unknown (see warnings).')));
+			lines.push(...wrap(style.yellow(unknownLine(doc, p, access))));
 			break;
 		}
 
@@ -84,12 +94,36 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		lines.push(...wrap(style.dim(`… and ${hidden} untracked files outside any tree (--verbose lists them)`), '  '));
 	}
 
+	// What the scan could not do about this process, or at all (a read-only catalog): the
+	// "why" of an unknown answer, and what qualifies any other. Others' warnings are not
+	// this process's business.
+	const warnings = doc.warnings.filter(w => w.pid === p.pid || w.pid === null || w.pid === undefined);
+	if (warnings.length > 0) {
+		lines.push('', style.yellow(`Warnings: ${warnings.length}`));
+		for (const w of warnings) {
+			lines.push(...wrap(`${w.code}: ${printable(w.message)}`, '  ', 4));
+		}
+	}
+
 	if (p.needsRestart) {
 		// A command is printed whole (it is meant to be copied), never wrapped.
 		lines.push('', p.unit ? `Next: ${suggest('restart', '--dry-run', p.unit)}` : `Next: restart PID ${p.pid} by hand (it belongs to no unit)`);
 	}
 
 	return `${lines.join('\n')}\n`;
+}
+
+function unknownLine(doc: StatusDocument, p: Process, access: ExplainAccess): string {
+	const unreadable = doc.warnings.some(w => w.code === 'process-unreadable' && w.pid === p.pid);
+	if (!unreadable) {
+		return 'What it runs is unknown (see the warnings below).';
+	}
+
+	if (!(access.denied ?? true)) {
+		return 'Its memory map could not be read, so what it runs is unknown (see the warnings below).';
+	}
+
+	return `Its memory map could not be read, so what it runs is unknown${access.asRoot ? ', even as root (see the warnings below)' : ' (run as root to read it)'}.`;
 }
 
 function describeRoot(p: Process, version: string | undefined, removed: boolean): string {
@@ -115,11 +149,13 @@ function describeRoot(p: Process, version: string | undefined, removed: boolean)
 
 // The path gone is not the bytes gone: a removed deployment's file may live on as a
 // newer deployment's identical one (another hard link).
+// A file replaced on disk (its path names another file) is said to be replaced, even when
+// the upgrade's rename also unlinked it: "deleted" is for a path that names nothing.
 function fileMarks(f: MappedFile): string {
 	const marks = [
-		f.deleted && 'deleted',
-		!f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
-		f.superseded && 'replaced',
+		f.superseded && 'replaced by a newer file',
+		!f.superseded && f.deleted && 'deleted',
+		!f.superseded && !f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
 		f.identicalIn && `identical in deployment ${shortId(f.identicalIn)}`,
 	].filter(Boolean);
 	return marks.length > 0 ? ` (${marks.join('; ')})` : '';
