@@ -2,9 +2,10 @@
 // Usage: node scripts/bench-report.mjs RESULTS_DIR "3000 1000 200" OUT_DIR
 // Every figure is a ratio against a reference measured in the same run, with the absolute
 // times beside it. Issue 13's five rows are judged in the plain (non-OSTree) scenario,
-// issue 3's in the ostree one at its largest N. A section the run skipped
-// (BENCH_SECTIONS) keeps its target rows, marked NOT RUN.
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+// issue 3's in the ostree one at its largest N. A section the run skipped (BENCH_SECTIONS)
+// keeps what an earlier run measured, from OUT_DIR/bench.json, said to be from that run
+// (its date and livetree commit); with no earlier figures its target rows read NOT RUN.
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import path from 'node:path';
 
 const [resDir, nsText, outDir] = process.argv.slice(2);
@@ -17,6 +18,27 @@ const ns = nsText.trim().split(/\s+/).map(Number).sort((a, b) => a - b);
 const meta = read('meta.json');
 // Reports of runs before the bus and systemd sections have no `sections` for them.
 const ran = name => (meta.sections ?? ['ostree', 'plain', 'index']).includes(name);
+
+// The report this one replaces, for the sections this run left out.
+const previousFile = path.join(outDir, 'bench.json');
+const previous = existsSync(previousFile) ? JSON.parse(readFileSync(previousFile, 'utf8')) : undefined;
+// Which run measured each section: this one, or (carried over) an earlier one.
+const sectionRuns = {};
+const thisRun = {date: meta.date, livetree: meta.versions.livetree};
+function section(name, fresh, earlier) {
+	if (ran(name)) {
+		sectionRuns[name] = thisRun;
+		return fresh();
+	}
+
+	if (earlier === undefined || earlier === null || (Array.isArray(earlier) && earlier.length === 0)) {
+		return undefined;
+	}
+
+	sectionRuns[name] = previous.sectionRuns?.[name] ?? {date: previous.date, livetree: previous.versions?.livetree, carried: true};
+	sectionRuns[name] = {...sectionRuns[name], carried: true};
+	return earlier;
+}
 
 // Hyperfine's summary of one command, in seconds.
 function timing(hf, name) {
@@ -38,7 +60,7 @@ const ratio = (a, b) => Math.round((a / b) * 100) / 100;
 const ms = s => `${(s * 1000).toFixed(s < 0.1 ? 1 : 0)} ms`;
 const cell = t => `${ms(t.median)} (±${ms(t.stddev)})`;
 
-const processes = !ran('ostree') ? [] : ns.map(n => {
+const processes = section('ostree', () => ns.map(n => {
 	const hf = read(`procs-${n}.json`);
 	const floor = timing(hf, 'floor');
 	const livetree = timing(hf, 'livetree');
@@ -55,32 +77,35 @@ const processes = !ran('ostree') ? [] : ns.map(n => {
 			cpuNeedrestartOverLivetree: ratio(needrestart.cpu, livetree.cpu),
 		},
 	};
-});
+}), previous?.processes) ?? [];
 
-const nMax = ns.at(-1);
+const nMax = processes.at(-1)?.n ?? ns.at(-1);
 const rssOf = file => Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(path.join(resDir, file), 'utf8'))?.[1]);
-const rssKb = ran('ostree') ? rssOf(`time-${nMax}.txt`) : Number.NaN;
+const rssKb = ran('ostree') ? rssOf(`time-${nMax}.txt`) : (sectionRuns.ostree ? previous.livetreePeakRssKb : Number.NaN);
 
-const hfIndex = ran('index') ? read('index.json') : undefined;
-const index = !hfIndex ? undefined : {
-	...meta.index,
-	findObjects: timing(hfIndex, 'find-objects'),
-	ostreeLsR: timing(hfIndex, 'ostree-ls-R'),
-	nodeAddonLoad: timing(hfIndex, 'node-addon-load'),
-	livetreeCold: timing(hfIndex, 'livetree-cold'),
-	livetreeWarm: timing(hfIndex, 'livetree-warm'),
-};
-if (index) index.ratios = {
-	coldOverFind: ratio(index.livetreeCold.median, index.findObjects.median),
-	warmOverFind: ratio(index.livetreeWarm.median, index.findObjects.median),
-	coldOverOstreeLsR: ratio(index.livetreeCold.median, index.ostreeLsR.median),
-	warmOverOstreeLsR: ratio(index.livetreeWarm.median, index.ostreeLsR.median),
-};
+const index = section('index', () => {
+	const hfIndex = read('index.json');
+	const fresh = {
+		...meta.index,
+		findObjects: timing(hfIndex, 'find-objects'),
+		ostreeLsR: timing(hfIndex, 'ostree-ls-R'),
+		nodeAddonLoad: timing(hfIndex, 'node-addon-load'),
+		livetreeCold: timing(hfIndex, 'livetree-cold'),
+		livetreeWarm: timing(hfIndex, 'livetree-warm'),
+	};
+	fresh.ratios = {
+		coldOverFind: ratio(fresh.livetreeCold.median, fresh.findObjects.median),
+		warmOverFind: ratio(fresh.livetreeWarm.median, fresh.findObjects.median),
+		coldOverOstreeLsR: ratio(fresh.livetreeCold.median, fresh.ostreeLsR.median),
+		warmOverOstreeLsR: ratio(fresh.livetreeWarm.median, fresh.ostreeLsR.median),
+	};
+	return fresh;
+}, previous?.index);
 
 // Issue 13: the plain scenario.
-const plainNs = [...(meta.plain?.ns ?? [])].sort((a, b) => a - b);
-const plainAt = meta.plain?.at ?? 3000;
-const plain = !ran('plain') ? undefined : (() => {
+const plain = section('plain', () => {
+	const plainNs = [...(meta.plain?.ns ?? [])].sort((a, b) => a - b);
+	const plainAt = meta.plain?.at ?? 3000;
 	const rows = plainNs.map(n => {
 		const hf = read(`plain-${n}.json`);
 		const floor = timing(hf, 'floor');
@@ -139,7 +164,10 @@ const plain = !ran('plain') ? undefined : (() => {
 		perProcessSpread: ratio(Math.max(...per), Math.min(...per)),
 		pidsLimit: meta.plain.pidsLimit,
 	};
-})();
+}, previous?.plain);
+// The N of the plain rows (this run's, or the carried run's), and where the targets are judged.
+const plainNs = plain ? plain.rows.map(r => r.n) : [...(meta.plain?.ns ?? [])].sort((a, b) => a - b);
+const plainAt = plain?.at?.n ?? meta.plain?.at ?? 3000;
 
 // Issue 22: what asking systemd costs. No bus: the attempt against --no-systemd, same run.
 // The bus section's rounds (hyperfine runs in rotated orders), pooled: every run's time
@@ -156,7 +184,7 @@ function pooled(name) {
 	return {median, mean, stddev, min: times[0], max: times.at(-1), runs: times.length, rounds, cpu: weighted('user') + weighted('system')};
 }
 
-const bus = !ran('bus') ? undefined : (() => {
+const bus = section('bus', () => {
 	const none = pooled('no-systemd');
 	const noSocket = pooled('no-socket');
 	const dead = pooled('socket-without-dbus');
@@ -169,9 +197,9 @@ const bus = !ran('bus') ? undefined : (() => {
 		deadCostMs: (dead.median - none.median) * 1000,
 		deadCpuMs: (dead.cpu - none.cpu) * 1000,
 	};
-})();
+}, previous?.bus);
 // A reachable manager: the unit query against the scan, same run.
-const systemd = !ran('systemd') ? undefined : (() => {
+const systemd = section('systemd', () => {
 	const hf = read('systemd.json');
 	const none = timing(hf, 'no-systemd');
 	const asked = timing(hf, 'systemd');
@@ -182,9 +210,9 @@ const systemd = !ran('systemd') ? undefined : (() => {
 		queryOverScan: ratio(asked.median - none.median, none.median),
 		cpuQueryOverScan: ratio(asked.cpu - none.cpu, none.cpu),
 	};
-})();
+}, previous?.systemd);
 
-const notRun = section => ({measured: `NOT RUN (BENCH_SECTIONS left out ${section})`, pass: false});
+const notRun = name => ({measured: `NOT RUN (BENCH_SECTIONS left out ${name})`, pass: false});
 const signedMs = v => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} ms`;
 const sdProcesses = systemd ? systemd.units * systemd.perUnit : Number(process.env.BENCH_UNITS ?? 300) * Number(process.env.BENCH_PER_UNIT ?? 10);
 const issue22 = [
@@ -276,7 +304,19 @@ if (top && nMax !== 3000) {
 	}
 }
 
-const report = {...meta, processes, livetreePeakRssKb: rssKb, index, targets, plain, issue13Targets: issue13, bus, systemd, issue22Targets: issue22};
+// A row of a section an earlier run measured says so.
+const carriedNote = name => {
+	const r = sectionRuns[name];
+	return r?.carried ? `measured by the run of ${r.date} (livetree ${r.livetree}); this run left ${name} out` : undefined;
+};
+for (const [list, name] of [[issue13, 'plain'], [targets, 'ostree'], [issue22.slice(0, 1), 'bus'], [issue22.slice(1), 'systemd']]) {
+	const note = carriedNote(name);
+	for (const t of note ? list : []) {
+		t.note = t.note ? `${t.note}; ${note}` : note;
+	}
+}
+
+const report = {...meta, sectionRuns, processes, livetreePeakRssKb: rssKb, index, targets, plain, issue13Targets: issue13, bus, systemd, issue22Targets: issue22};
 mkdirSync(outDir, {recursive: true});
 writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
 
@@ -298,7 +338,7 @@ function boundsText() {
 	const best = at.nodeStart.median + (slope.ms / 1000) * hostProcesses;
 	const fixed = at.livetree.median - best;
 	return [
-		`Where the time of \`status --json\` goes at N = ${plainAt} (${hostProcesses} processes on the host), from this run: Node's own start-up (\`node -e 0\`) ${ms(at.nodeStart.median)}; ` +
+		`Where the time of \`status --json\` goes at N = ${plainAt} (${hostProcesses} processes on the host), from the run that measured it: Node's own start-up (\`node -e 0\`) ${ms(at.nodeStart.median)}; ` +
 			`the marginal cost per process ${us(slope.ms)} (N = ${slope.from} → ${slope.to}), ${ms((slope.ms / 1000) * hostProcesses)} for all of them; everything else (loading the CLI and the addon, the catalog, the kernel report, the output) ${ms(fixed)}. ` +
 			`With that last part at zero, a status would take ${ms(best)}: needrestart's ${ms(at.needrestart.median)} is ${ratio(at.needrestart.median, best)}× that, short of 8× — ` +
 			'the per-process part is mostly the kernel producing `maps`, `comm`, `cgroup`, `exe`, `root` and `ns/mnt` for every process, all of which the contract reports (docs/proc-reading.md). ' +
@@ -317,7 +357,14 @@ const lines = [
 	`- Versions: livetree ${meta.versions.livetree}, node ${meta.versions.node}, ${meta.versions.hyperfine}, needrestart ${meta.versions.needrestart}, ostree ${meta.versions.ostree}`,
 	`- Load average (1/5/15 min) at start ${meta.machine.loadAverageAtStart}, at end ${meta.machine.loadAverageAtEnd}: on a shared machine wall times are noisy, so CPU times (user + system, hyperfine's means) are given beside them.`,
 	`- Each time is hyperfine's median of ${meta.runs} runs after warm-up (± standard deviation); every ratio is between medians measured in the same hyperfine run.`,
-	`- Sections run: ${(meta.sections ?? ['ostree', 'plain', 'index']).join(', ')}.`,
+	`- Sections run: ${(meta.sections ?? ['ostree', 'plain', 'index']).join(', ')}.${
+		Object.values(sectionRuns).some(r => r.carried)
+			? ` Carried over from earlier runs (their figures, machine load and commit are theirs): ${Object.entries(sectionRuns)
+					.filter(([, r]) => r.carried)
+					.map(([name, r]) => `${name} (${r.date}, livetree ${r.livetree})`)
+					.join(', ')}.`
+			: ''
+	}`,
 	'',
 	'## Targets of issue 13 (no OSTree: processes on a replaced libc)',
 	'',
@@ -387,7 +434,7 @@ if (bus) {
 	lines.push(
 		'## A host without a bus',
 		'',
-		'On this machine as it is (its own processes; an empty directory as the sysroot), one',
+		'On this machine as it is (its own processes; an empty directory as the sysroot), in',
 		`${bus.none.rounds} hyperfine runs (rounds, the commands in a rotated order; ${bus.none.runs} runs of each in all, pooled): \`status --json --no-systemd\`; \`status --json\` with`,
 		'`DBUS_SYSTEM_BUS_ADDRESS` naming a path where no socket is (livetree sees that with one',
 		'`stat` and never loads the D-Bus client); and `status --json --bus-address` naming a socket',

@@ -38,8 +38,9 @@
 # exit 2 (a failed command) fails the benchmark (hyperfine without -i).
 # Writes reports/bench.json (raw numbers) and reports/bench.md (ratios, targets).
 #
-# Environment: BENCH_SECTIONS="ostree plain index bus systemd" (a subset runs only those; the report
-# then marks the others' targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
+# Environment: BENCH_SECTIONS="ostree plain index bus systemd" (a subset runs only those; the
+# report keeps the others' figures from the report it replaces, each said to be from the run
+# that measured it, or marks their targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
 # BENCH_PLAIN_NS="10000 3000 1000" (plain, descending), BENCH_PLAIN_AT=3000 (the plain N
 # where needrestart, RSS and the exporter are measured; one of BENCH_PLAIN_NS),
 # BENCH_OBJECTS=100000, BENCH_RUNS=5, BENCH_BUS_ROUNDS=6 and BENCH_BUS_RUNS=10 (the bus
