@@ -30,10 +30,13 @@ const plain = new Chalk({level: 0});
 const HOSTILE = String.raw`it's $(touch PWNED) *\ dir`;
 const CONTROL = 'line\nbreak\u001B[31m';
 
-// Lines wider than the terminal, except a line that is one word (a path is never broken)
-// and a suggested command (printed whole, to be copied).
+// Lines wider than the terminal, except a line that is one word (a path is never broken),
+// a suggested command (printed whole, to be copied) and a deployment line (its whole
+// checksum, as `ostree admin status` prints it).
 function tooWide(text: string, width: number): string[] {
-	return text.split('\n').filter(line => [...line].length > width && line.trim().includes(' ') && !/^( {2}|Next: )livetree /.test(line));
+	return text
+		.split('\n')
+		.filter(line => [...line].length > width && line.trim().includes(' ') && !/^( {2}|Next: )livetree /.test(line) && !/^[* ] \S+ [\da-f]{64}\.\d+/.test(line));
 }
 
 test('shellWord: every word comes back exactly through bash, and through sh when printable', t => {
@@ -171,6 +174,22 @@ test('text wraps at the width given: the not-OSTree line, explain details, packa
 	const terminal = renderPackagesText(packages, plain, true, {width: 80});
 	t.deepEqual(tooWide(terminal, 80), []);
 	t.is(terminal.replace(/\s+/g, ' '), pipe.replace(/\s+/g, ' '));
+
+	// The Kernel block too: a long reason wraps under its indent.
+	const withKernel = makeDocument();
+	withKernel.kernel = {
+		running: {release: '6.1.0-57-amd64', version: '#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-3 (2026-11-26)'},
+		installed: [],
+		expected: '6.1.0-58-amd64',
+		modulesAvailable: true,
+		livepatches: [],
+		rebootNeeded: true,
+		softRebootPossible: false,
+		reasons: [{code: 'staged-deployment', message: 'deployment debian/0123456789abcdef0123456789.0 (kernel 6.1.0-58-amd64) is staged for the next boot'}],
+	} as NonNullable<StatusDocument['kernel']>;
+	const kernelText = renderText(withKernel, {style: plain, verbose: true, width: 80});
+	t.deepEqual(tooWide(kernelText, 80), []);
+	t.regex(kernelText, /^ {2}deployment debian\/0123456789abcdef0123456789\.0 \(kernel 6\.1\.0-58-amd64\) is\n {4}staged for the next boot$/m);
 
 	t.is(terminalWidth({isTTY: true, columns: 120}), 120);
 	t.is(terminalWidth({isTTY: true, columns: 0}), 80, 'a terminal that gives no width is taken as 80 columns');

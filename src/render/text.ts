@@ -37,7 +37,10 @@ const LIST_LIMIT = 10;
 
 export function renderText(doc: StatusDocument, options: TextOptions): string {
 	const {style} = options;
-	const lines: string[] = [...layout(verdictLine(doc, style, options), '', options.width, 2), '', ...kernelLines(doc.kernel, style, options.verbose)];
+	const kernel = kernelLines(doc.kernel, style, options.verbose).flatMap(l =>
+		layout(l.trimStart(), l.slice(0, l.length - l.trimStart().length), options.width, 2),
+	);
+	const lines: string[] = [...layout(verdictLine(doc, style, options), '', options.width, 2), '', ...kernel];
 	if (!doc.sysroot.ostreeBooted && doc.sysroot.path === '/' && doc.deployments.length === 0) {
 		lines.push(
 			...layout(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'), '', options.width),
