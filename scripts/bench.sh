@@ -23,12 +23,15 @@
 # 3. index: a repo with 100,000 distinct small objects in one deployed commit; one
 #    hyperfine run times `find objects -type f`, `ostree ls -R`, and a native scan with no
 #    processes, cold (empty catalog: records every file) and warm.
-# 4. bus (what asking systemd costs when there is no bus): on this host as it is, one
+# 4. containers (issue 21, scripts/bench-containers.sh): 200 podman containers of 5
+#    processes each, on an image whose tag a rebuild then moved; one hyperfine run times
+#    the floor and `livetree status --json` (BENCH_CONTAINERS, BENCH_CONTAINER_PROCS).
+# 5. bus (what asking systemd costs when there is no bus): on this host as it is, one
 #    hyperfine run of `status --json --no-systemd`, `status --json` with the system bus at
 #    an address where no socket is (DBUS_SYSTEM_BUS_ADDRESS), and `status --json` against a
 #    socket that accepts and closes (the D-Bus library loaded, the connection failing). The
 #    attempt without a socket should cost under 5 ms.
-# 5. systemd (what asking a reachable manager costs): a real `systemd --user` manager on its
+# 6. systemd (what asking a reachable manager costs): a real `systemd --user` manager on its
 #    own bus (scripts/bench-systemd.mjs, test/helpers/systemd-user.ts) with BENCH_UNITS
 #    units of BENCH_PER_UNIT processes each (300 × 10), all chrooted on a copy of the host's
 #    libc that is then replaced; one hyperfine run of `status --json --no-systemd` and
@@ -38,9 +41,9 @@
 # exit 2 (a failed command) fails the benchmark (hyperfine without -i).
 # Writes reports/bench.json (raw numbers) and reports/bench.md (ratios, targets).
 #
-# Environment: BENCH_SECTIONS="ostree plain index bus systemd" (a subset runs only those; the
-# report keeps the others' figures from the report it replaces, each said to be from the run
-# that measured it, or marks their targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
+# Environment: BENCH_SECTIONS="ostree plain index containers bus systemd" (a subset runs only
+# those; the report keeps the others' figures from the report it replaces, each said to be
+# from the run that measured it, or marks their targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
 # BENCH_PLAIN_NS="10000 3000 1000" (plain, descending), BENCH_PLAIN_AT=3000 (the plain N
 # where needrestart, RSS and the exporter are measured; one of BENCH_PLAIN_NS),
 # BENCH_OBJECTS=100000, BENCH_RUNS=5, BENCH_BUS_ROUNDS=6 and BENCH_BUS_RUNS=10 (the bus
@@ -56,7 +59,7 @@ cd "$root"
 ns=${BENCH_NS:-"3000 1000 200"}
 plain_ns=${BENCH_PLAIN_NS:-"10000 3000 1000"}
 plain_at=${BENCH_PLAIN_AT:-3000}
-sections=" ${BENCH_SECTIONS:-ostree plain index bus systemd} "
+sections=" ${BENCH_SECTIONS:-ostree plain index containers bus systemd} "
 objects=${BENCH_OBJECTS:-100000}
 runs=${BENCH_RUNS:-5}
 bus_runs=${BENCH_BUS_RUNS:-10}
@@ -77,11 +80,9 @@ count_glob() {
   echo "${#matches[@]}"
 }
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-# run_ok CMD: CMD as hyperfine runs it (through sh), succeeding on livetree's verdicts, exit 0
-# (nothing to restart), 1 (something to restart) and 3 (unknown: some process could not be
-# read), and failing on anything else, exit 2 (the command failed): hyperfine then stops the
-# benchmark instead of timing a failure.
-run_ok() { printf '%s; case $? in 0|1|3) ;; *) exit 1 ;; esac' "$1"; }
+# run_ok CMD: livetree's verdicts (0, 1, 3) are runs, its failure (2) fails the benchmark.
+# shellcheck source=lib/run-ok.sh
+. "$here/lib/run-ok.sh"
 die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (chroot, ostree admin, /proc/PID/map_files)"
@@ -607,6 +608,11 @@ hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/index.json
   -p true -n livetree-warm "node $here/bench-index.mjs scan $big $warm" \
   -p "rm -f $cold $cold-journal $cold-wal $cold-shm" -n livetree-cold "node $here/bench-index.mjs scan $big $cold" >&2
 catalog_bytes=$(stat -c %s "$cold")
+fi
+
+# --- containers: podman containers on an image whose tag moved ------------------------
+if section containers; then
+  bash "$here/bench-containers.sh" "$res" "$runs"
 fi
 
 # --- reports --------------------------------------------------------------------------

@@ -43,6 +43,8 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			processesUnreadable: counts.processesUnreadable,
 			complete: counts.complete,
 			kernelThreads: counts.kernelThreads,
+			containers: counts.containers,
+			containersOutdated: counts.containersOutdated,
 		},
 		warnings: [...scan.warnings, ...(input.warnings ?? [])],
 		...(kernel ? {kernel} : {}),

@@ -10,6 +10,7 @@ import type {ProcessState, StatusDocument} from '../model/document.js';
 import {installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
+import {containerFamilies} from './prometheus-containers.js';
 import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
 import {kernelFamilies} from './prometheus-kernel.js';
 import {packageFamilies} from './packages-prometheus.js';
@@ -36,6 +37,7 @@ export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {})
 		...kernelFamilies(doc.kernel),
 		...packageMetrics(doc),
 		...unitProcessFamilies(doc),
+		...containerFamilies(doc),
 		...restartFamilies(extra.restarts),
 		...exporterFamilies(extra),
 	]);
