@@ -393,7 +393,8 @@ function containerLines(doc: StatusDocument, procs: Process[], options: TextOpti
 			`${g.pids.length} × ${g.comm} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(g.unit)})` : ''}: ${g.why}`;
 		lines.push(...groupLines(doc, own, options, '  ', why, head));
 		if (c && own.some(p => p.needsRestart)) {
-			lines.push(...layout(`Restart: ${restartAdvice(c, own)}`, '    ', options.width, 4));
+			// Its command is never shortened (it is meant to be copied).
+			lines.push(...layout(`Restart: ${restartAdvice(c, own, options.suggest)}`, '    ', options.width, 4, false));
 		}
 	}
 
