@@ -37,6 +37,35 @@ export interface CheckReport {
   timeline?: TimelineCounts
 }
 
+/** The package manager whose database names a file's package. */
+export declare const enum Manager {
+  /** Debian's dpkg (`/var/lib/dpkg/status` and `info/*.list`). */
+  Dpkg = 'dpkg',
+  /** rpm (its `rpmdb.sqlite`). */
+  Rpm = 'rpm',
+}
+
+/**
+ * A package as the contract's `origin.package` names it. `version` is written the way
+ * the package manager writes it: dpkg `[epoch:]upstream-revision`, rpm
+ * `[epoch:]version-release`.
+ * Serialized as the contract's `origin.package`, fields in its order.
+ */
+export interface PackageInfo {
+  /** The binary package name. */
+  name: string
+  /** The version as the package manager writes it. */
+  version: string
+  /** The architecture (`amd64`, `x86_64`, `noarch`), when the database gives one. */
+  arch?: string
+  /** Which package manager installed it. */
+  manager: Manager
+  /** The source package name (dpkg `Source:`, rpm `SOURCERPM` name), when it differs or is known. */
+  source?: string
+  /** The source package's version, when it differs from `version`. */
+  sourceVersion?: string
+}
+
 /**
  * What `rebuild` did. Every row of the old file that was not copied is accounted for in
  * `lost`, in words a user can read.
@@ -336,6 +365,12 @@ export interface WhichReport {
   objectChecksum?: string
   /** Every known commit holding that object. */
   hits: Array<WhichHit>
+  /**
+   * For a path on disk: the package that installed that path, as the host's package
+   * database (dpkg or rpm, the one a scan reads for host files) says; none when no
+   * package owns it. This names the path's owner, as `dpkg -S` and `rpm -qf` do.
+   */
+  package?: PackageInfo
   /** What could not be read or resolved. */
   warnings: Array<Warning>
 }

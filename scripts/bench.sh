@@ -26,17 +26,32 @@
 # 4. containers (issue 21, scripts/bench-containers.sh): 200 podman containers of 5
 #    processes each, on an image whose tag a rebuild then moved; one hyperfine run times
 #    the floor and `livetree status --json` (BENCH_CONTAINERS, BENCH_CONTAINER_PROCS).
+# 5. bus (what asking systemd costs when there is no bus): on this host as it is, one
+#    hyperfine run of `status --json --no-systemd`, `status --json` with the system bus at
+#    an address where no socket is (DBUS_SYSTEM_BUS_ADDRESS), and `status --json` against a
+#    socket that accepts and closes (the D-Bus library loaded, the connection failing). The
+#    attempt without a socket should cost under 5 ms.
+# 6. systemd (what asking a reachable manager costs): a real `systemd --user` manager on its
+#    own bus (scripts/bench-systemd.mjs, test/helpers/systemd-user.ts) with BENCH_UNITS
+#    units of BENCH_PER_UNIT processes each (300 × 10), all chrooted on a copy of the host's
+#    libc that is then replaced; one hyperfine run of `status --json --no-systemd` and
+#    `status --json --bus-address` (the manager's bus): the unit query's cost against the
+#    scan (target: at most 20% at 3000 processes).
+# Every livetree command is timed through `run_ok`: exit 0, 1 or 3 (verdicts) count as runs,
+# exit 2 (a failed command) fails the benchmark (hyperfine without -i).
 # Writes reports/bench.json (raw numbers) and reports/bench.md (ratios, targets).
 #
 # 5. timeline: scripts/bench-timeline.sh (a simulated month of scans, `timeline --package`
 #    over it, the scan cost of recording), reported in reports/bench-timeline.md.
-# Environment: BENCH_SECTIONS="ostree plain index containers timeline" (a subset runs only
-# those; the report
-# then marks the others' targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
+# Environment: BENCH_SECTIONS="ostree plain index containers bus systemd timeline" (a subset
+# runs only those; the report keeps the others' figures from the report it replaces, each
+# said to be from the run that measured it, or marks their targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
 # BENCH_PLAIN_NS="10000 3000 1000" (plain, descending), BENCH_PLAIN_AT=3000 (the plain N
 # where needrestart, RSS and the exporter are measured; one of BENCH_PLAIN_NS),
-# BENCH_OBJECTS=100000, BENCH_RUNS=5, BENCH_KEEP=1 keeps the work directory, BENCH_OUT=DIR
-# writes the reports there instead of reports/.
+# BENCH_OBJECTS=100000, BENCH_RUNS=5, BENCH_BUS_ROUNDS=6 and BENCH_BUS_RUNS=10 (the bus
+# section: rounds of runs, as its difference is a few ms), BENCH_UNITS=300,
+# BENCH_PER_UNIT=10, BENCH_KEEP=1 keeps the work directory,
+# BENCH_OUT=DIR writes the reports there instead of reports/.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,9 +61,13 @@ cd "$root"
 ns=${BENCH_NS:-"3000 1000 200"}
 plain_ns=${BENCH_PLAIN_NS:-"10000 3000 1000"}
 plain_at=${BENCH_PLAIN_AT:-3000}
-sections=" ${BENCH_SECTIONS:-ostree plain index containers timeline} "
+sections=" ${BENCH_SECTIONS:-ostree plain index containers bus systemd timeline} "
 objects=${BENCH_OBJECTS:-100000}
 runs=${BENCH_RUNS:-5}
+bus_runs=${BENCH_BUS_RUNS:-10}
+bus_rounds=${BENCH_BUS_ROUNDS:-6}
+sd_units=${BENCH_UNITS:-300}
+sd_per_unit=${BENCH_PER_UNIT:-10}
 sleep_seconds=3600
 
 section() { [[ $sections == *" $1 "* ]]; }
@@ -63,13 +82,16 @@ count_glob() {
   echo "${#matches[@]}"
 }
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+# run_ok CMD: livetree's verdicts (0, 1, 3) are runs, its failure (2) fails the benchmark.
+# shellcheck source=lib/run-ok.sh
+. "$here/lib/run-ok.sh"
 die() { log "error: $*"; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (chroot, ostree admin, /proc/PID/map_files)"
 
 # --- dependencies -----------------------------------------------------------------
 bash "$here/install-deps.sh"
-if [[ ! -f dist/src/cli.js ]] || ! ls native/livetree.*.node >/dev/null 2>&1; then
+if [[ ! -f dist/src/cli.js || ! -f dist/test/helpers/systemd-user.js ]] || ! ls native/livetree.*.node >/dev/null 2>&1; then
   log "building livetree"
   npm run build >&2
 fi
@@ -89,6 +111,8 @@ helper=""
 plain_helper=""
 plain_pidfile=$work/plain-pids
 exporter=""
+sd_driver=""
+no_bus_listener=""
 
 # Kill exactly the processes this script started: the PIDs in $pidfile that are still
 # children of our helper shell (a PID reused by someone else has another parent).
@@ -141,6 +165,8 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   [[ -n $exporter ]] && { kill -TERM "$exporter" 2>/dev/null; wait "$exporter" 2>/dev/null; } || true
+  [[ -n $sd_driver ]] && { kill -TERM "$sd_driver" 2>/dev/null; wait "$sd_driver" 2>/dev/null; } || true
+  [[ -n $no_bus_listener ]] && { kill -TERM "$no_bus_listener" 2>/dev/null; wait "$no_bus_listener" 2>/dev/null; } || true
   kill_own 0
   kill_own 0 "$plain_helper" "$plain_pidfile"
   stop_helper "$helper"
@@ -204,8 +230,9 @@ deleted=$(mapping_count "$max" "libdemo.so.1 (deleted)")
 ((deleted == max)) || die "only $deleted of $max processes map a deleted libdemo.so.1"
 
 # --- processes: one hyperfine run per N --------------------------------------------
-floor_cmd="bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1'"
-lt_cmd="node $root/bin/livetree.js status --json --no-systemd --sysroot $s --state-dir $state > /dev/null"
+# The floor's cat fails on a process that exits while it reads: that is no failed run.
+floor_cmd="bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1; true'"
+lt_cmd=$(run_ok "node $root/bin/livetree.js status --json --no-systemd --sysroot $s --state-dir $state > /dev/null")
 nr_cmd="${nr[*]} > /dev/null 2>&1"
 for n in $ns; do
   kill_own "$n"
@@ -217,7 +244,7 @@ for n in $ns; do
   ((alive == n)) || die "N=$n: $alive processes map the deleted libdemo"
   total=$(count_glob "/proc/[0-9]*")
   log "N=$n ($total processes on the host): hyperfine"
-  hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/procs-$n.json" \
+  hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/procs-$n.json" \
     -n floor "$floor_cmd" -n livetree "$lt_cmd" -n needrestart "$nr_cmd" >&2
 
   # Detection: livetree's JSON, restricted to our N PIDs.
@@ -255,6 +282,27 @@ for n in $ns; do
 done
 kill_own 0
 fi
+
+# libc_root DIR: the host's sleep, libc and dynamic loader copied into DIR at the paths the
+# host has them, for processes chrooted there. Sets sleep_bin and libc (the host's paths).
+libc_root() {
+  local d=$1 f
+  mkdir -p "$d"
+  sleep_bin=$(command -v sleep)
+  for f in "$sleep_bin" $(ldd "$sleep_bin" | grep -oE '/[^ ]+'); do
+    cp -L --parents "$f" "$d/"
+  done
+  libc=$(ldd "$sleep_bin" | awk '$1 == "libc.so.6" {print $3}')
+  [[ -f $d$libc ]] || die "no libc.so.6 in the chroot $d"
+}
+
+# replace_libc DIR: an upgrade: the new libc is written beside the old and renamed over it,
+# so the old inode, still mapped by every process, has no name left.
+replace_libc() {
+  cp "$1$libc" "$1$libc.new"
+  printf 'livetree-bench' >>"$1$libc.new"
+  mv -f "$1$libc.new" "$1$libc"
+}
 
 # --- plain: no OSTree, N processes on a copy of the host's libc, then replaced ------------
 # The most processes the limits let us start: the kernel's pid_max and threads-max, and
@@ -302,17 +350,11 @@ if section plain; then
     ((plain_at <= room)) || die "the pids limit does not allow BENCH_PLAIN_AT=$plain_at processes"
   fi
 
-  # The chroot: the host's sleep, libc and dynamic loader, at the paths the host has them.
   proot=$work/plain
   psys=$work/plain-sysroot # an empty directory: no OSTree here
   pstate=$work/plain-state
-  mkdir -p "$proot" "$psys" "$pstate"
-  sleep_bin=$(command -v sleep)
-  for f in "$sleep_bin" $(ldd "$sleep_bin" | grep -oE '/[^ ]+'); do
-    cp -L --parents "$f" "$proot/"
-  done
-  libc=$(ldd "$sleep_bin" | awk '$1 == "libc.so.6" {print $3}')
-  [[ -f $proot$libc ]] || die "plain: no libc.so.6 in the chroot"
+  mkdir -p "$psys" "$pstate"
+  libc_root "$proot"
 
   # The C floor: every /proc/PID/maps read once, nothing parsed.
   cat >"$work/maps-floor.c" <<'C'
@@ -353,17 +395,13 @@ C
     sleep 0.2
   done
   ((ready == pmax)) || die "plain: only $ready of $pmax processes map $proot$libc"
-  # An upgrade: the new libc is written beside the old and renamed over it, so the old
-  # inode, still mapped by every process, has no name left.
-  cp "$proot$libc" "$proot$libc.new"
-  printf 'livetree-bench' >>"$proot$libc.new"
-  mv -f "$proot$libc.new" "$proot$libc"
+  replace_libc "$proot"
   deleted=$(mapping_count "$pmax" "$proot$libc (deleted)" "$plain_pidfile")
   ((deleted == pmax)) || die "plain: only $deleted of $pmax processes map a deleted libc"
 
-  floor_cmd="bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1'"
+  floor_cmd="bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1; true'"
   cfloor_cmd="$work/maps-floor"
-  plt_cmd="node $root/bin/livetree.js status --json --no-systemd --sysroot $psys --state-dir $pstate > /dev/null"
+  plt_cmd=$(run_ok "node $root/bin/livetree.js status --json --no-systemd --sysroot $psys --state-dir $pstate > /dev/null")
   nr_cmd="${nr[*]} > /dev/null 2>&1"
   for n in $plain_ns; do
     kill_own "$n" "$plain_helper" "$plain_pidfile"
@@ -377,7 +415,7 @@ C
     log "plain N=$n ($total processes on the host): hyperfine"
     extra=()
     [[ $n == "$plain_at" ]] && extra=(-n needrestart "$nr_cmd")
-    hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/plain-$n.json" \
+    hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/plain-$n.json" \
       -n floor "$floor_cmd" -n c-floor "$cfloor_cmd" -n livetree "$plt_cmd" \
       -n node-start "node -e 0" "${extra[@]}" >&2
 
@@ -423,7 +461,7 @@ C
       [[ -n $url ]] || die "the exporter did not start: $(cat "$res/exporter.log")"
       # The first scrape loads the addon and JIT-compiles; hyperfine's warm-ups add two more.
       curl -sf -o /dev/null "$url/metrics" || die "the exporter's first scrape failed"
-      hyperfine -i --style basic --warmup 2 --runs "$runs" --export-json "$res/plain-exporter.json" \
+      hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$res/plain-exporter.json" \
         -n c-floor "$cfloor_cmd" -n exporter-scrape "curl -sf -o /dev/null $url/metrics" >&2
       curl -sf "$url/metrics" | grep -c '^livetree_' >"$res/plain-exporter-lines.txt" || true
       kill -TERM "$exporter" 2>/dev/null || true
@@ -432,6 +470,113 @@ C
     fi
   done
   kill_own 0 "$plain_helper" "$plain_pidfile"
+fi
+
+# --- bus: a host without a bus ----------------------------------------------------------
+if section bus; then
+  bsys=$work/bus-sysroot # an empty directory: no OSTree here
+  bstate=$work/bus-state
+  mkdir -p "$bsys" "$bstate"
+  # Something listens here, but no D-Bus server: it accepts and closes.
+  dead_sock=$work/dead-bus
+  node -e 'require("net").createServer(c => c.destroy()).listen(process.argv[1])' "$dead_sock" &
+  no_bus_listener=$!
+  for _ in $(seq 100); do [[ -S $dead_sock ]] && break; sleep 0.05; done
+  [[ -S $dead_sock ]] || die "bus: the listener did not start"
+  bst="node $root/bin/livetree.js status --json --sysroot $bsys --state-dir $bstate"
+  # The scan records this host's package files once, before the timed runs.
+  node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$bsys" --state-dir "$bstate" >/dev/null || true
+  # The difference sought is a few ms in ~100 ms, on a machine others share: the runs are
+  # split into rounds, each a hyperfine run of the three commands in a rotated order, so a
+  # change of load between commands falls on each of them alike; the report pools the rounds.
+  bus_cmds=(
+    no-systemd "$(run_ok "$bst --no-systemd > /dev/null")"
+    no-socket "$(run_ok "$bst > /dev/null")"
+    socket-without-dbus "$(run_ok "$bst --bus-address unix:path=$dead_sock > /dev/null")"
+  )
+  log "bus: status with no bus, no socket at the address, a socket without D-Bus ($bus_rounds rounds of $bus_runs runs)"
+  for ((r = 0; r < bus_rounds; r++)); do
+    args=()
+    for ((i = 0; i < 3; i++)); do
+      j=$(((i + r) % 3))
+      args+=(-n "${bus_cmds[2 * j]}" "${bus_cmds[2 * j + 1]}")
+    done
+    # The system bus is looked for where DBUS_SYSTEM_BUS_ADDRESS says: a path with no socket.
+    DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/no-such-bus" \
+      hyperfine --style basic --warmup 2 --runs "$bus_runs" --export-json "$res/bus-$r.json" "${args[@]}" >&2
+  done
+  echo "$bus_rounds" >"$res/bus-rounds"
+  # (Its exit code is a verdict on this host, not asked here.)
+  { DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/no-such-bus" $bst || true; } | jq '[.warnings[] | select(.code | startswith("systemd"))]' >"$res/bus-warnings.json"
+  kill -TERM "$no_bus_listener" 2>/dev/null || true
+  wait "$no_bus_listener" 2>/dev/null || true
+  no_bus_listener=""
+fi
+
+# --- systemd: a reachable systemd --user manager with units -------------------------------
+if section systemd; then
+  sroot=$work/systemd-root
+  ssys=$work/systemd-sysroot # an empty directory: no OSTree here
+  sstate=$work/systemd-state
+  mkdir -p "$ssys" "$sstate"
+  libc_root "$sroot"
+  want=$((sd_units * sd_per_unit))
+  log "systemd: a systemd --user manager with $sd_units units of $sd_per_unit processes each"
+  node "$here/bench-systemd.mjs" "$sd_units" "$sd_per_unit" "$sroot" "$sleep_bin" >"$work/sd.json" 2>"$work/sd.log" &
+  sd_driver=$!
+  for _ in $(seq 1800); do
+    [[ -s $work/sd.json ]] && break
+    [[ -e /proc/$sd_driver ]] || die "systemd: the manager did not start: $(tail -n 20 "$work/sd.log")"
+    sleep 0.2
+  done
+  [[ -s $work/sd.json ]] || die "systemd: the units did not start: $(tail -n 20 "$work/sd.log")"
+  sd_bus=$(jq -r .busAddress "$work/sd.json")
+  sd_cgroup=$(jq -r .cgroupRoot "$work/sd.json")
+  # Every unit's processes, from the manager's cgroup tree, once all of them map the libc.
+  # (cgroup v2 at /sys/fs/cgroup, or a hybrid host's unified hierarchy; units come and go
+  # from neither once started, and a glob that matches nothing is no error.)
+  unit_pids() {
+    local f
+    shopt -s nullglob
+    for f in /sys/fs/cgroup"$sd_cgroup"/app.slice/lt-bench-*.service/cgroup.procs \
+      /sys/fs/cgroup/unified"$sd_cgroup"/app.slice/lt-bench-*.service/cgroup.procs; do
+      cat "$f"
+    done | sort -u
+    shopt -u nullglob
+  }
+  for _ in $(seq 600); do
+    unit_pids >"$work/sd-pids"
+    ready=$(mapping_count "$want" "$sroot$libc" "$work/sd-pids")
+    ((ready == want)) && break
+    sleep 0.2
+  done
+  ((ready == want)) || die "systemd: only $ready of $want unit processes map $sroot$libc"
+  replace_libc "$sroot"
+  deleted=$(mapping_count "$want" "$sroot$libc (deleted)" "$work/sd-pids")
+  ((deleted == want)) || die "systemd: only $deleted of $want processes map a deleted libc"
+  total=$(count_glob "/proc/[0-9]*")
+  sst="node $root/bin/livetree.js status --json --sysroot $ssys --state-dir $sstate"
+  node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$ssys" --state-dir "$sstate" >/dev/null || true
+  log "systemd: $want unit processes ($total on the host): hyperfine"
+  hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/systemd.json" \
+    -n no-systemd "$(run_ok "$sst --no-systemd > /dev/null")" \
+    -n systemd "$(run_ok "$sst --bus-address $sd_bus > /dev/null")" >&2
+  # What the manager answered: units tied to our processes, and which need a restart.
+  $sst --bus-address "$sd_bus" >"$res/systemd-status.json" || true
+  jq --slurpfile p <(jq -s . "$work/sd-pids") --argjson total "$total" '
+      ($p[0] | map({(tostring): true}) | add) as $ours
+      | [.processes[] | select($ours[.pid | tostring])] as $mine
+      | {processes: ($mine | length),
+         inUnits: ([$mine[] | select(.unit != null and (.unit | startswith("lt-bench-")))] | length),
+         stale: ([$mine[] | select(.state == "stale")] | length),
+         units: ([.units[] | select(.name | startswith("lt-bench-"))] | length),
+         unitsNeedingRestart: ([.units[] | select((.name | startswith("lt-bench-")) and .needsRestart)] | length),
+         hostProcesses: $total,
+         warnings: [.warnings[].code] | unique}' "$res/systemd-status.json" >"$res/systemd-detect.json"
+  jq -n --argjson units "$sd_units" --argjson perUnit "$sd_per_unit" '{units: $units, perUnit: $perUnit}' >"$res/systemd-setup.json"
+  kill -TERM "$sd_driver" 2>/dev/null || true
+  wait "$sd_driver" 2>/dev/null || true
+  sd_driver=""
 fi
 
 # --- index: 100,000 objects -----------------------------------------------------------
@@ -458,7 +603,7 @@ cold=$work/cold.sqlite
 warm=$work/warm.sqlite
 node "$here/bench-index.mjs" scan "$big" "$warm" 2>/dev/null ||
   die "native scan of the 100k-object sysroot failed"
-hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/index.json" \
+hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/index.json" \
   -p true -n find-objects "bash -c 'find $repo/objects -type f | wc -l > /dev/null'" \
   -p true -n ostree-ls-R "ostree --repo=$repo ls -R big/stable > /dev/null" \
   -p true -n node-addon-load "node $here/bench-index.mjs load" \

@@ -80,6 +80,13 @@ seed_gv 2 "$cap/repo/dirmeta.bin"
 seed_gv 5 "$cap/sysroot/staged-deployment"
 
 cd "$fuzz"
+# The committed Cargo.lock is what the fuzz targets build with. cargo-fuzz has no --locked
+# of its own, so cargo checks it first, resolving exactly as the build will: a lock that
+# would need a change (a dependency of livetree-core added without updating it) fails here
+# instead of being rewritten by the build. Update it with `cargo update --manifest-path
+# native/fuzz/Cargo.toml -p livetree-core`, pinning the versions native/Cargo.lock has.
+cargo +nightly metadata --locked --format-version 1 >/dev/null ||
+  { echo "fuzz: native/fuzz/Cargo.lock is not current (see scripts/fuzz.sh)" >&2; exit 1; }
 targets=$(cargo +nightly fuzz list)
 cargo +nightly fuzz build --target-dir "$target_dir" >/dev/null
 failed=()

@@ -3,7 +3,7 @@
 import {readFileSync} from 'node:fs';
 import {NativeError} from './errors/native-error.js';
 import {UsageError} from './errors/usage-error.js';
-import {toolHelp} from './commands/help.js';
+import {commandHelp, toolHelp} from './commands/help.js';
 import {isCommandName, type CommandName} from './commands/table.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -43,6 +43,18 @@ export async function main(argv: string[]): Promise<number> {
 	let [name, ...rest] = argv;
 	if (name === 'admin' && rest[0] === 'status') {
 		[name, ...rest] = rest;
+	}
+
+	if (name === 'help' && rest.length > 0) {
+		// `livetree help status` is `livetree status --help`.
+		const [topic, ...extra] = rest;
+		if (extra.length > 0 || !isCommandName(topic!)) {
+			process.stderr.write(`livetree: help takes one command name, not "${rest.join(' ')}" (try livetree --help)\n`);
+			return 2;
+		}
+
+		process.stdout.write(commandHelp(topic!));
+		return 0;
 	}
 
 	if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

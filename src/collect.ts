@@ -59,7 +59,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 	try {
 		const json = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
-			...(extra.processesApart && !options.bus ? {processesApart: true} : {}),
+			...(extra.processesApart ? {processesApart: true} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
@@ -88,14 +88,22 @@ export async function collect(options: CommonOptions, extra: CollectOptions = {}
 
 export async function collectPrintable(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<Collected> {
 	const started = process.hrtime.bigint();
-	const [scan, host] = await Promise.all([scanOnly(options, extra, scanner), hostFacts()]);
+	// A bus whose socket is not there is known before the scan, from one stat: the report
+	// is then what --no-systemd gives plus a warning, without loading the D-Bus library.
+	const noBus = options.bus ? await (await import('./systemd/bus-address.js')).busMissing(options.bus) : null;
+	const bus = noBus === null ? options.bus : undefined;
+	// Units are added to the processes; without them the core may write the processes apart.
+	const apart = Boolean(extra.processesApart) && !bus;
+	const [scan, host] = await Promise.all([scanOnly(options, {...extra, processesApart: apart}, scanner), hostFacts()]);
 	const doc = buildDocument({scan, host});
 	rememberInstalled(doc, scan.installedPackages);
-	if (options.bus) {
+	if (bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);
-		const {units, warnings, answered} = await unitsForProcesses(doc.processes, options.bus, reasons);
+		const {units, warnings, answered} = await unitsForProcesses(doc.processes, bus, reasons);
 		withUnits(doc, units, warnings, answered);
+	} else if (noBus !== null) {
+		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);
 	}
 
 	if (options.sysroot !== '/' && !(await isDirectory(path.join(options.sysroot, 'ostree')))) {

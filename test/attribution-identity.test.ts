@@ -12,17 +12,14 @@ import {livetree} from './helpers/cli.js';
 import {parseExposition, valueOf} from './helpers/exposition.js';
 import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
+import {checkedDocument} from './helpers/exit-code.js';
 
 const run = promisify(execFile);
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 
 async function status(sysroot: string, state: string, extra: string[] = []): Promise<{doc: StatusDocument; code: number}> {
 	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state, ...extra]);
-	if (r.code === 2) {
-		throw new Error(r.stderr);
-	}
-
-	return {doc: JSON.parse(r.stdout) as StatusDocument, code: r.code};
+	return {doc: checkedDocument(r), code: r.code};
 }
 
 function proc(doc: StatusDocument, pid: number): Process {

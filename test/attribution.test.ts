@@ -9,16 +9,13 @@ import type {MappedFile, Process, StatusDocument} from '../src/model/document.js
 import {livetree} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
+import {checkedDocument} from './helpers/exit-code.js';
 
 const run = promisify(execFile);
 
 async function explain(pid: number, sysroot: string, state: string): Promise<{doc: StatusDocument; p: Process}> {
 	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state]);
-	if (r.code === 2) {
-		throw new Error(r.stderr);
-	}
-
-	const doc = JSON.parse(r.stdout) as StatusDocument;
+	const doc = checkedDocument(r);
 	const p = doc.processes.find(q => q.pid === pid);
 	if (!p) {
 		throw new Error(`PID ${pid} not in the report`);

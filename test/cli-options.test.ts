@@ -49,6 +49,26 @@ test("livetree --help and every command's --help, as the CLI prints them, match 
 	}
 });
 
+test("`livetree help CMD` prints that command's help, as `CMD --help` does; help of no command is a usage error", async t => {
+	for (const command of commands) {
+		const r = await livetree(['help', command]);
+		t.is(r.code, 0, command);
+		t.is(r.stderr, '', command);
+		t.is(r.stdout, commandHelp(command), command);
+	}
+
+	t.is((await livetree(['help'])).stdout, toolHelp());
+	for (const args of [
+		['help', 'frob'],
+		['help', 'status', 'explain'],
+	]) {
+		const r = await livetree(args);
+		t.is(r.code, 2, args.join(' '));
+		t.is(r.stdout, '');
+		t.regex(r.stderr, /^livetree: help takes one command name, not "[^"]+" \(try livetree --help\)\n$/);
+	}
+});
+
 test('every option a command takes is in its --help, with its value and short form; no other is', t => {
 	for (const command of commands) {
 		const help = commandHelp(command);

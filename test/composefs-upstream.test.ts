@@ -15,6 +15,7 @@ import {promisify} from 'node:util';
 import {FIXTURES, devMajorMinor} from './helpers/fixture.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
+import {checkedDocument} from './helpers/exit-code.js';
 import type {Process, StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native} from '../src/native.js';
@@ -145,11 +146,7 @@ async function mountAndRun(t: ExecutionContext, base: string, mode: Mode, s: str
 async function scan(s: string, repo: string, stateDir: string, pids: number[]): Promise<{doc: StatusDocument; code: number | null}> {
 	await mkdir(stateDir, {recursive: true});
 	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', s, '--state-dir', stateDir]);
-	if (r.code === 2) {
-		throw new Error(r.stderr);
-	}
-
-	const doc = JSON.parse(r.stdout) as StatusDocument;
+	const doc = checkedDocument(r);
 	// livetree never writes to the repo: upstream's own fsck passes after every scan.
 	execFileSync(join(FIXTURES, 'upstream/ostree'), ['fsck', `--repo=${repo}`], {stdio: 'ignore'});
 	// Only what this test made is looked at: other tests' processes share the host.

@@ -70,11 +70,13 @@ test('a container run by a service names that unit; restarting it after the tag 
 	const stale = await explain(pid);
 	t.is(stale.code, 1);
 	t.is(stale.p.files.find(f => f.path === LIB)?.staleReason, 'image-outdated');
-	t.true((await livetree(['explain', ...bus, String(pid)])).stdout.endsWith(`Next: livetree restart --dry-run ${unit}\n`));
+	// The command carries the options that chose what was read: this catalog, this manager.
+	const explained = (await livetree(['explain', ...bus, String(pid)])).stdout;
+	t.true(explained.endsWith(`Next: livetree restart --dry-run ${unit} --state-dir ${state} --bus-address ${manager.busAddress}\n`), explained);
 	const doc = JSON.parse((await livetree(['status', '--json', ...bus])).stdout) as StatusDocument;
 	t.true(doc.units.find(u => u.name === unit)?.needsRestart, JSON.stringify(doc.units));
 	const text = (await livetree(['status', ...bus])).stdout;
-	t.true(text.includes(`Restart: restart unit ${unit} (livetree restart ${unit})`), text);
+	t.true(text.includes(`Restart: restart unit ${unit} (livetree restart ${unit} --state-dir ${state} --bus-address ${manager.busAddress})`), text);
 
 	// Restarting the unit creates the container again from the name: the new image, verified.
 	const restart = await livetree(['restart', unit, '--json', ...bus]);

@@ -9,6 +9,8 @@ import path from 'node:path';
 import test from 'ava';
 import {livetree, livetreeAs, projectRoot} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
+import {statusExitCode} from './helpers/exit-code.js';
+import type {StatusDocument} from '../src/model/document.js';
 
 async function tempDir(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'livetree-errors-'));
@@ -96,8 +98,8 @@ test('--bus-address garbage: a usage error naming it', async t => {
 	oneLine(t, transport.stderr, /unknown D-Bus transport "nosuch"/);
 	// A well-formed address with nothing listening is no usage error: a warning, as before.
 	const absent = await livetree(['status', '--json', '--bus-address', `unix:path=${dir}/no-bus`, '--state-dir', dir]);
-	t.not(absent.code, 2, absent.stderr);
-	const doc = JSON.parse(absent.stdout) as {warnings: Array<{code: string}>};
+	const doc = JSON.parse(absent.stdout) as StatusDocument;
+	t.is(absent.code, statusExitCode(doc), absent.stderr);
 	t.true(doc.warnings.some(w => w.code === 'systemd-unavailable'));
 });
 
@@ -174,8 +176,8 @@ test('a directory that is no sysroot says so in a warning', async t => {
 	const notSysroot = path.join(dir, 'etc');
 	await mkdir(notSysroot);
 	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', notSysroot, '--state-dir', state]);
-	t.not(r.code, 2, r.stderr);
-	const doc = JSON.parse(r.stdout) as {deployments: unknown[]; warnings: Array<{code: string; message: string}>};
+	const doc = JSON.parse(r.stdout) as StatusDocument;
+	t.is(r.code, statusExitCode(doc), r.stderr);
 	t.deepEqual(schemaErrors(doc), []);
 	t.deepEqual(doc.deployments, []);
 	t.true(

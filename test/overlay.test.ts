@@ -10,6 +10,7 @@ import {join} from 'node:path';
 import {Fixtures, FIXTURES, devMajorMinor, type BuiltSysroot} from './helpers/fixture.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
+import {checkedDocument} from './helpers/exit-code.js';
 import type {Process, StatusDocument} from '../src/model/document.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
@@ -128,11 +129,7 @@ async function inNamespace(t: ExecutionContext, dir: string, upper: string, [scr
 
 async function status(built: BuiltSysroot, stateDir: string, extra: string[] = []): Promise<StatusDocument> {
 	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', built.sysroot, '--state-dir', stateDir, ...extra]);
-	if (r.code === 2) {
-		throw new Error(r.stderr);
-	}
-
-	const doc = JSON.parse(r.stdout) as StatusDocument;
+	const doc = checkedDocument(r);
 	// livetree never writes to the repo: it must still pass fsck after every scan.
 	execFileSync('ostree', ['fsck', `--repo=${built.repo}`], {stdio: 'ignore'});
 	return doc;

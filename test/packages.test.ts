@@ -23,6 +23,7 @@ import {livetree, projectRoot} from './helpers/cli.js';
 import {dpkgUpgrade} from './helpers/dpkg.js';
 import {FIXTURES, Fixtures, type SysrootHandle} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
+import {checkedDocument} from './helpers/exit-code.js';
 
 const run = promisify(execFile);
 const ajv = new Ajv2020.default({allErrors: true, strict: false});
@@ -51,12 +52,7 @@ async function commitWithDb(fx: Fixtures, s: SysrootHandle, version: string, dam
 }
 
 async function status(sysroot: string, state: string): Promise<StatusDocument> {
-	const r = await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state]);
-	if (r.code === 2) {
-		throw new Error(r.stderr);
-	}
-
-	return JSON.parse(r.stdout) as StatusDocument;
+	return checkedDocument(await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state]));
 }
 
 function file(p: Process, treePath: string): MappedFile {

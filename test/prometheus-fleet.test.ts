@@ -11,6 +11,8 @@ import {renderPrometheus} from '../src/render/prometheus.js';
 import {livetree} from './helpers/cli.js';
 import {parseExposition, promtoolCheck, valueOf} from './helpers/exposition.js';
 import {makeDocument} from './helpers/status-document.js';
+import {metricsExitCode, statusExitCode, textExitCode} from './helpers/exit-code.js';
+import type {StatusDocument} from '../src/model/document.js';
 
 test("livetree_unit_processes_needing_restart counts each unit's stale processes", t => {
 	const doc = makeDocument();
@@ -60,7 +62,7 @@ test('livetree status --textfile carries the verdicts of a real catalog', async 
 	await mkdir(state);
 	// A first scan creates the catalog; then two restarts are recorded as `livetree restart` does.
 	const first = await livetree(['status', '--no-systemd', '--json', '--state-dir', state]);
-	t.not(first.code, 2, first.stderr);
+	t.is(first.code, statusExitCode(JSON.parse(first.stdout) as StatusDocument), first.stderr);
 	const catalog = path.join(state, 'catalog.sqlite');
 	const failed = native.catalogBeginRestart(catalog, {unit: 'db.service', oldPids: [10], staleFilesJson: '[]'});
 	native.catalogFinishRestart(catalog, failed, {jobResult: 'failed', newPids: [], verdict: 'failed', detailsJson: '{}'});
@@ -68,8 +70,9 @@ test('livetree status --textfile carries the verdicts of a real catalog', async 
 	native.catalogFinishRestart(catalog, verified, {jobResult: 'done', newPids: [12], verdict: 'verified', detailsJson: '{}'});
 
 	const r = await livetree(['status', '--no-systemd', '--state-dir', state, '--textfile', textfile, '--output', path.join(dir, 'out.txt')]);
-	t.not(r.code, 2, r.stderr);
 	const text = await readFile(textfile, 'utf8');
+	t.is(r.code, textExitCode(await readFile(path.join(dir, 'out.txt'), 'utf8')), r.stderr);
+	t.is(r.code, metricsExitCode(text));
 	t.is(promtoolCheck(text).status, 0, promtoolCheck(text).output);
 	const parsed = parseExposition(text);
 	t.is(valueOf(parsed, 'livetree_unit_last_restart_verdict', {unit: 'db.service', verdict: 'failed'}), 1);

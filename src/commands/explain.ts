@@ -7,8 +7,10 @@ import {readCommon} from '../options.js';
 import {printable} from '../render/reason.js';
 import {renderExplain} from '../render/explain.js';
 import {makeStyle} from '../render/style.js';
+import {terminalWidth} from '../render/wrap.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
+import {suggestFor} from './rerun.js';
 import {commandTable} from './table.js';
 
 export async function explainCommand(argv: string[]): Promise<number> {
@@ -52,7 +54,14 @@ export async function explainCommand(argv: string[]): Promise<number> {
 		);
 	} else {
 		// The scan read only this PID: the core's count of refused maps is about it alone.
-		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose, {asRoot: runningAsRoot(), denied: unread.denied > 0}));
+		process.stdout.write(
+			renderExplain(doc, p, makeStyle(options.color), options.verbose, {
+				asRoot: runningAsRoot(),
+				denied: unread.denied > 0,
+				width: terminalWidth(),
+				suggest: suggestFor(options),
+			}),
+		);
 	}
 
 	// What an unreadable process runs is unknown: neither "current" (0) nor "stale" (1).

@@ -38,7 +38,7 @@ to the OSTree commit it came from, and which processes and units need a restart.
 
 Commands:
 ${rows.join('')}
-Run 'livetree <command> --help' for a command's options.
+Run 'livetree help <command>' (or 'livetree <command> --help') for its options.
 Options: -h, --help, -V, --version
 `;
 }

@@ -39,8 +39,12 @@ export async function packagesCommand(argv: string[]): Promise<number> {
 	} else if (format === 'prometheus') {
 		process.stdout.write(renderPackagesPrometheus(report));
 	} else {
-		const [{makeStyle}, {renderPackagesText}] = await Promise.all([import('../render/style.js'), import('../render/packages-text.js')]);
-		process.stdout.write(renderPackagesText(report, makeStyle(options.color), options.verbose));
+		const [{makeStyle}, {renderPackagesText}, {terminalWidth}] = await Promise.all([
+			import('../render/style.js'),
+			import('../render/packages-text.js'),
+			import('../render/wrap.js'),
+		]);
+		process.stdout.write(renderPackagesText(report, makeStyle(options.color), options.verbose, {names: positionals, width: terminalWidth()}));
 	}
 
 	if (values.textfile !== undefined) {

@@ -19,6 +19,7 @@ import {nameFromPath} from '../systemd/units.js';
 import {loadRestartConfig} from '../restart-config.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
+import {suggestFor} from './rerun.js';
 import {commandTable} from './table.js';
 
 export async function restartCommand(argv: string[]): Promise<number> {
@@ -92,7 +93,11 @@ export async function restartCommand(argv: string[]): Promise<number> {
 		});
 	});
 	const style = makeStyle(options.color);
-	process.stdout.write(options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : renderRestarts(outcomes, style));
+	// --needed restarts units; stale processes in no unit are said, with the command listing them.
+	const outside = values.needed ? doc.processes.filter(p => p.needsRestart && !p.unit).length : 0;
+	process.stdout.write(
+		options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : renderRestarts(outcomes, style, {outside, listCommand: suggestFor(options)('status')}),
+	);
 	if (values['dry-run']) {
 		return 0;
 	}

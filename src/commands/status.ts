@@ -5,10 +5,11 @@ import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
 import {exitCodes} from '../exit-codes.js';
 import {runningAsRoot} from '../host.js';
-import {readCommon} from '../options.js';
+import {readCommon, type CommonOptions} from '../options.js';
 import {complete} from '../model/complete.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
+import {suggestFor} from './rerun.js';
 import {commandTable} from './table.js';
 import {jsonChunks} from '../render/json.js';
 import type {ExporterFacts} from '../render/prometheus.js';
@@ -60,9 +61,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	const metrics = format === 'prometheus' || values.textfile !== undefined;
 	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};
 	const output =
-		format === 'json'
-			? jsonChunks(doc, pretty, processesText)
-			: await render(doc, format, facts, options.color, options.verbose, values.output !== undefined, unread.denied);
+		format === 'json' ? jsonChunks(doc, pretty, processesText) : await render(doc, format, facts, options, values.output !== undefined, unread.denied);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
@@ -92,24 +91,23 @@ export function exitCode(doc: StatusDocument): number {
 }
 
 // Text or Prometheus; JSON is streamed by the caller.
-async function render(
-	doc: StatusDocument,
-	format: string,
-	facts: ExporterFacts,
-	color: 'always' | 'never' | 'auto',
-	verbose: boolean,
-	toFile: boolean,
-	denied: number,
-): Promise<string> {
+async function render(doc: StatusDocument, format: string, facts: ExporterFacts, options: CommonOptions, toFile: boolean, denied: number): Promise<string> {
 	if (format === 'prometheus') {
 		return (await prometheus()).renderPrometheus(doc, facts);
 	}
 
-	const [{makeStyle}, {renderText}] = await Promise.all([import('../render/style.js'), import('../render/text.js')]);
+	const {color, verbose} = options;
+
+	const [{makeStyle}, {renderText}, {terminalWidth}] = await Promise.all([
+		import('../render/style.js'),
+		import('../render/text.js'),
+		import('../render/wrap.js'),
+	]);
 	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
 	// A terminal's width wraps long lines; a pipe or a file gets them whole (no width).
-	const width = !toFile && process.stdout.isTTY ? (process.stdout.columns ?? 80) : undefined;
-	return renderText(doc, {style, verbose, width, asRoot: runningAsRoot(), denied});
+	const width = toFile ? undefined : terminalWidth();
+	// The commands under "Next:" read what this run read (its sysroot, catalog, bus, …).
+	return renderText(doc, {style, verbose, width, asRoot: runningAsRoot(), denied, suggest: suggestFor(options)});
 }
 
 // stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.

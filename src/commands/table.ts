@@ -52,11 +52,14 @@ unknown (the warnings say why).`,
 		description: `Which commits hold a file, and at which paths. MAJOR:MINOR:INODE is what
 /proc/PID/maps shows (device in decimal); PATH is a file on disk (found by inode in
 the repo, or by its ostree checksum in the catalog) or a path inside trees such as
-/usr/lib/libc.so.6.`,
+/usr/lib/libc.so.6. For a file on disk it also names the package that installed
+that path, as the host's package database (dpkg or rpm) says.`,
 		positionals: true,
 		options: pick('sysroot', 'state-dir', 'run-dir', 'json', 'help'),
 		optionHelp: {json: 'print the hits as JSON'},
-		footer: 'Exit codes: 0 found, 1 not in any known commit, 2 error.',
+		footer: `Exit codes: 0 found (in a known commit, or installed by a package of the
+host), 1 neither, 2 error (also a PATH that is no file here and no tree path of a
+known commit).`,
 	},
 	packages: {
 		usage: 'packages [NAME...] [options]',
@@ -65,7 +68,7 @@ the repo, or by its ostree checksum in the catalog) or a path inside trees such 
 		description: `List the packages whose code is in memory: each version running, the processes and
 units running it, and the version installed in the booted (else default) deployment,
 or on a host without OSTree in the host's own package database. NAME filters by
-binary or source package name.`,
+binary or source package name; a NAME that matches nothing in memory is said.`,
 		positionals: true,
 		options: pick(
 			'sysroot',
@@ -83,8 +86,8 @@ binary or source package name.`,
 			'help',
 		),
 		optionHelp: {json: 'print the packages document (schema/packages.schema.json)'},
-		footer: `Exit codes: 0 every package runs its installed version, 1 some package runs another
-version, 2 the scan failed.`,
+		footer: `Exit codes: 0 every package runs its installed version (also when no NAME given is in
+memory), 1 some package runs another version, 2 the scan failed.`,
 	},
 	restart: {
 		usage: 'restart (--needed | UNIT...) [options]',
@@ -102,7 +105,8 @@ units the manager refuses to restart by hand (RefuseManualStart/Stop, CanStart/S
 the manager itself, the message bus, logind, display managers, gettys, user sessions,
 the unit livetree runs in, the site's exclusions, a unit at its start limit, and one
 whose last restart by livetree failed (never retried in a loop). Units named on the
-command line are restarted unless the manager itself refuses.`,
+command line are restarted unless the manager itself refuses. Processes that need a
+restart but belong to no unit are counted: whoever started them restarts them.`,
 		positionals: true,
 		// No --no-systemd: restarting is asking systemd. No --verbose: the outcomes are never cut.
 		options: pick(

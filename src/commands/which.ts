@@ -4,6 +4,9 @@ import {UsageError} from '../errors/usage-error.js';
 import {WhichError} from '../errors/which-error.js';
 import {native} from '../native.js';
 import {catalogPath, readCommon} from '../options.js';
+import type {Package} from '../model/document.js';
+import {packageLabel} from '../render/package-label.js';
+import {printable} from '../render/reason.js';
 import {short} from '../render/style.js';
 import {prepareStateDir} from '../state-dir.js';
 import {commandHelp} from './help.js';
@@ -40,24 +43,50 @@ export async function whichCommand(argv: string[]): Promise<number> {
 	try {
 		result = native.whichSync({sysroot: options.sysroot, runDir: options.runDir, catalogPath: catalogPath(options), query});
 	} catch (error) {
-		throw WhichError.fromNative(error);
+		const e = WhichError.fromNative(error);
+		// No file here and no tree path a known commit holds: nothing to look up.
+		if (e.code === 'ENOENT' && e.path === query) {
+			throw new WhichError(`${query}: no such file, and no known commit holds that path (ENOENT)`, 'ENOENT', query);
+		}
+
+		throw e;
 	}
 
 	for (const w of options.json ? [] : result.warnings) {
 		process.stderr.write(`livetree: warning: ${w.code}: ${w.message}\n`);
 	}
 
+	// The contract's shape of a package (origin.package): every field present, null when unknown.
+	const pkg: Package | null = result.package
+		? {
+				name: result.package.name,
+				version: result.package.version,
+				arch: result.package.arch ?? null,
+				manager: result.package.manager as Package['manager'],
+				source: result.package.source ?? null,
+				sourceVersion: result.package.sourceVersion ?? null,
+			}
+		: null;
 	if (options.json) {
-		process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-	} else if (result.hits.length === 0) {
-		process.stdout.write(`${positionals[0]!}: in no known commit${result.objectChecksum ? ` (object ${result.objectChecksum})` : ''}\n`);
+		process.stdout.write(`${JSON.stringify({...result, package: pkg}, null, 2)}\n`);
 	} else {
-		process.stdout.write(`${positionals[0]!}${result.objectChecksum ? ` is object ${result.objectChecksum}` : ''}:\n`);
-		for (const h of result.hits) {
-			const deployed = h.deployments.length > 0 ? `, deployed as ${h.deployments.join(', ')}` : '';
-			process.stdout.write(`  commit ${short(h.commit)}${h.version ? ` (${h.version})` : ''} at ${h.treePath}${deployed}\n`);
+		const name = printable(query);
+		const object = result.objectChecksum ? ` (object ${result.objectChecksum})` : '';
+		if (pkg) {
+			process.stdout.write(`${name}: installed by package ${packageLabel(pkg)}, ${pkg.manager} (the host's package database)\n`);
+		}
+
+		if (result.hits.length === 0) {
+			process.stdout.write(`${name}: in no known commit${object}${result.objectChecksum && !pkg ? "; no package of the host's database installed it" : ''}\n`);
+		} else {
+			process.stdout.write(`${name}${result.objectChecksum ? ` is object ${result.objectChecksum}` : ''}:\n`);
+			for (const h of result.hits) {
+				const deployed = h.deployments.length > 0 ? `, deployed as ${h.deployments.join(', ')}` : '';
+				process.stdout.write(`  commit ${short(h.commit)}${h.version ? ` (${h.version})` : ''} at ${printable(h.treePath)}${deployed}\n`);
+			}
 		}
 	}
 
-	return result.hits.length > 0 ? 0 : 1;
+	// Found: a known commit holds it, or a package of the host installed it.
+	return result.hits.length > 0 || pkg ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // Containers in the terminal report and in `explain`: words for what the core decided
 // (which container, which image, whether its name moved on, which layer and package),
 // and the command that restarts a container, which livetree names and never runs.
+import type {Suggest} from '../commands/rerun.js';
 import type {Container, Process} from '../model/document.js';
 import {printable} from './reason.js';
 import {short} from './style.js';
@@ -40,9 +41,14 @@ export function inContainer(c: Container): string {
 // How to restart a container, as a person would: its unit when one runs it; else the
 // engine's own command. A container whose image name moved on must be created again from
 // that name to run the new image: restarting it keeps the image it was created from.
-export function restartAdvice(c: Container, procs: readonly Process[]): string {
+// `suggest` writes a livetree command with the options that chose what was read.
+export function restartAdvice(
+	c: Container,
+	procs: readonly Process[],
+	suggest: Suggest = (command, ...args) => ['livetree', command, ...args].join(' '),
+): string {
 	if (c.unit) {
-		return `restart unit ${c.unit} (livetree restart ${c.unit})`;
+		return `restart unit ${c.unit} (${suggest('restart', c.unit)})`;
 	}
 
 	const name = shownName(c);

@@ -1,11 +1,13 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
+import type {Suggest} from '../commands/rerun.js';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
 import {containerName, imageSentence, restartAdvice} from './containers-text.js';
 import {packageLabel} from './package-label.js';
 import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
+import {layout} from './wrap.js';
 
 // How an unknown process is worded: `asRoot`, the scan ran as root (then running as root
 // is no advice); `denied`, its maps were refused (the core's count; by default, when a
@@ -16,7 +18,20 @@ export interface ExplainAccess {
 	denied?: boolean;
 }
 
-export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, access: ExplainAccess = {}): string {
+export interface ExplainOptions extends ExplainAccess {
+	/** The terminal's columns; undefined in a pipe or a file (nothing is wrapped). */
+	width?: number;
+	/** Writes the suggested next command with the options that chose what was read. */
+	suggest?: Suggest;
+}
+
+// At a terminal, sentences wrap at its width; a path is never shortened here (explain is
+// where the whole path is read), so one wider than the terminal overflows its line.
+export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, options: ExplainOptions = {}): string {
+	const {width} = options;
+	const access: ExplainAccess = options;
+	const wrap = (text: string, indent = '', hang = 2) => layout(text, indent, width, hang, false);
+	const suggest: Suggest = options.suggest ?? ((command, ...args) => ['livetree', command, ...args].join(' '));
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
 	// A deployment the sysroot no longer lists was undeployed (and maybe pruned) while
@@ -24,21 +39,21 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	const removed = p.root.kind === 'deployment' && !deployment;
 	const version = deployment?.version ?? (removed && p.root.deployment ? removedDeploymentVersion(p.root.deployment, p.files) : undefined);
 	const where = describeRoot(p, version ?? undefined, removed);
-	lines.push(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`);
+	lines.push(...wrap(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`));
 	if (p.container) {
 		// process → container → image; each file below names its layer and package.
-		lines.push(imageSentence(p.container));
+		lines.push(...wrap(imageSentence(p.container)));
 		if (p.container.storageRoot) {
-			lines.push(`Its records are in the store ${p.container.storageRoot}.`);
+			lines.push(...wrap(`Its records are in the store ${p.container.storageRoot}.`));
 		}
 	}
 
 	if (p.unit) {
-		lines.push(`It belongs to unit ${p.unit}.`);
+		lines.push(...wrap(`It belongs to unit ${p.unit}.`));
 	}
 
 	if (p.container?.unit && p.container.unit !== p.unit) {
-		lines.push(`The container runs in unit ${p.container.unit}.`);
+		lines.push(...wrap(`The container runs in unit ${p.container.unit}.`));
 	}
 
 	switch (p.state) {
@@ -51,7 +66,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 				const line = why && `${why}${now ? ` (${now})` : ''}`;
 				if (line && !seen.has(line)) {
 					seen.add(line);
-					lines.push(`  - ${line}`);
+					lines.push(...wrap(`- ${line}`, '  '));
 				}
 			}
 
@@ -59,22 +74,22 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 
 		case 'overlay': {
-			lines.push(style.yellow('It runs live-applied code from a dynamic overlay; no restart is needed for that.'));
+			lines.push(...wrap(style.yellow('It runs live-applied code from a dynamic overlay; no restart is needed for that.')));
 			break;
 		}
 
 		case 'unknown': {
-			lines.push(style.yellow(unknownLine(doc, p, access)));
+			lines.push(...wrap(style.yellow(unknownLine(doc, p, access))));
 			break;
 		}
 
 		case 'foreign': {
-			lines.push('Its root is not a deployment of this sysroot, and none of its files is deleted or replaced.');
+			lines.push(...wrap('Its root is not a deployment of this sysroot, and none of its files is deleted or replaced.'));
 			break;
 		}
 
 		default: {
-			lines.push(style.green('It runs current code: no mapped file is deleted, replaced, or from another tree.'));
+			lines.push(...wrap(style.green('It runs current code: no mapped file is deleted, replaced, or from another tree.')));
 		}
 	}
 
@@ -82,14 +97,14 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	if (byOrigin.length > 0) {
 		lines.push('', 'Mapped files:');
 		for (const f of byOrigin) {
-			lines.push(`  ${printable(f.path)}${fileMarks(f)}`);
-			lines.push(style.dim(`      ${describeOrigin(f)}`));
+			lines.push(...wrap(`${printable(f.path)}${fileMarks(f)}`, '  ', 4));
+			lines.push(...wrap(style.dim(describeOrigin(f)), '      '));
 		}
 	}
 
 	const hidden = p.files.length - byOrigin.length;
 	if (hidden > 0) {
-		lines.push(style.dim(`  … and ${hidden} untracked files outside any tree (--verbose lists them)`));
+		lines.push(...wrap(style.dim(`… and ${hidden} untracked files outside any tree (--verbose lists them)`), '  '));
 	}
 
 	// What the scan could not do about this process, or at all (a read-only catalog): the
@@ -99,14 +114,15 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	if (warnings.length > 0) {
 		lines.push('', style.yellow(`Warnings: ${warnings.length}`));
 		for (const w of warnings) {
-			lines.push(`  ${w.code}: ${printable(w.message)}`);
+			lines.push(...wrap(`${w.code}: ${printable(w.message)}`, '  ', 4));
 		}
 	}
 
 	if (p.needsRestart) {
+		// A command is printed whole (it is meant to be copied), never wrapped.
 		const unit = p.container?.unit ?? p.unit;
 		const next = unit
-			? `livetree restart --dry-run ${unit}`
+			? suggest('restart', '--dry-run', unit)
 			: p.container
 				? restartAdvice(p.container, [p])
 				: `restart PID ${p.pid} by hand (it belongs to no unit)`;

@@ -2,15 +2,32 @@
 // 3.0.11 in memory in 12 processes of 3 units; 3.0.15 installed" is one line.
 import type {PackagesDocument, RunningVersion} from '../model/packages.js';
 import type {ChalkInstance} from 'chalk';
+import {layout} from './wrap.js';
+
+export interface PackagesTextOptions {
+	/** The names asked for (`livetree packages NAME…`): each that matched nothing is said. */
+	names?: readonly string[];
+	/** The terminal's columns; undefined in a pipe or a file (nothing is wrapped). */
+	width?: number;
+}
 
 function count(n: number, one: string, many = `${one}s`): string {
 	return `${n} ${n === 1 ? one : many}`;
 }
 
-export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, verbose: boolean): string {
+export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, verbose: boolean, options: PackagesTextOptions = {}): string {
+	const {width} = options;
 	const lines: string[] = [];
-	if (doc.packages.length === 0) {
-		lines.push("No package's files are in memory (no package database names any mapped file).");
+	const names = options.names ?? [];
+	const unmatched = names.filter(n => !doc.packages.some(p => p.name === n || p.source === n));
+	if (names.length === 0 && doc.packages.length === 0) {
+		lines.push(...layout("No package's files are in memory (no package database names any mapped file).", '', width));
+	}
+
+	for (const name of unmatched) {
+		lines.push(
+			...layout(`No package named ${name} is in memory: no process maps a file that a package of that name (or of that source package) installed.`, '', width),
+		);
 	}
 
 	for (const p of doc.packages) {
@@ -22,19 +39,23 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 			// One package may run in deployments, in the host root and in containers: say which.
 			const scope = new Set(p.running.map(o => o.tree)).size > 1 ? ` ${treeLabel(v.tree)}` : '';
 			const line = `${p.name}${arch} ${v.version} in memory in ${count(v.processes.length, 'process', 'processes')}${units}${scope}; ${installed}`;
-			lines.push(v.mismatch ? style.red(line) : line);
+			lines.push(...layout(v.mismatch ? style.red(line) : line, '', width, 4));
 			if (verbose || v.mismatch) {
-				lines.push(...details(v, verbose));
+				lines.push(...details(v, verbose).flatMap(l => layout(l, '    ', width, 2)));
 			}
 		}
 	}
 
 	lines.push(
 		'',
-		`${count(doc.summary.packages, 'package')} in memory, ${doc.summary.mismatched} running a version other than the installed one${doc.installedTree ? ` (installed: deployment ${doc.installedTree})` : ''}.`,
+		...layout(
+			`${count(doc.summary.packages, 'package')} in memory, ${doc.summary.mismatched} running a version other than the installed one${doc.installedTree ? ` (installed: deployment ${doc.installedTree})` : ''}.`,
+			'',
+			width,
+		),
 	);
 	for (const w of doc.warnings) {
-		lines.push(style.dim(`warning: ${w.message}`));
+		lines.push(...layout(style.dim(`warning: ${w.message}`), '', width, 4));
 	}
 
 	return `${lines.join('\n')}\n`;
@@ -51,12 +72,12 @@ function treeLabel(tree: string | null): string {
 function details(v: RunningVersion, verbose: boolean): string[] {
 	const out: string[] = [];
 	if (v.units.length > 0) {
-		out.push(`    units: ${v.units.join(', ')}`);
+		out.push(`units: ${v.units.join(', ')}`);
 	}
 
 	const shown = verbose ? v.processes : v.processes.slice(0, 10);
 	out.push(
-		`    processes: ${shown.map(p => `${p.pid} (${p.comm})`).join(', ')}${shown.length < v.processes.length ? `, … ${v.processes.length - shown.length} more` : ''}`,
+		`processes: ${shown.map(p => `${p.pid} (${p.comm})`).join(', ')}${shown.length < v.processes.length ? `, … ${v.processes.length - shown.length} more` : ''}`,
 	);
 	return out;
 }

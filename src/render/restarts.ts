@@ -12,9 +12,24 @@ export function pidChange(oldPids: readonly number[], newPids: readonly number[]
 	return newPids.length > 0 ? `${before} -> ${newPids.join(' ')}` : `${before}, no process after`;
 }
 
-export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, unknown>>, style: ChalkInstance): string {
+export interface RestartsTextOptions {
+	/** `--needed`: how many processes that need a restart belong to no unit (no restart of livetree's reaches them). */
+	outside?: number;
+	/** The command that lists them, with the options of this run (`livetree status --sysroot …`). */
+	listCommand?: string;
+}
+
+export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, unknown>>, style: ChalkInstance, options: RestartsTextOptions = {}): string {
+	const outside = options.outside ?? 0;
+	// Processes in no unit need a restart too: "nothing to restart" must not hide them.
+	const note =
+		outside > 0
+			? style.yellow(
+					`${outside === 1 ? '1 process that needs a restart is' : `${outside} processes that need a restart are`} in no unit: whoever started ${outside === 1 ? 'it restarts it' : 'them restarts them'}${options.listCommand ? ` (${options.listCommand} lists ${outside === 1 ? 'it' : 'them'})` : ''}.`,
+				)
+			: undefined;
 	if (outcomes.length === 0) {
-		return 'Nothing to restart.\n';
+		return note ? `No unit needs a restart.\n${note}\n` : 'Nothing to restart.\n';
 	}
 
 	const lines = outcomes.map(o => {
@@ -32,7 +47,7 @@ export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, u
 					: '';
 		return `${o.unit}: ${verdict}${extra}; ${pidChange(o.oldPids, o.newPids, o.dryRun)}`;
 	});
-	return `${lines.join('\n')}\n`;
+	return `${[...lines, ...(note ? [note] : [])].join('\n')}\n`;
 }
 
 export interface HistoryRow {

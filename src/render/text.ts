@@ -6,6 +6,7 @@
 // width: the terminal's columns; undefined in a pipe or a file, where no line is wrapped
 // or shortened (grep finds every path whole).
 import type {ChalkInstance} from 'chalk';
+import type {Suggest} from '../commands/rerun.js';
 import {complete} from '../model/complete.js';
 import type {Container, Deployment, Process, StatusDocument} from '../model/document.js';
 import {inContainer, restartAdvice} from './containers-text.js';
@@ -20,6 +21,8 @@ export interface TextOptions {
 	style: ChalkInstance;
 	verbose: boolean;
 	width?: number;
+	/** Writes the commands suggested under "Next:" with the options that chose what was read. */
+	suggest?: Suggest;
 	// The scan ran as root: a process it could not read is then not a matter of running as
 	// root (the warnings say what refused it). Default false: suggest running as root.
 	asRoot?: boolean;
@@ -35,11 +38,16 @@ const LIST_LIMIT = 10;
 
 export function renderText(doc: StatusDocument, options: TextOptions): string {
 	const {style} = options;
-	const lines: string[] = [...layout(verdictLine(doc, style, options), '', options.width, 2), '', ...kernelLines(doc.kernel, style, options.verbose)];
+	const kernel = kernelLines(doc.kernel, style, options.verbose).flatMap(l =>
+		layout(l.trimStart(), l.slice(0, l.length - l.trimStart().length), options.width, 2),
+	);
+	const lines: string[] = [...layout(verdictLine(doc, style, options), '', options.width, 2), '', ...kernel];
 	if (!doc.sysroot.ostreeBooted && doc.sysroot.path === '/' && doc.deployments.length === 0) {
-		lines.push(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'));
+		lines.push(
+			...layout(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'), '', options.width),
+		);
 	} else if (doc.deployments.length === 0) {
-		lines.push(style.dim(`No OSTree deployments under ${doc.sysroot.path}.`));
+		lines.push(...layout(style.dim(`No OSTree deployments under ${doc.sysroot.path}.`), '', options.width));
 	}
 
 	for (const d of doc.deployments) {
@@ -122,7 +130,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 			.split('\n')
 			.flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '         ' : '', options.width, l.startsWith(' ') ? 0 : 9)),
 	);
-	lines.push(...nextLines(doc, style).flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '  ' : '', options.width, 4)));
+	lines.push(...nextLines(doc, options));
 	return `${lines.join('\n')}\n`;
 }
 
@@ -221,24 +229,31 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 	);
 }
 
-// The commands to run next, when there is something to do.
-function nextLines(doc: StatusDocument, style: ChalkInstance): string[] {
+// The commands to run next, when there is something to do. A command is printed whole,
+// never wrapped or shortened (it is meant to be copied); its words are shell-quoted.
+function nextLines(doc: StatusDocument, options: TextOptions): string[] {
+	const {style, width} = options;
+	const suggest: Suggest = options.suggest ?? ((command, ...args) => ['livetree', command, ...args].join(' '));
 	// A process of a deployment first: that is the report's subject; then any.
 	const first = doc.processes.find(p => p.needsRestart && p.root.kind === 'deployment') ?? doc.processes.find(p => p.needsRestart);
 	if (!first) {
 		return [];
 	}
 
-	const commands: Array<[string, string]> = [[`livetree explain ${first.pid}`, 'why this process needs a restart']];
+	const commands: Array<[string, string]> = [[suggest('explain', String(first.pid)), 'why this process needs a restart']];
 	if (doc.units.some(u => u.needsRestart)) {
-		commands.push(['livetree restart --needed --dry-run', 'which units a restart would touch']);
+		commands.push([suggest('restart', '--needed', '--dry-run'), 'which units a restart would touch']);
 	}
 
 	const pad = Math.max(...commands.map(([c]) => c.length)) + 3;
-	const lines = ['', 'Next:', ...commands.map(([c, what]) => `  ${c.padEnd(pad)}${style.dim(what)}`)];
+	const lines = ['', 'Next:'];
+	for (const [c, what] of commands) {
+		// What it is for goes beside the command when both fit, else on the next line.
+		lines.push(width === undefined || 2 + pad + what.length <= width ? `  ${c.padEnd(pad)}${style.dim(what)}` : `  ${c}\n    ${style.dim(what)}`);
+	}
 
 	if (doc.processes.some(p => p.needsRestart && !p.unit)) {
-		lines.push(style.dim('  (processes in no unit are restarted by whoever started them)'));
+		lines.push(...layout(style.dim('(processes in no unit are restarted by whoever started them)'), '  ', width, 2));
 	}
 
 	return lines;
@@ -378,7 +393,8 @@ function containerLines(doc: StatusDocument, procs: Process[], options: TextOpti
 			`${g.pids.length} × ${g.comm} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(g.unit)})` : ''}: ${g.why}`;
 		lines.push(...groupLines(doc, own, options, '  ', why, head));
 		if (c && own.some(p => p.needsRestart)) {
-			lines.push(...layout(`Restart: ${restartAdvice(c, own)}`, '    ', options.width, 4));
+			// Its command is never shortened (it is meant to be copied).
+			lines.push(...layout(`Restart: ${restartAdvice(c, own, options.suggest)}`, '    ', options.width, 4, false));
 		}
 	}
 

@@ -23,8 +23,9 @@ export function elide(word: string, width: number): string {
 }
 
 // Lay out text starting with indent; continuation lines get indent + hang spaces.
-// Words move whole to the next line; only a path is ever shortened, never broken.
-export function layout(text: string, indent: string, width: number | undefined, hang = 2): string[] {
+// Words move whole to the next line; only a path is ever shortened, never broken, and
+// only when `shorten` (explain's answer names every path whole: a longer word overflows).
+export function layout(text: string, indent: string, width: number | undefined, hang = 2, shorten = true): string[] {
 	if (width === undefined) {
 		return [`${indent}${text}`];
 	}
@@ -39,7 +40,7 @@ export function layout(text: string, indent: string, width: number | undefined, 
 		// A path that does not fit what is left of the line is shortened to fit there
 		// ("/usr/lib/…/libc.so.6") while its file name fits; the full path is in the pipe
 		// output and in `livetree explain`.
-		if (line && raw.startsWith('/') && raw.length > left && elide(raw, left).length <= left && !elide(raw, left).startsWith('…')) {
+		if (shorten && line && raw.startsWith('/') && raw.length > left && elide(raw, left).length <= left && !elide(raw, left).startsWith('…')) {
 			raw = elide(raw, left);
 		}
 
@@ -49,7 +50,7 @@ export function layout(text: string, indent: string, width: number | undefined, 
 			room = rest;
 		}
 
-		const word = elide(raw, Math.max(room, 20));
+		const word = shorten ? elide(raw, Math.max(room, 20)) : raw;
 		line = line ? `${line} ${word}` : word;
 	}
 
@@ -61,4 +62,12 @@ export function layout(text: string, indent: string, width: number | undefined, 
 function visible(s: string): string {
 	// eslint-disable-next-line no-control-regex
 	return s.replace(/\u001B\[[\d;]*m/g, '');
+}
+
+/**
+ * The width text output wraps at: the terminal's columns when stdout is one (80 when it
+ * says none), undefined in a pipe or a file (nothing wrapped, so grep finds whole lines).
+ */
+export function terminalWidth(stream: {isTTY?: boolean; columns?: number} = process.stdout): number | undefined {
+	return stream.isTTY ? stream.columns || 80 : undefined;
 }

@@ -1,8 +1,11 @@
 // The processes a systemd unit's ControlGroup holds, read from the cgroup filesystem (the root
 // is a parameter so it can be pointed at a captured tree). Which unit a process's
 // /proc/PID/cgroup names is decided once, in Rust (native/core/src/cgroup.rs), during the scan.
-import {existsSync} from 'node:fs';
-import {readdir, readFile} from 'node:fs/promises';
+//
+// The files are read synchronously: a cgroup file is produced by the kernel at once, and a
+// status asks about hundreds of units, where the thread-pool round trip of each asynchronous
+// read cost more than the reads (the D-Bus answers wait in the socket meanwhile).
+import {existsSync, readdirSync, readFileSync, type Dirent} from 'node:fs';
 import {join} from 'node:path';
 
 /**
@@ -32,7 +35,7 @@ export async function readCgroupPids(controlGroup: string, cgroupFsRoot = '/sys/
 async function collectPids(dir: string, into: Set<number>): Promise<void> {
 	let text: string;
 	try {
-		text = await readFile(join(dir, 'cgroup.procs'), 'utf8');
+		text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
 	} catch {
 		return; // removed while we walked it: its processes are gone too
 	}
@@ -40,9 +43,9 @@ async function collectPids(dir: string, into: Set<number>): Promise<void> {
 		const pid = Number.parseInt(line, 10);
 		if (Number.isInteger(pid) && pid > 0) into.add(pid);
 	}
-	let entries;
+	let entries: Dirent[];
 	try {
-		entries = await readdir(dir, {withFileTypes: true});
+		entries = readdirSync(dir, {withFileTypes: true});
 	} catch {
 		return;
 	}

@@ -1,16 +1,15 @@
 // A typed client for the systemd manager over D-Bus (dbus-next). Proxies are built from the
 // introspection XML kept in ./introspection, so no call depends on run-time Introspect.
 // Every call has a timeout: dbus-next has none of its own, and a silent bus must not hang a scan.
-import {sessionBus} from 'dbus-next';
+import {Message, sessionBus} from 'dbus-next';
 import type {MessageBus, Variant} from 'dbus-next';
-import {checkBusAddress} from './bus-address.js';
+import {checkBusAddress, resolveBusAddress} from './bus-address.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, DBUS_XML, MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME} from './introspection/manager.js';
-import {SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE, UNIT_XML} from './introspection/unit.js';
+import {SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE} from './introspection/unit.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
-const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
 
 export interface SystemdClientOptions {
 	/** Talk to the per-user manager on the session bus (DBUS_SESSION_BUS_ADDRESS) instead of the system bus. */
@@ -65,9 +64,20 @@ export interface JobRemovedEvent {
 	result: string;
 }
 
+/** One loaded unit as the manager's ListUnits gives it. */
+export interface ListedUnit {
+	id: string;
+	loadState: string;
+	activeState: string;
+	subState: string;
+	/** Its object path. */
+	path: string;
+}
+
 /** The manager methods of MANAGER_XML, as dbus-next's proxy exposes them. */
 interface ManagerProxy {
 	GetUnit(name: string): Promise<string>;
+	ListUnits(): Promise<Array<[string, string, string, string, string, string, string, number, string, string]>>;
 	LoadUnit(name: string): Promise<string>;
 	GetUnitByPID(pid: number): Promise<string>;
 	RestartUnit(name: string, mode: string): Promise<string>;
@@ -80,6 +90,20 @@ interface PropertiesProxy {
 	GetAll(iface: string): Promise<Record<string, Variant>>;
 }
 
+/** Of each unit type, the interface and the properties of it that UnitProperties holds. */
+const TYPE_PROPERTIES: Record<string, {iface: string; names: string[]}> = {
+	service: {iface: SERVICE_INTERFACE, names: ['MainPID', 'ControlGroup', 'Result', 'NRestarts', 'ExecMainStatus']},
+	scope: {iface: SCOPE_INTERFACE, names: ['ControlGroup', 'Result']},
+	socket: {iface: 'org.freedesktop.systemd1.Socket', names: ['ControlGroup', 'Result']},
+	mount: {iface: 'org.freedesktop.systemd1.Mount', names: ['ControlGroup', 'Result']},
+	swap: {iface: 'org.freedesktop.systemd1.Swap', names: ['ControlGroup', 'Result']},
+	slice: {iface: 'org.freedesktop.systemd1.Slice', names: ['ControlGroup']},
+};
+
+/** At most this many calls wait for their answer at once on one connection (a system bus
+ * allows a connection 128 pending replies; dbus-daemon's max_replies_per_connection). */
+const MAX_IN_FLIGHT = 64;
+
 /** Interfaces that carry ControlGroup (and Result, except Slice) for each unit type. */
 const TYPE_INTERFACE: Record<string, string> = {
 	service: SERVICE_INTERFACE,
@@ -90,17 +114,9 @@ const TYPE_INTERFACE: Record<string, string> = {
 	slice: 'org.freedesktop.systemd1.Slice',
 };
 
-/** Which bus address the options select, following the D-Bus specification's defaults. */
-export function resolveBusAddress(opts: SystemdClientOptions = {}): string {
-	const env = opts.env ?? process.env;
-	if (opts.busAddress) return opts.busAddress;
-	if (opts.user) {
-		if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
-		if (env.XDG_RUNTIME_DIR) return `unix:path=${env.XDG_RUNTIME_DIR}/bus`;
-		throw new SystemdError('systemd-unavailable', 'no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set');
-	}
-	return env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
-}
+// Which bus address the options select: in bus-address.ts, which the status path reads
+// before it decides to load the D-Bus library at all.
+export {resolveBusAddress} from './bus-address.js';
 
 /** Connects to the bus and checks that a systemd manager answers on it. Always `close()` the client. */
 export async function connectSystemd(opts: SystemdClientOptions = {}): Promise<SystemdClient> {
@@ -136,6 +152,8 @@ export class SystemdClient {
 	private manager: ManagerProxy | null = null;
 	private managerProps: PropertiesProxy | null = null;
 	private closed = false;
+	private inFlight = 0;
+	private readonly waiting: Array<() => void> = [];
 	/** Rejects as soon as the connection breaks, so pending calls fail fast instead of timing out. */
 	private readonly broken: Promise<never>;
 	private breakWith: (err: unknown) => void = () => {};
@@ -220,23 +238,41 @@ export class SystemdClient {
 		};
 	}
 
-	/** Reads the unit's properties from its object path (from getUnit / getUnitByPid). */
-	async getUnitProperties(unitPath: string): Promise<UnitProperties> {
-		const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, unitPath, UNIT_XML);
-		const props = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
-		const unit = await this.getAll(props, UNIT_INTERFACE, unitPath);
-		const id = str(unit.Id) ?? '';
-		const suffix = id.slice(id.lastIndexOf('.') + 1);
-		const typeInterface = TYPE_INTERFACE[suffix];
-		const typed = typeInterface ? await this.getAll(props, typeInterface, unitPath) : {};
+	/** Every loaded unit, by its id, as ListUnits gives them (one call for all). */
+	async listUnits(): Promise<Map<string, ListedUnit>> {
+		const m = await this.managerInterface();
+		const rows = (await this.call('ListUnits', () => m.ListUnits())) as Awaited<ReturnType<ManagerProxy['ListUnits']>>;
+		return new Map(rows.map(([id, , loadState, activeState, subState, , path]) => [id, {id, loadState, activeState, subState, path}]));
+	}
+
+	/**
+	 * Reads the unit's properties from its object path (from getUnit / getUnitByPid, or
+	 * `listed` from listUnits, which already holds its id and states). Each property is one
+	 * Properties.Get, all of them in flight together: GetAll would carry some 200 properties
+	 * of a service, and with hundreds of units reading those was most of a status.
+	 */
+	async getUnitProperties(unitPath: string, listed?: ListedUnit): Promise<UnitProperties> {
+		const [head, activeEnter] = await Promise.all([
+			listed ??
+				this.getProperties(unitPath, UNIT_INTERFACE, ['Id', 'LoadState', 'ActiveState', 'SubState']).then(u => ({
+					id: str(u.Id) ?? '',
+					loadState: str(u.LoadState) ?? '',
+					activeState: str(u.ActiveState) ?? '',
+					subState: str(u.SubState) ?? '',
+				})),
+			this.getProperties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+		]);
+		const id = head.id;
+		const type = TYPE_PROPERTIES[id.slice(id.lastIndexOf('.') + 1)];
+		const typed = type ? await this.getProperties(unitPath, type.iface, type.names) : {};
 		const mainPid = num(typed.MainPID);
 		const cg = str(typed.ControlGroup);
 		return {
 			id,
-			loadState: str(unit.LoadState) ?? '',
-			activeState: str(unit.ActiveState) ?? '',
-			subState: str(unit.SubState) ?? '',
-			activeEnterTimestampUsec: big(unit.ActiveEnterTimestamp),
+			loadState: head.loadState,
+			activeState: head.activeState,
+			subState: head.subState,
+			activeEnterTimestampUsec: big(activeEnter.ActiveEnterTimestamp),
 			mainPid: mainPid === null || mainPid === 0 ? null : mainPid,
 			result: str(typed.Result),
 			nRestarts: num(typed.NRestarts),
@@ -253,12 +289,10 @@ export class SystemdClient {
 
 	/** The properties that decide whether a restart is allowed and safe. */
 	async getRestartFacts(unitPath: string): Promise<RestartFacts> {
-		const obj = await this.bus.getProxyObject(SYSTEMD_BUS_NAME, unitPath, UNIT_XML);
-		const props = obj.getInterface(PROPERTIES_INTERFACE) as unknown as PropertiesProxy;
-		const unit = await this.getAll(props, UNIT_INTERFACE, unitPath);
+		const unit = await this.getAll(unitPath, UNIT_INTERFACE);
 		const id = str(unit.Id) ?? '';
 		const typeInterface = TYPE_INTERFACE[id.slice(id.lastIndexOf('.') + 1)];
-		const typed = typeInterface ? await this.getAll(props, typeInterface, unitPath) : {};
+		const typed = typeInterface ? await this.getAll(unitPath, typeInterface) : {};
 		const names = Array.isArray(unit.Names?.value) ? (unit.Names.value as unknown[]).map(String) : [id];
 		return {
 			id,
@@ -294,8 +328,43 @@ export class SystemdClient {
 		}
 	}
 
-	private async getAll(props: PropertiesProxy, iface: string, path: string): Promise<Record<string, Variant>> {
-		return (await this.call(`GetAll ${iface} on ${path}`, () => props.GetAll(iface))) as Record<string, Variant>;
+	// Properties.Get of each of `names`, together; a property this manager does not have (an
+	// older systemd) is left out, as GetAll would leave it out.
+	private async getProperties(path: string, iface: string, names: readonly string[]): Promise<Record<string, Variant>> {
+		const values = await Promise.all(
+			names.map(async name => {
+				const message = new Message({
+					destination: SYSTEMD_BUS_NAME,
+					path,
+					interface: PROPERTIES_INTERFACE,
+					member: 'Get',
+					signature: 'ss',
+					body: [iface, name],
+				});
+				try {
+					const reply = await this.call(`Get ${iface}.${name} on ${path}`, async () => this.bus.call(message));
+					return [name, (reply as Message | null)?.body[0] as Variant | undefined] as const;
+				} catch (error) {
+					if (
+						error instanceof SystemdError &&
+						(error.dbusName === 'org.freedesktop.DBus.Error.UnknownProperty' || error.dbusName === 'org.freedesktop.DBus.Error.InvalidArgs')
+					) {
+						return [name, undefined] as const;
+					}
+
+					throw error;
+				}
+			}),
+		);
+		return Object.fromEntries(values.filter((entry): entry is readonly [string, Variant] => entry[1] !== undefined));
+	}
+
+	// Properties.GetAll of one interface of a unit, as a plain method call: a proxy object per
+	// unit would parse the introspection XML again for each of hundreds of units.
+	private async getAll(path: string, iface: string): Promise<Record<string, Variant>> {
+		const message = new Message({destination: SYSTEMD_BUS_NAME, path, interface: PROPERTIES_INTERFACE, member: 'GetAll', signature: 's', body: [iface]});
+		const reply = await this.call(`GetAll ${iface} on ${path}`, async () => this.bus.call(message));
+		return ((reply as Message | null)?.body[0] ?? {}) as Record<string, Variant>;
 	}
 
 	private async managerInterface(): Promise<ManagerProxy> {
@@ -316,7 +385,17 @@ export class SystemdClient {
 
 	private async call(what: string, fn: () => Promise<unknown>): Promise<unknown> {
 		if (this.closed) throw new SystemdError('systemd-unavailable', `${what}: client closed`);
-		return this.race(fn(), this.timeoutMs, what);
+		// A slot among MAX_IN_FLIGHT, handed on from a call that ends to the next one waiting;
+		// the timeout runs from when the call is sent.
+		if (this.inFlight < MAX_IN_FLIGHT) this.inFlight++;
+		else await new Promise<void>(resolve => this.waiting.push(resolve));
+		try {
+			return await this.race(fn(), this.timeoutMs, what);
+		} finally {
+			const next = this.waiting.shift();
+			if (next) next();
+			else this.inFlight--;
+		}
 	}
 
 	private async race<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {

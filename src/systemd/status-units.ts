@@ -3,30 +3,24 @@
 // goes on without units and says so in a `systemd-unavailable` warning.
 import type {Process, Unit, Warning} from '../model/document.js';
 import type {BusChoice} from '../options.js';
-import {connectSystemd, type SystemdClient, type SystemdClientOptions} from './client.js';
+import {clientOptions, noBusAt, resolveBusAddress} from './bus-address.js';
+import type {SystemdClient} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {managerPidView} from './pid-view.js';
 import {unitRestartInfo, type DescribeProcess} from './reasons.js';
 import {collectUnits} from './units.js';
 
-export function clientOptions(bus: BusChoice): SystemdClientOptions {
-	switch (bus.kind) {
-		case 'user': {
-			return {user: true};
-		}
-
-		case 'address': {
-			return {busAddress: bus.address};
-		}
-
-		default: {
-			return {};
-		}
-	}
-}
-
 export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient) => Promise<T>): Promise<T> {
-	const client = await connectSystemd(clientOptions(bus));
+	const options = clientOptions(bus);
+	// No socket at the address: no bus, said without loading the D-Bus library (most of
+	// what the attempt cost a host without systemd, on every scan).
+	const none = await noBusAt(resolveBusAddress(options));
+	if (none) {
+		throw new SystemdError('systemd-unavailable', none);
+	}
+
+	const {connectSystemd} = await import('./client.js');
+	const client = await connectSystemd(options);
 	try {
 		return await use(client);
 	} finally {
@@ -47,7 +41,16 @@ export async function unitsForProcesses(
 				processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})),
 				{pidView},
 			);
-			const units = collected.units.map(u => ({...u, ...unitRestartInfo(u, processes, describe)}));
+			// Each unit's own processes, found by PID (not every process for every unit).
+			const byPid = new Map(processes.map(p => [p.pid, p] as const));
+			const units = collected.units.map(u => ({
+				...u,
+				...unitRestartInfo(
+					u,
+					u.pids.flatMap(pid => byPid.get(pid) ?? []),
+					describe,
+				),
+			}));
 			return {units, warnings: collected.warnings, answered: true};
 		});
 	} catch (error) {

@@ -65,13 +65,17 @@ export function toUnitStatus(props: UnitProperties, pids: number[]): UnitStatus 
 	};
 }
 
+/** How many questions are in flight on the connection at once: the manager answers them in
+ * turn, but their round trips through the bus overlap instead of adding up. */
+const IN_FLIGHT = 16;
+
 /**
  * Asks the manager about every unit that holds scanned processes. A SystemdError with code
  * `systemd-unavailable`, `access-denied` or `timeout` is thrown (the caller reports it as a
  * warning and leaves units empty); errors about one unit or one PID become warnings.
+ * Questions go out IN_FLIGHT at a time; the answer does not depend on their order.
  */
 export async function collectUnits(client: SystemdClient, processes: readonly ProcessUnitHint[], opts: CollectUnitsOptions = {}): Promise<CollectedUnits> {
-	const warnings: UnitWarning[] = [];
 	const view = opts.pidView ?? samePidView;
 	const byHint = new Map<string, number[]>();
 	for (const p of processes) {
@@ -82,54 +86,87 @@ export async function collectUnits(client: SystemdClient, processes: readonly Pr
 		byHint.set(hint, list);
 	}
 
-	const props = new Map<string, UnitProperties>(); // unit name → properties
-	const cgroupPids = new Map<string, Set<number> | null>(); // unit name → PIDs of its cgroup
-	const unitByPid = new Map<number, string>();
+	// Every loaded unit's id, states and object path in one call; what a unit's properties
+	// add is asked per unit (a unit the list lacks, an alias, is looked up by name).
+	const listed = await client.listUnits();
+	// One question per unit, however many hints or PIDs lead to it (by name and by path).
+	const loading = new Map<string, Promise<{props: UnitProperties; members: Set<number> | null}>>();
+	const loaded = new Map<string, {props: UnitProperties; members: Set<number> | null}>();
+	const load = async (name: string, path?: string) => {
+		let pending = loading.get(name);
+		if (!pending) {
+			pending = (async () => {
+				const known = listed.get(name);
+				const props = known
+					? await client.getUnitProperties(known.path, known)
+					: path === undefined
+						? await client.getUnitPropertiesByName(name)
+						: await client.getUnitProperties(path);
+				const pids = props.controlGroup === null ? null : await readCgroupPids(props.controlGroup, opts.cgroupFsRoot);
+				const unit = {props, members: pids === null ? null : new Set(pids)};
+				loaded.set(props.id, unit);
+				return unit;
+			})();
+			loading.set(name, pending);
+		}
 
-	const load = async (name: string, path?: string): Promise<UnitProperties> => {
-		const known = props.get(name);
-		if (known) return known;
-		const p = path === undefined ? await client.getUnitPropertiesByName(name) : await client.getUnitProperties(path);
-		props.set(p.id, p);
-		const pids = p.controlGroup === null ? null : await readCgroupPids(p.controlGroup, opts.cgroupFsRoot);
-		cgroupPids.set(p.id, pids === null ? null : new Set(pids));
-		return p;
+		return pending;
 	};
 
-	for (const [hint, pids] of byHint) {
+	// Each hinted unit, asked about; its PIDs that the manager places in it are confirmed.
+	const hinted = await mapLimit([...byHint], IN_FLIGHT, async ([hint, pids]) => {
+		const confirmed: Array<[number, string]> = [];
 		let unconfirmed = pids;
+		let problem: SystemdError | null = null;
 		try {
-			const p = await load(hint);
-			const members = cgroupPids.get(p.id);
+			const {props: p, members} = await load(hint);
 			unconfirmed = [];
 			for (const pid of pids) {
 				// Without cgroup access the MainPID is the only membership the manager tells us directly.
 				// A process outside the manager's PID namespace is never its member, whatever a cgroup
 				// of the same name holds.
 				const own = view.sameNamespace || (await view.toManager(pid)) !== null;
-				if (own && (members ? members.has(pid) : p.mainPid === (await view.toManager(pid)))) unitByPid.set(pid, p.id);
+				if (own && (members ? members.has(pid) : p.mainPid === (await view.toManager(pid)))) confirmed.push([pid, p.id]);
 				else unconfirmed.push(pid);
 			}
 		} catch (err) {
 			const e = toSystemdError(err, `unit ${hint}`);
 			if (isFatal(e)) throw e;
-			if (e.code !== 'no-such-unit') warnings.push(warning(e, null));
+			if (e.code !== 'no-such-unit') problem = e;
 		}
-		for (const pid of unconfirmed) {
-			// Ask the manager about its own number for this process; one it cannot see has no unit
-			// there (its cgroup path was only a hint, and the number would name another process).
-			const managerPid = await view.toManager(pid);
-			if (managerPid === null) continue;
-			try {
-				const path = await client.getUnitByPid(managerPid);
-				const p = await load(nameFromPath(path) ?? path, path);
-				unitByPid.set(pid, p.id);
-			} catch (err) {
-				const e = toSystemdError(err, `PID ${pid}`);
-				if (isFatal(e)) throw e;
-				// The process may have exited since the scan, or sit outside any unit: not an error.
-				if (e.code !== 'no-unit-for-pid') warnings.push(warning(e, pid));
-			}
+
+		return {confirmed, unconfirmed, problem};
+	});
+
+	// The rest: ask the manager about its own number for each process; one it cannot see has
+	// no unit there (its cgroup path was only a hint, and the number would name another process).
+	const unconfirmed = hinted.flatMap(h => h.unconfirmed);
+	const asked = await mapLimit(unconfirmed, IN_FLIGHT, async pid => {
+		const managerPid = await view.toManager(pid);
+		if (managerPid === null) return {unit: null, problem: null};
+		try {
+			const path = await client.getUnitByPid(managerPid);
+			const {props: p} = await load(nameFromPath(path) ?? path, path);
+			return {unit: p.id, problem: null};
+		} catch (err) {
+			const e = toSystemdError(err, `PID ${pid}`);
+			if (isFatal(e)) throw e;
+			// The process may have exited since the scan, or sit outside any unit: not an error.
+			return {unit: null, problem: e.code === 'no-unit-for-pid' ? null : e};
+		}
+	});
+
+	// In the order the processes were hinted, as when the questions went one by one.
+	const warnings: UnitWarning[] = [];
+	const unitByPid = new Map<number, string>();
+	let next = 0;
+	for (const h of hinted) {
+		for (const [pid, name] of h.confirmed) unitByPid.set(pid, name);
+		if (h.problem) warnings.push(warning(h.problem, null));
+		for (const pid of h.unconfirmed) {
+			const a = asked[next++]!;
+			if (a.unit !== null) unitByPid.set(pid, a.unit);
+			if (a.problem) warnings.push(warning(a.problem, pid));
 		}
 	}
 
@@ -137,14 +174,28 @@ export async function collectUnits(client: SystemdClient, processes: readonly Pr
 	for (const [pid, name] of unitByPid) pidsByUnit.set(name, [...(pidsByUnit.get(name) ?? []), pid]);
 	const units: UnitStatus[] = [];
 	for (const [name, pids] of pidsByUnit) {
-		const p = props.get(name) as UnitProperties;
+		const {props: p, members} = loaded.get(name)!;
 		// MainPID is in the manager's namespace: report the PID of that process as we see it.
-		const mainPid =
-			p.mainPid === null || view.sameNamespace ? p.mainPid : await view.fromManager(p.mainPid, new Set([...pids, ...(cgroupPids.get(name) ?? [])]));
+		const mainPid = p.mainPid === null || view.sameNamespace ? p.mainPid : await view.fromManager(p.mainPid, new Set([...pids, ...(members ?? [])]));
 		units.push(toUnitStatus({...p, mainPid}, pids));
 	}
 	units.sort((a, b) => a.name.localeCompare(b.name));
 	return {units, warnings};
+}
+
+/** `fn` over `items`, at most `limit` at once; the results in the items' order. The first
+ * rejection rejects the whole (what is in flight still settles, and is ignored). */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+	const results: R[] = new Array<R>(items.length);
+	let next = 0;
+	const worker = async (): Promise<void> => {
+		while (next < items.length) {
+			const i = next++;
+			results[i] = await fn(items[i]!);
+		}
+	};
+	await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker));
+	return results;
 }
 
 function isFatal(e: SystemdError): boolean {

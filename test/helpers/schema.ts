@@ -1,5 +1,7 @@
-// Validate a status document against both schemas: the shared contract (CI always has
-// ../shared) and the copy livetree ships (which may only add fields).
+// Validate a status document against the copy of the contract livetree ships
+// (schema/status.schema.json, always here), and against the shared contract itself
+// (../shared/contract, or LIVETREE_SHARED) when that is beside the checkout: a fresh clone
+// has only the first, and says once on stderr that the second was left out.
 import {existsSync, readFileSync} from 'node:fs';
 import {fileURLToPath} from 'node:url';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -10,19 +12,32 @@ function load(path: string): object {
 	return JSON.parse(readFileSync(path, 'utf8')) as object;
 }
 
-export const schemaPaths = {
-	// LIVETREE_SHARED names ../shared for a checkout elsewhere; a git worktree (wt/NAME) sits one
-	// level deeper than the main checkout.
-	shared: `${process.env.LIVETREE_SHARED ?? [`${root}../shared`, `${root}../../shared`].find(d => existsSync(d))}/contract/status.schema.json`,
+// LIVETREE_SHARED names ../shared for a checkout elsewhere; a git worktree (wt/NAME) sits one
+// level deeper than the main checkout.
+const sharedDir = process.env.LIVETREE_SHARED ?? [`${root}../shared`, `${root}../../shared`].find(d => existsSync(`${d}/contract/status.schema.json`));
+
+export const schemaPaths: {shipped: string; shared: string | undefined} = {
 	shipped: `${root}schema/status.schema.json`,
+	shared: sharedDir === undefined ? undefined : `${sharedDir}/contract/status.schema.json`,
 };
 
-const validators = Object.entries(schemaPaths).map(([name, path]) => {
-	const ajv = new Ajv2020.default({allErrors: true, strict: false});
-	return {name, validate: ajv.compile(load(path))};
-});
+/** Why the shared contract is not checked, or undefined when it is. */
+export const sharedSkipped: string | undefined =
+	schemaPaths.shared === undefined
+		? 'no ../shared/contract/status.schema.json beside the checkout (set LIVETREE_SHARED to check against it): documents are validated against schema/status.schema.json only'
+		: undefined;
+if (sharedSkipped) {
+	process.stderr.write(`note: ${sharedSkipped}\n`);
+}
 
-// Returns a list of problems; empty when the document is valid under both schemas.
+const validators = Object.entries(schemaPaths)
+	.filter((entry): entry is [string, string] => entry[1] !== undefined)
+	.map(([name, path]) => {
+		const ajv = new Ajv2020.default({allErrors: true, strict: false});
+		return {name, validate: ajv.compile(load(path))};
+	});
+
+// Returns a list of problems; empty when the document is valid under every schema checked.
 export function schemaErrors(doc: unknown): string[] {
 	const errors: string[] = [];
 	for (const {name, validate} of validators) {

@@ -4,7 +4,7 @@
 import type {Deployment, MappedFile, Process, ProcessState, StatusDocument, Unit, Warning} from '../../src/model/document.js';
 import {schemaErrors} from './schema.js';
 
-// Both schemas: the shared contract and the copy livetree ships.
+// The copy of the contract livetree ships, and the shared contract when it is beside the checkout.
 export function validateDocument(doc: StatusDocument): string[] {
 	return schemaErrors(doc);
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::checksum::checksum_path;
 use crate::knowledge::Knowledge;
+use crate::packages::{canonical_path, PackageInfo};
 use crate::procfs::dev_split;
 use crate::progress::Progress;
 use crate::report::Warning;
@@ -48,12 +49,19 @@ pub struct WhichReport {
     pub object: Option<String>,
     /// Every known commit holding that object.
     pub hits: Vec<WhichHit>,
+    /// For a path on disk: the package that installed that path, as the host's package
+    /// database (dpkg or rpm, the one a scan reads for host files) says; none when no
+    /// package owns it. This names the path's owner, as `dpkg -S` and `rpm -qf` do.
+    pub package: Option<PackageInfo>,
     /// What could not be read or resolved.
     pub warnings: Vec<Warning>,
 }
 
 /// Find which known commits hold the file a query names: through the repo's inode index or a
-/// checksum of the file, else by tree path in the catalog.
+/// checksum of the file, else by tree path in the catalog; and for a file on disk, which
+/// package of the host's database installed that path. A path that is no file here and
+/// that no known commit holds is an error (`NotFound`, naming it): there is nothing to
+/// say "in no known commit" about.
 pub fn which(
     sysroot: &Path,
     run_dir: &Path,
@@ -97,7 +105,19 @@ pub fn which(
             }
         }
     };
+    let mut package = None;
     let mut hits = Vec::new();
+    if let (Query::Path(p), Some(_)) = (query, &object) {
+        package = host_package(&k, host_root, p);
+        // What was wrong with the database, as a scan says it.
+        if let Some(t) = k.host_packages_read() {
+            warnings.extend(
+                t.warnings
+                    .iter()
+                    .map(|w| Warning::new("package-db", w.clone(), None)),
+            );
+        }
+    }
     if let Some(obj) = &object {
         for h in k.catalog.find_object(obj)? {
             hits.push(WhichHit {
@@ -120,9 +140,28 @@ pub fn which(
             });
         }
     }
+    if let (Query::Path(p), None, true) = (query, &object, hits.is_empty()) {
+        let path = Path::new(OsStr::from_bytes(p));
+        if std::fs::symlink_metadata(path).is_err() {
+            return Err(Error::NotFound(path.to_path_buf()));
+        }
+    }
     Ok(WhichReport {
         object,
         hits,
+        package,
         warnings,
     })
+}
+
+/// The package of the host's database that installed `path` (made absolute against the
+/// working directory, as the file was found), if any.
+fn host_package(k: &Knowledge, host_root: &Path, path: &[u8]) -> Option<PackageInfo> {
+    let absolute = std::path::absolute(Path::new(OsStr::from_bytes(path))).ok()?;
+    // Below the host root (`/` on a real host), in the database's spelling.
+    let inside = absolute.strip_prefix(host_root).ok()?;
+    let mut rooted = b"/".to_vec();
+    rooted.extend_from_slice(inside.as_os_str().as_bytes());
+    let wanted = std::collections::HashSet::from([canonical_path(&rooted).into_owned()]);
+    k.host_packages(&wanted).lookup(&rooted).cloned()
 }

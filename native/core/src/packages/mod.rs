@@ -18,6 +18,7 @@ pub use tree::{CommitTree, RootTree, TreeReader};
 /// The package manager whose database names a file's package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
 pub enum Manager {
     /// Debian's dpkg (`/var/lib/dpkg/status` and `info/*.list`).
     Dpkg,
@@ -50,6 +51,7 @@ impl Manager {
 /// Serialized as the contract's `origin.package`, fields in its order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_from_js = false))]
 pub struct PackageInfo {
     /// The binary package name.
     pub name: String,
