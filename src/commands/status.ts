@@ -61,16 +61,17 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		await writeOutputFile('--textfile', values.textfile, (await prometheus()).renderPrometheus(doc, facts));
 	}
 
-	return exitCode(doc);
+	return exitCode(doc, values['fail-on-reload'] === true);
 }
 
 function warn(message: string): void {
 	process.stderr.write(`livetree status: ${message}\n`);
 }
 
-export function exitCode(doc: StatusDocument): number {
+export function exitCode(doc: StatusDocument, failOnReload = false): number {
 	const s = doc.summary;
-	return s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true ? 1 : 0;
+	const reload = failOnReload && (s.processesNeedingReload ?? 0) > 0;
+	return s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true || reload ? 1 : 0;
 }
 
 // Text or Prometheus; JSON is streamed by the caller.

@@ -23,13 +23,17 @@ which run live-applied (overlay) code, and why.`,
 			'user',
 			'bus-address',
 			'no-systemd',
+			'fail-on-reload',
 			'color',
 			'verbose',
 			'help',
 		),
 		optionHelp: {json: 'print the v1 JSON document (schema/status.schema.json)'},
 		footer: `Exit codes: 0 nothing needs a restart, 1 something needs a restart or the kernel
-a reboot, 2 the scan failed.`,
+a reboot (or, with --fail-on-reload, a process needs a reload), 2 the scan failed.
+A process whose configuration changed since it started (a package conffile, a file under
+/etc it holds open) is listed under "Config changed since start" (docs/config.md); it
+needs a reload, not a restart.`,
 	},
 	explain: {
 		usage: 'explain PID [options]',

@@ -25,6 +25,8 @@ export interface ProcessCounts {
 	staleFiles: number;
 	untrackedFiles: number;
 	processesUnreadable: number;
+	// Processes with needsReload (configuration changed since they started).
+	processesNeedingReload: number;
 }
 
 export interface ScanParts {

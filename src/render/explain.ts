@@ -1,6 +1,7 @@
 // `livetree explain PID`: an answer, not a dump. "Which tree is PID 4242 running?"
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
+import {changeLine} from './config-text.js';
 import {packageLabel} from './package-label.js';
 import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
@@ -53,6 +54,17 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 
 		default: {
 			lines.push(style.green('It runs current code: no mapped file is deleted, replaced, or from another tree.'));
+		}
+	}
+
+	if (p.startedAt) {
+		lines.push(`It started ${p.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}.`);
+	}
+
+	if (p.needsReload) {
+		lines.push(style.yellow('Its configuration changed since it started (reload or restart to apply):'));
+		for (const c of p.configChanges ?? []) {
+			lines.push(`  - ${changeLine(p, c, doc.generatedAt.slice(0, 10))}`);
 		}
 	}
 

@@ -10,6 +10,7 @@ import {installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
 import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
+import {configFamilies} from './prometheus-config.js';
 import {kernelFamilies} from './prometheus-kernel.js';
 import {packageFamilies} from './packages-prometheus.js';
 
@@ -33,6 +34,7 @@ export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {})
 	return formatExposition([
 		...documentFamilies(doc),
 		...kernelFamilies(doc.kernel),
+		...configFamilies(doc),
 		...packageMetrics(doc),
 		...unitProcessFamilies(doc),
 		...restartFamilies(extra.restarts),

@@ -7,6 +7,7 @@
 // or shortened (grep finds every path whole).
 import type {ChalkInstance} from 'chalk';
 import type {Deployment, Process, StatusDocument} from '../model/document.js';
+import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
 import {fileReason, reason, reasons} from './reason.js';
@@ -92,6 +93,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		lines.push(...more(unitsNeeding.length, 'units', options, '  '));
 	}
 
+	lines.push(...configLines(doc, style, options.verbose ? undefined : LIST_LIMIT));
 	if (doc.warnings.length > 0) {
 		lines.push('', style.yellow(`Warnings: ${doc.warnings.length}`));
 		for (const w of cut(doc.warnings, options.verbose)) {

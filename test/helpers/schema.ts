@@ -19,6 +19,8 @@ export const schemaPaths = {
 
 const validators = Object.entries(schemaPaths).map(([name, path]) => {
 	const ajv = new Ajv2020.default({allErrors: true, strict: false});
+	// RFC 3339 date-time (startedAt, changedAt), checked rather than ignored.
+	ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
 	return {name, validate: ajv.compile(load(path))};
 });
 

@@ -108,6 +108,8 @@ pub struct ProcessCounts {
     pub untracked_files: usize,
     /// Processes whose state is unknown (not readable).
     pub processes_unreadable: usize,
+    /// Processes with configuration changed since they started (`needsReload`).
+    pub processes_needing_reload: usize,
 }
 
 impl ScanReport {
@@ -130,6 +132,11 @@ impl ScanReport {
             stale_files: stale.len(),
             untracked_files: untracked.len(),
             processes_unreadable: state(ProcessState::Unknown),
+            processes_needing_reload: self
+                .processes
+                .iter()
+                .filter(|p| !p.config_changes.is_empty())
+                .count(),
         }
     }
 }
@@ -202,7 +209,7 @@ struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Process(p, origins) = *self;
-        let mut m = s.serialize_struct("Process", 8)?;
+        let mut m = s.serialize_struct("Process", 11)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
         m.serialize_field("exe", &p.exe.as_deref().map(text))?;
@@ -216,6 +223,9 @@ impl Serialize for Process<'_> {
         m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
         let files = p.files.iter().map(|f| File(f, origins));
         m.serialize_field("files", &Seq(files))?;
+        m.serialize_field("startedAt", &p.started_ns.map(crate::config::utc))?;
+        m.serialize_field("needsReload", &!p.config_changes.is_empty())?;
+        m.serialize_field("configChanges", &p.config_changes)?;
         m.end()
     }
 }

@@ -44,6 +44,9 @@ pub struct ProcessRaw {
     pub cgroup: Vec<CgroupEntry>,
     /// Every line of `maps`.
     pub maps: Vec<MapEntry>,
+    /// When the process started, in clock ticks since boot (`stat` field 22); None when
+    /// `stat` could not be read.
+    pub start_ticks: Option<u64>,
 }
 
 /// A symlink target from /proc with the kernel's ` (deleted)` marker split off.
@@ -57,7 +60,8 @@ pub struct LinkTarget {
 }
 
 impl LinkTarget {
-    fn from_bytes(mut raw: Vec<u8>) -> LinkTarget {
+    /// Split the kernel's ` (deleted)` marker off a link target.
+    pub fn from_bytes(mut raw: Vec<u8>) -> LinkTarget {
         let deleted_suffix = raw.ends_with(DELETED_SUFFIX);
         if deleted_suffix {
             raw.truncate(raw.len() - DELETED_SUFFIX.len());
@@ -176,7 +180,7 @@ impl ProcReader {
 
     /// The reads per process are what the verdict needs and no more: comm, maps and
     /// cgroup opened by path (three `openat`), exe, root and ns/mnt (three `readlinkat`)
-    /// and one `newfstatat` of root; `stat` only for a process without mappings. Opening
+    /// and one `newfstatat` of root; `stat` (start time and state), one `read`. Opening
     /// by path rather than below an `O_PATH` descriptor of `/proc/PID` saves an `openat`
     /// and a `close` per process; a process that exits between two reads is caught as
     /// before (the next open fails with ENOENT, or exe does).
@@ -193,6 +197,13 @@ impl ProcReader {
             Ok(n) => Some(trim_newline(&self.buf[..n]).to_vec()),
             Err(e @ Error::NotFound(_)) => return Err(e),
             Err(_) => None,
+        };
+        // stat: the start time (startedAt, and what "changed since start" compares with)
+        // and the state letter that tells a zombie from a kernel thread.
+        let (start_ticks, state) = match self.read_file(b"stat\0", true) {
+            Ok(n) => (stat_start_ticks(&self.buf[..n]), stat_state(&self.buf[..n])),
+            Err(e @ Error::NotFound(_)) => return Err(e),
+            Err(_) => (None, None),
         };
 
         let n = self.read_file(b"maps\0", false)?;
@@ -220,7 +231,9 @@ impl ProcReader {
             Err(_) => None,
         };
 
-        if mapped == 0 && self.is_zombie_or_gone() {
+        // A process whose maps came back empty is a kernel thread, a zombie, or one that
+        // exited while we read. Only the first is still running code.
+        if mapped == 0 && matches!(state, Some(b'Z' | b'X' | b'x')) {
             return Err(Error::NotFound(self.path.base()));
         }
 
@@ -250,6 +263,7 @@ impl ProcReader {
             mnt_ns,
             cgroup,
             maps,
+            start_ticks,
         };
         Ok((raw, files))
     }
@@ -260,16 +274,6 @@ impl ProcReader {
         let n = self.read_file(b"mountinfo\0", false)?;
         parse_mountinfo(&self.buf[..n])
             .map_err(|e| Error::corrupt(&self.path.display(b"mountinfo\0"), e.0))
-    }
-
-    /// A process whose maps came back empty is a kernel thread, a zombie, or one that
-    /// exited while we read. Only the first is still running code.
-    fn is_zombie_or_gone(&mut self) -> bool {
-        match self.read_file(b"stat\0", true) {
-            Ok(n) => matches!(stat_state(&self.buf[..n]), Some(b'Z' | b'X' | b'x')),
-            Err(Error::NotFound(_)) => true,
-            Err(_) => false,
-        }
     }
 
     /// Read `PROC_ROOT/PID/NAME` into the reused buffer; returns the length. `one`: the
@@ -439,6 +443,19 @@ fn stat_state(stat: &[u8]) -> Option<u8> {
     stat.get(close + 2).copied()
 }
 
+/// The start time of `/proc/PID/stat` (field 22, clock ticks after boot): counted from
+/// the last `)`, since comm may hold `)` and spaces.
+pub fn stat_start_ticks(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    // Fields 3.. follow ") "; field 22 is the 20th of them.
+    let field = stat
+        .get(close + 1..)?
+        .split(|b| *b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(19)?;
+    std::str::from_utf8(field).ok()?.trim_end().parse().ok()
+}
+
 /// `mnt:[4026531841]` → 4026531841.
 fn parse_ns_link(link: &[u8]) -> Option<u64> {
     let open = link.iter().position(|b| *b == b'[')?;
@@ -543,6 +560,12 @@ pub fn stat_in_root(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u
 }
 
 fn stat_in_root_raw(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u64, u64)>> {
+    Ok(metadata_in_root(proc_root, pid, path)?.map(|m| (m.dev(), m.ino())))
+}
+
+/// The metadata of `path` resolved inside process `pid`'s own root and mount namespace,
+/// as [`stat_in_root`] resolves it; None if nothing is there now.
+pub fn metadata_in_root(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<fs::Metadata>> {
     let root_path = proc_root.join(pid.to_string()).join("root");
     let root = fs::OpenOptions::new()
         .read(true)
@@ -565,10 +588,10 @@ fn stat_in_root_raw(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u
     match openat2_in_root(&root, &c_rel) {
         Ok(file) => {
             let m = file.metadata().map_err(|e| Error::from_io(&display(), e))?;
-            Ok(Some((m.dev(), m.ino())))
+            Ok(Some(m))
         }
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => match fs::metadata(display()) {
-            Ok(m) => Ok(Some((m.dev(), m.ino()))),
+            Ok(m) => Ok(Some(m)),
             Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(Error::from_io(&display(), e)),
         },
@@ -627,6 +650,13 @@ mod tests {
         assert_eq!(parse_ns_link(b""), None);
         assert_eq!(stat_state(b"42 (a) b) c) Z 1 2"), Some(b'Z'));
         assert_eq!(stat_state(b"42 (x"), None);
+        let stat = b"7 (a) b) 1 2) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0 123456 0 0\n";
+        assert_eq!(stat_start_ticks(stat), Some(123456));
+        assert_eq!(
+            stat_start_ticks(b"7 (a) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0"),
+            None
+        );
+        assert_eq!(stat_start_ticks(b"7 (a"), None);
     }
 
     #[test]

@@ -208,6 +208,11 @@ pub struct ProcessReport {
     pub state: ProcessState,
     /// Its distinct file-backed mappings.
     pub files: Vec<FileReport>,
+    /// When it started, nanoseconds since the epoch (UTC); None when unknown.
+    pub started_ns: Option<i64>,
+    /// Configuration it depends on that changed after it started (`config`); a
+    /// process with any needs a reload (`needsReload`).
+    pub config_changes: Vec<crate::config::ConfigChange>,
 }
 
 /// One deployment of the sysroot, in the order `ostree admin status` lists them: the

@@ -16,6 +16,7 @@ use crate::composefs::{CfsMount, Composefs};
 use crate::mountinfo::Mount;
 
 mod cfs;
+mod config;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::knowledge::Knowledge;
 use crate::maps::FileMapping;
@@ -65,6 +66,8 @@ struct Scan<'a> {
     cfs_hashed: usize,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
+    /// Start times and configuration changed since (scan/config.rs).
+    config: crate::config::Pass,
 }
 
 /// A view whose mounts are read, kept until composefs mounts are identified.
@@ -222,6 +225,7 @@ pub fn report_with(
         cfs_hashed: 0,
         warned: HashSet::new(),
         warnings,
+        config: crate::config::Pass::new(&cfg.proc_root),
     };
     scan.deployment_dirs = scan
         .k
@@ -259,6 +263,7 @@ pub fn report_with(
         }
     }
     let host_files = scan.host_packages(&mut processes);
+    scan.config_changes(&mut processes);
     let mut report = scan.finish(processes);
     // Once per (device, inode, path), not per process; a read-only catalog records nothing.
     if !k.catalog.is_read_only() {
@@ -335,6 +340,8 @@ impl Scan<'_> {
                     cgroup_unit: None,
                     state: ProcessState::Unknown,
                     files: Vec::new(),
+                    started_ns: None,
+                    config_changes: Vec::new(),
                 })
             }
         }
@@ -375,6 +382,7 @@ impl Scan<'_> {
         }
         let state = process_state(true, root_kind, &files);
         let cgroup_unit = systemd_cgroup_path(&raw.cgroup).and_then(unit_from_cgroup_path);
+        let started_ns = self.note_config(&raw);
         ProcessReport {
             pid,
             comm: raw.comm.unwrap_or_default(),
@@ -384,6 +392,8 @@ impl Scan<'_> {
             cgroup_unit,
             state,
             files,
+            started_ns,
+            config_changes: Vec::new(),
         }
     }
 

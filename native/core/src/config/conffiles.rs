@@ -1,0 +1,142 @@
+//! `conffile`: the configuration files of the package that installed a process's
+//! executable, in the process's own root, changed after the process started.
+//!
+//! The package is the one the scan already named for the executable's mapping (the host's
+//! database, a commit's table); for a root the scan names no packages in (a chroot, a
+//! container) it is looked up in that root's own database, once per root for all its
+//! executables. Its conffiles come from the same root's dpkg `status` (`Conffiles:`),
+//! parsed by the one dpkg parser. Each conffile is only `stat`ed.
+use std::collections::{HashMap, HashSet};
+
+use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
+use crate::packages::{self, dpkg, PackageInfo, PackageTable, RootTree, TreeReader};
+use crate::procfs::path_in_root;
+
+/// What one root's package database says that the checks need.
+#[derive(Debug, Default)]
+pub struct RootPackages {
+    /// Owners of the executables the scan named no package for (canonical paths).
+    owners: PackageTable,
+    /// (name, arch) → that package's conffiles (dpkg).
+    conffiles: HashMap<(String, Option<String>), Vec<Vec<u8>>>,
+}
+
+impl RootPackages {
+    /// The conffiles of `package` in this root.
+    fn of(&self, package: &PackageInfo) -> &[Vec<u8>] {
+        let exact = (package.name.clone(), package.arch.clone());
+        self.conffiles
+            .get(&exact)
+            .or_else(|| {
+                self.conffiles
+                    .iter()
+                    .find(|((n, _), _)| *n == package.name)
+                    .map(|(_, v)| v)
+            })
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The executable's path inside its root, when it has one.
+fn exe_in_root<'a>(p: &Subject<'a>, root: &RootKey) -> Option<&'a [u8]> {
+    path_in_root(&root.2, p.exe?)
+}
+
+impl Pass {
+    /// Read, once per root, the conffiles of its database and the owners of the
+    /// executables the scan named no package for.
+    pub(super) fn read_packages(&mut self, processes: &[Subject]) {
+        // Per root: a PID to read it through, and the executables needing an owner.
+        let mut wanted: HashMap<RootKey, (u32, HashSet<Vec<u8>>)> = HashMap::new();
+        for p in processes {
+            let Some(facts) = self.facts.get(&p.pid) else {
+                continue;
+            };
+            let entry = wanted
+                .entry(facts.root.clone())
+                .or_insert_with(|| (p.pid, HashSet::new()));
+            if p.package.is_none() {
+                if let Some(exe) = exe_in_root(p, &facts.root) {
+                    entry.1.insert(packages::canonical_path(exe).into_owned());
+                }
+            }
+        }
+        for (root, (pid, exes)) in wanted {
+            let tree = RootTree {
+                root: self.proc_root.join(pid.to_string()).join("root"),
+            };
+            let mut found = RootPackages::default();
+            let mut dpkg_found = false;
+            for dir in packages::DPKG_DIRS {
+                match tree.read(&format!("{dir}/status")) {
+                    Ok(Some(bytes)) => {
+                        for e in dpkg::parse_status(&bytes).entries {
+                            if !e.conffiles.is_empty() {
+                                found
+                                    .conffiles
+                                    .insert((e.info.name, e.info.arch), e.conffiles);
+                            }
+                        }
+                        dpkg_found = true;
+                        break;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.warn_once("config-package-db", format!("conffiles not checked: {e}"));
+                        break;
+                    }
+                }
+            }
+            if !dpkg_found
+                && packages::RPM_DIRS
+                    .iter()
+                    .any(|d| tree.exists(&format!("{d}/rpmdb.sqlite")))
+            {
+                self.warn_once(
+                    "config-rpm",
+                    format!(
+                        "{}: an rpm database; its %config files are not checked yet (open files are)",
+                        tree.describe()
+                    ),
+                );
+            }
+            if !exes.is_empty() && dpkg_found {
+                found.owners = packages::read_table_for(&tree, Some(&exes));
+            }
+            self.roots.insert(root, found);
+        }
+    }
+
+    /// The conffiles of the process's package changed after it started.
+    pub(super) fn conffile_changes(
+        &mut self,
+        p: &Subject,
+        facts: &Facts,
+        clock: &Clock,
+    ) -> Vec<ConfigChange> {
+        let Some(root) = self.roots.get(&facts.root) else {
+            return Vec::new();
+        };
+        let package = p.package.cloned().or_else(|| {
+            exe_in_root(p, &facts.root).and_then(|exe| root.owners.lookup(exe).cloned())
+        });
+        let Some(package) = package else {
+            return Vec::new();
+        };
+        let paths: Vec<Vec<u8>> = root.of(&package).to_vec();
+        let mut out = Vec::new();
+        for path in paths {
+            if let Some((_, _, ctime)) = self.now(p.pid, &facts.root, &path) {
+                if clock.changed_after(ctime, facts.started_ns) {
+                    out.push(ConfigChange {
+                        path,
+                        changed_ns: ctime,
+                        source: ConfigSource::Conffile,
+                        package: Some(package.clone()),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
