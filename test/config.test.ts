@@ -18,6 +18,7 @@ import {renderExplain} from '../src/render/explain.js';
 import {renderPrometheus} from '../src/render/prometheus.js';
 import {makeStyle} from '../src/render/style.js';
 import {renderText} from '../src/render/text.js';
+import {livetree} from './helpers/cli.js';
 import {FIXTURES, Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
 
@@ -53,14 +54,15 @@ async function chrootTree(fx: Fixtures): Promise<string> {
 	return root;
 }
 
-async function scan(fx: Fixtures, root: string, pids: number[]): Promise<StatusDocument> {
-	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': await fx.tempDir(), 'no-systemd': true});
+/** A scan with `root` as the host root; one state directory per test, as a host keeps its catalog. */
+async function scan(fx: Fixtures, root: string, pids: number[], state: string, hostRoot = root): Promise<StatusDocument> {
+	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
 	const scanner = new native.Scanner({
 		sysroot: options.sysroot,
 		procRoot: '/proc',
 		sysRoot: '/sys',
 		runDir: options.runDir,
-		hostRoot: root,
+		hostRoot,
 		catalogPath: catalogPath(options),
 		progress: false,
 		kernel: false,
@@ -89,10 +91,11 @@ test("a conffile of the daemon's package edited after it started is flagged; a d
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const root = await chrootTree(fx);
+	const state = await fx.tempDir();
 	await installConfd(fx, root, '1.0', 'port = 1\n');
 	const a = await fx.startChrooted(root, ['/usr/sbin/confd', '600']);
 
-	const first = await scan(fx, root, [a.pid]);
+	const first = await scan(fx, root, [a.pid], state);
 	t.deepEqual(schemaErrors(first), []);
 	const pa = proc(first, a.pid);
 	t.deepEqual(pa.configChanges, []);
@@ -105,7 +108,7 @@ test("a conffile of the daemon's package edited after it started is flagged; a d
 	await pause(50);
 	await appendFile(join(root, 'etc/confd/confd.conf'), 'port = 2\n');
 	const b = await fx.startChrooted(root, ['/usr/sbin/confd', '600']);
-	const second = await scan(fx, root, [a.pid, b.pid]);
+	const second = await scan(fx, root, [a.pid, b.pid], state);
 	t.deepEqual(schemaErrors(second), []);
 	const changed = proc(second, a.pid);
 	t.is(changed.needsReload, true);
@@ -139,7 +142,7 @@ test("a conffile of the daemon's package edited after it started is flagged; a d
 	// The upgrade ships another conffile; dpkg keeps the local edit unless told: --force-confnew.
 	await pause(50);
 	await installConfd(fx, root, '2.0', 'port = 3\n', ['--force-confnew']);
-	const third = await scan(fx, root, [a.pid, b.pid]);
+	const third = await scan(fx, root, [a.pid, b.pid], state);
 	t.deepEqual(schemaErrors(third), []);
 	const upgraded = proc(third, b.pid);
 	t.is(upgraded.needsReload, true);
@@ -148,12 +151,26 @@ test("a conffile of the daemon's package edited after it started is flagged; a d
 		[['/etc/confd/confd.conf', 'conffile', 'livetree-confd']],
 	);
 	t.is(third.summary.processesNeedingReload, 2);
+
+	// Scanned as the CLI does (host root /), the chroot is a foreign root: the scan names no
+	// packages there, so the executable's owner comes from the chroot's own database (by
+	// path: A's replaced 1.0 daemon is now livetree-confd 2.0-1's path).
+	const foreign = await scan(fx, root, [a.pid, b.pid], await fx.tempDir(), '/');
+	t.deepEqual(schemaErrors(foreign), []);
+	t.deepEqual(
+		[a.pid, b.pid].map(pid => proc(foreign, pid)).map(p => [p.root.kind, p.configChanges!.map(c => [c.path, c.source, c.package?.name, c.package?.version])]),
+		[
+			['foreign', [['/etc/confd/confd.conf', 'conffile', 'livetree-confd', '2.0-1']]],
+			['foreign', [['/etc/confd/confd.conf', 'conffile', 'livetree-confd', '2.0-1']]],
+		],
+	);
 });
 
 test('files under /etc a process holds open: edited in place, replaced by rename, untouched', async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const root = await chrootTree(fx);
+	const state = await fx.tempDir();
 	await mkdir(join(root, 'etc/held'), {recursive: true});
 	for (const f of ['edited.conf', 'renamed.conf', 'kept.conf']) {
 		await writeFile(join(root, 'etc/held', f), `${f}\n`);
@@ -164,7 +181,7 @@ test('files under /etc a process holds open: edited in place, replaced by rename
 	const renamed = await hold('renamed.conf');
 	const kept = await hold('kept.conf');
 	const pids = [edited.pid, renamed.pid, kept.pid];
-	const before = await scan(fx, root, pids);
+	const before = await scan(fx, root, pids, state);
 	t.deepEqual(
 		pids.map(p => proc(before, p).configChanges),
 		[[], [], []],
@@ -174,7 +191,7 @@ test('files under /etc a process holds open: edited in place, replaced by rename
 	await appendFile(join(root, 'etc/held/edited.conf'), 'more\n');
 	await writeFile(join(root, 'etc/held/renamed.conf.new'), 'new\n');
 	await rename(join(root, 'etc/held/renamed.conf.new'), join(root, 'etc/held/renamed.conf'));
-	const after = await scan(fx, root, pids);
+	const after = await scan(fx, root, pids, state);
 	t.deepEqual(schemaErrors(after), []);
 	t.deepEqual(
 		pids.map(p => proc(after, p).configChanges!.map(c => [c.path, c.source, c.package])),
@@ -185,4 +202,11 @@ test('files under /etc a process holds open: edited in place, replaced by rename
 		[true, true, false],
 	);
 	t.is(after.summary.processesNeedingReload, 2);
+});
+
+test('status --help documents --fail-on-reload and the reload group', async t => {
+	const r = await livetree(['status', '--help']);
+	t.is(r.code, 0);
+	t.regex(r.stdout, /--fail-on-reload\s+also exit 1 when a process needs a reload/);
+	t.regex(r.stdout, /"Config changed since start"/);
 });

@@ -200,10 +200,16 @@ impl ProcReader {
         };
         // stat: the start time (startedAt, and what "changed since start" compares with)
         // and the state letter that tells a zombie from a kernel thread.
-        let (start_ticks, state) = match self.read_file(b"stat\0", true) {
-            Ok(n) => (stat_start_ticks(&self.buf[..n]), stat_state(&self.buf[..n])),
-            Err(e @ Error::NotFound(_)) => return Err(e),
-            Err(_) => (None, None),
+        // Missing, it says nothing about the process by itself (a captured tree may lack
+        // it); with empty maps too, the process is gone.
+        let (start_ticks, state, stat_gone) = match self.read_file(b"stat\0", true) {
+            Ok(n) => (
+                stat_start_ticks(&self.buf[..n]),
+                stat_state(&self.buf[..n]),
+                false,
+            ),
+            Err(Error::NotFound(_)) => (None, None, true),
+            Err(_) => (None, None, false),
         };
 
         let n = self.read_file(b"maps\0", false)?;
@@ -233,7 +239,7 @@ impl ProcReader {
 
         // A process whose maps came back empty is a kernel thread, a zombie, or one that
         // exited while we read. Only the first is still running code.
-        if mapped == 0 && matches!(state, Some(b'Z' | b'X' | b'x')) {
+        if mapped == 0 && (stat_gone || matches!(state, Some(b'Z' | b'X' | b'x'))) {
             return Err(Error::NotFound(self.path.base()));
         }
 

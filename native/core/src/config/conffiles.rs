@@ -7,6 +7,7 @@
 //! executables. Its conffiles come from the same root's dpkg `status` (`Conffiles:`),
 //! parsed by the one dpkg parser. Each conffile is only `stat`ed.
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
 use crate::packages::{self, dpkg, PackageInfo, PackageTable, RootTree, TreeReader};
@@ -37,6 +38,10 @@ impl RootPackages {
     }
 }
 
+/// Roots seeing one database: a PID to read it through, the executables needing an
+/// owner, the roots.
+type SharedDb = (u32, HashSet<Vec<u8>>, Vec<RootKey>);
+
 /// The executable's path inside its root, when it has one.
 fn exe_in_root<'a>(p: &Subject<'a>, root: &RootKey) -> Option<&'a [u8]> {
     path_in_root(&root.2, p.exe?)
@@ -48,63 +53,87 @@ impl Pass {
     pub(super) fn read_packages(&mut self, processes: &[Subject]) {
         // Per root: a PID to read it through, and the executables needing an owner.
         let mut wanted: HashMap<RootKey, (u32, HashSet<Vec<u8>>)> = HashMap::new();
-        for p in processes {
+        for p in processes.iter().filter(|p| p.exe.is_some()) {
             let Some(facts) = self.facts.get(&p.pid) else {
                 continue;
             };
             let entry = wanted
                 .entry(facts.root.clone())
                 .or_insert_with(|| (p.pid, HashSet::new()));
-            if p.package.is_none() {
+            if p.package.is_none() && !p.packages_named {
                 if let Some(exe) = exe_in_root(p, &facts.root) {
                     entry.1.insert(packages::canonical_path(exe).into_owned());
                 }
             }
         }
+        // Many roots (one per mount namespace: services with private mounts) see one
+        // database: roots whose database files are the same files (device, inode, times,
+        // size) share one read, for the executables of all of them.
+        let mut by_db: HashMap<Vec<u8>, SharedDb> = HashMap::new();
         for (root, (pid, exes)) in wanted {
-            let tree = RootTree {
-                root: self.proc_root.join(pid.to_string()).join("root"),
-            };
-            let mut found = RootPackages::default();
-            let mut dpkg_found = false;
-            for dir in packages::DPKG_DIRS {
-                match tree.read(&format!("{dir}/status")) {
-                    Ok(Some(bytes)) => {
-                        for e in dpkg::parse_status(&bytes).entries {
-                            if !e.conffiles.is_empty() {
-                                found
-                                    .conffiles
-                                    .insert((e.info.name, e.info.arch), e.conffiles);
-                            }
+            let dir = self.proc_root.join(pid.to_string()).join("root");
+            let fp = packages::database_fingerprint(&dir);
+            // The fingerprint starts with the directory's path and a NUL; the rest is the files.
+            let files = fp[fp.iter().position(|b| *b == 0).map_or(0, |i| i + 1)..].to_vec();
+            let e = by_db
+                .entry(files)
+                .or_insert_with(|| (pid, HashSet::new(), Vec::new()));
+            e.1.extend(exes);
+            e.2.push(root);
+        }
+        for (_, (pid, exes, roots)) in by_db {
+            let found = Rc::new(self.read_root(pid, &exes));
+            for root in roots {
+                self.roots.insert(root, Rc::clone(&found));
+            }
+        }
+    }
+
+    /// Read the conffiles of one root's dpkg database (through `pid`'s root) and the
+    /// owners of `exes` there.
+    fn read_root(&mut self, pid: u32, exes: &HashSet<Vec<u8>>) -> RootPackages {
+        let tree = RootTree {
+            root: self.proc_root.join(pid.to_string()).join("root"),
+        };
+        let mut found = RootPackages::default();
+        let mut dpkg_found = false;
+        for dir in packages::DPKG_DIRS {
+            match tree.read(&format!("{dir}/status")) {
+                Ok(Some(bytes)) => {
+                    for e in dpkg::parse_status(&bytes).entries {
+                        if !e.conffiles.is_empty() {
+                            found
+                                .conffiles
+                                .insert((e.info.name, e.info.arch), e.conffiles);
                         }
-                        dpkg_found = true;
-                        break;
                     }
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.warn_once("config-package-db", format!("conffiles not checked: {e}"));
-                        break;
-                    }
+                    dpkg_found = true;
+                    break;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.warn_once("config-package-db", format!("conffiles not checked: {e}"));
+                    break;
                 }
             }
-            if !dpkg_found
-                && packages::RPM_DIRS
-                    .iter()
-                    .any(|d| tree.exists(&format!("{d}/rpmdb.sqlite")))
-            {
-                self.warn_once(
-                    "config-rpm",
-                    format!(
-                        "{}: an rpm database; its %config files are not checked yet (open files are)",
-                        tree.describe()
-                    ),
-                );
-            }
-            if !exes.is_empty() && dpkg_found {
-                found.owners = packages::read_table_for(&tree, Some(&exes));
-            }
-            self.roots.insert(root, found);
         }
+        if !dpkg_found
+            && packages::RPM_DIRS
+                .iter()
+                .any(|d| tree.exists(&format!("{d}/rpmdb.sqlite")))
+        {
+            self.warn_once(
+                "config-rpm",
+                format!(
+                    "{}: an rpm database; its %config files are not checked yet (open files are)",
+                    tree.describe()
+                ),
+            );
+        }
+        if !exes.is_empty() && dpkg_found {
+            found.owners = packages::read_table_for(&tree, Some(exes));
+        }
+        found
     }
 
     /// The conffiles of the process's package changed after it started.

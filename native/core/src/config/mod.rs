@@ -74,6 +74,13 @@ pub struct Subject<'a> {
     pub exe: Option<&'a [u8]>,
     /// The package that installed the mapped executable, when the scan named one.
     pub package: Option<&'a PackageInfo>,
+    /// Whether the scan looks packages up in this process's root at all (the host's
+    /// root, a deployment): if it named none, there is none to name (for an executable
+    /// replaced since, the scan names the package an earlier scan recorded while it was
+    /// current, or none, never a guess), and the database is not read again. In other
+    /// roots (a chroot, a container) the owner of the executable's path is looked up in
+    /// the root's own database here.
+    pub packages_named: bool,
 }
 
 /// What the pass needs of a process beyond its report.
@@ -95,7 +102,7 @@ pub struct Pass {
     pub clock: Option<Clock>,
     facts: HashMap<u32, Facts>,
     paths: HashMap<(RootKey, Vec<u8>), Now>,
-    roots: HashMap<RootKey, conffiles::RootPackages>,
+    roots: HashMap<RootKey, std::rc::Rc<conffiles::RootPackages>>,
     /// What could not be checked, said once each.
     pub warnings: Vec<Warning>,
     warned: std::collections::HashSet<&'static str>,
@@ -168,6 +175,11 @@ impl Pass {
         };
         self.read_packages(subjects);
         for (p, out) in subjects.iter().zip(all.iter_mut()) {
+            // No executable (a kernel thread, or one we may not look at): no package, no
+            // files of its own to hold.
+            if p.exe.is_none() {
+                continue;
+            }
             let Some(facts) = self.facts.get(&p.pid).cloned() else {
                 continue;
             };

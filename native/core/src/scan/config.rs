@@ -4,7 +4,7 @@
 use super::Scan;
 use crate::config::Subject;
 use crate::procfs::ProcessRaw;
-use crate::report::ProcessReport;
+use crate::report::{ProcessReport, RootKind};
 
 impl Scan<'_> {
     /// The process's start (nanoseconds since the epoch), remembered with its root for
@@ -24,16 +24,18 @@ impl Scan<'_> {
     pub(super) fn config_changes(&mut self, processes: &mut [ProcessReport]) {
         let subjects: Vec<Subject> = processes
             .iter()
-            .map(|p| Subject {
-                pid: p.pid,
-                exe: p.exe.as_deref(),
-                // The package the scan named for the executable's own mapping.
-                package: p.exe.as_deref().and_then(|exe| {
-                    p.files
-                        .iter()
-                        .find(|f| f.path == exe)
-                        .and_then(|f| f.origin.package.as_ref())
-                }),
+            .map(|p| {
+                // The executable's own mapping, and the package the scan named for it.
+                let exe = p
+                    .exe
+                    .as_deref()
+                    .and_then(|exe| p.files.iter().find(|f| f.path == exe));
+                Subject {
+                    pid: p.pid,
+                    exe: p.exe.as_deref(),
+                    packages_named: matches!(p.root_kind, RootKind::Host | RootKind::Deployment),
+                    package: exe.and_then(|f| f.origin.package.as_ref()),
+                }
             })
             .collect();
         let changes = self.config.run(&subjects);
