@@ -6,7 +6,7 @@ import {hostFacts} from './host.js';
 import {buildDocument, withUnits} from './model/build.js';
 import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
-import {parseScan, type ScanParts} from './model/scan-parts.js';
+import {parseScan, type KernelThread, type ScanParts} from './model/scan-parts.js';
 import {native} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
 import {prepareStateDir} from './state-dir.js';
@@ -20,10 +20,17 @@ export interface CollectOptions {
 	processesApart?: boolean;
 }
 
-// A document whose processes may be JSON text (see CollectOptions.processesApart).
+// A document whose processes may be JSON text (see CollectOptions.processesApart), and
+// what the scan knew beside it.
 export interface Collected {
 	doc: StatusDocument;
 	processesText?: string;
+	// The kernel threads the scan saw and left out of the processes.
+	kernelThreads: KernelThread[];
+	// Of the unknown processes, those whose maps we were not permitted to read, and those
+	// whose maps could not be read for another reason (see ProcessCounts); the rest of the
+	// unknown ones were read (an unproven composefs image, say).
+	unread: {denied: number; failed: number};
 }
 
 export type Scanner = InstanceType<typeof native.Scanner>;
@@ -101,7 +108,8 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	}
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-	return scan.processesText === undefined ? {doc} : {doc, processesText: scan.processesText};
+	const beside = {kernelThreads: scan.kernelThreads, unread: {denied: scan.counts.processesDenied, failed: scan.counts.processesReadFailed}};
+	return scan.processesText === undefined ? {doc, ...beside} : {doc, processesText: scan.processesText, ...beside};
 }
 
 // The sysroot, proc root and run directory must be directories we may read; say which of

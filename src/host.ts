@@ -12,3 +12,10 @@ export async function hostFacts(): Promise<Host> {
 	);
 	return {hostname: os.hostname(), kernelRelease: os.release(), bootId};
 }
+
+// Whether this process runs as root (effective uid 0): what a process we could not read
+// means differs. Not root, reading as root would read it; as root, something else refused
+// (a hardened /proc, another user namespace), and the warnings say what.
+export function runningAsRoot(): boolean {
+	return process.geteuid?.() === 0;
+}

@@ -203,7 +203,8 @@ test('a host process is host/current; a foreign root is foreign; a renamed-over 
 	t.is(x.state, 'stale');
 	t.true(x.needsRestart);
 	const app = file(x, '/bin/app');
-	t.true(app.deleted);
+	// Renamed over: the mapped file is unlinked, and its path names the new file.
+	t.like(app, {deleted: true, superseded: true, staleReason: 'superseded'});
 	t.is(app.path, join(dir, 'bin/app'));
 	t.is(r.code, 1);
 });

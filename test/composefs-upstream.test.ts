@@ -380,6 +380,7 @@ test('upstream ostree: a composefs digest the deployed image does not match is s
 	t.is(q.root.deployment, idOf(d));
 	t.is(q.state, 'current');
 	t.true(cfs.mounted);
+	t.true((await bytesAgree(t, doc, join(repo, 'objects'), [p.pid])) >= 3);
 });
 
 test("upstream ostree, prepare-root with /usr unlocked: lower files are the deployment's, upper ones overlay, the earlier process superseded", async t => {
@@ -421,4 +422,5 @@ test("upstream ostree, prepare-root with /usr unlocked: lower files are the depl
 		before.files.filter(f => f.superseded).map(f => f.path),
 		[file(before, LIB).path],
 	);
+	t.true((await bytesAgree(t, doc, join(repo, 'objects'), [p.pid, p.before!])) >= 6);
 });

@@ -20,6 +20,7 @@ import {catalogPath, readCommon} from '../src/options.js';
 import {renderPackagesText} from '../src/render/packages-text.js';
 import {makeStyle} from '../src/render/style.js';
 import {livetree, projectRoot} from './helpers/cli.js';
+import {dpkgUpgrade} from './helpers/dpkg.js';
 import {FIXTURES, Fixtures, type SysrootHandle} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
 
@@ -320,26 +321,6 @@ c.commit()`,
 	t.like(lib.origin.package, {name: 'livetree-demo', version: '1.0-1'});
 });
 
-/**
- * Upgrade livetree-demo in ROOT to VERSION-1 with the real `dpkg --root -i` of a package
- * built by `dpkg-deb --build`: dpkg unpacks the new libdemo.so.1 (other bytes) beside the old
- * one and renames it over, as `apt upgrade` does on a host.
- */
-async function dpkgUpgrade(fx: Fixtures, root: string, version: string): Promise<void> {
-	const work = await fx.tempDir('livetree-deb-');
-	const pkg = join(work, 'pkg');
-	await run('mkdir', ['-p', join(pkg, 'DEBIAN'), join(pkg, 'usr/lib/livetree-demo'), join(pkg, 'usr/share/livetree-demo')]);
-	const lib = await readFile(join(root, 'usr/lib/livetree-demo/libdemo.so.1'));
-	await writeFile(join(pkg, 'usr/lib/livetree-demo/libdemo.so.1'), Buffer.concat([lib, Buffer.from(`livetree-demo ${version}`)]));
-	await writeFile(join(pkg, 'usr/share/livetree-demo/version'), version);
-	await writeFile(
-		join(pkg, 'DEBIAN/control'),
-		`Package: livetree-demo\nVersion: ${version}-1\nArchitecture: amd64\nSource: livetree-demo-src (${version})\nMaintainer: livetree tests <root@localhost>\nDescription: livetree demo library\n an upgrade for livetree's tests.\n`,
-	);
-	await run('dpkg-deb', ['--root-owner-group', '--build', pkg, join(work, 'demo.deb')]);
-	await run('dpkg', [`--root=${root}`, '--force-unsafe-io', '-i', join(work, 'demo.deb')]);
-}
-
 test('a host file replaced by a dpkg upgrade names the version a scan recorded, and `packages` reports the mismatch', async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
@@ -388,7 +369,8 @@ test('a host file replaced by a dpkg upgrade names the version a scan recorded, 
 	const second = await scanWith(state);
 	t.deepEqual(schemaErrors(second), []);
 	const old = libOf(second);
-	t.true(old.deleted || old.superseded);
+	// dpkg renamed the new file over it: unlinked, and its path names the new file.
+	t.like(old, {deleted: true, superseded: true, staleReason: 'superseded'});
 	t.is(old.ino, libOf(first).ino);
 	t.deepEqual(old.origin.package, {
 		name: 'livetree-demo',

@@ -42,6 +42,21 @@ test('livetree_processes has every state, zeros included, with counts from the d
 	t.true((valueOf(parsed, 'livetree_processes', {state: 'stale'}) ?? 0) > 0);
 });
 
+// Issue 22: a scan that could not read every process is no all-clear, in the metrics too.
+test('livetree_scan_complete says whether every process was read; kernel threads are counted apart', t => {
+	const incomplete = makeDocument({states: ['current', 'unknown']});
+	const parsed = parseExposition(renderPrometheus({...incomplete, summary: {...incomplete.summary, kernelThreads: 63}}));
+	t.is(valueOf(parsed, 'livetree_scan_complete'), 0);
+	t.is(valueOf(parsed, 'livetree_kernel_threads'), 63);
+	t.is(valueOf(parsed, 'livetree_processes', {state: 'unknown'}), 1);
+	const complete = parseExposition(renderPrometheus(makeDocument({states: ['current', 'stale']})));
+	t.is(valueOf(complete, 'livetree_scan_complete'), 1);
+	t.is(valueOf(complete, 'livetree_kernel_threads'), 0);
+	// A document without the field (an older livetree's) is judged by its unread count.
+	const {complete: _, ...older} = incomplete.summary;
+	t.is(valueOf(parseExposition(renderPrometheus({...incomplete, summary: older})), 'livetree_scan_complete'), 0);
+});
+
 test('summary gauges, per-unit and per-deployment series carry the document values', t => {
 	const doc = makeDocument();
 	const parsed = parseExposition(renderPrometheus(doc));

@@ -163,6 +163,71 @@ test('explain reads like an answer', t => {
 	check(t, 'explain.txt', out);
 });
 
+// Issue 22: 63 kernel threads and 9 unread processes read as "Nothing needs a restart (72
+// processes checked)". An incomplete scan that found nothing has its own verdict, worded by
+// whether the scan ran as root; kernel threads are no processes.
+const booted = [{version: '12.1', booted: true}];
+
+function incomplete(): StatusDocument {
+	const d = makeDocument({
+		deployments: booted,
+		states: ['current', 'current', 'unknown', 'unknown'],
+		units: [],
+		overlays: 0,
+		warnings: [
+			{code: 'process-unreadable', message: 'PID 1002: /proc/1002/maps: permission denied', pid: 1002},
+			{code: 'process-unreadable', message: 'PID 1003: /proc/1003/maps: permission denied', pid: 1003},
+			{code: 'catalog-read-only', message: '/var/lib/livetree/catalog.sqlite: the catalog is read-only to this user', pid: null},
+		],
+	});
+	return {...d, summary: {...d.summary, kernelThreads: 63}};
+}
+
+test('an incomplete scan that found nothing says unknown, never that nothing needs a restart', t => {
+	const d = incomplete();
+	t.deepEqual(validateDocument(d), []);
+	t.is(d.summary.complete, false);
+	const out = renderText(d, {style: new Chalk({level: 0}), verbose: false});
+	const lines = out.split('\n');
+	t.is(lines[0], 'Unknown for 2 of 4 processes: they could not be read (run as root); none of the other 2 needs a restart.');
+	t.notRegex(out, /Nothing needs a restart|none needs a restart/);
+	t.regex(out, /^Summary: 4 processes \(63 kernel threads not counted\), none of 2 read needs one;/m);
+	t.regex(out, /^ {9}2 processes could not be read: what they run is unknown \(run as root\)\.$/m);
+	check(t, 'status-incomplete.txt', out);
+	// As root, running as root is no advice: the warnings say what refused.
+	const asRoot = renderText(d, {style: new Chalk({level: 0}), verbose: false, asRoot: true});
+	t.is(asRoot.split('\n')[0], 'Unknown for 2 of 4 processes: they could not be read (even as root; see warnings); none of the other 2 needs a restart.');
+	t.regex(asRoot, /what they run is unknown \(even as root; see warnings\)\./);
+	t.notRegex(asRoot, /not root\?|run as root/);
+	// Every process unread: nothing at all to say "none" about.
+	const none = makeDocument({deployments: booted, states: ['unknown'], units: [], overlays: 0, warnings: []});
+	const one = renderText(none, {style: new Chalk({level: 0}), verbose: false});
+	t.is(one.split('\n')[0], 'Unknown for 1 of 1 process: it could not be read (run as root).');
+	t.regex(one, /^Summary: 1 processes, none could be read;/m);
+	// Something to restart and some unread: exit 1's verdict, which says the unknown too.
+	const mixed = makeDocument({deployments: booted, states: ['stale', 'unknown', 'unknown', 'current'], units: [], overlays: 0});
+	t.is(
+		renderText(mixed, {style: new Chalk({level: 0}), verbose: false}).split('\n')[0],
+		'Restart needed: 1 process in no unit; unknown for 2 other processes: they could not be read (run as root).',
+	);
+	// A complete scan keeps the plain verdict.
+	const clean = makeDocument({deployments: booted, states: ['current', 'current'], units: [], overlays: 0, warnings: []});
+	t.is(renderText(clean, {style: new Chalk({level: 0}), verbose: false}).split('\n')[0], 'Nothing needs a restart (2 processes checked).');
+});
+
+test('explain of an unreadable process prints why, and what to do', t => {
+	const d = incomplete();
+	const p = d.processes.find(q => q.state === 'unknown')!;
+	const out = renderExplain(d, p, new Chalk({level: 0}), false);
+	t.regex(out, /what it runs is unknown \(run as root to read it\)\./);
+	// Its own warning and the scan-wide one, not the other process's.
+	t.regex(out, /^Warnings: 2\n {2}process-unreadable: PID 1002: \/proc\/1002\/maps: permission denied\n {2}catalog-read-only: /m);
+	t.notRegex(out, /PID 1003/);
+	check(t, 'explain-unknown.txt', out);
+	const asRoot = renderExplain(d, p, new Chalk({level: 0}), false, {asRoot: true});
+	t.regex(asRoot, /what it runs is unknown, even as root \(see the warnings below\)\./);
+});
+
 test('colour policy: always, never, auto on a TTY, NO_COLOR', t => {
 	t.is(makeStyle('always', {isTTY: false}).level, 1);
 	t.is(makeStyle('never', {isTTY: true}).level, 0);

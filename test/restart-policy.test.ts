@@ -1,8 +1,7 @@
 // The pure parts of issue 11's fixes, on captured or literal inputs: unit globs, the restart
-// policy file, the policy's decisions on manager facts, D-Bus addresses, NSpid and stat flags.
+// policy file, the policy's decisions on manager facts, D-Bus addresses and NSpid.
 import test from 'ava';
 import {parseRestartConfig} from '../src/restart-config.js';
-import {statFlags} from '../src/proc-stat.js';
 import type {RestartFacts} from '../src/systemd/client.js';
 import {checkBusAddress} from '../src/systemd/bus-address.js';
 import {parseNsPid} from '../src/systemd/pid-view.js';
@@ -86,13 +85,8 @@ test('D-Bus addresses', t => {
 	t.regex(checkBusAddress('foo:bar=1')!, /unknown D-Bus transport/);
 });
 
-test('NSpid and the kernel-thread flag', t => {
+test('NSpid', t => {
 	t.deepEqual(parseNsPid('Name:\tsleep\nNSpid:\t28802\t28797\nNSpgid:\t1\n'), [28802, 28797]);
 	t.deepEqual(parseNsPid('NSpid:\t1\n'), [1]);
 	t.is(parseNsPid('Name:\tx\n'), null);
-	// kthreadd (flags 0x208040) and a comm with spaces and a parenthesis.
-	const kthreadd = statFlags('2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 8 0 0');
-	t.is(kthreadd, 2_129_984);
-	t.not(kthreadd! & 0x20_0000, 0);
-	t.is(statFlags('77 (a) b) S 1 77 77 0 -1 4194560 0 0'), 4_194_560);
 });

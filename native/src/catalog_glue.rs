@@ -9,6 +9,7 @@ use napi_derive::napi;
 use std::path::{Path, PathBuf};
 
 use crate::convert::{coded_error, error};
+use crate::guard::guarded;
 
 fn open(env: &Env, path: &str) -> Result<Catalog> {
     Catalog::open(Path::new(path)).map_err(|e| error(env, &e))
@@ -16,35 +17,45 @@ fn open(env: &Env, path: &str) -> Result<Catalog> {
 
 #[napi]
 pub fn catalog_begin_restart(env: Env, path: String, start: RestartStart) -> Result<i64> {
-    open(&env, &path)?
-        .begin_restart(&start)
-        .map_err(|e| error(&env, &e))
+    guarded(&env, "catalogBeginRestart", || {
+        open(&env, &path)?
+            .begin_restart(&start)
+            .map_err(|e| error(&env, &e))
+    })
 }
 
 #[napi]
 pub fn catalog_finish_restart(env: Env, path: String, id: i64, end: RestartEnd) -> Result<()> {
-    open(&env, &path)?
-        .finish_restart(id, &end)
-        .map_err(|e| error(&env, &e))
+    guarded(&env, "catalogFinishRestart", || {
+        open(&env, &path)?
+            .finish_restart(id, &end)
+            .map_err(|e| error(&env, &e))
+    })
 }
 
 #[napi]
 pub fn catalog_list_restarts(env: Env, path: String) -> Result<Vec<RestartRecord>> {
     // Reading the history never writes, whoever runs it.
-    Catalog::open_read_only(Path::new(&path))
-        .map_err(|e| error(&env, &e))?
-        .list_restarts()
-        .map_err(|e| error(&env, &e))
+    guarded(&env, "catalogListRestarts", || {
+        Catalog::open_read_only(Path::new(&path))
+            .map_err(|e| error(&env, &e))?
+            .list_restarts()
+            .map_err(|e| error(&env, &e))
+    })
 }
 
 #[napi]
 pub fn catalog_check(env: Env, path: String) -> Result<CheckReport> {
-    Catalog::check(Path::new(&path)).map_err(|e| error(&env, &e))
+    guarded(&env, "catalogCheck", || {
+        Catalog::check(Path::new(&path)).map_err(|e| error(&env, &e))
+    })
 }
 
 #[napi]
 pub fn catalog_rebuild(env: Env, path: String) -> Result<RebuildReport> {
-    Catalog::rebuild(Path::new(&path)).map_err(|e| error(&env, &e))
+    guarded(&env, "catalogRebuild", || {
+        Catalog::rebuild(Path::new(&path)).map_err(|e| error(&env, &e))
+    })
 }
 
 #[napi(object)]
@@ -59,6 +70,11 @@ pub struct WhichOptions {
 
 #[napi]
 pub fn which_sync(env: Env, options: WhichOptions) -> Result<WhichReport> {
+    guarded(&env, "whichSync", || which_guarded(&env, options))
+}
+
+fn which_guarded(env: &Env, options: WhichOptions) -> Result<WhichReport> {
+    let env = *env;
     let query = if options.query_base64.unwrap_or(false) {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&options.query)

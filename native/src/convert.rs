@@ -37,7 +37,7 @@ pub fn config(o: &ScanOptions) -> core::ScanConfig {
 }
 
 /// A core error as a JavaScript `Error` with the message, and the code (`ENOENT`,
-/// `EACCES`, `ECORRUPT`, `EIO`, `ECATALOG`) and path as properties, as Node's own
+/// `EACCES`, `ECORRUPT`, `EIO`, `ECATALOG`; `EPANIC` comes from `guard`) and path as properties, as Node's own
 /// file-system errors carry them: the TypeScript side reads `error.code`, it does not
 /// parse the message.
 pub fn error(env: &napi::Env, e: &livetree_core::Error) -> napi::Error {

@@ -1,4 +1,6 @@
-//! napi glue: calls into `livetree_core`; no logic and no record types live here. A scan
+//! napi glue: calls into `livetree_core`; no logic and no record types live here. Every
+//! entry point that does work runs in `guard`, so a panic in the core is a JavaScript error
+//! (code `EPANIC`), never an abort of Node. A scan
 //! returns the status document's parts as one JSON text (the core's serde shapes,
 //! `livetree_core::contract`); the catalog's records are the core's own `#[napi(object)]`s.
 //!
@@ -8,6 +10,7 @@
 
 mod catalog_glue;
 mod convert;
+mod guard;
 mod scanner_glue;
 
 use napi::bindgen_prelude::*;
@@ -27,9 +30,11 @@ pub fn core_version() -> String {
 #[napi]
 pub fn scan_sync(env: Env, options: ScanOptions) -> Result<String> {
     let cfg = convert::config(&options);
-    let result = livetree_core::scan::run(&cfg)
-        .map_err(|e| convert::error(&env, &e))
-        .and_then(|r| convert::document(&r, false));
+    let result = guard::guarded(&env, "scanSync", || {
+        livetree_core::scan::run(&cfg)
+            .map_err(|e| convert::error(&env, &e))
+            .and_then(|r| convert::document(&r, false))
+    });
     give_back_memory();
     result
 }
@@ -44,12 +49,9 @@ fn give_back_memory() {
     }
 }
 
-/// The scan's configuration, and its error kept for the JavaScript thread: `compute`
+/// The scan's configuration, and its failure kept for the JavaScript thread: `compute`
 /// runs on the thread pool, where no JavaScript error can be built.
-pub struct ScanTask(
-    livetree_core::scan::ScanConfig,
-    Option<livetree_core::Error>,
-);
+pub struct ScanTask(livetree_core::scan::ScanConfig, Option<guard::Failure>);
 
 impl Task for ScanTask {
     type Output = String;
@@ -57,12 +59,10 @@ impl Task for ScanTask {
 
     /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
-        let report = livetree_core::scan::run(&self.0).map_err(|e| {
-            let reason = e.to_string();
-            self.1 = Some(e);
-            Error::from_reason(reason)
-        })?;
-        convert::document(&report, false)
+        let cfg = &self.0;
+        guard::on_pool("scan", &mut self.1, || {
+            livetree_core::scan::run(cfg).map(|r| convert::document(&r, false))
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -72,7 +72,7 @@ impl Task for ScanTask {
 
     fn reject(&mut self, env: Env, err: Error) -> Result<Self::JsValue> {
         Err(match self.1.take() {
-            Some(e) => convert::error(&env, &e),
+            Some(f) => f.to_js(&env),
             None => err,
         })
     }

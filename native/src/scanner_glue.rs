@@ -92,9 +92,11 @@ impl Scanner {
     #[napi]
     pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<String> {
         let (pids, kernel, apart) = self.request(request);
-        let result = run(&self.inner, &self.stats, pids, kernel)
-            .map_err(|e| convert::error(&env, &e))
-            .and_then(|r| convert::document(&r, apart));
+        let result = crate::guard::guarded(&env, "Scanner.scanSync", || {
+            run(&self.inner, &self.stats, pids, kernel)
+                .map_err(|e| convert::error(&env, &e))
+                .and_then(|r| convert::document(&r, apart))
+        });
         crate::give_back_memory();
         result
     }
@@ -110,7 +112,7 @@ impl Scanner {
             pids,
             kernel,
             apart,
-            error: None,
+            failure: None,
         })
     }
 
@@ -121,14 +123,16 @@ impl Scanner {
     #[napi]
     pub fn list_restarts(&self, env: Env) -> Result<Vec<livetree_core::catalog::RestartRecord>> {
         use std::sync::TryLockError;
-        let result = match self.inner.try_lock() {
-            Ok(scanner) => scanner.list_restarts(),
-            Err(TryLockError::Poisoned(p)) => p.into_inner().list_restarts(),
-            Err(TryLockError::WouldBlock) => {
-                livetree_core::scanner::restarts_in_file(self.catalog_path.as_deref())
-            }
-        };
-        result.map_err(|e| convert::error(&env, &e))
+        crate::guard::guarded(&env, "Scanner.listRestarts", || {
+            let result = match self.inner.try_lock() {
+                Ok(scanner) => scanner.list_restarts(),
+                Err(TryLockError::Poisoned(p)) => p.into_inner().list_restarts(),
+                Err(TryLockError::WouldBlock) => {
+                    livetree_core::scanner::restarts_in_file(self.catalog_path.as_deref())
+                }
+            };
+            result.map_err(|e| convert::error(&env, &e))
+        })
     }
 
     /// Counters of the work done by the scans finished so far.
@@ -157,9 +161,10 @@ pub struct ScannerTask {
     pids: Option<Vec<u32>>,
     kernel: bool,
     apart: bool,
-    /// The core's error of a failed scan, turned into a JavaScript error (with its
-    /// `code` and `path`) on the JavaScript thread, where an Env is at hand.
-    error: Option<livetree_core::Error>,
+    /// The core's error of a failed scan (or a panic's message), turned into a JavaScript
+    /// error (with its `code` and `path`, or `EPANIC`) on the JavaScript thread, where an
+    /// Env is at hand.
+    failure: Option<crate::guard::Failure>,
 }
 
 impl Task for ScannerTask {
@@ -168,12 +173,16 @@ impl Task for ScannerTask {
 
     /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
-        let report = run(&self.inner, &self.stats, self.pids.take(), self.kernel).map_err(|e| {
-            let reason = e.to_string();
-            self.error = Some(e);
-            Error::from_reason(reason)
-        })?;
-        convert::document(&report, self.apart)
+        let (inner, stats, pids, kernel, apart) = (
+            &self.inner,
+            &self.stats,
+            self.pids.take(),
+            self.kernel,
+            self.apart,
+        );
+        crate::guard::on_pool("Scanner.scan", &mut self.failure, || {
+            run(inner, stats, pids, kernel).map(|r| convert::document(&r, apart))
+        })
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -182,8 +191,8 @@ impl Task for ScannerTask {
     }
 
     fn reject(&mut self, env: Env, err: Error) -> Result<Self::JsValue> {
-        Err(match self.error.take() {
-            Some(e) => convert::error(&env, &e),
+        Err(match self.failure.take() {
+            Some(f) => f.to_js(&env),
             None => err,
         })
     }

@@ -1,8 +1,9 @@
 // `livetree explain PID`: which tree, commit, version and path each file came from, and why.
-import {collect} from '../collect.js';
+import {collectPrintable} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
+import {exitCodes} from '../exit-codes.js';
+import {runningAsRoot} from '../host.js';
 import {readCommon} from '../options.js';
-import {isKernelThread} from '../proc-stat.js';
 import {printable} from '../render/reason.js';
 import {renderExplain} from '../render/explain.js';
 import {makeStyle} from '../render/style.js';
@@ -23,24 +24,26 @@ export async function explainCommand(argv: string[]): Promise<number> {
 
 	const pid = Number(positionals[0]);
 	const options = readCommon(values);
-	const doc = await collect(options, {pids: [pid]});
-	const p = doc.processes.find(q => q.pid === pid);
-	if (!p) {
-		throw new UsageError(`no process ${pid} (it may have exited)`);
-	}
-
-	if (await isKernelThread(options.procRoot, pid)) {
-		// It maps no files: there is no userland code to be current or stale, and no restart
-		// applies. What kernel runs is the kernel block's answer (a new one takes a reboot).
+	const {doc, kernelThreads, unread} = await collectPrintable(options, {pids: [pid]});
+	const thread = kernelThreads.find(k => k.pid === pid);
+	if (thread) {
+		// The core found PF_KTHREAD: it maps no files, so there is no userland code to be
+		// current or stale, and no restart applies. What kernel runs is the kernel block's
+		// answer (a new one takes a reboot).
 		if (options.json) {
-			process.stdout.write(`${JSON.stringify({...p, kernelThread: true, deployment: null, warnings: doc.warnings}, null, 2)}\n`);
+			process.stdout.write(`${JSON.stringify({pid, comm: thread.comm, kernelThread: true, files: [], deployment: null, warnings: doc.warnings}, null, 2)}\n`);
 		} else {
 			process.stdout.write(
-				`PID ${pid} (${printable(p.comm)}) is a kernel thread: it runs the kernel's own code and maps no files, so no restart applies to it; new kernel code takes a reboot.\n`,
+				`PID ${pid} (${printable(thread.comm)}) is a kernel thread: it runs the kernel's own code and maps no files, so no restart applies to it; new kernel code takes a reboot.\n`,
 			);
 		}
 
-		return 0;
+		return exitCodes.clean;
+	}
+
+	const p = doc.processes.find(q => q.pid === pid);
+	if (!p) {
+		throw new UsageError(`no process ${pid} (it may have exited)`);
 	}
 
 	if (options.json) {
@@ -48,8 +51,10 @@ export async function explainCommand(argv: string[]): Promise<number> {
 			`${JSON.stringify({...p, deployment: doc.deployments.find(d => d.id === p.root.deployment) ?? null, warnings: doc.warnings}, null, 2)}\n`,
 		);
 	} else {
-		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose));
+		// The scan read only this PID: the core's count of refused maps is about it alone.
+		process.stdout.write(renderExplain(doc, p, makeStyle(options.color), options.verbose, {asRoot: runningAsRoot(), denied: unread.denied > 0}));
 	}
 
-	return p.needsRestart ? 1 : 0;
+	// What an unreadable process runs is unknown: neither "current" (0) nor "stale" (1).
+	return p.needsRestart ? exitCodes.needed : p.state === 'unknown' ? exitCodes.unknown : exitCodes.clean;
 }

@@ -3,7 +3,10 @@ import {collectPrintable} from '../collect.js';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
+import {exitCodes} from '../exit-codes.js';
+import {runningAsRoot} from '../host.js';
 import {readCommon} from '../options.js';
+import {complete} from '../model/complete.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {commandTable} from './table.js';
@@ -40,17 +43,22 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
 	// Compact JSON with nothing to add to the processes prints them as the core wrote them.
 	const asText = format === 'json' && !pretty && values.textfile === undefined;
-	const {doc, processesText} = await collectPrintable(options, {processesApart: asText});
-	if (doc.summary.processes > 0 && doc.summary.processesUnreadable === doc.summary.processes) {
-		// Partial results are reported; none at all is a failed scan.
-		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'permission denied'})`, 'EACCES');
+	const {doc, processesText, unread} = await collectPrintable(options, {processesApart: asText});
+	const {processes} = doc.summary;
+	if (processes > 0 && unread.denied + unread.failed === processes && unread.failed > 0) {
+		// Partial results are reported, and processes we may not read are an answer
+		// (unknown, exit 3: run as root); none read at all, and not merely for want of
+		// permission, is a failed scan.
+		throw new ScanError(`no process could be scanned under ${options.procRoot} (${doc.warnings[0]?.message ?? 'unreadable'})`, 'EIO');
 	}
 
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const metrics = format === 'prometheus' || values.textfile !== undefined;
 	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};
 	const output =
-		format === 'json' ? jsonChunks(doc, pretty, processesText) : await render(doc, format, facts, options.color, options.verbose, values.output !== undefined);
+		format === 'json'
+			? jsonChunks(doc, pretty, processesText)
+			: await render(doc, format, facts, options.color, options.verbose, values.output !== undefined, unread.denied);
 	if (values.output === undefined) {
 		await writeOut(output);
 	} else {
@@ -68,10 +76,17 @@ function warn(message: string): void {
 	process.stderr.write(`livetree status: ${message}\n`);
 }
 
+// 1 when something needs a restart (or a reboot), whatever could not be read, or (with
+// --fail-on-reload) some process needs a reload; else 3 when some process could not be read
+// (unknown is not clean), else 0.
 export function exitCode(doc: StatusDocument, failOnReload = false): number {
 	const s = doc.summary;
 	const reload = failOnReload && (s.processesNeedingReload ?? 0) > 0;
-	return s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true || reload ? 1 : 0;
+	if (s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true || reload) {
+		return exitCodes.needed;
+	}
+
+	return complete(doc) ? exitCodes.clean : exitCodes.unknown;
 }
 
 // Text or Prometheus; JSON is streamed by the caller.
@@ -82,6 +97,7 @@ async function render(
 	color: 'always' | 'never' | 'auto',
 	verbose: boolean,
 	toFile: boolean,
+	denied: number,
 ): Promise<string> {
 	if (format === 'prometheus') {
 		return (await prometheus()).renderPrometheus(doc, facts);
@@ -91,7 +107,7 @@ async function render(
 	const style = makeStyle(toFile && color === 'auto' ? 'never' : color);
 	// A terminal's width wraps long lines; a pipe or a file gets them whole (no width).
 	const width = !toFile && process.stdout.isTTY ? (process.stdout.columns ?? 80) : undefined;
-	return renderText(doc, {style, verbose, width});
+	return renderText(doc, {style, verbose, width, asRoot: runningAsRoot(), denied});
 }
 
 // stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.

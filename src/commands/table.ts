@@ -29,8 +29,10 @@ which run live-applied (overlay) code, and why.`,
 			'help',
 		),
 		optionHelp: {json: 'print the v1 JSON document (schema/status.schema.json)'},
-		footer: `Exit codes: 0 nothing needs a restart, 1 something needs a restart or the kernel
-a reboot (or, with --fail-on-reload, a process needs a reload), 2 the scan failed.
+		footer: `Exit codes: 0 every process was read and none needs a restart, 1 something needs a
+restart or the kernel a reboot (or, with --fail-on-reload, a process needs a reload), 2 the
+scan failed, 3 some processes could not be read (run as root) and none that could needs a
+restart: unknown, not clean.
 A process whose configuration changed since it started (a package conffile, a file under
 /etc it holds open) is listed under "Config changed since start" (docs/config.md); it
 needs a reload, not a restart.`,
@@ -44,7 +46,9 @@ maps, and why it needs a restart or not.`,
 		positionals: true,
 		options: pick(...scanOptionNames, 'json', 'color', 'verbose', 'help'),
 		optionHelp: {json: 'print the process, its deployment and the warnings as JSON'},
-		footer: 'Exit codes: 0 it runs current code, 1 it needs a restart, 2 no such process or scan failed.',
+		footer: `Exit codes: 0 it runs current code (or is a kernel thread), 1 it needs a restart,
+2 no such process or scan failed, 3 its memory map could not be read: what it runs is
+unknown (the warnings say why).`,
 	},
 	which: {
 		usage: 'which (MAJOR:MINOR:INODE | PATH) [options]',
@@ -140,7 +144,9 @@ result and the verdict. An attempt interrupted by a crash shows as in-progress.`
 		usage: 'exporter [options]',
 		summary: 'serve Prometheus metrics on 127.0.0.1:9947',
 		description: `Serve Prometheus metrics at http://LISTEN/metrics. Each scrape gets the metrics of
-a scan at most --min-interval old; scrapes never start two scans at once.`,
+a scan at most --min-interval old; scrapes never start two scans at once.
+livetree_scan_complete is 0 when some process could not be read: then no process
+needing a restart is no all-clear (as status's exit code 3).`,
 		positionals: false,
 		options: pick('listen', 'allow-remote', 'web.config.file', 'min-interval', ...scanOptionNames, 'help'),
 		optionHelp: {},

@@ -1,5 +1,6 @@
 // A failure the native core reported: it throws JavaScript Errors whose `code` (ENOENT,
-// EACCES, ECORRUPT, EIO, ECATALOG, EINVAL) and `path` are properties, as Node's own
+// EACCES, ECORRUPT, EIO, ECATALOG, EINVAL, and EPANIC for a panic in the core, which the
+// napi glue catches: native/src/guard.rs) and `path` are properties, as Node's own
 // file-system errors carry them. Exit code 2. Subclasses say which operation failed.
 export class NativeError extends Error {
 	override name = 'NativeError';

@@ -42,6 +42,8 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
 			processesUnreadable: counts.processesUnreadable,
 			processesNeedingReload: counts.processesNeedingReload,
+			complete: counts.complete,
+			kernelThreads: counts.kernelThreads,
 		},
 		warnings: [...scan.warnings, ...(input.warnings ?? [])],
 		...(kernel ? {kernel} : {}),

@@ -19,6 +19,7 @@ export interface ScanKernel extends Omit<Kernel, 'reasons'> {
 }
 
 // The summary counts the processes decide, decided by the core (contract.rs ProcessCounts).
+// Kernel threads are no processes: counted apart, in nothing else.
 export interface ProcessCounts {
 	processes: number;
 	processesNeedingRestart: number;
@@ -27,6 +28,21 @@ export interface ProcessCounts {
 	processesUnreadable: number;
 	// Processes with needsReload (configuration changed since they started).
 	processesNeedingReload: number;
+	// Of the unreadable, those whose maps we were not permitted to read (EACCES): what
+	// running as root reads. Not in the document.
+	processesDenied: number;
+	// Of the unreadable, those whose maps could not be read for another reason (EIO, …).
+	processesReadFailed: number;
+	kernelThreads: number;
+	// No process is unknown: only then may a verdict say that nothing needs a restart.
+	complete: boolean;
+}
+
+// A kernel thread (PF_KTHREAD, decided by the core): it runs the kernel's code, maps no
+// files, and is no process of the document.
+export interface KernelThread {
+	pid: number;
+	comm: string;
 }
 
 export interface ScanParts {
@@ -39,6 +55,8 @@ export interface ScanParts {
 	// write the processes apart (`processesApart`): for a caller that prints them unchanged.
 	processesText?: string;
 	counts: ProcessCounts;
+	// The kernel threads seen, left out of `processes` (explain names one).
+	kernelThreads: KernelThread[];
 	warnings: Warning[];
 	// Present when the scan was asked for it and the running kernel could be read.
 	kernel: ScanKernel | null;

@@ -7,7 +7,16 @@ import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
 import {short, shortId} from './style.js';
 
-export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean): string {
+// How an unknown process is worded: `asRoot`, the scan ran as root (then running as root
+// is no advice); `denied`, its maps were refused (the core's count; by default, when a
+// process-unreadable warning names it). An unknown process whose maps were read (an
+// unproven composefs image) is pointed to the warnings.
+export interface ExplainAccess {
+	asRoot?: boolean;
+	denied?: boolean;
+}
+
+export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInstance, verbose: boolean, access: ExplainAccess = {}): string {
 	const lines: string[] = [];
 	const deployment = doc.deployments.find(d => d.id === p.root.deployment);
 	// A deployment the sysroot no longer lists was undeployed (and maybe pruned) while
@@ -43,7 +52,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 
 		case 'unknown': {
-			lines.push(style.yellow('Its memory map could not be read, so what it runs is unknown (see warnings).'));
+			lines.push(style.yellow(unknownLine(doc, p, access)));
 			break;
 		}
 
@@ -82,11 +91,35 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		lines.push(style.dim(`  … and ${hidden} untracked files outside any tree (--verbose lists them)`));
 	}
 
+	// What the scan could not do about this process, or at all (a read-only catalog): the
+	// "why" of an unknown answer, and what qualifies any other. Others' warnings are not
+	// this process's business.
+	const warnings = doc.warnings.filter(w => w.pid === p.pid || w.pid === null || w.pid === undefined);
+	if (warnings.length > 0) {
+		lines.push('', style.yellow(`Warnings: ${warnings.length}`));
+		for (const w of warnings) {
+			lines.push(`  ${w.code}: ${printable(w.message)}`);
+		}
+	}
+
 	if (p.needsRestart) {
 		lines.push('', `Next: ${p.unit ? `livetree restart --dry-run ${p.unit}` : `restart PID ${p.pid} by hand (it belongs to no unit)`}`);
 	}
 
 	return `${lines.join('\n')}\n`;
+}
+
+function unknownLine(doc: StatusDocument, p: Process, access: ExplainAccess): string {
+	const unreadable = doc.warnings.some(w => w.code === 'process-unreadable' && w.pid === p.pid);
+	if (!unreadable) {
+		return 'What it runs is unknown (see the warnings below).';
+	}
+
+	if (!(access.denied ?? true)) {
+		return 'Its memory map could not be read, so what it runs is unknown (see the warnings below).';
+	}
+
+	return `Its memory map could not be read, so what it runs is unknown${access.asRoot ? ', even as root (see the warnings below)' : ' (run as root to read it)'}.`;
 }
 
 function describeRoot(p: Process, version: string | undefined, removed: boolean): string {
@@ -112,11 +145,13 @@ function describeRoot(p: Process, version: string | undefined, removed: boolean)
 
 // The path gone is not the bytes gone: a removed deployment's file may live on as a
 // newer deployment's identical one (another hard link).
+// A file replaced on disk (its path names another file) is said to be replaced, even when
+// the upgrade's rename also unlinked it: "deleted" is for a path that names nothing.
 function fileMarks(f: MappedFile): string {
 	const marks = [
-		f.deleted && 'deleted',
-		!f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
-		f.superseded && 'replaced',
+		f.superseded && 'replaced by a newer file',
+		!f.superseded && f.deleted && 'deleted',
+		!f.superseded && !f.deleted && f.pathGone && 'path gone, bytes still linked elsewhere',
 		f.identicalIn && `identical in deployment ${shortId(f.identicalIn)}`,
 	].filter(Boolean);
 	return marks.length > 0 ? ` (${marks.join('; ')})` : '';

@@ -5,6 +5,7 @@
 // _total only on counters, _info for metadata carried in labels with value 1.
 // Labels are bounded: per state, deployment, unit or warning code, never per PID
 // or per file, so a host with many processes does not explode the series count.
+import {complete} from '../model/complete.js';
 import type {ProcessState, StatusDocument} from '../model/document.js';
 import {installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
@@ -77,10 +78,20 @@ function documentFamilies(doc: StatusDocument): Family[] {
 	const families: Family[] = [
 		{
 			name: 'livetree_processes',
-			help: 'Processes scanned, by state (current, overlay, stale, foreign, unknown).',
+			help: 'User-space processes scanned, by state (current, overlay, stale, foreign, unknown); kernel threads are not counted.',
 			type: 'gauge',
 			samples: [...byState].map(([state, value]) => ({labels: {state}, value})),
 		},
+		gauge(
+			'livetree_scan_complete',
+			'Whether the last scan read every process (1) or some could not be read (0): with 0, no process needing a restart is no all-clear (livetree status exits 3).',
+			complete(doc) ? 1 : 0,
+		),
+		gauge(
+			'livetree_kernel_threads',
+			"Kernel threads seen and left out of every other count: they run the kernel's code and map no files.",
+			doc.summary.kernelThreads ?? 0,
+		),
 		gauge('livetree_processes_needing_restart', 'Processes that map stale code and need a restart.', doc.summary.processesNeedingRestart),
 		gauge('livetree_units_needing_restart', 'systemd units holding a process that needs a restart.', doc.summary.unitsNeedingRestart),
 		{

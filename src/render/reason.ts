@@ -32,12 +32,15 @@ export function fileReason(p: Process, f: MappedFile): string | undefined {
 	const where = printable(pathInTree(p, f));
 	const head = `PID ${p.pid} maps ${where}`;
 	switch (f.staleReason) {
+		// The path names nothing now: removed, not upgraded.
 		case 'deleted': {
 			return `${head} (deleted)${from(f, where)}${identical(f)}`;
 		}
 
+		// The path names another file: an upgrade renamed a new file over it (the mapped
+		// one is then also unlinked, which is not what a person needs to hear).
 		case 'superseded': {
-			return `${head}${from(f, where)}, since replaced on disk`;
+			return `${head}${from(f, where)}, since replaced by a newer file`;
 		}
 
 		case 'removed-deployment': {

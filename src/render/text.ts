@@ -6,6 +6,7 @@
 // width: the terminal's columns; undefined in a pipe or a file, where no line is wrapped
 // or shortened (grep finds every path whole).
 import type {ChalkInstance} from 'chalk';
+import {complete} from '../model/complete.js';
 import type {Deployment, Process, StatusDocument} from '../model/document.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
@@ -19,6 +20,14 @@ export interface TextOptions {
 	style: ChalkInstance;
 	verbose: boolean;
 	width?: number;
+	// The scan ran as root: a process it could not read is then not a matter of running as
+	// root (the warnings say what refused it). Default false: suggest running as root.
+	asRoot?: boolean;
+	// Of the unknown processes, how many we were not permitted to read (the core's count,
+	// not in the document). Default: all of them. When some are unknown for another reason
+	// (an unreadable maps for another cause, an unproven composefs image), the words point
+	// to the warnings instead of to running as root.
+	denied?: number;
 }
 
 // Past this many rows a list is cut, with a hint to --verbose.
@@ -26,7 +35,7 @@ const LIST_LIMIT = 10;
 
 export function renderText(doc: StatusDocument, options: TextOptions): string {
 	const {style} = options;
-	const lines: string[] = [...layout(verdictLine(doc, style), '', options.width, 2), '', ...kernelLines(doc.kernel, style, options.verbose)];
+	const lines: string[] = [...layout(verdictLine(doc, style, options), '', options.width, 2), '', ...kernelLines(doc.kernel, style, options.verbose)];
 	if (!doc.sysroot.ostreeBooted && doc.sysroot.path === '/' && doc.deployments.length === 0) {
 		lines.push(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'));
 	} else if (doc.deployments.length === 0) {
@@ -105,7 +114,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 
 	lines.push(
 		'',
-		...summaryLine(doc, style)
+		...summaryLine(doc, style, options)
 			.split('\n')
 			.flatMap(l => layout(l.trimStart(), l.startsWith(' ') ? '         ' : '', options.width, l.startsWith(' ') ? 0 : 9)),
 	);
@@ -113,9 +122,25 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 	return `${lines.join('\n')}\n`;
 }
 
-// The first line: what needs doing, in one sentence.
-export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
+// Why processes are unknown, and what to do, after "Unknown for N of M processes": when
+// every one was refused and we are not root, run as root; as root, something else refused
+// them; when some are unknown for another reason, the warnings say which and why.
+function unknownWhy(unread: number, options: TextOptions): string {
+	const they = unread === 1 ? 'it' : 'they';
+	if ((options.denied ?? unread) < unread) {
+		return ' (see warnings)';
+	}
+
+	return `: ${they} could not be read ${options.asRoot ? '(even as root; see warnings)' : '(run as root)'}`;
+}
+
+// The first line: what needs doing, in one sentence. An incomplete scan that found
+// nothing says it does not know, never that nothing needs a restart.
+export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: Partial<TextOptions> = {}): string {
 	const needing = doc.processes.filter(p => p.needsRestart);
+	const total = doc.summary.processes;
+	const unread = complete(doc) ? 0 : doc.summary.processesUnreadable;
+	const why = unknownWhy(unread, options as TextOptions);
 	const parts: string[] = [];
 	const init = needing.find(p => p.pid === 1);
 	if (init) {
@@ -125,8 +150,14 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
 		parts.push(style.red.bold(`Reboot needed (${doc.kernel.reasons.map(r => r.code).join(', ')})`));
 	}
 
-	if (needing.length === 0) {
-		parts.push(style.green.bold(`Nothing needs a restart (${count(doc.processes.length, 'process', 'processes')} checked)`));
+	if (needing.length === 0 && unread > 0) {
+		const others = total - unread;
+		parts.push(
+			style.yellow.bold(`Unknown for ${unread} of ${count(total, 'process', 'processes')}${why}`) +
+				(others > 0 ? `; none of the other ${others} needs a restart` : ''),
+		);
+	} else if (needing.length === 0) {
+		parts.push(style.green.bold(`Nothing needs a restart (${count(total, 'process', 'processes')} checked)`));
 	} else {
 		const units = doc.units.filter(u => u.needsRestart).map(u => u.name);
 		const outside = needing.filter(p => !p.unit).length;
@@ -140,6 +171,9 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
 			style.red.bold(`Restart needed: ${what || count(needing.length, 'process', 'processes')}`) +
 				(units.length > 0 ? `, ${count(needing.length, 'process', 'processes')} in all` : ''),
 		);
+		if (unread > 0) {
+			parts.push(style.yellow(`unknown for ${count(unread, 'other process', 'other processes')}${why}`));
+		}
 	}
 
 	const staged = doc.deployments.find(d => d.staged || d.pending);
@@ -150,23 +184,32 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance): string {
 	return `${parts.join('; ')}.`;
 }
 
-export function summaryLine(doc: StatusDocument, style: ChalkInstance): string {
+export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: Partial<TextOptions> = {}): string {
 	const s = doc.summary;
 	// Unread processes may need a restart too: never say "none" over them.
 	const unread = s.processesUnreadable ?? 0;
+	const refused = (options.denied ?? unread) >= unread;
 	const restart =
 		s.processesNeedingRestart > 0
 			? style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`)
-			: unread > 0
-				? style.yellow(`none of ${s.processes - unread} read needs one`)
-				: style.green('none needs a restart');
+			: unread > 0 && unread === s.processes
+				? style.yellow(refused ? 'none could be read' : 'none is known')
+				: unread > 0
+					? style.yellow(`none of ${s.processes - unread} read needs one`)
+					: style.green('none needs a restart');
 	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
+	const processes = `${unread} process${unread === 1 ? '' : 'es'}`;
+	const runs = unread === 1 ? 'it runs' : 'they run';
 	const unreadLine =
-		unread > 0
-			? `\n         ${style.yellow(`${unread} process${unread === 1 ? '' : 'es'} could not be read`)}: what ${unread === 1 ? 'it runs' : 'they run'} is unknown (not root?).`
-			: '';
+		unread === 0
+			? ''
+			: refused
+				? `\n         ${style.yellow(`${processes} could not be read`)}: what ${runs} is unknown ${options.asRoot ? '(even as root; see warnings)' : '(run as root)'}.`
+				: `\n         ${style.yellow(`${processes} unknown`)}: what ${runs} could not be told (see warnings).`;
+	// Kernel threads run the kernel's code and map nothing: no processes here.
+	const threads = s.kernelThreads ? ` (${s.kernelThreads} kernel thread${s.kernelThreads === 1 ? '' : 's'} not counted)` : '';
 	return (
-		`Summary: ${s.processes} processes, ${restart}; ${units};\n` +
+		`Summary: ${s.processes} processes${threads}, ${restart}; ${units};\n` +
 		`         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${unreadLine}`
 	);
 }

@@ -11,10 +11,14 @@ export interface ExporterProcess {
 	exited: Promise<number | null>;
 }
 
-export function startExporterProcess(t: ExecutionContext, args: string[]): ExporterProcess {
+// env: added to this process's environment for the exporter.
+export function startExporterProcess(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv = {}): ExporterProcess {
 	const module = new URL('../../src/commands/exporter.js', import.meta.url).href;
 	const script = `import {exporterCommand} from ${JSON.stringify(module)}; process.exitCode = await exporterCommand(process.argv.slice(1));`;
-	const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {stdio: ['ignore', 'ignore', 'pipe']});
+	const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
+		stdio: ['ignore', 'ignore', 'pipe'],
+		env: {...process.env, ...env},
+	});
 	let stderr = '';
 	child.stderr.on('data', (chunk: Buffer) => {
 		stderr += chunk.toString();

@@ -124,6 +124,7 @@ export function makeDocument(input: DocumentInput = {}): StatusDocument {
 			overlayFiles: overlays.reduce((n, o) => n + o.files.length, 0),
 			untrackedFiles: files.filter(f => f.origin.kind === 'untracked').length,
 			processesUnreadable: processes.filter(p => p.state === 'unknown').length,
+			complete: processes.every(p => p.state !== 'unknown'),
 		},
 		warnings: input.warnings ?? [
 			{code: 'EACCES', message: 'cannot read maps', pid: 1006},

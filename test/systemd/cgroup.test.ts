@@ -39,7 +39,7 @@ test('reasons name the PID, the file, how it is stale, and its commit', t => {
 	t.deepEqual(reasons(p812), ['PID 812 maps /usr/lib/libc.so.6 (deleted) from commit 47b67f0e9a… (1.0)']);
 	const p9 = proc(9, [file('/usr/bin/x', false, true, null, null)]);
 	// A deployment file is named by its path inside the tree, not its 100-character host path.
-	t.is(reasons(p9)[0], 'PID 9 maps /usr/bin/x, since replaced on disk');
+	t.is(reasons(p9)[0], 'PID 9 maps /usr/bin/x, since replaced by a newer file');
 	const p813 = proc(813, [file('/usr/lib/ok.so', false, false, commit, '1.0')]);
 	const info = unitRestartInfo({pids: [812, 813]}, [p812, p813, p9], reasons);
 	t.true(info.needsRestart);

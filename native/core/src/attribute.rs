@@ -92,9 +92,11 @@ pub fn commit_of_id(id: &str) -> Option<&str> {
 }
 
 /// Why this file makes its process stale, or None: the one rule (renderers only word it).
-/// In order: the bytes are gone; the path names another file now; the path is gone with a
-/// deployment that no longer exists; the path is gone while another link keeps the
-/// bytes; the file comes from a commit other than the process's own deployment's.
+/// In order: the path names another file now (also when the mapped one was unlinked, as
+/// a package upgrade's rename over it does: replaced, not removed); the bytes are gone and
+/// the path names nothing; the path is gone with a deployment that no longer exists; the
+/// path is gone while another link keeps the bytes; the file comes from a commit other
+/// than the process's own deployment's.
 /// Overlay files are live-applied on purpose and make a process `overlay`, not `stale`.
 /// `root_current`: the process's root deployment still exists.
 pub fn stale_reason(
@@ -103,11 +105,11 @@ pub fn stale_reason(
     root_deployment: Option<&str>,
     root_current: bool,
 ) -> Option<StaleReason> {
-    if f.deleted {
-        return Some(StaleReason::Deleted);
-    }
     if f.superseded {
         return Some(StaleReason::Superseded);
+    }
+    if f.deleted {
+        return Some(StaleReason::Deleted);
     }
     let in_deployment = root_kind == RootKind::Deployment;
     if f.path_gone {
@@ -382,6 +384,15 @@ mod tests {
             why(&f, RootKind::Deployment, false),
             Some(StaleReason::Deleted)
         );
+        // Unlinked and its path naming another file: a rename over it (a package upgrade)
+        // replaced it. That is the fact to say, not that it was removed.
+        f.superseded = true;
+        assert_eq!(
+            why(&f, RootKind::Deployment, false),
+            Some(StaleReason::Superseded)
+        );
+        assert_eq!(why(&f, RootKind::Host, true), Some(StaleReason::Superseded));
+        f.superseded = false;
         let mut s = file(OriginKind::Deployment, Some(B));
         assert_eq!(
             why(&s, RootKind::Deployment, true),

@@ -46,7 +46,8 @@ impl<'a> Origins<'a> {
 }
 
 /// The scan's document parts: `sysroot`, `deployments`, `overlays`, `origins` (see the
-/// module's comment), `processes`, `counts`, `warnings`, `kernel`, `installedPackages`.
+/// module's comment), `processes`, `counts`, `kernelThreads` (`[{pid, comm}]`), `warnings`,
+/// `kernel`, `installedPackages`.
 impl Serialize for ScanReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Parts(self, true).serialize(s)
@@ -59,7 +60,7 @@ struct Parts<'a>(&'a ScanReport, bool);
 impl Serialize for Parts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Parts(report, with_processes) = *self;
-        let mut r = s.serialize_struct("ScanReport", 9)?;
+        let mut r = s.serialize_struct("ScanReport", 10)?;
         r.serialize_field("sysroot", &report.sysroot)?;
         r.serialize_field("deployments", &report.deployments)?;
         r.serialize_field("overlays", &report.overlays)?;
@@ -70,6 +71,7 @@ impl Serialize for Parts<'_> {
             r.serialize_field("processes", &Seq(processes))?;
         }
         r.serialize_field("counts", &report.counts())?;
+        r.serialize_field("kernelThreads", &report.kernel_threads)?;
         r.serialize_field("warnings", &report.warnings)?;
         r.serialize_field("kernel", &report.kernel)?;
         r.serialize_field("installedPackages", &Installed(&report.installed_packages))?;
@@ -94,11 +96,12 @@ pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
 /// The counts of the document's `summary` that the processes decide, decided here once:
 /// processes, those needing a restart (stale), those unreadable (unknown), and distinct
 /// stale and untracked files by (device, inode) — one libc mapped by 3000 processes is
-/// one stale file.
+/// one stale file. Kernel threads are no processes: they are counted apart, and in
+/// nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessCounts {
-    /// Every process scanned.
+    /// Every user-space process scanned.
     pub processes: usize,
     /// Processes whose state is stale.
     pub processes_needing_restart: usize,
@@ -106,10 +109,24 @@ pub struct ProcessCounts {
     pub stale_files: usize,
     /// Distinct files (device, inode) whose origin is untracked.
     pub untracked_files: usize,
-    /// Processes whose state is unknown (not readable).
+    /// Processes whose state is unknown: not readable, or (read, but) on a composefs mount
+    /// whose image could not be proven.
     pub processes_unreadable: usize,
     /// Processes with configuration changed since they started (`needsReload`).
     pub processes_needing_reload: usize,
+    /// Of those, the ones whose maps we were not permitted to read (`EACCES`): what
+    /// running as root reads. Not in the document (see `ProcessReport::unreadable`).
+    pub processes_denied: usize,
+    /// Of those, the ones whose maps could not be read for another reason (`EIO`,
+    /// `ECORRUPT`, …): when every process is denied or failed and some failed, nothing was
+    /// read and not merely for want of permission, which is a failed scan. Not in the
+    /// document.
+    pub processes_read_failed: usize,
+    /// Kernel threads seen and left out of the processes and every other count.
+    pub kernel_threads: usize,
+    /// Whether every process was read: false when any is unknown, and then no verdict
+    /// may say that nothing needs a restart (the document's `summary.complete`).
+    pub complete: bool,
 }
 
 impl ScanReport {
@@ -126,17 +143,30 @@ impl ScanReport {
             }
         }
         let state = |s: ProcessState| self.processes.iter().filter(|p| p.state == s).count();
+        let unreadable = state(ProcessState::Unknown);
         ProcessCounts {
             processes: self.processes.len(),
             processes_needing_restart: state(ProcessState::Stale),
             stale_files: stale.len(),
             untracked_files: untracked.len(),
-            processes_unreadable: state(ProcessState::Unknown),
             processes_needing_reload: self
                 .processes
                 .iter()
                 .filter(|p| !p.config_changes.is_empty())
                 .count(),
+            processes_unreadable: unreadable,
+            processes_denied: self
+                .processes
+                .iter()
+                .filter(|p| p.unreadable == Some("EACCES"))
+                .count(),
+            processes_read_failed: self
+                .processes
+                .iter()
+                .filter(|p| p.unreadable.is_some_and(|c| c != "EACCES"))
+                .count(),
+            kernel_threads: self.kernel_threads.len(),
+            complete: unreadable == 0,
         }
     }
 }

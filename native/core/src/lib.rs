@@ -37,6 +37,21 @@ pub mod which;
 
 pub use error::{Error, ParseError, Result};
 
+/// The environment variable naming a point where the core panics on purpose (tests only).
+pub const TEST_PANIC_VAR: &str = "LIVETREE_TEST_PANIC";
+
+/// Panic here when `LIVETREE_TEST_PANIC` names `point`. A test-only hook: it is how the
+/// tests prove that a panic anywhere in the core reaches JavaScript as an error with the
+/// code `EPANIC` (`native/src/guard.rs`) and never aborts Node. Points inside a scan:
+/// `reader` (a /proc reader thread), `attribute` (attribution, on the scan's own thread);
+/// each napi entry point is one too, by its JavaScript name (`whichSync`, …). Nothing
+/// but a test sets the variable; unset, this is one `getenv`.
+pub fn test_panic(point: &str) {
+    if std::env::var_os(TEST_PANIC_VAR).is_some_and(|v| v == point) {
+        panic!("{TEST_PANIC_VAR}={point}: a panic a test asked for");
+    }
+}
+
 /// The core crate's version, which the napi glue exports (`coreVersion`) so that the
 /// JavaScript side can tell which core it loaded.
 pub fn version() -> &'static str {

@@ -44,10 +44,18 @@ pub struct ProcessRaw {
     pub cgroup: Vec<CgroupEntry>,
     /// Every line of `maps`.
     pub maps: Vec<MapEntry>,
+    /// A kernel thread (`PF_KTHREAD` in the flags of `/proc/PID/stat`): it runs the
+    /// kernel's own code and has no memory map, so it is no process of the report. Only
+    /// `pid` and `comm` are read for one; everything else is empty.
+    pub kernel_thread: bool,
     /// When the process started, in clock ticks since boot (`stat` field 22); None when
     /// `stat` could not be read.
     pub start_ticks: Option<u64>,
 }
+
+/// `PF_KTHREAD` in the flags field of `/proc/PID/stat` (include/linux/sched.h): set for
+/// kernel threads only. A user-space process whose maps happen to be empty lacks it.
+pub const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// A symlink target from /proc with the kernel's ` (deleted)` marker split off.
 /// The marker alone proves nothing: a file may be named `x (deleted)`.
@@ -180,7 +188,8 @@ impl ProcReader {
 
     /// The reads per process are what the verdict needs and no more: comm, maps and
     /// cgroup opened by path (three `openat`), exe, root and ns/mnt (three `readlinkat`)
-    /// and one `newfstatat` of root; `stat` (start time and state), one `read`. Opening
+    /// and one `newfstatat` of root; `stat` (start time, and what a process without
+    /// mappings is), one `read`. Opening
     /// by path rather than below an `O_PATH` descriptor of `/proc/PID` saves an `openat`
     /// and a `close` per process; a process that exits between two reads is caught as
     /// before (the next open fails with ENOENT, or exe does).
@@ -198,21 +207,32 @@ impl ProcReader {
             Err(e @ Error::NotFound(_)) => return Err(e),
             Err(_) => None,
         };
-        // stat: the start time (startedAt, and what "changed since start" compares with)
-        // and the state letter that tells a zombie from a kernel thread.
-        // Missing, it says nothing about the process by itself (a captured tree may lack
-        // it); with empty maps too, the process is gone.
-        let (start_ticks, state, stat_gone) = match self.read_file(b"stat\0", true) {
+        // stat, once: the start time (startedAt, and what "changed since start" compares
+        // with), and what a process without a memory map is. Missing, it says nothing by
+        // itself (a captured tree may lack it); with no maps either, the process is gone.
+        let (start_ticks, mapless) = match self.read_file(b"stat\0", true) {
             Ok(n) => (
                 stat_start_ticks(&self.buf[..n]),
-                stat_state(&self.buf[..n]),
-                false,
+                mapless_kind(&self.buf[..n]),
             ),
-            Err(Error::NotFound(_)) => (None, None, true),
-            Err(_) => (None, None, false),
+            Err(Error::NotFound(_)) => (None, Mapless::Gone),
+            Err(_) => (None, Mapless::Running),
         };
 
-        let n = self.read_file(b"maps\0", false)?;
+        let n = match self.read_file(b"maps\0", false) {
+            Ok(n) => n,
+            // A kernel thread has no memory map to refuse; should a kernel refuse its maps
+            // all the same, it is still a kernel thread, not a process we could not read.
+            // One that exited since (its stat gone, or a zombie) is gone, not unreadable.
+            Err(e @ Error::PermissionDenied(_)) => {
+                return match mapless {
+                    Mapless::KernelThread => Ok((ProcessRaw::kernel_thread(pid, comm), Vec::new())),
+                    Mapless::Gone => Err(Error::NotFound(self.path.base())),
+                    Mapless::Running => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         let corrupt = |path: &PidPath, e: crate::error::ParseError| {
             Error::corrupt(&path.display(b"maps\0"), e.0)
         };
@@ -237,10 +257,14 @@ impl ProcReader {
             Err(_) => None,
         };
 
-        // A process whose maps came back empty is a kernel thread, a zombie, or one that
-        // exited while we read. Only the first is still running code.
-        if mapped == 0 && (stat_gone || matches!(state, Some(b'Z' | b'X' | b'x'))) {
-            return Err(Error::NotFound(self.path.base()));
+        if mapped == 0 {
+            match mapless {
+                Mapless::Gone => return Err(Error::NotFound(self.path.base())),
+                Mapless::KernelThread => {
+                    return Ok((ProcessRaw::kernel_thread(pid, comm), Vec::new()))
+                }
+                Mapless::Running => {}
+            }
         }
 
         let root = self
@@ -269,6 +293,7 @@ impl ProcReader {
             mnt_ns,
             cgroup,
             maps,
+            kernel_thread: false,
             start_ticks,
         };
         Ok((raw, files))
@@ -352,6 +377,43 @@ impl ProcReader {
             ));
         }
         Ok((st.st_dev, st.st_ino))
+    }
+}
+
+impl ProcessRaw {
+    /// A kernel thread as the scan sees it: its PID and name, nothing else.
+    fn kernel_thread(pid: u32, comm: Option<Vec<u8>>) -> ProcessRaw {
+        ProcessRaw {
+            pid,
+            comm,
+            exe: None,
+            root: None,
+            root_dev_ino: None,
+            mnt_ns: None,
+            cgroup: Vec::new(),
+            maps: Vec::new(),
+            kernel_thread: true,
+            start_ticks: None,
+        }
+    }
+}
+
+/// What a process without a memory map is, from its `stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mapless {
+    /// A zombie or an exiting process: it runs no code any more.
+    Gone,
+    /// A kernel thread (`PF_KTHREAD`).
+    KernelThread,
+    /// Anything else: a user-space process that maps nothing (or a stat we could not parse).
+    Running,
+}
+
+fn mapless_kind(stat: &[u8]) -> Mapless {
+    match stat_state_flags(stat) {
+        Some((b'Z' | b'X' | b'x', _)) => Mapless::Gone,
+        Some((_, flags)) if flags & PF_KTHREAD != 0 => Mapless::KernelThread,
+        _ => Mapless::Running,
     }
 }
 
@@ -443,10 +505,19 @@ fn trim_newline(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\n").unwrap_or(b)
 }
 
-/// The state letter of `/proc/PID/stat`: after the last `)`, since comm may hold `)`.
-fn stat_state(stat: &[u8]) -> Option<u8> {
+/// The state letter (field 3) and the flags (field 9) of `/proc/PID/stat`, counted after
+/// the last `)`, since comm may hold `)` and spaces. The flags are None when that field is
+/// missing or not a number.
+fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
     let close = stat.iter().rposition(|b| *b == b')')?;
-    stat.get(close + 2).copied()
+    let state = *stat.get(close + 2)?;
+    let flags = stat
+        .get(close + 2..)?
+        .split(|b| *b == b' ' || *b == b'\n')
+        .nth(6)
+        .and_then(crate::maps::parse_dec)
+        .unwrap_or(0);
+    Some((state, flags))
 }
 
 /// The start time of `/proc/PID/stat` (field 22, clock ticks after boot): counted from
@@ -654,8 +725,15 @@ mod tests {
         assert_eq!(parse_ns_link(b"mnt:[]"), None);
         assert_eq!(parse_ns_link(b"mnt:[12"), None);
         assert_eq!(parse_ns_link(b""), None);
-        assert_eq!(stat_state(b"42 (a) b) c) Z 1 2"), Some(b'Z'));
-        assert_eq!(stat_state(b"42 (x"), None);
+        assert_eq!(
+            stat_state_flags(b"42 (a) b) c) Z 1 2").map(|s| s.0),
+            Some(b'Z')
+        );
+        assert_eq!(stat_state_flags(b"42 (x"), None);
+    }
+
+    #[test]
+    fn start_ticks() {
         let stat = b"7 (a) b) 1 2) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0 123456 0 0\n";
         assert_eq!(stat_start_ticks(stat), Some(123456));
         assert_eq!(
@@ -663,6 +741,28 @@ mod tests {
             None
         );
         assert_eq!(stat_start_ticks(b"7 (a"), None);
+    }
+
+    #[test]
+    fn kernel_threads_by_their_flag_not_by_empty_maps() {
+        // kthreadd as the kernel writes it: flags 2129984 has PF_KTHREAD (0x200000).
+        let kthreadd = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 8 0 0";
+        assert_eq!(stat_state_flags(kthreadd), Some((b'S', 2_129_984)));
+        assert_eq!(mapless_kind(kthreadd), Mapless::KernelThread);
+        // A worker with spaces and ')' in its name, idle (I).
+        let worker = b"7 (kworker/0:0H (x) y) I 2 0 0 0 -1 69238880 0 0";
+        assert_eq!(mapless_kind(worker), Mapless::KernelThread);
+        // A user-space process (PF_KTHREAD clear) is no kernel thread, whatever it maps.
+        let user = b"77 (a) b) S 1 77 77 0 -1 4194560 0 0";
+        assert_eq!(stat_state_flags(user), Some((b'S', 4_194_560)));
+        assert_eq!(mapless_kind(user), Mapless::Running);
+        assert_eq!(
+            mapless_kind(b"77 (a) Z 1 77 77 0 -1 2129984"),
+            Mapless::Gone
+        );
+        // Cut before the flags: not taken for a kernel thread.
+        assert_eq!(mapless_kind(b"9 (k) S 2 0"), Mapless::Running);
+        assert_eq!(mapless_kind(b"garbage"), Mapless::Running);
     }
 
     #[test]

@@ -130,9 +130,11 @@ impl Origin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StaleReason {
-    /// The bytes are gone: the mapped inode has no name left anywhere.
+    /// The bytes are gone: the mapped inode has no name left anywhere, and its path names
+    /// nothing now.
     Deleted,
-    /// The path now names another file in the process's own root and mount namespace.
+    /// The path now names another file in the process's own root and mount namespace,
+    /// whether or not the mapped one still has a name (a rename over it unlinks it).
     Superseded,
     /// The path is gone with a deployment that no longer exists (the bytes may live on
     /// under another name, such as a newer deployment's identical file).
@@ -176,7 +178,10 @@ pub struct FileReport {
     /// The mapped name was unlinked (the kernel's marker, confirmed through map_files),
     /// whether or not another hard link keeps the bytes.
     pub path_gone: bool,
-    /// The path now resolves, in the process's own root and mount namespace, to a different file.
+    /// The path now resolves, in the process's own root and mount namespace, to a different
+    /// file: replaced on disk. Also when the mapped file was unlinked (`deleted` or
+    /// `path_gone`): a package upgrade renames the new file over the old one, which unlinks
+    /// the old one and leaves the path naming the new one.
     pub superseded: bool,
     /// Where the file's bytes come from.
     pub origin: Origin,
@@ -213,6 +218,23 @@ pub struct ProcessReport {
     /// Configuration it depends on that changed after it started (`config`); a
     /// process with any needs a reload (`needsReload`).
     pub config_changes: Vec<crate::config::ConfigChange>,
+    /// Why its maps could not be read, as the core error's code (`EACCES` when permission
+    /// was refused, `EIO`, `ECORRUPT`, …); None for a process that was read (also one that
+    /// is `unknown` for another reason, such as an unproven composefs image). Not part of
+    /// the document: it decides whether an unreadable scan is a failure (nothing read, and
+    /// not only for want of permission) or an answer (`unknown`), and how that is worded.
+    pub unreadable: Option<&'static str>,
+}
+
+/// A kernel thread the scan saw (`PF_KTHREAD`): no process of the report, named only so
+/// that `explain PID` can say what it is. Serialized as `{pid, comm}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KernelThread {
+    /// The thread's id, in the PID namespace of `proc_root`.
+    pub pid: u32,
+    /// `/proc/PID/comm` (as text, lossy).
+    #[serde(serialize_with = "crate::as_text::lossy_text")]
+    pub comm: Vec<u8>,
 }
 
 /// One deployment of the sysroot, in the order `ostree admin status` lists them: the
@@ -311,8 +333,12 @@ pub struct ScanReport {
     pub deployments: Vec<DeploymentReport>,
     /// Every dynamic overlay on a deployment seen from any scanned mount namespace.
     pub overlays: Vec<OverlayReport>,
-    /// The scanned processes (those that exited during the scan are left out).
+    /// The scanned processes (those that exited during the scan are left out, and kernel
+    /// threads, which are no processes here: they map no files and run the kernel's code).
     pub processes: Vec<ProcessReport>,
+    /// The kernel threads seen, left out of `processes` and every count but their own
+    /// (`summary.kernelThreads`).
+    pub kernel_threads: Vec<KernelThread>,
     /// What the scan could not do, or did only in part.
     pub warnings: Vec<Warning>,
     /// The running and installed kernels and the reboot verdict, when the config asked for it.
@@ -325,5 +351,15 @@ pub struct ScanReport {
     pub installed_packages: Vec<(String, PackageInfo)>,
     /// What proving which image each composefs mount serves cost (files checksummed); not
     /// part of the document, counted by the scanner for the benchmark.
-    pub composefs_proof: crate::composefs::identify::ProofCost,
+    pub composefs_proof: ProofCost,
+}
+
+/// How much proving which image composefs mounts serve took (`composefs/identify.rs`), for
+/// the scanner's counters and the benchmark.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ProofCost {
+    /// Mapped files whose bytes were checksummed (each distinct inode once).
+    pub mapped_hashed: usize,
+    /// Files checksummed through the mount.
+    pub probed: usize,
 }

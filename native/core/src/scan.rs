@@ -95,10 +95,9 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
         )
         .map(|k| (k, warnings))
     })?;
-    let (mut k, warnings) = loaded.map_err(|_| Error::Io {
-        path: cfg.sysroot.clone(),
-        source: std::io::Error::other("the sysroot reader failed"),
-    })??;
+    // A panic in the loading thread is a bug: it goes on as the panic it was (the napi
+    // glue turns it into an EPANIC error), not as an I/O error it was not.
+    let (mut k, warnings) = loaded.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
     Ok(report_with(cfg, &mut k, warnings, raws))
 }
 
@@ -139,6 +138,7 @@ pub fn read_alongside<T: Send>(
             .map(|_| {
                 let (pids, next) = (&pids, &next);
                 s.spawn(move || {
+                    crate::test_panic("reader");
                     let mut reader = ProcReader::new();
                     let mut done = Vec::new();
                     loop {
@@ -159,9 +159,11 @@ pub fn read_alongside<T: Send>(
                 })
             })
             .collect();
+        // A reader that panicked would leave its batches out: a scan that silently misses
+        // processes. The panic goes on instead (the napi glue makes it an EPANIC error).
         let mut done: Vec<(usize, Vec<RawProcess>)> = readers
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect();
         // Back in /proc's order, whichever reader took which batch.
         done.sort_unstable_by_key(|(b, _)| *b);
@@ -179,6 +181,7 @@ pub fn report_with(
     warnings: Vec<Warning>,
     raws: Vec<RawProcess>,
 ) -> ScanReport {
+    crate::test_panic("attribute");
     k.begin_scan();
     let mut warnings = warnings;
     let kernel = if cfg.kernel {
@@ -257,7 +260,16 @@ pub fn report_with(
     scan.identify_composefs(&raws);
     scan.finish_views();
     let mut processes = Vec::with_capacity(raws.len());
+    // Kernel threads run the kernel's code and map nothing: no process of the report.
+    let mut kernel_threads = Vec::new();
     for (pid, raw) in raws {
+        if let Ok((r, _)) = &raw {
+            if r.kernel_thread {
+                let comm = r.comm.clone().unwrap_or_default();
+                kernel_threads.push(KernelThread { pid, comm });
+                continue;
+            }
+        }
         if let Some(p) = scan.process(&mut reader, pid, raw) {
             processes.push(p);
         }
@@ -265,6 +277,7 @@ pub fn report_with(
     let host_files = scan.host_packages(&mut processes);
     scan.config_changes(&mut processes);
     let mut report = scan.finish(processes);
+    report.kernel_threads = kernel_threads;
     // Once per (device, inode, path), not per process; a read-only catalog records nothing.
     if !k.catalog.is_read_only() {
         let recorded = k
@@ -342,6 +355,7 @@ impl Scan<'_> {
                     files: Vec::new(),
                     started_ns: None,
                     config_changes: Vec::new(),
+                    unreadable: Some(e.code()),
                 })
             }
         }
@@ -394,6 +408,7 @@ impl Scan<'_> {
             files,
             started_ns,
             config_changes: Vec::new(),
+            unreadable: None,
         }
     }
 
@@ -622,17 +637,20 @@ impl Scan<'_> {
                 path = p;
             }
         }
-        let superseded = !deleted
-            && match self.stacked_same(raw, m, &path) {
-                Some(same) => !same,
-                None => {
-                    let now = self.resolve(raw, &path);
-                    now.is_some()
-                        && now != Some((m.major, m.minor, m.inode))
-                        && !self.same_through_overlay(raw, &path, now, m)
-                        && !self.same_object_now(raw, m, &path, now)
-                }
-            };
+        // The path names another file now: replaced on disk. Also when the mapped file
+        // was unlinked: dpkg, rpm and most installers upgrade by renaming the new file over
+        // the old one, which unlinks the old one (deleted) and leaves its path naming the
+        // new one (superseded). Only a path that names nothing at all is merely deleted.
+        let superseded = match self.stacked_same(raw, m, &path) {
+            Some(same) => !same,
+            None => {
+                let now = self.resolve(raw, &path);
+                now.is_some()
+                    && now != Some((m.major, m.minor, m.inode))
+                    && !self.same_through_overlay(raw, &path, now, m)
+                    && !self.same_object_now(raw, m, &path, now)
+            }
+        };
         let mut origin = match self.overlay_of(raw, m.major, m.minor) {
             Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
             None => self.origin(raw, m, &path, gone, root_dep),
@@ -1000,7 +1018,7 @@ impl Scan<'_> {
         }
         self.warnings.sort_by_key(|w| w.pid.is_some());
         ScanReport {
-            composefs_proof: crate::composefs::identify::ProofCost {
+            composefs_proof: ProofCost {
                 mapped_hashed: self.cfs_hashed,
                 probed: self.cfs.cost.probed,
             },
@@ -1013,6 +1031,7 @@ impl Scan<'_> {
             deployments,
             overlays,
             processes,
+            kernel_threads: Vec::new(),
             warnings: self.warnings,
             kernel: None,
         }

@@ -38,7 +38,6 @@ use crate::knowledge::{Knowledge, Reused};
 use crate::progress::Progress;
 use crate::report::{ScanConfig, ScanReport, Warning};
 use crate::scan;
-use crate::Error;
 
 /// One path's `lstat`, or None when it is missing or unreadable.
 pub type Stamp = (PathBuf, Option<crate::stamp::FileStamp>);
@@ -149,10 +148,9 @@ impl Scanner {
         let held = self.held.take();
         let stats = &mut self.stats;
         let (refreshed, raws) = scan::read_alongside(&cfg, || refresh(&cfg, held, stats))?;
-        let mut held = refreshed.map_err(|_| Error::Io {
-            path: cfg.sysroot.clone(),
-            source: std::io::Error::other("the sysroot reader failed"),
-        })??;
+        // A panic while refreshing goes on as a panic (see `scan::run`); the knowledge was
+        // taken out of `held` first, so the next scan loads afresh.
+        let mut held = refreshed.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
         let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.stats.composefs_image_reads = held.k.images.reads();

@@ -90,6 +90,7 @@ fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> Proces
         files,
         started_ns: None,
         config_changes: Vec::new(),
+        unreadable: (state == ProcessState::Unknown).then_some("EACCES"),
     }
 }
 
@@ -129,6 +130,7 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
             source: ConfigSource::Conffile,
             package: None,
         }],
+        unreadable: None,
     };
     assert_eq!(
         json(&p),
@@ -222,6 +224,16 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
             process(1, vec![file(b"/usr/lib/libc.so.6", None), other.clone()]),
             process(2, vec![other, file(b"/usr/lib/libc.so.6", None)]),
         ],
+        kernel_threads: vec![
+            KernelThread {
+                pid: 2,
+                comm: b"kthreadd".to_vec(),
+            },
+            KernelThread {
+                pid: 3,
+                comm: b"pool_workqueue_release".to_vec(),
+            },
+        ],
         warnings: vec![Warning::new("origin-corrupt", "x.origin: bad", None)],
         kernel: None,
         installed_packages: vec![("host".into(), package())],
@@ -235,6 +247,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
             "deployments",
             "installedPackages",
             "kernel",
+            "kernelThreads",
             "origins",
             "overlays",
             "processes",
@@ -253,6 +266,12 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     assert_eq!(v["installedPackages"][0]["tree"], "host");
     assert_eq!(v["installedPackages"][0]["package"]["manager"], "dpkg");
     assert!(v["kernel"].is_null());
+    assert_eq!(
+        v["kernelThreads"],
+        serde_json::json!([{"pid": 2, "comm": "kthreadd"}, {"pid": 3, "comm": "pool_workqueue_release"}])
+    );
+    assert_eq!(v["counts"]["kernelThreads"], 2);
+    assert_eq!(v["counts"]["complete"], true);
     // Two distinct origins among four files: each written once, files name them by index,
     // and an origin read back from the table is the one a file alone carries inline.
     let origins = v["origins"].as_array().unwrap();
@@ -296,6 +315,10 @@ fn counts_and_the_processes_written_apart() {
             process(3, ProcessState::Unknown, vec![]),
             process(4, ProcessState::Current, vec![file(b"/usr/lib/x", None)]),
         ],
+        kernel_threads: vec![KernelThread {
+            pid: 2,
+            comm: b"kthreadd".to_vec(),
+        }],
         warnings: vec![],
         kernel: None,
         installed_packages: vec![],
@@ -309,6 +332,10 @@ fn counts_and_the_processes_written_apart() {
             untracked_files: 1,
             processes_unreadable: 1,
             processes_needing_reload: 0,
+            processes_denied: 1,
+            processes_read_failed: 0,
+            kernel_threads: 1,
+            complete: false,
         }
     );
     let text = livetree_core::contract::write_apart(&r).unwrap();
@@ -319,7 +346,8 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(
         parts["counts"],
         serde_json::json!({"processes": 4, "processesNeedingRestart": 2, "staleFiles": 1,
-            "untrackedFiles": 1, "processesUnreadable": 1, "processesNeedingReload": 0})
+            "untrackedFiles": 1, "processesUnreadable": 1, "processesDenied": 1, "processesReadFailed": 0,
+            "kernelThreads": 1, "complete": false, "processesNeedingReload": 0})
     );
     assert_eq!(processes, json(&r.processes));
     let whole: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();

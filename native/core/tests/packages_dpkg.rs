@@ -1,12 +1,13 @@
 //! dpkg databases made by the real dpkg (`dpkg --root`, `dpkg-divert --root`) in a scratch
 //! root, read as a tree: versions, Source forms, a diversion, a name that is not UTF-8;
 //! then the same database damaged (truncated status, cut diversions): warnings, no crash.
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Command;
 
-use livetree_core::packages::{read_table, RootTree};
+use livetree_core::packages::{dpkg, read_table, RootTree};
 
 mod scratch;
 use scratch::Scratch;
@@ -127,8 +128,29 @@ fn real_dpkg_root_database() {
         (Some("foo-wrapper"), Some("0.1"))
     );
 
-    // Damage: status cut in the middle of a stanza, diversions cut mid-record.
+    // What a scan reads is what the fuzzed function gives for the same bytes: there is one
+    // dpkg implementation (`dpkg::table`), and `read_table` only fetches its files.
     let db = root.join("var/lib/dpkg");
+    let names: Vec<Vec<u8>> = fs::read_dir(db.join("info"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .collect();
+    let mut read = |n: &[u8]| Ok(fs::read(db.join("info").join(OsStr::from_bytes(n))).ok());
+    let location = format!("{}/var/lib/dpkg", root.display());
+    let fuzzed = dpkg::table(
+        &location,
+        &fs::read(db.join("status")).unwrap(),
+        Some(&fs::read(db.join("diversions")).unwrap()),
+        names,
+        &mut read,
+        None,
+    );
+    assert_eq!(fuzzed.paths, table.paths);
+    assert_eq!(fuzzed.packages, table.packages);
+    assert_eq!(fuzzed.warnings, table.warnings);
+    assert_eq!(fuzzed.source, table.source);
+
+    // Damage: status cut in the middle of a stanza, diversions cut mid-record.
     let status = fs::read(db.join("status")).unwrap();
     let cut = status.windows(9).rposition(|w| w == b"Version: ").unwrap() + 4;
     fs::write(db.join("status"), &status[..cut]).unwrap();

@@ -8,7 +8,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use livetree_core::scan::{self, ProcessReport, RootKind, ScanConfig, ScanReport};
+use livetree_core::scan::{
+    self, ProcessReport, ProcessState, RootKind, ScanConfig, ScanReport, StaleReason,
+};
 
 struct Cleanup(PathBuf, Option<Child>);
 impl Drop for Cleanup {
@@ -158,11 +160,16 @@ fn host_file_replaced_by_dpkg_names_the_version_a_scan_recorded() {
     assert!(status.contains("Package: livetree-demo\nStatus: install ok installed"));
     assert!(status.contains("Version: 6.0-1"));
 
-    // The process still maps the 5.0 inode, now deleted; dpkg's database names 6.0-1.
+    // The process still maps the 5.0 inode, now unlinked, and its path names dpkg's new
+    // file: replaced (superseded), not merely deleted. dpkg's database names 6.0-1.
     let r = scan_with(&base, &root, pid, "catalog.sqlite");
     let p = &r.processes[0];
     let f = p.files.iter().find(|f| f.path == lib).unwrap();
-    assert!(f.deleted || f.superseded, "dpkg replaced libdemo: {f:?}");
+    assert_eq!(
+        (f.deleted, f.path_gone, f.superseded, f.stale_reason),
+        (true, true, true, Some(StaleReason::Superseded)),
+        "dpkg replaced libdemo: {f:?}"
+    );
     assert_eq!((f.major, f.minor, f.ino), identity);
     let running = f.origin.package.as_ref().expect("recorded package");
     assert_eq!(
@@ -226,7 +233,12 @@ fn host_root_files_name_their_packages_and_replaced_ones_only_if_recorded() {
         .processes
         .remove(0);
     let f = p.files.iter().find(|f| f.path == lib).unwrap();
-    assert!(f.deleted || f.superseded);
+    assert_eq!(
+        (f.deleted, f.superseded, f.stale_reason),
+        (true, true, Some(StaleReason::Superseded)),
+        "renamed over: {f:?}"
+    );
+    assert_eq!(p.state, ProcessState::Stale);
     assert_eq!(package_of(&p, &lib), None);
     let p = scan_pid(&base, &root, pid);
     assert_eq!(
@@ -237,6 +249,45 @@ fn host_root_files_name_their_packages_and_replaced_ones_only_if_recorded() {
         package_of(&p, &full("usr/bin/sleep")).map(|s| s.0),
         Some("coreutils".into())
     );
+}
+
+/// Removed, not replaced: `dpkg --remove` unlinks libdemo and puts nothing at its path.
+/// Only then is the file `deleted` (the path names nothing); an upgrade's rename over it
+/// is `superseded` (above).
+#[test]
+fn a_library_dpkg_removed_is_deleted_and_one_it_upgraded_is_superseded() {
+    let (base, root, pid, _guard) = host_root_with_process("pkgremove");
+    let lib = root
+        .join("usr/lib/livetree-demo/libdemo.so.1")
+        .as_os_str()
+        .as_encoded_bytes()
+        .to_vec();
+    let verdict = |r: &ScanReport| {
+        let f = r.processes[0].files.iter().find(|f| f.path == lib).unwrap();
+        (f.deleted, f.superseded, f.stale_reason)
+    };
+    assert_eq!(
+        verdict(&scan_with(&base, &root, pid, "c.sqlite")),
+        (false, false, None)
+    );
+    dpkg_upgrade(&base, &root, "6.0");
+    assert_eq!(
+        verdict(&scan_with(&base, &root, pid, "c.sqlite")),
+        (true, true, Some(StaleReason::Superseded))
+    );
+    ok(Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args([
+            "--force-unsafe-io",
+            "--force-depends",
+            "--remove",
+            "livetree-demo",
+        ])
+        .stdout(Stdio::null()));
+    assert!(!root.join("usr/lib/livetree-demo/libdemo.so.1").exists());
+    let r = scan_with(&base, &root, pid, "c.sqlite");
+    assert_eq!(verdict(&r), (true, false, Some(StaleReason::Deleted)));
+    assert_eq!(r.processes[0].state, ProcessState::Stale);
 }
 
 /// A kept scanner (the exporter's) reads the host's dpkg database once and keeps the

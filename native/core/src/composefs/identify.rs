@@ -49,14 +49,7 @@ pub trait MountProbe {
     fn probe(&self, path: &[u8]) -> Probed;
 }
 
-/// How much reading the proof took, for the scanner's counters and the benchmark.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct ProofCost {
-    /// Mapped files whose bytes were checksummed (each distinct inode once).
-    pub mapped_hashed: usize,
-    /// Files checksummed through the mount.
-    pub probed: usize,
-}
+pub use crate::report::ProofCost;
 
 /// At most this many files are checksummed through the mount per identification.
 const MAX_PROBES: usize = 16;

@@ -6,9 +6,9 @@
 //! root or of an OSTree commit. Damage (a truncated stanza, a `.list` with names that are
 //! not UTF-8, a diversions file cut short) is reported as warnings next to what could be
 //! read: a package database is a witness, never a reason to stop a scan.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::{canonical_path, Manager, PackageInfo};
+use super::{canonical_path, Manager, PackageInfo, PackageTable};
 
 /// One stanza of `status` that dpkg considers installed enough to own files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,16 +178,6 @@ pub fn split_source(s: &str) -> (Option<String>, Option<String>) {
     }
 }
 
-/// One path per line, as bytes (dpkg writes names as they are in the .deb, not
-/// necessarily UTF-8). Empty lines are skipped.
-pub fn parse_list(bytes: &[u8]) -> Vec<Vec<u8>> {
-    bytes
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect()
-}
-
 /// One `diversions` record: `from` of packages other than `by` is installed at `to`.
 /// `by` is None for a local diversion (dpkg writes `:`), which diverts every package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,14 +239,6 @@ pub fn parse_diversions(bytes: &[u8]) -> (Vec<Diversion>, Option<String>) {
     (out, None)
 }
 
-/// Where the file a package's list names really is, after diversions.
-pub fn divert<'a>(path: &'a [u8], package: &str, diversions: &'a [Diversion]) -> &'a [u8] {
-    diversions
-        .iter()
-        .find(|d| d.from == path && d.by.as_deref() != Some(package))
-        .map_or(path, |d| &d.to[..])
-}
-
 /// The package name a `.list` file is for: `name.list` or `name:arch.list`.
 pub fn list_name(file: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     let stem = file.strip_suffix(b".list")?;
@@ -269,44 +251,107 @@ pub fn list_name(file: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     })
 }
 
-/// The status entry a `.list` file belongs to.
-pub fn entry_for_list<'a>(
-    entries: &'a [StatusEntry],
-    name: &[u8],
-    arch: Option<&[u8]>,
-) -> Option<&'a StatusEntry> {
-    entries.iter().find(|e| {
-        e.info.name.as_bytes() == name
-            && match arch {
-                Some(a) => e.info.arch.as_deref().map(str::as_bytes) == Some(a),
-                None => true,
-            }
-    })
-}
+/// Gives the bytes of `info/NAME`: None when it vanished, Err with a message naming the file
+/// when it could not be read.
+pub type ReadList<'a> = dyn FnMut(&[u8]) -> Result<Option<Vec<u8>>, String> + 'a;
 
-/// Drop the directories a list names: every package lists `/usr`, `/usr/lib`…, and
-/// only files are ever mapped. A listed path is a directory when another listed path
-/// is below it (dpkg lists a directory before its contents).
-pub fn files_only(mut paths: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    paths.sort();
-    let mut out: Vec<Vec<u8>> = Vec::with_capacity(paths.len());
-    for (i, p) in paths.iter().enumerate() {
-        let is_dir = paths.get(i + 1).is_some_and(|n| {
-            n.len() > p.len() && n.starts_with(p) && (p == b"/" || n[p.len()] == b'/')
-        });
-        if !is_dir && p != b"/." && p != b"/" {
-            out.push(p.clone());
+/// The table of one dpkg database: the one implementation the scans run and the fuzz
+/// target (`native/fuzz/fuzz_targets/dpkg_db.rs`) exercises. It takes the database's bytes:
+/// `status`, `diversions` (None when there is none), the names in `info/`, and
+/// `read_list`, which gives the bytes of one `info/NAME` (None when it vanished; Err with
+/// a message naming the file when it could not be read). `location` names the database
+/// directory in warnings (`/sysroot/…/usr/share/dpkg/database`). With `wanted`, only the
+/// owners of those paths (canonical spellings) are kept.
+///
+/// Each `NAME.list` (or `NAME:ARCH.list`) of an installed package gives that package's
+/// paths, diverted (a path another package diverted is installed at the diversion's
+/// target) and in their merged-/usr spelling. Directories stay in: no package's file is
+/// ever a directory mapped by a process, and telling them apart costs a sort. When two
+/// lists name one path, the first in name order owns it, so the owner never depends on
+/// the order `readdir` gave.
+pub fn table(
+    location: &str,
+    status: &[u8],
+    diversions: Option<&[u8]>,
+    mut names: Vec<Vec<u8>>,
+    read_list: &mut ReadList<'_>,
+    wanted: Option<&HashSet<Vec<u8>>>,
+) -> PackageTable {
+    let mut table = PackageTable {
+        source: Some(location.to_string()),
+        ..PackageTable::default()
+    };
+    let parsed = parse_status(status);
+    table.warnings.extend(
+        parsed
+            .warnings
+            .iter()
+            .map(|w| format!("{location}/status: {w}")),
+    );
+    let diversions = match diversions {
+        Some(bytes) => {
+            let (d, w) = parse_diversions(bytes);
+            table.warnings.extend(w.map(|w| format!("{location}/{w}")));
+            d
+        }
+        None => Vec::new(),
+    };
+    names.sort();
+    let mut by_name: HashMap<&[u8], Vec<&StatusEntry>> = HashMap::new();
+    for e in &parsed.entries {
+        by_name.entry(e.info.name.as_bytes()).or_default().push(e);
+    }
+    let diverted: HashMap<&[u8], &Diversion> =
+        diversions.iter().map(|d| (&d.from[..], d)).collect();
+    let mut bad_names = 0usize;
+    for file in &names {
+        let Some((name, arch)) = list_name(file) else {
+            continue;
+        };
+        let Some(entry) = by_name.get(name).and_then(|v| {
+            v.iter()
+                .find(|e| arch.is_none() || e.info.arch.as_deref().map(str::as_bytes) == arch)
+        }) else {
+            continue;
+        };
+        let bytes = match read_list(file) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(e) => {
+                table.warnings.push(e);
+                continue;
+            }
+        };
+        if std::str::from_utf8(&bytes).is_err() {
+            bad_names += 1;
+        }
+        // One pass over the list's lines without a copy per line: a host lists ~100k paths
+        // and this runs once per scan.
+        let index = table.packages.len() as u32;
+        table.packages.push(entry.info.clone());
+        let own = entry.info.name.as_str();
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let line = match diverted.get(line) {
+                Some(d) if d.by.as_deref() != Some(own) => &d.to[..],
+                _ => line,
+            };
+            let canon = canonical_path(line);
+            if wanted.is_some_and(|w| !w.contains(canon.as_ref())) {
+                continue;
+            }
+            if !table.paths.contains_key(canon.as_ref()) {
+                table.paths.insert(canon.into_owned(), index);
+            }
         }
     }
-    out
-}
-
-/// A list's paths, diverted and in their usr-merged spelling, without directories.
-pub fn owned_paths(list: &[u8], package: &str, diversions: &[Diversion]) -> Vec<Vec<u8>> {
-    files_only(parse_list(list))
-        .into_iter()
-        .map(|p| canonical_path(divert(&p, package, diversions)).into_owned())
-        .collect()
+    if bad_names > 0 {
+        // Not damage in itself (dpkg stores names as bytes), but worth saying: such a path
+        // is matched byte for byte, and shown with U+FFFD.
+        table.warnings.push(format!(
+            "{location}/info: {bad_names} file list(s) hold names that are not UTF-8; they are matched as bytes"
+        ));
+    }
+    table
 }
 
 #[cfg(test)]
@@ -388,24 +433,98 @@ Version: 1:1.2.13.dfsg-1
         assert!(!s.warnings.is_empty());
     }
 
+    /// The table over a database's bytes, as a scan builds it: lists of installed
+    /// packages only (the right architecture's for `name:arch.list`), diversions applied
+    /// except to the diverting package's own file, paths in their merged-/usr spelling,
+    /// the first list in name order owning a path two lists name.
     #[test]
-    fn lists_diversions_and_merged_usr() {
-        let list = b"/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n/usr\n/usr/bin\n/usr/bin/ldd\n/usr/share/caf\xe9\n";
-        let div = b"/usr/bin/ldd\n/usr/bin/ldd.real\nwrapper\n/usr/bin/x\n/usr/bin/x.local\n:\n";
-        let (d, w) = parse_diversions(div);
-        assert!(w.is_none());
-        assert_eq!(d[1].by, None);
-        let paths = owned_paths(list, "libc-bin", &d);
+    fn the_table_from_status_diversions_and_lists() {
+        let lists: HashMap<&[u8], &[u8]> = HashMap::from([
+            (
+                &b"libc6:amd64.list"[..],
+                &b"/.\n/lib\n/lib/x86_64-linux-gnu/libc.so.6\n/usr/bin/ldd\n/usr/share/caf\xe9\n"[..],
+            ),
+            (
+                &b"libc6:i386.list"[..],
+                &b"/lib/i386-linux-gnu/libc.so.6\n"[..],
+            ),
+            (
+                &b"bash.list"[..],
+                &b"/bin/bash\n/usr/bin/ldd\n/usr/bin/x\n"[..],
+            ),
+            (&b"gone.list"[..], &b"/usr/bin/gone\n"[..]),
+            (&b"zlib1g:amd64.list"[..], &b"/usr/bin/x\n"[..]),
+            (&b"bash.md5sums"[..], &b"not a list\n"[..]),
+        ]);
+        // bash diverts libc6's ldd; a local diversion moves every package's /usr/bin/x.
+        let div = b"/usr/bin/ldd\n/usr/bin/ldd.real\nbash\n/usr/bin/x\n/usr/bin/x.local\n:\n";
+        let names: Vec<Vec<u8>> = lists.keys().map(|k| k.to_vec()).collect();
+        let mut read = |n: &[u8]| Ok(lists.get(n).map(|b| b.to_vec()));
+        let t = table("/db", STATUS, Some(div), names.clone(), &mut read, None);
+        let owner = |p: &[u8]| t.lookup(p).map(|i| i.name.as_str());
+        assert_eq!(owner(b"/usr/lib/x86_64-linux-gnu/libc.so.6"), Some("libc6"));
+        assert_eq!(owner(b"/lib/x86_64-linux-gnu/libc.so.6"), Some("libc6"));
+        // libc6 is installed for amd64 only: the i386 list is no installed package's.
+        assert_eq!(owner(b"/usr/lib/i386-linux-gnu/libc.so.6"), None);
+        assert_eq!(owner(b"/usr/bin/ldd.real"), Some("libc6"));
+        // The diverting package's own file stays where its list says.
+        assert_eq!(owner(b"/usr/bin/ldd"), Some("bash"));
+        assert_eq!(owner(b"/usr/bin/bash"), Some("bash"));
+        // Local diversion: nobody's x is at /usr/bin/x; bash's list comes first.
+        assert_eq!(owner(b"/usr/bin/x"), None);
+        assert_eq!(owner(b"/usr/bin/x.local"), Some("bash"));
+        assert_eq!(owner(b"/usr/share/caf\xe9"), Some("libc6"));
+        // config-files only: its list is left alone.
+        assert_eq!(owner(b"/usr/bin/gone"), None);
+        assert_eq!(t.source.as_deref(), Some("/db"));
         assert_eq!(
-            paths,
+            t.warnings,
             vec![
-                b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(),
-                b"/usr/bin/ldd.real".to_vec(),
-                b"/usr/share/caf\xe9".to_vec(),
+                "/db/info: 1 file list(s) hold names that are not UTF-8; they are matched as bytes"
             ]
         );
-        // The diverting package's own file stays where its list says.
-        assert_eq!(divert(b"/usr/bin/ldd", "wrapper", &d), b"/usr/bin/ldd");
+        // Only the wanted paths are kept, the packages all the same.
+        let wanted = HashSet::from([b"/usr/bin/bash".to_vec()]);
+        let few = table(
+            "/db",
+            STATUS,
+            Some(div),
+            names.clone(),
+            &mut read,
+            Some(&wanted),
+        );
+        assert_eq!(few.paths.len(), 1);
+        assert_eq!(
+            few.lookup(b"/bin/bash").map(|p| p.name.as_str()),
+            Some("bash")
+        );
+        // A list that cannot be read and a diversions file cut short are warnings.
+        let mut failing = |n: &[u8]| {
+            if n == b"bash.list" {
+                Err("/db/info/bash.list: permission denied".to_string())
+            } else {
+                Ok(lists.get(n).map(|b| b.to_vec()))
+            }
+        };
+        let damaged = table("/db", STATUS, Some(b"/a\n/b\n"), names, &mut failing, None);
+        assert_eq!(damaged.lookup(b"/usr/bin/bash"), None);
+        assert!(damaged
+            .warnings
+            .contains(&"/db/info/bash.list: permission denied".to_string()));
+        assert!(damaged
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("/db/diversions: the last record has 2 of 3 lines")));
+    }
+
+    #[test]
+    fn diversions_cut_short() {
+        let (d, w) = parse_diversions(
+            b"/usr/bin/ldd\n/usr/bin/ldd.real\nbash\n/usr/bin/x\n/usr/bin/x.local\n:\n",
+        );
+        assert!(w.is_none());
+        assert_eq!(d[0].by.as_deref(), Some("bash"));
+        assert_eq!(d[1].by, None);
         let (d, w) = parse_diversions(b"/a\n/b\npkg\n/c\n");
         assert_eq!(d.len(), 1);
         assert!(w.unwrap().contains("truncated"));

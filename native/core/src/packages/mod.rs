@@ -218,103 +218,34 @@ pub fn read_table_for(tree: &dyn TreeReader, wanted: Option<&HashSet<Vec<u8>>>) 
     PackageTable::default()
 }
 
+/// Read one dpkg database directory of `tree` and build its table with the one
+/// implementation there is (`dpkg::table`): this only fetches the bytes.
 fn dpkg_table(
     tree: &dyn TreeReader,
     dir: &str,
     status: &[u8],
     wanted: Option<&HashSet<Vec<u8>>>,
 ) -> PackageTable {
-    let mut table = PackageTable {
-        source: Some(format!("{}/{dir}", tree.describe())),
-        ..PackageTable::default()
-    };
-    let parsed = dpkg::parse_status(status);
-    let where_ = |w: &str| format!("{}/{dir}/status: {w}", tree.describe());
-    table
-        .warnings
-        .extend(parsed.warnings.iter().map(|w| where_(w)));
-    let diversions = match tree.read(&format!("{dir}/diversions")) {
-        Ok(Some(bytes)) => {
-            let (d, w) = dpkg::parse_diversions(&bytes);
-            if let Some(w) = w {
-                table
-                    .warnings
-                    .push(format!("{}/{dir}/{w}", tree.describe()));
-            }
-            d
-        }
-        _ => Vec::new(),
-    };
+    let location = format!("{}/{dir}", tree.describe());
+    let diversions = tree.read(&format!("{dir}/diversions")).ok().flatten();
     let info = format!("{dir}/info");
-    // Sorted: when two lists name one path (a directory, or a file moved between packages
-    // in a way dpkg did not clean up), the owner must not depend on readdir order.
-    let names = match tree.list(&info) {
-        Ok(mut n) => {
-            n.sort();
-            n
-        }
-        Err(e) => {
-            table.warnings.push(e.to_string());
-            Vec::new()
-        }
+    let (names, listing) = match tree.list(&info) {
+        Ok(n) => (n, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
     };
-    let mut bad_names = 0usize;
-    let mut by_name: HashMap<&[u8], Vec<&dpkg::StatusEntry>> = HashMap::new();
-    for e in &parsed.entries {
-        by_name.entry(e.info.name.as_bytes()).or_default().push(e);
-    }
-    let diverted: HashMap<&[u8], &dpkg::Diversion> =
-        diversions.iter().map(|d| (&d.from[..], d)).collect();
-    for file in names {
-        let Some((name, arch)) = dpkg::list_name(&file) else {
-            continue;
-        };
-        let Some(entry) = by_name.get(name).and_then(|v| {
-            v.iter()
-                .find(|e| arch.is_none() || e.info.arch.as_deref().map(str::as_bytes) == arch)
-        }) else {
-            continue;
-        };
-        let path = format!("{info}/{}", String::from_utf8_lossy(&file));
-        let bytes = match tree.read(&path) {
-            Ok(Some(b)) => b,
-            Ok(None) => continue,
-            Err(e) => {
-                table.warnings.push(e.to_string());
-                continue;
-            }
-        };
-        if std::str::from_utf8(&bytes).is_err() {
-            bad_names += 1;
-        }
-        // One pass over the list's lines without a copy per line: a host lists ~100k paths
-        // and this runs once per scan. Directories stay in (no package's file is ever a
-        // directory mapped by a process, and telling them apart costs a sort).
-        let index = table.packages.len() as u32;
-        table.packages.push(entry.info.clone());
-        let own = entry.info.name.as_str();
-        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            let line = match diverted.get(line) {
-                Some(d) if d.by.as_deref() != Some(own) => &d.to[..],
-                _ => line,
-            };
-            let canon = canonical_path(line);
-            if wanted.is_some_and(|w| !w.contains(canon.as_ref())) {
-                continue;
-            }
-            if !table.paths.contains_key(canon.as_ref()) {
-                table.paths.insert(canon.into_owned(), index);
-            }
-        }
-    }
-    if bad_names > 0 {
-        // Not damage in itself (dpkg stores names as bytes), but worth saying: such a path
-        // is matched byte for byte, and shown with U+FFFD.
-        table.warnings.push(format!(
-            "{}/{info}: {bad_names} file list(s) hold names that are not UTF-8; they are matched as bytes",
-            tree.describe()
-        ));
-    }
+    let mut read_list = |name: &[u8]| {
+        let path = format!("{info}/{}", String::from_utf8_lossy(name));
+        tree.read(&path).map_err(|e| e.to_string())
+    };
+    let mut table = dpkg::table(
+        &location,
+        status,
+        diversions.as_deref(),
+        names,
+        &mut read_list,
+        wanted,
+    );
+    table.warnings.extend(listing);
     table
 }
 

@@ -1,0 +1,88 @@
+// Issue 22: a program or library replaced on disk by renaming a new file over it (how dpkg,
+// rpm and most installers upgrade) was `deleted: true, superseded: false, staleReason:
+// "deleted"`, and explain printed "(deleted)". The contract: superseded whenever the path
+// names another file, also when the mapped one was unlinked; staleReason "superseded" then;
+// "deleted" only when the path names nothing. Real dpkg upgrades and removals, a plain
+// rename-over, processes chrooted in trees of their own.
+import {execFile} from 'node:child_process';
+import {randomUUID} from 'node:crypto';
+import {appendFile, copyFile, rename} from 'node:fs/promises';
+import {join} from 'node:path';
+import {promisify} from 'node:util';
+import test from 'ava';
+import type {MappedFile, Process} from '../src/model/document.js';
+import {livetree} from './helpers/cli.js';
+import {dpkgRemove, dpkgUpgrade} from './helpers/dpkg.js';
+import {FIXTURES, Fixtures} from './helpers/fixture.js';
+
+const run = promisify(execFile);
+const LIB = 'usr/lib/livetree-demo/libdemo.so.1';
+
+// A tree with livetree-demo 5.0-1 installed by the real dpkg --root, and a process in it.
+async function treeWithProcess(fx: Fixtures): Promise<{root: string; pid: number; state: string}> {
+	const root = join(await fx.tempDir('livetree-superseded-'), 'root');
+	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '5.0', '--marker', `superseded-${randomUUID()}`]);
+	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '5.0', 'var/lib/dpkg']);
+	const {pid} = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
+	return {root, pid, state: await fx.tempDir()};
+}
+
+async function explain(pid: number, state: string, json: boolean): Promise<{code: number; stdout: string; stderr: string}> {
+	return livetree(['explain', String(pid), '--no-systemd', '--state-dir', state, ...(json ? ['--json'] : ['--color', 'never'])]);
+}
+
+async function libOf(pid: number, state: string, root: string): Promise<{p: Process; lib: MappedFile}> {
+	const r = await explain(pid, state, true);
+	const p = JSON.parse(r.stdout) as Process;
+	const lib = p.files.find(f => f.path === join(root, LIB));
+	if (!lib) throw new Error(`${LIB} not mapped by ${pid}: ${p.files.map(f => f.path).join(', ')}`);
+	return {p, lib};
+}
+
+test('a library upgraded by dpkg -i is superseded (replaced by a newer file), not deleted; removed by dpkg, it is deleted', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {root, pid, state} = await treeWithProcess(fx);
+	t.like((await libOf(pid, state, root)).lib, {deleted: false, superseded: false, staleReason: null});
+
+	await dpkgUpgrade(fx, root, '6.0');
+	const upgraded = await libOf(pid, state, root);
+	t.is(upgraded.p.state, 'stale');
+	t.like(upgraded.lib, {deleted: true, pathGone: true, superseded: true, staleReason: 'superseded'});
+	const text = await explain(pid, state, false);
+	t.is(text.code, 1, text.stderr);
+	t.true(text.stdout.includes(`  - ${join(root, LIB)}, since replaced by a newer file`), text.stdout);
+	t.true(text.stdout.includes(`  ${join(root, LIB)} (replaced by a newer file)\n`), text.stdout);
+	t.notRegex(text.stdout, /\(deleted\)/);
+
+	// Removed: nothing takes its path. Only now is it deleted.
+	await dpkgRemove(root);
+	const removed = await libOf(pid, state, root);
+	t.like(removed.lib, {deleted: true, superseded: false, staleReason: 'deleted'});
+	const gone = await explain(pid, state, false);
+	t.is(gone.code, 1, gone.stderr);
+	t.true(gone.stdout.includes(`  - ${join(root, LIB)} (deleted)`), gone.stdout);
+	t.notRegex(gone.stdout, /replaced by a newer file/);
+});
+
+test('a library replaced by a plain rename over it is superseded', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const {root, pid, state} = await treeWithProcess(fx);
+	const lib = join(root, LIB);
+	await copyFile(lib, `${lib}.new`);
+	await appendFile(`${lib}.new`, 'a newer build');
+	await rename(`${lib}.new`, lib);
+	const {p, lib: f} = await libOf(pid, state, root);
+	t.is(p.state, 'stale');
+	t.like(f, {deleted: true, superseded: true, staleReason: 'superseded'});
+	// The same verdict in the whole-host status and its metrics' stale count.
+	const status = await livetree(['status', '--json', '--no-systemd', '--state-dir', state]);
+	const doc = JSON.parse(status.stdout) as {processes: Process[]};
+	const mine = doc.processes.find(q => q.pid === pid)!;
+	t.like(
+		mine.files.find(x => x.path === lib),
+		{superseded: true, staleReason: 'superseded'},
+	);
+	t.is(status.code, 1, status.stderr);
+});
