@@ -211,6 +211,8 @@ export interface ScannerStatsOut {
   catalogRefreshes: number
   composefsImageReads: number
   composefsFilesHashed: number
+  containerStoreReads: number
+  containerTableReads: number
 }
 
 export interface ScanOptions {

@@ -15,7 +15,7 @@ if (!resDir || !nsText || !outDir) {
 const read = name => JSON.parse(readFileSync(path.join(resDir, name), 'utf8'));
 const ns = nsText.trim().split(/\s+/).map(Number).sort((a, b) => a - b);
 const meta = read('meta.json');
-const ran = name => (meta.sections ?? ['ostree', 'plain', 'index']).includes(name);
+const ran = name => (meta.sections ?? ['ostree', 'plain', 'index', 'containers']).includes(name);
 
 // Hyperfine's summary of one command, in seconds.
 function timing(hf, name) {
@@ -211,7 +211,29 @@ if (top && nMax !== 3000) {
 	}
 }
 
-const report = {...meta, processes, livetreePeakRssKb: rssKb, index, targets, plain, issue13Targets: issue13};
+// Containers (issue 21): one hyperfine run, floor and status, with the containers started.
+const containers = !ran('containers') ? undefined : (() => {
+	const hf = read('containers.json');
+	const floor = timing(hf, 'floor');
+	const livetree = timing(hf, 'livetree');
+	return {...read('containers-meta.json'), floor, livetree, detection: read('containers-detect.json'), livetreeOverFloor: ratio(livetree.median, floor.median)};
+})();
+const cShape = containers ? `${containers.started} containers × ${containers.processesPerContainer} processes${containers.started < containers.asked ? ` (${containers.asked} asked; the machine started ${containers.started})` : ''}` : '200 containers × 5 processes';
+const issue21 = [
+	{
+		target: `\`livetree status --json\` with ${cShape} on an image whose tag moved: ≤ 1.5× \`cat /proc/[0-9]*/maps\` of the same host, same run`,
+		...(containers ? {measured: `${containers.livetreeOverFloor}× (${ms(containers.livetree.median)} / ${ms(containers.floor.median)}; ${containers.detection.hostProcesses} processes on the host)`, pass: containers.livetreeOverFloor <= 1.5} : notRun('containers')),
+	},
+	{
+		target: 'every container found outdated, every one of its processes stale (image-outdated)',
+		...(containers ? {
+			measured: `containers ${containers.detection.containersOutdated} / ${containers.started} outdated; processes ${containers.detection.stale} / ${containers.started * containers.processesPerContainer} stale, ${containers.detection.imageOutdatedFiles} with an image-outdated file`,
+			pass: containers.detection.containers === containers.started && containers.detection.containersOutdated === containers.started && containers.detection.stale === containers.started * containers.processesPerContainer && containers.detection.imageOutdatedFiles === containers.detection.stale,
+		} : notRun('containers')),
+	},
+];
+
+const report = {...meta, processes, livetreePeakRssKb: rssKb, index, targets, plain, issue13Targets: issue13, containers, issue21Targets: issue21};
 mkdirSync(outDir, {recursive: true});
 writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
 
@@ -261,6 +283,12 @@ const lines = [
 	...targetRows(issue13),
 	'',
 	...boundsText(),
+	'## Targets of issue 21 (containers)',
+	'',
+	'| Target | Measured | Result |',
+	'|---|---|---|',
+	...targetRows(issue21),
+	'',
 	'## Targets of issue 3 (an OSTree sysroot)',
 	'',
 	'| Target | Measured | Result |',
@@ -380,6 +408,23 @@ if (index) {
 		`| node + addon load only | ${cell(index.nodeAddonLoad)} | | |`,
 		`| livetree cold (index + walk + record) | ${cell(index.livetreeCold)} | | |`,
 		`| livetree warm (index) | ${cell(index.livetreeWarm)} | | |`,
+		'',
+	);
+}
+
+if (containers) {
+	lines.push(
+		'## Containers: podman containers on an image whose tag moved',
+		'',
+		'A private podman store (runc, cgroupfs), a Debian 12 base imported from the cached',
+		'debootstrap tarball and an image built with `RUN dpkg -i` of a package whose library',
+		`every process preloads; ${cShape} of that image; then the image rebuilt under the`,
+		'same tag. Commands: floor `bash -c \'cat /proc/[0-9]*/maps\'`; livetree `status --json',
+		'--no-systemd` with an empty sysroot. Both read every process on the host.',
+		'',
+		'| containers | processes in them | host processes | floor (cat) | livetree | livetree / floor | CPU: floor | CPU: livetree |',
+		'|---:|---:|---:|---:|---:|---:|---:|---:|',
+		`| ${containers.started} | ${containers.detection.processes} | ${containers.detection.hostProcesses} | ${cell(containers.floor)} | ${cell(containers.livetree)} | ${containers.livetreeOverFloor}x | ${ms(containers.floor.cpu)} | ${ms(containers.livetree.cpu)} |`,
 		'',
 	);
 }

@@ -23,9 +23,12 @@
 # 3. index: a repo with 100,000 distinct small objects in one deployed commit; one
 #    hyperfine run times `find objects -type f`, `ostree ls -R`, and a native scan with no
 #    processes, cold (empty catalog: records every file) and warm.
+# 4. containers (issue 21, scripts/bench-containers.sh): 200 podman containers of 5
+#    processes each, on an image whose tag a rebuild then moved; one hyperfine run times
+#    the floor and `livetree status --json` (BENCH_CONTAINERS, BENCH_CONTAINER_PROCS).
 # Writes reports/bench.json (raw numbers) and reports/bench.md (ratios, targets).
 #
-# Environment: BENCH_SECTIONS="ostree plain index" (a subset runs only those; the report
+# Environment: BENCH_SECTIONS="ostree plain index containers" (a subset runs only those; the report
 # then marks the others' targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
 # BENCH_PLAIN_NS="10000 3000 1000" (plain, descending), BENCH_PLAIN_AT=3000 (the plain N
 # where needrestart, RSS and the exporter are measured; one of BENCH_PLAIN_NS),
@@ -40,7 +43,7 @@ cd "$root"
 ns=${BENCH_NS:-"3000 1000 200"}
 plain_ns=${BENCH_PLAIN_NS:-"10000 3000 1000"}
 plain_at=${BENCH_PLAIN_AT:-3000}
-sections=" ${BENCH_SECTIONS:-ostree plain index} "
+sections=" ${BENCH_SECTIONS:-ostree plain index containers} "
 objects=${BENCH_OBJECTS:-100000}
 runs=${BENCH_RUNS:-5}
 sleep_seconds=3600
@@ -459,6 +462,11 @@ hyperfine -i --style basic --warmup 1 --runs "$runs" --export-json "$res/index.j
   -p true -n livetree-warm "node $here/bench-index.mjs scan $big $warm" \
   -p "rm -f $cold $cold-journal $cold-wal $cold-shm" -n livetree-cold "node $here/bench-index.mjs scan $big $cold" >&2
 catalog_bytes=$(stat -c %s "$cold")
+fi
+
+# --- containers: podman containers on an image whose tag moved ------------------------
+if section containers; then
+  bash "$here/bench-containers.sh" "$res" "$runs"
 fi
 
 # --- reports --------------------------------------------------------------------------

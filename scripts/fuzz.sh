@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fuzz every parser of livetree-core for a bounded time and fail on the first crash.
 #
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 14 targets)
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 15 targets)
 #
 # Uses cargo-fuzz (libFuzzer) on the nightly toolchain, installing either when missing:
 # `rustup toolchain install nightly` and `cargo install cargo-fuzz` (crates.io). The fuzz
@@ -69,6 +69,7 @@ mkdir -p "$scratch/kernel"
 head -c 32768 "$kimage" >"$scratch/kernel/bzimage-head"
 seed rpm_header "$cap"/packages/rpm-header.bin
 seed dpkg_db "$cap"/packages/dpkg-status.txt
+seed containers "$cap"/containers/*.json "$cap"/containers/*.txt "$cap"/containers/storage.conf
 seed escape_roundtrip "$cap"/procfs/mountinfo-overlay.txt
 mkdir -p "$scratch/erofs" && gunzip -c "$cap"/composefs/small.cfs.gz >"$scratch/erofs/small.cfs"
 # Indexes into TYPES in fuzz_targets/gvariant_roundtrip.rs: 0 commit, 1 dirtree, 2 dirmeta,

@@ -36,6 +36,11 @@ have strace || need+=(strace)
 # Package databases (issue 15): rpmbuild and rpm --root make real rpmdb.sqlite files;
 # dpkg-deb and dpkg --root come with dpkg itself.
 have rpmbuild || need+=(rpm)
+# The container tests run real podman with runc (crun fails on these hosts' hybrid cgroups:
+# test/helpers/podman.ts points CONTAINERS_CONF at runc), and fuse-overlayfs for its mounts.
+have podman || need+=(podman)
+have runc || need+=(runc)
+have fuse-overlayfs || need+=(fuse-overlayfs)
 # scripts/rust-cycles.py checks the core's module graph.
 have python3 || need+=(python3)
 

@@ -152,15 +152,26 @@ test("a conffile of the daemon's package edited after it started is flagged; a d
 	);
 	t.is(third.summary.processesNeedingReload, 2);
 
-	// Scanned as the CLI does (host root /), the chroot is a foreign root: the scan names no
-	// packages there, so the executable's owner comes from the chroot's own database (by
-	// path: A's replaced 1.0 daemon is now livetree-confd 2.0-1's path).
-	const foreign = await scan(fx, root, [a.pid, b.pid], await fx.tempDir(), '/');
+	// Scanned as the CLI does (host root /), the chroot is a foreign root: packages come from
+	// the chroot's own database. C, started after the upgrade, runs livetree-confd 2.0-1:
+	// nothing changed since; then its conffile is edited. A and B run daemons replaced before
+	// any scan saw them as files of that root (the records above name them by their host-root
+	// paths): their package is unknown there and no conffile is checked — never a guess.
+	const c = await fx.startChrooted(root, ['/usr/sbin/confd', '600']);
+	const quiet = await scan(fx, root, [c.pid], state, '/');
+	t.deepEqual(schemaErrors(quiet), []);
+	t.like(proc(quiet, c.pid), {root: {kind: 'foreign', deployment: null}, needsReload: false, configChanges: []});
+	await pause(50);
+	await appendFile(join(root, 'etc/confd/confd.conf'), 'port = 4\n');
+	const foreign = await scan(fx, root, [a.pid, b.pid, c.pid], state, '/');
 	t.deepEqual(schemaErrors(foreign), []);
 	t.deepEqual(
-		[a.pid, b.pid].map(pid => proc(foreign, pid)).map(p => [p.root.kind, p.configChanges!.map(c => [c.path, c.source, c.package?.name, c.package?.version])]),
+		[a.pid, b.pid, c.pid]
+			.map(pid => proc(foreign, pid))
+			.map(p => [p.root.kind, p.configChanges!.map(c => [c.path, c.source, c.package?.name, c.package?.version])]),
 		[
-			['foreign', [['/etc/confd/confd.conf', 'conffile', 'livetree-confd', '2.0-1']]],
+			['foreign', []],
+			['foreign', []],
 			['foreign', [['/etc/confd/confd.conf', 'conffile', 'livetree-confd', '2.0-1']]],
 		],
 	);

@@ -127,8 +127,11 @@ test('package versions of a deployment, and of its pruned commit through the cat
 	const sameDoc = JSON.parse(same.stdout) as PackagesDocument;
 	t.true(validatePackages(sameDoc), JSON.stringify(validatePackages.errors));
 	t.is(sameDoc.installedTree, `demo/${v1}.0`);
+	// Only what this test runs: other tests' trees are foreign roots here, and a foreign
+	// root's processes name packages from that root's own database.
+	const mine = (d: PackagesDocument) => d.packages.filter(p => p.running.some(v => v.processes.some(q => q.pid === proc.pid)));
 	t.deepEqual(
-		sameDoc.packages.map(p => p.name),
+		mine(sameDoc).map(p => p.name),
 		['livetree-demo'],
 	);
 
@@ -153,13 +156,15 @@ test('package versions of a deployment, and of its pruned commit through the cat
 	const doc = JSON.parse(r.stdout) as PackagesDocument;
 	t.true(validatePackages(doc), JSON.stringify(validatePackages.errors));
 	t.is(doc.installedTree, `demo/${v2}.0`);
-	const demo = doc.packages.find(p => p.name === 'livetree-demo')!;
+	const demo = doc.packages.find(p => p.name === 'livetree-demo' && p.manager === 'dpkg')!;
 	t.true(demo.mismatch);
 	t.deepEqual(demo.installed, [{version: '2.0-1', arch: 'amd64', tree: `demo/${v2}.0`}]);
-	t.is(demo.running.length, 1);
-	t.like(demo.running[0], {version: '1.0-1', tree: `demo/${v2}.0`, mismatch: true, staleFiles: 1});
+	// Versions counted against this sysroot's tree (other tests' foreign roots count against none).
+	const counted = demo.running.filter(v => v.tree !== null);
+	t.is(counted.length, 1);
+	t.like(counted[0], {version: '1.0-1', tree: `demo/${v2}.0`, mismatch: true, staleFiles: 1});
 	t.deepEqual(
-		demo.running[0]!.processes.map(p => p.pid),
+		counted[0]!.processes.map(p => p.pid),
 		[proc.pid],
 	);
 	// libc did not change between the commits: same version, no mismatch (in the
@@ -174,15 +179,16 @@ test('package versions of a deployment, and of its pruned commit through the cat
 	const bySource = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo-src']);
 	t.is(bySource.code, 1);
 	t.deepEqual(
-		(JSON.parse(bySource.stdout) as PackagesDocument).packages.map(p => p.name),
+		mine(JSON.parse(bySource.stdout) as PackagesDocument).map(p => p.name),
 		['livetree-demo'],
 	);
 	// ... and by binary package name: libc6 alone, which runs its installed version (exit 0).
 	const only = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'libc6']);
 	t.is(only.code, 0);
 	const onlyDoc = JSON.parse(only.stdout) as PackagesDocument;
+	t.deepEqual([...new Set(onlyDoc.packages.map(p => p.name))], ['libc6']);
 	t.deepEqual(
-		onlyDoc.packages.map(p => p.name),
+		mine(onlyDoc).map(p => p.name),
 		['libc6'],
 	);
 	t.true(onlyDoc.packages[0]!.running.some(v => v.tree === `demo/${v2}.0` && v.processes.some(q => q.pid === proc.pid)));
@@ -224,7 +230,9 @@ test('a damaged dpkg database in a commit gives warnings, never a failed scan', 
 	const state = await fx.tempDir();
 	const doc = await status(s.path, state);
 	t.deepEqual(schemaErrors(doc), []);
-	const warnings = doc.warnings.filter(w => w.code === 'package-db').map(w => w.message);
+	// The commit's database warnings (no PID); other tests' trees are foreign roots here,
+	// whose own databases' warnings name their processes.
+	const warnings = doc.warnings.filter(w => w.code === 'package-db' && w.pid === null).map(w => w.message);
 	t.true(
 		warnings.some(m => m.includes('usr/share/dpkg/database/status') && m.includes('truncated')),
 		warnings.join('\n'),
@@ -236,7 +244,7 @@ test('a damaged dpkg database in a commit gives warnings, never a failed scan', 
 	// A second scan reads the table from the catalog, and still says it is partial.
 	const again = await status(s.path, state);
 	t.deepEqual(
-		again.warnings.filter(w => w.code === 'package-db').map(w => w.message),
+		again.warnings.filter(w => w.code === 'package-db' && w.pid === null).map(w => w.message),
 		warnings,
 	);
 	const p = doc.processes.find(q => q.pid === proc.pid)!;
@@ -292,9 +300,13 @@ test('an rpm database in the commits: the old version named through the catalog,
 
 	const r = await livetree(['packages', '--json', '--no-systemd', '--sysroot', s.path, '--state-dir', state, 'livetree-demo']);
 	t.is(r.code, 1, r.stderr);
-	const demo = (JSON.parse(r.stdout) as PackagesDocument).packages[0]!;
+	// Other tests' trees are foreign roots here, whose processes name their own packages
+	// (dpkg ones too): this test's is the rpm one, counted against this sysroot's tree.
+	const demo = (JSON.parse(r.stdout) as PackagesDocument).packages.find(p => p.manager === 'rpm')!;
 	t.is(demo.manager, 'rpm');
-	t.like(demo.running[0], {version: '1:1.0-1', mismatch: true, installedVersions: [(await qf(d2.path)).split(' ')[1]!]});
+	const counted = demo.running.filter(v => v.tree !== null);
+	t.is(counted.length, 1);
+	t.like(counted[0], {version: '1:1.0-1', mismatch: true, installedVersions: [(await qf(d2.path)).split(' ')[1]!]});
 });
 
 test('a commit recorded before package tables existed gets its table at the next scan', async t => {

@@ -30,6 +30,8 @@ pub struct ScannerStatsOut {
     pub catalog_refreshes: i64,
     pub composefs_image_reads: i64,
     pub composefs_files_hashed: i64,
+    pub container_store_reads: i64,
+    pub container_table_reads: i64,
 }
 
 fn stats_out(s: ScannerStats) -> ScannerStatsOut {
@@ -42,6 +44,8 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
         catalog_refreshes: n(s.catalog_refreshes),
         composefs_image_reads: n(s.composefs_image_reads),
         composefs_files_hashed: n(s.composefs_files_hashed),
+        container_store_reads: n(s.container_store_reads),
+        container_table_reads: n(s.container_table_reads),
     }
 }
 

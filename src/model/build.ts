@@ -44,6 +44,8 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			processesNeedingReload: counts.processesNeedingReload,
 			complete: counts.complete,
 			kernelThreads: counts.kernelThreads,
+			containers: counts.containers,
+			containersOutdated: counts.containersOutdated,
 		},
 		warnings: [...scan.warnings, ...(input.warnings ?? [])],
 		...(kernel ? {kernel} : {}),

@@ -172,6 +172,8 @@ export interface Container {
 	image: ContainerImage | null;
 	imageOutdated: boolean | null;
 	storageRoot?: string | null;
+	// Added: the systemd service that runs the container (Quadlet, container-NAME.service).
+	unit?: string | null;
 }
 
 export interface ConfigChange {

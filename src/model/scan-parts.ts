@@ -36,6 +36,9 @@ export interface ProcessCounts {
 	kernelThreads: number;
 	// No process is unknown: only then may a verdict say that nothing needs a restart.
 	complete: boolean;
+	// Distinct containers with a process, and those whose image name moved on.
+	containers: number;
+	containersOutdated: number;
 }
 
 // A kernel thread (PF_KTHREAD, decided by the core): it runs the kernel's code, maps no

@@ -218,6 +218,10 @@ export interface Process {
 		 * the engine's storage root on the host that holds this container's records (graph root, e.g. the default rootful store, a rootless user's store, or the store named by the engine's configuration); null when the engine keeps none
 		 */
 		storageRoot?: string | null;
+		/**
+		 * added: the systemd service that runs the container (a Quadlet unit, whose cgroup holds the container's processes, or a generated container-NAME.service, whose cgroup holds its conmon): the unit to restart; null when it runs in no service (then the engine's own command restarts it, never run by livetree)
+		 */
+		unit?: string | null;
 	} | null;
 	/**
 	 * when the process started (from its start time in /proc/PID/stat and the boot time), UTC

@@ -2,6 +2,7 @@
 import type {ChalkInstance} from 'chalk';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
 import {changeLine} from './config-text.js';
+import {containerName, imageSentence, restartAdvice} from './containers-text.js';
 import {packageLabel} from './package-label.js';
 import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
@@ -25,8 +26,20 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	const version = deployment?.version ?? (removed && p.root.deployment ? removedDeploymentVersion(p.root.deployment, p.files) : undefined);
 	const where = describeRoot(p, version ?? undefined, removed);
 	lines.push(`${style.bold(`PID ${p.pid}`)} (${printable(p.comm)}) ${where}.`);
+	if (p.container) {
+		// process → container → image; each file below names its layer and package.
+		lines.push(imageSentence(p.container));
+		if (p.container.storageRoot) {
+			lines.push(`Its records are in the store ${p.container.storageRoot}.`);
+		}
+	}
+
 	if (p.unit) {
 		lines.push(`It belongs to unit ${p.unit}.`);
+	}
+
+	if (p.container?.unit && p.container.unit !== p.unit) {
+		lines.push(`The container runs in unit ${p.container.unit}.`);
 	}
 
 	switch (p.state) {
@@ -103,7 +116,13 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	}
 
 	if (p.needsRestart) {
-		lines.push('', `Next: ${p.unit ? `livetree restart --dry-run ${p.unit}` : `restart PID ${p.pid} by hand (it belongs to no unit)`}`);
+		const unit = p.container?.unit ?? p.unit;
+		const next = unit
+			? `livetree restart --dry-run ${unit}`
+			: p.container
+				? restartAdvice(p.container, [p])
+				: `restart PID ${p.pid} by hand (it belongs to no unit)`;
+		lines.push('', `Next: ${next}`);
 	}
 
 	return `${lines.join('\n')}\n`;
@@ -133,8 +152,13 @@ function describeRoot(p: Process, version: string | undefined, removed: boolean)
 			return "runs in the host's own root";
 		}
 
+		case 'container': {
+			const c = p.container;
+			return c ? `runs in container ${printable(containerName(c))} (${printable(c.engine)} ${c.id.slice(0, 12)})` : 'runs in a container';
+		}
+
 		case 'foreign': {
-			return 'runs in a foreign root (a container or a chroot outside the sysroot)';
+			return 'runs in a foreign root (a chroot, or a container no engine record explains)';
 		}
 
 		default: {
@@ -178,6 +202,27 @@ function describeTree(f: MappedFile): string {
 			return o.treePath && o.treePath === treePathOf(f.path)
 				? `from ${commit ?? 'a recorded commit'}${at}, a commit no longer deployed (recorded in the catalog)`
 				: `the same bytes as ${commit ?? 'a recorded commit'}${at} (a commit recorded in the catalog)`;
+		}
+
+		case 'layer': {
+			const l = o.layer;
+			if (!l) {
+				return `from a container layer${at}`;
+			}
+
+			if (l.diffDigest === null && l.inCurrentImage === null) {
+				return `from the container's own layer ${short(l.id)} (written inside the container)`;
+			}
+
+			const digest = l.diffDigest ? ` (diff ${l.diffDigest.startsWith('sha256:') ? `sha256:${short(l.diffDigest.slice(7))}` : short(l.diffDigest)})` : '';
+			const current =
+				l.inCurrentImage === true
+					? ', a layer the image its name points to now has too'
+					: l.inCurrentImage === false
+						? ', a layer the image its name points to now does not have'
+						: '';
+			const there = o.treePath && o.treePath !== f.path ? ` at ${printable(o.treePath)}` : '';
+			return `from image layer ${short(l.id)}${digest}${there}${current}`;
 		}
 
 		case 'overlay': {

@@ -10,6 +10,7 @@ import type {ProcessState, StatusDocument} from '../model/document.js';
 import {installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
+import {containerFamilies} from './prometheus-containers.js';
 import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
 import {configFamilies} from './prometheus-config.js';
 import {kernelFamilies} from './prometheus-kernel.js';
@@ -38,6 +39,7 @@ export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {})
 		...configFamilies(doc),
 		...packageMetrics(doc),
 		...unitProcessFamilies(doc),
+		...containerFamilies(doc),
 		...restartFamilies(extra.restarts),
 		...exporterFamilies(extra),
 	]);

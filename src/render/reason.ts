@@ -9,6 +9,10 @@ import {short, shortId} from './style.js';
 // commit; one elsewhere (a chroot's or the host's copy) only has the same bytes.
 function from(f: MappedFile, where: string): string {
 	const o = f.origin;
+	if (o.kind === 'layer' && o.layer) {
+		return ` from ${layerLabel(f)}`;
+	}
+
 	if (!o.commit) {
 		return '';
 	}
@@ -55,10 +59,26 @@ export function fileReason(p: Process, f: MappedFile): string | undefined {
 			return `${head}${from(f, where)}, not from its own deployment`;
 		}
 
+		case 'image-outdated': {
+			return `${head}${from(f, where)}, a layer the image its name points to now does not have`;
+		}
+
 		default: {
 			return `${head}${from(f, where)} (${f.staleReason})`;
 		}
 	}
+}
+
+// A container layer file: "image layer b5d231d543… (livetree-demo 1.0-1)", or the
+// container's own writable layer.
+export function layerLabel(f: MappedFile): string {
+	const o = f.origin;
+	const layer = o.layer
+		? o.layer.diffDigest === null && o.layer.inCurrentImage === null
+			? "the container's own layer"
+			: `image layer ${short(o.layer.id)}`
+		: 'a layer';
+	return `${layer}${o.package ? ` (${o.package.name} ${o.package.version})` : ''}`;
 }
 
 // A deployment process's file at its commit's path, wherever its tree is mounted (a
@@ -77,12 +97,12 @@ export function treePathOf(path: string): string {
 
 // Most telling first: bytes gone before a path replaced, before a path gone with its
 // deployment while its bytes live on. The one-line reason of a table is the first.
-const severity: Record<string, number> = {deleted: 0, superseded: 1, 'other-commit': 2, unlinked: 3, 'removed-deployment': 4};
+const severity: Record<string, number> = {deleted: 0, superseded: 1, 'other-commit': 2, 'image-outdated': 3, unlinked: 4, 'removed-deployment': 5};
 
 // The files that make `p` stale, most telling first.
 export function staleFiles(p: Process): MappedFile[] {
 	const stale = p.files.filter(f => f.staleReason !== null && f.staleReason !== undefined);
-	const rank = (f: MappedFile) => severity[f.staleReason!] ?? 5;
+	const rank = (f: MappedFile) => severity[f.staleReason!] ?? 6;
 	// Array.prototype.sort is stable: files of one rank keep the order of the maps.
 	return stale.sort((a, b) => rank(a) - rank(b));
 }

@@ -7,7 +7,8 @@
 // or shortened (grep finds every path whole).
 import type {ChalkInstance} from 'chalk';
 import {complete} from '../model/complete.js';
-import type {Deployment, Process, StatusDocument} from '../model/document.js';
+import type {Container, Deployment, Process, StatusDocument} from '../model/document.js';
+import {inContainer, restartAdvice} from './containers-text.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
@@ -48,7 +49,8 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 
 	const elsewhere = doc.processes.filter(p => p.root.kind !== 'deployment' || !p.root.deployment || !doc.deployments.some(d => d.id === p.root.deployment));
 	const undeployed = elsewhere.filter(p => p.root.kind === 'deployment');
-	const others = elsewhere.filter(p => p.root.kind !== 'deployment');
+	const inContainers = elsewhere.filter(p => p.root.kind === 'container');
+	const others = elsewhere.filter(p => p.root.kind !== 'deployment' && p.root.kind !== 'container');
 	if (undeployed.length > 0) {
 		lines.push('', style.bold(`Processes in deployments since removed: ${undeployed.length}`));
 		const gone = [...new Set(undeployed.map(p => p.root.deployment!))];
@@ -73,6 +75,10 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		}
 
 		lines.push(...more(gone.length, 'deployments', options, '  '));
+	}
+
+	if (inContainers.length > 0) {
+		lines.push(...containerLines(doc, inContainers, options));
 	}
 
 	if (others.length > 0) {
@@ -206,11 +212,14 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 			: refused
 				? `\n         ${style.yellow(`${processes} could not be read`)}: what ${runs} is unknown ${options.asRoot ? '(even as root; see warnings)' : '(run as root)'}.`
 				: `\n         ${style.yellow(`${processes} unknown`)}: what ${runs} could not be told (see warnings).`;
+	const containers = s.containers
+		? `\n         ${count(s.containers, 'container', 'containers')}${s.containersOutdated ? style.red(`, ${s.containersOutdated} on an image whose name moved on`) : ''}.`
+		: '';
 	// Kernel threads run the kernel's code and map nothing: no processes here.
 	const threads = s.kernelThreads ? ` (${s.kernelThreads} kernel thread${s.kernelThreads === 1 ? '' : 's'} not counted)` : '';
 	return (
 		`Summary: ${s.processes} processes${threads}, ${restart}; ${units};\n` +
-		`         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${unreadLine}`
+		`         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${containers}${unreadLine}`
 	);
 }
 
@@ -343,6 +352,42 @@ function liveWhy(doc: StatusDocument, p: Process): string {
 	return `${f.origin.treePath ?? f.path} from ${commit}`;
 }
 
+// Container processes, container by container: "3 × nginx in container web (image
+// localhost/web:latest, tag now points to 89c4…): WHY", the PIDs, and how to restart it.
+function containerLines(doc: StatusDocument, procs: Process[], options: TextOptions): string[] {
+	const {style} = options;
+	const byContainer = new Map<string, {c: Container | null; procs: Process[]}>();
+	for (const p of procs) {
+		const key = p.container ? `${p.container.engine}\0${p.container.id}` : '';
+		const entry = byContainer.get(key) ?? {c: p.container ?? null, procs: []};
+		entry.procs.push(p);
+		byContainer.set(key, entry);
+	}
+
+	const containers = [...byContainer.values()];
+	const outdated = containers.filter(x => x.c?.imageOutdated === true).length;
+	const needing = procs.filter(p => p.needsRestart).length;
+	const lines = [
+		'',
+		style.bold(`Containers: ${containers.length}`) +
+			(outdated > 0 ? style.red(`, ${outdated} on an image whose name moved on`) : '') +
+			`; ${count(procs.length, 'process', 'processes')}` +
+			(needing > 0 ? style.red(`, ${needing} need${needing === 1 ? 's' : ''} a restart`) : ''),
+	];
+	const why = (d: StatusDocument, p: Process) => (p.needsRestart ? staleWhy(d, p) : 'nothing it maps is stale');
+	for (const {c, procs: own} of cut(containers, options.verbose)) {
+		const head = (g: ProcessGroup) =>
+			`${g.pids.length} × ${g.comm} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(g.unit)})` : ''}: ${g.why}`;
+		lines.push(...groupLines(doc, own, options, '  ', why, head));
+		if (c && own.some(p => p.needsRestart)) {
+			lines.push(...layout(`Restart: ${restartAdvice(c, own)}`, '    ', options.width, 4));
+		}
+	}
+
+	lines.push(...more(containers.length, 'containers', options, '  '));
+	return lines;
+}
+
 // "3 × sleep (cron.service): WHY", then the PIDs.
 function groupLines(
 	doc: StatusDocument,
@@ -350,11 +395,12 @@ function groupLines(
 	options: TextOptions,
 	indent: string,
 	why: (doc: StatusDocument, p: Process) => string = staleWhy,
+	head: (g: ProcessGroup) => string = g => groupHead(g, options.style),
 ): string[] {
 	const groups = groupProcesses(procs, p => why(doc, p));
 	const lines: string[] = [];
 	for (const g of cut(groups, options.verbose)) {
-		lines.push(...layout(groupHead(g, options.style), indent, options.width, 4));
+		lines.push(...layout(head(g), indent, options.width, 4));
 		const pids =
 			options.verbose || g.pids.length <= LIST_LIMIT ? g.pids.join(' ') : `${g.pids.slice(0, LIST_LIMIT).join(' ')} … and ${g.pids.length - LIST_LIMIT} more`;
 		lines.push(...layout(options.style.dim(`${g.pids.length === 1 ? 'PID' : 'PIDs'} ${pids}`), `${indent}  `, options.width, 5));

@@ -96,7 +96,9 @@ pub fn commit_of_id(id: &str) -> Option<&str> {
 /// a package upgrade's rename over it does: replaced, not removed); the bytes are gone and
 /// the path names nothing; the path is gone with a deployment that no longer exists; the
 /// path is gone while another link keeps the bytes; the file comes from a commit other
-/// than the process's own deployment's.
+/// than the process's own deployment's; in a container, the file comes from an image
+/// layer that the image its name resolves to now no longer holds (a layer both images
+/// share is not stale).
 /// Overlay files are live-applied on purpose and make a process `overlay`, not `stale`.
 /// `root_current`: the process's root deployment still exists.
 pub fn stale_reason(
@@ -122,6 +124,15 @@ pub fn stale_reason(
             StaleReason::Unlinked
         });
     }
+    if root_kind == RootKind::Container {
+        let layer = f
+            .origin
+            .layer
+            .as_ref()
+            .filter(|_| f.origin.kind == OriginKind::Layer);
+        return (layer.and_then(|l| l.in_current_image) == Some(false))
+            .then_some(StaleReason::ImageOutdated);
+    }
     if !in_deployment || f.origin.kind == OriginKind::Overlay {
         return None;
     }
@@ -145,7 +156,8 @@ pub fn stale_reason(
 }
 
 /// The contract's state: the first rule that applies, in the contract's order. Files
-/// carry their `stale_reason` already.
+/// carry their `stale_reason` already. A container's process is `current` when nothing it
+/// maps is stale, as a host process is.
 pub fn process_state(
     maps_readable: bool,
     root_kind: RootKind,
@@ -406,5 +418,40 @@ mod tests {
         );
         let o = file(OriginKind::Overlay, Some(B));
         assert_eq!(why(&o, RootKind::Deployment, true), None);
+    }
+
+    #[test]
+    fn container_layers() {
+        let layer = |in_current| {
+            let mut f = file(OriginKind::Layer, None);
+            f.origin.layer = Some(crate::report::LayerRef {
+                id: "l".into(),
+                diff_digest: None,
+                in_current_image: in_current,
+            });
+            f
+        };
+        let why = |f: &FileReport| stale_reason(f, RootKind::Container, None, false);
+        // A layer the image the name now resolves to still has (a shared base): current.
+        assert_eq!(why(&layer(Some(true))), None);
+        assert_eq!(why(&layer(Some(false))), Some(StaleReason::ImageOutdated));
+        // The container's own layer, or nothing known of the current image: not stale.
+        assert_eq!(why(&layer(None)), None);
+        // Replaced or deleted inside the container, as on the host.
+        let mut replaced = layer(Some(true));
+        replaced.superseded = true;
+        assert_eq!(why(&replaced), Some(StaleReason::Superseded));
+        let mut gone = layer(Some(false));
+        gone.deleted = true;
+        assert_eq!(why(&gone), Some(StaleReason::Deleted));
+        let mut unlinked = layer(Some(true));
+        unlinked.path_gone = true;
+        assert_eq!(why(&unlinked), Some(StaleReason::Unlinked));
+        assert_eq!(why(&file(OriginKind::Untracked, None)), None);
+        let files = vec![layer(Some(true))];
+        assert_eq!(
+            process_state(true, RootKind::Container, &files),
+            ProcessState::Current
+        );
     }
 }

@@ -127,6 +127,10 @@ pub struct ProcessCounts {
     /// Whether every process was read: false when any is unknown, and then no verdict
     /// may say that nothing needs a restart (the document's `summary.complete`).
     pub complete: bool,
+    /// Distinct containers (by engine and ID) with at least one scanned process.
+    pub containers: usize,
+    /// Those whose image name now resolves to another image, or to none.
+    pub containers_outdated: usize,
 }
 
 impl ScanReport {
@@ -144,6 +148,10 @@ impl ScanReport {
         }
         let state = |s: ProcessState| self.processes.iter().filter(|p| p.state == s).count();
         let unreadable = state(ProcessState::Unknown);
+        let mut containers = std::collections::HashMap::new();
+        for c in self.processes.iter().filter_map(|p| p.container.as_deref()) {
+            containers.insert((&c.engine, &c.id), c.image_outdated == Some(true));
+        }
         ProcessCounts {
             processes: self.processes.len(),
             processes_needing_restart: state(ProcessState::Stale),
@@ -167,6 +175,8 @@ impl ScanReport {
                 .count(),
             kernel_threads: self.kernel_threads.len(),
             complete: unreadable == 0,
+            containers: containers.len(),
+            containers_outdated: containers.values().filter(|o| **o).count(),
         }
     }
 }
@@ -239,7 +249,7 @@ struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Process(p, origins) = *self;
-        let mut m = s.serialize_struct("Process", 11)?;
+        let mut m = s.serialize_struct("Process", 12)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
         m.serialize_field("exe", &p.exe.as_deref().map(text))?;
@@ -253,6 +263,12 @@ impl Serialize for Process<'_> {
         m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
         let files = p.files.iter().map(|f| File(f, origins));
         m.serialize_field("files", &Seq(files))?;
+        // Only for a process in a container: the field is optional, and thousands of host
+        // processes need no `null` each.
+        match &p.container {
+            Some(c) => m.serialize_field("container", c.as_ref())?,
+            None => m.skip_field("container")?,
+        }
         m.serialize_field("startedAt", &p.started_ns.map(crate::config::utc))?;
         m.serialize_field("needsReload", &!p.config_changes.is_empty())?;
         m.serialize_field("configChanges", &p.config_changes)?;

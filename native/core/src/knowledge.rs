@@ -60,6 +60,9 @@ pub struct Knowledge {
     host_kept: RefCell<Option<HostPackages>>,
     /// Composefs images read by earlier scans (`composefs/cache.rs`).
     pub images: crate::composefs::cache::ImageCache,
+    /// Container stores, their configuration and image package tables read by earlier
+    /// scans (`containers/store.rs`), each kept while its files are unchanged.
+    pub containers: crate::containers::store::StoreCache,
     /// This scan read the host's database (rather than keeping the table).
     host_read: std::cell::Cell<bool>,
 }
@@ -84,6 +87,9 @@ pub struct Reused {
     pub index: Option<InodeIndex>,
     /// Composefs images read so far (each entry holds while its file is unchanged).
     pub images: crate::composefs::cache::ImageCache,
+    /// Container stores and image package tables read so far (each holds while its
+    /// files are unchanged).
+    pub containers: crate::containers::store::StoreCache,
 }
 
 impl Knowledge {
@@ -191,6 +197,7 @@ impl Knowledge {
             host_packages: OnceCell::new(),
             host_kept: RefCell::new(None),
             images: reused.images,
+            containers: reused.containers,
             host_read: std::cell::Cell::new(false),
         };
         k.record(progress, warnings);
@@ -379,6 +386,7 @@ impl Knowledge {
             },
             // Keyed by each image file's stamp: valid whatever else changed.
             images: self.images,
+            containers: self.containers,
         }
     }
 
@@ -494,6 +502,7 @@ impl Knowledge {
     /// A new scan begins: it has not asked for the host's table yet. The table read by an
     /// earlier scan is kept; `host_packages` decides whether it still holds.
     pub fn begin_scan(&mut self) {
+        self.containers.begin_scan();
         self.host_packages = OnceCell::new();
         self.host_read.set(false);
     }
@@ -558,6 +567,7 @@ impl Knowledge {
             object: Some(object.to_string()),
             tree_path: Some(pick.map_or_else(|| tree_path.to_vec(), |h| h.path.clone())),
             package: None,
+            layer: None,
         })
     }
 
@@ -618,6 +628,7 @@ impl Knowledge {
                 object: Some(object.to_string()),
                 tree_path: Some(best.path.clone()),
                 package: None,
+                layer: None,
             });
         }
         Ok(self.deployment_origin(object, best, root_deployment))
@@ -654,6 +665,7 @@ impl Knowledge {
             object: Some(object.to_string()),
             tree_path: Some(hit.path.clone()),
             package: None,
+            layer: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod cgroup;
 pub mod checksum;
 pub mod composefs;
 pub mod config;
+pub mod containers;
 pub mod contract;
 pub mod error;
 pub mod escape;

@@ -46,7 +46,10 @@ pub enum RootKind {
     Deployment,
     /// The root is the host's own root, which is not a deployment.
     Host,
-    /// The root is neither a deployment nor the host's root: a container's or a chroot's tree.
+    /// A root a container engine set up (podman, CRI-O, docker, systemd-nspawn, ...): the
+    /// process's `container` says which.
+    Container,
+    /// The root is neither a deployment, a container nor the host's root: a chroot's tree.
     Foreign,
     /// The root could not be read or classified (the process exited, or no permission).
     Unknown,
@@ -82,6 +85,8 @@ pub enum OriginKind {
     /// An object only the catalog still knows: from a commit an earlier scan saw, no longer
     /// deployed.
     Catalog,
+    /// A container image layer (or the container's own writable layer): `Origin::layer`.
+    Layer,
     /// Nothing known explains the file: no deployment, overlay or catalog entry holds it.
     Untracked,
 }
@@ -108,6 +113,63 @@ pub struct Origin {
     /// The package that installed this file, from the package database of the tree it
     /// came from (`packages`); None when that tree has none or does not list the path.
     pub package: Option<PackageInfo>,
+    /// For a file of a container layer: which layer (left out of the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<LayerRef>,
+}
+
+/// The contract's `origin.layer`: the top-most layer of a container's overlay holding the
+/// mapped file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LayerRef {
+    /// The engine's layer ID (the layer directory's name; not a digest).
+    pub id: String,
+    /// The layer's uncompressed diff digest, `sha256:HEX`; None for the container's own
+    /// writable layer.
+    pub diff_digest: Option<String>,
+    /// Whether the image the container's image name resolves to now still holds this
+    /// layer; None for the container's own layer, or when that cannot be known.
+    pub in_current_image: Option<bool>,
+}
+
+/// The contract's `processes[].container`: the container a process runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerReport {
+    /// The engine that set it up: `podman`, `cri-o`, `docker`, `containerd`,
+    /// `systemd-nspawn`, `lxc`.
+    pub engine: String,
+    /// The engine's container ID (a machine's name for systemd-nspawn).
+    pub id: String,
+    /// Its name, when the engine records one.
+    pub name: Option<String>,
+    /// The image it was created from; None when the engine's records were not read.
+    pub image: Option<ContainerImage>,
+    /// The image name now resolves to another image, or to none; None when unknown (no
+    /// records, or created from an image ID rather than a name).
+    pub image_outdated: Option<bool>,
+    /// The graph root of the store holding its records.
+    #[serde(serialize_with = "lossy_path_opt")]
+    pub storage_root: Option<PathBuf>,
+    /// Added: the systemd unit that runs the container (a Quadlet `.service`, a generated
+    /// `container-NAME.service`), from the cgroups of its processes and of its conmon;
+    /// None when it runs in no service.
+    pub unit: Option<String>,
+}
+
+/// The contract's `container.image`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerImage {
+    /// The image ID (the config digest's hex).
+    pub id: Option<String>,
+    /// The manifest digest, `sha256:HEX`.
+    pub digest: Option<String>,
+    /// The reference the container was created with.
+    pub name: Option<String>,
+    /// The image ID that name resolves to in the store now; None when it resolves to none.
+    pub name_now_resolves_to: Option<String>,
 }
 
 impl Origin {
@@ -121,6 +183,7 @@ impl Origin {
             tree_path: None,
             version: None,
             package: None,
+            layer: None,
         }
     }
 }
@@ -144,6 +207,9 @@ pub enum StaleReason {
     Unlinked,
     /// A file of a commit other than the process's own deployment's.
     OtherCommit,
+    /// A file of a container image layer that the image the container's image name
+    /// resolves to now no longer holds: the tag moved on.
+    ImageOutdated,
 }
 
 impl StaleReason {
@@ -155,6 +221,7 @@ impl StaleReason {
             StaleReason::RemovedDeployment => "removed-deployment",
             StaleReason::Unlinked => "unlinked",
             StaleReason::OtherCommit => "other-commit",
+            StaleReason::ImageOutdated => "image-outdated",
         }
     }
 }
@@ -209,6 +276,8 @@ pub struct ProcessReport {
     pub root_deployment: Option<String>,
     /// The systemd unit whose cgroup holds the process, so a restart can be proposed per unit.
     pub cgroup_unit: Option<String>,
+    /// The container it runs in, when `root_kind` is `Container` (shared by its processes).
+    pub container: Option<std::sync::Arc<ContainerReport>>,
     /// The verdict over all its files, the contract's `state`.
     pub state: ProcessState,
     /// Its distinct file-backed mappings.

@@ -17,6 +17,8 @@ use crate::mountinfo::Mount;
 
 mod cfs;
 mod config;
+mod container;
+mod roots;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::knowledge::Knowledge;
 use crate::maps::FileMapping;
@@ -64,6 +66,7 @@ struct Scan<'a> {
     cfs_sums: HashMap<(u32, u32, u64), Option<String>>,
     /// Mapped files checksummed by this scan (the others were kept from earlier scans).
     cfs_hashed: usize,
+    containers: container::Containers,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
     /// Start times and configuration changed since (scan/config.rs).
@@ -226,6 +229,7 @@ pub fn report_with(
         pending_views: Vec::new(),
         cfs_sums: HashMap::new(),
         cfs_hashed: 0,
+        containers: container::Containers::default(),
         warned: HashSet::new(),
         warnings,
         config: crate::config::Pass::new(&cfg.proc_root),
@@ -274,7 +278,8 @@ pub fn report_with(
             processes.push(p);
         }
     }
-    let host_files = scan.host_packages(&mut processes);
+    let mut host_files = scan.host_packages(&mut processes);
+    host_files.extend(scan.root_packages(&mut processes));
     scan.config_changes(&mut processes);
     let mut report = scan.finish(processes);
     report.kernel_threads = kernel_threads;
@@ -351,6 +356,7 @@ impl Scan<'_> {
                     root_kind: RootKind::Unknown,
                     root_deployment: None,
                     cgroup_unit: None,
+                    container: None,
                     state: ProcessState::Unknown,
                     files: Vec::new(),
                     started_ns: None,
@@ -376,6 +382,7 @@ impl Scan<'_> {
             self.finish_views();
         }
         let (root_kind, root_deployment) = self.root_of(&raw);
+        let (root_kind, container) = self.container_root(&raw, &view, root_kind);
         let mut files = Vec::new();
         for m in mappings {
             let internal = self
@@ -404,6 +411,7 @@ impl Scan<'_> {
             root_kind,
             root_deployment,
             cgroup_unit,
+            container,
             state,
             files,
             started_ns,
@@ -651,11 +659,14 @@ impl Scan<'_> {
                     && !self.same_object_now(raw, m, &path, now)
             }
         };
-        let mut origin = match self.overlay_of(raw, m.major, m.minor) {
-            Some(o) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
-            None => self.origin(raw, m, &path, gone, root_dep),
+        let overlay = self.overlay_of(raw, m.major, m.minor);
+        let mut origin = match (self.container_origin(raw, m, &path), overlay) {
+            (Some(layer), _) => layer,
+            (None, Some(o)) => self.overlay_file_origin(raw, m, &o, &path, gone, root_dep),
+            (None, None) => self.origin(raw, m, &path, gone, root_dep),
         };
-        origin.package = self.package(&origin);
+        let own = origin.package.take();
+        origin.package = own.or_else(|| self.package(&origin));
         FileReport {
             path,
             major: m.major,

@@ -81,6 +81,12 @@ pub struct ScannerStats {
     /// Distinct files checksummed to prove which image composefs mounts serve, in the last
     /// scan: mapped files (once per device and inode) and files read through the mounts.
     pub composefs_files_hashed: u64,
+    /// Container records files (`containers.json`, `images.json`, `layers.json`) read; the
+    /// others were kept from earlier scans while their stamps held (`containers/store.rs`).
+    pub container_store_reads: u64,
+    /// Image package databases read (a layer stack's dpkg or rpm database); the others
+    /// were kept while their files' stamps held.
+    pub container_table_reads: u64,
 }
 
 struct Held {
@@ -156,6 +162,10 @@ impl Scanner {
         self.stats.composefs_image_reads = held.k.images.reads();
         self.stats.composefs_files_hashed =
             (report.composefs_proof.mapped_hashed + report.composefs_proof.probed) as u64;
+        (
+            self.stats.container_store_reads,
+            self.stats.container_table_reads,
+        ) = held.k.containers.reads();
         // Built on first need (`Knowledge::object_of`), so counted after the scan.
         self.stats.index_builds += u64::from(held.k.take_index_built());
         self.held = Some(held);

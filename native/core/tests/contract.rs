@@ -71,6 +71,7 @@ fn file(path: &[u8], stale: Option<StaleReason>) -> FileReport {
             tree_path: Some(b"/usr/lib/libc.so.6".to_vec()),
             version: Some("2.0".into()),
             package: Some(package()),
+            layer: None,
         },
         stale_reason: stale,
         identical_in: None,
@@ -86,6 +87,7 @@ fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> Proces
         root_kind: RootKind::Host,
         root_deployment: None,
         cgroup_unit: None,
+        container: None,
         state,
         files,
         started_ns: None,
@@ -121,6 +123,7 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
         root_kind: RootKind::Deployment,
         root_deployment: Some("os/c0ffee.1".into()),
         cgroup_unit: Some("d.service".into()),
+        container: None,
         state: ProcessState::Stale,
         files: vec![],
         started_ns: Some(1_796_548_323_120_000_000),
@@ -336,6 +339,8 @@ fn counts_and_the_processes_written_apart() {
             processes_read_failed: 0,
             kernel_threads: 1,
             complete: false,
+            containers: 0,
+            containers_outdated: 0,
         }
     );
     let text = livetree_core::contract::write_apart(&r).unwrap();
@@ -347,9 +352,80 @@ fn counts_and_the_processes_written_apart() {
         parts["counts"],
         serde_json::json!({"processes": 4, "processesNeedingRestart": 2, "staleFiles": 1,
             "untrackedFiles": 1, "processesUnreadable": 1, "processesDenied": 1, "processesReadFailed": 0,
-            "kernelThreads": 1, "complete": false, "processesNeedingReload": 0})
+            "kernelThreads": 1, "complete": false, "containers": 0, "containersOutdated": 0, "processesNeedingReload": 0})
     );
     assert_eq!(processes, json(&r.processes));
     let whole: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
     assert_eq!(whole["counts"], parts["counts"]);
+}
+
+/// A process in a container: `root.kind` container, its `container` after its files, and a
+/// layer file's `origin.layer`; the summary counts each container once.
+#[test]
+fn container_process() {
+    use livetree_core::report::{ContainerImage, ContainerReport, LayerRef, RootKind};
+    let c = std::sync::Arc::new(ContainerReport {
+        engine: "podman".into(),
+        id: "c1".into(),
+        name: Some("web".into()),
+        image: Some(ContainerImage {
+            id: Some("i1".into()),
+            digest: Some("sha256:d1".into()),
+            name: Some("localhost/web:latest".into()),
+            name_now_resolves_to: Some("i2".into()),
+        }),
+        image_outdated: Some(true),
+        storage_root: Some("/var/lib/containers/storage".into()),
+        unit: None,
+    });
+    let mut f = file(b"/usr/lib/libdemo.so.1", Some(StaleReason::ImageOutdated));
+    f.deleted = false;
+    f.path_gone = false;
+    f.origin = Origin {
+        kind: OriginKind::Layer,
+        tree_path: Some(b"/usr/lib/libdemo.so.1".to_vec()),
+        layer: Some(LayerRef {
+            id: "l1".into(),
+            diff_digest: Some("sha256:l1".into()),
+            in_current_image: Some(false),
+        }),
+        ..Origin::untracked()
+    };
+    let mut p = host_process(7, ProcessState::Stale, vec![f]);
+    p.root_kind = RootKind::Container;
+    p.container = Some(c.clone());
+    assert_eq!(
+        json(&p),
+        concat!(
+            r#"{"pid":7,"comm":"d","exe":null,"root":{"kind":"container","deployment":null},"#,
+            r#""unit":null,"state":"stale","needsRestart":true,"files":[{"path":"/usr/lib/libdemo.so.1","#,
+            r#""dev":"254:1","ino":1099511627776,"deleted":false,"superseded":false,"origin":{"kind":"layer","#,
+            r#""deployment":null,"commit":null,"objectChecksum":null,"treePath":"/usr/lib/libdemo.so.1","#,
+            r#""version":null,"package":null,"layer":{"id":"l1","diffDigest":"sha256:l1","inCurrentImage":false}},"#,
+            r#""staleReason":"image-outdated","pathGone":false,"identicalIn":null}],"#,
+            r#""container":{"engine":"podman","id":"c1","name":"web","image":{"id":"i1","digest":"sha256:d1","#,
+            r#""name":"localhost/web:latest","nameNowResolvesTo":"i2"},"imageOutdated":true,"#,
+            r#""storageRoot":"/var/lib/containers/storage","unit":null},"#,
+            r#""startedAt":null,"needsReload":false,"configChanges":[]}"#
+        )
+    );
+    let mut q = p.clone();
+    q.pid = 8;
+    let r = ScanReport {
+        sysroot: SysrootReport {
+            path: "/".into(),
+            repo_mode: None,
+            ostree_booted: false,
+        },
+        deployments: vec![],
+        overlays: vec![],
+        composefs_proof: Default::default(),
+        processes: vec![p, q, host_process(9, ProcessState::Current, vec![])],
+        kernel_threads: vec![],
+        warnings: vec![],
+        kernel: None,
+        installed_packages: vec![],
+    };
+    let counts = r.counts();
+    assert_eq!((counts.containers, counts.containers_outdated), (1, 1));
 }

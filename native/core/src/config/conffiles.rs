@@ -1,23 +1,20 @@
 //! `conffile`: the configuration files of the package that installed a process's
 //! executable, in the process's own root, changed after the process started.
 //!
-//! The package is the one the scan already named for the executable's mapping (the host's
-//! database, a commit's table); for a root the scan names no packages in (a chroot, a
-//! container) it is looked up in that root's own database, once per root for all its
-//! executables. Its conffiles come from the same root's dpkg `status` (`Conffiles:`),
-//! parsed by the one dpkg parser. Each conffile is only `stat`ed.
-use std::collections::{HashMap, HashSet};
+//! The package is the one the scan named for the executable's mapping (the host's
+//! database, a commit's table, a chroot's or container's own database, or the catalog's
+//! record for a file replaced since; none is never guessed). Its conffiles come from the
+//! dpkg `status` of the process's root (`Conffiles:`), parsed by the one dpkg parser, once
+//! per distinct database. Each conffile is only `stat`ed.
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
-use crate::packages::{self, dpkg, PackageInfo, PackageTable, RootTree, TreeReader};
-use crate::procfs::path_in_root;
+use crate::packages::{self, dpkg, PackageInfo, RootTree, TreeReader};
 
 /// What one root's package database says that the checks need.
 #[derive(Debug, Default)]
 pub struct RootPackages {
-    /// Owners of the executables the scan named no package for (canonical paths).
-    owners: PackageTable,
     /// (name, arch) → that package's conffiles (dpkg).
     conffiles: HashMap<(String, Option<String>), Vec<Vec<u8>>>,
 }
@@ -38,60 +35,45 @@ impl RootPackages {
     }
 }
 
-/// Roots seeing one database: a PID to read it through, the executables needing an
-/// owner, the roots.
-type SharedDb = (u32, HashSet<Vec<u8>>, Vec<RootKey>);
-
-/// The executable's path inside its root, when it has one.
-fn exe_in_root<'a>(p: &Subject<'a>, root: &RootKey) -> Option<&'a [u8]> {
-    path_in_root(&root.2, p.exe?)
-}
+/// Roots seeing one database: a PID to read it through, and the roots.
+type SharedDb = (u32, Vec<RootKey>);
 
 impl Pass {
     /// Read, once per root, the conffiles of its database and the owners of the
     /// executables the scan named no package for.
     pub(super) fn read_packages(&mut self, processes: &[Subject]) {
-        // Per root: a PID to read it through, and the executables needing an owner.
-        let mut wanted: HashMap<RootKey, (u32, HashSet<Vec<u8>>)> = HashMap::new();
-        for p in processes.iter().filter(|p| p.exe.is_some()) {
-            let Some(facts) = self.facts.get(&p.pid) else {
-                continue;
-            };
-            let entry = wanted
-                .entry(facts.root.clone())
-                .or_insert_with(|| (p.pid, HashSet::new()));
-            if p.package.is_none() && !p.packages_named {
-                if let Some(exe) = exe_in_root(p, &facts.root) {
-                    entry.1.insert(packages::canonical_path(exe).into_owned());
-                }
+        // Per root: a PID to read it through.
+        let mut wanted: HashMap<RootKey, u32> = HashMap::new();
+        for p in processes.iter().filter(|p| p.package.is_some()) {
+            if let Some(facts) = self.facts.get(&p.pid) {
+                wanted.entry(facts.root.clone()).or_insert(p.pid);
             }
         }
         // Many roots (one per mount namespace: services with private mounts) see one
         // database: roots whose database files are the same files (device, inode, times,
-        // size) share one read, for the executables of all of them.
+        // size) share one read.
         let mut by_db: HashMap<Vec<u8>, SharedDb> = HashMap::new();
-        for (root, (pid, exes)) in wanted {
+        for (root, pid) in wanted {
             let dir = self.proc_root.join(pid.to_string()).join("root");
             let fp = packages::database_fingerprint(&dir);
             // The fingerprint starts with the directory's path and a NUL; the rest is the files.
             let files = fp[fp.iter().position(|b| *b == 0).map_or(0, |i| i + 1)..].to_vec();
-            let e = by_db
+            by_db
                 .entry(files)
-                .or_insert_with(|| (pid, HashSet::new(), Vec::new()));
-            e.1.extend(exes);
-            e.2.push(root);
+                .or_insert_with(|| (pid, Vec::new()))
+                .1
+                .push(root);
         }
-        for (_, (pid, exes, roots)) in by_db {
-            let found = Rc::new(self.read_root(pid, &exes));
+        for (_, (pid, roots)) in by_db {
+            let found = Rc::new(self.read_root(pid));
             for root in roots {
                 self.roots.insert(root, Rc::clone(&found));
             }
         }
     }
 
-    /// Read the conffiles of one root's dpkg database (through `pid`'s root) and the
-    /// owners of `exes` there.
-    fn read_root(&mut self, pid: u32, exes: &HashSet<Vec<u8>>) -> RootPackages {
+    /// Read the conffiles of one root's dpkg database (through `pid`'s root).
+    fn read_root(&mut self, pid: u32) -> RootPackages {
         let tree = RootTree {
             root: self.proc_root.join(pid.to_string()).join("root"),
         };
@@ -130,9 +112,6 @@ impl Pass {
                 ),
             );
         }
-        if !exes.is_empty() && dpkg_found {
-            found.owners = packages::read_table_for(&tree, Some(exes));
-        }
         found
     }
 
@@ -146,10 +125,7 @@ impl Pass {
         let Some(root) = self.roots.get(&facts.root) else {
             return Vec::new();
         };
-        let package = p.package.cloned().or_else(|| {
-            exe_in_root(p, &facts.root).and_then(|exe| root.owners.lookup(exe).cloned())
-        });
-        let Some(package) = package else {
+        let Some(package) = p.package.cloned() else {
             return Vec::new();
         };
         let paths: Vec<Vec<u8>> = root.of(&package).to_vec();

@@ -74,13 +74,6 @@ pub struct Subject<'a> {
     pub exe: Option<&'a [u8]>,
     /// The package that installed the mapped executable, when the scan named one.
     pub package: Option<&'a PackageInfo>,
-    /// Whether the scan looks packages up in this process's root at all (the host's
-    /// root, a deployment): if it named none, there is none to name (for an executable
-    /// replaced since, the scan names the package an earlier scan recorded while it was
-    /// current, or none, never a guess), and the database is not read again. In other
-    /// roots (a chroot, a container) the owner of the executable's path is looked up in
-    /// the root's own database here.
-    pub packages_named: bool,
 }
 
 /// What the pass needs of a process beyond its report.

@@ -4,7 +4,7 @@
 use super::Scan;
 use crate::config::Subject;
 use crate::procfs::ProcessRaw;
-use crate::report::{ProcessReport, RootKind};
+use crate::report::ProcessReport;
 
 impl Scan<'_> {
     /// The process's start (nanoseconds since the epoch), remembered with its root for
@@ -33,7 +33,6 @@ impl Scan<'_> {
                 Subject {
                     pid: p.pid,
                     exe: p.exe.as_deref(),
-                    packages_named: matches!(p.root_kind, RootKind::Host | RootKind::Deployment),
                     package: exe.and_then(|f| f.origin.package.as_ref()),
                 }
             })

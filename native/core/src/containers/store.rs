@@ -1,0 +1,342 @@
+//! A containers/storage store as read from its graph root, and the stores, configuration
+//! and image package tables a kept scanner holds between scans.
+//!
+//! Reading is read-only and takes no lock: the engine rewrites each records file whole and
+//! renames it into place, so a read sees one version or the other. A file whose stamp
+//! (`stamp.rs`) moved while it was read was being replaced: what was read is used, and the
+//! store says so (a warning, not an error). A kept store reads a file again only when its
+//! stamp changed.
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::config::{parse_storage_conf, StorageConf};
+use super::records::{
+    parse_containers, parse_images, parse_layers, ContainerRecord, ImageRecord, LayerRecord,
+};
+use crate::packages::PackageTable;
+use crate::stamp::FileStamp;
+
+/// Records files are JSON arrays of a few hundred bytes per entry; past this, not one.
+const MAX_RECORDS: u64 = 256 << 20;
+
+/// The three records files, relative to the graph root.
+pub const RECORD_FILES: [&str; 3] = [
+    "overlay-containers/containers.json",
+    "overlay-images/images.json",
+    "overlay-layers/layers.json",
+];
+
+/// One store: its graph root and its records.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    /// The graph root (`/var/lib/containers/storage`, a rootless user's, a test's `--root`).
+    pub root: PathBuf,
+    /// `containers.json`; empty for an additional (read-only) image store.
+    pub containers: Vec<ContainerRecord>,
+    /// `images.json`.
+    pub images: Vec<ImageRecord>,
+    /// `layers.json`, by layer ID.
+    pub layers: HashMap<String, LayerRecord>,
+    /// What could not be read, or was being rewritten while read, naming the file.
+    pub problems: Vec<String>,
+    stamps: [Option<FileStamp>; 3],
+}
+
+impl Store {
+    /// A store made of records already parsed (for tests and captured stores).
+    pub fn from_records(
+        root: PathBuf,
+        containers: Vec<ContainerRecord>,
+        images: Vec<ImageRecord>,
+        layers: Vec<LayerRecord>,
+    ) -> Store {
+        Store {
+            root,
+            containers,
+            images,
+            layers: layers.into_iter().map(|l| (l.id.clone(), l)).collect(),
+            ..Store::default()
+        }
+    }
+
+    /// The container with this ID.
+    pub fn container(&self, id: &str) -> Option<&ContainerRecord> {
+        self.containers.iter().find(|c| c.id == id)
+    }
+
+    /// The container whose own writable layer is `layer`.
+    pub fn container_with_layer(&self, layer: &str) -> Option<&ContainerRecord> {
+        self.containers.iter().find(|c| c.layer == layer)
+    }
+
+    /// The image with this ID.
+    pub fn image(&self, id: &str) -> Option<&ImageRecord> {
+        self.images.iter().find(|i| i.id == id)
+    }
+
+    /// The image `name` resolves to in this store now: the one that lists it in `names`
+    /// (containers/storage moves a name from one image to the next; it is never on two).
+    pub fn image_named(&self, name: &str) -> Option<&ImageRecord> {
+        self.images
+            .iter()
+            .find(|i| i.names.iter().any(|n| n == name))
+    }
+
+    /// The layer with this ID.
+    pub fn layer(&self, id: &str) -> Option<&LayerRecord> {
+        self.layers.get(id)
+    }
+
+    /// A layer's directory in this store (`GRAPHROOT/overlay/LAYER/diff`).
+    pub fn layer_dir(&self, id: &str) -> PathBuf {
+        self.root.join("overlay").join(id).join("diff")
+    }
+
+    /// Whether a records file of this store changed since it was read (stamps differ).
+    fn current(&self, stamps: &[Option<FileStamp>; 3]) -> bool {
+        &self.stamps == stamps
+    }
+}
+
+fn stamps_of(root: &Path) -> [Option<FileStamp>; 3] {
+    RECORD_FILES.map(|f| crate::stamp::of_path(&root.join(f)))
+}
+
+fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_RECORDS)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Read the store at `root`, keeping from `old` each file whose stamp did not move, and
+/// how many files were read. None when `root` holds no store at all (none of the records
+/// files is there).
+fn read_store(root: &Path, old: Option<&Store>) -> Option<(Store, u64)> {
+    let mut read = 0;
+    let before = stamps_of(root);
+    if before.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut store = Store {
+        root: root.to_path_buf(),
+        stamps: before,
+        ..Store::default()
+    };
+    for (i, rel) in RECORD_FILES.iter().enumerate() {
+        let path = root.join(rel);
+        if let Some(old) = old.filter(|o| o.stamps[i].is_some() && o.stamps[i] == before[i]) {
+            match i {
+                0 => store.containers = old.containers.clone(),
+                1 => store.images = old.images.clone(),
+                _ => store.layers = old.layers.clone(),
+            }
+            continue;
+        }
+        if before[i].is_none() {
+            // An image store has no containers.json; a store never written has none yet.
+            continue;
+        }
+        read += 1;
+        let bytes = match read_limited(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                store
+                    .problems
+                    .push(crate::Error::from_io(&path, e).to_string());
+                continue;
+            }
+        };
+        if crate::stamp::of_path(&path) != before[i] {
+            store.problems.push(format!(
+                "{}: rewritten by the engine while it was read (a container or image came or went during the scan); what was read is used",
+                path.display()
+            ));
+            store.stamps[i] = None;
+        }
+        let parsed = match i {
+            0 => parse_containers(&bytes).map(|c| store.containers = c),
+            1 => parse_images(&bytes).map(|im| store.images = im),
+            _ => parse_layers(&bytes)
+                .map(|l| store.layers = l.into_iter().map(|l| (l.id.clone(), l)).collect()),
+        };
+        if let Err(e) = parsed {
+            store
+                .problems
+                .push(crate::Error::corrupt(&path, e.0).to_string());
+            store.stamps[i] = None;
+        }
+    }
+    Some((store, read))
+}
+
+/// What was read from a file, with the file's stamp then.
+type Kept<T> = (Option<FileStamp>, T);
+
+/// What a kept scanner keeps of container stores between scans. Interior mutability: the
+/// scan holds what it knows read-only.
+#[derive(Default)]
+pub struct StoreCache {
+    stores: RefCell<HashMap<PathBuf, Option<Arc<Store>>>>,
+    /// Stores looked at by this scan (each is stat'ed once per scan).
+    checked: RefCell<HashSet<PathBuf>>,
+    conf: RefCell<HashMap<PathBuf, Kept<StorageConf>>>,
+    passwd: RefCell<HashMap<PathBuf, Kept<Arc<Vec<u8>>>>>,
+    /// Package tables of image layer stacks and of other roots, by database fingerprint.
+    tables: RefCell<HashMap<Vec<u8>, Arc<PackageTable>>>,
+    tables_used: RefCell<HashSet<Vec<u8>>>,
+    /// Records files read (not kept), for the scanner's counters and tests.
+    reads: Cell<u64>,
+    /// Package tables read (not kept).
+    table_reads: Cell<u64>,
+}
+
+impl StoreCache {
+    /// A new scan begins: every store is checked again once; stores and tables the last
+    /// scan did not use are forgotten, so a long-lived scanner keeps no more than it needs.
+    pub fn begin_scan(&self) {
+        let checked = std::mem::take(&mut *self.checked.borrow_mut());
+        self.stores
+            .borrow_mut()
+            .retain(|root, _| checked.contains(root));
+        let used = std::mem::take(&mut *self.tables_used.borrow_mut());
+        self.tables.borrow_mut().retain(|k, _| used.contains(k));
+    }
+
+    /// The store at `root`, read or kept; None when there is none there.
+    pub fn store(&self, root: &Path) -> Option<Arc<Store>> {
+        if self.checked.borrow().contains(root) {
+            return self.stores.borrow().get(root).cloned().flatten();
+        }
+        self.checked.borrow_mut().insert(root.to_path_buf());
+        let old = self.stores.borrow().get(root).cloned().flatten();
+        let now = stamps_of(root);
+        let store = match old {
+            Some(o) if o.current(&now) && o.problems.is_empty() => Some(o),
+            o => read_store(root, o.as_deref()).map(|(s, n)| {
+                self.reads.set(self.reads.get() + n);
+                Arc::new(s)
+            }),
+        };
+        self.stores
+            .borrow_mut()
+            .insert(root.to_path_buf(), store.clone());
+        store
+    }
+
+    /// `storage.conf` under `host_root` (`etc/containers/storage.conf`), kept by stamp.
+    pub fn conf(&self, host_root: &Path) -> StorageConf {
+        let path = host_root.join("etc/containers/storage.conf");
+        let stamp = crate::stamp::of_path(&path);
+        if let Some((s, c)) = self.conf.borrow().get(&path) {
+            if *s == stamp {
+                return c.clone();
+            }
+        }
+        let conf = read_limited(&path)
+            .map(|b| parse_storage_conf(&b))
+            .unwrap_or_default();
+        self.conf.borrow_mut().insert(path, (stamp, conf.clone()));
+        conf
+    }
+
+    /// `etc/passwd` under `host_root`, kept by stamp.
+    pub fn passwd(&self, host_root: &Path) -> Arc<Vec<u8>> {
+        let path = host_root.join("etc/passwd");
+        let stamp = crate::stamp::of_path(&path);
+        if let Some((s, p)) = self.passwd.borrow().get(&path) {
+            if *s == stamp {
+                return p.clone();
+            }
+        }
+        let bytes = Arc::new(read_limited(&path).unwrap_or_default());
+        self.passwd
+            .borrow_mut()
+            .insert(path, (stamp, bytes.clone()));
+        bytes
+    }
+
+    /// The package table of a layer stack (top-most first), kept while the database files
+    /// of every layer in it are unchanged (`packages::database_fingerprint` of each).
+    pub fn table(&self, layers: &[PathBuf], name: &str) -> Arc<PackageTable> {
+        let mut key = Vec::new();
+        for l in layers {
+            key.extend(crate::packages::database_fingerprint(l));
+            key.push(0xff);
+        }
+        self.kept_table(key, || {
+            crate::packages::read_table(&super::layers::LayerTree::new(layers, name.to_string()))
+        })
+    }
+
+    /// A package table kept by `key` (the fingerprint of the database files it is read
+    /// from): `read` runs only when no scan kept one for that key.
+    pub fn kept_table(
+        &self,
+        key: Vec<u8>,
+        read: impl FnOnce() -> PackageTable,
+    ) -> Arc<PackageTable> {
+        self.tables_used.borrow_mut().insert(key.clone());
+        if let Some(t) = self.tables.borrow().get(&key) {
+            return t.clone();
+        }
+        let table = Arc::new(read());
+        self.table_reads.set(self.table_reads.get() + 1);
+        self.tables.borrow_mut().insert(key, table.clone());
+        table
+    }
+
+    /// Records files and package tables read so far (not kept from an earlier scan).
+    pub fn reads(&self) -> (u64, u64) {
+        (self.reads.get(), self.table_reads.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_until_a_file_changes() {
+        let d = std::env::temp_dir().join(format!("livetree-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for f in RECORD_FILES {
+            std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
+        }
+        std::fs::write(d.join(RECORD_FILES[1]), b"[]").unwrap();
+        std::fs::write(d.join(RECORD_FILES[2]), br#"[{"id":"l1"}]"#).unwrap();
+        let cache = StoreCache::default();
+        assert!(cache.store(&d.join("nothing")).is_none());
+        let s = cache.store(&d).unwrap();
+        assert!(s.containers.is_empty());
+        assert!(s.layer("l1").is_some());
+        assert_eq!(cache.reads().0, 2);
+        cache.begin_scan();
+        let again = cache.store(&d).unwrap();
+        assert!(Arc::ptr_eq(&s, &again));
+        assert_eq!(cache.reads().0, 2);
+        // A new containers.json (renamed into place, as the engine does) is read; the
+        // unchanged files are kept.
+        std::fs::write(d.join("new"), br#"[{"id":"c","image":"i","layer":"l2"}]"#).unwrap();
+        std::fs::rename(d.join("new"), d.join(RECORD_FILES[0])).unwrap();
+        cache.begin_scan();
+        let third = cache.store(&d).unwrap();
+        assert_eq!(third.container_with_layer("l2").unwrap().id, "c");
+        assert_eq!(cache.reads().0, 3);
+        // Damage is a problem named with its path, not an error.
+        std::fs::write(d.join("new"), b"[{").unwrap();
+        std::fs::rename(d.join("new"), d.join(RECORD_FILES[1])).unwrap();
+        cache.begin_scan();
+        let damaged = cache.store(&d).unwrap();
+        assert!(
+            damaged.problems[0].contains("images.json: corrupt"),
+            "{:?}",
+            damaged.problems
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

@@ -1,0 +1,295 @@
+//! The scan's container hooks: whether a process's root is a container's (once per mount
+//! namespace and root), and, for a file on the container's root overlay, the layer that
+//! supplies it and the package that installed it there (see docs/containers.md). Kept
+//! apart from the scan driver, like the composefs hooks in `cfs.rs`.
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{live_root, Scan, View};
+use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
+use crate::containers::layers::{self, Probe};
+use crate::containers::{self, engine, Evidence, Identified};
+use crate::maps::FileMapping;
+use crate::packages::{PackageInfo, PackageTable};
+use crate::procfs::{self, path_in_root, ProcessRaw};
+use crate::report::{ContainerReport, Origin, OriginKind, RootKind, Warning};
+
+/// One container as this scan knows it.
+pub(super) struct Ctx {
+    facts: Identified,
+    report: Arc<ContainerReport>,
+}
+
+/// What the scan learned about containers: per view, per layer path, per mapped file.
+#[derive(Default)]
+pub(super) struct Containers {
+    by_view: HashMap<View, Option<Arc<Ctx>>>,
+    /// The container of the process being attributed.
+    current: Option<Arc<Ctx>>,
+    probes: HashMap<(PathBuf, Vec<u8>), Probe>,
+    tables: HashMap<Vec<PathBuf>, Arc<PackageTable>>,
+    origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
+    /// Problems already said (each once per scan).
+    said: std::collections::HashSet<String>,
+    /// Processes whose root is foreign (no deployment, container or the host's), or a
+    /// container's whose layers are not resolved: their root's identity and path, for that
+    /// root's own package database (`roots.rs`).
+    pub(super) foreign: HashMap<u32, ForeignRoot>,
+}
+
+/// A foreign root as `roots.rs` reads it: its (dev, ino) and its path as the scanner sees it.
+pub(super) type ForeignRoot = (Option<(u64, u64)>, Vec<u8>);
+
+/// The mount at a process's root in its own mountinfo: mounted on `/` with the root's device.
+fn root_mount(
+    mounts: &[crate::mountinfo::Mount],
+    root_dev: Option<(u32, u32)>,
+) -> Option<&crate::mountinfo::Mount> {
+    mounts
+        .iter()
+        .rev()
+        .find(|m| m.mount_point == b"/" && Some((m.major, m.minor)) == root_dev)
+}
+
+impl Scan<'_> {
+    /// For a root that is no deployment and not the host's: the container it is, if
+    /// anything says so. Sets the container of the files attributed next.
+    pub(super) fn container_root(
+        &mut self,
+        raw: &ProcessRaw,
+        view: &View,
+        kind: RootKind,
+    ) -> (RootKind, Option<Arc<ContainerReport>>) {
+        self.containers.current = None;
+        if kind != RootKind::Foreign {
+            return (kind, None);
+        }
+        let ctx = match self.containers.by_view.get(view) {
+            Some(hit) => hit.clone(),
+            None => {
+                let ctx = self.identify_container(raw);
+                self.containers.by_view.insert(view.clone(), ctx.clone());
+                ctx
+            }
+        };
+        match ctx {
+            Some(c) => {
+                if c.facts.layers.is_empty() {
+                    // No layers to trace its files to: its root's own package database
+                    // still names what it runs (`roots.rs`).
+                    let root = live_root(raw).to_vec();
+                    self.containers
+                        .foreign
+                        .insert(raw.pid, (raw.root_dev_ino, root));
+                }
+                self.containers.current = Some(c.clone());
+                (RootKind::Container, Some(c.report.clone()))
+            }
+            None => {
+                let root = live_root(raw).to_vec();
+                self.containers
+                    .foreign
+                    .insert(raw.pid, (raw.root_dev_ino, root));
+                (kind, None)
+            }
+        }
+    }
+
+    fn identify_container(&mut self, raw: &ProcessRaw) -> Option<Arc<Ctx>> {
+        let cgroup = systemd_cgroup_path(&raw.cgroup);
+        let hint = cgroup.and_then(engine::from_cgroup_path);
+        let mounts = procfs::read_mountinfo(&self.cfg.proc_root, raw.pid).unwrap_or_default();
+        let root_dev = raw.root_dev_ino.map(|(d, _)| procfs::dev_split(d));
+        let owner_uid = std::fs::metadata(self.cfg.proc_root.join(raw.pid.to_string()))
+            .ok()
+            .map(|m| m.uid());
+        let keeper = self.keeper(raw, hint.as_ref());
+        let conmon = keeper
+            .as_ref()
+            .and_then(|k| engine::conmon_bundle(&k.cmdline))
+            .filter(|(_, id)| hint.as_ref().is_none_or(|h| h.id == *id));
+        let ev = Evidence {
+            hint,
+            root_mount: root_mount(&mounts, root_dev),
+            owner_uid,
+            conmon_root: conmon.map(|(g, _)| PathBuf::from(std::ffi::OsStr::from_bytes(&g))),
+            host_root: &self.cfg.host_root,
+        };
+        let mut facts = containers::identify(&ev, &self.k.containers)?;
+        // The service that runs the container: the process's own, when its cgroup lies in
+        // one (a Quadlet unit runs its container in `NAME.service/libpod-payload-ID`), else
+        // its keeper's (conmon, which a generated `container-NAME.service` runs). A scope
+        // (`libpod-ID.scope`) is no unit to restart.
+        facts.report.unit = cgroup
+            .and_then(service_of)
+            .or_else(|| keeper.and_then(|k| k.unit));
+        for p in std::mem::take(&mut facts.problems) {
+            if self.containers.said.insert(p.clone()) {
+                self.warnings
+                    .push(Warning::new("container-unresolved", p, Some(raw.pid)));
+            }
+        }
+        Some(Arc::new(Ctx {
+            report: Arc::new(facts.report.clone()),
+            facts,
+        }))
+    }
+
+    /// The nearest ancestor of the process outside its container's cgroup (conmon for
+    /// podman and CRI-O): its command line and the service its cgroup lies in.
+    fn keeper(&self, raw: &ProcessRaw, hint: Option<&engine::CgroupHint>) -> Option<Keeper> {
+        let proc_root = &self.cfg.proc_root;
+        let mut pid = raw.pid;
+        for _ in 0..8 {
+            let stat = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
+            pid = ppid_of(&stat)?;
+            if pid <= 1 {
+                return None;
+            }
+            let dir = proc_root.join(pid.to_string());
+            let bytes = std::fs::read(dir.join("cgroup")).ok()?;
+            let entries = crate::cgroup::parse_systemd_cgroup(&bytes).ok()?;
+            let path = systemd_cgroup_path(&entries)?;
+            let inside =
+                engine::from_cgroup_path(path).is_some_and(|h| hint.is_some_and(|c| c.id == h.id));
+            if inside {
+                continue;
+            }
+            return Some(Keeper {
+                cmdline: read_limited(&dir.join("cmdline")),
+                unit: service_of(path),
+            });
+        }
+        None
+    }
+
+    /// For a file on the current container's root overlay: the layer that supplies it, its
+    /// path in the container and its package from the image's database as of that layer.
+    /// None for every other file (not in a container, or on another mount, like a volume).
+    pub(super) fn container_origin(
+        &mut self,
+        raw: &ProcessRaw,
+        m: &FileMapping,
+        path: &[u8],
+    ) -> Option<Origin> {
+        let ctx = self.containers.current.clone()?;
+        if ctx.facts.device != Some((m.major, m.minor)) {
+            return None;
+        }
+        let key = (m.major, m.minor, m.inode, path.to_vec());
+        if let Some(hit) = self.containers.origins.get(&key) {
+            return Some(hit.clone());
+        }
+        let origin = self.layer_origin(raw, &ctx, m, path);
+        self.containers.origins.insert(key, origin.clone());
+        Some(origin)
+    }
+
+    fn layer_origin(
+        &mut self,
+        raw: &ProcessRaw,
+        ctx: &Ctx,
+        m: &FileMapping,
+        path: &[u8],
+    ) -> Origin {
+        let layers = &ctx.facts.layers;
+        let Some(rel) = path_in_root(live_root(raw), path) else {
+            return Origin::untracked();
+        };
+        if layers.is_empty() {
+            return Origin::untracked();
+        }
+        let probes = &mut self.containers.probes;
+        let found = layers::layer_of(layers.len(), rel, m.inode, &mut |i, rel| {
+            *probes
+                .entry((layers[i].dir.clone(), rel.to_vec()))
+                .or_insert_with(|| layers::probe(&layers[i].dir, rel))
+        });
+        let Some(i) = found else {
+            let name = ctx.report.name.as_deref().unwrap_or(&ctx.report.id);
+            self.warn_once(
+                "container-layer-unmatched",
+                format!(
+                    "container {name}: {} (inode {}) is in none of its layers at that path (an overlay with xino, or a layer changed since); its layer and package are not named",
+                    String::from_utf8_lossy(rel),
+                    m.inode
+                ),
+                Some(raw.pid),
+            );
+            return Origin::untracked();
+        };
+        let package = self.layer_package(ctx, i, rel);
+        Origin {
+            kind: OriginKind::Layer,
+            tree_path: Some(rel.to_vec()),
+            package,
+            layer: Some(layers[i].layer.clone()),
+            ..Origin::untracked()
+        }
+    }
+
+    /// The package that installed `rel` per the image's own database as of layer `i`
+    /// (read through that layer and the ones below it).
+    fn layer_package(&mut self, ctx: &Ctx, i: usize, rel: &[u8]) -> Option<PackageInfo> {
+        let dirs = containers::dirs_from(&ctx.facts.layers, i);
+        let table = match self.containers.tables.get(&dirs) {
+            Some(t) => t.clone(),
+            None => {
+                let name = format!("layer {}", &ctx.facts.layers[i].layer.id);
+                let t = self.k.containers.table(&dirs, &name);
+                for w in &t.warnings {
+                    if self.containers.said.insert(w.clone()) {
+                        self.warnings
+                            .push(Warning::new("package-db", w.clone(), None));
+                    }
+                }
+                self.containers.tables.insert(dirs, t.clone());
+                t
+            }
+        };
+        table.lookup(rel).cloned()
+    }
+}
+
+/// A container's keeper process (conmon), as far as livetree needs it.
+struct Keeper {
+    cmdline: Vec<u8>,
+    unit: Option<String>,
+}
+
+/// The systemd service a cgroup path lies in (a scope is no unit to restart).
+fn service_of(path: &str) -> Option<String> {
+    unit_from_cgroup_path(path).filter(|u| u.ends_with(".service"))
+}
+
+/// The first 64 KiB of a /proc file (a command line is far shorter), empty when unreadable.
+fn read_limited(path: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(64 << 10).read_to_end(&mut out);
+    }
+    out
+}
+
+/// The parent PID in `/proc/PID/stat` (the field after the `)` that ends comm, and the state).
+fn ppid_of(stat: &[u8]) -> Option<u32> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(|b| *b == b' ')
+        .filter(|f| !f.is_empty());
+    fields.next()?;
+    crate::maps::parse_dec(fields.next()?).and_then(|v| u32::try_from(v).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ppid() {
+        assert_eq!(super::ppid_of(b"42 (a) b) S 17 42 42 0"), Some(17));
+        assert_eq!(super::ppid_of(b"42 (a"), None);
+    }
+}

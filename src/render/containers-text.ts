@@ -1,0 +1,106 @@
+// Containers in the terminal report and in `explain`: words for what the core decided
+// (which container, which image, whether its name moved on, which layer and package),
+// and the command that restarts a container, which livetree names and never runs.
+import type {Container, Process} from '../model/document.js';
+import {printable} from './reason.js';
+import {short} from './style.js';
+
+// "web", or the container's short ID when it has no name (raw: for labels).
+export function containerName(c: Container): string {
+	return c.name ?? c.id.slice(0, 12);
+}
+
+// The same for a terminal: control characters escaped.
+function shownName(c: Container): string {
+	return printable(containerName(c));
+}
+
+// "image localhost/web:latest, tag now points to 675cd2ad06…" — what a reader needs to
+// know of the image in one parenthesis.
+export function imageNote(c: Container): string {
+	const image = c.image;
+	if (!image) {
+		return `${c.engine}, image unknown`;
+	}
+
+	const name = image.name ? printable(image.name) : image.id ? `image ${short(image.id)}` : 'an image';
+	const label = image.name ? `image ${name}` : name;
+	if (c.imageOutdated === true) {
+		return image.nameNowResolvesTo ? `${label}, tag now points to ${short(image.nameNowResolvesTo)}` : `${label}, a name that resolves to no image now`;
+	}
+
+	return label;
+}
+
+// "in container web (image localhost/web:latest, tag now points to 675cd2ad06…)".
+export function inContainer(c: Container): string {
+	return `in container ${shownName(c)} (${imageNote(c)})`;
+}
+
+// How to restart a container, as a person would: its unit when one runs it; else the
+// engine's own command. A container whose image name moved on must be created again from
+// that name to run the new image: restarting it keeps the image it was created from.
+export function restartAdvice(c: Container, procs: readonly Process[]): string {
+	if (c.unit) {
+		return `restart unit ${c.unit} (livetree restart ${c.unit})`;
+	}
+
+	const name = shownName(c);
+	const outdated = procs.some(p => p.files.some(f => f.staleReason === 'image-outdated'));
+	switch (c.engine) {
+		case 'podman': {
+			return outdated && c.image?.name
+				? `create it again from ${printable(c.image.name)} (podman restart ${name} would keep its old image); it runs in no unit`
+				: `podman restart ${name} (it runs in no unit; livetree does not restart containers by itself)`;
+		}
+
+		case 'docker': {
+			return `docker restart ${name}`;
+		}
+
+		case 'cri-o':
+		case 'containerd': {
+			return `crictl stop ${c.id.slice(0, 12)} (its pod's kubelet starts it again)`;
+		}
+
+		case 'systemd-nspawn': {
+			return `machinectl reboot ${name}`;
+		}
+
+		default: {
+			return `restart it with ${c.engine}`;
+		}
+	}
+}
+
+// "Its image: localhost/web:latest, image 46f2025a07… (manifest sha256:ac506eed39…); the
+// name now points to image 675cd2ad06… (the tag moved on)."
+export function imageSentence(c: Container): string {
+	const i = c.image;
+	if (!i) {
+		return `Its image is not known: ${c.engine}'s records were not read (see warnings).`;
+	}
+
+	const what = [
+		i.id ? `image ${short(i.id)}` : undefined,
+		i.digest ? `manifest ${i.digest.startsWith('sha256:') ? `sha256:${short(i.digest.slice(7))}` : short(i.digest)}` : undefined,
+	]
+		.filter(Boolean)
+		.join(', ');
+	const head = `Its image: ${i.name ?? 'created from an image ID, no name'}${what ? ` (${what})` : ''}`;
+	switch (c.imageOutdated) {
+		case true: {
+			return i.nameNowResolvesTo
+				? `${head}; the name now points to image ${short(i.nameNowResolvesTo)} (the tag moved on).`
+				: `${head}; the name resolves to no image now.`;
+		}
+
+		case false: {
+			return `${head}, which that name still points to.`;
+		}
+
+		default: {
+			return `${head}.`;
+		}
+	}
+}
