@@ -221,3 +221,65 @@ test('status --help documents --fail-on-reload and the reload group', async t =>
 	t.regex(r.stdout, /--fail-on-reload\s+also exit 1 when a process needs a reload/);
 	t.regex(r.stdout, /"Config changed since start"/);
 });
+
+test("an rpm %config file of the daemon's package (rpmbuild, rpm --root) edited after it started is flagged", async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const root = join(await fx.tempDir('livetree-config-rpm-'), 'root');
+	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '1.0', '--marker', `config-rpm-${randomUUID()}`]);
+	const work = await fx.tempDir('livetree-rconfd-rpm-');
+	await mkdir(join(work, 'top/SOURCES'), {recursive: true});
+	await copyFile(join(root, 'usr/bin/sleep'), join(work, 'top/SOURCES/rconfd'));
+	await writeFile(join(work, 'top/SOURCES/rconfd.conf'), 'port = 1\n');
+	await writeFile(
+		join(work, 'top/rconfd.spec'),
+		`Name: livetree-rconfd
+Version: 1.0
+Release: 1
+Summary: a daemon with a config file
+License: MIT
+BuildArch: x86_64
+AutoReqProv: no
+%description
+For livetree's configuration tests.
+%install
+install -D -m 0755 %{_sourcedir}/rconfd %{buildroot}/usr/sbin/rconfd
+install -D -m 0644 %{_sourcedir}/rconfd.conf %{buildroot}/etc/rconfd/rconfd.conf
+%files
+/usr/sbin/rconfd
+%config(noreplace) /etc/rconfd/rconfd.conf
+`,
+	);
+	await run('rpmbuild', [
+		'-bb',
+		'--quiet',
+		'--define',
+		`_topdir ${join(work, 'top')}`,
+		'--define',
+		'__os_install_post %{nil}',
+		'--define',
+		'debug_package %{nil}',
+		join(work, 'top/rconfd.spec'),
+	]);
+	await run('rpm', [
+		`--root=${root}`,
+		'--dbpath=/usr/lib/sysimage/rpm',
+		'-i',
+		'--nodeps',
+		'--noscripts',
+		join(work, 'top/RPMS/x86_64/livetree-rconfd-1.0-1.x86_64.rpm'),
+	]);
+	const d = await fx.startChrooted(root, ['/usr/sbin/rconfd', '600']);
+	const state = await fx.tempDir();
+	const before = await scan(fx, root, [d.pid], state, '/');
+	t.deepEqual(schemaErrors(before), []);
+	t.like(proc(before, d.pid), {root: {kind: 'foreign', deployment: null}, needsReload: false, configChanges: []});
+	await pause(50);
+	await appendFile(join(root, 'etc/rconfd/rconfd.conf'), 'port = 2\n');
+	const after = await scan(fx, root, [d.pid], state, '/');
+	t.deepEqual(schemaErrors(after), []);
+	t.deepEqual(
+		proc(after, d.pid).configChanges!.map(c => [c.path, c.source, c.package?.name, c.package?.version, c.package?.manager]),
+		[['/etc/rconfd/rconfd.conf', 'conffile', 'livetree-rconfd', '1.0-1', 'rpm']],
+	);
+});

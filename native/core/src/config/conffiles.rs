@@ -4,8 +4,9 @@
 //! The package is the one the scan named for the executable's mapping (the host's
 //! database, a commit's table, a chroot's or container's own database, or the catalog's
 //! record for a file replaced since; none is never guessed). Its conffiles come from the
-//! dpkg `status` of the process's root (`Conffiles:`), parsed by the one dpkg parser, once
-//! per distinct database. Each conffile is only `stat`ed.
+//! database of the process's root — dpkg `status` (`Conffiles:`) or rpm's `rpmdb.sqlite`
+//! (files flagged `%config`), each by its one parser — once per distinct database. Each
+//! conffile is only `stat`ed.
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -99,18 +100,22 @@ impl Pass {
                 }
             }
         }
-        if !dpkg_found
-            && packages::RPM_DIRS
-                .iter()
-                .any(|d| tree.exists(&format!("{d}/rpmdb.sqlite")))
-        {
-            self.warn_once(
-                "config-rpm",
-                format!(
-                    "{}: an rpm database; its %config files are not checked yet (open files are)",
-                    tree.describe()
-                ),
-            );
+        // rpm: the files its database flags %config (RPMFILE_CONFIG).
+        let rpmdb = packages::RPM_DIRS
+            .iter()
+            .map(|d| format!("{d}/rpmdb.sqlite"))
+            .find(|db| !dpkg_found && tree.exists(db));
+        if let Some(db) = rpmdb {
+            match packages::rpm::config_files(&tree, &db) {
+                Ok(list) => {
+                    for (info, files) in list {
+                        found.conffiles.insert((info.name, info.arch), files);
+                    }
+                }
+                Err(e) => {
+                    self.warn_once("config-package-db", format!("conffiles not checked: {e}"))
+                }
+            }
         }
         found
     }

@@ -3,7 +3,7 @@
 //!
 //! Two sources are decided here, from change times and `stat` only, never a file's
 //! contents: `conffile` (the configuration files the package that installed the
-//! process's executable lists in its root's database: dpkg `Conffiles:`) and `open-file`
+//! process's executable lists in its root's database: dpkg `Conffiles:`, rpm `%config`) and `open-file`
 //! (files under `/etc` the process holds open, by `/proc/PID/fd` links). The scan hook
 //! (`scan/config.rs`) runs [`Pass`] over the attributed processes; what one root's
 //! database and one path's stat say is asked once per scan.
