@@ -39,6 +39,7 @@ export const optionTable = {
 	textfile: {type: 'string', value: 'FILE', help: "also write Prometheus metrics to FILE atomically\n(for node_exporter's textfile collector)"},
 	needed: {type: 'boolean', default: false, help: 'restart every unit that needs a restart (and is safe to)'},
 	'dry-run': {type: 'boolean', default: false, help: 'say what would be restarted; change nothing'},
+	'fail-on-reload': {type: 'boolean', default: false, help: 'also exit 1 when a process needs a reload\n(configuration changed since it started)'},
 	exclude: {type: 'string', multiple: true, value: 'UNIT', help: "never restart UNIT with --needed (repeatable; globs: 'postgresql@*')"},
 	'restart-config': {type: 'string', value: 'FILE', help: 'site policy file (default /etc/livetree/restart.conf):\nlines "exclude UNIT-PATTERN…", # comments'},
 	listen: {type: 'string', default: defaultListen, value: 'HOST:PORT', help: `where to listen (default ${defaultListen}, loopback only)`},

@@ -72,18 +72,20 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		await writeOutputFile('--textfile', values.textfile, (await prometheus()).renderPrometheus(doc, facts));
 	}
 
-	return exitCode(doc);
+	return exitCode(doc, values['fail-on-reload'] === true);
 }
 
 function warn(message: string): void {
 	process.stderr.write(`livetree status: ${message}\n`);
 }
 
-// 1 when something needs a restart (or a reboot), whatever could not be read; else 3 when
-// some process could not be read (unknown is not clean), else 0.
-export function exitCode(doc: StatusDocument): number {
+// 1 when something needs a restart (or a reboot), whatever could not be read, or (with
+// --fail-on-reload) some process needs a reload; else 3 when some process could not be read
+// (unknown is not clean), else 0.
+export function exitCode(doc: StatusDocument, failOnReload = false): number {
 	const s = doc.summary;
-	if (s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true) {
+	const reload = failOnReload && (s.processesNeedingReload ?? 0) > 0;
+	if (s.processesNeedingRestart > 0 || s.unitsNeedingRestart > 0 || s.rebootNeeded === true || reload) {
 		return exitCodes.needed;
 	}
 

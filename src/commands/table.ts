@@ -23,14 +23,19 @@ which run live-applied (overlay) code, and why.`,
 			'user',
 			'bus-address',
 			'no-systemd',
+			'fail-on-reload',
 			'color',
 			'verbose',
 			'help',
 		),
 		optionHelp: {json: 'print the v1 JSON document (schema/status.schema.json)'},
 		footer: `Exit codes: 0 every process was read and none needs a restart, 1 something needs a
-restart or the kernel a reboot, 2 the scan failed, 3 some processes could not be read
-(run as root) and none that could needs a restart: unknown, not clean.`,
+restart or the kernel a reboot (or, with --fail-on-reload, a process needs a reload), 2 the
+scan failed, 3 some processes could not be read (run as root) and none that could needs a
+restart: unknown, not clean.
+A process whose configuration changed since it started (a package conffile, a file under
+/etc it holds open) is listed under "Config changed since start" (docs/config.md); it
+needs a reload, not a restart.`,
 	},
 	explain: {
 		usage: 'explain PID [options]',

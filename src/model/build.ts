@@ -41,6 +41,7 @@ export function buildDocument(input: BuildInput): StatusDocument {
 			untrackedFiles: counts.untrackedFiles,
 			...(kernel ? {rebootNeeded: kernel.rebootNeeded} : {}),
 			processesUnreadable: counts.processesUnreadable,
+			processesNeedingReload: counts.processesNeedingReload,
 			complete: counts.complete,
 			kernelThreads: counts.kernelThreads,
 			containers: counts.containers,

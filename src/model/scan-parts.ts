@@ -26,6 +26,8 @@ export interface ProcessCounts {
 	staleFiles: number;
 	untrackedFiles: number;
 	processesUnreadable: number;
+	// Processes with needsReload (configuration changed since they started).
+	processesNeedingReload: number;
 	// Of the unreadable, those whose maps we were not permitted to read (EACCES): what
 	// running as root reads. Not in the document.
 	processesDenied: number;

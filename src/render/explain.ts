@@ -2,6 +2,7 @@
 import type {ChalkInstance} from 'chalk';
 import type {Suggest} from '../commands/rerun.js';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
+import {changeLine} from './config-text.js';
 import {containerName, imageSentence, restartAdvice} from './containers-text.js';
 import {packageLabel} from './package-label.js';
 import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
@@ -90,6 +91,17 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 
 		default: {
 			lines.push(...wrap(style.green('It runs current code: no mapped file is deleted, replaced, or from another tree.')));
+		}
+	}
+
+	if (p.startedAt) {
+		lines.push(`It started ${p.startedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}.`);
+	}
+
+	if (p.needsReload) {
+		lines.push(style.yellow('Its configuration changed since it started (reload or restart to apply):'));
+		for (const c of p.configChanges ?? []) {
+			lines.push(`  - ${changeLine(p, c, doc.generatedAt.slice(0, 10))}`);
 		}
 	}
 

@@ -12,6 +12,7 @@ import {buildPackages} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
 import {containerFamilies} from './prometheus-containers.js';
 import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
+import {configFamilies} from './prometheus-config.js';
 import {kernelFamilies} from './prometheus-kernel.js';
 import {packageFamilies} from './packages-prometheus.js';
 
@@ -35,6 +36,7 @@ export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {})
 	return formatExposition([
 		...documentFamilies(doc),
 		...kernelFamilies(doc.kernel),
+		...configFamilies(doc),
 		...packageMetrics(doc),
 		...unitProcessFamilies(doc),
 		...containerFamilies(doc),

@@ -10,6 +10,7 @@ import type {Suggest} from '../commands/rerun.js';
 import {complete} from '../model/complete.js';
 import type {Container, Deployment, Process, StatusDocument} from '../model/document.js';
 import {inContainer, restartAdvice} from './containers-text.js';
+import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
 import {fileReason, reason, reasons} from './reason.js';
@@ -115,6 +116,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 		lines.push(...more(unitsNeeding.length, 'units', options, '  '));
 	}
 
+	lines.push(...configLines(doc, style, options.verbose ? undefined : LIST_LIMIT));
 	if (doc.warnings.length > 0) {
 		lines.push('', style.yellow(`Warnings: ${doc.warnings.length}`));
 		for (const w of cut(doc.warnings, options.verbose)) {

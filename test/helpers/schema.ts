@@ -34,6 +34,8 @@ const validators = Object.entries(schemaPaths)
 	.filter((entry): entry is [string, string] => entry[1] !== undefined)
 	.map(([name, path]) => {
 		const ajv = new Ajv2020.default({allErrors: true, strict: false});
+		// RFC 3339 date-time (startedAt, changedAt), checked rather than ignored.
+		ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
 		return {name, validate: ajv.compile(load(path))};
 	});
 

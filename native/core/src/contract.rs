@@ -112,6 +112,8 @@ pub struct ProcessCounts {
     /// Processes whose state is unknown: not readable, or (read, but) on a composefs mount
     /// whose image could not be proven.
     pub processes_unreadable: usize,
+    /// Processes with configuration changed since they started (`needsReload`).
+    pub processes_needing_reload: usize,
     /// Of those, the ones whose maps we were not permitted to read (`EACCES`): what
     /// running as root reads. Not in the document (see `ProcessReport::unreadable`).
     pub processes_denied: usize,
@@ -155,6 +157,11 @@ impl ScanReport {
             processes_needing_restart: state(ProcessState::Stale),
             stale_files: stale.len(),
             untracked_files: untracked.len(),
+            processes_needing_reload: self
+                .processes
+                .iter()
+                .filter(|p| !p.config_changes.is_empty())
+                .count(),
             processes_unreadable: unreadable,
             processes_denied: self
                 .processes
@@ -242,7 +249,7 @@ struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Process(p, origins) = *self;
-        let mut m = s.serialize_struct("Process", 9)?;
+        let mut m = s.serialize_struct("Process", 12)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
         m.serialize_field("exe", &p.exe.as_deref().map(text))?;
@@ -262,6 +269,9 @@ impl Serialize for Process<'_> {
             Some(c) => m.serialize_field("container", c.as_ref())?,
             None => m.skip_field("container")?,
         }
+        m.serialize_field("startedAt", &p.started_ns.map(crate::config::utc))?;
+        m.serialize_field("needsReload", &!p.config_changes.is_empty())?;
+        m.serialize_field("configChanges", &p.config_changes)?;
         m.end()
     }
 }

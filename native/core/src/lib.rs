@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cgroup;
 pub mod checksum;
 pub mod composefs;
+pub mod config;
 pub mod containers;
 pub mod contract;
 pub mod error;

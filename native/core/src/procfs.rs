@@ -48,6 +48,9 @@ pub struct ProcessRaw {
     /// kernel's own code and has no memory map, so it is no process of the report. Only
     /// `pid` and `comm` are read for one; everything else is empty.
     pub kernel_thread: bool,
+    /// When the process started, in clock ticks since boot (`stat` field 22); None when
+    /// `stat` could not be read.
+    pub start_ticks: Option<u64>,
 }
 
 /// `PF_KTHREAD` in the flags field of `/proc/PID/stat` (include/linux/sched.h): set for
@@ -65,7 +68,8 @@ pub struct LinkTarget {
 }
 
 impl LinkTarget {
-    fn from_bytes(mut raw: Vec<u8>) -> LinkTarget {
+    /// Split the kernel's ` (deleted)` marker off a link target.
+    pub fn from_bytes(mut raw: Vec<u8>) -> LinkTarget {
         let deleted_suffix = raw.ends_with(DELETED_SUFFIX);
         if deleted_suffix {
             raw.truncate(raw.len() - DELETED_SUFFIX.len());
@@ -184,7 +188,8 @@ impl ProcReader {
 
     /// The reads per process are what the verdict needs and no more: comm, maps and
     /// cgroup opened by path (three `openat`), exe, root and ns/mnt (three `readlinkat`)
-    /// and one `newfstatat` of root; `stat` only for a process without mappings. Opening
+    /// and one `newfstatat` of root; `stat` (start time, and what a process without
+    /// mappings is), one `read`. Opening
     /// by path rather than below an `O_PATH` descriptor of `/proc/PID` saves an `openat`
     /// and a `close` per process; a process that exits between two reads is caught as
     /// before (the next open fails with ENOENT, or exe does).
@@ -202,6 +207,17 @@ impl ProcReader {
             Err(e @ Error::NotFound(_)) => return Err(e),
             Err(_) => None,
         };
+        // stat, once: the start time (startedAt, and what "changed since start" compares
+        // with), and what a process without a memory map is. Missing, it says nothing by
+        // itself (a captured tree may lack it); with no maps either, the process is gone.
+        let (start_ticks, mapless) = match self.read_file(b"stat\0", true) {
+            Ok(n) => (
+                stat_start_ticks(&self.buf[..n]),
+                mapless_kind(&self.buf[..n]),
+            ),
+            Err(Error::NotFound(_)) => (None, Mapless::Gone),
+            Err(_) => (None, Mapless::Running),
+        };
 
         let n = match self.read_file(b"maps\0", false) {
             Ok(n) => n,
@@ -209,7 +225,7 @@ impl ProcReader {
             // all the same, it is still a kernel thread, not a process we could not read.
             // One that exited since (its stat gone, or a zombie) is gone, not unreadable.
             Err(e @ Error::PermissionDenied(_)) => {
-                return match self.mapless() {
+                return match mapless {
                     Mapless::KernelThread => Ok((ProcessRaw::kernel_thread(pid, comm), Vec::new())),
                     Mapless::Gone => Err(Error::NotFound(self.path.base())),
                     Mapless::Running => Err(e),
@@ -242,7 +258,7 @@ impl ProcReader {
         };
 
         if mapped == 0 {
-            match self.mapless() {
+            match mapless {
                 Mapless::Gone => return Err(Error::NotFound(self.path.base())),
                 Mapless::KernelThread => {
                     return Ok((ProcessRaw::kernel_thread(pid, comm), Vec::new()))
@@ -278,6 +294,7 @@ impl ProcReader {
             cgroup,
             maps,
             kernel_thread: false,
+            start_ticks,
         };
         Ok((raw, files))
     }
@@ -288,17 +305,6 @@ impl ProcReader {
         let n = self.read_file(b"mountinfo\0", false)?;
         parse_mountinfo(&self.buf[..n])
             .map_err(|e| Error::corrupt(&self.path.display(b"mountinfo\0"), e.0))
-    }
-
-    /// A process whose maps came back empty (or was refused) is a kernel thread, a
-    /// zombie, one that exited while we read, or a user-space process that maps nothing:
-    /// `/proc/PID/stat`, which anyone may read, tells them apart.
-    fn mapless(&mut self) -> Mapless {
-        match self.read_file(b"stat\0", true) {
-            Ok(n) => mapless_kind(&self.buf[..n]),
-            Err(Error::NotFound(_)) => Mapless::Gone,
-            Err(_) => Mapless::Running,
-        }
     }
 
     /// Read `PROC_ROOT/PID/NAME` into the reused buffer; returns the length. `one`: the
@@ -387,6 +393,7 @@ impl ProcessRaw {
             cgroup: Vec::new(),
             maps: Vec::new(),
             kernel_thread: true,
+            start_ticks: None,
         }
     }
 }
@@ -513,6 +520,19 @@ fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
     Some((state, flags))
 }
 
+/// The start time of `/proc/PID/stat` (field 22, clock ticks after boot): counted from
+/// the last `)`, since comm may hold `)` and spaces.
+pub fn stat_start_ticks(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    // Fields 3.. follow ") "; field 22 is the 20th of them.
+    let field = stat
+        .get(close + 1..)?
+        .split(|b| *b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(19)?;
+    std::str::from_utf8(field).ok()?.trim_end().parse().ok()
+}
+
 /// `mnt:[4026531841]` → 4026531841.
 fn parse_ns_link(link: &[u8]) -> Option<u64> {
     let open = link.iter().position(|b| *b == b'[')?;
@@ -617,6 +637,12 @@ pub fn stat_in_root(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u
 }
 
 fn stat_in_root_raw(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u64, u64)>> {
+    Ok(metadata_in_root(proc_root, pid, path)?.map(|m| (m.dev(), m.ino())))
+}
+
+/// The metadata of `path` resolved inside process `pid`'s own root and mount namespace,
+/// as [`stat_in_root`] resolves it; None if nothing is there now.
+pub fn metadata_in_root(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<fs::Metadata>> {
     let root_path = proc_root.join(pid.to_string()).join("root");
     let root = fs::OpenOptions::new()
         .read(true)
@@ -639,10 +665,10 @@ fn stat_in_root_raw(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<(u
     match openat2_in_root(&root, &c_rel) {
         Ok(file) => {
             let m = file.metadata().map_err(|e| Error::from_io(&display(), e))?;
-            Ok(Some((m.dev(), m.ino())))
+            Ok(Some(m))
         }
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => match fs::metadata(display()) {
-            Ok(m) => Ok(Some((m.dev(), m.ino()))),
+            Ok(m) => Ok(Some(m)),
             Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(Error::from_io(&display(), e)),
         },
@@ -704,6 +730,17 @@ mod tests {
             Some(b'Z')
         );
         assert_eq!(stat_state_flags(b"42 (x"), None);
+    }
+
+    #[test]
+    fn start_ticks() {
+        let stat = b"7 (a) b) 1 2) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0 123456 0 0\n";
+        assert_eq!(stat_start_ticks(stat), Some(123456));
+        assert_eq!(
+            stat_start_ticks(b"7 (a) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0"),
+            None
+        );
+        assert_eq!(stat_start_ticks(b"7 (a"), None);
     }
 
     #[test]

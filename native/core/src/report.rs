@@ -282,6 +282,11 @@ pub struct ProcessReport {
     pub state: ProcessState,
     /// Its distinct file-backed mappings.
     pub files: Vec<FileReport>,
+    /// When it started, nanoseconds since the epoch (UTC); None when unknown.
+    pub started_ns: Option<i64>,
+    /// Configuration it depends on that changed after it started (`config`); a
+    /// process with any needs a reload (`needsReload`).
+    pub config_changes: Vec<crate::config::ConfigChange>,
     /// Why its maps could not be read, as the core error's code (`EACCES` when permission
     /// was refused, `EIO`, `ECORRUPT`, …); None for a process that was read (also one that
     /// is `unknown` for another reason, such as an unproven composefs image). Not part of

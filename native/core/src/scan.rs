@@ -16,6 +16,7 @@ use crate::composefs::{CfsMount, Composefs};
 use crate::mountinfo::Mount;
 
 mod cfs;
+mod config;
 mod container;
 mod roots;
 use crate::catalog::{HostFileKey, HostFileRecord};
@@ -68,6 +69,8 @@ struct Scan<'a> {
     containers: container::Containers,
     warned: HashSet<&'static str>,
     warnings: Vec<Warning>,
+    /// Start times and configuration changed since (scan/config.rs).
+    config: crate::config::Pass,
 }
 
 /// A view whose mounts are read, kept until composefs mounts are identified.
@@ -229,6 +232,7 @@ pub fn report_with(
         containers: container::Containers::default(),
         warned: HashSet::new(),
         warnings,
+        config: crate::config::Pass::new(&cfg.proc_root),
     };
     scan.deployment_dirs = scan
         .k
@@ -276,6 +280,7 @@ pub fn report_with(
     }
     let mut host_files = scan.host_packages(&mut processes);
     host_files.extend(scan.root_packages(&mut processes));
+    scan.config_changes(&mut processes);
     let mut report = scan.finish(processes);
     report.kernel_threads = kernel_threads;
     // Once per (device, inode, path), not per process; a read-only catalog records nothing.
@@ -354,6 +359,8 @@ impl Scan<'_> {
                     container: None,
                     state: ProcessState::Unknown,
                     files: Vec::new(),
+                    started_ns: None,
+                    config_changes: Vec::new(),
                     unreadable: Some(e.code()),
                 })
             }
@@ -396,6 +403,7 @@ impl Scan<'_> {
         }
         let state = process_state(true, root_kind, &files);
         let cgroup_unit = systemd_cgroup_path(&raw.cgroup).and_then(unit_from_cgroup_path);
+        let started_ns = self.note_config(&raw);
         ProcessReport {
             pid,
             comm: raw.comm.unwrap_or_default(),
@@ -406,6 +414,8 @@ impl Scan<'_> {
             container,
             state,
             files,
+            started_ns,
+            config_changes: Vec::new(),
             unreadable: None,
         }
     }

@@ -4,6 +4,7 @@
 //! this text as the document's parts, so what is checked here is what `status --json` says.
 use std::path::PathBuf;
 
+use livetree_core::config::{ConfigChange, ConfigSource};
 use livetree_core::packages::{Manager, PackageInfo};
 use livetree_core::report::*;
 use livetree_core::sysroot::Deployment;
@@ -89,6 +90,8 @@ fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> Proces
         container: None,
         state,
         files,
+        started_ns: None,
+        config_changes: Vec::new(),
         unreadable: (state == ProcessState::Unknown).then_some("EACCES"),
     }
 }
@@ -123,6 +126,13 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
         container: None,
         state: ProcessState::Stale,
         files: vec![],
+        started_ns: Some(1_796_548_323_120_000_000),
+        config_changes: vec![ConfigChange {
+            path: b"/etc/ssh/sshd_config".to_vec(),
+            changed_ns: 1_796_548_400_000_000_000,
+            source: ConfigSource::Conffile,
+            package: None,
+        }],
         unreadable: None,
     };
     assert_eq!(
@@ -130,13 +140,18 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
         concat!(
             "{\"pid\":42,\"comm\":\"d\u{fffd}mon\",\"exe\":null,",
             r#""root":{"kind":"deployment","deployment":"os/c0ffee.1"},"unit":"d.service","#,
-            r#""state":"stale","needsRestart":true,"files":[]}"#
+            r#""state":"stale","needsRestart":true,"files":[],"#,
+            r#""startedAt":"2026-12-06T09:12:03.120Z","needsReload":true,"#,
+            r#""configChanges":[{"path":"/etc/ssh/sshd_config","#,
+            r#""changedAt":"2026-12-06T09:13:20.000Z","source":"conffile","package":null}]}"#
         )
     );
     let current = ProcessReport {
         state: ProcessState::Current,
+        config_changes: Vec::new(),
         ..p
     };
+    assert!(json(&current).contains(r#""needsReload":false,"configChanges":[]}"#));
     assert!(json(&current).contains(r#""state":"current","needsRestart":false"#));
 }
 
@@ -319,6 +334,7 @@ fn counts_and_the_processes_written_apart() {
             stale_files: 1,
             untracked_files: 1,
             processes_unreadable: 1,
+            processes_needing_reload: 0,
             processes_denied: 1,
             processes_read_failed: 0,
             kernel_threads: 1,
@@ -336,7 +352,7 @@ fn counts_and_the_processes_written_apart() {
         parts["counts"],
         serde_json::json!({"processes": 4, "processesNeedingRestart": 2, "staleFiles": 1,
             "untrackedFiles": 1, "processesUnreadable": 1, "processesDenied": 1, "processesReadFailed": 0,
-            "kernelThreads": 1, "complete": false, "containers": 0, "containersOutdated": 0})
+            "kernelThreads": 1, "complete": false, "containers": 0, "containersOutdated": 0, "processesNeedingReload": 0})
     );
     assert_eq!(processes, json(&r.processes));
     let whole: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
@@ -389,7 +405,8 @@ fn container_process() {
             r#""staleReason":"image-outdated","pathGone":false,"identicalIn":null}],"#,
             r#""container":{"engine":"podman","id":"c1","name":"web","image":{"id":"i1","digest":"sha256:d1","#,
             r#""name":"localhost/web:latest","nameNowResolvesTo":"i2"},"imageOutdated":true,"#,
-            r#""storageRoot":"/var/lib/containers/storage","unit":null}}"#
+            r#""storageRoot":"/var/lib/containers/storage","unit":null},"#,
+            r#""startedAt":null,"needsReload":false,"configChanges":[]}"#
         )
     );
     let mut q = p.clone();

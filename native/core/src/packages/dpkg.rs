@@ -17,6 +17,9 @@ pub struct StatusEntry {
     pub info: PackageInfo,
     /// `Multi-Arch: same` packages keep their list as `name:arch.list`.
     pub multi_arch_same: bool,
+    /// The package's configuration files (`Conffiles:`), as dpkg lists them, less those
+    /// marked `obsolete` or `remove-on-upgrade` (the package no longer ships them).
+    pub conffiles: Vec<Vec<u8>>,
 }
 
 /// What `parse_status` found: the entries and what it had to skip.
@@ -50,7 +53,14 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
     let mut out = StatusFile::default();
     let mut fields: HashMap<&[u8], &[u8]> = HashMap::new();
     let mut stanza = 0usize;
-    let finish = |fields: &mut HashMap<&[u8], &[u8]>, out: &mut StatusFile, stanza: usize| {
+    let mut conffiles: Vec<Vec<u8>> = Vec::new();
+    // The field the last line named: continuation lines belong to it.
+    let mut field: &[u8] = b"";
+    let finish = |fields: &mut HashMap<&[u8], &[u8]>,
+                  conffiles: &mut Vec<Vec<u8>>,
+                  out: &mut StatusFile,
+                  stanza: usize| {
+        let conffiles = std::mem::take(conffiles);
         if fields.is_empty() {
             return;
         }
@@ -68,6 +78,7 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
                     };
                     out.entries.push(StatusEntry {
                         multi_arch_same: fields.get(&b"Multi-Arch"[..]) == Some(&&b"same"[..]),
+                        conffiles,
                         info: PackageInfo {
                             manager: Manager::Dpkg,
                             // dpkg's binary-to-source rule: no Source field means the
@@ -91,11 +102,17 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
     for line in bytes.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            finish(&mut fields, &mut out, stanza);
+            finish(&mut fields, &mut conffiles, &mut out, stanza);
             stanza += 1;
+            field = b"";
             continue;
         }
         if line[0] == b' ' || line[0] == b'\t' {
+            if field == b"Conffiles" {
+                if let Some(path) = conffile_line(line) {
+                    conffiles.push(path.to_vec());
+                }
+            }
             continue;
         }
         let Some(colon) = line.iter().position(|b| *b == b':') else {
@@ -106,14 +123,30 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
             continue;
         };
         let value = trim(&line[colon + 1..]);
-        fields.insert(&line[..colon], value);
+        field = &line[..colon];
+        fields.insert(field, value);
     }
     if bytes.last().is_some_and(|b| *b != b'\n') && !fields.is_empty() {
         out.warnings
             .push("status does not end with a newline: the file may be truncated".into());
     }
-    finish(&mut fields, &mut out, stanza);
+    finish(&mut fields, &mut conffiles, &mut out, stanza);
     out
+}
+
+/// One line of `Conffiles:` (` PATH MD5SUM [obsolete] [remove-on-upgrade]`): the path,
+/// unless the package no longer ships the file. Paths hold no spaces (dpkg refuses them
+/// in conffiles), so the fields split on spaces.
+fn conffile_line(line: &[u8]) -> Option<&[u8]> {
+    let mut words = line
+        .split(|b| *b == b' ' || *b == b'\t')
+        .filter(|w| !w.is_empty());
+    let path = words.next().filter(|p| p.starts_with(b"/"))?;
+    let _md5 = words.next()?;
+    if words.any(|w| w == b"obsolete" || w == b"remove-on-upgrade") {
+        return None;
+    }
+    Some(path)
 }
 
 fn trim(v: &[u8]) -> &[u8] {
@@ -340,6 +373,13 @@ Status: install ok installed
 Architecture: amd64
 Source: bash (5.2.15-2)
 Version: 5.2.15-2+b7
+Conffiles:
+ /etc/bash.bashrc 89269e1298235f1b12b4c16e4065ad0d
+ /etc/skel/.bashrc 7fd0b4b4a5d5d8e2e7b7b7b7b7b7b7b7 obsolete
+ /etc/old 0123 remove-on-upgrade
+ /etc/skel/.profile 7fd0b4b4a5d5d8e2e7b7b7b7b7b7b7b8
+Description: the shell
+ Conffiles-looking: continuation of another field
 
 Package: gone
 Status: deinstall ok config-files
@@ -366,6 +406,11 @@ Version: 1:1.2.13.dfsg-1
         assert_eq!(bash.version, "5.2.15-2+b7");
         assert_eq!(bash.source.as_deref(), Some("bash"));
         assert_eq!(bash.source_version.as_deref(), Some("5.2.15-2"));
+        assert_eq!(
+            s.entries[1].conffiles,
+            [&b"/etc/bash.bashrc"[..], b"/etc/skel/.profile"]
+        );
+        assert!(s.entries[0].conffiles.is_empty());
         let z = &s.entries[2].info;
         assert_eq!(
             (z.source.as_deref(), z.version.as_str()),

@@ -17,6 +17,9 @@ const TAG_VERSION: u32 = 1001;
 const TAG_RELEASE: u32 = 1002;
 const TAG_EPOCH: u32 = 1003;
 const TAG_OLDFILENAMES: u32 = 1027;
+const TAG_FILEFLAGS: u32 = 1037;
+/// `RPMFILE_CONFIG`: the file is `%config` (rpm's lib/rpmfiles.h).
+const RPMFILE_CONFIG: u32 = 1;
 const TAG_ARCH: u32 = 1022;
 const TAG_SOURCERPM: u32 = 1044;
 const TAG_DIRINDEXES: u32 = 1116;
@@ -39,6 +42,8 @@ pub struct RpmHeader {
     pub info: PackageInfo,
     /// Absolute paths (dirname + basename), as rpm lists them.
     pub files: Vec<Vec<u8>>,
+    /// Those of `files` flagged `%config` (`RPMFILE_CONFIG` in FILEFLAGS).
+    pub config_files: Vec<Vec<u8>>,
 }
 
 struct Entry {
@@ -177,7 +182,18 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
     } else if let Some(old) = strings(TAG_OLDFILENAMES)? {
         files = old.into_iter().map(<[u8]>::to_vec).collect();
     }
+    // FILEFLAGS runs parallel to the file list; a count that differs says nothing reliable.
+    let config_files = match ints(TAG_FILEFLAGS)? {
+        Some(flags) if flags.len() == files.len() => files
+            .iter()
+            .zip(flags)
+            .filter(|(_, f)| f & RPMFILE_CONFIG != 0)
+            .map(|(p, _)| p.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(RpmHeader {
+        config_files,
         info: PackageInfo {
             manager: Manager::Rpm,
             arch: string(TAG_ARCH)?,
@@ -204,6 +220,30 @@ pub fn split_sourcerpm(s: &str) -> (Option<String>, Option<String>) {
         return (Some(stem.to_string()), None);
     };
     (Some(name.to_string()), Some(format!("{version}-{release}")))
+}
+
+/// A package and its `%config` files.
+pub type ConfigFiles = (PackageInfo, Vec<Vec<u8>>);
+
+/// Every package of the rpm database `db` of `tree` with its `%config` files (those it
+/// has); errors name the database.
+pub fn config_files(tree: &dyn TreeReader, db: &str) -> Result<Vec<ConfigFiles>, String> {
+    let name = format!("{}/{db}", tree.describe());
+    let path = tree
+        .local_path(db)
+        .ok_or_else(|| format!("{name}: not a plain file"))?;
+    let wal = tree
+        .local_path(&format!("{db}-wal"))
+        .and_then(|p| std::fs::metadata(p).ok())
+        .is_some_and(|m| m.len() > 0);
+    let blobs =
+        read_blobs(&path, !(wal && tree.is_directory())).map_err(|e| format!("{name}: {e}"))?;
+    Ok(blobs
+        .into_iter()
+        .filter_map(|(_, blob)| parse_header(&blob).ok())
+        .filter(|h| !h.config_files.is_empty())
+        .map(|h| (h.info, h.config_files))
+        .collect())
 }
 
 /// Read `rpmdb.sqlite` of a tree into a table. Opened read-only and immutable, so nothing
@@ -358,6 +398,14 @@ mod tests {
                 2,
                 [s("/usr/lib64/"), s("/etc/pki/tls/")].concat(),
             ),
+            // Before DIRINDEXES: the tests below damage the last bytes.
+            (
+                TAG_FILEFLAGS,
+                TYPE_INT32,
+                2,
+                // openssl.cnf is %config(noreplace): RPMFILE_CONFIG | RPMFILE_NOREPLACE.
+                [0u32.to_be_bytes(), 17u32.to_be_bytes()].concat(),
+            ),
             (
                 TAG_DIRINDEXES,
                 TYPE_INT32,
@@ -371,6 +419,7 @@ mod tests {
     fn header_fields() {
         let h = parse_header(&sample()).unwrap();
         assert_eq!(h.info.name, "openssl-libs");
+        assert_eq!(h.config_files, vec![b"/etc/pki/tls/openssl.cnf".to_vec()]);
         assert_eq!(h.info.version, "1:3.0.7-2.fc38");
         assert_eq!(h.info.arch.as_deref(), Some("x86_64"));
         assert_eq!(h.info.source.as_deref(), Some("openssl"));

@@ -1,0 +1,187 @@
+//! The configuration in effect: configuration a running process depends on that changed
+//! after the process started (docs/config.md).
+//!
+//! Two sources are decided here, from change times and `stat` only, never a file's
+//! contents: `conffile` (the configuration files the package that installed the
+//! process's executable lists in its root's database: dpkg `Conffiles:`, rpm `%config`) and `open-file`
+//! (files under `/etc` the process holds open, by `/proc/PID/fd` links). The scan hook
+//! (`scan/config.rs`) runs [`Pass`] over the attributed processes; what one root's
+//! database and one path's stat say is asked once per scan.
+pub mod clock;
+pub mod conffiles;
+pub mod open_files;
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+pub use clock::{utc, Clock};
+
+use crate::error::Warning;
+use crate::packages::PackageInfo;
+
+/// Why a process depends on a changed file (the contract's `configChanges[].source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfigSource {
+    /// A configuration file of the package that installed the process's executable.
+    Conffile,
+    /// A file under `/etc` the process holds open, or held at a path that now names
+    /// another file (or none).
+    OpenFile,
+}
+
+/// One configuration file a process depends on that changed after it started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigChange {
+    /// The path inside the process's root.
+    pub path: Vec<u8>,
+    /// The file's change time (ctime), nanoseconds since the epoch: of the file now at
+    /// the path, or (when the path names nothing now) of the file the process holds.
+    pub changed_ns: i64,
+    /// Why the process depends on it.
+    pub source: ConfigSource,
+    /// The package whose configuration file it is (conffile), when known.
+    pub package: Option<PackageInfo>,
+}
+
+/// `processes[].configChanges[]`, keys in the contract's order.
+impl Serialize for ConfigChange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("ConfigChange", 4)?;
+        m.serialize_field("path", &crate::as_text::text(&self.path))?;
+        m.serialize_field("changedAt", &utc(self.changed_ns))?;
+        m.serialize_field("source", &self.source)?;
+        m.serialize_field("package", &self.package)?;
+        m.end()
+    }
+}
+
+/// A process root as the scan tells roots apart: root directory (dev, ino), mount
+/// namespace, and the root link as the scanner reads it.
+pub type RootKey = (Option<(u64, u64)>, Option<u64>, Vec<u8>);
+
+/// A process as the checks see it: its executable (as the scanner reads the link) and
+/// the package the scan named for that executable's mapping, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The process id.
+    pub pid: u32,
+    /// The target of `/proc/PID/exe`.
+    pub exe: Option<&'a [u8]>,
+    /// The package that installed the mapped executable, when the scan named one.
+    pub package: Option<&'a PackageInfo>,
+}
+
+/// What the pass needs of a process beyond its report.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// Its root.
+    pub root: RootKey,
+    /// Its start, nanoseconds since the epoch.
+    pub started_ns: i64,
+}
+
+/// What a path in a root is now: (device, inode, ctime ns), or None when nothing is there.
+pub type Now = Option<(u64, u64, i64)>;
+
+/// One scan's configuration checks, with their caches.
+pub struct Pass {
+    proc_root: PathBuf,
+    /// The boot clock; None when `/proc/stat` gave no boot time (no process has a start).
+    pub clock: Option<Clock>,
+    facts: HashMap<u32, Facts>,
+    paths: HashMap<(RootKey, Vec<u8>), Now>,
+    roots: HashMap<RootKey, std::rc::Rc<conffiles::RootPackages>>,
+    /// What could not be checked, said once each.
+    pub warnings: Vec<Warning>,
+    warned: std::collections::HashSet<&'static str>,
+}
+
+impl Pass {
+    /// A pass over the processes of `proc_root`.
+    pub fn new(proc_root: &Path) -> Pass {
+        Pass {
+            proc_root: proc_root.to_path_buf(),
+            clock: Clock::read(proc_root),
+            facts: HashMap::new(),
+            paths: HashMap::new(),
+            roots: HashMap::new(),
+            warnings: Vec::new(),
+            warned: Default::default(),
+        }
+    }
+
+    /// The start of a process that started `ticks` after boot, nanoseconds since the epoch.
+    pub fn started_ns(&self, ticks: Option<u64>) -> Option<i64> {
+        Some(self.clock?.at(ticks?))
+    }
+
+    /// Remember process `pid`'s root and start for [`Pass::run`].
+    pub fn note(&mut self, pid: u32, root: RootKey, started_ns: Option<i64>) {
+        if let Some(started_ns) = started_ns {
+            self.facts.insert(pid, Facts { root, started_ns });
+        }
+    }
+
+    fn warn_once(&mut self, code: &'static str, message: String) {
+        if self.warned.insert(code) {
+            self.warnings.push(Warning::new(code, message, None));
+        }
+    }
+
+    /// What `path` (inside the root of `pid`, which is `root`) is now, once per root and path.
+    fn now(&mut self, pid: u32, root: &RootKey, path: &[u8]) -> Now {
+        let key = (root.clone(), path.to_vec());
+        if let Some(hit) = self.paths.get(&key) {
+            return *hit;
+        }
+        let now = match crate::procfs::metadata_in_root(&self.proc_root, pid, path) {
+            Ok(m) => m.map(|m| (m.dev(), m.ino(), m.ctime() * 1_000_000_000 + m.ctime_nsec())),
+            Err(e) => {
+                self.warn_once("config-stat", format!("configuration not checked: {e}"));
+                None
+            }
+        };
+        self.paths.insert(key, now);
+        now
+    }
+
+    /// Each process's configuration changes (in the order of `subjects`): its package's
+    /// conffiles and the files under `/etc` it holds open that changed after it started.
+    pub fn run(&mut self, subjects: &[Subject]) -> Vec<Vec<ConfigChange>> {
+        let mut all = vec![Vec::new(); subjects.len()];
+        let Some(clock) = self.clock else {
+            if !subjects.is_empty() {
+                self.warn_once(
+                    "config-clock",
+                    format!(
+                        "{}/stat gives no boot time: start times and configuration changes are unknown",
+                        self.proc_root.display()
+                    ),
+                );
+            }
+            return all;
+        };
+        self.read_packages(subjects);
+        for (p, out) in subjects.iter().zip(all.iter_mut()) {
+            // No executable (a kernel thread, or one we may not look at): no package, no
+            // files of its own to hold.
+            if p.exe.is_none() {
+                continue;
+            }
+            let Some(facts) = self.facts.get(&p.pid).cloned() else {
+                continue;
+            };
+            let mut changes = self.conffile_changes(p, &facts, &clock);
+            changes.extend(self.open_file_changes(p.pid, &facts, &clock));
+            changes.sort_by(|a, b| (&a.path, a.source).cmp(&(&b.path, b.source)));
+            changes.dedup_by(|a, b| a.path == b.path);
+            *out = changes;
+        }
+        all
+    }
+}
