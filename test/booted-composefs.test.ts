@@ -1,8 +1,8 @@
 // Issue 20, inside a booted composefs system: a Debian userland committed and deployed by
-// upstream ostree with composefs (its own .ostree.cfs), booted with a real systemd as PID 1 on
-// that image mounted as ostree-prepare-root mounts it on this kernel (EROFS from the file,
-// detached; overlay with the repo's objects as data-only layer), audited from the host over its
-// system bus (fixtures/booted.sh build-cfs / boot-cfs). /usr is then unlocked exactly as
+// upstream ostree with composefs (its own .ostree.cfs), its root mounted by upstream
+// ostree-prepare-root itself as at boot (on this kernel: EROFS from the file, no loop device,
+// detached; overlay with the repo's objects as data-only layer), booted with a real systemd as
+// PID 1, audited from the host over its system bus (fixtures/booted.sh build-cfs / boot-cfs). /usr is then unlocked exactly as
 // `ostree admin unlock` does it (`lowerdir=usr` relative to the *physical* deployment
 // directory, the upper in /var/tmp) with a newer libc from a commit of its own: the daemons
 // that mapped the old libc need a restart, and a restarted unit maps the overlay's libc and
@@ -61,6 +61,8 @@ test.serial('a booted composefs system with /usr unlocked as ostree does: a rest
 	t.true(['running', 'degraded'].includes(up), up);
 	const root = await inside(leader, ['findmnt', '-n', '-o', 'FSTYPE,SOURCE', '/']);
 	t.is(root.replace(/\s+/g, ' '), 'overlay composefs');
+	const loops = (await run('losetup', ['-n', '-O', 'BACK-FILE', '-l'])).stdout;
+	t.false(loops.includes(deploy), 'no loop device holds the image');
 	const bus = ['--bus-address', `unix:path=/proc/${leader}/root/run/dbus/system_bus_socket`, '--sysroot', sysroot, '--state-dir', state];
 	const id = `debian/${deploy.split('/').at(-1)!}`;
 
