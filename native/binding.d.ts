@@ -37,14 +37,6 @@ export interface CheckReport {
   timeline?: TimelineCounts
 }
 
-/** The package manager whose database names a file's package. */
-export declare const enum Manager {
-  /** Debian's dpkg (`/var/lib/dpkg/status` and `info/*.list`). */
-  Dpkg = 'dpkg',
-  /** rpm (its `rpmdb.sqlite`). */
-  Rpm = 'rpm',
-}
-
 /**
  * A package as the contract's `origin.package` names it. `version` is written the way
  * the package manager writes it: dpkg `[epoch:]upstream-revision`, rpm
@@ -59,7 +51,7 @@ export interface PackageInfo {
   /** The architecture (`amd64`, `x86_64`, `noarch`), when the database gives one. */
   arch?: string
   /** Which package manager installed it. */
-  manager: Manager
+  manager: 'dpkg' | 'rpm'
   /** The source package name (dpkg `Source:`, rpm `SOURCERPM` name), when it differs or is known. */
   source?: string
   /** The source package's version, when it differs from `version`. */

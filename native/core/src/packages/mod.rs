@@ -18,12 +18,36 @@ pub use tree::{CommitTree, RootTree, TreeReader};
 /// The package manager whose database names a file's package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
 pub enum Manager {
     /// Debian's dpkg (`/var/lib/dpkg/status` and `info/*.list`).
     Dpkg,
     /// rpm (its `rpmdb.sqlite`).
     Rpm,
+}
+
+/// A manager crosses to JavaScript as its contract name (`"dpkg"`, `"rpm"`). Written by hand:
+/// napi's `string_enum` registers a module export at load time, whose napi calls then have to
+/// link into every binary of the core (its tests and examples too), not only the addon.
+#[cfg(feature = "napi")]
+impl napi::bindgen_prelude::ToNapiValue for Manager {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        // SAFETY: forwarded as is; `env` is the caller's valid environment.
+        unsafe { <&str as napi::bindgen_prelude::ToNapiValue>::to_napi_value(env, val.as_str()) }
+    }
+}
+
+#[cfg(feature = "napi")]
+impl napi::bindgen_prelude::TypeName for Manager {
+    fn type_name() -> &'static str {
+        "String"
+    }
+
+    fn value_type() -> napi::ValueType {
+        napi::ValueType::String
+    }
 }
 
 impl Manager {
@@ -60,6 +84,7 @@ pub struct PackageInfo {
     /// The architecture (`amd64`, `x86_64`, `noarch`), when the database gives one.
     pub arch: Option<String>,
     /// Which package manager installed it.
+    #[cfg_attr(feature = "napi", napi(ts_type = "'dpkg' | 'rpm'"))]
     pub manager: Manager,
     /// The source package name (dpkg `Source:`, rpm `SOURCERPM` name), when it differs or is known.
     pub source: Option<String>,
