@@ -82,10 +82,13 @@ fn file_size(path: &std::path::Path) -> u64 {
 
 #[test]
 fn a_month_of_scans_at_3000_processes_stays_under_50_mb() {
+    // Unoptimised (`cargo test` in `npm test`) a month takes many minutes: there the same
+    // simulation runs for two days and its size is held to the month's bound pro rata;
+    // scripts/bench-timeline.sh runs the month with --release.
     let days: i64 = std::env::var("LIVETREE_SIM_DAYS")
         .ok()
         .and_then(|d| d.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(if cfg!(debug_assertions) { 2 } else { 30 });
     let tmp = TempDir::new("timeline-month");
     let dir = std::env::var("LIVETREE_SIM_OUT")
         .map(std::path::PathBuf::from)
@@ -177,7 +180,10 @@ fn a_month_of_scans_at_3000_processes_stays_under_50_mb() {
     assert_eq!(outcomes.2, 0);
     assert_eq!(outcomes.1 as i64, 1 + days * 49);
     assert_eq!(versions.len() as i64, days / 7 + 1);
-    if days >= 30 {
-        assert!(bytes < 50 * 1024 * 1024, "{bytes} bytes");
-    }
+    // 50 MB for 30 days, pro rata for a shorter run (the first day's rows weigh most).
+    let bound = 50 * 1024 * 1024 * days.min(30) as u64 / 30;
+    assert!(
+        bytes < bound,
+        "{bytes} bytes after {days} days, bound {bound}"
+    );
 }
