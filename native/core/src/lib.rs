@@ -10,6 +10,7 @@ pub mod bootentry;
 pub mod catalog;
 pub mod cgroup;
 pub mod checksum;
+pub mod civil;
 pub mod composefs;
 pub mod config;
 pub mod containers;
