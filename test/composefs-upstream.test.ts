@@ -13,16 +13,18 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import {FIXTURES, devMajorMinor} from './helpers/fixture.js';
+import {file, idOf, proc, until} from './helpers/cfs-docs.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {checkedDocument} from './helpers/exit-code.js';
-import type {Process, StatusDocument} from '../src/model/document.js';
+import type {StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native} from '../src/native.js';
 
 const execFileP = promisify(execFile);
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
+const WAIT_MS = 90_000;
 const SCRIPT = join(FIXTURES, 'upstream-cfs.sh');
 
 type Mode = 'prepare-root' | 'mount-composefs' | 'loop';
@@ -48,22 +50,9 @@ interface Running {
 	before?: number;
 }
 
-const idOf = (d: Deployment) => `${d.osname}/${d.checksum}.${d.serial}`;
-
 async function run(...args: string[]): Promise<State> {
 	const {stdout} = await execFileP(SCRIPT, args, {maxBuffer: 16 << 20});
 	return JSON.parse(stdout) as State;
-}
-
-async function until(what: string, ok: () => Promise<boolean>, why: () => Promise<string> = async () => ''): Promise<void> {
-	const deadline = Date.now() + 90_000;
-	while (!(await ok().catch(() => false))) {
-		if (Date.now() > deadline) {
-			throw new Error(`timed out waiting for ${what}: ${await why()}`);
-		}
-
-		await new Promise(r => setTimeout(r, 25));
-	}
 }
 
 /** A sysroot made and changed by upstream ostree, destroyed at teardown. */
@@ -110,6 +99,7 @@ async function mountAndRun(t: ExecutionContext, base: string, mode: Mode, s: str
 	await until(
 		`the ${mode} mount`,
 		async () => exited || existsSync(join(out, 'mounted')),
+		WAIT_MS,
 		async () => {
 			const ps = await execFileP('ps', ['-o', 'pid,stat,wchan:32,args', '--ppid', String(pid), '-p', String(pid)]).then(
 				r => r.stdout,
@@ -122,11 +112,15 @@ async function mountAndRun(t: ExecutionContext, base: string, mode: Mode, s: str
 		throw new Error(`upstream-cfs.sh run ${mode} exited early: ${await logs()}`);
 	}
 
-	await until('demo-sleep to settle', async () => {
-		const exe = await readlink(`/proc/${pid}/exe`);
-		const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
-		return exe.endsWith('/usr/bin/sleep') && maps.includes('libdemo');
-	});
+	await until(
+		'demo-sleep to settle',
+		async () => {
+			const exe = await readlink(`/proc/${pid}/exe`);
+			const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+			return exe.endsWith('/usr/bin/sleep') && maps.includes('libdemo');
+		},
+		WAIT_MS,
+	);
 	const mnt = (await readFile(join(out, 'mnt'), 'utf8')).trim();
 	const st = await stat(`/proc/${pid}/root/`, {bigint: true});
 	const [major, minor] = devMajorMinor(st.dev);
@@ -152,24 +146,6 @@ async function scan(s: string, repo: string, stateDir: string, pids: number[]): 
 	// Only what this test made is looked at: other tests' processes share the host.
 	doc.processes = doc.processes.filter(p => pids.includes(p.pid));
 	return {doc, code: r.code};
-}
-
-function proc(doc: StatusDocument, pid: number): Process {
-	const p = doc.processes.find(p => p.pid === pid);
-	if (!p) {
-		throw new Error(`PID ${pid} not in the scan`);
-	}
-
-	return p;
-}
-
-function file(p: Process, path: string) {
-	const f = p.files.find(f => f.path.endsWith(path));
-	if (!f) {
-		throw new Error(`PID ${p.pid} maps no ${path}: ${p.files.map(f => f.path).join(', ')}`);
-	}
-
-	return f;
 }
 
 /** Every object of the repo, copied while it exists (a prune removes them). */

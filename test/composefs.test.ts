@@ -9,15 +9,17 @@ import {spawn, execFileSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {appendFile, mkdir, readFile, readlink, stat, truncate, writeFile} from 'node:fs/promises';
 import {dirname, join} from 'node:path';
-import {Fixtures, FIXTURES, devMajorMinor, type FixtureDeployment} from './helpers/fixture.js';
+import {Fixtures, FIXTURES, devMajorMinor} from './helpers/fixture.js';
+import {file, idOf, proc, until} from './helpers/cfs-docs.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
-import type {Process, StatusDocument} from '../src/model/document.js';
+import type {StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native} from '../src/native.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
+const WAIT_MS = 15_000;
 
 interface CfsNs {
 	pid: number;
@@ -28,17 +30,6 @@ interface CfsNs {
 	/** MAJOR:MINOR of the composefs overlay. */
 	device: string;
 	stop(): Promise<void>;
-}
-
-async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
-	const deadline = Date.now() + 15_000;
-	while (!(await ok().catch(() => false))) {
-		if (Date.now() > deadline) {
-			throw new Error(`timed out waiting for ${what}`);
-		}
-
-		await new Promise(r => setTimeout(r, 25));
-	}
 }
 
 function sh(...args: string[]): string {
@@ -83,16 +74,20 @@ async function cfsNs(t: ExecutionContext, fx: Fixtures, built: {sysroot: string}
 
 	// Registered after fx's undo entries it depends on, so it runs before them.
 	t.teardown(stop);
-	await until('the composefs root to be mounted', async () => existsSync(join(dir, 'mounted')));
-	await until('demo-sleep to settle', async () => {
-		if (exited) {
-			throw new Error('composefs.sh run exited early');
-		}
+	await until('the composefs root to be mounted', async () => existsSync(join(dir, 'mounted')), WAIT_MS);
+	await until(
+		'demo-sleep to settle',
+		async () => {
+			if (exited) {
+				throw new Error('composefs.sh run exited early');
+			}
 
-		const exe = await readlink(`/proc/${pid}/exe`);
-		const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
-		return exe.endsWith('/usr/bin/sleep') && maps.includes('libdemo');
-	});
+			const exe = await readlink(`/proc/${pid}/exe`);
+			const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+			return exe.endsWith('/usr/bin/sleep') && maps.includes('libdemo');
+		},
+		WAIT_MS,
+	);
 	const st = await stat(`/proc/${pid}/root/`, {bigint: true});
 	const [major, minor] = devMajorMinor(st.dev);
 	let before: number | undefined;
@@ -119,26 +114,6 @@ async function scan(sysroot: string, repo: string, stateDir: string): Promise<{d
 	execFileSync('ostree', ['fsck', `--repo=${repo}`], {stdio: 'ignore'});
 	return {doc, code: r.code};
 }
-
-function proc(doc: StatusDocument, pid: number): Process {
-	const p = doc.processes.find(p => p.pid === pid);
-	if (!p) {
-		throw new Error(`PID ${pid} not in the scan`);
-	}
-
-	return p;
-}
-
-function file(p: Process, path: string) {
-	const f = p.files.find(f => f.path.endsWith(path));
-	if (!f) {
-		throw new Error(`PID ${p.pid} maps no ${path}: ${p.files.map(f => f.path).join(', ')}`);
-	}
-
-	return f;
-}
-
-const idOf = (d: FixtureDeployment) => `${d.osname}/${d.checksum}.${d.serial}`;
 
 /** Rewrite a file inside an (immutable) deployment directory. */
 async function inDeployment(dir: string, change: () => Promise<void>): Promise<void> {
@@ -481,7 +456,7 @@ for (const mode of ['bare-user', 'archive'] as const) {
 		// A copy: one link, another inode than any object.
 		t.is((await stat(join(d.path, LIB))).nlink, 1);
 		const p0 = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
-		await until('libdemo mapped', async () => (await readFile(`/proc/${p0.pid}/maps`, 'utf8')).includes('libdemo'));
+		await until('libdemo mapped', async () => (await readFile(`/proc/${p0.pid}/maps`, 'utf8')).includes('libdemo'), WAIT_MS);
 		const {doc} = await scan(h.path, repo, await fx.tempDir());
 		t.deepEqual(schemaErrors(doc), []);
 		t.is(doc.sysroot.repoMode, mode);
@@ -501,7 +476,7 @@ for (const mode of ['bare-user', 'archive'] as const) {
 		// (ostree makes only the deployment directory itself immutable.)
 		await appendFile(join(d.path, LIB), 'edited in place\n');
 		const p1 = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
-		await until('libdemo mapped', async () => (await readFile(`/proc/${p1.pid}/maps`, 'utf8')).includes('libdemo'));
+		await until('libdemo mapped', async () => (await readFile(`/proc/${p1.pid}/maps`, 'utf8')).includes('libdemo'), WAIT_MS);
 		const after = await scan(h.path, repo, await fx.tempDir());
 		const edited = file(proc(after.doc, p1.pid), LIB);
 		t.is(edited.origin.kind, 'untracked');
