@@ -755,29 +755,34 @@ impl Scan<'_> {
                         }
                     }
                 } else {
-                    let found = match recorded.get(&key) {
-                        Some(hit) => hit.clone(),
-                        None => {
-                            let hit = match self
-                                .k
-                                .catalog
-                                .host_file_package(key.0, key.1, key.2, &key.3)
-                            {
-                                Ok(hit) => hit,
-                                Err(e) => {
-                                    self.warn_once("catalog-read", e.to_string(), None);
-                                    None
-                                }
-                            };
-                            recorded.insert(key, hit.clone());
-                            hit
-                        }
-                    };
-                    f.origin.package = found;
+                    f.origin.package = self.recorded_package(&mut recorded, key);
                 }
             }
         }
         to_record.into_values().collect()
+    }
+
+    /// The package a scan recorded for this very file (device, inode, path) while it was
+    /// current, asked of the catalog once per file per scan (`recorded` holds the answers):
+    /// what a deleted or replaced file of the host or another root names, never a guess.
+    fn recorded_package(
+        &mut self,
+        recorded: &mut HashMap<HostFileKey, Option<PackageInfo>>,
+        key: HostFileKey,
+    ) -> Option<PackageInfo> {
+        if let Some(hit) = recorded.get(&key) {
+            return hit.clone();
+        }
+        let hit = self
+            .k
+            .catalog
+            .host_file_package(key.0, key.1, key.2, &key.3)
+            .unwrap_or_else(|e| {
+                self.warn_once("catalog-read", e.to_string(), None);
+                None
+            });
+        recorded.insert(key, hit.clone());
+        hit
     }
 
     /// The dynamic overlay (lower layer a deployment's) with this device, as this

@@ -67,22 +67,7 @@ impl Scan<'_> {
                         to_record.insert(key, r);
                     }
                 } else {
-                    let found = match recorded.get(&key) {
-                        Some(hit) => hit.clone(),
-                        None => {
-                            let hit = self
-                                .k
-                                .catalog
-                                .host_file_package(key.0, key.1, key.2, &key.3)
-                                .unwrap_or_else(|e| {
-                                    self.warn_once("catalog-read", e.to_string(), None);
-                                    None
-                                });
-                            recorded.insert(key, hit.clone());
-                            hit
-                        }
-                    };
-                    f.origin.package = found;
+                    f.origin.package = self.recorded_package(&mut recorded, key);
                 }
             }
         }
