@@ -9,6 +9,7 @@
 #![deny(clippy::all)]
 
 mod catalog_glue;
+mod config_glue;
 mod convert;
 mod guard;
 mod scanner_glue;
@@ -17,6 +18,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 pub use catalog_glue::*;
+pub use config_glue::*;
 pub use convert::*;
 pub use scanner_glue::*;
 

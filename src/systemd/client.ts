@@ -37,6 +37,14 @@ export interface UnitProperties {
 	nRestarts: number | null;
 	execMainStatus: number | null;
 	controlGroup: string | null;
+	/** FragmentPath: the unit file the manager loaded; null for none (a transient unit). */
+	fragmentPath: string | null;
+	/** DropInPaths: the drop-ins it loaded with it. */
+	dropInPaths: string[];
+	/** NeedDaemonReload: the unit's files on disk differ from what the manager loaded. */
+	needDaemonReload: boolean;
+	/** CanReload: the unit can be reloaded (a service with ExecReload); null when not said. */
+	canReload: boolean | null;
 }
 
 /** What the manager says about restarting a unit (see restart-policy.ts). */
@@ -81,6 +89,7 @@ interface ManagerProxy {
 	LoadUnit(name: string): Promise<string>;
 	GetUnitByPID(pid: number): Promise<string>;
 	RestartUnit(name: string, mode: string): Promise<string>;
+	ReloadUnit(name: string, mode: string): Promise<string>;
 	Subscribe(): Promise<void>;
 	on(signal: 'JobRemoved', listener: (id: number, job: string, unit: string, result: string) => void): unknown;
 }
@@ -159,6 +168,7 @@ export class SystemdClient {
 	private breakWith: (err: unknown) => void = () => {};
 	private readonly jobListeners = new Set<(ev: JobRemovedEvent) => void>();
 	private jobSignalAttached = false;
+	private subscribed = false;
 
 	constructor(bus: MessageBus, busAddress: string, timeoutMs: number) {
 		this.bus = bus;
@@ -212,10 +222,19 @@ export class SystemdClient {
 		return (await this.call(`RestartUnit ${name}`, () => m.RestartUnit(name, mode))) as string;
 	}
 
-	/** Asks the manager to emit job and unit signals to this client. */
+	/** Queues a reload job (ExecReload) and returns its object path, as restartUnit. */
+	async reloadUnit(name: string, mode = 'replace'): Promise<string> {
+		const m = await this.managerInterface();
+		return (await this.call(`ReloadUnit ${name}`, () => m.ReloadUnit(name, mode))) as string;
+	}
+
+	/** Asks the manager to emit job and unit signals to this client (once: a second Subscribe
+	 * is an error, AlreadySubscribed, to the manager). */
 	async subscribe(): Promise<void> {
+		if (this.subscribed) return;
 		const m = await this.managerInterface();
 		await this.call('Subscribe', () => m.Subscribe());
+		this.subscribed = true;
 	}
 
 	/**
@@ -260,7 +279,8 @@ export class SystemdClient {
 					activeState: str(u.ActiveState) ?? '',
 					subState: str(u.SubState) ?? '',
 				})),
-			this.getProperties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+			// The unit's files and whether it can be reloaded ride along, in the same round.
+			this.getProperties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp', 'FragmentPath', 'DropInPaths', 'NeedDaemonReload', 'CanReload']),
 		]);
 		const id = head.id;
 		const type = TYPE_PROPERTIES[id.slice(id.lastIndexOf('.') + 1)];
@@ -278,6 +298,10 @@ export class SystemdClient {
 			nRestarts: num(typed.NRestarts),
 			execMainStatus: num(typed.ExecMainStatus),
 			controlGroup: cg === null || cg === '' ? null : cg,
+			fragmentPath: str(activeEnter.FragmentPath) || null,
+			dropInPaths: Array.isArray(activeEnter.DropInPaths?.value) ? (activeEnter.DropInPaths.value as unknown[]).map(String) : [],
+			needDaemonReload: activeEnter.NeedDaemonReload?.value === true,
+			canReload: typeof activeEnter.CanReload?.value === 'boolean' ? activeEnter.CanReload.value : null,
 		};
 	}
 
