@@ -141,15 +141,16 @@ test.serial('unit-file: a fragment edited after the start is a change until daem
 
 // A daemon that holds its configuration open as /etc/default/lt-daemon.conf (a directory of
 // the test's own bound over /etc/default in the daemon's private mount namespace: the host's
-// /etc is untouched) and opens it again on SIGHUP. The script lives beside the configuration.
-async function daemon(dir: string): Promise<string> {
+// /etc is untouched) and opens it again on SIGHUP (or, with `reopen` false, ignores it). The
+// script lives beside the configuration.
+async function daemon(dir: string, reopen = true): Promise<string> {
 	const script = join(dir, 'daemon.sh');
 	await writeFile(
 		script,
 		[
 			'mount --bind "$1" /etc/default || exit 1',
 			'exec 3</etc/default/lt-daemon.conf',
-			"trap 'exec 3</etc/default/lt-daemon.conf' HUP",
+			reopen ? "trap 'exec 3</etc/default/lt-daemon.conf' HUP" : "trap ':' HUP",
 			'while :; do sleep 1 3<&- & wait $!; done',
 			'',
 		].join('\n'),
@@ -274,50 +275,88 @@ test.serial('restart --reload-needed reloads a unit with ExecReload and verifies
 	);
 });
 
-test.serial('restart --reload-needed: a file edited in place is reloaded, unverifiable; a changed unit file is left alone', async t => {
-	const m = await startUserManager();
-	t.teardown(async () => m.stop());
-	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
-	t.teardown(async () => rm(state, {recursive: true, force: true}));
-	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
-	const dir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	t.teardown(async () => rm(dir, {recursive: true, force: true}));
-	await writeFile(join(dir, 'lt-daemon.conf'), 'v1\n');
-	await writeUnit(m, 'lt-inplace.service', `[Service]\nExecStart=${await daemon(dir)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
-	const frag = await writeUnit(m, 'lt-frag.service', '[Service]\nExecStart=/bin/sleep 603\nExecReload=/bin/true\n');
-	await m.systemctl(['daemon-reload']);
-	await m.systemctl(['start', 'lt-inplace.service', 'lt-frag.service']);
-	await tick();
-	const pid = await mainPid(m, 'lt-inplace.service');
+test.serial(
+	'restart --reload-needed: a daemon that keeps the replaced file is still-stale; one edited in place is reloaded, unverifiable; a changed unit file is left alone',
+	async t => {
+		const m = await startUserManager();
+		t.teardown(async () => m.stop());
+		const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
+		t.teardown(async () => rm(state, {recursive: true, force: true}));
+		const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+		const dir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+		t.teardown(async () => rm(dir, {recursive: true, force: true}));
+		await writeFile(join(dir, 'lt-daemon.conf'), 'v1\n');
+		await writeUnit(m, 'lt-inplace.service', `[Service]\nExecStart=${await daemon(dir)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+		const frag = await writeUnit(m, 'lt-frag.service', '[Service]\nExecStart=/bin/sleep 603\nExecReload=/bin/true\n');
+		await m.systemctl(['daemon-reload']);
+		await m.systemctl(['start', 'lt-inplace.service', 'lt-frag.service']);
+		await tick();
+		const pid = await mainPid(m, 'lt-inplace.service');
 
-	// Edited in place: the daemon holds the very file, so nothing it does is observable.
-	await appendFile(join(dir, 'lt-daemon.conf'), 'v2\n');
-	const doc = checkedDocument(await livetree(['status', '--json', ...bus]));
-	t.deepEqual(proc(doc, pid).configChanges, [
-		{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(dir, 'lt-daemon.conf')), source: 'open-file', package: null},
-	]);
-	const r = await livetree(['restart', '--reload-needed', '--color', 'never', ...bus]);
-	t.is(r.code, 0, r.stdout + r.stderr);
-	t.regex(
-		r.stdout,
-		/^lt-inplace\.service: reloaded, unverifiable \(the same process; nothing observable tells whether it read its configuration again\); PIDs /m,
-	);
-	t.is(await mainPid(m, 'lt-inplace.service'), pid);
-	const after = checkedDocument(await livetree(['status', '--json', ...bus]));
-	t.deepEqual(proc(after, pid).configChanges, []);
-	const history = JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout) as Array<{unit: string; verdict: string}>;
-	t.deepEqual(
-		history.map(h => [h.unit, h.verdict]),
-		[['lt-inplace.service', 'reloaded-unverifiable']],
-	);
+		// A daemon that does not read its configuration on SIGHUP: the reload is done, the same
+		// process runs, and it still holds the replaced file.
+		const deafDir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+		t.teardown(async () => rm(deafDir, {recursive: true, force: true}));
+		await writeFile(join(deafDir, 'lt-daemon.conf'), 'v1\n');
+		await writeUnit(m, 'lt-deaf.service', `[Service]\nExecStart=${await daemon(deafDir, false)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+		await m.systemctl(['daemon-reload']);
+		await m.systemctl(['start', 'lt-deaf.service']);
+		await tick();
+		const deafPid = await mainPid(m, 'lt-deaf.service');
+		await replace(join(deafDir, 'lt-daemon.conf'), 'v2\n');
+		const deaf = await livetree(['restart', '--reload-needed', '--json', ...bus]);
+		t.is(deaf.code, 1, deaf.stdout + deaf.stderr);
+		const [d] = JSON.parse(deaf.stdout) as Array<{
+			unit: string;
+			verdict: string;
+			jobResult: string;
+			details: {stale: Array<{path: string; replaced?: boolean}>};
+		}>;
+		t.is(d!.unit, 'lt-deaf.service');
+		t.is(d!.jobResult, 'done');
+		t.is(d!.verdict, 'still-stale');
+		t.deepEqual(
+			d!.details.stale.map(c => [c.path, c.replaced]),
+			[['/etc/default/lt-daemon.conf', true]],
+		);
+		t.is(await mainPid(m, 'lt-deaf.service'), deafPid);
+		// Not a reload that took: the next scan still says the change.
+		const still = checkedDocument(await livetree(['status', '--json', ...bus]));
+		t.true(unitOf(still, 'lt-deaf.service').needsReload);
+		await m.systemctl(['stop', 'lt-deaf.service']);
 
-	// Its unit file changed: a reload does not load it, so it is left alone.
-	await appendFile(frag, '# edited\n');
-	const left = await livetree(['restart', '--reload-needed', '--json', ...bus]);
-	t.is(left.code, 1, left.stderr);
-	const [o] = JSON.parse(left.stdout) as Array<{unit: string; verdict: string; skip: {code: string; instead: string}}>;
-	t.is(o!.unit, 'lt-frag.service');
-	t.is(o!.verdict, 'skipped');
-	t.is(o!.skip.code, 'unit-file-changed');
-	t.is(o!.skip.instead, 'systemctl --user daemon-reload, then livetree restart lt-frag.service');
-});
+		// Edited in place: the daemon holds the very file, so nothing it does is observable.
+		await appendFile(join(dir, 'lt-daemon.conf'), 'v2\n');
+		const doc = checkedDocument(await livetree(['status', '--json', ...bus]));
+		t.deepEqual(proc(doc, pid).configChanges, [
+			{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(dir, 'lt-daemon.conf')), source: 'open-file', package: null},
+		]);
+		const r = await livetree(['restart', '--reload-needed', '--color', 'never', ...bus]);
+		t.is(r.code, 0, r.stdout + r.stderr);
+		t.regex(
+			r.stdout,
+			/^lt-inplace\.service: reloaded, unverifiable \(the same process; nothing observable tells whether it read its configuration again\); PIDs /m,
+		);
+		t.is(await mainPid(m, 'lt-inplace.service'), pid);
+		const after = checkedDocument(await livetree(['status', '--json', ...bus]));
+		t.deepEqual(proc(after, pid).configChanges, []);
+		const history = JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout) as Array<{unit: string; verdict: string}>;
+		t.deepEqual(
+			history.map(h => [h.unit, h.verdict]),
+			[
+				['lt-inplace.service', 'reloaded-unverifiable'],
+				['lt-deaf.service', 'still-stale'],
+			],
+		);
+
+		// Its unit file changed: a reload does not load it, so it is left alone.
+		await appendFile(frag, '# edited\n');
+		const left = await livetree(['restart', '--reload-needed', '--json', ...bus]);
+		t.is(left.code, 1, left.stderr);
+		const [o] = JSON.parse(left.stdout) as Array<{unit: string; verdict: string; skip: {code: string; instead: string}}>;
+		t.is(o!.unit, 'lt-frag.service');
+		t.is(o!.verdict, 'skipped');
+		t.is(o!.skip.code, 'unit-file-changed');
+		t.is(o!.skip.instead, 'systemctl --user daemon-reload, then livetree restart lt-frag.service');
+	},
+);

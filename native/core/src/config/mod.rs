@@ -251,3 +251,54 @@ impl Pass {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_moves_the_reference_forward() {
+        let clock = Clock {
+            boot_ns: 1_000_000_000_000,
+            tick_ns: 10_000_000,
+        };
+        let started_ns = clock.at(100);
+        let mut f = Facts {
+            root: (None, None, b"/".to_vec()),
+            started_ns,
+            reloaded_ns: None,
+        };
+        let later = started_ns + 5_000_000_000;
+        assert!(f.changed_since(&clock, later));
+        assert!(!f.changed_since(&clock, started_ns));
+        f.reloaded_ns = Some(later + 1);
+        assert!(!f.changed_since(&clock, later), "applied by the reload");
+        assert!(
+            f.changed_since(&clock, later + 1),
+            "at the request: maybe too late"
+        );
+
+        // Only a reload of the same process (same start) counts; the latest wins.
+        let mut pass = Pass::new(Path::new("/nonexistent")).with_reloaded(&[
+            Reloaded {
+                pid: 7,
+                started_at: utc(started_ns),
+                at_ns: later,
+            },
+            Reloaded {
+                pid: 7,
+                started_at: utc(started_ns),
+                at_ns: later + 9,
+            },
+            Reloaded {
+                pid: 8,
+                started_at: utc(started_ns - 1_000_000_000),
+                at_ns: later,
+            },
+        ]);
+        pass.note(7, f.root.clone(), Some(started_ns));
+        pass.note(8, f.root.clone(), Some(started_ns));
+        assert_eq!(pass.facts[&7].reloaded_ns, Some(later + 9));
+        assert_eq!(pass.facts[&8].reloaded_ns, None);
+    }
+}
