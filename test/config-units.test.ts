@@ -101,7 +101,7 @@ test.serial('unit-file: a fragment edited after the start is a change until daem
 	t.true(doc.summary.processesNeedingReload! >= 2);
 
 	// Text, explain, --fail-on-reload.
-	const text = await livetree(['status', '--color', 'never', ...bus]);
+	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
 	t.regex(
 		text.stdout,
 		new RegExp(
@@ -125,7 +125,7 @@ test.serial('unit-file: a fragment edited after the start is a change until daem
 		proc(reloaded, pid).configChanges!.map(c => c.source),
 		['unit-file'],
 	);
-	const text2 = await livetree(['status', '--color', 'never', ...bus]);
+	const text2 = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
 	t.true(text2.stdout.includes('(unit file) — restart to apply'), text2.stdout);
 
 	// A restart: the new main process started after the change, with the definition on disk.
@@ -207,7 +207,7 @@ test.serial('restart --reload-needed reloads a unit with ExecReload and verifies
 	const other = unitOf(doc, 'lt-noreload.service');
 	t.true(other.needsReload);
 	t.is(other.applyConfigBy, 'restart');
-	const text = await livetree(['status', '--color', 'never', ...bus]);
+	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
 	t.true(text.stdout.includes('  lt-reload.service: /etc/default/lt-daemon.conf changed '), text.stdout);
 	t.true(text.stdout.includes('(held open) — reload to apply\n'), text.stdout);
 	t.true(text.stdout.includes('(held open) — restart to apply (it cannot be reloaded)\n'), text.stdout);
@@ -357,6 +357,6 @@ test.serial(
 		t.is(o!.unit, 'lt-frag.service');
 		t.is(o!.verdict, 'skipped');
 		t.is(o!.skip.code, 'unit-file-changed');
-		t.is(o!.skip.instead, 'systemctl --user daemon-reload, then livetree restart lt-frag.service');
+		t.is(o!.skip.instead, `systemctl --user daemon-reload, then livetree restart lt-frag.service --state-dir ${state} --bus-address ${m.busAddress}`);
 	},
 );

@@ -11,6 +11,7 @@
 mod catalog_glue;
 mod config_glue;
 mod convert;
+mod dbus_glue;
 mod guard;
 mod scanner_glue;
 
@@ -20,6 +21,7 @@ use napi_derive::napi;
 pub use catalog_glue::*;
 pub use config_glue::*;
 pub use convert::*;
+pub use dbus_glue::*;
 pub use scanner_glue::*;
 
 #[napi]

@@ -24,20 +24,21 @@ export interface ReloadSkipped {
 export type ReloadResult = ReloadOutcome<number> | ReloadSkipped;
 
 /** Why `--reload-needed` does not reload this unit, or null when it does. */
-export function reloadSkip(unit: Unit, ctx: Pick<PolicyContext, 'exclude' | 'system'>): Skip | null {
+export function reloadSkip(unit: Unit, ctx: Pick<PolicyContext, 'exclude' | 'system' | 'restartCommand'>): Skip | null {
 	const systemctl = `systemctl${ctx.system ? '' : ' --user'}`;
+	const restart = ctx.restartCommand?.(unit.name) ?? `livetree restart ${unit.name}`;
 	if (unit.applyConfigBy !== 'reload') {
 		const unitFile = unit.canReload === true;
 		return unitFile
 			? {
 					code: 'unit-file-changed',
 					reason: 'its unit file changed since it started: a reload does not load a new unit definition',
-					instead: `${systemctl} daemon-reload, then livetree restart ${unit.name}`,
+					instead: `${systemctl} daemon-reload, then ${restart}`,
 				}
 			: {
 					code: 'cannot-reload',
 					reason: `it cannot be reloaded (no ExecReload${unit.canReload === null ? ', or the manager did not say' : ''})`,
-					instead: `livetree restart ${unit.name} (a restart applies its configuration)`,
+					instead: `${restart} (a restart applies its configuration)`,
 				};
 	}
 	const site = ctx.exclude.find(e => globMatches(e.pattern, unit.name));
@@ -55,7 +56,7 @@ export async function reloadNeededUnits(
 	client: SystemdClient,
 	doc: StatusDocument,
 	units: readonly Unit[],
-	context: Pick<PolicyContext, 'exclude' | 'system'>,
+	context: Pick<PolicyContext, 'exclude' | 'system' | 'restartCommand'>,
 	run: {options: CommonOptions; scanner: Scanner; pidView: PidView; dryRun: boolean},
 ): Promise<ReloadResult[]> {
 	const targets: ReloadTarget[] = [];
