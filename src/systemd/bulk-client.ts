@@ -122,10 +122,10 @@ export class BulkSystemdClient implements UnitQueries {
 		const known = listed ? typeProperties(listed.id) : undefined;
 		if (listed && known) {
 			const [activeEnter, typed] = await Promise.all([
-				this.properties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+				this.properties(unitPath, UNIT_INTERFACE, UNIT_NAMES),
 				this.properties(unitPath, known.iface, known.names),
 			]);
-			return unitProperties(listed, activeEnter.ActiveEnterTimestamp, typed);
+			return unitProperties(listed, activeEnter.ActiveEnterTimestamp, typed, activeEnter);
 		}
 
 		const [head, activeEnter] = await Promise.all([

@@ -58,7 +58,8 @@ export function unitProperties(
 	head: UnitHead,
 	activeEnter: unknown,
 	typed: Readonly<Record<string, unknown>>,
-	unit: Readonly<Record<string, unknown>> = {},
+	// Required, so that no caller leaves the unit's files and CanReload out by accident.
+	unit: Readonly<Record<string, unknown>>,
 ): UnitProperties {
 	const mainPid = num(typed.MainPID);
 	const cg = str(typed.ControlGroup);
