@@ -451,6 +451,15 @@ export interface ProcessUnit {
   unit?: string
 }
 
+/** A reload livetree asked for (`livetree_core::config::Reloaded`). */
+export interface ReloadedIn {
+  pid: number
+  /** The process's `startedAt` when it was reloaded. */
+  startedAt: string
+  /** When the reload was asked, milliseconds since the epoch. */
+  atMs: number
+}
+
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
 export declare function scan(options: ScanOptions): Promise<string>
 
@@ -496,6 +505,11 @@ export interface ScanRequest {
    */
   processesApart?: boolean
   /**
+   * Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
+   * changed before one counts as applied for that process.
+   */
+  reloaded?: Array<ReloadedIn>
+  /**
    * Also build the timeline's observation of a whole scan (`livetree_core::timeline_observe`),
    * kept by the scanner for `recordTimeline`; absent: none (and the kept one is dropped).
    */
@@ -527,6 +541,24 @@ export interface TimelineRecording {
   retentionDays: number
   /** Keep at most this many process and origin intervals together. */
   maxRows: number
+}
+
+/**
+ * Each unit's `unit-file` changes, as JSON text: `{"changes": [[change…]…], "warnings":
+ * […]}`, changes in the contract's `configChanges[]` shape, in the order of `units`.
+ */
+export declare function unitFileChanges(procRoot: string, units: Array<UnitFilesIn>): string
+
+/** One unit as the manager describes it (`livetree_core::config::unit_files::UnitFiles`). */
+export interface UnitFilesIn {
+  name: string
+  mainPid?: number
+  pids: Array<number>
+  managerPid?: number
+  /** FragmentPath; empty for none. */
+  fragment: string
+  dropIns: Array<string>
+  needDaemonReload: boolean
 }
 
 export interface WhichOptions {

@@ -21,6 +21,9 @@ export interface CollectOptions {
 	// Have the core build the timeline's observation of this whole scan and keep it in the
 	// scanner, for `recordTimeline` (src/timeline/record.ts).
 	observe?: boolean;
+	// Reloads just made (restart --reload-needed's verification): a change before one counts
+	// as applied (the catalog's recorded reloads the core reads itself).
+	reloaded?: Array<{pid: number; startedAt: string; atMs: number}>;
 }
 
 // A document whose processes may be JSON text (see CollectOptions.processesApart), and
@@ -64,6 +67,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 			...(extra.pids ? {pids: extra.pids} : {}),
 			...(extra.processesApart ? {processesApart: true} : {}),
 			...(extra.observe && !extra.pids ? {observe: true} : {}),
+			...(extra.reloaded ? {reloaded: extra.reloaded} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
@@ -104,7 +108,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	if (bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);
-		const {units, warnings, answered} = await unitsForProcesses(doc.processes, bus, reasons);
+		const {units, warnings, answered} = await unitsForProcesses(doc.processes, bus, reasons, options.procRoot);
 		withUnits(doc, units, warnings, answered);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);

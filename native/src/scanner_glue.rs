@@ -21,6 +21,9 @@ pub struct ScanRequest {
     /// parts (`livetree_core::contract::write_apart`), for a caller that prints them as
     /// they are; absent: one JSON text, processes included with their origins by index.
     pub processes_apart: Option<bool>,
+    /// Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
+    /// changed before one counts as applied for that process.
+    pub reloaded: Option<Vec<crate::config_glue::ReloadedIn>>,
     /// Also build the timeline's observation of a whole scan (`livetree_core::timeline_observe`),
     /// kept by the scanner for `recordTimeline`; absent: none (and the kept one is dropped).
     pub observe: Option<bool>,
@@ -117,11 +120,12 @@ fn run(
     stats: &Mutex<ScannerStats>,
     pids: Option<Vec<u32>>,
     kernel: bool,
+    reloaded: Vec<livetree_core::config::Reloaded>,
 ) -> livetree_core::Result<livetree_core::scan::ScanReport> {
     // A scan that panicked leaves nothing half-changed that matters: the knowledge it held
     // was taken out first, so the next scan loads afresh.
     let mut scanner = inner.lock().unwrap_or_else(|p| p.into_inner());
-    let result = scanner.scan(pids, kernel);
+    let result = scanner.scan_reloaded(pids, kernel, reloaded);
     *stats.lock().unwrap_or_else(|p| p.into_inner()) = scanner.stats();
     result
 }
@@ -146,10 +150,10 @@ impl Scanner {
     /// the status document as JSON text, as `scan` does.
     #[napi]
     pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<String> {
-        let (pids, kernel, apart, observe) = self.request(request);
+        let (pids, kernel, apart, reloaded, observe) = self.request(request);
         let whole = pids.is_none();
         let result = crate::guard::guarded(&env, "Scanner.scanSync", || {
-            run(&self.inner, &self.stats, pids, kernel)
+            run(&self.inner, &self.stats, pids, kernel, reloaded)
                 .map_err(|e| convert::error(&env, &e))
                 .and_then(|r| {
                     keep_observation(&self.observation, &r, whole, observe);
@@ -164,13 +168,14 @@ impl Scanner {
     /// scans of one scanner run one after the other.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn scan(&self, request: Option<ScanRequest>) -> AsyncTask<ScannerTask> {
-        let (pids, kernel, apart, observe) = self.request(request);
+        let (pids, kernel, apart, reloaded, observe) = self.request(request);
         AsyncTask::new(ScannerTask {
             inner: Arc::clone(&self.inner),
             stats: Arc::clone(&self.stats),
             observation: Arc::clone(&self.observation),
             pids,
             kernel,
+            reloaded,
             apart,
             observe,
             failure: None,
@@ -242,18 +247,28 @@ impl Scanner {
 }
 
 impl Scanner {
-    fn request(&self, r: Option<ScanRequest>) -> (Option<Vec<u32>>, bool, bool, bool) {
+    fn request(&self, r: Option<ScanRequest>) -> Request {
         match r {
             Some(r) => (
                 r.pids,
                 r.kernel.unwrap_or(self.kernel),
                 r.processes_apart.unwrap_or(false),
+                crate::config_glue::reloaded(r.reloaded.unwrap_or_default()),
                 r.observe.unwrap_or(false),
             ),
-            None => (None, self.kernel, false, false),
+            None => (None, self.kernel, false, Vec::new(), false),
         }
     }
 }
+
+/// A request's PIDs, kernel, processes apart, reloads, and whether to observe.
+type Request = (
+    Option<Vec<u32>>,
+    bool,
+    bool,
+    Vec<livetree_core::config::Reloaded>,
+    bool,
+);
 
 pub struct ScannerTask {
     inner: Arc<Mutex<CoreScanner>>,
@@ -261,6 +276,7 @@ pub struct ScannerTask {
     observation: Observation,
     pids: Option<Vec<u32>>,
     kernel: bool,
+    reloaded: Vec<livetree_core::config::Reloaded>,
     apart: bool,
     observe: bool,
     /// The core's error of a failed scan (or a panic's message), turned into a JavaScript
@@ -275,16 +291,17 @@ impl Task for ScannerTask {
 
     /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
-        let (inner, stats, pids, kernel, apart) = (
+        let (inner, stats, pids, kernel, apart, reloaded) = (
             &self.inner,
             &self.stats,
             self.pids.take(),
             self.kernel,
             self.apart,
+            std::mem::take(&mut self.reloaded),
         );
         let (observation, whole, observe) = (&self.observation, pids.is_none(), self.observe);
         crate::guard::on_pool("Scanner.scan", &mut self.failure, || {
-            run(inner, stats, pids, kernel).map(|r| {
+            run(inner, stats, pids, kernel, reloaded).map(|r| {
                 keep_observation(observation, &r, whole, observe);
                 convert::document(&r, apart)
             })
