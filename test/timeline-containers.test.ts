@@ -8,6 +8,7 @@
 import {randomBytes} from 'node:crypto';
 import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
 import Ajv2020 from 'ajv/dist/2020.js';
 import type {DiffDocument} from '../src/model/diff.js';
@@ -60,6 +61,8 @@ test('a container created again after its tag moved: timeline --container, --at 
 	t.not(secondDigest, firstDigest);
 	await store.podman(['rm', '--force', '--time', '0', name]);
 	const newPid = await store.runDemo(name, image);
+	// The next scan in a later second than the first (scan times are whole seconds).
+	while (Math.floor(Date.now() / 1000) <= before.at) await sleep(50);
 	const after = await scan('after');
 	t.deepEqual(
 		mine(after.doc).map(p => [p.pid, p.container?.image?.id, p.container?.imageOutdated]),

@@ -8,6 +8,7 @@
 import {execFileSync} from 'node:child_process';
 import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
 import Ajv2020 from 'ajv/dist/2020.js';
 import type {DiffDocument} from '../src/model/diff.js';
@@ -62,6 +63,8 @@ test('a live-applied overlay: timeline --commit and --at name the overlay file a
 	t.is(lib.origin.kind, 'overlay');
 	const key = `${lib.path}@${object}`;
 	await ns.stop();
+	// The next scan in a later second than the first (scan times are whole seconds).
+	while (Math.floor(Date.now() / 1000) <= during.at) await sleep(50);
 	const gone = await scan('gone');
 	t.false(gone.doc.processes.some(p => p.pid === ns.after || p.pid === ns.before));
 
