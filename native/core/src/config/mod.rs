@@ -8,7 +8,10 @@
 //! (`scan/config.rs`) runs [`Pass`] over the attributed processes; what one root's
 //! database and one path's stat say is asked once per scan.
 pub mod clock;
+pub mod conffile_drift;
 pub mod conffiles;
+pub mod config_diff;
+pub mod etc_diff;
 pub mod open_files;
 
 use std::collections::HashMap;
