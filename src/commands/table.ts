@@ -213,7 +213,7 @@ order), for any deployment, not only the booted one. DEPLOYMENT is its index as
 without it, the booted deployment, else the first listed (the default).
 On a plain host (a sysroot without ostree/): the conffiles of installed dpkg packages
 whose contents differ from dpkg's recorded md5sum (M) or that are gone (D), as
-\`debsums -ce\` reports them. Only this command reads file contents (docs/config.md).
+\`debsums -ce\` reports them. File contents are compared (docs/config.md).
 Names holding control characters or bytes that are not UTF-8 are printed escaped (\\xNN);
 --json gives each path's exact bytes in pathBase64.`,
 		positionals: true,
