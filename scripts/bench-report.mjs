@@ -172,9 +172,9 @@ const plainAt = plain?.at?.n ?? meta.plain?.at ?? 3000;
 // Issue 22: what asking systemd costs. No bus: the attempt against --no-systemd, same run.
 // The bus section's rounds (hyperfine runs in rotated orders), pooled: every run's time
 // in one median, CPU means weighted by runs.
-function pooled(name) {
-	const rounds = Number(readFileSync(path.join(resDir, 'bus-rounds'), 'utf8'));
-	const results = Array.from({length: rounds}, (_, r) => read(`bus-${r}.json`).results.find(x => x.command === name));
+function pooled(name, prefix = 'bus') {
+	const rounds = Number(readFileSync(path.join(resDir, `${prefix}-rounds`), 'utf8'));
+	const results = Array.from({length: rounds}, (_, r) => read(`${prefix}-${r}.json`).results.find(x => x.command === name));
 	const times = results.flatMap(r => r.times).sort((a, b) => a - b);
 	const mid = times.length / 2;
 	const median = times.length % 2 ? times[Math.floor(mid)] : (times[mid - 1] + times[mid]) / 2;
@@ -212,7 +212,31 @@ const systemd = section('systemd', () => {
 	};
 }, previous?.systemd);
 
+// Issue 24: the configuration pass (start times, conffiles, open files under /etc)
+// against the same scan without it (LIVETREE_BENCH_SKIP_CONFIG_PASS), pooled rounds.
+const config = section('config', () => {
+	const without = pooled('without-pass', 'config');
+	const withPass = pooled('with-pass', 'config');
+	return {
+		...read('config-setup.json'), without, with: withPass,
+		costOverScan: ratio(withPass.median - without.median, without.median),
+		cpuCostOverScan: ratio(withPass.cpu - without.cpu, without.cpu),
+		costSeMs: Math.sqrt(withPass.stddev ** 2 / withPass.runs + without.stddev ** 2 / without.runs) * 1000,
+	};
+}, previous?.config);
+
 const notRun = name => ({measured: `NOT RUN (BENCH_SECTIONS left out ${name})`, pass: false});
+const issue24 = [
+	{
+		target: `the configuration pass costs at most 10% of the scan at ${config?.processes ?? 3000} processes ((\`status --json --no-systemd\` − the same without the pass) / without, medians of pooled rounds; CPU beside it)`,
+		...(config
+			? {
+					measured: `${Math.round(config.costOverScan * 100)}% (${ms(config.with.median)} − ${ms(config.without.median)}, ± ${(2 * config.costSeMs).toFixed(0)} ms two standard errors); CPU ${Math.round(config.cpuCostOverScan * 100)}% (${ms(config.with.cpu)} − ${ms(config.without.cpu)})`,
+					pass: config.costOverScan <= 0.1,
+				}
+			: notRun('config')),
+	},
+];
 const signedMs = v => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} ms`;
 const sdProcesses = systemd ? systemd.units * systemd.perUnit : Number(process.env.BENCH_UNITS ?? 300) * Number(process.env.BENCH_PER_UNIT ?? 10);
 const issue22 = [
@@ -331,7 +355,7 @@ const carriedNote = name => {
 	const r = sectionRuns[name];
 	return r?.carried ? `measured by the run of ${r.date} (livetree ${r.livetree}); this run left ${name} out` : undefined;
 };
-for (const [list, name] of [[issue13, 'plain'], [targets, 'ostree'], [issue21, 'containers'], [issue22.slice(0, 1), 'bus'], [issue22.slice(1), 'systemd']]) {
+for (const [list, name] of [[issue13, 'plain'], [targets, 'ostree'], [issue21, 'containers'], [issue22.slice(0, 1), 'bus'], [issue22.slice(1), 'systemd'], [issue24, 'config']]) {
 	const note = carriedNote(name);
 	for (const t of note ? list : []) {
 		t.note = t.note ? `${t.note}; ${note}` : note;
@@ -340,7 +364,7 @@ for (const [list, name] of [[issue13, 'plain'], [targets, 'ostree'], [issue21, '
 
 const report = {
 	...meta, sectionRuns, processes, livetreePeakRssKb: rssKb, index, targets, plain, issue13Targets: issue13,
-	containers, issue21Targets: issue21, bus, systemd, issue22Targets: issue22,
+	containers, issue21Targets: issue21, bus, systemd, issue22Targets: issue22, config, issue24Targets: issue24,
 };
 mkdirSync(outDir, {recursive: true});
 writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -410,6 +434,12 @@ const lines = [
 	'|---|---|---|',
 	...targetRows(issue22),
 	'',
+	'## Targets of issue 24 (the configuration in effect)',
+	'',
+	'| Target | Measured | Result |',
+	'|---|---|---|',
+	...targetRows(issue24),
+	'',
 	'## Targets of issue 3 (an OSTree sysroot)',
 	'',
 	'| Target | Measured | Result |',
@@ -457,6 +487,26 @@ if (plain) {
 			: `No pids limit stopped the run short: the largest N is ${plainNs.at(-1)} as asked.`,
 		'',
 		`System calls of one whole \`livetree status --json\` at N = ${plainAt} (\`strace -f -c\`, node's own start-up included), per process scanned (${plain.syscalls.processesScanned}): ${Object.entries(plain.syscalls.perProcess).map(([k, v]) => `${k} ${v}`).join(', ')}. What each is for, and counts before and after the reading loop was trimmed: docs/proc-reading.md.`,
+		'',
+	);
+}
+
+if (config) {
+	lines.push(
+		'## The configuration pass',
+		'',
+		`${config.processes} extra \`sleep\` processes on the host (${config.hostProcesses} processes in all; \`/usr/bin/sleep\` is coreutils', each holds`,
+		'fds 0–2 on /dev/null), an empty directory as the sysroot. In rounds (hyperfine, the two commands in a rotated',
+		`order; ${config.with.runs} runs of each in all, pooled): \`status --json --no-systemd\`, and the same with`,
+		'`LIVETREE_BENCH_SKIP_CONFIG_PASS=1` (the scan without the configuration pass: no fd directories, no',
+		'package conffiles; `/proc/PID/stat` is read either way, as every scan reads it). docs/config.md says what the pass reads.',
+		'',
+		'| Command | median (± sd) | CPU (user + system) |',
+		'|---|---|---|',
+		`| without the pass | ${cell(config.without)} | ${ms(config.without.cpu)} |`,
+		`| with the pass | ${cell(config.with)} | ${ms(config.with.cpu)} |`,
+		'',
+		`The pass: ${signedMs((config.with.median - config.without.median) * 1000)} (${Math.round(config.costOverScan * 100)}% of the scan); CPU ${signedMs((config.with.cpu - config.without.cpu) * 1000)} (${Math.round(config.cpuCostOverScan * 100)}%).`,
 		'',
 	);
 }
