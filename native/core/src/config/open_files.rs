@@ -1,7 +1,8 @@
 //! `open-file`: files under `/etc` a process holds open (`/proc/PID/fd`, by link only)
 //! that changed after it started, or whose path now names another file or none (a file
 //! replaced by rename, as editors and package managers do).
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -20,78 +21,106 @@ struct Held {
     inode: Option<(u64, u64, i64)>,
 }
 
+/// The buffer `getdents64` fills with a process's fd names: 32 KiB holds about a thousand.
+const DENTS: usize = 32 * 1024;
+/// The most one `/proc/PID/fd` entry takes: the 19-byte header and a name of at most 10
+/// digits and its NUL, 8-aligned.
+const MAX_FD_DIRENT: usize = 32;
+
 /// The fd links of one process whose target (as the scanner reads it) passes `wanted`,
-/// with their held inode's identity. One `readlinkat` per fd relative to the open fd
+/// with their held inode's identity. The directory is listed with raw `getdents64` (no
+/// `fdopendir`: it would add an `fstat` and two `fcntl`s per process), and only once more
+/// when the first call filled the buffer; one `readlinkat` per fd relative to the open
 /// directory (no path walk of `/proc/PID/fd/N` each time), one `fstatat` only for the
 /// links `wanted` keeps.
 fn held_files(dir: &Path, wanted: impl Fn(&[u8]) -> bool) -> std::io::Result<Vec<Held>> {
     let c = CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: c is NUL-terminated; the fd returned is owned by the DIR below.
-    let fd = unsafe {
+    // SAFETY: c is NUL-terminated; the fd returned is owned by `fd` below.
+    let raw = unsafe {
         libc::open(
             c.as_ptr(),
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     };
-    if fd < 0 {
+    if raw < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: fd is a fresh directory descriptor; on success the DIR owns it.
-    let d = unsafe { libc::fdopendir(fd) };
-    if d.is_null() {
-        let e = std::io::Error::last_os_error();
-        // SAFETY: fdopendir failed, so fd is still ours to close.
-        unsafe { libc::close(fd) };
-        return Err(e);
-    }
-    struct Dir(*mut libc::DIR);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            // SAFETY: the DIR came from fdopendir and is closed once, here.
-            unsafe { libc::closedir(self.0) };
-        }
-    }
-    let d = Dir(d);
+    // SAFETY: raw is a fresh descriptor nothing else owns; OwnedFd closes it once.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
+    let mut dents = vec![0u8; DENTS];
+    let mut link = [0u8; 4096];
     loop {
-        // SAFETY: d.0 is an open DIR; readdir returns a pointer valid until the next call.
-        let ent = unsafe { libc::readdir(d.0) };
-        if ent.is_null() {
+        // SAFETY: fd is an open directory; dents is writable for its length.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                dents.as_mut_ptr(),
+                dents.len(),
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = n as usize;
+        if n == 0 {
             break;
         }
-        // SAFETY: ent points at a dirent whose d_name is NUL-terminated.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        if name.to_bytes().first() == Some(&b'.') {
-            continue;
-        }
-        // SAFETY: fd is the DIR's descriptor (alive while d is); name is NUL-terminated;
-        // buf is writable for its length.
-        let n = unsafe { libc::readlinkat(fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
-            continue;
-        }
-        let target = &buf[..n as usize];
-        if !wanted(target) {
-            continue;
-        }
-        // SAFETY: an all-zero stat is valid; fstatat fills it on success.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as for readlinkat; st is a valid, writable stat. Follows the fd's magic
-        // link to the held inode, even when its name is gone.
-        let ok = unsafe { libc::fstatat(fd, name.as_ptr(), &mut st, 0) } == 0;
-        let regular = ok && st.st_mode & libc::S_IFMT == libc::S_IFREG;
-        out.push(Held {
-            target: target.to_vec(),
-            inode: regular.then(|| {
-                (
-                    st.st_dev,
-                    st.st_ino,
-                    st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
+        let mut at = 0;
+        while at + 19 <= n {
+            // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+            let reclen = u16::from_ne_bytes([dents[at + 16], dents[at + 17]]) as usize;
+            if reclen < 19 || at + reclen > n {
+                break;
+            }
+            let name = &dents[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+            at += reclen;
+            if name.first() == Some(&b'.') || name.is_empty() {
+                continue;
+            }
+            let Ok(cname) = CString::new(name) else {
+                continue;
+            };
+            // SAFETY: fd is open; cname is NUL-terminated; link is writable for its length.
+            let len = unsafe {
+                libc::readlinkat(
+                    fd.as_raw_fd(),
+                    cname.as_ptr(),
+                    link.as_mut_ptr().cast(),
+                    link.len(),
                 )
-            }),
-        });
+            };
+            if len <= 0 {
+                continue;
+            }
+            let target = &link[..len as usize];
+            if !wanted(target) {
+                continue;
+            }
+            // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: as for readlinkat; st is a valid, writable stat. Follows the fd's
+            // magic link to the held inode, even when its name is gone.
+            let ok = unsafe { libc::fstatat(fd.as_raw_fd(), cname.as_ptr(), &mut st, 0) } == 0;
+            let regular = ok && st.st_mode & libc::S_IFMT == libc::S_IFREG;
+            out.push(Held {
+                target: target.to_vec(),
+                inode: regular.then(|| {
+                    (
+                        st.st_dev,
+                        st.st_ino,
+                        st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
+                    )
+                }),
+            });
+        }
+        // Room left for another entry: the kernel had no more to give.
+        if n + MAX_FD_DIRENT <= dents.len() {
+            break;
+        }
     }
     Ok(out)
 }
