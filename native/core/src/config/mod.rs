@@ -99,6 +99,9 @@ pub struct Pass {
     facts: HashMap<u32, Facts>,
     paths: HashMap<(RootKey, Vec<u8>), Now>,
     roots: HashMap<RootKey, std::rc::Rc<conffiles::RootPackages>>,
+    /// Per root: the newest change under its `/etc` (`open_files::newest_etc`), None when
+    /// it was not walked whole; roots not walked are absent.
+    etc_newest: HashMap<RootKey, Option<i64>>,
     /// What could not be checked, said once each.
     pub warnings: Vec<Warning>,
     warned: std::collections::HashSet<&'static str>,
@@ -113,6 +116,7 @@ impl Pass {
             facts: HashMap::new(),
             paths: HashMap::new(),
             roots: HashMap::new(),
+            etc_newest: HashMap::new(),
             warnings: Vec::new(),
             warned: Default::default(),
         }
@@ -175,6 +179,7 @@ impl Pass {
             return all;
         };
         self.read_packages(subjects);
+        self.walk_etcs(subjects, &clock);
         for (p, out) in subjects.iter().zip(all.iter_mut()) {
             // No executable (a kernel thread, or one we may not look at): no package, no
             // files of its own to hold.
@@ -185,7 +190,9 @@ impl Pass {
                 continue;
             };
             let mut changes = self.conffile_changes(p, &facts, &clock);
-            changes.extend(self.open_file_changes(p.pid, &facts, &clock));
+            if !self.nothing_changed_since(&facts, &clock) {
+                changes.extend(self.open_file_changes(p.pid, &facts, &clock));
+            }
             changes.sort_by(|a, b| (&a.path, a.source).cmp(&(&b.path, b.source)));
             changes.dedup_by(|a, b| a.path == b.path);
             *out = changes;

@@ -1,12 +1,14 @@
 //! `open-file`: files under `/etc` a process holds open (`/proc/PID/fd`, by link only)
 //! that changed after it started, or whose path now names another file or none (a file
 //! replaced by rename, as editors and package managers do).
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{Clock, ConfigChange, ConfigSource, Facts, Pass};
+use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
 use crate::procfs::{path_in_root, LinkTarget};
 
 /// Whether an fd's target (inside the process's root) is configuration: below `/etc`.
@@ -125,7 +127,78 @@ fn held_files(dir: &Path, wanted: impl Fn(&[u8]) -> bool) -> std::io::Result<Vec
     Ok(out)
 }
 
+/// A root's `/etc` is walked for the newest change only when this many scanned processes
+/// have that root: below it, reading their fd directories costs less than the walk.
+const WALK_FROM_PROCESSES: usize = 8;
+/// Entries under one `/etc` the walk looks at, at most; past that its fds are read.
+const WALK_LIMIT: usize = 20_000;
+
+/// The newest change time (ctime, ns) of `etc` and of everything below it (not following
+/// symlinks), or None when it could not be walked whole (an error, an entry gone meanwhile,
+/// more than `WALK_LIMIT` entries). The walk stops early, with what it found, once a change
+/// at or past `enough` is seen: no process it was asked for can be skipped then.
+pub fn newest_etc(etc: &Path, enough: i64) -> Option<i64> {
+    let ctime = |m: &std::fs::Metadata| m.ctime() * 1_000_000_000 + m.ctime_nsec();
+    let top = std::fs::symlink_metadata(etc).ok()?;
+    let mut newest = ctime(&top);
+    if !top.is_dir() {
+        return Some(newest);
+    }
+    let mut dirs = vec![etc.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = dirs.pop() {
+        if newest >= enough {
+            return Some(newest);
+        }
+        for entry in std::fs::read_dir(&dir).ok()? {
+            let entry = entry.ok()?;
+            seen += 1;
+            if seen > WALK_LIMIT {
+                return None;
+            }
+            let m = std::fs::symlink_metadata(entry.path()).ok()?;
+            newest = newest.max(ctime(&m));
+            if m.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    Some(newest)
+}
+
 impl Pass {
+    /// Walk, once per root holding at least `WALK_FROM_PROCESSES` processes, its `/etc` for
+    /// the newest change: a process that started after it holds no file under `/etc` that
+    /// changed since (`nothing_changed_since`), and its fd directory need not be read.
+    pub(super) fn walk_etcs(&mut self, subjects: &[Subject], clock: &Clock) {
+        // Per root: a PID to walk through, how many processes, the latest start.
+        let mut roots: HashMap<RootKey, (u32, usize, i64)> = HashMap::new();
+        for p in subjects.iter().filter(|p| p.exe.is_some()) {
+            if let Some(f) = self.facts.get(&p.pid) {
+                let e = roots.entry(f.root.clone()).or_insert((p.pid, 0, i64::MIN));
+                e.1 += 1;
+                e.2 = e.2.max(f.started_ns);
+            }
+        }
+        for (root, (pid, count, latest)) in roots {
+            if count < WALK_FROM_PROCESSES {
+                continue;
+            }
+            let etc = self.proc_root.join(pid.to_string()).join("root/etc");
+            let enough = latest.saturating_add(clock.tick_ns);
+            self.etc_newest.insert(root, newest_etc(&etc, enough));
+        }
+    }
+
+    /// Whether nothing under the process's `/etc` changed after it started (by the walk of
+    /// its root): then no file it holds there can have changed since it started.
+    pub(super) fn nothing_changed_since(&self, facts: &Facts, clock: &Clock) -> bool {
+        match self.etc_newest.get(&facts.root) {
+            Some(Some(newest)) => !clock.changed_after(*newest, facts.started_ns),
+            _ => false,
+        }
+    }
+
     /// The files under `/etc` process `pid` holds open that changed after it started.
     pub(super) fn open_file_changes(
         &mut self,
@@ -158,15 +231,19 @@ impl Pass {
                 continue;
             };
             let path = path.to_vec();
-            let changed = match self.now(pid, &facts.root, &path) {
-                // The path names another file now: whatever is there is newer config.
-                Some((d, i, ctime)) if (d, i) != (dev, ino) => Some(ctime),
-                Some((_, _, ctime)) => clock
-                    .changed_after(ctime, facts.started_ns)
-                    .then_some(ctime),
+            let changed_ns = match self.now(pid, &facts.root, &path) {
+                // The path names another file now: it is newer configuration, put there
+                // when its ctime says (a rename sets the moved file's ctime).
+                Some((d, i, ctime)) if (d, i) != (dev, ino) => ctime,
+                Some((_, _, ctime)) => ctime,
                 // Removed: the held file's own change time (the unlink).
-                None => Some(held_ctime),
+                None => held_ctime,
             };
+            // Only what changed after the process started: a file replaced or removed
+            // before it (held through a descriptor inherited from its parent) is not.
+            let changed = clock
+                .changed_after(changed_ns, facts.started_ns)
+                .then_some(changed_ns);
             if let Some(changed_ns) = changed {
                 out.push(ConfigChange {
                     path,
@@ -177,5 +254,31 @@ impl Pass {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn newest_change_under_etc_and_early_stop() {
+        let d = std::env::temp_dir().join(format!("livetree-newest-etc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc/a/b")).unwrap();
+        std::fs::write(d.join("etc/a/b/deep.conf"), b"x").unwrap();
+        std::os::unix::fs::symlink("/nowhere", d.join("etc/link")).unwrap();
+        let ct = |p: &str| {
+            let m = std::fs::symlink_metadata(d.join(p)).unwrap();
+            m.ctime() * 1_000_000_000 + m.ctime_nsec()
+        };
+        let all = ["etc", "etc/a", "etc/a/b", "etc/a/b/deep.conf", "etc/link"];
+        let newest = all.iter().map(|p| ct(p)).max().unwrap();
+        assert_eq!(newest_etc(&d.join("etc"), i64::MAX), Some(newest));
+        // Asked to stop at once: the top's own time is enough.
+        assert_eq!(newest_etc(&d.join("etc"), i64::MIN), Some(ct("etc")));
+        assert_eq!(newest_etc(&d.join("no-etc"), i64::MAX), None);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
