@@ -22,14 +22,10 @@ import {projectRoot} from './helpers/cli.js';
 import {commitWithDb} from './helpers/dpkg-commit.js';
 import {Fixtures} from './helpers/fixture.js';
 import {freePort, request} from './helpers/http.js';
+import {promQuery, type PromSample} from './helpers/prometheus-query.js';
 import {buildDemoDeb, PodmanStore} from './helpers/podman.js';
 import {startSimHost} from './helpers/sim-host.js';
 import {startUserManager} from './helpers/systemd-user.js';
-
-interface PromSample {
-	metric: Record<string, string>;
-	value: [number, string];
-}
 
 interface Target {
 	expr: string;
@@ -210,11 +206,7 @@ test('every panel of the fleet dashboard returns data from a real Prometheus ove
 		'prometheus',
 	);
 	const api = `http://127.0.0.1:${promPort}/api/v1`;
-	const query = async (expr: string): Promise<PromSample[]> => {
-		const reply = await request(`${api}/query?query=${encodeURIComponent(expr)}`).catch(() => undefined);
-		const body = JSON.parse(reply?.body ?? '{}') as {status?: string; data?: {result: PromSample[]}};
-		return body.status === 'success' ? (body.data?.result ?? []) : [];
-	};
+	const query = async (expr: string): Promise<PromSample[]> => promQuery(api, expr);
 
 	const instance = {pkg: `127.0.0.1:${pkgPort}`, busy: `127.0.0.1:${busyPort}`, broken: `127.0.0.1:${brokenPort}`};
 	const value = async (expr: string) => (await query(expr)).map(s => Number(s.value[1]));

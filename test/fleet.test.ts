@@ -15,13 +15,9 @@ import {track, waitFor} from './helpers/children.js';
 import {projectRoot} from './helpers/cli.js';
 import {Fixtures, type SysrootHandle} from './helpers/fixture.js';
 import {freePort, request} from './helpers/http.js';
+import {promQuery, type PromSample} from './helpers/prometheus-query.js';
 import {startSimHost, type SimHost} from './helpers/sim-host.js';
 import {basic, requestTls, selfSigned} from './helpers/tls.js';
-
-interface PromSample {
-	metric: Record<string, string>;
-	value: [number, string];
-}
 
 // A sysroot with one deployment of version 1.0 and a host whose workload runs in it.
 async function hostOn(fx: Fixtures): Promise<{sysroot: SysrootHandle; host: SimHost}> {
@@ -238,18 +234,7 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	);
 
 	const base = `http://127.0.0.1:${promPort}/api/v1`;
-	const query = async (expr: string): Promise<PromSample[]> => {
-		const reply = await request(`${base}/query?query=${encodeURIComponent(expr)}`).catch(() => undefined);
-		// Before Prometheus is ready it answers "Service Unavailable", no JSON: no samples yet.
-		let body: {status?: string; data?: {result: PromSample[]}} = {};
-		try {
-			body = JSON.parse(reply?.body ?? '{}') as typeof body;
-		} catch {
-			return [];
-		}
-
-		return body.status === 'success' ? (body.data?.result ?? []) : [];
-	};
+	const query = async (expr: string): Promise<PromSample[]> => promQuery(base, expr);
 
 	const scalar = async (expr: string) => Number((await query(expr))[0]?.value[1]);
 	const instance = (port: number) => `127.0.0.1:${port}`;

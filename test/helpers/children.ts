@@ -26,7 +26,7 @@ export function track(t: {teardown(fn: () => Promise<void>): void}, child: Child
 	return {child, output: () => `${name}: ${output.slice(-3000)}`};
 }
 
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, seconds = 30): Promise<void> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, seconds = 120): Promise<void> {
 	const deadline = Date.now() + seconds * 1000;
 	while (!(await check())) {
 		if (Date.now() > deadline) {
