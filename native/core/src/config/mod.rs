@@ -96,6 +96,9 @@ pub struct Pass {
     facts: HashMap<u32, Facts>,
     paths: HashMap<(RootKey, Vec<u8>), Now>,
     roots: HashMap<RootKey, std::rc::Rc<conffiles::RootPackages>>,
+    /// Roots whose database the scan knows to be one shared with other roots, by an
+    /// identity of its own (a container's image layers: `containers::database`).
+    shared: HashMap<RootKey, Vec<u8>>,
     /// What could not be checked, said once each.
     pub warnings: Vec<Warning>,
     warned: std::collections::HashSet<&'static str>,
@@ -110,6 +113,7 @@ impl Pass {
             facts: HashMap::new(),
             paths: HashMap::new(),
             roots: HashMap::new(),
+            shared: HashMap::new(),
             warnings: Vec::new(),
             warned: Default::default(),
         }
@@ -125,6 +129,12 @@ impl Pass {
         if let Some(started_ns) = started_ns {
             self.facts.insert(pid, Facts { root, started_ns });
         }
+    }
+
+    /// The package database seen from `root` is the one every root given the same `key`
+    /// sees (the scan knows it from the container's layers): read once for all of them.
+    pub fn same_database(&mut self, root: RootKey, key: Vec<u8>) {
+        self.shared.insert(root, key);
     }
 
     fn warn_once(&mut self, code: &'static str, message: String) {

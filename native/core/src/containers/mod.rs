@@ -15,6 +15,7 @@
 //! are named from the cgroup alone: the container is identified, its layers are not, and
 //! the scan says so rather than guess.
 pub mod config;
+pub mod database;
 pub mod engine;
 pub mod layers;
 pub mod mount;

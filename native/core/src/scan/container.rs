@@ -21,6 +21,10 @@ use crate::report::{ContainerReport, Origin, OriginKind, RootKind, Warning};
 pub(super) struct Ctx {
     facts: Identified,
     report: Arc<ContainerReport>,
+    /// The identity of the package database its processes see, when its image layers
+    /// alone decide it (`containers::database`): the configuration checks read it once
+    /// for every container that shares it.
+    database: Option<Vec<u8>>,
 }
 
 /// What the scan learned about containers: per view, per layer path, per mapped file.
@@ -31,6 +35,8 @@ pub(super) struct Containers {
     current: Option<Arc<Ctx>>,
     probes: HashMap<(PathBuf, Vec<u8>), Probe>,
     tables: HashMap<Vec<PathBuf>, Arc<PackageTable>>,
+    /// Each image layer's `packages::database_fingerprint`, once per scan.
+    fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
     /// Problems already said (each once per scan).
     said: std::collections::HashSet<String>,
@@ -85,6 +91,10 @@ impl Scan<'_> {
                         .foreign
                         .insert(raw.pid, (raw.root_dev_ino, root));
                 }
+                if let Some(key) = &c.database {
+                    self.config
+                        .same_database(super::config::root_key(raw), key.clone());
+                }
                 self.containers.current = Some(c.clone());
                 (RootKind::Container, Some(c.report.clone()))
             }
@@ -132,9 +142,17 @@ impl Scan<'_> {
                     .push(Warning::new("container-unresolved", p, Some(raw.pid)));
             }
         }
+        let fingerprints = &mut self.containers.fingerprints;
+        let database = containers::database::database_key(&facts.layers, &mounts, &mut |d| {
+            fingerprints
+                .entry(d.to_path_buf())
+                .or_insert_with(|| crate::packages::database_fingerprint(d))
+                .clone()
+        });
         Some(Arc::new(Ctx {
             report: Arc::new(facts.report.clone()),
             facts,
+            database,
         }))
     }
 
