@@ -2,7 +2,7 @@
 // processes and units, and the version installed.
 import {collect} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
-import {installedOf} from '../model/installed.js';
+import {comparedOf, installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
 import {readCommon} from '../options.js';
 import {writeOutputFile, checkWritable} from '../output-file.js';
@@ -31,6 +31,7 @@ export async function packagesCommand(argv: string[]): Promise<number> {
 	const report = buildPackages({
 		doc,
 		installed: installedOf(doc) ?? [],
+		compared: comparedOf(doc),
 		names: positionals,
 	});
 	const {renderPackagesPrometheus} = await import('../render/packages-prometheus.js');
