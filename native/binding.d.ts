@@ -367,6 +367,23 @@ export interface WhichReport {
   warnings: Array<Warning>
 }
 
+export declare class DbusConnection {
+  /** A closed connection; `open` connects it. */
+  constructor()
+  /**
+   * Connects to a `unix:path=` or `unix:abstract=` address, authenticates as our uid and,
+   * on a message bus (`bus`), says Hello. Resolves `{"ok":true}` or the failure.
+   */
+  open(address: string, timeoutMs: number, bus: boolean): Promise<unknown>
+  /**
+   * Sends the calls and resolves with their replies, in order: `{"ok":true,"body":[…]}` or
+   * `{"ok":false,"name":…,"message":…}` each (64-bit integers as decimal text).
+   */
+  calls(calls: Array<DbusCall>): Promise<unknown>
+  /** Closes the connection (dropping the socket). */
+  close(): void
+}
+
 /**
  * A scanner for one sysroot, run directory and catalog that keeps what it knows between
  * scans and reloads only what changed (the rule is in `livetree_core::scanner`).
@@ -416,6 +433,16 @@ export declare function catalogRebuild(path: string): RebuildReport
 export declare function catalogRecordTimeline(path: string, scan: TimelineScan): TimelineRecorded
 
 export declare function coreVersion(): string
+
+/** One method call; every argument as text, typed by `signature` (`s`, `o`, `g`, `u`, `i`, `b`). */
+export interface DbusCall {
+  destination?: string
+  path: string
+  interface?: string
+  member: string
+  signature: string
+  args: Array<string>
+}
 
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
 export declare function scan(options: ScanOptions): Promise<string>

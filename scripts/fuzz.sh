@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fuzz every parser of livetree-core for a bounded time and fail on the first crash.
 #
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 15 targets)
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 15; 16 targets)
 #
 # Uses cargo-fuzz (libFuzzer) on the nightly toolchain, installing either when missing:
 # `rustup toolchain install nightly` and `cargo install cargo-fuzz` (crates.io). The fuzz
@@ -55,6 +55,7 @@ seed_gv() {
 
 seed maps "$cap"/procfs/maps-*.txt "$cap"/procfs/tree/*/maps
 seed mountinfo "$cap"/procfs/mountinfo-*.txt "$cap"/procfs/tree/*/mountinfo
+seed dbus_message "$cap"/dbus/*.bin
 seed cgroup "$cap"/procfs/cgroup-*.txt "$cap"/procfs/tree/*/cgroup "$cap"/systemd/*.cgroup
 seed commit "$cap"/repo/commit.bin "$cap"/sysroot/staged-deployment
 seed dirtree "$cap"/repo/dirtree.bin

@@ -35,7 +35,7 @@ test('each container is compared with the image its name resolves to now', async
 	const oldId = (await store.container(oldName)).Id;
 	const newId = (await store.container(newName)).Id;
 	// What the rebuilt image's own database says (a throwaway container of it).
-	const inImage = (await store.podman(['run', '--rm', '--network', 'none', image, 'dpkg-query', '-W', `-f=${'$'}{Version}`, 'livetree-demo'])).trim();
+	const inImage = await store.dpkgVersion({image}, 'livetree-demo');
 	t.is(inImage, '2.0-1');
 
 	const state = join(store.dir, 'state');

@@ -142,6 +142,13 @@ test('the text report groups processes by container and names how each is restar
 	t.false(text.includes('Other processes'), 'container processes are not foreign');
 });
 
+test('at 40 columns the containers headline is wrapped, not cut or overflowing', t => {
+	const text = renderText(containerDocument(), {style, verbose: false, width: 40});
+	const at = text.split('\n').indexOf('Containers: 4, 2 on an image whose name');
+	t.not(at, -1, text);
+	t.deepEqual(text.split('\n').slice(at, at + 3), ['Containers: 4, 2 on an image whose name', '    moved on; 6 processes, 5 need a', '    restart']);
+});
+
 test('explain names a file of the container own layer as written inside it, and the unit that runs the container', t => {
 	const doc = containerDocument();
 	const db = doc.processes.find(p => p.pid === 201)!;

@@ -8,12 +8,17 @@ import {chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFi
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import Ajv2020 from 'ajv/dist/2020.js';
 import type {StatusDocument} from '../src/model/document.js';
+import type {PackagesDocument} from '../src/model/packages.js';
 import {type CliResult, livetree, livetreeAs, projectRoot} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {statusExitCode} from './helpers/exit-code.js';
 
 const bin = `${projectRoot}bin/livetree.js`;
+const ajv = new Ajv2020.default({allErrors: true, strict: false});
+ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
+const validatePackages = ajv.compile(JSON.parse(await readFile(path.join(projectRoot, 'schema/packages.schema.json'), 'utf8')) as object);
 
 async function scratch(t: {teardown(fn: () => Promise<void>): void}): Promise<string> {
 	const dir = await mkdtemp(path.join(os.tmpdir(), 'livetree-incomplete-'));
@@ -88,6 +93,26 @@ test('as nobody, unread processes beside read ones: unknown, and what was read i
 	t.is(r.code, 3, r.stderr);
 	t.is(r.stdout.split('\n')[0], 'Unknown for 2 of 3 processes: they could not be read (run as root); none of the other 1 needs a restart.');
 	t.regex(r.stdout, /^Summary: 3 processes, none of 1 read needs one;/m);
+});
+
+test('as nobody, packages with unread processes: exit 3 and the list says what it left out', async t => {
+	const dir = await scratch(t);
+	const state = path.join(dir, 'state');
+	// nobody's own sleep maps the host's libc (read); runuser, root's, is PID 1 (unread).
+	const script = 'runuser -u nobody -- sleep 60 &\nuntil pgrep -u nobody -x sleep >/dev/null; do sleep 0.05; done';
+	const json = await inNamespace(script, ['packages', '--json', '--no-systemd', '--state-dir', state]);
+	t.is(json.code, 3, json.stderr);
+	const report = JSON.parse(json.stdout) as PackagesDocument;
+	t.deepEqual(validatePackages(report) ? [] : validatePackages.errors, []);
+	t.deepEqual([report.summary.mismatched, report.summary.processesUnreadable, report.summary.complete], [0, 2, false]);
+	t.true(
+		report.packages.some(p => p.running.some(v => v.processes.some(q => q.comm === 'sleep'))),
+		json.stdout,
+	);
+
+	const text = await inNamespace(script, ['packages', '--no-systemd', '--color', 'never', '--state-dir', state]);
+	t.is(text.code, 3, text.stderr);
+	t.regex(text.stdout, /^Unknown: 2 processes could not be read \(run as root\); which packages they run is not in this list\.$/m);
 });
 
 test('as nobody, something to restart beside unread processes: exit 1, and the verdict says the unknown', async t => {

@@ -84,7 +84,7 @@ test('a mismatch is per tree and per architecture, never in a foreign root', t =
 	t.deepEqual(line('2.30', booted).installedVersions, ['2.30']);
 	t.deepEqual(line('2.36-0', booted).installedVersions, ['2.36-1']);
 	t.true(libc.mismatch);
-	t.deepEqual(r.summary, {packages: 1, mismatched: 1, processes: 5});
+	t.deepEqual(r.summary, {packages: 1, mismatched: 1, processes: 5, processesUnreadable: 0, complete: true});
 });
 
 test('a package gone from the installed tree is a mismatch with installed empty', t => {

@@ -141,6 +141,11 @@ test.serial('restart --needed leaves out what must not be restarted; named units
 	t.is(done.get('lt-plain.service')?.verdict, 'verified');
 	t.is(done.get('lt-limit.service')?.skip?.code, 'start-limit');
 	t.regex(done.get('lt-limit.service')!.skip!.reason, /StartLimitBurst=2/);
+	// The hint, run as printed, asks the same manager and keeps the same catalog.
+	t.true(
+		done.get('lt-limit.service')!.skip!.instead.includes(`then livetree restart --needed --state-dir ${state} --bus-address ${m.busAddress} again`),
+		done.get('lt-limit.service')!.skip!.instead,
+	);
 	// lt-fail's helper still runs the old binary, but its last restart failed: not retried.
 	t.is(
 		done.get('lt-fail.service')?.skip?.code,
@@ -148,6 +153,10 @@ test.serial('restart --needed leaves out what must not be restarted; named units
 		JSON.stringify([...done.values()].map(o => [o.unit, o.verdict, o.skip?.code])) + failed.stdout,
 	);
 	t.regex(done.get('lt-fail.service')!.skip!.reason, /failed, and it was not started since/);
+	t.is(
+		done.get('lt-fail.service')!.skip!.instead,
+		`looking at why (journalctl --user -u lt-fail.service), then naming it explicitly (livetree restart lt-fail.service --state-dir ${state} --bus-address ${m.busAddress})`,
+	);
 	const after = await Promise.all(all.map(async u => (await m.show(u, ['MainPID']))['MainPID']));
 	for (const [i, u] of all.entries()) {
 		if (done.get(u)?.verdict === 'skipped') {

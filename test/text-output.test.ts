@@ -253,7 +253,9 @@ test('packages NAME that matches nothing says no package of that name is in memo
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const r = await livetree(['packages', 'no-such-package-livetree', '--no-systemd', '--state-dir', await fx.tempDir()]);
-	t.is(r.code, 0, 'nothing of that name runs another version than installed');
+	// Nothing of that name runs another version than installed: 0, or 3 where some process of
+	// this host could not be read (then the list says so).
+	t.is(r.code, /^Unknown: \d+ process(es)? could not be read/m.test(r.stdout) ? 3 : 0, r.stdout);
 	t.regex(r.stdout, /^No package named no-such-package-livetree is in memory: /);
 	t.notRegex(r.stdout, /No package's files are in memory/);
 });

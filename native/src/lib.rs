@@ -10,6 +10,7 @@
 
 mod catalog_glue;
 mod convert;
+mod dbus_glue;
 mod guard;
 mod scanner_glue;
 
@@ -18,6 +19,7 @@ use napi_derive::napi;
 
 pub use catalog_glue::*;
 pub use convert::*;
+pub use dbus_glue::*;
 pub use scanner_glue::*;
 
 #[napi]

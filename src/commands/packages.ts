@@ -2,8 +2,10 @@
 // processes and units, and the version installed.
 import {collect} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
+import {exitCodes} from '../exit-codes.js';
 import {comparedOf, installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
+import {runningAsRoot} from '../host.js';
 import {readCommon} from '../options.js';
 import {writeOutputFile, checkWritable} from '../output-file.js';
 import {commandHelp} from './help.js';
@@ -45,12 +47,19 @@ export async function packagesCommand(argv: string[]): Promise<number> {
 			import('../render/packages-text.js'),
 			import('../render/wrap.js'),
 		]);
-		process.stdout.write(renderPackagesText(report, makeStyle(options.color), options.verbose, {names: positionals, width: terminalWidth()}));
+		process.stdout.write(
+			renderPackagesText(report, makeStyle(options.color), options.verbose, {names: positionals, width: terminalWidth(), asRoot: runningAsRoot()}),
+		);
 	}
 
 	if (values.textfile !== undefined) {
 		await writeOutputFile('--textfile', values.textfile, renderPackagesPrometheus(report));
 	}
 
-	return report.summary.mismatched > 0 ? 1 : 0;
+	if (report.summary.mismatched > 0) {
+		return exitCodes.needed;
+	}
+
+	// Nothing read runs another version, but some processes were not read: not clean.
+	return report.summary.complete ? exitCodes.clean : exitCodes.unknown;
 }

@@ -1,15 +1,15 @@
 // `livetree restart`: restart units that run stale code, then prove it worked by scanning
 // the new processes. Every attempt is recorded in the catalog before the job is queued.
 import {existsSync} from 'node:fs';
-import {collect, openScanner, scanOnly, type Scanner} from '../collect.js';
+import {collect, openScanner} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
-import {buildDocument} from '../model/build.js';
+import {exitCodes} from '../exit-codes.js';
 import {native} from '../native.js';
 import {catalogPath, readCommon, type CommonOptions} from '../options.js';
 import {makeStyle} from '../render/style.js';
 import {renderRestarts} from '../render/restarts.js';
 import {staleFiles, type StaleFile} from '../systemd/reasons.js';
-import {restartUnits, type RestartOutcome, type RestartRecorder, type RestartTarget, type VerifyResult} from '../systemd/restart.js';
+import {restartUnits, type RestartOutcome, type RestartRecorder, type RestartTarget} from '../systemd/restart.js';
 import {withSystemd} from '../systemd/status-units.js';
 import type {RestartFacts, SystemdClient} from '../systemd/client.js';
 import {toSystemdError} from '../systemd/errors/to-systemd-error.js';
@@ -19,6 +19,7 @@ import {nameFromPath} from '../systemd/units.js';
 import {loadRestartConfig} from '../restart-config.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
+import {verifyProcesses} from './restart-verify.js';
 import {suggestFor} from './rerun.js';
 import {commandTable} from './table.js';
 
@@ -81,7 +82,7 @@ export async function restartCommand(argv: string[]): Promise<number> {
 
 		const done = await restartUnits(client, targets, {
 			dryRun: values['dry-run'],
-			verify: async (_unit, pids) => verify(options, pids, scanner),
+			verify: async (_unit, pids) => verifyProcesses(options, pids, scanner),
 			recorder: recorder(catalogPath(options)),
 			pidView,
 		});
@@ -102,7 +103,13 @@ export async function restartCommand(argv: string[]): Promise<number> {
 		return 0;
 	}
 
-	return outcomes.every(o => o.verdict === 'verified') ? 0 : 1;
+	// Not verified because a new process could not be read: unknown (3), unless something is
+	// known to be wrong (1).
+	if (outcomes.every(o => o.verdict === 'verified')) {
+		return exitCodes.clean;
+	}
+
+	return outcomes.every(o => o.verdict === 'verified' || o.verdict === 'unverified') ? exitCodes.unknown : exitCodes.needed;
 }
 
 // `systemctl restart foo` means foo.service; so does livetree.
@@ -166,7 +173,16 @@ async function policyContext(
 		}
 	}
 
-	return {system, managerVersion: Number.isFinite(version) ? version : null, selfUnit, exclude, history, now: Date.now() / 1000};
+	const suggest = suggestFor(options);
+	return {
+		system,
+		managerVersion: Number.isFinite(version) ? version : null,
+		selfUnit,
+		exclude,
+		history,
+		now: Date.now() / 1000,
+		restartCommand: (...args) => suggest('restart', ...args),
+	};
 }
 
 function skippedOutcome(unit: string, skip: Skip, oldPids: number[], dryRun: boolean): RestartOutcome<StaleFile, number> {
@@ -181,17 +197,6 @@ function skippedOutcome(unit: string, skip: Skip, oldPids: number[], dryRun: boo
 		recordId: null,
 		details: {result: null, execMainStatus: null, activeState: null, subState: null, mainPid: null, nRestarts: null, stale: [], error: null},
 	};
-}
-
-async function verify(options: CommonOptions, pids: number[], scanner: Scanner): Promise<VerifyResult<StaleFile>> {
-	if (pids.length === 0) {
-		return {allCurrent: true, stale: []};
-	}
-
-	const scan = await scanOnly(options, {pids}, scanner);
-	const doc = buildDocument({scan, host: {hostname: '', kernelRelease: ''}});
-	const stale = doc.processes.flatMap(p => staleFiles(p));
-	return {allCurrent: doc.processes.every(p => !p.needsRestart), stale};
 }
 
 function recorder(path: string): RestartRecorder<StaleFile, number> {

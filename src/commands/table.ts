@@ -92,7 +92,8 @@ binary or source package name; a NAME that matches nothing in memory is said.`,
 		),
 		optionHelp: {json: 'print the packages document (schema/packages.schema.json)'},
 		footer: `Exit codes: 0 every package runs its installed version (also when no NAME given is in
-memory), 1 some package runs another version, 2 the scan failed.`,
+memory), 1 some package runs another version, 2 the scan failed, 3 none that was read
+runs another version but some processes could not be read (what they run is unknown).`,
 	},
 	restart: {
 		usage: 'restart (--needed | UNIT...) [options]',
@@ -101,6 +102,7 @@ memory), 1 some package runs another version, 2 the scan failed.`,
 		description: `Restart units through systemd, wait for each job, then scan the unit's new processes:
   verified     new processes, all running current code
   still-stale  restarted, but something in the unit still maps stale code
+  unverified   restarted, but a new process could not be read: what it runs is unknown
   failed       the job or the unit failed (its Result and ExecMainStatus are shown)
 Every attempt is recorded in the catalog (see livetree history).
 
@@ -131,8 +133,9 @@ restart but belong to no unit are counted: whoever started them restarts them.`,
 			'help',
 		),
 		optionHelp: {json: 'print the outcomes as JSON'},
-		footer: `Exit codes: 0 every requested restart is verified (or a dry run), 1 one is not or a
-unit needing a restart was skipped, 2 error (such as a unit that does not exist).`,
+		footer: `Exit codes: 0 every requested restart is verified (or a dry run), 1 one is still-stale
+or failed or a unit needing a restart was skipped, 2 error (such as a unit that does not
+exist), 3 every restart succeeded but some new processes could not be read (unverified).`,
 	},
 	history: {
 		usage: 'history [options]',

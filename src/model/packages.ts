@@ -2,6 +2,7 @@
 // processes and units, against the version installed in the tree that counts as installed
 // (the booted deployment, else the default one, else the host root; for a container, the
 // image its image name resolves to now). Pure.
+import {complete} from './complete.js';
 import type {Container, Package, Process, StatusDocument, Warning} from './document.js';
 
 export interface PackageProcess {
@@ -58,7 +59,15 @@ export interface PackagesDocument {
 	/** The deployment whose versions count as installed for processes in deployments (the booted, else the default one); null without deployments. Processes in the host root count against `host`. */
 	installedTree: string | null;
 	packages: PackageEntry[];
-	summary: {packages: number; mismatched: number; processes: number};
+	summary: {
+		packages: number;
+		mismatched: number;
+		processes: number;
+		/** Processes the scan could not read: which packages they run is unknown. */
+		processesUnreadable: number;
+		/** Every process was read; false means "nothing mismatched" is not a clean answer. */
+		complete: boolean;
+	};
 	warnings: Warning[];
 }
 
@@ -167,6 +176,8 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 			packages: packages.length,
 			mismatched: packages.filter(p => p.mismatch).length,
 			processes: new Set(packages.flatMap(p => p.running.flatMap(v => v.processes.map(q => q.pid)))).size,
+			processesUnreadable: doc.summary.processesUnreadable,
+			complete: complete(doc),
 		},
 		warnings: doc.warnings,
 	};

@@ -9,6 +9,8 @@ export interface PackagesTextOptions {
 	names?: readonly string[];
 	/** The terminal's columns; undefined in a pipe or a file (nothing is wrapped). */
 	width?: number;
+	/** Whether livetree runs as root: says what to do about processes it could not read. */
+	asRoot?: boolean;
 }
 
 function count(n: number, one: string, many = `${one}s`): string {
@@ -65,6 +67,14 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 			width,
 		),
 	);
+	const unread = doc.summary.processesUnreadable;
+	if (!doc.summary.complete) {
+		// Not "nothing else runs": what the unread processes run was not seen.
+		const what = unread === 1 ? '1 process could not be read' : `${unread} processes could not be read`;
+		const why = options.asRoot === false ? ' (run as root)' : options.asRoot ? ' (even as root; see warnings)' : '';
+		lines.push(...layout(style.yellow(`Unknown: ${what}${why}; which packages ${unread === 1 ? 'it runs' : 'they run'} is not in this list.`), '', width));
+	}
+
 	for (const w of doc.warnings) {
 		lines.push(...layout(style.dim(`warning: ${w.message}`), '', width, 4));
 	}

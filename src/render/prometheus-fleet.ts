@@ -17,7 +17,7 @@ export interface RestartRecordFacts {
 }
 
 // The verdicts a finished restart can carry (see `livetree restart --help`).
-export const restartVerdicts = ['verified', 'still-stale', 'failed'] as const;
+export const restartVerdicts = ['verified', 'still-stale', 'unverified', 'failed'] as const;
 
 export function unitProcessFamilies(doc: StatusDocument): Family[] {
 	const needing = new Set(doc.processes.filter(p => p.needsRestart).map(p => p.pid));
@@ -61,7 +61,7 @@ export function restartFamilies(records: readonly RestartRecordFacts[] | undefin
 	return [
 		{
 			name: 'livetree_restarts_total',
-			help: "Restarts livetree finished, by verdict (verified, still-stale, failed), from the catalog's history.",
+			help: "Restarts livetree finished, by verdict (verified, still-stale, unverified, failed), from the catalog's history.",
 			type: 'counter',
 			samples: [...totals].map(([verdict, value]) => ({labels: {verdict}, value})),
 		},

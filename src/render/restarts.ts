@@ -44,7 +44,9 @@ export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, u
 				? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}, exit status ${d.execMainStatus ?? '?'}${d.error ? `, ${d.error.message}` : ''})`
 				: o.verdict === 'still-stale'
 					? ` (${d.stale.length} stale files remain)`
-					: '';
+					: o.verdict === 'unverified'
+						? ` (what ${d.unknown?.length === 1 ? `PID ${d.unknown[0]} runs` : `PIDs ${d.unknown?.join(' ') ?? '?'} run`} is unknown: ${d.unknown?.length === 1 ? 'it' : 'they'} could not be read)`
+						: '';
 		return `${o.unit}: ${verdict}${extra}; ${pidChange(o.oldPids, o.newPids, o.dryRun)}`;
 	});
 	return `${[...lines, ...(note ? [note] : [])].join('\n')}\n`;

@@ -384,10 +384,15 @@ function containerLines(doc: StatusDocument, procs: Process[], options: TextOpti
 	const needing = procs.filter(p => p.needsRestart).length;
 	const lines = [
 		'',
-		style.bold(`Containers: ${containers.length}`) +
-			(outdated > 0 ? style.red(`, ${outdated} on an image whose name moved on`) : '') +
-			`; ${count(procs.length, 'process', 'processes')}` +
-			(needing > 0 ? style.red(`, ${needing} need${needing === 1 ? 's' : ''} a restart`) : ''),
+		...layout(
+			style.bold(`Containers: ${containers.length}`) +
+				(outdated > 0 ? style.red(`, ${outdated} on an image whose name moved on`) : '') +
+				`; ${count(procs.length, 'process', 'processes')}` +
+				(needing > 0 ? style.red(`, ${needing} need${needing === 1 ? 's' : ''} a restart`) : ''),
+			'',
+			options.width,
+			4,
+		),
 	];
 	const why = (d: StatusDocument, p: Process) => (p.needsRestart ? staleWhy(d, p) : 'nothing it maps is stale');
 	for (const {c, procs: own} of cut(containers, options.verbose)) {

@@ -13,9 +13,20 @@ import {join} from 'node:path';
  * a unified host, else the hybrid layout's `unified` and the v1 `systemd` hierarchies.
  */
 export function cgroupHierarchies(cgroupFsRoot = '/sys/fs/cgroup'): string[] {
-	if (existsSync(join(cgroupFsRoot, 'cgroup.controllers'))) return [cgroupFsRoot];
-	return [join(cgroupFsRoot, 'unified'), join(cgroupFsRoot, 'systemd')].filter(d => existsSync(d));
+	// Asked once per unit of a status: the layout of a host does not change in between.
+	let known = hierarchies.get(cgroupFsRoot);
+	if (!known || Date.now() - known.at > 1_000) {
+		const dirs = existsSync(join(cgroupFsRoot, 'cgroup.controllers'))
+			? [cgroupFsRoot]
+			: [join(cgroupFsRoot, 'unified'), join(cgroupFsRoot, 'systemd')].filter(d => existsSync(d));
+		known = {at: Date.now(), dirs};
+		hierarchies.set(cgroupFsRoot, known);
+	}
+
+	return known.dirs;
 }
+
+const hierarchies = new Map<string, {at: number; dirs: string[]}>();
 
 /**
  * Every PID in a unit's control group, including sub-cgroups a service delegates, sorted.
@@ -43,6 +54,8 @@ async function collectPids(dir: string, into: Set<number>): Promise<void> {
 		const pid = Number.parseInt(line, 10);
 		if (Number.isInteger(pid) && pid > 0) into.add(pid);
 	}
+	// cgroup2 counts a cgroup's descendants: a leaf (most units) needs no listing.
+	if (noDescendants(dir)) return;
 	let entries: Dirent[];
 	try {
 		entries = readdirSync(dir, {withFileTypes: true});
@@ -50,4 +63,13 @@ async function collectPids(dir: string, into: Set<number>): Promise<void> {
 		return;
 	}
 	for (const e of entries) if (e.isDirectory()) await collectPids(join(dir, e.name), into);
+}
+
+// Whether cgroup2's cgroup.stat says `nr_descendants 0`; false when it cannot tell (cgroup v1).
+function noDescendants(dir: string): boolean {
+	try {
+		return /^nr_descendants 0$/m.test(readFileSync(join(dir, 'cgroup.stat'), 'utf8'));
+	} catch {
+		return false;
+	}
 }

@@ -8,6 +8,7 @@ import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, DBUS_XML, MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import {SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE} from './introspection/unit.js';
+import {typeProperties, unitProperties, type UnitProperties} from './unit-properties.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 
@@ -24,20 +25,7 @@ export interface SystemdClientOptions {
 	env?: NodeJS.ProcessEnv;
 }
 
-/** The unit properties livetree uses; fields a unit type lacks are null. */
-export interface UnitProperties {
-	id: string;
-	loadState: string;
-	activeState: string;
-	subState: string;
-	/** Microseconds since the epoch; 0 when the unit never entered the active state. */
-	activeEnterTimestampUsec: bigint;
-	mainPid: number | null;
-	result: string | null;
-	nRestarts: number | null;
-	execMainStatus: number | null;
-	controlGroup: string | null;
-}
+export type {UnitProperties} from './unit-properties.js';
 
 /** What the manager says about restarting a unit (see restart-policy.ts). */
 export interface RestartFacts {
@@ -89,16 +77,6 @@ interface PropertiesProxy {
 	Get(iface: string, name: string): Promise<Variant>;
 	GetAll(iface: string): Promise<Record<string, Variant>>;
 }
-
-/** Of each unit type, the interface and the properties of it that UnitProperties holds. */
-const TYPE_PROPERTIES: Record<string, {iface: string; names: string[]}> = {
-	service: {iface: SERVICE_INTERFACE, names: ['MainPID', 'ControlGroup', 'Result', 'NRestarts', 'ExecMainStatus']},
-	scope: {iface: SCOPE_INTERFACE, names: ['ControlGroup', 'Result']},
-	socket: {iface: 'org.freedesktop.systemd1.Socket', names: ['ControlGroup', 'Result']},
-	mount: {iface: 'org.freedesktop.systemd1.Mount', names: ['ControlGroup', 'Result']},
-	swap: {iface: 'org.freedesktop.systemd1.Swap', names: ['ControlGroup', 'Result']},
-	slice: {iface: 'org.freedesktop.systemd1.Slice', names: ['ControlGroup']},
-};
 
 /** At most this many calls wait for their answer at once on one connection (a system bus
  * allows a connection 128 pending replies; dbus-daemon's max_replies_per_connection). */
@@ -262,23 +240,9 @@ export class SystemdClient {
 				})),
 			this.getProperties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
 		]);
-		const id = head.id;
-		const type = TYPE_PROPERTIES[id.slice(id.lastIndexOf('.') + 1)];
+		const type = typeProperties(head.id);
 		const typed = type ? await this.getProperties(unitPath, type.iface, type.names) : {};
-		const mainPid = num(typed.MainPID);
-		const cg = str(typed.ControlGroup);
-		return {
-			id,
-			loadState: head.loadState,
-			activeState: head.activeState,
-			subState: head.subState,
-			activeEnterTimestampUsec: big(activeEnter.ActiveEnterTimestamp),
-			mainPid: mainPid === null || mainPid === 0 ? null : mainPid,
-			result: str(typed.Result),
-			nRestarts: num(typed.NRestarts),
-			execMainStatus: num(typed.ExecMainStatus),
-			controlGroup: cg === null || cg === '' ? null : cg,
-		};
+		return unitProperties(head, activeEnter.ActiveEnterTimestamp?.value, Object.fromEntries(Object.entries(typed).map(([k, v]) => [k, v.value])));
 	}
 
 	/** Object path of a unit, loading its definition when it is not loaded (starts nothing). */

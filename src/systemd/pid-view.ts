@@ -6,7 +6,7 @@
 // the host PID of that very process.
 import {readFile, readlink} from 'node:fs/promises';
 import {join} from 'node:path';
-import type {SystemdClient} from './client.js';
+import type {UnitQueries} from './bulk-client.js';
 import {readCgroupPids} from './cgroup.js';
 
 export interface PidView {
@@ -46,7 +46,10 @@ async function pidNamespace(procRoot: string, pid: number | 'self'): Promise<str
  * compare their PID namespace with ours. When any of this cannot be read (no cgroup access,
  * not root), the manager is taken to share our namespace, as before.
  */
-export async function managerPidView(client: SystemdClient, opts: {procRoot?: string; cgroupFsRoot?: string} = {}): Promise<PidView> {
+export async function managerPidView(
+	client: Pick<UnitQueries, 'getUnitPropertiesByName'>,
+	opts: {procRoot?: string; cgroupFsRoot?: string} = {},
+): Promise<PidView> {
 	const procRoot = opts.procRoot ?? '/proc';
 	let members: number[] | null = null;
 	try {

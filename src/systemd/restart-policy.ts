@@ -54,6 +54,18 @@ export interface PolicyContext {
 	history: readonly PastRestart[];
 	/** Epoch seconds. */
 	now: number;
+	/** `livetree restart ARGS…` with the options of this run (what it read, which manager);
+	 * default: the bare command. */
+	restartCommand?: (...args: string[]) => string;
+}
+
+// A user manager's units are asked about with --user.
+function user(ctx: PolicyContext): string {
+	return ctx.system ? '' : ' --user';
+}
+
+function restartCommand(ctx: PolicyContext, ...args: string[]): string {
+	return ctx.restartCommand ? ctx.restartCommand(...args) : ['livetree', 'restart', ...args].join(' ');
 }
 
 const MESSAGE_BUS = ['dbus.service', 'dbus-broker.service', 'dbus-daemon.service', 'messagebus.service'];
@@ -166,7 +178,7 @@ export function skipForNeeded(f: RestartFacts, ctx: PolicyContext): Skip | null 
 		return {
 			code: 'self',
 			reason: 'livetree runs in it: the restart would stop livetree half-way',
-			instead: 'running livetree restart from outside that unit, or naming the unit explicitly',
+			instead: `running livetree restart from outside that unit, or naming the unit explicitly (${restartCommand(ctx, f.id)})`,
 		};
 	}
 	const site = ctx.exclude.find(e => anyName(f, [e.pattern]));
@@ -174,14 +186,14 @@ export function skipForNeeded(f: RestartFacts, ctx: PolicyContext): Skip | null 
 		return {
 			code: 'site-policy',
 			reason: `excluded by site policy (${site.pattern}, ${site.source})`,
-			instead: 'whatever the site prefers; name the unit explicitly to restart it anyway',
+			instead: `whatever the site prefers; name the unit explicitly to restart it anyway (${restartCommand(ctx, f.id)})`,
 		};
 	}
 	if (f.result === 'start-limit-hit') {
 		return {
 			code: 'start-limit',
 			reason: 'it hit its start limit and the manager refuses to start it',
-			instead: `looking at why (journalctl -u ${f.id}), then systemctl reset-failed ${f.id} and naming it explicitly`,
+			instead: `looking at why (journalctl${user(ctx)} -u ${f.id}), then systemctl${user(ctx)} reset-failed ${f.id} and naming it explicitly (${restartCommand(ctx, f.id)})`,
 		};
 	}
 	const mine = ctx.history.filter(h => h.unit === f.id).sort((a, b) => b.startedAt - a.startedAt);
@@ -192,7 +204,7 @@ export function skipForNeeded(f: RestartFacts, ctx: PolicyContext): Skip | null 
 			return {
 				code: 'start-limit',
 				reason: `livetree restarted it ${recent} time(s) in the last ${intervalS} s; one more would reach its start limit (StartLimitBurst=${f.startLimitBurst})`,
-				instead: `waiting ${intervalS} s, then livetree restart --needed again`,
+				instead: `waiting ${intervalS} s, then ${restartCommand(ctx, '--needed')} again`,
 			};
 		}
 	}
@@ -207,7 +219,7 @@ export function skipForNeeded(f: RestartFacts, ctx: PolicyContext): Skip | null 
 			return {
 				code: 'failed-before',
 				reason: `livetree's restart of it at ${when} ${last.state === 'in-progress' ? 'never finished' : 'failed'}, and it was not started since; livetree does not retry in a loop`,
-				instead: `looking at why (journalctl -u ${f.id}), then naming it explicitly`,
+				instead: `looking at why (journalctl${user(ctx)} -u ${f.id}), then naming it explicitly (${restartCommand(ctx, f.id)})`,
 			};
 		}
 	}

@@ -11,7 +11,9 @@ import type {StaleFile} from './reasons.js';
 
 /** JobRemoved results systemd documents; newer systemd may add others. */
 export type JobResult = 'done' | 'canceled' | 'timeout' | 'failed' | 'dependency' | 'skipped' | (string & {});
-export type RestartVerdict = 'verified' | 'still-stale' | 'failed';
+// unverified: the job is done and the unit stayed up, but some new process could not be read
+// (permission, a composefs image not proven): nothing shows what it runs, so it is not verified.
+export type RestartVerdict = 'verified' | 'still-stale' | 'unverified' | 'failed';
 
 export interface RestartTarget<S = StaleFile> {
 	name: string;
@@ -20,8 +22,11 @@ export interface RestartTarget<S = StaleFile> {
 }
 
 export interface VerifyResult<S = StaleFile> {
+	/** No new process that could be read maps stale code. */
 	allCurrent: boolean;
 	stale: S[];
+	/** New processes whose code is unknown (unreadable, or what they run is unproven). */
+	unknown: number[];
 }
 
 export interface RestartDetails<S = StaleFile> {
@@ -34,6 +39,8 @@ export interface RestartDetails<S = StaleFile> {
 	nRestarts: number | null;
 	/** What `verify` still found stale (empty unless the verdict is still-stale). */
 	stale: S[];
+	/** New processes `verify` could not tell about (the verdict is then never `verified`). */
+	unknown?: number[];
 	/** Why the attempt failed before a job result or a unit state could say so. */
 	error: {code: string; message: string} | null;
 }
@@ -150,12 +157,13 @@ async function attempt<S, Id>(client: SystemdClient, u: RestartTarget<S>, opts: 
 		return {jobResult, newPids, verdict: 'failed', details};
 	}
 	const check = await opts.verify(u.name, newPids);
-	return {
-		jobResult,
-		newPids,
-		verdict: check.allCurrent ? 'verified' : 'still-stale',
-		details: detailsOf(props, check.allCurrent ? [] : check.stale),
-	};
+	const verdict: RestartVerdict = !check.allCurrent ? 'still-stale' : check.unknown.length > 0 ? 'unverified' : 'verified';
+	const details = detailsOf(props, check.allCurrent ? [] : check.stale);
+	if (check.unknown.length > 0) {
+		details.unknown = check.unknown;
+	}
+
+	return {jobResult, newPids, verdict, details};
 }
 
 interface Settled {

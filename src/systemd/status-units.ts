@@ -3,7 +3,8 @@
 // goes on without units and says so in a `systemd-unavailable` warning.
 import type {Process, Unit, Warning} from '../model/document.js';
 import type {BusChoice} from '../options.js';
-import {clientOptions, noBusAt, resolveBusAddress} from './bus-address.js';
+import {checkBusAddress, clientOptions, noBusAt, resolveBusAddress} from './bus-address.js';
+import type {UnitQueries} from './bulk-client.js';
 import type {SystemdClient} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {managerPidView} from './pid-view.js';
@@ -28,13 +29,41 @@ export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient
 	}
 }
 
+/** The read-only questions of a status, over the core's bulk connection where the address is a
+ * Unix socket (see bulk-client.ts), else over dbus-next. */
+export async function withUnitQueries<T>(bus: BusChoice, use: (client: UnitQueries) => Promise<T>): Promise<T> {
+	const options = clientOptions(bus);
+	const address = resolveBusAddress(options);
+	const none = await noBusAt(address);
+	if (none) {
+		throw new SystemdError('systemd-unavailable', none);
+	}
+
+	const problem = checkBusAddress(address);
+	if (problem) {
+		throw new SystemdError('systemd-unavailable', `bus address "${address}": ${problem}`);
+	}
+
+	const {BulkSystemdClient} = await import('./bulk-client.js');
+	const bulk = await BulkSystemdClient.connect(address);
+	if (bulk === null) {
+		return withSystemd(bus, use);
+	}
+
+	try {
+		return await use(bulk);
+	} finally {
+		bulk.close();
+	}
+}
+
 export async function unitsForProcesses(
 	processes: readonly (Process & {cgroupUnit?: string | null})[],
 	bus: BusChoice,
 	describe: DescribeProcess,
 ): Promise<{units: Unit[]; warnings: Warning[]; answered: boolean}> {
 	try {
-		return await withSystemd(bus, async client => {
+		return await withUnitQueries(bus, async client => {
 			const pidView = await managerPidView(client);
 			const collected = await collectUnits(
 				client,

@@ -3,7 +3,8 @@
 // because a name read from a cgroup path can belong to another manager (a user manager's unit
 // seen on the system bus is really part of user@UID.service).
 import {readCgroupPids} from './cgroup.js';
-import type {SystemdClient, UnitProperties} from './client.js';
+import type {UnitQueries} from './bulk-client.js';
+import type {UnitProperties} from './unit-properties.js';
 import type {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {samePidView, type PidView} from './pid-view.js';
@@ -75,7 +76,7 @@ const IN_FLIGHT = 16;
  * warning and leaves units empty); errors about one unit or one PID become warnings.
  * Questions go out IN_FLIGHT at a time; the answer does not depend on their order.
  */
-export async function collectUnits(client: SystemdClient, processes: readonly ProcessUnitHint[], opts: CollectUnitsOptions = {}): Promise<CollectedUnits> {
+export async function collectUnits(client: UnitQueries, processes: readonly ProcessUnitHint[], opts: CollectUnitsOptions = {}): Promise<CollectedUnits> {
 	const view = opts.pidView ?? samePidView;
 	const byHint = new Map<string, number[]>();
 	for (const p of processes) {
@@ -114,7 +115,8 @@ export async function collectUnits(client: SystemdClient, processes: readonly Pr
 	};
 
 	// Each hinted unit, asked about; its PIDs that the manager places in it are confirmed.
-	const hinted = await mapLimit([...byHint], IN_FLIGHT, async ([hint, pids]) => {
+	const inFlight = client.concurrency ?? IN_FLIGHT;
+	const hinted = await mapLimit([...byHint], inFlight, async ([hint, pids]) => {
 		const confirmed: Array<[number, string]> = [];
 		let unconfirmed = pids;
 		let problem: SystemdError | null = null;
@@ -141,7 +143,7 @@ export async function collectUnits(client: SystemdClient, processes: readonly Pr
 	// The rest: ask the manager about its own number for each process; one it cannot see has
 	// no unit there (its cgroup path was only a hint, and the number would name another process).
 	const unconfirmed = hinted.flatMap(h => h.unconfirmed);
-	const asked = await mapLimit(unconfirmed, IN_FLIGHT, async pid => {
+	const asked = await mapLimit(unconfirmed, inFlight, async pid => {
 		const managerPid = await view.toManager(pid);
 		if (managerPid === null) return {unit: null, problem: null};
 		try {

@@ -70,3 +70,13 @@ export function checkedDocument(r: {code: number; stdout: string; stderr: string
 
 	return doc;
 }
+
+/** `livetree packages`: 1 when a package runs another version than installed; else 3 when some
+ * process could not be read; else 0. */
+export function packagesExitCode(report: {summary: {mismatched: number; complete: boolean}}): 0 | 1 | 3 {
+	if (report.summary.mismatched > 0) {
+		return 1;
+	}
+
+	return report.summary.complete ? 0 : 3;
+}

@@ -1,12 +1,16 @@
 // restartUnits against a real systemd --user: real jobs, real JobRemoved signals, real cgroups.
 import test from 'ava';
 import {existsSync} from 'node:fs';
-import {chmod, writeFile} from 'node:fs/promises';
+import {execFile} from 'node:child_process';
+import {chmod, chown, mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {promisify} from 'node:util';
 import {join} from 'node:path';
 import {connectSystemd} from '../../src/systemd/client.js';
 import {restartUnits} from '../../src/systemd/restart.js';
 import type {RestartFinish, RestartRecorder, VerifyResult} from '../../src/systemd/restart.js';
 import type {StaleFile} from '../../src/systemd/reasons.js';
+import {projectRoot} from '../helpers/cli.js';
 import {startUserManager} from '../helpers/systemd-user.js';
 import type {UserManager} from '../helpers/systemd-user.js';
 
@@ -37,7 +41,7 @@ function verifyNotOld(oldPids: number[]) {
 		const stale = newPids
 			.filter(p => oldPids.includes(p) || !existsSync(`/proc/${p}`))
 			.map(pid => ({pid, path: `/proc/${pid}`, deleted: false, superseded: true, staleReason: 'superseded', commit: null, version: null}));
-		return {allCurrent: stale.length === 0, stale};
+		return {allCurrent: stale.length === 0, stale, unknown: []};
 	};
 	return {verify, calls};
 }
@@ -145,7 +149,7 @@ test('a restart refused by the manager is recorded as failed with its error', as
 	const rec = new MemoryRecorder();
 	// RestartUnit of a unit with no unit file: the manager answers NoSuchUnit (it loads nothing).
 	const [out] = await restartUnits(client, [{name: 'lt-nonexistent.service', oldPids: [], staleFiles: []}], {
-		verify: async () => ({allCurrent: true, stale: []}),
+		verify: async () => ({allCurrent: true, stale: [], unknown: []}),
 		recorder: rec,
 	});
 	t.is(out?.verdict, 'failed');
@@ -168,7 +172,7 @@ test('dryRun changes nothing and records nothing', async t => {
 		dryRun: true,
 		verify: async () => {
 			verified++;
-			return {allCurrent: true, stale: []};
+			return {allCurrent: true, stale: [], unknown: []};
 		},
 		recorder: rec,
 	});
@@ -180,4 +184,50 @@ test('dryRun changes nothing and records nothing', async t => {
 	t.is(verified, 0);
 	t.deepEqual(rec.begun, []);
 	t.deepEqual(rec.finished, []);
+});
+
+// livetree's own verification (restart-verify.ts), run by a user who may not read the unit's
+// new processes (root's): it proves nothing about them, and the verdict must say so.
+async function verifyAsNobody(pids: number[]): Promise<VerifyResult<StaleFile>> {
+	const state = await mkdtemp(join(tmpdir(), 'livetree-verify-'));
+	try {
+		await chown(state, 65_534, 65_534);
+		const dist = join(projectRoot, 'dist', 'src');
+		const script = [
+			`const {verifyProcesses} = await import(${JSON.stringify(join(dist, 'commands', 'restart-verify.js'))});`,
+			`const {openScanner} = await import(${JSON.stringify(join(dist, 'collect.js'))});`,
+			`const {readCommon} = await import(${JSON.stringify(join(dist, 'options.js'))});`,
+			`const options = readCommon({'no-systemd': true, 'state-dir': ${JSON.stringify(state)}});`,
+			`console.log(JSON.stringify(await verifyProcesses(options, ${JSON.stringify(pids)}, openScanner(options))));`,
+		].join('\n');
+		const {stdout} = await promisify(execFile)('runuser', ['-u', 'nobody', '--', process.execPath, '--input-type=module', '-e', script], {cwd: '/'});
+		return JSON.parse(stdout) as VerifyResult<StaleFile>;
+	} finally {
+		await rm(state, {recursive: true, force: true});
+	}
+}
+
+test('new processes the verification could not read give verdict unverified, never verified', async t => {
+	const m = await manager(t);
+	await m.startUnit('lt-unread.service', ['/bin/sh', '-c', 'sleep 600 & exec sleep 601']);
+	const oldMain = await mainPid(m, 'lt-unread.service');
+	const client = await connectSystemd({busAddress: m.busAddress});
+	t.teardown(() => client.close());
+	const rec = new MemoryRecorder();
+	const [out] = await restartUnits(client, [{name: 'lt-unread.service', oldPids: [oldMain], staleFiles: []}], {
+		verify: async (_unit, pids) => verifyAsNobody(pids),
+		recorder: rec,
+	});
+	t.is(out?.jobResult, 'done');
+	t.is(out?.newPids.length, 2);
+	t.is(out?.verdict, 'unverified');
+	t.deepEqual(out?.details.unknown, out?.newPids);
+	t.deepEqual(out?.details.stale, []);
+	t.is(rec.finished[0]?.outcome.verdict, 'unverified');
+	const {renderRestarts} = await import('../../src/render/restarts.js');
+	const {Chalk} = await import('chalk');
+	t.is(
+		renderRestarts([out!], new Chalk({level: 0})),
+		`lt-unread.service: unverified (what PIDs ${out!.newPids.join(' ')} run is unknown: they could not be read); PIDs ${oldMain} -> ${out!.newPids.join(' ')}\n`,
+	);
 });

@@ -15,6 +15,7 @@ pub mod composefs;
 pub mod config;
 pub mod containers;
 pub mod contract;
+pub mod dbus;
 pub mod error;
 pub mod escape;
 pub mod gvariant;

@@ -1,0 +1,185 @@
+//! napi glue for the bulk D-Bus connection (`livetree_core::dbus`): opened and used on the
+//! thread pool (a bus that does not answer never blocks the event loop). Every outcome crosses
+//! as JSON text: `{"ok":true,"replies":[…]}` or `{"ok":false,"kind":…,"message":…}`; the
+//! TypeScript side turns kinds into its error codes. A panic is an `EPANIC` error.
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use livetree_core::dbus::conn::{arg_of, socket_of, to_json, ConnError, Connection, Reply};
+use livetree_core::dbus::wire::Call;
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::json;
+
+use crate::guard::{caught, PANIC_CODE};
+
+/// One method call; every argument as text, typed by `signature` (`s`, `o`, `g`, `u`, `i`, `b`).
+#[napi(object)]
+pub struct DbusCall {
+    pub destination: Option<String>,
+    pub path: String,
+    pub interface: Option<String>,
+    pub member: String,
+    pub signature: String,
+    pub args: Vec<String>,
+}
+
+#[napi]
+pub struct DbusConnection {
+    inner: Arc<Mutex<Option<Connection>>>,
+}
+
+fn failed(e: &ConnError) -> String {
+    json!({"ok": false, "kind": e.kind, "message": e.message}).to_string()
+}
+
+pub struct DbusTask {
+    run: Option<Box<dyn FnOnce() -> String + Send>>,
+    panic: Option<String>,
+}
+
+impl Task for DbusTask {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        let run = self.run.take().expect("a task runs once");
+        caught("DbusConnection", run).map_err(|m| {
+            self.panic = Some(m.clone());
+            Error::from_reason(m)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
+
+    fn reject(&mut self, env: Env, err: Error) -> Result<String> {
+        Err(match self.panic.take() {
+            Some(m) => crate::convert::coded_error(&env, PANIC_CODE, &m, None),
+            None => err,
+        })
+    }
+}
+
+#[napi]
+impl DbusConnection {
+    /// A closed connection; `open` connects it.
+    #[napi(constructor)]
+    pub fn new() -> DbusConnection {
+        DbusConnection {
+            inner: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Connects to a `unix:path=` or `unix:abstract=` address, authenticates as our uid and,
+    /// on a message bus (`bus`), says Hello. Resolves `{"ok":true}` or the failure.
+    #[napi]
+    pub fn open(&self, address: String, timeout_ms: u32, bus: bool) -> AsyncTask<DbusTask> {
+        let inner = Arc::clone(&self.inner);
+        AsyncTask::new(DbusTask {
+            run: Some(Box::new(move || {
+                let Some(socket) = socket_of(&address) else {
+                    return failed(&ConnError {
+                        kind: "Unsupported".into(),
+                        message: format!(
+                            "bus address {address}: no unix:path= or unix:abstract= entry"
+                        ),
+                    });
+                };
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                let uid = unsafe { libc::geteuid() };
+                match Connection::open(
+                    &socket,
+                    uid,
+                    Duration::from_millis(u64::from(timeout_ms)),
+                    bus,
+                ) {
+                    Ok(c) => {
+                        *inner.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+                        json!({"ok": true}).to_string()
+                    }
+                    Err(e) => failed(&e),
+                }
+            })),
+            panic: None,
+        })
+    }
+
+    /// Sends the calls and resolves with their replies, in order: `{"ok":true,"body":[…]}` or
+    /// `{"ok":false,"name":…,"message":…}` each (64-bit integers as decimal text).
+    #[napi]
+    pub fn calls(&self, calls: Vec<DbusCall>) -> AsyncTask<DbusTask> {
+        let inner = Arc::clone(&self.inner);
+        AsyncTask::new(DbusTask {
+            run: Some(Box::new(move || {
+                let mut built = Vec::with_capacity(calls.len());
+                for c in calls {
+                    let sig = c.signature.as_bytes();
+                    let args: Option<Vec<_>> = if sig.len() == c.args.len() {
+                        sig.iter()
+                            .zip(&c.args)
+                            .map(|(&code, a)| arg_of(code, a))
+                            .collect()
+                    } else {
+                        None
+                    };
+                    let Some(args) = args else {
+                        return failed(&ConnError {
+                            kind: "Protocol".into(),
+                            message: format!(
+                                "{} {}: arguments {:?} do not fit signature {:?}",
+                                c.path, c.member, c.args, c.signature
+                            ),
+                        });
+                    };
+                    built.push(Call {
+                        destination: c.destination,
+                        path: c.path,
+                        interface: c.interface,
+                        member: c.member,
+                        signature: c.signature,
+                        args,
+                    });
+                }
+                let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(conn) = guard.as_mut() else {
+                    return failed(&ConnError {
+                        kind: "ENOTCONN".into(),
+                        message: "the D-Bus connection is not open".into(),
+                    });
+                };
+                match conn.calls(&built) {
+                    Ok(replies) => {
+                        let replies: Vec<_> = replies
+                            .iter()
+                            .map(|r| match r {
+                                Reply::Ok(body) => json!({"ok": true, "body": body.iter().map(to_json).collect::<Vec<_>>()}),
+                                Reply::Err { name, message } => json!({"ok": false, "name": name, "message": message}),
+                            })
+                            .collect();
+                        json!({"ok": true, "replies": replies}).to_string()
+                    }
+                    Err(e) => {
+                        // A connection that failed mid-way is not used again.
+                        *guard = None;
+                        failed(&e)
+                    }
+                }
+            })),
+            panic: None,
+        })
+    }
+
+    /// Closes the connection (dropping the socket).
+    #[napi]
+    pub fn close(&self) {
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+impl Default for DbusConnection {
+    fn default() -> Self {
+        Self::new()
+    }
+}

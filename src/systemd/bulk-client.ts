@@ -1,0 +1,212 @@
+// What a status asks systemd, over the core's bulk D-Bus connection (native/core/src/dbus):
+// calls made in the same turn of the event loop go out together, and their replies come back
+// in one answer, so a few hundred units' properties cost a few round trips and no D-Bus
+// library in JavaScript. `livetree restart` (jobs, signals) keeps the dbus-next client.
+import {native} from '../native.js';
+import type {DbusCall} from '../../native/binding.js';
+import {SystemdError} from './errors/systemd-error.js';
+import {toSystemdError} from './errors/to-systemd-error.js';
+import {DBUS_NAME, DBUS_PATH, MANAGER_INTERFACE, MANAGER_PATH, SYSTEMD_BUS_NAME} from './introspection/manager.js';
+import type {ListedUnit} from './client.js';
+import {str, typeProperties, unitProperties, type UnitHead, type UnitProperties} from './unit-properties.js';
+
+const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
+const UNIT_INTERFACE = 'org.freedesktop.systemd1.Unit';
+
+/** The questions collectUnits and managerPidView ask; both clients answer them. */
+export interface UnitQueries {
+	readonly busAddress: string;
+	/** How many questions may be asked at once (the bulk client takes them all). */
+	readonly concurrency?: number;
+	listUnits(): Promise<Map<string, ListedUnit>>;
+	getUnitProperties(unitPath: string, listed?: ListedUnit): Promise<UnitProperties>;
+	getUnitPropertiesByName(name: string): Promise<UnitProperties>;
+	getUnitByPid(pid: number): Promise<string>;
+}
+
+type Outcome = {ok: true; replies?: Reply[]} | {ok: false; kind: string; message: string};
+type Reply = {ok: true; body: unknown[]} | {ok: false; name: string; message: string};
+
+interface Pending {
+	call: DbusCall;
+	what: string;
+	resolve: (body: unknown[]) => void;
+	reject: (error: unknown) => void;
+}
+
+// A connection's failure as the error the dbus-next client would give for it.
+function connectionError(o: {kind: string; message: string}, context: string): SystemdError {
+	if (o.kind === 'AuthFailed') {
+		return toSystemdError({type: 'org.freedesktop.DBus.Error.AuthFailed', text: o.message}, context);
+	}
+
+	if (o.kind === 'Protocol') {
+		return new SystemdError('dbus-error', `${context}: ${o.message}`);
+	}
+
+	if (o.kind.startsWith('org.')) {
+		return toSystemdError({type: o.kind, text: o.message}, context);
+	}
+
+	return toSystemdError({code: o.kind, message: o.message}, context);
+}
+
+export class BulkSystemdClient implements UnitQueries {
+	readonly concurrency = Number.POSITIVE_INFINITY;
+	private queue: Pending[] = [];
+	private scheduled = false;
+	private closed = false;
+
+	private constructor(
+		readonly busAddress: string,
+		private readonly conn: InstanceType<typeof native.DbusConnection>,
+	) {}
+
+	/**
+	 * Connects to the bus at `address` and checks that a systemd manager answers there.
+	 * Null when the address names no Unix socket (the dbus-next client takes those).
+	 */
+	static async connect(address: string, timeoutMs = 10_000): Promise<BulkSystemdClient | null> {
+		const conn = new native.DbusConnection();
+		const opened = JSON.parse((await conn.open(address, timeoutMs, true)) as string) as Outcome;
+		if (!opened.ok) {
+			if (opened.kind === 'Unsupported') {
+				return null;
+			}
+
+			throw connectionError(opened, `connecting to systemd on ${address}`);
+		}
+
+		const client = new BulkSystemdClient(address, conn);
+		try {
+			const [owned] = await client.call('NameHasOwner', {
+				destination: DBUS_NAME,
+				path: DBUS_PATH,
+				interface: DBUS_NAME,
+				member: 'NameHasOwner',
+				signature: 's',
+				args: [SYSTEMD_BUS_NAME],
+			});
+			if (owned !== true) {
+				throw new SystemdError('systemd-unavailable', `no systemd manager on ${address} (${SYSTEMD_BUS_NAME} has no owner)`);
+			}
+		} catch (error) {
+			client.close();
+			const e = toSystemdError(error, `connecting to systemd on ${address}`);
+			// A bus without systemd on it is, for livetree, the same as no systemd at all.
+			throw e.code === 'dbus-error' && e.dbusName === null ? new SystemdError('systemd-unavailable', e.message, {cause: error}) : e;
+		}
+
+		return client;
+	}
+
+	async listUnits(): Promise<Map<string, ListedUnit>> {
+		const [rows] = await this.manager('ListUnits', 'ListUnits', '', []);
+		const list = (rows ?? []) as Array<[string, string, string, string, string, string, string, number, string, string]>;
+		return new Map(list.map(([id, , loadState, activeState, subState, , path]) => [id, {id, loadState, activeState, subState, path}]));
+	}
+
+	async getUnitByPid(pid: number): Promise<string> {
+		const [path] = await this.manager(`GetUnitByPID ${pid}`, 'GetUnitByPID', 'u', [String(pid)]);
+		return String(path);
+	}
+
+	async getUnitPropertiesByName(name: string): Promise<UnitProperties> {
+		const [path] = await this.manager(`GetUnit ${name}`, 'GetUnit', 's', [name]);
+		return this.getUnitProperties(String(path));
+	}
+
+	/** The unit's properties: every Get of it goes out in the same batch as the others'. */
+	async getUnitProperties(unitPath: string, listed?: ListedUnit): Promise<UnitProperties> {
+		const [head, activeEnter] = await Promise.all([
+			listed ??
+				this.properties(unitPath, UNIT_INTERFACE, ['Id', 'LoadState', 'ActiveState', 'SubState']).then(
+					(u): UnitHead => ({id: str(u.Id) ?? '', loadState: str(u.LoadState) ?? '', activeState: str(u.ActiveState) ?? '', subState: str(u.SubState) ?? ''}),
+				),
+			this.properties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+		]);
+		const type = typeProperties(head.id);
+		const typed = type ? await this.properties(unitPath, type.iface, type.names) : {};
+		return unitProperties(head, activeEnter.ActiveEnterTimestamp, typed);
+	}
+
+	close(): void {
+		if (this.closed) return;
+		this.closed = true;
+		this.conn.close();
+	}
+
+	// Properties.Get of each name; one this manager lacks (an older systemd) is left out.
+	private async properties(path: string, iface: string, names: readonly string[]): Promise<Record<string, unknown>> {
+		const values = await Promise.all(
+			names.map(async name => {
+				try {
+					const [value] = await this.call(`Get ${iface}.${name} on ${path}`, {
+						destination: SYSTEMD_BUS_NAME,
+						path,
+						interface: PROPERTIES_INTERFACE,
+						member: 'Get',
+						signature: 'ss',
+						args: [iface, name],
+					});
+					return [name, value] as const;
+				} catch (error) {
+					if (
+						error instanceof SystemdError &&
+						(error.dbusName === 'org.freedesktop.DBus.Error.UnknownProperty' || error.dbusName === 'org.freedesktop.DBus.Error.InvalidArgs')
+					) {
+						return [name, undefined] as const;
+					}
+
+					throw error;
+				}
+			}),
+		);
+		return Object.fromEntries(values.filter(([, v]) => v !== undefined));
+	}
+
+	private async manager(what: string, member: string, signature: string, args: string[]): Promise<unknown[]> {
+		return this.call(what, {destination: SYSTEMD_BUS_NAME, path: MANAGER_PATH, interface: MANAGER_INTERFACE, member, signature, args});
+	}
+
+	private async call(what: string, call: DbusCall): Promise<unknown[]> {
+		if (this.closed) {
+			throw new SystemdError('systemd-unavailable', `${what}: client closed`);
+		}
+
+		return new Promise((resolve, reject) => {
+			this.queue.push({call, what, resolve, reject});
+			if (!this.scheduled) {
+				this.scheduled = true;
+				// After this turn's promise callbacks have queued their calls too.
+				setImmediate(() => {
+					void this.flush();
+				});
+			}
+		});
+	}
+
+	private async flush(): Promise<void> {
+		this.scheduled = false;
+		const batch = this.queue;
+		this.queue = [];
+		let outcome: Outcome;
+		try {
+			outcome = JSON.parse((await this.conn.calls(batch.map(p => p.call))) as string) as Outcome;
+		} catch (error) {
+			for (const p of batch) p.reject(error);
+			return;
+		}
+
+		if (!outcome.ok) {
+			for (const p of batch) p.reject(connectionError(outcome, p.what));
+			return;
+		}
+
+		for (const [i, p] of batch.entries()) {
+			const r = outcome.replies?.[i];
+			if (r?.ok) p.resolve(r.body);
+			else p.reject(toSystemdError(r ? {type: r.name, text: r.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'}, p.what));
+		}
+	}
+}
