@@ -155,7 +155,11 @@ test('package versions of a deployment, and of its pruned commit through the cat
 	t.is(doc.installedTree, `demo/${v2}.0`);
 	const demo = doc.packages.find(p => p.name === 'livetree-demo' && p.manager === 'dpkg')!;
 	t.true(demo.mismatch);
-	t.deepEqual(demo.installed, [{version: '2.0-1', arch: 'amd64', tree: `demo/${v2}.0`}]);
+	// Other tests' containers running livetree-demo are compared with their own images.
+	t.deepEqual(
+		demo.installed.filter(i => !i.tree.startsWith('container:')),
+		[{version: '2.0-1', arch: 'amd64', tree: `demo/${v2}.0`}],
+	);
 	// Versions counted against this sysroot's tree (other tests' foreign roots count against none).
 	const counted = demo.running.filter(v => v.tree !== null && !v.container);
 	t.is(counted.length, 1);
