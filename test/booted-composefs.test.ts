@@ -118,7 +118,10 @@ test.serial('a booted composefs system with /usr unlocked as ostree does: a rest
 		before.files.filter(f => f.superseded).map(f => f.path),
 		[LIBC],
 	);
-	const ov = unlocked.overlays.filter(o => o.mountPoint === '/usr');
+	// This booted system's overlay, the one cron's libc is on (another checkout's booted
+	// system may have its own /usr overlay of the same deployment at the same time).
+	const libcDev = before.files.find(f => f.path === LIBC)!.dev;
+	const ov = unlocked.overlays.filter(o => o.mountPoint === '/usr' && o.device === libcDev);
 	t.is(ov.length, 1);
 	t.is(ov[0]!.lowerDeployment, id);
 	t.deepEqual(ov[0]!.sourceCommits, [hotfix]);

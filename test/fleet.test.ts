@@ -270,7 +270,14 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	const base = `http://127.0.0.1:${promPort}/api/v1`;
 	const query = async (expr: string): Promise<PromSample[]> => {
 		const reply = await request(`${base}/query?query=${encodeURIComponent(expr)}`).catch(() => undefined);
-		const body = JSON.parse(reply?.body ?? '{}') as {status?: string; data?: {result: PromSample[]}};
+		// Before Prometheus is ready it answers "Service Unavailable", no JSON: no samples yet.
+		let body: {status?: string; data?: {result: PromSample[]}} = {};
+		try {
+			body = JSON.parse(reply?.body ?? '{}') as typeof body;
+		} catch {
+			return [];
+		}
+
 		return body.status === 'success' ? (body.data?.result ?? []) : [];
 	};
 

@@ -407,9 +407,9 @@ test('symlink loops in the sysroot and repo: no hang, the rest is reported', asy
 	await symlink('.', join(s.repo, 'refs/heads/loop'));
 	await symlink('..', join(s.repo, 'objects', (await readdir(join(s.repo, 'objects')))[0]!, 'loop'));
 	await symlink('loop', join(s.sysroot, 'ostree/deploy/demo/deploy/loop'));
-	const started = Date.now();
+	// No hang: the scan ends (a loop followed for ever would meet the test's timeout), and
+	// reports what the loops do not touch.
 	const {doc} = await status(t, await fx.tempDir(), ['--sysroot', s.sysroot]);
-	t.true(Date.now() - started < 60_000);
 	t.deepEqual(
 		doc.deployments.map(x => x.checksum),
 		s.deployments.map(x => x.checksum),
@@ -427,7 +427,8 @@ test('ostree/deploy/OS/deploy is a symlink to itself: no hang, a warning says wh
 	const r = await run(
 		process.execPath,
 		[join(ROOT, 'bin/livetree.js'), 'status', '--json', '--no-systemd', '--sysroot', s.sysroot, '--state-dir', await fx.tempDir()],
-		60_000,
+		// Bounded well past a loaded machine's scan of this host; a loop would never end.
+		240_000,
 	);
 	await execFileP('rm', [deploy]);
 	await execFileP('mv', [moved, deploy]);

@@ -118,6 +118,16 @@ export class BulkSystemdClient implements UnitQueries {
 
 	/** The unit's properties: every Get of it goes out in the same batch as the others'. */
 	async getUnitProperties(unitPath: string, listed?: ListedUnit): Promise<UnitProperties> {
+		// A listed unit's id, hence its type, is known: all its questions go in one batch.
+		const known = listed ? typeProperties(listed.id) : undefined;
+		if (listed && known) {
+			const [activeEnter, typed] = await Promise.all([
+				this.properties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+				this.properties(unitPath, known.iface, known.names),
+			]);
+			return unitProperties(listed, activeEnter.ActiveEnterTimestamp, typed);
+		}
+
 		const [head, activeEnter] = await Promise.all([
 			listed ??
 				this.properties(unitPath, UNIT_INTERFACE, ['Id', 'LoadState', 'ActiveState', 'SubState']).then(

@@ -2,7 +2,8 @@
 //! their replies: what a status needs from systemd (a few hundred property reads) in a few
 //! round trips, without a D-Bus library in JavaScript. Authentication is EXTERNAL (the
 //! kernel vouches for our uid); on a message bus the connection says Hello first. At most
-//! `WINDOW` calls wait for their replies at once (a system bus allows a connection 128).
+//! `WINDOW` calls wait for their replies at once (dbus-daemon's system bus allows a
+//! connection 128 pending replies, `max_replies_per_connection`).
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use super::wire::{
     decode_message, encode_call, message_len, Arg, Call, Message, Value, ERROR, METHOD_RETURN,
 };
 
-const WINDOW: usize = 64;
+const WINDOW: usize = 120;
 
 /// Where the bus listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
