@@ -25,9 +25,8 @@ const MAX_RECORDS: u64 = 256 << 20;
 /// The records files, relative to the graph root, and which records each holds.
 pub const RECORD_FILES: [(&str, Kind); 4] = [
     ("overlay-containers/containers.json", Kind::Containers),
-    // Containers podman marks volatile (`--rm`, every Quadlet container) since
-    // containers/storage 1.45: beside containers.json, or in the run root for a transient
-    // store (`TRANSIENT_RUN_FILE`).
+    // Containers newer podman marks volatile (`--rm`, so Quadlet's): beside
+    // containers.json, or in the run root for a transient store (`TRANSIENT_RUN_FILE`).
     (
         "overlay-containers/volatile-containers.json",
         Kind::Containers,
