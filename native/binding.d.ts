@@ -444,6 +444,15 @@ export interface DbusCall {
   args: Array<string>
 }
 
+/** A reload livetree asked for (`livetree_core::config::Reloaded`). */
+export interface ReloadedIn {
+  pid: number
+  /** The process's `startedAt` when it was reloaded. */
+  startedAt: string
+  /** When the reload was asked, milliseconds since the epoch. */
+  atMs: number
+}
+
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
 export declare function scan(options: ScanOptions): Promise<string>
 
@@ -488,6 +497,11 @@ export interface ScanRequest {
    * they are; absent: one JSON text, processes included with their origins by index.
    */
   processesApart?: boolean
+  /**
+   * Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
+   * changed before one counts as applied for that process.
+   */
+  reloaded?: Array<ReloadedIn>
 }
 
 /**
@@ -495,6 +509,24 @@ export interface ScanRequest {
  * the status document as JSON text (`src/model/scan-parts.ts` types it).
  */
 export declare function scanSync(options: ScanOptions): string
+
+/**
+ * Each unit's `unit-file` changes, as JSON text: `{"changes": [[change…]…], "warnings":
+ * […]}`, changes in the contract's `configChanges[]` shape, in the order of `units`.
+ */
+export declare function unitFileChanges(procRoot: string, units: Array<UnitFilesIn>): string
+
+/** One unit as the manager describes it (`livetree_core::config::unit_files::UnitFiles`). */
+export interface UnitFilesIn {
+  name: string
+  mainPid?: number
+  pids: Array<number>
+  managerPid?: number
+  /** FragmentPath; empty for none. */
+  fragment: string
+  dropIns: Array<string>
+  needDaemonReload: boolean
+}
 
 export interface WhichOptions {
   sysroot?: string

@@ -18,6 +18,9 @@ export interface CollectOptions {
 	// `processes` is then empty and `processesText` holds them. Ignored when units are to
 	// be added to the processes.
 	processesApart?: boolean;
+	// Reloads just made (restart --reload-needed's verification): a change before one counts
+	// as applied (the catalog's recorded reloads the core reads itself).
+	reloaded?: Array<{pid: number; startedAt: string; atMs: number}>;
 }
 
 // A document whose processes may be JSON text (see CollectOptions.processesApart), and
@@ -60,6 +63,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 		const json = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			...(extra.processesApart ? {processesApart: true} : {}),
+			...(extra.reloaded ? {reloaded: extra.reloaded} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
@@ -100,7 +104,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	if (bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);
-		const {units, warnings, answered} = await unitsForProcesses(doc.processes, bus, reasons);
+		const {units, warnings, answered} = await unitsForProcesses(doc.processes, bus, reasons, options.procRoot);
 		withUnits(doc, units, warnings, answered);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);

@@ -38,6 +38,11 @@ export const optionTable = {
 	output: {type: 'string', value: 'FILE', help: 'write the report to FILE atomically instead of stdout'},
 	textfile: {type: 'string', value: 'FILE', help: "also write Prometheus metrics to FILE atomically\n(for node_exporter's textfile collector)"},
 	needed: {type: 'boolean', default: false, help: 'restart every unit that needs a restart (and is safe to)'},
+	'reload-needed': {
+		type: 'boolean',
+		default: false,
+		help: 'reload every unit whose configuration changed since it\nstarted and that can be reloaded (ExecReload); verify each',
+	},
 	'dry-run': {type: 'boolean', default: false, help: 'say what would be restarted; change nothing'},
 	'fail-on-reload': {type: 'boolean', default: false, help: 'also exit 1 when a process needs a reload\n(configuration changed since it started)'},
 	exclude: {type: 'string', multiple: true, value: 'UNIT', help: "never restart UNIT with --needed (repeatable; globs: 'postgresql@*')"},

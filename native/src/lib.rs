@@ -9,6 +9,7 @@
 #![deny(clippy::all)]
 
 mod catalog_glue;
+mod config_glue;
 mod convert;
 mod dbus_glue;
 mod guard;
@@ -18,6 +19,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 pub use catalog_glue::*;
+pub use config_glue::*;
 pub use convert::*;
 pub use dbus_glue::*;
 pub use scanner_glue::*;

@@ -18,6 +18,9 @@ pub struct ScanRequest {
     /// parts (`livetree_core::contract::write_apart`), for a caller that prints them as
     /// they are; absent: one JSON text, processes included with their origins by index.
     pub processes_apart: Option<bool>,
+    /// Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
+    /// changed before one counts as applied for that process.
+    pub reloaded: Option<Vec<crate::config_glue::ReloadedIn>>,
 }
 
 /// The work a scanner did (see `livetree_core::scanner::ScannerStats`).
@@ -67,11 +70,12 @@ fn run(
     stats: &Mutex<ScannerStats>,
     pids: Option<Vec<u32>>,
     kernel: bool,
+    reloaded: Vec<livetree_core::config::Reloaded>,
 ) -> livetree_core::Result<livetree_core::scan::ScanReport> {
     // A scan that panicked leaves nothing half-changed that matters: the knowledge it held
     // was taken out first, so the next scan loads afresh.
     let mut scanner = inner.lock().unwrap_or_else(|p| p.into_inner());
-    let result = scanner.scan(pids, kernel);
+    let result = scanner.scan_reloaded(pids, kernel, reloaded);
     *stats.lock().unwrap_or_else(|p| p.into_inner()) = scanner.stats();
     result
 }
@@ -95,9 +99,9 @@ impl Scanner {
     /// the status document as JSON text, as `scan` does.
     #[napi]
     pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<String> {
-        let (pids, kernel, apart) = self.request(request);
+        let (pids, kernel, apart, reloaded) = self.request(request);
         let result = crate::guard::guarded(&env, "Scanner.scanSync", || {
-            run(&self.inner, &self.stats, pids, kernel)
+            run(&self.inner, &self.stats, pids, kernel, reloaded)
                 .map_err(|e| convert::error(&env, &e))
                 .and_then(|r| convert::document(&r, apart))
         });
@@ -109,12 +113,13 @@ impl Scanner {
     /// scans of one scanner run one after the other.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn scan(&self, request: Option<ScanRequest>) -> AsyncTask<ScannerTask> {
-        let (pids, kernel, apart) = self.request(request);
+        let (pids, kernel, apart, reloaded) = self.request(request);
         AsyncTask::new(ScannerTask {
             inner: Arc::clone(&self.inner),
             stats: Arc::clone(&self.stats),
             pids,
             kernel,
+            reloaded,
             apart,
             failure: None,
         })
@@ -147,23 +152,33 @@ impl Scanner {
 }
 
 impl Scanner {
-    fn request(&self, r: Option<ScanRequest>) -> (Option<Vec<u32>>, bool, bool) {
+    fn request(&self, r: Option<ScanRequest>) -> Request {
         match r {
             Some(r) => (
                 r.pids,
                 r.kernel.unwrap_or(self.kernel),
                 r.processes_apart.unwrap_or(false),
+                crate::config_glue::reloaded(r.reloaded.unwrap_or_default()),
             ),
-            None => (None, self.kernel, false),
+            None => (None, self.kernel, false, Vec::new()),
         }
     }
 }
+
+/// A request's PIDs, kernel, processes apart, and reloads.
+type Request = (
+    Option<Vec<u32>>,
+    bool,
+    bool,
+    Vec<livetree_core::config::Reloaded>,
+);
 
 pub struct ScannerTask {
     inner: Arc<Mutex<CoreScanner>>,
     stats: Arc<Mutex<ScannerStats>>,
     pids: Option<Vec<u32>>,
     kernel: bool,
+    reloaded: Vec<livetree_core::config::Reloaded>,
     apart: bool,
     /// The core's error of a failed scan (or a panic's message), turned into a JavaScript
     /// error (with its `code` and `path`, or `EPANIC`) on the JavaScript thread, where an
@@ -177,15 +192,16 @@ impl Task for ScannerTask {
 
     /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
-        let (inner, stats, pids, kernel, apart) = (
+        let (inner, stats, pids, kernel, apart, reloaded) = (
             &self.inner,
             &self.stats,
             self.pids.take(),
             self.kernel,
             self.apart,
+            std::mem::take(&mut self.reloaded),
         );
         crate::guard::on_pool("Scanner.scan", &mut self.failure, || {
-            run(inner, stats, pids, kernel).map(|r| convert::document(&r, apart))
+            run(inner, stats, pids, kernel, reloaded).map(|r| convert::document(&r, apart))
         })
     }
 

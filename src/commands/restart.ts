@@ -16,6 +16,8 @@ import {toSystemdError} from '../systemd/errors/to-systemd-error.js';
 import {managerPidView, type PidView} from '../systemd/pid-view.js';
 import {managerRefusal, skipForNeeded, type PastRestart, type PolicyContext, type Skip} from '../systemd/restart-policy.js';
 import {nameFromPath} from '../systemd/units.js';
+import {reloadNeededUnits} from './reload-needed.js';
+import {renderReloads} from '../render/reloads.js';
 import {loadRestartConfig} from '../restart-config.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
@@ -36,8 +38,9 @@ export async function restartCommand(argv: string[]): Promise<number> {
 	}
 
 	const named = positionals.length > 0;
-	if (values.needed === named) {
-		throw new UsageError('give either --needed or unit names');
+	const reloadNeeded = values['reload-needed'];
+	if ((values.needed || reloadNeeded) === named) {
+		throw new UsageError('give either --needed, --reload-needed or unit names');
 	}
 
 	const exclude = [...(values.exclude ?? []).map(pattern => ({pattern, source: '--exclude'})), ...(await loadRestartConfig(values['restart-config']))];
@@ -50,8 +53,10 @@ export async function restartCommand(argv: string[]): Promise<number> {
 	}
 
 	const names = values.needed ? doc.units.filter(u => u.needsRestart).map(u => u.name) : positionals.map(unitName);
+	// A unit restarted applies its configuration too: it is not also reloaded.
+	const toReload = reloadNeeded ? doc.units.filter(u => u.needsReload && !names.includes(u.name)) : [];
 	const bus = options.bus;
-	const outcomes = await withSystemd(bus, async client => {
+	const [outcomes, reloads] = await withSystemd(bus, async client => {
 		const pidView = await managerPidView(client);
 		const context = await policyContext(client, options, bus.kind, exclude, pidView);
 		const targets: Array<RestartTarget<StaleFile>> = [];
@@ -87,29 +92,38 @@ export async function restartCommand(argv: string[]): Promise<number> {
 			pidView,
 		});
 		// In the order asked: restarted and skipped together.
-		return names.flatMap(name => {
+		const restarted = names.flatMap(name => {
 			const outcome = done.find(o => o.unit === name);
 			const skip = skipped.get(name);
 			return outcome ? [outcome] : skip ? [skippedOutcome(name, skip, doc.units.find(u => u.name === name)?.pids ?? [], values['dry-run'])] : [];
 		});
+		const reloaded = await reloadNeededUnits(client, doc, toReload, context, {options, scanner, pidView, dryRun: values['dry-run']});
+		return [restarted, reloaded] as const;
 	});
 	const style = makeStyle(options.color);
 	// --needed restarts units; stale processes in no unit are said, with the command listing them.
 	const outside = values.needed ? doc.processes.filter(p => p.needsRestart && !p.unit).length : 0;
-	process.stdout.write(
-		options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : renderRestarts(outcomes, style, {outside, listCommand: suggestFor(options)('status')}),
-	);
+	const everything = [...outcomes, ...reloads];
+	if (options.json) {
+		process.stdout.write(`${JSON.stringify(everything, null, 2)}\n`);
+	} else {
+		const restartText = values.needed || named ? renderRestarts(outcomes, style, {outside, listCommand: suggestFor(options)('status')}) : '';
+		const reloadText = reloadNeeded ? renderReloads(reloads, style) : '';
+		process.stdout.write(`${restartText}${reloadText}`);
+	}
+
 	if (values['dry-run']) {
 		return 0;
 	}
 
 	// Not verified because a new process could not be read: unknown (3), unless something is
-	// known to be wrong (1).
-	if (outcomes.every(o => o.verdict === 'verified')) {
+	// known to be wrong (1). A reload that took counts as done, verifiable or not.
+	const reloadsDone = reloads.every(o => o.verdict === 'reloaded' || o.verdict === 'reloaded-unverifiable');
+	if (reloadsDone && outcomes.every(o => o.verdict === 'verified')) {
 		return exitCodes.clean;
 	}
 
-	return outcomes.every(o => o.verdict === 'verified' || o.verdict === 'unverified') ? exitCodes.unknown : exitCodes.needed;
+	return reloadsDone && outcomes.every(o => o.verdict === 'verified' || o.verdict === 'unverified') ? exitCodes.unknown : exitCodes.needed;
 }
 
 // `systemctl restart foo` means foo.service; so does livetree.
@@ -167,6 +181,8 @@ async function policyContext(
 		try {
 			history = native
 				.catalogListRestarts(file)
+				// Reloads start nothing: no start limit, no failed restart to not retry.
+				.filter(r => !isReloadRecord(r))
 				.map(r => ({unit: r.unit, startedAt: r.startedAt, finishedAt: r.finishedAt ?? null, verdict: r.verdict ?? null, state: r.state}));
 		} catch {
 			// An unreadable history only loses the start-limit and no-retry guards' memory.
@@ -183,6 +199,11 @@ async function policyContext(
 		now: Date.now() / 1000,
 		restartCommand: (...args) => suggest('restart', ...args),
 	};
+}
+
+function isReloadRecord(r: {verdict?: string | null; detailsJson?: string | null; staleFilesJson: string}): boolean {
+	if (r.verdict === 'reloaded' || r.verdict === 'reloaded-unverifiable') return true;
+	return (r.detailsJson ?? '').includes('"action":"reload"') || r.staleFilesJson.includes('"changedAt"');
 }
 
 function skippedOutcome(unit: string, skip: Skip, oldPids: number[], dryRun: boolean): RestartOutcome<StaleFile, number> {

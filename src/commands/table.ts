@@ -34,8 +34,8 @@ restart or the kernel a reboot (or, with --fail-on-reload, a process needs a rel
 scan failed, 3 some processes could not be read (run as root) and none that could needs a
 restart: unknown, not clean.
 A process whose configuration changed since it started (a package conffile, a file under
-/etc it holds open) is listed under "Config changed since start" (docs/config.md); it
-needs a reload, not a restart.`,
+/etc it holds open, its systemd unit's file) is listed under "Config changed since start"
+(docs/config.md); it needs a reload (restart --reload-needed), not a restart.`,
 	},
 	explain: {
 		usage: 'explain PID [options]',
@@ -96,8 +96,8 @@ memory), 1 some package runs another version, 2 the scan failed, 3 none that was
 runs another version but some processes could not be read (what they run is unknown).`,
 	},
 	restart: {
-		usage: 'restart (--needed | UNIT...) [options]',
-		summary: 'restart units that need it (--needed or UNIT...), verify each',
+		usage: 'restart (--needed | --reload-needed | UNIT...) [options]',
+		summary: 'restart units that need it (--needed or UNIT...) or reload them (--reload-needed), verify each',
 		synopsis: 'restart',
 		description: `Restart units through systemd, wait for each job, then scan the unit's new processes:
   verified     new processes, all running current code
@@ -113,11 +113,28 @@ the manager itself, the message bus, logind, display managers, gettys, user sess
 the unit livetree runs in, the site's exclusions, a unit at its start limit, and one
 whose last restart by livetree failed (never retried in a loop). Units named on the
 command line are restarted unless the manager itself refuses. Processes that need a
-restart but belong to no unit are counted: whoever started them restarts them.`,
+restart but belong to no unit are counted: whoever started them restarts them.
+
+--reload-needed reloads (systemctl reload) each unit whose configuration changed since
+its processes started (status: "Config changed since start") and that can be reloaded
+(ExecReload), and checks it: the same main process (same PID and start time) and none
+of the changes left in a fresh scan.
+  reloaded               verified: a file under /etc the daemon held, replaced since,
+                         is the new one now (it read its configuration again)
+  reloaded-unverifiable  done and still the same process, but nothing observable tells
+                         whether the daemon read its configuration again
+  still-stale            a change is left (it still holds the old file)
+  failed                 the job or the unit failed, or the main process was replaced
+A unit that cannot be reloaded, or whose unit file changed (a reload does not load it:
+systemctl daemon-reload, then a restart), is left alone and listed with what applies
+its changes; it is restarted only when asked (--needed for stale code, or by name).
+Reloads are recorded in the history as restarts are; a scan counts a change made
+before a recorded reload as applied.`,
 		positionals: true,
 		// No --no-systemd: restarting is asking systemd. No --verbose: the outcomes are never cut.
 		options: pick(
 			'needed',
+			'reload-needed',
 			'dry-run',
 			'exclude',
 			'restart-config',
@@ -133,9 +150,10 @@ restart but belong to no unit are counted: whoever started them restarts them.`,
 			'help',
 		),
 		optionHelp: {json: 'print the outcomes as JSON'},
-		footer: `Exit codes: 0 every requested restart is verified (or a dry run), 1 one is still-stale
-or failed or a unit needing a restart was skipped, 2 error (such as a unit that does not
-exist), 3 every restart succeeded but some new processes could not be read (unverified).`,
+		footer: `Exit codes: 0 every requested restart is verified and every reload reloaded (or
+reloaded-unverifiable), or a dry run; 1 one is still-stale or failed, or a unit needing a
+restart or a reload was left alone; 2 error (such as a unit that does not exist); 3 every
+restart succeeded but some new processes could not be read (unverified).`,
 	},
 	history: {
 		usage: 'history [options]',

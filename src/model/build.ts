@@ -67,6 +67,11 @@ export function withUnits(doc: StatusDocument, units: Unit[], warnings: Warning[
 
 	doc.units = units;
 	doc.summary.unitsNeedingRestart = units.filter(u => u.needsRestart).length;
+	// Units add unit-file changes to their processes (systemd/unit-config.ts): count again
+	// (only a manager that answered has units; without one the processes may be apart).
+	if (answered && doc.summary.processesNeedingReload !== undefined) {
+		doc.summary.processesNeedingReload = doc.processes.filter(p => p.needsReload).length;
+	}
 	doc.warnings.push(...warnings);
 	return doc;
 }

@@ -182,6 +182,8 @@ export interface ConfigChange {
 	// conffile, open-file, unit-file; consumers must accept sources added later.
 	source: string;
 	package?: Package | null;
+	// open-file: the held file is no longer the one at the path (absent otherwise).
+	replaced?: boolean;
 }
 
 export interface Unit {
@@ -196,6 +198,14 @@ export interface Unit {
 	pids: number[];
 	needsRestart: boolean;
 	reasons?: string[];
+	// CanReload (ExecReload); null when the manager did not say.
+	canReload?: boolean | null;
+	needDaemonReload?: boolean;
+	fragmentPath?: string | null;
+	dropInPaths?: string[];
+	// Some process of it has needsReload; how the changes are applied (null: none to apply).
+	needsReload?: boolean;
+	applyConfigBy?: 'reload' | 'restart' | null;
 }
 
 export interface Summary {

@@ -245,6 +245,10 @@ export interface Process {
 		 */
 		source: string;
 		/**
+		 * added: for open-file, present and true when the file the process holds is no longer the one at the path (replaced or removed): when it clears after a reload, the daemon opened its configuration again
+		 */
+		replaced?: boolean;
+		/**
 		 * the package owning the file, same shape as files[].origin.package
 		 */
 		package?: {
@@ -347,6 +351,30 @@ export interface Unit {
 	pids: number[];
 	needsRestart: boolean;
 	reasons?: string[];
+	/**
+	 * added: the manager can reload the unit (CanReload: a service with ExecReload); null when it did not say
+	 */
+	canReload?: boolean | null;
+	/**
+	 * added: systemd's NeedDaemonReload: the unit's files on disk differ from what the manager loaded (systemctl daemon-reload loads them)
+	 */
+	needDaemonReload?: boolean;
+	/**
+	 * added: the unit file the manager loaded (FragmentPath); null for none (a transient unit)
+	 */
+	fragmentPath?: string | null;
+	/**
+	 * added: the drop-ins the manager loaded with it (DropInPaths)
+	 */
+	dropInPaths?: string[];
+	/**
+	 * added: some process of the unit has needsReload (configuration changed since it started)
+	 */
+	needsReload?: boolean;
+	/**
+	 * added: how the unit's configuration changes are applied: reload (it can be reloaded and none of them is a unit-file change; livetree restart --reload-needed reloads it), restart (it cannot be reloaded, or its unit file changed: systemctl daemon-reload, then a restart); null when no process of it needs a reload
+	 */
+	applyConfigBy?: 'reload' | 'restart' | null;
 }
 export interface Summary {
 	/**

@@ -2,7 +2,7 @@
 // a running process depends on that changed after it started (processes[].configChanges,
 // decided by the core). Times are UTC: HH:MM on the day of the report, else the date too.
 import type {ChalkInstance} from 'chalk';
-import type {ConfigChange, Process, StatusDocument} from '../model/document.js';
+import type {ConfigChange, Process, StatusDocument, Unit} from '../model/document.js';
 
 const sources: Record<string, string> = {
 	conffile: 'package conffile',
@@ -24,6 +24,13 @@ export function changeLine(p: Process, c: ConfigChange, day: string): string {
 	return `${c.path} changed ${clock(c.changedAt, day)}${started} (${sources[c.source] ?? c.source})`;
 }
 
+/** What applies a change: a unit file takes daemon-reload (when the manager has not loaded
+ * it yet) and a restart; a unit that cannot be reloaded takes a restart; else a reload. */
+export function applyWords(c: ConfigChange, unit: Unit | undefined): string {
+	if (c.source === 'unit-file') return unit?.needDaemonReload ? 'daemon-reload and restart to apply' : 'restart to apply';
+	return unit?.canReload === false ? 'restart to apply (it cannot be reloaded)' : 'reload to apply';
+}
+
 /** The group's lines: one heading, then per unit (or process outside any unit) its changes. */
 export function configLines(doc: StatusDocument, style: ChalkInstance, limit: number | undefined): string[] {
 	const needing = doc.processes.filter(p => p.needsReload);
@@ -43,7 +50,8 @@ export function configLines(doc: StatusDocument, style: ChalkInstance, limit: nu
 			for (const c of p.configChanges ?? []) {
 				if (seen.has(c.path)) continue;
 				seen.add(c.path);
-				lines.push(`  ${owner}: ${changeLine(p, c, day)} — reload to apply`);
+				const unit = p.unit ? doc.units.find(u => u.name === p.unit) : undefined;
+				lines.push(`  ${owner}: ${changeLine(p, c, day)} — ${applyWords(c, unit)}`);
 			}
 		}
 	}

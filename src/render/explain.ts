@@ -2,7 +2,7 @@
 import type {ChalkInstance} from 'chalk';
 import type {Suggest} from '../commands/rerun.js';
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
-import {changeLine} from './config-text.js';
+import {applyWords, changeLine} from './config-text.js';
 import {containerName, imageSentence, restartAdvice} from './containers-text.js';
 import {packageLabel} from './package-label.js';
 import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
@@ -101,7 +101,8 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	if (p.needsReload) {
 		lines.push(style.yellow('Its configuration changed since it started (reload or restart to apply):'));
 		for (const c of p.configChanges ?? []) {
-			lines.push(`  - ${changeLine(p, c, doc.generatedAt.slice(0, 10))}`);
+			const unit = p.unit ? doc.units.find(u => u.name === p.unit) : undefined;
+			lines.push(`  - ${changeLine(p, c, doc.generatedAt.slice(0, 10))} — ${applyWords(c, unit)}`);
 		}
 	}
 

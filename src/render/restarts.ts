@@ -87,7 +87,12 @@ export function renderHistory(rows: readonly HistoryRow[], style: ChalkInstance)
 	const out = [style.bold(line(head))];
 	for (const [i, c] of cells.entries()) {
 		const r = rows[i]!;
-		const color = r.state === 'in-progress' ? style.yellow : r.verdict === 'verified' ? style.green : style.red;
+		const color =
+			r.state === 'in-progress' || r.verdict === 'reloaded-unverifiable'
+				? style.yellow
+				: r.verdict === 'verified' || r.verdict === 'reloaded'
+					? style.green
+					: style.red;
 		out.push(line(c, s => color(s)));
 	}
 

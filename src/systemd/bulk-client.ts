@@ -8,7 +8,7 @@ import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, MANAGER_INTERFACE, MANAGER_PATH, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import type {ListedUnit} from './client.js';
-import {str, typeProperties, unitProperties, type UnitHead, type UnitProperties} from './unit-properties.js';
+import {str, typeProperties, UNIT_NAMES, unitProperties, type UnitHead, type UnitProperties} from './unit-properties.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 const UNIT_INTERFACE = 'org.freedesktop.systemd1.Unit';
@@ -122,10 +122,10 @@ export class BulkSystemdClient implements UnitQueries {
 		const known = listed ? typeProperties(listed.id) : undefined;
 		if (listed && known) {
 			const [activeEnter, typed] = await Promise.all([
-				this.properties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+				this.properties(unitPath, UNIT_INTERFACE, UNIT_NAMES),
 				this.properties(unitPath, known.iface, known.names),
 			]);
-			return unitProperties(listed, activeEnter.ActiveEnterTimestamp, typed);
+			return unitProperties(listed, activeEnter.ActiveEnterTimestamp, typed, activeEnter);
 		}
 
 		const [head, activeEnter] = await Promise.all([
@@ -133,11 +133,11 @@ export class BulkSystemdClient implements UnitQueries {
 				this.properties(unitPath, UNIT_INTERFACE, ['Id', 'LoadState', 'ActiveState', 'SubState']).then(
 					(u): UnitHead => ({id: str(u.Id) ?? '', loadState: str(u.LoadState) ?? '', activeState: str(u.ActiveState) ?? '', subState: str(u.SubState) ?? ''}),
 				),
-			this.properties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+			this.properties(unitPath, UNIT_INTERFACE, UNIT_NAMES),
 		]);
 		const type = typeProperties(head.id);
 		const typed = type ? await this.properties(unitPath, type.iface, type.names) : {};
-		return unitProperties(head, activeEnter.ActiveEnterTimestamp, typed);
+		return unitProperties(head, activeEnter.ActiveEnterTimestamp, typed, activeEnter);
 	}
 
 	close(): void {

@@ -8,7 +8,7 @@ import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, DBUS_XML, MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import {SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE} from './introspection/unit.js';
-import {typeProperties, unitProperties, type UnitProperties} from './unit-properties.js';
+import {typeProperties, UNIT_NAMES, unitProperties, type UnitProperties} from './unit-properties.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 
@@ -69,6 +69,7 @@ interface ManagerProxy {
 	LoadUnit(name: string): Promise<string>;
 	GetUnitByPID(pid: number): Promise<string>;
 	RestartUnit(name: string, mode: string): Promise<string>;
+	ReloadUnit(name: string, mode: string): Promise<string>;
 	Subscribe(): Promise<void>;
 	on(signal: 'JobRemoved', listener: (id: number, job: string, unit: string, result: string) => void): unknown;
 }
@@ -137,6 +138,7 @@ export class SystemdClient {
 	private breakWith: (err: unknown) => void = () => {};
 	private readonly jobListeners = new Set<(ev: JobRemovedEvent) => void>();
 	private jobSignalAttached = false;
+	private subscribed = false;
 
 	constructor(bus: MessageBus, busAddress: string, timeoutMs: number) {
 		this.bus = bus;
@@ -190,10 +192,19 @@ export class SystemdClient {
 		return (await this.call(`RestartUnit ${name}`, () => m.RestartUnit(name, mode))) as string;
 	}
 
-	/** Asks the manager to emit job and unit signals to this client. */
+	/** Queues a reload job (ExecReload) and returns its object path, as restartUnit. */
+	async reloadUnit(name: string, mode = 'replace'): Promise<string> {
+		const m = await this.managerInterface();
+		return (await this.call(`ReloadUnit ${name}`, () => m.ReloadUnit(name, mode))) as string;
+	}
+
+	/** Asks the manager to emit job and unit signals to this client (once: a second Subscribe
+	 * is an error, AlreadySubscribed, to the manager). */
 	async subscribe(): Promise<void> {
+		if (this.subscribed) return;
 		const m = await this.managerInterface();
 		await this.call('Subscribe', () => m.Subscribe());
+		this.subscribed = true;
 	}
 
 	/**
@@ -238,11 +249,12 @@ export class SystemdClient {
 					activeState: str(u.ActiveState) ?? '',
 					subState: str(u.SubState) ?? '',
 				})),
-			this.getProperties(unitPath, UNIT_INTERFACE, ['ActiveEnterTimestamp']),
+			this.getProperties(unitPath, UNIT_INTERFACE, UNIT_NAMES),
 		]);
 		const type = typeProperties(head.id);
 		const typed = type ? await this.getProperties(unitPath, type.iface, type.names) : {};
-		return unitProperties(head, activeEnter.ActiveEnterTimestamp?.value, Object.fromEntries(Object.entries(typed).map(([k, v]) => [k, v.value])));
+		const plain = (r: Record<string, Variant>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.value]));
+		return unitProperties(head, activeEnter.ActiveEnterTimestamp?.value, plain(typed), plain(activeEnter));
 	}
 
 	/** Object path of a unit, loading its definition when it is not loaded (starts nothing). */

@@ -16,6 +16,9 @@ export interface PidView {
 	toManager(pid: number): Promise<number | null>;
 	/** Which of `candidates` (our PIDs) the manager calls `managerPid`; null when none is. */
 	fromManager(managerPid: number, candidates: Iterable<number>): Promise<number | null>;
+	/** The manager's own process (our PID), when init.scope named it: its root is where its
+	 * unit files are. */
+	readonly manager?: number | null;
 }
 
 export const samePidView: PidView = {
@@ -59,11 +62,15 @@ export async function managerPidView(
 		return samePidView;
 	}
 	const ours = await pidNamespace(procRoot, 'self');
-	if (!members || members.length === 0 || ours === null) return samePidView;
+	// init.scope holds the manager itself and what it forked there ((sd-pam) of a user
+	// manager, in its root): the lowest PID is the manager.
+	const manager = members && members.length > 0 ? Math.min(...members) : null;
+	const same = {...samePidView, manager};
+	if (!members || members.length === 0 || ours === null) return same;
 	let theirs: string | null = null;
 	for (const pid of members) {
 		const ns = await pidNamespace(procRoot, pid);
-		if (ns === ours) return samePidView;
+		if (ns === ours) return same;
 		const chain = await nsPid(procRoot, pid);
 		// The manager's own process: PID 1 inside its namespace (a system manager).
 		if (ns !== null && chain !== null && chain[chain.length - 1] === 1) theirs = ns;
@@ -77,6 +84,7 @@ export async function managerPidView(
 	};
 	return {
 		sameNamespace: false,
+		manager,
 		toManager: inside,
 		async fromManager(managerPid, candidates) {
 			for (const pid of candidates) if ((await inside(pid)) === managerPid) return pid;

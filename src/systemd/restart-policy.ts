@@ -22,7 +22,10 @@ export type SkipCode =
 	| 'self'
 	| 'site-policy'
 	| 'start-limit'
-	| 'failed-before';
+	| 'failed-before'
+	// restart --reload-needed (commands/reload-needed.ts):
+	| 'cannot-reload'
+	| 'unit-file-changed';
 
 export interface Skip {
 	code: SkipCode;

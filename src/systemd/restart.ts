@@ -173,7 +173,7 @@ interface Settled {
 }
 
 /** Watches the unit for `settleMs`; returns early with the first state that shows it went down. */
-async function settle(client: SystemdClient, name: string, settleMs: number): Promise<Settled> {
+export async function settle(client: SystemdClient, name: string, settleMs: number): Promise<Settled> {
 	const first = await client.getUnitPropertiesByName(name);
 	let props = first;
 	const until = Date.now() + settleMs;
@@ -186,7 +186,7 @@ async function settle(client: SystemdClient, name: string, settleMs: number): Pr
 	return {props, restarts: 0};
 }
 
-function isDown(p: UnitProperties): boolean {
+export function isDown(p: UnitProperties): boolean {
 	return p.activeState === 'failed' || p.subState === 'auto-restart' || (p.result !== null && p.result !== 'success');
 }
 
@@ -200,7 +200,7 @@ export async function unitPids(props: UnitProperties, cgroupFsRoot?: string, vie
 	return [...pids].sort((a, b) => a - b);
 }
 
-function detailsOf<S>(p: UnitProperties, stale: S[]): RestartDetails<S> {
+export function detailsOf<S>(p: UnitProperties, stale: S[]): RestartDetails<S> {
 	return {
 		result: p.result,
 		execMainStatus: p.execMainStatus,
@@ -213,7 +213,7 @@ function detailsOf<S>(p: UnitProperties, stale: S[]): RestartDetails<S> {
 	};
 }
 
-function emptyDetails<S>(): RestartDetails<S> {
+export function emptyDetails<S>(): RestartDetails<S> {
 	return {result: null, execMainStatus: null, activeState: null, subState: null, mainPid: null, nRestarts: null, stale: [], error: null};
 }
 
@@ -221,7 +221,7 @@ function emptyDetails<S>(): RestartDetails<S> {
  * Collects JobRemoved results by job path. The signal can arrive before RestartUnit's reply
  * (the job may finish at once), so results are kept until someone asks for them.
  */
-class JobWaiter {
+export class JobWaiter {
 	private readonly results = new Map<string, string>();
 	private readonly waiters = new Map<string, (result: string) => void>();
 

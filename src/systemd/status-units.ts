@@ -9,6 +9,7 @@ import type {SystemdClient} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {managerPidView} from './pid-view.js';
 import {unitRestartInfo, type DescribeProcess} from './reasons.js';
+import {addUnitFileChanges, unitConfig} from './unit-config.js';
 import {collectUnits} from './units.js';
 
 export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient) => Promise<T>): Promise<T> {
@@ -61,6 +62,7 @@ export async function unitsForProcesses(
 	processes: readonly (Process & {cgroupUnit?: string | null})[],
 	bus: BusChoice,
 	describe: DescribeProcess,
+	procRoot = '/proc',
 ): Promise<{units: Unit[]; warnings: Warning[]; answered: boolean}> {
 	try {
 		return await withUnitQueries(bus, async client => {
@@ -72,15 +74,13 @@ export async function unitsForProcesses(
 			);
 			// Each unit's own processes, found by PID (not every process for every unit).
 			const byPid = new Map(processes.map(p => [p.pid, p] as const));
-			const units = collected.units.map(u => ({
-				...u,
-				...unitRestartInfo(
-					u,
-					u.pids.flatMap(pid => byPid.get(pid) ?? []),
-					describe,
-				),
-			}));
-			return {units, warnings: collected.warnings, answered: true};
+			// Its unit files changed since its main process started: on its processes.
+			const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null);
+			const units = collected.units.map(u => {
+				const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
+				return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own)};
+			});
+			return {units, warnings: [...collected.warnings, ...configWarnings], answered: true};
 		});
 	} catch (error) {
 		const code = error instanceof SystemdError ? error.code : 'systemd-unavailable';

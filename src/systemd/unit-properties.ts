@@ -15,7 +15,19 @@ export interface UnitProperties {
 	nRestarts: number | null;
 	execMainStatus: number | null;
 	controlGroup: string | null;
+	/** FragmentPath: the unit file the manager loaded; null for none (a transient unit). */
+	fragmentPath: string | null;
+	/** DropInPaths: the drop-ins it loaded with it. */
+	dropInPaths: string[];
+	/** NeedDaemonReload: the unit's files on disk differ from what the manager loaded. */
+	needDaemonReload: boolean;
+	/** CanReload: the unit can be reloaded (a service with ExecReload); null when not said. */
+	canReload: boolean | null;
 }
+
+/** Of the Unit interface, what UnitProperties holds beyond the head: asked in one round with
+ * ActiveEnterTimestamp (the unit's files and whether it can be reloaded ride along). */
+export const UNIT_NAMES = ['ActiveEnterTimestamp', 'FragmentPath', 'DropInPaths', 'NeedDaemonReload', 'CanReload'];
 
 /** Of each unit type, the interface and the properties of it that UnitProperties holds. */
 export const TYPE_PROPERTIES: Record<string, {iface: string; names: string[]}> = {
@@ -40,8 +52,15 @@ export interface UnitHead {
 }
 
 /** A UnitProperties from the unit's head (ListUnits or the Unit interface), its
- * ActiveEnterTimestamp and its type's properties, all as plain values. */
-export function unitProperties(head: UnitHead, activeEnter: unknown, typed: Readonly<Record<string, unknown>>): UnitProperties {
+ * ActiveEnterTimestamp, its type's properties and its other Unit properties (UNIT_NAMES), all
+ * as plain values. */
+export function unitProperties(
+	head: UnitHead,
+	activeEnter: unknown,
+	typed: Readonly<Record<string, unknown>>,
+	// Required, so that no caller leaves the unit's files and CanReload out by accident.
+	unit: Readonly<Record<string, unknown>>,
+): UnitProperties {
 	const mainPid = num(typed.MainPID);
 	const cg = str(typed.ControlGroup);
 	return {
@@ -55,6 +74,10 @@ export function unitProperties(head: UnitHead, activeEnter: unknown, typed: Read
 		nRestarts: num(typed.NRestarts),
 		execMainStatus: num(typed.ExecMainStatus),
 		controlGroup: cg === null || cg === '' ? null : cg,
+		fragmentPath: str(unit.FragmentPath) || null,
+		dropInPaths: Array.isArray(unit.DropInPaths) ? unit.DropInPaths.map(String) : [],
+		needDaemonReload: unit.NeedDaemonReload === true,
+		canReload: typeof unit.CanReload === 'boolean' ? unit.CanReload : null,
 	};
 }
 

@@ -27,6 +27,13 @@ export interface UnitStatus {
 	activeEnterTimestamp: string | null;
 	/** Scanned processes the manager places in this unit, sorted. */
 	pids: number[];
+	/** The unit can be reloaded (CanReload: a service with ExecReload); null when not said. */
+	canReload: boolean | null;
+	/** systemd's NeedDaemonReload. */
+	needDaemonReload: boolean;
+	/** FragmentPath (null: none) and DropInPaths. */
+	fragmentPath: string | null;
+	dropInPaths: string[];
 }
 
 export interface UnitWarning {
@@ -63,6 +70,10 @@ export function toUnitStatus(props: UnitProperties, pids: number[]): UnitStatus 
 		execMainStatus: props.execMainStatus,
 		activeEnterTimestamp: usecToRfc3339(props.activeEnterTimestampUsec),
 		pids: [...pids].sort((a, b) => a - b),
+		canReload: props.canReload,
+		needDaemonReload: props.needDaemonReload,
+		fragmentPath: props.fragmentPath,
+		dropInPaths: props.dropInPaths,
 	};
 }
 

@@ -101,7 +101,7 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
     // A panic in the loading thread is a bug: it goes on as the panic it was (the napi
     // glue turns it into an EPANIC error), not as an I/O error it was not.
     let (mut k, warnings) = loaded.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-    Ok(report_with(cfg, &mut k, warnings, raws))
+    Ok(report_with(cfg, &mut k, warnings, raws, &[]))
 }
 
 /// Read the processes `cfg` names from /proc while `work` runs on its own thread.
@@ -178,11 +178,13 @@ pub fn read_alongside<T: Send>(
 /// Attribute the processes read by `read_alongside` with `k`, which the caller keeps.
 /// `warnings` are those said while loading `k`; the report's come after them. `k` is
 /// mutable only for its catalog: composefs images seen for the first time are recorded.
+/// `reloaded`: reloads just made, beside those the catalog recorded (`config::Reloaded`).
 pub fn report_with(
     cfg: &ScanConfig,
     k: &mut Knowledge,
     warnings: Vec<Warning>,
     raws: Vec<RawProcess>,
+    reloaded: &[crate::config::Reloaded],
 ) -> ScanReport {
     crate::test_panic("attribute");
     k.begin_scan();
@@ -209,6 +211,9 @@ pub fn report_with(
     let host = std::fs::metadata(&cfg.host_root)
         .ok()
         .map(|m| (m.dev(), m.ino()));
+    // Reloads livetree made earlier (the restart history): a catalog that cannot say only
+    // loses them (the changes they applied are then said again).
+    let recorded = k.catalog.reloads().unwrap_or_default();
     let mut scan = Scan {
         cfg,
         k,
@@ -232,7 +237,9 @@ pub fn report_with(
         containers: container::Containers::default(),
         warned: HashSet::new(),
         warnings,
-        config: crate::config::Pass::new(&cfg.proc_root),
+        config: crate::config::Pass::new(&cfg.proc_root)
+            .with_reloaded(&recorded)
+            .with_reloaded(reloaded),
     };
     scan.deployment_dirs = scan
         .k

@@ -149,6 +149,16 @@ impl Scanner {
     /// Scan with knowledge refreshed as the fingerprint says; the report is the one a
     /// fresh `scan::run` of the same config would give.
     pub fn scan(&mut self, pids: Option<Vec<u32>>, kernel: bool) -> crate::Result<ScanReport> {
+        self.scan_reloaded(pids, kernel, Vec::new())
+    }
+
+    /// `scan`, with the reloads livetree asked for (`config::Reloaded`).
+    pub fn scan_reloaded(
+        &mut self,
+        pids: Option<Vec<u32>>,
+        kernel: bool,
+        reloaded: Vec<crate::config::Reloaded>,
+    ) -> crate::Result<ScanReport> {
         self.stats.scans += 1;
         let cfg = self.config(pids, kernel);
         let held = self.held.take();
@@ -157,7 +167,7 @@ impl Scanner {
         // A panic while refreshing goes on as a panic (see `scan::run`); the knowledge was
         // taken out of `held` first, so the next scan loads afresh.
         let mut held = refreshed.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws);
+        let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws, &reloaded);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.stats.composefs_image_reads = held.k.images.reads();
         self.stats.composefs_files_hashed =

@@ -132,6 +132,7 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
             changed_ns: 1_796_548_400_000_000_000,
             source: ConfigSource::Conffile,
             package: None,
+            replaced: false,
         }],
         unreadable: None,
     };

@@ -1,7 +1,8 @@
 // The subset of org.freedesktop.systemd1.Manager that livetree calls, as systemd 252 declares it
 // (`busctl introspect org.freedesktop.systemd1 /org/freedesktop/systemd1`). Kept in the repo so
 // proxies are built without a run-time Introspect round trip, and so a reader sees exactly
-// which calls livetree can make: it only reads, plus RestartUnit when asked to restart.
+// which calls livetree can make: it only reads, plus RestartUnit when asked to restart and ReloadUnit when asked to
+// reload (`restart --reload-needed`).
 // LoadUnit reads a unit's definition to answer about a unit named on the command line that is
 // not loaded (as `systemctl show` does); it starts nothing.
 import {PROPERTIES_XML} from './properties.js';
@@ -29,6 +30,11 @@ export const MANAGER_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Obj
    <arg type="a(ssssssouso)" name="units" direction="out"/>
   </method>
   <method name="RestartUnit">
+   <arg type="s" name="name" direction="in"/>
+   <arg type="s" name="mode" direction="in"/>
+   <arg type="o" name="job" direction="out"/>
+  </method>
+  <method name="ReloadUnit">
    <arg type="s" name="name" direction="in"/>
    <arg type="s" name="mode" direction="in"/>
    <arg type="o" name="job" direction="out"/>

@@ -197,4 +197,60 @@ impl Catalog {
             .and_then(|rows| rows.collect());
         rows.map_err(|e| self.err(e))
     }
+
+    /// The reloads `livetree restart --reload-needed` made that took (verdict `reloaded` or
+    /// `reloaded-unverifiable`): each process reloaded, with its start and when the reload
+    /// was asked (the details' `requestedAt`, `processes[].pid` and `.startedAt`). A record
+    /// whose details do not say these is left out.
+    pub fn reloads(&self) -> Result<Vec<crate::config::Reloaded>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT details FROM restarts WHERE state = 'done' \
+                 AND verdict IN ('reloaded', 'reloaded-unverifiable') AND details IS NOT NULL",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.err(e))?;
+        Ok(rows.iter().flat_map(|d| reloads_of(d)).collect())
+    }
+}
+
+/// The processes one reload record's details name, with the time it was asked.
+fn reloads_of(details: &str) -> Vec<crate::config::Reloaded> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(details) else {
+        return Vec::new();
+    };
+    let Some(at_ms) = v.get("requestedAt").and_then(serde_json::Value::as_f64) else {
+        return Vec::new();
+    };
+    let Some(list) = v.get("processes").and_then(serde_json::Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|p| {
+            Some(crate::config::Reloaded {
+                pid: u32::try_from(p.get("pid")?.as_u64()?).ok()?,
+                started_at: p.get("startedAt")?.as_str()?.to_string(),
+                at_ns: (at_ms * 1e6) as i64,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod reload_tests {
+    #[test]
+    fn reloads_of_details() {
+        let d = r#"{"action":"reload","requestedAt":1796548323120,"processes":[{"pid":7,"startedAt":"2026-12-06T09:12:03.120Z"},{"pid":"x"}]}"#;
+        let r = super::reloads_of(d);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].pid, 7);
+        assert_eq!(r[0].started_at, "2026-12-06T09:12:03.120Z");
+        assert_eq!(r[0].at_ns, 1_796_548_323_120_000_000);
+        assert!(super::reloads_of("{}").is_empty());
+        assert!(super::reloads_of("not json").is_empty());
+    }
 }

@@ -144,12 +144,13 @@ impl Pass {
         let mut out = Vec::new();
         for path in paths {
             if let Some((_, _, ctime)) = self.now(p.pid, &facts.root, &path) {
-                if clock.changed_after(ctime, facts.started_ns) {
+                if facts.changed_since(clock, ctime) {
                     out.push(ConfigChange {
                         path,
                         changed_ns: ctime,
                         source: ConfigSource::Conffile,
                         package: Some(package.clone()),
+                        replaced: false,
                     });
                 }
             }

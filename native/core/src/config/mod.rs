@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod conffiles;
 pub mod open_files;
+pub mod unit_files;
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -32,6 +33,8 @@ pub enum ConfigSource {
     /// A file under `/etc` the process holds open, or held at a path that now names
     /// another file (or none).
     OpenFile,
+    /// The fragment or a drop-in of the process's systemd unit (`unit_files`).
+    UnitFile,
 }
 
 /// One configuration file a process depends on that changed after it started.
@@ -46,16 +49,22 @@ pub struct ConfigChange {
     pub source: ConfigSource,
     /// The package whose configuration file it is (conffile), when known.
     pub package: Option<PackageInfo>,
+    /// `open-file`: the file the process holds is no longer the one at the path (replaced
+    /// or removed). When this clears after a reload, the daemon opened it again.
+    pub replaced: bool,
 }
 
 /// `processes[].configChanges[]`, keys in the contract's order.
 impl Serialize for ConfigChange {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_struct("ConfigChange", 4)?;
+        let mut m = s.serialize_struct("ConfigChange", 4 + usize::from(self.replaced))?;
         m.serialize_field("path", &crate::as_text::text(&self.path))?;
         m.serialize_field("changedAt", &utc(self.changed_ns))?;
         m.serialize_field("source", &self.source)?;
         m.serialize_field("package", &self.package)?;
+        if self.replaced {
+            m.serialize_field("replaced", &true)?;
+        }
         m.end()
     }
 }
@@ -83,6 +92,32 @@ pub struct Facts {
     pub root: RootKey,
     /// Its start, nanoseconds since the epoch.
     pub started_ns: i64,
+    /// When livetree last asked for its reload (`Reloaded`), nanoseconds since the epoch.
+    pub reloaded_ns: Option<i64>,
+}
+
+impl Facts {
+    /// Whether a change at `ctime_ns` is newer than the configuration the process runs
+    /// with: after its start (the tick rule of [`Clock::changed_after`]) and, when livetree
+    /// asked for its reload since, at or after the moment it asked (a change before the
+    /// request is what the reload applied; one during it may have been missed).
+    pub fn changed_since(&self, clock: &Clock, ctime_ns: i64) -> bool {
+        clock.changed_after(ctime_ns, self.started_ns)
+            && self.reloaded_ns.is_none_or(|r| ctime_ns >= r)
+    }
+}
+
+/// A reload livetree asked for (`livetree restart --reload-needed`, from the restart
+/// history): process `pid`, which started at `started_at` (as the document writes it, so a
+/// reused PID is not taken for it), was reloaded at `at_ns` (when the reload was asked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// The process.
+    pub pid: u32,
+    /// Its `startedAt` when it was reloaded.
+    pub started_at: String,
+    /// When the reload was asked, nanoseconds since the epoch.
+    pub at_ns: i64,
 }
 
 /// What a path in a root is now: (device, inode, ctime ns), or None when nothing is there.
@@ -99,6 +134,7 @@ pub struct Pass {
     /// Roots whose database the scan knows to be one shared with other roots, by an
     /// identity of its own (a container's image layers: `containers::database`).
     shared: HashMap<RootKey, Vec<u8>>,
+    reloaded: HashMap<u32, (String, i64)>,
     /// What could not be checked, said once each.
     pub warnings: Vec<Warning>,
     warned: std::collections::HashSet<&'static str>,
@@ -114,9 +150,25 @@ impl Pass {
             paths: HashMap::new(),
             roots: HashMap::new(),
             shared: HashMap::new(),
+            reloaded: HashMap::new(),
             warnings: Vec::new(),
             warned: Default::default(),
         }
+    }
+
+    /// The pass, knowing the reloads livetree asked for: the latest for each PID counts
+    /// (an older one is of this process too, or of one whose PID it reuses).
+    pub fn with_reloaded(mut self, reloaded: &[Reloaded]) -> Pass {
+        for r in reloaded {
+            let e = self
+                .reloaded
+                .entry(r.pid)
+                .or_insert_with(|| (r.started_at.clone(), r.at_ns));
+            if r.at_ns > e.1 {
+                *e = (r.started_at.clone(), r.at_ns);
+            }
+        }
+        self
     }
 
     /// The start of a process that started `ticks` after boot, nanoseconds since the epoch.
@@ -127,7 +179,21 @@ impl Pass {
     /// Remember process `pid`'s root and start for [`Pass::run`].
     pub fn note(&mut self, pid: u32, root: RootKey, started_ns: Option<i64>) {
         if let Some(started_ns) = started_ns {
-            self.facts.insert(pid, Facts { root, started_ns });
+            // Only a reload of this very process (same start), not of an earlier one
+            // whose PID it reuses.
+            let reloaded_ns = self
+                .reloaded
+                .get(&pid)
+                .filter(|(at, _)| *at == utc(started_ns))
+                .map(|(_, ns)| *ns);
+            self.facts.insert(
+                pid,
+                Facts {
+                    root,
+                    started_ns,
+                    reloaded_ns,
+                },
+            );
         }
     }
 
@@ -193,5 +259,56 @@ impl Pass {
             *out = changes;
         }
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_moves_the_reference_forward() {
+        let clock = Clock {
+            boot_ns: 1_000_000_000_000,
+            tick_ns: 10_000_000,
+        };
+        let started_ns = clock.at(100);
+        let mut f = Facts {
+            root: (None, None, b"/".to_vec()),
+            started_ns,
+            reloaded_ns: None,
+        };
+        let later = started_ns + 5_000_000_000;
+        assert!(f.changed_since(&clock, later));
+        assert!(!f.changed_since(&clock, started_ns));
+        f.reloaded_ns = Some(later + 1);
+        assert!(!f.changed_since(&clock, later), "applied by the reload");
+        assert!(
+            f.changed_since(&clock, later + 1),
+            "at the request: maybe too late"
+        );
+
+        // Only a reload of the same process (same start) counts; the latest wins.
+        let mut pass = Pass::new(Path::new("/nonexistent")).with_reloaded(&[
+            Reloaded {
+                pid: 7,
+                started_at: utc(started_ns),
+                at_ns: later,
+            },
+            Reloaded {
+                pid: 7,
+                started_at: utc(started_ns),
+                at_ns: later + 9,
+            },
+            Reloaded {
+                pid: 8,
+                started_at: utc(started_ns - 1_000_000_000),
+                at_ns: later,
+            },
+        ]);
+        pass.note(7, f.root.clone(), Some(started_ns));
+        pass.note(8, f.root.clone(), Some(started_ns));
+        assert_eq!(pass.facts[&7].reloaded_ns, Some(later + 9));
+        assert_eq!(pass.facts[&8].reloaded_ns, None);
     }
 }

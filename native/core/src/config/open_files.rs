@@ -131,19 +131,18 @@ impl Pass {
             let path = path.to_vec();
             let changed = match self.now(pid, &facts.root, &path) {
                 // The path names another file now: whatever is there is newer config.
-                Some((d, i, ctime)) if (d, i) != (dev, ino) => Some(ctime),
-                Some((_, _, ctime)) => clock
-                    .changed_after(ctime, facts.started_ns)
-                    .then_some(ctime),
+                Some((d, i, ctime)) if (d, i) != (dev, ino) => Some((ctime, true)),
+                Some((_, _, ctime)) => facts.changed_since(clock, ctime).then_some((ctime, false)),
                 // Removed: the held file's own change time (the unlink).
-                None => Some(held_ctime),
+                None => Some((held_ctime, true)),
             };
-            if let Some(changed_ns) = changed {
+            if let Some((changed_ns, replaced)) = changed {
                 out.push(ConfigChange {
                     path,
                     changed_ns,
                     source: ConfigSource::OpenFile,
                     package: None,
+                    replaced,
                 });
             }
         }

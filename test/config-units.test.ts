@@ -1,0 +1,362 @@
+// Issue 24 with a real systemd --user manager: `unit-file` changes (a unit's fragment edited
+// after its main process started, NeedDaemonReload), units[] reload vs restart, and
+// `livetree restart --reload-needed` reloading a unit with ExecReload whose daemon holds its
+// configuration open, verified, while one without ExecReload is left alone.
+import {mkdir, mkdtemp, rename, rm, stat, writeFile, appendFile} from 'node:fs/promises';
+import os from 'node:os';
+import {join} from 'node:path';
+import test from 'ava';
+import type {Process, StatusDocument, Unit} from '../src/model/document.js';
+import {livetree} from './helpers/cli.js';
+import {checkedDocument} from './helpers/exit-code.js';
+import {schemaErrors} from './helpers/schema.js';
+import {startUserManager, type UserManager} from './helpers/systemd-user.js';
+
+/** The change time of `path` as the document writes it (whole milliseconds, UTC). */
+async function changedAt(path: string): Promise<string> {
+	const s = await stat(path, {bigint: true});
+	return new Date(Number(s.ctimeNs / 1_000_000n)).toISOString();
+}
+
+async function mainPid(m: UserManager, unit: string): Promise<number> {
+	return Number((await m.show(unit, ['MainPID']))['MainPID']);
+}
+
+function unitOf(doc: StatusDocument, name: string): Unit {
+	const u = doc.units.find(x => x.name === name);
+	if (!u) throw new Error(`no unit ${name} in ${JSON.stringify(doc.units.map(x => x.name))}`);
+	return u;
+}
+
+function proc(doc: StatusDocument, pid: number): Process {
+	const p = doc.processes.find(x => x.pid === pid);
+	if (!p) throw new Error(`no process ${pid}`);
+	return p;
+}
+
+const tick = async () => new Promise(r => setTimeout(r, 100));
+
+async function writeUnit(m: UserManager, name: string, body: string): Promise<string> {
+	const file = join(m.env['XDG_CONFIG_HOME']!, 'systemd', 'user', name);
+	await writeFile(file, body);
+	return file;
+}
+
+test.serial('unit-file: a fragment edited after the start is a change until daemon-reload and a restart; a later start is not flagged', async t => {
+	const m = await startUserManager();
+	t.teardown(async () => m.stop());
+	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
+	t.teardown(async () => rm(state, {recursive: true, force: true}));
+	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+
+	const frag = await writeUnit(m, 'lt-unitfile.service', '[Service]\nExecStart=/bin/sleep 600\n');
+	const dropDir = `${frag}.d`;
+	await mkdir(dropDir);
+	const dropIn = join(dropDir, 'env.conf');
+	await writeFile(dropIn, '[Service]\nEnvironment=LT=1\n');
+	// Edited, then loaded (daemon-reload), then started: nothing to flag.
+	const late = await writeUnit(m, 'lt-unitfile-late.service', '[Service]\nExecStart=/bin/sleep 601\n');
+	// Edited while running and restarted without daemon-reload: its new process runs the
+	// definition loaded before the edit.
+	const stale = await writeUnit(m, 'lt-unitfile-stale.service', '[Service]\nExecStart=/bin/sleep 602\n');
+	await m.systemctl(['daemon-reload']);
+	await m.systemctl(['start', 'lt-unitfile.service', 'lt-unitfile-stale.service']);
+	await tick();
+	await appendFile(late, '# edited before its start\n');
+	await m.systemctl(['daemon-reload']);
+	await appendFile(stale, '# edited, never loaded\n');
+	await tick();
+	await m.systemctl(['start', 'lt-unitfile-late.service']);
+	await m.systemctl(['restart', 'lt-unitfile-stale.service']);
+	await tick();
+	await appendFile(frag, '# edited after the start\n');
+	t.is((await m.show('lt-unitfile.service', ['NeedDaemonReload']))['NeedDaemonReload'], 'yes');
+	t.is((await m.show('lt-unitfile-stale.service', ['NeedDaemonReload']))['NeedDaemonReload'], 'yes');
+	const pid = await mainPid(m, 'lt-unitfile.service');
+
+	const r = await livetree(['status', '--json', ...bus]);
+	const doc = checkedDocument(r);
+	t.deepEqual(schemaErrors(doc), []);
+	const unit = unitOf(doc, 'lt-unitfile.service');
+	t.is(unit.fragmentPath, frag);
+	t.deepEqual(unit.dropInPaths, [dropIn]);
+	t.true(unit.needDaemonReload);
+	t.false(unit.canReload);
+	t.true(unit.needsReload);
+	t.is(unit.applyConfigBy, 'restart');
+	t.false(unit.needsRestart);
+	const p = proc(doc, pid);
+	t.true(p.needsReload);
+	t.false(p.needsRestart);
+	t.deepEqual(p.configChanges, [{path: frag, changedAt: await changedAt(frag), source: 'unit-file', package: null}]);
+	// Loaded and edited before its start: not flagged.
+	const lateUnit = unitOf(doc, 'lt-unitfile-late.service');
+	t.false(lateUnit.needDaemonReload);
+	t.false(lateUnit.needsReload);
+	t.is(lateUnit.applyConfigBy, null);
+	t.deepEqual(proc(doc, await mainPid(m, 'lt-unitfile-late.service')).configChanges, []);
+	// Started after the edit, from the definition loaded before it: NeedDaemonReload names the fragment.
+	const staleMain = proc(doc, await mainPid(m, 'lt-unitfile-stale.service'));
+	t.deepEqual(staleMain.configChanges, [{path: stale, changedAt: await changedAt(stale), source: 'unit-file', package: null}]);
+	t.true(doc.summary.processesNeedingReload! >= 2);
+
+	// Text, explain, --fail-on-reload.
+	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.regex(
+		text.stdout,
+		new RegExp(
+			`  lt-unitfile\\.service: ${frag.replace(/[.]/g, '\\.')} changed \\d\\d:\\d\\d, sleep started \\d\\d:\\d\\d \\(unit file\\) — daemon-reload and restart to apply\\n`,
+		),
+		text.stdout,
+	);
+	const explain = await livetree(['explain', String(pid), '--color', 'never', ...bus]);
+	t.is(explain.code, 0, explain.stderr);
+	t.regex(explain.stdout, /Its configuration changed since it started/);
+	t.true(explain.stdout.includes(`  - ${frag} changed `), explain.stdout);
+	t.true(explain.stdout.includes('(unit file) — daemon-reload and restart to apply'), explain.stdout);
+	const fail = await livetree(['status', '--json', '--fail-on-reload', ...bus]);
+	t.is(fail.code, 1, fail.stderr);
+
+	// daemon-reload alone: the manager has it, the running process still does not.
+	await m.systemctl(['daemon-reload']);
+	const reloaded = checkedDocument(await livetree(['status', '--json', ...bus]));
+	t.false(unitOf(reloaded, 'lt-unitfile.service').needDaemonReload);
+	t.deepEqual(
+		proc(reloaded, pid).configChanges!.map(c => c.source),
+		['unit-file'],
+	);
+	const text2 = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.true(text2.stdout.includes('(unit file) — restart to apply'), text2.stdout);
+
+	// A restart: the new main process started after the change, with the definition on disk.
+	await m.systemctl(['restart', 'lt-unitfile.service']);
+	const after = checkedDocument(await livetree(['status', '--json', ...bus]));
+	const newPid = await mainPid(m, 'lt-unitfile.service');
+	t.not(newPid, pid);
+	t.deepEqual(proc(after, newPid).configChanges, []);
+	t.false(proc(after, newPid).needsReload);
+	t.false(unitOf(after, 'lt-unitfile.service').needsReload);
+	t.is(unitOf(after, 'lt-unitfile.service').applyConfigBy, null);
+});
+
+// A daemon that holds its configuration open as /etc/default/lt-daemon.conf (a directory of
+// the test's own bound over /etc/default in the daemon's private mount namespace: the host's
+// /etc is untouched) and opens it again on SIGHUP (or, with `reopen` false, ignores it). The
+// script lives beside the configuration.
+async function daemon(dir: string, reopen = true): Promise<string> {
+	const script = join(dir, 'daemon.sh');
+	await writeFile(
+		script,
+		[
+			'mount --bind "$1" /etc/default || exit 1',
+			'exec 3</etc/default/lt-daemon.conf',
+			reopen ? "trap 'exec 3</etc/default/lt-daemon.conf' HUP" : "trap ':' HUP",
+			'while :; do sleep 1 3<&- & wait $!; done',
+			'',
+		].join('\n'),
+	);
+	return `/usr/bin/unshare -m --propagation private /bin/bash ${script} ${dir}`;
+}
+
+async function replace(file: string, text: string): Promise<void> {
+	await writeFile(`${file}.new`, text);
+	await rename(`${file}.new`, file);
+}
+
+test.serial('restart --reload-needed reloads a unit with ExecReload and verifies it; one without ExecReload is left alone', async t => {
+	const m = await startUserManager();
+	t.teardown(async () => m.stop());
+	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
+	t.teardown(async () => rm(state, {recursive: true, force: true}));
+	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+	const withReload = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	const noReload = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	t.teardown(async () => rm(withReload, {recursive: true, force: true}));
+	t.teardown(async () => rm(noReload, {recursive: true, force: true}));
+	await writeFile(join(withReload, 'lt-daemon.conf'), 'v1\n');
+	await writeFile(join(noReload, 'lt-daemon.conf'), 'v1\n');
+	await writeUnit(m, 'lt-reload.service', `[Service]\nExecStart=${await daemon(withReload)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+	await writeUnit(m, 'lt-noreload.service', `[Service]\nExecStart=${await daemon(noReload)}\n`);
+	await m.systemctl(['daemon-reload']);
+	await m.systemctl(['start', 'lt-reload.service', 'lt-noreload.service']);
+	await tick();
+	const pid = await mainPid(m, 'lt-reload.service');
+	const otherPid = await mainPid(m, 'lt-noreload.service');
+
+	// Nothing changed yet: nothing to reload, and --reload-needed does nothing.
+	const clean = checkedDocument(await livetree(['status', '--json', ...bus]));
+	t.deepEqual(proc(clean, pid).configChanges, []);
+	t.true(unitOf(clean, 'lt-reload.service').canReload);
+	t.false(unitOf(clean, 'lt-noreload.service').canReload);
+	const nothing = await livetree(['restart', '--reload-needed', ...bus]);
+	t.is(nothing.code, 0, nothing.stderr);
+	t.is(nothing.stdout, 'No unit needs a reload.\n');
+
+	// Both configurations replaced (as editors and package managers do).
+	await replace(join(withReload, 'lt-daemon.conf'), 'v2\n');
+	await replace(join(noReload, 'lt-daemon.conf'), 'v2\n');
+	const doc = checkedDocument(await livetree(['status', '--json', ...bus]));
+	t.deepEqual(schemaErrors(doc), []);
+	const main = proc(doc, pid);
+	t.deepEqual(main.configChanges, [
+		{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(withReload, 'lt-daemon.conf')), source: 'open-file', package: null, replaced: true},
+	]);
+	const unit = unitOf(doc, 'lt-reload.service');
+	t.true(unit.needsReload);
+	t.is(unit.applyConfigBy, 'reload');
+	const other = unitOf(doc, 'lt-noreload.service');
+	t.true(other.needsReload);
+	t.is(other.applyConfigBy, 'restart');
+	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.true(text.stdout.includes('  lt-reload.service: /etc/default/lt-daemon.conf changed '), text.stdout);
+	t.true(text.stdout.includes('(held open) — reload to apply\n'), text.stdout);
+	t.true(text.stdout.includes('(held open) — restart to apply (it cannot be reloaded)\n'), text.stdout);
+
+	// A dry run reloads nothing.
+	const dry = await livetree(['restart', '--reload-needed', '--dry-run', ...bus]);
+	t.is(dry.code, 0, dry.stderr);
+	t.regex(dry.stdout, /^lt-noreload\.service: not reloaded: it cannot be reloaded \(no ExecReload\); instead: livetree restart lt-noreload\.service/m);
+	t.regex(dry.stdout, /^lt-reload\.service: would reload; PIDs /m);
+	t.deepEqual(JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout), []);
+
+	// The reload: the same process, its configuration read again. The unit that cannot be
+	// reloaded is left alone, so not everything asked for is done: exit 1.
+	const r = await livetree(['restart', '--reload-needed', '--json', ...bus]);
+	t.is(r.code, 1, r.stdout + r.stderr);
+	const outcomes = JSON.parse(r.stdout) as Array<{unit: string; action: string; verdict: string; jobResult?: string; skip?: {code: string}; oldPids: number[]}>;
+	const byUnit = new Map(outcomes.map(o => [o.unit, o]));
+	t.is(byUnit.get('lt-reload.service')?.verdict, 'reloaded', r.stdout);
+	t.is(byUnit.get('lt-reload.service')?.jobResult, 'done');
+	t.is(byUnit.get('lt-reload.service')?.action, 'reload');
+	t.is(byUnit.get('lt-noreload.service')?.verdict, 'skipped');
+	t.is(byUnit.get('lt-noreload.service')?.skip?.code, 'cannot-reload');
+	t.is(outcomes.length, 2);
+	t.is(await mainPid(m, 'lt-reload.service'), pid);
+	t.is(await mainPid(m, 'lt-noreload.service'), otherPid);
+
+	// Afterwards the reloaded unit is current (the scan knows the reload from the history);
+	// the other still needs its restart.
+	const after = checkedDocument(await livetree(['status', '--json', ...bus]));
+	t.is(proc(after, pid).startedAt, main.startedAt);
+	t.deepEqual(proc(after, pid).configChanges, []);
+	t.false(unitOf(after, 'lt-reload.service').needsReload);
+	t.true(unitOf(after, 'lt-noreload.service').needsReload);
+	t.deepEqual(
+		proc(after, otherPid).configChanges!.map(c => c.source),
+		['open-file'],
+	);
+
+	// Recorded as restarts are.
+	const history = JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout) as Array<{
+		unit: string;
+		verdict: string;
+		state: string;
+		oldPids: number[];
+		details: {action: string; processes: Array<{pid: number}>};
+	}>;
+	t.is(history.length, 1);
+	t.is(history[0]!.unit, 'lt-reload.service');
+	t.is(history[0]!.verdict, 'reloaded');
+	t.is(history[0]!.state, 'done');
+	t.is(history[0]!.details.action, 'reload');
+	t.true(history[0]!.oldPids.includes(pid));
+
+	// Again: only the one that cannot be reloaded is left, and still left alone.
+	const again = await livetree(['restart', '--reload-needed', ...bus]);
+	t.is(again.code, 1, again.stderr);
+	t.is(again.stdout.split('\n').filter(Boolean).length, 1, again.stdout);
+	t.regex(again.stdout, /^lt-noreload\.service: not reloaded/);
+	// Changed once more after the reload: needs one again.
+	await replace(join(withReload, 'lt-daemon.conf'), 'v3\n');
+	const changedAgain = checkedDocument(await livetree(['status', '--json', ...bus]));
+	t.deepEqual(
+		proc(changedAgain, pid).configChanges!.map(c => c.source),
+		['open-file'],
+	);
+});
+
+test.serial(
+	'restart --reload-needed: a daemon that keeps the replaced file is still-stale; one edited in place is reloaded, unverifiable; a changed unit file is left alone',
+	async t => {
+		const m = await startUserManager();
+		t.teardown(async () => m.stop());
+		const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
+		t.teardown(async () => rm(state, {recursive: true, force: true}));
+		const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+		const dir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+		t.teardown(async () => rm(dir, {recursive: true, force: true}));
+		await writeFile(join(dir, 'lt-daemon.conf'), 'v1\n');
+		await writeUnit(m, 'lt-inplace.service', `[Service]\nExecStart=${await daemon(dir)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+		const frag = await writeUnit(m, 'lt-frag.service', '[Service]\nExecStart=/bin/sleep 603\nExecReload=/bin/true\n');
+		await m.systemctl(['daemon-reload']);
+		await m.systemctl(['start', 'lt-inplace.service', 'lt-frag.service']);
+		await tick();
+		const pid = await mainPid(m, 'lt-inplace.service');
+
+		// A daemon that does not read its configuration on SIGHUP: the reload is done, the same
+		// process runs, and it still holds the replaced file.
+		const deafDir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+		t.teardown(async () => rm(deafDir, {recursive: true, force: true}));
+		await writeFile(join(deafDir, 'lt-daemon.conf'), 'v1\n');
+		await writeUnit(m, 'lt-deaf.service', `[Service]\nExecStart=${await daemon(deafDir, false)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+		await m.systemctl(['daemon-reload']);
+		await m.systemctl(['start', 'lt-deaf.service']);
+		await tick();
+		const deafPid = await mainPid(m, 'lt-deaf.service');
+		await replace(join(deafDir, 'lt-daemon.conf'), 'v2\n');
+		const deaf = await livetree(['restart', '--reload-needed', '--json', ...bus]);
+		t.is(deaf.code, 1, deaf.stdout + deaf.stderr);
+		const [d] = JSON.parse(deaf.stdout) as Array<{
+			unit: string;
+			verdict: string;
+			jobResult: string;
+			details: {stale: Array<{path: string; replaced?: boolean}>};
+		}>;
+		t.is(d!.unit, 'lt-deaf.service');
+		t.is(d!.jobResult, 'done');
+		t.is(d!.verdict, 'still-stale');
+		t.deepEqual(
+			d!.details.stale.map(c => [c.path, c.replaced]),
+			[['/etc/default/lt-daemon.conf', true]],
+		);
+		t.is(await mainPid(m, 'lt-deaf.service'), deafPid);
+		// Not a reload that took: the next scan still says the change.
+		const still = checkedDocument(await livetree(['status', '--json', ...bus]));
+		t.true(unitOf(still, 'lt-deaf.service').needsReload);
+		await m.systemctl(['stop', 'lt-deaf.service']);
+
+		// Edited in place: the daemon holds the very file, so nothing it does is observable.
+		await appendFile(join(dir, 'lt-daemon.conf'), 'v2\n');
+		const doc = checkedDocument(await livetree(['status', '--json', ...bus]));
+		t.deepEqual(proc(doc, pid).configChanges, [
+			{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(dir, 'lt-daemon.conf')), source: 'open-file', package: null},
+		]);
+		const r = await livetree(['restart', '--reload-needed', '--color', 'never', ...bus]);
+		t.is(r.code, 0, r.stdout + r.stderr);
+		t.regex(
+			r.stdout,
+			/^lt-inplace\.service: reloaded, unverifiable \(the same process; nothing observable tells whether it read its configuration again\); PIDs /m,
+		);
+		t.is(await mainPid(m, 'lt-inplace.service'), pid);
+		const after = checkedDocument(await livetree(['status', '--json', ...bus]));
+		t.deepEqual(proc(after, pid).configChanges, []);
+		const history = JSON.parse((await livetree(['history', '--json', '--state-dir', state])).stdout) as Array<{unit: string; verdict: string}>;
+		t.deepEqual(
+			history.map(h => [h.unit, h.verdict]),
+			[
+				['lt-inplace.service', 'reloaded-unverifiable'],
+				['lt-deaf.service', 'still-stale'],
+			],
+		);
+
+		// Its unit file changed: a reload does not load it, so it is left alone.
+		await appendFile(frag, '# edited\n');
+		const left = await livetree(['restart', '--reload-needed', '--json', ...bus]);
+		t.is(left.code, 1, left.stderr);
+		const [o] = JSON.parse(left.stdout) as Array<{unit: string; verdict: string; skip: {code: string; instead: string}}>;
+		t.is(o!.unit, 'lt-frag.service');
+		t.is(o!.verdict, 'skipped');
+		t.is(o!.skip.code, 'unit-file-changed');
+		t.is(o!.skip.instead, `systemctl --user daemon-reload, then livetree restart lt-frag.service --state-dir ${state} --bus-address ${m.busAddress}`);
+	},
+);
