@@ -432,6 +432,20 @@ export declare function catalogRebuild(path: string): RebuildReport
  */
 export declare function catalogRecordTimeline(path: string, scan: TimelineScan): TimelineRecorded
 
+export interface ConfigDiffOptions {
+  sysroot?: string
+  runDir?: string
+  hostRoot?: string
+  /** Index, OSNAME/CHECKSUM.SERIAL or CHECKSUM.SERIAL; absent: booted, else default. */
+  deployment?: string
+}
+
+/**
+ * `livetree config-diff`: the JSON of `livetree_core::config::config_diff::ConfigDiff`.
+ * Errors carry `code` ENODEPLOYMENT, ENOTSUP or the core's.
+ */
+export declare function configDiffSync(options: ConfigDiffOptions): string
+
 export declare function coreVersion(): string
 
 /** One method call; every argument as text, typed by `signature` (`s`, `o`, `g`, `u`, `i`, `b`). */

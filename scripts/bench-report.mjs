@@ -172,9 +172,9 @@ const plainAt = plain?.at?.n ?? meta.plain?.at ?? 3000;
 // Issue 22: what asking systemd costs. No bus: the attempt against --no-systemd, same run.
 // The bus section's rounds (hyperfine runs in rotated orders), pooled: every run's time
 // in one median, CPU means weighted by runs.
-function pooled(name) {
-	const rounds = Number(readFileSync(path.join(resDir, 'bus-rounds'), 'utf8'));
-	const results = Array.from({length: rounds}, (_, r) => read(`bus-${r}.json`).results.find(x => x.command === name));
+function pooled(name, prefix = 'bus') {
+	const rounds = Number(readFileSync(path.join(resDir, `${prefix}-rounds`), 'utf8'));
+	const results = Array.from({length: rounds}, (_, r) => read(`${prefix}-${r}.json`).results.find(x => x.command === name));
 	const times = results.flatMap(r => r.times).sort((a, b) => a - b);
 	const mid = times.length / 2;
 	const median = times.length % 2 ? times[Math.floor(mid)] : (times[mid - 1] + times[mid]) / 2;
@@ -212,7 +212,34 @@ const systemd = section('systemd', () => {
 	};
 }, previous?.systemd);
 
+// Issue 24: the configuration pass (start times, conffiles, open files under /etc)
+// against the same scan without it (LIVETREE_BENCH_SKIP_CONFIG_PASS), pooled rounds.
+const config = section('config', () => {
+	const phase = name => {
+		const without = pooled('without-pass', `config-${name}`);
+		const withPass = pooled('with-pass', `config-${name}`);
+		return {
+			without, with: withPass,
+			costOverScan: ratio(withPass.median - without.median, without.median),
+			cpuCostOverScan: ratio(withPass.cpu - without.cpu, without.cpu),
+			costSeMs: Math.sqrt(withPass.stddev ** 2 / withPass.runs + without.stddev ** 2 / without.runs) * 1000,
+		};
+	};
+	return {...read('config-setup.json'), fresh: phase('fresh'), changed: phase('changed')};
+}, previous?.config);
+
 const notRun = name => ({measured: `NOT RUN (BENCH_SECTIONS left out ${name})`, pass: false});
+const passRow = p => `${Math.round(p.costOverScan * 100)}% (${ms(p.with.median)} − ${ms(p.without.median)}, ± ${(2 * p.costSeMs).toFixed(0)} ms two standard errors); CPU ${Math.round(p.cpuCostOverScan * 100)}% (${ms(p.with.cpu)} − ${ms(p.without.cpu)})`;
+const issue24 = [
+	{
+		target: `the configuration pass costs at most 10% of the scan at ${config?.processes ?? 3000} processes, a file under their /etc changed after they started so every fd directory is read ((\`status --json --no-systemd\` − the same without the pass) / without, medians of pooled rounds; CPU beside it)`,
+		...(config ? {measured: passRow(config.changed), pass: config.changed.costOverScan <= 0.1} : notRun('config')),
+	},
+	{
+		target: `the same, nothing under their /etc changed since they started (one walk of /etc, no fd directory read)`,
+		...(config ? {measured: passRow(config.fresh), pass: config.fresh.costOverScan <= 0.1} : notRun('config')),
+	},
+];
 const signedMs = v => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)} ms`;
 const sdProcesses = systemd ? systemd.units * systemd.perUnit : Number(process.env.BENCH_UNITS ?? 300) * Number(process.env.BENCH_PER_UNIT ?? 10);
 const issue22 = [
@@ -331,7 +358,7 @@ const carriedNote = name => {
 	const r = sectionRuns[name];
 	return r?.carried ? `measured by the run of ${r.date} (livetree ${r.livetree}); this run left ${name} out` : undefined;
 };
-for (const [list, name] of [[issue13, 'plain'], [targets, 'ostree'], [issue21, 'containers'], [issue22.slice(0, 1), 'bus'], [issue22.slice(1), 'systemd']]) {
+for (const [list, name] of [[issue13, 'plain'], [targets, 'ostree'], [issue21, 'containers'], [issue22.slice(0, 1), 'bus'], [issue22.slice(1), 'systemd'], [issue24, 'config']]) {
 	const note = carriedNote(name);
 	for (const t of note ? list : []) {
 		t.note = t.note ? `${t.note}; ${note}` : note;
@@ -340,7 +367,7 @@ for (const [list, name] of [[issue13, 'plain'], [targets, 'ostree'], [issue21, '
 
 const report = {
 	...meta, sectionRuns, processes, livetreePeakRssKb: rssKb, index, targets, plain, issue13Targets: issue13,
-	containers, issue21Targets: issue21, bus, systemd, issue22Targets: issue22,
+	containers, issue21Targets: issue21, bus, systemd, issue22Targets: issue22, config, issue24Targets: issue24,
 };
 mkdirSync(outDir, {recursive: true});
 writeFileSync(path.join(outDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -410,6 +437,12 @@ const lines = [
 	'|---|---|---|',
 	...targetRows(issue22),
 	'',
+	'## Targets of issue 24 (the configuration in effect)',
+	'',
+	'| Target | Measured | Result |',
+	'|---|---|---|',
+	...targetRows(issue24),
+	'',
 	'## Targets of issue 3 (an OSTree sysroot)',
 	'',
 	'| Target | Measured | Result |',
@@ -457,6 +490,30 @@ if (plain) {
 			: `No pids limit stopped the run short: the largest N is ${plainNs.at(-1)} as asked.`,
 		'',
 		`System calls of one whole \`livetree status --json\` at N = ${plainAt} (\`strace -f -c\`, node's own start-up included), per process scanned (${plain.syscalls.processesScanned}): ${Object.entries(plain.syscalls.perProcess).map(([k, v]) => `${k} ${v}`).join(', ')}. What each is for, and counts before and after the reading loop was trimmed: docs/proc-reading.md.`,
+		'',
+	);
+}
+
+if (config) {
+	const row = (name, p) => [
+		`| ${name}, without the pass | ${cell(p.without)} | ${ms(p.without.cpu)} | |`,
+		`| ${name}, with the pass | ${cell(p.with)} | ${ms(p.with.cpu)} | ${signedMs((p.with.median - p.without.median) * 1000)} (${Math.round(p.costOverScan * 100)}%); CPU ${signedMs((p.with.cpu - p.without.cpu) * 1000)} (${Math.round(p.cpuCostOverScan * 100)}%) |`,
+	];
+	lines.push(
+		'## The configuration pass',
+		'',
+		`${config.processes} \`sleep\` processes chrooted in a copy of the host's libraries with an /etc of their own (${config.hostProcesses} processes on the host in all;`,
+		'each holds fds 0–2 on /dev/null), an empty directory as the sysroot. Two phases, each in rounds (hyperfine, the two commands',
+		`in a rotated order; ${config.changed.with.runs} runs of each in all, pooled): \`status --json --no-systemd\`, and the same with`,
+		'`LIVETREE_BENCH_SKIP_CONFIG_PASS=1` (the scan without the configuration pass; `/proc/PID/stat` is read either way, as',
+		'every scan reads it). "fresh": nothing under their /etc changed since they started, so the pass walks that /etc once',
+		'and reads no fd directory of theirs (the host\'s other processes are checked as always); "changed": a file there changed',
+		'after they started, so every fd directory is read. docs/config.md says what the pass reads.',
+		'',
+		'| Phase, command | median (± sd) | CPU (user + system) | the pass |',
+		'|---|---|---|---|',
+		...row('fresh', config.fresh),
+		...row('changed', config.changed),
 		'',
 	);
 }

@@ -37,13 +37,19 @@
 #    libc that is then replaced; one hyperfine run of `status --json --no-systemd` and
 #    `status --json --bus-address` (the manager's bus): the unit query's cost against the
 #    scan (target: at most 20% at 3000 processes).
+# 7. config (issue 24): BENCH_CONFIG_N (3000) processes chrooted in a copy of the host's
+#    libraries with an /etc of their own; rounds (BENCH_CONFIG_ROUNDS=4 of BENCH_CONFIG_RUNS=5,
+#    the two commands in a rotated order) of `status --json --no-systemd` with and without the
+#    configuration pass (LIVETREE_BENCH_SKIP_CONFIG_PASS=1), first with nothing changed under
+#    their /etc since they started, then after a change there (every fd directory read): the
+#    pass's cost against the scan (target: at most 10%, judged on the second).
 # Every livetree command is timed through `run_ok`: exit 0, 1 or 3 (verdicts) count as runs,
 # exit 2 (a failed command) fails the benchmark (hyperfine without -i).
 # Writes reports/bench.json (raw numbers) and reports/bench.md (ratios, targets).
 #
 # 5. timeline: scripts/bench-timeline.sh (a simulated month of scans, `timeline --package`
 #    over it, the scan cost of recording), reported in reports/bench-timeline.md.
-# Environment: BENCH_SECTIONS="ostree plain index containers bus systemd timeline" (a subset
+# Environment: BENCH_SECTIONS="ostree plain index containers bus config systemd timeline" (a subset
 # runs only those; the report keeps the others' figures from the report it replaces, each
 # said to be from the run that measured it, or marks their targets NOT RUN), BENCH_NS="3000 1000 200" (ostree, descending),
 # BENCH_PLAIN_NS="10000 3000 1000" (plain, descending), BENCH_PLAIN_AT=3000 (the plain N
@@ -61,7 +67,7 @@ cd "$root"
 ns=${BENCH_NS:-"3000 1000 200"}
 plain_ns=${BENCH_PLAIN_NS:-"10000 3000 1000"}
 plain_at=${BENCH_PLAIN_AT:-3000}
-sections=" ${BENCH_SECTIONS:-ostree plain index containers bus systemd timeline} "
+sections=" ${BENCH_SECTIONS:-ostree plain index containers bus config systemd timeline} "
 objects=${BENCH_OBJECTS:-100000}
 runs=${BENCH_RUNS:-5}
 bus_runs=${BENCH_BUS_RUNS:-10}
@@ -110,6 +116,8 @@ mkdir -p "$state" "$res"
 helper=""
 plain_helper=""
 plain_pidfile=$work/plain-pids
+cfg_helper=""
+cfg_pidfile=$work/config-pids
 exporter=""
 sd_driver=""
 no_bus_listener=""
@@ -169,8 +177,10 @@ cleanup() {
   [[ -n $no_bus_listener ]] && { kill -TERM "$no_bus_listener" 2>/dev/null; wait "$no_bus_listener" 2>/dev/null; } || true
   kill_own 0
   kill_own 0 "$plain_helper" "$plain_pidfile"
+  kill_own 0 "$cfg_helper" "$cfg_pidfile"
   stop_helper "$helper"
   stop_helper "$plain_helper"
+  stop_helper "$cfg_helper"
   "$root/fixtures/sysroot.sh" destroy "$s" 2>/dev/null || true
   "$root/fixtures/sysroot.sh" destroy "$big" 2>/dev/null || true
   if [[ ${BENCH_KEEP:-0} == 1 ]]; then
@@ -511,6 +521,58 @@ if section bus; then
   kill -TERM "$no_bus_listener" 2>/dev/null || true
   wait "$no_bus_listener" 2>/dev/null || true
   no_bus_listener=""
+fi
+
+# --- config: what the configuration pass costs (issue 24) -----------------------------------
+# Two phases over the same processes (chrooted in a copy of the host's libraries with an
+# /etc of its own): "fresh", nothing under their /etc changed since they started (the pass
+# walks that /etc once and reads no fd directory); "changed", a file under their /etc
+# changed after they started (every fd directory is read). Each phase: rounds of
+# `status --json --no-systemd` with and without the pass, in a rotated order.
+if section config; then
+  cfg_n=${BENCH_CONFIG_N:-3000}
+  cfg_rounds=${BENCH_CONFIG_ROUNDS:-4}
+  cfg_runs=${BENCH_CONFIG_RUNS:-5}
+  croot=$work/config-root
+  csys=$work/config-sysroot # an empty directory: no OSTree here
+  cstate=$work/config-state
+  mkdir -p "$csys" "$cstate"
+  libc_root "$croot"
+  mkdir -p "$croot/etc"
+  echo 'setting = 1' >"$croot/etc/bench.conf"
+  log "config: starting $cfg_n processes in a copy of the host's libraries"
+  start_procs "$croot" "$cfg_n" "$cfg_pidfile" "$sleep_bin" "$sleep_seconds"
+  cfg_helper=$started
+  for _ in $(seq 1500); do [[ -s $cfg_pidfile ]] && break; sleep 0.2; done
+  [[ -s $cfg_pidfile ]] || die "config: the processes did not start"
+  cst="node $root/bin/livetree.js status --json --no-systemd --sysroot $csys --state-dir $cstate"
+  # The first scan records this host's package files; the timed ones find them recorded.
+  $cst >/dev/null || true
+  cfg_cmds=(
+    without-pass "$(run_ok "LIVETREE_BENCH_SKIP_CONFIG_PASS=1 $cst > /dev/null")"
+    with-pass "$(run_ok "$cst > /dev/null")"
+  )
+  for phase in fresh changed; do
+    if [[ $phase == changed ]]; then
+      sleep 0.1
+      echo 'setting = 2' >>"$croot/etc/bench.conf"
+    fi
+    log "config ($phase): status with and without the configuration pass ($cfg_rounds rounds of $cfg_runs runs)"
+    for ((r = 0; r < cfg_rounds; r++)); do
+      args=()
+      for ((i = 0; i < 2; i++)); do
+        j=$(((i + r) % 2))
+        args+=(-n "${cfg_cmds[2 * j]}" "${cfg_cmds[2 * j + 1]}")
+      done
+      hyperfine --style basic --warmup 1 --runs "$cfg_runs" --export-json "$res/config-$phase-$r.json" "${args[@]}" >&2
+    done
+    echo "$cfg_rounds" >"$res/config-$phase-rounds"
+  done
+  jq -n --argjson n "$cfg_n" --argjson total "$(count_glob '/proc/[0-9]*')" \
+    '{processes: $n, hostProcesses: $total}' >"$res/config-setup.json"
+  kill_own 0 "$cfg_helper" "$cfg_pidfile"
+  stop_helper "$cfg_helper"
+  cfg_helper=""
 fi
 
 # --- systemd: a reachable systemd --user manager with units -------------------------------

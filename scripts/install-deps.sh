@@ -36,6 +36,8 @@ have strace || need+=(strace)
 # Package databases (issue 15): rpmbuild and rpm --root make real rpmdb.sqlite files;
 # dpkg-deb and dpkg --root come with dpkg itself.
 have rpmbuild || need+=(rpm)
+# config-diff on a plain host is compared with debsums -ce (test/config-diff.test.ts).
+have debsums || need+=(debsums)
 # The container tests run real podman with runc (crun fails on these hosts' hybrid cgroups:
 # test/helpers/podman.ts points CONTAINERS_CONF at runc), and fuse-overlayfs for its mounts.
 have podman || need+=(podman)

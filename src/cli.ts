@@ -21,6 +21,7 @@ const commands: Record<CommandName, () => Promise<Command>> = {
 	exporter: async () => (await import('./commands/exporter.js')).exporterCommand,
 	catalog: async () => (await import('./commands/catalog.js')).catalogCommand,
 	packages: async () => (await import('./commands/packages.js')).packagesCommand,
+	'config-diff': async () => (await import('./commands/config-diff.js')).configDiffCommand,
 };
 
 function version(): string {

@@ -133,6 +133,7 @@ test('through the CLI: an option the command does not take is one line on stderr
 		['packages', [], '--needed'],
 		['diff', ['a.json', 'b.json'], '--sysroot'],
 		['timeline', [], '--sysroot'],
+		['config-diff', [], '--no-systemd'],
 	];
 	t.deepEqual(cases.map(c => c[0]).sort(), [...commands].sort());
 	for (const [command, args, refused] of cases) {

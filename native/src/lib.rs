@@ -87,3 +87,33 @@ impl Task for ScanTask {
 pub fn scan(options: ScanOptions) -> AsyncTask<ScanTask> {
     AsyncTask::new(ScanTask(convert::config(&options), None))
 }
+
+#[napi(object)]
+pub struct ConfigDiffOptions {
+    pub sysroot: Option<String>,
+    pub run_dir: Option<String>,
+    pub host_root: Option<String>,
+    /// Index, OSNAME/CHECKSUM.SERIAL or CHECKSUM.SERIAL; absent: booted, else default.
+    pub deployment: Option<String>,
+}
+
+/// `livetree config-diff`: the JSON of `livetree_core::config::config_diff::ConfigDiff`.
+/// Errors carry `code` ENODEPLOYMENT, ENOTSUP or the core's.
+#[napi]
+pub fn config_diff_sync(env: Env, options: ConfigDiffOptions) -> Result<String> {
+    use livetree_core::config::config_diff;
+    guard::guarded(&env, "configDiffSync", || {
+        let p = |v: &Option<String>, d: &str| std::path::PathBuf::from(v.as_deref().unwrap_or(d));
+        let found = config_diff::config_diff(
+            &p(&options.sysroot, "/"),
+            &p(&options.run_dir, "/run"),
+            &p(&options.host_root, "/"),
+            options.deployment.as_deref(),
+        );
+        match found {
+            Ok(d) => serde_json::to_string(&d).map_err(|e| Error::from_reason(e.to_string())),
+            Err(config_diff::Failure::Core(e)) => Err(convert::error(&env, &e)),
+            Err(f) => Err(convert::coded_error(&env, f.code(), &f.to_string(), None)),
+        }
+    })
+}

@@ -223,6 +223,26 @@ Exit codes: 0 stopped by a signal, 2 could not start.`,
 		optionHelp: {json: 'print the result as JSON'},
 		footer: 'Exit codes: 0 healthy / rebuilt, 1 check found damage, 2 error.',
 	},
+	'config-diff': {
+		usage: 'config-diff [DEPLOYMENT] [options]',
+		summary: "configuration changed from what was shipped (a deployment's /etc)",
+		synopsis: 'config-diff [DEPLOYMENT]',
+		description: `On an OSTree sysroot: the deployment's /etc against its commit's /usr/etc, the list
+\`ostree admin config-diff\` prints (M modified, D removed, A added; same paths, same
+order), for any deployment, not only the booted one. DEPLOYMENT is its index as
+\`livetree status\` lists them (0 first), OSNAME/CHECKSUM.SERIAL or CHECKSUM.SERIAL;
+without it, the booted deployment, else the first listed (the default).
+On a plain host (a sysroot without ostree/): the conffiles of installed dpkg packages
+whose contents differ from dpkg's recorded md5sum (M) or that are gone (D), as
+\`debsums -ce\` reports them. File contents are compared (docs/config.md).
+Names holding control characters or bytes that are not UTF-8 are printed escaped (\\xNN);
+--json gives each path's exact bytes in pathBase64.`,
+		positionals: true,
+		options: pick('sysroot', 'run-dir', 'json', 'help'),
+		optionHelp: {json: 'print the deployment (or root), counts and changes as JSON'},
+		footer: `Exit codes: 0 no difference, 1 some configuration differs, 2 error (no such
+deployment, an unreadable /etc, an rpm-only host: not checked yet).`,
+	},
 } as const;
 
 export type CommandName = keyof typeof commandTable;

@@ -127,3 +127,14 @@ export function printable(s: string): string {
 	// eslint-disable-next-line no-control-regex
 	return s.replace(/[\u0000-\u001f\u007f]/g, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+// A name's exact bytes for a terminal, one line each: UTF-8 shown as it is (control
+// characters escaped as printable() does); a name that is not UTF-8 has every byte that
+// is not printable ASCII escaped (\xNN).
+export function printableBytes(bytes: Uint8Array): string {
+	try {
+		return printable(new TextDecoder('utf-8', {fatal: true}).decode(bytes));
+	} catch {
+		return Array.from(bytes, b => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+	}
+}

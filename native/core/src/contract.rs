@@ -313,7 +313,7 @@ impl Serialize for File<'_> {
 impl Serialize for DeploymentReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let d = &self.deployment;
-        let mut m = s.serialize_struct("Deployment", 17)?;
+        let mut m = s.serialize_struct("Deployment", 18)?;
         m.serialize_field("id", &self.id)?;
         m.serialize_field("osname", &d.osname)?;
         m.serialize_field("checksum", &d.checksum)?;
@@ -331,6 +331,7 @@ impl Serialize for DeploymentReport {
         m.serialize_field("path", &d.path.to_string_lossy())?;
         m.serialize_field("liveApply", &self.live_apply)?;
         m.serialize_field("composefs", &self.composefs)?;
+        m.serialize_field("etc", &self.etc)?;
         m.end()
     }
 }

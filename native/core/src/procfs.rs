@@ -681,10 +681,55 @@ fn is_absent(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
 }
 
+/// A file opened by [`open_in_root`], or nothing at its path.
+pub enum Opened {
+    /// Opened for reading.
+    File(File),
+    /// Nothing is there (or a directory on the way is not one).
+    Absent,
+}
+
+/// Open `path` for reading inside the tree at `root` (a directory), resolved as a process
+/// with that root would resolve it: `..` and absolute symlinks stay inside it
+/// (openat2 `RESOLVE_IN_ROOT`; on kernels without openat2, the plain path). Non-blocking,
+/// so a FIFO where a file was expected does not hang.
+pub fn open_in_root(root: &Path, path: &[u8]) -> Result<Opened> {
+    let dir = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(root)
+        .map_err(|e| Error::from_io(root, e))?;
+    let rel: &[u8] = match path.strip_prefix(b"/").unwrap_or(path) {
+        b"" => b".",
+        t => t,
+    };
+    let Ok(c_rel) = CString::new(rel) else {
+        return Ok(Opened::Absent);
+    };
+    let display = || root.join(OsStr::from_bytes(rel));
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+    let opened = match openat2_flags(&dir, &c_rel, flags) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(display()),
+        other => other,
+    };
+    match opened {
+        Ok(f) => Ok(Opened::File(f)),
+        Err(e) if is_absent(&e) => Ok(Opened::Absent),
+        Err(e) => Err(Error::from_io(&display(), e)),
+    }
+}
+
 fn openat2_in_root(root: &File, rel: &CString) -> io::Result<File> {
+    openat2_flags(root, rel, libc::O_PATH | libc::O_CLOEXEC)
+}
+
+fn openat2_flags(root: &File, rel: &CString, flags: i32) -> io::Result<File> {
     // SAFETY: open_how is plain integers; all-zero is its documented default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.flags = flags as u64;
     // IN_ROOT: ".." and absolute symlinks stay inside the process's root.
     // NO_MAGICLINKS: a /proc-style link inside that tree must not lead back out.
     how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;

@@ -322,6 +322,9 @@ pub struct DeploymentReport {
     pub live_apply: Option<LiveApply>,
     /// The deployment's composefs image, when it has one.
     pub composefs: Option<ComposefsReport>,
+    /// Its `/etc` against its `/usr/etc`, as `ostree admin config-diff` counts them; None
+    /// when they could not be read (a warning says why).
+    pub etc: Option<crate::config::etc_diff::EtcCounts>,
 }
 
 /// `deployments[].composefs` of the contract.

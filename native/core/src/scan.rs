@@ -1004,6 +1004,7 @@ impl Scan<'_> {
     }
 
     fn finish(mut self, processes: Vec<ProcessReport>) -> ScanReport {
+        let mut etc_warnings = Vec::new();
         let deployments = self
             .k
             .status
@@ -1024,9 +1025,21 @@ impl Scan<'_> {
                         digest: i.digest.clone(),
                         mounted: self.cfs.mounted(&i.deployment_id),
                     }),
+                    etc: match crate::config::etc_diff::deployment_etc(&d.path) {
+                        Ok(diff) => Some(diff.counts()),
+                        Err(e) => {
+                            etc_warnings.push(Warning::new(
+                                "config-etc",
+                                format!("{}: /etc drift not counted: {e}", d.id()),
+                                None,
+                            ));
+                            None
+                        }
+                    },
                 }
             })
             .collect();
+        self.warnings.append(&mut etc_warnings);
         let overlays = std::mem::take(&mut self.overlays)
             .iter()
             .map(|o| self.overlay_report(o))

@@ -40,6 +40,11 @@ fn deployment() -> DeploymentReport {
             digest: Some("d1".into()),
             mounted: false,
         }),
+        etc: Some(livetree_core::config::etc_diff::EtcCounts {
+            modified: 2,
+            added: 1,
+            removed: 0,
+        }),
     }
 }
 
@@ -109,7 +114,8 @@ fn a_deployment_is_the_sysroot_record_with_what_the_scan_adds_in_the_contract_or
             r#""refspec":null,"hasOrigin":true,"booted":true,"pending":false,"rollback":false,"#,
             r#""staged":false,"pinned":true,"unlocked":"none","processCount":3,"#,
             r#""path":"/sysroot/ostree/deploy/os/deploy/c0ffee.1","liveApply":null,"#,
-            r#""composefs":{"image":null,"digest":"d1","mounted":false}}"#
+            r#""composefs":{"image":null,"digest":"d1","mounted":false},"#,
+            r#""etc":{"modified":2,"added":1,"removed":0}}"#
         )
     );
 }

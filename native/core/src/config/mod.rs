@@ -8,7 +8,10 @@
 //! (`scan/config.rs`) runs [`Pass`] over the attributed processes; what one root's
 //! database and one path's stat say is asked once per scan.
 pub mod clock;
+pub mod conffile_drift;
 pub mod conffiles;
+pub mod config_diff;
+pub mod etc_diff;
 pub mod open_files;
 pub mod unit_files;
 
@@ -135,6 +138,9 @@ pub struct Pass {
     /// identity of its own (a container's image layers: `containers::database`).
     shared: HashMap<RootKey, Vec<u8>>,
     reloaded: HashMap<u32, (String, i64)>,
+    /// Per root: the newest change under its `/etc` (`open_files::newest_etc`), None when
+    /// it was not walked whole; roots not walked are absent.
+    etc_newest: HashMap<RootKey, Option<i64>>,
     /// What could not be checked, said once each.
     pub warnings: Vec<Warning>,
     warned: std::collections::HashSet<&'static str>,
@@ -151,6 +157,7 @@ impl Pass {
             roots: HashMap::new(),
             shared: HashMap::new(),
             reloaded: HashMap::new(),
+            etc_newest: HashMap::new(),
             warnings: Vec::new(),
             warned: Default::default(),
         }
@@ -230,6 +237,11 @@ impl Pass {
     /// conffiles and the files under `/etc` it holds open that changed after it started.
     pub fn run(&mut self, subjects: &[Subject]) -> Vec<Vec<ConfigChange>> {
         let mut all = vec![Vec::new(); subjects.len()];
+        // The benchmark's baseline (scripts/bench-config.sh): the same scan without this
+        // pass, to measure what it costs. Never set on a host: every list would be empty.
+        if std::env::var_os("LIVETREE_BENCH_SKIP_CONFIG_PASS").is_some() {
+            return all;
+        }
         let Some(clock) = self.clock else {
             if !subjects.is_empty() {
                 self.warn_once(
@@ -243,6 +255,7 @@ impl Pass {
             return all;
         };
         self.read_packages(subjects);
+        self.walk_etcs(subjects, &clock);
         for (p, out) in subjects.iter().zip(all.iter_mut()) {
             // No executable (a kernel thread, or one we may not look at): no package, no
             // files of its own to hold.
@@ -253,7 +266,9 @@ impl Pass {
                 continue;
             };
             let mut changes = self.conffile_changes(p, &facts, &clock);
-            changes.extend(self.open_file_changes(p.pid, &facts, &clock));
+            if !self.nothing_changed_since(&facts, &clock) {
+                changes.extend(self.open_file_changes(p.pid, &facts, &clock));
+            }
             changes.sort_by(|a, b| (&a.path, a.source).cmp(&(&b.path, b.source)));
             changes.dedup_by(|a, b| a.path == b.path);
             *out = changes;

@@ -1,11 +1,14 @@
 //! `open-file`: files under `/etc` a process holds open (`/proc/PID/fd`, by link only)
 //! that changed after it started, or whose path now names another file or none (a file
 //! replaced by rename, as editors and package managers do).
-use std::ffi::{CStr, CString};
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{Clock, ConfigChange, ConfigSource, Facts, Pass};
+use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
 use crate::procfs::{path_in_root, LinkTarget};
 
 /// Whether an fd's target (inside the process's root) is configuration: below `/etc`.
@@ -20,83 +23,182 @@ struct Held {
     inode: Option<(u64, u64, i64)>,
 }
 
+/// The buffer `getdents64` fills with a process's fd names: 32 KiB holds about a thousand.
+const DENTS: usize = 32 * 1024;
+/// The most one `/proc/PID/fd` entry takes: the 19-byte header and a name of at most 10
+/// digits and its NUL, 8-aligned.
+const MAX_FD_DIRENT: usize = 32;
+
 /// The fd links of one process whose target (as the scanner reads it) passes `wanted`,
-/// with their held inode's identity. One `readlinkat` per fd relative to the open fd
+/// with their held inode's identity. The directory is listed with raw `getdents64` (no
+/// `fdopendir`: it would add an `fstat` and two `fcntl`s per process), and only once more
+/// when the first call filled the buffer; one `readlinkat` per fd relative to the open
 /// directory (no path walk of `/proc/PID/fd/N` each time), one `fstatat` only for the
 /// links `wanted` keeps.
 fn held_files(dir: &Path, wanted: impl Fn(&[u8]) -> bool) -> std::io::Result<Vec<Held>> {
     let c = CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: c is NUL-terminated; the fd returned is owned by the DIR below.
-    let fd = unsafe {
+    // SAFETY: c is NUL-terminated; the fd returned is owned by `fd` below.
+    let raw = unsafe {
         libc::open(
             c.as_ptr(),
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
         )
     };
-    if fd < 0 {
+    if raw < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    // SAFETY: fd is a fresh directory descriptor; on success the DIR owns it.
-    let d = unsafe { libc::fdopendir(fd) };
-    if d.is_null() {
-        let e = std::io::Error::last_os_error();
-        // SAFETY: fdopendir failed, so fd is still ours to close.
-        unsafe { libc::close(fd) };
-        return Err(e);
-    }
-    struct Dir(*mut libc::DIR);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            // SAFETY: the DIR came from fdopendir and is closed once, here.
-            unsafe { libc::closedir(self.0) };
-        }
-    }
-    let d = Dir(d);
+    // SAFETY: raw is a fresh descriptor nothing else owns; OwnedFd closes it once.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
+    let mut dents = vec![0u8; DENTS];
+    let mut link = [0u8; 4096];
     loop {
-        // SAFETY: d.0 is an open DIR; readdir returns a pointer valid until the next call.
-        let ent = unsafe { libc::readdir(d.0) };
-        if ent.is_null() {
+        // SAFETY: fd is an open directory; dents is writable for its length.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.as_raw_fd(),
+                dents.as_mut_ptr(),
+                dents.len(),
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = n as usize;
+        if n == 0 {
             break;
         }
-        // SAFETY: ent points at a dirent whose d_name is NUL-terminated.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        if name.to_bytes().first() == Some(&b'.') {
-            continue;
-        }
-        // SAFETY: fd is the DIR's descriptor (alive while d is); name is NUL-terminated;
-        // buf is writable for its length.
-        let n = unsafe { libc::readlinkat(fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
-            continue;
-        }
-        let target = &buf[..n as usize];
-        if !wanted(target) {
-            continue;
-        }
-        // SAFETY: an all-zero stat is valid; fstatat fills it on success.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as for readlinkat; st is a valid, writable stat. Follows the fd's magic
-        // link to the held inode, even when its name is gone.
-        let ok = unsafe { libc::fstatat(fd, name.as_ptr(), &mut st, 0) } == 0;
-        let regular = ok && st.st_mode & libc::S_IFMT == libc::S_IFREG;
-        out.push(Held {
-            target: target.to_vec(),
-            inode: regular.then(|| {
-                (
-                    st.st_dev,
-                    st.st_ino,
-                    st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
+        let mut at = 0;
+        while at + 19 <= n {
+            // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+            let reclen = u16::from_ne_bytes([dents[at + 16], dents[at + 17]]) as usize;
+            if reclen < 19 || at + reclen > n {
+                break;
+            }
+            let name = &dents[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+            at += reclen;
+            if name.first() == Some(&b'.') || name.is_empty() {
+                continue;
+            }
+            let Ok(cname) = CString::new(name) else {
+                continue;
+            };
+            // SAFETY: fd is open; cname is NUL-terminated; link is writable for its length.
+            let len = unsafe {
+                libc::readlinkat(
+                    fd.as_raw_fd(),
+                    cname.as_ptr(),
+                    link.as_mut_ptr().cast(),
+                    link.len(),
                 )
-            }),
-        });
+            };
+            if len <= 0 {
+                continue;
+            }
+            let target = &link[..len as usize];
+            if !wanted(target) {
+                continue;
+            }
+            // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: as for readlinkat; st is a valid, writable stat. Follows the fd's
+            // magic link to the held inode, even when its name is gone.
+            let ok = unsafe { libc::fstatat(fd.as_raw_fd(), cname.as_ptr(), &mut st, 0) } == 0;
+            let regular = ok && st.st_mode & libc::S_IFMT == libc::S_IFREG;
+            out.push(Held {
+                target: target.to_vec(),
+                inode: regular.then(|| {
+                    (
+                        st.st_dev,
+                        st.st_ino,
+                        st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
+                    )
+                }),
+            });
+        }
+        // Room left for another entry: the kernel had no more to give.
+        if n + MAX_FD_DIRENT <= dents.len() {
+            break;
+        }
     }
     Ok(out)
 }
 
+/// A root's `/etc` is walked for the newest change only when this many scanned processes
+/// have that root: below it, reading their fd directories costs less than the walk.
+const WALK_FROM_PROCESSES: usize = 8;
+/// Entries under one `/etc` the walk looks at, at most; past that its fds are read.
+const WALK_LIMIT: usize = 20_000;
+
+/// The newest change time (ctime, ns) of `etc` and of everything below it (not following
+/// symlinks), or None when it could not be walked whole (an error, an entry gone meanwhile,
+/// more than `WALK_LIMIT` entries). The walk stops early, with what it found, once a change
+/// at or past `enough` is seen: no process it was asked for can be skipped then.
+pub fn newest_etc(etc: &Path, enough: i64) -> Option<i64> {
+    let ctime = |m: &std::fs::Metadata| m.ctime() * 1_000_000_000 + m.ctime_nsec();
+    let top = std::fs::symlink_metadata(etc).ok()?;
+    let mut newest = ctime(&top);
+    if !top.is_dir() {
+        return Some(newest);
+    }
+    let mut dirs = vec![etc.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(dir) = dirs.pop() {
+        if newest >= enough {
+            return Some(newest);
+        }
+        for entry in std::fs::read_dir(&dir).ok()? {
+            let entry = entry.ok()?;
+            seen += 1;
+            if seen > WALK_LIMIT {
+                return None;
+            }
+            let m = std::fs::symlink_metadata(entry.path()).ok()?;
+            newest = newest.max(ctime(&m));
+            if m.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    Some(newest)
+}
+
 impl Pass {
+    /// Walk, once per root holding at least `WALK_FROM_PROCESSES` processes, its `/etc` for
+    /// the newest change: a process that started after it holds no file under `/etc` that
+    /// changed since (`nothing_changed_since`), and its fd directory need not be read.
+    pub(super) fn walk_etcs(&mut self, subjects: &[Subject], clock: &Clock) {
+        // Per root: a PID to walk through, how many processes, the latest start.
+        let mut roots: HashMap<RootKey, (u32, usize, i64)> = HashMap::new();
+        for p in subjects.iter().filter(|p| p.exe.is_some()) {
+            if let Some(f) = self.facts.get(&p.pid) {
+                let e = roots.entry(f.root.clone()).or_insert((p.pid, 0, i64::MIN));
+                e.1 += 1;
+                e.2 = e.2.max(f.started_ns);
+            }
+        }
+        for (root, (pid, count, latest)) in roots {
+            if count < WALK_FROM_PROCESSES {
+                continue;
+            }
+            let etc = self.proc_root.join(pid.to_string()).join("root/etc");
+            let enough = latest.saturating_add(clock.tick_ns);
+            self.etc_newest.insert(root, newest_etc(&etc, enough));
+        }
+    }
+
+    /// Whether nothing under the process's `/etc` changed after it started (by the walk of
+    /// its root): then no file it holds there can have changed since it started.
+    pub(super) fn nothing_changed_since(&self, facts: &Facts, clock: &Clock) -> bool {
+        match self.etc_newest.get(&facts.root) {
+            Some(Some(newest)) => !clock.changed_after(*newest, facts.started_ns),
+            _ => false,
+        }
+    }
+
     /// The files under `/etc` process `pid` holds open that changed after it started.
     pub(super) fn open_file_changes(
         &mut self,
@@ -129,12 +231,21 @@ impl Pass {
                 continue;
             };
             let path = path.to_vec();
+            // Only what changed after the process started: a file replaced or removed before
+            // it (held through a descriptor inherited from its parent) is not. A replaced file
+            // still held is a change even after a reload (the daemon did not open the new
+            // one); one changed in place counts from the latest recorded reload.
             let changed = match self.now(pid, &facts.root, &path) {
-                // The path names another file now: whatever is there is newer config.
-                Some((d, i, ctime)) if (d, i) != (dev, ino) => Some((ctime, true)),
+                // The path names another file now: newer configuration, put there when its
+                // ctime says (a rename sets the moved file's ctime).
+                Some((d, i, ctime)) if (d, i) != (dev, ino) => clock
+                    .changed_after(ctime, facts.started_ns)
+                    .then_some((ctime, true)),
                 Some((_, _, ctime)) => facts.changed_since(clock, ctime).then_some((ctime, false)),
                 // Removed: the held file's own change time (the unlink).
-                None => Some((held_ctime, true)),
+                None => clock
+                    .changed_after(held_ctime, facts.started_ns)
+                    .then_some((held_ctime, true)),
             };
             if let Some((changed_ns, replaced)) = changed {
                 out.push(ConfigChange {
@@ -147,5 +258,31 @@ impl Pass {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn newest_change_under_etc_and_early_stop() {
+        let d = std::env::temp_dir().join(format!("livetree-newest-etc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc/a/b")).unwrap();
+        std::fs::write(d.join("etc/a/b/deep.conf"), b"x").unwrap();
+        std::os::unix::fs::symlink("/nowhere", d.join("etc/link")).unwrap();
+        let ct = |p: &str| {
+            let m = std::fs::symlink_metadata(d.join(p)).unwrap();
+            m.ctime() * 1_000_000_000 + m.ctime_nsec()
+        };
+        let all = ["etc", "etc/a", "etc/a/b", "etc/a/b/deep.conf", "etc/link"];
+        let newest = all.iter().map(|p| ct(p)).max().unwrap();
+        assert_eq!(newest_etc(&d.join("etc"), i64::MAX), Some(newest));
+        // Asked to stop at once: the top's own time is enough.
+        assert_eq!(newest_etc(&d.join("etc"), i64::MIN), Some(ct("etc")));
+        assert_eq!(newest_etc(&d.join("no-etc"), i64::MAX), None);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

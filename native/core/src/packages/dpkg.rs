@@ -20,6 +20,25 @@ pub struct StatusEntry {
     /// The package's configuration files (`Conffiles:`), as dpkg lists them, less those
     /// marked `obsolete` or `remove-on-upgrade` (the package no longer ships them).
     pub conffiles: Vec<Vec<u8>>,
+    /// Every `Conffiles:` line as dpkg recorded it (with its md5sum and flags), for
+    /// checking contents against it (`livetree config-diff` on a plain host).
+    pub recorded: Vec<RecordedConffile>,
+    /// The state word of `Status:` (`installed`, `half-configured`, `unpacked`...).
+    pub state: String,
+}
+
+/// One `Conffiles:` line: ` PATH MD5SUM [obsolete] [remove-on-upgrade]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedConffile {
+    /// The path, absolute.
+    pub path: Vec<u8>,
+    /// The md5sum dpkg recorded, as written: 32 hex digits, or `newconffile` for one
+    /// unpacked and not configured yet.
+    pub md5: Vec<u8>,
+    /// The package no longer ships the file.
+    pub obsolete: bool,
+    /// dpkg removes the file on the next upgrade.
+    pub remove_on_upgrade: bool,
 }
 
 /// What `parse_status` found: the entries and what it had to skip.
@@ -54,13 +73,16 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
     let mut fields: HashMap<&[u8], &[u8]> = HashMap::new();
     let mut stanza = 0usize;
     let mut conffiles: Vec<Vec<u8>> = Vec::new();
+    let mut recorded: Vec<RecordedConffile> = Vec::new();
     // The field the last line named: continuation lines belong to it.
     let mut field: &[u8] = b"";
     let finish = |fields: &mut HashMap<&[u8], &[u8]>,
                   conffiles: &mut Vec<Vec<u8>>,
+                  recorded: &mut Vec<RecordedConffile>,
                   out: &mut StatusFile,
                   stanza: usize| {
         let conffiles = std::mem::take(conffiles);
+        let recorded = std::mem::take(recorded);
         if fields.is_empty() {
             return;
         }
@@ -79,6 +101,12 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
                     out.entries.push(StatusEntry {
                         multi_arch_same: fields.get(&b"Multi-Arch"[..]) == Some(&&b"same"[..]),
                         conffiles,
+                        recorded,
+                        state: fields
+                            .get(&b"Status"[..])
+                            .and_then(|s| s.split(|b| *b == b' ').nth(2))
+                            .map(|w| String::from_utf8_lossy(w).into_owned())
+                            .unwrap_or_default(),
                         info: PackageInfo {
                             manager: Manager::Dpkg,
                             // dpkg's binary-to-source rule: no Source field means the
@@ -102,7 +130,7 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
     for line in bytes.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            finish(&mut fields, &mut conffiles, &mut out, stanza);
+            finish(&mut fields, &mut conffiles, &mut recorded, &mut out, stanza);
             stanza += 1;
             field = b"";
             continue;
@@ -111,6 +139,9 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
             if field == b"Conffiles" {
                 if let Some(path) = conffile_line(line) {
                     conffiles.push(path.to_vec());
+                }
+                if let Some(r) = recorded_line(line) {
+                    recorded.push(r);
                 }
             }
             continue;
@@ -130,7 +161,7 @@ pub fn parse_status(bytes: &[u8]) -> StatusFile {
         out.warnings
             .push("status does not end with a newline: the file may be truncated".into());
     }
-    finish(&mut fields, &mut conffiles, &mut out, stanza);
+    finish(&mut fields, &mut conffiles, &mut recorded, &mut out, stanza);
     out
 }
 
@@ -147,6 +178,27 @@ fn conffile_line(line: &[u8]) -> Option<&[u8]> {
         return None;
     }
     Some(path)
+}
+
+/// One line of `Conffiles:` with its md5sum and flags; None for a line that names no
+/// absolute path and sum.
+fn recorded_line(line: &[u8]) -> Option<RecordedConffile> {
+    let mut words = line
+        .split(|b| *b == b' ' || *b == b'\t')
+        .filter(|w| !w.is_empty());
+    let path = words.next().filter(|p| p.starts_with(b"/"))?;
+    let md5 = words.next()?;
+    let (mut obsolete, mut remove_on_upgrade) = (false, false);
+    for w in words {
+        obsolete |= w == b"obsolete";
+        remove_on_upgrade |= w == b"remove-on-upgrade";
+    }
+    Some(RecordedConffile {
+        path: path.to_vec(),
+        md5: md5.to_vec(),
+        obsolete,
+        remove_on_upgrade,
+    })
 }
 
 fn trim(v: &[u8]) -> &[u8] {
