@@ -402,6 +402,13 @@ export declare class Scanner {
    */
   scan(request?: ScanRequest | undefined | null): Promise<string>
   /**
+   * Record the last scan in the timeline of the catalog file at `path`, from the
+   * observation the core built during that scan (it must have been a whole scan asked
+   * to `observe`; the observation is used once). The outcome says when nothing was
+   * recorded (no catalog, read-only, too soon).
+   */
+  recordTimeline(path: string, recording: TimelineRecording): TimelineRecorded
+  /**
    * The catalog's restart history, through the catalog this scanner keeps open (no
    * open and `quick_check` of the file per call: the exporter reads it after every
    * scrape's scan). While a scan holds the scanner the file is opened read-only
@@ -424,13 +431,6 @@ export declare function catalogListRestarts(path: string): Array<RestartRecord>
 export declare function catalogQueryTimeline(path: string, filter: TimelineFilter): TimelineAnswer
 
 export declare function catalogRebuild(path: string): RebuildReport
-
-/**
- * Record a whole scan in the timeline of the catalog file at `path`. The file must exist
- * (the scan made or opened it): without one, or when it may not be written (not root, a
- * read-only /var), nothing is recorded and the outcome says why.
- */
-export declare function catalogRecordTimeline(path: string, scan: TimelineScan): TimelineRecorded
 
 export interface ConfigDiffOptions {
   sysroot?: string
@@ -456,6 +456,13 @@ export interface DbusCall {
   member: string
   signature: string
   args: Array<string>
+}
+
+/** A process's unit as the status document has it once systemd answered. */
+export interface ProcessUnit {
+  pid: number
+  /** None: the manager places the process in no unit. */
+  unit?: string
 }
 
 /** A reload livetree asked for (`livetree_core::config::Reloaded`). */
@@ -516,6 +523,11 @@ export interface ScanRequest {
    * changed before one counts as applied for that process.
    */
   reloaded?: Array<ReloadedIn>
+  /**
+   * Also build the timeline's observation of a whole scan (`livetree_core::timeline_observe`),
+   * kept by the scanner for `recordTimeline`; absent: none (and the kept one is dropped).
+   */
+  observe?: boolean
 }
 
 /**
@@ -523,6 +535,27 @@ export interface ScanRequest {
  * the status document as JSON text (`src/model/scan-parts.ts` types it).
  */
 export declare function scanSync(options: ScanOptions): string
+
+/** How to record the scanner's last observed scan in the timeline (`recordTimeline`). */
+export interface TimelineRecording {
+  /** Epoch seconds of the scan. */
+  at: number
+  /** `status` or `exporter`. */
+  source: string
+  /** The boot the scan ran in. */
+  bootId?: string
+  /**
+   * The processes' units after systemd's answer; absent (no answer): the units their
+   * cgroups named stay.
+   */
+  units?: Array<ProcessUnit>
+  /** Skip the scan when the last recorded one is less than this many seconds old. */
+  minInterval: number
+  /** Keep this many days (pruned oldest first). */
+  retentionDays: number
+  /** Keep at most this many process and origin intervals together. */
+  maxRows: number
+}
 
 /**
  * Each unit's `unit-file` changes, as JSON text: `{"changes": [[change…]…], "warnings":

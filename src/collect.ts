@@ -18,6 +18,9 @@ export interface CollectOptions {
 	// `processes` is then empty and `processesText` holds them. Ignored when units are to
 	// be added to the processes.
 	processesApart?: boolean;
+	// Have the core build the timeline's observation of this whole scan and keep it in the
+	// scanner, for `recordTimeline` (src/timeline/record.ts).
+	observe?: boolean;
 	// Reloads just made (restart --reload-needed's verification): a change before one counts
 	// as applied (the catalog's recorded reloads the core reads itself).
 	reloaded?: Array<{pid: number; startedAt: string; atMs: number}>;
@@ -63,6 +66,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 		const json = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			...(extra.processesApart ? {processesApart: true} : {}),
+			...(extra.observe && !extra.pids ? {observe: true} : {}),
 			...(extra.reloaded ? {reloaded: extra.reloaded} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,

@@ -5,13 +5,13 @@
 // exporter-toolkit web configuration (TLS made by openssl, bcrypt basic auth). Prometheus
 // evaluates a copy of the shipped rules with short `for:` durations, and its HTTP API
 // must give the right fleet counts and fire ALERTS for exactly the right hosts.
-import {spawn, type ChildProcess} from 'node:child_process';
+import {spawn} from 'node:child_process';
 import {mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
-import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
 import bcrypt from 'bcryptjs';
 import {native} from '../src/native.js';
+import {track, waitFor} from './helpers/children.js';
 import {projectRoot} from './helpers/cli.js';
 import {Fixtures, type SysrootHandle} from './helpers/fixture.js';
 import {freePort, request} from './helpers/http.js';
@@ -21,36 +21,6 @@ import {basic, requestTls, selfSigned} from './helpers/tls.js';
 interface PromSample {
 	metric: Record<string, string>;
 	value: [number, string];
-}
-
-// Children we started, ended in teardown by their own PIDs.
-function track(t: {teardown(fn: () => Promise<void>): void}, child: ChildProcess, name: string): {child: ChildProcess; output: () => string} {
-	let output = '';
-	child.stdout?.on('data', (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	child.stderr?.on('data', (chunk: Buffer) => {
-		output += chunk.toString();
-	});
-	const exited = new Promise<void>(resolve => child.once('exit', () => resolve()));
-	t.teardown(async () => {
-		if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-			process.kill(child.pid, 'SIGTERM');
-			await Promise.race([exited, sleep(5000)]);
-		}
-	});
-	return {child, output: () => `${name}: ${output.slice(-3000)}`};
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, seconds = 30): Promise<void> {
-	const deadline = Date.now() + seconds * 1000;
-	while (!(await check())) {
-		if (Date.now() > deadline) {
-			throw new Error(`timed out waiting for ${what}`);
-		}
-
-		await sleep(200);
-	}
 }
 
 // A sysroot with one deployment of version 1.0 and a host whose workload runs in it.

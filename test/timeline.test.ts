@@ -197,10 +197,10 @@ test('a dpkg upgrade on a host without OSTree: the old version until the process
 		kernel: false,
 	});
 	const scanAt = async (at: number): Promise<StatusDocument> => {
-		const doc = await collect(options, {}, scanner);
+		const doc = await collect(options, {observe: true}, scanner);
 		process.env['LIVETREE_TEST_SCAN_TIME'] = String(at);
 		try {
-			recordTimeline(options, doc, doc.processes, 'status', message => t.fail(message));
+			recordTimeline(options, doc, scanner, 'status', message => t.fail(message));
 		} finally {
 			delete process.env['LIVETREE_TEST_SCAN_TIME'];
 		}

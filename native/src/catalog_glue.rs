@@ -113,14 +113,14 @@ fn parse_inode(q: &str) -> Option<Query> {
 
 /// Record a whole scan in the timeline of the catalog file at `path`. The file must exist
 /// (the scan made or opened it): without one, or when it may not be written (not root, a
-/// read-only /var), nothing is recorded and the outcome says why.
-#[napi]
-pub fn catalog_record_timeline(
-    env: Env,
-    path: String,
-    scan: TimelineScan,
+/// read-only /var), nothing is recorded and the outcome says why. JavaScript records through
+/// `Scanner.recordTimeline`, with the observation the scan built in the core.
+pub(crate) fn record_timeline_in(
+    env: &Env,
+    path: &str,
+    scan: &TimelineScan,
 ) -> Result<TimelineRecorded> {
-    let file = Path::new(&path);
+    let file = Path::new(path);
     let skipped = |why: &str| TimelineRecorded {
         outcome: why.into(),
         changes: 0,
@@ -130,9 +130,9 @@ pub fn catalog_record_timeline(
         return Ok(skipped("no-catalog"));
     }
     match Catalog::open_after_scan(file) {
-        Ok(mut catalog) => catalog.record_timeline(&scan).map_err(|e| error(&env, &e)),
+        Ok(mut catalog) => catalog.record_timeline(scan).map_err(|e| error(env, &e)),
         Err(livetree_core::Error::PermissionDenied(_)) => Ok(skipped("read-only")),
-        Err(e) => Err(error(&env, &e)),
+        Err(e) => Err(error(env, &e)),
     }
 }
 

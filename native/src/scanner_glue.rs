@@ -1,7 +1,10 @@
 //! napi glue for `livetree_core::scanner`: a scanner object JavaScript keeps between scans.
 use std::sync::{Arc, Mutex};
 
+use livetree_core::catalog::{TimelineProcessSeen, TimelineRecorded, TimelineScan};
+use livetree_core::scan::ScanReport;
 use livetree_core::scanner::{Scanner as CoreScanner, ScannerStats};
+use livetree_core::timeline_observe;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -21,6 +24,37 @@ pub struct ScanRequest {
     /// Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
     /// changed before one counts as applied for that process.
     pub reloaded: Option<Vec<crate::config_glue::ReloadedIn>>,
+    /// Also build the timeline's observation of a whole scan (`livetree_core::timeline_observe`),
+    /// kept by the scanner for `recordTimeline`; absent: none (and the kept one is dropped).
+    pub observe: Option<bool>,
+}
+
+/// A process's unit as the status document has it once systemd answered.
+#[napi(object)]
+pub struct ProcessUnit {
+    pub pid: u32,
+    /// None: the manager places the process in no unit.
+    pub unit: Option<String>,
+}
+
+/// How to record the scanner's last observed scan in the timeline (`recordTimeline`).
+#[napi(object)]
+pub struct TimelineRecording {
+    /// Epoch seconds of the scan.
+    pub at: i64,
+    /// `status` or `exporter`.
+    pub source: String,
+    /// The boot the scan ran in.
+    pub boot_id: Option<String>,
+    /// The processes' units after systemd's answer; absent (no answer): the units their
+    /// cgroups named stay.
+    pub units: Option<Vec<ProcessUnit>>,
+    /// Skip the scan when the last recorded one is less than this many seconds old.
+    pub min_interval: i64,
+    /// Keep this many days (pruned oldest first).
+    pub retention_days: i64,
+    /// Keep at most this many process and origin intervals together.
+    pub max_rows: i64,
 }
 
 /// The work a scanner did (see `livetree_core::scanner::ScannerStats`).
@@ -60,9 +94,25 @@ pub struct Scanner {
     /// The counters as of the last scan, apart from `inner` so that reading them never
     /// waits for a scan running on the thread pool (the event loop must not block).
     stats: Arc<Mutex<ScannerStats>>,
+    /// The timeline's observation of the last scan, when it was a whole scan asked to observe.
+    observation: Observation,
     kernel: bool,
     /// The catalog file, for a history read while a scan holds `inner`.
     catalog_path: Option<std::path::PathBuf>,
+}
+
+type Observation = Arc<Mutex<Option<Vec<TimelineProcessSeen>>>>;
+
+/// Keeps the observation of a whole scan asked to observe, and drops the kept one otherwise:
+/// a recording never takes an older scan's for this one's.
+fn keep_observation(
+    kept: &Mutex<Option<Vec<TimelineProcessSeen>>>,
+    report: &ScanReport,
+    whole: bool,
+    observe: bool,
+) {
+    let observed = (whole && observe).then(|| timeline_observe::observe(report));
+    *kept.lock().unwrap_or_else(|p| p.into_inner()) = observed;
 }
 
 fn run(
@@ -92,6 +142,7 @@ impl Scanner {
             catalog_path: base.catalog_path.clone(),
             inner: Arc::new(Mutex::new(CoreScanner::new(base))),
             stats: Arc::new(Mutex::new(ScannerStats::default())),
+            observation: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -99,11 +150,15 @@ impl Scanner {
     /// the status document as JSON text, as `scan` does.
     #[napi]
     pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<String> {
-        let (pids, kernel, apart, reloaded) = self.request(request);
+        let (pids, kernel, apart, reloaded, observe) = self.request(request);
+        let whole = pids.is_none();
         let result = crate::guard::guarded(&env, "Scanner.scanSync", || {
             run(&self.inner, &self.stats, pids, kernel, reloaded)
                 .map_err(|e| convert::error(&env, &e))
-                .and_then(|r| convert::document(&r, apart))
+                .and_then(|r| {
+                    keep_observation(&self.observation, &r, whole, observe);
+                    convert::document(&r, apart)
+                })
         });
         crate::give_back_memory();
         result
@@ -113,15 +168,55 @@ impl Scanner {
     /// scans of one scanner run one after the other.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn scan(&self, request: Option<ScanRequest>) -> AsyncTask<ScannerTask> {
-        let (pids, kernel, apart, reloaded) = self.request(request);
+        let (pids, kernel, apart, reloaded, observe) = self.request(request);
         AsyncTask::new(ScannerTask {
             inner: Arc::clone(&self.inner),
             stats: Arc::clone(&self.stats),
+            observation: Arc::clone(&self.observation),
             pids,
             kernel,
             reloaded,
             apart,
+            observe,
             failure: None,
+        })
+    }
+
+    /// Record the last scan in the timeline of the catalog file at `path`, from the
+    /// observation the core built during that scan (it must have been a whole scan asked
+    /// to `observe`; the observation is used once). The outcome says when nothing was
+    /// recorded (no catalog, read-only, too soon).
+    #[napi]
+    pub fn record_timeline(
+        &self,
+        env: Env,
+        path: String,
+        recording: TimelineRecording,
+    ) -> Result<TimelineRecorded> {
+        crate::guard::guarded(&env, "Scanner.recordTimeline", || {
+            let kept = self
+                .observation
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            let Some(mut processes) = kept else {
+                let why = "no observation to record: the scanner's last scan was not a whole scan asked to observe";
+                return Err(convert::coded_error(&env, "EINVAL", why, None));
+            };
+            if let Some(units) = recording.units {
+                let unit_of = units.into_iter().map(|u| (u.pid, u.unit)).collect();
+                timeline_observe::with_units(&mut processes, &unit_of);
+            }
+            let scan = TimelineScan {
+                at: recording.at,
+                source: recording.source,
+                boot_id: recording.boot_id,
+                processes,
+                min_interval: recording.min_interval,
+                retention_days: recording.retention_days,
+                max_rows: recording.max_rows,
+            };
+            crate::catalog_glue::record_timeline_in(&env, &path, &scan)
         })
     }
 
@@ -159,27 +254,31 @@ impl Scanner {
                 r.kernel.unwrap_or(self.kernel),
                 r.processes_apart.unwrap_or(false),
                 crate::config_glue::reloaded(r.reloaded.unwrap_or_default()),
+                r.observe.unwrap_or(false),
             ),
-            None => (None, self.kernel, false, Vec::new()),
+            None => (None, self.kernel, false, Vec::new(), false),
         }
     }
 }
 
-/// A request's PIDs, kernel, processes apart, and reloads.
+/// A request's PIDs, kernel, processes apart, reloads, and whether to observe.
 type Request = (
     Option<Vec<u32>>,
     bool,
     bool,
     Vec<livetree_core::config::Reloaded>,
+    bool,
 );
 
 pub struct ScannerTask {
     inner: Arc<Mutex<CoreScanner>>,
     stats: Arc<Mutex<ScannerStats>>,
+    observation: Observation,
     pids: Option<Vec<u32>>,
     kernel: bool,
     reloaded: Vec<livetree_core::config::Reloaded>,
     apart: bool,
+    observe: bool,
     /// The core's error of a failed scan (or a panic's message), turned into a JavaScript
     /// error (with its `code` and `path`, or `EPANIC`) on the JavaScript thread, where an
     /// Env is at hand.
@@ -200,8 +299,12 @@ impl Task for ScannerTask {
             self.apart,
             std::mem::take(&mut self.reloaded),
         );
+        let (observation, whole, observe) = (&self.observation, pids.is_none(), self.observe);
         crate::guard::on_pool("Scanner.scan", &mut self.failure, || {
-            run(inner, stats, pids, kernel, reloaded).map(|r| convert::document(&r, apart))
+            run(inner, stats, pids, kernel, reloaded).map(|r| {
+                keep_observation(observation, &r, whole, observe);
+                convert::document(&r, apart)
+            })
         })
     }
 

@@ -35,9 +35,10 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 			allowRemote: values['allow-remote'],
 			minIntervalSeconds: parseDuration(values['min-interval'], '--min-interval'),
 			collect: async () => {
-				const doc = await collect(options, {}, scanner);
+				const {willRecord, recordTimeline} = await import('../timeline/record.js');
+				const doc = await collect(options, {observe: willRecord()}, scanner);
 				// At most one scan a minute goes into the catalog's timeline (docs/timeline.md).
-				(await import('../timeline/record.js')).recordTimeline(options, doc, doc.processes, 'exporter', log);
+				recordTimeline(options, doc, scanner, 'exporter', log);
 				return doc;
 			},
 			knowledgeLoads: () => scanner.stats().knowledgeLoads,

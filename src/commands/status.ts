@@ -1,5 +1,5 @@
 // `livetree status` (also `livetree admin status`): what is running, per deployment.
-import {collectPrintable} from '../collect.js';
+import {collectPrintable, openScanner} from '../collect.js';
 import {ScanError} from '../errors/scan-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import type {StatusDocument} from '../model/document.js';
@@ -44,7 +44,10 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
 	// Compact JSON with nothing to add to the processes prints them as the core wrote them.
 	const asText = format === 'json' && !pretty && values.textfile === undefined;
-	const {doc, processesText, unread} = await collectPrintable(options, {processesApart: asText});
+	// The timeline's observation is built by the core during the scan, when it is recorded.
+	const {willRecord, recordTimeline} = await import('../timeline/record.js');
+	const scanner = openScanner(options);
+	const {doc, processesText, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord()}, scanner);
 	const {processes} = doc.summary;
 	if (processes > 0 && unread.denied + unread.failed === processes && unread.failed > 0) {
 		// Partial results are reported, and processes we may not read are an answer
@@ -54,8 +57,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	// Every whole scan is recorded in the catalog's timeline (docs/timeline.md).
-	const {recordTimeline} = await import('../timeline/record.js');
-	recordTimeline(options, doc, processesText === undefined ? doc.processes : (JSON.parse(processesText) as StatusDocument['processes']), 'status', warn);
+	recordTimeline(options, doc, scanner, 'status', warn);
 
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const metrics = format === 'prometheus' || values.textfile !== undefined;

@@ -1,10 +1,12 @@
 // Recording a whole scan in the catalog's timeline: `status` every scan, the exporter at
 // most once a minute. Only root records (a scan by another user never writes the catalog);
 // a catalog that cannot be written leaves the scan as it is and says so on stderr.
-import type {Process, StatusDocument} from '../model/document.js';
-import {native} from '../native.js';
+// What is recorded of each process (its unit or container, the origins of its code) is
+// built by the core during the scan (native/core/src/timeline_observe.rs), asked for with
+// `collect(…, {observe: willRecord()}, scanner)`: recording parses no JSON here.
+import type {Scanner} from '../collect.js';
+import type {StatusDocument} from '../model/document.js';
 import {catalogPath, type CommonOptions} from '../options.js';
-import {epochSeconds, observe} from './observe.js';
 
 /** Kept this long, pruned oldest first (docs/timeline.md). */
 export const retentionDays = 400;
@@ -25,21 +27,39 @@ export function scanTime(doc: StatusDocument): number {
 	return epochSeconds(doc.generatedAt) ?? Math.floor(Date.now() / 1000);
 }
 
+/** Epoch seconds of an ISO time; undefined when there is none or it does not parse. */
+export function epochSeconds(iso: string | null | undefined): number | undefined {
+	if (!iso) return undefined;
+	const ms = Date.parse(iso);
+	return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+}
+
+/** Whether a scan now is recorded: only root's, and not with LIVETREE_TEST_NO_TIMELINE=1. */
+export function willRecord(): boolean {
+	// LIVETREE_TEST_NO_TIMELINE=1: test-only, the benchmark's baseline scan without recording.
+	return process.geteuid?.() === 0 && !process.env['LIVETREE_TEST_NO_TIMELINE'];
+}
+
+/**
+ * Records the scan `scanner` just made (a whole scan collected with `observe: willRecord()`)
+ * and whose document is `doc`. The processes' units are the document's when systemd answered
+ * (its processes are then objects here); written apart, they are the ones the core read from
+ * the cgroups, which is what the document says too.
+ */
 export function recordTimeline(
 	options: CommonOptions,
 	doc: StatusDocument,
-	processes: Process[],
+	scanner: Scanner,
 	source: 'status' | 'exporter',
 	warn: (message: string) => void,
 ): void {
-	// LIVETREE_TEST_NO_TIMELINE=1: test-only, the benchmark's baseline scan without recording.
-	if (process.geteuid?.() !== 0 || process.env['LIVETREE_TEST_NO_TIMELINE']) return;
+	if (!willRecord()) return;
 	try {
-		native.catalogRecordTimeline(catalogPath(options), {
+		scanner.recordTimeline(catalogPath(options), {
 			at: scanTime(doc),
 			source,
 			bootId: doc.host.bootId ?? undefined,
-			processes: observe(doc, processes),
+			units: doc.processes.length > 0 ? doc.processes.map(p => ({pid: p.pid, unit: p.unit ?? undefined})) : undefined,
 			minInterval: source === 'exporter' ? 60 : 0,
 			retentionDays,
 			maxRows,

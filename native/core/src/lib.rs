@@ -36,6 +36,7 @@ pub mod scan;
 pub mod scanner;
 pub mod stamp;
 pub mod sysroot;
+pub mod timeline_observe;
 pub mod which;
 
 pub use error::{Error, ParseError, Result};

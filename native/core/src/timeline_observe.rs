@@ -1,0 +1,131 @@
+//! What a whole scan saw, as the timeline records it (`catalog::timeline`): each process by
+//! PID and start time, its unit or container, and the distinct origins of its code. Built
+//! here from the scan's report, so that recording a scan needs no JSON parse in JavaScript
+//! (the one definition of an observation; docs/timeline.md).
+//!
+//! Origins per process, each once by (kind, key), in the order first met:
+//! - its deployment (`OSNAME/CHECKSUM.SERIAL`, labelled with the deployment's version);
+//! - its container's image (manifest digest, else image ID; labelled with its name);
+//! - for each mapped file: a live overlay file (`PATH@OBJECT`, or the path when the object
+//!   is unknown; labelled with the version), its commit (labelled with the commit's
+//!   version), its package (`NAME=VERSION`, labelled with the manager) and its image layer
+//!   (diff digest, else the layer ID).
+use std::collections::HashMap;
+
+use crate::as_text::text;
+use crate::catalog::{TimelineOrigin, TimelineProcessSeen};
+use crate::report::{OriginKind, ProcessReport, ProcessState, RootKind, ScanReport};
+
+/// The distinct origins of one process, first met first; a later sighting of the same
+/// (kind, key) keeps the place and takes the newer label.
+#[derive(Default)]
+struct Distinct {
+    list: Vec<TimelineOrigin>,
+    at: HashMap<(&'static str, String), usize>,
+}
+
+impl Distinct {
+    fn add(&mut self, kind: &'static str, key: String, label: Option<&str>) {
+        let label = label.filter(|l| !l.is_empty()).map(str::to_owned);
+        match self.at.get(&(kind, key.clone())) {
+            Some(&i) => self.list[i].label = label,
+            None => {
+                self.at.insert((kind, key.clone()), self.list.len());
+                self.list.push(TimelineOrigin {
+                    kind: kind.to_owned(),
+                    key,
+                    label,
+                });
+            }
+        }
+    }
+}
+
+/// The observation of every process of `report`. `versions` are the deployments' versions
+/// by id (`deployment_versions`).
+pub fn observe(report: &ScanReport) -> Vec<TimelineProcessSeen> {
+    let versions = deployment_versions(report);
+    report
+        .processes
+        .iter()
+        .map(|p| observe_process(p, &versions))
+        .collect()
+}
+
+/// Each deployment's `version` metadata by its id.
+pub fn deployment_versions(report: &ScanReport) -> HashMap<&str, Option<&str>> {
+    report
+        .deployments
+        .iter()
+        .map(|d| (d.id.as_str(), d.deployment.version.as_deref()))
+        .collect()
+}
+
+/// One process as the timeline sees it; its unit is the one its cgroup names (the caller
+/// replaces it with systemd's answer when it has one: `with_units`).
+pub fn observe_process(
+    p: &ProcessReport,
+    versions: &HashMap<&str, Option<&str>>,
+) -> TimelineProcessSeen {
+    let mut origins = Distinct::default();
+    if p.root_kind == RootKind::Deployment {
+        if let Some(d) = p.root_deployment.as_deref().filter(|d| !d.is_empty()) {
+            let version = versions.get(d).copied().flatten();
+            origins.add("deployment", d.to_owned(), version);
+        }
+    }
+    if let Some(image) = p.container.as_ref().and_then(|c| c.image.as_ref()) {
+        if let Some(key) = image.digest.as_ref().or(image.id.as_ref()) {
+            if !key.is_empty() {
+                origins.add("image", key.clone(), image.name.as_deref());
+            }
+        }
+    }
+    for f in &p.files {
+        let o = &f.origin;
+        let version = o.version.as_deref();
+        if o.kind == OriginKind::Overlay {
+            let path = text(&f.path);
+            let key = match o.object.as_deref().filter(|c| !c.is_empty()) {
+                Some(object) => format!("{path}@{object}"),
+                None => path.into_owned(),
+            };
+            origins.add("overlay", key, version);
+        }
+        if let Some(commit) = o.commit.as_ref().filter(|c| !c.is_empty()) {
+            origins.add("commit", commit.clone(), version);
+        }
+        if let Some(pkg) = &o.package {
+            let key = format!("{}={}", pkg.name, pkg.version);
+            origins.add("package", key, Some(pkg.manager.as_str()));
+        }
+        if let Some(layer) = &o.layer {
+            let key = layer.diff_digest.as_ref().unwrap_or(&layer.id).clone();
+            origins.add("layer", key, None);
+        }
+    }
+    let container = p
+        .container
+        .as_ref()
+        .map(|c| c.name.clone().unwrap_or_else(|| c.id.clone()));
+    TimelineProcessSeen {
+        pid: p.pid,
+        started_at: p.started_ns.map(|ns| ns.div_euclid(1_000_000_000)),
+        comm: text(&p.comm).into_owned(),
+        unit: p.cgroup_unit.clone().filter(|u| !u.is_empty()),
+        container,
+        readable: !(p.state == ProcessState::Unknown && p.files.is_empty()),
+        origins: origins.list,
+    }
+}
+
+/// The processes' units as the status document has them once systemd answered (`unit_of`:
+/// PID to unit, None for a process the manager places in no unit): they replace the units
+/// the processes' cgroups named. A process `unit_of` does not list keeps its cgroup's unit.
+pub fn with_units(processes: &mut [TimelineProcessSeen], unit_of: &HashMap<u32, Option<String>>) {
+    for p in processes {
+        if let Some(unit) = unit_of.get(&p.pid) {
+            p.unit = unit.clone().filter(|u| !u.is_empty());
+        }
+    }
+}
