@@ -104,7 +104,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	const apart = Boolean(extra.processesApart) && !bus;
 	const [scan, host] = await Promise.all([scanOnly(options, {...extra, processesApart: apart}, scanner), hostFacts()]);
 	const doc = buildDocument({scan, host});
-	rememberInstalled(doc, scan.installedPackages);
+	rememberInstalled(doc, scan.installedPackages, scan.comparedTrees ?? []);
 	if (bus) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);

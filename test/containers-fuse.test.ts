@@ -51,7 +51,7 @@ test('a fuse-overlayfs container: store from its conmon, layers from the records
 	const lowers = c.GraphDriver.Data.LowerDir.split(':').map(d => /\/overlay\/([\da-f]{64})\/diff$/.exec(d)![1]);
 	const lib = p.files.find(f => f.path === LIB)!;
 	t.deepEqual(lib.origin.layer, {id: lowers[0], diffDigest: img.RootFS.Layers[2], inCurrentImage: true});
-	const dpkg = await store.podman(['run', '--rm', '--network', 'none', first, 'dpkg-query', '-W', `-f=${'$'}{Version}`, 'livetree-demo']);
+	const dpkg = await store.dpkgVersion({image: first}, 'livetree-demo');
 	t.is(lib.origin.package?.version, dpkg);
 
 	const second = await store.buildWithDeb(image, base, await buildDemoDeb(store.dir, '2.0'));

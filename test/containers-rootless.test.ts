@@ -38,7 +38,7 @@ test('a rootless container of user nobody: container, image, layer and package, 
 		storageRoot: store.root,
 		unit: null,
 	};
-	const libcVersion = await store.podman(['exec', name, 'dpkg-query', '-W', `-f=${'$'}{Version}`, 'libc6']);
+	const libcVersion = await store.dpkgVersion({container: name}, 'libc6');
 	for (const [who, r] of [
 		['root', await livetree(['explain', '--json', '--no-systemd', '--state-dir', state, String(pid)])],
 		['nobody', await livetreeAs('nobody', ['explain', '--json', '--no-systemd', '--state-dir', state, String(pid)])],

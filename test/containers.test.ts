@@ -97,10 +97,7 @@ function layerIdOf(dir: string): string {
 
 // What dpkg-query says inside IMAGE (a throwaway container) or inside a running container.
 async function dpkgVersion(where: {image?: string; container?: string}, pkg: string): Promise<string> {
-	// dpkg-query's own format (not a JavaScript template): the version alone.
-	const query = ['dpkg-query', '-W', `-f=${'$'}{Version}`, pkg];
-	const {store} = w();
-	return where.image ? store.podman(['run', '--rm', '--network', 'none', where.image, ...query]) : store.podman(['exec', where.container!, ...query]);
+	return w().store.dpkgVersion(where, pkg);
 }
 
 async function containerPids(id: string): Promise<number[]> {

@@ -134,3 +134,49 @@ test('Prometheus: series only for mismatches, not growing with processes; promto
 	});
 	t.pass();
 });
+
+test('containers: each compared with the image its name resolves to now; one series for the same mismatch in many', async t => {
+	const {doc, booted} = scenario();
+	const inContainer = (pid: number, id: string, version: string, now: string | null): Process => ({
+		...proc(pid, 'container', null, pkg(version)),
+		container: {
+			engine: 'podman',
+			id,
+			name: `c${pid}`,
+			image: {id: 'old', digest: null, name: 'localhost/web:latest', nameNowResolvesTo: now},
+			imageOutdated: now !== 'old',
+		},
+	});
+	doc.processes.push(inContainer(10, 'a', '2.36-0', 'new'), inContainer(11, 'b', '2.36-0', 'new'), inContainer(12, 'c', '2.36-0', null));
+	const installedHere = [...installed(booted), ...['a', 'b'].map(id => ({tree: `container:${id}`, package: pkg('2.36-1')}))];
+	const report = buildPackages({doc, installed: installedHere, compared: ['container:a', 'container:b']});
+	t.true(validate(report), JSON.stringify(validate.errors));
+	const lines = report.packages[0]!.running.filter(v => v.container);
+	t.deepEqual(
+		lines.map(v => [v.container!.id, v.tree, v.mismatch, v.installedVersions, v.container!.comparedImage, v.container!.uncompared]),
+		[
+			['a', 'container:a', true, ['2.36-1'], 'new', null],
+			['b', 'container:b', true, ['2.36-1'], 'new', null],
+			['c', null, false, [], null, 'its image name localhost/web:latest resolves to no image now'],
+		],
+	);
+	// A container whose image's database was not read is not compared either.
+	const unread = buildPackages({doc, installed: installedHere, compared: ['container:a']});
+	t.like(
+		unread.packages[0]!.running.find(v => v.container?.id === 'b'),
+		{tree: null, mismatch: false, container: {uncompared: 'the package database of image new (what localhost/web:latest resolves to now) could not be read'}},
+	);
+	const prom = renderPackagesPrometheus(report);
+	const series = prom.split('\n').filter(l => l.startsWith('livetree_package_version_mismatch{'));
+	t.deepEqual(series, ['livetree_package_version_mismatch{package="libc6",running="2.36-0",installed="2.36-1"} 1']);
+	await new Promise<void>((resolve, reject) => {
+		const child = execFile('promtool', ['check', 'metrics'], (error, _o, stderr) => (error ? reject(new Error(stderr)) : resolve()));
+		child.stdin!.end(prom);
+	});
+	const text = renderPackagesText(report, makeStyle('never'), false);
+	t.regex(text, /^libc6:amd64 2\.36-0 in memory in 1 process of 1 unit in container c10; 2\.36-1 in image new, what localhost\/web:latest resolves to now$/m);
+	t.regex(
+		text,
+		/^libc6:amd64 2\.36-0 in memory in 1 process of 1 unit in container c12; installed version not compared: its image name localhost\/web:latest resolves to no image now$/m,
+	);
+});

@@ -3,7 +3,7 @@
 import {collect} from '../collect.js';
 import {UsageError} from '../errors/usage-error.js';
 import {exitCodes} from '../exit-codes.js';
-import {installedOf} from '../model/installed.js';
+import {comparedOf, installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
 import {runningAsRoot} from '../host.js';
 import {readCommon} from '../options.js';
@@ -33,6 +33,7 @@ export async function packagesCommand(argv: string[]): Promise<number> {
 	const report = buildPackages({
 		doc,
 		installed: installedOf(doc) ?? [],
+		compared: comparedOf(doc),
 		names: positionals,
 	});
 	const {renderPackagesPrometheus} = await import('../render/packages-prometheus.js');

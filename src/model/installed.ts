@@ -8,9 +8,17 @@ import type {StatusDocument} from './document.js';
 export type InstalledPackages = Array<{tree: string; package: Package}>;
 
 const installed = new WeakMap<StatusDocument, InstalledPackages>();
+// The container trees (`container:ID`) whose database the scan read: a package missing
+// there is not installed there, where an unread tree says nothing.
+const compared = new WeakMap<StatusDocument, string[]>();
 
-export function rememberInstalled(doc: StatusDocument, packages: InstalledPackages): void {
+export function rememberInstalled(doc: StatusDocument, packages: InstalledPackages, trees: string[] = []): void {
 	installed.set(doc, packages);
+	compared.set(doc, trees);
+}
+
+export function comparedOf(doc: StatusDocument): string[] {
+	return compared.get(doc) ?? [];
 }
 
 export function installedOf(doc: StatusDocument): InstalledPackages | undefined {

@@ -1,8 +1,9 @@
 // The packages report: which versions of which packages are in memory, in which
 // processes and units, against the version installed in the tree that counts as installed
-// (the booted deployment, else the default one, else the host root). Pure.
+// (the booted deployment, else the default one, else the host root; for a container, the
+// image its image name resolves to now). Pure.
 import {complete} from './complete.js';
-import type {Package, StatusDocument, Warning} from './document.js';
+import type {Container, Package, Process, StatusDocument, Warning} from './document.js';
 
 export interface PackageProcess {
 	pid: number;
@@ -10,10 +11,26 @@ export interface PackageProcess {
 	unit: string | null;
 }
 
+/** The container a running version's processes run in, and what its version is compared with. */
+export interface RunningContainer {
+	engine: string;
+	id: string;
+	name: string | null;
+	/** The image name it was created from (null: created from an image ID). */
+	imageName: string | null;
+	/** The image it runs. */
+	image: string | null;
+	/** The image whose own package database gives `installedVersions`: the one its image name resolves to now; null when none is compared (`uncompared` says why). */
+	comparedImage: string | null;
+	uncompared: string | null;
+}
+
 export interface RunningVersion {
 	version: string;
-	/** The tree its processes count as installed from: a deployment id, `host`, or null for foreign roots. */
+	/** The tree its processes count as installed from: a deployment id, `host`, `container:ID` (the image that container's name resolves to now), or null where nothing is compared (foreign roots, a container whose image name resolves to no image). */
 	tree: string | null;
+	/** For processes in a container: which one (one entry per container). */
+	container?: RunningContainer;
 	arch: string | null;
 	sourceVersion: string | null;
 	/** Whether this version differs from the installed one (or the package is no longer installed). */
@@ -57,6 +74,8 @@ export interface PackagesDocument {
 export interface PackagesInput {
 	doc: StatusDocument;
 	installed: Array<{tree: string; package: Package}>;
+	/** The container trees (`container:ID`) the scan read a database for. */
+	compared?: string[];
 	/** Only these packages (by binary or source package name). */
 	names?: string[];
 }
@@ -81,8 +100,9 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 				entries.set(key, entry);
 			}
 
-			const tree = proc.root.kind === 'host' ? 'host' : proc.root.kind === 'deployment' ? installedTree : null;
-			const vkey = `${key}\0${p.version}\0${p.arch ?? ''}\0${tree ?? ''}`;
+			const container = proc.container ? runningContainer(proc.container, input.compared ?? []) : undefined;
+			const tree = treeOf(proc, installedTree, container);
+			const vkey = `${key}\0${p.version}\0${p.arch ?? ''}\0${tree ?? ''}\0${container?.id ?? ''}`;
 			let seen = versions.get(vkey);
 			if (!seen) {
 				seen = {
@@ -97,6 +117,7 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 						units: [],
 						files: 0,
 						staleFiles: 0,
+						...(container ? {container} : {}),
 					},
 					pids: new Set(),
 				};
@@ -127,15 +148,21 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 			.map(i => ({version: i.package.version, arch: i.package.arch, tree: i.tree}));
 		for (const v of entry.running) {
 			// Compared within the tree the processes count against, per architecture
-			// (libc6:amd64 and libc6:i386 are installed separately). A foreign root
-			// (a container) has no installed tree here: never a mismatch.
+			// (libc6:amd64 and libc6:i386 are installed separately). A foreign root, or a
+			// container whose image is not compared, has no installed tree here: never a
+			// mismatch.
 			const same = entry.installed.filter(i => i.tree === v.tree && (i.arch === v.arch || i.arch === null || v.arch === null));
 			v.installedVersions = [...new Set(same.map(i => i.version))];
 			v.mismatch = v.tree !== null && !v.installedVersions.includes(v.version);
 			v.units.sort();
 		}
 
-		entry.running.sort((a, b) => a.version.localeCompare(b.version) || (a.arch ?? '').localeCompare(b.arch ?? ''));
+		entry.running.sort(
+			(a, b) =>
+				a.version.localeCompare(b.version) ||
+				(a.arch ?? '').localeCompare(b.arch ?? '') ||
+				(a.container?.name ?? a.container?.id ?? '').localeCompare(b.container?.name ?? b.container?.id ?? ''),
+		);
 		entry.mismatch = entry.running.some(v => v.mismatch);
 	}
 
@@ -153,5 +180,38 @@ export function buildPackages(input: PackagesInput): PackagesDocument {
 			complete: complete(doc),
 		},
 		warnings: doc.warnings,
+	};
+}
+
+/** The tree a process's versions count as installed from. */
+function treeOf(proc: Process, installedTree: string | null, container: RunningContainer | undefined): string | null {
+	if (container) {
+		return container.comparedImage === null ? null : `container:${container.id}`;
+	}
+
+	return proc.root.kind === 'host' ? 'host' : proc.root.kind === 'deployment' ? installedTree : null;
+}
+
+/** A container as the packages report names it, with what its versions are compared with. */
+function runningContainer(c: Container, compared: string[]): RunningContainer {
+	const now = c.image?.nameNowResolvesTo ?? null;
+	const read = compared.includes(`container:${c.id}`);
+	let uncompared: string | null = null;
+	if (!c.image?.name) {
+		uncompared = c.image ? 'created from an image ID: no image name to follow' : 'its image is not known';
+	} else if (now === null) {
+		uncompared = `its image name ${c.image.name} resolves to no image now`;
+	} else if (!read) {
+		uncompared = `the package database of image ${now} (what ${c.image.name} resolves to now) could not be read`;
+	}
+
+	return {
+		engine: c.engine,
+		id: c.id,
+		name: c.name,
+		imageName: c.image?.name ?? null,
+		image: c.image?.id ?? null,
+		comparedImage: uncompared === null ? now : null,
+		uncompared,
 	};
 }

@@ -65,6 +65,8 @@ export interface ScanParts {
 	kernel: ScanKernel | null;
 	// Installed versions of the packages in memory, each with the tree it was read from.
 	installedPackages: Array<{tree: string; package: Package}>;
+	// The container trees (`container:ID`: the image its name resolves to now) read for them.
+	comparedTrees?: string[];
 }
 
 // The text as written: each distinct origin once, in `origins`, and files naming theirs by

@@ -4,6 +4,10 @@ import type {PackagesDocument} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
 
 export function packageFamilies(doc: PackagesDocument): Family[] {
+	// One series per (package, running, installed): the same mismatch in deployments and in
+	// many containers (each container's processes are a running version of their own) is
+	// one series, never a duplicate one.
+	const seen = new Set<string>();
 	const mismatches = doc.packages.flatMap(p =>
 		p.running
 			.filter(v => v.mismatch)
@@ -14,7 +18,11 @@ export function packageFamilies(doc: PackagesDocument): Family[] {
 					installed: v.installedVersions.join(','),
 				},
 				value: 1,
-			})),
+			}))
+			.filter(s => {
+				const key = JSON.stringify(s.labels);
+				return !seen.has(key) && Boolean(seen.add(key));
+			}),
 	);
 	return [
 		{

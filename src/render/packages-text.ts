@@ -35,11 +35,22 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 	for (const p of doc.packages) {
 		for (const v of p.running) {
 			const versions = v.installedVersions;
-			const installed = v.tree === null ? 'installed version unknown there' : versions.length > 0 ? `${versions.join(', ')} installed` : 'not installed';
+			const installed = v.container
+				? containerInstalled(v)
+				: v.tree === null
+					? 'installed version unknown there'
+					: versions.length > 0
+						? `${versions.join(', ')} installed`
+						: 'not installed';
 			const arch = v.arch && p.running.some(o => o.arch !== v.arch) ? `:${v.arch}` : '';
 			const units = v.units.length > 0 ? ` of ${count(v.units.length, 'unit')}` : '';
 			// One package may run in deployments, in the host root and in containers: say which.
-			const scope = new Set(p.running.map(o => o.tree)).size > 1 ? ` ${treeLabel(v.tree)}` : '';
+			// A container's processes are always named by their container.
+			const scope = v.container
+				? ` in container ${v.container.name ?? v.container.id.slice(0, 12)}`
+				: new Set(p.running.map(o => o.tree)).size > 1
+					? ` ${treeLabel(v.tree)}`
+					: '';
 			const line = `${p.name}${arch} ${v.version} in memory in ${count(v.processes.length, 'process', 'processes')}${units}${scope}; ${installed}`;
 			lines.push(...layout(v.mismatch ? style.red(line) : line, '', width, 4));
 			if (verbose || v.mismatch) {
@@ -69,6 +80,17 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 	}
 
 	return `${lines.join('\n')}\n`;
+}
+
+/** What a container's version is compared with: the image its image name resolves to now. */
+function containerInstalled(v: RunningVersion): string {
+	const c = v.container!;
+	if (c.comparedImage === null) {
+		return `installed version not compared: ${c.uncompared ?? 'unknown'}`;
+	}
+
+	const image = `image ${c.comparedImage.slice(0, 12)}, what ${c.imageName ?? 'its image name'} resolves to now`;
+	return v.installedVersions.length > 0 ? `${v.installedVersions.join(', ')} in ${image}` : `not in ${image}`;
 }
 
 function treeLabel(tree: string | null): string {

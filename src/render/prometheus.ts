@@ -7,7 +7,7 @@
 // or per file, so a host with many processes does not explode the series count.
 import {complete} from '../model/complete.js';
 import type {ProcessState, StatusDocument} from '../model/document.js';
-import {installedOf} from '../model/installed.js';
+import {comparedOf, installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
 import {formatExposition, type Family} from './exposition.js';
 import {containerFamilies} from './prometheus-containers.js';
@@ -48,7 +48,7 @@ export function renderPrometheus(doc: StatusDocument, extra: ExporterFacts = {})
 // Package version mismatches, when the scan that built the document read package databases.
 function packageMetrics(doc: StatusDocument): Family[] {
 	const installed = installedOf(doc);
-	return installed ? packageFamilies(buildPackages({doc, installed})) : [];
+	return installed ? packageFamilies(buildPackages({doc, installed, compared: comparedOf(doc)})) : [];
 }
 
 // The exporter's own metrics, for when it has no document yet (every scan so far failed).

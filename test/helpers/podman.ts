@@ -133,6 +133,15 @@ export class PodmanStore {
 		return (JSON.parse(await this.podman(['image', 'inspect', name])) as ImageInspect[])[0]!;
 	}
 
+	/** What `dpkg-query` says of PKG's version inside IMAGE (a throwaway container) or inside a running CONTAINER. */
+	async dpkgVersion(where: {image?: string; container?: string}, pkg: string): Promise<string> {
+		// dpkg-query's own format (not a JavaScript template): the version alone.
+		const query = ['dpkg-query', '-W', `-f=${'$'}{Version}`, pkg];
+		return (
+			where.image ? await this.podman(['run', '--rm', '--network', 'none', where.image, ...query]) : await this.podman(['exec', where.container!, ...query])
+		).trim();
+	}
+
 	/** Import the cached Debian tarball as IMAGE (a one-layer base). */
 	async importBase(image: string): Promise<void> {
 		await this.podman(['import', '--change', 'CMD ["/bin/bash"]', await debianTarball(), image]);

@@ -47,7 +47,7 @@ impl<'a> Origins<'a> {
 
 /// The scan's document parts: `sysroot`, `deployments`, `overlays`, `origins` (see the
 /// module's comment), `processes`, `counts`, `kernelThreads` (`[{pid, comm}]`), `warnings`,
-/// `kernel`, `installedPackages`.
+/// `kernel`, `installedPackages`, `comparedTrees`.
 impl Serialize for ScanReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Parts(self, true).serialize(s)
@@ -60,7 +60,7 @@ struct Parts<'a>(&'a ScanReport, bool);
 impl Serialize for Parts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Parts(report, with_processes) = *self;
-        let mut r = s.serialize_struct("ScanReport", 10)?;
+        let mut r = s.serialize_struct("ScanReport", 11)?;
         r.serialize_field("sysroot", &report.sysroot)?;
         r.serialize_field("deployments", &report.deployments)?;
         r.serialize_field("overlays", &report.overlays)?;
@@ -75,6 +75,7 @@ impl Serialize for Parts<'_> {
         r.serialize_field("warnings", &report.warnings)?;
         r.serialize_field("kernel", &report.kernel)?;
         r.serialize_field("installedPackages", &Installed(&report.installed_packages))?;
+        r.serialize_field("comparedTrees", &report.compared_trees)?;
         r.end()
     }
 }

@@ -182,6 +182,12 @@ fn deployment_ancestor<'d>(
     deployments: &'d [DeploymentDir],
     stat: &mut dyn FnMut(&[u8]) -> Option<DevIno>,
 ) -> Option<(&'d DeploymentDir, Vec<u8>)> {
+    // No deployment to find: no ancestor is worth a stat (a host without OSTree, where each
+    // container's overlay would otherwise cost a lookup of every ancestor of every layer,
+    // through its process's root).
+    if deployments.is_empty() {
+        return None;
+    }
     let mut found = None;
     let sub = suffix_below_matching(path, &mut |anc| {
         let Some((ma, mi, ino)) = stat(anc) else {

@@ -421,6 +421,11 @@ pub struct ScanReport {
     /// in the host root), with that tree's name (a deployment id, or `host`); serialized
     /// as `[{tree, package}]`.
     pub installed_packages: Vec<(String, PackageInfo)>,
+    /// The trees besides deployments and `host` whose database was read for
+    /// `installed_packages` (`container:ID`: the image a container's image name resolves to
+    /// now), so that a package missing there reads as not installed, not as unknown;
+    /// serialized as `comparedTrees`.
+    pub compared_trees: Vec<String>,
     /// What proving which image each composefs mount serves cost (files checksummed); not
     /// part of the document, counted by the scanner for the benchmark.
     pub composefs_proof: ProofCost,

@@ -1044,7 +1044,7 @@ impl Scan<'_> {
             .iter()
             .map(|o| self.overlay_report(o))
             .collect();
-        let installed_packages = self.installed(&processes);
+        let (installed_packages, compared_trees) = self.installed(&processes);
         if let Some(t) = self.k.host_packages_read() {
             self.warnings.extend(
                 t.warnings
@@ -1059,6 +1059,7 @@ impl Scan<'_> {
                 probed: self.cfs.cost.probed,
             },
             installed_packages,
+            compared_trees,
             sysroot: SysrootReport {
                 path: self.k.status.path.clone(),
                 repo_mode: self.k.repo_mode(),
@@ -1079,7 +1080,12 @@ impl Scan<'_> {
     /// counts as installed: for processes rooted in a deployment, the booted deployment
     /// (else the default, first one); for processes in the host's own root, the host's
     /// database. Each entry names its tree (a deployment id, or `host`).
-    fn installed(&mut self, processes: &[ProcessReport]) -> Vec<(String, PackageInfo)> {
+    /// The installed versions of the packages in memory, each with its tree, and the
+    /// container trees read (see `ScanReport::compared_trees`).
+    fn installed(
+        &mut self,
+        processes: &[ProcessReport],
+    ) -> (Vec<(String, PackageInfo)>, Vec<String>) {
         let names = |kind: RootKind| {
             let mut n: Vec<&str> = processes
                 .iter()
@@ -1115,7 +1121,9 @@ impl Scan<'_> {
                 out.extend(table.by_name(name).map(|p| ("host".to_string(), p.clone())));
             }
         }
-        out
+        let (found, compared) = self.container_installed(processes);
+        out.extend(found);
+        (out, compared)
     }
 
     /// One overlay for the report: each regular file of its upper directory with its

@@ -247,12 +247,14 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
         warnings: vec![Warning::new("origin-corrupt", "x.origin: bad", None)],
         kernel: None,
         installed_packages: vec![("host".into(), package())],
+        compared_trees: vec!["container:c1".into()],
     };
     let v: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
         [
+            "comparedTrees",
             "counts",
             "deployments",
             "installedPackages",
@@ -332,6 +334,7 @@ fn counts_and_the_processes_written_apart() {
         warnings: vec![],
         kernel: None,
         installed_packages: vec![],
+        compared_trees: vec![],
     };
     assert_eq!(
         r.counts(),
@@ -432,6 +435,7 @@ fn container_process() {
         warnings: vec![],
         kernel: None,
         installed_packages: vec![],
+        compared_trees: vec![],
     };
     let counts = r.counts();
     assert_eq!((counts.containers, counts.containers_outdated), (1, 1));

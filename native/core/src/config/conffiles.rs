@@ -55,10 +55,17 @@ impl Pass {
         // size) share one read.
         let mut by_db: HashMap<Vec<u8>, SharedDb> = HashMap::new();
         for (root, pid) in wanted {
-            let dir = self.proc_root.join(pid.to_string()).join("root");
-            let fp = packages::database_fingerprint(&dir);
-            // The fingerprint starts with the directory's path and a NUL; the rest is the files.
-            let files = fp[fp.iter().position(|b| *b == 0).map_or(0, |i| i + 1)..].to_vec();
+            let files = match self.shared.get(&root) {
+                // An identity the scan gave (a NUL first: no fingerprint's files begin so).
+                Some(key) => [b"\0shared\0".as_slice(), key].concat(),
+                None => {
+                    let dir = self.proc_root.join(pid.to_string()).join("root");
+                    let fp = packages::database_fingerprint(&dir);
+                    // The fingerprint starts with the directory's path and a NUL; the rest
+                    // is the files.
+                    fp[fp.iter().position(|b| *b == 0).map_or(0, |i| i + 1)..].to_vec()
+                }
+            };
             by_db
                 .entry(files)
                 .or_insert_with(|| (pid, Vec::new()))

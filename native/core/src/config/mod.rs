@@ -134,6 +134,9 @@ pub struct Pass {
     facts: HashMap<u32, Facts>,
     paths: HashMap<(RootKey, Vec<u8>), Now>,
     roots: HashMap<RootKey, std::rc::Rc<conffiles::RootPackages>>,
+    /// Roots whose database the scan knows to be one shared with other roots, by an
+    /// identity of its own (a container's image layers: `containers::database`).
+    shared: HashMap<RootKey, Vec<u8>>,
     reloaded: HashMap<u32, (String, i64)>,
     /// Per root: the newest change under its `/etc` (`open_files::newest_etc`), None when
     /// it was not walked whole; roots not walked are absent.
@@ -152,6 +155,7 @@ impl Pass {
             facts: HashMap::new(),
             paths: HashMap::new(),
             roots: HashMap::new(),
+            shared: HashMap::new(),
             reloaded: HashMap::new(),
             etc_newest: HashMap::new(),
             warnings: Vec::new(),
@@ -198,6 +202,12 @@ impl Pass {
                 },
             );
         }
+    }
+
+    /// The package database seen from `root` is the one every root given the same `key`
+    /// sees (the scan knows it from the container's layers): read once for all of them.
+    pub fn same_database(&mut self, root: RootKey, key: Vec<u8>) {
+        self.shared.insert(root, key);
     }
 
     fn warn_once(&mut self, code: &'static str, message: String) {

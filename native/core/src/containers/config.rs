@@ -10,6 +10,9 @@
 pub struct StorageConf {
     /// `[storage] graphroot`: the rootful store's graph root.
     pub graphroot: Option<String>,
+    /// `[storage] runroot`: where the store keeps what lasts until a reboot (a transient
+    /// store's volatile containers).
+    pub runroot: Option<String>,
     /// `[storage] rootless_storage_path`: a rootless user's store (`$HOME`, `$UID`, `$USER`
     /// expanded by the engine).
     pub rootless_storage_path: Option<String>,
@@ -59,6 +62,7 @@ pub fn parse_storage_conf(bytes: &[u8]) -> StorageConf {
         }
         match (table.as_str(), key) {
             ("storage", "graphroot") => conf.graphroot = string(&value),
+            ("storage", "runroot") => conf.runroot = string(&value),
             ("storage", "rootless_storage_path") => conf.rootless_storage_path = string(&value),
             ("storage.options", "additionalimagestores") => {
                 conf.additional_image_stores = strings(&value)
@@ -196,6 +200,7 @@ graphroot = "/not/this/one"
 "#,
         );
         assert_eq!(c.graphroot.as_deref(), Some("/srv/containers"));
+        assert_eq!(c.runroot.as_deref(), Some("/run/containers/storage"));
         assert_eq!(
             c.rootless_storage_path.as_deref(),
             Some("$HOME/.local/share/containers/storage")

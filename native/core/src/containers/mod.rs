@@ -15,6 +15,7 @@
 //! are named from the cgroup alone: the container is identified, its layers are not, and
 //! the scan says so rather than guess.
 pub mod config;
+pub mod database;
 pub mod engine;
 pub mod layers;
 pub mod mount;
@@ -35,6 +36,9 @@ use store::{Store, StoreCache};
 /// The default rootful graph root of containers/storage.
 pub const DEFAULT_GRAPHROOT: &str = "var/lib/containers/storage";
 
+/// The default rootful run root of containers/storage.
+pub const DEFAULT_RUNROOT: &str = "run/containers/storage";
+
 /// A chain of parent layers longer than this is a loop in damaged records.
 const MAX_LAYERS: usize = 512;
 
@@ -49,6 +53,9 @@ pub struct Evidence<'a> {
     /// The graph root the container's conmon names (`-b GRAPHROOT/overlay-containers/ID/
     /// userdata`): the store of a container whose mount names none (fuse-overlayfs).
     pub conmon_root: Option<PathBuf>,
+    /// The run root the container's conmon names (its `-p RUNROOT/overlay-containers/ID/
+    /// userdata/pidfile`): where a transient store keeps its volatile containers.
+    pub conmon_run_root: Option<PathBuf>,
     /// The host's root, where `etc/containers/storage.conf` and `etc/passwd` are read.
     pub host_root: &'a Path,
 }
@@ -74,50 +81,96 @@ pub struct Identified {
     pub layers: Vec<StackLayer>,
     /// The root overlay's device: mapped files on it are the layers' files.
     pub device: Option<(u32, u32)>,
+    /// The layer directories (top-most first) of the image the container's image name
+    /// resolves to now, whose package database holds the versions a container created
+    /// again from that name would run; None when the name resolves to nothing, the
+    /// container was created from an image ID, or that image's layer chain is incomplete.
+    pub now_layers: Option<Vec<PathBuf>>,
     /// What could not be resolved, for warnings.
     pub problems: Vec<String>,
 }
 
+/// A candidate store: its graph root, and the run root where a transient store keeps its
+/// volatile containers, when one is known.
+type Candidate = (PathBuf, Option<PathBuf>);
+
 /// The stores that may hold the container's records, main candidates first: the graph
 /// roots its mount names, the one its conmon names, the configured (or default) rootful
-/// one, the owning user's rootless one; and the additional image stores configured.
+/// one, the owning user's rootless ones (its own `~/.config/containers/storage.conf`'s
+/// `graphroot`, the rootful configuration's `rootless_storage_path`, the default); and the
+/// additional image stores configured (the user's own too).
 fn candidate_roots(
     ev: &Evidence,
     mount: Option<&mount::ContainerMount>,
     cache: &StoreCache,
-) -> (Vec<PathBuf>, Vec<PathBuf>) {
+) -> (Vec<Candidate>, Vec<PathBuf>) {
     let conf = cache.conf(ev.host_root);
-    let mut roots: Vec<PathBuf> = Vec::new();
-    let push = |p: PathBuf, v: &mut Vec<PathBuf>| {
-        if !v.contains(&p) {
+    let mut roots: Vec<Candidate> = Vec::new();
+    let push = |p: Candidate, v: &mut Vec<Candidate>| {
+        if !v.iter().any(|(g, _)| *g == p.0) {
             v.push(p);
         }
     };
     for g in mount.map(|m| m.graphroots()).unwrap_or_default() {
-        push(PathBuf::from(std::ffi::OsStr::from_bytes(&g)), &mut roots);
+        push(
+            (
+                PathBuf::from(std::ffi::OsStr::from_bytes(&g)),
+                ev.conmon_run_root.clone(),
+            ),
+            &mut roots,
+        );
     }
     if let Some(r) = &ev.conmon_root {
-        push(r.clone(), &mut roots);
+        push((r.clone(), ev.conmon_run_root.clone()), &mut roots);
     }
     let rooted = |p: &str| ev.host_root.join(p.trim_start_matches('/'));
     push(
-        rooted(conf.graphroot.as_deref().unwrap_or(DEFAULT_GRAPHROOT)),
+        (
+            rooted(conf.graphroot.as_deref().unwrap_or(DEFAULT_GRAPHROOT)),
+            Some(rooted(conf.runroot.as_deref().unwrap_or(DEFAULT_RUNROOT))),
+        ),
         &mut roots,
     );
+    let mut extra = Vec::new();
     if let Some(uid) = ev.owner_uid.filter(|u| *u != 0) {
         let passwd = cache.passwd(ev.host_root);
         if let Some((user, home)) = config::passwd_entry(&passwd, uid) {
-            let template = conf
-                .rootless_storage_path
-                .as_deref()
-                .unwrap_or("$HOME/.local/share/containers/storage");
-            let p = config::expand_rootless(template, &home, uid, &user);
-            push(rooted(&String::from_utf8_lossy(&p)), &mut roots);
+            let expand = |t: &str| {
+                rooted(&String::from_utf8_lossy(&config::expand_rootless(
+                    t, &home, uid, &user,
+                )))
+            };
+            // The user's own storage.conf replaces the system's for that user's podman.
+            let own = cache.conf_at(&expand("$HOME/.config/containers/storage.conf"));
+            let run = Some(expand(
+                own.runroot
+                    .as_deref()
+                    .unwrap_or(&format!("/run/user/{uid}/containers")),
+            ));
+            for template in [
+                own.graphroot.as_deref(),
+                own.rootless_storage_path.as_deref(),
+                conf.rootless_storage_path.as_deref(),
+                Some("$HOME/.local/share/containers/storage"),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                push((expand(template), run.clone()), &mut roots);
+            }
+            for a in &own.additional_image_stores {
+                let p = expand(a);
+                if !extra.contains(&p) {
+                    extra.push(p);
+                }
+            }
         }
     }
-    let mut extra = Vec::new();
     for a in &conf.additional_image_stores {
-        push(rooted(a), &mut extra);
+        let p = rooted(a);
+        if !extra.contains(&p) {
+            extra.push(p);
+        }
     }
     (roots, extra)
 }
@@ -216,8 +269,8 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
         (Vec::new(), Vec::new())
     };
     let mut found: Option<(Arc<Store>, records::ContainerRecord)> = None;
-    for root in &roots {
-        let Some(store) = cache.store(root) else {
+    for (root, run) in &roots {
+        let Some(store) = cache.store_with_run(root, run.as_deref()) else {
             continue;
         };
         problems.extend(store.problems.iter().cloned());
@@ -235,12 +288,12 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
         let hint = ev.hint.as_ref()?;
         problems.push(if storage_engine {
             format!(
-                "{} container {}: in no store's containers.json ({}); started or removed during the scan, or kept in a store livetree does not know (its layers are not resolved)",
+                "{} container {}: in no store's containers.json or volatile-containers.json ({}); started or removed during the scan, or kept in a store livetree does not know (its layers are not resolved)",
                 hint.engine,
                 hint.id,
                 roots
                     .iter()
-                    .map(|r| r.display().to_string())
+                    .map(|(r, _)| r.display().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
             )
@@ -262,6 +315,7 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
             },
             layers: Vec::new(),
             device,
+            now_layers: None,
             problems,
         });
     };
@@ -308,6 +362,14 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
         .as_ref()
         .map(|_| now.is_none_or(|n| n.id != rec.image));
     let current = now.and_then(|n| image_layers(n.layer.as_deref(), &stores));
+    let now_layers = now.and_then(|n| n.layer.as_deref()).and_then(|top| {
+        let mut broken = Vec::new();
+        let dirs: Vec<PathBuf> = chain(top, &stores, &mut broken)
+            .into_iter()
+            .map(|(s, id)| s.layer_dir(&id))
+            .collect();
+        broken.is_empty().then_some(dirs)
+    });
     // The stack: as the kernel mounted it when the mount lists its lower layers (the
     // records must agree), else as the records chain it.
     let records_chain = chain(&rec.layer, &stores, &mut problems);
@@ -386,6 +448,7 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
         },
         layers,
         device,
+        now_layers,
         problems,
     })
 }
@@ -446,5 +509,55 @@ mod tests {
             1
         );
         assert!(problems[0].contains("loop"));
+    }
+
+    #[test]
+    fn a_users_own_storage_conf_names_its_store() {
+        let d = std::env::temp_dir().join(format!("livetree-userconf-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc/containers")).unwrap();
+        std::fs::create_dir_all(d.join("home/al/.config/containers")).unwrap();
+        std::fs::write(
+            d.join("etc/passwd"),
+            b"root:x:0:0::/root:/bin/sh\nal:x:1000:1000::/home/al:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("etc/containers/storage.conf"),
+            b"[storage]\ngraphroot = \"/srv/g\"\nrunroot = \"/run/g\"\nrootless_storage_path = \"/srv/users/$USER\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("home/al/.config/containers/storage.conf"),
+            b"[storage]\ngraphroot = \"$HOME/big/storage\"\nrunroot = \"/run/user/$UID/mine\"\n[storage.options]\nadditionalimagestores = [\"$HOME/ro\"]\n",
+        )
+        .unwrap();
+        let cache = StoreCache::default();
+        let ev = |uid| Evidence {
+            hint: None,
+            root_mount: None,
+            owner_uid: Some(uid),
+            conmon_root: Some(PathBuf::from("/c/g")),
+            conmon_run_root: Some(PathBuf::from("/c/run")),
+            host_root: &d,
+        };
+        let (roots, extra) = candidate_roots(&ev(1000), None, &cache);
+        let user_run = Some(d.join("run/user/1000/mine"));
+        assert_eq!(
+            roots,
+            [
+                (PathBuf::from("/c/g"), Some(PathBuf::from("/c/run"))),
+                (d.join("srv/g"), Some(d.join("run/g"))),
+                (d.join("home/al/big/storage"), user_run.clone()),
+                (d.join("srv/users/al"), user_run.clone()),
+                (d.join("home/al/.local/share/containers/storage"), user_run),
+            ]
+        );
+        assert_eq!(extra, [d.join("home/al/ro")]);
+        // Root's processes: the rootful store only (and what conmon names).
+        let (roots, extra) = candidate_roots(&ev(0), None, &cache);
+        assert_eq!(roots.len(), 2);
+        assert!(extra.is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -22,19 +22,43 @@ use crate::stamp::FileStamp;
 /// Records files are JSON arrays of a few hundred bytes per entry; past this, not one.
 const MAX_RECORDS: u64 = 256 << 20;
 
-/// The three records files, relative to the graph root.
-pub const RECORD_FILES: [&str; 3] = [
-    "overlay-containers/containers.json",
-    "overlay-images/images.json",
-    "overlay-layers/layers.json",
+/// The records files, relative to the graph root, and which records each holds.
+pub const RECORD_FILES: [(&str, Kind); 4] = [
+    ("overlay-containers/containers.json", Kind::Containers),
+    // Containers newer podman marks volatile (`--rm`, so Quadlet's): beside
+    // containers.json, or in the run root for a transient store (`TRANSIENT_RUN_FILE`).
+    (
+        "overlay-containers/volatile-containers.json",
+        Kind::Containers,
+    ),
+    ("overlay-images/images.json", Kind::Images),
+    ("overlay-layers/layers.json", Kind::Layers),
 ];
+
+/// A transient store's volatile containers, relative to its run root (`--transient-store`,
+/// `transient_store = true`).
+pub const TRANSIENT_RUN_FILE: &str = "overlay-containers/volatile-containers.json";
+
+/// Which records a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Containers.
+    Containers,
+    /// Images.
+    Images,
+    /// Layers.
+    Layers,
+}
 
 /// One store: its graph root and its records.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     /// The graph root (`/var/lib/containers/storage`, a rootless user's, a test's `--root`).
     pub root: PathBuf,
-    /// `containers.json`; empty for an additional (read-only) image store.
+    /// The run root whose volatile containers were read too (a transient store's), if any.
+    pub run_root: Option<PathBuf>,
+    /// `containers.json` and the volatile containers; empty for an additional (read-only)
+    /// image store.
     pub containers: Vec<ContainerRecord>,
     /// `images.json`.
     pub images: Vec<ImageRecord>,
@@ -42,7 +66,7 @@ pub struct Store {
     pub layers: HashMap<String, LayerRecord>,
     /// What could not be read, or was being rewritten while read, naming the file.
     pub problems: Vec<String>,
-    stamps: [Option<FileStamp>; 3],
+    stamps: Vec<Option<FileStamp>>,
 }
 
 impl Store {
@@ -94,15 +118,19 @@ impl Store {
     pub fn layer_dir(&self, id: &str) -> PathBuf {
         self.root.join("overlay").join(id).join("diff")
     }
-
-    /// Whether a records file of this store changed since it was read (stamps differ).
-    fn current(&self, stamps: &[Option<FileStamp>; 3]) -> bool {
-        &self.stamps == stamps
-    }
 }
 
-fn stamps_of(root: &Path) -> [Option<FileStamp>; 3] {
-    RECORD_FILES.map(|f| crate::stamp::of_path(&root.join(f)))
+/// The records files of the store at `root` (with `run`'s volatile containers), each with
+/// the records it holds.
+fn record_paths(root: &Path, run: Option<&Path>) -> Vec<(PathBuf, Kind)> {
+    let mut out: Vec<(PathBuf, Kind)> = RECORD_FILES
+        .iter()
+        .map(|(f, k)| (root.join(f), *k))
+        .collect();
+    if let Some(run) = run {
+        out.push((run.join(TRANSIENT_RUN_FILE), Kind::Containers));
+    }
+    out
 }
 
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -113,66 +141,83 @@ fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Read the store at `root`, keeping from `old` each file whose stamp did not move, and
-/// how many files were read. None when `root` holds no store at all (none of the records
-/// files is there).
-fn read_store(root: &Path, old: Option<&Store>) -> Option<(Store, u64)> {
+/// Read the store at `root` (and the volatile containers in `run`), keeping from `old` the
+/// records of each kind whose files' stamps did not move, and how many files were read.
+/// None when `root` holds no store at all (none of its records files is there).
+fn read_store(root: &Path, run: Option<&Path>, old: Option<&Store>) -> Option<(Store, u64)> {
     let mut read = 0;
-    let before = stamps_of(root);
-    if before.iter().all(Option::is_none) {
+    let paths = record_paths(root, run);
+    let before: Vec<Option<FileStamp>> = paths
+        .iter()
+        .map(|(p, _)| crate::stamp::of_path(p))
+        .collect();
+    if before[..RECORD_FILES.len()].iter().all(Option::is_none) {
         return None;
     }
     let mut store = Store {
         root: root.to_path_buf(),
-        stamps: before,
+        run_root: run.map(Path::to_path_buf),
+        stamps: before.clone(),
         ..Store::default()
     };
-    for (i, rel) in RECORD_FILES.iter().enumerate() {
-        let path = root.join(rel);
-        if let Some(old) = old.filter(|o| o.stamps[i].is_some() && o.stamps[i] == before[i]) {
-            match i {
-                0 => store.containers = old.containers.clone(),
-                1 => store.images = old.images.clone(),
-                _ => store.layers = old.layers.clone(),
+    for kind in [Kind::Containers, Kind::Images, Kind::Layers] {
+        let files: Vec<usize> = (0..paths.len()).filter(|i| paths[*i].1 == kind).collect();
+        let unchanged = old.filter(|o| {
+            o.stamps.len() == before.len()
+                && files.iter().all(|i| o.stamps[*i] == before[*i])
+                && files.iter().any(|i| before[*i].is_some())
+        });
+        if let Some(old) = unchanged {
+            match kind {
+                Kind::Containers => store.containers = old.containers.clone(),
+                Kind::Images => store.images = old.images.clone(),
+                Kind::Layers => store.layers = old.layers.clone(),
             }
             continue;
         }
-        if before[i].is_none() {
-            // An image store has no containers.json; a store never written has none yet.
-            continue;
-        }
-        read += 1;
-        let bytes = match read_limited(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                store
-                    .problems
-                    .push(crate::Error::from_io(&path, e).to_string());
+        for i in files {
+            let path = &paths[i].0;
+            if before[i].is_none() {
+                // An image store has no containers.json; a store never written has none
+                // yet; volatile containers are there only while there are some.
                 continue;
             }
-        };
-        if crate::stamp::of_path(&path) != before[i] {
-            store.problems.push(format!(
-                "{}: rewritten by the engine while it was read (a container or image came or went during the scan); what was read is used",
-                path.display()
-            ));
-            store.stamps[i] = None;
-        }
-        let parsed = match i {
-            0 => parse_containers(&bytes).map(|c| store.containers = c),
-            1 => parse_images(&bytes).map(|im| store.images = im),
-            _ => parse_layers(&bytes)
-                .map(|l| store.layers = l.into_iter().map(|l| (l.id.clone(), l)).collect()),
-        };
-        if let Err(e) = parsed {
-            store
-                .problems
-                .push(crate::Error::corrupt(&path, e.0).to_string());
-            store.stamps[i] = None;
+            read += 1;
+            let bytes = match read_limited(path) {
+                Ok(b) => b,
+                Err(e) => {
+                    store
+                        .problems
+                        .push(crate::Error::from_io(path, e).to_string());
+                    continue;
+                }
+            };
+            if crate::stamp::of_path(path) != before[i] {
+                store.problems.push(format!(
+                    "{}: rewritten by the engine while it was read (a container or image came or went during the scan); what was read is used",
+                    path.display()
+                ));
+                store.stamps[i] = None;
+            }
+            let parsed = match kind {
+                Kind::Containers => parse_containers(&bytes).map(|c| store.containers.extend(c)),
+                Kind::Images => parse_images(&bytes).map(|im| store.images = im),
+                Kind::Layers => parse_layers(&bytes)
+                    .map(|l| store.layers = l.into_iter().map(|l| (l.id.clone(), l)).collect()),
+            };
+            if let Err(e) = parsed {
+                store
+                    .problems
+                    .push(crate::Error::corrupt(path, e.0).to_string());
+                store.stamps[i] = None;
+            }
         }
     }
     Some((store, read))
 }
+
+/// A store as kept: its graph root and the run root its volatile containers were read from.
+type StoreKey = (PathBuf, Option<PathBuf>);
 
 /// What was read from a file, with the file's stamp then.
 type Kept<T> = (Option<FileStamp>, T);
@@ -181,9 +226,9 @@ type Kept<T> = (Option<FileStamp>, T);
 /// scan holds what it knows read-only.
 #[derive(Default)]
 pub struct StoreCache {
-    stores: RefCell<HashMap<PathBuf, Option<Arc<Store>>>>,
+    stores: RefCell<HashMap<StoreKey, Option<Arc<Store>>>>,
     /// Stores looked at by this scan (each is stat'ed once per scan).
-    checked: RefCell<HashSet<PathBuf>>,
+    checked: RefCell<HashSet<StoreKey>>,
     conf: RefCell<HashMap<PathBuf, Kept<StorageConf>>>,
     passwd: RefCell<HashMap<PathBuf, Kept<Arc<Vec<u8>>>>>,
     /// Package tables of image layer stacks and of other roots, by database fingerprint.
@@ -209,28 +254,41 @@ impl StoreCache {
 
     /// The store at `root`, read or kept; None when there is none there.
     pub fn store(&self, root: &Path) -> Option<Arc<Store>> {
-        if self.checked.borrow().contains(root) {
-            return self.stores.borrow().get(root).cloned().flatten();
+        self.store_with_run(root, None)
+    }
+
+    /// The store at `root` with the volatile containers of run root `run` (a transient
+    /// store keeps them there), read or kept; None when there is none at `root`.
+    pub fn store_with_run(&self, root: &Path, run: Option<&Path>) -> Option<Arc<Store>> {
+        let key: StoreKey = (root.to_path_buf(), run.map(Path::to_path_buf));
+        if self.checked.borrow().contains(&key) {
+            return self.stores.borrow().get(&key).cloned().flatten();
         }
-        self.checked.borrow_mut().insert(root.to_path_buf());
-        let old = self.stores.borrow().get(root).cloned().flatten();
-        let now = stamps_of(root);
+        self.checked.borrow_mut().insert(key.clone());
+        let old = self.stores.borrow().get(&key).cloned().flatten();
+        let now: Vec<Option<FileStamp>> = record_paths(root, run)
+            .iter()
+            .map(|(p, _)| crate::stamp::of_path(p))
+            .collect();
         let store = match old {
-            Some(o) if o.current(&now) && o.problems.is_empty() => Some(o),
-            o => read_store(root, o.as_deref()).map(|(s, n)| {
+            Some(o) if o.stamps == now && o.problems.is_empty() => Some(o),
+            o => read_store(root, run, o.as_deref()).map(|(s, n)| {
                 self.reads.set(self.reads.get() + n);
                 Arc::new(s)
             }),
         };
-        self.stores
-            .borrow_mut()
-            .insert(root.to_path_buf(), store.clone());
+        self.stores.borrow_mut().insert(key, store.clone());
         store
     }
 
     /// `storage.conf` under `host_root` (`etc/containers/storage.conf`), kept by stamp.
     pub fn conf(&self, host_root: &Path) -> StorageConf {
-        let path = host_root.join("etc/containers/storage.conf");
+        self.conf_at(&host_root.join("etc/containers/storage.conf"))
+    }
+
+    /// The storage.conf at `path` (a user's own), kept by stamp; empty when there is none.
+    pub fn conf_at(&self, path: &Path) -> StorageConf {
+        let path = path.to_path_buf();
         let stamp = crate::stamp::of_path(&path);
         if let Some((s, c)) = self.conf.borrow().get(&path) {
             if *s == stamp {
@@ -304,11 +362,11 @@ mod tests {
     fn kept_until_a_file_changes() {
         let d = std::env::temp_dir().join(format!("livetree-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
-        for f in RECORD_FILES {
+        for (f, _) in RECORD_FILES {
             std::fs::create_dir_all(d.join(f).parent().unwrap()).unwrap();
         }
-        std::fs::write(d.join(RECORD_FILES[1]), b"[]").unwrap();
-        std::fs::write(d.join(RECORD_FILES[2]), br#"[{"id":"l1"}]"#).unwrap();
+        std::fs::write(d.join(RECORD_FILES[2].0), b"[]").unwrap();
+        std::fs::write(d.join(RECORD_FILES[3].0), br#"[{"id":"l1"}]"#).unwrap();
         let cache = StoreCache::default();
         assert!(cache.store(&d.join("nothing")).is_none());
         let s = cache.store(&d).unwrap();
@@ -322,14 +380,14 @@ mod tests {
         // A new containers.json (renamed into place, as the engine does) is read; the
         // unchanged files are kept.
         std::fs::write(d.join("new"), br#"[{"id":"c","image":"i","layer":"l2"}]"#).unwrap();
-        std::fs::rename(d.join("new"), d.join(RECORD_FILES[0])).unwrap();
+        std::fs::rename(d.join("new"), d.join(RECORD_FILES[0].0)).unwrap();
         cache.begin_scan();
         let third = cache.store(&d).unwrap();
         assert_eq!(third.container_with_layer("l2").unwrap().id, "c");
         assert_eq!(cache.reads().0, 3);
         // Damage is a problem named with its path, not an error.
         std::fs::write(d.join("new"), b"[{").unwrap();
-        std::fs::rename(d.join("new"), d.join(RECORD_FILES[1])).unwrap();
+        std::fs::rename(d.join("new"), d.join(RECORD_FILES[2].0)).unwrap();
         cache.begin_scan();
         let damaged = cache.store(&d).unwrap();
         assert!(
@@ -337,6 +395,45 @@ mod tests {
             "{:?}",
             damaged.problems
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn volatile_and_transient_containers() {
+        let d = std::env::temp_dir().join(format!("livetree-volatile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let (g, run) = (d.join("graph"), d.join("run"));
+        for (f, _) in RECORD_FILES {
+            std::fs::create_dir_all(g.join(f).parent().unwrap()).unwrap();
+        }
+        std::fs::create_dir_all(run.join(TRANSIENT_RUN_FILE).parent().unwrap()).unwrap();
+        let c = |id: &str| format!(r#"[{{"id":"{id}","image":"i","layer":"l-{id}"}}]"#);
+        std::fs::write(g.join(RECORD_FILES[0].0), c("kept")).unwrap();
+        std::fs::write(g.join(RECORD_FILES[1].0), c("rm")).unwrap();
+        std::fs::write(run.join(TRANSIENT_RUN_FILE), c("transient")).unwrap();
+        let cache = StoreCache::default();
+        // `--rm` containers beside containers.json are the store's containers too.
+        let s = cache.store(&g).unwrap();
+        let ids = |s: &Store| {
+            s.containers
+                .iter()
+                .map(|c| c.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&s), ["kept", "rm"]);
+        // A transient store's are in its run root, read when the run root is known.
+        let t = cache.store_with_run(&g, Some(&run)).unwrap();
+        assert_eq!(ids(&t), ["kept", "rm", "transient"]);
+        assert_eq!(t.run_root.as_deref(), Some(run.as_path()));
+        // The volatile file gone (its last container removed): so are its containers.
+        std::fs::remove_file(g.join(RECORD_FILES[1].0)).unwrap();
+        cache.begin_scan();
+        assert_eq!(
+            ids(&cache.store_with_run(&g, Some(&run)).unwrap()),
+            ["kept", "transient"]
+        );
+        // Volatile containers in a run root make no store where the graph root has none.
+        assert!(cache.store_with_run(&d.join("empty"), Some(&run)).is_none());
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

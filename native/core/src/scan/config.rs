@@ -2,21 +2,25 @@
 //! as it is attributed, and, once every process's packages are named, the configuration
 //! each depends on that changed since it started.
 use super::Scan;
-use crate::config::Subject;
+use crate::config::{RootKey, Subject};
 use crate::procfs::ProcessRaw;
 use crate::report::ProcessReport;
+
+/// The process's root as the configuration checks tell roots apart.
+pub(super) fn root_key(raw: &ProcessRaw) -> RootKey {
+    (
+        raw.root_dev_ino,
+        raw.mnt_ns,
+        raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
+    )
+}
 
 impl Scan<'_> {
     /// The process's start (nanoseconds since the epoch), remembered with its root for
     /// `config_changes`.
     pub(super) fn note_config(&mut self, raw: &ProcessRaw) -> Option<i64> {
         let started = self.config.started_ns(raw.start_ticks);
-        let root = (
-            raw.root_dev_ino,
-            raw.mnt_ns,
-            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
-        );
-        self.config.note(raw.pid, root, started);
+        self.config.note(raw.pid, root_key(raw), started);
         started
     }
 

@@ -15,12 +15,16 @@ use crate::containers::{self, engine, Evidence, Identified};
 use crate::maps::FileMapping;
 use crate::packages::{PackageInfo, PackageTable};
 use crate::procfs::{self, path_in_root, ProcessRaw};
-use crate::report::{ContainerReport, Origin, OriginKind, RootKind, Warning};
+use crate::report::{ContainerReport, Origin, OriginKind, ProcessReport, RootKind, Warning};
 
 /// One container as this scan knows it.
 pub(super) struct Ctx {
     facts: Identified,
     report: Arc<ContainerReport>,
+    /// The identity of the package database its processes see, when its image layers
+    /// alone decide it (`containers::database`): the configuration checks read it once
+    /// for every container that shares it.
+    database: Option<Vec<u8>>,
 }
 
 /// What the scan learned about containers: per view, per layer path, per mapped file.
@@ -31,6 +35,8 @@ pub(super) struct Containers {
     current: Option<Arc<Ctx>>,
     probes: HashMap<(PathBuf, Vec<u8>), Probe>,
     tables: HashMap<Vec<PathBuf>, Arc<PackageTable>>,
+    /// Each image layer's `packages::database_fingerprint`, once per scan.
+    fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
     /// Problems already said (each once per scan).
     said: std::collections::HashSet<String>,
@@ -85,6 +91,10 @@ impl Scan<'_> {
                         .foreign
                         .insert(raw.pid, (raw.root_dev_ino, root));
                 }
+                if let Some(key) = &c.database {
+                    self.config
+                        .same_database(super::config::root_key(raw), key.clone());
+                }
                 self.containers.current = Some(c.clone());
                 (RootKind::Container, Some(c.report.clone()))
             }
@@ -116,6 +126,10 @@ impl Scan<'_> {
             root_mount: root_mount(&mounts, root_dev),
             owner_uid,
             conmon_root: conmon.map(|(g, _)| PathBuf::from(std::ffi::OsStr::from_bytes(&g))),
+            conmon_run_root: keeper
+                .as_ref()
+                .and_then(|k| engine::conmon_run_root(&k.cmdline))
+                .map(|r| PathBuf::from(std::ffi::OsStr::from_bytes(&r))),
             host_root: &self.cfg.host_root,
         };
         let mut facts = containers::identify(&ev, &self.k.containers)?;
@@ -132,9 +146,17 @@ impl Scan<'_> {
                     .push(Warning::new("container-unresolved", p, Some(raw.pid)));
             }
         }
+        let fingerprints = &mut self.containers.fingerprints;
+        let database = containers::database::database_key(&facts.layers, &mounts, &mut |d| {
+            fingerprints
+                .entry(d.to_path_buf())
+                .or_insert_with(|| crate::packages::database_fingerprint(d))
+                .clone()
+        });
         Some(Arc::new(Ctx {
             report: Arc::new(facts.report.clone()),
             facts,
+            database,
         }))
     }
 
@@ -251,6 +273,70 @@ impl Scan<'_> {
             }
         };
         table.lookup(rel).cloned()
+    }
+}
+
+impl Scan<'_> {
+    /// For `livetree packages`: per container whose image name resolves to an image now,
+    /// the versions that image's own database holds of the packages its processes map,
+    /// each as installed in the tree `container:ID`; and the trees so read.
+    pub(super) fn container_installed(
+        &mut self,
+        processes: &[ProcessReport],
+    ) -> (Vec<(String, PackageInfo)>, Vec<String>) {
+        let mut names: HashMap<&str, Vec<&str>> = HashMap::new();
+        for p in processes {
+            let Some(c) = &p.container else { continue };
+            let list = names.entry(c.id.as_str()).or_default();
+            for f in &p.files {
+                if let Some(pkg) = &f.origin.package {
+                    list.push(pkg.name.as_str());
+                }
+            }
+        }
+        let mut ctxs: Vec<Arc<Ctx>> = self
+            .containers
+            .by_view
+            .values()
+            .flatten()
+            .cloned()
+            .collect();
+        ctxs.sort_by(|a, b| a.report.id.cmp(&b.report.id));
+        ctxs.dedup_by(|a, b| a.report.id == b.report.id);
+        let mut out = Vec::new();
+        let mut compared = Vec::new();
+        for ctx in ctxs {
+            let (Some(dirs), Some(list)) =
+                (&ctx.facts.now_layers, names.get_mut(ctx.report.id.as_str()))
+            else {
+                continue;
+            };
+            list.sort_unstable();
+            list.dedup();
+            let image = ctx
+                .report
+                .image
+                .as_ref()
+                .and_then(|i| i.name_now_resolves_to.clone())
+                .unwrap_or_default();
+            let table = self.k.containers.table(dirs, &format!("image {image}"));
+            for w in &table.warnings {
+                if self.containers.said.insert(w.clone()) {
+                    self.warnings
+                        .push(Warning::new("package-db", w.clone(), None));
+                }
+            }
+            let tree = format!("container:{}", ctx.report.id);
+            for name in list.iter() {
+                out.extend(table.by_name(name).map(|p| (tree.clone(), p.clone())));
+            }
+            // An image with no database (or one that could not be read) compares nothing:
+            // its packages are unknown there, not missing.
+            if table.source.is_some() && table.warnings.is_empty() {
+                compared.push(tree);
+            }
+        }
+        (out, compared)
     }
 }
 
