@@ -118,15 +118,17 @@ test.serial('a booted composefs system with /usr unlocked as ostree does: a rest
 		before.files.filter(f => f.superseded).map(f => f.path),
 		[LIBC],
 	);
-	// This booted system's overlay, the one cron's libc is on (another checkout's booted
+	// This booted system's overlay, by the device of its /usr mount (another checkout's booted
 	// system may have its own /usr overlay of the same deployment at the same time).
-	const libcDev = before.files.find(f => f.path === LIBC)!.dev;
-	const ov = unlocked.overlays.filter(o => o.mountPoint === '/usr' && o.device === libcDev);
+	const usrDevice = await inside(leader, ['sh', '-c', 'findmnt -n -o MAJ:MIN /usr | tail -n 1']);
+	const ov = unlocked.overlays.filter(o => o.mountPoint === '/usr' && o.device === usrDevice);
 	t.is(ov.length, 1);
 	t.is(ov[0]!.lowerDeployment, id);
 	t.deepEqual(ov[0]!.sourceCommits, [hotfix]);
 
-	const plan = JSON.parse((await livetree(['restart', '--needed', '--dry-run', '--json', ...bus])).stdout) as Outcome[];
+	const planned = await livetree(['restart', '--needed', '--dry-run', '--json', ...bus]);
+	t.is(planned.code, 0, planned.stderr);
+	const plan = JSON.parse(planned.stdout) as Outcome[];
 	t.is(plan.find(o => o.unit === 'cron.service')?.verdict, 'would-restart');
 	const restarted = await livetree(['restart', 'cron.service', '--json', ...bus]);
 	t.is(restarted.code, 0, restarted.stdout + restarted.stderr);

@@ -273,7 +273,14 @@ test('5,000 short-lived processes during scans: no crash, no duplicate, no phant
 	const prog = join(dir, 'ltshort');
 	await copyFile('/usr/bin/true', prog);
 	await chmod(prog, 0o755);
-	const churn = spawn('bash', ['-c', `for i in $(seq 5000); do "${prog}" & if (( i % 200 == 0 )); then wait; fi; done; wait`], {stdio: 'ignore'});
+	// At least 5,000, and on until the test has seen scans run wholly during the churn (on a
+	// loaded machine 5,000 can be over before one scan ends).
+	const stop = join(dir, 'stop');
+	const churn = spawn(
+		'bash',
+		['-c', `i=0; while (( i < 5000 )) || [[ ! -e '${stop}' ]]; do "${prog}" & i=$((i + 1)); if (( i % 200 == 0 )); then wait; fi; done; wait`],
+		{stdio: 'ignore'},
+	);
 	let running = true;
 	const done = new Promise<number>(resolve =>
 		churn.once('exit', code => {
@@ -294,6 +301,9 @@ test('5,000 short-lived processes during scans: no crash, no duplicate, no phant
 		const {doc} = await status(t, state);
 		if (wasRunning && running) {
 			overlapping++;
+			if (overlapping >= 2) {
+				await writeFile(stop, '');
+			}
 		}
 
 		const pids = doc.processes.map(p => p.pid);

@@ -148,7 +148,7 @@ async function attempt<S, Id>(client: SystemdClient, u: RestartTarget<S>, opts: 
 	}
 
 	const {props, restarts} = await settle(client, u.name, opts.settleMs ?? 1_000);
-	const newPids = await unitPids(props, opts.cgroupFsRoot, opts.pidView);
+	let newPids = await unitPids(props, opts.cgroupFsRoot, opts.pidView);
 	if (jobResult !== 'done' || isDown(props) || restarts > 0) {
 		const details = detailsOf<S>(props, []);
 		if (restarts > 0) {
@@ -156,7 +156,17 @@ async function attempt<S, Id>(client: SystemdClient, u: RestartTarget<S>, opts: 
 		}
 		return {jobResult, newPids, verdict: 'failed', details};
 	}
-	const check = await opts.verify(u.name, newPids);
+	let check = await opts.verify(u.name, newPids);
+	if (!check.allCurrent) {
+		// A process caught while it starts (a container runtime's `runc init` between mount
+		// namespace and exec) can map what its old root had: a second look, after another
+		// settle period, at the unit's processes then decides. What stays stale is stale.
+		await new Promise(r => setTimeout(r, opts.settleMs ?? 1_000));
+		const again = await client.getUnitPropertiesByName(u.name);
+		newPids = await unitPids(again, opts.cgroupFsRoot, opts.pidView);
+		check = await opts.verify(u.name, newPids);
+	}
+
 	const verdict: RestartVerdict = !check.allCurrent ? 'still-stale' : check.unknown.length > 0 ? 'unverified' : 'verified';
 	const details = detailsOf(props, check.allCurrent ? [] : check.stale);
 	if (check.unknown.length > 0) {
