@@ -27,6 +27,10 @@ pub struct ImageCache {
     /// inode): a mount serves one image for its whole life and the kernel never reuses a
     /// unique mount id, so what one scan proved holds for the next (the exporter's scrapes).
     sums: HashMap<(u64, u64), (String, bool)>,
+    /// The deployment whose image a mount was proven to serve, by the mount's unique id: a
+    /// later scan of a few processes (a restart's verification) that maps too little to
+    /// prove it again still knows it, for the same reason as `sums`.
+    proven: HashMap<u64, (String, bool)>,
     reads: u64,
 }
 
@@ -121,6 +125,18 @@ impl ImageCache {
         (s, true)
     }
 
+    /// The deployment an earlier scan proved the mount with unique id `mount` serves.
+    pub fn proven(&mut self, mount: u64) -> Option<String> {
+        let (id, used) = self.proven.get_mut(&mount)?;
+        *used = true;
+        Some(id.clone())
+    }
+
+    /// Keep what a scan proved the mount with unique id `mount` serves.
+    pub fn remember_proven(&mut self, mount: u64, deployment_id: &str) {
+        self.proven.insert(mount, (deployment_id.to_string(), true));
+    }
+
     /// Forget the images no scan asked for since the last call (undeployed, pruned), so the
     /// cache holds no more than the sysroot does; mark the rest unused for the next round.
     /// Catalog entries are swept by the same rule, one round later than they were asked.
@@ -128,6 +144,7 @@ impl ImageCache {
         self.entries.retain(|_, e| std::mem::take(&mut e.used));
         self.stored.retain(|_, (_, used)| std::mem::take(used));
         self.sums.retain(|_, (_, used)| std::mem::take(used));
+        self.proven.retain(|_, (_, used)| std::mem::take(used));
     }
 
     /// How many images were read (not answered from the cache), for the scanner's counters.
@@ -146,6 +163,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn a_proven_mount_is_kept_while_scans_ask_for_it() {
+        let mut cache = ImageCache::default();
+        assert_eq!(cache.proven(7), None);
+        cache.remember_proven(7, "debian/abc.0");
+        cache.sweep();
+        assert_eq!(cache.proven(7).as_deref(), Some("debian/abc.0"));
+        cache.sweep();
+        // A round in which no scan asked: forgotten (the mount is gone or unused).
+        cache.sweep();
+        assert_eq!(cache.proven(7), None);
     }
 
     #[test]

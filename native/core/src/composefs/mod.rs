@@ -268,6 +268,29 @@ impl Composefs {
         self.by_device.contains_key(&(major, minor))
     }
 
+    /// Take the mount as serving the image of `deployment_id`, as an earlier scan of the same
+    /// mount (its unique id) proved; false when that image is not known now (undeployed and
+    /// not kept), and then the mount is identified afresh.
+    pub fn adopt(&mut self, m: &CfsMount, deployment_id: &str) -> bool {
+        let Some(i) = self
+            .images
+            .iter()
+            .position(|img| img.deployment_id == deployment_id && img.index.is_some())
+        else {
+            return false;
+        };
+        self.by_device.insert((m.major, m.minor), Identity::One(i));
+        true
+    }
+
+    /// The deployment whose image this device was proven to serve, if it was.
+    pub fn proven_deployment(&self, major: u32, minor: u32) -> Option<&str> {
+        match self.by_device.get(&(major, minor))? {
+            Identity::One(i) => Some(self.images[*i].deployment_id.as_str()),
+            _ => None,
+        }
+    }
+
     /// Load the entries of the catalog's images whose root nid fits a mount's (`root`, when
     /// known): they are candidates for it.
     pub fn load_stored(

@@ -112,6 +112,12 @@ impl Scan<'_> {
             );
             // Kept across scans by the mount's unique id, where the kernel gives one.
             let unique = mount_unique_id(&in_proc_root(&proc_root, w.pid, &w.mount.mount_point));
+            // Proven by an earlier scan of this very mount: it serves the same image still.
+            if let Some(id) = unique.and_then(|u| self.k.images.proven(u)) {
+                if self.cfs.adopt(&w.mount, &id) {
+                    continue;
+                }
+            }
             let sums = &mut self.cfs_sums;
             let images = &mut self.k.images;
             let hashed = &mut self.cfs_hashed;
@@ -149,6 +155,9 @@ impl Scan<'_> {
                 &tree,
                 &mut self.warnings,
             );
+            if let (Some(u), Some(id)) = (unique, self.cfs.proven_deployment(major, minor)) {
+                self.k.images.remember_proven(u, id);
+            }
         }
     }
 
