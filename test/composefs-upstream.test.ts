@@ -326,8 +326,11 @@ test('upstream ostree, prepare-root: a kept scanner checksums each mapped file o
 	t.true(inodes.size >= 3);
 	const again = parseScan(kept.scanSync({pids: [p.pid]}));
 	t.is(again.processes[0]!.state, 'current');
-	// The second scan reads only what it checks through the mount itself.
-	t.is(first - kept.stats().composefsFilesHashed, inodes.size);
+	// The first scan checksummed every mapped file (and what it checked through the mount);
+	// the second knows the mount's image from the first (the same mount, by its unique id)
+	// and reads nothing.
+	t.true(first >= inodes.size, `${first} files hashed, ${inodes.size} mapped`);
+	t.is(kept.stats().composefsFilesHashed, 0);
 	execFileSync(join(FIXTURES, 'upstream/ostree'), ['fsck', `--repo=${repo}`], {stdio: 'ignore'});
 });
 
