@@ -319,6 +319,16 @@ fn host_file_record(
     package: &PackageInfo,
 ) -> Option<HostFileRecord> {
     let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(path)).ok()?;
+    record_of(&meta, key, package)
+}
+
+/// The record of the file `key` names, when `meta` is that very file (same device and
+/// inode); its size and modification time are what a later scan compares.
+pub(super) fn record_of(
+    meta: &std::fs::Metadata,
+    key: &HostFileKey,
+    package: &PackageInfo,
+) -> Option<HostFileRecord> {
     if procfs::dev_split(meta.dev()) != (key.0, key.1) || meta.ino() != key.2 {
         return None;
     }

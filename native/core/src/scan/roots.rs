@@ -9,14 +9,13 @@
 //! file upgraded inside the root later still names the version it had — never a guess: a
 //! file no scan saw current names none.
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
 use super::Scan;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::containers::layers::LayerTree;
 use crate::packages::{PackageInfo, PackageTable};
-use crate::procfs::{self, path_in_root};
+use crate::procfs::path_in_root;
 use crate::report::{OriginKind, ProcessReport, RootKind, Warning};
 
 impl Scan<'_> {
@@ -120,17 +119,6 @@ impl Scan<'_> {
             ),
         );
         let meta = std::fs::symlink_metadata(&full).ok()?;
-        if procfs::dev_split(meta.dev()) != (key.0, key.1) || meta.ino() != key.2 {
-            return None;
-        }
-        Some(HostFileRecord {
-            major: key.0,
-            minor: key.1,
-            ino: key.2,
-            path: key.3.clone(),
-            size: meta.size(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-            package: package.clone(),
-        })
+        super::record_of(&meta, key, package)
     }
 }
