@@ -432,6 +432,13 @@ export declare function catalogQueryTimeline(path: string, filter: TimelineFilte
 
 export declare function catalogRebuild(path: string): RebuildReport
 
+/**
+ * `livetree timeline --json`: the timeline document for `filter` as JSON text
+ * (schema/timeline.schema.json), read-only. With `at` (the filter's since = until = at)
+ * the query says `at`. One buffer crosses instead of thousands of objects.
+ */
+export declare function catalogTimelineDocument(path: string, filter: TimelineFilter, at?: number | undefined | null): Buffer
+
 export interface ConfigDiffOptions {
   sysroot?: string
   runDir?: string

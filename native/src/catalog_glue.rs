@@ -148,3 +148,22 @@ pub fn catalog_query_timeline(
         .query_timeline(&filter)
         .map_err(|e| error(&env, &e))
 }
+
+/// `livetree timeline --json`: the timeline document for `filter` as JSON text
+/// (schema/timeline.schema.json), read-only. With `at` (the filter's since = until = at)
+/// the query says `at`. One buffer crosses instead of thousands of objects.
+#[napi]
+pub fn catalog_timeline_document(
+    env: Env,
+    path: String,
+    filter: TimelineFilter,
+    at: Option<i64>,
+) -> Result<Buffer> {
+    guarded(&env, "catalogTimelineDocument", || {
+        Catalog::open_read_only(Path::new(&path))
+            .map_err(|e| error(&env, &e))?
+            .timeline_document(&filter, at)
+            .map(Buffer::from)
+            .map_err(|e| error(&env, &e))
+    })
+}

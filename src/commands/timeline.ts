@@ -7,7 +7,7 @@ import {native} from '../native.js';
 import {catalogPath, readCommon} from '../options.js';
 import {renderTimelineText} from '../render/timeline-text.js';
 import {makeStyle} from '../render/style.js';
-import {timelineDocument} from '../timeline/answer.js';
+import type {TimelineDocument} from '../timeline/answer.js';
 import {parseTime} from '../timeline/time.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
@@ -57,16 +57,23 @@ export async function timelineCommand(argv: string[]): Promise<number> {
 		throw new CatalogError(`${file}: no catalog here, so no scan was recorded (livetree status, as root, records one)`, 'ENOENT', file);
 	}
 
-	let answer;
+	let text: Buffer;
 	try {
-		answer = native.catalogQueryTimeline(file, filter);
+		// The document as JSON text, written by the core (one buffer, not thousands of objects).
+		text = native.catalogTimelineDocument(file, filter, at);
 	} catch (error) {
 		throw CatalogError.fromNative(error);
 	}
 
-	const doc = timelineDocument(answer, filter, at);
-	// Indented for a person at a terminal; compact for programs (as status --json).
-	const indent = process.stdout.isTTY ? 2 : undefined;
-	process.stdout.write(options.json ? `${JSON.stringify(doc, null, indent)}\n` : renderTimelineText(doc, makeStyle(options.color)));
+	if (!options.json) {
+		process.stdout.write(renderTimelineText(JSON.parse(text.toString('utf8')) as TimelineDocument, makeStyle(options.color)));
+	} else if (process.stdout.isTTY) {
+		// Indented for a person at a terminal; compact for programs (as status --json).
+		process.stdout.write(`${JSON.stringify(JSON.parse(text.toString('utf8')), null, 2)}\n`);
+	} else {
+		process.stdout.write(text);
+		process.stdout.write('\n');
+	}
+
 	return 0;
 }

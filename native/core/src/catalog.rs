@@ -25,6 +25,7 @@ mod restarts;
 mod salvage_records;
 mod schema;
 mod timeline;
+mod timeline_document;
 mod timeline_query;
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ pub use timeline::{
     TimelineCounts, TimelineOrigin, TimelineProcessSeen, TimelinePruned, TimelineRecorded,
     TimelineScan,
 };
+pub use timeline_document::{iso_time, timeline_json};
 pub use timeline_query::{TimelineAnswer, TimelineFilter, TimelineGap, TimelineRow, GAP_SECONDS};
 
 /// What the user should do when the catalog file is damaged; appended to such errors.
