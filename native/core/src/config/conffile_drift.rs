@@ -10,6 +10,15 @@
 //! The file's md5 against the recorded one: different → modified; nothing there →
 //! missing; not a regular file → not checked (a warning, as debsums warns).
 //! Order: by package name, then as dpkg lists the package's conffiles.
+//!
+//! With rpm (`rpmdb.sqlite`, no dpkg database), as `rpm -Va --configfiles` decides its `5`
+//! (digest) column and its `missing` lines: each file an installed package's header flags
+//! `%config` (RPMFILE_CONFIG), less those rpm does not verify — FILESTATES not installed or
+//! netshared; `%ghost` files (neither contents nor presence); `%config(missingok)` files
+//! (not reported missing); a replaced file (only its presence); a wrong-color file or
+//! `%verify(not md5)` (not its contents); one recorded as no regular file (not its
+//! contents). The file's digest, by the header's FILEDIGESTALGO (MD5 when absent), against
+//! FILEDIGESTS. Order: the database's (`hnum`, as rpm -Va goes), then the header's.
 use std::io::Read;
 use std::path::Path;
 
@@ -18,7 +27,8 @@ use serde::Serialize;
 
 use crate::checksum::to_hex;
 use crate::error::{Error, Result, Warning};
-use crate::packages::{dpkg, PackageInfo, RootTree, TreeReader, DPKG_DIRS};
+use crate::packages::rpm::{self, RpmFile, RpmHeader};
+use crate::packages::{dpkg, PackageInfo, RootTree, TreeReader, DPKG_DIRS, RPM_DIRS};
 use crate::procfs::{open_in_root, Opened};
 
 /// What is wrong with one conffile.
@@ -90,7 +100,7 @@ pub fn dpkg_drift(root: &Path) -> Result<Option<(Vec<ConffileDrift>, Vec<Warning
                 .iter()
                 .find(|d| d.from == c.path && d.by.as_deref() != Some(e.info.name.as_str()))
                 .map_or(c.path.clone(), |d| d.to.clone());
-            match md5_in_root(root, &path) {
+            match hash_in_root::<Md5>(root, &path) {
                 Ok(Some(sum)) => {
                     if !sum.as_bytes().eq_ignore_ascii_case(&c.md5) {
                         out.push(ConffileDrift {
@@ -128,8 +138,141 @@ fn label(e: &dpkg::StatusEntry) -> String {
     }
 }
 
-/// The md5 of the regular file at `path` inside `root`; None when nothing is there.
-fn md5_in_root(root: &Path, path: &[u8]) -> Result<Option<String>> {
+/// The drift of one root's rpm `%config` files; None when the root has no `rpmdb.sqlite`.
+/// A database that cannot be read is an error; a header that cannot be parsed is a
+/// warning naming it (its files are not checked).
+pub fn rpm_drift(root: &Path) -> Result<Option<(Vec<ConffileDrift>, Vec<Warning>)>> {
+    let tree = RootTree {
+        root: root.to_path_buf(),
+    };
+    let Some(db) = RPM_DIRS
+        .iter()
+        .map(|d| format!("{d}/rpmdb.sqlite"))
+        .find(|db| tree.exists(db))
+    else {
+        return Ok(None);
+    };
+    let db_path = root.join(&db);
+    let headers = rpm::headers(&tree, &db).map_err(|e| Error::corrupt(&db_path, e))?;
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for h in headers {
+        match h {
+            Ok(h) => check_rpm_package(root, &h, &mut out, &mut warnings),
+            Err(e) => warnings.push(Warning::new(
+                "config-package-db",
+                format!(
+                    "{}: {e}: unreadable, its %config files were not checked",
+                    db_path.display()
+                ),
+                None,
+            )),
+        }
+    }
+    Ok(Some((out, warnings)))
+}
+
+/// `rpm -V`'s verdict on one package's `%config` files (the module's rules).
+fn check_rpm_package(
+    root: &Path,
+    h: &RpmHeader,
+    out: &mut Vec<ConffileDrift>,
+    warnings: &mut Vec<Warning>,
+) {
+    let unchecked = |f: &RpmFile, why: String| {
+        Warning::new(
+            "config-diff-unchecked",
+            format!(
+                "{} of package {}: not checked: {why}",
+                crate::as_text::text(&f.path),
+                h.info.name
+            ),
+            None,
+        )
+    };
+    for f in &h.config_files {
+        // RPMFILE_STATE_NOTINSTALLED (2), RPMFILE_STATE_NETSHARED (3): rpm skips them.
+        if matches!(f.state, Some(2 | 3)) {
+            continue;
+        }
+        let ghost = f.flags & rpm::RPMFILE_GHOST != 0;
+        let report_missing = f.flags & (rpm::RPMFILE_GHOST | rpm::RPMFILE_MISSINGOK) == 0;
+        // Replaced (1) and wrong color (4): presence only; so for %verify(not md5), a
+        // ghost, and a file recorded as no regular file.
+        let contents = !ghost
+            && !matches!(f.state, Some(1 | 4))
+            && f.verify.is_none_or(|v| v & rpm::RPMVERIFY_FILEDIGEST != 0)
+            && f.regular() != Some(false);
+        let drift = |d| ConffileDrift {
+            path: f.path.clone(),
+            drift: d,
+            package: h.info.clone(),
+        };
+        if !contents {
+            if report_missing {
+                match open_in_root(root, &f.path) {
+                    Ok(Opened::Absent) => out.push(drift(Drift::Missing)),
+                    Ok(Opened::File(_)) => {}
+                    Err(e) => warnings.push(unchecked(f, e.to_string())),
+                }
+            }
+            continue;
+        }
+        let recorded = match &f.digest {
+            Some(d) if !d.is_empty() && d.iter().all(u8::is_ascii_hexdigit) => d,
+            Some(_) | None => {
+                warnings.push(unchecked(f, "rpm recorded no digest of it".into()));
+                continue;
+            }
+        };
+        let sum = match h.digest_algo {
+            1 => hash_in_root::<Md5>(root, &f.path),
+            8 => hash_in_root::<sha2::Sha256>(root, &f.path),
+            9 => hash_in_root::<sha2::Sha384>(root, &f.path),
+            10 => hash_in_root::<sha2::Sha512>(root, &f.path),
+            11 => hash_in_root::<sha2::Sha224>(root, &f.path),
+            other => {
+                warnings.push(unchecked(
+                    f,
+                    format!(
+                        "rpm recorded its digest with algorithm {other} ({}), which livetree does not compute",
+                        algo_name(other)
+                    ),
+                ));
+                continue;
+            }
+        };
+        match sum {
+            Ok(Some(sum)) => {
+                if !sum.as_bytes().eq_ignore_ascii_case(recorded) {
+                    out.push(drift(Drift::Modified));
+                }
+            }
+            Ok(None) => {
+                if report_missing {
+                    out.push(drift(Drift::Missing));
+                }
+            }
+            Err(err) => warnings.push(unchecked(f, err.to_string())),
+        }
+    }
+}
+
+/// rpm's name of a `PGPHASHALGO_*` (rpmpgp.h).
+fn algo_name(algo: u32) -> &'static str {
+    match algo {
+        2 => "SHA1",
+        3 => "RIPEMD160",
+        5 => "MD2",
+        6 => "TIGER192",
+        7 => "HAVAL-5-160",
+        _ => "unknown",
+    }
+}
+
+/// The digest (`D`) in hex of the regular file at `path` inside `root`; None when nothing
+/// is there.
+fn hash_in_root<D: Digest>(root: &Path, path: &[u8]) -> Result<Option<String>> {
     let display =
         || root.join(crate::as_text::text(path.strip_prefix(b"/").unwrap_or(path)).as_ref());
     let mut f = match open_in_root(root, path)? {
@@ -140,7 +283,7 @@ fn md5_in_root(root: &Path, path: &[u8]) -> Result<Option<String>> {
     if !m.is_file() {
         return Err(Error::corrupt(&display(), "not a regular file"));
     }
-    let mut h = Md5::new();
+    let mut h = D::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match f.read(&mut buf) {
