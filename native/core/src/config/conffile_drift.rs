@@ -227,6 +227,7 @@ fn check_rpm_package(
         };
         let sum = match h.digest_algo {
             1 => hash_in_root::<Md5>(root, &f.path),
+            2 => hash_in_root::<sha1::Sha1>(root, &f.path),
             8 => hash_in_root::<sha2::Sha256>(root, &f.path),
             9 => hash_in_root::<sha2::Sha384>(root, &f.path),
             10 => hash_in_root::<sha2::Sha512>(root, &f.path),
@@ -261,7 +262,6 @@ fn check_rpm_package(
 /// rpm's name of a `PGPHASHALGO_*` (rpmpgp.h).
 fn algo_name(algo: u32) -> &'static str {
     match algo {
-        2 => "SHA1",
         3 => "RIPEMD160",
         5 => "MD2",
         6 => "TIGER192",
@@ -345,5 +345,79 @@ Package: cfgonly\nStatus: deinstall ok config-files\nVersion: 1\nConffiles:\n /e
         assert!(warnings.is_empty(), "{warnings:?}");
         fs::remove_dir_all(&root).unwrap();
         assert!(dpkg_drift(&root).is_err() || dpkg_drift(&root).unwrap().is_none());
+    }
+
+    #[test]
+    fn rpm_modified_missing_and_a_corrupt_header() {
+        let root = std::env::temp_dir().join(format!("livetree-rpmdrift-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("var/lib/rpm")).unwrap();
+        fs::create_dir_all(root.join("etc/rpmcfg")).unwrap();
+        // The captured header (livetree-rpmcfg: /etc/rpmcfg/a.conf and b.conf, SHA256) and a
+        // header cut short, in an rpmdb.sqlite laid out as rpm's.
+        let db = rusqlite::Connection::open(root.join("var/lib/rpm/rpmdb.sqlite")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)",
+        )
+        .unwrap();
+        let good: &[u8] =
+            include_bytes!("../../../../fixtures/captured/packages/rpm-header-config.bin");
+        db.execute("INSERT INTO Packages (hnum, blob) VALUES (1, ?1)", [good])
+            .unwrap();
+        db.execute(
+            "INSERT INTO Packages (hnum, blob) VALUES (2, ?1)",
+            [&good[..40]],
+        )
+        .unwrap();
+        drop(db);
+        fs::write(root.join("etc/rpmcfg/a.conf"), b"a shipped\n").unwrap();
+        fs::write(root.join("etc/rpmcfg/b.conf"), b"b shipped\n").unwrap();
+        let (drift, warnings) = rpm_drift(&root).unwrap().unwrap();
+        assert_eq!(drift, vec![]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].code, "config-package-db");
+        assert!(warnings[0].message.contains("header 2: "), "{warnings:?}");
+
+        fs::write(root.join("etc/rpmcfg/a.conf"), b"a edited\n").unwrap();
+        fs::remove_file(root.join("etc/rpmcfg/b.conf")).unwrap();
+        let (drift, _) = rpm_drift(&root).unwrap().unwrap();
+        let got: Vec<(String, Drift, String)> = drift
+            .iter()
+            .map(|d| {
+                (
+                    String::from_utf8_lossy(&d.path).into_owned(),
+                    d.drift,
+                    d.package.name.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "/etc/rpmcfg/a.conf".into(),
+                    Drift::Modified,
+                    "livetree-rpmcfg".into()
+                ),
+                (
+                    "/etc/rpmcfg/b.conf".into(),
+                    Drift::Missing,
+                    "livetree-rpmcfg".into()
+                ),
+            ]
+        );
+        // A directory where the file was: not checked, said, never clean.
+        fs::create_dir(root.join("etc/rpmcfg/b.conf")).unwrap();
+        let (_, warnings) = rpm_drift(&root).unwrap().unwrap();
+        assert!(warnings.iter().any(|w| w.code == "config-diff-unchecked"
+            && w.message
+                .contains("/etc/rpmcfg/b.conf of package livetree-rpmcfg")));
+        // A database that is not one: an error naming it.
+        fs::write(root.join("var/lib/rpm/rpmdb.sqlite"), b"not sqlite").unwrap();
+        let e = rpm_drift(&root).unwrap_err();
+        assert_eq!(e.code(), "ECORRUPT");
+        assert!(e.to_string().contains("var/lib/rpm/rpmdb.sqlite"), "{e}");
+        fs::remove_dir_all(&root).unwrap();
+        assert!(rpm_drift(&root).unwrap().is_none());
     }
 }

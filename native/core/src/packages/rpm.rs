@@ -782,6 +782,53 @@ mod tests {
     }
 
     #[test]
+    fn captured_real_config_header() {
+        // Written by rpm 4.18 (a noarch rpm from rpmbuild with two `%config(noreplace)`
+        // files and a plain one, `rpm --root T --dbpath /var/lib/rpm -i`), taken from
+        // rpmdb.sqlite's Packages table; the digests are `sha256sum` of the files shipped.
+        let h = parse_header(include_bytes!(
+            "../../../../fixtures/captured/packages/rpm-header-config.bin"
+        ))
+        .unwrap();
+        assert_eq!(h.info.name, "livetree-rpmcfg");
+        assert_eq!(h.digest_algo, 8);
+        assert_eq!(h.files.len(), 3);
+        let got: Vec<_> = h
+            .config_files
+            .iter()
+            .map(|f| {
+                (
+                    String::from_utf8_lossy(&f.path).into_owned(),
+                    f.flags,
+                    f.mode,
+                    f.state,
+                    String::from_utf8_lossy(f.digest.as_deref().unwrap()).into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "/etc/rpmcfg/a.conf".into(),
+                    17,
+                    Some(0o100644),
+                    Some(0),
+                    "8f836094d15c43fed3bb5508c9788e920daa119b73a0d29fba0561050660208b".into()
+                ),
+                (
+                    "/etc/rpmcfg/b.conf".into(),
+                    17,
+                    Some(0o100644),
+                    Some(0),
+                    "ca2c62da28bdd28cb5758feee9f8dc271fd0998da88d73ddf26c4fcc6d7ed252".into()
+                ),
+            ]
+        );
+        assert!(h.config_files.iter().all(|f| f.regular() == Some(true)));
+    }
+
+    #[test]
     fn sourcerpm_names() {
         assert_eq!(
             split_sourcerpm("glibc-2.37-4.fc38.src.rpm"),
