@@ -305,6 +305,13 @@ c.close()`,
 		const none = await livetree(['config-diff', '--sysroot', root]);
 		t.is(none.code, 2);
 		t.regex(none.stderr, /neither an OSTree sysroot nor a dpkg or rpm \(rpmdb\.sqlite\) database/);
+	// A Berkeley DB rpm database (not read): ENOTSUP naming it, exit 2, never an empty list.
+	await mkdir(join(root, DBPATH));
+	await writeFile(join(root, DBPATH, 'Packages'), 'berkeley\n');
+	const bdb = await livetree(['config-diff', '--sysroot', root]);
+	t.is(bdb.code, 2);
+	t.is(bdb.stdout, '');
+	t.true(bdb.stderr.includes(`${join(root, DBPATH, 'Packages')}: a Berkeley DB or ndb rpm database`), bdb.stderr);
 	},
 );
 
