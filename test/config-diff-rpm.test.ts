@@ -6,7 +6,7 @@
 // rpmbuild can record and for the %config flavours rpm -V treats apart (missingok, %ghost,
 // %verify(not md5)). Then a damaged header and a database that is not one.
 import {execFile} from 'node:child_process';
-import {appendFile, mkdir, rm, writeFile} from 'node:fs/promises';
+import {appendFile, mkdir, rm, symlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
@@ -105,6 +105,7 @@ test.serial('config-diff on an rpm host: the %config files rpm -Va --configfiles
 		'%config(noreplace) /etc/rpmcfg/a.conf',
 		'%config(noreplace) /etc/rpmcfg/b.conf',
 		'%config(noreplace) /etc/rpmcfg/kept.conf',
+		'%config(noreplace) /etc/rpmcfg/link.conf',
 		'/usr/share/rpmcfg/plain',
 	]);
 	await install(root, [rpm]);
@@ -122,6 +123,10 @@ test.serial('config-diff on an rpm host: the %config files rpm -Va --configfiles
 	await rm(join(root, 'etc/rpmcfg/b.conf'));
 	// Not %config: neither rpm -Va --configfiles nor config-diff lists it.
 	await appendFile(join(root, 'usr/share/rpmcfg/plain'), 'edited\n');
+	// A symlink that leads nowhere in place of a file: rpm (lstat) reports its L column,
+	// neither 5 nor missing; livetree cannot read its contents and says so.
+	await rm(join(root, 'etc/rpmcfg/link.conf'));
+	await symlink('/nowhere', join(root, 'etc/rpmcfg/link.conf'));
 
 	const rpmSays = await rpmVerify(root);
 	t.is(rpmSays.code, 1);
@@ -129,10 +134,15 @@ test.serial('config-diff on an rpm host: the %config files rpm -Va --configfiles
 		['M', '/etc/rpmcfg/a.conf'],
 		['D', '/etc/rpmcfg/b.conf'],
 	]);
+	t.regex(rpmSays.raw, /^\.{4}L\.{4} {2}c \/etc\/rpmcfg\/link\.conf$/m);
 
 	const text = await livetree(['config-diff', '--sysroot', root]);
 	t.is(text.code, 1, text.stderr);
 	t.is(text.stdout, 'M    /etc/rpmcfg/a.conf\nD    /etc/rpmcfg/b.conf\n');
+	t.is(
+		text.stderr,
+		'livetree: warning: config-diff-unchecked: /etc/rpmcfg/link.conf of package livetree-rpmcfg: not checked: a symlink that leads to nothing is in its place\n',
+	);
 
 	const {code, doc} = await configDiff(root);
 	t.is(code, 1);
@@ -153,7 +163,10 @@ test.serial('config-diff on an rpm host: the %config files rpm -Va --configfiles
 		source: 'livetree-rpmcfg',
 		sourceVersion: '2.0-3',
 	});
-	t.deepEqual(doc.warnings, []);
+	t.deepEqual(
+		doc.warnings.map(w => w.code),
+		['config-diff-unchecked'],
+	);
 
 	// A DEPLOYMENT on a host with no OSTree: exit 2, as with dpkg.
 	const named = await livetree(['config-diff', '0', '--sysroot', root]);
@@ -305,13 +318,13 @@ c.close()`,
 		const none = await livetree(['config-diff', '--sysroot', root]);
 		t.is(none.code, 2);
 		t.regex(none.stderr, /neither an OSTree sysroot nor a dpkg or rpm \(rpmdb\.sqlite\) database/);
-	// A Berkeley DB rpm database (not read): ENOTSUP naming it, exit 2, never an empty list.
-	await mkdir(join(root, DBPATH));
-	await writeFile(join(root, DBPATH, 'Packages'), 'berkeley\n');
-	const bdb = await livetree(['config-diff', '--sysroot', root]);
-	t.is(bdb.code, 2);
-	t.is(bdb.stdout, '');
-	t.true(bdb.stderr.includes(`${join(root, DBPATH, 'Packages')}: a Berkeley DB or ndb rpm database`), bdb.stderr);
+		// A Berkeley DB rpm database (not read): ENOTSUP naming it, exit 2, never an empty list.
+		await mkdir(join(root, DBPATH));
+		await writeFile(join(root, DBPATH, 'Packages'), 'berkeley\n');
+		const bdb = await livetree(['config-diff', '--sysroot', root]);
+		t.is(bdb.code, 2);
+		t.is(bdb.stdout, '');
+		t.true(bdb.stderr.includes(`${join(root, DBPATH, 'Packages')}: a Berkeley DB or ndb rpm database`), bdb.stderr);
 	},
 );
 

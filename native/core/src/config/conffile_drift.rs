@@ -210,9 +210,9 @@ fn check_rpm_package(
         };
         if !contents {
             if report_missing {
-                match open_in_root(root, &f.path) {
-                    Ok(Opened::Absent) => out.push(drift(Drift::Missing)),
-                    Ok(Opened::File(_)) => {}
+                match present_in_root(root, &f.path) {
+                    Ok(false) => out.push(drift(Drift::Missing)),
+                    Ok(true) => {}
                     Err(e) => warnings.push(unchecked(f, e.to_string())),
                 }
             }
@@ -249,13 +249,62 @@ fn check_rpm_package(
                     out.push(drift(Drift::Modified));
                 }
             }
-            Ok(None) => {
-                if report_missing {
-                    out.push(drift(Drift::Missing));
-                }
-            }
+            // Nothing to open: missing, unless a symlink that leads nowhere is there (rpm
+            // -V, which lstats, reports that in other columns, never `missing`).
+            Ok(None) => match present_in_root(root, &f.path) {
+                Ok(false) if report_missing => out.push(drift(Drift::Missing)),
+                Ok(false) => {}
+                Ok(true) => warnings.push(unchecked(
+                    f,
+                    "a symlink that leads to nothing is in its place".into(),
+                )),
+                Err(e) => warnings.push(unchecked(f, e.to_string())),
+            },
             Err(err) => warnings.push(unchecked(f, err.to_string())),
         }
+    }
+}
+
+/// Whether anything (a symlink too, not followed) is at `path` inside `root`, as `lstat`
+/// says; the directories leading to it resolve inside the root.
+fn present_in_root(root: &Path, path: &[u8]) -> Result<bool> {
+    let rel = path.strip_prefix(b"/").unwrap_or(path);
+    let (parent, name) = match rel.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (&b""[..], rel),
+    };
+    if name.is_empty() || name == b"." || name == b".." {
+        return Ok(matches!(open_in_root(root, path)?, Opened::File(_)));
+    }
+    let dir = match open_in_root(root, parent)? {
+        Opened::File(d) => d,
+        Opened::Absent => return Ok(false),
+    };
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        return Ok(false);
+    };
+    // SAFETY: all-zero is a valid `stat` (plain integers).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatat writes only `st`; the name is NUL-terminated and the descriptor open
+    // for the call.
+    let r = unsafe {
+        libc::fstatat(
+            std::os::fd::AsRawFd::as_raw_fd(&dir),
+            c_name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::ENOTDIR) => Ok(false),
+        _ => Err(Error::from_io(
+            &root.join(crate::as_text::text(rel).as_ref()),
+            e,
+        )),
     }
 }
 
@@ -406,6 +455,14 @@ Package: cfgonly\nStatus: deinstall ok config-files\nVersion: 1\nConffiles:\n /e
                 ),
             ]
         );
+        // A symlink that leads nowhere where a file was: rpm lstats it, so not missing;
+        // not checked, said.
+        std::os::unix::fs::symlink("/nowhere", root.join("etc/rpmcfg/b.conf")).unwrap();
+        let (drift, warnings) = rpm_drift(&root).unwrap().unwrap();
+        assert_eq!(drift.len(), 1, "{drift:?}");
+        assert!(warnings.iter().any(|w| w.code == "config-diff-unchecked"
+            && w.message.contains("/etc/rpmcfg/b.conf of package livetree-rpmcfg: not checked: a symlink that leads to nothing")), "{warnings:?}");
+        fs::remove_file(root.join("etc/rpmcfg/b.conf")).unwrap();
         // A directory where the file was: not checked, said, never clean.
         fs::create_dir(root.join("etc/rpmcfg/b.conf")).unwrap();
         let (_, warnings) = rpm_drift(&root).unwrap().unwrap();
