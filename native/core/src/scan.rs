@@ -9,25 +9,26 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
 use crate::attribute::{classify_root, process_state, stale_reason};
-use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
-use crate::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
 use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, Composefs};
-use crate::mountinfo::Mount;
+use crate::ostree::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
+use crate::proc::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
+use crate::proc::mountinfo::Mount;
 
 mod cfs;
 mod config;
 mod container;
+pub mod knowledge;
 mod roots;
 use crate::catalog::{HostFileKey, HostFileRecord};
-use crate::knowledge::Knowledge;
-use crate::maps::FileMapping;
 use crate::overlay::{self, DeploymentDir, DevIno, LayerFile, OverlayMount};
+use crate::proc::maps::FileMapping;
+use crate::scan::knowledge::Knowledge;
 
 /// A mount namespace (inode of ns/mnt) and a process root as the scanner names it.
 type View = (u64, Vec<u8>);
 type RootKey = (Option<(u64, u64)>, Option<Vec<u8>>);
-use crate::procfs::{self, path_in_root, ProcReader, ProcessRaw};
+use crate::proc::procfs::{self, path_in_root, ProcReader, ProcessRaw};
 pub use crate::report::*;
 use crate::Error;
 
@@ -616,7 +617,7 @@ impl Scan<'_> {
                 Ok(info) => path = info.exact_path,
                 Err(_) => {
                     // Without map_files: the kernel's own text, if it names this very file.
-                    let text = crate::escape::escape_octal(&m.path, b"\n");
+                    let text = crate::proc::escape::escape_octal(&m.path, b"\n");
                     let here = Some((m.major, m.minor, m.inode));
                     if self.resolve(raw, &path) != here && self.resolve(raw, &text) == here {
                         path = text;
@@ -1256,8 +1257,8 @@ fn procfs_comm(proc_root: &std::path::Path, pid: u32) -> Vec<u8> {
 /// the applied commit in the `rpmostree/live-apply` ref (`…-inprogress` while it works).
 fn live_apply(
     run_dir: &std::path::Path,
-    repo: Option<&crate::repo::Repo>,
-    d: &crate::sysroot::Deployment,
+    repo: Option<&crate::ostree::repo::Repo>,
+    d: &crate::ostree::sysroot::Deployment,
 ) -> Option<LiveApply> {
     let stamp = run_dir
         .join("ostree/deployment-state")

@@ -17,10 +17,10 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::cgroup::{parse_cgroup, parse_systemd_cgroup, CgroupEntry};
 use crate::error::{Error, Result};
-use crate::maps::{parse_file_mappings, parse_maps, FileMapping, MapEntry};
-use crate::mountinfo::{parse_mountinfo, Mount};
+use crate::proc::cgroup::{parse_cgroup, parse_systemd_cgroup, CgroupEntry};
+use crate::proc::maps::{parse_file_mappings, parse_maps, FileMapping, MapEntry};
+use crate::proc::mountinfo::{parse_mountinfo, Mount};
 
 const DELETED_SUFFIX: &[u8] = b" (deleted)";
 
@@ -125,7 +125,7 @@ fn parse_pid(name: &[u8]) -> Option<u32> {
     if name.is_empty() || name[0] == b'0' {
         return None;
     }
-    crate::maps::parse_dec(name).and_then(|v| u32::try_from(v).ok())
+    crate::proc::maps::parse_dec(name).and_then(|v| u32::try_from(v).ok())
 }
 
 /// Read one process. See [`ProcReader::read_process`].
@@ -177,7 +177,7 @@ impl ProcReader {
     /// As [`ProcReader::read_process`], but maps is reduced to one [`FileMapping`] per
     /// distinct mapped file while it is parsed (`ProcessRaw::maps` stays empty): what the
     /// scan needs, without an allocation per mapping. The cgroup list keeps only the
-    /// entries [`crate::cgroup::systemd_cgroup_path`] looks at.
+    /// entries [`crate::proc::cgroup::systemd_cgroup_path`] looks at.
     pub fn read_process_files(
         &mut self,
         proc_root: &Path,
@@ -515,7 +515,7 @@ fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
         .get(close + 2..)?
         .split(|b| *b == b' ' || *b == b'\n')
         .nth(6)
-        .and_then(crate::maps::parse_dec)
+        .and_then(crate::proc::maps::parse_dec)
         .unwrap_or(0);
     Some((state, flags))
 }
@@ -540,7 +540,7 @@ fn parse_ns_link(link: &[u8]) -> Option<u64> {
     if link.last() != Some(&b']') {
         return None;
     }
-    crate::maps::parse_dec(inner)
+    crate::proc::maps::parse_dec(inner)
 }
 
 fn read_link_bytes(path: &Path) -> Result<Vec<u8>> {
@@ -557,7 +557,7 @@ fn map_files_path(proc_root: &Path, pid: u32, range: &str) -> PathBuf {
 }
 
 /// readlink and stat of `/proc/PID/map_files/START-END` (`range` as
-/// [`crate::maps::MapEntry::map_files_name`] gives it). Needs CAP_SYS_ADMIN; without it
+/// [`crate::proc::maps::MapEntry::map_files_name`] gives it). Needs CAP_SYS_ADMIN; without it
 /// the kernel refuses and this returns `PermissionDenied`.
 pub fn map_file_info(proc_root: &Path, pid: u32, range: &str) -> Result<MapFileInfo> {
     let path = map_files_path(proc_root, pid, range);
@@ -868,10 +868,10 @@ mod tests {
         let full = read_process(&root, 4242).unwrap();
         let (raw, files) = ProcReader::new().read_process_files(&root, 4242).unwrap();
         assert!(raw.maps.is_empty());
-        assert_eq!(files, crate::maps::group_file_mappings(&full.maps));
+        assert_eq!(files, crate::proc::maps::group_file_mappings(&full.maps));
         assert_eq!(
-            crate::cgroup::systemd_cgroup_path(&raw.cgroup),
-            crate::cgroup::systemd_cgroup_path(&full.cgroup)
+            crate::proc::cgroup::systemd_cgroup_path(&raw.cgroup),
+            crate::proc::cgroup::systemd_cgroup_path(&full.cgroup)
         );
         let strip = |p: ProcessRaw| ProcessRaw {
             maps: Vec::new(),
@@ -902,12 +902,12 @@ mod tests {
         assert_eq!(p.root_dev_ino, Some((slash.dev(), slash.ino())));
         assert_eq!(p.mnt_ns, Some(4026531841));
         assert_eq!(p.maps.len(), 4);
-        let files = crate::maps::group_file_mappings(&p.maps);
+        let files = crate::proc::maps::group_file_mappings(&p.maps);
         assert_eq!(files.len(), 2);
         assert_eq!(files[1].path, b"/usr/lib/new\nline.so");
         assert!(files[1].deleted_suffix);
         assert_eq!(
-            crate::cgroup::systemd_cgroup_path(&p.cgroup),
+            crate::proc::cgroup::systemd_cgroup_path(&p.cgroup),
             Some("/init.scope")
         );
         assert_eq!(read_mountinfo(&root, 4242).unwrap().len(), 3);

@@ -10,9 +10,9 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::bootentry::{self, BootEntry, BootLink};
 use crate::error::{Error, ParseError, Result};
-use crate::keyfile;
+use crate::ostree::bootentry::{self, BootEntry, BootLink};
+use crate::ostree::keyfile;
 
 /// One deployment as `ostree admin status` lists it, with the flags and the directory identity
 /// attribution needs.
@@ -757,7 +757,7 @@ mod tests {
     #[test]
     fn staged_record_written_by_ostree() {
         // Written by `ostree admin deploy --stage` in fixtures/sysroot.sh's fake boot.
-        let bytes = include_bytes!("../../../fixtures/captured/sysroot/staged-deployment");
+        let bytes = include_bytes!("../../../../fixtures/captured/sysroot/staged-deployment");
         let s = parse_staged(bytes).unwrap().unwrap();
         assert_eq!(s.osname, "demo");
         assert_eq!(

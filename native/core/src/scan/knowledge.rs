@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use crate::attribute::{commit_of_id, DeploymentRef};
 use crate::catalog::{Catalog, CatalogFile, CommitRecord, DeploymentRecord, ObjectHit};
+use crate::ostree::repo::{InodeIndex, Repo, RepoMode};
+use crate::ostree::sysroot::{self, SysrootStatus};
 use crate::packages::{self, CommitTree, PackageInfo, PackageTable, RootTree};
-use crate::procfs::dev_split;
+use crate::proc::procfs::dev_split;
 use crate::progress::Progress;
-use crate::repo::{InodeIndex, Repo, RepoMode};
 use crate::report::{Origin, OriginKind, Warning};
-use crate::sysroot::{self, SysrootStatus};
 use crate::Result;
 
 /// One commit's answers: tree path → package (None: the commit's table does not list it).
@@ -685,7 +685,8 @@ impl Knowledge {
             hits.iter()
                 .any(|h| h.commit == commit && h.path == tree_path)
         };
-        let mut order: Vec<&crate::sysroot::Deployment> = self.status.deployments.iter().collect();
+        let mut order: Vec<&crate::ostree::sysroot::Deployment> =
+            self.status.deployments.iter().collect();
         order.sort_by_key(|d| (Some(d.id()).as_deref() != root_deployment, !d.booted));
         order
             .into_iter()
@@ -705,7 +706,7 @@ impl Knowledge {
             let (major, minor) = dev_split(md.dev());
             return self.object_of(major, minor, md.ino()).as_deref() == Some(object);
         }
-        crate::checksum::checksum_path(&file).is_ok_and(|c| c == object)
+        crate::ostree::checksum::checksum_path(&file).is_ok_and(|c| c == object)
     }
 }
 

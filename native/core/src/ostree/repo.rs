@@ -14,12 +14,12 @@ use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::checksum;
 use crate::error::{Error, ParseError, Result};
-use crate::gvariant::{self, types, MetaValue, Type};
-use crate::keyfile;
-use crate::object::{field, known_type};
-pub use crate::object::{parse_dirmeta, DirMeta, FileMeta};
+use crate::ostree::checksum;
+use crate::ostree::gvariant::{self, types, MetaValue, Type};
+use crate::ostree::keyfile;
+use crate::ostree::object::{field, known_type};
+pub use crate::ostree::object::{parse_dirmeta, DirMeta, FileMeta};
 
 /// Ostree refuses metadata objects larger than this (OSTREE_MAX_METADATA_SIZE); so do we,
 /// rather than reading an arbitrarily large file into memory.
@@ -155,9 +155,9 @@ pub struct TreeFile {
 
 /// A tree file as the catalog records it: the walk lists regular files (symlinks are
 /// dirtree entries of their own), so none is a symlink.
-impl From<TreeFile> for crate::object::CatalogFile {
+impl From<TreeFile> for crate::ostree::object::CatalogFile {
     fn from(f: TreeFile) -> Self {
-        crate::object::CatalogFile {
+        crate::ostree::object::CatalogFile {
             path: f.path,
             object: f.checksum,
             is_symlink: false,
@@ -882,7 +882,7 @@ mod tests {
     fn object_names_parse_to_their_checksum_bytes_and_nothing_else_does() {
         let sum = "0123456789abcdef".repeat(4);
         let got = parse_hex_checksum(&sum.as_bytes()[..2], &sum.as_bytes()[2..]).unwrap();
-        assert_eq!(crate::checksum::to_hex(&got), sum);
+        assert_eq!(crate::ostree::checksum::to_hex(&got), sum);
         for bad in ["0123456789ABCDEF", "0123456789abcdeg", "0123456789abcde/"] {
             let name = bad.repeat(4);
             assert_eq!(
@@ -894,15 +894,15 @@ mod tests {
         assert_eq!(parse_hex_checksum(b"01", b"23"), None);
     }
 
-    const COMMIT: &[u8] = include_bytes!("../../../fixtures/captured/repo/commit.bin");
-    const COMMIT_SUM: &str = include_str!("../../../fixtures/captured/repo/commit.checksum");
-    const PARENT_SUM: &str = include_str!("../../../fixtures/captured/repo/parent.checksum");
-    const DIRTREE: &[u8] = include_bytes!("../../../fixtures/captured/repo/dirtree.bin");
-    const DIRTREE_SUM: &str = include_str!("../../../fixtures/captured/repo/dirtree.checksum");
-    const DIRMETA: &[u8] = include_bytes!("../../../fixtures/captured/repo/dirmeta.bin");
-    const DIRMETA_SUM: &str = include_str!("../../../fixtures/captured/repo/dirmeta.checksum");
-    const FILEZ: &[u8] = include_bytes!("../../../fixtures/captured/repo/filez.bin");
-    const FILEZ_SUM: &str = include_str!("../../../fixtures/captured/repo/filez.checksum");
+    const COMMIT: &[u8] = include_bytes!("../../../../fixtures/captured/repo/commit.bin");
+    const COMMIT_SUM: &str = include_str!("../../../../fixtures/captured/repo/commit.checksum");
+    const PARENT_SUM: &str = include_str!("../../../../fixtures/captured/repo/parent.checksum");
+    const DIRTREE: &[u8] = include_bytes!("../../../../fixtures/captured/repo/dirtree.bin");
+    const DIRTREE_SUM: &str = include_str!("../../../../fixtures/captured/repo/dirtree.checksum");
+    const DIRMETA: &[u8] = include_bytes!("../../../../fixtures/captured/repo/dirmeta.bin");
+    const DIRMETA_SUM: &str = include_str!("../../../../fixtures/captured/repo/dirmeta.checksum");
+    const FILEZ: &[u8] = include_bytes!("../../../../fixtures/captured/repo/filez.bin");
+    const FILEZ_SUM: &str = include_str!("../../../../fixtures/captured/repo/filez.checksum");
 
     #[test]
     fn metadata_objects_hash_to_their_names() {
