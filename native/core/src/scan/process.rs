@@ -38,6 +38,7 @@ impl Scan<'_> {
                     root_kind: RootKind::Unknown,
                     root_deployment: None,
                     cgroup_unit: None,
+                    cgroup: None,
                     container: None,
                     state: ProcessState::Unknown,
                     files: Vec::new(),
@@ -84,7 +85,9 @@ impl Scan<'_> {
             f.identical_in = self.identical_in(f, root_deployment.as_deref());
         }
         let state = process_state(true, root_kind, &files);
-        let cgroup_unit = systemd_cgroup_path(&raw.cgroup).and_then(unit_from_cgroup_path);
+        let cgroup = systemd_cgroup_path(&raw.cgroup);
+        let cgroup_unit = cgroup.and_then(unit_from_cgroup_path);
+        let cgroup = cgroup.map(str::to_string);
         let started_ns = self.note_config(&raw);
         ProcessReport {
             pid,
@@ -93,6 +96,7 @@ impl Scan<'_> {
             root_kind,
             root_deployment,
             cgroup_unit,
+            cgroup,
             container,
             state,
             files,
