@@ -1,5 +1,5 @@
 // Unit names and timestamps, and the reasons sentences. (Which unit a /proc/PID/cgroup names is
-// parsed in Rust: native/core/src/cgroup.rs tests the captured files.)
+// parsed in Rust: native/core/src/proc/cgroup.rs tests the captured files.)
 import test from 'ava';
 import type {MappedFile, Process} from '../../src/model/document.js';
 import {reasons} from '../../src/render/reason.js';
