@@ -67,5 +67,9 @@ export async function configDiffCommand(argv: string[]): Promise<number> {
 		process.stdout.write(lines.join(''));
 	}
 
-	return doc.changes.length > 0 ? 1 : 0;
+	// A difference found is one, whatever else could not be checked; with none found, what
+	// could not be checked (every config-diff warning is such) makes the answer unknown, not
+	// clean.
+	if (doc.changes.length > 0) return 1;
+	return doc.warnings.length > 0 ? 3 : 0;
 }

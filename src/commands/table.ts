@@ -244,7 +244,8 @@ Names holding control characters or bytes that are not UTF-8 are printed escaped
 		optionHelp: {json: 'print the deployment (or root), counts and changes as JSON'},
 		footer: `Exit codes: 0 no difference, 1 some configuration differs, 2 error (no such
 deployment, an unreadable /etc or package database, a host with no dpkg database and
-no rpmdb.sqlite).`,
+no rpmdb.sqlite), 3 nothing differs among what was checked but something could not be
+checked (a damaged package header, a digest it cannot compute: the warnings say which).`,
 	},
 } as const;
 
