@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use livetree_core::config::{ConfigChange, ConfigSource};
+use livetree_core::ostree::sysroot::Deployment;
 use livetree_core::packages::{Manager, PackageInfo};
 use livetree_core::report::*;
-use livetree_core::sysroot::Deployment;
 
 fn deployment() -> DeploymentReport {
     let d = Deployment {

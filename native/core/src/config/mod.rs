@@ -222,7 +222,7 @@ impl Pass {
         if let Some(hit) = self.paths.get(&key) {
             return *hit;
         }
-        let now = match crate::procfs::metadata_in_root(&self.proc_root, pid, path) {
+        let now = match crate::proc::procfs::metadata_in_root(&self.proc_root, pid, path) {
             Ok(m) => m.map(|m| (m.dev(), m.ino(), m.ctime() * 1_000_000_000 + m.ctime_nsec())),
             Err(e) => {
                 self.warn_once("config-stat", format!("configuration not checked: {e}"));

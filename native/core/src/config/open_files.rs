@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
-use crate::procfs::{path_in_root, LinkTarget};
+use crate::proc::procfs::{path_in_root, LinkTarget};
 
 /// Whether an fd's target (inside the process's root) is configuration: below `/etc`.
 pub fn is_config_path(path: &[u8]) -> bool {
