@@ -13,7 +13,12 @@ export interface CliResult {
 }
 
 export async function livetree(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-	return outcome(spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']}));
+	return outcome(spawnLivetree(args, env));
+}
+
+// The CLI as a child that keeps running (an exporter): its output piped, for track().
+export function spawnLivetree(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessByStdio<null, Readable, Readable> {
+	return spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
 }
 
 // The CLI as an ordinary user (runuser drops root), from `/` so that no directory of
