@@ -5,8 +5,7 @@
 // --json` records a scan with both running and one after they are gone; `timeline --commit`,
 // `--at` and `diff` must name the overlay file (PATH@OBJECT) and its source commit, for the
 // process that maps it only, and when it ended. Assertions are about this test's processes.
-import {execFileSync} from 'node:child_process';
-import {mkdir, readFile, writeFile} from 'node:fs/promises';
+import {readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
@@ -16,7 +15,7 @@ import type {StatusDocument} from '../src/model/document.js';
 import type {TimelineDocument} from '../src/timeline/answer.js';
 import {livetree, projectRoot} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
-import {overlayNs} from './helpers/overlay-ns.js';
+import {checkoutLibdemo, overlayNs} from './helpers/overlay-ns.js';
 import {schemaErrors} from './helpers/schema.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
@@ -31,17 +30,7 @@ test('a live-applied overlay: timeline --commit and --at name the overlay file a
 	const built = await fx.buildSysroot('two');
 	const old = built.deployments.find(d => d.version === '1.0')!;
 	const next = built.deployments.find(d => d.version === '2.0')!;
-	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		execFileSync('ostree', [
-			'checkout',
-			`--repo=${built.repo}`,
-			'--force-copy',
-			'--subpath=/usr/lib/livetree-demo',
-			next.checksum,
-			join(upper, 'lib/livetree-demo'),
-		]);
-	});
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => checkoutLibdemo(built.repo, next.checksum, upper));
 	const object = await built.handle.objectChecksum(next.checksum, LIB);
 	const state = await fx.tempDir('livetree-tl-overlay-');
 	const dir = await fx.tempDir('livetree-tl-overlay-docs-');
