@@ -1,4 +1,5 @@
-// Run the real CLI as a user would: a child process of bin/livetree.js.
+// Run the real CLI as a user would: a child process of bin/livetree.js; and what any child
+// process wrote and how it exited (outcome).
 import {spawn, type ChildProcessByStdio} from 'node:child_process';
 import type {Readable} from 'node:stream';
 import {fileURLToPath} from 'node:url';
@@ -27,7 +28,12 @@ export async function livetreeAs(user: string, args: string[]): Promise<CliResul
 	return outcome(spawn('runuser', ['-u', user, '--', process.execPath, bin, ...args], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
 }
 
-async function outcome(child: ChildProcessByStdio<null, Readable, Readable>): Promise<CliResult> {
+/**
+ * What a child with stdout and stderr piped wrote, and its exit code (-1 when a signal ended
+ * it), once it has closed them. With `timeoutMs`, a child still running by then is killed
+ * (SIGKILL) and the promise rejects.
+ */
+export async function outcome(child: ChildProcessByStdio<null, Readable, Readable>, timeoutMs?: number): Promise<CliResult> {
 	return new Promise((resolve, reject) => {
 		let stdout = '';
 		let stderr = '';
@@ -37,8 +43,16 @@ async function outcome(child: ChildProcessByStdio<null, Readable, Readable>): Pr
 		child.stderr.setEncoding('utf8').on('data', (d: string) => {
 			stderr += d;
 		});
+		const timer =
+			timeoutMs === undefined
+				? undefined
+				: setTimeout(() => {
+						child.kill('SIGKILL');
+						reject(new Error(`${child.spawnargs.join(' ')}: still running after ${timeoutMs} ms`));
+					}, timeoutMs);
 		child.on('error', reject);
 		child.on('close', code => {
+			clearTimeout(timer);
 			resolve({code: code ?? -1, stdout, stderr});
 		});
 	});
