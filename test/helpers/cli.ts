@@ -3,6 +3,7 @@
 import {spawn, type ChildProcessByStdio} from 'node:child_process';
 import type {Readable} from 'node:stream';
 import {fileURLToPath} from 'node:url';
+import type {Process} from '../../src/model/document.js';
 
 export const projectRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const bin = `${projectRoot}bin/livetree.js`;
@@ -20,6 +21,12 @@ export async function livetree(args: string[], env: NodeJS.ProcessEnv = {}): Pro
 // The CLI as a child that keeps running (an exporter): its output piped, for track().
 export function spawnLivetree(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessByStdio<null, Readable, Readable> {
 	return spawn(process.execPath, [bin, ...args], {env: {...process.env, ...env}, stdio: ['ignore', 'pipe', 'pipe']});
+}
+
+/** `livetree explain --json --no-systemd --state-dir STATE PID`: its exit code and the process it explains. */
+export async function explainJson(state: string, pid: number): Promise<{code: number; p: Process}> {
+	const r = await livetree(['explain', '--json', '--no-systemd', '--state-dir', state, String(pid)]);
+	return {code: r.code, p: JSON.parse(r.stdout) as Process};
 }
 
 // The CLI as an ordinary user (runuser drops root), from `/` so that no directory of
