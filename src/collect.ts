@@ -103,7 +103,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	// Units are added to the processes; without them the core may write the processes apart.
 	const apart = Boolean(extra.processesApart) && !bus;
 	// What systemd can tell before the scan has answered is asked while it runs.
-	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus)})) : undefined;
+	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot)})) : undefined;
 	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
 	try {
 		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart}, scanner), hostFacts()]);

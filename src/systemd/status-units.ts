@@ -9,7 +9,7 @@ import type {SystemdClient} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {managerPidView, type PidView} from './pid-view.js';
 import {unitRestartInfo, type DescribeProcess} from './reasons.js';
-import {addUnitFileChanges, unitConfig} from './unit-config.js';
+import {addUnitFileChanges, unitConfig, unitFileChanges, type UnitFileChanges} from './unit-config.js';
 import {collectUnits, type Prefetched} from './units.js';
 import type {UnitProperties} from './unit-properties.js';
 
@@ -88,9 +88,11 @@ export interface UnitsAhead {
 	close: () => void;
 	pidView: PidView;
 	prefetched: Prefetched;
+	/** The unit-file check of the prefetched units that have a main process. */
+	unitFiles?: UnitFileChanges;
 }
 
-export async function askAhead(bus: BusChoice): Promise<UnitsAhead> {
+export async function askAhead(bus: BusChoice, procRoot = '/proc'): Promise<UnitsAhead> {
 	const {client, close} = await openUnitQueries(bus);
 	try {
 		const [pidView, listed] = await Promise.all([managerPidView(client), client.listUnits()]);
@@ -100,7 +102,15 @@ export async function askAhead(bus: BusChoice): Promise<UnitsAhead> {
 			for (const [name, got] of await client.getUnitsProperties(likely)) answered.set(name, got);
 		}
 
-		return {client, close, pidView, prefetched: {listed, answered}};
+		// Their unit files, measured from their main processes' start: in our PID namespace,
+		// the manager's MainPID is ours.
+		const withMain = [...answered.values()].flatMap(p =>
+			p instanceof Error || p.mainPid === null
+				? []
+				: [{name: p.id, mainPid: p.mainPid, pids: [], fragmentPath: p.fragmentPath, dropInPaths: p.dropInPaths, needDaemonReload: p.needDaemonReload}],
+		);
+		const unitFiles = pidView.sameNamespace ? unitFileChanges(withMain, procRoot, pidView.manager ?? null) : undefined;
+		return {client, close, pidView, prefetched: {listed, answered}, ...(unitFiles ? {unitFiles} : {})};
 	} catch (error) {
 		close();
 		throw error;
@@ -108,8 +118,8 @@ export async function askAhead(bus: BusChoice): Promise<UnitsAhead> {
 }
 
 /** askAhead's answer, or why it failed; never rejects (the scan runs meanwhile). */
-export async function startAhead(bus: BusChoice): Promise<UnitsAhead | {error: unknown}> {
-	return askAhead(bus).catch((error: unknown) => ({error}));
+export async function startAhead(bus: BusChoice, procRoot = '/proc'): Promise<UnitsAhead | {error: unknown}> {
+	return askAhead(bus, procRoot).catch((error: unknown) => ({error}));
 }
 
 export async function unitsForProcesses(
@@ -121,10 +131,10 @@ export async function unitsForProcesses(
 ): Promise<{units: Unit[]; warnings: Warning[]; answered: boolean}> {
 	let ahead: UnitsAhead | undefined;
 	try {
-		const started = await (bus instanceof Promise ? bus : askAhead(bus));
+		const started = await (bus instanceof Promise ? bus : askAhead(bus, procRoot));
 		if ('error' in started) throw started.error;
 		ahead = started;
-		const {client, pidView, prefetched} = started;
+		const {client, pidView, prefetched, unitFiles} = started;
 		const collected = await collectUnits(
 			client,
 			processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit, cgroup: p.cgroup ?? null})),
@@ -133,7 +143,7 @@ export async function unitsForProcesses(
 		// Each unit's own processes, found by PID (not every process for every unit).
 		const byPid = new Map(processes.map(p => [p.pid, p] as const));
 		// Its unit files changed since its main process started: on its processes.
-		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null);
+		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
 			const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
 			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own)};

@@ -317,7 +317,7 @@ pub struct DeploymentReport {
     /// OSNAME/CHECKSUM.SERIAL, the id processes and files refer to it by.
     pub id: String,
     /// The deployment as the sysroot lists it (commit, version, flags, directory).
-    pub deployment: crate::sysroot::Deployment,
+    pub deployment: crate::ostree::sysroot::Deployment,
     /// How many scanned processes have this deployment as their root.
     pub process_count: u32,
     /// rpm-ostree apply-live: the commit live-applied onto this deployment (and one an
