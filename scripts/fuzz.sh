@@ -68,7 +68,7 @@ seed kernel "$cap"/kernel/*.txt
 kimage=$("$root/scripts/kernel-image.sh")
 mkdir -p "$scratch/kernel"
 head -c 32768 "$kimage" >"$scratch/kernel/bzimage-head"
-seed rpm_header "$cap"/packages/rpm-header.bin
+seed rpm_header "$cap"/packages/rpm-header*.bin
 seed dpkg_db "$cap"/packages/dpkg-status.txt
 seed containers "$cap"/containers/*.json "$cap"/containers/*.txt "$cap"/containers/storage.conf
 seed escape_roundtrip "$cap"/procfs/mountinfo-overlay.txt

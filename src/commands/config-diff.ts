@@ -1,6 +1,6 @@
 // `livetree config-diff [DEPLOYMENT]`: a deployment's /etc against its /usr/etc, as
-// `ostree admin config-diff` lists it, or on a plain host the drifted dpkg conffiles
-// (docs/config.md). The core decides; this prints.
+// `ostree admin config-diff` lists it, or on a plain host the drifted dpkg conffiles or rpm
+// %config files (docs/config.md). The core decides; this prints.
 import {checkDirectory} from '../collect.js';
 import {NativeError} from '../errors/native-error.js';
 import {UsageError} from '../errors/usage-error.js';
@@ -19,6 +19,8 @@ class ConfigDiffError extends NativeError {
 /** What `config-diff --json` prints (the core's shape: native/core/src/config/config_diff.rs). */
 export interface ConfigDiffDocument {
 	kind: 'ostree' | 'packages';
+	/** The package database a plain host's list comes from; null for an OSTree deployment. */
+	manager: 'dpkg' | 'rpm' | null;
 	deployment: {id: string; index: number; booted: boolean; path: string} | null;
 	root: string | null;
 	counts: {modified: number; added: number; removed: number};

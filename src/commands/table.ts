@@ -234,14 +234,17 @@ order), for any deployment, not only the booted one. DEPLOYMENT is its index as
 without it, the booted deployment, else the first listed (the default).
 On a plain host (a sysroot without ostree/): the conffiles of installed dpkg packages
 whose contents differ from dpkg's recorded md5sum (M) or that are gone (D), as
-\`debsums -ce\` reports them. File contents are compared (docs/config.md).
+\`debsums -ce\` reports them; with rpm (rpmdb.sqlite) instead, the %config files whose
+contents differ from rpm's recorded digest (M) or that are gone (D), as
+\`rpm -Va --configfiles\` reports them. File contents are compared (docs/config.md).
 Names holding control characters or bytes that are not UTF-8 are printed escaped (\\xNN);
 --json gives each path's exact bytes in pathBase64.`,
 		positionals: true,
 		options: pick('sysroot', 'run-dir', 'json', 'help'),
 		optionHelp: {json: 'print the deployment (or root), counts and changes as JSON'},
 		footer: `Exit codes: 0 no difference, 1 some configuration differs, 2 error (no such
-deployment, an unreadable /etc, an rpm-only host: not checked yet).`,
+deployment, an unreadable /etc or package database, a host with no dpkg database and
+no rpmdb.sqlite).`,
 	},
 } as const;
 

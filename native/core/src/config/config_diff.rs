@@ -2,7 +2,9 @@
 //! shipped. On an OSTree sysroot, a deployment's `/etc` against its commit's `/usr/etc`
 //! (`etc_diff`, the list `ostree admin config-diff` prints), for any deployment; on a
 //! plain host (a sysroot with no `ostree/`), the dpkg conffiles whose contents differ from
-//! dpkg's record or that are gone (`conffile_drift`, what `debsums -ce` reports).
+//! dpkg's record or that are gone (`conffile_drift`, what `debsums -ce` reports), else the
+//! rpm `%config` files whose contents differ from rpm's digests or that are gone (what
+//! `rpm -Va --configfiles` reports in its `5` column and `missing` lines).
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -13,7 +15,7 @@ use super::conffile_drift::{self, ConffileDrift, Drift};
 use super::etc_diff::{self, EtcDiff};
 use crate::error::{Error, Warning};
 use crate::ostree::sysroot::{read_sysroot, Deployment};
-use crate::packages::{RootTree, TreeReader, RPM_DIRS};
+use crate::packages::{Manager, RootTree, TreeReader, RPM_DIRS};
 
 /// What `config-diff` found.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub enum ConfigDiff {
     Packages {
         /// The root checked.
         root: PathBuf,
+        /// The package manager whose database was checked.
+        manager: Manager,
         /// Modified and missing conffiles.
         drift: Vec<ConffileDrift>,
         /// What could not be checked.
@@ -41,7 +45,7 @@ pub enum ConfigDiff {
 pub enum Failure {
     /// No deployment by that name (or none at all): code `ENODEPLOYMENT`.
     NoDeployment(String),
-    /// A database livetree cannot check yet, or none: code `ENOTSUP`.
+    /// No database livetree can check (none, or rpm's Berkeley DB/ndb): code `ENOTSUP`.
     Unsupported(String),
     /// Reading failed (the core's codes: `ENOENT`, `EACCES`, `EIO`, `ECORRUPT`).
     Core(Error),
@@ -135,30 +139,37 @@ pub fn config_diff(
     if let Some(w) = wanted {
         return Err(no_such(sysroot, w, &[]));
     }
-    match conffile_drift::dpkg_drift(sysroot)? {
-        Some((drift, warnings)) => Ok(ConfigDiff::Packages {
+    let found = match conffile_drift::dpkg_drift(sysroot)? {
+        Some(found) => Some((Manager::Dpkg, found)),
+        None => conffile_drift::rpm_drift(sysroot)?.map(|found| (Manager::Rpm, found)),
+    };
+    if let Some((manager, (drift, warnings))) = found {
+        return Ok(ConfigDiff::Packages {
             root: sysroot.to_path_buf(),
+            manager,
             drift,
             warnings,
-        }),
-        None => {
-            let tree = RootTree {
-                root: sysroot.to_path_buf(),
-            };
-            let rpm = RPM_DIRS
-                .iter()
-                .any(|d| tree.exists(&format!("{d}/rpmdb.sqlite")));
-            Err(Failure::Unsupported(format!(
-                "{}: {}",
-                sysroot.display(),
-                if rpm {
-                    "an rpm database: checking %config files against rpm's digests is not implemented yet"
-                } else {
-                    "neither an OSTree sysroot nor a dpkg database: nothing to compare configuration against"
-                }
-            )))
-        }
+        });
     }
+    let tree = RootTree {
+        root: sysroot.to_path_buf(),
+    };
+    let old_rpm = RPM_DIRS.iter().find_map(|d| {
+        ["Packages", "Packages.db"]
+            .iter()
+            .map(|f| format!("{d}/{f}"))
+            .find(|db| tree.exists(db))
+    });
+    Err(Failure::Unsupported(match old_rpm {
+        Some(db) => format!(
+            "{}/{db}: a Berkeley DB or ndb rpm database; only the sqlite backend (rpmdb.sqlite) is read",
+            sysroot.display()
+        ),
+        None => format!(
+            "{}: neither an OSTree sysroot nor a dpkg or rpm (rpmdb.sqlite) database: nothing to compare configuration against",
+            sysroot.display()
+        ),
+    }))
 }
 
 /// One line of the diff.
@@ -192,14 +203,16 @@ impl ConfigDiff {
     }
 }
 
-/// The JSON `config-diff --json` prints (docs/config.md): `kind`, the deployment or root,
+/// The JSON `config-diff --json` prints (docs/config.md): `kind`, `manager` (the package
+/// database checked on a plain host, else null), the deployment or root,
 /// `counts` and `changes` in ostree's (or debsums') order, `warnings`.
 impl Serialize for ConfigDiff {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut m = s.serialize_struct("ConfigDiff", 6)?;
+        let mut m = s.serialize_struct("ConfigDiff", 7)?;
         match self {
             ConfigDiff::Ostree { deployment, diff } => {
                 m.serialize_field("kind", "ostree")?;
+                m.serialize_field("manager", &Option::<Manager>::None)?;
                 m.serialize_field(
                     "deployment",
                     &serde_json::json!({
@@ -225,10 +238,12 @@ impl Serialize for ConfigDiff {
             }
             ConfigDiff::Packages {
                 root,
+                manager,
                 drift,
                 warnings,
             } => {
                 m.serialize_field("kind", "packages")?;
+                m.serialize_field("manager", manager)?;
                 m.serialize_field("deployment", &Option::<String>::None)?;
                 m.serialize_field("root", &root.to_string_lossy())?;
                 let modified = drift.iter().filter(|d| d.drift == Drift::Modified).count();

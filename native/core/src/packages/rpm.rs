@@ -9,7 +9,7 @@
 //! count is checked against the blob: a hostile header gives an error, never a panic.
 use std::collections::HashMap;
 
-use super::{canonical_path, Manager, PackageInfo, PackageTable, TreeReader};
+use super::{canonical_path, Manager, PackageInfo, PackageTable, RootTree, TreeReader};
 use crate::ParseError;
 
 const TAG_NAME: u32 = 1000;
@@ -17,15 +17,32 @@ const TAG_VERSION: u32 = 1001;
 const TAG_RELEASE: u32 = 1002;
 const TAG_EPOCH: u32 = 1003;
 const TAG_OLDFILENAMES: u32 = 1027;
+const TAG_FILESTATES: u32 = 1029;
+const TAG_FILEMODES: u32 = 1030;
+const TAG_FILEDIGESTS: u32 = 1035;
 const TAG_FILEFLAGS: u32 = 1037;
+const TAG_FILEVERIFYFLAGS: u32 = 1045;
+const TAG_FILEDIGESTALGO: u32 = 5011;
 /// `RPMFILE_CONFIG`: the file is `%config` (rpm's lib/rpmfiles.h).
-const RPMFILE_CONFIG: u32 = 1;
+pub const RPMFILE_CONFIG: u32 = 1;
+/// `RPMFILE_MISSINGOK`: rpm -V does not report the file missing.
+pub const RPMFILE_MISSINGOK: u32 = 1 << 3;
+/// `RPMFILE_GHOST`: not in the payload; rpm -V neither checks its contents nor reports it
+/// missing.
+pub const RPMFILE_GHOST: u32 = 1 << 6;
+/// `RPMVERIFY_FILEDIGEST` of FILEVERIFYFLAGS (rpm's lib/rpmvf.h): clear for `%verify(not md5)`.
+pub const RPMVERIFY_FILEDIGEST: u32 = 1;
+/// `PGPHASHALGO_MD5`: the digest algorithm of a header without FILEDIGESTALGO.
+pub const PGPHASHALGO_MD5: u32 = 1;
 const TAG_ARCH: u32 = 1022;
 const TAG_SOURCERPM: u32 = 1044;
 const TAG_DIRINDEXES: u32 = 1116;
 const TAG_BASENAMES: u32 = 1117;
 const TAG_DIRNAMES: u32 = 1118;
 
+const TYPE_CHAR: u32 = 1;
+const TYPE_INT8: u32 = 2;
+const TYPE_INT16: u32 = 3;
 const TYPE_INT32: u32 = 4;
 const TYPE_STRING: u32 = 6;
 const TYPE_STRING_ARRAY: u32 = 8;
@@ -42,8 +59,37 @@ pub struct RpmHeader {
     pub info: PackageInfo,
     /// Absolute paths (dirname + basename), as rpm lists them.
     pub files: Vec<Vec<u8>>,
-    /// Those of `files` flagged `%config` (`RPMFILE_CONFIG` in FILEFLAGS).
-    pub config_files: Vec<Vec<u8>>,
+    /// Those of `files` flagged `%config` (`RPMFILE_CONFIG` in FILEFLAGS), in the
+    /// header's order, with what rpm recorded of each.
+    pub config_files: Vec<RpmFile>,
+    /// FILEDIGESTALGO: the `PGPHASHALGO_*` of every FILEDIGESTS entry (MD5 when absent).
+    pub digest_algo: u32,
+}
+
+/// What a header records of one file (the entries of its parallel file arrays).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpmFile {
+    /// The absolute path (dirname + basename).
+    pub path: Vec<u8>,
+    /// FILEFLAGS (`RPMFILE_*`).
+    pub flags: u32,
+    /// FILEMODES: type and permissions (`st_mode`'s low 16 bits); None when not recorded.
+    pub mode: Option<u16>,
+    /// FILESTATES (`RPMFILE_STATE_*`: 0 normal, 1 replaced, 2 not installed, 3 netshared,
+    /// 4 wrong color, 5 missing); None when not recorded.
+    pub state: Option<u8>,
+    /// FILEVERIFYFLAGS (`RPMVERIFY_*`); None when not recorded (everything verified).
+    pub verify: Option<u32>,
+    /// FILEDIGESTS: the digest in hex as rpm wrote it (empty for non-regular files);
+    /// None when the header records no digests for its files.
+    pub digest: Option<Vec<u8>>,
+}
+
+impl RpmFile {
+    /// Whether rpm recorded the file as a regular file (`S_IFREG`); None when unknown.
+    pub fn regular(&self) -> Option<bool> {
+        self.mode.map(|m| m & 0o170000 == 0o100000)
+    }
 }
 
 struct Entry {
@@ -143,6 +189,40 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
         ))
     };
 
+    let int16s = |tag: u32| -> Result<Option<Vec<u16>>, ParseError> {
+        let Some(e) = entries.get(&tag) else {
+            return Ok(None);
+        };
+        if e.kind != TYPE_INT16 {
+            return Err(err(format!("tag {tag}: type {} is not int16", e.kind)));
+        }
+        let bytes = e
+            .count
+            .checked_mul(2)
+            .and_then(|n| data.get(e.offset..e.offset.checked_add(n)?))
+            .ok_or_else(|| err(format!("tag {tag}: {} int16 run past the data", e.count)))?;
+        Ok(Some(
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect(),
+        ))
+    };
+    let bytes8 = |tag: u32| -> Result<Option<Vec<u8>>, ParseError> {
+        let Some(e) = entries.get(&tag) else {
+            return Ok(None);
+        };
+        if !matches!(e.kind, TYPE_CHAR | TYPE_INT8) {
+            return Err(err(format!("tag {tag}: type {} is not char/int8", e.kind)));
+        }
+        let bytes = e
+            .offset
+            .checked_add(e.count)
+            .and_then(|end| data.get(e.offset..end))
+            .ok_or_else(|| err(format!("tag {tag}: {} bytes run past the data", e.count)))?;
+        Ok(Some(bytes.to_vec()))
+    };
+
     let name = string(TAG_NAME)?.ok_or_else(|| err("no NAME"))?;
     let version = string(TAG_VERSION)?.ok_or_else(|| err(format!("{name}: no VERSION")))?;
     let release = string(TAG_RELEASE)?.ok_or_else(|| err(format!("{name}: no RELEASE")))?;
@@ -182,18 +262,39 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
     } else if let Some(old) = strings(TAG_OLDFILENAMES)? {
         files = old.into_iter().map(<[u8]>::to_vec).collect();
     }
-    // FILEFLAGS runs parallel to the file list; a count that differs says nothing reliable.
-    let config_files = match ints(TAG_FILEFLAGS)? {
-        Some(flags) if flags.len() == files.len() => files
-            .iter()
-            .zip(flags)
-            .filter(|(_, f)| f & RPMFILE_CONFIG != 0)
-            .map(|(p, _)| p.clone())
-            .collect(),
-        _ => Vec::new(),
+    // The file arrays run parallel to the file list; one whose count differs says nothing
+    // reliable: for FILEFLAGS no file is known to be %config, for the others the value is
+    // unknown (None).
+    let n = files.len();
+    let modes = parallel(n, int16s(TAG_FILEMODES)?);
+    let states = parallel(n, bytes8(TAG_FILESTATES)?);
+    let verify = parallel(n, ints(TAG_FILEVERIFYFLAGS)?);
+    let digests = strings(TAG_FILEDIGESTS)?.filter(|v| v.len() == n);
+    let digest_algo = match ints(TAG_FILEDIGESTALGO)? {
+        Some(v) => *v
+            .first()
+            .ok_or_else(|| err(format!("{name}: an empty FILEDIGESTALGO")))?,
+        None => PGPHASHALGO_MD5,
     };
+    let mut config_files = Vec::new();
+    if let Some(flags) = parallel(n, ints(TAG_FILEFLAGS)?) {
+        for (i, f) in flags.into_iter().enumerate() {
+            if f & RPMFILE_CONFIG == 0 {
+                continue;
+            }
+            config_files.push(RpmFile {
+                path: files[i].clone(),
+                flags: f,
+                mode: modes.as_ref().map(|m| m[i]),
+                state: states.as_ref().map(|s| s[i]),
+                verify: verify.as_ref().map(|v| v[i]),
+                digest: digests.as_ref().map(|d| d[i].to_vec()),
+            });
+        }
+    }
     Ok(RpmHeader {
         config_files,
+        digest_algo,
         info: PackageInfo {
             manager: Manager::Rpm,
             arch: string(TAG_ARCH)?,
@@ -204,6 +305,11 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, ParseError> {
         },
         files,
     })
+}
+
+/// A file array when it has one entry per file.
+fn parallel<T>(n: usize, v: Option<Vec<T>>) -> Option<Vec<T>> {
+    v.filter(|v| v.len() == n)
 }
 
 /// `openssl-3.0.7-2.fc38.src.rpm` → (`openssl`, `3.0.7-2.fc38`). The source package's
@@ -242,7 +348,25 @@ pub fn config_files(tree: &dyn TreeReader, db: &str) -> Result<Vec<ConfigFiles>,
         .into_iter()
         .filter_map(|(_, blob)| parse_header(&blob).ok())
         .filter(|h| !h.config_files.is_empty())
-        .map(|h| (h.info, h.config_files))
+        .map(|h| (h.info, h.config_files.into_iter().map(|f| f.path).collect()))
+        .collect())
+}
+
+/// Every header of the rpm database `db` of a directory tree (a root), in the database's
+/// order (`hnum`, as `rpm -qa` and `rpm -Va` go through it), each parsed or the reason it
+/// could not be (`header N: ...`). Err when the database itself cannot be read.
+pub fn headers(tree: &RootTree, db: &str) -> Result<Vec<Result<RpmHeader, String>>, String> {
+    let path = tree
+        .local_path(db)
+        .ok_or_else(|| format!("{}/{db}: not a plain file", tree.describe()))?;
+    let wal = tree
+        .local_path(&format!("{db}-wal"))
+        .and_then(|p| std::fs::metadata(p).ok())
+        .is_some_and(|m| m.len() > 0);
+    let blobs = read_blobs(&path, !wal)?;
+    Ok(blobs
+        .into_iter()
+        .map(|(hnum, blob)| parse_header(&blob).map_err(|e| format!("header {hnum}: {}", e.0)))
         .collect())
 }
 
@@ -330,11 +454,19 @@ fn read_blobs(path: &std::path::Path, immutable: bool) -> Result<Vec<(i64, Vec<u
     )
     .map_err(|e| e.to_string())?;
     let mut stmt = conn
-        .prepare("SELECT hnum, blob FROM Packages")
+        .prepare("SELECT hnum, blob FROM Packages ORDER BY hnum")
         .map_err(|e| format!("not an rpm sqlite database ({e})"))?;
     let rows = stmt
         .query_map([], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
+            // A damaged row (a blob stored as text, or NULL) is that header's problem, not
+            // the database's: its bytes (none for other types) fail the header parser.
+            let blob = match row.get_ref(1)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
+                    b.to_vec()
+                }
+                _ => Vec::new(),
+            };
+            Ok((row.get::<_, i64>(0)?, blob))
         })
         .and_then(|r| r.collect::<Result<Vec<_>, _>>())
         .map_err(|e| e.to_string());
@@ -342,146 +474,4 @@ fn read_blobs(path: &std::path::Path, immutable: bool) -> Result<Vec<(i64, Vec<u
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A header blob from (tag, type, count, data) entries.
-    pub(crate) fn blob(entries: &[(u32, u32, u32, Vec<u8>)]) -> Vec<u8> {
-        let mut index = Vec::new();
-        let mut data = Vec::new();
-        for (tag, kind, count, bytes) in entries {
-            if *kind == TYPE_INT32 {
-                while data.len() % 4 != 0 {
-                    data.push(0);
-                }
-            }
-            for v in [*tag, *kind, data.len() as u32, *count] {
-                index.extend_from_slice(&v.to_be_bytes());
-            }
-            data.extend_from_slice(bytes);
-        }
-        let mut out = (entries.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        out.extend(index);
-        out.extend(data);
-        out
-    }
-
-    fn s(v: &str) -> Vec<u8> {
-        let mut b = v.as_bytes().to_vec();
-        b.push(0);
-        b
-    }
-
-    fn sample() -> Vec<u8> {
-        blob(&[
-            (TAG_NAME, TYPE_STRING, 1, s("openssl-libs")),
-            (TAG_VERSION, TYPE_STRING, 1, s("3.0.7")),
-            (TAG_RELEASE, TYPE_STRING, 1, s("2.fc38")),
-            (TAG_EPOCH, TYPE_INT32, 1, 1u32.to_be_bytes().to_vec()),
-            (TAG_ARCH, TYPE_STRING, 1, s("x86_64")),
-            (
-                TAG_SOURCERPM,
-                TYPE_STRING,
-                1,
-                s("openssl-3.0.7-2.fc38.src.rpm"),
-            ),
-            (
-                TAG_BASENAMES,
-                TYPE_STRING_ARRAY,
-                2,
-                [s("libssl.so.3"), s("openssl.cnf")].concat(),
-            ),
-            (
-                TAG_DIRNAMES,
-                TYPE_STRING_ARRAY,
-                2,
-                [s("/usr/lib64/"), s("/etc/pki/tls/")].concat(),
-            ),
-            // Before DIRINDEXES: the tests below damage the last bytes.
-            (
-                TAG_FILEFLAGS,
-                TYPE_INT32,
-                2,
-                // openssl.cnf is %config(noreplace): RPMFILE_CONFIG | RPMFILE_NOREPLACE.
-                [0u32.to_be_bytes(), 17u32.to_be_bytes()].concat(),
-            ),
-            (
-                TAG_DIRINDEXES,
-                TYPE_INT32,
-                2,
-                [0u32.to_be_bytes(), 1u32.to_be_bytes()].concat(),
-            ),
-        ])
-    }
-
-    #[test]
-    fn header_fields() {
-        let h = parse_header(&sample()).unwrap();
-        assert_eq!(h.info.name, "openssl-libs");
-        assert_eq!(h.config_files, vec![b"/etc/pki/tls/openssl.cnf".to_vec()]);
-        assert_eq!(h.info.version, "1:3.0.7-2.fc38");
-        assert_eq!(h.info.arch.as_deref(), Some("x86_64"));
-        assert_eq!(h.info.source.as_deref(), Some("openssl"));
-        assert_eq!(h.info.source_version.as_deref(), Some("3.0.7-2.fc38"));
-        assert_eq!(
-            h.files,
-            vec![
-                b"/usr/lib64/libssl.so.3".to_vec(),
-                b"/etc/pki/tls/openssl.cnf".to_vec()
-            ]
-        );
-    }
-
-    #[test]
-    fn hostile_headers_are_errors() {
-        let good = sample();
-        // Every truncation is an error or a smaller answer, never a panic.
-        for n in 0..good.len() {
-            let _ = parse_header(&good[..n]);
-        }
-        // An offset past the data.
-        let mut bad = good.clone();
-        bad[8 + 8..8 + 12].copy_from_slice(&0xffff_fff0u32.to_be_bytes());
-        assert!(parse_header(&bad).is_err());
-        // A dir index out of range.
-        let mut bad = good.clone();
-        let last = bad.len() - 4;
-        bad[last..].copy_from_slice(&7u32.to_be_bytes());
-        assert!(parse_header(&bad).unwrap_err().0.contains("dir index"));
-        // A huge count.
-        let mut bad = good.clone();
-        bad[8 + 6 * 16 + 12..8 + 6 * 16 + 16].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(parse_header(&bad).is_err());
-        assert!(parse_header(&[0, 0, 0, 0, 0, 0, 0, 0]).is_err());
-    }
-
-    #[test]
-    fn captured_real_header() {
-        // Written by rpm 4.18 (`rpm --root T --dbpath /usr/lib/sysimage/rpm -i`), taken from
-        // rpmdb.sqlite's Packages table.
-        let h = parse_header(include_bytes!(
-            "../../../../fixtures/captured/packages/rpm-header.bin"
-        ))
-        .unwrap();
-        assert_eq!(h.info.name, "lt-seed");
-        assert_eq!(h.info.version, "1:1.0-1");
-        assert_eq!(h.info.arch.as_deref(), Some("x86_64"));
-        assert_eq!(h.info.source.as_deref(), Some("lt-seed"));
-        assert_eq!(h.info.source_version.as_deref(), Some("1.0-1"));
-        assert_eq!(h.files, vec![b"/usr/lib64/libseed.so.1".to_vec()]);
-    }
-
-    #[test]
-    fn sourcerpm_names() {
-        assert_eq!(
-            split_sourcerpm("glibc-2.37-4.fc38.src.rpm"),
-            (Some("glibc".into()), Some("2.37-4.fc38".into()))
-        );
-        assert_eq!(
-            split_sourcerpm("python-foo-bar-1.0-1.nosrc.rpm"),
-            (Some("python-foo-bar".into()), Some("1.0-1".into()))
-        );
-        assert_eq!(split_sourcerpm("odd"), (Some("odd".into()), None));
-    }
-}
+mod tests;
