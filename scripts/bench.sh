@@ -170,12 +170,41 @@ mapping_count() { # how many of the first $1 PIDs of PIDFILE ($3) map PATTERN ($
   head -n "$n" "$f" | sed 's|.*|/proc/&/maps|' | { xargs grep -l -F -- "$pattern" 2>/dev/null || true; } | wc -l
 }
 
+# await_pids PIDFILE LABEL: until start_procs's helper has written PIDFILE (5 minutes at
+# most, then the benchmark stops; LABEL starts the message, e.g. "plain: ").
+await_pids() {
+  local f=$1 label=$2
+  for _ in $(seq 1500); do [[ -s $f ]] && break; sleep 0.2; done
+  [[ -s $f ]] || die "${label}the helper did not start the processes"
+}
+
+# await_mapped N PATTERN PIDFILE LABEL [REFRESH]: until the first N PIDs of PIDFILE all map
+# PATTERN (2 minutes at most); REFRESH, a command, rewrites PIDFILE before each look.
+await_mapped() {
+  local n=$1 pattern=$2 f=$3 label=$4 refresh=${5:-} ready=0
+  for _ in $(seq 600); do
+    [[ -z $refresh ]] || "$refresh" >"$f"
+    ready=$(mapping_count "$n" "$pattern" "$f")
+    ((ready == n)) && return 0
+    sleep 0.2
+  done
+  die "${label}only $ready of $n processes map $pattern"
+}
+
+# end_child PID: a child this script started in the background (exporter, manager, listener),
+# ended with SIGTERM and reaped; nothing when PID is empty.
+end_child() {
+  [[ -n $1 ]] || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  [[ -n $exporter ]] && { kill -TERM "$exporter" 2>/dev/null; wait "$exporter" 2>/dev/null; } || true
-  [[ -n $sd_driver ]] && { kill -TERM "$sd_driver" 2>/dev/null; wait "$sd_driver" 2>/dev/null; } || true
-  [[ -n $no_bus_listener ]] && { kill -TERM "$no_bus_listener" 2>/dev/null; wait "$no_bus_listener" 2>/dev/null; } || true
+  end_child "$exporter"
+  end_child "$sd_driver"
+  end_child "$no_bus_listener"
   kill_own 0
   kill_own 0 "$plain_helper" "$plain_pidfile"
   kill_own 0 "$cfg_helper" "$cfg_pidfile"
@@ -222,15 +251,8 @@ for n in $ns; do ((n > max)) && max=$n; done
 log "starting $max processes in $d1"
 start_procs "$d1" "$max" "$pidfile" /usr/bin/demo-sleep "$sleep_seconds"
 helper=$started
-
-for _ in $(seq 600); do [[ -s $pidfile ]] && break; sleep 0.2; done
-[[ -s $pidfile ]] || die "helper did not start the processes"
-for _ in $(seq 300); do
-  ready=$(mapping_count "$max" "libdemo.so.1")
-  ((ready == max)) && break
-  sleep 0.2
-done
-((ready == max)) || die "only $ready of $max processes map libdemo.so.1"
+await_pids "$pidfile" ""
+await_mapped "$max" "libdemo.so.1" "$pidfile" ""
 
 log "fixture: commit and deploy 2.0, undeploy 1.0, cleanup"
 c2=$(step commit "$s" bench 2.0 | jq -r .commit)
@@ -313,6 +335,17 @@ replace_libc() {
   cp "$1$libc" "$1$libc.new"
   printf 'livetree-bench' >>"$1$libc.new"
   mv -f "$1$libc.new" "$1$libc"
+}
+
+# replace_mapped_libc DIR N PIDFILE LABEL: once the first N PIDs of PIDFILE all map DIR's
+# libc (await_mapped, with REFRESH as its fifth argument), replace it; then every one of
+# them must map it deleted.
+replace_mapped_libc() {
+  local d=$1 n=$2 f=$3 label=$4 deleted
+  await_mapped "$n" "$d$libc" "$f" "$label" "${5:-}"
+  replace_libc "$d"
+  deleted=$(mapping_count "$n" "$d$libc (deleted)" "$f")
+  ((deleted == n)) || die "${label}only $deleted of $n processes map a deleted libc"
 }
 
 # --- plain: no OSTree, N processes on a copy of the host's libc, then replaced ------------
@@ -398,17 +431,8 @@ C
   log "plain: starting $pmax processes in a copy of the host's libraries"
   start_procs "$proot" "$pmax" "$plain_pidfile" "$sleep_bin" "$sleep_seconds"
   plain_helper=$started
-  for _ in $(seq 1500); do [[ -s $plain_pidfile ]] && break; sleep 0.2; done
-  [[ -s $plain_pidfile ]] || die "plain: the helper did not start the processes"
-  for _ in $(seq 600); do
-    ready=$(mapping_count "$pmax" "$proot$libc" "$plain_pidfile")
-    ((ready == pmax)) && break
-    sleep 0.2
-  done
-  ((ready == pmax)) || die "plain: only $ready of $pmax processes map $proot$libc"
-  replace_libc "$proot"
-  deleted=$(mapping_count "$pmax" "$proot$libc (deleted)" "$plain_pidfile")
-  ((deleted == pmax)) || die "plain: only $deleted of $pmax processes map a deleted libc"
+  await_pids "$plain_pidfile" "plain: "
+  replace_mapped_libc "$proot" "$pmax" "$plain_pidfile" "plain: "
 
   floor_cmd="bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1; true'"
   cfloor_cmd="$work/maps-floor"
@@ -475,8 +499,7 @@ C
       hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$res/plain-exporter.json" \
         -n c-floor "$cfloor_cmd" -n exporter-scrape "curl -sf -o /dev/null $url/metrics" >&2
       curl -sf "$url/metrics" | grep -c '^livetree_' >"$res/plain-exporter-lines.txt" || true
-      kill -TERM "$exporter" 2>/dev/null || true
-      wait "$exporter" 2>/dev/null || true
+      end_child "$exporter"
       exporter=""
     fi
   done
@@ -519,8 +542,7 @@ if section bus; then
   echo "$bus_rounds" >"$res/bus-rounds"
   # (Its exit code is a verdict on this host, not asked here.)
   { DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/no-such-bus" $bst || true; } | jq '[.warnings[] | select(.code | startswith("systemd"))]' >"$res/bus-warnings.json"
-  kill -TERM "$no_bus_listener" 2>/dev/null || true
-  wait "$no_bus_listener" 2>/dev/null || true
+  end_child "$no_bus_listener"
   no_bus_listener=""
 fi
 
@@ -544,8 +566,7 @@ if section config; then
   log "config: starting $cfg_n processes in a copy of the host's libraries"
   start_procs "$croot" "$cfg_n" "$cfg_pidfile" "$sleep_bin" "$sleep_seconds"
   cfg_helper=$started
-  for _ in $(seq 1500); do [[ -s $cfg_pidfile ]] && break; sleep 0.2; done
-  [[ -s $cfg_pidfile ]] || die "config: the processes did not start"
+  await_pids "$cfg_pidfile" "config: "
   cst="node $root/bin/livetree.js status --json --no-systemd --sysroot $csys --state-dir $cstate"
   # The first scan records this host's package files; the timed ones find them recorded.
   $cst >/dev/null || true
@@ -608,16 +629,7 @@ if section systemd; then
     done | sort -u
     shopt -u nullglob
   }
-  for _ in $(seq 600); do
-    unit_pids >"$work/sd-pids"
-    ready=$(mapping_count "$want" "$sroot$libc" "$work/sd-pids")
-    ((ready == want)) && break
-    sleep 0.2
-  done
-  ((ready == want)) || die "systemd: only $ready of $want unit processes map $sroot$libc"
-  replace_libc "$sroot"
-  deleted=$(mapping_count "$want" "$sroot$libc (deleted)" "$work/sd-pids")
-  ((deleted == want)) || die "systemd: only $deleted of $want processes map a deleted libc"
+  replace_mapped_libc "$sroot" "$want" "$work/sd-pids" "systemd: " unit_pids
   total=$(count_glob "/proc/[0-9]*")
   sst="node $root/bin/livetree.js status --json --sysroot $ssys --state-dir $sstate"
   node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$ssys" --state-dir "$sstate" >/dev/null || true
@@ -642,8 +654,7 @@ if section systemd; then
          hostProcesses: $total,
          warnings: [.warnings[].code] | unique}' "$res/systemd-status.json" >"$res/systemd-detect.json"
   jq -n --argjson units "$sd_units" --argjson perUnit "$sd_per_unit" '{units: $units, perUnit: $perUnit}' >"$res/systemd-setup.json"
-  kill -TERM "$sd_driver" 2>/dev/null || true
-  wait "$sd_driver" 2>/dev/null || true
+  end_child "$sd_driver"
   sd_driver=""
 fi
 

@@ -6,29 +6,14 @@
 #   DEBIAN_MIRROR        mirror (default http://deb.debian.org/debian)
 set -euo pipefail
 
-cache=${LIVETREE_TEST_CACHE:-/var/cache/livetree-test}
+# shellcheck source=lib/debian-cache.sh
+. "$(dirname "$0")/lib/debian-cache.sh"
 tarball=$cache/bookworm-systemd-minbase.tar
-if [ -s "$tarball" ]; then
-	echo "$tarball"
-	exit 0
-fi
-
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9
-if [ -s "$tarball" ]; then
-	echo "$tarball"
-	exit 0
-fi
+reuse_or_lock -s "$tarball" "$tarball" .lock
 
 work=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,cron \
-	bookworm "$work/root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$work/log" 2>&1 || {
-	tail -20 "$work/log" >&2
-	exit 1
-}
-rm -rf "$work/root/var/cache/apt/archives/"*.deb
+debootstrap_root "$work" bookworm systemd,systemd-sysv,dbus,cron
 tar -C "$work/root" --numeric-owner -cf "$tarball.tmp" .
 mv "$tarball.tmp" "$tarball"
 echo "$tarball"

@@ -89,7 +89,19 @@ cd "$fuzz"
 cargo +nightly metadata --locked --format-version 1 >/dev/null ||
   { echo "fuzz: native/fuzz/Cargo.lock is not current (see scripts/fuzz.sh)" >&2; exit 1; }
 targets=$(cargo +nightly fuzz list)
-cargo +nightly fuzz build --target-dir "$target_dir" >/dev/null
+# One checkout at a time builds into the shared target directory and runs what it built:
+# another checkout's build between ours and our runs would replace the binaries with its own
+# code (two checkouts' `npm test` at once on one machine).
+exec 9>"$cache/fuzz.lock"
+if ! flock -n 9; then
+  echo "fuzz: waiting for another checkout's fuzzing to finish ($cache/fuzz.lock)" >&2
+  flock 9
+fi
+if ! cargo +nightly fuzz build --target-dir "$target_dir" >"$scratch/build.log" 2>&1; then
+  echo "fuzz: building the targets failed; last lines:" >&2
+  tail -n 60 "$scratch/build.log" >&2
+  exit 1
+fi
 failed=()
 for t in $targets; do
   mkdir -p "$scratch/$t"

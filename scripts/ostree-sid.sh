@@ -8,30 +8,15 @@
 #   DEBIAN_MIRROR        mirror (default http://deb.debian.org/debian)
 set -euo pipefail
 
-cache=${LIVETREE_TEST_CACHE:-/var/cache/livetree-test}
+# shellcheck source=lib/debian-cache.sh
+. "$(dirname "$0")/lib/debian-cache.sh"
 root=$cache/sid-ostree
 stamp=$root/.livetree-ready
-if [ -e "$stamp" ]; then
-	echo "$root"
-	exit 0
-fi
-
-mkdir -p "$cache"
-exec 9>"$cache/.lock-sid"
-flock 9
-if [ -e "$stamp" ]; then
-	echo "$root"
-	exit 0
-fi
+reuse_or_lock -e "$stamp" "$root" .lock-sid
 
 work=$(mktemp -d "$cache/build-sid.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-debootstrap --variant=minbase --include=ostree,ostree-boot,composefs,fsverity \
-	sid "$work/root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$work/log" 2>&1 || {
-	tail -20 "$work/log" >&2
-	exit 1
-}
-rm -rf "$work/root/var/cache/apt/archives/"*.deb
+debootstrap_root "$work" sid ostree,ostree-boot,composefs,fsverity
 # The versions it was built with, for the tests' messages and the docs.
 chroot "$work/root" ostree --version >"$work/root/.livetree-ostree-version" 2>&1 || true
 rm -rf "$root"

@@ -48,8 +48,7 @@ test("a chroot's deleted library with a commit's bytes keeps its own path and na
 	const d1 = (await s.deploy()).deployments[0]!;
 	const state = await fx.tempDir();
 	// A chroot that is a plain copy of the deployment (its own inodes, no hard links).
-	const root = join(await fx.tempDir(), 'chroot');
-	await run('cp', ['-a', '--no-preserve=links', `${d1.path}/.`, root]);
+	const root = await fx.copyTree(d1.path);
 	const p = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
 	// The chroot's library is deleted while mapped: only its bytes are left, and they are
 	// exactly commit 1.0's object.

@@ -1,10 +1,11 @@
 // Issue 3 end to end: real sysroots, real processes chrooted in real deployments, and the
 // livetree CLI's JSON: state, needsRestart, and each file's origin (commit and path).
-import {execFile, spawn} from 'node:child_process';
+import {type ChildProcessByStdio, execFile, spawn} from 'node:child_process';
 import {copyFile, mkdir, rename} from 'node:fs/promises';
 import {join} from 'node:path';
+import type {Readable} from 'node:stream';
 import {promisify} from 'node:util';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
 import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
 import {livetree} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
@@ -35,6 +36,16 @@ function file(p: Process, treePath: string): MappedFile {
 
 async function fsck(repo: string): Promise<void> {
 	await run('ostree', ['fsck', `--repo=${repo}`]);
+}
+
+// `sh -c SCRIPT` in a private mount namespace (what it mounts vanishes with it), its stdout
+// piped; killed at teardown.
+function inPrivateNs(t: ExecutionContext, script: string): ChildProcessByStdio<null, Readable, null> {
+	const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], {stdio: ['ignore', 'pipe', 'ignore']});
+	t.teardown(() => {
+		child.kill('SIGKILL');
+	});
+	return child;
 }
 
 test('a process current in its deployment, then traced through the catalog after undeploy + cleanup', async t => {
@@ -107,21 +118,7 @@ test('a process in a deployment whose file comes from another commit is stale', 
 	// In a private mount namespace, 2.0's libdemo is bind-mounted over 1.0's (a hand-made
 	// hotfix), then a process starts in 1.0: its root is 1.0, its libdemo is 2.0's object.
 	const lib = 'usr/lib/livetree-demo/libdemo.so.1';
-	const child = spawn(
-		'unshare',
-		[
-			'-m',
-			'--propagation',
-			'private',
-			'sh',
-			'-c',
-			`mount --bind ${join(d2.path, lib)} ${join(d1.path, lib)} && exec chroot ${d1.path} /usr/bin/demo-sleep 600`,
-		],
-		{stdio: 'ignore'},
-	);
-	t.teardown(() => {
-		child.kill('SIGKILL');
-	});
+	const child = inPrivateNs(t, `mount --bind ${join(d2.path, lib)} ${join(d1.path, lib)} && exec chroot ${d1.path} /usr/bin/demo-sleep 600`);
 	const pid = child.pid!;
 	await waitForMap(pid, 'libdemo');
 	const {doc, p} = await explain(pid, s.path, await fx.tempDir());
@@ -167,8 +164,7 @@ test('a host process is host/current; a foreign root is foreign; a renamed-over 
 		host.kill('SIGKILL');
 	});
 	// Foreign: a plain copy of the deployment's tree (not a deployment, not hard links).
-	const foreignRoot = join(await fx.tempDir(), 'root');
-	await run('cp', ['-a', '--no-preserve=links', `${d1.path}/.`, foreignRoot]);
+	const foreignRoot = await fx.copyTree(d1.path);
 	const foreign = await fx.startChrooted(foreignRoot);
 	// Replaced: a copy of sleep run from a directory, then a new file renamed over its path.
 	const dir = await fx.tempDir();
@@ -213,21 +209,7 @@ test('a bind mount over a mapped library makes it superseded, not deleted', asyn
 	await copyFile('/usr/bin/sleep', join(dir, 'app'));
 	await copyFile('/usr/bin/true', join(dir, 'other'));
 	// A private mount namespace, so the bind mount vanishes with the process.
-	const child = spawn(
-		'unshare',
-		[
-			'-m',
-			'--propagation',
-			'private',
-			'sh',
-			'-c',
-			`${join(dir, 'app')} 600 & pid=$!; sleep 0.3; mount --bind ${join(dir, 'other')} ${join(dir, 'app')}; echo $pid; wait`,
-		],
-		{stdio: ['ignore', 'pipe', 'ignore']},
-	);
-	t.teardown(() => {
-		child.kill('SIGKILL');
-	});
+	const child = inPrivateNs(t, `${join(dir, 'app')} 600 & pid=$!; sleep 0.3; mount --bind ${join(dir, 'other')} ${join(dir, 'app')}; echo $pid; wait`);
 	const pid = await new Promise<number>(resolve => {
 		child.stdout.once('data', (d: Buffer) => {
 			resolve(Number(d.toString().trim()));

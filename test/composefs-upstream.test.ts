@@ -6,14 +6,15 @@
 // file of every process these tests start, the bytes mapped are the bytes of the object
 // livetree names: no process is ever attributed to an object with other bytes.
 import test, {type ExecutionContext} from 'ava';
-import {execFile, execFileSync, spawn} from 'node:child_process';
+import {execFile, execFileSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {mkdir, mkdtemp, readFile, readlink, rm, stat} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
-import {FIXTURES, devMajorMinor} from './helpers/fixture.js';
-import {file, idOf, proc, until} from './helpers/cfs-docs.js';
+import {FIXTURES} from './helpers/fixture.js';
+import {file, idOf, proc} from './helpers/cfs-docs.js';
+import {checkoutLibdemo, mountNamespace, type NsProcesses} from './helpers/overlay-ns.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {checkedDocument} from './helpers/exit-code.js';
@@ -42,12 +43,9 @@ interface State {
 	commit?: string;
 }
 
-interface Running {
-	pid: number;
+interface Running extends NsProcesses {
 	/** The composefs mount point as maps paths show it. */
 	mnt: string;
-	device: string;
-	before?: number;
 }
 
 async function run(...args: string[]): Promise<State> {
@@ -70,71 +68,26 @@ async function sysroot(t: ExecutionContext): Promise<{s: string; repo: string; b
 /** Mount deployment INDEX's image as MODE says, in a private mount namespace, with demo-sleep chrooted in it. */
 async function mountAndRun(t: ExecutionContext, base: string, mode: Mode, s: string, index: number, unlock?: {upper: string; work: string}): Promise<Running> {
 	const out = await mkdtemp(join(base, `run-${mode}-`));
-	const args = ['-m', '--propagation', 'private', SCRIPT, 'run', mode, s, String(index), out];
+	const args = [SCRIPT, 'run', mode, s, String(index), out];
 	if (unlock) {
 		args.push(unlock.upper, unlock.work);
 	}
 
-	const child = spawn('unshare', args, {detached: true, stdio: 'ignore'});
-	const pid = child.pid!;
-	let exited = false;
-	const gone = new Promise<void>(resolve =>
-		child.once('exit', () => {
-			exited = true;
-			resolve();
-		}),
-	);
-	child.unref();
-	t.teardown(async () => {
-		if (!exited) {
-			child.ref();
-			try {
-				process.kill(pid, 'SIGKILL');
-			} catch {}
-
-			await gone;
-		}
-	});
 	const logs = async () => (await Promise.all(['prepare-root.log', 'mount.log'].map(async f => readFile(join(out, f), 'utf8').catch(() => '')))).join('');
-	await until(
-		`the ${mode} mount`,
-		async () => exited || existsSync(join(out, 'mounted')),
-		WAIT_MS,
-		async () => {
+	const ns = await mountNamespace(t, out, args, {
+		what: `the ${mode} mount`,
+		at: '',
+		timeoutMs: WAIT_MS,
+		async why(pid) {
 			const ps = await execFileP('ps', ['-o', 'pid,stat,wchan:32,args', '--ppid', String(pid), '-p', String(pid)]).then(
 				r => r.stdout,
 				() => '',
 			);
 			return `${await logs()} ${ps}`;
 		},
-	);
-	if (exited) {
-		throw new Error(`upstream-cfs.sh run ${mode} exited early: ${await logs()}`);
-	}
-
-	await until(
-		'demo-sleep to settle',
-		async () => {
-			const exe = await readlink(`/proc/${pid}/exe`);
-			const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
-			return exe.endsWith('/usr/bin/sleep') && maps.includes('libdemo');
-		},
-		WAIT_MS,
-	);
+	});
 	const mnt = (await readFile(join(out, 'mnt'), 'utf8')).trim();
-	const st = await stat(`/proc/${pid}/root/`, {bigint: true});
-	const [major, minor] = devMajorMinor(st.dev);
-	let before: number | undefined;
-	if (unlock) {
-		before = Number(await readFile(join(out, 'before.pid'), 'utf8'));
-		t.teardown(() => {
-			try {
-				process.kill(before!, 'SIGKILL');
-			} catch {}
-		});
-	}
-
-	return {pid, mnt, device: `${major}:${minor}`, before};
+	return {...ns, mnt};
 }
 
 async function scan(s: string, repo: string, stateDir: string, pids: number[]): Promise<{doc: StatusDocument; code: number | null}> {
@@ -368,17 +321,9 @@ test("upstream ostree, prepare-root with /usr unlocked: lower files are the depl
 	const d = st.deployments[1]!;
 	const upper = join(base, 'upper');
 	const work = join(base, 'work');
-	await mkdir(join(upper, 'lib'), {recursive: true});
 	await mkdir(work);
 	// 2.0's library checked out into the upper layer of 1.0's unlocked /usr (a hotfix).
-	execFileSync(join(FIXTURES, 'upstream/ostree'), [
-		'checkout',
-		`--repo=${repo}`,
-		'--force-copy',
-		'--subpath=/usr/lib/livetree-demo',
-		next!,
-		join(upper, 'lib/livetree-demo'),
-	]);
+	await checkoutLibdemo(repo, next!, upper, join(FIXTURES, 'upstream/ostree'));
 	const p = await mountAndRun(t, base, 'prepare-root', s, 1, {upper, work});
 	const {doc} = await scan(s, repo, join(base, 'state'), [p.pid, p.before!]);
 	t.deepEqual(schemaErrors(doc), []);

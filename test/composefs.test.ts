@@ -5,12 +5,14 @@
 // demo-sleep chrooted into the mount. Also deployments checked out from bare-user and archive
 // sysroot repos (copies, not hard links of objects).
 import test, {type ExecutionContext} from 'ava';
-import {spawn, execFileSync} from 'node:child_process';
+import {execFileSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {appendFile, mkdir, readFile, readlink, stat, truncate, writeFile} from 'node:fs/promises';
+import {appendFile, mkdir, readFile, stat, truncate, writeFile} from 'node:fs/promises';
 import {dirname, join} from 'node:path';
-import {Fixtures, FIXTURES, devMajorMinor} from './helpers/fixture.js';
-import {file, idOf, proc, until} from './helpers/cfs-docs.js';
+import {Fixtures, FIXTURES} from './helpers/fixture.js';
+import {file, idOf, proc} from './helpers/cfs-docs.js';
+import {until} from './helpers/children.js';
+import {checkoutLibdemo, mountNamespace, type NsProcesses} from './helpers/overlay-ns.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import type {StatusDocument} from '../src/model/document.js';
@@ -21,15 +23,11 @@ const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
 const WAIT_MS = 15_000;
 
-interface CfsNs {
-	pid: number;
-	/** With an unlocked /usr: the process started before that overlay was mounted. */
-	before?: number;
+// `before`: with an unlocked /usr, the process started before that overlay was mounted;
+// `device`: MAJOR:MINOR of the composefs overlay.
+interface CfsNs extends NsProcesses {
 	/** The composefs mount point, as the scanner's maps paths show it. */
 	mnt: string;
-	/** MAJOR:MINOR of the composefs overlay. */
-	device: string;
-	stop(): Promise<void>;
 }
 
 function sh(...args: string[]): string {
@@ -51,56 +49,8 @@ async function cfsNs(t: ExecutionContext, fx: Fixtures, built: {sysroot: string}
 		args.push(upper.upper, upper.work);
 	}
 
-	const child = spawn('unshare', ['-m', '--propagation', 'private', ...args], {detached: true, stdio: 'ignore'});
-	const pid = child.pid!;
-	let exited = false;
-	const gone = new Promise<void>(resolve =>
-		child.once('exit', () => {
-			exited = true;
-			resolve();
-		}),
-	);
-	child.unref();
-	const stop = async () => {
-		if (!exited) {
-			child.ref();
-			try {
-				process.kill(pid, 'SIGKILL');
-			} catch {}
-
-			await gone;
-		}
-	};
-
-	// Registered after fx's undo entries it depends on, so it runs before them.
-	t.teardown(stop);
-	await until('the composefs root to be mounted', async () => existsSync(join(dir, 'mounted')), WAIT_MS);
-	await until(
-		'demo-sleep to settle',
-		async () => {
-			if (exited) {
-				throw new Error('composefs.sh run exited early');
-			}
-
-			const exe = await readlink(`/proc/${pid}/exe`);
-			const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
-			return exe.endsWith('/usr/bin/sleep') && maps.includes('libdemo');
-		},
-		WAIT_MS,
-	);
-	const st = await stat(`/proc/${pid}/root/`, {bigint: true});
-	const [major, minor] = devMajorMinor(st.dev);
-	let before: number | undefined;
-	if (upper) {
-		before = Number(await readFile(join(dir, 'before.pid'), 'utf8'));
-		t.teardown(async () => {
-			try {
-				process.kill(before!, 'SIGKILL');
-			} catch {}
-		});
-	}
-
-	return {pid, before, mnt, device: `${major}:${minor}`, stop};
+	const ns = await mountNamespace(t, dir, args, {what: 'the composefs root', at: '', timeoutMs: WAIT_MS});
+	return {...ns, mnt};
 }
 
 async function scan(sysroot: string, repo: string, stateDir: string): Promise<{doc: StatusDocument; code: number | null}> {
@@ -393,17 +343,9 @@ test('an unlocked /usr over composefs: upper files are overlay, composefs files 
 	const dir = await fx.tempDir('livetree-unlock-');
 	const upper = join(dir, 'upper');
 	const work = join(dir, 'work');
-	await mkdir(join(upper, 'lib'), {recursive: true});
 	await mkdir(work);
 	// The newer commit's library, checked out with the real ostree into the upper layer.
-	execFileSync('ostree', [
-		'checkout',
-		`--repo=${built.repo}`,
-		'--force-copy',
-		'--subpath=/usr/lib/livetree-demo',
-		next.checksum,
-		join(upper, 'lib/livetree-demo'),
-	]);
+	await checkoutLibdemo(built.repo, next.checksum, upper);
 	const ns = await cfsNs(t, fx, built, image, {upper, work});
 	const {doc, code} = await scan(built.sysroot, built.repo, await fx.tempDir());
 	t.deepEqual(schemaErrors(doc), []);

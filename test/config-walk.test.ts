@@ -11,8 +11,8 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import {collect} from '../src/collect.js';
 import type {StatusDocument} from '../src/model/document.js';
-import {native} from '../src/native.js';
-import {catalogPath, readCommon} from '../src/options.js';
+import {readCommon} from '../src/options.js';
+import {hostRootScanner} from './helpers/host-scanner.js';
 import {FIXTURES, Fixtures} from './helpers/fixture.js';
 
 const run = promisify(execFile);
@@ -20,16 +20,7 @@ const pause = async (ms: number): Promise<void> => new Promise(r => setTimeout(r
 
 async function scan(fx: Fixtures, root: string, pids: number[], state: string): Promise<StatusDocument> {
 	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
-	const scanner = new native.Scanner({
-		sysroot: options.sysroot,
-		procRoot: '/proc',
-		sysRoot: '/sys',
-		runDir: options.runDir,
-		hostRoot: root,
-		catalogPath: catalogPath(options),
-		progress: false,
-		kernel: false,
-	});
+	const scanner = hostRootScanner(options, root);
 	return collect(options, {pids}, scanner);
 }
 

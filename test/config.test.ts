@@ -11,14 +11,15 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import {collect} from '../src/collect.js';
 import type {Process, StatusDocument} from '../src/model/document.js';
-import {native} from '../src/native.js';
 import {exitCode} from '../src/commands/status.js';
-import {catalogPath, readCommon} from '../src/options.js';
+import {readCommon} from '../src/options.js';
 import {renderExplain} from '../src/render/explain.js';
 import {renderPrometheus} from '../src/render/prometheus.js';
 import {makeStyle} from '../src/render/style.js';
 import {renderText} from '../src/render/text.js';
 import {livetree} from './helpers/cli.js';
+import {dpkgHostRoot} from './helpers/dpkg.js';
+import {hostRootScanner} from './helpers/host-scanner.js';
 import {FIXTURES, Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
 
@@ -47,9 +48,7 @@ async function installConfd(fx: Fixtures, root: string, version: string, conf: s
 }
 
 async function chrootTree(fx: Fixtures): Promise<string> {
-	const root = join(await fx.tempDir('livetree-config-root-'), 'root');
-	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '1.0', '--marker', `config-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '1.0', 'var/lib/dpkg']);
+	const root = await dpkgHostRoot(fx, '1.0', 'config');
 	await mkdir(join(root, 'etc'), {recursive: true});
 	return root;
 }
@@ -57,16 +56,7 @@ async function chrootTree(fx: Fixtures): Promise<string> {
 /** A scan with `root` as the host root; one state directory per test, as a host keeps its catalog. */
 async function scan(fx: Fixtures, root: string, pids: number[], state: string, hostRoot = root): Promise<StatusDocument> {
 	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
-	const scanner = new native.Scanner({
-		sysroot: options.sysroot,
-		procRoot: '/proc',
-		sysRoot: '/sys',
-		runDir: options.runDir,
-		hostRoot,
-		catalogPath: catalogPath(options),
-		progress: false,
-		kernel: false,
-	});
+	const scanner = hostRootScanner(options, hostRoot);
 	const doc = await collect(options, {pids}, scanner);
 	return doc;
 }

@@ -3,18 +3,15 @@
 // engine names after the container, never resolved by guessing. The cgroups are real
 // (systemd's name=systemd hierarchy on this host, as the engines make them); the roots
 // are real chroots with a dpkg database, whose packages still name what the process runs.
-import {execFile} from 'node:child_process';
-import {randomBytes, randomUUID} from 'node:crypto';
+import {randomBytes} from 'node:crypto';
 import {existsSync} from 'node:fs';
 import {mkdir, readFile, rmdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import {promisify} from 'node:util';
 import test from 'ava';
 import type {Process, Warning} from '../src/model/document.js';
 import {livetree} from './helpers/cli.js';
-import {FIXTURES, Fixtures} from './helpers/fixture.js';
-
-const run = promisify(execFile);
+import {dpkgHostRoot} from './helpers/dpkg.js';
+import {Fixtures} from './helpers/fixture.js';
 
 // Where the engines' cgroups go: the unified hierarchy on a cgroup v2 host, systemd's
 // name=systemd one on this hybrid host.
@@ -25,9 +22,7 @@ function hierarchy(): string {
 test('containers known by their cgroup only: engine and ID, image unknown, a warning saying so, packages from their root', async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
-	const root = join(await fx.tempDir('livetree-engine-root-'), 'root');
-	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '7.0', '--marker', `engines-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '7.0', 'var/lib/dpkg']);
+	const root = await dpkgHostRoot(fx, '7.0', 'engines');
 	const base = join(hierarchy(), `livetree-test-engines-${process.pid}-${randomBytes(3).toString('hex')}`);
 	const id = (c: string) => c.repeat(64);
 	const cases = [

@@ -5,11 +5,9 @@
 // so each file's layer is still found by path and inode. Expected values come from podman
 // and dpkg-query in the image.
 import {randomBytes} from 'node:crypto';
-import {mkdir, readFile} from 'node:fs/promises';
-import {join} from 'node:path';
+import {readFile} from 'node:fs/promises';
 import test from 'ava';
-import type {Process} from '../src/model/document.js';
-import {livetree} from './helpers/cli.js';
+import {explainJson} from './helpers/cli.js';
 import {buildDemoDeb, PodmanStore} from './helpers/podman.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
@@ -20,8 +18,7 @@ test('a fuse-overlayfs container: store from its conmon, layers from the records
 	const tag = randomBytes(4).toString('hex');
 	const base = `localhost/lt-fbase-${tag}:1`;
 	const image = `localhost/lt-fuse-${tag}:latest`;
-	const state = join(store.dir, 'state');
-	await mkdir(state);
+	const state = await store.stateDir();
 	await store.importBase(base);
 	const first = await store.buildWithDeb(image, base, await buildDemoDeb(store.dir, '1.0'));
 	const name = `lt-fuse-${tag}`;
@@ -30,24 +27,13 @@ test('a fuse-overlayfs container: store from its conmon, layers from the records
 	t.regex(root, / - fuse\.fuse-overlayfs /);
 	t.notRegex(root, /lowerdir=/);
 
-	const explain = async (): Promise<{code: number; p: Process}> => {
-		const r = await livetree(['explain', '--json', '--no-systemd', '--state-dir', state, String(pid)]);
-		return {code: r.code, p: JSON.parse(r.stdout) as Process};
-	};
+	const explain = async () => explainJson(state, pid);
 
 	const c = await store.container(name);
 	const img = await store.image(image);
 	const {code, p} = await explain();
 	t.is(code, 0);
-	t.deepEqual(p.container, {
-		engine: 'podman',
-		id: c.Id,
-		name: c.Name,
-		image: {id: first, digest: img.Digest, name: c.ImageName, nameNowResolvesTo: first},
-		imageOutdated: false,
-		storageRoot: store.root,
-		unit: null,
-	});
+	t.deepEqual(p.container, store.currentRecord(c, first, img.Digest));
 	const lowers = c.GraphDriver.Data.LowerDir.split(':').map(d => /\/overlay\/([\da-f]{64})\/diff$/.exec(d)![1]);
 	const lib = p.files.find(f => f.path === LIB)!;
 	t.deepEqual(lib.origin.layer, {id: lowers[0], diffDigest: img.RootFS.Layers[2], inCurrentImage: true});

@@ -4,11 +4,8 @@
 // so livetree finds the image there, and a tag moved in the image store makes the
 // container's image outdated. Expected values come from podman.
 import {randomBytes} from 'node:crypto';
-import {mkdir} from 'node:fs/promises';
-import {join} from 'node:path';
 import test from 'ava';
-import type {Process} from '../src/model/document.js';
-import {livetree} from './helpers/cli.js';
+import {explainJson} from './helpers/cli.js';
 import {buildDemoDeb, PodmanStore} from './helpers/podman.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
@@ -24,28 +21,16 @@ test('a container whose image lies in an additional image store: image, layers a
 	const store = await PodmanStore.create({imageStore: images.root});
 	// Removed before the image store: its containers use the image store's layers.
 	t.teardown(async () => store.cleanup());
-	const state = join(store.dir, 'state');
-	await mkdir(state);
+	const state = await store.stateDir();
 	const name = `lt-store-${tag}`;
 	const pid = await store.runDemo(name, image);
-	const explain = async (): Promise<{code: number; p: Process}> => {
-		const r = await livetree(['explain', '--json', '--no-systemd', '--state-dir', state, String(pid)]);
-		return {code: r.code, p: JSON.parse(r.stdout) as Process};
-	};
+	const explain = async () => explainJson(state, pid);
 
 	const c = await store.container(name);
 	const img = await images.image(image);
 	const {code, p} = await explain();
 	t.is(code, 0);
-	t.deepEqual(p.container, {
-		engine: 'podman',
-		id: c.Id,
-		name: c.Name,
-		image: {id: first, digest: img.Digest, name: c.ImageName, nameNowResolvesTo: first},
-		imageOutdated: false,
-		storageRoot: store.root,
-		unit: null,
-	});
+	t.deepEqual(p.container, store.currentRecord(c, first, img.Digest));
 	// The image's layers are the image store's directories.
 	t.true(
 		c.GraphDriver.Data.LowerDir.split(':').every(d => d.startsWith(`${images.root}/overlay/`)),

@@ -9,21 +9,21 @@
 //   into a deployment an upgrade replaced, and whose podman runs a container from an image
 //   whose tag a rebuild moved on; assertions name only this test's unit and container;
 // - `broken`: an exporter whose every scan fails.
-import {spawn} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
-import {mkdir, readFile, rm, symlink, writeFile} from 'node:fs/promises';
+import {mkdir, readFile, rm, symlink} from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import {dashboardJson} from '../src/dashboard/generate.js';
 import {HOST_VARIABLE} from '../src/dashboard/livetree.js';
-import {native} from '../src/native.js';
 import {track, waitFor} from './helpers/children.js';
-import {projectRoot} from './helpers/cli.js';
+import {projectRoot, spawnLivetree} from './helpers/cli.js';
 import {commitWithDb} from './helpers/dpkg-commit.js';
 import {Fixtures} from './helpers/fixture.js';
 import {freePort, request} from './helpers/http.js';
-import {promQuery, type PromSample} from './helpers/prometheus-query.js';
+import type {PromSample} from './helpers/prometheus-query.js';
+import {startPrometheus} from './helpers/prometheus.js';
 import {buildDemoDeb, PodmanStore} from './helpers/podman.js';
+import {recordRestart} from './helpers/restart-history.js';
 import {startSimHost} from './helpers/sim-host.js';
 import {startUserManager} from './helpers/systemd-user.js';
 
@@ -38,7 +38,6 @@ interface Panel {
 	targets?: Target[];
 }
 
-const bin = path.join(projectRoot, 'bin/livetree.js');
 const dashboardFile = path.join(projectRoot, 'grafana/livetree.json');
 
 // Grafana's substitution of the variables the queries use: $host (a regex of the chosen
@@ -104,21 +103,10 @@ test('every panel of the fleet dashboard returns data from a real Prometheus ove
 
 	const state = {pkg: path.join(dir, 'pkg'), busy: path.join(dir, 'busy'), broken: path.join(dir, 'broken')};
 	await Promise.all(Object.values(state).map(async d => mkdir(d)));
-	for (const [stateDir, verdict] of [
-		[state.pkg, 'verified'],
-		[state.busy, 'failed'],
-	] as const) {
-		const catalog = path.join(stateDir, 'catalog.sqlite');
-		const id = native.catalogBeginRestart(catalog, {unit: 'web.service', oldPids: [4242], staleFilesJson: '[]'});
-		native.catalogFinishRestart(catalog, id, {
-			jobResult: verdict === 'failed' ? 'failed' : 'done',
-			newPids: verdict === 'failed' ? [] : [4243],
-			verdict,
-			detailsJson: '{}',
-		});
-	}
+	recordRestart(state.pkg, 'web.service', 'verified');
+	recordRestart(state.busy, 'web.service', 'failed');
 
-	const [pkgPort, busyPort, brokenPort, promPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+	const [pkgPort, busyPort, brokenPort] = await Promise.all([freePort(), freePort(), freePort()]);
 	const common = ['--min-interval', '1s'];
 	const exporters = [
 		track(
@@ -128,23 +116,18 @@ test('every panel of the fleet dashboard returns data from a real Prometheus ove
 		),
 		track(
 			t,
-			spawn(
-				process.execPath,
-				[
-					bin,
-					'exporter',
-					...common,
-					'--bus-address',
-					manager.busAddress,
-					'--listen',
-					`127.0.0.1:${busyPort}`,
-					'--sysroot',
-					busySysroot.path,
-					'--state-dir',
-					state.busy,
-				],
-				{stdio: ['ignore', 'pipe', 'pipe']},
-			),
+			spawnLivetree([
+				'exporter',
+				...common,
+				'--bus-address',
+				manager.busAddress,
+				'--listen',
+				`127.0.0.1:${busyPort}`,
+				'--sysroot',
+				busySysroot.path,
+				'--state-dir',
+				state.busy,
+			]),
 			'busy exporter',
 		),
 	];
@@ -154,11 +137,7 @@ test('every panel of the fleet dashboard returns data from a real Prometheus ove
 	exporters.push(
 		track(
 			t,
-			spawn(
-				process.execPath,
-				[bin, 'exporter', ...common, '--no-systemd', '--listen', `127.0.0.1:${brokenPort}`, '--sysroot', vanishing, '--state-dir', state.broken],
-				{stdio: ['ignore', 'pipe', 'pipe']},
-			),
+			spawnLivetree(['exporter', ...common, '--no-systemd', '--listen', `127.0.0.1:${brokenPort}`, '--sysroot', vanishing, '--state-dir', state.broken]),
 			'broken exporter',
 		),
 	);
@@ -183,30 +162,16 @@ test('every panel of the fleet dashboard returns data from a real Prometheus ove
 
 	await store.buildWithDeb(image, base, await buildDemoDeb(store.dir, '2.0'));
 
-	await writeFile(
-		path.join(dir, 'prometheus.yml'),
-		[
-			'global:',
-			'  scrape_interval: 3s',
-			'  scrape_timeout: 3s',
-			'scrape_configs:',
-			'  - job_name: livetree',
-			'    static_configs:',
-			`      - targets: ['127.0.0.1:${pkgPort}', '127.0.0.1:${busyPort}', '127.0.0.1:${brokenPort}']`,
-			'',
-		].join('\n'),
-	);
-	const prometheus = track(
-		t,
-		spawn(
-			'/usr/bin/prometheus',
-			[`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`],
-			{stdio: ['ignore', 'ignore', 'pipe']},
-		),
-		'prometheus',
-	);
-	const api = `http://127.0.0.1:${promPort}/api/v1`;
-	const query = async (expr: string): Promise<PromSample[]> => promQuery(api, expr);
+	const prometheus = await startPrometheus(t, dir, [
+		'global:',
+		'  scrape_interval: 3s',
+		'  scrape_timeout: 3s',
+		'scrape_configs:',
+		'  - job_name: livetree',
+		'    static_configs:',
+		`      - targets: ['127.0.0.1:${pkgPort}', '127.0.0.1:${busyPort}', '127.0.0.1:${brokenPort}']`,
+	]);
+	const {api, query} = prometheus;
 
 	const instance = {pkg: `127.0.0.1:${pkgPort}`, busy: `127.0.0.1:${busyPort}`, broken: `127.0.0.1:${brokenPort}`};
 	const value = async (expr: string) => (await query(expr)).map(s => Number(s.value[1]));

@@ -10,12 +10,12 @@ import {mkdir, readFile, rm, writeFile} from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import bcrypt from 'bcryptjs';
-import {native} from '../src/native.js';
 import {track, waitFor} from './helpers/children.js';
-import {projectRoot} from './helpers/cli.js';
+import {projectRoot, spawnLivetree} from './helpers/cli.js';
 import {Fixtures, type SysrootHandle} from './helpers/fixture.js';
 import {freePort, request} from './helpers/http.js';
-import {promQuery, type PromSample} from './helpers/prometheus-query.js';
+import {startPrometheus} from './helpers/prometheus.js';
+import {recordRestart} from './helpers/restart-history.js';
 import {startSimHost, type SimHost} from './helpers/sim-host.js';
 import {basic, requestTls, selfSigned} from './helpers/tls.js';
 
@@ -34,17 +34,6 @@ async function upgrade(sysroot: SysrootHandle): Promise<void> {
 	await sysroot.deploy();
 	await sysroot.undeploy(1);
 	await sysroot.cleanup();
-}
-
-function recordRestart(stateDir: string, unit: string, verdict: string): void {
-	const catalog = path.join(stateDir, 'catalog.sqlite');
-	const id = native.catalogBeginRestart(catalog, {unit, oldPids: [4242], staleFilesJson: '[]'});
-	native.catalogFinishRestart(catalog, id, {
-		jobResult: verdict === 'failed' ? 'failed' : 'done',
-		newPids: verdict === 'failed' ? [] : [4243],
-		verdict,
-		detailsJson: '{}',
-	});
 }
 
 test('a real Prometheus over a fleet: recording rules count the right hosts and ALERTS fire for exactly the right ones', async t => {
@@ -78,14 +67,7 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	recordRestart(state.stale, 'web.service', 'verified');
 	recordRestart(state.stale, 'db.service', 'failed');
 
-	const [cleanPort, stalePort, brokenPort, nodePort, deadPort, promPort] = await Promise.all([
-		freePort(),
-		freePort(),
-		freePort(),
-		freePort(),
-		freePort(),
-		freePort(),
-	]);
+	const [cleanPort, stalePort, brokenPort, nodePort, deadPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
 	const common = ['--no-systemd', '--min-interval', '1s'];
 	const cleanExporter = track(
 		t,
@@ -114,21 +96,7 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	await mkdir(path.join(brokenSysroot, 'ostree'), {recursive: true});
 	const brokenExporter = track(
 		t,
-		spawn(
-			process.execPath,
-			[
-				path.join(projectRoot, 'bin/livetree.js'),
-				'exporter',
-				...common,
-				'--listen',
-				`127.0.0.1:${brokenPort}`,
-				'--sysroot',
-				brokenSysroot,
-				'--state-dir',
-				state.broken,
-			],
-			{stdio: ['ignore', 'pipe', 'pipe']},
-		),
+		spawnLivetree(['exporter', ...common, '--listen', `127.0.0.1:${brokenPort}`, '--sysroot', brokenSysroot, '--state-dir', state.broken]),
 		'broken exporter',
 	);
 
@@ -186,55 +154,40 @@ test('a real Prometheus over a fleet: recording rules count the right hosts and 
 	const rules = (await readFile(path.join(projectRoot, 'prometheus/livetree.rules.yml'), 'utf8')).replace(/^(\s+)for: \S+$/gm, '$1for: 3s');
 	await writeFile(path.join(dir, 'rules.yml'), rules);
 	const tls = ['    scheme: https', '    tls_config:', `      ca_file: ${cert}`, '    basic_auth:', '      username: prometheus'];
-	await writeFile(
-		path.join(dir, 'prometheus.yml'),
-		[
-			'global:',
-			// Long enough for a scrape (TLS, bcrypt, a scan) on a loaded machine: a timeout would
-			// read as an exporter that is down, which is Prometheus being right, not livetree.
-			'  scrape_interval: 4s',
-			'  scrape_timeout: 4s',
-			'  evaluation_interval: 1s',
-			'rule_files: [rules.yml]',
-			'scrape_configs:',
-			'  - job_name: livetree',
-			'    static_configs:',
-			// deadPort: nothing listens there, an exporter that is down.
-			`      - targets: ['127.0.0.1:${cleanPort}', '127.0.0.1:${brokenPort}', '127.0.0.1:${deadPort}']`,
-			// The TLS exporter is its own scrape pool, relabelled into job "livetree".
-			'  - job_name: livetree-tls',
-			...tls,
-			'      password: fleet-secret',
-			'    static_configs:',
-			`      - targets: ['127.0.0.1:${stalePort}']`,
-			'    relabel_configs:',
-			'      - target_label: job',
-			'        replacement: livetree',
-			'  - job_name: livetree-wrong-password',
-			...tls,
-			'      password: not-the-secret',
-			'    static_configs:',
-			`      - targets: ['127.0.0.1:${stalePort}']`,
-			'  - job_name: node',
-			...tls,
-			'      password: fleet-secret',
-			'    static_configs:',
-			`      - targets: ['127.0.0.1:${nodePort}']`,
-			'',
-		].join('\n'),
-	);
-	const prometheus = track(
-		t,
-		spawn(
-			'/usr/bin/prometheus',
-			[`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`],
-			{stdio: ['ignore', 'ignore', 'pipe']},
-		),
-		'prometheus',
-	);
-
-	const base = `http://127.0.0.1:${promPort}/api/v1`;
-	const query = async (expr: string): Promise<PromSample[]> => promQuery(base, expr);
+	const prometheus = await startPrometheus(t, dir, [
+		'global:',
+		// Long enough for a scrape (TLS, bcrypt, a scan) on a loaded machine: a timeout would
+		// read as an exporter that is down, which is Prometheus being right, not livetree.
+		'  scrape_interval: 4s',
+		'  scrape_timeout: 4s',
+		'  evaluation_interval: 1s',
+		'rule_files: [rules.yml]',
+		'scrape_configs:',
+		'  - job_name: livetree',
+		'    static_configs:',
+		// deadPort: nothing listens there, an exporter that is down.
+		`      - targets: ['127.0.0.1:${cleanPort}', '127.0.0.1:${brokenPort}', '127.0.0.1:${deadPort}']`,
+		// The TLS exporter is its own scrape pool, relabelled into job "livetree".
+		'  - job_name: livetree-tls',
+		...tls,
+		'      password: fleet-secret',
+		'    static_configs:',
+		`      - targets: ['127.0.0.1:${stalePort}']`,
+		'    relabel_configs:',
+		'      - target_label: job',
+		'        replacement: livetree',
+		'  - job_name: livetree-wrong-password',
+		...tls,
+		'      password: not-the-secret',
+		'    static_configs:',
+		`      - targets: ['127.0.0.1:${stalePort}']`,
+		'  - job_name: node',
+		...tls,
+		'      password: fleet-secret',
+		'    static_configs:',
+		`      - targets: ['127.0.0.1:${nodePort}']`,
+	]);
+	const {api: base, query} = prometheus;
 
 	const scalar = async (expr: string) => Number((await query(expr))[0]?.value[1]);
 	const instance = (port: number) => `127.0.0.1:${port}`;

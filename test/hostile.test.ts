@@ -9,7 +9,7 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import type {ExecutionContext} from 'ava';
 import {FIXTURES, Fixtures, ROOT} from './helpers/fixture.js';
-import {livetree} from './helpers/cli.js';
+import {type CliResult, livetree, outcome} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {metricsExitCode, statusExitCode} from './helpers/exit-code.js';
 import type {StatusDocument} from '../src/model/document.js';
@@ -38,27 +38,8 @@ async function status(
 	return {doc, code: r.code, stderr: r.stderr};
 }
 
-async function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{code: number; stdout: string; stderr: string}> {
-	return new Promise((resolve, reject) => {
-		const child = spawn(cmd, args, {stdio: ['ignore', 'pipe', 'pipe']});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (d: string) => {
-			stdout += d;
-		});
-		child.stderr.setEncoding('utf8').on('data', (d: string) => {
-			stderr += d;
-		});
-		const timer = setTimeout(() => {
-			child.kill('SIGKILL');
-			reject(new Error(`${cmd} ${args.join(' ')}: still running after ${timeoutMs} ms`));
-		}, timeoutMs);
-		child.on('error', reject);
-		child.on('close', code => {
-			clearTimeout(timer);
-			resolve({code: code ?? -1, stdout, stderr});
-		});
-	});
+async function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<CliResult> {
+	return outcome(spawn(cmd, args, {stdio: ['ignore', 'pipe', 'pipe']}), timeoutMs);
 }
 
 interface Mapper {

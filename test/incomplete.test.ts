@@ -11,7 +11,7 @@ import test from 'ava';
 import Ajv2020 from 'ajv/dist/2020.js';
 import type {StatusDocument} from '../src/model/document.js';
 import type {PackagesDocument} from '../src/model/packages.js';
-import {type CliResult, livetree, livetreeAs, projectRoot} from './helpers/cli.js';
+import {type CliResult, livetree, livetreeAs, outcome, projectRoot} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {statusExitCode} from './helpers/exit-code.js';
 
@@ -32,18 +32,12 @@ async function scratch(t: {teardown(fn: () => Promise<void>): void}): Promise<st
 // livetree as nobody (runuser forks: its root-owned parent stays, as root's daemons do).
 async function inNamespace(script: string, args: string[]): Promise<CliResult> {
 	const quoted = [process.execPath, bin, ...args].map(a => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
-	const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', `${script}\nexec runuser -u nobody -- ${quoted}`], {
-		stdio: ['ignore', 'pipe', 'pipe'],
-		cwd: '/',
-	});
-	let stdout = '';
-	let stderr = '';
-	child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-	child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-	return new Promise((resolve, reject) => {
-		child.on('error', reject);
-		child.on('close', code => resolve({code: code ?? -1, stdout, stderr}));
-	});
+	return outcome(
+		spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', `${script}\nexec runuser -u nobody -- ${quoted}`], {
+			stdio: ['ignore', 'pipe', 'pipe'],
+			cwd: '/',
+		}),
+	);
 }
 
 function flagsOf(stat: string): number {
@@ -192,17 +186,11 @@ test('as root, a process unreadable even to root is not put down to "not root?"'
 	// Root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH: as a hardened /proc or another
 	// user namespace does, this refuses root itself (EACCES).
 	const asRoot = async (more: string[]) =>
-		new Promise<CliResult>((resolve, reject) => {
-			const child = spawn('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', '--', process.execPath, bin, ...more, ...args], {
+		outcome(
+			spawn('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', '--', process.execPath, bin, ...more, ...args], {
 				stdio: ['ignore', 'pipe', 'pipe'],
-			});
-			let stdout = '';
-			let stderr = '';
-			child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-			child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-			child.on('error', reject);
-			child.on('close', code => resolve({code: code ?? -1, stdout, stderr}));
-		});
+			}),
+		);
 	const r = await asRoot(['status', '--color', 'never']);
 	t.is(r.code, 3, r.stderr);
 	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes: it could not be read (even as root; see warnings); none of the other 1 needs a restart.');

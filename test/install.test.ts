@@ -14,7 +14,7 @@ import {dirname, join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
 import type {StatusDocument} from '../src/model/document.js';
-import {projectRoot} from './helpers/cli.js';
+import {type CliResult, outcome, projectRoot} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
 import {statusExitCode} from './helpers/exit-code.js';
@@ -71,26 +71,14 @@ async function installGlobal(prefix: string, tarballs: string[], env: NodeJS.Pro
 	return stdout + stderr;
 }
 
-async function installed(command: string, args: string[]): Promise<{code: number; stdout: string; stderr: string}> {
-	return new Promise((resolve, reject) => {
-		// A PATH with nothing of the checkout on it: the command runs from the prefix alone.
-		const child = spawn(command, args, {
+async function installed(command: string, args: string[]): Promise<CliResult> {
+	// A PATH with nothing of the checkout on it: the command runs from the prefix alone.
+	return outcome(
+		spawn(command, args, {
 			env: {...process.env, PATH: `${join(command, '..')}:/usr/sbin:/usr/bin:/sbin:/bin`},
 			stdio: ['ignore', 'pipe', 'pipe'],
-		});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (d: string) => {
-			stdout += d;
-		});
-		child.stderr.setEncoding('utf8').on('data', (d: string) => {
-			stderr += d;
-		});
-		child.on('error', reject);
-		child.on('close', code => {
-			resolve({code: code ?? -1, stdout, stderr});
-		});
-	});
+		}),
+	);
 }
 
 // One sysroot with a process chrooted into its deployment, scanned by the installed command.

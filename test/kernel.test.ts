@@ -11,7 +11,7 @@ import os from 'node:os';
 import {basename, join} from 'node:path';
 import {promisify} from 'node:util';
 import type {StatusDocument} from '../src/model/document.js';
-import {projectRoot} from './helpers/cli.js';
+import {type CliResult, outcome, projectRoot} from './helpers/cli.js';
 import {parseExposition, promtoolCheck, valueOf} from './helpers/exposition.js';
 import {Fixtures, FIXTURES, type SysrootHandle} from './helpers/fixture.js';
 import {statusExitCode} from './helpers/exit-code.js';
@@ -38,32 +38,12 @@ function older(release: string): string {
 	return Number(b) >= 10 ? `${a}.9.999${rest!.replace(/^\.\d+/, '')}` : `${Number(a) - 1}.99.99${rest}`;
 }
 
-interface Run {
-	code: number;
-	stdout: string;
-	stderr: string;
-}
-
 // Node spends start-up parsing NODE_EXTRA_CA_CERTS and warns when the file is missing
 // inside a fake boot: the runs here go without it, as on a user's host.
-async function exec(argv: string[]): Promise<Run> {
+async function exec(argv: string[]): Promise<CliResult> {
 	const env = {...process.env};
 	delete env.NODE_EXTRA_CA_CERTS;
-	return new Promise((resolve, reject) => {
-		const child = spawn(argv[0]!, argv.slice(1), {env, stdio: ['ignore', 'pipe', 'pipe']});
-		let stdout = '';
-		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (d: string) => {
-			stdout += d;
-		});
-		child.stderr.setEncoding('utf8').on('data', (d: string) => {
-			stderr += d;
-		});
-		child.on('error', reject);
-		child.on('close', code => {
-			resolve({code: code ?? -1, stdout, stderr});
-		});
-	});
+	return outcome(spawn(argv[0]!, argv.slice(1), {env, stdio: ['ignore', 'pipe', 'pipe']}));
 }
 
 const cli = join(projectRoot, 'bin/livetree.js');
@@ -99,11 +79,11 @@ async function modules(h: Host, release: string): Promise<void> {
 }
 
 // livetree on this host with /usr/lib/modules and /boot replaced, in a private mount namespace.
-async function onHost(h: Host, ...args: string[]): Promise<Run> {
+async function onHost(h: Host, ...args: string[]): Promise<CliResult> {
 	return exec([join(FIXTURES, 'kernel-host-ns.sh'), h.layer, h.boot, process.execPath, cli, 'status', '--no-systemd', '--state-dir', h.state, ...args]);
 }
 
-function json(t: ExecutionContext, r: Run): StatusDocument {
+function json(t: ExecutionContext, r: CliResult): StatusDocument {
 	t.is(r.stderr, '');
 	const doc = JSON.parse(r.stdout) as StatusDocument;
 	t.deepEqual(schemaErrors(doc), []);
@@ -112,7 +92,7 @@ function json(t: ExecutionContext, r: Run): StatusDocument {
 	return doc;
 }
 
-function prometheus(t: ExecutionContext, r: Run) {
+function prometheus(t: ExecutionContext, r: CliResult) {
 	const check = promtoolCheck(r.stdout);
 	t.is(check.status, 0, check.output);
 	t.is(check.output.trim(), '', 'no lint remarks');
@@ -312,7 +292,7 @@ async function cmdlineFor(s: SysrootHandle, deploy: string, file: string): Promi
 	throw new Error(`no boot entry for ${deploy}`);
 }
 
-async function booted(t: ExecutionContext, fx: Fixtures, s: SysrootHandle, index: number, ...args: string[]): Promise<Run> {
+async function booted(t: ExecutionContext, fx: Fixtures, s: SysrootHandle, index: number, ...args: string[]): Promise<CliResult> {
 	const state = await s.status();
 	const dir = await fx.tempDir('livetree-cmdline-');
 	const cmdline = join(dir, 'cmdline');

@@ -8,7 +8,7 @@ import {existsSync} from 'node:fs';
 import {appendFile, copyFile, mkdir, readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {Fixtures, type BuiltSysroot} from './helpers/fixture.js';
-import {overlayNs, rootOverlayNs} from './helpers/overlay-ns.js';
+import {checkoutLibdemo, overlayNs, rootOverlayNs} from './helpers/overlay-ns.js';
 import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {checkedDocument} from './helpers/exit-code.js';
@@ -42,11 +42,6 @@ function lib(p: Process) {
 	return f;
 }
 
-/** Check out PATH of COMMIT (a file or directory) as real copies into DEST. */
-function checkout(built: BuiltSysroot, commit: string, path: string, dest: string): void {
-	execFileSync('ostree', ['checkout', `--repo=${built.repo}`, '--force-copy', `--subpath=${path}`, commit, dest]);
-}
-
 // One sysroot for the file: 1.0 and 2.0 deployed, processes run in 1.0 (deployments[1]),
 // 2.0 is what a live update applies; 3.0 is committed to the ref but never deployed.
 async function setup(fx: Fixtures) {
@@ -60,10 +55,7 @@ test('processes before and after a live overlay: stale vs overlay, with the sour
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const {built, old, next} = await setup(fx);
-	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
-	});
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => checkoutLibdemo(built.repo, next.checksum, upper));
 	const doc = await status(built, await fx.tempDir());
 	t.deepEqual(schemaErrors(doc), []);
 	const want = await built.handle.objectChecksum(next.checksum, LIB);
@@ -147,14 +139,8 @@ test('overlays in two mount namespaces at once, one from a commit no deployment 
 	t.teardown(async () => fx.cleanup());
 	const {built, old, next} = await setup(fx);
 	const third = await built.handle.commit('3.0');
-	const one = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
-	});
-	const two = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		checkout(built, third, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
-	});
+	const one = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => checkoutLibdemo(built.repo, next.checksum, upper));
+	const two = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => checkoutLibdemo(built.repo, third, upper));
 	t.not(one.device, two.device);
 	const doc = await status(built, await fx.tempDir());
 	t.deepEqual(schemaErrors(doc), []);
@@ -176,8 +162,7 @@ test('several lower layers: a file from a layer above the deployment', async t =
 	t.teardown(async () => fx.cleanup());
 	const {built, old, next} = await setup(fx);
 	const hot = await fx.tempDir('livetree-ovl-lower-');
-	await mkdir(join(hot, 'lib'), {recursive: true});
-	checkout(built, next.checksum, '/usr/lib/livetree-demo', join(hot, 'lib/livetree-demo'));
+	await checkoutLibdemo(built.repo, next.checksum, hot);
 	const ns = await overlayNs(t, fx, old.path, [hot, `${old.path}/usr`], async () => {});
 	const doc = await status(built, await fx.tempDir());
 	t.deepEqual(schemaErrors(doc), []);
@@ -195,10 +180,7 @@ test('an upper file deleted while mapped is stale but still traced to its commit
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const {built, old, next} = await setup(fx);
-	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
-	});
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => checkoutLibdemo(built.repo, next.checksum, upper));
 	// Delete it through the overlay, inside its namespace: the upper layer gets a whiteout.
 	execFileSync('nsenter', ['-t', String(ns.after), '-m', 'rm', `${old.path}${LIB}`]);
 	const doc = await status(built, await fx.tempDir());
@@ -255,10 +237,7 @@ test('a hotfix overlay mounted as lowerdir=/usr on /usr from inside the root is 
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const {built, old, next} = await setup(fx);
-	const ns = await rootOverlayNs(t, fx, old.path, 'self', async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
-	});
+	const ns = await rootOverlayNs(t, fx, old.path, 'self', async upper => checkoutLibdemo(built.repo, next.checksum, upper));
 	const doc = await status(built, await fx.tempDir());
 	t.deepEqual(schemaErrors(doc), []);
 	const want = await built.handle.objectChecksum(next.checksum, LIB);
@@ -302,10 +281,7 @@ test('an overlay mounted the way ostree admin unlock --hotfix does: its upper fi
 	const index = built.deployments.findIndex(d => d.checksum === old.checksum && d.serial === old.serial);
 	await built.handle.bootedRun(index, 'ostree', 'admin', 'unlock', '--hotfix');
 	t.true(existsSync(join(old.path, '.usr-ovl-upper')));
-	const ns = await rootOverlayNs(t, fx, old.path, 'unlock', async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		checkout(built, next.checksum, '/usr/lib/livetree-demo', join(upper, 'lib/livetree-demo'));
-	});
+	const ns = await rootOverlayNs(t, fx, old.path, 'unlock', async upper => checkoutLibdemo(built.repo, next.checksum, upper));
 	const mountinfo = await readFile(`/proc/${ns.after}/mountinfo`, 'utf8');
 	t.regex(mountinfo, /lowerdir=usr,upperdir=\.usr-ovl-upper,workdir=\.usr-ovl-work/);
 	const doc = await status(built, await fx.tempDir());

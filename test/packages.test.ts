@@ -4,7 +4,6 @@
 // and pruned: the old process is still named with the old package version, through the
 // catalog, and `livetree packages` reports the mismatch.
 import {execFile} from 'node:child_process';
-import {randomUUID} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 import {appendFile, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
@@ -15,41 +14,20 @@ import {collect} from '../src/collect.js';
 import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
 import {installedOf} from '../src/model/installed.js';
 import {buildPackages, type PackagesDocument} from '../src/model/packages.js';
-import {native} from '../src/native.js';
-import {catalogPath, readCommon} from '../src/options.js';
+import {readCommon} from '../src/options.js';
 import {renderPackagesText} from '../src/render/packages-text.js';
 import {makeStyle} from '../src/render/style.js';
 import {livetree, projectRoot} from './helpers/cli.js';
-import {dpkgUpgrade} from './helpers/dpkg.js';
-import {FIXTURES, Fixtures, type SysrootHandle} from './helpers/fixture.js';
+import {commitWithDb} from './helpers/dpkg-commit.js';
+import {dpkgHostRoot, dpkgUpgrade} from './helpers/dpkg.js';
+import {hostRootScanner} from './helpers/host-scanner.js';
+import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
 import {checkedDocument, packagesExitCode} from './helpers/exit-code.js';
 
 const run = promisify(execFile);
 const ajv = new Ajv2020.default({allErrors: true, strict: false});
 const validatePackages = ajv.compile(JSON.parse(readFileSync(join(projectRoot, 'schema/packages.schema.json'), 'utf8')) as object);
-
-/** make-tree.sh + dpkg-tree.sh (or rpm-tree.sh) + ostree commit, like sysroot.sh's commit step. */
-async function commitWithDb(fx: Fixtures, s: SysrootHandle, version: string, damage?: (db: string) => Promise<void>, script = 'dpkg-tree.sh'): Promise<string> {
-	const tree = await fx.tempDir('livetree-dpkg-tree-');
-	// A marker of our own: other tests' trees of the same version (in this file too, run
-	// concurrently) would otherwise hold the very same libdemo object, and their processes
-	// would count here too.
-	await run(join(FIXTURES, 'make-tree.sh'), [tree, '--version', version, '--marker', `packages-${version}-${randomUUID()}`]);
-	await run(join(FIXTURES, script), [tree, version]);
-	await damage?.(join(tree, 'usr/share/dpkg/database'));
-	const {stdout} = await run('ostree', [
-		`--repo=${join(s.path, 'ostree/repo')}`,
-		'commit',
-		'-b',
-		`${s.osname}/stable`,
-		'-s',
-		`livetree test ${version}`,
-		`--add-metadata-string=version=${version}`,
-		tree,
-	]);
-	return stdout.trim();
-}
 
 async function status(sysroot: string, state: string): Promise<StatusDocument> {
 	return checkedDocument(await livetree(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state]));
@@ -235,11 +213,13 @@ test('a damaged dpkg database in a commit gives warnings, never a failed scan', 
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const s = await fx.initSysroot();
-	await commitWithDb(fx, s, '1.0', async db => {
-		// status cut inside the last stanza (libdemo's), a .list with a name that is not UTF-8.
-		const status = await readFile(join(db, 'status'));
-		await writeFile(join(db, 'status'), status.subarray(0, status.lastIndexOf('Version: ') + 4));
-		await appendFile(join(db, 'info/dash.list'), Buffer.from([0x2f, 0x75, 0x73, 0x72, 0x2f, 0xff, 0xfe, 0x0a]));
+	await commitWithDb(fx, s, '1.0', {
+		async damage(db) {
+			// status cut inside the last stanza (libdemo's), a .list with a name that is not UTF-8.
+			const status = await readFile(join(db, 'status'));
+			await writeFile(join(db, 'status'), status.subarray(0, status.lastIndexOf('Version: ') + 4));
+			await appendFile(join(db, 'info/dash.list'), Buffer.from([0x2f, 0x75, 0x73, 0x72, 0x2f, 0xff, 0xfe, 0x0a]));
+		},
 	});
 	const d = (await s.deploy()).deployments[0]!;
 	const proc = await fx.startChrooted(d.path, ['/usr/bin/demo-sleep', '600']);
@@ -273,7 +253,7 @@ test('an rpm database in the commits: the old version named through the catalog,
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const s = await fx.initSysroot();
-	const rpmCommit = async (version: string) => commitWithDb(fx, s, version, undefined, 'rpm-tree.sh');
+	const rpmCommit = async (version: string) => commitWithDb(fx, s, version, {script: 'rpm-tree.sh'});
 	const v1 = await rpmCommit('1.0');
 	const d1 = (await s.deploy()).deployments[0]!;
 	const proc = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
@@ -354,9 +334,7 @@ test('a host file replaced by a dpkg upgrade names the version a scan recorded, 
 	t.teardown(async () => fx.cleanup());
 	// A host root without OSTree: a real dpkg database in var/lib/dpkg, livetree-demo 5.0-1
 	// installed by dpkg --root, a process chrooted in it mapping its library.
-	const root = join(await fx.tempDir('livetree-host-root-'), 'root');
-	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '5.0', '--marker', `host-pkg-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '5.0', 'var/lib/dpkg']);
+	const root = await dpkgHostRoot(fx, '5.0', 'host-pkg');
 	const proc = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
 	const sysroot = await fx.tempDir('livetree-no-sysroot-');
 	const lib = join(root, 'usr/lib/livetree-demo/libdemo.so.1');
@@ -364,16 +342,7 @@ test('a host file replaced by a dpkg upgrade names the version a scan recorded, 
 	// packages model and renderer of `livetree packages`) with the test's root as host root.
 	const scanWith = async (state: string): Promise<StatusDocument> => {
 		const options = readCommon({sysroot, 'state-dir': state, 'no-systemd': true});
-		const scanner = new native.Scanner({
-			sysroot,
-			procRoot: '/proc',
-			sysRoot: '/sys',
-			runDir: options.runDir,
-			hostRoot: root,
-			catalogPath: catalogPath(options),
-			progress: false,
-			kernel: false,
-		});
+		const scanner = hostRootScanner(options, root);
 		return collect(options, {pids: [proc.pid]}, scanner);
 	};
 	const libOf = (doc: StatusDocument): MappedFile => {

@@ -5,11 +5,11 @@ import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import {native} from '../src/native.js';
 import {restartFamilies} from '../src/render/prometheus-fleet.js';
 import {renderPrometheus} from '../src/render/prometheus.js';
 import {livetree} from './helpers/cli.js';
 import {parseExposition, promtoolCheck, valueOf} from './helpers/exposition.js';
+import {recordRestart} from './helpers/restart-history.js';
 import {makeDocument} from './helpers/status-document.js';
 import {metricsExitCode, statusExitCode, textExitCode} from './helpers/exit-code.js';
 import type {StatusDocument} from '../src/model/document.js';
@@ -63,11 +63,8 @@ test('livetree status --textfile carries the verdicts of a real catalog', async 
 	// A first scan creates the catalog; then two restarts are recorded as `livetree restart` does.
 	const first = await livetree(['status', '--no-systemd', '--json', '--state-dir', state]);
 	t.is(first.code, statusExitCode(JSON.parse(first.stdout) as StatusDocument), first.stderr);
-	const catalog = path.join(state, 'catalog.sqlite');
-	const failed = native.catalogBeginRestart(catalog, {unit: 'db.service', oldPids: [10], staleFilesJson: '[]'});
-	native.catalogFinishRestart(catalog, failed, {jobResult: 'failed', newPids: [], verdict: 'failed', detailsJson: '{}'});
-	const verified = native.catalogBeginRestart(catalog, {unit: 'web.service', oldPids: [11], staleFilesJson: '[]'});
-	native.catalogFinishRestart(catalog, verified, {jobResult: 'done', newPids: [12], verdict: 'verified', detailsJson: '{}'});
+	recordRestart(state, 'db.service', 'failed');
+	recordRestart(state, 'web.service', 'verified');
 
 	const r = await livetree(['status', '--no-systemd', '--state-dir', state, '--textfile', textfile, '--output', path.join(dir, 'out.txt')]);
 	const text = await readFile(textfile, 'utf8');

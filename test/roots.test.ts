@@ -4,14 +4,13 @@
 // the version a scan recorded while it was current (none when no scan saw it: never a
 // guess). Expected versions come from `dpkg-query --admindir` on the root's database.
 import {execFile} from 'node:child_process';
-import {randomUUID} from 'node:crypto';
-import {readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
 import type {MappedFile, Process} from '../src/model/document.js';
 import {livetree} from './helpers/cli.js';
-import {FIXTURES, Fixtures} from './helpers/fixture.js';
+import {dpkgHostRoot, dpkgUpgrade} from './helpers/dpkg.js';
+import {Fixtures} from './helpers/fixture.js';
 
 const run = promisify(execFile);
 const LIB = 'usr/lib/livetree-demo/libdemo.so.1';
@@ -20,28 +19,10 @@ async function dpkgVersion(root: string, pkg: string): Promise<string> {
 	return (await run('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', `-f=${'$'}{Version}`, pkg])).stdout;
 }
 
-/** livetree-demo VERSION-1 over the chroot's own, with the real dpkg: a new libdemo renamed over the old. */
-async function dpkgUpgrade(fx: Fixtures, root: string, version: string): Promise<void> {
-	const work = await fx.tempDir('livetree-deb-');
-	const pkg = join(work, 'pkg');
-	await run('mkdir', ['-p', join(pkg, 'DEBIAN'), join(pkg, 'usr/lib/livetree-demo'), join(pkg, 'usr/share/livetree-demo')]);
-	const lib = await readFile(join(root, LIB));
-	await writeFile(join(pkg, LIB), Buffer.concat([lib, Buffer.from(`livetree-demo ${version}`)]));
-	await writeFile(join(pkg, 'usr/share/livetree-demo/version'), version);
-	await writeFile(
-		join(pkg, 'DEBIAN/control'),
-		`Package: livetree-demo\nVersion: ${version}-1\nArchitecture: amd64\nMaintainer: livetree tests <root@localhost>\nDescription: livetree demo library\n an upgrade inside a chroot.\n`,
-	);
-	await run('dpkg-deb', ['--root-owner-group', '--build', pkg, join(work, 'demo.deb')]);
-	await run('dpkg', [`--root=${root}`, '--force-unsafe-io', '-i', join(work, 'demo.deb')]);
-}
-
 test('a chroot names packages from its own database, and after an upgrade inside it the version a scan recorded', async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
-	const root = join(await fx.tempDir('livetree-chroot-'), 'root');
-	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '5.0', '--marker', `chroot-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '5.0', 'var/lib/dpkg']);
+	const root = await dpkgHostRoot(fx, '5.0', 'chroot');
 	const proc = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
 	const state = await fx.tempDir();
 	const explain = async (dir: string): Promise<{code: number; p: Process}> => {

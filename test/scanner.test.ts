@@ -3,10 +3,8 @@
 // deployment, an undeploy, a cleanup that prunes — and after another process writes the
 // catalog; and it loads what it knows again only when that changed. Real sysroots built
 // with the ostree CLI, processes really chrooted, the real CLI as the other process.
-import {execFile} from 'node:child_process';
 import {mkdir, rm} from 'node:fs/promises';
 import {join} from 'node:path';
-import {promisify} from 'node:util';
 import test from 'ava';
 import {buildDocument} from '../src/model/build.js';
 import type {StatusDocument} from '../src/model/document.js';
@@ -17,7 +15,6 @@ import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
 import {statusExitCode} from './helpers/exit-code.js';
 
-const run = promisify(execFile);
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 
 // The document minus what differs between any two scans (when it was made).
@@ -46,8 +43,7 @@ test("a scanner kept across scans sees commits, deployments, undeploys, prunes a
 	const other = await fx.initSysroot();
 	const vOther = await other.commit('9.0', 'only-elsewhere');
 	const dOther = (await other.deploy()).deployments[0]!;
-	const root = join(await fx.tempDir(), 'chroot');
-	await run('cp', ['-a', '--no-preserve=links', `${dOther.path}/.`, root]);
+	const root = await fx.copyTree(dOther.path);
 	const b = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
 	await rm(join(root, LIB));
 

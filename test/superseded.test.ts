@@ -4,25 +4,19 @@
 // names another file, also when the mapped one was unlinked; staleReason "superseded" then;
 // "deleted" only when the path names nothing. Real dpkg upgrades and removals, a plain
 // rename-over, processes chrooted in trees of their own.
-import {execFile} from 'node:child_process';
-import {randomUUID} from 'node:crypto';
 import {appendFile, copyFile, rename} from 'node:fs/promises';
 import {join} from 'node:path';
-import {promisify} from 'node:util';
 import test from 'ava';
 import type {MappedFile, Process} from '../src/model/document.js';
 import {livetree} from './helpers/cli.js';
-import {dpkgRemove, dpkgUpgrade} from './helpers/dpkg.js';
-import {FIXTURES, Fixtures} from './helpers/fixture.js';
+import {dpkgHostRoot, dpkgRemove, dpkgUpgrade} from './helpers/dpkg.js';
+import {Fixtures} from './helpers/fixture.js';
 
-const run = promisify(execFile);
 const LIB = 'usr/lib/livetree-demo/libdemo.so.1';
 
 // A tree with livetree-demo 5.0-1 installed by the real dpkg --root, and a process in it.
 async function treeWithProcess(fx: Fixtures): Promise<{root: string; pid: number; state: string}> {
-	const root = join(await fx.tempDir('livetree-superseded-'), 'root');
-	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '5.0', '--marker', `superseded-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '5.0', 'var/lib/dpkg']);
+	const root = await dpkgHostRoot(fx, '5.0', 'superseded');
 	const {pid} = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
 	return {root, pid, state: await fx.tempDir()};
 }

@@ -6,22 +6,17 @@
 // which image and package version ran when. Assertions are about this test's container only:
 // the scans also see every other process on the machine.
 import {randomBytes} from 'node:crypto';
-import {mkdir, readFile, writeFile} from 'node:fs/promises';
+import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
-import Ajv2020 from 'ajv/dist/2020.js';
 import type {DiffDocument} from '../src/model/diff.js';
 import type {StatusDocument} from '../src/model/document.js';
 import type {TimelineDocument} from '../src/timeline/answer.js';
-import {livetree, projectRoot} from './helpers/cli.js';
+import {livetree} from './helpers/cli.js';
 import {buildDemoDeb, PodmanStore} from './helpers/podman.js';
 import {schemaErrors} from './helpers/schema.js';
-
-const ajv = new Ajv2020.default({allErrors: true, strict: false});
-const schema = async (name: string) => ajv.compile(JSON.parse(await readFile(join(projectRoot, `schema/${name}.schema.json`), 'utf8')) as object);
-const validateTimeline = await schema('timeline');
-const validateDiff = await schema('diff');
+import {assertedTimeline, validateDiff} from './helpers/timeline.js';
 
 test('a container created again after its tag moved: timeline --container, --at and diff say which image and version ran when', async t => {
 	const store = await PodmanStore.create();
@@ -69,13 +64,7 @@ test('a container created again after its tag moved: timeline --container, --at 
 		[[newPid, secondImage, false]],
 	);
 
-	const timeline = async (args: string[]): Promise<TimelineDocument> => {
-		const r = await livetree(['timeline', '--state-dir', state, '--json', ...args]);
-		t.is(r.code, 0, r.stderr);
-		const doc = JSON.parse(r.stdout) as TimelineDocument;
-		t.true(validateTimeline(doc), JSON.stringify(validateTimeline.errors));
-		return doc;
-	};
+	const timeline = async (args: string[]): Promise<TimelineDocument> => assertedTimeline(t, state, args);
 
 	const iso = (at: number) => new Date(at * 1000).toISOString().replace(/\.\d+Z$/, '.000Z');
 	// The container's history: the old process with the old image and 1.0-1 until the scan

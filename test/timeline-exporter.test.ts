@@ -3,29 +3,14 @@
 // livetree-demo 1.0-1 from an OSTree deployment whose tree has a real dpkg database; its
 // exporter (as root) scans on every scrape, and `livetree timeline` then answers from what
 // it recorded. Assertions are about this test's own host, state directory and catalog.
-import {readFile} from 'node:fs/promises';
-import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
-import Ajv2020 from 'ajv/dist/2020.js';
-import type {TimelineDocument} from '../src/timeline/answer.js';
 import {track, waitFor} from './helpers/children.js';
-import {livetree, projectRoot} from './helpers/cli.js';
 import {commitWithDb} from './helpers/dpkg-commit.js';
 import {Fixtures} from './helpers/fixture.js';
 import {freePort, request} from './helpers/http.js';
 import {startSimHost} from './helpers/sim-host.js';
-
-const ajv = new Ajv2020.default({allErrors: true, strict: false});
-const validate = ajv.compile(JSON.parse(await readFile(join(projectRoot, 'schema/timeline.schema.json'), 'utf8')) as object);
-
-async function timeline(state: string, args: string[]): Promise<TimelineDocument> {
-	const r = await livetree(['timeline', '--state-dir', state, '--json', ...args]);
-	if (r.code !== 0) throw new Error(`timeline ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-	const doc = JSON.parse(r.stdout) as TimelineDocument;
-	if (!validate(doc)) throw new Error(JSON.stringify(validate.errors));
-	return doc;
-}
+import {timeline} from './helpers/timeline.js';
 
 test('the exporter records into the timeline, at most one scan a minute, and timeline answers from it', async t => {
 	const fx = new Fixtures();

@@ -5,25 +5,20 @@
 // --json` records a scan with both running and one after they are gone; `timeline --commit`,
 // `--at` and `diff` must name the overlay file (PATH@OBJECT) and its source commit, for the
 // process that maps it only, and when it ended. Assertions are about this test's processes.
-import {execFileSync} from 'node:child_process';
-import {mkdir, readFile, writeFile} from 'node:fs/promises';
+import {writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
-import Ajv2020 from 'ajv/dist/2020.js';
 import type {DiffDocument} from '../src/model/diff.js';
 import type {StatusDocument} from '../src/model/document.js';
 import type {TimelineDocument} from '../src/timeline/answer.js';
-import {livetree, projectRoot} from './helpers/cli.js';
+import {livetree} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
-import {overlayNs} from './helpers/overlay-ns.js';
+import {checkoutLibdemo, overlayNs} from './helpers/overlay-ns.js';
 import {schemaErrors} from './helpers/schema.js';
+import {assertedTimeline, validateDiff} from './helpers/timeline.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
-const ajv = new Ajv2020.default({allErrors: true, strict: false});
-const schema = async (name: string) => ajv.compile(JSON.parse(await readFile(join(projectRoot, `schema/${name}.schema.json`), 'utf8')) as object);
-const validateTimeline = await schema('timeline');
-const validateDiff = await schema('diff');
 
 test('a live-applied overlay: timeline --commit and --at name the overlay file and its commit for the process that maps it; diff says it went', async t => {
 	const fx = new Fixtures();
@@ -31,17 +26,7 @@ test('a live-applied overlay: timeline --commit and --at name the overlay file a
 	const built = await fx.buildSysroot('two');
 	const old = built.deployments.find(d => d.version === '1.0')!;
 	const next = built.deployments.find(d => d.version === '2.0')!;
-	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => {
-		await mkdir(join(upper, 'lib'), {recursive: true});
-		execFileSync('ostree', [
-			'checkout',
-			`--repo=${built.repo}`,
-			'--force-copy',
-			'--subpath=/usr/lib/livetree-demo',
-			next.checksum,
-			join(upper, 'lib/livetree-demo'),
-		]);
-	});
+	const ns = await overlayNs(t, fx, old.path, [`${old.path}/usr`], async upper => checkoutLibdemo(built.repo, next.checksum, upper));
 	const object = await built.handle.objectChecksum(next.checksum, LIB);
 	const state = await fx.tempDir('livetree-tl-overlay-');
 	const dir = await fx.tempDir('livetree-tl-overlay-docs-');
@@ -68,13 +53,7 @@ test('a live-applied overlay: timeline --commit and --at name the overlay file a
 	const gone = await scan('gone');
 	t.false(gone.doc.processes.some(p => p.pid === ns.after || p.pid === ns.before));
 
-	const timeline = async (args: string[]): Promise<TimelineDocument> => {
-		const r = await livetree(['timeline', '--state-dir', state, '--json', ...args]);
-		t.is(r.code, 0, r.stderr);
-		const doc = JSON.parse(r.stdout) as TimelineDocument;
-		t.true(validateTimeline(doc), JSON.stringify(validateTimeline.errors));
-		return doc;
-	};
+	const timeline = async (args: string[]): Promise<TimelineDocument> => assertedTimeline(t, state, args);
 
 	const iso = (at: number) => new Date(at * 1000).toISOString().replace(/\.\d+Z$/, '.000Z');
 	const ours = (doc: TimelineDocument) =>

@@ -12,27 +12,19 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import {collect} from '../src/collect.js';
 import type {DiffDocument} from '../src/model/diff.js';
 import type {StatusDocument} from '../src/model/document.js';
-import {native} from '../src/native.js';
-import {catalogPath, readCommon} from '../src/options.js';
-import type {TimelineDocument} from '../src/timeline/answer.js';
+import {readCommon} from '../src/options.js';
 import {recordTimeline} from '../src/timeline/record.js';
 import {livetree, livetreeAs, projectRoot} from './helpers/cli.js';
 import {commitWithDb} from './helpers/dpkg-commit.js';
-import {FIXTURES, Fixtures} from './helpers/fixture.js';
+import {dpkgHostRoot, dpkgUpgrade} from './helpers/dpkg.js';
+import {hostRootScanner} from './helpers/host-scanner.js';
+import {Fixtures} from './helpers/fixture.js';
 import {startUserManager} from './helpers/systemd-user.js';
+import {timeline} from './helpers/timeline.js';
 
 const run = promisify(execFile);
 const ajv = new Ajv2020.default({allErrors: true, strict: false});
 const validateDiff = ajv.compile(JSON.parse(await readFile(join(projectRoot, 'schema/diff.schema.json'), 'utf8')) as object);
-const validate = ajv.compile(JSON.parse(await readFile(join(projectRoot, 'schema/timeline.schema.json'), 'utf8')) as object);
-
-async function timeline(state: string, args: string[]): Promise<TimelineDocument> {
-	const r = await livetree(['timeline', '--state-dir', state, '--json', ...args]);
-	if (r.code !== 0) throw new Error(`timeline ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-	const doc = JSON.parse(r.stdout) as TimelineDocument;
-	if (!validate(doc)) throw new Error(JSON.stringify(validate.errors));
-	return doc;
-}
 
 test.serial('an OSTree upgrade and an audited restart: which version ran when, and which restart ended it', async t => {
 	const fx = new Fixtures();
@@ -178,24 +170,13 @@ test.serial('an OSTree upgrade and an audited restart: which version ran when, a
 test('a dpkg upgrade on a host without OSTree: the old version until the process restarted', async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
-	const root = join(await fx.tempDir('livetree-tl-host-'), 'root');
-	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '5.0', '--marker', `tl-host-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '5.0', 'var/lib/dpkg']);
+	const root = await dpkgHostRoot(fx, '5.0', 'tl-host');
 	const sysroot = await fx.tempDir('livetree-no-sysroot-');
 	const state = await fx.tempDir();
 	const options = readCommon({sysroot, 'state-dir': state, 'no-systemd': true});
 	// The CLI scans host root `/`; these are its own steps (collect, then the timeline's record,
 	// as `livetree status` does) with the test's root as host root and a set scan time.
-	const scanner = new native.Scanner({
-		sysroot,
-		procRoot: '/proc',
-		sysRoot: '/sys',
-		runDir: options.runDir,
-		hostRoot: root,
-		catalogPath: catalogPath(options),
-		progress: false,
-		kernel: false,
-	});
+	const scanner = hostRootScanner(options, root);
 	const scanAt = async (at: number): Promise<StatusDocument> => {
 		const doc = await collect(options, {observe: true}, scanner);
 		process.env['LIVETREE_TEST_SCAN_TIME'] = String(at);
@@ -212,18 +193,7 @@ test('a dpkg upgrade on a host without OSTree: the old version until the process
 	const old = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
 	await scanAt(t0);
 	// dpkg replaces the library; the process still maps 5.0 until it restarts.
-	const work = await fx.tempDir('livetree-deb-');
-	const pkg = join(work, 'pkg');
-	await run('mkdir', ['-p', join(pkg, 'DEBIAN'), join(pkg, 'usr/lib/livetree-demo'), join(pkg, 'usr/share/livetree-demo')]);
-	const lib = await readFile(join(root, 'usr/lib/livetree-demo/libdemo.so.1'));
-	await writeFile(join(pkg, 'usr/lib/livetree-demo/libdemo.so.1'), Buffer.concat([lib, Buffer.from('livetree-demo 6.0')]));
-	await writeFile(join(pkg, 'usr/share/livetree-demo/version'), '6.0');
-	await writeFile(
-		join(pkg, 'DEBIAN/control'),
-		'Package: livetree-demo\nVersion: 6.0-1\nArchitecture: amd64\nMaintainer: livetree tests <root@localhost>\nDescription: livetree demo library\n an upgrade for the timeline test.\n',
-	);
-	await run('dpkg-deb', ['--root-owner-group', '--build', pkg, join(work, 'demo.deb')]);
-	await run('dpkg', [`--root=${root}`, '--force-unsafe-io', '-i', join(work, 'demo.deb')]);
+	await dpkgUpgrade(fx, root, '6.0');
 	await scanAt(t0 + 60);
 	await old.stop();
 	const fresh = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);

@@ -1,5 +1,5 @@
-// What the composefs tests ask of a status document and of the processes they start: one
-// process by PID, one of its files by path, a deployment's id, and waiting for a condition.
+// What the composefs tests ask of a status document: one process by PID, one of its files
+// by path, a deployment's id.
 import type {MappedFile, Process, StatusDocument} from '../../src/model/document.js';
 
 /** The process PID of a scan; throws when the scan does not list it. */
@@ -24,16 +24,3 @@ export function file(p: Process, path: string): MappedFile {
 
 /** OSNAME/CHECKSUM.SERIAL, as documents name a deployment. */
 export const idOf = (d: {osname: string; checksum: string; serial: number}): string => `${d.osname}/${d.checksum}.${d.serial}`;
-
-/** Wait until `ok` holds (a rejection counts as not yet), at most `timeoutMs`; `why` explains a timeout. */
-export async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number, why: () => Promise<string> = async () => ''): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await ok().catch(() => false))) {
-		if (Date.now() > deadline) {
-			const reason = await why();
-			throw new Error(`timed out waiting for ${what}${reason ? `: ${reason}` : ''}`);
-		}
-
-		await new Promise(r => setTimeout(r, 25));
-	}
-}

@@ -1,5 +1,5 @@
 // Children a test starts (exporters, Prometheus, node_exporter): their output kept for
-// failure messages, and each ended in teardown by its own PID.
+// failure messages, and each ended in teardown by its own PID; and waiting for what they do.
 import type {ChildProcess} from 'node:child_process';
 import {setTimeout as sleep} from 'node:timers/promises';
 
@@ -26,6 +26,7 @@ export function track(t: {teardown(fn: () => Promise<void>): void}, child: Child
 	return {child, output: () => `${name}: ${output.slice(-3000)}`};
 }
 
+// A rejection of `check` fails the wait at once; until() below counts it as "not yet".
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, seconds = 120): Promise<void> {
 	const deadline = Date.now() + seconds * 1000;
 	while (!(await check())) {
@@ -34,5 +35,18 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 		}
 
 		await sleep(200);
+	}
+}
+
+/** Wait until `ok` holds (a rejection counts as not yet), at most `timeoutMs`; `why` explains a timeout. */
+export async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number, why: () => Promise<string> = async () => ''): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!(await ok().catch(() => false))) {
+		if (Date.now() > deadline) {
+			const reason = await why();
+			throw new Error(`timed out waiting for ${what}${reason ? `: ${reason}` : ''}`);
+		}
+
+		await sleep(25);
 	}
 }

@@ -1,9 +1,11 @@
-// A real dpkg upgrade for tests: the package manager's own way of replacing a file.
+// Real dpkg for tests: a host root with a dpkg database, and an upgrade (the package
+// manager's own way of replacing a file) or removal of its livetree-demo.
 import {execFile} from 'node:child_process';
+import {randomUUID} from 'node:crypto';
 import {readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
-import type {Fixtures} from './fixture.js';
+import {FIXTURES, type Fixtures} from './fixture.js';
 
 const run = promisify(execFile);
 
@@ -30,4 +32,16 @@ export async function dpkgUpgrade(fx: Fixtures, root: string, version: string): 
 /** Remove livetree-demo from ROOT with the real `dpkg --root --remove`: its files go, nothing takes their paths. */
 export async function dpkgRemove(root: string): Promise<void> {
 	await run('dpkg', [`--root=${root}`, '--force-unsafe-io', '--force-depends', '--remove', 'livetree-demo']);
+}
+
+/**
+ * A host root without OSTree, in a directory of fx's: a make-tree.sh tree (a marker of its
+ * own, `NAME-UUID`, so that no other test's tree holds the same objects) with livetree-demo
+ * VERSION-1 installed by the real `dpkg --root` and its database in var/lib/dpkg.
+ */
+export async function dpkgHostRoot(fx: Fixtures, version: string, name: string): Promise<string> {
+	const root = join(await fx.tempDir(`livetree-${name}-root-`), 'root');
+	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', version, '--marker', `${name}-${randomUUID()}`]);
+	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, version, 'var/lib/dpkg']);
+	return root;
 }

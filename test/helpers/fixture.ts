@@ -150,6 +150,13 @@ export class Fixtures {
 		return dir;
 	}
 
+	/** A plain copy of TREE (a deployment, say) in a directory of its own: its own inodes, no hard links. */
+	async copyTree(tree: string): Promise<string> {
+		const root = join(await this.tempDir('livetree-copy-'), 'root');
+		await execFileP('cp', ['-a', '--no-preserve=links', `${tree}/.`, root]);
+		return root;
+	}
+
 	/** A fresh sysroot holding one OS (init only). */
 	async initSysroot(osname = 'demo', repoMode?: 'bare-user' | 'archive'): Promise<SysrootHandle> {
 		const base = await mkdtemp(join(tmpdir(), 'livetree-fx-'));

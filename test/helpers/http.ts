@@ -14,17 +14,22 @@ const agent = new http.Agent({keepAlive: false, maxSockets: Number.POSITIVE_INFI
 export async function request(url: string, method = 'GET', headers: http.OutgoingHttpHeaders = {}): Promise<Reply> {
 	return new Promise((resolve, reject) => {
 		const req = http.request(url, {method, agent, headers}, response => {
-			let body = '';
-			response.setEncoding('utf8');
-			response.on('data', (chunk: string) => {
-				body += chunk;
-			});
-			response.on('end', () => {
-				resolve({status: response.statusCode ?? 0, headers: response.headers, body});
-			});
+			readReply(response, resolve);
 		});
 		req.on('error', reject);
 		req.end();
+	});
+}
+
+// The whole of a response (HTTP or HTTPS), given to `done` at its end.
+export function readReply(response: http.IncomingMessage, done: (reply: Reply) => void): void {
+	let body = '';
+	response.setEncoding('utf8');
+	response.on('data', (chunk: string) => {
+		body += chunk;
+	});
+	response.on('end', () => {
+		done({status: response.statusCode ?? 0, headers: response.headers, body});
 	});
 }
 

@@ -11,6 +11,7 @@ import {chmod, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
+import type {Process} from '../../src/model/document.js';
 import {projectRoot} from './cli.js';
 
 const execFileP = promisify(execFile);
@@ -121,6 +122,30 @@ export class PodmanStore {
 	async podman(args: string[]): Promise<string> {
 		const [cmd, ...rest] = this.argv(args);
 		return run(cmd!, rest);
+	}
+
+	/** A --state-dir for livetree beside the store (removed with it). */
+	async stateDir(): Promise<string> {
+		const state = join(this.dir, 'state');
+		await mkdir(state);
+		return state;
+	}
+
+	/**
+	 * The `container` record livetree gives of container C of this store, run from image
+	 * IMAGE (its ID, DIGEST its digest) while C's image name still resolves to it, outside
+	 * any unit.
+	 */
+	currentRecord(c: ContainerInspect, image: string, digest: string): NonNullable<Process['container']> {
+		return {
+			engine: 'podman',
+			id: c.Id,
+			name: c.Name,
+			image: {id: image, digest, name: c.ImageName, nameNowResolvesTo: image},
+			imageOutdated: false,
+			storageRoot: this.root,
+			unit: null,
+		};
 	}
 
 	/** `podman container inspect NAME`, the fields the tests compare with. */

@@ -4,7 +4,7 @@ import {readFile} from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import {promisify} from 'node:util';
-import type {Reply} from './http.js';
+import {type Reply, readReply} from './http.js';
 
 const run = promisify(execFile);
 
@@ -64,14 +64,7 @@ export async function requestTls(url: string, options: TlsRequestOptions = {}): 
 				headers: options.authorization ? {authorization: options.authorization} : {},
 			},
 			response => {
-				let body = '';
-				response.setEncoding('utf8');
-				response.on('data', (chunk: string) => {
-					body += chunk;
-				});
-				response.on('end', () => {
-					resolve({status: response.statusCode ?? 0, headers: response.headers, body});
-				});
+				readReply(response, resolve);
 			},
 		);
 		req.on('error', reject);
