@@ -5,24 +5,21 @@
 // the reference), validates against schema/timeline.schema.json, and its numbers are the
 // catalog's own, counted with SQL.
 import {execFile} from 'node:child_process';
-import {randomUUID} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
-import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
-import Ajv2020 from 'ajv/dist/2020.js';
 import type {TimelineAnswer, TimelineFilter} from '../native/binding.js';
 import {collect} from '../src/collect.js';
 import {native} from '../src/native.js';
 import {catalogPath, readCommon} from '../src/options.js';
 import type {TimelineDocument} from '../src/timeline/answer.js';
 import {recordTimeline} from '../src/timeline/record.js';
-import {livetree, projectRoot} from './helpers/cli.js';
-import {FIXTURES, Fixtures} from './helpers/fixture.js';
+import {livetree} from './helpers/cli.js';
+import {dpkgHostRoot} from './helpers/dpkg.js';
+import {Fixtures} from './helpers/fixture.js';
+import {hostRootScanner} from './helpers/host-scanner.js';
+import {validateTimeline} from './helpers/timeline.js';
 
 const run = promisify(execFile);
-const ajv = new Ajv2020.default({allErrors: true, strict: false});
-const validate = ajv.compile(JSON.parse(await readFile(join(projectRoot, 'schema/timeline.schema.json'), 'utf8')) as object);
 const iso = (s: number | null | undefined) => (s === null || s === undefined ? null : new Date(s * 1000).toISOString());
 
 /** The mapping src/timeline/answer.ts did before the core wrote the document (the reference). */
@@ -83,23 +80,12 @@ async function sql(file: string, query: string): Promise<number> {
 test('timeline --json: the core writes what the TypeScript mapping wrote, byte for byte, and the catalog counts it', async t => {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
-	const root = join(await fx.tempDir('livetree-tl-doc-'), 'root');
-	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '5.0', '--marker', `tl-doc-${randomUUID()}`]);
-	await run(join(FIXTURES, 'dpkg-tree.sh'), [root, '5.0', 'var/lib/dpkg']);
+	const root = await dpkgHostRoot(fx, '5.0', 'tl-doc');
 	const sysroot = await fx.tempDir('livetree-no-sysroot-');
 	const state = await fx.tempDir();
 	const options = readCommon({sysroot, 'state-dir': state, 'no-systemd': true});
 	const file = catalogPath(options);
-	const scanner = new native.Scanner({
-		sysroot,
-		procRoot: '/proc',
-		sysRoot: '/sys',
-		runDir: options.runDir,
-		hostRoot: root,
-		catalogPath: file,
-		progress: false,
-		kernel: false,
-	});
+	const scanner = hostRootScanner(options, root);
 	const scanAt = async (at: number) => {
 		const doc = await collect(options, {observe: true}, scanner);
 		process.env['LIVETREE_TEST_SCAN_TIME'] = String(at);
@@ -140,7 +126,7 @@ test('timeline --json: the core writes what the TypeScript mapping wrote, byte f
 		const expected = reference(native.catalogQueryTimeline(file, q.filter), q.filter, q.at);
 		t.is(r.stdout, `${JSON.stringify(expected)}\n`, q.args.join(' '));
 		const doc = JSON.parse(r.stdout) as TimelineDocument;
-		t.true(validate(doc), JSON.stringify(validate.errors));
+		t.true(validateTimeline(doc), JSON.stringify(validateTimeline.errors));
 		docs.push(doc);
 	}
 
