@@ -61,6 +61,13 @@ test.serial('a booted composefs system with /usr unlocked as ostree does: a rest
 	t.true(['running', 'degraded'].includes(up), up);
 	const root = await inside(leader, ['findmnt', '-n', '-o', 'FSTYPE,SOURCE', '/']);
 	t.is(root.replace(/\s+/g, ' '), 'overlay composefs');
+	// This system's own composefs mount: another checkout's booted system, running beside
+	// this test, has one too, which is not this test's to judge.
+	const rootDevice = (await inside(leader, ['findmnt', '-n', '-o', 'MAJ:MIN', '/'])).trim();
+	const ours = (w: {code: string; message: string}) => {
+		const mount = /^composefs mount (\d+:\d+) /.exec(w.message)?.[1];
+		return w.code.startsWith('composefs-') && (mount === undefined || mount === rootDevice);
+	};
 	const loops = (await run('losetup', ['-n', '-O', 'BACK-FILE', '-l'])).stdout;
 	t.false(loops.includes(deploy), 'no loop device holds the image');
 	const bus = ['--bus-address', `unix:path=/proc/${leader}/root/run/dbus/system_bus_socket`, '--sysroot', sysroot, '--state-dir', state];
@@ -86,7 +93,7 @@ test.serial('a booted composefs system with /usr unlocked as ostree does: a rest
 	const first = await status();
 	t.is(first.deployments[0]!.composefs?.mounted, true);
 	t.deepEqual(
-		first.warnings.filter(w => w.code.startsWith('composefs-')),
+		first.warnings.filter(w => ours(w)),
 		[],
 	);
 	for (const unit of ['cron.service', 'lt-app.service', 'systemd-journald.service']) {
