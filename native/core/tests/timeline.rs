@@ -233,6 +233,38 @@ fn reused_pid_unreadable_and_clock_back() {
 }
 
 #[test]
+fn a_moment_between_scans_far_apart_is_a_gap_even_when_the_clock_went_back_after() {
+    // Scans at T0+60 and T0+3h, then the clock goes back to T0+3h-10min. At T0+1h no scan
+    // looked: the two scans recorded one after the other lie three hours apart.
+    let dir = TempDir::new("timeline-back-gap");
+    let mut c = Catalog::open(&dir.catalog()).unwrap();
+    let o = vec![ssl("1")];
+    for at in [T0 + 60, T0 + 3 * 3600, T0 + 3 * 3600 - 600] {
+        c.record_timeline(&scan(at, vec![proc_(7, T0, "a.service", o.clone())]))
+            .unwrap();
+    }
+    let at = |t: i64| TimelineFilter {
+        since: Some(t),
+        until: Some(t),
+        ..TimelineFilter::default()
+    };
+    let q = c.query_timeline(&at(T0 + 3600)).unwrap();
+    let gaps: Vec<_> = q.gaps.iter().map(|g| (g.from, g.to)).collect();
+    assert_eq!(gaps, vec![(Some(T0 + 60), Some(T0 + 3 * 3600))]);
+    assert_eq!(q.clock_back, vec![T0 + 3 * 3600 - 600]);
+    // Inside the last ten minutes the clock covered twice, a scan a minute or less away on
+    // both sides in the order they were recorded is no gap there.
+    let q = c.query_timeline(&at(T0 + 3 * 3600 - 300)).unwrap();
+    let gaps: Vec<_> = q.gaps.iter().map(|g| (g.from, g.to)).collect();
+    assert_eq!(gaps, vec![(Some(T0 + 60), Some(T0 + 3 * 3600))]);
+    // The whole range: the one gap, the one clock going back.
+    let q = c.query_timeline(&TimelineFilter::default()).unwrap();
+    let gaps: Vec<_> = q.gaps.iter().map(|g| (g.from, g.to)).collect();
+    assert_eq!(gaps, vec![(Some(T0 + 60), Some(T0 + 3 * 3600))]);
+    assert_eq!(q.clock_back, vec![T0 + 3 * 3600 - 600]);
+}
+
+#[test]
 fn retention_and_size_cap_prune_oldest_first_and_say_so() {
     let dir = TempDir::new("timeline-prune");
     let mut c = Catalog::open(&dir.catalog()).unwrap();

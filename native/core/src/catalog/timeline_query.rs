@@ -242,27 +242,64 @@ impl Catalog {
         let span = max_id.unwrap_or(0).saturating_sub(min_id.unwrap_or(0));
         let wide = scans.saturating_mul(4) > span;
         let walk = if wide {
-            "SELECT at, clock_back FROM timeline_scans WHERE +at >= ?1 AND +at <= ?2 ORDER BY id"
+            "SELECT id, at, clock_back FROM timeline_scans WHERE +at >= ?1 AND +at <= ?2 ORDER BY id"
         } else {
-            "SELECT at, clock_back FROM timeline_scans WHERE at >= ?1 AND at <= ?2 ORDER BY id"
+            "SELECT id, at, clock_back FROM timeline_scans WHERE at >= ?1 AND at <= ?2 ORDER BY id"
         };
+        // Where the clock went back, the same moments were lived more than once: each stretch
+        // between two clock jumps is a pass of its own, and a moment a pass went through with
+        // no scan near it is a gap, whichever pass the walk above followed.
+        let backs: Vec<i64> = conn
+            .prepare_cached("SELECT id FROM timeline_scans WHERE clock_back = 1 ORDER BY id")
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>())
+            })
+            .map_err(err)?;
         let mut stmt = conn.prepare_cached(walk).map_err(err)?;
         let mut walked = stmt.query([lo, hi]).map_err(err)?;
-        let (mut first, mut last): (Option<i64>, Option<i64>) = (None, None);
+        let (mut first, mut last): (Option<i64>, Option<(i64, i64)>) = (None, None);
         while let Some(r) = walked.next().map_err(err)? {
-            let at: i64 = r.get(0).map_err(err)?;
-            let back = r.get::<_, i64>(1).map_err(err)? == 1;
+            let id: i64 = r.get(0).map_err(err)?;
+            let at: i64 = r.get(1).map_err(err)?;
+            let back = r.get::<_, i64>(2).map_err(err)? == 1;
             match last {
                 None => first = Some(at),
                 Some(_) if back => clock_back.push(at),
-                Some(prev) if at.saturating_sub(prev) > GAP_SECONDS => gaps.push(TimelineGap {
-                    from: Some(prev),
-                    to: Some(at),
-                }),
+                // Scans recorded one after the other (where the clock went back, no scan
+                // between them may have left the range: the passes below judge those).
+                Some((prev_id, prev))
+                    if (backs.is_empty() || id == prev_id + 1)
+                        && at.saturating_sub(prev) > GAP_SECONDS =>
+                {
+                    gaps.push(TimelineGap {
+                        from: Some(prev),
+                        to: Some(at),
+                    })
+                }
                 Some(_) => {}
             }
-            last = Some(at);
+            last = Some((id, at));
         }
+        drop(walked);
+        if !backs.is_empty() {
+            let mut starts = vec![min_id.unwrap_or(0)];
+            starts.extend(&backs);
+            let ends: Vec<i64> = backs
+                .iter()
+                .map(|b| b - 1)
+                .chain([max_id.unwrap_or(0)])
+                .collect();
+            for (start, end) in starts.into_iter().zip(ends) {
+                for g in pass_gaps(conn, start, end, since, until).map_err(err)? {
+                    if !gaps.contains(&g) {
+                        gaps.push(g);
+                    }
+                }
+            }
+            gaps.sort_by_key(|g| (g.from, g.to));
+        }
+        let last = last.map(|(_, at)| at);
         if scan_before.is_none() && f.since.is_some() {
             gaps.insert(
                 0,
@@ -292,4 +329,44 @@ impl Catalog {
             clock_back,
         })
     }
+}
+
+/// The gaps of one pass of the clock (scans `start..=end` by id, their times rising) that
+/// touch [since, until]: two scans recorded one after the other more than `GAP_SECONDS`
+/// apart with part of that range between them.
+fn pass_gaps(
+    conn: &rusqlite::Connection,
+    start: i64,
+    end: i64,
+    since: i64,
+    until: i64,
+) -> rusqlite::Result<Vec<TimelineGap>> {
+    let bound = |sql: &str, at: i64| -> rusqlite::Result<Option<i64>> {
+        conn.query_row(sql, rusqlite::params![start, end, at], |r| r.get(0))
+    };
+    // The pass's scans from the last one at or before `since` to the first at or after
+    // `until` (its first and last scan where there is none).
+    let lo = bound(
+        "SELECT max(id) FROM timeline_scans WHERE id BETWEEN ?1 AND ?2 AND at <= ?3",
+        since,
+    )?
+    .unwrap_or(start);
+    let hi = bound(
+        "SELECT min(id) FROM timeline_scans WHERE id BETWEEN ?1 AND ?2 AND at >= ?3",
+        until,
+    )?
+    .unwrap_or(end);
+    let mut stmt = conn
+        .prepare_cached("SELECT at FROM timeline_scans WHERE id BETWEEN ?1 AND ?2 ORDER BY id")?;
+    let times = stmt
+        .query_map([lo, hi], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(times
+        .windows(2)
+        .filter(|w| w[1].saturating_sub(w[0]) > GAP_SECONDS && w[0] <= until && w[1] >= since)
+        .map(|w| TimelineGap {
+            from: Some(w[0]),
+            to: Some(w[1]),
+        })
+        .collect())
 }
