@@ -1,7 +1,7 @@
 // For scripts/bench.sh's systemd section: a real `systemd --user` manager on its own bus
 // (test/helpers/systemd-user.ts: a private mount namespace, its own cgroup), with UNITS
 // transient services of PER_UNIT processes each, every process `chroot ROOT SLEEP 3600`.
-// Prints one JSON line when every unit is started ({busAddress, cgroupRoot, units}), then
+// Prints one JSON line when every unit is started ({busAddress, runtimeDir, cgroupRoot, units}), then
 // keeps the manager until SIGTERM or SIGINT, when it stops it and everything in it.
 // Usage: node scripts/bench-systemd.mjs UNITS PER_UNIT ROOT SLEEP
 import {startUserManager} from '../dist/test/helpers/systemd-user.js';
@@ -30,7 +30,7 @@ try {
 		await manager.startUnit(`lt-bench-${i}.service`, ['/bin/sh', '-c', script], {waitForMainPid: false, properties: ['Restart=no']});
 	}
 
-	process.stdout.write(`${JSON.stringify({busAddress: manager.busAddress, cgroupRoot: manager.cgroupRoot, units: Number(units)})}\n`);
+	process.stdout.write(`${JSON.stringify({busAddress: manager.busAddress, runtimeDir: manager.runtimeDir, cgroupRoot: manager.cgroupRoot, units: Number(units)})}\n`);
 } catch (error) {
 	process.stderr.write(`bench-systemd: ${error instanceof Error ? error.stack : String(error)}\n`);
 	await manager.stop();

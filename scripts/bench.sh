@@ -34,9 +34,10 @@
 # 6. systemd (what asking a reachable manager costs): a real `systemd --user` manager on its
 #    own bus (scripts/bench-systemd.mjs, test/helpers/systemd-user.ts) with BENCH_UNITS
 #    units of BENCH_PER_UNIT processes each (300 × 10), all chrooted on a copy of the host's
-#    libc that is then replaced; one hyperfine run of `status --json --no-systemd` and
-#    `status --json --bus-address` (the manager's bus): the unit query's cost against the
-#    scan (target: at most 20% at 3000 processes).
+#    libc that is then replaced; one hyperfine run of `status --json --no-systemd`,
+#    `status --json --user` (XDG_RUNTIME_DIR of the manager: its own socket, as systemctl
+#    --user uses) and `status --json --bus-address` (the manager's bus): the unit query's
+#    cost against the scan (target: at most 20% at 3000 processes, on `--user`).
 # 7. config (issue 24): BENCH_CONFIG_N (3000) processes chrooted in a copy of the host's
 #    libraries with an /etc of their own; rounds (BENCH_CONFIG_ROUNDS=4 of BENCH_CONFIG_RUNS=5,
 #    the two commands in a rotated order) of `status --json --no-systemd` with and without the
@@ -593,6 +594,7 @@ if section systemd; then
   done
   [[ -s $work/sd.json ]] || die "systemd: the units did not start: $(tail -n 20 "$work/sd.log")"
   sd_bus=$(jq -r .busAddress "$work/sd.json")
+  sd_rt=$(jq -r .runtimeDir "$work/sd.json")
   sd_cgroup=$(jq -r .cgroupRoot "$work/sd.json")
   # Every unit's processes, from the manager's cgroup tree, once all of them map the libc.
   # (cgroup v2 at /sys/fs/cgroup, or a hybrid host's unified hierarchy; units come and go
@@ -620,11 +622,15 @@ if section systemd; then
   sst="node $root/bin/livetree.js status --json --sysroot $ssys --state-dir $sstate"
   node "$root/bin/livetree.js" status --json --no-systemd --sysroot "$ssys" --state-dir "$sstate" >/dev/null || true
   log "systemd: $want unit processes ($total on the host): hyperfine"
+  # `--user` as its user runs it (XDG_RUNTIME_DIR set): livetree talks to the manager on its
+  # own socket, as `systemctl --user` does (and, for root, `systemctl` on the system's);
+  # `--bus-address` names the bus, so every question goes through dbus-daemon.
   hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/systemd.json" \
     -n no-systemd "$(run_ok "$sst --no-systemd > /dev/null")" \
-    -n systemd "$(run_ok "$sst --bus-address $sd_bus > /dev/null")" >&2
+    -n systemd "$(run_ok "env XDG_RUNTIME_DIR=$sd_rt $sst --user > /dev/null")" \
+    -n systemd-bus "$(run_ok "$sst --bus-address $sd_bus > /dev/null")" >&2
   # What the manager answered: units tied to our processes, and which need a restart.
-  $sst --bus-address "$sd_bus" >"$res/systemd-status.json" || true
+  XDG_RUNTIME_DIR=$sd_rt $sst --user >"$res/systemd-status.json" || true
   jq --slurpfile p <(jq -s . "$work/sd-pids") --argjson total "$total" '
       ($p[0] | map({(tostring): true}) | add) as $ours
       | [.processes[] | select($ours[.pid | tostring])] as $mine

@@ -102,13 +102,24 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	const bus = noBus === null ? options.bus : undefined;
 	// Units are added to the processes; without them the core may write the processes apart.
 	const apart = Boolean(extra.processesApart) && !bus;
-	const [scan, host] = await Promise.all([scanOnly(options, {...extra, processesApart: apart}, scanner), hostFacts()]);
+	// What systemd can tell before the scan has answered is asked while it runs.
+	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot)})) : undefined;
+	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
+	try {
+		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart}, scanner), hostFacts()]);
+	} catch (error) {
+		// The connection opened meanwhile is closed, whatever it answered.
+		void ahead?.then(async a => a.ahead).then(a => 'close' in a && a.close());
+		throw error;
+	}
+
+	const [scan, host] = scanned;
 	const doc = buildDocument({scan, host});
 	rememberInstalled(doc, scan.installedPackages, scan.comparedTrees ?? []);
-	if (bus) {
+	if (ahead) {
 		// Units need the processes' states, so they are added to the built document.
-		const [{unitsForProcesses}, {reasons}] = await Promise.all([import('./systemd/status-units.js'), import('./render/reason.js')]);
-		const {units, warnings, answered} = await unitsForProcesses(doc.processes, bus, reasons, options.procRoot);
+		const [{m, ahead: asked}, {reasons}] = await Promise.all([ahead, import('./render/reason.js')]);
+		const {units, warnings, answered} = await m.unitsForProcesses(doc.processes, asked, reasons, options.procRoot);
 		withUnits(doc, units, warnings, answered);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);

@@ -146,6 +146,8 @@ export interface Process {
 	exe?: string | null;
 	root: ProcessRoot;
 	unit: string | null;
+	/** Its systemd cgroup path as /proc/PID/cgroup shows it to us; null when it has none. */
+	cgroup?: string | null;
 	state: ProcessState;
 	needsRestart: boolean;
 	files: MappedFile[];

@@ -165,6 +165,10 @@ export interface Process {
 	 */
 	unit: string | null;
 	/**
+	 * added: the process's systemd cgroup path as /proc/PID/cgroup shows it to livetree (the cgroup2 entry, else cgroup v1's name=systemd hierarchy); null when it has none. A unit's ControlGroup that is this path or one above it confirms that the process is the unit's
+	 */
+	cgroup?: string | null;
+	/**
 	 * First that applies: 'unknown' (its maps could not be read), 'stale' (a mapped file has a staleReason: deleted, superseded, from a commit other than its root deployment's, from a removed deployment, or from an image layer its container's image name no longer includes), 'overlay' (it maps a file served by a dynamic overlay's upper layer), 'foreign' (its root is no deployment, no container and not the host's root), else 'current' (also for a container process whose files are all explained and none stale).
 	 */
 	state: 'current' | 'overlay' | 'stale' | 'foreign' | 'unknown';

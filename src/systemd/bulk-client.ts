@@ -8,7 +8,7 @@ import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, MANAGER_INTERFACE, MANAGER_PATH, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import type {ListedUnit} from './client.js';
-import {str, typeProperties, UNIT_NAMES, unitProperties, type UnitHead, type UnitProperties} from './unit-properties.js';
+import {isMissingProperty, str, typeProperties, UNIT_NAMES, unitProperties, type UnitHead, type UnitProperties} from './unit-properties.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 const UNIT_INTERFACE = 'org.freedesktop.systemd1.Unit';
@@ -22,6 +22,9 @@ export interface UnitQueries {
 	getUnitProperties(unitPath: string, listed?: ListedUnit): Promise<UnitProperties>;
 	getUnitPropertiesByName(name: string): Promise<UnitProperties>;
 	getUnitByPid(pid: number): Promise<string>;
+	/** Many listed units' properties at once, each a UnitProperties or the error asking it
+	 * gave (a client without it is asked unit by unit). */
+	getUnitsProperties?(listed: readonly ListedUnit[]): Promise<Map<string, UnitProperties | SystemdError>>;
 }
 
 type Outcome = {ok: true; replies?: Reply[]} | {ok: false; kind: string; message: string};
@@ -60,7 +63,43 @@ export class BulkSystemdClient implements UnitQueries {
 	private constructor(
 		readonly busAddress: string,
 		private readonly conn: InstanceType<typeof native.DbusConnection>,
+		// Who answers: systemd's bus name on a message bus; none on the manager's own socket.
+		private readonly destination: string | undefined,
 	) {}
+
+	/**
+	 * Connects to the manager's own socket (`systemd/private`, where `systemctl` talks to its
+	 * manager without a bus in between) and checks that a systemd manager answers there. Null
+	 * when that cannot be done (no socket, not ours to open, not a manager): the caller takes
+	 * the bus instead.
+	 */
+	static async connectDirect(socketPath: string, timeoutMs = 10_000): Promise<BulkSystemdClient | null> {
+		const conn = new native.DbusConnection();
+		const address = `unix:path=${socketPath}`;
+		const opened = JSON.parse((await conn.open(address, timeoutMs, false)) as string) as Outcome;
+		if (!opened.ok) {
+			return null;
+		}
+
+		const client = new BulkSystemdClient(address, conn, undefined);
+		try {
+			const [version] = await client.call('Get Manager.Version', {
+				path: MANAGER_PATH,
+				interface: PROPERTIES_INTERFACE,
+				member: 'Get',
+				signature: 'ss',
+				args: [MANAGER_INTERFACE, 'Version'],
+			});
+			if (typeof version === 'string') {
+				return client;
+			}
+		} catch {
+			// Not a manager that answers: the bus is asked instead.
+		}
+
+		client.close();
+		return null;
+	}
 
 	/**
 	 * Connects to the bus at `address` and checks that a systemd manager answers there.
@@ -77,7 +116,7 @@ export class BulkSystemdClient implements UnitQueries {
 			throw connectionError(opened, `connecting to systemd on ${address}`);
 		}
 
-		const client = new BulkSystemdClient(address, conn);
+		const client = new BulkSystemdClient(address, conn, SYSTEMD_BUS_NAME);
 		try {
 			const [owned] = await client.call('NameHasOwner', {
 				destination: DBUS_NAME,
@@ -140,6 +179,60 @@ export class BulkSystemdClient implements UnitQueries {
 		return unitProperties(head, activeEnter.ActiveEnterTimestamp, typed, activeEnter);
 	}
 
+	/**
+	 * Every listed unit's properties in one exchange with the manager: the same questions as
+	 * getUnitProperties asks of each, without a promise per question.
+	 */
+	async getUnitsProperties(listed: readonly ListedUnit[]): Promise<Map<string, UnitProperties | SystemdError>> {
+		const asks: Array<{unit: ListedUnit; iface: string; names: readonly string[]; first: number}> = [];
+		const calls: DbusCall[] = [];
+		const result = new Map<string, UnitProperties | SystemdError>();
+		for (const unit of listed) {
+			const type = typeProperties(unit.id);
+			if (!type) {
+				// Not a type whose properties we know: asked the long way.
+				result.set(unit.id, await this.getUnitProperties(unit.path, unit).catch((error: unknown) => toSystemdError(error, `unit ${unit.id}`)));
+				continue;
+			}
+
+			for (const [iface, names] of [
+				[UNIT_INTERFACE, UNIT_NAMES],
+				[type.iface, type.names],
+			] as const) {
+				asks.push({unit, iface, names, first: calls.length});
+				for (const name of names) calls.push(this.getCall(unit.path, iface, name));
+			}
+		}
+
+		if (calls.length === 0) return result;
+		const replies = await this.exchange(calls, 'unit properties');
+		const values = new Map<string, {unit: Record<string, unknown>; typed: Record<string, unknown>; error?: SystemdError}>();
+		for (const {unit, iface, names, first} of asks) {
+			const entry = values.get(unit.id) ?? {unit: {}, typed: {}};
+			values.set(unit.id, entry);
+			const into = iface === UNIT_INTERFACE ? entry.unit : entry.typed;
+			for (const [k, name] of names.entries()) {
+				const r = replies[first + k];
+				if (r?.ok) {
+					into[name] = r.body[0];
+				} else if (!entry.error && !(r && isMissingProperty(r.name))) {
+					entry.error = toSystemdError(
+						r ? {type: r.name, text: r.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'},
+						`Get ${iface}.${name} on ${unit.path}`,
+					);
+				}
+			}
+		}
+
+		for (const unit of listed) {
+			const v = values.get(unit.id);
+			if (!v) continue;
+			result.set(unit.id, v.error ?? unitProperties(unit, v.unit.ActiveEnterTimestamp, v.typed, v.unit));
+		}
+
+		return result;
+	}
+
 	close(): void {
 		if (this.closed) return;
 		this.closed = true;
@@ -151,20 +244,10 @@ export class BulkSystemdClient implements UnitQueries {
 		const values = await Promise.all(
 			names.map(async name => {
 				try {
-					const [value] = await this.call(`Get ${iface}.${name} on ${path}`, {
-						destination: SYSTEMD_BUS_NAME,
-						path,
-						interface: PROPERTIES_INTERFACE,
-						member: 'Get',
-						signature: 'ss',
-						args: [iface, name],
-					});
+					const [value] = await this.call(`Get ${iface}.${name} on ${path}`, this.getCall(path, iface, name));
 					return [name, value] as const;
 				} catch (error) {
-					if (
-						error instanceof SystemdError &&
-						(error.dbusName === 'org.freedesktop.DBus.Error.UnknownProperty' || error.dbusName === 'org.freedesktop.DBus.Error.InvalidArgs')
-					) {
+					if (error instanceof SystemdError && isMissingProperty(error.dbusName)) {
 						return [name, undefined] as const;
 					}
 
@@ -176,7 +259,30 @@ export class BulkSystemdClient implements UnitQueries {
 	}
 
 	private async manager(what: string, member: string, signature: string, args: string[]): Promise<unknown[]> {
-		return this.call(what, {destination: SYSTEMD_BUS_NAME, path: MANAGER_PATH, interface: MANAGER_INTERFACE, member, signature, args});
+		return this.call(what, {...this.to(), path: MANAGER_PATH, interface: MANAGER_INTERFACE, member, signature, args});
+	}
+
+	private to(): {destination?: string} {
+		return this.destination === undefined ? {} : {destination: this.destination};
+	}
+
+	private getCall(path: string, iface: string, name: string): DbusCall {
+		return {...this.to(), path, interface: PROPERTIES_INTERFACE, member: 'Get', signature: 'ss', args: [iface, name]};
+	}
+
+	// One exchange of many calls (no batching by turn): their replies, in order; a failure of
+	// the connection itself is thrown.
+	private async exchange(calls: DbusCall[], what: string): Promise<Reply[]> {
+		if (this.closed) {
+			throw new SystemdError('systemd-unavailable', `${what}: client closed`);
+		}
+
+		const outcome = JSON.parse((await this.conn.calls(calls)) as string) as Outcome;
+		if (!outcome.ok) {
+			throw connectionError(outcome, what);
+		}
+
+		return outcome.replies ?? [];
 	}
 
 	private async call(what: string, call: DbusCall): Promise<unknown[]> {

@@ -39,6 +39,8 @@ export function clientOptions(bus: BusChoice): BusSelection {
 
 /** Why the chosen bus is surely not there (see noBusAt), or null when it may be. */
 export async function busMissing(bus: BusChoice): Promise<string | null> {
+	// The manager's own socket is asked first, bus or no bus.
+	if ((await managerSocket(bus)) !== null) return null;
 	try {
 		return await noBusAt(resolveBusAddress(clientOptions(bus)));
 	} catch (error) {
@@ -48,6 +50,27 @@ export async function busMissing(bus: BusChoice): Promise<string | null> {
 
 		throw error;
 	}
+}
+
+/**
+ * The manager's own socket for the chosen bus, where `systemctl` talks to its manager without
+ * a bus in between (systemd's bus_connect_system_systemd and bus_connect_user_systemd):
+ * `/run/systemd/private` for the system manager, to root, when the system bus is the default
+ * one; `$XDG_RUNTIME_DIR/systemd/private` for `--user`. Null when there is none to try: an
+ * explicit address (or DBUS_SYSTEM_BUS_ADDRESS naming another bus) is asked as given, and a
+ * path with no socket is not tried.
+ */
+export async function managerSocket(bus: BusChoice, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+	let path: string | null = null;
+	if (bus.kind === 'user') {
+		path = env.XDG_RUNTIME_DIR ? `${env.XDG_RUNTIME_DIR}/systemd/private` : null;
+	} else if (bus.kind !== 'address' && (!env.DBUS_SYSTEM_BUS_ADDRESS || env.DBUS_SYSTEM_BUS_ADDRESS === DEFAULT_SYSTEM_BUS)) {
+		path = process.geteuid?.() === 0 ? '/run/systemd/private' : null;
+	}
+
+	if (path === null) return null;
+	const info = await stat(path).catch(() => null);
+	return info?.isSocket() ? path : null;
 }
 
 /** Which bus address the options select, following the D-Bus specification's defaults. */

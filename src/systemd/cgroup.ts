@@ -1,6 +1,6 @@
 // The processes a systemd unit's ControlGroup holds, read from the cgroup filesystem (the root
 // is a parameter so it can be pointed at a captured tree). Which unit a process's
-// /proc/PID/cgroup names is decided once, in Rust (native/core/src/cgroup.rs), during the scan.
+// /proc/PID/cgroup names is decided once, in Rust (native/core/src/proc/cgroup.rs), during the scan.
 //
 // The files are read synchronously: a cgroup file is produced by the kernel at once, and a
 // status asks about hundreds of units, where the thread-pool round trip of each asynchronous

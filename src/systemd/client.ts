@@ -8,7 +8,7 @@ import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, DBUS_XML, MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import {SCOPE_INTERFACE, SERVICE_INTERFACE, UNIT_INTERFACE} from './introspection/unit.js';
-import {typeProperties, UNIT_NAMES, unitProperties, type UnitProperties} from './unit-properties.js';
+import {isMissingProperty, typeProperties, UNIT_NAMES, unitProperties, type UnitProperties} from './unit-properties.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
 
@@ -321,10 +321,7 @@ export class SystemdClient {
 					const reply = await this.call(`Get ${iface}.${name} on ${path}`, async () => this.bus.call(message));
 					return [name, (reply as Message | null)?.body[0] as Variant | undefined] as const;
 				} catch (error) {
-					if (
-						error instanceof SystemdError &&
-						(error.dbusName === 'org.freedesktop.DBus.Error.UnknownProperty' || error.dbusName === 'org.freedesktop.DBus.Error.InvalidArgs')
-					) {
+					if (error instanceof SystemdError && isMissingProperty(error.dbusName)) {
 						return [name, undefined] as const;
 					}
 

@@ -3,14 +3,15 @@
 // goes on without units and says so in a `systemd-unavailable` warning.
 import type {Process, Unit, Warning} from '../model/document.js';
 import type {BusChoice} from '../options.js';
-import {checkBusAddress, clientOptions, noBusAt, resolveBusAddress} from './bus-address.js';
+import {checkBusAddress, clientOptions, managerSocket, noBusAt, resolveBusAddress} from './bus-address.js';
 import type {UnitQueries} from './bulk-client.js';
 import type {SystemdClient} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
-import {managerPidView} from './pid-view.js';
+import {managerPidView, type PidView} from './pid-view.js';
 import {unitRestartInfo, type DescribeProcess} from './reasons.js';
-import {addUnitFileChanges, unitConfig} from './unit-config.js';
-import {collectUnits} from './units.js';
+import {addUnitFileChanges, unitConfig, unitFileChanges, type UnitFileChanges} from './unit-config.js';
+import {collectUnits, type Prefetched} from './units.js';
+import type {UnitProperties} from './unit-properties.js';
 
 export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient) => Promise<T>): Promise<T> {
 	const options = clientOptions(bus);
@@ -30,9 +31,20 @@ export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient
 	}
 }
 
-/** The read-only questions of a status, over the core's bulk connection where the address is a
- * Unix socket (see bulk-client.ts), else over dbus-next. */
-export async function withUnitQueries<T>(bus: BusChoice, use: (client: UnitQueries) => Promise<T>): Promise<T> {
+/** The read-only questions of a status, opened: over the manager's own socket where
+ * systemctl would use it, else over the core's bulk connection where the address is a Unix
+ * socket (see bulk-client.ts), else over dbus-next. */
+export async function openUnitQueries(bus: BusChoice): Promise<{client: UnitQueries; close: () => void}> {
+	// The manager's own socket first: no bus in between.
+	const socket = await managerSocket(bus);
+	if (socket !== null) {
+		const {BulkSystemdClient} = await import('./bulk-client.js');
+		const direct = await BulkSystemdClient.connectDirect(socket);
+		if (direct !== null) {
+			return {client: direct, close: () => direct.close()};
+		}
+	}
+
 	const options = clientOptions(bus);
 	const address = resolveBusAddress(options);
 	const none = await noBusAt(address);
@@ -47,44 +59,101 @@ export async function withUnitQueries<T>(bus: BusChoice, use: (client: UnitQueri
 
 	const {BulkSystemdClient} = await import('./bulk-client.js');
 	const bulk = await BulkSystemdClient.connect(address);
-	if (bulk === null) {
-		return withSystemd(bus, use);
+	if (bulk !== null) {
+		return {client: bulk, close: () => bulk.close()};
 	}
 
+	const {connectSystemd} = await import('./client.js');
+	const client = await connectSystemd(options);
+	return {client, close: () => client.close()};
+}
+
+export async function withUnitQueries<T>(bus: BusChoice, use: (client: UnitQueries) => Promise<T>): Promise<T> {
+	const {client, close} = await openUnitQueries(bus);
 	try {
-		return await use(bulk);
+		return await use(client);
 	} finally {
-		bulk.close();
+		close();
 	}
+}
+
+/**
+ * What a status can ask systemd before its scan has answered, asked while the scan runs: the
+ * connection, the manager's unit list, how it numbers our processes, and the properties of
+ * every unit likely to hold processes (services and scopes that are not inactive). The units
+ * the scan then names are asked about after it, if these were not all of them.
+ */
+export interface UnitsAhead {
+	client: UnitQueries;
+	close: () => void;
+	pidView: PidView;
+	prefetched: Prefetched;
+	/** The unit-file check of the prefetched units that have a main process. */
+	unitFiles?: UnitFileChanges;
+}
+
+export async function askAhead(bus: BusChoice, procRoot = '/proc'): Promise<UnitsAhead> {
+	const {client, close} = await openUnitQueries(bus);
+	try {
+		const [pidView, listed] = await Promise.all([managerPidView(client), client.listUnits()]);
+		const answered = new Map<string, UnitProperties | Error>();
+		if (client.getUnitsProperties) {
+			const likely = [...listed.values()].filter(u => /\.(service|scope)$/.test(u.id) && u.activeState !== 'inactive' && u.activeState !== 'failed');
+			for (const [name, got] of await client.getUnitsProperties(likely)) answered.set(name, got);
+		}
+
+		// Their unit files, measured from their main processes' start: in our PID namespace,
+		// the manager's MainPID is ours.
+		const withMain = [...answered.values()].flatMap(p =>
+			p instanceof Error || p.mainPid === null
+				? []
+				: [{name: p.id, mainPid: p.mainPid, pids: [], fragmentPath: p.fragmentPath, dropInPaths: p.dropInPaths, needDaemonReload: p.needDaemonReload}],
+		);
+		const unitFiles = pidView.sameNamespace ? unitFileChanges(withMain, procRoot, pidView.manager ?? null) : undefined;
+		return {client, close, pidView, prefetched: {listed, answered}, ...(unitFiles ? {unitFiles} : {})};
+	} catch (error) {
+		close();
+		throw error;
+	}
+}
+
+/** askAhead's answer, or why it failed; never rejects (the scan runs meanwhile). */
+export async function startAhead(bus: BusChoice, procRoot = '/proc'): Promise<UnitsAhead | {error: unknown}> {
+	return askAhead(bus, procRoot).catch((error: unknown) => ({error}));
 }
 
 export async function unitsForProcesses(
 	processes: readonly (Process & {cgroupUnit?: string | null})[],
-	bus: BusChoice,
+	// The bus to ask, or what startAhead asked of it while the scan ran.
+	bus: BusChoice | Promise<UnitsAhead | {error: unknown}>,
 	describe: DescribeProcess,
 	procRoot = '/proc',
 ): Promise<{units: Unit[]; warnings: Warning[]; answered: boolean}> {
+	let ahead: UnitsAhead | undefined;
 	try {
-		return await withUnitQueries(bus, async client => {
-			const pidView = await managerPidView(client);
-			const collected = await collectUnits(
-				client,
-				processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit})),
-				{pidView},
-			);
-			// Each unit's own processes, found by PID (not every process for every unit).
-			const byPid = new Map(processes.map(p => [p.pid, p] as const));
-			// Its unit files changed since its main process started: on its processes.
-			const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null);
-			const units = collected.units.map(u => {
-				const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
-				return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own)};
-			});
-			return {units, warnings: [...collected.warnings, ...configWarnings], answered: true};
+		const started = await (bus instanceof Promise ? bus : askAhead(bus, procRoot));
+		if ('error' in started) throw started.error;
+		ahead = started;
+		const {client, pidView, prefetched, unitFiles} = started;
+		const collected = await collectUnits(
+			client,
+			processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit, cgroup: p.cgroup ?? null})),
+			{pidView, prefetched},
+		);
+		// Each unit's own processes, found by PID (not every process for every unit).
+		const byPid = new Map(processes.map(p => [p.pid, p] as const));
+		// Its unit files changed since its main process started: on its processes.
+		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
+		const units = collected.units.map(u => {
+			const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
+			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own)};
 		});
+		return {units, warnings: [...collected.warnings, ...configWarnings], answered: true};
 	} catch (error) {
 		const code = error instanceof SystemdError ? error.code : 'systemd-unavailable';
 		const message = error instanceof Error ? error.message : String(error);
 		return {units: [], warnings: [{code: code === 'systemd-unavailable' ? code : `systemd-${code}`, message, pid: null}], answered: false};
+	} finally {
+		ahead?.close();
 	}
 }

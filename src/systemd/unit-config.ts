@@ -11,14 +11,22 @@ export interface UnitConfig {
 	applyConfigBy: 'reload' | 'restart' | null;
 }
 
-/**
- * Adds each unit's `unit-file` changes to its scanned processes (every process of the
- * unit runs under its definition), in place, and returns what could not be checked.
- * `manager` is the manager's own process (our PID), whose root holds the unit files.
- */
-export function addUnitFileChanges(units: readonly UnitStatus[], byPid: ReadonlyMap<number, Process>, procRoot: string, manager: number | null): Warning[] {
+/** What a unit-file check needs of a unit (a UnitStatus has it all). */
+export type UnitFilesOf = Pick<UnitStatus, 'name' | 'mainPid' | 'pids' | 'fragmentPath' | 'dropInPaths' | 'needDaemonReload'>;
+
+/** Each unit's `unit-file` changes, by the core, keyed by unit and main PID (the process whose
+ * start they are measured from). `manager` is the manager's own process (our PID), whose root
+ * holds the unit files. */
+export interface UnitFileChanges {
+	byUnit: Map<string, {mainPid: number | null; changes: ConfigChange[]}>;
+	warnings: Warning[];
+}
+
+export function unitFileChanges(units: readonly UnitFilesOf[], procRoot: string, manager: number | null): UnitFileChanges {
+	const byUnit: UnitFileChanges['byUnit'] = new Map();
 	const asked = units.filter(u => u.needDaemonReload || u.fragmentPath !== null || u.dropInPaths.length > 0);
-	if (asked.length === 0) return [];
+	for (const u of units) byUnit.set(u.name, {mainPid: u.mainPid, changes: []});
+	if (asked.length === 0) return {byUnit, warnings: []};
 	const input = asked.map(u => ({
 		name: u.name,
 		...(u.mainPid === null ? {} : {mainPid: u.mainPid}),
@@ -29,8 +37,34 @@ export function addUnitFileChanges(units: readonly UnitStatus[], byPid: Readonly
 		needDaemonReload: u.needDaemonReload,
 	}));
 	const out = JSON.parse(native.unitFileChanges(procRoot, input)) as {changes: ConfigChange[][]; warnings: Warning[]};
-	for (const [i, u] of asked.entries()) {
-		const changes = out.changes[i] ?? [];
+	for (const [i, u] of asked.entries()) byUnit.set(u.name, {mainPid: u.mainPid, changes: out.changes[i] ?? []});
+	return {byUnit, warnings: out.warnings};
+}
+
+/**
+ * Adds each unit's `unit-file` changes to its scanned processes (every process of the
+ * unit runs under its definition), in place, and returns what could not be checked.
+ * `early` holds units checked already (while the scan ran), each measured from its main
+ * process: taken where that is the unit's main process still; the others are checked now.
+ */
+export function addUnitFileChanges(
+	units: readonly UnitStatus[],
+	byPid: ReadonlyMap<number, Process>,
+	procRoot: string,
+	manager: number | null,
+	early?: UnitFileChanges,
+): Warning[] {
+	const known = (u: UnitStatus) => {
+		const e = early?.byUnit.get(u.name);
+		return e !== undefined && u.mainPid !== null && e.mainPid === u.mainPid ? e : undefined;
+	};
+	const now = unitFileChanges(
+		units.filter(u => !known(u)),
+		procRoot,
+		manager,
+	);
+	for (const u of units) {
+		const changes = (known(u) ?? now.byUnit.get(u.name))?.changes ?? [];
 		if (changes.length === 0) continue;
 		for (const pid of u.pids) {
 			const p = byPid.get(pid);
@@ -40,7 +74,10 @@ export function addUnitFileChanges(units: readonly UnitStatus[], byPid: Readonly
 			p.needsReload = true;
 		}
 	}
-	return out.warnings;
+
+	// A warning said by both checks (the clock) once.
+	const warnings = [...(early && units.some(u => known(u)) ? early.warnings : []), ...now.warnings];
+	return warnings.filter((w, i) => warnings.findIndex(o => o.code === w.code && o.message === w.message) === i);
 }
 
 /**

@@ -81,6 +81,12 @@ export function unitProperties(
 	};
 }
 
+/** A property this manager lacks (an older systemd) answers with one of these errors: the
+ * property is left out, as if never asked, by both clients. */
+export function isMissingProperty(dbusName: string | null): boolean {
+	return dbusName === 'org.freedesktop.DBus.Error.UnknownProperty' || dbusName === 'org.freedesktop.DBus.Error.InvalidArgs';
+}
+
 export function str(v: unknown): string | null {
 	return v === undefined || v === null ? null : String(v);
 }

@@ -4,6 +4,7 @@
 // seen on the system bus is really part of user@UID.service).
 import {readCgroupPids} from './cgroup.js';
 import type {UnitQueries} from './bulk-client.js';
+import type {ListedUnit} from './client.js';
 import type {UnitProperties} from './unit-properties.js';
 import type {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
@@ -13,6 +14,20 @@ export interface ProcessUnitHint {
 	pid: number;
 	/** Unit name derived from /proc/PID/cgroup by the native scan; null when it named none. */
 	cgroupUnit: string | null;
+	/** Its systemd cgroup path as the scan read it (processes[].cgroup); null or absent: unknown. */
+	cgroup?: string | null;
+}
+
+/** Whether `path` is the cgroup `group` or one below it (a service's delegated sub-cgroups). */
+export function inCgroup(path: string | null | undefined, group: string | null): boolean {
+	if (path === null || path === undefined || group === null) return false;
+	return path === group || path.startsWith(group.endsWith('/') ? group : `${group}/`);
+}
+
+interface Loaded {
+	props: UnitProperties;
+	/** The PIDs the unit's control group holds, read once when first asked; null without cgroup access. */
+	members(): Promise<Set<number> | null>;
 }
 
 /** One entry of `units[]` in status.schema.json, before the caller adds needsRestart and reasons. */
@@ -46,6 +61,15 @@ export interface CollectUnitsOptions {
 	cgroupFsRoot?: string;
 	/** How the manager numbers our processes (managerPidView); default: as we do. */
 	pidView?: PidView;
+	/** The unit list and units' properties, asked already (while the scan ran). */
+	prefetched?: Prefetched;
+}
+
+/** What was asked of the manager before the processes were known: its unit list, and the
+ * properties of some units (each a UnitProperties or the error asking it gave). */
+export interface Prefetched {
+	listed: Map<string, ListedUnit>;
+	answered: ReadonlyMap<string, UnitProperties | Error>;
 }
 
 export interface CollectedUnits {
@@ -90,8 +114,10 @@ const IN_FLIGHT = 16;
 export async function collectUnits(client: UnitQueries, processes: readonly ProcessUnitHint[], opts: CollectUnitsOptions = {}): Promise<CollectedUnits> {
 	const view = opts.pidView ?? samePidView;
 	const byHint = new Map<string, number[]>();
+	const cgroupOf = new Map<number, string | null | undefined>();
 	for (const p of processes) {
 		const hint = p.cgroupUnit;
+		if (p.cgroup) cgroupOf.set(p.pid, p.cgroup);
 		if (hint === null) continue; // kernel threads, the root cgroup: no unit to ask about
 		const list = byHint.get(hint) ?? [];
 		list.push(p.pid);
@@ -100,22 +126,41 @@ export async function collectUnits(client: UnitQueries, processes: readonly Proc
 
 	// Every loaded unit's id, states and object path in one call; what a unit's properties
 	// add is asked per unit (a unit the list lacks, an alias, is looked up by name).
-	const listed = await client.listUnits();
+	const listed = opts.prefetched?.listed ?? (await client.listUnits());
+	// The hinted units the list has, asked all at once where the client can (each unit's
+	// answer, or the error asking it gave, is then taken by load below).
+	const early = new Map<string, UnitProperties | Error>(opts.prefetched?.answered ?? []);
+	if (client.getUnitsProperties) {
+		const wanted = [...byHint.keys()].flatMap(hint => (early.has(hint) ? [] : (listed.get(hint) ?? [])));
+		if (wanted.length > 0) for (const [name, got] of await client.getUnitsProperties(wanted)) early.set(name, got);
+	}
+
 	// One question per unit, however many hints or PIDs lead to it (by name and by path).
-	const loading = new Map<string, Promise<{props: UnitProperties; members: Set<number> | null}>>();
-	const loaded = new Map<string, {props: UnitProperties; members: Set<number> | null}>();
+	const loading = new Map<string, Promise<Loaded>>();
+	const loaded = new Map<string, Loaded>();
 	const load = async (name: string, path?: string) => {
 		let pending = loading.get(name);
 		if (!pending) {
 			pending = (async () => {
 				const known = listed.get(name);
-				const props = known
-					? await client.getUnitProperties(known.path, known)
-					: path === undefined
-						? await client.getUnitPropertiesByName(name)
-						: await client.getUnitProperties(path);
-				const pids = props.controlGroup === null ? null : await readCgroupPids(props.controlGroup, opts.cgroupFsRoot);
-				const unit = {props, members: pids === null ? null : new Set(pids)};
+				const answered = early.get(name);
+				if (answered instanceof Error) throw answered;
+				const props =
+					answered ??
+					(known
+						? await client.getUnitProperties(known.path, known)
+						: path === undefined
+							? await client.getUnitPropertiesByName(name)
+							: await client.getUnitProperties(path));
+				let read: Promise<Set<number> | null> | undefined;
+				const members = async () => {
+					read ??= (async () => {
+						const pids = props.controlGroup === null ? null : await readCgroupPids(props.controlGroup, opts.cgroupFsRoot);
+						return pids === null ? null : new Set(pids);
+					})();
+					return read;
+				};
+				const unit = {props, members};
 				loaded.set(props.id, unit);
 				return unit;
 			})();
@@ -132,14 +177,28 @@ export async function collectUnits(client: UnitQueries, processes: readonly Proc
 		let unconfirmed = pids;
 		let problem: SystemdError | null = null;
 		try {
-			const {props: p, members} = await load(hint);
+			const unit = await load(hint);
+			const p = unit.props;
 			unconfirmed = [];
 			for (const pid of pids) {
-				// Without cgroup access the MainPID is the only membership the manager tells us directly.
 				// A process outside the manager's PID namespace is never its member, whatever a cgroup
-				// of the same name holds.
+				// of the same name holds. In the manager's namespace, the cgroup path the scan read
+				// confirms it where it lies in the unit's ControlGroup; else the group's processes
+				// are read, and without cgroup access the MainPID is the only membership the manager
+				// tells us directly.
 				const own = view.sameNamespace || (await view.toManager(pid)) !== null;
-				if (own && (members ? members.has(pid) : p.mainPid === (await view.toManager(pid)))) confirmed.push([pid, p.id]);
+				if (!own) {
+					unconfirmed.push(pid);
+					continue;
+				}
+
+				if (view.sameNamespace && inCgroup(cgroupOf.get(pid), p.controlGroup)) {
+					confirmed.push([pid, p.id]);
+					continue;
+				}
+
+				const members = await unit.members();
+				if (members ? members.has(pid) : p.mainPid === (await view.toManager(pid))) confirmed.push([pid, p.id]);
 				else unconfirmed.push(pid);
 			}
 		} catch (err) {
@@ -187,9 +246,9 @@ export async function collectUnits(client: UnitQueries, processes: readonly Proc
 	for (const [pid, name] of unitByPid) pidsByUnit.set(name, [...(pidsByUnit.get(name) ?? []), pid]);
 	const units: UnitStatus[] = [];
 	for (const [name, pids] of pidsByUnit) {
-		const {props: p, members} = loaded.get(name)!;
+		const {props: p, members: read} = loaded.get(name)!;
 		// MainPID is in the manager's namespace: report the PID of that process as we see it.
-		const mainPid = p.mainPid === null || view.sameNamespace ? p.mainPid : await view.fromManager(p.mainPid, new Set([...pids, ...(members ?? [])]));
+		const mainPid = p.mainPid === null || view.sameNamespace ? p.mainPid : await view.fromManager(p.mainPid, new Set([...pids, ...((await read()) ?? [])]));
 		units.push(toUnitStatus({...p, mainPid}, pids));
 	}
 	units.sort((a, b) => a.name.localeCompare(b.name));

@@ -50,6 +50,44 @@ test('on a real systemd --user: the same units, properties and errors as the dbu
 	);
 });
 
+test("the manager's own socket (systemd/private): the same answers as through the bus, every time it is opened", async t => {
+	const m = await startUserManager();
+	t.teardown(() => m.stop());
+	await m.startUnit('lt-direct.service', ['/bin/sh', '-c', 'sleep 600 & exec sleep 601']);
+	await m.startUnit('lt-direct-2.service', ['/bin/sleep', '602']);
+	const bus = await BulkSystemdClient.connect(m.busAddress);
+	t.teardown(() => bus!.close());
+	// systemd 252 left a first call that reached it with BEGIN unanswered (one time in three
+	// here): each of these connections must answer at once.
+	for (let i = 0; i < 12; i++) {
+		const direct = await BulkSystemdClient.connectDirect(`${m.runtimeDir}/systemd/private`, 60_000);
+		t.truthy(direct, `connection ${i}`);
+		const [a, b] = await Promise.all([direct!.listUnits(), bus!.listUnits()]);
+		t.deepEqual(a.get('lt-direct.service'), b.get('lt-direct.service'));
+		direct!.close();
+	}
+
+	// Many units' properties in one exchange: what asking each one gives, and a unit the
+	// manager no longer has is that unit's error only.
+	const direct = await BulkSystemdClient.connectDirect(`${m.runtimeDir}/systemd/private`);
+	t.teardown(() => direct!.close());
+	const listed = await direct!.listUnits();
+	const wanted = ['lt-direct.service', 'lt-direct-2.service', 'init.scope'].map(n => listed.get(n)!);
+	// (A unit path the manager has no unit for is loaded as `not-found`, not refused: a path
+	// outside its unit tree stands for an object it does not have.)
+	const gone = {...wanted[0]!, id: 'lt-gone.service', path: '/org/freedesktop/systemd1/nothing'};
+	const many = await direct!.getUnitsProperties([...wanted, gone]);
+	for (const u of wanted) t.deepEqual(many.get(u.id), await bus!.getUnitProperties(u.path, u), u.id);
+	const error = many.get('lt-gone.service');
+	t.true(error instanceof SystemdError);
+	t.is((error as SystemdError).dbusName, 'org.freedesktop.DBus.Error.UnknownObject');
+
+	// A socket that is no manager's: no client (the caller takes the bus).
+	const dir = mkdtempSync('/tmp/livetree-bulkdirect-');
+	t.teardown(() => rmSync(dir, {recursive: true, force: true}));
+	t.is(await BulkSystemdClient.connectDirect(`${dir}/none`), null);
+});
+
 test('no socket, a bus without systemd, and a socket that closes at once: systemd-unavailable', async t => {
 	const dir = mkdtempSync('/tmp/livetree-bulkbus-');
 	t.teardown(() => rmSync(dir, {recursive: true, force: true}));

@@ -1,16 +1,28 @@
 // Unit names and timestamps, and the reasons sentences. (Which unit a /proc/PID/cgroup names is
-// parsed in Rust: native/core/src/cgroup.rs tests the captured files.)
+// parsed in Rust: native/core/src/proc/cgroup.rs tests the captured files.)
 import test from 'ava';
 import type {MappedFile, Process} from '../../src/model/document.js';
 import {reasons} from '../../src/render/reason.js';
 import {staleFiles, unitRestartInfo} from '../../src/systemd/reasons.js';
-import {nameFromPath, usecToRfc3339} from '../../src/systemd/units.js';
+import {inCgroup, nameFromPath, usecToRfc3339} from '../../src/systemd/units.js';
 
 test('unit object paths and timestamps', t => {
 	t.is(nameFromPath('/org/freedesktop/systemd1/unit/lt_2da_2eservice'), 'lt-a.service');
 	t.is(nameFromPath('/elsewhere'), null);
 	t.is(usecToRfc3339(0n), null);
 	t.is(usecToRfc3339(1_700_000_000_123_456n), '2023-11-14T22:13:20.123Z');
+});
+
+test('a cgroup path lies in a ControlGroup when it is that group or below it, never beside it', t => {
+	t.true(inCgroup('/system.slice/sshd.service', '/system.slice/sshd.service'));
+	t.true(inCgroup('/system.slice/sshd.service/sub', '/system.slice/sshd.service'));
+	t.true(inCgroup('/system.slice/sshd.service', '/'));
+	t.false(inCgroup('/system.slice/sshd.service-2', '/system.slice/sshd.service'));
+	t.false(inCgroup('/system.slice', '/system.slice/sshd.service'));
+	t.false(inCgroup('/user.slice/user-1000.slice/user@1000.service/app.slice/sshd.service', '/system.slice/sshd.service'));
+	t.false(inCgroup(null, '/system.slice/sshd.service'));
+	t.false(inCgroup(undefined, '/system.slice/sshd.service'));
+	t.false(inCgroup('/system.slice/sshd.service', null));
 });
 
 test('reasons name the PID, the file, how it is stale, and its commit', t => {

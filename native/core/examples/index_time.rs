@@ -2,7 +2,7 @@
 //! OSTree host (the exporter keeps its index). Usage: index_time REPO [RUNS]
 use std::time::Instant;
 
-use livetree_core::repo::Repo;
+use livetree_core::ostree::repo::Repo;
 
 fn main() {
     let mut args = std::env::args().skip(1);

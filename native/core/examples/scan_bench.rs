@@ -3,8 +3,8 @@
 //! Usage: scan_bench [PROC_ROOT]
 use std::path::PathBuf;
 
-use livetree_core::maps::group_file_mappings;
-use livetree_core::procfs::{list_pids, ProcReader};
+use livetree_core::proc::maps::group_file_mappings;
+use livetree_core::proc::procfs::{list_pids, ProcReader};
 use livetree_core::Error;
 
 fn main() {

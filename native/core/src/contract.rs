@@ -250,7 +250,7 @@ struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Process(p, origins) = *self;
-        let mut m = s.serialize_struct("Process", 12)?;
+        let mut m = s.serialize_struct("Process", 13)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
         m.serialize_field("exe", &p.exe.as_deref().map(text))?;
@@ -260,6 +260,7 @@ impl Serialize for Process<'_> {
         };
         m.serialize_field("root", &root)?;
         m.serialize_field("unit", &p.cgroup_unit)?;
+        m.serialize_field("cgroup", &p.cgroup)?;
         m.serialize_field("state", &p.state)?;
         m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
         let files = p.files.iter().map(|f| File(f, origins));

@@ -1,15 +1,13 @@
 //! livetree-core: the byte-level work of livetree, with no Node.js in sight.
 //!
-//! One flat module per domain. Parsers take bytes (`&[u8]`) and never touch the disk;
-//! the functions that read files take a root (`proc_root`, a sysroot path) so tests can
-//! run on captured inputs as well as on the live system.
+//! One module, or one wing (a folder: `proc`, `ostree`, `scan`, ...), per domain. Parsers
+//! take bytes (`&[u8]`) and never touch the disk; the functions that read files take a root
+//! (`proc_root`, a sysroot path) so tests can run on captured inputs as well as on the live
+//! system.
 #![warn(missing_docs)]
 pub mod as_text;
 pub mod attribute;
-pub mod bootentry;
 pub mod catalog;
-pub mod cgroup;
-pub mod checksum;
 pub mod civil;
 pub mod composefs;
 pub mod config;
@@ -17,25 +15,17 @@ pub mod containers;
 pub mod contract;
 pub mod dbus;
 pub mod error;
-pub mod escape;
-pub mod gvariant;
 pub mod hex;
 pub mod kernel;
-pub mod keyfile;
-pub mod knowledge;
-pub mod maps;
-pub mod mountinfo;
-pub mod object;
+pub mod ostree;
 pub mod overlay;
 pub mod packages;
-pub mod procfs;
+pub mod proc;
 pub mod progress;
-pub mod repo;
 pub mod report;
 pub mod scan;
 pub mod scanner;
 pub mod stamp;
-pub mod sysroot;
 pub mod timeline_observe;
 pub mod which;
 

@@ -20,9 +20,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use crate::mountinfo::{parse_overlay_options, Mount};
-use crate::object::ObjectHit;
-use crate::procfs::dev_split;
+use crate::ostree::object::ObjectHit;
+use crate::proc::mountinfo::{parse_overlay_options, Mount};
+use crate::proc::procfs::dev_split;
 
 /// (major, minor, inode) of a resolved path.
 pub type DevIno = (u32, u32, u64);
@@ -118,7 +118,7 @@ impl OverlayMount {
     }
 }
 
-pub use crate::procfs::below;
+pub use crate::proc::procfs::below;
 
 /// `prefix` + `rel`, with exactly one slash between them and no trailing `/` for the root.
 pub fn join(prefix: &[u8], rel: &[u8]) -> Vec<u8> {
@@ -428,7 +428,7 @@ pub fn commits_at(hits: &[ObjectHit], tree_path: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mountinfo::parse_mountinfo;
+    use crate::proc::mountinfo::parse_mountinfo;
     use std::os::unix::ffi::OsStringExt;
 
     #[test]

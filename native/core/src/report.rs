@@ -276,6 +276,9 @@ pub struct ProcessReport {
     pub root_deployment: Option<String>,
     /// The systemd unit whose cgroup holds the process, so a restart can be proposed per unit.
     pub cgroup_unit: Option<String>,
+    /// The systemd cgroup path it is in (the cgroup2 entry, else v1's `name=systemd`), as
+    /// `/proc/PID/cgroup` shows it to us; None when it has none.
+    pub cgroup: Option<String>,
     /// The container it runs in, when `root_kind` is `Container` (shared by its processes).
     pub container: Option<std::sync::Arc<ContainerReport>>,
     /// The verdict over all its files, the contract's `state`.
@@ -314,7 +317,7 @@ pub struct DeploymentReport {
     /// OSNAME/CHECKSUM.SERIAL, the id processes and files refer to it by.
     pub id: String,
     /// The deployment as the sysroot lists it (commit, version, flags, directory).
-    pub deployment: crate::sysroot::Deployment,
+    pub deployment: crate::ostree::sysroot::Deployment,
     /// How many scanned processes have this deployment as their root.
     pub process_count: u32,
     /// rpm-ostree apply-live: the commit live-applied onto this deployment (and one an

@@ -34,10 +34,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::knowledge::{Knowledge, Reused};
 use crate::progress::Progress;
 use crate::report::{ScanConfig, ScanReport, Warning};
 use crate::scan;
+use crate::scan::knowledge::{Knowledge, Reused};
 
 /// One path's `lstat`, or None when it is missing or unreadable.
 pub type Stamp = (PathBuf, Option<crate::stamp::FileStamp>);

@@ -4,12 +4,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::checksum::checksum_path;
-use crate::knowledge::Knowledge;
+use crate::ostree::checksum::checksum_path;
 use crate::packages::{canonical_path, PackageInfo};
-use crate::procfs::dev_split;
+use crate::proc::procfs::dev_split;
 use crate::progress::Progress;
 use crate::report::Warning;
+use crate::scan::knowledge::Knowledge;
 use crate::{Error, Result};
 
 /// What `livetree which` looks up.

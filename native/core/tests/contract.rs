@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use livetree_core::config::{ConfigChange, ConfigSource};
+use livetree_core::ostree::sysroot::Deployment;
 use livetree_core::packages::{Manager, PackageInfo};
 use livetree_core::report::*;
-use livetree_core::sysroot::Deployment;
 
 fn deployment() -> DeploymentReport {
     let d = Deployment {
@@ -92,6 +92,7 @@ fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> Proces
         root_kind: RootKind::Host,
         root_deployment: None,
         cgroup_unit: None,
+        cgroup: None,
         container: None,
         state,
         files,
@@ -129,6 +130,7 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
         root_kind: RootKind::Deployment,
         root_deployment: Some("os/c0ffee.1".into()),
         cgroup_unit: Some("d.service".into()),
+        cgroup: Some("/system.slice/d.service".into()),
         container: None,
         state: ProcessState::Stale,
         files: vec![],
@@ -147,6 +149,7 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
         concat!(
             "{\"pid\":42,\"comm\":\"d\u{fffd}mon\",\"exe\":null,",
             r#""root":{"kind":"deployment","deployment":"os/c0ffee.1"},"unit":"d.service","#,
+            r#""cgroup":"/system.slice/d.service","#,
             r#""state":"stale","needsRestart":true,"files":[],"#,
             r#""startedAt":"2026-12-06T09:12:03.120Z","needsReload":true,"#,
             r#""configChanges":[{"path":"/etc/ssh/sshd_config","#,
@@ -408,7 +411,7 @@ fn container_process() {
         json(&p),
         concat!(
             r#"{"pid":7,"comm":"d","exe":null,"root":{"kind":"container","deployment":null},"#,
-            r#""unit":null,"state":"stale","needsRestart":true,"files":[{"path":"/usr/lib/libdemo.so.1","#,
+            r#""unit":null,"cgroup":null,"state":"stale","needsRestart":true,"files":[{"path":"/usr/lib/libdemo.so.1","#,
             r#""dev":"254:1","ino":1099511627776,"deleted":false,"superseded":false,"origin":{"kind":"layer","#,
             r#""deployment":null,"commit":null,"objectChecksum":null,"treePath":"/usr/lib/libdemo.so.1","#,
             r#""version":null,"package":null,"layer":{"id":"l1","diffDigest":"sha256:l1","inCurrentImage":false}},"#,

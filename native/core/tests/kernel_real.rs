@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use livetree_core::kernel::{image, inspect, KernelReport, KernelRoots};
+use livetree_core::ostree::sysroot::SysrootStatus;
 use livetree_core::report::Warning;
-use livetree_core::sysroot::SysrootStatus;
 
 mod scratch;
 use scratch::Scratch;

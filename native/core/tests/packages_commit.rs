@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use livetree_core::catalog::CatalogFile;
+use livetree_core::ostree::repo::Repo;
 use livetree_core::packages::{read_table, CommitTree, PackageTable, RootTree};
-use livetree_core::repo::Repo;
 
 mod scratch;
 use scratch::Scratch;

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use livetree_core::maps::{group_file_mappings, parse_maps};
 use livetree_core::packages::{read_table, RootTree};
+use livetree_core::proc::maps::{group_file_mappings, parse_maps};
 
 fn dpkg_query(args: &[&str]) -> Option<String> {
     let out = Command::new("dpkg-query").args(args).output().ok()?;

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use livetree_core::maps::group_file_mappings;
-use livetree_core::procfs::{
+use livetree_core::proc::maps::group_file_mappings;
+use livetree_core::proc::procfs::{
     dev_split, list_pids, map_file_info, open_map_file, path_in_root, read_mountinfo, read_process,
     stat_in_root, ProcReader,
 };
@@ -497,12 +497,12 @@ fn overlay_mapping_resolves_to_its_layer() {
     // ...and that device is the overlay mount in the process's mountinfo, whose options
     // name the lower layer, ':' and space included.
     let mounts = read_mountinfo(proc_root(), pid).unwrap();
-    let m = livetree_core::mountinfo::mounts_with_dev(&mounts, g.major, g.minor)
+    let m = livetree_core::proc::mountinfo::mounts_with_dev(&mounts, g.major, g.minor)
         .next()
         .unwrap();
     assert_eq!(m.fstype, "overlay");
     assert_eq!(m.mount_point, merged.as_os_str().as_bytes());
-    let o = livetree_core::mountinfo::parse_overlay_options(&m.super_options);
+    let o = livetree_core::proc::mountinfo::parse_overlay_options(&m.super_options);
     assert_eq!(o.lowerdirs, vec![lower.as_os_str().as_bytes().to_vec()]);
     assert_eq!(o.upperdir.as_deref(), Some(upper.as_os_str().as_bytes()));
     // map_files agrees with maps on this kernel (overlay device, lower inode).

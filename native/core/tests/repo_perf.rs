@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use livetree_core::repo::Repo;
+use livetree_core::ostree::repo::Repo;
 
 #[test]
 #[ignore]

@@ -8,9 +8,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use livetree_core::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
-use livetree_core::gvariant::MetaValue;
-use livetree_core::repo::{self, ObjectKind, Repo, RepoMode};
+use livetree_core::ostree::checksum::{checksum_bare_user_file, checksum_file, checksum_path};
+use livetree_core::ostree::gvariant::MetaValue;
+use livetree_core::ostree::repo::{self, ObjectKind, Repo, RepoMode};
 use livetree_core::Error;
 
 mod scratch;
@@ -39,7 +39,10 @@ fn setxattr(path: &Path, name: &str, value: &[u8]) {
         .arg("-n")
         .arg(name)
         .arg("-v")
-        .arg(format!("0x{}", livetree_core::checksum::to_hex(value)))
+        .arg(format!(
+            "0x{}",
+            livetree_core::ostree::checksum::to_hex(value)
+        ))
         .arg(path)
         .status()
         .unwrap();

@@ -2,8 +2,8 @@
 //! string → type → type string, and the kernel's octal escapes. Values come from a small
 //! seeded generator (no dependency), so every run checks the same few thousand cases and a
 //! failure names the seed that reproduces it.
-use livetree_core::escape::{escape_octal, unescape_octal, unescape_octal_set};
-use livetree_core::gvariant::{self, Type, Value};
+use livetree_core::ostree::gvariant::{self, Type, Value};
+use livetree_core::proc::escape::{escape_octal, unescape_octal, unescape_octal_set};
 
 /// xorshift64*: deterministic, good enough to spread the cases.
 struct Rng(u64);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use livetree_core::sysroot::{read_sysroot, Deployment, SysrootStatus};
+use livetree_core::ostree::sysroot::{read_sysroot, Deployment, SysrootStatus};
 use livetree_core::Error;
 
 fn fixtures() -> PathBuf {

@@ -57,6 +57,7 @@ fn process(files: Vec<FileReport>) -> ProcessReport {
         root_kind: RootKind::Deployment,
         root_deployment: Some("os/c0ffee.1".into()),
         cgroup_unit: Some("d.service".into()),
+        cgroup: Some("/system.slice/d.service".into()),
         container: None,
         state: ProcessState::Current,
         files,

@@ -1,7 +1,7 @@
 //! Boot loader entries, their `ostree=` argument, and the version ordering between entries.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::bootentry;
+use livetree_core::ostree::bootentry;
 use std::cmp::Ordering;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! /proc/PID/cgroup and the unit name derived from a cgroup path.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::cgroup;
+use livetree_core::proc::cgroup;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(entries) = cgroup::parse_cgroup(data) {

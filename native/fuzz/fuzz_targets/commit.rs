@@ -1,7 +1,7 @@
 //! Commit objects and their `a{sv}` metadata; the staged-deployment record is an `a{sv}` too.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::{gvariant, repo, sysroot};
+use livetree_core::ostree::{gvariant, repo, sysroot};
 
 fuzz_target!(|data: &[u8]| {
     let _ = repo::parse_commit(&"0".repeat(64), data);

@@ -1,7 +1,7 @@
 //! Dirmeta objects (also the bare-user `user.ostreemeta` xattr) and `.filez` headers.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::repo;
+use livetree_core::ostree::repo;
 
 fuzz_target!(|data: &[u8]| {
     let _ = repo::parse_dirmeta(data);

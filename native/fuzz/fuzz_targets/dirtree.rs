@@ -1,7 +1,7 @@
 //! Dirtree objects: names accepted here become paths, so they must never hold `/` or `..`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::repo;
+use livetree_core::ostree::repo;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(tree) = repo::parse_dirtree(data) {

@@ -2,7 +2,7 @@
 //! exactly, and decoding never grows the input.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::escape;
+use livetree_core::proc::escape;
 
 fuzz_target!(|data: &[u8]| {
     const MOUNTINFO: &[u8] = b" \t\n\\";

@@ -3,7 +3,7 @@
 //! by their bits.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::gvariant::{self, types, Type};
+use livetree_core::ostree::gvariant::{self, types, Type};
 
 const TYPES: &[&str] = &[
     types::COMMIT,

@@ -1,7 +1,7 @@
 //! GLib key files: `.origin` files and anything else ostree writes in that format.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::{keyfile, sysroot};
+use livetree_core::ostree::{keyfile, sysroot};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(kf) = keyfile::parse(data) {

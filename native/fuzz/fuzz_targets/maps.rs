@@ -1,7 +1,7 @@
 //! /proc/PID/maps: whole files and single lines; grouping must accept whatever parses.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::maps;
+use livetree_core::proc::maps;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(entries) = maps::parse_maps(data) {

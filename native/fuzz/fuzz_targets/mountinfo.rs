@@ -1,7 +1,7 @@
 //! /proc/PID/mountinfo and the overlayfs super options of every mount it yields.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use livetree_core::mountinfo;
+use livetree_core::proc::mountinfo;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(mounts) = mountinfo::parse_mountinfo(data) {

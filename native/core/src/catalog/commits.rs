@@ -4,7 +4,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::encode::{checksum_bytes, hex, is_checksum, now};
 use super::{catalog_error, Catalog};
 use crate::error::Result;
-pub use crate::object::{CatalogFile, ObjectHit};
+pub use crate::ostree::object::{CatalogFile, ObjectHit};
 
 /// A commit as a scan read it from the repo, with its whole tree.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

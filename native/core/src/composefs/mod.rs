@@ -24,10 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Warning;
-use crate::gvariant::MetaValue;
-use crate::mountinfo::{parse_overlay_options, Mount};
-use crate::repo::Repo;
-use crate::sysroot::SysrootStatus;
+use crate::ostree::gvariant::MetaValue;
+use crate::ostree::repo::Repo;
+use crate::ostree::sysroot::SysrootStatus;
+use crate::proc::mountinfo::{parse_overlay_options, Mount};
 use identify::{Identity, MountProbe, Probed, ProofCost};
 use image::{same_ino, ComposefsImageInfo, ImageIndex, ImageStore};
 use loops::LoopDevice;
@@ -412,7 +412,7 @@ impl Composefs {
     /// unknown.
     #[allow(clippy::result_unit_err)]
     pub fn root_deployment(&self, root: (u64, u64)) -> Result<Option<String>, ()> {
-        let (ma, mi) = crate::procfs::dev_split(root.0);
+        let (ma, mi) = crate::proc::procfs::dev_split(root.0);
         match self.by_device.get(&(ma, mi)) {
             None => Ok(None),
             Some(Identity::One(i)) => {
@@ -454,7 +454,7 @@ impl Composefs {
 /// A `.ostree.cfs` inside this sysroot's `ostree/deploy`.
 fn is_sysroot_image(deploy_root: &Path, backing: &[u8]) -> bool {
     backing.ends_with(format!("/{IMAGE_NAME}").as_bytes())
-        && crate::procfs::below(deploy_root.as_os_str().as_bytes(), backing).is_some()
+        && crate::proc::procfs::below(deploy_root.as_os_str().as_bytes(), backing).is_some()
 }
 
 /// Read an image, check it against the commit's digest (a warning when they differ) and,
@@ -555,7 +555,7 @@ impl MountProbe for ProcProbe<'_> {
         if self
             .covered
             .iter()
-            .any(|c| crate::procfs::below(c, &shown).is_some())
+            .any(|c| crate::proc::procfs::below(c, &shown).is_some())
         {
             return Probed::Unreadable;
         }
@@ -569,7 +569,7 @@ impl MountProbe for ProcProbe<'_> {
             Err(_) => return Probed::Unreadable,
         }
         match open_regular(&full) {
-            Ok(Some(f)) => match crate::checksum::checksum_file(&f) {
+            Ok(Some(f)) => match crate::ostree::checksum::checksum_file(&f) {
                 Ok(sum) => Probed::Sum(sum),
                 Err(_) => Probed::Unreadable,
             },

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 
 use super::image::same_ino;
 use super::{CfsMount, Composefs};
-use crate::mountinfo::Mount;
 use crate::overlay::{self, join, Layer, LayerFile, OverlayMount};
+use crate::proc::mountinfo::Mount;
 
 /// One overlay stacked on a composefs mount, as one process sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

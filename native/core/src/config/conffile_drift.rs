@@ -16,10 +16,10 @@ use std::path::Path;
 use md5::{Digest, Md5};
 use serde::Serialize;
 
-use crate::checksum::to_hex;
 use crate::error::{Error, Result, Warning};
+use crate::ostree::checksum::to_hex;
 use crate::packages::{dpkg, PackageInfo, RootTree, TreeReader, DPKG_DIRS};
-use crate::procfs::{open_in_root, Opened};
+use crate::proc::procfs::{open_in_root, Opened};
 
 /// What is wrong with one conffile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

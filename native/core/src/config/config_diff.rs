@@ -12,8 +12,8 @@ use serde::{Serialize, Serializer};
 use super::conffile_drift::{self, ConffileDrift, Drift};
 use super::etc_diff::{self, EtcDiff};
 use crate::error::{Error, Warning};
+use crate::ostree::sysroot::{read_sysroot, Deployment};
 use crate::packages::{RootTree, TreeReader, RPM_DIRS};
-use crate::sysroot::{read_sysroot, Deployment};
 
 /// What `config-diff` found.
 #[derive(Debug, Clone)]

@@ -222,7 +222,7 @@ impl Pass {
         if let Some(hit) = self.paths.get(&key) {
             return *hit;
         }
-        let now = match crate::procfs::metadata_in_root(&self.proc_root, pid, path) {
+        let now = match crate::proc::procfs::metadata_in_root(&self.proc_root, pid, path) {
             Ok(m) => m.map(|m| (m.dev(), m.ino(), m.ctime() * 1_000_000_000 + m.ctime_nsec())),
             Err(e) => {
                 self.warn_once("config-stat", format!("configuration not checked: {e}"));
@@ -256,9 +256,18 @@ impl Pass {
         };
         self.read_packages(subjects);
         self.walk_etcs(subjects, &clock);
+        // No executable (a kernel thread, or one we may not look at): no package, no files
+        // of its own to hold. The fd directories to read are read first, across the cores.
+        let fds: Vec<(u32, RootKey)> = subjects
+            .iter()
+            .filter(|p| p.exe.is_some())
+            .filter_map(|p| {
+                let facts = self.facts.get(&p.pid)?;
+                (!self.nothing_changed_since(facts, &clock)).then(|| (p.pid, facts.root.clone()))
+            })
+            .collect();
+        let mut held = self.read_fds(&fds);
         for (p, out) in subjects.iter().zip(all.iter_mut()) {
-            // No executable (a kernel thread, or one we may not look at): no package, no
-            // files of its own to hold.
             if p.exe.is_none() {
                 continue;
             }
@@ -266,8 +275,8 @@ impl Pass {
                 continue;
             };
             let mut changes = self.conffile_changes(p, &facts, &clock);
-            if !self.nothing_changed_since(&facts, &clock) {
-                changes.extend(self.open_file_changes(p.pid, &facts, &clock));
+            if let Some(h) = held.remove(&p.pid) {
+                changes.extend(self.open_file_changes(p.pid, h, &facts, &clock));
             }
             changes.sort_by(|a, b| (&a.path, a.source).cmp(&(&b.path, b.source)));
             changes.dedup_by(|a, b| a.path == b.path);

@@ -9,11 +9,17 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
-use crate::procfs::{path_in_root, LinkTarget};
+use crate::proc::procfs::{path_in_root, LinkTarget};
 
 /// Whether an fd's target (inside the process's root) is configuration: below `/etc`.
 pub fn is_config_path(path: &[u8]) -> bool {
     path.starts_with(b"/etc/")
+}
+
+/// What one process's fd directory held (read by `Pass::read_fds`).
+pub(super) struct HeldFds {
+    dir: std::path::PathBuf,
+    held: std::io::Result<Vec<Held>>,
 }
 
 /// One open file of a process: its fd number's link target and, for a regular file, the
@@ -199,24 +205,76 @@ impl Pass {
         }
     }
 
-    /// The files under `/etc` process `pid` holds open that changed after it started.
+    /// The files under `/etc` each of `fds` (a process and its root) holds open, read on up
+    /// to four threads at once: reading a fd directory is kernel time, one process at a
+    /// time, and nothing of it depends on another process's.
+    pub(super) fn read_fds(&self, fds: &[(u32, RootKey)]) -> HashMap<u32, HeldFds> {
+        const BATCH: usize = 64;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4)
+            .min(fds.len().div_ceil(BATCH).max(1));
+        let proc_root = self.proc_root.as_path();
+        let read = |(pid, root): &(u32, RootKey)| {
+            let dir = proc_root.join(pid.to_string()).join("fd");
+            let root = &root.2;
+            // The prefix decides, with or without the ` (deleted)` marker: no copy per fd.
+            let held = held_files(&dir, |t| path_in_root(root, t).is_some_and(is_config_path));
+            (*pid, HeldFds { dir, held })
+        };
+        if threads <= 1 {
+            return fds.iter().map(read).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (next, read) = (&next, &read);
+                    s.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(part) = fds.get(b * BATCH..((b + 1) * BATCH).min(fds.len()))
+                            else {
+                                break;
+                            };
+                            if part.is_empty() {
+                                break;
+                            }
+                            done.extend(part.iter().map(read));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            // A reader that panicked goes on as that panic (the glue makes it EPANIC): a
+            // pass that silently skipped processes would read as "nothing changed".
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    }
+
+    /// The files under `/etc` process `pid` holds open (`fds`, as read_fds read them) that
+    /// changed after it started.
     pub(super) fn open_file_changes(
         &mut self,
         pid: u32,
+        fds: HeldFds,
         facts: &Facts,
         clock: &Clock,
     ) -> Vec<ConfigChange> {
-        let dir = self.proc_root.join(pid.to_string()).join("fd");
         let root = facts.root.2.clone();
-        // The prefix decides, with or without the ` (deleted)` marker: no copy per fd.
-        let held = match held_files(&dir, |t| path_in_root(&root, t).is_some_and(is_config_path)) {
+        let held = match fds.held {
             Ok(h) => h,
             // Exited since it was read: nothing runs, nothing to say.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
             Err(e) => {
                 self.warn_once(
                     "config-fds",
-                    format!("open files not checked ({}: {e})", dir.display()),
+                    format!("open files not checked ({}: {e})", fds.dir.display()),
                 );
                 return Vec::new();
             }
@@ -283,6 +341,42 @@ mod tests {
         // Asked to stop at once: the top's own time is enough.
         assert_eq!(newest_etc(&d.join("etc"), i64::MIN), Some(ct("etc")));
         assert_eq!(newest_etc(&d.join("no-etc"), i64::MAX), None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn fd_directories_read_on_several_threads_say_what_one_reads() {
+        let d = std::env::temp_dir().join(format!("livetree-read-fds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc")).unwrap();
+        std::fs::write(d.join("etc/held.conf"), b"x").unwrap();
+        let held = std::fs::File::open(d.join("etc/held.conf")).unwrap();
+        let pass = Pass::new(Path::new("/proc"));
+        let own = std::process::id();
+        let key: RootKey = (None, None, d.as_os_str().as_bytes().to_vec());
+        // Our own process, then one that is gone, each many times: more than one batch, so
+        // more than one thread reads (on a machine with more than one core).
+        let mut fds = vec![(own, key.clone()); 100];
+        fds.extend(vec![(u32::MAX - 1, key.clone()); 100]);
+        let read = pass.read_fds(&fds);
+        assert_eq!(read.len(), 2);
+        let mine = read[&own].held.as_ref().unwrap();
+        let expected = format!("{}/etc/held.conf", d.display());
+        assert!(
+            mine.iter()
+                .any(|h| h.target == expected.as_bytes() && h.inode.is_some()),
+            "{:?}",
+            mine.iter()
+                .map(|h| String::from_utf8_lossy(&h.target).into_owned())
+                .collect::<Vec<_>>()
+        );
+        let gone = read[&(u32::MAX - 1)]
+            .held
+            .as_ref()
+            .err()
+            .map(std::io::Error::kind);
+        assert_eq!(gone, Some(std::io::ErrorKind::NotFound));
+        drop(held);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::{Clock, ConfigChange, ConfigSource};
 use crate::error::Warning;
-use crate::procfs::{metadata_in_root, stat_start_ticks};
+use crate::proc::procfs::{metadata_in_root, stat_start_ticks};
 
 /// What the manager says about one unit, with the processes livetree scanned in it.
 #[derive(Debug, Clone, PartialEq, Eq)]

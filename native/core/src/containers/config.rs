@@ -153,7 +153,7 @@ fn string(value: &str) -> Option<String> {
 pub fn passwd_entry(passwd: &[u8], uid: u32) -> Option<(String, Vec<u8>)> {
     passwd.split(|b| *b == b'\n').find_map(|line| {
         let f: Vec<&[u8]> = line.split(|b| *b == b':').collect();
-        if f.len() < 7 || crate::maps::parse_dec(f[2]) != Some(u64::from(uid)) {
+        if f.len() < 7 || crate::proc::maps::parse_dec(f[2]) != Some(u64::from(uid)) {
             return None;
         }
         let home = f[5];

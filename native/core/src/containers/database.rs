@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::StackLayer;
-use crate::mountinfo::Mount;
+use crate::proc::mountinfo::Mount;
 
 /// The top-level directories every database path lies below (`packages::DPKG_DIRS` and
 /// `packages::RPM_DIRS`).
@@ -89,7 +89,7 @@ mod tests {
     fn mount(at: &str) -> Mount {
         Mount {
             mount_point: at.as_bytes().to_vec(),
-            ..crate::mountinfo::parse_mountinfo(b"36 35 98:0 / / rw - ext3 /dev/root rw\n")
+            ..crate::proc::mountinfo::parse_mountinfo(b"36 35 98:0 / / rw - ext3 /dev/root rw\n")
                 .unwrap()
                 .remove(0)
         }

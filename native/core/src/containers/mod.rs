@@ -27,7 +27,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::mountinfo::Mount;
+use crate::proc::mountinfo::Mount;
 use crate::report::{ContainerImage, ContainerReport, LayerRef};
 use engine::CgroupHint;
 use mount::LayerDir;

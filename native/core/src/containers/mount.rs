@@ -5,7 +5,7 @@
 //! (`l/SHORT`, and the upper as `LAYER/diff`), and `upperdir=GRAPHROOT/overlay/LAYER/diff`.
 //! The layer directory's name is the engine's layer ID, not a digest. Bytes in, references
 //! out; resolving a short link is the store reader's (`store.rs`).
-use crate::mountinfo::parse_overlay_options;
+use crate::proc::mountinfo::parse_overlay_options;
 
 /// One layer directory of the mount, as named there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +158,7 @@ mod tests {
     fn captured_mount() {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../fixtures/captured/containers/mountinfo-web.txt");
-        let mounts = crate::mountinfo::parse_mountinfo(&std::fs::read(p).unwrap()).unwrap();
+        let mounts = crate::proc::mountinfo::parse_mountinfo(&std::fs::read(p).unwrap()).unwrap();
         let root = mounts.iter().find(|m| m.mount_point == b"/").unwrap();
         assert_eq!(root.fstype, "overlay");
         let c = container_mount(&root.super_options);

@@ -19,9 +19,9 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::bootentry::parse_bootlink;
 use crate::error::{Error, Warning};
-use crate::sysroot::{parse_deploy_name, SysrootStatus};
+use crate::ostree::bootentry::parse_bootlink;
+use crate::ostree::sysroot::{parse_deploy_name, SysrootStatus};
 
 pub use livepatch::Livepatch;
 pub use verdict::{Installed, Reason, Running};

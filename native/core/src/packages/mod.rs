@@ -176,7 +176,7 @@ pub fn read_table(tree: &dyn TreeReader) -> PackageTable {
 /// replace or rewrite these files whenever a package comes or goes (dpkg renames a new
 /// `status` and new `info/*.list` files into place), so an equal fingerprint means the
 /// table read from it would be the same: a kept scanner reads the database again only
-/// when it differs (`knowledge.rs`).
+/// when it differs (`scan/knowledge.rs`).
 pub fn database_fingerprint(root: &std::path::Path) -> Vec<u8> {
     // The root too: one catalog may serve scans of several roots (tests do), and two
     // roots' databases are two databases.

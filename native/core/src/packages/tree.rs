@@ -6,8 +6,8 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::object::CatalogFile;
-use crate::repo::{parse_filez_header, ObjectKind, Repo, RepoMode};
+use crate::ostree::object::CatalogFile;
+use crate::ostree::repo::{parse_filez_header, ObjectKind, Repo, RepoMode};
 use crate::{Error, Result};
 
 /// Package databases are small; a "status" of hundreds of megabytes is not one.

@@ -9,9 +9,9 @@ use super::{in_proc_root, root_prefix, view_of, RawProcess, Scan};
 use crate::composefs::identify::MountProbe;
 use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, ProcProbe};
-use crate::maps::FileMapping;
 use crate::overlay;
-use crate::procfs::{self, path_in_root, ProcessRaw};
+use crate::proc::maps::FileMapping;
+use crate::proc::procfs::{self, path_in_root, ProcessRaw};
 
 /// Where one mapped file of a composefs mount can be read: a process mapping it, the
 /// mapping's range (for map_files) and its path inside that process's root.
@@ -304,7 +304,7 @@ fn mapped_checksum(
     (major, minor, ino): (u32, u32, u64),
 ) -> Option<String> {
     if let Ok(f) = procfs::open_map_file(proc_root, at.pid, &at.range) {
-        if let Ok(sum) = crate::checksum::checksum_file(&f) {
+        if let Ok(sum) = crate::ostree::checksum::checksum_file(&f) {
             return Some(sum);
         }
     }
@@ -313,7 +313,7 @@ fn mapped_checksum(
     if procfs::dev_split(meta.dev()) != (major, minor) || meta.ino() != ino {
         return None;
     }
-    crate::checksum::checksum_file(&f).ok()
+    crate::ostree::checksum::checksum_file(&f).ok()
 }
 
 /// The kernel's unique id of the mount `path` is the root of (statx STATX_MNT_ID_UNIQUE,

@@ -3,7 +3,7 @@
 //! each depends on that changed since it started.
 use super::Scan;
 use crate::config::{RootKey, Subject};
-use crate::procfs::ProcessRaw;
+use crate::proc::procfs::ProcessRaw;
 use crate::report::ProcessReport;
 
 /// The process's root as the configuration checks tell roots apart.

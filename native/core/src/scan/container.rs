@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{live_root, Scan, View};
-use crate::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::containers::layers::{self, Probe};
 use crate::containers::{self, engine, Evidence, Identified};
-use crate::maps::FileMapping;
 use crate::packages::{PackageInfo, PackageTable};
-use crate::procfs::{self, path_in_root, ProcessRaw};
+use crate::proc::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
+use crate::proc::maps::FileMapping;
+use crate::proc::procfs::{self, path_in_root, ProcessRaw};
 use crate::report::{ContainerReport, Origin, OriginKind, ProcessReport, RootKind, Warning};
 
 /// One container as this scan knows it.
@@ -44,7 +44,7 @@ pub(super) struct Containers {
     tables: HashMap<Vec<PathBuf>, Arc<PackageTable>>,
     /// Each view's mount table as the scan read it (`Scan::read_view`): a container is
     /// identified from its root mount without reading mountinfo again.
-    mounts: HashMap<View, Vec<crate::mountinfo::Mount>>,
+    mounts: HashMap<View, Vec<crate::proc::mountinfo::Mount>>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
@@ -58,7 +58,7 @@ pub(super) struct Containers {
 
 impl Containers {
     /// The mount table the scan read for `view`, kept for identifying its container.
-    pub(super) fn keep_mounts(&mut self, view: View, mounts: Vec<crate::mountinfo::Mount>) {
+    pub(super) fn keep_mounts(&mut self, view: View, mounts: Vec<crate::proc::mountinfo::Mount>) {
         self.mounts.insert(view, mounts);
     }
 }
@@ -68,9 +68,9 @@ pub(super) type ForeignRoot = (Option<(u64, u64)>, Vec<u8>);
 
 /// The mount at a process's root in its own mountinfo: mounted on `/` with the root's device.
 fn root_mount(
-    mounts: &[crate::mountinfo::Mount],
+    mounts: &[crate::proc::mountinfo::Mount],
     root_dev: Option<(u32, u32)>,
-) -> Option<&crate::mountinfo::Mount> {
+) -> Option<&crate::proc::mountinfo::Mount> {
     mounts
         .iter()
         .rev()
@@ -194,7 +194,7 @@ impl Scan<'_> {
             }
             let dir = proc_root.join(pid.to_string());
             let bytes = std::fs::read(dir.join("cgroup")).ok()?;
-            let entries = crate::cgroup::parse_systemd_cgroup(&bytes).ok()?;
+            let entries = crate::proc::cgroup::parse_systemd_cgroup(&bytes).ok()?;
             let path = systemd_cgroup_path(&entries)?;
             let inside =
                 engine::from_cgroup_path(path).is_some_and(|h| hint.is_some_and(|c| c.id == h.id));
@@ -295,9 +295,7 @@ impl Scan<'_> {
     /// (read through that layer and the ones below it).
     fn layer_package(&mut self, ctx: &Ctx, i: usize, rel: &[u8]) -> Option<PackageInfo> {
         let dirs = containers::dirs_from(&ctx.facts.layers, i);
-        let table = self.stack_table(dirs, || {
-            format!("layer {}", &ctx.facts.layers[i].layer.id)
-        });
+        let table = self.stack_table(dirs, || format!("layer {}", &ctx.facts.layers[i].layer.id));
         table.lookup(rel).cloned()
     }
 
@@ -409,7 +407,7 @@ fn ppid_of(stat: &[u8]) -> Option<u32> {
         .split(|b| *b == b' ')
         .filter(|f| !f.is_empty());
     fields.next()?;
-    crate::maps::parse_dec(fields.next()?).and_then(|v| u32::try_from(v).ok())
+    crate::proc::maps::parse_dec(fields.next()?).and_then(|v| u32::try_from(v).ok())
 }
 
 #[cfg(test)]

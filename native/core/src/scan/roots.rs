@@ -15,7 +15,7 @@ use super::Scan;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::containers::layers::LayerTree;
 use crate::packages::{PackageInfo, PackageTable};
-use crate::procfs::path_in_root;
+use crate::proc::procfs::path_in_root;
 use crate::report::{OriginKind, ProcessReport, RootKind, Warning};
 
 impl Scan<'_> {

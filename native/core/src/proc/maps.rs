@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use crate::error::ParseError;
-use crate::escape::unescape_octal_set;
+use crate::proc::escape::unescape_octal_set;
 
 /// What the kernel appends to the path of a file that was unlinked.
 const DELETED_SUFFIX: &[u8] = b" (deleted)";
@@ -457,7 +457,7 @@ mod tests {
 
     #[test]
     fn captured_cat_maps() {
-        let bytes = include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt");
+        let bytes = include_bytes!("../../../../fixtures/captured/procfs/maps-cat.txt");
         let entries = parse_maps(bytes).unwrap();
         let lines = bytes
             .split(|b| *b == b'\n')
@@ -555,7 +555,7 @@ mod tests {
 
     #[test]
     fn file_mappings_parser_matches_parse_then_group() {
-        let cat = include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt");
+        let cat = include_bytes!("../../../../fixtures/captured/procfs/maps-cat.txt");
         let mut many = Vec::new();
         // More distinct files than the linear look-up handles, each mapped twice apart.
         for round in 0..2 {
@@ -601,7 +601,7 @@ mod tests {
             v[(at + 5) % 24] = 0x0b;
             cases.push(v);
         }
-        cases.push(include_bytes!("../../../fixtures/captured/procfs/maps-cat.txt").to_vec());
+        cases.push(include_bytes!("../../../../fixtures/captured/procfs/maps-cat.txt").to_vec());
         for c in cases {
             let ours: Vec<&[u8]> = Lines::new(&c).collect();
             let std: Vec<&[u8]> = c.split(|b| *b == b'\n').collect();

@@ -9,7 +9,7 @@
 //! use them, and `catalog` imports `packages` and `composefs` (which uses `overlay`).
 //! `repo`, `checksum` and `catalog` re-export them under their old paths.
 use crate::error::ParseError;
-use crate::gvariant::{self, types, Type, Value, Xattrs};
+use crate::ostree::gvariant::{self, types, Type, Value, Xattrs};
 
 /// The file-type bits of `st_mode` and the types ostree stores.
 pub(crate) const S_IFMT: u32 = 0o170000;

@@ -54,7 +54,7 @@ fn parse_lines(
                 n + 1
             )));
         };
-        let hierarchy_id = crate::maps::parse_dec(id)
+        let hierarchy_id = crate::proc::maps::parse_dec(id)
             .and_then(|v| u32::try_from(v).ok())
             .ok_or_else(|| ParseError(format!("cgroup line {}: bad hierarchy id", n + 1)))?;
         if !keep(hierarchy_id, ctl) {
@@ -168,7 +168,7 @@ mod tests {
     fn captured_hybrid_host() {
         // Seen on this machine: v1 controllers plus name=systemd plus the unified line.
         let bytes =
-            include_bytes!("../../../fixtures/captured/procfs/cgroup-v1-hybrid-init-scope.txt");
+            include_bytes!("../../../../fixtures/captured/procfs/cgroup-v1-hybrid-init-scope.txt");
         let e = parse_cgroup(bytes).unwrap();
         assert_eq!(e.len(), bytes.iter().filter(|b| **b == b'\n').count());
         assert!(e.iter().any(|x| x.is_unified()));
@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn captured_outside_any_unit() {
         // A process in the root cgroup (a container's view): no unit owns it.
-        let bytes = include_bytes!("../../../fixtures/captured/procfs/cgroup-v1-hybrid.txt");
+        let bytes = include_bytes!("../../../../fixtures/captured/procfs/cgroup-v1-hybrid.txt");
         let e = parse_cgroup(bytes).unwrap();
         assert_eq!(e.len(), 10);
         assert_eq!(e[5].controllers, vec!["memory"]);
@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn systemd_only_parse_gives_the_same_unit() {
         let inputs: [&[u8]; 5] = [
-            include_bytes!("../../../fixtures/captured/procfs/cgroup-v1-hybrid.txt"),
+            include_bytes!("../../../../fixtures/captured/procfs/cgroup-v1-hybrid.txt"),
             b"0::/system.slice/sshd.service\n",
             b"12:cpu,cpuacct:/system.slice/a.service\n1:name=systemd:/system.slice/b.service\n0::/\n",
             b"3:cpu,name=systemd:/x.scope\n0::/\n",
@@ -235,16 +235,16 @@ mod tests {
     fn captured_user_manager_unit() {
         // A unit of a systemd --user manager running in a delegated subtree of this hybrid
         // host: the path systemd reports as the unit's ControlGroup, and the unit it names.
-        let bytes = include_bytes!("../../../fixtures/captured/systemd/hybrid-user-unit.cgroup");
+        let bytes = include_bytes!("../../../../fixtures/captured/systemd/hybrid-user-unit.cgroup");
         let control_group =
-            include_str!("../../../fixtures/captured/systemd/hybrid-user-unit.ControlGroup");
+            include_str!("../../../../fixtures/captured/systemd/hybrid-user-unit.ControlGroup");
         let e = parse_cgroup(bytes).unwrap();
         assert_eq!(systemd_cgroup_path(&e), Some(control_group.trim()));
         assert_eq!(
             unit_from_cgroup_path(control_group.trim()).as_deref(),
             Some("capture.service")
         );
-        let harness = include_bytes!("../../../fixtures/captured/systemd/harness-self.cgroup");
+        let harness = include_bytes!("../../../../fixtures/captured/systemd/harness-self.cgroup");
         assert_eq!(
             systemd_cgroup_path(&parse_cgroup(harness).unwrap()),
             Some("/")

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::gvariant::{self, types, Type, Value, Xattrs};
-pub use crate::object::FileMeta;
-use crate::object::{parse_dirmeta, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use crate::ostree::gvariant::{self, types, Type, Value, Xattrs};
+pub use crate::ostree::object::FileMeta;
+use crate::ostree::object::{parse_dirmeta, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// Lowercase hex of a byte string (ostree's checksum notation).
 pub fn to_hex(bytes: &[u8]) -> String {

@@ -6,7 +6,7 @@
 //! Super options are escaped per option value (a comma in a value is `\054`), so they are
 //! kept raw here and decoded by the per-filesystem parser after splitting on commas.
 use crate::error::ParseError;
-use crate::escape::unescape_octal;
+use crate::proc::escape::unescape_octal;
 
 /// One line of `/proc/PID/mountinfo`: a mount as one mount namespace sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +205,7 @@ fn drop_backslashes(value: &[u8]) -> Vec<u8> {
 }
 
 fn dec_u32(s: &[u8], what: &str) -> Result<u32, ParseError> {
-    crate::maps::parse_dec(s)
+    crate::proc::maps::parse_dec(s)
         .and_then(|v| u32::try_from(v).ok())
         .ok_or_else(|| ParseError(format!("{what} {:?} is not a number", lossy(s))))
 }
@@ -220,7 +220,7 @@ mod tests {
 
     fn captured_overlays() -> Vec<Mount> {
         parse_mountinfo(include_bytes!(
-            "../../../fixtures/captured/procfs/mountinfo-overlay.txt"
+            "../../../../fixtures/captured/procfs/mountinfo-overlay.txt"
         ))
         .unwrap()
     }
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn host_mountinfo() {
-        let bytes = include_bytes!("../../../fixtures/captured/procfs/mountinfo-host.txt");
+        let bytes = include_bytes!("../../../../fixtures/captured/procfs/mountinfo-host.txt");
         let mounts = parse_mountinfo(bytes).unwrap();
         assert_eq!(mounts.len(), bytes.iter().filter(|b| **b == b'\n').count());
         let proc = mounts.iter().find(|m| m.mount_point == b"/proc").unwrap();
