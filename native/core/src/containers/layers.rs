@@ -127,15 +127,17 @@ fn components(rel: &[u8]) -> Vec<&[u8]> {
 
 /// Open the directory `rel` below `layer` one component at a time, following no link;
 /// also whether a directory on the way (or `rel` itself) is opaque, or the way is hidden.
-fn walk(layer: &Path, dirs: &[&[u8]]) -> std::result::Result<(OwnedFd, bool), Probe> {
+/// A walk that cannot go on says what the layer holds below it, and how many of `dirs`
+/// decided that (the one it stopped at and those above it).
+fn walk(layer: &Path, dirs: &[&[u8]]) -> std::result::Result<(OwnedFd, bool), (Probe, usize)> {
     let mut opaque = false;
     // The layer directory itself is ours (a store's, or /proc/PID/root, a magic link):
     // followed. Below it nothing is.
     let mut fd = open_dir_flags(libc::AT_FDCWD, layer.as_os_str().as_bytes(), 0)
-        .map_err(|_| Probe::default())?;
-    for c in dirs {
+        .map_err(|_| (Probe::default(), 0))?;
+    for (n, c) in dirs.iter().enumerate() {
         if *c == b".." {
-            return Err(Probe::default());
+            return Err((Probe::default(), n + 1));
         }
         match open_dir_at(fd.as_raw_fd(), c) {
             Ok(next) => {
@@ -145,21 +147,23 @@ fn walk(layer: &Path, dirs: &[&[u8]]) -> std::result::Result<(OwnedFd, bool), Pr
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 let wh = [b".wh.", *c].concat();
                 let hidden = stat_at(fd.as_raw_fd(), &wh).is_ok();
-                return Err(Probe {
+                let p = Probe {
                     hidden,
                     opaque,
                     ..Probe::default()
-                });
+                };
+                return Err((p, n + 1));
             }
             // Not a directory (a file, a link, a whiteout device): it hides the path.
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTDIR) | Some(libc::ELOOP)) => {
-                return Err(Probe {
+                let p = Probe {
                     hidden: true,
                     opaque,
                     ..Probe::default()
-                });
+                };
+                return Err((p, n + 1));
             }
-            Err(_) => return Err(Probe::default()),
+            Err(_) => return Err((Probe::default(), n + 1)),
         }
     }
     Ok((fd, opaque))
@@ -167,17 +171,31 @@ fn walk(layer: &Path, dirs: &[&[u8]]) -> std::result::Result<(OwnedFd, bool), Pr
 
 /// What `layer` holds at `rel` (an absolute path inside the container).
 pub fn probe(layer: &Path, rel: &[u8]) -> Probe {
+    probe_deciding(layer, rel).0
+}
+
+/// `probe`, and when a directory on the way decided the answer (absent, hidden, not a
+/// directory), that directory as a path inside the layer: every path below it gets the
+/// same answer from this layer.
+pub fn probe_deciding(layer: &Path, rel: &[u8]) -> (Probe, Option<Vec<u8>>) {
     let parts = components(rel);
     let Some((last, dirs)) = parts.split_last() else {
-        return Probe::default();
+        return (Probe::default(), None);
     };
     if *last == b".." {
-        return Probe::default();
+        return (Probe::default(), None);
     }
     match walk(layer, dirs) {
-        Ok((fd, opaque)) => probe_last(&fd, opaque, last),
-        Err(p) => p,
+        Ok((fd, opaque)) => (probe_last(&fd, opaque, last), None),
+        Err((p, n)) => (p, Some(dirs[..n].join(&b'/'))),
     }
+}
+
+/// The directories a path lies below, as `probe_deciding` names them, shortest first.
+pub fn dir_prefixes(rel: &[u8]) -> Vec<Vec<u8>> {
+    let parts = components(rel);
+    let dirs = &parts[..parts.len().saturating_sub(1)];
+    (0..=dirs.len()).map(|n| dirs[..n].join(&b'/')).collect()
 }
 
 /// What the directory `fd` (opaque or not) holds under `last`.
@@ -268,7 +286,9 @@ impl<'a> LayerTree<'a> {
         if let Some(hit) = self.dirs.borrow().get(&key) {
             return hit.clone();
         }
-        let walked = walk(&self.layers[i], dirs).map(|(fd, opaque)| (Rc::new(fd), opaque));
+        let walked = walk(&self.layers[i], dirs)
+            .map(|(fd, opaque)| (Rc::new(fd), opaque))
+            .map_err(|(p, _)| p);
         self.dirs.borrow_mut().insert(key, walked.clone());
         walked
     }

@@ -34,7 +34,17 @@ pub(super) struct Containers {
     /// The container of the process being attributed.
     current: Option<Arc<Ctx>>,
     probes: HashMap<(PathBuf, Vec<u8>), Probe>,
+    /// Directories a layer lacks (or hides), by (layer, path): every path below one is
+    /// absent there too, without walking to it again (a container's own layer usually
+    /// holds no `/usr` at all).
+    absent: HashMap<(PathBuf, Vec<u8>), Probe>,
+    /// Package tables by layer stack (top-most first), once per scan: many containers share
+    /// an image's stacks, and a kept table's key (the fingerprint of every layer's database
+    /// files) is itself a few dozen stats per layer.
     tables: HashMap<Vec<PathBuf>, Arc<PackageTable>>,
+    /// Each view's mount table as the scan read it (`Scan::read_view`): a container is
+    /// identified from its root mount without reading mountinfo again.
+    mounts: HashMap<View, Vec<crate::proc::mountinfo::Mount>>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
@@ -44,6 +54,13 @@ pub(super) struct Containers {
     /// container's whose layers are not resolved: their root's identity and path, for that
     /// root's own package database (`roots.rs`).
     pub(super) foreign: HashMap<u32, ForeignRoot>,
+}
+
+impl Containers {
+    /// The mount table the scan read for `view`, kept for identifying its container.
+    pub(super) fn keep_mounts(&mut self, view: View, mounts: Vec<crate::proc::mountinfo::Mount>) {
+        self.mounts.insert(view, mounts);
+    }
 }
 
 /// A foreign root as `roots.rs` reads it: its (dev, ino) and its path as the scanner sees it.
@@ -76,7 +93,7 @@ impl Scan<'_> {
         let ctx = match self.containers.by_view.get(view) {
             Some(hit) => hit.clone(),
             None => {
-                let ctx = self.identify_container(raw);
+                let ctx = self.identify_container(raw, view);
                 self.containers.by_view.insert(view.clone(), ctx.clone());
                 ctx
             }
@@ -108,10 +125,14 @@ impl Scan<'_> {
         }
     }
 
-    fn identify_container(&mut self, raw: &ProcessRaw) -> Option<Arc<Ctx>> {
+    fn identify_container(&mut self, raw: &ProcessRaw, view: &View) -> Option<Arc<Ctx>> {
         let cgroup = systemd_cgroup_path(&raw.cgroup);
         let hint = cgroup.and_then(engine::from_cgroup_path);
-        let mounts = procfs::read_mountinfo(&self.cfg.proc_root, raw.pid).unwrap_or_default();
+        // The view's mounts as the scan read them; read again only when that read failed.
+        let mounts = match self.containers.mounts.remove(view) {
+            Some(m) if !m.is_empty() => m,
+            _ => procfs::read_mountinfo(&self.cfg.proc_root, raw.pid).unwrap_or_default(),
+        };
         let root_dev = raw.root_dev_ino.map(|(d, _)| procfs::dev_split(d));
         let owner_uid = std::fs::metadata(self.cfg.proc_root.join(raw.pid.to_string()))
             .ok()
@@ -224,11 +245,28 @@ impl Scan<'_> {
         if layers.is_empty() {
             return Origin::untracked();
         }
-        let probes = &mut self.containers.probes;
+        let (probes, absent) = (&mut self.containers.probes, &mut self.containers.absent);
         let found = layers::layer_of(layers.len(), rel, m.inode, &mut |i, rel| {
-            *probes
-                .entry((layers[i].dir.clone(), rel.to_vec()))
-                .or_insert_with(|| layers::probe(&layers[i].dir, rel))
+            let dir = &layers[i].dir;
+            if let Some(hit) = probes.get(&(dir.clone(), rel.to_vec())) {
+                return *hit;
+            }
+            // A directory on the way this layer lacks answers for every path below it.
+            let known = layers::dir_prefixes(rel)
+                .into_iter()
+                .find_map(|d| absent.get(&(dir.clone(), d)).copied());
+            let p = match known {
+                Some(p) => p,
+                None => {
+                    let (p, deciding) = layers::probe_deciding(dir, rel);
+                    if let Some(d) = deciding {
+                        absent.insert((dir.clone(), d), p);
+                    }
+                    p
+                }
+            };
+            probes.insert((dir.clone(), rel.to_vec()), p);
+            p
         });
         let Some(i) = found else {
             let name = ctx.report.name.as_deref().unwrap_or(&ctx.report.id);
@@ -257,22 +295,29 @@ impl Scan<'_> {
     /// (read through that layer and the ones below it).
     fn layer_package(&mut self, ctx: &Ctx, i: usize, rel: &[u8]) -> Option<PackageInfo> {
         let dirs = containers::dirs_from(&ctx.facts.layers, i);
-        let table = match self.containers.tables.get(&dirs) {
-            Some(t) => t.clone(),
-            None => {
-                let name = format!("layer {}", &ctx.facts.layers[i].layer.id);
-                let t = self.k.containers.table(&dirs, &name);
-                for w in &t.warnings {
-                    if self.containers.said.insert(w.clone()) {
-                        self.warnings
-                            .push(Warning::new("package-db", w.clone(), None));
-                    }
-                }
-                self.containers.tables.insert(dirs, t.clone());
-                t
-            }
-        };
+        let table = self.stack_table(dirs, || format!("layer {}", &ctx.facts.layers[i].layer.id));
         table.lookup(rel).cloned()
+    }
+
+    /// The package table of a layer stack (top-most first), once per scan; its warnings
+    /// said once. `name` names the stack in them, when the table is read.
+    fn stack_table(
+        &mut self,
+        dirs: Vec<PathBuf>,
+        name: impl FnOnce() -> String,
+    ) -> Arc<PackageTable> {
+        if let Some(t) = self.containers.tables.get(&dirs) {
+            return t.clone();
+        }
+        let t = self.k.containers.table(&dirs, &name());
+        for w in &t.warnings {
+            if self.containers.said.insert(w.clone()) {
+                self.warnings
+                    .push(Warning::new("package-db", w.clone(), None));
+            }
+        }
+        self.containers.tables.insert(dirs, t.clone());
+        t
     }
 }
 
@@ -319,13 +364,7 @@ impl Scan<'_> {
                 .as_ref()
                 .and_then(|i| i.name_now_resolves_to.clone())
                 .unwrap_or_default();
-            let table = self.k.containers.table(dirs, &format!("image {image}"));
-            for w in &table.warnings {
-                if self.containers.said.insert(w.clone()) {
-                    self.warnings
-                        .push(Warning::new("package-db", w.clone(), None));
-                }
-            }
+            let table = self.stack_table(dirs.clone(), || format!("image {image}"));
             let tree = format!("container:{}", ctx.report.id);
             for name in list.iter() {
                 out.extend(table.by_name(name).map(|p| (tree.clone(), p.clone())));

@@ -196,7 +196,9 @@ impl Scan<'_> {
                     self.overlays.push(shown);
                 }
             }
-            self.ns_overlays.insert(view, found);
+            self.ns_overlays.insert(view.clone(), found);
+            // A container's root is identified from these very mounts (scan/container.rs).
+            self.containers.keep_mounts(view, mounts);
         }
     }
 
