@@ -260,7 +260,9 @@ test.serial('a rebuild that moves the tag makes the old image layer stale (image
 	const doc = JSON.parse(json.stdout) as StatusDocument;
 	t.deepEqual(validateDocument(doc), []);
 	const ours = doc.processes.filter(q => q.container?.name?.endsWith(tag));
-	t.deepEqual(new Set(ours.map(q => q.container!.name)), new Set([web.name, w().app.name, fresh.name]));
+	// Sorted: the processes come in PID order, and PIDs wrap (pid_max 32768 here), so the
+	// container started last may have the lowest.
+	t.deepEqual([...new Set(ours.map(q => q.container!.name))].sort(), [web.name, w().app.name, fresh.name].sort());
 	const ids = new Set(doc.processes.flatMap(q => (q.container ? [q.container.id] : [])));
 	const outdated = new Set(doc.processes.flatMap(q => (q.container?.imageOutdated ? [q.container.id] : [])));
 	t.is(doc.summary.containers, ids.size);
