@@ -68,15 +68,6 @@ export async function openUnitQueries(bus: BusChoice): Promise<{client: UnitQuer
 	return {client, close: () => client.close()};
 }
 
-export async function withUnitQueries<T>(bus: BusChoice, use: (client: UnitQueries) => Promise<T>): Promise<T> {
-	const {client, close} = await openUnitQueries(bus);
-	try {
-		return await use(client);
-	} finally {
-		close();
-	}
-}
-
 /**
  * What a status can ask systemd before its scan has answered, asked while the scan runs: the
  * connection, the manager's unit list, how it numbers our processes, and the properties of

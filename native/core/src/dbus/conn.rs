@@ -219,16 +219,8 @@ impl Connection {
             };
             self.pending.extend_from_slice(&buf[..n]);
             let mut answered = false;
-            while let Some(len) =
-                message_len(&self.pending).map_err(|e| protocol(format!("{}: {e}", self.what)))?
-            {
-                if self.pending.len() < len {
-                    break;
-                }
-                let msg = decode_message(&self.pending[..len])
-                    .map_err(|e| protocol(format!("{}: {e}", self.what)));
-                self.pending.drain(..len);
-                answered |= index_of(&msg?, first, sent).is_some();
+            while let Some(msg) = self.next_message()? {
+                answered |= index_of(&msg, first, sent).is_some();
             }
             if answered {
                 break Ok(());
@@ -294,6 +286,22 @@ impl Connection {
         Ok(String::from_utf8_lossy(&line).into_owned())
     }
 
+    /// The next whole message read so far, taken off `pending`; None until more bytes come.
+    fn next_message(&mut self) -> Result<Option<Message>, ConnError> {
+        let Some(len) =
+            message_len(&self.pending).map_err(|e| protocol(format!("{}: {e}", self.what)))?
+        else {
+            return Ok(None);
+        };
+        if self.pending.len() < len {
+            return Ok(None);
+        }
+        let msg = decode_message(&self.pending[..len])
+            .map_err(|e| protocol(format!("{}: {e}", self.what)));
+        self.pending.drain(..len);
+        msg.map(Some)
+    }
+
     /// Sends every call, at most WINDOW awaiting replies at once, and returns their replies in
     /// the calls' order. Messages that answer none of them (signals, NameAcquired) are skipped.
     pub fn calls(&mut self, calls: &[Call]) -> Result<Vec<Reply>, ConnError> {
@@ -348,16 +356,7 @@ impl Connection {
                 });
             }
             self.pending.extend_from_slice(&buf[..n]);
-            while let Some(len) =
-                message_len(&self.pending).map_err(|e| protocol(format!("{}: {e}", self.what)))?
-            {
-                if self.pending.len() < len {
-                    break;
-                }
-                let msg = decode_message(&self.pending[..len])
-                    .map_err(|e| protocol(format!("{}: {e}", self.what)));
-                self.pending.drain(..len);
-                let msg = msg?;
+            while let Some(msg) = self.next_message()? {
                 if let Some(i) = index_of(&msg, first, calls.len()) {
                     if replies[i].is_none() {
                         replies[i] = Some(reply_of(msg));
