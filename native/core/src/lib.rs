@@ -20,6 +20,7 @@ pub mod kernel;
 pub mod ostree;
 pub mod overlay;
 pub mod packages;
+pub mod parallel;
 pub mod proc;
 pub mod progress;
 pub mod report;

@@ -126,53 +126,25 @@ pub fn read_alongside<T: Send>(
         .into_iter()
         .filter(|&p| p != own || cfg.pids.is_some())
         .collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 4);
-    // Work is handed out in small batches from a shared counter, not split in equal
-    // halves up front: a host's own daemons map hundreds of files each while thousands of
-    // small processes map a few, and with fixed halves one reader would finish long before
-    // the other.
+    // Batches of 32 (crate::parallel): a host's own daemons map hundreds of files each
+    // while thousands of small processes map a few. A reader that panicked would leave its
+    // batches out, a scan that silently misses processes: the panic goes on instead (the
+    // napi glue makes it an EPANIC error). Back in /proc's order, whichever reader took
+    // which batch.
     const BATCH: usize = 32;
-    let batches = pids.len().div_ceil(BATCH);
-    let next = std::sync::atomic::AtomicUsize::new(0);
     Ok(std::thread::scope(|s| {
         let knowledge = s.spawn(work);
-        let readers: Vec<_> = (0..threads.min(batches.max(1)))
-            .map(|_| {
-                let (pids, next) = (&pids, &next);
-                s.spawn(move || {
-                    crate::test_panic("reader");
-                    let mut reader = ProcReader::new();
-                    let mut done = Vec::new();
-                    loop {
-                        let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if b >= batches {
-                            break;
-                        }
-                        let part = &pids[b * BATCH..((b + 1) * BATCH).min(pids.len())];
-                        // Keep what attribution reads: one entry per file, not every
-                        // mapping (thousands of processes wait here at once).
-                        let read: Vec<RawProcess> = part
-                            .iter()
-                            .map(|&pid| (pid, reader.read_process_files(&cfg.proc_root, pid)))
-                            .collect();
-                        done.push((b, read));
-                    }
-                    done
-                })
-            })
-            .collect();
-        // A reader that panicked would leave its batches out: a scan that silently misses
-        // processes. The panic goes on instead (the napi glue makes it an EPANIC error).
-        let mut done: Vec<(usize, Vec<RawProcess>)> = readers
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect();
-        // Back in /proc's order, whichever reader took which batch.
-        done.sort_unstable_by_key(|(b, _)| *b);
-        let raws: Vec<RawProcess> = done.into_iter().flat_map(|(_, r)| r).collect();
+        let raws = crate::parallel::in_batches(
+            &pids,
+            BATCH,
+            || {
+                crate::test_panic("reader");
+                ProcReader::new()
+            },
+            // Keep what attribution reads: one entry per file, not every mapping
+            // (thousands of processes wait here at once).
+            |reader, &pid| (pid, reader.read_process_files(&cfg.proc_root, pid)),
+        );
         (knowledge.join(), raws)
     }))
 }

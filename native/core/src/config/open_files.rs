@@ -209,52 +209,21 @@ impl Pass {
     /// to four threads at once: reading a fd directory is kernel time, one process at a
     /// time, and nothing of it depends on another process's.
     pub(super) fn read_fds(&self, fds: &[(u32, RootKey)]) -> HashMap<u32, HeldFds> {
-        const BATCH: usize = 64;
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4)
-            .min(fds.len().div_ceil(BATCH).max(1));
         let proc_root = self.proc_root.as_path();
-        let read = |(pid, root): &(u32, RootKey)| {
-            let dir = proc_root.join(pid.to_string()).join("fd");
-            let root = &root.2;
-            // The prefix decides, with or without the ` (deleted)` marker: no copy per fd.
-            let held = held_files(&dir, |t| path_in_root(root, t).is_some_and(is_config_path));
-            (*pid, HeldFds { dir, held })
-        };
-        if threads <= 1 {
-            return fds.iter().map(read).collect();
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    let (next, read) = (&next, &read);
-                    s.spawn(move || {
-                        let mut done = Vec::new();
-                        loop {
-                            let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(part) = fds.get(b * BATCH..((b + 1) * BATCH).min(fds.len()))
-                            else {
-                                break;
-                            };
-                            if part.is_empty() {
-                                break;
-                            }
-                            done.extend(part.iter().map(read));
-                        }
-                        done
-                    })
-                })
-                .collect();
-            // A reader that panicked goes on as that panic (the glue makes it EPANIC): a
-            // pass that silently skipped processes would read as "nothing changed".
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
+        crate::parallel::in_batches(
+            fds,
+            64,
+            || (),
+            |(), (pid, root)| {
+                let dir = proc_root.join(pid.to_string()).join("fd");
+                let root = &root.2;
+                // The prefix decides, with or without the ` (deleted)` marker: no copy per fd.
+                let held = held_files(&dir, |t| path_in_root(root, t).is_some_and(is_config_path));
+                (*pid, HeldFds { dir, held })
+            },
+        )
+        .into_iter()
+        .collect()
     }
 
     /// The files under `/etc` process `pid` holds open (`fds`, as read_fds read them) that
