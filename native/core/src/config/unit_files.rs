@@ -6,6 +6,7 @@
 //! D-Bus (TypeScript, `src/systemd/`); what they mean is decided here, as the other
 //! sources are: each file is only `stat`ed, as the manager sees it (inside its own root
 //! when its process is known), and compared with the start of the unit's main process.
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -91,17 +92,39 @@ pub fn unit_file_changes(
         }
         return (vec![Vec::new(); units.len()], warnings);
     };
+    // Units share their directories (hundreds of transient units, one directory): each path
+    // is stat'ed once per call, as the manager sees it.
+    let mut seen = Ctimes::default();
     let out = units
         .iter()
-        .map(|u| one_unit(proc_root, &clock, u, &mut warnings))
+        .map(|u| one_unit(proc_root, &clock, u, &mut seen, &mut warnings))
         .collect();
     (out, warnings)
+}
+
+/// The change times of the paths stat'ed so far, by manager and path.
+type Ctimes = HashMap<(Option<u32>, Vec<u8>), Result<Option<i64>, String>>;
+
+/// [`ctime_of`], each path once.
+fn ctime_once(
+    seen: &mut Ctimes,
+    proc_root: &Path,
+    manager: Option<u32>,
+    path: &[u8],
+) -> Result<Option<i64>, String> {
+    if let Some(known) = seen.get(&(manager, path.to_vec())) {
+        return known.clone();
+    }
+    let got = ctime_of(proc_root, manager, path);
+    seen.insert((manager, path.to_vec()), got.clone());
+    got
 }
 
 fn one_unit(
     proc_root: &Path,
     clock: &Clock,
     u: &UnitFiles,
+    seen: &mut Ctimes,
     warnings: &mut Vec<Warning>,
 ) -> Vec<ConfigChange> {
     let start = match u.main_pid {
@@ -127,7 +150,7 @@ fn one_unit(
     for path in &files {
         let dir = parent(path).filter(|d| !seen_dirs.contains(d));
         for (p, is_file) in std::iter::once((*path, true)).chain(dir.map(|d| (d, false))) {
-            match ctime_of(proc_root, u.manager_pid, p) {
+            match ctime_once(seen, proc_root, u.manager_pid, p) {
                 Ok(Some(ctime)) => {
                     latest = Some(latest.map_or(ctime, |l| l.max(ctime)));
                     if is_file && clock.changed_after(ctime, start) {
@@ -137,7 +160,7 @@ fn one_unit(
                 // A loaded drop-in removed since: its directory's change time is the removal's.
                 Ok(None) if is_file && u.need_daemon_reload => {
                     if let Some(Ok(Some(ctime))) =
-                        parent(path).map(|d| ctime_of(proc_root, u.manager_pid, d))
+                        parent(path).map(|d| ctime_once(seen, proc_root, u.manager_pid, d))
                     {
                         out.push(change(path, ctime));
                     }
