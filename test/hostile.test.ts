@@ -269,6 +269,11 @@ test('processes printed through their views equal the parsed document, changed o
 		b!.needsReload = true;
 	}
 
+	// The timeline is told the units systemd changed only (the core keeps the others').
+	t.deepEqual(
+		viewDoc.processes.map(p => viewed.processTexts!.sameUnit(p)),
+		[false, true],
+	);
 	const printed = [...jsonChunks(viewDoc, false, viewed.processTexts)].join('');
 	t.is(printed, renderJson(wholeDoc, false));
 	const doc = JSON.parse(printed) as StatusDocument;

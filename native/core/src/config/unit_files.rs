@@ -12,7 +12,7 @@ use std::path::Path;
 
 use super::{Clock, ConfigChange, ConfigSource};
 use crate::error::Warning;
-use crate::proc::procfs::{metadata_in_root, stat_start_ticks};
+use crate::proc::procfs::{stat_start_ticks, ProcessRoot};
 
 /// What the manager says about one unit, with the processes livetree scanned in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,11 +35,23 @@ pub struct UnitFiles {
     pub need_daemon_reload: bool,
 }
 
-/// (ctime ns) of `path` as the manager sees it; None when nothing is there, Err when it
-/// could not be told.
-fn ctime_of(proc_root: &Path, manager: Option<u32>, path: &[u8]) -> Result<Option<i64>, String> {
+/// (ctime ns) of `path` as the manager sees it (in its root, opened once: `roots`); None when
+/// nothing is there, Err when it could not be told.
+fn ctime_of(
+    proc_root: &Path,
+    roots: &mut HashMap<u32, Result<ProcessRoot, String>>,
+    manager: Option<u32>,
+    path: &[u8],
+) -> Result<Option<i64>, String> {
     let m = match manager {
-        Some(pid) => metadata_in_root(proc_root, pid, path).map_err(|e| e.to_string())?,
+        Some(pid) => {
+            let root = roots
+                .entry(pid)
+                .or_insert_with(|| ProcessRoot::open(proc_root, pid).map_err(|e| e.to_string()))
+                .as_ref()
+                .map_err(Clone::clone)?;
+            root.metadata(path).map_err(|e| e.to_string())?
+        }
         None => {
             use std::os::unix::ffi::OsStrExt;
             match std::fs::metadata(std::ffi::OsStr::from_bytes(path)) {
@@ -102,8 +114,13 @@ pub fn unit_file_changes(
     (out, warnings)
 }
 
-/// The change times of the paths stat'ed so far, by manager and path.
-type Ctimes = HashMap<(Option<u32>, Vec<u8>), Result<Option<i64>, String>>;
+/// The change times of the paths stat'ed so far (by manager and path), and the managers'
+/// roots opened for them.
+#[derive(Default)]
+struct Ctimes {
+    known: HashMap<(Option<u32>, Vec<u8>), Result<Option<i64>, String>>,
+    roots: HashMap<u32, Result<ProcessRoot, String>>,
+}
 
 /// [`ctime_of`], each path once.
 fn ctime_once(
@@ -112,11 +129,12 @@ fn ctime_once(
     manager: Option<u32>,
     path: &[u8],
 ) -> Result<Option<i64>, String> {
-    if let Some(known) = seen.get(&(manager, path.to_vec())) {
+    let key = (manager, path.to_vec());
+    if let Some(known) = seen.known.get(&key) {
         return known.clone();
     }
-    let got = ctime_of(proc_root, manager, path);
-    seen.insert((manager, path.to_vec()), got.clone());
+    let got = ctime_of(proc_root, &mut seen.roots, manager, path);
+    seen.known.insert(key, got.clone());
     got
 }
 
