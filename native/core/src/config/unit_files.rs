@@ -114,11 +114,14 @@ pub fn unit_file_changes(
     (out, warnings)
 }
 
+/// A path's change time as [`ctime_of`] tells it.
+type Ctime = Result<Option<i64>, String>;
+
 /// The change times of the paths stat'ed so far (by manager and path), and the managers'
 /// roots opened for them.
 #[derive(Default)]
 struct Ctimes {
-    known: HashMap<(Option<u32>, Vec<u8>), Result<Option<i64>, String>>,
+    known: HashMap<(Option<u32>, Vec<u8>), Ctime>,
     roots: HashMap<u32, Result<ProcessRoot, String>>,
 }
 
