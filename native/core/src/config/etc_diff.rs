@@ -15,13 +15,19 @@
 //! owner, mode and size agree. Enumeration order is GLib's local enumerator's: `readdir`
 //! order taken 1000 entries at a time, each batch sorted by inode number with GLib's own
 //! comparison (the difference of the two 64-bit numbers truncated to a C `int`).
+//!
+//! A kept scanner (`Knowledge::etc_verdicts`) keeps what comparing bytes and links said,
+//! by the two entries' stamps ([`Verdicts`]): its later scans read no file's contents
+//! again until one of the two changes.
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -74,11 +80,30 @@ impl EtcDiff {
 
 /// The diff of deployment directory `deploy`: `deploy/etc` against `deploy/usr/etc`.
 pub fn deployment_etc(deploy: &Path) -> Result<EtcDiff> {
-    diff_dirs(&deploy.join("usr/etc"), &deploy.join("etc"))
+    deployment_etc_with(deploy, &mut Verdicts::default())
+}
+
+/// [`deployment_etc`], reusing and adding to `verdicts` (a kept scanner's).
+pub fn deployment_etc_with(deploy: &Path, verdicts: &mut Verdicts) -> Result<EtcDiff> {
+    diff_dirs_with(&deploy.join("usr/etc"), &deploy.join("etc"), verdicts)
 }
 
 /// `a` (the default) against `b` (what is in effect), as ostree compares them.
 pub fn diff_dirs(a: &Path, b: &Path) -> Result<EtcDiff> {
+    diff_dirs_with(a, b, &mut Verdicts::default())
+}
+
+fn diff_dirs_with(a: &Path, b: &Path, verdicts: &mut Verdicts) -> Result<EtcDiff> {
+    diff_dirs_settled(a, b, verdicts, now_ns() - SETTLED_NS)
+}
+
+/// The diff, keeping the verdicts of entries whose ctimes are before `settled_before`.
+fn diff_dirs_settled(
+    a: &Path,
+    b: &Path,
+    verdicts: &mut Verdicts,
+    settled_before: i64,
+) -> Result<EtcDiff> {
     for d in [a, b] {
         let m = fs::symlink_metadata(d).map_err(|e| Error::from_io(d, e))?;
         if !m.is_dir() {
@@ -86,8 +111,71 @@ pub fn diff_dirs(a: &Path, b: &Path) -> Result<EtcDiff> {
         }
     }
     let mut out = EtcDiff::default();
-    walk(a, b, &[], &mut out)?;
+    let mut differ = Differ {
+        verdicts,
+        settled_before,
+        ba: vec![0u8; 64 * 1024],
+        bb: vec![0u8; 64 * 1024],
+    };
+    walk(a, b, &[], &mut out, &mut differ)?;
     Ok(out)
+}
+
+/// What the outcome of comparing an entry's contents rests on: (device, inode, size, mtime
+/// ns, ctime ns). Writing a file, or making a new one at its inode number, moves its ctime.
+type Stamp = (u64, u64, u64, i64, i64);
+
+fn stamp(m: &Metadata) -> Stamp {
+    (
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime() * 1_000_000_000 + m.mtime_nsec(),
+        m.ctime() * 1_000_000_000 + m.ctime_nsec(),
+    )
+}
+
+/// A verdict is kept only for entries whose ctime is this far before the comparison began:
+/// a change at or after that moment sets a later ctime, whatever the filesystem's timestamp
+/// granularity (a file written again within one tick of the clock may keep its ctime; as
+/// git's "racily clean" entries, such a recent one is compared again next time).
+const SETTLED_NS: i64 = 2_000_000_000;
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// What comparing the bytes of two regular files (or the targets of two symlinks) said, by
+/// the two entries' stamps. Only the entries the last scan looked at are kept.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    last: HashMap<(Stamp, Stamp), bool>,
+    this: HashMap<(Stamp, Stamp), bool>,
+    /// Contents compared (bytes read, or links read) since this was made.
+    pub compared: usize,
+}
+
+impl Verdicts {
+    fn get(&mut self, key: &(Stamp, Stamp)) -> Option<bool> {
+        let v = self.this.get(key).or_else(|| self.last.get(key)).copied()?;
+        self.this.insert(*key, v);
+        Some(v)
+    }
+
+    /// End of one scan's diffs: what it did not look at is forgotten.
+    pub fn end_scan(&mut self) {
+        self.last = std::mem::take(&mut self.this);
+    }
+}
+
+/// One diff's comparisons: the verdicts, and the buffers files are read into.
+struct Differ<'a> {
+    verdicts: &'a mut Verdicts,
+    settled_before: i64,
+    ba: Vec<u8>,
+    bb: Vec<u8>,
 }
 
 /// GLib's `GFileType` classes: another class in `b` is a modification, not descended.
@@ -156,13 +244,14 @@ fn join(rel: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
-fn walk(a: &Path, b: &Path, rel: &[u8], out: &mut EtcDiff) -> Result<()> {
-    for name in names(a)? {
-        let name_os = OsStr::from_bytes(&name);
+fn walk(a: &Path, b: &Path, rel: &[u8], out: &mut EtcDiff, differ: &mut Differ) -> Result<()> {
+    let in_a = names(a)?;
+    for name in &in_a {
+        let name_os = OsStr::from_bytes(name);
         let (ca, cb) = (a.join(name_os), b.join(name_os));
         // Gone since it was listed: GLib's enumerator skips it.
         let Some(ma) = lstat(&ca)? else { continue };
-        let path = join(rel, &name);
+        let path = join(rel, name);
         let Some(mb) = lstat(&cb)? else {
             out.removed.push(path);
             continue;
@@ -172,19 +261,21 @@ fn walk(a: &Path, b: &Path, rel: &[u8], out: &mut EtcDiff) -> Result<()> {
             out.modified.push(path);
             continue;
         }
-        if differ(&ca, &ma, &cb, &mb)? {
+        if differ.differ(&ca, &ma, &cb, &mb)? {
             out.modified.push(path.clone());
         }
         if ka == Kind::Directory {
-            walk(&ca, &cb, &path, out)?;
+            walk(&ca, &cb, &path, out, differ)?;
         }
     }
+    // `usr/etc` is a deployment's, made immutable: what was listed there is there (ostree
+    // asks for each name of `b` again; the answer is the same).
+    let in_a: HashSet<Vec<u8>> = in_a.into_iter().collect();
     for name in names(b)? {
-        let name_os = OsStr::from_bytes(&name);
-        let (ca, cb) = (a.join(name_os), b.join(name_os));
-        if lstat(&ca)?.is_some() {
+        if in_a.contains(&name) {
             continue;
         }
+        let cb = b.join(OsStr::from_bytes(&name));
         let Some(mb) = lstat(&cb)? else { continue };
         let path = join(rel, &name);
         out.added.push(path.clone());
@@ -209,44 +300,51 @@ fn added_below(dir: &Path, rel: &[u8], out: &mut EtcDiff) -> Result<()> {
     Ok(())
 }
 
-/// Whether ostree's content checksums of two entries of one kind differ.
-fn differ(pa: &Path, a: &Metadata, pb: &Path, b: &Metadata) -> Result<bool> {
-    if (a.uid(), a.gid(), a.mode()) != (b.uid(), b.gid(), b.mode()) {
-        return Ok(true);
-    }
-    match kind(a) {
-        Kind::Directory | Kind::Special => Ok(false),
-        Kind::Symlink => {
-            let t = |p: &Path| fs::read_link(p).map_err(|e| Error::from_io(p, e));
-            Ok(t(pa)? != t(pb)?)
+impl Differ<'_> {
+    /// Whether ostree's content checksums of two entries of one kind differ.
+    fn differ(&mut self, pa: &Path, a: &Metadata, pb: &Path, b: &Metadata) -> Result<bool> {
+        if (a.uid(), a.gid(), a.mode()) != (b.uid(), b.gid(), b.mode()) {
+            return Ok(true);
         }
-        Kind::Regular => {
-            if a.size() != b.size() {
-                return Ok(true);
+        match kind(a) {
+            Kind::Directory | Kind::Special => Ok(false),
+            Kind::Regular if a.size() != b.size() => Ok(true),
+            Kind::Regular if (a.dev(), a.ino()) == (b.dev(), b.ino()) => Ok(false),
+            k => {
+                let key = (stamp(a), stamp(b));
+                if let Some(v) = self.verdicts.get(&key) {
+                    return Ok(v);
+                }
+                self.verdicts.compared += 1;
+                let differ = if k == Kind::Symlink {
+                    let t = |p: &Path| fs::read_link(p).map_err(|e| Error::from_io(p, e));
+                    t(pa)? != t(pb)?
+                } else {
+                    !self.same_bytes(pa, pb)?
+                };
+                // Both settled: a later change moves a ctime, and so the key.
+                if key.0 .4 < self.settled_before && key.1 .4 < self.settled_before {
+                    self.verdicts.this.insert(key, differ);
+                }
+                Ok(differ)
             }
-            if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+        }
+    }
+
+    /// Whether two regular files hold the same bytes (read side by side, stopping at the
+    /// first difference).
+    fn same_bytes(&mut self, pa: &Path, pb: &Path) -> Result<bool> {
+        let open = |p: &Path| File::open(p).map_err(|e| Error::from_io(p, e));
+        let (mut fa, mut fb) = (open(pa)?, open(pb)?);
+        loop {
+            let na = read_full(&mut fa, &mut self.ba).map_err(|e| Error::from_io(pa, e))?;
+            let nb = read_full(&mut fb, &mut self.bb).map_err(|e| Error::from_io(pb, e))?;
+            if na != nb || self.ba[..na] != self.bb[..nb] {
                 return Ok(false);
             }
-            same_bytes(pa, pb).map(|same| !same)
-        }
-    }
-}
-
-/// Whether two regular files hold the same bytes (read side by side, stopping at the first
-/// difference).
-fn same_bytes(pa: &Path, pb: &Path) -> Result<bool> {
-    let open = |p: &Path| File::open(p).map_err(|e| Error::from_io(p, e));
-    let (mut fa, mut fb) = (open(pa)?, open(pb)?);
-    let mut ba = vec![0u8; 64 * 1024];
-    let mut bb = vec![0u8; 64 * 1024];
-    loop {
-        let na = read_full(&mut fa, &mut ba).map_err(|e| Error::from_io(pa, e))?;
-        let nb = read_full(&mut fb, &mut bb).map_err(|e| Error::from_io(pb, e))?;
-        if na != nb || ba[..na] != bb[..nb] {
-            return Ok(false);
-        }
-        if na == 0 {
-            return Ok(true);
+            if na == 0 {
+                return Ok(true);
+            }
         }
     }
 }
@@ -347,6 +445,60 @@ mod tests {
                 removed: 1
             }
         );
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn verdicts_are_kept_by_stamp_and_only_for_settled_entries() {
+        let d = tmp("verdicts");
+        let (a, b) = (d.join("usr/etc"), d.join("etc"));
+        for dir in [&a, &b] {
+            fs::write(dir.join("same"), b"same bytes").unwrap();
+            fs::write(dir.join("other"), b"one").unwrap();
+            symlink("target", dir.join("link")).unwrap();
+        }
+        let mut v = Verdicts::default();
+        // Just written: not settled, so compared on every diff.
+        for _ in 0..2 {
+            let diff = diff_dirs_with(&a, &b, &mut v).unwrap();
+            assert_eq!(
+                diff.counts(),
+                EtcCounts {
+                    modified: 0,
+                    added: 0,
+                    removed: 0
+                }
+            );
+        }
+        assert_eq!(v.compared, 6);
+        assert!(v.this.is_empty());
+        // Taken as settled: the second diff reads nothing.
+        let later = now_ns() + 60_000_000_000;
+        let mut v = Verdicts::default();
+        diff_dirs_settled(&a, &b, &mut v, later).unwrap();
+        v.end_scan();
+        assert_eq!(v.compared, 3);
+        let diff = diff_dirs_settled(&a, &b, &mut v, later).unwrap();
+        v.end_scan();
+        assert_eq!(v.compared, 3);
+        assert!(diff.modified.is_empty());
+        // Edited in place, same size: its ctime moves, so it is compared again.
+        fs::write(b.join("other"), b"two").unwrap();
+        fs::remove_file(b.join("link")).unwrap();
+        symlink("tarbet", b.join("link")).unwrap();
+        let diff = diff_dirs_settled(&a, &b, &mut v, later).unwrap();
+        v.end_scan();
+        assert_eq!(v.compared, 5);
+        let mut m = diff.modified.clone();
+        m.sort();
+        assert_eq!(m, vec![b"link".to_vec(), b"other".to_vec()]);
+        // What a scan did not look at is forgotten by the next.
+        assert_eq!(v.last.len(), 3);
+        fs::remove_file(b.join("same")).unwrap();
+        let diff = diff_dirs_settled(&a, &b, &mut v, later).unwrap();
+        v.end_scan();
+        assert_eq!(diff.removed, vec![b"same".to_vec()]);
+        assert_eq!(v.last.len(), 2);
         fs::remove_dir_all(&d).unwrap();
     }
 

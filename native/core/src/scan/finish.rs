@@ -9,12 +9,24 @@ use crate::report::{
 impl Scan<'_> {
     pub(super) fn finish(mut self, processes: Vec<ProcessReport>) -> ScanReport {
         let mut etc_warnings = Vec::new();
+        // Each deployment's /etc drift, comparing contents only where the kept scanner's
+        // verdicts do not already say (their two entries unchanged since).
+        let verdicts = &mut self.k.etc_verdicts;
+        let etcs: Vec<_> = self
+            .k
+            .status
+            .deployments
+            .iter()
+            .map(|d| crate::config::etc_diff::deployment_etc_with(&d.path, verdicts))
+            .collect();
+        verdicts.end_scan();
         let deployments = self
             .k
             .status
             .deployments
             .iter()
-            .map(|d| {
+            .zip(etcs)
+            .map(|(d, etc)| {
                 let id = d.id();
                 DeploymentReport {
                     process_count: processes
@@ -29,7 +41,7 @@ impl Scan<'_> {
                         digest: i.digest.clone(),
                         mounted: self.cfs.mounted(&i.deployment_id),
                     }),
-                    etc: match crate::config::etc_diff::deployment_etc(&d.path) {
+                    etc: match etc {
                         Ok(diff) => Some(diff.counts()),
                         Err(e) => {
                             etc_warnings.push(Warning::new(

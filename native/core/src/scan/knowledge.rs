@@ -67,6 +67,10 @@ pub struct Knowledge {
     /// Container stores, their configuration and image package tables read by earlier
     /// scans (`containers/store.rs`), each kept while its files are unchanged.
     pub containers: crate::containers::store::StoreCache,
+    /// What comparing the contents of the deployments' `etc` and `usr/etc` entries said
+    /// (`deployments[].etc`), by their stamps: a kept scanner reads them again only once
+    /// one of the two changed (`config/etc_diff.rs`).
+    pub etc_verdicts: crate::config::etc_diff::Verdicts,
     /// This scan read the host's database (rather than keeping the table).
     host_read: std::cell::Cell<bool>,
 }
@@ -94,6 +98,8 @@ pub struct Reused {
     /// Container stores and image package tables read so far (each holds while its
     /// files are unchanged).
     pub containers: crate::containers::store::StoreCache,
+    /// The `etc` comparisons' verdicts (each holds while its two entries are unchanged).
+    pub etc_verdicts: crate::config::etc_diff::Verdicts,
 }
 
 impl Knowledge {
@@ -202,6 +208,7 @@ impl Knowledge {
             host_kept: RefCell::new(None),
             images: reused.images,
             containers: reused.containers,
+            etc_verdicts: reused.etc_verdicts,
             host_read: std::cell::Cell::new(false),
         };
         k.record(progress, warnings);
@@ -285,6 +292,7 @@ impl Knowledge {
             // Keyed by each image file's stamp: valid whatever else changed.
             images: self.images,
             containers: self.containers,
+            etc_verdicts: self.etc_verdicts,
         }
     }
 
