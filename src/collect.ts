@@ -6,6 +6,7 @@ import {hostFacts} from './host.js';
 import {buildDocument, withUnits} from './model/build.js';
 import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
+import type {ProcessTexts} from './model/process-texts.js';
 import {parseScan, type KernelThread, type ScanParts} from './model/scan-parts.js';
 import {native} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
@@ -15,8 +16,9 @@ export interface CollectOptions {
 	pids?: number[];
 	// Have the core write the processes apart, as the contract's JSON text, for a caller
 	// that prints them unchanged (`status --json` without systemd's units): the document's
-	// `processes` is then empty and `processesText` holds them. Ignored when units are to
-	// be added to the processes.
+	// `processes` is then empty and `processesText` holds them. When units are to be added
+	// to the processes, `processes` are their views instead (each process but for its files,
+	// of which only the stale ones), printed through `processTexts` (model/process-texts.ts).
 	processesApart?: boolean;
 	// Have the core build the timeline's observation of this whole scan and keep it in the
 	// scanner, for `recordTimeline` (src/timeline/record.ts).
@@ -24,6 +26,9 @@ export interface CollectOptions {
 	// Reloads just made (restart --reload-needed's verification): a change before one counts
 	// as applied (the catalog's recorded reloads the core reads itself).
 	reloaded?: Array<{pid: number; startedAt: string; atMs: number}>;
+	// Have the core write each process's view and its own text (scanOnly; set by
+	// collectPrintable for processesApart with units to add).
+	processViews?: boolean;
 }
 
 // A document whose processes may be JSON text (see CollectOptions.processesApart), and
@@ -31,6 +36,9 @@ export interface CollectOptions {
 export interface Collected {
 	doc: StatusDocument;
 	processesText?: string;
+	// Each process's text as the core wrote it, through which its view in `doc.processes`
+	// prints (processesApart with units to add; model/process-texts.ts).
+	processTexts?: ProcessTexts;
 	// The kernel threads the scan saw and left out of the processes.
 	kernelThreads: KernelThread[];
 	// Of the unknown processes, those whose maps we were not permitted to read, and those
@@ -66,6 +74,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 		const json = await scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			...(extra.processesApart ? {processesApart: true} : {}),
+			...(extra.processViews && !extra.processesApart ? {processViews: true} : {}),
 			...(extra.observe && !extra.pids ? {observe: true} : {}),
 			...(extra.reloaded ? {reloaded: extra.reloaded} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
@@ -100,13 +109,16 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	// is then what --no-systemd gives plus a warning, without loading the D-Bus library.
 	const noBus = options.bus ? await (await import('./systemd/bus-address.js')).busMissing(options.bus) : null;
 	const bus = noBus === null ? options.bus : undefined;
-	// Units are added to the processes; without them the core may write the processes apart.
+	// Units are added to the processes; without them the core may write the processes apart,
+	// with them their views (what the units need) and their texts (printed with the views'
+	// changes).
 	const apart = Boolean(extra.processesApart) && !bus;
+	const views = Boolean(extra.processesApart) && Boolean(bus);
 	// What systemd can tell before the scan has answered is asked while it runs.
 	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot)})) : undefined;
 	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
 	try {
-		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart}, scanner), hostFacts()]);
+		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, processViews: views}, scanner), hostFacts()]);
 	} catch (error) {
 		// The connection opened meanwhile is closed, whatever it answered.
 		void ahead?.then(async a => a.ahead).then(a => 'close' in a && a.close());
@@ -136,7 +148,8 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
 	const beside = {kernelThreads: scan.kernelThreads, unread: {denied: scan.counts.processesDenied, failed: scan.counts.processesReadFailed}};
-	return scan.processesText === undefined ? {doc, ...beside} : {doc, processesText: scan.processesText, ...beside};
+	if (scan.processesText !== undefined) return {doc, processesText: scan.processesText, ...beside};
+	return scan.processTexts === undefined ? {doc, ...beside} : {doc, processTexts: scan.processTexts, ...beside};
 }
 
 // The sysroot, proc root and run directory must be directories we may read; say which of

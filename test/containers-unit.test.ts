@@ -75,7 +75,9 @@ test('a container run by a service names that unit; restarting it after the tag 
 	t.true(explained.endsWith(`Next: livetree restart --dry-run ${unit} --state-dir ${state} --bus-address ${manager.busAddress}\n`), explained);
 	const doc = JSON.parse((await livetree(['status', '--json', ...bus])).stdout) as StatusDocument;
 	t.true(doc.units.find(u => u.name === unit)?.needsRestart, JSON.stringify(doc.units));
-	const text = (await livetree(['status', ...bus])).stdout;
+	// --verbose: the host may run many other containers (other checkouts' tests, benches), and a
+	// report cut at its first rows need not reach this one.
+	const text = (await livetree(['status', '--verbose', '--color', 'never', ...bus])).stdout;
 	t.true(text.includes(`Restart: restart unit ${unit} (livetree restart ${unit} --state-dir ${state} --bus-address ${manager.busAddress})`), text);
 
 	// Restarting the unit creates the container again from the name: the new image, verified.

@@ -214,6 +214,79 @@ test('processes printed as the core wrote them equal the parsed document, byte f
 	t.throws(() => [...jsonChunks(buildDocument({scan: apart, host, generatedAt}), true, apart.processesText)], {instanceOf: TypeError});
 });
 
+// With systemd's units, the core writes each process's view (all of it but its files that are
+// not stale) and its own text; a view the units left alone prints as that text, one they changed
+// as the text with the view's fields put in. Either way the bytes are those of the whole
+// parsed document given the same changes, hostile names included.
+test('processes printed through their views equal the parsed document, changed or not', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-views-');
+	const names = [Buffer.from('new\nline "quoted".so'), Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.so')])];
+	const paths = names.map(n => Buffer.concat([Buffer.from(`${dir}/`), n]));
+	for (const p of paths) {
+		await writeFile(p, PAGE);
+	}
+
+	const kept = await startMapper(t, paths);
+	await writeFile(join(dir, 'unlinked.so'), PAGE);
+	const gone = await startMapper(t, [Buffer.from(join(dir, 'unlinked.so'))], {unlink: true});
+	const catalogPath = join(await fx.tempDir(), 'catalog.sqlite');
+	const scanner = new native.Scanner({sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
+	const pids = [kept.pid, gone.pid];
+	const host = {hostname: 'h', kernelRelease: 'k'};
+	const generatedAt = new Date(0);
+	const viewed = parseScan(scanner.scanSync({pids, processViews: true}));
+	const whole = parseScan(scanner.scanSync({pids}));
+	t.truthy(viewed.processTexts);
+	t.is(viewed.processesText, undefined);
+	t.deepEqual(
+		viewed.processes.map(p => p.pid),
+		whole.processes.map(p => p.pid),
+	);
+	// A view holds the stale files only: the unlinked one's process has it, the other none.
+	const staleOf = (ps: typeof whole.processes) => ps.map(p => p.files.filter(f => f.staleReason !== null).map(f => f.path));
+	t.deepEqual(staleOf(viewed.processes), staleOf(whole.processes));
+	t.deepEqual(
+		viewed.processes.map(p => p.files.length),
+		whole.processes.map(p => p.files.filter(f => f.staleReason !== null).length),
+	);
+	t.true(
+		whole.processes.some(p => p.files.length > 0 && p.files.every(f => f.staleReason === null)),
+		'a process with files none of which is stale',
+	);
+	const print = (scan: typeof whole) => [...jsonChunks(buildDocument({scan, host, generatedAt}), false, scan.processTexts)].join('');
+	t.is(print(viewed), renderJson(buildDocument({scan: whole, host, generatedAt}), false));
+
+	// The same changes as systemd's units make: a unit named, a unit-file change added.
+	const change = {path: '/etc/systemd/system/x.service', changedAt: '2026-01-01T00:00:00Z', source: 'unit-file'};
+	const viewDoc = buildDocument({scan: viewed, host, generatedAt});
+	const wholeDoc = buildDocument({scan: whole, host, generatedAt});
+	for (const doc of [viewDoc, wholeDoc]) {
+		const [a, b] = doc.processes;
+		a!.unit = 'x.service';
+		b!.configChanges = [...(b!.configChanges ?? []), change];
+		b!.needsReload = true;
+	}
+
+	// The timeline is told the units systemd changed only (the core keeps the others').
+	t.deepEqual(
+		viewDoc.processes.map(p => viewed.processTexts!.sameUnit(p)),
+		[false, true],
+	);
+	const printed = [...jsonChunks(viewDoc, false, viewed.processTexts)].join('');
+	t.is(printed, renderJson(wholeDoc, false));
+	const doc = JSON.parse(printed) as StatusDocument;
+	t.deepEqual(schemaErrors(doc), []);
+	t.is(doc.processes[0]!.unit, 'x.service');
+	t.deepEqual(doc.processes[1]!.configChanges, [change]);
+	t.true(
+		doc.processes.some(p => p.files.some(f => f.pathBase64 !== undefined)),
+		'a non-UTF-8 name is in the comparison',
+	);
+	t.throws(() => [...jsonChunks(viewDoc, true, viewed.processTexts)], {instanceOf: TypeError});
+});
+
 // The kernel escapes only '\n' in maps, so a name holding a literal backslash-0-1-2 prints
 // exactly like a newline. /proc/PID/map_files/RANGE (readlink) has the exact name; livetree
 // consults it only for " (deleted)" names today, and so reports a path that does not exist.

@@ -65,13 +65,24 @@ pub fn coded_error(env: &napi::Env, code: &str, message: &str, path: Option<&str
 /// The scan's part of the status document, as one JSON text (the shapes are the core's:
 /// `livetree_core::contract`). JavaScript parses it at once, which is far cheaper than
 /// building its objects here one property at a time.
-/// With `apart`, the processes come as a second JSON text on a line of their own
-/// (`livetree_core::contract::write_apart`).
-pub fn document(r: &core::ScanReport, apart: bool) -> napi::Result<String> {
-    let text = if apart {
-        livetree_core::contract::write_apart(r)
-    } else {
-        serde_json::to_string(r)
+/// How `document` writes the processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// In the one JSON text, origins by index.
+    Whole,
+    /// Apart, as a second JSON text on a line of their own
+    /// (`livetree_core::contract::write_apart`).
+    Apart,
+    /// As views in the parts, and each also as its own contract text on a line after them
+    /// (`livetree_core::contract::write_views`).
+    Views,
+}
+
+pub fn document(r: &core::ScanReport, written: Written) -> napi::Result<String> {
+    let text = match written {
+        Written::Apart => livetree_core::contract::write_apart(r),
+        Written::Views => livetree_core::contract::write_views(r),
+        Written::Whole => serde_json::to_string(r),
     };
     text.map_err(|e| napi::Error::from_reason(format!("cannot write the scan as JSON: {e}")))
 }

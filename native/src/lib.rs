@@ -37,7 +37,7 @@ pub fn scan_sync(env: Env, options: ScanOptions) -> Result<String> {
     let result = guard::guarded(&env, "scanSync", || {
         livetree_core::scan::run(&cfg)
             .map_err(|e| convert::error(&env, &e))
-            .and_then(|r| convert::document(&r, false))
+            .and_then(|r| convert::document(&r, convert::Written::Whole))
     });
     give_back_memory();
     result
@@ -65,7 +65,7 @@ impl Task for ScanTask {
     fn compute(&mut self) -> Result<Self::Output> {
         let cfg = &self.0;
         guard::on_pool("scan", &mut self.1, || {
-            livetree_core::scan::run(cfg).map(|r| convert::document(&r, false))
+            livetree_core::scan::run(cfg).map(|r| convert::document(&r, convert::Written::Whole))
         })
     }
 

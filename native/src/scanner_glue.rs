@@ -8,7 +8,7 @@ use livetree_core::timeline_observe;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{self, ScanOptions};
+use crate::convert::{self, ScanOptions, Written};
 
 /// Which processes one scan looks at; the places come from the scanner.
 #[napi(object)]
@@ -21,6 +21,11 @@ pub struct ScanRequest {
     /// parts (`livetree_core::contract::write_apart`), for a caller that prints them as
     /// they are; absent: one JSON text, processes included with their origins by index.
     pub processes_apart: Option<bool>,
+    /// Write each process's view (all but its files that are not stale) in the parts, and
+    /// its own contract text on a line after them (`livetree_core::contract::write_views`),
+    /// for a caller that adds to some processes and prints the others as they are; ignored
+    /// with `processesApart`.
+    pub process_views: Option<bool>,
     /// Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
     /// changed before one counts as applied for that process.
     pub reloaded: Option<Vec<crate::config_glue::ReloadedIn>>,
@@ -150,14 +155,14 @@ impl Scanner {
     /// the status document as JSON text, as `scan` does.
     #[napi]
     pub fn scan_sync(&self, env: Env, request: Option<ScanRequest>) -> Result<String> {
-        let (pids, kernel, apart, reloaded, observe) = self.request(request);
+        let (pids, kernel, written, reloaded, observe) = self.request(request);
         let whole = pids.is_none();
         let result = crate::guard::guarded(&env, "Scanner.scanSync", || {
             run(&self.inner, &self.stats, pids, kernel, reloaded)
                 .map_err(|e| convert::error(&env, &e))
                 .and_then(|r| {
                     keep_observation(&self.observation, &r, whole, observe);
-                    convert::document(&r, apart)
+                    convert::document(&r, written)
                 })
         });
         crate::give_back_memory();
@@ -168,7 +173,7 @@ impl Scanner {
     /// scans of one scanner run one after the other.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn scan(&self, request: Option<ScanRequest>) -> AsyncTask<ScannerTask> {
-        let (pids, kernel, apart, reloaded, observe) = self.request(request);
+        let (pids, kernel, written, reloaded, observe) = self.request(request);
         AsyncTask::new(ScannerTask {
             inner: Arc::clone(&self.inner),
             stats: Arc::clone(&self.stats),
@@ -176,7 +181,7 @@ impl Scanner {
             pids,
             kernel,
             reloaded,
-            apart,
+            written,
             observe,
             failure: None,
         })
@@ -252,20 +257,26 @@ impl Scanner {
             Some(r) => (
                 r.pids,
                 r.kernel.unwrap_or(self.kernel),
-                r.processes_apart.unwrap_or(false),
+                if r.processes_apart.unwrap_or(false) {
+                    Written::Apart
+                } else if r.process_views.unwrap_or(false) {
+                    Written::Views
+                } else {
+                    Written::Whole
+                },
                 crate::config_glue::reloaded(r.reloaded.unwrap_or_default()),
                 r.observe.unwrap_or(false),
             ),
-            None => (None, self.kernel, false, Vec::new(), false),
+            None => (None, self.kernel, Written::Whole, Vec::new(), false),
         }
     }
 }
 
-/// A request's PIDs, kernel, processes apart, reloads, and whether to observe.
+/// A request's PIDs, kernel, how the processes are written, reloads, and whether to observe.
 type Request = (
     Option<Vec<u32>>,
     bool,
-    bool,
+    Written,
     Vec<livetree_core::config::Reloaded>,
     bool,
 );
@@ -277,7 +288,7 @@ pub struct ScannerTask {
     pids: Option<Vec<u32>>,
     kernel: bool,
     reloaded: Vec<livetree_core::config::Reloaded>,
-    apart: bool,
+    written: Written,
     observe: bool,
     /// The core's error of a failed scan (or a panic's message), turned into a JavaScript
     /// error (with its `code` and `path`, or `EPANIC`) on the JavaScript thread, where an
@@ -291,19 +302,19 @@ impl Task for ScannerTask {
 
     /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
-        let (inner, stats, pids, kernel, apart, reloaded) = (
+        let (inner, stats, pids, kernel, written, reloaded) = (
             &self.inner,
             &self.stats,
             self.pids.take(),
             self.kernel,
-            self.apart,
+            self.written,
             std::mem::take(&mut self.reloaded),
         );
         let (observation, whole, observe) = (&self.observation, pids.is_none(), self.observe);
         crate::guard::on_pool("Scanner.scan", &mut self.failure, || {
             run(inner, stats, pids, kernel, reloaded).map(|r| {
                 keep_observation(observation, &r, whole, observe);
-                convert::document(&r, apart)
+                convert::document(&r, written)
             })
         })
     }

@@ -3,6 +3,7 @@
 // in one go. build.ts adds only what TypeScript owns (host, time, units, summary).
 import type {Deployment, Origin, Overlay, Package, Process, Sysroot, Warning} from './document.js';
 import type {Kernel} from './kernel-document.js';
+import {ProcessTexts} from './process-texts.js';
 
 // A reason code and what its words need; model/kernel.ts makes the words.
 export interface KernelReasonCode {
@@ -52,11 +53,15 @@ export interface ScanParts {
 	sysroot: Sysroot;
 	deployments: Deployment[];
 	overlays: Overlay[];
-	// Empty when the scan wrote them apart (see processesText).
+	// Empty when the scan wrote them apart (see processesText); views with processTexts.
 	processes: Process[];
 	// The contract's `processes` array as the core wrote it, when the scan was asked to
 	// write the processes apart (`processesApart`): for a caller that prints them unchanged.
 	processesText?: string;
+	// Each process's own text as the core wrote it, when the scan was asked for its views
+	// (`processViews`): `processes` are then the views (each process but for its files, of
+	// which only the stale ones), printed through these (see process-texts.ts).
+	processTexts?: ProcessTexts;
 	counts: ProcessCounts;
 	// The kernel threads seen, left out of `processes` (explain names one).
 	kernelThreads: KernelThread[];
@@ -77,15 +82,22 @@ interface ScanText extends Omit<ScanParts, 'processes'> {
 }
 
 export function parseScan(json: string): ScanParts {
-	// Written apart: the parts on the first line, the processes' array on the second (a
-	// compact JSON text holds no raw newline). Only the small first text is parsed.
+	// Written in lines (a compact JSON text holds no raw newline): apart, the parts on the
+	// first line and the processes' array on the second, and only the small first text is
+	// parsed; in views, the parts with each process's view on the first line and each
+	// process's own text on a line after it (model/process-texts.ts).
 	const cut = json.indexOf('\n');
-	if (cut !== -1) {
-		const parts = JSON.parse(json.slice(0, cut)) as Omit<ScanParts, 'processes'>;
-		return {...parts, processes: [], processesText: json.slice(cut + 1)};
+	const first = JSON.parse(cut === -1 ? json : json.slice(0, cut)) as Partial<ScanText> & Omit<ScanText, 'processes' | 'origins'>;
+	if (cut !== -1 && first.processes === undefined) {
+		return {...first, processes: [], processesText: json.slice(cut + 1)};
 	}
 
-	const {origins, ...parts} = JSON.parse(json) as ScanText;
+	if (cut !== -1) {
+		const views = first.processes as Process[];
+		return {...(first as Omit<ScanParts, 'processes'>), processes: views, processTexts: new ProcessTexts(views, json.slice(cut + 1).split('\n'))};
+	}
+
+	const {origins, ...parts} = first as ScanText;
 	// Each file gets its origin object back, in the place of the index (key order kept);
 	// files with equal origins share one object.
 	for (const p of parts.processes) {

@@ -4,6 +4,7 @@
 // large report is never held in memory a second time as one string; processes are gathered
 // into chunks of about 64 KiB, as one write(2) per process would cost a system call each.
 import type {StatusDocument} from '../model/document.js';
+import type {ProcessTexts} from '../model/process-texts.js';
 
 const mark = '\u0000processes\u0000';
 const chunkSize = 64 * 1024;
@@ -13,27 +14,30 @@ export function renderJson(doc: StatusDocument, pretty = true): string {
 }
 
 // `processesText`: the processes as the core wrote them (compact JSON, the contract's array),
-// printed in place of `doc.processes` when given; only for compact output.
-export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: string): Generator<string> {
+// printed in place of `doc.processes` when given; or the texts through which the processes,
+// views of them, print (model/process-texts.ts). Only for compact output.
+export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: string | ProcessTexts): Generator<string> {
 	// The document with a marker in place of its processes (key order kept), then the
 	// processes one at a time where the marker was.
 	const indent = pretty ? 2 : undefined;
 	const shell = JSON.stringify(Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, k === 'processes' ? mark : v])), null, indent);
 	const [head, tail] = shell.split(JSON.stringify(mark)) as [string, string];
 	yield head;
-	if (processesText !== undefined) {
-		if (pretty) {
-			// The text is compact; indenting it would mean parsing it after all.
-			throw new TypeError('jsonChunks: processes given as text print compact only');
-		}
+	if (processesText !== undefined && pretty) {
+		// The text is compact; indenting it would mean parsing it after all.
+		throw new TypeError('jsonChunks: processes given as text print compact only');
+	}
 
+	if (typeof processesText === 'string') {
 		yield processesText;
 	} else if (doc.processes.length === 0) {
 		yield '[]';
 	} else {
 		let chunk = '[';
 		for (const [i, p] of doc.processes.entries()) {
-			chunk += pretty ? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}` : `${i === 0 ? '' : ','}${JSON.stringify(p)}`;
+			chunk += pretty
+				? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}`
+				: `${i === 0 ? '' : ','}${processesText ? processesText.print(p) : JSON.stringify(p)}`;
 			if (chunk.length >= chunkSize) {
 				yield chunk;
 				chunk = '';

@@ -243,7 +243,12 @@ export async function collectUnits(client: UnitQueries, processes: readonly Proc
 	}
 
 	const pidsByUnit = new Map<string, number[]>();
-	for (const [pid, name] of unitByPid) pidsByUnit.set(name, [...(pidsByUnit.get(name) ?? []), pid]);
+	for (const [pid, name] of unitByPid) {
+		const pids = pidsByUnit.get(name);
+		if (pids) pids.push(pid);
+		else pidsByUnit.set(name, [pid]);
+	}
+
 	const units: UnitStatus[] = [];
 	for (const [name, pids] of pidsByUnit) {
 		const {props: p, members: read} = loaded.get(name)!;

@@ -27,6 +27,7 @@ mod schema;
 mod timeline;
 mod timeline_document;
 mod timeline_query;
+mod timeline_retention;
 
 use std::path::{Path, PathBuf};
 

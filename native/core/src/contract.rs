@@ -50,25 +50,47 @@ impl<'a> Origins<'a> {
 /// `kernel`, `installedPackages`, `comparedTrees`.
 impl Serialize for ScanReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Parts(self, true).serialize(s)
+        Parts(self, With::Processes).serialize(s)
     }
 }
 
-/// The report's parts, with the processes (and their origin table) or without them.
-struct Parts<'a>(&'a ScanReport, bool);
+/// Which processes the report's parts carry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum With {
+    /// Every process whole, with the origin table.
+    Processes,
+    /// None.
+    Nothing,
+    /// Each process's view: all of it but its files, of which only the stale ones, origins
+    /// inline (see `write_views`).
+    Views,
+}
+
+/// The report's parts, with the processes (and their origin table), their views, or nothing.
+struct Parts<'a>(&'a ScanReport, With);
 
 impl Serialize for Parts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Parts(report, with_processes) = *self;
+        let Parts(report, with) = *self;
         let mut r = s.serialize_struct("ScanReport", 11)?;
         r.serialize_field("sysroot", &report.sysroot)?;
         r.serialize_field("deployments", &report.deployments)?;
         r.serialize_field("overlays", &report.overlays)?;
-        if with_processes {
-            let origins = Origins::of(&report.processes);
-            r.serialize_field("origins", &origins.list)?;
-            let processes = report.processes.iter().map(|p| Process(p, Some(&origins)));
-            r.serialize_field("processes", &Seq(processes))?;
+        match with {
+            With::Processes => {
+                let origins = Origins::of(&report.processes);
+                r.serialize_field("origins", &origins.list)?;
+                let processes = report
+                    .processes
+                    .iter()
+                    .map(|p| Process(p, Some(&origins), false));
+                r.serialize_field("processes", &Seq(processes))?;
+            }
+            With::Views => {
+                let views = report.processes.iter().map(|p| Process(p, None, true));
+                r.serialize_field("processes", &Seq(views))?;
+            }
+            With::Nothing => {}
         }
         r.serialize_field("counts", &report.counts())?;
         r.serialize_field("kernelThreads", &report.kernel_threads)?;
@@ -87,9 +109,26 @@ impl Serialize for Parts<'_> {
 pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
     // serde_json writes no raw newline (one inside a string is escaped): the first line
     // ends exactly where the parts end.
-    let mut out = serde_json::to_vec(&Parts(report, false))?;
+    let mut out = serde_json::to_vec(&Parts(report, With::Nothing))?;
     out.push(b'\n');
     serde_json::to_writer(&mut out, &report.processes)?;
+    // Only serde_json wrote these bytes, and it writes UTF-8.
+    Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
+/// The report's parts with each process's view on the first line, then each process's own
+/// text in the contract's shape, one line each, in the order of `processes`. A view is its
+/// process as the contract writes it but for `files`, which holds only the stale files (what
+/// a unit's reasons are made of): a caller that adds systemd's units to some processes
+/// (`status --json`) parses the small first line only, prints the texts of the processes it
+/// left as they were, and for the others the text with the view's other fields put in.
+pub fn write_views(report: &ScanReport) -> serde_json::Result<String> {
+    let mut out = serde_json::to_vec(&Parts(report, With::Views))?;
+    for p in &report.processes {
+        // serde_json writes no raw newline: each process is exactly one line.
+        out.push(b'\n');
+        serde_json::to_writer(&mut out, p)?;
+    }
     // Only serde_json wrote these bytes, and it writes UTF-8.
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
 }
@@ -232,7 +271,7 @@ struct Root<'a> {
 /// (TypeScript replaces it with systemd's answer when it has one).
 impl Serialize for ProcessReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Process(self, None).serialize(s)
+        Process(self, None, false).serialize(s)
     }
 }
 
@@ -244,12 +283,13 @@ impl Serialize for FileReport {
     }
 }
 
-/// A process, its files' origins inline or (with the report's table) by index.
-struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
+/// A process, its files' origins inline or (with the report's table) by index; with
+/// `true`, its view: only its stale files.
+struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>, bool);
 
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Process(p, origins) = *self;
+        let Process(p, origins, stale_only) = *self;
         let mut m = s.serialize_struct("Process", 13)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
@@ -263,7 +303,11 @@ impl Serialize for Process<'_> {
         m.serialize_field("cgroup", &p.cgroup)?;
         m.serialize_field("state", &p.state)?;
         m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
-        let files = p.files.iter().map(|f| File(f, origins));
+        let files = p
+            .files
+            .iter()
+            .filter(move |f| !stale_only || f.stale_reason.is_some())
+            .map(|f| File(f, origins));
         m.serialize_field("files", &Seq(files))?;
         // Only for a process in a container: the field is optional, and thousands of host
         // processes need no `null` each.

@@ -370,6 +370,39 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(processes, json(&r.processes));
     let whole: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
     assert_eq!(whole["counts"], parts["counts"]);
+
+    // In views: the parts with each process's view (its stale files only, origins inline),
+    // then each process's own text on a line of its own.
+    let text = livetree_core::contract::write_views(&r).unwrap();
+    let mut lines = text.split('\n');
+    let parts: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let texts: Vec<&str> = lines.collect();
+    assert_eq!(
+        texts,
+        r.processes.iter().map(json).collect::<Vec<_>>(),
+        "one line per process, as the contract writes it alone"
+    );
+    assert!(parts.get("origins").is_none());
+    assert_eq!(parts["counts"], whole["counts"]);
+    let views = parts["processes"].as_array().unwrap();
+    assert_eq!(views.len(), 4);
+    for (view, p) in views.iter().zip(&r.processes) {
+        let mut alone: serde_json::Value = serde_json::from_str(&json(p)).unwrap();
+        let stale: Vec<serde_json::Value> = alone["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| !f["staleReason"].is_null())
+            .cloned()
+            .collect();
+        alone["files"] = serde_json::Value::Array(stale);
+        assert_eq!(
+            view, &alone,
+            "a view is its process with its stale files only"
+        );
+    }
+    assert_eq!(views[0]["files"].as_array().unwrap().len(), 1);
+    assert_eq!(views[3]["files"].as_array().unwrap().len(), 0);
 }
 
 /// A process in a container: `root.kind` container, its `container` after its files, and a

@@ -125,7 +125,7 @@ pub(super) fn check(path: &Path) -> Result<CheckReport> {
         "counting restarts in progress",
     );
     let timeline = match schema_version {
-        Some(v) if v >= 6 => match super::timeline::counts(&conn) {
+        Some(v) if v >= 6 => match super::timeline_retention::counts(&conn) {
             Ok(t) => Some(t),
             Err(e) => {
                 damaged(&mut problems, "reading the timeline", e);

@@ -6,12 +6,13 @@
 //! D-Bus (TypeScript, `src/systemd/`); what they mean is decided here, as the other
 //! sources are: each file is only `stat`ed, as the manager sees it (inside its own root
 //! when its process is known), and compared with the start of the unit's main process.
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::{Clock, ConfigChange, ConfigSource};
 use crate::error::Warning;
-use crate::proc::procfs::{metadata_in_root, stat_start_ticks};
+use crate::proc::procfs::{stat_start_ticks, ProcessRoot};
 
 /// What the manager says about one unit, with the processes livetree scanned in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,11 +35,23 @@ pub struct UnitFiles {
     pub need_daemon_reload: bool,
 }
 
-/// (ctime ns) of `path` as the manager sees it; None when nothing is there, Err when it
-/// could not be told.
-fn ctime_of(proc_root: &Path, manager: Option<u32>, path: &[u8]) -> Result<Option<i64>, String> {
+/// (ctime ns) of `path` as the manager sees it (in its root, opened once: `roots`); None when
+/// nothing is there, Err when it could not be told.
+fn ctime_of(
+    proc_root: &Path,
+    roots: &mut HashMap<u32, Result<ProcessRoot, String>>,
+    manager: Option<u32>,
+    path: &[u8],
+) -> Result<Option<i64>, String> {
     let m = match manager {
-        Some(pid) => metadata_in_root(proc_root, pid, path).map_err(|e| e.to_string())?,
+        Some(pid) => {
+            let root = roots
+                .entry(pid)
+                .or_insert_with(|| ProcessRoot::open(proc_root, pid).map_err(|e| e.to_string()))
+                .as_ref()
+                .map_err(Clone::clone)?;
+            root.metadata(path).map_err(|e| e.to_string())?
+        }
         None => {
             use std::os::unix::ffi::OsStrExt;
             match std::fs::metadata(std::ffi::OsStr::from_bytes(path)) {
@@ -91,17 +104,48 @@ pub fn unit_file_changes(
         }
         return (vec![Vec::new(); units.len()], warnings);
     };
+    // Units share their directories (hundreds of transient units, one directory): each path
+    // is stat'ed once per call, as the manager sees it.
+    let mut seen = Ctimes::default();
     let out = units
         .iter()
-        .map(|u| one_unit(proc_root, &clock, u, &mut warnings))
+        .map(|u| one_unit(proc_root, &clock, u, &mut seen, &mut warnings))
         .collect();
     (out, warnings)
+}
+
+/// A path's change time as [`ctime_of`] tells it.
+type Ctime = Result<Option<i64>, String>;
+
+/// The change times of the paths stat'ed so far (by manager and path), and the managers'
+/// roots opened for them.
+#[derive(Default)]
+struct Ctimes {
+    known: HashMap<(Option<u32>, Vec<u8>), Ctime>,
+    roots: HashMap<u32, Result<ProcessRoot, String>>,
+}
+
+/// [`ctime_of`], each path once.
+fn ctime_once(
+    seen: &mut Ctimes,
+    proc_root: &Path,
+    manager: Option<u32>,
+    path: &[u8],
+) -> Result<Option<i64>, String> {
+    let key = (manager, path.to_vec());
+    if let Some(known) = seen.known.get(&key) {
+        return known.clone();
+    }
+    let got = ctime_of(proc_root, &mut seen.roots, manager, path);
+    seen.known.insert(key, got.clone());
+    got
 }
 
 fn one_unit(
     proc_root: &Path,
     clock: &Clock,
     u: &UnitFiles,
+    seen: &mut Ctimes,
     warnings: &mut Vec<Warning>,
 ) -> Vec<ConfigChange> {
     let start = match u.main_pid {
@@ -127,7 +171,7 @@ fn one_unit(
     for path in &files {
         let dir = parent(path).filter(|d| !seen_dirs.contains(d));
         for (p, is_file) in std::iter::once((*path, true)).chain(dir.map(|d| (d, false))) {
-            match ctime_of(proc_root, u.manager_pid, p) {
+            match ctime_once(seen, proc_root, u.manager_pid, p) {
                 Ok(Some(ctime)) => {
                     latest = Some(latest.map_or(ctime, |l| l.max(ctime)));
                     if is_file && clock.changed_after(ctime, start) {
@@ -137,7 +181,7 @@ fn one_unit(
                 // A loaded drop-in removed since: its directory's change time is the removal's.
                 Ok(None) if is_file && u.need_daemon_reload => {
                     if let Some(Ok(Some(ctime))) =
-                        parent(path).map(|d| ctime_of(proc_root, u.manager_pid, d))
+                        parent(path).map(|d| ctime_once(seen, proc_root, u.manager_pid, d))
                     {
                         out.push(change(path, ctime));
                     }

@@ -22,7 +22,9 @@ use crate::proc::mountinfo::Mount;
 mod in_root;
 mod reader;
 use in_root::stat_in_root_raw;
-pub use in_root::{below, metadata_in_root, open_in_root, path_in_root, stat_in_root, Opened};
+pub use in_root::{
+    below, metadata_in_root, open_in_root, path_in_root, stat_in_root, Opened, ProcessRoot,
+};
 pub use reader::ProcReader;
 
 const DELETED_SUFFIX: &[u8] = b" (deleted)";

@@ -60,37 +60,55 @@ pub(super) fn stat_in_root_raw(
 /// The metadata of `path` resolved inside process `pid`'s own root and mount namespace,
 /// as [`stat_in_root`] resolves it; None if nothing is there now.
 pub fn metadata_in_root(proc_root: &Path, pid: u32, path: &[u8]) -> Result<Option<fs::Metadata>> {
-    let root_path = proc_root.join(pid.to_string()).join("root");
-    let root = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-        .open(&root_path)
-        .map_err(|e| Error::from_io(&root_path, e))?;
-    let rel: &[u8] = {
-        let t = path.strip_prefix(b"/").unwrap_or(path);
-        if t.is_empty() {
-            b"."
-        } else {
-            t
-        }
-    };
-    // A NUL byte cannot be in a file name, so nothing can exist there.
-    let Ok(c_rel) = CString::new(rel) else {
-        return Ok(None);
-    };
-    let display = || root_path.join(OsStr::from_bytes(rel));
-    match openat2_in_root(&root, &c_rel) {
-        Ok(file) => {
-            let m = file.metadata().map_err(|e| Error::from_io(&display(), e))?;
-            Ok(Some(m))
-        }
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => match fs::metadata(display()) {
-            Ok(m) => Ok(Some(m)),
+    ProcessRoot::open(proc_root, pid)?.metadata(path)
+}
+
+/// A process's root (`/proc/PID/root`), opened once for many paths resolved in it.
+pub struct ProcessRoot {
+    root: File,
+    root_path: std::path::PathBuf,
+}
+
+impl ProcessRoot {
+    /// Opens process `pid`'s root.
+    pub fn open(proc_root: &Path, pid: u32) -> Result<ProcessRoot> {
+        let root_path = proc_root.join(pid.to_string()).join("root");
+        let root = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(&root_path)
+            .map_err(|e| Error::from_io(&root_path, e))?;
+        Ok(ProcessRoot { root, root_path })
+    }
+
+    /// The metadata of `path` resolved in this root, as [`metadata_in_root`] does.
+    pub fn metadata(&self, path: &[u8]) -> Result<Option<fs::Metadata>> {
+        let rel: &[u8] = {
+            let t = path.strip_prefix(b"/").unwrap_or(path);
+            if t.is_empty() {
+                b"."
+            } else {
+                t
+            }
+        };
+        // A NUL byte cannot be in a file name, so nothing can exist there.
+        let Ok(c_rel) = CString::new(rel) else {
+            return Ok(None);
+        };
+        let display = || self.root_path.join(OsStr::from_bytes(rel));
+        match openat2_in_root(&self.root, &c_rel) {
+            Ok(file) => {
+                let m = file.metadata().map_err(|e| Error::from_io(&display(), e))?;
+                Ok(Some(m))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => match fs::metadata(display()) {
+                Ok(m) => Ok(Some(m)),
+                Err(e) if is_absent(&e) => Ok(None),
+                Err(e) => Err(Error::from_io(&display(), e)),
+            },
             Err(e) if is_absent(&e) => Ok(None),
             Err(e) => Err(Error::from_io(&display(), e)),
-        },
-        Err(e) if is_absent(&e) => Ok(None),
-        Err(e) => Err(Error::from_io(&display(), e)),
+        }
     }
 }
 
