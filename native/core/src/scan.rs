@@ -236,6 +236,7 @@ pub fn report_with(
     // map (scan/cfs.rs), before any process is attributed.
     for (_, raw) in &raws {
         if let Ok((raw, _)) = raw {
+            scan.containers.note_family(raw);
             let view = view_of(raw);
             if !scan.cfs_views.contains_key(&view) {
                 scan.read_view(&mut reader, raw, &view);

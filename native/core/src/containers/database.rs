@@ -33,11 +33,13 @@ pub fn database_key(
     if layers.is_empty() || mounts.is_empty() {
         return None;
     }
+    // A mount point `/usr` or `/var`, or below one: `/usr/...`, `/var/...`.
     let covered = mounts.iter().any(|m| {
         DATABASE_TOPS.iter().any(|top| {
-            let top = format!("/{top}");
-            m.mount_point == top.as_bytes()
-                || m.mount_point.starts_with(format!("{top}/").as_bytes())
+            let p = &m.mount_point;
+            p.first() == Some(&b'/')
+                && p[1..].starts_with(top.as_bytes())
+                && matches!(p.get(1 + top.len()), None | Some(b'/'))
         })
     });
     if covered {

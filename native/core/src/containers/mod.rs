@@ -176,7 +176,7 @@ fn candidate_roots(
 }
 
 /// Resolve a layer directory named in the mount to (store root, layer ID).
-fn resolve_dir(d: &LayerDir, main: &Path) -> Option<(PathBuf, String)> {
+fn resolve_dir(d: &LayerDir, main: &Path, cache: &StoreCache) -> Option<(PathBuf, String)> {
     match d {
         LayerDir::Layer { graphroot, id } => Some((
             PathBuf::from(std::ffi::OsStr::from_bytes(graphroot)),
@@ -188,8 +188,7 @@ fn resolve_dir(d: &LayerDir, main: &Path) -> Option<(PathBuf, String)> {
                 .as_ref()
                 .map(|g| PathBuf::from(std::ffi::OsStr::from_bytes(g)))
                 .unwrap_or_else(|| main.to_path_buf());
-            let target = std::fs::read_link(root.join("overlay/l").join(short)).ok()?;
-            let id = mount::link_target_layer(target.as_os_str().as_bytes())?;
+            let id = cache.link_layer(&root.join("overlay/l").join(short))?;
             Some((root, id))
         }
         LayerDir::Other(_) => None,
@@ -383,7 +382,7 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
             .iter()
             .chain(&m.lowers)
             .map(|d| {
-                resolve_dir(d, &main.root)
+                resolve_dir(d, &main.root, cache)
                     .map(|(root, id)| (root.join("overlay").join(&id).join("diff"), id))
             })
             .collect();

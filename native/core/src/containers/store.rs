@@ -231,6 +231,12 @@ pub struct StoreCache {
     checked: RefCell<HashSet<StoreKey>>,
     conf: RefCell<HashMap<PathBuf, Kept<StorageConf>>>,
     passwd: RefCell<HashMap<PathBuf, Kept<Arc<Vec<u8>>>>>,
+    /// Configuration files (storage.conf, passwd) stat'ed by this scan: each is looked at
+    /// once per scan, not once per container.
+    files_checked: RefCell<HashSet<PathBuf>>,
+    /// The layers the short links of an overlay's `lowerdir` (`GRAPHROOT/overlay/l/SHORT`)
+    /// point to, read once per scan: every container of an image names the same links.
+    links: RefCell<HashMap<PathBuf, Option<String>>>,
     /// Package tables of image layer stacks and of other roots, by database fingerprint.
     tables: RefCell<HashMap<Vec<u8>, Arc<PackageTable>>>,
     tables_used: RefCell<HashSet<Vec<u8>>>,
@@ -250,6 +256,28 @@ impl StoreCache {
             .retain(|root, _| checked.contains(root));
         let used = std::mem::take(&mut *self.tables_used.borrow_mut());
         self.tables.borrow_mut().retain(|k, _| used.contains(k));
+        self.files_checked.borrow_mut().clear();
+        self.links.borrow_mut().clear();
+    }
+
+    /// The layer the short link `link` (`GRAPHROOT/overlay/l/SHORT`) points to, read once
+    /// per scan; None when it is no link to a layer's `diff`.
+    pub fn link_layer(&self, link: &Path) -> Option<String> {
+        if let Some(hit) = self.links.borrow().get(link) {
+            return hit.clone();
+        }
+        let layer = std::fs::read_link(link)
+            .ok()
+            .and_then(|t| super::mount::link_target_layer(t.as_os_str().as_encoded_bytes()));
+        self.links
+            .borrow_mut()
+            .insert(link.to_path_buf(), layer.clone());
+        layer
+    }
+
+    /// Whether `path` was already stat'ed by this scan (and from now on, it was).
+    fn checked_this_scan(&self, path: &Path) -> bool {
+        !self.files_checked.borrow_mut().insert(path.to_path_buf())
     }
 
     /// The store at `root`, read or kept; None when there is none there.
@@ -289,6 +317,11 @@ impl StoreCache {
     /// The storage.conf at `path` (a user's own), kept by stamp; empty when there is none.
     pub fn conf_at(&self, path: &Path) -> StorageConf {
         let path = path.to_path_buf();
+        if self.checked_this_scan(&path) {
+            if let Some((_, c)) = self.conf.borrow().get(&path) {
+                return c.clone();
+            }
+        }
         let stamp = crate::stamp::of_path(&path);
         if let Some((s, c)) = self.conf.borrow().get(&path) {
             if *s == stamp {
@@ -305,6 +338,11 @@ impl StoreCache {
     /// `etc/passwd` under `host_root`, kept by stamp.
     pub fn passwd(&self, host_root: &Path) -> Arc<Vec<u8>> {
         let path = host_root.join("etc/passwd");
+        if self.checked_this_scan(&path) {
+            if let Some((_, p)) = self.passwd.borrow().get(&path) {
+                return p.clone();
+            }
+        }
         let stamp = crate::stamp::of_path(&path);
         if let Some((s, p)) = self.passwd.borrow().get(&path) {
             if *s == stamp {
@@ -320,14 +358,18 @@ impl StoreCache {
 
     /// The package table of a layer stack (top-most first), kept while the database files
     /// of every layer in it are unchanged (`packages::database_fingerprint` of each).
-    pub fn table(&self, layers: &[PathBuf], name: &str) -> Arc<PackageTable> {
-        let mut key = Vec::new();
+    /// `names_only`: the table is asked for its packages by name only (`by_name`), not for
+    /// the owners of paths: no path of any file list is kept (`lookup` finds none).
+    pub fn table(&self, layers: &[PathBuf], name: &str, names_only: bool) -> Arc<PackageTable> {
+        let mut key = vec![u8::from(names_only)];
         for l in layers {
             key.extend(crate::packages::database_fingerprint(l));
             key.push(0xff);
         }
         self.kept_table(key, || {
-            crate::packages::read_table(&super::layers::LayerTree::new(layers, name.to_string()))
+            let tree = super::layers::LayerTree::new(layers, name.to_string());
+            let none = HashSet::new();
+            crate::packages::read_table_for(&tree, names_only.then_some(&none))
         })
     }
 
@@ -395,6 +437,68 @@ mod tests {
             "{:?}",
             damaged.problems
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn names_only_tables_and_per_scan_files() {
+        let d = std::env::temp_dir().join(format!("livetree-names-only-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let (top, base) = (d.join("top"), d.join("base"));
+        std::fs::create_dir_all(base.join("var/lib/dpkg/info")).unwrap();
+        std::fs::create_dir_all(&top).unwrap();
+        std::fs::write(
+            base.join("var/lib/dpkg/status"),
+            b"Package: libx\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n",
+        )
+        .unwrap();
+        std::fs::write(
+            base.join("var/lib/dpkg/info/libx:amd64.list"),
+            b"/usr\n/usr/lib/libx.so.1\n",
+        )
+        .unwrap();
+        let cache = StoreCache::default();
+        let layers = [top.clone(), base.clone()];
+        let whole = cache.table(&layers, "image", false);
+        let names = cache.table(&layers, "image", true);
+        // The same packages and warnings; no path owner in the names-only table.
+        assert_eq!(whole.packages, names.packages);
+        assert_eq!(whole.warnings, names.warnings);
+        assert_eq!(names.by_name("libx").count(), 1);
+        assert_eq!(whole.lookup(b"/usr/lib/libx.so.1").unwrap().name, "libx");
+        assert!(names.lookup(b"/usr/lib/libx.so.1").is_none());
+        // Kept apart: asking for the whole table again does not get the names-only one.
+        assert_eq!(cache.reads().1, 2);
+        assert!(Arc::ptr_eq(&cache.table(&layers, "image", false), &whole));
+        assert!(cache
+            .table(&layers, "image", false)
+            .lookup(b"/usr/lib/libx.so.1")
+            .is_some());
+        // A short link is read once per scan, and again in the next scan (re-pointed since).
+        let l = d.join("overlay/l");
+        std::fs::create_dir_all(&l).unwrap();
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        std::os::unix::fs::symlink(format!("../{a}/diff"), l.join("SHORT")).unwrap();
+        assert_eq!(cache.link_layer(&l.join("SHORT")), Some(a.clone()));
+        std::fs::remove_file(l.join("SHORT")).unwrap();
+        std::os::unix::fs::symlink(format!("../{b}/diff"), l.join("SHORT")).unwrap();
+        assert_eq!(cache.link_layer(&l.join("SHORT")), Some(a));
+        assert_eq!(cache.link_layer(&l.join("NONE")), None);
+        // storage.conf is stat'ed once per scan: a new one is seen by the next scan.
+        std::fs::create_dir_all(d.join("etc/containers")).unwrap();
+        std::fs::write(
+            d.join("etc/containers/storage.conf"),
+            b"[storage]\ngraphroot = \"/g1\"\n",
+        )
+        .unwrap();
+        assert_eq!(cache.conf(&d).graphroot.as_deref(), Some("/g1"));
+        std::fs::write(d.join("new"), b"[storage]\ngraphroot = \"/g2\"\n").unwrap();
+        std::fs::rename(d.join("new"), d.join("etc/containers/storage.conf")).unwrap();
+        assert_eq!(cache.conf(&d).graphroot.as_deref(), Some("/g1"));
+        cache.begin_scan();
+        assert_eq!(cache.link_layer(&l.join("SHORT")), Some(b));
+        assert_eq!(cache.conf(&d).graphroot.as_deref(), Some("/g2"));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -381,6 +381,10 @@ pub fn table(
         // and this runs once per scan.
         let index = table.packages.len() as u32;
         table.packages.push(entry.info.clone());
+        // No path wanted (a table asked for its package list only): no line to look at.
+        if wanted.is_some_and(HashSet::is_empty) {
+            continue;
+        }
         let own = entry.info.name.as_str();
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let line = match diverted.get(line) {

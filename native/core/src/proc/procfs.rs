@@ -56,6 +56,8 @@ pub struct ProcessRaw {
     /// When the process started, in clock ticks since boot (`stat` field 22); None when
     /// `stat` could not be read.
     pub start_ticks: Option<u64>,
+    /// The parent's PID (`stat` field 4); None when `stat` could not be read.
+    pub ppid: Option<u32>,
 }
 
 /// `PF_KTHREAD` in the flags field of `/proc/PID/stat` (include/linux/sched.h): set for
@@ -160,6 +162,17 @@ fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
         .and_then(crate::proc::maps::parse_dec)
         .unwrap_or(0);
     Some((state, flags))
+}
+
+/// The parent PID in `/proc/PID/stat` (field 4, the one after the `)` that ends comm,
+/// and the state).
+pub fn stat_ppid(stat: &[u8]) -> Option<u32> {
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    let mut fields = stat[close + 1..]
+        .split(|b| *b == b' ')
+        .filter(|f| !f.is_empty());
+    fields.next()?;
+    crate::proc::maps::parse_dec(fields.next()?).and_then(|v| u32::try_from(v).ok())
 }
 
 /// The start time of `/proc/PID/stat` (field 22, clock ticks after boot): counted from

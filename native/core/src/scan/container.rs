@@ -38,13 +38,18 @@ pub(super) struct Containers {
     /// absent there too, without walking to it again (a container's own layer usually
     /// holds no `/usr` at all).
     absent: HashMap<(PathBuf, Vec<u8>), Probe>,
-    /// Package tables by layer stack (top-most first), once per scan: many containers share
-    /// an image's stacks, and a kept table's key (the fingerprint of every layer's database
-    /// files) is itself a few dozen stats per layer.
-    tables: HashMap<Vec<PathBuf>, Arc<PackageTable>>,
+    /// Package tables by layer stack (top-most first) and whether only their package list
+    /// was asked for, once per scan: many containers share an image's stacks, and a kept
+    /// table's key (the fingerprint of every layer's database files) is itself a few dozen
+    /// stats per layer.
+    tables: HashMap<(Vec<PathBuf>, bool), Arc<PackageTable>>,
     /// Each view's mount table as the scan read it (`Scan::read_view`): a container is
     /// identified from its root mount without reading mountinfo again.
     mounts: HashMap<View, Vec<crate::proc::mountinfo::Mount>>,
+    /// Each process read by this scan: its parent and its systemd cgroup path, as read
+    /// (`note_family`): a container's keeper is found among them without reading its
+    /// `stat` and `cgroup` again.
+    family: HashMap<u32, (Option<u32>, Option<String>)>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
@@ -57,6 +62,12 @@ pub(super) struct Containers {
 }
 
 impl Containers {
+    /// A process read by this scan: its parent and systemd cgroup path, for `keeper`.
+    pub(super) fn note_family(&mut self, raw: &ProcessRaw) {
+        let path = systemd_cgroup_path(&raw.cgroup).map(str::to_string);
+        self.family.insert(raw.pid, (raw.ppid, path));
+    }
+
     /// The mount table the scan read for `view`, kept for identifying its container.
     pub(super) fn keep_mounts(&mut self, view: View, mounts: Vec<crate::proc::mountinfo::Mount>) {
         self.mounts.insert(view, mounts);
@@ -182,28 +193,49 @@ impl Scan<'_> {
     }
 
     /// The nearest ancestor of the process outside its container's cgroup (conmon for
-    /// podman and CRI-O): its command line and the service its cgroup lies in.
+    /// podman and CRI-O): its command line and the service its cgroup lies in. Each
+    /// ancestor's parent and cgroup as this scan read them (`Containers::family`); read
+    /// from /proc only for one the scan did not read.
     fn keeper(&self, raw: &ProcessRaw, hint: Option<&engine::CgroupHint>) -> Option<Keeper> {
         let proc_root = &self.cfg.proc_root;
+        let family = &self.containers.family;
         let mut pid = raw.pid;
+        let mut parent = raw.ppid;
         for _ in 0..8 {
-            let stat = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
-            pid = ppid_of(&stat)?;
+            pid = match parent {
+                Some(p) => p,
+                None => {
+                    let stat = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
+                    procfs::stat_ppid(&stat)?
+                }
+            };
             if pid <= 1 {
                 return None;
             }
             let dir = proc_root.join(pid.to_string());
-            let bytes = std::fs::read(dir.join("cgroup")).ok()?;
-            let entries = crate::proc::cgroup::parse_systemd_cgroup(&bytes).ok()?;
-            let path = systemd_cgroup_path(&entries)?;
+            let read_path = || -> Option<String> {
+                let bytes = std::fs::read(dir.join("cgroup")).ok()?;
+                let entries = crate::proc::cgroup::parse_systemd_cgroup(&bytes).ok()?;
+                systemd_cgroup_path(&entries).map(str::to_string)
+            };
+            let path = match family.get(&pid) {
+                Some((up, Some(path))) => {
+                    parent = *up;
+                    path.clone()
+                }
+                _ => {
+                    parent = None;
+                    read_path()?
+                }
+            };
             let inside =
-                engine::from_cgroup_path(path).is_some_and(|h| hint.is_some_and(|c| c.id == h.id));
+                engine::from_cgroup_path(&path).is_some_and(|h| hint.is_some_and(|c| c.id == h.id));
             if inside {
                 continue;
             }
             return Some(Keeper {
                 cmdline: read_limited(&dir.join("cmdline")),
-                unit: service_of(path),
+                unit: service_of(&path),
             });
         }
         None
@@ -295,28 +327,39 @@ impl Scan<'_> {
     /// (read through that layer and the ones below it).
     fn layer_package(&mut self, ctx: &Ctx, i: usize, rel: &[u8]) -> Option<PackageInfo> {
         let dirs = containers::dirs_from(&ctx.facts.layers, i);
-        let table = self.stack_table(dirs, || format!("layer {}", &ctx.facts.layers[i].layer.id));
+        let table = self.stack_table(dirs, false, || {
+            format!("layer {}", &ctx.facts.layers[i].layer.id)
+        });
         table.lookup(rel).cloned()
     }
 
     /// The package table of a layer stack (top-most first), once per scan; its warnings
-    /// said once. `name` names the stack in them, when the table is read.
+    /// said once. `name` names the stack in them, when the table is read. `names_only`:
+    /// only its packages by name are asked for (`StoreCache::table`); a whole table read
+    /// for the same stack this scan serves that too.
     fn stack_table(
         &mut self,
         dirs: Vec<PathBuf>,
+        names_only: bool,
         name: impl FnOnce() -> String,
     ) -> Arc<PackageTable> {
-        if let Some(t) = self.containers.tables.get(&dirs) {
+        let key = (dirs, names_only);
+        if let Some(t) = self.containers.tables.get(&key) {
             return t.clone();
         }
-        let t = self.k.containers.table(&dirs, &name());
+        let whole = (key.0.clone(), false);
+        if let Some(t) = self.containers.tables.get(&whole).filter(|_| names_only) {
+            return t.clone();
+        }
+        let (dirs, _) = &key;
+        let t = self.k.containers.table(dirs, &name(), names_only);
         for w in &t.warnings {
             if self.containers.said.insert(w.clone()) {
                 self.warnings
                     .push(Warning::new("package-db", w.clone(), None));
             }
         }
-        self.containers.tables.insert(dirs, t.clone());
+        self.containers.tables.insert(key, t.clone());
         t
     }
 }
@@ -364,7 +407,8 @@ impl Scan<'_> {
                 .as_ref()
                 .and_then(|i| i.name_now_resolves_to.clone())
                 .unwrap_or_default();
-            let table = self.stack_table(dirs.clone(), || format!("image {image}"));
+            // Compared by package name only: no path of its file lists is needed.
+            let table = self.stack_table(dirs.clone(), true, || format!("image {image}"));
             let tree = format!("container:{}", ctx.report.id);
             for name in list.iter() {
                 out.extend(table.by_name(name).map(|p| (tree.clone(), p.clone())));
@@ -400,21 +444,13 @@ fn read_limited(path: &std::path::Path) -> Vec<u8> {
     out
 }
 
-/// The parent PID in `/proc/PID/stat` (the field after the `)` that ends comm, and the state).
-fn ppid_of(stat: &[u8]) -> Option<u32> {
-    let close = stat.iter().rposition(|b| *b == b')')?;
-    let mut fields = stat[close + 1..]
-        .split(|b| *b == b' ')
-        .filter(|f| !f.is_empty());
-    fields.next()?;
-    crate::proc::maps::parse_dec(fields.next()?).and_then(|v| u32::try_from(v).ok())
-}
-
 #[cfg(test)]
 mod tests {
+    use crate::proc::procfs::stat_ppid;
+
     #[test]
     fn ppid() {
-        assert_eq!(super::ppid_of(b"42 (a) b) S 17 42 42 0"), Some(17));
-        assert_eq!(super::ppid_of(b"42 (a"), None);
+        assert_eq!(stat_ppid(b"42 (a) b) S 17 42 42 0"), Some(17));
+        assert_eq!(stat_ppid(b"42 (a"), None);
     }
 }

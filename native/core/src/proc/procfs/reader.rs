@@ -8,8 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    parse_ns_link, stat_start_ticks, stat_state_flags, trim_newline, LinkTarget, ProcessRaw,
-    PF_KTHREAD,
+    parse_ns_link, stat_ppid, stat_start_ticks, stat_state_flags, trim_newline, LinkTarget,
+    ProcessRaw, PF_KTHREAD,
 };
 use crate::error::{Error, Result};
 use crate::proc::cgroup::{parse_cgroup, parse_systemd_cgroup};
@@ -88,13 +88,14 @@ impl ProcReader {
         // stat, once: the start time (startedAt, and what "changed since start" compares
         // with), and what a process without a memory map is. Missing, it says nothing by
         // itself (a captured tree may lack it); with no maps either, the process is gone.
-        let (start_ticks, mapless) = match self.read_file(b"stat\0", true) {
+        let (start_ticks, ppid, mapless) = match self.read_file(b"stat\0", true) {
             Ok(n) => (
                 stat_start_ticks(&self.buf[..n]),
+                stat_ppid(&self.buf[..n]),
                 mapless_kind(&self.buf[..n]),
             ),
-            Err(Error::NotFound(_)) => (None, Mapless::Gone),
-            Err(_) => (None, Mapless::Running),
+            Err(Error::NotFound(_)) => (None, None, Mapless::Gone),
+            Err(_) => (None, None, Mapless::Running),
         };
 
         let n = match self.read_file(b"maps\0", false) {
@@ -173,6 +174,7 @@ impl ProcReader {
             maps,
             kernel_thread: false,
             start_ticks,
+            ppid,
         };
         Ok((raw, files))
     }
@@ -272,6 +274,7 @@ impl ProcessRaw {
             maps: Vec::new(),
             kernel_thread: true,
             start_ticks: None,
+            ppid: None,
         }
     }
 }
