@@ -16,6 +16,17 @@ if (!resDir || !nsText || !outDir) {
 const read = name => JSON.parse(readFileSync(path.join(resDir, name), 'utf8'));
 const ns = nsText.trim().split(/\s+/).map(Number).sort((a, b) => a - b);
 const meta = read('meta.json');
+// The environment's NODE_EXTRA_CA_CERTS, which this run's commands ran without (bench.sh).
+function caNote() {
+	if (!meta.nodeExtraCaCerts) return [];
+	const hf = existsSync(path.join(resDir, 'node-ca.json')) ? read('node-ca.json') : undefined;
+	const med = name => hf?.results.find(r => r.command === name)?.median;
+	const [withCa, without] = [med('with'), med('without')];
+	const timed = withCa !== undefined && without !== undefined ? `: \`node -e 0\` took ${(withCa * 1000).toFixed(1)} ms with it and ${(without * 1000).toFixed(1)} ms without, medians of 20 runs at the start of this run` : '';
+	return [
+		`- The shell that ran this set NODE_EXTRA_CA_CERTS=${meta.nodeExtraCaCerts}, which every Node process parses at start${timed}. livetree opens no TLS client connection and a cron job or unit does not inherit a login shell's variable, so the sections run now ran every command without it (sections carried over from runs before this note existed ran with it).`,
+	];
+}
 // A run's meta lists the sections it ran; reports from before that list had these.
 const ran = name => (meta.sections ?? ['ostree', 'plain', 'index', 'containers']).includes(name);
 
@@ -409,6 +420,7 @@ const lines = [
 	`- Machine: ${meta.machine.nproc} CPUs (${meta.machine.cpu}), ${meta.machine.memMb} MiB RAM, kernel ${meta.machine.kernel}`,
 	`- Versions: livetree ${meta.versions.livetree}, node ${meta.versions.node}, ${meta.versions.hyperfine}, needrestart ${meta.versions.needrestart}, ostree ${meta.versions.ostree}`,
 	`- Load average (1/5/15 min) at start ${meta.machine.loadAverageAtStart}, at end ${meta.machine.loadAverageAtEnd}: on a shared machine wall times are noisy, so CPU times (user + system, hyperfine's means) are given beside them.`,
+	...caNote(),
 	`- Each time is hyperfine's median of ${meta.runs} runs after warm-up (± standard deviation); every ratio is between medians measured in the same hyperfine run.`,
 	`- Sections run: ${(meta.sections ?? ['ostree', 'plain', 'index']).join(', ')}.${
 		Object.values(sectionRuns).some(r => r.carried)
