@@ -87,7 +87,9 @@ pub fn parse_super(b: &[u8]) -> Result<Super, ParseError> {
     if le32(b, s)? != MAGIC {
         return Err(err("not an EROFS image (bad magic)"));
     }
-    let bits = b[s + 12];
+    let bits = *b
+        .get(s + 12)
+        .ok_or_else(|| err(format!("truncated at byte {}", s + 12)))?;
     if !(9..=16).contains(&bits) {
         return Err(err(format!("block size 2^{bits} out of range")));
     }
@@ -395,6 +397,17 @@ mod tests {
         // Root nid 0 lies at byte 0: zeros, a mode of 0, not a directory.
         assert!(walk(&b).is_err());
         b[1024 + 12] = 40;
+        assert!(walk(&b).is_err());
+    }
+
+    #[test]
+    fn an_image_cut_inside_the_superblock_is_an_error() {
+        // Found by the erofs fuzz target: the magic, then the image ends before the block
+        // size byte (1036) — it was read by index and panicked.
+        let mut b = vec![0u8; 1031];
+        b[1024..1028].copy_from_slice(&MAGIC.to_le_bytes());
+        let e = parse_super(&b).unwrap_err();
+        assert_eq!(e.0, "truncated at byte 1036");
         assert!(walk(&b).is_err());
     }
 }
