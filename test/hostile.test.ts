@@ -169,16 +169,13 @@ test('names with newlines, tabs, backslashes and non-UTF-8 bytes are reported ex
 // `status --json` (compact, no systemd) prints the processes as the core wrote them, never
 // parsed (collect.ts processesApart); every other output goes through the parsed objects.
 // Both must be the same bytes, hostile names and a deleted file's checksum included.
-test('processes printed as the core wrote them equal the parsed document, byte for byte', async t => {
+/** Two processes of the test's own: one mapping files with `names` (hostile bytes) in a
+ * directory of its own, one mapping a file it unlinked; and a scanner with a catalog and
+ * sysroot of the test's own, to scan just them. */
+async function hostileMappers(t: ExecutionContext, prefix: string, names: Buffer[]) {
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
-	const dir = await fx.tempDir('livetree-apart-');
-	const names = [
-		Buffer.from('new\nline "quoted".so'),
-		Buffer.from('tab\there\\.so'),
-		Buffer.from('ctl-\u0001-\u2028-é.so'),
-		Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('.so')]),
-	];
+	const dir = await fx.tempDir(prefix);
 	const paths = names.map(n => Buffer.concat([Buffer.from(`${dir}/`), n]));
 	for (const p of paths) {
 		await writeFile(p, PAGE);
@@ -189,9 +186,16 @@ test('processes printed as the core wrote them equal the parsed document, byte f
 	const gone = await startMapper(t, [Buffer.from(join(dir, 'unlinked.so'))], {unlink: true});
 	const catalogPath = join(await fx.tempDir(), 'catalog.sqlite');
 	const scanner = new native.Scanner({sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
-	const pids = [kept.pid, gone.pid];
-	const host = {hostname: 'h', kernelRelease: 'k'};
-	const generatedAt = new Date(0);
+	return {scanner, pids: [kept.pid, gone.pid], host: {hostname: 'h', kernelRelease: 'k'}, generatedAt: new Date(0)};
+}
+
+test('processes printed as the core wrote them equal the parsed document, byte for byte', async t => {
+	const {scanner, pids, host, generatedAt} = await hostileMappers(t, 'livetree-apart-', [
+		Buffer.from('new\nline "quoted".so'),
+		Buffer.from('tab\there\\.so'),
+		Buffer.from('ctl-\u0001-\u2028-é.so'),
+		Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe, 0x80]), Buffer.from('.so')]),
+	]);
 	const apart = parseScan(scanner.scanSync({pids, processesApart: true}));
 	const whole = parseScan(scanner.scanSync({pids}));
 	t.is(apart.processes.length, 0);
@@ -219,23 +223,10 @@ test('processes printed as the core wrote them equal the parsed document, byte f
 // as the text with the view's fields put in. Either way the bytes are those of the whole
 // parsed document given the same changes, hostile names included.
 test('processes printed through their views equal the parsed document, changed or not', async t => {
-	const fx = new Fixtures();
-	t.teardown(async () => fx.cleanup());
-	const dir = await fx.tempDir('livetree-views-');
-	const names = [Buffer.from('new\nline "quoted".so'), Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.so')])];
-	const paths = names.map(n => Buffer.concat([Buffer.from(`${dir}/`), n]));
-	for (const p of paths) {
-		await writeFile(p, PAGE);
-	}
-
-	const kept = await startMapper(t, paths);
-	await writeFile(join(dir, 'unlinked.so'), PAGE);
-	const gone = await startMapper(t, [Buffer.from(join(dir, 'unlinked.so'))], {unlink: true});
-	const catalogPath = join(await fx.tempDir(), 'catalog.sqlite');
-	const scanner = new native.Scanner({sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
-	const pids = [kept.pid, gone.pid];
-	const host = {hostname: 'h', kernelRelease: 'k'};
-	const generatedAt = new Date(0);
+	const {scanner, pids, host, generatedAt} = await hostileMappers(t, 'livetree-views-', [
+		Buffer.from('new\nline "quoted".so'),
+		Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.so')]),
+	]);
 	const viewed = parseScan(scanner.scanSync({pids, processViews: true}));
 	const whole = parseScan(scanner.scanSync({pids}));
 	t.truthy(viewed.processTexts);
