@@ -27,10 +27,10 @@ use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{DirEntryExt, MetadataExt};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use super::now_ns;
 use crate::error::{Error, Result};
 
 /// How many names GLib's enumerator reads before sorting them by inode.
@@ -140,12 +140,6 @@ fn stamp(m: &Metadata) -> Stamp {
 /// granularity (a file written again within one tick of the clock may keep its ctime; as
 /// git's "racily clean" entries, such a recent one is compared again next time).
 const SETTLED_NS: i64 = 2_000_000_000;
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
 
 /// What comparing the bytes of two regular files (or the targets of two symlinks) said, by
 /// the two entries' stamps. Only the entries the last scan looked at are kept.

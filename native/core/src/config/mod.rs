@@ -27,6 +27,14 @@ pub use clock::{utc, Clock};
 use crate::error::Warning;
 use crate::packages::PackageInfo;
 
+/// Now, nanoseconds since the Unix epoch (0 for a clock before 1970), as change times are
+/// compared here.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
 /// Why a process depends on a changed file (the contract's `configChanges[].source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -224,13 +224,7 @@ fn change(path: &[u8], ctime: i64) -> ConfigChange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    fn now_ns() -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i64)
-    }
+    use crate::config::now_ns;
 
     fn unit(fragment: &Path, drop_ins: &[&Path], need: bool) -> UnitFiles {
         use std::os::unix::ffi::OsStrExt;
