@@ -316,44 +316,37 @@ impl StoreCache {
 
     /// The storage.conf at `path` (a user's own), kept by stamp; empty when there is none.
     pub fn conf_at(&self, path: &Path) -> StorageConf {
-        let path = path.to_path_buf();
-        if self.checked_this_scan(&path) {
-            if let Some((_, c)) = self.conf.borrow().get(&path) {
-                return c.clone();
-            }
-        }
-        let stamp = crate::stamp::of_path(&path);
-        if let Some((s, c)) = self.conf.borrow().get(&path) {
-            if *s == stamp {
-                return c.clone();
-            }
-        }
-        let conf = read_limited(&path)
-            .map(|b| parse_storage_conf(&b))
-            .unwrap_or_default();
-        self.conf.borrow_mut().insert(path, (stamp, conf.clone()));
-        conf
+        self.kept_file(&self.conf, path.to_path_buf(), |b| {
+            b.map(|b| parse_storage_conf(&b)).unwrap_or_default()
+        })
     }
 
     /// `etc/passwd` under `host_root`, kept by stamp.
     pub fn passwd(&self, host_root: &Path) -> Arc<Vec<u8>> {
-        let path = host_root.join("etc/passwd");
-        if self.checked_this_scan(&path) {
-            if let Some((_, p)) = self.passwd.borrow().get(&path) {
-                return p.clone();
+        self.kept_file(&self.passwd, host_root.join("etc/passwd"), |b| {
+            Arc::new(b.unwrap_or_default())
+        })
+    }
+
+    /// What `make` makes of the file at `path` (its bytes, None when unreadable), kept in
+    /// `kept` by the file's stamp; stat'ed once per scan, not once per container.
+    fn kept_file<T: Clone>(
+        &self,
+        kept: &RefCell<HashMap<PathBuf, Kept<T>>>,
+        path: PathBuf,
+        make: impl FnOnce(Option<Vec<u8>>) -> T,
+    ) -> T {
+        let checked = self.checked_this_scan(&path);
+        let stamp = (!checked).then(|| crate::stamp::of_path(&path));
+        if let Some((s, v)) = kept.borrow().get(&path) {
+            if checked || stamp.as_ref() == Some(s) {
+                return v.clone();
             }
         }
-        let stamp = crate::stamp::of_path(&path);
-        if let Some((s, p)) = self.passwd.borrow().get(&path) {
-            if *s == stamp {
-                return p.clone();
-            }
-        }
-        let bytes = Arc::new(read_limited(&path).unwrap_or_default());
-        self.passwd
-            .borrow_mut()
-            .insert(path, (stamp, bytes.clone()));
-        bytes
+        let stamp = stamp.unwrap_or_else(|| crate::stamp::of_path(&path));
+        let v = make(read_limited(&path).ok());
+        kept.borrow_mut().insert(path, (stamp, v.clone()));
+        v
     }
 
     /// The package table of a layer stack (top-most first), kept while the database files
