@@ -3,7 +3,8 @@
 //! round trips, without a D-Bus library in JavaScript. Authentication is EXTERNAL (the
 //! kernel vouches for our uid); on a message bus the connection says Hello first. At most
 //! `WINDOW` calls wait for their replies at once (dbus-daemon's system bus allows a
-//! connection 128 pending replies, `max_replies_per_connection`).
+//! connection 128 pending replies, `max_replies_per_connection`); the window is filled again
+//! when half of it is answered, so calls go out in writes of dozens.
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -319,9 +320,11 @@ impl Connection {
         let mut answered = 0;
         let mut buf = vec![0u8; 64 * 1024];
         while answered < calls.len() {
-            // Keep the window full: everything that may go out goes in one write.
+            // Fill the window again once half of it is answered: everything that may go out
+            // then goes in one write (topping it up after every read made a write, and a
+            // wake-up of the peer, per reply or two).
             let until = (answered + WINDOW).min(calls.len());
-            if sent < until {
+            if sent < until && sent - answered <= WINDOW / 2 {
                 let out: Vec<u8> = encoded[sent..until].concat();
                 self.stream
                     .write_all(&out)
