@@ -136,8 +136,15 @@ export async function unitsForProcesses(
 		// Its unit files changed since its main process started: on its processes.
 		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
-			const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
-			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own)};
+			const own: Process[] = [];
+			for (const pid of u.pids) {
+				const p = byPid.get(pid);
+				if (p) own.push(p);
+			}
+
+			const {needsRestart, reasons} = unitRestartInfo(u, own, describe);
+			const {needsReload, applyConfigBy} = unitConfig(u, own);
+			return {...u, needsRestart, reasons, needsReload, applyConfigBy};
 		});
 		return {units, warnings: [...collected.warnings, ...configWarnings], answered: true};
 	} catch (error) {
