@@ -14,6 +14,11 @@ use super::wire::{
 };
 
 const WINDOW: usize = 120;
+/// While at least PACE_AWAITED replies are awaited, a read that brought fewer than PACE_FEW is
+/// followed by a pause of PACE before the next (see `calls`).
+const PACE_AWAITED: usize = 32;
+const PACE_FEW: usize = 8;
+const PACE: Duration = Duration::from_micros(250);
 
 /// Where the bus listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -359,6 +364,7 @@ impl Connection {
                 });
             }
             self.pending.extend_from_slice(&buf[..n]);
+            let before = answered;
             while let Some(msg) = self.next_message()? {
                 if let Some(i) = index_of(&msg, first, calls.len()) {
                     if replies[i].is_none() {
@@ -366,6 +372,13 @@ impl Connection {
                         answered += 1;
                     }
                 }
+            }
+            // The peer answers one call at a time, and each reply it writes wakes this thread:
+            // while many replies are awaited and this read brought only a few, let some gather
+            // before reading again (the peer has PACE_AWAITED calls or more still to answer
+            // meanwhile, more work than the pause, so it does not wait for us).
+            if sent - answered >= PACE_AWAITED && answered - before < PACE_FEW {
+                std::thread::sleep(PACE);
             }
         }
         Ok(replies
