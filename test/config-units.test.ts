@@ -5,7 +5,11 @@
 import {mkdir, mkdtemp, rename, rm, stat, writeFile, appendFile} from 'node:fs/promises';
 import os from 'node:os';
 import {join} from 'node:path';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
+import {BulkSystemdClient} from '../src/systemd/bulk-client.js';
+import {connectSystemd} from '../src/systemd/client.js';
+import type {ExecRun} from '../src/systemd/exec-reload.js';
+import {pathFromName} from '../src/systemd/units.js';
 import type {Process, StatusDocument, Unit} from '../src/model/document.js';
 import {livetree} from './helpers/cli.js';
 import {checkedDocument} from './helpers/exit-code.js';
@@ -361,6 +365,26 @@ test.serial(
 	},
 );
 
+// The ExecReload of `names` as both D-Bus clients read it (they must agree).
+async function execReloads(t: ExecutionContext, m: UserManager, names: string[]): Promise<Map<string, ExecRun[] | Error>> {
+	const asked = names.map(name => ({name, path: pathFromName(name)}));
+	const bulk = await BulkSystemdClient.connect(m.busAddress);
+	if (!bulk) throw new Error(`no bulk client on ${m.busAddress}`);
+	const fromBulk = await bulk.getExecReloads(asked).finally(() => bulk.close());
+	const next = await connectSystemd({busAddress: m.busAddress});
+	const fromNext = await next.getExecReloads(asked).finally(() => next.close());
+	t.deepEqual(fromBulk, fromNext);
+	return fromBulk;
+}
+
+function runsOf(got: Map<string, ExecRun[] | Error>, name: string): ExecRun[] {
+	const runs = got.get(name);
+	if (!Array.isArray(runs)) throw new Error(`${name}: ${String(runs)}`);
+	return runs;
+}
+
+const usecIso = (usec: bigint) => new Date(Number(usec / 1000n)).toISOString();
+
 // `systemctl reload` made outside livetree: the manager's ExecReload says when the last
 // reload ran and how it ended; a change before a reload that succeeded is applied.
 test.serial('a reload made outside livetree (systemctl reload) clears the changes before it; one after it, and a failed reload, do not', async t => {
@@ -390,9 +414,11 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 	const clean = await livetree(['status', '--json', ...bus], debug);
 	t.deepEqual(proc(checkedDocument(clean), pid).configChanges, []);
 	t.false(clean.stderr.includes('ExecReload'), clean.stderr);
+	t.false('lastReload' in unitOf(checkedDocument(clean), 'lt-ext.service'));
 
 	// Reloaded before any change: that reload applies nothing after it.
 	await m.systemctl(['reload', 'lt-ext.service']);
+	const [first] = runsOf(await execReloads(t, m, ['lt-ext.service']), 'lt-ext.service');
 	await tick();
 	// Edited in place after the start: flagged, and ExecReload asked of these two units only.
 	await appendFile(conf, 'v2\n');
@@ -408,7 +434,16 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 	t.true(before.stderr.includes('livetree: asked the manager for ExecReload of lt-ext.service, lt-extfail.service\n'), before.stderr);
 	// The reload before the change is seen (after the start), and the core still says the
 	// change made after it.
-	t.regex(before.stderr, new RegExp(`^livetree: reloads seen: PID ${pid} at \\S+Z\\nlivetree: scanned PIDs ${pid};`, 'm'), before.stderr);
+	t.true(before.stderr.includes(`livetree: reloads seen: PID ${pid} at ${usecIso(first!.startUsec)}\nlivetree: scanned PIDs ${pid};`), before.stderr);
+	t.deepEqual(unitOf(doc, 'lt-ext.service').lastReload, {at: usecIso(first!.startUsec), succeeded: true});
+	t.is(unitOf(doc, 'lt-extfail.service').lastReload, null);
+	const beforeText = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.regex(
+		beforeText.stdout,
+		/^ {2}lt-ext\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply \(reloaded \d\d:\d\d, before this change\)$/m,
+		beforeText.stdout,
+	);
+	t.regex(beforeText.stdout, /^ {2}lt-extfail\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply$/m, beforeText.stdout);
 
 	// systemctl reload: both jobs are done and both units stay active; only ExecReload tells
 	// that /bin/false failed.
@@ -419,25 +454,15 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 	t.is(await mainPid(m, 'lt-ext.service'), pid);
 
 	// Both D-Bus clients read the same ExecReload: /bin/kill exited 0 after the process started.
-	const {BulkSystemdClient} = await import('../src/systemd/bulk-client.js');
-	const {connectSystemd} = await import('../src/systemd/client.js');
-	const {pathFromName} = await import('../src/systemd/units.js');
-	const asked = ['lt-ext.service', 'lt-extfail.service'].map(name => ({name, path: pathFromName(name)}));
-	const bulk = await BulkSystemdClient.connect(m.busAddress);
-	t.truthy(bulk);
-	const fromBulk = await bulk!.getExecReloads(asked);
-	bulk!.close();
-	const next = await connectSystemd({busAddress: m.busAddress});
-	const fromNext = await next.getExecReloads(asked);
-	next.close();
-	t.deepEqual(fromBulk, fromNext);
-	const [kill] = fromBulk.get('lt-ext.service') as Array<{path: string; startUsec: bigint; exitUsec: bigint; code: number; status: number}>;
+	const got = await execReloads(t, m, ['lt-ext.service', 'lt-extfail.service']);
+	const [kill] = runsOf(got, 'lt-ext.service');
 	t.is(kill!.path, '/bin/kill');
 	t.is(kill!.code, 1);
 	t.is(kill!.status, 0);
 	t.true(kill!.startUsec <= kill!.exitUsec);
+	t.true(kill!.startUsec > first!.exitUsec);
 	t.true(Number(kill!.startUsec / 1000n) >= Date.parse(proc(doc, pid).startedAt!));
-	const [no] = fromBulk.get('lt-extfail.service') as Array<{path: string; code: number; status: number}>;
+	const [no] = runsOf(got, 'lt-extfail.service');
 	t.deepEqual([no!.path, no!.code, no!.status], ['/bin/false', 1, 1]);
 
 	// The next scan sees the reload: the change before it is applied; the failed one clears nothing.
@@ -454,7 +479,9 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 	]);
 	t.true(unitOf(reloaded, 'lt-extfail.service').needsReload);
 	t.is(unitOf(reloaded, 'lt-extfail.service').applyConfigBy, 'reload');
-	t.regex(after.stderr, new RegExp(`^livetree: reloads seen: PID ${pid} at \\S+Z\\nlivetree: scanned PIDs ${pid};`, 'm'), after.stderr);
+	t.true(after.stderr.includes(`livetree: reloads seen: PID ${pid} at ${usecIso(kill!.startUsec)}\nlivetree: scanned PIDs ${pid};`), after.stderr);
+	t.deepEqual(unitOf(reloaded, 'lt-ext.service').lastReload, {at: usecIso(kill!.startUsec), succeeded: true});
+	t.deepEqual(unitOf(reloaded, 'lt-extfail.service').lastReload, {at: usecIso(no!.startUsec), succeeded: false});
 	t.deepEqual(
 		reloaded.warnings.filter(w => w.code === 'config-reloads'),
 		[],
@@ -463,7 +490,11 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 	// Text, explain and the metrics agree.
 	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
 	t.false(text.stdout.includes('  lt-ext.service: '), text.stdout);
-	t.true(text.stdout.includes('  lt-extfail.service: /etc/default/lt-daemon.conf changed '), text.stdout);
+	t.regex(
+		text.stdout,
+		/^ {2}lt-extfail\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply \(the last reload, \d\d:\d\d, failed\)$/m,
+		text.stdout,
+	);
 	const explained = await livetree(['explain', '--json', ...bus, String(pid)]);
 	t.is(explained.code, 0, explained.stderr);
 	const e = JSON.parse(explained.stdout) as Process;
@@ -512,6 +543,13 @@ test.serial('a daemon that keeps its replaced configuration is still said after 
 		{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(deaf, 'lt-daemon.conf')), source: 'open-file', package: null, replaced: true},
 	]);
 	t.true(unitOf(doc, 'lt-extdeaf.service').needsReload);
+	t.is(unitOf(doc, 'lt-extdeaf.service').lastReload?.succeeded, true);
+	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.regex(
+		text.stdout,
+		/^ {2}lt-extdeaf\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply \(reloaded \d\d:\d\d, but it still holds the file replaced before\)$/m,
+		text.stdout,
+	);
 	// It opened the new file on the reload: nothing left.
 	t.deepEqual(proc(doc, hearsPid).configChanges, []);
 	t.false(unitOf(doc, 'lt-exthears.service').needsReload);

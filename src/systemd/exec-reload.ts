@@ -74,6 +74,18 @@ export function execReloadOf(name: string, value: unknown): ExecRun[] | SystemdE
 	return parseExecReload(value) ?? new SystemdError('dbus-error', `Get ${SERVICE_INTERFACE}.ExecReload on ${name}: not the a(sasbttttuii) livetree reads`);
 }
 
+/**
+ * The unit's last reload that ended: when it began (µs since the epoch) and whether it
+ * succeeded (lastReloadUsec). Null when none has run since the unit started, or one is still
+ * running.
+ */
+export function lastReload(runs: readonly ExecRun[]): {startUsec: bigint; succeeded: boolean} | null {
+	const first = runs[0];
+	if (first === undefined || first.startUsec === 0n) return null;
+	if (runs.some(r => r.startUsec !== 0n && (r.exitUsec === 0n || r.code === 0))) return null;
+	return {startUsec: first.startUsec, succeeded: lastReloadUsec(runs) !== null};
+}
+
 function u64(v: unknown): bigint | null {
 	if (typeof v === 'bigint') return v >= 0n ? v : null;
 	if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? BigInt(v) : null;

@@ -7,7 +7,7 @@
 // TypeScript only finds the time; the core decides what is changed.
 import type {Process, Warning} from '../model/document.js';
 import type {UnitQueries} from './bulk-client.js';
-import {lastReloadUsec} from './exec-reload.js';
+import {lastReload, lastReloadUsec} from './exec-reload.js';
 import {pathFromName, type UnitStatus} from './units.js';
 
 /** A reload of process `pid`, which started at `startedAt`, begun at `atMs` (ms since the epoch). */
@@ -21,6 +21,12 @@ export interface ReloadSeen {
  * since is absent). */
 export type Rejudge = (reloaded: readonly ReloadSeen[]) => Promise<readonly Process[]>;
 
+/** What was seen: each asked unit's last reload (units[].lastReload), and what could not be asked. */
+export interface OutsideReloads {
+	lastReloads: Map<string, {at: string; succeeded: boolean} | null>;
+	warnings: Warning[];
+}
+
 /** A change a reload can apply: any but the unit's own files. */
 const reloadable = (p: Process) => (p.configChanges ?? []).some(c => c.source !== 'unit-file');
 
@@ -28,8 +34,8 @@ const reloadable = (p: Process) => (p.configChanges ?? []).some(c => c.source !=
  * Asks the manager for the ExecReload of each unit that can be reloaded and has a process with
  * changes a reload applies (nothing is asked when there is none), and gives each such process
  * of a unit reloaded successfully since it started its configChanges and needsReload judged
- * again with that reload's time, by assignment (model/process-texts.ts). Returns what could not
- * be asked: those processes' changes are then still said.
+ * again with that reload's time, by assignment (model/process-texts.ts). Returns each asked
+ * unit's last reload, and what could not be asked (those processes' changes are then still said).
  */
 export async function seeOutsideReloads(
 	client: Pick<UnitQueries, 'getExecReloads'>,
@@ -37,7 +43,8 @@ export async function seeOutsideReloads(
 	byPid: ReadonlyMap<number, Process>,
 	rejudge: Rejudge,
 	debug: (line: string) => void = () => {},
-): Promise<Warning[]> {
+): Promise<OutsideReloads> {
+	const lastReloads: OutsideReloads['lastReloads'] = new Map();
 	const asked = units.flatMap(u => {
 		if (u.canReload !== true) return [];
 		const own = u.pids.flatMap(pid => {
@@ -46,7 +53,7 @@ export async function seeOutsideReloads(
 		});
 		return own.length > 0 ? [{unit: u, own}] : [];
 	});
-	if (asked.length === 0) return [];
+	if (asked.length === 0) return {lastReloads, warnings: []};
 	debug(`asked the manager for ExecReload of ${asked.map(a => a.unit.name).join(', ')}`);
 	const warnings: Warning[] = [];
 	let answers: Awaited<ReturnType<UnitQueries['getExecReloads']>>;
@@ -54,7 +61,10 @@ export async function seeOutsideReloads(
 		answers = await client.getExecReloads(asked.map(a => ({name: a.unit.name, path: pathFromName(a.unit.name)})));
 	} catch (error) {
 		const why = error instanceof Error ? error.message : String(error);
-		return [{code: 'config-reloads', message: `reloads made outside livetree not checked (${why}): their changes are still said`, pid: null}];
+		return {
+			lastReloads,
+			warnings: [{code: 'config-reloads', message: `reloads made outside livetree not checked (${why}): their changes are still said`, pid: null}],
+		};
 	}
 
 	const reloads: ReloadSeen[] = [];
@@ -70,6 +80,8 @@ export async function seeOutsideReloads(
 			continue;
 		}
 
+		const last = lastReload(runs);
+		lastReloads.set(unit.name, last && {at: new Date(Number(last.startUsec / 1000n)).toISOString(), succeeded: last.succeeded});
 		const at = lastReloadUsec(runs);
 		if (at === null) continue;
 		// Whole milliseconds, rounded down: a change within the millisecond before the reload
@@ -79,17 +91,15 @@ export async function seeOutsideReloads(
 		for (const p of own) if (atMs >= Date.parse(p.startedAt)) reloads.push({pid: p.pid, startedAt: p.startedAt, atMs});
 	}
 
-	if (reloads.length === 0) return warnings;
+	if (reloads.length === 0) return {lastReloads, warnings};
 	debug(`reloads seen: ${reloads.map(r => `PID ${r.pid} at ${new Date(r.atMs).toISOString()}`).join(', ')}`);
 	let judged: readonly Process[];
 	try {
 		judged = await rejudge(reloads);
 	} catch (error) {
 		const why = error instanceof Error ? error.message : String(error);
-		return [
-			...warnings,
-			{code: 'config-reloads', message: `processes reloaded outside livetree not judged again (${why}): their changes are still said`, pid: null},
-		];
+		warnings.push({code: 'config-reloads', message: `processes reloaded outside livetree not judged again (${why}): their changes are still said`, pid: null});
+		return {lastReloads, warnings};
 	}
 
 	for (const fresh of judged) {
@@ -101,5 +111,5 @@ export async function seeOutsideReloads(
 		if (view.needsReload !== fresh.needsReload) view.needsReload = fresh.needsReload;
 	}
 
-	return warnings;
+	return {lastReloads, warnings};
 }

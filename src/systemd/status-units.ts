@@ -139,14 +139,15 @@ export async function unitsForProcesses(
 		const byPid = new Map(processes.map(p => [p.pid, p] as const));
 		// Reloads made outside livetree, before the unit files' changes (which no reload
 		// applies) are added. Asked only of a manager in our PID namespace, as the unit files.
-		const reloadWarnings = rejudge && pidView.sameNamespace ? await seeOutsideReloads(client, collected.units, byPid, rejudge, debugLine()) : [];
+		const seen = rejudge && pidView.sameNamespace ? await seeOutsideReloads(client, collected.units, byPid, rejudge, debugLine()) : undefined;
 		// Its unit files changed since its main process started: on its processes.
 		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
 			const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
-			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own)};
+			const last = seen?.lastReloads.get(u.name);
+			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own), ...(last === undefined ? {} : {lastReload: last})};
 		});
-		return {units, warnings: [...collected.warnings, ...reloadWarnings, ...configWarnings], answered: true};
+		return {units, warnings: [...collected.warnings, ...(seen?.warnings ?? []), ...configWarnings], answered: true};
 	} catch (error) {
 		const code = error instanceof SystemdError ? error.code : 'systemd-unavailable';
 		const message = error instanceof Error ? error.message : String(error);

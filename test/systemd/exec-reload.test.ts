@@ -1,7 +1,7 @@
 // The ExecReload value (a(sasbttttuii)) as both D-Bus clients give it, and when a reload it
 // describes succeeded. The real manager's values are read in test/config-units.test.ts.
 import test from 'ava';
-import {lastReloadUsec, parseExecReload, type ExecRun} from '../../src/systemd/exec-reload.js';
+import {lastReload, lastReloadUsec, parseExecReload, type ExecRun} from '../../src/systemd/exec-reload.js';
 import {nameFromPath, pathFromName} from '../../src/systemd/units.js';
 
 // One command as the bulk client gives it (64-bit integers as decimal text).
@@ -46,6 +46,15 @@ test("lastReloadUsec: the first command's start when every command exited 0, in 
 	t.is(lastReloadUsec([run(100n, 150n), run(150n, 180n, 1, 1)]), null, 'the second failed');
 	// The first failed this time and stopped the reload: the second holds an earlier run.
 	t.is(lastReloadUsec([run(300n, 350n), run(150n, 180n)]), null, 'a command left from an earlier reload');
+});
+
+test('lastReload: the last reload that ended, and whether it succeeded; null for none or one running', t => {
+	t.deepEqual(lastReload([run(100n, 150n), run(150n, 190n)]), {startUsec: 100n, succeeded: true});
+	t.deepEqual(lastReload([run(100n, 150n, 1, 1), run(0n, 0n, 0, 0)]), {startUsec: 100n, succeeded: false});
+	t.deepEqual(lastReload([run(300n, 350n, 1, 1), run(150n, 180n)]), {startUsec: 300n, succeeded: false});
+	t.is(lastReload([]), null);
+	t.is(lastReload([run(0n, 0n, 0, 0)]), null, 'none since the unit started');
+	t.is(lastReload([run(100n, 150n), run(160n, 0n, 0, 0)]), null, 'the second still running');
 });
 
 test('pathFromName escapes as systemd does, and nameFromPath reads it back', t => {
