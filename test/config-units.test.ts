@@ -512,7 +512,7 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 	t.true(unitOf(later, 'lt-ext.service').needsReload);
 });
 
-test.serial('a daemon that keeps its replaced configuration is still said after a systemctl reload', async t => {
+test.serial('a daemon that keeps its replaced configuration is still said after a systemctl reload; a reload in progress clears nothing', async t => {
 	const m = await startUserManager();
 	t.teardown(async () => m.stop());
 	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
@@ -526,15 +526,25 @@ test.serial('a daemon that keeps its replaced configuration is still said after 
 	await writeFile(join(hears, 'lt-daemon.conf'), 'v1\n');
 	await writeUnit(m, 'lt-extdeaf.service', `[Service]\nExecStart=${await daemon(deaf, false)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
 	await writeUnit(m, 'lt-exthears.service', `[Service]\nExecStart=${await daemon(hears)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+	// A reload still running: its first command has run, the second has not ended.
+	const slow = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	t.teardown(async () => rm(slow, {recursive: true, force: true}));
+	await writeFile(join(slow, 'lt-daemon.conf'), 'v1\n');
+	await writeUnit(m, 'lt-extslow.service', `[Service]\nExecStart=${await daemon(slow)}\nExecReload=/bin/kill -HUP $MAINPID\nExecReload=/bin/sleep 60\n`);
 	await m.systemctl(['daemon-reload']);
-	await m.systemctl(['start', 'lt-extdeaf.service', 'lt-exthears.service']);
+	await m.systemctl(['start', 'lt-extdeaf.service', 'lt-exthears.service', 'lt-extslow.service']);
 	await tick();
 	const deafPid = await mainPid(m, 'lt-extdeaf.service');
 	const hearsPid = await mainPid(m, 'lt-exthears.service');
+	const slowPid = await mainPid(m, 'lt-extslow.service');
 	await replace(join(deaf, 'lt-daemon.conf'), 'v2\n');
 	await replace(join(hears, 'lt-daemon.conf'), 'v2\n');
+	await appendFile(join(slow, 'lt-daemon.conf'), 'v2\n');
 	await tick();
 	await m.systemctl(['reload', 'lt-extdeaf.service', 'lt-exthears.service']);
+	await m.systemctl(['reload', '--no-block', 'lt-extslow.service']);
+	for (let i = 0; i < 100 && (await m.show('lt-extslow.service', ['SubState']))['SubState'] !== 'reload'; i++) await tick();
+	t.is((await m.show('lt-extslow.service', ['SubState']))['SubState'], 'reload');
 	await tick();
 
 	const doc = checkedDocument(await livetree(['status', '--json', ...bus]));
@@ -553,4 +563,10 @@ test.serial('a daemon that keeps its replaced configuration is still said after 
 	// It opened the new file on the reload: nothing left.
 	t.deepEqual(proc(doc, hearsPid).configChanges, []);
 	t.false(unitOf(doc, 'lt-exthears.service').needsReload);
+	// A reload in progress clears nothing, and no reload has ended.
+	t.deepEqual(proc(doc, slowPid).configChanges, [
+		{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(slow, 'lt-daemon.conf')), source: 'open-file', package: null},
+	]);
+	t.true(unitOf(doc, 'lt-extslow.service').needsReload);
+	t.is(unitOf(doc, 'lt-extslow.service').lastReload, null);
 });
