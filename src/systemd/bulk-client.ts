@@ -8,6 +8,8 @@ import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, MANAGER_INTERFACE, MANAGER_PATH, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import type {ListedUnit} from './client.js';
+import {execReloadOf, type ExecRun, type UnitAt} from './exec-reload.js';
+import {SERVICE_INTERFACE} from './introspection/unit.js';
 import {isMissingProperty, str, typeProperties, UNIT_NAMES, unitProperties, type UnitHead, type UnitProperties} from './unit-properties.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
@@ -25,6 +27,9 @@ export interface UnitQueries {
 	/** Many listed units' properties at once, each a UnitProperties or the error asking it
 	 * gave (a client without it is asked unit by unit). */
 	getUnitsProperties?(listed: readonly ListedUnit[]): Promise<Map<string, UnitProperties | SystemdError>>;
+	/** Each service's ExecReload (its last reload's commands, exec-reload.ts), by unit name, or
+	 * the error asking it gave; asked of these units only, all at once. */
+	getExecReloads(units: readonly UnitAt[]): Promise<Map<string, ExecRun[] | SystemdError>>;
 }
 
 type Outcome = {ok: true; replies?: Reply[]} | {ok: false; kind: string; message: string};
@@ -261,6 +266,30 @@ export class BulkSystemdClient implements UnitQueries {
 		return result;
 	}
 
+	/** Each unit's ExecReload in one exchange with the manager (one Get per unit). */
+	async getExecReloads(units: readonly UnitAt[]): Promise<Map<string, ExecRun[] | SystemdError>> {
+		const result = new Map<string, ExecRun[] | SystemdError>();
+		if (units.length === 0) return result;
+		const replies = await this.exchange(
+			units.map(u => this.getCall(u.path, SERVICE_INTERFACE, 'ExecReload')),
+			'ExecReload',
+		);
+		for (const [i, u] of units.entries()) {
+			const r = replies[i];
+			result.set(
+				u.name,
+				r?.ok
+					? execReloadOf(u.name, r.body[0])
+					: toSystemdError(
+							r ? {type: r.name, text: r.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'},
+							`Get ${SERVICE_INTERFACE}.ExecReload on ${u.path}`,
+						),
+			);
+		}
+
+		return result;
+	}
+
 	close(): void {
 		if (this.closed) return;
 		this.closed = true;
@@ -296,6 +325,21 @@ export class BulkSystemdClient implements UnitQueries {
 
 	private getCall(path: string, iface: string, name: string): DbusCall {
 		return {...this.to(), path, interface: PROPERTIES_INTERFACE, member: 'Get', signature: 'ss', args: [iface, name]};
+	}
+
+	// One exchange of many calls (no batching by turn): their replies, in order; a failure of
+	// the connection itself is thrown.
+	private async exchange(calls: DbusCall[], what: string): Promise<Reply[]> {
+		if (this.closed) {
+			throw new SystemdError('systemd-unavailable', `${what}: client closed`);
+		}
+
+		const outcome = JSON.parse((await this.conn.calls(calls)) as string) as Outcome;
+		if (!outcome.ok) {
+			throw connectionError(outcome, what);
+		}
+
+		return outcome.replies ?? [];
 	}
 
 	private async call(what: string, call: DbusCall): Promise<unknown[]> {
