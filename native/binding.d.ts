@@ -380,6 +380,12 @@ export declare class DbusConnection {
    * `{"ok":false,"name":…,"message":…}` each (64-bit integers as decimal text).
    */
   calls(calls: Array<DbusCall>): Promise<unknown>
+  /**
+   * Reads the properties `gets` names and resolves with them in one array, in the order
+   * asked: `{"ok":true,"values":[…],"errors":[[index,name,message],…]}` (a failed Get's
+   * value is null; livetree_core::dbus::properties), or the connection's failure.
+   */
+  getProperties(gets: DbusPropertyGets): Promise<unknown>
   /** Closes the connection (dropping the socket). */
   close(): void
 }
@@ -463,6 +469,23 @@ export interface DbusCall {
   member: string
   signature: string
   args: Array<string>
+}
+
+/**
+ * Many `Properties.Get` asked at once: `paths[i]` is asked every property of
+ * `kinds[kindOf[i]]` (its groups in order, each group's names in order).
+ */
+export interface DbusPropertyGets {
+  destination?: string
+  kinds: Array<Array<DbusPropertyGroup>>
+  paths: Array<string>
+  kindOf: Array<number>
+}
+
+/** An interface and the properties of it to read (see `DbusPropertyGets`). */
+export interface DbusPropertyGroup {
+  interface: string
+  names: Array<string>
 }
 
 /** A process's unit as the status document has it once systemd answered. */

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use livetree_core::dbus::conn::{arg_of, socket_of, to_json, ConnError, Connection, Reply};
+use livetree_core::dbus::properties::{properties_json, property_calls, PropertyGroup};
 use livetree_core::dbus::wire::Call;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -22,6 +23,23 @@ pub struct DbusCall {
     pub member: String,
     pub signature: String,
     pub args: Vec<String>,
+}
+
+/// An interface and the properties of it to read (see `DbusPropertyGets`).
+#[napi(object)]
+pub struct DbusPropertyGroup {
+    pub interface: String,
+    pub names: Vec<String>,
+}
+
+/// Many `Properties.Get` asked at once: `paths[i]` is asked every property of
+/// `kinds[kindOf[i]]` (its groups in order, each group's names in order).
+#[napi(object)]
+pub struct DbusPropertyGets {
+    pub destination: Option<String>,
+    pub kinds: Vec<Vec<DbusPropertyGroup>>,
+    pub paths: Vec<String>,
+    pub kind_of: Vec<u32>,
 }
 
 #[napi]
@@ -160,6 +178,61 @@ impl DbusConnection {
                             .collect();
                         json!({"ok": true, "replies": replies}).to_string()
                     }
+                    Err(e) => {
+                        // A connection that failed mid-way is not used again.
+                        *guard = None;
+                        failed(&e)
+                    }
+                }
+            })),
+            panic: None,
+        })
+    }
+
+    /// Reads the properties `gets` names and resolves with them in one array, in the order
+    /// asked: `{"ok":true,"values":[…],"errors":[[index,name,message],…]}` (a failed Get's
+    /// value is null; livetree_core::dbus::properties), or the connection's failure.
+    #[napi]
+    pub fn get_properties(&self, gets: DbusPropertyGets) -> AsyncTask<DbusTask> {
+        let inner = Arc::clone(&self.inner);
+        AsyncTask::new(DbusTask {
+            run: Some(Box::new(move || {
+                let kinds: Vec<Vec<PropertyGroup>> = gets
+                    .kinds
+                    .into_iter()
+                    .map(|groups| {
+                        groups
+                            .into_iter()
+                            .map(|g| PropertyGroup {
+                                interface: g.interface,
+                                names: g.names,
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let calls = match property_calls(
+                    gets.destination.as_deref(),
+                    &kinds,
+                    &gets.paths,
+                    &gets.kind_of,
+                ) {
+                    Ok(calls) => calls,
+                    Err(message) => {
+                        return failed(&ConnError {
+                            kind: "Protocol".into(),
+                            message,
+                        })
+                    }
+                };
+                let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(conn) = guard.as_mut() else {
+                    return failed(&ConnError {
+                        kind: "ENOTCONN".into(),
+                        message: "the D-Bus connection is not open".into(),
+                    });
+                };
+                match conn.calls(&calls) {
+                    Ok(replies) => properties_json(&replies),
                     Err(e) => {
                         // A connection that failed mid-way is not used again.
                         *guard = None;

@@ -102,19 +102,21 @@ const severity: Record<string, number> = {deleted: 0, superseded: 1, 'other-comm
 // The files that make `p` stale, most telling first.
 export function staleFiles(p: Process): MappedFile[] {
 	const stale = p.files.filter(f => f.staleReason !== null && f.staleReason !== undefined);
+	if (stale.length < 2) return stale;
 	const rank = (f: MappedFile) => severity[f.staleReason!] ?? 6;
 	// Array.prototype.sort is stable: files of one rank keep the order of the maps.
 	return stale.sort((a, b) => rank(a) - rank(b));
 }
 
 export function reasons(p: Process): string[] {
-	return [
-		...new Set(
-			staleFiles(p)
-				.map(f => fileReason(p, f))
-				.filter((r): r is string => r !== undefined),
-		),
-	];
+	// Each sentence once (a unit's reasons are made of thousands of these: no intermediate arrays).
+	const seen = new Set<string>();
+	for (const f of staleFiles(p)) {
+		const r = fileReason(p, f);
+		if (r !== undefined) seen.add(r);
+	}
+
+	return [...seen];
 }
 
 // The first reason only, without the PID: tables have room for one line of why.

@@ -3,7 +3,7 @@
 // in one answer, so a few hundred units' properties cost a few round trips and no D-Bus
 // library in JavaScript. `livetree restart` (jobs, signals) keeps the dbus-next client.
 import {native} from '../native.js';
-import type {DbusCall} from '../../native/binding.js';
+import type {DbusCall, DbusPropertyGroup} from '../../native/binding.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, MANAGER_INTERFACE, MANAGER_PATH, SYSTEMD_BUS_NAME} from './introspection/manager.js';
@@ -34,6 +34,9 @@ export interface UnitQueries {
 
 type Outcome = {ok: true; replies?: Reply[]} | {ok: false; kind: string; message: string};
 type Reply = {ok: true; body: unknown[]} | {ok: false; name: string; message: string};
+// getProperties' answer: one value per property asked (null where its Get failed), and the
+// failed ones' [index, error name, message].
+type PropertiesOutcome = {ok: true; values: unknown[]; errors: Array<[number, string, string]>} | {ok: false; kind: string; message: string};
 
 interface Pending {
 	call: DbusCall;
@@ -186,12 +189,18 @@ export class BulkSystemdClient implements UnitQueries {
 
 	/**
 	 * Every listed unit's properties in one exchange with the manager: the same questions as
-	 * getUnitProperties asks of each, without a promise per question.
+	 * getUnitProperties asks of each, asked compactly (each unit's path and kind; the core
+	 * expands them into the Gets, native/core/src/dbus/properties.rs) and answered as one
+	 * array of values, without an object per question or per reply.
 	 */
 	async getUnitsProperties(listed: readonly ListedUnit[]): Promise<Map<string, UnitProperties | SystemdError>> {
-		const asks: Array<{unit: ListedUnit; iface: string; names: readonly string[]; first: number}> = [];
-		const calls: DbusCall[] = [];
 		const result = new Map<string, UnitProperties | SystemdError>();
+		// One kind per unit type: the Unit interface's names, then the type's.
+		const kinds: DbusPropertyGroup[][] = [];
+		const kindOfType = new Map<string, number>();
+		const asked: Array<{unit: ListedUnit; type: {iface: string; names: readonly string[]}}> = [];
+		const paths: string[] = [];
+		const kindOf: number[] = [];
 		for (const unit of listed) {
 			const type = typeProperties(unit.id);
 			if (!type) {
@@ -200,39 +209,58 @@ export class BulkSystemdClient implements UnitQueries {
 				continue;
 			}
 
-			for (const [iface, names] of [
-				[UNIT_INTERFACE, UNIT_NAMES],
-				[type.iface, type.names],
-			] as const) {
-				asks.push({unit, iface, names, first: calls.length});
-				for (const name of names) calls.push(this.getCall(unit.path, iface, name));
+			let kind = kindOfType.get(type.iface);
+			if (kind === undefined) {
+				kind = kinds.length;
+				kinds.push([
+					{interface: UNIT_INTERFACE, names: UNIT_NAMES},
+					{interface: type.iface, names: type.names},
+				]);
+				kindOfType.set(type.iface, kind);
 			}
+
+			asked.push({unit, type});
+			paths.push(unit.path);
+			kindOf.push(kind);
 		}
 
-		if (calls.length === 0) return result;
-		const replies = await this.exchange(calls, 'unit properties');
-		const values = new Map<string, {unit: Record<string, unknown>; typed: Record<string, unknown>; error?: SystemdError}>();
-		for (const {unit, iface, names, first} of asks) {
-			const entry = values.get(unit.id) ?? {unit: {}, typed: {}};
-			values.set(unit.id, entry);
-			const into = iface === UNIT_INTERFACE ? entry.unit : entry.typed;
-			for (const [k, name] of names.entries()) {
-				const r = replies[first + k];
-				if (r?.ok) {
-					into[name] = r.body[0];
-				} else if (!entry.error && !(r && isMissingProperty(r.name))) {
-					entry.error = toSystemdError(
-						r ? {type: r.name, text: r.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'},
-						`Get ${iface}.${name} on ${unit.path}`,
-					);
+		if (asked.length === 0) return result;
+		if (this.closed) {
+			throw new SystemdError('systemd-unavailable', 'unit properties: client closed');
+		}
+
+		const outcome = JSON.parse((await this.conn.getProperties({...this.to(), kinds, paths, kindOf})) as string) as PropertiesOutcome;
+		if (!outcome.ok) {
+			throw connectionError(outcome, 'unit properties');
+		}
+
+		const {values} = outcome;
+		const failed = new Map<number, [string, string]>();
+		for (const [i, name, message] of outcome.errors) failed.set(i, [name, message]);
+		let at = 0;
+		for (const {unit, type} of asked) {
+			const own: Record<string, unknown> = {};
+			const typed: Record<string, unknown> = {};
+			let error: SystemdError | undefined;
+			for (const [iface, names, into] of [
+				[UNIT_INTERFACE, UNIT_NAMES, own],
+				[type.iface, type.names, typed],
+			] as const) {
+				for (const name of names) {
+					const i = at++;
+					const bad = failed.get(i);
+					if (bad === undefined && i < values.length) {
+						into[name] = values[i];
+					} else if (!error && !(bad && isMissingProperty(bad[0]))) {
+						error = toSystemdError(
+							bad ? {type: bad[0], text: bad[1]} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'},
+							`Get ${iface}.${name} on ${unit.path}`,
+						);
+					}
 				}
 			}
-		}
 
-		for (const unit of listed) {
-			const v = values.get(unit.id);
-			if (!v) continue;
-			result.set(unit.id, v.error ?? unitProperties(unit, v.unit.ActiveEnterTimestamp, v.typed, v.unit));
+			result.set(unit.id, error ?? unitProperties(unit, own.ActiveEnterTimestamp, typed, own));
 		}
 
 		return result;

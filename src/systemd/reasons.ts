@@ -46,6 +46,15 @@ export function staleFiles(p: Process): StaleFile[] {
 /** needsRestart and reasons for a unit, from the scanned processes. */
 export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: readonly Process[], describe: DescribeProcess): UnitRestartInfo {
 	const pids = new Set(unit.pids);
-	const mine = processes.filter(p => pids.has(p.pid) && p.needsRestart);
-	return {needsRestart: mine.length > 0, reasons: [...new Set(mine.flatMap(p => describe(p)))]};
+	// Each sentence once, in the order of its first process (a status has thousands: plain
+	// loops, no intermediate arrays).
+	const reasons = new Set<string>();
+	let needsRestart = false;
+	for (const p of processes) {
+		if (!p.needsRestart || !pids.has(p.pid)) continue;
+		needsRestart = true;
+		for (const r of describe(p)) reasons.add(r);
+	}
+
+	return {needsRestart, reasons: [...reasons]};
 }

@@ -143,9 +143,16 @@ export async function unitsForProcesses(
 		// Its unit files changed since its main process started: on its processes.
 		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
-			const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
+			const own: Process[] = [];
+			for (const pid of u.pids) {
+				const p = byPid.get(pid);
+				if (p) own.push(p);
+			}
+
+			const {needsRestart, reasons} = unitRestartInfo(u, own, describe);
+			const {needsReload, applyConfigBy} = unitConfig(u, own);
 			const last = seen?.lastReloads.get(u.name);
-			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own), ...(last === undefined ? {} : {lastReload: last})};
+			return {...u, needsRestart, reasons, needsReload, applyConfigBy, ...(last === undefined ? {} : {lastReload: last})};
 		});
 		return {units, warnings: [...collected.warnings, ...(seen?.warnings ?? []), ...configWarnings], answered: true};
 	} catch (error) {

@@ -3,7 +3,8 @@
 //! round trips, without a D-Bus library in JavaScript. Authentication is EXTERNAL (the
 //! kernel vouches for our uid); on a message bus the connection says Hello first. At most
 //! `WINDOW` calls wait for their replies at once (dbus-daemon's system bus allows a
-//! connection 128 pending replies, `max_replies_per_connection`).
+//! connection 128 pending replies, `max_replies_per_connection`); the window is filled again
+//! when half of it is answered, so calls go out in writes of dozens.
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -13,6 +14,11 @@ use super::wire::{
 };
 
 const WINDOW: usize = 120;
+/// While at least PACE_AWAITED replies are awaited, a read that brought fewer than PACE_FEW is
+/// followed by a pause of PACE before the next (see `calls`).
+const PACE_AWAITED: usize = 32;
+const PACE_FEW: usize = 8;
+const PACE: Duration = Duration::from_micros(250);
 
 /// Where the bus listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,9 +325,11 @@ impl Connection {
         let mut answered = 0;
         let mut buf = vec![0u8; 64 * 1024];
         while answered < calls.len() {
-            // Keep the window full: everything that may go out goes in one write.
+            // Fill the window again once half of it is answered: everything that may go out
+            // then goes in one write (topping it up after every read made a write, and a
+            // wake-up of the peer, per reply or two).
             let until = (answered + WINDOW).min(calls.len());
-            if sent < until {
+            if sent < until && sent - answered <= WINDOW / 2 {
                 let out: Vec<u8> = encoded[sent..until].concat();
                 self.stream
                     .write_all(&out)
@@ -356,6 +364,7 @@ impl Connection {
                 });
             }
             self.pending.extend_from_slice(&buf[..n]);
+            let before = answered;
             while let Some(msg) = self.next_message()? {
                 if let Some(i) = index_of(&msg, first, calls.len()) {
                     if replies[i].is_none() {
@@ -363,6 +372,13 @@ impl Connection {
                         answered += 1;
                     }
                 }
+            }
+            // The peer answers one call at a time, and each reply it writes wakes this thread:
+            // while many replies are awaited and this read brought only a few, let some gather
+            // before reading again (the peer has PACE_AWAITED calls or more still to answer
+            // meanwhile, more work than the pause, so it does not wait for us).
+            if sent - answered >= PACE_AWAITED && answered - before < PACE_FEW {
+                std::thread::sleep(PACE);
             }
         }
         Ok(replies
