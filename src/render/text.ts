@@ -173,7 +173,7 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 	} else if (needing.length === 0) {
 		parts.push(style.green.bold(`Nothing needs a restart (${count(total, 'process', 'processes')} checked)`));
 	} else {
-		const units = doc.units.filter(u => u.needsRestart).map(u => u.name);
+		const units = unitsNeedingRestart(doc);
 		const outside = needing.filter(p => !p.unit).length;
 		const what = [
 			units.length > 0 && `${count(units.length, 'unit', 'units')} (${units.slice(0, 3).join(', ')}${units.length > 3 ? ', …' : ''})`,
@@ -198,6 +198,25 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 	return `${parts.join('; ')}.`;
 }
 
+// The units that need a restart: those systemd answered for, then the units read from the
+// cgroups of processes that need a restart that systemd did not answer for (--no-systemd, no
+// bus): a process's group line names that unit, so the verdict and summary count it too.
+function unitsNeedingRestart(doc: StatusDocument): string[] {
+	return [...doc.units.filter(u => u.needsRestart).map(u => u.name), ...unitsOnlyByCgroup(doc)];
+}
+
+function unitsOnlyByCgroup(doc: StatusDocument): string[] {
+	const known = new Set(doc.units.map(u => u.name));
+	const hinted = new Set<string>();
+	for (const p of doc.processes) {
+		if (p.needsRestart && p.unit && !known.has(p.unit)) {
+			hinted.add(p.unit);
+		}
+	}
+
+	return [...hinted];
+}
+
 export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: Partial<TextOptions> = {}): string {
 	const s = doc.summary;
 	// Unread processes may need a restart too: never say "none" over them.
@@ -211,7 +230,8 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 				: unread > 0
 					? style.yellow(`none of ${s.processes - unread} read needs one`)
 					: style.green('none needs a restart');
-	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
+	const unitCount = s.unitsNeedingRestart + unitsOnlyByCgroup(doc).length;
+	const units = `${unitCount} unit${unitCount === 1 ? ' needs' : 's need'} a restart`;
 	const processes = `${unread} process${unread === 1 ? '' : 'es'}`;
 	const runs = unread === 1 ? 'it runs' : 'they run';
 	const unreadLine =
