@@ -3,7 +3,7 @@
 // a real pipe closed early, a real file where a directory belongs.
 import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises';
+import {chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -228,4 +228,40 @@ test('which refuses DEV:INO and an empty query instead of looking them up as pat
 		t.regex(help.stdout, /MAJOR:MINOR:INODE/);
 		t.notRegex(help.stdout, /DEV:INO\b/);
 	}
+});
+
+// A damaged catalog is refused with a way out: `livetree catalog check`, then `rebuild`. With
+// --state-dir those commands, as printed, inspected /var/lib/livetree instead of the damaged
+// catalog; they now carry the --state-dir (shell-quoted), and run as printed they find it.
+test('a damaged catalog in a --state-dir: the commands the error names carry it, and run as printed they inspect it', async t => {
+	const dir = await tempDir(t);
+	const state = path.join(dir, "it's state");
+	await mkdir(state);
+	await writeFile(path.join(state, 'catalog.sqlite'), 'this is no SQLite database, but long enough to be read as one\n'.repeat(100));
+	const quoted = `'${state.replaceAll("'", "'\\''")}'`;
+	for (const args of [['status', '--no-systemd'], ['history'], ['timeline']]) {
+		const r = await livetree([...args, '--state-dir', state]);
+		t.is(r.code, 2, r.stderr);
+		oneLine(
+			t,
+			r.stderr,
+			new RegExp(
+				`run \`livetree catalog check --state-dir ${quoted.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\` to inspect it, then \`livetree catalog rebuild --state-dir ${quoted.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\``,
+			),
+		);
+	}
+
+	const r = await livetree(['status', '--no-systemd', '--state-dir', state]);
+	const check = /`(livetree catalog check [^`]+)`/.exec(r.stderr)![1]!;
+	const bin = path.join(dir, 'bin');
+	await mkdir(bin);
+	await symlink(path.join(projectRoot, 'bin/livetree.js'), path.join(bin, 'livetree'));
+	const pasted = await new Promise<{code: number | null; stdout: string}>(resolve => {
+		const child = spawn('bash', ['-c', check], {cwd: dir, env: {...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`}});
+		let stdout = '';
+		child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+		child.once('close', code => resolve({code, stdout}));
+	});
+	t.is(pasted.code, 1, pasted.stdout);
+	t.true(pasted.stdout.startsWith(`${path.join(state, 'catalog.sqlite')}: DAMAGED;`), pasted.stdout);
 });
