@@ -1,5 +1,4 @@
 // `livetree timeline`: what ran when, from the catalog's timeline (docs/timeline.md).
-import {existsSync} from 'node:fs';
 import type {TimelineFilter} from '../../native/binding.js';
 import {CatalogError} from '../errors/catalog-error.js';
 import {UsageError} from '../errors/usage-error.js';
@@ -9,6 +8,7 @@ import {renderTimelineText} from '../render/timeline-text.js';
 import {makeStyle} from '../render/style.js';
 import type {TimelineDocument} from '../timeline/answer.js';
 import {parseTime} from '../timeline/time.js';
+import {catalogExists} from '../state-dir.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {commandTable} from './table.js';
@@ -53,7 +53,7 @@ export async function timelineCommand(argv: string[]): Promise<number> {
 	}
 
 	const file = catalogPath(options);
-	if (!existsSync(file)) {
+	if (!catalogExists(file)) {
 		throw new CatalogError(`${file}: no catalog here, so no scan was recorded (livetree status, as root, records one)`, 'ENOENT', file);
 	}
 
