@@ -2,11 +2,12 @@
 // changed, each change as "in A → in B". Times are local, as everywhere in text output.
 import type {ChalkInstance} from 'chalk';
 import type {DiffDocument, GroupChange, GroupSummary, SetChange} from '../model/diff.js';
+import {localTime} from '../timeline/time.js';
 import {short, shortId} from './style.js';
 
 function when(iso: string): string {
 	const d = new Date(iso);
-	return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+	return Number.isNaN(d.getTime()) ? iso : localTime(d.getTime() / 1000);
 }
 
 function commitLabel(doc: DiffDocument, commit: string): string {
