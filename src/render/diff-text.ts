@@ -1,5 +1,6 @@
 // `livetree diff` as text: deployments, then units, containers and processes added, gone and
 // changed, each change as "in A → in B". Times are local, as everywhere in text output.
+import {printable} from './reason.js';
 import type {ChalkInstance} from 'chalk';
 import type {DiffDocument, GroupChange, GroupSummary, SetChange} from '../model/diff.js';
 import {localTime} from '../timeline/time.js';
@@ -22,7 +23,7 @@ function label(doc: DiffDocument, dimension: keyof typeof dimensionNames, value:
 }
 
 function groupName(g: {kind: string; name: string}): string {
-	return g.kind === 'unit' ? g.name : `${g.kind} ${g.name}`;
+	return g.kind === 'unit' ? printable(g.name) : `${g.kind} ${printable(g.name)}`;
 }
 
 function summaryLine(doc: DiffDocument, g: GroupSummary): string {

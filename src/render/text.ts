@@ -13,7 +13,7 @@ import {inContainer, restartAdvice} from './containers-text.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
-import {fileReason, reason, reasons} from './reason.js';
+import {fileReason, printable, reason, reasons} from './reason.js';
 import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
 import {short} from './style.js';
 import {layout} from './wrap.js';
@@ -158,7 +158,7 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 	const parts: string[] = [];
 	const init = needing.find(p => p.pid === 1);
 	if (init) {
-		parts.push(style.red.bold(`Reboot needed: PID 1 (${init.comm}) runs replaced code`));
+		parts.push(style.red.bold(`Reboot needed: PID 1 (${printable(init.comm)}) runs replaced code`));
 	} else if (doc.kernel?.rebootNeeded) {
 		// The Kernel block below says why in words; the verdict names the codes.
 		parts.push(style.red.bold(`Reboot needed (${doc.kernel.reasons.map(r => r.code).join(', ')})`));
@@ -417,7 +417,7 @@ function containerLines(doc: StatusDocument, procs: Process[], options: TextOpti
 	const why = (d: StatusDocument, p: Process) => (p.needsRestart ? staleWhy(d, p) : 'nothing it maps is stale');
 	for (const {c, procs: own} of cut(containers, options.verbose)) {
 		const head = (g: ProcessGroup) =>
-			`${g.pids.length} × ${g.comm} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(g.unit)})` : ''}: ${g.why}`;
+			`${g.pids.length} × ${printable(g.comm)} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(printable(g.unit))})` : ''}: ${g.why}`;
 		lines.push(...groupLines(doc, own, options, '  ', why, head));
 		if (c && own.some(p => p.needsRestart)) {
 			// Its command is never shortened (it is meant to be copied).
@@ -452,7 +452,7 @@ function groupLines(
 }
 
 function groupHead(g: ProcessGroup, style: ChalkInstance): string {
-	return `${g.pids.length} × ${g.comm} (${g.unit ? style.yellow(g.unit) : 'no unit'}): ${g.why}`;
+	return `${g.pids.length} × ${printable(g.comm)} (${g.unit ? style.yellow(printable(g.unit)) : 'no unit'}): ${g.why}`;
 }
 
 function count(n: number, one: string, many: string): string {
