@@ -107,6 +107,14 @@ test('as nobody, packages with unread processes: exit 3 and the list says what i
 	const text = await inNamespace(script, ['packages', '--no-systemd', '--color', 'never', '--state-dir', state]);
 	t.is(text.code, 3, text.stderr);
 	t.regex(text.stdout, /^Unknown: 2 processes could not be read \(run as root\); which packages they run is not in this list\.$/m);
+
+	// The metrics alone (a textfile from cron) said "0 mismatched" and nothing of the two
+	// processes left out: they now say the scan was incomplete, as status's do.
+	const metrics = await inNamespace(script, ['packages', '--format', 'prometheus', '--no-systemd', '--state-dir', state]);
+	t.is(metrics.code, 3, metrics.stderr);
+	t.regex(metrics.stdout, /^livetree_packages_version_mismatched 0$/m);
+	t.regex(metrics.stdout, /^livetree_packages_scan_complete 0$/m);
+	t.regex(metrics.stdout, /^livetree_packages_processes_unreadable 2$/m);
 });
 
 test('as nobody, something to restart beside unread processes: exit 1, and the verdict says the unknown', async t => {
