@@ -2,7 +2,7 @@
 // was read, quoted for any shell; sentences wrap at the terminal's width (never in a pipe);
 // `packages NAME` and `restart --needed` say what they did not find.
 import {execFile, execFileSync, spawn} from 'node:child_process';
-import {chmod, copyFile, mkdir, rmdir} from 'node:fs/promises';
+import {chmod, copyFile, mkdir, readFile, rmdir} from 'node:fs/promises';
 import {existsSync} from 'node:fs';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
@@ -361,4 +361,46 @@ test('without systemd, the verdict counts the units read from cgroups, and every
 	t.true(lines.includes(`  1 × lt-sleep (lt-verdict.service): ${exe}, since replaced by a newer file`), r.stdout);
 	t.true(lines.includes(`  1 × lt-sleep (no unit): ${exe}, since replaced by a newer file`), r.stdout);
 	t.regex(r.stdout, /^Summary: 2 processes(?: \(\d+ kernel threads? not counted\))?, 2 need a restart; 1 unit needs a restart;$/m);
+});
+
+// explain of a stale process in a unit suggested `livetree restart --dry-run UNIT`, which
+// fails at once when systemd could not be reached ("systemd is unavailable", exit 2): the
+// unit was read from the process's cgroup. It now says what to restart and why livetree
+// cannot do it here.
+test('explain, systemd unreachable: the next step names the unit without a livetree restart that cannot run', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-next-unit-');
+	await chmod(dir, 0o755);
+	const exe = join(dir, 'lt-sleep');
+	await copyFile('/usr/bin/sleep', exe);
+	await chmod(exe, 0o755);
+	const groups = ['unified', 'systemd', '']
+		.map(h => join('/sys/fs/cgroup', h))
+		.filter(d => existsSync(join(d, 'cgroup.procs')))
+		.map(d => join(d, `livetree-next-${process.pid}-${Date.now()}`, 'lt-next.service'));
+	for (const g of groups) {
+		await mkdir(g, {recursive: true});
+	}
+
+	const child = spawn('sh', ['-c', `for g in "$@"; do echo $$ > "$g/cgroup.procs"; done; exec '${exe}' 60`, 'sh', ...groups], {stdio: 'ignore'});
+	t.teardown(async () => {
+		child.kill('SIGKILL');
+		await new Promise(resolve => setTimeout(resolve, 200));
+		for (const g of groups) {
+			await rmdir(g).catch(() => undefined);
+			await rmdir(join(g, '..')).catch(() => undefined);
+		}
+	});
+	const pid = child.pid!;
+	for (let i = 0; i < 100 && !(await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')).includes(exe); i++) {
+		await new Promise(resolve => setTimeout(resolve, 50));
+	}
+
+	execFileSync('sh', ['-c', `cp '${exe}' '${exe}.new' && printf x >>'${exe}.new' && mv '${exe}.new' '${exe}'`]);
+	const state = await fx.tempDir();
+	const r = await livetree(['explain', String(pid), '--color', 'never', '--state-dir', state, '--bus-address', `unix:path=${dir}/no-bus`]);
+	t.is(r.code, 1, r.stderr);
+	t.regex(r.stdout, /^ {2}systemd-unavailable: connecting to unix:path=.*\/no-bus: no socket at /m);
+	t.regex(r.stdout, /\nNext: restart lt-next\.service \(livetree restart needs its systemd manager, which could not be asked: see the warnings above\)\n$/);
 });

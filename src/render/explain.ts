@@ -134,8 +134,13 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	if (p.needsRestart) {
 		// A command is printed whole (it is meant to be copied), never wrapped.
 		const unit = p.container?.unit ?? p.unit;
+		// livetree restart goes through the manager: with none reached, its suggestion would
+		// fail as printed ("systemd is unavailable"); the unit came from the cgroup.
+		const noManager = doc.warnings.some(w => w.code === 'systemd-unavailable');
 		const next = unit
-			? suggest('restart', '--dry-run', unit)
+			? noManager
+				? `restart ${printable(unit)} (livetree restart needs its systemd manager, which could not be asked: see the warnings above)`
+				: suggest('restart', '--dry-run', unit)
 			: p.container
 				? restartAdvice(p.container, [p])
 				: `restart PID ${p.pid} by hand (it belongs to no unit)`;
