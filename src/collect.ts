@@ -11,6 +11,7 @@ import {parseScan, type KernelThread, type ScanParts} from './model/scan-parts.j
 import {native} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
 import {prepareStateDir} from './state-dir.js';
+import type {ReloadSeen} from './systemd/outside-reloads.js';
 
 export interface CollectOptions {
 	pids?: number[];
@@ -114,11 +115,14 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	// changes).
 	const apart = Boolean(extra.processesApart) && !bus;
 	const views = Boolean(extra.processesApart) && Boolean(bus);
+	// One scanner for the scan and for judging again the processes of units reloaded outside
+	// livetree (told of those reloads beside the ones asked for here).
+	const kept = scanner ?? openScanner(options);
 	// What systemd can tell before the scan has answered is asked while it runs.
 	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot)})) : undefined;
 	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
 	try {
-		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, processViews: views}, scanner), hostFacts()]);
+		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, processViews: views}, kept), hostFacts()]);
 	} catch (error) {
 		// The connection opened meanwhile is closed, whatever it answered.
 		void ahead?.then(async a => a.ahead).then(a => 'close' in a && a.close());
@@ -131,7 +135,9 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	if (ahead) {
 		// Units need the processes' states, so they are added to the built document.
 		const [{m, ahead: asked}, {reasons}] = await Promise.all([ahead, import('./render/reason.js')]);
-		const {units, warnings, answered} = await m.unitsForProcesses(doc.processes, asked, reasons, options.procRoot);
+		const rejudge = async (reloaded: readonly ReloadSeen[]) =>
+			(await scanOnly(options, {pids: reloaded.map(r => r.pid), reloaded: [...(extra.reloaded ?? []), ...reloaded]}, kept)).processes;
+		const {units, warnings, answered} = await m.unitsForProcesses(doc.processes, asked, reasons, options.procRoot, rejudge);
 		withUnits(doc, units, warnings, answered);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);

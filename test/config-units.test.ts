@@ -5,7 +5,11 @@
 import {mkdir, mkdtemp, rename, rm, stat, writeFile, appendFile} from 'node:fs/promises';
 import os from 'node:os';
 import {join} from 'node:path';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
+import {BulkSystemdClient} from '../src/systemd/bulk-client.js';
+import {connectSystemd} from '../src/systemd/client.js';
+import type {ExecRun} from '../src/systemd/exec-reload.js';
+import {pathFromName} from '../src/systemd/units.js';
 import type {Process, StatusDocument, Unit} from '../src/model/document.js';
 import {livetree} from './helpers/cli.js';
 import {checkedDocument} from './helpers/exit-code.js';
@@ -360,3 +364,209 @@ test.serial(
 		t.is(o!.skip.instead, `systemctl --user daemon-reload, then livetree restart lt-frag.service --state-dir ${state} --bus-address ${m.busAddress}`);
 	},
 );
+
+// The ExecReload of `names` as both D-Bus clients read it (they must agree).
+async function execReloads(t: ExecutionContext, m: UserManager, names: string[]): Promise<Map<string, ExecRun[] | Error>> {
+	const asked = names.map(name => ({name, path: pathFromName(name)}));
+	const bulk = await BulkSystemdClient.connect(m.busAddress);
+	if (!bulk) throw new Error(`no bulk client on ${m.busAddress}`);
+	const fromBulk = await bulk.getExecReloads(asked).finally(() => bulk.close());
+	const next = await connectSystemd({busAddress: m.busAddress});
+	const fromNext = await next.getExecReloads(asked).finally(() => next.close());
+	t.deepEqual(fromBulk, fromNext);
+	return fromBulk;
+}
+
+function runsOf(got: Map<string, ExecRun[] | Error>, name: string): ExecRun[] {
+	const runs = got.get(name);
+	if (!Array.isArray(runs)) throw new Error(`${name}: ${String(runs)}`);
+	return runs;
+}
+
+const usecIso = (usec: bigint) => new Date(Number(usec / 1000n)).toISOString();
+
+// `systemctl reload` made outside livetree: the manager's ExecReload says when the last
+// reload ran and how it ended; a change before a reload that succeeded is applied.
+test.serial('a reload made outside livetree (systemctl reload) clears the changes before it; one after it, and a failed reload, do not', async t => {
+	const m = await startUserManager();
+	t.teardown(async () => m.stop());
+	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
+	t.teardown(async () => rm(state, {recursive: true, force: true}));
+	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+	const debug = {LIVETREE_DEBUG_SCANNER: '1'};
+	const dir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	const failDir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	t.teardown(async () => rm(dir, {recursive: true, force: true}));
+	t.teardown(async () => rm(failDir, {recursive: true, force: true}));
+	const conf = join(dir, 'lt-daemon.conf');
+	const failConf = join(failDir, 'lt-daemon.conf');
+	await writeFile(conf, 'v1\n');
+	await writeFile(failConf, 'v1\n');
+	await writeUnit(m, 'lt-ext.service', `[Service]\nExecStart=${await daemon(dir)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+	await writeUnit(m, 'lt-extfail.service', `[Service]\nExecStart=${await daemon(failDir)}\nExecReload=/bin/false\n`);
+	await m.systemctl(['daemon-reload']);
+	await m.systemctl(['start', 'lt-ext.service', 'lt-extfail.service']);
+	await tick();
+	const pid = await mainPid(m, 'lt-ext.service');
+	const failPid = await mainPid(m, 'lt-extfail.service');
+
+	// Nothing changed: nothing is asked about reloads.
+	const clean = await livetree(['status', '--json', ...bus], debug);
+	t.deepEqual(proc(checkedDocument(clean), pid).configChanges, []);
+	t.false(clean.stderr.includes('ExecReload'), clean.stderr);
+	t.false('lastReload' in unitOf(checkedDocument(clean), 'lt-ext.service'));
+
+	// Reloaded before any change: that reload applies nothing after it.
+	await m.systemctl(['reload', 'lt-ext.service']);
+	const [first] = runsOf(await execReloads(t, m, ['lt-ext.service']), 'lt-ext.service');
+	await tick();
+	// Edited in place after the start: flagged, and ExecReload asked of these two units only.
+	await appendFile(conf, 'v2\n');
+	await appendFile(failConf, 'v2\n');
+	const before = await livetree(['status', '--json', ...bus], debug);
+	const doc = checkedDocument(before);
+	t.deepEqual(schemaErrors(doc), []);
+	t.deepEqual(proc(doc, pid).configChanges, [{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(conf), source: 'open-file', package: null}]);
+	t.true(proc(doc, pid).needsReload);
+	t.true(unitOf(doc, 'lt-ext.service').needsReload);
+	t.is(unitOf(doc, 'lt-ext.service').applyConfigBy, 'reload');
+	t.true(proc(doc, failPid).needsReload);
+	t.true(before.stderr.includes('livetree: asked the manager for ExecReload of lt-ext.service, lt-extfail.service\n'), before.stderr);
+	// The reload before the change is seen (after the start), and the core still says the
+	// change made after it.
+	t.true(before.stderr.includes(`livetree: reloads seen: PID ${pid} at ${usecIso(first!.startUsec)}\nlivetree: scanned PIDs ${pid};`), before.stderr);
+	t.deepEqual(unitOf(doc, 'lt-ext.service').lastReload, {at: usecIso(first!.startUsec), succeeded: true});
+	t.is(unitOf(doc, 'lt-extfail.service').lastReload, null);
+	const beforeText = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.regex(
+		beforeText.stdout,
+		/^ {2}lt-ext\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply \(reloaded \d\d:\d\d, before this change\)$/m,
+		beforeText.stdout,
+	);
+	t.regex(beforeText.stdout, /^ {2}lt-extfail\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply$/m, beforeText.stdout);
+
+	// systemctl reload: both jobs are done and both units stay active; only ExecReload tells
+	// that /bin/false failed.
+	await tick();
+	await m.systemctl(['reload', 'lt-ext.service']);
+	await t.throwsAsync(m.systemctl(['reload', 'lt-extfail.service']));
+	t.deepEqual(await m.show('lt-extfail.service', ['ActiveState', 'Result']), {ActiveState: 'active', Result: 'success'});
+	t.is(await mainPid(m, 'lt-ext.service'), pid);
+
+	// Both D-Bus clients read the same ExecReload: /bin/kill exited 0 after the process started.
+	const got = await execReloads(t, m, ['lt-ext.service', 'lt-extfail.service']);
+	const [kill] = runsOf(got, 'lt-ext.service');
+	t.is(kill!.path, '/bin/kill');
+	t.is(kill!.code, 1);
+	t.is(kill!.status, 0);
+	t.true(kill!.startUsec <= kill!.exitUsec);
+	t.true(kill!.startUsec > first!.exitUsec);
+	t.true(Number(kill!.startUsec / 1000n) >= Date.parse(proc(doc, pid).startedAt!));
+	const [no] = runsOf(got, 'lt-extfail.service');
+	t.deepEqual([no!.path, no!.code, no!.status], ['/bin/false', 1, 1]);
+
+	// The next scan sees the reload: the change before it is applied; the failed one clears nothing.
+	const after = await livetree(['status', '--json', ...bus], debug);
+	const reloaded = checkedDocument(after);
+	t.deepEqual(schemaErrors(reloaded), []);
+	t.is(proc(reloaded, pid).startedAt, proc(doc, pid).startedAt);
+	t.deepEqual(proc(reloaded, pid).configChanges, []);
+	t.false(proc(reloaded, pid).needsReload);
+	t.false(unitOf(reloaded, 'lt-ext.service').needsReload);
+	t.is(unitOf(reloaded, 'lt-ext.service').applyConfigBy, null);
+	t.deepEqual(proc(reloaded, failPid).configChanges, [
+		{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(failConf), source: 'open-file', package: null},
+	]);
+	t.true(unitOf(reloaded, 'lt-extfail.service').needsReload);
+	t.is(unitOf(reloaded, 'lt-extfail.service').applyConfigBy, 'reload');
+	t.true(after.stderr.includes(`livetree: reloads seen: PID ${pid} at ${usecIso(kill!.startUsec)}\nlivetree: scanned PIDs ${pid};`), after.stderr);
+	t.deepEqual(unitOf(reloaded, 'lt-ext.service').lastReload, {at: usecIso(kill!.startUsec), succeeded: true});
+	t.deepEqual(unitOf(reloaded, 'lt-extfail.service').lastReload, {at: usecIso(no!.startUsec), succeeded: false});
+	t.deepEqual(
+		reloaded.warnings.filter(w => w.code === 'config-reloads'),
+		[],
+	);
+
+	// Text, explain and the metrics agree.
+	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.false(text.stdout.includes('  lt-ext.service: '), text.stdout);
+	t.regex(
+		text.stdout,
+		/^ {2}lt-extfail\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply \(the last reload, \d\d:\d\d, failed\)$/m,
+		text.stdout,
+	);
+	const explained = await livetree(['explain', '--json', ...bus, String(pid)]);
+	t.is(explained.code, 0, explained.stderr);
+	const e = JSON.parse(explained.stdout) as Process;
+	t.deepEqual([e.configChanges, e.needsReload], [[], false]);
+	const metrics = await livetree(['status', '--format', 'prometheus', ...bus]);
+	t.true(metrics.stdout.includes('livetree_unit_processes_needing_reload{unit="lt-ext.service"} 0\n'), metrics.stdout);
+	t.true(metrics.stdout.includes('livetree_unit_processes_needing_reload{unit="lt-extfail.service"} 1\n'), metrics.stdout);
+
+	// Changed again after the reload: said again, with the new change time.
+	await tick();
+	await appendFile(conf, 'v3\n');
+	const later = checkedDocument(await livetree(['status', '--json', ...bus]));
+	t.deepEqual(proc(later, pid).configChanges, [{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(conf), source: 'open-file', package: null}]);
+	t.true(proc(later, pid).needsReload);
+	t.true(unitOf(later, 'lt-ext.service').needsReload);
+});
+
+test.serial('a daemon that keeps its replaced configuration is still said after a systemctl reload; a reload in progress clears nothing', async t => {
+	const m = await startUserManager();
+	t.teardown(async () => m.stop());
+	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
+	t.teardown(async () => rm(state, {recursive: true, force: true}));
+	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+	const deaf = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	const hears = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	t.teardown(async () => rm(deaf, {recursive: true, force: true}));
+	t.teardown(async () => rm(hears, {recursive: true, force: true}));
+	await writeFile(join(deaf, 'lt-daemon.conf'), 'v1\n');
+	await writeFile(join(hears, 'lt-daemon.conf'), 'v1\n');
+	await writeUnit(m, 'lt-extdeaf.service', `[Service]\nExecStart=${await daemon(deaf, false)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+	await writeUnit(m, 'lt-exthears.service', `[Service]\nExecStart=${await daemon(hears)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
+	// A reload still running: its first command has run, the second has not ended.
+	const slow = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	t.teardown(async () => rm(slow, {recursive: true, force: true}));
+	await writeFile(join(slow, 'lt-daemon.conf'), 'v1\n');
+	await writeUnit(m, 'lt-extslow.service', `[Service]\nExecStart=${await daemon(slow)}\nExecReload=/bin/kill -HUP $MAINPID\nExecReload=/bin/sleep 60\n`);
+	await m.systemctl(['daemon-reload']);
+	await m.systemctl(['start', 'lt-extdeaf.service', 'lt-exthears.service', 'lt-extslow.service']);
+	await tick();
+	const deafPid = await mainPid(m, 'lt-extdeaf.service');
+	const hearsPid = await mainPid(m, 'lt-exthears.service');
+	const slowPid = await mainPid(m, 'lt-extslow.service');
+	await replace(join(deaf, 'lt-daemon.conf'), 'v2\n');
+	await replace(join(hears, 'lt-daemon.conf'), 'v2\n');
+	await appendFile(join(slow, 'lt-daemon.conf'), 'v2\n');
+	await tick();
+	await m.systemctl(['reload', 'lt-extdeaf.service', 'lt-exthears.service']);
+	await m.systemctl(['reload', '--no-block', 'lt-extslow.service']);
+	for (let i = 0; i < 100 && (await m.show('lt-extslow.service', ['SubState']))['SubState'] !== 'reload'; i++) await tick();
+	t.is((await m.show('lt-extslow.service', ['SubState']))['SubState'], 'reload');
+	await tick();
+
+	const doc = checkedDocument(await livetree(['status', '--json', ...bus]));
+	// It still holds the file replaced before the reload: the reload did not apply it.
+	t.deepEqual(proc(doc, deafPid).configChanges, [
+		{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(deaf, 'lt-daemon.conf')), source: 'open-file', package: null, replaced: true},
+	]);
+	t.true(unitOf(doc, 'lt-extdeaf.service').needsReload);
+	t.is(unitOf(doc, 'lt-extdeaf.service').lastReload?.succeeded, true);
+	const text = await livetree(['status', '--color', 'never', '--verbose', ...bus]);
+	t.regex(
+		text.stdout,
+		/^ {2}lt-extdeaf\.service: \/etc\/default\/lt-daemon\.conf changed .* \(held open\) — reload to apply \(reloaded \d\d:\d\d, but it still holds the file replaced before\)$/m,
+		text.stdout,
+	);
+	// It opened the new file on the reload: nothing left.
+	t.deepEqual(proc(doc, hearsPid).configChanges, []);
+	t.false(unitOf(doc, 'lt-exthears.service').needsReload);
+	// A reload in progress clears nothing, and no reload has ended.
+	t.deepEqual(proc(doc, slowPid).configChanges, [
+		{path: '/etc/default/lt-daemon.conf', changedAt: await changedAt(join(slow, 'lt-daemon.conf')), source: 'open-file', package: null},
+	]);
+	t.true(unitOf(doc, 'lt-extslow.service').needsReload);
+	t.is(unitOf(doc, 'lt-extslow.service').lastReload, null);
+});

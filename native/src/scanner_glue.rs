@@ -108,15 +108,20 @@ pub struct Scanner {
 
 type Observation = Arc<Mutex<Option<Vec<TimelineProcessSeen>>>>;
 
-/// Keeps the observation of a whole scan asked to observe, and drops the kept one otherwise:
-/// a recording never takes an older scan's for this one's.
+/// Keeps the observation of a whole scan asked to observe, and drops the kept one after a
+/// whole scan not asked to: a recording never takes an older whole scan's for this one's. A
+/// scan of some PIDs (never recorded) leaves it: the processes of units reloaded outside
+/// livetree are scanned again between a whole scan and its recording (`collect.ts`).
 fn keep_observation(
     kept: &Mutex<Option<Vec<TimelineProcessSeen>>>,
     report: &ScanReport,
     whole: bool,
     observe: bool,
 ) {
-    let observed = (whole && observe).then(|| timeline_observe::observe(report));
+    if !whole {
+        return;
+    }
+    let observed = observe.then(|| timeline_observe::observe(report));
     *kept.lock().unwrap_or_else(|p| p.into_inner()) = observed;
 }
 

@@ -208,6 +208,8 @@ export interface Unit {
 	// Some process of it has needsReload; how the changes are applied (null: none to apply).
 	needsReload?: boolean;
 	applyConfigBy?: 'reload' | 'restart' | null;
+	// Its last reload (ExecReload), when asked (systemd/outside-reloads.ts); null: none ended.
+	lastReload?: {at: string; succeeded: boolean} | null;
 }
 
 export interface Summary {

@@ -379,6 +379,19 @@ export interface Unit {
 	 * added: how the unit's configuration changes are applied: reload (it can be reloaded and none of them is a unit-file change; livetree restart --reload-needed reloads it), restart (it cannot be reloaded, or its unit file changed: systemctl daemon-reload, then a restart); null when no process of it needs a reload
 	 */
 	applyConfigBy?: 'reload' | 'restart' | null;
+	/**
+	 * added: the unit's last reload as the manager's ExecReload keeps it, whoever asked for it (systemctl reload, livetree); asked only of a unit that can be reloaded and holds a process with configuration changes a reload applies: absent when not asked, null when no reload has ended since the unit started (none, or one still running)
+	 */
+	lastReload?: {
+		/**
+		 * when its first ExecReload command began, UTC
+		 */
+		at: string;
+		/**
+		 * every command of it exited by itself with status 0 (then a change before `at` counts as applied to the unit's processes started before it)
+		 */
+		succeeded: boolean;
+	} | null;
 }
 export interface Summary {
 	/**

@@ -26,10 +26,18 @@ export function changeLine(p: Process, c: ConfigChange, day: string): string {
 }
 
 /** What applies a change: a unit file takes daemon-reload (when the manager has not loaded
- * it yet) and a restart; a unit that cannot be reloaded takes a restart; else a reload. */
-export function applyWords(c: ConfigChange, unit: Unit | undefined): string {
+ * it yet) and a restart; a unit that cannot be reloaded takes a restart; else a reload, with
+ * what the unit's last reload since the process started left (units[].lastReload). */
+export function applyWords(c: ConfigChange, unit: Unit | undefined, p?: Process, day = ''): string {
 	if (c.source === 'unit-file') return unit?.needDaemonReload ? 'daemon-reload and restart to apply' : 'restart to apply';
-	return unit?.canReload === false ? 'restart to apply (it cannot be reloaded)' : 'reload to apply';
+	if (unit?.canReload === false) return 'restart to apply (it cannot be reloaded)';
+	const last = unit?.lastReload;
+	if (!last || !p?.startedAt || Date.parse(last.at) < Date.parse(p.startedAt)) return 'reload to apply';
+	const at = clock(last.at, day);
+	if (!last.succeeded) return `reload to apply (the last reload, ${at}, failed)`;
+	return c.replaced && Date.parse(c.changedAt) < Date.parse(last.at)
+		? `reload to apply (reloaded ${at}, but it still holds the file replaced before)`
+		: `reload to apply (reloaded ${at}, before this change)`;
 }
 
 /** The group's lines: one heading, then per unit (or process outside any unit) its changes. */
@@ -52,7 +60,7 @@ export function configLines(doc: StatusDocument, style: ChalkInstance, limit: nu
 				if (seen.has(c.path)) continue;
 				seen.add(c.path);
 				const unit = p.unit ? doc.units.find(u => u.name === p.unit) : undefined;
-				lines.push(`  ${owner}: ${changeLine(p, c, day)} — ${applyWords(c, unit)}`);
+				lines.push(`  ${owner}: ${changeLine(p, c, day)} — ${applyWords(c, unit, p, day)}`);
 			}
 		}
 	}

@@ -102,7 +102,7 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		lines.push(style.yellow('Its configuration changed since it started (reload or restart to apply):'));
 		for (const c of p.configChanges ?? []) {
 			const unit = p.unit ? doc.units.find(u => u.name === p.unit) : undefined;
-			lines.push(`  - ${changeLine(p, c, doc.generatedAt.slice(0, 10))} — ${applyWords(c, unit)}`);
+			lines.push(`  - ${changeLine(p, c, doc.generatedAt.slice(0, 10))} — ${applyWords(c, unit, p, doc.generatedAt.slice(0, 10))}`);
 		}
 	}
 

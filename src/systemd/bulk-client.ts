@@ -8,6 +8,8 @@ import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, MANAGER_INTERFACE, MANAGER_PATH, SYSTEMD_BUS_NAME} from './introspection/manager.js';
 import type {ListedUnit} from './client.js';
+import {execReloadOf, type ExecRun, type UnitAt} from './exec-reload.js';
+import {SERVICE_INTERFACE} from './introspection/unit.js';
 import {isMissingProperty, str, typeProperties, UNIT_NAMES, unitProperties, type UnitHead, type UnitProperties} from './unit-properties.js';
 
 const PROPERTIES_INTERFACE = 'org.freedesktop.DBus.Properties';
@@ -25,6 +27,9 @@ export interface UnitQueries {
 	/** Many listed units' properties at once, each a UnitProperties or the error asking it
 	 * gave (a client without it is asked unit by unit). */
 	getUnitsProperties?(listed: readonly ListedUnit[]): Promise<Map<string, UnitProperties | SystemdError>>;
+	/** Each service's ExecReload (its last reload's commands, exec-reload.ts), by unit name, or
+	 * the error asking it gave; asked of these units only, all at once. */
+	getExecReloads(units: readonly UnitAt[]): Promise<Map<string, ExecRun[] | SystemdError>>;
 }
 
 type Outcome = {ok: true; replies?: Reply[]} | {ok: false; kind: string; message: string};
@@ -228,6 +233,30 @@ export class BulkSystemdClient implements UnitQueries {
 			const v = values.get(unit.id);
 			if (!v) continue;
 			result.set(unit.id, v.error ?? unitProperties(unit, v.unit.ActiveEnterTimestamp, v.typed, v.unit));
+		}
+
+		return result;
+	}
+
+	/** Each unit's ExecReload in one exchange with the manager (one Get per unit). */
+	async getExecReloads(units: readonly UnitAt[]): Promise<Map<string, ExecRun[] | SystemdError>> {
+		const result = new Map<string, ExecRun[] | SystemdError>();
+		if (units.length === 0) return result;
+		const replies = await this.exchange(
+			units.map(u => this.getCall(u.path, SERVICE_INTERFACE, 'ExecReload')),
+			'ExecReload',
+		);
+		for (const [i, u] of units.entries()) {
+			const r = replies[i];
+			result.set(
+				u.name,
+				r?.ok
+					? execReloadOf(u.name, r.body[0])
+					: toSystemdError(
+							r ? {type: r.name, text: r.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'},
+							`Get ${SERVICE_INTERFACE}.ExecReload on ${u.path}`,
+						),
+			);
 		}
 
 		return result;

@@ -4,6 +4,7 @@
 import {Message, sessionBus} from 'dbus-next';
 import type {MessageBus, Variant} from 'dbus-next';
 import {checkBusAddress, resolveBusAddress} from './bus-address.js';
+import {execReloadOf, type ExecRun, type UnitAt} from './exec-reload.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {DBUS_NAME, DBUS_PATH, DBUS_XML, MANAGER_INTERFACE, MANAGER_PATH, MANAGER_XML, SYSTEMD_BUS_NAME} from './introspection/manager.js';
@@ -255,6 +256,27 @@ export class SystemdClient {
 		const typed = type ? await this.getProperties(unitPath, type.iface, type.names) : {};
 		const plain = (r: Record<string, Variant>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.value]));
 		return unitProperties(head, activeEnter.ActiveEnterTimestamp?.value, plain(typed), plain(activeEnter));
+	}
+
+	/** Each unit's ExecReload (its last reload's commands, exec-reload.ts), all in flight
+	 * together; by unit name, or the error asking it gave. */
+	async getExecReloads(units: readonly UnitAt[]): Promise<Map<string, ExecRun[] | SystemdError>> {
+		const got = await Promise.all(
+			units.map(async u => {
+				try {
+					const value = (await this.getProperties(u.path, SERVICE_INTERFACE, ['ExecReload'])).ExecReload;
+					return [
+						u.name,
+						value === undefined
+							? new SystemdError('dbus-error', `Get ${SERVICE_INTERFACE}.ExecReload on ${u.path}: no such property`)
+							: execReloadOf(u.name, value.value),
+					] as const;
+				} catch (error) {
+					return [u.name, toSystemdError(error, `Get ${SERVICE_INTERFACE}.ExecReload on ${u.path}`)] as const;
+				}
+			}),
+		);
+		return new Map(got);
 	}
 
 	/** Object path of a unit, loading its definition when it is not loaded (starts nothing). */

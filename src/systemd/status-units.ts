@@ -7,6 +7,7 @@ import {checkBusAddress, clientOptions, managerSocket, noBusAt, resolveBusAddres
 import type {UnitQueries} from './bulk-client.js';
 import type {SystemdClient} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
+import {seeOutsideReloads, type Rejudge} from './outside-reloads.js';
 import {managerPidView, type PidView} from './pid-view.js';
 import {unitRestartInfo, type DescribeProcess} from './reasons.js';
 import {addUnitFileChanges, unitConfig, unitFileChanges, type UnitFileChanges} from './unit-config.js';
@@ -119,6 +120,9 @@ export async function unitsForProcesses(
 	bus: BusChoice | Promise<UnitsAhead | {error: unknown}>,
 	describe: DescribeProcess,
 	procRoot = '/proc',
+	// Judges processes again knowing reloads made outside livetree (outside-reloads.ts);
+	// without it, those reloads are not looked for.
+	rejudge?: Rejudge,
 ): Promise<{units: Unit[]; warnings: Warning[]; answered: boolean}> {
 	let ahead: UnitsAhead | undefined;
 	try {
@@ -133,13 +137,17 @@ export async function unitsForProcesses(
 		);
 		// Each unit's own processes, found by PID (not every process for every unit).
 		const byPid = new Map(processes.map(p => [p.pid, p] as const));
+		// Reloads made outside livetree, before the unit files' changes (which no reload
+		// applies) are added. Asked only of a manager in our PID namespace, as the unit files.
+		const seen = rejudge && pidView.sameNamespace ? await seeOutsideReloads(client, collected.units, byPid, rejudge, debugLine()) : undefined;
 		// Its unit files changed since its main process started: on its processes.
 		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
 			const own = u.pids.flatMap(pid => byPid.get(pid) ?? []);
-			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own)};
+			const last = seen?.lastReloads.get(u.name);
+			return {...u, ...unitRestartInfo(u, own, describe), ...unitConfig(u, own), ...(last === undefined ? {} : {lastReload: last})};
 		});
-		return {units, warnings: [...collected.warnings, ...configWarnings], answered: true};
+		return {units, warnings: [...collected.warnings, ...(seen?.warnings ?? []), ...configWarnings], answered: true};
 	} catch (error) {
 		const code = error instanceof SystemdError ? error.code : 'systemd-unavailable';
 		const message = error instanceof Error ? error.message : String(error);
@@ -147,4 +155,9 @@ export async function unitsForProcesses(
 	} finally {
 		ahead?.close();
 	}
+}
+
+// LIVETREE_DEBUG_SCANNER=1 (docs/scanner.md): what was asked of the manager about reloads.
+function debugLine(): ((line: string) => void) | undefined {
+	return process.env['LIVETREE_DEBUG_SCANNER'] ? line => process.stderr.write(`livetree: ${line}\n`) : undefined;
 }

@@ -293,3 +293,18 @@ export function nameFromPath(path: string): string | null {
 	if (!path.startsWith(prefix)) return null;
 	return path.slice(prefix.length).replace(/_([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
+
+/**
+ * The object path systemd gives unit `name` (its bus_label_escape): every byte of the name's
+ * UTF-8 outside [A-Za-z0-9], and a leading digit, as _XX. The inverse of nameFromPath.
+ */
+export function pathFromName(name: string): string {
+	let label = '';
+	for (const [i, byte] of Buffer.from(name, 'utf8').entries()) {
+		const c = String.fromCharCode(byte);
+		const plain = /[A-Za-z]/.test(c) || (i > 0 && /[0-9]/.test(c));
+		label += plain ? c : `_${byte.toString(16).padStart(2, '0')}`;
+	}
+
+	return `/org/freedesktop/systemd1/unit/${label || '_'}`;
+}

@@ -30,6 +30,7 @@ export const UNIT_XML = `<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object
   <property name="NRestarts" type="u" access="read"/>
   <property name="ExecMainStatus" type="i" access="read"/>
   <property name="ControlGroup" type="s" access="read"/>
+  <property name="ExecReload" type="a(sasbttttuii)" access="read"/>
  </interface>
  <interface name="org.freedesktop.systemd1.Scope">
   <property name="Result" type="s" access="read"/>
