@@ -103,16 +103,20 @@ test('files mapped only shared are data: unlinked or replaced, they make no proc
 		'    if create: os.ftruncate(fd, 4096)',
 		'    return mmap.mmap(fd, 4096, flags=flags, prot=prot)',
 		'keep = [mapped(sys.argv[1], mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, True),',
-		'        mapped(sys.argv[2], mmap.MAP_SHARED, mmap.PROT_READ),',
-		'        mapped(sys.argv[3], mmap.MAP_PRIVATE, mmap.PROT_READ)]',
+		'        mapped(sys.argv[2], mmap.MAP_SHARED, mmap.PROT_READ)]',
+		'if len(sys.argv) > 3: keep.append(mapped(sys.argv[3], mmap.MAP_PRIVATE, mmap.PROT_READ))',
 		'print("ready", flush=True)',
 		'time.sleep(120)',
 	].join('\n');
 	const child = spawn('python3', ['-c', script, shm, cache, priv], {stdio: ['ignore', 'pipe', 'inherit']});
+	// A second process maps the same shared memory and cache, and nothing private.
+	const dataOnly = spawn('python3', ['-c', script, shm, cache], {stdio: ['ignore', 'pipe', 'inherit']});
 	t.teardown(() => {
 		child.kill('SIGKILL');
+		dataOnly.kill('SIGKILL');
 	});
 	await new Promise<void>(resolve => child.stdout.once('data', () => resolve()));
+	await new Promise<void>(resolve => dataOnly.stdout.once('data', () => resolve()));
 	const {unlink, rm} = await import('node:fs/promises');
 	await unlink(shm);
 	await appendFile(`${cache}.new`, Buffer.alloc(4096, 3));
@@ -130,5 +134,14 @@ test('files mapped only shared are data: unlinked or replaced, they make no proc
 	t.deepEqual(
 		p.files.filter(f => f.staleReason !== null).map(f => f.path),
 		[priv],
+	);
+
+	// Only data deleted or replaced: current code, exit 0, and the text says why.
+	const other = await explain(dataOnly.pid!, state, false);
+	t.is(other.code, 0, other.stderr);
+	t.regex(other.stdout, /^It runs current code: no file it runs code from is deleted, replaced, or from another tree\.$/m);
+	t.regex(
+		other.stdout,
+		/^2 files it maps shared \(its data, not code\) were deleted or replaced: no restart is needed for that \(--verbose lists every file\)\.$/m,
 	);
 });
