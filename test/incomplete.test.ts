@@ -59,7 +59,7 @@ test('as nobody, a scan that could read no process says unknown and exits 3', as
 	const lines = r.stdout.split('\n');
 	t.is(lines[0], 'Unknown for 1 of 1 process: it could not be read (run as root).');
 	t.notRegex(r.stdout, /Nothing needs a restart|none needs a restart|not root\?/);
-	t.regex(r.stdout, /^Summary: 1 processes, none could be read;/m);
+	t.regex(r.stdout, /^Summary: 1 process, none could be read;/m);
 	t.regex(r.stdout, /^ {9}1 process could not be read: what it runs is unknown \(run as root\)\.$/m);
 
 	const json = await inNamespace('', ['status', '--json', '--no-systemd', '--state-dir', state]);

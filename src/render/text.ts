@@ -246,7 +246,7 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 	// Kernel threads run the kernel's code and map nothing: no processes here.
 	const threads = s.kernelThreads ? ` (${s.kernelThreads} kernel thread${s.kernelThreads === 1 ? '' : 's'} not counted)` : '';
 	return (
-		`Summary: ${s.processes} processes${threads}, ${restart}; ${units};\n` +
+		`Summary: ${count(s.processes, 'process', 'processes')}${threads}, ${restart}; ${units};\n` +
 		`         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${containers}${unreadLine}`
 	);
 }
