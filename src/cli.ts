@@ -78,18 +78,20 @@ export async function main(argv: string[]): Promise<number> {
 		const command = await commands[name]();
 		return await command(rest);
 	} catch (error) {
-		return reportError(error);
+		return await reportError(error);
 	}
 }
 
-function reportError(error: unknown): number {
+async function reportError(error: unknown): Promise<number> {
+	// One line, whatever a path or argument in it holds: control characters escaped.
+	const {printable} = await import('./render/reason.js');
 	if (error instanceof NativeError) {
-		process.stderr.write(`livetree: ${error.code === 'ECATALOG' ? catalogHint(error.message, error.path) : error.message}\n`);
+		process.stderr.write(`livetree: ${printable(error.code === 'ECATALOG' ? catalogHint(error.message, error.path) : error.message)}\n`);
 		return 2;
 	}
 
 	if (error instanceof UsageError) {
-		process.stderr.write(`livetree: ${error.message}\n`);
+		process.stderr.write(`livetree: ${printable(error.message)}\n`);
 		return 2;
 	}
 

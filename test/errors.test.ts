@@ -265,3 +265,34 @@ test('a damaged catalog in a --state-dir: the commands the error names carry it,
 	t.is(pasted.code, 1, pasted.stdout);
 	t.true(pasted.stdout.startsWith(`${path.join(state, 'catalog.sqlite')}: DAMAGED;`), pasted.stdout);
 });
+
+// An error names the path or argument it is about, on one line: a newline or an escape
+// sequence in it was printed raw (two lines, a coloured terminal). And a name that is not
+// UTF-8 cannot reach livetree intact (Node decodes arguments): which says how to ask instead.
+test('an error naming a hostile path is one line, escaped; a name that is not UTF-8 gets the way to ask by inode', async t => {
+	const dir = await tempDir(t);
+	const hostile = path.join(dir, 'no\nsuch\u001B[31m.so');
+	const r = await livetree(['which', hostile]);
+	t.is(r.code, 2);
+	oneLine(t, r.stderr);
+	t.is(r.stderr, `livetree: ${dir}/no\\x0asuch\\x1b[31m.so: no such file, and no known commit holds that path (ENOENT)\n`);
+
+	const bytes = await new Promise<{code: number | null; stderr: string}>(resolve => {
+		const child = spawn('bash', [
+			'-c',
+			`exec "$0" "$1" which "$2"$'\\xff.so'`,
+			process.execPath,
+			path.join(projectRoot, 'bin/livetree.js'),
+			path.join(dir, 'lib'),
+		]);
+		let stderr = '';
+		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+		child.once('close', code => resolve({code, stderr}));
+	});
+	t.is(bytes.code, 2);
+	oneLine(t, bytes.stderr);
+	t.is(
+		bytes.stderr,
+		`livetree: ${dir}/lib\uFFFD.so: no such file, and no known commit holds that path (ENOENT); a name that is not UTF-8 reaches livetree with its bytes replaced: ask by MAJOR:MINOR:INODE, as stat -c '%Hd:%Ld:%i' prints it\n`,
+	);
+});
