@@ -296,3 +296,19 @@ test('an error naming a hostile path is one line, escaped; a name that is not UT
 		`livetree: ${dir}/lib\uFFFD.so: no such file, and no known commit holds that path (ENOENT); a name that is not UTF-8 reaches livetree with its bytes replaced: ask by MAJOR:MINOR:INODE, as stat -c '%Hd:%Ld:%i' prints it\n`,
 	);
 });
+
+// `timeline --since` a time to come, without --until, asked about a range from then to now:
+// "Nothing matching was in memory in the asked range, by every scan recorded there", exit 0.
+test('timeline --since a time to come is a usage error, not an answer over an empty range', async t => {
+	const dir = await tempDir(t);
+	const first = await livetree(['status', '--json', '--no-systemd', '--state-dir', dir]);
+	t.is(first.code, statusExitCode(JSON.parse(first.stdout) as StatusDocument), first.stderr);
+	const r = await livetree(['timeline', '--since', '2100-01-01', '--state-dir', dir]);
+	t.is(r.code, 2, r.stdout);
+	t.is(r.stdout, '');
+	t.is(r.stderr, 'livetree: timeline: --since 2100-01-01 is in the future (the range runs from it to now)\n');
+	// A range that ends later than the latest scan is an answer, with its gap said.
+	const later = await livetree(['timeline', '--since', '1h', '--until', '2100-01-01', '--state-dir', dir]);
+	t.is(later.code, 0, later.stderr);
+	t.regex(later.stdout, /^no scan between .* and 2100-01-01 00:00:00 \(after the latest scan\): what ran then is not known$/m);
+});

@@ -36,6 +36,12 @@ export async function timelineCommand(argv: string[]): Promise<number> {
 		if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) {
 			throw new UsageError('timeline: --since is after --until');
 		}
+
+		// Without --until the range ends now: one that starts later is empty, and no answer
+		// over it may read as "nothing was in memory, by every scan recorded there".
+		if (filter.since !== undefined && filter.until === undefined && filter.since > Date.now() / 1000) {
+			throw new UsageError(`timeline: --since ${values.since} is in the future (the range runs from it to now)`);
+		}
 	}
 
 	if (values.unit !== undefined) filter.unit = values.unit;
