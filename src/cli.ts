@@ -1,6 +1,7 @@
 // The command line: dispatch to a command, map errors to ripgrep-style exit codes
 // (0 all good, 1 something needs attention, 2 the command itself failed).
 import {readFileSync} from 'node:fs';
+import {catalogHint} from './errors/catalog-error.js';
 import {NativeError} from './errors/native-error.js';
 import {UsageError} from './errors/usage-error.js';
 import {commandHelp, toolHelp} from './commands/help.js';
@@ -77,13 +78,20 @@ export async function main(argv: string[]): Promise<number> {
 		const command = await commands[name]();
 		return await command(rest);
 	} catch (error) {
-		return reportError(error);
+		return await reportError(error);
 	}
 }
 
-function reportError(error: unknown): number {
-	if (error instanceof UsageError || error instanceof NativeError) {
-		process.stderr.write(`livetree: ${error.message}\n`);
+async function reportError(error: unknown): Promise<number> {
+	// One line, whatever a path or argument in it holds: control characters escaped.
+	const {printable} = await import('./render/reason.js');
+	if (error instanceof NativeError) {
+		process.stderr.write(`livetree: ${printable(error.code === 'ECATALOG' ? catalogHint(error.message, error.path) : error.message)}\n`);
+		return 2;
+	}
+
+	if (error instanceof UsageError) {
+		process.stderr.write(`livetree: ${printable(error.message)}\n`);
 		return 2;
 	}
 

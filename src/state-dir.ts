@@ -2,7 +2,9 @@
 // restart, exporter, which) creates the default one; a directory named with --state-dir must
 // already exist, so that a typo leaves nothing behind; commands that only read (history,
 // catalog check) never create anything.
+import {statSync} from 'node:fs';
 import {mkdir, stat} from 'node:fs/promises';
+import {CatalogError} from './errors/catalog-error.js';
 import {ScanError} from './errors/scan-error.js';
 import {defaultStateDir, type CommonOptions} from './options.js';
 
@@ -55,5 +57,25 @@ export async function prepareStateDir(options: CommonOptions, use: StateDirUse):
 		}
 
 		return false;
+	}
+}
+
+/**
+ * Whether the catalog file is there: false only when it surely is not (ENOENT). A directory
+ * the user may not enter hides whether it is (EACCES): that is an error naming the cause,
+ * never "no catalog, nothing recorded".
+ */
+export function catalogExists(file: string): boolean {
+	try {
+		statSync(file);
+		return true;
+	} catch (error) {
+		const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+		if (code === 'ENOENT') {
+			return false;
+		}
+
+		const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : 'cannot stat it';
+		throw new CatalogError(`${file}: cannot read the catalog: ${why} (${code})`, code, file);
 	}
 }

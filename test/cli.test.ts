@@ -1,4 +1,4 @@
-import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -54,6 +54,23 @@ test('status on a plain host (no OSTree) is a valid document with no deployments
 	t.is(doc.sysroot.repoMode, null);
 	const text = await livetree(['status', '--no-systemd', '--color', 'never', '--state-dir', state]);
 	t.regex(text.stdout, /not booted from OSTree/);
+});
+
+// An empty directory (a mistyped or not yet captured --proc-root) holds no process at all:
+// that is no scan, not a clean host. It read "Nothing needs a restart (0 processes
+// checked)" and exited 0; status, packages and explain now fail with one line naming it.
+test('a --proc-root with no process directory is no /proc: exit 2, never "Nothing needs a restart"', async t => {
+	const dir = await mkdtemp(path.join(os.tmpdir(), 'livetree-proc-'));
+	t.teardown(async () => rm(dir, {recursive: true, force: true}));
+	await mkdir(path.join(dir, 'proc/sys/kernel'), {recursive: true});
+	await mkdir(path.join(dir, 'state'));
+	const proc = path.join(dir, 'proc');
+	for (const args of [['status'], ['status', '--json'], ['packages']]) {
+		const r = await livetree([...args, '--no-systemd', '--proc-root', proc, '--state-dir', path.join(dir, 'state')]);
+		t.is(r.code, 2, `${args.join(' ')}: ${r.stdout}`);
+		t.is(r.stdout, '', args.join(' '));
+		t.is(r.stderr, `livetree: ${proc}: corrupt: no process directory in it: not a /proc, nor a copy of one\n`, args.join(' '));
+	}
 });
 
 test('exit 2 only when nothing could be scanned', async t => {

@@ -189,3 +189,19 @@ test('bad input: exit 2 with the file named', async t => {
 	t.is(r5.code, 2);
 	t.regex(r5.stderr, /a mapped file of process 5 without an origin/);
 });
+
+// The header's times were the locale's ("12/7/2026, 8:52:44 AM": 12 July or 7 December?);
+// they are local time as everywhere else in text, "2026-12-07 08:52:44".
+test('the header names each side with its host and its time as every text report writes it', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir();
+	const doc = join(dir, 'now.json');
+	const scan = await livetree(['status', '--json', '--no-systemd', '--state-dir', dir, '--output', doc]);
+	t.true([0, 1, 3].includes(scan.code), scan.stderr);
+	const written = JSON.parse(readFileSync(doc, 'utf8')) as StatusDocument;
+	const r = await livetree(['diff', doc, doc], {TZ: 'UTC'});
+	t.is(r.code, 0, r.stderr);
+	const at = written.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, '');
+	t.is(r.stdout.split('\n').slice(0, 2).join('\n'), `A: ${doc} (${written.host.hostname}, ${at})\nB: ${doc} (${written.host.hostname}, ${at})`);
+});

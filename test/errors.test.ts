@@ -3,7 +3,7 @@
 // a real pipe closed early, a real file where a directory belongs.
 import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {chmod, mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises';
+import {chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -228,4 +228,87 @@ test('which refuses DEV:INO and an empty query instead of looking them up as pat
 		t.regex(help.stdout, /MAJOR:MINOR:INODE/);
 		t.notRegex(help.stdout, /DEV:INO\b/);
 	}
+});
+
+// A damaged catalog is refused with a way out: `livetree catalog check`, then `rebuild`. With
+// --state-dir those commands, as printed, inspected /var/lib/livetree instead of the damaged
+// catalog; they now carry the --state-dir (shell-quoted), and run as printed they find it.
+test('a damaged catalog in a --state-dir: the commands the error names carry it, and run as printed they inspect it', async t => {
+	const dir = await tempDir(t);
+	const state = path.join(dir, "it's state");
+	await mkdir(state);
+	await writeFile(path.join(state, 'catalog.sqlite'), 'this is no SQLite database, but long enough to be read as one\n'.repeat(100));
+	const quoted = `'${state.replaceAll("'", "'\\''")}'`;
+	for (const args of [['status', '--no-systemd'], ['history'], ['timeline']]) {
+		const r = await livetree([...args, '--state-dir', state]);
+		t.is(r.code, 2, r.stderr);
+		oneLine(
+			t,
+			r.stderr,
+			new RegExp(
+				`run \`livetree catalog check --state-dir ${quoted.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\` to inspect it, then \`livetree catalog rebuild --state-dir ${quoted.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\``,
+			),
+		);
+	}
+
+	const r = await livetree(['status', '--no-systemd', '--state-dir', state]);
+	const check = /`(livetree catalog check [^`]+)`/.exec(r.stderr)![1]!;
+	const bin = path.join(dir, 'bin');
+	await mkdir(bin);
+	await symlink(path.join(projectRoot, 'bin/livetree.js'), path.join(bin, 'livetree'));
+	const pasted = await new Promise<{code: number | null; stdout: string}>(resolve => {
+		const child = spawn('bash', ['-c', check], {cwd: dir, env: {...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`}});
+		let stdout = '';
+		child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+		child.once('close', code => resolve({code, stdout}));
+	});
+	t.is(pasted.code, 1, pasted.stdout);
+	t.true(pasted.stdout.startsWith(`${path.join(state, 'catalog.sqlite')}: DAMAGED;`), pasted.stdout);
+});
+
+// An error names the path or argument it is about, on one line: a newline or an escape
+// sequence in it was printed raw (two lines, a coloured terminal). And a name that is not
+// UTF-8 cannot reach livetree intact (Node decodes arguments): which says how to ask instead.
+test('an error naming a hostile path is one line, escaped; a name that is not UTF-8 gets the way to ask by inode', async t => {
+	const dir = await tempDir(t);
+	const hostile = path.join(dir, 'no\nsuch\u001B[31m.so');
+	const r = await livetree(['which', hostile]);
+	t.is(r.code, 2);
+	oneLine(t, r.stderr);
+	t.is(r.stderr, `livetree: ${dir}/no\\x0asuch\\x1b[31m.so: no such file, and no known commit holds that path (ENOENT)\n`);
+
+	const bytes = await new Promise<{code: number | null; stderr: string}>(resolve => {
+		const child = spawn('bash', [
+			'-c',
+			`exec "$0" "$1" which "$2"$'\\xff.so'`,
+			process.execPath,
+			path.join(projectRoot, 'bin/livetree.js'),
+			path.join(dir, 'lib'),
+		]);
+		let stderr = '';
+		child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+		child.once('close', code => resolve({code, stderr}));
+	});
+	t.is(bytes.code, 2);
+	oneLine(t, bytes.stderr);
+	t.is(
+		bytes.stderr,
+		`livetree: ${dir}/lib\uFFFD.so: no such file, and no known commit holds that path (ENOENT); a name that is not UTF-8 reaches livetree with its bytes replaced: ask by MAJOR:MINOR:INODE, as stat -c '%Hd:%Ld:%i' prints it\n`,
+	);
+});
+
+// `timeline --since` a time to come, without --until, asked about a range from then to now:
+// "Nothing matching was in memory in the asked range, by every scan recorded there", exit 0.
+test('timeline --since a time to come is a usage error, not an answer over an empty range', async t => {
+	const dir = await tempDir(t);
+	const first = await livetree(['status', '--json', '--no-systemd', '--state-dir', dir]);
+	t.is(first.code, statusExitCode(JSON.parse(first.stdout) as StatusDocument), first.stderr);
+	const r = await livetree(['timeline', '--since', '2100-01-01', '--state-dir', dir]);
+	t.is(r.code, 2, r.stdout);
+	t.is(r.stdout, '');
+	t.is(r.stderr, 'livetree: timeline: --since 2100-01-01 is in the future (the range runs from it to now)\n');
+	// A range that ends later than the latest scan is an answer, with its gap said.
+	const later = await livetree(['timeline', '--since', '1h', '--until', '2100-01-01', '--state-dir', dir]);
+	t.is(later.code, 0, later.stderr);
+	t.regex(later.stdout, /^no scan between .* and 2100-01-01 00:00:00 \(after the latest scan\): what ran then is not known$/m);
 });

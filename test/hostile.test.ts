@@ -3,7 +3,7 @@
 // it is given), real sysroots built with the ostree CLI, and the CLI as a user runs it.
 import {spawn, execFile, execFileSync} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {chmod, chown, copyFile, lstat, readFile, readdir, readlink, symlink, truncate, writeFile} from 'node:fs/promises';
+import {chmod, chown, copyFile, lstat, mkdir, readFile, readdir, readlink, symlink, truncate, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
@@ -593,4 +593,35 @@ test('read-only: status, explain and prometheus leave the sysroot bit-for-bit un
 	// The hash does see a write of the smallest kind: one xattr on one file.
 	await execFileP('setfattr', ['-n', 'user.livetree-probe', '-v', '1', join(s.repo, 'config')]);
 	t.not((await treeHash(s.sysroot)).hash, before.hash);
+});
+
+// A command name is the process's to choose (prctl PR_SET_NAME): a newline and an escape
+// sequence in it broke the status group line in two and coloured the terminal; explain
+// escaped it already. Every text that names a process by its command escapes it the same
+// way. In a PID namespace of its own, so the report holds only this test's processes.
+test('a command name with a newline and an escape sequence is printed escaped, on one line', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-comm-');
+	await chmod(dir, 0o755);
+	const state = join(dir, 'state');
+	await mkdir(state);
+	const lib = join(dir, 'libdl-copy.so.2');
+	await copyFile('/lib/x86_64-linux-gnu/libdl.so.2', lib);
+	const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+	// python3 loads a copy of a library, renames itself, and waits.
+	const rename = String.raw`import ctypes, sys, time; ctypes.CDLL(sys.argv[1]); ctypes.CDLL(None).prctl(15, b'x\n\x1b[31mred', 0, 0, 0); time.sleep(60)`;
+	const script = [
+		`python3 -c ${q(rename)} ${q(lib)} &`,
+		'until grep -q libdl-copy /proc/$!/maps 2>/dev/null && ! grep -q python /proc/$!/comm; do sleep 0.05; done',
+		`cp ${q(lib)} ${q(`${lib}.new`)} && mv ${q(`${lib}.new`)} ${q(lib)}`,
+		`exec ${[process.execPath, join(ROOT, 'bin/livetree.js'), 'status', '--no-systemd', '--color', 'never', '--state-dir', state].map(a => q(a)).join(' ')}`,
+	].join('\n');
+	const r = await outcome(spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
+	t.is(r.code, 1, r.stderr);
+	t.false(r.stdout.includes('\u001B'), r.stdout);
+	const lines = r.stdout.split('\n');
+	const at = lines.indexOf(String.raw`  1 × x\x0a\x1b[31mred (no unit): ${lib}, since replaced by a newer file`);
+	t.true(at > 0, r.stdout);
+	t.regex(lines[at + 1]!, /^ {4}PID \d+$/);
 });

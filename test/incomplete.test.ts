@@ -59,7 +59,7 @@ test('as nobody, a scan that could read no process says unknown and exits 3', as
 	const lines = r.stdout.split('\n');
 	t.is(lines[0], 'Unknown for 1 of 1 process: it could not be read (run as root).');
 	t.notRegex(r.stdout, /Nothing needs a restart|none needs a restart|not root\?/);
-	t.regex(r.stdout, /^Summary: 1 processes, none could be read;/m);
+	t.regex(r.stdout, /^Summary: 1 process, none could be read;/m);
 	t.regex(r.stdout, /^ {9}1 process could not be read: what it runs is unknown \(run as root\)\.$/m);
 
 	const json = await inNamespace('', ['status', '--json', '--no-systemd', '--state-dir', state]);
@@ -107,6 +107,14 @@ test('as nobody, packages with unread processes: exit 3 and the list says what i
 	const text = await inNamespace(script, ['packages', '--no-systemd', '--color', 'never', '--state-dir', state]);
 	t.is(text.code, 3, text.stderr);
 	t.regex(text.stdout, /^Unknown: 2 processes could not be read \(run as root\); which packages they run is not in this list\.$/m);
+
+	// The metrics alone (a textfile from cron) said "0 mismatched" and nothing of the two
+	// processes left out: they now say the scan was incomplete, as status's do.
+	const metrics = await inNamespace(script, ['packages', '--format', 'prometheus', '--no-systemd', '--state-dir', state]);
+	t.is(metrics.code, 3, metrics.stderr);
+	t.regex(metrics.stdout, /^livetree_packages_version_mismatched 0$/m);
+	t.regex(metrics.stdout, /^livetree_packages_scan_complete 0$/m);
+	t.regex(metrics.stdout, /^livetree_packages_processes_unreadable 2$/m);
 });
 
 test('as nobody, something to restart beside unread processes: exit 1, and the verdict says the unknown', async t => {

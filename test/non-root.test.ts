@@ -146,3 +146,20 @@ test('history and catalog check write nothing, even as root: no -wal or -shm bes
 		t.deepEqual(await snapshot(state), before, args.join(' '));
 	}
 });
+
+// A catalog in a directory nobody may not enter: whether it exists cannot be told. `history`
+// said "no catalog here yet" and "No restarts recorded." with exit 0 over root's catalog, and
+// `timeline` "no catalog here"; each is now the real cause, EACCES, exit 2.
+test('history and timeline as nobody, a catalog in a directory it may not enter: EACCES, exit 2, never "no restarts"', async t => {
+	const state = await rootOwnedDir(t);
+	const first = await livetree(['status', '--json', '--no-systemd', '--state-dir', state]);
+	t.is(first.code, statusExitCode(JSON.parse(first.stdout) as StatusDocument), first.stderr);
+	await chmod(state, 0o700);
+	const file = path.join(state, 'catalog.sqlite');
+	for (const args of [['history'], ['history', '--json'], ['timeline'], ['timeline', '--json']]) {
+		const r = await asNobody([...args, '--state-dir', state]);
+		t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+		t.is(r.stdout, '', args.join(' '));
+		t.is(r.stderr, `livetree: ${file}: cannot read the catalog: permission denied (EACCES)\n`, args.join(' '));
+	}
+});

@@ -203,7 +203,7 @@ test('an incomplete scan that found nothing says unknown, never that nothing nee
 	const none = makeDocument({deployments: booted, states: ['unknown'], units: [], overlays: 0, warnings: []});
 	const one = renderText(none, {style: new Chalk({level: 0}), verbose: false});
 	t.is(one.split('\n')[0], 'Unknown for 1 of 1 process: it could not be read (run as root).');
-	t.regex(one, /^Summary: 1 processes, none could be read;/m);
+	t.regex(one, /^Summary: 1 process, none could be read;/m);
 	// Something to restart and some unread: exit 1's verdict, which says the unknown too.
 	const mixed = makeDocument({deployments: booted, states: ['stale', 'unknown', 'unknown', 'current'], units: [], overlays: 0});
 	t.is(

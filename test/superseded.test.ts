@@ -80,3 +80,68 @@ test('a library replaced by a plain rename over it is superseded', async t => {
 	);
 	t.is(status.code, 1, status.stderr);
 });
+
+// Files a process maps only shared (MAP_SHARED) are its data, not code it runs: shared memory
+// unlinked once mapped (/dev/shm, as browsers and sound servers do) and a cache replaced by
+// its daemon (sssd's /var/lib/sss/mc/passwd, which nss_sss maps shared in every process that
+// looks up a user) made the process "need a restart". They keep their facts (deleted,
+// superseded) and no staleReason; a file mapped private and unlinked still makes it stale.
+test('files mapped only shared are data: unlinked or replaced, they make no process stale', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-shared-');
+	const shm = join('/dev/shm', `livetree-shared-${process.pid}-${Date.now()}`);
+	const cache = join(dir, 'passwd-cache');
+	const priv = join(dir, 'private-data');
+	await appendFile(cache, Buffer.alloc(4096, 1));
+	await appendFile(priv, Buffer.alloc(4096, 2));
+	const {spawn} = await import('node:child_process');
+	const script = [
+		'import mmap, os, sys, time',
+		'def mapped(path, flags, prot, create=False):',
+		'    fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0))',
+		'    if create: os.ftruncate(fd, 4096)',
+		'    return mmap.mmap(fd, 4096, flags=flags, prot=prot)',
+		'keep = [mapped(sys.argv[1], mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, True),',
+		'        mapped(sys.argv[2], mmap.MAP_SHARED, mmap.PROT_READ)]',
+		'if len(sys.argv) > 3: keep.append(mapped(sys.argv[3], mmap.MAP_PRIVATE, mmap.PROT_READ))',
+		'print("ready", flush=True)',
+		'time.sleep(120)',
+	].join('\n');
+	const child = spawn('python3', ['-c', script, shm, cache, priv], {stdio: ['ignore', 'pipe', 'inherit']});
+	// A second process maps the same shared memory and cache, and nothing private.
+	const dataOnly = spawn('python3', ['-c', script, shm, cache], {stdio: ['ignore', 'pipe', 'inherit']});
+	t.teardown(() => {
+		child.kill('SIGKILL');
+		dataOnly.kill('SIGKILL');
+	});
+	await new Promise<void>(resolve => child.stdout.once('data', () => resolve()));
+	await new Promise<void>(resolve => dataOnly.stdout.once('data', () => resolve()));
+	const {unlink, rm} = await import('node:fs/promises');
+	await unlink(shm);
+	await appendFile(`${cache}.new`, Buffer.alloc(4096, 3));
+	await rename(`${cache}.new`, cache);
+	await rm(priv);
+
+	const state = await fx.tempDir();
+	const r = await explain(child.pid!, state, true);
+	t.is(r.code, 1, r.stderr);
+	const p = JSON.parse(r.stdout) as Process;
+	const file = (path: string) => p.files.find(f => f.path === path);
+	t.like(file(shm), {deleted: true, pathGone: true, superseded: false, staleReason: null});
+	t.like(file(cache), {deleted: true, pathGone: true, superseded: true, staleReason: null});
+	t.like(file(priv), {deleted: true, pathGone: true, superseded: false, staleReason: 'deleted'});
+	t.deepEqual(
+		p.files.filter(f => f.staleReason !== null).map(f => f.path),
+		[priv],
+	);
+
+	// Only data deleted or replaced: current code, exit 0, and the text says why.
+	const other = await explain(dataOnly.pid!, state, false);
+	t.is(other.code, 0, other.stderr);
+	t.regex(other.stdout, /^It runs current code: no file it runs code from is deleted, replaced, or from another tree\.$/m);
+	t.regex(
+		other.stdout,
+		/^2 files it maps shared \(its data, not code\) were deleted or replaced: no restart is needed for that \(--verbose lists every file\)\.$/m,
+	);
+});

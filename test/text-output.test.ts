@@ -1,8 +1,9 @@
 // The text a person reads (issue 22): suggested commands carry the options that chose what
 // was read, quoted for any shell; sentences wrap at the terminal's width (never in a pipe);
 // `packages NAME` and `restart --needed` say what they did not find.
-import {execFile, execFileSync} from 'node:child_process';
-import {mkdir} from 'node:fs/promises';
+import {execFile, execFileSync, spawn} from 'node:child_process';
+import {chmod, copyFile, mkdir, readFile, rmdir} from 'node:fs/promises';
+import {existsSync} from 'node:fs';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
@@ -16,7 +17,7 @@ import {renderPackagesText} from '../src/render/packages-text.js';
 import {renderRestarts} from '../src/render/restarts.js';
 import {renderText} from '../src/render/text.js';
 import {terminalWidth} from '../src/render/wrap.js';
-import {livetree, projectRoot} from './helpers/cli.js';
+import {livetree, outcome, projectRoot} from './helpers/cli.js';
 import {statusExitCode} from './helpers/exit-code.js';
 import {Fixtures} from './helpers/fixture.js';
 import {startSimHost} from './helpers/sim-host.js';
@@ -304,4 +305,102 @@ test('restart --needed on a host whose only stale process is in no unit: says so
 		r.stdout,
 		`No unit needs a restart.\n1 process that needs a restart is in no unit: whoever started it restarts it (${['livetree', 'status', ...options].map(a => shellWord(a)).join(' ')} lists it).\n`,
 	);
+});
+
+// Without systemd's answer (--no-systemd, or no bus: a plain Debian host without a system
+// bus), a process's unit is read from its cgroup. The verdict said "Restart needed: 1
+// process in no unit" and left out the stale process of lt-verdict.service, and the summary
+// said "0 units need a restart", while the group line named the unit. In a PID namespace of
+// its own, as root, so that the verdict is about this test's processes only.
+test('without systemd, the verdict counts the units read from cgroups, and every stale process', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-verdict-');
+	await chmod(dir, 0o755);
+	const state = join(dir, 'state');
+	await mkdir(state);
+	const exe = join(dir, 'lt-sleep');
+	await copyFile('/usr/bin/sleep', exe);
+	await chmod(exe, 0o755);
+	// A cgroup as a manager started below a delegated directory would name it: the unit is
+	// lt-verdict.service, in every hierarchy that holds processes (cgroup v2, or name=systemd).
+	const groups = ['unified', 'systemd', '']
+		.map(h => join('/sys/fs/cgroup', h))
+		.filter(d => existsSync(join(d, 'cgroup.procs')))
+		.map(d => join(d, `livetree-verdict-${process.pid}-${Date.now()}`, 'lt-verdict.service'));
+	for (const g of groups) {
+		await mkdir(g, {recursive: true});
+		t.teardown(async () => {
+			// The namespace's processes are gone with its PID 1; the kernel may take a moment.
+			for (let i = 0; i < 50; i++) {
+				try {
+					await rmdir(g);
+					await rmdir(join(g, '..'));
+					return;
+				} catch {
+					await new Promise(resolve => setTimeout(resolve, 100));
+				}
+			}
+		});
+	}
+
+	const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+	const script = [
+		`sh -c 'for g in ${groups.map(g => `"${g}"`).join(' ')}; do echo $$ > "$g/cgroup.procs"; done; exec "$0" 60' ${q(exe)} &`,
+		`${q(exe)} 60 &`,
+		'until [ "$(pgrep -c -x lt-sleep)" = 2 ]; do sleep 0.05; done',
+		'sleep 0.2',
+		// Both run lt-sleep; a new file is renamed over it, as an upgrade does.
+		`cp ${q(exe)} ${q(`${exe}.new`)} && printf x >>${q(`${exe}.new`)} && mv ${q(`${exe}.new`)} ${q(exe)}`,
+		`exec ${[process.execPath, join(projectRoot, 'bin/livetree.js'), 'status', '--no-systemd', '--color', 'never', '--state-dir', state].map(a => q(a)).join(' ')}`,
+	].join('\n');
+	const r = await outcome(spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
+	t.is(r.code, 1, r.stderr);
+	const lines = r.stdout.split('\n');
+	t.is(lines[0], 'Restart needed: 1 unit (lt-verdict.service) and 1 process in no unit, 2 processes in all.');
+	t.true(lines.includes(`  1 × lt-sleep (lt-verdict.service): ${exe}, since replaced by a newer file`), r.stdout);
+	t.true(lines.includes(`  1 × lt-sleep (no unit): ${exe}, since replaced by a newer file`), r.stdout);
+	t.regex(r.stdout, /^Summary: 2 processes(?: \(\d+ kernel threads? not counted\))?, 2 need a restart; 1 unit needs a restart;$/m);
+});
+
+// explain of a stale process in a unit suggested `livetree restart --dry-run UNIT`, which
+// fails at once when systemd could not be reached ("systemd is unavailable", exit 2): the
+// unit was read from the process's cgroup. It now says what to restart and why livetree
+// cannot do it here.
+test('explain, systemd unreachable: the next step names the unit without a livetree restart that cannot run', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-next-unit-');
+	await chmod(dir, 0o755);
+	const exe = join(dir, 'lt-sleep');
+	await copyFile('/usr/bin/sleep', exe);
+	await chmod(exe, 0o755);
+	const groups = ['unified', 'systemd', '']
+		.map(h => join('/sys/fs/cgroup', h))
+		.filter(d => existsSync(join(d, 'cgroup.procs')))
+		.map(d => join(d, `livetree-next-${process.pid}-${Date.now()}`, 'lt-next.service'));
+	for (const g of groups) {
+		await mkdir(g, {recursive: true});
+	}
+
+	const child = spawn('sh', ['-c', `for g in "$@"; do echo $$ > "$g/cgroup.procs"; done; exec '${exe}' 60`, 'sh', ...groups], {stdio: 'ignore'});
+	t.teardown(async () => {
+		child.kill('SIGKILL');
+		await new Promise(resolve => setTimeout(resolve, 200));
+		for (const g of groups) {
+			await rmdir(g).catch(() => undefined);
+			await rmdir(join(g, '..')).catch(() => undefined);
+		}
+	});
+	const pid = child.pid!;
+	for (let i = 0; i < 100 && !(await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')).includes(exe); i++) {
+		await new Promise(resolve => setTimeout(resolve, 50));
+	}
+
+	execFileSync('sh', ['-c', `cp '${exe}' '${exe}.new' && printf x >>'${exe}.new' && mv '${exe}.new' '${exe}'`]);
+	const state = await fx.tempDir();
+	const r = await livetree(['explain', String(pid), '--color', 'never', '--state-dir', state, '--bus-address', `unix:path=${dir}/no-bus`]);
+	t.is(r.code, 1, r.stderr);
+	t.regex(r.stdout, /^ {2}systemd-unavailable: connecting to unix:path=.*\/no-bus: no socket at /m);
+	t.regex(r.stdout, /\nNext: restart lt-next\.service \(livetree restart needs its systemd manager, which could not be asked: see the warnings above\)\n$/);
 });

@@ -12,6 +12,7 @@ import {localTime, parseTime} from '../timeline/time.js';
 import type {StatusDocument} from '../model/document.js';
 import {renderDiffText} from '../render/diff-text.js';
 import {makeStyle, type ColorMode} from '../render/style.js';
+import {catalogExists} from '../state-dir.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {commandTable} from './table.js';
@@ -45,7 +46,7 @@ async function readSide(source: string, options: CommonOptions): Promise<Side> {
 	if (!source.startsWith('@') || existsSync(source)) return documentSide(await readStatusDocument(source), source);
 	const at = parseTime(source.slice(1), `diff ${source}`);
 	const file = catalogPath(options);
-	if (!existsSync(file)) throw new CatalogError(`${file}: no catalog here, so no scan was recorded to compare with ${source}`, 'ENOENT', file);
+	if (!catalogExists(file)) throw new CatalogError(`${file}: no catalog here, so no scan was recorded to compare with ${source}`, 'ENOENT', file);
 	let answer;
 	try {
 		answer = native.catalogQueryTimeline(file, {since: at, until: at});

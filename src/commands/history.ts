@@ -1,11 +1,10 @@
 // `livetree history`: every restart attempt the catalog recorded, newest first.
-import {existsSync} from 'node:fs';
 import {CatalogError} from '../errors/catalog-error.js';
 import {native} from '../native.js';
 import {catalogPath, readCommon} from '../options.js';
 import {renderHistory} from '../render/restarts.js';
 import {makeStyle} from '../render/style.js';
-import {prepareStateDir} from '../state-dir.js';
+import {catalogExists, prepareStateDir} from '../state-dir.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {commandTable} from './table.js';
@@ -20,7 +19,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
 	const options = readCommon(values);
 	// Reading the history creates nothing: no state directory, no catalog file.
 	const file = catalogPath(options);
-	if (!(await prepareStateDir(options, 'read')) || !existsSync(file)) {
+	if (!(await prepareStateDir(options, 'read')) || !catalogExists(file)) {
 		process.stderr.write(`livetree: ${file}: no catalog here yet, so no restart was recorded (a scan or restart creates it)\n`);
 		process.stdout.write(options.json ? '[]\n' : 'No restarts recorded.\n');
 		return 0;

@@ -1,5 +1,4 @@
 // `livetree timeline`: what ran when, from the catalog's timeline (docs/timeline.md).
-import {existsSync} from 'node:fs';
 import type {TimelineFilter} from '../../native/binding.js';
 import {CatalogError} from '../errors/catalog-error.js';
 import {UsageError} from '../errors/usage-error.js';
@@ -9,6 +8,7 @@ import {renderTimelineText} from '../render/timeline-text.js';
 import {makeStyle} from '../render/style.js';
 import type {TimelineDocument} from '../timeline/answer.js';
 import {parseTime} from '../timeline/time.js';
+import {catalogExists} from '../state-dir.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {commandTable} from './table.js';
@@ -36,6 +36,12 @@ export async function timelineCommand(argv: string[]): Promise<number> {
 		if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) {
 			throw new UsageError('timeline: --since is after --until');
 		}
+
+		// Without --until the range ends now: one that starts later is empty, and no answer
+		// over it may read as "nothing was in memory, by every scan recorded there".
+		if (filter.since !== undefined && filter.until === undefined && filter.since > Date.now() / 1000) {
+			throw new UsageError(`timeline: --since ${values.since} is in the future (the range runs from it to now)`);
+		}
 	}
 
 	if (values.unit !== undefined) filter.unit = values.unit;
@@ -53,7 +59,7 @@ export async function timelineCommand(argv: string[]): Promise<number> {
 	}
 
 	const file = catalogPath(options);
-	if (!existsSync(file)) {
+	if (!catalogExists(file)) {
 		throw new CatalogError(`${file}: no catalog here, so no scan was recorded (livetree status, as root, records one)`, 'ENOENT', file);
 	}
 

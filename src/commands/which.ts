@@ -46,7 +46,12 @@ export async function whichCommand(argv: string[]): Promise<number> {
 		const e = WhichError.fromNative(error);
 		// No file here and no tree path a known commit holds: nothing to look up.
 		if (e.code === 'ENOENT' && e.path === query) {
-			throw new WhichError(`${query}: no such file, and no known commit holds that path (ENOENT)`, 'ENOENT', query);
+			// Node decodes arguments as UTF-8: a name that is not arrives with U+FFFD for its
+			// bytes and names nothing; the file's device and inode still reach it.
+			const mangled = query.includes('\uFFFD')
+				? "; a name that is not UTF-8 reaches livetree with its bytes replaced: ask by MAJOR:MINOR:INODE, as stat -c '%Hd:%Ld:%i' prints it"
+				: '';
+			throw new WhichError(`${printable(query)}: no such file, and no known commit holds that path (ENOENT)${mangled}`, 'ENOENT', query);
 		}
 
 		throw e;

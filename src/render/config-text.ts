@@ -1,6 +1,7 @@
 // The "Config changed since start" group of the text report and of `explain`: configuration
 // a running process depends on that changed after it started (processes[].configChanges,
 // decided by the core). Times are UTC: HH:MM on the day of the report, else the date too.
+import {printable} from './reason.js';
 import type {ChalkInstance} from 'chalk';
 import type {ConfigChange, Process, StatusDocument, Unit} from '../model/document.js';
 
@@ -20,7 +21,7 @@ export function clock(iso: string, day: string): string {
 
 /** One line for one process's change: "/etc/x changed 14:03, sshd started 09:12 (package conffile)". */
 export function changeLine(p: Process, c: ConfigChange, day: string): string {
-	const started = p.startedAt ? `, ${p.comm} started ${clock(p.startedAt, day)}` : '';
+	const started = p.startedAt ? `, ${printable(p.comm)} started ${clock(p.startedAt, day)}` : '';
 	return `${c.path} changed ${clock(c.changedAt, day)}${started} (${sources[c.source] ?? c.source})`;
 }
 
@@ -48,7 +49,7 @@ export function configLines(doc: StatusDocument, style: ChalkInstance, limit: nu
 	// One unit's processes share its configuration: say each path once per unit.
 	const byOwner = new Map<string, Process[]>();
 	for (const p of needing) {
-		const owner = p.unit ?? `PID ${p.pid} (${p.comm})`;
+		const owner = p.unit ? printable(p.unit) : `PID ${p.pid} (${printable(p.comm)})`;
 		byOwner.set(owner, [...(byOwner.get(owner) ?? []), p]);
 	}
 	const owners = [...byOwner];

@@ -1,12 +1,14 @@
 // `livetree diff` as text: deployments, then units, containers and processes added, gone and
 // changed, each change as "in A → in B". Times are local, as everywhere in text output.
+import {printable} from './reason.js';
 import type {ChalkInstance} from 'chalk';
 import type {DiffDocument, GroupChange, GroupSummary, SetChange} from '../model/diff.js';
+import {localTime} from '../timeline/time.js';
 import {short, shortId} from './style.js';
 
 function when(iso: string): string {
 	const d = new Date(iso);
-	return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+	return Number.isNaN(d.getTime()) ? iso : localTime(d.getTime() / 1000);
 }
 
 function commitLabel(doc: DiffDocument, commit: string): string {
@@ -21,7 +23,7 @@ function label(doc: DiffDocument, dimension: keyof typeof dimensionNames, value:
 }
 
 function groupName(g: {kind: string; name: string}): string {
-	return g.kind === 'unit' ? g.name : `${g.kind} ${g.name}`;
+	return g.kind === 'unit' ? printable(g.name) : `${g.kind} ${printable(g.name)}`;
 }
 
 function summaryLine(doc: DiffDocument, g: GroupSummary): string {

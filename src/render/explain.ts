@@ -90,8 +90,21 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 		}
 
 		default: {
-			lines.push(...wrap(style.green('It runs current code: no mapped file is deleted, replaced, or from another tree.')));
+			lines.push(
+				...wrap(
+					style.green(`It runs current code: no ${dataFiles(p) > 0 ? 'file it runs code from' : 'mapped file'} is deleted, replaced, or from another tree.`),
+				),
+			);
 		}
+	}
+
+	const data = dataFiles(p);
+	if (data > 0 && p.state !== 'unknown') {
+		lines.push(
+			...wrap(
+				`${data === 1 ? 'One file it maps shared (its data, not code) was' : `${data} files it maps shared (its data, not code) were`} deleted or replaced: no restart is needed for that${verbose ? '' : ' (--verbose lists every file)'}.`,
+			),
+		);
 	}
 
 	if (p.startedAt) {
@@ -134,8 +147,13 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	if (p.needsRestart) {
 		// A command is printed whole (it is meant to be copied), never wrapped.
 		const unit = p.container?.unit ?? p.unit;
+		// livetree restart goes through the manager: with none reached, its suggestion would
+		// fail as printed ("systemd is unavailable"); the unit came from the cgroup.
+		const noManager = doc.warnings.some(w => w.code === 'systemd-unavailable');
 		const next = unit
-			? suggest('restart', '--dry-run', unit)
+			? noManager
+				? `restart ${printable(unit)} (livetree restart needs its systemd manager, which could not be asked: see the warnings above)`
+				: suggest('restart', '--dry-run', unit)
 			: p.container
 				? restartAdvice(p.container, [p])
 				: `restart PID ${p.pid} by hand (it belongs to no unit)`;
@@ -143,6 +161,12 @@ export function renderExplain(doc: StatusDocument, p: Process, style: ChalkInsta
 	}
 
 	return `${lines.join('\n')}\n`;
+}
+
+// Files deleted or replaced that make no restart needed: the core gave them no staleReason
+// because the process maps them only shared (data: shared memory, a cache).
+function dataFiles(p: Process): number {
+	return p.files.filter(f => f.staleReason === null && (f.deleted || f.pathGone || f.superseded) && f.origin.kind !== 'overlay').length;
 }
 
 function unknownLine(doc: StatusDocument, p: Process, access: ExplainAccess): string {

@@ -46,6 +46,24 @@ export function packageFamilies(doc: PackagesDocument): Family[] {
 	];
 }
 
+// `livetree packages --format prometheus` and `--textfile` alone: the counts above come from
+// the processes that could be read, so the metrics say too whether that was all of them (as
+// status's livetree_scan_complete does; another name, so that both textfiles can sit in one
+// node_exporter directory without a duplicate series).
 export function renderPackagesPrometheus(doc: PackagesDocument): string {
-	return formatExposition(packageFamilies(doc));
+	return formatExposition([
+		...packageFamilies(doc),
+		{
+			name: 'livetree_packages_scan_complete',
+			help: 'Whether every process was read (1) or some could not be (0): then packages they run are not counted, and no mismatch is no all-clear.',
+			type: 'gauge',
+			samples: [{value: doc.summary.complete ? 1 : 0}],
+		},
+		{
+			name: 'livetree_packages_processes_unreadable',
+			help: 'Processes whose memory map could not be read: what packages they run is not counted.',
+			type: 'gauge',
+			samples: [{value: doc.summary.processesUnreadable}],
+		},
+	]);
 }

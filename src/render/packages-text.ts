@@ -1,5 +1,6 @@
 // The packages report for a person: one line per running version, so that "openssl
 // 3.0.11 in memory in 12 processes of 3 units; 3.0.15 installed" is one line.
+import {printable} from './reason.js';
 import type {PackagesDocument, RunningVersion} from '../model/packages.js';
 import type {ChalkInstance} from 'chalk';
 import {layout} from './wrap.js';
@@ -109,7 +110,7 @@ function details(v: RunningVersion, verbose: boolean): string[] {
 
 	const shown = verbose ? v.processes : v.processes.slice(0, 10);
 	out.push(
-		`processes: ${shown.map(p => `${p.pid} (${p.comm})`).join(', ')}${shown.length < v.processes.length ? `, … ${v.processes.length - shown.length} more` : ''}`,
+		`processes: ${shown.map(p => `${p.pid} (${printable(p.comm)})`).join(', ')}${shown.length < v.processes.length ? `, … ${v.processes.length - shown.length} more` : ''}`,
 	);
 	return out;
 }

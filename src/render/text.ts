@@ -13,7 +13,7 @@ import {inContainer, restartAdvice} from './containers-text.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
-import {fileReason, reason, reasons} from './reason.js';
+import {fileReason, printable, reason, reasons} from './reason.js';
 import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
 import {short} from './style.js';
 import {layout} from './wrap.js';
@@ -158,7 +158,7 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 	const parts: string[] = [];
 	const init = needing.find(p => p.pid === 1);
 	if (init) {
-		parts.push(style.red.bold(`Reboot needed: PID 1 (${init.comm}) runs replaced code`));
+		parts.push(style.red.bold(`Reboot needed: PID 1 (${printable(init.comm)}) runs replaced code`));
 	} else if (doc.kernel?.rebootNeeded) {
 		// The Kernel block below says why in words; the verdict names the codes.
 		parts.push(style.red.bold(`Reboot needed (${doc.kernel.reasons.map(r => r.code).join(', ')})`));
@@ -173,7 +173,7 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 	} else if (needing.length === 0) {
 		parts.push(style.green.bold(`Nothing needs a restart (${count(total, 'process', 'processes')} checked)`));
 	} else {
-		const units = doc.units.filter(u => u.needsRestart).map(u => u.name);
+		const units = unitsNeedingRestart(doc);
 		const outside = needing.filter(p => !p.unit).length;
 		const what = [
 			units.length > 0 && `${count(units.length, 'unit', 'units')} (${units.slice(0, 3).join(', ')}${units.length > 3 ? ', …' : ''})`,
@@ -198,6 +198,25 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 	return `${parts.join('; ')}.`;
 }
 
+// The units that need a restart: those systemd answered for, then the units read from the
+// cgroups of processes that need a restart that systemd did not answer for (--no-systemd, no
+// bus): a process's group line names that unit, so the verdict and summary count it too.
+function unitsNeedingRestart(doc: StatusDocument): string[] {
+	return [...doc.units.filter(u => u.needsRestart).map(u => u.name), ...unitsOnlyByCgroup(doc)];
+}
+
+function unitsOnlyByCgroup(doc: StatusDocument): string[] {
+	const known = new Set(doc.units.map(u => u.name));
+	const hinted = new Set<string>();
+	for (const p of doc.processes) {
+		if (p.needsRestart && p.unit && !known.has(p.unit)) {
+			hinted.add(p.unit);
+		}
+	}
+
+	return [...hinted];
+}
+
 export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: Partial<TextOptions> = {}): string {
 	const s = doc.summary;
 	// Unread processes may need a restart too: never say "none" over them.
@@ -211,7 +230,8 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 				: unread > 0
 					? style.yellow(`none of ${s.processes - unread} read needs one`)
 					: style.green('none needs a restart');
-	const units = `${s.unitsNeedingRestart} unit${s.unitsNeedingRestart === 1 ? ' needs' : 's need'} a restart`;
+	const unitCount = s.unitsNeedingRestart + unitsOnlyByCgroup(doc).length;
+	const units = `${unitCount} unit${unitCount === 1 ? ' needs' : 's need'} a restart`;
 	const processes = `${unread} process${unread === 1 ? '' : 'es'}`;
 	const runs = unread === 1 ? 'it runs' : 'they run';
 	const unreadLine =
@@ -226,7 +246,7 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 	// Kernel threads run the kernel's code and map nothing: no processes here.
 	const threads = s.kernelThreads ? ` (${s.kernelThreads} kernel thread${s.kernelThreads === 1 ? '' : 's'} not counted)` : '';
 	return (
-		`Summary: ${s.processes} processes${threads}, ${restart}; ${units};\n` +
+		`Summary: ${count(s.processes, 'process', 'processes')}${threads}, ${restart}; ${units};\n` +
 		`         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${containers}${unreadLine}`
 	);
 }
@@ -397,7 +417,7 @@ function containerLines(doc: StatusDocument, procs: Process[], options: TextOpti
 	const why = (d: StatusDocument, p: Process) => (p.needsRestart ? staleWhy(d, p) : 'nothing it maps is stale');
 	for (const {c, procs: own} of cut(containers, options.verbose)) {
 		const head = (g: ProcessGroup) =>
-			`${g.pids.length} × ${g.comm} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(g.unit)})` : ''}: ${g.why}`;
+			`${g.pids.length} × ${printable(g.comm)} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(printable(g.unit))})` : ''}: ${g.why}`;
 		lines.push(...groupLines(doc, own, options, '  ', why, head));
 		if (c && own.some(p => p.needsRestart)) {
 			// Its command is never shortened (it is meant to be copied).
@@ -432,7 +452,7 @@ function groupLines(
 }
 
 function groupHead(g: ProcessGroup, style: ChalkInstance): string {
-	return `${g.pids.length} × ${g.comm} (${g.unit ? style.yellow(g.unit) : 'no unit'}): ${g.why}`;
+	return `${g.pids.length} × ${printable(g.comm)} (${g.unit ? style.yellow(printable(g.unit)) : 'no unit'}): ${g.why}`;
 }
 
 function count(n: number, one: string, many: string): string {

@@ -1,6 +1,7 @@
 // `livetree timeline` as text: what the scans cover (and do not), then either each version
 // of a package or commit (--package, --commit) with from when to when and in which units,
 // or each unit's processes with the code they ran. Local times; JSON has UTC.
+import {printable} from './reason.js';
 import type {ChalkInstance} from 'chalk';
 import type {TimelineDocument, TimelineInterval} from '../timeline/answer.js';
 import {localTime} from '../timeline/time.js';
@@ -86,7 +87,7 @@ function endings(group: TimelineInterval[]): string {
 }
 
 function who(i: TimelineInterval): string {
-	return i.unit ?? (i.container ? `container ${i.container}` : `${i.comm} (no unit)`);
+	return i.unit ? printable(i.unit) : i.container ? `container ${printable(i.container)}` : `${printable(i.comm)} (no unit)`;
 }
 
 /** --package / --commit: each version, from when to when, in which processes. */
@@ -138,7 +139,7 @@ function byUnit(doc: TimelineDocument, style: ChalkInstance): string[] {
 		for (const rows of ordered) {
 			const p = rows[0]!;
 			const seen = `seen ${t(p.process.firstSeen)} → ${p.process.endedAt === null ? 'now' : t(p.process.lastSeen)}`;
-			lines.push(`  PID ${p.pid} (${p.comm})${p.startedAt ? ` started ${t(p.startedAt)}` : ''}, ${seen}; ${ending(p)}`);
+			lines.push(`  PID ${p.pid} (${printable(p.comm)})${p.startedAt ? ` started ${t(p.startedAt)}` : ''}, ${seen}; ${ending(p)}`);
 			const order = ['deployment', 'commit', 'overlay', 'image', 'layer', 'package'];
 			const code = [...rows]
 				.sort((a, b) => order.indexOf(a.origin.kind) - order.indexOf(b.origin.kind) || (a.origin.key < b.origin.key ? -1 : 1))

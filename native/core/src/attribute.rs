@@ -155,6 +155,25 @@ pub fn stale_reason(
     }
 }
 
+/// [`stale_reason`] of a file as the process maps it: a file mapped only shared
+/// (MAP_SHARED, every mapping `s`: shared memory such as `/dev/shm/*` unlinked once mapped,
+/// a cache or database mapped for its data such as sssd's `/var/lib/sss/mc/*`, which sssd
+/// replaces) holds data, not code the process runs: deleted or replaced, it makes no process
+/// stale (the facts, `deleted`, `superseded`, are still reported). The dynamic linker maps
+/// code private.
+pub fn stale_reason_of_mapping(
+    f: &FileReport,
+    shared_only: bool,
+    root_kind: RootKind,
+    root_deployment: Option<&str>,
+    root_current: bool,
+) -> Option<StaleReason> {
+    if shared_only {
+        return None;
+    }
+    stale_reason(f, root_kind, root_deployment, root_current)
+}
+
 /// The contract's state: the first rule that applies, in the contract's order. Files
 /// carry their `stale_reason` already. A container's process is `current` when nothing it
 /// maps is stale, as a host process is.

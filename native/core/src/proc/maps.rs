@@ -7,7 +7,7 @@
 //! named `a\012b` prints like one whose name holds a newline. The exact name of a mapped
 //! file comes from readlink of `/proc/PID/map_files/START-END`; the text here is the best
 //! reading of what maps says.
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use crate::error::ParseError;
 use crate::proc::escape::unescape_octal_set;
@@ -184,6 +184,10 @@ pub struct FileMapping {
     /// The path ended in ` (deleted)`: the kernel says the name was unlinked (map_files
     /// confirms it).
     pub deleted_suffix: bool,
+    /// Every mapping of the file in this process is shared (`s`, MAP_SHARED): shared
+    /// memory, or a file mapped for its data (sssd's `/var/lib/sss/mc/*`, a database).
+    /// The dynamic linker maps code private, so such a file holds no code the process runs.
+    pub shared: bool,
 }
 
 /// Distinct file-backed mappings keyed by (major, minor, inode), in order of first
@@ -191,7 +195,7 @@ pub struct FileMapping {
 /// five times (text, rodata, data...); the caller needs it once.
 pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
     let mut out: Vec<FileMapping> = Vec::new();
-    let mut seen: HashSet<(u32, u32, u64)> = HashSet::new();
+    let mut seen: HashMap<(u32, u32, u64), usize> = HashMap::new();
     for e in entries {
         let Pathname::File {
             path,
@@ -201,15 +205,19 @@ pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
             continue;
         };
         let key = (e.major, e.minor, e.inode);
+        let shared = e.perms[3] == b's';
         // Ranges of one file are nearly always adjacent: check the last one before hashing.
-        if let Some(last) = out.last() {
+        if let Some(last) = out.last_mut() {
             if (last.major, last.minor, last.inode) == key {
+                last.shared &= shared;
                 continue;
             }
         }
-        if !seen.insert(key) {
+        if let Some(&i) = seen.get(&key) {
+            out[i].shared &= shared;
             continue;
         }
+        seen.insert(key, out.len());
         out.push(FileMapping {
             major: e.major,
             minor: e.minor,
@@ -217,6 +225,7 @@ pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
             range: e.map_files_name(),
             path: path.clone(),
             deleted_suffix: *deleted_suffix,
+            shared,
         });
     }
     out
@@ -234,7 +243,7 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
     // Few processes map more than a few dozen files: a linear look-up beats hashing until
     // then, and the set is only built for the big ones.
     const LINEAR: usize = 32;
-    let mut seen: HashSet<(u32, u32, u64)> = HashSet::new();
+    let mut seen: HashMap<(u32, u32, u64), usize> = HashMap::new();
     let mut count = 0;
     for (n, line) in Lines::new(bytes).enumerate() {
         if line.is_empty() {
@@ -247,20 +256,27 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
             continue;
         }
         let key = (l.major, l.minor, l.inode);
-        if let Some(last) = out.last() {
+        let shared = l.perms[3] == b's';
+        if let Some(last) = out.last_mut() {
             if (last.major, last.minor, last.inode) == key {
+                last.shared &= shared;
                 continue;
             }
         }
         let known = if out.len() < LINEAR {
-            out.iter().any(|f| (f.major, f.minor, f.inode) == key)
+            out.iter().position(|f| (f.major, f.minor, f.inode) == key)
         } else {
             if seen.is_empty() {
-                seen.extend(out.iter().map(|f| (f.major, f.minor, f.inode)));
+                seen.extend(
+                    out.iter()
+                        .enumerate()
+                        .map(|(i, f)| ((f.major, f.minor, f.inode), i)),
+                );
             }
-            !seen.insert(key)
+            seen.get(&key).copied()
         };
-        if known {
+        if let Some(i) = known {
+            out[i].shared &= shared;
             continue;
         }
         let Pathname::File {
@@ -270,6 +286,9 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
         else {
             continue;
         };
+        if !seen.is_empty() {
+            seen.insert(key, out.len());
+        }
         out.push(FileMapping {
             major: l.major,
             minor: l.minor,
@@ -277,6 +296,7 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
             range: format!("{:x}-{:x}", l.start, l.end),
             path,
             deleted_suffix,
+            shared,
         });
     }
     Ok((out, count))

@@ -113,7 +113,8 @@ pub fn dev_split(st_dev: u64) -> (u32, u32) {
 }
 
 /// Numeric entries of `proc_root`, in ascending order. Other entries (`self`, `sys`...)
-/// are skipped.
+/// are skipped. A directory with none is no `/proc` (a mistyped or empty `--proc-root`):
+/// an error, never a host with no processes (a real `/proc` always lists the reader).
 pub fn list_pids(proc_root: &Path) -> Result<Vec<u32>> {
     let dir = fs::read_dir(proc_root).map_err(|e| Error::from_io(proc_root, e))?;
     let mut pids = Vec::with_capacity(512);
@@ -123,6 +124,12 @@ pub fn list_pids(proc_root: &Path) -> Result<Vec<u32>> {
         if let Some(pid) = parse_pid(name.as_bytes()) {
             pids.push(pid);
         }
+    }
+    if pids.is_empty() {
+        return Err(Error::Corrupt {
+            path: proc_root.to_path_buf(),
+            reason: "no process directory in it: not a /proc, nor a copy of one".into(),
+        });
     }
     pids.sort_unstable();
     Ok(pids)
@@ -347,6 +354,21 @@ mod tests {
         // proc_root can point at any tree: files and plain symlinks stand in for /proc's.
         let root = tree();
         assert_eq!(list_pids(&root).unwrap(), vec![4242, 4343]);
+        // A directory without a single PID is no /proc: an error naming it, not no processes.
+        let empty = root.join("4242/ns");
+        assert!(fs::read_dir(&empty).unwrap().all(|e| e
+            .unwrap()
+            .file_name()
+            .as_bytes()
+            .iter()
+            .any(|b| !b.is_ascii_digit())));
+        assert_eq!(
+            list_pids(&empty).unwrap_err().to_string(),
+            format!(
+                "{}: corrupt: no process directory in it: not a /proc, nor a copy of one",
+                empty.display()
+            )
+        );
         let p = read_process(&root, 4242).unwrap();
         assert_eq!(p.comm.as_deref(), Some(&b"my prog"[..]));
         let exe = p.exe.unwrap();

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use super::{
     in_proc_root, in_this_sysroot, procfs_comm, root_prefix, view_of, PendingView, Scan, View,
 };
-use crate::attribute::{classify_root, process_state, stale_reason};
+use crate::attribute::{classify_root, process_state, stale_reason_of_mapping};
 use crate::proc::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::proc::maps::FileMapping;
 use crate::proc::procfs::{self, ProcReader, ProcessRaw};
@@ -67,6 +67,7 @@ impl Scan<'_> {
         let (root_kind, root_deployment) = self.root_of(&raw);
         let (root_kind, container) = self.container_root(&raw, &view, root_kind);
         let mut files = Vec::new();
+        let mut shared = Vec::new();
         for m in mappings {
             let internal = self
                 .ns_devices
@@ -76,12 +77,19 @@ impl Scan<'_> {
                 continue;
             }
             files.push(self.file(&raw, &m, root_deployment.as_deref()));
+            shared.push(m.shared);
         }
         let root_current = root_deployment
             .as_deref()
             .is_some_and(|id| self.k.deployments.iter().any(|d| d.id == id));
-        for f in &mut files {
-            f.stale_reason = stale_reason(f, root_kind, root_deployment.as_deref(), root_current);
+        for (f, shared) in files.iter_mut().zip(shared) {
+            f.stale_reason = stale_reason_of_mapping(
+                f,
+                shared,
+                root_kind,
+                root_deployment.as_deref(),
+                root_current,
+            );
             f.identical_in = self.identical_in(f, root_deployment.as_deref());
         }
         let state = process_state(true, root_kind, &files);

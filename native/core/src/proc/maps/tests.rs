@@ -110,6 +110,57 @@ fn grouping_keys_on_device_and_inode() {
 }
 
 #[test]
+fn a_file_is_shared_only_when_every_mapping_of_it_is() {
+    // Shared memory unlinked once mapped, a library (private, some ranges writable), a file
+    // mapped both ways, and a shared file whose second range comes after another file.
+    let text = b"1000-2000 rw-s 00000000 00:1b 4 /dev/shm/seg (deleted)\n\
+2000-3000 r--p 00000000 fd:01 7 /lib/a.so\n\
+3000-4000 r-xp 00001000 fd:01 7 /lib/a.so\n\
+4000-5000 r--s 00000000 fd:01 8 /var/lib/sss/mc/passwd\n\
+5000-6000 r--p 00000000 fd:01 9 /data/both\n\
+6000-7000 rw-s 00000000 fd:01 9 /data/both\n\
+7000-8000 r--s 00000000 fd:01 8 /var/lib/sss/mc/passwd\n";
+    let want = [
+        (&b"/dev/shm/seg"[..], true),
+        (b"/lib/a.so", false),
+        (b"/var/lib/sss/mc/passwd", true),
+        (b"/data/both", false),
+    ];
+    let grouped = group_file_mappings(&parse_maps(text).unwrap());
+    let got: Vec<(&[u8], bool)> = grouped
+        .iter()
+        .map(|f| (f.path.as_slice(), f.shared))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(parse_file_mappings(text).unwrap().0, grouped);
+    // Past the linear look-up's size: the index finds the earlier entry too.
+    let mut many = Vec::new();
+    for i in 0..40u64 {
+        many.extend_from_slice(
+            format!(
+                "{:x}-{:x} r--s 00000000 fd:01 {} /f{i}\n",
+                i * 2,
+                i * 2 + 1,
+                100 + i
+            )
+            .as_bytes(),
+        );
+    }
+    many.extend_from_slice(b"100-200 r--p 00000000 fd:01 103 /f3\n");
+    many.extend_from_slice(b"200-300 r--s 00000000 fd:01 139 /f39\n");
+    let (files, _) = parse_file_mappings(&many).unwrap();
+    assert_eq!(files, group_file_mappings(&parse_maps(&many).unwrap()));
+    assert_eq!(
+        files
+            .iter()
+            .filter(|f| !f.shared)
+            .map(|f| f.inode)
+            .collect::<Vec<_>>(),
+        vec![103]
+    );
+}
+
+#[test]
 fn file_mappings_parser_matches_parse_then_group() {
     let cat = include_bytes!("../../../../../fixtures/captured/procfs/maps-cat.txt");
     let mut many = Vec::new();
