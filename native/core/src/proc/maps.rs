@@ -184,10 +184,16 @@ pub struct FileMapping {
     /// The path ended in ` (deleted)`: the kernel says the name was unlinked (map_files
     /// confirms it).
     pub deleted_suffix: bool,
-    /// Every mapping of the file in this process is shared (`s`, MAP_SHARED): shared
-    /// memory, or a file mapped for its data (sssd's `/var/lib/sss/mc/*`, a database).
-    /// The dynamic linker maps code private, so such a file holds no code the process runs.
+    /// Every mapping of the file in this process is shared (`s`, MAP_SHARED) and not
+    /// executable: shared memory, or a file mapped for its data (sssd's `/var/lib/sss/mc/*`,
+    /// a database). The dynamic linker maps code private; a shared mapping that may be
+    /// executed (`x`) is code all the same, so such a file is never `shared`.
     pub shared: bool,
+}
+
+/// A mapping of data shared with others: MAP_SHARED (`s`) and not executable (`x`).
+fn shared_data(perms: &[u8; 4]) -> bool {
+    perms[3] == b's' && perms[2] != b'x'
 }
 
 /// Distinct file-backed mappings keyed by (major, minor, inode), in order of first
@@ -205,7 +211,7 @@ pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
             continue;
         };
         let key = (e.major, e.minor, e.inode);
-        let shared = e.perms[3] == b's';
+        let shared = shared_data(&e.perms);
         // Ranges of one file are nearly always adjacent: check the last one before hashing.
         if let Some(last) = out.last_mut() {
             if (last.major, last.minor, last.inode) == key {
@@ -256,7 +262,7 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
             continue;
         }
         let key = (l.major, l.minor, l.inode);
-        let shared = l.perms[3] == b's';
+        let shared = shared_data(&l.perms);
         if let Some(last) = out.last_mut() {
             if (last.major, last.minor, last.inode) == key {
                 last.shared &= shared;

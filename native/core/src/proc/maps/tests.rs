@@ -112,19 +112,23 @@ fn grouping_keys_on_device_and_inode() {
 #[test]
 fn a_file_is_shared_only_when_every_mapping_of_it_is() {
     // Shared memory unlinked once mapped, a library (private, some ranges writable), a file
-    // mapped both ways, and a shared file whose second range comes after another file.
+    // mapped both ways, a shared file whose second range comes after another file, and a
+    // file mapped shared and executable.
     let text = b"1000-2000 rw-s 00000000 00:1b 4 /dev/shm/seg (deleted)\n\
 2000-3000 r--p 00000000 fd:01 7 /lib/a.so\n\
 3000-4000 r-xp 00001000 fd:01 7 /lib/a.so\n\
 4000-5000 r--s 00000000 fd:01 8 /var/lib/sss/mc/passwd\n\
 5000-6000 r--p 00000000 fd:01 9 /data/both\n\
 6000-7000 rw-s 00000000 fd:01 9 /data/both\n\
-7000-8000 r--s 00000000 fd:01 8 /var/lib/sss/mc/passwd\n";
+7000-8000 r--s 00000000 fd:01 8 /var/lib/sss/mc/passwd\n\
+8000-9000 r-xs 00000000 fd:01 10 /opt/jit/code (deleted)\n";
     let want = [
         (&b"/dev/shm/seg"[..], true),
         (b"/lib/a.so", false),
         (b"/var/lib/sss/mc/passwd", true),
         (b"/data/both", false),
+        // Shared but executable: code, never data.
+        (b"/opt/jit/code", false),
     ];
     let grouped = group_file_mappings(&parse_maps(text).unwrap());
     let got: Vec<(&[u8], bool)> = grouped
