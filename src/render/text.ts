@@ -48,7 +48,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 			...layout(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'), '', options.width),
 		);
 	} else if (doc.deployments.length === 0) {
-		lines.push(...layout(style.dim(`No OSTree deployments under ${doc.sysroot.path}.`), '', options.width));
+		lines.push(...layout(style.dim(`No OSTree deployments under ${printable(doc.sysroot.path)}.`), '', options.width));
 	}
 
 	for (const d of doc.deployments) {
@@ -120,7 +120,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 	if (doc.warnings.length > 0) {
 		lines.push('', style.yellow(`Warnings: ${doc.warnings.length}`));
 		for (const w of cut(doc.warnings, options.verbose)) {
-			lines.push(...layout(`${w.code}: ${oneLine(w.message)}`, '  ', options.width, 4));
+			lines.push(...layout(`${w.code}: ${printable(w.message)}`, '  ', options.width, 4));
 		}
 
 		lines.push(...more(doc.warnings.length, 'warnings', options, '  '));
@@ -465,8 +465,4 @@ function cut<T>(list: T[], verbose: boolean): T[] {
 
 function more(total: number, what: string, options: TextOptions, indent: string): string[] {
 	return !options.verbose && total > LIST_LIMIT ? [options.style.dim(`${indent}… and ${total - LIST_LIMIT} more ${what} (--verbose lists all)`)] : [];
-}
-
-function oneLine(s: string): string {
-	return s.replaceAll('\n', '\\n');
 }
