@@ -107,7 +107,8 @@ log "containers: hyperfine"
 # floor's cat fails on a process that exits while it reads, which is no failed run.
 hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$res/containers.json" \
   -n floor "bash -c 'cat /proc/[0-9]*/maps > /dev/null 2>&1; true'" \
-  -n livetree "$(run_ok "${lt[*]} > /dev/null")" >&2
+  -n livetree "$(run_ok "${lt[*]} > /dev/null")" \
+  -n node-start "node -e 0" >&2
 "${lt[@]}" >"$work/scan.json" || true
 jq '[.processes[] | select((.container.name // "") | startswith("lt-bench-"))] as $ours |
   {hostProcesses: (.summary.processes),

@@ -581,6 +581,41 @@ if section config; then
   start_procs "$croot" "$cfg_n" "$cfg_pidfile" "$sleep_bin" "$sleep_seconds"
   cfg_helper=$started
   await_pids "$cfg_pidfile" "config: "
+  # The kernel's floor of what the pass reads when every fd directory must be read: for each
+  # of these processes, open its /proc/PID/fd, list it (getdents64), readlinkat each fd
+  # relative to it, close; nothing judged. Timed beside the scans of the "changed" phase.
+  cat >"$work/fd-floor.c" <<'C'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    static char dents[32768], link[4096];
+    char path[64];
+    unsigned pid;
+    FILE *pids = argc > 1 ? fopen(argv[1], "r") : NULL;
+    if (!pids) return 1;
+    while (fscanf(pids, "%u", &pid) == 1) {
+        snprintf(path, sizeof path, "/proc/%u/fd", pid);
+        int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) continue;
+        long n;
+        while ((n = syscall(SYS_getdents64, dir, dents, sizeof dents)) > 0) {
+            for (long off = 0; off < n;) {
+                unsigned short reclen = *(unsigned short *)(dents + off + 16);
+                const char *name = dents + off + 19;
+                if (name[0] != '.') readlinkat(dir, name, link, sizeof link);
+                off += reclen;
+            }
+        }
+        close(dir);
+    }
+    return 0;
+}
+C
+  gcc -O2 -o "$work/fd-floor" "$work/fd-floor.c" || die "gcc could not build the fd floor"
   cst="node $root/bin/livetree.js status --json --no-systemd --sysroot $csys --state-dir $cstate"
   # The first scan records this host's package files; the timed ones find them recorded.
   $cst >/dev/null || true
@@ -600,6 +635,7 @@ if section config; then
         j=$(((i + r) % 2))
         args+=(-n "${cfg_cmds[2 * j]}" "${cfg_cmds[2 * j + 1]}")
       done
+      [[ $phase == changed ]] && args+=(-n fd-floor "$work/fd-floor $cfg_pidfile")
       hyperfine --style basic --warmup 1 --runs "$cfg_runs" --export-json "$res/config-$phase-$r.json" "${args[@]}" >&2
     done
     echo "$cfg_rounds" >"$res/config-$phase-rounds"

@@ -1,6 +1,7 @@
 // Issue 11, non-root: `status`, `explain`, `which`, `history` and `catalog check` run by an
 // ordinary user (runuser -u nobody), against a catalog that user may read but not write and
 // against none at all. Nothing may be written; the summary counts what could not be read.
+import {execFileSync} from 'node:child_process';
 import {chmod, mkdir, mkdtemp, readdir, readFile, rm, stat} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -162,4 +163,21 @@ test('history and timeline as nobody, a catalog in a directory it may not enter:
 		t.is(r.stdout, '', args.join(' '));
 		t.is(r.stderr, `livetree: ${file}: cannot read the catalog: permission denied (EACCES)\n`, args.join(' '));
 	}
+});
+
+test('status as nobody with a --state-dir nobody owns: keeps its own catalog there, owned by nobody, and reads it back', async t => {
+	const state = await rootOwnedDir(t);
+	execFileSync('chown', ['nobody', state]);
+	const first = await asNobody(['status', '--json', '--no-systemd', '--state-dir', state]);
+	const doc = JSON.parse(first.stdout) as StatusDocument;
+	t.is(first.code, statusExitCode(doc), first.stderr);
+	t.false(
+		doc.warnings.some(w => w.code === 'catalog-unavailable' || w.code === 'catalog-read-only'),
+		JSON.stringify(doc.warnings),
+	);
+	t.deepEqual(await readdir(state), ['catalog.sqlite']);
+	const nobodyUid = Number(execFileSync('id', ['-u', 'nobody'], {encoding: 'utf8'}).trim());
+	t.is((await stat(path.join(state, 'catalog.sqlite'))).uid, nobodyUid);
+	const check = await asNobody(['catalog', 'check', '--state-dir', state]);
+	t.is(check.code, 0, check.stderr);
 });
