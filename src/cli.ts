@@ -98,7 +98,7 @@ async function reportError(error: unknown): Promise<number> {
 	// parseArgs throws TypeErrors with a code for unknown or malformed options.
 	const code = (error as {code?: string}).code;
 	if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-		process.stderr.write(`livetree: ${(error as Error).message}\n`);
+		process.stderr.write(`livetree: ${printable((error as Error).message)}\n`);
 		return 2;
 	}
 

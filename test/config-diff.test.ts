@@ -238,3 +238,33 @@ test.serial('config-diff on a plain host: the conffiles debsums -ce lists, modif
 	t.is(named.code, 2);
 	t.regex(named.stderr, /no deployment 0 \(deployments: none\)/);
 });
+
+// config-diff wrote its warnings raw to stderr: a root whose name holds a newline and an
+// escape sequence split the line and drove the terminal. They are escaped as every report
+// escapes a name (printable); --json keeps the exact name.
+test.serial('config-diff on a plain host: a warning naming a hostile path is one escaped line', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const installed = await rootWithConffiles(fx);
+	// A conffile that is no regular file cannot be checked: a warning naming it in its root.
+	await rm(join(installed, 'etc/cfgdiff/a.conf'));
+	await mkdir(join(installed, 'etc/cfgdiff/a.conf'));
+	const root = join(installed, '..', 'ro\u001B[31m\not');
+	await rename(installed, root);
+	const r = await livetree(['config-diff', '--sysroot', root]);
+	t.is(r.code, 3, r.stderr);
+	t.is(r.stdout, '');
+	const escapedRoot = `${join(installed, '..')}/ro\\x1b[31m\\x0aot`;
+	t.is(
+		r.stderr,
+		`livetree: warning: config-diff-unchecked: /etc/cfgdiff/a.conf of package livetree-cfgdiff: not checked: ${escapedRoot}/etc/cfgdiff/a.conf: corrupt: not a regular file\n`,
+	);
+	const doc = JSON.parse((await livetree(['config-diff', '--sysroot', root, '--json'])).stdout) as ConfigDiffDocument;
+	t.deepEqual(doc.warnings, [
+		{
+			code: 'config-diff-unchecked',
+			message: `/etc/cfgdiff/a.conf of package livetree-cfgdiff: not checked: ${root}/etc/cfgdiff/a.conf: corrupt: not a regular file`,
+			pid: null,
+		},
+	]);
+});

@@ -3,11 +3,11 @@
 // a real pipe closed early, a real file where a directory belongs.
 import {spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import {chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile} from 'node:fs/promises';
+import {chmod, mkdir, mkdtemp, open, readdir, rm, symlink, writeFile} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import {livetree, livetreeAs, projectRoot} from './helpers/cli.js';
+import {livetree, livetreeAs, outcome, projectRoot} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {statusExitCode} from './helpers/exit-code.js';
 import type {StatusDocument} from '../src/model/document.js';
@@ -311,4 +311,104 @@ test('timeline --since a time to come is a usage error, not an answer over an em
 	const later = await livetree(['timeline', '--since', '1h', '--until', '2100-01-01', '--state-dir', dir]);
 	t.is(later.code, 0, later.stderr);
 	t.regex(later.stdout, /^no scan between .* and 2100-01-01 00:00:00 \(after the latest scan\): what ran then is not known$/m);
+});
+
+// A warning names a path from the system: it went through status's text with only `\n`
+// escaped (an escape sequence coloured the terminal), and which and config-diff wrote it raw
+// to stderr (two lines). Every report escapes it as it escapes a command name (printable).
+test('a warning naming a hostile path is printed escaped by status and which', async t => {
+	const dir = await tempDir(t);
+	const state = path.join(dir, 'state');
+	await mkdir(state);
+	const sysroot = path.join(dir, 'sys\u001B[31m\nx');
+	await mkdir(path.join(sysroot, 'ostree/repo'), {recursive: true});
+	await writeFile(path.join(sysroot, 'ostree/repo/config'), Buffer.from([0x5b, 0x00, 0xff, 0x0a, 0x3d, 0x3d, 0x0a]));
+	const escaped = `${dir}/sys\\x1b[31m\\x0ax/ostree/repo/config: corrupt: not UTF-8 at byte 2`;
+
+	// In a PID namespace of its own, so that the verdict is about nothing but livetree itself.
+	const alone = async (args: string[]) =>
+		outcome(
+			spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, path.join(projectRoot, 'bin/livetree.js'), ...args], {
+				stdio: ['ignore', 'pipe', 'pipe'],
+				cwd: '/',
+			}),
+		);
+	const json = await alone(['status', '--json', '--no-systemd', '--sysroot', sysroot, '--state-dir', state]);
+	t.is(json.code, 0, json.stderr);
+	const doc = JSON.parse(json.stdout) as StatusDocument;
+	// The document keeps the exact name; only text is escaped.
+	t.deepEqual(doc.warnings, [{code: 'repo-unreadable', message: `${sysroot}/ostree/repo/config: corrupt: not UTF-8 at byte 2`, pid: null}]);
+
+	const text = await alone(['status', '--no-systemd', '--color', 'never', '--sysroot', sysroot, '--state-dir', state]);
+	t.is(text.code, 0, text.stderr);
+	t.true(text.stdout.split('\n').includes(`No OSTree deployments under ${dir}/sys\\x1b[31m\\x0ax.`), text.stdout);
+	t.true(text.stdout.split('\n').includes('Warnings: 1'), text.stdout);
+	t.true(text.stdout.split('\n').includes(`  repo-unreadable: ${escaped}`), text.stdout);
+	t.notRegex(text.stdout, /\u001B/);
+
+	const which = await livetree(['which', '/bin/sh', '--sysroot', sysroot, '--state-dir', state]);
+	t.is(which.code, 0, which.stderr);
+	t.is(which.stderr, `livetree: warning: repo-unreadable: ${escaped}\n`);
+});
+
+// `catalog check` of a damaged catalog listed its problems and stopped: what to run next was
+// left to guess. It now names `livetree catalog rebuild` with the --state-dir it was asked
+// about (shell-quoted, as the errors' hints are), and that command, run as printed, repairs it.
+test('catalog check of a really damaged catalog names the rebuild, with its --state-dir, and that command repairs it', async t => {
+	const dir = await tempDir(t);
+	const state = path.join(dir, "it's st\u001Bate");
+	await mkdir(state);
+	// A real catalog, made by a scan (in a PID namespace of its own: a small one).
+	const made = await outcome(
+		spawn(
+			'unshare',
+			[
+				'--pid',
+				'--fork',
+				'--mount-proc',
+				process.execPath,
+				path.join(projectRoot, 'bin/livetree.js'),
+				'status',
+				'--json',
+				'--no-systemd',
+				'--state-dir',
+				state,
+			],
+			{
+				stdio: ['ignore', 'pipe', 'pipe'],
+				cwd: '/',
+			},
+		),
+	);
+	t.is(made.code, 0, made.stderr);
+	const file = path.join(state, 'catalog.sqlite');
+	t.is((await livetree(['catalog', 'check', '--state-dir', state])).code, 0);
+	// Its pages after the first overwritten: the header still says SQLite, the b-trees are garbage.
+	const handle = await open(file, 'r+');
+	await handle.write(Buffer.alloc(8192, 0xab), 0, 8192, 4096);
+	await handle.close();
+
+	const check = await livetree(['catalog', 'check', '--state-dir', state]);
+	t.is(check.code, 1, check.stderr);
+	const lines = check.stdout.trimEnd().split('\n');
+	t.true(lines[0]!.startsWith(`${dir}/it's st\\x1bate/catalog.sqlite: DAMAGED; schema `), check.stdout);
+	t.true(lines.includes('  integrity_check: database disk image is malformed'), check.stdout);
+	const rebuild = `livetree catalog rebuild --state-dir $'${dir}/it\\'s st\\x1bate'`;
+	t.is(lines.at(-1), `Next: run \`${rebuild}\` to move the damaged file aside and rebuild the catalog from what can still be read`);
+
+	const bin = path.join(dir, 'bin');
+	await mkdir(bin);
+	await symlink(path.join(projectRoot, 'bin/livetree.js'), path.join(bin, 'livetree'));
+	const pasted = await outcome(
+		spawn('bash', ['-c', rebuild], {cwd: '/', env: {...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`}, stdio: ['ignore', 'pipe', 'pipe']}),
+	);
+	t.is(pasted.code, 0, pasted.stderr);
+	t.true(
+		pasted.stdout.startsWith(`${dir}/it's st\\x1bate/catalog.sqlite: rebuilt; the old file is kept as ${dir}/it's st\\x1bate/catalog.sqlite.`),
+		pasted.stdout,
+	);
+	const after = await livetree(['catalog', 'check', '--state-dir', state]);
+	t.is(after.code, 0, after.stdout);
+	t.regex(after.stdout.split('\n')[0]!, /: ok; schema \d+;/);
+	t.notRegex(after.stdout, /Next:/);
 });

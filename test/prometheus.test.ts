@@ -1,8 +1,14 @@
+import {spawn} from 'node:child_process';
+import {existsSync} from 'node:fs';
+import {chmod, copyFile, mkdir, readFile, rmdir} from 'node:fs/promises';
+import {join} from 'node:path';
 import test from 'ava';
-import type {ProcessState} from '../src/model/document.js';
+import type {ProcessState, StatusDocument} from '../src/model/document.js';
 import {renderPrometheus} from '../src/render/prometheus.js';
 import {parseExposition, promtoolCheck, valueOf} from './helpers/exposition.js';
 import {hostile, hostileDocument, makeDocument, validateDocument} from './helpers/status-document.js';
+import {outcome, projectRoot} from './helpers/cli.js';
+import {Fixtures} from './helpers/fixture.js';
 
 const allStates: ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
 
@@ -147,4 +153,95 @@ test('rendering is a pure function of the document', t => {
 	const before = JSON.stringify(doc);
 	t.is(renderPrometheus(doc), renderPrometheus(structuredClone(doc)));
 	t.is(JSON.stringify(doc), before);
+});
+
+// Without systemd's answer (--no-systemd, no bus) a process's unit is read from its cgroup.
+// The text report counts those units; the series said livetree_unit_needs_restart nothing
+// and livetree_units_needing_restart 0 while livetree_unit_processes_needing_reload named
+// the same unit. One rule now (model/process-units.ts): every per-unit series names the
+// cgroup-named unit, and the count agrees with the text; the JSON contract's
+// summary.unitsNeedingRestart stays systemd's count. In a PID namespace of its own, as root,
+// with a real cgroup named as a manager would name it.
+test('without systemd, the per-unit series and the unit count name the units read from cgroups, as the text does', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir('livetree-prom-cgroup-');
+	await chmod(dir, 0o755);
+	const state = join(dir, 'state');
+	await mkdir(state);
+	const exe = join(dir, 'lt-sleep');
+	await copyFile('/usr/bin/sleep', exe);
+	await chmod(exe, 0o755);
+	const groups = ['unified', 'systemd', '']
+		.map(h => join('/sys/fs/cgroup', h))
+		.filter(d => existsSync(join(d, 'cgroup.procs')))
+		.map(d => join(d, `livetree-prom-${process.pid}-${Date.now()}`, 'lt-prom.service'));
+	for (const g of groups) {
+		await mkdir(g, {recursive: true});
+		t.teardown(async () => {
+			// The namespace's processes are gone with its PID 1; the kernel may take a moment.
+			for (let i = 0; i < 50; i++) {
+				try {
+					await rmdir(g);
+					await rmdir(join(g, '..'));
+					return;
+				} catch {
+					await new Promise(resolve => setTimeout(resolve, 100));
+				}
+			}
+		});
+	}
+
+	const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+	const lt = [process.execPath, join(projectRoot, 'bin/livetree.js'), 'status', '--no-systemd', '--state-dir', state].map(a => q(a)).join(' ');
+	const script = [
+		`sh -c 'for g in ${groups.map(g => `"${g}"`).join(' ')}; do echo $$ > "$g/cgroup.procs"; done; exec "$0" 60' ${q(exe)} &`,
+		`${q(exe)} 60 &`,
+		'until [ "$(pgrep -c -x lt-sleep)" = 2 ]; do sleep 0.05; done',
+		'sleep 0.2',
+		// Both run lt-sleep; a new file is renamed over it, as an upgrade does.
+		`cp ${q(exe)} ${q(`${exe}.new`)} && printf x >>${q(`${exe}.new`)} && mv ${q(`${exe}.new`)} ${q(exe)}`,
+		`${lt} --json --output ${q(join(dir, 'status.json'))}; echo "json $?"`,
+		`${lt} --format prometheus --output ${q(join(dir, 'status.prom'))}; echo "prometheus $?"`,
+		`${lt} --color never --output ${q(join(dir, 'status.txt'))}; echo "text $?"`,
+	].join('\n');
+	const r = await outcome(spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
+	t.is(r.code, 0, r.stderr);
+	t.is(r.stdout, 'json 1\nprometheus 1\ntext 1\n', r.stderr);
+
+	const doc = JSON.parse(await readFile(join(dir, 'status.json'), 'utf8')) as StatusDocument;
+	t.deepEqual(doc.units, []);
+	t.is(doc.summary.unitsNeedingRestart, 0, "the contract's field counts systemd's units");
+	t.deepEqual(
+		doc.processes
+			.filter(p => p.needsRestart)
+			.map(p => p.unit)
+			.sort(),
+		['lt-prom.service', null],
+	);
+
+	const text = await readFile(join(dir, 'status.txt'), 'utf8');
+	// The namespace's sh (its PID 1), the stale lt-sleep in the unit's cgroup and the one in none.
+	t.is(text.split('\n')[0], 'Restart needed: 1 unit (lt-prom.service) and 1 process in no unit, 2 processes in all.');
+	t.regex(text, /^Summary: 3 processes(?: \(\d+ kernel threads? not counted\))?, 2 need a restart; 1 unit needs a restart;$/m);
+
+	const prom = await readFile(join(dir, 'status.prom'), 'utf8');
+	const check = promtoolCheck(prom);
+	t.is(check.status, 0, `${check.output}\n${prom}`);
+	t.is(check.output.trim(), '');
+	const parsed = parseExposition(prom);
+	t.is(valueOf(parsed, 'livetree_processes_needing_restart'), 2);
+	t.is(valueOf(parsed, 'livetree_units_needing_restart'), 1);
+	const unit = {unit: 'lt-prom.service'};
+	t.is(valueOf(parsed, 'livetree_unit_needs_restart', unit), 1);
+	t.is(valueOf(parsed, 'livetree_unit_processes_needing_restart', unit), 1);
+	t.is(valueOf(parsed, 'livetree_unit_processes_needing_reload', unit), 0);
+	// The same units in every per-unit family, and no other.
+	for (const family of ['livetree_unit_needs_restart', 'livetree_unit_processes_needing_restart', 'livetree_unit_processes_needing_reload']) {
+		t.deepEqual(
+			parsed.samples.filter(s => s.name === family).map(s => s.labels),
+			[unit],
+			family,
+		);
+	}
 });

@@ -1,10 +1,11 @@
 // `livetree catalog check|rebuild`: inspect the catalog, or move a damaged one aside and
 // salvage what can be read. Nothing recorded is deleted.
 import type {CheckReport} from '../../native/binding.js';
-import {CatalogError} from '../errors/catalog-error.js';
+import {CatalogError, catalogCommandLine} from '../errors/catalog-error.js';
 import {UsageError} from '../errors/usage-error.js';
 import {native} from '../native.js';
 import {catalogPath, readCommon} from '../options.js';
+import {printable} from '../render/reason.js';
 import {prepareStateDir} from '../state-dir.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
@@ -27,7 +28,7 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 			process.stdout.write(
 				options.json
 					? `${JSON.stringify(r, null, 2)}\n`
-					: `${r.path}: ${r.ok ? 'ok' : 'DAMAGED'}; schema ${r.schemaVersion ?? '?'}; ${r.commits ?? '?'} commits, ${r.files ?? '?'} files, ${r.deployments ?? '?'} deployments, ${r.restarts ?? '?'} restarts (${r.restartsInProgress ?? 0} in progress)\n${timelineLine(r.timeline)}${r.problems.map(p => `  ${p}\n`).join('')}`,
+					: `${printable(r.path)}: ${r.ok ? 'ok' : 'DAMAGED'}; schema ${r.schemaVersion ?? '?'}; ${r.commits ?? '?'} commits, ${r.files ?? '?'} files, ${r.deployments ?? '?'} deployments, ${r.restarts ?? '?'} restarts (${r.restartsInProgress ?? 0} in progress)\n${timelineLine(r.timeline)}${r.problems.map(p => `  ${printable(p)}\n`).join('')}${r.ok ? '' : rebuildHint(path)}`,
 			);
 			return r.ok ? 0 : 1;
 		}
@@ -37,7 +38,7 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 			process.stdout.write(
 				options.json
 					? `${JSON.stringify(r, null, 2)}\n`
-					: `${r.path}: rebuilt${r.movedTo ? `; the old file is kept as ${r.movedTo}` : ''}; salvaged ${r.commitsSalvaged} commits, ${r.deploymentsSalvaged} deployments, ${r.restartsSalvaged} restarts, ${r.hostFilesSalvaged} host files, ${r.packageTablesSalvaged} package tables, ${r.composefsImagesSalvaged} composefs images\n${r.lost.map(l => `  lost: ${l}\n`).join('')}`,
+					: `${printable(r.path)}: rebuilt${r.movedTo ? `; the old file is kept as ${printable(r.movedTo)}` : ''}; salvaged ${r.commitsSalvaged} commits, ${r.deploymentsSalvaged} deployments, ${r.restartsSalvaged} restarts, ${r.hostFilesSalvaged} host files, ${r.packageTablesSalvaged} package tables, ${r.composefsImagesSalvaged} composefs images\n${r.lost.map(l => `  lost: ${printable(l)}\n`).join('')}`,
 			);
 			return 0;
 		}
@@ -46,6 +47,11 @@ export async function catalogCommand(argv: string[]): Promise<number> {
 	}
 
 	throw new UsageError('catalog takes check or rebuild');
+}
+
+/** What to do about a damaged catalog: rebuild it, with the --state-dir it was checked in. */
+function rebuildHint(file: string): string {
+	return `Next: run \`${catalogCommandLine('rebuild', file)}\` to move the damaged file aside and rebuild the catalog from what can still be read\n`;
 }
 
 /** What `catalog check` says of the timeline (docs/timeline.md): its range, size and prunings. */

@@ -7,7 +7,7 @@ import {UsageError} from '../errors/usage-error.js';
 import type {Package} from '../model/document.js';
 import {native} from '../native.js';
 import {readCommon} from '../options.js';
-import {printableBytes} from '../render/reason.js';
+import {printable, printableBytes} from '../render/reason.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {commandTable} from './table.js';
@@ -59,7 +59,7 @@ export async function configDiffCommand(argv: string[]): Promise<number> {
 		process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 	} else {
 		for (const w of doc.warnings) {
-			process.stderr.write(`livetree: warning: ${w.code}: ${w.message}\n`);
+			process.stderr.write(`livetree: warning: ${w.code}: ${printable(w.message)}\n`);
 		}
 
 		// ostree's own line: the letter, four spaces, the path.

@@ -5,6 +5,7 @@ import {WebConfigError} from '../errors/web-config-error.js';
 import {parseDuration} from '../exporter/duration.js';
 import {startExporter} from '../exporter/exporter.js';
 import {readCommon} from '../options.js';
+import {printable} from '../render/reason.js';
 import {readRestartHistory} from '../restart-history.js';
 import {prepareStateDir} from '../state-dir.js';
 import {commandHelp} from './help.js';
@@ -23,7 +24,7 @@ export async function exporterCommand(argv: string[]): Promise<number> {
 	await checkDirectory('sysroot', options.sysroot);
 	await prepareStateDir(options, 'record');
 	const log = (message: string) => {
-		process.stderr.write(`livetree exporter: ${message}\n`);
+		process.stderr.write(`livetree exporter: ${printable(message)}\n`);
 	};
 
 	// One scanner for the exporter's life: a scrape reloads only what changed on disk.

@@ -3,6 +3,7 @@ import {CatalogError} from '../errors/catalog-error.js';
 import {native} from '../native.js';
 import {catalogPath, readCommon} from '../options.js';
 import {renderHistory} from '../render/restarts.js';
+import {printable} from '../render/reason.js';
 import {makeStyle} from '../render/style.js';
 import {catalogExists, prepareStateDir} from '../state-dir.js';
 import {commandHelp} from './help.js';
@@ -20,7 +21,7 @@ export async function historyCommand(argv: string[]): Promise<number> {
 	// Reading the history creates nothing: no state directory, no catalog file.
 	const file = catalogPath(options);
 	if (!(await prepareStateDir(options, 'read')) || !catalogExists(file)) {
-		process.stderr.write(`livetree: ${file}: no catalog here yet, so no restart was recorded (a scan or restart creates it)\n`);
+		process.stderr.write(`livetree: ${printable(file)}: no catalog here yet, so no restart was recorded (a scan or restart creates it)\n`);
 		process.stdout.write(options.json ? '[]\n' : 'No restarts recorded.\n');
 		return 0;
 	}

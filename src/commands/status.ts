@@ -7,6 +7,7 @@ import {exitCodes} from '../exit-codes.js';
 import {runningAsRoot} from '../host.js';
 import {readCommon, type CommonOptions} from '../options.js';
 import {complete} from '../model/complete.js';
+import {printable} from '../render/reason.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {suggestFor} from './rerun.js';
@@ -80,7 +81,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 }
 
 function warn(message: string): void {
-	process.stderr.write(`livetree status: ${message}\n`);
+	process.stderr.write(`livetree status: ${printable(message)}\n`);
 }
 
 // 1 when something needs a restart (or a reboot), whatever could not be read, or (with

@@ -58,7 +58,7 @@ export async function whichCommand(argv: string[]): Promise<number> {
 	}
 
 	for (const w of options.json ? [] : result.warnings) {
-		process.stderr.write(`livetree: warning: ${w.code}: ${w.message}\n`);
+		process.stderr.write(`livetree: warning: ${w.code}: ${printable(w.message)}\n`);
 	}
 
 	// The contract's shape of a package (origin.package): every field present, null when unknown.

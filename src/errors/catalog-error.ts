@@ -15,14 +15,22 @@ export class CatalogError extends NativeError {
  * repair the catalog that was refused, not the default one.
  */
 export function catalogHint(message: string, catalogPath: string | undefined): string {
-	if (catalogPath === undefined || path.basename(catalogPath) !== 'catalog.sqlite') {
+	if (catalogPath === undefined) {
 		return message;
 	}
 
+	return message.replaceAll(/`livetree catalog (check|rebuild)`/g, (_, what: 'check' | 'rebuild') => `\`${catalogCommandLine(what, catalogPath)}\``);
+}
+
+/**
+ * `livetree catalog check` or `rebuild` of the catalog at `catalogPath`, as a shell runs it:
+ * with its `--state-dir` (shell-quoted) unless it is the default state directory's.
+ */
+export function catalogCommandLine(what: 'check' | 'rebuild', catalogPath: string): string {
 	const dir = path.dirname(catalogPath);
-	if (dir === defaultStateDir) {
-		return message;
+	if (path.basename(catalogPath) !== 'catalog.sqlite' || dir === defaultStateDir) {
+		return `livetree catalog ${what}`;
 	}
 
-	return message.replaceAll(/`livetree catalog (check|rebuild)`/g, (_, what: string) => `\`livetree catalog ${what} --state-dir ${shellWord(dir)}\``);
+	return `livetree catalog ${what} --state-dir ${shellWord(dir)}`;
 }

@@ -2,6 +2,7 @@
 // else the reasons (Rust decided them; the words come from the model) one per line.
 import type {ChalkInstance} from 'chalk';
 import type {Kernel, Livepatch} from '../model/kernel-document.js';
+import {printable} from './reason.js';
 
 export function kernelLines(kernel: Kernel | undefined, style: ChalkInstance, verbose = false): string[] {
 	if (!kernel) {
@@ -24,7 +25,7 @@ export function kernelLines(kernel: Kernel | undefined, style: ChalkInstance, ve
 	const expected = kernel.expected && kernel.expected !== running ? `, next boot ${kernel.expected}` : '';
 	const lines = [`Kernel: ${running} running${expected}${patchNote}: ${style.red('reboot needed')}`];
 	for (const r of kernel.reasons) {
-		lines.push(`  ${r.message}`);
+		lines.push(`  ${printable(r.message)}`);
 	}
 
 	if (kernel.softRebootPossible === true) {

@@ -77,7 +77,7 @@ export function renderPackagesText(doc: PackagesDocument, style: ChalkInstance, 
 	}
 
 	for (const w of doc.warnings) {
-		lines.push(...layout(style.dim(`warning: ${w.message}`), '', width, 4));
+		lines.push(...layout(style.dim(`warning: ${printable(w.message)}`), '', width, 4));
 	}
 
 	return `${lines.join('\n')}\n`;

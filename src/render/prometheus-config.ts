@@ -2,13 +2,9 @@
 // unit whether one of its processes does (units bound the series; never per PID or path).
 import type {StatusDocument} from '../model/document.js';
 import type {Family} from './exposition.js';
+import {processUnits} from '../model/process-units.js';
 
 export function configFamilies(doc: StatusDocument): Family[] {
-	const units = new Map<string, number>();
-	for (const p of doc.processes) {
-		if (!p.unit) continue;
-		units.set(p.unit, (units.get(p.unit) ?? 0) + (p.needsReload ? 1 : 0));
-	}
 	return [
 		{
 			name: 'livetree_processes_needing_reload',
@@ -18,9 +14,9 @@ export function configFamilies(doc: StatusDocument): Family[] {
 		},
 		{
 			name: 'livetree_unit_processes_needing_reload',
-			help: 'Processes of a systemd unit whose configuration changed after they started.',
+			help: "Processes of a systemd unit whose configuration changed after they started (without systemd's answer, the units the processes' cgroups name).",
 			type: 'gauge',
-			samples: [...units].map(([unit, value]) => ({labels: {unit}, value})),
+			samples: processUnits(doc).map(u => ({labels: {unit: u.name}, value: u.processesNeedingReload})),
 		},
 	];
 }

@@ -6,6 +6,7 @@
 // plus one counter per verdict; never per PID or per restart attempt.
 import type {StatusDocument} from '../model/document.js';
 import type {Family} from './exposition.js';
+import {processUnits} from '../model/process-units.js';
 
 // What the rules need of one catalog restart record (the native RestartRecord fits).
 export interface RestartRecordFacts {
@@ -20,18 +21,12 @@ export interface RestartRecordFacts {
 export const restartVerdicts = ['verified', 'still-stale', 'unverified', 'failed'] as const;
 
 export function unitProcessFamilies(doc: StatusDocument): Family[] {
-	const needing = new Set(doc.processes.filter(p => p.needsRestart).map(p => p.pid));
-	const byUnit = new Map<string, number>();
-	for (const unit of doc.units) {
-		byUnit.set(unit.name, (byUnit.get(unit.name) ?? 0) + unit.pids.filter(pid => needing.has(pid)).length);
-	}
-
 	return [
 		{
 			name: 'livetree_unit_processes_needing_restart',
-			help: 'Processes of a systemd unit that map stale code and need a restart.',
+			help: "Processes of a systemd unit that map stale code and need a restart (without systemd's answer, the units the processes' cgroups name).",
 			type: 'gauge',
-			samples: [...byUnit].map(([unit, value]) => ({labels: {unit}, value})),
+			samples: processUnits(doc).map(u => ({labels: {unit: u.name}, value: u.processesNeedingRestart})),
 		},
 	];
 }

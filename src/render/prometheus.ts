@@ -9,6 +9,7 @@ import {complete} from '../model/complete.js';
 import type {ProcessState, StatusDocument} from '../model/document.js';
 import {comparedOf, installedOf} from '../model/installed.js';
 import {buildPackages} from '../model/packages.js';
+import {processUnits, unitsNeedingRestartCount} from '../model/process-units.js';
 import {formatExposition, type Family} from './exposition.js';
 import {containerFamilies} from './prometheus-containers.js';
 import {restartFamilies, unitProcessFamilies, type RestartRecordFacts} from './prometheus-fleet.js';
@@ -66,12 +67,6 @@ function documentFamilies(doc: StatusDocument): Family[] {
 		byState.set(process.state, (byState.get(process.state) ?? 0) + 1);
 	}
 
-	// A unit name could in principle repeat (two managers); one series per name.
-	const unitNeeds = new Map<string, boolean>();
-	for (const unit of doc.units) {
-		unitNeeds.set(unit.name, (unitNeeds.get(unit.name) ?? false) || unit.needsRestart);
-	}
-
 	const warningsByCode = new Map<string, number>();
 	for (const warning of doc.warnings) {
 		warningsByCode.set(warning.code, (warningsByCode.get(warning.code) ?? 0) + 1);
@@ -95,12 +90,16 @@ function documentFamilies(doc: StatusDocument): Family[] {
 			doc.summary.kernelThreads ?? 0,
 		),
 		gauge('livetree_processes_needing_restart', 'Processes that map stale code and need a restart.', doc.summary.processesNeedingRestart),
-		gauge('livetree_units_needing_restart', 'systemd units holding a process that needs a restart.', doc.summary.unitsNeedingRestart),
+		gauge(
+			'livetree_units_needing_restart',
+			"systemd units holding a process that needs a restart; without systemd's answer (--no-systemd, no bus), the units the stale processes' cgroups name (summary.unitsNeedingRestart counts systemd's only).",
+			unitsNeedingRestartCount(doc),
+		),
 		{
 			name: 'livetree_unit_needs_restart',
-			help: 'Whether a systemd unit holding scanned processes needs a restart (1) or not (0).',
+			help: "Whether a systemd unit holding scanned processes needs a restart (1) or not (0); without systemd's answer, the units the processes' cgroups name.",
 			type: 'gauge',
-			samples: [...unitNeeds].map(([unit, needs]) => ({labels: {unit}, value: needs ? 1 : 0})),
+			samples: processUnits(doc).map(u => ({labels: {unit: u.name}, value: u.needsRestart ? 1 : 0})),
 		},
 		gauge(
 			'livetree_stale_files',

@@ -1,6 +1,7 @@
 // `restart --reload-needed` outcomes, for the terminal: one line per unit reloaded or left alone.
 import type {ChalkInstance} from 'chalk';
 import type {ReloadResult} from '../commands/reload-needed.js';
+import {printable} from './reason.js';
 import {pidChange} from './restarts.js';
 
 const words: Record<string, string> = {
@@ -22,9 +23,9 @@ export function renderReloads(outcomes: readonly ReloadResult[], style: ChalkIns
 		const d = o.details;
 		const extra =
 			o.verdict === 'failed'
-				? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}${d.error ? `, ${d.error.message}` : ''})`
+				? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}${d.error ? `, ${printable(d.error.message)}` : ''})`
 				: o.verdict === 'still-stale'
-					? ` (${d.stale.map(c => c.path).join(', ')})`
+					? ` (${d.stale.map(c => printable(c.path)).join(', ')})`
 					: '';
 		return `${o.unit}: ${color(text)}${extra}; ${pidChange(o.oldPids, o.dryRun ? null : o.newPids, o.dryRun)}`;
 	});

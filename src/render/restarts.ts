@@ -1,6 +1,7 @@
 // Restart outcomes and restart history, for the terminal.
 import type {ChalkInstance} from 'chalk';
 import type {RestartOutcome} from '../systemd/restart.js';
+import {printable} from './reason.js';
 
 // "PIDs 1 2 -> 3 4"; a side with no process is said in words, never a dangling "-".
 export function pidChange(oldPids: readonly number[], newPids: readonly number[] | null, dryRun = false): string {
@@ -41,7 +42,7 @@ export function renderRestarts(outcomes: ReadonlyArray<RestartOutcome<unknown, u
 		const d = o.details;
 		const extra =
 			o.verdict === 'failed'
-				? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}, exit status ${d.execMainStatus ?? '?'}${d.error ? `, ${d.error.message}` : ''})`
+				? ` (job ${o.jobResult ?? 'none'}, result ${d.result ?? '?'}, exit status ${d.execMainStatus ?? '?'}${d.error ? `, ${printable(d.error.message)}` : ''})`
 				: o.verdict === 'still-stale'
 					? ` (${d.stale.length} stale files remain)`
 					: o.verdict === 'unverified'

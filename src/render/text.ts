@@ -13,6 +13,7 @@ import {inContainer, restartAdvice} from './containers-text.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
+import {unitsNeedingRestartCount, unitsOnlyByCgroup} from '../model/process-units.js';
 import {fileReason, printable, reason, reasons} from './reason.js';
 import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
 import {short} from './style.js';
@@ -48,7 +49,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 			...layout(style.dim('This host is not booted from OSTree: no deployments; checking processes for deleted or replaced code.'), '', options.width),
 		);
 	} else if (doc.deployments.length === 0) {
-		lines.push(...layout(style.dim(`No OSTree deployments under ${doc.sysroot.path}.`), '', options.width));
+		lines.push(...layout(style.dim(`No OSTree deployments under ${printable(doc.sysroot.path)}.`), '', options.width));
 	}
 
 	for (const d of doc.deployments) {
@@ -120,7 +121,7 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 	if (doc.warnings.length > 0) {
 		lines.push('', style.yellow(`Warnings: ${doc.warnings.length}`));
 		for (const w of cut(doc.warnings, options.verbose)) {
-			lines.push(...layout(`${w.code}: ${oneLine(w.message)}`, '  ', options.width, 4));
+			lines.push(...layout(`${w.code}: ${printable(w.message)}`, '  ', options.width, 4));
 		}
 
 		lines.push(...more(doc.warnings.length, 'warnings', options, '  '));
@@ -205,18 +206,6 @@ function unitsNeedingRestart(doc: StatusDocument): string[] {
 	return [...doc.units.filter(u => u.needsRestart).map(u => u.name), ...unitsOnlyByCgroup(doc)];
 }
 
-function unitsOnlyByCgroup(doc: StatusDocument): string[] {
-	const known = new Set(doc.units.map(u => u.name));
-	const hinted = new Set<string>();
-	for (const p of doc.processes) {
-		if (p.needsRestart && p.unit && !known.has(p.unit)) {
-			hinted.add(p.unit);
-		}
-	}
-
-	return [...hinted];
-}
-
 export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: Partial<TextOptions> = {}): string {
 	const s = doc.summary;
 	// Unread processes may need a restart too: never say "none" over them.
@@ -230,7 +219,7 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 				: unread > 0
 					? style.yellow(`none of ${s.processes - unread} read needs one`)
 					: style.green('none needs a restart');
-	const unitCount = s.unitsNeedingRestart + unitsOnlyByCgroup(doc).length;
+	const unitCount = unitsNeedingRestartCount(doc);
 	const units = `${unitCount} unit${unitCount === 1 ? ' needs' : 's need'} a restart`;
 	const processes = `${unread} process${unread === 1 ? '' : 'es'}`;
 	const runs = unread === 1 ? 'it runs' : 'they run';
@@ -465,8 +454,4 @@ function cut<T>(list: T[], verbose: boolean): T[] {
 
 function more(total: number, what: string, options: TextOptions, indent: string): string[] {
 	return !options.verbose && total > LIST_LIMIT ? [options.style.dim(`${indent}… and ${total - LIST_LIMIT} more ${what} (--verbose lists all)`)] : [];
-}
-
-function oneLine(s: string): string {
-	return s.replaceAll('\n', '\\n');
 }
