@@ -51,7 +51,8 @@ export async function main(argv: string[]): Promise<number> {
 		// `livetree help status` is `livetree status --help`.
 		const [topic, ...extra] = rest;
 		if (extra.length > 0 || !isCommandName(topic!)) {
-			process.stderr.write(`livetree: help takes one command name, not "${rest.join(' ')}" (try livetree --help)\n`);
+			const {printable} = await import('./render/reason.js');
+			process.stderr.write(`livetree: help takes one command name, not "${printable(rest.join(' '))}" (try livetree --help)\n`);
 			return 2;
 		}
 
@@ -70,7 +71,8 @@ export async function main(argv: string[]): Promise<number> {
 	}
 
 	if (!isCommandName(name)) {
-		process.stderr.write(`livetree: unknown command "${name}" (try --help)\n`);
+		const {printable} = await import('./render/reason.js');
+		process.stderr.write(`livetree: unknown command "${printable(name)}" (try --help)\n`);
 		return 2;
 	}
 

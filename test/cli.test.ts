@@ -41,6 +41,13 @@ test('bad arguments: exit 2 with a message', async t => {
 	t.regex(color.stderr, /--color/);
 	const cmd = await livetree(['frob']);
 	t.is(cmd.code, 2);
+	// A command name as typed, control characters and all: one line, escaped.
+	const hostile = await livetree(['fr\u001b[31m\nob']);
+	t.is(hostile.code, 2);
+	t.is(hostile.stderr, 'livetree: unknown command "fr\\x1b[31m\\x0aob" (try --help)\n');
+	const help = await livetree(['help', 'st\u001batus']);
+	t.is(help.code, 2);
+	t.is(help.stderr, 'livetree: help takes one command name, not "st\\x1batus" (try livetree --help)\n');
 });
 
 test('status on a plain host (no OSTree) is a valid document with no deployments', async t => {
