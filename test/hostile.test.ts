@@ -11,8 +11,10 @@ import type {ExecutionContext} from 'ava';
 import {FIXTURES, Fixtures, ROOT} from './helpers/fixture.js';
 import {type CliResult, livetree, outcome} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
+import {inPidNamespace} from './helpers/unit-cgroup.js';
 import {metricsExitCode, statusExitCode} from './helpers/exit-code.js';
 import type {StatusDocument} from '../src/model/document.js';
+import {shellWord} from '../src/commands/rerun.js';
 import {buildDocument} from '../src/model/build.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native} from '../src/native.js';
@@ -608,7 +610,7 @@ test('a command name with a newline and an escape sequence is printed escaped, o
 	await mkdir(state);
 	const lib = join(dir, 'libdl-copy.so.2');
 	await copyFile('/lib/x86_64-linux-gnu/libdl.so.2', lib);
-	const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+	const q = shellWord;
 	// python3 loads a copy of a library, renames itself, and waits.
 	const rename = String.raw`import ctypes, sys, time; ctypes.CDLL(sys.argv[1]); ctypes.CDLL(None).prctl(15, b'x\n\x1b[31mred', 0, 0, 0); time.sleep(60)`;
 	const script = [
@@ -617,7 +619,7 @@ test('a command name with a newline and an escape sequence is printed escaped, o
 		`cp ${q(lib)} ${q(`${lib}.new`)} && mv ${q(`${lib}.new`)} ${q(lib)}`,
 		`exec ${[process.execPath, join(ROOT, 'bin/livetree.js'), 'status', '--no-systemd', '--color', 'never', '--state-dir', state].map(a => q(a)).join(' ')}`,
 	].join('\n');
-	const r = await outcome(spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
+	const r = await inPidNamespace(script);
 	t.is(r.code, 1, r.stderr);
 	t.false(r.stdout.includes('\u001B'), r.stdout);
 	const lines = r.stdout.split('\n');

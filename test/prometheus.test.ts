@@ -1,14 +1,14 @@
-import {spawn} from 'node:child_process';
-import {existsSync} from 'node:fs';
-import {chmod, copyFile, mkdir, readFile, rmdir} from 'node:fs/promises';
+import {chmod, mkdir, readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import test from 'ava';
 import type {ProcessState, StatusDocument} from '../src/model/document.js';
 import {renderPrometheus} from '../src/render/prometheus.js';
 import {parseExposition, promtoolCheck, valueOf} from './helpers/exposition.js';
 import {hostile, hostileDocument, makeDocument, validateDocument} from './helpers/status-document.js';
-import {outcome, projectRoot} from './helpers/cli.js';
+import {shellWord} from '../src/commands/rerun.js';
+import {projectRoot} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
+import {inPidNamespace, sleepCopy, twoStaleSleepers, unitCgroups} from './helpers/unit-cgroup.js';
 
 const allStates: ProcessState[] = ['current', 'overlay', 'stale', 'foreign', 'unknown'];
 
@@ -169,43 +169,17 @@ test('without systemd, the per-unit series and the unit count name the units rea
 	await chmod(dir, 0o755);
 	const state = join(dir, 'state');
 	await mkdir(state);
-	const exe = join(dir, 'lt-sleep');
-	await copyFile('/usr/bin/sleep', exe);
-	await chmod(exe, 0o755);
-	const groups = ['unified', 'systemd', '']
-		.map(h => join('/sys/fs/cgroup', h))
-		.filter(d => existsSync(join(d, 'cgroup.procs')))
-		.map(d => join(d, `livetree-prom-${process.pid}-${Date.now()}`, 'lt-prom.service'));
-	for (const g of groups) {
-		await mkdir(g, {recursive: true});
-		t.teardown(async () => {
-			// The namespace's processes are gone with its PID 1; the kernel may take a moment.
-			for (let i = 0; i < 50; i++) {
-				try {
-					await rmdir(g);
-					await rmdir(join(g, '..'));
-					return;
-				} catch {
-					await new Promise(resolve => setTimeout(resolve, 100));
-				}
-			}
-		});
-	}
-
-	const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+	const exe = await sleepCopy(dir);
+	const groups = await unitCgroups(t, 'livetree-prom', 'lt-prom.service');
+	const q = shellWord;
 	const lt = [process.execPath, join(projectRoot, 'bin/livetree.js'), 'status', '--no-systemd', '--state-dir', state].map(a => q(a)).join(' ');
 	const script = [
-		`sh -c 'for g in ${groups.map(g => `"${g}"`).join(' ')}; do echo $$ > "$g/cgroup.procs"; done; exec "$0" 60' ${q(exe)} &`,
-		`${q(exe)} 60 &`,
-		'until [ "$(pgrep -c -x lt-sleep)" = 2 ]; do sleep 0.05; done',
-		'sleep 0.2',
-		// Both run lt-sleep; a new file is renamed over it, as an upgrade does.
-		`cp ${q(exe)} ${q(`${exe}.new`)} && printf x >>${q(`${exe}.new`)} && mv ${q(`${exe}.new`)} ${q(exe)}`,
+		...twoStaleSleepers(exe, groups),
 		`${lt} --json --output ${q(join(dir, 'status.json'))}; echo "json $?"`,
 		`${lt} --format prometheus --output ${q(join(dir, 'status.prom'))}; echo "prometheus $?"`,
 		`${lt} --color never --output ${q(join(dir, 'status.txt'))}; echo "text $?"`,
 	].join('\n');
-	const r = await outcome(spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
+	const r = await inPidNamespace(script);
 	t.is(r.code, 0, r.stderr);
 	t.is(r.stdout, 'json 1\nprometheus 1\ntext 1\n', r.stderr);
 

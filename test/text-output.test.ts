@@ -2,8 +2,7 @@
 // was read, quoted for any shell; sentences wrap at the terminal's width (never in a pipe);
 // `packages NAME` and `restart --needed` say what they did not find.
 import {execFile, execFileSync, spawn} from 'node:child_process';
-import {chmod, copyFile, mkdir, readFile, rmdir} from 'node:fs/promises';
-import {existsSync} from 'node:fs';
+import {chmod, mkdir, readFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
@@ -17,12 +16,13 @@ import {renderPackagesText} from '../src/render/packages-text.js';
 import {renderRestarts} from '../src/render/restarts.js';
 import {renderText} from '../src/render/text.js';
 import {terminalWidth} from '../src/render/wrap.js';
-import {livetree, outcome, projectRoot} from './helpers/cli.js';
+import {livetree, projectRoot} from './helpers/cli.js';
 import {statusExitCode} from './helpers/exit-code.js';
 import {Fixtures} from './helpers/fixture.js';
 import {startSimHost} from './helpers/sim-host.js';
 import {makeDocument} from './helpers/status-document.js';
 import {startUserManager} from './helpers/systemd-user.js';
+import {inPidNamespace, sleepCopy, twoStaleSleepers, unitCgroups} from './helpers/unit-cgroup.js';
 
 const execFileP = promisify(execFile);
 const plain = new Chalk({level: 0});
@@ -319,42 +319,15 @@ test('without systemd, the verdict counts the units read from cgroups, and every
 	await chmod(dir, 0o755);
 	const state = join(dir, 'state');
 	await mkdir(state);
-	const exe = join(dir, 'lt-sleep');
-	await copyFile('/usr/bin/sleep', exe);
-	await chmod(exe, 0o755);
+	const exe = await sleepCopy(dir);
 	// A cgroup as a manager started below a delegated directory would name it: the unit is
 	// lt-verdict.service, in every hierarchy that holds processes (cgroup v2, or name=systemd).
-	const groups = ['unified', 'systemd', '']
-		.map(h => join('/sys/fs/cgroup', h))
-		.filter(d => existsSync(join(d, 'cgroup.procs')))
-		.map(d => join(d, `livetree-verdict-${process.pid}-${Date.now()}`, 'lt-verdict.service'));
-	for (const g of groups) {
-		await mkdir(g, {recursive: true});
-		t.teardown(async () => {
-			// The namespace's processes are gone with its PID 1; the kernel may take a moment.
-			for (let i = 0; i < 50; i++) {
-				try {
-					await rmdir(g);
-					await rmdir(join(g, '..'));
-					return;
-				} catch {
-					await new Promise(resolve => setTimeout(resolve, 100));
-				}
-			}
-		});
-	}
-
-	const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+	const groups = await unitCgroups(t, 'livetree-verdict', 'lt-verdict.service');
 	const script = [
-		`sh -c 'for g in ${groups.map(g => `"${g}"`).join(' ')}; do echo $$ > "$g/cgroup.procs"; done; exec "$0" 60' ${q(exe)} &`,
-		`${q(exe)} 60 &`,
-		'until [ "$(pgrep -c -x lt-sleep)" = 2 ]; do sleep 0.05; done',
-		'sleep 0.2',
-		// Both run lt-sleep; a new file is renamed over it, as an upgrade does.
-		`cp ${q(exe)} ${q(`${exe}.new`)} && printf x >>${q(`${exe}.new`)} && mv ${q(`${exe}.new`)} ${q(exe)}`,
-		`exec ${[process.execPath, join(projectRoot, 'bin/livetree.js'), 'status', '--no-systemd', '--color', 'never', '--state-dir', state].map(a => q(a)).join(' ')}`,
+		...twoStaleSleepers(exe, groups),
+		`exec ${[process.execPath, join(projectRoot, 'bin/livetree.js'), 'status', '--no-systemd', '--color', 'never', '--state-dir', state].map(a => shellWord(a)).join(' ')}`,
 	].join('\n');
-	const r = await outcome(spawn('unshare', ['--pid', '--fork', '--mount-proc', 'sh', '-c', script], {stdio: ['ignore', 'pipe', 'pipe'], cwd: '/'}));
+	const r = await inPidNamespace(script);
 	t.is(r.code, 1, r.stderr);
 	const lines = r.stdout.split('\n');
 	t.is(lines[0], 'Restart needed: 1 unit (lt-verdict.service) and 1 process in no unit, 2 processes in all.');
@@ -372,25 +345,12 @@ test('explain, systemd unreachable: the next step names the unit without a livet
 	t.teardown(async () => fx.cleanup());
 	const dir = await fx.tempDir('livetree-next-unit-');
 	await chmod(dir, 0o755);
-	const exe = join(dir, 'lt-sleep');
-	await copyFile('/usr/bin/sleep', exe);
-	await chmod(exe, 0o755);
-	const groups = ['unified', 'systemd', '']
-		.map(h => join('/sys/fs/cgroup', h))
-		.filter(d => existsSync(join(d, 'cgroup.procs')))
-		.map(d => join(d, `livetree-next-${process.pid}-${Date.now()}`, 'lt-next.service'));
-	for (const g of groups) {
-		await mkdir(g, {recursive: true});
-	}
-
+	const exe = await sleepCopy(dir);
+	const groups = await unitCgroups(t, 'livetree-next', 'lt-next.service');
 	const child = spawn('sh', ['-c', `for g in "$@"; do echo $$ > "$g/cgroup.procs"; done; exec '${exe}' 60`, 'sh', ...groups], {stdio: 'ignore'});
-	t.teardown(async () => {
+	// Registered after the groups' removal, so it runs before it.
+	t.teardown(() => {
 		child.kill('SIGKILL');
-		await new Promise(resolve => setTimeout(resolve, 200));
-		for (const g of groups) {
-			await rmdir(g).catch(() => undefined);
-			await rmdir(join(g, '..')).catch(() => undefined);
-		}
 	});
 	const pid = child.pid!;
 	for (let i = 0; i < 100 && !(await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')).includes(exe); i++) {

@@ -62,7 +62,7 @@ export interface UserManager {
 }
 
 /** Hierarchies in which systemd tracks processes: where our private root cgroup must exist. */
-function systemdHierarchies(): string[] {
+export function systemdHierarchies(): string[] {
 	if (existsSync(join(CGROUP_FS, 'cgroup.controllers'))) return [CGROUP_FS];
 	return ['unified', 'systemd'].map(h => join(CGROUP_FS, h)).filter(d => existsSync(join(d, 'cgroup.procs')));
 }
