@@ -51,6 +51,29 @@ fn failed(e: &ConnError) -> String {
     json!({"ok": false, "kind": e.kind, "message": e.message}).to_string()
 }
 
+/// CALLS made on the open connection, their replies written by `answer`; the connection's
+/// failure otherwise (a connection that failed mid-way is not used again).
+fn exchange(
+    inner: &Mutex<Option<Connection>>,
+    calls: &[Call],
+    answer: impl FnOnce(&[Reply]) -> String,
+) -> String {
+    let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(conn) = guard.as_mut() else {
+        return failed(&ConnError {
+            kind: "ENOTCONN".into(),
+            message: "the D-Bus connection is not open".into(),
+        });
+    };
+    match conn.calls(calls) {
+        Ok(replies) => answer(&replies),
+        Err(e) => {
+            *guard = None;
+            failed(&e)
+        }
+    }
+}
+
 pub struct DbusTask {
     run: Option<Box<dyn FnOnce() -> String + Send>>,
     panic: Option<String>,
@@ -160,30 +183,16 @@ impl DbusConnection {
                         args,
                     });
                 }
-                let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(conn) = guard.as_mut() else {
-                    return failed(&ConnError {
-                        kind: "ENOTCONN".into(),
-                        message: "the D-Bus connection is not open".into(),
-                    });
-                };
-                match conn.calls(&built) {
-                    Ok(replies) => {
-                        let replies: Vec<_> = replies
-                            .iter()
-                            .map(|r| match r {
-                                Reply::Ok(body) => json!({"ok": true, "body": body.iter().map(to_json).collect::<Vec<_>>()}),
-                                Reply::Err { name, message } => json!({"ok": false, "name": name, "message": message}),
-                            })
-                            .collect();
-                        json!({"ok": true, "replies": replies}).to_string()
-                    }
-                    Err(e) => {
-                        // A connection that failed mid-way is not used again.
-                        *guard = None;
-                        failed(&e)
-                    }
-                }
+                exchange(&inner, &built, |replies| {
+                    let replies: Vec<_> = replies
+                        .iter()
+                        .map(|r| match r {
+                            Reply::Ok(body) => json!({"ok": true, "body": body.iter().map(to_json).collect::<Vec<_>>()}),
+                            Reply::Err { name, message } => json!({"ok": false, "name": name, "message": message}),
+                        })
+                        .collect();
+                    json!({"ok": true, "replies": replies}).to_string()
+                })
             })),
             panic: None,
         })
@@ -224,21 +233,7 @@ impl DbusConnection {
                         })
                     }
                 };
-                let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(conn) = guard.as_mut() else {
-                    return failed(&ConnError {
-                        kind: "ENOTCONN".into(),
-                        message: "the D-Bus connection is not open".into(),
-                    });
-                };
-                match conn.calls(&calls) {
-                    Ok(replies) => properties_json(&replies),
-                    Err(e) => {
-                        // A connection that failed mid-way is not used again.
-                        *guard = None;
-                        failed(&e)
-                    }
-                }
+                exchange(&inner, &calls, properties_json)
             })),
             panic: None,
         })
