@@ -47,11 +47,7 @@ async function writeUnit(m: UserManager, name: string, body: string): Promise<st
 }
 
 test.serial('unit-file: a fragment edited after the start is a change until daemon-reload and a restart; a later start is not flagged', async t => {
-	const m = await startUserManager();
-	t.teardown(async () => m.stop());
-	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
-	t.teardown(async () => rm(state, {recursive: true, force: true}));
-	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+	const {m, bus} = await managerAndState(t);
 
 	const frag = await writeUnit(m, 'lt-unitfile.service', '[Service]\nExecStart=/bin/sleep 600\n');
 	const dropDir = `${frag}.d`;
@@ -162,23 +158,33 @@ async function daemon(dir: string, reopen = true): Promise<string> {
 	return `/usr/bin/unshare -m --propagation private /bin/bash ${script} ${dir}`;
 }
 
+/** A real `systemd --user` manager and a state directory of the test's own, stopped and
+ * removed at teardown; `bus` names both to livetree. */
+async function managerAndState(t: ExecutionContext): Promise<{m: UserManager; state: string; bus: string[]}> {
+	const m = await startUserManager();
+	t.teardown(async () => m.stop());
+	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
+	t.teardown(async () => rm(state, {recursive: true, force: true}));
+	return {m, state, bus: ['--bus-address', m.busAddress, '--state-dir', state]};
+}
+
+/** A daemon's configuration directory, removed at teardown: lt-daemon.conf holds `v1`. */
+async function daemonEtc(t: ExecutionContext): Promise<string> {
+	const dir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
+	t.teardown(async () => rm(dir, {recursive: true, force: true}));
+	await writeFile(join(dir, 'lt-daemon.conf'), 'v1\n');
+	return dir;
+}
+
 async function replace(file: string, text: string): Promise<void> {
 	await writeFile(`${file}.new`, text);
 	await rename(`${file}.new`, file);
 }
 
 test.serial('restart --reload-needed reloads a unit with ExecReload and verifies it; one without ExecReload is left alone', async t => {
-	const m = await startUserManager();
-	t.teardown(async () => m.stop());
-	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
-	t.teardown(async () => rm(state, {recursive: true, force: true}));
-	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
-	const withReload = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	const noReload = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	t.teardown(async () => rm(withReload, {recursive: true, force: true}));
-	t.teardown(async () => rm(noReload, {recursive: true, force: true}));
-	await writeFile(join(withReload, 'lt-daemon.conf'), 'v1\n');
-	await writeFile(join(noReload, 'lt-daemon.conf'), 'v1\n');
+	const {m, state, bus} = await managerAndState(t);
+	const withReload = await daemonEtc(t);
+	const noReload = await daemonEtc(t);
 	await writeUnit(m, 'lt-reload.service', `[Service]\nExecStart=${await daemon(withReload)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
 	await writeUnit(m, 'lt-noreload.service', `[Service]\nExecStart=${await daemon(noReload)}\n`);
 	await m.systemctl(['daemon-reload']);
@@ -282,14 +288,8 @@ test.serial('restart --reload-needed reloads a unit with ExecReload and verifies
 test.serial(
 	'restart --reload-needed: a daemon that keeps the replaced file is still-stale; one edited in place is reloaded, unverifiable; a changed unit file is left alone',
 	async t => {
-		const m = await startUserManager();
-		t.teardown(async () => m.stop());
-		const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
-		t.teardown(async () => rm(state, {recursive: true, force: true}));
-		const bus = ['--bus-address', m.busAddress, '--state-dir', state];
-		const dir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-		t.teardown(async () => rm(dir, {recursive: true, force: true}));
-		await writeFile(join(dir, 'lt-daemon.conf'), 'v1\n');
+		const {m, state, bus} = await managerAndState(t);
+		const dir = await daemonEtc(t);
 		await writeUnit(m, 'lt-inplace.service', `[Service]\nExecStart=${await daemon(dir)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
 		const frag = await writeUnit(m, 'lt-frag.service', '[Service]\nExecStart=/bin/sleep 603\nExecReload=/bin/true\n');
 		await m.systemctl(['daemon-reload']);
@@ -299,9 +299,7 @@ test.serial(
 
 		// A daemon that does not read its configuration on SIGHUP: the reload is done, the same
 		// process runs, and it still holds the replaced file.
-		const deafDir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-		t.teardown(async () => rm(deafDir, {recursive: true, force: true}));
-		await writeFile(join(deafDir, 'lt-daemon.conf'), 'v1\n');
+		const deafDir = await daemonEtc(t);
 		await writeUnit(m, 'lt-deaf.service', `[Service]\nExecStart=${await daemon(deafDir, false)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
 		await m.systemctl(['daemon-reload']);
 		await m.systemctl(['start', 'lt-deaf.service']);
@@ -388,20 +386,12 @@ const usecIso = (usec: bigint) => new Date(Number(usec / 1000n)).toISOString();
 // `systemctl reload` made outside livetree: the manager's ExecReload says when the last
 // reload ran and how it ended; a change before a reload that succeeded is applied.
 test.serial('a reload made outside livetree (systemctl reload) clears the changes before it; one after it, and a failed reload, do not', async t => {
-	const m = await startUserManager();
-	t.teardown(async () => m.stop());
-	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
-	t.teardown(async () => rm(state, {recursive: true, force: true}));
-	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
+	const {m, bus} = await managerAndState(t);
 	const debug = {LIVETREE_DEBUG_SCANNER: '1'};
-	const dir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	const failDir = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	t.teardown(async () => rm(dir, {recursive: true, force: true}));
-	t.teardown(async () => rm(failDir, {recursive: true, force: true}));
+	const dir = await daemonEtc(t);
+	const failDir = await daemonEtc(t);
 	const conf = join(dir, 'lt-daemon.conf');
 	const failConf = join(failDir, 'lt-daemon.conf');
-	await writeFile(conf, 'v1\n');
-	await writeFile(failConf, 'v1\n');
 	await writeUnit(m, 'lt-ext.service', `[Service]\nExecStart=${await daemon(dir)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
 	await writeUnit(m, 'lt-extfail.service', `[Service]\nExecStart=${await daemon(failDir)}\nExecReload=/bin/false\n`);
 	await m.systemctl(['daemon-reload']);
@@ -513,23 +503,13 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 });
 
 test.serial('a daemon that keeps its replaced configuration is still said after a systemctl reload; a reload in progress clears nothing', async t => {
-	const m = await startUserManager();
-	t.teardown(async () => m.stop());
-	const state = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-'));
-	t.teardown(async () => rm(state, {recursive: true, force: true}));
-	const bus = ['--bus-address', m.busAddress, '--state-dir', state];
-	const deaf = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	const hears = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	t.teardown(async () => rm(deaf, {recursive: true, force: true}));
-	t.teardown(async () => rm(hears, {recursive: true, force: true}));
-	await writeFile(join(deaf, 'lt-daemon.conf'), 'v1\n');
-	await writeFile(join(hears, 'lt-daemon.conf'), 'v1\n');
+	const {m, bus} = await managerAndState(t);
+	const deaf = await daemonEtc(t);
+	const hears = await daemonEtc(t);
 	await writeUnit(m, 'lt-extdeaf.service', `[Service]\nExecStart=${await daemon(deaf, false)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
 	await writeUnit(m, 'lt-exthears.service', `[Service]\nExecStart=${await daemon(hears)}\nExecReload=/bin/kill -HUP $MAINPID\n`);
 	// A reload still running: its first command has run, the second has not ended.
-	const slow = await mkdtemp(join(os.tmpdir(), 'livetree-cfgu-etc-'));
-	t.teardown(async () => rm(slow, {recursive: true, force: true}));
-	await writeFile(join(slow, 'lt-daemon.conf'), 'v1\n');
+	const slow = await daemonEtc(t);
 	await writeUnit(m, 'lt-extslow.service', `[Service]\nExecStart=${await daemon(slow)}\nExecReload=/bin/kill -HUP $MAINPID\nExecReload=/bin/sleep 60\n`);
 	await m.systemctl(['daemon-reload']);
 	await m.systemctl(['start', 'lt-extdeaf.service', 'lt-exthears.service', 'lt-extslow.service']);
