@@ -8,6 +8,7 @@ import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
 import type {ProcessTexts} from './model/process-texts.js';
 import {parseScan, type KernelThread, type ScanParts} from './model/scan-parts.js';
+import {debugLine} from './debug-line.js';
 import {native} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
 import {prepareStateDir} from './state-dir.js';
@@ -88,16 +89,17 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 	}
 }
 
-// LIVETREE_DEBUG_SCANNER=1: one stderr line per scan saying which processes it read and
-// how often the scanner has loaded what it knows (docs/scanner.md; the tests read it).
+// One debug line per scan saying which processes it read and how often the scanner has
+// loaded what it knows.
 function debugScan(scanner: Scanner, pids: number[] | undefined): void {
-	if (!process.env['LIVETREE_DEBUG_SCANNER']) {
+	const debug = debugLine();
+	if (!debug) {
 		return;
 	}
 
 	const s = scanner.stats();
 	const which = pids ? `PIDs ${pids.join(',')}` : 'every process';
-	process.stderr.write(`livetree: scanned ${which}; knowledge loads ${s.knowledgeLoads}, index builds ${s.indexBuilds}, catalog opens ${s.catalogOpens}\n`);
+	debug(`scanned ${which}; knowledge loads ${s.knowledgeLoads}, index builds ${s.indexBuilds}, catalog opens ${s.catalogOpens}`);
 }
 
 export async function collect(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<StatusDocument> {

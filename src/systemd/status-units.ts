@@ -1,6 +1,7 @@
 // The units of a status report: ask the manager which unit holds each scanned process,
 // and mark the units whose processes need a restart. No bus is not an error: the report
 // goes on without units and says so in a `systemd-unavailable` warning.
+import {debugLine} from '../debug-line.js';
 import type {Process, Unit, Warning} from '../model/document.js';
 import type {BusChoice} from '../options.js';
 import {checkBusAddress, clientOptions, managerSocket, noBusAt, resolveBusAddress} from './bus-address.js';
@@ -162,9 +163,4 @@ export async function unitsForProcesses(
 	} finally {
 		ahead?.close();
 	}
-}
-
-// LIVETREE_DEBUG_SCANNER=1 (docs/scanner.md): what was asked of the manager about reloads.
-function debugLine(): ((line: string) => void) | undefined {
-	return process.env['LIVETREE_DEBUG_SCANNER'] ? line => process.stderr.write(`livetree: ${line}\n`) : undefined;
 }
