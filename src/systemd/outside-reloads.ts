@@ -7,7 +7,7 @@
 // TypeScript only finds the time; the core decides what is changed.
 import type {Process, Warning} from '../model/document.js';
 import type {UnitQueries} from './bulk-client.js';
-import {lastReload, lastReloadUsec} from './exec-reload.js';
+import {lastReload} from './exec-reload.js';
 import {pathFromName, type UnitStatus} from './units.js';
 
 /** A reload of process `pid`, which started at `startedAt`, begun at `atMs` (ms since the epoch). */
@@ -82,11 +82,10 @@ export async function seeOutsideReloads(
 
 		const last = lastReload(runs);
 		lastReloads.set(unit.name, last && {at: new Date(Number(last.startUsec / 1000n)).toISOString(), succeeded: last.succeeded});
-		const at = lastReloadUsec(runs);
-		if (at === null) continue;
+		if (!last?.succeeded) continue;
 		// Whole milliseconds, rounded down: a change within the millisecond before the reload
 		// began is still said, never one after it taken as applied.
-		const atMs = Number(at / 1000n);
+		const atMs = Number(last.startUsec / 1000n);
 		// A reload before a process started is none of its own.
 		for (const p of own) if (atMs >= Date.parse(p.startedAt)) reloads.push({pid: p.pid, startedAt: p.startedAt, atMs});
 	}
