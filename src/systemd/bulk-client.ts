@@ -45,6 +45,12 @@ interface Pending {
 	reject: (error: unknown) => void;
 }
 
+// A call's error reply (its error name and message), or none at all, as the error the
+// dbus-next client would give for it.
+function replyError(failed: {name: string; message: string} | undefined, context: string): SystemdError {
+	return toSystemdError(failed ? {type: failed.name, text: failed.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'}, context);
+}
+
 // A connection's failure as the error the dbus-next client would give for it.
 function connectionError(o: {kind: string; message: string}, context: string): SystemdError {
 	if (o.kind === 'AuthFailed') {
@@ -225,15 +231,7 @@ export class BulkSystemdClient implements UnitQueries {
 		}
 
 		if (asked.length === 0) return result;
-		if (this.closed) {
-			throw new SystemdError('systemd-unavailable', 'unit properties: client closed');
-		}
-
-		const outcome = JSON.parse((await this.conn.getProperties({...this.to(), kinds, paths, kindOf})) as string) as PropertiesOutcome;
-		if (!outcome.ok) {
-			throw connectionError(outcome, 'unit properties');
-		}
-
+		const outcome = await this.answered<PropertiesOutcome>('unit properties', async () => this.conn.getProperties({...this.to(), kinds, paths, kindOf}));
 		const {values} = outcome;
 		const failed = new Map<number, [string, string]>();
 		for (const [i, name, message] of outcome.errors) failed.set(i, [name, message]);
@@ -252,10 +250,7 @@ export class BulkSystemdClient implements UnitQueries {
 					if (bad === undefined && i < values.length) {
 						into[name] = values[i];
 					} else if (!error && !(bad && isMissingProperty(bad[0]))) {
-						error = toSystemdError(
-							bad ? {type: bad[0], text: bad[1]} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'},
-							`Get ${iface}.${name} on ${unit.path}`,
-						);
+						error = replyError(bad && {name: bad[0], message: bad[1]}, `Get ${iface}.${name} on ${unit.path}`);
 					}
 				}
 			}
@@ -276,15 +271,7 @@ export class BulkSystemdClient implements UnitQueries {
 		);
 		for (const [i, u] of units.entries()) {
 			const r = replies[i];
-			result.set(
-				u.name,
-				r?.ok
-					? execReloadOf(u.name, r.body[0])
-					: toSystemdError(
-							r ? {type: r.name, text: r.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'},
-							`Get ${SERVICE_INTERFACE}.ExecReload on ${u.path}`,
-						),
-			);
+			result.set(u.name, r?.ok ? execReloadOf(u.name, r.body[0]) : replyError(r, `Get ${SERVICE_INTERFACE}.ExecReload on ${u.path}`));
 		}
 
 		return result;
@@ -330,16 +317,25 @@ export class BulkSystemdClient implements UnitQueries {
 	// One exchange of many calls (no batching by turn): their replies, in order; a failure of
 	// the connection itself is thrown.
 	private async exchange(calls: DbusCall[], what: string): Promise<Reply[]> {
+		return (await this.answered<Outcome>(what, async () => this.conn.calls(calls))).replies ?? [];
+	}
+
+	// One exchange on the core's connection (`run` starts it): its answer, parsed; a closed
+	// client or a failure of the connection itself is thrown.
+	private async answered<T extends {ok: true} | {ok: false; kind: string; message: string}>(
+		what: string,
+		run: () => Promise<unknown>,
+	): Promise<Extract<T, {ok: true}>> {
 		if (this.closed) {
 			throw new SystemdError('systemd-unavailable', `${what}: client closed`);
 		}
 
-		const outcome = JSON.parse((await this.conn.calls(calls)) as string) as Outcome;
+		const outcome = JSON.parse((await run()) as string) as T;
 		if (!outcome.ok) {
-			throw connectionError(outcome, what);
+			throw connectionError(outcome as Extract<T, {ok: false}>, what);
 		}
 
-		return outcome.replies ?? [];
+		return outcome as Extract<T, {ok: true}>;
 	}
 
 	private async call(what: string, call: DbusCall): Promise<unknown[]> {
@@ -379,7 +375,7 @@ export class BulkSystemdClient implements UnitQueries {
 		for (const [i, p] of batch.entries()) {
 			const r = outcome.replies?.[i];
 			if (r?.ok) p.resolve(r.body);
-			else p.reject(toSystemdError(r ? {type: r.name, text: r.message} : {type: 'org.freedesktop.DBus.Error.NoReply', text: 'no reply'}, p.what));
+			else p.reject(replyError(r, p.what));
 		}
 	}
 }
