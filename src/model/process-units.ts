@@ -52,6 +52,13 @@ export function unitsOnlyByCgroup(doc: StatusDocument): string[] {
 		.map(u => u.name);
 }
 
+/** The names of the units that need a restart: systemd's (in its order), then those only the
+ * cgroups of processes that need a restart name (a process's group line names that unit, so
+ * the verdict counts it too). */
+export function unitsNeedingRestart(doc: StatusDocument): string[] {
+	return [...doc.units.filter(u => u.needsRestart).map(u => u.name), ...unitsOnlyByCgroup(doc)];
+}
+
 /** How many units need a restart: `summary.unitsNeedingRestart` (systemd's) and those only cgroups name. */
 export function unitsNeedingRestartCount(doc: StatusDocument): number {
 	return doc.summary.unitsNeedingRestart + unitsOnlyByCgroup(doc).length;

@@ -13,7 +13,7 @@ import {inContainer, restartAdvice} from './containers-text.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
-import {unitsNeedingRestartCount, unitsOnlyByCgroup} from '../model/process-units.js';
+import {unitsNeedingRestart, unitsNeedingRestartCount} from '../model/process-units.js';
 import {fileReason, printable, reason, reasons} from './reason.js';
 import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
 import {short} from './style.js';
@@ -197,13 +197,6 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 	}
 
 	return `${parts.join('; ')}.`;
-}
-
-// The units that need a restart: those systemd answered for, then the units read from the
-// cgroups of processes that need a restart that systemd did not answer for (--no-systemd, no
-// bus): a process's group line names that unit, so the verdict and summary count it too.
-function unitsNeedingRestart(doc: StatusDocument): string[] {
-	return [...doc.units.filter(u => u.needsRestart).map(u => u.name), ...unitsOnlyByCgroup(doc)];
 }
 
 export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: Partial<TextOptions> = {}): string {
