@@ -3,11 +3,9 @@ import {access, constants, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
-import {buildDocument, withUnits} from './model/build.js';
-import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
 import type {ProcessTexts} from './model/process-texts.js';
-import {parseScan, type KernelThread, type ScanParts} from './model/scan-parts.js';
+import type {KernelThread, ScanParts} from './model/scan-parts.js';
 import {debugLine} from './debug-line.js';
 import {native} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
@@ -31,6 +29,10 @@ export interface CollectOptions {
 	// Have the core write each process's view and its own text (scanOnly; set by
 	// collectPrintable for processesApart with units to add).
 	processViews?: boolean;
+	// Called once the core's scan runs on the thread pool: the modules the caller needs only
+	// after the scan load meanwhile, on a core the scan leaves free (its attribution is one
+	// thread), instead of before it.
+	scanning?: () => void;
 }
 
 // A document whose processes may be JSON text (see CollectOptions.processesApart), and
@@ -73,7 +75,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'record');
 	try {
-		const json = await scanner.scan({
+		const scan = scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			...(extra.processesApart ? {processesApart: true} : {}),
 			...(extra.processViews && !extra.processesApart ? {processViews: true} : {}),
@@ -82,6 +84,8 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
+		extra.scanning?.();
+		const [json, {parseScan}] = await Promise.all([scan, import('./model/scan-parts.js')]);
 		debugScan(scanner, extra.pids);
 		return parseScan(json);
 	} catch (error) {
@@ -122,9 +126,16 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	const kept = scanner ?? openScanner(options);
 	// What systemd can tell before the scan has answered is asked while it runs.
 	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot)})) : undefined;
+	// What builds the document loads while the core scans.
+	let building: Promise<[typeof import('./model/build.js'), typeof import('./model/installed.js')]> | undefined;
+	const scanning = () => {
+		building = Promise.all([import('./model/build.js'), import('./model/installed.js')]);
+		extra.scanning?.();
+	};
+
 	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
 	try {
-		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, processViews: views}, kept), hostFacts()]);
+		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, processViews: views, scanning}, kept), hostFacts()]);
 	} catch (error) {
 		// The connection opened meanwhile is closed, whatever it answered.
 		void ahead?.then(async a => a.ahead).then(a => 'close' in a && a.close());
@@ -132,6 +143,8 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	}
 
 	const [scan, host] = scanned;
+	// Set: scanOnly returned a scan, so it started one.
+	const [{buildDocument, withUnits}, {rememberInstalled}] = await building!;
 	const doc = buildDocument({scan, host});
 	rememberInstalled(doc, scan.installedPackages, scan.comparedTrees ?? []);
 	if (ahead) {

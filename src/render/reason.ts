@@ -3,7 +3,7 @@
 // The core decides which files make a process stale and why (files[].staleReason); this
 // module only words its codes.
 import type {MappedFile, Process} from '../model/document.js';
-import {short, shortId} from './style.js';
+import {short, shortId} from './short.js';
 
 // Where the bytes came from. A file that lies in a tree at its tree path is "from" that
 // commit; one elsewhere (a chroot's or the host's copy) only has the same bytes.

@@ -1,0 +1,13 @@
+// Short forms of long identifiers for sentences. Apart from style.ts (colours) so that the
+// words of a reason or a warning load without the colour library (`status --json`).
+
+// Checksums are 64 hex digits; people recognise them by their first ten.
+export function short(checksum: string | null | undefined): string {
+	return checksum ? `${checksum.slice(0, 10)}…` : '?';
+}
+
+// A deployment id (OSNAME/CHECKSUM.SERIAL) with its checksum shortened, for sentences.
+export function shortId(id: string): string {
+	const match = /^(.*\/)([\da-f]{64})(\.\d+)$/.exec(id);
+	return match ? `${match[1]!}${short(match[2])}${match[3]!}` : id;
+}
