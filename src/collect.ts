@@ -39,7 +39,8 @@ export interface CollectOptions {
 // what the scan knew beside it.
 export interface Collected {
 	doc: StatusDocument;
-	processesText?: string;
+	// The processes' JSON text, its UTF-8 bytes as the core wrote them (ScanParts).
+	processesText?: Buffer;
 	// Each process's text as the core wrote it, through which its view in `doc.processes`
 	// prints (processesApart with units to add; model/process-texts.ts).
 	processTexts?: ProcessTexts;

@@ -128,7 +128,7 @@ async function render(doc: StatusDocument, format: string, facts: ExporterFacts,
 }
 
 // stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.
-async function writeOut(output: string | Iterable<string>): Promise<void> {
+async function writeOut(output: string | Iterable<string | Uint8Array>): Promise<void> {
 	for (const chunk of typeof output === 'string' ? [output] : output) {
 		if (!process.stdout.write(chunk)) {
 			await new Promise(resolve => process.stdout.once('drain', resolve));

@@ -55,9 +55,10 @@ export interface ScanParts {
 	overlays: Overlay[];
 	// Empty when the scan wrote them apart (see processesText); views with processTexts.
 	processes: Process[];
-	// The contract's `processes` array as the core wrote it, when the scan was asked to
-	// write the processes apart (`processesApart`): for a caller that prints them unchanged.
-	processesText?: string;
+	// The contract's `processes` array as the core wrote it (JSON text, its UTF-8 bytes), when
+	// the scan was asked to write the processes apart (`processesApart`): for a caller that
+	// prints them unchanged, as they are, without making a string of megabytes and back.
+	processesText?: Buffer;
 	// Each process's own text as the core wrote it, when the scan was asked for its views
 	// (`processViews`): `processes` are then the views (each process but for its files, of
 	// which only the stale ones), printed through these (see process-texts.ts).
@@ -81,20 +82,25 @@ interface ScanText extends Omit<ScanParts, 'processes'> {
 	processes: Array<Omit<Process, 'files'> & {files: Array<{origin: number | Origin}>}>;
 }
 
-export function parseScan(json: string): ScanParts {
+// `json`: the scan's JSON text as the core hands it over, its UTF-8 bytes (Scanner.scan).
+export function parseScan(json: Buffer): ScanParts {
 	// Written in lines (a compact JSON text holds no raw newline): apart, the parts on the
 	// first line and the processes' array on the second, and only the small first text is
 	// parsed; in views, the parts with each process's view on the first line and each
 	// process's own text on a line after it (model/process-texts.ts).
-	const cut = json.indexOf('\n');
-	const first = JSON.parse(cut === -1 ? json : json.slice(0, cut)) as Partial<ScanText> & Omit<ScanText, 'processes' | 'origins'>;
+	const cut = json.indexOf(0x0a);
+	const first = JSON.parse((cut === -1 ? json : json.subarray(0, cut)).toString()) as Partial<ScanText> & Omit<ScanText, 'processes' | 'origins'>;
 	if (cut !== -1 && first.processes === undefined) {
-		return {...first, processes: [], processesText: json.slice(cut + 1)};
+		return {...first, processes: [], processesText: json.subarray(cut + 1)};
 	}
 
 	if (cut !== -1) {
 		const views = first.processes as Process[];
-		return {...(first as Omit<ScanParts, 'processes'>), processes: views, processTexts: new ProcessTexts(views, json.slice(cut + 1).split('\n'))};
+		const texts = json
+			.subarray(cut + 1)
+			.toString()
+			.split('\n');
+		return {...(first as Omit<ScanParts, 'processes'>), processes: views, processTexts: new ProcessTexts(views, texts)};
 	}
 
 	const {origins, ...parts} = first as ScanText;
