@@ -125,29 +125,6 @@ fn keep_observation(
     *kept.lock().unwrap_or_else(|p| p.into_inner()) = observed;
 }
 
-/// The timeline's observation kept (see `keep_observation`) and the document written,
-/// side by side: both only read the report.
-fn observed_and_written(
-    kept: &Mutex<Option<Vec<TimelineProcessSeen>>>,
-    report: &ScanReport,
-    whole: bool,
-    observe: bool,
-    written: Written,
-) -> Result<String> {
-    if !(whole && observe) {
-        keep_observation(kept, report, whole, observe);
-        return convert::document(report, written);
-    }
-    std::thread::scope(|s| {
-        let document = s.spawn(|| convert::document(report, written));
-        keep_observation(kept, report, whole, observe);
-        // A panic there goes on as that panic (the guard makes it an EPANIC error).
-        document
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-}
-
 fn run(
     inner: &Mutex<CoreScanner>,
     stats: &Mutex<ScannerStats>,
@@ -188,7 +165,10 @@ impl Scanner {
         let result = crate::guard::guarded(&env, "Scanner.scanSync", || {
             run(&self.inner, &self.stats, pids, kernel, reloaded)
                 .map_err(|e| convert::error(&env, &e))
-                .and_then(|r| observed_and_written(&self.observation, &r, whole, observe, written))
+                .and_then(|r| {
+                    keep_observation(&self.observation, &r, whole, observe);
+                    convert::document(&r, written)
+                })
         });
         crate::give_back_memory();
         result.map(|text| Buffer::from(text.into_bytes()))
@@ -340,8 +320,10 @@ impl Task for ScannerTask {
         );
         let (observation, whole, observe) = (&self.observation, pids.is_none(), self.observe);
         crate::guard::on_pool("Scanner.scan", &mut self.failure, || {
-            run(inner, stats, pids, kernel, reloaded)
-                .map(|r| observed_and_written(observation, &r, whole, observe, written))
+            run(inner, stats, pids, kernel, reloaded).map(|r| {
+                keep_observation(observation, &r, whole, observe);
+                convert::document(&r, written)
+            })
         })
     }
 

@@ -111,40 +111,9 @@ pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
     // ends exactly where the parts end.
     let mut out = serde_json::to_vec(&Parts(report, With::Nothing))?;
     out.push(b'\n');
-    write_array(&mut out, &report.processes)?;
+    serde_json::to_writer(&mut out, &report.processes)?;
     // Only serde_json wrote these bytes, and it writes UTF-8.
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
-}
-
-/// `processes` as one compact JSON array, the very bytes `serde_json::to_writer` writes
-/// (`[`, the elements with `,` between, `]`), but written in parts of 64 on the machine's
-/// cores (`crate::parallel`): a report of thousands of processes is megabytes of text.
-fn write_array(out: &mut Vec<u8>, processes: &[ProcessReport]) -> serde_json::Result<()> {
-    let parts: Vec<&[ProcessReport]> = processes.chunks(64).collect();
-    let texts = crate::parallel::in_batches(
-        &parts,
-        1,
-        || (),
-        |(), part| -> serde_json::Result<Vec<u8>> {
-            let mut text = Vec::new();
-            for (i, p) in part.iter().enumerate() {
-                if i > 0 {
-                    text.push(b',');
-                }
-                serde_json::to_writer(&mut text, p)?;
-            }
-            Ok(text)
-        },
-    );
-    out.push(b'[');
-    for (i, text) in texts.into_iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(&text?);
-    }
-    out.push(b']');
-    Ok(())
 }
 
 /// The report's parts with each process's view on the first line, then each process's own

@@ -405,49 +405,6 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(views[3]["files"].as_array().unwrap().len(), 0);
 }
 
-/// Written apart, the processes' array is written in parts on the machine's cores: the very
-/// bytes of one array, whatever the number of processes (none, within one part of 64, one
-/// more than a part, several parts).
-#[test]
-fn the_processes_written_in_parts_are_the_bytes_of_one_array() {
-    for n in [0u32, 1, 63, 64, 65, 200] {
-        let processes: Vec<ProcessReport> = (1..=n)
-            .map(|pid| {
-                let stale = (pid % 3 == 0).then_some(StaleReason::Deleted);
-                let state = if stale.is_some() {
-                    ProcessState::Stale
-                } else {
-                    ProcessState::Current
-                };
-                host_process(
-                    pid,
-                    state,
-                    vec![file(format!("/usr/lib/l{pid}.so").as_bytes(), stale)],
-                )
-            })
-            .collect();
-        let r = ScanReport {
-            composefs_proof: Default::default(),
-            sysroot: SysrootReport {
-                path: PathBuf::from("/"),
-                repo_mode: None,
-                ostree_booted: false,
-            },
-            deployments: vec![],
-            overlays: vec![],
-            processes,
-            kernel_threads: vec![],
-            warnings: vec![],
-            kernel: None,
-            installed_packages: vec![],
-            compared_trees: vec![],
-        };
-        let text = livetree_core::contract::write_apart(&r).unwrap();
-        let (_, processes) = text.split_once('\n').unwrap();
-        assert_eq!(processes, json(&r.processes), "{n} processes");
-    }
-}
-
 /// A process in a container: `root.kind` container, its `container` after its files, and a
 /// layer file's `origin.layer`; the summary counts each container once.
 #[test]
