@@ -3,6 +3,7 @@
 // The core decides which files make a process stale and why (files[].staleReason); this
 // module only words its codes.
 import type {MappedFile, Process} from '../model/document.js';
+import type {StaleProcess} from '../model/unit-table.js';
 import {short, shortId} from './style.js';
 
 // Where the bytes came from. A file that lies in a tree at its tree path is "from" that
@@ -25,7 +26,7 @@ function identical(f: MappedFile): string {
 	return f.identicalIn ? `; deployment ${shortId(f.identicalIn)} has identical bytes there` : '';
 }
 
-export function fileReason(p: Process, f: MappedFile): string | undefined {
+export function fileReason(p: StaleProcess, f: MappedFile): string | undefined {
 	if (f.staleReason === null || f.staleReason === undefined) {
 		return undefined;
 	}
@@ -83,7 +84,7 @@ export function layerLabel(f: MappedFile): string {
 
 // A deployment process's file at its commit's path, wherever its tree is mounted (a
 // deployment directory, a composefs mount): the mapped path ends with that tree path.
-function pathInTree(p: Process, f: MappedFile): string {
+function pathInTree(p: StaleProcess, f: MappedFile): string {
 	const tree = f.origin.treePath;
 	return p.root.kind === 'deployment' && tree && f.path.endsWith(tree) ? tree : treePathOf(f.path);
 }
@@ -100,7 +101,7 @@ export function treePathOf(path: string): string {
 const severity: Record<string, number> = {deleted: 0, superseded: 1, 'other-commit': 2, 'image-outdated': 3, unlinked: 4, 'removed-deployment': 5};
 
 // The files that make `p` stale, most telling first.
-export function staleFiles(p: Process): MappedFile[] {
+export function staleFiles(p: Pick<Process, 'files'>): MappedFile[] {
 	const stale = p.files.filter(f => f.staleReason !== null && f.staleReason !== undefined);
 	if (stale.length < 2) return stale;
 	const rank = (f: MappedFile) => severity[f.staleReason!] ?? 6;
@@ -108,7 +109,7 @@ export function staleFiles(p: Process): MappedFile[] {
 	return stale.sort((a, b) => rank(a) - rank(b));
 }
 
-export function reasons(p: Process): string[] {
+export function reasons(p: StaleProcess): string[] {
 	// Each sentence once (a unit's reasons are made of thousands of these: no intermediate arrays).
 	const seen = new Set<string>();
 	for (const f of staleFiles(p)) {
