@@ -5,7 +5,7 @@
 // descriptor inherited from its parent) is not a change since its start.
 import {execFile, spawn} from 'node:child_process';
 import {randomUUID} from 'node:crypto';
-import {appendFile, mkdir, readdir, readFile, rename, writeFile} from 'node:fs/promises';
+import {appendFile, mkdir, readdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
@@ -114,5 +114,31 @@ test('the /etc walk never hides a change; a file replaced before a process start
 	t.deepEqual(
 		changed(after, earlyPids),
 		earlyPids.map(() => ['/etc/held/a.conf']),
+	);
+});
+
+test('a root whose /etc is gone is walked as its own change: the files held there stay flagged', async t => {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const root = join(await fx.tempDir('livetree-config-no-etc-'), 'root');
+	await run(join(FIXTURES, 'make-tree.sh'), [root, '--version', '1.0', '--marker', `config-no-etc-${randomUUID()}`]);
+	await mkdir(join(root, 'etc/held'), {recursive: true});
+	await writeFile(join(root, 'etc/held/a.conf'), 'a\n');
+	const state = await fx.tempDir();
+	// Ten in one root: enough for the walk.
+	const held = await Promise.all(Array.from({length: 10}, async () => fx.startChrooted(root, ['/bin/sh', '-c', 'exec /usr/bin/sleep 600 3</etc/held/a.conf'])));
+	const pids = held.map(p => p.pid);
+	t.deepEqual(
+		changed(await scan(fx, root, pids, state), pids),
+		pids.map(() => []),
+	);
+
+	await pause(50);
+	// The whole /etc removed: the walk finds none, and the root's own change time (set by
+	// the removal) is after their start, so their fd directories are read.
+	await rm(join(root, 'etc'), {recursive: true});
+	t.deepEqual(
+		changed(await scan(fx, root, pids, state), pids),
+		pids.map(() => ['/etc/held/a.conf']),
 	);
 });

@@ -162,9 +162,21 @@ const WALK_LIMIT: usize = 20_000;
 /// symlinks), or None when it could not be walked whole (an error, an entry gone meanwhile,
 /// more than `WALK_LIMIT` entries). The walk stops early, with what it found, once a change
 /// at or past `enough` is seen: no process it was asked for can be skipped then.
+///
+/// A root with no `/etc` at all (a minimal chroot) answers with the change time of the
+/// directory above it: a process can hold a file under an `/etc` that is gone only if that
+/// `/etc` was there when it started, and its removal or renaming since set that directory's
+/// change time (an unmount cannot leave a mount point missing).
 pub fn newest_etc(etc: &Path, enough: i64) -> Option<i64> {
     let ctime = |m: &std::fs::Metadata| m.ctime() * 1_000_000_000 + m.ctime_nsec();
-    let top = std::fs::symlink_metadata(etc).ok()?;
+    let top = match std::fs::symlink_metadata(etc) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Through `/proc/PID/root` itself: the magic link is followed to the root.
+            return std::fs::metadata(etc.parent()?).ok().map(|m| ctime(&m));
+        }
+        Err(_) => return None,
+    };
     let mut newest = ctime(&top);
     if !top.is_dir() {
         return Some(newest);
@@ -325,7 +337,17 @@ mod tests {
         assert_eq!(newest_etc(&d.join("etc"), i64::MAX), Some(newest));
         // Asked to stop at once: the top's own time is enough.
         assert_eq!(newest_etc(&d.join("etc"), i64::MIN), Some(ct("etc")));
-        assert_eq!(newest_etc(&d.join("no-etc"), i64::MAX), None);
+        // No /etc in this root: the change time of the root itself.
+        assert_eq!(newest_etc(&d.join("no-etc"), i64::MAX), Some(ct(".")));
+        // Nothing above it either: unknown.
+        assert_eq!(newest_etc(&d.join("gone/etc"), i64::MAX), None);
+        // An /etc removed: the directory above it changed then.
+        let before = ct(".");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::remove_dir_all(d.join("etc")).unwrap();
+        let after = newest_etc(&d.join("etc"), i64::MAX).unwrap();
+        assert!(after > before, "{after} > {before}");
+        assert_eq!(after, ct("."));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
