@@ -196,14 +196,25 @@ export class UnitTable implements ScannedProcesses {
 	 * configuration changes and start (what outside reloads are judged by), or none. */
 	private process(i: number): UnitProcess {
 		const t = this.table;
-		const c = this.configAt.get(i);
-		const config =
-			c === undefined
-				? {configChanges: [] as ConfigChange[], needsReload: false}
-				: {startedAt: t.configStartedAt[c] ?? null, configChanges: t.configChanges[c] ?? [], needsReload: true};
 		const s = this.staleAt.get(i);
-		if (s === undefined) return {pid: t.pids[i]!, needsRestart: false, ...config};
-		const files = t.staleFiles[s]!.map(f => t.files[f]!);
-		return {pid: t.pids[i]!, needsRestart: true, root: {kind: t.staleRoots[s]!}, files, ...config};
+		const p: UnitProcess =
+			s === undefined
+				? {pid: t.pids[i]!, needsRestart: false, configChanges: [], needsReload: false}
+				: {
+						pid: t.pids[i]!,
+						needsRestart: true,
+						root: {kind: t.staleRoots[s]!},
+						files: t.staleFiles[s]!.map(f => t.files[f]!),
+						configChanges: [],
+						needsReload: false,
+					};
+		const c = this.configAt.get(i);
+		if (c !== undefined) {
+			p.startedAt = t.configStartedAt[c] ?? null;
+			p.configChanges = t.configChanges[c] ?? [];
+			p.needsReload = true;
+		}
+
+		return p;
 	}
 }

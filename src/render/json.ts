@@ -34,6 +34,14 @@ export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: 
 		// Runs of unchanged processes are slices of the core's text: gathered as below.
 		let chunk = '';
 		for (const piece of processesText.printAll()) {
+			// A long run is written as it is, not copied into a chunk first.
+			if (piece.length >= chunkSize) {
+				if (chunk !== '') yield chunk;
+				yield piece;
+				chunk = '';
+				continue;
+			}
+
 			chunk += piece;
 			if (chunk.length >= chunkSize) {
 				yield chunk;

@@ -103,12 +103,12 @@ export async function seeOutsideReloads(
 	}
 
 	for (const fresh of judged) {
-		const view = byPid.get(fresh.pid);
+		const scanned = byPid.get(fresh.pid);
 		// The same process (not another with its PID since), judged again.
-		if (!view || view.startedAt !== fresh.startedAt) continue;
+		if (!scanned || scanned.startedAt !== fresh.startedAt) continue;
 		const changes = fresh.configChanges ?? [];
-		if (JSON.stringify(changes) !== JSON.stringify(view.configChanges ?? [])) view.configChanges = changes;
-		if (view.needsReload !== fresh.needsReload) view.needsReload = fresh.needsReload;
+		if (JSON.stringify(changes) !== JSON.stringify(scanned.configChanges ?? [])) scanned.configChanges = changes;
+		if (scanned.needsReload !== fresh.needsReload) scanned.needsReload = fresh.needsReload;
 	}
 
 	return {lastReloads, warnings};

@@ -144,8 +144,12 @@ pub fn write_units(report: &ScanReport) -> serde_json::Result<String> {
 }
 
 /// The length in UTF-16 code units of `utf8`, valid UTF-8: one per character, two for one
-/// outside the Basic Multilingual Plane (a 4-byte sequence).
+/// outside the Basic Multilingual Plane (a 4-byte sequence). Most processes' texts are ASCII,
+/// told at once.
 fn utf16_len(utf8: &[u8]) -> usize {
+    if utf8.is_ascii() {
+        return utf8.len();
+    }
     utf8.iter()
         .map(|&b| match b {
             0x80..=0xbf => 0,
@@ -520,5 +524,24 @@ impl Serialize for OverlayReport {
         o.serialize_field("sourceCommits", &self.source_commits)?;
         o.serialize_field("files", &self.files)?;
         o.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf16_len;
+
+    #[test]
+    fn utf16_len_counts_code_units_as_javascript_does() {
+        for s in [
+            "",
+            "abc",
+            "é/ü",
+            "\u{7ff}\u{800}\u{ffff}",
+            "𝄞x😀",
+            "a\u{10ffff}",
+        ] {
+            assert_eq!(utf16_len(s.as_bytes()), s.encode_utf16().count(), "{s:?}");
+        }
     }
 }
