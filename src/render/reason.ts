@@ -4,7 +4,7 @@
 // module only words its codes.
 import type {MappedFile, Process, RootKind} from '../model/document.js';
 import type {StaleProcess} from '../model/unit-table.js';
-import {short, shortId} from './style.js';
+import {short, shortId} from './short.js';
 
 // Where the bytes came from. A file that lies in a tree at its tree path is "from" that
 // commit; one elsewhere (a chroot's or the host's copy) only has the same bytes.
