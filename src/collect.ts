@@ -120,8 +120,11 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	// One scanner for the scan and for judging again the processes of units reloaded outside
 	// livetree (told of those reloads beside the ones asked for here).
 	const kept = scanner ?? openScanner(options);
-	// What systemd can tell before the scan has answered is asked while it runs.
-	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot)})) : undefined;
+	// What systemd can tell before the scan has answered is asked while it runs, and the
+	// module that words the units' reasons is loaded meanwhile.
+	const ahead = bus
+		? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot), wording: import('./render/reason.js')}))
+		: undefined;
 	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
 	try {
 		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, unitTable: table}, kept), hostFacts()]);
@@ -136,11 +139,12 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	rememberInstalled(doc, scan.installedPackages, scan.comparedTrees ?? []);
 	if (ahead) {
 		// Units need the processes' states, so they are added to the built document.
-		const [{m, ahead: asked}, {reasons}] = await Promise.all([ahead, import('./render/reason.js')]);
+		const {m, ahead: asked, wording} = await ahead;
+		const {addReasons} = await wording;
 		const rejudge = async (reloaded: readonly ReloadSeen[]) =>
 			(await scanOnly(options, {pids: reloaded.map(r => r.pid), reloaded: [...(extra.reloaded ?? []), ...reloaded]}, kept)).processes;
 		const scanned = scan.unitTable ?? scannedProcesses(doc.processes);
-		const {units, warnings, answered} = await m.unitsForProcesses(scanned, asked, reasons, options.procRoot, rejudge);
+		const {units, warnings, answered} = await m.unitsForProcesses(scanned, asked, addReasons, options.procRoot, rejudge);
 		withUnits(doc, units, warnings, answered, scan.unitTable);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);

@@ -192,6 +192,26 @@ export class UnitTable implements ScannedProcesses {
 		return JSON.stringify(whole);
 	}
 
+	/** One root object per kind, and one array per single stale file: what thousands of stale
+	 * processes share (read only; see the module's comment). */
+	private readonly roots = new Map<ProcessRoot['kind'], Pick<ProcessRoot, 'kind'>>();
+	private readonly singles = new Map<number, MappedFile[]>();
+
+	private root(kind: ProcessRoot['kind']): Pick<ProcessRoot, 'kind'> {
+		const root = this.roots.get(kind) ?? {kind};
+		this.roots.set(kind, root);
+		return root;
+	}
+
+	private staleFiles(indexes: number[]): MappedFile[] {
+		const files = this.table.files;
+		if (indexes.length !== 1) return indexes.map(f => files[f]!);
+		const f = indexes[0]!;
+		const one = this.singles.get(f) ?? [files[f]!];
+		this.singles.set(f, one);
+		return one;
+	}
+
 	/** Process `i` as the units read it: stale, with what its reasons are made of; with its
 	 * configuration changes and start (what outside reloads are judged by), or none. */
 	private process(i: number): UnitProcess {
@@ -203,8 +223,8 @@ export class UnitTable implements ScannedProcesses {
 				: {
 						pid: t.pids[i]!,
 						needsRestart: true,
-						root: {kind: t.staleRoots[s]!},
-						files: t.staleFiles[s]!.map(f => t.files[f]!),
+						root: this.root(t.staleRoots[s]!),
+						files: this.staleFiles(t.staleFiles[s]!),
 						configChanges: [],
 						needsReload: false,
 					};

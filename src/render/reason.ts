@@ -128,14 +128,20 @@ export function staleFiles(p: Pick<Process, 'files'>): MappedFile[] {
 }
 
 export function reasons(p: StaleProcess): string[] {
-	// Each sentence once (a unit's reasons are made of thousands of these: no intermediate arrays).
 	const seen = new Set<string>();
-	for (const f of staleFiles(p)) {
-		const r = fileReason(p, f);
-		if (r !== undefined) seen.add(r);
-	}
-
+	addReasons(p, seen);
 	return [...seen];
+}
+
+// Adds the sentences of `reasons(p)` to `into`, each once: a unit's reasons are made of
+// thousands of these, gathered in one set (no set or array per process).
+export function addReasons(p: StaleProcess, into: Set<string>): void {
+	// One file (the common case: a replaced library) needs no ranking.
+	const files = p.files.length === 1 ? p.files : staleFiles(p);
+	for (const f of files) {
+		const r = fileReason(p, f);
+		if (r !== undefined) into.add(r);
+	}
 }
 
 // The first reason only, without the PID: tables have room for one line of why.

@@ -6,8 +6,9 @@ import type {Process, StaleReason} from '../model/document.js';
 import type {StaleProcess, UnitProcess} from '../model/unit-table.js';
 import type {UnitStatus} from './units.js';
 
-/** Sentences saying why a process needs a restart (src/render/reason.ts `reasons`). */
-export type DescribeProcess = (p: StaleProcess) => string[];
+/** Adds the sentences saying why a process needs a restart to `into`, each once
+ * (src/render/reason.ts `addReasons`). */
+export type DescribeProcess = (p: StaleProcess, into: Set<string>) => void;
 
 /** A mapped file of one process that makes the process stale, as restart records keep it. */
 export interface StaleFile {
@@ -54,7 +55,7 @@ export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: reado
 	for (const p of processes) {
 		if (!p.needsRestart || !pids.has(p.pid)) continue;
 		needsRestart = true;
-		for (const r of describe(p)) reasons.add(r);
+		describe(p, reasons);
 	}
 
 	return {needsRestart, reasons: [...reasons]};
