@@ -130,7 +130,8 @@ export class UnitTable implements ScannedProcesses {
 		for (let i = 0; i < pids.length; i++) {
 			const written = groups[group[i]!]![1];
 			const unit = unitFor(pids[i]!, written);
-			if (unit !== written) this.units.set(i, unit);
+			if (unit === written) this.units.delete(i);
+			else this.units.set(i, unit);
 		}
 	}
 
