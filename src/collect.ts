@@ -143,8 +143,8 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 		const {addReasons} = await wording;
 		const rejudge = async (reloaded: readonly ReloadSeen[]) =>
 			(await scanOnly(options, {pids: reloaded.map(r => r.pid), reloaded: [...(extra.reloaded ?? []), ...reloaded]}, kept)).processes;
-		const scanned = scan.unitTable ?? scannedProcesses(doc.processes);
-		const {units, warnings, answered} = await m.unitsForProcesses(scanned, asked, addReasons, options.procRoot, rejudge);
+		const processes = scan.unitTable ?? scannedProcesses(doc.processes);
+		const {units, warnings, answered} = await m.unitsForProcesses(processes, asked, addReasons, options.procRoot, rejudge);
 		withUnits(doc, units, warnings, answered, scan.unitTable);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);
