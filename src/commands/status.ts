@@ -48,7 +48,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	// The timeline's observation is built by the core during the scan, when it is recorded.
 	const {willRecord, recordTimeline} = await import('../timeline/record.js');
 	const scanner = openScanner(options);
-	const {doc, processesText, processTexts, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord()}, scanner);
+	const {doc, processesText, unitTable, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord()}, scanner);
 	const {processes} = doc.summary;
 	if (processes > 0 && unread.denied + unread.failed === processes && unread.failed > 0) {
 		// Partial results are reported, and processes we may not read are an answer
@@ -58,14 +58,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	// Every whole scan is recorded in the catalog's timeline (docs/timeline.md).
-	recordTimeline(options, doc, scanner, 'status', warn, processTexts);
+	recordTimeline(options, doc, scanner, 'status', warn, unitTable);
 
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const metrics = format === 'prometheus' || values.textfile !== undefined;
 	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};
 	const output =
 		format === 'json'
-			? jsonChunks(doc, pretty, processesText ?? processTexts)
+			? jsonChunks(doc, pretty, processesText ?? unitTable)
 			: await render(doc, format, facts, options, values.output !== undefined, unread.denied);
 	if (values.output === undefined) {
 		await writeOut(output);

@@ -7,7 +7,7 @@ import {catalogPath, readCommon} from '../options.js';
 import type {Package} from '../model/document.js';
 import {packageLabel} from '../render/package-label.js';
 import {printable} from '../render/reason.js';
-import {short} from '../render/style.js';
+import {short} from '../render/short.js';
 import {prepareStateDir} from '../state-dir.js';
 import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';

@@ -4,7 +4,7 @@
 import type {Suggest} from '../commands/rerun.js';
 import type {Container, Process} from '../model/document.js';
 import {printable} from './reason.js';
-import {short} from './style.js';
+import {short} from './short.js';
 
 // "web", or the container's short ID when it has no name (raw: for labels).
 export function containerName(c: Container): string {

@@ -4,7 +4,7 @@ import {printable} from './reason.js';
 import type {ChalkInstance} from 'chalk';
 import type {DiffDocument, GroupChange, GroupSummary, SetChange} from '../model/diff.js';
 import {localTime} from '../timeline/time.js';
-import {short, shortId} from './style.js';
+import {short, shortId} from './short.js';
 
 function when(iso: string): string {
 	const d = new Date(iso);

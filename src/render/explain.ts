@@ -7,7 +7,7 @@ import {containerName, imageSentence, restartAdvice} from './containers-text.js'
 import {packageLabel} from './package-label.js';
 import {fileReason, printable, staleFiles, treePathOf} from './reason.js';
 import {removedDeploymentVersion, replacedBy} from './replaced-by.js';
-import {short, shortId} from './style.js';
+import {short, shortId} from './short.js';
 import {layout} from './wrap.js';
 
 // How an unknown process is worded: `asRoot`, the scan ran as root (then running as root

@@ -3,7 +3,7 @@
 // is the core's decision, carried in the document.
 import type {MappedFile, Process, StatusDocument} from '../model/document.js';
 import {treePathOf} from './reason.js';
-import {short} from './style.js';
+import {short} from './short.js';
 
 export function replacedBy(doc: StatusDocument, p: Process, f: MappedFile): string | undefined {
 	if (!f.superseded || p.root.kind !== 'deployment') {

@@ -16,7 +16,7 @@ import {groupProcesses, type ProcessGroup} from './groups.js';
 import {unitsNeedingRestart, unitsNeedingRestartCount} from '../model/process-units.js';
 import {fileReason, printable, reason, reasons} from './reason.js';
 import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
-import {short} from './style.js';
+import {short} from './short.js';
 import {layout} from './wrap.js';
 
 export interface TextOptions {

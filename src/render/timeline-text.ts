@@ -5,7 +5,7 @@ import {printable} from './reason.js';
 import type {ChalkInstance} from 'chalk';
 import type {TimelineDocument, TimelineInterval} from '../timeline/answer.js';
 import {localTime} from '../timeline/time.js';
-import {short} from './style.js';
+import {short} from './short.js';
 
 /** The earliest of ISO times (they sort as strings). */
 function earliest(times: string[]): string {
