@@ -552,12 +552,12 @@ export interface ScanRequest {
    */
   processesApart?: boolean
   /**
-   * Write each process's view (all but its files that are not stale) in the parts, and
-   * its own contract text on a line after them (`livetree_core::contract::write_views`),
-   * for a caller that adds to some processes and prints the others as they are; ignored
-   * with `processesApart`.
+   * Write the processes apart, as `processes_apart` does, with the table of what adding
+   * systemd's units needs of each in the parts (`livetree_core::contract::write_units`),
+   * for a caller that adds the units to some processes and prints the others as they are;
+   * ignored with `processesApart`.
    */
-  processViews?: boolean
+  unitTable?: boolean
   /**
    * Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
    * changed before one counts as applied for that process.

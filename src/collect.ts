@@ -4,7 +4,7 @@ import path from 'node:path';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
 import type {StatusDocument} from './model/document.js';
-import type {ProcessTexts} from './model/process-texts.js';
+import type {UnitTable} from './model/unit-table.js';
 import type {KernelThread, ScanParts} from './model/scan-parts.js';
 import {debugLine} from './debug-line.js';
 import {native} from './native.js';
@@ -17,8 +17,8 @@ export interface CollectOptions {
 	// Have the core write the processes apart, as the contract's JSON text, for a caller
 	// that prints them unchanged (`status --json` without systemd's units): the document's
 	// `processes` is then empty and `processesText` holds them. When units are to be added
-	// to the processes, `processes` are their views instead (each process but for its files,
-	// of which only the stale ones), printed through `processTexts` (model/process-texts.ts).
+	// to the processes, they are written apart with the table of what the units need of them,
+	// and printed through it (`unitTable`, model/unit-table.ts).
 	processesApart?: boolean;
 	// Have the core build the timeline's observation of this whole scan and keep it in the
 	// scanner, for `recordTimeline` (src/timeline/record.ts).
@@ -26,9 +26,9 @@ export interface CollectOptions {
 	// Reloads just made (restart --reload-needed's verification): a change before one counts
 	// as applied (the catalog's recorded reloads the core reads itself).
 	reloaded?: Array<{pid: number; startedAt: string; atMs: number}>;
-	// Have the core write each process's view and its own text (scanOnly; set by
+	// Have the core write the processes apart with the unit table (scanOnly; set by
 	// collectPrintable for processesApart with units to add).
-	processViews?: boolean;
+	unitTable?: boolean;
 	// Called once the core's scan runs on the thread pool: the modules the caller needs only
 	// after the scan load meanwhile, on a core the scan leaves free (its attribution is one
 	// thread), instead of before it.
@@ -41,9 +41,9 @@ export interface Collected {
 	doc: StatusDocument;
 	// The processes' JSON text, its UTF-8 bytes as the core wrote them (ScanParts).
 	processesText?: Buffer;
-	// Each process's text as the core wrote it, through which its view in `doc.processes`
-	// prints (processesApart with units to add; model/process-texts.ts).
-	processTexts?: ProcessTexts;
+	// The processes as the core wrote them with what the units changed, printed through it
+	// (processesApart with units to add; model/unit-table.ts). `doc.processes` is then empty.
+	unitTable?: UnitTable;
 	// The kernel threads the scan saw and left out of the processes.
 	kernelThreads: KernelThread[];
 	// Of the unknown processes, those whose maps we were not permitted to read, and those
@@ -79,7 +79,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 		const scan = scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			...(extra.processesApart ? {processesApart: true} : {}),
-			...(extra.processViews && !extra.processesApart ? {processViews: true} : {}),
+			...(extra.unitTable && !extra.processesApart ? {unitTable: true} : {}),
 			...(extra.observe && !extra.pids ? {observe: true} : {}),
 			...(extra.reloaded ? {reloaded: extra.reloaded} : {}),
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
@@ -118,15 +118,18 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	const noBus = options.bus ? await (await import('./systemd/bus-address.js')).busMissing(options.bus) : null;
 	const bus = noBus === null ? options.bus : undefined;
 	// Units are added to the processes; without them the core may write the processes apart,
-	// with them their views (what the units need) and their texts (printed with the views'
-	// changes).
+	// with them apart too, with the table of what the units need of each (printed with what
+	// the units changed).
 	const apart = Boolean(extra.processesApart) && !bus;
-	const views = Boolean(extra.processesApart) && Boolean(bus);
+	const table = Boolean(extra.processesApart) && Boolean(bus);
 	// One scanner for the scan and for judging again the processes of units reloaded outside
 	// livetree (told of those reloads beside the ones asked for here).
 	const kept = scanner ?? openScanner(options);
-	// What systemd can tell before the scan has answered is asked while it runs.
-	const ahead = bus ? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot)})) : undefined;
+	// What systemd can tell before the scan has answered is asked while it runs, and the
+	// module that words the units' reasons is loaded meanwhile.
+	const ahead = bus
+		? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot), wording: import('./render/reason.js')}))
+		: undefined;
 	// What builds the document loads while the core scans.
 	let building: Promise<[typeof import('./model/build.js'), typeof import('./model/installed.js')]> | undefined;
 	const scanning = () => {
@@ -136,7 +139,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 
 	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
 	try {
-		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, processViews: views, scanning}, kept), hostFacts()]);
+		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, unitTable: table, scanning}, kept), hostFacts()]);
 	} catch (error) {
 		// The connection opened meanwhile is closed, whatever it answered.
 		void ahead?.then(async a => a.ahead).then(a => 'close' in a && a.close());
@@ -150,11 +153,13 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	rememberInstalled(doc, scan.installedPackages, scan.comparedTrees ?? []);
 	if (ahead) {
 		// Units need the processes' states, so they are added to the built document.
-		const [{m, ahead: asked}, {reasons}] = await Promise.all([ahead, import('./render/reason.js')]);
+		const {m, ahead: asked, wording} = await ahead;
+		const {addReasons} = await wording;
 		const rejudge = async (reloaded: readonly ReloadSeen[]) =>
 			(await scanOnly(options, {pids: reloaded.map(r => r.pid), reloaded: [...(extra.reloaded ?? []), ...reloaded]}, kept)).processes;
-		const {units, warnings, answered} = await m.unitsForProcesses(doc.processes, asked, reasons, options.procRoot, rejudge);
-		withUnits(doc, units, warnings, answered);
+		const processes = scan.unitTable ?? (await import('./model/unit-table.js')).scannedProcesses(doc.processes);
+		const {units, warnings, answered} = await m.unitsForProcesses(processes, asked, addReasons, options.procRoot, rejudge);
+		withUnits(doc, units, warnings, answered, scan.unitTable);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);
 	}
@@ -171,7 +176,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	doc.scanDurationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
 	const beside = {kernelThreads: scan.kernelThreads, unread: {denied: scan.counts.processesDenied, failed: scan.counts.processesReadFailed}};
 	if (scan.processesText !== undefined) return {doc, processesText: scan.processesText, ...beside};
-	return scan.processTexts === undefined ? {doc, ...beside} : {doc, processTexts: scan.processTexts, ...beside};
+	return scan.unitTable === undefined ? {doc, ...beside} : {doc, unitTable: scan.unitTable, ...beside};
 }
 
 // The sysroot, proc root and run directory must be directories we may read; say which of

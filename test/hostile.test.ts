@@ -13,12 +13,14 @@ import {type CliResult, livetree, outcome} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import {inPidNamespace} from './helpers/unit-cgroup.js';
 import {metricsExitCode, statusExitCode} from './helpers/exit-code.js';
-import type {StatusDocument} from '../src/model/document.js';
+import type {StatusDocument, Unit} from '../src/model/document.js';
 import {shellWord} from '../src/commands/rerun.js';
-import {buildDocument} from '../src/model/build.js';
+import {buildDocument, withUnits} from '../src/model/build.js';
 import {parseScan} from '../src/model/scan-parts.js';
+import {scannedProcesses} from '../src/model/unit-table.js';
 import {native} from '../src/native.js';
 import {jsonChunks, renderJson} from '../src/render/json.js';
+import {reasons} from '../src/render/reason.js';
 
 const execFileP = promisify(execFile);
 const NOBODY = 65534;
@@ -220,64 +222,96 @@ test('processes printed as the core wrote them equal the parsed document, byte f
 	t.throws(() => [...jsonChunks(buildDocument({scan: apart, host, generatedAt}), true, apart.processesText)], {instanceOf: TypeError});
 });
 
-// With systemd's units, the core writes each process's view (all of it but its files that are
-// not stale) and its own text; a view the units left alone prints as that text, one they changed
-// as the text with the view's fields put in. Either way the bytes are those of the whole
-// parsed document given the same changes, hostile names included.
-test('processes printed through their views equal the parsed document, changed or not', async t => {
-	const {scanner, pids, host, generatedAt} = await hostileMappers(t, 'livetree-views-', [
-		Buffer.from('new\nline "quoted".so'),
-		Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.so')]),
+// With systemd's units, the core writes the processes apart as without them, with a table of
+// what the units need of each (model/unit-table.ts): a process the units left alone prints as
+// its slice of the core's text, one they changed as that text with its unit, configChanges and
+// needsReload put in. Either way the bytes are those of the whole parsed document given the
+// same changes: hostile names, names outside the Basic Multilingual Plane (two UTF-16 code
+// units each, which the slices are measured in), changed processes between unchanged ones.
+test('processes printed through the unit table equal the parsed document, changed or not', async t => {
+	const {scanner, pids, host, generatedAt} = await hostileMappers(t, 'livetree-units-', [
+		Buffer.from('new\nline "quoted" \u{1d11e}.so'),
+		Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('-\u{1f600}.so')]),
 	]);
-	const viewed = parseScan(scanner.scanSync({pids, processViews: true}));
-	const whole = parseScan(scanner.scanSync({pids}));
-	t.truthy(viewed.processTexts);
-	t.is(viewed.processesText, undefined);
+	// Two more of the test's own: a plain file, and an unlinked one (stale).
+	const more = await hostileMappers(t, 'livetree-units-more-', [Buffer.from('\u{1f600}-plain.so')]);
+	const all = [...pids, ...more.pids].sort((a, b) => a - b);
+	const tabled = parseScan(scanner.scanSync({pids: all, unitTable: true}));
+	const whole = parseScan(scanner.scanSync({pids: all}));
+	const table = tabled.unitTable!;
+	t.truthy(table);
+	t.is(tabled.processes.length, 0);
+	t.is(tabled.processesText, undefined);
+	t.is(whole.processes.length, 4);
 	t.deepEqual(
-		viewed.processes.map(p => p.pid),
-		whole.processes.map(p => p.pid),
+		table.hints(),
+		whole.processes.map(p => ({pid: p.pid, cgroupUnit: p.unit, cgroup: p.cgroup ?? null})),
 	);
-	// A view holds the stale files only: the unlinked one's process has it, the other none.
-	const staleOf = (ps: typeof whole.processes) => ps.map(p => p.files.filter(f => f.staleReason !== null).map(f => f.path));
-	t.deepEqual(staleOf(viewed.processes), staleOf(whole.processes));
-	t.deepEqual(
-		viewed.processes.map(p => p.files.length),
-		whole.processes.map(p => p.files.filter(f => f.staleReason !== null).length),
-	);
-	t.true(
-		whole.processes.some(p => p.files.length > 0 && p.files.every(f => f.staleReason === null)),
-		'a process with files none of which is stale',
-	);
-	const print = (scan: typeof whole) => [...jsonChunks(buildDocument({scan, host, generatedAt}), false, scan.processTexts)].join('');
-	t.is(print(viewed), renderJson(buildDocument({scan: whole, host, generatedAt}), false));
-
-	// The same changes as systemd's units make: a unit named, a unit-file change added.
-	const change = {path: '/etc/systemd/system/x.service', changedAt: '2026-01-01T00:00:00Z', source: 'unit-file'};
-	const viewDoc = buildDocument({scan: viewed, host, generatedAt});
-	const wholeDoc = buildDocument({scan: whole, host, generatedAt});
-	for (const doc of [viewDoc, wholeDoc]) {
-		const [a, b] = doc.processes;
-		a!.unit = 'x.service';
-		b!.configChanges = [...(b!.configChanges ?? []), change];
-		b!.needsReload = true;
+	// What the units read of a process: a stale one has its stale files (the reasons' words
+	// are the same), another none; its configuration as the core wrote it.
+	const stale = whole.processes.filter(p => p.needsRestart);
+	t.is(stale.length, 2, 'the two unlinked files make two processes stale');
+	for (const p of whole.processes) {
+		const got = table.get(p.pid)!;
+		t.is(got.needsRestart, p.needsRestart);
+		t.deepEqual(got.configChanges, p.configChanges);
+		t.is(got.needsReload, p.needsReload);
+		if (got.needsRestart) {
+			t.deepEqual(
+				got.files,
+				p.files.filter(f => f.staleReason !== null),
+			);
+			t.deepEqual(reasons(got), reasons(p));
+		}
 	}
 
+	t.is(table.get(1), undefined, 'a PID not scanned');
+	t.is(
+		[...jsonChunks(buildDocument({scan: tabled, host, generatedAt}), false, table)].join(''),
+		renderJson(buildDocument({scan: whole, host, generatedAt}), false),
+		'nothing changed: the text as the core wrote it',
+	);
+
+	// The same changes as systemd's units make: the manager places the first and third in
+	// x.service and the others in none; a unit-file change added to the fourth.
+	const [first, , third, fourth] = whole.processes.map(p => p.pid);
+	const unit: Unit = {name: 'x.service', activeState: 'active', subState: 'running', result: 'success', pids: [first!, third!], needsRestart: true};
+	const change = {path: '/etc/systemd/system/x.service', changedAt: '2026-01-01T00:00:00Z', source: 'unit-file' as const};
+	const written = whole.processes.map(p => p.unit);
+	const tableDoc = buildDocument({scan: tabled, host, generatedAt});
+	const wholeDoc = buildDocument({scan: whole, host, generatedAt});
+	for (const [doc, processes] of [
+		[tableDoc, table],
+		[wholeDoc, scannedProcesses(wholeDoc.processes)],
+	] as const) {
+		const p = processes.get(fourth!)!;
+		p.configChanges = [...(p.configChanges ?? []), change];
+		p.needsReload = true;
+		withUnits(doc, [unit], [], true, doc === tableDoc ? table : undefined);
+	}
+
+	t.is(tableDoc.summary.processesNeedingReload, 1);
+	t.is(wholeDoc.summary.processesNeedingReload, 1);
 	// The timeline is told the units systemd changed only (the core keeps the others').
 	t.deepEqual(
-		viewDoc.processes.map(p => viewed.processTexts!.sameUnit(p)),
-		[false, true],
+		table.changedUnits(),
+		wholeDoc.processes.flatMap((p, i) => (p.unit === written[i] ? [] : [{pid: p.pid, unit: p.unit}])),
 	);
-	const printed = [...jsonChunks(viewDoc, false, viewed.processTexts)].join('');
+	t.true(table.changedUnits().some(c => c.unit === 'x.service'));
+	const printed = [...jsonChunks(tableDoc, false, table)].join('');
 	t.is(printed, renderJson(wholeDoc, false));
 	const doc = JSON.parse(printed) as StatusDocument;
 	t.deepEqual(schemaErrors(doc), []);
-	t.is(doc.processes[0]!.unit, 'x.service');
-	t.deepEqual(doc.processes[1]!.configChanges, [change]);
+	t.deepEqual(
+		doc.processes.map(p => p.unit),
+		['x.service', null, 'x.service', null],
+	);
+	t.deepEqual(doc.processes[3]!.configChanges, [change]);
 	t.true(
 		doc.processes.some(p => p.files.some(f => f.pathBase64 !== undefined)),
 		'a non-UTF-8 name is in the comparison',
 	);
-	t.throws(() => [...jsonChunks(viewDoc, true, viewed.processTexts)], {instanceOf: TypeError});
+	t.throws(() => [...jsonChunks(tableDoc, true, table)], {instanceOf: TypeError});
 });
 
 // The kernel escapes only '\n' in maps, so a name holding a literal backslash-0-1-2 prints

@@ -73,15 +73,15 @@ pub enum Written {
     /// Apart, as a second JSON text on a line of their own
     /// (`livetree_core::contract::write_apart`).
     Apart,
-    /// As views in the parts, and each also as its own contract text on a line after them
-    /// (`livetree_core::contract::write_views`).
-    Views,
+    /// Apart, with the table of what adding systemd's units needs of each process in the
+    /// parts (`livetree_core::contract::write_units`).
+    Units,
 }
 
 pub fn document(r: &core::ScanReport, written: Written) -> napi::Result<String> {
     let text = match written {
         Written::Apart => livetree_core::contract::write_apart(r),
-        Written::Views => livetree_core::contract::write_views(r),
+        Written::Units => livetree_core::contract::write_units(r),
         Written::Whole => serde_json::to_string(r),
     };
     text.map_err(|e| napi::Error::from_reason(format!("cannot write the scan as JSON: {e}")))

@@ -21,11 +21,11 @@ pub struct ScanRequest {
     /// parts (`livetree_core::contract::write_apart`), for a caller that prints them as
     /// they are; absent: one JSON text, processes included with their origins by index.
     pub processes_apart: Option<bool>,
-    /// Write each process's view (all but its files that are not stale) in the parts, and
-    /// its own contract text on a line after them (`livetree_core::contract::write_views`),
-    /// for a caller that adds to some processes and prints the others as they are; ignored
-    /// with `processesApart`.
-    pub process_views: Option<bool>,
+    /// Write the processes apart, as `processes_apart` does, with the table of what adding
+    /// systemd's units needs of each in the parts (`livetree_core::contract::write_units`),
+    /// for a caller that adds the units to some processes and prints the others as they are;
+    /// ignored with `processesApart`.
+    pub unit_table: Option<bool>,
     /// Reloads livetree asked for (`livetree_core::config::Reloaded`): configuration
     /// changed before one counts as applied for that process.
     pub reloaded: Option<Vec<crate::config_glue::ReloadedIn>>,
@@ -267,8 +267,8 @@ impl Scanner {
                 r.kernel.unwrap_or(self.kernel),
                 if r.processes_apart.unwrap_or(false) {
                     Written::Apart
-                } else if r.process_views.unwrap_or(false) {
-                    Written::Views
+                } else if r.unit_table.unwrap_or(false) {
+                    Written::Units
                 } else {
                     Written::Whole
                 },

@@ -56,7 +56,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		printing = printers();
 	};
 
-	const {doc, processesText, processTexts, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord(), scanning}, scanner);
+	const {doc, processesText, unitTable, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord(), scanning}, scanner);
 	// Set: collectPrintable returned a scan, so it started one.
 	const [{jsonChunks}, {writeOutputFile}] = await printing!;
 	const {processes} = doc.summary;
@@ -68,14 +68,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	}
 
 	// Every whole scan is recorded in the catalog's timeline (docs/timeline.md).
-	recordTimeline(options, doc, scanner, 'status', warn, processTexts);
+	recordTimeline(options, doc, scanner, 'status', warn, unitTable);
 
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const metrics = format === 'prometheus' || values.textfile !== undefined;
 	const facts: ExporterFacts = metrics ? {restarts: (await import('../restart-history.js')).readRestartHistory(options, warn)} : {};
 	const output =
 		format === 'json'
-			? jsonChunks(doc, pretty, processesText ?? processTexts)
+			? jsonChunks(doc, pretty, processesText ?? unitTable)
 			: await render(doc, format, facts, options, values.output !== undefined, unread.denied);
 	if (values.output === undefined) {
 		await writeOut(output);

@@ -6,6 +6,7 @@
 import type {Host, StatusDocument, Unit, Warning} from './document.js';
 import {toKernel} from './kernel.js';
 import type {ScanParts} from './scan-parts.js';
+import type {UnitTable} from './unit-table.js';
 
 export interface BuildInput {
 	scan: ScanParts;
@@ -57,12 +58,16 @@ export function buildDocument(input: BuildInput): StatusDocument {
  * The same document with systemd's units: each process's unit, and the unit summary. When the
  * manager `answered`, its word is the answer: a unit read from a process's own cgroup path was
  * only a hint (it may name another manager's unit), so a process the manager places in no unit
- * has none. Without an answer (no systemd) the hint stays.
+ * has none. Without an answer (no systemd) the hint stays. With `table`, the processes are
+ * apart (`doc.processes` is empty) and their units are set in it (model/unit-table.ts).
  */
-export function withUnits(doc: StatusDocument, units: Unit[], warnings: Warning[], answered = true): StatusDocument {
-	const unitOf = new Map(units.flatMap(u => u.pids.map(pid => [pid, u.name] as const)));
+export function withUnits(doc: StatusDocument, units: Unit[], warnings: Warning[], answered = true, table?: UnitTable): StatusDocument {
+	const unitOf = new Map<number, string>();
+	for (const u of units) for (const pid of u.pids) unitOf.set(pid, u.name);
+	const unitFor = (pid: number, hint: string | null) => unitOf.get(pid) ?? (answered ? null : hint);
+	if (table) table.setUnits(unitFor);
 	for (const p of doc.processes) {
-		p.unit = unitOf.get(p.pid) ?? (answered ? null : p.unit);
+		p.unit = unitFor(p.pid, p.unit);
 	}
 
 	doc.units = units;
@@ -70,7 +75,7 @@ export function withUnits(doc: StatusDocument, units: Unit[], warnings: Warning[
 	// Units add unit-file changes to their processes (systemd/unit-config.ts): count again
 	// (only a manager that answered has units; without one the processes may be apart).
 	if (answered && doc.summary.processesNeedingReload !== undefined) {
-		doc.summary.processesNeedingReload = doc.processes.filter(p => p.needsReload).length;
+		doc.summary.processesNeedingReload = table ? table.needingReload() : doc.processes.filter(p => p.needsReload).length;
 	}
 	doc.warnings.push(...warnings);
 	return doc;

@@ -3,7 +3,7 @@
 // in one go. build.ts adds only what TypeScript owns (host, time, units, summary).
 import type {Deployment, Origin, Overlay, Package, Process, Sysroot, Warning} from './document.js';
 import type {Kernel} from './kernel-document.js';
-import {ProcessTexts} from './process-texts.js';
+import {UnitTable, type UnitTableText} from './unit-table.js';
 
 // A reason code and what its words need; model/kernel.ts makes the words.
 export interface KernelReasonCode {
@@ -53,16 +53,15 @@ export interface ScanParts {
 	sysroot: Sysroot;
 	deployments: Deployment[];
 	overlays: Overlay[];
-	// Empty when the scan wrote them apart (see processesText); views with processTexts.
+	// Empty when the scan wrote them apart (see processesText, unitTable).
 	processes: Process[];
 	// The contract's `processes` array as the core wrote it (JSON text, its UTF-8 bytes), when
 	// the scan was asked to write the processes apart (`processesApart`): for a caller that
 	// prints them unchanged, as they are, without making a string of megabytes and back.
 	processesText?: Buffer;
-	// Each process's own text as the core wrote it, when the scan was asked for its views
-	// (`processViews`): `processes` are then the views (each process but for its files, of
-	// which only the stale ones), printed through these (see process-texts.ts).
-	processTexts?: ProcessTexts;
+	// The processes apart with the table of what adding systemd's units needs of each, when
+	// the scan was asked for it (`unitTable`): printed through it (see unit-table.ts).
+	unitTable?: UnitTable;
 	counts: ProcessCounts;
 	// The kernel threads seen, left out of `processes` (explain names one).
 	kernelThreads: KernelThread[];
@@ -86,21 +85,16 @@ interface ScanText extends Omit<ScanParts, 'processes'> {
 export function parseScan(json: Buffer): ScanParts {
 	// Written in lines (a compact JSON text holds no raw newline): apart, the parts on the
 	// first line and the processes' array on the second, and only the small first text is
-	// parsed; in views, the parts with each process's view on the first line and each
-	// process's own text on a line after it (model/process-texts.ts).
+	// parsed; with the unit table, in the first text too (model/unit-table.ts).
 	const cut = json.indexOf(0x0a);
-	const first = JSON.parse((cut === -1 ? json : json.subarray(0, cut)).toString()) as Partial<ScanText> & Omit<ScanText, 'processes' | 'origins'>;
-	if (cut !== -1 && first.processes === undefined) {
-		return {...first, processes: [], processesText: json.subarray(cut + 1)};
-	}
-
+	type First = Partial<ScanText> & Omit<ScanText, 'processes' | 'origins'> & {unitTable?: UnitTableText};
+	const first = JSON.parse((cut === -1 ? json : json.subarray(0, cut)).toString()) as First;
 	if (cut !== -1) {
-		const views = first.processes as Process[];
-		const texts = json
-			.subarray(cut + 1)
-			.toString()
-			.split('\n');
-		return {...(first as Omit<ScanParts, 'processes'>), processes: views, processTexts: new ProcessTexts(views, texts)};
+		const {unitTable, ...parts} = first;
+		const processes = json.subarray(cut + 1);
+		return unitTable === undefined
+			? {...parts, processes: [], processesText: processes}
+			: {...parts, processes: [], unitTable: new UnitTable(unitTable, processes.toString())};
 	}
 
 	const {origins, ...parts} = first as ScanText;

@@ -4,7 +4,7 @@
 // large report is never held in memory a second time as one string; processes are gathered
 // into chunks of about 64 KiB, as one write(2) per process would cost a system call each.
 import type {StatusDocument} from '../model/document.js';
-import type {ProcessTexts} from '../model/process-texts.js';
+import type {UnitTable} from '../model/unit-table.js';
 
 const mark = '\u0000processes\u0000';
 const chunkSize = 64 * 1024;
@@ -14,10 +14,10 @@ export function renderJson(doc: StatusDocument, pretty = true): string {
 }
 
 // `processesText`: the processes as the core wrote them (compact JSON, the contract's array,
-// in UTF-8 bytes), printed in place of `doc.processes` when given, as they are; or the texts
-// through which the processes, views of them, print (model/process-texts.ts). Only for
+// in UTF-8 bytes), printed in place of `doc.processes` when given, as they are; or the table
+// through which they print with what systemd's units changed (model/unit-table.ts). Only for
 // compact output.
-export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: Uint8Array | ProcessTexts): Generator<string | Uint8Array> {
+export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: Uint8Array | UnitTable): Generator<string | Uint8Array> {
 	// The document with a marker in place of its processes (key order kept), then the
 	// processes one at a time where the marker was.
 	const indent = pretty ? 2 : undefined;
@@ -31,14 +31,32 @@ export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: 
 
 	if (processesText instanceof Uint8Array) {
 		yield processesText;
+	} else if (processesText) {
+		// Runs of unchanged processes are slices of the core's text: gathered as below.
+		let chunk = '';
+		for (const piece of processesText.printAll()) {
+			// A long run is written as it is, not copied into a chunk first.
+			if (piece.length >= chunkSize) {
+				if (chunk !== '') yield chunk;
+				yield piece;
+				chunk = '';
+				continue;
+			}
+
+			chunk += piece;
+			if (chunk.length >= chunkSize) {
+				yield chunk;
+				chunk = '';
+			}
+		}
+
+		if (chunk !== '') yield chunk;
 	} else if (doc.processes.length === 0) {
 		yield '[]';
 	} else {
 		let chunk = '[';
 		for (const [i, p] of doc.processes.entries()) {
-			chunk += pretty
-				? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}`
-				: `${i === 0 ? '' : ','}${processesText ? processesText.print(p) : JSON.stringify(p)}`;
+			chunk += pretty ? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}` : `${i === 0 ? '' : ','}${JSON.stringify(p)}`;
 			if (chunk.length >= chunkSize) {
 				yield chunk;
 				chunk = '';

@@ -2,7 +2,8 @@
 // "PID 812 maps /usr/lib/libc.so.6 (deleted) from commit 47b67f0e9a… (1.0)".
 // The core decides which files make a process stale and why (files[].staleReason); this
 // module only words its codes.
-import type {MappedFile, Process} from '../model/document.js';
+import type {MappedFile, Process, RootKind} from '../model/document.js';
+import type {StaleProcess} from '../model/unit-table.js';
 import {short, shortId} from './short.js';
 
 // Where the bytes came from. A file that lies in a tree at its tree path is "from" that
@@ -25,7 +26,26 @@ function identical(f: MappedFile): string {
 	return f.identicalIn ? `; deployment ${shortId(f.identicalIn)} has identical bytes there` : '';
 }
 
-export function fileReason(p: Process, f: MappedFile): string | undefined {
+export function fileReason(p: StaleProcess, f: MappedFile): string | undefined {
+	const what = whatItMaps(p.root.kind, f);
+	return what === undefined ? undefined : `PID ${p.pid} maps ${what}`;
+}
+
+// What a process whose root is of `kind` maps, said once per file object and kind: in a
+// status with units the stale processes share their stale files' objects (model/unit-table.ts),
+// and 3000 processes mapping one replaced libc make one text, not 3000.
+const said = new WeakMap<MappedFile, Map<RootKind, string | undefined>>();
+
+function whatItMaps(kind: RootKind, f: MappedFile): string | undefined {
+	const byKind = said.get(f) ?? new Map<RootKind, string | undefined>();
+	if (byKind.has(kind)) return byKind.get(kind);
+	const what = fileWords(kind, f);
+	if (byKind.size === 0) said.set(f, byKind);
+	byKind.set(kind, what);
+	return what;
+}
+
+function fileWords(kind: RootKind, f: MappedFile): string | undefined {
 	if (f.staleReason === null || f.staleReason === undefined) {
 		return undefined;
 	}
@@ -33,38 +53,37 @@ export function fileReason(p: Process, f: MappedFile): string | undefined {
 	// Inside a tree, the tree path is what a person recognises ("/usr/lib/libc.so.6");
 	// the host path of a deployment file is 100 characters of checksum. Any other file is
 	// named by its real path.
-	const where = printable(pathInTree(p, f));
-	const head = `PID ${p.pid} maps ${where}`;
+	const where = printable(pathInTree(kind, f));
 	switch (f.staleReason) {
 		// The path names nothing now: removed, not upgraded.
 		case 'deleted': {
-			return `${head} (deleted)${from(f, where)}${identical(f)}`;
+			return `${where} (deleted)${from(f, where)}${identical(f)}`;
 		}
 
 		// The path names another file: an upgrade renamed a new file over it (the mapped
 		// one is then also unlinked, which is not what a person needs to hear).
 		case 'superseded': {
-			return `${head}${from(f, where)}, since replaced by a newer file`;
+			return `${where}${from(f, where)}, since replaced by a newer file`;
 		}
 
 		case 'removed-deployment': {
-			return `${head}${from(f, where)}, whose deployment was removed${identical(f)}`;
+			return `${where}${from(f, where)}, whose deployment was removed${identical(f)}`;
 		}
 
 		case 'unlinked': {
-			return `${head} (unlinked; another link keeps its bytes)${from(f, where)}${identical(f)}`;
+			return `${where} (unlinked; another link keeps its bytes)${from(f, where)}${identical(f)}`;
 		}
 
 		case 'other-commit': {
-			return `${head}${from(f, where)}, not from its own deployment`;
+			return `${where}${from(f, where)}, not from its own deployment`;
 		}
 
 		case 'image-outdated': {
-			return `${head}${from(f, where)}, a layer the image its name points to now does not have`;
+			return `${where}${from(f, where)}, a layer the image its name points to now does not have`;
 		}
 
 		default: {
-			return `${head}${from(f, where)} (${f.staleReason})`;
+			return `${where}${from(f, where)} (${f.staleReason})`;
 		}
 	}
 }
@@ -83,9 +102,9 @@ export function layerLabel(f: MappedFile): string {
 
 // A deployment process's file at its commit's path, wherever its tree is mounted (a
 // deployment directory, a composefs mount): the mapped path ends with that tree path.
-function pathInTree(p: Process, f: MappedFile): string {
+function pathInTree(kind: RootKind, f: MappedFile): string {
 	const tree = f.origin.treePath;
-	return p.root.kind === 'deployment' && tree && f.path.endsWith(tree) ? tree : treePathOf(f.path);
+	return kind === 'deployment' && tree && f.path.endsWith(tree) ? tree : treePathOf(f.path);
 }
 
 // A deployment file's host path is …/ostree/deploy/OS/deploy/CHECKSUM.SERIAL/usr/…;
@@ -100,7 +119,7 @@ export function treePathOf(path: string): string {
 const severity: Record<string, number> = {deleted: 0, superseded: 1, 'other-commit': 2, 'image-outdated': 3, unlinked: 4, 'removed-deployment': 5};
 
 // The files that make `p` stale, most telling first.
-export function staleFiles(p: Process): MappedFile[] {
+export function staleFiles(p: Pick<Process, 'files'>): MappedFile[] {
 	const stale = p.files.filter(f => f.staleReason !== null && f.staleReason !== undefined);
 	if (stale.length < 2) return stale;
 	const rank = (f: MappedFile) => severity[f.staleReason!] ?? 6;
@@ -108,15 +127,21 @@ export function staleFiles(p: Process): MappedFile[] {
 	return stale.sort((a, b) => rank(a) - rank(b));
 }
 
-export function reasons(p: Process): string[] {
-	// Each sentence once (a unit's reasons are made of thousands of these: no intermediate arrays).
+export function reasons(p: StaleProcess): string[] {
 	const seen = new Set<string>();
-	for (const f of staleFiles(p)) {
-		const r = fileReason(p, f);
-		if (r !== undefined) seen.add(r);
-	}
-
+	addReasons(p, seen);
 	return [...seen];
+}
+
+// Adds the sentences of `reasons(p)` to `into`, each once: a unit's reasons are made of
+// thousands of these, gathered in one set (no set or array per process).
+export function addReasons(p: StaleProcess, into: Set<string>): void {
+	// One file (the common case: a replaced library) needs no ranking.
+	const files = p.files.length === 1 ? p.files : staleFiles(p);
+	for (const f of files) {
+		const r = fileReason(p, f);
+		if (r !== undefined) into.add(r);
+	}
 }
 
 // The first reason only, without the PID: tables have room for one line of why.

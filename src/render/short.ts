@@ -1,5 +1,6 @@
-// Short forms of long identifiers for sentences. Apart from style.ts (colours) so that the
-// words of a reason or a warning load without the colour library (`status --json`).
+// Short forms of checksums and deployment ids, for sentences and tables. Apart from the
+// colour policy (style.ts), which loads chalk: the restart reasons of `status --json` with
+// systemd's units need these, and no colour.
 
 // Checksums are 64 hex digits; people recognise them by their first ten.
 export function short(checksum: string | null | undefined): string {

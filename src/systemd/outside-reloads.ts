@@ -6,6 +6,7 @@
 // counts as applied, one at or after it is still said), as it judges livetree's own reloads.
 // TypeScript only finds the time; the core decides what is changed.
 import type {Process, Warning} from '../model/document.js';
+import type {ScannedProcesses, UnitProcess} from '../model/unit-table.js';
 import type {UnitQueries} from './bulk-client.js';
 import {lastReload} from './exec-reload.js';
 import {pathFromName, type UnitStatus} from './units.js';
@@ -28,19 +29,19 @@ export interface OutsideReloads {
 }
 
 /** A change a reload can apply: any but the unit's own files. */
-const reloadable = (p: Process) => (p.configChanges ?? []).some(c => c.source !== 'unit-file');
+const reloadable = (p: UnitProcess) => (p.configChanges ?? []).some(c => c.source !== 'unit-file');
 
 /**
  * Asks the manager for the ExecReload of each unit that can be reloaded and has a process with
  * changes a reload applies (nothing is asked when there is none), and gives each such process
  * of a unit reloaded successfully since it started its configChanges and needsReload judged
- * again with that reload's time, by assignment (model/process-texts.ts). Returns each asked
+ * again with that reload's time, by assignment (model/unit-table.ts). Returns each asked
  * unit's last reload, and what could not be asked (those processes' changes are then still said).
  */
 export async function seeOutsideReloads(
 	client: Pick<UnitQueries, 'getExecReloads'>,
 	units: readonly Pick<UnitStatus, 'name' | 'pids' | 'canReload'>[],
-	byPid: ReadonlyMap<number, Process>,
+	byPid: Pick<ScannedProcesses, 'get'>,
 	rejudge: Rejudge,
 	debug: (line: string) => void = () => {},
 ): Promise<OutsideReloads> {
@@ -49,7 +50,7 @@ export async function seeOutsideReloads(
 		if (u.canReload !== true) return [];
 		const own = u.pids.flatMap(pid => {
 			const p = byPid.get(pid);
-			return p && reloadable(p) && typeof p.startedAt === 'string' ? [p as Process & {startedAt: string}] : [];
+			return p && reloadable(p) && typeof p.startedAt === 'string' ? [p as UnitProcess & {startedAt: string}] : [];
 		});
 		return own.length > 0 ? [{unit: u, own}] : [];
 	});
@@ -102,12 +103,12 @@ export async function seeOutsideReloads(
 	}
 
 	for (const fresh of judged) {
-		const view = byPid.get(fresh.pid);
+		const scanned = byPid.get(fresh.pid);
 		// The same process (not another with its PID since), judged again.
-		if (!view || view.startedAt !== fresh.startedAt) continue;
+		if (!scanned || scanned.startedAt !== fresh.startedAt) continue;
 		const changes = fresh.configChanges ?? [];
-		if (JSON.stringify(changes) !== JSON.stringify(view.configChanges ?? [])) view.configChanges = changes;
-		if (view.needsReload !== fresh.needsReload) view.needsReload = fresh.needsReload;
+		if (JSON.stringify(changes) !== JSON.stringify(scanned.configChanges ?? [])) scanned.configChanges = changes;
+		if (scanned.needsReload !== fresh.needsReload) scanned.needsReload = fresh.needsReload;
 	}
 
 	return {lastReloads, warnings};

@@ -3,10 +3,12 @@
 // not word things: src/render/reason.ts does). Which file makes a process stale is the
 // core's decision, carried as files[].staleReason.
 import type {Process, StaleReason} from '../model/document.js';
+import type {StaleProcess, UnitProcess} from '../model/unit-table.js';
 import type {UnitStatus} from './units.js';
 
-/** Sentences saying why a process needs a restart (src/render/reason.ts `reasons`). */
-export type DescribeProcess = (p: Process) => string[];
+/** Adds the sentences saying why a process needs a restart to `into`, each once
+ * (src/render/reason.ts `addReasons`). */
+export type DescribeProcess = (p: StaleProcess, into: Set<string>) => void;
 
 /** A mapped file of one process that makes the process stale, as restart records keep it. */
 export interface StaleFile {
@@ -44,7 +46,7 @@ export function staleFiles(p: Process): StaleFile[] {
 }
 
 /** needsRestart and reasons for a unit, from the scanned processes. */
-export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: readonly Process[], describe: DescribeProcess): UnitRestartInfo {
+export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: readonly UnitProcess[], describe: DescribeProcess): UnitRestartInfo {
 	const pids = new Set(unit.pids);
 	// Each sentence once, in the order of its first process (a status has thousands: plain
 	// loops, no intermediate arrays).
@@ -53,7 +55,7 @@ export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: reado
 	for (const p of processes) {
 		if (!p.needsRestart || !pids.has(p.pid)) continue;
 		needsRestart = true;
-		for (const r of describe(p)) reasons.add(r);
+		describe(p, reasons);
 	}
 
 	return {needsRestart, reasons: [...reasons]};

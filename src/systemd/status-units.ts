@@ -2,7 +2,8 @@
 // and mark the units whose processes need a restart. No bus is not an error: the report
 // goes on without units and says so in a `systemd-unavailable` warning.
 import {debugLine} from '../debug-line.js';
-import type {Process, Unit, Warning} from '../model/document.js';
+import type {Unit, Warning} from '../model/document.js';
+import type {ScannedProcesses, UnitProcess} from '../model/unit-table.js';
 import type {BusChoice} from '../options.js';
 import {checkBusAddress, clientOptions, managerSocket, noBusAt, resolveBusAddress} from './bus-address.js';
 import type {UnitQueries} from './bulk-client.js';
@@ -116,7 +117,8 @@ export async function startAhead(bus: BusChoice, procRoot = '/proc'): Promise<Un
 }
 
 export async function unitsForProcesses(
-	processes: readonly (Process & {cgroupUnit?: string | null})[],
+	// The scanned processes: parsed (model/unit-table.ts scannedProcesses) or the core's table.
+	processes: ScannedProcesses,
 	// The bus to ask, or what startAhead asked of it while the scan ran.
 	bus: BusChoice | Promise<UnitsAhead | {error: unknown}>,
 	describe: DescribeProcess,
@@ -131,20 +133,16 @@ export async function unitsForProcesses(
 		if ('error' in started) throw started.error;
 		ahead = started;
 		const {client, pidView, prefetched, unitFiles} = started;
-		const collected = await collectUnits(
-			client,
-			processes.map(p => ({pid: p.pid, cgroupUnit: p.cgroupUnit ?? p.unit, cgroup: p.cgroup ?? null})),
-			{pidView, prefetched},
-		);
+		const collected = await collectUnits(client, processes.hints(), {pidView, prefetched});
 		// Each unit's own processes, found by PID (not every process for every unit).
-		const byPid = new Map(processes.map(p => [p.pid, p] as const));
+		const byPid = processes;
 		// Reloads made outside livetree, before the unit files' changes (which no reload
 		// applies) are added. Asked only of a manager in our PID namespace, as the unit files.
 		const seen = rejudge && pidView.sameNamespace ? await seeOutsideReloads(client, collected.units, byPid, rejudge, debugLine()) : undefined;
 		// Its unit files changed since its main process started: on its processes.
 		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
-			const own: Process[] = [];
+			const own: UnitProcess[] = [];
 			for (const pid of u.pids) {
 				const p = byPid.get(pid);
 				if (p) own.push(p);

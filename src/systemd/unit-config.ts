@@ -3,6 +3,7 @@
 // NeedDaemonReload, native/core/src/config/unit_files.rs), added to its processes'
 // configChanges, and how each unit's changes are applied (units[].applyConfigBy).
 import type {ConfigChange, Process, Unit, Warning} from '../model/document.js';
+import type {ScannedProcesses} from '../model/unit-table.js';
 import {native} from '../native.js';
 import type {UnitStatus} from './units.js';
 
@@ -49,7 +50,7 @@ export function unitFileChanges(units: readonly UnitFilesOf[], procRoot: string,
  */
 export function addUnitFileChanges(
 	units: readonly UnitStatus[],
-	byPid: ReadonlyMap<number, Process>,
+	byPid: Pick<ScannedProcesses, 'get'>,
 	procRoot: string,
 	manager: number | null,
 	early?: UnitFileChanges,
@@ -85,7 +86,7 @@ export function addUnitFileChanges(
  * when the manager can reload it and none is a change of the unit's own files (a reload
  * does not load a new unit definition: daemon-reload and a restart do); else a restart.
  */
-export function unitConfig(unit: Pick<Unit, 'canReload'>, processes: readonly Process[]): UnitConfig {
+export function unitConfig(unit: Pick<Unit, 'canReload'>, processes: readonly Pick<Process, 'needsReload' | 'configChanges'>[]): UnitConfig {
 	const changes = processes.filter(p => p.needsReload).flatMap(p => p.configChanges ?? []);
 	if (changes.length === 0) return {needsReload: false, applyConfigBy: null};
 	const reload = unit.canReload === true && !changes.some(c => c.source === 'unit-file');

@@ -6,7 +6,7 @@
 // `collect(…, {observe: willRecord()}, scanner)`: recording parses no JSON here.
 import type {Scanner} from '../collect.js';
 import type {StatusDocument} from '../model/document.js';
-import type {ProcessTexts} from '../model/process-texts.js';
+import type {UnitTable} from '../model/unit-table.js';
 import {catalogPath, type CommonOptions} from '../options.js';
 
 /** Kept this long, pruned oldest first (docs/timeline.md). */
@@ -42,17 +42,17 @@ export function willRecord(): boolean {
 }
 
 /** The processes' units for the core, which keeps the unit it read from a process's cgroup
- * for a process not listed: with the processes' texts (`status --json` with units), only
- * those whose unit is not that one. */
-function processUnits(doc: StatusDocument, texts: ProcessTexts | undefined): Array<{pid: number; unit?: string}> {
-	const changed = texts ? doc.processes.filter(p => !texts.sameUnit(p)) : doc.processes;
-	return changed.map(p => ({pid: p.pid, unit: p.unit ?? undefined}));
+ * for a process not listed: with the unit table (`status --json` with units), only those
+ * whose unit is not that one; undefined when the processes are apart without units. */
+function processUnits(doc: StatusDocument, table: UnitTable | undefined): Array<{pid: number; unit?: string}> | undefined {
+	const changed = table ? table.changedUnits() : doc.processes.length > 0 ? doc.processes : undefined;
+	return changed?.map(p => ({pid: p.pid, unit: p.unit ?? undefined}));
 }
 
 /**
  * Records the scan `scanner` just made (a whole scan collected with `observe: willRecord()`)
  * and whose document is `doc`. The processes' units are the document's when systemd answered
- * (its processes are then objects here, or views printed through `texts`); written apart,
+ * (its processes are then objects here, or apart with `table`); written apart without one,
  * they are the ones the core read from the cgroups, which is what the document says too.
  */
 export function recordTimeline(
@@ -61,7 +61,7 @@ export function recordTimeline(
 	scanner: Scanner,
 	source: 'status' | 'exporter',
 	warn: (message: string) => void,
-	texts?: ProcessTexts,
+	table?: UnitTable,
 ): void {
 	if (!willRecord()) return;
 	try {
@@ -69,7 +69,7 @@ export function recordTimeline(
 			at: scanTime(doc),
 			source,
 			bootId: doc.host.bootId ?? undefined,
-			units: doc.processes.length > 0 ? processUnits(doc, texts) : undefined,
+			units: processUnits(doc, table),
 			minInterval: source === 'exporter' ? 60 : 0,
 			retentionDays,
 			maxRows,

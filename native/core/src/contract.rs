@@ -55,19 +55,19 @@ impl Serialize for ScanReport {
 }
 
 /// Which processes the report's parts carry.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum With {
+#[derive(Clone, Copy)]
+enum With<'a> {
     /// Every process whole, with the origin table.
     Processes,
     /// None.
     Nothing,
-    /// Each process's view: all of it but its files, of which only the stale ones, origins
-    /// inline (see `write_views`).
-    Views,
+    /// None, but what adding systemd's units needs of them (`unitTable`, see `write_units`),
+    /// with the length of each process's text in UTF-16 code units.
+    UnitTable(&'a [usize]),
 }
 
-/// The report's parts, with the processes (and their origin table), their views, or nothing.
-struct Parts<'a>(&'a ScanReport, With);
+/// The report's parts, with the processes (and their origin table), their unit table, or nothing.
+struct Parts<'a>(&'a ScanReport, With<'a>);
 
 impl Serialize for Parts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -80,15 +80,11 @@ impl Serialize for Parts<'_> {
             With::Processes => {
                 let origins = Origins::of(&report.processes);
                 r.serialize_field("origins", &origins.list)?;
-                let processes = report
-                    .processes
-                    .iter()
-                    .map(|p| Process(p, Some(&origins), false));
+                let processes = report.processes.iter().map(|p| Process(p, Some(&origins)));
                 r.serialize_field("processes", &Seq(processes))?;
             }
-            With::Views => {
-                let views = report.processes.iter().map(|p| Process(p, None, true));
-                r.serialize_field("processes", &Seq(views))?;
+            With::UnitTable(lengths) => {
+                r.serialize_field("unitTable", &UnitTable::of(&report.processes, lengths))?;
             }
             With::Nothing => {}
         }
@@ -116,21 +112,162 @@ pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
 }
 
-/// The report's parts with each process's view on the first line, then each process's own
-/// text in the contract's shape, one line each, in the order of `processes`. A view is its
-/// process as the contract writes it but for `files`, which holds only the stale files (what
-/// a unit's reasons are made of): a caller that adds systemd's units to some processes
-/// (`status --json`) parses the small first line only, prints the texts of the processes it
-/// left as they were, and for the others the text with the view's other fields put in.
-pub fn write_views(report: &ScanReport) -> serde_json::Result<String> {
-    let mut out = serde_json::to_vec(&Parts(report, With::Views))?;
-    for p in &report.processes {
-        // serde_json writes no raw newline: each process is exactly one line.
-        out.push(b'\n');
-        serde_json::to_writer(&mut out, p)?;
+/// The report as `write_apart` writes it, two JSON texts on two lines, but with the table of
+/// what adding systemd's units needs of each process in the parts (`unitTable`, see
+/// `UnitTable`), and there the length of each process's text in the array in UTF-16 code
+/// units (how JavaScript measures a string). A caller that adds the units (`status --json`
+/// with systemd) parses the first line only, builds the units from the table, prints the
+/// array's text where it left the processes as they were (by the lengths, each process's
+/// text is a slice of it, and a run of processes one slice), and writes again only the
+/// processes the units changed (`src/model/unit-table.ts`).
+pub fn write_units(report: &ScanReport) -> serde_json::Result<String> {
+    let mut array = Vec::with_capacity(report.processes.len() * 1024);
+    let mut lengths = Vec::with_capacity(report.processes.len());
+    array.push(b'[');
+    for (i, p) in report.processes.iter().enumerate() {
+        if i > 0 {
+            array.push(b',');
+        }
+        let start = array.len();
+        serde_json::to_writer(&mut array, p)?;
+        lengths.push(utf16_len(&array[start..]));
     }
+    array.push(b']');
+    // serde_json writes no raw newline (one inside a string is escaped): the first line ends
+    // exactly where the parts end.
+    let mut out = serde_json::to_vec(&Parts(report, With::UnitTable(&lengths)))?;
+    out.reserve(array.len() + 1);
+    out.push(b'\n');
+    out.extend_from_slice(&array);
     // Only serde_json wrote these bytes, and it writes UTF-8.
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
+/// The length in UTF-16 code units of `utf8`, valid UTF-8: one per character, two for one
+/// outside the Basic Multilingual Plane (a 4-byte sequence). Most processes' texts are ASCII,
+/// told at once.
+fn utf16_len(utf8: &[u8]) -> usize {
+    if utf8.is_ascii() {
+        return utf8.len();
+    }
+    utf8.iter()
+        .map(|&b| match b {
+            0x80..=0xbf => 0,
+            0xf0..=0xff => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// A stale file as the table keeps it once: every field the contract writes of it.
+type FileKey<'a> = (
+    &'a [u8],
+    (u32, u32, u64),
+    (bool, bool, bool),
+    &'a crate::report::Origin,
+    Option<crate::report::StaleReason>,
+    Option<&'a str>,
+);
+
+/// `unitTable`: what adding systemd's units to the processes needs of each, in columns (one
+/// entry per process, in the order of `processes`), and sparse for the few processes that
+/// need more:
+/// - `pids`; `lengths`, each process's text's length in UTF-16 code units;
+/// - `groups`, each distinct `[cgroup, unit]` pair (the cgroup path and the unit read from
+///   it, the contract's `cgroup` and `unit`), and `group`, each process's pair by index;
+/// - the stale processes (`needsRestart`), what their unit's reasons are made of: `stale`
+///   (their indexes), `staleRoots` (their `root.kind`), `staleFiles` (each one's stale files
+///   in the order of its maps, by index in `files`, the distinct stale files as the contract
+///   writes them: thousands of processes that map one replaced libc share one entry);
+/// - the processes with configuration changes (`needsReload`): `config` (their indexes),
+///   `configStartedAt` (`startedAt`) and `configChanges`.
+struct UnitTable<'a> {
+    processes: &'a [ProcessReport],
+    lengths: &'a [usize],
+    groups: Vec<(Option<&'a str>, Option<&'a str>)>,
+    group: Vec<u32>,
+    files: Vec<&'a FileReport>,
+    stale: Vec<u32>,
+    stale_files: Vec<Vec<u32>>,
+    config: Vec<u32>,
+}
+
+impl<'a> UnitTable<'a> {
+    fn of(processes: &'a [ProcessReport], lengths: &'a [usize]) -> UnitTable<'a> {
+        let mut t = UnitTable {
+            processes,
+            lengths,
+            groups: Vec::new(),
+            group: Vec::with_capacity(processes.len()),
+            files: Vec::new(),
+            stale: Vec::new(),
+            stale_files: Vec::new(),
+            config: Vec::new(),
+        };
+        let mut groups = HashMap::new();
+        let mut files: HashMap<FileKey<'a>, u32> = HashMap::new();
+        for (i, p) in processes.iter().enumerate() {
+            let pair = (p.cgroup.as_deref(), p.cgroup_unit.as_deref());
+            let next = t.groups.len() as u32;
+            t.group.push(*groups.entry(pair).or_insert_with(|| {
+                t.groups.push(pair);
+                next
+            }));
+            if p.state == ProcessState::Stale {
+                t.stale.push(i as u32);
+                let mut own = Vec::new();
+                for f in p.files.iter().filter(|f| f.stale_reason.is_some()) {
+                    let key = (
+                        f.path.as_slice(),
+                        (f.major, f.minor, f.ino),
+                        (f.deleted, f.superseded, f.path_gone),
+                        &f.origin,
+                        f.stale_reason,
+                        f.identical_in.as_deref(),
+                    );
+                    let next = t.files.len() as u32;
+                    own.push(*files.entry(key).or_insert_with(|| {
+                        t.files.push(f);
+                        next
+                    }));
+                }
+                t.stale_files.push(own);
+            }
+            if !p.config_changes.is_empty() {
+                t.config.push(i as u32);
+            }
+        }
+        t
+    }
+}
+
+impl Serialize for UnitTable<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let at = |i: &u32| &self.processes[*i as usize];
+        let mut m = s.serialize_struct("UnitTable", 11)?;
+        m.serialize_field("pids", &Seq(self.processes.iter().map(|p| p.pid)))?;
+        m.serialize_field("lengths", self.lengths)?;
+        m.serialize_field("groups", &self.groups)?;
+        m.serialize_field("group", &self.group)?;
+        m.serialize_field("files", &Seq(self.files.iter().map(|f| File(f, None))))?;
+        m.serialize_field("stale", &self.stale)?;
+        m.serialize_field(
+            "staleRoots",
+            &Seq(self.stale.iter().map(|i| at(i).root_kind)),
+        )?;
+        m.serialize_field("staleFiles", &self.stale_files)?;
+        m.serialize_field("config", &self.config)?;
+        let started = self
+            .config
+            .iter()
+            .map(|i| at(i).started_ns.map(crate::config::utc));
+        m.serialize_field("configStartedAt", &Seq(started))?;
+        m.serialize_field(
+            "configChanges",
+            &Seq(self.config.iter().map(|i| &at(i).config_changes)),
+        )?;
+        m.end()
+    }
 }
 
 /// The counts of the document's `summary` that the processes decide, decided here once:
@@ -271,7 +408,7 @@ struct Root<'a> {
 /// (TypeScript replaces it with systemd's answer when it has one).
 impl Serialize for ProcessReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Process(self, None, false).serialize(s)
+        Process(self, None).serialize(s)
     }
 }
 
@@ -283,13 +420,12 @@ impl Serialize for FileReport {
     }
 }
 
-/// A process, its files' origins inline or (with the report's table) by index; with
-/// `true`, its view: only its stale files.
-struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>, bool);
+/// A process, its files' origins inline or (with the report's table) by index.
+struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
 
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Process(p, origins, stale_only) = *self;
+        let Process(p, origins) = *self;
         let mut m = s.serialize_struct("Process", 13)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
@@ -303,11 +439,7 @@ impl Serialize for Process<'_> {
         m.serialize_field("cgroup", &p.cgroup)?;
         m.serialize_field("state", &p.state)?;
         m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
-        let files = p
-            .files
-            .iter()
-            .filter(move |f| !stale_only || f.stale_reason.is_some())
-            .map(|f| File(f, origins));
+        let files = p.files.iter().map(|f| File(f, origins));
         m.serialize_field("files", &Seq(files))?;
         // Only for a process in a container: the field is optional, and thousands of host
         // processes need no `null` each.
@@ -392,5 +524,24 @@ impl Serialize for OverlayReport {
         o.serialize_field("sourceCommits", &self.source_commits)?;
         o.serialize_field("files", &self.files)?;
         o.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf16_len;
+
+    #[test]
+    fn utf16_len_counts_code_units_as_javascript_does() {
+        for s in [
+            "",
+            "abc",
+            "é/ü",
+            "\u{7ff}\u{800}\u{ffff}",
+            "𝄞x😀",
+            "a\u{10ffff}",
+        ] {
+            assert_eq!(utf16_len(s.as_bytes()), s.encode_utf16().count(), "{s:?}");
+        }
     }
 }

@@ -190,7 +190,7 @@ impl Origin {
 
 /// Why a file makes its process stale: the one rule, decided in `attribute::stale_reason`
 /// and carried to the document as `files[].staleReason`; renderers turn it into words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StaleReason {
     /// The bytes are gone: the mapped inode has no name left anywhere, and its path names

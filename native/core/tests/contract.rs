@@ -371,38 +371,66 @@ fn counts_and_the_processes_written_apart() {
     let whole: serde_json::Value = serde_json::from_str(&json(&r)).unwrap();
     assert_eq!(whole["counts"], parts["counts"]);
 
-    // In views: the parts with each process's view (its stale files only, origins inline),
-    // then each process's own text on a line of its own.
-    let text = livetree_core::contract::write_views(&r).unwrap();
-    let mut lines = text.split('\n');
-    let parts: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
-    let texts: Vec<&str> = lines.collect();
+    // With the unit table: the same array, and in the parts what adding the units needs.
+    let mut r = r;
+    r.processes[0].comm = "d 𝄞é".as_bytes().to_vec();
+    r.processes[1].cgroup = Some("/system.slice/d.service".into());
+    r.processes[1].cgroup_unit = Some("d.service".into());
+    r.processes[2].cgroup = Some("/system.slice/d.service".into());
+    r.processes[2].cgroup_unit = Some("d.service".into());
+    r.processes[3].started_ns = Some(1_700_000_000_000_000_000);
+    r.processes[3].config_changes = vec![ConfigChange {
+        path: b"/etc/d.conf".to_vec(),
+        changed_ns: 1_700_000_001_000_000_000,
+        source: ConfigSource::OpenFile,
+        package: None,
+        replaced: true,
+    }];
+    let mut other = file(b"/usr/lib/libz.so.1", Some(StaleReason::Superseded));
+    other.ino = 9;
+    r.processes[1].files.push(other);
+    let text = livetree_core::contract::write_units(&r).unwrap();
+    let (parts, processes) = text.split_once('\n').unwrap();
     assert_eq!(
-        texts,
-        r.processes.iter().map(json).collect::<Vec<_>>(),
-        "one line per process, as the contract writes it alone"
+        processes,
+        json(&r.processes),
+        "the array as write_apart writes it"
     );
-    assert!(parts.get("origins").is_none());
-    assert_eq!(parts["counts"], whole["counts"]);
-    let views = parts["processes"].as_array().unwrap();
-    assert_eq!(views.len(), 4);
-    for (view, p) in views.iter().zip(&r.processes) {
-        let mut alone: serde_json::Value = serde_json::from_str(&json(p)).unwrap();
-        let stale: Vec<serde_json::Value> = alone["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| !f["staleReason"].is_null())
-            .cloned()
-            .collect();
-        alone["files"] = serde_json::Value::Array(stale);
-        assert_eq!(
-            view, &alone,
-            "a view is its process with its stale files only"
-        );
-    }
-    assert_eq!(views[0]["files"].as_array().unwrap().len(), 1);
-    assert_eq!(views[3]["files"].as_array().unwrap().len(), 0);
+    let parts: serde_json::Value = serde_json::from_str(parts).unwrap();
+    assert!(parts.get("processes").is_none() && parts.get("origins").is_none());
+    assert_eq!(parts["counts"], serde_json::json!(r.counts()));
+    let table = &parts["unitTable"];
+    assert_eq!(table["pids"], serde_json::json!([1, 2, 3, 4]));
+    let lengths: Vec<usize> = r
+        .processes
+        .iter()
+        .map(|p| json(p).encode_utf16().count())
+        .collect();
+    assert_eq!(table["lengths"], serde_json::json!(lengths));
+    assert_ne!(lengths[0], json(&r.processes[0]).len(), "UTF-16, not bytes");
+    assert_eq!(
+        table["groups"],
+        serde_json::json!([[null, null], ["/system.slice/d.service", "d.service"]])
+    );
+    assert_eq!(table["group"], serde_json::json!([0, 1, 1, 0]));
+    // Two stale processes map the same stale libc: one entry; the second's libz another.
+    let libc: serde_json::Value = serde_json::from_str(&json(&r.processes[0].files[0])).unwrap();
+    let libz: serde_json::Value = serde_json::from_str(&json(&r.processes[1].files[2])).unwrap();
+    assert_eq!(table["files"], serde_json::json!([libc, libz]));
+    assert_eq!(table["stale"], serde_json::json!([0, 1]));
+    assert_eq!(table["staleRoots"], serde_json::json!(["host", "host"]));
+    assert_eq!(table["staleFiles"], serde_json::json!([[0], [0, 1]]));
+    assert_eq!(table["config"], serde_json::json!([3]));
+    let alone: serde_json::Value = serde_json::from_str(&json(&r.processes[3])).unwrap();
+    assert_eq!(
+        table["configStartedAt"],
+        serde_json::json!([alone["startedAt"]])
+    );
+    assert_eq!(
+        table["configChanges"],
+        serde_json::json!([alone["configChanges"]])
+    );
+    assert_eq!(alone["configChanges"][0]["replaced"], true);
 }
 
 /// A process in a container: `root.kind` container, its `container` after its files, and a
