@@ -179,9 +179,13 @@ impl Drop for Keepers {
 }
 
 /// The first 64 KiB of a /proc file (a command line is far shorter), empty when unreadable.
+/// A /proc file has no size: room for 4 KiB first, so that a command line (conmon's is
+/// about 2 KiB) takes one read and the one finding its end — each read of another
+/// process's `cmdline` reads its memory again, and an empty buffer growing from 32 bytes
+/// took 8.
 pub(super) fn read_limited(path: &std::path::Path) -> Vec<u8> {
     use std::io::Read;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(4096);
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(64 << 10).read_to_end(&mut out);
     }
