@@ -247,7 +247,10 @@ test('processes printed through the unit table equal the parsed document, change
 	// order of its first process).
 	t.deepEqual(table.groups(), scannedProcesses(whole.processes).groups());
 	t.deepEqual(
-		table.groups().flatMap(g => g.pids.map((pid, k) => ({pid, at: g.at[k], cgroupUnit: g.cgroupUnit, cgroup: g.cgroup}))).sort((a, b) => a.at! - b.at!),
+		table
+			.groups()
+			.flatMap(g => g.pids.map((pid, k) => ({pid, at: g.at[k], cgroupUnit: g.cgroupUnit, cgroup: g.cgroup})))
+			.sort((a, b) => a.at! - b.at!),
 		whole.processes.map((p, at) => ({pid: p.pid, at, cgroupUnit: p.unit, cgroup: p.cgroup ?? null})),
 	);
 	// What the units read of a process: a stale one has its stale files (the reasons' words

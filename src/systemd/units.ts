@@ -9,6 +9,7 @@ import type {UnitProperties} from './unit-properties.js';
 import type {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {samePidView, type PidView} from './pid-view.js';
+import {sortByUnitName} from './unit-order.js';
 import {groupHints, type UnitHintGroup} from '../model/unit-table.js';
 
 export interface ProcessUnitHint {
@@ -101,10 +102,6 @@ export function toUnitStatus(props: UnitProperties, pids: number[]): UnitStatus 
 		dropInPaths: props.dropInPaths,
 	};
 }
-
-// The order of units[]: what a.name.localeCompare(b.name) gives (a collator of the default
-// locale), without making one per comparison.
-const byName = new Intl.Collator();
 
 /** How many questions are in flight on the connection at once: the manager answers them in
  * turn, but their round trips through the bus overlap instead of adding up. */
@@ -270,7 +267,8 @@ export async function collectUnitGroups(client: UnitQueries, groups: readonly Un
 		const mainPid = p.mainPid === null || view.sameNamespace ? p.mainPid : await view.fromManager(p.mainPid, new Set([...pids, ...((await read()) ?? [])]));
 		units.push(toUnitStatus({...p, mainPid}, pids));
 	}
-	units.sort((a, b) => byName.compare(a.name, b.name));
+	// In the order a.name.localeCompare(b.name) gives (unit-order.ts).
+	sortByUnitName(units);
 	return {units, warnings};
 }
 
