@@ -399,14 +399,17 @@ export declare class Scanner {
   constructor(options: ScanOptions)
   /**
    * Scan on the calling thread (the CLI's one-shot commands). Returns the scan's part of
-   * the status document as JSON text, as `scan` does.
+   * the status document as JSON text in UTF-8 bytes, as `scan` does.
    */
-  scanSync(request?: ScanRequest | undefined | null): string
+  scanSync(request?: ScanRequest | undefined | null): Buffer
   /**
    * Scan on the libuv thread pool, so the exporter's event loop keeps serving. Two
-   * scans of one scanner run one after the other.
+   * scans of one scanner run one after the other. The JSON text comes as its UTF-8 bytes,
+   * handed over without a copy: megabytes for thousands of processes, which `status
+   * --json` prints as they are (src/model/scan-parts.ts), never turned into a string and
+   * back.
    */
-  scan(request?: ScanRequest | undefined | null): Promise<string>
+  scan(request?: ScanRequest | undefined | null): Promise<Buffer>
   /**
    * Record the last scan in the timeline of the catalog file at `path`, from the
    * observation the core built during that scan (it must have been a whole scan asked
@@ -505,7 +508,7 @@ export interface ReloadedIn {
 }
 
 /** Scan on the libuv thread pool, so the exporter's event loop keeps serving. */
-export declare function scan(options: ScanOptions): Promise<string>
+export declare function scan(options: ScanOptions): Promise<Buffer>
 
 /** The work a scanner did (see `livetree_core::scanner::ScannerStats`). */
 export interface ScannerStatsOut {
@@ -569,9 +572,10 @@ export interface ScanRequest {
 
 /**
  * Scan synchronously (the CLI's one-shot commands use this). Returns the scan's part of
- * the status document as JSON text (`src/model/scan-parts.ts` types it).
+ * the status document as JSON text in UTF-8 bytes (`src/model/scan-parts.ts` types it), as
+ * `Scanner.scan` does.
  */
-export declare function scanSync(options: ScanOptions): string
+export declare function scanSync(options: ScanOptions): Buffer
 
 /** How to record the scanner's last observed scan in the timeline (`recordTimeline`). */
 export interface TimelineRecording {

@@ -3,11 +3,9 @@ import {access, constants, stat} from 'node:fs/promises';
 import path from 'node:path';
 import {ScanError} from './errors/scan-error.js';
 import {hostFacts} from './host.js';
-import {buildDocument, withUnits} from './model/build.js';
-import {rememberInstalled} from './model/installed.js';
 import type {StatusDocument} from './model/document.js';
-import {scannedProcesses, type UnitTable} from './model/unit-table.js';
-import {parseScan, type KernelThread, type ScanParts} from './model/scan-parts.js';
+import type {UnitTable} from './model/unit-table.js';
+import type {KernelThread, ScanParts} from './model/scan-parts.js';
 import {debugLine} from './debug-line.js';
 import {native} from './native.js';
 import {catalogPath, type CommonOptions} from './options.js';
@@ -31,13 +29,18 @@ export interface CollectOptions {
 	// Have the core write the processes apart with the unit table (scanOnly; set by
 	// collectPrintable for processesApart with units to add).
 	unitTable?: boolean;
+	// Called once the core's scan runs on the thread pool: the modules the caller needs only
+	// after the scan load meanwhile, on a core the scan leaves free (its attribution is one
+	// thread), instead of before it.
+	scanning?: () => void;
 }
 
 // A document whose processes may be JSON text (see CollectOptions.processesApart), and
 // what the scan knew beside it.
 export interface Collected {
 	doc: StatusDocument;
-	processesText?: string;
+	// The processes' JSON text, its UTF-8 bytes as the core wrote them (ScanParts).
+	processesText?: Buffer;
 	// The processes as the core wrote them with what the units changed, printed through it
 	// (processesApart with units to add; model/unit-table.ts). `doc.processes` is then empty.
 	unitTable?: UnitTable;
@@ -73,7 +76,7 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 	await checkDirectory('--run-dir', options.runDir);
 	await prepareStateDir(options, 'record');
 	try {
-		const json = await scanner.scan({
+		const scan = scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
 			...(extra.processesApart ? {processesApart: true} : {}),
 			...(extra.unitTable && !extra.processesApart ? {unitTable: true} : {}),
@@ -82,6 +85,8 @@ export async function scanOnly(options: CommonOptions, extra: CollectOptions = {
 			// A whole-host report includes the kernel; a look at a few PIDs does not.
 			kernel: !extra.pids,
 		});
+		extra.scanning?.();
+		const [json, {parseScan}] = await Promise.all([scan, import('./model/scan-parts.js')]);
 		debugScan(scanner, extra.pids);
 		return parseScan(json);
 	} catch (error) {
@@ -125,9 +130,16 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	const ahead = bus
 		? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot), wording: import('./render/reason.js')}))
 		: undefined;
+	// What builds the document loads while the core scans.
+	let building: Promise<[typeof import('./model/build.js'), typeof import('./model/installed.js')]> | undefined;
+	const scanning = () => {
+		building = Promise.all([import('./model/build.js'), import('./model/installed.js')]);
+		extra.scanning?.();
+	};
+
 	let scanned: [ScanParts, Awaited<ReturnType<typeof hostFacts>>];
 	try {
-		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, unitTable: table}, kept), hostFacts()]);
+		scanned = await Promise.all([scanOnly(options, {...extra, processesApart: apart, unitTable: table, scanning}, kept), hostFacts()]);
 	} catch (error) {
 		// The connection opened meanwhile is closed, whatever it answered.
 		void ahead?.then(async a => a.ahead).then(a => 'close' in a && a.close());
@@ -135,6 +147,8 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	}
 
 	const [scan, host] = scanned;
+	// Set: scanOnly returned a scan, so it started one.
+	const [{buildDocument, withUnits}, {rememberInstalled}] = await building!;
 	const doc = buildDocument({scan, host});
 	rememberInstalled(doc, scan.installedPackages, scan.comparedTrees ?? []);
 	if (ahead) {
@@ -143,7 +157,7 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 		const {addReasons} = await wording;
 		const rejudge = async (reloaded: readonly ReloadSeen[]) =>
 			(await scanOnly(options, {pids: reloaded.map(r => r.pid), reloaded: [...(extra.reloaded ?? []), ...reloaded]}, kept)).processes;
-		const processes = scan.unitTable ?? scannedProcesses(doc.processes);
+		const processes = scan.unitTable ?? (await import('./model/unit-table.js')).scannedProcesses(doc.processes);
 		const {units, warnings, answered} = await m.unitsForProcesses(processes, asked, addReasons, options.procRoot, rejudge);
 		withUnits(doc, units, warnings, answered, scan.unitTable);
 	} else if (noBus !== null) {

@@ -32,7 +32,7 @@ export async function checkWritable(option: string, file: string): Promise<void>
 }
 
 /** writeAtomic, with a failure (disk full, a directory removed meanwhile) as one line. */
-export async function writeOutputFile(option: string, file: string, content: string | Iterable<string>): Promise<void> {
+export async function writeOutputFile(option: string, file: string, content: string | Iterable<string | Uint8Array>): Promise<void> {
 	try {
 		await writeAtomic(file, content);
 	} catch (error) {

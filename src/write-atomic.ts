@@ -3,7 +3,8 @@
 import {open, rename, rm} from 'node:fs/promises';
 import path from 'node:path';
 
-export async function writeAtomic(file: string, content: string | Iterable<string>): Promise<void> {
+// `content`: text, or chunks of text or of bytes (a scan's processes as the core wrote them).
+export async function writeAtomic(file: string, content: string | Iterable<string | Uint8Array>): Promise<void> {
 	const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
 	const handle = await open(temporary, 'w', 0o644);
 	try {
@@ -11,7 +12,8 @@ export async function writeAtomic(file: string, content: string | Iterable<strin
 			await handle.writeFile(content);
 		} else {
 			for (const chunk of content) {
-				await handle.write(chunk);
+				// Each chunk whole, from where the last ended (writeFile goes on after a short write).
+				await handle.writeFile(chunk);
 			}
 		}
 		await handle.sync();

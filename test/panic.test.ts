@@ -58,9 +58,9 @@ test.serial('a panic in a scan is an EPANIC error, sync and async, and Node live
 	}
 
 	// The same scanner scans again once nothing panics: a panic left nothing half-changed.
-	const report = JSON.parse(await scanner.scan({pids: [process.pid]})) as {counts: {processes: number}};
+	const report = JSON.parse((await scanner.scan({pids: [process.pid]})).toString()) as {counts: {processes: number}};
 	t.is(report.counts.processes, 1);
-	t.is(JSON.parse(native.scanSync(options)).counts.processes, 1);
+	t.is(JSON.parse(native.scanSync(options).toString()).counts.processes, 1);
 });
 
 test.serial('every entry point that does work is guarded: which and the catalog', async t => {

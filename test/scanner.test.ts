@@ -18,7 +18,7 @@ import {statusExitCode} from './helpers/exit-code.js';
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 
 // The document minus what differs between any two scans (when it was made).
-function documentOf(json: string): Omit<StatusDocument, 'generatedAt' | 'scanDurationSeconds'> {
+function documentOf(json: Buffer): Omit<StatusDocument, 'generatedAt' | 'scanDurationSeconds'> {
 	const {
 		generatedAt: _g,
 		scanDurationSeconds: _s,

@@ -30,9 +30,10 @@ pub fn core_version() -> String {
 }
 
 /// Scan synchronously (the CLI's one-shot commands use this). Returns the scan's part of
-/// the status document as JSON text (`src/model/scan-parts.ts` types it).
+/// the status document as JSON text in UTF-8 bytes (`src/model/scan-parts.ts` types it), as
+/// `Scanner.scan` does.
 #[napi]
-pub fn scan_sync(env: Env, options: ScanOptions) -> Result<String> {
+pub fn scan_sync(env: Env, options: ScanOptions) -> Result<Buffer> {
     let cfg = convert::config(&options);
     let result = guard::guarded(&env, "scanSync", || {
         livetree_core::scan::run(&cfg)
@@ -40,7 +41,7 @@ pub fn scan_sync(env: Env, options: ScanOptions) -> Result<String> {
             .and_then(|r| convert::document(&r, convert::Written::Whole))
     });
     give_back_memory();
-    result
+    result.map(|text| Buffer::from(text.into_bytes()))
 }
 
 /// A scan of thousands of processes allocates tens of megabytes that are all freed once
@@ -59,7 +60,7 @@ pub struct ScanTask(livetree_core::scan::ScanConfig, Option<guard::Failure>);
 
 impl Task for ScanTask {
     type Output = String;
-    type JsValue = String;
+    type JsValue = Buffer;
 
     /// Scans and writes the JSON on the thread pool: the event loop only receives the text.
     fn compute(&mut self) -> Result<Self::Output> {
@@ -71,7 +72,7 @@ impl Task for ScanTask {
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Self::JsValue> {
         give_back_memory();
-        Ok(output)
+        Ok(Buffer::from(output.into_bytes()))
     }
 
     fn reject(&mut self, env: Env, err: Error) -> Result<Self::JsValue> {
@@ -83,7 +84,7 @@ impl Task for ScanTask {
 }
 
 /// Scan on the libuv thread pool, so the exporter's event loop keeps serving.
-#[napi(ts_return_type = "Promise<string>")]
+#[napi(ts_return_type = "Promise<Buffer>")]
 pub fn scan(options: ScanOptions) -> AsyncTask<ScanTask> {
     AsyncTask::new(ScanTask(convert::config(&options), None))
 }

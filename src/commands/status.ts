@@ -12,13 +12,13 @@ import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {suggestFor} from './rerun.js';
 import {commandTable} from './table.js';
-import {jsonChunks} from '../render/json.js';
 import type {ExporterFacts} from '../render/prometheus.js';
-import {checkWritable, writeOutputFile} from '../output-file.js';
 
 // The metrics' renderer and the restart history load only for the outputs that need them:
 // `status --json` from cron is mostly Node's start-up and the scan.
 const prometheus = async () => import('../render/prometheus.js');
+// What prints the report loads while the core scans (collect.ts, `scanning`).
+const printers = async () => Promise.all([import('../render/json.js'), import('../output-file.js')]);
 
 export async function statusCommand(argv: string[]): Promise<number> {
 	const {values} = parseCommand('status', commandTable.status, argv);
@@ -33,12 +33,15 @@ export async function statusCommand(argv: string[]): Promise<number> {
 		throw new UsageError(`--format must be text, json or prometheus, not "${format}"`);
 	}
 
-	if (values.output !== undefined) {
-		await checkWritable('--output', values.output);
-	}
+	if (values.output !== undefined || values.textfile !== undefined) {
+		const {checkWritable} = await import('../output-file.js');
+		if (values.output !== undefined) {
+			await checkWritable('--output', values.output);
+		}
 
-	if (values.textfile !== undefined) {
-		await checkWritable('--textfile', values.textfile);
+		if (values.textfile !== undefined) {
+			await checkWritable('--textfile', values.textfile);
+		}
 	}
 
 	// Indented for a person at a terminal; compact for programs and files.
@@ -48,7 +51,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	// The timeline's observation is built by the core during the scan, when it is recorded.
 	const {willRecord, recordTimeline} = await import('../timeline/record.js');
 	const scanner = openScanner(options);
-	const {doc, processesText, unitTable, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord()}, scanner);
+	let printing: ReturnType<typeof printers> | undefined;
+	const scanning = () => {
+		printing = printers();
+	};
+
+	const {doc, processesText, unitTable, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord(), scanning}, scanner);
+	// Set: collectPrintable returned a scan, so it started one.
+	const [{jsonChunks}, {writeOutputFile}] = await printing!;
 	const {processes} = doc.summary;
 	if (processes > 0 && unread.denied + unread.failed === processes && unread.failed > 0) {
 		// Partial results are reported, and processes we may not read are an answer
@@ -118,7 +128,7 @@ async function render(doc: StatusDocument, format: string, facts: ExporterFacts,
 }
 
 // stdout may be a pipe: wait for each chunk to drain so a large report is not buffered whole.
-async function writeOut(output: string | Iterable<string>): Promise<void> {
+async function writeOut(output: string | Iterable<string | Uint8Array>): Promise<void> {
 	for (const chunk of typeof output === 'string' ? [output] : output) {
 		if (!process.stdout.write(chunk)) {
 			await new Promise(resolve => process.stdout.once('drain', resolve));

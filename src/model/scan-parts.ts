@@ -55,9 +55,10 @@ export interface ScanParts {
 	overlays: Overlay[];
 	// Empty when the scan wrote them apart (see processesText, unitTable).
 	processes: Process[];
-	// The contract's `processes` array as the core wrote it, when the scan was asked to
-	// write the processes apart (`processesApart`): for a caller that prints them unchanged.
-	processesText?: string;
+	// The contract's `processes` array as the core wrote it (JSON text, its UTF-8 bytes), when
+	// the scan was asked to write the processes apart (`processesApart`): for a caller that
+	// prints them unchanged, as they are, without making a string of megabytes and back.
+	processesText?: Buffer;
 	// The processes apart with the table of what adding systemd's units needs of each, when
 	// the scan was asked for it (`unitTable`): printed through it (see unit-table.ts).
 	unitTable?: UnitTable;
@@ -80,19 +81,20 @@ interface ScanText extends Omit<ScanParts, 'processes'> {
 	processes: Array<Omit<Process, 'files'> & {files: Array<{origin: number | Origin}>}>;
 }
 
-export function parseScan(json: string): ScanParts {
+// `json`: the scan's JSON text as the core hands it over, its UTF-8 bytes (Scanner.scan).
+export function parseScan(json: Buffer): ScanParts {
 	// Written in lines (a compact JSON text holds no raw newline): apart, the parts on the
 	// first line and the processes' array on the second, and only the small first text is
 	// parsed; with the unit table, in the first text too (model/unit-table.ts).
-	const cut = json.indexOf('\n');
+	const cut = json.indexOf(0x0a);
 	type First = Partial<ScanText> & Omit<ScanText, 'processes' | 'origins'> & {unitTable?: UnitTableText};
-	const first = JSON.parse(cut === -1 ? json : json.slice(0, cut)) as First;
+	const first = JSON.parse((cut === -1 ? json : json.subarray(0, cut)).toString()) as First;
 	if (cut !== -1) {
 		const {unitTable, ...parts} = first;
-		const processes = json.slice(cut + 1);
+		const processes = json.subarray(cut + 1);
 		return unitTable === undefined
 			? {...parts, processes: [], processesText: processes}
-			: {...parts, processes: [], unitTable: new UnitTable(unitTable, processes)};
+			: {...parts, processes: [], unitTable: new UnitTable(unitTable, processes.toString())};
 	}
 
 	const {origins, ...parts} = first as ScanText;

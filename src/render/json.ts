@@ -13,10 +13,11 @@ export function renderJson(doc: StatusDocument, pretty = true): string {
 	return [...jsonChunks(doc, pretty)].join('');
 }
 
-// `processesText`: the processes as the core wrote them (compact JSON, the contract's array),
-// printed in place of `doc.processes` when given; or the table through which they print with
-// what systemd's units changed (model/unit-table.ts). Only for compact output.
-export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: string | UnitTable): Generator<string> {
+// `processesText`: the processes as the core wrote them (compact JSON, the contract's array,
+// in UTF-8 bytes), printed in place of `doc.processes` when given, as they are; or the table
+// through which they print with what systemd's units changed (model/unit-table.ts). Only for
+// compact output.
+export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: Uint8Array | UnitTable): Generator<string | Uint8Array> {
 	// The document with a marker in place of its processes (key order kept), then the
 	// processes one at a time where the marker was.
 	const indent = pretty ? 2 : undefined;
@@ -28,7 +29,7 @@ export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: 
 		throw new TypeError('jsonChunks: processes given as text print compact only');
 	}
 
-	if (typeof processesText === 'string') {
+	if (processesText instanceof Uint8Array) {
 		yield processesText;
 	} else if (processesText) {
 		// Runs of unchanged processes are slices of the core's text: gathered as below.

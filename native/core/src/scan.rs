@@ -86,9 +86,20 @@ struct PendingView {
 /// What reading one process gave: its raw facts and one entry per mapped file.
 pub type RawProcess = (u32, crate::Result<(ProcessRaw, Vec<FileMapping>)>);
 
+/// What the readers of `read_alongside` read: every process, and the mount table of each
+/// (mount namespace, root) view they met.
+pub struct ProcRead {
+    /// One entry per process, in /proc's order.
+    pub raws: Vec<RawProcess>,
+    /// The mount table of each view, read once through one of its processes (the PID it was
+    /// read through, and its mounts). A view whose every read failed is not here:
+    /// attribution reads it again (see `Scan::read_view`).
+    views: HashMap<View, (u32, Vec<Mount>)>,
+}
+
 /// Run one scan, loading what we know (sysroot, repo index, catalog) afresh.
 pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
-    let (loaded, raws) = read_alongside(cfg, || {
+    let (loaded, read) = read_alongside(cfg, || {
         let mut warnings = Vec::new();
         Knowledge::load(
             &cfg.sysroot,
@@ -103,19 +114,22 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
     // A panic in the loading thread is a bug: it goes on as the panic it was (the napi
     // glue turns it into an EPANIC error), not as an I/O error it was not.
     let (mut k, warnings) = loaded.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-    Ok(report_with(cfg, &mut k, warnings, raws, &[]))
+    Ok(report_with(cfg, &mut k, warnings, read, &[]))
 }
 
 /// Read the processes `cfg` names from /proc while `work` runs on its own thread.
 ///
 /// Reading /proc is kernel time spent one process at a time, and loading what we know
 /// (sysroot, repo index, catalog) does not depend on it: both run at once, the /proc
-/// reads split across the machine's cores. Attribution then runs on one thread, where
-/// its caches make each answer once.
+/// reads split across the machine's cores. The mount table of each (mount namespace,
+/// root) view is read there too, by the first reader to meet a process of that view: a
+/// host of 200 containers has 201 views, and the kernel's rendering of their mountinfo
+/// costs as much as all their maps. Attribution then runs on one thread, where its caches
+/// make each answer once.
 pub fn read_alongside<T: Send>(
     cfg: &ScanConfig,
     work: impl FnOnce() -> T + Send,
-) -> crate::Result<(std::thread::Result<T>, Vec<RawProcess>)> {
+) -> crate::Result<(std::thread::Result<T>, ProcRead)> {
     let pids = match &cfg.pids {
         Some(p) => p.clone(),
         None => procfs::list_pids(&cfg.proc_root)?,
@@ -132,7 +146,10 @@ pub fn read_alongside<T: Send>(
     // napi glue makes it an EPANIC error). Back in /proc's order, whichever reader took
     // which batch.
     const BATCH: usize = 32;
-    Ok(std::thread::scope(|s| {
+    // Views claimed by a reader (one reads each), and the tables read.
+    let claimed: std::sync::Mutex<HashSet<View>> = Default::default();
+    let views: std::sync::Mutex<HashMap<View, (u32, Vec<Mount>)>> = Default::default();
+    let (knowledge, raws) = std::thread::scope(|s| {
         let knowledge = s.spawn(work);
         let raws = crate::parallel::in_batches(
             &pids,
@@ -143,10 +160,44 @@ pub fn read_alongside<T: Send>(
             },
             // Keep what attribution reads: one entry per file, not every mapping
             // (thousands of processes wait here at once).
-            |reader, &pid| (pid, reader.read_process_files(&cfg.proc_root, pid)),
+            |reader, &pid| {
+                let read = reader.read_process_files(&cfg.proc_root, pid);
+                if let Ok((raw, _)) = &read {
+                    read_view_of(reader, cfg, raw, &claimed, &views);
+                }
+                (pid, read)
+            },
         );
         (knowledge.join(), raws)
-    }))
+    });
+    let views = views.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((knowledge, ProcRead { raws, views }))
+}
+
+/// The mount table of `raw`'s view, read through `raw` unless another reader has it or is
+/// reading it. A failed read (the process exited meanwhile) gives the view back, for the
+/// next of its processes to read.
+fn read_view_of(
+    reader: &mut ProcReader,
+    cfg: &ScanConfig,
+    raw: &ProcessRaw,
+    claimed: &std::sync::Mutex<HashSet<View>>,
+    views: &std::sync::Mutex<HashMap<View, (u32, Vec<Mount>)>>,
+) {
+    let view = view_of(raw);
+    let claim = || claimed.lock().unwrap_or_else(|p| p.into_inner());
+    if !claim().insert(view.clone()) {
+        return;
+    }
+    match reader.read_mountinfo(&cfg.proc_root, raw.pid) {
+        Ok(mounts) => {
+            let mut views = views.lock().unwrap_or_else(|p| p.into_inner());
+            views.insert(view, (raw.pid, mounts));
+        }
+        Err(_) => {
+            claim().remove(&view);
+        }
+    }
 }
 
 /// Attribute the processes read by `read_alongside` with `k`, which the caller keeps.
@@ -157,9 +208,10 @@ pub fn report_with(
     cfg: &ScanConfig,
     k: &mut Knowledge,
     warnings: Vec<Warning>,
-    raws: Vec<RawProcess>,
+    read: ProcRead,
     reloaded: &[crate::config::Reloaded],
 ) -> ScanReport {
+    let ProcRead { raws, mut views } = read;
     crate::test_panic("attribute");
     k.begin_scan();
     let mut warnings = warnings;
@@ -239,7 +291,8 @@ pub fn report_with(
             scan.containers.note_family(raw);
             let view = view_of(raw);
             if !scan.cfs_views.contains_key(&view) {
-                scan.read_view(&mut reader, raw, &view);
+                let read = views.remove(&view);
+                scan.read_view(&mut reader, raw, &view, read);
             }
         }
     }

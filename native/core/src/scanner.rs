@@ -163,11 +163,11 @@ impl Scanner {
         let cfg = self.config(pids, kernel);
         let held = self.held.take();
         let stats = &mut self.stats;
-        let (refreshed, raws) = scan::read_alongside(&cfg, || refresh(&cfg, held, stats))?;
+        let (refreshed, read) = scan::read_alongside(&cfg, || refresh(&cfg, held, stats))?;
         // A panic while refreshing goes on as a panic (see `scan::run`); the knowledge was
         // taken out of `held` first, so the next scan loads afresh.
         let mut held = refreshed.unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-        let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), raws, &reloaded);
+        let report = scan::report_with(&cfg, &mut held.k, held.warnings.clone(), read, &reloaded);
         self.stats.host_database_reads += u64::from(held.k.host_database_read());
         self.stats.composefs_image_reads = held.k.images.reads();
         self.stats.composefs_files_hashed =

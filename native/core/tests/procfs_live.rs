@@ -137,8 +137,11 @@ fn hostile_executable_names() {
         let p = read_process(proc_root(), pid).unwrap();
         let full = path.as_os_str().as_bytes();
 
-        // comm is the first 15 bytes of the name, verbatim.
+        // comm is the first 15 bytes of the name, verbatim: the reader takes it from stat,
+        // and the kernel's comm file says the same.
         assert_eq!(p.comm.as_deref(), Some(&name[..name.len().min(15)]));
+        let comm = fs::read(proc_root().join(pid.to_string()).join("comm")).unwrap();
+        assert_eq!(p.comm.as_deref(), comm.strip_suffix(b"\n"));
 
         let groups = group_file_mappings(&p.maps);
         let st = fs::metadata(&path).unwrap();

@@ -171,6 +171,15 @@ fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
     Some((state, flags))
 }
 
+/// The process's name in `/proc/PID/stat` (field 2): the bytes between the first `(` and
+/// the last `)`, since the name may hold either, and spaces. None when there are no such
+/// parentheses (no stat file of a kernel).
+pub fn stat_comm(stat: &[u8]) -> Option<&[u8]> {
+    let open = stat.iter().position(|b| *b == b'(')?;
+    let close = stat.iter().rposition(|b| *b == b')')?;
+    stat.get(open + 1..close)
+}
+
 /// The parent PID in `/proc/PID/stat` (field 4, the one after the `)` that ends comm,
 /// and the state).
 pub fn stat_ppid(stat: &[u8]) -> Option<u32> {
@@ -284,6 +293,17 @@ mod tests {
             Some(b'Z')
         );
         assert_eq!(stat_state_flags(b"42 (x"), None);
+    }
+
+    #[test]
+    fn the_name_in_stat_is_everything_between_the_first_open_and_the_last_close_parenthesis() {
+        let name = |stat: &[u8]| stat_comm(stat).map(<[u8]>::to_vec);
+        assert_eq!(name(b"7 (sleep) S 1 7"), Some(b"sleep".to_vec()));
+        assert_eq!(name(b"7 (a) b) (c) S 1 7"), Some(b"a) b) (c".to_vec()));
+        assert_eq!(name(b"7 (new\nline) S 1"), Some(b"new\nline".to_vec()));
+        assert_eq!(name(b"7 () S 1"), Some(Vec::new()));
+        assert_eq!(name(b"7 sleep S 1"), None);
+        assert_eq!(name(b"7 ) (x"), None);
     }
 
     #[test]

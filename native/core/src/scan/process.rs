@@ -10,6 +10,7 @@ use super::{
 use crate::attribute::{classify_root, process_state, stale_reason_of_mapping};
 use crate::proc::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::proc::maps::FileMapping;
+use crate::proc::mountinfo::Mount;
 use crate::proc::procfs::{self, ProcReader, ProcessRaw};
 use crate::report::{ProcessReport, ProcessState, RootKind, Warning};
 use crate::{overlay, Error};
@@ -61,7 +62,7 @@ impl Scan<'_> {
         if !self.cfs_views.contains_key(&view) {
             // Read before attribution began (report_with); a process read later still gets
             // its view, with its composefs mounts unidentified.
-            self.read_view(reader, &raw, &view);
+            self.read_view(reader, &raw, &view, None);
             self.finish_views();
         }
         let (root_kind, root_deployment) = self.root_of(&raw);
@@ -117,12 +118,20 @@ impl Scan<'_> {
     /// Read what one (mount namespace, root) view shows, once per view: its mounts' devices
     /// (a mapping on none of them is internal), its composefs mounts and its overlays on
     /// deployments. Overlays stacked on composefs wait for `finish_views`, once the
-    /// composefs mounts are identified.
-    pub(super) fn read_view(&mut self, reader: &mut ProcReader, raw: &ProcessRaw, view: &View) {
-        let pid = raw.pid;
-        let mounts = reader
-            .read_mountinfo(&self.cfg.proc_root, pid)
-            .unwrap_or_default();
+    /// composefs mounts are identified. `read`: the view's mount table as a reader read it
+    /// (`read_alongside`), with the PID it was read through, which then stands for the view
+    /// in the lookups below; without it, the table is read through `raw` now.
+    pub(super) fn read_view(
+        &mut self,
+        reader: &mut ProcReader,
+        raw: &ProcessRaw,
+        view: &View,
+        read: Option<(u32, Vec<Mount>)>,
+    ) {
+        let (pid, mounts) = read.unwrap_or_else(|| {
+            let mounts = reader.read_mountinfo(&self.cfg.proc_root, raw.pid);
+            (raw.pid, mounts.unwrap_or_default())
+        });
         let mut devices: HashSet<(u32, u32)> = mounts.iter().map(|m| (m.major, m.minor)).collect();
         if !devices.is_empty() {
             if let Some((dev, _)) = raw.root_dev_ino {

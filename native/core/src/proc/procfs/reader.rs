@@ -8,8 +8,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::{
-    parse_ns_link, stat_ppid, stat_start_ticks, stat_state_flags, trim_newline, LinkTarget,
-    ProcessRaw, PF_KTHREAD,
+    parse_ns_link, stat_comm, stat_ppid, stat_start_ticks, stat_state_flags, trim_newline,
+    LinkTarget, ProcessRaw, PF_KTHREAD,
 };
 use crate::error::{Error, Result};
 use crate::proc::cgroup::{parse_cgroup, parse_systemd_cgroup};
@@ -79,23 +79,29 @@ impl ProcReader {
     ) -> Result<(ProcessRaw, Vec<FileMapping>)> {
         self.path.set(proc_root, pid)?;
 
-        // comm first: cheap, and a missing process shows up here before any real work.
-        let comm = match self.read_file(b"comm\0", true) {
-            Ok(n) => Some(trim_newline(&self.buf[..n]).to_vec()),
-            Err(e @ Error::NotFound(_)) => return Err(e),
-            Err(_) => None,
-        };
-        // stat, once: the start time (startedAt, and what "changed since start" compares
-        // with), and what a process without a memory map is. Missing, it says nothing by
-        // itself (a captured tree may lack it); with no maps either, the process is gone.
-        let (start_ticks, ppid, mapless) = match self.read_file(b"stat\0", true) {
+        // stat first: cheap, and a missing process shows up here before any real work. It
+        // gives the start time (startedAt, and what "changed since start" compares with),
+        // what a process without a memory map is, and the name: the kernel writes the very
+        // name of `comm` between its parentheses (both are `proc_task_name`), which saves
+        // reading `comm` apart. Missing, stat says nothing by itself (a captured tree may
+        // lack it): comm is read for the name, and a process with no maps either is gone.
+        let (comm, start_ticks, ppid, mapless) = match self.read_file(b"stat\0", true) {
             Ok(n) => (
+                stat_comm(&self.buf[..n]).map(<[u8]>::to_vec),
                 stat_start_ticks(&self.buf[..n]),
                 stat_ppid(&self.buf[..n]),
                 mapless_kind(&self.buf[..n]),
             ),
-            Err(Error::NotFound(_)) => (None, None, Mapless::Gone),
-            Err(_) => (None, None, Mapless::Running),
+            Err(Error::NotFound(_)) => (None, None, None, Mapless::Gone),
+            Err(_) => (None, None, None, Mapless::Running),
+        };
+        let comm = match comm {
+            Some(c) => Some(c),
+            None => match self.read_file(b"comm\0", true) {
+                Ok(n) => Some(trim_newline(&self.buf[..n]).to_vec()),
+                Err(e @ Error::NotFound(_)) => return Err(e),
+                Err(_) => None,
+            },
         };
 
         let n = match self.read_file(b"maps\0", false) {
