@@ -31,7 +31,7 @@ export type UnitProcess = Pick<Process, 'pid' | 'startedAt' | 'configChanges' | 
 export interface UnitHintGroup {
 	/** The unit their cgroup path names (the native scan's hint); null when it named none. */
 	cgroupUnit: string | null;
-	/** Their systemd cgroup path as the scan read it; null: unknown. */
+	/** Their systemd cgroup path as the scan read it; null: unknown (or empty). */
 	cgroup: string | null;
 	/** Their PIDs, in the scan's order. */
 	pids: number[];
@@ -151,7 +151,7 @@ export class UnitTable implements ScannedProcesses {
 			let one = made[g];
 			if (!one) {
 				const [cgroup, cgroupUnit] = groups[g]!;
-				one = {cgroupUnit, cgroup, pids: [], at: []};
+				one = {cgroupUnit, cgroup: cgroup || null, pids: [], at: []};
 				made[g] = one;
 				ordered.push(one);
 			}
