@@ -243,9 +243,15 @@ test('processes printed through the unit table equal the parsed document, change
 	t.is(tabled.processes.length, 0);
 	t.is(tabled.processesText, undefined);
 	t.is(whole.processes.length, 4);
+	// The processes grouped by [cgroup, unit] as the parsed ones group (each pair once, in the
+	// order of its first process).
+	t.deepEqual(table.groups(), scannedProcesses(whole.processes).groups());
 	t.deepEqual(
-		table.hints(),
-		whole.processes.map(p => ({pid: p.pid, cgroupUnit: p.unit, cgroup: p.cgroup ?? null})),
+		table
+			.groups()
+			.flatMap(g => g.pids.map((pid, k) => ({pid, at: g.at[k], cgroupUnit: g.cgroupUnit, cgroup: g.cgroup})))
+			.sort((a, b) => a.at! - b.at!),
+		whole.processes.map((p, at) => ({pid: p.pid, at, cgroupUnit: p.unit, cgroup: p.cgroup ?? null})),
 	);
 	// What the units read of a process: a stale one has its stale files (the reasons' words
 	// are the same), another none; its configuration as the core wrote it.

@@ -24,10 +24,51 @@ export type StaleProcess = Pick<Process, 'pid' | 'files'> & {root: Pick<ProcessR
 export type UnitProcess = Pick<Process, 'pid' | 'startedAt' | 'configChanges' | 'needsReload'> &
 	({needsRestart: false} | ({needsRestart: true} & StaleProcess));
 
+/** Scanned processes that share a cgroup path and the unit read from it: whether the
+ * manager places them in that unit is decided once for all of them where their path lies in
+ * the unit's ControlGroup (systemd/units.ts; thousands of processes lie in a few hundred
+ * cgroups). */
+export interface UnitHintGroup {
+	/** The unit their cgroup path names (the native scan's hint); null when it named none. */
+	cgroupUnit: string | null;
+	/** Their systemd cgroup path as the scan read it; null: unknown (or empty). */
+	cgroup: string | null;
+	/** Their PIDs, in the scan's order. */
+	pids: number[];
+	/** Each one's place in the scan's order (what the questions about them are ordered by). */
+	at: number[];
+}
+
+/** The processes grouped by their `[cgroup, unit]` pair, the groups in the order of their first process. */
+export function groupHints(processes: ReadonlyArray<{pid: number; cgroupUnit: string | null; cgroup?: string | null}>): UnitHintGroup[] {
+	const byUnit = new Map<string | null, Map<string | null, UnitHintGroup>>();
+	const groups: UnitHintGroup[] = [];
+	for (const [i, p] of processes.entries()) {
+		const cgroup = p.cgroup || null;
+		let byCgroup = byUnit.get(p.cgroupUnit);
+		if (!byCgroup) {
+			byCgroup = new Map();
+			byUnit.set(p.cgroupUnit, byCgroup);
+		}
+
+		let g = byCgroup.get(cgroup);
+		if (!g) {
+			g = {cgroupUnit: p.cgroupUnit, cgroup, pids: [], at: []};
+			byCgroup.set(cgroup, g);
+			groups.push(g);
+		}
+
+		g.pids.push(p.pid);
+		g.at.push(i);
+	}
+
+	return groups;
+}
+
 /** The scanned processes as the units need them. */
 export interface ScannedProcesses {
-	/** Each process's PID, the unit its cgroup path names (null: none) and that path, in the scan's order. */
-	hints(): Array<{pid: number; cgroupUnit: string | null; cgroup: string | null}>;
+	/** The processes grouped by their `[cgroup, unit]` pair, the groups in the order of their first process. */
+	groups(): UnitHintGroup[];
 	/** The process with this PID; undefined when none was scanned. */
 	get(pid: number): UnitProcess | undefined;
 }
@@ -36,7 +77,7 @@ export interface ScannedProcesses {
 export function scannedProcesses(processes: readonly Process[]): ScannedProcesses {
 	const byPid = new Map(processes.map(p => [p.pid, p] as const));
 	return {
-		hints: () => processes.map(p => ({pid: p.pid, cgroupUnit: p.unit, cgroup: p.cgroup ?? null})),
+		groups: () => groupHints(processes.map(p => ({pid: p.pid, cgroupUnit: p.unit, cgroup: p.cgroup ?? null}))),
 		get: pid => byPid.get(pid),
 	};
 }
@@ -100,15 +141,26 @@ export class UnitTable implements ScannedProcesses {
 		for (const [j, i] of table.config.entries()) this.configAt.set(i, j);
 	}
 
-	hints(): Array<{pid: number; cgroupUnit: string | null; cgroup: string | null}> {
+	groups(): UnitHintGroup[] {
+		// The table holds each pair once already (in the order of its first process).
 		const {pids, groups, group} = this.table;
-		const hints = new Array<{pid: number; cgroupUnit: string | null; cgroup: string | null}>(pids.length);
+		const made = new Array<UnitHintGroup | undefined>(groups.length);
+		const ordered: UnitHintGroup[] = [];
 		for (let i = 0; i < pids.length; i++) {
-			const [cgroup, cgroupUnit] = groups[group[i]!]!;
-			hints[i] = {pid: pids[i]!, cgroupUnit, cgroup};
+			const g = group[i]!;
+			let one = made[g];
+			if (!one) {
+				const [cgroup, cgroupUnit] = groups[g]!;
+				one = {cgroupUnit, cgroup: cgroup || null, pids: [], at: []};
+				made[g] = one;
+				ordered.push(one);
+			}
+
+			one.pids.push(pids[i]!);
+			one.at.push(i);
 		}
 
-		return hints;
+		return ordered;
 	}
 
 	get(pid: number): UnitProcess | undefined {

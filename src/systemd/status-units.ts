@@ -13,7 +13,7 @@ import {seeOutsideReloads, type Rejudge} from './outside-reloads.js';
 import {managerPidView, type PidView} from './pid-view.js';
 import {unitRestartInfo, type DescribeProcess} from './reasons.js';
 import {addUnitFileChanges, unitConfig, unitFileChanges, type UnitFileChanges} from './unit-config.js';
-import {collectUnits, type Prefetched} from './units.js';
+import {collectUnitGroups, type Prefetched} from './units.js';
 import type {UnitProperties} from './unit-properties.js';
 
 export async function withSystemd<T>(bus: BusChoice, use: (client: SystemdClient) => Promise<T>): Promise<T> {
@@ -133,7 +133,7 @@ export async function unitsForProcesses(
 		if ('error' in started) throw started.error;
 		ahead = started;
 		const {client, pidView, prefetched, unitFiles} = started;
-		const collected = await collectUnits(client, processes.hints(), {pidView, prefetched});
+		const collected = await collectUnitGroups(client, processes.groups(), {pidView, prefetched});
 		// Each unit's own processes, found by PID (not every process for every unit).
 		const byPid = processes;
 		// Reloads made outside livetree, before the unit files' changes (which no reload

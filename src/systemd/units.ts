@@ -9,6 +9,8 @@ import type {UnitProperties} from './unit-properties.js';
 import type {SystemdError} from './errors/systemd-error.js';
 import {toSystemdError} from './errors/to-systemd-error.js';
 import {samePidView, type PidView} from './pid-view.js';
+import {sortByUnitName} from './unit-order.js';
+import {groupHints, type UnitHintGroup} from '../model/unit-table.js';
 
 export interface ProcessUnitHint {
 	pid: number;
@@ -101,10 +103,6 @@ export function toUnitStatus(props: UnitProperties, pids: number[]): UnitStatus 
 	};
 }
 
-// The order of units[]: what a.name.localeCompare(b.name) gives (a collator of the default
-// locale), without making one per comparison.
-const byName = new Intl.Collator();
-
 /** How many questions are in flight on the connection at once: the manager answers them in
  * turn, but their round trips through the bus overlap instead of adding up. */
 const IN_FLIGHT = 16;
@@ -116,16 +114,20 @@ const IN_FLIGHT = 16;
  * Questions go out IN_FLIGHT at a time; the answer does not depend on their order.
  */
 export async function collectUnits(client: UnitQueries, processes: readonly ProcessUnitHint[], opts: CollectUnitsOptions = {}): Promise<CollectedUnits> {
+	return collectUnitGroups(client, groupHints(processes), opts);
+}
+
+/** collectUnits of processes grouped by their `[cgroup, unit]` pair (groupHints). */
+export async function collectUnitGroups(client: UnitQueries, groups: readonly UnitHintGroup[], opts: CollectUnitsOptions = {}): Promise<CollectedUnits> {
 	const view = opts.pidView ?? samePidView;
-	const byHint = new Map<string, number[]>();
-	const cgroupOf = new Map<number, string | null | undefined>();
-	for (const p of processes) {
-		const hint = p.cgroupUnit;
-		if (p.cgroup) cgroupOf.set(p.pid, p.cgroup);
+	// Each hinted unit's groups, in the order of the hint's first process.
+	const byHint = new Map<string, UnitHintGroup[]>();
+	for (const g of groups) {
+		const hint = g.cgroupUnit;
 		if (hint === null) continue; // kernel threads, the root cgroup: no unit to ask about
-		const list = byHint.get(hint) ?? [];
-		list.push(p.pid);
-		byHint.set(hint, list);
+		const list = byHint.get(hint);
+		if (list) list.push(g);
+		else byHint.set(hint, [g]);
 	}
 
 	// Every loaded unit's id, states and object path in one call; what a unit's properties
@@ -174,50 +176,57 @@ export async function collectUnits(client: UnitQueries, processes: readonly Proc
 		return pending;
 	};
 
-	// Each hinted unit, asked about; its PIDs that the manager places in it are confirmed.
+	// Each hinted unit, asked about; its PIDs that the manager places in it are confirmed:
+	// a group's all at once where its cgroup path lies in the unit's ControlGroup.
 	const inFlight = client.concurrency ?? IN_FLIGHT;
-	const hinted = await mapLimit([...byHint], inFlight, async ([hint, pids]) => {
-		const confirmed: Array<[number, string]> = [];
-		let unconfirmed = pids;
+	const hinted = await mapLimit([...byHint], inFlight, async ([hint, list]) => {
+		const confirmed: Array<{unit: string; pids: number[]}> = [];
+		let unconfirmed: Array<{pid: number; at: number}> = [];
 		let problem: SystemdError | null = null;
+		let asking = true;
 		try {
 			const unit = await load(hint);
 			const p = unit.props;
-			unconfirmed = [];
-			for (const pid of pids) {
-				// A process outside the manager's PID namespace is never its member, whatever a cgroup
-				// of the same name holds. In the manager's namespace, the cgroup path the scan read
-				// confirms it where it lies in the unit's ControlGroup; else the group's processes
-				// are read, and without cgroup access the MainPID is the only membership the manager
-				// tells us directly.
-				const own = view.sameNamespace || (await view.toManager(pid)) !== null;
-				if (!own) {
-					unconfirmed.push(pid);
+			asking = false;
+			for (const g of list) {
+				// In the manager's PID namespace, the cgroup path the scan read confirms the
+				// group where it lies in the unit's ControlGroup.
+				if (view.sameNamespace && inCgroup(g.cgroup, p.controlGroup)) {
+					confirmed.push({unit: p.id, pids: g.pids});
 					continue;
 				}
 
-				if (view.sameNamespace && inCgroup(cgroupOf.get(pid), p.controlGroup)) {
-					confirmed.push([pid, p.id]);
-					continue;
+				const own: number[] = [];
+				for (const [k, pid] of g.pids.entries()) {
+					// A process outside the manager's PID namespace is never its member, whatever a
+					// cgroup of the same name holds. In it, the group's processes are read, and
+					// without cgroup access the MainPID is the only membership the manager tells
+					// us directly.
+					const mine = view.sameNamespace || (await view.toManager(pid)) !== null;
+					const members = mine ? await unit.members() : null;
+					if (mine && (members ? members.has(pid) : p.mainPid === (await view.toManager(pid)))) own.push(pid);
+					else unconfirmed.push({pid, at: g.at[k]!});
 				}
 
-				const members = await unit.members();
-				if (members ? members.has(pid) : p.mainPid === (await view.toManager(pid))) confirmed.push([pid, p.id]);
-				else unconfirmed.push(pid);
+				if (own.length > 0) confirmed.push({unit: p.id, pids: own});
 			}
 		} catch (err) {
 			const e = toSystemdError(err, `unit ${hint}`);
 			if (isFatal(e)) throw e;
 			if (e.code !== 'no-such-unit') problem = e;
+			// The unit could not be asked about: each of its processes is asked about by PID.
+			if (asking) unconfirmed = list.flatMap(g => g.pids.map((pid, k) => ({pid, at: g.at[k]!})));
 		}
 
+		// In the order of the scan, as when the questions went one PID at a time.
+		if (list.length > 1) unconfirmed.sort((a, b) => a.at - b.at);
 		return {confirmed, unconfirmed, problem};
 	});
 
 	// The rest: ask the manager about its own number for each process; one it cannot see has
 	// no unit there (its cgroup path was only a hint, and the number would name another process).
 	const unconfirmed = hinted.flatMap(h => h.unconfirmed);
-	const asked = await mapLimit(unconfirmed, inFlight, async pid => {
+	const asked = await mapLimit(unconfirmed, inFlight, async ({pid}) => {
 		const managerPid = await view.toManager(pid);
 		if (managerPid === null) return {unit: null, problem: null};
 		try {
@@ -234,23 +243,21 @@ export async function collectUnits(client: UnitQueries, processes: readonly Proc
 
 	// In the order the processes were hinted, as when the questions went one by one.
 	const warnings: UnitWarning[] = [];
-	const unitByPid = new Map<number, string>();
+	const pidsByUnit = new Map<string, number[]>();
+	const add = (name: string, pids: readonly number[]) => {
+		const list = pidsByUnit.get(name);
+		if (list) for (const pid of pids) list.push(pid);
+		else pidsByUnit.set(name, [...pids]);
+	};
 	let next = 0;
 	for (const h of hinted) {
-		for (const [pid, name] of h.confirmed) unitByPid.set(pid, name);
+		for (const c of h.confirmed) add(c.unit, c.pids);
 		if (h.problem) warnings.push(warning(h.problem, null));
-		for (const pid of h.unconfirmed) {
+		for (const {pid} of h.unconfirmed) {
 			const a = asked[next++]!;
-			if (a.unit !== null) unitByPid.set(pid, a.unit);
+			if (a.unit !== null) add(a.unit, [pid]);
 			if (a.problem) warnings.push(warning(a.problem, pid));
 		}
-	}
-
-	const pidsByUnit = new Map<string, number[]>();
-	for (const [pid, name] of unitByPid) {
-		const pids = pidsByUnit.get(name);
-		if (pids) pids.push(pid);
-		else pidsByUnit.set(name, [pid]);
 	}
 
 	const units: UnitStatus[] = [];
@@ -260,7 +267,8 @@ export async function collectUnits(client: UnitQueries, processes: readonly Proc
 		const mainPid = p.mainPid === null || view.sameNamespace ? p.mainPid : await view.fromManager(p.mainPid, new Set([...pids, ...((await read()) ?? [])]));
 		units.push(toUnitStatus({...p, mainPid}, pids));
 	}
-	units.sort((a, b) => byName.compare(a.name, b.name));
+	// In the order a.name.localeCompare(b.name) gives (unit-order.ts).
+	sortByUnitName(units);
 	return {units, warnings};
 }
 

@@ -2,7 +2,7 @@
 // parsed in Rust: native/core/src/proc/cgroup.rs tests the captured files.)
 import test from 'ava';
 import type {MappedFile, Process} from '../../src/model/document.js';
-import {reasons} from '../../src/render/reason.js';
+import {addReasons, reasons} from '../../src/render/reason.js';
 import {staleFiles, unitRestartInfo} from '../../src/systemd/reasons.js';
 import {inCgroup, nameFromPath, usecToRfc3339} from '../../src/systemd/units.js';
 
@@ -53,10 +53,10 @@ test('reasons name the PID, the file, how it is stale, and its commit', t => {
 	// A deployment file is named by its path inside the tree, not its 100-character host path.
 	t.is(reasons(p9)[0], 'PID 9 maps /usr/bin/x, since replaced by a newer file');
 	const p813 = proc(813, [file('/usr/lib/ok.so', false, false, commit, '1.0')]);
-	const info = unitRestartInfo({pids: [812, 813]}, [p812, p813, p9], reasons);
+	const info = unitRestartInfo({pids: [812, 813]}, [p812, p813, p9], addReasons);
 	t.true(info.needsRestart);
 	t.deepEqual(info.reasons, reasons(p812));
-	t.deepEqual(unitRestartInfo({pids: [813]}, [p812, p813], reasons), {needsRestart: false, reasons: []});
+	t.deepEqual(unitRestartInfo({pids: [813]}, [p812, p813], addReasons), {needsRestart: false, reasons: []});
 	t.deepEqual(
 		staleFiles(p812).map(f => f.path),
 		['/usr/lib/libc.so.6'],

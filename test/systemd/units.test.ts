@@ -2,9 +2,14 @@
 import test from 'ava';
 import {mkdtempSync, rmSync} from 'node:fs';
 import {readFile, readdir} from 'node:fs/promises';
+import {spawn} from 'node:child_process';
+import {mkdir, rmdir, writeFile} from 'node:fs/promises';
+import {join} from 'node:path';
+import {groupHints} from '../../src/model/unit-table.js';
 import {connectSystemd} from '../../src/systemd/client.js';
-import {collectUnits} from '../../src/systemd/units.js';
-import {startUserManager} from '../helpers/systemd-user.js';
+import {SystemdError} from '../../src/systemd/errors/systemd-error.js';
+import {collectUnits, nameFromPath} from '../../src/systemd/units.js';
+import {startUserManager, systemdHierarchies} from '../helpers/systemd-user.js';
 import type {UserManager} from '../helpers/systemd-user.js';
 
 async function manager(t: {teardown(fn: () => Promise<void>): void}): Promise<UserManager> {
@@ -122,3 +127,76 @@ async function childOf(ppid: number): Promise<number | null> {
 	}
 	return null;
 }
+
+test('processes are grouped by their [cgroup, unit] pair, each pair once, in the order of its first process', t => {
+	const groups = groupHints([
+		{pid: 10, cgroupUnit: 'a.service', cgroup: '/a.service'},
+		{pid: 11, cgroupUnit: 'a.service', cgroup: '/x/a.service'},
+		{pid: 12, cgroupUnit: null, cgroup: '/'},
+		{pid: 13, cgroupUnit: 'a.service', cgroup: '/a.service'},
+		{pid: 14, cgroupUnit: 'b.service'},
+		{pid: 15, cgroupUnit: 'b.service', cgroup: null},
+		{pid: 16, cgroupUnit: 'a.service', cgroup: '/x/a.service'},
+	]);
+	t.deepEqual(groups, [
+		{cgroupUnit: 'a.service', cgroup: '/a.service', pids: [10, 13], at: [0, 3]},
+		{cgroupUnit: 'a.service', cgroup: '/x/a.service', pids: [11, 16], at: [1, 6]},
+		{cgroupUnit: null, cgroup: '/', pids: [12], at: [2]},
+		{cgroupUnit: 'b.service', cgroup: null, pids: [14, 15], at: [4, 5]},
+	]);
+});
+
+// A unit's processes are confirmed a cgroup at a time where their path lies in its
+// ControlGroup; a process of the same hint in a cgroup named like the unit elsewhere is not
+// (the manager says where it is), whichever order the scan gave them in.
+test('a hint confirmed for the processes in its ControlGroup, not for a same-named cgroup elsewhere', async t => {
+	const m = await manager(t);
+	await m.startUnit('lt-g.service', ['/bin/sh', '-c', 'sleep 600 & exec sleep 601']);
+	const shown = await m.show('lt-g.service', ['MainPID', 'ControlGroup']);
+	const main = Number(shown.MainPID);
+	const helper = await childOf(main);
+	t.truthy(helper, 'the backgrounded sleep is a child of the main process');
+	const cg = shown.ControlGroup ?? '';
+	t.true(cg.startsWith(`${m.cgroupRoot}/`));
+
+	// A process of the test's own, moved into a cgroup named like the unit beside the manager's units.
+	const fakeCg = `${m.cgroupRoot}/lt-fake/lt-g.service`;
+	const fake = spawn('sleep', ['600'], {stdio: 'ignore'});
+	const fakePid = fake.pid!;
+	t.teardown(async () => {
+		fake.kill('SIGKILL');
+		await new Promise(r => setTimeout(r, 100));
+		for (const h of systemdHierarchies()) {
+			await rmdir(join(h, fakeCg)).catch(() => undefined);
+			await rmdir(join(h, m.cgroupRoot, 'lt-fake')).catch(() => undefined);
+		}
+	});
+	for (const h of systemdHierarchies()) {
+		await mkdir(join(h, fakeCg), {recursive: true});
+		await writeFile(join(h, fakeCg, 'cgroup.procs'), String(fakePid));
+	}
+
+	const client = await connectSystemd({busAddress: m.busAddress});
+	t.teardown(() => client.close());
+	const res = await collectUnits(client, [
+		{pid: main, cgroupUnit: 'lt-g.service', cgroup: cg},
+		{pid: fakePid, cgroupUnit: 'lt-g.service', cgroup: fakeCg},
+		{pid: helper as number, cgroupUnit: 'lt-g.service', cgroup: cg},
+	]);
+	const unit = res.units.find(u => u.name === 'lt-g.service');
+	t.deepEqual(
+		unit?.pids,
+		[main, helper as number].sort((a, b) => a - b),
+	);
+	// Where the manager places the fake one (its unit for that PID, or none).
+	const said = await client.getUnitByPid(fakePid).then(
+		path => nameFromPath(path),
+		(error: unknown) => {
+			t.true(error instanceof SystemdError, String(error));
+			return null;
+		},
+	);
+	t.not(said, 'lt-g.service');
+	t.is(res.units.find(u => u.pids.includes(fakePid))?.name ?? null, said);
+	t.deepEqual(res.warnings, []);
+});
