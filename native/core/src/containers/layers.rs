@@ -351,7 +351,10 @@ impl TreeReader for LayerTree<'_> {
         if !meta.is_file() {
             return Ok(None);
         }
-        let mut bytes = Vec::new();
+        // Room for the whole file: one read and the one that finds its end, not a read
+        // of 32, 32, 64, 128… bytes as an empty buffer grows (a Debian base's file lists
+        // took 9 reads each).
+        let mut bytes = Vec::with_capacity(meta.len().min(MAX_DB_FILE) as usize);
         f.take(MAX_DB_FILE)
             .read_to_end(&mut bytes)
             .map_err(|e| Error::from_io(&full, e))?;

@@ -134,10 +134,11 @@ fn record_paths(root: &Path, run: Option<&Path>) -> Vec<(PathBuf, Kind)> {
 }
 
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_RECORDS)
-        .read_to_end(&mut bytes)?;
+    let f = std::fs::File::open(path)?;
+    // Room for the whole file (its size a hint only): two reads, not one per doubling.
+    let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size.min(MAX_RECORDS) as usize);
+    f.take(MAX_RECORDS).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

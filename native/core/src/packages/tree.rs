@@ -50,14 +50,15 @@ impl TreeReader for RootTree {
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
         let full = self.root.join(path);
-        match std::fs::metadata(&full) {
-            Ok(m) if m.is_file() => {}
+        let size = match std::fs::metadata(&full) {
+            Ok(m) if m.is_file() => m.len(),
             Ok(_) => return Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::from_io(&full, e)),
-        }
+        };
         let f = std::fs::File::open(&full).map_err(|e| Error::from_io(&full, e))?;
-        let mut bytes = Vec::new();
+        // Room for the whole file (its size a hint only): two reads, not one per doubling.
+        let mut bytes = Vec::with_capacity(size.min(MAX_DB_FILE) as usize);
         f.take(MAX_DB_FILE)
             .read_to_end(&mut bytes)
             .map_err(|e| Error::from_io(&full, e))?;
