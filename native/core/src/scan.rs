@@ -18,7 +18,6 @@ mod container;
 mod file;
 mod finish;
 mod host;
-mod keepers;
 pub mod knowledge;
 mod overlays;
 mod process;
@@ -285,17 +284,11 @@ pub fn report_with(
         })
         .collect();
     let mut reader = ProcReader::new();
-    for (_, raw) in &raws {
-        if let Ok((raw, _)) = raw {
-            scan.containers.note_family(raw);
-        }
-    }
-    // What identifying containers reads of /proc, read ahead beside attribution.
-    scan.start_keepers(&raws);
     // Every view first: a composefs mount is identified from the files all its processes
     // map (scan/cfs.rs), before any process is attributed.
     for (_, raw) in &raws {
         if let Ok((raw, _)) = raw {
+            scan.containers.note_family(raw);
             let view = view_of(raw);
             if !scan.cfs_views.contains_key(&view) {
                 let read = views.remove(&view);

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{keepers, live_root, view_of, RawProcess, Scan, View};
+use super::{live_root, Scan, View};
 use crate::containers::layers::{self, Probe};
 use crate::containers::{self, engine, Evidence, Identified};
 use crate::packages::{PackageInfo, PackageTable};
@@ -49,9 +49,7 @@ pub(super) struct Containers {
     /// Each process read by this scan: its parent and its systemd cgroup path, as read
     /// (`note_family`): a container's keeper is found among them without reading its
     /// `stat` and `cgroup` again.
-    family: keepers::Family,
-    /// What identifying containers reads of /proc, read ahead on a thread of its own.
-    keepers: Option<keepers::Keepers>,
+    family: HashMap<u32, (Option<u32>, Option<String>)>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
@@ -147,16 +145,9 @@ impl Scan<'_> {
             _ => procfs::read_mountinfo(&self.cfg.proc_root, raw.pid).unwrap_or_default(),
         };
         let root_dev = raw.root_dev_ino.map(|(d, _)| procfs::dev_split(d));
-        let ahead = self
-            .containers
-            .keepers
-            .as_ref()
-            .and_then(|k| k.owner(raw.pid));
-        let owner_uid = ahead.unwrap_or_else(|| {
-            std::fs::metadata(self.cfg.proc_root.join(raw.pid.to_string()))
-                .ok()
-                .map(|m| m.uid())
-        });
+        let owner_uid = std::fs::metadata(self.cfg.proc_root.join(raw.pid.to_string()))
+            .ok()
+            .map(|m| m.uid());
         let keeper = self.keeper(raw, hint.as_ref());
         let conmon = keeper
             .as_ref()
@@ -204,69 +195,50 @@ impl Scan<'_> {
     /// The nearest ancestor of the process outside its container's cgroup (conmon for
     /// podman and CRI-O): its command line and the service its cgroup lies in. Each
     /// ancestor's parent and cgroup as this scan read them (`Containers::family`); read
-    /// from /proc only for one the scan did not read. The command line as read ahead
-    /// (`keepers.rs`) when it was.
+    /// from /proc only for one the scan did not read.
     fn keeper(&self, raw: &ProcessRaw, hint: Option<&engine::CgroupHint>) -> Option<Keeper> {
         let proc_root = &self.cfg.proc_root;
-        let dir = |pid: u32| proc_root.join(pid.to_string());
-        let (pid, path) = keepers::keeper_walk(
-            raw.pid,
-            raw.ppid,
-            hint,
-            &self.containers.family,
-            &mut |pid| {
-                let stat = std::fs::read(dir(pid).join("stat")).ok()?;
-                procfs::stat_ppid(&stat)
-            },
-            &mut |pid| {
-                let bytes = std::fs::read(dir(pid).join("cgroup")).ok()?;
+        let family = &self.containers.family;
+        let mut pid = raw.pid;
+        let mut parent = raw.ppid;
+        for _ in 0..8 {
+            pid = match parent {
+                Some(p) => p,
+                None => {
+                    let stat = std::fs::read(proc_root.join(pid.to_string()).join("stat")).ok()?;
+                    procfs::stat_ppid(&stat)?
+                }
+            };
+            if pid <= 1 {
+                return None;
+            }
+            let dir = proc_root.join(pid.to_string());
+            let read_path = || -> Option<String> {
+                let bytes = std::fs::read(dir.join("cgroup")).ok()?;
                 let entries = crate::proc::cgroup::parse_systemd_cgroup(&bytes).ok()?;
                 systemd_cgroup_path(&entries).map(str::to_string)
-            },
-        )?;
-        let ahead = self
-            .containers
-            .keepers
-            .as_ref()
-            .and_then(|k| k.cmdline(pid));
-        Some(Keeper {
-            cmdline: ahead.unwrap_or_else(|| keepers::read_limited(&dir(pid).join("cmdline"))),
-            unit: service_of(&path),
-        })
-    }
-
-    /// Start reading ahead what identifying each view's container reads of /proc
-    /// (`keepers.rs`): for the first process of each view whose root is not the host's
-    /// (the views `container_root` may identify), its owner and its keeper's command line
-    /// when the family the scan read finds the keeper. After `note_family` of every process.
-    pub(super) fn start_keepers(&mut self, raws: &[RawProcess]) {
-        let mut seen = std::collections::HashSet::new();
-        let mut plan = Vec::new();
-        let none = &mut |_| None;
-        for (_, raw) in raws {
-            let Ok((raw, _)) = raw else { continue };
-            if raw.kernel_thread || (self.host.is_some() && raw.root_dev_ino == self.host) {
+            };
+            let path = match family.get(&pid) {
+                Some((up, Some(path))) => {
+                    parent = *up;
+                    path.clone()
+                }
+                _ => {
+                    parent = None;
+                    read_path()?
+                }
+            };
+            let inside =
+                engine::from_cgroup_path(&path).is_some_and(|h| hint.is_some_and(|c| c.id == h.id));
+            if inside {
                 continue;
             }
-            if !seen.insert(view_of(raw)) {
-                continue;
-            }
-            let hint = systemd_cgroup_path(&raw.cgroup).and_then(engine::from_cgroup_path);
-            // A keeper the family does not lead to is read at attribution, as before.
-            let keeper = keepers::keeper_walk(
-                raw.pid,
-                raw.ppid,
-                hint.as_ref(),
-                &self.containers.family,
-                none,
-                &mut |_| None,
-            );
-            plan.push((raw.pid, keeper.map(|(k, _)| k)));
+            return Some(Keeper {
+                cmdline: read_limited(&dir.join("cmdline")),
+                unit: service_of(&path),
+            });
         }
-        if !plan.is_empty() {
-            let proc_root = self.cfg.proc_root.clone();
-            self.containers.keepers = Some(keepers::Keepers::start(proc_root, plan));
-        }
+        None
     }
 
     /// For a file on the current container's root overlay: the layer that supplies it, its
@@ -460,6 +432,20 @@ struct Keeper {
 /// The systemd service a cgroup path lies in (a scope is no unit to restart).
 fn service_of(path: &str) -> Option<String> {
     unit_from_cgroup_path(path).filter(|u| u.ends_with(".service"))
+}
+
+/// The first 64 KiB of a /proc file (a command line is far shorter), empty when unreadable.
+/// A /proc file has no size: room for 4 KiB first, so that a command line (conmon's is
+/// about 2 KiB) takes one read and the one finding its end — each read of another
+/// process's `cmdline` reads its memory again, and an empty buffer growing from 32 bytes
+/// took 8.
+fn read_limited(path: &std::path::Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(4096);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(64 << 10).read_to_end(&mut out);
+    }
+    out
 }
 
 #[cfg(test)]
