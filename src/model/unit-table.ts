@@ -142,25 +142,13 @@ export class UnitTable implements ScannedProcesses {
 	}
 
 	groups(): UnitHintGroup[] {
-		// The table holds each pair once already (in the order of its first process).
 		const {pids, groups, group} = this.table;
-		const made = new Array<UnitHintGroup | undefined>(groups.length);
-		const ordered: UnitHintGroup[] = [];
-		for (let i = 0; i < pids.length; i++) {
-			const g = group[i]!;
-			let one = made[g];
-			if (!one) {
-				const [cgroup, cgroupUnit] = groups[g]!;
-				one = {cgroupUnit, cgroup: cgroup || null, pids: [], at: []};
-				made[g] = one;
-				ordered.push(one);
-			}
-
-			one.pids.push(pids[i]!);
-			one.at.push(i);
-		}
-
-		return ordered;
+		return groupHints(
+			pids.map((pid, i) => {
+				const [cgroup, cgroupUnit] = groups[group[i]!]!;
+				return {pid, cgroupUnit, cgroup};
+			}),
+		);
 	}
 
 	get(pid: number): UnitProcess | undefined {

@@ -32,39 +32,45 @@ export function* jsonChunks(doc: StatusDocument, pretty = true, processesText?: 
 	if (processesText instanceof Uint8Array) {
 		yield processesText;
 	} else if (processesText) {
-		// Runs of unchanged processes are slices of the core's text: gathered as below.
-		let chunk = '';
-		for (const piece of processesText.printAll()) {
-			// A long run is written as it is, not copied into a chunk first.
-			if (piece.length >= chunkSize) {
-				if (chunk !== '') yield chunk;
-				yield piece;
-				chunk = '';
-				continue;
-			}
-
-			chunk += piece;
-			if (chunk.length >= chunkSize) {
-				yield chunk;
-				chunk = '';
-			}
-		}
-
-		if (chunk !== '') yield chunk;
+		// Runs of unchanged processes are slices of the core's text.
+		yield* chunks(processesText.printAll());
 	} else if (doc.processes.length === 0) {
 		yield '[]';
 	} else {
-		let chunk = '[';
-		for (const [i, p] of doc.processes.entries()) {
-			chunk += pretty ? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}` : `${i === 0 ? '' : ','}${JSON.stringify(p)}`;
-			if (chunk.length >= chunkSize) {
-				yield chunk;
-				chunk = '';
-			}
-		}
-
-		yield `${chunk}${pretty ? '\n  ]' : ']'}`;
+		yield* chunks(processTexts(doc, pretty));
 	}
 
 	yield `${tail}\n`;
+}
+
+// Each process's text as the array holds it (with its separator), between the brackets.
+function* processTexts(doc: StatusDocument, pretty: boolean): Generator<string> {
+	yield '[';
+	for (const [i, p] of doc.processes.entries()) {
+		yield pretty ? `${i === 0 ? '' : ','}\n    ${JSON.stringify(p, null, 2).replaceAll('\n', '\n    ')}` : `${i === 0 ? '' : ','}${JSON.stringify(p)}`;
+	}
+
+	yield pretty ? '\n  ]' : ']';
+}
+
+// `pieces` gathered into chunks of about `chunkSize`; a piece that long by itself is written
+// as it is, not copied into a chunk first.
+function* chunks(pieces: Iterable<string>): Generator<string> {
+	let chunk = '';
+	for (const piece of pieces) {
+		if (piece.length >= chunkSize) {
+			if (chunk !== '') yield chunk;
+			yield piece;
+			chunk = '';
+			continue;
+		}
+
+		chunk += piece;
+		if (chunk.length >= chunkSize) {
+			yield chunk;
+			chunk = '';
+		}
+	}
+
+	if (chunk !== '') yield chunk;
 }
