@@ -204,9 +204,13 @@ pub fn newest_etc(etc: &Path, enough: i64) -> Option<i64> {
 }
 
 impl Pass {
-    /// Walk, once per root holding at least `WALK_FROM_PROCESSES` processes, its `/etc` for
-    /// the newest change: a process that started after it holds no file under `/etc` that
-    /// changed since (`nothing_changed_since`), and its fd directory need not be read.
+    /// The newest change under each root's `/etc`, once per root: a process that started
+    /// after it holds no file under `/etc` that changed since (`nothing_changed_since`), and
+    /// its fd directory need not be read. The one rule for where the answer comes from: a
+    /// container's root overlay whose pieces are known answers from them (`overlay_etc`:
+    /// its own layer, its mounts, the image layers walked once per scan for every container);
+    /// else, or when those could not be read, a root holding at least `WALK_FROM_PROCESSES`
+    /// processes has its `/etc` walked; any other root is not, and its fds are read.
     pub(super) fn walk_etcs(&mut self, subjects: &[Subject], clock: &Clock) {
         // Per root: a PID to walk through, how many processes, the latest start.
         let mut roots: HashMap<RootKey, (u32, usize, i64)> = HashMap::new();
@@ -218,12 +222,18 @@ impl Pass {
             }
         }
         for (root, (pid, count, latest)) in roots {
-            if count < WALK_FROM_PROCESSES {
-                continue;
-            }
-            let etc = self.proc_root.join(pid.to_string()).join("root/etc");
+            let proc_root = self.proc_root.join(pid.to_string()).join("root");
             let enough = latest.saturating_add(clock.tick_ns);
-            self.etc_newest.insert(root, newest_etc(&etc, enough));
+            let from_layers = match self.overlay_etcs.get(&root) {
+                Some(o) => o.newest(&proc_root, enough, &mut self.layer_etcs),
+                None => None,
+            };
+            let newest = match from_layers {
+                Some(n) => Some(n),
+                None if count >= WALK_FROM_PROCESSES => newest_etc(&proc_root.join("etc"), enough),
+                None => continue,
+            };
+            self.etc_newest.insert(root, newest);
         }
     }
 
