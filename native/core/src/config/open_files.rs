@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
 use crate::proc::procfs::{path_in_root, LinkTarget};
@@ -155,6 +156,9 @@ fn held_files(
 /// A root's `/etc` is walked for the newest change only when this many scanned processes
 /// have that root: below it, reading their fd directories costs less than the walk.
 const WALK_FROM_PROCESSES: usize = 8;
+/// The most one `linux_dirent64` takes: the 19-byte header, a name of at most 255 bytes
+/// and its NUL, 8-aligned.
+const MAX_DIRENT: usize = 280;
 /// Entries under one `/etc` the walk looks at, at most; past that its fds are read.
 const WALK_LIMIT: usize = 20_000;
 
@@ -169,38 +173,131 @@ const WALK_LIMIT: usize = 20_000;
 /// change time (an unmount cannot leave a mount point missing).
 pub fn newest_etc(etc: &Path, enough: i64) -> Option<i64> {
     let ctime = |m: &std::fs::Metadata| m.ctime() * 1_000_000_000 + m.ctime_nsec();
-    let top = match std::fs::symlink_metadata(etc) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // Through `/proc/PID/root` itself: the magic link is followed to the root.
-            return std::fs::metadata(etc.parent()?).ok().map(|m| ctime(&m));
+    // Opened first (a directory, not through a symbolic link), its change time from the
+    // open descriptor: one path lookup for the usual `/etc`, a second only for anything else.
+    let c = CString::new(etc.as_os_str().as_bytes()).ok()?;
+    let top = match open_dir(libc::AT_FDCWD, &c) {
+        Some(fd) => fd,
+        None => {
+            return match std::fs::symlink_metadata(etc) {
+                // Not a directory (a symbolic link, a file): its own change time.
+                Ok(m) if !m.is_dir() => Some(ctime(&m)),
+                // Through `/proc/PID/root` itself: the magic link is followed to the root.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::metadata(etc.parent()?).ok().map(|m| ctime(&m))
+                }
+                // A directory that could not be opened, or replaced meanwhile.
+                _ => None,
+            };
         }
-        Err(_) => return None,
     };
-    let mut newest = ctime(&top);
-    if !top.is_dir() {
-        return Some(newest);
+    // SAFETY: an all-zero stat is valid; fstat fills it on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: top is an open descriptor; st is a valid, writable stat.
+    if unsafe { libc::fstat(top.as_raw_fd(), &mut st) } != 0 {
+        return None;
     }
-    let mut dirs = vec![etc.to_path_buf()];
+    let mut newest = st.st_ctime * 1_000_000_000 + st.st_ctime_nsec;
+    // Each directory is read through a descriptor opened relative to its parent's, and each
+    // entry `lstat`ed relative to it (`fstatat`): no path is resolved again from the top
+    // (through `/proc/PID/root`, a dozen components) for every entry. A directory is opened
+    // when its turn comes, so the descriptors open at once are at most the depth walked.
+    let top = Rc::new(top);
+    let mut pending: Vec<(Rc<OwnedFd>, CString)> = Vec::new();
+    let mut dir = Some(top);
+    let mut buf = vec![0u8; 8192];
     let mut seen = 0usize;
-    while let Some(dir) = dirs.pop() {
+    loop {
+        let d = match dir.take() {
+            Some(d) => d,
+            None => {
+                let Some((parent, name)) = pending.pop() else {
+                    break;
+                };
+                Rc::new(open_dir(parent.as_raw_fd(), &name)?)
+            }
+        };
         if newest >= enough {
             return Some(newest);
         }
-        for entry in std::fs::read_dir(&dir).ok()? {
-            let entry = entry.ok()?;
-            seen += 1;
-            if seen > WALK_LIMIT {
+        loop {
+            // SAFETY: d is an open directory; buf is writable for its length.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    d.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
                 return None;
             }
-            let m = std::fs::symlink_metadata(entry.path()).ok()?;
-            newest = newest.max(ctime(&m));
-            if m.is_dir() {
-                dirs.push(entry.path());
+            let n = n as usize;
+            if n == 0 {
+                break;
+            }
+            let mut at = 0;
+            while at + 19 <= n {
+                // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+                let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+                if reclen < 19 || at + reclen > n {
+                    return None;
+                }
+                let name = &buf[at + 19..at + reclen];
+                let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+                at += reclen;
+                if name.is_empty() || name == b"." || name == b".." {
+                    continue;
+                }
+                seen += 1;
+                if seen > WALK_LIMIT {
+                    return None;
+                }
+                let cname = CString::new(name).ok()?;
+                // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: d is open; cname is NUL-terminated; st is a valid, writable stat.
+                let ok = unsafe {
+                    libc::fstatat(
+                        d.as_raw_fd(),
+                        cname.as_ptr(),
+                        &mut st,
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                } == 0;
+                if !ok {
+                    // Gone meanwhile, or not to be looked at: not walked whole.
+                    return None;
+                }
+                newest = newest.max(st.st_ctime * 1_000_000_000 + st.st_ctime_nsec);
+                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    pending.push((d.clone(), cname));
+                }
+            }
+            // Room left for the longest entry: the kernel had no more to give.
+            if n + MAX_DIRENT <= buf.len() {
+                break;
             }
         }
     }
     Some(newest)
+}
+
+/// A directory opened for reading its entries, relative to `at` (or the working directory):
+/// never through a symbolic link in its last component (one put there since it was seen
+/// as a directory fails, and the walk is not whole).
+fn open_dir(at: libc::c_int, name: &CString) -> Option<OwnedFd> {
+    // SAFETY: name is NUL-terminated; the fd returned is owned by the OwnedFd below.
+    let raw = unsafe {
+        libc::openat(
+            at,
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: raw is a fresh descriptor nothing else owns; OwnedFd closes it once.
+    (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
 impl Pass {
