@@ -5,7 +5,8 @@
 // directories a scan read. Each container runs `sh`, which opens two files under /etc and
 // then starts four `sleep`s that inherit them: the sleeps started after podman set the
 // container up, so nothing under its /etc changed since they started until the test
-// changes something there.
+// changes something there. A fuse-overlayfs container, whose mount lists no layers, has its
+// fd directories read as before.
 import {randomBytes} from 'node:crypto';
 import {appendFile, readdir, readFile} from 'node:fs/promises';
 import test from 'ava';
@@ -37,10 +38,9 @@ interface Held {
 }
 
 /** A container whose processes hold /etc/debian_version (fd 3) and /etc/hosts (fd 4). */
-async function holding(name: string): Promise<Held> {
-	const s = store!;
+async function holding(name: string, s: PodmanStore = store!, image = base): Promise<Held> {
 	const script = 'exec 3</etc/debian_version 4</etc/hosts; for i in 1 2 3 4; do sleep 3600 & done; exec sleep 3600';
-	await s.podman(['run', '-d', '--network', 'none', '--name', name, base, 'sh', '-c', script]);
+	await s.podman(['run', '-d', '--network', 'none', '--name', name, image, 'sh', '-c', script]);
 	const c = JSON.parse(await s.podman(['container', 'inspect', name])) as Array<{Id: string; State: {Pid: number}; HostsPath: string}>;
 	const {Id: id, State, HostsPath: hostsPath} = c[0]!;
 	for (let i = 0; i < 50; i++) {
@@ -120,4 +120,18 @@ test.serial('a file created under /etc in the container after its processes star
 	// Nothing they hold changed, but /etc did: their fds are read, and nothing is flagged.
 	await store!.podman(['exec', name, 'sh', '-c', 'echo new > /etc/livetree-new.conf']);
 	t.deepEqual(await scan(c.sleeps), {changed: each(c.sleeps, []), fdReads: 4});
+});
+
+test.serial('a fuse-overlayfs container (its mount lists no layers) has its fds read, and a change is flagged as before', async t => {
+	const fuse = await PodmanStore.create({fuse: true});
+	t.teardown(async () => fuse.cleanup());
+	const image = `localhost/lt-cfg-fuse-${tag}:1`;
+	await fuse.importBase(image);
+	const name = `lt-cfg-fuse-${tag}`;
+	const c = await holding(name, fuse, image);
+	// The overlay's pieces are not known: each process's fd directory is read.
+	t.deepEqual(await scan(c.sleeps), {changed: each(c.sleeps, []), fdReads: 4});
+	await pause(50);
+	await fuse.podman(['exec', name, 'sh', '-c', 'echo edited >> /etc/debian_version']);
+	t.deepEqual(await scan(c.sleeps), {changed: each(c.sleeps, ['/etc/debian_version']), fdReads: 4});
 });
