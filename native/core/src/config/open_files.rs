@@ -459,6 +459,40 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_larger_than_one_read_is_walked_whole() {
+        let d = std::env::temp_dir().join(format!("livetree-etc-many-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc/many/sub")).unwrap();
+        // Long names: far more than one 8 KiB `getdents64` holds.
+        for i in 0..600 {
+            std::fs::write(d.join(format!("etc/many/{i:0>100}.conf")), b"x").unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // The newest, written last, listed wherever the directory puts it.
+        std::fs::write(d.join("etc/many/sub/last.conf"), b"y").unwrap();
+        std::fs::write(d.join(format!("etc/many/{:0>100}.conf", 300)), b"z").unwrap();
+        let ct = |p: &Path| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            m.ctime() * 1_000_000_000 + m.ctime_nsec()
+        };
+        let last = ct(&d.join(format!("etc/many/{:0>100}.conf", 300)));
+        assert_eq!(newest_etc(&d.join("etc"), i64::MAX), Some(last));
+        // Past the limit of entries: not walked whole.
+        for i in 0..WALK_LIMIT {
+            std::fs::File::create(d.join(format!("etc/many/sub/{i}"))).unwrap();
+        }
+        assert_eq!(newest_etc(&d.join("etc"), i64::MAX), None);
+        // `/etc` a symbolic link: its own change time, not followed.
+        std::fs::remove_dir_all(d.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/", d.join("etc")).unwrap();
+        assert_eq!(
+            newest_etc(&d.join("etc"), i64::MAX),
+            Some(ct(&d.join("etc")))
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn fd_directories_read_on_several_threads_say_what_one_reads() {
         let d = std::env::temp_dir().join(format!("livetree-read-fds-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
