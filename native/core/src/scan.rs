@@ -313,6 +313,7 @@ pub fn report_with(
             processes.push(p);
         }
     }
+    scan.layer_packages(&mut processes);
     let mut host_files = scan.host_packages(&mut processes);
     host_files.extend(scan.root_packages(&mut processes));
     scan.config_changes(&mut processes);

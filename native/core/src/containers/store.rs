@@ -352,18 +352,39 @@ impl StoreCache {
 
     /// The package table of a layer stack (top-most first), kept while the database files
     /// of every layer in it are unchanged (`packages::database_fingerprint` of each).
-    /// `names_only`: the table is asked for its packages by name only (`by_name`), not for
-    /// the owners of paths: no path of any file list is kept (`lookup` finds none).
-    pub fn table(&self, layers: &[PathBuf], name: &str, names_only: bool) -> Arc<PackageTable> {
-        let mut key = vec![u8::from(names_only)];
+    /// `wanted`: the owners of only these paths (canonical spellings, as
+    /// `packages::read_table_for`) are kept, every package is listed; an empty set asks for
+    /// the packages by name only (`by_name`: no path of any file list is kept); None, every
+    /// path's owner. Each set is kept apart: a table answers only for what it was read for.
+    pub fn table(
+        &self,
+        layers: &[PathBuf],
+        name: &str,
+        wanted: Option<&HashSet<Vec<u8>>>,
+    ) -> Arc<PackageTable> {
+        let mut key = Vec::new();
+        match wanted {
+            None => key.push(0),
+            Some(w) if w.is_empty() => key.push(1),
+            Some(w) => {
+                // The set's paths in order, each ended by a 0 (no path holds one), then 0xff.
+                key.push(2);
+                let mut paths: Vec<&Vec<u8>> = w.iter().collect();
+                paths.sort_unstable();
+                for p in paths {
+                    key.extend_from_slice(p);
+                    key.push(0);
+                }
+                key.push(0xff);
+            }
+        }
         for l in layers {
             key.extend(crate::packages::database_fingerprint(l));
             key.push(0xff);
         }
         self.kept_table(key, || {
             let tree = super::layers::LayerTree::new(layers, name.to_string());
-            let none = HashSet::new();
-            crate::packages::read_table_for(&tree, names_only.then_some(&none))
+            crate::packages::read_table_for(&tree, wanted)
         })
     }
 
@@ -453,8 +474,9 @@ mod tests {
         .unwrap();
         let cache = StoreCache::default();
         let layers = [top.clone(), base.clone()];
-        let whole = cache.table(&layers, "image", false);
-        let names = cache.table(&layers, "image", true);
+        let whole = cache.table(&layers, "image", None);
+        let none = HashSet::new();
+        let names = cache.table(&layers, "image", Some(&none));
         // The same packages and warnings; no path owner in the names-only table.
         assert_eq!(whole.packages, names.packages);
         assert_eq!(whole.warnings, names.warnings);
@@ -463,11 +485,26 @@ mod tests {
         assert!(names.lookup(b"/usr/lib/libx.so.1").is_none());
         // Kept apart: asking for the whole table again does not get the names-only one.
         assert_eq!(cache.reads().1, 2);
-        assert!(Arc::ptr_eq(&cache.table(&layers, "image", false), &whole));
+        assert!(Arc::ptr_eq(&cache.table(&layers, "image", None), &whole));
         assert!(cache
-            .table(&layers, "image", false)
+            .table(&layers, "image", None)
             .lookup(b"/usr/lib/libx.so.1")
             .is_some());
+        // The owners of the wanted paths only, every package listed; kept apart from both.
+        let wanted: HashSet<Vec<u8>> = [b"/usr/lib/libx.so.1".to_vec()].into();
+        let some = cache.table(&layers, "image", Some(&wanted));
+        assert_eq!(cache.reads().1, 3);
+        assert_eq!(some.packages, whole.packages);
+        assert_eq!(some.lookup(b"/usr/lib/libx.so.1").unwrap().name, "libx");
+        assert!(some.lookup(b"/usr").is_none());
+        assert!(whole.lookup(b"/usr").is_some());
+        assert!(Arc::ptr_eq(&cache.table(&layers, "image", Some(&wanted)), &some));
+        let other: HashSet<Vec<u8>> = [b"/usr".to_vec()].into();
+        assert!(cache
+            .table(&layers, "image", Some(&other))
+            .lookup(b"/usr")
+            .is_some());
+        assert_eq!(cache.reads().1, 4);
         // A short link is read once per scan, and again in the next scan (re-pointed since).
         let l = d.join("overlay/l");
         std::fs::create_dir_all(&l).unwrap();

@@ -32,6 +32,19 @@ pub(super) struct Ctx {
     etc: Option<(RootDir, Arc<OverlayEtc>)>,
 }
 
+/// A mapped file as a container's origins are kept: device, inode and path.
+type OriginKey = (u32, u32, u64, Vec<u8>);
+
+/// A layer stack (top-most first) whose package table is asked for the owners of `paths`
+/// (canonical spellings); `name` names it in the table's warnings, which go where the scan
+/// first asked of it (`at`, an index into its warnings) as when the table was read then.
+struct StackWant {
+    dirs: Vec<PathBuf>,
+    name: String,
+    paths: std::collections::HashSet<Vec<u8>>,
+    at: usize,
+}
+
 /// A root directory's (dev, ino), as `ProcessRaw::root_dev_ino`.
 type RootDir = Option<(u64, u64)>;
 
@@ -51,6 +64,13 @@ pub(super) struct Containers {
     /// table's key (the fingerprint of every layer's database files) is itself a few dozen
     /// stats per layer.
     tables: HashMap<(Vec<PathBuf>, bool), Arc<PackageTable>>,
+    /// The packages of layer files, named once every process is attributed
+    /// (`layer_packages`): per layer stack, the paths asked of it, so that its table keeps
+    /// the owners of those paths only (an image's database lists every file of the image).
+    wants: Vec<StackWant>,
+    want_index: HashMap<Vec<PathBuf>, usize>,
+    /// Per mapped file (as `origins`): its stack in `wants` and its path in the container.
+    pending: HashMap<OriginKey, (usize, Vec<u8>)>,
     /// Each view's mount table as the scan read it (`Scan::read_view`): a container is
     /// identified from its root mount without reading mountinfo again.
     mounts: HashMap<View, Vec<crate::proc::mountinfo::Mount>>,
@@ -60,7 +80,7 @@ pub(super) struct Containers {
     family: HashMap<u32, (Option<u32>, Option<String>)>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
-    origins: HashMap<(u32, u32, u64, Vec<u8>), Origin>,
+    origins: HashMap<OriginKey, Origin>,
     /// Problems already said (each once per scan).
     said: std::collections::HashSet<String>,
     /// Processes whose root is foreign (no deployment, container or the host's), or a
@@ -280,24 +300,29 @@ impl Scan<'_> {
         if let Some(hit) = self.containers.origins.get(&key) {
             return Some(hit.clone());
         }
-        let origin = self.layer_origin(raw, &ctx, m, path);
+        let (origin, want) = self.layer_origin(raw, &ctx, m, path);
+        if let Some(want) = want {
+            self.containers.pending.insert(key.clone(), want);
+        }
         self.containers.origins.insert(key, origin.clone());
         Some(origin)
     }
 
+    /// The file's layer origin, its package left to `layer_packages`: with it, which
+    /// stack in `Containers::wants` and which path name that package.
     fn layer_origin(
         &mut self,
         raw: &ProcessRaw,
         ctx: &Ctx,
         m: &FileMapping,
         path: &[u8],
-    ) -> Origin {
+    ) -> (Origin, Option<(usize, Vec<u8>)>) {
         let layers = &ctx.facts.layers;
         let Some(rel) = path_in_root(live_root(raw), path) else {
-            return Origin::untracked();
+            return (Origin::untracked(), None);
         };
         if layers.is_empty() {
-            return Origin::untracked();
+            return (Origin::untracked(), None);
         }
         let (probes, absent) = (&mut self.containers.probes, &mut self.containers.absent);
         let found = layers::layer_of(layers.len(), rel, m.inode, &mut |i, rel| {
@@ -333,38 +358,86 @@ impl Scan<'_> {
                 ),
                 Some(raw.pid),
             );
-            return Origin::untracked();
+            return (Origin::untracked(), None);
         };
-        let package = self.layer_package(ctx, i, rel);
-        Origin {
+        let want = self.want_package(ctx, i, rel);
+        let origin = Origin {
             kind: OriginKind::Layer,
             tree_path: Some(rel.to_vec()),
-            package,
             layer: Some(layers[i].layer.clone()),
             ..Origin::untracked()
+        };
+        (origin, Some(want))
+    }
+
+    /// The package that installed `rel` is the one the image's own database as of layer
+    /// `i` names (read through that layer and the ones below it): noted here, asked once
+    /// every process is attributed (`layer_packages`), of a table of the paths asked only.
+    fn want_package(&mut self, ctx: &Ctx, i: usize, rel: &[u8]) -> (usize, Vec<u8>) {
+        let dirs = containers::dirs_from(&ctx.facts.layers, i);
+        let c = &mut self.containers;
+        let at = self.warnings.len();
+        let n = *c.want_index.entry(dirs).or_insert_with_key(|dirs| {
+            c.wants.push(StackWant {
+                dirs: dirs.clone(),
+                name: format!("layer {}", &ctx.facts.layers[i].layer.id),
+                paths: Default::default(),
+                at,
+            });
+            c.wants.len() - 1
+        });
+        let canonical = crate::packages::canonical_path(rel).into_owned();
+        c.wants[n].paths.insert(canonical);
+        (n, rel.to_vec())
+    }
+
+    /// Name the package of each layer file of a container's process (`want_package`):
+    /// each stack's table read once, for the paths asked of it, its warnings placed among
+    /// the scan's where the stack was first asked of (as when the table was read there).
+    pub(super) fn layer_packages(&mut self, processes: &mut [ProcessReport]) {
+        let wants = std::mem::take(&mut self.containers.wants);
+        self.containers.want_index.clear();
+        let pending = std::mem::take(&mut self.containers.pending);
+        if wants.is_empty() {
+            return;
+        }
+        let mut tables = Vec::with_capacity(wants.len());
+        let mut added = 0;
+        for w in wants {
+            let before = self.warnings.len();
+            let table = self.stack_table(w.dirs, Some(&w.paths), || w.name);
+            let new: Vec<Warning> = self.warnings.drain(before..).collect();
+            let at = w.at + added;
+            added += new.len();
+            self.warnings.splice(at..at, new);
+            tables.push(table);
+        }
+        for p in processes.iter_mut().filter(|p| p.container.is_some()) {
+            for f in p.files.iter_mut() {
+                if f.origin.kind != OriginKind::Layer {
+                    continue;
+                }
+                let key = (f.major, f.minor, f.ino, std::mem::take(&mut f.path));
+                if let Some((n, rel)) = pending.get(&key) {
+                    f.origin.package = tables[*n].lookup(rel).cloned();
+                }
+                f.path = key.3;
+            }
         }
     }
 
-    /// The package that installed `rel` per the image's own database as of layer `i`
-    /// (read through that layer and the ones below it).
-    fn layer_package(&mut self, ctx: &Ctx, i: usize, rel: &[u8]) -> Option<PackageInfo> {
-        let dirs = containers::dirs_from(&ctx.facts.layers, i);
-        let table = self.stack_table(dirs, false, || {
-            format!("layer {}", &ctx.facts.layers[i].layer.id)
-        });
-        table.lookup(rel).cloned()
-    }
-
     /// The package table of a layer stack (top-most first), once per scan; its warnings
-    /// said once. `name` names the stack in them, when the table is read. `names_only`:
-    /// only its packages by name are asked for (`StoreCache::table`); a whole table read
-    /// for the same stack this scan serves that too.
+    /// said once. `name` names the stack in them, when the table is read. `wanted`: the
+    /// paths whose owners are asked for, or an empty set for its packages by name only
+    /// (`StoreCache::table`); the table read for the paths of a stack this scan serves
+    /// the names of its packages too.
     fn stack_table(
         &mut self,
         dirs: Vec<PathBuf>,
-        names_only: bool,
+        wanted: Option<&std::collections::HashSet<Vec<u8>>>,
         name: impl FnOnce() -> String,
     ) -> Arc<PackageTable> {
+        let names_only = wanted.is_some_and(|w| w.is_empty());
         let key = (dirs, names_only);
         if let Some(t) = self.containers.tables.get(&key) {
             return t.clone();
@@ -374,7 +447,7 @@ impl Scan<'_> {
             return t.clone();
         }
         let (dirs, _) = &key;
-        let t = self.k.containers.table(dirs, &name(), names_only);
+        let t = self.k.containers.table(dirs, &name(), wanted);
         for w in &t.warnings {
             if self.containers.said.insert(w.clone()) {
                 self.warnings
@@ -430,7 +503,8 @@ impl Scan<'_> {
                 .and_then(|i| i.name_now_resolves_to.clone())
                 .unwrap_or_default();
             // Compared by package name only: no path of its file lists is needed.
-            let table = self.stack_table(dirs.clone(), true, || format!("image {image}"));
+            let none = std::collections::HashSet::new();
+            let table = self.stack_table(dirs.clone(), Some(&none), || format!("image {image}"));
             let tree = format!("container:{}", ctx.report.id);
             for name in list.iter() {
                 out.extend(table.by_name(name).map(|p| (tree.clone(), p.clone())));
