@@ -498,7 +498,10 @@ mod tests {
         assert_eq!(some.lookup(b"/usr/lib/libx.so.1").unwrap().name, "libx");
         assert!(some.lookup(b"/usr").is_none());
         assert!(whole.lookup(b"/usr").is_some());
-        assert!(Arc::ptr_eq(&cache.table(&layers, "image", Some(&wanted)), &some));
+        assert!(Arc::ptr_eq(
+            &cache.table(&layers, "image", Some(&wanted)),
+            &some
+        ));
         let other: HashSet<Vec<u8>> = [b"/usr".to_vec()].into();
         assert!(cache
             .table(&layers, "image", Some(&other))
