@@ -260,6 +260,24 @@ type WalkedDir = std::result::Result<(Rc<OwnedFd>, bool), Probe>;
 /// A name in an open directory.
 type InDir<'p> = (Rc<OwnedFd>, &'p [u8]);
 
+/// What single layers hold at the paths `LayerTree`s read, shared by the trees of one scan
+/// (`StoreCache`): an image layer is in several stacks (an image's own as of each of its
+/// layers, the image a name points to now), and each of its database files is probed and
+/// read once for all of them. Kept for one scan: `clear` when the next begins.
+#[derive(Default)]
+pub struct LayerFiles {
+    probes: RefCell<HashMap<(PathBuf, String), Probe>>,
+    bytes: RefCell<HashMap<(PathBuf, String), Vec<u8>>>,
+}
+
+impl LayerFiles {
+    /// Forget what was read: layers may have changed since.
+    pub fn clear(&self) {
+        self.probes.borrow_mut().clear();
+        self.bytes.borrow_mut().clear();
+    }
+}
+
 /// A stack of layer directories (top-most first) read as the one tree the overlay makes of
 /// them, for the package database reader: the image's own dpkg or rpm database as of a
 /// layer is this tree from that layer down. Each directory walked is kept open while the
@@ -268,6 +286,7 @@ pub struct LayerTree<'a> {
     layers: &'a [PathBuf],
     name: String,
     dirs: RefCell<HashMap<(usize, Vec<u8>), WalkedDir>>,
+    shared: Option<&'a LayerFiles>,
 }
 
 impl<'a> LayerTree<'a> {
@@ -277,7 +296,21 @@ impl<'a> LayerTree<'a> {
             layers,
             name,
             dirs: RefCell::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// The same, sharing what each layer holds at a path with the other trees of `files`.
+    pub fn sharing(layers: &'a [PathBuf], name: String, files: &'a LayerFiles) -> LayerTree<'a> {
+        LayerTree {
+            shared: Some(files),
+            ..LayerTree::new(layers, name)
+        }
+    }
+
+    /// A key of `LayerFiles`: layer `i` and `path`.
+    fn key(&self, i: usize, path: &str) -> (PathBuf, String) {
+        (self.layers[i].clone(), path.to_string())
     }
 
     /// Layer `i`'s directory `dir` (components), walked once.
@@ -308,12 +341,26 @@ impl<'a> LayerTree<'a> {
         }
     }
 
-    /// The layer that supplies `path` as a regular file, and its directory and name there.
-    fn find_file<'p>(&self, path: &'p str) -> Option<(usize, Rc<OwnedFd>, &'p [u8])> {
+    /// The layer that supplies `path` as a regular file, and its directory and name there
+    /// when this tree probed it (not when the probe was shared: `LayerFiles`).
+    fn find_file<'p>(&self, path: &'p str) -> Option<(usize, Option<InDir<'p>>)> {
         for i in 0..self.layers.len() {
-            let (p, at) = self.probe_at(i, path);
+            let known = self
+                .shared
+                .and_then(|s| s.probes.borrow().get(&self.key(i, path)).copied());
+            let (p, at) = match known {
+                Some(p) => (p, None),
+                None => {
+                    let (p, at) = self.probe_at(i, path);
+                    if let Some(s) = self.shared {
+                        s.probes.borrow_mut().insert(self.key(i, path), p);
+                    }
+                    (p, at)
+                }
+            };
             if p.is_file() {
-                return at.map(|(fd, name)| (i, fd, name));
+                // A probe that found a file has its directory (`probe_at`).
+                return Some((i, at));
             }
             if p.stops() {
                 return None;
@@ -329,7 +376,16 @@ impl TreeReader for LayerTree<'_> {
     }
 
     fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        let Some((i, dir, name)) = self.find_file(path) else {
+        let Some((i, at)) = self.find_file(path) else {
+            return Ok(None);
+        };
+        if let Some(hit) = self
+            .shared
+            .and_then(|s| s.bytes.borrow().get(&self.key(i, path)).cloned())
+        {
+            return Ok(Some(hit));
+        }
+        let Some((dir, name)) = at.or_else(|| self.probe_at(i, path).1) else {
             return Ok(None);
         };
         let full = self.layers[i].join(path.trim_start_matches('/'));
@@ -358,6 +414,11 @@ impl TreeReader for LayerTree<'_> {
         f.take(MAX_DB_FILE)
             .read_to_end(&mut bytes)
             .map_err(|e| Error::from_io(&full, e))?;
+        if let Some(s) = self.shared {
+            s.bytes
+                .borrow_mut()
+                .insert(self.key(i, path), bytes.clone());
+        }
         Ok(Some(bytes))
     }
 
@@ -405,7 +466,7 @@ impl TreeReader for LayerTree<'_> {
 
     fn local_path(&self, path: &str) -> Option<PathBuf> {
         self.find_file(path)
-            .map(|(i, _, _)| self.layers[i].join(path.trim_start_matches('/')))
+            .map(|(i, _)| self.layers[i].join(path.trim_start_matches('/')))
     }
 }
 
@@ -486,6 +547,61 @@ mod tests {
         let tree = LayerTree::new(&layers, "test".into());
         assert_eq!(tree.read("var/lib/dpkg/status").unwrap(), None);
         assert!(tree.list("var/lib/dpkg/info").unwrap().is_empty());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn trees_share_what_a_layer_holds() {
+        let d = tmp("share");
+        let (top, mid, base) = (d.join("top"), d.join("mid"), d.join("base"));
+        write(&base, "var/lib/dpkg/info/x.list", "/usr/lib/x.so\n");
+        write(&base, "var/lib/dpkg/info/y.list", "/usr/lib/y.so\n");
+        write(&mid, "var/lib/dpkg/info/y.list", "/usr/lib/y2.so\n");
+        write(&top, "var/lib/dpkg/info/.wh.x.list", "");
+        std::fs::create_dir_all(&top).unwrap();
+        let layers = vec![top.clone(), mid.clone(), base.clone()];
+        let files = LayerFiles::default();
+        let below = LayerTree::sharing(&layers[2..], "base".into(), &files);
+        assert_eq!(
+            below.read("var/lib/dpkg/info/x.list").unwrap(),
+            Some(b"/usr/lib/x.so\n".to_vec())
+        );
+        assert_eq!(
+            below.read("var/lib/dpkg/info/y.list").unwrap(),
+            Some(b"/usr/lib/y.so\n".to_vec())
+        );
+        // Changed on disk: a tree sharing the base layer's files gets what this scan read
+        // of it, each layer above it still probed.
+        write(&base, "var/lib/dpkg/info/x.list", "/usr/lib/changed.so\n");
+        let middle = LayerTree::sharing(&layers[1..], "mid".into(), &files);
+        assert_eq!(
+            middle.read("var/lib/dpkg/info/x.list").unwrap(),
+            Some(b"/usr/lib/x.so\n".to_vec())
+        );
+        assert_eq!(
+            middle.read("var/lib/dpkg/info/y.list").unwrap(),
+            Some(b"/usr/lib/y2.so\n".to_vec())
+        );
+        // The top layer's whiteout hides the base layer's file, shared or not.
+        let whole = LayerTree::sharing(&layers, "top".into(), &files);
+        assert_eq!(whole.read("var/lib/dpkg/info/x.list").unwrap(), None);
+        assert!(!whole.exists("var/lib/dpkg/info/x.list"));
+        assert_eq!(
+            whole.read("var/lib/dpkg/info/y.list").unwrap(),
+            Some(b"/usr/lib/y2.so\n".to_vec())
+        );
+        // A tree of its own, or the next scan (cleared), reads the layer again.
+        let own = LayerTree::new(&layers[2..], "base".into());
+        assert_eq!(
+            own.read("var/lib/dpkg/info/x.list").unwrap(),
+            Some(b"/usr/lib/changed.so\n".to_vec())
+        );
+        files.clear();
+        let next = LayerTree::sharing(&layers[1..], "mid".into(), &files);
+        assert_eq!(
+            next.read("var/lib/dpkg/info/x.list").unwrap(),
+            Some(b"/usr/lib/changed.so\n".to_vec())
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -241,6 +241,9 @@ pub struct StoreCache {
     /// Package tables of image layer stacks and of other roots, by database fingerprint.
     tables: RefCell<HashMap<Vec<u8>, Arc<PackageTable>>>,
     tables_used: RefCell<HashSet<Vec<u8>>>,
+    /// What single image layers hold at the database paths read this scan: shared by the
+    /// package tables of every stack they are in.
+    layer_files: super::layers::LayerFiles,
     /// Records files read (not kept), for the scanner's counters and tests.
     reads: Cell<u64>,
     /// Package tables read (not kept).
@@ -259,6 +262,7 @@ impl StoreCache {
         self.tables.borrow_mut().retain(|k, _| used.contains(k));
         self.files_checked.borrow_mut().clear();
         self.links.borrow_mut().clear();
+        self.layer_files.clear();
     }
 
     /// The layer the short link `link` (`GRAPHROOT/overlay/l/SHORT`) points to, read once
@@ -383,7 +387,8 @@ impl StoreCache {
             key.push(0xff);
         }
         self.kept_table(key, || {
-            let tree = super::layers::LayerTree::new(layers, name.to_string());
+            let tree =
+                super::layers::LayerTree::sharing(layers, name.to_string(), &self.layer_files);
             crate::packages::read_table_for(&tree, wanted)
         })
     }
