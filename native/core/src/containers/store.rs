@@ -241,6 +241,8 @@ pub struct StoreCache {
     /// Package tables of image layer stacks and of other roots, by database fingerprint.
     tables: RefCell<HashMap<Vec<u8>, Arc<PackageTable>>>,
     tables_used: RefCell<HashSet<Vec<u8>>>,
+    /// For a table kept for the owners of some paths only: those paths.
+    table_paths: RefCell<HashMap<Vec<u8>, HashSet<Vec<u8>>>>,
     /// What single image layers hold at the database paths read this scan: shared by the
     /// package tables of every stack they are in.
     layer_files: super::layers::LayerFiles,
@@ -260,6 +262,9 @@ impl StoreCache {
             .retain(|root, _| checked.contains(root));
         let used = std::mem::take(&mut *self.tables_used.borrow_mut());
         self.tables.borrow_mut().retain(|k, _| used.contains(k));
+        self.table_paths
+            .borrow_mut()
+            .retain(|k, _| used.contains(k));
         self.files_checked.borrow_mut().clear();
         self.links.borrow_mut().clear();
         self.layer_files.clear();
@@ -356,41 +361,44 @@ impl StoreCache {
 
     /// The package table of a layer stack (top-most first), kept while the database files
     /// of every layer in it are unchanged (`packages::database_fingerprint` of each).
-    /// `wanted`: the owners of only these paths (canonical spellings, as
-    /// `packages::read_table_for`) are kept, every package is listed; an empty set asks for
-    /// the packages by name only (`by_name`: no path of any file list is kept); None, every
-    /// path's owner. Each set is kept apart: a table answers only for what it was read for.
+    /// `wanted`: the owners of these paths (canonical spellings, as
+    /// `packages::read_table_for`) are asked for, every package is listed; an empty set asks
+    /// for the packages by name only (`by_name`: no path of any file list is kept); None,
+    /// every path's owner. A table kept for some paths serves any of them; asked for one
+    /// more, it is read again for all of them together (a kept scanner's processes come and
+    /// go, and a path's owner does not depend on which other paths are kept).
     pub fn table(
         &self,
         layers: &[PathBuf],
         name: &str,
         wanted: Option<&HashSet<Vec<u8>>>,
     ) -> Arc<PackageTable> {
-        let mut key = Vec::new();
-        match wanted {
-            None => key.push(0),
-            Some(w) if w.is_empty() => key.push(1),
-            Some(w) => {
-                // The set's paths in order, each ended by a 0 (no path holds one), then 0xff.
-                key.push(2);
-                let mut paths: Vec<&Vec<u8>> = w.iter().collect();
-                paths.sort_unstable();
-                for p in paths {
-                    key.extend_from_slice(p);
-                    key.push(0);
-                }
-                key.push(0xff);
-            }
-        }
+        let mut key = vec![match wanted {
+            None => 0,
+            Some(w) if w.is_empty() => 1,
+            Some(_) => 2,
+        }];
         for l in layers {
             key.extend(crate::packages::database_fingerprint(l));
             key.push(0xff);
         }
-        self.kept_table(key, || {
+        let read = |wanted: Option<&HashSet<Vec<u8>>>| {
             let tree =
                 super::layers::LayerTree::sharing(layers, name.to_string(), &self.layer_files);
             crate::packages::read_table_for(&tree, wanted)
-        })
+        };
+        let Some(w) = wanted.filter(|w| !w.is_empty()) else {
+            return self.kept_table(key, || read(wanted));
+        };
+        let mut paths = self.table_paths.borrow_mut();
+        let kept = paths.entry(key.clone()).or_default();
+        if !w.is_subset(kept) {
+            kept.extend(w.iter().cloned());
+            self.tables.borrow_mut().remove(&key);
+        }
+        let all = kept.clone();
+        drop(paths);
+        self.kept_table(key, || read(Some(&all)))
     }
 
     /// A package table kept by `key` (the fingerprint of the database files it is read
@@ -507,11 +515,20 @@ mod tests {
             &cache.table(&layers, "image", Some(&wanted)),
             &some
         ));
+        // One more path: read again for both; then either alone is served by that table.
         let other: HashSet<Vec<u8>> = [b"/usr".to_vec()].into();
-        assert!(cache
-            .table(&layers, "image", Some(&other))
-            .lookup(b"/usr")
-            .is_some());
+        let both = cache.table(&layers, "image", Some(&other));
+        assert_eq!(cache.reads().1, 4);
+        assert_eq!(both.lookup(b"/usr").unwrap().name, "libx");
+        assert_eq!(both.lookup(b"/usr/lib/libx.so.1").unwrap().name, "libx");
+        assert!(Arc::ptr_eq(
+            &cache.table(&layers, "image", Some(&wanted)),
+            &both
+        ));
+        assert!(Arc::ptr_eq(
+            &cache.table(&layers, "image", Some(&other)),
+            &both
+        ));
         assert_eq!(cache.reads().1, 4);
         // A short link is read once per scan, and again in the next scan (re-pointed since).
         let l = d.join("overlay/l");
