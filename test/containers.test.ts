@@ -157,7 +157,7 @@ test.serial('a container process names its container, image, layers and packages
 });
 
 test.serial('a kept scanner reads the store records and image package databases again only when their files change', async t => {
-	const {store, web, state} = w();
+	const {store, web, state, firstImage} = w();
 	const scanner = new native.Scanner({sysroot: state, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false});
 	const scanWeb = async () => parseScan(await scanner.scan({pids: [web.pid]})).processes.find(p => p.pid === web.pid)!;
 	const first = await scanWeb();
@@ -179,6 +179,42 @@ test.serial('a kept scanner reads the store records and image package databases 
 	t.deepEqual(third.container, first.container);
 	t.like(scanner.stats(), {containerStoreReads: 3 + changed, containerTableReads: 2});
 	await store.podman(['rm', `lt-extra-${tag}`]);
+
+	// A process of the container that maps one more file of the base layer: the base
+	// layer's table, kept for the paths the first scans asked of it, is read once more for
+	// all of them together; then it serves either set without a read.
+	const ZLIB = '/usr/lib/x86_64-linux-gnu/libz.so.1';
+	const c = await store.container(web.name);
+	await store.podman(['exec', '-d', web.name, 'env', `LD_PRELOAD=${ZLIB}`, 'sleep', 'infinity']);
+	let zpid: number | undefined;
+	for (let i = 0; i < 50 && zpid === undefined; i++) {
+		for (const pid of await containerPids(c.Id)) {
+			if ((await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')).includes(ZLIB)) {
+				zpid = pid;
+			}
+		}
+
+		await new Promise(r => setTimeout(r, 100));
+	}
+
+	t.truthy(zpid, 'the exec-ed process maps zlib');
+	try {
+		const both = async () => parseScan(await scanner.scan({pids: [web.pid, zpid!]})).processes;
+		const scanned = await both();
+		const z = scanned.find(p => p.pid === zpid)!;
+		// The link's target is what is mapped (libz.so.1.2.x).
+		const zlib = z.files.find(f => f.path.startsWith(`${ZLIB}.`));
+		t.is(zlib?.origin.package?.name, 'zlib1g');
+		t.is(zlib?.origin.package?.version, await dpkgVersion({image: firstImage}, 'zlib1g'));
+		t.is(fileOf(z, LIBC).origin.package?.version, fileOf(first, LIBC).origin.package?.version);
+		t.deepEqual(scanned.find(p => p.pid === web.pid)!.files, first.files);
+		t.like(scanner.stats(), {containerTableReads: 3});
+		await both();
+		await scanWeb();
+		t.like(scanner.stats(), {containerTableReads: 3});
+	} finally {
+		process.kill(zpid!, 'SIGKILL');
+	}
 });
 
 test.serial('an upgrade inside the container makes its process stale, naming the package version of the layer it still maps', async t => {
