@@ -59,7 +59,7 @@ impl Scan<'_> {
     ) -> ProcessReport {
         let pid = raw.pid;
         let view = view_of(&raw);
-        if !self.cfs_views.contains_key(&view) {
+        if !self.cfs_views.contains(&view) {
             // Read before attribution began (report_with); a process read later still gets
             // its view, with its composefs mounts unidentified.
             self.read_view(reader, &raw, &view, None);
@@ -67,16 +67,15 @@ impl Scan<'_> {
         }
         let (root_kind, root_deployment) = self.root_of(&raw);
         let (root_kind, container) = self.container_root(&raw, &view, root_kind);
-        let mut files = Vec::new();
-        let mut shared = Vec::new();
+        // A mapping on a device no mount of the view shows is kernel-internal (asked once
+        // per process; an empty set: no mounts known, nothing left out).
+        let mut mappings = mappings;
+        if let Some(devices) = self.ns_devices.get_view(&view).filter(|d| !d.is_empty()) {
+            mappings.retain(|m| devices.contains(&(m.major, m.minor)));
+        }
+        let mut files = Vec::with_capacity(mappings.len());
+        let mut shared = Vec::with_capacity(mappings.len());
         for m in mappings {
-            let internal = self
-                .ns_devices
-                .get(&view)
-                .is_some_and(|d| !d.is_empty() && !d.contains(&(m.major, m.minor)));
-            if internal {
-                continue;
-            }
             files.push(self.file(&raw, &m, root_deployment.as_deref()));
             shared.push(m.shared);
         }
@@ -181,7 +180,7 @@ impl Scan<'_> {
             pid,
         } in std::mem::take(&mut self.pending_views)
         {
-            let cfs = self.cfs_views.get(&view).cloned().unwrap_or_default();
+            let cfs = self.cfs_views.get_view(&view).cloned().unwrap_or_default();
             let stat_in = |p: &[u8]| {
                 std::fs::symlink_metadata(in_proc_root(&proc_root, pid, p))
                     .ok()
