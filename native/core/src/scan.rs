@@ -46,7 +46,8 @@ struct Scan<'a> {
     /// reading process's root: a chrooted process does not see the mount its root is on.
     ns_devices: ViewMap<HashSet<(u32, u32)>>,
     /// Overlay mounts per (mount namespace, root): mount points in mountinfo are shown
-    /// relative to the reading process's root, so two roots see different lists.
+    /// relative to the reading process's root, so two roots see different lists. Only
+    /// views with an overlay on a deployment (all `overlay_of` looks for) are here.
     ns_overlays: ViewMap<Vec<OverlayMount>>,
     /// Dynamic overlays for the report, by device (one overlay seen from two namespaces
     /// through propagation is one overlay).
@@ -63,7 +64,9 @@ struct Scan<'a> {
     roots: HashMap<RootKey, (RootKind, Option<String>)>,
     /// composefs images and the composefs mounts of each (mount namespace, root).
     cfs: Composefs,
+    /// Every view read is here (its list may be empty): what marks a view read.
     cfs_views: ViewMap<Vec<CfsMount>>,
+    /// Overlays stacked on a composefs mount, only of views that have some.
     cfs_stacked: ViewMap<Vec<Stacked>>,
     /// Views read but not yet finished (their overlays wait for composefs identification).
     pending_views: Vec<PendingView>,

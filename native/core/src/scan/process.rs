@@ -198,7 +198,12 @@ impl Scan<'_> {
             for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
                 o.upper_path = overlay::reach_upper(o, &in_root);
             }
-            self.cfs_stacked.insert(view.clone(), stacked);
+            // Only views with something to find are kept: every mapped file asks
+            // (`stacked_of`, `overlay_of`), and on a host with none the question then costs
+            // no lookup at all.
+            if !stacked.is_empty() {
+                self.cfs_stacked.insert(view.clone(), stacked);
+            }
             for o in &found {
                 let known = self
                     .overlays
@@ -212,7 +217,9 @@ impl Scan<'_> {
                     self.overlays.push(shown);
                 }
             }
-            self.ns_overlays.insert(view.clone(), found);
+            if found.iter().any(|o| o.lower_deployment.is_some()) {
+                self.ns_overlays.insert(view.clone(), found);
+            }
             // A container's root is identified from these very mounts (scan/container.rs).
             self.containers.keep_mounts(view, mounts);
         }

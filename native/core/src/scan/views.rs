@@ -29,8 +29,11 @@ impl<V> ViewMap<V> {
         self.get(ns, root)
     }
 
-    /// The value of view (`ns`, `root`).
+    /// The value of view (`ns`, `root`). An empty map answers without hashing anything.
     pub(super) fn get(&self, ns: u64, root: &[u8]) -> Option<&V> {
+        if self.0.is_empty() {
+            return None;
+        }
         self.0.get(&ns)?.get(root)
     }
 
