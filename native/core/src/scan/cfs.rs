@@ -17,7 +17,7 @@ use crate::proc::procfs::{self, path_in_root, ProcessRaw};
 /// mapping's range (for map_files) and its path inside that process's root.
 struct MappedAt {
     pid: u32,
-    range: String,
+    range: crate::proc::maps::MapRange,
     path: Vec<u8>,
 }
 
@@ -73,7 +73,7 @@ impl Scan<'_> {
                         m.inode,
                         MappedAt {
                             pid: raw.pid,
-                            range: m.range.clone(),
+                            range: m.range,
                             path,
                         },
                     );
@@ -295,7 +295,7 @@ fn mapped_checksum(
     at: &MappedAt,
     (major, minor, ino): (u32, u32, u64),
 ) -> Option<String> {
-    if let Ok(f) = procfs::open_map_file(proc_root, at.pid, &at.range) {
+    if let Ok(f) = procfs::open_map_file(proc_root, at.pid, &at.range.name()) {
         if let Ok(sum) = crate::ostree::checksum::checksum_file(&f) {
             return Some(sum);
         }

@@ -208,13 +208,14 @@ impl Scan<'_> {
         if let Some(c) = self.deleted_objects.get(&key) {
             return c.clone();
         }
-        let sum = procfs::open_map_file(&self.cfg.proc_root, raw.pid, &m.range).and_then(|f| {
-            if self.k.bare_user() {
-                checksum_bare_user_file(&f)
-            } else {
-                checksum_file(&f)
-            }
-        });
+        let sum =
+            procfs::open_map_file(&self.cfg.proc_root, raw.pid, &m.range.name()).and_then(|f| {
+                if self.k.bare_user() {
+                    checksum_bare_user_file(&f)
+                } else {
+                    checksum_file(&f)
+                }
+            });
         let sum = match sum {
             Ok(s) => Some(s),
             Err(Error::NotFound(_)) => None,

@@ -267,7 +267,7 @@ impl Scan<'_> {
         if let Some(info) = self.map_files.get(&key) {
             return Ok(info.clone());
         }
-        let info = procfs::map_file_info(&self.cfg.proc_root, pid, &m.range)?;
+        let info = procfs::map_file_info(&self.cfg.proc_root, pid, &m.range.name())?;
         self.map_files.insert(key, info.clone());
         Ok(info)
     }
