@@ -521,6 +521,7 @@ export interface ScannerStatsOut {
   composefsFilesHashed: number
   containerStoreReads: number
   containerTableReads: number
+  configFdReads: number
 }
 
 export interface ScanOptions {

@@ -436,6 +436,9 @@ pub struct ScanReport {
     /// What proving which image each composefs mount serves cost (files checksummed); not
     /// part of the document, counted by the scanner for the benchmark.
     pub composefs_proof: ProofCost,
+    /// The fd directories the configuration pass read (`config::Pass::fd_reads`); not part
+    /// of the document, counted by the scanner for the tests and the benchmark.
+    pub config_fd_reads: usize,
 }
 
 /// How much proving which image composefs mounts serve took (`composefs/identify.rs`), for

@@ -228,6 +228,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     other.origin = Origin::untracked();
     let r = ScanReport {
         composefs_proof: Default::default(),
+        config_fd_reads: 0,
         sysroot: SysrootReport {
             path: PathBuf::from("/sysroot"),
             repo_mode: Some("bare".into()),
@@ -315,6 +316,7 @@ fn counts_and_the_processes_written_apart() {
     let stale = file(b"/usr/lib/libc.so.6 \"x\"\n", Some(StaleReason::Deleted));
     let r = ScanReport {
         composefs_proof: Default::default(),
+        config_fd_reads: 0,
         sysroot: SysrootReport {
             path: PathBuf::from("/"),
             repo_mode: None,
@@ -504,6 +506,7 @@ fn container_process() {
         deployments: vec![],
         overlays: vec![],
         composefs_proof: Default::default(),
+        config_fd_reads: 0,
         processes: vec![p, q, host_process(9, ProcessState::Current, vec![])],
         kernel_threads: vec![],
         warnings: vec![],
