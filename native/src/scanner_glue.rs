@@ -74,6 +74,7 @@ pub struct ScannerStatsOut {
     pub composefs_files_hashed: i64,
     pub container_store_reads: i64,
     pub container_table_reads: i64,
+    pub config_fd_reads: i64,
 }
 
 fn stats_out(s: ScannerStats) -> ScannerStatsOut {
@@ -88,6 +89,7 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
         composefs_files_hashed: n(s.composefs_files_hashed),
         container_store_reads: n(s.container_store_reads),
         container_table_reads: n(s.container_table_reads),
+        config_fd_reads: n(s.config_fd_reads),
     }
 }
 

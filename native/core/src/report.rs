@@ -287,6 +287,10 @@ pub struct ProcessReport {
     pub files: Vec<FileReport>,
     /// When it started, nanoseconds since the epoch (UTC); None when unknown.
     pub started_ns: Option<i64>,
+    /// When it started, in clock ticks after boot (`/proc/PID/stat` field 22, as the scan
+    /// read it); None when unknown. What a unit's `unit-file` check measures from
+    /// (`config::unit_files`), without reading `stat` again.
+    pub start_ticks: Option<u64>,
     /// Configuration it depends on that changed after it started (`config`); a
     /// process with any needs a reload (`needsReload`).
     pub config_changes: Vec<crate::config::ConfigChange>,
@@ -432,6 +436,9 @@ pub struct ScanReport {
     /// What proving which image each composefs mount serves cost (files checksummed); not
     /// part of the document, counted by the scanner for the benchmark.
     pub composefs_proof: ProofCost,
+    /// The fd directories the configuration pass read (`config::Pass::fd_reads`); not part
+    /// of the document, counted by the scanner for the tests and the benchmark.
+    pub config_fd_reads: usize,
 }
 
 /// How much proving which image composefs mounts serve took (`composefs/identify.rs`), for

@@ -87,6 +87,10 @@ pub struct ScannerStats {
     /// Image package databases read (a layer stack's dpkg or rpm database); the others
     /// were kept while their files' stamps held.
     pub container_table_reads: u64,
+    /// Fd directories the configuration pass read in the last scan (`config::Pass`): the
+    /// others were skipped, nothing under their root's `/etc` having changed since they
+    /// started.
+    pub config_fd_reads: u64,
 }
 
 struct Held {
@@ -172,6 +176,7 @@ impl Scanner {
         self.stats.composefs_image_reads = held.k.images.reads();
         self.stats.composefs_files_hashed =
             (report.composefs_proof.mapped_hashed + report.composefs_proof.probed) as u64;
+        self.stats.config_fd_reads = report.config_fd_reads as u64;
         (
             self.stats.container_store_reads,
             self.stats.container_table_reads,

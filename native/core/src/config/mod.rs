@@ -13,6 +13,7 @@ pub mod conffiles;
 pub mod config_diff;
 pub mod etc_diff;
 pub mod open_files;
+pub mod overlay_etc;
 pub mod unit_files;
 
 use std::collections::HashMap;
@@ -146,9 +147,17 @@ pub struct Pass {
     /// identity of its own (a container's image layers: `containers::database`).
     shared: HashMap<RootKey, Vec<u8>>,
     reloaded: HashMap<u32, (String, i64)>,
-    /// Per root: the newest change under its `/etc` (`open_files::newest_etc`), None when
-    /// it was not walked whole; roots not walked are absent.
+    /// Per root: the newest change under its `/etc` (`open_files::newest_etc`, or a bound
+    /// from its overlay's pieces), None when it was not walked whole; roots not walked are
+    /// absent.
     etc_newest: HashMap<RootKey, Option<i64>>,
+    /// Roots that are a container's root overlay, by what their `/etc` is made of (the scan
+    /// knows it from the container's mount: `overlay_etc`).
+    overlay_etcs: HashMap<RootKey, std::sync::Arc<overlay_etc::OverlayEtc>>,
+    /// Each lower layer's newest change under its `etc`, once per scan for every container.
+    layer_etcs: HashMap<PathBuf, Option<i64>>,
+    /// The fd directories this pass read (for the scanner's counters and the tests).
+    pub fd_reads: usize,
     /// What could not be checked, said once each.
     pub warnings: Vec<Warning>,
     warned: std::collections::HashSet<&'static str>,
@@ -166,6 +175,9 @@ impl Pass {
             shared: HashMap::new(),
             reloaded: HashMap::new(),
             etc_newest: HashMap::new(),
+            overlay_etcs: HashMap::new(),
+            layer_etcs: HashMap::new(),
+            fd_reads: 0,
             warnings: Vec::new(),
             warned: Default::default(),
         }
@@ -216,6 +228,12 @@ impl Pass {
     /// sees (the scan knows it from the container's layers): read once for all of them.
     pub fn same_database(&mut self, root: RootKey, key: Vec<u8>) {
         self.shared.insert(root, key);
+    }
+
+    /// `root` is a container's root overlay made of `etc`'s pieces: the newest change under
+    /// its `/etc` is bounded from them (`overlay_etc`) rather than by a walk through it.
+    pub fn etc_from_layers(&mut self, root: RootKey, etc: std::sync::Arc<overlay_etc::OverlayEtc>) {
+        self.overlay_etcs.insert(root, etc);
     }
 
     fn warn_once(&mut self, code: &'static str, message: String) {
@@ -274,6 +292,7 @@ impl Pass {
                 (!self.nothing_changed_since(facts, &clock)).then(|| (p.pid, facts.root.clone()))
             })
             .collect();
+        self.fd_reads += fds.len();
         let mut held = self.read_fds(&fds);
         for (p, out) in subjects.iter().zip(all.iter_mut()) {
             if p.exe.is_none() {

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::{Clock, ConfigChange, ConfigSource, Facts, Pass, RootKey, Subject};
 use crate::proc::procfs::{path_in_root, LinkTarget};
@@ -155,6 +156,9 @@ fn held_files(
 /// A root's `/etc` is walked for the newest change only when this many scanned processes
 /// have that root: below it, reading their fd directories costs less than the walk.
 const WALK_FROM_PROCESSES: usize = 8;
+/// The most one `linux_dirent64` takes: the 19-byte header, a name of at most 255 bytes
+/// and its NUL, 8-aligned.
+const MAX_DIRENT: usize = 280;
 /// Entries under one `/etc` the walk looks at, at most; past that its fds are read.
 const WALK_LIMIT: usize = 20_000;
 
@@ -169,44 +173,141 @@ const WALK_LIMIT: usize = 20_000;
 /// change time (an unmount cannot leave a mount point missing).
 pub fn newest_etc(etc: &Path, enough: i64) -> Option<i64> {
     let ctime = |m: &std::fs::Metadata| m.ctime() * 1_000_000_000 + m.ctime_nsec();
-    let top = match std::fs::symlink_metadata(etc) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // Through `/proc/PID/root` itself: the magic link is followed to the root.
-            return std::fs::metadata(etc.parent()?).ok().map(|m| ctime(&m));
+    // Opened first (a directory, not through a symbolic link), its change time from the
+    // open descriptor: one path lookup for the usual `/etc`, a second only for anything else.
+    let c = CString::new(etc.as_os_str().as_bytes()).ok()?;
+    let top = match open_dir(libc::AT_FDCWD, &c) {
+        Some(fd) => fd,
+        None => {
+            return match std::fs::symlink_metadata(etc) {
+                // Not a directory (a symbolic link, a file): its own change time.
+                Ok(m) if !m.is_dir() => Some(ctime(&m)),
+                // Through `/proc/PID/root` itself: the magic link is followed to the root.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    std::fs::metadata(etc.parent()?).ok().map(|m| ctime(&m))
+                }
+                // A directory that could not be opened, or replaced meanwhile.
+                _ => None,
+            };
         }
-        Err(_) => return None,
     };
-    let mut newest = ctime(&top);
-    if !top.is_dir() {
-        return Some(newest);
+    // SAFETY: an all-zero stat is valid; fstat fills it on success.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: top is an open descriptor; st is a valid, writable stat.
+    if unsafe { libc::fstat(top.as_raw_fd(), &mut st) } != 0 {
+        return None;
     }
-    let mut dirs = vec![etc.to_path_buf()];
+    let mut newest = st.st_ctime * 1_000_000_000 + st.st_ctime_nsec;
+    // Each directory is read through a descriptor opened relative to its parent's, and each
+    // entry `lstat`ed relative to it (`fstatat`): no path is resolved again from the top
+    // (through `/proc/PID/root`, a dozen components) for every entry. A directory is opened
+    // when its turn comes, so the descriptors open at once are at most the depth walked.
+    let top = Rc::new(top);
+    let mut pending: Vec<(Rc<OwnedFd>, CString)> = Vec::new();
+    let mut dir = Some(top);
+    let mut buf = vec![0u8; 8192];
     let mut seen = 0usize;
-    while let Some(dir) = dirs.pop() {
+    loop {
+        let d = match dir.take() {
+            Some(d) => d,
+            None => {
+                let Some((parent, name)) = pending.pop() else {
+                    break;
+                };
+                Rc::new(open_dir(parent.as_raw_fd(), &name)?)
+            }
+        };
         if newest >= enough {
             return Some(newest);
         }
-        for entry in std::fs::read_dir(&dir).ok()? {
-            let entry = entry.ok()?;
-            seen += 1;
-            if seen > WALK_LIMIT {
+        loop {
+            // SAFETY: d is an open directory; buf is writable for its length.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    d.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
                 return None;
             }
-            let m = std::fs::symlink_metadata(entry.path()).ok()?;
-            newest = newest.max(ctime(&m));
-            if m.is_dir() {
-                dirs.push(entry.path());
+            let n = n as usize;
+            if n == 0 {
+                break;
+            }
+            let mut at = 0;
+            while at + 19 <= n {
+                // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+                let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+                if reclen < 19 || at + reclen > n {
+                    return None;
+                }
+                let name = &buf[at + 19..at + reclen];
+                let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+                at += reclen;
+                if name.is_empty() || name == b"." || name == b".." {
+                    continue;
+                }
+                seen += 1;
+                if seen > WALK_LIMIT {
+                    return None;
+                }
+                let cname = CString::new(name).ok()?;
+                // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+                let mut st: libc::stat = unsafe { std::mem::zeroed() };
+                // SAFETY: d is open; cname is NUL-terminated; st is a valid, writable stat.
+                let ok = unsafe {
+                    libc::fstatat(
+                        d.as_raw_fd(),
+                        cname.as_ptr(),
+                        &mut st,
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    )
+                } == 0;
+                if !ok {
+                    // Gone meanwhile, or not to be looked at: not walked whole.
+                    return None;
+                }
+                newest = newest.max(st.st_ctime * 1_000_000_000 + st.st_ctime_nsec);
+                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    pending.push((d.clone(), cname));
+                }
+            }
+            // Room left for the longest entry: the kernel had no more to give.
+            if n + MAX_DIRENT <= buf.len() {
+                break;
             }
         }
     }
     Some(newest)
 }
 
+/// A directory opened for reading its entries, relative to `at` (or the working directory):
+/// never through a symbolic link in its last component (one put there since it was seen
+/// as a directory fails, and the walk is not whole).
+fn open_dir(at: libc::c_int, name: &CString) -> Option<OwnedFd> {
+    // SAFETY: name is NUL-terminated; the fd returned is owned by the OwnedFd below.
+    let raw = unsafe {
+        libc::openat(
+            at,
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    // SAFETY: raw is a fresh descriptor nothing else owns; OwnedFd closes it once.
+    (raw >= 0).then(|| unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
 impl Pass {
-    /// Walk, once per root holding at least `WALK_FROM_PROCESSES` processes, its `/etc` for
-    /// the newest change: a process that started after it holds no file under `/etc` that
-    /// changed since (`nothing_changed_since`), and its fd directory need not be read.
+    /// The newest change under each root's `/etc`, once per root: a process that started
+    /// after it holds no file under `/etc` that changed since (`nothing_changed_since`), and
+    /// its fd directory need not be read. The one rule for where the answer comes from: a
+    /// container's root overlay whose pieces are known answers from them (`overlay_etc`:
+    /// its own layer, its mounts, the image layers walked once per scan for every container);
+    /// else, or when those could not be read, a root holding at least `WALK_FROM_PROCESSES`
+    /// processes has its `/etc` walked; any other root is not, and its fds are read.
     pub(super) fn walk_etcs(&mut self, subjects: &[Subject], clock: &Clock) {
         // Per root: a PID to walk through, how many processes, the latest start.
         let mut roots: HashMap<RootKey, (u32, usize, i64)> = HashMap::new();
@@ -218,12 +319,18 @@ impl Pass {
             }
         }
         for (root, (pid, count, latest)) in roots {
-            if count < WALK_FROM_PROCESSES {
-                continue;
-            }
-            let etc = self.proc_root.join(pid.to_string()).join("root/etc");
+            let proc_root = self.proc_root.join(pid.to_string()).join("root");
             let enough = latest.saturating_add(clock.tick_ns);
-            self.etc_newest.insert(root, newest_etc(&etc, enough));
+            let from_layers = match self.overlay_etcs.get(&root) {
+                Some(o) => o.newest(&proc_root, enough, &mut self.layer_etcs),
+                None => None,
+            };
+            let newest = match from_layers {
+                Some(n) => Some(n),
+                None if count >= WALK_FROM_PROCESSES => newest_etc(&proc_root.join("etc"), enough),
+                None => continue,
+            };
+            self.etc_newest.insert(root, newest);
         }
     }
 
@@ -348,6 +455,40 @@ mod tests {
         let after = newest_etc(&d.join("etc"), i64::MAX).unwrap();
         assert!(after > before, "{after} > {before}");
         assert_eq!(after, ct("."));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_directory_larger_than_one_read_is_walked_whole() {
+        let d = std::env::temp_dir().join(format!("livetree-etc-many-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc/many/sub")).unwrap();
+        // Long names: far more than one 8 KiB `getdents64` holds.
+        for i in 0..600 {
+            std::fs::write(d.join(format!("etc/many/{i:0>100}.conf")), b"x").unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // The newest, written last, listed wherever the directory puts it.
+        std::fs::write(d.join("etc/many/sub/last.conf"), b"y").unwrap();
+        std::fs::write(d.join(format!("etc/many/{:0>100}.conf", 300)), b"z").unwrap();
+        let ct = |p: &Path| {
+            let m = std::fs::symlink_metadata(p).unwrap();
+            m.ctime() * 1_000_000_000 + m.ctime_nsec()
+        };
+        let last = ct(&d.join(format!("etc/many/{:0>100}.conf", 300)));
+        assert_eq!(newest_etc(&d.join("etc"), i64::MAX), Some(last));
+        // Past the limit of entries: not walked whole.
+        for i in 0..WALK_LIMIT {
+            std::fs::File::create(d.join(format!("etc/many/sub/{i}"))).unwrap();
+        }
+        assert_eq!(newest_etc(&d.join("etc"), i64::MAX), None);
+        // `/etc` a symbolic link: its own change time, not followed.
+        std::fs::remove_dir_all(d.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/", d.join("etc")).unwrap();
+        assert_eq!(
+            newest_etc(&d.join("etc"), i64::MAX),
+            Some(ct(&d.join("etc")))
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

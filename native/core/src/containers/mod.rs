@@ -81,6 +81,11 @@ pub struct Identified {
     pub layers: Vec<StackLayer>,
     /// The root overlay's device: mapped files on it are the layers' files.
     pub device: Option<(u32, u32)>,
+    /// `layers` are exactly the directories the kernel mounted (a native overlay whose
+    /// mount lists its upper and every lower directory, each a store's layer): what is
+    /// seen through the container's root comes from them alone, bar what is mounted over
+    /// it (the configuration pass's `config::overlay_etc`).
+    pub layers_as_mounted: bool,
     /// The layer directories (top-most first) of the image the container's image name
     /// resolves to now, whose package database holds the versions a container created
     /// again from that name would run; None when the name resolves to nothing, the
@@ -252,6 +257,8 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
         .filter(|m| m.fstype == "overlay" || m.fstype == "fuse.fuse-overlayfs")
         .map(|m| mount::container_mount(&m.super_options));
     let device = root_mount.map(|m| (m.major, m.minor));
+    // The kernel's own overlay (not fuse-overlayfs), mounting the whole filesystem.
+    let native_overlay = root_mount.is_some_and(|m| m.fstype == "overlay" && m.root == b"/");
     let upper_id = match mount.as_ref().and_then(|m| m.upper.as_ref()) {
         Some(LayerDir::Layer { id, .. }) | Some(LayerDir::RelativeLayer { id }) => Some(id.clone()),
         _ => None,
@@ -314,6 +321,7 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
             },
             layers: Vec::new(),
             device,
+            layers_as_mounted: false,
             now_layers: None,
             problems,
         });
@@ -376,6 +384,7 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
         .iter()
         .map(|(s, id)| (s.layer_dir(id), id.clone()))
         .collect();
+    let mut layers_as_mounted = false;
     if let Some(m) = mount.as_ref().filter(|m| !m.lowers.is_empty()) {
         let mounted: Option<Vec<(PathBuf, String)>> = m
             .upper
@@ -392,9 +401,10 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
                     "container {}: its root overlay's layers differ from the store's records; the mounted ones are used",
                     rec.id
                 ));
+                layers_as_mounted = m.upper.is_some() && native_overlay;
                 dirs = mounted;
             }
-            Some(_) => {}
+            Some(_) => layers_as_mounted = m.upper.is_some() && native_overlay,
             None => problems.push(format!(
                 "container {}: a lower layer of its root overlay is not a layer of a containers/storage store",
                 rec.id
@@ -447,6 +457,7 @@ pub fn identify(ev: &Evidence, cache: &StoreCache) -> Option<Identified> {
         },
         layers,
         device,
+        layers_as_mounted,
         now_layers,
         problems,
     })

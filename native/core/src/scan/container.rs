@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{live_root, Scan, View};
+use crate::config::overlay_etc::OverlayEtc;
 use crate::containers::layers::{self, Probe};
 use crate::containers::{self, engine, Evidence, Identified};
 use crate::packages::{PackageInfo, PackageTable};
@@ -25,7 +26,14 @@ pub(super) struct Ctx {
     /// alone decide it (`containers::database`): the configuration checks read it once
     /// for every container that shares it.
     database: Option<Vec<u8>>,
+    /// What its root's `/etc` is made of, when its layers are the ones the kernel mounted
+    /// (`config::overlay_etc`), for processes whose root is the one it was identified by
+    /// (this root directory, `/` in its mount table).
+    etc: Option<(RootDir, Arc<OverlayEtc>)>,
 }
+
+/// A root directory's (dev, ino), as `ProcessRaw::root_dev_ino`.
+type RootDir = Option<(u64, u64)>;
 
 /// What the scan learned about containers: per view, per layer path, per mapped file.
 #[derive(Default)]
@@ -123,6 +131,10 @@ impl Scan<'_> {
                     self.config
                         .same_database(super::config::root_key(raw), key.clone());
                 }
+                if let Some((_, etc)) = c.etc.as_ref().filter(|(r, _)| *r == raw.root_dev_ino) {
+                    self.config
+                        .etc_from_layers(super::config::root_key(raw), etc.clone());
+                }
                 self.containers.current = Some(c.clone());
                 (RootKind::Container, Some(c.report.clone()))
             }
@@ -185,10 +197,20 @@ impl Scan<'_> {
                 .or_insert_with(|| crate::packages::database_fingerprint(d))
                 .clone()
         });
+        // The process's root is the overlay's own root (`/`, the whole filesystem mounted
+        // there) and its layers are those mounted: its `/etc` is made of them and the mounts.
+        let etc = root_mount(&mounts, root_dev)
+            .filter(|_| facts.layers_as_mounted && raw.root.as_deref() == Some(b"/"))
+            .and_then(|m| {
+                let dirs: Vec<PathBuf> = facts.layers.iter().map(|l| l.dir.clone()).collect();
+                OverlayEtc::new(&dirs, &mounts, m.mount_id)
+            })
+            .map(|o| (raw.root_dev_ino, Arc::new(o)));
         Some(Arc::new(Ctx {
             report: Arc::new(facts.report.clone()),
             facts,
             database,
+            etc,
         }))
     }
 

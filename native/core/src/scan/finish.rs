@@ -74,6 +74,7 @@ impl Scan<'_> {
                 mapped_hashed: self.cfs_hashed,
                 probed: self.cfs.cost.probed,
             },
+            config_fd_reads: self.config.fd_reads,
             installed_packages,
             compared_trees,
             sysroot: SysrootReport {

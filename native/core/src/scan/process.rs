@@ -44,6 +44,7 @@ impl Scan<'_> {
                     state: ProcessState::Unknown,
                     files: Vec::new(),
                     started_ns: None,
+                    start_ticks: None,
                     config_changes: Vec::new(),
                     unreadable: Some(e.code()),
                 })
@@ -97,6 +98,7 @@ impl Scan<'_> {
         let cgroup_unit = cgroup.and_then(unit_from_cgroup_path);
         let cgroup = cgroup.map(str::to_string);
         let started_ns = self.note_config(&raw);
+        let start_ticks = raw.start_ticks;
         ProcessReport {
             pid,
             comm: raw.comm.unwrap_or_default(),
@@ -109,6 +111,7 @@ impl Scan<'_> {
             state,
             files,
             started_ns,
+            start_ticks,
             config_changes: Vec::new(),
             unreadable: None,
         }
