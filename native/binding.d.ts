@@ -615,6 +615,11 @@ export interface UnitFilesIn {
   fragment: string
   dropIns: Array<string>
   needDaemonReload: boolean
+  /**
+   * The start its check is measured from, in clock ticks after boot, as the scan read
+   * it; absent (or not a whole number of ticks): read from `/proc/PID/stat`.
+   */
+  startTicks?: number
 }
 
 export interface WhichOptions {

@@ -126,9 +126,11 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	// livetree (told of those reloads beside the ones asked for here).
 	const kept = scanner ?? openScanner(options);
 	// What systemd can tell before the scan has answered is asked while it runs, and the
-	// module that words the units' reasons is loaded meanwhile.
+	// module that words the units' reasons is loaded meanwhile. With the unit table, the unit
+	// files are checked after the scan, from the starts it read (not each main process's
+	// `stat` again).
 	const ahead = bus
-		? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot), wording: import('./render/reason.js')}))
+		? import('./systemd/status-units.js').then(async m => ({m, ahead: m.startAhead(bus, options.procRoot, !table), wording: import('./render/reason.js')}))
 		: undefined;
 	// What builds the document loads while the core scans.
 	let building: Promise<[typeof import('./model/build.js'), typeof import('./model/installed.js')]> | undefined;

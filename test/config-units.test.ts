@@ -2,7 +2,8 @@
 // after its main process started, NeedDaemonReload), units[] reload vs restart, and
 // `livetree restart --reload-needed` reloading a unit with ExecReload whose daemon holds its
 // configuration open, verified, while one without ExecReload is left alone.
-import {mkdir, mkdtemp, rename, rm, stat, writeFile, appendFile} from 'node:fs/promises';
+import {spawn} from 'node:child_process';
+import {mkdir, mkdtemp, readFile, rename, rm, stat, writeFile, appendFile} from 'node:fs/promises';
 import os from 'node:os';
 import {join} from 'node:path';
 import test, {type ExecutionContext} from 'ava';
@@ -137,6 +138,60 @@ test.serial('unit-file: a fragment edited after the start is a change until daem
 	t.false(proc(after, newPid).needsReload);
 	t.false(unitOf(after, 'lt-unitfile.service').needsReload);
 	t.is(unitOf(after, 'lt-unitfile.service').applyConfigBy, null);
+});
+
+// Compact `status --json` measures each unit's files from the starts the scan read (the
+// unit table's `starts`); every other output from each process's `stat` read again. A scope
+// has no main process: it is measured from the first started of its processes.
+test.serial("unit-file: a scope without a main process, and a service, measured from the scan's starts, say what stat says", async t => {
+	const {m, state, bus} = await managerAndState(t);
+	const scope = spawn('systemd-run', ['--user', '--scope', '--unit=lt-uf-scope', '--', '/bin/sh', '-c', 'sleep 600 & exec sleep 601'], {
+		env: m.env,
+		stdio: 'ignore',
+	});
+	t.teardown(() => scope.kill('SIGKILL'));
+	const frag = await writeUnit(m, 'lt-uf-main.service', '[Service]\nExecStart=/bin/sleep 603\n');
+	await m.systemctl(['daemon-reload']);
+	await m.systemctl(['start', 'lt-uf-main.service']);
+	let scopeFrag = '';
+	for (let i = 0; i < 100 && !scopeFrag.endsWith('.scope'); i++) {
+		await tick();
+		scopeFrag = (await m.show('lt-uf-scope.scope', ['FragmentPath']))['FragmentPath'] ?? '';
+	}
+
+	t.regex(scopeFrag, /\/lt-uf-scope\.scope$/);
+	await tick();
+	await appendFile(scopeFrag, '# edited after its processes started\n');
+	await appendFile(frag, '# edited after the start\n');
+	// Loaded: no NeedDaemonReload to name the files whatever the start; only the start tells.
+	await m.systemctl(['daemon-reload']);
+	t.is((await m.show('lt-uf-scope.scope', ['NeedDaemonReload']))['NeedDaemonReload'], 'no');
+	t.is((await m.show('lt-uf-main.service', ['NeedDaemonReload']))['NeedDaemonReload'], 'no');
+
+	const compact = checkedDocument(await livetree(['status', '--json', ...bus]));
+	// --textfile: the processes parsed whole, the unit files checked from `stat`.
+	const textfile = join(state, 'livetree.prom');
+	const whole = checkedDocument(await livetree(['status', '--json', '--textfile', textfile, ...bus]));
+	t.true((await readFile(textfile, 'utf8')).includes('livetree_'));
+	const scopeUnit = unitOf(compact, 'lt-uf-scope.scope');
+	t.is(scopeUnit.mainPid, null);
+	t.is(scopeUnit.pids.length, 2);
+	t.false(scopeUnit.needDaemonReload);
+	t.true(scopeUnit.needsReload);
+	t.is(scopeUnit.applyConfigBy, 'restart');
+	const scopeChange = [{path: scopeFrag, changedAt: await changedAt(scopeFrag), source: 'unit-file', package: null}];
+	const mainChange = [{path: frag, changedAt: await changedAt(frag), source: 'unit-file', package: null}];
+	const main = await mainPid(m, 'lt-uf-main.service');
+	for (const doc of [compact, whole]) {
+		for (const pid of scopeUnit.pids) {
+			t.deepEqual(proc(doc, pid).configChanges, scopeChange);
+			t.true(proc(doc, pid).needsReload);
+		}
+
+		t.deepEqual(proc(doc, main).configChanges, mainChange);
+		t.deepEqual(unitOf(doc, 'lt-uf-scope.scope'), scopeUnit);
+		t.deepEqual(unitOf(doc, 'lt-uf-main.service'), unitOf(compact, 'lt-uf-main.service'));
+	}
 });
 
 // A daemon that holds its configuration open as /etc/default/lt-daemon.conf (a directory of

@@ -37,6 +37,9 @@ pub struct UnitFilesIn {
     pub fragment: String,
     pub drop_ins: Vec<String>,
     pub need_daemon_reload: bool,
+    /// The start its check is measured from, in clock ticks after boot, as the scan read
+    /// it; absent (or not a whole number of ticks): read from `/proc/PID/stat`.
+    pub start_ticks: Option<f64>,
 }
 
 /// Each unit's `unit-file` changes, as JSON text: `{"changes": [[change…]…], "warnings":
@@ -54,6 +57,10 @@ pub fn unit_file_changes(env: Env, proc_root: String, units: Vec<UnitFilesIn>) -
                 fragment: u.fragment.into_bytes(),
                 drop_ins: u.drop_ins.into_iter().map(String::into_bytes).collect(),
                 need_daemon_reload: u.need_daemon_reload,
+                start_ticks: u
+                    .start_ticks
+                    .filter(|t| t.fract() == 0.0 && *t >= 0.0 && *t <= 9_007_199_254_740_991.0)
+                    .map(|t| t as u64),
             })
             .collect();
         let root = Path::new(&proc_root);

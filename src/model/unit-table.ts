@@ -71,6 +71,9 @@ export interface ScannedProcesses {
 	groups(): UnitHintGroup[];
 	/** The process with this PID; undefined when none was scanned. */
 	get(pid: number): UnitProcess | undefined;
+	/** Its start in clock ticks after boot as the scan read it (what its unit's `unit-file`
+	 * check measures from, instead of reading its `stat` again); undefined when not known. */
+	startTicks?(pid: number): number | undefined;
 }
 
 /** Processes parsed whole (every output but compact JSON with units) as the units need them. */
@@ -85,7 +88,8 @@ export function scannedProcesses(processes: readonly Process[]): ScannedProcesse
 /** The table as the core writes it (contract.rs `UnitTable`): one entry per process in
  * `pids`, `lengths` (its text's length in UTF-16 code units) and `group` (its `[cgroup, unit]`
  * in `groups`); the stale processes by index in `stale`, with their `root.kind` and their
- * stale files (by index in `files`); those with configuration changes by index in `config`. */
+ * stale files (by index in `files`); those with configuration changes by index in `config`;
+ * each process's start in clock ticks in `starts`. */
 export interface UnitTableText {
 	pids: number[];
 	lengths: number[];
@@ -98,6 +102,8 @@ export interface UnitTableText {
 	config: number[];
 	configStartedAt: Array<string | null>;
 	configChanges: ConfigChange[][];
+	/** Each process's start in clock ticks after boot (null: unknown). */
+	starts: Array<number | null>;
 }
 
 /** A process the units asked for, and the values the core wrote for what they may change. */
@@ -120,9 +126,9 @@ export class UnitTable implements ScannedProcesses {
 		private readonly table: UnitTableText,
 		private readonly array: string,
 	) {
-		const {pids, lengths, group} = table;
-		if (lengths.length !== pids.length || group.length !== pids.length) {
-			throw new TypeError(`UnitTable: ${pids.length} PIDs, ${lengths.length} lengths, ${group.length} groups`);
+		const {pids, lengths, group, starts} = table;
+		if (lengths.length !== pids.length || group.length !== pids.length || starts.length !== pids.length) {
+			throw new TypeError(`UnitTable: ${pids.length} PIDs, ${lengths.length} lengths, ${group.length} groups, ${starts.length} starts`);
 		}
 
 		let texts = 0;
@@ -162,6 +168,12 @@ export class UnitTable implements ScannedProcesses {
 		}
 
 		return a.process;
+	}
+
+	startTicks(pid: number): number | undefined {
+		const i = this.index.get(pid);
+		const ticks = i === undefined ? undefined : this.table.starts[i];
+		return typeof ticks === 'number' && Number.isSafeInteger(ticks) && ticks >= 0 ? ticks : undefined;
 	}
 
 	/** Gives each process the unit `unitFor` says, from its PID and the unit the core wrote. */

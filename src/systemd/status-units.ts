@@ -86,7 +86,10 @@ export interface UnitsAhead {
 	unitFiles?: UnitFileChanges;
 }
 
-export async function askAhead(bus: BusChoice, procRoot = '/proc'): Promise<UnitsAhead> {
+/** `unitFiles`: whether to check the unit files of the prefetched units too (while the
+ * scan runs, each main process's start read from its `stat`); false when the scan gives
+ * the starts (a unit table), so the check runs after it without reading them again. */
+export async function askAhead(bus: BusChoice, procRoot = '/proc', unitFiles = true): Promise<UnitsAhead> {
 	const {client, close} = await openUnitQueries(bus);
 	try {
 		const [pidView, listed] = await Promise.all([managerPidView(client), client.listUnits()]);
@@ -96,6 +99,7 @@ export async function askAhead(bus: BusChoice, procRoot = '/proc'): Promise<Unit
 			for (const [name, got] of await client.getUnitsProperties(likely)) answered.set(name, got);
 		}
 
+		if (!unitFiles) return {client, close, pidView, prefetched: {listed, answered}};
 		// Their unit files, measured from their main processes' start: in our PID namespace,
 		// the manager's MainPID is ours.
 		const withMain = [...answered.values()].flatMap(p =>
@@ -103,8 +107,8 @@ export async function askAhead(bus: BusChoice, procRoot = '/proc'): Promise<Unit
 				? []
 				: [{name: p.id, mainPid: p.mainPid, pids: [], fragmentPath: p.fragmentPath, dropInPaths: p.dropInPaths, needDaemonReload: p.needDaemonReload}],
 		);
-		const unitFiles = pidView.sameNamespace ? unitFileChanges(withMain, procRoot, pidView.manager ?? null) : undefined;
-		return {client, close, pidView, prefetched: {listed, answered}, ...(unitFiles ? {unitFiles} : {})};
+		const early = pidView.sameNamespace ? unitFileChanges(withMain, procRoot, pidView.manager ?? null) : undefined;
+		return {client, close, pidView, prefetched: {listed, answered}, ...(early ? {unitFiles: early} : {})};
 	} catch (error) {
 		close();
 		throw error;
@@ -112,8 +116,8 @@ export async function askAhead(bus: BusChoice, procRoot = '/proc'): Promise<Unit
 }
 
 /** askAhead's answer, or why it failed; never rejects (the scan runs meanwhile). */
-export async function startAhead(bus: BusChoice, procRoot = '/proc'): Promise<UnitsAhead | {error: unknown}> {
-	return askAhead(bus, procRoot).catch((error: unknown) => ({error}));
+export async function startAhead(bus: BusChoice, procRoot = '/proc', unitFiles = true): Promise<UnitsAhead | {error: unknown}> {
+	return askAhead(bus, procRoot, unitFiles).catch((error: unknown) => ({error}));
 }
 
 export async function unitsForProcesses(

@@ -23,20 +23,46 @@ export interface UnitFileChanges {
 	warnings: Warning[];
 }
 
-export function unitFileChanges(units: readonly UnitFilesOf[], procRoot: string, manager: number | null): UnitFileChanges {
+/** The start, in clock ticks after boot, that unit `u`'s check is measured from, from the
+ * scan's (`ticks`): its main process's, else the first started of its processes';
+ * undefined when the scan does not tell it (the core then reads `/proc/PID/stat`). */
+function startOf(u: UnitFilesOf, ticks: ((pid: number) => number | undefined) | undefined): number | undefined {
+	if (!ticks) return undefined;
+	if (u.mainPid !== null) return ticks(u.mainPid);
+	let first: number | undefined;
+	for (const pid of u.pids) {
+		const t = ticks(pid);
+		if (t === undefined) return undefined;
+		first = first === undefined ? t : Math.min(first, t);
+	}
+
+	return first;
+}
+
+/** `ticks`: each scanned process's start as the scan read it (ScannedProcesses.startTicks). */
+export function unitFileChanges(
+	units: readonly UnitFilesOf[],
+	procRoot: string,
+	manager: number | null,
+	ticks?: (pid: number) => number | undefined,
+): UnitFileChanges {
 	const byUnit: UnitFileChanges['byUnit'] = new Map();
 	const asked = units.filter(u => u.needDaemonReload || u.fragmentPath !== null || u.dropInPaths.length > 0);
 	for (const u of units) byUnit.set(u.name, {mainPid: u.mainPid, changes: []});
 	if (asked.length === 0) return {byUnit, warnings: []};
-	const input = asked.map(u => ({
-		name: u.name,
-		...(u.mainPid === null ? {} : {mainPid: u.mainPid}),
-		pids: u.pids,
-		...(manager === null ? {} : {managerPid: manager}),
-		fragment: u.fragmentPath ?? '',
-		dropIns: u.dropInPaths,
-		needDaemonReload: u.needDaemonReload,
-	}));
+	const input = asked.map(u => {
+		const startTicks = startOf(u, ticks);
+		return {
+			name: u.name,
+			...(u.mainPid === null ? {} : {mainPid: u.mainPid}),
+			pids: u.pids,
+			...(manager === null ? {} : {managerPid: manager}),
+			fragment: u.fragmentPath ?? '',
+			dropIns: u.dropInPaths,
+			needDaemonReload: u.needDaemonReload,
+			...(startTicks === undefined ? {} : {startTicks}),
+		};
+	});
 	const out = JSON.parse(native.unitFileChanges(procRoot, input)) as {changes: ConfigChange[][]; warnings: Warning[]};
 	for (const [i, u] of asked.entries()) byUnit.set(u.name, {mainPid: u.mainPid, changes: out.changes[i] ?? []});
 	return {byUnit, warnings: out.warnings};
@@ -46,11 +72,12 @@ export function unitFileChanges(units: readonly UnitFilesOf[], procRoot: string,
  * Adds each unit's `unit-file` changes to its scanned processes (every process of the
  * unit runs under its definition), in place, and returns what could not be checked.
  * `early` holds units checked already (while the scan ran), each measured from its main
- * process: taken where that is the unit's main process still; the others are checked now.
+ * process: taken where that is the unit's main process still; the others are checked now,
+ * measured from the scan's starts where `byPid` has them (a unit table), else from `stat`.
  */
 export function addUnitFileChanges(
 	units: readonly UnitStatus[],
-	byPid: Pick<ScannedProcesses, 'get'>,
+	byPid: Pick<ScannedProcesses, 'get' | 'startTicks'>,
 	procRoot: string,
 	manager: number | null,
 	early?: UnitFileChanges,
@@ -63,6 +90,7 @@ export function addUnitFileChanges(
 		units.filter(u => !known(u)),
 		procRoot,
 		manager,
+		byPid.startTicks?.bind(byPid),
 	);
 	for (const u of units) {
 		const changes = (known(u) ?? now.byUnit.get(u.name))?.changes ?? [];

@@ -180,7 +180,9 @@ type FileKey<'a> = (
 ///   in the order of its maps, by index in `files`, the distinct stale files as the contract
 ///   writes them: thousands of processes that map one replaced libc share one entry);
 /// - the processes with configuration changes (`needsReload`): `config` (their indexes),
-///   `configStartedAt` (`startedAt`) and `configChanges`.
+///   `configStartedAt` (`startedAt`) and `configChanges`;
+/// - `starts`, each process's start in clock ticks after boot as the scan read it (null when
+///   unknown): what its unit's `unit-file` check measures from (`config::unit_files`).
 struct UnitTable<'a> {
     processes: &'a [ProcessReport],
     lengths: &'a [usize],
@@ -244,7 +246,7 @@ impl<'a> UnitTable<'a> {
 impl Serialize for UnitTable<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let at = |i: &u32| &self.processes[*i as usize];
-        let mut m = s.serialize_struct("UnitTable", 11)?;
+        let mut m = s.serialize_struct("UnitTable", 12)?;
         m.serialize_field("pids", &Seq(self.processes.iter().map(|p| p.pid)))?;
         m.serialize_field("lengths", self.lengths)?;
         m.serialize_field("groups", &self.groups)?;
@@ -266,6 +268,7 @@ impl Serialize for UnitTable<'_> {
             "configChanges",
             &Seq(self.config.iter().map(|i| &at(i).config_changes)),
         )?;
+        m.serialize_field("starts", &Seq(self.processes.iter().map(|p| p.start_ticks)))?;
         m.end()
     }
 }

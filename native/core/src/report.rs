@@ -287,6 +287,10 @@ pub struct ProcessReport {
     pub files: Vec<FileReport>,
     /// When it started, nanoseconds since the epoch (UTC); None when unknown.
     pub started_ns: Option<i64>,
+    /// When it started, in clock ticks after boot (`/proc/PID/stat` field 22, as the scan
+    /// read it); None when unknown. What a unit's `unit-file` check measures from
+    /// (`config::unit_files`), without reading `stat` again.
+    pub start_ticks: Option<u64>,
     /// Configuration it depends on that changed after it started (`config`); a
     /// process with any needs a reload (`needsReload`).
     pub config_changes: Vec<crate::config::ConfigChange>,

@@ -22,10 +22,12 @@ pub mod knowledge;
 mod overlays;
 mod process;
 mod roots;
+mod views;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::overlay::{DeploymentDir, DevIno, OverlayMount};
 use crate::proc::maps::FileMapping;
 use crate::scan::knowledge::Knowledge;
+use views::ViewMap;
 
 /// A mount namespace (inode of ns/mnt) and a process root as the scanner names it.
 type View = (u64, Vec<u8>);
@@ -42,15 +44,17 @@ struct Scan<'a> {
     /// namespace mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any
     /// tree. Keyed by root too, because mountinfo lists only the mounts below the
     /// reading process's root: a chrooted process does not see the mount its root is on.
-    ns_devices: HashMap<View, HashSet<(u32, u32)>>,
+    ns_devices: ViewMap<HashSet<(u32, u32)>>,
     /// Overlay mounts per (mount namespace, root): mount points in mountinfo are shown
-    /// relative to the reading process's root, so two roots see different lists.
-    ns_overlays: HashMap<View, Vec<OverlayMount>>,
+    /// relative to the reading process's root, so two roots see different lists. Only
+    /// views with an overlay on a deployment (all `overlay_of` looks for) are here.
+    ns_overlays: ViewMap<Vec<OverlayMount>>,
     /// Dynamic overlays for the report, by device (one overlay seen from two namespaces
     /// through propagation is one overlay).
     overlays: Vec<OverlayMount>,
     deployment_dirs: Vec<DeploymentDir>,
-    resolves: HashMap<(View, Vec<u8>), Option<DevIno>>,
+    /// What a path names now, per view and path (as the process sees it).
+    resolves: ViewMap<HashMap<Vec<u8>, Option<DevIno>>>,
     map_files: HashMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     identical: HashMap<(u32, u32, u64, Option<String>), Option<String>>,
@@ -60,8 +64,10 @@ struct Scan<'a> {
     roots: HashMap<RootKey, (RootKind, Option<String>)>,
     /// composefs images and the composefs mounts of each (mount namespace, root).
     cfs: Composefs,
-    cfs_views: HashMap<View, Vec<CfsMount>>,
-    cfs_stacked: HashMap<View, Vec<Stacked>>,
+    /// Every view read is here (its list may be empty): what marks a view read.
+    cfs_views: ViewMap<Vec<CfsMount>>,
+    /// Overlays stacked on a composefs mount, only of views that have some.
+    cfs_stacked: ViewMap<Vec<Stacked>>,
     /// Views read but not yet finished (their overlays wait for composefs identification).
     pending_views: Vec<PendingView>,
     /// Content checksums of files mapped from composefs mounts, by (dev, ino).
@@ -244,19 +250,19 @@ pub fn report_with(
         cfg,
         k,
         host,
-        ns_devices: HashMap::new(),
-        ns_overlays: HashMap::new(),
+        ns_devices: ViewMap::default(),
+        ns_overlays: ViewMap::default(),
         overlays: Vec::new(),
         deployment_dirs: Vec::new(),
-        resolves: HashMap::new(),
+        resolves: ViewMap::default(),
         map_files: HashMap::new(),
         origins: HashMap::new(),
         identical: HashMap::new(),
         deleted_objects: HashMap::new(),
         roots: HashMap::new(),
         cfs,
-        cfs_views: HashMap::new(),
-        cfs_stacked: HashMap::new(),
+        cfs_views: ViewMap::default(),
+        cfs_stacked: ViewMap::default(),
         pending_views: Vec::new(),
         cfs_sums: HashMap::new(),
         cfs_hashed: 0,
@@ -290,7 +296,7 @@ pub fn report_with(
         if let Ok((raw, _)) = raw {
             scan.containers.note_family(raw);
             let view = view_of(raw);
-            if !scan.cfs_views.contains_key(&view) {
+            if !scan.cfs_views.contains(&view) {
                 let read = views.remove(&view);
                 scan.read_view(&mut reader, raw, &view, read);
             }

@@ -97,6 +97,7 @@ fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> Proces
         state,
         files,
         started_ns: None,
+        start_ticks: None,
         config_changes: Vec::new(),
         unreadable: (state == ProcessState::Unknown).then_some("EACCES"),
     }
@@ -135,6 +136,7 @@ fn a_process_nests_its_root_and_says_whether_it_needs_a_restart() {
         state: ProcessState::Stale,
         files: vec![],
         started_ns: Some(1_796_548_323_120_000_000),
+        start_ticks: Some(1234),
         config_changes: vec![ConfigChange {
             path: b"/etc/ssh/sshd_config".to_vec(),
             changed_ns: 1_796_548_400_000_000_000,
@@ -381,6 +383,8 @@ fn counts_and_the_processes_written_apart() {
     r.processes[2].cgroup = Some("/system.slice/d.service".into());
     r.processes[2].cgroup_unit = Some("d.service".into());
     r.processes[3].started_ns = Some(1_700_000_000_000_000_000);
+    r.processes[1].start_ticks = Some(u64::from(u32::MAX) * 4);
+    r.processes[3].start_ticks = Some(170);
     r.processes[3].config_changes = vec![ConfigChange {
         path: b"/etc/d.conf".to_vec(),
         changed_ns: 1_700_000_001_000_000_000,
@@ -423,6 +427,12 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(table["staleRoots"], serde_json::json!(["host", "host"]));
     assert_eq!(table["staleFiles"], serde_json::json!([[0], [0, 1]]));
     assert_eq!(table["config"], serde_json::json!([3]));
+    // Each process's start in clock ticks, as the scan read it (not in the process's text).
+    assert_eq!(
+        table["starts"],
+        serde_json::json!([null, u64::from(u32::MAX) * 4, null, 170])
+    );
+    assert!(!processes.contains("17179869180"));
     let alone: serde_json::Value = serde_json::from_str(&json(&r.processes[3])).unwrap();
     assert_eq!(
         table["configStartedAt"],

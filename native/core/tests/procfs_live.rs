@@ -106,7 +106,7 @@ fn lists_own_pid_and_reads_self() {
         .unwrap();
     assert_eq!((own.major, own.minor), dev_split(st.dev()));
     assert_eq!(own.inode, st.ino());
-    let info = map_file_info(proc_root(), me, &own.range).unwrap();
+    let info = map_file_info(proc_root(), me, &own.range.name()).unwrap();
     assert_eq!(info.exact_path, exe.as_os_str().as_bytes());
     assert_eq!(
         (info.dev, info.ino, info.nlink),
@@ -169,7 +169,7 @@ fn hostile_executable_names() {
             );
         }
         // ...and map_files gives the exact name back, and a live link count.
-        let info = map_file_info(proc_root(), pid, &g.range).unwrap();
+        let info = map_file_info(proc_root(), pid, &g.range.name()).unwrap();
         assert_eq!(info.exact_path, full);
         assert!(!info.deleted);
         assert_eq!(info.nlink, 1);
@@ -204,13 +204,13 @@ fn deleted_file_is_readable_through_map_files() {
     assert!(g.deleted_suffix);
     assert_eq!(g.path, path.as_os_str().as_bytes());
 
-    let info = map_file_info(proc_root(), pid, &g.range).unwrap();
+    let info = map_file_info(proc_root(), pid, &g.range.name()).unwrap();
     assert_eq!(info.nlink, 0);
     assert!(info.deleted);
     assert_eq!(info.exact_path, path.as_os_str().as_bytes());
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(
-        &mut open_map_file(proc_root(), pid, &g.range).unwrap(),
+        &mut open_map_file(proc_root(), pid, &g.range.name()).unwrap(),
         &mut bytes,
     )
     .unwrap();
@@ -248,7 +248,7 @@ fn unlinked_name_with_another_hard_link() {
         .iter()
         .find(|g| g.inode == ino)
         .unwrap_or_else(|| panic!("ino {ino} not in {groups:?}"));
-    let info = map_file_info(proc_root(), pid, &g.range).unwrap();
+    let info = map_file_info(proc_root(), pid, &g.range.name()).unwrap();
     assert!(info.deleted);
     assert_eq!(info.nlink, 1);
     assert_eq!(info.exact_path, deployed.as_os_str().as_bytes());
@@ -509,7 +509,7 @@ fn overlay_mapping_resolves_to_its_layer() {
     assert_eq!(o.lowerdirs, vec![lower.as_os_str().as_bytes().to_vec()]);
     assert_eq!(o.upperdir.as_deref(), Some(upper.as_os_str().as_bytes()));
     // map_files agrees with maps on this kernel (overlay device, lower inode).
-    let info = map_file_info(proc_root(), pid, &g.range).unwrap();
+    let info = map_file_info(proc_root(), pid, &g.range.name()).unwrap();
     assert_eq!((info.dev, info.ino), ((g.major, g.minor), g.inode));
     drop(child);
 }

@@ -62,6 +62,7 @@ fn process(files: Vec<FileReport>) -> ProcessReport {
         state: ProcessState::Current,
         files,
         started_ns: Some(1_796_548_323_999_000_000),
+        start_ticks: None,
         config_changes: Vec::new(),
         unreadable: None,
     }

@@ -33,6 +33,10 @@ pub struct UnitFiles {
     pub drop_ins: Vec<Vec<u8>>,
     /// NeedDaemonReload: the unit's files on disk differ from what the manager loaded.
     pub need_daemon_reload: bool,
+    /// The start of the process the unit is measured from (its main process, else the first
+    /// started of `pids`), in clock ticks after boot, as the scan read it: given, `stat` is
+    /// not read again; None: read from `/proc/PID/stat` now.
+    pub start_ticks: Option<u64>,
 }
 
 /// (ctime ns) of `path` as the manager sees it (in its root, opened once: `roots`); None when
@@ -148,9 +152,10 @@ fn one_unit(
     seen: &mut Ctimes,
     warnings: &mut Vec<Warning>,
 ) -> Vec<ConfigChange> {
-    let start = match u.main_pid {
-        Some(pid) => started(proc_root, clock, pid),
-        None => u
+    let start = match (u.start_ticks, u.main_pid) {
+        (Some(ticks), _) => Some(clock.at(ticks)),
+        (None, Some(pid)) => started(proc_root, clock, pid),
+        (None, None) => u
             .pids
             .iter()
             .filter_map(|p| started(proc_root, clock, *p))
@@ -239,6 +244,7 @@ mod tests {
                 .map(|p| p.as_os_str().as_bytes().to_vec())
                 .collect(),
             need_daemon_reload: need,
+            start_ticks: None,
         }
     }
 
@@ -290,6 +296,42 @@ mod tests {
         let (nothing, w) = unit_file_changes(proc_root, None, &[unit(&frag, &[], true)]);
         assert_eq!(nothing, vec![Vec::new()]);
         assert_eq!(w[0].code, "config-clock");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_start_given_is_measured_from_without_reading_stat() {
+        use std::os::unix::ffi::OsStrExt;
+        let proc_root = Path::new("/proc");
+        let clock = Clock::read(proc_root).expect("a live /proc has btime");
+        let dir = std::env::temp_dir().join(format!("livetree-unit-ticks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let frag = dir.join("t.service");
+        std::fs::write(&frag, "[Service]\n").unwrap();
+        let ctime = {
+            let m = std::fs::metadata(&frag).unwrap();
+            m.ctime() * 1_000_000_000 + m.ctime_nsec()
+        };
+        // The tick the file changed in: counted from one tick before it, not from that tick.
+        let ticks_at = (ctime - clock.boot_ns) / clock.tick_ns;
+        let mut u = unit(&frag, &[], false);
+        // A main PID that is no process: only the ticks given are read.
+        u.main_pid = Some(u32::MAX);
+        u.pids = vec![];
+        u.start_ticks = Some(ticks_at as u64 - 1);
+        let (c, w) = unit_file_changes(proc_root, Some(clock), std::slice::from_ref(&u));
+        assert!(w.is_empty());
+        assert_eq!(c[0].len(), 1);
+        assert_eq!(c[0][0].path, frag.as_os_str().as_bytes());
+        assert_eq!(c[0][0].changed_ns, ctime);
+        u.start_ticks = Some(ticks_at as u64);
+        let (c, _) = unit_file_changes(proc_root, Some(clock), std::slice::from_ref(&u));
+        assert_eq!(c, vec![Vec::new()]);
+        // Without ticks, the main process's stat: none here, nothing to say.
+        u.start_ticks = None;
+        let (c, _) = unit_file_changes(proc_root, Some(clock), &[u]);
+        assert_eq!(c, vec![Vec::new()]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

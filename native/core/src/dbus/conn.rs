@@ -100,7 +100,9 @@ pub enum Reply {
 pub struct Connection {
     stream: UnixStream,
     serial: u32,
+    /// Bytes read and not yet taken as messages: those from `taken` on.
     pending: Vec<u8>,
+    taken: usize,
     timeout: Duration,
     what: String,
 }
@@ -137,6 +139,7 @@ impl Connection {
             stream,
             serial: 0,
             pending: Vec::new(),
+            taken: 0,
             timeout,
             what,
         };
@@ -223,7 +226,7 @@ impl Connection {
                 }
                 Err(e) => break Err(io_error(&self.what, &e)),
             };
-            self.pending.extend_from_slice(&buf[..n]);
+            self.received(&buf[..n]);
             let mut answered = false;
             while let Some(msg) = self.next_message()? {
                 answered |= index_of(&msg, first, sent).is_some();
@@ -292,19 +295,26 @@ impl Connection {
         Ok(String::from_utf8_lossy(&line).into_owned())
     }
 
+    /// Bytes read from the stream, after what is pending (the messages taken off it are
+    /// dropped here, once per read: not moving the rest down after each of a read's replies).
+    fn received(&mut self, bytes: &[u8]) {
+        self.pending.drain(..self.taken);
+        self.taken = 0;
+        self.pending.extend_from_slice(bytes);
+    }
+
     /// The next whole message read so far, taken off `pending`; None until more bytes come.
     fn next_message(&mut self) -> Result<Option<Message>, ConnError> {
-        let Some(len) =
-            message_len(&self.pending).map_err(|e| protocol(format!("{}: {e}", self.what)))?
+        let rest = &self.pending[self.taken..];
+        let Some(len) = message_len(rest).map_err(|e| protocol(format!("{}: {e}", self.what)))?
         else {
             return Ok(None);
         };
-        if self.pending.len() < len {
+        if rest.len() < len {
             return Ok(None);
         }
-        let msg = decode_message(&self.pending[..len])
-            .map_err(|e| protocol(format!("{}: {e}", self.what)));
-        self.pending.drain(..len);
+        let msg = decode_message(&rest[..len]).map_err(|e| protocol(format!("{}: {e}", self.what)));
+        self.taken += len;
         msg.map(Some)
     }
 
@@ -363,7 +373,7 @@ impl Connection {
                     ),
                 });
             }
-            self.pending.extend_from_slice(&buf[..n]);
+            self.received(&buf[..n]);
             let before = answered;
             while let Some(msg) = self.next_message()? {
                 if let Some(i) = index_of(&msg, first, calls.len()) {

@@ -279,8 +279,10 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         little,
         depth: 0,
     };
-    // The header fields: an array of (byte, variant) structs starting at offset 12.
-    let fields = r.value(b"a(yv)")?;
+    // The header fields: an array of (byte, variant) structs starting at offset 12, read in
+    // place (a reply has two to five; thousands of replies made a value, a vector and a box
+    // of each). Checked as the value `a(yv)` is (`Reader::value`); a field livetree does
+    // not read is read as a value, a string one only checked.
     let mut msg = Message {
         kind,
         serial,
@@ -290,27 +292,56 @@ pub fn decode_message(bytes: &[u8]) -> Result<Message, WireError> {
         signature: String::new(),
         body: Vec::new(),
     };
-    if let Value::Array(items) = fields {
-        for item in items {
-            let Value::Struct(pair) = item else { continue };
-            let (Some(Value::Byte(code)), Some(Value::Variant(v))) = (pair.first(), pair.get(1))
-            else {
-                continue;
-            };
-            match (code, v.as_ref()) {
-                (3, Value::Str(s)) => msg.member = Some(s.clone()),
-                (4, Value::Str(s)) => msg.error_name = Some(s.clone()),
-                (5, Value::U32(n)) => msg.reply_serial = Some(*n),
-                (8, Value::Str(s)) => msg.signature = s.clone(),
-                (3 | 4 | 5 | 8, other) => {
-                    return bad(format!(
-                        "header field {code} has the wrong type ({other:?})"
-                    ))
+    let len = r.u32()? as usize;
+    if len > MAX_ARRAY {
+        return bad(format!("an array of {len} bytes (D-Bus allows 64 MiB)"));
+    }
+    r.align(8)?;
+    let Some(end) = r.pos.checked_add(len).filter(|&e| e <= bytes.len()) else {
+        return bad("an array longer than its message");
+    };
+    while r.pos < end {
+        r.align(8)?;
+        let code = r.take(1)?[0];
+        let sig = r.signature_ref()?;
+        if sig.is_empty() || complete_type(sig.as_bytes(), 0)? != sig.len() {
+            return bad(format!(
+                "a variant's signature {sig:?} is not one complete type"
+            ));
+        }
+        // What a field livetree reads holds: a string (its type `s`, `o` or `g`, read
+        // alike) or, for the reply's serial, a `u`.
+        let text = match sig {
+            "s" | "o" => {
+                let len = r.u32()? as usize;
+                Some(r.str_ref(len)?)
+            }
+            "g" => Some(r.signature_ref()?),
+            _ => None,
+        };
+        match (code, text) {
+            (3, Some(t)) => msg.member = Some(t.to_string()),
+            (4, Some(t)) => msg.error_name = Some(t.to_string()),
+            (8, Some(t)) => msg.signature = t.to_string(),
+            (5, None) if sig == "u" => msg.reply_serial = Some(r.u32()?),
+            (5, Some(t)) => {
+                let v = Value::Str(t.to_string());
+                return bad(format!("header field 5 has the wrong type ({v:?})"));
+            }
+            // Paths and names not read (PATH, DESTINATION, SENDER): checked, not kept.
+            (_, Some(_)) => {}
+            _ => {
+                // As deep as the variant's content of `a(yv)` is.
+                r.depth = 3;
+                let v = r.value(sig.as_bytes())?;
+                r.depth = 0;
+                if matches!(code, 3 | 4 | 5 | 8) {
+                    return bad(format!("header field {code} has the wrong type ({v:?})"));
                 }
-                _ => {}
             }
         }
     }
+    r.check_end(end)?;
     r.align(8)?;
     let mut sig = msg.signature.as_bytes();
     while !sig.is_empty() {
@@ -381,7 +412,7 @@ struct Reader<'a> {
     depth: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn align(&mut self, n: usize) -> Result<(), WireError> {
         let to = self.pos.div_ceil(n) * n;
         if to > self.bytes.len() {
@@ -393,7 +424,7 @@ impl Reader<'_> {
         self.pos = to;
         Ok(())
     }
-    fn take(&mut self, n: usize) -> Result<&[u8], WireError> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
         let Some(end) = end else {
             return bad(format!(
@@ -401,9 +432,9 @@ impl Reader<'_> {
                 self.pos
             ));
         };
-        let s = &self.bytes[self.pos..end];
+        let bytes: &'a [u8] = self.bytes;
         self.pos = end;
-        Ok(s)
+        Ok(&bytes[end - n..end])
     }
     fn fixed<const N: usize>(&mut self) -> Result<[u8; N], WireError> {
         self.align(N)?;
@@ -418,19 +449,26 @@ impl Reader<'_> {
         Ok(u32::from_ne_bytes(self.fixed::<4>()?))
     }
     fn text(&mut self, len: usize) -> Result<String, WireError> {
+        Ok(self.str_ref(len)?.to_string())
+    }
+    /// A string of `len` bytes and its NUL, checked, in place.
+    fn str_ref(&mut self, len: usize) -> Result<&'a str, WireError> {
         let raw = self.take(len + 1)?;
         if raw[len] != 0 {
             return bad("a string not ended by a NUL byte");
         }
         match std::str::from_utf8(&raw[..len]) {
-            Ok(s) if !s.contains('\0') => Ok(s.to_string()),
+            Ok(s) if !s.contains('\0') => Ok(s),
             Ok(_) => bad("a string holding a NUL byte"),
             Err(_) => bad("a string that is not UTF-8"),
         }
     }
     fn signature(&mut self) -> Result<String, WireError> {
+        Ok(self.signature_ref()?.to_string())
+    }
+    fn signature_ref(&mut self) -> Result<&'a str, WireError> {
         let len = self.take(1)?[0] as usize;
-        self.text(len)
+        self.str_ref(len)
     }
 
     /// One value of the single complete type `sig`.

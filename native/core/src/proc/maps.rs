@@ -177,8 +177,8 @@ pub struct FileMapping {
     pub minor: u32,
     /// The mapped inode number.
     pub inode: u64,
-    /// `start-end` as named in `/proc/PID/map_files` (unpadded hex).
-    pub range: String,
+    /// The first mapping's address range: its entry in `/proc/PID/map_files`.
+    pub range: MapRange,
     /// The path maps gives (escapes decoded, ` (deleted)` removed).
     pub path: Vec<u8>,
     /// The path ended in ` (deleted)`: the kernel says the name was unlinked (map_files
@@ -189,6 +189,25 @@ pub struct FileMapping {
     /// a database). The dynamic linker maps code private; a shared mapping that may be
     /// executed (`x`) is code all the same, so such a file is never `shared`.
     pub shared: bool,
+}
+
+/// A mapping's address range. Its `map_files` name is made only when that entry is read
+/// (a deleted or ambiguously named file): formatting it for every mapped file of every
+/// process cost more than the rest of the grouping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MapRange {
+    /// The first address.
+    pub start: u64,
+    /// The address after the last.
+    pub end: u64,
+}
+
+impl MapRange {
+    /// The entry's name in `/proc/PID/map_files`: `start-end` in unpadded lowercase hex
+    /// (as [`MapEntry::map_files_name`]).
+    pub fn name(&self) -> String {
+        format!("{:x}-{:x}", self.start, self.end)
+    }
 }
 
 /// A mapping of data shared with others: MAP_SHARED (`s`) and not executable (`x`).
@@ -228,7 +247,10 @@ pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
             major: e.major,
             minor: e.minor,
             inode: e.inode,
-            range: e.map_files_name(),
+            range: MapRange {
+                start: e.start,
+                end: e.end,
+            },
             path: path.clone(),
             deleted_suffix: *deleted_suffix,
             shared,
@@ -299,7 +321,10 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
             major: l.major,
             minor: l.minor,
             inode: l.inode,
-            range: format!("{:x}-{:x}", l.start, l.end),
+            range: MapRange {
+                start: l.start,
+                end: l.end,
+            },
             path,
             deleted_suffix,
             shared,

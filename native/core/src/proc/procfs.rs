@@ -156,11 +156,73 @@ fn trim_newline(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\n").unwrap_or(b)
 }
 
+/// What the scan takes from one `/proc/PID/stat` line: the name, the state and flags, the
+/// parent and the start time, each as its own function below reads it, with the last `)`
+/// (where comm ends) found once for all of them. The reader parses every process's stat;
+/// searching it again for each field cost as much as the rest of attribution together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatFields<'a> {
+    /// [`stat_comm`].
+    pub comm: Option<&'a [u8]>,
+    /// [`stat_state_flags`].
+    pub state_flags: Option<(u8, u64)>,
+    /// [`stat_ppid`].
+    pub ppid: Option<u32>,
+    /// [`stat_start_ticks`].
+    pub start_ticks: Option<u64>,
+}
+
+/// The fields of `stat` the scan uses (see [`StatFields`]).
+pub(crate) fn parse_stat(stat: &[u8]) -> StatFields<'_> {
+    let Some(close) = last_close(stat) else {
+        return StatFields {
+            comm: None,
+            state_flags: None,
+            ppid: None,
+            start_ticks: None,
+        };
+    };
+    let (ppid, start_ticks) = ppid_start_after(stat, close);
+    StatFields {
+        comm: comm_before(stat, close),
+        state_flags: state_flags_after(stat, close),
+        ppid,
+        start_ticks,
+    }
+}
+
+/// Index of the last `)`: a word at a time from the end (the "has a zero byte" test of
+/// maps' `find_newline` on the word XOR a word of `)`), then that word's bytes from the top,
+/// since the test may flag a byte above the match it found, never miss one.
+fn last_close(s: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const CLOSE: u64 = LO * b')' as u64;
+    let mut end = s.len();
+    while end >= 8 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&s[end - 8..end]);
+        let w = u64::from_le_bytes(word) ^ CLOSE;
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            if let Some(i) = s[end - 8..end].iter().rposition(|b| *b == b')') {
+                return Some(end - 8 + i);
+            }
+        }
+        end -= 8;
+    }
+    s[..end].iter().rposition(|b| *b == b')')
+}
+
 /// The state letter (field 3) and the flags (field 9) of `/proc/PID/stat`, counted after
 /// the last `)`, since comm may hold `)` and spaces. The flags are None when that field is
-/// missing or not a number.
+/// missing or not a number. (The reader takes them from [`parse_stat`].)
+#[cfg(test)]
 fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
-    let close = stat.iter().rposition(|b| *b == b')')?;
+    state_flags_after(stat, last_close(stat)?)
+}
+
+/// [`stat_state_flags`] with the last `)` at `close`.
+fn state_flags_after(stat: &[u8], close: usize) -> Option<(u8, u64)> {
     let state = *stat.get(close + 2)?;
     let flags = stat
         .get(close + 2..)?
@@ -175,33 +237,44 @@ fn stat_state_flags(stat: &[u8]) -> Option<(u8, u64)> {
 /// the last `)`, since the name may hold either, and spaces. None when there are no such
 /// parentheses (no stat file of a kernel).
 pub fn stat_comm(stat: &[u8]) -> Option<&[u8]> {
+    comm_before(stat, last_close(stat)?)
+}
+
+/// [`stat_comm`] with the last `)` at `close`.
+fn comm_before(stat: &[u8], close: usize) -> Option<&[u8]> {
     let open = stat.iter().position(|b| *b == b'(')?;
-    let close = stat.iter().rposition(|b| *b == b')')?;
     stat.get(open + 1..close)
 }
 
 /// The parent PID in `/proc/PID/stat` (field 4, the one after the `)` that ends comm,
 /// and the state).
 pub fn stat_ppid(stat: &[u8]) -> Option<u32> {
-    let close = stat.iter().rposition(|b| *b == b')')?;
-    let mut fields = stat[close + 1..]
-        .split(|b| *b == b' ')
-        .filter(|f| !f.is_empty());
-    fields.next()?;
-    crate::proc::maps::parse_dec(fields.next()?).and_then(|v| u32::try_from(v).ok())
+    ppid_start_after(stat, last_close(stat)?).0
 }
 
 /// The start time of `/proc/PID/stat` (field 22, clock ticks after boot): counted from
 /// the last `)`, since comm may hold `)` and spaces.
 pub fn stat_start_ticks(stat: &[u8]) -> Option<u64> {
-    let close = stat.iter().rposition(|b| *b == b')')?;
-    // Fields 3.. follow ") "; field 22 is the 20th of them.
-    let field = stat
-        .get(close + 1..)?
+    ppid_start_after(stat, last_close(stat)?).1
+}
+
+/// [`stat_ppid`] and [`stat_start_ticks`] with the last `)` at `close`, in one walk of the
+/// fields: 3.. follow ") "; the parent is the 2nd of them, the start time the 20th.
+fn ppid_start_after(stat: &[u8], close: usize) -> (Option<u32>, Option<u64>) {
+    let mut fields = stat[close + 1..]
         .split(|b| *b == b' ')
-        .filter(|f| !f.is_empty())
-        .nth(19)?;
-    std::str::from_utf8(field).ok()?.trim_end().parse().ok()
+        .filter(|f| !f.is_empty());
+    if fields.next().is_none() {
+        return (None, None);
+    }
+    let Some(ppid) = fields.next() else {
+        return (None, None);
+    };
+    let ppid = crate::proc::maps::parse_dec(ppid).and_then(|v| u32::try_from(v).ok());
+    let start = fields
+        .nth(17)
+        .and_then(|f| std::str::from_utf8(f).ok()?.trim_end().parse().ok());
+    (ppid, start)
 }
 
 /// `mnt:[4026531841]` → 4026531841.
@@ -304,6 +377,55 @@ mod tests {
         assert_eq!(name(b"7 () S 1"), Some(Vec::new()));
         assert_eq!(name(b"7 sleep S 1"), None);
         assert_eq!(name(b"7 ) (x"), None);
+    }
+
+    #[test]
+    fn the_last_close_parenthesis_is_found_a_word_at_a_time_as_byte_by_byte() {
+        let line = b"12 (a) b)c) ) x)) S 1 12 12 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0 99 0 0 )\n";
+        // Every cut of the line, so the match falls at every place in a word and in the tail.
+        for end in 0..=line.len() {
+            for start in 0..=end.min(9) {
+                let s = &line[start..end];
+                assert_eq!(last_close(s), s.iter().rposition(|b| *b == b')'), "{s:?}");
+            }
+        }
+        assert_eq!(last_close(b""), None);
+        assert_eq!(last_close(b"no parenthesis here at all"), None);
+        // A byte just above a `)` that the word test flags as well (a borrow: '(' is ')' XOR 1).
+        assert_eq!(last_close(b"abcdef)("), Some(6));
+        assert_eq!(last_close(b"abcdef()"), Some(7));
+    }
+
+    #[test]
+    fn one_stat_parse_gives_what_each_field_function_gives() {
+        let lines: [&[u8]; 9] = [
+            b"7 (sleep) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0 123456 0 0\n",
+            b"7 (a) b) 1 2) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0 123456 0 0\n",
+            b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 8 0 0",
+            b"7 (a) S 1 7 7 0 -1 4194560 0 0 0 0 3 4 0 0 20 0 1 0",
+            b"7 (a)  S  1 7",
+            b"7 (a) Z",
+            b"7 (a",
+            b"7 ) (x",
+            b"",
+        ];
+        for l in lines {
+            let f = parse_stat(l);
+            assert_eq!(f.comm, stat_comm(l), "{l:?}");
+            assert_eq!(f.state_flags, stat_state_flags(l), "{l:?}");
+            assert_eq!(f.ppid, stat_ppid(l), "{l:?}");
+            assert_eq!(f.start_ticks, stat_start_ticks(l), "{l:?}");
+        }
+        let f = parse_stat(lines[0]);
+        assert_eq!(
+            (f.comm, f.state_flags, f.ppid, f.start_ticks),
+            (
+                Some(&b"sleep"[..]),
+                Some((b'S', 4_194_560)),
+                Some(1),
+                Some(123456)
+            )
+        );
     }
 
     #[test]

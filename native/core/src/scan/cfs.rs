@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 
-use super::{in_proc_root, root_prefix, view_of, RawProcess, Scan};
+use super::{in_proc_root, root_prefix, RawProcess, Scan};
 use crate::composefs::identify::MountProbe;
 use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, ProcProbe};
@@ -17,7 +17,7 @@ use crate::proc::procfs::{self, path_in_root, ProcessRaw};
 /// mapping's range (for map_files) and its path inside that process's root.
 struct MappedAt {
     pid: u32,
-    range: String,
+    range: crate::proc::maps::MapRange,
     path: Vec<u8>,
 }
 
@@ -38,7 +38,7 @@ impl Scan<'_> {
         let mut by_dev: HashMap<(u32, u32), usize> = HashMap::new();
         for (_, r) in raws {
             let Ok((raw, maps)) = r else { continue };
-            let Some(mounts) = self.cfs_views.get(&view_of(raw)) else {
+            let Some(mounts) = self.cfs_views.of(raw) else {
                 continue;
             };
             for c in mounts {
@@ -73,7 +73,7 @@ impl Scan<'_> {
                         m.inode,
                         MappedAt {
                             pid: raw.pid,
-                            range: m.range.clone(),
+                            range: m.range,
                             path,
                         },
                     );
@@ -163,11 +163,7 @@ impl Scan<'_> {
 
     /// The overlay stacked on a composefs mount with this device, as this process sees it.
     pub(super) fn stacked_of(&self, raw: &ProcessRaw, major: u32, minor: u32) -> Option<&Stacked> {
-        let view = (
-            raw.mnt_ns.unwrap_or(0),
-            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
-        );
-        self.cfs_stacked.get(&view)?.iter().find(|s| {
+        self.cfs_stacked.of(raw)?.iter().find(|s| {
             (s.major, s.minor) == (major, minor) || (s.cfs.major, s.cfs.minor) == (major, minor)
         })
     }
@@ -181,13 +177,13 @@ impl Scan<'_> {
         m: &FileMapping,
         path: &[u8],
     ) -> Option<Vec<u8>> {
-        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
         let s = self.stacked_of(raw, m.major, m.minor)?;
+        let root = raw.root.as_deref().unwrap_or(b"/");
         if (s.cfs.major, s.cfs.minor) != (m.major, m.minor) {
             return None;
         }
         // Already a path below the stacked mount: as the process sees it.
-        if path_in_root(&root, path)
+        if path_in_root(root, path)
             .and_then(|p| overlay::below(&s.mount_point, p))
             .is_some()
         {
@@ -199,7 +195,7 @@ impl Scan<'_> {
             return None;
         }
         let inner = overlay::join(&s.mount_point, path);
-        Some(overlay::join(root_prefix(&root), &inner))
+        Some(overlay::join(root_prefix(root), &inner))
     }
 
     /// Same-file check for mappings on an overlay stacked on composefs or on its composefs
@@ -210,9 +206,9 @@ impl Scan<'_> {
         m: &FileMapping,
         path: &[u8],
     ) -> Option<bool> {
-        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
         let s = self.stacked_of(raw, m.major, m.minor)?;
-        let rel = overlay::below(&s.mount_point, path_in_root(&root, path)?)?;
+        let root = raw.root.as_deref().unwrap_or(b"/");
+        let rel = overlay::below(&s.mount_point, path_in_root(root, path)?)?;
         let proc_root = &self.cfg.proc_root;
         let pid = raw.pid;
         self.cfs
@@ -229,13 +225,9 @@ impl Scan<'_> {
         m: &FileMapping,
         path: &[u8],
     ) -> Option<String> {
-        let view = (
-            raw.mnt_ns.unwrap_or(0),
-            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
-        );
         let mount = self
             .cfs_views
-            .get(&view)?
+            .of(raw)?
             .iter()
             .find(|c| (c.major, c.minor) == (m.major, m.minor))?;
         let root = raw.root.as_deref().unwrap_or(b"/");
@@ -303,7 +295,7 @@ fn mapped_checksum(
     at: &MappedAt,
     (major, minor, ino): (u32, u32, u64),
 ) -> Option<String> {
-    if let Ok(f) = procfs::open_map_file(proc_root, at.pid, &at.range) {
+    if let Ok(f) = procfs::open_map_file(proc_root, at.pid, &at.range.name()) {
         if let Ok(sum) = crate::ostree::checksum::checksum_file(&f) {
             return Some(sum);
         }

@@ -1,5 +1,7 @@
 //! One mapped file: what its path names now, where it came from (commit, object, tree
 //! path), and whether a current deployment holds the very same object.
+use std::collections::HashMap;
+
 use super::{live_root, Scan};
 use crate::ostree::checksum::{checksum_bare_user_file, checksum_file};
 use crate::proc::maps::FileMapping;
@@ -143,16 +145,17 @@ impl Scan<'_> {
 
     /// What `path` names now, inside the process's own root and mount namespace.
     fn resolve(&mut self, raw: &ProcessRaw, path: &[u8]) -> Option<(u32, u32, u64)> {
-        let root = raw.root.clone().unwrap_or_else(|| b"/".to_vec());
-        let key = ((raw.mnt_ns.unwrap_or(0), root.clone()), path.to_vec());
-        if let Some(hit) = self.resolves.get(&key) {
+        if let Some(hit) = self.resolves.of(raw).and_then(|paths| paths.get(path)) {
             return *hit;
         }
-        let inner = path_in_root(&root, path).unwrap_or(path);
+        let root = raw.root.as_deref().unwrap_or(b"/");
+        let inner = path_in_root(root, path).unwrap_or(path);
         let now = procfs::stat_in_root(&self.cfg.proc_root, raw.pid, inner)
             .ok()
             .flatten();
-        self.resolves.insert(key, now);
+        self.resolves
+            .of_or_insert_with(raw, HashMap::new)
+            .insert(path.to_vec(), now);
         now
     }
 
@@ -205,13 +208,14 @@ impl Scan<'_> {
         if let Some(c) = self.deleted_objects.get(&key) {
             return c.clone();
         }
-        let sum = procfs::open_map_file(&self.cfg.proc_root, raw.pid, &m.range).and_then(|f| {
-            if self.k.bare_user() {
-                checksum_bare_user_file(&f)
-            } else {
-                checksum_file(&f)
-            }
-        });
+        let sum =
+            procfs::open_map_file(&self.cfg.proc_root, raw.pid, &m.range.name()).and_then(|f| {
+                if self.k.bare_user() {
+                    checksum_bare_user_file(&f)
+                } else {
+                    checksum_file(&f)
+                }
+            });
         let sum = match sum {
             Ok(s) => Some(s),
             Err(Error::NotFound(_)) => None,

@@ -18,12 +18,8 @@ impl Scan<'_> {
         major: u32,
         minor: u32,
     ) -> Option<OverlayMount> {
-        let view = (
-            raw.mnt_ns.unwrap_or(0),
-            raw.root.clone().unwrap_or_else(|| b"/".to_vec()),
-        );
         self.ns_overlays
-            .get(&view)?
+            .of(raw)?
             .iter()
             .find(|o| (o.major, o.minor) == (major, minor) && o.lower_deployment.is_some())
             .cloned()

@@ -44,6 +44,7 @@ impl Scan<'_> {
                     state: ProcessState::Unknown,
                     files: Vec::new(),
                     started_ns: None,
+                    start_ticks: None,
                     config_changes: Vec::new(),
                     unreadable: Some(e.code()),
                 })
@@ -59,7 +60,7 @@ impl Scan<'_> {
     ) -> ProcessReport {
         let pid = raw.pid;
         let view = view_of(&raw);
-        if !self.cfs_views.contains_key(&view) {
+        if !self.cfs_views.contains(&view) {
             // Read before attribution began (report_with); a process read later still gets
             // its view, with its composefs mounts unidentified.
             self.read_view(reader, &raw, &view, None);
@@ -67,16 +68,15 @@ impl Scan<'_> {
         }
         let (root_kind, root_deployment) = self.root_of(&raw);
         let (root_kind, container) = self.container_root(&raw, &view, root_kind);
-        let mut files = Vec::new();
-        let mut shared = Vec::new();
+        // A mapping on a device no mount of the view shows is kernel-internal (asked once
+        // per process; an empty set: no mounts known, nothing left out).
+        let mut mappings = mappings;
+        if let Some(devices) = self.ns_devices.get_view(&view).filter(|d| !d.is_empty()) {
+            mappings.retain(|m| devices.contains(&(m.major, m.minor)));
+        }
+        let mut files = Vec::with_capacity(mappings.len());
+        let mut shared = Vec::with_capacity(mappings.len());
         for m in mappings {
-            let internal = self
-                .ns_devices
-                .get(&view)
-                .is_some_and(|d| !d.is_empty() && !d.contains(&(m.major, m.minor)));
-            if internal {
-                continue;
-            }
             files.push(self.file(&raw, &m, root_deployment.as_deref()));
             shared.push(m.shared);
         }
@@ -98,6 +98,7 @@ impl Scan<'_> {
         let cgroup_unit = cgroup.and_then(unit_from_cgroup_path);
         let cgroup = cgroup.map(str::to_string);
         let started_ns = self.note_config(&raw);
+        let start_ticks = raw.start_ticks;
         ProcessReport {
             pid,
             comm: raw.comm.unwrap_or_default(),
@@ -110,6 +111,7 @@ impl Scan<'_> {
             state,
             files,
             started_ns,
+            start_ticks,
             config_changes: Vec::new(),
             unreadable: None,
         }
@@ -181,7 +183,7 @@ impl Scan<'_> {
             pid,
         } in std::mem::take(&mut self.pending_views)
         {
-            let cfs = self.cfs_views.get(&view).cloned().unwrap_or_default();
+            let cfs = self.cfs_views.get_view(&view).cloned().unwrap_or_default();
             let stat_in = |p: &[u8]| {
                 std::fs::symlink_metadata(in_proc_root(&proc_root, pid, p))
                     .ok()
@@ -199,7 +201,12 @@ impl Scan<'_> {
             for o in found.iter_mut().filter(|o| o.lower_deployment.is_some()) {
                 o.upper_path = overlay::reach_upper(o, &in_root);
             }
-            self.cfs_stacked.insert(view.clone(), stacked);
+            // Only views with something to find are kept: every mapped file asks
+            // (`stacked_of`, `overlay_of`), and on a host with none the question then costs
+            // no lookup at all.
+            if !stacked.is_empty() {
+                self.cfs_stacked.insert(view.clone(), stacked);
+            }
             for o in &found {
                 let known = self
                     .overlays
@@ -213,7 +220,9 @@ impl Scan<'_> {
                     self.overlays.push(shown);
                 }
             }
-            self.ns_overlays.insert(view.clone(), found);
+            if found.iter().any(|o| o.lower_deployment.is_some()) {
+                self.ns_overlays.insert(view.clone(), found);
+            }
             // A container's root is identified from these very mounts (scan/container.rs).
             self.containers.keep_mounts(view, mounts);
         }
@@ -261,7 +270,7 @@ impl Scan<'_> {
         if let Some(info) = self.map_files.get(&key) {
             return Ok(info.clone());
         }
-        let info = procfs::map_file_info(&self.cfg.proc_root, pid, &m.range)?;
+        let info = procfs::map_file_info(&self.cfg.proc_root, pid, &m.range.name())?;
         self.map_files.insert(key, info.clone());
         Ok(info)
     }

@@ -41,7 +41,7 @@ fn captured_cat_maps() {
             |e| matches!(&e.pathname, Pathname::File { path, .. } if path.ends_with(b"/libc.so.6")),
         )
         .unwrap();
-    assert_eq!(libc[0].range, libc_first.map_files_name());
+    assert_eq!(libc[0].range.name(), libc_first.map_files_name());
     assert_eq!(libc[0].inode, libc_first.inode);
 }
 
@@ -103,7 +103,7 @@ fn grouping_keys_on_device_and_inode() {
 6000-7000 r--p 00000000 fd:01 9 /lib/b.so (deleted)\n";
     let g = group_file_mappings(&parse_maps(text).unwrap());
     assert_eq!(g.len(), 3);
-    assert_eq!(g[0].range, "1000-2000");
+    assert_eq!(g[0].range.name(), "1000-2000");
     assert_eq!((g[1].minor, g[1].path.as_slice()), (2, &b"/other/a.so"[..]));
     assert_eq!(g[2].path, b"/lib/b.so");
     assert!(g[2].deleted_suffix);

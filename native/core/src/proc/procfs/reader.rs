@@ -7,10 +7,7 @@ use std::os::fd::FromRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::{
-    parse_ns_link, stat_comm, stat_ppid, stat_start_ticks, stat_state_flags, trim_newline,
-    LinkTarget, ProcessRaw, PF_KTHREAD,
-};
+use super::{parse_ns_link, parse_stat, trim_newline, LinkTarget, ProcessRaw, PF_KTHREAD};
 use crate::error::{Error, Result};
 use crate::proc::cgroup::{parse_cgroup, parse_systemd_cgroup};
 use crate::proc::maps::{parse_file_mappings, parse_maps, FileMapping};
@@ -86,12 +83,15 @@ impl ProcReader {
         // reading `comm` apart. Missing, stat says nothing by itself (a captured tree may
         // lack it): comm is read for the name, and a process with no maps either is gone.
         let (comm, start_ticks, ppid, mapless) = match self.read_file(b"stat\0", true) {
-            Ok(n) => (
-                stat_comm(&self.buf[..n]).map(<[u8]>::to_vec),
-                stat_start_ticks(&self.buf[..n]),
-                stat_ppid(&self.buf[..n]),
-                mapless_kind(&self.buf[..n]),
-            ),
+            Ok(n) => {
+                let stat = parse_stat(&self.buf[..n]);
+                (
+                    stat.comm.map(<[u8]>::to_vec),
+                    stat.start_ticks,
+                    stat.ppid,
+                    mapless_kind(stat.state_flags),
+                )
+            }
             Err(Error::NotFound(_)) => (None, None, None, Mapless::Gone),
             Err(_) => (None, None, None, Mapless::Running),
         };
@@ -296,8 +296,9 @@ enum Mapless {
     Running,
 }
 
-fn mapless_kind(stat: &[u8]) -> Mapless {
-    match stat_state_flags(stat) {
+/// `state_flags`: [`super::stat_state_flags`] of its stat.
+fn mapless_kind(state_flags: Option<(u8, u64)>) -> Mapless {
+    match state_flags {
         Some((b'Z' | b'X' | b'x', _)) => Mapless::Gone,
         Some((_, flags)) if flags & PF_KTHREAD != 0 => Mapless::KernelThread,
         _ => Mapless::Running,
@@ -390,7 +391,13 @@ fn open_c(path: &CStr) -> io::Result<File> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::stat_state_flags;
+    use super::{Mapless, PidPath};
+    use std::path::Path;
+
+    fn mapless_kind(stat: &[u8]) -> Mapless {
+        super::mapless_kind(stat_state_flags(stat))
+    }
 
     #[test]
     fn kernel_threads_by_their_flag_not_by_empty_maps() {
