@@ -3,6 +3,8 @@
 // deployment, an undeploy, a cleanup that prunes — and after another process writes the
 // catalog; and it loads what it knows again only when that changed. Real sysroots built
 // with the ostree CLI, processes really chrooted, the real CLI as the other process.
+import {spawn} from 'node:child_process';
+import {readFileSync} from 'node:fs';
 import {mkdir, rm} from 'node:fs/promises';
 import {join} from 'node:path';
 import test from 'ava';
@@ -151,4 +153,34 @@ test('a scan of a sysroot that cannot be read fails with the code a fresh scan g
 	await mkdir(missing);
 	t.is(parseScan(await scanner.scan({pids: [process.pid]})).processes.length, 1);
 	t.is(scanner.stats().knowledgeLoads, 1);
+});
+
+test('processes mapping the same files share them: written once in the scan, one object each after parsing, equal to the processes written apart', async t => {
+	const sleepers = [0, 1].map(() => spawn('sleep', ['600'], {stdio: 'ignore'}));
+	t.teardown(() => {
+		for (const s of sleepers) s.kill('SIGKILL');
+	});
+	const pids = sleepers.map(s => s.pid!);
+	// Until both run sleep (not the forked node image any more).
+	for (let i = 0; i < 100 && !pids.every(p => readFileSync(`/proc/${p}/comm`, 'utf8') === 'sleep\n'); i++) {
+		await new Promise(resolve => setTimeout(resolve, 20));
+	}
+
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const dir = await fx.tempDir();
+	const scanner = new native.Scanner({sysroot: dir, procRoot: '/proc', runDir: dir, hostRoot: '/', catalogPath: join(dir, 'catalog.sqlite'), kernel: false});
+	const json = scanner.scanSync({pids});
+	const text = JSON.parse(json.toString()) as {files: Array<{path: string}>; processes: Array<{files: number[]}>};
+	// The two processes map the same files: each is in the table once, named by both.
+	t.is(text.processes.length, 2);
+	t.deepEqual(text.processes[0]!.files, text.processes[1]!.files);
+	t.is(text.files.length, text.processes[0]!.files.length);
+	t.is(new Set(text.files.map(f => f.path)).size, text.files.length);
+	const whole = parseScan(json).processes;
+	t.true(whole[0]!.files.length >= 2);
+	t.true(whole[0]!.files.every((f, i) => f === whole[1]!.files[i]));
+	t.true(whole[0]!.files.every(f => typeof f.origin === 'object' && f.origin !== null));
+	const apart = JSON.parse(parseScan(scanner.scanSync({pids, processesApart: true})).processesText!.toString()) as unknown;
+	t.is(JSON.stringify(whole), JSON.stringify(apart));
 });

@@ -74,11 +74,14 @@ export interface ScanParts {
 	comparedTrees?: string[];
 }
 
-// The text as written: each distinct origin once, in `origins`, and files naming theirs by
-// index there (thousands of processes map the same few files from the same few commits).
+// The text as written: each distinct origin once, in `origins`, each distinct file once, in
+// `files`, naming its origin by index there, and processes naming their files by index in
+// `files` (thousands of processes map the same few files from the same few commits).
+type FileText = Omit<Process['files'][number], 'origin'> & {origin: number | Origin};
 interface ScanText extends Omit<ScanParts, 'processes'> {
 	origins: Origin[];
-	processes: Array<Omit<Process, 'files'> & {files: Array<{origin: number | Origin}>}>;
+	files: FileText[];
+	processes: Array<Omit<Process, 'files'> & {files: Array<number | FileText>}>;
 }
 
 // `json`: the scan's JSON text as the core hands it over, its UTF-8 bytes (Scanner.scan).
@@ -87,7 +90,7 @@ export function parseScan(json: Buffer): ScanParts {
 	// first line and the processes' array on the second, and only the small first text is
 	// parsed; with the unit table, in the first text too (model/unit-table.ts).
 	const cut = json.indexOf(0x0a);
-	type First = Partial<ScanText> & Omit<ScanText, 'processes' | 'origins'> & {unitTable?: UnitTableText};
+	type First = Partial<ScanText> & Omit<ScanText, 'processes' | 'origins' | 'files'> & {unitTable?: UnitTableText};
 	const first = JSON.parse((cut === -1 ? json : json.subarray(0, cut)).toString()) as First;
 	if (cut !== -1) {
 		const {unitTable, ...parts} = first;
@@ -97,14 +100,20 @@ export function parseScan(json: Buffer): ScanParts {
 			: {...parts, processes: [], unitTable: new UnitTable(unitTable, processes.toString())};
 	}
 
-	const {origins, ...parts} = first as ScanText;
-	// Each file gets its origin object back, in the place of the index (key order kept);
-	// files with equal origins share one object.
+	const {origins, files, ...parts} = first as ScanText;
+	// Each file gets its origin object back, in the place of the index (key order kept), and
+	// each process its files: equal origins share one object, and so do equal files (nothing
+	// changes a scanned file afterwards).
+	for (const f of files) {
+		f.origin = origins[f.origin as number]!;
+	}
+
 	for (const p of parts.processes) {
-		for (const f of p.files) {
-			f.origin = origins[f.origin as number]!;
+		const ids = p.files;
+		for (let i = 0; i < ids.length; i++) {
+			ids[i] = files[ids[i] as number]!;
 		}
 	}
 
-	return parts as ScanParts;
+	return parts as unknown as ScanParts;
 }

@@ -6,10 +6,12 @@
 //! key order, which the document keeps.
 //!
 //! The whole report (`ScanReport`) is written with each distinct origin once, in `origins`,
-//! and each file naming its origin by index there: thousands of processes map the same few
-//! files from the same few commits, so this keeps the text small and lets the reader make
-//! equal origins one object (`src/model/scan-parts.ts` puts them back in place). A file or
-//! process written alone carries its origin inline, as the document shows it.
+//! each distinct file once, in `files` (its origin by index in `origins`), and each process
+//! naming its files by index there: thousands of processes map the same few files from the
+//! same few commits, so this keeps the text small (at 3000 processes on one replaced libc,
+//! a third of what it was) and lets the reader make equal origins and equal files one object
+//! each (`src/model/scan-parts.ts` puts them back in place). A file or process written alone
+//! carries its origin inline and a process its files whole, as the document shows them.
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -45,8 +47,34 @@ impl<'a> Origins<'a> {
     }
 }
 
-/// The scan's document parts: `sysroot`, `deployments`, `overlays`, `origins` (see the
-/// module's comment), `processes`, `counts`, `kernelThreads` (`[{pid, comm}]`), `warnings`,
+/// The distinct files of a report's processes (every field the contract writes of a file
+/// equal, `FileKey`), in the order first met, and each process's files by index there, all
+/// processes' in one run (a process's are the next `files.len()` of `ids`).
+struct Files<'a> {
+    list: Vec<&'a FileReport>,
+    ids: Vec<u32>,
+}
+
+impl<'a> Files<'a> {
+    fn of(processes: &'a [ProcessReport]) -> Files<'a> {
+        let mut t = Files {
+            list: Vec::new(),
+            ids: Vec::with_capacity(processes.iter().map(|p| p.files.len()).sum()),
+        };
+        let mut index: HashMap<FileKey<'a>, u32> = HashMap::new();
+        for f in processes.iter().flat_map(|p| &p.files) {
+            let next = t.list.len() as u32;
+            t.ids.push(*index.entry(file_key(f)).or_insert_with(|| {
+                t.list.push(f);
+                next
+            }));
+        }
+        t
+    }
+}
+
+/// The scan's document parts: `sysroot`, `deployments`, `overlays`, `origins` and `files`
+/// (see the module's comment), `processes`, `counts`, `kernelThreads` (`[{pid, comm}]`), `warnings`,
 /// `kernel`, `installedPackages`, `comparedTrees`.
 impl Serialize for ScanReport {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -57,7 +85,7 @@ impl Serialize for ScanReport {
 /// Which processes the report's parts carry.
 #[derive(Clone, Copy)]
 enum With<'a> {
-    /// Every process whole, with the origin table.
+    /// Every process, its files by index in the file table, with the origin table.
     Processes,
     /// None.
     Nothing,
@@ -66,7 +94,7 @@ enum With<'a> {
     UnitTable(&'a [usize]),
 }
 
-/// The report's parts, with the processes (and their origin table), their unit table, or nothing.
+/// The report's parts, with the processes (and their origin and file tables), their unit table, or nothing.
 struct Parts<'a>(&'a ScanReport, With<'a>);
 
 impl Serialize for Parts<'_> {
@@ -80,8 +108,20 @@ impl Serialize for Parts<'_> {
             With::Processes => {
                 let origins = Origins::of(&report.processes);
                 r.serialize_field("origins", &origins.list)?;
-                let processes = report.processes.iter().map(|p| Process(p, Some(&origins)));
-                r.serialize_field("processes", &Seq(processes))?;
+                let files = Files::of(&report.processes);
+                let list = files.list.iter().map(|f| File(f, Some(&origins)));
+                r.serialize_field("files", &Seq(list))?;
+                let mut rest = files.ids.as_slice();
+                let processes: Vec<Process> = report
+                    .processes
+                    .iter()
+                    .map(|p| {
+                        let (ids, after) = rest.split_at(p.files.len());
+                        rest = after;
+                        Process(p, Some(ids))
+                    })
+                    .collect();
+                r.serialize_field("processes", &processes)?;
             }
             With::UnitTable(lengths) => {
                 r.serialize_field("unitTable", &UnitTable::of(&report.processes, lengths))?;
@@ -159,7 +199,7 @@ fn utf16_len(utf8: &[u8]) -> usize {
         .sum()
 }
 
-/// A stale file as the table keeps it once: every field the contract writes of it.
+/// A file as a table keeps it once: every field the contract writes of it.
 type FileKey<'a> = (
     &'a [u8],
     (u32, u32, u64),
@@ -168,6 +208,17 @@ type FileKey<'a> = (
     Option<crate::report::StaleReason>,
     Option<&'a str>,
 );
+
+fn file_key(f: &FileReport) -> FileKey<'_> {
+    (
+        f.path.as_slice(),
+        (f.major, f.minor, f.ino),
+        (f.deleted, f.superseded, f.path_gone),
+        &f.origin,
+        f.stale_reason,
+        f.identical_in.as_deref(),
+    )
+}
 
 /// `unitTable`: what adding systemd's units to the processes needs of each, in columns (one
 /// entry per process, in the order of `processes`), and sparse for the few processes that
@@ -219,16 +270,8 @@ impl<'a> UnitTable<'a> {
                 t.stale.push(i as u32);
                 let mut own = Vec::new();
                 for f in p.files.iter().filter(|f| f.stale_reason.is_some()) {
-                    let key = (
-                        f.path.as_slice(),
-                        (f.major, f.minor, f.ino),
-                        (f.deleted, f.superseded, f.path_gone),
-                        &f.origin,
-                        f.stale_reason,
-                        f.identical_in.as_deref(),
-                    );
                     let next = t.files.len() as u32;
-                    own.push(*files.entry(key).or_insert_with(|| {
+                    own.push(*files.entry(file_key(f)).or_insert_with(|| {
                         t.files.push(f);
                         next
                     }));
@@ -423,12 +466,12 @@ impl Serialize for FileReport {
     }
 }
 
-/// A process, its files' origins inline or (with the report's table) by index.
-struct Process<'a>(&'a ProcessReport, Option<&'a Origins<'a>>);
+/// A process, its files whole (origins inline) or (with the report's tables) by index.
+struct Process<'a>(&'a ProcessReport, Option<&'a [u32]>);
 
 impl Serialize for Process<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Process(p, origins) = *self;
+        let Process(p, ids) = *self;
         let mut m = s.serialize_struct("Process", 13)?;
         m.serialize_field("pid", &p.pid)?;
         m.serialize_field("comm", &text(&p.comm))?;
@@ -442,8 +485,10 @@ impl Serialize for Process<'_> {
         m.serialize_field("cgroup", &p.cgroup)?;
         m.serialize_field("state", &p.state)?;
         m.serialize_field("needsRestart", &(p.state == ProcessState::Stale))?;
-        let files = p.files.iter().map(|f| File(f, origins));
-        m.serialize_field("files", &Seq(files))?;
+        match ids {
+            Some(ids) => m.serialize_field("files", ids)?,
+            None => m.serialize_field("files", &Seq(p.files.iter().map(|f| File(f, None))))?,
+        }
         // Only for a process in a container: the field is optional, and thousands of host
         // processes need no `null` each.
         match &p.container {

@@ -221,7 +221,7 @@ fn an_overlay_names_its_device_and_upper_layer_as_text() {
 }
 
 #[test]
-fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
+fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_and_file_once() {
     let process =
         |pid: u32, files: Vec<FileReport>| host_process(pid, ProcessState::Current, files);
     let mut other = file(b"/usr/bin/d", None);
@@ -238,7 +238,14 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
         overlays: vec![],
         processes: vec![
             process(1, vec![file(b"/usr/lib/libc.so.6", None), other.clone()]),
-            process(2, vec![other, file(b"/usr/lib/libc.so.6", None)]),
+            process(
+                2,
+                vec![
+                    other,
+                    file(b"/usr/lib/libc.so.6", None),
+                    file(b"/usr/lib/libc.so.6", Some(StaleReason::Superseded)),
+                ],
+            ),
         ],
         kernel_threads: vec![
             KernelThread {
@@ -263,6 +270,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
             "comparedTrees",
             "counts",
             "deployments",
+            "files",
             "installedPackages",
             "kernel",
             "kernelThreads",
@@ -290,19 +298,29 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_once() {
     );
     assert_eq!(v["counts"]["kernelThreads"], 2);
     assert_eq!(v["counts"]["complete"], true);
-    // Two distinct origins among four files: each written once, files name them by index,
-    // and an origin read back from the table is the one a file alone carries inline.
+    // Two distinct origins among five files, three of them distinct: each origin and each
+    // file written once, files name their origin by index, processes their files; a file
+    // and an origin read back from the tables are the ones a file alone carries inline.
     let origins = v["origins"].as_array().unwrap();
     assert_eq!(origins.len(), 2);
-    let index = |p: usize, f: usize| v["processes"][p]["files"][f]["origin"].as_u64().unwrap();
-    assert_eq!(
-        (index(0, 0), index(0, 1), index(1, 0), index(1, 1)),
-        (0, 1, 1, 0)
-    );
+    let files = v["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    assert_eq!(v["processes"][0]["files"], serde_json::json!([0, 1]));
+    assert_eq!(v["processes"][1]["files"], serde_json::json!([1, 0, 2]));
+    let origin = |f: usize| files[f]["origin"].as_u64().unwrap();
+    assert_eq!((origin(0), origin(1), origin(2)), (0, 1, 0));
     let alone: serde_json::Value =
         serde_json::from_str(&json(&file(b"/usr/lib/libc.so.6", None))).unwrap();
     assert_eq!(origins[0], alone["origin"]);
     assert_eq!(origins[1]["kind"], "untracked");
+    let mut stale: serde_json::Value = serde_json::from_str(&json(&file(
+        b"/usr/lib/libc.so.6",
+        Some(StaleReason::Superseded),
+    )))
+    .unwrap();
+    stale["origin"] = 0.into();
+    assert_eq!(files[2], stale);
+    assert_eq!(files[2]["staleReason"], "superseded");
 }
 
 /// Counted once in the core: distinct files by (device, inode), processes by state.
