@@ -19,7 +19,7 @@ pub struct ScanRequest {
     pub kernel: Option<bool>,
     /// Write the processes apart, as the contract's array on a second line after the
     /// parts (`livetree_core::contract::write_apart`), for a caller that prints them as
-    /// they are; absent: one JSON text, processes included with their origins by index.
+    /// they are; absent: one JSON text, processes included with their files and origins by index.
     pub processes_apart: Option<bool>,
     /// Write the processes apart, as `processes_apart` does, with the table of what adding
     /// systemd's units needs of each in the parts (`livetree_core::contract::write_units`),
