@@ -78,6 +78,9 @@ pub(super) struct Containers {
     /// (`note_family`): a container's keeper is found among them without reading its
     /// `stat` and `cgroup` again.
     family: HashMap<u32, (Option<u32>, Option<String>)>,
+    /// The command lines the `/proc` readers read of the processes that may keep a
+    /// container (`keeper_ahead`), by PID; a keeper not here has its own read by `keeper`.
+    cmdlines: HashMap<u32, Vec<u8>>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<OriginKey, Origin>,
@@ -94,6 +97,11 @@ impl Containers {
     pub(super) fn note_family(&mut self, raw: &ProcessRaw) {
         let path = systemd_cgroup_path(&raw.cgroup).map(str::to_string);
         self.family.insert(raw.pid, (raw.ppid, path));
+    }
+
+    /// The keepers' command lines the readers read (`keeper_ahead`).
+    pub(super) fn keep_cmdlines(&mut self, cmdlines: HashMap<u32, Vec<u8>>) {
+        self.cmdlines = cmdlines;
     }
 
     /// The mount table the scan read for `view`, kept for identifying its container.
@@ -275,8 +283,14 @@ impl Scan<'_> {
             if inside {
                 continue;
             }
+            // Read by the `/proc` reader that read the process, when its name said it may
+            // keep a container; else read now. The same file either way.
+            let cmdline = match self.containers.cmdlines.get(&pid) {
+                Some(c) => c.clone(),
+                None => read_limited(&dir.join("cmdline")),
+            };
             return Some(Keeper {
-                cmdline: read_limited(&dir.join("cmdline")),
+                cmdline,
                 unit: service_of(&path),
             });
         }
@@ -528,6 +542,20 @@ struct Keeper {
 /// The systemd service a cgroup path lies in (a scope is no unit to restart).
 fn service_of(path: &str) -> Option<String> {
     unit_from_cgroup_path(path).filter(|u| u.ends_with(".service"))
+}
+
+/// The command line of a process that may keep a container, read by the `/proc` reader
+/// that read it (`scan::read_alongside`), on the cores attribution leaves idle: a keeper's
+/// command line is read only when it is conmon's (`engine::conmon_bundle`), so a process
+/// whose name (the kernel's `comm`, from `stat`) ends with `conmon`. Only a hint: a keeper
+/// read here is not read again by `Scan::keeper`, every other is read there. None when
+/// the process is no such one or its command line reads empty (exited: `keeper` tries).
+pub(super) fn keeper_ahead(proc_root: &std::path::Path, raw: &ProcessRaw) -> Option<Vec<u8>> {
+    if raw.kernel_thread || !raw.comm.as_deref()?.ends_with(b"conmon") {
+        return None;
+    }
+    let cmdline = read_limited(&proc_root.join(raw.pid.to_string()).join("cmdline"));
+    (!cmdline.is_empty()).then_some(cmdline)
 }
 
 /// The first 64 KiB of a /proc file (a command line is far shorter), empty when unreadable.
