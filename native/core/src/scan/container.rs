@@ -576,6 +576,51 @@ fn read_limited(path: &std::path::Path) -> Vec<u8> {
 mod tests {
     use crate::proc::procfs::stat_ppid;
 
+    /// The readers read ahead the command line of a process named conmon (here a shell
+    /// copied under that name, waiting on its stdin), the very bytes /proc gives, and of
+    /// no other process.
+    #[test]
+    fn keeper_ahead_reads_a_conmon_only() {
+        use crate::proc::procfs::ProcReader;
+        use std::process::{Command, Stdio};
+        let proc_root = std::path::Path::new("/proc");
+        let dir = std::env::temp_dir().join(format!("livetree-keeper-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conmon = dir.join("conmon");
+        std::fs::copy("/bin/sh", &conmon).unwrap();
+        let bundle = "/g/overlay-containers/c0ffee/userdata";
+        let mut keeper = Command::new(&conmon)
+            .args(["-c", "read x", "sh", "-b", bundle])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut other = Command::new("/bin/sh")
+            .args(["-c", "read x"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let read = |pid: u32| {
+            ProcReader::new()
+                .read_process_files(proc_root, pid)
+                .unwrap()
+                .0
+        };
+        let (k, o) = (read(keeper.id()), read(other.id()));
+        let ahead = super::keeper_ahead(proc_root, &k);
+        let not = super::keeper_ahead(proc_root, &o);
+        for c in [&mut keeper, &mut other] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut want = conmon.as_os_str().as_encoded_bytes().to_vec();
+        want.extend_from_slice(b"\0-c\0read x\0sh\0-b\0");
+        want.extend_from_slice(bundle.as_bytes());
+        want.push(0);
+        assert_eq!(ahead, Some(want));
+        assert_eq!(not, None);
+    }
+
     #[test]
     fn ppid() {
         assert_eq!(stat_ppid(b"42 (a) b) S 17 42 42 0"), Some(17));
