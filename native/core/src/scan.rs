@@ -101,10 +101,6 @@ pub struct ProcRead {
     /// read through, and its mounts). A view whose every read failed is not here:
     /// attribution reads it again (see `Scan::read_view`).
     views: HashMap<View, (u32, Vec<Mount>)>,
-    /// The command lines of the processes that may keep a container (conmon), read by the
-    /// reader that read them (`container::keeper_ahead`): attribution reads the command
-    /// line of each container's keeper, and would otherwise read them one after another.
-    cmdlines: HashMap<u32, Vec<u8>>,
 }
 
 /// Run one scan, loading what we know (sysroot, repo index, catalog) afresh.
@@ -159,7 +155,6 @@ pub fn read_alongside<T: Send>(
     // Views claimed by a reader (one reads each), and the tables read.
     let claimed: std::sync::Mutex<HashSet<View>> = Default::default();
     let views: std::sync::Mutex<HashMap<View, (u32, Vec<Mount>)>> = Default::default();
-    let cmdlines: std::sync::Mutex<HashMap<u32, Vec<u8>>> = Default::default();
     let (knowledge, raws) = std::thread::scope(|s| {
         let knowledge = s.spawn(work);
         let raws = crate::parallel::in_batches(
@@ -175,10 +170,6 @@ pub fn read_alongside<T: Send>(
                 let read = reader.read_process_files(&cfg.proc_root, pid);
                 if let Ok((raw, _)) = &read {
                     read_view_of(reader, cfg, raw, &claimed, &views);
-                    if let Some(cmdline) = container::keeper_ahead(&cfg.proc_root, raw) {
-                        let mut cmdlines = cmdlines.lock().unwrap_or_else(|p| p.into_inner());
-                        cmdlines.insert(pid, cmdline);
-                    }
                 }
                 (pid, read)
             },
@@ -186,15 +177,7 @@ pub fn read_alongside<T: Send>(
         (knowledge.join(), raws)
     });
     let views = views.into_inner().unwrap_or_else(|p| p.into_inner());
-    let cmdlines = cmdlines.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok((
-        knowledge,
-        ProcRead {
-            raws,
-            views,
-            cmdlines,
-        },
-    ))
+    Ok((knowledge, ProcRead { raws, views }))
 }
 
 /// The mount table of `raw`'s view, read through `raw` unless another reader has it or is
@@ -234,11 +217,7 @@ pub fn report_with(
     read: ProcRead,
     reloaded: &[crate::config::Reloaded],
 ) -> ScanReport {
-    let ProcRead {
-        raws,
-        mut views,
-        cmdlines,
-    } = read;
+    let ProcRead { raws, mut views } = read;
     crate::test_panic("attribute");
     k.begin_scan();
     let mut warnings = warnings;
@@ -310,7 +289,6 @@ pub fn report_with(
             }
         })
         .collect();
-    scan.containers.keep_cmdlines(cmdlines);
     let mut reader = ProcReader::new();
     // Every view first: a composefs mount is identified from the files all its processes
     // map (scan/cfs.rs), before any process is attributed.

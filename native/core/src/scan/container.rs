@@ -78,9 +78,6 @@ pub(super) struct Containers {
     /// (`note_family`): a container's keeper is found among them without reading its
     /// `stat` and `cgroup` again.
     family: HashMap<u32, (Option<u32>, Option<String>)>,
-    /// The command lines the `/proc` readers read of the processes that may keep a
-    /// container (`keeper_ahead`), by PID; a keeper not here has its own read by `keeper`.
-    cmdlines: HashMap<u32, Vec<u8>>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
     origins: HashMap<OriginKey, Origin>,
@@ -97,11 +94,6 @@ impl Containers {
     pub(super) fn note_family(&mut self, raw: &ProcessRaw) {
         let path = systemd_cgroup_path(&raw.cgroup).map(str::to_string);
         self.family.insert(raw.pid, (raw.ppid, path));
-    }
-
-    /// The keepers' command lines the readers read (`keeper_ahead`).
-    pub(super) fn keep_cmdlines(&mut self, cmdlines: HashMap<u32, Vec<u8>>) {
-        self.cmdlines = cmdlines;
     }
 
     /// The mount table the scan read for `view`, kept for identifying its container.
@@ -283,14 +275,8 @@ impl Scan<'_> {
             if inside {
                 continue;
             }
-            // Read by the `/proc` reader that read the process, when its name said it may
-            // keep a container; else read now. The same file either way.
-            let cmdline = match self.containers.cmdlines.get(&pid) {
-                Some(c) => c.clone(),
-                None => read_limited(&dir.join("cmdline")),
-            };
             return Some(Keeper {
-                cmdline,
+                cmdline: read_limited(&dir.join("cmdline")),
                 unit: service_of(&path),
             });
         }
@@ -544,20 +530,6 @@ fn service_of(path: &str) -> Option<String> {
     unit_from_cgroup_path(path).filter(|u| u.ends_with(".service"))
 }
 
-/// The command line of a process that may keep a container, read by the `/proc` reader
-/// that read it (`scan::read_alongside`), on the cores attribution leaves idle: a keeper's
-/// command line is read only when it is conmon's (`engine::conmon_bundle`), so a process
-/// whose name (the kernel's `comm`, from `stat`) ends with `conmon`. Only a hint: a keeper
-/// read here is not read again by `Scan::keeper`, every other is read there. None when
-/// the process is no such one or its command line reads empty (exited: `keeper` tries).
-pub(super) fn keeper_ahead(proc_root: &std::path::Path, raw: &ProcessRaw) -> Option<Vec<u8>> {
-    if raw.kernel_thread || !raw.comm.as_deref()?.ends_with(b"conmon") {
-        return None;
-    }
-    let cmdline = read_limited(&proc_root.join(raw.pid.to_string()).join("cmdline"));
-    (!cmdline.is_empty()).then_some(cmdline)
-}
-
 /// The first 64 KiB of a /proc file (a command line is far shorter), empty when unreadable.
 /// A /proc file has no size: room for 4 KiB first, so that a command line (conmon's is
 /// about 2 KiB) takes one read and the one finding its end — each read of another
@@ -575,51 +547,6 @@ fn read_limited(path: &std::path::Path) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use crate::proc::procfs::stat_ppid;
-
-    /// The readers read ahead the command line of a process named conmon (here a shell
-    /// copied under that name, waiting on its stdin), the very bytes /proc gives, and of
-    /// no other process.
-    #[test]
-    fn keeper_ahead_reads_a_conmon_only() {
-        use crate::proc::procfs::ProcReader;
-        use std::process::{Command, Stdio};
-        let proc_root = std::path::Path::new("/proc");
-        let dir = std::env::temp_dir().join(format!("livetree-keeper-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conmon = dir.join("conmon");
-        std::fs::copy("/bin/sh", &conmon).unwrap();
-        let bundle = "/g/overlay-containers/c0ffee/userdata";
-        let mut keeper = Command::new(&conmon)
-            .args(["-c", "read x", "sh", "-b", bundle])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut other = Command::new("/bin/sh")
-            .args(["-c", "read x"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let read = |pid: u32| {
-            ProcReader::new()
-                .read_process_files(proc_root, pid)
-                .unwrap()
-                .0
-        };
-        let (k, o) = (read(keeper.id()), read(other.id()));
-        let ahead = super::keeper_ahead(proc_root, &k);
-        let not = super::keeper_ahead(proc_root, &o);
-        for c in [&mut keeper, &mut other] {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-        let mut want = conmon.as_os_str().as_encoded_bytes().to_vec();
-        want.extend_from_slice(b"\0-c\0read x\0sh\0-b\0");
-        want.extend_from_slice(bundle.as_bytes());
-        want.push(0);
-        assert_eq!(ahead, Some(want));
-        assert_eq!(not, None);
-    }
 
     #[test]
     fn ppid() {
