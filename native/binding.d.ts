@@ -549,7 +549,7 @@ export interface ScanRequest {
   /**
    * Write the processes apart, as the contract's array on a second line after the
    * parts (`livetree_core::contract::write_apart`), for a caller that prints them as
-   * they are; absent: one JSON text, processes included with their origins by index.
+   * they are; absent: one JSON text, processes included with their files and origins by index.
    */
   processesApart?: boolean
   /**
