@@ -8,11 +8,11 @@
 // changes something there. A fuse-overlayfs container, whose mount lists no layers, has its
 // fd directories read as before.
 import {randomBytes} from 'node:crypto';
-import {appendFile, readdir, readFile} from 'node:fs/promises';
+import {appendFile} from 'node:fs/promises';
 import test from 'ava';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native} from '../src/native.js';
-import {PodmanStore} from './helpers/podman.js';
+import {containerPids, PodmanStore} from './helpers/podman.js';
 
 const tag = randomBytes(4).toString('hex');
 const base = `localhost/lt-cfg-base-${tag}:1`;
@@ -54,22 +54,6 @@ async function holding(name: string, s: PodmanStore = store!, image = base): Pro
 	}
 
 	throw new Error(`container ${name}: its four sleeps did not start`);
-}
-
-async function containerPids(id: string): Promise<number[]> {
-	const pids: number[] = [];
-	for (const name of await readdir('/proc')) {
-		if (!/^\d+$/.test(name)) {
-			continue;
-		}
-
-		const cgroup = await readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
-		if (cgroup.includes(`libpod-${id}`)) {
-			pids.push(Number(name));
-		}
-	}
-
-	return pids;
 }
 
 /** Each scanned PID's changed paths (sorted), and how many fd directories the scan read. */

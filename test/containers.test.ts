@@ -9,14 +9,14 @@
 // container (`podman exec … dpkg -i`); then a rebuild that moves the tag, which makes the
 // old containers' files of the rebuilt layer stale and leaves the shared base layer current.
 import {randomBytes} from 'node:crypto';
-import {mkdir, readdir, readFile, stat} from 'node:fs/promises';
+import {mkdir, readFile, stat} from 'node:fs/promises';
 import {join} from 'node:path';
 import test from 'ava';
 import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native} from '../src/native.js';
 import {livetree} from './helpers/cli.js';
-import {buildDemoDeb, PodmanStore} from './helpers/podman.js';
+import {buildDemoDeb, containerPids, PodmanStore} from './helpers/podman.js';
 import {validateDocument} from './helpers/status-document.js';
 
 const tag = randomBytes(4).toString('hex');
@@ -98,22 +98,6 @@ function layerIdOf(dir: string): string {
 // What dpkg-query says inside IMAGE (a throwaway container) or inside a running container.
 async function dpkgVersion(where: {image?: string; container?: string}, pkg: string): Promise<string> {
 	return w().store.dpkgVersion(where, pkg);
-}
-
-async function containerPids(id: string): Promise<number[]> {
-	const pids: number[] = [];
-	for (const name of await readdir('/proc')) {
-		if (!/^\d+$/.test(name)) {
-			continue;
-		}
-
-		const cgroup = await readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
-		if (cgroup.includes(`libpod-${id}`)) {
-			pids.push(Number(name));
-		}
-	}
-
-	return pids;
 }
 
 test.serial('a container process names its container, image, layers and packages as podman and dpkg-query inside the image say', async t => {

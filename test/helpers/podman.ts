@@ -7,7 +7,7 @@
 // (shared/notes/real-environment.md, "Containers"). `cleanup()` removes every container
 // (podman stops its own processes), every image and the scratch directory.
 import {execFile} from 'node:child_process';
-import {chmod, mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
+import {chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
@@ -203,4 +203,21 @@ export class PodmanStore {
 			await rm(this.dir, {recursive: true, force: true});
 		}
 	}
+}
+
+/** The PIDs in container ID's cgroup (`libpod-ID`), from each process's `/proc/PID/cgroup`. */
+export async function containerPids(id: string): Promise<number[]> {
+	const pids: number[] = [];
+	for (const name of await readdir('/proc')) {
+		if (!/^\d+$/.test(name)) {
+			continue;
+		}
+
+		const cgroup = await readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
+		if (cgroup.includes(`libpod-${id}`)) {
+			pids.push(Number(name));
+		}
+	}
+
+	return pids;
 }
