@@ -424,7 +424,13 @@ export declare class Scanner {
    * instead: the event loop never waits for a scan.
    */
   listRestarts(): Array<RestartRecord>
-  /** Counters of the work done by the scans finished so far. */
+  /**
+   * Counters of the work done by the scans finished so far.
+   * Close the catalog this scanner keeps open and forget what it kept (a one-shot
+   * command's last step): the close records the catalog's stamp, so the next command's
+   * open skips `quick_check` when nothing else changed the file (docs/catalog-check.md).
+   */
+  release(): void
   stats(): ScannerStatsOut
 }
 

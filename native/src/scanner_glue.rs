@@ -255,6 +255,17 @@ impl Scanner {
     }
 
     /// Counters of the work done by the scans finished so far.
+    /// Close the catalog this scanner keeps open and forget what it kept (a one-shot
+    /// command's last step): the close records the catalog's stamp, so the next command's
+    /// open skips `quick_check` when nothing else changed the file (docs/catalog-check.md).
+    #[napi]
+    pub fn release(&self) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .release();
+    }
+
     #[napi]
     pub fn stats(&self) -> ScannerStatsOut {
         stats_out(*self.stats.lock().unwrap_or_else(|p| p.into_inner()))

@@ -69,6 +69,9 @@ export async function statusCommand(argv: string[]): Promise<number> {
 
 	// Every whole scan is recorded in the catalog's timeline (docs/timeline.md).
 	recordTimeline(options, doc, scanner, 'status', warn, unitTable);
+	// Close the catalog now: its last close records the stamp that lets the next status
+	// skip the catalog's quick_check (docs/catalog-check.md).
+	scanner.release();
 
 	// The restart history feeds only the metrics; read it once, and only for them.
 	const metrics = format === 'prometheus' || values.textfile !== undefined;

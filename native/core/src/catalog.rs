@@ -28,6 +28,7 @@ mod timeline;
 mod timeline_document;
 mod timeline_query;
 mod timeline_retention;
+mod verified;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,7 @@ pub use timeline::{
 };
 pub use timeline_document::{iso_time, timeline_json};
 pub use timeline_query::{TimelineAnswer, TimelineFilter, TimelineGap, TimelineRow, GAP_SECONDS};
+pub use verified::quick_checks_run;
 
 /// What the user should do when the catalog file is damaged; appended to such errors.
 const DAMAGED_HINT: &str = "run `livetree catalog check` to inspect it, then \
@@ -61,6 +63,29 @@ pub struct Catalog {
     /// Host files this connection recorded or found recorded (`host_files.rs`), so a
     /// scanner that keeps the catalog checks each file once, not at every scan.
     host_files_seen: std::collections::HashMap<HostFileKey, crate::packages::PackageInfo>,
+    /// For a file opened read-write and verified (quick_check passed, or the file was as
+    /// livetree left it): the process's damage count at open. When it has not moved by the
+    /// close, the closed file's stamp is recorded (`verified.rs`).
+    stamp_on_close: Option<u64>,
+}
+
+impl Drop for Catalog {
+    fn drop(&mut self) {
+        let Some(damage_at_open) = self.stamp_on_close else {
+            return;
+        };
+        // Close first: the last connection's close checkpoints the WAL into the file and
+        // removes it, and the stamp is of the file after that.
+        let Ok(memory) = Connection::open_in_memory() else {
+            return;
+        };
+        let conn = std::mem::replace(&mut self.conn, memory);
+        if conn.close().is_ok() && verified::damage_seen() == damage_at_open {
+            verified::record(&self.path);
+        } else {
+            verified::forget(&self.path);
+        }
+    }
 }
 
 impl Catalog {
@@ -80,14 +105,23 @@ impl Catalog {
         if path != Path::new(MEMORY) && conn.is_readonly(DatabaseName::Main).unwrap_or(true) {
             return Err(Error::PermissionDenied(path.to_path_buf()));
         }
+        let memory = path == Path::new(MEMORY);
+        let damage_at_open = verified::damage_seen();
+        let as_left = !memory && verified::matches(path);
+        if !memory {
+            verified::forget(path);
+        }
         schema::configure(&conn, path)?;
-        schema::quick_check(&conn, path)?;
+        if !as_left {
+            schema::quick_check(&conn, path)?;
+        }
         schema::migrate(&conn, path)?;
         Ok(Catalog {
             conn,
             path: path.to_path_buf(),
             read_only: false,
             host_files_seen: Default::default(),
+            stamp_on_close: (!memory).then_some(damage_at_open),
         })
     }
 
@@ -105,6 +139,8 @@ impl Catalog {
         if conn.is_readonly(DatabaseName::Main).unwrap_or(true) {
             return Err(Error::PermissionDenied(path.to_path_buf()));
         }
+        let damage_at_open = verified::damage_seen();
+        verified::forget(path);
         schema::configure(&conn, path)?;
         schema::migrate(&conn, path)?;
         Ok(Catalog {
@@ -112,6 +148,7 @@ impl Catalog {
             path: path.to_path_buf(),
             read_only: false,
             host_files_seen: Default::default(),
+            stamp_on_close: Some(damage_at_open),
         })
     }
 
@@ -128,7 +165,9 @@ impl Catalog {
     /// `Error::Catalog` (a read-only catalog cannot be migrated).
     pub fn open_read_only(path: &Path) -> Result<Catalog> {
         let conn = read_only_connection(path)?;
-        schema::quick_check(&conn, path)?;
+        if !verified::matches(path) {
+            schema::quick_check(&conn, path)?;
+        }
         let version = schema::user_version(&conn).map_err(|e| db_error(path, e))?;
         if version != SCHEMA_VERSION {
             return Err(catalog_error(
@@ -145,6 +184,7 @@ impl Catalog {
             path: path.to_path_buf(),
             read_only: true,
             host_files_seen: Default::default(),
+            stamp_on_close: None,
         })
     }
 
@@ -262,6 +302,7 @@ fn uri_escape(path: &Path) -> String {
 /// Turn a SQLite error into `Error::Catalog` with the path; damage gets the user hint.
 pub(crate) fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     let reason = if is_damage(&e) {
+        verified::count_damage();
         format!("the catalog file is damaged ({e}); {DAMAGED_HINT}")
     } else {
         e.to_string()

@@ -118,6 +118,14 @@ impl Scanner {
         }
     }
 
+    /// Drop the kept knowledge and with it the catalog this scanner keeps open: the last
+    /// connection's close checkpoints the WAL into the file and records the stamp that
+    /// lets the next open skip `quick_check` (catalog/verified.rs). The next scan loads
+    /// everything again. For one-shot commands, after their last use of the catalog.
+    pub fn release(&mut self) {
+        self.held = None;
+    }
+
     /// How often the kept knowledge was reused or reread, for tests and benchmarks.
     pub fn stats(&self) -> ScannerStats {
         self.stats

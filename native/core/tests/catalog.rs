@@ -432,6 +432,18 @@ fn a_read_only_open_finds_what_was_recorded_and_writes_nothing() {
             .unwrap()
     };
     let before = std::fs::read(dir.catalog()).unwrap();
+    let names = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.catalog().parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    // The read-write session left its stamp beside the catalog (`catalog/verified.rs`).
+    let names_before = names();
+    assert_eq!(names_before, ["catalog.sqlite", "catalog.sqlite.verified"]);
+    let stamp_before = std::fs::read(dir.catalog().with_extension("sqlite.verified")).unwrap();
     let catalog = Catalog::open_read_only(&dir.catalog()).unwrap();
     assert!(catalog.is_read_only());
     assert!(catalog.has_commit(&record.checksum).unwrap());
@@ -440,12 +452,12 @@ fn a_read_only_open_finds_what_was_recorded_and_writes_nothing() {
     assert!(catalog.touch_commit(&record.checksum).is_err());
     drop(catalog);
     assert_eq!(std::fs::read(dir.catalog()).unwrap(), before);
-    // Nothing beside it either: no -wal or -shm left behind by the reader.
-    let names: Vec<String> = std::fs::read_dir(dir.catalog().parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, vec!["catalog.sqlite".to_string()]);
+    // Nothing beside it either: no -wal or -shm left behind by the reader, the stamp as it was.
+    assert_eq!(names(), names_before);
+    assert_eq!(
+        std::fs::read(dir.catalog().with_extension("sqlite.verified")).unwrap(),
+        stamp_before
+    );
 }
 
 #[test]

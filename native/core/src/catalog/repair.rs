@@ -332,6 +332,7 @@ fn salvage(old: Connection, aside: &Path, fresh: &mut Catalog, report: &mut Rebu
         path: aside.to_path_buf(),
         read_only: true,
         host_files_seen: Default::default(),
+        stamp_on_close: None,
     };
     let records = super::salvage_records::salvage_records(&old, fresh, &mut lost);
     report.host_files_salvaged = records.host_files;

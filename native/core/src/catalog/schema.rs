@@ -152,7 +152,9 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 /// `PRAGMA quick_check`: catches damaged pages and broken b-trees before we write into them.
+/// `Catalog::open` skips it when the file is exactly as livetree left it (`verified.rs`).
 pub(super) fn quick_check(conn: &Connection, path: &Path) -> Result<()> {
+    super::verified::count_quick_check();
     let mut stmt = conn
         .prepare("PRAGMA quick_check(20)")
         .map_err(|e| db_error(path, e))?;
