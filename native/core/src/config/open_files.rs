@@ -79,76 +79,49 @@ fn held_files(
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     let mut out = Vec::new();
     let FdBuffers { dents, link } = bufs;
-    loop {
-        // SAFETY: fd is an open directory; dents is writable for its length.
-        let n = unsafe {
-            libc::syscall(
-                libc::SYS_getdents64,
+    let read = each_dirent(fd.as_raw_fd(), dents, MAX_FD_DIRENT, |name| {
+        let Ok(cname) = CString::new(name) else {
+            return Ok(());
+        };
+        // SAFETY: fd is open; cname is NUL-terminated; link is writable for its length.
+        let len = unsafe {
+            libc::readlinkat(
                 fd.as_raw_fd(),
-                dents.as_mut_ptr(),
-                dents.len(),
+                cname.as_ptr(),
+                link.as_mut_ptr().cast(),
+                link.len(),
             )
         };
-        if n < 0 {
-            return Err(std::io::Error::last_os_error());
+        if len <= 0 {
+            return Ok(());
         }
-        let n = n as usize;
-        if n == 0 {
-            break;
+        let target = &link[..len as usize];
+        if !wanted(target) {
+            return Ok(());
         }
-        let mut at = 0;
-        while at + 19 <= n {
-            // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
-            let reclen = u16::from_ne_bytes([dents[at + 16], dents[at + 17]]) as usize;
-            if reclen < 19 || at + reclen > n {
-                break;
-            }
-            let name = &dents[at + 19..at + reclen];
-            let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
-            at += reclen;
-            if name.first() == Some(&b'.') || name.is_empty() {
-                continue;
-            }
-            let Ok(cname) = CString::new(name) else {
-                continue;
-            };
-            // SAFETY: fd is open; cname is NUL-terminated; link is writable for its length.
-            let len = unsafe {
-                libc::readlinkat(
-                    fd.as_raw_fd(),
-                    cname.as_ptr(),
-                    link.as_mut_ptr().cast(),
-                    link.len(),
+        // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as for readlinkat; st is a valid, writable stat. Follows the fd's
+        // magic link to the held inode, even when its name is gone.
+        let ok = unsafe { libc::fstatat(fd.as_raw_fd(), cname.as_ptr(), &mut st, 0) } == 0;
+        let regular = ok && st.st_mode & libc::S_IFMT == libc::S_IFREG;
+        out.push(Held {
+            target: target.to_vec(),
+            inode: regular.then(|| {
+                (
+                    st.st_dev,
+                    st.st_ino,
+                    st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
                 )
-            };
-            if len <= 0 {
-                continue;
-            }
-            let target = &link[..len as usize];
-            if !wanted(target) {
-                continue;
-            }
-            // SAFETY: an all-zero stat is valid; fstatat fills it on success.
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: as for readlinkat; st is a valid, writable stat. Follows the fd's
-            // magic link to the held inode, even when its name is gone.
-            let ok = unsafe { libc::fstatat(fd.as_raw_fd(), cname.as_ptr(), &mut st, 0) } == 0;
-            let regular = ok && st.st_mode & libc::S_IFMT == libc::S_IFREG;
-            out.push(Held {
-                target: target.to_vec(),
-                inode: regular.then(|| {
-                    (
-                        st.st_dev,
-                        st.st_ino,
-                        st.st_ctime * 1_000_000_000 + st.st_ctime_nsec,
-                    )
-                }),
-            });
-        }
-        // Room left for another entry: the kernel had no more to give.
-        if n + MAX_FD_DIRENT <= dents.len() {
-            break;
-        }
+            }),
+        });
+        Ok::<(), std::convert::Infallible>(())
+    });
+    match read {
+        // A record the kernel wrote malformed ends the listing with what was read.
+        Ok(()) | Err(DirStop::Malformed) => {}
+        Err(DirStop::Io(e)) => return Err(e),
+        Err(DirStop::By(never)) => match never {},
     }
     Ok(out)
 }
@@ -220,68 +193,89 @@ pub fn newest_etc(etc: &Path, enough: i64) -> Option<i64> {
         if newest >= enough {
             return Some(newest);
         }
-        loop {
-            // SAFETY: d is an open directory; buf is writable for its length.
-            let n = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
+        let walked = each_dirent(d.as_raw_fd(), &mut buf, MAX_DIRENT, |name| {
+            seen += 1;
+            if seen > WALK_LIMIT {
+                return Err(());
+            }
+            let cname = CString::new(name).map_err(|_| ())?;
+            // SAFETY: an all-zero stat is valid; fstatat fills it on success.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: d is open; cname is NUL-terminated; st is a valid, writable stat.
+            let ok = unsafe {
+                libc::fstatat(
                     d.as_raw_fd(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
+                    cname.as_ptr(),
+                    &mut st,
+                    libc::AT_SYMLINK_NOFOLLOW,
                 )
-            };
-            if n < 0 {
-                return None;
+            } == 0;
+            if !ok {
+                // Gone meanwhile, or not to be looked at: not walked whole.
+                return Err(());
             }
-            let n = n as usize;
-            if n == 0 {
-                break;
+            newest = newest.max(st.st_ctime * 1_000_000_000 + st.st_ctime_nsec);
+            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                pending.push((d.clone(), cname));
             }
-            let mut at = 0;
-            while at + 19 <= n {
-                // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
-                let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
-                if reclen < 19 || at + reclen > n {
-                    return None;
-                }
-                let name = &buf[at + 19..at + reclen];
-                let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
-                at += reclen;
-                if name.is_empty() || name == b"." || name == b".." {
-                    continue;
-                }
-                seen += 1;
-                if seen > WALK_LIMIT {
-                    return None;
-                }
-                let cname = CString::new(name).ok()?;
-                // SAFETY: an all-zero stat is valid; fstatat fills it on success.
-                let mut st: libc::stat = unsafe { std::mem::zeroed() };
-                // SAFETY: d is open; cname is NUL-terminated; st is a valid, writable stat.
-                let ok = unsafe {
-                    libc::fstatat(
-                        d.as_raw_fd(),
-                        cname.as_ptr(),
-                        &mut st,
-                        libc::AT_SYMLINK_NOFOLLOW,
-                    )
-                } == 0;
-                if !ok {
-                    // Gone meanwhile, or not to be looked at: not walked whole.
-                    return None;
-                }
-                newest = newest.max(st.st_ctime * 1_000_000_000 + st.st_ctime_nsec);
-                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-                    pending.push((d.clone(), cname));
-                }
-            }
-            // Room left for the longest entry: the kernel had no more to give.
-            if n + MAX_DIRENT <= buf.len() {
-                break;
-            }
-        }
+            Ok(())
+        });
+        // Any stop before the end (an error, a malformed record, the limit, an entry gone):
+        // not walked whole.
+        walked.ok()?;
     }
     Some(newest)
+}
+
+/// Why `each_dirent` stopped before the end of the directory.
+enum DirStop<E> {
+    /// `getdents64` failed.
+    Io(std::io::Error),
+    /// A record's length does not fit the bytes the kernel gave.
+    Malformed,
+    /// `each` asked to stop.
+    By(E),
+}
+
+/// Every name in the open directory `fd` but `.` and `..` (without its NUL), in the
+/// kernel's order, read with raw `getdents64` into `buf`: the one reader of its
+/// `linux_dirent64` records (d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name). The
+/// directory is read again only when a call left less room than `max_dirent` (the longest
+/// entry it can hold): otherwise the kernel had no more to give. `each` may stop the listing.
+fn each_dirent<E>(
+    fd: libc::c_int,
+    buf: &mut [u8],
+    max_dirent: usize,
+    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), DirStop<E>> {
+    loop {
+        // SAFETY: fd is an open directory; buf is writable for its length.
+        let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(DirStop::Io(std::io::Error::last_os_error()));
+        }
+        let n = n as usize;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut at = 0;
+        while at + 19 <= n {
+            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            if reclen < 19 || at + reclen > n {
+                return Err(DirStop::Malformed);
+            }
+            let name = &buf[at + 19..at + reclen];
+            let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+            at += reclen;
+            if name.is_empty() || name == b"." || name == b".." {
+                continue;
+            }
+            each(name).map_err(DirStop::By)?;
+        }
+        if n + max_dirent <= buf.len() {
+            return Ok(());
+        }
+    }
 }
 
 /// A directory opened for reading its entries, relative to `at` (or the working directory):
