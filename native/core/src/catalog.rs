@@ -49,7 +49,7 @@ pub use timeline::{
 };
 pub use timeline_document::{iso_time, timeline_json};
 pub use timeline_query::{TimelineAnswer, TimelineFilter, TimelineGap, TimelineRow, GAP_SECONDS};
-pub use verified::quick_checks_run;
+pub use verified::{current as file_stamp, quick_checks_run};
 
 /// What the user should do when the catalog file is damaged; appended to such errors.
 const DAMAGED_HINT: &str = "run `livetree catalog check` to inspect it, then \

@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use catalog_support::{commit, TempDir};
-use livetree_core::catalog::{quick_checks_run, Catalog};
+use livetree_core::catalog::{file_stamp, quick_checks_run, Catalog};
 use livetree_core::Error;
 
 const COMMITS: u32 = 12;
@@ -154,19 +154,7 @@ fn quick_check_runs_only_when_the_file_is_not_as_livetree_left_it() {
     // damaged file. SQLite still reports the damaged page when a read reaches it, and that
     // is the same clear damaged-catalog error; such a session records no stamp, so the
     // next open runs the check and refuses the file.
-    let forged = {
-        let m = std::fs::metadata(&path).unwrap();
-        format!(
-            "livetree-catalog-stamp 1 dev={} ino={} size={} mtime={}.{:09} ctime={}.{:09}\n",
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime(),
-            m.mtime_nsec(),
-            m.ctime(),
-            m.ctime_nsec()
-        )
-    };
+    let forged = file_stamp(&path).expect("the damaged file's stamp");
     std::fs::write(stamp_file(&path), forged).unwrap();
     let before = quick_checks_run();
     let catalog = Catalog::open(&path).expect("the forged stamp skips the check");

@@ -47,9 +47,10 @@ fn wal_exists(path: &Path) -> bool {
     std::fs::symlink_metadata(wal).is_ok()
 }
 
-/// The file's stamp, or None when it cannot be read or a `-wal` sits beside it (the
-/// database is then more than the file).
-fn current(path: &Path) -> Option<String> {
+/// The file's stamp now (what a clean close records, and what an open compares), or None
+/// when it cannot be read or a `-wal` sits beside it (the database is then more than the
+/// file).
+pub fn current(path: &Path) -> Option<String> {
     if wal_exists(path) {
         return None;
     }
