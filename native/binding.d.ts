@@ -622,10 +622,11 @@ export interface UnitFilesIn {
   dropIns: Array<string>
   needDaemonReload: boolean
   /**
-   * The start its check is measured from, in clock ticks after boot, as the scan read
-   * it; absent (or not a whole number of ticks): read from `/proc/PID/stat`.
+   * Processes' starts as the scan read them, flat: PID, clock ticks after boot, PID,
+   * ticks…; a process not here (or not a whole number of ticks) is read from
+   * `/proc/PID/stat`.
    */
-  startTicks?: number
+  starts?: Array<number>
 }
 
 export interface WhichOptions {

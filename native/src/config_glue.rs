@@ -37,9 +37,15 @@ pub struct UnitFilesIn {
     pub fragment: String,
     pub drop_ins: Vec<String>,
     pub need_daemon_reload: bool,
-    /// The start its check is measured from, in clock ticks after boot, as the scan read
-    /// it; absent (or not a whole number of ticks): read from `/proc/PID/stat`.
-    pub start_ticks: Option<f64>,
+    /// Processes' starts as the scan read them, flat: PID, clock ticks after boot, PID,
+    /// ticks…; a process not here (or not a whole number of ticks) is read from
+    /// `/proc/PID/stat`.
+    pub starts: Option<Vec<f64>>,
+}
+
+/// A JavaScript number that is a whole number of at most 2^53 − 1, as u64.
+fn whole(n: f64) -> Option<u64> {
+    (n.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&n)).then_some(n as u64)
 }
 
 /// Each unit's `unit-file` changes, as JSON text: `{"changes": [[change…]…], "warnings":
@@ -57,10 +63,12 @@ pub fn unit_file_changes(env: Env, proc_root: String, units: Vec<UnitFilesIn>) -
                 fragment: u.fragment.into_bytes(),
                 drop_ins: u.drop_ins.into_iter().map(String::into_bytes).collect(),
                 need_daemon_reload: u.need_daemon_reload,
-                start_ticks: u
-                    .start_ticks
-                    .filter(|t| t.fract() == 0.0 && *t >= 0.0 && *t <= 9_007_199_254_740_991.0)
-                    .map(|t| t as u64),
+                starts: u
+                    .starts
+                    .unwrap_or_default()
+                    .chunks_exact(2)
+                    .filter_map(|pair| Some((whole(pair[0])? as u32, whole(pair[1])?)))
+                    .collect(),
             })
             .collect();
         let root = Path::new(&proc_root);

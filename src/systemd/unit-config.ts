@@ -23,20 +23,19 @@ export interface UnitFileChanges {
 	warnings: Warning[];
 }
 
-/** The start, in clock ticks after boot, that unit `u`'s check is measured from, from the
- * scan's (`ticks`): its main process's, else the first started of its processes';
- * undefined when the scan does not tell it (the core then reads `/proc/PID/stat`). */
-function startOf(u: UnitFilesOf, ticks: ((pid: number) => number | undefined) | undefined): number | undefined {
-	if (!ticks) return undefined;
-	if (u.mainPid !== null) return ticks(u.mainPid);
-	let first: number | undefined;
-	for (const pid of u.pids) {
+/** The scan's starts (`ticks`) of the processes of unit `u`, flat: PID, clock ticks after
+ * boot, PID, ticks…; which of them the unit is measured from is the core's rule
+ * (`unit_files.rs`). A process the scan did not read is left out (the core reads its `stat`). */
+function startsOf(u: UnitFilesOf, ticks: (pid: number) => number | undefined): number[] {
+	const out: number[] = [];
+	const add = (pid: number): void => {
 		const t = ticks(pid);
-		if (t === undefined) return undefined;
-		first = first === undefined ? t : Math.min(first, t);
-	}
+		if (t !== undefined) out.push(pid, t);
+	};
 
-	return first;
+	if (u.mainPid !== null) add(u.mainPid);
+	for (const pid of u.pids) add(pid);
+	return out;
 }
 
 /** `ticks`: each scanned process's start as the scan read it (ScannedProcesses.startTicks). */
@@ -50,19 +49,16 @@ export function unitFileChanges(
 	const asked = units.filter(u => u.needDaemonReload || u.fragmentPath !== null || u.dropInPaths.length > 0);
 	for (const u of units) byUnit.set(u.name, {mainPid: u.mainPid, changes: []});
 	if (asked.length === 0) return {byUnit, warnings: []};
-	const input = asked.map(u => {
-		const startTicks = startOf(u, ticks);
-		return {
-			name: u.name,
-			...(u.mainPid === null ? {} : {mainPid: u.mainPid}),
-			pids: u.pids,
-			...(manager === null ? {} : {managerPid: manager}),
-			fragment: u.fragmentPath ?? '',
-			dropIns: u.dropInPaths,
-			needDaemonReload: u.needDaemonReload,
-			...(startTicks === undefined ? {} : {startTicks}),
-		};
-	});
+	const input = asked.map(u => ({
+		name: u.name,
+		...(u.mainPid === null ? {} : {mainPid: u.mainPid}),
+		pids: u.pids,
+		...(manager === null ? {} : {managerPid: manager}),
+		fragment: u.fragmentPath ?? '',
+		dropIns: u.dropInPaths,
+		needDaemonReload: u.needDaemonReload,
+		...(ticks ? {starts: startsOf(u, ticks)} : {}),
+	}));
 	const out = JSON.parse(native.unitFileChanges(procRoot, input)) as {changes: ConfigChange[][]; warnings: Warning[]};
 	for (const [i, u] of asked.entries()) byUnit.set(u.name, {mainPid: u.mainPid, changes: out.changes[i] ?? []});
 	return {byUnit, warnings: out.warnings};

@@ -33,10 +33,10 @@ pub struct UnitFiles {
     pub drop_ins: Vec<Vec<u8>>,
     /// NeedDaemonReload: the unit's files on disk differ from what the manager loaded.
     pub need_daemon_reload: bool,
-    /// The start of the process the unit is measured from (its main process, else the first
-    /// started of `pids`), in clock ticks after boot, as the scan read it: given, `stat` is
-    /// not read again; None: read from `/proc/PID/stat` now.
-    pub start_ticks: Option<u64>,
+    /// Processes' starts as the scan read them, (PID, clock ticks after boot): the unit is
+    /// measured from these where they name the process it is measured from; any other
+    /// process's start is read from `/proc/PID/stat` now.
+    pub starts: Vec<(u32, u64)>,
 }
 
 /// (ctime ns) of `path` as the manager sees it (in its root, opened once: `roots`); None when
@@ -152,14 +152,15 @@ fn one_unit(
     seen: &mut Ctimes,
     warnings: &mut Vec<Warning>,
 ) -> Vec<ConfigChange> {
-    let start = match (u.start_ticks, u.main_pid) {
-        (Some(ticks), _) => Some(clock.at(ticks)),
-        (None, Some(pid)) => started(proc_root, clock, pid),
-        (None, None) => u
-            .pids
-            .iter()
-            .filter_map(|p| started(proc_root, clock, *p))
-            .min(),
+    // Measured from its main process, else from the first started of its processes.
+    let given: HashMap<u32, u64> = u.starts.iter().copied().collect();
+    let start_of = |pid: u32| match given.get(&pid) {
+        Some(&ticks) => Some(clock.at(ticks)),
+        None => started(proc_root, clock, pid),
+    };
+    let start = match u.main_pid {
+        Some(pid) => start_of(pid),
+        None => u.pids.iter().filter_map(|p| start_of(*p)).min(),
     };
     // Nothing of the unit runs now (it exited since the scan): nothing to say.
     let Some(start) = start else {
@@ -244,7 +245,7 @@ mod tests {
                 .map(|p| p.as_os_str().as_bytes().to_vec())
                 .collect(),
             need_daemon_reload: need,
-            start_ticks: None,
+            starts: Vec::new(),
         }
     }
 
@@ -319,17 +320,17 @@ mod tests {
         // A main PID that is no process: only the ticks given are read.
         u.main_pid = Some(u32::MAX);
         u.pids = vec![];
-        u.start_ticks = Some(ticks_at as u64 - 1);
+        u.starts = vec![(u32::MAX, ticks_at as u64 - 1)];
         let (c, w) = unit_file_changes(proc_root, Some(clock), std::slice::from_ref(&u));
         assert!(w.is_empty());
         assert_eq!(c[0].len(), 1);
         assert_eq!(c[0][0].path, frag.as_os_str().as_bytes());
         assert_eq!(c[0][0].changed_ns, ctime);
-        u.start_ticks = Some(ticks_at as u64);
+        u.starts = vec![(u32::MAX, ticks_at as u64)];
         let (c, _) = unit_file_changes(proc_root, Some(clock), std::slice::from_ref(&u));
         assert_eq!(c, vec![Vec::new()]);
         // Without ticks, the main process's stat: none here, nothing to say.
-        u.start_ticks = None;
+        u.starts = Vec::new();
         let (c, _) = unit_file_changes(proc_root, Some(clock), &[u]);
         assert_eq!(c, vec![Vec::new()]);
         std::fs::remove_dir_all(&dir).unwrap();
