@@ -6,13 +6,14 @@
 // file of every process these tests start, the bytes mapped are the bytes of the object
 // livetree names: no process is ever attributed to an object with other bytes.
 import test, {type ExecutionContext} from 'ava';
-import {execFile, execFileSync} from 'node:child_process';
+import {execFile, execFileSync, spawn} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {mkdir, mkdtemp, readFile, rm, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import {FIXTURES} from './helpers/fixture.js';
+import {track} from './helpers/children.js';
 import {file, idOf, proc} from './helpers/cfs-docs.js';
 import {checkoutLibdemo, mountNamespace, type NsProcesses} from './helpers/overlay-ns.js';
 import {livetree} from './helpers/cli.js';
@@ -328,7 +329,7 @@ test("upstream ostree, prepare-root with /usr unlocked: lower files are the depl
 	const {doc} = await scan(s, repo, join(base, 'state'), [p.pid, p.before!]);
 	t.deepEqual(schemaErrors(doc), []);
 	const after = proc(doc, p.pid);
-	t.is(after.root.deployment, idOf(d));
+	t.is(after.root.deployment, idOf(d), JSON.stringify({root: after.root, warnings: doc.warnings}));
 	t.is(after.state, 'overlay');
 	t.false(after.needsRestart);
 	t.is(file(after, LIB).origin.kind, 'overlay');
@@ -344,4 +345,25 @@ test("upstream ostree, prepare-root with /usr unlocked: lower files are the depl
 		[file(before, LIB).path],
 	);
 	t.true((await bytesAgree(t, doc, join(repo, 'objects'), [p.pid, p.before!])) >= 6);
+
+	// The mount is identified through whichever process first maps from it (the earlier
+	// one here), while the namespace's mount table may have been read through another (a
+	// second reader takes the later process's batch first): the unlocked /usr is known to
+	// cover the mount either way. 31 sleepers outside it put the earlier process last in
+	// the first batch of 32, the later one alone in the second; a fresh scanner each time.
+	const fillers = Array.from({length: 31}, () => track(t, spawn('sleep', ['600'], {stdio: 'ignore'}), 'sleep').child.pid!);
+	for (let i = 0; i < 5; i++) {
+		const fresh = new native.Scanner({
+			sysroot: s,
+			procRoot: '/proc',
+			runDir: join(base, 'run'),
+			hostRoot: '/',
+			catalogPath: join(base, `order-${i}.sqlite`),
+			kernel: false,
+		});
+		const got = parseScan(fresh.scanSync({pids: [...fillers, p.before!, p.pid]}));
+		const q = got.processes.find(x => x.pid === p.pid)!;
+		t.is(q.root.deployment, idOf(d), JSON.stringify(got.warnings));
+		t.is(got.processes.find(x => x.pid === p.before)!.root.deployment, idOf(d));
+	}
 });

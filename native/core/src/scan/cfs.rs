@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 
-use super::{in_proc_root, root_prefix, RawProcess, Scan};
+use super::{in_proc_root, root_prefix, view_of, RawProcess, Scan, View};
 use crate::composefs::identify::MountProbe;
 use crate::composefs::stacked::Stacked;
 use crate::composefs::{CfsMount, ProcProbe};
@@ -21,9 +21,11 @@ struct MappedAt {
     path: Vec<u8>,
 }
 
-/// One composefs mount to identify: a view showing it, and what processes map from it.
+/// One composefs mount to identify: a view showing it (and a process of that view), and
+/// what processes map from it.
 struct MountWork {
     mount: CfsMount,
+    view: View,
     pid: u32,
     inos: BTreeMap<u64, Vec<u8>>,
     at: HashMap<u64, MappedAt>,
@@ -49,6 +51,7 @@ impl Scan<'_> {
                 by_dev.insert(key, work.len());
                 work.push(MountWork {
                     mount: c.clone(),
+                    view: view_of(raw),
                     pid: raw.pid,
                     inos: BTreeMap::new(),
                     at: HashMap::new(),
@@ -82,11 +85,12 @@ impl Scan<'_> {
         }
         let proc_root = self.cfg.proc_root.clone();
         for w in work {
-            // Other mounts below it in the view probed through cover parts of it.
+            // Other mounts below it in the view probed through cover parts of it. The view
+            // is found by its key: the PID it was read through may be another process of it.
             let covered = self
                 .pending_views
                 .iter()
-                .find(|v| v.pid == w.pid)
+                .find(|v| v.view == w.view)
                 .map(|v| {
                     v.mounts
                         .iter()
