@@ -528,6 +528,7 @@ export interface ScannerStatsOut {
   containerStoreReads: number
   containerTableReads: number
   configFdReads: number
+  rootOpens: number
 }
 
 export interface ScanOptions {

@@ -75,6 +75,7 @@ pub struct ScannerStatsOut {
     pub container_store_reads: i64,
     pub container_table_reads: i64,
     pub config_fd_reads: i64,
+    pub root_opens: i64,
 }
 
 fn stats_out(s: ScannerStats) -> ScannerStatsOut {
@@ -90,6 +91,7 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
         container_store_reads: n(s.container_store_reads),
         container_table_reads: n(s.container_table_reads),
         config_fd_reads: n(s.config_fd_reads),
+        root_opens: n(s.root_opens),
     }
 }
 

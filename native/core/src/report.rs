@@ -439,6 +439,10 @@ pub struct ScanReport {
     /// The fd directories the configuration pass read (`config::Pass::fd_reads`); not part
     /// of the document, counted by the scanner for the tests and the benchmark.
     pub config_fd_reads: usize,
+    /// The process roots (`/proc/PID/root`) opened to tell what a mapped path names now:
+    /// one per (mount namespace, root) view whose paths were looked up (`Scan::resolve`);
+    /// not part of the document, counted by the scanner for the tests and the benchmark.
+    pub root_opens: usize,
 }
 
 /// How much proving which image composefs mounts serve took (`composefs/identify.rs`), for

@@ -55,6 +55,12 @@ struct Scan<'a> {
     deployment_dirs: Vec<DeploymentDir>,
     /// What a path names now, per view and path (as the process sees it).
     resolves: ViewMap<HashMap<Vec<u8>, Option<DevIno>>>,
+    /// Each view's root (`/proc/PID/root` of the first of its processes whose root could be
+    /// opened), opened once for every path `resolve` looks up there: the answers are kept
+    /// per view already, and opening the root cost as much as each lookup through it.
+    view_roots: ViewMap<procfs::ProcessRoot>,
+    /// How many times `resolve` opened a process's root (`ScanReport::root_opens`).
+    root_opens: usize,
     map_files: HashMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
     origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
     identical: HashMap<(u32, u32, u64, Option<String>), Option<String>>,
@@ -255,6 +261,8 @@ pub fn report_with(
         overlays: Vec::new(),
         deployment_dirs: Vec::new(),
         resolves: ViewMap::default(),
+        view_roots: ViewMap::default(),
+        root_opens: 0,
         map_files: HashMap::new(),
         origins: HashMap::new(),
         identical: HashMap::new(),

@@ -91,6 +91,9 @@ pub struct ScannerStats {
     /// others were skipped, nothing under their root's `/etc` having changed since they
     /// started.
     pub config_fd_reads: u64,
+    /// Process roots (`/proc/PID/root`) the last scan opened to tell what mapped paths name
+    /// now: one per (mount namespace, root) view whose paths it looked up.
+    pub root_opens: u64,
 }
 
 struct Held {
@@ -185,6 +188,7 @@ impl Scanner {
         self.stats.composefs_files_hashed =
             (report.composefs_proof.mapped_hashed + report.composefs_proof.probed) as u64;
         self.stats.config_fd_reads = report.config_fd_reads as u64;
+        self.stats.root_opens = report.root_opens as u64;
         (
             self.stats.container_store_reads,
             self.stats.container_table_reads,

@@ -229,6 +229,7 @@ fn the_scan_report_is_the_documents_parts_with_each_distinct_origin_and_file_onc
     let r = ScanReport {
         composefs_proof: Default::default(),
         config_fd_reads: 0,
+        root_opens: 0,
         sysroot: SysrootReport {
             path: PathBuf::from("/sysroot"),
             repo_mode: Some("bare".into()),
@@ -335,6 +336,7 @@ fn counts_and_the_processes_written_apart() {
     let r = ScanReport {
         composefs_proof: Default::default(),
         config_fd_reads: 0,
+        root_opens: 0,
         sysroot: SysrootReport {
             path: PathBuf::from("/"),
             repo_mode: None,
@@ -525,6 +527,7 @@ fn container_process() {
         overlays: vec![],
         composefs_proof: Default::default(),
         config_fd_reads: 0,
+        root_opens: 0,
         processes: vec![p, q, host_process(9, ProcessState::Current, vec![])],
         kernel_threads: vec![],
         warnings: vec![],

@@ -1,6 +1,7 @@
 //! One mapped file: what its path names now, where it came from (commit, object, tree
 //! path), and whether a current deployment holds the very same object.
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 
 use super::{live_root, Scan};
 use crate::ostree::checksum::{checksum_bare_user_file, checksum_file};
@@ -150,9 +151,22 @@ impl Scan<'_> {
         }
         let root = raw.root.as_deref().unwrap_or(b"/");
         let inner = path_in_root(root, path).unwrap_or(path);
-        let now = procfs::stat_in_root(&self.cfg.proc_root, raw.pid, inner)
-            .ok()
-            .flatten();
+        if self.view_roots.of(raw).is_none() {
+            self.root_opens += 1;
+            if let Ok(opened) = procfs::ProcessRoot::open(&self.cfg.proc_root, raw.pid) {
+                self.view_roots.insert(super::view_of(raw), opened);
+            }
+        }
+        // A root that could not be opened (the process exited) names nothing; the view's
+        // next process opens it again.
+        let now = self
+            .view_roots
+            .of(raw)
+            .and_then(|r| r.metadata(inner).ok().flatten())
+            .map(|m| {
+                let (ma, mi) = procfs::dev_split(m.dev());
+                (ma, mi, m.ino())
+            });
         self.resolves
             .of_or_insert_with(raw, HashMap::new)
             .insert(path.to_vec(), now);

@@ -75,6 +75,7 @@ impl Scan<'_> {
                 probed: self.cfs.cost.probed,
             },
             config_fd_reads: self.config.fd_reads,
+            root_opens: self.root_opens,
             installed_packages,
             compared_trees,
             sysroot: SysrootReport {
