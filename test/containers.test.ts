@@ -9,7 +9,7 @@
 // container (`podman exec … dpkg -i`); then a rebuild that moves the tag, which makes the
 // old containers' files of the rebuilt layer stale and leaves the shared base layer current.
 import {randomBytes} from 'node:crypto';
-import {mkdir, readFile, stat} from 'node:fs/promises';
+import {mkdir, readFile, stat, utimes} from 'node:fs/promises';
 import {join} from 'node:path';
 import test from 'ava';
 import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
@@ -199,6 +199,38 @@ test.serial('a kept scanner reads the store records and image package databases 
 	} finally {
 		process.kill(zpid!, 'SIGKILL');
 	}
+});
+
+test.serial('a fresh scanner takes the image package tables from the catalog an earlier scan recorded them in, and reads a changed database again', async t => {
+	const {store, web, state} = w();
+	const catalogPath = join(state, 'layer-tables.sqlite');
+	const fresh = () =>
+		new native.Scanner({sysroot: state, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false, catalogPath});
+	const scanWeb = async (s: InstanceType<typeof native.Scanner>) => parseScan(await s.scan({pids: [web.pid]})).processes.find(p => p.pid === web.pid)!;
+	const first = fresh();
+	const read = await scanWeb(first);
+	// The two stacks a mapped file comes from: as of the RUN layer, and of the base layer.
+	t.like(first.stats(), {containerTableReads: 2});
+	t.is(fileOf(read, LIB).origin.package?.version, '1.0-1');
+	// Another scanner (another `livetree status`): the same answers, no database read.
+	const second = fresh();
+	const recorded = await scanWeb(second);
+	t.like(second.stats(), {containerTableReads: 0});
+	t.deepEqual(recorded.files, read.files);
+	// The base layer's dpkg status file changes (its stamp: a new mtime and ctime): both
+	// stacks hold that layer, so both are read again, and answer as before.
+	const c = await store.container(web.name);
+	const baseDir = c.GraphDriver.Data.LowerDir.split(':').at(-1)!;
+	layerIdOf(baseDir);
+	const status = join(baseDir, 'var/lib/dpkg/status');
+	const was = await stat(status);
+	await utimes(status, was.atime, new Date(was.mtimeMs + 1000));
+	const third = fresh();
+	t.deepEqual((await scanWeb(third)).files, read.files);
+	t.like(third.stats(), {containerTableReads: 2});
+	const fourth = fresh();
+	t.deepEqual((await scanWeb(fourth)).files, read.files);
+	t.like(fourth.stats(), {containerTableReads: 0});
 });
 
 test.serial('an upgrade inside the container makes its process stale, naming the package version of the layer it still maps', async t => {

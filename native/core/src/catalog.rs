@@ -19,6 +19,7 @@ mod deployments;
 mod encode;
 mod host_database;
 mod host_files;
+mod layer_databases;
 mod packages;
 mod repair;
 mod restarts;

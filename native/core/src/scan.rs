@@ -338,7 +338,8 @@ pub fn report_with(
         let recorded = k
             .catalog
             .record_host_files(&host_files)
-            .and_then(|()| k.record_host_database());
+            .and_then(|()| k.record_host_database())
+            .and_then(|()| k.record_layer_databases());
         if let Err(e) = recorded {
             report
                 .warnings

@@ -87,7 +87,8 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
     {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
-            "DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
+            "DROP TABLE layer_owners; DROP TABLE layer_database_packages; DROP TABLE layer_databases; \
+             DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
              DROP TABLE host_files; DROP TABLE timeline_uses; DROP TABLE timeline_processes; \
              DROP TABLE timeline_origins; DROP TABLE timeline_scans; DROP TABLE timeline_pruned; \
              DROP TABLE package_scans; DROP TABLE commit_package_list; \
@@ -181,7 +182,8 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
     {
         let conn = rusqlite::Connection::open(dir.catalog()).unwrap();
         conn.execute_batch(
-            "DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
+            "DROP TABLE layer_owners; DROP TABLE layer_database_packages; DROP TABLE layer_databases; \
+             DROP TABLE host_database_packages; DROP TABLE host_owners; DROP TABLE host_database; \
              DROP TABLE host_files; DROP TABLE timeline_uses; DROP TABLE timeline_processes; \
              DROP TABLE timeline_origins; DROP TABLE timeline_scans; DROP TABLE timeline_pruned; \
              PRAGMA user_version = 3;",
@@ -195,7 +197,7 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 6);
+        assert_eq!(SCHEMA_VERSION, 7);
     }
     assert!(cat.has_packages(&c1.checksum).unwrap());
     assert_eq!(
@@ -295,4 +297,80 @@ fn host_database_answers_for_its_stamp_and_the_paths_asked() {
         Some("2.36-10")
     );
     assert!(got.warnings.is_empty());
+}
+
+/// What an image layer stack's package database said, under its stamp: answered only for
+/// that stamp and only when every wanted path was asked before (an unowned path is an
+/// answer too; an empty set asks for the package list alone), with the packages in the
+/// database's own order; two stacks are two records.
+#[test]
+fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
+    use std::collections::HashSet;
+    let dir = TempDir::new("layerdb");
+    let libc = b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec();
+    let demo = b"/usr/lib/livetree-demo/libdemo.so.1".to_vec();
+    // Not in the order a package's row ID would give: zlib1g is recorded first, by the
+    // other stack.
+    let base = PackageTable {
+        packages: vec![
+            info("libc6", "2.36-9", Some("amd64")),
+            info("zlib1g", "1.2.13", Some("amd64")),
+        ],
+        paths: HashMap::from([(libc.clone(), 0)]),
+        source: Some("/var/lib/dpkg".into()),
+        warnings: vec![],
+    };
+    let run = PackageTable {
+        packages: vec![
+            info("zlib1g", "1.2.13", Some("amd64")),
+            info("livetree-demo", "1.0-1", Some("amd64")),
+            info("libc6", "2.36-9", Some("amd64")),
+        ],
+        paths: HashMap::from([(demo.clone(), 1)]),
+        source: Some("/var/lib/dpkg".into()),
+        warnings: vec!["a \"damaged\" entry".into()],
+    };
+    let wanted: HashSet<Vec<u8>> = [libc.clone(), demo.clone()].into();
+    {
+        let mut cat = Catalog::open(&dir.catalog()).unwrap();
+        assert!(cat.layer_database(b"run", &wanted).unwrap().is_none());
+        cat.record_layer_database(b"run", &run, &wanted).unwrap();
+        cat.record_layer_database(b"base", &base, &wanted).unwrap();
+        // The same stamp again adds the paths not asked about before.
+        let more: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+        cat.record_layer_database(b"base", &base, &more).unwrap();
+        // The same stamp with another package list is no record of it.
+        assert!(cat.record_layer_database(b"base", &run, &more).is_err());
+    }
+    let cat = Catalog::open(&dir.catalog()).unwrap();
+    for (stamp, table, owned) in [(&b"run"[..], &run, &demo), (&b"base"[..], &base, &libc)] {
+        let got = cat
+            .layer_database(stamp, &wanted)
+            .unwrap()
+            .expect("recorded");
+        assert_eq!(got.packages, table.packages);
+        assert_eq!(got.lookup(owned), table.lookup(owned));
+        assert_eq!(
+            got.paths.len(),
+            1,
+            "an unowned path is an answer, not an owner"
+        );
+        assert_eq!(got.source, table.source);
+        assert_eq!(got.warnings, table.warnings);
+        let names = cat
+            .layer_database(stamp, &HashSet::new())
+            .unwrap()
+            .expect("recorded");
+        assert_eq!(
+            (names.packages, names.paths.len()),
+            (table.packages.clone(), 0)
+        );
+    }
+    let ls: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+    assert!(cat.layer_database(b"base", &ls).unwrap().is_some());
+    assert!(cat.layer_database(b"run", &ls).unwrap().is_none());
+    assert!(cat
+        .layer_database(b"other", &HashSet::new())
+        .unwrap()
+        .is_none());
 }

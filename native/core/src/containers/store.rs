@@ -250,7 +250,17 @@ pub struct StoreCache {
     reads: Cell<u64>,
     /// Package tables read (not kept).
     table_reads: Cell<u64>,
+    /// Tables of image layer stacks read from their databases, not yet recorded in the
+    /// catalog (`take_unrecorded`).
+    unrecorded: RefCell<Vec<Unrecorded>>,
 }
+
+/// A table read from an image layer stack's database: its catalog key (`table_recorded`),
+/// the table, and the paths it was read for.
+pub type Unrecorded = (Vec<u8>, PackageTable, HashSet<Vec<u8>>);
+
+/// The catalog's record of a layer stack's table, asked by its stamp and wanted paths.
+pub type Recorded<'a> = &'a mut dyn FnMut(&[u8], &HashSet<Vec<u8>>) -> Option<PackageTable>;
 
 impl StoreCache {
     /// A new scan begins: every store is checked again once; stores and tables the last
@@ -260,6 +270,7 @@ impl StoreCache {
         self.stores
             .borrow_mut()
             .retain(|root, _| checked.contains(root));
+        self.unrecorded.borrow_mut().clear();
         let used = std::mem::take(&mut *self.tables_used.borrow_mut());
         self.tables.borrow_mut().retain(|k, _| used.contains(k));
         self.table_paths
@@ -373,6 +384,21 @@ impl StoreCache {
         name: &str,
         wanted: Option<&HashSet<Vec<u8>>>,
     ) -> Arc<PackageTable> {
+        self.table_recorded(layers, name, wanted, None)
+    }
+
+    /// `table`, first asking `recorded` (the catalog's record of an image layer stack,
+    /// `Catalog::layer_database`: by the stack's stamp, every layer's
+    /// `packages::database_fingerprint` top-most first and the `name` that its source and
+    /// warnings name it by, and by the paths wanted) before reading
+    /// the database; a table it read is noted for `take_unrecorded`. None: read as `table`.
+    pub fn table_recorded(
+        &self,
+        layers: &[PathBuf],
+        name: &str,
+        wanted: Option<&HashSet<Vec<u8>>>,
+        mut recorded: Option<Recorded<'_>>,
+    ) -> Arc<PackageTable> {
         let mut key = vec![match wanted {
             None => 0,
             Some(w) if w.is_empty() => 1,
@@ -382,13 +408,27 @@ impl StoreCache {
             key.extend(crate::packages::database_fingerprint(l));
             key.push(0xff);
         }
-        let read = |wanted: Option<&HashSet<Vec<u8>>>| {
+        // The catalog's key: the stamps, and the name its source and warnings are said by.
+        let mut stamp = key[1..].to_vec();
+        stamp.extend_from_slice(name.as_bytes());
+        let mut read = |wanted: Option<&HashSet<Vec<u8>>>| {
+            if let (Some(ask), Some(w)) = (recorded.as_mut(), wanted) {
+                if let Some(t) = ask(&stamp, w) {
+                    return (t, false);
+                }
+            }
             let tree =
                 super::layers::LayerTree::sharing(layers, name.to_string(), &self.layer_files);
-            crate::packages::read_table_for(&tree, wanted)
+            let t = crate::packages::read_table_for(&tree, wanted);
+            if let Some(w) = wanted.filter(|_| recorded.is_some()) {
+                self.unrecorded
+                    .borrow_mut()
+                    .push((stamp.clone(), t.clone(), w.clone()));
+            }
+            (t, true)
         };
         let Some(w) = wanted.filter(|w| !w.is_empty()) else {
-            return self.kept_table(key, || read(wanted));
+            return self.kept_table_read(key, || read(wanted));
         };
         let mut paths = self.table_paths.borrow_mut();
         let kept = paths.entry(key.clone()).or_default();
@@ -398,7 +438,13 @@ impl StoreCache {
         }
         let all = kept.clone();
         drop(paths);
-        self.kept_table(key, || read(Some(&all)))
+        self.kept_table_read(key, || read(Some(&all)))
+    }
+
+    /// The tables `table_recorded` read from the databases since the last call, with the
+    /// stamp and the paths each was read for: what the catalog should record.
+    pub fn take_unrecorded(&self) -> Vec<Unrecorded> {
+        std::mem::take(&mut *self.unrecorded.borrow_mut())
     }
 
     /// A package table kept by `key` (the fingerprint of the database files it is read
@@ -408,12 +454,25 @@ impl StoreCache {
         key: Vec<u8>,
         read: impl FnOnce() -> PackageTable,
     ) -> Arc<PackageTable> {
+        self.kept_table_read(key, || (read(), true))
+    }
+
+    /// `kept_table` with a `read` that says whether it read the database (or took a
+    /// record of it): only a read counts in `reads`.
+    fn kept_table_read(
+        &self,
+        key: Vec<u8>,
+        read: impl FnOnce() -> (PackageTable, bool),
+    ) -> Arc<PackageTable> {
         self.tables_used.borrow_mut().insert(key.clone());
         if let Some(t) = self.tables.borrow().get(&key) {
             return t.clone();
         }
-        let table = Arc::new(read());
-        self.table_reads.set(self.table_reads.get() + 1);
+        let (table, was_read) = read();
+        let table = Arc::new(table);
+        if was_read {
+            self.table_reads.set(self.table_reads.get() + 1);
+        }
         self.tables.borrow_mut().insert(key, table.clone());
         table
     }

@@ -43,6 +43,9 @@ struct StackWant {
     name: String,
     paths: std::collections::HashSet<Vec<u8>>,
     at: usize,
+    /// Whether the stack is image layers only (not the container's own): its table may be
+    /// kept in the catalog (`Scan::stack_table`).
+    image: bool,
 }
 
 /// A root directory's (dev, ino), as `ProcessRaw::root_dev_ino`.
@@ -383,6 +386,7 @@ impl Scan<'_> {
                 name: format!("layer {}", &ctx.facts.layers[i].layer.id),
                 paths: Default::default(),
                 at,
+                image: !ctx.facts.layers[i].own,
             });
             c.wants.len() - 1
         });
@@ -405,7 +409,7 @@ impl Scan<'_> {
         let mut added = 0;
         for w in wants {
             let before = self.warnings.len();
-            let table = self.stack_table(w.dirs, Some(&w.paths), || w.name);
+            let table = self.stack_table(w.dirs, Some(&w.paths), w.image, || w.name);
             let new: Vec<Warning> = self.warnings.drain(before..).collect();
             let at = w.at + added;
             added += new.len();
@@ -430,11 +434,15 @@ impl Scan<'_> {
     /// said once. `name` names the stack in them, when the table is read. `wanted`: the
     /// paths whose owners are asked for, or an empty set for its packages by name only
     /// (`StoreCache::table`); the table read for the paths of a stack this scan serves
-    /// the names of its packages too.
+    /// the names of its packages too. `image`: the stack is image layers only, which the
+    /// engine never changes: a fresh scan takes its table from the catalog's record of it
+    /// (`Catalog::layer_database`) while every layer's database files have the stamps it
+    /// was recorded under, and a table read here is recorded when the scan ends.
     fn stack_table(
         &mut self,
         dirs: Vec<PathBuf>,
         wanted: Option<&std::collections::HashSet<Vec<u8>>>,
+        image: bool,
         name: impl FnOnce() -> String,
     ) -> Arc<PackageTable> {
         let names_only = wanted.is_some_and(|w| w.is_empty());
@@ -447,7 +455,17 @@ impl Scan<'_> {
             return t.clone();
         }
         let (dirs, _) = &key;
-        let t = self.k.containers.table(dirs, &name(), wanted);
+        let catalog = &self.k.catalog;
+        // A catalog that cannot answer is no reason to fail: the database is read.
+        let mut ask = |stamp: &[u8], w: &std::collections::HashSet<Vec<u8>>| {
+            catalog.layer_database(stamp, w).ok().flatten()
+        };
+        let recorded =
+            (image && wanted.is_some()).then_some(&mut ask as containers::store::Recorded<'_>);
+        let t = self
+            .k
+            .containers
+            .table_recorded(dirs, &name(), wanted, recorded);
         for w in &t.warnings {
             if self.containers.said.insert(w.clone()) {
                 self.warnings
@@ -504,7 +522,8 @@ impl Scan<'_> {
                 .unwrap_or_default();
             // Compared by package name only: no path of its file lists is needed.
             let none = std::collections::HashSet::new();
-            let table = self.stack_table(dirs.clone(), Some(&none), || format!("image {image}"));
+            let table =
+                self.stack_table(dirs.clone(), Some(&none), true, || format!("image {image}"));
             let tree = format!("container:{}", ctx.report.id);
             for name in list.iter() {
                 out.extend(table.by_name(name).map(|p| (tree.clone(), p.clone())));

@@ -105,6 +105,21 @@ impl Knowledge {
         Ok(())
     }
 
+    /// Record in the catalog the image layer stacks' tables this scan read from their
+    /// databases (`StoreCache::take_unrecorded`), so the next scan (of any process) can
+    /// answer from there while their stamps hold.
+    pub fn record_layer_databases(&mut self) -> Result<()> {
+        let read = self.containers.take_unrecorded();
+        if self.catalog.is_read_only() {
+            return Ok(());
+        }
+        for (stamp, table, wanted) in read {
+            self.catalog
+                .record_layer_database(&stamp, &table, &wanted)?;
+        }
+        Ok(())
+    }
+
     /// A new scan begins: it has not asked for the host's table yet. The table read by an
     /// earlier scan is kept; `host_packages` decides whether it still holds.
     pub fn begin_scan(&mut self) {
