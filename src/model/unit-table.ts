@@ -147,14 +147,41 @@ export class UnitTable implements ScannedProcesses {
 		for (const [j, i] of table.config.entries()) this.configAt.set(i, j);
 	}
 
+	/** groupHints of the processes, from the columns: each pair's group is found once (at its
+	 * first process), not per process (pairs the core wrote apart but groupHints keys alike, an
+	 * empty cgroup and none, share it). */
 	groups(): UnitHintGroup[] {
 		const {pids, groups, group} = this.table;
-		return groupHints(
-			pids.map((pid, i) => {
-				const [cgroup, cgroupUnit] = groups[group[i]!]!;
-				return {pid, cgroupUnit, cgroup};
-			}),
-		);
+		const ofPair = new Array<UnitHintGroup | undefined>(groups.length);
+		const byUnit = new Map<string | null, Map<string | null, UnitHintGroup>>();
+		const out: UnitHintGroup[] = [];
+		for (let i = 0; i < pids.length; i++) {
+			const k = group[i]!;
+			let g = ofPair[k];
+			if (g === undefined) {
+				const [path, cgroupUnit] = groups[k]!;
+				const cgroup = path || null;
+				let byCgroup = byUnit.get(cgroupUnit);
+				if (!byCgroup) {
+					byCgroup = new Map();
+					byUnit.set(cgroupUnit, byCgroup);
+				}
+
+				g = byCgroup.get(cgroup);
+				if (!g) {
+					g = {cgroupUnit, cgroup, pids: [], at: []};
+					byCgroup.set(cgroup, g);
+					out.push(g);
+				}
+
+				ofPair[k] = g;
+			}
+
+			g.pids.push(pids[i]!);
+			g.at.push(i);
+		}
+
+		return out;
 	}
 
 	get(pid: number): UnitProcess | undefined {
