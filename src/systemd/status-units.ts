@@ -3,7 +3,7 @@
 // goes on without units and says so in a `systemd-unavailable` warning.
 import {debugLine} from '../debug-line.js';
 import type {Unit, Warning} from '../model/document.js';
-import type {ScannedProcesses, UnitProcess} from '../model/unit-table.js';
+import type {ScannedProcesses} from '../model/unit-table.js';
 import type {BusChoice} from '../options.js';
 import {checkBusAddress, clientOptions, managerSocket, noBusAt, resolveBusAddress} from './bus-address.js';
 import type {UnitQueries} from './bulk-client.js';
@@ -154,12 +154,8 @@ export async function unitsForProcesses(
 		// Its unit files changed since its main process started: on its processes.
 		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
-			const own: UnitProcess[] = [];
-			for (const pid of u.pids) {
-				const p = byPid.get(pid);
-				if (p) own.push(p);
-			}
-
+			// Read after every change above, and changing nothing.
+			const own = byPid.read(u.pids);
 			const {needsRestart, reasons} = unitRestartInfo(u, own, describe);
 			const {needsReload, applyConfigBy} = unitConfig(u, own);
 			const last = seen?.lastReloads.get(u.name);
