@@ -277,6 +277,22 @@ test('processes printed through the unit table equal the parsed document, change
 		renderJson(buildDocument({scan: whole, host, generatedAt}), false),
 		'nothing changed: the text as the core wrote it',
 	);
+	// A unit's processes read (as its reasons and configuration read them): what get gives, in
+	// the order asked, a PID not scanned left out; reading changes nothing printed.
+	const fresh = parseScan(scanner.scanSync({pids: all, unitTable: true}));
+	const read = fresh.unitTable!.read([...all].reverse().concat(1));
+	t.deepEqual(
+		read.map(p => p.pid),
+		[...all].reverse(),
+	);
+	t.deepEqual(
+		read,
+		[...all].reverse().map(pid => table.get(pid)),
+	);
+	t.is(
+		[...jsonChunks(buildDocument({scan: fresh, host, generatedAt}), false, fresh.unitTable)].join(''),
+		renderJson(buildDocument({scan: whole, host, generatedAt}), false),
+	);
 
 	// The same changes as systemd's units make: the manager places the first and third in
 	// x.service and the others in none; a unit-file change added to the fourth.
@@ -294,6 +310,8 @@ test('processes printed through the unit table equal the parsed document, change
 		p.configChanges = [...(p.configChanges ?? []), change];
 		p.needsReload = true;
 		withUnits(doc, [unit], [], true, doc === tableDoc ? table : undefined);
+		// Read after the change: the changed process itself.
+		t.is(processes.read([fourth!])[0], p);
 	}
 
 	t.is(tableDoc.summary.processesNeedingReload, 1);
