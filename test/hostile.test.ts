@@ -8,6 +8,7 @@ import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
 import type {ExecutionContext} from 'ava';
+import {keptScanner} from './helpers/kept-scanner.js';
 import {FIXTURES, Fixtures, ROOT} from './helpers/fixture.js';
 import {livetree} from './helpers/cli.js';
 import {checkedStatus as status} from './helpers/checked-status.js';
@@ -19,7 +20,6 @@ import {shellWord} from '../src/commands/rerun.js';
 import {buildDocument, withUnits} from '../src/model/build.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {scannedProcesses} from '../src/model/unit-table.js';
-import {native} from '../src/native.js';
 import {jsonChunks, renderJson} from '../src/render/json.js';
 import {reasons} from '../src/render/reason.js';
 
@@ -170,7 +170,7 @@ async function hostileMappers(t: ExecutionContext, prefix: string, names: Buffer
 	await writeFile(join(dir, 'unlinked.so'), PAGE);
 	const gone = await startMapper(t, [Buffer.from(join(dir, 'unlinked.so'))], {unlink: true});
 	const catalogPath = join(await fx.tempDir(), 'catalog.sqlite');
-	const scanner = new native.Scanner({sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
+	const scanner = keptScanner(t, {sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
 	return {scanner, pids: [kept.pid, gone.pid], host: {hostname: 'h', kernelRelease: 'k'}, generatedAt: new Date(0)};
 }
 
