@@ -156,11 +156,11 @@ export async function collectPrintable(options: CommonOptions, extra: CollectOpt
 	if (ahead) {
 		// Units need the processes' states, so they are added to the built document.
 		const {m, ahead: asked, wording} = await ahead;
-		const {addReasons} = await wording;
+		const {staleWords, reasonSentence} = await wording;
 		const rejudge = async (reloaded: readonly ReloadSeen[]) =>
 			(await scanOnly(options, {pids: reloaded.map(r => r.pid), reloaded: [...(extra.reloaded ?? []), ...reloaded]}, kept)).processes;
 		const processes = scan.unitTable ?? (await import('./model/unit-table.js')).scannedProcesses(doc.processes);
-		const {units, warnings, answered} = await m.unitsForProcesses(processes, asked, addReasons, options.procRoot, rejudge);
+		const {units, warnings, answered} = await m.unitsForProcesses(processes, asked, {words: staleWords, sentence: reasonSentence}, options.procRoot, rejudge);
 		withUnits(doc, units, warnings, answered, scan.unitTable);
 	} else if (noBus !== null) {
 		withUnits(doc, [], [{code: 'systemd-unavailable', message: noBus, pid: null}], false);

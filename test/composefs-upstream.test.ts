@@ -12,6 +12,7 @@ import {mkdir, mkdtemp, readFile, rm, stat} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
+import {keptScanner} from './helpers/kept-scanner.js';
 import {FIXTURES} from './helpers/fixture.js';
 import {track} from './helpers/children.js';
 import {file, idOf, proc} from './helpers/cfs-docs.js';
@@ -21,7 +22,6 @@ import {schemaErrors} from './helpers/schema.js';
 import {checkedDocument} from './helpers/exit-code.js';
 import type {StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
-import {native} from '../src/native.js';
 
 const execFileP = promisify(execFile);
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
@@ -257,7 +257,7 @@ test('upstream ostree, prepare-root: a kept scanner checksums each mapped file o
 	await run('commit', s, 'demo', '1.0');
 	const st = await run('deploy', s, 'demo');
 	const p = await mountAndRun(t, base, 'prepare-root', s, 0);
-	const kept = new native.Scanner({
+	const kept = keptScanner(t, {
 		sysroot: s,
 		procRoot: '/proc',
 		runDir: join(base, 'run'),
@@ -353,7 +353,7 @@ test("upstream ostree, prepare-root with /usr unlocked: lower files are the depl
 	// the first batch of 32, the later one alone in the second; a fresh scanner each time.
 	const fillers = Array.from({length: 31}, () => track(t, spawn('sleep', ['600'], {stdio: 'ignore'}), 'sleep').child.pid!);
 	for (let i = 0; i < 5; i++) {
-		const fresh = new native.Scanner({
+		const fresh = keptScanner(t, {
 			sysroot: s,
 			procRoot: '/proc',
 			runDir: join(base, 'run'),

@@ -9,6 +9,7 @@ import {execFileSync} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {appendFile, mkdir, readFile, stat, truncate, writeFile} from 'node:fs/promises';
 import {dirname, join} from 'node:path';
+import {keptScanner} from './helpers/kept-scanner.js';
 import {Fixtures, FIXTURES} from './helpers/fixture.js';
 import {file, idOf, proc} from './helpers/cfs-docs.js';
 import {until} from './helpers/children.js';
@@ -17,7 +18,6 @@ import {livetree} from './helpers/cli.js';
 import {schemaErrors} from './helpers/schema.js';
 import type {StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
-import {native} from '../src/native.js';
 
 const LIB = '/usr/lib/livetree-demo/libdemo.so.1';
 const LIBC = '/usr/lib/x86_64-linux-gnu/libc.so.6';
@@ -139,7 +139,7 @@ test("two composefs deployments whose images share inode numbers: each process i
 
 	// Their files come from overlay devices, none from the repo's: the repo's inode index
 	// (every objects/XX directory read) is never built for them.
-	const lazy = new native.Scanner({
+	const lazy = keptScanner(t, {
 		sysroot: built.sysroot,
 		procRoot: '/proc',
 		runDir: await fx.tempDir(),
@@ -274,7 +274,7 @@ test("the commit's composefs digest is reported; an image that does not match it
 
 	// A kept scanner (the exporter's) reads each image once while its file is unchanged,
 	// and says the image's warnings on every scan.
-	const kept = new native.Scanner({
+	const kept = keptScanner(t, {
 		sysroot: h.path,
 		procRoot: '/proc',
 		runDir: h.run,

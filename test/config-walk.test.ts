@@ -20,7 +20,7 @@ const pause = async (ms: number): Promise<void> => new Promise(r => setTimeout(r
 
 async function scan(fx: Fixtures, root: string, pids: number[], state: string): Promise<StatusDocument> {
 	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
-	const scanner = hostRootScanner(options, root);
+	const scanner = hostRootScanner(fx, options, root);
 	return collect(options, {pids}, scanner);
 }
 

@@ -56,7 +56,7 @@ async function chrootTree(fx: Fixtures): Promise<string> {
 /** A scan with `root` as the host root; one state directory per test, as a host keeps its catalog. */
 async function scan(fx: Fixtures, root: string, pids: number[], state: string, hostRoot = root): Promise<StatusDocument> {
 	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
-	const scanner = hostRootScanner(options, hostRoot);
+	const scanner = hostRootScanner(fx, options, hostRoot);
 	const doc = await collect(options, {pids}, scanner);
 	return doc;
 }

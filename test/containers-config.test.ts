@@ -59,13 +59,17 @@ async function holding(name: string, s: PodmanStore = store!, image = base): Pro
 /** Each scanned PID's changed paths (sorted), and how many fd directories the scan read. */
 async function scan(pids: number[]): Promise<{changed: Record<number, string[]>; fdReads: number}> {
 	const scanner = new native.Scanner({sysroot: store!.dir, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false});
-	const doc = parseScan(await scanner.scan({pids}));
-	const changed: Record<number, string[]> = {};
-	for (const p of doc.processes) {
-		changed[p.pid] = (p.configChanges ?? []).map(c => c.path).sort();
-	}
+	try {
+		const doc = parseScan(await scanner.scan({pids}));
+		const changed: Record<number, string[]> = {};
+		for (const p of doc.processes) {
+			changed[p.pid] = (p.configChanges ?? []).map(c => c.path).sort();
+		}
 
-	return {changed, fdReads: scanner.stats().configFdReads};
+		return {changed, fdReads: scanner.stats().configFdReads};
+	} finally {
+		scanner.release();
+	}
 }
 
 const each = (pids: number[], paths: string[]): Record<number, string[]> => Object.fromEntries(pids.map(p => [p, paths]));

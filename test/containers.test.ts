@@ -14,7 +14,7 @@ import {join} from 'node:path';
 import test from 'ava';
 import type {MappedFile, Process, StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
-import {native} from '../src/native.js';
+import {keptScanner} from './helpers/kept-scanner.js';
 import {livetree} from './helpers/cli.js';
 import {buildDemoDeb, containerPids, PodmanStore} from './helpers/podman.js';
 import {validateDocument} from './helpers/status-document.js';
@@ -142,7 +142,7 @@ test.serial('a container process names its container, image, layers and packages
 
 test.serial('a kept scanner reads the store records and image package databases again only when their files change', async t => {
 	const {store, web, state, firstImage} = w();
-	const scanner = new native.Scanner({sysroot: state, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false});
+	const scanner = keptScanner(t, {sysroot: state, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false});
 	const scanWeb = async () => parseScan(await scanner.scan({pids: [web.pid]})).processes.find(p => p.pid === web.pid)!;
 	const first = await scanWeb();
 	t.is(fileOf(first, LIB).origin.package?.version, '1.0-1');

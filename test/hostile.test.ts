@@ -1,50 +1,31 @@
 // Hostile input and failure: livetree never crashes, never lies, never writes.
 // Every case uses real processes mapping real files (fixtures/map-files.py mmaps whatever
 // it is given), real sysroots built with the ostree CLI, and the CLI as a user runs it.
-import {spawn, execFile, execFileSync} from 'node:child_process';
+import {spawn, execFile} from 'node:child_process';
 import {createHash} from 'node:crypto';
-import {chmod, chown, copyFile, lstat, mkdir, readFile, readdir, readlink, symlink, truncate, writeFile} from 'node:fs/promises';
+import {chmod, chown, copyFile, lstat, mkdir, readFile, readdir, readlink, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
 import type {ExecutionContext} from 'ava';
+import {keptScanner} from './helpers/kept-scanner.js';
 import {FIXTURES, Fixtures, ROOT} from './helpers/fixture.js';
-import {type CliResult, livetree, outcome} from './helpers/cli.js';
+import {livetree} from './helpers/cli.js';
+import {checkedStatus as status} from './helpers/checked-status.js';
 import {schemaErrors} from './helpers/schema.js';
 import {inPidNamespace} from './helpers/unit-cgroup.js';
-import {metricsExitCode, statusExitCode} from './helpers/exit-code.js';
+import {metricsExitCode} from './helpers/exit-code.js';
 import type {StatusDocument, Unit} from '../src/model/document.js';
 import {shellWord} from '../src/commands/rerun.js';
 import {buildDocument, withUnits} from '../src/model/build.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {scannedProcesses} from '../src/model/unit-table.js';
-import {native} from '../src/native.js';
 import {jsonChunks, renderJson} from '../src/render/json.js';
 import {reasons} from '../src/render/reason.js';
 
 const execFileP = promisify(execFile);
 const NOBODY = 65534;
 const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-
-/** `status --json`, checked against the schemas and its exit code against its report; the code is returned alongside. */
-async function status(
-	t: ExecutionContext,
-	state: string,
-	extra: string[] = [],
-	prefix: string[] = [],
-): Promise<{doc: StatusDocument; code: number; stderr: string}> {
-	const args = ['status', '--json', '--no-systemd', '--state-dir', state, ...extra];
-	const r = prefix.length === 0 ? await livetree(args) : await run(prefix[0]!, [...prefix.slice(1), process.execPath, join(ROOT, 'bin/livetree.js'), ...args]);
-	t.notRegex(r.stderr, /panick|RangeError|TypeError|at .*\.js:\d+/, 'no crash trace on stderr');
-	const doc = JSON.parse(r.stdout) as StatusDocument;
-	t.is(r.code, statusExitCode(doc), r.stderr);
-	t.deepEqual(schemaErrors(doc), []);
-	return {doc, code: r.code, stderr: r.stderr};
-}
-
-async function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<CliResult> {
-	return outcome(spawn(cmd, args, {stdio: ['ignore', 'pipe', 'pipe']}), timeoutMs);
-}
 
 interface Mapper {
 	pid: number;
@@ -189,7 +170,7 @@ async function hostileMappers(t: ExecutionContext, prefix: string, names: Buffer
 	await writeFile(join(dir, 'unlinked.so'), PAGE);
 	const gone = await startMapper(t, [Buffer.from(join(dir, 'unlinked.so'))], {unlink: true});
 	const catalogPath = join(await fx.tempDir(), 'catalog.sqlite');
-	const scanner = new native.Scanner({sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
+	const scanner = keptScanner(t, {sysroot: await fx.tempDir(), procRoot: '/proc', runDir: await fx.tempDir(), hostRoot: '/', catalogPath, kernel: false});
 	return {scanner, pids: [kept.pid, gone.pid], host: {hostname: 'h', kernelRelease: 'k'}, generatedAt: new Date(0)};
 }
 
@@ -277,6 +258,22 @@ test('processes printed through the unit table equal the parsed document, change
 		renderJson(buildDocument({scan: whole, host, generatedAt}), false),
 		'nothing changed: the text as the core wrote it',
 	);
+	// A unit's processes read (as its reasons and configuration read them): what get gives, in
+	// the order asked, a PID not scanned left out; reading changes nothing printed.
+	const fresh = parseScan(scanner.scanSync({pids: all, unitTable: true}));
+	const read = fresh.unitTable!.read([...all].reverse().concat(1));
+	t.deepEqual(
+		read.map(p => p.pid),
+		[...all].reverse(),
+	);
+	t.deepEqual(
+		read,
+		[...all].reverse().map(pid => table.get(pid)),
+	);
+	t.is(
+		[...jsonChunks(buildDocument({scan: fresh, host, generatedAt}), false, fresh.unitTable)].join(''),
+		renderJson(buildDocument({scan: whole, host, generatedAt}), false),
+	);
 
 	// The same changes as systemd's units make: the manager places the first and third in
 	// x.service and the others in none; a unit-file change added to the fourth.
@@ -294,6 +291,8 @@ test('processes printed through the unit table equal the parsed document, change
 		p.configChanges = [...(p.configChanges ?? []), change];
 		p.needsReload = true;
 		withUnits(doc, [unit], [], true, doc === tableDoc ? table : undefined);
+		// Read after the change: the changed process itself.
+		t.is(processes.read([fourth!])[0], p);
 	}
 
 	t.is(tableDoc.summary.processesNeedingReload, 1);
@@ -419,126 +418,6 @@ test('5,000 short-lived processes during scans: no crash, no duplicate, no phant
 
 	t.is(await done, 0);
 	t.true(overlapping > 0, 'at least one scan ran wholly while processes came and went');
-});
-
-/** The object file of CHECKSUM.KIND in a repo. */
-function objectPath(repo: string, checksum: string, kind: string): string {
-	return join(repo, 'objects', checksum.slice(0, 2), `${checksum.slice(2)}.${kind}`);
-}
-
-async function rootDirtree(repo: string, commit: string): Promise<string> {
-	const {stdout} = await execFileP('ostree', [`--repo=${repo}`, 'ls', '-C', '-d', commit, '/']);
-	const csum = stdout.trim().split(/\s+/)[4];
-	if (!csum || !/^[0-9a-f]{64}$/.test(csum)) {
-		throw new Error(`no dirtree checksum in ${stdout}`);
-	}
-
-	return csum;
-}
-
-async function flipLastByte(path: string): Promise<void> {
-	const b = await readFile(path);
-	b[b.length - 1] = b[b.length - 1]! ^ 0xff;
-	await writeFile(path, b);
-}
-
-for (const damage of ['truncated commit', 'bit-flipped commit', 'truncated dirtree', 'bit-flipped dirtree'] as const) {
-	test(`a ${damage}: a warning names the object, the rest is still reported`, async t => {
-		const fx = new Fixtures();
-		t.teardown(async () => fx.cleanup());
-		const s = await fx.buildSysroot('two');
-		const victim = s.deployments[1]!;
-		const intact = s.deployments[0]!;
-		let object: string;
-		if (damage.endsWith('commit')) {
-			object = victim.checksum;
-			const p = objectPath(s.repo, object, 'commit');
-			await (damage.startsWith('truncated') ? truncate(p, Math.floor((await lstat(p)).size / 2)) : flipLastByte(p));
-		} else {
-			// The 1.0 tree's root dirtree differs from 2.0's (usr/ differs), so only 1.0 is hit.
-			object = await rootDirtree(s.repo, victim.checksum);
-			t.not(object, await rootDirtree(s.repo, intact.checksum));
-			const p = objectPath(s.repo, object, 'dirtree');
-			await (damage.startsWith('truncated') ? truncate(p, 3) : flipLastByte(p));
-		}
-
-		const {doc} = await status(t, await fx.tempDir(), ['--sysroot', s.sysroot]);
-		t.is(doc.deployments.length, 2);
-		t.deepEqual(
-			doc.deployments.map(d => d.checksum),
-			[intact.checksum, victim.checksum],
-		);
-		t.is(doc.deployments[0]?.version, '2.0');
-		// Objects are named by their file: objects/XX/REST.KIND.
-		const file = objectPath(s.repo, object, damage.endsWith('commit') ? 'commit' : 'dirtree');
-		t.true(
-			doc.warnings.some(w => w.message.includes(file)),
-			JSON.stringify(doc.warnings),
-		);
-	});
-}
-
-test('a repo whose config is garbage: a warning, deployments still listed', async t => {
-	const fx = new Fixtures();
-	t.teardown(async () => fx.cleanup());
-	const s = await fx.buildSysroot('one');
-	await writeFile(join(s.repo, 'config'), Buffer.from([0x5b, 0x00, 0xff, 0x0a, 0x3d, 0x3d, 0x0a]));
-	const {doc} = await status(t, await fx.tempDir(), ['--sysroot', s.sysroot]);
-	t.is(doc.deployments.length, 1);
-	t.true(
-		doc.warnings.some(w => w.message.includes(join(s.repo, 'config')) || w.message.includes(s.repo)),
-		JSON.stringify(doc.warnings),
-	);
-});
-
-test('symlink loops in the sysroot and repo: no hang, the rest is reported', async t => {
-	const fx = new Fixtures();
-	t.teardown(async () => fx.cleanup());
-	const s = await fx.buildSysroot('two');
-	const d = s.deployments[0]!;
-	execFileSync('chattr', ['-i', d.path]);
-	await symlink('.', join(d.path, 'usr/loop'));
-	await symlink('a', join(d.path, 'b'));
-	await symlink('b', join(d.path, 'a'));
-	execFileSync('chattr', ['+i', d.path]);
-	await symlink('.', join(s.repo, 'refs/heads/loop'));
-	await symlink('..', join(s.repo, 'objects', (await readdir(join(s.repo, 'objects')))[0]!, 'loop'));
-	await symlink('loop', join(s.sysroot, 'ostree/deploy/demo/deploy/loop'));
-	// No hang: the scan ends (a loop followed for ever would meet the test's timeout), and
-	// reports what the loops do not touch.
-	const {doc} = await status(t, await fx.tempDir(), ['--sysroot', s.sysroot]);
-	t.deepEqual(
-		doc.deployments.map(x => x.checksum),
-		s.deployments.map(x => x.checksum),
-	);
-});
-
-test('ostree/deploy/OS/deploy is a symlink to itself: no hang, a warning says why', async t => {
-	const fx = new Fixtures();
-	t.teardown(async () => fx.cleanup());
-	const s = await fx.buildSysroot('one');
-	const deploy = join(s.sysroot, 'ostree/deploy/demo/deploy');
-	const moved = join(s.sysroot, 'ostree/deploy/demo/deploy.moved');
-	await execFileP('mv', [deploy, moved]);
-	await symlink('deploy', deploy);
-	const r = await run(
-		process.execPath,
-		[join(ROOT, 'bin/livetree.js'), 'status', '--json', '--no-systemd', '--sysroot', s.sysroot, '--state-dir', await fx.tempDir()],
-		// Bounded well past a loaded machine's scan of this host; a loop would never end.
-		240_000,
-	);
-	await execFileP('rm', [deploy]);
-	await execFileP('mv', [moved, deploy]);
-	t.notRegex(r.stderr, /panick|at .*\.js:\d+/);
-	const doc = JSON.parse(r.stdout) as StatusDocument;
-	t.is(r.code, statusExitCode(doc), r.stderr);
-	t.deepEqual(schemaErrors(doc), []);
-	t.deepEqual(doc.deployments, []);
-	// The boot entry still names the deployment; reaching it loops, and the warning says so.
-	t.true(
-		doc.warnings.some(w => w.code === 'deployment-missing' && /symbolic links/.test(w.message)),
-		JSON.stringify(doc.warnings),
-	);
 });
 
 test("unprivileged: map_files unreadable, others' processes unknown, warnings say why", async t => {

@@ -342,7 +342,7 @@ test('a host file replaced by a dpkg upgrade names the version a scan recorded, 
 	// packages model and renderer of `livetree packages`) with the test's root as host root.
 	const scanWith = async (state: string): Promise<StatusDocument> => {
 		const options = readCommon({sysroot, 'state-dir': state, 'no-systemd': true});
-		const scanner = hostRootScanner(options, root);
+		const scanner = hostRootScanner(fx, options, root);
 		return collect(options, {pids: [proc.pid]}, scanner);
 	};
 	const libOf = (doc: StatusDocument): MappedFile => {

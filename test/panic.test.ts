@@ -13,6 +13,7 @@ import {NativeError} from '../src/errors/native-error.js';
 import {ScanError} from '../src/errors/scan-error.js';
 import {WhichError} from '../src/errors/which-error.js';
 import {native} from '../src/native.js';
+import {keptScanner} from './helpers/kept-scanner.js';
 import {livetree} from './helpers/cli.js';
 import {startExporterProcess} from './helpers/exporter-process.js';
 import {parseExposition, valueOf} from './helpers/exposition.js';
@@ -40,7 +41,7 @@ async function withPanicAt<T>(point: string, f: () => Promise<T>): Promise<T> {
 test.serial('a panic in a scan is an EPANIC error, sync and async, and Node lives on', async t => {
 	const dir = await scratch(t);
 	const options = {sysroot: dir, procRoot: '/proc', runDir: dir, hostRoot: '/', catalogPath: join(dir, 'c.sqlite'), pids: [process.pid]};
-	const scanner = new native.Scanner(options);
+	const scanner = keptScanner(t, options);
 	for (const point of ['attribute', 'reader']) {
 		await withPanicAt(point, async () => {
 			const sync = t.throws<Coded>(() => native.scanSync(options));
@@ -73,7 +74,7 @@ test.serial('every entry point that does work is guarded: which and the catalog'
 		t.is(t.throws<Coded>(() => native.catalogCheck(join(dir, 'c.sqlite')))?.code, 'EPANIC');
 	});
 	await withPanicAt('Scanner.listRestarts', async () => {
-		const scanner = new native.Scanner({sysroot: dir, procRoot: '/proc', runDir: dir, hostRoot: '/', catalogPath: join(dir, 'c.sqlite')});
+		const scanner = keptScanner(t, {sysroot: dir, procRoot: '/proc', runDir: dir, hostRoot: '/', catalogPath: join(dir, 'c.sqlite')});
 		t.is(t.throws<Coded>(() => scanner.listRestarts())?.code, 'EPANIC');
 	});
 });

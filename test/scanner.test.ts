@@ -12,6 +12,7 @@ import {buildDocument} from '../src/model/build.js';
 import type {StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native, type ScanOptions} from '../src/native.js';
+import {keptScanner} from './helpers/kept-scanner.js';
 import {livetree} from './helpers/cli.js';
 import {Fixtures} from './helpers/fixture.js';
 import {schemaErrors} from './helpers/schema.js';
@@ -50,7 +51,7 @@ test("a scanner kept across scans sees commits, deployments, undeploys, prunes a
 	await rm(join(root, LIB));
 
 	const places: ScanOptions = {sysroot: s.path, procRoot: '/proc', runDir: s.run, hostRoot: '/', catalogPath, kernel: false};
-	const scanner = new native.Scanner(places);
+	const scanner = keptScanner(t, places);
 	const pids = [a.pid, b.pid];
 	const compare = async (step: string): Promise<StatusDocument> => {
 		const kept = await scanner.scan({pids});
@@ -118,7 +119,7 @@ test('a scanner with no catalog file remembers no more than a fresh scan', async
 	const d1 = (await s.deploy()).deployments[0]!;
 	const a = await fx.startChrooted(d1.path, ['/usr/bin/demo-sleep', '600']);
 	const places: ScanOptions = {sysroot: s.path, procRoot: '/proc', runDir: s.run, hostRoot: '/', kernel: false};
-	const scanner = new native.Scanner(places);
+	const scanner = keptScanner(t, places);
 	const pids = [a.pid];
 	t.deepEqual(documentOf(await scanner.scan({pids})), documentOf(await native.scan({...places, pids})));
 	await s.commit('2.0');
@@ -138,7 +139,7 @@ test('a scan of a sysroot that cannot be read fails with the code a fresh scan g
 	t.teardown(async () => fx.cleanup());
 	const dir = await fx.tempDir();
 	const missing = join(dir, 'nowhere');
-	const scanner = new native.Scanner({sysroot: missing, procRoot: '/proc', runDir: dir, hostRoot: '/', kernel: false});
+	const scanner = keptScanner(t, {sysroot: missing, procRoot: '/proc', runDir: dir, hostRoot: '/', kernel: false});
 	const kept = await scanner.scan({pids: [process.pid]}).then(
 		() => 'resolved',
 		(error: unknown) => String(error),
@@ -169,7 +170,7 @@ test('processes mapping the same files share them: written once in the scan, one
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const dir = await fx.tempDir();
-	const scanner = new native.Scanner({sysroot: dir, procRoot: '/proc', runDir: dir, hostRoot: '/', catalogPath: join(dir, 'catalog.sqlite'), kernel: false});
+	const scanner = keptScanner(t, {sysroot: dir, procRoot: '/proc', runDir: dir, hostRoot: '/', catalogPath: join(dir, 'catalog.sqlite'), kernel: false});
 	const json = scanner.scanSync({pids});
 	const text = JSON.parse(json.toString()) as {files: Array<{path: string}>; processes: Array<{files: number[]}>};
 	// The two processes map the same files: each is in the table once, named by both.

@@ -85,7 +85,7 @@ test('timeline --json: the core writes what the TypeScript mapping wrote, byte f
 	const state = await fx.tempDir();
 	const options = readCommon({sysroot, 'state-dir': state, 'no-systemd': true});
 	const file = catalogPath(options);
-	const scanner = hostRootScanner(options, root);
+	const scanner = hostRootScanner(fx, options, root);
 	const scanAt = async (at: number) => {
 		const doc = await collect(options, {observe: true}, scanner);
 		process.env['LIVETREE_TEST_SCAN_TIME'] = String(at);

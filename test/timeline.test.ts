@@ -176,7 +176,7 @@ test('a dpkg upgrade on a host without OSTree: the old version until the process
 	const options = readCommon({sysroot, 'state-dir': state, 'no-systemd': true});
 	// The CLI scans host root `/`; these are its own steps (collect, then the timeline's record,
 	// as `livetree status` does) with the test's root as host root and a set scan time.
-	const scanner = hostRootScanner(options, root);
+	const scanner = hostRootScanner(fx, options, root);
 	const scanAt = async (at: number): Promise<StatusDocument> => {
 		const doc = await collect(options, {observe: true}, scanner);
 		process.env['LIVETREE_TEST_SCAN_TIME'] = String(at);

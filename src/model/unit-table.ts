@@ -71,6 +71,10 @@ export interface ScannedProcesses {
 	groups(): UnitHintGroup[];
 	/** The process with this PID; undefined when none was scanned. */
 	get(pid: number): UnitProcess | undefined;
+	/** The processes of `pids` (a unit's), in that order, as its needsRestart, reasons and
+	 * configuration read them (a PID not scanned is left out): each as `get` gives it now,
+	 * but reading one changes nothing, and a process not asked for before is not kept. */
+	read(pids: readonly number[]): UnitProcess[];
 	/** Its start in clock ticks after boot as the scan read it (what its unit's `unit-file`
 	 * check measures from, instead of reading its `stat` again); undefined when not known. */
 	startTicks?(pid: number): number | undefined;
@@ -82,6 +86,15 @@ export function scannedProcesses(processes: readonly Process[]): ScannedProcesse
 	return {
 		groups: () => groupHints(processes.map(p => ({pid: p.pid, cgroupUnit: p.unit, cgroup: p.cgroup ?? null}))),
 		get: pid => byPid.get(pid),
+		read(pids) {
+			const own: UnitProcess[] = [];
+			for (const pid of pids) {
+				const p = byPid.get(pid);
+				if (p) own.push(p);
+			}
+
+			return own;
+		},
 	};
 }
 
@@ -147,14 +160,41 @@ export class UnitTable implements ScannedProcesses {
 		for (const [j, i] of table.config.entries()) this.configAt.set(i, j);
 	}
 
+	/** groupHints of the processes, from the columns: each pair's group is found once (at its
+	 * first process), not per process (pairs the core wrote apart but groupHints keys alike, an
+	 * empty cgroup and none, share it). */
 	groups(): UnitHintGroup[] {
 		const {pids, groups, group} = this.table;
-		return groupHints(
-			pids.map((pid, i) => {
-				const [cgroup, cgroupUnit] = groups[group[i]!]!;
-				return {pid, cgroupUnit, cgroup};
-			}),
-		);
+		const ofPair = new Array<UnitHintGroup | undefined>(groups.length);
+		const byUnit = new Map<string | null, Map<string | null, UnitHintGroup>>();
+		const out: UnitHintGroup[] = [];
+		for (let i = 0; i < pids.length; i++) {
+			const k = group[i]!;
+			let g = ofPair[k];
+			if (g === undefined) {
+				const [path, cgroupUnit] = groups[k]!;
+				const cgroup = path || null;
+				let byCgroup = byUnit.get(cgroupUnit);
+				if (!byCgroup) {
+					byCgroup = new Map();
+					byUnit.set(cgroupUnit, byCgroup);
+				}
+
+				g = byCgroup.get(cgroup);
+				if (!g) {
+					g = {cgroupUnit, cgroup, pids: [], at: []};
+					byCgroup.set(cgroup, g);
+					out.push(g);
+				}
+
+				ofPair[k] = g;
+			}
+
+			g.pids.push(pids[i]!);
+			g.at.push(i);
+		}
+
+		return out;
 	}
 
 	get(pid: number): UnitProcess | undefined {
@@ -168,6 +208,19 @@ export class UnitTable implements ScannedProcesses {
 		}
 
 		return a.process;
+	}
+
+	read(pids: readonly number[]): UnitProcess[] {
+		const own: UnitProcess[] = [];
+		for (const pid of pids) {
+			const i = this.index.get(pid);
+			if (i === undefined) continue;
+			// Asked for already (and maybe changed since): as it is; else as the table says,
+			// made for this read only (printAll writes it as the core did).
+			own.push(this.asked.get(i)?.process ?? this.process(i));
+		}
+
+		return own;
 	}
 
 	startTicks(pid: number): number | undefined {
@@ -251,8 +304,12 @@ export class UnitTable implements ScannedProcesses {
 	private readonly singles = new Map<number, MappedFile[]>();
 
 	private root(kind: ProcessRoot['kind']): Pick<ProcessRoot, 'kind'> {
-		const root = this.roots.get(kind) ?? {kind};
-		this.roots.set(kind, root);
+		let root = this.roots.get(kind);
+		if (root === undefined) {
+			root = {kind};
+			this.roots.set(kind, root);
+		}
+
 		return root;
 	}
 
@@ -260,8 +317,12 @@ export class UnitTable implements ScannedProcesses {
 		const files = this.table.files;
 		if (indexes.length !== 1) return indexes.map(f => files[f]!);
 		const f = indexes[0]!;
-		const one = this.singles.get(f) ?? [files[f]!];
-		this.singles.set(f, one);
+		let one = this.singles.get(f);
+		if (one === undefined) {
+			one = [files[f]!];
+			this.singles.set(f, one);
+		}
+
 		return one;
 	}
 

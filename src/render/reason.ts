@@ -28,7 +28,7 @@ function identical(f: MappedFile): string {
 
 export function fileReason(p: StaleProcess, f: MappedFile): string | undefined {
 	const what = whatItMaps(p.root.kind, f);
-	return what === undefined ? undefined : `PID ${p.pid} maps ${what}`;
+	return what === undefined ? undefined : reasonSentence(p.pid, what);
 }
 
 // What a process whose root is of `kind` maps, said once per file object and kind: in a
@@ -136,12 +136,27 @@ export function reasons(p: StaleProcess): string[] {
 // Adds the sentences of `reasons(p)` to `into`, each once: a unit's reasons are made of
 // thousands of these, gathered in one set (no set or array per process).
 export function addReasons(p: StaleProcess, into: Set<string>): void {
+	for (const w of staleWords(p)) into.add(reasonSentence(p.pid, w));
+}
+
+// What each file that makes `p` stale maps, most telling first: its reasons without the PID
+// (the same for every process of the same root kind and stale files; a unit's reasons make
+// them once for a run of such processes, systemd/reasons.ts).
+export function staleWords(p: Pick<StaleProcess, 'root' | 'files'>): string[] {
 	// One file (the common case: a replaced library) needs no ranking.
 	const files = p.files.length === 1 ? p.files : staleFiles(p);
+	const words: string[] = [];
 	for (const f of files) {
-		const r = fileReason(p, f);
-		if (r !== undefined) into.add(r);
+		const what = whatItMaps(p.root.kind, f);
+		if (what !== undefined) words.push(what);
 	}
+
+	return words;
+}
+
+// The sentence of process `pid` for one of its staleWords.
+export function reasonSentence(pid: number, what: string): string {
+	return `PID ${pid} maps ${what}`;
 }
 
 // The first reason only, without the PID: tables have room for one line of why.

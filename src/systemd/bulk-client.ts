@@ -70,6 +70,9 @@ function connectionError(o: {kind: string; message: string}, context: string): S
 
 export class BulkSystemdClient implements UnitQueries {
 	readonly concurrency = Number.POSITIVE_INFINITY;
+	/** How many calls this client has sent the manager (each Get of a bulk read one): what
+	 * the manager answers, one call per turn of its event loop. */
+	sent = 0;
 	private queue: Pending[] = [];
 	private scheduled = false;
 	private closed = false;
@@ -231,6 +234,7 @@ export class BulkSystemdClient implements UnitQueries {
 		}
 
 		if (asked.length === 0) return result;
+		for (const k of kindOf) for (const g of kinds[k]!) this.sent += g.names.length;
 		const outcome = await this.answered<PropertiesOutcome>('unit properties', async () => this.conn.getProperties({...this.to(), kinds, paths, kindOf}));
 		const {values} = outcome;
 		const failed = new Map<number, [string, string]>();
@@ -317,6 +321,7 @@ export class BulkSystemdClient implements UnitQueries {
 	// One exchange of many calls (no batching by turn): their replies, in order; a failure of
 	// the connection itself is thrown.
 	private async exchange(calls: DbusCall[], what: string): Promise<Reply[]> {
+		this.sent += calls.length;
 		return (await this.answered<Outcome>(what, async () => this.conn.calls(calls))).replies ?? [];
 	}
 
@@ -359,6 +364,7 @@ export class BulkSystemdClient implements UnitQueries {
 		this.scheduled = false;
 		const batch = this.queue;
 		this.queue = [];
+		this.sent += batch.length;
 		let outcome: Outcome;
 		try {
 			outcome = JSON.parse((await this.conn.calls(batch.map(p => p.call))) as string) as Outcome;

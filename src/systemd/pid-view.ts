@@ -8,6 +8,7 @@ import {readFile, readlink} from 'node:fs/promises';
 import {join} from 'node:path';
 import type {UnitQueries} from './bulk-client.js';
 import {readCgroupPids} from './cgroup.js';
+import type {UnitProperties} from './unit-properties.js';
 
 export interface PidView {
 	/** The manager sees our PIDs as they are (the usual case, and the fallback when unsure). */
@@ -51,12 +52,14 @@ async function pidNamespace(procRoot: string, pid: number | 'self'): Promise<str
  */
 export async function managerPidView(
 	client: Pick<UnitQueries, 'getUnitPropertiesByName'>,
-	opts: {procRoot?: string; cgroupFsRoot?: string} = {},
+	// `init`: init.scope's properties, asked already (a status asks them with the other active
+	// scopes'); without them, they are asked here.
+	opts: {procRoot?: string; cgroupFsRoot?: string; init?: Pick<UnitProperties, 'controlGroup'>} = {},
 ): Promise<PidView> {
 	const procRoot = opts.procRoot ?? '/proc';
 	let members: number[] | null = null;
 	try {
-		const init = await client.getUnitPropertiesByName('init.scope');
+		const init = opts.init ?? (await client.getUnitPropertiesByName('init.scope'));
 		members = init.controlGroup === null ? null : await readCgroupPids(init.controlGroup, opts.cgroupFsRoot);
 	} catch {
 		return samePidView;

@@ -6,9 +6,13 @@ import type {Process, StaleReason} from '../model/document.js';
 import type {StaleProcess, UnitProcess} from '../model/unit-table.js';
 import type {UnitStatus} from './units.js';
 
-/** Adds the sentences saying why a process needs a restart to `into`, each once
- * (src/render/reason.ts `addReasons`). */
-export type DescribeProcess = (p: StaleProcess, into: Set<string>) => void;
+/** How the sentences saying why a process needs a restart are worded (src/render/reason.ts
+ * `staleWords`, `reasonSentence`): what its stale files map, the same for every process of
+ * the same root kind and stale files, and the sentence of one of them for a PID. */
+export interface DescribeProcess {
+	words(p: StaleProcess): readonly string[];
+	sentence(pid: number, what: string): string;
+}
 
 /** A mapped file of one process that makes the process stale, as restart records keep it. */
 export interface StaleFile {
@@ -52,10 +56,21 @@ export function unitRestartInfo(unit: Pick<UnitStatus, 'pids'>, processes: reado
 	// loops, no intermediate arrays).
 	const reasons = new Set<string>();
 	let needsRestart = false;
+	// A run of processes sharing their root and stale files (the unit table's stale processes
+	// share both objects: thousands map one replaced library) is worded once.
+	let root: StaleProcess['root'] | undefined;
+	let files: StaleProcess['files'] | undefined;
+	let words: readonly string[] = [];
 	for (const p of processes) {
 		if (!p.needsRestart || !pids.has(p.pid)) continue;
 		needsRestart = true;
-		describe(p, reasons);
+		if (p.root !== root || p.files !== files) {
+			root = p.root;
+			files = p.files;
+			words = describe.words(p);
+		}
+
+		for (const w of words) reasons.add(describe.sentence(p.pid, w));
 	}
 
 	return {needsRestart, reasons: [...reasons]};

@@ -3,11 +3,11 @@
 // goes on without units and says so in a `systemd-unavailable` warning.
 import {debugLine} from '../debug-line.js';
 import type {Unit, Warning} from '../model/document.js';
-import type {ScannedProcesses, UnitProcess} from '../model/unit-table.js';
+import type {ScannedProcesses} from '../model/unit-table.js';
 import type {BusChoice} from '../options.js';
 import {checkBusAddress, clientOptions, managerSocket, noBusAt, resolveBusAddress} from './bus-address.js';
 import type {UnitQueries} from './bulk-client.js';
-import type {SystemdClient} from './client.js';
+import type {ListedUnit, SystemdClient} from './client.js';
 import {SystemdError} from './errors/systemd-error.js';
 import {seeOutsideReloads, type Rejudge} from './outside-reloads.js';
 import {managerPidView, type PidView} from './pid-view.js';
@@ -92,11 +92,19 @@ export interface UnitsAhead {
 export async function askAhead(bus: BusChoice, procRoot = '/proc', unitFiles = true): Promise<UnitsAhead> {
 	const {client, close} = await openUnitQueries(bus);
 	try {
-		const [pidView, listed] = await Promise.all([managerPidView(client), client.listUnits()]);
 		const answered = new Map<string, UnitProperties | Error>();
+		let listed: Map<string, ListedUnit>;
+		let pidView: PidView;
 		if (client.getUnitsProperties) {
+			listed = await client.listUnits();
 			const likely = [...listed.values()].filter(u => /\.(service|scope)$/.test(u.id) && u.activeState !== 'inactive' && u.activeState !== 'failed');
 			for (const [name, got] of await client.getUnitsProperties(likely)) answered.set(name, got);
+			// The manager's PID namespace from init.scope's ControlGroup, asked with the other
+			// scopes' (an active init.scope): not asked again (GetUnit and 11 Gets per status).
+			const init = answered.get('init.scope');
+			pidView = await managerPidView(client, init === undefined || init instanceof Error ? {} : {init});
+		} else {
+			[pidView, listed] = await Promise.all([managerPidView(client), client.listUnits()]);
 		}
 
 		if (!unitFiles) return {client, close, pidView, prefetched: {listed, answered}};
@@ -146,12 +154,8 @@ export async function unitsForProcesses(
 		// Its unit files changed since its main process started: on its processes.
 		const configWarnings = addUnitFileChanges(collected.units, byPid, procRoot, pidView.manager ?? null, unitFiles);
 		const units = collected.units.map(u => {
-			const own: UnitProcess[] = [];
-			for (const pid of u.pids) {
-				const p = byPid.get(pid);
-				if (p) own.push(p);
-			}
-
+			// Read after every change above, and changing nothing.
+			const own = byPid.read(u.pids);
 			const {needsRestart, reasons} = unitRestartInfo(u, own, describe);
 			const {needsReload, applyConfigBy} = unitConfig(u, own);
 			const last = seen?.lastReloads.get(u.name);

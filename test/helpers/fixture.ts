@@ -143,6 +143,11 @@ export class SysrootHandle {
 export class Fixtures {
 	private readonly undo: Array<() => Promise<void>> = [];
 
+	/** Run FN in cleanup(), before what was registered earlier is undone. */
+	teardown(fn: () => void | Promise<void>): void {
+		this.undo.push(async () => fn());
+	}
+
 	/** A fresh temporary directory (e.g. a --state-dir), removed by cleanup(). */
 	async tempDir(prefix = 'livetree-tmp-'): Promise<string> {
 		const dir = await mkdtemp(join(tmpdir(), prefix));
