@@ -45,16 +45,20 @@ async function sleeps(name: string): Promise<number[]> {
 /** Each scanned PID's stale files (path: reason, sorted), and how many roots the scan opened. */
 async function scan(pids: number[]): Promise<{stale: Record<number, string[]>; rootOpens: number}> {
 	const scanner = new native.Scanner({sysroot: store!.dir, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false});
-	const doc = parseScan(await scanner.scan({pids}));
-	const stale: Record<number, string[]> = {};
-	for (const p of doc.processes) {
-		stale[p.pid] = p.files
-			.filter(f => f.staleReason !== null)
-			.map(f => `${f.path}: ${f.staleReason}`)
-			.sort();
-	}
+	try {
+		const doc = parseScan(await scanner.scan({pids}));
+		const stale: Record<number, string[]> = {};
+		for (const p of doc.processes) {
+			stale[p.pid] = p.files
+				.filter(f => f.staleReason !== null)
+				.map(f => `${f.path}: ${f.staleReason}`)
+				.sort();
+		}
 
-	return {stale, rootOpens: scanner.stats().rootOpens};
+		return {stale, rootOpens: scanner.stats().rootOpens};
+	} finally {
+		scanner.release();
+	}
 }
 
 const each = (pids: number[], stale: string[]): Record<number, string[]> => Object.fromEntries(pids.map(p => [p, stale]));

@@ -204,9 +204,10 @@ test.serial('a kept scanner reads the store records and image package databases 
 test.serial('a fresh scanner takes the image package tables from the catalog an earlier scan recorded them in, and reads a changed database again', async t => {
 	const {store, web, state} = w();
 	const catalogPath = join(state, 'layer-tables.sqlite');
+	// Each released by the test's teardown, before the store's directories are removed.
 	const fresh = () =>
-		new native.Scanner({sysroot: state, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false, catalogPath});
-	const scanWeb = async (s: InstanceType<typeof native.Scanner>) => parseScan(await s.scan({pids: [web.pid]})).processes.find(p => p.pid === web.pid)!;
+		keptScanner(t, {sysroot: state, procRoot: '/proc', sysRoot: '/sys', runDir: '/run', hostRoot: '/', progress: false, kernel: false, catalogPath});
+	const scanWeb = async (s: ReturnType<typeof fresh>) => parseScan(await s.scan({pids: [web.pid]})).processes.find(p => p.pid === web.pid)!;
 	const first = fresh();
 	const read = await scanWeb(first);
 	// The two stacks a mapped file comes from: as of the RUN layer, and of the base layer.
