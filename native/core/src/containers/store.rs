@@ -389,8 +389,9 @@ impl StoreCache {
 
     /// `table`, first asking `recorded` (the catalog's record of an image layer stack,
     /// `Catalog::layer_database`: by the stack's stamp, every layer's
-    /// `packages::database_fingerprint` top-most first and the `name` that its source and
-    /// warnings name it by, and by the paths wanted) before reading
+    /// `packages::database_fingerprint` top-most first, the `name` that its source and
+    /// warnings name it by and whether paths are asked at all, and by the paths wanted)
+    /// before reading
     /// the database; a table it read is noted for `take_unrecorded`. None: read as `table`.
     pub fn table_recorded(
         &self,
@@ -408,8 +409,9 @@ impl StoreCache {
             key.extend(crate::packages::database_fingerprint(l));
             key.push(0xff);
         }
-        // The catalog's key: the stamps, and the name its source and warnings are said by.
-        let mut stamp = key[1..].to_vec();
+        // The catalog's key: whether paths or the package list alone are asked, the stamps,
+        // and the name its source and warnings are said by.
+        let mut stamp = key.clone();
         stamp.extend_from_slice(name.as_bytes());
         let mut read = |wanted: Option<&HashSet<Vec<u8>>>| {
             if let (Some(ask), Some(w)) = (recorded.as_mut(), wanted) {
