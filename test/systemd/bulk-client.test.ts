@@ -2,12 +2,13 @@
 // buses: it must answer exactly what the dbus-next client answers, and fail the same ways.
 import {spawn} from 'node:child_process';
 import {mkdtempSync, rmSync} from 'node:fs';
-import {connect, createServer} from 'node:net';
+import {createServer} from 'node:net';
 import test from 'ava';
 import {BulkSystemdClient} from '../../src/systemd/bulk-client.js';
 import {connectSystemd} from '../../src/systemd/client.js';
 import {SystemdError} from '../../src/systemd/errors/systemd-error.js';
 import {startUserManager} from '../helpers/systemd-user.js';
+import {listening} from '../helpers/unix-socket.js';
 
 test('on a real systemd --user: the same units, properties and errors as the dbus-next client', async t => {
 	const m = await startUserManager();
@@ -88,18 +89,6 @@ test("the manager's own socket (systemd/private): the same answers as through th
 	t.is(await BulkSystemdClient.connectDirect(`${dir}/none`), null);
 });
 
-/** Whether a connection to the Unix socket at PATH is accepted (then closed at once). */
-async function accepts(path: string): Promise<boolean> {
-	return new Promise(resolve => {
-		const socket = connect(path);
-		socket.once('connect', () => {
-			socket.destroy();
-			resolve(true);
-		});
-		socket.once('error', () => resolve(false));
-	});
-}
-
 test('no socket, a bus without systemd, and a socket that closes at once: systemd-unavailable', async t => {
 	const dir = mkdtempSync('/tmp/livetree-bulkbus-');
 	t.teardown(() => rmSync(dir, {recursive: true, force: true}));
@@ -114,9 +103,8 @@ test('no socket, a bus without systemd, and a socket that closes at once: system
 		daemon.kill('SIGTERM');
 		await exited;
 	});
-	// Listening, not only bound: the socket file exists from bind(), and a connect before the
-	// daemon's listen() is refused (seen under load: "Connection refused", not the answer asked about).
-	for (let i = 0; i < 200 && !(await accepts(`${dir}/bus`)); i++) await new Promise(r => setTimeout(r, 50));
+	// Listening, not only bound (seen under load: "Connection refused", not the answer asked about).
+	t.true(await listening(`${dir}/bus`), 'dbus-daemon listens');
 	const bare = await t.throwsAsync(BulkSystemdClient.connect(address), {instanceOf: SystemdError});
 	t.is(bare?.code, 'systemd-unavailable', bare?.message);
 	t.is(bare?.message, `no systemd manager on ${address} (org.freedesktop.systemd1 has no owner)`);
