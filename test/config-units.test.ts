@@ -2,7 +2,7 @@
 // restart --reload-needed` reloading a unit with ExecReload whose daemon holds its
 // configuration open, verified, while one without ExecReload is left alone; reloads made
 // outside livetree. (`unit-file` changes: test/config-unit-files.test.ts.)
-import {mkdtemp, rename, rm, writeFile, appendFile} from 'node:fs/promises';
+import {mkdtemp, readFile, readlink, rename, rm, stat, writeFile, appendFile} from 'node:fs/promises';
 import os from 'node:os';
 import {join} from 'node:path';
 import test, {type ExecutionContext} from 'ava';
@@ -16,6 +16,7 @@ import {checkedDocument} from './helpers/exit-code.js';
 import {schemaErrors} from './helpers/schema.js';
 import type {UserManager} from './helpers/systemd-user.js';
 import {changedAt, mainPid, managerAndState, proc, tick, unitOf, writeUnit} from './helpers/config-units.js';
+import {childrenOf} from './helpers/proc-children.js';
 
 // A daemon that holds its configuration open as /etc/default/lt-daemon.conf (a directory of
 // the test's own bound over /etc/default in the daemon's private mount namespace: the host's
@@ -34,6 +35,26 @@ async function daemon(dir: string, reopen = true): Promise<string> {
 		].join('\n'),
 	);
 	return `/usr/bin/unshare -m --propagation private /bin/bash ${script} ${dir}`;
+}
+
+/**
+ * The main PID of UNIT, a daemon() started by M, once it holds its configuration open and has
+ * set its SIGHUP trap (its loop's first sleep runs): a reload before the trap kills it, and a
+ * file replaced before it opened it is the one it holds (both seen on a loaded machine).
+ */
+async function daemonPid(m: UserManager, unit: string): Promise<number> {
+	const deadline = Date.now() + 60_000;
+	for (;;) {
+		const pid = await mainPid(m, unit);
+		if (pid > 0) {
+			const held = await readlink(`/proc/${pid}/fd/3`).catch(() => '');
+			const looping = await Promise.all((await childrenOf(pid)).map(async c => (await readFile(`/proc/${c}/comm`, 'utf8').catch(() => '')).trim()));
+			if (held.endsWith('/lt-daemon.conf') && looping.includes('sleep')) return pid;
+		}
+
+		if (Date.now() > deadline) throw new Error(`${unit}: its daemon did not start within 60 s`);
+		await tick();
+	}
 }
 
 /** A daemon's configuration directory, removed at teardown: lt-daemon.conf holds `v1`. */
@@ -58,8 +79,8 @@ test.serial('restart --reload-needed reloads a unit with ExecReload and verifies
 	await m.systemctl(['daemon-reload']);
 	await m.systemctl(['start', 'lt-reload.service', 'lt-noreload.service']);
 	await tick();
-	const pid = await mainPid(m, 'lt-reload.service');
-	const otherPid = await mainPid(m, 'lt-noreload.service');
+	const pid = await daemonPid(m, 'lt-reload.service');
+	const otherPid = await daemonPid(m, 'lt-noreload.service');
 
 	// Nothing changed yet: nothing to reload, and --reload-needed does nothing.
 	const clean = checkedDocument(await livetree(['status', '--json', ...bus]));
@@ -163,7 +184,7 @@ test.serial(
 		await m.systemctl(['daemon-reload']);
 		await m.systemctl(['start', 'lt-inplace.service', 'lt-frag.service']);
 		await tick();
-		const pid = await mainPid(m, 'lt-inplace.service');
+		const pid = await daemonPid(m, 'lt-inplace.service');
 
 		// A daemon that does not read its configuration on SIGHUP: the reload is done, the same
 		// process runs, and it still holds the replaced file.
@@ -172,7 +193,7 @@ test.serial(
 		await m.systemctl(['daemon-reload']);
 		await m.systemctl(['start', 'lt-deaf.service']);
 		await tick();
-		const deafPid = await mainPid(m, 'lt-deaf.service');
+		const deafPid = await daemonPid(m, 'lt-deaf.service');
 		await replace(join(deafDir, 'lt-daemon.conf'), 'v2\n');
 		const deaf = await livetree(['restart', '--reload-needed', '--json', ...bus]);
 		t.is(deaf.code, 1, deaf.stdout + deaf.stderr);
@@ -265,8 +286,8 @@ test.serial('a reload made outside livetree (systemctl reload) clears the change
 	await m.systemctl(['daemon-reload']);
 	await m.systemctl(['start', 'lt-ext.service', 'lt-extfail.service']);
 	await tick();
-	const pid = await mainPid(m, 'lt-ext.service');
-	const failPid = await mainPid(m, 'lt-extfail.service');
+	const pid = await daemonPid(m, 'lt-ext.service');
+	const failPid = await daemonPid(m, 'lt-extfail.service');
 
 	// Nothing changed: nothing is asked about reloads.
 	const clean = await livetree(['status', '--json', ...bus], debug);
@@ -382,14 +403,18 @@ test.serial('a daemon that keeps its replaced configuration is still said after 
 	await m.systemctl(['daemon-reload']);
 	await m.systemctl(['start', 'lt-extdeaf.service', 'lt-exthears.service', 'lt-extslow.service']);
 	await tick();
-	const deafPid = await mainPid(m, 'lt-extdeaf.service');
-	const hearsPid = await mainPid(m, 'lt-exthears.service');
-	const slowPid = await mainPid(m, 'lt-extslow.service');
+	const deafPid = await daemonPid(m, 'lt-extdeaf.service');
+	const hearsPid = await daemonPid(m, 'lt-exthears.service');
+	const slowPid = await daemonPid(m, 'lt-extslow.service');
 	await replace(join(deaf, 'lt-daemon.conf'), 'v2\n');
 	await replace(join(hears, 'lt-daemon.conf'), 'v2\n');
 	await appendFile(join(slow, 'lt-daemon.conf'), 'v2\n');
 	await tick();
 	await m.systemctl(['reload', 'lt-extdeaf.service', 'lt-exthears.service']);
+	// The reload's kill has ended; the daemon that hears it reopens in its next turn, awaited.
+	const fresh = (await stat(join(hears, 'lt-daemon.conf'))).ino;
+	for (let i = 0; i < 600 && (await stat(`/proc/${hearsPid}/fd/3`).catch(() => null))?.ino !== fresh; i++) await tick();
+	t.is((await stat(`/proc/${hearsPid}/fd/3`)).ino, fresh, 'lt-exthears reopened its configuration');
 	await m.systemctl(['reload', '--no-block', 'lt-extslow.service']);
 	for (let i = 0; i < 100 && (await m.show('lt-extslow.service', ['SubState']))['SubState'] !== 'reload'; i++) await tick();
 	t.is((await m.show('lt-extslow.service', ['SubState']))['SubState'], 'reload');

@@ -5,7 +5,7 @@
 // descriptor inherited from its parent) is not a change since its start.
 import {execFile, spawn} from 'node:child_process';
 import {randomUUID} from 'node:crypto';
-import {appendFile, mkdir, readdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
+import {appendFile, mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
@@ -13,6 +13,7 @@ import {collect} from '../src/collect.js';
 import type {StatusDocument} from '../src/model/document.js';
 import {readCommon} from '../src/options.js';
 import {hostRootScanner} from './helpers/host-scanner.js';
+import {childrenOf} from './helpers/proc-children.js';
 import {FIXTURES, Fixtures} from './helpers/fixture.js';
 
 const run = promisify(execFile);
@@ -22,19 +23,6 @@ async function scan(fx: Fixtures, root: string, pids: number[], state: string): 
 	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
 	const scanner = hostRootScanner(fx, options, root);
 	return collect(options, {pids}, scanner);
-}
-
-/** The PIDs whose parent is `pid` (from /proc/PID/stat: /proc/PID/task/TID/children may not be built in). */
-async function childrenOf(pid: number): Promise<number[]> {
-	const out: number[] = [];
-	for (const name of await readdir('/proc')) {
-		if (!/^\d+$/.test(name)) continue;
-		const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-		const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-		if (ppid === pid) out.push(Number(name));
-	}
-
-	return out;
 }
 
 const changed = (doc: StatusDocument, pids: number[]) =>
