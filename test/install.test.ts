@@ -159,6 +159,10 @@ test('npm pack, npm install -g into a prefix: the installed livetree runs from t
 });
 
 test('without the platform package, the install builds the addon from the shipped sources with cargo', async t => {
+	// A release build of the addon: 4m 50s once beside another checkout's suite, whose same
+	// test waited on the shared target directory's lock; ava's 5 minutes without a result
+	// would end every running file.
+	t.timeout(1_500_000);
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const work = await fx.tempDir();
