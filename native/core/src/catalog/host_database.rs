@@ -6,12 +6,14 @@
 //! `info/*.list` files again (most of a scan's time outside /proc on a host without
 //! OSTree). It is a cache of what the database says now: the stamp of a new database
 //! replaces it whole. What a replaced file *had* is `host_files.rs`'s record.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::encode::{json_strings, now, strings_of_json};
-use super::packages::{package_from_row, package_id, package_statements, PACKAGE_COLUMNS};
+use super::encode::{json_strings, now};
+use super::packages::{
+    owners_into, package_id, package_statements, recorded_table, PACKAGE_COLUMNS,
+};
 use super::Catalog;
 use crate::error::Result;
 use crate::packages::PackageTable;
@@ -57,51 +59,21 @@ impl Catalog {
         let Some((source, warnings)) = head else {
             return Ok(None);
         };
-        let mut table = PackageTable {
-            source,
-            warnings: strings_of_json(&self.conn, &warnings).map_err(err)?,
-            ..PackageTable::default()
-        };
-        let mut index: HashMap<i64, u32> = HashMap::new();
-        {
-            let mut list = self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT {PACKAGE_COLUMNS}, p.id FROM host_database_packages h \
-                     JOIN packages p ON p.id = h.package_id ORDER BY p.id"
-                ))
-                .map_err(err)?;
-            let rows = list
-                .query_map([], |r| Ok((package_from_row(r)?, r.get::<_, i64>(6)?)))
-                .map_err(err)?;
-            for row in rows {
-                let (p, id) = row.map_err(err)?;
-                index.insert(id, table.packages.len() as u32);
-                table.packages.push(p);
-            }
-        }
+        let list = format!(
+            "SELECT {PACKAGE_COLUMNS}, p.id FROM host_database_packages h \
+             JOIN packages p ON p.id = h.package_id ORDER BY p.id"
+        );
+        let (mut table, index) =
+            recorded_table(&self.conn, source, &warnings, &list, []).map_err(err)?;
         let mut owner = self
             .conn
             .prepare_cached("SELECT package_id FROM host_owners WHERE path = ?1")
             .map_err(err)?;
-        for path in wanted {
-            let found: Option<Option<i64>> = owner
-                .query_row([path], |r| r.get(0))
-                .optional()
-                .map_err(err)?;
-            match found {
-                None => return Ok(None),
-                Some(None) => {}
-                Some(Some(id)) => match index.get(&id) {
-                    Some(&i) => {
-                        table.paths.insert(path.clone(), i);
-                    }
-                    // An owner outside the list: not what this module writes. Read again.
-                    None => return Ok(None),
-                },
-            }
-        }
-        Ok(Some(table))
+        let complete = owners_into(&mut table, &index, wanted, |path| {
+            owner.query_row([path], |r| r.get(0)).optional()
+        })
+        .map_err(err)?;
+        Ok(complete.then_some(table))
     }
 
     /// Record what the host's database (stamp `fingerprint`) said about `wanted`: `table`

@@ -6,12 +6,14 @@
 //! before, instead of reading the image's `status` and its `info/*.list` files again
 //! (docs/containers.md, "Cost"). Only stacks of image layers are kept: the engine writes
 //! an image layer once and never changes it, and a changed database file has another stamp.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::encode::{json_strings, now, strings_of_json};
-use super::packages::{package_from_row, package_id, package_statements, PACKAGE_COLUMNS};
+use super::encode::{json_strings, now};
+use super::packages::{
+    owners_into, package_id, package_statements, recorded_table, PACKAGE_COLUMNS,
+};
 use super::Catalog;
 use crate::error::Result;
 use crate::packages::PackageTable;
@@ -66,55 +68,24 @@ impl Catalog {
         let Some((db, source, warnings)) = head else {
             return Ok(None);
         };
-        let mut table = PackageTable {
-            source,
-            warnings: strings_of_json(&self.conn, &warnings).map_err(err)?,
-            ..PackageTable::default()
-        };
-        let mut index: HashMap<i64, u32> = HashMap::new();
-        {
-            let mut list = self
-                .conn
-                .prepare_cached(&format!(
-                    "SELECT {PACKAGE_COLUMNS}, p.id FROM layer_database_packages l \
-                     JOIN packages p ON p.id = l.package_id \
-                     WHERE l.database_id = ?1 ORDER BY l.position"
-                ))
-                .map_err(err)?;
-            let rows = list
-                .query_map([db], |r| Ok((package_from_row(r)?, r.get::<_, i64>(6)?)))
-                .map_err(err)?;
-            for row in rows {
-                let (p, id) = row.map_err(err)?;
-                // The first of equal packages, as a read's index names it.
-                index.entry(id).or_insert(table.packages.len() as u32);
-                table.packages.push(p);
-            }
-        }
+        let list = format!(
+            "SELECT {PACKAGE_COLUMNS}, p.id FROM layer_database_packages l \
+             JOIN packages p ON p.id = l.package_id \
+             WHERE l.database_id = ?1 ORDER BY l.position"
+        );
+        let (mut table, index) =
+            recorded_table(&self.conn, source, &warnings, &list, [db]).map_err(err)?;
         let mut owner = self
             .conn
             .prepare_cached(
                 "SELECT package_id FROM layer_owners WHERE database_id = ?1 AND path = ?2",
             )
             .map_err(err)?;
-        for path in wanted {
-            let found: Option<Option<i64>> = owner
-                .query_row(params![db, path], |r| r.get(0))
-                .optional()
-                .map_err(err)?;
-            match found {
-                None => return Ok(None),
-                Some(None) => {}
-                Some(Some(id)) => match index.get(&id) {
-                    Some(&i) => {
-                        table.paths.insert(path.clone(), i);
-                    }
-                    // An owner outside the list: not what this module writes. Read again.
-                    None => return Ok(None),
-                },
-            }
-        }
-        Ok(Some(table))
+        let complete = owners_into(&mut table, &index, wanted, |path| {
+            owner.query_row(params![db, path], |r| r.get(0)).optional()
+        })
+        .map_err(err)?;
+        Ok(complete.then_some(table))
     }
 
     /// Record what the layer stack stamped `fingerprint` said about `wanted`: `table` was

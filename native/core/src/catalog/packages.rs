@@ -112,6 +112,59 @@ pub(super) fn package_id(
     }
 }
 
+/// A recorded database's table without its paths: its `source`, its `warnings` (a JSON
+/// array), and the packages `list` selects with `args` (PACKAGE_COLUMNS and the package's
+/// id, in the table's order); with each id's index in that list (the first of equal
+/// packages, as a read's index names it), for `owners_into`.
+pub(super) fn recorded_table(
+    conn: &rusqlite::Connection,
+    source: Option<String>,
+    warnings: &str,
+    list: &str,
+    args: impl rusqlite::Params,
+) -> rusqlite::Result<(PackageTable, std::collections::HashMap<i64, u32>)> {
+    let mut table = PackageTable {
+        source,
+        warnings: strings_of_json(conn, warnings)?,
+        ..PackageTable::default()
+    };
+    let mut index = std::collections::HashMap::new();
+    let mut list = conn.prepare_cached(list)?;
+    let rows = list.query_map(args, |r| Ok((package_from_row(r)?, r.get::<_, i64>(6)?)))?;
+    for row in rows {
+        let (p, id) = row?;
+        index.entry(id).or_insert(table.packages.len() as u32);
+        table.packages.push(p);
+    }
+    Ok((table, index))
+}
+
+/// The owners a record of a database answers for `wanted` (`owner_of`: Some(None) for a path
+/// the record says no package lists, None for a path never asked of it), put in
+/// `table.paths` by `index` (the record's package ids to the table's list). False when a path
+/// was never asked, or names a package outside the record's list: read the database then.
+pub(super) fn owners_into(
+    table: &mut PackageTable,
+    index: &std::collections::HashMap<i64, u32>,
+    wanted: &std::collections::HashSet<Vec<u8>>,
+    mut owner_of: impl FnMut(&[u8]) -> rusqlite::Result<Option<Option<i64>>>,
+) -> rusqlite::Result<bool> {
+    for path in wanted {
+        match owner_of(path)? {
+            None => return Ok(false),
+            Some(None) => {}
+            Some(Some(id)) => match index.get(&id) {
+                Some(&i) => {
+                    table.paths.insert(path.clone(), i);
+                }
+                // An owner outside the list: not what the catalog writes.
+                None => return Ok(false),
+            },
+        }
+    }
+    Ok(true)
+}
+
 pub(super) const PACKAGE_COLUMNS: &str =
     "p.manager, p.name, p.version, p.arch, p.source, p.source_version";
 
