@@ -12,13 +12,12 @@
 //! a third of what it was) and lets the reader make equal origins and equal files one object
 //! each (`src/model/scan-parts.ts` puts them back in place). A file or process written alone
 //! carries its origin inline and a process its files whole, as the document shows them.
-use std::collections::HashMap;
-
 use base64::Engine;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use crate::as_text::text;
+use crate::fast_hash::{FastMap, FastSet};
 use crate::packages::PackageInfo;
 use crate::report::{
     DeploymentReport, FileReport, Origin, OverlayReport, ProcessReport, ProcessState, ScanReport,
@@ -27,14 +26,14 @@ use crate::report::{
 /// The distinct origins of a report's files, in the order first met.
 struct Origins<'a> {
     list: Vec<&'a Origin>,
-    index: HashMap<&'a Origin, u32>,
+    index: FastMap<&'a Origin, u32>,
 }
 
 impl<'a> Origins<'a> {
     fn of(processes: &'a [ProcessReport]) -> Origins<'a> {
         let mut o = Origins {
             list: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
         };
         for f in processes.iter().flat_map(|p| &p.files) {
             let next = o.list.len() as u32;
@@ -61,7 +60,7 @@ impl<'a> Files<'a> {
             list: Vec::new(),
             ids: Vec::with_capacity(processes.iter().map(|p| p.files.len()).sum()),
         };
-        let mut index: HashMap<FileKey<'a>, u32> = HashMap::new();
+        let mut index: FastMap<FileKey<'a>, u32> = FastMap::default();
         for f in processes.iter().flat_map(|p| &p.files) {
             let next = t.list.len() as u32;
             t.ids.push(*index.entry(file_key(f)).or_insert_with(|| {
@@ -257,8 +256,8 @@ impl<'a> UnitTable<'a> {
             stale_files: Vec::new(),
             config: Vec::new(),
         };
-        let mut groups = HashMap::new();
-        let mut files: HashMap<FileKey<'a>, u32> = HashMap::new();
+        let mut groups = FastMap::default();
+        let mut files: FastMap<FileKey<'a>, u32> = FastMap::default();
         for (i, p) in processes.iter().enumerate() {
             let pair = (p.cgroup.as_deref(), p.cgroup_unit.as_deref());
             let next = t.groups.len() as u32;
@@ -359,8 +358,8 @@ pub struct ProcessCounts {
 impl ScanReport {
     /// See `ProcessCounts`.
     pub fn counts(&self) -> ProcessCounts {
-        let mut stale = std::collections::HashSet::new();
-        let mut untracked = std::collections::HashSet::new();
+        let mut stale = FastSet::default();
+        let mut untracked = FastSet::default();
         for f in self.processes.iter().flat_map(|p| &p.files) {
             if f.stale_reason.is_some() {
                 stale.insert((f.major, f.minor, f.ino));
@@ -371,7 +370,7 @@ impl ScanReport {
         }
         let state = |s: ProcessState| self.processes.iter().filter(|p| p.state == s).count();
         let unreadable = state(ProcessState::Unknown);
-        let mut containers = std::collections::HashMap::new();
+        let mut containers = FastMap::default();
         for c in self.processes.iter().filter_map(|p| p.container.as_deref()) {
             containers.insert((&c.engine, &c.id), c.image_outdated == Some(true));
         }

@@ -15,6 +15,7 @@ pub mod containers;
 pub mod contract;
 pub mod dbus;
 pub mod error;
+pub mod fast_hash;
 pub mod hex;
 pub mod kernel;
 pub mod ostree;

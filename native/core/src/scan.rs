@@ -4,7 +4,7 @@
 //! up once per (dev, ino), a "does this path still name this file" check once per
 //! (mount namespace, root, path), a deleted file is checksummed once per inode. That is
 //! what keeps a scan of thousands of processes close to the cost of reading their maps.
-use std::collections::{HashMap, HashSet};
+use crate::fast_hash::{FastMap, FastSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
@@ -44,7 +44,7 @@ struct Scan<'a> {
     /// namespace mounts is kernel-internal (memfd, SysV shm, DRM), not a file of any
     /// tree. Keyed by root too, because mountinfo lists only the mounts below the
     /// reading process's root: a chrooted process does not see the mount its root is on.
-    ns_devices: ViewMap<HashSet<(u32, u32)>>,
+    ns_devices: ViewMap<FastSet<(u32, u32)>>,
     /// Overlay mounts per (mount namespace, root): mount points in mountinfo are shown
     /// relative to the reading process's root, so two roots see different lists. Only
     /// views with an overlay on a deployment (all `overlay_of` looks for) are here.
@@ -54,20 +54,20 @@ struct Scan<'a> {
     overlays: Vec<OverlayMount>,
     deployment_dirs: Vec<DeploymentDir>,
     /// What a path names now, per view and path (as the process sees it).
-    resolves: ViewMap<HashMap<Vec<u8>, Option<DevIno>>>,
+    resolves: ViewMap<FastMap<Vec<u8>, Option<DevIno>>>,
     /// Each view's root (`/proc/PID/root` of the first of its processes whose root could be
     /// opened), opened once for every path `resolve` looks up there: the answers are kept
     /// per view already, and opening the root cost as much as each lookup through it.
     view_roots: ViewMap<procfs::ProcessRoot>,
     /// How many times `resolve` opened a process's root (`ScanReport::root_opens`).
     root_opens: usize,
-    map_files: HashMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
-    origins: HashMap<(u32, u32, u64, Option<String>), Origin>,
-    identical: HashMap<(u32, u32, u64, Option<String>), Option<String>>,
-    deleted_objects: HashMap<(u32, u32, u64), Option<String>>,
+    map_files: FastMap<(u32, u32, u64, Vec<u8>), procfs::MapFileInfo>,
+    origins: FastMap<(u32, u32, u64, Option<String>), Origin>,
+    identical: FastMap<(u32, u32, u64, Option<String>), Option<String>>,
+    deleted_objects: FastMap<(u32, u32, u64), Option<String>>,
     /// Root classification per (root dev+ino, root link): thousands of processes share a
     /// few roots, and classifying one may ask the catalog.
-    roots: HashMap<RootKey, (RootKind, Option<String>)>,
+    roots: FastMap<RootKey, (RootKind, Option<String>)>,
     /// composefs images and the composefs mounts of each (mount namespace, root).
     cfs: Composefs,
     /// Every view read is here (its list may be empty): what marks a view read.
@@ -77,11 +77,11 @@ struct Scan<'a> {
     /// Views read but not yet finished (their overlays wait for composefs identification).
     pending_views: Vec<PendingView>,
     /// Content checksums of files mapped from composefs mounts, by (dev, ino).
-    cfs_sums: HashMap<(u32, u32, u64), Option<String>>,
+    cfs_sums: FastMap<(u32, u32, u64), Option<String>>,
     /// Mapped files checksummed by this scan (the others were kept from earlier scans).
     cfs_hashed: usize,
     containers: container::Containers,
-    warned: HashSet<&'static str>,
+    warned: std::collections::HashSet<&'static str>,
     warnings: Vec<Warning>,
     /// Start times and configuration changed since (scan/config.rs).
     config: crate::config::Pass,
@@ -106,7 +106,7 @@ pub struct ProcRead {
     /// The mount table of each view, read once through one of its processes (the PID it was
     /// read through, and its mounts). A view whose every read failed is not here:
     /// attribution reads it again (see `Scan::read_view`).
-    views: HashMap<View, (u32, Vec<Mount>)>,
+    views: FastMap<View, (u32, Vec<Mount>)>,
 }
 
 /// Run one scan, loading what we know (sysroot, repo index, catalog) afresh.
@@ -159,8 +159,8 @@ pub fn read_alongside<T: Send>(
     // which batch.
     const BATCH: usize = 32;
     // Views claimed by a reader (one reads each), and the tables read.
-    let claimed: std::sync::Mutex<HashSet<View>> = Default::default();
-    let views: std::sync::Mutex<HashMap<View, (u32, Vec<Mount>)>> = Default::default();
+    let claimed: std::sync::Mutex<FastSet<View>> = Default::default();
+    let views: std::sync::Mutex<FastMap<View, (u32, Vec<Mount>)>> = Default::default();
     let (knowledge, raws) = std::thread::scope(|s| {
         let knowledge = s.spawn(work);
         let raws = crate::parallel::in_batches(
@@ -193,8 +193,8 @@ fn read_view_of(
     reader: &mut ProcReader,
     cfg: &ScanConfig,
     raw: &ProcessRaw,
-    claimed: &std::sync::Mutex<HashSet<View>>,
-    views: &std::sync::Mutex<HashMap<View, (u32, Vec<Mount>)>>,
+    claimed: &std::sync::Mutex<FastSet<View>>,
+    views: &std::sync::Mutex<FastMap<View, (u32, Vec<Mount>)>>,
 ) {
     let view = view_of(raw);
     let claim = || claimed.lock().unwrap_or_else(|p| p.into_inner());
@@ -263,19 +263,19 @@ pub fn report_with(
         resolves: ViewMap::default(),
         view_roots: ViewMap::default(),
         root_opens: 0,
-        map_files: HashMap::new(),
-        origins: HashMap::new(),
-        identical: HashMap::new(),
-        deleted_objects: HashMap::new(),
-        roots: HashMap::new(),
+        map_files: FastMap::default(),
+        origins: FastMap::default(),
+        identical: FastMap::default(),
+        deleted_objects: FastMap::default(),
+        roots: FastMap::default(),
         cfs,
         cfs_views: ViewMap::default(),
         cfs_stacked: ViewMap::default(),
         pending_views: Vec::new(),
-        cfs_sums: HashMap::new(),
+        cfs_sums: FastMap::default(),
         cfs_hashed: 0,
         containers: container::Containers::default(),
-        warned: HashSet::new(),
+        warned: std::collections::HashSet::new(),
         warnings,
         config: crate::config::Pass::new(&cfg.proc_root)
             .with_reloaded(&recorded)

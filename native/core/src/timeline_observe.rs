@@ -10,10 +10,12 @@
 //!   is unknown; labelled with the version), its commit (labelled with the commit's
 //!   version), its package (`NAME=VERSION`, labelled with the manager) and its image layer
 //!   (diff digest, else the layer ID).
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::as_text::text;
 use crate::catalog::{TimelineOrigin, TimelineProcessSeen};
+use crate::fast_hash::FastMap;
 use crate::report::{OriginKind, ProcessReport, ProcessState, RootKind, ScanReport};
 
 /// The distinct origins of one process, first met first; a later sighting of the same
@@ -21,16 +23,17 @@ use crate::report::{OriginKind, ProcessReport, ProcessState, RootKind, ScanRepor
 #[derive(Default)]
 struct Distinct {
     list: Vec<TimelineOrigin>,
-    at: HashMap<(&'static str, String), usize>,
+    at: FastMap<(&'static str, String), usize>,
 }
 
 impl Distinct {
     fn add(&mut self, kind: &'static str, key: String, label: Option<&str>) {
         let label = label.filter(|l| !l.is_empty()).map(str::to_owned);
-        match self.at.get(&(kind, key.clone())) {
-            Some(&i) => self.list[i].label = label,
-            None => {
-                self.at.insert((kind, key.clone()), self.list.len());
+        match self.at.entry((kind, key)) {
+            Entry::Occupied(e) => self.list[*e.get()].label = label,
+            Entry::Vacant(e) => {
+                let key = e.key().1.clone();
+                e.insert(self.list.len());
                 self.list.push(TimelineOrigin {
                     kind: kind.to_owned(),
                     key,

@@ -162,6 +162,7 @@ fn host_package(k: &Knowledge, host_root: &Path, path: &[u8]) -> Option<PackageI
     let inside = absolute.strip_prefix(host_root).ok()?;
     let mut rooted = b"/".to_vec();
     rooted.extend_from_slice(inside.as_os_str().as_bytes());
-    let wanted = std::collections::HashSet::from([canonical_path(&rooted).into_owned()]);
+    let wanted: crate::fast_hash::FastSet<Vec<u8>> =
+        std::iter::once(canonical_path(&rooted).into_owned()).collect();
     k.host_packages(&wanted).lookup(&rooted).cloned()
 }

@@ -6,7 +6,6 @@
 //! `info/*.list` files again (most of a scan's time outside /proc on a host without
 //! OSTree). It is a cache of what the database says now: the stamp of a new database
 //! replaces it whole. What a replaced file *had* is `host_files.rs`'s record.
-use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension};
 
@@ -16,6 +15,7 @@ use super::packages::{
 };
 use super::Catalog;
 use crate::error::Result;
+use crate::fast_hash::FastSet;
 use crate::packages::PackageTable;
 
 /// Schema 4 -> 5. One row in `host_database`; `host_owners.package_id` NULL says that no
@@ -43,7 +43,7 @@ impl Catalog {
     pub fn host_database(
         &self,
         fingerprint: &[u8],
-        wanted: &HashSet<Vec<u8>>,
+        wanted: &FastSet<Vec<u8>>,
     ) -> Result<Option<PackageTable>> {
         let err = |e| self.err(e);
         let head: Option<(Option<String>, String)> = self
@@ -83,7 +83,7 @@ impl Catalog {
         &mut self,
         fingerprint: &[u8],
         table: &PackageTable,
-        wanted: &HashSet<Vec<u8>>,
+        wanted: &FastSet<Vec<u8>>,
     ) -> Result<()> {
         let (tx, path) = self.write_transaction()?;
         let err = |e| super::db_error(&path, e);

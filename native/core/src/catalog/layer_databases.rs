@@ -6,7 +6,6 @@
 //! before, instead of reading the image's `status` and its `info/*.list` files again
 //! (docs/containers.md, "Cost"). Only stacks of image layers are kept: the engine writes
 //! an image layer once and never changes it, and a changed database file has another stamp.
-use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension};
 
@@ -16,6 +15,7 @@ use super::packages::{
 };
 use super::Catalog;
 use crate::error::Result;
+use crate::fast_hash::FastSet;
 use crate::packages::PackageTable;
 
 /// Schema 6 -> 7. `layer_owners.package_id` NULL says that no package lists the path;
@@ -52,7 +52,7 @@ impl Catalog {
     pub fn layer_database(
         &self,
         fingerprint: &[u8],
-        wanted: &HashSet<Vec<u8>>,
+        wanted: &FastSet<Vec<u8>>,
     ) -> Result<Option<PackageTable>> {
         let err = |e| self.err(e);
         let head: Option<(i64, Option<String>, String)> = self
@@ -94,7 +94,7 @@ impl Catalog {
         &mut self,
         fingerprint: &[u8],
         table: &PackageTable,
-        wanted: &HashSet<Vec<u8>>,
+        wanted: &FastSet<Vec<u8>>,
     ) -> Result<()> {
         let (tx, path) = self.write_transaction()?;
         let err = |e| super::db_error(&path, e);

@@ -146,7 +146,7 @@ pub(super) fn recorded_table(
 pub(super) fn owners_into(
     table: &mut PackageTable,
     index: &std::collections::HashMap<i64, u32>,
-    wanted: &std::collections::HashSet<Vec<u8>>,
+    wanted: &crate::fast_hash::FastSet<Vec<u8>>,
     mut owner_of: impl FnMut(&[u8]) -> rusqlite::Result<Option<Option<i64>>>,
 ) -> rusqlite::Result<bool> {
     for path in wanted {

@@ -20,6 +20,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{db_error, Catalog};
 use crate::error::Result;
+use crate::fast_hash::{FastMap, FastSet};
 
 /// Schema 5 -> 6.
 pub(super) const MIGRATION: &str = "
@@ -338,8 +339,8 @@ fn origin_id(
     Ok(id)
 }
 
-fn load_open(tx: &Transaction<'_>) -> rusqlite::Result<HashMap<ProcessKey, OpenProcess>> {
-    let mut open = HashMap::new();
+fn load_open(tx: &Transaction<'_>) -> rusqlite::Result<FastMap<ProcessKey, OpenProcess>> {
+    let mut open = FastMap::default();
     let mut stmt = tx.prepare(
         "SELECT id, pid, started_at, comm, unit, origins_digest FROM timeline_processes
          WHERE ended_at IS NULL",
@@ -433,7 +434,7 @@ fn apply_changes(
             changes += 1;
         }
     }
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     for p in &scan.processes {
         let key = key_of(p);
         if !seen.insert(key.clone()) {

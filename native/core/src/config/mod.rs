@@ -26,6 +26,7 @@ use serde::{Serialize, Serializer};
 pub use clock::{utc, Clock};
 
 use crate::error::Warning;
+use crate::fast_hash::FastMap;
 use crate::packages::PackageInfo;
 
 /// Now, nanoseconds since the Unix epoch (0 for a clock before 1970), as change times are
@@ -140,20 +141,20 @@ pub struct Pass {
     proc_root: PathBuf,
     /// The boot clock; None when `/proc/stat` gave no boot time (no process has a start).
     pub clock: Option<Clock>,
-    facts: HashMap<u32, Facts>,
-    paths: HashMap<(RootKey, Vec<u8>), Now>,
-    roots: HashMap<RootKey, std::rc::Rc<conffiles::RootPackages>>,
+    facts: FastMap<u32, Facts>,
+    paths: FastMap<(RootKey, Vec<u8>), Now>,
+    roots: FastMap<RootKey, std::rc::Rc<conffiles::RootPackages>>,
     /// Roots whose database the scan knows to be one shared with other roots, by an
     /// identity of its own (a container's image layers: `containers::database`).
-    shared: HashMap<RootKey, Vec<u8>>,
-    reloaded: HashMap<u32, (String, i64)>,
+    shared: FastMap<RootKey, Vec<u8>>,
+    reloaded: FastMap<u32, (String, i64)>,
     /// Per root: the newest change under its `/etc` (`open_files::newest_etc`, or a bound
     /// from its overlay's pieces), None when it was not walked whole; roots not walked are
     /// absent.
-    etc_newest: HashMap<RootKey, Option<i64>>,
+    etc_newest: FastMap<RootKey, Option<i64>>,
     /// Roots that are a container's root overlay, by what their `/etc` is made of (the scan
     /// knows it from the container's mount: `overlay_etc`).
-    overlay_etcs: HashMap<RootKey, std::sync::Arc<overlay_etc::OverlayEtc>>,
+    overlay_etcs: FastMap<RootKey, std::sync::Arc<overlay_etc::OverlayEtc>>,
     /// Each lower layer's newest change under its `etc`, once per scan for every container.
     layer_etcs: HashMap<PathBuf, Option<i64>>,
     /// The fd directories this pass read (for the scanner's counters and the tests).
@@ -169,13 +170,13 @@ impl Pass {
         Pass {
             proc_root: proc_root.to_path_buf(),
             clock: Clock::read(proc_root),
-            facts: HashMap::new(),
-            paths: HashMap::new(),
-            roots: HashMap::new(),
-            shared: HashMap::new(),
-            reloaded: HashMap::new(),
-            etc_newest: HashMap::new(),
-            overlay_etcs: HashMap::new(),
+            facts: FastMap::default(),
+            paths: FastMap::default(),
+            roots: FastMap::default(),
+            shared: FastMap::default(),
+            reloaded: FastMap::default(),
+            etc_newest: FastMap::default(),
+            overlay_etcs: FastMap::default(),
             layer_etcs: HashMap::new(),
             fd_reads: 0,
             warnings: Vec::new(),

@@ -16,6 +16,7 @@ use super::config::{parse_storage_conf, StorageConf};
 use super::records::{
     parse_containers, parse_images, parse_layers, ContainerRecord, ImageRecord, LayerRecord,
 };
+use crate::fast_hash::FastSet;
 use crate::packages::PackageTable;
 use crate::stamp::FileStamp;
 
@@ -240,9 +241,9 @@ pub struct StoreCache {
     links: RefCell<HashMap<PathBuf, Option<String>>>,
     /// Package tables of image layer stacks and of other roots, by database fingerprint.
     tables: RefCell<HashMap<Vec<u8>, Arc<PackageTable>>>,
-    tables_used: RefCell<HashSet<Vec<u8>>>,
+    tables_used: RefCell<FastSet<Vec<u8>>>,
     /// For a table kept for the owners of some paths only: those paths.
-    table_paths: RefCell<HashMap<Vec<u8>, HashSet<Vec<u8>>>>,
+    table_paths: RefCell<HashMap<Vec<u8>, FastSet<Vec<u8>>>>,
     /// What single image layers hold at the database paths read this scan: shared by the
     /// package tables of every stack they are in.
     layer_files: super::layers::LayerFiles,
@@ -257,10 +258,10 @@ pub struct StoreCache {
 
 /// A table read from an image layer stack's database: its catalog key (`table_recorded`),
 /// the table, and the paths it was read for.
-pub type Unrecorded = (Vec<u8>, PackageTable, HashSet<Vec<u8>>);
+pub type Unrecorded = (Vec<u8>, PackageTable, FastSet<Vec<u8>>);
 
 /// The catalog's record of a layer stack's table, asked by its stamp and wanted paths.
-pub type Recorded<'a> = &'a mut dyn FnMut(&[u8], &HashSet<Vec<u8>>) -> Option<PackageTable>;
+pub type Recorded<'a> = &'a mut dyn FnMut(&[u8], &FastSet<Vec<u8>>) -> Option<PackageTable>;
 
 impl StoreCache {
     /// A new scan begins: every store is checked again once; stores and tables the last
@@ -382,7 +383,7 @@ impl StoreCache {
         &self,
         layers: &[PathBuf],
         name: &str,
-        wanted: Option<&HashSet<Vec<u8>>>,
+        wanted: Option<&FastSet<Vec<u8>>>,
     ) -> Arc<PackageTable> {
         self.table_recorded(layers, name, wanted, None)
     }
@@ -397,7 +398,7 @@ impl StoreCache {
         &self,
         layers: &[PathBuf],
         name: &str,
-        wanted: Option<&HashSet<Vec<u8>>>,
+        wanted: Option<&FastSet<Vec<u8>>>,
         mut recorded: Option<Recorded<'_>>,
     ) -> Arc<PackageTable> {
         let mut key = vec![match wanted {
@@ -413,7 +414,7 @@ impl StoreCache {
         // and the name its source and warnings are said by.
         let mut stamp = key.clone();
         stamp.extend_from_slice(name.as_bytes());
-        let mut read = |wanted: Option<&HashSet<Vec<u8>>>| {
+        let mut read = |wanted: Option<&FastSet<Vec<u8>>>| {
             if let (Some(ask), Some(w)) = (recorded.as_mut(), wanted) {
                 if let Some(t) = ask(&stamp, w) {
                     return (t, false);
@@ -549,7 +550,7 @@ mod tests {
         let cache = StoreCache::default();
         let layers = [top.clone(), base.clone()];
         let whole = cache.table(&layers, "image", None);
-        let none = HashSet::new();
+        let none = FastSet::default();
         let names = cache.table(&layers, "image", Some(&none));
         // The same packages and warnings; no path owner in the names-only table.
         assert_eq!(whole.packages, names.packages);
@@ -565,7 +566,7 @@ mod tests {
             .lookup(b"/usr/lib/libx.so.1")
             .is_some());
         // The owners of the wanted paths only, every package listed; kept apart from both.
-        let wanted: HashSet<Vec<u8>> = [b"/usr/lib/libx.so.1".to_vec()].into();
+        let wanted: FastSet<Vec<u8>> = [b"/usr/lib/libx.so.1".to_vec()].into_iter().collect();
         let some = cache.table(&layers, "image", Some(&wanted));
         assert_eq!(cache.reads().1, 3);
         assert_eq!(some.packages, whole.packages);
@@ -577,7 +578,7 @@ mod tests {
             &some
         ));
         // One more path: read again for both; then either alone is served by that table.
-        let other: HashSet<Vec<u8>> = [b"/usr".to_vec()].into();
+        let other: FastSet<Vec<u8>> = [b"/usr".to_vec()].into_iter().collect();
         let both = cache.table(&layers, "image", Some(&other));
         assert_eq!(cache.reads().1, 4);
         assert_eq!(both.lookup(b"/usr").unwrap().name, "libx");

@@ -6,9 +6,10 @@
 //! root or of an OSTree commit. Damage (a truncated stanza, a `.list` with names that are
 //! not UTF-8, a diversions file cut short) is reported as warnings next to what could be
 //! read: a package database is a witness, never a reason to stop a scan.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::{canonical_path, Manager, PackageInfo, PackageTable};
+use crate::fast_hash::{FastMap, FastSet};
 
 /// One stanza of `status` that dpkg considers installed enough to own files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +71,13 @@ fn owns_files(status: &[u8]) -> bool {
 /// space) belong to the field before them and are not needed here.
 pub fn parse_status(bytes: &[u8]) -> StatusFile {
     let mut out = StatusFile::default();
-    let mut fields: HashMap<&[u8], &[u8]> = HashMap::new();
+    let mut fields: FastMap<&[u8], &[u8]> = FastMap::default();
     let mut stanza = 0usize;
     let mut conffiles: Vec<Vec<u8>> = Vec::new();
     let mut recorded: Vec<RecordedConffile> = Vec::new();
     // The field the last line named: continuation lines belong to it.
     let mut field: &[u8] = b"";
-    let finish = |fields: &mut HashMap<&[u8], &[u8]>,
+    let finish = |fields: &mut FastMap<&[u8], &[u8]>,
                   conffiles: &mut Vec<Vec<u8>>,
                   recorded: &mut Vec<RecordedConffile>,
                   out: &mut StatusFile,
@@ -327,7 +328,7 @@ pub fn table(
     diversions: Option<&[u8]>,
     mut names: Vec<Vec<u8>>,
     read_list: &mut ReadList<'_>,
-    wanted: Option<&HashSet<Vec<u8>>>,
+    wanted: Option<&FastSet<Vec<u8>>>,
 ) -> PackageTable {
     let mut table = PackageTable {
         source: Some(location.to_string()),
@@ -349,11 +350,11 @@ pub fn table(
         None => Vec::new(),
     };
     names.sort();
-    let mut by_name: HashMap<&[u8], Vec<&StatusEntry>> = HashMap::new();
+    let mut by_name: FastMap<&[u8], Vec<&StatusEntry>> = FastMap::default();
     for e in &parsed.entries {
         by_name.entry(e.info.name.as_bytes()).or_default().push(e);
     }
-    let diverted: HashMap<&[u8], &Diversion> =
+    let diverted: FastMap<&[u8], &Diversion> =
         diversions.iter().map(|d| (&d.from[..], d)).collect();
     let mut bad_names = 0usize;
     for file in &names {
@@ -413,6 +414,7 @@ pub fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     const STATUS: &[u8] = b"Package: libc6
 Status: install ok installed
@@ -540,7 +542,7 @@ Version: 1:1.2.13.dfsg-1
             ]
         );
         // Only the wanted paths are kept, the packages all the same.
-        let wanted = HashSet::from([b"/usr/bin/bash".to_vec()]);
+        let wanted: FastSet<Vec<u8>> = [b"/usr/bin/bash".to_vec()].into_iter().collect();
         let few = table(
             "/db",
             STATUS,

@@ -10,8 +10,8 @@ pub mod dpkg;
 pub mod rpm;
 pub mod tree;
 
+use crate::fast_hash::{FastMap, FastSet};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 
 pub use tree::{CommitTree, RootTree, TreeReader};
 
@@ -134,7 +134,7 @@ pub struct PackageTable {
     /// Every package of the tree; `paths` holds indexes into this list.
     pub packages: Vec<PackageInfo>,
     /// Canonical path → index into `packages`.
-    pub paths: HashMap<Vec<u8>, u32>,
+    pub paths: FastMap<Vec<u8>, u32>,
     /// Where the database was found (for messages), when there is one.
     pub source: Option<String>,
     /// What was wrong with the database (unreadable entries, a missing list file), for the report.
@@ -208,7 +208,7 @@ pub fn database_fingerprint(root: &std::path::Path) -> Vec<u8> {
 /// `read_table`, keeping only the paths in `wanted` (canonical spellings) when given: a
 /// scan of the host needs the owners of the few thousand paths processes map, not a map
 /// of every path of every package.
-pub fn read_table_for(tree: &dyn TreeReader, wanted: Option<&HashSet<Vec<u8>>>) -> PackageTable {
+pub fn read_table_for(tree: &dyn TreeReader, wanted: Option<&FastSet<Vec<u8>>>) -> PackageTable {
     for dir in DPKG_DIRS {
         let status = format!("{dir}/status");
         match tree.read(&status) {
@@ -251,7 +251,7 @@ fn dpkg_table(
     tree: &dyn TreeReader,
     dir: &str,
     status: &[u8],
-    wanted: Option<&HashSet<Vec<u8>>>,
+    wanted: Option<&FastSet<Vec<u8>>>,
 ) -> PackageTable {
     let location = format!("{}/{dir}", tree.describe());
     let diversions = tree.read(&format!("{dir}/diversions")).ok().flatten();

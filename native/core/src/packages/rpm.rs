@@ -375,7 +375,7 @@ pub fn headers(tree: &RootTree, db: &str) -> Result<Vec<Result<RpmHeader, String
 pub fn rpm_table(
     tree: &dyn TreeReader,
     db: &str,
-    wanted: Option<&std::collections::HashSet<Vec<u8>>>,
+    wanted: Option<&crate::fast_hash::FastSet<Vec<u8>>>,
 ) -> PackageTable {
     let mut table = PackageTable {
         source: Some(format!("{}/{db}", tree.describe())),

@@ -12,6 +12,7 @@ use super::{live_root, Scan, View};
 use crate::config::overlay_etc::OverlayEtc;
 use crate::containers::layers::{self, Probe};
 use crate::containers::{self, engine, Evidence, Identified};
+use crate::fast_hash::FastMap;
 use crate::packages::{PackageInfo, PackageTable};
 use crate::proc::cgroup::{systemd_cgroup_path, unit_from_cgroup_path};
 use crate::proc::maps::FileMapping;
@@ -41,7 +42,7 @@ type OriginKey = (u32, u32, u64, Vec<u8>);
 struct StackWant {
     dirs: Vec<PathBuf>,
     name: String,
-    paths: std::collections::HashSet<Vec<u8>>,
+    paths: crate::fast_hash::FastSet<Vec<u8>>,
     at: usize,
     /// Whether the stack is image layers only (not the container's own): its table may be
     /// kept in the catalog (`Scan::stack_table`).
@@ -54,14 +55,14 @@ type RootDir = Option<(u64, u64)>;
 /// What the scan learned about containers: per view, per layer path, per mapped file.
 #[derive(Default)]
 pub(super) struct Containers {
-    by_view: HashMap<View, Option<Arc<Ctx>>>,
+    by_view: FastMap<View, Option<Arc<Ctx>>>,
     /// The container of the process being attributed.
     current: Option<Arc<Ctx>>,
-    probes: HashMap<(PathBuf, Vec<u8>), Probe>,
+    probes: FastMap<(PathBuf, Vec<u8>), Probe>,
     /// Directories a layer lacks (or hides), by (layer, path): every path below one is
     /// absent there too, without walking to it again (a container's own layer usually
     /// holds no `/usr` at all).
-    absent: HashMap<(PathBuf, Vec<u8>), Probe>,
+    absent: FastMap<(PathBuf, Vec<u8>), Probe>,
     /// Package tables by layer stack (top-most first) and whether only their package list
     /// was asked for, once per scan: many containers share an image's stacks, and a kept
     /// table's key (the fingerprint of every layer's database files) is itself a few dozen
@@ -73,17 +74,17 @@ pub(super) struct Containers {
     wants: Vec<StackWant>,
     want_index: HashMap<Vec<PathBuf>, usize>,
     /// Per mapped file (as `origins`): its stack in `wants` and its path in the container.
-    pending: HashMap<OriginKey, (usize, Vec<u8>)>,
+    pending: FastMap<OriginKey, (usize, Vec<u8>)>,
     /// Each view's mount table as the scan read it (`Scan::read_view`): a container is
     /// identified from its root mount without reading mountinfo again.
-    mounts: HashMap<View, Vec<crate::proc::mountinfo::Mount>>,
+    mounts: FastMap<View, Vec<crate::proc::mountinfo::Mount>>,
     /// Each process read by this scan: its parent and its systemd cgroup path, as read
     /// (`note_family`): a container's keeper is found among them without reading its
     /// `stat` and `cgroup` again.
-    family: HashMap<u32, (Option<u32>, Option<String>)>,
+    family: FastMap<u32, (Option<u32>, Option<String>)>,
     /// Each image layer's `packages::database_fingerprint`, once per scan.
     fingerprints: HashMap<PathBuf, Vec<u8>>,
-    origins: HashMap<OriginKey, Origin>,
+    origins: FastMap<OriginKey, Origin>,
     /// Problems already said (each once per scan).
     said: std::collections::HashSet<String>,
     /// Processes whose root is foreign (no deployment, container or the host's), or a
@@ -441,7 +442,7 @@ impl Scan<'_> {
     fn stack_table(
         &mut self,
         dirs: Vec<PathBuf>,
-        wanted: Option<&std::collections::HashSet<Vec<u8>>>,
+        wanted: Option<&crate::fast_hash::FastSet<Vec<u8>>>,
         image: bool,
         name: impl FnOnce() -> String,
     ) -> Arc<PackageTable> {
@@ -457,7 +458,7 @@ impl Scan<'_> {
         let (dirs, _) = &key;
         let catalog = &self.k.catalog;
         // A catalog that cannot answer is no reason to fail: the database is read.
-        let mut ask = |stamp: &[u8], w: &std::collections::HashSet<Vec<u8>>| {
+        let mut ask = |stamp: &[u8], w: &crate::fast_hash::FastSet<Vec<u8>>| {
             catalog.layer_database(stamp, w).ok().flatten()
         };
         let recorded =
@@ -521,7 +522,7 @@ impl Scan<'_> {
                 .and_then(|i| i.name_now_resolves_to.clone())
                 .unwrap_or_default();
             // Compared by package name only: no path of its file lists is needed.
-            let none = std::collections::HashSet::new();
+            let none = crate::fast_hash::FastSet::default();
             let table =
                 self.stack_table(dirs.clone(), Some(&none), true, || format!("image {image}"));
             let tree = format!("container:{}", ctx.report.id);

@@ -1,6 +1,6 @@
 //! One mapped file: what its path names now, where it came from (commit, object, tree
 //! path), and whether a current deployment holds the very same object.
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 use std::os::unix::fs::MetadataExt;
 
 use super::{live_root, Scan};
@@ -168,7 +168,7 @@ impl Scan<'_> {
                 (ma, mi, m.ino())
             });
         self.resolves
-            .of_or_insert_with(raw, HashMap::new)
+            .of_or_insert_with(raw, FastMap::default)
             .insert(path.to_vec(), now);
         now
     }

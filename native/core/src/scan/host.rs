@@ -1,10 +1,10 @@
 //! Packages of files: a commit's file from that commit's table, a host file from the
 //! host's database (and the catalog's record of the file a scan saw current).
-use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 
 use super::{host_file_record, Scan};
 use crate::catalog::{HostFileKey, HostFileRecord};
+use crate::fast_hash::{FastMap, FastSet};
 use crate::proc::procfs::path_in_root;
 use crate::report::{FileReport, Origin, OriginKind, PackageInfo, ProcessReport, RootKind};
 
@@ -38,7 +38,7 @@ impl Scan<'_> {
         // Paths as the scanner sees them, below the host root (`/` on a real host).
         let root = self.cfg.host_root.as_os_str().as_bytes().to_vec();
         let in_root = |path: &[u8]| path_in_root(&root, path).map(<[u8]>::to_vec);
-        let wanted: HashSet<Vec<u8>> = processes
+        let wanted: FastSet<Vec<u8>> = processes
             .iter()
             .flat_map(|p| {
                 p.files
@@ -56,8 +56,8 @@ impl Scan<'_> {
         }
         // Read even when only replaced files are mapped: the installed version is compared.
         self.k.host_packages(&wanted);
-        let mut recorded: HashMap<HostFileKey, Option<PackageInfo>> = HashMap::new();
-        let mut to_record: HashMap<HostFileKey, HostFileRecord> = HashMap::new();
+        let mut recorded: FastMap<HostFileKey, Option<PackageInfo>> = FastMap::default();
+        let mut to_record: FastMap<HostFileKey, HostFileRecord> = FastMap::default();
         for p in processes.iter_mut() {
             if p.root_kind != RootKind::Host {
                 continue;
@@ -95,7 +95,7 @@ impl Scan<'_> {
     /// what a deleted or replaced file of the host or another root names, never a guess.
     pub(super) fn recorded_package(
         &mut self,
-        recorded: &mut HashMap<HostFileKey, Option<PackageInfo>>,
+        recorded: &mut FastMap<HostFileKey, Option<PackageInfo>>,
         key: HostFileKey,
     ) -> Option<PackageInfo> {
         if let Some(hit) = recorded.get(&key) {

@@ -79,7 +79,7 @@ pub struct Knowledge {
 /// and the fingerprint of the database files it was read from.
 struct HostPackages {
     fingerprint: Vec<u8>,
-    wanted: std::collections::HashSet<Vec<u8>>,
+    wanted: crate::fast_hash::FastSet<Vec<u8>>,
     table: PackageTable,
     /// Read from the database itself and not yet recorded in the catalog.
     unrecorded: bool,

@@ -1,6 +1,6 @@
 //! The per-process walk: one process's raw facts from /proc turned into its report
 //! (root, files, state), and the mount views its files are seen through.
-use std::collections::HashSet;
+use crate::fast_hash::FastSet;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
@@ -134,7 +134,7 @@ impl Scan<'_> {
             let mounts = reader.read_mountinfo(&self.cfg.proc_root, raw.pid);
             (raw.pid, mounts.unwrap_or_default())
         });
-        let mut devices: HashSet<(u32, u32)> = mounts.iter().map(|m| (m.major, m.minor)).collect();
+        let mut devices: FastSet<(u32, u32)> = mounts.iter().map(|m| (m.major, m.minor)).collect();
         if !devices.is_empty() {
             if let Some((dev, _)) = raw.root_dev_ino {
                 devices.insert(procfs::dev_split(dev));

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::Scan;
 use crate::catalog::{HostFileKey, HostFileRecord};
 use crate::containers::layers::LayerTree;
+use crate::fast_hash::FastMap;
 use crate::packages::{PackageInfo, PackageTable};
 use crate::proc::procfs::path_in_root;
 use crate::report::{OriginKind, ProcessReport, RootKind, Warning};
@@ -24,8 +25,8 @@ impl Scan<'_> {
     pub(super) fn root_packages(&mut self, processes: &mut [ProcessReport]) -> Vec<HostFileRecord> {
         let foreign = std::mem::take(&mut self.containers.foreign);
         let mut tables: HashMap<(u64, u64), Option<Arc<PackageTable>>> = HashMap::new();
-        let mut recorded: HashMap<HostFileKey, Option<PackageInfo>> = HashMap::new();
-        let mut to_record: HashMap<HostFileKey, HostFileRecord> = HashMap::new();
+        let mut recorded: FastMap<HostFileKey, Option<PackageInfo>> = FastMap::default();
+        let mut to_record: FastMap<HostFileKey, HostFileRecord> = FastMap::default();
         for p in processes
             .iter_mut()
             .filter(|p| matches!(p.root_kind, RootKind::Foreign | RootKind::Container))

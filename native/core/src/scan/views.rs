@@ -3,17 +3,17 @@
 //! composefs layers, and for what its paths name there. A key built per question (the
 //! root's bytes copied, then dropped) cost an allocation each; here the namespace and the
 //! root are looked up as they are, one level each.
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 
 use super::View;
 use crate::proc::procfs::ProcessRaw;
 
 /// Values by view: by mount namespace, then by root as the scanner names it.
-pub(super) struct ViewMap<V>(HashMap<u64, HashMap<Vec<u8>, V>>);
+pub(super) struct ViewMap<V>(FastMap<u64, FastMap<Vec<u8>, V>>);
 
 impl<V> Default for ViewMap<V> {
     fn default() -> Self {
-        ViewMap(HashMap::new())
+        ViewMap(FastMap::default())
     }
 }
 

@@ -50,7 +50,7 @@ impl Knowledge {
     /// (`packages::database_fingerprint`) and holds every path wanted now: a host's
     /// database is 100k paths in hundreds of files, and reading it was most of a warm
     /// scan's time on a host without OSTree.
-    pub fn host_packages(&self, wanted: &std::collections::HashSet<Vec<u8>>) -> &PackageTable {
+    pub fn host_packages(&self, wanted: &crate::fast_hash::FastSet<Vec<u8>>) -> &PackageTable {
         self.host_packages.get_or_init(|| {
             let fingerprint = packages::database_fingerprint(&self.host_root);
             let mut kept = self.host_kept.borrow_mut();

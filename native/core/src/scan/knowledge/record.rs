@@ -163,7 +163,7 @@ fn record_packages(
     // Only paths that are files of this commit: not the directories every list names, nor
     // files a package listed but the image builder removed. A commit's table is then no
     // bigger than its file list.
-    let in_commit: std::collections::HashSet<Vec<u8>> = files
+    let in_commit: crate::fast_hash::FastSet<Vec<u8>> = files
         .iter()
         .map(|f| packages::canonical_path(&f.path).into_owned())
         .collect();
