@@ -7,9 +7,9 @@
 //! named `a\012b` prints like one whose name holds a newline. The exact name of a mapped
 //! file comes from readlink of `/proc/PID/map_files/START-END`; the text here is the best
 //! reading of what maps says.
-use std::collections::HashMap;
 
 use crate::error::ParseError;
+use crate::fast_hash::FastMap;
 use crate::proc::escape::unescape_octal_set;
 
 /// What the kernel appends to the path of a file that was unlinked.
@@ -220,7 +220,7 @@ fn shared_data(perms: &[u8; 4]) -> bool {
 /// five times (text, rodata, data...); the caller needs it once.
 pub fn group_file_mappings(entries: &[MapEntry]) -> Vec<FileMapping> {
     let mut out: Vec<FileMapping> = Vec::new();
-    let mut seen: HashMap<(u32, u32, u64), usize> = HashMap::new();
+    let mut seen: FastMap<(u32, u32, u64), usize> = FastMap::default();
     for e in entries {
         let Pathname::File {
             path,
@@ -271,7 +271,7 @@ pub fn parse_file_mappings(bytes: &[u8]) -> Result<(Vec<FileMapping>, usize), Pa
     // Few processes map more than a few dozen files: a linear look-up beats hashing until
     // then, and the set is only built for the big ones.
     const LINEAR: usize = 32;
-    let mut seen: HashMap<(u32, u32, u64), usize> = HashMap::new();
+    let mut seen: FastMap<(u32, u32, u64), usize> = FastMap::default();
     let mut count = 0;
     for (n, line) in Lines::new(bytes).enumerate() {
         if line.is_empty() {
