@@ -3,7 +3,7 @@
 //! host-root files with the package they had when a scan saw them current.
 mod catalog_support;
 
-use std::collections::HashMap;
+use livetree_core::fast_hash::{FastMap, FastSet};
 
 use catalog_support::{commit, TempDir};
 use livetree_core::catalog::{Catalog, HostFileRecord, SCHEMA_VERSION};
@@ -35,7 +35,7 @@ fn tables_round_trip_once_per_commit() {
                 info("libc6", "2.36-1", Some("amd64")),
                 info("libc6", "2.36-1", Some("i386")),
             ],
-            paths: HashMap::from([
+            paths: FastMap::from_iter([
                 (b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(), 0),
                 (b"/usr/lib/i386-linux-gnu/libc.so.6".to_vec(), 1),
             ]),
@@ -103,7 +103,7 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
     assert!(!cat.has_packages(&c1.checksum).unwrap());
     let table = PackageTable {
         packages: vec![info("bash", "5.2", None)],
-        paths: HashMap::from([(b"/usr/bin/bash".to_vec(), 0)]),
+        paths: FastMap::from_iter([(b"/usr/bin/bash".to_vec(), 0)]),
         ..PackageTable::default()
     };
     cat.record_packages(&c1.checksum, &table).unwrap();
@@ -170,7 +170,7 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
     let c1 = commit(9, 2);
     let bash = PackageTable {
         packages: vec![info("bash", "5.2", None)],
-        paths: HashMap::from([(b"/usr/bin/bash".to_vec(), 0)]),
+        paths: FastMap::from_iter([(b"/usr/bin/bash".to_vec(), 0)]),
         ..PackageTable::default()
     };
     {
@@ -231,7 +231,6 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
 /// unowned path is an answer too); a new stamp replaces the record whole.
 #[test]
 fn host_database_answers_for_its_stamp_and_the_paths_asked() {
-    use std::collections::HashSet;
     let dir = TempDir::new("hostdb");
     let libc = b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec();
     let node = b"/usr/local/bin/node".to_vec();
@@ -240,18 +239,18 @@ fn host_database_answers_for_its_stamp_and_the_paths_asked() {
             info("coreutils", "9.1-1", Some("amd64")),
             info("libc6", "2.36-9", Some("amd64")),
         ],
-        paths: HashMap::from([(libc.clone(), 1)]),
+        paths: FastMap::from_iter([(libc.clone(), 1)]),
         source: Some("/var/lib/dpkg".into()),
         warnings: vec!["a \"damaged\" entry".into()],
     };
-    let wanted: HashSet<Vec<u8>> = [libc.clone(), node.clone()].into();
+    let wanted: FastSet<Vec<u8>> = FastSet::from_iter([libc.clone(), node.clone()]);
     {
         let mut cat = Catalog::open(&dir.catalog()).unwrap();
         assert!(cat.host_database(b"stamp-1", &wanted).unwrap().is_none());
         cat.record_host_database(b"stamp-1", &table, &wanted)
             .unwrap();
         // The same stamp again adds the paths not asked about before.
-        let more: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+        let more: FastSet<Vec<u8>> = FastSet::from_iter([b"/usr/bin/ls".to_vec()]);
         cat.record_host_database(b"stamp-1", &table, &more).unwrap();
     }
     let cat = Catalog::open(&dir.catalog()).unwrap();
@@ -268,10 +267,10 @@ fn host_database_answers_for_its_stamp_and_the_paths_asked() {
     );
     assert_eq!(got.source, table.source);
     assert_eq!(got.warnings, table.warnings);
-    let ls: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+    let ls: FastSet<Vec<u8>> = FastSet::from_iter([b"/usr/bin/ls".to_vec()]);
     assert!(cat.host_database(b"stamp-1", &ls).unwrap().is_some());
     // A path never asked about, or another stamp: read the database.
-    let other: HashSet<Vec<u8>> = [b"/usr/bin/cat".to_vec()].into();
+    let other: FastSet<Vec<u8>> = FastSet::from_iter([b"/usr/bin/cat".to_vec()]);
     assert!(cat.host_database(b"stamp-1", &other).unwrap().is_none());
     assert!(cat.host_database(b"stamp-2", &wanted).unwrap().is_none());
     drop(cat);
@@ -279,11 +278,11 @@ fn host_database_answers_for_its_stamp_and_the_paths_asked() {
     let mut cat = Catalog::open(&dir.catalog()).unwrap();
     let newer = PackageTable {
         packages: vec![info("libc6", "2.36-10", Some("amd64"))],
-        paths: HashMap::from([(libc.clone(), 0)]),
+        paths: FastMap::from_iter([(libc.clone(), 0)]),
         source: Some("/var/lib/dpkg".into()),
         warnings: vec![],
     };
-    let only_libc: HashSet<Vec<u8>> = [libc.clone()].into();
+    let only_libc: FastSet<Vec<u8>> = FastSet::from_iter([libc.clone()]);
     cat.record_host_database(b"stamp-2", &newer, &only_libc)
         .unwrap();
     assert!(cat.host_database(b"stamp-1", &only_libc).unwrap().is_none());
@@ -305,7 +304,6 @@ fn host_database_answers_for_its_stamp_and_the_paths_asked() {
 /// database's own order; two stacks are two records.
 #[test]
 fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
-    use std::collections::HashSet;
     let dir = TempDir::new("layerdb");
     let libc = b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec();
     let demo = b"/usr/lib/livetree-demo/libdemo.so.1".to_vec();
@@ -316,7 +314,7 @@ fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
             info("libc6", "2.36-9", Some("amd64")),
             info("zlib1g", "1.2.13", Some("amd64")),
         ],
-        paths: HashMap::from([(libc.clone(), 0)]),
+        paths: FastMap::from_iter([(libc.clone(), 0)]),
         source: Some("/var/lib/dpkg".into()),
         warnings: vec![],
     };
@@ -326,18 +324,18 @@ fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
             info("livetree-demo", "1.0-1", Some("amd64")),
             info("libc6", "2.36-9", Some("amd64")),
         ],
-        paths: HashMap::from([(demo.clone(), 1)]),
+        paths: FastMap::from_iter([(demo.clone(), 1)]),
         source: Some("/var/lib/dpkg".into()),
         warnings: vec!["a \"damaged\" entry".into()],
     };
-    let wanted: HashSet<Vec<u8>> = [libc.clone(), demo.clone()].into();
+    let wanted: FastSet<Vec<u8>> = FastSet::from_iter([libc.clone(), demo.clone()]);
     {
         let mut cat = Catalog::open(&dir.catalog()).unwrap();
         assert!(cat.layer_database(b"run", &wanted).unwrap().is_none());
         cat.record_layer_database(b"run", &run, &wanted).unwrap();
         cat.record_layer_database(b"base", &base, &wanted).unwrap();
         // The same stamp again adds the paths not asked about before.
-        let more: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+        let more: FastSet<Vec<u8>> = FastSet::from_iter([b"/usr/bin/ls".to_vec()]);
         cat.record_layer_database(b"base", &base, &more).unwrap();
         // The same stamp with another package list is no record of it.
         assert!(cat.record_layer_database(b"base", &run, &more).is_err());
@@ -358,7 +356,7 @@ fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
         assert_eq!(got.source, table.source);
         assert_eq!(got.warnings, table.warnings);
         let names = cat
-            .layer_database(stamp, &HashSet::new())
+            .layer_database(stamp, &FastSet::default())
             .unwrap()
             .expect("recorded");
         assert_eq!(
@@ -366,11 +364,11 @@ fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
             (table.packages.clone(), 0)
         );
     }
-    let ls: HashSet<Vec<u8>> = [b"/usr/bin/ls".to_vec()].into();
+    let ls: FastSet<Vec<u8>> = FastSet::from_iter([b"/usr/bin/ls".to_vec()]);
     assert!(cat.layer_database(b"base", &ls).unwrap().is_some());
     assert!(cat.layer_database(b"run", &ls).unwrap().is_none());
     assert!(cat
-        .layer_database(b"other", &HashSet::new())
+        .layer_database(b"other", &FastSet::default())
         .unwrap()
         .is_none());
 }

@@ -260,7 +260,8 @@ fn add_records(path: &Path) -> (HostFileRecord, ImageIndex) {
             (b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(), 0),
             (b"/usr/bin/bash".to_vec(), 1),
         ]
-        .into(),
+        .into_iter()
+        .collect(),
         source: Some("commit x/usr/share/dpkg/database".into()),
         warnings: vec!["one \"damaged\" entry".into()],
     };
