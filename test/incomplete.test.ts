@@ -85,7 +85,7 @@ test('as nobody, unread processes beside read ones: unknown, and what was read i
 	const script = 'runuser -u nobody -- sleep 60 &\nuntil pgrep -u nobody -x sleep >/dev/null; do sleep 0.05; done';
 	const r = await inNamespace(script, ['status', '--no-systemd', '--color', 'never', '--state-dir', state]);
 	t.is(r.code, 3, r.stderr);
-	t.is(r.stdout.split('\n')[0], 'Unknown for 2 of 3 processes: they could not be read (run as root); none of the other 1 needs a restart.');
+	t.is(r.stdout.split('\n')[0], 'Unknown for 2 of 3 processes: they could not be read (run as root); the other process needs no restart.');
 	t.regex(r.stdout, /^Summary: 3 processes: 1 read, it needs no restart;/m);
 });
 
@@ -234,7 +234,7 @@ test('as root, a process unreadable even to root is not put down to "not root?"'
 		);
 	const r = await asRoot(['status', '--color', 'never']);
 	t.is(r.code, 3, r.stderr);
-	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes: it could not be read (even as root; see warnings); none of the other 1 needs a restart.');
+	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes: it could not be read (even as root; see warnings); the other process needs no restart.');
 	t.regex(r.stdout, /what it runs is unknown \(even as root; see warnings\)\./);
 	t.regex(r.stdout, /process-unreadable: PID 4242: .*\/4242\/maps: permission denied/);
 	t.notRegex(r.stdout, /not root\?|run as root/);
@@ -249,7 +249,7 @@ test('a process unreadable for another reason than permission: unknown, pointed 
 	const args = ['--no-systemd', '--proc-root', await procTree(dir, 'directory'), '--state-dir', path.join(dir, 'state')];
 	const r = await livetree(['status', '--color', 'never', ...args]);
 	t.is(r.code, 3, r.stderr);
-	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes (see warnings); none of the other 1 needs a restart.');
+	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes (see warnings); the other process needs no restart.');
 	t.regex(r.stdout, /^ {9}1 process unknown: what it runs could not be told \(see warnings\)\.$/m);
 	t.notRegex(r.stdout, /run as root|not root\?/);
 	const explain = await livetree(['explain', '4242', '--color', 'never', ...args]);

@@ -276,7 +276,7 @@ test('the summary line says how many were read and what they need, as the verdic
 		[
 			['current', 'unknown', 'unknown'],
 			undefined,
-			'Unknown for 2 of 3 processes: they could not be read (run as root); none of the other 1 needs a restart.',
+			'Unknown for 2 of 3 processes: they could not be read (run as root); the other process needs no restart.',
 			'Summary: 3 processes: 1 read, it needs no restart;',
 		],
 		[

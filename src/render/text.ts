@@ -176,7 +176,7 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 		const others = total - unread;
 		parts.push(
 			style.yellow.bold(`Unknown for ${unread} of ${count(total, 'process', 'processes')}${why}`) +
-				(others > 0 ? `; none of the other ${others} needs a restart` : ''),
+				(others === 1 ? '; the other process needs no restart' : others > 0 ? `; none of the other ${others} needs a restart` : ''),
 		);
 	} else if (needing.length === 0) {
 		parts.push(style.green.bold(`Nothing needs a restart (${count(total, 'process', 'processes')} checked)`));
