@@ -31,7 +31,24 @@ function coverageLines(doc: TimelineDocument, style: ChalkInstance): string[] {
 	}
 
 	for (const at of c.clockBack) lines.push(style.yellow(`the clock went back at the scan of ${t(at)}: intervals before it end there, not merged`));
+	const n = c.unsourcedPackageVersions ?? 0;
+	if (n > 0) {
+		const one = n === 1;
+		lines.push(
+			style.yellow(
+				`${n} package version${one ? ' was' : 's were'} recorded without ${one ? 'its' : 'their'} source package (before livetree recorded it): a source name may not match ${one ? 'it' : 'them'}`,
+			),
+		);
+	}
+
 	return lines;
+}
+
+/** " (source openssl 3.0.11-1~deb12u2)" when --package named the source, not the binary. */
+function viaSource(doc: TimelineDocument, o: TimelineInterval['origin']): string {
+	const asked = doc.query.package;
+	if (o.kind !== 'package' || asked === null || !o.source || o.source !== asked || o.key.startsWith(`${asked}=`)) return '';
+	return ` (source ${o.source}${o.sourceVersion ? ` ${o.sourceVersion}` : ''})`;
 }
 
 function originLabel(kind: string, key: string, label: string | null): string {
@@ -113,7 +130,10 @@ function byOrigin(doc: TimelineDocument, style: ChalkInstance): string[] {
 		const open = rows.some(r => r.endedAt === null);
 		const last = rows.reduce((m, r) => (r.lastSeen !== null && r.lastSeen > m ? r.lastSeen : m), first);
 		const o = rows[0]!.origin;
-		lines.push('', style.bold(`${originLabel(o.kind, o.key, o.label)}: in memory ${t(first)} → ${open ? 'the latest scan (still in memory)' : t(last)}`));
+		lines.push(
+			'',
+			style.bold(`${originLabel(o.kind, o.key, o.label)}${viaSource(doc, o)}: in memory ${t(first)} → ${open ? 'the latest scan (still in memory)' : t(last)}`),
+		);
 		lines.push(...whoLines(rows));
 	}
 
@@ -224,10 +244,13 @@ export function renderTimelineText(doc: TimelineDocument, style: ChalkInstance):
 	if (doc.coverage.firstScan === null) return `${lines.join('\n')}\n`;
 	if (doc.intervals.length === 0) {
 		const covered = doc.coverage.gaps.length === 0;
+		const unsourced = (doc.coverage.unsourcedPackageVersions ?? 0) > 0;
 		lines.push(
-			covered
-				? 'Nothing matching was in memory in the asked range, by every scan recorded there.'
-				: 'Nothing matching was seen by the scans recorded in the asked range; the gaps above are not known.',
+			unsourced
+				? 'Nothing matching was found by binary or source name in the asked range; the versions recorded without their source package (above) are not known to be other packages.'
+				: covered
+					? 'Nothing matching was in memory in the asked range, by every scan recorded there.'
+					: 'Nothing matching was seen by the scans recorded in the asked range; the gaps above are not known.',
 		);
 		return `${lines.join('\n')}\n`;
 	}

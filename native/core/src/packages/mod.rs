@@ -9,6 +9,7 @@
 pub mod dpkg;
 pub mod rpm;
 pub mod tree;
+pub mod upstream;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
