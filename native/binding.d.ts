@@ -156,9 +156,9 @@ export interface TimelineAnswer {
   /** Scans in range whose clock was behind the previous one. */
   clockBack: Array<number>
   /**
-   * With `package` when its name matched no binary name: the package versions in the
-   * range recorded without their source package (a source name may not match them);
-   * None otherwise.
+   * With `package` when no interval found matched it through a binary name: the package
+   * versions in the range recorded without their source package (a source name may not
+   * match them); None otherwise.
    */
   unsourced?: number
 }

@@ -63,7 +63,11 @@ export const optionTable = {
 	until: {type: 'string', value: 'TIME', help: 'up to TIME (as --since)'},
 	at: {type: 'string', value: 'TIME', help: 'what was in memory at TIME (as --since)'},
 	unit: {type: 'string', value: 'UNIT', help: 'only the processes of this systemd unit'},
-	package: {type: 'string', value: 'NAME[=VER]', help: 'only this package (binary or source package name), or one version of it (whole, or upstream: 3.0.11)'},
+	package: {
+		type: 'string',
+		value: 'NAME[=VER]',
+		help: 'only this package (a binary or source package\nname), or the versions VER names (whole, or\nupstream: 3.0.11 names 3.0.11-1~deb12u2)',
+	},
 	commit: {type: 'string', value: 'CHECKSUM', help: 'only this OSTree commit (a prefix of 4 or more digits)'},
 	container: {type: 'string', value: 'NAME', help: 'only the processes of this container (name, else id)'},
 	color: {type: 'string', default: 'auto', value: 'WHEN', help: 'always, never or auto (default; honours NO_COLOR)'},

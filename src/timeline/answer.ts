@@ -42,7 +42,7 @@ export interface TimelineDocument {
 		scanAfter: string | null;
 		gaps: Array<{from: string | null; to: string | null}>;
 		clockBack: string[];
-		/** With --package NAME matching no binary name: the package versions in the range recorded without their source package. */
+		/** With --package NAME when no interval found came through a binary name: the package versions in the range recorded without their source package. */
 		unsourcedPackageVersions?: number | null;
 	};
 	intervals: TimelineInterval[];

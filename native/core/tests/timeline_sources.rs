@@ -132,6 +132,32 @@ fn an_origin_recorded_without_its_source_takes_it_when_met_again() {
 }
 
 #[test]
+fn the_note_is_left_out_when_a_binary_name_found_something() {
+    let dir = TempDir::new("sources-binary");
+    let mut c = Catalog::open(&dir.catalog()).unwrap();
+    // Debian's `openssl` command (binary openssl, source openssl) beside a libssl3 recorded
+    // without its source: found through the binary name, so not counted.
+    let cli = package(
+        "openssl=3.0.11-1~deb12u2",
+        Some(("openssl", "3.0.11-1~deb12u2")),
+    );
+    c.record_timeline(&scan(
+        T0,
+        vec![
+            process(100, vec![cli]),
+            process(101, vec![package("libssl3=3.0.11-1~deb12u2", None)]),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        ask(&c, "openssl=3.0.11"),
+        (vec!["openssl=3.0.11-1~deb12u2".to_string()], None)
+    );
+    // A version the command was not at: nothing through the binary name, so counted.
+    assert_eq!(ask(&c, "openssl=3.0.12"), (vec![], Some(1)));
+}
+
+#[test]
 fn the_migration_backfills_origins_whose_package_has_one_known_source() {
     let dir = TempDir::new("sources-migration");
     let path = dir.catalog();

@@ -108,9 +108,9 @@ pub struct TimelineAnswer {
     pub gaps: Vec<TimelineGap>,
     /// Scans in range whose clock was behind the previous one.
     pub clock_back: Vec<i64>,
-    /// With `package` when its name matched no binary name: the package versions in the
-    /// range recorded without their source package (a source name may not match them);
-    /// None otherwise.
+    /// With `package` when no interval found matched it through a binary name: the package
+    /// versions in the range recorded without their source package (a source name may not
+    /// match them); None otherwise.
     pub unsourced: Option<i64>,
 }
 
@@ -153,14 +153,12 @@ impl Catalog {
             sql.push_str(" AND p.container = ?");
             args.push(c.clone().into());
         }
-        let mut binary_named = true;
         if let Some(name) = &f.package {
             // By binary or source name and version (timeline_sources.rs): the few origin
             // ids, then their intervals through the (origin_id, first_seen) index.
-            let (ids, by_binary) =
+            let ids =
                 super::timeline_sources::matching_origins(conn, name, f.package_version.as_deref())
                     .map_err(err)?;
-            binary_named = by_binary;
             sql.push_str(" AND u.origin_id IN (SELECT value FROM json_each(?))");
             args.push(
                 serde_json::to_string(&ids)
@@ -212,7 +210,16 @@ impl Catalog {
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(err)?;
 
-        let unsourced = if f.package.is_some() && !binary_named {
+        // Nothing found through a binary name: NAME may be a source name, which versions
+        // recorded without their source do not answer to; how many there are is said.
+        let through_binary = |name: &str| {
+            rows.iter().any(|r| {
+                r.key
+                    .split_once('=')
+                    .is_some_and(|(binary, _)| binary == name)
+            })
+        };
+        let unsourced = if f.package.as_deref().is_some_and(|n| !through_binary(n)) {
             Some(super::timeline_sources::unsourced(conn, f, since, until, open_end).map_err(err)?)
         } else {
             None

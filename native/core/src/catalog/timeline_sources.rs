@@ -31,14 +31,12 @@ pub(super) const MIGRATION: &str = "
 
 /// The package origins `--package NAME[=VERSION]` asks for: those whose binary name or
 /// source name is NAME and, with a VERSION, whose binary or source version it names
-/// (`version_matches`). Returns their ids and whether NAME matched a binary name at all
-/// (of any version): when it did not, NAME may be a source name that origins recorded
-/// without their source hide (`unsourced`).
+/// (`version_matches`), by id.
 pub(super) fn matching_origins(
     conn: &Connection,
     name: &str,
     version: Option<&str>,
-) -> rusqlite::Result<(Vec<i64>, bool)> {
+) -> rusqlite::Result<Vec<i64>> {
     // NAME= … NAME> : every version of the binary NAME, by the (kind, key) index ('>'
     // follows '='); and the source NAME by its own index.
     let mut stmt = conn.prepare_cached(
@@ -57,15 +55,12 @@ pub(super) fn matching_origins(
         ))
     })?;
     let mut ids = Vec::new();
-    let mut binary_named = false;
     for row in rows {
         let (id, key, source, source_version) = row?;
         let Some((binary, binary_version)) = key.split_once('=') else {
             continue;
         };
-        let by_binary = binary == name;
-        binary_named |= by_binary;
-        if !by_binary && source.as_deref() != Some(name) {
+        if binary != name && source.as_deref() != Some(name) {
             continue;
         }
         let wanted = match version {
@@ -82,11 +77,11 @@ pub(super) fn matching_origins(
         }
     }
     ids.sort_unstable();
-    Ok((ids, binary_named))
+    Ok(ids)
 }
 
 /// How many package versions (origins) recorded without their source package were in
-/// memory in [since, until] (in the filter's unit or container): a source name asked for
+/// memory in [since, until] (asked when no interval matched through a binary name) (in the filter's unit or container): a source name asked for
 /// may not match them.
 pub(super) fn unsourced(
     conn: &Connection,
