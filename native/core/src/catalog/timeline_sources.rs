@@ -91,12 +91,12 @@ pub(super) fn unsourced(
     open_end: i64,
 ) -> rusqlite::Result<i64> {
     conn.query_row(
-        "SELECT count(DISTINCT o.id) FROM timeline_origins o
-         JOIN timeline_uses u ON u.origin_id = o.id
-         JOIN timeline_processes p ON p.id = u.process_id
-         WHERE o.kind = 'package' AND o.source IS NULL
-           AND u.first_seen <= ?1 AND coalesce(u.ended_at, ?2) > ?3
-           AND (?4 IS NULL OR p.unit = ?4) AND (?5 IS NULL OR p.container = ?5)",
+        // Per origin, one step into its (origin_id, first_seen) intervals until one is in range.
+        "SELECT count(*) FROM timeline_origins o
+         WHERE o.kind = 'package' AND o.source IS NULL AND EXISTS (
+           SELECT 1 FROM timeline_uses u JOIN timeline_processes p ON p.id = u.process_id
+           WHERE u.origin_id = o.id AND u.first_seen <= ?1 AND coalesce(u.ended_at, ?2) > ?3
+             AND (?4 IS NULL OR p.unit = ?4) AND (?5 IS NULL OR p.container = ?5))",
         params![until, open_end, since, f.unit, f.container],
         |r| r.get(0),
     )
