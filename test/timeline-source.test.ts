@@ -169,7 +169,7 @@ test.serial('a catalog of schema 7: migrated, its package origin backfilled when
 	);
 	t.is(
 		lines[2],
-		'Nothing matching was found by binary or source name in the asked range; the versions recorded without their source package (above) are not known to be other packages.',
+		'Nothing matching was found in the asked range by binary or source name; the versions recorded without their source package (above) may be of this source.',
 	);
 	t.false(text.stdout.includes('Nothing matching was in memory'));
 	// By its binary name it is found, with no note.

@@ -62,3 +62,39 @@ test('--package: two containers alike are folded too, each named; one alone keep
 	t.true(text.includes(`\n  2 containers (a, b), in each: 1 process, ${local(first)} → ${local(last)}; gone (not seen by the next scan)\n`), text);
 	t.true(text.includes(`\n  container c: 1 process (PID 9), ${local(first)} → now; still running at the latest scan\n`), text);
 });
+
+test('--package by source name: the header names the source; versions without a source are said, and no interval is not "nothing"', t => {
+	const style = new Chalk({level: 0});
+	const sourced = {...interval(42, {unit: 'nginx.service'}, false), origin: {...origin, source: 'openssl', sourceVersion: '3.0.11-1~deb12u2'}};
+	const bySource = document([sourced]);
+	bySource.query = {...bySource.query, package: 'openssl', packageVersion: '3.0.11'};
+	bySource.coverage = {...bySource.coverage, unsourcedPackageVersions: 3};
+	t.deepEqual(renderTimelineText(bySource, style).split('\n').slice(0, 4), [
+		`Recorded scans: ${local(first)} … ${local(last)}; 2 in the asked range`,
+		'3 package versions were recorded without their source package (before livetree recorded it): a source name may not match them',
+		'',
+		`libssl3 3.0.11-1~deb12u2 (source openssl 3.0.11-1~deb12u2): in memory ${local(first)} → the latest scan (still in memory)`,
+	]);
+	// Asked by its binary name: no source in the header (also when the source has that name).
+	const byBinary = document([sourced]);
+	t.is(renderTimelineText(byBinary, style).split('\n')[2], `libssl3 3.0.11-1~deb12u2: in memory ${local(first)} → the latest scan (still in memory)`);
+	const sameName = document([{...sourced, origin: {...origin, key: 'bash=5.2.15-2', source: 'bash', sourceVersion: '5.2.15-2'}}]);
+	sameName.query = {...sameName.query, package: 'bash'};
+	t.is(renderTimelineText(sameName, style).split('\n')[2], `bash 5.2.15-2: in memory ${local(first)} → the latest scan (still in memory)`);
+	// Nothing found, one version without a source in the range.
+	const none = document([]);
+	none.query = {...none.query, package: 'openssl'};
+	none.coverage = {...none.coverage, unsourcedPackageVersions: 1};
+	t.is(
+		renderTimelineText(none, style),
+		[
+			`Recorded scans: ${local(first)} … ${local(last)}; 2 in the asked range`,
+			'1 package version was recorded without its source package (before livetree recorded it): a source name may not match it',
+			'Nothing matching was found in the asked range by binary or source name; the versions recorded without their source package (above) may be of this source.',
+			'',
+		].join('\n'),
+	);
+	// Counted and none: the plain answer.
+	none.coverage = {...none.coverage, unsourcedPackageVersions: 0};
+	t.true(renderTimelineText(none, style).endsWith('\nNothing matching was in memory in the asked range, by every scan recorded there.\n'));
+});

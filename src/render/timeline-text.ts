@@ -247,7 +247,7 @@ export function renderTimelineText(doc: TimelineDocument, style: ChalkInstance):
 		const unsourced = (doc.coverage.unsourcedPackageVersions ?? 0) > 0;
 		lines.push(
 			unsourced
-				? 'Nothing matching was found by binary or source name in the asked range; the versions recorded without their source package (above) are not known to be other packages.'
+				? 'Nothing matching was found in the asked range by binary or source name; the versions recorded without their source package (above) may be of this source.'
 				: covered
 					? 'Nothing matching was in memory in the asked range, by every scan recorded there.'
 					: 'Nothing matching was seen by the scans recorded in the asked range; the gaps above are not known.',
