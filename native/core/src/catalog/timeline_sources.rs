@@ -11,18 +11,21 @@ use crate::packages::upstream::version_matches;
 /// Schema 7 -> 8. Package origins recorded before take their source from the catalog's
 /// `packages` where the (manager, name, version) the origin names (its label is the
 /// manager, its key `NAME=VERSION`) has exactly one source there; the others stay NULL
-/// (counted by `unsourced`, said by `timeline`).
+/// (counted by `unsourced`, said by `timeline`). NAME is the key up to its first `=` (no
+/// package name holds one), so that `packages`' (manager, name, version, …) index finds it.
 pub(super) const MIGRATION: &str = "
     ALTER TABLE timeline_origins ADD COLUMN source TEXT;
     ALTER TABLE timeline_origins ADD COLUMN source_version TEXT;
     UPDATE timeline_origins AS o SET (source, source_version) = (
         SELECT DISTINCT p.source, p.source_version FROM packages p
-        WHERE p.manager = o.label AND o.key = p.name || '=' || p.version AND p.source <> ''
+        WHERE p.manager = o.label AND p.name = substr(o.key, 1, instr(o.key, '=') - 1)
+          AND p.version = substr(o.key, instr(o.key, '=') + 1) AND p.source <> ''
     )
-    WHERE o.kind = 'package' AND (
+    WHERE o.kind = 'package' AND instr(o.key, '=') > 1 AND (
         SELECT count(*) FROM (
             SELECT DISTINCT p.source, p.source_version FROM packages p
-            WHERE p.manager = o.label AND o.key = p.name || '=' || p.version AND p.source <> ''
+            WHERE p.manager = o.label AND p.name = substr(o.key, 1, instr(o.key, '=') - 1)
+              AND p.version = substr(o.key, instr(o.key, '=') + 1) AND p.source <> ''
         )
     ) = 1;
     UPDATE timeline_origins SET source_version = NULL WHERE source_version = '';
