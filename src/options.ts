@@ -55,7 +55,11 @@ export const optionTable = {
 		help: "TLS and basic auth, in the format of Prometheus's\nexporter-toolkit (the file node_exporter reads);\nread again on SIGHUP (see docs/fleet.md)",
 	},
 	'min-interval': {type: 'string', default: '10s', value: 'TIME', help: 'scan at most once per TIME (default 10s; e.g. 30s, 2m)'},
-	since: {type: 'string', value: 'TIME', help: 'from TIME: 2026-12-01, "2026-12-01 14:00" (local),\nan ISO time with a zone, @EPOCH, or 3h / 7d (ago)'},
+	since: {
+		type: 'string',
+		value: 'TIME',
+		help: 'from TIME: 2026-12-01, "2026-12-01 14:00" (local),\nan ISO time with a zone, @EPOCH, or 3h / 7d /\n"7 days ago" (ago)',
+	},
 	until: {type: 'string', value: 'TIME', help: 'up to TIME (as --since)'},
 	at: {type: 'string', value: 'TIME', help: 'what was in memory at TIME (as --since)'},
 	unit: {type: 'string', value: 'UNIT', help: 'only the processes of this systemd unit'},
