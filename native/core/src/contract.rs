@@ -90,7 +90,7 @@ enum With<'a> {
     /// None.
     Nothing,
     /// None, but what adding systemd's units needs of them (`unitTable`, see `write_units`),
-    /// with the length of each process's text in UTF-16 code units.
+    /// with the length of each process's text in bytes.
     UnitTable(&'a [usize]),
 }
 
