@@ -155,6 +155,12 @@ export interface TimelineAnswer {
   gaps: Array<TimelineGap>
   /** Scans in range whose clock was behind the previous one. */
   clockBack: Array<number>
+  /**
+   * With `package` when no interval found matched it through a binary name: the package
+   * versions in the range recorded without their source package (a source name may not
+   * match them); None otherwise.
+   */
+  unsourced?: number
 }
 
 /** Counts for `catalog check`. */
@@ -214,6 +220,13 @@ export interface TimelineOrigin {
   key: string
   /** A version or name to show with it, when known. */
   label?: string
+  /**
+   * A package's source package name (dpkg `Source:`, else the binary's own name; rpm
+   * `SOURCERPM`), when the database gives one; None for other kinds.
+   */
+  source?: string
+  /** That source package's version, when known. */
+  sourceVersion?: string
 }
 
 /** One process as a scan saw it. */
@@ -290,6 +303,10 @@ export interface TimelineRow {
   key: string
   /** A version or name to show with it, when known. */
   label?: string
+  /** A package's source package name, when recorded. */
+  source?: string
+  /** That source package's version, when recorded. */
+  sourceVersion?: string
   /** The first scan that saw this origin in this process. */
   firstSeen: number
   /** None while open (seen by the latest scan). */

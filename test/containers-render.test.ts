@@ -161,3 +161,80 @@ test('explain names a file of the container own layer as written inside it, and 
 	t.true(crio.includes('Its image: created from an image ID, no name (image 4444444444…).'), crio);
 	t.true(crio.endsWith(`Next: crictl stop ${hex('9').slice(0, 12)} (its pod's kubelet starts it again)\n`), crio);
 });
+
+// Containers fold only when their entries would say the same but for name, ID and PIDs.
+function foldDocument(): StatusDocument {
+	const doc = makeDocument({states: [], units: [], warnings: [], deployments: [], overlays: 0});
+	const old = {id: hex('b'), diffDigest: `sha256:${hex('c')}`, inCurrentImage: false};
+	const base = {id: hex('a'), diffDigest: `sha256:${hex('e')}`, inCurrentImage: true};
+	const moved = {image: {id: hex('1'), digest: `sha256:${hex('d')}`, name: 'localhost/web:latest', nameNowResolvesTo: hex('2')}, imageOutdated: true};
+	const files = (ino: number) => [layerFile('/usr/lib/libdemo.so.1', ino, old, 'image-outdated'), layerFile('/usr/lib/libc.so.6', ino + 1, base)];
+	let pid = 100;
+	// web-0 … web-11: two nginx each, the same stale layer: one entry.
+	for (let i = 0; i < 12; i++) {
+		const c = container(`web-${i}`, {id: `${i}`.padStart(64, 'c'), ...moved});
+		doc.processes.push(proc(pid++, c, files(10)), proc(pid++, c, files(10)));
+	}
+
+	// Of the same image, but one nginx maps a deleted file as well: its own entry.
+	const odd = container('web-odd', {id: hex('8'), ...moved});
+	doc.processes.push(proc(pid++, odd, files(10)), proc(pid++, odd, [...files(10), layerFile('/usr/lib/libextra.so', 30, base, 'deleted')]));
+	// Of the same image, in a unit: its own entry (the unit restarts it).
+	const inUnit = container('web-unit', {id: hex('9'), unit: 'web.service', ...moved});
+	doc.processes.push(proc(pid++, inUnit, files(10), 'web.service'), proc(pid++, inUnit, files(10), 'web.service'));
+	// Two CRI-O containers with no name, nothing stale: one entry, no restart advice.
+	for (const id of ['5', '6']) {
+		const c = container(null, {
+			engine: 'cri-o',
+			id: hex(id),
+			imageOutdated: false,
+			image: {id: hex('4'), digest: null, name: 'registry/app:1', nameNowResolvesTo: hex('4')},
+		});
+		doc.processes.push(proc(pid++, c, [layerFile('/usr/lib/libc.so.6', 40, base)]));
+	}
+
+	doc.summary = {
+		...doc.summary,
+		processes: doc.processes.length,
+		processesNeedingRestart: doc.processes.filter(p => p.needsRestart).length,
+		staleFiles: 2,
+		containers: 16,
+		containersOutdated: 14,
+	};
+	return doc;
+}
+
+test('containers that say the same thing but for name, ID and PIDs are one entry; any other difference keeps one apart', t => {
+	const doc = foldDocument();
+	t.deepEqual(validateDocument(doc), []);
+	const lines = renderText(doc, {style, verbose: false}).split('\n');
+	const at = lines.findIndex(l => l.startsWith('Containers: '));
+	const why = `/usr/lib/libdemo.so.1 from image layer ${hex('b').slice(0, 10)}… (livetree-demo 1.0-1), a layer the image its name points to now does not have`;
+	const image = `image localhost/web:latest, tag now points to ${hex('2').slice(0, 10)}…`;
+	t.deepEqual(lines.slice(at, at + 17), [
+		'Containers: 16, 14 on an image whose name moved on; 30 processes, 28 need a restart',
+		`  2 × nginx in each of 12 containers (${image}): ${why}`,
+		'    PIDs 100 101 102 103 104 105 106 107 108 109 … and 14 more',
+		'    Containers web-0 web-1 web-2 web-3 web-4 web-5 web-6 web-7 web-8 web-9 … and 2 more (--verbose lists all)',
+		'    Restart: create each again from localhost/web:latest (podman restart would keep its old image); they run in no unit',
+		`  1 × nginx in each of 2 containers (image registry/app:1): nothing it maps is stale`,
+		'    PIDs 128 129',
+		`    Containers ${hex('5').slice(0, 12)} ${hex('6').slice(0, 12)}`,
+		`  1 × nginx in container web-odd (${image}): ${why}`,
+		'    PID 124',
+		`  1 × nginx in container web-odd (${image}): /usr/lib/libextra.so (deleted) from image layer ${hex('a').slice(0, 10)}… (livetree-demo 1.0-1), and 1 more file`,
+		'    PID 125',
+		'    Restart: create it again from localhost/web:latest (podman restart web-odd would keep its old image); it runs in no unit',
+		`  2 × nginx in container web-unit (${image}) (web.service): ${why}`,
+		'    PIDs 126 127',
+		'    Restart: restart unit web.service (livetree restart web.service)',
+		'',
+	]);
+	// --verbose: every container of an entry on a line of its own, with its PIDs.
+	const verbose = renderText(doc, {style, verbose: true}).split('\n');
+	const v = verbose.indexOf(`  2 × nginx in each of 12 containers (${image}): ${why}`);
+	t.deepEqual(verbose.slice(v + 1, v + 14), [
+		...Array.from({length: 12}, (_, i) => `    web-${i}: PIDs ${100 + 2 * i} ${101 + 2 * i}`),
+		'    Restart: create each again from localhost/web:latest (podman restart would keep its old image); they run in no unit',
+	]);
+});

@@ -59,7 +59,7 @@ test('as nobody, a scan that could read no process says unknown and exits 3', as
 	const lines = r.stdout.split('\n');
 	t.is(lines[0], 'Unknown for 1 of 1 process: it could not be read (run as root).');
 	t.notRegex(r.stdout, /Nothing needs a restart|none needs a restart|not root\?/);
-	t.regex(r.stdout, /^Summary: 1 process, none could be read;/m);
+	t.regex(r.stdout, /^Summary: 1 process: none could be read;/m);
 	t.regex(r.stdout, /^ {9}1 process could not be read: what it runs is unknown \(run as root\)\.$/m);
 
 	const json = await inNamespace('', ['status', '--json', '--no-systemd', '--state-dir', state]);
@@ -85,8 +85,41 @@ test('as nobody, unread processes beside read ones: unknown, and what was read i
 	const script = 'runuser -u nobody -- sleep 60 &\nuntil pgrep -u nobody -x sleep >/dev/null; do sleep 0.05; done';
 	const r = await inNamespace(script, ['status', '--no-systemd', '--color', 'never', '--state-dir', state]);
 	t.is(r.code, 3, r.stderr);
-	t.is(r.stdout.split('\n')[0], 'Unknown for 2 of 3 processes: they could not be read (run as root); none of the other 1 needs a restart.');
-	t.regex(r.stdout, /^Summary: 3 processes, none of 1 read needs one;/m);
+	t.is(r.stdout.split('\n')[0], 'Unknown for 2 of 3 processes: they could not be read (run as root); the other process needs no restart.');
+	t.regex(r.stdout, /^Summary: 3 processes: 1 read, it needs no restart;/m);
+});
+
+test('as nobody, the unreadable warnings that differ by their PID alone are one line; --verbose and --json keep each', async t => {
+	const dir = await scratch(t);
+	const state = path.join(dir, 'state');
+	// Three sleeps of root's beside runuser (PID 1): four processes nobody may not read.
+	const pids = path.join(dir, 'pids');
+	const script = `for i in 1 2 3; do sleep 60 & echo $! >>'${pids}'; done`;
+	const r = await inNamespace(script, ['status', '--no-systemd', '--color', 'never', '--state-dir', state]);
+	t.is(r.code, 3, r.stderr);
+	const sleeps = (await readFile(pids, 'utf8')).trim().split('\n').map(Number);
+	const unread = [1, ...sleeps].sort((a, b) => a - b);
+	t.is(unread.length, 4);
+	const lines = r.stdout.split('\n');
+	t.is(lines[0], 'Unknown for 4 of 4 processes: they could not be read (run as root).');
+	t.true(lines.includes(`  process-unreadable: 4 processes: /proc/PID/maps: permission denied (PIDs ${unread.join(' ')})`), r.stdout);
+	t.notRegex(r.stdout, /process-unreadable: PID/);
+	t.regex(r.stdout, /^Summary: 4 processes: none could be read;/m);
+
+	const verbose = await inNamespace(script, ['status', '--no-systemd', '--color', 'never', '--verbose', '--state-dir', state]);
+	t.is(verbose.code, 3, verbose.stderr);
+	t.deepEqual(
+		verbose.stdout.split('\n').filter(l => l.includes('process-unreadable')),
+		unread.map(pid => `  process-unreadable: PID ${pid}: /proc/${pid}/maps: permission denied`),
+	);
+
+	const json = await inNamespace(script, ['status', '--json', '--no-systemd', '--state-dir', state]);
+	t.is(json.code, 3, json.stderr);
+	const doc = JSON.parse(json.stdout) as StatusDocument;
+	t.deepEqual(
+		doc.warnings.filter(w => w.code === 'process-unreadable').map(w => [w.pid, w.message]),
+		unread.map(pid => [pid, `PID ${pid}: /proc/${pid}/maps: permission denied`]),
+	);
 });
 
 test('as nobody, packages with unread processes: exit 3 and the list says what it left out', async t => {
@@ -201,7 +234,7 @@ test('as root, a process unreadable even to root is not put down to "not root?"'
 		);
 	const r = await asRoot(['status', '--color', 'never']);
 	t.is(r.code, 3, r.stderr);
-	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes: it could not be read (even as root; see warnings); none of the other 1 needs a restart.');
+	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes: it could not be read (even as root; see warnings); the other process needs no restart.');
 	t.regex(r.stdout, /what it runs is unknown \(even as root; see warnings\)\./);
 	t.regex(r.stdout, /process-unreadable: PID 4242: .*\/4242\/maps: permission denied/);
 	t.notRegex(r.stdout, /not root\?|run as root/);
@@ -216,7 +249,7 @@ test('a process unreadable for another reason than permission: unknown, pointed 
 	const args = ['--no-systemd', '--proc-root', await procTree(dir, 'directory'), '--state-dir', path.join(dir, 'state')];
 	const r = await livetree(['status', '--color', 'never', ...args]);
 	t.is(r.code, 3, r.stderr);
-	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes (see warnings); none of the other 1 needs a restart.');
+	t.is(r.stdout.split('\n')[0], 'Unknown for 1 of 2 processes (see warnings); the other process needs no restart.');
 	t.regex(r.stdout, /^ {9}1 process unknown: what it runs could not be told \(see warnings\)\.$/m);
 	t.notRegex(r.stdout, /run as root|not root\?/);
 	const explain = await livetree(['explain', '4242', '--color', 'never', ...args]);

@@ -191,7 +191,14 @@ test('an incomplete scan that found nothing says unknown, never that nothing nee
 	const lines = out.split('\n');
 	t.is(lines[0], 'Unknown for 2 of 4 processes: they could not be read (run as root); none of the other 2 needs a restart.');
 	t.notRegex(out, /Nothing needs a restart|none needs a restart/);
-	t.regex(out, /^Summary: 4 processes \(63 kernel threads not counted\), none of 2 read needs one;/m);
+	t.regex(out, /^Summary: 4 processes \(63 kernel threads not counted\): 2 read, none of them needs a restart;/m);
+	// The two warnings that differ by their PID alone are one line; --verbose lists each.
+	t.regex(out, /^ {2}process-unreadable: 2 processes: \/proc\/PID\/maps: permission denied \(PIDs 1002 1003\)$/m);
+	const verbose = renderText(d, {style: new Chalk({level: 0}), verbose: true});
+	t.regex(
+		verbose,
+		/^ {2}process-unreadable: PID 1002: \/proc\/1002\/maps: permission denied\n {2}process-unreadable: PID 1003: \/proc\/1003\/maps: permission denied$/m,
+	);
 	t.regex(out, /^ {9}2 processes could not be read: what they run is unknown \(run as root\)\.$/m);
 	check(t, 'status-incomplete.txt', out);
 	// As root, running as root is no advice: the warnings say what refused.
@@ -203,7 +210,7 @@ test('an incomplete scan that found nothing says unknown, never that nothing nee
 	const none = makeDocument({deployments: booted, states: ['unknown'], units: [], overlays: 0, warnings: []});
 	const one = renderText(none, {style: new Chalk({level: 0}), verbose: false});
 	t.is(one.split('\n')[0], 'Unknown for 1 of 1 process: it could not be read (run as root).');
-	t.regex(one, /^Summary: 1 process, none could be read;/m);
+	t.regex(one, /^Summary: 1 process: none could be read;/m);
 	// Something to restart and some unread: exit 1's verdict, which says the unknown too.
 	const mixed = makeDocument({deployments: booted, states: ['stale', 'unknown', 'unknown', 'current'], units: [], overlays: 0});
 	t.is(
@@ -250,4 +257,84 @@ test('long lists are cut with a hint to --verbose', t => {
 	t.regex(out, /… and \d+ more groups \(--verbose lists all\)/);
 	const all = renderText(many, {style: new Chalk({level: 0}), verbose: true, width: 80});
 	t.notRegex(all, /--verbose lists all/);
+});
+
+// Every wording of the summary's first line, beside the verdict of the same document: all
+// read, some unread, none read; with and without processes that need a restart. The two
+// never disagree on how many were read or whether any needs a restart.
+test('the summary line says how many were read and what they need, as the verdict does', t => {
+	const plain = new Chalk({level: 0});
+	const cases: Array<[Array<'current' | 'stale' | 'unknown'>, number | undefined, string, string]> = [
+		[['current', 'current'], undefined, 'Nothing needs a restart (2 processes checked).', 'Summary: 2 processes, none needs a restart;'],
+		[['stale', 'current'], undefined, 'Restart needed: 1 process in no unit.', 'Summary: 2 processes, 1 needs a restart;'],
+		[
+			['current', 'current', 'unknown'],
+			undefined,
+			'Unknown for 1 of 3 processes: it could not be read (run as root); none of the other 2 needs a restart.',
+			'Summary: 3 processes: 2 read, none of them needs a restart;',
+		],
+		[
+			['current', 'unknown', 'unknown'],
+			undefined,
+			'Unknown for 2 of 3 processes: they could not be read (run as root); the other process needs no restart.',
+			'Summary: 3 processes: 1 read, it needs no restart;',
+		],
+		[
+			['stale', 'stale', 'current', 'unknown'],
+			undefined,
+			'Restart needed: 2 processes in no unit; unknown for 1 other process: it could not be read (run as root).',
+			'Summary: 4 processes: 3 read, 2 need a restart;',
+		],
+		[['unknown', 'unknown'], undefined, 'Unknown for 2 of 2 processes: they could not be read (run as root).', 'Summary: 2 processes: none could be read;'],
+		// Unknown for another reason than permission (an unproven composefs image): see warnings.
+		[['unknown', 'unknown'], 0, 'Unknown for 2 of 2 processes (see warnings).', 'Summary: 2 processes: none is known;'],
+	];
+	for (const [states, denied, verdict, summary] of cases) {
+		const d = makeDocument({deployments: booted, states, units: [], overlays: 0, warnings: []});
+		t.deepEqual(validateDocument(d), []);
+		const lines = renderText(d, {style: plain, verbose: false, ...(denied === undefined ? {} : {denied})}).split('\n');
+		t.is(lines[0], verdict, states.join(' '));
+		t.is(lines.find(l => l.startsWith('Summary: '))?.replace(/ \d+ units? needs? a restart;$/, ''), summary, states.join(' '));
+	}
+});
+
+test('warnings fold only when their messages differ by their own PID alone', t => {
+	const unreadable = (pid: number, why = 'permission denied') => ({code: 'process-unreadable', message: `PID ${pid}: /proc/${pid}/maps: ${why}`, pid});
+	const warnings = [
+		...Array.from({length: 12}, (_, i) => unreadable(i === 0 ? 1 : 100 + i)),
+		// Another cause: a line of its own.
+		unreadable(7, 'no such file or directory'),
+		// Another code with the same words: apart.
+		{code: 'map-files-unreadable', message: 'PID 8: /proc/8/maps: permission denied', pid: 8},
+		// A message naming a PID that is not its own, and two alike with no PID: as they are.
+		{code: 'process-unreadable', message: 'PID 9: /proc/90/maps: permission denied', pid: 9},
+		{code: 'catalog-read-only', message: '/var/lib/livetree/catalog.sqlite: read-only', pid: null},
+		{code: 'catalog-read-only', message: '/var/lib/livetree/catalog.sqlite: read-only', pid: null},
+		...Array.from({length: 8}, (_, i) => ({code: 'config-unreadable', message: `/etc/x${i}: permission denied`, pid: null})),
+	];
+	const d = makeDocument({deployments: booted, states: ['current'], units: [], overlays: 0, warnings});
+	t.deepEqual(validateDocument(d), []);
+	const out = renderText(d, {style: new Chalk({level: 0}), verbose: false}).split('\n');
+	const at = out.indexOf('Warnings: 25');
+	t.deepEqual(out.slice(at, at + 12), [
+		'Warnings: 25',
+		'  process-unreadable: 12 processes: /proc/PID/maps: permission denied (PIDs 1 101 102 103 104 105 106 107 108 109 … and 2 more)',
+		'  process-unreadable: PID 7: /proc/7/maps: no such file or directory',
+		'  map-files-unreadable: PID 8: /proc/8/maps: permission denied',
+		'  process-unreadable: PID 9: /proc/90/maps: permission denied',
+		'  catalog-read-only: /var/lib/livetree/catalog.sqlite: read-only',
+		'  catalog-read-only: /var/lib/livetree/catalog.sqlite: read-only',
+		'  config-unreadable: /etc/x0: permission denied',
+		'  config-unreadable: /etc/x1: permission denied',
+		'  config-unreadable: /etc/x2: permission denied',
+		'  config-unreadable: /etc/x3: permission denied',
+		// Fourteen lines, cut to ten: the count is of the warnings left out, not of lines.
+		'  … and 4 more warnings (--verbose lists all)',
+	]);
+	const verbose = renderText(d, {style: new Chalk({level: 0}), verbose: true}).split('\n');
+	const v = verbose.indexOf('Warnings: 25');
+	t.deepEqual(
+		verbose.slice(v + 1, v + 26),
+		warnings.map(w => `  ${w.code}: ${w.message}`),
+	);
 });

@@ -44,6 +44,8 @@ function reference(answer: TimelineAnswer, filter: TimelineFilter, at: number | 
 			scanAfter: iso(answer.scanAfter),
 			gaps: answer.gaps.map(g => ({from: iso(g.from), to: iso(g.to)})),
 			clockBack: answer.clockBack.map(t => iso(t)!),
+			// Added with the source package of package origins (catalog schema 8).
+			unsourcedPackageVersions: answer.unsourced ?? null,
 		},
 		intervals: answer.rows.map(r => ({
 			pid: r.pid,
@@ -58,7 +60,7 @@ function reference(answer: TimelineAnswer, filter: TimelineFilter, at: number | 
 				endReason: r.endReason ?? null,
 				restart: r.restartId === undefined || r.restartId === null ? null : {id: r.restartId, verdict: r.restartVerdict ?? null},
 			},
-			origin: {kind: r.kind, key: r.key, label: r.label ?? null},
+			origin: {kind: r.kind, key: r.key, label: r.label ?? null, source: r.source ?? null, sourceVersion: r.sourceVersion ?? null},
 			firstSeen: iso(r.firstSeen)!,
 			lastSeen: iso(r.lastSeen),
 			endedAt: iso(r.endedAt),

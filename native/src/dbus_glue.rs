@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use livetree_core::dbus::conn::{arg_of, socket_of, to_json, ConnError, Connection, Reply};
+use livetree_core::dbus::conn::{arg_of, replies_json, socket_of, ConnError, Connection, Reply};
 use livetree_core::dbus::properties::{properties_json, property_calls, PropertyGroup};
 use livetree_core::dbus::wire::Call;
 use napi::bindgen_prelude::*;
@@ -183,16 +183,7 @@ impl DbusConnection {
                         args,
                     });
                 }
-                exchange(&inner, &built, |replies| {
-                    let replies: Vec<_> = replies
-                        .iter()
-                        .map(|r| match r {
-                            Reply::Ok(body) => json!({"ok": true, "body": body.iter().map(to_json).collect::<Vec<_>>()}),
-                            Reply::Err { name, message } => json!({"ok": false, "name": name, "message": message}),
-                        })
-                        .collect();
-                    json!({"ok": true, "replies": replies}).to_string()
-                })
+                exchange(&inner, &built, replies_json)
             })),
             panic: None,
         })

@@ -190,9 +190,14 @@ the exporter at most once a minute record into the catalog, as root): per unit, 
 process with the commits, packages, images and overlays its code came from, from the
 first scan that saw it to the last, and what ended it (a restart by livetree, or a
 scan that no longer saw it). --package NAME shows each version of NAME: from when to
-when, in which units. --at TIME shows what was in memory then. A range no scan saw is
-said ("no scan between ..."), never taken for "nothing ran". Times are local in text,
-UTC in JSON (schema/timeline.schema.json).`,
+when, in which units. NAME is a binary or a source package name (openssl finds
+libssl3); NAME=VER keeps the versions VER names: the whole binary or source version,
+or its upstream part (3.0.11 names 3.0.11-1~deb12u2 and 1:3.0.11-2, not 3.0.110-1).
+"Was openssl 3.0.11 in memory last week?" is --package openssl=3.0.11 --since 7d.
+--at TIME shows what was in memory then. A range no scan saw is said ("no scan
+between ..."), never taken for "nothing ran"; when nothing came through a binary
+name, versions recorded without their source package are counted and said. Times
+are local in text, UTC in JSON (schema/timeline.schema.json).`,
 		positionals: false,
 		options: pick('since', 'until', 'at', 'unit', 'package', 'commit', 'container', 'state-dir', 'json', 'color', 'help'),
 		optionHelp: {json: 'print the intervals and the coverage as JSON'},

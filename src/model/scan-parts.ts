@@ -97,7 +97,7 @@ export function parseScan(json: Buffer): ScanParts {
 		const processes = json.subarray(cut + 1);
 		return unitTable === undefined
 			? {...parts, processes: [], processesText: processes}
-			: {...parts, processes: [], unitTable: new UnitTable(unitTable, processes.toString())};
+			: {...parts, processes: [], unitTable: new UnitTable(unitTable, processes)};
 	}
 
 	const {origins, files, ...parts} = first as ScanText;

@@ -1,6 +1,7 @@
 // The processes of `status --json` with systemd's units, as the core wrote them
 // (native/core/src/contract.rs write_units): the contract's `processes` array as one JSON
-// text, as without systemd (not parsed), and a table, in columns, of what adding the units
+// text, its UTF-8 bytes as the core handed them over, as without systemd (neither parsed
+// nor made a string), and a table, in columns, of what adding the units
 // needs of each process (parsed): its PID, its cgroup path and the unit read from it, and
 // only for the few that need more, the stale processes' stale files (for their unit's
 // reasons; the distinct files once) and the processes' configuration changes. The units
@@ -11,10 +12,13 @@
 // asked for (the stale ones, by their unit's reasons; those of units whose unit files
 // changed), changed by assigning a field (as addUnitFileChanges and seeOutsideReloads do),
 // never an object or array it holds in place. `printAll` writes each process the units left
-// as it was as its slice of the core's text (a run of them as one slice; with nothing
-// changed, the text as it is), and the others as that text with their unit, configChanges
-// and needsReload put in (key order kept).
+// as it was as its slice of the core's bytes (a run of them as one slice; with nothing
+// changed, the bytes as they are), and the others as that text with their unit,
+// configChanges and needsReload put in (key order kept).
 import type {ConfigChange, MappedFile, Process, ProcessRoot} from './document.js';
+
+// The core writes UTF-8 (serde_json), so a process's bytes decode without replacement.
+const utf8 = new TextDecoder();
 
 /** What a stale process's reasons are made of (render/reason.ts `reasons`). */
 export type StaleProcess = Pick<Process, 'pid' | 'files'> & {root: Pick<ProcessRoot, 'kind'>};
@@ -99,7 +103,7 @@ export function scannedProcesses(processes: readonly Process[]): ScannedProcesse
 }
 
 /** The table as the core writes it (contract.rs `UnitTable`): one entry per process in
- * `pids`, `lengths` (its text's length in UTF-16 code units) and `group` (its `[cgroup, unit]`
+ * `pids`, `lengths` (its text's length in bytes, UTF-8) and `group` (its `[cgroup, unit]`
  * in `groups`); the stale processes by index in `stale`, with their `root.kind` and their
  * stale files (by index in `files`); those with configuration changes by index in `config`;
  * each process's start in clock ticks in `starts`. */
@@ -134,10 +138,10 @@ export class UnitTable implements ScannedProcesses {
 	/** The processes whose unit is not the one the core wrote, by index: their unit now. */
 	private readonly units = new Map<number, string | null>();
 
-	/** `array` is the core's text of the processes the table is of, in its order. */
+	/** `array` is the core's text of the processes the table is of, in its order (its UTF-8 bytes). */
 	constructor(
 		private readonly table: UnitTableText,
-		private readonly array: string,
+		private readonly array: Uint8Array,
 	) {
 		const {pids, lengths, group, starts} = table;
 		if (lengths.length !== pids.length || group.length !== pids.length || starts.length !== pids.length) {
@@ -153,7 +157,7 @@ export class UnitTable implements ScannedProcesses {
 		// '[', each text and a ',' after each but the last, ']'.
 		const length = pids.length === 0 ? 2 : texts + pids.length + 1;
 		if (length !== array.length) {
-			throw new TypeError(`UnitTable: the texts' lengths make an array of ${length} code units, not ${array.length}`);
+			throw new TypeError(`UnitTable: the texts' lengths make an array of ${length} bytes, not ${array.length}`);
 		}
 
 		for (const [j, i] of table.stale.entries()) this.staleAt.set(i, j);
@@ -253,8 +257,9 @@ export class UnitTable implements ScannedProcesses {
 		return [...this.units].map(([i, unit]) => ({pid: this.table.pids[i]!, unit}));
 	}
 
-	/** The contract's `processes` array, in pieces (see the module's comment). */
-	*printAll(): Generator<string> {
+	/** The contract's `processes` array, in pieces: slices of the core's bytes, and the
+	 * processes the units changed as strings (see the module's comment). */
+	*printAll(): Generator<string | Uint8Array> {
 		const changed = [...this.units.keys()];
 		for (const i of this.asked.keys()) if (!this.units.has(i) && this.isChanged(i)) changed.push(i);
 		changed.sort((a, b) => a - b);
@@ -271,14 +276,14 @@ export class UnitTable implements ScannedProcesses {
 		for (const i of changed) {
 			while (next < i) at += lengths[next++]! + 1;
 			// The unchanged run before it, with its separators; then the changed one.
-			yield this.array.slice(runStart, at);
-			yield this.merged(i, this.array.slice(at, at + lengths[i]!));
+			yield this.array.subarray(runStart, at);
+			yield this.merged(i, utf8.decode(this.array.subarray(at, at + lengths[i]!)));
 			at += lengths[i]! + 1;
 			next = i + 1;
 			runStart = at - 1;
 		}
 
-		yield this.array.slice(runStart);
+		yield this.array.subarray(runStart);
 	}
 
 	private isChanged(i: number): boolean {

@@ -8,6 +8,7 @@ import type {UnitTable} from '../model/unit-table.js';
 
 const mark = '\u0000processes\u0000';
 const chunkSize = 64 * 1024;
+const utf8 = new TextDecoder();
 
 export function renderJson(doc: StatusDocument, pretty = true): string {
 	return [...jsonChunks(doc, pretty)].join('');
@@ -54,8 +55,8 @@ function* processTexts(doc: StatusDocument, pretty: boolean): Generator<string> 
 }
 
 // `pieces` gathered into chunks of about `chunkSize`; a piece that long by itself is written
-// as it is, not copied into a chunk first.
-function* chunks(pieces: Iterable<string>): Generator<string> {
+// as it is, not copied into a chunk first (bytes, UTF-8, as bytes: not made a string).
+function* chunks(pieces: Iterable<string | Uint8Array>): Generator<string | Uint8Array> {
 	let chunk = '';
 	for (const piece of pieces) {
 		if (piece.length >= chunkSize) {
@@ -65,7 +66,7 @@ function* chunks(pieces: Iterable<string>): Generator<string> {
 			continue;
 		}
 
-		chunk += piece;
+		chunk += typeof piece === 'string' ? piece : utf8.decode(piece);
 		if (chunk.length >= chunkSize) {
 			yield chunk;
 			chunk = '';

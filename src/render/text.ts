@@ -9,7 +9,8 @@ import type {ChalkInstance} from 'chalk';
 import type {Suggest} from '../commands/rerun.js';
 import {complete} from '../model/complete.js';
 import type {Container, Deployment, Process, StatusDocument} from '../model/document.js';
-import {inContainer, restartAdvice} from './containers-text.js';
+import {type ContainerProcs, foldContainers} from './container-fold.js';
+import {containerName, imageNote, inContainer, restartAdvice, restartAdviceEach} from './containers-text.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
@@ -17,6 +18,7 @@ import {unitsNeedingRestart, unitsNeedingRestartCount} from '../model/process-un
 import {fileReason, printable, reason, reasons} from './reason.js';
 import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
 import {short} from './short.js';
+import {foldWarnings} from './warnings-text.js';
 import {layout} from './wrap.js';
 
 export interface TextOptions {
@@ -120,11 +122,16 @@ export function renderText(doc: StatusDocument, options: TextOptions): string {
 	lines.push(...configLines(doc, style, options.verbose ? undefined : LIST_LIMIT));
 	if (doc.warnings.length > 0) {
 		lines.push('', style.yellow(`Warnings: ${doc.warnings.length}`));
-		for (const w of cut(doc.warnings, options.verbose)) {
-			lines.push(...layout(`${w.code}: ${printable(w.message)}`, '  ', options.width, 4));
+		// Folded (warnings-text.ts) but with --verbose, which lists each as the document has it.
+		const shown = options.verbose ? doc.warnings.map(w => ({text: `${w.code}: ${printable(w.message)}`, count: 1})) : foldWarnings(doc.warnings, LIST_LIMIT);
+		for (const w of cut(shown, options.verbose)) {
+			lines.push(...layout(w.text, '  ', options.width, 4));
 		}
 
-		lines.push(...more(doc.warnings.length, 'warnings', options, '  '));
+		const hidden = shown.slice(LIST_LIMIT).reduce((n, w) => n + w.count, 0);
+		if (!options.verbose && hidden > 0) {
+			lines.push(style.dim(`  … and ${hidden} more ${hidden === 1 ? 'warning' : 'warnings'} (--verbose lists all)`));
+		}
 	}
 
 	lines.push(
@@ -169,7 +176,7 @@ export function verdictLine(doc: StatusDocument, style: ChalkInstance, options: 
 		const others = total - unread;
 		parts.push(
 			style.yellow.bold(`Unknown for ${unread} of ${count(total, 'process', 'processes')}${why}`) +
-				(others > 0 ? `; none of the other ${others} needs a restart` : ''),
+				(others === 1 ? '; the other process needs no restart' : others > 0 ? `; none of the other ${others} needs a restart` : ''),
 		);
 	} else if (needing.length === 0) {
 		parts.push(style.green.bold(`Nothing needs a restart (${count(total, 'process', 'processes')} checked)`));
@@ -204,14 +211,17 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 	// Unread processes may need a restart too: never say "none" over them.
 	const unread = s.processesUnreadable ?? 0;
 	const refused = (options.denied ?? unread) >= unread;
+	// All read: "7 processes, 3 need a restart"; some unread: "1210 processes: 2 read, none
+	// of them needs a restart" (or "2 read, 1 needs a restart"), as the verdict counts them;
+	// none read: "1 process: none could be read".
+	const needing = s.processesNeedingRestart;
+	const needs = style.red(`${needing} need${needing === 1 ? 's' : ''} a restart`);
 	const restart =
-		s.processesNeedingRestart > 0
-			? style.red(`${s.processesNeedingRestart} need${s.processesNeedingRestart === 1 ? 's' : ''} a restart`)
-			: unread > 0 && unread === s.processes
-				? style.yellow(refused ? 'none could be read' : 'none is known')
-				: unread > 0
-					? style.yellow(`none of ${s.processes - unread} read needs one`)
-					: style.green('none needs a restart');
+		unread === 0
+			? `, ${needing > 0 ? needs : style.green('none needs a restart')}`
+			: unread === s.processes
+				? `: ${style.yellow(refused ? 'none could be read' : 'none is known')}`
+				: `: ${s.processes - unread} read, ${needing > 0 ? needs : style.yellow(s.processes - unread === 1 ? 'it needs no restart' : 'none of them needs a restart')}`;
 	const unitCount = unitsNeedingRestartCount(doc);
 	const units = `${unitCount} unit${unitCount === 1 ? ' needs' : 's need'} a restart`;
 	const processes = `${unread} process${unread === 1 ? '' : 'es'}`;
@@ -228,7 +238,7 @@ export function summaryLine(doc: StatusDocument, style: ChalkInstance, options: 
 	// Kernel threads run the kernel's code and map nothing: no processes here.
 	const threads = s.kernelThreads ? ` (${s.kernelThreads} kernel thread${s.kernelThreads === 1 ? '' : 's'} not counted)` : '';
 	return (
-		`Summary: ${count(s.processes, 'process', 'processes')}${threads}, ${restart}; ${units};\n` +
+		`Summary: ${count(s.processes, 'process', 'processes')}${threads}${restart}; ${units};\n` +
 		`         ${s.staleFiles} stale files, ${s.overlayFiles} overlay files, ${s.untrackedFiles} untracked files.${containers}${unreadLine}`
 	);
 }
@@ -397,7 +407,14 @@ function containerLines(doc: StatusDocument, procs: Process[], options: TextOpti
 		),
 	];
 	const why = (d: StatusDocument, p: Process) => (p.needsRestart ? staleWhy(d, p) : 'nothing it maps is stale');
-	for (const {c, procs: own} of cut(containers, options.verbose)) {
+	const entries = foldContainers(containers, p => why(doc, p));
+	for (const entry of cut(entries, options.verbose)) {
+		const [{c, procs: own}] = entry as [ContainerProcs, ...ContainerProcs[]];
+		if (entry.length > 1 && c) {
+			lines.push(...foldedContainerLines(doc, entry, c, options, why));
+			continue;
+		}
+
 		const head = (g: ProcessGroup) =>
 			`${g.pids.length} × ${printable(g.comm)} ${c ? inContainer(c) : 'in an unidentified container'}${g.unit ? ` (${style.yellow(printable(g.unit))})` : ''}: ${g.why}`;
 		lines.push(...groupLines(doc, own, options, '  ', why, head));
@@ -407,7 +424,68 @@ function containerLines(doc: StatusDocument, procs: Process[], options: TextOpti
 		}
 	}
 
-	lines.push(...more(containers.length, 'containers', options, '  '));
+	const hidden = options.verbose ? 0 : entries.slice(LIST_LIMIT).reduce((n, e) => n + e.length, 0);
+	if (hidden > 0) {
+		lines.push(style.dim(`  … and ${count(hidden, 'more container', 'more containers')} (--verbose lists all)`));
+	}
+
+	return lines;
+}
+
+// Containers that say the same thing (container-fold.ts), as one entry: "5 × sleep in
+// each of 200 containers (image …): WHY", the PIDs, the containers' names, one restart
+// advice. --verbose lists each container with its PIDs.
+function foldedContainerLines(
+	doc: StatusDocument,
+	entry: ContainerProcs[],
+	c: Container,
+	options: TextOptions,
+	why: (doc: StatusDocument, p: Process) => string,
+): string[] {
+	const {style} = options;
+	const lines: string[] = [];
+	const groupsOf = entry.map(x => ({name: printable(containerName(x.c!)), groups: groupProcesses(x.procs, p => why(doc, p))}));
+	const key = (g: ProcessGroup) => JSON.stringify([g.comm, g.unit, g.why]);
+	for (const g of groupsOf[0]!.groups) {
+		const unit = g.unit ? ` (${style.yellow(printable(g.unit))})` : '';
+		lines.push(
+			...layout(`${g.pids.length} × ${printable(g.comm)} in each of ${entry.length} containers (${imageNote(c)})${unit}: ${g.why}`, '  ', options.width, 4),
+		);
+		// Each container has this group: the signature that folded them counts its processes.
+		const perContainer = groupsOf.map(x => ({name: x.name, pids: x.groups.find(h => key(h) === key(g))?.pids ?? []}));
+		if (options.verbose) {
+			for (const x of perContainer) {
+				lines.push(...layout(style.dim(`${x.name}: ${x.pids.length === 1 ? 'PID' : 'PIDs'} ${x.pids.join(' ')}`), '    ', options.width, 5));
+			}
+		} else {
+			lines.push(
+				...layout(
+					style.dim(
+						`PIDs ${pidList(
+							perContainer.flatMap(x => x.pids),
+							false,
+						)}`,
+					),
+					'    ',
+					options.width,
+					5,
+				),
+			);
+		}
+	}
+
+	if (!options.verbose) {
+		const names = groupsOf.map(x => x.name);
+		const list =
+			names.length <= LIST_LIMIT ? names.join(' ') : `${names.slice(0, LIST_LIMIT).join(' ')} … and ${names.length - LIST_LIMIT} more (--verbose lists all)`;
+		lines.push(...layout(style.dim(`Containers ${list}`), '    ', options.width, 5));
+	}
+
+	const all = entry.flatMap(x => x.procs);
+	if (all.some(p => p.needsRestart)) {
+		lines.push(...layout(`Restart: ${restartAdviceEach(c, all, options.suggest)}`, '    ', options.width, 4, false));
+	}
+
 	return lines;
 }
 
@@ -424,9 +502,7 @@ function groupLines(
 	const lines: string[] = [];
 	for (const g of cut(groups, options.verbose)) {
 		lines.push(...layout(head(g), indent, options.width, 4));
-		const pids =
-			options.verbose || g.pids.length <= LIST_LIMIT ? g.pids.join(' ') : `${g.pids.slice(0, LIST_LIMIT).join(' ')} … and ${g.pids.length - LIST_LIMIT} more`;
-		lines.push(...layout(options.style.dim(`${g.pids.length === 1 ? 'PID' : 'PIDs'} ${pids}`), `${indent}  `, options.width, 5));
+		lines.push(...layout(options.style.dim(`${g.pids.length === 1 ? 'PID' : 'PIDs'} ${pidList(g.pids, options.verbose)}`), `${indent}  `, options.width, 5));
 	}
 
 	lines.push(...more(groups.length, 'groups', options, indent));
@@ -435,6 +511,11 @@ function groupLines(
 
 function groupHead(g: ProcessGroup, style: ChalkInstance): string {
 	return `${g.pids.length} × ${printable(g.comm)} (${g.unit ? style.yellow(printable(g.unit)) : 'no unit'}): ${g.why}`;
+}
+
+// "1 2 3 … and 990 more" past LIST_LIMIT, but with --verbose.
+function pidList(pids: readonly number[], verbose: boolean): string {
+	return verbose || pids.length <= LIST_LIMIT ? pids.join(' ') : `${pids.slice(0, LIST_LIMIT).join(' ')} … and ${pids.length - LIST_LIMIT} more`;
 }
 
 function count(n: number, one: string, many: string): string {

@@ -31,7 +31,24 @@ function coverageLines(doc: TimelineDocument, style: ChalkInstance): string[] {
 	}
 
 	for (const at of c.clockBack) lines.push(style.yellow(`the clock went back at the scan of ${t(at)}: intervals before it end there, not merged`));
+	const n = c.unsourcedPackageVersions ?? 0;
+	if (n > 0) {
+		const one = n === 1;
+		lines.push(
+			style.yellow(
+				`${n} package version${one ? ' was' : 's were'} recorded without ${one ? 'its' : 'their'} source package (before livetree recorded it): a source name may not match ${one ? 'it' : 'them'}`,
+			),
+		);
+	}
+
 	return lines;
+}
+
+/** " (source openssl 3.0.11-1~deb12u2)" when --package named the source, not the binary. */
+function viaSource(doc: TimelineDocument, o: TimelineInterval['origin']): string {
+	const asked = doc.query.package;
+	if (o.kind !== 'package' || asked === null || !o.source || o.source !== asked || o.key.startsWith(`${asked}=`)) return '';
+	return ` (source ${o.source}${o.sourceVersion ? ` ${o.sourceVersion}` : ''})`;
 }
 
 function originLabel(kind: string, key: string, label: string | null): string {
@@ -90,12 +107,20 @@ function who(i: TimelineInterval): string {
 	return i.unit ? printable(i.unit) : i.container ? `container ${printable(i.container)}` : `${printable(i.comm)} (no unit)`;
 }
 
+/** Names in the order people count them: lt-bench-2 before lt-bench-10. */
+const byName = (x: string, y: string): number => x.localeCompare(y, 'en', {numeric: true});
+
+/** Names listed on a folded line before "… and N more" (--json lists every interval). */
+const foldedNames = 10;
+
 /** --package / --commit: each version, from when to when, in which processes. */
 function byOrigin(doc: TimelineDocument, style: ChalkInstance): string[] {
 	const groups = new Map<string, TimelineInterval[]>();
 	for (const i of doc.intervals) {
 		const k = `${i.origin.kind}\u0000${i.origin.key}`;
-		groups.set(k, [...(groups.get(k) ?? []), i]);
+		const rows = groups.get(k);
+		if (rows) rows.push(i);
+		else groups.set(k, [i]);
 	}
 
 	const sorted = [...groups.values()].sort((a, b) => (a[0]!.firstSeen < b[0]!.firstSeen ? -1 : 1));
@@ -105,20 +130,69 @@ function byOrigin(doc: TimelineDocument, style: ChalkInstance): string[] {
 		const open = rows.some(r => r.endedAt === null);
 		const last = rows.reduce((m, r) => (r.lastSeen !== null && r.lastSeen > m ? r.lastSeen : m), first);
 		const o = rows[0]!.origin;
-		lines.push('', style.bold(`${originLabel(o.kind, o.key, o.label)}: in memory ${t(first)} → ${open ? 'the latest scan (still in memory)' : t(last)}`));
-		// One line per unit (or command without one), however many processes it had.
-		const byWho = new Map<string, TimelineInterval[]>();
-		for (const r of rows) byWho.set(who(r), [...(byWho.get(who(r)) ?? []), r]);
-		for (const [name, group] of [...byWho].sort(([x], [y]) => (x < y ? -1 : 1))) {
-			const from = earliest(group.map(r => r.firstSeen));
-			const running = group.filter(r => r.endedAt === null).length;
-			const to = running > 0 ? 'now' : t(group.reduce((m, r) => (r.lastSeen !== null && r.lastSeen > m ? r.lastSeen : m), from));
-			const pids = group.length <= 3 ? ` (PID ${group.map(r => r.pid).join(', ')})` : '';
-			lines.push(`  ${name}: ${group.length} process${group.length === 1 ? '' : 'es'}${pids}, ${t(from)} → ${to}; ${endings(group)}`);
-		}
+		lines.push(
+			'',
+			style.bold(`${originLabel(o.kind, o.key, o.label)}${viaSource(doc, o)}: in memory ${t(first)} → ${open ? 'the latest scan (still in memory)' : t(last)}`),
+		);
+		lines.push(...whoLines(rows));
 	}
 
 	return lines;
+}
+
+/**
+ * One line per unit (or command without one, or container), however many processes it had.
+ * Containers whose lines would say the same but for their name (as many processes, the same
+ * times, the same endings: replicas of one image) are one line naming them.
+ */
+function whoLines(rows: TimelineInterval[]): string[] {
+	const byWho = new Map<string, TimelineInterval[]>();
+	for (const r of rows) {
+		const name = who(r);
+		const group = byWho.get(name);
+		if (group) group.push(r);
+		else byWho.set(name, [r]);
+	}
+
+	// A unit's or command's line as it is; a container's kept apart until its peers are known.
+	type Alike = {containers: string[]; count: number; pids: string; tail: string};
+	const entries: Array<{line: string} | Alike> = [];
+	const alike = new Map<string, Alike>();
+	for (const [name, group] of [...byWho].sort(([x], [y]) => byName(x, y))) {
+		const from = earliest(group.map(r => r.firstSeen));
+		const running = group.filter(r => r.endedAt === null).length;
+		const to = running > 0 ? 'now' : t(group.reduce((m, r) => (r.lastSeen !== null && r.lastSeen > m ? r.lastSeen : m), from));
+		const tail = `${t(from)} → ${to}; ${endings(group)}`;
+		const pids = group.length <= 3 ? ` (PID ${group.map(r => r.pid).join(', ')})` : '';
+		const container = group[0]!.unit ? null : group[0]!.container;
+		if (container) {
+			const key = `${group.length}\u0000${tail}`;
+			const same = alike.get(key);
+			if (same) {
+				same.containers.push(printable(container));
+			} else {
+				const entry = {containers: [printable(container)], count: group.length, pids, tail};
+				alike.set(key, entry);
+				entries.push(entry);
+			}
+
+			continue;
+		}
+
+		entries.push({line: `  ${name}: ${processes(group.length)}${pids}, ${tail}`});
+	}
+
+	return entries.map(e => {
+		if ('line' in e) return e.line;
+		if (e.containers.length === 1) return `  container ${e.containers[0]!}: ${processes(e.count)}${e.pids}, ${e.tail}`;
+		const shown = e.containers.slice(0, foldedNames).join(', ');
+		const more = e.containers.length > foldedNames ? ` … and ${e.containers.length - foldedNames} more` : '';
+		return `  ${e.containers.length} containers (${shown}${more}), in each: ${processes(e.count)}, ${e.tail}`;
+	});
+}
+
+function processes(n: number): string {
+	return `${n} process${n === 1 ? '' : 'es'}`;
 }
 
 /** Per unit: each process, when it was seen, what ended it, and the code it ran. */
@@ -170,10 +244,13 @@ export function renderTimelineText(doc: TimelineDocument, style: ChalkInstance):
 	if (doc.coverage.firstScan === null) return `${lines.join('\n')}\n`;
 	if (doc.intervals.length === 0) {
 		const covered = doc.coverage.gaps.length === 0;
+		const unsourced = (doc.coverage.unsourcedPackageVersions ?? 0) > 0;
 		lines.push(
-			covered
-				? 'Nothing matching was in memory in the asked range, by every scan recorded there.'
-				: 'Nothing matching was seen by the scans recorded in the asked range; the gaps above are not known.',
+			unsourced
+				? 'Nothing matching was found in the asked range by binary or source name; the versions recorded without their source package (above) may be of this source.'
+				: covered
+					? 'Nothing matching was in memory in the asked range, by every scan recorded there.'
+					: 'Nothing matching was seen by the scans recorded in the asked range; the gaps above are not known.',
 		);
 		return `${lines.join('\n')}\n`;
 	}

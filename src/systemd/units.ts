@@ -144,7 +144,24 @@ export async function collectUnitGroups(client: UnitQueries, groups: readonly Un
 	// One question per unit, however many hints or PIDs lead to it (by name and by path).
 	const loading = new Map<string, Promise<Loaded>>();
 	const loaded = new Map<string, Loaded>();
+	// The units taken from the answers in hand, by the name they were loaded by (no promise).
+	const ready = new Map<string, Loaded>();
+	const loadedOf = (props: UnitProperties): Loaded => {
+		let read: Promise<Set<number> | null> | undefined;
+		const members = async () => {
+			read ??= (async () => {
+				const pids = props.controlGroup === null ? null : await readCgroupPids(props.controlGroup, opts.cgroupFsRoot);
+				return pids === null ? null : new Set(pids);
+			})();
+			return read;
+		};
+		const unit = {props, members};
+		loaded.set(props.id, unit);
+		return unit;
+	};
 	const load = async (name: string, path?: string) => {
+		const now = ready.get(name);
+		if (now) return now;
 		let pending = loading.get(name);
 		if (!pending) {
 			pending = (async () => {
@@ -158,17 +175,7 @@ export async function collectUnitGroups(client: UnitQueries, groups: readonly Un
 						: path === undefined
 							? await client.getUnitPropertiesByName(name)
 							: await client.getUnitProperties(path));
-				let read: Promise<Set<number> | null> | undefined;
-				const members = async () => {
-					read ??= (async () => {
-						const pids = props.controlGroup === null ? null : await readCgroupPids(props.controlGroup, opts.cgroupFsRoot);
-						return pids === null ? null : new Set(pids);
-					})();
-					return read;
-				};
-				const unit = {props, members};
-				loaded.set(props.id, unit);
-				return unit;
+				return loadedOf(props);
 			})();
 			loading.set(name, pending);
 		}
@@ -177,51 +184,73 @@ export async function collectUnitGroups(client: UnitQueries, groups: readonly Un
 	};
 
 	// Each hinted unit, asked about; its PIDs that the manager places in it are confirmed:
-	// a group's all at once where its cgroup path lies in the unit's ControlGroup.
-	const inFlight = client.concurrency ?? IN_FLIGHT;
-	const hinted = await mapLimit([...byHint], inFlight, async ([hint, list]) => {
-		const confirmed: Array<{unit: string; pids: number[]}> = [];
-		let unconfirmed: Array<{pid: number; at: number}> = [];
-		let problem: SystemdError | null = null;
-		let asking = true;
-		try {
-			const unit = await load(hint);
-			const p = unit.props;
-			asking = false;
-			for (const g of list) {
-				// In the manager's PID namespace, the cgroup path the scan read confirms the
-				// group where it lies in the unit's ControlGroup.
-				if (view.sameNamespace && inCgroup(g.cgroup, p.controlGroup)) {
-					confirmed.push({unit: p.id, pids: g.pids});
-					continue;
-				}
-
-				const own: number[] = [];
-				for (const [k, pid] of g.pids.entries()) {
-					// A process outside the manager's PID namespace is never its member, whatever a
-					// cgroup of the same name holds. In it, the group's processes are read, and
-					// without cgroup access the MainPID is the only membership the manager tells
-					// us directly.
-					const mine = view.sameNamespace || (await view.toManager(pid)) !== null;
-					const members = mine ? await unit.members() : null;
-					if (mine && (members ? members.has(pid) : p.mainPid === (await view.toManager(pid)))) own.push(pid);
-					else unconfirmed.push({pid, at: g.at[k]!});
-				}
-
-				if (own.length > 0) confirmed.push({unit: p.id, pids: own});
-			}
-		} catch (err) {
-			const e = toSystemdError(err, `unit ${hint}`);
-			if (isFatal(e)) throw e;
-			if (e.code !== 'no-such-unit') problem = e;
-			// The unit could not be asked about: each of its processes is asked about by PID.
-			if (asking) unconfirmed = list.flatMap(g => g.pids.map((pid, k) => ({pid, at: g.at[k]!})));
+	// a group's all at once where its cgroup path lies in the unit's ControlGroup. A unit
+	// answered already whose groups all lie there (nearly every unit of a status) is settled
+	// here, without a question, a promise or an async function of its own.
+	type Hinted = {confirmed: Array<{unit: string; pids: number[]}>; unconfirmed: Array<{pid: number; at: number}>; problem: SystemdError | null};
+	const settled = new Map<string, Hinted>();
+	if (view.sameNamespace) {
+		for (const [hint, list] of byHint) {
+			const answered = early.get(hint);
+			if (answered === undefined || answered instanceof Error) continue;
+			if (!list.every(g => inCgroup(g.cgroup, answered.controlGroup))) continue;
+			const unit = loadedOf(answered);
+			ready.set(hint, unit);
+			settled.set(hint, {confirmed: list.map(g => ({unit: answered.id, pids: g.pids})), unconfirmed: [], problem: null});
 		}
+	}
 
-		// In the order of the scan, as when the questions went one PID at a time.
-		if (list.length > 1) unconfirmed.sort((a, b) => a.at - b.at);
-		return {confirmed, unconfirmed, problem};
-	});
+	const inFlight = client.concurrency ?? IN_FLIGHT;
+	const rest = await mapLimit(
+		[...byHint].filter(([hint]) => !settled.has(hint)),
+		inFlight,
+		async ([hint, list]): Promise<Hinted> => {
+			const confirmed: Array<{unit: string; pids: number[]}> = [];
+			let unconfirmed: Array<{pid: number; at: number}> = [];
+			let problem: SystemdError | null = null;
+			let asking = true;
+			try {
+				const unit = await load(hint);
+				const p = unit.props;
+				asking = false;
+				for (const g of list) {
+					// In the manager's PID namespace, the cgroup path the scan read confirms the
+					// group where it lies in the unit's ControlGroup.
+					if (view.sameNamespace && inCgroup(g.cgroup, p.controlGroup)) {
+						confirmed.push({unit: p.id, pids: g.pids});
+						continue;
+					}
+
+					const own: number[] = [];
+					for (const [k, pid] of g.pids.entries()) {
+						// A process outside the manager's PID namespace is never its member, whatever a
+						// cgroup of the same name holds. In it, the group's processes are read, and
+						// without cgroup access the MainPID is the only membership the manager tells
+						// us directly.
+						const mine = view.sameNamespace || (await view.toManager(pid)) !== null;
+						const members = mine ? await unit.members() : null;
+						if (mine && (members ? members.has(pid) : p.mainPid === (await view.toManager(pid)))) own.push(pid);
+						else unconfirmed.push({pid, at: g.at[k]!});
+					}
+
+					if (own.length > 0) confirmed.push({unit: p.id, pids: own});
+				}
+			} catch (err) {
+				const e = toSystemdError(err, `unit ${hint}`);
+				if (isFatal(e)) throw e;
+				if (e.code !== 'no-such-unit') problem = e;
+				// The unit could not be asked about: each of its processes is asked about by PID.
+				if (asking) unconfirmed = list.flatMap(g => g.pids.map((pid, k) => ({pid, at: g.at[k]!})));
+			}
+
+			// In the order of the scan, as when the questions went one PID at a time.
+			if (list.length > 1) unconfirmed.sort((a, b) => a.at - b.at);
+			return {confirmed, unconfirmed, problem};
+		},
+	);
+	// In the hints' order, as asked.
+	let other = 0;
+	const hinted = [...byHint.keys()].map(hint => settled.get(hint) ?? rest[other++]!);
 
 	// The rest: ask the manager about its own number for each process; one it cannot see has
 	// no unit there (its cgroup path was only a hint, and the number would name another process).

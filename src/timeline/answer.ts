@@ -15,7 +15,8 @@ export interface TimelineInterval {
 		endReason: string | null;
 		restart: {id: number; verdict: string | null} | null;
 	};
-	origin: {kind: string; key: string; label: string | null};
+	/** source, sourceVersion: a package's source package, when recorded (absent in documents of older livetrees). */
+	origin: {kind: string; key: string; label: string | null; source?: string | null; sourceVersion?: string | null};
 	firstSeen: string;
 	lastSeen: string | null;
 	endedAt: string | null;
@@ -41,6 +42,8 @@ export interface TimelineDocument {
 		scanAfter: string | null;
 		gaps: Array<{from: string | null; to: string | null}>;
 		clockBack: string[];
+		/** With --package NAME when no interval found came through a binary name: the package versions in the range recorded without their source package. */
+		unsourcedPackageVersions?: number | null;
 	};
 	intervals: TimelineInterval[];
 }

@@ -9,13 +9,14 @@ export function parseTime(text: string, option: string, now = Date.now()): numbe
 	if (t === 'now') return Math.floor(now / 1000);
 	const epoch = /^@?(\d{9,})$/.exec(t);
 	if (epoch) return Number(epoch[1]);
-	const ago = /^(\d+)\s*([smhdw])(?:\s+ago)?$/.exec(t);
-	if (ago) return Math.floor(now / 1000) - Number(ago[1]) * units[ago[2]!]!;
+	// 3h, 7d, 2w; also as people write them: "7 days ago", "30 min", "1 week ago".
+	const ago = /^(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|weeks?)(?:\s+ago)?$/.exec(t);
+	if (ago) return Math.floor(now / 1000) - Number(ago[1]) * units[ago[2]![0]!]!;
 	// Date.parse takes a bare date as UTC midnight but a date and time as local: make both local.
 	const local = /^\d{4}-\d{2}-\d{2}$/.test(t) ? `${t}T00:00:00` : t.replace(/^(\d{4}-\d{2}-\d{2}) (\d)/, '$1T$2');
 	const ms = /^\d{4}-\d{2}-\d{2}/.test(local) ? Date.parse(local) : Number.NaN;
 	if (Number.isNaN(ms)) {
-		throw new UsageError(`${option}: cannot read "${text}" as a time (2026-12-01, "2026-12-01 14:00", 2026-12-01T14:00:00Z, @EPOCH, 3h, 7d)`);
+		throw new UsageError(`${option}: cannot read "${text}" as a time (2026-12-01, "2026-12-01 14:00", 2026-12-01T14:00:00Z, @EPOCH, 3h, 7d, "7 days ago")`);
 	}
 
 	return Math.floor(ms / 1000);

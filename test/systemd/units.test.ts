@@ -5,10 +5,12 @@ import {readFile, readdir} from 'node:fs/promises';
 import {spawn} from 'node:child_process';
 import {mkdir, rmdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import {groupHints} from '../../src/model/unit-table.js';
+import {groupHints, UnitTable, type UnitTableText} from '../../src/model/unit-table.js';
 import {connectSystemd} from '../../src/systemd/client.js';
 import {SystemdError} from '../../src/systemd/errors/systemd-error.js';
-import {collectUnits, nameFromPath} from '../../src/systemd/units.js';
+import type {BulkSystemdClient} from '../../src/systemd/bulk-client.js';
+import {askAhead} from '../../src/systemd/status-units.js';
+import {collectUnitGroups, collectUnits, nameFromPath} from '../../src/systemd/units.js';
 import {startUserManager, systemdHierarchies} from '../helpers/systemd-user.js';
 import type {UserManager} from '../helpers/systemd-user.js';
 
@@ -199,4 +201,112 @@ test('a hint confirmed for the processes in its ControlGroup, not for a same-nam
 	t.not(said, 'lt-g.service');
 	t.is(res.units.find(u => u.pids.includes(fakePid))?.name ?? null, said);
 	t.deepEqual(res.warnings, []);
+});
+
+// A status's units answered ahead (askAhead) whose groups lie in their ControlGroup are
+// settled without a question; a hint among them whose group lies elsewhere is still asked
+// (GetUnitByPID), in the hints' order: the answer is the one asking everything gives.
+test('units answered ahead are settled from their ControlGroup, the others asked, as asking all of them says', async t => {
+	const m = await manager(t);
+	await m.startUnit('lt-s1.service', ['/bin/sh', '-c', 'sleep 600 & exec sleep 601']);
+	await m.startUnit('lt-s2.service', ['/bin/sleep', '602']);
+	const s1 = await m.show('lt-s1.service', ['MainPID', 'ControlGroup']);
+	const s2 = await m.show('lt-s2.service', ['MainPID', 'ControlGroup']);
+	const main1 = Number(s1.MainPID);
+	const main2 = Number(s2.MainPID);
+	const helper = (await childOf(main1)) as number;
+	t.truthy(helper, 'the backgrounded sleep is a child of the main process');
+
+	const fakeCg = `${m.cgroupRoot}/lt-fake2/lt-s2.service`;
+	const fake = spawn('sleep', ['600'], {stdio: 'ignore'});
+	const fakePid = fake.pid!;
+	t.teardown(async () => {
+		fake.kill('SIGKILL');
+		await new Promise(r => setTimeout(r, 100));
+		for (const h of systemdHierarchies()) {
+			await rmdir(join(h, fakeCg)).catch(() => undefined);
+			await rmdir(join(h, m.cgroupRoot, 'lt-fake2')).catch(() => undefined);
+		}
+	});
+	for (const h of systemdHierarchies()) {
+		await mkdir(join(h, fakeCg), {recursive: true});
+		await writeFile(join(h, fakeCg, 'cgroup.procs'), String(fakePid));
+	}
+
+	const hints = [
+		{pid: main1, cgroupUnit: 'lt-s1.service', cgroup: s1.ControlGroup ?? null},
+		{pid: fakePid, cgroupUnit: 'lt-s2.service', cgroup: fakeCg},
+		{pid: main2, cgroupUnit: 'lt-s2.service', cgroup: s2.ControlGroup ?? null},
+		{pid: helper, cgroupUnit: 'lt-s1.service', cgroup: s1.ControlGroup ?? null},
+	];
+	const ahead = await askAhead({kind: 'address', address: m.busAddress}, '/proc', false);
+	t.teardown(() => ahead.close());
+	const client = ahead.client as BulkSystemdClient;
+	const opts = {pidView: ahead.pidView, prefetched: ahead.prefetched};
+	t.true(ahead.pidView.sameNamespace);
+
+	// Every group in its unit's ControlGroup: no call at all.
+	const before = client.sent;
+	const settled = await collectUnitGroups(client, groupHints([hints[0]!, hints[2]!, hints[3]!]), opts);
+	t.is(client.sent, before);
+	t.deepEqual(
+		settled.units.map(u => [u.name, u.pids]),
+		[
+			['lt-s1.service', [main1, helper].sort((a, b) => a - b)],
+			['lt-s2.service', [main2]],
+		],
+	);
+	t.deepEqual(settled.warnings, []);
+
+	// With the fake among them: the same as a client that asks about everything.
+	const mixed = await collectUnitGroups(client, groupHints(hints), opts);
+	t.true(client.sent > before, 'the fake process is asked about');
+	const plain = await connectSystemd({busAddress: m.busAddress});
+	t.teardown(() => plain.close());
+	const asked = await collectUnits(plain, hints);
+	t.deepEqual(mixed, asked);
+	t.deepEqual(mixed.units.find(u => u.name === 'lt-s2.service')?.pids, [main2]);
+	t.deepEqual(
+		mixed.units.find(u => u.name === 'lt-s1.service')?.pids,
+		[main1, helper].sort((a, b) => a - b),
+	);
+	t.false(mixed.units.some(u => u.name.startsWith('lt-s') && u.pids.includes(fakePid)));
+});
+
+// The unit table keeps the processes' text as the core's bytes (UTF-8; its lengths count
+// bytes): unchanged processes print as slices of those bytes, only a changed one as a string.
+test('the unit table prints its processes as slices of the core bytes, a changed one as text', t => {
+	const texts = ['{"pid":1,"comm":"d 𝄞é","unit":"a.service"}', '{"pid":2,"comm":"x","unit":"a.service"}', '{"pid":3,"comm":"ü","unit":"a.service"}'];
+	const bytes = Buffer.from(`[${texts.join(',')}]`);
+	const table = (lengths: number[]): UnitTableText => ({
+		pids: [1, 2, 3],
+		lengths,
+		groups: [['/a.service', 'a.service']],
+		group: [0, 0, 0],
+		files: [],
+		stale: [],
+		staleRoots: [],
+		staleFiles: [],
+		config: [],
+		configStartedAt: [],
+		configChanges: [],
+		starts: [null, null, null],
+	});
+	// Counted in UTF-16 code units, the lengths do not make the bytes' array.
+	t.throws(() => new UnitTable(table(texts.map(s => s.length)), bytes), {instanceOf: TypeError, message: /an array of 125 bytes, not 129$/});
+	const lengths = texts.map(s => Buffer.byteLength(s));
+	t.deepEqual(lengths, [46, 39, 40]);
+	const unchanged = new UnitTable(table(lengths), bytes);
+	const whole = [...unchanged.printAll()];
+	t.is(whole.length, 1);
+	t.is(whole[0], bytes, 'the bytes as the core handed them over');
+
+	const changed = new UnitTable(table(lengths), bytes);
+	changed.setUnits((pid, written) => (pid === 2 ? 'b.service' : written));
+	const pieces = [...changed.printAll()];
+	t.deepEqual(
+		pieces.map(p => (typeof p === 'string' ? 'text' : 'bytes')),
+		['bytes', 'text', 'bytes'],
+	);
+	t.is(pieces.map(p => (typeof p === 'string' ? p : Buffer.from(p).toString())).join(''), `[${texts[0]},{"pid":2,"comm":"x","unit":"b.service"},${texts[2]}]`);
 });

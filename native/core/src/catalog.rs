@@ -29,6 +29,7 @@ mod timeline;
 mod timeline_document;
 mod timeline_query;
 mod timeline_retention;
+mod timeline_sources;
 mod verified;
 
 use std::path::{Path, PathBuf};

@@ -89,7 +89,7 @@ enum With<'a> {
     /// None.
     Nothing,
     /// None, but what adding systemd's units needs of them (`unitTable`, see `write_units`),
-    /// with the length of each process's text in UTF-16 code units.
+    /// with the length of each process's text in bytes.
     UnitTable(&'a [usize]),
 }
 
@@ -153,8 +153,8 @@ pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
 
 /// The report as `write_apart` writes it, two JSON texts on two lines, but with the table of
 /// what adding systemd's units needs of each process in the parts (`unitTable`, see
-/// `UnitTable`), and there the length of each process's text in the array in UTF-16 code
-/// units (how JavaScript measures a string). A caller that adds the units (`status --json`
+/// `UnitTable`), and there the length of each process's text in the array in bytes (UTF-8:
+/// the caller keeps the array as the bytes it got and slices them). A caller that adds the units (`status --json`
 /// with systemd) parses the first line only, builds the units from the table, prints the
 /// array's text where it left the processes as they were (by the lengths, each process's
 /// text is a slice of it, and a run of processes one slice), and writes again only the
@@ -169,7 +169,7 @@ pub fn write_units(report: &ScanReport) -> serde_json::Result<String> {
         }
         let start = array.len();
         serde_json::to_writer(&mut array, p)?;
-        lengths.push(utf16_len(&array[start..]));
+        lengths.push(array.len() - start);
     }
     array.push(b']');
     // serde_json writes no raw newline (one inside a string is escaped): the first line ends
@@ -180,22 +180,6 @@ pub fn write_units(report: &ScanReport) -> serde_json::Result<String> {
     out.extend_from_slice(&array);
     // Only serde_json wrote these bytes, and it writes UTF-8.
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
-}
-
-/// The length in UTF-16 code units of `utf8`, valid UTF-8: one per character, two for one
-/// outside the Basic Multilingual Plane (a 4-byte sequence). Most processes' texts are ASCII,
-/// told at once.
-fn utf16_len(utf8: &[u8]) -> usize {
-    if utf8.is_ascii() {
-        return utf8.len();
-    }
-    utf8.iter()
-        .map(|&b| match b {
-            0x80..=0xbf => 0,
-            0xf0..=0xff => 2,
-            _ => 1,
-        })
-        .sum()
 }
 
 /// A file as a table keeps it once: every field the contract writes of it.
@@ -222,7 +206,7 @@ fn file_key(f: &FileReport) -> FileKey<'_> {
 /// `unitTable`: what adding systemd's units to the processes needs of each, in columns (one
 /// entry per process, in the order of `processes`), and sparse for the few processes that
 /// need more:
-/// - `pids`; `lengths`, each process's text's length in UTF-16 code units;
+/// - `pids`; `lengths`, each process's text's length in bytes (UTF-8);
 /// - `groups`, each distinct `[cgroup, unit]` pair (the cgroup path and the unit read from
 ///   it, the contract's `cgroup` and `unit`), and `group`, each process's pair by index;
 /// - the stale processes (`needsRestart`), what their unit's reasons are made of: `stale`
@@ -571,24 +555,5 @@ impl Serialize for OverlayReport {
         o.serialize_field("sourceCommits", &self.source_commits)?;
         o.serialize_field("files", &self.files)?;
         o.end()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::utf16_len;
-
-    #[test]
-    fn utf16_len_counts_code_units_as_javascript_does() {
-        for s in [
-            "",
-            "abc",
-            "é/ü",
-            "\u{7ff}\u{800}\u{ffff}",
-            "𝄞x😀",
-            "a\u{10ffff}",
-        ] {
-            assert_eq!(utf16_len(s.as_bytes()), s.encode_utf16().count(), "{s:?}");
-        }
     }
 }

@@ -8,7 +8,8 @@
 //! - its container's image (manifest digest, else image ID; labelled with its name);
 //! - for each mapped file: a live overlay file (`PATH@OBJECT`, or the path when the object
 //!   is unknown; labelled with the version), its commit (labelled with the commit's
-//!   version), its package (`NAME=VERSION`, labelled with the manager) and its image layer
+//!   version), its package (`NAME=VERSION`, labelled with the manager, with its source
+//!   package's name and version as the database gives them) and its image layer
 //!   (diff digest, else the layer ID).
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -28,7 +29,20 @@ struct Distinct {
 
 impl Distinct {
     fn add(&mut self, kind: &'static str, key: String, label: Option<&str>) {
+        self.add_sourced(kind, key, label, None);
+    }
+
+    /// With a package's source package (name, version), as its database gives it.
+    fn add_sourced(
+        &mut self,
+        kind: &'static str,
+        key: String,
+        label: Option<&str>,
+        source: Option<(Option<&str>, Option<&str>)>,
+    ) {
         let label = label.filter(|l| !l.is_empty()).map(str::to_owned);
+        let field = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
+        let (source, source_version) = source.map_or((None, None), |(n, v)| (field(n), field(v)));
         match self.at.entry((kind, key)) {
             Entry::Occupied(e) => self.list[*e.get()].label = label,
             Entry::Vacant(e) => {
@@ -38,6 +52,8 @@ impl Distinct {
                     kind: kind.to_owned(),
                     key,
                     label,
+                    source,
+                    source_version,
                 });
             }
         }
@@ -100,7 +116,12 @@ pub fn observe_process(
         }
         if let Some(pkg) = &o.package {
             let key = format!("{}={}", pkg.name, pkg.version);
-            origins.add("package", key, Some(pkg.manager.as_str()));
+            origins.add_sourced(
+                "package",
+                key,
+                Some(pkg.manager.as_str()),
+                Some((pkg.source.as_deref(), pkg.source_version.as_deref())),
+            );
         }
         if let Some(layer) = &o.layer {
             let key = layer.diff_digest.as_ref().unwrap_or(&layer.id).clone();

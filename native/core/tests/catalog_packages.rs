@@ -197,7 +197,7 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        assert_eq!(SCHEMA_VERSION, 7);
+        assert_eq!(SCHEMA_VERSION, 8);
     }
     assert!(cat.has_packages(&c1.checksum).unwrap());
     assert_eq!(

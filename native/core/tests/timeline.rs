@@ -14,6 +14,8 @@ fn origin(kind: &str, key: &str, label: Option<&str>) -> TimelineOrigin {
         kind: kind.into(),
         key: key.into(),
         label: label.map(Into::into),
+        source: None,
+        source_version: None,
     }
 }
 

@@ -24,6 +24,8 @@ fn origin(kind: &str, key: String, label: Option<String>) -> TimelineOrigin {
         kind: kind.into(),
         key,
         label,
+        source: None,
+        source_version: None,
     }
 }
 

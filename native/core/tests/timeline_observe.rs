@@ -73,6 +73,8 @@ fn origin(kind: &str, key: &str, label: Option<&str>) -> TimelineOrigin {
         kind: kind.into(),
         key: key.into(),
         label: label.map(Into::into),
+        source: None,
+        source_version: None,
     }
 }
 
@@ -200,4 +202,54 @@ fn an_unreadable_process_is_said_unreadable_and_systemd_units_replace_the_cgroup
     with_units(&mut seen, &answer);
     let units: Vec<Option<&str>> = seen.iter().map(|s| s.unit.as_deref()).collect();
     assert_eq!(units, vec![Some("other.service"), None, Some("d.service")]);
+}
+
+#[test]
+fn a_package_origin_keeps_its_source_package_as_the_database_gave_it() {
+    let mut ssl = package("libssl3", "3.0.11-1~deb12u2");
+    ssl.source = Some("openssl".into());
+    ssl.source_version = Some("3.0.11-1~deb12u2".into());
+    // An empty source field is no source (as if the database gave none).
+    let mut bare = package("bare", "1-1");
+    bare.source = Some(String::new());
+    let p = process(vec![
+        file(
+            b"/usr/lib/libssl.so.3",
+            from_commit("c0ffee", "2.0", Some(ssl)),
+        ),
+        file(
+            b"/usr/lib/libbare.so",
+            from_commit("c0ffee", "2.0", Some(bare)),
+        ),
+    ]);
+    let seen = observe_process(&p, &HashMap::new());
+    let packages: Vec<_> = seen
+        .origins
+        .iter()
+        .filter(|o| o.kind == "package")
+        .map(|o| {
+            (
+                o.key.as_str(),
+                o.source.as_deref(),
+                o.source_version.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        packages,
+        vec![
+            (
+                "libssl3=3.0.11-1~deb12u2",
+                Some("openssl"),
+                Some("3.0.11-1~deb12u2")
+            ),
+            ("bare=1-1", None, None),
+        ]
+    );
+    // Other kinds have none.
+    assert!(seen
+        .origins
+        .iter()
+        .filter(|o| o.kind != "package")
+        .all(|o| o.source.is_none() && o.source_version.is_none()));
 }

@@ -10,9 +10,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::encode::{json_strings, now};
-use super::packages::{
-    owners_into, package_id, package_statements, recorded_table, PACKAGE_COLUMNS,
-};
+use super::packages::{owners_into, package_ids, recorded_table, PACKAGE_COLUMNS};
 use super::Catalog;
 use crate::error::Result;
 use crate::fast_hash::FastSet;
@@ -95,8 +93,7 @@ impl Catalog {
                     |r| r.get(0),
                 )
                 .map_err(err)?;
-            let (mut find, mut add) = package_statements(&tx).map_err(err)?;
-            let mut ids = Vec::with_capacity(table.packages.len());
+            let ids = package_ids(&tx, &table.packages).map_err(err)?;
             if same {
                 let mut get = tx
                     .prepare_cached(
@@ -115,9 +112,6 @@ impl Catalog {
                         "the host database record does not match its stamp".to_string(),
                     ));
                 }
-                for p in &table.packages {
-                    ids.push(package_id(&tx, &mut find, &mut add, p).map_err(err)?);
-                }
             } else {
                 tx.execute_batch("DELETE FROM host_owners; DELETE FROM host_database_packages;")
                     .map_err(err)?;
@@ -133,10 +127,8 @@ impl Catalog {
                         "INSERT OR IGNORE INTO host_database_packages (package_id) VALUES (?1)",
                     )
                     .map_err(err)?;
-                for p in &table.packages {
-                    let id = package_id(&tx, &mut find, &mut add, p).map_err(err)?;
+                for id in &ids {
                     list.execute([id]).map_err(err)?;
-                    ids.push(id);
                 }
             }
             let mut put = tx

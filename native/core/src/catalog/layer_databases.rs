@@ -10,9 +10,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::encode::{json_strings, now};
-use super::packages::{
-    owners_into, package_id, package_statements, recorded_table, PACKAGE_COLUMNS,
-};
+use super::packages::{owners_into, package_ids, recorded_table, PACKAGE_COLUMNS};
 use super::Catalog;
 use crate::error::Result;
 use crate::fast_hash::FastSet;
@@ -99,11 +97,7 @@ impl Catalog {
         let (tx, path) = self.write_transaction()?;
         let err = |e| super::db_error(&path, e);
         {
-            let (mut find, mut add) = package_statements(&tx).map_err(err)?;
-            let mut ids = Vec::with_capacity(table.packages.len());
-            for p in &table.packages {
-                ids.push(package_id(&tx, &mut find, &mut add, p).map_err(err)?);
-            }
+            let ids = package_ids(&tx, &table.packages).map_err(err)?;
             let known: Option<i64> = tx
                 .query_row(
                     "SELECT id FROM layer_databases WHERE fingerprint = ?1",

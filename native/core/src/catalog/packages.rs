@@ -112,6 +112,19 @@ pub(super) fn package_id(
     }
 }
 
+/// The ids of `packages` in the catalog's `packages`, in their order, adding those not
+/// there yet (a commit's table, the host's database and an image layer stack's alike).
+pub(super) fn package_ids(
+    conn: &rusqlite::Connection,
+    packages: &[PackageInfo],
+) -> rusqlite::Result<Vec<i64>> {
+    let (mut find, mut add) = package_statements(conn)?;
+    packages
+        .iter()
+        .map(|p| package_id(conn, &mut find, &mut add, p))
+        .collect()
+}
+
 /// A recorded database's table without its paths: its `source`, its `warnings` (a JSON
 /// array), and the packages `list` selects with `args` (PACKAGE_COLUMNS and the package's
 /// id, in the table's order); with each id's index in that list (the first of equal
@@ -198,17 +211,14 @@ impl Catalog {
             return Ok(());
         };
         {
-            let (mut find, mut add) = package_statements(&tx).map_err(err)?;
+            let ids = package_ids(&tx, &table.packages).map_err(err)?;
             let mut list = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO commit_package_list (commit_id, package_id) VALUES (?1, ?2)",
                 )
                 .map_err(err)?;
-            let mut ids = Vec::with_capacity(table.packages.len());
-            for p in &table.packages {
-                let id = package_id(&tx, &mut find, &mut add, p).map_err(err)?;
+            for id in &ids {
                 list.execute(params![commit_id, id]).map_err(err)?;
-                ids.push(id);
             }
             let mut find_path = tx
                 .prepare_cached("SELECT id FROM package_paths WHERE path = ?1")

@@ -9,7 +9,7 @@ use crate::error::Result;
 
 /// The schema version this livetree writes. `MIGRATIONS[n]` takes a catalog from version `n`
 /// to `n + 1`, so an old catalog is brought up to date step by step and never rebuilt.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first schema.
@@ -108,6 +108,9 @@ const MIGRATIONS: &[&str] = &[
     // 6 -> 7: what image layer stacks' package databases said, under the stamp of their
     // files (catalog/layer_databases.rs), so a fresh scan need not read them again.
     super::layer_databases::MIGRATION,
+    // 7 -> 8: each package origin of the timeline with its source package's name and
+    // version, backfilled from `packages` where one source is known (catalog/timeline_sources.rs).
+    super::timeline_sources::MIGRATION,
 ];
 
 /// How long a writer waits for another one (another scan, another process) before giving up.

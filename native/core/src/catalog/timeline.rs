@@ -88,6 +88,11 @@ pub struct TimelineOrigin {
     pub key: String,
     /// A version or name to show with it, when known.
     pub label: Option<String>,
+    /// A package's source package name (dpkg `Source:`, else the binary's own name; rpm
+    /// `SOURCERPM`), when the database gives one; None for other kinds.
+    pub source: Option<String>,
+    /// That source package's version, when known.
+    pub source_version: Option<String>,
 }
 
 /// One process as a scan saw it.
@@ -325,10 +330,14 @@ fn origin_id(
     if let Some(id) = cache.get(&k) {
         return Ok(*id);
     }
+    // An origin recorded before its source was (schema 8) takes it when met again.
     tx.execute(
-        "INSERT INTO timeline_origins (kind, key, label) VALUES (?1, ?2, ?3)
-         ON CONFLICT (kind, key) DO UPDATE SET label = coalesce(excluded.label, label)",
-        params![o.kind, o.key, o.label],
+        "INSERT INTO timeline_origins (kind, key, label, source, source_version)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind, key) DO UPDATE SET label = coalesce(excluded.label, label),
+           source = coalesce(excluded.source, source),
+           source_version = coalesce(excluded.source_version, source_version)",
+        params![o.kind, o.key, o.label, o.source, o.source_version],
     )?;
     let id: i64 = tx.query_row(
         "SELECT id FROM timeline_origins WHERE kind = ?1 AND key = ?2",

@@ -91,6 +91,7 @@ struct Coverage<'a> {
     scan_after: Option<Iso>,
     gaps: Gaps<'a>,
     clock_back: Times<'a>,
+    unsourced_package_versions: Option<i64>,
 }
 
 struct Gaps<'a>(&'a [TimelineGap]);
@@ -161,10 +162,13 @@ struct Restart<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Origin<'a> {
     kind: &'a str,
     key: &'a str,
     label: Option<&'a str>,
+    source: Option<&'a str>,
+    source_version: Option<&'a str>,
 }
 
 impl<'a> Interval<'a> {
@@ -189,6 +193,8 @@ impl<'a> Interval<'a> {
                 kind: &r.kind,
                 key: &r.key,
                 label: r.label.as_deref(),
+                source: r.source.as_deref(),
+                source_version: r.source_version.as_deref(),
             },
             first_seen: Iso(r.first_seen),
             last_seen: Iso::some(r.last_seen),
@@ -226,6 +232,7 @@ pub fn timeline_json(
             scan_after: Iso::some(answer.scan_after),
             gaps: Gaps(&answer.gaps),
             clock_back: Times(&answer.clock_back),
+            unsourced_package_versions: answer.unsourced,
         },
         intervals: Intervals(&answer.rows),
     };
@@ -268,6 +275,8 @@ mod tests {
             kind: "package".into(),
             key: "libc6=2.36-0".into(),
             label: Some("dpkg".into()),
+            source: Some("glibc".into()),
+            source_version: Some("2.36-0".into()),
             first_seen: 1_800_001_800,
             last_seen: None,
             ended_at: None,
@@ -293,6 +302,7 @@ mod tests {
                 },
             ],
             clock_back: vec![1_800_001_860],
+            unsourced: Some(4),
         }
     }
 
@@ -312,12 +322,12 @@ mod tests {
             r#""scans":2,"scanBefore":null,"scanAfter":"2027-01-15T08:31:00.000Z","#,
             r#""gaps":[{"from":null,"to":"2027-01-15T08:00:00.000Z"},"#,
             r#"{"from":"2027-01-15T08:00:00.000Z","to":"2027-01-15T08:30:00.000Z"}],"#,
-            r#""clockBack":["2027-01-15T08:31:00.000Z"]},"#,
+            r#""clockBack":["2027-01-15T08:31:00.000Z"],"unsourcedPackageVersions":4},"#,
             r#""intervals":[{"pid":4000,"startedAt":"2027-01-15T08:29:59.000Z","comm":"svc\"0\n\u0001é","#,
             r#""unit":"job.service","container":null,"process":{"firstSeen":"2027-01-15T08:30:00.000Z","#,
             r#""lastSeen":"2027-01-15T08:30:00.000Z","endedAt":"2027-01-15T08:31:00.000Z","#,
             r#""endReason":"restarted","restart":{"id":3,"verdict":null}},"#,
-            r#""origin":{"kind":"package","key":"libc6=2.36-0","label":"dpkg"},"#,
+            r#""origin":{"kind":"package","key":"libc6=2.36-0","label":"dpkg","source":"glibc","sourceVersion":"2.36-0"},"#,
             r#""firstSeen":"2027-01-15T08:30:00.000Z","lastSeen":null,"endedAt":null}]}"#,
         );
         assert_eq!(String::from_utf8(text).unwrap(), expected);
@@ -335,13 +345,14 @@ mod tests {
         a.gaps.clear();
         a.clock_back.clear();
         a.first_scan = None;
+        a.unsourced = None;
         let text = timeline_json(&a, &filter, Some(1_800_001_830)).unwrap();
         let expected = concat!(
             r#"{"schemaVersion":1,"query":{"since":null,"until":null,"at":"2027-01-15T08:30:30.000Z","#,
             r#""unit":"a.service","package":null,"packageVersion":null,"commit":null,"container":null},"#,
             r#""coverage":{"firstScan":null,"latestScan":"2027-01-15T08:31:00.000Z","#,
             r#""scans":2,"scanBefore":null,"scanAfter":"2027-01-15T08:31:00.000Z","#,
-            r#""gaps":[],"clockBack":[]},"intervals":[]}"#,
+            r#""gaps":[],"clockBack":[],"unsourcedPackageVersions":null},"intervals":[]}"#,
         );
         assert_eq!(String::from_utf8(text).unwrap(), expected);
     }

@@ -66,6 +66,10 @@ pub struct TimelineRow {
     pub key: String,
     /// A version or name to show with it, when known.
     pub label: Option<String>,
+    /// A package's source package name, when recorded.
+    pub source: Option<String>,
+    /// That source package's version, when recorded.
+    pub source_version: Option<String>,
     /// The first scan that saw this origin in this process.
     pub first_seen: i64,
     /// None while open (seen by the latest scan).
@@ -104,11 +108,15 @@ pub struct TimelineAnswer {
     pub gaps: Vec<TimelineGap>,
     /// Scans in range whose clock was behind the previous one.
     pub clock_back: Vec<i64>,
+    /// With `package` when no interval found matched it through a binary name: the package
+    /// versions in the range recorded without their source package (a source name may not
+    /// match them); None otherwise.
+    pub unsourced: Option<i64>,
 }
 
 const ROW_COLUMNS: &str = "p.id, p.pid, p.started_at, p.comm, p.unit, p.container, \
     p.first_seen, p.last_seen, p.ended_at, p.end_reason, p.restart_id, r.verdict, \
-    o.kind, o.key, o.label, u.first_seen, u.last_seen, u.ended_at";
+    o.kind, o.key, o.label, o.source, o.source_version, u.first_seen, u.last_seen, u.ended_at";
 
 impl Catalog {
     /// The intervals overlapping [since, until] that the filter keeps, with the coverage.
@@ -146,18 +154,17 @@ impl Catalog {
             args.push(c.clone().into());
         }
         if let Some(name) = &f.package {
-            match &f.package_version {
-                Some(v) => {
-                    sql.push_str(" AND o.kind = 'package' AND o.key = ?");
-                    args.push(format!("{name}={v}").into());
-                }
-                None => {
-                    // NAME= … NAME> : every version, by the index ('>' follows '=').
-                    sql.push_str(" AND o.kind = 'package' AND o.key >= ? AND o.key < ?");
-                    args.push(format!("{name}=").into());
-                    args.push(format!("{name}>").into());
-                }
-            }
+            // By binary or source name and version (timeline_sources.rs): the few origin
+            // ids, then their intervals through the (origin_id, first_seen) index.
+            let ids =
+                super::timeline_sources::matching_origins(conn, name, f.package_version.as_deref())
+                    .map_err(err)?;
+            sql.push_str(" AND u.origin_id IN (SELECT value FROM json_each(?))");
+            args.push(
+                serde_json::to_string(&ids)
+                    .unwrap_or_else(|_| "[]".into())
+                    .into(),
+            );
         }
         if let Some(c) = &f.commit {
             sql.push_str(
@@ -193,14 +200,30 @@ impl Catalog {
                     kind: r.get(12)?,
                     key: r.get(13)?,
                     label: r.get(14)?,
-                    first_seen: r.get(15)?,
-                    last_seen: r.get(16)?,
-                    ended_at: r.get(17)?,
+                    source: r.get(15)?,
+                    source_version: r.get(16)?,
+                    first_seen: r.get(17)?,
+                    last_seen: r.get(18)?,
+                    ended_at: r.get(19)?,
                 })
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(err)?;
 
+        // Nothing found through a binary name: NAME may be a source name, which versions
+        // recorded without their source do not answer to; how many there are is said.
+        let through_binary = |name: &str| {
+            rows.iter().any(|r| {
+                r.key
+                    .split_once('=')
+                    .is_some_and(|(binary, _)| binary == name)
+            })
+        };
+        let unsourced = if f.package.as_deref().is_some_and(|n| !through_binary(n)) {
+            Some(super::timeline_sources::unsourced(conn, f, since, until, open_end).map_err(err)?)
+        } else {
+            None
+        };
         let scan_before: Option<i64> = conn
             .query_row(
                 "SELECT max(at) FROM timeline_scans WHERE at <= ?1",
@@ -327,6 +350,7 @@ impl Catalog {
             scan_after,
             gaps,
             clock_back,
+            unsourced,
         })
     }
 }

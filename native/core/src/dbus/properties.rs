@@ -6,9 +6,11 @@
 //! JavaScript side (see src/systemd/bulk-client.ts `getUnitsProperties`).
 //!
 //! The answer's text: `{"ok":true,"values":[…],"errors":[[index,name,message],…]}`, one value
-//! per property asked (a variant's content as `conn::to_json` writes it, 64-bit integers as
+//! per property asked (a variant's content as `conn::Json` writes it, 64-bit integers as
 //! decimal text; null where the Get failed, and its error is in `errors`).
-use super::conn::{to_json, Reply};
+use serde::Serialize;
+
+use super::conn::{Json, Reply};
 use super::wire::{Arg, Call};
 
 const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
@@ -63,18 +65,30 @@ pub fn property_calls(
 
 /// The replies of `property_calls`' calls as the answer's text (see the module's comment).
 pub fn properties_json(replies: &[Reply]) -> String {
+    // Keys in byte order, as a `serde_json::json!` object writes them.
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        errors: Vec<(usize, &'a str, &'a str)>,
+        ok: bool,
+        values: Vec<Option<Json<'a>>>,
+    }
     let mut values = Vec::with_capacity(replies.len());
     let mut errors = Vec::new();
     for (i, r) in replies.iter().enumerate() {
         match r {
-            Reply::Ok(body) => values.push(body.first().map_or(serde_json::Value::Null, to_json)),
+            Reply::Ok(body) => values.push(body.first().map(Json)),
             Reply::Err { name, message } => {
-                values.push(serde_json::Value::Null);
-                errors.push(serde_json::json!([i, name, message]));
+                values.push(None);
+                errors.push((i, name.as_str(), message.as_str()));
             }
         }
     }
-    serde_json::json!({"ok": true, "values": values, "errors": errors}).to_string()
+    serde_json::to_string(&Answer {
+        errors,
+        ok: true,
+        values,
+    })
+    .expect("JSON of D-Bus values")
 }
 
 #[cfg(test)]

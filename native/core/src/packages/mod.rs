@@ -9,6 +9,7 @@
 pub mod dpkg;
 pub mod rpm;
 pub mod tree;
+pub mod upstream;
 
 use crate::fast_hash::{FastMap, FastSet};
 use std::borrow::Cow;
