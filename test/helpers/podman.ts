@@ -162,9 +162,17 @@ export class PodmanStore {
 	async dpkgVersion(where: {image?: string; container?: string}, pkg: string): Promise<string> {
 		// dpkg-query's own format (not a JavaScript template): the version alone.
 		const query = ['dpkg-query', '-W', `-f=${'$'}{Version}`, pkg];
-		return (
-			where.image ? await this.podman(['run', '--rm', '--network', 'none', where.image, ...query]) : await this.podman(['exec', where.container!, ...query])
-		).trim();
+		// podman run can lose a short-lived container's output under load (seen once in CI:
+		// exit 0 and nothing printed); a version is never empty, so an empty answer is asked
+		// again, and one that stays empty fails here rather than as a wrong expectation.
+		for (let attempt = 1; attempt <= 3; attempt++) {
+			const version = (
+				where.image ? await this.podman(['run', '--rm', '--network', 'none', where.image, ...query]) : await this.podman(['exec', where.container!, ...query])
+			).trim();
+			if (version !== '') return version;
+		}
+
+		throw new Error(`dpkg-query printed no version of ${pkg} in ${where.image ?? where.container!}, three times`);
 	}
 
 	/** Import the cached Debian tarball as IMAGE (a one-layer base). */

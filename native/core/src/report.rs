@@ -3,6 +3,7 @@
 //! (`schema/status.schema.json`), which the napi glue hands to TypeScript as one JSON text.
 //! The shapes that are not a plain field-for-field derive are written out in `contract`.
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -112,7 +113,7 @@ pub struct Origin {
     pub version: Option<String>,
     /// The package that installed this file, from the package database of the tree it
     /// came from (`packages`); None when that tree has none or does not list the path.
-    pub package: Option<PackageInfo>,
+    pub package: Option<Arc<PackageInfo>>,
     /// For a file of a container layer: which layer (left out of the JSON otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<LayerRef>,

@@ -164,5 +164,7 @@ fn host_package(k: &Knowledge, host_root: &Path, path: &[u8]) -> Option<PackageI
     rooted.extend_from_slice(inside.as_os_str().as_bytes());
     let wanted: crate::fast_hash::FastSet<Vec<u8>> =
         std::iter::once(canonical_path(&rooted).into_owned()).collect();
-    k.host_packages(&wanted).lookup(&rooted).cloned()
+    k.host_packages(&wanted)
+        .lookup(&rooted)
+        .map(|p| PackageInfo::clone(p))
 }

@@ -9,6 +9,11 @@ use catalog_support::{commit, TempDir};
 use livetree_core::catalog::{Catalog, HostFileRecord, SCHEMA_VERSION};
 use livetree_core::packages::{Manager, PackageInfo, PackageTable};
 
+/// `info`, shared as a table holds its packages.
+fn shared(name: &str, version: &str, arch: Option<&str>) -> std::sync::Arc<PackageInfo> {
+    std::sync::Arc::new(info(name, version, arch))
+}
+
 fn info(name: &str, version: &str, arch: Option<&str>) -> PackageInfo {
     PackageInfo {
         manager: Manager::Dpkg,
@@ -32,8 +37,8 @@ fn tables_round_trip_once_per_commit() {
         assert!(!cat.has_packages(&c1.checksum).unwrap());
         let table = PackageTable {
             packages: vec![
-                info("libc6", "2.36-1", Some("amd64")),
-                info("libc6", "2.36-1", Some("i386")),
+                shared("libc6", "2.36-1", Some("amd64")),
+                shared("libc6", "2.36-1", Some("i386")),
             ],
             paths: FastMap::from_iter([
                 (b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(), 0),
@@ -102,7 +107,7 @@ fn a_version_1_catalog_is_migrated_and_keeps_its_commits() {
     assert!(cat.has_commit(&c1.checksum).unwrap());
     assert!(!cat.has_packages(&c1.checksum).unwrap());
     let table = PackageTable {
-        packages: vec![info("bash", "5.2", None)],
+        packages: vec![shared("bash", "5.2", None)],
         paths: FastMap::from_iter([(b"/usr/bin/bash".to_vec(), 0)]),
         ..PackageTable::default()
     };
@@ -169,7 +174,7 @@ fn a_version_3_catalog_is_migrated_and_records_host_files() {
     let dir = TempDir::new("pkgs-migrate3");
     let c1 = commit(9, 2);
     let bash = PackageTable {
-        packages: vec![info("bash", "5.2", None)],
+        packages: vec![shared("bash", "5.2", None)],
         paths: FastMap::from_iter([(b"/usr/bin/bash".to_vec(), 0)]),
         ..PackageTable::default()
     };
@@ -236,8 +241,8 @@ fn host_database_answers_for_its_stamp_and_the_paths_asked() {
     let node = b"/usr/local/bin/node".to_vec();
     let table = PackageTable {
         packages: vec![
-            info("coreutils", "9.1-1", Some("amd64")),
-            info("libc6", "2.36-9", Some("amd64")),
+            shared("coreutils", "9.1-1", Some("amd64")),
+            shared("libc6", "2.36-9", Some("amd64")),
         ],
         paths: FastMap::from_iter([(libc.clone(), 1)]),
         source: Some("/var/lib/dpkg".into()),
@@ -277,7 +282,7 @@ fn host_database_answers_for_its_stamp_and_the_paths_asked() {
     // A new stamp replaces the record: the old paths are no longer answered.
     let mut cat = Catalog::open(&dir.catalog()).unwrap();
     let newer = PackageTable {
-        packages: vec![info("libc6", "2.36-10", Some("amd64"))],
+        packages: vec![shared("libc6", "2.36-10", Some("amd64"))],
         paths: FastMap::from_iter([(libc.clone(), 0)]),
         source: Some("/var/lib/dpkg".into()),
         warnings: vec![],
@@ -311,8 +316,8 @@ fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
     // other stack.
     let base = PackageTable {
         packages: vec![
-            info("libc6", "2.36-9", Some("amd64")),
-            info("zlib1g", "1.2.13", Some("amd64")),
+            shared("libc6", "2.36-9", Some("amd64")),
+            shared("zlib1g", "1.2.13", Some("amd64")),
         ],
         paths: FastMap::from_iter([(libc.clone(), 0)]),
         source: Some("/var/lib/dpkg".into()),
@@ -320,9 +325,9 @@ fn layer_database_answers_for_its_stamp_and_the_paths_asked() {
     };
     let run = PackageTable {
         packages: vec![
-            info("zlib1g", "1.2.13", Some("amd64")),
-            info("livetree-demo", "1.0-1", Some("amd64")),
-            info("libc6", "2.36-9", Some("amd64")),
+            shared("zlib1g", "1.2.13", Some("amd64")),
+            shared("livetree-demo", "1.0-1", Some("amd64")),
+            shared("libc6", "2.36-9", Some("amd64")),
         ],
         paths: FastMap::from_iter([(demo.clone(), 1)]),
         source: Some("/var/lib/dpkg".into()),

@@ -255,7 +255,10 @@ fn add_records(path: &Path) -> (HostFileRecord, ImageIndex) {
         .record_host_files(std::slice::from_ref(&host))
         .unwrap();
     let table = PackageTable {
-        packages: vec![pkg("libc6", "2.36-9"), pkg("bash", "5.2.15-2")],
+        packages: vec![
+            std::sync::Arc::new(pkg("libc6", "2.36-9")),
+            std::sync::Arc::new(pkg("bash", "5.2.15-2")),
+        ],
         paths: [
             (b"/usr/lib/x86_64-linux-gnu/libc.so.6".to_vec(), 0),
             (b"/usr/bin/bash".to_vec(), 1),

@@ -75,7 +75,7 @@ fn file(path: &[u8], stale: Option<StaleReason>) -> FileReport {
             object: Some("0b1ec7".into()),
             tree_path: Some(b"/usr/lib/libc.so.6".to_vec()),
             version: Some("2.0".into()),
-            package: Some(package()),
+            package: Some(std::sync::Arc::new(package())),
             layer: None,
         },
         stale_reason: stale,

@@ -44,7 +44,7 @@ fn from_commit(commit: &str, version: &str, pkg: Option<PackageInfo>) -> Origin 
         object: Some("0b1ec7".into()),
         tree_path: None,
         version: Some(version.into()),
-        package: pkg,
+        package: pkg.map(std::sync::Arc::new),
         layer: None,
     }
 }
@@ -141,7 +141,7 @@ fn a_container_process_has_its_image_by_digest_and_its_layers_by_diff_digest() {
         object: None,
         tree_path: None,
         version: None,
-        package: Some(package("livetree-demo", "1.0-1")),
+        package: Some(std::sync::Arc::new(package("livetree-demo", "1.0-1"))),
         layer: Some(LayerRef {
             id: id.into(),
             diff_digest: diff.map(Into::into),

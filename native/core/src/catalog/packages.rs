@@ -3,6 +3,7 @@
 //! version that installed it. Paths are stored in their merged-/usr spelling
 //! (`packages::canonical_path`), as the tables are built.
 use rusqlite::{params, OptionalExtension};
+use std::sync::Arc;
 
 use super::encode::{json_strings, now, strings_of_json};
 use super::Catalog;
@@ -116,7 +117,7 @@ pub(super) fn package_id(
 /// there yet (a commit's table, the host's database and an image layer stack's alike).
 pub(super) fn package_ids(
     conn: &rusqlite::Connection,
-    packages: &[PackageInfo],
+    packages: &[Arc<PackageInfo>],
 ) -> rusqlite::Result<Vec<i64>> {
     let (mut find, mut add) = package_statements(conn)?;
     packages
@@ -147,7 +148,7 @@ pub(super) fn recorded_table(
     for row in rows {
         let (p, id) = row?;
         index.entry(id).or_insert(table.packages.len() as u32);
-        table.packages.push(p);
+        table.packages.push(Arc::new(p));
     }
     Ok((table, index))
 }

@@ -7,6 +7,7 @@
 //! report's `lost`, never skipped in silence. A table an older schema did not have yet is
 //! simply not there: nothing of it is lost.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::{params, Connection};
 
@@ -148,7 +149,7 @@ fn package_table(
     let mut rows = list.query(params![commit_id])?;
     while let Some(r) = rows.next()? {
         index.insert(r.get(6)?, table.packages.len() as u32);
-        table.packages.push(package_from_row(r)?);
+        table.packages.push(Arc::new(package_from_row(r)?));
     }
     let mut paths = conn.prepare(
         "SELECT pp.path, cp.package_id FROM commit_packages cp \

@@ -7,6 +7,7 @@
 //! not UTF-8, a diversions file cut short) is reported as warnings next to what could be
 //! read: a package database is a witness, never a reason to stop a scan.
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::{canonical_path, Manager, PackageInfo, PackageTable};
 use crate::fast_hash::{FastMap, FastSet};
@@ -381,7 +382,7 @@ pub fn table(
         // One pass over the list's lines without a copy per line: a host lists ~100k paths
         // and this runs once per scan.
         let index = table.packages.len() as u32;
-        table.packages.push(entry.info.clone());
+        table.packages.push(Arc::new(entry.info.clone()));
         // No path wanted (a table asked for its package list only): no line to look at.
         if wanted.is_some_and(HashSet::is_empty) {
             continue;

@@ -13,6 +13,7 @@ pub mod upstream;
 
 use crate::fast_hash::{FastMap, FastSet};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 pub use tree::{CommitTree, RootTree, TreeReader};
 
@@ -132,8 +133,10 @@ pub fn canonical_path(path: &[u8]) -> Cow<'_, [u8]> {
 /// A tree's path → package table.
 #[derive(Debug, Default, Clone)]
 pub struct PackageTable {
-    /// Every package of the tree; `paths` holds indexes into this list.
-    pub packages: Vec<PackageInfo>,
+    /// Every package of the tree; `paths` holds indexes into this list. Shared: every
+    /// mapped file a package installed names it (`report::Origin::package`), and a scan
+    /// has tens of thousands of them.
+    pub packages: Vec<Arc<PackageInfo>>,
     /// Canonical path → index into `packages`.
     pub paths: FastMap<Vec<u8>, u32>,
     /// Where the database was found (for messages), when there is one.
@@ -144,19 +147,22 @@ pub struct PackageTable {
 
 impl PackageTable {
     /// The package that installed `path` (in either merged-/usr spelling), if any.
-    pub fn lookup(&self, path: &[u8]) -> Option<&PackageInfo> {
+    pub fn lookup(&self, path: &[u8]) -> Option<&Arc<PackageInfo>> {
         let i = *self.paths.get(canonical_path(path).as_ref())?;
         self.packages.get(i as usize)
     }
 
     /// Every installed package called `name` (rpm can hold several versions, e.g. kernels).
     pub fn by_name<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a PackageInfo> + 'a {
-        self.packages.iter().filter(move |p| p.name == name)
+        self.packages
+            .iter()
+            .map(|p| &**p)
+            .filter(move |p| p.name == name)
     }
 
     fn add(&mut self, info: PackageInfo, paths: Vec<Vec<u8>>) {
         let i = self.packages.len() as u32;
-        self.packages.push(info);
+        self.packages.push(Arc::new(info));
         for p in paths {
             // The first owner wins: dpkg moves a path to the package that took it over.
             self.paths.entry(p).or_insert(i);

@@ -37,7 +37,7 @@ impl Scan<'_> {
                 Subject {
                     pid: p.pid,
                     exe: p.exe.as_deref(),
-                    package: exe.and_then(|f| f.origin.package.as_ref()),
+                    package: exe.and_then(|f| f.origin.package.as_deref()),
                 }
             })
             .collect();

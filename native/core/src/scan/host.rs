@@ -1,6 +1,7 @@
 //! Packages of files: a commit's file from that commit's table, a host file from the
 //! host's database (and the catalog's record of the file a scan saw current).
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 use super::{host_file_record, Scan};
 use crate::catalog::{HostFileKey, HostFileRecord};
@@ -11,7 +12,7 @@ use crate::report::{FileReport, Origin, OriginKind, PackageInfo, ProcessReport, 
 impl Scan<'_> {
     /// The package that installed a file of a known commit, from that commit's table in
     /// the catalog. Files of the host root are named after all processes (`host_packages`).
-    pub(super) fn package(&mut self, origin: &Origin) -> Option<PackageInfo> {
+    pub(super) fn package(&mut self, origin: &Origin) -> Option<Arc<PackageInfo>> {
         let (Some(commit), Some(tree_path)) = (&origin.commit, &origin.tree_path) else {
             return None;
         };
@@ -56,7 +57,7 @@ impl Scan<'_> {
         }
         // Read even when only replaced files are mapped: the installed version is compared.
         self.k.host_packages(&wanted);
-        let mut recorded: FastMap<HostFileKey, Option<PackageInfo>> = FastMap::default();
+        let mut recorded: FastMap<HostFileKey, Option<Arc<PackageInfo>>> = FastMap::default();
         let mut to_record: FastMap<HostFileKey, HostFileRecord> = FastMap::default();
         for p in processes.iter_mut() {
             if p.root_kind != RootKind::Host {
@@ -95,9 +96,9 @@ impl Scan<'_> {
     /// what a deleted or replaced file of the host or another root names, never a guess.
     pub(super) fn recorded_package(
         &mut self,
-        recorded: &mut FastMap<HostFileKey, Option<PackageInfo>>,
+        recorded: &mut FastMap<HostFileKey, Option<Arc<PackageInfo>>>,
         key: HostFileKey,
-    ) -> Option<PackageInfo> {
+    ) -> Option<Arc<PackageInfo>> {
         if let Some(hit) = recorded.get(&key) {
             return hit.clone();
         }
@@ -108,7 +109,8 @@ impl Scan<'_> {
             .unwrap_or_else(|e| {
                 self.warn_once("catalog-read", e.to_string(), None);
                 None
-            });
+            })
+            .map(Arc::new);
         recorded.insert(key, hit.clone());
         hit
     }

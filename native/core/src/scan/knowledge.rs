@@ -5,6 +5,7 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::attribute::DeploymentRef;
 use crate::catalog::{Catalog, ObjectHit};
@@ -22,7 +23,7 @@ pub use record::commit_record;
 use record::open_catalog;
 
 /// One commit's answers: tree path → package (None: the commit's table does not list it).
-type PathPackages = HashMap<Vec<u8>, Option<PackageInfo>>;
+type PathPackages = HashMap<Vec<u8>, Option<Arc<PackageInfo>>>;
 
 /// What attribution draws on, read once per scan (or kept by a `Scanner`): the sysroot, the
 /// repo, the catalog and the deployments.

@@ -25,7 +25,7 @@ impl Scan<'_> {
     pub(super) fn root_packages(&mut self, processes: &mut [ProcessReport]) -> Vec<HostFileRecord> {
         let foreign = std::mem::take(&mut self.containers.foreign);
         let mut tables: HashMap<(u64, u64), Option<Arc<PackageTable>>> = HashMap::new();
-        let mut recorded: FastMap<HostFileKey, Option<PackageInfo>> = FastMap::default();
+        let mut recorded: FastMap<HostFileKey, Option<Arc<PackageInfo>>> = FastMap::default();
         let mut to_record: FastMap<HostFileKey, HostFileRecord> = FastMap::default();
         for p in processes
             .iter_mut()

@@ -4,6 +4,7 @@ use std::cell::OnceCell;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{HostPackages, Knowledge};
 use crate::attribute::commit_of_id;
@@ -26,7 +27,7 @@ impl Knowledge {
 
     /// The package that installed `tree_path` in `commit`, from the catalog's table of
     /// that commit (recorded when a scan first saw it, so it outlives the commit).
-    pub fn package_at(&self, commit: &str, tree_path: &[u8]) -> Result<Option<PackageInfo>> {
+    pub fn package_at(&self, commit: &str, tree_path: &[u8]) -> Result<Option<Arc<PackageInfo>>> {
         if let Some(hit) = self
             .packages
             .borrow()
@@ -35,7 +36,7 @@ impl Knowledge {
         {
             return Ok(hit.clone());
         }
-        let found = self.catalog.package_at(commit, tree_path)?;
+        let found = self.catalog.package_at(commit, tree_path)?.map(Arc::new);
         self.packages
             .borrow_mut()
             .entry(commit.to_string())
