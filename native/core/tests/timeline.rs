@@ -32,15 +32,7 @@ fn proc_(pid: u32, start: i64, unit: &str, origins: Vec<TimelineOrigin>) -> Time
 }
 
 fn scan(at: i64, processes: Vec<TimelineProcessSeen>) -> TimelineScan {
-    TimelineScan {
-        at,
-        source: "status".into(),
-        boot_id: Some("boot".into()),
-        processes,
-        min_interval: 0,
-        retention_days: 400,
-        max_rows: 1_000_000,
-    }
+    catalog_support::timeline_scan(at, processes)
 }
 
 fn ssl(v: &str) -> TimelineOrigin {

@@ -34,15 +34,7 @@ fn process(pid: u32, origins: Vec<TimelineOrigin>) -> TimelineProcessSeen {
 }
 
 fn scan(at: i64, processes: Vec<TimelineProcessSeen>) -> TimelineScan {
-    TimelineScan {
-        at,
-        source: "status".into(),
-        boot_id: Some("boot".into()),
-        processes,
-        min_interval: 0,
-        retention_days: 400,
-        max_rows: 1_000_000,
-    }
+    catalog_support::timeline_scan(at, processes)
 }
 
 fn ask(c: &Catalog, spec: &str) -> (Vec<String>, Option<i64>) {

@@ -102,3 +102,19 @@ pub fn child_mode() -> Option<(String, PathBuf)> {
     let path = std::env::var_os("LIVETREE_CATALOG_PATH")?;
     Some((mode, PathBuf::from(path)))
 }
+
+/// A whole scan at `at` as `status` records it (no minimum interval, a year's retention).
+pub fn timeline_scan(
+    at: i64,
+    processes: Vec<livetree_core::catalog::TimelineProcessSeen>,
+) -> livetree_core::catalog::TimelineScan {
+    livetree_core::catalog::TimelineScan {
+        at,
+        source: "status".into(),
+        boot_id: Some("boot".into()),
+        processes,
+        min_interval: 0,
+        retention_days: 400,
+        max_rows: 1_000_000,
+    }
+}
