@@ -90,10 +90,15 @@ fn host_root_with_process(name: &str) -> (PathBuf, PathBuf, u32, Cleanup) {
         .unwrap();
     let pid = child.id();
     guard.1 = Some(child);
-    // Wait until sleep has replaced the shell and mapped libdemo.
-    for _ in 0..200 {
+    // Wait until sleep has replaced the shell, mapped libdemo and sleeps: only then are its
+    // mappings final (libdemo, preloaded, is mapped before libc; a scan between the two
+    // would want other paths than the next one, and a kept table would be read again).
+    for _ in 0..400 {
         let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
-        if maps.contains("libdemo.so.1") && maps.contains("/usr/bin/sleep") {
+        let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        // clock_nanosleep (230) or nanosleep (35) on x86_64.
+        let asleep = syscall.starts_with("230 ") || syscall.starts_with("35 ");
+        if asleep && maps.contains("libdemo.so.1") && maps.contains("/usr/bin/sleep") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
