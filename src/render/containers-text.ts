@@ -43,70 +43,44 @@ const plainSuggest: Suggest = (command, ...args) => ['livetree', command, ...arg
 // How to restart a container, as a person would: its unit when one runs it; else the
 // engine's own command. A container whose image name moved on must be created again from
 // that name to run the new image: restarting it keeps the image it was created from.
-// `suggest` writes a livetree command with the options that chose what was read.
-export function restartAdvice(c: Container, procs: readonly Process[], suggest: Suggest = plainSuggest): string {
+// `suggest` writes a livetree command with the options that chose what was read. `each`:
+// the advice for several containers that say the same thing (container-fold.ts), one
+// sentence for all of them that names none (the entry lists their names).
+export function restartAdvice(c: Container, procs: readonly Process[], suggest: Suggest = plainSuggest, each = false): string {
 	if (c.unit) {
-		return `restart unit ${c.unit} (${suggest('restart', c.unit)})`;
+		return `restart unit ${c.unit}${each ? ', which runs them all' : ''} (${suggest('restart', c.unit)})`;
 	}
 
 	const name = shownName(c);
 	const outdated = procs.some(p => p.files.some(f => f.staleReason === 'image-outdated'));
 	switch (c.engine) {
 		case 'podman': {
-			return outdated && c.image?.name
-				? `create it again from ${printable(c.image.name)} (podman restart ${name} would keep its old image); it runs in no unit`
+			if (outdated && c.image?.name) {
+				return each
+					? `create each again from ${printable(c.image.name)} (podman restart would keep its old image); they run in no unit`
+					: `create it again from ${printable(c.image.name)} (podman restart ${name} would keep its old image); it runs in no unit`;
+			}
+
+			return each
+				? 'podman restart each of them (they run in no unit; livetree does not restart containers by itself)'
 				: `podman restart ${name} (it runs in no unit; livetree does not restart containers by itself)`;
 		}
 
 		case 'docker': {
-			return `docker restart ${name}`;
+			return `docker restart ${each ? 'each of them' : name}`;
 		}
 
 		case 'cri-o':
 		case 'containerd': {
-			return `crictl stop ${c.id.slice(0, 12)} (its pod's kubelet starts it again)`;
+			return each ? "crictl stop each of them (their pods' kubelets start them again)" : `crictl stop ${c.id.slice(0, 12)} (its pod's kubelet starts it again)`;
 		}
 
 		case 'systemd-nspawn': {
-			return `machinectl reboot ${name}`;
+			return `machinectl reboot ${each ? 'each of them' : name}`;
 		}
 
 		default: {
-			return `restart it with ${c.engine}`;
-		}
-	}
-}
-
-// The same for several containers that say the same thing (container-fold.ts): one
-// sentence for all of them, which names none (the entry lists their names).
-export function restartAdviceEach(c: Container, procs: readonly Process[], suggest: Suggest = plainSuggest): string {
-	if (c.unit) {
-		return `restart unit ${c.unit}, which runs them all (${suggest('restart', c.unit)})`;
-	}
-
-	const outdated = procs.some(p => p.files.some(f => f.staleReason === 'image-outdated'));
-	switch (c.engine) {
-		case 'podman': {
-			return outdated && c.image?.name
-				? `create each again from ${printable(c.image.name)} (podman restart would keep its old image); they run in no unit`
-				: 'podman restart each of them (they run in no unit; livetree does not restart containers by itself)';
-		}
-
-		case 'docker': {
-			return 'docker restart each of them';
-		}
-
-		case 'cri-o':
-		case 'containerd': {
-			return "crictl stop each of them (their pods' kubelets start them again)";
-		}
-
-		case 'systemd-nspawn': {
-			return 'machinectl reboot each of them';
-		}
-
-		default: {
-			return `restart each of them with ${c.engine}`;
+			return `restart ${each ? 'each of them' : 'it'} with ${c.engine}`;
 		}
 	}
 }

@@ -10,14 +10,14 @@ import type {Suggest} from '../commands/rerun.js';
 import {complete} from '../model/complete.js';
 import type {Container, Deployment, Process, StatusDocument} from '../model/document.js';
 import {type ContainerProcs, foldContainers} from './container-fold.js';
-import {containerName, imageNote, inContainer, restartAdvice, restartAdviceEach} from './containers-text.js';
+import {containerName, imageNote, inContainer, restartAdvice} from './containers-text.js';
 import {configLines} from './config-text.js';
 import {kernelLines} from './kernel.js';
 import {groupProcesses, type ProcessGroup} from './groups.js';
 import {unitsNeedingRestart, unitsNeedingRestartCount} from '../model/process-units.js';
 import {fileReason, printable, reason, reasons} from './reason.js';
 import {removedDeploymentVersion, replacedBy, versionOf} from './replaced-by.js';
-import {short} from './short.js';
+import {short, shortList} from './short.js';
 import {foldWarnings} from './warnings-text.js';
 import {layout} from './wrap.js';
 
@@ -476,14 +476,13 @@ function foldedContainerLines(
 
 	if (!options.verbose) {
 		const names = groupsOf.map(x => x.name);
-		const list =
-			names.length <= LIST_LIMIT ? names.join(' ') : `${names.slice(0, LIST_LIMIT).join(' ')} … and ${names.length - LIST_LIMIT} more (--verbose lists all)`;
+		const list = `${shortList(names, LIST_LIMIT)}${names.length > LIST_LIMIT ? ' (--verbose lists all)' : ''}`;
 		lines.push(...layout(style.dim(`Containers ${list}`), '    ', options.width, 5));
 	}
 
 	const all = entry.flatMap(x => x.procs);
 	if (all.some(p => p.needsRestart)) {
-		lines.push(...layout(`Restart: ${restartAdviceEach(c, all, options.suggest)}`, '    ', options.width, 4, false));
+		lines.push(...layout(`Restart: ${restartAdvice(c, all, options.suggest, true)}`, '    ', options.width, 4, false));
 	}
 
 	return lines;
@@ -515,7 +514,7 @@ function groupHead(g: ProcessGroup, style: ChalkInstance): string {
 
 // "1 2 3 … and 990 more" past LIST_LIMIT, but with --verbose.
 function pidList(pids: readonly number[], verbose: boolean): string {
-	return verbose || pids.length <= LIST_LIMIT ? pids.join(' ') : `${pids.slice(0, LIST_LIMIT).join(' ')} … and ${pids.length - LIST_LIMIT} more`;
+	return verbose ? pids.join(' ') : shortList(pids, LIST_LIMIT);
 }
 
 function count(n: number, one: string, many: string): string {

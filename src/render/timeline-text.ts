@@ -5,7 +5,7 @@ import {printable} from './reason.js';
 import type {ChalkInstance} from 'chalk';
 import type {TimelineDocument, TimelineInterval} from '../timeline/answer.js';
 import {localTime} from '../timeline/time.js';
-import {short} from './short.js';
+import {short, shortList} from './short.js';
 
 /** The earliest of ISO times (they sort as strings). */
 function earliest(times: string[]): string {
@@ -185,9 +185,7 @@ function whoLines(rows: TimelineInterval[]): string[] {
 	return entries.map(e => {
 		if ('line' in e) return e.line;
 		if (e.containers.length === 1) return `  container ${e.containers[0]!}: ${processes(e.count)}${e.pids}, ${e.tail}`;
-		const shown = e.containers.slice(0, foldedNames).join(', ');
-		const more = e.containers.length > foldedNames ? ` … and ${e.containers.length - foldedNames} more` : '';
-		return `  ${e.containers.length} containers (${shown}${more}), in each: ${processes(e.count)}, ${e.tail}`;
+		return `  ${e.containers.length} containers (${shortList(e.containers, foldedNames, ', ')}), in each: ${processes(e.count)}, ${e.tail}`;
 	});
 }
 

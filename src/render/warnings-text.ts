@@ -7,6 +7,7 @@
 // --verbose lists every warning as the document has it; the JSON is never folded.
 import type {Warning} from '../model/document.js';
 import {printable} from './reason.js';
+import {shortList} from './short.js';
 
 export interface WarningLine {
 	text: string;
@@ -69,9 +70,8 @@ export function foldWarnings(warnings: readonly Warning[], pidsShown: number): W
 		}
 
 		const message = t.startsWith(`${hole}: `) ? t.slice(hole.length + 2) : t;
-		const shown = pids.length <= pidsShown ? pids.join(' ') : `${pids.slice(0, pidsShown).join(' ')} … and ${pids.length - pidsShown} more`;
 		return {
-			text: `${w.code}: ${pids.length} processes: ${printable(message.replaceAll(hole, 'PID'))} (PIDs ${shown})`,
+			text: `${w.code}: ${pids.length} processes: ${printable(message.replaceAll(hole, 'PID'))} (PIDs ${shortList(pids, pidsShown)})`,
 			count: pids.length,
 		};
 	});
