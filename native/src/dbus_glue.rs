@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use livetree_core::dbus::conn::{arg_of, replies_json, socket_of, ConnError, Connection, Reply};
+use livetree_core::dbus::conn::{arg_of, socket_of, ConnError, Connection, Reply};
+use livetree_core::dbus::json::replies_json;
 use livetree_core::dbus::properties::{properties_json, property_calls, PropertyGroup};
 use livetree_core::dbus::wire::Call;
 use napi::bindgen_prelude::*;

@@ -6,11 +6,12 @@
 //! JavaScript side (see src/systemd/bulk-client.ts `getUnitsProperties`).
 //!
 //! The answer's text: `{"ok":true,"values":[…],"errors":[[index,name,message],…]}`, one value
-//! per property asked (a variant's content as `conn::Json` writes it, 64-bit integers as
+//! per property asked (a variant's content as `json::Json` writes it, 64-bit integers as
 //! decimal text; null where the Get failed, and its error is in `errors`).
 use serde::Serialize;
 
-use super::conn::{Json, Reply};
+use super::conn::Reply;
+use super::json::Json;
 use super::wire::{Arg, Call};
 
 const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
