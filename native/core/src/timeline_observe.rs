@@ -29,20 +29,19 @@ struct Distinct {
 
 impl Distinct {
     fn add(&mut self, kind: &'static str, key: String, label: Option<&str>) {
-        self.add_sourced(kind, key, label, None);
+        self.add_sourced(kind, key, label, (None, None));
     }
 
-    /// With a package's source package (name, version), as its database gives it.
+    /// With a package's source package (name, version), as its database gives them.
     fn add_sourced(
         &mut self,
         kind: &'static str,
         key: String,
         label: Option<&str>,
-        source: Option<(Option<&str>, Option<&str>)>,
+        (source, source_version): (Option<&str>, Option<&str>),
     ) {
-        let label = label.filter(|l| !l.is_empty()).map(str::to_owned);
         let field = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
-        let (source, source_version) = source.map_or((None, None), |(n, v)| (field(n), field(v)));
+        let (label, source, source_version) = (field(label), field(source), field(source_version));
         match self.at.entry((kind, key)) {
             Entry::Occupied(e) => self.list[*e.get()].label = label,
             Entry::Vacant(e) => {
@@ -120,7 +119,7 @@ pub fn observe_process(
                 "package",
                 key,
                 Some(pkg.manager.as_str()),
-                Some((pkg.source.as_deref(), pkg.source_version.as_deref())),
+                (pkg.source.as_deref(), pkg.source_version.as_deref()),
             );
         }
         if let Some(layer) = &o.layer {

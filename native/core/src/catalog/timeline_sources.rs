@@ -84,8 +84,8 @@ pub(super) fn matching_origins(
 }
 
 /// How many package versions (origins) recorded without their source package were in
-/// memory in [since, until] (asked when no interval matched through a binary name) (in the filter's unit or container): a source name asked for
-/// may not match them.
+/// memory in [since, until], in the filter's unit or container: a source name asked for may
+/// not match them (asked when no interval matched through a binary name).
 pub(super) fn unsourced(
     conn: &Connection,
     f: &TimelineFilter,
