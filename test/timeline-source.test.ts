@@ -39,6 +39,23 @@ async function installDemoX1(fx: Fixtures, root: string): Promise<void> {
 	await run('dpkg', [`--root=${root}`, '--force-unsafe-io', '-i', join(work, 'x1.deb')]);
 }
 
+/** A host tree of the test's (NAME) with libdemo-x1 installed, a process of its own mapping
+ * the library, and a --state-dir of its own; all removed at teardown. */
+async function demoX1Host(
+	t: {teardown(fn: () => Promise<void>): void},
+	name: string,
+): Promise<{fx: Fixtures; root: string; state: string; options: CommonOptions; p: Awaited<ReturnType<Fixtures['startChrooted']>>}> {
+	const fx = new Fixtures();
+	t.teardown(async () => fx.cleanup());
+	const root = await dpkgHostRoot(fx, '1.0', name);
+	await installDemoX1(fx, root);
+	const state = await fx.tempDir();
+	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
+	const p = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
+	t.teardown(async () => p.stop());
+	return {fx, root, state, options, p};
+}
+
 /** A whole scan of the test's host tree recorded at AT, as `livetree status` records one. */
 async function scanAt(fx: Fixtures, options: CommonOptions, root: string, at: number): Promise<void> {
 	const scanner = hostRootScanner(fx, options, root);
@@ -56,14 +73,7 @@ async function scanAt(fx: Fixtures, options: CommonOptions, root: string, at: nu
 const range = ['--since', `@${t0}`, '--until', `@${t0 + 120}`];
 
 test.serial('timeline --package by source name and version: the library of libdemo-x1 from demo-src', async t => {
-	const fx = new Fixtures();
-	t.teardown(async () => fx.cleanup());
-	const root = await dpkgHostRoot(fx, '1.0', 'tl-src');
-	await installDemoX1(fx, root);
-	const state = await fx.tempDir();
-	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
-	const p = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
-	t.teardown(async () => p.stop());
+	const {fx, root, state, options, p} = await demoX1Host(t, 'tl-src');
 	await scanAt(fx, options, root, t0);
 	await scanAt(fx, options, root, t0 + 60);
 	await scanAt(fx, options, root, t0 + 120);
@@ -104,14 +114,7 @@ test.serial('timeline --package by source name and version: the library of libde
 });
 
 test.serial('a catalog of schema 7: migrated, its package origin backfilled when the catalog knows its source, else said', async t => {
-	const fx = new Fixtures();
-	t.teardown(async () => fx.cleanup());
-	const root = await dpkgHostRoot(fx, '1.0', 'tl-src-mig');
-	await installDemoX1(fx, root);
-	const state = await fx.tempDir();
-	const options = readCommon({sysroot: await fx.tempDir('livetree-no-sysroot-'), 'state-dir': state, 'no-systemd': true});
-	const p = await fx.startChrooted(root, ['/usr/bin/demo-sleep', '600']);
-	t.teardown(async () => p.stop());
+	const {fx, root, state, options, p} = await demoX1Host(t, 'tl-src-mig');
 	await scanAt(fx, options, root, t0);
 	// Back to schema 7 as the previous livetree wrote it: no source columns, no index.
 	const file = catalogPath(options);

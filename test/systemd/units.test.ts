@@ -113,6 +113,28 @@ test('a unit with a helper process outside the main PID lists both PIDs', async 
 	t.deepEqual(blind.units, res.units);
 });
 
+/** A `sleep` of the test's own in a cgroup `DIR/UNIT` beside the manager's units (named like
+ * the unit, not the manager's), in every systemd hierarchy; killed and removed at teardown. */
+async function lookAlike(t: {teardown(fn: () => Promise<void>): void}, m: UserManager, dir: string, unit: string): Promise<{pid: number; cgroup: string}> {
+	const cgroup = `${m.cgroupRoot}/${dir}/${unit}`;
+	const fake = spawn('sleep', ['600'], {stdio: 'ignore'});
+	const pid = fake.pid!;
+	t.teardown(async () => {
+		fake.kill('SIGKILL');
+		await new Promise(r => setTimeout(r, 100));
+		for (const h of systemdHierarchies()) {
+			await rmdir(join(h, cgroup)).catch(() => undefined);
+			await rmdir(join(h, m.cgroupRoot, dir)).catch(() => undefined);
+		}
+	});
+	for (const h of systemdHierarchies()) {
+		await mkdir(join(h, cgroup), {recursive: true});
+		await writeFile(join(h, cgroup, 'cgroup.procs'), String(pid));
+	}
+
+	return {pid, cgroup};
+}
+
 async function childOf(ppid: number): Promise<number | null> {
 	for (let i = 0; i < 50; i++) {
 		for (const e of await readdir('/proc')) {
@@ -162,21 +184,7 @@ test('a hint confirmed for the processes in its ControlGroup, not for a same-nam
 	t.true(cg.startsWith(`${m.cgroupRoot}/`));
 
 	// A process of the test's own, moved into a cgroup named like the unit beside the manager's units.
-	const fakeCg = `${m.cgroupRoot}/lt-fake/lt-g.service`;
-	const fake = spawn('sleep', ['600'], {stdio: 'ignore'});
-	const fakePid = fake.pid!;
-	t.teardown(async () => {
-		fake.kill('SIGKILL');
-		await new Promise(r => setTimeout(r, 100));
-		for (const h of systemdHierarchies()) {
-			await rmdir(join(h, fakeCg)).catch(() => undefined);
-			await rmdir(join(h, m.cgroupRoot, 'lt-fake')).catch(() => undefined);
-		}
-	});
-	for (const h of systemdHierarchies()) {
-		await mkdir(join(h, fakeCg), {recursive: true});
-		await writeFile(join(h, fakeCg, 'cgroup.procs'), String(fakePid));
-	}
+	const {pid: fakePid, cgroup: fakeCg} = await lookAlike(t, m, 'lt-fake', 'lt-g.service');
 
 	const client = await connectSystemd({busAddress: m.busAddress});
 	t.teardown(() => client.close());
@@ -217,21 +225,7 @@ test('units answered ahead are settled from their ControlGroup, the others asked
 	const helper = (await childOf(main1)) as number;
 	t.truthy(helper, 'the backgrounded sleep is a child of the main process');
 
-	const fakeCg = `${m.cgroupRoot}/lt-fake2/lt-s2.service`;
-	const fake = spawn('sleep', ['600'], {stdio: 'ignore'});
-	const fakePid = fake.pid!;
-	t.teardown(async () => {
-		fake.kill('SIGKILL');
-		await new Promise(r => setTimeout(r, 100));
-		for (const h of systemdHierarchies()) {
-			await rmdir(join(h, fakeCg)).catch(() => undefined);
-			await rmdir(join(h, m.cgroupRoot, 'lt-fake2')).catch(() => undefined);
-		}
-	});
-	for (const h of systemdHierarchies()) {
-		await mkdir(join(h, fakeCg), {recursive: true});
-		await writeFile(join(h, fakeCg, 'cgroup.procs'), String(fakePid));
-	}
+	const {pid: fakePid, cgroup: fakeCg} = await lookAlike(t, m, 'lt-fake2', 'lt-s2.service');
 
 	const hints = [
 		{pid: main1, cgroupUnit: 'lt-s1.service', cgroup: s1.ControlGroup ?? null},
