@@ -66,6 +66,17 @@ function proc(pid: number, c: Container, files: MappedFile[], unit: string | nul
 	};
 }
 
+/** DOC with its summary's process counts taken from its processes and the counts given. */
+function summarized(doc: StatusDocument, counts: Pick<StatusDocument['summary'], 'staleFiles' | 'containers' | 'containersOutdated'>): StatusDocument {
+	doc.summary = {
+		...doc.summary,
+		processes: doc.processes.length,
+		processesNeedingRestart: doc.processes.filter(p => p.needsRestart).length,
+		...counts,
+	};
+	return doc;
+}
+
 function containerDocument(): StatusDocument {
 	const doc = makeDocument({states: [], units: [], warnings: [], deployments: [], overlays: 0});
 	const old = {id: hex('b'), diffDigest: `sha256:${hex('c')}`, inCurrentImage: false};
@@ -87,15 +98,7 @@ function containerDocument(): StatusDocument {
 		proc(301, crio, [layerFile('/usr/lib/libdemo.so.1', 10, base, 'deleted')]),
 		proc(401, hostile, [layerFile('/usr/lib/libdemo.so.1', 11, {id: hex('6'), diffDigest: null, inCurrentImage: null})]),
 	);
-	doc.summary = {
-		...doc.summary,
-		processes: doc.processes.length,
-		processesNeedingRestart: doc.processes.filter(p => p.needsRestart).length,
-		staleFiles: 3,
-		containers: 4,
-		containersOutdated: 2,
-	};
-	return doc;
+	return summarized(doc, {staleFiles: 3, containers: 4, containersOutdated: 2});
 }
 
 test('the handwritten container document is a valid v1 document', t => {
@@ -193,15 +196,7 @@ function foldDocument(): StatusDocument {
 		doc.processes.push(proc(pid++, c, [layerFile('/usr/lib/libc.so.6', 40, base)]));
 	}
 
-	doc.summary = {
-		...doc.summary,
-		processes: doc.processes.length,
-		processesNeedingRestart: doc.processes.filter(p => p.needsRestart).length,
-		staleFiles: 2,
-		containers: 16,
-		containersOutdated: 14,
-	};
-	return doc;
+	return summarized(doc, {staleFiles: 2, containers: 16, containersOutdated: 14});
 }
 
 test('containers that say the same thing but for name, ID and PIDs are one entry; any other difference keeps one apart', t => {
