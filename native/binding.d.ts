@@ -521,6 +521,13 @@ export interface ProcessUnit {
   unit?: string
 }
 
+/**
+ * Start reading every process under `proc_root` now, on threads of the core's own, for the
+ * next whole scan of that proc root to take (`livetree_core::scan::early`): `status` calls
+ * it as soon as its options are parsed (`src/early.ts`). Returns at once.
+ */
+export declare function readProcessesEarly(procRoot: string): void
+
 /** A reload livetree asked for (`livetree_core::config::Reloaded`). */
 export interface ReloadedIn {
   pid: number
@@ -546,6 +553,7 @@ export interface ScannerStatsOut {
   containerTableReads: number
   configFdReads: number
   rootOpens: number
+  earlyReads: number
 }
 
 export interface ScanOptions {

@@ -1,11 +1,12 @@
 // The command line: dispatch to a command, map errors to ripgrep-style exit codes
 // (0 all good, 1 something needs attention, 2 the command itself failed).
 import {readFileSync} from 'node:fs';
-import {catalogHint} from './errors/catalog-error.js';
-import {NativeError} from './errors/native-error.js';
-import {UsageError} from './errors/usage-error.js';
-import {commandHelp, toolHelp} from './commands/help.js';
 import {isCommandName, type CommandName} from './commands/table.js';
+
+// Only the command table loads before a command runs: the help, the errors' classes and the
+// rest of a command's modules load when they are used, so that `status` starts its scan
+// early (docs/proc-reading.md, "Before the scan").
+const help = async () => import('./commands/help.js');
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -56,12 +57,12 @@ export async function main(argv: string[]): Promise<number> {
 			return 2;
 		}
 
-		process.stdout.write(commandHelp(topic!));
+		process.stdout.write((await help()).commandHelp(topic!));
 		return 0;
 	}
 
 	if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-		process.stdout.write(toolHelp());
+		process.stdout.write((await help()).toolHelp());
 		return name === undefined ? 2 : 0;
 	}
 
@@ -86,7 +87,12 @@ export async function main(argv: string[]): Promise<number> {
 
 async function reportError(error: unknown): Promise<number> {
 	// One line, whatever a path or argument in it holds: control characters escaped.
-	const {printable} = await import('./render/reason.js');
+	const [{printable}, {NativeError}, {UsageError}, {catalogHint}] = await Promise.all([
+		import('./render/reason.js'),
+		import('./errors/native-error.js'),
+		import('./errors/usage-error.js'),
+		import('./errors/catalog-error.js'),
+	]);
 	if (error instanceof NativeError) {
 		process.stderr.write(`livetree: ${printable(error.code === 'ECATALOG' ? catalogHint(error.message, error.path) : error.message)}\n`);
 		return 2;

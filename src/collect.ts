@@ -71,10 +71,22 @@ export function openScanner(options: CommonOptions): Scanner {
 }
 
 export async function scanOnly(options: CommonOptions, extra: CollectOptions = {}, scanner: Scanner = openScanner(options)): Promise<ScanParts> {
-	await checkDirectory('sysroot', options.sysroot);
-	await checkDirectory('--proc-root', options.procRoot);
-	await checkDirectory('--run-dir', options.runDir);
+	// Asked at once (one wait on the thread pool, not six); the first failure in this order
+	// is the one said, as when they were asked one after another. The state directory, which
+	// may be created, only once they passed.
+	const checked = await Promise.allSettled([
+		checkDirectory('sysroot', options.sysroot),
+		checkDirectory('--proc-root', options.procRoot),
+		checkDirectory('--run-dir', options.runDir),
+	]);
+	for (const c of checked) {
+		if (c.status === 'rejected') {
+			throw c.reason;
+		}
+	}
+
 	await prepareStateDir(options, 'record');
+
 	try {
 		const scan = scanner.scan({
 			...(extra.pids ? {pids: extra.pids} : {}),
@@ -104,7 +116,9 @@ function debugScan(scanner: Scanner, pids: number[] | undefined): void {
 
 	const s = scanner.stats();
 	const which = pids ? `PIDs ${pids.join(',')}` : 'every process';
-	debug(`scanned ${which}; knowledge loads ${s.knowledgeLoads}, index builds ${s.indexBuilds}, catalog opens ${s.catalogOpens}`);
+	// Processes read before the scan was asked for (src/early.ts) are said only when there were.
+	const early = s.earlyReads > 0 ? `, early reads ${s.earlyReads}` : '';
+	debug(`scanned ${which}; knowledge loads ${s.knowledgeLoads}, index builds ${s.indexBuilds}, catalog opens ${s.catalogOpens}${early}`);
 }
 
 export async function collect(options: CommonOptions, extra: CollectOptions = {}, scanner?: Scanner): Promise<StatusDocument> {

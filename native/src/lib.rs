@@ -29,6 +29,17 @@ pub fn core_version() -> String {
     livetree_core::version().to_string()
 }
 
+/// Start reading every process under `proc_root` now, on threads of the core's own, for the
+/// next whole scan of that proc root to take (`livetree_core::scan::early`): `status` calls
+/// it as soon as its options are parsed (`src/early.ts`). Returns at once.
+#[napi]
+pub fn read_processes_early(env: Env, proc_root: String) -> Result<()> {
+    guard::guarded(&env, "readProcessesEarly", || {
+        livetree_core::scan::early::start(std::path::PathBuf::from(proc_root));
+        Ok(())
+    })
+}
+
 /// Scan synchronously (the CLI's one-shot commands use this). Returns the scan's part of
 /// the status document as JSON text in UTF-8 bytes (`src/model/scan-parts.ts` types it), as
 /// `Scanner.scan` does.

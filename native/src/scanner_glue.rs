@@ -76,6 +76,7 @@ pub struct ScannerStatsOut {
     pub container_table_reads: i64,
     pub config_fd_reads: i64,
     pub root_opens: i64,
+    pub early_reads: i64,
 }
 
 fn stats_out(s: ScannerStats) -> ScannerStatsOut {
@@ -92,6 +93,7 @@ fn stats_out(s: ScannerStats) -> ScannerStatsOut {
         container_table_reads: n(s.container_table_reads),
         config_fd_reads: n(s.config_fd_reads),
         root_opens: n(s.root_opens),
+        early_reads: n(s.early_reads),
     }
 }
 

@@ -8,10 +8,10 @@ import {runningAsRoot} from '../host.js';
 import {readCommon, type CommonOptions} from '../options.js';
 import {complete} from '../model/complete.js';
 import {printable} from '../render/reason.js';
-import {commandHelp} from './help.js';
 import {parseCommand} from './parse.js';
 import {suggestFor} from './rerun.js';
 import {commandTable} from './table.js';
+import {recordTimeline, willRecord} from '../timeline/record.js';
 import type {ExporterFacts} from '../render/prometheus.js';
 
 // The metrics' renderer and the restart history load only for the outputs that need them:
@@ -23,7 +23,7 @@ const printers = async () => Promise.all([import('../render/json.js'), import('.
 export async function statusCommand(argv: string[]): Promise<number> {
 	const {values} = parseCommand('status', commandTable.status, argv);
 	if (values.help) {
-		process.stdout.write(commandHelp('status'));
+		process.stdout.write((await import('./help.js')).commandHelp('status'));
 		return 0;
 	}
 
@@ -49,7 +49,6 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	// Compact JSON with nothing to add to the processes prints them as the core wrote them.
 	const asText = format === 'json' && !pretty && values.textfile === undefined;
 	// The timeline's observation is built by the core during the scan, when it is recorded.
-	const {willRecord, recordTimeline} = await import('../timeline/record.js');
 	const scanner = openScanner(options);
 	let printing: ReturnType<typeof printers> | undefined;
 	const scanning = () => {

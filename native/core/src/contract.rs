@@ -146,9 +146,51 @@ pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
     // ends exactly where the parts end.
     let mut out = serde_json::to_vec(&Parts(report, With::Nothing))?;
     out.push(b'\n');
-    serde_json::to_writer(&mut out, &report.processes)?;
+    let (array, _) = process_texts(&report.processes)?;
+    out.extend_from_slice(&array);
     // Only serde_json wrote these bytes, and it writes UTF-8.
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
+}
+
+/// The contract's `processes` array as JSON text, and the length in bytes of each process's
+/// text in it. Thousands of processes are megabytes of text, written after the scan while
+/// nothing else runs: runs of processes are written on the machine's cores at once
+/// (`crate::parallel`) and joined in order, the same bytes one writer would give.
+fn process_texts(processes: &[ProcessReport]) -> serde_json::Result<(Vec<u8>, Vec<usize>)> {
+    const RUN: usize = 128;
+    let runs: Vec<&[ProcessReport]> = processes.chunks(RUN).collect();
+    let written = crate::parallel::in_batches(
+        &runs,
+        1,
+        || (),
+        |(), run| -> serde_json::Result<(Vec<u8>, Vec<usize>)> {
+            let mut text = Vec::with_capacity(run.len() * 1024);
+            let mut lengths = Vec::with_capacity(run.len());
+            for p in run.iter() {
+                let start = text.len();
+                serde_json::to_writer(&mut text, p)?;
+                lengths.push(text.len() - start);
+            }
+            Ok((text, lengths))
+        },
+    );
+    let mut array = Vec::with_capacity(2 + processes.len() * 1024);
+    let mut lengths = Vec::with_capacity(processes.len());
+    array.push(b'[');
+    for run in written {
+        let (text, run_lengths) = run?;
+        let mut at = 0;
+        for n in run_lengths {
+            if !lengths.is_empty() {
+                array.push(b',');
+            }
+            array.extend_from_slice(&text[at..at + n]);
+            at += n;
+            lengths.push(n);
+        }
+    }
+    array.push(b']');
+    Ok((array, lengths))
 }
 
 /// The report as `write_apart` writes it, two JSON texts on two lines, but with the table of
@@ -160,18 +202,7 @@ pub fn write_apart(report: &ScanReport) -> serde_json::Result<String> {
 /// text is a slice of it, and a run of processes one slice), and writes again only the
 /// processes the units changed (`src/model/unit-table.ts`).
 pub fn write_units(report: &ScanReport) -> serde_json::Result<String> {
-    let mut array = Vec::with_capacity(report.processes.len() * 1024);
-    let mut lengths = Vec::with_capacity(report.processes.len());
-    array.push(b'[');
-    for (i, p) in report.processes.iter().enumerate() {
-        if i > 0 {
-            array.push(b',');
-        }
-        let start = array.len();
-        serde_json::to_writer(&mut array, p)?;
-        lengths.push(array.len() - start);
-    }
-    array.push(b']');
+    let (array, lengths) = process_texts(&report.processes)?;
     // serde_json writes no raw newline (one inside a string is escaped): the first line ends
     // exactly where the parts end.
     let mut out = serde_json::to_vec(&Parts(report, With::UnitTable(&lengths)))?;

@@ -15,6 +15,7 @@ use crate::proc::mountinfo::Mount;
 mod cfs;
 mod config;
 mod container;
+pub mod early;
 mod file;
 mod finish;
 mod host;
@@ -107,6 +108,8 @@ pub struct ProcRead {
     /// read through, and its mounts). A view whose every read failed is not here:
     /// attribution reads it again (see `Scan::read_view`).
     views: FastMap<View, (u32, Vec<Mount>)>,
+    /// Read early (`early::start`), before the scan was asked for.
+    pub early: bool,
 }
 
 /// Run one scan, loading what we know (sysroot, repo index, catalog) afresh.
@@ -133,24 +136,47 @@ pub fn run(cfg: &ScanConfig) -> crate::Result<ScanReport> {
 ///
 /// Reading /proc is kernel time spent one process at a time, and loading what we know
 /// (sysroot, repo index, catalog) does not depend on it: both run at once, the /proc
-/// reads split across the machine's cores. The mount table of each (mount namespace,
-/// root) view is read there too, by the first reader to meet a process of that view: a
-/// host of 200 containers has 201 views, and the kernel's rendering of their mountinfo
-/// costs as much as all their maps. Attribution then runs on one thread, where its caches
-/// make each answer once.
+/// reads split across the machine's cores (`read_processes`). A whole scan whose proc root
+/// was read early (`early::start`, while Node loaded the CLI) takes that read instead.
+/// Attribution then runs on one thread, where its caches make each answer once.
 pub fn read_alongside<T: Send>(
     cfg: &ScanConfig,
     work: impl FnOnce() -> T + Send,
 ) -> crate::Result<(std::thread::Result<T>, ProcRead)> {
-    let pids = match &cfg.pids {
-        Some(p) => p.clone(),
-        None => procfs::list_pids(&cfg.proc_root)?,
+    let (knowledge, read) = std::thread::scope(|s| {
+        // Loading starts first: listing /proc is one thread's work, and the core it leaves
+        // free loads meanwhile.
+        let knowledge = s.spawn(work);
+        let early = match cfg.pids {
+            None => early::take(&cfg.proc_root),
+            Some(_) => None,
+        };
+        let read = match early {
+            Some(read) => Ok(read),
+            None => read_processes(&cfg.proc_root, cfg.pids.as_deref()),
+        };
+        (knowledge.join(), read)
+    });
+    Ok((knowledge, read?))
+}
+
+/// Read every process under `proc_root` (or only `pids`), on the machine's cores, and the
+/// mount table of each (mount namespace, root) view, by the first reader to meet a process
+/// of that view: a host of 200 containers has 201 views, and the kernel's rendering of their
+/// mountinfo costs as much as all their maps.
+pub(crate) fn read_processes(
+    proc_root: &std::path::Path,
+    pids: Option<&[u32]>,
+) -> crate::Result<ProcRead> {
+    let listed = match pids {
+        Some(p) => p.to_vec(),
+        None => procfs::list_pids(proc_root)?,
     };
     // Our own maps would list the addon itself; it is not what the user asked about.
     let own = std::process::id();
-    let pids: Vec<u32> = pids
+    let listed: Vec<u32> = listed
         .into_iter()
-        .filter(|&p| p != own || cfg.pids.is_some())
+        .filter(|&p| p != own || pids.is_some())
         .collect();
     // Batches of 32 (crate::parallel): a host's own daemons map hundreds of files each
     // while thousands of small processes map a few. A reader that panicked would leave its
@@ -161,29 +187,29 @@ pub fn read_alongside<T: Send>(
     // Views claimed by a reader (one reads each), and the tables read.
     let claimed: std::sync::Mutex<FastSet<View>> = Default::default();
     let views: std::sync::Mutex<FastMap<View, (u32, Vec<Mount>)>> = Default::default();
-    let (knowledge, raws) = std::thread::scope(|s| {
-        let knowledge = s.spawn(work);
-        let raws = crate::parallel::in_batches(
-            &pids,
-            BATCH,
-            || {
-                crate::test_panic("reader");
-                ProcReader::new()
-            },
-            // Keep what attribution reads: one entry per file, not every mapping
-            // (thousands of processes wait here at once).
-            |reader, &pid| {
-                let read = reader.read_process_files(&cfg.proc_root, pid);
-                if let Ok((raw, _)) = &read {
-                    read_view_of(reader, cfg, raw, &claimed, &views);
-                }
-                (pid, read)
-            },
-        );
-        (knowledge.join(), raws)
-    });
+    let raws = crate::parallel::in_batches(
+        &listed,
+        BATCH,
+        || {
+            crate::test_panic("reader");
+            ProcReader::new()
+        },
+        // Keep what attribution reads: one entry per file, not every mapping
+        // (thousands of processes wait here at once).
+        |reader, &pid| {
+            let read = reader.read_process_files(proc_root, pid);
+            if let Ok((raw, _)) = &read {
+                read_view_of(reader, proc_root, raw, &claimed, &views);
+            }
+            (pid, read)
+        },
+    );
     let views = views.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok((knowledge, ProcRead { raws, views }))
+    Ok(ProcRead {
+        raws,
+        views,
+        early: false,
+    })
 }
 
 /// The mount table of `raw`'s view, read through `raw` unless another reader has it or is
@@ -191,7 +217,7 @@ pub fn read_alongside<T: Send>(
 /// next of its processes to read.
 fn read_view_of(
     reader: &mut ProcReader,
-    cfg: &ScanConfig,
+    proc_root: &std::path::Path,
     raw: &ProcessRaw,
     claimed: &std::sync::Mutex<FastSet<View>>,
     views: &std::sync::Mutex<FastMap<View, (u32, Vec<Mount>)>>,
@@ -201,7 +227,7 @@ fn read_view_of(
     if !claim().insert(view.clone()) {
         return;
     }
-    match reader.read_mountinfo(&cfg.proc_root, raw.pid) {
+    match reader.read_mountinfo(proc_root, raw.pid) {
         Ok(mounts) => {
             let mut views = views.lock().unwrap_or_else(|p| p.into_inner());
             views.insert(view, (raw.pid, mounts));
@@ -223,7 +249,9 @@ pub fn report_with(
     read: ProcRead,
     reloaded: &[crate::config::Reloaded],
 ) -> ScanReport {
-    let ProcRead { raws, mut views } = read;
+    let ProcRead {
+        raws, mut views, ..
+    } = read;
     crate::test_panic("attribute");
     k.begin_scan();
     let mut warnings = warnings;

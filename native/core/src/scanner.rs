@@ -94,6 +94,8 @@ pub struct ScannerStats {
     /// Process roots (`/proc/PID/root`) the last scan opened to tell what mapped paths name
     /// now: one per (mount namespace, root) view whose paths it looked up.
     pub root_opens: u64,
+    /// Scans that took the processes read early (`scan::early`) instead of reading them.
+    pub early_reads: u64,
 }
 
 struct Held {
@@ -179,6 +181,7 @@ impl Scanner {
         let held = self.held.take();
         let stats = &mut self.stats;
         let (refreshed, read) = scan::read_alongside(&cfg, || refresh(&cfg, held, stats))?;
+        self.stats.early_reads += u64::from(read.early);
         // A panic while refreshing goes on as a panic (see `scan::run`); the knowledge was
         // taken out of `held` first, so the next scan loads afresh.
         let mut held = refreshed.unwrap_or_else(|p| std::panic::resume_unwind(p))?;

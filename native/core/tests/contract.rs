@@ -465,6 +465,58 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(alone["configChanges"][0]["replaced"], true);
 }
 
+/// Thousands of processes are written in runs on several threads (`process_texts`): the
+/// array and each process's length are what one writer gives, across runs of every size, in
+/// order, none and one process included.
+#[test]
+fn processes_written_in_runs_are_the_text_one_writer_gives() {
+    for n in [0usize, 1, 127, 128, 129, 1000] {
+        let processes: Vec<ProcessReport> = (0..n)
+            .map(|i| {
+                let mut f = file(format!("/usr/lib/l{i}.so \"é\"").as_bytes(), None);
+                f.ino = i as u64;
+                let mut p = host_process(i as u32 + 1, ProcessState::Current, vec![f]);
+                p.comm = format!("p{i} 𝄞").into_bytes();
+                p
+            })
+            .collect();
+        let r = ScanReport {
+            composefs_proof: Default::default(),
+            config_fd_reads: 0,
+            root_opens: 0,
+            sysroot: SysrootReport {
+                path: PathBuf::from("/"),
+                repo_mode: None,
+                ostree_booted: false,
+            },
+            deployments: vec![],
+            overlays: vec![],
+            processes,
+            kernel_threads: vec![],
+            warnings: vec![],
+            kernel: None,
+            installed_packages: vec![],
+            compared_trees: vec![],
+        };
+        let apart = livetree_core::contract::write_apart(&r).unwrap();
+        assert_eq!(
+            apart.split_once('\n').unwrap().1,
+            json(&r.processes),
+            "{n} processes"
+        );
+        let units = livetree_core::contract::write_units(&r).unwrap();
+        let (parts, array) = units.split_once('\n').unwrap();
+        assert_eq!(array, json(&r.processes), "{n} processes");
+        let parts: serde_json::Value = serde_json::from_str(parts).unwrap();
+        let lengths: Vec<usize> = r.processes.iter().map(|p| json(p).len()).collect();
+        assert_eq!(
+            parts["unitTable"]["lengths"],
+            serde_json::json!(lengths),
+            "{n} processes"
+        );
+    }
+}
+
 /// A process in a container: `root.kind` container, its `container` after its files, and a
 /// layer file's `origin.layer`; the summary counts each container once.
 #[test]
