@@ -5,7 +5,7 @@
 // (livetree_core::test_panic): `attribute` (the scan's own thread), `reader` (a /proc
 // reader thread, on the thread pool for an async scan), or an entry point's name.
 import {mkdtemp, rm} from 'node:fs/promises';
-import {tmpdir} from 'node:os';
+import {availableParallelism, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import test from 'ava';
@@ -88,6 +88,23 @@ test('the CLI: a panic in the core is an error naming it and exit 2, not an abor
 		r.stderr,
 		/^livetree: internal error in livetree's core \(Scanner\.scan\): LIVETREE_TEST_PANIC=attribute: a panic a test asked for \(a bug; please report it\)$/m,
 	);
+	t.notRegex(r.stderr, /Aborted|fatal runtime error/);
+});
+
+// `status` reads /proc early (src/early.ts): a reader's panic there goes on as that panic in
+// the scan that takes the read, not as a second read's.
+test('the CLI: a panic in a /proc reader of the early read is an error naming it and exit 2', async t => {
+	const dir = await scratch(t);
+	const r = await livetree(['status', '--json', '--no-systemd', '--state-dir', dir], {LIVETREE_TEST_PANIC: 'reader', LIVETREE_DEBUG_SCANNER: '1'});
+	t.is(r.code, 2, r.stderr);
+	t.is(r.stdout, '');
+	t.regex(
+		r.stderr,
+		/^livetree: internal error in livetree's core \(Scanner\.scan\): LIVETREE_TEST_PANIC=reader: a panic a test asked for \(a bug; please report it\)$/m,
+	);
+	// Where it happened, said by the readers that panicked, not again by a second read.
+	const readers = Math.min(4, availableParallelism());
+	t.true(r.stderr.split('LIVETREE_TEST_PANIC=reader: a panic a test asked for\n').length - 1 <= readers, r.stderr);
 	t.notRegex(r.stderr, /Aborted|fatal runtime error/);
 });
 

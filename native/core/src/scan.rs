@@ -152,8 +152,10 @@ pub fn read_alongside<T: Send>(
             Some(_) => None,
         };
         let read = match early {
-            Some(read) => Ok(read),
-            None => read_processes(&cfg.proc_root, cfg.pids.as_deref()),
+            Some(Ok(Ok(read))) => Ok(read),
+            // A panic while reading early goes on here, as one in this read would.
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            Some(Ok(Err(_))) | None => read_processes(&cfg.proc_root, cfg.pids.as_deref()),
         };
         (knowledge.join(), read)
     });

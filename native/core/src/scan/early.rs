@@ -4,8 +4,9 @@
 //! that proc root then takes this read (`take`) instead of reading again.
 //!
 //! A read is used once, by a whole scan (not one of a few PIDs) of the same proc root, within
-//! `FRESH` of its start; one that failed or panicked is not used, and the scan reads as it
-//! would have (a failure then says itself there, as a panic does).
+//! `FRESH` of its start. One that failed is not used: the scan reads as it would have, and a
+//! failure then says itself there. One that panicked goes on as that panic in the scan, as
+//! the scan's own read would have (the napi glue makes it an EPANIC error).
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -42,11 +43,12 @@ pub fn start(proc_root: PathBuf) {
     *EARLY.lock().unwrap_or_else(|p| p.into_inner()) = Some(early);
 }
 
-/// The early read of `proc_root`, once it is done, when there is one to use.
-pub(super) fn take(proc_root: &Path) -> Option<ProcRead> {
+/// The early read of `proc_root`, once it is done, when there is one to use: what it read,
+/// or its failure, or the panic it ended in (which the caller goes on with).
+pub(super) fn take(proc_root: &Path) -> Option<std::thread::Result<crate::Result<ProcRead>>> {
     let early = EARLY.lock().unwrap_or_else(|p| p.into_inner()).take()?;
     if early.proc_root != proc_root || early.at.elapsed() > FRESH {
         return None;
     }
-    early.read.join().ok()?.ok()
+    Some(early.read.join())
 }
