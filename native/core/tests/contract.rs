@@ -103,6 +103,28 @@ fn host_process(pid: u32, state: ProcessState, files: Vec<FileReport>) -> Proces
     }
 }
 
+/// A report of a host without OSTree (sysroot `/`) with these processes and nothing else.
+fn host_report(processes: Vec<ProcessReport>) -> ScanReport {
+    ScanReport {
+        composefs_proof: Default::default(),
+        config_fd_reads: 0,
+        root_opens: 0,
+        sysroot: SysrootReport {
+            path: PathBuf::from("/"),
+            repo_mode: None,
+            ostree_booted: false,
+        },
+        deployments: vec![],
+        overlays: vec![],
+        processes,
+        kernel_threads: vec![],
+        warnings: vec![],
+        kernel: None,
+        installed_packages: vec![],
+        compared_trees: vec![],
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap()
 }
@@ -333,36 +355,20 @@ fn counts_and_the_processes_written_apart() {
     untracked.origin = Origin::untracked();
     untracked.ino = 7;
     let stale = file(b"/usr/lib/libc.so.6 \"x\"\n", Some(StaleReason::Deleted));
-    let r = ScanReport {
-        composefs_proof: Default::default(),
-        config_fd_reads: 0,
-        root_opens: 0,
-        sysroot: SysrootReport {
-            path: PathBuf::from("/"),
-            repo_mode: None,
-            ostree_booted: false,
-        },
-        deployments: vec![],
-        overlays: vec![],
-        processes: vec![
-            process(
-                1,
-                ProcessState::Stale,
-                vec![stale.clone(), untracked.clone()],
-            ),
-            process(2, ProcessState::Stale, vec![stale, untracked]),
-            process(3, ProcessState::Unknown, vec![]),
-            process(4, ProcessState::Current, vec![file(b"/usr/lib/x", None)]),
-        ],
-        kernel_threads: vec![KernelThread {
-            pid: 2,
-            comm: b"kthreadd".to_vec(),
-        }],
-        warnings: vec![],
-        kernel: None,
-        installed_packages: vec![],
-        compared_trees: vec![],
-    };
+    let mut r = host_report(vec![
+        process(
+            1,
+            ProcessState::Stale,
+            vec![stale.clone(), untracked.clone()],
+        ),
+        process(2, ProcessState::Stale, vec![stale, untracked]),
+        process(3, ProcessState::Unknown, vec![]),
+        process(4, ProcessState::Current, vec![file(b"/usr/lib/x", None)]),
+    ]);
+    r.kernel_threads = vec![KernelThread {
+        pid: 2,
+        comm: b"kthreadd".to_vec(),
+    }];
     assert_eq!(
         r.counts(),
         livetree_core::contract::ProcessCounts {
@@ -396,7 +402,6 @@ fn counts_and_the_processes_written_apart() {
     assert_eq!(whole["counts"], parts["counts"]);
 
     // With the unit table: the same array, and in the parts what adding the units needs.
-    let mut r = r;
     r.processes[0].comm = "d 𝄞é".as_bytes().to_vec();
     r.processes[1].cgroup = Some("/system.slice/d.service".into());
     r.processes[1].cgroup_unit = Some("d.service".into());
@@ -480,24 +485,7 @@ fn processes_written_in_runs_are_the_text_one_writer_gives() {
                 p
             })
             .collect();
-        let r = ScanReport {
-            composefs_proof: Default::default(),
-            config_fd_reads: 0,
-            root_opens: 0,
-            sysroot: SysrootReport {
-                path: PathBuf::from("/"),
-                repo_mode: None,
-                ostree_booted: false,
-            },
-            deployments: vec![],
-            overlays: vec![],
-            processes,
-            kernel_threads: vec![],
-            warnings: vec![],
-            kernel: None,
-            installed_packages: vec![],
-            compared_trees: vec![],
-        };
+        let r = host_report(processes);
         let apart = livetree_core::contract::write_apart(&r).unwrap();
         assert_eq!(
             apart.split_once('\n').unwrap().1,
@@ -569,24 +557,7 @@ fn container_process() {
     );
     let mut q = p.clone();
     q.pid = 8;
-    let r = ScanReport {
-        sysroot: SysrootReport {
-            path: "/".into(),
-            repo_mode: None,
-            ostree_booted: false,
-        },
-        deployments: vec![],
-        overlays: vec![],
-        composefs_proof: Default::default(),
-        config_fd_reads: 0,
-        root_opens: 0,
-        processes: vec![p, q, host_process(9, ProcessState::Current, vec![])],
-        kernel_threads: vec![],
-        warnings: vec![],
-        kernel: None,
-        installed_packages: vec![],
-        compared_trees: vec![],
-    };
+    let r = host_report(vec![p, q, host_process(9, ProcessState::Current, vec![])]);
     let counts = r.counts();
     assert_eq!((counts.containers, counts.containers_outdated), (1, 1));
 }
