@@ -22,7 +22,6 @@ mod host;
 pub mod knowledge;
 mod overlays;
 mod process;
-mod reading;
 mod roots;
 mod views;
 use crate::catalog::{HostFileKey, HostFileRecord};
@@ -156,15 +155,89 @@ pub fn read_alongside<T: Send>(
             Some(Ok(Ok(read))) => Ok(read),
             // A panic while reading early goes on here, as one in this read would.
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-            Some(Ok(Err(_))) | None => reading::Reading::list(&cfg.proc_root, cfg.pids.as_deref())
-                .map(|r| {
-                    r.work_on(r.threads());
-                    r.done(false)
-                }),
+            Some(Ok(Err(_))) | None => read_processes(&cfg.proc_root, cfg.pids.as_deref()),
         };
         (knowledge.join(), read)
     });
     Ok((knowledge, read?))
+}
+
+/// Read every process under `proc_root` (or only `pids`), on the machine's cores, and the
+/// mount table of each (mount namespace, root) view, by the first reader to meet a process
+/// of that view: a host of 200 containers has 201 views, and the kernel's rendering of their
+/// mountinfo costs as much as all their maps.
+pub(crate) fn read_processes(
+    proc_root: &std::path::Path,
+    pids: Option<&[u32]>,
+) -> crate::Result<ProcRead> {
+    let listed = match pids {
+        Some(p) => p.to_vec(),
+        None => procfs::list_pids(proc_root)?,
+    };
+    // Our own maps would list the addon itself; it is not what the user asked about.
+    let own = std::process::id();
+    let listed: Vec<u32> = listed
+        .into_iter()
+        .filter(|&p| p != own || pids.is_some())
+        .collect();
+    // Batches of 32 (crate::parallel): a host's own daemons map hundreds of files each
+    // while thousands of small processes map a few. A reader that panicked would leave its
+    // batches out, a scan that silently misses processes: the panic goes on instead (the
+    // napi glue makes it an EPANIC error). Back in /proc's order, whichever reader took
+    // which batch.
+    const BATCH: usize = 32;
+    // Views claimed by a reader (one reads each), and the tables read.
+    let claimed: std::sync::Mutex<FastSet<View>> = Default::default();
+    let views: std::sync::Mutex<FastMap<View, (u32, Vec<Mount>)>> = Default::default();
+    let raws = crate::parallel::in_batches(
+        &listed,
+        BATCH,
+        || {
+            crate::test_panic("reader");
+            ProcReader::new()
+        },
+        // Keep what attribution reads: one entry per file, not every mapping
+        // (thousands of processes wait here at once).
+        |reader, &pid| {
+            let read = reader.read_process_files(proc_root, pid);
+            if let Ok((raw, _)) = &read {
+                read_view_of(reader, proc_root, raw, &claimed, &views);
+            }
+            (pid, read)
+        },
+    );
+    let views = views.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(ProcRead {
+        raws,
+        views,
+        early: false,
+    })
+}
+
+/// The mount table of `raw`'s view, read through `raw` unless another reader has it or is
+/// reading it. A failed read (the process exited meanwhile) gives the view back, for the
+/// next of its processes to read.
+fn read_view_of(
+    reader: &mut ProcReader,
+    proc_root: &std::path::Path,
+    raw: &ProcessRaw,
+    claimed: &std::sync::Mutex<FastSet<View>>,
+    views: &std::sync::Mutex<FastMap<View, (u32, Vec<Mount>)>>,
+) {
+    let view = view_of(raw);
+    let claim = || claimed.lock().unwrap_or_else(|p| p.into_inner());
+    if !claim().insert(view.clone()) {
+        return;
+    }
+    match reader.read_mountinfo(proc_root, raw.pid) {
+        Ok(mounts) => {
+            let mut views = views.lock().unwrap_or_else(|p| p.into_inner());
+            views.insert(view, (raw.pid, mounts));
+        }
+        Err(_) => {
+            claim().remove(&view);
+        }
+    }
 }
 
 /// Attribute the processes read by `read_alongside` with `k`, which the caller keeps.
