@@ -13,7 +13,7 @@ import test from 'ava';
 import type {StatusDocument} from '../src/model/document.js';
 import {parseScan} from '../src/model/scan-parts.js';
 import {native} from '../src/native.js';
-import {outcome, projectRoot} from './helpers/cli.js';
+import {livetree, outcome, projectRoot} from './helpers/cli.js';
 import {keptScanner} from './helpers/kept-scanner.js';
 
 const bin = `${projectRoot}bin/livetree.js`;
@@ -133,4 +133,17 @@ test.serial('a proc root the early read could not list is read again by the scan
 	t.like(error, {code: 'ENOENT'});
 	t.true(error!.message.includes(missing), error!.message);
 	t.is(scanner.stats().earlyReads, 0);
+});
+
+// The early read loads the addon before the command does: an addon that does not load must
+// still be the command's failure (exit 2, said on one line), not Node's uncaught error (exit 1,
+// which a cron check reads as "something needs a restart").
+test.serial('status with an addon that does not load exits 2 saying so, as before the early read', async t => {
+	const dir = await scratch(t);
+	const r = await livetree(['status', '--json', '--no-systemd', '--state-dir', path.join(dir, 'state')], {
+		NAPI_RS_NATIVE_LIBRARY_PATH: path.join(dir, 'no-such-addon.node'),
+	});
+	t.is(r.code, 2, r.stderr);
+	t.is(r.stdout, '');
+	t.regex(r.stderr, /^livetree: internal error: Error: Cannot find native binding/);
 });
