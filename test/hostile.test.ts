@@ -4,7 +4,7 @@
 import {spawn, execFile} from 'node:child_process';
 import {createHash} from 'node:crypto';
 import {chmod, chown, copyFile, lstat, mkdir, readFile, readdir, readlink, writeFile} from 'node:fs/promises';
-import {join} from 'node:path';
+import {basename, join} from 'node:path';
 import {promisify} from 'node:util';
 import test from 'ava';
 import type {ExecutionContext} from 'ava';
@@ -355,8 +355,11 @@ test('5,000 short-lived processes during scans: no crash, no duplicate, no phant
 	const fx = new Fixtures();
 	t.teardown(async () => fx.cleanup());
 	const dir = await fx.tempDir('livetree-churn-');
-	// A distinctive program name, so its reports can be checked for consistency.
-	const prog = join(dir, 'ltshort');
+	// A program name of this test's own (mkdtemp's random suffix), so its reports can be
+	// checked for consistency: the same test run by another checkout beside this one churns
+	// processes of its own, which this test's scans see too.
+	const name = `lt-${basename(dir).slice(-6)}`;
+	const prog = join(dir, name);
 	await copyFile('/usr/bin/true', prog);
 	await chmod(prog, 0o755);
 	// At least 5,000, and on until the test has seen scans run wholly during the churn (on a
@@ -396,12 +399,12 @@ test('5,000 short-lived processes during scans: no crash, no duplicate, no phant
 		t.is(new Set(pids).size, pids.length, 'no PID reported twice');
 		for (const p of doc.processes) {
 			t.not(p.comm, '', `PID ${p.pid} has a comm`);
-			if (p.comm === 'ltshort' && p.files.length > 0) {
+			if (p.comm === name && p.files.length > 0) {
 				// comm is set after the new program's maps are in place: a process named
-				// ltshort whose files do not include ltshort would mix two processes.
+				// like it whose files do not include it would mix two processes.
 				t.true(
 					p.files.some(f => f.path === prog),
-					`PID ${p.pid}: ltshort maps ${prog}`,
+					`PID ${p.pid}: ${name} maps ${prog}`,
 				);
 			}
 		}
