@@ -1,7 +1,7 @@
 // The command line: dispatch to a command, map errors to ripgrep-style exit codes
 // (0 all good, 1 something needs attention, 2 the command itself failed).
 import {readFileSync} from 'node:fs';
-import {isCommandName, type CommandName} from './commands/table.js';
+import {commandLine, isCommandName, type CommandName} from './commands/table.js';
 
 // Only the command table loads before a command runs: the help, the errors' classes and the
 // rest of a command's modules load when they are used, so that `status` starts its scan
@@ -43,10 +43,7 @@ function onStdoutError(error: NodeJS.ErrnoException): void {
 
 export async function main(argv: string[]): Promise<number> {
 	process.stdout.on('error', onStdoutError);
-	let [name, ...rest] = argv;
-	if (name === 'admin' && rest[0] === 'status') {
-		[name, ...rest] = rest;
-	}
+	const [name, rest] = commandLine(argv);
 
 	if (name === 'help' && rest.length > 0) {
 		// `livetree help status` is `livetree status --help`.

@@ -5,13 +5,12 @@
 // option that does not parse starts nothing: the command parses its options again and says
 // what it says without this.
 import {parseCommand} from './commands/parse.js';
-import {commandTable} from './commands/table.js';
+import {commandLine, commandTable} from './commands/table.js';
 import {native} from './native.js';
 import {readCommon} from './options.js';
 
 export function readEarly(argv: readonly string[]): void {
-	// As `main` reads it: `livetree admin status` is `livetree status`.
-	const [name, ...rest] = argv[0] === 'admin' && argv[1] === 'status' ? argv.slice(1) : argv;
+	const [name, rest] = commandLine(argv);
 	if (name !== 'status') {
 		return;
 	}

@@ -48,13 +48,13 @@ export async function statusCommand(argv: string[]): Promise<number> {
 	const pretty = values.output === undefined && Boolean(process.stdout.isTTY);
 	// Compact JSON with nothing to add to the processes prints them as the core wrote them.
 	const asText = format === 'json' && !pretty && values.textfile === undefined;
-	// The timeline's observation is built by the core during the scan, when it is recorded.
 	const scanner = openScanner(options);
 	let printing: ReturnType<typeof printers> | undefined;
 	const scanning = () => {
 		printing = printers();
 	};
 
+	// The timeline's observation is built by the core during the scan, when it is recorded.
 	const {doc, processesText, unitTable, unread} = await collectPrintable(options, {processesApart: asText, observe: willRecord(), scanning}, scanner);
 	// Set: collectPrintable returned a scan, so it started one.
 	const [{jsonChunks}, {writeOutputFile}] = await printing!;

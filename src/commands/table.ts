@@ -259,3 +259,10 @@ export type CommandName = keyof typeof commandTable;
 export function isCommandName(name: string): name is CommandName {
 	return Object.hasOwn(commandTable, name);
 }
+
+// The command a command line names, and its arguments: `livetree admin status` is
+// `livetree status` (as `ostree admin status` is typed by habit).
+export function commandLine(argv: readonly string[]): [string | undefined, string[]] {
+	const [name, ...rest] = argv[0] === 'admin' && argv[1] === 'status' ? argv.slice(1) : argv;
+	return [name, rest];
+}
