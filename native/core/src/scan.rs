@@ -166,10 +166,7 @@ pub fn read_alongside<T: Send>(
 /// mount table of each (mount namespace, root) view, by the first reader to meet a process
 /// of that view: a host of 200 containers has 201 views, and the kernel's rendering of their
 /// mountinfo costs as much as all their maps.
-pub(crate) fn read_processes(
-    proc_root: &std::path::Path,
-    pids: Option<&[u32]>,
-) -> crate::Result<ProcRead> {
+fn read_processes(proc_root: &std::path::Path, pids: Option<&[u32]>) -> crate::Result<ProcRead> {
     let listed = match pids {
         Some(p) => p.to_vec(),
         None => procfs::list_pids(proc_root)?,
